@@ -1,0 +1,157 @@
+// Package events holds what every Quarterdeck event has in common: the subject it is published
+// on, its CloudEvents headers and the JetStream stream of its domain.
+//
+// An event is a proto message carrying the quarterdeck.event.v1.event option. Its subject is
+// `<prefix>.<domain>.<aggregate>.<action>` (e.g. quarterdeck.budget.cost_center.created), its
+// payload is the message as protojson, and its headers follow CloudEvents 1.0 binary mode.
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	eventv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/event/v1"
+)
+
+// CloudEvents binary-mode headers and the other headers every event carries.
+const (
+	HeaderSpecVersion = "ce-specversion"
+	HeaderID          = "ce-id"
+	HeaderSource      = "ce-source"
+	HeaderType        = "ce-type"
+	HeaderTime        = "ce-time"
+	HeaderSubject     = "ce-subject"
+	// HeaderVersion is a CloudEvents extension attribute: the aggregate's version after the
+	// change, so consumers can order events of one resource and drop stale ones without parsing
+	// the payload.
+	HeaderVersion     = "ce-aggregateversion"
+	HeaderContentType = "Content-Type"
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+	// HeaderMsgID makes JetStream drop a second publish of the same event within the stream's
+	// duplicate window; it equals ce-id.
+	HeaderMsgID = "Nats-Msg-Id"
+
+	SpecVersion = "1.0"
+	ContentType = "application/json"
+)
+
+// DefaultPrefix is the first subject token of every event unless a deployment configures another,
+// e.g. to keep staging and production apart on one NATS cluster.
+const DefaultPrefix = "quarterdeck"
+
+var (
+	prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	tokenPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	pkgPattern    = regexp.MustCompile(`^quarterdeck\.([a-z][a-z0-9_]*)\.v[0-9]+$`)
+)
+
+// ValidatePrefix checks a subject prefix: one lower-case subject token.
+func ValidatePrefix(prefix string) error {
+	if !prefixPattern.MatchString(prefix) {
+		return fmt.Errorf("invalid event subject prefix %q: want one lower-case token such as %q", prefix, DefaultPrefix)
+	}
+	return nil
+}
+
+// Spec describes where an event message type is published.
+type Spec struct {
+	Domain    string // budget
+	Aggregate string // cost_center
+	Action    string // created
+	Type      string // quarterdeck.budget.v1.CostCenterCreated (ce-type)
+}
+
+// Subject returns the event's subject under prefix.
+func (s Spec) Subject(prefix string) string {
+	return prefix + "." + s.Domain + "." + s.Aggregate + "." + s.Action
+}
+
+// ErrNotAnEvent is returned for a message without the quarterdeck.event.v1.event option.
+var ErrNotAnEvent = errors.New("message is not a domain event")
+
+// SpecOf reads the event option of msg's type.
+func SpecOf(msg proto.Message) (Spec, error) {
+	return SpecOfDescriptor(msg.ProtoReflect().Descriptor())
+}
+
+// SpecOfDescriptor reads the event option of a message type.
+func SpecOfDescriptor(md protoreflect.MessageDescriptor) (Spec, error) {
+	opt, ok := proto.GetExtension(md.Options(), eventv1.E_Event).(*eventv1.EventSpec)
+	if !ok || opt == nil || opt.GetAggregate() == "" {
+		return Spec{}, fmt.Errorf("%s: %w", md.FullName(), ErrNotAnEvent)
+	}
+	m := pkgPattern.FindStringSubmatch(string(md.ParentFile().Package()))
+	if m == nil {
+		return Spec{}, fmt.Errorf("%s: package %s is not quarterdeck.<domain>.v<N>", md.FullName(), md.ParentFile().Package())
+	}
+	if !tokenPattern.MatchString(opt.GetAggregate()) || !tokenPattern.MatchString(opt.GetAction()) {
+		return Spec{}, fmt.Errorf("%s: aggregate and action must be snake_case subject tokens", md.FullName())
+	}
+	return Spec{Domain: m[1], Aggregate: opt.GetAggregate(), Action: opt.GetAction(), Type: string(md.FullName())}, nil
+}
+
+// Source returns the CloudEvents source of a domain's events.
+func Source(domain string) string { return "/quarterdeck/" + domain }
+
+// StreamConfig describes the JetStream stream of one domain.
+type StreamConfig struct {
+	// Prefix is the first subject token (DefaultPrefix unless configured).
+	Prefix string `env:"EVENT_SUBJECT_PREFIX" default:"quarterdeck" help:"first token of every event subject; change it to share one NATS cluster between environments"`
+	// Replicas is the stream's replication factor: 1 for one server, 3 on a cluster.
+	Replicas int `env:"EVENT_STREAM_REPLICAS" default:"1" help:"JetStream replicas of each domain's event stream (3 on a NATS cluster)"`
+	// MaxAge is how long events stay in the stream (0 keeps them until limits say otherwise).
+	MaxAge time.Duration `env:"EVENT_MAX_AGE" default:"720h" help:"how long events stay in their stream (0: no age limit)"`
+	// Duplicates is the window in which a repeated Nats-Msg-Id is dropped. The outbox keeps
+	// published rows longer than this, so a re-publish after a crash is always caught.
+	Duplicates time.Duration `env:"EVENT_DUPLICATE_WINDOW" default:"2m" help:"JetStream duplicate window for Nats-Msg-Id deduplication"`
+}
+
+// DefaultDuplicates is the JetStream default duplicate window, made explicit.
+const DefaultDuplicates = 2 * time.Minute
+
+// StreamName returns the stream of a domain: QUARTERDECK_BUDGET for the default prefix.
+func StreamName(prefix, domain string) string {
+	return strings.ToUpper(prefix) + "_" + strings.ToUpper(domain)
+}
+
+// EnsureStream creates the domain's stream or updates it to cfg; it is safe to call at every
+// start of every replica.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig, domain string) (jetstream.Stream, error) {
+	if err := ValidatePrefix(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	replicas := cfg.Replicas
+	if replicas <= 0 {
+		replicas = 1
+	}
+	dup := cfg.Duplicates
+	if dup <= 0 {
+		dup = DefaultDuplicates
+	}
+	sc := jetstream.StreamConfig{
+		Name:        StreamName(cfg.Prefix, domain),
+		Description: "Quarterdeck " + domain + " domain events",
+		Subjects:    []string{cfg.Prefix + "." + domain + ".>"},
+		// File storage: an acknowledged event survives a server restart.
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Replicas:   replicas,
+		MaxAge:     cfg.MaxAge,
+		Duplicates: dup,
+		Discard:    jetstream.DiscardOld,
+	}
+	s, err := js.CreateOrUpdateStream(ctx, sc)
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	}
+	return s, nil
+}

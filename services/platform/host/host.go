@@ -1,0 +1,217 @@
+// Package host runs a domain service: it opens and migrates the service's database, makes sure
+// its event stream exists, serves its gRPC API behind the shared interceptors, runs its outbox
+// relay, and shuts all of that down in order. The standalone binary hosts every service in one
+// process; each service's own binary hosts one. Both go through Start, so the two run modes
+// cannot drift apart.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+)
+
+// Service describes a domain service to the host.
+type Service struct {
+	// Domain is the service's domain, e.g. "budget". It names the PostgreSQL schema, the SQLite
+	// file in standalone mode, the event stream and the ErrorInfo domain (budget.quarterdeck.io).
+	Domain string
+	// Migrations returns the service's embedded migrations for an engine.
+	Migrations func(sqldb.Engine) fs.FS
+	// Register builds the service's gRPC handlers on deps and registers them on r.
+	Register func(r grpc.ServiceRegistrar, deps Deps) error
+	// Names are the full gRPC service names it registers; each is reported by the health service.
+	Names []string
+}
+
+// Deps is what the host gives a service.
+type Deps struct {
+	DB     *sqldb.DB
+	Events *outbox.Factory
+	Logger *slog.Logger
+}
+
+// Options configures one hosted service.
+type Options struct {
+	// DatabaseURL is "sqlite:<file>" or a postgres:// URL.
+	DatabaseURL string
+	// Schema is the PostgreSQL schema (default: the domain).
+	Schema string
+	// Listener serves gRPC; when nil the host listens on GRPCAddr.
+	Listener net.Listener
+	GRPCAddr string
+	// NATS is the connection the relay publishes on; the caller owns and closes it.
+	NATS   *nats.Conn
+	Stream events.StreamConfig
+	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
+	RelayPollInterval time.Duration
+	Logger            *slog.Logger
+}
+
+// Instance is a running service.
+type Instance struct {
+	svc    Service
+	lis    net.Listener
+	srv    *rpc.Server
+	db     *sqldb.DB
+	relay  *outbox.Relay
+	cancel context.CancelFunc
+	relayC chan error
+	serveC chan error
+	log    *slog.Logger
+}
+
+// ErrorDomain returns the google.rpc.ErrorInfo domain of a service domain.
+func ErrorDomain(domain string) string { return domain + ".quarterdeck.io" }
+
+// Start opens, migrates and starts the service. The returned instance serves until Stop.
+func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.NATS == nil {
+		return nil, errors.New("host: a NATS connection is required")
+	}
+	log := opts.Logger.With("service", svc.Domain)
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	db, err := Migrate(ctx, svc, opts.DatabaseURL, opts.Schema, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { db.Close() })
+
+	js, err := jetstream.New(opts.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("%s: jetstream: %w", svc.Domain, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := events.EnsureStream(sctx, js, opts.Stream, svc.Domain); err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	factory, err := outbox.NewFactory(opts.Stream.Prefix, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log}); err != nil {
+		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
+	}
+
+	lis := opts.Listener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", opts.GRPCAddr); err != nil {
+			return nil, fmt.Errorf("%s: listen on %s: %w", svc.Domain, opts.GRPCAddr, err)
+		}
+	}
+	cleanup = append(cleanup, func() { lis.Close() })
+
+	relay := outbox.NewRelay(db, js, outbox.RelayOptions{
+		Stream:       events.StreamName(opts.Stream.Prefix, svc.Domain),
+		Name:         svc.Domain,
+		PollInterval: opts.RelayPollInterval,
+		Logger:       log,
+	})
+	db.AfterCommit(relay.Notify)
+
+	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
+	in = &Instance{
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cancel: relayCancel,
+		relayC: make(chan error, 1), serveC: make(chan error, 1), log: log,
+	}
+	go func() { in.relayC <- relay.Run(relayCtx) }()
+	go func() { in.serveC <- srv.Serve(lis) }()
+
+	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, n := range svc.Names {
+		srv.Health.SetServingStatus(n, healthpb.HealthCheckResponse_SERVING)
+	}
+	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
+		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
+	return in, nil
+}
+
+// Migrate opens the service's database and applies the platform's and the service's migrations.
+// The caller closes the returned database.
+func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *slog.Logger) (*sqldb.DB, error) {
+	if schema == "" {
+		schema = svc.Domain
+	}
+	db, err := sqldb.Open(ctx, databaseURL, sqldb.Options{Schema: schema, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := db.Migrate(ctx, svc.Domain+"_migrations", svc.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	return db, nil
+}
+
+// Addr is the address the gRPC server listens on.
+func (in *Instance) Addr() string { return in.lis.Addr().String() }
+
+// Done delivers the error that made the gRPC server stop serving on its own (nil after Stop).
+func (in *Instance) Done() <-chan error { return in.serveC }
+
+// Stop shuts the service down in order: health reports NOT_SERVING so balancers drain it, the
+// server stops accepting and lets in-flight calls finish until ctx's deadline, the relay
+// publishes what is pending, and the database closes.
+func (in *Instance) Stop(ctx context.Context) error {
+	in.srv.Health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		in.srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		in.log.Warn("in-flight calls did not finish in time; closing them")
+		in.srv.Stop()
+		<-stopped
+	}
+	var errs []error
+	if err := in.relay.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	in.cancel()
+	if err := <-in.relayC; err != nil {
+		errs = append(errs, err)
+	}
+	if err := in.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
+	}
+	in.log.Info("service stopped")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,402 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+)
+
+// RelayOptions tunes a Relay. Zero values take the defaults in brackets.
+type RelayOptions struct {
+	// Stream is the JetStream stream the events must land in; a publish that no stream or another
+	// stream would take fails and is retried.
+	Stream string
+	// Name identifies the relay in logs and in the PostgreSQL advisory lock (the service domain).
+	Name string
+	// BatchSize is how many pending rows one pass reads [256].
+	BatchSize int
+	// PollInterval is how often the relay looks for rows that other replicas wrote [1s]; rows
+	// written through this process wake it at once.
+	PollInterval time.Duration
+	// PublishTimeout bounds one publish and its acknowledgement [5s].
+	PublishTimeout time.Duration
+	// Retention is how long published rows are kept before pruning [24h]. It must outlive the
+	// stream's duplicate window so a re-publish after a crash is still deduplicated.
+	Retention time.Duration
+	// MaxBackoff caps the wait between retries while NATS is unreachable [10s].
+	MaxBackoff time.Duration
+	Logger     *slog.Logger
+}
+
+// Relay publishes outbox rows to JetStream in sequence order and marks each row published only
+// after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
+// returns. Events of one aggregate keep their order because rows are published one at a time in
+// sequence order and a row is retried until it is acknowledged before the next one goes. On
+// PostgreSQL, replicas of a service elect one active relay through an advisory lock.
+//
+// Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
+// Nats-Msg-Id, which JetStream drops within its duplicate window.
+type Relay struct {
+	db   *sqldb.DB
+	js   jetstream.JetStream
+	opts RelayOptions
+	log  *slog.Logger
+
+	wake      chan struct{}
+	drain     chan struct{}
+	drainOnce sync.Once
+	done      chan struct{}
+	lastPrune time.Time
+}
+
+// NewRelay returns a relay for the outbox of db.
+func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 256
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = 5 * time.Second
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 24 * time.Hour
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Relay{
+		db:    db,
+		js:    js,
+		opts:  opts,
+		log:   opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
+		wake:  make(chan struct{}, 1),
+		drain: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+}
+
+// Notify wakes the relay because new rows were committed. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx is cancelled or Shutdown has drained the outbox. It returns nil on a
+// normal stop.
+func (r *Relay) Run(ctx context.Context) error {
+	defer close(r.done)
+	for {
+		l, err := r.acquire(ctx)
+		if err != nil {
+			return nil // stopped while waiting to lead
+		}
+		r.lead(ctx, l)
+		l.release()
+		if ctx.Err() != nil || r.draining() {
+			return nil
+		}
+	}
+}
+
+// Shutdown asks Run to publish what is pending and return. It waits until Run has returned or ctx
+// is done; the caller cancels Run's context afterwards in either case.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	r.drainOnce.Do(func() { close(r.drain) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("outbox relay %s: drain: %w", r.opts.Name, ctx.Err())
+	}
+}
+
+func (r *Relay) draining() bool {
+	select {
+	case <-r.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// lead publishes while this relay holds the lease.
+func (r *Relay) lead(ctx context.Context, l lease) {
+	backoff := 100 * time.Millisecond
+	poll := time.NewTimer(r.opts.PollInterval)
+	defer poll.Stop()
+	for {
+		n, err := r.publishBatch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if r.draining() {
+				r.log.Warn("stopping with unpublished events; they go out at next start", "error", err)
+				return
+			}
+			r.log.Warn("publish failed; retrying", "error", err, "retry_in", backoff)
+			if !r.sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, r.opts.MaxBackoff)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if n == r.opts.BatchSize {
+			continue // more may be waiting
+		}
+		if r.draining() {
+			return
+		}
+		r.prune(ctx)
+		if !poll.Stop() {
+			select {
+			case <-poll.C:
+			default:
+			}
+		}
+		poll.Reset(r.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.drain:
+		case <-r.wake:
+		case <-poll.C:
+		}
+		if err := l.check(ctx); err != nil {
+			r.log.Warn("outbox relay lost its lease", "error", err)
+			return
+		}
+	}
+}
+
+// sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the
+// wait short so that recovery and shutdown are prompt.
+func (r *Relay) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.wake:
+	case <-r.drain:
+	}
+	return true
+}
+
+const selectPendingSQL = `SELECT seq, event_id, subject, event_type, source, resource_name,
+	aggregate_version, event_time, payload, traceparent, tracestate
+	FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`
+
+type pending struct {
+	seq int64
+	msg Message
+}
+
+// publishBatch publishes up to BatchSize pending rows and returns how many it read.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	rows, err := r.db.QueryContext(ctx, selectPendingSQL, r.opts.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	var batch []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.seq, &p.msg.ID, &p.msg.Subject, &p.msg.Type, &p.msg.Source,
+			&p.msg.ResourceName, &p.msg.AggregateVersion, &p.msg.Time, &p.msg.Payload,
+			&p.msg.TraceParent, &p.msg.TraceState); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read outbox: %w", err)
+		}
+		batch = append(batch, p)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+
+	done := make([]int64, 0, len(batch))
+	var pubErr error
+	for _, p := range batch {
+		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
+			break
+		}
+		done = append(done, p.seq)
+	}
+	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
+	if err := r.markPublished(ctx, done); err != nil {
+		return 0, err
+	}
+	if pubErr != nil {
+		return 0, pubErr
+	}
+	return len(batch), nil
+}
+
+func (r *Relay) publish(ctx context.Context, m Message) error {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Payload
+	h := msg.Header
+	h.Set(events.HeaderSpecVersion, events.SpecVersion)
+	h.Set(events.HeaderID, m.ID)
+	h.Set(events.HeaderSource, m.Source)
+	h.Set(events.HeaderType, m.Type)
+	h.Set(events.HeaderTime, m.Time.UTC().Format(time.RFC3339Nano))
+	h.Set(events.HeaderSubject, m.ResourceName)
+	h.Set(events.HeaderVersion, strconv.FormatInt(m.AggregateVersion, 10))
+	h.Set(events.HeaderContentType, events.ContentType)
+	h.Set(events.HeaderMsgID, m.ID)
+	if m.TraceParent != "" {
+		h.Set(events.HeaderTraceParent, m.TraceParent)
+		if m.TraceState != "" {
+			h.Set(events.HeaderTraceState, m.TraceState)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	var opts []jetstream.PublishOpt
+	if r.opts.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
+	}
+	if _, err := r.js.PublishMsg(ctx, msg, opts...); err != nil {
+		return fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+	}
+	return nil
+}
+
+func (r *Relay) markPublished(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(seqs)+1)
+	args = append(args, time.Now().UTC())
+	b.WriteString("UPDATE outbox SET published_at = $1 WHERE seq IN (")
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(i+2))
+		args = append(args, s)
+	}
+	b.WriteByte(')')
+	// Detached from ctx: rows that JetStream acknowledged are marked even while shutting down,
+	// which keeps re-publishing after a restart to a minimum.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.db.ExecContext(mctx, b.String(), args...); err != nil {
+		return fmt.Errorf("mark outbox rows published: %w", err)
+	}
+	return nil
+}
+
+const pruneSQL = `DELETE FROM outbox WHERE seq IN (
+	SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < $1 LIMIT 1000)`
+
+// prune deletes published rows older than the retention, at most every minute.
+func (r *Relay) prune(ctx context.Context) {
+	if time.Since(r.lastPrune) < time.Minute {
+		return
+	}
+	r.lastPrune = time.Now()
+	cutoff := time.Now().UTC().Add(-r.opts.Retention)
+	for {
+		res, err := r.db.ExecContext(ctx, pruneSQL, cutoff)
+		if err != nil {
+			r.log.Warn("prune outbox", "error", err)
+			return
+		}
+		if n, _ := res.RowsAffected(); n < 1000 {
+			return
+		}
+	}
+}
+
+// Pending reports how many events wait in the outbox and when the oldest of them happened.
+func Pending(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time, err error) {
+	var t sql.NullTime
+	if err := db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&count); err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox backlog: %w", err)
+	}
+	if count == 0 {
+		return 0, time.Time{}, nil
+	}
+	if err := db.QueryRowContext(ctx,
+		`SELECT event_time FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1`).Scan(&t); err != nil &&
+		!errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return count, t.Time.UTC(), nil
+}
+
+// lease is the right to publish. check fails once the right may have passed to another replica.
+type lease struct {
+	check   func(ctx context.Context) error
+	release func()
+}
+
+// acquire blocks until this relay may publish. SQLite files belong to one process, so there is
+// nothing to elect. On PostgreSQL a session-level advisory lock, held on a dedicated connection,
+// makes one replica's relay the active one; the others stand by and take over when its connection
+// ends.
+func (r *Relay) acquire(ctx context.Context) (lease, error) {
+	if r.db.Engine() != sqldb.Postgres {
+		return lease{check: func(context.Context) error { return nil }, release: func() {}}, nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte("quarterdeck-outbox-relay/" + r.opts.Name))
+	key := int64(h.Sum64() >> 1)
+	logged := false
+	for {
+		conn, err := r.db.Conn(ctx)
+		if err == nil {
+			var ok bool
+			if err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err == nil && ok {
+				r.log.Info("active outbox relay")
+				return lease{
+					check: conn.PingContext,
+					release: func() {
+						uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						defer cancel()
+						_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, key)
+						conn.Close()
+					},
+				}, nil
+			}
+			conn.Close()
+		}
+		if err != nil {
+			r.log.Warn("outbox relay lease", "error", err)
+		} else if !logged {
+			r.log.Info("another replica's outbox relay is active; standing by")
+			logged = true
+		}
+		if !r.sleep(ctx, r.opts.PollInterval*5) || r.draining() {
+			return lease{}, errors.New("stopped")
+		}
+	}
+}

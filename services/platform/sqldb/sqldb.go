@@ -1,0 +1,266 @@
+// Package sqldb opens a service's database from a DSN — a PostgreSQL URL in production, a SQLite
+// file in standalone mode — applies its embedded migrations and runs transactions. Both engines are
+// reached through database/sql so stores can share helpers; query bodies stay per engine.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver (pure Go, no cgo)
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The supported engines.
+const (
+	Postgres Engine = "postgres"
+	SQLite   Engine = "sqlite"
+)
+
+// Options tunes Open.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds the service's tables; it is created when missing
+	// and becomes the connection's search_path. Ignored for SQLite, where each service has its own
+	// file.
+	Schema string
+	// MaxOpenConns bounds the PostgreSQL connection pool (default 16).
+	MaxOpenConns int
+	// Logger receives migration progress (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DB is an open database of one service.
+type DB struct {
+	*sql.DB
+	engine Engine
+	schema string
+	logger *slog.Logger
+
+	mu          sync.Mutex
+	afterCommit []func()
+}
+
+var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects to the database named by dsn: "sqlite:<path>" (the file and its folder are created
+// when missing) or "postgres://…"/"postgresql://…". It checks the connection before returning.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	var (
+		db     *sql.DB
+		engine Engine
+		err    error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		engine = SQLite
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		engine = Postgres
+		db, err = openPostgres(ctx, dsn, opts)
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q: want sqlite:<file> or postgres://…", redact(dsn))
+	}
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redact(dsn), err)
+	}
+	return &DB{DB: db, engine: engine, schema: opts.Schema, logger: opts.Logger}, nil
+}
+
+func openSQLite(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite DSN needs a file path, e.g. sqlite:./data/budget.db")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	// WAL lets readers proceed during a write; immediate transactions take the write lock at BEGIN
+	// so two writers queue on busy_timeout instead of failing on lock upgrade; foreign keys are off
+	// by default in SQLite.
+	q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
+	db, err := sql.Open("sqlite", "file:"+path+q)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One writer at a time is SQLite's model; a small pool keeps readers concurrent.
+	db.SetMaxOpenConns(4)
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, opts Options) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL %s: %w", redact(dsn), err)
+	}
+	if opts.Schema != "" {
+		if !schemaPattern.MatchString(opts.Schema) {
+			return nil, fmt.Errorf("invalid schema name %q", opts.Schema)
+		}
+		if err := createSchema(ctx, cfg, opts.Schema); err != nil {
+			return nil, err
+		}
+		cfg.RuntimeParams["search_path"] = opts.Schema
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := opts.MaxOpenConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+func createSchema(ctx context.Context, cfg *pgx.ConnConfig, schema string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", redact(cfg.ConnString()), err)
+	}
+	defer conn.Close(ctx)
+	// The schema name was checked against schemaPattern, so quoting it is enough.
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS "`+schema+`"`); err != nil {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	return nil
+}
+
+// Engine reports which engine the database runs on.
+func (db *DB) Engine() Engine { return db.engine }
+
+// Migrate applies the migrations in fsys (goose SQL files at its root) that are not applied yet.
+// table names the version table, so that the platform's and the service's migrations keep
+// separate histories in one schema. On PostgreSQL an advisory lock keeps concurrent replicas from
+// migrating at the same time.
+func (db *DB) Migrate(ctx context.Context, table string, fsys fs.FS) error {
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	opts = append(opts, goose.WithTableName(table), goose.WithDisableGlobalRegistry(true))
+	if db.engine == Postgres {
+		dialect = goose.DialectPostgres
+		h := fnv.New64a()
+		h.Write([]byte(db.schema + "." + table))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.DB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("load migrations for %s: %w", table, err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations for %s: %w", table, err)
+	}
+	for _, r := range results {
+		db.logger.InfoContext(ctx, "migration applied", "table", table, "version", r.Source.Version,
+			"file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// AfterCommit registers fn to run after every transaction that InTx commits. The outbox relay
+// uses it to wake up as soon as new events are durable instead of waiting for its next poll.
+func (db *DB) AfterCommit(fn func()) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.afterCommit = append(db.afterCommit, fn)
+}
+
+// maxAttempts bounds how often InTx retries a transaction that lost a serialization conflict.
+const maxAttempts = 5
+
+// InTx runs fn in a transaction and commits it when fn returns nil. A transaction that fails with a
+// serialization failure or deadlock (PostgreSQL) or a busy database (SQLite) is retried from the
+// start, so fn must not have effects outside tx.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = db.inTx(ctx, fn)
+		if err == nil {
+			db.mu.Lock()
+			hooks := db.afterCommit
+			db.mu.Unlock()
+			for _, h := range hooks {
+				h()
+			}
+			return nil
+		}
+		if !IsRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		// Back off a little, more with every attempt, so that conflicting writers spread out.
+		select {
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+	return err
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// redact hides the password of a URL-shaped DSN, in its user info or as a password parameter,
+// for error messages and logs.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return dsn
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
