@@ -1,0 +1,56 @@
+// Package budget is the budget service — IT financial management: cost centres, budgets, spend
+// and forecasts — packaged for the host that runs it, in its own process or inside the
+// standalone binary.
+package budget
+
+import (
+	"fmt"
+	"io/fs"
+
+	"google.golang.org/grpc"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
+	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+)
+
+// Domain is the service's domain name.
+const Domain = "budget"
+
+// Service describes the budget service to the host.
+func Service() host.Service {
+	return host.Service{
+		Domain:     Domain,
+		Migrations: migrations,
+		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
+		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
+			st, err := newStore(deps.DB)
+			if err != nil {
+				return err
+			}
+			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events))
+			return nil
+		},
+	}
+}
+
+func migrations(e sqldb.Engine) fs.FS {
+	if e == sqldb.Postgres {
+		return storepg.Migrations()
+	}
+	return storesqlite.Migrations()
+}
+
+func newStore(db *sqldb.DB) (store.Store, error) {
+	switch db.Engine() {
+	case sqldb.Postgres:
+		return storepg.New(db), nil
+	case sqldb.SQLite:
+		return storesqlite.New(db), nil
+	}
+	return nil, fmt.Errorf("budget: no store for engine %q", db.Engine())
+}

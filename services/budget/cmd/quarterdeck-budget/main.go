@@ -1,0 +1,114 @@
+// Command quarterdeck-budget runs the budget service on its own, for distributed deployments:
+// gRPC on QUARTERDECK_GRPC_ADDR, PostgreSQL (or a SQLite file), an external NATS server.
+//
+//	quarterdeck-budget            serve
+//	quarterdeck-budget migrate    apply database migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
+)
+
+var version = "dev"
+
+type settings struct {
+	GRPCAddr        string        `env:"GRPC_ADDR" default:"127.0.0.1:9001" help:"gRPC listen address"`
+	DatabaseURL     string        `env:"DATABASE_URL" required:"true" help:"postgres://… (tables in schema \"budget\") or sqlite:<file>"`
+	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
+	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
+	Events          events.StreamConfig
+	Telemetry       telemetry.Config
+}
+
+func main() {
+	ctx, stop := host.SignalContext()
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "quarterdeck-budget:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	var cfg settings
+	rest, err := config.Load(&cfg, config.Options{Program: "quarterdeck-budget", Args: args, Output: stderr,
+		Description: "Runs the Quarterdeck budget service (gRPC). Subcommands: migrate."})
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := telemetry.NewLogger(stderr, cfg.Telemetry.LogLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	if len(rest) == 1 && rest[0] == "migrate" {
+		db, err := host.Migrate(ctx, budget.Service(), cfg.DatabaseURL, "", log)
+		if err != nil {
+			return err
+		}
+		return db.Close()
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unknown command %q; run quarterdeck-budget --help", rest[0])
+	}
+
+	log.Info("starting budget service", "version", version, "settings", config.Describe(cfg, ""))
+	tel, err := telemetry.Setup(ctx, "quarterdeck-budget", version, cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+	if cfg.MetricsAddr != "" {
+		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: tel.Metrics, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server", "error", err)
+			}
+		}()
+		defer ms.Close()
+	}
+
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_GRPC_ADDR (--grpc-addr) to a free address", cfg.GRPCAddr, err)
+	}
+	nc, err := events.Connect(cfg.NATSURL, "quarterdeck-budget", log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer nc.Close()
+	in, err := host.Start(ctx, budget.Service(), host.Options{
+		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Logger: log,
+	})
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-in.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, in.Stop(sctx), nc.Drain())
+}

@@ -1,0 +1,219 @@
+// Package domain is the budget service's model: its entities, their invariants and state
+// changes, and the errors a client can act on. It is plain Go and knows neither gRPC nor SQL.
+package domain
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+)
+
+// CostCenterCollection is the collection segment of cost centre resource names.
+const CostCenterCollection = "costCenters"
+
+// Errors about cost centres. Compare with errors.Is.
+var (
+	ErrCostCenterNotFound = fault.New(fault.NotFound, "COST_CENTER_NOT_FOUND", "cost centre not found")
+	ErrCostCenterExists   = fault.New(fault.AlreadyExists, "COST_CENTER_ALREADY_EXISTS", "a cost centre with this ID already exists")
+	ErrCodeTaken          = fault.New(fault.AlreadyExists, "COST_CENTER_CODE_TAKEN", "another cost centre has this code")
+	ErrHasChildren        = fault.New(fault.FailedPrecondition, "COST_CENTER_HAS_CHILDREN", "the cost centre has child cost centres; move or delete them first")
+	ErrParentNotFound     = invalidField("parent", "PARENT_NOT_FOUND", "the parent cost centre does not exist")
+	ErrParentCycle        = invalidField("parent", "PARENT_CYCLE", "the parent cannot be the cost centre itself or one of its descendants")
+)
+
+// invalidField is an InvalidArgument error about one field whose reason is specific enough for
+// the ErrorInfo, so clients can branch on it without reading the field violations.
+func invalidField(field, reason, desc string) *fault.Error {
+	return &fault.Error{Kind: fault.InvalidArgument, Reason: reason, Message: desc,
+		Violations: []fault.Violation{{Field: field, Reason: reason, Description: desc}}}
+}
+
+// Limits of cost centre fields, shared with the API's validation rules.
+const (
+	maxDisplayName = 200
+	maxOwner       = 256
+	maxDescription = 2000
+)
+
+var codePattern = regexp.MustCompile(`^[A-Z0-9][A-Z0-9._-]{0,31}$`)
+
+// CostCenter is an organisational unit that owns IT spend. Cost centres form a hierarchy through
+// ParentID (division → department → team); budget figures roll up along it.
+type CostCenter struct {
+	ID          string
+	DisplayName string
+	Code        string
+	Owner       string
+	ParentID    string // empty for a root
+	Active      bool
+	Description string
+	CreateTime  time.Time
+	UpdateTime  time.Time
+	// Version counts the changes of the cost centre; it starts at 1 and orders its events.
+	Version int64
+}
+
+// CostCenterName returns the resource name of the cost centre with the given ID.
+func CostCenterName(id string) string { return CostCenterCollection + "/" + id }
+
+// ParseCostCenterName returns the ID in a resource name "costCenters/{id}".
+func ParseCostCenterName(name string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(name, CostCenterCollection+"/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// Name is the cost centre's resource name.
+func (c *CostCenter) Name() string { return CostCenterName(c.ID) }
+
+// NewCostCenter returns a cost centre created at now from the values in fields, checked against
+// the invariants. A nil Active means active.
+func NewCostCenter(id string, fields CostCenterFields, now time.Time) (*CostCenter, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	c := &CostCenter{
+		ID:          id,
+		DisplayName: strings.TrimSpace(fields.DisplayName),
+		Code:        fields.Code,
+		Owner:       strings.TrimSpace(fields.Owner),
+		ParentID:    fields.ParentID,
+		Active:      fields.Active == nil || *fields.Active,
+		Description: fields.Description,
+		CreateTime:  now,
+		UpdateTime:  now,
+		Version:     1,
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// CostCenterFields are the client-writable fields of a cost centre. Active is a pointer so that
+// "not given" can default to active on creation.
+type CostCenterFields struct {
+	DisplayName string
+	Code        string
+	Owner       string
+	ParentID    string
+	Active      *bool
+	Description string
+}
+
+// The client-writable fields, by their API names.
+const (
+	FieldDisplayName = "display_name"
+	FieldCode        = "code"
+	FieldOwner       = "owner"
+	FieldParent      = "parent"
+	FieldActive      = "active"
+	FieldDescription = "description"
+)
+
+// WritableFields lists the fields an update may change.
+var WritableFields = []string{FieldDisplayName, FieldCode, FieldOwner, FieldParent, FieldActive, FieldDescription}
+
+// Validate checks the invariants of a cost centre that need no other cost centre to decide. Every
+// broken rule is reported, each as a violation of its field.
+func (c *CostCenter) Validate() error {
+	var vs []fault.Violation
+	switch n := utf8.RuneCountInString(c.DisplayName); {
+	case n == 0:
+		vs = append(vs, fault.Violation{Field: FieldDisplayName, Reason: "REQUIRED", Description: "display_name is required"})
+	case n > maxDisplayName:
+		vs = append(vs, fault.Violation{Field: FieldDisplayName, Reason: "TOO_LONG", Description: "display_name is longer than 200 characters"})
+	}
+	switch {
+	case c.Code == "":
+		vs = append(vs, fault.Violation{Field: FieldCode, Reason: "REQUIRED", Description: "code is required"})
+	case !codePattern.MatchString(c.Code):
+		vs = append(vs, fault.Violation{Field: FieldCode, Reason: "INVALID_FORMAT",
+			Description: "code must be 1-32 upper-case letters, digits, '.', '_' or '-', starting with a letter or digit"})
+	}
+	if utf8.RuneCountInString(c.Owner) > maxOwner {
+		vs = append(vs, fault.Violation{Field: FieldOwner, Reason: "TOO_LONG", Description: "owner is longer than 256 characters"})
+	}
+	if utf8.RuneCountInString(c.Description) > maxDescription {
+		vs = append(vs, fault.Violation{Field: FieldDescription, Reason: "TOO_LONG", Description: "description is longer than 2000 characters"})
+	}
+	if err := fault.Invalid(vs...); err != nil {
+		return err
+	}
+	if c.ParentID != "" && c.ParentID == c.ID {
+		return ErrParentCycle
+	}
+	return nil
+}
+
+// Apply sets the fields named in paths to their values in fields at time now and reports which of
+// them actually changed. When something changed the version is incremented; the cost centre must
+// still satisfy its invariants, or it is left untouched and the violations are returned.
+func (c *CostCenter) Apply(paths []string, fields CostCenterFields, now time.Time) (changed []string, err error) {
+	next := *c
+	for _, p := range paths {
+		switch p {
+		case FieldDisplayName:
+			next.DisplayName = strings.TrimSpace(fields.DisplayName)
+		case FieldCode:
+			next.Code = fields.Code
+		case FieldOwner:
+			next.Owner = strings.TrimSpace(fields.Owner)
+		case FieldParent:
+			next.ParentID = fields.ParentID
+		case FieldActive:
+			next.Active = fields.Active != nil && *fields.Active
+		case FieldDescription:
+			next.Description = fields.Description
+		}
+	}
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	for _, f := range WritableFields {
+		if slices.Contains(paths, f) && next.differs(c, f) {
+			changed = append(changed, f)
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	next.Version++
+	next.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	*c = next
+	return changed, nil
+}
+
+func (c *CostCenter) differs(o *CostCenter, field string) bool {
+	switch field {
+	case FieldDisplayName:
+		return c.DisplayName != o.DisplayName
+	case FieldCode:
+		return c.Code != o.Code
+	case FieldOwner:
+		return c.Owner != o.Owner
+	case FieldParent:
+		return c.ParentID != o.ParentID
+	case FieldActive:
+		return c.Active != o.Active
+	case FieldDescription:
+		return c.Description != o.Description
+	}
+	return false
+}
+
+// CheckAncestry rejects a parent whose ancestry (the parent's own chain of ancestor IDs, nearest
+// first) contains the cost centre: the move would make a cycle.
+func (c *CostCenter) CheckAncestry(parentAncestors []string) error {
+	if c.ParentID == "" {
+		return nil
+	}
+	if c.ParentID == c.ID || slices.Contains(parentAncestors, c.ID) {
+		return ErrParentCycle
+	}
+	return nil
+}

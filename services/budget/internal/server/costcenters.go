@@ -1,0 +1,200 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
+)
+
+var costCenterMask = fieldmask.Spec{
+	Writable: domain.WritableFields,
+	Ignored:  []string{"name", "etag"},
+}
+
+// CreateCostCenter implements budgetv1.BudgetServiceServer.
+func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostCenterRequest) (*budgetv1.CostCenter, error) {
+	id := req.GetCostCenterId()
+	if id == "" {
+		id = s.newID()
+	}
+	c, err := domain.NewCostCenter(id, costCenterFields(req.GetCostCenter()), s.now())
+	if err != nil {
+		return nil, fault.Prefix("cost_center", err)
+	}
+	// A new leaf cannot close a cycle; the foreign key reports a missing parent.
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.InsertCostCenter(ctx, c); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: costCenterToProto(c), Version: c.Version})
+	})
+	if err != nil {
+		return nil, fault.Prefix("cost_center", err)
+	}
+	return costCenterToProto(c), nil
+}
+
+// GetCostCenter implements budgetv1.BudgetServiceServer.
+func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterRequest) (*budgetv1.CostCenter, error) {
+	id, _ := domain.ParseCostCenterName(req.GetName())
+	c, err := s.store.GetCostCenter(ctx, id)
+	if err != nil {
+		return nil, notFound(err, req.GetName())
+	}
+	return costCenterToProto(c), nil
+}
+
+// ListCostCenters implements budgetv1.BudgetServiceServer.
+func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCentersRequest) (*budgetv1.ListCostCentersResponse, error) {
+	sum := pagetoken.Checksum(req)
+	key, err := pagetoken.Decode(req.GetPageToken(), sum, 1)
+	if err != nil {
+		return nil, err
+	}
+	after := ""
+	if key != nil {
+		after = key[0]
+	}
+	size := pagetoken.Size(req.GetPageSize())
+	// One more than asked tells whether another page exists without a count query.
+	cs, err := s.store.ListCostCenters(ctx, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListCostCentersResponse{}
+	if len(cs) > size {
+		cs = cs[:size]
+		resp.NextPageToken = pagetoken.Encode(sum, cs[size-1].ID)
+	}
+	for _, c := range cs {
+		resp.CostCenters = append(resp.CostCenters, costCenterToProto(c))
+	}
+	return resp, nil
+}
+
+// UpdateCostCenter implements budgetv1.BudgetServiceServer.
+func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostCenterRequest) (*budgetv1.CostCenter, error) {
+	in := req.GetCostCenter()
+	id, ok := domain.ParseCostCenterName(in.GetName())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "cost_center.name", Reason: "INVALID_NAME",
+			Description: "name must be costCenters/{cost_center}"})
+	}
+	paths, err := costCenterMask.Resolve(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
+	}
+	fields := costCenterFields(in)
+	var out *domain.CostCenter
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		moves := slices.Contains(paths, domain.FieldParent)
+		if moves {
+			// Taken before any row lock, in the same order by every mover, so that two moves
+			// cannot deadlock or build a cycle together.
+			if err := tx.LockHierarchy(ctx); err != nil {
+				return err
+			}
+		}
+		c, err := tx.GetCostCenter(ctx, id)
+		if err != nil {
+			return notFound(err, in.GetName())
+		}
+		if err := etag.Check(in.GetEtag(), c.Name(), c.Version); err != nil {
+			return err
+		}
+		prev := c.Version
+		changed, err := c.Apply(paths, fields, s.now())
+		if err != nil {
+			return err
+		}
+		out = c
+		if len(changed) == 0 {
+			return nil // nothing to write, nothing happened
+		}
+		if slices.Contains(changed, domain.FieldParent) && c.ParentID != "" {
+			// A missing parent has no ancestors and fails on the foreign key at the update.
+			ancestors, err := tx.Ancestors(ctx, c.ParentID)
+			if err != nil {
+				return err
+			}
+			if err := c.CheckAncestry(ancestors); err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdateCostCenter(ctx, c, prev); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, c, &budgetv1.CostCenterUpdated{
+			CostCenter:    costCenterToProto(c),
+			ChangedFields: &fieldmaskpb.FieldMask{Paths: changed},
+			Version:       c.Version,
+		})
+	})
+	if err != nil {
+		return nil, fault.Prefix("cost_center", err)
+	}
+	return costCenterToProto(out), nil
+}
+
+// DeleteCostCenter implements budgetv1.BudgetServiceServer.
+func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostCenterRequest) (*emptypb.Empty, error) {
+	id, _ := domain.ParseCostCenterName(req.GetName())
+	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		c, err := tx.GetCostCenter(ctx, id)
+		if err != nil {
+			return notFound(err, req.GetName())
+		}
+		if err := etag.Check(req.GetEtag(), c.Name(), c.Version); err != nil {
+			return err
+		}
+		if has, err := tx.HasChildren(ctx, id); err != nil {
+			return err
+		} else if has {
+			return domain.ErrHasChildren.With("name", c.Name())
+		}
+		if err := tx.DeleteCostCenter(ctx, id, c.Version); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, c, &budgetv1.CostCenterDeleted{CostCenter: costCenterToProto(c), Version: c.Version + 1})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// emit writes the event about c into the outbox of tx.
+func (s *Server) emit(ctx context.Context, tx store.Tx, c *domain.CostCenter, event versionedEvent) error {
+	m, err := s.events.New(ctx, event, c.Name(), event.GetVersion())
+	if err != nil {
+		return fmt.Errorf("event for %s: %w", c.Name(), err)
+	}
+	return tx.Emit(ctx, m)
+}
+
+// versionedEvent is an event message that carries its aggregate version.
+type versionedEvent interface {
+	proto.Message
+	GetVersion() int64
+}
+
+// notFound adds the requested name to a not-found error.
+func notFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCostCenterNotFound) {
+		return domain.ErrCostCenterNotFound.With("name", name).Withf("cost centre %s not found", name)
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+// Package server implements the budget service's gRPC API on the domain and the store.
+package server
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
+)
+
+// Server implements budgetv1.BudgetServiceServer.
+type Server struct {
+	budgetv1.UnimplementedBudgetServiceServer
+
+	store  store.Store
+	events *outbox.Factory
+	now    func() time.Time
+	newID  func() string
+}
+
+// Option changes a Server's defaults; tests use them to fix time and IDs.
+type Option func(*Server)
+
+// WithClock sets the clock.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithIDs sets the generator of server-assigned IDs.
+func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
+
+// New returns a server on st that writes its events through events.
+func New(st store.Store, events *outbox.Factory, opts ...Option) *Server {
+	s := &Server{store: st, events: events, now: time.Now, newID: newUUIDv7}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// newUUIDv7 returns a time-ordered ID: new resources append to the primary-key index instead of
+// scattering over it, and listing by ID roughly follows creation order.
+func newUUIDv7() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}

@@ -1,0 +1,19 @@
+package storepg_test
+
+import (
+	"testing"
+
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storetest"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+)
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) (store.Store, *sqldb.DB) {
+		db := storetest.OpenDB(t, testenv.Postgres(t), storepg.Migrations())
+		return storepg.New(db), db
+	})
+}

@@ -1,0 +1,329 @@
+// Package storetest is the contract every budget store implementation passes: one suite, run
+// against SQLite always and against PostgreSQL when a server is available.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+)
+
+// OpenDB opens the test database d and applies the outbox and the budget migrations.
+func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("open %s: %v", d.Engine, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, "budget_migrations", migrations); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// Opener returns a fresh, empty store and the database under it.
+type Opener func(t *testing.T) (store.Store, *sqldb.DB)
+
+var t0 = time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
+
+func newCC(t *testing.T, id, code, parent string) *domain.CostCenter {
+	t.Helper()
+	c, err := domain.NewCostCenter(id, domain.CostCenterFields{
+		DisplayName: "Cost centre " + id, Code: code, Owner: "owner@example.com", ParentID: parent,
+		Description: "for tests",
+	}, t0.Add(1234567*time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func insert(t *testing.T, s store.Store, cs ...*domain.CostCenter) {
+	t.Helper()
+	err := s.Within(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		for _, c := range cs {
+			if err := tx.InsertCostCenter(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+}
+
+func insertErr(s store.Store, c *domain.CostCenter) error {
+	return s.Within(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.InsertCostCenter(ctx, c)
+	})
+}
+
+// Run runs the contract suite; open is called once per case.
+func Run(t *testing.T, open Opener) {
+	ctx := context.Background()
+
+	t.Run("insert then get returns the same cost centre", func(t *testing.T) {
+		s, _ := open(t)
+		c := newCC(t, "infra", "CC-100", "")
+		c.Active = false
+		insert(t, s, c)
+		got, err := s.GetCostCenter(ctx, "infra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *got != *c {
+			t.Errorf("got  %+v\nwant %+v", got, c)
+		}
+		if got.CreateTime.Location() != time.UTC {
+			t.Errorf("create time not UTC: %v", got.CreateTime.Location())
+		}
+	})
+
+	t.Run("get of a missing cost centre is not found", func(t *testing.T) {
+		s, _ := open(t)
+		if _, err := s.GetCostCenter(ctx, "nope"); !errors.Is(err, domain.ErrCostCenterNotFound) {
+			t.Errorf("err = %v, want ErrCostCenterNotFound", err)
+		}
+	})
+
+	t.Run("duplicate ID, duplicate code and missing parent are told apart", func(t *testing.T) {
+		s, _ := open(t)
+		insert(t, s, newCC(t, "infra", "CC-100", ""))
+		if err := insertErr(s, newCC(t, "infra", "CC-200", "")); !errors.Is(err, domain.ErrCostCenterExists) {
+			t.Errorf("same ID: err = %v", err)
+		}
+		if err := insertErr(s, newCC(t, "other", "CC-100", "")); !errors.Is(err, domain.ErrCodeTaken) {
+			t.Errorf("same code: err = %v", err)
+		}
+		if err := insertErr(s, newCC(t, "child", "CC-300", "ghost")); !errors.Is(err, domain.ErrParentNotFound) {
+			t.Errorf("missing parent: err = %v", err)
+		}
+	})
+
+	t.Run("list pages through every cost centre in ID order", func(t *testing.T) {
+		s, _ := open(t)
+		var want []string
+		for i := range 7 {
+			id := fmt.Sprintf("cc-%02d", 6-i) // inserted in reverse order
+			insert(t, s, newCC(t, id, "C"+strconv.Itoa(i), ""))
+			want = append(want, id)
+		}
+		slices.Sort(want)
+		var got []string
+		after := ""
+		for page := 0; ; page++ {
+			cs, err := s.ListCostCenters(ctx, after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) > 3 || page > 3 {
+				t.Fatalf("page %d has %d items", page, len(cs))
+			}
+			for _, c := range cs {
+				got = append(got, c.ID)
+			}
+			if len(cs) < 3 {
+				break
+			}
+			after = cs[len(cs)-1].ID
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ids = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("update checks the previous version and code uniqueness", func(t *testing.T) {
+		s, _ := open(t)
+		insert(t, s, newCC(t, "a", "A", ""), newCC(t, "b", "B", ""))
+		err := s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			c, err := tx.GetCostCenter(ctx, "a")
+			if err != nil {
+				return err
+			}
+			prev := c.Version
+			if _, err := c.Apply([]string{domain.FieldDisplayName}, domain.CostCenterFields{DisplayName: "Renamed"}, t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			return tx.UpdateCostCenter(ctx, c, prev)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.GetCostCenter(ctx, "a")
+		if got.DisplayName != "Renamed" || got.Version != 2 || !got.UpdateTime.Equal(t0.Add(time.Hour)) {
+			t.Errorf("after update: %+v", got)
+		}
+		stale := *got
+		stale.DisplayName = "Stale"
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.UpdateCostCenter(ctx, &stale, 1) })
+		if !errors.Is(err, store.ErrConcurrentUpdate) {
+			t.Errorf("stale version: err = %v", err)
+		}
+		clash := *got
+		clash.Code, clash.Version = "B", 3
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.UpdateCostCenter(ctx, &clash, 2) })
+		if !errors.Is(err, domain.ErrCodeTaken) {
+			t.Errorf("code clash: err = %v", err)
+		}
+	})
+
+	t.Run("hierarchy: ancestors, children and deletion", func(t *testing.T) {
+		s, _ := open(t)
+		insert(t, s, newCC(t, "division", "D", ""), newCC(t, "dept", "DE", "division"), newCC(t, "team", "T", "dept"))
+		err := s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.LockHierarchy(ctx); err != nil {
+				return err
+			}
+			anc, err := tx.Ancestors(ctx, "team")
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(anc, []string{"dept", "division"}) {
+				t.Errorf("ancestors(team) = %v", anc)
+			}
+			if anc, _ := tx.Ancestors(ctx, "division"); len(anc) != 0 {
+				t.Errorf("ancestors(division) = %v", anc)
+			}
+			if has, err := tx.HasChildren(ctx, "dept"); err != nil || !has {
+				t.Errorf("HasChildren(dept) = %v, %v", has, err)
+			}
+			if has, err := tx.HasChildren(ctx, "team"); err != nil || has {
+				t.Errorf("HasChildren(team) = %v, %v", has, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The foreign key refuses deleting a parent even without the HasChildren check.
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.DeleteCostCenter(ctx, "dept", 1) })
+		if !errors.Is(err, domain.ErrHasChildren) {
+			t.Errorf("delete parent: err = %v", err)
+		}
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.DeleteCostCenter(ctx, "team", 1) })
+		if err != nil {
+			t.Fatalf("delete leaf: %v", err)
+		}
+		if _, err := s.GetCostCenter(ctx, "team"); !errors.Is(err, domain.ErrCostCenterNotFound) {
+			t.Errorf("after delete: err = %v", err)
+		}
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.DeleteCostCenter(ctx, "team", 1) })
+		if !errors.Is(err, store.ErrConcurrentUpdate) {
+			t.Errorf("second delete: err = %v", err)
+		}
+	})
+
+	t.Run("a failed transaction leaves neither the change nor its event", func(t *testing.T) {
+		s, db := open(t)
+		f, err := outbox.NewFactory("quarterdeck", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		c := newCC(t, "infra", "CC-100", "")
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.InsertCostCenter(ctx, c); err != nil {
+				return err
+			}
+			m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: 1}, c.Name(), 1)
+			if err != nil {
+				return err
+			}
+			if err := tx.Emit(ctx, m); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := s.GetCostCenter(ctx, "infra"); !errors.Is(err, domain.ErrCostCenterNotFound) {
+			t.Errorf("row survived rollback: %v", err)
+		}
+		if n, _, err := outbox.Pending(ctx, db); err != nil || n != 0 {
+			t.Errorf("outbox rows after rollback = %d, %v", n, err)
+		}
+		// The same transaction committed leaves both.
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.InsertCostCenter(ctx, c); err != nil {
+				return err
+			}
+			m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: 1}, c.Name(), 1)
+			if err != nil {
+				return err
+			}
+			return tx.Emit(ctx, m)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := outbox.Pending(ctx, db); err != nil || n != 1 {
+			t.Errorf("outbox rows after commit = %d, %v", n, err)
+		}
+	})
+
+	t.Run("concurrent read-modify-write transactions lose no update", func(t *testing.T) {
+		s, _ := open(t)
+		insert(t, s, newCC(t, "infra", "CC-100", ""))
+		const writers = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				errs <- s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+					c, err := tx.GetCostCenter(ctx, "infra")
+					if err != nil {
+						return err
+					}
+					prev := c.Version
+					// Each writer appends its mark: a lost update would drop one.
+					desc := c.Description + fmt.Sprintf("[%d]", i)
+					if _, err := c.Apply([]string{domain.FieldDescription}, domain.CostCenterFields{Description: desc}, t0); err != nil {
+						return err
+					}
+					return tx.UpdateCostCenter(ctx, c, prev)
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("writer: %v", err)
+			}
+		}
+		got, err := s.GetCostCenter(ctx, "infra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != writers+1 {
+			t.Errorf("version = %d, want %d", got.Version, writers+1)
+		}
+		for i := range writers {
+			if !strings.Contains(got.Description, fmt.Sprintf("[%d]", i)) {
+				t.Errorf("update of writer %d lost: %q", i, got.Description)
+			}
+		}
+	})
+}
