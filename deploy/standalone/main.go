@@ -1,0 +1,219 @@
+// Command quarterdeck runs the whole Quarterdeck platform in one process: an embedded NATS server
+// with JetStream, one SQLite file per service, every domain service as a gRPC server on loopback,
+// and the gateway serving the REST API. The services are still reached over gRPC, exactly as in a
+// distributed deployment, so what works here works there.
+//
+//	quarterdeck            run the platform (Ctrl-C stops it cleanly)
+//	quarterdeck migrate    apply database migrations and exit
+//	quarterdeck --help     list every setting with its environment variable
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/quarterdeck/quarterdeck/gateway"
+	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// services are the domain services the platform runs, in start order.
+func services() []host.Service { return []host.Service{budget.Service()} }
+
+type settings struct {
+	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST API (the gateway)"`
+	DataDir         string        `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
+	NATSPort        int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
+	NATSURL         string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
+	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	Events          events.StreamConfig
+	Telemetry       telemetry.Config
+}
+
+const description = `Runs the whole Quarterdeck platform in one process: an embedded NATS server with JetStream,
+one SQLite file per service under the data folder, every domain service on loopback gRPC, and the
+REST API. Subcommands: migrate (apply database migrations and exit).`
+
+func main() {
+	ctx, stop := host.SignalContext()
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "quarterdeck:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	var cfg settings
+	rest, err := config.Load(&cfg, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr})
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := telemetry.NewLogger(stderr, cfg.Telemetry.LogLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+
+	switch {
+	case len(rest) == 0:
+		return serve(ctx, cfg, log)
+	case rest[0] == "migrate" && len(rest) == 1:
+		return migrate(ctx, cfg, log)
+	}
+	return fmt.Errorf("unknown command %q; run quarterdeck --help", rest[0])
+}
+
+// databaseURL is the DSN of a service: the shared PostgreSQL database, or its own SQLite file.
+func databaseURL(cfg settings, domain string) string {
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(cfg.DataDir, domain+".db")
+}
+
+func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
+	for _, svc := range services() {
+		db, err := host.Migrate(ctx, svc, databaseURL(cfg, svc.Domain), "", log)
+		if err != nil {
+			return err
+		}
+		db.Close()
+	}
+	log.Info("migrations applied")
+	return nil
+}
+
+func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
+	log.Info("starting Quarterdeck", "version", version, "settings", config.Describe(cfg, ""))
+	// Everything started is stopped in reverse order, on the way out of serve, whatever happens.
+	var stops []func(context.Context)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i](sctx)
+		}
+		log.Info("Quarterdeck stopped")
+	}()
+
+	// Telemetry: traces, metrics at /metrics.
+	tel, err := telemetry.Setup(ctx, "quarterdeck", version, cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(ctx context.Context) { _ = tel.Shutdown(ctx) })
+
+	// The REST listener is opened first so that a taken port fails before anything else starts.
+	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
+	}
+	stops = append(stops, func(context.Context) { lis.Close() })
+
+	// NATS: embedded with JetStream under the data folder, unless a server is given.
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		srv, err := natsembed.Start(natsembed.Options{
+			Port:     cfg.NATSPort,
+			StoreDir: filepath.Join(cfg.DataDir, "nats"),
+			Logger:   log,
+		})
+		if errors.Is(err, natsembed.ErrPortInUse) {
+			return fmt.Errorf("%v; set QUARTERDECK_NATS_PORT (--nats-port) to a free port, or QUARTERDECK_NATS_URL (--nats-url) to use a running NATS server", err)
+		}
+		if err != nil {
+			return err
+		}
+		stops = append(stops, func(context.Context) { srv.Shutdown() })
+		natsURL = srv.ClientURL()
+		log.Info("embedded NATS listening", "url", natsURL, "store", filepath.Join(cfg.DataDir, "nats"))
+	}
+	nc, err := events.Connect(natsURL, "quarterdeck", log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) { drain(nc) })
+
+	// The domain services, each a gRPC server on a loopback port of its own.
+	backends := map[string]string{}
+	for _, svc := range services() {
+		in, err := host.Start(ctx, svc, host.Options{
+			DatabaseURL: databaseURL(cfg, svc.Domain),
+			GRPCAddr:    "127.0.0.1:0",
+			NATS:        nc,
+			Stream:      cfg.Events,
+			Logger:      log,
+		})
+		if err != nil {
+			return err
+		}
+		stops = append(stops, func(ctx context.Context) {
+			if err := in.Stop(ctx); err != nil {
+				log.Warn("service stop", "service", svc.Domain, "error", err)
+			}
+		})
+		backends[svc.Domain] = in.Addr()
+	}
+
+	// The gateway: REST API, OpenAPI, health and metrics on one listener.
+	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: tel.Metrics})
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) { gw.Close() })
+	hs := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(lis) }()
+	stops = append(stops, func(ctx context.Context) {
+		if err := hs.Shutdown(ctx); err != nil {
+			log.Warn("http shutdown", "error", err)
+		}
+	})
+	log.Info("Quarterdeck is ready", "rest", "http://"+lis.Addr().String(), "openapi", "http://"+lis.Addr().String()+"/openapi.json",
+		"nats", natsURL, "data_dir", cfg.DataDir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+		return nil
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// drain flushes what the connection still has to send and closes it.
+func drain(nc *nats.Conn) {
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		nc.Close()
+	}
+}

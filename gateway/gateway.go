@@ -1,0 +1,252 @@
+// Package gateway is Quarterdeck's front door: it serves the REST API of every domain service
+// through grpc-gateway, the merged OpenAPI document, and the health and readiness probes.
+// REST calls reach the services over gRPC through their full interceptor chain, never by calling
+// the handlers in-process.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/quarterdeck/quarterdeck/gateway/openapi"
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+)
+
+// ErrorDomain is the ErrorInfo domain of errors the gateway raises itself (malformed JSON, an
+// unknown route), as opposed to those a service returns.
+const ErrorDomain = "gateway.quarterdeck.io"
+
+// HeaderRequestID carries the id of a request; a client may send one, otherwise the gateway makes
+// one. It is echoed on the response and forwarded to the services.
+const HeaderRequestID = "X-Request-Id"
+
+// registrars maps each domain to the function that mounts its REST API on a mux.
+var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+	"budget": budgetv1.RegisterBudgetServiceHandler,
+}
+
+// Domains lists the domains whose REST API the gateway serves.
+func Domains() []string { return slices.Sorted(maps.Keys(registrars)) }
+
+// Options configures a gateway.
+type Options struct {
+	// Backends maps each domain to the gRPC target of its service, e.g. "127.0.0.1:9001" or
+	// "dns:///budget:9090". Every domain in Domains must have one.
+	Backends map[string]string
+	Logger   *slog.Logger
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// ReadyTimeout bounds each backend health check of /readyz (default 2s).
+	ReadyTimeout time.Duration
+}
+
+// Gateway is the HTTP handler of the front door.
+type Gateway struct {
+	handler  http.Handler
+	conns    map[string]*grpc.ClientConn
+	log      *slog.Logger
+	readyTTL time.Duration
+}
+
+// New connects to the backends and builds the handler. Connections are lazy: a backend that is
+// down makes its calls fail with UNAVAILABLE (HTTP 503) and /readyz report it, not New fail.
+func New(ctx context.Context, opts Options) (*Gateway, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 2 * time.Second
+	}
+	g := &Gateway{conns: map[string]*grpc.ClientConn{}, log: opts.Logger, readyTTL: opts.ReadyTimeout}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				// Unpopulated fields stay out of responses (and error details carry no nulls);
+				// unknown fields in a request body are an error, not silently dropped.
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: false},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		// Services' response metadata is theirs; none of it becomes an HTTP header.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithErrorHandler(errorHandler),
+	)
+	for _, domain := range Domains() {
+		target, ok := opts.Backends[domain]
+		if !ok || target == "" {
+			g.Close()
+			return nil, fmt.Errorf("gateway: no backend address for %s", domain)
+		}
+		conn, err := grpc.NewClient(target,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway: %s backend %s: %w", domain, target, err)
+		}
+		g.conns[domain] = conn
+		if err := registrars[domain](ctx, mux, conn); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
+		}
+	}
+
+	root := http.NewServeMux()
+	root.Handle("/v1/", mux)
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	root.HandleFunc("GET /readyz", g.ready)
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Document)
+	})
+	if opts.Metrics != nil {
+		root.Handle("GET /metrics", opts.Metrics)
+	}
+	g.handler = otelhttp.NewHandler(g.accessLog(requestID(root)), "gateway",
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	return g, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+// Close closes the backend connections.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, c := range g.conns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ready answers 200 when every backend reports SERVING on the gRPC health protocol, 503 otherwise,
+// with each backend's state in the body.
+func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		checks = map[string]string{}
+		ok     = true
+	)
+	for domain, conn := range g.conns {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), g.readyTTL)
+			defer cancel()
+			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			state := resp.GetStatus().String()
+			if err != nil {
+				state = "UNREACHABLE: " + status.Code(err).String()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			checks[domain] = state
+			if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				ok = false
+			}
+		})
+	}
+	wg.Wait()
+	code, word := http.StatusOK, "ready"
+	if !ok {
+		code, word = http.StatusServiceUnavailable, "not ready"
+	}
+	writeJSON(w, code, map[string]any{"status": word, "checks": checks})
+}
+
+// incomingHeader forwards the request id, besides grpc-gateway's default set of headers.
+func incomingHeader(key string) (string, bool) {
+	if http.CanonicalHeaderKey(key) == HeaderRequestID {
+		return "x-request-id", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// errorHandler writes every error as a google.rpc.Status JSON with the HTTP code of its gRPC code,
+// adding an ErrorInfo to errors raised before a service was reached so that every error has one.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	hasInfo := false
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.ErrorInfo); ok {
+			hasInfo = true
+		}
+	}
+	if !hasInfo {
+		if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: code.Code(st.Code()).String(), Domain: ErrorDomain}); derr == nil {
+			st = withInfo
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, st.Err())
+}
+
+// requestID makes sure every request has an id, echoed on the response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if id == "" || len(id) > 128 {
+			id = uuid.NewString()
+			r.Header.Set(HeaderRequestID, id)
+		}
+		w.Header().Set(HeaderRequestID, id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog logs each request: failures at info (server errors at error), successes at debug.
+func (g *Gateway) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		switch {
+		case rec.code >= 500:
+			level = slog.LevelError
+		case rec.code >= 400:
+			level = slog.LevelInfo
+		}
+		g.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
+			"duration", time.Since(start), "request_id", w.Header().Get(HeaderRequestID))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,91 @@
+// Command normalize post-processes the merged OpenAPI document of `make generate`.
+//
+// protoc-gen-openapiv3 names a path parameter after the proto field it binds, so the update of
+// a resource (`PATCH /v1/{cost_center.name=costCenters/*}`) and its get (`GET
+// /v1/{name=costCenters/*}`) become two path items for one URL, `/v1/costCenters/{name}` and
+// `/v1/costCenters/{cost_center.name}`. OpenAPI forbids that and client generators choke on it.
+// normalize renames every dotted path parameter to its last segment and merges the path items that
+// then coincide. It reads the document on stdin and writes it to stdout.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+)
+
+func main() {
+	in, err := io.ReadAll(os.Stdin)
+	if err == nil {
+		var out []byte
+		if out, err = normalize(in); err == nil {
+			_, err = os.Stdout.Write(out)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "normalize:", err)
+		os.Exit(1)
+	}
+}
+
+var dottedParam = regexp.MustCompile(`\{([A-Za-z0-9_]+\.)+([A-Za-z0-9_]+)\}`)
+
+func normalize(in []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(in, &doc); err != nil {
+		return nil, fmt.Errorf("parse document: %w", err)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	out := make(map[string]any, len(paths))
+	for path, item := range paths {
+		renamed := dottedParam.ReplaceAllString(path, "{$2}")
+		ops, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("path %s is not an object", path)
+		}
+		if renamed != path {
+			renameParams(ops)
+		}
+		existing, ok := out[renamed].(map[string]any)
+		if !ok {
+			out[renamed] = ops
+			continue
+		}
+		for method, op := range ops {
+			if _, dup := existing[method]; dup {
+				return nil, fmt.Errorf("%s %s is defined twice", strings.ToUpper(method), renamed)
+			}
+			existing[method] = op
+		}
+	}
+	doc["paths"] = out
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// renameParams gives the path parameters of every operation in a path item their last segment as
+// name, matching the renamed URL template.
+func renameParams(ops map[string]any) {
+	for _, op := range ops {
+		o, ok := op.(map[string]any)
+		if !ok {
+			continue
+		}
+		params, _ := o["parameters"].([]any)
+		for _, p := range params {
+			pm, ok := p.(map[string]any)
+			if !ok || pm["in"] != "path" {
+				continue
+			}
+			if name, ok := pm["name"].(string); ok {
+				pm["name"] = name[strings.LastIndex(name, ".")+1:]
+			}
+		}
+	}
+}

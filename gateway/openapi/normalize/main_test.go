@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeMergesPathsThatDifferOnlyInParameterNames(t *testing.T) {
+	in := `{"openapi":"3.1.0","paths":{
+		"/v1/costCenters/{name}":{"get":{"operationId":"Get","parameters":[{"name":"name","in":"path"}]}},
+		"/v1/costCenters/{cost_center.name}":{"patch":{"operationId":"Update","parameters":[{"name":"cost_center.name","in":"path"},{"name":"updateMask","in":"query"}]}}}}`
+	out, err := normalize([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			Parameters  []struct{ Name, In string }
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	item, ok := doc.Paths["/v1/costCenters/{name}"]
+	if len(doc.Paths) != 1 || !ok || item["get"].OperationID != "Get" || item["patch"].OperationID != "Update" {
+		t.Fatalf("paths = %s", out)
+	}
+	if p := item["patch"].Parameters; p[0].Name != "name" || p[1].Name != "updateMask" {
+		t.Errorf("patch parameters = %+v", p)
+	}
+}
+
+func TestNormalizeRefusesAMethodDefinedTwice(t *testing.T) {
+	in := `{"paths":{"/v1/a/{name}":{"get":{}},"/v1/a/{x.name}":{"get":{}}}}`
+	if _, err := normalize([]byte(in)); err == nil || !strings.Contains(err.Error(), "GET /v1/a/{name}") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestNormalizeIsStable(t *testing.T) {
+	in := `{"paths":{"/v1/b":{"get":{}},"/v1/a":{"post":{}}},"openapi":"3.1.0"}`
+	a, err := normalize([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := normalize(a)
+	if err != nil || string(a) != string(b) {
+		t.Errorf("second pass changed the document:\n%s\n%s", a, b)
+	}
+}
