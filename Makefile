@@ -1,0 +1,142 @@
+# Quarterdeck — `make` (or `make help`) lists the targets.
+#
+# `make run` and `make test` need only Go. Code generation and linting install their tools at pinned
+# versions into .tools/ (git-ignored); nothing global is assumed or changed.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+TOOLS     := $(CURDIR)/.tools
+TOOLBIN   := $(TOOLS)/bin
+BIN       := $(CURDIR)/bin
+export PATH := $(TOOLBIN):$(PATH)
+
+# Pinned tool versions (see docs/development.md before changing one).
+BUF_VERSION            := 1.75.0
+PROTOC_GEN_GO_VERSION  := v1.36.12
+PROTOC_GEN_GRPC_VERSION:= v1.6.2
+GRPC_GATEWAY_VERSION   := v2.33.0
+STATICCHECK_VERSION    := v0.8.2
+REDOCLY_VERSION        := 2.77.0
+
+# The Go modules of the workspace (go.work) and their packages.
+MODULES := proto services/platform services/budget gateway deploy/standalone
+PKGS    := $(foreach m,$(MODULES),./$(m)/...)
+
+# Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).
+TESTFLAGS ?=
+ifeq ($(RACE),1)
+TESTFLAGS += -race
+endif
+
+OPENAPI := gateway/openapi/openapi.json
+
+##@ Everyday
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+
+.PHONY: run
+run: ## Run the whole platform on embedded defaults (NATS in-process, SQLite under ./data).
+	$(GO) build -o $(BIN)/quarterdeck ./deploy/standalone
+	$(BIN)/quarterdeck
+
+.PHONY: test
+test: ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTERDECK_TEST_* are set).
+	$(GO) test -count=1 $(TESTFLAGS) $(PKGS)
+
+.PHONY: build
+build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-gateway.
+	$(GO) build -o $(BIN)/quarterdeck ./deploy/standalone
+	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) build -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
+
+##@ API contract
+
+.PHONY: generate
+generate: tools-gen ## Regenerate Go code and the OpenAPI document from proto/ (idempotent).
+	buf generate
+	mkdir -p $(dir $(OPENAPI))
+	openapiv3-merge $$(find .build/openapi -name '*.openapi.json' | LC_ALL=C sort) \
+		| $(GO) run ./gateway/openapi/normalize > $(OPENAPI).tmp
+	mv $(OPENAPI).tmp $(OPENAPI)
+
+.PHONY: check-generated
+check-generated: generate ## Fail when the committed generated code differs from a fresh `make generate`.
+	@if [ -n "$$(git status --porcelain -- proto/gen $(OPENAPI))" ]; then \
+		echo "Generated code is out of date; run 'make generate' and commit the result:"; \
+		git status --porcelain -- proto/gen $(OPENAPI); git --no-pager diff --stat -- proto/gen $(OPENAPI); exit 1; \
+	fi
+	@echo "generated code is up to date"
+
+##@ Quality
+
+.PHONY: lint
+lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, and the OpenAPI linter.
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	staticcheck $(PKGS)
+	buf lint
+	$(TOOLS)/npm/node_modules/.bin/redocly lint --config gateway/openapi/redocly.yaml $(OPENAPI)
+
+.PHONY: test-embedded
+test-embedded: ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
+	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GO) test -count=1 $(TESTFLAGS) $(PKGS)
+
+.PHONY: ci
+ci: ## What CI runs: lint, drift check, race tests on the configured servers and on the embedded defaults.
+	$(MAKE) lint
+	$(MAKE) check-generated
+	$(MAKE) test RACE=1
+ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
+	$(MAKE) test-embedded RACE=1
+endif
+
+##@ Tools
+
+.PHONY: tools
+tools: tools-gen tools-lint ## Install every pinned tool into .tools/.
+
+.PHONY: tools-gen
+tools-gen: $(TOOLS)/.buf-$(BUF_VERSION) $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GRPC_VERSION)
+
+.PHONY: tools-lint
+tools-lint: tools-gen $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.redocly-$(REDOCLY_VERSION)
+
+# buf: the npm package ships the prebuilt binary (seconds); without npm, build it with Go (minutes).
+$(TOOLS)/.buf-$(BUF_VERSION):
+	mkdir -p $(TOOLBIN)
+	if command -v npm >/dev/null; then \
+		npm install --silent --no-audit --no-fund --prefix $(TOOLS)/buf @bufbuild/buf@$(BUF_VERSION); \
+		ln -sf $(TOOLS)/buf/node_modules/.bin/buf $(TOOLBIN)/buf; \
+	else \
+		GOBIN=$(TOOLBIN) $(GO) install github.com/bufbuild/buf/cmd/buf@v$(BUF_VERSION); \
+	fi
+	buf --version
+	touch $@
+
+$(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GRPC_VERSION):
+	mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(TOOLBIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GRPC_VERSION)
+	GOBIN=$(TOOLBIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+	GOBIN=$(TOOLBIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv3@$(GRPC_GATEWAY_VERSION)
+	GOBIN=$(TOOLBIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/openapiv3-merge@$(GRPC_GATEWAY_VERSION)
+	touch $@
+
+$(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
+	mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+$(TOOLS)/.redocly-$(REDOCLY_VERSION):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @redocly/cli@$(REDOCLY_VERSION)
+	touch $@
+
+.PHONY: clean
+clean: ## Remove build outputs (keeps ./data and .tools).
+	rm -rf $(BIN) .build
