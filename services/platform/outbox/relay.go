@@ -150,10 +150,7 @@ func (r *Relay) lead(ctx context.Context, l lease) {
 			if ctx.Err() != nil {
 				return
 			}
-			if r.draining() {
-				r.log.Warn("stopping with unpublished events; they go out at next start", "error", err)
-				return
-			}
+			// Also while draining: the drain keeps trying until its deadline cancels ctx.
 			r.log.Warn("publish failed; retrying", "error", err, "retry_in", backoff)
 			if !r.sleep(ctx, backoff) {
 				return
@@ -166,7 +163,11 @@ func (r *Relay) lead(ctx context.Context, l lease) {
 			continue // more may be waiting
 		}
 		if r.draining() {
-			return
+			// Rows committed while this pass ran are not in it: the drain ends on an empty pass.
+			if n == 0 {
+				return
+			}
+			continue
 		}
 		r.prune(ctx)
 		if !poll.Stop() {
@@ -191,16 +192,21 @@ func (r *Relay) lead(ctx context.Context, l lease) {
 }
 
 // sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the
-// wait short so that recovery and shutdown are prompt.
+// wait short so that recovery and shutdown are prompt; once draining, only ctx and the timer do,
+// so that retries keep their backoff.
 func (r *Relay) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	drain := r.drain
+	if r.draining() {
+		drain = nil
+	}
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
 	case <-r.wake:
-	case <-r.drain:
+	case <-drain:
 	}
 	return true
 }
