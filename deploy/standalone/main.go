@@ -139,6 +139,9 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 			Port:     cfg.NATSPort,
 			StoreDir: filepath.Join(cfg.DataDir, "nats"),
 			Logger:   log,
+			// One server, no replicas: an event the relay saw acknowledged must be on disk, as
+			// the SQLite commit that produced it is.
+			SyncAlways: true,
 		})
 		if errors.Is(err, natsembed.ErrPortInUse) {
 			return fmt.Errorf("%v; set QUARTERDECK_NATS_PORT (--nats-port) to a free port, or QUARTERDECK_NATS_URL (--nats-url) to use a running NATS server", err)

@@ -47,6 +47,11 @@ type Options struct {
 	// Logger is enabled at Debug, and protocol traces only when it is enabled at LevelTrace,
 	// because tracing logs every message. Default slog.Default().
 	Logger *slog.Logger
+	// SyncAlways makes JetStream flush every stored message to disk before acknowledging it
+	// (sync_interval: always). Without it the file store is flushed every two minutes, and a power
+	// loss can take acknowledged messages with it; a single server with no replicas needs it for
+	// "acknowledged means durable".
+	SyncAlways bool
 }
 
 // LevelTrace is the slog level of nats-server's protocol trace lines. It sits below Debug so that
@@ -109,6 +114,7 @@ func Start(opts Options) (*Server, error) {
 		JetStream:              true,
 		StoreDir:               opts.StoreDir,
 		DisableJetStreamBanner: true,
+		SyncAlways:             opts.SyncAlways,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsembed: configure server: %w", err)
