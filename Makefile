@@ -31,7 +31,8 @@ ifeq ($(RACE),1)
 TESTFLAGS += -race
 endif
 
-OPENAPI := gateway/openapi/openapi.json
+OPENAPI   := gateway/openapi/openapi.json
+GENERATED := proto/gen $(OPENAPI) docs/catalogue
 
 ##@ Everyday
 
@@ -67,9 +68,9 @@ generate: tools-gen ## Regenerate Go code and the OpenAPI document from proto/ (
 
 .PHONY: check-generated
 check-generated: generate ## Fail when the committed generated code differs from a fresh `make generate`.
-	@if [ -n "$$(git status --porcelain -- proto/gen $(OPENAPI))" ]; then \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 		echo "Generated code is out of date; run 'make generate' and commit the result:"; \
-		git status --porcelain -- proto/gen $(OPENAPI); git --no-pager diff --stat -- proto/gen $(OPENAPI); exit 1; \
+		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; \
 	fi
 	@echo "generated code is up to date"
 

@@ -23,7 +23,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// A cost centre was created. Subject `quarterdeck.budget.cost_center.created`.
+// A cost centre was created.
 type CostCenterCreated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cost centre as created.
@@ -79,7 +79,7 @@ func (x *CostCenterCreated) GetVersion() int64 {
 	return 0
 }
 
-// A cost centre was changed. Subject `quarterdeck.budget.cost_center.updated`.
+// A cost centre was changed.
 type CostCenterUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cost centre after the change.
@@ -143,7 +143,7 @@ func (x *CostCenterUpdated) GetVersion() int64 {
 	return 0
 }
 
-// A cost centre was deleted. Subject `quarterdeck.budget.cost_center.deleted`.
+// A cost centre was deleted.
 type CostCenterDeleted struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The cost centre as it was just before deletion.
