@@ -38,7 +38,7 @@ type env struct {
 }
 
 // start runs the budget service on db and a NATS server of the test environment.
-func start(t *testing.T, db testenv.Database) *env {
+func start(t testing.TB, db testenv.Database) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns := testenv.NATSServer(t)
