@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -52,29 +51,14 @@ const description = `Runs the whole Quarterdeck platform in one process: an embe
 one SQLite file per service under the data folder, every domain service on loopback gRPC, and the
 REST API. Subcommands: migrate (apply database migrations and exit).`
 
-func main() {
-	ctx, stop := host.SignalContext()
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "quarterdeck:", err)
-		os.Exit(1)
-	}
-}
+func main() { host.Main("quarterdeck", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
-	rest, err := config.Load(&cfg, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr})
-	if errors.Is(err, config.ErrHelp) {
-		return nil
-	}
+	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr})
 	if err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(stderr, cfg.Telemetry.LogLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log)
 
 	switch {
 	case len(rest) == 0:

@@ -4,13 +4,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
@@ -28,30 +25,15 @@ type settings struct {
 	Telemetry       telemetry.Config
 }
 
-func main() {
-	ctx, stop := host.SignalContext()
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "quarterdeck-gateway:", err)
-		os.Exit(1)
-	}
-}
+func main() { host.Main("quarterdeck-gateway", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
-	_, err := config.Load(&cfg, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
+	_, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
 		Description: "Runs the Quarterdeck gateway: the REST API in front of the domain services."})
-	if errors.Is(err, config.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(stderr, cfg.Telemetry.LogLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log)
 	log.Info("starting gateway", "version", version, "settings", config.Describe(cfg, ""))
 	tel, err := telemetry.Setup(ctx, "quarterdeck-gateway", version, cfg.Telemetry)
 	if err != nil {

@@ -10,10 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget"
@@ -35,30 +33,15 @@ type settings struct {
 	Telemetry       telemetry.Config
 }
 
-func main() {
-	ctx, stop := host.SignalContext()
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "quarterdeck-budget:", err)
-		os.Exit(1)
-	}
-}
+func main() { host.Main("quarterdeck-budget", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
-	rest, err := config.Load(&cfg, config.Options{Program: "quarterdeck-budget", Args: args, Output: stderr,
+	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-budget", Args: args, Output: stderr,
 		Description: "Runs the Quarterdeck budget service (gRPC). Subcommands: migrate."})
-	if errors.Is(err, config.ErrHelp) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	log, err := telemetry.NewLogger(stderr, cfg.Telemetry.LogLevel)
-	if err != nil {
-		return err
-	}
-	slog.SetDefault(log)
 	if len(rest) == 1 && rest[0] == "migrate" {
 		db, err := host.Migrate(ctx, budget.Service(), cfg.DatabaseURL, "", log)
 		if err != nil {
