@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
@@ -115,6 +116,11 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 	st, internal := Status(err, i.domain)
 	// The logger (telemetry.NewLogger) adds the trace id of ctx to every record.
 	attrs := []any{"method", method, "code", st.Code().String(), "duration", time.Since(start)}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if id := md.Get("x-request-id"); len(id) > 0 {
+			attrs = append(attrs, "request_id", id[0])
+		}
+	}
 	switch {
 	case err == nil:
 		i.log.DebugContext(ctx, "rpc", attrs...)
