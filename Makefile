@@ -38,7 +38,7 @@ GENERATED := proto/gen $(OPENAPI) docs/catalogue
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 
 .PHONY: run
@@ -88,9 +88,15 @@ lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, and the OpenAPI linter
 test-embedded: ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
 	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GO) test -count=1 $(TESTFLAGS) $(PKGS)
 
+.PHONY: breaking
+breaking: tools-gen ## Fail when the protos break compatibility with the main branch (API and events).
+	@if git rev-parse --verify -q main >/dev/null; then buf breaking --against '.git#branch=main'; \
+	else echo "no local main branch to compare with; skipped"; fi
+
 .PHONY: ci
-ci: ## What CI runs: lint, drift check, race tests on the configured servers and on the embedded defaults.
+ci: ## What CI runs: lint, breaking-change and drift checks, race tests on the configured and embedded servers.
 	$(MAKE) lint
+	$(MAKE) breaking
 	$(MAKE) check-generated
 	$(MAKE) test RACE=1
 ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
