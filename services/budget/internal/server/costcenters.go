@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/proto"
-
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
