@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -47,11 +46,7 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ns := testenv.NATSServer(t)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc, js := testenv.Connect(t, ns.URL)
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: db.DSN, Schema: db.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc,
 		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet,
@@ -79,10 +74,6 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 	t.Cleanup(func() { gw.Close() })
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &platform{url: srv.URL, js: js, nats: ns, stop: stop}
 }
 

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -26,6 +24,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
@@ -42,11 +41,7 @@ func start(t testing.TB, db testenv.Database) *env {
 	t.Helper()
 	ctx := context.Background()
 	ns := testenv.NATSServer(t)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc, js := testenv.Connect(t, ns.URL)
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: db.DSN,
 		Schema:      db.Schema,
@@ -70,10 +65,6 @@ func start(t testing.TB, db testenv.Database) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return &env{client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns}
 }
 
@@ -91,23 +82,13 @@ func forEachDatabase(t *testing.T, fn func(t *testing.T, e *env)) {
 // wantStatus asserts err's code, ErrorInfo reason and domain, and the fields of its BadRequest.
 func wantStatus(t *testing.T, err error, code codes.Code, reason string, fields ...string) {
 	t.Helper()
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != code {
+	if st, ok := status.FromError(err); !ok || st.Code() != code {
 		t.Fatalf("err = %v, want code %v", err, code)
 	}
-	var (
-		info *errdetails.ErrorInfo
-		got  []string
-	)
-	for _, d := range st.Details() {
-		switch d := d.(type) {
-		case *errdetails.ErrorInfo:
-			info = d
-		case *errdetails.BadRequest:
-			for _, v := range d.GetFieldViolations() {
-				got = append(got, v.GetField()+":"+v.GetReason())
-			}
-		}
+	info, vs := rpc.Details(err)
+	var got []string
+	for _, v := range vs {
+		got = append(got, v.GetField()+":"+v.GetReason())
 	}
 	if info == nil || info.GetReason() != reason || info.GetDomain() != "budget.quarterdeck.io" {
 		t.Errorf("ErrorInfo = %v, want reason %s in budget.quarterdeck.io", info, reason)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -57,20 +56,6 @@ func write(t *testing.T, db *sqldb.DB, prefix string, n, resources int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
-	t.Helper()
-	nc, err := events.Connect(url, "relay-test", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
 }
 
 func ensureStream(t *testing.T, js jetstream.JetStream, prefix string) string {
@@ -202,7 +187,7 @@ func TestRelayPublishesEverythingInOrder(t *testing.T) {
 			t.Parallel()
 			ns := testenv.NATSServer(t)
 			db := openDB(t, d)
-			_, js := connect(t, ns.URL)
+			_, js := testenv.Connect(t, ns.URL)
 			stream := ensureStream(t, js, ns.SubjectPrefix)
 			write(t, db, ns.SubjectPrefix, 600, 7) // more than one batch
 			runRelay(t, db, js, stream)
@@ -230,7 +215,7 @@ func TestRelaySurvivesNATSOutage(t *testing.T) {
 	url := srv.ClientURL()
 	port, _ := strconv.Atoi(url[len("nats://127.0.0.1:"):])
 	db := openDB(t, testenv.SQLite(t))
-	_, js := connect(t, url)
+	_, js := testenv.Connect(t, url)
 	stream := ensureStream(t, js, "quarterdeck")
 	runRelay(t, db, js, stream)
 
@@ -267,7 +252,7 @@ func TestRelayRepublishIsDeduplicated(t *testing.T) {
 	t.Parallel()
 	ns := testenv.NATSServer(t)
 	db := openDB(t, testenv.SQLite(t))
-	_, js := connect(t, ns.URL)
+	_, js := testenv.Connect(t, ns.URL)
 	stream := ensureStream(t, js, ns.SubjectPrefix)
 	write(t, db, ns.SubjectPrefix, 10, 1)
 	r := runRelay(t, db, js, stream)
@@ -286,7 +271,7 @@ func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
 	ns := testenv.NATSServer(t)
 	db := openDB(t, testenv.SQLite(t))
-	_, js := connect(t, ns.URL)
+	_, js := testenv.Connect(t, ns.URL)
 	stream := ensureStream(t, js, ns.SubjectPrefix)
 	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour, Logger: quiet})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -315,7 +300,7 @@ func TestOneActiveRelayOnPostgres(t *testing.T) {
 	t.Parallel()
 	d := testenv.Postgres(t)
 	ns := testenv.NATSServer(t)
-	_, js := connect(t, ns.URL)
+	_, js := testenv.Connect(t, ns.URL)
 	stream := ensureStream(t, js, ns.SubjectPrefix)
 	var (
 		dbs      []*sqldb.DB

@@ -117,3 +117,22 @@ func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Sta
 	}
 	return withD
 }
+
+// Details returns the ErrorInfo and the field violations that an error from a Quarterdeck service
+// carries (nil and none for any other error), so that callers — other services included — branch
+// on reasons and field paths rather than messages.
+func Details(err error) (info *errdetails.ErrorInfo, violations []*errdetails.BadRequest_FieldViolation) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil, nil
+	}
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.BadRequest:
+			violations = append(violations, d.GetFieldViolations()...)
+		}
+	}
+	return info, violations
+}

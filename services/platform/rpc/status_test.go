@@ -173,3 +173,18 @@ func TestCodeClasses(t *testing.T) {
 		}
 	}
 }
+
+func TestDetails(t *testing.T) {
+	err := fault.Invalid(fault.Violation{Field: "cost_center.code", Reason: "REQUIRED", Description: "d"})
+	st, _ := rpc.Status(err, domain)
+	info, vs := rpc.Details(st.Err())
+	if info.GetReason() != fault.ReasonInvalid || info.GetDomain() != domain {
+		t.Errorf("ErrorInfo = %v", info)
+	}
+	if len(vs) != 1 || vs[0].GetField() != "cost_center.code" || vs[0].GetReason() != "REQUIRED" {
+		t.Errorf("violations = %v", vs)
+	}
+	if info, vs := rpc.Details(errors.New("plain")); info != nil || vs != nil {
+		t.Errorf("plain error: %v, %v", info, vs)
+	}
+}

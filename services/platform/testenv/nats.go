@@ -13,6 +13,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
 )
 
@@ -162,4 +163,21 @@ func natsContainerURL() (string, error) {
 		return "", err
 	}
 	return "nats://" + addr, nil
+}
+
+// Connect opens a NATS connection to url for the test, with a JetStream context on it, and closes
+// it when the test ends. The connection reconnects like a service's does (events.Connect), so
+// tests that stop and restart a server keep using it.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := events.Connect(url, "quarterdeck-test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream on %s: %v", url, err)
+	}
+	return nc, js
 }

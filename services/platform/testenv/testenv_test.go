@@ -141,27 +141,12 @@ func TestDatabases(t *testing.T) {
 	}
 }
 
-// connectJS connects to url and returns a JetStream context, closed when the test ends.
-func connectJS(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 // useStream creates a stream on prefix.> and round-trips a message through it.
 func useStream(t *testing.T, n NATS) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	js := connectJS(t, n.URL)
+	_, js := Connect(t, n.URL)
 	name := strings.ToUpper(n.SubjectPrefix) + "_EVENTS"
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:     name,
@@ -219,7 +204,7 @@ func TestNATSServer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	js := connectJS(t, n.URL)
+	_, js := Connect(t, n.URL)
 	if _, err := js.Stream(ctx, stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("stream %s after its test ended: err = %v, want ErrStreamNotFound", stream, err)
 	}
@@ -246,7 +231,7 @@ func TestDeleteStreamsOnlyTouchesPrefix(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n := EmbeddedNATS(t)
-	js := connectJS(t, n.URL)
+	_, js := Connect(t, n.URL)
 	p := n.SubjectPrefix
 	streams := map[string][]string{
 		"MINE_ALL":     {p + ".all.>"},

@@ -242,7 +242,8 @@ func Run(t *testing.T, open Opener) {
 		}
 		boom := errors.New("boom")
 		c := newCC(t, "infra", "CC-100", "")
-		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		// insertWithEvent writes the cost centre and its event, as the service does.
+		insertWithEvent := func(ctx context.Context, tx store.Tx) error {
 			if err := tx.InsertCostCenter(ctx, c); err != nil {
 				return err
 			}
@@ -250,7 +251,10 @@ func Run(t *testing.T, open Opener) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Emit(ctx, m); err != nil {
+			return tx.Emit(ctx, m)
+		}
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := insertWithEvent(ctx, tx); err != nil {
 				return err
 			}
 			return boom
@@ -265,17 +269,7 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("outbox rows after rollback = %d, %v", n, err)
 		}
 		// The same transaction committed leaves both.
-		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-			if err := tx.InsertCostCenter(ctx, c); err != nil {
-				return err
-			}
-			m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: 1}, c.Name(), 1)
-			if err != nil {
-				return err
-			}
-			return tx.Emit(ctx, m)
-		})
-		if err != nil {
+		if err := s.Within(ctx, insertWithEvent); err != nil {
 			t.Fatal(err)
 		}
 		if n, _, err := outbox.Pending(ctx, db); err != nil || n != 1 {
