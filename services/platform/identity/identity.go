@@ -1,0 +1,40 @@
+// Package identity carries the authenticated caller of a request through a service: the gateway
+// establishes who is calling, and every service reads it from the context to authorize the call
+// and to name the actor in its audit trail.
+package identity
+
+import "context"
+
+// System is the actor of changes a service makes on its own behalf (reacting to an event, a
+// scheduled job), as opposed to on a caller's request.
+const System = "system"
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject identifies the caller: `apiKeys/{id}` for an API key, `users/{sub}` for an OIDC
+	// token's subject.
+	Subject string
+	// Scopes are the permissions the caller holds, e.g. `budget.read`.
+	Scopes []string
+}
+
+type ctxKey struct{}
+
+// NewContext returns a context carrying p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal of the request ctx belongs to.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(Principal)
+	return p, ok
+}
+
+// Actor names who is acting in ctx for audit records: the principal's subject, or System.
+func Actor(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok && p.Subject != "" {
+		return p.Subject
+	}
+	return System
+}
