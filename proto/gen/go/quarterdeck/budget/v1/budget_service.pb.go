@@ -34,7 +34,12 @@ type CreateCostCenterRequest struct {
 	// When empty the service assigns one.
 	CostCenterId string `protobuf:"bytes,1,opt,name=cost_center_id,json=costCenterId,proto3" json:"cost_center_id,omitempty"`
 	// The cost centre to create. `name`, `create_time`, `update_time` and `etag` are ignored.
-	CostCenter    *CostCenter `protobuf:"bytes,2,opt,name=cost_center,json=costCenter,proto3" json:"cost_center,omitempty"`
+	CostCenter *CostCenter `protobuf:"bytes,2,opt,name=cost_center,json=costCenter,proto3" json:"cost_center,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the cost centre the first call
+	// created instead of creating another; the same `request_id` with a different request fails
+	// with INVALID_ARGUMENT, reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,6 +86,13 @@ func (x *CreateCostCenterRequest) GetCostCenter() *CostCenter {
 		return x.CostCenter
 	}
 	return nil
+}
+
+func (x *CreateCostCenterRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 // Request for GetCostCenter.
@@ -136,7 +148,18 @@ type ListCostCentersRequest struct {
 	// values are treated as 1000). Negative values are rejected.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter, e.g. `active = true AND parent = "costCenters/it"` or
+	// `create_time >= "2026-01-01T00:00:00Z" OR owner = "cio@example.com"`. Fields: `name`,
+	// `display_name`, `code`, `owner`, `description`, `parent` (a cost centre name, or `null` for
+	// roots), `active`, `create_time` and `update_time`. Operators: `=`, `!=`, `<`, `<=`, `>`,
+	// `>=`, `:`, `AND`, `OR`, `NOT` (or `-`) and parentheses; OR binds more tightly than AND.
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of fields, each optionally
+	// followed by ` desc`, e.g. `display_name, create_time desc`. Fields: `name`, `display_name`,
+	// `code`, `owner`, `parent`, `active`, `create_time` and `update_time`. Results with equal
+	// values are ordered by `name`. Default: `name`.
+	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -181,6 +204,20 @@ func (x *ListCostCentersRequest) GetPageSize() int32 {
 func (x *ListCostCentersRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCostCentersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListCostCentersRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
 	}
 	return ""
 }
@@ -357,18 +394,22 @@ var File_quarterdeck_budget_v1_budget_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a'quarterdeck/budget/v1/cost_center.proto\"\xbb\x01\n" +
+	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a'quarterdeck/budget/v1/cost_center.proto\"\xef\x01\n" +
 	"\x17CreateCostCenterRequest\x12Q\n" +
 	"\x0ecost_center_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fcostCenterId\x12M\n" +
 	"\vcost_center\x18\x02 \x01(\v2!.quarterdeck.budget.v1.CostCenterB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
-	"costCenter\"\x80\x01\n" +
+	"costCenter\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x80\x01\n" +
 	"\x14GetCostCenterRequest\x12h\n" +
 	"\x04name\x18\x01 \x01(\tBT\xe0A\x02\xfaA\"\n" +
-	" budget.quarterdeck.io/CostCenter\xbaH)r'2%^costCenters/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"]\n" +
+	" budget.quarterdeck.io/CostCenter\xbaH)r'2%^costCenters/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa4\x01\n" +
 	"\x16ListCostCentersRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x87\x01\n" +
 	"\x17ListCostCentersResponse\x12D\n" +
 	"\fcost_centers\x18\x01 \x03(\v2!.quarterdeck.budget.v1.CostCenterR\vcostCenters\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n" +

@@ -37,7 +37,8 @@ type BudgetServiceClient interface {
 	CreateCostCenter(ctx context.Context, in *CreateCostCenterRequest, opts ...grpc.CallOption) (*CostCenter, error)
 	// Returns a cost centre by resource name.
 	GetCostCenter(ctx context.Context, in *GetCostCenterRequest, opts ...grpc.CallOption) (*CostCenter, error)
-	// Lists cost centres, ordered by resource name, one page at a time.
+	// Lists cost centres one page at a time, optionally filtered (`filter`) and ordered
+	// (`order_by`; by resource name when unset).
 	ListCostCenters(ctx context.Context, in *ListCostCentersRequest, opts ...grpc.CallOption) (*ListCostCentersResponse, error)
 	// Updates the fields of a cost centre named in `update_mask`.
 	// Publishes `quarterdeck.budget.cost_center.updated`.
@@ -115,7 +116,8 @@ type BudgetServiceServer interface {
 	CreateCostCenter(context.Context, *CreateCostCenterRequest) (*CostCenter, error)
 	// Returns a cost centre by resource name.
 	GetCostCenter(context.Context, *GetCostCenterRequest) (*CostCenter, error)
-	// Lists cost centres, ordered by resource name, one page at a time.
+	// Lists cost centres one page at a time, optionally filtered (`filter`) and ordered
+	// (`order_by`; by resource name when unset).
 	ListCostCenters(context.Context, *ListCostCentersRequest) (*ListCostCentersResponse, error)
 	// Updates the fields of a cost centre named in `update_mask`.
 	// Publishes `quarterdeck.budget.cost_center.updated`.
