@@ -74,12 +74,14 @@ func Decode(tok string, checksum uint32, keyLen int) ([]string, error) {
 		err = json.Unmarshal(b, &t)
 	}
 	if err != nil || t.Checksum != checksum || len(t.Key) != keyLen {
-		return nil, invalid()
+		return nil, Invalid()
 	}
 	return t.Key, nil
 }
 
-func invalid() error {
+// Invalid returns ErrInvalid with a field violation on page_token, for a token that decoded but
+// whose key does not fit the request.
+func Invalid() error {
 	e := *ErrInvalid
 	e.Violations = []fault.Violation{{Field: "page_token", Reason: "PAGE_TOKEN_INVALID",
 		Description: "use the next_page_token of a previous call with the same parameters"}}
