@@ -15,7 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
-	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 var costCenterMask = fieldmask.Spec{
@@ -58,26 +58,16 @@ func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterR
 
 // ListCostCenters implements budgetv1.BudgetServiceServer.
 func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCentersRequest) (*budgetv1.ListCostCentersResponse, error) {
-	sum := pagetoken.Checksum(req)
-	key, err := pagetoken.Decode(req.GetPageToken(), sum, 1)
+	q, err := listing.Plan(req, store.CostCenterList)
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if key != nil {
-		after = key[0]
-	}
-	size := pagetoken.Size(req.GetPageSize())
-	// One more than asked tells whether another page exists without a count query.
-	cs, err := s.store.ListCostCenters(ctx, after, size+1)
+	cs, err := s.store.ListCostCenters(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	resp := &budgetv1.ListCostCentersResponse{}
-	if len(cs) > size {
-		cs = cs[:size]
-		resp.NextPageToken = pagetoken.Encode(sum, cs[size-1].ID)
-	}
+	cs, resp.NextPageToken = listing.Page(q, cs, store.CostCenterValue)
 	for _, c := range cs {
 		resp.CostCenters = append(resp.CostCenters, costCenterToProto(c))
 	}

@@ -8,9 +8,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
@@ -19,8 +22,9 @@ import (
 type Store interface {
 	// GetCostCenter returns the cost centre with the ID, or domain.ErrCostCenterNotFound.
 	GetCostCenter(ctx context.Context, id string) (*domain.CostCenter, error)
-	// ListCostCenters returns up to limit cost centres with IDs greater than afterID, by ID.
-	ListCostCenters(ctx context.Context, afterID string, limit int) ([]*domain.CostCenter, error)
+	// ListCostCenters returns the cost centres q selects, in q's order. q's fields are in the
+	// terms of CostCenterSchema.
+	ListCostCenters(ctx context.Context, q *listing.Query) ([]*domain.CostCenter, error)
 	// Within runs fn in one transaction: everything written through tx, the outbox events
 	// included, commits together or not at all. fn may be run again after a serialization
 	// conflict, so it must have no other effects.
@@ -127,14 +131,74 @@ func GetCostCenter(ctx context.Context, q Querier, query, id string) (*domain.Co
 	return c, err
 }
 
-// ListCostCenters runs a keyset query selecting CostCenterColumns with $1 the ID to start after
-// and $2 the limit.
-func ListCostCenters(ctx context.Context, q Querier, query, afterID string, limit int) ([]*domain.CostCenter, error) {
-	rows, err := q.QueryContext(ctx, query, afterID, limit)
+// ListCostCenters completes selectFrom, a query selecting CostCenterColumns from cost_centers
+// without conditions, with lq's condition, order and limit, and runs it.
+func ListCostCenters(ctx context.Context, q Querier, selectFrom string, lq *listing.Query) ([]*domain.CostCenter, error) {
+	query := selectFrom
+	if lq.Where != "" {
+		query += " WHERE " + lq.Where
+	}
+	query += fmt.Sprintf(" ORDER BY %s LIMIT $%d", lq.OrderBy, len(lq.Args)+1)
+	rows, err := q.QueryContext(ctx, query, append(slices.Clone(lq.Args), lq.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list cost centres: %w", err)
 	}
 	return ScanCostCenters(rows)
+}
+
+// CostCenterSchema maps the fields of the CostCenter resource that lists can filter and order
+// by to the columns of cost_centers (the same on both engines).
+var CostCenterSchema = filter.Schema{
+	"name":         {Column: "id", Type: filter.String, Value: costCenterID("name")},
+	"display_name": {Column: "display_name", Type: filter.String},
+	"code":         {Column: "code", Type: filter.String},
+	"owner":        {Column: "owner", Type: filter.String},
+	"description":  {Column: "description", Type: filter.String},
+	// Roots have no parent: "parent = null" finds them; they sort first (as "").
+	"parent": {Column: "parent_id", Type: filter.String, Nullable: true, Value: costCenterID("parent"),
+		Sort: "COALESCE(parent_id, '')"},
+	"active":      {Column: "active", Type: filter.Bool},
+	"create_time": {Column: "create_time", Type: filter.Timestamp},
+	"update_time": {Column: "update_time", Type: filter.Timestamp},
+}
+
+// CostCenterList is what ListCostCenters can filter and order by; names are the unique key.
+var CostCenterList = listing.Resource{Schema: CostCenterSchema, Key: "name"}
+
+// CostCenterValue returns the value of a CostCenterSchema field of c as stored, for page tokens.
+func CostCenterValue(c *domain.CostCenter, path string) any {
+	switch path {
+	case "name":
+		return c.ID
+	case "display_name":
+		return c.DisplayName
+	case "code":
+		return c.Code
+	case "owner":
+		return c.Owner
+	case "description":
+		return c.Description
+	case "parent":
+		return c.ParentID
+	case "active":
+		return c.Active
+	case "create_time":
+		return c.CreateTime
+	case "update_time":
+		return c.UpdateTime
+	}
+	return nil
+}
+
+// costCenterID converts a cost centre name in a filter to the stored ID.
+func costCenterID(field string) func(any) (any, error) {
+	return func(v any) (any, error) {
+		id, ok := domain.ParseCostCenterName(v.(string))
+		if !ok {
+			return nil, fmt.Errorf("%s must be a cost centre name, costCenters/{cost_center}", field)
+		}
+		return id, nil
+	}
 }
 
 // InsertCostCenter runs an insert whose parameters are CostCenterColumns in order.

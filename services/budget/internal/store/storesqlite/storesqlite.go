@@ -9,6 +9,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
@@ -26,7 +27,7 @@ const (
 	// No row locks in SQLite: transactions begin IMMEDIATE (see sqldb), so a writing transaction
 	// holds the database's write lock from its first statement and writers never interleave.
 	selectCostCenter = `SELECT ` + store.CostCenterColumns + ` FROM cost_centers WHERE id = $1`
-	listCostCenters  = `SELECT ` + store.CostCenterColumns + ` FROM cost_centers WHERE id > $1 ORDER BY id LIMIT $2`
+	listCostCenters  = `SELECT ` + store.CostCenterColumns + ` FROM cost_centers`
 	insertCostCenter = `INSERT INTO cost_centers (` + store.CostCenterColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	updateCostCenter = `UPDATE cost_centers SET display_name = $2, code = $3, owner = $4, parent_id = $5,
@@ -55,8 +56,8 @@ func (s *Store) GetCostCenter(ctx context.Context, id string) (*domain.CostCente
 }
 
 // ListCostCenters implements store.Store.
-func (s *Store) ListCostCenters(ctx context.Context, afterID string, limit int) ([]*domain.CostCenter, error) {
-	return store.ListCostCenters(ctx, s.db, listCostCenters, afterID, limit)
+func (s *Store) ListCostCenters(ctx context.Context, q *listing.Query) ([]*domain.CostCenter, error) {
+	return store.ListCostCenters(ctx, s.db, listCostCenters, q)
 }
 
 // Within implements store.Store.

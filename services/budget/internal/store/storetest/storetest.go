@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
@@ -130,26 +133,54 @@ func Run(t *testing.T, open Opener) {
 			want = append(want, id)
 		}
 		slices.Sort(want)
-		var got []string
-		after := ""
-		for page := 0; ; page++ {
-			cs, err := s.ListCostCenters(ctx, after, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cs) > 3 || page > 3 {
-				t.Fatalf("page %d has %d items", page, len(cs))
-			}
-			for _, c := range cs {
-				got = append(got, c.ID)
-			}
-			if len(cs) < 3 {
-				break
-			}
-			after = cs[len(cs)-1].ID
-		}
-		if !slices.Equal(got, want) {
+		if got := listAll(t, s, &budgetv1.ListCostCentersRequest{PageSize: 3}, 3); !slices.Equal(got, want) {
 			t.Errorf("ids = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("list filters and orders by every field of the schema", func(t *testing.T) {
+		s, _ := open(t)
+		// A small tree with ties in every sortable column: a and b are roots; c, d under a; e under c.
+		cs := []*domain.CostCenter{
+			newCC(t, "a", "CODEA", ""), newCC(t, "b", "CODEB", ""), newCC(t, "c", "CODEC", "a"),
+			newCC(t, "d", "CODED", "a"), newCC(t, "e", "CODEE", "c"),
+		}
+		for i, c := range cs {
+			c.DisplayName = []string{"network", "storage", "network", "apps", "storage"}[i]
+			c.Owner = []string{"x", "y", "x", "x", "y"}[i]
+			c.Active = i%2 == 0
+			c.CreateTime = t0.Add(time.Duration(i/2) * time.Microsecond)
+			c.UpdateTime = t0.Add(time.Duration(5-i) * time.Second)
+			insert(t, s, c)
+		}
+		tests := []struct {
+			filter, orderBy string
+			want            []string
+		}{
+			{"", "", []string{"a", "b", "c", "d", "e"}},
+			{`parent = null`, "", []string{"a", "b"}},
+			{`parent = "costCenters/a"`, "", []string{"c", "d"}},
+			{`parent != "costCenters/a"`, "", []string{"a", "b", "e"}},
+			{`active = true`, "name desc", []string{"e", "c", "a"}},
+			{`NOT active = true`, "", []string{"b", "d"}},
+			{`display_name = network OR owner = "y"`, "", []string{"a", "b", "c", "e"}},
+			{`code >= "CODEC"`, "code desc", []string{"e", "d", "c"}},
+			{`name = "costCenters/d"`, "", []string{"d"}},
+			{`create_time > "2026-01-15T08:00:00Z"`, "", []string{"c", "d", "e"}},
+			{`create_time >= "2026-01-15T08:00:00.000001Z" AND create_time < "2026-01-15T08:00:00.000002Z"`, "", []string{"c", "d"}},
+			{`update_time <= "2026-01-15T08:00:02Z"`, "update_time", []string{"e", "d"}},
+			{`description = "for tests"`, "display_name, name desc", []string{"d", "c", "a", "e", "b"}},
+			{"", "create_time desc, display_name", []string{"e", "d", "c", "a", "b"}},
+			{"", "parent desc, owner", []string{"e", "c", "d", "a", "b"}},
+			{"", "active, update_time desc", []string{"b", "d", "a", "c", "e"}},
+		}
+		for _, tt := range tests {
+			for _, size := range []int32{1, 2, 50} {
+				got := listAll(t, s, &budgetv1.ListCostCentersRequest{Filter: tt.filter, OrderBy: tt.orderBy, PageSize: size}, int(size))
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("filter %q order %q size %d: %v, want %v", tt.filter, tt.orderBy, size, got, tt.want)
+				}
+			}
 		}
 	})
 
@@ -320,4 +351,32 @@ func Run(t *testing.T, open Opener) {
 			}
 		}
 	})
+}
+
+// listAll pages through the cost centres that req selects, size at a time, as the service does.
+func listAll(t *testing.T, s store.Store, req *budgetv1.ListCostCentersRequest, size int) []string {
+	t.Helper()
+	var ids []string
+	for page := 0; ; page++ {
+		q, err := listing.Plan(req, store.CostCenterList)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := s.ListCostCenters(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) > size+1 || page > 20 {
+			t.Fatalf("page %d has %d items", page, len(cs))
+		}
+		cs, token := listing.Page(q, cs, store.CostCenterValue)
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		if token == "" {
+			return ids
+		}
+		req = proto.CloneOf(req)
+		req.PageToken = token
+	}
 }
