@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -72,6 +73,7 @@ type Instance struct {
 	cancel context.CancelFunc
 	relayC chan error
 	serveC chan error
+	pruneC chan struct{}
 	log    *slog.Logger
 }
 
@@ -143,9 +145,14 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
 		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cancel: relayCancel,
-		relayC: make(chan error, 1), serveC: make(chan error, 1), log: log,
+		relayC: make(chan error, 1), serveC: make(chan error, 1), pruneC: make(chan struct{}), log: log,
 	}
 	go func() { in.relayC <- relay.Run(relayCtx) }()
+	// Request IDs expire after idempotency.Retention; every replica prunes them hourly.
+	go func() {
+		defer close(in.pruneC)
+		idempotency.RunPruner(relayCtx, db, time.Hour, log)
+	}()
 	go func() { in.serveC <- srv.Serve(lis) }()
 
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -168,6 +175,10 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
 	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
@@ -209,6 +220,7 @@ func (in *Instance) Stop(ctx context.Context) error {
 	if err := <-in.relayC; err != nil {
 		errs = append(errs, err)
 	}
+	<-in.pruneC
 	if err := in.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
 	}
