@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -34,16 +35,24 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 		return nil, fault.Prefix("cost_center", err)
 	}
 	// A new leaf cannot close a cycle; the foreign key reports a missing parent.
+	var out *budgetv1.CostCenter
 	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.InsertCostCenter(ctx, c); err != nil {
-			return err
-		}
-		return s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: costCenterToProto(c), Version: c.Version})
+		// A retry with the request ID of a committed call gets that call's cost centre back.
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateCostCenter_FullMethodName, req,
+			func() (*budgetv1.CostCenter, error) {
+				if err := tx.InsertCostCenter(ctx, c); err != nil {
+					return nil, fault.Prefix("cost_center", err)
+				}
+				pb := costCenterToProto(c)
+				return pb, s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version})
+			})
+		return err
 	})
 	if err != nil {
-		return nil, fault.Prefix("cost_center", err)
+		return nil, err
 	}
-	return costCenterToProto(c), nil
+	return out, nil
 }
 
 // GetCostCenter implements budgetv1.BudgetServiceServer.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -52,6 +53,8 @@ type Tx interface {
 	LockHierarchy(ctx context.Context) error
 	// Emit writes events to the outbox.
 	Emit(ctx context.Context, msgs ...outbox.Message) error
+	// Requests records request IDs (AIP-155) in the transaction, for idempotency.Do.
+	Requests() idempotency.Querier
 }
 
 // ErrConcurrentUpdate is returned when a row changed between read and write. With the row locks

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -101,3 +102,5 @@ func (t *tx) LockHierarchy(ctx context.Context) error {
 func (t *tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
 	return outbox.Insert(ctx, t.Tx, msgs...)
 }
+
+func (t *tx) Requests() idempotency.Querier { return t.Tx }

@@ -20,6 +20,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -36,6 +37,9 @@ func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx, "budget_migrations", migrations); err != nil {
