@@ -5,6 +5,7 @@ package fieldmask
 import (
 	"slices"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -20,6 +21,35 @@ type Spec struct {
 	// the update and guard it rather than change data. grpc-gateway derives the mask of a PATCH
 	// from the JSON body, so a body carrying the etag names it in the mask.
 	Ignored []string
+	// OutputOnly and Immutable fields are rejected like unknown ones; listing them only makes
+	// the violation say why.
+	OutputOnly []string
+	Immutable  []string
+}
+
+// FromDescriptor derives the spec of a resource from its message's google.api.field_behavior
+// annotations, so that a field marked OUTPUT_ONLY, IMMUTABLE or IDENTIFIER can never be updated
+// whatever a service's code says: the remaining top-level fields, in declaration order, are
+// writable. ignored are the fields a mask may name without effect (usually "name" and "etag").
+func FromDescriptor(md protoreflect.MessageDescriptor, ignored ...string) Spec {
+	s := Spec{Ignored: slices.Clone(ignored)}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		switch {
+		case slices.Contains(ignored, name):
+		case slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY),
+			slices.Contains(behaviors, annotations.FieldBehavior_IDENTIFIER):
+			s.OutputOnly = append(s.OutputOnly, name)
+		case slices.Contains(behaviors, annotations.FieldBehavior_IMMUTABLE):
+			s.Immutable = append(s.Immutable, name)
+		default:
+			s.Writable = append(s.Writable, name)
+		}
+	}
+	return s
 }
 
 // Resolve returns the writable paths to update:
@@ -58,8 +88,15 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 			}
 		case slices.Contains(s.Ignored, p):
 		default:
+			why := "is not a field of the resource or cannot be updated"
+			switch {
+			case slices.Contains(s.OutputOnly, p):
+				why = "is output only"
+			case slices.Contains(s.Immutable, p):
+				why = "is immutable: it can only be set when the resource is created"
+			}
 			vs = append(vs, fault.Violation{Field: "update_mask", Reason: "FIELD_NOT_WRITABLE",
-				Description: "field " + p + " cannot be updated"})
+				Description: "field " + p + " " + why})
 		}
 	}
 	if err := fault.Invalid(vs...); err != nil {

@@ -6,7 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -223,4 +229,88 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// assetDescriptor builds a resource message with a field of every behavior, IMMUTABLE
+// included, as a service would declare it in its proto.
+func assetDescriptor(t *testing.T) protoreflect.MessageDescriptor {
+	t.Helper()
+	field := func(name string, n int32, behaviors ...annotations.FieldBehavior) *descriptorpb.FieldDescriptorProto {
+		opts := &descriptorpb.FieldOptions{}
+		if len(behaviors) > 0 {
+			proto.SetExtension(opts, annotations.E_FieldBehavior, behaviors)
+		}
+		return &descriptorpb.FieldDescriptorProto{
+			Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(name),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type:  descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Options: opts,
+		}
+	}
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("fieldmask_test/asset.proto"),
+		Package:    proto.String("fieldmask.test"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/api/field_behavior.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Asset"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("name", 1, annotations.FieldBehavior_IDENTIFIER),
+				field("serial_number", 2, annotations.FieldBehavior_IMMUTABLE),
+				field("display_name", 3, annotations.FieldBehavior_REQUIRED),
+				field("location", 4),
+				field("create_time", 5, annotations.FieldBehavior_OUTPUT_ONLY),
+				field("etag", 6),
+			},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Messages().ByName("Asset")
+}
+
+func TestFromDescriptor(t *testing.T) {
+	md := assetDescriptor(t)
+	spec := fieldmask.FromDescriptor(md, "name", "etag")
+	if want := []string{"display_name", "location"}; !slices.Equal(spec.Writable, want) {
+		t.Errorf("writable = %q, want %q", spec.Writable, want)
+	}
+	msg := dynamicpb.NewMessage(md)
+	got, err := spec.Resolve(mask("*"), msg)
+	if err != nil || !slices.Equal(got, []string{"display_name", "location"}) {
+		t.Errorf(`Resolve("*") = %q, %v`, got, err)
+	}
+	_, err = spec.Resolve(mask("serial_number", "location", "create_time", "name", "etag", "colour"), msg)
+	fe := fault.As(err)
+	if fe == nil {
+		t.Fatalf("err = %v, want violations", err)
+	}
+	var descs []string
+	for _, v := range fe.Violations {
+		if v.Field != "update_mask" || v.Reason != "FIELD_NOT_WRITABLE" {
+			t.Errorf("violation = %+v", v)
+		}
+		descs = append(descs, v.Description)
+	}
+	want := []string{
+		"field serial_number is immutable: it can only be set when the resource is created",
+		"field create_time is output only",
+		"field colour is not a field of the resource or cannot be updated",
+	}
+	if !slices.Equal(descs, want) {
+		t.Errorf("violations:\n got %q\nwant %q", descs, want)
+	}
+}
+
+// TestFromDescriptorCostCenter checks the spec derived from the CostCenter message: the fields
+// its annotations leave writable are the ones the budget service lets an update change.
+func TestFromDescriptorCostCenter(t *testing.T) {
+	spec := fieldmask.FromDescriptor((&budgetv1.CostCenter{}).ProtoReflect().Descriptor(), "name", "etag")
+	if want := costCenterSpec().Writable; !slices.Equal(spec.Writable, want) {
+		t.Errorf("writable = %q, want %q", spec.Writable, want)
+	}
+	if want := []string{"create_time", "update_time"}; !slices.Equal(spec.OutputOnly, want) {
+		t.Errorf("output only = %q, want %q", spec.OutputOnly, want)
+	}
 }

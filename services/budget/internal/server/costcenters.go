@@ -19,10 +19,10 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
-var costCenterMask = fieldmask.Spec{
-	Writable: domain.WritableFields,
-	Ignored:  []string{"name", "etag"},
-}
+// costCenterMask follows the field behaviors of the CostCenter message: output-only and
+// immutable fields can never be named in an update_mask. Its writable fields are
+// domain.WritableFields (a test keeps the two in step).
+var costCenterMask = fieldmask.FromDescriptor((&budgetv1.CostCenter{}).ProtoReflect().Descriptor(), "name", "etag")
 
 // CreateCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostCenterRequest) (*budgetv1.CostCenter, error) {
