@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,7 +9,34 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 )
+
+// Errors that InTx returns for driver errors a store did not translate itself.
+var (
+	// ErrConflict: the transaction kept colliding with concurrent ones; the client may retry.
+	ErrConflict = fault.New(fault.Aborted, "CONCURRENCY_CONFLICT",
+		"the request collided with concurrent changes; retry it")
+	// ErrAlreadyExists: the change would duplicate a unique value.
+	ErrAlreadyExists = fault.New(fault.AlreadyExists, "ALREADY_EXISTS",
+		"the resource or one of its unique values already exists")
+)
+
+// translate maps a driver error that is not already a fault to the fault it means, keeping it
+// wrapped. Errors of a cancelled context stay as they are: the caller went away.
+func translate(ctx context.Context, err error) error {
+	if err == nil || fault.As(err) != nil || ctx.Err() != nil {
+		return err
+	}
+	if IsRetryable(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if _, ok := UniqueViolation(err); ok {
+		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	}
+	return err
+}
 
 // UniqueViolation reports whether err is a unique-key violation and, when it is, which constraint or
 // columns the driver named ("cost_centers_code_key" on PostgreSQL, "cost_centers.code" on

@@ -206,7 +206,15 @@ const maxAttempts = 5
 // InTx runs fn in a transaction and commits it when fn returns nil. A transaction that fails with a
 // serialization failure or deadlock (PostgreSQL) or a busy database (SQLite) is retried from the
 // start, so fn must not have effects outside tx.
+//
+// Driver errors that reach the end untranslated are translated here, once for every store: a
+// conflict that outlasted the retries becomes ErrConflict (ABORTED), a unique violation
+// ErrAlreadyExists (ALREADY_EXISTS). Both still wrap the driver's error for the logs.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return translate(ctx, db.retry(ctx, fn))
+}
+
+func (db *DB) retry(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = db.inTx(ctx, fn)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
@@ -454,6 +455,9 @@ func TestInTx(t *testing.T) {
 			if _, ok := UniqueViolation(err); !ok {
 				t.Fatalf("InTx = %v, want the unique violation", err)
 			}
+			if fe := fault.As(err); fe == nil || !errors.Is(err, ErrAlreadyExists) || fe.Kind != fault.AlreadyExists {
+				t.Errorf("InTx = %v, want ErrAlreadyExists (ALREADY_EXISTS)", err)
+			}
 			if got := count(); got != 1 {
 				t.Fatalf("rows = %d, want 1", got)
 			}
@@ -489,6 +493,10 @@ func TestInTx(t *testing.T) {
 			if !errors.Is(err, conflict) || attempts != maxAttempts {
 				t.Fatalf("InTx = %v after %d attempts, want the conflict after %d", err, attempts, maxAttempts)
 			}
+			// Translated once: the client sees ABORTED; the log still has the driver's error.
+			if fe := fault.As(err); fe == nil || !errors.Is(err, ErrConflict) || fe.Kind != fault.Aborted {
+				t.Errorf("InTx = %v, want ErrConflict (ABORTED)", err)
+			}
 		})
 
 		t.Run("does not retry a cancelled context", func(t *testing.T) {
@@ -501,6 +509,9 @@ func TestInTx(t *testing.T) {
 			})
 			if err == nil || attempts != 1 {
 				t.Fatalf("InTx = %v after %d attempts, want an error after 1", err, attempts)
+			}
+			if fault.As(err) != nil {
+				t.Errorf("InTx = %v, want the error of a cancelled call untranslated", err)
 			}
 		})
 	})
