@@ -157,7 +157,7 @@ type ListCostCentersRequest struct {
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): a comma-separated list of fields, each optionally
 	// followed by ` desc`, e.g. `display_name, create_time desc`. Fields: `name`, `display_name`,
-	// `code`, `owner`, `parent`, `active`, `create_time` and `update_time`. Results with equal
+	// `code`, `owner`, `description`, `parent`, `active`, `create_time` and `update_time`. Results with equal
 	// values are ordered by `name`. Default: `name`.
 	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
