@@ -278,3 +278,27 @@ func nullIfEmpty(s string) any {
 	}
 	return s
 }
+
+// FuzzPlan checks that no combination of filter, order_by and page token makes planning panic,
+// and that every refusal is an InvalidArgument error.
+func FuzzPlan(f *testing.F) {
+	q, _ := listing.Plan(&budgetv1.ListCostCentersRequest{PageSize: 1, OrderBy: "size desc, create_time"}, res)
+	_, token := listing.Page(q, []item{{id: "a", size: 2}, {id: "b", size: 3}}, item.value)
+	f.Add("", "", "")
+	f.Add("size > 1", "size desc, create_time", token)
+	f.Add("", "size desc, create_time", token)
+	f.Add(`parent = null`, "parent, name desc", "eyJrIjpbIngiXSwiYyI6MX0")
+	f.Add("active = true", "active asc,,", "%%%")
+	f.Fuzz(func(t *testing.T, filterExpr, orderBy, pageToken string) {
+		q, err := listing.Plan(&budgetv1.ListCostCentersRequest{Filter: filterExpr, OrderBy: orderBy, PageToken: pageToken}, res)
+		if err != nil {
+			if fe := fault.As(err); fe == nil || fe.Kind != fault.InvalidArgument {
+				t.Fatalf("Plan(%q, %q, %q) = %v, want an InvalidArgument fault", filterExpr, orderBy, pageToken, err)
+			}
+			return
+		}
+		if strings.Count(q.Where, "$") != len(q.Args) || q.OrderBy == "" {
+			t.Fatalf("Plan(%q, %q, %q) = %+v", filterExpr, orderBy, pageToken, q)
+		}
+	})
+}
