@@ -11,14 +11,19 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
 )
 
-// Request is a standard List request.
+// Request is a standard List request. A request that also has a filter field (GetFilter() string)
+// or an order_by field (GetOrderBy() string) gets them applied; lists without them order by the
+// key alone.
 type Request interface {
 	proto.Message
 	GetPageSize() int32
 	GetPageToken() string
-	GetFilter() string
-	GetOrderBy() string
 }
+
+type (
+	filtered interface{ GetFilter() string }
+	ordered  interface{ GetOrderBy() string }
+)
 
 // Resource describes what a list can filter and order by.
 type Resource struct {
@@ -49,11 +54,18 @@ type Query struct {
 // Plan checks req and returns the query for the page it asks for. Every failure is an
 // InvalidArgument error with a violation on the offending field (filter, order_by, page_token).
 func Plan(req Request, res Resource) (*Query, error) {
-	order, err := ParseOrder(req.GetOrderBy(), res.Schema, res.Key)
+	var orderBy, expr string
+	if r, ok := req.(ordered); ok {
+		orderBy = r.GetOrderBy()
+	}
+	if r, ok := req.(filtered); ok {
+		expr = r.GetFilter()
+	}
+	order, err := ParseOrder(orderBy, res.Schema, res.Key)
 	if err != nil {
 		return nil, err
 	}
-	where, args, err := filter.Compile(req.GetFilter(), res.Schema, 1)
+	where, args, err := filter.Compile(expr, res.Schema, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
@@ -301,4 +302,13 @@ func FuzzPlan(f *testing.F) {
 			t.Fatalf("Plan(%q, %q, %q) = %+v", filterExpr, orderBy, pageToken, q)
 		}
 	})
+}
+
+// TestPlanWithoutOrderBy plans a list whose request has a filter but no order_by field, such as
+// ListAuditRecords: it filters and orders by the key.
+func TestPlanWithoutOrderBy(t *testing.T) {
+	q, err := listing.Plan(&operationsv1.ListAuditRecordsRequest{Parent: "services/budget", Filter: "size > 1"}, res)
+	if err != nil || q.Where != "(size > $1)" || q.OrderBy != "id ASC" || q.Limit != 51 {
+		t.Errorf("Plan = %+v, %v", q, err)
+	}
 }
