@@ -169,3 +169,52 @@ func TestHashIgnoresRequestID(t *testing.T) {
 		t.Errorf("hashes: same request %t, other field %t, other method %t", string(a) == string(b), string(a) == string(c), string(a) == string(d))
 	}
 }
+
+// TestRunPruner checks that the pruner the host runs deletes IDs older than Retention and keeps
+// younger ones.
+func TestRunPruner(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Engine, func(t *testing.T) {
+			t.Parallel()
+			db := open(t, d)
+			ctx := context.Background()
+			for id, age := range map[string]time.Duration{"old": idempotency.Retention + time.Minute, "young": idempotency.Retention - time.Minute} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO request_ids (request_id, method, request_hash, create_time) VALUES ($1, $2, $3, $4)`,
+					id, method, []byte{1}, time.Now().Add(-age).UTC()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				idempotency.RunPruner(pctx, db, time.Hour, slog.New(slog.DiscardHandler))
+			}()
+			defer func() { cancel(); <-done }()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var ids []string
+				rows, err := db.QueryContext(ctx, `SELECT request_id FROM request_ids ORDER BY request_id`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, id)
+				}
+				rows.Close()
+				if len(ids) == 1 && ids[0] == "young" {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("request ids = %v, want only young", ids)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
