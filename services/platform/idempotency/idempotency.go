@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
 
@@ -79,15 +80,15 @@ const (
 // Do runs fn at most once per request ID, inside the caller's transaction q, and returns its
 // response. method is the full gRPC method name; req is the request, whose request_id field is
 // left out of its hash. With an empty requestID, Do just calls fn. When the ID was seen before,
-// Do returns the stored response if req is the same request (same method and fields), and
-// ErrReused otherwise. An error of fn is returned as is; the caller's transaction then rolls back
+// Do returns the stored response if req is the same request (same caller, method and fields), and
+// ErrReused otherwise: one caller never receives the response stored for another. An error of fn is returned as is; the caller's transaction then rolls back
 // and takes the claim on the ID with it.
 func Do[T proto.Message](ctx context.Context, q Querier, requestID, method string, req proto.Message, fn func() (T, error)) (T, error) {
 	var zero T
 	if requestID == "" {
 		return fn()
 	}
-	hash, err := Hash(method, req)
+	hash, err := Hash(identity.Actor(ctx), method, req)
 	if err != nil {
 		return zero, err
 	}
@@ -135,9 +136,9 @@ func replay[T proto.Message](ctx context.Context, q Querier, requestID string, h
 	return out, nil
 }
 
-// Hash returns the fingerprint of a request: its method and its fields except request_id, so
-// that a retry matches however the client serialised it.
-func Hash(method string, req proto.Message) ([]byte, error) {
+// Hash returns the fingerprint of a request: the caller (identity.Actor), the method and the
+// request's fields except request_id, so that a retry matches however the client serialised it.
+func Hash(actor, method string, req proto.Message) ([]byte, error) {
 	c := proto.Clone(req)
 	m := c.ProtoReflect()
 	if fd := m.Descriptor().Fields().ByName("request_id"); fd != nil {
@@ -148,6 +149,8 @@ func Hash(method string, req proto.Message) ([]byte, error) {
 		return nil, fmt.Errorf("hash request: %w", err)
 	}
 	h := sha256.New()
+	h.Write([]byte(actor))
+	h.Write([]byte{0})
 	h.Write([]byte(method))
 	h.Write([]byte{0})
 	h.Write(b)

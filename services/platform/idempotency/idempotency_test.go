@@ -15,6 +15,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
@@ -92,6 +93,11 @@ func TestDo(t *testing.T) {
 				len(fe.Violations) != 1 || fe.Violations[0].Field != "request_id" {
 				t.Errorf("reused id: err = %v, want REQUEST_ID_REUSED on request_id", err)
 			}
+			// Another caller with the same ID and request does not get the first caller's response.
+			mallory := identity.NewContext(ctx, identity.Principal{Subject: "users/mallory"})
+			if _, err := s.create(mallory, proto.CloneOf(req)); fault.As(err) == nil || fault.As(err).Reason != idempotency.ReasonReused {
+				t.Errorf("other caller: err = %v, want REQUEST_ID_REUSED", err)
+			}
 			// No request ID: every call executes.
 			noID := proto.CloneOf(req)
 			noID.RequestId = ""
@@ -161,12 +167,14 @@ func TestConcurrentDuplicates(t *testing.T) {
 }
 
 func TestHashIgnoresRequestID(t *testing.T) {
-	a, _ := idempotency.Hash(method, &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "x"})
-	b, _ := idempotency.Hash(method, &budgetv1.CreateCostCenterRequest{RequestId: "b", CostCenterId: "x"})
-	c, _ := idempotency.Hash(method, &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "y"})
-	d, _ := idempotency.Hash("/other", &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "x"})
-	if string(a) != string(b) || string(a) == string(c) || string(a) == string(d) {
-		t.Errorf("hashes: same request %t, other field %t, other method %t", string(a) == string(b), string(a) == string(c), string(a) == string(d))
+	a, _ := idempotency.Hash("users/a", method, &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "x"})
+	b, _ := idempotency.Hash("users/a", method, &budgetv1.CreateCostCenterRequest{RequestId: "b", CostCenterId: "x"})
+	c, _ := idempotency.Hash("users/a", method, &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "y"})
+	d, _ := idempotency.Hash("users/a", "/other", &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "x"})
+	e, _ := idempotency.Hash("users/b", method, &budgetv1.CreateCostCenterRequest{RequestId: "a", CostCenterId: "x"})
+	if string(a) != string(b) || string(a) == string(c) || string(a) == string(d) || string(a) == string(e) {
+		t.Errorf("hashes: same request %t, other field %t, other method %t, other caller %t",
+			string(a) == string(b), string(a) == string(c), string(a) == string(d), string(a) == string(e))
 	}
 }
 
