@@ -19,7 +19,10 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/operations"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -43,6 +46,9 @@ type Deps struct {
 	DB     *sqldb.DB
 	Events *outbox.Factory
 	Logger *slog.Logger
+	// Operations is the service's OperationsService, registered by the host after Register; a
+	// service with event consumers sets its DeadLetters.
+	Operations *operations.Server
 }
 
 // Options configures one hosted service.
@@ -120,9 +126,12 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log}); err != nil {
+	ops := operations.New(svc.Domain, audit.NewStore(db))
+	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log, Operations: ops}); err != nil {
 		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
 	}
+	// Every service serves its audit trail and dead letters under the same API.
+	operationsv1.RegisterOperationsServiceServer(srv, ops)
 
 	lis := opts.Listener
 	if lis == nil {
@@ -152,13 +161,14 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	for _, n := range svc.Names {
 		srv.Health.SetServingStatus(n, healthpb.HealthCheckResponse_SERVING)
 	}
+	srv.Health.SetServingStatus(operationsv1.OperationsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
 		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
 	return in, nil
 }
 
-// Migrate opens the service's database and applies the platform's and the service's migrations.
-// The caller closes the returned database.
+// Migrate opens the service's database and applies the platform's (outbox, audit) and the
+// service's migrations. The caller closes the returned database.
 func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *slog.Logger) (*sqldb.DB, error) {
 	if schema == "" {
 		schema = svc.Domain
@@ -168,6 +178,10 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
 	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := db.Migrate(ctx, audit.MigrationTable, audit.Migrations(db.Engine())); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}

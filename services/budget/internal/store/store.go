@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
@@ -48,6 +49,9 @@ type Tx interface {
 	LockHierarchy(ctx context.Context) error
 	// Emit writes events to the outbox.
 	Emit(ctx context.Context, msgs ...outbox.Message) error
+	// Audit appends e to the audit trail. It is the transaction's last write: on PostgreSQL it
+	// holds the audit chain's lock until the commit.
+	Audit(ctx context.Context, e audit.Entry) error
 }
 
 // ErrConcurrentUpdate is returned when a row changed between read and write. With the row locks

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
@@ -99,4 +100,9 @@ func (t *tx) LockHierarchy(ctx context.Context) error {
 
 func (t *tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
 	return outbox.Insert(ctx, t.Tx, msgs...)
+}
+
+func (t *tx) Audit(ctx context.Context, e audit.Entry) error {
+	_, err := audit.Append(ctx, t.Tx, sqldb.Postgres, e)
+	return err
 }

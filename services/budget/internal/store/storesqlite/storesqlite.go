@@ -9,6 +9,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
@@ -95,4 +96,9 @@ func (t *tx) LockHierarchy(context.Context) error { return nil }
 
 func (t *tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
 	return outbox.Insert(ctx, t.Tx, msgs...)
+}
+
+func (t *tx) Audit(ctx context.Context, e audit.Entry) error {
+	_, err := audit.Append(ctx, t.Tx, sqldb.SQLite, e)
+	return err
 }
