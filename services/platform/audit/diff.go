@@ -11,10 +11,10 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// Excluded are the top-level fields Diff leaves out: bookkeeping that every update changes and
+// excluded are the top-level fields Diff leaves out: bookkeeping that every update changes and
 // that the record states anyway (update_time is the record's create_time; the etag follows from
 // the version). Keeping them out leaves the changes a reader cares about.
-var Excluded = []string{"update_time", "etag"}
+var excluded = []string{"update_time", "etag"}
 
 // Diff returns the fields that differ between before and after, two messages of the same type
 // (either may be nil: a create or a delete), sorted by path.
@@ -23,7 +23,8 @@ var Excluded = []string{"update_time", "etag"}
 // messages are walked field by field, except the well-known and google.type messages
 // (Timestamp, Money, Date, …), repeated fields and maps, which change as whole values. Values are
 // the protojson form of the field as a google.protobuf.Value (int64 as strings, enums by name,
-// timestamps in RFC 3339). A field at its default value counts as unset.
+// timestamps in RFC 3339). A field at its default value counts as unset. The top-level
+// update_time and etag are left out.
 func Diff(before, after proto.Message) ([]Change, error) {
 	var b, a protoreflect.Message
 	if before != nil {
@@ -55,7 +56,7 @@ func diff(out *[]Change, prefix string, b, a protoreflect.Message) error {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		if prefix == "" && slices.Contains(Excluded, string(fd.Name())) {
+		if prefix == "" && slices.Contains(excluded, string(fd.Name())) {
 			continue
 		}
 		hasB, hasA := b != nil && b.Has(fd), a != nil && a.Has(fd)
