@@ -53,14 +53,15 @@ func appendN(t *testing.T, db *sqldb.DB, n int) []audit.Record {
 	t.Helper()
 	var out []audit.Record
 	for i := range n {
-		err := db.InTx(context.Background(), func(tx *sql.Tx) error {
-			r, err := audit.Append(context.Background(), tx, db.Engine(), entry(i))
-			out = append(out, r)
+		var r audit.Record
+		err := db.InTx(context.Background(), func(tx *sql.Tx) (err error) {
+			r, err = audit.Append(context.Background(), tx, db.Engine(), entry(i))
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -120,6 +121,39 @@ func TestAppendAndList(t *testing.T) {
 			none, err := store.List(ctx, audit.Query{From: got[4].CreateTime.Add(time.Second), Limit: 10})
 			if err != nil || len(none) != 0 {
 				t.Errorf("after the last record = %v, %v", none, err)
+			}
+		})
+	}
+}
+
+// A transaction that changes several resources appends one record per resource.
+func TestAppendsInOneTransaction(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Engine, func(t *testing.T) {
+			t.Parallel()
+			db := open(t, d)
+			ctx := context.Background()
+			var rs []audit.Record
+			err := db.InTx(ctx, func(tx *sql.Tx) error {
+				rs = rs[:0]
+				for i := range 3 {
+					r, err := audit.Append(ctx, tx, db.Engine(), entry(i))
+					if err != nil {
+						return err
+					}
+					rs = append(rs, r)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs[0].Sequence != 1 || rs[2].Sequence != 3 || rs[2].PreviousHash != rs[1].Hash {
+				t.Fatalf("records = %+v", rs)
+			}
+			if v, err := audit.NewStore(db).Verify(ctx); err != nil || !v.Valid || v.Checked != 3 {
+				t.Fatalf("verify = %+v, %v", v, err)
 			}
 		})
 	}
