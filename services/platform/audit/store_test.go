@@ -18,7 +18,9 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
-func open(t *testing.T, d testenv.Database) *sqldb.DB {
+func open(t *testing.T, d testenv.Database) *sqldb.DB { return openDB(t, d) }
+
+func openDB(t testing.TB, d testenv.Database) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
