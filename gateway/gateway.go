@@ -111,6 +111,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}
 	}
+	if err := registerOperations(ctx, mux, g.conns); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("gateway: register operations: %w", err)
+	}
 
 	root := http.NewServeMux()
 	root.Handle("/v1/", mux)

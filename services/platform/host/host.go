@@ -19,8 +19,11 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/operations"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -44,6 +47,9 @@ type Deps struct {
 	DB     *sqldb.DB
 	Events *outbox.Factory
 	Logger *slog.Logger
+	// Operations is the service's OperationsService, registered by the host after Register; a
+	// service with event consumers sets its DeadLetters.
+	Operations *operations.Server
 }
 
 // Options configures one hosted service.
@@ -122,9 +128,12 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log}); err != nil {
+	ops := operations.New(svc.Domain, audit.NewStore(db))
+	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log, Operations: ops}); err != nil {
 		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
 	}
+	// Every service serves its audit trail and dead letters under the same API.
+	operationsv1.RegisterOperationsServiceServer(srv, ops)
 
 	lis := opts.Listener
 	if lis == nil {
@@ -159,13 +168,14 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	for _, n := range svc.Names {
 		srv.Health.SetServingStatus(n, healthpb.HealthCheckResponse_SERVING)
 	}
+	srv.Health.SetServingStatus(operationsv1.OperationsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
 		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
 	return in, nil
 }
 
-// Migrate opens the service's database and applies the platform's and the service's migrations.
-// The caller closes the returned database.
+// Migrate opens the service's database and applies the platform's and the service's
+// migrations. The caller closes the returned database.
 func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *slog.Logger) (*sqldb.DB, error) {
 	if schema == "" {
 		schema = svc.Domain
@@ -174,11 +184,7 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
-	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
-	}
-	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
+	if err := MigratePlatform(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
@@ -187,6 +193,25 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
 	return db, nil
+}
+
+// MigratePlatform applies the migrations of the platform's own tables — outbox, request IDs,
+// audit trail — each under its own version table, so that the packages evolve independently.
+func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
+	sets := []struct {
+		table string
+		fsys  func(sqldb.Engine) fs.FS
+	}{
+		{outbox.MigrationTable, outbox.Migrations},
+		{idempotency.MigrationTable, idempotency.Migrations},
+		{audit.MigrationTable, audit.Migrations},
+	}
+	for _, m := range sets {
+		if err := db.Migrate(ctx, m.table, m.fsys(db.Engine())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Addr is the address the gRPC server listens on.

@@ -12,6 +12,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
@@ -45,7 +46,10 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 					return nil, fault.Prefix("cost_center", err)
 				}
 				pb := costCenterToProto(c)
-				return pb, s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version})
+				if err := s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version}); err != nil {
+					return nil, err
+				}
+				return pb, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, pb)
 			})
 		return err
 	})
@@ -113,7 +117,7 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 		if err := etag.Check(in.GetEtag(), c.Name(), c.Version); err != nil {
 			return err
 		}
-		prev := c.Version
+		prev, before := c.Version, costCenterToProto(c)
 		changed, err := c.Apply(paths, fields, s.now())
 		if err != nil {
 			return err
@@ -135,11 +139,14 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 		if err := tx.UpdateCostCenter(ctx, c, prev); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, c, &budgetv1.CostCenterUpdated{
+		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterUpdated{
 			CostCenter:    costCenterToProto(c),
 			ChangedFields: &fieldmaskpb.FieldMask{Paths: changed},
 			Version:       c.Version,
-		})
+		}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Update, c.Name(), before, costCenterToProto(c))
 	})
 	if err != nil {
 		return nil, fault.Prefix("cost_center", err)
@@ -166,7 +173,10 @@ func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostC
 		if err := tx.DeleteCostCenter(ctx, id, c.Version); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, c, &budgetv1.CostCenterDeleted{CostCenter: costCenterToProto(c), Version: c.Version + 1})
+		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterDeleted{CostCenter: costCenterToProto(c), Version: c.Version + 1}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Delete, c.Name(), costCenterToProto(c), nil)
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
@@ -55,6 +56,9 @@ type Tx interface {
 	Emit(ctx context.Context, msgs ...outbox.Message) error
 	// Requests records request IDs (AIP-155) in the transaction, for idempotency.Do.
 	Requests() idempotency.Querier
+	// Audit appends e to the audit trail. It is the transaction's last write: on PostgreSQL it
+	// holds the audit chain's lock until the commit.
+	Audit(ctx context.Context, e audit.Entry) error
 }
 
 // ErrConcurrentUpdate is returned when a row changed between read and write. With the row locks

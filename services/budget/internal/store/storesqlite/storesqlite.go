@@ -9,6 +9,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
@@ -100,3 +101,7 @@ func (t *tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
 }
 
 func (t *tx) Requests() idempotency.Querier { return t.Tx }
+func (t *tx) Audit(ctx context.Context, e audit.Entry) error {
+	_, err := audit.Append(ctx, t.Tx, sqldb.SQLite, e)
+	return err
+}

@@ -20,14 +20,15 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
-// OpenDB opens the test database d and applies the outbox and the budget migrations.
+// OpenDB opens the test database d and applies the platform's and the budget migrations.
 func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
@@ -36,10 +37,7 @@ func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
 		t.Fatalf("open %s: %v", d.Engine, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
+	if err := host.MigratePlatform(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Migrate(ctx, "budget_migrations", migrations); err != nil {
@@ -353,6 +351,37 @@ func Run(t *testing.T, open Opener) {
 			if !strings.Contains(got.Description, fmt.Sprintf("[%d]", i)) {
 				t.Errorf("update of writer %d lost: %q", i, got.Description)
 			}
+		}
+	})
+	t.Run("an audit record commits and rolls back with its change", func(t *testing.T) {
+		s, db := open(t)
+		boom := errors.New("boom")
+		c := newCC(t, "infra", "CC-100", "")
+		insertAudited := func(ctx context.Context, tx store.Tx) error {
+			if err := tx.InsertCostCenter(ctx, c); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, audit.Entry{Actor: "users/alice", Resource: c.Name(), Action: audit.Create})
+		}
+		err := s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := insertAudited(ctx, tx); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		records := audit.NewStore(db)
+		if rs, err := records.List(ctx, audit.Query{Limit: 10}); err != nil || len(rs) != 0 {
+			t.Errorf("audit records after rollback = %v, %v", rs, err)
+		}
+		if err := s.Within(ctx, insertAudited); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := records.List(ctx, audit.Query{Limit: 10})
+		if err != nil || len(rs) != 1 || rs[0].Sequence != 1 || rs[0].Resource != c.Name() {
+			t.Errorf("audit records after commit = %v, %v", rs, err)
 		}
 	})
 }
