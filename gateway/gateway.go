@@ -33,8 +33,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
+	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	// The operations API is served by every service; its descriptors are needed to route and
 	// describe (reflection) its gRPC calls.

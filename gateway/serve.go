@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -35,6 +36,8 @@ func (g *Gateway) Serve(lis net.Listener) error {
 		// A backstop: headers between the limit and twice the limit get the standard error JSON
 		// from sizeLimits, larger ones the server's plain-text 431.
 		MaxHeaderBytes: 2 * g.set.MaxHeaderBytes,
+		// Failed TLS handshakes and the like are the clients' problems: debug level.
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 	}
 	if err := g.setServer(hs); err != nil {
 		return err
@@ -117,6 +120,10 @@ func (g *Gateway) authenticateREST(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
+		// grpc-gateway forwards Authorization whatever the header matcher says; the service gets
+		// the signed identity instead, never the client's credentials.
+		r = r.Clone(withCaller(r.Context(), c))
+		r.Header.Del("Authorization")
+		next.ServeHTTP(w, r)
 	})
 }
