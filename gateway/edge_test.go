@@ -567,8 +567,9 @@ func TestTLS(t *testing.T) {
 		t.Errorf("gRPC over TLS: %v", err)
 	}
 	// Cleartext is not served on a TLS port.
-	if _, err := http.Get("http://" + e.addr + "/healthz"); err == nil {
-		if resp, _ := do(t, nil, "GET", "http://"+e.addr+"/healthz", nil, nil); resp.StatusCode == 200 {
+	if resp, err := http.Get("http://" + e.addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
 			t.Error("cleartext HTTP answered on the TLS port")
 		}
 	}

@@ -21,19 +21,19 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
-// Reasons of the errors the gateway's limits raise (ErrorInfo.reason, domain ErrorDomain).
+// Reasons of the errors the gateway raises itself (ErrorInfo.reason, domain ErrorDomain).
 const (
-	ReasonRateLimited        = "RATE_LIMITED"
-	ReasonBodyTooLarge       = "REQUEST_BODY_TOO_LARGE"
-	ReasonHeadersTooLarge    = "REQUEST_HEADERS_TOO_LARGE"
-	ReasonURITooLong         = "URI_TOO_LONG"
-	ReasonOriginNotAllowed   = "CORS_ORIGIN_NOT_ALLOWED"
-	ReasonUnknownService     = "UNKNOWN_SERVICE"
-	ReasonServiceUnroutable  = "SERVICE_NOT_ROUTABLE"
-	minBucketsBeforePruning  = 10000
-	corsPreflightMaxAgeSecs  = "600"
-	retryAfterMinimumSeconds = 1
+	ReasonRateLimited       = "RATE_LIMITED"
+	ReasonBodyTooLarge      = "REQUEST_BODY_TOO_LARGE"
+	ReasonHeadersTooLarge   = "REQUEST_HEADERS_TOO_LARGE"
+	ReasonURITooLong        = "URI_TOO_LONG"
+	ReasonOriginNotAllowed  = "CORS_ORIGIN_NOT_ALLOWED"
+	ReasonUnknownService    = "UNKNOWN_SERVICE"
+	ReasonServiceUnroutable = "SERVICE_NOT_ROUTABLE"
 )
+
+// minBucketsBeforePruning is the number of rate-limit buckets below which idle ones are kept.
+const minBucketsBeforePruning = 10000
 
 // limiter is a set of token buckets, one per key (a caller's subject or a client address).
 type limiter struct {
@@ -102,7 +102,7 @@ func rateLimited(what string, retryAfter time.Duration) *status.Status {
 
 // retryAfterSeconds rounds d up to the whole seconds of a Retry-After header.
 func retryAfterSeconds(d time.Duration) string {
-	return strconv.Itoa(max(retryAfterMinimumSeconds, int(math.Ceil(d.Seconds()))))
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 // edgeError returns a status of code with the gateway's ErrorInfo.
@@ -289,7 +289,7 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
 			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-			h.Set("Access-Control-Max-Age", corsPreflightMaxAgeSecs)
+			h.Set("Access-Control-Max-Age", "600") // seconds a browser may cache the answer
 			w.WriteHeader(http.StatusNoContent)
 		case allowed:
 			w.Header().Set("Access-Control-Allow-Origin", origin)
