@@ -97,7 +97,8 @@ func (r *recorder) ListDeadLetters(ctx context.Context, req *operationsv1.ListDe
 	return &operationsv1.ListDeadLettersResponse{NextPageToken: "from-" + req.GetParent()}, nil
 }
 
-func startRecorder(t *testing.T) (*recorder, string) {
+// startRecorder serves a recorder, and whatever else register adds, on a loopback port.
+func startRecorder(t *testing.T, register ...func(*grpc.Server)) (*recorder, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,6 +108,9 @@ func startRecorder(t *testing.T) (*recorder, string) {
 	s := grpc.NewServer()
 	budgetv1.RegisterBudgetServiceServer(s, rec)
 	operationsv1.RegisterOperationsServiceServer(s, rec)
+	for _, r := range register {
+		r(s)
+	}
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
 	return rec, lis.Addr().String()
