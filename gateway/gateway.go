@@ -172,6 +172,9 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	}
 
 	g.grpc = g.newGRPCServer(opts.Reflection)
+	if g.auth == nil {
+		g.log.Warn("gateway without an authenticator: every call passes unauthenticated")
+	}
 
 	root := http.NewServeMux()
 	// The API: limits first, then who is calling, then the edge conventions.
@@ -206,6 +209,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close closes the backend connections. Stop serving (Shutdown) first.
 func (g *Gateway) Close() error {
+	if g.grpc != nil {
+		g.grpc.Stop() // ends any gRPC call still running through the proxy
+	}
 	var errs []error
 	for _, c := range g.conns {
 		errs = append(errs, c.Close())

@@ -197,8 +197,8 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 			out[k] = vs
 		}
 	}
-	if len(out.Get("x-request-id")) == 0 {
-		out.Set("x-request-id", newRequestID())
+	if ids := out.Get("x-request-id"); len(ids) != 1 || ids[0] == "" || len(ids[0]) > 128 {
+		out.Set("x-request-id", newRequestID()) // the REST rule: the client's, if it is usable
 	}
 	_ = ss.SetHeader(metadata.Pairs("x-request-id", out.Get("x-request-id")[0]))
 	out = metadata.Join(out, c.md)
