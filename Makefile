@@ -21,6 +21,15 @@ GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
 
+# The API reference page (/docs): Swagger UI from npm, pinned by version and by the sha512 of the
+# package tarball as the registry published it (`npm view swagger-ui-dist@<v> dist.integrity`).
+# `make vendor-apiref` copies APIREF_FILES into gateway/apiref/dist, which is committed.
+APIREF_PACKAGE   := swagger-ui-dist
+APIREF_VERSION   := 5.35.0
+APIREF_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+APIREF_DIR       := gateway/apiref/dist
+
 # The Go modules of the workspace (go.work) and their packages.
 MODULES := proto services/platform services/budget gateway deploy/standalone
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
@@ -74,6 +83,26 @@ check-generated: generate ## Fail when the committed generated code differs from
 	fi
 	@echo "generated code is up to date"
 
+.PHONY: vendor-apiref
+vendor-apiref: ## Fetch the pinned API reference page package, check its sha512, copy it into gateway/apiref/dist.
+	rm -rf .build/apiref && mkdir -p .build/apiref
+	cd .build/apiref && npm pack --silent $(APIREF_PACKAGE)@$(APIREF_VERSION) >/dev/null
+	got="sha512-$$(openssl dgst -sha512 -binary .build/apiref/$(APIREF_PACKAGE)-$(APIREF_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(APIREF_INTEGRITY)" ]; then \
+		echo "$(APIREF_PACKAGE)@$(APIREF_VERSION): sha512 $$got, want $(APIREF_INTEGRITY)"; exit 1; fi
+	tar -xzf .build/apiref/$(APIREF_PACKAGE)-$(APIREF_VERSION).tgz -C .build/apiref
+	rm -rf $(APIREF_DIR) && mkdir -p $(APIREF_DIR)
+	for f in $(APIREF_FILES); do cp .build/apiref/package/$$f $(APIREF_DIR)/; done
+	echo "$(APIREF_PACKAGE)@$(APIREF_VERSION) $(APIREF_INTEGRITY)" > $(APIREF_DIR)/VERSION
+
+.PHONY: check-apiref
+check-apiref: vendor-apiref ## Fail when gateway/apiref/dist differs from the pinned package.
+	@if [ -n "$$(git status --porcelain -- $(APIREF_DIR))" ]; then \
+		echo "gateway/apiref/dist does not match $(APIREF_PACKAGE)@$(APIREF_VERSION); run 'make vendor-apiref' and commit:"; \
+		git status --porcelain -- $(APIREF_DIR); exit 1; \
+	fi
+	@echo "gateway/apiref/dist matches $(APIREF_PACKAGE)@$(APIREF_VERSION)"
+
 ##@ Quality
 
 .PHONY: lint
@@ -94,10 +123,11 @@ breaking: tools-gen ## Fail when the protos break compatibility with the main br
 	else echo "no local main branch to compare with; skipped"; fi
 
 .PHONY: ci
-ci: ## What CI runs: lint, breaking-change and drift checks, race tests on the configured and embedded servers.
+ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page), race tests on the configured and embedded servers.
 	$(MAKE) lint
 	$(MAKE) breaking
 	$(MAKE) check-generated
+	$(MAKE) check-apiref
 	$(MAKE) test RACE=1
 ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
 	$(MAKE) test-embedded RACE=1

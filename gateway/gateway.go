@@ -1,11 +1,14 @@
-// Package gateway is Quarterdeck's front door: it serves the REST API of every domain service
-// through grpc-gateway, the merged OpenAPI document, and the health and readiness probes.
+// Package gateway is Quarterdeck's front door: on one port it serves the REST API of every domain
+// service through grpc-gateway, the gRPC API of every service through a transparent proxy, the
+// merged OpenAPI document and its reference page (/docs), and the health and readiness probes.
 // REST calls reach the services over gRPC through their full interceptor chain, never by calling
-// the handlers in-process.
+// the handlers in-process. Every call is authenticated (Options.Authenticator), rate-limited,
+// size-limited and given a deadline here, before it reaches a service.
 package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,11 +29,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	// The operations API is served by every service; its descriptors are needed to route and
+	// describe (reflection) its gRPC calls.
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 )
 
 // ErrorDomain is the ErrorInfo domain of errors the gateway raises itself (malformed JSON, an
@@ -39,6 +48,14 @@ const ErrorDomain = "gateway.quarterdeck.io"
 // HeaderRequestID carries the id of a request; a client may send one, otherwise the gateway makes
 // one. It is echoed on the response and forwarded to the services.
 const HeaderRequestID = "X-Request-Id"
+
+// HeaderIdempotencyKey carries a client's idempotency key: the services use it as the request_id
+// of a call that has one (AIP-155), unless the body sets a different one (then 400).
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// HeaderIfMatch carries the etag a write is conditional on: the services use it as the request's
+// etag, or the etag of the resource an update carries, unless the body sets a different one (400).
+const HeaderIfMatch = "If-Match"
 
 // registrars maps each domain to the function that mounts its REST API on a mux.
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
@@ -58,14 +75,31 @@ type Options struct {
 	Metrics http.Handler
 	// ReadyTimeout bounds each backend health check of /readyz (default 2s).
 	ReadyTimeout time.Duration
+	// Authenticator authenticates every REST and gRPC call. When nil, calls pass
+	// unauthenticated: that is for tests of the gateway alone; the binaries always set one.
+	Authenticator Authenticator
+	// Reflection serves gRPC server reflection on the port, describing every service's API.
+	Reflection bool
+	// Settings are the operator's listener settings and limits.
+	Settings Settings
 }
 
 // Gateway is the HTTP handler of the front door.
 type Gateway struct {
 	handler  http.Handler
+	grpc     *grpc.Server
+	mux      *runtime.ServeMux
 	conns    map[string]*grpc.ClientConn
 	log      *slog.Logger
 	readyTTL time.Duration
+	auth     Authenticator
+	set      Settings
+	tls      *tls.Config
+	origins  map[string]struct{}
+	perIP    *limiter
+	perKey   *limiter
+	serverMu sync.Mutex
+	server   *http.Server // set by Serve
 }
 
 // New connects to the backends and builds the handler. Connections are lazy: a backend that is
@@ -77,7 +111,26 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
-	g := &Gateway{conns: map[string]*grpc.ClientConn{}, log: opts.Logger, readyTTL: opts.ReadyTimeout}
+	set := opts.Settings.withDefaults()
+	g := &Gateway{
+		conns: map[string]*grpc.ClientConn{}, log: opts.Logger, readyTTL: opts.ReadyTimeout,
+		auth: opts.Authenticator, set: set, origins: map[string]struct{}{},
+		perIP:  newLimiter(set.RateLimitPerIP, set.RateLimitPerIPBurst),
+		perKey: newLimiter(set.RateLimitPerKey, set.RateLimitPerKeyBurst),
+	}
+	for _, o := range set.CORSAllowedOrigins {
+		g.origins[strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))] = struct{}{}
+	}
+	if (set.TLSCertFile == "") != (set.TLSKeyFile == "") {
+		return nil, errors.New("gateway: a TLS certificate needs its key and a key its certificate (GATEWAY_TLS_CERT_FILE, GATEWAY_TLS_KEY_FILE)")
+	}
+	if set.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(set.TLSCertFile, set.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: TLS certificate: %w", err)
+		}
+		g.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
@@ -90,8 +143,14 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		// Services' response metadata is theirs; none of it becomes an HTTP header.
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
-		runtime.WithErrorHandler(errorHandler),
+		runtime.WithErrorHandler(g.errorHandler),
+		// The caller's signed identity, from the Authenticator, goes with the call.
+		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
+			c, _ := callerFrom(ctx)
+			return c.md
+		}),
 	)
+	g.mux = mux
 	for _, domain := range Domains() {
 		target, ok := opts.Backends[domain]
 		if !ok || target == "" {
@@ -116,8 +175,16 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: register operations: %w", err)
 	}
 
+	g.grpc = g.newGRPCServer(opts.Reflection)
+	if g.auth == nil {
+		g.log.Warn("gateway without an authenticator: every call passes unauthenticated")
+	}
+
 	root := http.NewServeMux()
-	root.Handle("/v1/", mux)
+	// The API: limits first, then who is calling, then the edge conventions.
+	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.clampPageSize(g.deadline(mux))))))
+	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
+	root.Handle("GET /docs/", http.StripPrefix("/docs", apiref.Handler()))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -129,16 +196,26 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.Metrics != nil {
 		root.Handle("GET /metrics", opts.Metrics)
 	}
-	g.handler = otelhttp.NewHandler(g.accessLog(requestID(root)), "gateway",
+	g.handler = otelhttp.NewHandler(g.accessLog(requestID(g.sizeLimits(g.cors(root)))), "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
 	return g, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: gRPC calls (HTTP/2, Content-Type application/grpc) go to
+// the proxy, everything else to the REST handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		g.grpc.ServeHTTP(w, r)
+		return
+	}
+	g.handler.ServeHTTP(w, r)
+}
 
-// Close closes the backend connections.
+// Close closes the backend connections. Stop serving (Shutdown) first.
 func (g *Gateway) Close() error {
+	if g.grpc != nil {
+		g.grpc.Stop() // ends any gRPC call still running through the proxy
+	}
 	var errs []error
 	for _, c := range g.conns {
 		errs = append(errs, c.Close())
@@ -180,17 +257,35 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, map[string]any{"status": word, "checks": checks})
 }
 
-// incomingHeader forwards the request id, besides grpc-gateway's default set of headers.
+// incomingHeader forwards the request id and the edge conventions' headers (Idempotency-Key,
+// If-Match, read by the services' rpc interceptor), besides grpc-gateway's default set of headers;
+// it never forwards the client's credentials or a reserved key (ReservedMetadataPrefix).
 func incomingHeader(key string) (string, bool) {
-	if http.CanonicalHeaderKey(key) == HeaderRequestID {
+	switch http.CanonicalHeaderKey(key) {
+	case HeaderRequestID:
 		return "x-request-id", true
+	case HeaderIdempotencyKey:
+		return "idempotency-key", true
+	case HeaderIfMatch:
+		return "if-match", true
+	case "Authorization":
+		return "", false
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	md, ok := runtime.DefaultHeaderMatcher(key)
+	if !ok || !forwardable(md) {
+		return "", false
+	}
+	return md, true
 }
 
 // errorHandler writes every error as a google.rpc.Status JSON with the HTTP code of its gRPC code,
 // adding an ErrorInfo to errors raised before a service was reached so that every error has one.
-func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+// A body over the cap is the gateway's 413.
+func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if bodyTooLarge(r.Context()) {
+		writeStatus(w, http.StatusRequestEntityTooLarge, g.bodyTooLargeStatus())
+		return
+	}
 	st := status.Convert(err)
 	hasInfo := false
 	for _, d := range st.Details() {
@@ -211,7 +306,7 @@ func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
 		if id == "" || len(id) > 128 {
-			id = uuid.NewString()
+			id = newRequestID()
 			r.Header.Set(HeaderRequestID, id)
 		}
 		w.Header().Set(HeaderRequestID, id)
@@ -248,6 +343,8 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 			"duration", time.Since(start), "request_id", w.Header().Get(HeaderRequestID))
 	})
 }
+
+func newRequestID() string { return uuid.NewString() }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -34,10 +34,11 @@ func TestMain(m *testing.M) {
 }
 
 type platform struct {
-	url  string
-	js   jetstream.JetStream
-	nats testenv.NATS
-	stop func()
+	url     string
+	backend string // the budget service's gRPC address
+	js      jetstream.JetStream
+	nats    testenv.NATS
+	stop    func()
 }
 
 // startPlatform runs the budget service and a gateway in front of it.
@@ -74,7 +75,7 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 	t.Cleanup(func() { gw.Close() })
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	return &platform{url: srv.URL, js: js, nats: ns, stop: stop}
+	return &platform{url: srv.URL, backend: in.Addr(), js: js, nats: ns, stop: stop}
 }
 
 type response struct {

@@ -5,8 +5,10 @@ go 1.26.0
 require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/quarterdeck/quarterdeck/gateway v0.0.0
+	github.com/quarterdeck/quarterdeck/proto v0.0.0
 	github.com/quarterdeck/quarterdeck/services/budget v0.0.0
 	github.com/quarterdeck/quarterdeck/services/platform v0.0.0
+	google.golang.org/grpc v1.85.0
 )
 
 require (
@@ -74,7 +76,6 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.23.0 // indirect
-	github.com/quarterdeck/quarterdeck/proto v0.0.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/shirou/gopsutil/v4 v4.26.6 // indirect
@@ -108,7 +109,6 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
-	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.80.2 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

@@ -1,6 +1,6 @@
 // Command quarterdeck runs the whole Quarterdeck platform in one process: an embedded NATS server
 // with JetStream, one SQLite file per service, every domain service as a gRPC server on loopback,
-// and the gateway serving the REST API. The services are still reached over gRPC, exactly as in a
+// and the gateway serving the REST and gRPC APIs on one port. The services are still reached over gRPC, exactly as in a
 // distributed deployment, so what works here works there.
 //
 //	quarterdeck            run the platform (Ctrl-C stops it cleanly)
@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -37,12 +36,14 @@ var version = "dev"
 func services() []host.Service { return []host.Service{budget.Service()} }
 
 type settings struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST API (the gateway)"`
-	DataDir         string        `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
-	NATSPort        int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
-	NATSURL         string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
-	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	HTTPAddr        string           `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
+	DataDir         string           `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
+	NATSPort        int              `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
+	NATSURL         string           `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
+	DatabaseURL     string           `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
+	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
+	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	Events          events.StreamConfig
 	Telemetry       telemetry.Config
 }
@@ -164,29 +165,33 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 		backends[svc.Domain] = in.Addr()
 	}
 
-	// The gateway: REST API, OpenAPI, health and metrics on one listener.
-	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: tel.Metrics})
+	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
+	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: tel.Metrics,
+		Reflection: cfg.Reflection, Settings: cfg.Gateway})
 	if err != nil {
 		return err
 	}
 	stops = append(stops, func(context.Context) { gw.Close() })
-	hs := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(lis) }()
+	go func() { served <- gw.Serve(lis) }()
 	stops = append(stops, func(ctx context.Context) {
-		if err := hs.Shutdown(ctx); err != nil {
-			log.Warn("http shutdown", "error", err)
+		if err := gw.Shutdown(ctx); err != nil {
+			log.Warn("gateway shutdown", "error", err)
 		}
 	})
-	log.Info("Quarterdeck is ready", "rest", "http://"+lis.Addr().String(), "openapi", "http://"+lis.Addr().String()+"/openapi.json",
-		"nats", natsURL, "data_dir", cfg.DataDir)
+	base := "http://" + lis.Addr().String()
+	if gw.TLS() {
+		base = "https://" + lis.Addr().String()
+	}
+	log.Info("Quarterdeck is ready", "rest", base, "grpc", lis.Addr().String(), "openapi", base+"/openapi.json",
+		"docs", base+"/docs", "nats", natsURL, "data_dir", cfg.DataDir)
 
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
 		return nil
 	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+		return fmt.Errorf("gateway server: %w", err)
 	}
 }
 

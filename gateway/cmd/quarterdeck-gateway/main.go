@@ -1,5 +1,6 @@
 // Command quarterdeck-gateway runs the gateway on its own, for distributed deployments: the REST
-// API, the OpenAPI document, /healthz, /readyz and /metrics, in front of the domain services.
+// and gRPC APIs on one port, the OpenAPI document and its reference page (/docs), /healthz,
+// /readyz and /metrics, in front of the domain services.
 package main
 
 import (
@@ -7,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
@@ -19,9 +19,11 @@ import (
 var version = "dev"
 
 type settings struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"REST API listen address"`
-	BudgetAddr      string        `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
+	HTTPAddr        string           `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"listen address of the REST and gRPC APIs"`
+	BudgetAddr      string           `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
+	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
+	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
+	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	Telemetry       telemetry.Config
 }
 
@@ -30,7 +32,7 @@ func main() { host.Main("quarterdeck-gateway", run) }
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
 	_, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
-		Description: "Runs the Quarterdeck gateway: the REST API in front of the domain services."})
+		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services."})
 	if err != nil {
 		return err
 	}
@@ -46,25 +48,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
 	}
 	gw, err := gateway.New(ctx, gateway.Options{
-		Backends: map[string]string{"budget": cfg.BudgetAddr},
-		Logger:   log,
-		Metrics:  tel.Metrics,
+		Backends:   map[string]string{"budget": cfg.BudgetAddr},
+		Logger:     log,
+		Metrics:    tel.Metrics,
+		Reflection: cfg.Reflection,
+		Settings:   cfg.Gateway,
 	})
 	if err != nil {
 		lis.Close()
 		return err
 	}
 	defer gw.Close()
-	hs := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(lis) }()
-	log.Info("gateway listening", "rest", "http://"+lis.Addr().String())
+	go func() { served <- gw.Serve(lis) }()
+	scheme := "http://"
+	if gw.TLS() {
+		scheme = "https://"
+	}
+	log.Info("gateway listening", "rest", scheme+lis.Addr().String(), "grpc", lis.Addr().String(), "tls", gw.TLS(),
+		"reflection", cfg.Reflection)
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		return fmt.Errorf("http server: %w", err)
+		return fmt.Errorf("gateway server: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	return hs.Shutdown(sctx)
+	return gw.Shutdown(sctx)
 }

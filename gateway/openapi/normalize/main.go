@@ -5,7 +5,14 @@
 // /v1/{name=costCenters/*}`) become two path items for one URL, `/v1/costCenters/{name}` and
 // `/v1/costCenters/{cost_center.name}`. OpenAPI forbids that and client generators choke on it.
 // normalize renames every dotted path parameter to its last segment and merges the path items that
-// then coincide. It reads the document on stdin and writes it to stdout.
+// then coincide.
+//
+// It also declares how the API is authenticated: one bearer scheme (an API key or an OIDC JWT in
+// `Authorization: Bearer …`), applied to every operation. The protos have no per-file place that
+// openapiv3-merge would combine into one scheme, and no operation of the REST API is public, so
+// the declaration lives here rather than repeated in each proto.
+//
+// It reads the document on stdin and writes it to stdout.
 package main
 
 import (
@@ -62,6 +69,9 @@ func normalize(in []byte) ([]byte, error) {
 		}
 	}
 	doc["paths"] = out
+	if err := addSecurity(doc); err != nil {
+		return nil, err
+	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, err
@@ -88,4 +98,33 @@ func renameParams(ops map[string]any) {
 			}
 		}
 	}
+}
+
+// SecurityScheme is the name of the bearer security scheme in components.securitySchemes.
+const SecurityScheme = "bearer"
+
+// addSecurity declares the bearer scheme and requires it for every operation.
+func addSecurity(doc map[string]any) error {
+	comps, ok := doc["components"].(map[string]any)
+	if !ok {
+		if doc["components"] != nil {
+			return fmt.Errorf("components is not an object")
+		}
+		comps = map[string]any{}
+		doc["components"] = comps
+	}
+	schemes, ok := comps["securitySchemes"].(map[string]any)
+	if !ok {
+		schemes = map[string]any{}
+		comps["securitySchemes"] = schemes
+	}
+	schemes[SecurityScheme] = map[string]any{
+		"type":   "http",
+		"scheme": "bearer",
+		"description": "An API key (created through the admin API) or an OpenID Connect access token (JWT) " +
+			"from the configured issuer, as `Authorization: Bearer <key or token>`. A missing or invalid " +
+			"credential is 401 (UNAUTHENTICATED); a valid one without the method's scope is 403 (PERMISSION_DENIED).",
+	}
+	doc["security"] = []any{map[string]any{SecurityScheme: []any{}}}
+	return nil
 }

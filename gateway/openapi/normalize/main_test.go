@@ -50,3 +50,27 @@ func TestNormalizeIsStable(t *testing.T) {
 		t.Errorf("second pass changed the document:\n%s\n%s", a, b)
 	}
 }
+
+func TestNormalizeDeclaresBearerSecurity(t *testing.T) {
+	out, err := normalize([]byte(`{"openapi":"3.1.0","components":{"schemas":{"A":{}}},"paths":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Security   []map[string][]string `json:"security"`
+		Components struct {
+			Schemas         map[string]any `json:"schemas"`
+			SecuritySchemes map[string]struct{ Type, Scheme string }
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Components.SecuritySchemes[SecurityScheme]
+	if s.Type != "http" || s.Scheme != "bearer" || doc.Components.Schemas["A"] == nil {
+		t.Errorf("components = %+v", doc.Components)
+	}
+	if len(doc.Security) != 1 || doc.Security[0][SecurityScheme] == nil {
+		t.Errorf("security = %v", doc.Security)
+	}
+}

@@ -81,6 +81,9 @@ type interceptors struct {
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	resp, err = i.guard(ctx, info.FullMethod, func() (any, error) {
+		if err := applyEdgeMetadata(ctx, req); err != nil {
+			return nil, err
+		}
 		if err := i.validate(req); err != nil {
 			return nil, err
 		}
