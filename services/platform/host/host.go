@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -60,6 +61,9 @@ type Options struct {
 	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
 	RelayPollInterval time.Duration
 	Logger            *slog.Logger
+	// Identity verifies the caller identity the gateway forwards; every call but the health
+	// checks must carry one. Required.
+	Identity *identity.Verifier
 }
 
 // Instance is a running service.
@@ -85,6 +89,9 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	if opts.NATS == nil {
 		return nil, errors.New("host: a NATS connection is required")
+	}
+	if opts.Identity == nil {
+		return nil, errors.New("host: an identity verifier is required")
 	}
 	log := opts.Logger.With("service", svc.Domain)
 	var cleanup []func()
@@ -116,7 +123,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 
-	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log})
+	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity})
 	if err != nil {
 		return nil, err
 	}
