@@ -58,6 +58,8 @@ type Options struct {
 	Metrics http.Handler
 	// ReadyTimeout bounds each backend health check of /readyz (default 2s).
 	ReadyTimeout time.Duration
+	// Authenticator authenticates every API call. Required.
+	Authenticator Authenticator
 }
 
 // Gateway is the HTTP handler of the front door.
@@ -77,6 +79,9 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.Authenticator == nil {
+		return nil, errors.New("gateway: an Authenticator is required")
+	}
 	g := &Gateway{conns: map[string]*grpc.ClientConn{}, log: opts.Logger, readyTTL: opts.ReadyTimeout}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
@@ -91,8 +96,19 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		// Services' response metadata is theirs; none of it becomes an HTTP header.
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithMetadata(forwardedIdentity),
 	)
-	for _, domain := range Domains() {
+	domains := Domains()
+	for d := range adminRegistrars {
+		if opts.Backends[d] != "" {
+			domains = append(domains, d)
+		}
+	}
+	for _, domain := range domains {
+		register, ok := registrars[domain]
+		if !ok {
+			register = adminRegistrars[domain]
+		}
 		target, ok := opts.Backends[domain]
 		if !ok || target == "" {
 			g.Close()
@@ -106,14 +122,14 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: %s backend %s: %w", domain, target, err)
 		}
 		g.conns[domain] = conn
-		if err := registrars[domain](ctx, mux, conn); err != nil {
+		if err := register(ctx, mux, conn); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}
 	}
 
 	root := http.NewServeMux()
-	root.Handle("/v1/", mux)
+	root.Handle("/v1/", authenticate(opts.Authenticator, mux, mux))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
