@@ -500,8 +500,11 @@ func baseEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return env
+	return append(env, "QUARTERDECK_BOOTSTRAP_API_KEY="+adminKey)
 }
+
+// adminKey is the bootstrap admin key every test run of the binary gets, and sends.
+const adminKey = "e2e-admin-key-0123456789abcdefghijklmnop"
 
 // --- REST ---
 
@@ -523,6 +526,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
