@@ -6,9 +6,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
@@ -35,11 +33,9 @@ type forwardKey struct{}
 // signed identity forwarded, and its Authorization header is not (services never see secrets).
 func authenticate(a Authenticator, mux *runtime.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = &challenger{ResponseWriter: w}
 		_, md, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
-			if status.Code(err) == codes.Unauthenticated {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="quarterdeck"`)
-			}
 			_, out := runtime.MarshalerForRequest(mux, r)
 			errorHandler(r.Context(), mux, out, w, r, err)
 			return
@@ -54,3 +50,22 @@ func forwardedIdentity(ctx context.Context, _ *http.Request) metadata.MD {
 	md, _ := ctx.Value(forwardKey{}).(metadata.MD)
 	return md
 }
+
+// challenge is the WWW-Authenticate header of a 401 (RFC 6750). grpc-gateway's error handler
+// puts the status message there, which is not a challenge clients can parse.
+const challenge = `Bearer realm="quarterdeck"`
+
+// challenger sets the WWW-Authenticate challenge on every 401.
+type challenger struct{ http.ResponseWriter }
+
+func (c *challenger) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		c.Header().Set("WWW-Authenticate", challenge)
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *challenger) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Flush lets streamed responses through the wrapper.
+func (c *challenger) Flush() { _ = http.NewResponseController(c.ResponseWriter).Flush() }
