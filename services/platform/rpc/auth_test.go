@@ -96,6 +96,12 @@ func payrollFiles(t *testing.T) (*protoregistry.Files, protoreflect.MessageDescr
 // startPayroll serves the test API: every method answers a payslip of the caller with a
 // salary and a history entry with a salary, so that redaction shows at two depths.
 func startPayroll(t *testing.T, verifier *identity.Verifier) (*grpc.ClientConn, protoreflect.MessageDescriptor) {
+	return startPayrollForwarding(t, verifier, nil)
+}
+
+// startPayrollForwarding is startPayroll whose WhoAmI, when next is set, asks next instead and
+// answers what it says: a service calling another on its caller's behalf.
+func startPayrollForwarding(t *testing.T, verifier *identity.Verifier, next *grpc.ClientConn) (*grpc.ClientConn, protoreflect.MessageDescriptor) {
 	t.Helper()
 	files, md := payrollFiles(t)
 	srv, err := rpc.NewServer(rpc.Options{Domain: domain, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -109,6 +115,11 @@ func startPayroll(t *testing.T, verifier *identity.Verifier) (*grpc.ClientConn, 
 			return nil, err
 		}
 		h := func(ctx context.Context, _ any) (any, error) {
+			if next != nil && methodOf(ctx) == "WhoAmI" {
+				resp := dynamicpb.NewMessage(md)
+				err := next.Invoke(ctx, "/payrolltest.v1.PayrollService/WhoAmI", dynamicpb.NewMessage(md), resp)
+				return resp, err
+			}
 			p, _ := identity.FromContext(ctx)
 			resp := dynamicpb.NewMessage(md)
 			resp.Set(md.Fields().ByName("employee"), protoreflect.ValueOfString(p.Subject))
@@ -256,4 +267,42 @@ func identitytestKey(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
 	pub := identitytest.Signer().PublicKey()
 	return pub, identitytest.PrivateKey()
+}
+
+func TestServiceToServiceCallsCarryTheCaller(t *testing.T) {
+	t.Parallel()
+	backend, md := startPayroll(t, identitytest.Verifier())
+	// The front service's client to the backend forwards the identity of each request.
+	fwd, err := grpc.NewClient(backend.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(identity.Forward()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Close()
+	front, _ := startPayrollForwarding(t, identitytest.Verifier(), fwd)
+
+	tok, err := identitytest.Signer().Sign(identity.Principal{Subject: "users/carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, tok)
+	resp := dynamicpb.NewMessage(md)
+	if err := front.Invoke(ctx, "/payrolltest.v1.PayrollService/WhoAmI", dynamicpb.NewMessage(md), resp); err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Get(md.Fields().ByName("employee")).String(); got != "users/carol" {
+		t.Fatalf("the backend saw %q, want the original caller users/carol", got)
+	}
+
+	// Without forwarding, the backend refuses the front service's call.
+	plain, err := grpc.NewClient(backend.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	front2, _ := startPayrollForwarding(t, identitytest.Verifier(), plain)
+	err = front2.Invoke(ctx, "/payrolltest.v1.PayrollService/WhoAmI", dynamicpb.NewMessage(md), dynamicpb.NewMessage(md))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("unforwarded call = %v, want UNAUTHENTICATED", err)
+	}
 }

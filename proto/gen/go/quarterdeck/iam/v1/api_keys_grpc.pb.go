@@ -39,7 +39,7 @@ type ApiKeyServiceClient interface {
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
 	// Returns an API key, without its secret.
 	GetApiKey(ctx context.Context, in *GetApiKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
-	// Lists API keys, revoked ones included, in creation order.
+	// Lists API keys, revoked ones included, ordered by name.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// Revokes an API key: from then on it authenticates nothing. Revoking a revoked key returns
 	// it unchanged.
@@ -105,7 +105,7 @@ type ApiKeyServiceServer interface {
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*ApiKey, error)
 	// Returns an API key, without its secret.
 	GetApiKey(context.Context, *GetApiKeyRequest) (*ApiKey, error)
-	// Lists API keys, revoked ones included, in creation order.
+	// Lists API keys, revoked ones included, ordered by name.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// Revokes an API key: from then on it authenticates nothing. Revoking a revoked key returns
 	// it unchanged.
