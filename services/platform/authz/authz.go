@@ -34,7 +34,7 @@ const (
 // Authorizer looks up the declarations of methods and messages and caches them.
 type Authorizer struct {
 	files    *protoregistry.Files
-	methods  sync.Map // full method name → *authv1.Policy (nil: undeclared)
+	methods  sync.Map // full method name → *authv1.Policy of the declared methods
 	messages sync.Map // message full name → bool: whether it or a nested message has a sensitive field
 }
 
@@ -54,7 +54,10 @@ func (a *Authorizer) Policy(fullMethod string) *authv1.Policy {
 		return p.(*authv1.Policy)
 	}
 	p := a.lookup(fullMethod)
-	a.methods.Store(fullMethod, p)
+	// Only declared methods are cached: the set of names a caller can send is unbounded.
+	if p != nil {
+		a.methods.Store(fullMethod, p)
+	}
 	return p
 }
 
