@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -41,6 +42,13 @@ func authenticate(a Authenticator, mux *runtime.ServeMux, next http.Handler) htt
 			return
 		}
 		r.Header.Del("Authorization")
+		// Only the gateway speaks for the caller: an identity smuggled in as a
+		// Grpc-Metadata-* header must not reach the service next to the real one.
+		for k := range r.Header {
+			if strings.EqualFold(strings.TrimPrefix(http.CanonicalHeaderKey(k), runtime.MetadataHeaderPrefix), identity.MetadataKey) {
+				r.Header.Del(k)
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, md)))
 	})
 }

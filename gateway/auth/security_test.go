@@ -345,6 +345,18 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 			t.Errorf("%s: = %d %v; want 200", name, r.code, r.body)
 		}
 	}
+	// An identity smuggled in as gRPC metadata is dropped: the caller is who its key says.
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/v1/apiKeys", nil)
+	req.Header.Set("Authorization", "Bearer "+valid) // budget.read only
+	req.Header.Set("Grpc-Metadata-X-Quarterdeck-Identity", mustSign(t, f.signer, identity.Principal{Subject: "users/root", Scopes: auth.KnownScopes()}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("admin call with a smuggled identity = %d; want 403 for the token's own scopes", resp.StatusCode)
+	}
 	// Scopes come from the token: budget.read lets a JWT list but not create.
 	r := f.do(t, "Bearer "+valid, http.MethodPost, "/v1/costCenters", `{"displayName":"X","code":"CC-1"}`)
 	if reason, _, meta := errorInfo(r.body); r.code != http.StatusForbidden || reason != "MISSING_SCOPE" || meta["scope"] != "budget.write" {
