@@ -43,7 +43,8 @@ func authenticate(a Authenticator, mux *runtime.ServeMux, next http.Handler) htt
 		}
 		r.Header.Del("Authorization")
 		// Only the gateway speaks for the caller: an identity smuggled in as a
-		// Grpc-Metadata-* header must not reach the service next to the real one.
+		// Grpc-Metadata-* header must not reach the service next to the real one. The default
+		// header matcher drops such headers already; this holds whatever matcher is configured.
 		for k := range r.Header {
 			if strings.EqualFold(strings.TrimPrefix(http.CanonicalHeaderKey(k), runtime.MetadataHeaderPrefix), identity.MetadataKey) {
 				r.Header.Del(k)
