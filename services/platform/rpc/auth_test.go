@@ -70,7 +70,19 @@ func payrollFiles(t *testing.T) (*protoregistry.Files, protoreflect.MessageDescr
 					Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String("salary"), Options: salaryOpts},
 				{Name: proto.String("history"), Number: proto.Int32(3), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
 					Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip"), JsonName: proto.String("history")},
+				{Name: proto.String("by_month"), Number: proto.Int32(4), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
+					Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip.ByMonthEntry"), JsonName: proto.String("byMonth")},
 			},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name:    proto.String("ByMonthEntry"),
+				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field: []*descriptorpb.FieldDescriptorProto{
+					{Name: proto.String("key"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+						Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String("key")},
+					{Name: proto.String("value"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
+						Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip"), JsonName: proto.String("value")},
+				},
+			}},
 		}},
 		Service: []*descriptorpb.ServiceDescriptorProto{{
 			Name: proto.String("PayrollService"),
@@ -127,6 +139,9 @@ func startPayrollForwarding(t *testing.T, verifier *identity.Verifier, next *grp
 			old := dynamicpb.NewMessage(md)
 			old.Set(md.Fields().ByName("salary"), protoreflect.ValueOfInt64(90000))
 			resp.Mutable(md.Fields().ByName("history")).List().Append(protoreflect.ValueOfMessage(old))
+			jan := dynamicpb.NewMessage(md)
+			jan.Set(md.Fields().ByName("salary"), protoreflect.ValueOfInt64(8000))
+			resp.Mutable(md.Fields().ByName("by_month")).Map().Set(protoreflect.ValueOfString("jan").MapKey(), protoreflect.ValueOfMessage(jan))
 			return resp, nil
 		}
 		return in(ctx, req, &grpc.UnaryServerInfo{FullMethod: "/payrolltest.v1.PayrollService/" + methodOf(ctx)}, h)
@@ -246,8 +261,11 @@ func TestIdentityAndAuthorization(t *testing.T) {
 			salary := resp.Has(md.Fields().ByName("salary"))
 			hist := resp.Get(md.Fields().ByName("history")).List()
 			nested := hist.Len() == 1 && hist.Get(0).Message().Has(md.Fields().ByName("salary"))
-			if tt.method == "GetPayslip" && (salary != tt.wantPaid || nested != tt.wantPaid) {
-				t.Errorf("salary present = %v, in history = %v; want %v", salary, nested, tt.wantPaid)
+			months := resp.Get(md.Fields().ByName("by_month")).Map()
+			jan := months.Get(protoreflect.ValueOfString("jan").MapKey())
+			inMap := jan.IsValid() && jan.Message().Has(md.Fields().ByName("salary"))
+			if tt.method == "GetPayslip" && (salary != tt.wantPaid || nested != tt.wantPaid || inMap != tt.wantPaid || months.Len() != 1) {
+				t.Errorf("salary present = %v, in history = %v, in by_month = %v (%d entries); want %v", salary, nested, inMap, months.Len(), tt.wantPaid)
 			}
 		})
 	}
