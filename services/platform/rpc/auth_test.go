@@ -202,6 +202,7 @@ func TestIdentityAndAuthorization(t *testing.T) {
 		method   string
 		tokens   []string
 		salary   int64 // set in the request when non-zero
+		nested   bool  // set it in history[0] instead
 		code     codes.Code
 		reason   string
 		meta     map[string]string
@@ -226,6 +227,8 @@ func TestIdentityAndAuthorization(t *testing.T) {
 		{name: "salary kept with finance.read", method: "GetPayslip", tokens: []string{valid("payroll.read", "finance.read")}, code: codes.OK, wantPaid: true},
 		{name: "setting salary without finance.write", method: "GetPayslip", tokens: []string{valid("payroll.read", "finance.read")}, salary: 1,
 			code: codes.PermissionDenied, reason: authz.ReasonFieldWrite, meta: map[string]string{"field": "salary", "scope": "finance.write"}},
+		{name: "setting a nested salary without finance.write", method: "GetPayslip", tokens: []string{valid("payroll.read", "finance.read")}, salary: 1, nested: true,
+			code: codes.PermissionDenied, reason: authz.ReasonFieldWrite, meta: map[string]string{"field": "history[0].salary", "scope": "finance.write"}},
 		{name: "setting salary with finance.write", method: "GetPayslip", tokens: []string{valid("payroll.read", "finance.write")}, salary: 1, code: codes.OK},
 	}
 	for _, tt := range tests {
@@ -236,7 +239,12 @@ func TestIdentityAndAuthorization(t *testing.T) {
 			}
 			req := dynamicpb.NewMessage(md)
 			if tt.salary != 0 {
-				req.Set(md.Fields().ByName("salary"), protoreflect.ValueOfInt64(tt.salary))
+				target := req
+				if tt.nested {
+					target = dynamicpb.NewMessage(md)
+					req.Mutable(md.Fields().ByName("history")).List().Append(protoreflect.ValueOfMessage(target))
+				}
+				target.Set(md.Fields().ByName("salary"), protoreflect.ValueOfInt64(tt.salary))
 			}
 			resp := dynamicpb.NewMessage(md)
 			err := conn.Invoke(ctx, "/payrolltest.v1.PayrollService/"+tt.method, req, resp)
