@@ -36,6 +36,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+
 	// The operations API is served by every service; its descriptors are needed to route and
 	// describe (reflection) its gRPC calls.
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
@@ -151,7 +152,17 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		}),
 	)
 	g.mux = mux
-	for _, domain := range Domains() {
+	domains := Domains()
+	for d := range adminRegistrars {
+		if opts.Backends[d] != "" {
+			domains = append(domains, d)
+		}
+	}
+	for _, domain := range domains {
+		register, ok := registrars[domain]
+		if !ok {
+			register = adminRegistrars[domain]
+		}
 		target, ok := opts.Backends[domain]
 		if !ok || target == "" {
 			g.Close()
@@ -165,7 +176,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: %s backend %s: %w", domain, target, err)
 		}
 		g.conns[domain] = conn
-		if err := registrars[domain](ctx, mux, conn); err != nil {
+		if err := register(ctx, mux, conn); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
@@ -50,7 +51,7 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 	nc, js := testenv.Connect(t, ns.URL)
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: db.DSN, Schema: db.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc,
-		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet, Identity: identitytest.Verifier(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,8 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 		}
 	}
 	t.Cleanup(stop)
-	gw, err := gateway.New(ctx, gateway.Options{Backends: map[string]string{"budget": in.Addr()}, Logger: quiet})
+	gw, err := gateway.New(ctx, gateway.Options{Backends: map[string]string{"budget": in.Addr()}, Logger: quiet,
+		Authenticator: identitytest.Authenticator{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func TestProbesAndOpenAPI(t *testing.T) {
 }
 
 func TestNewNeedsEveryBackend(t *testing.T) {
-	_, err := gateway.New(context.Background(), gateway.Options{Backends: map[string]string{}})
+	_, err := gateway.New(context.Background(), gateway.Options{Backends: map[string]string{}, Authenticator: identitytest.Authenticator{}})
 	if err == nil || !strings.Contains(err.Error(), "budget") {
 		t.Errorf("err = %v, want a missing budget backend", err)
 	}

@@ -110,7 +110,7 @@ func (g *Gateway) authenticateREST(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := g.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
-			g.errorHandler(r.Context(), g.mux, restMarshaler(g.mux, r), w, r, err)
+			g.errorHandler(r.Context(), g.mux, restMarshaler(g.mux, r), &challenger{ResponseWriter: w}, r, err)
 			return
 		}
 		if c.principal.Subject != "" {

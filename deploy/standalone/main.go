@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +22,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
+	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
 )
 
@@ -44,8 +48,13 @@ type settings struct {
 	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
-	Events          events.StreamConfig
-	Telemetry       telemetry.Config
+	// The gateway's API keys live in their own database: gateway.db under the data folder, or
+	// the schema "gateway" of DATABASE_URL.
+	GatewayDatabaseURL string         `env:"GATEWAY_DATABASE_URL" help:"database of the gateway's API keys (default: gateway.db under the data folder, or schema \"gateway\" of --database-url)"`
+	BootstrapAPIKey    string         `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
+	OIDC               auth.JWTConfig `prefix:"OIDC_"`
+	Events             events.StreamConfig
+	Telemetry          telemetry.Config
 }
 
 const description = `Runs the whole Quarterdeck platform in one process: an embedded NATS server with JetStream,
@@ -63,7 +72,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	switch {
 	case len(rest) == 0:
-		return serve(ctx, cfg, log)
+		return serve(ctx, cfg, log, stderr)
 	case rest[0] == "migrate" && len(rest) == 1:
 		return migrate(ctx, cfg, log)
 	}
@@ -78,7 +87,23 @@ func databaseURL(cfg settings, domain string) string {
 	return "sqlite:" + filepath.Join(cfg.DataDir, domain+".db")
 }
 
+// gatewayDatabaseURL is the DSN of the gateway's database.
+func gatewayDatabaseURL(cfg settings) string {
+	switch {
+	case cfg.GatewayDatabaseURL != "":
+		return cfg.GatewayDatabaseURL
+	case cfg.DatabaseURL != "":
+		return cfg.DatabaseURL
+	}
+	return "sqlite:" + filepath.Join(cfg.DataDir, "gateway.db")
+}
+
 func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
+	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	gdb.Close()
 	for _, svc := range services() {
 		db, err := host.Migrate(ctx, svc, databaseURL(cfg, svc.Domain), "", log)
 		if err != nil {
@@ -90,7 +115,7 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 	return nil
 }
 
-func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
+func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer) (err error) {
 	log.Info("starting Quarterdeck", "version", version, "settings", config.Describe(cfg, ""))
 	// Everything started is stopped in reverse order, on the way out of serve, whatever happens.
 	var stops []func(context.Context)
@@ -144,6 +169,37 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 	}
 	stops = append(stops, func(context.Context) { drain(nc) })
 
+	// Caller identity: an Ed25519 key pair made for this run and kept in memory only. The
+	// gateway signs with the private key; the services get the public key and can verify an
+	// identity but never mint one.
+	pub, priv, err := identity.GenerateKey()
+	if err != nil {
+		return err
+	}
+	signer, err := identity.NewSigner(priv, identity.SignerOptions{})
+	if err != nil {
+		return err
+	}
+	verifier, err := identity.NewVerifier([]ed25519.PublicKey{pub}, identity.VerifierOptions{})
+	if err != nil {
+		return err
+	}
+
+	// The gateway's database and the bootstrap admin key.
+	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) { gdb.Close() })
+	keys := auth.NewStore(gdb)
+	created, err := auth.Bootstrap(ctx, keys, cfg.BootstrapAPIKey, auth.KnownScopes())
+	if err != nil {
+		return err
+	}
+	if created != "" {
+		fmt.Fprintf(stderr, "\nAdmin API key (shown only this once; keep it safe):\n\n    %s\n\nUse it as: Authorization: Bearer <key>\n\n", created)
+	}
+
 	// The domain services, each a gRPC server on a loopback port of its own.
 	backends := map[string]string{}
 	for _, svc := range services() {
@@ -153,6 +209,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 			NATS:        nc,
 			Stream:      cfg.Events,
 			Logger:      log,
+			Identity:    verifier,
 		})
 		if err != nil {
 			return err
@@ -165,9 +222,27 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 		backends[svc.Domain] = in.Addr()
 	}
 
+	// The API key admin API, served by the gateway's side of the process over gRPC.
+	admin, err := auth.StartAdmin(auth.AdminOptions{Store: keys, Identity: verifier, Logger: log})
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(ctx context.Context) { _ = admin.Stop(ctx) })
+	backends["iam"] = admin.Addr()
+	var jwts *auth.JWTVerifier
+	if cfg.OIDC.Enabled() {
+		if jwts, err = auth.NewJWTVerifier(cfg.OIDC, nil, log); err != nil {
+			return err
+		}
+	}
+	authn, err := auth.New(auth.Options{Keys: keys, JWT: jwts, Signer: signer, Logger: log})
+	if err != nil {
+		return err
+	}
+
 	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
 	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: tel.Metrics,
-		Reflection: cfg.Reflection, Settings: cfg.Gateway})
+		Authenticator: authn, Reflection: cfg.Reflection, Settings: cfg.Gateway})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -246,6 +248,8 @@ type scenario struct {
 	// check, if set, runs at the end with the last process still running and the names of the
 	// cost centres created.
 	check func(t *testing.T, p *proc, names []string)
+	// generatedKey starts without QUARTERDECK_BOOTSTRAP_API_KEY, so that the binary makes one.
+	generatedKey bool
 }
 
 // restartScenario creates a cost centre, checks its event and the validation error of a bad
@@ -326,6 +330,9 @@ func start(t *testing.T, dataDir string, sc scenario) *proc {
 	args := append([]string{"--http-addr", "127.0.0.1:0", "--nats-port", "0", "--data-dir", dataDir}, sc.args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = baseEnv()
+	if sc.generatedKey {
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "QUARTERDECK_BOOTSTRAP_API_KEY=") })
+	}
 	cmd.Dir = dataDir
 	log := newOutputLog()
 	cmd.Stdout, cmd.Stderr = log, log
@@ -500,7 +507,63 @@ func baseEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return env
+	return append(env, "QUARTERDECK_BOOTSTRAP_API_KEY="+adminKey)
+}
+
+// adminKey is the bootstrap admin key every test run of the binary gets, and sends.
+const adminKey = "e2e-admin-key-0123456789abcdefghijklmnop"
+
+// TestBootstrapKeyIsPrintedOnce starts without QUARTERDECK_BOOTSTRAP_API_KEY: the first start
+// prints an admin key that works, a restart prints none and the key still works, and calls
+// without it are refused.
+func TestBootstrapKeyIsPrintedOnce(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	sc := scenario{generatedKey: true}
+	keyLine := regexp.MustCompile(`(?m)^\s+(qdk_bootstrap_[A-Za-z0-9_-]{43})$`)
+
+	p := start(t, dataDir, sc)
+	m := keyLine.FindStringSubmatch(p.log.String())
+	if m == nil {
+		t.Fatalf("no admin key printed at the first start:\n%s", p.log.String())
+	}
+	key := m[1]
+	for _, tc := range []struct {
+		authorization string
+		want          int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + adminKey, http.StatusUnauthorized}, {"Bearer " + key, http.StatusOK}} {
+		if got := status(t, tc.authorization, p.rest+"/v1/costCenters"); got != tc.want {
+			t.Errorf("GET /v1/costCenters with %q = %d; want %d", tc.authorization, got, tc.want)
+		}
+	}
+	p.Stop()
+
+	p = start(t, dataDir, sc)
+	if strings.Contains(p.log.String(), "qdk_bootstrap_") {
+		t.Errorf("a restart printed an admin key again:\n%s", p.log.String())
+	}
+	if got := status(t, "Bearer "+key, p.rest+"/v1/costCenters"); got != http.StatusOK {
+		t.Errorf("the first start's key after a restart = %d; want 200", got)
+	}
+	p.Stop()
+}
+
+// status sends a GET with the given Authorization header and returns the HTTP status.
+func status(t *testing.T, authorization, url string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // --- REST ---
@@ -523,6 +586,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
@@ -49,6 +50,7 @@ func start(t testing.TB, db testenv.Database) *env {
 		NATS:        nc,
 		Stream:      events.StreamConfig{Prefix: ns.SubjectPrefix},
 		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Identity:    identitytest.Verifier(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +62,7 @@ func start(t testing.TB, db testenv.Database) *env {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), identitytest.DialOption())
 	if err != nil {
 		t.Fatal(err)
 	}

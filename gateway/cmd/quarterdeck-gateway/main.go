@@ -5,34 +5,58 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
+	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
 )
 
 var version = "dev"
 
 type settings struct {
-	HTTPAddr        string           `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"listen address of the REST and gRPC APIs"`
-	BudgetAddr      string           `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
-	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
-	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
-	Gateway         gateway.Settings `prefix:"GATEWAY_"`
+	HTTPAddr        string                `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"listen address of the REST and gRPC APIs"`
+	BudgetAddr      string                `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
+	ShutdownTimeout time.Duration         `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
+	Reflection      bool                  `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
+	Gateway         gateway.Settings      `prefix:"GATEWAY_"`
+	DatabaseURL     string                `env:"GATEWAY_DATABASE_URL" required:"true" help:"database of the API keys: postgres://… (tables in schema \"gateway\") or sqlite:<file>"`
+	BootstrapAPIKey string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
+	AdminAddr       string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
+	Identity        identity.SignerConfig `prefix:"IDENTITY_"`
+	OIDC            auth.JWTConfig        `prefix:"OIDC_"`
 	Telemetry       telemetry.Config
 }
 
 func main() { host.Main("quarterdeck-gateway", run) }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 1 && args[0] == "identity-keygen" {
+		return keygen(os.Stdout)
+	}
 	var cfg settings
-	_, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
-		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services."})
+	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
+		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services. Subcommands: identity-keygen (print a new identity key pair)."})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unknown command %q; run quarterdeck-gateway --help", rest[0])
+	}
+	signer, err := cfg.Identity.Signer()
+	if err != nil {
+		return err
+	}
+	verifier, err := identity.NewVerifier([]ed25519.PublicKey{signer.PublicKey()}, identity.VerifierOptions{Audience: cfg.Identity.Audience})
 	if err != nil {
 		return err
 	}
@@ -47,15 +71,47 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
 	}
+	defer lis.Close()
+
+	// API keys: the gateway's own database, the bootstrap admin key and the admin API.
+	db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys := auth.NewStore(db)
+	created, err := auth.Bootstrap(ctx, keys, cfg.BootstrapAPIKey, auth.KnownScopes())
+	if err != nil {
+		return err
+	}
+	if created != "" {
+		fmt.Fprintf(stderr, "\nAdmin API key (shown only this once; keep it safe):\n\n    %s\n\n", created)
+	}
+	admin, err := auth.StartAdmin(auth.AdminOptions{Store: keys, Identity: verifier, Logger: log, Addr: cfg.AdminAddr})
+	if err != nil {
+		return err
+	}
+	defer admin.Stop(context.WithoutCancel(ctx))
+	var jwts *auth.JWTVerifier
+	if cfg.OIDC.Enabled() {
+		if jwts, err = auth.NewJWTVerifier(cfg.OIDC, nil, log); err != nil {
+			return err
+		}
+	}
+	authn, err := auth.New(auth.Options{Keys: keys, JWT: jwts, Signer: signer, Logger: log})
+	if err != nil {
+		return err
+	}
+
 	gw, err := gateway.New(ctx, gateway.Options{
-		Backends:   map[string]string{"budget": cfg.BudgetAddr},
-		Logger:     log,
-		Metrics:    tel.Metrics,
-		Reflection: cfg.Reflection,
-		Settings:   cfg.Gateway,
+		Backends:      map[string]string{"budget": cfg.BudgetAddr, "iam": admin.Addr()},
+		Logger:        log,
+		Metrics:       tel.Metrics,
+		Authenticator: authn,
+		Reflection:    cfg.Reflection,
+		Settings:      cfg.Gateway,
 	})
 	if err != nil {
-		lis.Close()
 		return err
 	}
 	defer gw.Close()
@@ -75,4 +131,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	return gw.Shutdown(sctx)
+}
+
+// keygen prints a new identity key pair as the settings that take it.
+func keygen(w io.Writer) error {
+	pub, priv, err := identity.GenerateKey()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "# the gateway (keep secret)\nQUARTERDECK_IDENTITY_SIGNING_KEY=%s\n# every service\nQUARTERDECK_IDENTITY_PUBLIC_KEYS=%s\n",
+		identity.EncodePrivateKey(priv), identity.EncodePublicKey(pub))
+	return err
 }

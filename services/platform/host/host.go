@@ -22,6 +22,7 @@ import (
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/operations"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
@@ -67,6 +68,9 @@ type Options struct {
 	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
 	RelayPollInterval time.Duration
 	Logger            *slog.Logger
+	// Identity verifies the caller identity the gateway forwards; every call but the health
+	// checks must carry one. Required.
+	Identity *identity.Verifier
 }
 
 // Instance is a running service.
@@ -93,6 +97,9 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	if opts.NATS == nil {
 		return nil, errors.New("host: a NATS connection is required")
+	}
+	if opts.Identity == nil {
+		return nil, errors.New("host: an identity verifier is required")
 	}
 	log := opts.Logger.With("service", svc.Domain)
 	var cleanup []func()
@@ -124,7 +131,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 
-	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log})
+	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity})
 	if err != nil {
 		return nil, err
 	}

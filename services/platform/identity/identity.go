@@ -18,7 +18,31 @@ type Principal struct {
 	Scopes []string
 }
 
+// Has reports whether p holds scope.
+func (p Principal) Has(scope string) bool {
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
 type ctxKey struct{}
+
+type tokenKey struct{}
+
+// ContextWithToken returns a context carrying the signed identity token of the request, so
+// that calls the service makes on the caller's behalf can forward it (see Forward).
+func ContextWithToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, tokenKey{}, token)
+}
+
+// TokenFromContext returns the signed identity token the request of ctx arrived with.
+func TokenFromContext(ctx context.Context) (string, bool) {
+	t, ok := ctx.Value(tokenKey{}).(string)
+	return t, ok && t != ""
+}
 
 // NewContext returns a context carrying p.
 func NewContext(ctx context.Context, p Principal) context.Context {

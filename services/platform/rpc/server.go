@@ -22,7 +22,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/authz"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 )
 
 // Options configures a server.
@@ -34,6 +36,12 @@ type Options struct {
 	Validator protovalidate.Validator
 	// MaxRecvMsgSize bounds a request message (default 4 MiB).
 	MaxRecvMsgSize int
+	// Identity verifies the caller identity every call must carry (see identity.MetadataKey);
+	// with it, calls are authenticated and authorized by Authorizer. Nil turns both off, which
+	// only tests of other interceptors do: host.Start always sets it.
+	Identity *identity.Verifier
+	// Authorizer reads the methods' scope declarations (default: authz.New(nil)).
+	Authorizer *authz.Authorizer
 }
 
 // Server is a gRPC server with Quarterdeck's interceptors and health service.
@@ -59,7 +67,11 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.MaxRecvMsgSize <= 0 {
 		opts.MaxRecvMsgSize = 4 << 20
 	}
-	i := &interceptors{domain: opts.Domain, log: opts.Logger, validator: opts.Validator}
+	if opts.Identity != nil && opts.Authorizer == nil {
+		opts.Authorizer = authz.New(nil)
+	}
+	i := &interceptors{domain: opts.Domain, log: opts.Logger, validator: opts.Validator,
+		identity: opts.Identity, authz: opts.Authorizer}
 	s := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(i.unary),
@@ -76,18 +88,27 @@ type interceptors struct {
 	domain    string
 	log       *slog.Logger
 	validator protovalidate.Validator
+	identity  *identity.Verifier
+	authz     *authz.Authorizer
 }
 
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	resp, err = i.guard(ctx, info.FullMethod, func() (any, error) {
+		// Who is calling is settled before anything of the request is looked at.
+		ctx, err := i.authorize(ctx, info.FullMethod, req)
+		if err != nil {
+			return nil, err
+		}
 		if err := applyEdgeMetadata(ctx, req); err != nil {
 			return nil, err
 		}
 		if err := i.validate(req); err != nil {
 			return nil, err
 		}
-		return handler(ctx, req)
+		resp, err := handler(ctx, req)
+		i.redact(ctx, resp)
+		return resp, err
 	})
 	return resp, i.finish(ctx, info.FullMethod, start, err)
 }
@@ -95,7 +116,11 @@ func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServe
 func (i *interceptors) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	_, err := i.guard(ss.Context(), info.FullMethod, func() (any, error) {
-		return nil, handler(srv, &validatingStream{ServerStream: ss, i: i})
+		ctx, err := i.authorize(ss.Context(), info.FullMethod, nil)
+		if err != nil {
+			return nil, err
+		}
+		return nil, handler(srv, &validatingStream{ServerStream: &authorizedStream{ServerStream: ss, ctx: ctx, i: i}, i: i})
 	})
 	return i.finish(ss.Context(), info.FullMethod, start, err)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
 )
 
@@ -30,6 +31,7 @@ type settings struct {
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
 	Events          events.StreamConfig
+	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
 	Telemetry       telemetry.Config
 }
 
@@ -69,6 +71,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer ms.Close()
 	}
 
+	verifier, err := cfg.Identity.Verifier()
+	if err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_GRPC_ADDR (--grpc-addr) to a free address", cfg.GRPCAddr, err)
@@ -81,6 +87,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer nc.Close()
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Logger: log,
+		Identity: verifier,
 	})
 	if err != nil {
 		lis.Close()

@@ -9,6 +9,7 @@ package budgetv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv3/options"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -394,7 +395,7 @@ var File_quarterdeck_budget_v1_budget_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a'quarterdeck/budget/v1/cost_center.proto\"\xef\x01\n" +
+	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a'quarterdeck/budget/v1/cost_center.proto\"\xef\x01\n" +
 	"\x17CreateCostCenterRequest\x12Q\n" +
 	"\x0ecost_center_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fcostCenterId\x12M\n" +
 	"\vcost_center\x18\x02 \x01(\v2!.quarterdeck.budget.v1.CostCenterB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
@@ -421,13 +422,18 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x17DeleteCostCenterRequest\x12h\n" +
 	"\x04name\x18\x01 \x01(\tBT\xe0A\x02\xfaA\"\n" +
 	" budget.quarterdeck.io/CostCenter\xbaH)r'2%^costCenters/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xae\x06\n" +
-	"\rBudgetService\x12\xa8\x01\n" +
-	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"A\xdaA\x1acost_center,cost_center_id\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x88\x01\n" +
-	"\rGetCostCenter\x12+.quarterdeck.budget.v1.GetCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"'\xdaA\x04name\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=costCenters/*}\x12\x89\x01\n" +
-	"\x0fListCostCenters\x12-.quarterdeck.budget.v1.ListCostCentersRequest\x1a..quarterdeck.budget.v1.ListCostCentersResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/costCenters\x12\xba\x01\n" +
-	"\x10UpdateCostCenter\x12..quarterdeck.budget.v1.UpdateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x17cost_center,update_mask\x82\xd3\xe4\x93\x023:\vcost_center2$/v1/{cost_center.name=costCenters/*}\x12\x83\x01\n" +
-	"\x10DeleteCostCenter\x12..quarterdeck.budget.v1.DeleteCostCenterRequest\x1a\x16.google.protobuf.Empty\"'\xdaA\x04name\x82\xd3\xe4\x93\x02\x1a*\x18/v1/{name=costCenters/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\xfe\x04\xfaP\x85\x03\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\x86\a\n" +
+	"\rBudgetService\x12\xba\x01\n" +
+	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
+	"\rGetCostCenter\x12+.quarterdeck.budget.v1.GetCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"8\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=costCenters/*}\x12\x9a\x01\n" +
+	"\x0fListCostCenters\x12-.quarterdeck.budget.v1.ListCostCentersRequest\x1a..quarterdeck.budget.v1.ListCostCentersResponse\"(\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/costCenters\x12\xcc\x01\n" +
+	"\x10UpdateCostCenter\x12..quarterdeck.budget.v1.UpdateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"e\xdaA\x17cost_center,update_mask\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x023:\vcost_center2$/v1/{cost_center.name=costCenters/*}\x12\x95\x01\n" +
+	"\x10DeleteCostCenter\x12..quarterdeck.budget.v1.DeleteCostCenterRequest\x1a\x16.google.protobuf.Empty\"9\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1a*\x18/v1/{name=costCenters/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\xfe\x04\xfaP\x85\x03\n" +
 	"\xb2\x02\n" +
 	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.29\n" +
 	"\n" +

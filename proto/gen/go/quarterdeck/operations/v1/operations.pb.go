@@ -8,6 +8,7 @@ package operationsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -865,7 +866,7 @@ var File_quarterdeck_operations_v1_operations_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_operations_v1_operations_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/operations/v1/operations.proto\x12\x19quarterdeck.operations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x04\n" +
+	"*quarterdeck/operations/v1/operations.proto\x12\x19quarterdeck.operations.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\xc4\x04\n" +
 	"\vAuditRecord\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1f\n" +
 	"\bsequence\x18\x02 \x01(\x03B\x03\xe0A\x03R\bsequence\x12\x19\n" +
@@ -938,12 +939,16 @@ const file_quarterdeck_operations_v1_operations_proto_rawDesc = "" +
 	"\x17ReplayDeadLetterRequest\x12\\\n" +
 	"\x04name\x18\x01 \x01(\tBH\xe0A\x02\xbaHBr@2>^services/[a-z][a-z0-9-]{0,62}/deadLetters/[A-Za-z0-9-]{1,64}$R\x04name\x122\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId2\x84\x06\n" +
-	"\x11OperationsService\x12\xb2\x01\n" +
-	"\x10ListAuditRecords\x122.quarterdeck.operations.v1.ListAuditRecordsRequest\x1a3.quarterdeck.operations.v1.ListAuditRecordsResponse\"5\xdaA\x06parent\x82\xd3\xe4\x93\x02&\x12$/v1/{parent=services/*}/auditRecords\x12\xbc\x01\n" +
-	"\x10VerifyAuditChain\x122.quarterdeck.operations.v1.VerifyAuditChainRequest\x1a3.quarterdeck.operations.v1.VerifyAuditChainResponse\"?\xdaA\x06parent\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{parent=services/*}/auditRecords:verify\x12\xae\x01\n" +
-	"\x0fListDeadLetters\x121.quarterdeck.operations.v1.ListDeadLettersRequest\x1a2.quarterdeck.operations.v1.ListDeadLettersResponse\"4\xdaA\x06parent\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=services/*}/deadLetters\x12\xab\x01\n" +
-	"\x10ReplayDeadLetter\x122.quarterdeck.operations.v1.ReplayDeadLetterRequest\x1a%.quarterdeck.operations.v1.DeadLetter\"<\xdaA\x04name\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=services/*/deadLetters/*}:replay\x1a\x1c\xcaA\x19operations.quarterdeck.ioB\x8e\x02\n" +
+	"request_id\x18\x02 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId2\xda\x06\n" +
+	"\x11OperationsService\x12\xc7\x01\n" +
+	"\x10ListAuditRecords\x122.quarterdeck.operations.v1.ListAuditRecordsRequest\x1a3.quarterdeck.operations.v1.ListAuditRecordsResponse\"J\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0foperations.read\x82\xd3\xe4\x93\x02&\x12$/v1/{parent=services/*}/auditRecords\x12\xd1\x01\n" +
+	"\x10VerifyAuditChain\x122.quarterdeck.operations.v1.VerifyAuditChainRequest\x1a3.quarterdeck.operations.v1.VerifyAuditChainResponse\"T\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0foperations.read\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{parent=services/*}/auditRecords:verify\x12\xc3\x01\n" +
+	"\x0fListDeadLetters\x121.quarterdeck.operations.v1.ListDeadLettersRequest\x1a2.quarterdeck.operations.v1.ListDeadLettersResponse\"I\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0foperations.read\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=services/*}/deadLetters\x12\xc2\x01\n" +
+	"\x10ReplayDeadLetter\x122.quarterdeck.operations.v1.ReplayDeadLetterRequest\x1a%.quarterdeck.operations.v1.DeadLetter\"S\xdaA\x04name\xca\xf3\x18\x13\n" +
+	"\x11operations.replay\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=services/*/deadLetters/*}:replay\x1a\x1c\xcaA\x19operations.quarterdeck.ioB\x8e\x02\n" +
 	"\x1dcom.quarterdeck.operations.v1B\x0fOperationsProtoP\x01ZVgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1;operationsv1\xa2\x02\x03QOX\xaa\x02\x19Quarterdeck.Operations.V1\xca\x02\x19Quarterdeck\\Operations\\V1\xe2\x02%Quarterdeck\\Operations\\V1\\GPBMetadata\xea\x02\x1bQuarterdeck::Operations::V1b\x06proto3"
 
 var (

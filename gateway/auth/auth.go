@@ -1,0 +1,155 @@
+// Package auth authenticates the callers of the gateway — API keys and OIDC JWTs sent as
+// `Authorization: Bearer <token>` — and turns each into the short-lived signed identity the
+// services verify. It also owns the API keys: their storage in the gateway's database, the
+// ApiKeyService that manages them, and the bootstrap admin key.
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+)
+
+// ErrorDomain is the ErrorInfo domain of authentication errors.
+const ErrorDomain = "gateway.quarterdeck.io"
+
+// Reasons of the UNAUTHENTICATED errors (ErrorInfo.reason). They tell a client whether to fix
+// its setup or refresh a token, and nothing about which check a forged token failed.
+const (
+	ReasonMissing = "CREDENTIALS_MISSING"
+	ReasonInvalid = "CREDENTIALS_INVALID"
+	ReasonExpired = "CREDENTIALS_EXPIRED"
+)
+
+// Options configures an Authenticator.
+type Options struct {
+	// Keys holds the API keys. Required.
+	Keys *Store
+	// JWT verifies OIDC tokens; nil refuses every JWT.
+	JWT *JWTVerifier
+	// Signer signs the identity forwarded to services. Required.
+	Signer *identity.Signer
+	Logger *slog.Logger
+	// TouchInterval is how often at most the last-use time of one key is written (default 1m),
+	// so that a busy key costs one write a minute, not one per request.
+	TouchInterval time.Duration
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// Authenticator authenticates callers; it implements gateway.Authenticator.
+type Authenticator struct {
+	opts    Options
+	touched sync.Map // key id → time.Time of the last last-use write
+}
+
+// New returns an authenticator.
+func New(opts Options) (*Authenticator, error) {
+	if opts.Keys == nil || opts.Signer == nil {
+		return nil, errors.New("auth: a key store and an identity signer are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TouchInterval <= 0 {
+		opts.TouchInterval = time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Authenticator{opts: opts}, nil
+}
+
+// Authenticate implements gateway.Authenticator: authorization is the value of the
+// Authorization header. It returns the caller and the metadata carrying its signed identity.
+func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (identity.Principal, metadata.MD, error) {
+	token, err := bearer(authorization)
+	if err != nil {
+		return identity.Principal{}, nil, err
+	}
+	var p identity.Principal
+	if looksLikeJWT(token) {
+		if a.opts.JWT == nil {
+			return identity.Principal{}, nil, Unauthenticated(ReasonInvalid, "JWTs are not accepted: no OIDC issuer is configured")
+		}
+		p, err = a.opts.JWT.Verify(ctx, token)
+	} else {
+		p, err = a.apiKey(ctx, token)
+	}
+	if err != nil {
+		return identity.Principal{}, nil, err
+	}
+	signed, err := a.opts.Signer.Sign(p)
+	if err != nil {
+		return identity.Principal{}, nil, status.Error(codes.Internal, "internal error")
+	}
+	return p, metadata.Pairs(identity.MetadataKey, signed), nil
+}
+
+// bearer extracts the token of an `Authorization: Bearer <token>` header.
+func bearer(authorization string) (string, error) {
+	if strings.TrimSpace(authorization) == "" {
+		return "", Unauthenticated(ReasonMissing, "send the API key or token as Authorization: Bearer <token>")
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 8192 {
+		return "", Unauthenticated(ReasonInvalid, "the Authorization header must be Bearer <token>")
+	}
+	return token, nil
+}
+
+// looksLikeJWT tells a compact JWS (base64url of a JSON header, starting `{"`) from an API key.
+func looksLikeJWT(token string) bool {
+	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
+}
+
+func (a *Authenticator) apiKey(ctx context.Context, token string) (identity.Principal, error) {
+	k, err := a.opts.Keys.ByHash(ctx, HashKey(token))
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		return identity.Principal{}, Unauthenticated(ReasonInvalid, "the API key is not valid")
+	case err != nil:
+		a.opts.Logger.ErrorContext(ctx, "api key lookup failed", "error", err)
+		return identity.Principal{}, status.Error(codes.Unavailable, "authentication is unavailable; retry later")
+	}
+	now := a.opts.Now()
+	if k.RevokeTime != nil {
+		return identity.Principal{}, Unauthenticated(ReasonInvalid, "the API key is not valid")
+	}
+	if k.ExpireTime != nil && !now.Before(*k.ExpireTime) {
+		return identity.Principal{}, Unauthenticated(ReasonExpired, "the API key has expired")
+	}
+	a.touch(ctx, k.ID, now)
+	return identity.Principal{Subject: "apiKeys/" + k.ID, Scopes: k.Scopes}, nil
+}
+
+// touch records the key's last use, at most once per TouchInterval per key and process.
+func (a *Authenticator) touch(ctx context.Context, id string, now time.Time) {
+	if last, ok := a.touched.Load(id); ok && now.Sub(last.(time.Time)) < a.opts.TouchInterval {
+		return
+	}
+	a.touched.Store(id, now)
+	if err := a.opts.Keys.Touch(ctx, id, now.Truncate(time.Minute)); err != nil {
+		a.opts.Logger.WarnContext(ctx, "recording api key use failed", "key", id, "error", err)
+	}
+}
+
+// Unauthenticated returns an UNAUTHENTICATED status error with an ErrorInfo of reason.
+func Unauthenticated(reason, msg string) error {
+	st := status.New(codes.Unauthenticated, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
+		st = d
+	}
+	return st.Err()
+}

@@ -1,0 +1,261 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// MigrationTable is the goose version table of the gateway's own migrations.
+const MigrationTable = "gateway_migrations"
+
+// Migrations returns the gateway's schema for an engine.
+func Migrations(e sqldb.Engine) fs.FS {
+	dir := "migrations/sqlite"
+	if e == sqldb.Postgres {
+		dir = "migrations/postgres"
+	}
+	sub, _ := fs.Sub(migrations, dir)
+	return sub
+}
+
+// OpenDatabase opens and migrates the gateway's database: a sqlite: file or a postgres:// URL,
+// whose tables live in the schema "gateway".
+func OpenDatabase(ctx context.Context, url string, opts sqldb.Options) (*sqldb.DB, error) {
+	if opts.Schema == "" {
+		opts.Schema = "gateway"
+	}
+	db, err := sqldb.Open(ctx, url, opts)
+	if err != nil {
+		return nil, fmt.Errorf("gateway database: %w", err)
+	}
+	if err := db.Migrate(ctx, MigrationTable, Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway database: %w", err)
+	}
+	return db, nil
+}
+
+// KeyPrefix starts every generated API key, so that secret scanners and people recognise one.
+const KeyPrefix = "qdk_"
+
+// Key is a stored API key.
+type Key struct {
+	ID          string
+	DisplayName string
+	// Hash is the hex SHA-256 of the key. A generated key has 256 random bits, so a fast hash is
+	// enough: there is nothing to brute-force, unlike a password, and a lookup costs one hash.
+	Hash        string
+	Prefix      string
+	Scopes      []string
+	Creator     string
+	CreateTime  time.Time
+	ExpireTime  *time.Time
+	RevokeTime  *time.Time
+	LastUseTime *time.Time
+}
+
+// ErrKeyNotFound is returned for an id or hash that matches no key.
+var ErrKeyNotFound = errors.New("api key not found")
+
+// HashKey returns the stored form of a key.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewKeySecret returns a new key for id: KeyPrefix, the id and 256 random bits.
+func NewKeySecret(id string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("api key: %w", err)
+	}
+	return KeyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// NewKeyID returns a random key id that matches the resource name pattern.
+func NewKeyID() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("api key id: %w", err)
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}
+
+// displayPrefix is the part of a key kept to recognise it: short enough to reveal nothing
+// useful of a 256-bit secret.
+func displayPrefix(key string) string {
+	n := len(KeyPrefix) + 8
+	if !strings.HasPrefix(key, KeyPrefix) {
+		n = 6
+	}
+	if len(key) < n {
+		return key
+	}
+	return key[:n]
+}
+
+// Store keeps API keys in the gateway's database. Its SQL is the same on both engines.
+type Store struct{ db *sqldb.DB }
+
+// NewStore returns a store on a migrated database (see OpenDatabase).
+func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+
+const keyColumns = `id, display_name, key_hash, key_prefix, scopes, creator, create_time, expire_time, revoke_time, last_use_time`
+
+// Create inserts k.
+func (s *Store) Create(ctx context.Context, k *Key) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			k.ID, k.DisplayName, k.Hash, k.Prefix, strings.Join(k.Scopes, " "), k.Creator, k.CreateTime.UTC(),
+			utcPtr(k.ExpireTime), utcPtr(k.RevokeTime), utcPtr(k.LastUseTime))
+		if err != nil {
+			return fmt.Errorf("insert api key %s: %w", k.ID, err)
+		}
+		return nil
+	})
+}
+
+// Get returns the key with id.
+func (s *Store) Get(ctx context.Context, id string) (*Key, error) {
+	return s.one(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id)
+}
+
+// ByHash returns the key whose hash is hash.
+func (s *Store) ByHash(ctx context.Context, hash string) (*Key, error) {
+	return s.one(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = $1`, hash)
+}
+
+func (s *Store) one(ctx context.Context, query, arg string) (*Key, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, query, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrKeyNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get api key: %w", err)
+	}
+	return k, nil
+}
+
+// List returns up to limit keys whose id sorts after afterID, by id.
+func (s *Store) List(ctx context.Context, afterID string, limit int) ([]*Key, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	return keys, nil
+}
+
+// Revoke sets the revoke time of key id unless it has one, and returns the key.
+func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (*Key, error) {
+	var k *Key
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $2 WHERE id = $1 AND revoke_time IS NULL`, id, at.UTC()); err != nil {
+			return fmt.Errorf("revoke api key %s: %w", id, err)
+		}
+		var err error
+		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrKeyNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Touch records that key id authenticated a request at t.
+func (s *Store) Touch(ctx context.Context, id string, t time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_use_time = $2 WHERE id = $1`, id, t.UTC()); err != nil {
+		return fmt.Errorf("touch api key %s: %w", id, err)
+	}
+	return nil
+}
+
+// PutBootstrap makes k the bootstrap key: inserted when there is none, else its hash, prefix
+// and scopes replaced and any revocation lifted, so that setting QUARTERDECK_BOOTSTRAP_API_KEY
+// always yields a working admin key with exactly that value.
+func (s *Store) PutBootstrap(ctx context.Context, k *Key) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL)
+			ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
+				scopes = excluded.scopes, expire_time = NULL, revoke_time = NULL`,
+			k.ID, k.DisplayName, k.Hash, k.Prefix, strings.Join(k.Scopes, " "), k.Creator, k.CreateTime.UTC())
+		if err != nil {
+			return fmt.Errorf("put bootstrap api key: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetScopes replaces the scopes of key id.
+func (s *Store) SetScopes(ctx context.Context, id string, scopes []string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE api_keys SET scopes = $2 WHERE id = $1`, id, strings.Join(scopes, " ")); err != nil {
+		return fmt.Errorf("set scopes of api key %s: %w", id, err)
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanKey(r scanner) (*Key, error) {
+	var (
+		k                 Key
+		scopes            string
+		expire, rev, used sql.NullTime
+	)
+	if err := r.Scan(&k.ID, &k.DisplayName, &k.Hash, &k.Prefix, &scopes, &k.Creator, &k.CreateTime, &expire, &rev, &used); err != nil {
+		return nil, err
+	}
+	k.Scopes = strings.Fields(scopes)
+	k.CreateTime = k.CreateTime.UTC()
+	k.ExpireTime, k.RevokeTime, k.LastUseTime = timePtr(expire), timePtr(rev), timePtr(used)
+	return &k, nil
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+func utcPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}

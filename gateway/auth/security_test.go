@@ -1,0 +1,502 @@
+package auth_test
+
+// The security suite: the whole front door (gateway handler, authenticator, admin server,
+// budget service) with hostile credentials, through REST as a client sends them, and a service
+// called directly over gRPC as an attacker inside the network would.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/quarterdeck/quarterdeck/gateway"
+	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+)
+
+const (
+	issuer   = "https://idp.example.test"
+	audience = "quarterdeck"
+	adminKey = "security-suite-admin-key-0123456789abcdef"
+)
+
+// idp is an OpenID provider in the test: an RSA and an EC signing key published as a JWKS.
+type idp struct {
+	rsa     *rsa.PrivateKey
+	ec      *ecdsa.PrivateKey
+	srv     *httptest.Server
+	fetches atomic.Int32
+	extra   atomic.Pointer[jose.JSONWebKey] // a key published later (rotation)
+}
+
+func newIDP(t *testing.T) *idp {
+	t.Helper()
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &idp{rsa: rk, ec: ek}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		p.fetches.Add(1)
+		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+			{Key: &rk.PublicKey, KeyID: "rsa1", Algorithm: "RS256", Use: "sig"},
+			{Key: &ek.PublicKey, KeyID: "ec1", Algorithm: "ES256", Use: "sig"},
+		}}
+		if k := p.extra.Load(); k != nil {
+			set.Keys = append(set.Keys, *k)
+		}
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// claims are the usual claims of a token for Quarterdeck, valid now.
+func claims(mod func(map[string]any)) map[string]any {
+	now := time.Now()
+	c := map[string]any{
+		"iss": issuer, "aud": audience, "sub": "alice", "iat": now.Unix(),
+		"nbf": now.Add(-time.Minute).Unix(), "exp": now.Add(10 * time.Minute).Unix(), "scope": "budget.read",
+	}
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, c map[string]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if kid != "" {
+		opts = opts.WithHeader("kid", kid)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Signed(s).Claims(c).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// unsigned builds a token with header h and claims c and the given signature, by hand, for the
+// forgeries a JOSE library refuses to make.
+func unsigned(h, c map[string]any, sig string) string {
+	hb, _ := json.Marshal(h)
+	cb, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb) + "." + sig
+}
+
+// front is the platform under test.
+type front struct {
+	url      string
+	keys     *auth.Store
+	budget   string // gRPC address of the budget service
+	signer   *identity.Signer
+	priv     ed25519.PrivateKey
+	idp      *idp
+	verifier *auth.JWTVerifier
+}
+
+func startFront(t *testing.T) *front {
+	t.Helper()
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	_, priv, err := identity.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := identity.NewSigner(priv, identity.SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := identity.NewVerifier([]ed25519.PublicKey{signer.PublicKey()}, identity.VerifierOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ns := testenv.NATSServer(t)
+	nc, _ := testenv.Connect(t, ns.URL)
+	db := testenv.SQLite(t)
+	in, err := host.Start(ctx, budget.Service(), host.Options{
+		DatabaseURL: db.DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet, Identity: verifier,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = in.Stop(ctx)
+	})
+
+	gdb, err := auth.OpenDatabase(ctx, testenv.SQLite(t).DSN, sqldb.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gdb.Close() })
+	keys := auth.NewStore(gdb)
+	if _, err := auth.Bootstrap(ctx, keys, adminKey, auth.KnownScopes()); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := auth.StartAdmin(auth.AdminOptions{Store: keys, Identity: verifier, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Stop(context.Background()) })
+
+	p := newIDP(t)
+	jv, err := auth.NewJWTVerifier(auth.JWTConfig{
+		Issuer: issuer, Audience: audience, JWKSURL: p.srv.URL, ScopeClaim: "scope", RolesClaim: "roles",
+		RoleScopes: []string{"finance=budget.read budget.write"}, Leeway: 30 * time.Second,
+		JWKSMaxAge: time.Hour, JWKSMinInterval: time.Hour,
+	}, p.srv.Client(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.New(auth.Options{Keys: keys, JWT: jv, Signer: signer, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(ctx, gateway.Options{
+		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return &front{url: srv.URL, keys: keys, budget: in.Addr(), signer: signer, priv: priv, idp: p, verifier: jv}
+}
+
+type reply struct {
+	code   int
+	header http.Header
+	body   map[string]any
+}
+
+func (f *front) do(t *testing.T, authorization, method, path, body string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{code: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", method, path, raw, err)
+		}
+	}
+	return r
+}
+
+// errorInfo returns the reason, domain and metadata of an error body's ErrorInfo.
+func errorInfo(body map[string]any) (reason, domain string, meta map[string]any) {
+	ds, _ := body["details"].([]any)
+	for _, d := range ds {
+		d, _ := d.(map[string]any)
+		if d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" {
+			reason, _ = d["reason"].(string)
+			domain, _ = d["domain"].(string)
+			meta, _ = d["metadata"].(map[string]any)
+		}
+	}
+	return reason, domain, meta
+}
+
+func TestForgedCredentialsAreRejected(t *testing.T) {
+	t.Parallel()
+	f := startFront(t)
+	ctx := context.Background()
+	p := f.idp
+
+	// Keys in the store that must not work.
+	past := time.Now().Add(-time.Hour)
+	revokedSecret, _ := auth.NewKeySecret("revoked1")
+	expiredSecret, _ := auth.NewKeySecret("expired1")
+	for _, k := range []*auth.Key{
+		{ID: "revoked1", DisplayName: "revoked", Hash: auth.HashKey(revokedSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Creator: "t", CreateTime: past, RevokeTime: &past},
+		{ID: "expired1", DisplayName: "expired", Hash: auth.HashKey(expiredSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Creator: "t", CreateTime: past, ExpireTime: &past},
+	} {
+		if err := f.keys.Create(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&p.rsa.PublicKey)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	valid := sign(t, jose.RS256, p.rsa, "rsa1", claims(nil))
+	parts := strings.Split(valid, ".")
+	escalated, _ := json.Marshal(claims(func(c map[string]any) { c["scope"] = "budget.read budget.write iam.admin" }))
+
+	cases := []struct {
+		name, authorization, reason string
+	}{
+		{"no header", "", auth.ReasonMissing},
+		{"garbage", "Bearer garbage", auth.ReasonInvalid},
+		{"not bearer", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:admin")), auth.ReasonInvalid},
+		{"empty bearer", "Bearer ", auth.ReasonInvalid},
+		{"unknown api key", "Bearer qdk_nothere_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", auth.ReasonInvalid},
+		{"revoked api key", "Bearer " + revokedSecret, auth.ReasonInvalid},
+		{"expired api key", "Bearer " + expiredSecret, auth.ReasonExpired},
+		{"admin key with a character changed", "Bearer " + adminKey[:len(adminKey)-1] + "X", auth.ReasonInvalid},
+		{"alg none", "Bearer " + unsigned(map[string]any{"alg": "none", "typ": "JWT", "kid": "rsa1"}, claims(nil), ""), auth.ReasonInvalid},
+		{"alg none with a signature", "Bearer " + unsigned(map[string]any{"alg": "none", "kid": "rsa1"}, claims(nil), parts[2]), auth.ReasonInvalid},
+		{"HS256 signed with the RSA public key", "Bearer " + sign(t, jose.HS256, pubPEM, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"HS256 signed with the RSA public key DER", "Bearer " + sign(t, jose.HS256, pubDER, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"RS384 not allowed", "Bearer " + sign(t, jose.RS384, p.rsa, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"PS256 not allowed", "Bearer " + sign(t, jose.PS256, p.rsa, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"ES256 header on the RSA key", "Bearer " + sign(t, jose.ES256, p.ec, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"expired beyond leeway", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) {
+			c["exp"] = time.Now().Add(-2 * time.Minute).Unix()
+		})), auth.ReasonExpired},
+		{"not yet valid beyond leeway", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) {
+			c["nbf"] = time.Now().Add(5 * time.Minute).Unix()
+		})), auth.ReasonInvalid},
+		{"no exp", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { delete(c, "exp") })), auth.ReasonInvalid},
+		{"no sub", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { delete(c, "sub") })), auth.ReasonInvalid},
+		{"wrong iss", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { c["iss"] = "https://evil.example" })), auth.ReasonInvalid},
+		{"wrong aud", "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { c["aud"] = "another-app" })), auth.ReasonInvalid},
+		{"unknown kid", "Bearer " + sign(t, jose.RS256, otherRSA, "rsa-unknown", claims(nil)), auth.ReasonInvalid},
+		{"known kid, other key", "Bearer " + sign(t, jose.RS256, otherRSA, "rsa1", claims(nil)), auth.ReasonInvalid},
+		{"tampered payload", "Bearer " + parts[0] + "." + base64.RawURLEncoding.EncodeToString(escalated) + "." + parts[2], auth.ReasonInvalid},
+		{"tampered signature", "Bearer " + parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-6] + "AAAAAA", auth.ReasonInvalid},
+		{"internal identity as bearer", "Bearer " + mustSign(t, f.signer, identity.Principal{Subject: "users/x", Scopes: []string{"budget.read"}}), auth.ReasonInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.do(t, tc.authorization, http.MethodGet, "/v1/costCenters", "")
+			reason, domain, _ := errorInfo(r.body)
+			if r.code != http.StatusUnauthorized || reason != tc.reason || domain != auth.ErrorDomain {
+				t.Fatalf("= %d %s/%s %v; want 401 %s", r.code, domain, reason, r.body, tc.reason)
+			}
+			if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	// The genuine articles work, so that the rejections above are about the forgery.
+	for name, authorization := range map[string]string{
+		"valid RS256":     "Bearer " + valid,
+		"valid ES256":     "Bearer " + sign(t, jose.ES256, p.ec, "ec1", claims(nil)),
+		"within leeway":   "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { c["exp"] = time.Now().Add(-10 * time.Second).Unix() })),
+		"aud in a list":   "Bearer " + sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { c["aud"] = []string{"other", audience} })),
+		"admin key":       "Bearer " + adminKey,
+		"scheme any case": "bearer " + adminKey,
+	} {
+		if r := f.do(t, authorization, http.MethodGet, "/v1/costCenters", ""); r.code != http.StatusOK {
+			t.Errorf("%s: = %d %v; want 200", name, r.code, r.body)
+		}
+	}
+	// An identity smuggled in as gRPC metadata is dropped: the caller is who its key says.
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/v1/apiKeys", nil)
+	req.Header.Set("Authorization", "Bearer "+valid) // budget.read only
+	req.Header.Set("Grpc-Metadata-X-Quarterdeck-Identity", mustSign(t, f.signer, identity.Principal{Subject: "users/root", Scopes: auth.KnownScopes()}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("admin call with a smuggled identity = %d; want 403 for the token's own scopes", resp.StatusCode)
+	}
+	// Scopes come from the token: budget.read lets a JWT list but not create.
+	r := f.do(t, "Bearer "+valid, http.MethodPost, "/v1/costCenters", `{"displayName":"X","code":"CC-1"}`)
+	if reason, _, meta := errorInfo(r.body); r.code != http.StatusForbidden || reason != "MISSING_SCOPE" || meta["scope"] != "budget.write" {
+		t.Errorf("POST with budget.read only = %d %v; want 403 MISSING_SCOPE budget.write", r.code, r.body)
+	}
+	// A role mapped to scopes by configuration grants them.
+	finance := sign(t, jose.RS256, p.rsa, "rsa1", claims(func(c map[string]any) { delete(c, "scope"); c["roles"] = []string{"finance"} }))
+	if r := f.do(t, "Bearer "+finance, http.MethodPost, "/v1/costCenters", `{"displayName":"X","code":"CC-1"}`); r.code != http.StatusOK {
+		t.Errorf("POST with role finance = %d %v; want 200", r.code, r.body)
+	}
+}
+
+func mustSign(t *testing.T, s *identity.Signer, p identity.Principal) string {
+	t.Helper()
+	tok, err := s.Sign(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// endpoint is one REST call and the scope it needs.
+type endpoint struct {
+	method, path, body, scope string
+}
+
+// endpoints are the REST calls of every API the gateway serves. Each is valid apart from
+// authorization, so that with the scope it gets anything but 401 or 403.
+var endpoints = []endpoint{
+	{"GET", "/v1/costCenters", "", "budget.read"},
+	{"GET", "/v1/costCenters/nothere", "", "budget.read"},
+	{"POST", "/v1/costCenters", `{"displayName":"Scoped","code":"CC-SCOPE"}`, "budget.write"},
+	{"PATCH", "/v1/costCenters/nothere", `{"displayName":"Renamed"}`, "budget.write"},
+	{"DELETE", "/v1/costCenters/nothere", "", "budget.write"},
+	{"GET", "/v1/apiKeys", "", "iam.admin"},
+	{"GET", "/v1/apiKeys/nothere", "", "iam.admin"},
+	{"POST", "/v1/apiKeys", `{"displayName":"made by a test","scopes":["iam.admin"]}`, "iam.admin"},
+	{"POST", "/v1/apiKeys/nothere:revoke", `{}`, "iam.admin"},
+}
+
+func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
+	t.Parallel()
+	f := startFront(t)
+	scopes := map[string]bool{}
+	for _, e := range endpoints {
+		scopes[e.scope] = true
+	}
+	for scope := range scopes {
+		t.Run("without "+scope, func(t *testing.T) {
+			var granted []string
+			for _, s := range auth.KnownScopes() {
+				if s != scope {
+					granted = append(granted, s)
+				}
+			}
+			key := createKey(t, f, granted)
+			for _, e := range endpoints {
+				r := f.do(t, "Bearer "+key, e.method, e.path, e.body)
+				reason, _, meta := errorInfo(r.body)
+				if e.scope == scope {
+					if r.code != http.StatusForbidden || reason != "MISSING_SCOPE" || meta["scope"] != scope {
+						t.Errorf("%s %s = %d %v; want 403 MISSING_SCOPE %s", e.method, e.path, r.code, r.body, scope)
+					}
+				} else if r.code == http.StatusForbidden || r.code == http.StatusUnauthorized {
+					t.Errorf("%s %s = %d %v; it does not need %s", e.method, e.path, r.code, r.body, scope)
+				}
+			}
+		})
+	}
+	// Every scope of the APIs the gateway serves over REST is covered above.
+	for _, s := range []string{"budget.read", "budget.write", "iam.admin"} {
+		if !scopes[s] || !slices.Contains(auth.KnownScopes(), s) {
+			t.Errorf("scope %s is not exercised or not declared", s)
+		}
+	}
+}
+
+// createKey creates an API key with scopes through the admin API, as the bootstrap admin.
+func createKey(t *testing.T, f *front, scopes []string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"displayName": "test key", "scopes": scopes})
+	r := f.do(t, "Bearer "+adminKey, http.MethodPost, "/v1/apiKeys", string(body))
+	key, _ := r.body["key"].(string)
+	if r.code != http.StatusOK || !strings.HasPrefix(key, auth.KeyPrefix) {
+		t.Fatalf("create key = %d %v", r.code, r.body)
+	}
+	return key
+}
+
+func TestDirectCallsToAServiceNeedAnIdentity(t *testing.T) {
+	t.Parallel()
+	f := startFront(t)
+	conn, err := grpc.NewClient(f.budget, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := budgetv1.NewBudgetServiceClient(conn)
+
+	_, wrongKey, _ := identity.GenerateKey()
+	wrong, _ := identity.NewSigner(wrongKey, identity.SignerOptions{})
+	p := identity.Principal{Subject: "users/mallory", Scopes: auth.KnownScopes()}
+	cases := map[string]struct {
+		md     []string
+		reason string
+	}{
+		"no identity":           {nil, rpc.ReasonIdentityMissing},
+		"signed by another key": {[]string{identity.MetadataKey, mustSign(t, wrong, p)}, rpc.ReasonIdentityInvalid},
+		"expired":               {[]string{identity.MetadataKey, expiredToken(t, f, p)}, rpc.ReasonIdentityExpired},
+		"an API key instead":    {[]string{identity.MetadataKey, adminKey}, rpc.ReasonIdentityInvalid},
+		"a bearer header only":  {[]string{"authorization", "Bearer " + adminKey}, rpc.ReasonIdentityMissing},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), tc.md...)
+			_, err := client.ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
+			info, _ := rpc.Details(err)
+			if status.Code(err) != codes.Unauthenticated || info.GetReason() != tc.reason {
+				t.Fatalf("= %v (%v); want UNAUTHENTICATED %s", status.Code(err), info, tc.reason)
+			}
+		})
+	}
+	// The gateway's signature is what makes the difference.
+	ctx := metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, mustSign(t, f.signer, p))
+	if _, err := client.ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{}); err != nil {
+		t.Fatalf("with the gateway's identity: %v", err)
+	}
+}
+
+// expiredToken signs p with the gateway's key as it was two minutes ago.
+func expiredToken(t *testing.T, f *front, p identity.Principal) string {
+	t.Helper()
+	return mustSign(t, f.signerAt(t, time.Now().Add(-2*time.Minute)), p)
+}
+
+func (f *front) signerAt(t *testing.T, at time.Time) *identity.Signer {
+	t.Helper()
+	s, err := identity.NewSigner(f.priv, identity.SignerOptions{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
