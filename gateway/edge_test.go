@@ -38,6 +38,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
@@ -140,6 +141,10 @@ func startEdge(t *testing.T, backend string, opts gateway.Options) *edge {
 	t.Helper()
 	opts.Backends = map[string]string{"budget": backend}
 	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if opts.Authenticator == nil {
+		// Real services verify the caller's identity; the test authenticator signs one.
+		opts.Authenticator = identitytest.Authenticator{}
+	}
 	gw, err := gateway.New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)

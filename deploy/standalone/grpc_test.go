@@ -23,7 +23,8 @@ func TestStandaloneOnePort(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(), scenario{prefix: "quarterdeck"})
 	defer p.Stop()
-	conn, err := grpc.NewClient(strings.TrimPrefix(p.rest, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(strings.TrimPrefix(p.rest, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(bearer(adminKey)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,3 +71,12 @@ func TestStandaloneOnePort(t *testing.T) {
 		t.Errorf("/docs/ = %d\n%s", page.StatusCode, html)
 	}
 }
+
+// bearer sends an API key with every gRPC call, as the Authorization metadata.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }

@@ -16,6 +16,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 )
 
 // auditRecords lists every audit record of the budget service.
@@ -97,7 +98,7 @@ func TestCostCenterChangesAreAudited(t *testing.T) {
 		} {
 			r := rs[i]
 			if r.GetAction() != want.action || r.GetMethod() != want.method || r.GetResource() != "costCenters/infra" ||
-				r.GetActor() != "system" || r.GetSequence() != int64(i+1) {
+				r.GetActor() != identitytest.Subject || r.GetSequence() != int64(i+1) {
 				t.Errorf("record %d = %v, want %s by %s", i+1, r, want.action, want.method)
 			}
 		}
