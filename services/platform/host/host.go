@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
@@ -36,6 +37,9 @@ type Service struct {
 	Register func(r grpc.ServiceRegistrar, deps Deps) error
 	// Names are the full gRPC service names it registers; each is reported by the health service.
 	Names []string
+	// Consumers declares the service's consumers of other services' events (nil: none). The host
+	// runs them after the service starts serving and drains them at Stop.
+	Consumers func(deps Deps) []consumer.Spec
 }
 
 // Deps is what the host gives a service.
@@ -43,6 +47,9 @@ type Deps struct {
 	DB     *sqldb.DB
 	Events *outbox.Factory
 	Logger *slog.Logger
+	// Consumers runs the service's consumers and serves their dead letters (ListDeadLetters,
+	// ReplayDeadLetter of the OperationsService). Nil in the Deps given to Service.Consumers.
+	Consumers *consumer.Runtime
 }
 
 // Options configures one hosted service.
@@ -59,7 +66,9 @@ type Options struct {
 	Stream events.StreamConfig
 	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
 	RelayPollInterval time.Duration
-	Logger            *slog.Logger
+	// Consumers are the delivery settings of the service's event consumers.
+	Consumers consumer.Settings
+	Logger    *slog.Logger
 }
 
 // Instance is a running service.
@@ -69,6 +78,7 @@ type Instance struct {
 	srv    *rpc.Server
 	db     *sqldb.DB
 	relay  *outbox.Relay
+	cons   *consumer.Runtime
 	cancel context.CancelFunc
 	relayC chan error
 	serveC chan error
@@ -120,7 +130,19 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log}); err != nil {
+	deps := Deps{DB: db, Events: factory, Logger: log}
+	var specs []consumer.Spec
+	if svc.Consumers != nil {
+		specs = svc.Consumers(deps)
+	}
+	cons, err := consumer.New(db, js, specs, consumer.Options{
+		Service: svc.Domain, Prefix: opts.Stream.Prefix, Settings: opts.Consumers, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	deps.Consumers = cons
+	if err := svc.Register(srv, deps); err != nil {
 		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
 	}
 
@@ -142,11 +164,15 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cancel: relayCancel,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cons: cons, cancel: relayCancel,
 		relayC: make(chan error, 1), serveC: make(chan error, 1), log: log,
 	}
 	go func() { in.relayC <- relay.Run(relayCtx) }()
 	go func() { in.serveC <- srv.Serve(lis) }()
+	if err := cons.Start(relayCtx); err != nil {
+		relayCancel()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
 
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, n := range svc.Names {
@@ -171,6 +197,10 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
+	if err := db.Migrate(ctx, consumer.MigrationTable, consumer.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
 	if err := db.Migrate(ctx, svc.Domain+"_migrations", svc.Migrations(db.Engine())); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
@@ -186,7 +216,7 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 
 // Stop shuts the service down in order: health reports NOT_SERVING so balancers drain it, the
 // server stops accepting and lets in-flight calls finish until ctx's deadline, the relay
-// publishes what is pending, and the database closes.
+// publishes what is pending, the consumers finish the events they hold, and the database closes.
 func (in *Instance) Stop(ctx context.Context) error {
 	in.srv.Health.Shutdown()
 	stopped := make(chan struct{})
@@ -203,6 +233,10 @@ func (in *Instance) Stop(ctx context.Context) error {
 	}
 	var errs []error
 	if err := in.relay.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// Consumers drain after the relay flush: events this service consumes may be its own.
+	if err := in.cons.Drain(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	in.cancel()
