@@ -446,7 +446,7 @@ func (r *Runtime) run(ctx context.Context, rn *runner) {
 					break
 				}
 				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-					log.Warn("consumer deleted on the server; recreating", "error", err)
+					log.Warn("consumer lost; subscribing again", "error", err)
 					it.Stop()
 					break
 				}
