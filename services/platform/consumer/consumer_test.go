@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
@@ -290,6 +293,140 @@ func TestStaleEventIsSkipped(t *testing.T) {
 		}
 		if outcome != "STALE" {
 			t.Fatalf("inbox outcome of the stale event = %q, want STALE", outcome)
+		}
+	})
+}
+
+func TestDeadLetterAndReplay(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		var failing atomic.Bool
+		failing.Store(true)
+		rt := e.start(t, e.js, fast, func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+			if err := recordEffect(ctx, tx, ev); err != nil {
+				return err
+			}
+			if failing.Load() {
+				return fmt.Errorf("cost center %s unknown here", ev.Resource)
+			}
+			return nil
+		})
+		ctx := context.Background()
+		id := newID(t)
+		e.publish(t, e.event(id, "costCenters/a", 1))
+
+		var dl *operationsv1.DeadLetter
+		eventually(t, 20*time.Second, "a dead letter", func() bool {
+			resp, err := rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.DeadLetters) == 1 {
+				dl = resp.DeadLetters[0]
+			}
+			return dl != nil
+		})
+		if dl.EventId != id || dl.Consumer != "budget-watch" || dl.Attempts != 3 ||
+			dl.State != operationsv1.DeadLetter_STATE_PENDING || dl.EventType != "quarterdeck.budget.v1.CostCenterCreated" ||
+			dl.Subject != e.prefix+".budget.cost_center.created" || dl.Error != "cost center costCenters/a unknown here" ||
+			dl.Payload != `{"version":"1"}` || dl.CreateTime == nil {
+			t.Fatalf("dead letter = %v", dl)
+		}
+		// Terminated: JetStream will not deliver it again.
+		eventually(t, 10*time.Second, "the term", func() bool {
+			i := e.consumerInfo(t)
+			return i != nil && i.NumAckPending == 0 && i.NumPending == 0
+		})
+		if c := effects(t, e.db); c.rows != 0 {
+			t.Fatalf("effects after the failures = %d, want 0", c.rows)
+		}
+
+		// A replay that fails again leaves it pending, with one more attempt.
+		got, err := rt.ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: dl.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != operationsv1.DeadLetter_STATE_PENDING || got.Attempts != 4 || got.ReplayTime == nil {
+			t.Fatalf("after a failed replay: %v", got)
+		}
+
+		failing.Store(false)
+		reqID := uuid.NewString()
+		got, err = rt.ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: dl.Name, RequestId: reqID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != operationsv1.DeadLetter_STATE_REPLAYED || got.Attempts != 5 {
+			t.Fatalf("after a replay: %v", got)
+		}
+		if c := effects(t, e.db); c.rows != 1 {
+			t.Fatalf("effects after the replay = %d, want 1", c.rows)
+		}
+		// A retry of the same replay returns the result; another replay is refused.
+		again, err := rt.ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: dl.Name, RequestId: reqID})
+		if err != nil || again.State != operationsv1.DeadLetter_STATE_REPLAYED {
+			t.Fatalf("retry of the replay: %v, %v", again, err)
+		}
+		_, err = rt.ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: dl.Name})
+		if fe := fault.As(err); fe == nil || fe.Kind != fault.FailedPrecondition || fe.Reason != "DEAD_LETTER_ALREADY_REPLAYED" {
+			t.Fatalf("second replay: %v, want FAILED_PRECONDITION", err)
+		}
+		if c := effects(t, e.db); c.rows != 1 {
+			t.Fatalf("effects after the second replay = %d, want 1", c.rows)
+		}
+
+		_, err = rt.ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: "services/risk/deadLetters/nope"})
+		if fe := fault.As(err); fe == nil || fe.Kind != fault.NotFound {
+			t.Fatalf("replay of a missing dead letter: %v, want NOT_FOUND", err)
+		}
+	})
+}
+
+func TestListDeadLetters(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		rt := e.start(t, e.js, fast, func(context.Context, *sql.Tx, consumer.Event) error {
+			return consumer.Permanent(errors.New("never"))
+		})
+		ctx := context.Background()
+		var ids []string
+		for i := range 3 {
+			id := newID(t)
+			ids = append(ids, id)
+			e.publish(t, e.event(id, fmt.Sprintf("costCenters/%d", i), 1))
+			// One at a time, so that the dead letters are created in publish order.
+			eventually(t, 20*time.Second, "dead letter "+id, func() bool {
+				resp, err := rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
+				return err == nil && len(resp.DeadLetters) == i+1
+			})
+		}
+		req := &operationsv1.ListDeadLettersRequest{Parent: "services/risk", PageSize: 2}
+		p1, err := rt.ListDeadLetters(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p1.DeadLetters) != 2 || p1.NextPageToken == "" || p1.DeadLetters[0].EventId != ids[2] ||
+			p1.DeadLetters[1].EventId != ids[1] || p1.DeadLetters[0].Attempts != 1 {
+			t.Fatalf("first page: %v", p1)
+		}
+		req.PageToken = p1.NextPageToken
+		p2, err := rt.ListDeadLetters(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p2.DeadLetters) != 1 || p2.NextPageToken != "" || p2.DeadLetters[0].EventId != ids[0] {
+			t.Fatalf("second page: %v", p2)
+		}
+
+		_, err = rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk", Filter: "state = STATE_PENDING"})
+		if fe := fault.As(err); fe == nil || fe.Kind != fault.InvalidArgument || len(fe.Violations) != 1 || fe.Violations[0].Field != "filter" {
+			t.Fatalf("filter: %v, want INVALID_ARGUMENT on filter", err)
+		}
+		_, err = rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk", PageToken: "garbage"})
+		if fe := fault.As(err); fe == nil || fe.Kind != fault.InvalidArgument {
+			t.Fatalf("bad page token: %v, want INVALID_ARGUMENT", err)
+		}
+		_, err = rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/budget"})
+		if fe := fault.As(err); fe == nil || fe.Kind != fault.NotFound {
+			t.Fatalf("other service: %v, want NOT_FOUND", err)
 		}
 	})
 }
