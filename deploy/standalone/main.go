@@ -24,6 +24,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
@@ -44,6 +45,7 @@ type settings struct {
 	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
 	Events          events.StreamConfig
+	Consumers       consumer.Settings
 	Telemetry       telemetry.Config
 }
 
@@ -151,6 +153,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger) (err error) {
 			GRPCAddr:    "127.0.0.1:0",
 			NATS:        nc,
 			Stream:      cfg.Events,
+			Consumers:   cfg.Consumers,
 			Logger:      log,
 		})
 		if err != nil {

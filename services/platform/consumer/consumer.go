@@ -101,6 +101,9 @@ type Settings struct {
 	BackoffInitial time.Duration `env:"CONSUMER_BACKOFF_INITIAL" default:"1s" help:"wait before redelivering an event whose handler failed; doubles with every attempt"`
 	BackoffMax     time.Duration `env:"CONSUMER_BACKOFF_MAX" default:"5m" help:"longest wait between two delivery attempts of a failed event"`
 	MaxAckPending  int           `env:"CONSUMER_MAX_ACK_PENDING" default:"64" help:"events a consumer holds unacknowledged at most (its pull batch)"`
+	// InboxRetention must outlive the streams' maximum age, so that every event a stream can
+	// still deliver finds its inbox row.
+	InboxRetention time.Duration `env:"CONSUMER_INBOX_RETENTION" default:"744h" help:"how long a consumer remembers the ids of handled events (longer than the streams' max age)"`
 }
 
 // Default settings, also the zero-value fallbacks.
@@ -110,6 +113,7 @@ const (
 	DefaultBackoffInitial = time.Second
 	DefaultBackoffMax     = 5 * time.Minute
 	DefaultMaxAckPending  = 64
+	DefaultInboxRetention = 744 * time.Hour
 )
 
 func (s Settings) withDefaults() Settings {
@@ -128,6 +132,9 @@ func (s Settings) withDefaults() Settings {
 	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
 	if s.MaxAckPending <= 0 {
 		s.MaxAckPending = DefaultMaxAckPending
+	}
+	if s.InboxRetention <= 0 {
+		s.InboxRetention = DefaultInboxRetention
 	}
 	return s
 }
@@ -333,6 +340,13 @@ func (r *Runtime) Start(ctx context.Context) error {
 			r.run(ctx, rn)
 		}()
 	}
+	if len(r.order) > 0 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.pruneLoop(ctx)
+		}()
+	}
 	// Owner of the iterators on an abrupt stop: it ends them when ctx does.
 	r.wg.Add(1)
 	go func() {
@@ -519,4 +533,51 @@ func decode(subject string, h nats.Header, data []byte) (Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// pruneInterval is how often the inbox is pruned.
+const pruneInterval = time.Hour
+
+// pruneLoop deletes expired inbox rows every pruneInterval until ctx ends or the runtime drains.
+func (r *Runtime) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.drainC:
+			return
+		case <-t.C:
+			if n, err := r.pruneInbox(ctx, time.Now()); err != nil {
+				r.log.Warn("prune consumer inbox", "error", err)
+			} else if n > 0 {
+				r.log.Info("consumer inbox pruned", "rows", n)
+			}
+		}
+	}
+}
+
+const pruneInboxSQL = `DELETE FROM consumer_inbox WHERE (consumer, event_id) IN (
+	SELECT consumer, event_id FROM consumer_inbox WHERE processed_at < $1 LIMIT 1000)`
+
+// pruneInbox deletes the inbox rows older than the retention at now, a thousand per statement so
+// that no transaction grows large, and returns how many it deleted.
+func (r *Runtime) pruneInbox(ctx context.Context, now time.Time) (int64, error) {
+	cutoff := now.UTC().Add(-r.settings.InboxRetention)
+	var total int64
+	for {
+		res, err := r.db.ExecContext(ctx, pruneInboxSQL, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("prune consumer inbox: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune consumer inbox: %w", err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
 }

@@ -430,3 +430,37 @@ func TestListDeadLetters(t *testing.T) {
 		}
 	})
 }
+
+func TestInboxIsPruned(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		rt := e.start(t, e.js, fast, recordEffect)
+		old, recent := newID(t), newID(t)
+		e.publish(t, e.event(old, "costCenters/a", 1), e.event(recent, "costCenters/b", 1))
+		eventually(t, 20*time.Second, "both applied", func() bool { return effects(t, e.db).rows == 2 })
+		// Age one row past the retention.
+		if _, err := e.db.ExecContext(context.Background(), `UPDATE consumer_inbox SET processed_at = $1 WHERE event_id = $2`,
+			time.Now().UTC().Add(-consumer.DefaultInboxRetention-time.Hour), old); err != nil {
+			t.Fatal(err)
+		}
+		n, err := rt.PruneInbox(context.Background(), time.Now())
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d rows, %v; want 1", n, err)
+		}
+		var left []string
+		rows, err := e.db.QueryContext(context.Background(), `SELECT event_id FROM consumer_inbox`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, id)
+		}
+		if len(left) != 1 || left[0] != recent {
+			t.Fatalf("inbox after pruning = %v, want [%s]", left, recent)
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
@@ -30,6 +31,7 @@ type settings struct {
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
 	Events          events.StreamConfig
+	Consumers       consumer.Settings
 	Telemetry       telemetry.Config
 }
 
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer nc.Close()
 	in, err := host.Start(ctx, budget.Service(), host.Options{
-		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Logger: log,
+		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Consumers: cfg.Consumers, Logger: log,
 	})
 	if err != nil {
 		lis.Close()
