@@ -38,12 +38,19 @@ func (c headerCarrier) Keys() []string {
 	return keys
 }
 
-// startSpan starts the span of handling an event as a child of the trace that published it.
+// startSpan starts the span of handling an event. A delivery's span is a child of the trace that
+// published the event; a replay's span stays in the trace of the replay call and links to it.
 func (r *Runtime) startSpan(ctx context.Context, rn *runner, subject string, h nats.Header, op string) (context.Context, trace.Span) {
+	var opts []trace.SpanStartOption
 	if h != nil {
-		ctx = propagation.TraceContext{}.Extract(ctx, headerCarrier(h))
+		producer := propagation.TraceContext{}.Extract(context.Background(), headerCarrier(h))
+		if op == "replay" {
+			opts = append(opts, trace.WithLinks(trace.LinkFromContext(producer)))
+		} else {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, trace.SpanContextFromContext(producer))
+		}
 	}
-	return r.tracer.Start(ctx, rn.spec.Name+" "+op,
+	return r.tracer.Start(ctx, rn.spec.Name+" "+op, append(opts,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			attribute.String("messaging.system", "nats"),
@@ -51,7 +58,7 @@ func (r *Runtime) startSpan(ctx context.Context, rn *runner, subject string, h n
 			attribute.String("messaging.destination.name", subject),
 			attribute.String("messaging.consumer.group.name", rn.durable),
 			attribute.String("messaging.message.id", h.Get("ce-id")),
-		))
+		))...)
 }
 
 // deliver handles one message and acknowledges, retries or dead-letters it.

@@ -142,6 +142,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
 	deps.Consumers = cons
+	cleanup = append(cleanup, func() { _ = cons.Drain(context.Background()) })
 	if err := svc.Register(srv, deps); err != nil {
 		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
 	}
