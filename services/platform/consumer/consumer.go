@@ -299,10 +299,10 @@ func (r *Runtime) consumerConfig(rn *runner) jetstream.ConsumerConfig {
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.settings.AckWait,
-		// The runtime counts attempts itself and dead-letters on the last one. The server's own
-		// limit would stop delivering an event silently if writing its dead letter failed, so it
-		// is left unlimited; the backoff between attempts is a NAK delay for the same reason
-		// (JetStream's BackOff would also replace AckWait, the bound on a crashed consumer).
+		// The runtime counts attempts itself and dead-letters on the last one: the server's own
+		// limit would stop delivering an event silently even if its dead letter could not be
+		// written. The backoff between attempts is a NAK delay rather than JetStream's BackOff
+		// list, which would replace AckWait, the bound on recovering from a crashed consumer.
 		MaxDeliver:    -1,
 		MaxAckPending: r.settings.MaxAckPending,
 	}

@@ -28,7 +28,7 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 	}
 	const total = 10000
 	forEachDatabase(t, func(t *testing.T, e *env) {
-		settings := consumer.Settings{MaxDeliver: 1000, AckWait: time.Second, BackoffInitial: 50 * time.Millisecond,
+		settings := consumer.Settings{MaxDeliver: 1000, AckWait: 2 * time.Second, BackoffInitial: 50 * time.Millisecond,
 			BackoffMax: 200 * time.Millisecond, MaxAckPending: 32}
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -98,7 +98,7 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 		if err := <-published; err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 5*time.Minute, "every event applied and acknowledged", func() bool {
+		eventually(t, 8*time.Minute, "every event applied and acknowledged", func() bool {
 			if effects(t, e.db).distinct < total {
 				return false
 			}
