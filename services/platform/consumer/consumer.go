@@ -197,13 +197,14 @@ type Runtime struct {
 	specs    map[string]*runner
 	order    []*runner
 
-	mu       sync.Mutex
-	started  bool
-	draining bool
-	drainC   chan struct{}
-	wg       sync.WaitGroup // every goroutine Start starts
-	runners  sync.WaitGroup // the consuming goroutines only
-	stopCtx  context.CancelFunc
+	mu        sync.Mutex
+	started   bool
+	draining  bool
+	drainC    chan struct{}
+	drainOnce sync.Once
+	wg        sync.WaitGroup // every goroutine Start starts
+	runners   sync.WaitGroup // the consuming goroutines only
+	stopCtx   context.CancelFunc
 }
 
 // runner is the running state of one consumer.
@@ -373,9 +374,11 @@ func (r *Runtime) Drain(ctx context.Context) error {
 	if !started {
 		return nil
 	}
-	for _, rn := range r.order {
-		rn.drainIter()
-	}
+	r.drainOnce.Do(func() {
+		for _, rn := range r.order {
+			rn.drainIter()
+		}
+	})
 	done := make(chan struct{})
 	go func() {
 		r.runners.Wait()
