@@ -25,6 +25,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
@@ -54,6 +55,7 @@ type settings struct {
 	BootstrapAPIKey    string         `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
 	OIDC               auth.JWTConfig `prefix:"OIDC_"`
 	Events             events.StreamConfig
+	Consumers          consumer.Settings
 	Telemetry          telemetry.Config
 }
 
@@ -208,6 +210,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 			GRPCAddr:    "127.0.0.1:0",
 			NATS:        nc,
 			Stream:      cfg.Events,
+			Consumers:   cfg.Consumers,
 			Logger:      log,
 			Identity:    verifier,
 		})

@@ -74,3 +74,47 @@ func TestNormalizeDeclaresBearerSecurity(t *testing.T) {
 		t.Errorf("security = %v", doc.Security)
 	}
 }
+
+func TestNormalizeFoldsANameSplitOverWildcards(t *testing.T) {
+	in := `{"paths":{
+		"/v1/services/{name}/deadLetters/{name_1}:replay":{"post":{"parameters":[
+			{"name":"name","in":"path","schema":{"type":"string"}},
+			{"name":"name_1","in":"path","schema":{"type":"string"}},
+			{"name":"name_2","in":"query"}]}},
+		"/v1/services/{parent}/deadLetters":{"get":{"parameters":[{"name":"parent","in":"path"}]}},
+		"/v1/projects/{project}/things/{name}/parts/{name_1}/bolts/{name_2}":{"get":{"parameters":[
+			{"name":"project","in":"path"},{"name":"name","in":"path"},{"name":"name_1","in":"path"},{"name":"name_2","in":"path"}]}}}}`
+	out, err := normalize([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name, In string
+				Schema   struct{ Pattern string }
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	replay, ok := doc.Paths["/v1/{name}:replay"]
+	if !ok || len(doc.Paths) != 3 {
+		t.Fatalf("paths = %s", out)
+	}
+	p := replay["post"].Parameters
+	if len(p) != 2 || p[0].Name != "name" || p[0].Schema.Pattern != "^services/[^/]+/deadLetters/[^/]+$" || p[1].In != "query" {
+		t.Errorf("replay parameters = %+v", p)
+	}
+	if _, ok := doc.Paths["/v1/services/{parent}/deadLetters"]; !ok {
+		t.Errorf("a single-wildcard parameter changed: %s", out)
+	}
+	bolts, ok := doc.Paths["/v1/projects/{project}/{name}"]
+	if !ok {
+		t.Fatalf("paths = %s", out)
+	}
+	if p := bolts["get"].Parameters; len(p) != 2 || p[1].Schema.Pattern != "^things/[^/]+/parts/[^/]+/bolts/[^/]+$" {
+		t.Errorf("nested parameters = %+v", p)
+	}
+}

@@ -21,9 +21,10 @@ import (
 
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/operations"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
@@ -41,6 +42,9 @@ type Service struct {
 	Register func(r grpc.ServiceRegistrar, deps Deps) error
 	// Names are the full gRPC service names it registers; each is reported by the health service.
 	Names []string
+	// Consumers declares the service's consumers of other services' events (nil: none). The host
+	// runs them after the service starts serving and drains them at Stop.
+	Consumers func(deps Deps) []consumer.Spec
 }
 
 // Deps is what the host gives a service.
@@ -48,9 +52,11 @@ type Deps struct {
 	DB     *sqldb.DB
 	Events *outbox.Factory
 	Logger *slog.Logger
-	// Operations is the service's OperationsService, registered by the host after Register; a
-	// service with event consumers sets its DeadLetters.
+	// Operations is the service's OperationsService, registered by the host after Register.
 	Operations *operations.Server
+	// Consumers runs the service's consumers and serves their dead letters (ListDeadLetters,
+	// ReplayDeadLetter of the OperationsService). Nil in the Deps given to Service.Consumers.
+	Consumers *consumer.Runtime
 }
 
 // Options configures one hosted service.
@@ -67,7 +73,9 @@ type Options struct {
 	Stream events.StreamConfig
 	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
 	RelayPollInterval time.Duration
-	Logger            *slog.Logger
+	// Consumers are the delivery settings of the service's event consumers.
+	Consumers consumer.Settings
+	Logger    *slog.Logger
 	// Identity verifies the caller identity the gateway forwards; every call but the health
 	// checks must carry one. Required.
 	Identity *identity.Verifier
@@ -80,6 +88,7 @@ type Instance struct {
 	srv    *rpc.Server
 	db     *sqldb.DB
 	relay  *outbox.Relay
+	cons   *consumer.Runtime
 	cancel context.CancelFunc
 	relayC chan error
 	serveC chan error
@@ -136,7 +145,22 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 	ops := operations.New(svc.Domain, audit.NewStore(db))
-	if err := svc.Register(srv, Deps{DB: db, Events: factory, Logger: log, Operations: ops}); err != nil {
+	deps := Deps{DB: db, Events: factory, Logger: log}
+	var specs []consumer.Spec
+	if svc.Consumers != nil {
+		specs = svc.Consumers(deps)
+	}
+	cons, err := consumer.New(db, js, specs, consumer.Options{
+		Service: svc.Domain, Prefix: opts.Stream.Prefix, Settings: opts.Consumers, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	deps.Consumers = cons
+	deps.Operations = ops
+	ops.DeadLetters = cons
+	cleanup = append(cleanup, func() { _ = cons.Drain(context.Background()) })
+	if err := svc.Register(srv, deps); err != nil {
 		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
 	}
 	// Every service serves its audit trail and dead letters under the same API.
@@ -160,7 +184,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cancel: relayCancel,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cons: cons, cancel: relayCancel,
 		relayC: make(chan error, 1), serveC: make(chan error, 1), pruneC: make(chan struct{}), log: log,
 	}
 	go func() { in.relayC <- relay.Run(relayCtx) }()
@@ -170,6 +194,10 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		idempotency.RunPruner(relayCtx, db, time.Hour, log)
 	}()
 	go func() { in.serveC <- srv.Serve(lis) }()
+	if err := cons.Start(relayCtx); err != nil {
+		relayCancel()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
 
 	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	for _, n := range svc.Names {
@@ -203,7 +231,8 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 }
 
 // MigratePlatform applies the migrations of the platform's own tables — outbox, request IDs,
-// audit trail — each under its own version table, so that the packages evolve independently.
+// audit trail, consumer inbox and dead letters — each under its own version table, so that the
+// packages evolve independently.
 func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
 	sets := []struct {
 		table string
@@ -212,6 +241,7 @@ func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
 		{outbox.MigrationTable, outbox.Migrations},
 		{idempotency.MigrationTable, idempotency.Migrations},
 		{audit.MigrationTable, audit.Migrations},
+		{consumer.MigrationTable, consumer.Migrations},
 	}
 	for _, m := range sets {
 		if err := db.Migrate(ctx, m.table, m.fsys(db.Engine())); err != nil {
@@ -229,7 +259,7 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 
 // Stop shuts the service down in order: health reports NOT_SERVING so balancers drain it, the
 // server stops accepting and lets in-flight calls finish until ctx's deadline, the relay
-// publishes what is pending, and the database closes.
+// publishes what is pending, the consumers finish the events they hold, and the database closes.
 func (in *Instance) Stop(ctx context.Context) error {
 	in.srv.Health.Shutdown()
 	stopped := make(chan struct{})
@@ -246,6 +276,10 @@ func (in *Instance) Stop(ctx context.Context) error {
 	}
 	var errs []error
 	if err := in.relay.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// Consumers drain after the relay flush: events this service consumes may be its own.
+	if err := in.cons.Drain(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	in.cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
@@ -32,6 +33,7 @@ type settings struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
 	Events          events.StreamConfig
 	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
+	Consumers       consumer.Settings
 	Telemetry       telemetry.Config
 }
 
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer nc.Close()
 	in, err := host.Start(ctx, budget.Service(), host.Options{
-		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Logger: log,
+		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Consumers: cfg.Consumers, Logger: log,
 		Identity: verifier,
 	})
 	if err != nil {

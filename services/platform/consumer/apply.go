@@ -1,0 +1,197 @@
+package consumer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Outcomes of one delivery, as recorded in the inbox and counted in metrics.
+const (
+	outcomeApplied   = "applied"   // the handler's effect committed
+	outcomeDuplicate = "duplicate" // the inbox already had the event: no second effect
+	outcomeStale     = "stale"     // an equal or newer version of the resource was applied before
+	outcomeFailed    = "failed"    // the handler failed; the event is delivered again later
+	outcomeDead      = "dead_lettered"
+)
+
+// headerCarrier reads and writes the W3C trace context in NATS headers, whose keys are case
+// sensitive (propagation.HeaderCarrier would canonicalise "traceparent" to "Traceparent").
+type headerCarrier nats.Header
+
+func (c headerCarrier) Get(key string) string { return nats.Header(c).Get(key) }
+func (c headerCarrier) Set(key, value string) { nats.Header(c).Set(key, value) }
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// startSpan starts the span of handling an event. A delivery's span is a child of the trace that
+// published the event; a replay's span stays in the trace of the replay call and links to it.
+func (r *Runtime) startSpan(ctx context.Context, rn *runner, subject string, h nats.Header, op string) (context.Context, trace.Span) {
+	var opts []trace.SpanStartOption
+	if h != nil {
+		producer := propagation.TraceContext{}.Extract(context.Background(), headerCarrier(h))
+		if op == "replay" {
+			opts = append(opts, trace.WithLinks(trace.LinkFromContext(producer)))
+		} else {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, trace.SpanContextFromContext(producer))
+		}
+	}
+	return r.tracer.Start(ctx, rn.spec.Name+" "+op, append(opts,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.destination.name", subject),
+			attribute.String("messaging.consumer.group.name", rn.durable),
+			attribute.String("messaging.message.id", h.Get("ce-id")),
+		))...)
+}
+
+// deliver handles one message and acknowledges, retries or dead-letters it.
+func (r *Runtime) deliver(ctx context.Context, rn *runner, msg jetstream.Msg) {
+	attempt, streamSeq := 1, uint64(0)
+	if md, err := msg.Metadata(); err == nil {
+		attempt, streamSeq = int(md.NumDelivered), md.Sequence.Stream
+	}
+	h := msg.Headers()
+	if h == nil {
+		h = nats.Header{}
+	}
+	ctx, span := r.startSpan(ctx, rn, msg.Subject(), h, "process")
+	defer span.End()
+	span.SetAttributes(attribute.Int("messaging.nats.delivery_attempt", attempt))
+	if attempt > 1 {
+		r.metrics.redelivery(ctx, rn)
+	}
+	log := r.log.With("consumer", rn.spec.Name, "subject", msg.Subject(), "attempt", attempt)
+
+	ev, err := decode(msg.Subject(), h, msg.Data())
+	ev.Attempt = attempt
+	if err != nil {
+		if ev.ID == "" {
+			ev.ID = fmt.Sprintf("%s-%d", rn.stream, streamSeq)
+		}
+		err = Permanent(err)
+	} else {
+		var outcome string
+		outcome, err = r.apply(ctx, rn, ev)
+		if err == nil {
+			// An ack that gets lost only causes a redelivery, which the inbox absorbs.
+			if aerr := msg.Ack(); aerr != nil {
+				log.WarnContext(ctx, "ack failed; the event will be delivered again", "event_id", ev.ID, "error", aerr)
+			}
+			r.metrics.outcome(ctx, rn, outcome)
+			if outcome == outcomeStale {
+				log.InfoContext(ctx, "stale event skipped", "event_id", ev.ID, "resource", ev.Resource, "version", ev.Version)
+			}
+			return
+		}
+	}
+	span.RecordError(err)
+	span.SetStatus(codes.Error, "handler failed")
+	if ctx.Err() != nil {
+		// Stopped abruptly: JetStream delivers the event again after AckWait.
+		return
+	}
+	if !isPermanent(err) && attempt < r.settings.MaxDeliver {
+		delay := r.settings.Backoff(attempt)
+		log.WarnContext(ctx, "handler failed; will retry", "event_id", ev.ID, "error", err, "retry_in", delay)
+		r.metrics.outcome(ctx, rn, outcomeFailed)
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			log.WarnContext(ctx, "nak failed; the event will be delivered again after the ack wait", "error", nerr)
+		}
+		return
+	}
+	if derr := r.writeDeadLetter(ctx, rn, ev, err, attempt); derr != nil {
+		// Keep the event in JetStream: the next delivery tries the dead letter again.
+		log.ErrorContext(ctx, "could not record a dead letter; will retry", "event_id", ev.ID, "error", derr)
+		r.metrics.outcome(ctx, rn, outcomeFailed)
+		_ = msg.NakWithDelay(r.settings.Backoff(attempt))
+		return
+	}
+	log.ErrorContext(ctx, "event dead-lettered", "event_id", ev.ID, "type", ev.Type, "error", err)
+	r.metrics.outcome(ctx, rn, outcomeDead)
+	if terr := msg.Term(); terr != nil {
+		log.WarnContext(ctx, "term failed; a redelivery will update the dead letter", "error", terr)
+	}
+}
+
+const (
+	insertInboxSQL = `INSERT INTO consumer_inbox (consumer, event_id, outcome, resource_name, aggregate_version, processed_at)
+	VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING`
+	staleInboxSQL = `UPDATE consumer_inbox SET outcome = $3 WHERE consumer = $1 AND event_id = $2`
+	// The version moves only forward; on PostgreSQL the upsert locks the resource's row until
+	// commit, so two replicas cannot both apply versions of one resource out of order.
+	advanceVersionSQL = `INSERT INTO consumer_versions (consumer, resource_name, aggregate_version)
+	VALUES ($1, $2, $3)
+	ON CONFLICT (consumer, resource_name) DO UPDATE SET aggregate_version = excluded.aggregate_version
+	WHERE consumer_versions.aggregate_version < excluded.aggregate_version`
+)
+
+// apply runs the handler for ev in a transaction with the inbox and the version check.
+func (r *Runtime) apply(ctx context.Context, rn *runner, ev Event) (outcome string, err error) {
+	err = r.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		outcome, err = r.applyTx(ctx, tx, rn, ev)
+		return err
+	})
+	return outcome, err
+}
+
+// applyTx records ev in the inbox, checks its version and runs the handler, all within tx.
+func (r *Runtime) applyTx(ctx context.Context, tx *sql.Tx, rn *runner, ev Event) (string, error) {
+	res, err := tx.ExecContext(ctx, insertInboxSQL, rn.spec.Name, ev.ID, "APPLIED", ev.Resource, ev.Version,
+		time.Now().UTC())
+	if err != nil {
+		return "", fmt.Errorf("consumer inbox: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", fmt.Errorf("consumer inbox: %w", err)
+	} else if n == 0 {
+		return outcomeDuplicate, nil
+	}
+	if ev.Resource != "" && ev.Version > 0 {
+		res, err := tx.ExecContext(ctx, advanceVersionSQL, rn.spec.Name, ev.Resource, ev.Version)
+		if err != nil {
+			return "", fmt.Errorf("consumer version: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return "", fmt.Errorf("consumer version: %w", err)
+		} else if n == 0 {
+			if _, err := tx.ExecContext(ctx, staleInboxSQL, rn.spec.Name, ev.ID, "STALE"); err != nil {
+				return "", fmt.Errorf("consumer inbox: %w", err)
+			}
+			return outcomeStale, nil
+		}
+	}
+	if err := callHandler(ctx, rn.spec.Handler, tx, ev); err != nil {
+		return "", err
+	}
+	return outcomeApplied, nil
+}
+
+// errPanic reports a handler that panicked; the panic is contained like any handler error.
+var errPanic = errors.New("handler panicked")
+
+func callHandler(ctx context.Context, h Handler, tx *sql.Tx, ev Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errPanic, p)
+		}
+	}()
+	return h(ctx, tx, ev)
+}
