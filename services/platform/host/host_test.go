@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
@@ -53,6 +54,7 @@ func TestConsumersRunWithTheService(t *testing.T) {
 			in, err := host.Start(context.Background(), svc, host.Options{
 				DatabaseURL: d.DSN, Schema: d.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc,
 				Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+				Identity: identitytest.Verifier(),
 			})
 			if err != nil {
 				t.Fatal(err)
