@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -39,6 +41,8 @@ type RelayOptions struct {
 	// MaxBackoff caps the wait between retries while NATS is unreachable [10s].
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
+	// MeterProvider receives the relay's metrics (see metrics.go) [the global provider].
+	MeterProvider metric.MeterProvider
 }
 
 // Relay publishes outbox rows to JetStream in sequence order and marks each row published only
@@ -60,6 +64,8 @@ type Relay struct {
 	drainOnce sync.Once
 	done      chan struct{}
 	lastPrune time.Time
+	leased    atomic.Bool // read by the lease_held gauge
+	metrics   *relayMetrics
 }
 
 // NewRelay returns a relay for the outbox of db.
@@ -105,12 +111,20 @@ func (r *Relay) Notify() {
 // normal stop.
 func (r *Relay) Run(ctx context.Context) error {
 	defer close(r.done)
+	m, err := newRelayMetrics(r)
+	if err != nil {
+		r.log.Warn("outbox relay runs without metrics", "error", err)
+	}
+	r.metrics = m
+	defer m.close()
 	for {
 		l, err := r.acquire(ctx)
 		if err != nil {
 			return nil // stopped while waiting to lead
 		}
+		r.leased.Store(true)
 		r.lead(ctx, l)
+		r.leased.Store(false)
 		l.release()
 		if ctx.Err() != nil || r.draining() {
 			return nil
@@ -248,8 +262,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	var pubErr error
 	for _, p := range batch {
 		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
+			r.metrics.failed(ctx)
 			break
 		}
+		r.metrics.publishedOne(ctx)
 		done = append(done, p.seq)
 	}
 	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
