@@ -136,6 +136,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		Stream:       events.StreamName(opts.Stream.Prefix, svc.Domain),
 		Name:         svc.Domain,
 		PollInterval: opts.RelayPollInterval,
+		Retention:    opts.Stream.RetentionOrDefault(),
 		Logger:       log,
 	})
 	db.AfterCommit(relay.Notify)
