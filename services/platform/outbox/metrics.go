@@ -59,7 +59,7 @@ func newRelayMetrics(r *Relay) (*relayMetrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox metrics: %w", err)
 	}
-	lease, err := m.Int64ObservableGauge(MetricLeaseHeld, metric.WithUnit("1"),
+	lease, err := m.Int64ObservableGauge(MetricLeaseHeld,
 		metric.WithDescription("1 while this replica's outbox relay is the active one, else 0."))
 	if err != nil {
 		return nil, fmt.Errorf("outbox metrics: %w", err)

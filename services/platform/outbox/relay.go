@@ -389,15 +389,24 @@ func (r *Relay) acquire(ctx context.Context) (lease, error) {
 	if r.db.Engine() != sqldb.Postgres {
 		return lease{check: func(context.Context) error { return nil }, release: func() {}}, nil
 	}
-	h := fnv.New64a()
-	h.Write([]byte("quarterdeck-outbox-relay/" + r.opts.Name))
-	key := int64(h.Sum64() >> 1)
 	logged := false
 	for {
 		conn, err := r.db.Conn(ctx)
 		if err == nil {
-			var ok bool
-			if err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err == nil && ok {
+			var (
+				ok     bool
+				key    int64
+				schema string
+			)
+			// Advisory locks are per database: the key includes the schema, so that services of
+			// another deployment (or test) sharing the database elect their own relay.
+			if err = conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
+				h := fnv.New64a()
+				h.Write([]byte("quarterdeck-outbox-relay/" + schema + "/" + r.opts.Name))
+				key = int64(h.Sum64() >> 1)
+				err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok)
+			}
+			if err == nil && ok {
 				r.log.Info("active outbox relay")
 				return lease{
 					check: conn.PingContext,
