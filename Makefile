@@ -20,9 +20,10 @@ PROTOC_GEN_GRPC_VERSION:= v1.6.2
 GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
+NATS_SERVER_VERSION    := v2.15.3
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget gateway deploy/standalone
+MODULES := proto services/platform services/budget gateway deploy/standalone test/faults
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).
@@ -73,6 +74,16 @@ check-generated: generate ## Fail when the committed generated code differs from
 		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; \
 	fi
 	@echo "generated code is up to date"
+
+##@ Proofs
+
+# FAULTSFLAGS passes options to the fault program, e.g. FAULTSFLAGS='-creates 1000 -keep'.
+FAULTSFLAGS ?=
+
+.PHONY: faults
+faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NATS during 10,000 creates; fail on any lost or duplicate event (needs QUARTERDECK_TEST_POSTGRES_DSN).
+	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) run ./test/faults -budget-bin $(BIN)/quarterdeck-budget -nats-server $(TOOLBIN)/nats-server $(FAULTSFLAGS)
 
 ##@ Quality
 
@@ -138,6 +149,12 @@ $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_G
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	mkdir -p $(TOOLBIN)
 	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+# The nats-server the fault program kills: the same version as the library the services embed.
+$(TOOLS)/.nats-server-$(NATS_SERVER_VERSION):
+	mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
 	touch $@
 
 $(TOOLS)/.redocly-$(REDOCLY_VERSION):
