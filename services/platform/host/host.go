@@ -185,11 +185,36 @@ func (in *Instance) Addr() string { return in.lis.Addr().String() }
 // Done delivers the error that made the gRPC server stop serving on its own (nil after Stop).
 func (in *Instance) Done() <-chan error { return in.serveC }
 
-// Stop shuts the service down in order: health reports NOT_SERVING so balancers drain it, the
-// server stops accepting and lets in-flight calls finish until ctx's deadline, the relay
-// publishes what is pending, and the database closes.
+// Stop shuts the service down in order, each step bounded by ctx's deadline:
+//
+//  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
+//  2. the server stops accepting connections and calls;
+//  3. in-flight calls finish — until the deadline, after which they are cancelled;
+//  4. the outbox relay publishes what those calls (and earlier ones) committed;
+//  5. event consumers stop (their own step, after the relay: nothing they do needs it);
+//  6. the database pools close.
+//
+// A call that finished in step 3 therefore has its event published before the database closes,
+// unless NATS is unreachable until the deadline: then the event waits in the outbox for the next
+// start, and Stop reports the drain error.
 func (in *Instance) Stop(ctx context.Context) error {
-	in.srv.Health.Shutdown()
+	in.srv.Health.Shutdown() // 1
+	in.drainCalls(ctx)       // 2, 3
+	var errs []error
+	if err := in.flushRelay(ctx); err != nil { // 4
+		errs = append(errs, err)
+	}
+	// 5: consumers are drained here.
+	if err := in.db.Close(); err != nil { // 6
+		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
+	}
+	in.log.Info("service stopped", "error", errors.Join(errs...))
+	return errors.Join(errs...)
+}
+
+// drainCalls closes the listener and waits for in-flight calls until ctx ends, then cancels
+// those still running.
+func (in *Instance) drainCalls(ctx context.Context) {
 	stopped := make(chan struct{})
 	go func() {
 		in.srv.GracefulStop()
@@ -198,21 +223,15 @@ func (in *Instance) Stop(ctx context.Context) error {
 	select {
 	case <-stopped:
 	case <-ctx.Done():
-		in.log.Warn("in-flight calls did not finish in time; closing them")
+		in.log.Warn("in-flight calls did not finish in time; cancelling them")
 		in.srv.Stop()
 		<-stopped
 	}
-	var errs []error
-	if err := in.relay.Shutdown(ctx); err != nil {
-		errs = append(errs, err)
-	}
+}
+
+// flushRelay lets the relay publish what is pending until ctx ends, then stops it.
+func (in *Instance) flushRelay(ctx context.Context) error {
+	err := in.relay.Shutdown(ctx)
 	in.cancel()
-	if err := <-in.relayC; err != nil {
-		errs = append(errs, err)
-	}
-	if err := in.db.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
-	}
-	in.log.Info("service stopped")
-	return errors.Join(errs...)
+	return errors.Join(err, <-in.relayC)
 }
