@@ -49,6 +49,9 @@ func newRelayMetrics(r *Relay) (*relayMetrics, error) {
 		metric.WithDescription("Failed outbox publish attempts (each is retried).")); err != nil {
 		return nil, fmt.Errorf("outbox metrics: %w", err)
 	}
+	// Zero from the start, so rate() and alerts see the series before the first event.
+	rm.published.Add(context.Background(), 0, rm.attrs)
+	rm.errors.Add(context.Background(), 0, rm.attrs)
 	pending, err := m.Int64ObservableGauge(MetricPending, metric.WithUnit("{event}"),
 		metric.WithDescription("Events committed to the outbox and not yet acknowledged by JetStream."))
 	if err != nil {
