@@ -58,6 +58,7 @@ func (c *child) start() error {
 	cmd := exec.Command(c.bin, c.args...)
 	cmd.Env = append(os.Environ(), c.env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	orphanProof(cmd)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return fmt.Errorf("start %s: %w", c.name, err)
