@@ -189,7 +189,8 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 //
 //  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
 //  2. the server stops accepting connections and calls;
-//  3. in-flight calls finish — until the deadline, after which they are cancelled;
+//  3. in-flight calls finish — for three quarters of the time left, after which they are
+//     cancelled, so that the relay keeps time to publish what they committed;
 //  4. the outbox relay publishes what those calls (and earlier ones) committed;
 //  5. event consumers stop (their own step, after the relay: nothing they do needs it);
 //  6. the database pools close.
@@ -199,7 +200,15 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 // start, and Stop reports the drain error.
 func (in *Instance) Stop(ctx context.Context) error {
 	in.srv.Health.Shutdown() // 1
-	in.drainCalls(ctx)       // 2, 3
+	// 2, 3: calls get three quarters of the remaining time and the relay at least the rest, because
+	// a stream that never ends on its own (a client's health Watch) holds the drain to its deadline.
+	callsCtx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		callsCtx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/4))
+		defer cancel()
+	}
+	in.drainCalls(callsCtx)
 	var errs []error
 	if err := in.flushRelay(ctx); err != nil { // 4
 		errs = append(errs, err)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -218,5 +219,41 @@ func TestStopRespectsItsDeadline(t *testing.T) {
 	n, _, err := outbox.Pending(context.Background(), db)
 	if err != nil || n != 1 {
 		t.Fatalf("pending events after the stop = %d, %v; want 1 kept for the next start", n, err)
+	}
+}
+
+// TestStopWithAWatchingClient stops a service while a client watches its health: the watcher sees
+// NOT_SERVING first, and its never-ending stream does not eat the relay's share of the deadline.
+func TestStopWithAWatchingClient(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NATSServer(t)
+	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
+	in, client, _ := start(t, testenv.SQLite(t).DSN, ns.URL, ns.SubjectPrefix, b)
+	if _, err := client.CreateCostCenter(context.Background(), create("before")); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first health status = %v, %v; want SERVING", r, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- in.Stop(ctx) }()
+	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health status after Stop began = %v, %v; want NOT_SERVING", r, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop with a health watcher = %v; want the relay to drain in its share of the deadline", err)
 	}
 }
