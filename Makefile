@@ -20,6 +20,7 @@ PROTOC_GEN_GRPC_VERSION:= v1.6.2
 GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
+NATS_SERVER_VERSION    := v2.15.3
 
 # The API reference page (/docs): Swagger UI from npm, pinned by version and by the sha512 of the
 # package tarball as the registry published it (`npm view swagger-ui-dist@<v> dist.integrity`).
@@ -31,7 +32,7 @@ APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 APIREF_DIR       := gateway/apiref/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget gateway deploy/standalone
+MODULES := proto services/platform services/budget gateway deploy/standalone test/faults
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).
@@ -103,6 +104,16 @@ check-apiref: vendor-apiref ## Fail when gateway/apiref/dist differs from the pi
 	fi
 	@echo "gateway/apiref/dist matches $(APIREF_PACKAGE)@$(APIREF_VERSION)"
 
+##@ Proofs
+
+# FAULTSFLAGS passes options to the fault program, e.g. FAULTSFLAGS='-creates 1000 -keep'.
+FAULTSFLAGS ?=
+
+.PHONY: faults
+faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NATS during 10,000 creates; fail on any lost or duplicate event (needs QUARTERDECK_TEST_POSTGRES_DSN).
+	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) run ./test/faults -budget-bin $(BIN)/quarterdeck-budget -nats-server $(TOOLBIN)/nats-server $(FAULTSFLAGS)
+
 ##@ Quality
 
 .PHONY: lint
@@ -168,6 +179,12 @@ $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_G
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	mkdir -p $(TOOLBIN)
 	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+# The nats-server the fault program kills: the same version as the library the services embed.
+$(TOOLS)/.nats-server-$(NATS_SERVER_VERSION):
+	mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
 	touch $@
 
 $(TOOLS)/.redocly-$(REDOCLY_VERSION):

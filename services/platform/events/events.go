@@ -113,7 +113,59 @@ type StreamConfig struct {
 	// Duplicates is the window in which a repeated Nats-Msg-Id is dropped. The outbox keeps
 	// published rows longer than this, so a re-publish after a crash is always caught.
 	Duplicates time.Duration `env:"EVENT_DUPLICATE_WINDOW" default:"2m" help:"JetStream duplicate window for Nats-Msg-Id deduplication"`
+	// OutboxRetention is how long a service keeps published outbox rows before pruning them (0:
+	// DefaultOutboxRetention). Validate requires it to outlive the duplicate window, so that a row
+	// is never gone while JetStream could still be asked to deduplicate it — e.g. after an
+	// operator re-queues recent rows to re-drive a consumer.
+	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" default:"24h" help:"how long published outbox rows are kept before pruning; must exceed the duplicate window"`
 }
+
+// DefaultOutboxRetention is the outbox retention when none is configured.
+const DefaultOutboxRetention = 24 * time.Hour
+
+// MaxReplicas is JetStream's largest replication factor.
+const MaxReplicas = 5
+
+// Validate checks the settings against each other before any server is asked: a prefix that is one
+// subject token, replicas 1–5, a duplicate window no longer than the max age (JetStream's own
+// rule) and an outbox retention longer than the duplicate window.
+func (c StreamConfig) Validate() error {
+	if err := ValidatePrefix(c.Prefix); err != nil {
+		return err
+	}
+	if c.Replicas < 0 || c.Replicas > MaxReplicas {
+		return fmt.Errorf("event stream replicas %d: want 1 to %d", c.Replicas, MaxReplicas)
+	}
+	if c.MaxAge < 0 || c.Duplicates < 0 || c.OutboxRetention < 0 {
+		return errors.New("event max age, duplicate window and outbox retention cannot be negative")
+	}
+	dup, keep := c.duplicates(), c.outboxRetention()
+	if c.MaxAge > 0 && dup > c.MaxAge {
+		return fmt.Errorf("event duplicate window %s is longer than the event max age %s", dup, c.MaxAge)
+	}
+	if keep <= dup {
+		return fmt.Errorf("outbox retention %s must be longer than the event duplicate window %s, "+
+			"or a re-published event could escape deduplication", keep, dup)
+	}
+	return nil
+}
+
+func (c StreamConfig) duplicates() time.Duration {
+	if c.Duplicates <= 0 {
+		return DefaultDuplicates
+	}
+	return c.Duplicates
+}
+
+func (c StreamConfig) outboxRetention() time.Duration {
+	if c.OutboxRetention <= 0 {
+		return DefaultOutboxRetention
+	}
+	return c.OutboxRetention
+}
+
+// RetentionOrDefault is the outbox retention the relay applies.
+func (c StreamConfig) RetentionOrDefault() time.Duration { return c.outboxRetention() }
 
 // DefaultDuplicates is the JetStream default duplicate window, made explicit.
 const DefaultDuplicates = 2 * time.Minute
@@ -126,17 +178,14 @@ func StreamName(prefix, domain string) string {
 // EnsureStream creates the domain's stream or updates it to cfg; it is safe to call at every
 // start of every replica.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig, domain string) (jetstream.Stream, error) {
-	if err := ValidatePrefix(cfg.Prefix); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	replicas := cfg.Replicas
 	if replicas <= 0 {
 		replicas = 1
 	}
-	dup := cfg.Duplicates
-	if dup <= 0 {
-		dup = DefaultDuplicates
-	}
+	dup := cfg.duplicates()
 	sc := jetstream.StreamConfig{
 		Name:        StreamName(cfg.Prefix, domain),
 		Description: "Quarterdeck " + domain + " domain events",

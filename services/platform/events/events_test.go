@@ -306,3 +306,33 @@ func TestConnectFailsFast(t *testing.T) {
 		t.Fatalf("Connect error = %v, want one wrapping nats.ErrNoServers", err)
 	}
 }
+
+func TestStreamConfigValidate(t *testing.T) {
+	ok := []events.StreamConfig{
+		{Prefix: "quarterdeck"}, // every default
+		{Prefix: "quarterdeck", Replicas: 3, MaxAge: time.Hour, Duplicates: 10 * time.Minute, OutboxRetention: 11 * time.Minute},
+	}
+	for _, c := range ok {
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate(%+v) = %v, want nil", c, err)
+		}
+	}
+	bad := map[string]events.StreamConfig{
+		"bad prefix":                                {Prefix: "a.b"},
+		"6 replicas":                                {Prefix: "quarterdeck", Replicas: 6},
+		"duplicates longer than max age":            {Prefix: "quarterdeck", MaxAge: time.Minute, Duplicates: 2 * time.Minute},
+		"retention equal to duplicates":             {Prefix: "quarterdeck", Duplicates: time.Hour, OutboxRetention: time.Hour},
+		"retention shorter than default duplicates": {Prefix: "quarterdeck", OutboxRetention: time.Minute},
+		"default retention under duplicates":        {Prefix: "quarterdeck", Duplicates: 48 * time.Hour},
+		"negative max age":                          {Prefix: "quarterdeck", MaxAge: -time.Second},
+	}
+	for name, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate(%+v) accepted it", name, c)
+		}
+		// EnsureStream refuses before asking the (here absent) server anything.
+		if _, err := events.EnsureStream(context.Background(), nil, c, "budget"); err == nil {
+			t.Errorf("%s: EnsureStream accepted it", name)
+		}
+	}
+}

@@ -178,6 +178,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		Stream:       events.StreamName(opts.Stream.Prefix, svc.Domain),
 		Name:         svc.Domain,
 		PollInterval: opts.RelayPollInterval,
+		Retention:    opts.Stream.RetentionOrDefault(),
 		Logger:       log,
 	})
 	db.AfterCommit(relay.Notify)
@@ -257,11 +258,55 @@ func (in *Instance) Addr() string { return in.lis.Addr().String() }
 // Done delivers the error that made the gRPC server stop serving on its own (nil after Stop).
 func (in *Instance) Done() <-chan error { return in.serveC }
 
-// Stop shuts the service down in order: health reports NOT_SERVING so balancers drain it, the
-// server stops accepting and lets in-flight calls finish until ctx's deadline, the relay
-// publishes what is pending, the consumers finish the events they hold, and the database closes.
+// Stop shuts the service down in order, each step bounded by ctx's deadline:
+//
+//  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
+//  2. the server stops accepting connections and calls;
+//  3. in-flight calls finish — for three quarters of the time left, after which they are
+//     cancelled, so that the relay keeps time to publish what they committed;
+//  4. the outbox relay publishes what those calls (and earlier ones) committed;
+//  5. event consumers finish the events they hold and stop (after the relay flush: a service
+//     may consume its own events);
+//  6. the database pools close.
+//
+// A call that finished in step 3 therefore has its event published before the database closes,
+// unless NATS is unreachable until the deadline: then the event waits in the outbox for the next
+// start, and Stop reports the drain error.
 func (in *Instance) Stop(ctx context.Context) error {
-	in.srv.Health.Shutdown()
+	in.srv.Health.Shutdown() // 1
+	// 2, 3: calls get three quarters of the remaining time and the relay at least the rest, because
+	// a stream that never ends on its own (a client's health Watch) holds the drain to its deadline.
+	callsCtx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		callsCtx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/4))
+		defer cancel()
+	}
+	in.drainCalls(callsCtx)
+	var errs []error
+	if err := in.relay.Shutdown(ctx); err != nil { // 4
+		errs = append(errs, err)
+	}
+	if err := in.cons.Drain(ctx); err != nil { // 5
+		errs = append(errs, err)
+	}
+	// The relay, the consumers and the request-ID pruner share one context: the relay has
+	// flushed and the consumers have drained, so ending it stops what is left of them.
+	in.cancel()
+	if err := <-in.relayC; err != nil {
+		errs = append(errs, err)
+	}
+	<-in.pruneC
+	if err := in.db.Close(); err != nil { // 6
+		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
+	}
+	in.log.Info("service stopped", "error", errors.Join(errs...))
+	return errors.Join(errs...)
+}
+
+// drainCalls closes the listener and waits for in-flight calls until ctx ends, then cancels
+// those still running.
+func (in *Instance) drainCalls(ctx context.Context) {
 	stopped := make(chan struct{})
 	go func() {
 		in.srv.GracefulStop()
@@ -270,26 +315,8 @@ func (in *Instance) Stop(ctx context.Context) error {
 	select {
 	case <-stopped:
 	case <-ctx.Done():
-		in.log.Warn("in-flight calls did not finish in time; closing them")
+		in.log.Warn("in-flight calls did not finish in time; cancelling them")
 		in.srv.Stop()
 		<-stopped
 	}
-	var errs []error
-	if err := in.relay.Shutdown(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	// Consumers drain after the relay flush: events this service consumes may be its own.
-	if err := in.cons.Drain(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	in.cancel()
-	if err := <-in.relayC; err != nil {
-		errs = append(errs, err)
-	}
-	<-in.pruneC
-	if err := in.db.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
-	}
-	in.log.Info("service stopped")
-	return errors.Join(errs...)
 }

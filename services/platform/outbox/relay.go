@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -39,6 +41,8 @@ type RelayOptions struct {
 	// MaxBackoff caps the wait between retries while NATS is unreachable [10s].
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
+	// MeterProvider receives the relay's metrics (see metrics.go) [the global provider].
+	MeterProvider metric.MeterProvider
 }
 
 // Relay publishes outbox rows to JetStream in sequence order and marks each row published only
@@ -60,6 +64,8 @@ type Relay struct {
 	drainOnce sync.Once
 	done      chan struct{}
 	lastPrune time.Time
+	leased    atomic.Bool // read by the lease_held gauge
+	metrics   *relayMetrics
 }
 
 // NewRelay returns a relay for the outbox of db.
@@ -105,12 +111,20 @@ func (r *Relay) Notify() {
 // normal stop.
 func (r *Relay) Run(ctx context.Context) error {
 	defer close(r.done)
+	m, err := newRelayMetrics(r)
+	if err != nil {
+		r.log.Warn("outbox relay runs without metrics", "error", err)
+	}
+	r.metrics = m
+	defer m.close()
 	for {
 		l, err := r.acquire(ctx)
 		if err != nil {
 			return nil // stopped while waiting to lead
 		}
+		r.leased.Store(true)
 		r.lead(ctx, l)
+		r.leased.Store(false)
 		l.release()
 		if ctx.Err() != nil || r.draining() {
 			return nil
@@ -248,8 +262,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	var pubErr error
 	for _, p := range batch {
 		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
+			r.metrics.failed(ctx)
 			break
 		}
+		r.metrics.publishedOne(ctx)
 		done = append(done, p.seq)
 	}
 	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
@@ -373,15 +389,24 @@ func (r *Relay) acquire(ctx context.Context) (lease, error) {
 	if r.db.Engine() != sqldb.Postgres {
 		return lease{check: func(context.Context) error { return nil }, release: func() {}}, nil
 	}
-	h := fnv.New64a()
-	h.Write([]byte("quarterdeck-outbox-relay/" + r.opts.Name))
-	key := int64(h.Sum64() >> 1)
 	logged := false
 	for {
 		conn, err := r.db.Conn(ctx)
 		if err == nil {
-			var ok bool
-			if err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err == nil && ok {
+			var (
+				ok     bool
+				key    int64
+				schema string
+			)
+			// Advisory locks are per database: the key includes the schema, so that services of
+			// another deployment (or test) sharing the database elect their own relay.
+			if err = conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
+				h := fnv.New64a()
+				h.Write([]byte("quarterdeck-outbox-relay/" + schema + "/" + r.opts.Name))
+				key = int64(h.Sum64() >> 1)
+				err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok)
+			}
+			if err == nil && ok {
 				r.log.Info("active outbox relay")
 				return lease{
 					check: conn.PingContext,

@@ -382,3 +382,22 @@ func (c *counter) count() int {
 	defer c.mu.Unlock()
 	return c.n
 }
+
+// TestRelaysOfTwoSchemasBothPublish runs the relay of the same service in two schemas of one
+// PostgreSQL database (two deployments, or two tests): advisory locks are per database, so each
+// schema must elect its own relay rather than one waiting for the other forever.
+func TestRelaysOfTwoSchemasBothPublish(t *testing.T) {
+	t.Parallel()
+	if ok, reason := testenv.PostgresAvailable(); !ok {
+		t.Skip("PostgreSQL not available: " + reason)
+	}
+	for range 2 {
+		ns := testenv.NATSServer(t)
+		db := openDB(t, testenv.Postgres(t))
+		_, js := testenv.Connect(t, ns.URL)
+		stream := ensureStream(t, js, ns.SubjectPrefix)
+		write(t, db, ns.SubjectPrefix, 5, 1)
+		runRelay(t, db, js, stream)
+		waitPublished(t, db)
+	}
+}

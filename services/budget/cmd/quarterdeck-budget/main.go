@@ -28,6 +28,7 @@ var version = "dev"
 type settings struct {
 	GRPCAddr        string        `env:"GRPC_ADDR" default:"127.0.0.1:9001" help:"gRPC listen address"`
 	DatabaseURL     string        `env:"DATABASE_URL" required:"true" help:"postgres://… (tables in schema \"budget\") or sqlite:<file>"`
+	DatabaseSchema  string        `env:"DATABASE_SCHEMA" help:"PostgreSQL schema of the budget tables (empty: \"budget\")"`
 	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
@@ -47,7 +48,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if len(rest) == 1 && rest[0] == "migrate" {
-		db, err := host.Migrate(ctx, budget.Service(), cfg.DatabaseURL, "", log)
+		db, err := host.Migrate(ctx, budget.Service(), cfg.DatabaseURL, cfg.DatabaseSchema, log)
 		if err != nil {
 			return err
 		}
@@ -88,8 +89,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer nc.Close()
 	in, err := host.Start(ctx, budget.Service(), host.Options{
-		DatabaseURL: cfg.DatabaseURL, Listener: lis, NATS: nc, Stream: cfg.Events, Consumers: cfg.Consumers, Logger: log,
-		Identity: verifier,
+		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
+		Consumers: cfg.Consumers, Logger: log, Identity: verifier,
 	})
 	if err != nil {
 		lis.Close()

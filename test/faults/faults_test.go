@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary double as the embedded NATS server the run kills, as the
+// program does.
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == "natsd" {
+		if err := runNATSD(); err != nil {
+			os.Stderr.WriteString("natsd: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestFaultsReduced is the fault proof at CI size: 1,000 creates and 100 updates while the relay
+// holder and the NATS server are each killed with SIGKILL three times.
+func TestFaultsReduced(t *testing.T) {
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		t.Skip(dsnEnv + " is not set: the fault proof needs a PostgreSQL server to create its schema in")
+	}
+	if testing.Short() {
+		t.Skip("the fault proof takes about a minute; skipped with -short")
+	}
+	cfg := config{DSN: dsn, Replicas: 2, Creates: 1000, Workers: 8, RelayKills: 2, NATSKills: 2,
+		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if sum != nil {
+		var b strings.Builder
+		sum.print(&b)
+		t.Log("\n" + b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Missing != 0 || sum.Duplicates != 0 || sum.OutOfOrder != 0 || sum.LostCommits != 0 || len(sum.Failures) != 0 {
+		t.Fatalf("the run found violations: %v", sum.Failures)
+	}
+	if sum.Rows != cfg.Creates || sum.StreamMessages != cfg.Creates+cfg.Updates*cfg.UpdateAggs {
+		t.Fatalf("%d rows and %d messages; want %d and %d", sum.Rows, sum.StreamMessages, cfg.Creates, cfg.Creates+cfg.Updates*cfg.UpdateAggs)
+	}
+	if sum.RelayKills != 3 || sum.NATSKills != 3 {
+		t.Fatalf("kills: relay %d, NATS %d; want 3 each", sum.RelayKills, sum.NATSKills)
+	}
+}
+
+func TestPlanInterleaves(t *testing.T) {
+	got := plan(3, 1)
+	want := []action{killRelay, killNATS, killRelay, killRelay}
+	if len(got) != len(want) {
+		t.Fatalf("plan(3, 1) = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("plan(3, 1) = %v, want %v", got, want)
+		}
+	}
+}
+
+// TestGateHoldsCallsUntilTheFault checks that a call past a fault's threshold waits for the kill.
+func TestGateHoldsCallsUntilTheFault(t *testing.T) {
+	g := newGate(2, 90) // faults at calls 30 and 60
+	if err := g.wait(context.Background(), 29); err != nil {
+		t.Fatalf("call 29 before any fault: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := g.wait(ctx, 30); err == nil {
+		t.Fatal("call 30 went ahead before the first fault")
+	}
+	close(g.fired[0])
+	if err := g.wait(context.Background(), 59); err != nil {
+		t.Fatalf("call 59 after the first fault: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := g.wait(ctx2, 60); err == nil {
+		t.Fatal("call 60 went ahead before the second fault")
+	}
+}

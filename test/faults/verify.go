@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
+)
+
+// summary is what a run found. Failures lists each violated check with a few examples.
+type summary struct {
+	Creates, CreatesOK, CreatesExisted, CreatesRetried int
+	Updates, UpdatesOK, UpdatesRetried                 int
+	RelayKills, NATSKills                              int
+
+	Rows           int   // cost_centers rows: the committed creates
+	Changes        int64 // sum of the rows' versions: the events the rows imply
+	OutboxEvents   int
+	StreamMessages int
+	Missing        int // committed changes (outbox rows, or row versions) without their event in the stream
+	Duplicates     int // stream messages whose event id, or resource and version, came before
+	OutOfOrder     int // events of one resource not in version order
+	Orphans        int // stream events that no committed change explains
+	LostCommits    int // acknowledged creates without a row
+
+	Elapsed  time.Duration
+	Dir      string
+	Failures []string
+
+	acked []bool
+}
+
+func (s *summary) fail(format string, args ...any) {
+	s.Failures = append(s.Failures, fmt.Sprintf(format, args...))
+}
+
+func (s *summary) print(w io.Writer) {
+	fmt.Fprintf(w, "creates        %d requested, %d OK, %d ALREADY_EXISTS after a lost answer, %d needed a retry\n",
+		s.Creates, s.CreatesOK, s.CreatesExisted, s.CreatesRetried)
+	fmt.Fprintf(w, "updates        %d requested, %d OK, %d needed a retry\n", s.Updates, s.UpdatesOK, s.UpdatesRetried)
+	fmt.Fprintf(w, "kills (-9)     relay holder %d, nats-server %d\n", s.RelayKills, s.NATSKills)
+	fmt.Fprintf(w, "committed      %d rows, %d changes, %d outbox events\n", s.Rows, s.Changes, s.OutboxEvents)
+	fmt.Fprintf(w, "published      %d messages in the stream\n", s.StreamMessages)
+	fmt.Fprintf(w, "missing        %d\n", s.Missing)
+	fmt.Fprintf(w, "duplicates     %d\n", s.Duplicates)
+	fmt.Fprintf(w, "out of order   %d\n", s.OutOfOrder)
+	fmt.Fprintf(w, "orphans        %d\n", s.Orphans)
+	fmt.Fprintf(w, "lost commits   %d\n", s.LostCommits)
+	fmt.Fprintf(w, "elapsed        %s\n", s.Elapsed)
+	if s.Dir != "" {
+		fmt.Fprintf(w, "work directory %s (logs, NATS store)\n", s.Dir)
+	}
+	for _, f := range s.Failures {
+		fmt.Fprintf(w, "FAIL: %s\n", f)
+	}
+	if len(s.Failures) == 0 {
+		fmt.Fprintln(w, "PASS: every committed change has exactly one event in the stream, in order per resource")
+	}
+}
+
+// streamEvent is what the verifier keeps of a stream message.
+type streamEvent struct {
+	id, msgID, resource string
+	version             int64
+}
+
+// verify compares the database — the source of truth of what committed — with the stream.
+func (e *env) verify(ctx context.Context) error {
+	s := e.sum
+	rows, err := e.pg.Query(ctx, `SELECT id, version FROM `+e.schema+`.cost_centers`)
+	if err != nil {
+		return fmt.Errorf("read cost centres: %w", err)
+	}
+	versions := map[string]int64{} // resource name → version
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return err
+		}
+		versions["costCenters/"+id] = v
+		s.Changes += v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read cost centres: %w", err)
+	}
+	s.Rows = len(versions)
+	for i, ok := range s.acked {
+		if _, there := versions["costCenters/"+costCenterID(i)]; ok && !there {
+			s.LostCommits++
+		}
+	}
+
+	outbox := map[string]bool{}
+	rows, err = e.pg.Query(ctx, `SELECT event_id FROM `+e.schema+`.outbox`)
+	if err != nil {
+		return fmt.Errorf("read outbox: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		outbox[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read outbox: %w", err)
+	}
+	s.OutboxEvents = len(outbox)
+
+	msgs, err := e.readStream(ctx)
+	if err != nil {
+		return err
+	}
+	s.StreamMessages = len(msgs)
+
+	seenID := map[string]bool{}
+	type change struct {
+		resource string
+		version  int64
+	}
+	seenChange := map[change]bool{}
+	last := map[string]int64{}
+	for _, m := range msgs {
+		if m.msgID != m.id {
+			s.fail("event %s has Nats-Msg-Id %q", m.id, m.msgID)
+		}
+		c := change{m.resource, m.version}
+		if seenID[m.id] || seenChange[c] {
+			s.Duplicates++
+			if s.Duplicates <= 5 {
+				s.fail("duplicate: event %s (%s version %d)", m.id, m.resource, m.version)
+			}
+			continue
+		}
+		seenID[m.id], seenChange[c] = true, true
+		if m.version != last[m.resource]+1 {
+			s.OutOfOrder++
+			if s.OutOfOrder <= 5 {
+				s.fail("out of order: %s version %d after version %d", m.resource, m.version, last[m.resource])
+			}
+		}
+		last[m.resource] = max(last[m.resource], m.version)
+		if !outbox[m.id] {
+			s.Orphans++
+			if s.Orphans <= 5 {
+				s.fail("orphan: event %s (%s) is in the stream but not in the outbox", m.id, m.resource)
+			}
+		}
+	}
+	// Every committed outbox row is in the stream, and every change of every row has its event.
+	for id := range outbox {
+		if !seenID[id] {
+			s.Missing++
+			if s.Missing <= 5 {
+				s.fail("missing: outbox event %s is not in the stream", id)
+			}
+		}
+	}
+	for res, v := range versions {
+		for ver := int64(1); ver <= v; ver++ {
+			if !seenChange[change{res, ver}] {
+				s.Missing++
+				if s.Missing <= 5 {
+					s.fail("missing: no event for %s version %d", res, ver)
+				}
+			}
+		}
+	}
+	if s.LostCommits > 0 {
+		s.fail("%d creates answered OK have no row", s.LostCommits)
+	}
+	if s.Missing > 5 {
+		s.fail("%d missing in all", s.Missing)
+	}
+	if s.Duplicates > 5 {
+		s.fail("%d duplicates in all", s.Duplicates)
+	}
+	if int64(len(seenID)) != s.Changes || s.Rows != s.Creates {
+		s.fail("%d distinct events for %d changes of %d rows (%d creates)", len(seenID), s.Changes, s.Rows, s.Creates)
+	}
+	wantKills := e.cfg.RelayKills + e.cfg.NATSKills
+	if e.cfg.Updates > 0 {
+		wantKills += min(1, e.cfg.RelayKills) + min(1, e.cfg.NATSKills)
+	}
+	if s.RelayKills+s.NATSKills != wantKills {
+		s.fail("performed %d kills, planned %d", s.RelayKills+s.NATSKills, wantKills)
+	}
+	return nil
+}
+
+// readStream reads every message of the budget stream in stream order.
+func (e *env) readStream(ctx context.Context) ([]streamEvent, error) {
+	nc, err := nats.Connect(e.nats.url, nats.Name("quarterdeck-faults"))
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	st, err := js.Stream(ctx, events.StreamName(events.DefaultPrefix, "budget"))
+	if err != nil {
+		return nil, fmt.Errorf("budget stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("budget stream: %w", err)
+	}
+	total := int(info.State.Msgs)
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("read budget stream: %w", err)
+	}
+	out := make([]streamEvent, 0, total)
+	for len(out) < total {
+		batch, err := cons.Fetch(min(total-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read budget stream: %w", err)
+		}
+		for m := range batch.Messages() {
+			h := m.Headers()
+			v, err := strconv.ParseInt(h.Get(events.HeaderVersion), 10, 64)
+			if err != nil || !strings.HasPrefix(h.Get(events.HeaderSubject), "costCenters/") {
+				e.sum.fail("message %s: bad headers %v", m.Subject(), h)
+			}
+			out = append(out, streamEvent{id: h.Get(events.HeaderID), msgID: h.Get(events.HeaderMsgID),
+				resource: h.Get(events.HeaderSubject), version: v})
+		}
+		if err := batch.Error(); err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("read budget stream: read %d of %d: %w", len(out), total, err)
+		}
+	}
+	return out, nil
+}
