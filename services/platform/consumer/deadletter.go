@@ -66,11 +66,14 @@ func (r *Runtime) writeDeadLetter(ctx context.Context, rn *runner, ev Event, cau
 	if len(msg) > maxErrorLen {
 		msg = msg[:maxErrorLen]
 	}
+	// To the microsecond, as PostgreSQL keeps it: SQLite keeps the same instant, so that a
+	// create_time filter selects the same dead letters on both engines.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	// Detached from ctx so that a stop does not lose the record of a decision already taken.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_, err = r.db.ExecContext(wctx, upsertDeadLetterSQL, id.String(), rn.spec.Name, ev.ID, ev.Type, ev.Subject,
-		ev.Resource, ev.Version, payload, string(headers), msg, attempts, time.Now().UTC())
+		ev.Resource, ev.Version, payload, string(headers), msg, attempts, now)
 	if err != nil {
 		return fmt.Errorf("record dead letter: %w", err)
 	}
