@@ -141,8 +141,10 @@ var RecordSchema = filter.Schema{
 type Query struct {
 	// Where is a condition on the columns of audit_records, as filter.Compile returns it for
 	// RecordSchema with its placeholders numbered from $1; Args are its arguments.
-	Where     string
-	Args      []any
+	Where string
+	Args  []any
+	// Resource, Actor, Method, Action and RequestID, when set, select the records with exactly
+	// that value.
 	Resource  string
 	Actor     string
 	Method    string
