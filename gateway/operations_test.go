@@ -93,8 +93,12 @@ func TestAuditTrailOverREST(t *testing.T) {
 			}
 			bad := call(t, "GET", audit+"?filter="+url.QueryEscape(`resource ~ "x"`), "")
 			if reason, fields := details(t, bad.body); bad.code != http.StatusBadRequest || reason != "INVALID_ARGUMENT" ||
-				!slices.Equal(fields, []string{"filter:FILTER_INVALID"}) {
+				!slices.Equal(fields, []string{"filter:FILTER_SYNTAX_ERROR"}) {
 				t.Errorf("bad filter = %d %v", bad.code, bad.body)
+			}
+			either := records(t, call(t, "GET", audit+"?filter="+url.QueryEscape(`action = CREATE OR (resource = "costCenters/infra" AND NOT action = DELETE)`), ""))
+			if len(either) != 2 || either[0]["sequence"] != "1" || either[1]["sequence"] != "2" {
+				t.Errorf("filtered with OR and NOT = %v", either)
 			}
 
 			// docs/audit.md defines the hash well enough to check the chain from the REST output alone.
@@ -125,6 +129,14 @@ func TestAuditTrailOverREST(t *testing.T) {
 			// Budget consumes no events yet: its dead-letter list is served, and empty.
 			if dl := call(t, "GET", p.url+"/v1/services/budget/deadLetters", ""); dl.code != http.StatusOK || len(dl.body) != 0 {
 				t.Errorf("dead letters = %d %v", dl.code, dl.body)
+			}
+			if dl := call(t, "GET", p.url+"/v1/services/budget/deadLetters?filter="+url.QueryEscape(`state = STATE_PENDING`), ""); dl.code != http.StatusOK || len(dl.body) != 0 {
+				t.Errorf("filtered dead letters = %d %v", dl.code, dl.body)
+			}
+			badDL := call(t, "GET", p.url+"/v1/services/budget/deadLetters?filter="+url.QueryEscape(`colour = "red"`), "")
+			if reason, fields := details(t, badDL.body); badDL.code != http.StatusBadRequest || reason != "INVALID_ARGUMENT" ||
+				!slices.Equal(fields, []string{"filter:FILTER_UNKNOWN_FIELD"}) {
+				t.Errorf("bad dead-letter filter = %d %v", badDL.code, badDL.body)
 			}
 		})
 	}

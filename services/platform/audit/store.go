@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
 
@@ -120,8 +121,30 @@ type Store struct{ db *sqldb.DB }
 // NewStore returns a store on db, a database migrated with Migrations.
 func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
 
+// RecordSchema maps the fields of an AuditRecord that a ListAuditRecords filter may name to the
+// columns of audit_records, for filter.Compile.
+//
+// create_time compares correctly on both engines: PostgreSQL stores a TIMESTAMPTZ, and on SQLite
+// the driver writes every time.Time, the stored ones (see Append) and the filter's bound values
+// alike, as text in one layout in UTC ("2006-01-02 15:04:05.999999999+00:00", fraction without
+// trailing zeros), whose text order is time order.
+var RecordSchema = filter.Schema{
+	"resource":    {Column: "resource", Type: filter.String},
+	"actor":       {Column: "actor", Type: filter.String},
+	"method":      {Column: "method", Type: filter.String},
+	"action":      {Column: "action", Type: filter.String},
+	"request_id":  {Column: "request_id", Type: filter.String},
+	"create_time": {Column: "create_time", Type: filter.Timestamp},
+}
+
 // Query selects records. Zero fields select everything; set fields must all match.
 type Query struct {
+	// Where is a condition on the columns of audit_records, as filter.Compile returns it for
+	// RecordSchema with its placeholders numbered from $1; Args are its arguments.
+	Where string
+	Args  []any
+	// Resource, Actor, Method, Action and RequestID, when set, select the records with exactly
+	// that value.
 	Resource  string
 	Actor     string
 	Method    string
@@ -138,12 +161,16 @@ type Query struct {
 // List returns the records q selects, by ascending sequence.
 func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
 	// Every condition is a fixed string with a placeholder; values travel as parameters.
-	where := []string{"sequence > $1"}
-	args := []any{q.AfterSequence}
+	var where []string
+	args := append([]any(nil), q.Args...)
+	if q.Where != "" {
+		where = append(where, "("+q.Where+")")
+	}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, cond+" $"+strconv.Itoa(len(args)))
 	}
+	add("sequence >", q.AfterSequence)
 	for _, c := range []struct {
 		column, value string
 	}{{"resource", q.Resource}, {"actor", q.Actor}, {"method", q.Method}, {"action", q.Action}, {"request_id", q.RequestID}} {

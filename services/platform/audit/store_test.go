@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
@@ -119,6 +120,32 @@ func TestAppendAndList(t *testing.T) {
 			inTime, err := store.List(ctx, audit.Query{From: got[1].CreateTime, Until: got[3].CreateTime.Add(time.Microsecond), Limit: 10})
 			if err != nil || len(inTime) < 3 || inTime[0].Sequence != 2 {
 				t.Errorf("by time = %v, %v", inTime, err)
+			}
+			// A compiled filter combines with the other conditions and the keyset.
+			where, args, err := filter.Compile(`resource = "things/t1" OR actor = "users/u0@example.com"`, audit.RecordSchema, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var filtered []int64
+			for after := int64(0); ; {
+				page, err := store.List(ctx, audit.Query{Where: where, Args: args, Action: audit.Update, AfterSequence: after, Limit: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				after = page[0].Sequence
+				filtered = append(filtered, after)
+			}
+			var want []int64
+			for _, r := range got {
+				if (r.Resource == "things/t1" || r.Actor == "users/u0@example.com") && r.Action == audit.Update {
+					want = append(want, r.Sequence)
+				}
+			}
+			if len(want) == 0 || fmt.Sprint(filtered) != fmt.Sprint(want) {
+				t.Errorf("filtered pages = %v, want %v", filtered, want)
 			}
 			none, err := store.List(ctx, audit.Query{From: got[4].CreateTime.Add(time.Second), Limit: 10})
 			if err != nil || len(none) != 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
 )
 
@@ -64,11 +66,14 @@ func (r *Runtime) writeDeadLetter(ctx context.Context, rn *runner, ev Event, cau
 	if len(msg) > maxErrorLen {
 		msg = msg[:maxErrorLen]
 	}
+	// To the microsecond, as PostgreSQL keeps it: SQLite keeps the same instant, so that a
+	// create_time filter selects the same dead letters on both engines.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	// Detached from ctx so that a stop does not lose the record of a decision already taken.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	_, err = r.db.ExecContext(wctx, upsertDeadLetterSQL, id.String(), rn.spec.Name, ev.ID, ev.Type, ev.Subject,
-		ev.Resource, ev.Version, payload, string(headers), msg, attempts, time.Now().UTC())
+		ev.Resource, ev.Version, payload, string(headers), msg, attempts, now)
 	if err != nil {
 		return fmt.Errorf("record dead letter: %w", err)
 	}
@@ -126,6 +131,25 @@ func (r *Runtime) toProto(d deadLetter) *operationsv1.DeadLetter {
 	return out
 }
 
+// DeadLetterSchema maps the fields of a DeadLetter that a ListDeadLetters filter may name to the
+// columns of consumer_dead_letters, for filter.Compile. The state column stores the enum values
+// without their STATE_ prefix.
+//
+// create_time compares correctly on both engines: PostgreSQL stores a TIMESTAMPTZ, and on SQLite
+// the driver writes every time.Time, the stored ones and the filter's bound values alike, as text
+// in one layout in UTC ("2006-01-02 15:04:05.999999999+00:00", fraction without trailing zeros),
+// whose text order is time order.
+var DeadLetterSchema = filter.Schema{
+	"consumer":   {Column: "consumer", Type: filter.String},
+	"event_type": {Column: "event_type", Type: filter.String},
+	"subject":    {Column: "subject", Type: filter.String},
+	"state": {Column: "state", Type: filter.Enum, Enum: map[string]any{
+		operationsv1.DeadLetter_STATE_PENDING.String():  statePending,
+		operationsv1.DeadLetter_STATE_REPLAYED.String(): stateReplayed,
+	}},
+	"create_time": {Column: "create_time", Type: filter.Timestamp},
+}
+
 // ListDeadLetters lists the service's dead letters, newest first. It has the signature of
 // quarterdeck.operations.v1.OperationsService.ListDeadLetters so that the service's
 // OperationsService can delegate to it.
@@ -134,11 +158,11 @@ func (r *Runtime) ListDeadLetters(ctx context.Context, req *operationsv1.ListDea
 	if req.GetPageSize() < 0 {
 		vs = append(vs, fault.Violation{Field: "page_size", Reason: "PAGE_SIZE_NEGATIVE", Description: "must be 0 or more"})
 	}
-	if req.GetFilter() != "" {
-		// The AIP-160 filter compiler is wired in when the OperationsService is assembled; until a
-		// field allow-list is bound here, a filter is refused rather than ignored.
-		vs = append(vs, fault.Violation{Field: "filter", Reason: "FILTER_UNSUPPORTED",
-			Description: "filtering dead letters is not supported by this service"})
+	where, args, err := filter.Compile(req.GetFilter(), DeadLetterSchema, 1)
+	if fe := fault.As(err); fe != nil {
+		vs = append(vs, fe.Violations...)
+	} else if err != nil {
+		return nil, err
 	}
 	if err := fault.Invalid(vs...); err != nil {
 		return nil, err
@@ -147,19 +171,27 @@ func (r *Runtime) ListDeadLetters(ctx context.Context, req *operationsv1.ListDea
 		return nil, ErrServiceNotFound.With("parent", req.GetParent())
 	}
 	size := pagetoken.Size(req.GetPageSize())
+	// The checksum covers the filter: a token is refused with another filter than its own.
 	checksum := pagetoken.Checksum(req)
 	key, err := pagetoken.Decode(req.GetPageToken(), checksum, 1)
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + deadLetterColumns + ` FROM consumer_dead_letters`
-	args := []any{size + 1}
+	var conds []string
+	if where != "" {
+		conds = append(conds, "("+where+")")
+	}
 	if key != nil {
 		// Ids are UUIDv7: in text order, they are in creation order.
-		q += ` WHERE id < $2`
 		args = append(args, key[0])
+		conds = append(conds, "id < $"+strconv.Itoa(len(args)))
 	}
-	q += ` ORDER BY id DESC LIMIT $1`
+	q := `SELECT ` + deadLetterColumns + ` FROM consumer_dead_letters`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	args = append(args, size+1)
+	q += ` ORDER BY id DESC LIMIT $` + strconv.Itoa(len(args))
 	rows, err := r.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)

@@ -1,67 +1,183 @@
-package operations
+package operations_test
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
-func TestParseFilter(t *testing.T) {
-	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	t2 := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		filter string
-		want   audit.Query
+// t0 is the create_time of record 2; the others are around it, two of them a microsecond apart
+// and one with a fraction of a second, to prove time comparisons to the microsecond.
+var t0 = time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
+
+// seed appends five records and sets their create_time to fixed instants (which breaks their
+// hashes, which listing does not check).
+func (e *env) seed(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for i, r := range []struct {
+		actor, resource, action, requestID string
+		at                                 time.Time
 	}{
-		{"", audit.Query{}},
-		{"   ", audit.Query{}},
-		{`resource = "costCenters/it-ops"`, audit.Query{Resource: "costCenters/it-ops"}},
-		{`actor="users/alice@example.com" AND action = DELETE`, audit.Query{Actor: "users/alice@example.com", Action: "DELETE"}},
-		{`method = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter" AND request_id = "a\"b"`,
-			audit.Query{Method: "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter", RequestID: `a"b`}},
-		{`create_time >= "2026-01-01T00:00:00Z" AND create_time < "2026-02-01T13:00:00+01:00"`, audit.Query{From: t1, Until: t2}},
-		{`create_time > "2026-01-01T00:00:00Z" AND create_time <= "2026-02-01T12:00:00Z"`,
-			audit.Query{From: t1.Add(time.Microsecond), Until: t2.Add(time.Microsecond)}},
-		{`create_time = "2026-01-01T00:00:00Z"`, audit.Query{From: t1, Until: t1.Add(time.Microsecond)}},
-		{`create_time >= "2026-01-01T00:00:00Z" AND create_time >= "2026-02-01T12:00:00Z"`, audit.Query{From: t2}},
-	}
-	for _, tt := range tests {
-		got, err := parseFilter(tt.filter)
-		if err != nil {
-			t.Errorf("parseFilter(%q): %v", tt.filter, err)
-			continue
-		}
-		if got.Resource != tt.want.Resource || got.Actor != tt.want.Actor || got.Method != tt.want.Method ||
-			got.Action != tt.want.Action || got.RequestID != tt.want.RequestID ||
-			!got.From.Equal(tt.want.From) || !got.Until.Equal(tt.want.Until) {
-			t.Errorf("parseFilter(%q) = %+v, want %+v", tt.filter, got, tt.want)
-		}
-	}
-}
-
-func TestParseFilterRejects(t *testing.T) {
-	for _, f := range []string{
-		`resource`, `resource =`, `= "x"`, `"resource" = "x"`, `resource = "x" OR actor = "y"`,
-		`NOT resource = "x"`, `(resource = "x")`, `resource : "x"`, `resource != "x"`, `resource > "x"`,
-		`owner = "x"`, `resource = "x" AND resource = "y"`, `resource = "x" AND`, `resource = "x" actor = "y"`,
-		`create_time >= "yesterday"`, `resource = "unterminated`, `resource = "bad \q escape"`, `resource = = "x"`,
+		{"users/alice", "costCenters/infra", audit.Create, "r1", t0.Add(-time.Hour)},
+		{"users/alice", "costCenters/infra", audit.Update, "r2", t0},
+		{"users/bob", "costCenters/apps", audit.Create, "r3", t0.Add(time.Microsecond)},
+		{"users/bob", "costCenters/infra", audit.Delete, "r4", t0.Add(time.Hour + 500*time.Millisecond)},
+		{"users/carol", "costCenters/apps", audit.Update, `r"5`, t0.Add(2 * time.Hour)},
 	} {
-		_, err := parseFilter(f)
-		fe := fault.As(err)
-		if fe == nil || fe.Kind != fault.InvalidArgument || len(fe.Violations) != 1 || fe.Violations[0].Field != "filter" {
-			t.Errorf("parseFilter(%q) = %v, want an invalid filter", f, err)
+		err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+			rec, err := audit.Append(ctx, tx, e.db.Engine(), audit.Entry{
+				Actor: r.actor, Method: "/quarterdeck.budget.v1.BudgetService/" + r.action, Resource: r.resource,
+				Action: r.action, RequestID: r.requestID,
+			})
+			if err != nil {
+				return err
+			}
+			if rec.Sequence != int64(i+1) {
+				return fmt.Errorf("sequence %d, want %d", rec.Sequence, i+1)
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE audit_records SET create_time = $1 WHERE sequence = $2`, r.at, rec.Sequence)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
 
-func FuzzParseFilter(f *testing.F) {
-	f.Add(`resource = "costCenters/a" AND create_time >= "2026-01-01T00:00:00Z"`)
-	f.Add(`actor="x\"y" AND action = CREATE`)
-	f.Fuzz(func(t *testing.T, s string) {
-		if _, err := parseFilter(s); err != nil && fault.As(err) == nil {
-			t.Fatalf("parseFilter(%q) returned a non-fault error %v", s, err)
+// list returns the sequences of every record the filter selects, following the pages.
+func (e *env) list(t *testing.T, expr string, pageSize int32) ([]int64, int) {
+	t.Helper()
+	var seqs []int64
+	req := &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", Filter: expr, PageSize: pageSize}
+	for pages := 1; ; pages++ {
+		if pages > 10 {
+			t.Fatalf("%q: pagination does not end", expr)
 		}
-	})
+		resp, err := e.client.ListAuditRecords(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		for _, r := range resp.GetAuditRecords() {
+			seqs = append(seqs, r.GetSequence())
+		}
+		if resp.GetNextPageToken() == "" {
+			return seqs, pages
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}
+
+func TestListAuditRecordsFilter(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Engine, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, d, nil)
+			e.seed(t)
+			for _, tt := range []struct {
+				filter string
+				want   []int64
+			}{
+				{``, []int64{1, 2, 3, 4, 5}},
+				{`resource = "costCenters/infra"`, []int64{1, 2, 4}},
+				{`actor = "users/alice" AND action = UPDATE`, []int64{2}},
+				{`actor = "users/alice" action = "CREATE"`, []int64{1}},
+				{`method = "/quarterdeck.budget.v1.BudgetService/DELETE"`, []int64{4}},
+				{`request_id = "r\"5"`, []int64{5}},
+				{`action = DELETE OR actor = "users/carol"`, []int64{4, 5}},
+				{`NOT resource = "costCenters/infra"`, []int64{3, 5}},
+				{`-actor = "users/bob"`, []int64{1, 2, 5}},
+				{`resource != "costCenters/apps" AND (action = CREATE OR action = DELETE)`, []int64{1, 4}},
+				{`NOT (actor = "users/alice" OR actor = "users/bob")`, []int64{5}},
+				{`resource = "costCenters/none"`, nil},
+				// Time ranges, to the microsecond and across offsets.
+				{`create_time >= "2026-01-15T08:00:00Z"`, []int64{2, 3, 4, 5}},
+				{`create_time > "2026-01-15T08:00:00Z"`, []int64{3, 4, 5}},
+				{`create_time = "2026-01-15T08:00:00.000001Z"`, []int64{3}},
+				{`create_time <= "2026-01-15T08:00:00.000001Z"`, []int64{1, 2, 3}},
+				{`create_time < "2026-01-15T10:00:00.5+01:00"`, []int64{1, 2, 3}},
+				{`create_time <= "2026-01-15T10:00:00.5+01:00"`, []int64{1, 2, 3, 4}},
+				{`create_time > "2026-01-15T09:00:00.4999Z" AND create_time < "2026-01-15T09:00:00.5001Z"`, []int64{4}},
+				{`create_time >= "2026-01-15T07:00:00Z" AND create_time < "2026-01-15T08:00:00Z"`, []int64{1}},
+				{`resource = "costCenters/apps" AND create_time > "2026-01-15T08:00:00.000001Z"`, []int64{5}},
+			} {
+				got, _ := e.list(t, tt.filter, 0)
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("%q = %v, want %v", tt.filter, got, tt.want)
+				}
+			}
+
+			// Pages of a filtered list, oldest first, end on the last match.
+			got, pages := e.list(t, `resource = "costCenters/infra" OR actor = "users/carol"`, 2)
+			if !slices.Equal(got, []int64{1, 2, 4, 5}) || pages != 2 {
+				t.Errorf("filtered pages = %v in %d pages, want [1 2 4 5] in 2", got, pages)
+			}
+			got, pages = e.list(t, `actor = "users/bob" OR create_time >= "2026-01-15T10:00:00Z"`, 1)
+			if !slices.Equal(got, []int64{3, 4, 5}) || pages != 3 {
+				t.Errorf("filtered pages = %v in %d pages, want [3 4 5] in 3", got, pages)
+			}
+		})
+	}
+}
+
+func TestListAuditRecordsFilterErrors(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Engine, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, d, nil)
+			e.seed(t)
+			ctx := context.Background()
+			for _, tt := range []struct{ filter, reason string }{
+				{`resource`, filter.ReasonSyntax},
+				{`resource =`, filter.ReasonSyntax},
+				{`resource ~ "x"`, filter.ReasonSyntax},
+				{`(resource = "x"`, filter.ReasonSyntax},
+				{`resource = "unterminated`, filter.ReasonSyntax},
+				{`resource = "x" AND`, filter.ReasonSyntax},
+				{`owner = "x"`, filter.ReasonUnknownField},
+				{`trace_id = "x"`, filter.ReasonUnknownField},
+				{`resource = "x" OR changes = "y"`, filter.ReasonUnknownField},
+				{`create_time >= "yesterday"`, filter.ReasonInvalidValue},
+				{`create_time > 2026`, filter.ReasonInvalidValue},
+				{`resource:*`, filter.ReasonInvalidValue},
+			} {
+				_, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", Filter: tt.filter})
+				if err == nil {
+					t.Errorf("%q: no error", tt.filter)
+					continue
+				}
+				wantError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "filter")
+				if _, vs := rpc.Details(err); len(vs) != 1 || vs[0].GetReason() != tt.reason {
+					t.Errorf("%q: violations %v, want reason %s", tt.filter, vs, tt.reason)
+				}
+			}
+
+			// A page token is refused with another filter than the one it was issued for.
+			req := &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", Filter: `actor = "users/alice"`, PageSize: 1}
+			first, err := e.client.ListAuditRecords(ctx, req)
+			if err != nil || first.GetNextPageToken() == "" {
+				t.Fatalf("first page: %v, %v", first, err)
+			}
+			req.PageToken = first.GetNextPageToken()
+			if _, err := e.client.ListAuditRecords(ctx, req); err != nil {
+				t.Fatalf("second page with the same filter: %v", err)
+			}
+			req.Filter = `actor = "users/bob"`
+			_, err = e.client.ListAuditRecords(ctx, req)
+			wantError(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
+		})
+	}
 }

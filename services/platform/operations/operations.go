@@ -17,6 +17,7 @@ import (
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
 )
 
@@ -51,10 +52,12 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *operationsv1.ListAud
 	if err := s.checkParent(req.GetParent()); err != nil {
 		return nil, err
 	}
-	q, err := parseFilter(req.GetFilter())
+	where, args, err := filter.Compile(req.GetFilter(), audit.RecordSchema, 1)
 	if err != nil {
 		return nil, err
 	}
+	q := audit.Query{Where: where, Args: args}
+	// The checksum covers the filter: a token is refused with another filter than its own.
 	sum := pagetoken.Checksum(req)
 	key, err := pagetoken.Decode(req.GetPageToken(), sum, 1)
 	if err != nil {
