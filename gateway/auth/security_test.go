@@ -16,8 +16,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -33,14 +35,18 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
@@ -125,41 +131,63 @@ func unsigned(h, c map[string]any, sig string) string {
 	return base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb) + "." + sig
 }
 
-// front is the platform under test.
+// front is the platform under test, served on one real port (REST and gRPC, h2c) as in production.
 type front struct {
 	url      string
+	addr     string // the gateway's port, for gRPC clients
 	keys     *auth.Store
 	budget   string // gRPC address of the budget service
 	signer   *identity.Signer
 	priv     ed25519.PrivateKey
 	idp      *idp
 	verifier *auth.JWTVerifier
+	reached  *reach // calls that reached the budget service
 }
 
-func startFront(t *testing.T) *front {
+// reach counts the calls that reached the budget service: its rpc interceptor logs every call it
+// handles, accepted or refused, before it answers.
+type reach struct{ n atomic.Int64 }
+
+func (r *reach) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *reach) Handle(_ context.Context, rec slog.Record) error {
+	if !strings.HasPrefix(rec.Message, "rpc") {
+		return nil
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "method" && strings.HasPrefix(a.Value.String(), "/quarterdeck.") {
+			r.n.Add(1)
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (r *reach) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *reach) WithGroup(string) slog.Handler      { return r }
+
+func startFront(t *testing.T) *front { return startFrontWith(t, gateway.Settings{}) }
+
+// startFrontWith starts the platform with the gateway's settings set: a budget service, the
+// gateway's admin server and authenticator with a real key store and OIDC provider, and the
+// gateway on a loopback port. The gateway signs identities with identitytest's key, which the
+// services trust, so that tests can also mint genuine identities of their own.
+func startFrontWith(t *testing.T, set gateway.Settings) *front {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	_, priv, err := identity.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := identity.NewSigner(priv, identity.SignerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := identity.NewVerifier([]ed25519.PublicKey{signer.PublicKey()}, identity.VerifierOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := identitytest.Signer()
+	verifier := identitytest.Verifier()
 
 	ns := testenv.NATSServer(t)
 	nc, _ := testenv.Connect(t, ns.URL)
 	db := testenv.SQLite(t)
+	reached := &reach{}
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: db.DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
-		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet, Identity: verifier,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -200,14 +228,41 @@ func startFront(t *testing.T) *front {
 	}
 	gw, err := gateway.New(ctx, gateway.Options{
 		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+		Settings: set,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { gw.Close() })
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return &front{url: srv.URL, keys: keys, budget: in.Addr(), signer: signer, priv: priv, idp: p, verifier: jv}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(lis) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("gateway shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("gateway serve: %v", err)
+		}
+		gw.Close()
+	})
+	return &front{url: "http://" + lis.Addr().String(), addr: lis.Addr().String(), keys: keys, budget: in.Addr(),
+		signer: signer, priv: identitytest.PrivateKey(), idp: p, verifier: jv, reached: reached}
+}
+
+// conn returns a gRPC connection to the gateway's port (h2c), as an external client makes it.
+func (f *front) conn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 type reply struct {
@@ -319,15 +374,36 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 		{"tampered signature", "Bearer " + parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-6] + "AAAAAA", auth.ReasonInvalid},
 		{"internal identity as bearer", "Bearer " + mustSign(t, f.signer, identity.Principal{Subject: "users/x", Scopes: []string{"budget.read"}}), auth.ReasonInvalid},
 	}
+	// Every forgery is refused at the gateway, over REST and over gRPC on the same port, for the
+	// APIs of a domain service, of the operations API and of the gateway's own admin API, and none
+	// reaches the service.
+	conn := f.conn(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := f.do(t, tc.authorization, http.MethodGet, "/v1/costCenters", "")
-			reason, domain, _ := errorInfo(r.body)
-			if r.code != http.StatusUnauthorized || reason != tc.reason || domain != auth.ErrorDomain {
-				t.Fatalf("= %d %s/%s %v; want 401 %s", r.code, domain, reason, r.body, tc.reason)
+			before := f.reached.n.Load()
+			for _, path := range []string{"/v1/costCenters", "/v1/services/budget/auditRecords", "/v1/apiKeys"} {
+				r := f.do(t, tc.authorization, http.MethodGet, path, "")
+				reason, domain, _ := errorInfo(r.body)
+				if r.code != http.StatusUnauthorized || reason != tc.reason || domain != auth.ErrorDomain {
+					t.Errorf("REST %s = %d %s/%s %v; want 401 %s", path, r.code, domain, reason, r.body, tc.reason)
+				}
+				if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("REST %s: WWW-Authenticate = %q", path, r.header.Get("WWW-Authenticate"))
+				}
 			}
-			if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+			ctx := context.Background()
+			if tc.authorization != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", tc.authorization)
+			}
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if status.Code(err) != codes.Unauthenticated || info.GetReason() != tc.reason || info.GetDomain() != auth.ErrorDomain {
+					t.Errorf("gRPC %s = %v (%v); want UNAUTHENTICATED %s", c.method, err, info, tc.reason)
+				}
+			}
+			if n := f.reached.n.Load() - before; n != 0 {
+				t.Errorf("%d calls with forged credentials reached the service", n)
 			}
 		})
 	}
@@ -343,6 +419,15 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 	} {
 		if r := f.do(t, authorization, http.MethodGet, "/v1/costCenters", ""); r.code != http.StatusOK {
 			t.Errorf("%s: = %d %v; want 200", name, r.code, r.body)
+		}
+		before := f.reached.n.Load()
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", authorization)
+		if _, err := budgetv1.NewBudgetServiceClient(conn).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{}); err != nil {
+			t.Errorf("%s over gRPC: %v", name, err)
+		}
+		// The count of calls that reach the service is what proves the forgeries did not.
+		if f.reached.n.Load() != before+1 {
+			t.Errorf("%s: the service saw %d calls, want 1", name, f.reached.n.Load()-before)
 		}
 	}
 	// An identity smuggled in as gRPC metadata is dropped: the caller is who its key says.
@@ -395,14 +480,92 @@ var endpoints = []endpoint{
 	{"GET", "/v1/apiKeys/nothere", "", "iam.admin"},
 	{"POST", "/v1/apiKeys", `{"displayName":"made by a test","scopes":["iam.admin"]}`, "iam.admin"},
 	{"POST", "/v1/apiKeys/nothere:revoke", `{}`, "iam.admin"},
+	{"GET", "/v1/services/budget/auditRecords", "", "operations.read"},
+	{"POST", "/v1/services/budget/auditRecords:verify", `{}`, "operations.read"},
+	{"GET", "/v1/services/budget/deadLetters", "", "operations.read"},
+	{"POST", "/v1/services/budget/deadLetters/nothere:replay", `{}`, "operations.replay"},
+}
+
+// grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
+// request is valid apart from authorization, so that with the scope the call gets anything but
+// UNAUTHENTICATED or PERMISSION_DENIED.
+type grpcCall struct {
+	method, scope string
+	call          func(context.Context, *grpc.ClientConn) error
+}
+
+// grpcCalls are the gRPC methods of every API the gateway serves: the budget service's, the
+// operations API (routed by its parent or name) and the gateway's own admin API.
+var grpcCalls = []grpcCall{
+	{"BudgetService.ListCostCenters", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
+		return err
+	}},
+	{"BudgetService.GetCostCenter", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/nothere"})
+		return err
+	}},
+	{"BudgetService.CreateCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+			CostCenter: &budgetv1.CostCenter{DisplayName: "Scoped over gRPC", Code: "CC-GRPC"}})
+		return err
+	}},
+	{"BudgetService.UpdateCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
+			CostCenter: &budgetv1.CostCenter{Name: "costCenters/nothere", DisplayName: "Renamed"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		return err
+	}},
+	{"BudgetService.DeleteCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).DeleteCostCenter(ctx, &budgetv1.DeleteCostCenterRequest{Name: "costCenters/nothere"})
+		return err
+	}},
+	{"OperationsService.ListAuditRecords", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.VerifyAuditChain", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.ListDeadLetters", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.ReplayDeadLetter", "operations.replay", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: "services/budget/deadLetters/nothere"})
+		return err
+	}},
+	{"ApiKeyService.ListApiKeys", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).ListApiKeys(ctx, &iamv1.ListApiKeysRequest{})
+		return err
+	}},
+	{"ApiKeyService.GetApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).GetApiKey(ctx, &iamv1.GetApiKeyRequest{Name: "apiKeys/nothere"})
+		return err
+	}},
+	{"ApiKeyService.CreateApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).CreateApiKey(ctx, &iamv1.CreateApiKeyRequest{
+			ApiKey: &iamv1.ApiKey{DisplayName: "made over gRPC", Scopes: []string{"iam.admin"}}})
+		return err
+	}},
+	{"ApiKeyService.RevokeApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).RevokeApiKey(ctx, &iamv1.RevokeApiKeyRequest{Name: "apiKeys/nothere"})
+		return err
+	}},
 }
 
 func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 	t.Parallel()
 	f := startFront(t)
+	conn := f.conn(t)
 	scopes := map[string]bool{}
 	for _, e := range endpoints {
 		scopes[e.scope] = true
+	}
+	grpcScopes := map[string]bool{}
+	for _, c := range grpcCalls {
+		grpcScopes[c.scope] = true
 	}
 	for scope := range scopes {
 		t.Run("without "+scope, func(t *testing.T) {
@@ -424,12 +587,29 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 					t.Errorf("%s %s = %d %v; it does not need %s", e.method, e.path, r.code, r.body, scope)
 				}
 			}
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if c.scope == scope {
+					if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != scope {
+						t.Errorf("gRPC %s = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, scope)
+					}
+				} else if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+					t.Errorf("gRPC %s = %v (%v); it does not need %s", c.method, err, info, scope)
+				}
+			}
 		})
 	}
-	// Every scope of the APIs the gateway serves over REST is covered above.
-	for _, s := range []string{"budget.read", "budget.write", "iam.admin"} {
-		if !scopes[s] || !slices.Contains(auth.KnownScopes(), s) {
-			t.Errorf("scope %s is not exercised or not declared", s)
+	// Every declared scope is exercised over both protocols.
+	for _, s := range auth.KnownScopes() {
+		if !scopes[s] || !grpcScopes[s] {
+			t.Errorf("scope %s is not exercised over REST (%v) or gRPC (%v)", s, scopes[s], grpcScopes[s])
+		}
+	}
+	for _, s := range []string{"budget.read", "budget.write", "iam.admin", "operations.read", "operations.replay"} {
+		if !slices.Contains(auth.KnownScopes(), s) {
+			t.Errorf("scope %s is not declared", s)
 		}
 	}
 }
