@@ -273,6 +273,16 @@ type reply struct {
 
 func (f *front) do(t *testing.T, authorization, method, path, body string) reply {
 	t.Helper()
+	header := map[string]string{}
+	if authorization != "" {
+		header["Authorization"] = authorization
+	}
+	return f.doWith(t, method, path, body, header)
+}
+
+// doWith sends a REST request with the given headers (and a JSON content type).
+func (f *front) doWith(t *testing.T, method, path, body string, header map[string]string) reply {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -282,8 +292,8 @@ func (f *front) do(t *testing.T, authorization, method, path, body string) reply
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -617,13 +627,120 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 // createKey creates an API key with scopes through the admin API, as the bootstrap admin.
 func createKey(t *testing.T, f *front, scopes []string) string {
 	t.Helper()
+	key, _ := createNamedKey(t, f, scopes)
+	return key
+}
+
+// createNamedKey is createKey that also returns the key's resource name (`apiKeys/{id}`).
+func createNamedKey(t *testing.T, f *front, scopes []string) (key, name string) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"displayName": "test key", "scopes": scopes})
 	r := f.do(t, "Bearer "+adminKey, http.MethodPost, "/v1/apiKeys", string(body))
-	key, _ := r.body["key"].(string)
-	if r.code != http.StatusOK || !strings.HasPrefix(key, auth.KeyPrefix) {
+	key, _ = r.body["key"].(string)
+	name, _ = r.body["name"].(string)
+	if r.code != http.StatusOK || !strings.HasPrefix(key, auth.KeyPrefix) || !strings.HasPrefix(name, "apiKeys/") {
 		t.Fatalf("create key = %d %v", r.code, r.body)
 	}
-	return key
+	return key, name
+}
+
+// A client cannot bring its own identity: the gateway drops any x-quarterdeck-… metadata a
+// client sends, even an identity genuinely signed with the key the services trust (one stolen
+// from inside the network), and forwards only the one it signs for the caller's credentials.
+func TestASmuggledIdentityIsNeverTrusted(t *testing.T) {
+	t.Parallel()
+	f := startFront(t)
+	conn := f.conn(t)
+	root := identitytest.Token() // every scope, signed with the key the budget service trusts
+
+	// Control: the budget service itself accepts that identity, so a gateway forwarding it would
+	// let the call through.
+	direct, err := grpc.NewClient(f.budget, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, root)
+	if _, err := budgetv1.NewBudgetServiceClient(direct).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{}); err != nil {
+		t.Fatalf("the genuine identity, sent directly to the service: %v", err)
+	}
+
+	narrow := createKey(t, f, []string{"budget.read"})
+	writer, writerName := createNamedKey(t, f, []string{"budget.read", "budget.write"})
+	smuggled := map[string][]string{
+		"forged":               {identity.MetadataKey, "qd1.eyJzdWIiOiJ1c2Vycy9yb290In0.forged"},
+		"genuine":              {identity.MetadataKey, root},
+		"genuine twice":        {identity.MetadataKey, root, identity.MetadataKey, root},
+		"genuine binary":       {identity.MetadataKey + "-bin", root},
+		"genuine upper case":   {"X-Quarterdeck-Identity", root},
+		"another reserved key": {"x-quarterdeck-principal", "users/root"},
+	}
+	for name, md := range smuggled {
+		t.Run(name, func(t *testing.T) {
+			// Without credentials: 401 at the gateway, over gRPC and REST, and the service never
+			// sees the call.
+			before := f.reached.n.Load()
+			anon := metadata.AppendToOutgoingContext(context.Background(), md...)
+			for _, c := range grpcCalls {
+				err := c.call(anon, conn)
+				info, _ := rpc.Details(err)
+				if status.Code(err) != codes.Unauthenticated || info.GetReason() != auth.ReasonMissing || info.GetDomain() != auth.ErrorDomain {
+					t.Errorf("gRPC %s without credentials = %v (%v); want UNAUTHENTICATED %s", c.method, err, info, auth.ReasonMissing)
+				}
+			}
+			for _, path := range []string{"/v1/costCenters", "/v1/services/budget/auditRecords", "/v1/apiKeys"} {
+				r := f.doWith(t, http.MethodGet, path, "", map[string]string{"Grpc-Metadata-" + md[0]: md[1]})
+				if reason, _, _ := errorInfo(r.body); r.code != http.StatusUnauthorized || reason != auth.ReasonMissing {
+					t.Errorf("REST %s without credentials = %d %v; want 401 %s", path, r.code, r.body, auth.ReasonMissing)
+				}
+			}
+			if n := f.reached.n.Load() - before; n != 0 {
+				t.Errorf("%d calls without credentials reached the service", n)
+			}
+
+			// With a key of narrow scopes: the key's scopes apply, not the smuggled ones.
+			ctx := metadata.AppendToOutgoingContext(anon, "authorization", "Bearer "+narrow)
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if c.scope == "budget.read" {
+					if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+						t.Errorf("gRPC %s with the narrow key = %v; it needs only budget.read", c.method, err)
+					}
+				} else if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != c.scope {
+					t.Errorf("gRPC %s with the narrow key = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, c.scope)
+				}
+			}
+			for _, e := range endpoints {
+				r := f.doWith(t, e.method, e.path, e.body, map[string]string{"Authorization": "Bearer " + narrow, "Grpc-Metadata-" + md[0]: md[1]})
+				reason, _, _ := errorInfo(r.body)
+				if e.scope == "budget.read" {
+					if r.code == http.StatusForbidden || r.code == http.StatusUnauthorized {
+						t.Errorf("REST %s %s with the narrow key = %d %v", e.method, e.path, r.code, r.body)
+					}
+				} else if r.code != http.StatusForbidden || reason != "MISSING_SCOPE" {
+					t.Errorf("REST %s %s with the narrow key = %d %v; want 403 MISSING_SCOPE", e.method, e.path, r.code, r.body)
+				}
+			}
+		})
+	}
+
+	// The service acts for the key, not for the smuggled subject: the audit trail names the key.
+	ctx = metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, root, "authorization", "Bearer "+writer)
+	created, err := budgetv1.NewBudgetServiceClient(conn).CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+		CostCenter: &budgetv1.CostCenter{DisplayName: "Smuggled", Code: "CC-SMUGGLE"}})
+	if err != nil {
+		t.Fatalf("create with the writer key: %v", err)
+	}
+	admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
+	recs, err := operationsv1.NewOperationsServiceClient(conn).ListAuditRecords(admin, &operationsv1.ListAuditRecordsRequest{
+		Parent: "services/budget", Filter: `resource = "` + created.GetName() + `"`})
+	if err != nil || len(recs.GetAuditRecords()) != 1 {
+		t.Fatalf("audit records of %s = %v, %v", created.GetName(), recs, err)
+	}
+	if actor := recs.GetAuditRecords()[0].GetActor(); actor != writerName {
+		t.Errorf("the create was recorded as %q; want the key %q", actor, writerName)
+	}
 }
 
 func TestDirectCallsToAServiceNeedAnIdentity(t *testing.T) {
