@@ -23,13 +23,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -796,4 +799,126 @@ func (f *front) signerAt(t *testing.T, at time.Time) *identity.Signer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// The per-caller rate limit with real API keys: a key's REST and gRPC calls draw on one
+// bucket, the calls above the burst are refused at the gateway (429 with Retry-After,
+// RESOURCE_EXHAUSTED with a retry-after header) and never reach the service, and another key
+// has a bucket of its own.
+func TestRateLimitPerKeyAcrossProtocols(t *testing.T) {
+	t.Parallel()
+	// One call a minute after a burst of three: the test's calls beyond the burst are over the
+	// limit whatever the machine's speed.
+	const burst = 3
+	f := startFrontWith(t, gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: burst})
+	conn := f.conn(t)
+	// The bootstrap admin's burst goes on these three keys.
+	alice := createKey(t, f, []string{"budget.read"})
+	bob := createKey(t, f, []string{"budget.read"})
+	carol := createKey(t, f, []string{"budget.read"})
+
+	// viaREST and viaGRPC make one call as key, and report whether it passed the limit, checking
+	// the refusal's shape.
+	viaREST := func(key string) bool {
+		r := f.do(t, "Bearer "+key, http.MethodGet, "/v1/costCenters", "")
+		if r.code == http.StatusOK {
+			return true
+		}
+		reason, domain, _ := errorInfo(r.body)
+		if r.code != http.StatusTooManyRequests || reason != gateway.ReasonRateLimited || domain != gateway.ErrorDomain {
+			t.Errorf("REST = %d %v; want 200 or 429 %s", r.code, r.body, gateway.ReasonRateLimited)
+		}
+		if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+			t.Errorf("429 Retry-After = %q", r.header.Get("Retry-After"))
+		}
+		if !hasRetryInfo(r.body) {
+			t.Errorf("429 without RetryInfo: %v", r.body)
+		}
+		return false
+	}
+	viaGRPC := func(key string) bool {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+		var header, trailer metadata.MD
+		_, err := budgetv1.NewBudgetServiceClient(conn).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{},
+			grpc.Header(&header), grpc.Trailer(&trailer))
+		if err == nil {
+			return true
+		}
+		st := status.Convert(err)
+		info, _ := rpc.Details(err)
+		if st.Code() != codes.ResourceExhausted || info.GetReason() != gateway.ReasonRateLimited {
+			t.Errorf("gRPC = %v (%v); want OK or RESOURCE_EXHAUSTED %s", err, info, gateway.ReasonRateLimited)
+		}
+		retry := append(header.Get("retry-after"), trailer.Get("retry-after")...)
+		if len(retry) == 0 {
+			t.Errorf("RESOURCE_EXHAUSTED without a retry-after header (header %v, trailer %v)", header, trailer)
+		}
+		var hasInfo bool
+		for _, d := range st.Details() {
+			if _, ok := d.(*errdetails.RetryInfo); ok {
+				hasInfo = true
+			}
+		}
+		if !hasInfo {
+			t.Errorf("RESOURCE_EXHAUSTED without RetryInfo: %v", st.Details())
+		}
+		return false
+	}
+
+	// Alternating protocols, one bucket: the burst, then refusals on both.
+	before := f.reached.n.Load()
+	var got []bool
+	for i := range 2 * burst {
+		if i%2 == 0 {
+			got = append(got, viaREST(alice))
+		} else {
+			got = append(got, viaGRPC(alice))
+		}
+	}
+	if want := []bool{true, true, true, false, false, false}; !slices.Equal(got, want) {
+		t.Errorf("alice's REST, gRPC, REST, … passed = %v; want %v", got, want)
+	}
+	if n := f.reached.n.Load() - before; n != burst {
+		t.Errorf("%d of alice's calls reached the service; want %d", n, burst)
+	}
+	// Another key is not slowed down by alice.
+	if !viaREST(bob) || !viaGRPC(bob) {
+		t.Error("bob's calls were refused")
+	}
+
+	// A concurrent burst over both protocols: exactly the burst passes.
+	before = f.reached.n.Load()
+	var passed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 4 * burst {
+		wg.Go(func() {
+			ok := false
+			if i%2 == 0 {
+				ok = viaREST(carol)
+			} else {
+				ok = viaGRPC(carol)
+			}
+			if ok {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if passed.Load() != burst {
+		t.Errorf("%d of %d concurrent calls passed; want the burst, %d", passed.Load(), 4*burst, burst)
+	}
+	if n := f.reached.n.Load() - before; n != burst {
+		t.Errorf("%d of carol's calls reached the service; want %d", n, burst)
+	}
+}
+
+// hasRetryInfo reports whether an error body carries a google.rpc.RetryInfo.
+func hasRetryInfo(body map[string]any) bool {
+	ds, _ := body["details"].([]any)
+	for _, d := range ds {
+		if d, _ := d.(map[string]any); d["@type"] == "type.googleapis.com/google.rpc.RetryInfo" {
+			return true
+		}
+	}
+	return false
 }
