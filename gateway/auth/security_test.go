@@ -170,13 +170,20 @@ func (r *reach) Handle(_ context.Context, rec slog.Record) error {
 func (r *reach) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *reach) WithGroup(string) slog.Handler      { return r }
 
-func startFront(t *testing.T) *front { return startFrontWith(t, gateway.Settings{}) }
+func startFront(t *testing.T) *front { return startFrontWith(t, frontOptions{}) }
 
-// startFrontWith starts the platform with the gateway's settings set: a budget service, the
+// frontOptions vary the platform under test.
+type frontOptions struct {
+	settings gateway.Settings // the gateway's
+	// noAuthenticator starts the gateway without an Authenticator, as only tests may.
+	noAuthenticator bool
+}
+
+// startFrontWith starts the platform as opts say: a budget service, the
 // gateway's admin server and authenticator with a real key store and OIDC provider, and the
 // gateway on a loopback port. The gateway signs identities with identitytest's key, which the
 // services trust, so that tests can also mint genuine identities of their own.
-func startFrontWith(t *testing.T, set gateway.Settings) *front {
+func startFrontWith(t *testing.T, opts frontOptions) *front {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -229,10 +236,14 @@ func startFrontWith(t *testing.T, set gateway.Settings) *front {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(ctx, gateway.Options{
+	gopts := gateway.Options{
 		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
-		Settings: set,
-	})
+		Settings: opts.settings,
+	}
+	if opts.noAuthenticator {
+		gopts.Authenticator = nil
+	}
+	gw, err := gateway.New(ctx, gopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -810,7 +821,7 @@ func TestRateLimitPerKeyAcrossProtocols(t *testing.T) {
 	// One call a minute after a burst of three: the test's calls beyond the burst are over the
 	// limit whatever the machine's speed.
 	const burst = 3
-	f := startFrontWith(t, gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: burst})
+	f := startFrontWith(t, frontOptions{settings: gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: burst}})
 	conn := f.conn(t)
 	// The bootstrap admin's burst goes on these three keys.
 	alice := createKey(t, f, []string{"budget.read"})
@@ -921,4 +932,51 @@ func hasRetryInfo(body map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// A gateway started without an Authenticator (gateway.New allows it, for tests, with a warning)
+// fails closed: it forwards no identity, so the services refuse every call, whatever identity a
+// client tries to bring along.
+func TestAGatewayWithoutAuthenticatorFailsClosed(t *testing.T) {
+	t.Parallel()
+	f := startFrontWith(t, frontOptions{noAuthenticator: true,
+		settings: gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: 1}})
+	conn := f.conn(t)
+	root := identitytest.Token()
+	for name, md := range map[string][]string{
+		"nothing":                  nil,
+		"the admin key":            {"authorization", "Bearer " + adminKey},
+		"a genuine identity":       {identity.MetadataKey, root},
+		"key and genuine identity": {"authorization", "Bearer " + adminKey, identity.MetadataKey, root},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), md...)
+			// Two calls of each: without a caller there is no per-caller bucket to run dry.
+			for range 2 {
+				for _, c := range grpcCalls {
+					err := c.call(ctx, conn)
+					info, _ := rpc.Details(err)
+					if status.Code(err) != codes.Unauthenticated || info.GetReason() != rpc.ReasonIdentityMissing {
+						t.Errorf("gRPC %s = %v (%v); want UNAUTHENTICATED %s from the service", c.method, err, info, rpc.ReasonIdentityMissing)
+					}
+				}
+			}
+			header := map[string]string{}
+			for i := 0; i+1 < len(md); i += 2 {
+				if md[i] == "authorization" {
+					header["Authorization"] = md[i+1]
+				} else {
+					header["Grpc-Metadata-"+md[i]] = md[i+1]
+				}
+			}
+			for range 2 {
+				for _, e := range endpoints {
+					r := f.doWith(t, e.method, e.path, e.body, header)
+					if reason, _, _ := errorInfo(r.body); r.code != http.StatusUnauthorized || reason != rpc.ReasonIdentityMissing {
+						t.Errorf("REST %s %s = %d %v; want 401 %s", e.method, e.path, r.code, r.body, rpc.ReasonIdentityMissing)
+					}
+				}
+			}
+		})
+	}
 }
