@@ -37,6 +37,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -177,6 +178,7 @@ type frontOptions struct {
 	settings gateway.Settings // the gateway's
 	// noAuthenticator starts the gateway without an Authenticator, as only tests may.
 	noAuthenticator bool
+	reflection      bool // gRPC server reflection on the gateway's port
 }
 
 // startFrontWith starts the platform as opts say: a budget service, the
@@ -238,7 +240,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 	}
 	gopts := gateway.Options{
 		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
-		Settings: opts.settings,
+		Settings: opts.settings, Reflection: opts.reflection,
 	}
 	if opts.noAuthenticator {
 		gopts.Authenticator = nil
@@ -978,5 +980,42 @@ func TestAGatewayWithoutAuthenticatorFailsClosed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Reflection, when turned on, answers without credentials (it describes the API, as the public
+// OpenAPI document does), while every call it describes still needs them.
+func TestReflectionIsPublicButTheAPIIsNot(t *testing.T) {
+	t.Parallel()
+	f := startFrontWith(t, frontOptions{reflection: true})
+	conn := f.conn(t)
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("reflection without credentials: %v", err)
+	}
+	_ = stream.CloseSend()
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "quarterdeck.iam.v1.ApiKeyService") || !slices.Contains(names, "quarterdeck.budget.v1.BudgetService") {
+		t.Errorf("reflection lists %v", names)
+	}
+	before := f.reached.n.Load()
+	for _, c := range grpcCalls {
+		err := c.call(context.Background(), conn)
+		if info, _ := rpc.Details(err); status.Code(err) != codes.Unauthenticated || info.GetReason() != auth.ReasonMissing {
+			t.Errorf("gRPC %s without credentials on a port with reflection = %v", c.method, err)
+		}
+	}
+	if n := f.reached.n.Load() - before; n != 0 {
+		t.Errorf("%d calls without credentials reached the service", n)
 	}
 }
