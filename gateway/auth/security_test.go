@@ -1,8 +1,9 @@
 package auth_test
 
-// The security suite: the whole front door (gateway handler, authenticator, admin server,
-// budget service) with hostile credentials, through REST as a client sends them, and a service
-// called directly over gRPC as an attacker inside the network would.
+// The security suite: the whole front door (gateway on a real port, authenticator, admin server,
+// budget service) with hostile credentials, through REST and gRPC on the gateway's one port as a
+// client sends them, and a service called directly over gRPC as an attacker inside the network
+// would.
 
 import (
 	"bytes"
