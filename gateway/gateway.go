@@ -76,8 +76,9 @@ type Options struct {
 	Metrics http.Handler
 	// ReadyTimeout bounds each backend health check of /readyz (default 2s).
 	ReadyTimeout time.Duration
-	// Authenticator authenticates every REST and gRPC call. When nil, calls pass
-	// unauthenticated: that is for tests of the gateway alone; the binaries always set one.
+	// Authenticator authenticates every REST and gRPC call. When nil, the gateway authenticates
+	// nobody and forwards no identity, so services, which require one, refuse every call: that is
+	// for tests of the gateway alone; the binaries always set one.
 	Authenticator Authenticator
 	// Reflection serves gRPC server reflection on the port, describing every service's API.
 	Reflection bool
@@ -188,7 +189,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 
 	g.grpc = g.newGRPCServer(opts.Reflection)
 	if g.auth == nil {
-		g.log.Warn("gateway without an authenticator: every call passes unauthenticated")
+		g.log.Warn("gateway without an authenticator: calls are not authenticated and carry no identity, so services refuse them")
 	}
 
 	root := http.NewServeMux()

@@ -1,8 +1,9 @@
 package auth_test
 
-// The security suite: the whole front door (gateway handler, authenticator, admin server,
-// budget service) with hostile credentials, through REST as a client sends them, and a service
-// called directly over gRPC as an attacker inside the network would.
+// The security suite: the whole front door (gateway on a real port, authenticator, admin server,
+// budget service) with hostile credentials, through REST and gRPC on the gateway's one port as a
+// client sends them, and a service called directly over gRPC as an attacker inside the network
+// would.
 
 import (
 	"bytes"
@@ -16,31 +17,41 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
@@ -125,41 +136,71 @@ func unsigned(h, c map[string]any, sig string) string {
 	return base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb) + "." + sig
 }
 
-// front is the platform under test.
+// front is the platform under test, served on one real port (REST and gRPC, h2c) as in production.
 type front struct {
 	url      string
+	addr     string // the gateway's port, for gRPC clients
 	keys     *auth.Store
 	budget   string // gRPC address of the budget service
 	signer   *identity.Signer
 	priv     ed25519.PrivateKey
 	idp      *idp
 	verifier *auth.JWTVerifier
+	reached  *reach // calls that reached the budget service
 }
 
-func startFront(t *testing.T) *front {
+// reach counts the calls that reached the budget service: its rpc interceptor logs every call it
+// handles, accepted or refused, before it answers.
+type reach struct{ n atomic.Int64 }
+
+func (r *reach) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *reach) Handle(_ context.Context, rec slog.Record) error {
+	if !strings.HasPrefix(rec.Message, "rpc") {
+		return nil
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "method" && strings.HasPrefix(a.Value.String(), "/quarterdeck.") {
+			r.n.Add(1)
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (r *reach) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *reach) WithGroup(string) slog.Handler      { return r }
+
+func startFront(t *testing.T) *front { return startFrontWith(t, frontOptions{}) }
+
+// frontOptions vary the platform under test.
+type frontOptions struct {
+	settings gateway.Settings // the gateway's
+	// noAuthenticator starts the gateway without an Authenticator, as only tests may.
+	noAuthenticator bool
+	reflection      bool // gRPC server reflection on the gateway's port
+}
+
+// startFrontWith starts the platform as opts say: a budget service, the
+// gateway's admin server and authenticator with a real key store and OIDC provider, and the
+// gateway on a loopback port. The gateway signs identities with identitytest's key, which the
+// services trust, so that tests can also mint genuine identities of their own.
+func startFrontWith(t *testing.T, opts frontOptions) *front {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	_, priv, err := identity.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := identity.NewSigner(priv, identity.SignerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := identity.NewVerifier([]ed25519.PublicKey{signer.PublicKey()}, identity.VerifierOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := identitytest.Signer()
+	verifier := identitytest.Verifier()
 
 	ns := testenv.NATSServer(t)
 	nc, _ := testenv.Connect(t, ns.URL)
 	db := testenv.SQLite(t)
+	reached := &reach{}
 	in, err := host.Start(ctx, budget.Service(), host.Options{
 		DatabaseURL: db.DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
-		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet, Identity: verifier,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -198,16 +239,47 @@ func startFront(t *testing.T) *front {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(ctx, gateway.Options{
+	gopts := gateway.Options{
 		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
-	})
+		Settings: opts.settings, Reflection: opts.reflection,
+	}
+	if opts.noAuthenticator {
+		gopts.Authenticator = nil
+	}
+	gw, err := gateway.New(ctx, gopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { gw.Close() })
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	return &front{url: srv.URL, keys: keys, budget: in.Addr(), signer: signer, priv: priv, idp: p, verifier: jv}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(lis) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("gateway shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("gateway serve: %v", err)
+		}
+		gw.Close()
+	})
+	return &front{url: "http://" + lis.Addr().String(), addr: lis.Addr().String(), keys: keys, budget: in.Addr(),
+		signer: signer, priv: identitytest.PrivateKey(), idp: p, verifier: jv, reached: reached}
+}
+
+// conn returns a gRPC connection to the gateway's port (h2c), as an external client makes it.
+func (f *front) conn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 type reply struct {
@@ -218,6 +290,16 @@ type reply struct {
 
 func (f *front) do(t *testing.T, authorization, method, path, body string) reply {
 	t.Helper()
+	header := map[string]string{}
+	if authorization != "" {
+		header["Authorization"] = authorization
+	}
+	return f.doWith(t, method, path, body, header)
+}
+
+// doWith sends a REST request with the given headers (and a JSON content type).
+func (f *front) doWith(t *testing.T, method, path, body string, header map[string]string) reply {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -227,8 +309,8 @@ func (f *front) do(t *testing.T, authorization, method, path, body string) reply
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -319,15 +401,36 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 		{"tampered signature", "Bearer " + parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-6] + "AAAAAA", auth.ReasonInvalid},
 		{"internal identity as bearer", "Bearer " + mustSign(t, f.signer, identity.Principal{Subject: "users/x", Scopes: []string{"budget.read"}}), auth.ReasonInvalid},
 	}
+	// Every forgery is refused at the gateway, over REST and over gRPC on the same port, for the
+	// APIs of a domain service, of the operations API and of the gateway's own admin API, and none
+	// reaches the service.
+	conn := f.conn(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := f.do(t, tc.authorization, http.MethodGet, "/v1/costCenters", "")
-			reason, domain, _ := errorInfo(r.body)
-			if r.code != http.StatusUnauthorized || reason != tc.reason || domain != auth.ErrorDomain {
-				t.Fatalf("= %d %s/%s %v; want 401 %s", r.code, domain, reason, r.body, tc.reason)
+			before := f.reached.n.Load()
+			for _, path := range []string{"/v1/costCenters", "/v1/services/budget/auditRecords", "/v1/apiKeys"} {
+				r := f.do(t, tc.authorization, http.MethodGet, path, "")
+				reason, domain, _ := errorInfo(r.body)
+				if r.code != http.StatusUnauthorized || reason != tc.reason || domain != auth.ErrorDomain {
+					t.Errorf("REST %s = %d %s/%s %v; want 401 %s", path, r.code, domain, reason, r.body, tc.reason)
+				}
+				if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("REST %s: WWW-Authenticate = %q", path, r.header.Get("WWW-Authenticate"))
+				}
 			}
-			if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+			ctx := context.Background()
+			if tc.authorization != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", tc.authorization)
+			}
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if status.Code(err) != codes.Unauthenticated || info.GetReason() != tc.reason || info.GetDomain() != auth.ErrorDomain {
+					t.Errorf("gRPC %s = %v (%v); want UNAUTHENTICATED %s", c.method, err, info, tc.reason)
+				}
+			}
+			if n := f.reached.n.Load() - before; n != 0 {
+				t.Errorf("%d calls with forged credentials reached the service", n)
 			}
 		})
 	}
@@ -343,6 +446,15 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 	} {
 		if r := f.do(t, authorization, http.MethodGet, "/v1/costCenters", ""); r.code != http.StatusOK {
 			t.Errorf("%s: = %d %v; want 200", name, r.code, r.body)
+		}
+		before := f.reached.n.Load()
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", authorization)
+		if _, err := budgetv1.NewBudgetServiceClient(conn).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{}); err != nil {
+			t.Errorf("%s over gRPC: %v", name, err)
+		}
+		// The count of calls that reach the service is what proves the forgeries did not.
+		if f.reached.n.Load() != before+1 {
+			t.Errorf("%s: the service saw %d calls, want 1", name, f.reached.n.Load()-before)
 		}
 	}
 	// An identity smuggled in as gRPC metadata is dropped: the caller is who its key says.
@@ -395,14 +507,92 @@ var endpoints = []endpoint{
 	{"GET", "/v1/apiKeys/nothere", "", "iam.admin"},
 	{"POST", "/v1/apiKeys", `{"displayName":"made by a test","scopes":["iam.admin"]}`, "iam.admin"},
 	{"POST", "/v1/apiKeys/nothere:revoke", `{}`, "iam.admin"},
+	{"GET", "/v1/services/budget/auditRecords", "", "operations.read"},
+	{"POST", "/v1/services/budget/auditRecords:verify", `{}`, "operations.read"},
+	{"GET", "/v1/services/budget/deadLetters", "", "operations.read"},
+	{"POST", "/v1/services/budget/deadLetters/nothere:replay", `{}`, "operations.replay"},
+}
+
+// grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
+// request is valid apart from authorization, so that with the scope the call gets anything but
+// UNAUTHENTICATED or PERMISSION_DENIED.
+type grpcCall struct {
+	method, scope string
+	call          func(context.Context, *grpc.ClientConn) error
+}
+
+// grpcCalls are the gRPC methods of every API the gateway serves: the budget service's, the
+// operations API (routed by its parent or name) and the gateway's own admin API.
+var grpcCalls = []grpcCall{
+	{"BudgetService.ListCostCenters", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
+		return err
+	}},
+	{"BudgetService.GetCostCenter", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/nothere"})
+		return err
+	}},
+	{"BudgetService.CreateCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+			CostCenter: &budgetv1.CostCenter{DisplayName: "Scoped over gRPC", Code: "CC-GRPC"}})
+		return err
+	}},
+	{"BudgetService.UpdateCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
+			CostCenter: &budgetv1.CostCenter{Name: "costCenters/nothere", DisplayName: "Renamed"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		return err
+	}},
+	{"BudgetService.DeleteCostCenter", "budget.write", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := budgetv1.NewBudgetServiceClient(c).DeleteCostCenter(ctx, &budgetv1.DeleteCostCenterRequest{Name: "costCenters/nothere"})
+		return err
+	}},
+	{"OperationsService.ListAuditRecords", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.VerifyAuditChain", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.ListDeadLetters", "operations.read", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/budget"})
+		return err
+	}},
+	{"OperationsService.ReplayDeadLetter", "operations.replay", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := operationsv1.NewOperationsServiceClient(c).ReplayDeadLetter(ctx, &operationsv1.ReplayDeadLetterRequest{Name: "services/budget/deadLetters/nothere"})
+		return err
+	}},
+	{"ApiKeyService.ListApiKeys", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).ListApiKeys(ctx, &iamv1.ListApiKeysRequest{})
+		return err
+	}},
+	{"ApiKeyService.GetApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).GetApiKey(ctx, &iamv1.GetApiKeyRequest{Name: "apiKeys/nothere"})
+		return err
+	}},
+	{"ApiKeyService.CreateApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).CreateApiKey(ctx, &iamv1.CreateApiKeyRequest{
+			ApiKey: &iamv1.ApiKey{DisplayName: "made over gRPC", Scopes: []string{"iam.admin"}}})
+		return err
+	}},
+	{"ApiKeyService.RevokeApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).RevokeApiKey(ctx, &iamv1.RevokeApiKeyRequest{Name: "apiKeys/nothere"})
+		return err
+	}},
 }
 
 func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 	t.Parallel()
 	f := startFront(t)
+	conn := f.conn(t)
 	scopes := map[string]bool{}
 	for _, e := range endpoints {
 		scopes[e.scope] = true
+	}
+	grpcScopes := map[string]bool{}
+	for _, c := range grpcCalls {
+		grpcScopes[c.scope] = true
 	}
 	for scope := range scopes {
 		t.Run("without "+scope, func(t *testing.T) {
@@ -424,12 +614,29 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 					t.Errorf("%s %s = %d %v; it does not need %s", e.method, e.path, r.code, r.body, scope)
 				}
 			}
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if c.scope == scope {
+					if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != scope {
+						t.Errorf("gRPC %s = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, scope)
+					}
+				} else if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+					t.Errorf("gRPC %s = %v (%v); it does not need %s", c.method, err, info, scope)
+				}
+			}
 		})
 	}
-	// Every scope of the APIs the gateway serves over REST is covered above.
-	for _, s := range []string{"budget.read", "budget.write", "iam.admin"} {
-		if !scopes[s] || !slices.Contains(auth.KnownScopes(), s) {
-			t.Errorf("scope %s is not exercised or not declared", s)
+	// Every declared scope is exercised over both protocols.
+	for _, s := range auth.KnownScopes() {
+		if !scopes[s] || !grpcScopes[s] {
+			t.Errorf("scope %s is not exercised over REST (%v) or gRPC (%v)", s, scopes[s], grpcScopes[s])
+		}
+	}
+	for _, s := range []string{"budget.read", "budget.write", "iam.admin", "operations.read", "operations.replay"} {
+		if !slices.Contains(auth.KnownScopes(), s) {
+			t.Errorf("scope %s is not declared", s)
 		}
 	}
 }
@@ -437,13 +644,120 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 // createKey creates an API key with scopes through the admin API, as the bootstrap admin.
 func createKey(t *testing.T, f *front, scopes []string) string {
 	t.Helper()
+	key, _ := createNamedKey(t, f, scopes)
+	return key
+}
+
+// createNamedKey is createKey that also returns the key's resource name (`apiKeys/{id}`).
+func createNamedKey(t *testing.T, f *front, scopes []string) (key, name string) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"displayName": "test key", "scopes": scopes})
 	r := f.do(t, "Bearer "+adminKey, http.MethodPost, "/v1/apiKeys", string(body))
-	key, _ := r.body["key"].(string)
-	if r.code != http.StatusOK || !strings.HasPrefix(key, auth.KeyPrefix) {
+	key, _ = r.body["key"].(string)
+	name, _ = r.body["name"].(string)
+	if r.code != http.StatusOK || !strings.HasPrefix(key, auth.KeyPrefix) || !strings.HasPrefix(name, "apiKeys/") {
 		t.Fatalf("create key = %d %v", r.code, r.body)
 	}
-	return key
+	return key, name
+}
+
+// A client cannot bring its own identity: the gateway drops any x-quarterdeck-… metadata a
+// client sends, even an identity genuinely signed with the key the services trust (one stolen
+// from inside the network), and forwards only the one it signs for the caller's credentials.
+func TestASmuggledIdentityIsNeverTrusted(t *testing.T) {
+	t.Parallel()
+	f := startFront(t)
+	conn := f.conn(t)
+	root := identitytest.Token() // every scope, signed with the key the budget service trusts
+
+	// Control: the budget service itself accepts that identity, so a gateway forwarding it would
+	// let the call through.
+	direct, err := grpc.NewClient(f.budget, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, root)
+	if _, err := budgetv1.NewBudgetServiceClient(direct).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{}); err != nil {
+		t.Fatalf("the genuine identity, sent directly to the service: %v", err)
+	}
+
+	narrow := createKey(t, f, []string{"budget.read"})
+	writer, writerName := createNamedKey(t, f, []string{"budget.read", "budget.write"})
+	smuggled := map[string][]string{
+		"forged":               {identity.MetadataKey, "qd1.eyJzdWIiOiJ1c2Vycy9yb290In0.forged"},
+		"genuine":              {identity.MetadataKey, root},
+		"genuine twice":        {identity.MetadataKey, root, identity.MetadataKey, root},
+		"genuine binary":       {identity.MetadataKey + "-bin", root},
+		"genuine upper case":   {"X-Quarterdeck-Identity", root},
+		"another reserved key": {"x-quarterdeck-principal", "users/root"},
+	}
+	for name, md := range smuggled {
+		t.Run(name, func(t *testing.T) {
+			// Without credentials: 401 at the gateway, over gRPC and REST, and the service never
+			// sees the call.
+			before := f.reached.n.Load()
+			anon := metadata.AppendToOutgoingContext(context.Background(), md...)
+			for _, c := range grpcCalls {
+				err := c.call(anon, conn)
+				info, _ := rpc.Details(err)
+				if status.Code(err) != codes.Unauthenticated || info.GetReason() != auth.ReasonMissing || info.GetDomain() != auth.ErrorDomain {
+					t.Errorf("gRPC %s without credentials = %v (%v); want UNAUTHENTICATED %s", c.method, err, info, auth.ReasonMissing)
+				}
+			}
+			for _, path := range []string{"/v1/costCenters", "/v1/services/budget/auditRecords", "/v1/apiKeys"} {
+				r := f.doWith(t, http.MethodGet, path, "", map[string]string{"Grpc-Metadata-" + md[0]: md[1]})
+				if reason, _, _ := errorInfo(r.body); r.code != http.StatusUnauthorized || reason != auth.ReasonMissing {
+					t.Errorf("REST %s without credentials = %d %v; want 401 %s", path, r.code, r.body, auth.ReasonMissing)
+				}
+			}
+			if n := f.reached.n.Load() - before; n != 0 {
+				t.Errorf("%d calls without credentials reached the service", n)
+			}
+
+			// With a key of narrow scopes: the key's scopes apply, not the smuggled ones.
+			ctx := metadata.AppendToOutgoingContext(anon, "authorization", "Bearer "+narrow)
+			for _, c := range grpcCalls {
+				err := c.call(ctx, conn)
+				info, _ := rpc.Details(err)
+				if c.scope == "budget.read" {
+					if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+						t.Errorf("gRPC %s with the narrow key = %v; it needs only budget.read", c.method, err)
+					}
+				} else if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != c.scope {
+					t.Errorf("gRPC %s with the narrow key = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, c.scope)
+				}
+			}
+			for _, e := range endpoints {
+				r := f.doWith(t, e.method, e.path, e.body, map[string]string{"Authorization": "Bearer " + narrow, "Grpc-Metadata-" + md[0]: md[1]})
+				reason, _, _ := errorInfo(r.body)
+				if e.scope == "budget.read" {
+					if r.code == http.StatusForbidden || r.code == http.StatusUnauthorized {
+						t.Errorf("REST %s %s with the narrow key = %d %v", e.method, e.path, r.code, r.body)
+					}
+				} else if r.code != http.StatusForbidden || reason != "MISSING_SCOPE" {
+					t.Errorf("REST %s %s with the narrow key = %d %v; want 403 MISSING_SCOPE", e.method, e.path, r.code, r.body)
+				}
+			}
+		})
+	}
+
+	// The service acts for the key, not for the smuggled subject: the audit trail names the key.
+	ctx = metadata.AppendToOutgoingContext(context.Background(), identity.MetadataKey, root, "authorization", "Bearer "+writer)
+	created, err := budgetv1.NewBudgetServiceClient(conn).CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+		CostCenter: &budgetv1.CostCenter{DisplayName: "Smuggled", Code: "CC-SMUGGLE"}})
+	if err != nil {
+		t.Fatalf("create with the writer key: %v", err)
+	}
+	admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
+	recs, err := operationsv1.NewOperationsServiceClient(conn).ListAuditRecords(admin, &operationsv1.ListAuditRecordsRequest{
+		Parent: "services/budget", Filter: `resource = "` + created.GetName() + `"`})
+	if err != nil || len(recs.GetAuditRecords()) != 1 {
+		t.Fatalf("audit records of %s = %v, %v", created.GetName(), recs, err)
+	}
+	if actor := recs.GetAuditRecords()[0].GetActor(); actor != writerName {
+		t.Errorf("the create was recorded as %q; want the key %q", actor, writerName)
+	}
 }
 
 func TestDirectCallsToAServiceNeedAnIdentity(t *testing.T) {
@@ -499,4 +813,210 @@ func (f *front) signerAt(t *testing.T, at time.Time) *identity.Signer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// The per-caller rate limit with real API keys: a key's REST and gRPC calls draw on one
+// bucket, the calls above the burst are refused at the gateway (429 with Retry-After,
+// RESOURCE_EXHAUSTED with a retry-after header) and never reach the service, and another key
+// has a bucket of its own.
+func TestRateLimitPerKeyAcrossProtocols(t *testing.T) {
+	t.Parallel()
+	// One call a minute after a burst of three: the test's calls beyond the burst are over the
+	// limit whatever the machine's speed.
+	const burst = 3
+	f := startFrontWith(t, frontOptions{settings: gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: burst}})
+	conn := f.conn(t)
+	// The bootstrap admin's burst goes on these three keys.
+	alice := createKey(t, f, []string{"budget.read"})
+	bob := createKey(t, f, []string{"budget.read"})
+	carol := createKey(t, f, []string{"budget.read"})
+
+	// viaREST and viaGRPC make one call as key, and report whether it passed the limit, checking
+	// the refusal's shape.
+	viaREST := func(key string) bool {
+		r := f.do(t, "Bearer "+key, http.MethodGet, "/v1/costCenters", "")
+		if r.code == http.StatusOK {
+			return true
+		}
+		reason, domain, _ := errorInfo(r.body)
+		if r.code != http.StatusTooManyRequests || reason != gateway.ReasonRateLimited || domain != gateway.ErrorDomain {
+			t.Errorf("REST = %d %v; want 200 or 429 %s", r.code, r.body, gateway.ReasonRateLimited)
+		}
+		if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+			t.Errorf("429 Retry-After = %q", r.header.Get("Retry-After"))
+		}
+		if !hasRetryInfo(r.body) {
+			t.Errorf("429 without RetryInfo: %v", r.body)
+		}
+		return false
+	}
+	viaGRPC := func(key string) bool {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+		var header, trailer metadata.MD
+		_, err := budgetv1.NewBudgetServiceClient(conn).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{},
+			grpc.Header(&header), grpc.Trailer(&trailer))
+		if err == nil {
+			return true
+		}
+		st := status.Convert(err)
+		info, _ := rpc.Details(err)
+		if st.Code() != codes.ResourceExhausted || info.GetReason() != gateway.ReasonRateLimited {
+			t.Errorf("gRPC = %v (%v); want OK or RESOURCE_EXHAUSTED %s", err, info, gateway.ReasonRateLimited)
+		}
+		retry := append(header.Get("retry-after"), trailer.Get("retry-after")...)
+		if len(retry) == 0 {
+			t.Errorf("RESOURCE_EXHAUSTED without a retry-after header (header %v, trailer %v)", header, trailer)
+		}
+		var hasInfo bool
+		for _, d := range st.Details() {
+			if _, ok := d.(*errdetails.RetryInfo); ok {
+				hasInfo = true
+			}
+		}
+		if !hasInfo {
+			t.Errorf("RESOURCE_EXHAUSTED without RetryInfo: %v", st.Details())
+		}
+		return false
+	}
+
+	// Alternating protocols, one bucket: the burst, then refusals on both.
+	before := f.reached.n.Load()
+	var got []bool
+	for i := range 2 * burst {
+		if i%2 == 0 {
+			got = append(got, viaREST(alice))
+		} else {
+			got = append(got, viaGRPC(alice))
+		}
+	}
+	if want := []bool{true, true, true, false, false, false}; !slices.Equal(got, want) {
+		t.Errorf("alice's REST, gRPC, REST, … passed = %v; want %v", got, want)
+	}
+	if n := f.reached.n.Load() - before; n != burst {
+		t.Errorf("%d of alice's calls reached the service; want %d", n, burst)
+	}
+	// Another key is not slowed down by alice.
+	if !viaREST(bob) || !viaGRPC(bob) {
+		t.Error("bob's calls were refused")
+	}
+
+	// A concurrent burst over both protocols: exactly the burst passes.
+	before = f.reached.n.Load()
+	var passed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 4 * burst {
+		wg.Go(func() {
+			ok := false
+			if i%2 == 0 {
+				ok = viaREST(carol)
+			} else {
+				ok = viaGRPC(carol)
+			}
+			if ok {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if passed.Load() != burst {
+		t.Errorf("%d of %d concurrent calls passed; want the burst, %d", passed.Load(), 4*burst, burst)
+	}
+	if n := f.reached.n.Load() - before; n != burst {
+		t.Errorf("%d of carol's calls reached the service; want %d", n, burst)
+	}
+}
+
+// hasRetryInfo reports whether an error body carries a google.rpc.RetryInfo.
+func hasRetryInfo(body map[string]any) bool {
+	ds, _ := body["details"].([]any)
+	for _, d := range ds {
+		if d, _ := d.(map[string]any); d["@type"] == "type.googleapis.com/google.rpc.RetryInfo" {
+			return true
+		}
+	}
+	return false
+}
+
+// A gateway started without an Authenticator (gateway.New allows it, for tests, with a warning)
+// fails closed: it forwards no identity, so the services refuse every call, whatever identity a
+// client tries to bring along.
+func TestAGatewayWithoutAuthenticatorFailsClosed(t *testing.T) {
+	t.Parallel()
+	f := startFrontWith(t, frontOptions{noAuthenticator: true,
+		settings: gateway.Settings{RateLimitPerKey: 1, RateLimitPerKeyBurst: 1}})
+	conn := f.conn(t)
+	root := identitytest.Token()
+	for name, md := range map[string][]string{
+		"nothing":                  nil,
+		"the admin key":            {"authorization", "Bearer " + adminKey},
+		"a genuine identity":       {identity.MetadataKey, root},
+		"key and genuine identity": {"authorization", "Bearer " + adminKey, identity.MetadataKey, root},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), md...)
+			// Two calls of each: without a caller there is no per-caller bucket to run dry.
+			for range 2 {
+				for _, c := range grpcCalls {
+					err := c.call(ctx, conn)
+					info, _ := rpc.Details(err)
+					if status.Code(err) != codes.Unauthenticated || info.GetReason() != rpc.ReasonIdentityMissing {
+						t.Errorf("gRPC %s = %v (%v); want UNAUTHENTICATED %s from the service", c.method, err, info, rpc.ReasonIdentityMissing)
+					}
+				}
+			}
+			header := map[string]string{}
+			for i := 0; i+1 < len(md); i += 2 {
+				if md[i] == "authorization" {
+					header["Authorization"] = md[i+1]
+				} else {
+					header["Grpc-Metadata-"+md[i]] = md[i+1]
+				}
+			}
+			for range 2 {
+				for _, e := range endpoints {
+					r := f.doWith(t, e.method, e.path, e.body, header)
+					if reason, _, _ := errorInfo(r.body); r.code != http.StatusUnauthorized || reason != rpc.ReasonIdentityMissing {
+						t.Errorf("REST %s %s = %d %v; want 401 %s", e.method, e.path, r.code, r.body, rpc.ReasonIdentityMissing)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Reflection, when turned on, answers without credentials (it describes the API, as the public
+// OpenAPI document does), while every call it describes still needs them.
+func TestReflectionIsPublicButTheAPIIsNot(t *testing.T) {
+	t.Parallel()
+	f := startFrontWith(t, frontOptions{reflection: true})
+	conn := f.conn(t)
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("reflection without credentials: %v", err)
+	}
+	_ = stream.CloseSend()
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !slices.Contains(names, "quarterdeck.iam.v1.ApiKeyService") || !slices.Contains(names, "quarterdeck.budget.v1.BudgetService") {
+		t.Errorf("reflection lists %v", names)
+	}
+	before := f.reached.n.Load()
+	for _, c := range grpcCalls {
+		err := c.call(context.Background(), conn)
+		if info, _ := rpc.Details(err); status.Code(err) != codes.Unauthenticated || info.GetReason() != auth.ReasonMissing {
+			t.Errorf("gRPC %s without credentials on a port with reflection = %v", c.method, err)
+		}
+	}
+	if n := f.reached.n.Load() - before; n != 0 {
+		t.Errorf("%d calls without credentials reached the service", n)
+	}
 }
