@@ -30,6 +30,7 @@ const (
 	consumerNATSEnv  = "QUARTERDECK_FAULTS_NATS_URL"
 	consumerDSNEnv   = "QUARTERDECK_FAULTS_CONSUMER_DSN"
 	consumerSchemaEn = "QUARTERDECK_FAULTS_CONSUMER_SCHEMA"
+	consumerWorkEnv  = "QUARTERDECK_FAULTS_CONSUMER_WORK"
 )
 
 // effectsMigrations is the consumer's own table: one row per application of an event. It has no
@@ -90,14 +91,27 @@ func runConsumer() error {
 		return err
 	}
 	pid := os.Getpid()
+	// The handler works for a while inside its transaction, a stand-in for a real handler's
+	// queries, so that the consumer falls behind during bursts and a kill finds transactions in
+	// flight and events buffered that it has not begun.
+	work, err := time.ParseDuration(os.Getenv(consumerWorkEnv))
+	if err != nil {
+		return fmt.Errorf("%s: %w", consumerWorkEnv, err)
+	}
 	spec := consumer.Spec{
 		Name:   consumerName,
 		Domain: "budget",
 		Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-			_, err := tx.ExecContext(ctx,
+			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO effects (event_id, resource, version, attempt, pid) VALUES ($1, $2, $3, $4, $5)`,
-				ev.ID, ev.Resource, ev.Version, ev.Attempt, pid)
-			return err
+				ev.ID, ev.Resource, ev.Version, ev.Attempt, pid); err != nil {
+				return err
+			}
+			if work > 0 {
+				_, err := tx.ExecContext(ctx, `SELECT pg_sleep($1)`, work.Seconds())
+				return err
+			}
+			return nil
 		},
 	}
 	rt, err := consumer.New(db, js, []consumer.Spec{spec}, consumer.Options{
@@ -120,7 +134,7 @@ type consumerProc struct {
 	child
 }
 
-func newConsumerProc(dir, natsURL, dsn, schema string, ackWait time.Duration) (*consumerProc, error) {
+func newConsumerProc(dir, natsURL, dsn, schema string, ackWait, work time.Duration) (*consumerProc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("locate this program to run the consumer: %w", err)
@@ -132,6 +146,7 @@ func newConsumerProc(dir, natsURL, dsn, schema string, ackWait time.Duration) (*
 		consumerNATSEnv + "=" + natsURL,
 		consumerDSNEnv + "=" + dsn,
 		consumerSchemaEn + "=" + schema,
+		consumerWorkEnv + "=" + work.String(),
 		// A short ack wait makes the events a killed or paused consumer held come back within
 		// the run; a short backoff does the same for an event whose handler failed.
 		"QUARTERDECK_CONSUMER_ACK_WAIT=" + ackWait.String(),
@@ -303,8 +318,9 @@ func (e *env) verifyConsumer(ctx context.Context, outbox map[string]change) erro
 	return nil
 }
 
-// awaitConsumerBusy waits, for up to 10 seconds, until the consumer holds delivered events it
-// has not acknowledged, so that a kill or a pause strikes it at work rather than idle. When it
+// awaitConsumerBusy waits, for up to 10 seconds, until the consumer holds more than one
+// delivered event it has not acknowledged — one in its handler, more buffered — so that a kill
+// or a pause strikes it at work rather than idle. When it
 // never does (it keeps up with the load), the fault strikes anyway.
 func (e *env) awaitConsumerBusy(ctx context.Context) {
 	nc, err := nats.Connect(e.nats.url, nats.Name("quarterdeck-faults"))
@@ -321,7 +337,7 @@ func (e *env) awaitConsumerBusy(ctx context.Context) {
 		ictx, cancel := context.WithTimeout(ctx, time.Second)
 		info, err := consumerInfo(ictx, js)
 		cancel()
-		if err == nil && info.NumAckPending > 0 {
+		if err == nil && info.NumAckPending > 1 {
 			e.sum.ConsumerBusyFaults++
 			return
 		}

@@ -36,7 +36,7 @@ func TestFaultsReduced(t *testing.T) {
 	}
 	cfg := config{DSN: dsn, Replicas: 2, Creates: 1000, Workers: 8, RelayKills: 2, NATSKills: 2,
 		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute,
-		ConsumerKills: 2, ConsumerPauses: 1, ConsumerAckWait: 2 * time.Second, CatchUpTimeout: 2 * time.Minute}
+		ConsumerKills: 2, ConsumerPauses: 1, ConsumerAckWait: 2 * time.Second, ConsumerWork: 5 * time.Millisecond, CatchUpTimeout: 2 * time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	sum, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -89,6 +89,7 @@ type config struct {
 	ConsumerKills   int
 	ConsumerPauses  int
 	ConsumerAckWait time.Duration
+	ConsumerWork    time.Duration // how long the handler works inside its transaction
 	CatchUpTimeout  time.Duration
 	NATSDowntime    time.Duration // how long the killed NATS server stays down
 	DrainTimeout    time.Duration
@@ -114,6 +115,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.IntVar(&c.ConsumerKills, "consumer-kills", 4, "kill -9 of the consumer process")
 	fs.IntVar(&c.ConsumerPauses, "consumer-pauses", 1, "SIGSTOP of the consumer process for 3 × its ack wait, then SIGCONT")
 	fs.DurationVar(&c.ConsumerAckWait, "consumer-ack-wait", 2*time.Second, "the consumer's ack wait (QUARTERDECK_CONSUMER_ACK_WAIT): events a killed or paused consumer held come back after it")
+	fs.DurationVar(&c.ConsumerWork, "consumer-work", 5*time.Millisecond, "how long the consumer's handler works (pg_sleep) inside its transaction, so that it falls behind during bursts and kills find work in flight")
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 3*time.Minute, "how long the consumer may take to apply every event at the end")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 3*time.Minute, "how long to wait for the outbox to empty at the end")
 	fs.BoolVar(&c.KeepDir, "keep", false, "keep the work directory (logs, NATS store) after the run")

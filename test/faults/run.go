@@ -127,7 +127,7 @@ func (e *env) setup(ctx context.Context) error {
 	// The consumer starts once the replicas have created the budget stream; it gets a schema of
 	// its own, as a consuming service would.
 	e.consumerSchema = e.schema + "_consumer"
-	if e.consumer, err = newConsumerProc(e.dir, e.nats.url, e.cfg.DSN, e.consumerSchema, e.cfg.ConsumerAckWait); err != nil {
+	if e.consumer, err = newConsumerProc(e.dir, e.nats.url, e.cfg.DSN, e.consumerSchema, e.cfg.ConsumerAckWait, e.cfg.ConsumerWork); err != nil {
 		return err
 	}
 	if err := e.consumer.start(); err != nil {

@@ -20,7 +20,7 @@ type summary struct {
 	Updates, UpdatesOK, UpdatesRetried                 int
 	RelayKills, NATSKills                              int
 	ConsumerKills, ConsumerPauses                      int
-	ConsumerBusyFaults                                 int // consumer faults that struck it holding unacknowledged events
+	ConsumerBusyFaults                                 int // consumer faults that struck it with more than one unacknowledged event
 
 	Rows           int   // cost_centers rows: the committed creates
 	Changes        int64 // sum of the rows' versions: the events the rows imply
@@ -70,7 +70,7 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "lost commits   %d\n", s.LostCommits)
 	fmt.Fprintf(w, "consumer       effects %d / duplicates %d / missing %d / orphans %d / stale %d / dead letters %d\n",
 		s.Effects, s.EffectDuplicates, s.EffectsMissing, s.EffectOrphans, s.Stale, s.DeadLetters)
-	fmt.Fprintf(w, "deliveries     %d to the consumer for %d stream messages; %d effects applied by a redelivery; %d of %d consumer faults struck it holding unacknowledged events\n",
+	fmt.Fprintf(w, "deliveries     %d to the consumer for %d stream messages; %d effects applied by a redelivery; %d of %d consumer faults struck it with more than one event in hand\n",
 		s.Deliveries, s.DeliveredStreamSeq, s.EffectsOnRedelivery, s.ConsumerBusyFaults, s.ConsumerKills+s.ConsumerPauses)
 	fmt.Fprintf(w, "elapsed        %s\n", s.Elapsed)
 	if s.Dir != "" {
