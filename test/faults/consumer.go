@@ -152,6 +152,10 @@ func newConsumerProc(dir, natsURL, dsn, schema string, ackWait, work time.Durati
 		"QUARTERDECK_CONSUMER_ACK_WAIT=" + ackWait.String(),
 		"QUARTERDECK_CONSUMER_BACKOFF_INITIAL=200ms",
 		"QUARTERDECK_CONSUMER_BACKOFF_MAX=2s",
+		// Few events in hand at a time, so that even a consumer slowed down by the machine's other
+		// work finishes its batch within the ack wait: an event then comes back only because its
+		// consumer was killed or paused, not merely because it waited in the buffer.
+		"QUARTERDECK_CONSUMER_MAX_ACK_PENDING=16",
 	}
 	return c, nil
 }

@@ -2,12 +2,16 @@
 // processes around it crash. It owns every process it needs: a NATS server with a file store,
 // two or more quarterdeck-budget replicas (each running the outbox relay; one holds the relay
 // lease) and a fresh schema on the PostgreSQL server named by QUARTERDECK_TEST_POSTGRES_DSN.
-// It creates cost centres over gRPC while it kill -9s the replica holding the relay lease and
-// the NATS server, restarts them, then compares every row of the database with the stream.
+// It also runs a consumer process (itself, re-executed) with the platform's consumer runtime, whose
+// handler records one effect row per event. It creates cost centres over gRPC while it kill -9s
+// the replica holding the relay lease, the NATS server and the consumer (and pauses the consumer
+// past its ack wait), restarts them, then compares every row of the database with the stream and
+// every event with the consumer's effects.
 //
 //	QUARTERDECK_TEST_POSTGRES_DSN=postgres://… go run ./test/faults -budget-bin bin/quarterdeck-budget
 //
-// It exits 1 when an event is missing, duplicated or out of order. See docs/durability.md.
+// It exits 1 when an event is missing, duplicated or out of order, or has no effect or more than
+// one. See docs/durability.md.
 package main
 
 import (
@@ -23,7 +27,8 @@ import (
 	"time"
 )
 
-// The program re-executes itself as the embedded NATS server; these variables carry the role.
+// The program re-executes itself as the embedded NATS server and as the consumer; these
+// variables carry the role.
 const (
 	roleEnv      = "QUARTERDECK_FAULTS_ROLE"
 	natsPortEnv  = "QUARTERDECK_FAULTS_NATS_PORT"
