@@ -13,9 +13,9 @@ import (
 // TestMain lets the test binary double as the embedded NATS server the run kills, as the
 // program does.
 func TestMain(m *testing.M) {
-	if os.Getenv(roleEnv) == "natsd" {
-		if err := runNATSD(); err != nil {
-			os.Stderr.WriteString("natsd: " + err.Error() + "\n")
+	if role := os.Getenv(roleEnv); role != "" {
+		if err := runRole(role); err != nil {
+			os.Stderr.WriteString(role + ": " + err.Error() + "\n")
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestFaultsReduced is the fault proof at CI size: 1,000 creates and 100 updates while the relay
-// holder and the NATS server are each killed with SIGKILL three times.
+// holder, the NATS server and the consumer process are each killed with SIGKILL three times and
+// the consumer is paused once past its ack wait; every event must then have exactly one effect.
 func TestFaultsReduced(t *testing.T) {
 	dsn := os.Getenv(dsnEnv)
 	if dsn == "" {
@@ -34,7 +35,8 @@ func TestFaultsReduced(t *testing.T) {
 		t.Skip("the fault proof takes about a minute; skipped with -short")
 	}
 	cfg := config{DSN: dsn, Replicas: 2, Creates: 1000, Workers: 8, RelayKills: 2, NATSKills: 2,
-		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute}
+		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute,
+		ConsumerKills: 2, ConsumerPauses: 1, ConsumerAckWait: 2 * time.Second, ConsumerWork: 5 * time.Millisecond, CatchUpTimeout: 2 * time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	sum, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -52,20 +54,27 @@ func TestFaultsReduced(t *testing.T) {
 	if sum.Rows != cfg.Creates || sum.StreamMessages != cfg.Creates+cfg.Updates*cfg.UpdateAggs {
 		t.Fatalf("%d rows and %d messages; want %d and %d", sum.Rows, sum.StreamMessages, cfg.Creates, cfg.Creates+cfg.Updates*cfg.UpdateAggs)
 	}
-	if sum.RelayKills != 3 || sum.NATSKills != 3 {
-		t.Fatalf("kills: relay %d, NATS %d; want 3 each", sum.RelayKills, sum.NATSKills)
+	if sum.RelayKills != 3 || sum.NATSKills != 3 || sum.ConsumerKills != 3 || sum.ConsumerPauses != 1 {
+		t.Fatalf("kills: relay %d, NATS %d, consumer %d, consumer pauses %d; want 3, 3, 3 and 1",
+			sum.RelayKills, sum.NATSKills, sum.ConsumerKills, sum.ConsumerPauses)
+	}
+	events := cfg.Creates + cfg.Updates*cfg.UpdateAggs
+	if sum.Effects+sum.Stale != events || sum.EffectRows != sum.Effects || sum.EffectDuplicates != 0 ||
+		sum.EffectsMissing != 0 || sum.EffectOrphans != 0 {
+		t.Fatalf("consumer: %d events with an effect, %d stale, %d effect rows, %d duplicates, %d missing, %d orphans; want %d events each applied once",
+			sum.Effects, sum.Stale, sum.EffectRows, sum.EffectDuplicates, sum.EffectsMissing, sum.EffectOrphans, events)
 	}
 }
 
 func TestPlanInterleaves(t *testing.T) {
-	got := plan(3, 1)
-	want := []action{killRelay, killNATS, killRelay, killRelay}
+	got := plan(3, 1, 2, 1)
+	want := []action{killRelay, killNATS, killConsumer, pauseConsumer, killRelay, killConsumer, killRelay}
 	if len(got) != len(want) {
-		t.Fatalf("plan(3, 1) = %v, want %v", got, want)
+		t.Fatalf("plan(3, 1, 2, 1) = %v, want %v", got, want)
 	}
 	for i := range got {
 		if got[i] != want[i] {
-			t.Fatalf("plan(3, 1) = %v, want %v", got, want)
+			t.Fatalf("plan(3, 1, 2, 1) = %v, want %v", got, want)
 		}
 	}
 }

@@ -102,6 +102,16 @@ func (c *child) kill() {
 	<-done
 }
 
+// signal sends sig to the running process (SIGSTOP and SIGCONT pause and resume it).
+func (c *child) signal(sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return fmt.Errorf("%s is not running", c.name)
+	}
+	return c.cmd.Process.Signal(sig)
+}
+
 // stop asks the process to stop (SIGTERM) and kills it after timeout.
 func (c *child) stop(timeout time.Duration) {
 	c.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,9 @@ type env struct {
 	nats     *natsServer
 	replicas []*replica
 	sum      *summary
+
+	consumer       *consumerProc
+	consumerSchema string // the consumer's own schema in the same database
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) (sum *summary, err error) {
@@ -68,6 +72,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (sum *summary, err e
 		}
 	}
 	if err := e.drain(ctx); err != nil {
+		return sum, err
+	}
+	if err := e.catchUp(ctx); err != nil {
 		return sum, err
 	}
 	return sum, e.verify(ctx)
@@ -117,7 +124,17 @@ func (e *env) setup(ctx context.Context) error {
 		}
 		e.log.Info("replica serving", "replica", r.name, "grpc", r.grpcAddr, "metrics", r.metricsAddr)
 	}
-	e.log.Info("set up", "dir", e.dir, "schema", e.schema, "nats", e.nats.url, "replicas", len(e.replicas))
+	// The consumer starts once the replicas have created the budget stream; it gets a schema of
+	// its own, as a consuming service would.
+	e.consumerSchema = e.schema + "_consumer"
+	if e.consumer, err = newConsumerProc(e.dir, e.nats.url, e.cfg.DSN, e.consumerSchema, e.cfg.ConsumerAckWait, e.cfg.ConsumerWork); err != nil {
+		return err
+	}
+	if err := e.consumer.start(); err != nil {
+		return err
+	}
+	e.log.Info("set up", "dir", e.dir, "schema", e.schema, "consumer_schema", e.consumerSchema,
+		"nats", e.nats.url, "replicas", len(e.replicas))
 	return nil
 }
 
@@ -130,6 +147,10 @@ func (e *env) startNATS(ctx context.Context) error {
 
 // teardown stops what the run started and drops its schema; it runs on every exit path.
 func (e *env) teardown() {
+	if e.consumer != nil {
+		_ = e.consumer.signal(syscall.SIGCONT) // a stopped process would not see SIGTERM
+		e.consumer.stop(15 * time.Second)
+	}
 	for _, r := range e.replicas {
 		r.stop(10 * time.Second)
 		r.conn.Close()
@@ -140,9 +161,12 @@ func (e *env) teardown() {
 	if e.pg != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if e.schema != "" {
-			if _, err := e.pg.Exec(ctx, `DROP SCHEMA `+e.schema+` CASCADE`); err != nil {
-				e.log.Error("drop schema", "schema", e.schema, "error", err)
+		for _, schema := range []string{e.schema, e.consumerSchema} {
+			if schema == "" {
+				continue
+			}
+			if _, err := e.pg.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+				e.log.Error("drop schema", "schema", schema, "error", err)
 			}
 		}
 		e.pg.Close(ctx)
@@ -155,17 +179,20 @@ type action int
 const (
 	killRelay action = iota
 	killNATS
+	killConsumer
+	pauseConsumer
 )
 
-// plan interleaves the kills: relay, NATS, relay, NATS, … then whichever kind has kills left.
-func plan(relay, nats int) []action {
+// plan interleaves the faults: relay, NATS, consumer kill, consumer pause, relay, NATS, … then
+// whichever kinds have faults left.
+func plan(relay, nats, consumerKills, consumerPauses int) []action {
 	var p []action
-	for relay > 0 || nats > 0 {
-		if relay > 0 {
-			p, relay = append(p, killRelay), relay-1
-		}
-		if nats > 0 {
-			p, nats = append(p, killNATS), nats-1
+	left := []int{relay, nats, consumerKills, consumerPauses}
+	for left[0]+left[1]+left[2]+left[3] > 0 {
+		for a := range left {
+			if left[a] > 0 {
+				p, left[a] = append(p, action(a)), left[a]-1
+			}
 		}
 	}
 	return p
@@ -233,6 +260,10 @@ func (e *env) chaos(ctx context.Context, p []action, g *gate, issued func() int,
 			err = e.killRelayHolder(ctx, g.fired[j])
 		case killNATS:
 			err = e.killNATS(ctx, g.fired[j])
+		case killConsumer:
+			err = e.killConsumer(ctx, g.fired[j])
+		case pauseConsumer:
+			err = e.pauseConsumer(ctx, g.fired[j])
 		}
 		if err != nil {
 			return err
@@ -282,6 +313,35 @@ func (e *env) killNATS(ctx context.Context, fired chan struct{}) error {
 	return e.startNATS(ctx)
 }
 
+// killConsumer kills the consumer process with SIGKILL — mid-transaction or between a commit
+// and its ack, with a batch of unacknowledged events — and restarts it after the downtime. The
+// events it held come back after the ack wait.
+func (e *env) killConsumer(ctx context.Context, fired chan struct{}) error {
+	e.awaitConsumerBusy(ctx)
+	e.log.Info("kill -9 consumer")
+	e.consumer.kill()
+	e.sum.ConsumerKills++
+	close(fired)
+	sleepCtx(ctx, e.cfg.Downtime)
+	return e.consumer.start()
+}
+
+// pauseConsumer stops the consumer process (SIGSTOP) for three times its ack wait, so that
+// JetStream gives up on the events it holds and delivers them again, then lets it go on
+// (SIGCONT): it finishes and acknowledges the events it held, while their redeliveries arrive.
+func (e *env) pauseConsumer(ctx context.Context, fired chan struct{}) error {
+	e.awaitConsumerBusy(ctx)
+	e.log.Info("SIGSTOP consumer", "for", 3*e.cfg.ConsumerAckWait)
+	if err := e.consumer.signal(syscall.SIGSTOP); err != nil {
+		close(fired)
+		return err
+	}
+	e.sum.ConsumerPauses++
+	close(fired)
+	sleepCtx(ctx, 3*e.cfg.ConsumerAckWait)
+	return e.consumer.signal(syscall.SIGCONT)
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -325,7 +385,7 @@ func (e *env) createPhase(ctx context.Context) error {
 	chaosErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := plan(e.cfg.RelayKills, e.cfg.NATSKills)
+	p := plan(e.cfg.RelayKills, e.cfg.NATSKills, e.cfg.ConsumerKills, e.cfg.ConsumerPauses)
 	g := newGate(len(p), e.cfg.Creates)
 	go func() {
 		chaosErr <- e.chaos(ctx, p, g, func() int { return int(next.Load()) }, loadDone)
@@ -391,7 +451,7 @@ func (e *env) updatePhase(ctx context.Context) error {
 	chaosErr := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p := plan(min(1, e.cfg.RelayKills), min(1, e.cfg.NATSKills))
+	p := plan(min(1, e.cfg.RelayKills), min(1, e.cfg.NATSKills), min(1, e.cfg.ConsumerKills), 0)
 	g := newGate(len(p), total)
 	go func() {
 		chaosErr <- e.chaos(ctx, p, g, func() int { return int(issued.Load()) }, loadDone)

@@ -19,6 +19,8 @@ type summary struct {
 	Creates, CreatesOK, CreatesExisted, CreatesRetried int
 	Updates, UpdatesOK, UpdatesRetried                 int
 	RelayKills, NATSKills                              int
+	ConsumerKills, ConsumerPauses                      int
+	ConsumerBusyFaults                                 int // consumer faults that struck it with more than one unacknowledged event
 
 	Rows           int   // cost_centers rows: the committed creates
 	Changes        int64 // sum of the rows' versions: the events the rows imply
@@ -29,6 +31,18 @@ type summary struct {
 	OutOfOrder     int // events of one resource not in version order
 	Orphans        int // stream events that no committed change explains
 	LostCommits    int // acknowledged creates without a row
+
+	// The consumer's side: outbox events against the rows of its effects table.
+	Effects             int    // events with at least one effect (more than one: EffectDuplicates)
+	EffectRows          int    // rows of the effects table
+	EffectDuplicates    int    // effects beyond the first of an event
+	EffectsMissing      int    // events with no effect and not skipped as stale
+	EffectOrphans       int    // effects of events that are not in the outbox
+	Stale               int    // events the runtime skipped as stale (a newer version was applied first)
+	EffectsOnRedelivery int    // effects applied by a delivery after the first
+	DeadLetters         int64  // events the consumer gave up on
+	Deliveries          uint64 // JetStream's delivery count of the consumer (its last consumer sequence)
+	DeliveredStreamSeq  uint64 // the last stream sequence delivered to it
 
 	Elapsed  time.Duration
 	Dir      string
@@ -45,7 +59,8 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "creates        %d requested, %d OK, %d ALREADY_EXISTS after a lost answer, %d needed a retry\n",
 		s.Creates, s.CreatesOK, s.CreatesExisted, s.CreatesRetried)
 	fmt.Fprintf(w, "updates        %d requested, %d OK, %d needed a retry\n", s.Updates, s.UpdatesOK, s.UpdatesRetried)
-	fmt.Fprintf(w, "kills (-9)     relay holder %d, nats-server %d\n", s.RelayKills, s.NATSKills)
+	fmt.Fprintf(w, "kills (-9)     relay holder %d, nats-server %d, consumer %d; consumer paused (SIGSTOP past its ack wait) %d\n",
+		s.RelayKills, s.NATSKills, s.ConsumerKills, s.ConsumerPauses)
 	fmt.Fprintf(w, "committed      %d rows, %d changes, %d outbox events\n", s.Rows, s.Changes, s.OutboxEvents)
 	fmt.Fprintf(w, "published      %d messages in the stream\n", s.StreamMessages)
 	fmt.Fprintf(w, "missing        %d\n", s.Missing)
@@ -53,6 +68,10 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "out of order   %d\n", s.OutOfOrder)
 	fmt.Fprintf(w, "orphans        %d\n", s.Orphans)
 	fmt.Fprintf(w, "lost commits   %d\n", s.LostCommits)
+	fmt.Fprintf(w, "consumer       effects %d / duplicates %d / missing %d / orphans %d / stale %d / dead letters %d\n",
+		s.Effects, s.EffectDuplicates, s.EffectsMissing, s.EffectOrphans, s.Stale, s.DeadLetters)
+	fmt.Fprintf(w, "deliveries     %d to the consumer for %d stream messages; %d effects applied by a redelivery; %d of %d consumer faults struck it with more than one event in hand\n",
+		s.Deliveries, s.DeliveredStreamSeq, s.EffectsOnRedelivery, s.ConsumerBusyFaults, s.ConsumerKills+s.ConsumerPauses)
 	fmt.Fprintf(w, "elapsed        %s\n", s.Elapsed)
 	if s.Dir != "" {
 		fmt.Fprintf(w, "work directory %s (logs, NATS store)\n", s.Dir)
@@ -61,8 +80,14 @@ func (s *summary) print(w io.Writer) {
 		fmt.Fprintf(w, "FAIL: %s\n", f)
 	}
 	if len(s.Failures) == 0 {
-		fmt.Fprintln(w, "PASS: every committed change has exactly one event in the stream, in order per resource")
+		fmt.Fprintln(w, "PASS: every committed change has exactly one event in the stream, in order per resource, and exactly one effect in the consumer")
 	}
+}
+
+// change is one committed change of a resource: its name and the version it made.
+type change struct {
+	resource string
+	version  int64
 }
 
 // streamEvent is what the verifier keeps of a stream message.
@@ -98,17 +123,18 @@ func (e *env) verify(ctx context.Context) error {
 		}
 	}
 
-	outbox := map[string]bool{}
-	rows, err = e.pg.Query(ctx, `SELECT event_id FROM `+e.schema+`.outbox`)
+	outbox := map[string]change{}
+	rows, err = e.pg.Query(ctx, `SELECT event_id, resource_name, aggregate_version FROM `+e.schema+`.outbox`)
 	if err != nil {
 		return fmt.Errorf("read outbox: %w", err)
 	}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
+		var c change
+		if err := rows.Scan(&id, &c.resource, &c.version); err != nil {
 			return err
 		}
-		outbox[id] = true
+		outbox[id] = c
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read outbox: %w", err)
@@ -122,10 +148,6 @@ func (e *env) verify(ctx context.Context) error {
 	s.StreamMessages = len(msgs)
 
 	seenID := map[string]bool{}
-	type change struct {
-		resource string
-		version  int64
-	}
 	seenChange := map[change]bool{}
 	last := map[string]int64{}
 	for _, m := range msgs {
@@ -148,7 +170,7 @@ func (e *env) verify(ctx context.Context) error {
 			}
 		}
 		last[m.resource] = max(last[m.resource], m.version)
-		if !outbox[m.id] {
+		if _, ok := outbox[m.id]; !ok {
 			s.Orphans++
 			if s.Orphans <= 5 {
 				s.fail("orphan: event %s (%s) is in the stream but not in the outbox", m.id, m.resource)
@@ -186,14 +208,14 @@ func (e *env) verify(ctx context.Context) error {
 	if int64(len(seenID)) != s.Changes || s.Rows != s.Creates {
 		s.fail("%d distinct events for %d changes of %d rows (%d creates)", len(seenID), s.Changes, s.Rows, s.Creates)
 	}
-	wantKills := e.cfg.RelayKills + e.cfg.NATSKills
+	wantKills := e.cfg.RelayKills + e.cfg.NATSKills + e.cfg.ConsumerKills
 	if e.cfg.Updates > 0 {
-		wantKills += min(1, e.cfg.RelayKills) + min(1, e.cfg.NATSKills)
+		wantKills += min(1, e.cfg.RelayKills) + min(1, e.cfg.NATSKills) + min(1, e.cfg.ConsumerKills)
 	}
-	if s.RelayKills+s.NATSKills != wantKills {
-		s.fail("performed %d kills, planned %d", s.RelayKills+s.NATSKills, wantKills)
+	if got := s.RelayKills + s.NATSKills + s.ConsumerKills; got != wantKills || s.ConsumerPauses != e.cfg.ConsumerPauses {
+		s.fail("performed %d kills and %d pauses, planned %d and %d", got, s.ConsumerPauses, wantKills, e.cfg.ConsumerPauses)
 	}
-	return nil
+	return e.verifyConsumer(ctx, outbox)
 }
 
 // readStream reads every message of the budget stream in stream order.
