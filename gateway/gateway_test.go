@@ -28,8 +28,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// A real tracer provider, so that requests carry a trace context into the events.
-	otel.SetTracerProvider(sdktrace.NewTracerProvider())
+	// A real tracer provider, so that requests carry a trace context into the events, and a
+	// recorder of its spans (see trace_test.go).
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	m.Run()
 }

@@ -15,7 +15,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
@@ -43,6 +48,9 @@ type RelayOptions struct {
 	Logger     *slog.Logger
 	// MeterProvider receives the relay's metrics (see metrics.go) [the global provider].
 	MeterProvider metric.MeterProvider
+	// TracerProvider records a producer span per publish of an event that carries a trace
+	// context [the global provider].
+	TracerProvider trace.TracerProvider
 }
 
 // Relay publishes outbox rows to JetStream in sequence order and marks each row published only
@@ -54,10 +62,11 @@ type RelayOptions struct {
 // Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
 // Nats-Msg-Id, which JetStream drops within its duplicate window.
 type Relay struct {
-	db   *sqldb.DB
-	js   jetstream.JetStream
-	opts RelayOptions
-	log  *slog.Logger
+	db     *sqldb.DB
+	js     jetstream.JetStream
+	opts   RelayOptions
+	log    *slog.Logger
+	tracer trace.Tracer
 
 	wake      chan struct{}
 	drain     chan struct{}
@@ -88,14 +97,18 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
 	return &Relay{
-		db:    db,
-		js:    js,
-		opts:  opts,
-		log:   opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
-		wake:  make(chan struct{}, 1),
-		drain: make(chan struct{}),
-		done:  make(chan struct{}),
+		db:     db,
+		js:     js,
+		opts:   opts,
+		log:    opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
+		tracer: opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/outbox"),
+		wake:   make(chan struct{}, 1),
+		drain:  make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 }
 
@@ -291,11 +304,17 @@ func (r *Relay) publish(ctx context.Context, m Message) error {
 	h.Set(events.HeaderVersion, strconv.FormatInt(m.AggregateVersion, 10))
 	h.Set(events.HeaderContentType, events.ContentType)
 	h.Set(events.HeaderMsgID, m.ID)
+	var span trace.Span
 	if m.TraceParent != "" {
 		h.Set(events.HeaderTraceParent, m.TraceParent)
 		if m.TraceState != "" {
 			h.Set(events.HeaderTraceState, m.TraceState)
 		}
+		// The publish joins the trace of the request that wrote the event, and the message
+		// carries the publish span's context, so that consumers continue from it. Without a
+		// recording tracer the span is the stored context itself and the header is unchanged.
+		ctx, span = r.startSpan(ctx, m, h)
+		defer span.End()
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
 	defer cancel()
@@ -304,9 +323,42 @@ func (r *Relay) publish(ctx context.Context, m Message) error {
 		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
 	}
 	if _, err := r.js.PublishMsg(ctx, msg, opts...); err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "publish failed")
+		}
 		return fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
 	}
 	return nil
+}
+
+// startSpan starts the producer span of publishing m, a child of the trace context stored with
+// m, and writes the span's context into the message headers h.
+func (r *Relay) startSpan(ctx context.Context, m Message, h nats.Header) (context.Context, trace.Span) {
+	stored := propagation.MapCarrier{"traceparent": m.TraceParent}
+	if m.TraceState != "" {
+		stored["tracestate"] = m.TraceState
+	}
+	parent := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), stored))
+	if !parent.IsValid() {
+		// A malformed stored context travels as it is; the publish does not start a trace.
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	ctx, span := r.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, parent), "publish "+m.Subject,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.operation.name", "publish"),
+			attribute.String("messaging.destination.name", m.Subject),
+			attribute.String("messaging.message.id", m.ID),
+		))
+	out := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, out)
+	if tp := out.Get("traceparent"); tp != "" {
+		h.Set(events.HeaderTraceParent, tp)
+	}
+	return ctx, span
 }
 
 func (r *Relay) markPublished(ctx context.Context, seqs []int64) error {
