@@ -98,29 +98,45 @@ func (s *Signer) PublicKey() ed25519.PublicKey { return s.key.Public().(ed25519.
 
 // Sign returns a token naming p, valid for the signer's TTL.
 func (s *Signer) Sign(p Principal) (string, error) {
+	token, _, err := s.sign(p, s.now())
+	return token, err
+}
+
+// TTL returns how long the signer's tokens are valid.
+func (s *Signer) TTL() time.Duration { return s.ttl }
+
+// sign returns a token naming p issued at now, and its expiry.
+func (s *Signer) sign(p Principal, now time.Time) (string, time.Time, error) {
 	if p.Subject == "" {
-		return "", errors.New("identity: a principal needs a subject")
+		return "", time.Time{}, errors.New("identity: a principal needs a subject")
 	}
-	now := s.now()
+	exp := now.Add(s.ttl).Unix()
 	payload, err := json.Marshal(claims{
 		KeyID: s.kid, Subject: p.Subject, Scopes: p.Scopes, Audience: s.audience,
-		IssuedAt: now.Unix(), Expiry: now.Add(s.ttl).Unix(),
+		IssuedAt: now.Unix(), Expiry: exp,
 	})
 	if err != nil {
-		return "", fmt.Errorf("identity: encode token: %w", err)
+		return "", time.Time{}, fmt.Errorf("identity: encode token: %w", err)
 	}
 	signed := tokenVersion + "." + base64.RawURLEncoding.EncodeToString(payload)
 	sig := ed25519.Sign(s.key, []byte(signed))
-	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), time.Unix(exp, 0), nil
 }
 
 // Verifier checks identity tokens against the gateway's public keys. It holds several keys so
 // that the gateway's key can be rotated without downtime: add the new public key to every
 // service, switch the gateway, then remove the old one.
+//
+// It caches the tokens it has verified (see VerifierOptions.CacheSize): the gateway reuses a
+// caller's token for half its lifetime, so most calls carry a token the service has seen, and a
+// map lookup replaces the signature check. Only tokens whose signature held are cached, so
+// forged or malformed tokens cannot fill the cache; a cached token is still checked against the
+// clock and the audience on every use.
 type Verifier struct {
 	keys     map[string]ed25519.PublicKey
 	audience string
 	now      func() time.Time
+	cache    *boundedMap[claims] // exact token → its verified claims; nil when disabled
 }
 
 // VerifierOptions configures a Verifier.
@@ -129,6 +145,9 @@ type VerifierOptions struct {
 	Audience string
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// CacheSize bounds the cache of verified tokens (default DefaultCacheSize); a negative
+	// size turns the cache off.
+	CacheSize int
 }
 
 // NewVerifier returns a verifier accepting tokens signed by any of keys.
@@ -143,6 +162,14 @@ func NewVerifier(keys []ed25519.PublicKey, opts VerifierOptions) (*Verifier, err
 		opts.Now = time.Now
 	}
 	v := &Verifier{keys: map[string]ed25519.PublicKey{}, audience: opts.Audience, now: opts.Now}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.CacheSize > 0 {
+		v.cache = newBoundedMap(opts.CacheSize, func(c claims) bool {
+			return v.now().After(time.Unix(c.Expiry, 0).Add(Leeway))
+		})
+	}
 	for _, k := range keys {
 		if len(k) != ed25519.PublicKeySize {
 			return nil, errors.New("identity: a verification key is not an Ed25519 public key")
@@ -155,24 +182,51 @@ func NewVerifier(keys []ed25519.PublicKey, opts VerifierOptions) (*Verifier, err
 // Verify checks token's signature, audience and lifetime and returns its principal. Every
 // failure wraps ErrInvalid; an expired token wraps ErrExpired.
 func (v *Verifier) Verify(token string) (Principal, error) {
+	if v.cache != nil {
+		if c, ok := v.cache.get(token); ok {
+			if err := v.check(c); err != nil {
+				v.cache.delete(token)
+				return Principal{}, err
+			}
+			return c.principal(), nil
+		}
+	}
+	c, err := v.verify(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := v.check(c); err != nil {
+		return Principal{}, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, c)
+	}
+	return c.principal(), nil
+}
+
+// verify checks token's format and signature and returns its claims.
+func (v *Verifier) verify(token string) (claims, error) {
 	if len(token) > maxTokenLen {
-		return Principal{}, fmt.Errorf("%w: too long", ErrInvalid)
+		return claims{}, fmt.Errorf("%w: too long", ErrInvalid)
 	}
 	version, rest, ok := strings.Cut(token, ".")
 	if !ok || version != tokenVersion {
-		return Principal{}, fmt.Errorf("%w: not a %s token", ErrInvalid, tokenVersion)
+		return claims{}, fmt.Errorf("%w: not a %s token", ErrInvalid, tokenVersion)
 	}
 	payloadB64, sigB64, ok := strings.Cut(rest, ".")
 	if !ok {
-		return Principal{}, fmt.Errorf("%w: no signature", ErrInvalid)
+		return claims{}, fmt.Errorf("%w: no signature", ErrInvalid)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(payloadB64)
+	// Strict decoding refuses the non-zero trailing bits a lax decoder ignores, so that a token
+	// has one spelling: a token string changed in any byte is a different, invalid token, never
+	// a second spelling of a valid one (the verified-token cache is keyed by the exact string).
+	payload, err := strictB64.DecodeString(payloadB64)
 	if err != nil {
-		return Principal{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
+		return claims{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	sig, err := strictB64.DecodeString(sigB64)
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return Principal{}, fmt.Errorf("%w: malformed signature", ErrInvalid)
+		return claims{}, fmt.Errorf("%w: malformed signature", ErrInvalid)
 	}
 	// The key id is read before the signature is checked only to pick the key; nothing else of
 	// the payload is trusted until the signature holds.
@@ -180,34 +234,42 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		KeyID string `json:"kid"`
 	}
 	if err := json.Unmarshal(payload, &head); err != nil {
-		return Principal{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
+		return claims{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
 	}
 	key, ok := v.keys[head.KeyID]
 	if !ok {
-		return Principal{}, fmt.Errorf("%w: unknown key %q", ErrInvalid, head.KeyID)
+		return claims{}, fmt.Errorf("%w: unknown key %q", ErrInvalid, head.KeyID)
 	}
 	if !ed25519.Verify(key, []byte(version+"."+payloadB64), sig) {
-		return Principal{}, fmt.Errorf("%w: bad signature", ErrInvalid)
+		return claims{}, fmt.Errorf("%w: bad signature", ErrInvalid)
 	}
 	var c claims
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Principal{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
+		return claims{}, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
 	}
+	return c, nil
+}
+
+// check applies the verifier's audience and clock to verified claims: on every use, whether
+// the claims come from the token or from the cache.
+func (v *Verifier) check(c claims) error {
 	now := v.now()
 	switch {
 	case c.Audience != v.audience:
-		return Principal{}, fmt.Errorf("%w: audience %q", ErrInvalid, c.Audience)
+		return fmt.Errorf("%w: audience %q", ErrInvalid, c.Audience)
 	case c.Subject == "":
-		return Principal{}, fmt.Errorf("%w: no subject", ErrInvalid)
+		return fmt.Errorf("%w: no subject", ErrInvalid)
 	case now.After(time.Unix(c.Expiry, 0).Add(Leeway)):
-		return Principal{}, ErrExpired
+		return ErrExpired
 	case time.Unix(c.IssuedAt, 0).After(now.Add(Leeway)):
-		return Principal{}, fmt.Errorf("%w: issued in the future", ErrInvalid)
+		return fmt.Errorf("%w: issued in the future", ErrInvalid)
 	}
-	return Principal{Subject: c.Subject, Scopes: c.Scopes}, nil
+	return nil
 }
+
+var strictB64 = base64.RawURLEncoding.Strict()
 
 // KeyID names a public key in tokens: the first 8 bytes of its SHA-256, in hex.
 func KeyID(pub ed25519.PublicKey) string {

@@ -8,6 +8,7 @@ package identitytest
 import (
 	"context"
 	"crypto/ed25519"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -30,14 +31,20 @@ var keys = sync.OnceValues(func() (ed25519.PublicKey, ed25519.PrivateKey) {
 })
 
 // Signer returns the signer of the test process's key.
-func Signer() *identity.Signer {
+func Signer() *identity.Signer { return signer() }
+
+var signer = sync.OnceValue(func() *identity.Signer {
 	_, priv := keys()
 	s, err := identity.NewSigner(priv, identity.SignerOptions{})
 	if err != nil {
 		panic(err)
 	}
 	return s
-}
+})
+
+// tokens reuses the tokens of the call credentials and the Authenticator for half their
+// lifetime, as the gateway does, so that benchmarks do not measure a signature per call.
+var tokens = sync.OnceValue(func() *identity.TokenCache { return identity.NewTokenCache(signer(), 0) })
 
 // Verifier returns a verifier of the test process's key, for the services under test.
 func Verifier() *identity.Verifier {
@@ -50,10 +57,14 @@ func Verifier() *identity.Verifier {
 }
 
 // AllScopes returns every scope declared by the protos linked into the test binary.
-func AllScopes() []string {
+func AllScopes() []string { return slices.Clone(allScopes()) }
+
+// allScopes walks the descriptors once: the set of linked protos does not change while a test
+// binary runs.
+var allScopes = sync.OnceValue(func() []string {
 	_, scopes := authz.Catalogue(nil, "quarterdeck.")
 	return scopes
-}
+})
 
 // Principal returns the test principal with scopes, or with AllScopes when none are given.
 func Principal(scopes ...string) identity.Principal {
@@ -72,16 +83,20 @@ func Token(scopes ...string) string {
 	return t
 }
 
-// DialOption returns call credentials that send a fresh token of Principal(scopes...) with
-// every call.
+// DialOption returns call credentials that send a token of Principal(scopes...) with every
+// call. A token is reused until half its lifetime has passed, as the gateway does.
 func DialOption(scopes ...string) grpc.DialOption {
-	return grpc.WithPerRPCCredentials(creds{scopes: scopes})
+	return grpc.WithPerRPCCredentials(creds{p: Principal(scopes...)})
 }
 
-type creds struct{ scopes []string }
+type creds struct{ p identity.Principal }
 
 func (c creds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{identity.MetadataKey: Token(c.scopes...)}, nil
+	t, err := tokens().Token(c.p)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{identity.MetadataKey: t}, nil
 }
 
 func (creds) RequireTransportSecurity() bool { return false }
@@ -95,7 +110,7 @@ type Authenticator struct{ Scopes []string }
 // Authenticate implements the gateway's Authenticator.
 func (a Authenticator) Authenticate(context.Context, string) (identity.Principal, metadata.MD, error) {
 	p := Principal(a.Scopes...)
-	t, err := Signer().Sign(p)
+	t, err := tokens().Token(p)
 	if err != nil {
 		return identity.Principal{}, nil, err
 	}

@@ -1,0 +1,161 @@
+package identity
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultCacheSize bounds the verifier's cache of verified tokens and the cache of signed tokens
+// (TokenCache) unless configured otherwise. At a few hundred bytes an entry, 10,000 entries cost a
+// few megabytes at most.
+const DefaultCacheSize = 10_000
+
+// evictScan is how many entries an insert into a full cache looks at for an expired one to
+// drop before it drops an arbitrary one: a constant cost per insert, never a sweep of the map.
+const evictScan = 8
+
+// boundedMap is a map of at most max entries, safe for concurrent use. When it is full, an
+// insert evicts an expired entry among a few it looks at, or else the first of them; Go's map
+// iteration starts at a random place, so that is a random entry. There is no recency order to
+// maintain, which keeps a hit a read lock and a map lookup.
+type boundedMap[V any] struct {
+	mu      sync.RWMutex
+	max     int
+	m       map[string]V
+	expired func(V) bool
+}
+
+func newBoundedMap[V any](max int, expired func(V) bool) *boundedMap[V] {
+	return &boundedMap[V]{max: max, m: make(map[string]V), expired: expired}
+}
+
+func (b *boundedMap[V]) get(k string) (V, bool) {
+	b.mu.RLock()
+	v, ok := b.m[k]
+	b.mu.RUnlock()
+	return v, ok
+}
+
+func (b *boundedMap[V]) put(k string, v V) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.m[k]; !ok && len(b.m) >= b.max {
+		b.evictLocked()
+	}
+	b.m[k] = v
+}
+
+// evictLocked drops the expired entries among the first evictScan of an iteration, or, when
+// none is expired, the first entry seen.
+func (b *boundedMap[V]) evictLocked() {
+	var first string
+	seen, dropped := 0, false
+	for k, v := range b.m {
+		if seen == 0 {
+			first = k
+		}
+		if b.expired(v) {
+			delete(b.m, k)
+			dropped = true
+		}
+		if seen++; seen >= evictScan {
+			break
+		}
+	}
+	if !dropped && seen > 0 {
+		delete(b.m, first)
+	}
+}
+
+func (b *boundedMap[V]) delete(k string) {
+	b.mu.Lock()
+	delete(b.m, k)
+	b.mu.Unlock()
+}
+
+func (b *boundedMap[V]) len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.m)
+}
+
+// CacheLen returns how many verified tokens the verifier holds in its cache, for tests and
+// metrics.
+func (v *Verifier) CacheLen() int {
+	if v.cache == nil {
+		return 0
+	}
+	return v.cache.len()
+}
+
+// TokenCache hands out the tokens a Signer mints, reusing the token of a principal while more
+// than half of its lifetime remains: a token it returns always has at least TTL/2 left, and a
+// caller making many calls costs one signature per TTL/2 instead of one per call. It holds at
+// most a bounded number of principals and is safe for concurrent use.
+//
+// It caches signing only, never authentication: whoever calls Token has already decided that the
+// principal is who it claims to be.
+type TokenCache struct {
+	signer *Signer
+	cache  *boundedMap[signedToken]
+}
+
+type signedToken struct {
+	token string
+	// renew is when half of the token's lifetime has passed: from then on a new one is signed.
+	renew time.Time
+}
+
+// NewTokenCache returns a cache of tokens signed by s, holding at most size principals
+// (DefaultCacheSize when size is zero or less).
+func NewTokenCache(s *Signer, size int) *TokenCache {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	now := s.now
+	return &TokenCache{signer: s, cache: newBoundedMap(size, func(t signedToken) bool {
+		return !now().Before(t.renew)
+	})}
+}
+
+// Token returns a token naming p that is valid for at least half of the signer's TTL.
+func (c *TokenCache) Token(p Principal) (string, error) {
+	key := principalKey(p)
+	now := c.signer.now()
+	if t, ok := c.cache.get(key); ok && now.Before(t.renew) {
+		return t.token, nil
+	}
+	token, exp, err := c.signer.sign(p, now)
+	if err != nil {
+		return "", err
+	}
+	// exp is whole seconds, at most now+TTL: counting half the TTL back from it errs on the side
+	// of renewing early.
+	c.cache.put(key, signedToken{token: token, renew: exp.Add(-c.signer.ttl / 2)})
+	return token, nil
+}
+
+// Len returns how many principals the cache holds, for tests and metrics.
+func (c *TokenCache) Len() int { return c.cache.len() }
+
+// principalKey encodes a principal unambiguously: every part is prefixed by its length, so that
+// no subject or scope, whatever characters it holds, can make two principals share a key.
+func principalKey(p Principal) string {
+	var b strings.Builder
+	b.Grow(len(p.Subject) + 8 + 16*len(p.Scopes))
+	for _, s := range append([]string{p.Subject}, p.Scopes...) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// principal returns the principal of verified claims; the scopes are copied so that a caller
+// changing them cannot change the cached entry.
+func (c claims) principal() Principal {
+	return Principal{Subject: c.Subject, Scopes: slices.Clone(c.Scopes)}
+}
