@@ -146,10 +146,14 @@ func (c *TokenCache) Len() int { return c.cache.len() }
 func principalKey(p Principal) string {
 	var b strings.Builder
 	b.Grow(len(p.Subject) + 8 + 16*len(p.Scopes))
-	for _, s := range append([]string{p.Subject}, p.Scopes...) {
+	part := func(s string) {
 		b.WriteString(strconv.Itoa(len(s)))
 		b.WriteByte(':')
 		b.WriteString(s)
+	}
+	part(p.Subject)
+	for _, s := range p.Scopes {
+		part(s)
 	}
 	return b.String()
 }

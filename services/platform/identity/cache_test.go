@@ -37,7 +37,7 @@ type fixture struct {
 	pub      ed25519.PublicKey
 }
 
-func newFixture(t *testing.T, cacheSize int) *fixture {
+func newFixture(t testing.TB, cacheSize int) *fixture {
 	t.Helper()
 	pub, priv, err := identity.GenerateKey()
 	if err != nil {
