@@ -102,9 +102,6 @@ func (s *Signer) Sign(p Principal) (string, error) {
 	return token, err
 }
 
-// TTL returns how long the signer's tokens are valid.
-func (s *Signer) TTL() time.Duration { return s.ttl }
-
 // sign returns a token naming p issued at now, and its expiry.
 func (s *Signer) sign(p Principal, now time.Time) (string, time.Time, error) {
 	if p.Subject == "" {
