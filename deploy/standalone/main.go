@@ -232,13 +232,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	}
 	stops = append(stops, func(ctx context.Context) { _ = admin.Stop(ctx) })
 	backends["iam"] = admin.Addr()
-	var jwts *auth.JWTVerifier
-	if cfg.OIDC.Enabled() {
-		if jwts, err = auth.NewJWTVerifier(cfg.OIDC, nil, log); err != nil {
-			return err
-		}
-	}
-	authn, err := auth.New(auth.Options{Keys: keys, JWT: jwts, Signer: signer, Logger: log})
+	authn, err := auth.NewFromConfig(keys, cfg.OIDC, signer, log)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,20 @@ func New(opts Options) (*Authenticator, error) {
 	return &Authenticator{opts: opts, tokens: identity.NewTokenCache(opts.Signer, opts.IdentityCacheSize)}, nil
 }
 
+// NewFromConfig returns the authenticator of a gateway process: API keys from keys, OIDC JWTs
+// when oidc names an issuer, and identities signed by signer.
+func NewFromConfig(keys *Store, oidc JWTConfig, signer *identity.Signer, log *slog.Logger) (*Authenticator, error) {
+	opts := Options{Keys: keys, Signer: signer, Logger: log}
+	if oidc.Enabled() {
+		jwts, err := NewJWTVerifier(oidc, nil, log)
+		if err != nil {
+			return nil, err
+		}
+		opts.JWT = jwts
+	}
+	return New(opts)
+}
+
 // Authenticate implements gateway.Authenticator: authorization is the value of the
 // Authorization header. It returns the caller and the metadata carrying its signed identity.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (identity.Principal, metadata.MD, error) {

@@ -92,13 +92,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer admin.Stop(context.WithoutCancel(ctx))
-	var jwts *auth.JWTVerifier
-	if cfg.OIDC.Enabled() {
-		if jwts, err = auth.NewJWTVerifier(cfg.OIDC, nil, log); err != nil {
-			return err
-		}
-	}
-	authn, err := auth.New(auth.Options{Keys: keys, JWT: jwts, Signer: signer, Logger: log})
+	authn, err := auth.NewFromConfig(keys, cfg.OIDC, signer, log)
 	if err != nil {
 		return err
 	}
