@@ -24,14 +24,7 @@ var migrations embed.FS
 const MigrationTable = "gateway_migrations"
 
 // Migrations returns the gateway's schema for an engine.
-func Migrations(e sqldb.Engine) fs.FS {
-	dir := "migrations/sqlite"
-	if e == sqldb.Postgres {
-		dir = "migrations/postgres"
-	}
-	sub, _ := fs.Sub(migrations, dir)
-	return sub
-}
+func Migrations(e sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, e) }
 
 // OpenDatabase opens and migrates the gateway's database: a sqlite: file or a postgres:// URL,
 // whose tables live in the schema "gateway".

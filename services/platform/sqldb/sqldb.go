@@ -272,3 +272,14 @@ func redact(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// EngineMigrations returns the migrations for engine from fsys, a tree that holds one folder per
+// engine under migrations/ (migrations/postgres, migrations/sqlite), as the platform's packages
+// embed them.
+func EngineMigrations(fsys fs.FS, engine Engine) fs.FS {
+	sub, err := fs.Sub(fsys, "migrations/"+string(engine))
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
