@@ -31,6 +31,20 @@ func records(t *testing.T, r response) []map[string]any {
 	return out
 }
 
+// sealedRecords lists the records at u once at least want are sealed (the service's sealer seals
+// them a moment after their commit), failing after a deadline.
+func sealedRecords(t *testing.T, u string, want int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rs := records(t, call(t, "GET", u, ""))
+		if len(rs) >= want || time.Now().After(deadline) {
+			return rs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestAuditTrailOverREST(t *testing.T) {
 	t.Parallel()
 	for _, db := range testenv.Databases(t) {
@@ -51,7 +65,7 @@ func TestAuditTrailOverREST(t *testing.T) {
 				t.Fatalf("delete = %d %v", del.code, del.body)
 			}
 
-			rs := records(t, call(t, "GET", audit, ""))
+			rs := sealedRecords(t, audit, 3)
 			var actions []string
 			for _, r := range rs {
 				actions = append(actions, r["action"].(string))
