@@ -189,8 +189,8 @@ func (s *Sealer) lead(ctx context.Context, l lease) {
 		case <-s.wake:
 		case <-poll.C:
 		}
-		if n > 0 && !s.draining() {
-			// Busy: let more commits accumulate for the next pass.
+		if !s.draining() {
+			// Woken soon after the last pass: let more commits accumulate for the next one.
 			if !s.pause(ctx, s.opts.MinInterval-time.Since(started)) {
 				return
 			}
