@@ -25,10 +25,25 @@ func records(t *testing.T, r response) []map[string]any {
 		t.Fatalf("list audit records = %d %v", r.code, r.body)
 	}
 	var out []map[string]any
-	for _, x := range r.body["auditRecords"].([]any) {
+	xs, _ := r.body["auditRecords"].([]any) // absent from an empty page
+	for _, x := range xs {
 		out = append(out, x.(map[string]any))
 	}
 	return out
+}
+
+// sealedRecords lists the records at u once at least want are sealed (the service's sealer seals
+// them a moment after their commit), failing after a deadline.
+func sealedRecords(t *testing.T, u string, want int) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rs := records(t, call(t, "GET", u, ""))
+		if len(rs) >= want || time.Now().After(deadline) {
+			return rs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestAuditTrailOverREST(t *testing.T) {
@@ -51,7 +66,7 @@ func TestAuditTrailOverREST(t *testing.T) {
 				t.Fatalf("delete = %d %v", del.code, del.body)
 			}
 
-			rs := records(t, call(t, "GET", audit, ""))
+			rs := sealedRecords(t, audit, 3)
 			var actions []string
 			for _, r := range rs {
 				actions = append(actions, r["action"].(string))

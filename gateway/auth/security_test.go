@@ -750,8 +750,15 @@ func TestASmuggledIdentityIsNeverTrusted(t *testing.T) {
 		t.Fatalf("create with the writer key: %v", err)
 	}
 	admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
-	recs, err := operationsv1.NewOperationsServiceClient(conn).ListAuditRecords(admin, &operationsv1.ListAuditRecordsRequest{
-		Parent: "services/budget", Filter: `resource = "` + created.GetName() + `"`})
+	// The record is listed once the service's sealer has sealed it, a moment after the commit.
+	var recs *operationsv1.ListAuditRecordsResponse
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		recs, err = operationsv1.NewOperationsServiceClient(conn).ListAuditRecords(admin, &operationsv1.ListAuditRecordsRequest{
+			Parent: "services/budget", Filter: `resource = "` + created.GetName() + `"`})
+		if err != nil || len(recs.GetAuditRecords()) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(recs.GetAuditRecords()) != 1 {
 		t.Fatalf("audit records of %s = %v, %v", created.GetName(), recs, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -19,15 +20,24 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 )
 
-// auditRecords lists every audit record of the budget service.
-func auditRecords(t *testing.T, e *env) []*operationsv1.AuditRecord {
+// auditRecords lists every audit record of the budget service once at least want are sealed
+// (records are listed a moment after their commit, once the service's sealer has sealed them),
+// failing after a deadline. The pass that seals the last of the calls' records also seals any
+// record committed before it, so a count above want still shows.
+func auditRecords(t *testing.T, e *env, want int) []*operationsv1.AuditRecord {
 	t.Helper()
-	resp, err := operationsv1.NewOperationsServiceClient(e.conn).ListAuditRecords(context.Background(),
-		&operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 1000})
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := operationsv1.NewOperationsServiceClient(e.conn).ListAuditRecords(context.Background(),
+			&operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs := resp.GetAuditRecords(); len(rs) >= want || time.Now().After(deadline) {
+			return rs
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return resp.GetAuditRecords()
 }
 
 // changes renders a record's changes as "path: before -> after" in compact JSON.
@@ -88,7 +98,7 @@ func TestCostCenterChangesAreAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		rs := auditRecords(t, e)
+		rs := auditRecords(t, e, 3)
 		if len(rs) != 3 {
 			t.Fatalf("%d audit records, want 3 (create, update, delete): %v", len(rs), rs)
 		}
@@ -150,14 +160,34 @@ func TestConcurrentUpdatesFormOneAuditChain(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rs := auditRecords(t, e)
+		rs := auditRecords(t, e, writers+1)
 		if len(rs) != writers+1 {
 			t.Fatalf("%d audit records, want %d", len(rs), writers+1)
 		}
+		description := func(r *operationsv1.AuditRecord) (before, after string) {
+			for _, c := range r.GetChanges() {
+				if c.GetPath() == "description" {
+					return c.GetBefore().GetStringValue(), c.GetAfter().GetStringValue()
+				}
+			}
+			t.Fatalf("record %d does not change the description: %v", r.GetSequence(), r)
+			return "", ""
+		}
+		prev := ""
 		for i, r := range rs {
 			if r.GetSequence() != int64(i+1) {
 				t.Fatalf("record %d has sequence %d", i+1, r.GetSequence())
 			}
+			if i == 0 {
+				continue
+			}
+			// The updates of one cost centre are chained in the order they were made: each
+			// record's before is the previous record's after.
+			before, after := description(r)
+			if before != prev {
+				t.Fatalf("record %d changes the description from %q, but record %d left %q", i+1, before, i, prev)
+			}
+			prev = after
 		}
 		v, err := operationsv1.NewOperationsServiceClient(e.conn).VerifyAuditChain(ctx,
 			&operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})

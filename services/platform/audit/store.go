@@ -17,46 +17,32 @@ import (
 )
 
 const (
-	// FOR UPDATE on the chain's single head row serialises appends on PostgreSQL: a second
-	// appender waits here until the first commits, then reads the head it left. Taken as the
-	// last step of a transaction, the lock is held only for an insert, an update and the commit.
-	selectHeadForUpdate = `SELECT sequence, hash FROM audit_chain WHERE id = 1 FOR UPDATE`
-	// SQLite has one writer at a time: write transactions begin IMMEDIATE (see sqldb).
 	selectHead   = `SELECT sequence, hash FROM audit_chain WHERE id = 1`
-	insertRecord = `INSERT INTO audit_records (sequence, actor, method, resource, action, request_id,
-		trace_id, create_time, changes, previous_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	advanceHead   = `UPDATE audit_chain SET sequence = $1, hash = $2 WHERE id = 1`
+	insertRecord = `INSERT INTO audit_records (actor, method, resource, action, request_id, trace_id,
+		create_time, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	recordColumns = `sequence, actor, method, resource, action, request_id, trace_id, create_time, changes,
 		previous_hash, hash`
 )
 
-// Append adds e to the chain within tx, which the caller commits together with the change e
-// describes and its outbox row. Call it as the last write of the transaction: on PostgreSQL it
-// locks the chain's head until the commit, and every other appender waits for that lock. The
-// record's create_time is taken once the head is locked, so times follow sequence order.
+// Append adds e to the trail within tx, which the caller commits together with the change e
+// describes and its outbox row. It only inserts the record's content, unsealed: it takes no lock,
+// so concurrent transactions do not queue behind each other. The Sealer gives the record its
+// sequence and hashes after the commit (see sealer.go); until then lists and the verifier do
+// not show it. Call it after the change's own writes, which lock the resource's row: that lock
+// is what keeps the records of one resource in the order of its changes (docs/audit.md).
+//
+// The returned record has its content and create_time (now, UTC, microsecond precision) but no
+// Sequence, PreviousHash or Hash yet. engine is kept for the stores that pass it.
 func Append(ctx context.Context, tx *sql.Tx, engine sqldb.Engine, e Entry) (Record, error) {
-	head := selectHead
-	if engine == sqldb.Postgres {
-		head = selectHeadForUpdate
-	}
-	var r Record
-	if err := tx.QueryRowContext(ctx, head).Scan(&r.Sequence, &r.PreviousHash); err != nil {
-		return Record{}, fmt.Errorf("audit chain head: %w", err)
-	}
-	r.Entry = e
-	r.Sequence++
-	r.CreateTime = time.Now().UTC().Truncate(time.Microsecond)
-	r.Hash = Hash(r)
+	_ = engine // both engines insert the same row
+	r := Record{Entry: e, CreateTime: time.Now().UTC().Truncate(time.Microsecond)}
 	changes, err := encodeChanges(e.Changes)
 	if err != nil {
 		return Record{}, err
 	}
-	if _, err := tx.ExecContext(ctx, insertRecord, r.Sequence, r.Actor, r.Method, r.Resource, r.Action,
-		r.RequestID, r.TraceID, r.CreateTime, changes, r.PreviousHash, r.Hash); err != nil {
-		return Record{}, fmt.Errorf("audit record %d of %s: %w", r.Sequence, r.Resource, err)
-	}
-	if _, err := tx.ExecContext(ctx, advanceHead, r.Sequence, r.Hash); err != nil {
-		return Record{}, fmt.Errorf("audit chain head: %w", err)
+	if _, err := tx.ExecContext(ctx, insertRecord, r.Actor, r.Method, r.Resource, r.Action,
+		r.RequestID, r.TraceID, r.CreateTime, changes); err != nil {
+		return Record{}, fmt.Errorf("audit record of %s: %w", r.Resource, err)
 	}
 	return r, nil
 }
@@ -158,7 +144,7 @@ type Query struct {
 	Limit int
 }
 
-// List returns the records q selects, by ascending sequence.
+// List returns the sealed records q selects, by ascending sequence.
 func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
 	// Every condition is a fixed string with a placeholder; values travel as parameters.
 	var where []string
@@ -170,6 +156,7 @@ func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
 		args = append(args, v)
 		where = append(where, cond+" $"+strconv.Itoa(len(args)))
 	}
+	// Unsealed rows have no sequence yet, so the keyset condition also leaves them out.
 	add("sequence >", q.AfterSequence)
 	for _, c := range []struct {
 		column, value string

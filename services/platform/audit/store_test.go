@@ -52,21 +52,41 @@ func entry(i int) audit.Entry {
 	}
 }
 
-func appendN(t *testing.T, db *sqldb.DB, n int) []audit.Record {
+// appendUnsealed appends n records, each in a transaction of its own, and returns what Append
+// returned: their content, unsealed.
+func appendUnsealed(t *testing.T, db *sqldb.DB, n int) []audit.Record {
 	t.Helper()
+	ctx := context.Background()
 	var out []audit.Record
 	for i := range n {
 		var r audit.Record
-		err := db.InTx(context.Background(), func(tx *sql.Tx) (err error) {
-			r, err = audit.Append(context.Background(), tx, db.Engine(), entry(i))
+		err := db.InTx(ctx, func(tx *sql.Tx) (err error) {
+			r, err = audit.Append(ctx, tx, db.Engine(), entry(i))
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Sequence != 0 || r.Hash != "" || r.PreviousHash != "" {
+			t.Fatalf("Append returned a sealed record: %+v", r)
+		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// appendN appends n records, seals them, and returns the whole sealed chain.
+func appendN(t *testing.T, db *sqldb.DB, n int) []audit.Record {
+	t.Helper()
+	appendUnsealed(t, db, n)
+	if got, err := audit.SealPending(context.Background(), db); err != nil || got != n {
+		t.Fatalf("SealPending sealed %d, %v; want %d", got, err, n)
+	}
+	rs, err := audit.NewStore(db).List(context.Background(), audit.Query{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
 
 func TestAppendAndList(t *testing.T) {
@@ -76,8 +96,15 @@ func TestAppendAndList(t *testing.T) {
 			t.Parallel()
 			db := open(t, d)
 			ctx := context.Background()
-			appended := appendN(t, db, 5)
+			appended := appendUnsealed(t, db, 5)
 			store := audit.NewStore(db)
+			// Unsealed records are not listed.
+			if got, err := store.List(ctx, audit.Query{Limit: 100}); err != nil || len(got) != 0 {
+				t.Fatalf("before sealing: listed %v, %v", got, err)
+			}
+			if n, err := audit.SealPending(ctx, db); err != nil || n != 5 {
+				t.Fatalf("SealPending = %d, %v", n, err)
+			}
 			got, err := store.List(ctx, audit.Query{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
@@ -90,7 +117,7 @@ func TestAppendAndList(t *testing.T) {
 					t.Errorf("record %d has sequence %d", i, r.Sequence)
 				}
 				want := appended[i]
-				if r.Hash != want.Hash || r.PreviousHash != want.PreviousHash || !r.CreateTime.Equal(want.CreateTime) ||
+				if !r.CreateTime.Equal(want.CreateTime) || r.Resource != want.Resource ||
 					r.CreateTime.Location() != time.UTC || r.Actor != want.Actor || r.RequestID != want.RequestID {
 					t.Errorf("record %d read back as %+v, appended %+v", i+1, r, want)
 				}
@@ -163,23 +190,29 @@ func TestAppendsInOneTransaction(t *testing.T) {
 			t.Parallel()
 			db := open(t, d)
 			ctx := context.Background()
-			var rs []audit.Record
 			err := db.InTx(ctx, func(tx *sql.Tx) error {
-				rs = rs[:0]
 				for i := range 3 {
-					r, err := audit.Append(ctx, tx, db.Engine(), entry(i))
-					if err != nil {
+					if _, err := audit.Append(ctx, tx, db.Engine(), entry(i)); err != nil {
 						return err
 					}
-					rs = append(rs, r)
 				}
 				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rs[0].Sequence != 1 || rs[2].Sequence != 3 || rs[2].PreviousHash != rs[1].Hash {
-				t.Fatalf("records = %+v", rs)
+			if n, err := audit.SealPending(ctx, db); err != nil || n != 3 {
+				t.Fatalf("SealPending = %d, %v", n, err)
+			}
+			rs, err := audit.NewStore(db).List(ctx, audit.Query{Limit: 10})
+			if err != nil || len(rs) != 3 {
+				t.Fatalf("records = %+v, %v", rs, err)
+			}
+			for i, r := range rs {
+				// Appended in one transaction, sealed in the order of the appends.
+				if r.Sequence != int64(i+1) || r.RequestID != entry(i).RequestID || i > 0 && r.PreviousHash != rs[i-1].Hash {
+					t.Fatalf("record %d = %+v", i+1, r)
+				}
 			}
 			if v, err := audit.NewStore(db).Verify(ctx); err != nil || !v.Valid || v.Checked != 3 {
 				t.Fatalf("verify = %+v, %v", v, err)
@@ -203,6 +236,9 @@ func TestRolledBackAppendLeavesNoTrace(t *testing.T) {
 			})
 			if !errors.Is(err, boom) {
 				t.Fatal(err)
+			}
+			if n, _, err := audit.Unsealed(context.Background(), db); err != nil || n != 0 {
+				t.Fatalf("after a rollback: %d unsealed records, %v", n, err)
 			}
 			rs := appendN(t, db, 1)
 			if rs[0].Sequence != 1 || rs[0].PreviousHash != "" {
@@ -297,6 +333,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 			t.Parallel()
 			db := open(t, d)
 			ctx := context.Background()
+			sealer := runSealer(t, db, audit.SealerOptions{})
 			var wg sync.WaitGroup
 			errs := make(chan error, writers)
 			for i := range writers {
@@ -314,6 +351,7 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			flush(t, sealer)
 			store := audit.NewStore(db)
 			v, err := store.Verify(ctx)
 			if err != nil || !v.Valid || v.Checked != writers {
@@ -327,9 +365,6 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 			for i, r := range rs {
 				if r.Sequence != int64(i+1) {
 					t.Fatalf("record %d has sequence %d: not dense", i+1, r.Sequence)
-				}
-				if i > 0 && r.CreateTime.Before(rs[i-1].CreateTime) {
-					t.Errorf("record %d is older than record %d", r.Sequence, r.Sequence-1)
 				}
 				seen[r.RequestID] = true
 			}

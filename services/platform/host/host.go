@@ -73,6 +73,9 @@ type Options struct {
 	Stream events.StreamConfig
 	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
 	RelayPollInterval time.Duration
+	// AuditSealInterval overrides how often the audit sealer looks for records written by other
+	// replicas [250ms]; records committed through this process are sealed at once.
+	AuditSealInterval time.Duration
 	// Consumers are the delivery settings of the service's event consumers.
 	Consumers consumer.Settings
 	Logger    *slog.Logger
@@ -88,9 +91,11 @@ type Instance struct {
 	srv    *rpc.Server
 	db     *sqldb.DB
 	relay  *outbox.Relay
+	sealer *audit.Sealer
 	cons   *consumer.Runtime
 	cancel context.CancelFunc
 	relayC chan error
+	sealC  chan error
 	serveC chan error
 	pruneC chan struct{}
 	log    *slog.Logger
@@ -182,13 +187,19 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		Logger:       log,
 	})
 	db.AfterCommit(relay.Notify)
+	sealer := audit.NewSealer(db, audit.SealerOptions{
+		Name: svc.Domain, PollInterval: opts.AuditSealInterval, Logger: log,
+	})
+	db.AfterCommit(sealer.Notify)
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, cons: cons, cancel: relayCancel,
-		relayC: make(chan error, 1), serveC: make(chan error, 1), pruneC: make(chan struct{}), log: log,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, cancel: relayCancel,
+		relayC: make(chan error, 1), sealC: make(chan error, 1), serveC: make(chan error, 1),
+		pruneC: make(chan struct{}), log: log,
 	}
 	go func() { in.relayC <- relay.Run(relayCtx) }()
+	go func() { in.sealC <- sealer.Run(relayCtx) }()
 	// Request IDs expire after idempotency.Retention; every replica prunes them hourly.
 	go func() {
 		defer close(in.pruneC)
@@ -267,7 +278,8 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 //  4. the outbox relay publishes what those calls (and earlier ones) committed;
 //  5. event consumers finish the events they hold and stop (after the relay flush: a service
 //     may consume its own events);
-//  6. the database pools close.
+//  6. the audit sealer seals the records that the calls and the consumers committed;
+//  7. the database pools close.
 //
 // A call that finished in step 3 therefore has its event published before the database closes,
 // unless NATS is unreachable until the deadline: then the event waits in the outbox for the next
@@ -290,14 +302,24 @@ func (in *Instance) Stop(ctx context.Context) error {
 	if err := in.cons.Drain(ctx); err != nil { // 5
 		errs = append(errs, err)
 	}
-	// The relay, the consumers and the request-ID pruner share one context: the relay has
-	// flushed and the consumers have drained, so ending it stops what is left of them.
+	// 6: after the consumers too, whose handlers may append records. Unsealed records would be
+	// sealed by the next start (or another replica) anyway; flushing keeps the trail complete
+	// for whoever reads it while this replica is down.
+	if err := in.sealer.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// The relay, the sealer, the consumers and the request-ID pruner share one context: the
+	// relay and the sealer have flushed and the consumers have drained, so ending it stops what
+	// is left of them.
 	in.cancel()
 	if err := <-in.relayC; err != nil {
 		errs = append(errs, err)
 	}
+	if err := <-in.sealC; err != nil {
+		errs = append(errs, err)
+	}
 	<-in.pruneC
-	if err := in.db.Close(); err != nil { // 6
+	if err := in.db.Close(); err != nil { // 7
 		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
 	}
 	in.log.Info("service stopped", "error", errors.Join(errs...))

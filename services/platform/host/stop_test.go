@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
@@ -56,7 +57,14 @@ func (b *slowBudget) CreateCostCenter(ctx context.Context, req *budgetv1.CreateC
 		return nil, err
 	}
 	// Detached from ctx: the point is that the commit happens while the server is stopping.
-	err = b.deps.DB.InTx(context.WithoutCancel(ctx), func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, m) })
+	err = b.deps.DB.InTx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		if _, err := audit.Append(ctx, tx, b.deps.DB.Engine(), audit.Entry{
+			Actor: "system", Resource: name, Action: audit.Create, Method: "/test/CreateCostCenter",
+		}); err != nil {
+			return err
+		}
+		return outbox.Insert(ctx, tx, m)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +99,8 @@ func start(t *testing.T, dbURL, natsURL, prefix string, b *slowBudget) (*host.In
 	}
 	t.Cleanup(nc.Close)
 	in, err := host.Start(context.Background(), service(b), host.Options{DatabaseURL: dbURL, GRPCAddr: "127.0.0.1:0",
-		NATS: nc, Stream: events.StreamConfig{Prefix: prefix}, RelayPollInterval: time.Hour, Logger: quiet,
+		NATS: nc, Stream: events.StreamConfig{Prefix: prefix}, RelayPollInterval: time.Hour, AuditSealInterval: time.Hour,
+		Logger:   quiet,
 		Identity: identitytest.Verifier()})
 	if err != nil {
 		t.Fatal(err)
@@ -105,13 +114,14 @@ func start(t *testing.T, dbURL, natsURL, prefix string, b *slowBudget) (*host.In
 }
 
 // TestStopFinishesInFlightCallAndPublishesItsEvent stops the service while a call is in flight:
-// the call completes, and its event is in the stream by the time Stop returns (and so before the
-// database closed).
+// the call completes, and its event is in the stream and its audit record sealed by the time Stop
+// returns (and so before the database closed).
 func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 	t.Parallel()
 	ns := testenv.NATSServer(t)
 	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
-	in, client, nc := start(t, testenv.SQLite(t).DSN, ns.URL, ns.SubjectPrefix, b)
+	dsn := testenv.SQLite(t).DSN
+	in, client, nc := start(t, dsn, ns.URL, ns.SubjectPrefix, b)
 
 	type result struct {
 		cc  *budgetv1.CostCenter
@@ -164,6 +174,19 @@ func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 	}
 	if got := msg.Header.Get(events.HeaderSubject); got != "costCenters/wait" {
 		t.Fatalf("last event is about %q, want costCenters/wait", got)
+	}
+
+	db, err := sqldb.Open(ctx, dsn, sqldb.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, _, err := audit.Unsealed(ctx, db); err != nil || n != 0 {
+		t.Fatalf("%d audit records unsealed after Stop (%v)", n, err)
+	}
+	rs, err := audit.NewStore(db).List(ctx, audit.Query{Limit: 10})
+	if err != nil || len(rs) != 1 || rs[0].Resource != "costCenters/wait" || rs[0].Sequence != 1 {
+		t.Fatalf("audit records after Stop = %+v, %v", rs, err)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // audit appends the audit record of the call in ctx changing resource from before to after
-// (nil for a create or a delete). It is the transaction's last write (see store.Tx.Audit).
+// (nil for a create or a delete). It comes after the change's writes (see store.Tx.Audit).
 func (s *Server) audit(ctx context.Context, tx store.Tx, req proto.Message, action, resource string, before, after proto.Message) error {
 	e, err := audit.NewEntry(ctx, req, action, resource, before, after)
 	if err != nil {

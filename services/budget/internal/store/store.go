@@ -56,8 +56,9 @@ type Tx interface {
 	Emit(ctx context.Context, msgs ...outbox.Message) error
 	// Requests records request IDs (AIP-155) in the transaction, for idempotency.Do.
 	Requests() idempotency.Querier
-	// Audit appends e to the audit trail. It is the transaction's last write: on PostgreSQL it
-	// holds the audit chain's lock until the commit.
+	// Audit appends e to the audit trail, unsealed (the service's sealer chains it after the
+	// commit). Call it after the change's writes, which lock the cost centre's row until the
+	// commit: that lock keeps the records of one resource in the order of its changes.
 	Audit(ctx context.Context, e audit.Entry) error
 }
 

@@ -373,11 +373,18 @@ func Run(t *testing.T, open Opener) {
 			t.Fatalf("err = %v", err)
 		}
 		records := audit.NewStore(db)
+		if n, _, err := audit.Unsealed(ctx, db); err != nil || n != 0 {
+			t.Errorf("unsealed audit records after rollback = %d, %v", n, err)
+		}
 		if rs, err := records.List(ctx, audit.Query{Limit: 10}); err != nil || len(rs) != 0 {
 			t.Errorf("audit records after rollback = %v, %v", rs, err)
 		}
 		if err := s.Within(ctx, insertAudited); err != nil {
 			t.Fatal(err)
+		}
+		// The record is committed unsealed; a service's sealer seals it a moment later.
+		if n, err := audit.SealPending(ctx, db); err != nil || n != 1 {
+			t.Fatalf("sealed %d audit records, %v; want 1", n, err)
 		}
 		rs, err := records.List(ctx, audit.Query{Limit: 10})
 		if err != nil || len(rs) != 1 || rs[0].Sequence != 1 || rs[0].Resource != c.Name() {

@@ -1,8 +1,11 @@
 -- +goose Up
--- One row per mutation, appended in the same transaction as the change. Rows form a hash chain
--- (see docs/audit.md): they are never updated, and are not pruned by the service.
+-- One row per mutation, inserted unsealed in the same transaction as the change: its content,
+-- and pending_id for the sealer's order. The sealer later gives it its place in the hash chain
+-- (sequence, previous_hash, hash; see docs/audit.md) in a transaction of its own. Sealed rows
+-- are never updated, and are not pruned by the service.
 CREATE TABLE audit_records (
-    sequence      BIGINT      PRIMARY KEY,
+    pending_id    BIGSERIAL   PRIMARY KEY,
+    sequence      BIGINT      UNIQUE,
     actor         TEXT        NOT NULL,
     method        TEXT        NOT NULL,
     resource      TEXT        NOT NULL,
@@ -11,16 +14,19 @@ CREATE TABLE audit_records (
     trace_id      TEXT        NOT NULL DEFAULT '',
     create_time   TIMESTAMPTZ NOT NULL,
     changes       TEXT        NOT NULL,
-    previous_hash TEXT        NOT NULL,
-    hash          TEXT        NOT NULL
+    previous_hash TEXT,
+    hash          TEXT,
+    CHECK ((sequence IS NULL) = (hash IS NULL) AND (sequence IS NULL) = (previous_hash IS NULL))
 );
 CREATE INDEX audit_records_resource ON audit_records (resource, sequence);
 CREATE INDEX audit_records_actor ON audit_records (actor, sequence);
 CREATE INDEX audit_records_create_time ON audit_records (create_time);
+-- What the sealer reads, and what the unsealed gauge counts, whatever the table's size.
+CREATE INDEX audit_records_unsealed ON audit_records (pending_id) WHERE sequence IS NULL;
 
--- The head of the chain: its single row is locked (SELECT … FOR UPDATE) by each appending
--- transaction, which serialises appends and gives dense sequences. It also lets the verifier
--- notice records deleted from the end of the chain.
+-- The head of the chain: the last sealed record. Only the sealer locks its row (SELECT … FOR
+-- UPDATE), so that two sealers, even racing, never give out a sequence twice. It also lets the
+-- verifier notice records deleted from the end of the chain.
 CREATE TABLE audit_chain (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     sequence BIGINT  NOT NULL,
