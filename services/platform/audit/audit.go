@@ -28,13 +28,7 @@ var migrations embed.FS
 
 // Migrations returns the audit schema for an engine; the host applies it to every service's
 // database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS {
-	sub, err := fs.Sub(migrations, "migrations/"+string(engine))
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time
-	}
-	return sub
-}
+func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
 
 // MigrationTable is the version table of the audit migrations, separate from the outbox's so
 // that the two sets evolve independently.
