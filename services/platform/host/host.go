@@ -207,7 +207,12 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}()
 	go func() { in.serveC <- srv.Serve(lis) }()
 	if err := cons.Start(relayCtx); err != nil {
+		// Stop what already runs before the deferred cleanup closes the database under it.
+		srv.Stop()
 		relayCancel()
+		<-in.relayC
+		<-in.sealC
+		<-in.pruneC
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
 
