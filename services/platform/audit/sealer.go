@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -115,7 +114,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		s.leased.Store(true)
 		s.lead(ctx, l)
 		s.leased.Store(false)
-		l.release()
+		l.Release()
 		if ctx.Err() != nil || s.draining() {
 			return nil
 		}
@@ -145,7 +144,7 @@ func (s *Sealer) draining() bool {
 }
 
 // lead seals while this sealer holds the lease.
-func (s *Sealer) lead(ctx context.Context, l lease) {
+func (s *Sealer) lead(ctx context.Context, l *sqldb.Lease) {
 	backoff := 50 * time.Millisecond
 	poll := time.NewTimer(s.opts.PollInterval)
 	defer poll.Stop()
@@ -195,7 +194,7 @@ func (s *Sealer) lead(ctx context.Context, l lease) {
 				return
 			}
 		}
-		if err := l.check(ctx); err != nil {
+		if err := l.Check(ctx); err != nil {
 			s.log.Warn("audit sealer lost its lease", "error", err)
 			return
 		}
@@ -390,59 +389,26 @@ func Unsealed(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time,
 	return count, t.Time.UTC(), nil
 }
 
-// lease is the right to seal. check fails once the right may have passed to another replica.
-type lease struct {
-	check   func(ctx context.Context) error
-	release func()
-}
-
-// acquire blocks until this sealer may seal. SQLite files belong to one process, so there is
-// nothing to elect. On PostgreSQL a session-level advisory lock, held on a dedicated connection,
-// makes one replica's sealer the active one; the others stand by and take over when its
-// connection ends.
-func (s *Sealer) acquire(ctx context.Context) (lease, error) {
-	if s.db.Engine() != sqldb.Postgres {
-		return lease{check: func(context.Context) error { return nil }, release: func() {}}, nil
-	}
+// acquire blocks until this sealer may run: on PostgreSQL one replica's sealer holds the lease
+// (sqldb.Lease) and the others stand by, taking over when its connection ends.
+func (s *Sealer) acquire(ctx context.Context) (*sqldb.Lease, error) {
 	logged := false
 	for {
-		conn, err := s.db.Conn(ctx)
-		if err == nil {
-			var (
-				ok     bool
-				key    int64
-				schema string
-			)
-			// Advisory locks are per database: the key includes the schema, so that services of
-			// another deployment (or test) sharing the database elect their own sealer.
-			if err = conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
-				h := fnv.New64a()
-				h.Write([]byte("quarterdeck-audit-sealer/" + schema + "/" + s.opts.Name))
-				key = int64(h.Sum64() >> 1)
-				err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok)
-			}
-			if err == nil && ok {
-				s.log.Info("active audit sealer")
-				return lease{
-					check: conn.PingContext,
-					release: func() {
-						uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-						defer cancel()
-						_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, key)
-						conn.Close()
-					},
-				}, nil
-			}
-			conn.Close()
-		}
-		if err != nil {
+		l, ok, err := s.db.TryLease(ctx, "quarterdeck-audit-sealer", s.opts.Name)
+		switch {
+		case err != nil:
 			s.log.Warn("audit sealer lease", "error", err)
-		} else if !logged {
+		case ok:
+			if s.db.Engine() == sqldb.Postgres {
+				s.log.Info("active audit sealer")
+			}
+			return l, nil
+		case !logged:
 			s.log.Info("another replica's audit sealer is active; standing by")
 			logged = true
 		}
 		if !s.sleep(ctx, s.opts.PollInterval*4) || s.draining() {
-			return lease{}, errors.New("stopped")
+			return nil, errors.New("stopped")
 		}
 	}
 }

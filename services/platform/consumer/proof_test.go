@@ -24,7 +24,7 @@ import (
 // one effect.
 func TestKilledAndPausedConsumer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("publishes and consumes 10,000 events")
+		t.Skip("skipped with -short: publishes and consumes 10,000 events; make test and CI run it")
 	}
 	const total = 10000
 	forEachDatabase(t, func(t *testing.T, e *env) {

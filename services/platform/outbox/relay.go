@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -138,7 +137,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.leased.Store(true)
 		r.lead(ctx, l)
 		r.leased.Store(false)
-		l.release()
+		l.Release()
 		if ctx.Err() != nil || r.draining() {
 			return nil
 		}
@@ -167,7 +166,7 @@ func (r *Relay) draining() bool {
 }
 
 // lead publishes while this relay holds the lease.
-func (r *Relay) lead(ctx context.Context, l lease) {
+func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
 	backoff := 100 * time.Millisecond
 	poll := time.NewTimer(r.opts.PollInterval)
 	defer poll.Stop()
@@ -211,7 +210,7 @@ func (r *Relay) lead(ctx context.Context, l lease) {
 		case <-r.wake:
 		case <-poll.C:
 		}
-		if err := l.check(ctx); err != nil {
+		if err := l.Check(ctx); err != nil {
 			r.log.Warn("outbox relay lost its lease", "error", err)
 			return
 		}
@@ -427,59 +426,26 @@ func Pending(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time, 
 	return count, t.Time.UTC(), nil
 }
 
-// lease is the right to publish. check fails once the right may have passed to another replica.
-type lease struct {
-	check   func(ctx context.Context) error
-	release func()
-}
-
-// acquire blocks until this relay may publish. SQLite files belong to one process, so there is
-// nothing to elect. On PostgreSQL a session-level advisory lock, held on a dedicated connection,
-// makes one replica's relay the active one; the others stand by and take over when its connection
-// ends.
-func (r *Relay) acquire(ctx context.Context) (lease, error) {
-	if r.db.Engine() != sqldb.Postgres {
-		return lease{check: func(context.Context) error { return nil }, release: func() {}}, nil
-	}
+// acquire blocks until this relay may run: on PostgreSQL one replica's relay holds the lease
+// (sqldb.Lease) and the others stand by, taking over when its connection ends.
+func (r *Relay) acquire(ctx context.Context) (*sqldb.Lease, error) {
 	logged := false
 	for {
-		conn, err := r.db.Conn(ctx)
-		if err == nil {
-			var (
-				ok     bool
-				key    int64
-				schema string
-			)
-			// Advisory locks are per database: the key includes the schema, so that services of
-			// another deployment (or test) sharing the database elect their own relay.
-			if err = conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err == nil {
-				h := fnv.New64a()
-				h.Write([]byte("quarterdeck-outbox-relay/" + schema + "/" + r.opts.Name))
-				key = int64(h.Sum64() >> 1)
-				err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok)
-			}
-			if err == nil && ok {
-				r.log.Info("active outbox relay")
-				return lease{
-					check: conn.PingContext,
-					release: func() {
-						uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-						defer cancel()
-						_, _ = conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, key)
-						conn.Close()
-					},
-				}, nil
-			}
-			conn.Close()
-		}
-		if err != nil {
+		l, ok, err := r.db.TryLease(ctx, "quarterdeck-outbox-relay", r.opts.Name)
+		switch {
+		case err != nil:
 			r.log.Warn("outbox relay lease", "error", err)
-		} else if !logged {
+		case ok:
+			if r.db.Engine() == sqldb.Postgres {
+				r.log.Info("active outbox relay")
+			}
+			return l, nil
+		case !logged:
 			r.log.Info("another replica's outbox relay is active; standing by")
 			logged = true
 		}
 		if !r.sleep(ctx, r.opts.PollInterval*5) || r.draining() {
-			return lease{}, errors.New("stopped")
+			return nil, errors.New("stopped")
 		}
 	}
 }
