@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/backlog"
 )
 
 // Metric names, as OpenTelemetry instruments. The Prometheus exporter at /metrics turns the dots
@@ -19,7 +21,6 @@ const (
 	MetricSealed            = "quarterdeck.audit.sealed"              // counter: records this replica sealed
 	MetricSealerLeaseHeld   = "quarterdeck.audit.sealer.lease_held"   // gauge 0/1: this replica's sealer is the active one
 	meterName               = "github.com/quarterdeck/quarterdeck/services/platform/audit"
-	observeTimeout          = 2 * time.Second
 )
 
 // sealerMetrics are one sealer's instruments. Every replica reports the backlog it sees (they
@@ -45,41 +46,15 @@ func newSealerMetrics(s *Sealer) (*sealerMetrics, error) {
 		return nil, fmt.Errorf("audit metrics: %w", err)
 	}
 	sm.sealedRecords.Add(context.Background(), 0, sm.attrs)
-	unsealed, err := m.Int64ObservableGauge(MetricUnsealed, metric.WithUnit("{record}"),
-		metric.WithDescription("Audit records committed and not yet sealed into the hash chain."))
-	if err != nil {
-		return nil, fmt.Errorf("audit metrics: %w", err)
-	}
-	age, err := m.Float64ObservableGauge(MetricOldestUnsealedAge, metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest unsealed audit record (0 when none is waiting)."))
-	if err != nil {
-		return nil, fmt.Errorf("audit metrics: %w", err)
-	}
-	lease, err := m.Int64ObservableGauge(MetricSealerLeaseHeld,
-		metric.WithDescription("1 while this replica's audit sealer is the active one, else 0."))
-	if err != nil {
-		return nil, fmt.Errorf("audit metrics: %w", err)
-	}
-	sm.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		held := int64(0)
-		if s.leased.Load() {
-			held = 1
-		}
-		o.ObserveInt64(lease, held, sm.attrs)
-		ctx, cancel := context.WithTimeout(ctx, observeTimeout)
-		defer cancel()
-		n, oldest, err := Unsealed(ctx, s.db)
-		if err != nil {
-			return err // the gauges are left out of this scrape rather than reported as 0
-		}
-		o.ObserveInt64(unsealed, n, sm.attrs)
-		a := 0.0
-		if n > 0 {
-			a = max(time.Since(oldest).Seconds(), 0)
-		}
-		o.ObserveFloat64(age, a, sm.attrs)
-		return nil
-	}, unsealed, age, lease)
+	sm.reg, err = backlog.Observe(m, backlog.Gauges{
+		Pending:              MetricUnsealed,
+		PendingDescription:   "Audit records committed and not yet sealed into the hash chain.",
+		Unit:                 "{record}",
+		OldestAge:            MetricOldestUnsealedAge,
+		OldestAgeDescription: "Age of the oldest unsealed audit record (0 when none is waiting).",
+		LeaseHeld:            MetricSealerLeaseHeld,
+		LeaseHeldDescription: "1 while this replica's audit sealer is the active one, else 0.",
+	}, sm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Unsealed(ctx, s.db) }, s.leased.Load)
 	if err != nil {
 		return nil, fmt.Errorf("audit metrics: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/backlog"
 )
 
 // Metric names, as OpenTelemetry instruments. The Prometheus exporter at /metrics turns the dots
@@ -19,7 +21,6 @@ const (
 	MetricPublishError = "quarterdeck.outbox.publish_errors"     // counter: failed publish attempts
 	MetricLeaseHeld    = "quarterdeck.outbox.relay.lease_held"   // gauge 0/1: this replica's relay is the active one
 	meterName          = "github.com/quarterdeck/quarterdeck/services/platform/outbox"
-	observeTimeout     = 2 * time.Second
 )
 
 // relayMetrics are one relay's instruments. Every replica reports the backlog it sees (they share
@@ -52,41 +53,15 @@ func newRelayMetrics(r *Relay) (*relayMetrics, error) {
 	// Zero from the start, so rate() and alerts see the series before the first event.
 	rm.published.Add(context.Background(), 0, rm.attrs)
 	rm.errors.Add(context.Background(), 0, rm.attrs)
-	pending, err := m.Int64ObservableGauge(MetricPending, metric.WithUnit("{event}"),
-		metric.WithDescription("Events committed to the outbox and not yet acknowledged by JetStream."))
-	if err != nil {
-		return nil, fmt.Errorf("outbox metrics: %w", err)
-	}
-	age, err := m.Float64ObservableGauge(MetricOldestAge, metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest unpublished outbox event (0 when none is waiting)."))
-	if err != nil {
-		return nil, fmt.Errorf("outbox metrics: %w", err)
-	}
-	lease, err := m.Int64ObservableGauge(MetricLeaseHeld,
-		metric.WithDescription("1 while this replica's outbox relay is the active one, else 0."))
-	if err != nil {
-		return nil, fmt.Errorf("outbox metrics: %w", err)
-	}
-	rm.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		held := int64(0)
-		if r.leased.Load() {
-			held = 1
-		}
-		o.ObserveInt64(lease, held, rm.attrs)
-		ctx, cancel := context.WithTimeout(ctx, observeTimeout)
-		defer cancel()
-		n, oldest, err := Pending(ctx, r.db)
-		if err != nil {
-			return err // the gauges are left out of this scrape rather than reported as 0
-		}
-		o.ObserveInt64(pending, n, rm.attrs)
-		a := 0.0
-		if n > 0 {
-			a = max(time.Since(oldest).Seconds(), 0)
-		}
-		o.ObserveFloat64(age, a, rm.attrs)
-		return nil
-	}, pending, age, lease)
+	rm.reg, err = backlog.Observe(m, backlog.Gauges{
+		Pending:              MetricPending,
+		PendingDescription:   "Events committed to the outbox and not yet acknowledged by JetStream.",
+		Unit:                 "{event}",
+		OldestAge:            MetricOldestAge,
+		OldestAgeDescription: "Age of the oldest unpublished outbox event (0 when none is waiting).",
+		LeaseHeld:            MetricLeaseHeld,
+		LeaseHeldDescription: "1 while this replica's outbox relay is the active one, else 0.",
+	}, rm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Pending(ctx, r.db) }, r.leased.Load)
 	if err != nil {
 		return nil, fmt.Errorf("outbox metrics: %w", err)
 	}
