@@ -9,10 +9,8 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/audit"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/effects"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
 
@@ -64,10 +62,11 @@ func (s *Store) ListCostCenters(ctx context.Context, q *listing.Query) ([]*domai
 
 // Within implements store.Store.
 func (s *Store) Within(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.db.InTx(ctx, func(t *sql.Tx) error { return fn(ctx, &tx{t}) })
+	return s.db.InTx(ctx, func(t *sql.Tx) error { return fn(ctx, &tx{effects.Tx{Tx: t, Engine: sqldb.SQLite}}) })
 }
 
-type tx struct{ *sql.Tx }
+// tx embeds what every mutation writes besides the change: events, audit record, request ID.
+type tx struct{ effects.Tx }
 
 func (t *tx) GetCostCenter(ctx context.Context, id string) (*domain.CostCenter, error) {
 	return store.GetCostCenter(ctx, t, selectCostCenter, id)
@@ -95,13 +94,3 @@ func (t *tx) Ancestors(ctx context.Context, id string) ([]string, error) {
 
 // LockHierarchy has nothing to do: SQLite runs one writing transaction at a time.
 func (t *tx) LockHierarchy(context.Context) error { return nil }
-
-func (t *tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
-	return outbox.Insert(ctx, t.Tx, msgs...)
-}
-
-func (t *tx) Requests() idempotency.Querier { return t.Tx }
-func (t *tx) Audit(ctx context.Context, e audit.Entry) error {
-	_, err := audit.Append(ctx, t.Tx, sqldb.SQLite, e)
-	return err
-}
