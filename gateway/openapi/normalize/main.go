@@ -56,7 +56,7 @@ func normalize(in []byte) ([]byte, error) {
 		if renamed != path {
 			renameParams(ops)
 		}
-		renamed = foldSplitParams(renamed, ops)
+		renamed = nameSplitParams(renamed, ops)
 		existing, ok := out[renamed].(map[string]any)
 		if !ok {
 			out[renamed] = ops
@@ -134,90 +134,59 @@ func addSecurity(doc map[string]any) error {
 // than one wildcard: {name_1}, {name_2}, …
 var splitParam = regexp.MustCompile(`\{([A-Za-z0-9_]+)_[0-9]+\}`)
 
-// versionSegment is an API version path segment, which is never part of a resource name.
-var versionSegment = regexp.MustCompile(`^v[0-9]+([a-z]+[0-9]*)?$`)
-
-// foldSplitParams folds every parameter split over several wildcards back into one, in path and
-// in each operation of ops, and returns the new path. The name starts at the literal segment
-// before its first wildcard (a resource name starts with a collection id, AIP-122) unless that
-// segment is the API version.
-func foldSplitParams(path string, ops map[string]any) string {
-	for {
-		m := splitParam.FindStringSubmatch(path)
-		if m == nil {
-			return path
-		}
-		field := m[1]
-		segs := strings.Split(path, "/")
-		first, last := -1, -1
-		isPart := func(seg string) bool {
-			seg, _, _ = strings.Cut(seg, ":")
-			if seg == "{"+field+"}" {
-				return true
-			}
-			sm := splitParam.FindStringSubmatch(seg)
-			return sm != nil && sm[0] == seg && sm[1] == field
-		}
-		for i, seg := range segs {
-			if isPart(seg) {
-				if first < 0 {
-					first = i
-				}
-				last = i
-			}
-		}
-		if first < 0 || first == last {
-			return path // a field that merely ends in _<n>; nothing to fold
-		}
-		if first > 1 && !strings.Contains(segs[first-1], "{") && !versionSegment.MatchString(segs[first-1]) {
-			first--
-		}
-		verb := ""
-		if i := strings.Index(segs[last], ":"); i >= 0 {
-			verb = segs[last][i:]
-			segs[last] = segs[last][:i]
-		}
-		pattern := make([]string, 0, last-first+1)
-		for _, seg := range segs[first : last+1] {
-			if strings.HasPrefix(seg, "{") {
-				seg = "[^/]+"
-			}
-			pattern = append(pattern, seg)
-		}
-		foldParams(ops, field, "^"+strings.Join(pattern, "/")+"$")
-		out := append(append(append([]string{}, segs[:first]...), "{"+field+"}"+verb), segs[last+1:]...)
-		path = strings.Join(out, "/")
+// nameSplitParams renames the parameters of a field split over several wildcards
+// (`/v1/budgets/{name}/lines/{name_1}`) after the collection each wildcard follows
+// (`/v1/budgets/{budget}/lines/{line}`), in path and in each operation of ops, and returns the new
+// path. The URL is the same; the names say what each segment is, and the paths of different
+// resources stay distinct, as OpenAPI requires (folding them into one `{name}` would make
+// `/v1/{name}` of every nested resource the same path).
+func nameSplitParams(path string, ops map[string]any) string {
+	m := splitParam.FindStringSubmatch(path)
+	if m == nil {
+		return path
 	}
+	field := m[1]
+	segs := strings.Split(path, "/")
+	renames := map[string]string{}
+	for i, seg := range segs {
+		param, verb, _ := strings.Cut(seg, ":")
+		if !strings.HasPrefix(param, "{") {
+			continue
+		}
+		name := strings.Trim(param, "{}")
+		if name != field && !(splitParam.MatchString(param) && splitParam.FindStringSubmatch(param)[1] == field) {
+			continue
+		}
+		if i == 0 || strings.Contains(segs[i-1], "{") {
+			continue // no collection before it: leave the generator's name
+		}
+		to := strings.TrimSuffix(segs[i-1], "s")
+		renames[name] = to
+		if verb != "" {
+			verb = ":" + verb
+		}
+		segs[i] = "{" + to + "}" + verb
+	}
+	renameOpParams(ops, renames)
+	return strings.Join(segs, "/")
 }
 
-// foldParams keeps field's first path parameter in every operation, with pattern, and drops the
-// numbered ones.
-func foldParams(ops map[string]any, field, pattern string) {
+// renameOpParams renames path parameters in every operation of ops.
+func renameOpParams(ops map[string]any, renames map[string]string) {
 	for _, op := range ops {
 		o, ok := op.(map[string]any)
 		if !ok {
 			continue
 		}
 		params, _ := o["parameters"].([]any)
-		kept := params[:0]
 		for _, p := range params {
 			pm, ok := p.(map[string]any)
-			if ok && pm["in"] == "path" {
-				name, _ := pm["name"].(string)
-				if sm := splitParam.FindStringSubmatch("{" + name + "}"); sm != nil && sm[1] == field {
-					continue
-				}
-				if name == field {
-					schema, _ := pm["schema"].(map[string]any)
-					if schema == nil {
-						schema = map[string]any{"type": "string"}
-						pm["schema"] = schema
-					}
-					schema["pattern"] = pattern
-				}
+			if !ok || pm["in"] != "path" {
+				continue
 			}
-			kept = append(kept, p)
+			if to, ok := renames[pm["name"].(string)]; ok {
+				pm["name"] = to
+			}
 		}
-		o["parameters"] = kept
 	}
 }

@@ -75,46 +75,52 @@ func TestNormalizeDeclaresBearerSecurity(t *testing.T) {
 	}
 }
 
-func TestNormalizeFoldsANameSplitOverWildcards(t *testing.T) {
+func TestNormalizeNamesTheWildcardsOfANameAfterTheirCollections(t *testing.T) {
 	in := `{"paths":{
 		"/v1/services/{name}/deadLetters/{name_1}:replay":{"post":{"parameters":[
 			{"name":"name","in":"path","schema":{"type":"string"}},
 			{"name":"name_1","in":"path","schema":{"type":"string"}},
 			{"name":"name_2","in":"query"}]}},
 		"/v1/services/{parent}/deadLetters":{"get":{"parameters":[{"name":"parent","in":"path"}]}},
-		"/v1/projects/{project}/things/{name}/parts/{name_1}/bolts/{name_2}":{"get":{"parameters":[
-			{"name":"project","in":"path"},{"name":"name","in":"path"},{"name":"name_1","in":"path"},{"name":"name_2","in":"path"}]}}}}`
+		"/v1/budgets/{name}/lines/{name_1}":{"get":{"parameters":[
+			{"name":"name","in":"path"},{"name":"name_1","in":"path"}]}},
+		"/v1/budgets/{budget_line.name}/lines/{budget_line.name_1}":{"patch":{"parameters":[
+			{"name":"budget_line.name","in":"path"},{"name":"budget_line.name_1","in":"path"}]}},
+		"/v1/budgets/{name}/transfers/{name_1}":{"get":{"parameters":[
+			{"name":"name","in":"path"},{"name":"name_1","in":"path"}]}}}}`
 	out, err := normalize([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
 		Paths map[string]map[string]struct {
-			Parameters []struct {
-				Name, In string
-				Schema   struct{ Pattern string }
-			}
+			Parameters []struct{ Name, In string }
 		}
 	}
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
 	}
-	replay, ok := doc.Paths["/v1/{name}:replay"]
-	if !ok || len(doc.Paths) != 3 {
+	if len(doc.Paths) != 4 {
+		t.Fatalf("want 4 paths, got %s", out)
+	}
+	replay, ok := doc.Paths["/v1/services/{service}/deadLetters/{deadLetter}:replay"]
+	if !ok {
 		t.Fatalf("paths = %s", out)
 	}
-	p := replay["post"].Parameters
-	if len(p) != 2 || p[0].Name != "name" || p[0].Schema.Pattern != "^services/[^/]+/deadLetters/[^/]+$" || p[1].In != "query" {
+	if p := replay["post"].Parameters; len(p) != 3 || p[0].Name != "service" || p[1].Name != "deadLetter" || p[2].Name != "name_2" {
 		t.Errorf("replay parameters = %+v", p)
 	}
 	if _, ok := doc.Paths["/v1/services/{parent}/deadLetters"]; !ok {
 		t.Errorf("a single-wildcard parameter changed: %s", out)
 	}
-	bolts, ok := doc.Paths["/v1/projects/{project}/{name}"]
-	if !ok {
-		t.Fatalf("paths = %s", out)
+	line := doc.Paths["/v1/budgets/{budget}/lines/{line}"]
+	if line["get"].Parameters == nil || line["patch"].Parameters == nil {
+		t.Fatalf("get and update of a line should share one path: %s", out)
 	}
-	if p := bolts["get"].Parameters; len(p) != 2 || p[1].Schema.Pattern != "^things/[^/]+/parts/[^/]+/bolts/[^/]+$" {
-		t.Errorf("nested parameters = %+v", p)
+	if p := line["patch"].Parameters; p[0].Name != "budget" || p[1].Name != "line" {
+		t.Errorf("patch parameters = %+v", p)
+	}
+	if _, ok := doc.Paths["/v1/budgets/{budget}/transfers/{transfer}"]; !ok {
+		t.Errorf("paths = %s", out)
 	}
 }

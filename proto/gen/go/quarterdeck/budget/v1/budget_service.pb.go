@@ -11,6 +11,8 @@ import (
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv3/options"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	date "google.golang.org/genproto/googleapis/type/date"
+	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -26,6 +28,65 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// The answer.
+type CheckFundsResponse_Decision int32
+
+const (
+	// Not used.
+	CheckFundsResponse_DECISION_UNSPECIFIED CheckFundsResponse_Decision = 0
+	// The amount is available.
+	CheckFundsResponse_ALLOW CheckFundsResponse_Decision = 1
+	// The amount exceeds what is available, and the budget's policy is WARN: it may go ahead
+	// and will raise `line.overspent`.
+	CheckFundsResponse_WARN CheckFundsResponse_Decision = 2
+	// The amount may not be committed: it exceeds what is available under a BLOCK policy, or the
+	// budget is not in force.
+	CheckFundsResponse_DENY CheckFundsResponse_Decision = 3
+)
+
+// Enum value maps for CheckFundsResponse_Decision.
+var (
+	CheckFundsResponse_Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "ALLOW",
+		2: "WARN",
+		3: "DENY",
+	}
+	CheckFundsResponse_Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"ALLOW":                1,
+		"WARN":                 2,
+		"DENY":                 3,
+	}
+)
+
+func (x CheckFundsResponse_Decision) Enum() *CheckFundsResponse_Decision {
+	p := new(CheckFundsResponse_Decision)
+	*p = x
+	return p
+}
+
+func (x CheckFundsResponse_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CheckFundsResponse_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_quarterdeck_budget_v1_budget_service_proto_enumTypes[0].Descriptor()
+}
+
+func (CheckFundsResponse_Decision) Type() protoreflect.EnumType {
+	return &file_quarterdeck_budget_v1_budget_service_proto_enumTypes[0]
+}
+
+func (x CheckFundsResponse_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CheckFundsResponse_Decision.Descriptor instead.
+func (CheckFundsResponse_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41, 0}
+}
 
 // Request for CreateCostCenter.
 type CreateCostCenterRequest struct {
@@ -391,11 +452,2734 @@ func (x *DeleteCostCenterRequest) GetEtag() string {
 	return ""
 }
 
+// Request for GetCostCenterRollup.
+type GetCostCenterRollupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The roll-up, `costCenters/{cost_center}/rollups/{fiscal_year}`, e.g.
+	// `costCenters/it/rollups/2027`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The ISO 4217 code of the currency to report in. When empty, the currency of the included
+	// budgets if they all share one; otherwise the call fails with FAILED_PRECONDITION, reason
+	// `CURRENCY_REQUIRED`.
+	CurrencyCode  string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCostCenterRollupRequest) Reset() {
+	*x = GetCostCenterRollupRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCostCenterRollupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCostCenterRollupRequest) ProtoMessage() {}
+
+func (x *GetCostCenterRollupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCostCenterRollupRequest.ProtoReflect.Descriptor instead.
+func (*GetCostCenterRollupRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetCostCenterRollupRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetCostCenterRollupRequest) GetCurrencyCode() string {
+	if x != nil {
+		return x.CurrencyCode
+	}
+	return ""
+}
+
+// Request for CreateBudget.
+type CreateBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ID to use for the budget, which becomes the last segment of its name: 1 to 63
+	// characters, lower-case letters, digits and `-`, starting with a letter. When empty the
+	// service assigns one.
+	BudgetId string `protobuf:"bytes,1,opt,name=budget_id,json=budgetId,proto3" json:"budget_id,omitempty"`
+	// The budget to create: `cost_center`, `fiscal_year`, `currency_code` and `display_name` are
+	// required. Output-only fields are ignored.
+	Budget *Budget `protobuf:"bytes,2,opt,name=budget,proto3" json:"budget,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// creating another budget again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBudgetRequest) Reset() {
+	*x = CreateBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBudgetRequest) ProtoMessage() {}
+
+func (x *CreateBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBudgetRequest.ProtoReflect.Descriptor instead.
+func (*CreateBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CreateBudgetRequest) GetBudgetId() string {
+	if x != nil {
+		return x.BudgetId
+	}
+	return ""
+}
+
+func (x *CreateBudgetRequest) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *CreateBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetBudget.
+type GetBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the budget, `budgets/{budget}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetRequest) Reset() {
+	*x = GetBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetRequest) ProtoMessage() {}
+
+func (x *GetBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetRequest.ProtoReflect.Descriptor instead.
+func (*GetBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListBudgets.
+type ListBudgetsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `cost_center`, `fiscal_year`, `currency_code`, `state`, `revision`, `display_name`, `owner`, `create_time` and `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetsRequest) Reset() {
+	*x = ListBudgetsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetsRequest) ProtoMessage() {}
+
+func (x *ListBudgetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetsRequest.ProtoReflect.Descriptor instead.
+func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListBudgetsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBudgetsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListBudgetsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListBudgetsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListBudgets.
+type ListBudgetsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Budgets []*Budget `protobuf:"bytes,1,rep,name=budgets,proto3" json:"budgets,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetsResponse) Reset() {
+	*x = ListBudgetsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetsResponse) ProtoMessage() {}
+
+func (x *ListBudgetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetsResponse.ProtoReflect.Descriptor instead.
+func (*ListBudgetsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListBudgetsResponse) GetBudgets() []*Budget {
+	if x != nil {
+		return x.Budgets
+	}
+	return nil
+}
+
+func (x *ListBudgetsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for UpdateBudget.
+type UpdateBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget with its `name` and the new values of the fields in `update_mask`. When `etag`
+	// is set it must match the current one.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The fields to update: `display_name`, `owner`, `description`, `overspend_policy`, or `*`.
+	// When empty, every field set in `budget` is updated.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBudgetRequest) Reset() {
+	*x = UpdateBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBudgetRequest) ProtoMessage() {}
+
+func (x *UpdateBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBudgetRequest.ProtoReflect.Descriptor instead.
+func (*UpdateBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateBudgetRequest) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *UpdateBudgetRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request for DeleteBudget.
+type DeleteBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name of the budget, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBudgetRequest) Reset() {
+	*x = DeleteBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBudgetRequest) ProtoMessage() {}
+
+func (x *DeleteBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBudgetRequest.ProtoReflect.Descriptor instead.
+func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request for SubmitBudget.
+type SubmitBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget to submit, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitBudgetRequest) Reset() {
+	*x = SubmitBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitBudgetRequest) ProtoMessage() {}
+
+func (x *SubmitBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitBudgetRequest.ProtoReflect.Descriptor instead.
+func (*SubmitBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SubmitBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SubmitBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SubmitBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for ApproveBudget.
+type ApproveBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget to approve, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// An optional comment, kept as the budget's `decision_reason`; at most 2000 characters.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveBudgetRequest) Reset() {
+	*x = ApproveBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveBudgetRequest) ProtoMessage() {}
+
+func (x *ApproveBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveBudgetRequest.ProtoReflect.Descriptor instead.
+func (*ApproveBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ApproveBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ApproveBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ApproveBudgetRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Request for RejectBudget.
+type RejectBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget to reject, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the budget is rejected. Required; at most 2000 characters.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectBudgetRequest) Reset() {
+	*x = RejectBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectBudgetRequest) ProtoMessage() {}
+
+func (x *RejectBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectBudgetRequest.ProtoReflect.Descriptor instead.
+func (*RejectBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RejectBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RejectBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RejectBudgetRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Request for CloseBudget.
+type CloseBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget to close, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseBudgetRequest) Reset() {
+	*x = CloseBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseBudgetRequest) ProtoMessage() {}
+
+func (x *CloseBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseBudgetRequest.ProtoReflect.Descriptor instead.
+func (*CloseBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CloseBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CloseBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CloseBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for ReviseBudget.
+type ReviseBudgetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget to revise, `budgets/{budget}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the budget's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The ID to use for the new revision; assigned by the service when empty.
+	BudgetId      string `protobuf:"bytes,4,opt,name=budget_id,json=budgetId,proto3" json:"budget_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviseBudgetRequest) Reset() {
+	*x = ReviseBudgetRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviseBudgetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviseBudgetRequest) ProtoMessage() {}
+
+func (x *ReviseBudgetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviseBudgetRequest.ProtoReflect.Descriptor instead.
+func (*ReviseBudgetRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReviseBudgetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReviseBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReviseBudgetRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReviseBudgetRequest) GetBudgetId() string {
+	if x != nil {
+		return x.BudgetId
+	}
+	return ""
+}
+
+// Request for GetBudgetSummary.
+type GetBudgetSummaryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The summary, `budgets/{budget}/summary`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetSummaryRequest) Reset() {
+	*x = GetBudgetSummaryRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetSummaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetSummaryRequest) ProtoMessage() {}
+
+func (x *GetBudgetSummaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetSummaryRequest.ProtoReflect.Descriptor instead.
+func (*GetBudgetSummaryRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetBudgetSummaryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for CreateBudgetLine.
+type CreateBudgetLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget, `budgets/{budget}`, in DRAFT.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The ID to use for the budget line, which becomes the last segment of its name: 1 to 63
+	// characters, lower-case letters, digits and `-`, starting with a letter. When empty the
+	// service assigns one.
+	BudgetLineId string `protobuf:"bytes,2,opt,name=budget_line_id,json=budgetLineId,proto3" json:"budget_line_id,omitempty"`
+	// The line to create. Output-only fields are ignored.
+	BudgetLine *BudgetLine `protobuf:"bytes,3,opt,name=budget_line,json=budgetLine,proto3" json:"budget_line,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// creating another line again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBudgetLineRequest) Reset() {
+	*x = CreateBudgetLineRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBudgetLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBudgetLineRequest) ProtoMessage() {}
+
+func (x *CreateBudgetLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBudgetLineRequest.ProtoReflect.Descriptor instead.
+func (*CreateBudgetLineRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateBudgetLineRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateBudgetLineRequest) GetBudgetLineId() string {
+	if x != nil {
+		return x.BudgetLineId
+	}
+	return ""
+}
+
+func (x *CreateBudgetLineRequest) GetBudgetLine() *BudgetLine {
+	if x != nil {
+		return x.BudgetLine
+	}
+	return nil
+}
+
+func (x *CreateBudgetLineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetBudgetLine.
+type GetBudgetLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBudgetLineRequest) Reset() {
+	*x = GetBudgetLineRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBudgetLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBudgetLineRequest) ProtoMessage() {}
+
+func (x *GetBudgetLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBudgetLineRequest.ProtoReflect.Descriptor instead.
+func (*GetBudgetLineRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetBudgetLineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListBudgetLines.
+type ListBudgetLinesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget, `budgets/{budget}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `display_name`, `category`, `expense_type`, `tag`, `create_time` and `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetLinesRequest) Reset() {
+	*x = ListBudgetLinesRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetLinesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetLinesRequest) ProtoMessage() {}
+
+func (x *ListBudgetLinesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetLinesRequest.ProtoReflect.Descriptor instead.
+func (*ListBudgetLinesRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListBudgetLinesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListBudgetLinesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBudgetLinesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListBudgetLinesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListBudgetLinesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListBudgetLines.
+type ListBudgetLinesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	BudgetLines []*BudgetLine `protobuf:"bytes,1,rep,name=budget_lines,json=budgetLines,proto3" json:"budget_lines,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBudgetLinesResponse) Reset() {
+	*x = ListBudgetLinesResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBudgetLinesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBudgetLinesResponse) ProtoMessage() {}
+
+func (x *ListBudgetLinesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBudgetLinesResponse.ProtoReflect.Descriptor instead.
+func (*ListBudgetLinesResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListBudgetLinesResponse) GetBudgetLines() []*BudgetLine {
+	if x != nil {
+		return x.BudgetLines
+	}
+	return nil
+}
+
+func (x *ListBudgetLinesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for UpdateBudgetLine.
+type UpdateBudgetLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line with its `name` and the new values of the fields in `update_mask`.
+	BudgetLine *BudgetLine `protobuf:"bytes,1,opt,name=budget_line,json=budgetLine,proto3" json:"budget_line,omitempty"`
+	// The fields to update: `display_name`, `category`, `expense_type`, `planned_amount`,
+	// `phasing`, `threshold_percents`, `tag`, `description`, or `*`. When empty, every field set
+	// in `budget_line` is updated.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBudgetLineRequest) Reset() {
+	*x = UpdateBudgetLineRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBudgetLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBudgetLineRequest) ProtoMessage() {}
+
+func (x *UpdateBudgetLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBudgetLineRequest.ProtoReflect.Descriptor instead.
+func (*UpdateBudgetLineRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateBudgetLineRequest) GetBudgetLine() *BudgetLine {
+	if x != nil {
+		return x.BudgetLine
+	}
+	return nil
+}
+
+func (x *UpdateBudgetLineRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request for DeleteBudgetLine.
+type DeleteBudgetLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the line's current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBudgetLineRequest) Reset() {
+	*x = DeleteBudgetLineRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBudgetLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBudgetLineRequest) ProtoMessage() {}
+
+func (x *DeleteBudgetLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBudgetLineRequest.ProtoReflect.Descriptor instead.
+func (*DeleteBudgetLineRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeleteBudgetLineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteBudgetLineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Request for RecordActual.
+type RecordActualRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`, of an approved budget.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The actual to record. Output-only fields are ignored.
+	Actual *Actual `protobuf:"bytes,2,opt,name=actual,proto3" json:"actual,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// recording the actual twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordActualRequest) Reset() {
+	*x = RecordActualRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordActualRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordActualRequest) ProtoMessage() {}
+
+func (x *RecordActualRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordActualRequest.ProtoReflect.Descriptor instead.
+func (*RecordActualRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RecordActualRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *RecordActualRequest) GetActual() *Actual {
+	if x != nil {
+		return x.Actual
+	}
+	return nil
+}
+
+func (x *RecordActualRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetActual.
+type GetActualRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The actual, `budgets/{budget}/lines/{line}/actuals/{actual}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetActualRequest) Reset() {
+	*x = GetActualRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetActualRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetActualRequest) ProtoMessage() {}
+
+func (x *GetActualRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetActualRequest.ProtoReflect.Descriptor instead.
+func (*GetActualRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetActualRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListActuals.
+type ListActualsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`; `-` for the budget or the line lists across them.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `booking_date` (`YYYY-MM-DD`), `period`, `source`, `external_reference`, `currency_code` (of `amount`), `corrects`, `commitment`, `creator` and `create_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActualsRequest) Reset() {
+	*x = ListActualsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActualsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActualsRequest) ProtoMessage() {}
+
+func (x *ListActualsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActualsRequest.ProtoReflect.Descriptor instead.
+func (*ListActualsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListActualsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListActualsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListActualsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListActualsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListActualsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListActuals.
+type ListActualsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Actuals []*Actual `protobuf:"bytes,1,rep,name=actuals,proto3" json:"actuals,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActualsResponse) Reset() {
+	*x = ListActualsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActualsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActualsResponse) ProtoMessage() {}
+
+func (x *ListActualsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActualsResponse.ProtoReflect.Descriptor instead.
+func (*ListActualsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListActualsResponse) GetActuals() []*Actual {
+	if x != nil {
+		return x.Actuals
+	}
+	return nil
+}
+
+func (x *ListActualsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for RecordCommitment.
+type RecordCommitmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`, of an approved budget.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The commitment to record. Output-only fields are ignored.
+	Commitment *Commitment `protobuf:"bytes,2,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// recording the commitment twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCommitmentRequest) Reset() {
+	*x = RecordCommitmentRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCommitmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCommitmentRequest) ProtoMessage() {}
+
+func (x *RecordCommitmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCommitmentRequest.ProtoReflect.Descriptor instead.
+func (*RecordCommitmentRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RecordCommitmentRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *RecordCommitmentRequest) GetCommitment() *Commitment {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *RecordCommitmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetCommitment.
+type GetCommitmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commitment, `budgets/{budget}/lines/{line}/commitments/{commitment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommitmentRequest) Reset() {
+	*x = GetCommitmentRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommitmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommitmentRequest) ProtoMessage() {}
+
+func (x *GetCommitmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommitmentRequest.ProtoReflect.Descriptor instead.
+func (*GetCommitmentRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetCommitmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListCommitments.
+type ListCommitmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`; `-` for the budget or the line lists across them.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `expected_date` (`YYYY-MM-DD`), `period`, `state`, `source`, `source_reference`, `currency_code` (of `amount`), `creator`, `create_time` and `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommitmentsRequest) Reset() {
+	*x = ListCommitmentsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommitmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommitmentsRequest) ProtoMessage() {}
+
+func (x *ListCommitmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommitmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommitmentsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListCommitmentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListCommitmentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCommitmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCommitmentsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListCommitmentsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListCommitments.
+type ListCommitmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Commitments []*Commitment `protobuf:"bytes,1,rep,name=commitments,proto3" json:"commitments,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommitmentsResponse) Reset() {
+	*x = ListCommitmentsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommitmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommitmentsResponse) ProtoMessage() {}
+
+func (x *ListCommitmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommitmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommitmentsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListCommitmentsResponse) GetCommitments() []*Commitment {
+	if x != nil {
+		return x.Commitments
+	}
+	return nil
+}
+
+func (x *ListCommitmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for ReleaseCommitment.
+type ReleaseCommitmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commitment, `budgets/{budget}/lines/{line}/commitments/{commitment}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the commitment's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// releasing twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// How much to release, in the budget's currency; all that remains when unset. More than
+	// remains is refused.
+	Amount        *money.Money `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseCommitmentRequest) Reset() {
+	*x = ReleaseCommitmentRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseCommitmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseCommitmentRequest) ProtoMessage() {}
+
+func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseCommitmentRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseCommitmentRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReleaseCommitmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReleaseCommitmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReleaseCommitmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReleaseCommitmentRequest) GetAmount() *money.Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+// Request for CreateTransfer.
+type CreateTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget of the source line, `budgets/{budget}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The transfer to request. Output-only fields are ignored.
+	Transfer *Transfer `protobuf:"bytes,2,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// requesting another transfer again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTransferRequest) Reset() {
+	*x = CreateTransferRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTransferRequest) ProtoMessage() {}
+
+func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTransferRequest.ProtoReflect.Descriptor instead.
+func (*CreateTransferRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateTransferRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreateTransferRequest) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *CreateTransferRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetTransfer.
+type GetTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer, `budgets/{budget}/transfers/{transfer}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTransferRequest) Reset() {
+	*x = GetTransferRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTransferRequest) ProtoMessage() {}
+
+func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
+func (*GetTransferRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetTransferRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListTransfers.
+type ListTransfersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget, `budgets/{budget}`; `budgets/-` lists across budgets.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `state`, `source_line`, `target_line`, `requester`, `create_time` and `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransfersRequest) Reset() {
+	*x = ListTransfersRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransfersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransfersRequest) ProtoMessage() {}
+
+func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
+func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListTransfersRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListTransfersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTransfersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTransfersRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListTransfersRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListTransfers.
+type ListTransfersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Transfers []*Transfer `protobuf:"bytes,1,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransfersResponse) Reset() {
+	*x = ListTransfersResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransfersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransfersResponse) ProtoMessage() {}
+
+func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
+func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListTransfersResponse) GetTransfers() []*Transfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *ListTransfersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for ApproveTransfer.
+type ApproveTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer, `budgets/{budget}/transfers/{transfer}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the transfer's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// An optional comment; at most 2000 characters.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveTransferRequest) Reset() {
+	*x = ApproveTransferRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveTransferRequest) ProtoMessage() {}
+
+func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveTransferRequest.ProtoReflect.Descriptor instead.
+func (*ApproveTransferRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ApproveTransferRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApproveTransferRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ApproveTransferRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ApproveTransferRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Request for RejectTransfer.
+type RejectTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer, `budgets/{budget}/transfers/{transfer}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the transfer's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// acting twice again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the transfer is rejected. Required; at most 2000 characters.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectTransferRequest) Reset() {
+	*x = RejectTransferRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectTransferRequest) ProtoMessage() {}
+
+func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
+func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RejectTransferRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectTransferRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RejectTransferRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RejectTransferRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Request for CheckFunds.
+type CheckFundsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`.
+	Line string `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The amount to check, greater than zero, in any supported currency.
+	Amount *money.Money `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The day the money would be spent, within the budget's fiscal year; today when unset.
+	Date          *date.Date `protobuf:"bytes,3,opt,name=date,proto3" json:"date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckFundsRequest) Reset() {
+	*x = CheckFundsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckFundsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckFundsRequest) ProtoMessage() {}
+
+func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckFundsRequest.ProtoReflect.Descriptor instead.
+func (*CheckFundsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *CheckFundsRequest) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *CheckFundsRequest) GetAmount() *money.Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *CheckFundsRequest) GetDate() *date.Date {
+	if x != nil {
+		return x.Date
+	}
+	return nil
+}
+
+// Response of CheckFunds.
+type CheckFundsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The answer.
+	Decision CheckFundsResponse_Decision `protobuf:"varint,1,opt,name=decision,proto3,enum=quarterdeck.budget.v1.CheckFundsResponse_Decision" json:"decision,omitempty"`
+	// Why: `WITHIN_AVAILABLE`, `EXCEEDS_AVAILABLE`, `BUDGET_NOT_APPROVED`, `BUDGET_CLOSED` or
+	// `BUDGET_SUPERSEDED`.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The amount in the budget's currency.
+	ConvertedAmount *money.Money `protobuf:"bytes,3,opt,name=converted_amount,json=convertedAmount,proto3" json:"converted_amount,omitempty"`
+	// The exchange rate that converted the amount; unset when none was needed.
+	Rate *RateUse `protobuf:"bytes,4,opt,name=rate,proto3" json:"rate,omitempty"`
+	// The fiscal period of `date`.
+	Period *Period `protobuf:"bytes,5,opt,name=period,proto3" json:"period,omitempty"`
+	// The line's available amount for the year before this amount.
+	Available *money.Money `protobuf:"bytes,6,opt,name=available,proto3" json:"available,omitempty"`
+	// The line's available amount for the year after this amount.
+	AvailableAfter *money.Money `protobuf:"bytes,7,opt,name=available_after,json=availableAfter,proto3" json:"available_after,omitempty"`
+	// The line's cumulative available amount through `period`: planned through the period minus
+	// actuals and commitments booked through it, before this amount.
+	PeriodAvailable *money.Money `protobuf:"bytes,8,opt,name=period_available,json=periodAvailable,proto3" json:"period_available,omitempty"`
+	// The budget's overspend policy.
+	OverspendPolicy Budget_OverspendPolicy `protobuf:"varint,9,opt,name=overspend_policy,json=overspendPolicy,proto3,enum=quarterdeck.budget.v1.Budget_OverspendPolicy" json:"overspend_policy,omitempty"`
+	// The budget revision in force that was checked, `budgets/{budget}`.
+	Budget        string `protobuf:"bytes,10,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckFundsResponse) Reset() {
+	*x = CheckFundsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckFundsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckFundsResponse) ProtoMessage() {}
+
+func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckFundsResponse.ProtoReflect.Descriptor instead.
+func (*CheckFundsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CheckFundsResponse) GetDecision() CheckFundsResponse_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return CheckFundsResponse_DECISION_UNSPECIFIED
+}
+
+func (x *CheckFundsResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CheckFundsResponse) GetConvertedAmount() *money.Money {
+	if x != nil {
+		return x.ConvertedAmount
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetRate() *RateUse {
+	if x != nil {
+		return x.Rate
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetPeriod() *Period {
+	if x != nil {
+		return x.Period
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetAvailable() *money.Money {
+	if x != nil {
+		return x.Available
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetAvailableAfter() *money.Money {
+	if x != nil {
+		return x.AvailableAfter
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetPeriodAvailable() *money.Money {
+	if x != nil {
+		return x.PeriodAvailable
+	}
+	return nil
+}
+
+func (x *CheckFundsResponse) GetOverspendPolicy() Budget_OverspendPolicy {
+	if x != nil {
+		return x.OverspendPolicy
+	}
+	return Budget_OVERSPEND_POLICY_UNSPECIFIED
+}
+
+func (x *CheckFundsResponse) GetBudget() string {
+	if x != nil {
+		return x.Budget
+	}
+	return ""
+}
+
+// Request for CreateExchangeRate.
+type CreateExchangeRateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rate to create: `month`, `source_currency_code`, `target_currency_code` and `rate` are
+	// required. The name is derived from them; a rate for the same month and pair fails with
+	// ALREADY_EXISTS.
+	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result instead of
+	// failing with ALREADY_EXISTS again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateExchangeRateRequest) Reset() {
+	*x = CreateExchangeRateRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateExchangeRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateExchangeRateRequest) ProtoMessage() {}
+
+func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateExchangeRateRequest.ProtoReflect.Descriptor instead.
+func (*CreateExchangeRateRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return nil
+}
+
+func (x *CreateExchangeRateRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetExchangeRate.
+type GetExchangeRateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rate, `exchangeRates/{exchange_rate}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetExchangeRateRequest) Reset() {
+	*x = GetExchangeRateRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetExchangeRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetExchangeRateRequest) ProtoMessage() {}
+
+func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetExchangeRateRequest.ProtoReflect.Descriptor instead.
+func (*GetExchangeRateRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetExchangeRateRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListExchangeRates.
+type ListExchangeRatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `month`, `source_currency_code`, `target_currency_code`, `create_time` and `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each
+	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListExchangeRatesRequest) Reset() {
+	*x = ListExchangeRatesRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListExchangeRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListExchangeRatesRequest) ProtoMessage() {}
+
+func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListExchangeRatesRequest.ProtoReflect.Descriptor instead.
+func (*ListExchangeRatesRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListExchangeRatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListExchangeRatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListExchangeRatesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListExchangeRatesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListExchangeRates.
+type ListExchangeRatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	ExchangeRates []*ExchangeRate `protobuf:"bytes,1,rep,name=exchange_rates,json=exchangeRates,proto3" json:"exchange_rates,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListExchangeRatesResponse) Reset() {
+	*x = ListExchangeRatesResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListExchangeRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListExchangeRatesResponse) ProtoMessage() {}
+
+func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListExchangeRatesResponse.ProtoReflect.Descriptor instead.
+func (*ListExchangeRatesResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListExchangeRatesResponse) GetExchangeRates() []*ExchangeRate {
+	if x != nil {
+		return x.ExchangeRates
+	}
+	return nil
+}
+
+func (x *ListExchangeRatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for UpdateExchangeRate.
+type UpdateExchangeRateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rate with its `name` and new `rate`.
+	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// The fields to update: only `rate` (or `*`). When empty, `rate`.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateExchangeRateRequest) Reset() {
+	*x = UpdateExchangeRateRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateExchangeRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateExchangeRateRequest) ProtoMessage() {}
+
+func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateExchangeRateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateExchangeRateRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return nil
+}
+
+func (x *UpdateExchangeRateRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Request for DeleteExchangeRate.
+type DeleteExchangeRateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rate, `exchangeRates/{exchange_rate}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the exchange rate's current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteExchangeRateRequest) Reset() {
+	*x = DeleteExchangeRateRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteExchangeRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteExchangeRateRequest) ProtoMessage() {}
+
+func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteExchangeRateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteExchangeRateRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *DeleteExchangeRateRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteExchangeRateRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_quarterdeck_budget_v1_budget_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a'quarterdeck/budget/v1/cost_center.proto\"\xef\x01\n" +
+	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a#quarterdeck/budget/v1/summary.proto\x1a$quarterdeck/budget/v1/transfer.proto\"\xef\x01\n" +
 	"\x17CreateCostCenterRequest\x12Q\n" +
 	"\x0ecost_center_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fcostCenterId\x12M\n" +
 	"\vcost_center\x18\x02 \x01(\v2!.quarterdeck.budget.v1.CostCenterB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
@@ -422,7 +3206,225 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x17DeleteCostCenterRequest\x12h\n" +
 	"\x04name\x18\x01 \x01(\tBT\xe0A\x02\xfaA\"\n" +
 	" budget.quarterdeck.io/CostCenter\xbaH)r'2%^costCenters/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\x86\a\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd8\x01\n" +
+	"\x1aGetCostCenterRollupRequest\x12\x7f\n" +
+	"\x04name\x18\x01 \x01(\tBk\xe0A\x02\xfaA(\n" +
+	"&budget.quarterdeck.io/CostCenterRollup\xbaH:r826^costCenters/[a-z0-9][a-z0-9-]{0,62}/rollups/[0-9]{4}$R\x04name\x129\n" +
+	"\rcurrency_code\x18\x02 \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
+	"^[A-Z]{3}$R\fcurrencyCode\"\xd5\x01\n" +
+	"\x13CreateBudgetRequest\x12H\n" +
+	"\tbudget_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bbudgetId\x12@\n" +
+	"\x06budget\x18\x02 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06budget\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"t\n" +
+	"\x10GetBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa0\x01\n" +
+	"\x12ListBudgetsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"v\n" +
+	"\x13ListBudgetsResponse\x127\n" +
+	"\abudgets\x18\x01 \x03(\v2\x1d.quarterdeck.budget.v1.BudgetR\abudgets\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
+	"\x13UpdateBudgetRequest\x12@\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06budget\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x8b\x01\n" +
+	"\x13DeleteBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xbf\x01\n" +
+	"\x13SubmitBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xe2\x01\n" +
+	"\x14ApproveBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"\xe6\x01\n" +
+	"\x13RejectBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12%\n" +
+	"\x06reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xbe\x01\n" +
+	"\x12CloseBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x89\x02\n" +
+	"\x13ReviseBudgetRequest\x12`\n" +
+	"\x04name\x18\x01 \x01(\tBL\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Budget\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12H\n" +
+	"\tbudget_id\x18\x04 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bbudgetId\"\x8a\x01\n" +
+	"\x17GetBudgetSummaryRequest\x12o\n" +
+	"\x04name\x18\x01 \x01(\tB[\xe0A\x02\xfaA%\n" +
+	"#budget.quarterdeck.io/BudgetSummary\xbaH-r+2)^budgets/[a-z0-9][a-z0-9-]{0,62}/summary$R\x04name\"\xd9\x02\n" +
+	"\x17CreateBudgetLineRequest\x12h\n" +
+	"\x06parent\x18\x01 \x01(\tBP\xe0A\x02\xfaA\"\x12 budget.quarterdeck.io/BudgetLine\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12Q\n" +
+	"\x0ebudget_line_id\x18\x02 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fbudgetLineId\x12M\n" +
+	"\vbudget_line\x18\x03 \x01(\v2!.quarterdeck.budget.v1.BudgetLineB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
+	"budgetLine\x122\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x9b\x01\n" +
+	"\x14GetBudgetLineRequest\x12\x82\x01\n" +
+	"\x04name\x18\x01 \x01(\tBn\xe0A\x02\xfaA\"\n" +
+	" budget.quarterdeck.io/BudgetLine\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\x8e\x02\n" +
+	"\x16ListBudgetLinesRequest\x12h\n" +
+	"\x06parent\x18\x01 \x01(\tBP\xe0A\x02\xfaA\"\x12 budget.quarterdeck.io/BudgetLine\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x87\x01\n" +
+	"\x17ListBudgetLinesResponse\x12D\n" +
+	"\fbudget_lines\x18\x01 \x03(\v2!.quarterdeck.budget.v1.BudgetLineR\vbudgetLines\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa5\x01\n" +
+	"\x17UpdateBudgetLineRequest\x12M\n" +
+	"\vbudget_line\x18\x01 \x01(\v2!.quarterdeck.budget.v1.BudgetLineB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
+	"budgetLine\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\xb2\x01\n" +
+	"\x17DeleteBudgetLineRequest\x12\x82\x01\n" +
+	"\x04name\x18\x01 \x01(\tBn\xe0A\x02\xfaA\"\n" +
+	" budget.quarterdeck.io/BudgetLine\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x90\x02\n" +
+	"\x13RecordActualRequest\x12\x82\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBj\xe0A\x02\xfaA\x1e\x12\x1cbudget.quarterdeck.io/Actual\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12@\n" +
+	"\x06actual\x18\x02 \x01(\v2\x1d.quarterdeck.budget.v1.ActualB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06actual\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xb4\x01\n" +
+	"\x10GetActualRequest\x12\x9f\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x8a\x01\xe0A\x02\xfaA\x1e\n" +
+	"\x1cbudget.quarterdeck.io/Actual\xbaHcra2_^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/actuals/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xad\x02\n" +
+	"\x12ListActualsRequest\x12\x8a\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBr\xe0A\x02\xfaA\x1e\x12\x1cbudget.quarterdeck.io/Actual\xbaHKrI2G^budgets/(-|[a-z0-9][a-z0-9-]{0,62})/lines/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"v\n" +
+	"\x13ListActualsResponse\x127\n" +
+	"\aactuals\x18\x01 \x03(\v2\x1d.quarterdeck.budget.v1.ActualR\aactuals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa4\x02\n" +
+	"\x17RecordCommitmentRequest\x12\x86\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBn\xe0A\x02\xfaA\"\x12 budget.quarterdeck.io/Commitment\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12L\n" +
+	"\n" +
+	"commitment\x18\x02 \x01(\v2!.quarterdeck.budget.v1.CommitmentB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
+	"commitment\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xc0\x01\n" +
+	"\x14GetCommitmentRequest\x12\xa7\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x92\x01\xe0A\x02\xfaA\"\n" +
+	" budget.quarterdeck.io/Commitment\xbaHgre2c^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/commitments/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xb5\x02\n" +
+	"\x16ListCommitmentsRequest\x12\x8e\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBv\xe0A\x02\xfaA\"\x12 budget.quarterdeck.io/Commitment\xbaHKrI2G^budgets/(-|[a-z0-9][a-z0-9-]{0,62})/lines/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x86\x01\n" +
+	"\x17ListCommitmentsResponse\x12C\n" +
+	"\vcommitments\x18\x01 \x03(\v2!.quarterdeck.budget.v1.CommitmentR\vcommitments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
+	"\x18ReleaseCommitmentRequest\x12\xa7\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x92\x01\xe0A\x02\xfaA\"\n" +
+	" budget.quarterdeck.io/Commitment\xbaHgre2c^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/commitments/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12*\n" +
+	"\x06amount\x18\x04 \x01(\v2\x12.google.type.MoneyR\x06amount\"\xfb\x01\n" +
+	"\x15CreateTransferRequest\x12f\n" +
+	"\x06parent\x18\x01 \x01(\tBN\xe0A\x02\xfaA \x12\x1ebudget.quarterdeck.io/Transfer\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12F\n" +
+	"\btransfer\x18\x02 \x01(\v2\x1f.quarterdeck.budget.v1.TransferB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\btransfer\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x9b\x01\n" +
+	"\x12GetTransferRequest\x12\x84\x01\n" +
+	"\x04name\x18\x01 \x01(\tBp\xe0A\x02\xfaA \n" +
+	"\x1ebudget.quarterdeck.io/Transfer\xbaHGrE2C^budgets/[a-z0-9][a-z0-9-]{0,62}/transfers/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\x8e\x02\n" +
+	"\x14ListTransfersRequest\x12j\n" +
+	"\x06parent\x18\x01 \x01(\tBR\xe0A\x02\xfaA \x12\x1ebudget.quarterdeck.io/Transfer\xbaH)r'2%^budgets/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"~\n" +
+	"\x15ListTransfersResponse\x12=\n" +
+	"\ttransfers\x18\x01 \x03(\v2\x1f.quarterdeck.budget.v1.TransferR\ttransfers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x02\n" +
+	"\x16ApproveTransferRequest\x12\x84\x01\n" +
+	"\x04name\x18\x01 \x01(\tBp\xe0A\x02\xfaA \n" +
+	"\x1ebudget.quarterdeck.io/Transfer\xbaHGrE2C^budgets/[a-z0-9][a-z0-9-]{0,62}/transfers/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"\x8d\x02\n" +
+	"\x15RejectTransferRequest\x12\x84\x01\n" +
+	"\x04name\x18\x01 \x01(\tBp\xe0A\x02\xfaA \n" +
+	"\x1ebudget.quarterdeck.io/Transfer\xbaHGrE2C^budgets/[a-z0-9][a-z0-9-]{0,62}/transfers/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12%\n" +
+	"\x06reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xf6\x01\n" +
+	"\x11CheckFundsRequest\x12\x82\x01\n" +
+	"\x04line\x18\x01 \x01(\tBn\xe0A\x02\xfaA\"\n" +
+	" budget.quarterdeck.io/BudgetLine\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x04line\x125\n" +
+	"\x06amount\x18\x02 \x01(\v2\x12.google.type.MoneyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06amount\x12%\n" +
+	"\x04date\x18\x03 \x01(\v2\x11.google.type.DateR\x04date\"\x8b\x05\n" +
+	"\x12CheckFundsResponse\x12N\n" +
+	"\bdecision\x18\x01 \x01(\x0e22.quarterdeck.budget.v1.CheckFundsResponse.DecisionR\bdecision\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12=\n" +
+	"\x10converted_amount\x18\x03 \x01(\v2\x12.google.type.MoneyR\x0fconvertedAmount\x122\n" +
+	"\x04rate\x18\x04 \x01(\v2\x1e.quarterdeck.budget.v1.RateUseR\x04rate\x125\n" +
+	"\x06period\x18\x05 \x01(\v2\x1d.quarterdeck.budget.v1.PeriodR\x06period\x120\n" +
+	"\tavailable\x18\x06 \x01(\v2\x12.google.type.MoneyR\tavailable\x12;\n" +
+	"\x0favailable_after\x18\a \x01(\v2\x12.google.type.MoneyR\x0eavailableAfter\x12=\n" +
+	"\x10period_available\x18\b \x01(\v2\x12.google.type.MoneyR\x0fperiodAvailable\x12X\n" +
+	"\x10overspend_policy\x18\t \x01(\x0e2-.quarterdeck.budget.v1.Budget.OverspendPolicyR\x0foverspendPolicy\x12\x16\n" +
+	"\x06budget\x18\n" +
+	" \x01(\tR\x06budget\"C\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05ALLOW\x10\x01\x12\b\n" +
+	"\x04WARN\x10\x02\x12\b\n" +
+	"\x04DENY\x10\x03\"\xa4\x01\n" +
+	"\x19CreateExchangeRateRequest\x12S\n" +
+	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fexchangeRate\x122\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x92\x01\n" +
+	"\x16GetExchangeRateRequest\x12x\n" +
+	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
+	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\"\xa6\x01\n" +
+	"\x18ListExchangeRatesRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x8f\x01\n" +
+	"\x19ListExchangeRatesResponse\x12J\n" +
+	"\x0eexchange_rates\x18\x01 \x03(\v2#.quarterdeck.budget.v1.ExchangeRateR\rexchangeRates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x01\n" +
+	"\x19UpdateExchangeRateRequest\x12S\n" +
+	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fexchangeRate\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\xa9\x01\n" +
+	"\x19DeleteExchangeRateRequest\x12x\n" +
+	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
+	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xbc6\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -433,7 +3435,79 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x10UpdateCostCenter\x12..quarterdeck.budget.v1.UpdateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"e\xdaA\x17cost_center,update_mask\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x023:\vcost_center2$/v1/{cost_center.name=costCenters/*}\x12\x95\x01\n" +
 	"\x10DeleteCostCenter\x12..quarterdeck.budget.v1.DeleteCostCenterRequest\x1a\x16.google.protobuf.Empty\"9\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.write\x82\xd3\xe4\x93\x02\x1a*\x18/v1/{name=costCenters/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\xfe\x04\xfaP\x85\x03\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1a*\x18/v1/{name=costCenters/*}\x12\xb5\x01\n" +
+	"\x13GetCostCenterRollup\x121.quarterdeck.budget.v1.GetCostCenterRollupRequest\x1a'.quarterdeck.budget.v1.CostCenterRollup\"B\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=costCenters/*/rollups/*}\x12\x9b\x01\n" +
+	"\fCreateBudget\x12*.quarterdeck.budget.v1.CreateBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"@\xdaA\x10budget,budget_id\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x15:\x06budget\"\v/v1/budgets\x12\x89\x01\n" +
+	"\tGetBudget\x12'.quarterdeck.budget.v1.GetBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"4\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=budgets/*}\x12\x8a\x01\n" +
+	"\vListBudgets\x12).quarterdeck.budget.v1.ListBudgetsRequest\x1a*.quarterdeck.budget.v1.ListBudgetsResponse\"$\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\r\x12\v/v1/budgets\x12\xad\x01\n" +
+	"\fUpdateBudget\x12*.quarterdeck.budget.v1.UpdateBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"R\xdaA\x12budget,update_mask\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02%:\x06budget2\x1b/v1/{budget.name=budgets/*}\x12\x89\x01\n" +
+	"\fDeleteBudget\x12*.quarterdeck.budget.v1.DeleteBudgetRequest\x1a\x16.google.protobuf.Empty\"5\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=budgets/*}\x12\x9a\x01\n" +
+	"\fSubmitBudget\x12*.quarterdeck.budget.v1.SubmitBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"?\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=budgets/*}:submit\x12\x9f\x01\n" +
+	"\rApproveBudget\x12+.quarterdeck.budget.v1.ApproveBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"B\xdaA\x04name\xca\xf3\x18\x10\n" +
+	"\x0ebudget.approve\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=budgets/*}:approve\x12\xa3\x01\n" +
+	"\fRejectBudget\x12*.quarterdeck.budget.v1.RejectBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"H\xdaA\vname,reason\xca\xf3\x18\x10\n" +
+	"\x0ebudget.approve\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=budgets/*}:reject\x12\x99\x01\n" +
+	"\vCloseBudget\x12).quarterdeck.budget.v1.CloseBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"@\xdaA\x04name\xca\xf3\x18\x10\n" +
+	"\x0ebudget.approve\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=budgets/*}:close\x12\x9a\x01\n" +
+	"\fReviseBudget\x12*.quarterdeck.budget.v1.ReviseBudgetRequest\x1a\x1d.quarterdeck.budget.v1.Budget\"?\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=budgets/*}:revise\x12\xa6\x01\n" +
+	"\x10GetBudgetSummary\x12..quarterdeck.budget.v1.GetBudgetSummaryRequest\x1a$.quarterdeck.budget.v1.BudgetSummary\"<\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=budgets/*/summary}\x12\xce\x01\n" +
+	"\x10CreateBudgetLine\x12..quarterdeck.budget.v1.CreateBudgetLineRequest\x1a!.quarterdeck.budget.v1.BudgetLine\"g\xdaA!parent,budget_line,budget_line_id\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02+:\vbudget_line\"\x1c/v1/{parent=budgets/*}/lines\x12\x9d\x01\n" +
+	"\rGetBudgetLine\x12+.quarterdeck.budget.v1.GetBudgetLineRequest\x1a!.quarterdeck.budget.v1.BudgetLine\"<\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=budgets/*/lines/*}\x12\xb0\x01\n" +
+	"\x0fListBudgetLines\x12-.quarterdeck.budget.v1.ListBudgetLinesRequest\x1a..quarterdeck.budget.v1.ListBudgetLinesResponse\">\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=budgets/*}/lines\x12\xd0\x01\n" +
+	"\x10UpdateBudgetLine\x12..quarterdeck.budget.v1.UpdateBudgetLineRequest\x1a!.quarterdeck.budget.v1.BudgetLine\"i\xdaA\x17budget_line,update_mask\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x027:\vbudget_line2(/v1/{budget_line.name=budgets/*/lines/*}\x12\x99\x01\n" +
+	"\x10DeleteBudgetLine\x12..quarterdeck.budget.v1.DeleteBudgetLineRequest\x1a\x16.google.protobuf.Empty\"=\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e*\x1c/v1/{name=budgets/*/lines/*}\x12\xb3\x01\n" +
+	"\fRecordActual\x12*.quarterdeck.budget.v1.RecordActualRequest\x1a\x1d.quarterdeck.budget.v1.Actual\"X\xdaA\rparent,actual\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x020:\x06actual\"&/v1/{parent=budgets/*/lines/*}/actuals\x12\x9b\x01\n" +
+	"\tGetActual\x12'.quarterdeck.budget.v1.GetActualRequest\x1a\x1d.quarterdeck.budget.v1.Actual\"F\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02(\x12&/v1/{name=budgets/*/lines/*/actuals/*}\x12\xae\x01\n" +
+	"\vListActuals\x12).quarterdeck.budget.v1.ListActualsRequest\x1a*.quarterdeck.budget.v1.ListActualsResponse\"H\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02(\x12&/v1/{parent=budgets/*/lines/*}/actuals\x12\xcb\x01\n" +
+	"\x10RecordCommitment\x12..quarterdeck.budget.v1.RecordCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"d\xdaA\x11parent,commitment\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x028:\n" +
+	"commitment\"*/v1/{parent=budgets/*/lines/*}/commitments\x12\xab\x01\n" +
+	"\rGetCommitment\x12+.quarterdeck.budget.v1.GetCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"J\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{name=budgets/*/lines/*/commitments/*}\x12\xbe\x01\n" +
+	"\x0fListCommitments\x12-.quarterdeck.budget.v1.ListCommitmentsRequest\x1a..quarterdeck.budget.v1.ListCommitmentsResponse\"L\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=budgets/*/lines/*}/commitments\x12\xbf\x01\n" +
+	"\x11ReleaseCommitment\x12/.quarterdeck.budget.v1.ReleaseCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"V\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xba\x01\n" +
+	"\x0eCreateTransfer\x12,.quarterdeck.budget.v1.CreateTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"Y\xdaA\x0fparent,transfer\xca\xf3\x18\x11\n" +
+	"\x0fbudget.transfer\x82\xd3\xe4\x93\x02,:\btransfer\" /v1/{parent=budgets/*}/transfers\x12\x9b\x01\n" +
+	"\vGetTransfer\x12).quarterdeck.budget.v1.GetTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"@\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{name=budgets/*/transfers/*}\x12\xae\x01\n" +
+	"\rListTransfers\x12+.quarterdeck.budget.v1.ListTransfersRequest\x1a,.quarterdeck.budget.v1.ListTransfersResponse\"B\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=budgets/*}/transfers\x12\xb1\x01\n" +
+	"\x0fApproveTransfer\x12-.quarterdeck.budget.v1.ApproveTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"N\xdaA\x04name\xca\xf3\x18\x10\n" +
+	"\x0ebudget.approve\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=budgets/*/transfers/*}:approve\x12\xb5\x01\n" +
+	"\x0eRejectTransfer\x12,.quarterdeck.budget.v1.RejectTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"T\xdaA\vname,reason\xca\xf3\x18\x10\n" +
+	"\x0ebudget.approve\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=budgets/*/transfers/*}:reject\x12\xb4\x01\n" +
+	"\n" +
+	"CheckFunds\x12(.quarterdeck.budget.v1.CheckFundsRequest\x1a).quarterdeck.budget.v1.CheckFundsResponse\"Q\xdaA\vline,amount\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{line=budgets/*/lines/*}:checkFunds\x12\xb7\x01\n" +
+	"\x12CreateExchangeRate\x120.quarterdeck.budget.v1.CreateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"J\xdaA\rexchange_rate\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\":\rexchange_rate\"\x11/v1/exchangeRates\x12\xa1\x01\n" +
+	"\x0fGetExchangeRate\x12-.quarterdeck.budget.v1.GetExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\":\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=exchangeRates/*}\x12\xa2\x01\n" +
+	"\x11ListExchangeRates\x12/.quarterdeck.budget.v1.ListExchangeRatesRequest\x1a0.quarterdeck.budget.v1.ListExchangeRatesResponse\"*\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/exchangeRates\x12\xda\x01\n" +
+	"\x12UpdateExchangeRate\x120.quarterdeck.budget.v1.UpdateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"m\xdaA\x19exchange_rate,update_mask\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x029:\rexchange_rate2(/v1/{exchange_rate.name=exchangeRates/*}\x12\x9b\x01\n" +
+	"\x12DeleteExchangeRate\x120.quarterdeck.budget.v1.DeleteExchangeRateRequest\x1a\x16.google.protobuf.Empty\";\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\xfe\x04\xfaP\x85\x03\n" +
 	"\xb2\x02\n" +
 	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.29\n" +
 	"\n" +
@@ -453,38 +3527,194 @@ func file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_budget_v1_budget_service_proto_rawDescData
 }
 
-var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_quarterdeck_budget_v1_budget_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
-	(*CreateCostCenterRequest)(nil), // 0: quarterdeck.budget.v1.CreateCostCenterRequest
-	(*GetCostCenterRequest)(nil),    // 1: quarterdeck.budget.v1.GetCostCenterRequest
-	(*ListCostCentersRequest)(nil),  // 2: quarterdeck.budget.v1.ListCostCentersRequest
-	(*ListCostCentersResponse)(nil), // 3: quarterdeck.budget.v1.ListCostCentersResponse
-	(*UpdateCostCenterRequest)(nil), // 4: quarterdeck.budget.v1.UpdateCostCenterRequest
-	(*DeleteCostCenterRequest)(nil), // 5: quarterdeck.budget.v1.DeleteCostCenterRequest
-	(*CostCenter)(nil),              // 6: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),   // 7: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),           // 8: google.protobuf.Empty
+	(CheckFundsResponse_Decision)(0),   // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
+	(*CreateCostCenterRequest)(nil),    // 1: quarterdeck.budget.v1.CreateCostCenterRequest
+	(*GetCostCenterRequest)(nil),       // 2: quarterdeck.budget.v1.GetCostCenterRequest
+	(*ListCostCentersRequest)(nil),     // 3: quarterdeck.budget.v1.ListCostCentersRequest
+	(*ListCostCentersResponse)(nil),    // 4: quarterdeck.budget.v1.ListCostCentersResponse
+	(*UpdateCostCenterRequest)(nil),    // 5: quarterdeck.budget.v1.UpdateCostCenterRequest
+	(*DeleteCostCenterRequest)(nil),    // 6: quarterdeck.budget.v1.DeleteCostCenterRequest
+	(*GetCostCenterRollupRequest)(nil), // 7: quarterdeck.budget.v1.GetCostCenterRollupRequest
+	(*CreateBudgetRequest)(nil),        // 8: quarterdeck.budget.v1.CreateBudgetRequest
+	(*GetBudgetRequest)(nil),           // 9: quarterdeck.budget.v1.GetBudgetRequest
+	(*ListBudgetsRequest)(nil),         // 10: quarterdeck.budget.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),        // 11: quarterdeck.budget.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),        // 12: quarterdeck.budget.v1.UpdateBudgetRequest
+	(*DeleteBudgetRequest)(nil),        // 13: quarterdeck.budget.v1.DeleteBudgetRequest
+	(*SubmitBudgetRequest)(nil),        // 14: quarterdeck.budget.v1.SubmitBudgetRequest
+	(*ApproveBudgetRequest)(nil),       // 15: quarterdeck.budget.v1.ApproveBudgetRequest
+	(*RejectBudgetRequest)(nil),        // 16: quarterdeck.budget.v1.RejectBudgetRequest
+	(*CloseBudgetRequest)(nil),         // 17: quarterdeck.budget.v1.CloseBudgetRequest
+	(*ReviseBudgetRequest)(nil),        // 18: quarterdeck.budget.v1.ReviseBudgetRequest
+	(*GetBudgetSummaryRequest)(nil),    // 19: quarterdeck.budget.v1.GetBudgetSummaryRequest
+	(*CreateBudgetLineRequest)(nil),    // 20: quarterdeck.budget.v1.CreateBudgetLineRequest
+	(*GetBudgetLineRequest)(nil),       // 21: quarterdeck.budget.v1.GetBudgetLineRequest
+	(*ListBudgetLinesRequest)(nil),     // 22: quarterdeck.budget.v1.ListBudgetLinesRequest
+	(*ListBudgetLinesResponse)(nil),    // 23: quarterdeck.budget.v1.ListBudgetLinesResponse
+	(*UpdateBudgetLineRequest)(nil),    // 24: quarterdeck.budget.v1.UpdateBudgetLineRequest
+	(*DeleteBudgetLineRequest)(nil),    // 25: quarterdeck.budget.v1.DeleteBudgetLineRequest
+	(*RecordActualRequest)(nil),        // 26: quarterdeck.budget.v1.RecordActualRequest
+	(*GetActualRequest)(nil),           // 27: quarterdeck.budget.v1.GetActualRequest
+	(*ListActualsRequest)(nil),         // 28: quarterdeck.budget.v1.ListActualsRequest
+	(*ListActualsResponse)(nil),        // 29: quarterdeck.budget.v1.ListActualsResponse
+	(*RecordCommitmentRequest)(nil),    // 30: quarterdeck.budget.v1.RecordCommitmentRequest
+	(*GetCommitmentRequest)(nil),       // 31: quarterdeck.budget.v1.GetCommitmentRequest
+	(*ListCommitmentsRequest)(nil),     // 32: quarterdeck.budget.v1.ListCommitmentsRequest
+	(*ListCommitmentsResponse)(nil),    // 33: quarterdeck.budget.v1.ListCommitmentsResponse
+	(*ReleaseCommitmentRequest)(nil),   // 34: quarterdeck.budget.v1.ReleaseCommitmentRequest
+	(*CreateTransferRequest)(nil),      // 35: quarterdeck.budget.v1.CreateTransferRequest
+	(*GetTransferRequest)(nil),         // 36: quarterdeck.budget.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),       // 37: quarterdeck.budget.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),      // 38: quarterdeck.budget.v1.ListTransfersResponse
+	(*ApproveTransferRequest)(nil),     // 39: quarterdeck.budget.v1.ApproveTransferRequest
+	(*RejectTransferRequest)(nil),      // 40: quarterdeck.budget.v1.RejectTransferRequest
+	(*CheckFundsRequest)(nil),          // 41: quarterdeck.budget.v1.CheckFundsRequest
+	(*CheckFundsResponse)(nil),         // 42: quarterdeck.budget.v1.CheckFundsResponse
+	(*CreateExchangeRateRequest)(nil),  // 43: quarterdeck.budget.v1.CreateExchangeRateRequest
+	(*GetExchangeRateRequest)(nil),     // 44: quarterdeck.budget.v1.GetExchangeRateRequest
+	(*ListExchangeRatesRequest)(nil),   // 45: quarterdeck.budget.v1.ListExchangeRatesRequest
+	(*ListExchangeRatesResponse)(nil),  // 46: quarterdeck.budget.v1.ListExchangeRatesResponse
+	(*UpdateExchangeRateRequest)(nil),  // 47: quarterdeck.budget.v1.UpdateExchangeRateRequest
+	(*DeleteExchangeRateRequest)(nil),  // 48: quarterdeck.budget.v1.DeleteExchangeRateRequest
+	(*CostCenter)(nil),                 // 49: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),      // 50: google.protobuf.FieldMask
+	(*Budget)(nil),                     // 51: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                 // 52: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                     // 53: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                 // 54: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),                // 55: google.type.Money
+	(*Transfer)(nil),                   // 56: quarterdeck.budget.v1.Transfer
+	(*date.Date)(nil),                  // 57: google.type.Date
+	(*RateUse)(nil),                    // 58: quarterdeck.budget.v1.RateUse
+	(*Period)(nil),                     // 59: quarterdeck.budget.v1.Period
+	(Budget_OverspendPolicy)(0),        // 60: quarterdeck.budget.v1.Budget.OverspendPolicy
+	(*ExchangeRate)(nil),               // 61: quarterdeck.budget.v1.ExchangeRate
+	(*emptypb.Empty)(nil),              // 62: google.protobuf.Empty
+	(*CostCenterRollup)(nil),           // 63: quarterdeck.budget.v1.CostCenterRollup
+	(*BudgetSummary)(nil),              // 64: quarterdeck.budget.v1.BudgetSummary
 }
 var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
-	6, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	6, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
-	6, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	7, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0, // 4: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
-	1, // 5: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
-	2, // 6: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
-	4, // 7: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
-	5, // 8: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
-	6, // 9: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	6, // 10: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	3, // 11: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
-	6, // 12: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	8, // 13: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
-	9, // [9:14] is the sub-list for method output_type
-	4, // [4:9] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	49, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	49, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
+	49, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	50, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	51, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	51, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
+	51, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	50, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	52, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	52, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
+	52, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	50, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
+	53, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
+	54, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	54, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
+	55, // 16: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
+	56, // 17: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	56, // 18: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
+	55, // 19: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
+	57, // 20: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
+	0,  // 21: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
+	55, // 22: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
+	58, // 23: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
+	59, // 24: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
+	55, // 25: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
+	55, // 26: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
+	55, // 27: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
+	60, // 28: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
+	61, // 29: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	61, // 30: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
+	61, // 31: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	50, // 32: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 33: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
+	2,  // 34: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
+	3,  // 35: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
+	5,  // 36: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
+	6,  // 37: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
+	7,  // 38: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
+	8,  // 39: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
+	9,  // 40: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
+	10, // 41: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
+	12, // 42: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
+	13, // 43: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
+	14, // 44: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
+	15, // 45: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
+	16, // 46: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
+	17, // 47: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
+	18, // 48: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
+	19, // 49: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
+	20, // 50: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
+	21, // 51: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
+	22, // 52: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
+	24, // 53: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
+	25, // 54: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
+	26, // 55: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
+	27, // 56: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
+	28, // 57: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
+	30, // 58: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
+	31, // 59: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
+	32, // 60: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
+	34, // 61: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
+	35, // 62: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
+	36, // 63: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
+	37, // 64: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
+	39, // 65: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
+	40, // 66: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
+	41, // 67: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
+	43, // 68: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
+	44, // 69: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
+	45, // 70: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
+	47, // 71: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
+	48, // 72: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
+	49, // 73: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	49, // 74: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	4,  // 75: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
+	49, // 76: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	62, // 77: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
+	63, // 78: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
+	51, // 79: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
+	51, // 80: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
+	11, // 81: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
+	51, // 82: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 83: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
+	51, // 84: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
+	51, // 85: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
+	51, // 86: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
+	51, // 87: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
+	51, // 88: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
+	64, // 89: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
+	52, // 90: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	52, // 91: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	23, // 92: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
+	52, // 93: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	62, // 94: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
+	53, // 95: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
+	53, // 96: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
+	29, // 97: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
+	54, // 98: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	54, // 99: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	33, // 100: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
+	54, // 101: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	56, // 102: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	56, // 103: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	38, // 104: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
+	56, // 105: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	56, // 106: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	42, // 107: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
+	61, // 108: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	61, // 109: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	46, // 110: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
+	61, // 111: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	62, // 112: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
+	73, // [73:113] is the sub-list for method output_type
+	33, // [33:73] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_budget_service_proto_init() }
@@ -492,19 +3722,26 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 	if File_quarterdeck_budget_v1_budget_service_proto != nil {
 		return
 	}
+	file_quarterdeck_budget_v1_budget_proto_init()
 	file_quarterdeck_budget_v1_cost_center_proto_init()
+	file_quarterdeck_budget_v1_exchange_rate_proto_init()
+	file_quarterdeck_budget_v1_line_proto_init()
+	file_quarterdeck_budget_v1_spend_proto_init()
+	file_quarterdeck_budget_v1_summary_proto_init()
+	file_quarterdeck_budget_v1_transfer_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_budget_service_proto_rawDesc), len(file_quarterdeck_budget_v1_budget_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   6,
+			NumEnums:      1,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_quarterdeck_budget_v1_budget_service_proto_goTypes,
 		DependencyIndexes: file_quarterdeck_budget_v1_budget_service_proto_depIdxs,
+		EnumInfos:         file_quarterdeck_budget_v1_budget_service_proto_enumTypes,
 		MessageInfos:      file_quarterdeck_budget_v1_budget_service_proto_msgTypes,
 	}.Build()
 	File_quarterdeck_budget_v1_budget_service_proto = out.File

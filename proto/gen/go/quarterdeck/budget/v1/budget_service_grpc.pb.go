@@ -20,11 +20,46 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BudgetService_CreateCostCenter_FullMethodName = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
-	BudgetService_GetCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
-	BudgetService_ListCostCenters_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
-	BudgetService_UpdateCostCenter_FullMethodName = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
-	BudgetService_DeleteCostCenter_FullMethodName = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
+	BudgetService_CreateCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
+	BudgetService_GetCostCenter_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
+	BudgetService_ListCostCenters_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
+	BudgetService_UpdateCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
+	BudgetService_DeleteCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
+	BudgetService_GetCostCenterRollup_FullMethodName = "/quarterdeck.budget.v1.BudgetService/GetCostCenterRollup"
+	BudgetService_CreateBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateBudget"
+	BudgetService_GetBudget_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetBudget"
+	BudgetService_ListBudgets_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListBudgets"
+	BudgetService_UpdateBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
+	BudgetService_DeleteBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteBudget"
+	BudgetService_SubmitBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/SubmitBudget"
+	BudgetService_ApproveBudget_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
+	BudgetService_RejectBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RejectBudget"
+	BudgetService_CloseBudget_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/CloseBudget"
+	BudgetService_ReviseBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/ReviseBudget"
+	BudgetService_GetBudgetSummary_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/GetBudgetSummary"
+	BudgetService_CreateBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/CreateBudgetLine"
+	BudgetService_GetBudgetLine_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetBudgetLine"
+	BudgetService_ListBudgetLines_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListBudgetLines"
+	BudgetService_UpdateBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/UpdateBudgetLine"
+	BudgetService_DeleteBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
+	BudgetService_RecordActual_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RecordActual"
+	BudgetService_GetActual_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetActual"
+	BudgetService_ListActuals_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListActuals"
+	BudgetService_RecordCommitment_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/RecordCommitment"
+	BudgetService_GetCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
+	BudgetService_ListCommitments_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
+	BudgetService_ReleaseCommitment_FullMethodName   = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
+	BudgetService_CreateTransfer_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
+	BudgetService_GetTransfer_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
+	BudgetService_ListTransfers_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
+	BudgetService_ApproveTransfer_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ApproveTransfer"
+	BudgetService_RejectTransfer_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/RejectTransfer"
+	BudgetService_CheckFunds_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/CheckFunds"
+	BudgetService_CreateExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/CreateExchangeRate"
+	BudgetService_GetExchangeRate_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/GetExchangeRate"
+	BudgetService_ListExchangeRates_FullMethodName   = "/quarterdeck.budget.v1.BudgetService/ListExchangeRates"
+	BudgetService_UpdateExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/UpdateExchangeRate"
+	BudgetService_DeleteExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/DeleteExchangeRate"
 )
 
 // BudgetServiceClient is the client API for BudgetService service.
@@ -46,6 +81,99 @@ type BudgetServiceClient interface {
 	// Deletes a cost centre that has no child cost centres.
 	// Publishes `quarterdeck.budget.cost_center.deleted`.
 	DeleteCostCenter(ctx context.Context, in *DeleteCostCenterRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Returns the roll-up of the in-force budgets of a cost centre and its descendants for a
+	// fiscal year: totals, CapEx/OpEx split, per period, per child subtree.
+	GetCostCenterRollup(ctx context.Context, in *GetCostCenterRollupRequest, opts ...grpc.CallOption) (*CostCenterRollup, error)
+	// Creates a budget (revision 1, in DRAFT) for a cost centre and fiscal year.
+	// Publishes `quarterdeck.budget.budget.created`.
+	CreateBudget(ctx context.Context, in *CreateBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Returns a budget revision by resource name.
+	GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Lists budget revisions one page at a time, optionally filtered and ordered.
+	ListBudgets(ctx context.Context, in *ListBudgetsRequest, opts ...grpc.CallOption) (*ListBudgetsResponse, error)
+	// Updates the fields of a budget named in `update_mask`: `display_name`, `owner` and
+	// `description` in any state but SUPERSEDED, `overspend_policy` in DRAFT only.
+	// Publishes `quarterdeck.budget.budget.updated`.
+	UpdateBudget(ctx context.Context, in *UpdateBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Deletes a budget revision in DRAFT, with its lines. Revision 1 can be deleted only while no
+	// spend was recorded against its budget. Publishes `quarterdeck.budget.budget.deleted`.
+	DeleteBudget(ctx context.Context, in *DeleteBudgetRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Submits a DRAFT budget with at least one line for approval.
+	// Publishes `quarterdeck.budget.budget.submitted`.
+	SubmitBudget(ctx context.Context, in *SubmitBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Approves a SUBMITTED budget: it comes into force, superseding the previous revision.
+	// The approver may not be the submitter. Publishes `quarterdeck.budget.budget.approved`.
+	ApproveBudget(ctx context.Context, in *ApproveBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Rejects a SUBMITTED budget, with a reason. The decider may not be the submitter.
+	// Publishes `quarterdeck.budget.budget.rejected`.
+	RejectBudget(ctx context.Context, in *RejectBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Closes an APPROVED budget: no more spend, transfers or revisions.
+	// Publishes `quarterdeck.budget.budget.closed`.
+	CloseBudget(ctx context.Context, in *CloseBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Starts a new revision of an APPROVED or REJECTED budget: a new budget in DRAFT with a copy
+	// of its lines, returned. The revised budget stays in force until the revision is approved.
+	// Publishes `quarterdeck.budget.budget.revised` about the new revision.
+	ReviseBudget(ctx context.Context, in *ReviseBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
+	// Returns a budget's full summary: totals, CapEx/OpEx split, figures per period and per line,
+	// and the exchange rates used.
+	GetBudgetSummary(ctx context.Context, in *GetBudgetSummaryRequest, opts ...grpc.CallOption) (*BudgetSummary, error)
+	// Creates a line in a DRAFT budget. Publishes `quarterdeck.budget.line.created`.
+	CreateBudgetLine(ctx context.Context, in *CreateBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error)
+	// Returns a budget line.
+	GetBudgetLine(ctx context.Context, in *GetBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error)
+	// Lists the lines of a budget.
+	ListBudgetLines(ctx context.Context, in *ListBudgetLinesRequest, opts ...grpc.CallOption) (*ListBudgetLinesResponse, error)
+	// Updates a line of a DRAFT budget. Publishes `quarterdeck.budget.line.updated`.
+	UpdateBudgetLine(ctx context.Context, in *UpdateBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error)
+	// Deletes a line of a DRAFT budget; a line with spend cannot be deleted.
+	// Publishes `quarterdeck.budget.line.deleted`.
+	DeleteBudgetLine(ctx context.Context, in *DeleteBudgetLineRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Records an actual on a line of an approved budget. Publishes
+	// `quarterdeck.budget.actual.recorded`, and `line.threshold_crossed`, `line.overspent` and
+	// `budget.forecast_over_plan` when the actual crosses them.
+	RecordActual(ctx context.Context, in *RecordActualRequest, opts ...grpc.CallOption) (*Actual, error)
+	// Returns an actual.
+	GetActual(ctx context.Context, in *GetActualRequest, opts ...grpc.CallOption) (*Actual, error)
+	// Lists the actuals of a line. `-` as budget or line (`budgets/-/lines/-`) lists across them.
+	ListActuals(ctx context.Context, in *ListActualsRequest, opts ...grpc.CallOption) (*ListActualsResponse, error)
+	// Records a commitment on a line of an approved budget; under BLOCK it must fit the line's
+	// available amount. Publishes `quarterdeck.budget.commitment.recorded` and the alerts it
+	// crosses.
+	RecordCommitment(ctx context.Context, in *RecordCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error)
+	// Returns a commitment.
+	GetCommitment(ctx context.Context, in *GetCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error)
+	// Lists the commitments of a line. `-` as budget or line lists across them.
+	ListCommitments(ctx context.Context, in *ListCommitmentsRequest, opts ...grpc.CallOption) (*ListCommitmentsResponse, error)
+	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
+	// Publishes `quarterdeck.budget.commitment.released`.
+	ReleaseCommitment(ctx context.Context, in *ReleaseCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error)
+	// Requests a transfer of planned money between two lines of approved budgets of one fiscal
+	// year. Publishes `quarterdeck.budget.transfer.requested`.
+	CreateTransfer(ctx context.Context, in *CreateTransferRequest, opts ...grpc.CallOption) (*Transfer, error)
+	// Returns a transfer.
+	GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*Transfer, error)
+	// Lists the transfers of a budget. `budgets/-` lists across budgets.
+	ListTransfers(ctx context.Context, in *ListTransfersRequest, opts ...grpc.CallOption) (*ListTransfersResponse, error)
+	// Approves a PENDING transfer: the money moves. The approver may not be the requester.
+	// Publishes `quarterdeck.budget.transfer.approved` and the alerts it crosses.
+	ApproveTransfer(ctx context.Context, in *ApproveTransferRequest, opts ...grpc.CallOption) (*Transfer, error)
+	// Rejects a PENDING transfer, with a reason. Publishes `quarterdeck.budget.transfer.rejected`.
+	RejectTransfer(ctx context.Context, in *RejectTransferRequest, opts ...grpc.CallOption) (*Transfer, error)
+	// Checks whether an amount is available on a line for a date, before committing it. Answers
+	// ALLOW, WARN or DENY with a reason; it changes nothing.
+	CheckFunds(ctx context.Context, in *CheckFundsRequest, opts ...grpc.CallOption) (*CheckFundsResponse, error)
+	// Creates an exchange rate for a month and currency pair.
+	// Publishes `quarterdeck.budget.exchange_rate.created`.
+	CreateExchangeRate(ctx context.Context, in *CreateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
+	// Returns an exchange rate.
+	GetExchangeRate(ctx context.Context, in *GetExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
+	// Lists exchange rates.
+	ListExchangeRates(ctx context.Context, in *ListExchangeRatesRequest, opts ...grpc.CallOption) (*ListExchangeRatesResponse, error)
+	// Changes an exchange rate's `rate`. Amounts already converted keep the rate they used.
+	// Publishes `quarterdeck.budget.exchange_rate.updated`.
+	UpdateExchangeRate(ctx context.Context, in *UpdateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
+	// Deletes an exchange rate. Publishes `quarterdeck.budget.exchange_rate.deleted`.
+	DeleteExchangeRate(ctx context.Context, in *DeleteExchangeRateRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 }
 
 type budgetServiceClient struct {
@@ -106,6 +234,356 @@ func (c *budgetServiceClient) DeleteCostCenter(ctx context.Context, in *DeleteCo
 	return out, nil
 }
 
+func (c *budgetServiceClient) GetCostCenterRollup(ctx context.Context, in *GetCostCenterRollupRequest, opts ...grpc.CallOption) (*CostCenterRollup, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CostCenterRollup)
+	err := c.cc.Invoke(ctx, BudgetService_GetCostCenterRollup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CreateBudget(ctx context.Context, in *CreateBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_CreateBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_GetBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListBudgets(ctx context.Context, in *ListBudgetsRequest, opts ...grpc.CallOption) (*ListBudgetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBudgetsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListBudgets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) UpdateBudget(ctx context.Context, in *UpdateBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_UpdateBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) DeleteBudget(ctx context.Context, in *DeleteBudgetRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, BudgetService_DeleteBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) SubmitBudget(ctx context.Context, in *SubmitBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_SubmitBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ApproveBudget(ctx context.Context, in *ApproveBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_ApproveBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) RejectBudget(ctx context.Context, in *RejectBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_RejectBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CloseBudget(ctx context.Context, in *CloseBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_CloseBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ReviseBudget(ctx context.Context, in *ReviseBudgetRequest, opts ...grpc.CallOption) (*Budget, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Budget)
+	err := c.cc.Invoke(ctx, BudgetService_ReviseBudget_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetBudgetSummary(ctx context.Context, in *GetBudgetSummaryRequest, opts ...grpc.CallOption) (*BudgetSummary, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BudgetSummary)
+	err := c.cc.Invoke(ctx, BudgetService_GetBudgetSummary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CreateBudgetLine(ctx context.Context, in *CreateBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BudgetLine)
+	err := c.cc.Invoke(ctx, BudgetService_CreateBudgetLine_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetBudgetLine(ctx context.Context, in *GetBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BudgetLine)
+	err := c.cc.Invoke(ctx, BudgetService_GetBudgetLine_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListBudgetLines(ctx context.Context, in *ListBudgetLinesRequest, opts ...grpc.CallOption) (*ListBudgetLinesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBudgetLinesResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListBudgetLines_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) UpdateBudgetLine(ctx context.Context, in *UpdateBudgetLineRequest, opts ...grpc.CallOption) (*BudgetLine, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BudgetLine)
+	err := c.cc.Invoke(ctx, BudgetService_UpdateBudgetLine_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) DeleteBudgetLine(ctx context.Context, in *DeleteBudgetLineRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, BudgetService_DeleteBudgetLine_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) RecordActual(ctx context.Context, in *RecordActualRequest, opts ...grpc.CallOption) (*Actual, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Actual)
+	err := c.cc.Invoke(ctx, BudgetService_RecordActual_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetActual(ctx context.Context, in *GetActualRequest, opts ...grpc.CallOption) (*Actual, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Actual)
+	err := c.cc.Invoke(ctx, BudgetService_GetActual_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListActuals(ctx context.Context, in *ListActualsRequest, opts ...grpc.CallOption) (*ListActualsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListActualsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListActuals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) RecordCommitment(ctx context.Context, in *RecordCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Commitment)
+	err := c.cc.Invoke(ctx, BudgetService_RecordCommitment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetCommitment(ctx context.Context, in *GetCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Commitment)
+	err := c.cc.Invoke(ctx, BudgetService_GetCommitment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListCommitments(ctx context.Context, in *ListCommitmentsRequest, opts ...grpc.CallOption) (*ListCommitmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommitmentsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListCommitments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ReleaseCommitment(ctx context.Context, in *ReleaseCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Commitment)
+	err := c.cc.Invoke(ctx, BudgetService_ReleaseCommitment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CreateTransfer(ctx context.Context, in *CreateTransferRequest, opts ...grpc.CallOption) (*Transfer, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Transfer)
+	err := c.cc.Invoke(ctx, BudgetService_CreateTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetTransfer(ctx context.Context, in *GetTransferRequest, opts ...grpc.CallOption) (*Transfer, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Transfer)
+	err := c.cc.Invoke(ctx, BudgetService_GetTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListTransfers(ctx context.Context, in *ListTransfersRequest, opts ...grpc.CallOption) (*ListTransfersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransfersResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListTransfers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ApproveTransfer(ctx context.Context, in *ApproveTransferRequest, opts ...grpc.CallOption) (*Transfer, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Transfer)
+	err := c.cc.Invoke(ctx, BudgetService_ApproveTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) RejectTransfer(ctx context.Context, in *RejectTransferRequest, opts ...grpc.CallOption) (*Transfer, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Transfer)
+	err := c.cc.Invoke(ctx, BudgetService_RejectTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CheckFunds(ctx context.Context, in *CheckFundsRequest, opts ...grpc.CallOption) (*CheckFundsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckFundsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_CheckFunds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) CreateExchangeRate(ctx context.Context, in *CreateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExchangeRate)
+	err := c.cc.Invoke(ctx, BudgetService_CreateExchangeRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetExchangeRate(ctx context.Context, in *GetExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExchangeRate)
+	err := c.cc.Invoke(ctx, BudgetService_GetExchangeRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListExchangeRates(ctx context.Context, in *ListExchangeRatesRequest, opts ...grpc.CallOption) (*ListExchangeRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListExchangeRatesResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListExchangeRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) UpdateExchangeRate(ctx context.Context, in *UpdateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExchangeRate)
+	err := c.cc.Invoke(ctx, BudgetService_UpdateExchangeRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) DeleteExchangeRate(ctx context.Context, in *DeleteExchangeRateRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, BudgetService_DeleteExchangeRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BudgetServiceServer is the server API for BudgetService service.
 // All implementations must embed UnimplementedBudgetServiceServer
 // for forward compatibility.
@@ -125,6 +603,99 @@ type BudgetServiceServer interface {
 	// Deletes a cost centre that has no child cost centres.
 	// Publishes `quarterdeck.budget.cost_center.deleted`.
 	DeleteCostCenter(context.Context, *DeleteCostCenterRequest) (*emptypb.Empty, error)
+	// Returns the roll-up of the in-force budgets of a cost centre and its descendants for a
+	// fiscal year: totals, CapEx/OpEx split, per period, per child subtree.
+	GetCostCenterRollup(context.Context, *GetCostCenterRollupRequest) (*CostCenterRollup, error)
+	// Creates a budget (revision 1, in DRAFT) for a cost centre and fiscal year.
+	// Publishes `quarterdeck.budget.budget.created`.
+	CreateBudget(context.Context, *CreateBudgetRequest) (*Budget, error)
+	// Returns a budget revision by resource name.
+	GetBudget(context.Context, *GetBudgetRequest) (*Budget, error)
+	// Lists budget revisions one page at a time, optionally filtered and ordered.
+	ListBudgets(context.Context, *ListBudgetsRequest) (*ListBudgetsResponse, error)
+	// Updates the fields of a budget named in `update_mask`: `display_name`, `owner` and
+	// `description` in any state but SUPERSEDED, `overspend_policy` in DRAFT only.
+	// Publishes `quarterdeck.budget.budget.updated`.
+	UpdateBudget(context.Context, *UpdateBudgetRequest) (*Budget, error)
+	// Deletes a budget revision in DRAFT, with its lines. Revision 1 can be deleted only while no
+	// spend was recorded against its budget. Publishes `quarterdeck.budget.budget.deleted`.
+	DeleteBudget(context.Context, *DeleteBudgetRequest) (*emptypb.Empty, error)
+	// Submits a DRAFT budget with at least one line for approval.
+	// Publishes `quarterdeck.budget.budget.submitted`.
+	SubmitBudget(context.Context, *SubmitBudgetRequest) (*Budget, error)
+	// Approves a SUBMITTED budget: it comes into force, superseding the previous revision.
+	// The approver may not be the submitter. Publishes `quarterdeck.budget.budget.approved`.
+	ApproveBudget(context.Context, *ApproveBudgetRequest) (*Budget, error)
+	// Rejects a SUBMITTED budget, with a reason. The decider may not be the submitter.
+	// Publishes `quarterdeck.budget.budget.rejected`.
+	RejectBudget(context.Context, *RejectBudgetRequest) (*Budget, error)
+	// Closes an APPROVED budget: no more spend, transfers or revisions.
+	// Publishes `quarterdeck.budget.budget.closed`.
+	CloseBudget(context.Context, *CloseBudgetRequest) (*Budget, error)
+	// Starts a new revision of an APPROVED or REJECTED budget: a new budget in DRAFT with a copy
+	// of its lines, returned. The revised budget stays in force until the revision is approved.
+	// Publishes `quarterdeck.budget.budget.revised` about the new revision.
+	ReviseBudget(context.Context, *ReviseBudgetRequest) (*Budget, error)
+	// Returns a budget's full summary: totals, CapEx/OpEx split, figures per period and per line,
+	// and the exchange rates used.
+	GetBudgetSummary(context.Context, *GetBudgetSummaryRequest) (*BudgetSummary, error)
+	// Creates a line in a DRAFT budget. Publishes `quarterdeck.budget.line.created`.
+	CreateBudgetLine(context.Context, *CreateBudgetLineRequest) (*BudgetLine, error)
+	// Returns a budget line.
+	GetBudgetLine(context.Context, *GetBudgetLineRequest) (*BudgetLine, error)
+	// Lists the lines of a budget.
+	ListBudgetLines(context.Context, *ListBudgetLinesRequest) (*ListBudgetLinesResponse, error)
+	// Updates a line of a DRAFT budget. Publishes `quarterdeck.budget.line.updated`.
+	UpdateBudgetLine(context.Context, *UpdateBudgetLineRequest) (*BudgetLine, error)
+	// Deletes a line of a DRAFT budget; a line with spend cannot be deleted.
+	// Publishes `quarterdeck.budget.line.deleted`.
+	DeleteBudgetLine(context.Context, *DeleteBudgetLineRequest) (*emptypb.Empty, error)
+	// Records an actual on a line of an approved budget. Publishes
+	// `quarterdeck.budget.actual.recorded`, and `line.threshold_crossed`, `line.overspent` and
+	// `budget.forecast_over_plan` when the actual crosses them.
+	RecordActual(context.Context, *RecordActualRequest) (*Actual, error)
+	// Returns an actual.
+	GetActual(context.Context, *GetActualRequest) (*Actual, error)
+	// Lists the actuals of a line. `-` as budget or line (`budgets/-/lines/-`) lists across them.
+	ListActuals(context.Context, *ListActualsRequest) (*ListActualsResponse, error)
+	// Records a commitment on a line of an approved budget; under BLOCK it must fit the line's
+	// available amount. Publishes `quarterdeck.budget.commitment.recorded` and the alerts it
+	// crosses.
+	RecordCommitment(context.Context, *RecordCommitmentRequest) (*Commitment, error)
+	// Returns a commitment.
+	GetCommitment(context.Context, *GetCommitmentRequest) (*Commitment, error)
+	// Lists the commitments of a line. `-` as budget or line lists across them.
+	ListCommitments(context.Context, *ListCommitmentsRequest) (*ListCommitmentsResponse, error)
+	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
+	// Publishes `quarterdeck.budget.commitment.released`.
+	ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error)
+	// Requests a transfer of planned money between two lines of approved budgets of one fiscal
+	// year. Publishes `quarterdeck.budget.transfer.requested`.
+	CreateTransfer(context.Context, *CreateTransferRequest) (*Transfer, error)
+	// Returns a transfer.
+	GetTransfer(context.Context, *GetTransferRequest) (*Transfer, error)
+	// Lists the transfers of a budget. `budgets/-` lists across budgets.
+	ListTransfers(context.Context, *ListTransfersRequest) (*ListTransfersResponse, error)
+	// Approves a PENDING transfer: the money moves. The approver may not be the requester.
+	// Publishes `quarterdeck.budget.transfer.approved` and the alerts it crosses.
+	ApproveTransfer(context.Context, *ApproveTransferRequest) (*Transfer, error)
+	// Rejects a PENDING transfer, with a reason. Publishes `quarterdeck.budget.transfer.rejected`.
+	RejectTransfer(context.Context, *RejectTransferRequest) (*Transfer, error)
+	// Checks whether an amount is available on a line for a date, before committing it. Answers
+	// ALLOW, WARN or DENY with a reason; it changes nothing.
+	CheckFunds(context.Context, *CheckFundsRequest) (*CheckFundsResponse, error)
+	// Creates an exchange rate for a month and currency pair.
+	// Publishes `quarterdeck.budget.exchange_rate.created`.
+	CreateExchangeRate(context.Context, *CreateExchangeRateRequest) (*ExchangeRate, error)
+	// Returns an exchange rate.
+	GetExchangeRate(context.Context, *GetExchangeRateRequest) (*ExchangeRate, error)
+	// Lists exchange rates.
+	ListExchangeRates(context.Context, *ListExchangeRatesRequest) (*ListExchangeRatesResponse, error)
+	// Changes an exchange rate's `rate`. Amounts already converted keep the rate they used.
+	// Publishes `quarterdeck.budget.exchange_rate.updated`.
+	UpdateExchangeRate(context.Context, *UpdateExchangeRateRequest) (*ExchangeRate, error)
+	// Deletes an exchange rate. Publishes `quarterdeck.budget.exchange_rate.deleted`.
+	DeleteExchangeRate(context.Context, *DeleteExchangeRateRequest) (*emptypb.Empty, error)
 	mustEmbedUnimplementedBudgetServiceServer()
 }
 
@@ -149,6 +720,111 @@ func (UnimplementedBudgetServiceServer) UpdateCostCenter(context.Context, *Updat
 }
 func (UnimplementedBudgetServiceServer) DeleteCostCenter(context.Context, *DeleteCostCenterRequest) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCostCenter not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetCostCenterRollup(context.Context, *GetCostCenterRollupRequest) (*CostCenterRollup, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCostCenterRollup not implemented")
+}
+func (UnimplementedBudgetServiceServer) CreateBudget(context.Context, *CreateBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetBudget(context.Context, *GetBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListBudgets(context.Context, *ListBudgetsRequest) (*ListBudgetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBudgets not implemented")
+}
+func (UnimplementedBudgetServiceServer) UpdateBudget(context.Context, *UpdateBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) DeleteBudget(context.Context, *DeleteBudgetRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) SubmitBudget(context.Context, *SubmitBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) ApproveBudget(context.Context, *ApproveBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) RejectBudget(context.Context, *RejectBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) CloseBudget(context.Context, *CloseBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) ReviseBudget(context.Context, *ReviseBudgetRequest) (*Budget, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReviseBudget not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetBudgetSummary(context.Context, *GetBudgetSummaryRequest) (*BudgetSummary, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBudgetSummary not implemented")
+}
+func (UnimplementedBudgetServiceServer) CreateBudgetLine(context.Context, *CreateBudgetLineRequest) (*BudgetLine, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBudgetLine not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetBudgetLine(context.Context, *GetBudgetLineRequest) (*BudgetLine, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBudgetLine not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListBudgetLines(context.Context, *ListBudgetLinesRequest) (*ListBudgetLinesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBudgetLines not implemented")
+}
+func (UnimplementedBudgetServiceServer) UpdateBudgetLine(context.Context, *UpdateBudgetLineRequest) (*BudgetLine, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateBudgetLine not implemented")
+}
+func (UnimplementedBudgetServiceServer) DeleteBudgetLine(context.Context, *DeleteBudgetLineRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteBudgetLine not implemented")
+}
+func (UnimplementedBudgetServiceServer) RecordActual(context.Context, *RecordActualRequest) (*Actual, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordActual not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetActual(context.Context, *GetActualRequest) (*Actual, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetActual not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListActuals(context.Context, *ListActualsRequest) (*ListActualsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListActuals not implemented")
+}
+func (UnimplementedBudgetServiceServer) RecordCommitment(context.Context, *RecordCommitmentRequest) (*Commitment, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetCommitment(context.Context, *GetCommitmentRequest) (*Commitment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListCommitments(context.Context, *ListCommitmentsRequest) (*ListCommitmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCommitments not implemented")
+}
+func (UnimplementedBudgetServiceServer) ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) CreateTransfer(context.Context, *CreateTransferRequest) (*Transfer, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateTransfer not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetTransfer(context.Context, *GetTransferRequest) (*Transfer, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTransfer not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListTransfers(context.Context, *ListTransfersRequest) (*ListTransfersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTransfers not implemented")
+}
+func (UnimplementedBudgetServiceServer) ApproveTransfer(context.Context, *ApproveTransferRequest) (*Transfer, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveTransfer not implemented")
+}
+func (UnimplementedBudgetServiceServer) RejectTransfer(context.Context, *RejectTransferRequest) (*Transfer, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectTransfer not implemented")
+}
+func (UnimplementedBudgetServiceServer) CheckFunds(context.Context, *CheckFundsRequest) (*CheckFundsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckFunds not implemented")
+}
+func (UnimplementedBudgetServiceServer) CreateExchangeRate(context.Context, *CreateExchangeRateRequest) (*ExchangeRate, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateExchangeRate not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetExchangeRate(context.Context, *GetExchangeRateRequest) (*ExchangeRate, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetExchangeRate not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListExchangeRates(context.Context, *ListExchangeRatesRequest) (*ListExchangeRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListExchangeRates not implemented")
+}
+func (UnimplementedBudgetServiceServer) UpdateExchangeRate(context.Context, *UpdateExchangeRateRequest) (*ExchangeRate, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateExchangeRate not implemented")
+}
+func (UnimplementedBudgetServiceServer) DeleteExchangeRate(context.Context, *DeleteExchangeRateRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteExchangeRate not implemented")
 }
 func (UnimplementedBudgetServiceServer) mustEmbedUnimplementedBudgetServiceServer() {}
 func (UnimplementedBudgetServiceServer) testEmbeddedByValue()                       {}
@@ -261,6 +937,636 @@ func _BudgetService_DeleteCostCenter_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BudgetService_GetCostCenterRollup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCostCenterRollupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetCostCenterRollup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetCostCenterRollup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetCostCenterRollup(ctx, req.(*GetCostCenterRollupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CreateBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CreateBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CreateBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CreateBudget(ctx, req.(*CreateBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetBudget(ctx, req.(*GetBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListBudgets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBudgetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListBudgets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListBudgets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListBudgets(ctx, req.(*ListBudgetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_UpdateBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).UpdateBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_UpdateBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).UpdateBudget(ctx, req.(*UpdateBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_DeleteBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).DeleteBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_DeleteBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).DeleteBudget(ctx, req.(*DeleteBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_SubmitBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).SubmitBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_SubmitBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).SubmitBudget(ctx, req.(*SubmitBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ApproveBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ApproveBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ApproveBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ApproveBudget(ctx, req.(*ApproveBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_RejectBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).RejectBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_RejectBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).RejectBudget(ctx, req.(*RejectBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CloseBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CloseBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CloseBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CloseBudget(ctx, req.(*CloseBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ReviseBudget_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviseBudgetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ReviseBudget(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ReviseBudget_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ReviseBudget(ctx, req.(*ReviseBudgetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetBudgetSummary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBudgetSummaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetBudgetSummary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetBudgetSummary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetBudgetSummary(ctx, req.(*GetBudgetSummaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CreateBudgetLine_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBudgetLineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CreateBudgetLine(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CreateBudgetLine_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CreateBudgetLine(ctx, req.(*CreateBudgetLineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetBudgetLine_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBudgetLineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetBudgetLine(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetBudgetLine_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetBudgetLine(ctx, req.(*GetBudgetLineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListBudgetLines_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBudgetLinesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListBudgetLines(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListBudgetLines_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListBudgetLines(ctx, req.(*ListBudgetLinesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_UpdateBudgetLine_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateBudgetLineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).UpdateBudgetLine(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_UpdateBudgetLine_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).UpdateBudgetLine(ctx, req.(*UpdateBudgetLineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_DeleteBudgetLine_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteBudgetLineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).DeleteBudgetLine(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_DeleteBudgetLine_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).DeleteBudgetLine(ctx, req.(*DeleteBudgetLineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_RecordActual_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordActualRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).RecordActual(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_RecordActual_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).RecordActual(ctx, req.(*RecordActualRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetActual_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetActualRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetActual(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetActual_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetActual(ctx, req.(*GetActualRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListActuals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListActualsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListActuals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListActuals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListActuals(ctx, req.(*ListActualsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_RecordCommitment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCommitmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).RecordCommitment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_RecordCommitment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).RecordCommitment(ctx, req.(*RecordCommitmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetCommitment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCommitmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetCommitment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetCommitment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetCommitment(ctx, req.(*GetCommitmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListCommitments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommitmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListCommitments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListCommitments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListCommitments(ctx, req.(*ListCommitmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ReleaseCommitment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseCommitmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ReleaseCommitment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ReleaseCommitment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ReleaseCommitment(ctx, req.(*ReleaseCommitmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CreateTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CreateTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CreateTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CreateTransfer(ctx, req.(*CreateTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetTransfer(ctx, req.(*GetTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListTransfers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransfersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListTransfers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListTransfers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListTransfers(ctx, req.(*ListTransfersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ApproveTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ApproveTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ApproveTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ApproveTransfer(ctx, req.(*ApproveTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_RejectTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).RejectTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_RejectTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).RejectTransfer(ctx, req.(*RejectTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CheckFunds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckFundsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CheckFunds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CheckFunds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CheckFunds(ctx, req.(*CheckFundsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_CreateExchangeRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateExchangeRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).CreateExchangeRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_CreateExchangeRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).CreateExchangeRate(ctx, req.(*CreateExchangeRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetExchangeRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetExchangeRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetExchangeRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetExchangeRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetExchangeRate(ctx, req.(*GetExchangeRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListExchangeRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListExchangeRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListExchangeRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListExchangeRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListExchangeRates(ctx, req.(*ListExchangeRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_UpdateExchangeRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateExchangeRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).UpdateExchangeRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_UpdateExchangeRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).UpdateExchangeRate(ctx, req.(*UpdateExchangeRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_DeleteExchangeRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteExchangeRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).DeleteExchangeRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_DeleteExchangeRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).DeleteExchangeRate(ctx, req.(*DeleteExchangeRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BudgetService_ServiceDesc is the grpc.ServiceDesc for BudgetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -287,6 +1593,146 @@ var BudgetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCostCenter",
 			Handler:    _BudgetService_DeleteCostCenter_Handler,
+		},
+		{
+			MethodName: "GetCostCenterRollup",
+			Handler:    _BudgetService_GetCostCenterRollup_Handler,
+		},
+		{
+			MethodName: "CreateBudget",
+			Handler:    _BudgetService_CreateBudget_Handler,
+		},
+		{
+			MethodName: "GetBudget",
+			Handler:    _BudgetService_GetBudget_Handler,
+		},
+		{
+			MethodName: "ListBudgets",
+			Handler:    _BudgetService_ListBudgets_Handler,
+		},
+		{
+			MethodName: "UpdateBudget",
+			Handler:    _BudgetService_UpdateBudget_Handler,
+		},
+		{
+			MethodName: "DeleteBudget",
+			Handler:    _BudgetService_DeleteBudget_Handler,
+		},
+		{
+			MethodName: "SubmitBudget",
+			Handler:    _BudgetService_SubmitBudget_Handler,
+		},
+		{
+			MethodName: "ApproveBudget",
+			Handler:    _BudgetService_ApproveBudget_Handler,
+		},
+		{
+			MethodName: "RejectBudget",
+			Handler:    _BudgetService_RejectBudget_Handler,
+		},
+		{
+			MethodName: "CloseBudget",
+			Handler:    _BudgetService_CloseBudget_Handler,
+		},
+		{
+			MethodName: "ReviseBudget",
+			Handler:    _BudgetService_ReviseBudget_Handler,
+		},
+		{
+			MethodName: "GetBudgetSummary",
+			Handler:    _BudgetService_GetBudgetSummary_Handler,
+		},
+		{
+			MethodName: "CreateBudgetLine",
+			Handler:    _BudgetService_CreateBudgetLine_Handler,
+		},
+		{
+			MethodName: "GetBudgetLine",
+			Handler:    _BudgetService_GetBudgetLine_Handler,
+		},
+		{
+			MethodName: "ListBudgetLines",
+			Handler:    _BudgetService_ListBudgetLines_Handler,
+		},
+		{
+			MethodName: "UpdateBudgetLine",
+			Handler:    _BudgetService_UpdateBudgetLine_Handler,
+		},
+		{
+			MethodName: "DeleteBudgetLine",
+			Handler:    _BudgetService_DeleteBudgetLine_Handler,
+		},
+		{
+			MethodName: "RecordActual",
+			Handler:    _BudgetService_RecordActual_Handler,
+		},
+		{
+			MethodName: "GetActual",
+			Handler:    _BudgetService_GetActual_Handler,
+		},
+		{
+			MethodName: "ListActuals",
+			Handler:    _BudgetService_ListActuals_Handler,
+		},
+		{
+			MethodName: "RecordCommitment",
+			Handler:    _BudgetService_RecordCommitment_Handler,
+		},
+		{
+			MethodName: "GetCommitment",
+			Handler:    _BudgetService_GetCommitment_Handler,
+		},
+		{
+			MethodName: "ListCommitments",
+			Handler:    _BudgetService_ListCommitments_Handler,
+		},
+		{
+			MethodName: "ReleaseCommitment",
+			Handler:    _BudgetService_ReleaseCommitment_Handler,
+		},
+		{
+			MethodName: "CreateTransfer",
+			Handler:    _BudgetService_CreateTransfer_Handler,
+		},
+		{
+			MethodName: "GetTransfer",
+			Handler:    _BudgetService_GetTransfer_Handler,
+		},
+		{
+			MethodName: "ListTransfers",
+			Handler:    _BudgetService_ListTransfers_Handler,
+		},
+		{
+			MethodName: "ApproveTransfer",
+			Handler:    _BudgetService_ApproveTransfer_Handler,
+		},
+		{
+			MethodName: "RejectTransfer",
+			Handler:    _BudgetService_RejectTransfer_Handler,
+		},
+		{
+			MethodName: "CheckFunds",
+			Handler:    _BudgetService_CheckFunds_Handler,
+		},
+		{
+			MethodName: "CreateExchangeRate",
+			Handler:    _BudgetService_CreateExchangeRate_Handler,
+		},
+		{
+			MethodName: "GetExchangeRate",
+			Handler:    _BudgetService_GetExchangeRate_Handler,
+		},
+		{
+			MethodName: "ListExchangeRates",
+			Handler:    _BudgetService_ListExchangeRates_Handler,
+		},
+		{
+			MethodName: "UpdateExchangeRate",
+			Handler:    _BudgetService_UpdateExchangeRate_Handler,
+		},
+		{
+			MethodName: "DeleteExchangeRate",
+			Handler:    _BudgetService_DeleteExchangeRate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -8,6 +8,8 @@ package budgetv1
 
 import (
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/event/v1"
+	date "google.golang.org/genproto/googleapis/type/date"
+	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -198,11 +200,1447 @@ func (x *CostCenterDeleted) GetVersion() int64 {
 	return 0
 }
 
+// A budget was created (revision 1, in DRAFT).
+type BudgetCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetCreated) Reset() {
+	*x = BudgetCreated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetCreated) ProtoMessage() {}
+
+func (x *BudgetCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetCreated.ProtoReflect.Descriptor instead.
+func (*BudgetCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BudgetCreated) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget's fields were changed.
+type BudgetUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The fields whose values changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetUpdated) Reset() {
+	*x = BudgetUpdated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetUpdated) ProtoMessage() {}
+
+func (x *BudgetUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetUpdated.ProtoReflect.Descriptor instead.
+func (*BudgetUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BudgetUpdated) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *BudgetUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A draft budget revision was deleted.
+type BudgetDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetDeleted) Reset() {
+	*x = BudgetDeleted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetDeleted) ProtoMessage() {}
+
+func (x *BudgetDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetDeleted.ProtoReflect.Descriptor instead.
+func (*BudgetDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BudgetDeleted) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget revision was submitted for approval.
+type BudgetSubmitted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetSubmitted) Reset() {
+	*x = BudgetSubmitted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetSubmitted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetSubmitted) ProtoMessage() {}
+
+func (x *BudgetSubmitted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetSubmitted.ProtoReflect.Descriptor instead.
+func (*BudgetSubmitted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BudgetSubmitted) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetSubmitted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget revision was approved and is now in force.
+type BudgetApproved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The revision it superseded, `budgets/{budget}`; empty for the first approval.
+	Superseded string `protobuf:"bytes,2,opt,name=superseded,proto3" json:"superseded,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetApproved) Reset() {
+	*x = BudgetApproved{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetApproved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetApproved) ProtoMessage() {}
+
+func (x *BudgetApproved) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetApproved.ProtoReflect.Descriptor instead.
+func (*BudgetApproved) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BudgetApproved) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetApproved) GetSuperseded() string {
+	if x != nil {
+		return x.Superseded
+	}
+	return ""
+}
+
+func (x *BudgetApproved) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget revision was rejected; the budget's `decision_reason` says why.
+type BudgetRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetRejected) Reset() {
+	*x = BudgetRejected{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetRejected) ProtoMessage() {}
+
+func (x *BudgetRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetRejected.ProtoReflect.Descriptor instead.
+func (*BudgetRejected) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BudgetRejected) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetRejected) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget was closed.
+type BudgetClosed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetClosed) Reset() {
+	*x = BudgetClosed{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetClosed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetClosed) ProtoMessage() {}
+
+func (x *BudgetClosed) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetClosed.ProtoReflect.Descriptor instead.
+func (*BudgetClosed) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *BudgetClosed) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetClosed) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A new revision of a budget was started: the event is about the new revision, in DRAFT.
+type BudgetRevised struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision after the change.
+	Budget *Budget `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The revision it revises, `budgets/{budget}`.
+	PreviousRevision string `protobuf:"bytes,2,opt,name=previous_revision,json=previousRevision,proto3" json:"previous_revision,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetRevised) Reset() {
+	*x = BudgetRevised{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetRevised) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetRevised) ProtoMessage() {}
+
+func (x *BudgetRevised) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetRevised.ProtoReflect.Descriptor instead.
+func (*BudgetRevised) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BudgetRevised) GetBudget() *Budget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+func (x *BudgetRevised) GetPreviousRevision() string {
+	if x != nil {
+		return x.PreviousRevision
+	}
+	return ""
+}
+
+func (x *BudgetRevised) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A line was added to a draft budget.
+type BudgetLineCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line after the change.
+	Line *BudgetLine `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetLineCreated) Reset() {
+	*x = BudgetLineCreated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetLineCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetLineCreated) ProtoMessage() {}
+
+func (x *BudgetLineCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetLineCreated.ProtoReflect.Descriptor instead.
+func (*BudgetLineCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *BudgetLineCreated) GetLine() *BudgetLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+func (x *BudgetLineCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A line was changed: by an edit of a draft budget, or by an approved transfer.
+type BudgetLineUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line after the change.
+	Line *BudgetLine `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The fields whose values changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetLineUpdated) Reset() {
+	*x = BudgetLineUpdated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetLineUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetLineUpdated) ProtoMessage() {}
+
+func (x *BudgetLineUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetLineUpdated.ProtoReflect.Descriptor instead.
+func (*BudgetLineUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BudgetLineUpdated) GetLine() *BudgetLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+func (x *BudgetLineUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *BudgetLineUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A line was removed from a draft budget.
+type BudgetLineDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line after the change.
+	Line *BudgetLine `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetLineDeleted) Reset() {
+	*x = BudgetLineDeleted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetLineDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetLineDeleted) ProtoMessage() {}
+
+func (x *BudgetLineDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetLineDeleted.ProtoReflect.Descriptor instead.
+func (*BudgetLineDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BudgetLineDeleted) GetLine() *BudgetLine {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+func (x *BudgetLineDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// An actual was recorded on a line.
+type ActualRecorded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The actual.
+	Actual *Actual `protobuf:"bytes,1,opt,name=actual,proto3" json:"actual,omitempty"`
+	// Always 1: actuals never change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualRecorded) Reset() {
+	*x = ActualRecorded{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualRecorded) ProtoMessage() {}
+
+func (x *ActualRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualRecorded.ProtoReflect.Descriptor instead.
+func (*ActualRecorded) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ActualRecorded) GetActual() *Actual {
+	if x != nil {
+		return x.Actual
+	}
+	return nil
+}
+
+func (x *ActualRecorded) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A commitment was recorded on a line.
+type CommitmentRecorded struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commitment.
+	Commitment *Commitment `protobuf:"bytes,1,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitmentRecorded) Reset() {
+	*x = CommitmentRecorded{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitmentRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitmentRecorded) ProtoMessage() {}
+
+func (x *CommitmentRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitmentRecorded.ProtoReflect.Descriptor instead.
+func (*CommitmentRecorded) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CommitmentRecorded) GetCommitment() *Commitment {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *CommitmentRecorded) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Some or all of a commitment was released, by a release or by an actual that names it.
+type CommitmentReleased struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commitment after the release.
+	Commitment *Commitment `protobuf:"bytes,1,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// The amount released by this change, in the budget's currency.
+	ReleasedAmount *money.Money `protobuf:"bytes,2,opt,name=released_amount,json=releasedAmount,proto3" json:"released_amount,omitempty"`
+	// The actual that released it, if any.
+	Actual string `protobuf:"bytes,3,opt,name=actual,proto3" json:"actual,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitmentReleased) Reset() {
+	*x = CommitmentReleased{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitmentReleased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitmentReleased) ProtoMessage() {}
+
+func (x *CommitmentReleased) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitmentReleased.ProtoReflect.Descriptor instead.
+func (*CommitmentReleased) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommitmentReleased) GetCommitment() *Commitment {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *CommitmentReleased) GetReleasedAmount() *money.Money {
+	if x != nil {
+		return x.ReleasedAmount
+	}
+	return nil
+}
+
+func (x *CommitmentReleased) GetActual() string {
+	if x != nil {
+		return x.Actual
+	}
+	return ""
+}
+
+func (x *CommitmentReleased) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A transfer was requested.
+type TransferRequested struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer after the change.
+	Transfer *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferRequested) Reset() {
+	*x = TransferRequested{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferRequested) ProtoMessage() {}
+
+func (x *TransferRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferRequested.ProtoReflect.Descriptor instead.
+func (*TransferRequested) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TransferRequested) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *TransferRequested) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A transfer was approved: the money moved between the lines.
+type TransferApproved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer after the change.
+	Transfer *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferApproved) Reset() {
+	*x = TransferApproved{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferApproved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferApproved) ProtoMessage() {}
+
+func (x *TransferApproved) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferApproved.ProtoReflect.Descriptor instead.
+func (*TransferApproved) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TransferApproved) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *TransferApproved) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A transfer was rejected.
+type TransferRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The transfer after the change.
+	Transfer *Transfer `protobuf:"bytes,1,opt,name=transfer,proto3" json:"transfer,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferRejected) Reset() {
+	*x = TransferRejected{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferRejected) ProtoMessage() {}
+
+func (x *TransferRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferRejected.ProtoReflect.Descriptor instead.
+func (*TransferRejected) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TransferRejected) GetTransfer() *Transfer {
+	if x != nil {
+		return x.Transfer
+	}
+	return nil
+}
+
+func (x *TransferRejected) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// An exchange rate was created.
+type ExchangeRateCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The exchange rate (before deletion, for a deletion).
+	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeRateCreated) Reset() {
+	*x = ExchangeRateCreated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeRateCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeRateCreated) ProtoMessage() {}
+
+func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeRateCreated.ProtoReflect.Descriptor instead.
+func (*ExchangeRateCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExchangeRateCreated) GetExchangeRate() *ExchangeRate {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return nil
+}
+
+func (x *ExchangeRateCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// An exchange rate was changed.
+type ExchangeRateUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The exchange rate (before deletion, for a deletion).
+	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeRateUpdated) Reset() {
+	*x = ExchangeRateUpdated{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeRateUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeRateUpdated) ProtoMessage() {}
+
+func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeRateUpdated.ProtoReflect.Descriptor instead.
+func (*ExchangeRateUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExchangeRateUpdated) GetExchangeRate() *ExchangeRate {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return nil
+}
+
+func (x *ExchangeRateUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// An exchange rate was deleted.
+type ExchangeRateDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The exchange rate (before deletion, for a deletion).
+	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExchangeRateDeleted) Reset() {
+	*x = ExchangeRateDeleted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExchangeRateDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExchangeRateDeleted) ProtoMessage() {}
+
+func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExchangeRateDeleted.ProtoReflect.Descriptor instead.
+func (*ExchangeRateDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExchangeRateDeleted) GetExchangeRate() *ExchangeRate {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return nil
+}
+
+func (x *ExchangeRateDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A line's consumption (actual plus committed) reached one of its alert thresholds from below. Published once per crossing: staying above publishes nothing; dropping below (a correction, a release) and reaching it again publishes again.
+type LineThresholdCrossed struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`, of the revision in force.
+	Line string `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The threshold crossed, in percent of planned.
+	ThresholdPercent int32 `protobuf:"varint,2,opt,name=threshold_percent,json=thresholdPercent,proto3" json:"threshold_percent,omitempty"`
+	// The line's planned amount.
+	Planned *money.Money `protobuf:"bytes,3,opt,name=planned,proto3" json:"planned,omitempty"`
+	// Actual plus committed after the change.
+	Consumed *money.Money `protobuf:"bytes,4,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	// `consumed / planned` in basis points, rounded down; 0 when nothing is planned.
+	ConsumptionBasisPoints int64 `protobuf:"varint,5,opt,name=consumption_basis_points,json=consumptionBasisPoints,proto3" json:"consumption_basis_points,omitempty"`
+	// The resource whose change crossed it: an actual, a commitment or a transfer.
+	Cause string `protobuf:"bytes,6,opt,name=cause,proto3" json:"cause,omitempty"`
+	// The line's version: every event about a line has a higher one than the last.
+	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineThresholdCrossed) Reset() {
+	*x = LineThresholdCrossed{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineThresholdCrossed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineThresholdCrossed) ProtoMessage() {}
+
+func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineThresholdCrossed.ProtoReflect.Descriptor instead.
+func (*LineThresholdCrossed) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LineThresholdCrossed) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *LineThresholdCrossed) GetThresholdPercent() int32 {
+	if x != nil {
+		return x.ThresholdPercent
+	}
+	return 0
+}
+
+func (x *LineThresholdCrossed) GetPlanned() *money.Money {
+	if x != nil {
+		return x.Planned
+	}
+	return nil
+}
+
+func (x *LineThresholdCrossed) GetConsumed() *money.Money {
+	if x != nil {
+		return x.Consumed
+	}
+	return nil
+}
+
+func (x *LineThresholdCrossed) GetConsumptionBasisPoints() int64 {
+	if x != nil {
+		return x.ConsumptionBasisPoints
+	}
+	return 0
+}
+
+func (x *LineThresholdCrossed) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *LineThresholdCrossed) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A line's consumption (actual plus committed) went above its planned amount: its available amount turned negative. Published once per crossing.
+type LineOverspent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`, of the revision in force.
+	Line string `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The line's planned amount.
+	Planned *money.Money `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	// Actual plus committed after the change.
+	Consumed *money.Money `protobuf:"bytes,3,opt,name=consumed,proto3" json:"consumed,omitempty"`
+	// `planned − consumed`, negative.
+	Available *money.Money `protobuf:"bytes,4,opt,name=available,proto3" json:"available,omitempty"`
+	// The resource whose change overspent it.
+	Cause string `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	// The line's version: every event about a line has a higher one than the last.
+	Version       int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineOverspent) Reset() {
+	*x = LineOverspent{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineOverspent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineOverspent) ProtoMessage() {}
+
+func (x *LineOverspent) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineOverspent.ProtoReflect.Descriptor instead.
+func (*LineOverspent) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *LineOverspent) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *LineOverspent) GetPlanned() *money.Money {
+	if x != nil {
+		return x.Planned
+	}
+	return nil
+}
+
+func (x *LineOverspent) GetConsumed() *money.Money {
+	if x != nil {
+		return x.Consumed
+	}
+	return nil
+}
+
+func (x *LineOverspent) GetAvailable() *money.Money {
+	if x != nil {
+		return x.Available
+	}
+	return nil
+}
+
+func (x *LineOverspent) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *LineOverspent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A budget's run-rate forecast to year end went above its planned amount. Evaluated at every change of its figures; published once per crossing.
+type BudgetForecastOverPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The budget revision in force, `budgets/{budget}`.
+	Budget string `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The budget's planned amount.
+	Planned *money.Money `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	// The forecast after the change.
+	Forecast *money.Money `protobuf:"bytes,3,opt,name=forecast,proto3" json:"forecast,omitempty"`
+	// The date the forecast was computed at.
+	AsOf *date.Date `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The resource whose change raised the forecast.
+	Cause string `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
+	// The budget's version: every event about a budget has a higher one than the last.
+	Version       int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BudgetForecastOverPlan) Reset() {
+	*x = BudgetForecastOverPlan{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BudgetForecastOverPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BudgetForecastOverPlan) ProtoMessage() {}
+
+func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BudgetForecastOverPlan.ProtoReflect.Descriptor instead.
+func (*BudgetForecastOverPlan) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *BudgetForecastOverPlan) GetBudget() string {
+	if x != nil {
+		return x.Budget
+	}
+	return ""
+}
+
+func (x *BudgetForecastOverPlan) GetPlanned() *money.Money {
+	if x != nil {
+		return x.Planned
+	}
+	return nil
+}
+
+func (x *BudgetForecastOverPlan) GetForecast() *money.Money {
+	if x != nil {
+		return x.Forecast
+	}
+	return nil
+}
+
+func (x *BudgetForecastOverPlan) GetAsOf() *date.Date {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *BudgetForecastOverPlan) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *BudgetForecastOverPlan) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_quarterdeck_budget_v1_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
+	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a$quarterdeck/budget/v1/transfer.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
 	"\x11CostCenterCreated\x12B\n" +
 	"\vcost_center\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CostCenterR\n" +
 	"costCenter\x12\x18\n" +
@@ -218,7 +1656,126 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\vcost_center\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CostCenterR\n" +
 	"costCenter\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
-	"\vcost_center\x12\adeletedB\xee\x01\n" +
+	"\vcost_center\x12\adeleted\"w\n" +
+	"\rBudgetCreated\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06budget\x12\acreated\"\xba\x01\n" +
+	"\rBudgetUpdated\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06budget\x12\aupdated\"w\n" +
+	"\rBudgetDeleted\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06budget\x12\adeleted\"{\n" +
+	"\x0fBudgetSubmitted\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
+	"\x06budget\x12\tsubmitted\"\x99\x01\n" +
+	"\x0eBudgetApproved\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x1e\n" +
+	"\n" +
+	"superseded\x18\x02 \x01(\tR\n" +
+	"superseded\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x16\xc2\xf3\x18\x12\n" +
+	"\x06budget\x12\bapproved\"y\n" +
+	"\x0eBudgetRejected\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x16\xc2\xf3\x18\x12\n" +
+	"\x06budget\x12\brejected\"u\n" +
+	"\fBudgetClosed\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x14\xc2\xf3\x18\x10\n" +
+	"\x06budget\x12\x06closed\"\xa4\x01\n" +
+	"\rBudgetRevised\x125\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetR\x06budget\x12+\n" +
+	"\x11previous_revision\x18\x02 \x01(\tR\x10previousRevision\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06budget\x12\arevised\"y\n" +
+	"\x11BudgetLineCreated\x125\n" +
+	"\x04line\x18\x01 \x01(\v2!.quarterdeck.budget.v1.BudgetLineR\x04line\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x13\xc2\xf3\x18\x0f\n" +
+	"\x04line\x12\acreated\"\xbc\x01\n" +
+	"\x11BudgetLineUpdated\x125\n" +
+	"\x04line\x18\x01 \x01(\v2!.quarterdeck.budget.v1.BudgetLineR\x04line\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x13\xc2\xf3\x18\x0f\n" +
+	"\x04line\x12\aupdated\"y\n" +
+	"\x11BudgetLineDeleted\x125\n" +
+	"\x04line\x18\x01 \x01(\v2!.quarterdeck.budget.v1.BudgetLineR\x04line\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x13\xc2\xf3\x18\x0f\n" +
+	"\x04line\x12\adeleted\"y\n" +
+	"\x0eActualRecorded\x125\n" +
+	"\x06actual\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.ActualR\x06actual\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x16\xc2\xf3\x18\x12\n" +
+	"\x06actual\x12\brecorded\"\x8d\x01\n" +
+	"\x12CommitmentRecorded\x12A\n" +
+	"\n" +
+	"commitment\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CommitmentR\n" +
+	"commitment\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
+	"\n" +
+	"commitment\x12\brecorded\"\xe2\x01\n" +
+	"\x12CommitmentReleased\x12A\n" +
+	"\n" +
+	"commitment\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CommitmentR\n" +
+	"commitment\x12;\n" +
+	"\x0freleased_amount\x18\x02 \x01(\v2\x12.google.type.MoneyR\x0ereleasedAmount\x12\x16\n" +
+	"\x06actual\x18\x03 \x01(\tR\x06actual\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
+	"\n" +
+	"commitment\x12\breleased\"\x85\x01\n" +
+	"\x11TransferRequested\x12;\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
+	"\btransfer\x12\trequested\"\x83\x01\n" +
+	"\x10TransferApproved\x12;\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x18\xc2\xf3\x18\x14\n" +
+	"\btransfer\x12\bapproved\"\x83\x01\n" +
+	"\x10TransferRejected\x12;\n" +
+	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x18\xc2\xf3\x18\x14\n" +
+	"\btransfer\x12\brejected\"\x97\x01\n" +
+	"\x13ExchangeRateCreated\x12H\n" +
+	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateR\fexchangeRate\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1c\xc2\xf3\x18\x18\n" +
+	"\rexchange_rate\x12\acreated\"\x97\x01\n" +
+	"\x13ExchangeRateUpdated\x12H\n" +
+	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateR\fexchangeRate\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1c\xc2\xf3\x18\x18\n" +
+	"\rexchange_rate\x12\aupdated\"\x97\x01\n" +
+	"\x13ExchangeRateDeleted\x12H\n" +
+	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateR\fexchangeRate\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1c\xc2\xf3\x18\x18\n" +
+	"\rexchange_rate\x12\adeleted\"\xbe\x02\n" +
+	"\x14LineThresholdCrossed\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\tR\x04line\x12+\n" +
+	"\x11threshold_percent\x18\x02 \x01(\x05R\x10thresholdPercent\x12,\n" +
+	"\aplanned\x18\x03 \x01(\v2\x12.google.type.MoneyR\aplanned\x12.\n" +
+	"\bconsumed\x18\x04 \x01(\v2\x12.google.type.MoneyR\bconsumed\x128\n" +
+	"\x18consumption_basis_points\x18\x05 \x01(\x03R\x16consumptionBasisPoints\x12\x14\n" +
+	"\x05cause\x18\x06 \x01(\tR\x05cause\x12\x18\n" +
+	"\aversion\x18\a \x01(\x03R\aversion:\x1d\xc2\xf3\x18\x19\n" +
+	"\x04line\x12\x11threshold_crossed\"\xfa\x01\n" +
+	"\rLineOverspent\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\tR\x04line\x12,\n" +
+	"\aplanned\x18\x02 \x01(\v2\x12.google.type.MoneyR\aplanned\x12.\n" +
+	"\bconsumed\x18\x03 \x01(\v2\x12.google.type.MoneyR\bconsumed\x120\n" +
+	"\tavailable\x18\x04 \x01(\v2\x12.google.type.MoneyR\tavailable\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x04line\x12\toverspent\"\x88\x02\n" +
+	"\x16BudgetForecastOverPlan\x12\x16\n" +
+	"\x06budget\x18\x01 \x01(\tR\x06budget\x12,\n" +
+	"\aplanned\x18\x02 \x01(\v2\x12.google.type.MoneyR\aplanned\x12.\n" +
+	"\bforecast\x18\x03 \x01(\v2\x12.google.type.MoneyR\bforecast\x12&\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x11.google.type.DateR\x04asOf\x12\x14\n" +
+	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\x03R\aversion: \xc2\xf3\x18\x1c\n" +
+	"\x06budget\x12\x12forecast_over_planB\xee\x01\n" +
 	"\x19com.quarterdeck.budget.v1B\vEventsProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1;budgetv1\xa2\x02\x03QBX\xaa\x02\x15Quarterdeck.Budget.V1\xca\x02\x15Quarterdeck\\Budget\\V1\xe2\x02!Quarterdeck\\Budget\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Budget::V1b\x06proto3"
 
 var (
@@ -233,24 +1790,86 @@ func file_quarterdeck_budget_v1_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_budget_v1_events_proto_rawDescData
 }
 
-var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
-	(*CostCenterCreated)(nil),     // 0: quarterdeck.budget.v1.CostCenterCreated
-	(*CostCenterUpdated)(nil),     // 1: quarterdeck.budget.v1.CostCenterUpdated
-	(*CostCenterDeleted)(nil),     // 2: quarterdeck.budget.v1.CostCenterDeleted
-	(*CostCenter)(nil),            // 3: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil), // 4: google.protobuf.FieldMask
+	(*CostCenterCreated)(nil),      // 0: quarterdeck.budget.v1.CostCenterCreated
+	(*CostCenterUpdated)(nil),      // 1: quarterdeck.budget.v1.CostCenterUpdated
+	(*CostCenterDeleted)(nil),      // 2: quarterdeck.budget.v1.CostCenterDeleted
+	(*BudgetCreated)(nil),          // 3: quarterdeck.budget.v1.BudgetCreated
+	(*BudgetUpdated)(nil),          // 4: quarterdeck.budget.v1.BudgetUpdated
+	(*BudgetDeleted)(nil),          // 5: quarterdeck.budget.v1.BudgetDeleted
+	(*BudgetSubmitted)(nil),        // 6: quarterdeck.budget.v1.BudgetSubmitted
+	(*BudgetApproved)(nil),         // 7: quarterdeck.budget.v1.BudgetApproved
+	(*BudgetRejected)(nil),         // 8: quarterdeck.budget.v1.BudgetRejected
+	(*BudgetClosed)(nil),           // 9: quarterdeck.budget.v1.BudgetClosed
+	(*BudgetRevised)(nil),          // 10: quarterdeck.budget.v1.BudgetRevised
+	(*BudgetLineCreated)(nil),      // 11: quarterdeck.budget.v1.BudgetLineCreated
+	(*BudgetLineUpdated)(nil),      // 12: quarterdeck.budget.v1.BudgetLineUpdated
+	(*BudgetLineDeleted)(nil),      // 13: quarterdeck.budget.v1.BudgetLineDeleted
+	(*ActualRecorded)(nil),         // 14: quarterdeck.budget.v1.ActualRecorded
+	(*CommitmentRecorded)(nil),     // 15: quarterdeck.budget.v1.CommitmentRecorded
+	(*CommitmentReleased)(nil),     // 16: quarterdeck.budget.v1.CommitmentReleased
+	(*TransferRequested)(nil),      // 17: quarterdeck.budget.v1.TransferRequested
+	(*TransferApproved)(nil),       // 18: quarterdeck.budget.v1.TransferApproved
+	(*TransferRejected)(nil),       // 19: quarterdeck.budget.v1.TransferRejected
+	(*ExchangeRateCreated)(nil),    // 20: quarterdeck.budget.v1.ExchangeRateCreated
+	(*ExchangeRateUpdated)(nil),    // 21: quarterdeck.budget.v1.ExchangeRateUpdated
+	(*ExchangeRateDeleted)(nil),    // 22: quarterdeck.budget.v1.ExchangeRateDeleted
+	(*LineThresholdCrossed)(nil),   // 23: quarterdeck.budget.v1.LineThresholdCrossed
+	(*LineOverspent)(nil),          // 24: quarterdeck.budget.v1.LineOverspent
+	(*BudgetForecastOverPlan)(nil), // 25: quarterdeck.budget.v1.BudgetForecastOverPlan
+	(*CostCenter)(nil),             // 26: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
+	(*Budget)(nil),                 // 28: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),             // 29: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                 // 30: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),             // 31: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),            // 32: google.type.Money
+	(*Transfer)(nil),               // 33: quarterdeck.budget.v1.Transfer
+	(*ExchangeRate)(nil),           // 34: quarterdeck.budget.v1.ExchangeRate
+	(*date.Date)(nil),              // 35: google.type.Date
 }
 var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
-	3, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	3, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	4, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	3, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	26, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	26, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	27, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	26, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	28, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
+	27, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	28, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
+	28, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
+	29, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	29, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	27, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	29, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	30, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
+	31, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	31, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	32, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
+	33, // 21: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	33, // 22: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	33, // 23: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	34, // 24: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	34, // 25: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	34, // 26: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	32, // 27: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
+	32, // 28: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
+	32, // 29: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
+	32, // 30: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
+	32, // 31: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
+	32, // 32: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
+	32, // 33: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
+	35, // 34: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_events_proto_init() }
@@ -258,14 +1877,19 @@ func file_quarterdeck_budget_v1_events_proto_init() {
 	if File_quarterdeck_budget_v1_events_proto != nil {
 		return
 	}
+	file_quarterdeck_budget_v1_budget_proto_init()
 	file_quarterdeck_budget_v1_cost_center_proto_init()
+	file_quarterdeck_budget_v1_exchange_rate_proto_init()
+	file_quarterdeck_budget_v1_line_proto_init()
+	file_quarterdeck_budget_v1_spend_proto_init()
+	file_quarterdeck_budget_v1_transfer_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_events_proto_rawDesc), len(file_quarterdeck_budget_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
