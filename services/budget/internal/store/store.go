@@ -27,6 +27,40 @@ type Store interface {
 	// ListCostCenters returns the cost centres q selects, in q's order. q's fields are in the
 	// terms of CostCenterSchema.
 	ListCostCenters(ctx context.Context, q *listing.Query) ([]*domain.CostCenter, error)
+
+	// GetBudget returns the budget revision with the ID, or domain.ErrBudgetNotFound.
+	GetBudget(ctx context.Context, id string) (*domain.Budget, error)
+	// ListBudgets returns the budget revisions q selects, in the terms of BudgetSchema.
+	ListBudgets(ctx context.Context, q *listing.Query) ([]*domain.Budget, error)
+	// GetChain returns the chain with the ID (revision 1's ID), or domain.ErrBudgetNotFound.
+	GetChain(ctx context.Context, id string) (*domain.Chain, error)
+	// GetLine returns the line of the budget revision, or domain.ErrLineNotFound.
+	GetLine(ctx context.Context, budgetID, id string) (*domain.Line, error)
+	// ListLines returns the lines of the budget revision that q selects (LineSchema).
+	ListLines(ctx context.Context, budgetID string, q *listing.Query) ([]*domain.Line, error)
+	// GetActual returns the actual of the budget revision and line, or domain.ErrActualNotFound.
+	GetActual(ctx context.Context, budgetID, lineID, id string) (*domain.Actual, error)
+	// ListActuals returns the actuals q selects (ActualSchema) of the budget revision and line;
+	// either may be Wildcard.
+	ListActuals(ctx context.Context, budgetID, lineID string, q *listing.Query) ([]*domain.Actual, error)
+	// GetCommitment returns the commitment of the budget revision and line, or
+	// domain.ErrCommitmentNotFound.
+	GetCommitment(ctx context.Context, budgetID, lineID, id string) (*domain.Commitment, error)
+	// ListCommitments returns the commitments q selects (CommitmentSchema) of the budget
+	// revision and line; either may be Wildcard.
+	ListCommitments(ctx context.Context, budgetID, lineID string, q *listing.Query) ([]*domain.Commitment, error)
+	// GetTransfer returns the transfer whose source is in the budget revision, or
+	// domain.ErrTransferNotFound.
+	GetTransfer(ctx context.Context, budgetID, id string) (*domain.Transfer, error)
+	// ListTransfers returns the transfers q selects (TransferSchema) whose source is in the
+	// budget revision, which may be Wildcard.
+	ListTransfers(ctx context.Context, budgetID string, q *listing.Query) ([]*domain.Transfer, error)
+	// GetExchangeRate returns the exchange rate with the ID, or domain.ErrExchangeRateNotFound.
+	GetExchangeRate(ctx context.Context, id string) (*domain.ExchangeRate, error)
+	// ListExchangeRates returns the exchange rates q selects (ExchangeRateSchema).
+	ListExchangeRates(ctx context.Context, q *listing.Query) ([]*domain.ExchangeRate, error)
+	Reader
+
 	// Within runs fn in one transaction: everything written through tx, the outbox events
 	// included, commits together or not at all. fn may be run again after a serialization
 	// conflict, so it must have no other effects.
@@ -43,7 +77,7 @@ type Tx interface {
 	// UpdateCostCenter replaces the stored cost centre whose version is prevVersion with c.
 	UpdateCostCenter(ctx context.Context, c *domain.CostCenter, prevVersion int64) error
 	// DeleteCostCenter removes the cost centre at version: domain.ErrHasChildren while children
-	// refer to it.
+	// refer to it, domain.ErrCostCenterHasBudgets while budgets do.
 	DeleteCostCenter(ctx context.Context, id string, version int64) error
 	// HasChildren reports whether any cost centre has id as its parent.
 	HasChildren(ctx context.Context, id string) (bool, error)
@@ -52,6 +86,90 @@ type Tx interface {
 	// LockHierarchy serialises the transactions that change the shape of the cost-centre tree,
 	// so two concurrent moves cannot build a cycle together.
 	LockHierarchy(ctx context.Context) error
+
+	// GetBudget returns the budget revision and keeps it from changing until the transaction ends.
+	GetBudget(ctx context.Context, id string) (*domain.Budget, error)
+	// InsertBudget stores a new revision; its chain must exist. domain.ErrBudgetExists when the
+	// ID is taken.
+	InsertBudget(ctx context.Context, b *domain.Budget) error
+	// UpdateBudget replaces the stored revision whose version is prevVersion with b.
+	UpdateBudget(ctx context.Context, b *domain.Budget, prevVersion int64) error
+	// DeleteBudget removes the revision at version, and its lines with it.
+	DeleteBudget(ctx context.Context, id string, version int64) error
+
+	// InsertChain stores a new chain: domain.ErrBudgetExists when the cost centre already has
+	// one for the fiscal year, domain.ErrCostCenterNotFound when the cost centre is missing.
+	InsertChain(ctx context.Context, c *domain.Chain) error
+	// LockChain returns the chain and keeps every other writer of it waiting until the
+	// transaction ends: the one lock that serialises a budget's spend and figures.
+	// domain.ErrBudgetNotFound when it is missing.
+	LockChain(ctx context.Context, id string) (*domain.Chain, error)
+	// LockChains locks the chains in ID order, so that two transactions locking the same
+	// chains cannot deadlock, and returns them in that order (duplicates once).
+	LockChains(ctx context.Context, ids ...string) ([]*domain.Chain, error)
+	// UpdateChain replaces the stored chain whose version is prevVersion with c.
+	UpdateChain(ctx context.Context, c *domain.Chain, prevVersion int64) error
+	// DeleteChain removes the chain at version; its revisions must be deleted first.
+	DeleteChain(ctx context.Context, id string, version int64) error
+
+	// GetLine returns the line and keeps it from changing until the transaction ends.
+	GetLine(ctx context.Context, budgetID, id string) (*domain.Line, error)
+	// Lines returns every line of the budget revision, in ID order, without locking them.
+	Lines(ctx context.Context, budgetID string) ([]*domain.Line, error)
+	// InsertLine stores a new line: domain.ErrLineExists when the budget has a line with its
+	// ID, domain.ErrBudgetNotFound when the budget is missing.
+	InsertLine(ctx context.Context, l *domain.Line) error
+	// UpdateLine replaces the stored line whose version is prevVersion with l.
+	UpdateLine(ctx context.Context, l *domain.Line, prevVersion int64) error
+	// DeleteLine removes the line at version; it fails while spend or transfers refer to it.
+	DeleteLine(ctx context.Context, budgetID, id string, version int64) error
+	// LineBalance returns the line's running spend in the chain; a zero balance at version 0
+	// when none is stored yet.
+	LineBalance(ctx context.Context, chainID, lineID string) (*domain.LineBalance, error)
+	// PutLineBalance stores b, inserting or replacing it. Call it with the chain locked.
+	PutLineBalance(ctx context.Context, b *domain.LineBalance) error
+	// LineHasSpend reports whether any actual or commitment of the chain is on the line, or its
+	// balance is not zero.
+	LineHasSpend(ctx context.Context, chainID, lineID string) (bool, error)
+	// ChainHasSpend reports whether any actual or commitment is recorded in the chain.
+	ChainHasSpend(ctx context.Context, chainID string) (bool, error)
+
+	// InsertActual stores a new actual.
+	InsertActual(ctx context.Context, a *domain.Actual) error
+	// GetActual returns the actual of the budget revision and line (actuals never change, so
+	// nothing is locked), or domain.ErrActualNotFound.
+	GetActual(ctx context.Context, budgetID, lineID, id string) (*domain.Actual, error)
+	// SumCorrections returns the sum of the converted amounts of the actuals correcting the
+	// actual, as stored (negative), 0 when there are none.
+	SumCorrections(ctx context.Context, actualID string) (int64, error)
+
+	// InsertCommitment stores a new commitment.
+	InsertCommitment(ctx context.Context, c *domain.Commitment) error
+	// GetCommitment returns the commitment and keeps it from changing until the transaction ends.
+	GetCommitment(ctx context.Context, budgetID, lineID, id string) (*domain.Commitment, error)
+	// UpdateCommitment replaces the stored commitment whose version is prevVersion with c.
+	UpdateCommitment(ctx context.Context, c *domain.Commitment, prevVersion int64) error
+
+	// InsertTransfer stores a new transfer.
+	InsertTransfer(ctx context.Context, t *domain.Transfer) error
+	// GetTransfer returns the transfer and keeps it from changing until the transaction ends.
+	GetTransfer(ctx context.Context, budgetID, id string) (*domain.Transfer, error)
+	// UpdateTransfer replaces the stored transfer whose version is prevVersion with t.
+	UpdateTransfer(ctx context.Context, t *domain.Transfer, prevVersion int64) error
+
+	// InsertExchangeRate stores a new rate: domain.ErrExchangeRateExists when its ID or its
+	// month and pair are taken.
+	InsertExchangeRate(ctx context.Context, r *domain.ExchangeRate) error
+	// GetExchangeRate returns the rate and keeps it from changing until the transaction ends.
+	GetExchangeRate(ctx context.Context, id string) (*domain.ExchangeRate, error)
+	// UpdateExchangeRate replaces the stored rate whose version is prevVersion with r.
+	UpdateExchangeRate(ctx context.Context, r *domain.ExchangeRate, prevVersion int64) error
+	// DeleteExchangeRate removes the rate at version. Spend keeps the RateUse it was converted
+	// with, so history does not depend on the rate.
+	DeleteExchangeRate(ctx context.Context, id string, version int64) error
+
+	Reader
+
 	// Emit writes events to the outbox.
 	Emit(ctx context.Context, msgs ...outbox.Message) error
 	// Requests records request IDs (AIP-155) in the transaction, for idempotency.Do.
@@ -62,9 +180,32 @@ type Tx interface {
 	Audit(ctx context.Context, e audit.Entry) error
 }
 
-// ErrConcurrentUpdate is returned when a row changed between read and write. With the row locks
-// the stores take this does not happen; it guards against a store used without them.
-var ErrConcurrentUpdate = errors.New("cost centre changed concurrently")
+// Reader is what the store and a transaction read alike: the inputs of figures and roll-ups.
+// In a transaction they see its own writes.
+type Reader interface {
+	// FindRate returns the rate of the month for the pair source → target (never the inverse),
+	// or domain.ErrExchangeRateNotFound.
+	FindRate(ctx context.Context, month domain.Month, source, target domain.Currency) (*domain.ExchangeRate, error)
+	// LineBalances returns the stored balances of the chain's lines, in line ID order.
+	LineBalances(ctx context.Context, chainID string) ([]*domain.LineBalance, error)
+	// Spend returns the chain's spend per line and period, in that order: the sum of the
+	// converted actuals and of the remaining amounts of the open commitments. Pairs without
+	// either are left out.
+	Spend(ctx context.Context, chainID string) ([]LineSpend, error)
+	// RatesUsed returns the distinct rate uses of the chain's actuals and open commitments,
+	// ordered by rate ID and value.
+	RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error)
+	// Subtree returns the ID of the cost centre and of all its descendants, in ID order; none
+	// when it does not exist.
+	Subtree(ctx context.Context, costCenterID string) ([]string, error)
+	// BudgetsInForce returns the revision in force of each chain of the cost centres for the
+	// fiscal year, ordered by cost centre ID; chains with none in force are left out.
+	BudgetsInForce(ctx context.Context, costCenterIDs []string, fiscalYear int32) ([]*domain.Budget, error)
+}
+
+// ErrConcurrentUpdate is returned when a row changed between read and write, or is gone. With
+// the row locks the stores take this does not happen; it guards against a store used without them.
+var ErrConcurrentUpdate = errors.New("row changed concurrently")
 
 // CostCenterColumns is the column list every cost-centre query selects, in ScanCostCenter's order.
 const CostCenterColumns = `id, display_name, code, owner, parent_id, active, description, create_time, update_time, version`
@@ -227,10 +368,24 @@ func UpdateCostCenter(ctx context.Context, q Querier, query string, c *domain.Co
 	return oneRow(res)
 }
 
-// DeleteCostCenter runs a delete with $1 the ID and $2 the version; it must remove exactly one row.
-func DeleteCostCenter(ctx context.Context, q Querier, query, id string, version int64) error {
+// DeleteCostCenter runs hasBudgets, a query with $1 the ID telling whether budgets refer to the
+// cost centre, then a delete with $1 the ID and $2 the version; it must remove exactly one row.
+// The foreign keys of children and budgets both refuse the delete; the check tells which
+// applies, since SQLite's error does not name the key. PostgreSQL's does, which covers a budget
+// created between the check and the delete.
+func DeleteCostCenter(ctx context.Context, q Querier, hasBudgets, query, id string, version int64) error {
+	has, err := Exists(ctx, q, hasBudgets, id)
+	if err != nil {
+		return fmt.Errorf("delete cost centre %s: %w", id, err)
+	}
+	if has {
+		return domain.ErrCostCenterHasBudgets.With("name", domain.CostCenterName(id))
+	}
 	res, err := q.ExecContext(ctx, query, id, version)
 	if sqldb.IsForeignKeyViolation(err) {
+		if strings.Contains(err.Error(), "budget_chains") {
+			return domain.ErrCostCenterHasBudgets.With("name", domain.CostCenterName(id))
+		}
 		return domain.ErrHasChildren.With("name", domain.CostCenterName(id))
 	}
 	if err != nil {

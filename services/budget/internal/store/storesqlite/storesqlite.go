@@ -43,10 +43,13 @@ const (
 )
 
 // Store is the SQLite store.
-type Store struct{ db *sqldb.DB }
+type Store struct {
+	db *sqldb.DB
+	reader
+}
 
 // New returns a store on db, which must be a migrated SQLite database.
-func New(db *sqldb.DB) *Store { return &Store{db: db} }
+func New(db *sqldb.DB) *Store { return &Store{db: db, reader: reader{db}} }
 
 var _ store.Store = (*Store)(nil)
 
@@ -62,11 +65,15 @@ func (s *Store) ListCostCenters(ctx context.Context, q *listing.Query) ([]*domai
 
 // Within implements store.Store.
 func (s *Store) Within(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	return s.db.InTx(ctx, func(t *sql.Tx) error { return fn(ctx, &tx{effects.Tx{Tx: t, Engine: sqldb.SQLite}}) })
+	return s.db.InTx(ctx, func(t *sql.Tx) error { return fn(ctx, &tx{effects.Tx{Tx: t, Engine: sqldb.SQLite}, reader{t}}) })
 }
 
-// tx embeds what every mutation writes besides the change: events, audit record, request ID.
-type tx struct{ effects.Tx }
+// tx embeds what every mutation writes besides the change (events, audit record, request ID)
+// and the reads it shares with the store.
+type tx struct {
+	effects.Tx
+	reader
+}
 
 func (t *tx) GetCostCenter(ctx context.Context, id string) (*domain.CostCenter, error) {
 	return store.GetCostCenter(ctx, t, selectCostCenter, id)
@@ -81,7 +88,7 @@ func (t *tx) UpdateCostCenter(ctx context.Context, c *domain.CostCenter, prevVer
 }
 
 func (t *tx) DeleteCostCenter(ctx context.Context, id string, version int64) error {
-	return store.DeleteCostCenter(ctx, t, deleteCostCenter, id, version)
+	return store.DeleteCostCenter(ctx, t, hasBudgets, deleteCostCenter, id, version)
 }
 
 func (t *tx) HasChildren(ctx context.Context, id string) (bool, error) {

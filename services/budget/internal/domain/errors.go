@@ -1,0 +1,114 @@
+package domain
+
+import (
+	"errors"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+)
+
+// Errors of budgets, lines, spend, transfers and exchange rates. Reasons are stable API: clients
+// branch on them. Compare with errors.Is, which matches kind and reason, so a copy carrying
+// metadata or field violations still matches its sentinel.
+//
+// Field violations name the field's full path in the request ("budget.display_name",
+// "line.phasing.amounts", "actual.amount"), so the server passes them through unprefixed.
+var (
+	// Money and currencies.
+	ErrCurrencyUnsupported = fault.New(fault.InvalidArgument, "CURRENCY_UNSUPPORTED", "the currency is not supported")
+	ErrCurrencyMismatch    = fault.New(fault.InvalidArgument, "CURRENCY_MISMATCH", "the amount must be in the budget currency")
+	ErrAmountTooPrecise    = fault.New(fault.InvalidArgument, "AMOUNT_TOO_PRECISE", "the amount is finer than the currency's minor unit")
+	ErrAmountSignMismatch  = fault.New(fault.InvalidArgument, "AMOUNT_SIGN_MISMATCH", "units and nanos of the amount have different signs")
+	ErrAmountOutOfRange    = fault.New(fault.InvalidArgument, "AMOUNT_OUT_OF_RANGE", "the amount is out of range")
+
+	// Exchange rates.
+	ErrRateInvalid          = fault.New(fault.InvalidArgument, "RATE_INVALID", "the rate must be a positive decimal with at most 12 integer and 9 fractional digits")
+	ErrRateSameCurrency     = fault.New(fault.InvalidArgument, "RATE_SAME_CURRENCY", "source and target currency of a rate must differ")
+	ErrMonthInvalid         = fault.New(fault.InvalidArgument, "MONTH_INVALID", "the month must be a valid calendar month")
+	ErrExchangeRateMissing  = fault.New(fault.FailedPrecondition, "EXCHANGE_RATE_MISSING", "no exchange rate for the currency pair and month")
+	ErrExchangeRateNotFound = fault.New(fault.NotFound, "EXCHANGE_RATE_NOT_FOUND", "exchange rate not found")
+	ErrExchangeRateExists   = fault.New(fault.AlreadyExists, "EXCHANGE_RATE_EXISTS", "an exchange rate for this month and pair already exists")
+
+	// Dates and the fiscal calendar.
+	ErrDateInvalid           = fault.New(fault.InvalidArgument, "DATE_INVALID", "the date is not a valid calendar date")
+	ErrDateOutsideFiscalYear = fault.New(fault.FailedPrecondition, "DATE_OUTSIDE_FISCAL_YEAR", "the date is outside the budget's fiscal year")
+
+	// Phasing.
+	ErrPhasingLength       = fault.New(fault.InvalidArgument, "PHASING_LENGTH", "phasing needs 12 monthly or 4 quarterly amounts")
+	ErrPhasingNegative     = fault.New(fault.InvalidArgument, "PHASING_NEGATIVE", "phasing amounts must not be negative")
+	ErrPhasingSumMismatch  = fault.New(fault.InvalidArgument, "PHASING_SUM_MISMATCH", "phasing amounts must sum to the planned amount")
+	ErrInsufficientPlanned = fault.New(fault.FailedPrecondition, "INSUFFICIENT_PLANNED",
+		"the source line's phasing from the effective period on is smaller than the amount")
+
+	// Budgets.
+	ErrBudgetNotFound         = fault.New(fault.NotFound, "BUDGET_NOT_FOUND", "budget not found")
+	ErrBudgetExists           = fault.New(fault.AlreadyExists, "BUDGET_EXISTS", "the cost centre already has a budget for this fiscal year")
+	ErrCostCenterInactive     = fault.New(fault.FailedPrecondition, "COST_CENTER_INACTIVE", "the cost centre is inactive")
+	ErrInvalidTransition      = fault.New(fault.FailedPrecondition, "INVALID_STATE_TRANSITION", "the transition is not allowed in the current state")
+	ErrBudgetHasNoLines       = fault.New(fault.FailedPrecondition, "BUDGET_HAS_NO_LINES", "a budget needs at least one line to be submitted")
+	ErrSelfApproval           = fault.New(fault.PermissionDenied, "SELF_APPROVAL", "the approver may not be the submitter or requester")
+	ErrRevisionInProgress     = fault.New(fault.FailedPrecondition, "REVISION_IN_PROGRESS", "the budget already has an open revision")
+	ErrBudgetNotDraft         = fault.New(fault.FailedPrecondition, "BUDGET_NOT_DRAFT", "only a draft budget can be changed this way")
+	ErrBudgetClosed           = fault.New(fault.FailedPrecondition, "BUDGET_CLOSED", "the budget is closed")
+	ErrBudgetSuperseded       = fault.New(fault.FailedPrecondition, "BUDGET_SUPERSEDED", "the budget revision is superseded by a later one")
+	ErrBudgetNotApproved      = fault.New(fault.FailedPrecondition, "BUDGET_NOT_APPROVED", "the budget revision is not approved")
+	ErrBudgetHasSpend         = fault.New(fault.FailedPrecondition, "BUDGET_HAS_SPEND", "the budget has spend and cannot be deleted")
+	ErrBudgetNotDeletable     = fault.New(fault.FailedPrecondition, "BUDGET_NOT_DELETABLE", "only a draft revision can be deleted")
+	ErrFiscalCalendarMismatch = fault.New(fault.FailedPrecondition, "FISCAL_CALENDAR_MISMATCH", "the budgets do not share a fiscal year and calendar")
+
+	// Lines.
+	ErrLineNotFound = fault.New(fault.NotFound, "LINE_NOT_FOUND", "budget line not found")
+	ErrLineExists   = fault.New(fault.AlreadyExists, "LINE_ALREADY_EXISTS", "a line with this ID already exists")
+	ErrLineHasSpend = fault.New(fault.FailedPrecondition, "LINE_HAS_SPEND", "the line has spend and cannot be deleted")
+
+	// Spend.
+	ErrActualNotFound            = fault.New(fault.NotFound, "ACTUAL_NOT_FOUND", "actual not found")
+	ErrCommitmentNotFound        = fault.New(fault.NotFound, "COMMITMENT_NOT_FOUND", "commitment not found")
+	ErrCorrectionExceedsOriginal = fault.New(fault.FailedPrecondition, "CORRECTION_EXCEEDS_ORIGINAL", "the corrections of an actual may not exceed it")
+	ErrCommitmentReleased        = fault.New(fault.FailedPrecondition, "COMMITMENT_RELEASED", "the commitment is already released")
+	ErrInsufficientFunds         = fault.New(fault.FailedPrecondition, "INSUFFICIENT_FUNDS", "the amount exceeds the line's available funds")
+
+	// Transfers.
+	ErrTransferNotFound         = fault.New(fault.NotFound, "TRANSFER_NOT_FOUND", "transfer not found")
+	ErrTransferCurrencyMismatch = fault.New(fault.FailedPrecondition, "CURRENCY_MISMATCH", "the budgets of a transfer must have the same currency")
+)
+
+// fieldError returns a copy of base with one violation on field, carrying base's reason, so a
+// client finds the specific reason both in the ErrorInfo and on the field.
+func fieldError(base *fault.Error, field, desc string) *fault.Error {
+	if desc == "" {
+		desc = base.Message
+	}
+	e := base.Withf("%s", base.Message)
+	e.Violations = append(e.Violations, fault.Violation{Field: field, Reason: base.Reason, Description: desc})
+	return e
+}
+
+// OnField attaches field to an InvalidArgument error that names no field yet (such as the
+// errors of AmountFromMoney or ParseCurrency), so that the client learns which field was wrong.
+// Other errors are returned unchanged.
+func OnField(err error, field string) error {
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.InvalidArgument || len(fe.Violations) > 0 {
+		return err
+	}
+	return fieldError(fe, field, fe.Message)
+}
+
+// violation is a short constructor for a field violation.
+func violation(field, reason, desc string) fault.Violation {
+	return fault.Violation{Field: field, Reason: reason, Description: desc}
+}
+
+type faultViolation = fault.Violation
+
+// invalid is fault.Invalid over a slice.
+func invalid(vs []fault.Violation) error { return fault.Invalid(vs...) }
+
+// asFault returns err's *fault.Error, or an internal-looking one so that callers can read
+// Violations safely.
+func asFault(err error) *fault.Error {
+	if fe := fault.As(err); fe != nil {
+		return fe
+	}
+	return &fault.Error{Kind: fault.Internal, Message: err.Error()}
+}

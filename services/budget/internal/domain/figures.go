@@ -1,0 +1,180 @@
+package domain
+
+import "math/big"
+
+// Figures are a line's, budget's or subtree's money for the fiscal year, in minor units of the
+// budget currency. Variances are positive under plan. ConsumptionBP is (actual + committed) in
+// basis points of planned, rounded down; ConsumptionKnown is false when planned is 0 and
+// something was consumed (the ratio is infinite).
+type Figures struct {
+	Planned, Committed, Actual, Available, Variance int64
+	PlannedYTD, ActualYTD, VarianceYTD              int64
+	BurnRate, Forecast, ForecastVariance            int64
+	ConsumptionBP                                   int64
+	ConsumptionKnown                                bool
+}
+
+// PeriodFigures are the figures of one fiscal period.
+type PeriodFigures struct {
+	Planned, Committed, Actual, Available, Variance int64
+}
+
+// LineSpend is the spend of one line in one period, as the store sums it: converted actuals and
+// the remaining amounts of open commitments.
+type LineSpend struct {
+	LineID         string
+	Period         int
+	ActualMinor    int64
+	CommittedMinor int64
+}
+
+// LineFigures are the figures of one line of a summary.
+type LineFigures struct {
+	LineID      string
+	ExpenseType ExpenseType
+	Figures     Figures
+	Periods     [Periods]PeriodFigures
+}
+
+// Summary is the figures of a budget revision as of a date.
+type Summary struct {
+	AsOf    Date
+	Elapsed int
+	Lines   []LineFigures
+	Total   Figures
+	Periods [Periods]PeriodFigures
+	Capex   Figures
+	Opex    Figures
+}
+
+// base is what figures are derived from; sums of bases are exact, derived values are not.
+type base struct {
+	planned, committed, actual, plannedYTD, actualYTD int64
+}
+
+func (b base) add(o base) base {
+	return base{b.planned + o.planned, b.committed + o.committed, b.actual + o.actual,
+		b.plannedYTD + o.plannedYTD, b.actualYTD + o.actualYTD}
+}
+
+func (f Figures) base() base {
+	return base{f.Planned, f.Committed, f.Actual, f.PlannedYTD, f.ActualYTD}
+}
+
+// derive computes the figures of b with elapsed periods exactly per the design: burn rate =
+// actual YTD / elapsed, forecast = actual YTD × 12 / elapsed + committed (one rounding, half to
+// even; actual + committed before the year starts).
+func derive(b base, elapsed int) Figures {
+	f := Figures{
+		Planned: b.planned, Committed: b.committed, Actual: b.actual,
+		Available: b.planned - b.committed - b.actual, Variance: b.planned - b.actual,
+		PlannedYTD: b.plannedYTD, ActualYTD: b.actualYTD, VarianceYTD: b.plannedYTD - b.actualYTD,
+	}
+	if elapsed > 0 {
+		f.BurnRate = divRoundHalfEven(b.actualYTD, int64(elapsed))
+		n := new(big.Int).Mul(big.NewInt(b.actualYTD), big.NewInt(Periods))
+		run := roundHalfEven(n, big.NewInt(int64(elapsed)))
+		f.Forecast = saturate(run.Add(run, big.NewInt(b.committed)))
+	} else {
+		f.Forecast = b.actual + b.committed
+	}
+	f.ForecastVariance = b.planned - f.Forecast
+	f.ConsumptionBP, f.ConsumptionKnown = consumptionBP(b.actual+b.committed, b.planned)
+	return f
+}
+
+// consumptionBP is consumption × 10000 / planned rounded down; unknown for planned 0 with
+// consumption other than 0.
+func consumptionBP(consumption, planned int64) (int64, bool) {
+	if planned == 0 {
+		return 0, consumption == 0
+	}
+	n := new(big.Int).Mul(big.NewInt(consumption), big.NewInt(10000))
+	q, m := new(big.Int), new(big.Int)
+	// Floor division (planned > 0 for a valid line; Euclidean = floor for a positive divisor).
+	q.DivMod(n, big.NewInt(planned), m)
+	return saturate(q), true
+}
+
+// AddFigures adds two figures for a roll-up and derives burn rate, forecast and consumption of
+// the sum with elapsed periods (the sum of forecasts is not the forecast of the sum).
+func AddFigures(a, b Figures, elapsed int) Figures {
+	return derive(a.base().add(b.base()), elapsed)
+}
+
+// Summarize computes the figures of a revision's lines from their plans and the chain's spend
+// per line and period, as of today clamped into fiscal year fy. Spend of lines not in lines is
+// ignored (it belongs to lines a later revision deleted). Budget totals and the CapEx and OpEx
+// totals are derived from summed bases, so their rounding is their own.
+func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSpend) Summary {
+	s := Summary{AsOf: cal.AsOf(fy, today), Elapsed: cal.Elapsed(fy, today)}
+	idx := make(map[string]int, len(lines))
+	actual := make([][Periods]int64, len(lines))
+	committed := make([][Periods]int64, len(lines))
+	extraActual := make([]int64, len(lines)) // spend of a period outside 1–12, if a store ever has one
+	extraCommitted := make([]int64, len(lines))
+	for i, l := range lines {
+		idx[l.ID] = i
+	}
+	for _, sp := range spend {
+		i, ok := idx[sp.LineID]
+		if !ok {
+			continue
+		}
+		if sp.Period < 1 || sp.Period > Periods {
+			extraActual[i] += sp.ActualMinor
+			extraCommitted[i] += sp.CommittedMinor
+			continue
+		}
+		actual[i][sp.Period-1] += sp.ActualMinor
+		committed[i][sp.Period-1] += sp.CommittedMinor
+	}
+	var total, capex, opex base
+	for i, l := range lines {
+		planned := l.Phasing.Monthly()
+		lf := LineFigures{LineID: l.ID, ExpenseType: l.ExpenseType}
+		b := base{planned: l.PlannedMinor, actual: extraActual[i], committed: extraCommitted[i]}
+		for p := range Periods {
+			pf := PeriodFigures{Planned: planned[p], Committed: committed[i][p], Actual: actual[i][p]}
+			pf.Available = pf.Planned - pf.Committed - pf.Actual
+			pf.Variance = pf.Planned - pf.Actual
+			lf.Periods[p] = pf
+			addPeriod(&s.Periods[p], pf)
+			b.actual += pf.Actual
+			b.committed += pf.Committed
+			if p < s.Elapsed {
+				b.plannedYTD += pf.Planned
+				b.actualYTD += pf.Actual
+			}
+		}
+		lf.Figures = derive(b, s.Elapsed)
+		s.Lines = append(s.Lines, lf)
+		total = total.add(b)
+		switch l.ExpenseType {
+		case Capex:
+			capex = capex.add(b)
+		case Opex:
+			opex = opex.add(b)
+		}
+	}
+	s.Total, s.Capex, s.Opex = derive(total, s.Elapsed), derive(capex, s.Elapsed), derive(opex, s.Elapsed)
+	return s
+}
+
+func addPeriod(dst *PeriodFigures, p PeriodFigures) {
+	dst.Planned += p.Planned
+	dst.Committed += p.Committed
+	dst.Actual += p.Actual
+	dst.Available += p.Available
+	dst.Variance += p.Variance
+}
+
+// CumulativeAvailable is the funds check's period view: planned through period minus actual and
+// committed booked through it.
+func CumulativeAvailable(periods [Periods]PeriodFigures, period int) int64 {
+	var s int64
+	for p := 0; p < period && p < Periods; p++ {
+		s += periods[p].Available
+	}
+	return s
+}

@@ -1,0 +1,297 @@
+package domain
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of an exchange rate's decimal value.
+const (
+	maxRateIntDigits  = 12
+	maxRateFracDigits = 9
+)
+
+// ParseRate checks a decimal rate ("1.0845", "0.0061", "150") and returns its canonical form
+// (no leading zeros in the integer part, no trailing zeros after the point, no point without a
+// fraction) and its exact value. The rate must be > 0 with at most 12 integer and 9 fractional
+// significant digits; signs, exponents and separators are refused so that one value has one
+// spelling.
+func ParseRate(s string) (canonical string, value *big.Rat, err error) {
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	if intPart == "" || !allDigits(intPart) || !allDigits(frac) || (hasPoint && frac == "") {
+		return "", nil, ErrRateInvalid.With("rate", s)
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	frac = strings.TrimRight(frac, "0")
+	if len(intPart) > maxRateIntDigits || len(frac) > maxRateFracDigits {
+		return "", nil, ErrRateInvalid.With("rate", s)
+	}
+	if intPart == "" {
+		intPart = "0"
+	}
+	canonical = intPart
+	if frac != "" {
+		canonical += "." + frac
+	}
+	value, ok := new(big.Rat).SetString(canonical)
+	if !ok || value.Sign() <= 0 {
+		return "", nil, ErrRateInvalid.With("rate", s)
+	}
+	return canonical, value, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Convert returns a × rate in minor units of target, exact until one final rounding half to
+// even. The currencies' exponents are accounted for: 100.00 EUR (10000 minor) at 160.5 JPY per EUR
+// is 16050 JPY; 1 JPY at 0.0025 BHD per JPY is 2.5 fils, rounded to 2 (0.002 BHD).
+// A result beyond int64 is AMOUNT_OUT_OF_RANGE.
+func Convert(a Amount, rate *big.Rat, target Currency) (int64, error) {
+	es, et := a.Currency.Exponent(), target.Exponent()
+	if es < 0 {
+		return 0, ErrCurrencyUnsupported.With("currency", string(a.Currency))
+	}
+	if et < 0 {
+		return 0, ErrCurrencyUnsupported.With("currency", string(target))
+	}
+	if rate == nil || rate.Sign() <= 0 {
+		return 0, fmt.Errorf("convert %s to %s: rate must be positive, got %v", a, target, rate)
+	}
+	// minor_t = minor_s / 10^es × rate × 10^et
+	num := new(big.Int).Mul(big.NewInt(a.Minor), rate.Num())
+	num.Mul(num, big.NewInt(pow10[et]))
+	den := new(big.Int).Mul(rate.Denom(), big.NewInt(pow10[es]))
+	q := roundHalfEven(num, den)
+	if !q.IsInt64() {
+		return 0, ErrAmountOutOfRange.Withf("%s converted to %s is out of range", a, target)
+	}
+	return q.Int64(), nil
+}
+
+// roundHalfEven returns num/den rounded to the nearest integer, ties to the even one. den > 0.
+func roundHalfEven(num, den *big.Int) *big.Int {
+	q, m := new(big.Int), new(big.Int)
+	// Euclidean division: q = floor(num/den) for den > 0 and 0 ≤ m < den, so the fraction m/den
+	// is measured the same way for negative and positive values.
+	q.DivMod(num, den, m)
+	switch m.Lsh(m, 1).Cmp(den) {
+	case 1:
+		q.Add(q, big.NewInt(1))
+	case 0:
+		if q.Bit(0) == 1 {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q
+}
+
+// divRoundHalfEven returns num/den rounded half to even, exactly for every int64 input. den must
+// not be 0. A quotient beyond int64 saturates (only MinInt64 / -1 can).
+func divRoundHalfEven(num, den int64) int64 {
+	n, d := big.NewInt(num), big.NewInt(den)
+	if den < 0 {
+		n.Neg(n)
+		d.Neg(d)
+	}
+	return saturate(roundHalfEven(n, d))
+}
+
+// saturate clamps v to the int64 range.
+func saturate(v *big.Int) int64 {
+	if v.IsInt64() {
+		return v.Int64()
+	}
+	if v.Sign() > 0 {
+		return math.MaxInt64
+	}
+	return math.MinInt64
+}
+
+// ParseMonth parses "2027-03".
+func ParseMonth(s string) (Month, error) {
+	y, m, ok := strings.Cut(s, "-")
+	if !ok || len(y) != 4 || len(m) != 2 || !allDigits(y) || !allDigits(m) {
+		return Month{}, ErrMonthInvalid.With("month", s)
+	}
+	yi, _ := strconv.Atoi(y)
+	mi, _ := strconv.Atoi(m)
+	mo := Month{Year: yi, Month: time.Month(mi)}
+	if !mo.Valid() {
+		return Month{}, ErrMonthInvalid.With("month", s)
+	}
+	return mo, nil
+}
+
+// Valid reports whether the month is a real month of the years 1–9999.
+func (m Month) Valid() bool {
+	return m.Year >= 1 && m.Year <= 9999 && m.Month >= time.January && m.Month <= time.December
+}
+
+// String formats the month as "2027-03".
+func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
+
+// MonthOf is the calendar month of a date.
+func MonthOf(d Date) Month { return Month{Year: d.Year, Month: d.Month} }
+
+// ExchangeRateID is the ID of the rate of src in dst for month m: "2027-03-eur-usd".
+func ExchangeRateID(m Month, src, dst Currency) string {
+	return strings.ToLower(fmt.Sprintf("%s-%s-%s", m, src, dst))
+}
+
+// ParseExchangeRateID splits an ID made by ExchangeRateID; both currencies must be supported and
+// differ.
+func ParseExchangeRateID(id string) (m Month, src, dst Currency, ok bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) != 4 || id != strings.ToLower(id) {
+		return Month{}, "", "", false
+	}
+	m, err := ParseMonth(parts[0] + "-" + parts[1])
+	if err != nil {
+		return Month{}, "", "", false
+	}
+	src, dst = Currency(strings.ToUpper(parts[2])), Currency(strings.ToUpper(parts[3]))
+	if !src.Supported() || !dst.Supported() || src == dst {
+		return Month{}, "", "", false
+	}
+	return m, src, dst, true
+}
+
+// ExchangeRateName is the resource name of the rate with the given ID.
+func ExchangeRateName(id string) string { return ExchangeRateCollection + "/" + id }
+
+// ParseExchangeRateName returns the ID in "exchangeRates/{id}"; the ID must be well formed.
+func ParseExchangeRateName(name string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(name, ExchangeRateCollection+"/")
+	if !ok {
+		return "", false
+	}
+	if _, _, _, ok := ParseExchangeRateID(id); !ok {
+		return "", false
+	}
+	return id, true
+}
+
+// Name is the rate's resource name.
+func (r *ExchangeRate) Name() string { return ExchangeRateName(r.ID) }
+
+// NewExchangeRate returns the rate of src in dst for month m, created at now, with its value
+// canonicalised. Violations name the fields of an exchange_rate in a request.
+func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeRate, error) {
+	var vs []faultViolation
+	s, err := ParseCurrency(src)
+	if err != nil {
+		vs = append(vs, violation("exchange_rate.source_currency", ErrCurrencyUnsupported.Reason, "the source currency is not supported"))
+	}
+	t, err := ParseCurrency(dst)
+	if err != nil {
+		vs = append(vs, violation("exchange_rate.target_currency", ErrCurrencyUnsupported.Reason, "the target currency is not supported"))
+	}
+	if s != "" && s == t {
+		vs = append(vs, violation("exchange_rate.target_currency", ErrRateSameCurrency.Reason, ErrRateSameCurrency.Message))
+	}
+	if !m.Valid() {
+		vs = append(vs, violation("exchange_rate.month", ErrMonthInvalid.Reason, ErrMonthInvalid.Message))
+	}
+	canon, _, err := ParseRate(value)
+	if err != nil {
+		vs = append(vs, violation("exchange_rate.rate", ErrRateInvalid.Reason, ErrRateInvalid.Message))
+	}
+	if err := invalid(vs); err != nil {
+		return nil, err
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	return &ExchangeRate{ID: ExchangeRateID(m, s, t), Month: m, Source: s, Target: t, Value: canon,
+		CreateTime: now, UpdateTime: now, Version: 1}, nil
+}
+
+// SetValue changes the rate's value; it reports whether it changed. History is unaffected:
+// actuals and commitments keep the RateUse they were converted with.
+func (r *ExchangeRate) SetValue(value string, now time.Time) (bool, error) {
+	canon, _, err := ParseRate(value)
+	if err != nil {
+		return false, fieldError(ErrRateInvalid, "exchange_rate.rate", "")
+	}
+	if canon == r.Value {
+		return false, nil
+	}
+	r.Value = canon
+	r.Version++
+	r.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	return true, nil
+}
+
+// Use returns the RateUse recording that the rate converted an amount.
+func (r *ExchangeRate) Use() *RateUse {
+	return &RateUse{RateID: r.ID, Month: r.Month, Source: r.Source, Target: r.Target, Value: r.Value}
+}
+
+// RateMissing is EXCHANGE_RATE_MISSING for the pair and month, with the metadata clients need
+// to create the rate.
+func RateMissing(m Month, src, dst Currency) error {
+	return ErrExchangeRateMissing.With("source", string(src)).With("target", string(dst)).With("month", m.String()).
+		Withf("no exchange rate from %s to %s for %s", src, dst, m)
+}
+
+// RateKey names the rate a conversion needs: the month and the direct pair.
+type RateKey struct {
+	Month  Month
+	Source Currency
+	Target Currency
+}
+
+// ID is the exchange rate ID for the key.
+func (k RateKey) ID() string { return ExchangeRateID(k.Month, k.Source, k.Target) }
+
+// NeededRate says which rate converts a, dated d, into the budget currency; ok is false when a
+// is already in that currency.
+func NeededRate(a Amount, d Date, budget Currency) (key RateKey, ok bool) {
+	if a.Currency == budget {
+		return RateKey{}, false
+	}
+	return RateKey{Month: MonthOf(d), Source: a.Currency, Target: budget}, true
+}
+
+// ConvertAt converts a, dated d, into the budget currency with rate, which must be the rate of
+// NeededRate (nil when there is none: EXCHANGE_RATE_MISSING). It returns the converted minor
+// units and the RateUse to store (nil when no conversion was needed).
+func ConvertAt(a Amount, d Date, budget Currency, rate *ExchangeRate) (int64, *RateUse, error) {
+	key, ok := NeededRate(a, d, budget)
+	if !ok {
+		return a.Minor, nil, nil
+	}
+	if rate == nil {
+		return 0, nil, RateMissing(key.Month, key.Source, key.Target)
+	}
+	if rate.Month != key.Month || rate.Source != key.Source || rate.Target != key.Target {
+		return 0, nil, fmt.Errorf("convert %s of %s: got rate %s, need %s", a, d, rate.ID, key.ID())
+	}
+	return ConvertWith(a, rate.Use())
+}
+
+// ConvertWith converts a with a recorded RateUse (a correction uses its original's rate).
+func ConvertWith(a Amount, use *RateUse) (int64, *RateUse, error) {
+	_, v, err := ParseRate(use.Value)
+	if err != nil {
+		return 0, nil, fmt.Errorf("rate %s has a bad value %q: %w", use.RateID, use.Value, err)
+	}
+	if a.Currency != use.Source {
+		return 0, nil, fmt.Errorf("convert %s with rate %s of %s", a, use.RateID, use.Source)
+	}
+	c, err := Convert(a, v, use.Target)
+	if err != nil {
+		return 0, nil, err
+	}
+	u := *use
+	return c, &u, nil
+}
