@@ -38,7 +38,7 @@ import (
 var version = "dev"
 
 // services are the domain services the platform runs, in start order.
-func services() []host.Service { return []host.Service{budget.Service()} }
+func services(cfg settings) []host.Service { return []host.Service{budget.Configured(cfg.Budget)} }
 
 type settings struct {
 	HTTPAddr        string           `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
@@ -47,6 +47,7 @@ type settings struct {
 	NATSURL         string           `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
 	DatabaseURL     string           `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
 	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	Budget          budget.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	// The gateway's API keys live in their own database: gateway.db under the data folder, or
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
 	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr})
 	if err != nil {
+		return err
+	}
+	if err := cfg.Budget.Validate(); err != nil {
 		return err
 	}
 
@@ -106,7 +110,7 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 		return err
 	}
 	gdb.Close()
-	for _, svc := range services() {
+	for _, svc := range services(cfg) {
 		db, err := host.Migrate(ctx, svc, databaseURL(cfg, svc.Domain), "", log)
 		if err != nil {
 			return err
@@ -204,7 +208,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 
 	// The domain services, each a gRPC server on a loopback port of its own.
 	backends := map[string]string{}
-	for _, svc := range services() {
+	for _, svc := range services(cfg) {
 		in, err := host.Start(ctx, svc, host.Options{
 			DatabaseURL: databaseURL(cfg, svc.Domain),
 			GRPCAddr:    "127.0.0.1:0",

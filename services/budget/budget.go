@@ -6,6 +6,7 @@ package budget
 import (
 	"fmt"
 	"io/fs"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -21,8 +22,25 @@ import (
 // Domain is the service's domain name.
 const Domain = "budget"
 
-// Service describes the budget service to the host.
-func Service() host.Service {
+// Settings are the budget service's own settings, read from the environment by the programs that
+// run it (prefix QUARTERDECK_).
+type Settings struct {
+	FiscalYearStartMonth int `env:"BUDGET_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal year of new budgets; fiscal years are named after the calendar year in which they end"`
+}
+
+// Validate reports settings out of range.
+func (s Settings) Validate() error {
+	if s.FiscalYearStartMonth < 1 || s.FiscalYearStartMonth > 12 {
+		return fmt.Errorf("QUARTERDECK_BUDGET_FISCAL_YEAR_START_MONTH is %d; want 1 (January) to 12 (December)", s.FiscalYearStartMonth)
+	}
+	return nil
+}
+
+// Service describes the budget service with default settings to the host.
+func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1}) }
+
+// Configured describes the budget service with cfg, which must be valid, to the host.
+func Configured(cfg Settings) host.Service {
 	return host.Service{
 		Domain:     Domain,
 		Migrations: migrations,
@@ -32,7 +50,7 @@ func Service() host.Service {
 			if err != nil {
 				return err
 			}
-			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events))
+			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events, server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))))
 			return nil
 		},
 	}

@@ -32,6 +32,7 @@ type settings struct {
 	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
+	Budget          budget.Settings
 	Events          events.StreamConfig
 	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
 	Consumers       consumer.Settings
@@ -47,8 +48,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Budget.Validate(); err != nil {
+		return err
+	}
+	svc := budget.Configured(cfg.Budget)
 	if len(rest) == 1 && rest[0] == "migrate" {
-		db, err := host.Migrate(ctx, budget.Service(), cfg.DatabaseURL, cfg.DatabaseSchema, log)
+		db, err := host.Migrate(ctx, svc, cfg.DatabaseURL, cfg.DatabaseSchema, log)
 		if err != nil {
 			return err
 		}
@@ -88,7 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	in, err := host.Start(ctx, budget.Service(), host.Options{
+	in, err := host.Start(ctx, svc, host.Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
 		Consumers: cfg.Consumers, Logger: log, Identity: verifier,
 	})

@@ -178,3 +178,10 @@ func CumulativeAvailable(periods [Periods]PeriodFigures, period int) int64 {
 	}
 	return s
 }
+
+// ConsumptionBasisPoints is consumption in basis points of planned, rounded down, for the alert
+// events; 0 when nothing is planned.
+func ConsumptionBasisPoints(consumption, planned int64) int64 {
+	bp, _ := consumptionBP(consumption, planned)
+	return bp
+}

@@ -186,9 +186,15 @@ func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostC
 
 // emit writes the event about c into the outbox of tx.
 func (s *Server) emit(ctx context.Context, tx store.Tx, c *domain.CostCenter, event versionedEvent) error {
-	m, err := s.events.New(ctx, event, c.Name(), event.GetVersion())
+	return s.emitAbout(ctx, tx, c.Name(), event)
+}
+
+// emitAbout writes the event about the resource named name into the outbox of tx. The event's
+// version must be higher than that of every earlier event about the resource.
+func (s *Server) emitAbout(ctx context.Context, tx store.Tx, name string, event versionedEvent) error {
+	m, err := s.events.New(ctx, event, name, event.GetVersion())
 	if err != nil {
-		return fmt.Errorf("event for %s: %w", c.Name(), err)
+		return fmt.Errorf("event for %s: %w", name, err)
 	}
 	return tx.Emit(ctx, m)
 }

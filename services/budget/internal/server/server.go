@@ -2,12 +2,14 @@
 package server
 
 import (
+	"context"
 	"time"
 
 	"github.com/google/uuid"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
 )
 
@@ -19,6 +21,8 @@ type Server struct {
 	events *outbox.Factory
 	now    func() time.Time
 	newID  func() string
+	// fiscalStart is the first month of the fiscal year given to new budgets.
+	fiscalStart time.Month
 }
 
 // Option changes a Server's defaults; tests use them to fix time and IDs.
@@ -30,14 +34,22 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 // WithIDs sets the generator of server-assigned IDs.
 func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
 
+// WithFiscalYearStart sets the first calendar month of the fiscal year of budgets created from
+// now on; January by default.
+func WithFiscalYearStart(m time.Month) Option { return func(s *Server) { s.fiscalStart = m } }
+
 // New returns a server on st that writes its events through events.
 func New(st store.Store, events *outbox.Factory, opts ...Option) *Server {
-	s := &Server{store: st, events: events, now: time.Now, newID: newUUIDv7}
+	s := &Server{store: st, events: events, now: time.Now, newID: newUUIDv7, fiscalStart: time.January}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
+
+// actor is the caller of the call in ctx, as the gateway identified them: who submits, approves,
+// records.
+func actor(ctx context.Context) string { return identity.Actor(ctx) }
 
 // newUUIDv7 returns a time-ordered ID: new resources append to the primary-key index instead of
 // scattering over it, and listing by ID roughly follows creation order.

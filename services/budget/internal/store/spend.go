@@ -221,14 +221,8 @@ func UpdateTransfer(ctx context.Context, q Querier, query string, t *domain.Tran
 }
 
 // LineSpend is the spend of one line in one fiscal period, in minor units of the budget
-// currency: the converted actuals and the remaining amount of the open commitments. It has the
-// fields of domain.LineSpend, so one converts to the other.
-type LineSpend struct {
-	LineID         string
-	Period         int
-	ActualMinor    int64
-	CommittedMinor int64
-}
+// currency: the converted actuals and the remaining amount of the open commitments.
+type LineSpend = domain.LineSpend
 
 func scanLineSpend(s Scanner) (LineSpend, error) {
 	var ls LineSpend

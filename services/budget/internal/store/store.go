@@ -178,6 +178,8 @@ type Tx interface {
 	// commit). Call it after the change's writes, which lock the cost centre's row until the
 	// commit: that lock keeps the records of one resource in the order of its changes.
 	Audit(ctx context.Context, e audit.Entry) error
+	// AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period.
+	AddPeriodSpend(ctx context.Context, chainID string, s LineSpend) error
 }
 
 // Reader is what the store and a transaction read alike: the inputs of figures and roll-ups.
@@ -192,6 +194,9 @@ type Reader interface {
 	// converted actuals and of the remaining amounts of the open commitments. Pairs without
 	// either are left out.
 	Spend(ctx context.Context, chainID string) ([]LineSpend, error)
+	// PeriodSpend returns the chain's spend per line and period as kept by AddPeriodSpend, in the
+	// same form as Spend, which computes it from the records: the two agree.
+	PeriodSpend(ctx context.Context, chainID string) ([]LineSpend, error)
 	// RatesUsed returns the distinct rate uses of the chain's actuals and open commitments,
 	// ordered by rate ID and value.
 	RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error)

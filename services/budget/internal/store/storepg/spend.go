@@ -43,6 +43,13 @@ const (
 			UNION ALL
 			SELECT line_id, period, 0, remaining_minor FROM commitments WHERE chain_id = $2 AND state = $3) s
 		GROUP BY line_id, period ORDER BY line_id, period`
+	periodSpend = `SELECT line_id, period, actual_minor, committed_minor FROM period_balances
+		WHERE chain_id = $1 AND (actual_minor <> 0 OR committed_minor <> 0) ORDER BY line_id, period`
+	addPeriodSpend = `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (chain_id, line_id, period) DO UPDATE SET
+			actual_minor = period_balances.actual_minor + excluded.actual_minor,
+			committed_minor = period_balances.committed_minor + excluded.committed_minor`
 	ratesUsed = `SELECT DISTINCT rate_id, rate_month, rate_source, rate_target, rate_value FROM (
 			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM actuals
 				WHERE chain_id = $1 AND rate_id IS NOT NULL
@@ -120,6 +127,15 @@ func (t *tx) UpdateTransfer(ctx context.Context, tr *domain.Transfer, prevVersio
 
 func (r reader) Spend(ctx context.Context, chainID string) ([]store.LineSpend, error) {
 	return store.Spend(ctx, r.q, spend, chainID, chainID, int(domain.CommitmentOpen))
+}
+
+func (r reader) PeriodSpend(ctx context.Context, chainID string) ([]store.LineSpend, error) {
+	return store.Spend(ctx, r.q, periodSpend, chainID)
+}
+
+func (t *tx) AddPeriodSpend(ctx context.Context, chainID string, s store.LineSpend) error {
+	_, err := t.ExecContext(ctx, addPeriodSpend, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor)
+	return err
 }
 
 func (r reader) RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error) {

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/genproto/googleapis/type/date"
+	"google.golang.org/genproto/googleapis/type/money"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+)
+
+// moneyPB is minor units of cur as google.type.Money.
+func moneyPB(minor int64, cur domain.Currency) *money.Money {
+	units, nanos, code := domain.Amount{Minor: minor, Currency: cur}.Money()
+	return &money.Money{CurrencyCode: code, Units: units, Nanos: nanos}
+}
+
+// amountPB is an amount in its own currency as google.type.Money.
+func amountPB(a domain.Amount) *money.Money { return moneyPB(a.Minor, a.Currency) }
+
+// amountFromPB converts a request's money into an amount; an empty currency code means fallback
+// (the budget's currency). Errors name field.
+func amountFromPB(m *money.Money, fallback domain.Currency, field string) (domain.Amount, error) {
+	a, err := domain.AmountFromMoney(m.GetUnits(), m.GetNanos(), m.GetCurrencyCode(), fallback)
+	if err != nil {
+		return domain.Amount{}, domain.OnField(err, field)
+	}
+	return a, nil
+}
+
+// datePB is a date as google.type.Date; nil for the zero date.
+func datePB(d domain.Date) *date.Date {
+	if d.IsZero() {
+		return nil
+	}
+	return &date.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
+}
+
+// dateFromPB is a request's date; the zero date when unset. Validity is checked where the date
+// is used (domain.Calendar.CheckDate).
+func dateFromPB(d *date.Date) domain.Date {
+	if d == nil {
+		return domain.Date{}
+	}
+	return domain.Date{Year: int(d.GetYear()), Month: time.Month(d.GetMonth()), Day: int(d.GetDay())}
+}
+
+// rateUsePB is the rate behind a converted amount; nil when none was needed.
+func rateUsePB(u *domain.RateUse) *budgetv1.RateUse {
+	if u == nil {
+		return nil
+	}
+	return &budgetv1.RateUse{
+		ExchangeRate:       domain.ExchangeRateName(u.RateID),
+		Month:              u.Month.String(),
+		SourceCurrencyCode: string(u.Source),
+		TargetCurrencyCode: string(u.Target),
+		Rate:               u.Value,
+	}
+}
+
+// periodLabel names a fiscal period, e.g. FY2027-P03.
+func periodLabel(fy int32, period int) string { return fmt.Sprintf("FY%04d-P%02d", fy, period) }
+
+// periodPB describes period of fiscal year fy of cal.
+func periodPB(cal domain.Calendar, fy int32, period int) *budgetv1.Period {
+	m := cal.PeriodMonth(fy, period)
+	first := domain.Date{Year: m.Year, Month: m.Month, Day: 1}
+	last := domain.DateOf(first.Time().AddDate(0, 1, -1))
+	return &budgetv1.Period{
+		Label:      periodLabel(fy, period),
+		FiscalYear: fy,
+		Number:     int32(period),
+		Quarter:    int32(domain.Quarter(period)),
+		StartDate:  datePB(first),
+		EndDate:    datePB(last),
+	}
+}
+
+// figuresPB is figures in cur.
+func figuresPB(f domain.Figures, cur domain.Currency) *budgetv1.Figures {
+	pb := &budgetv1.Figures{
+		Planned:          moneyPB(f.Planned, cur),
+		Committed:        moneyPB(f.Committed, cur),
+		Actual:           moneyPB(f.Actual, cur),
+		Available:        moneyPB(f.Available, cur),
+		Variance:         moneyPB(f.Variance, cur),
+		PlannedToDate:    moneyPB(f.PlannedYTD, cur),
+		ActualToDate:     moneyPB(f.ActualYTD, cur),
+		VarianceToDate:   moneyPB(f.VarianceYTD, cur),
+		BurnRate:         moneyPB(f.BurnRate, cur),
+		Forecast:         moneyPB(f.Forecast, cur),
+		ForecastVariance: moneyPB(f.ForecastVariance, cur),
+	}
+	if f.ConsumptionKnown {
+		bp := f.ConsumptionBP
+		pb.ConsumptionBasisPoints = &bp
+	}
+	return pb
+}
+
+// periodFiguresPB is the 12 periods' figures of fiscal year fy in cur.
+func periodFiguresPB(ps [domain.Periods]domain.PeriodFigures, cal domain.Calendar, fy int32, cur domain.Currency) []*budgetv1.PeriodFigures {
+	out := make([]*budgetv1.PeriodFigures, 0, len(ps))
+	for i, p := range ps {
+		out = append(out, &budgetv1.PeriodFigures{
+			Period:    periodPB(cal, fy, i+1),
+			Planned:   moneyPB(p.Planned, cur),
+			Committed: moneyPB(p.Committed, cur),
+			Actual:    moneyPB(p.Actual, cur),
+			Available: moneyPB(p.Available, cur),
+			Variance:  moneyPB(p.Variance, cur),
+		})
+	}
+	return out
+}
