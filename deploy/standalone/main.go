@@ -41,12 +41,12 @@ var version = "dev"
 func services(cfg settings) []host.Service { return []host.Service{budget.Configured(cfg.Budget)} }
 
 type settings struct {
-	HTTPAddr        string           `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
-	DataDir         string           `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
-	NATSPort        int              `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
-	NATSURL         string           `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
-	DatabaseURL     string           `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
-	ShutdownTimeout time.Duration    `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
+	DataDir         string        `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
+	NATSPort        int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
+	NATSURL         string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
+	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
 	Budget          budget.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
