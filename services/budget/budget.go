@@ -39,8 +39,9 @@ func (s Settings) Validate() error {
 // Service describes the budget service with default settings to the host.
 func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1}) }
 
-// Configured describes the budget service with cfg, which must be valid, to the host.
-func Configured(cfg Settings) host.Service {
+// Configured describes the budget service with cfg, which must be valid, to the host. Tests pass
+// server options, such as a fixed clock.
+func Configured(cfg Settings, opts ...server.Option) host.Service {
 	return host.Service{
 		Domain:     Domain,
 		Migrations: migrations,
@@ -50,7 +51,7 @@ func Configured(cfg Settings) host.Service {
 			if err != nil {
 				return err
 			}
-			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events, server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))))
+			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events, append([]server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}, opts...)...))
 			return nil
 		},
 	}

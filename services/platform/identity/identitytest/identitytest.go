@@ -89,6 +89,14 @@ func DialOption(scopes ...string) grpc.DialOption {
 	return grpc.WithPerRPCCredentials(creds{p: Principal(scopes...)})
 }
 
+// DialOptionAs is DialOption for another subject than Subject, e.g. a second person who approves
+// what the first submitted.
+func DialOptionAs(subject string, scopes ...string) grpc.DialOption {
+	p := Principal(scopes...)
+	p.Subject = subject
+	return grpc.WithPerRPCCredentials(creds{p: p})
+}
+
 type creds struct{ p identity.Principal }
 
 func (c creds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
