@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
@@ -48,6 +49,7 @@ import (
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/authz"
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
@@ -511,6 +513,16 @@ var endpoints = []endpoint{
 	{"POST", "/v1/services/budget/auditRecords:verify", `{}`, "operations.read"},
 	{"GET", "/v1/services/budget/deadLetters", "", "operations.read"},
 	{"POST", "/v1/services/budget/deadLetters/nothere:replay", `{}`, "operations.replay"},
+	{"GET", "/v1/budgets", "", "budget.read"},
+	{"GET", "/v1/budgets/nothere/summary", "", "budget.read"},
+	{"POST", "/v1/budgets/nothere:submit", `{}`, "budget.write"},
+	{"POST", "/v1/budgets/nothere/lines/nothere/actuals",
+		`{"amount":{"currencyCode":"EUR","units":"1"},"bookingDate":{"year":2026,"month":1,"day":1}}`, "budget.spend"},
+	{"POST", "/v1/budgets/nothere/lines/nothere/commitments/nothere:release", `{}`, "budget.spend"},
+	{"POST", "/v1/budgets/nothere/transfers", `{"sourceLine":"budgets/nothere/lines/a","targetLine":"budgets/nothere/lines/b",
+		"amount":{"units":"1"},"reason":"test"}`, "budget.transfer"},
+	{"POST", "/v1/budgets/nothere:approve", `{}`, "budget.approve"},
+	{"POST", "/v1/budgets/nothere/transfers/nothere:reject", `{"reason":"no"}`, "budget.approve"},
 }
 
 // grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
@@ -522,8 +534,9 @@ type grpcCall struct {
 }
 
 // grpcCalls are the gRPC methods of every API the gateway serves: the budget service's, the
-// operations API (routed by its parent or name) and the gateway's own admin API.
-var grpcCalls = []grpcCall{
+// operations API (routed by its parent or name) and the gateway's own admin API. The budget
+// service's methods not listed here are added by allBudgetMethods.
+var grpcCalls = allBudgetMethods([]grpcCall{
 	{"BudgetService.ListCostCenters", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
 		_, err := budgetv1.NewBudgetServiceClient(c).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
 		return err
@@ -580,6 +593,34 @@ var grpcCalls = []grpcCall{
 		_, err := iamv1.NewApiKeyServiceClient(c).RevokeApiKey(ctx, &iamv1.RevokeApiKeyRequest{Name: "apiKeys/nothere"})
 		return err
 	}},
+})
+
+// allBudgetMethods adds to calls every method of the budget service that calls does not list, each
+// called with an empty request and needing the scopes its policy declares: authorization comes
+// before validation, so with the scope such a call fails with INVALID_ARGUMENT or NOT_FOUND, and
+// without it with PERMISSION_DENIED. A new method is covered as soon as it is declared.
+func allBudgetMethods(calls []grpcCall) []grpcCall {
+	listed := map[string]bool{}
+	for _, c := range calls {
+		listed[c.method] = true
+	}
+	sd := budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService")
+	for i := range sd.Methods().Len() {
+		md := sd.Methods().Get(i)
+		name := "BudgetService." + string(md.Name())
+		if listed[name] {
+			continue
+		}
+		scopes := authz.MethodPolicy(md).GetScopes()
+		if len(scopes) != 1 {
+			panic(name + " declares " + strings.Join(scopes, ",") + "; the suite expects one scope per method")
+		}
+		full := "/" + string(sd.FullName()) + "/" + string(md.Name())
+		calls = append(calls, grpcCall{name, scopes[0], func(ctx context.Context, c *grpc.ClientConn) error {
+			return c.Invoke(ctx, full, dynamicpb.NewMessage(md.Input()), dynamicpb.NewMessage(md.Output()))
+		}})
+	}
+	return calls
 }
 
 func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
