@@ -31,6 +31,7 @@ import (
 
 // env is one running budget service with a client and a view of its event stream.
 type env struct {
+	addr   string
 	client budgetv1.BudgetServiceClient
 	conn   *grpc.ClientConn
 	js     jetstream.JetStream
@@ -40,10 +41,16 @@ type env struct {
 // start runs the budget service on db and a NATS server of the test environment.
 func start(t testing.TB, db testenv.Database) *env {
 	t.Helper()
+	return startService(t, db, budget.Service())
+}
+
+// startService is start for the service as svc describes it, e.g. with other settings.
+func startService(t testing.TB, db testenv.Database, svc host.Service) *env {
+	t.Helper()
 	ctx := context.Background()
 	ns := testenv.NATSServer(t)
 	nc, js := testenv.Connect(t, ns.URL)
-	in, err := host.Start(ctx, budget.Service(), host.Options{
+	in, err := host.Start(ctx, svc, host.Options{
 		DatabaseURL: db.DSN,
 		Schema:      db.Schema,
 		GRPCAddr:    "127.0.0.1:0",
@@ -67,7 +74,20 @@ func start(t testing.TB, db testenv.Database) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &env{client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns}
+	return &env{addr: in.Addr(), client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns}
+}
+
+// clientAs returns a client of e's service that calls as subject, with every scope: a second
+// person, e.g. the approver of what the test's default caller submitted.
+func clientAs(t testing.TB, e *env, subject string) budgetv1.BudgetServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		identitytest.DialOptionAs(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return budgetv1.NewBudgetServiceClient(conn)
 }
 
 // forEachDatabase runs fn against SQLite and, when available, PostgreSQL.
