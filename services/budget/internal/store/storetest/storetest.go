@@ -87,6 +87,7 @@ func insertErr(s store.Store, c *domain.CostCenter) error {
 // Run runs the contract suite; open is called once per case.
 func Run(t *testing.T, open Opener) {
 	ctx := context.Background()
+	runBudgets(t, open)
 
 	t.Run("insert then get returns the same cost centre", func(t *testing.T) {
 		s, _ := open(t)
