@@ -185,7 +185,7 @@ var BudgetSchema = filter.Schema{
 	"cost_center": {Column: "cost_center_id", Type: filter.String,
 		Value: idFrom("cost_center", "costCenters/{cost_center}", domain.ParseCostCenterName)},
 	"fiscal_year":      {Column: "fiscal_year", Type: filter.Int},
-	"currency":         {Column: "currency", Type: filter.String},
+	"currency_code":    {Column: "currency", Type: filter.String},
 	"state":            {Column: "state", Type: filter.Enum, Enum: StateNames},
 	"overspend_policy": {Column: "policy", Type: filter.Enum, Enum: PolicyNames},
 	"owner":            {Column: "owner", Type: filter.String},
@@ -207,7 +207,7 @@ func BudgetValue(b *domain.Budget, path string) any {
 		return b.CostCenterID
 	case "fiscal_year":
 		return int64(b.FiscalYear)
-	case "currency":
+	case "currency_code":
 		return string(b.Currency)
 	case "owner":
 		return b.Owner

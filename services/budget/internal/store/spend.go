@@ -281,7 +281,6 @@ var ActualSchema = filter.Schema{
 	"line": {Column: lineNameColumn, Type: filter.String,
 		Value: checkName("line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
 	"booking_date":         {Column: "booking_date", Type: filter.String},
-	"period":               {Column: "period", Type: filter.Int},
 	"source":               {Column: "source", Type: filter.Enum, Enum: ActualSourceNames},
 	"external_reference":   {Column: "external_reference", Type: filter.String},
 	"amount.currency_code": {Column: "amount_currency", Type: filter.String},
@@ -303,8 +302,6 @@ func ActualValue(a *domain.Actual, path string) any {
 		return lineName(a.BudgetID, a.LineID)
 	case "booking_date":
 		return formatDate(a.BookingDate)
-	case "period":
-		return int64(a.Period)
 	case "external_reference":
 		return a.ExternalRef
 	case "amount.currency_code":
@@ -326,7 +323,6 @@ var CommitmentSchema = filter.Schema{
 	"line": {Column: lineNameColumn, Type: filter.String,
 		Value: checkName("line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
 	"expected_date":        {Column: "expected_date", Type: filter.String},
-	"period":               {Column: "period", Type: filter.Int},
 	"source":               {Column: "source", Type: filter.Enum, Enum: CommitmentSourceNames},
 	"source_reference":     {Column: "source_ref", Type: filter.String},
 	"state":                {Column: "state", Type: filter.Enum, Enum: CommitmentStateNames},
@@ -350,8 +346,6 @@ func CommitmentValue(c *domain.Commitment, path string) any {
 		return lineName(c.BudgetID, c.LineID)
 	case "expected_date":
 		return formatDate(c.Date)
-	case "period":
-		return int64(c.Period)
 	case "source_reference":
 		return c.SourceRef
 	case "amount.currency_code":

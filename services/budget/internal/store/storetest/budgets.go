@@ -346,7 +346,7 @@ func runBudgets(t *testing.T, open Opener) {
 			{`cost_center = "costCenters/a"`, "", []string{"a27", "a27r2", "a28"}},
 			{`fiscal_year = 2027`, "name desc", []string{"b27", "a27r2", "a27"}},
 			{`state = DRAFT`, "", []string{"a27r2", "a28"}},
-			{`state != DRAFT AND currency = "EUR"`, "", []string{"a27"}},
+			{`state != DRAFT AND currency_code = "EUR"`, "", []string{"a27"}},
 			{`overspend_policy = WARN`, "", []string{"b27"}},
 			{`owner = "users/bob" OR revision = 2`, "", []string{"a27r2", "b27"}},
 			{`name = "budgets/a28"`, "", []string{"a28"}},
@@ -541,7 +541,7 @@ func runBudgets(t *testing.T, open Opener) {
 			{"", "", []string{"a1", "a2", "f1", "f2"}},
 			{`amount.currency_code = "EUR"`, "", []string{"a2"}},
 			{`line = "budgets/b1/lines/l2"`, "", []string{"a2"}},
-			{`budget = "budgets/b1" AND period = 4`, "name desc", []string{"f2", "f1"}},
+			{`budget = "budgets/b1" AND booking_date >= "2026-07-01" AND booking_date < "2026-08-01"`, "name desc", []string{"f2", "f1"}},
 			{`source = PAYROLL OR booking_date <= "2026-05-03"`, "line desc, booking_date", []string{"a2", "a1"}},
 			{"", "create_time, external_reference desc", []string{"f2", "f1", "a2", "a1"}},
 		}, fetch(store.Wildcard, store.Wildcard), store.ActualValue, id)
@@ -601,7 +601,7 @@ func runBudgets(t *testing.T, open Opener) {
 			{`source_reference = "vendors/acme/contracts/c1"`, "", []string{"c1"}},
 			{`expected_date > "2026-12-31"`, "", []string{"c3"}},
 			{`line = "budgets/b1/lines/l1"`, "expected_date desc", []string{"c3", "c1"}},
-			{"", "update_time desc, period desc", []string{"c3", "c2", "c1"}},
+			{"", "update_time desc, expected_date desc", []string{"c3", "c1", "c2"}},
 		}, fetch, store.CommitmentValue, id)
 		lfetch := func(q *listing.Query) ([]*domain.Commitment, error) { return s.ListCommitments(ctx, "b1", "l2", q) }
 		checkList(t, store.CommitmentList, []listCase{{"", "", []string{"c2"}}}, lfetch, store.CommitmentValue, id)
@@ -722,8 +722,8 @@ func runBudgets(t *testing.T, open Opener) {
 		checkList(t, store.ExchangeRateList, []listCase{
 			{"", "", []string{r4.ID, r1.ID, r3.ID, r2.ID}},
 			{`month = "2027-03"`, "", []string{r1.ID, r3.ID}},
-			{`source_currency = "EUR" AND target_currency = USD`, "month desc", []string{r2.ID, r1.ID}},
-			{`month >= "2027-01"`, "source_currency desc, month desc", []string{r3.ID, r2.ID, r1.ID}},
+			{`source_currency_code = "EUR" AND target_currency_code = USD`, "month desc", []string{r2.ID, r1.ID}},
+			{`month >= "2027-01"`, "source_currency_code desc, month desc", []string{r3.ID, r2.ID, r1.ID}},
 		}, fetch, store.ExchangeRateValue, id)
 		within(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteExchangeRate(ctx, r3.ID, 1) })
 		if _, err := s.GetExchangeRate(ctx, r3.ID); !errors.Is(err, domain.ErrExchangeRateNotFound) {
