@@ -634,10 +634,13 @@ type ListBudgetsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `cost_center`, `fiscal_year`, `currency_code`, `state`, `revision`, `display_name`, `owner`, `create_time` and `update_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `cost_center`, `fiscal_year`, `currency_code`,
+	// `state`, `overspend_policy`, `revision`, `display_name`, `owner`, `create_time` and
+	// `update_time`. See docs/budget.md for examples.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1410,10 +1413,12 @@ type ListBudgetLinesRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `display_name`, `category`, `expense_type`, `tag`, `create_time` and `update_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `display_name`, `category`, `expense_type`, `tag`,
+	// `create_time` and `update_time`. See docs/budget.md for examples.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1774,10 +1779,13 @@ type ListActualsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `booking_date` (`YYYY-MM-DD`), `period`, `source`, `external_reference`, `currency_code` (of `amount`), `corrects`, `commitment`, `creator` and `create_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `budget`, `line`, `booking_date` (`YYYY-MM-DD`),
+	// `source`, `external_reference`, `amount.currency_code`, `creator` and `create_time`. See
+	// docs/budget.md for examples.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2026,10 +2034,13 @@ type ListCommitmentsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `expected_date` (`YYYY-MM-DD`), `period`, `state`, `source`, `source_reference`, `currency_code` (of `amount`), `creator`, `create_time` and `update_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `budget`, `line`, `expected_date` (`YYYY-MM-DD`),
+	// `state`, `source`, `source_reference`, `amount.currency_code`, `creator`, `create_time` and
+	// `update_time`. See docs/budget.md for examples.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2355,10 +2366,13 @@ type ListTransfersRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `state`, `source_line`, `target_line`, `requester`, `create_time` and `update_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `source_line`, `target_line`, `effective_date` (`YYYY-
+	// MM-DD`), `state`, `requester`, `decider`, `create_time` and `update_time`. See docs/budget.md
+	// for examples.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2943,10 +2957,12 @@ type ListExchangeRatesRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over the fields `name`, `month`, `source_currency_code`, `target_currency_code`, `create_time` and `update_time`. See docs/budget.md for examples.
+	// An AIP-160 filter over the fields `name`, `month`, `source_currency_code`,
+	// `target_currency_code`, `create_time` and `update_time`. See docs/budget.md for examples.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): a comma-separated list of the same fields, each
-	// optionally followed by ` desc`. Ties are ordered by `name`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
 	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
