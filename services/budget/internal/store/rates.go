@@ -83,11 +83,11 @@ func UpdateExchangeRate(ctx context.Context, q Querier, query string, r *domain.
 var ExchangeRateSchema = filter.Schema{
 	"name": {Column: "id", Type: filter.String,
 		Value: idFrom("name", "exchangeRates/{exchange_rate}", lastID(domain.ExchangeRateCollection))},
-	"month":           {Column: "month", Type: filter.String},
-	"source_currency": {Column: "source", Type: filter.String},
-	"target_currency": {Column: "target", Type: filter.String},
-	"create_time":     {Column: "create_time", Type: filter.Timestamp},
-	"update_time":     {Column: "update_time", Type: filter.Timestamp},
+	"month":                {Column: "month", Type: filter.String},
+	"source_currency_code": {Column: "source", Type: filter.String},
+	"target_currency_code": {Column: "target", Type: filter.String},
+	"create_time":          {Column: "create_time", Type: filter.Timestamp},
+	"update_time":          {Column: "update_time", Type: filter.Timestamp},
 }
 
 // ExchangeRateList is what ListExchangeRates can filter and order by.
@@ -100,9 +100,9 @@ func ExchangeRateValue(r *domain.ExchangeRate, path string) any {
 		return r.ID
 	case "month":
 		return FormatMonth(r.Month)
-	case "source_currency":
+	case "source_currency_code":
 		return string(r.Source)
-	case "target_currency":
+	case "target_currency_code":
 		return string(r.Target)
 	case "create_time":
 		return r.CreateTime
