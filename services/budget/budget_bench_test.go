@@ -86,7 +86,7 @@ func approvedBudget(b *testing.B, e *env, lines int) (budget string, lineNames [
 	for i := range lines {
 		l, err := e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: bu.GetName(), BudgetLine: &budgetv1.BudgetLine{
 			DisplayName: fmt.Sprintf("Line %d", i), Category: budgetv1.BudgetLine_CLOUD, ExpenseType: budgetv1.BudgetLine_OPEX,
-			PlannedAmount: units("", 1_000_000)}})
+			PlannedAmount: whole("", 1_000_000)}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func BenchmarkRecordActual(b *testing.B) {
 				for pb.Next() {
 					line := lines[seq.Add(1)%int64(len(lines))]
 					_, err := e.client.RecordActual(ctx, &budgetv1.RecordActualRequest{Parent: line, Actual: &budgetv1.Actual{
-						Amount: units("EUR", 1), BookingDate: day(int32(today.Year()), int32(today.Month()), int32(today.Day()))}})
+						Amount: whole("EUR", 1), BookingDate: day(int32(today.Year()), int32(today.Month()), int32(today.Day()))}})
 					if err != nil {
 						b.Error(err)
 						return
@@ -141,7 +141,7 @@ func BenchmarkGetBudgetSummary(b *testing.B) {
 			today := time.Now().UTC()
 			for i := range 1000 {
 				if _, err := e.client.RecordActual(ctx, &budgetv1.RecordActualRequest{Parent: lines[i%len(lines)], Actual: &budgetv1.Actual{
-					Amount: units("EUR", 1), BookingDate: day(int32(today.Year()), int32(today.Month()), int32(today.Day()))}}); err != nil {
+					Amount: whole("EUR", 1), BookingDate: day(int32(today.Year()), int32(today.Month()), int32(today.Day()))}}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -60,16 +60,16 @@ func workedExample(t *testing.T, e *env) {
 	// 2. Two lines, phased monthly.
 	_, err = owner.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(), BudgetLineId: "cloud",
 		BudgetLine: &budgetv1.BudgetLine{DisplayName: "Public cloud", Category: budgetv1.BudgetLine_CLOUD,
-			ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: units("", 120000)}})
+			ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: whole("", 120000)}})
 	must(err, "create line cloud")
 	servers := make([]*money.Money, 12)
 	for i := range servers {
-		servers[i] = units("", 0)
+		servers[i] = whole("", 0)
 	}
-	servers[2], servers[8] = units("", 30000), units("", 30000)
+	servers[2], servers[8] = whole("", 30000), whole("", 30000)
 	_, err = owner.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(), BudgetLineId: "servers",
 		BudgetLine: &budgetv1.BudgetLine{DisplayName: "Servers", Category: budgetv1.BudgetLine_HARDWARE,
-			ExpenseType: budgetv1.BudgetLine_CAPEX, PlannedAmount: units("", 60000),
+			ExpenseType: budgetv1.BudgetLine_CAPEX, PlannedAmount: whole("", 60000),
 			Phasing: &budgetv1.Phasing{Granularity: budgetv1.Phasing_MONTHLY, Amounts: servers}}})
 	must(err, "create line servers")
 
@@ -78,7 +78,7 @@ func workedExample(t *testing.T, e *env) {
 	must(err, "submit")
 	b, err = approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName(), Etag: b.GetEtag()})
 	must(err, "approve")
-	if b.GetState() != budgetv1.Budget_APPROVED || b.GetDecider() != "apiKeys/approver" || eur(b.GetPlannedAmount()) != "180000.00" {
+	if b.GetState() != budgetv1.Budget_APPROVED || b.GetDecider() != "apiKeys/approver" || amountString(b.GetPlannedAmount()) != "180000.00" {
 		t.Fatalf("approved budget = %v", b)
 	}
 
@@ -99,30 +99,30 @@ func workedExample(t *testing.T, e *env) {
 		must(err, "record actual on "+line)
 		return a
 	}
-	record(cloud, units("EUR", 9500), day(2026, 4, 30), "")
-	usd := record(cloud, units("USD", 11000), day(2026, 5, 31), "")
-	if eur(usd.GetConvertedAmount()) != "10120.00" || usd.GetRate().GetExchangeRate() != "exchangeRates/2026-05-usd-eur" ||
+	record(cloud, whole("EUR", 9500), day(2026, 4, 30), "")
+	usd := record(cloud, whole("USD", 11000), day(2026, 5, 31), "")
+	if amountString(usd.GetConvertedAmount()) != "10120.00" || usd.GetRate().GetExchangeRate() != "exchangeRates/2026-05-usd-eur" ||
 		usd.GetRate().GetRate() != "0.92" || usd.GetPeriod() != "FY2027-P02" {
 		t.Errorf("dollar actual = %v", usd)
 	}
-	record(cloud, units("EUR", 10000), day(2026, 6, 30), "")
+	record(cloud, whole("EUR", 10000), day(2026, 6, 30), "")
 	po, err := owner.RecordCommitment(ctx, &budgetv1.RecordCommitmentRequest{Parent: serversLine, Commitment: &budgetv1.Commitment{
-		Amount: units("EUR", 45000), ExpectedDate: day(2026, 7, 15), Source: budgetv1.Commitment_PURCHASE_ORDER,
+		Amount: whole("EUR", 45000), ExpectedDate: day(2026, 7, 15), Source: budgetv1.Commitment_PURCHASE_ORDER,
 		SourceReference: "po-4711"}})
 	must(err, "record commitment")
-	invoice := record(serversLine, units("USD", 31000), day(2026, 7, 10), po.GetName())
-	if eur(invoice.GetConvertedAmount()) != "27900.00" || eur(invoice.GetReleasedCommitmentAmount()) != "27900.00" {
+	invoice := record(serversLine, whole("USD", 31000), day(2026, 7, 10), po.GetName())
+	if amountString(invoice.GetConvertedAmount()) != "27900.00" || amountString(invoice.GetReleasedCommitmentAmount()) != "27900.00" {
 		t.Errorf("invoice against the purchase order = %v", invoice)
 	}
 	po, err = owner.GetCommitment(ctx, &budgetv1.GetCommitmentRequest{Name: po.GetName()})
 	must(err, "get commitment")
-	if eur(po.GetRemainingAmount()) != "17100.00" || po.GetState() != budgetv1.Commitment_OPEN {
+	if amountString(po.GetRemainingAmount()) != "17100.00" || po.GetState() != budgetv1.Commitment_OPEN {
 		t.Errorf("commitment after the invoice = %v", po)
 	}
 
 	// 6. A transfer of 5,000.00 from servers to cloud from September, approved by the other person.
 	tr, err := owner.CreateTransfer(ctx, &budgetv1.CreateTransferRequest{Parent: b.GetName(), Transfer: &budgetv1.Transfer{
-		SourceLine: serversLine, TargetLine: cloud, Amount: units("", 5000), EffectiveDate: day(2026, 9, 1),
+		SourceLine: serversLine, TargetLine: cloud, Amount: whole("", 5000), EffectiveDate: day(2026, 9, 1),
 		Reason: "Cloud migration ahead of plan"}})
 	must(err, "request transfer")
 	tr, err = approver.ApproveTransfer(ctx, &budgetv1.ApproveTransferRequest{Name: tr.GetName()})
@@ -134,10 +134,10 @@ func workedExample(t *testing.T, e *env) {
 	must(err, "get servers")
 	var phased []string
 	for _, m := range sl.GetPhasing().GetAmounts() {
-		phased = append(phased, eur(m))
+		phased = append(phased, amountString(m))
 	}
-	if eur(sl.GetPlannedAmount()) != "55000.00" || phased[8] != "25000.00" || phased[2] != "30000.00" {
-		t.Errorf("servers after the transfer: planned %s, phasing %v", eur(sl.GetPlannedAmount()), phased)
+	if amountString(sl.GetPlannedAmount()) != "55000.00" || phased[8] != "25000.00" || phased[2] != "30000.00" {
+		t.Errorf("servers after the transfer: planned %s, phasing %v", amountString(sl.GetPlannedAmount()), phased)
 	}
 
 	// 7. Burn and forecast on 2026-09-15: six periods have started.
@@ -178,10 +178,10 @@ func workedExample(t *testing.T, e *env) {
 		{9, "FY2027-P09", "35000.00", "0.00", "0.00"},
 	} {
 		got := periods[p.n-1]
-		if got.GetPeriod().GetLabel() != p.label || eur(got.GetPlanned()) != p.planned || eur(got.GetCommitted()) != p.committed ||
-			eur(got.GetActual()) != p.actual {
+		if got.GetPeriod().GetLabel() != p.label || amountString(got.GetPlanned()) != p.planned || amountString(got.GetCommitted()) != p.committed ||
+			amountString(got.GetActual()) != p.actual {
 			t.Errorf("period %d = %s planned %s committed %s actual %s; want %v", p.n, got.GetPeriod().GetLabel(),
-				eur(got.GetPlanned()), eur(got.GetCommitted()), eur(got.GetActual()), p)
+				amountString(got.GetPlanned()), amountString(got.GetCommitted()), amountString(got.GetActual()), p)
 		}
 	}
 	var rates []string
@@ -206,9 +206,9 @@ func workedExample(t *testing.T, e *env) {
 		decision budgetv1.CheckFundsResponse_Decision
 		reason   string
 	}{{5000, budgetv1.CheckFundsResponse_ALLOW, "WITHIN_AVAILABLE"}, {12000, budgetv1.CheckFundsResponse_WARN, "EXCEEDS_AVAILABLE"}} {
-		f, err := owner.CheckFunds(ctx, &budgetv1.CheckFundsRequest{Line: serversLine, Amount: units("EUR", c.units), Date: day(2026, 10, 1)})
+		f, err := owner.CheckFunds(ctx, &budgetv1.CheckFundsRequest{Line: serversLine, Amount: whole("EUR", c.units), Date: day(2026, 10, 1)})
 		must(err, "check funds")
-		if f.GetDecision() != c.decision || f.GetReason() != c.reason || eur(f.GetAvailable()) != "10000.00" {
+		if f.GetDecision() != c.decision || f.GetReason() != c.reason || amountString(f.GetAvailable()) != "10000.00" {
 			t.Errorf("check %d = %v", c.units, f)
 		}
 	}
@@ -252,16 +252,16 @@ type figureTable map[string]figures
 func (w figureTable) check(t *testing.T, name string, f *budgetv1.Figures) {
 	t.Helper()
 	want := w[name]
-	got := figures{eur(f.GetPlanned()), eur(f.GetCommitted()), eur(f.GetActual()), eur(f.GetAvailable()), eur(f.GetVariance()),
-		eur(f.GetPlannedToDate()), eur(f.GetActualToDate()), eur(f.GetVarianceToDate()),
-		eur(f.GetBurnRate()), eur(f.GetForecast()), eur(f.GetForecastVariance()), f.GetConsumptionBasisPoints()}
+	got := figures{amountString(f.GetPlanned()), amountString(f.GetCommitted()), amountString(f.GetActual()), amountString(f.GetAvailable()), amountString(f.GetVariance()),
+		amountString(f.GetPlannedToDate()), amountString(f.GetActualToDate()), amountString(f.GetVarianceToDate()),
+		amountString(f.GetBurnRate()), amountString(f.GetForecast()), amountString(f.GetForecastVariance()), f.GetConsumptionBasisPoints()}
 	if got != want {
 		t.Errorf("%s figures:\n got %+v\nwant %+v", name, got, want)
 	}
 }
 
-// units is a whole amount; an empty currency means the budget's.
-func units(currency string, u int64) *money.Money {
+// whole is a whole amount; an empty currency means the budget's.
+func whole(currency string, u int64) *money.Money {
 	return &money.Money{CurrencyCode: currency, Units: u}
 }
 
@@ -271,8 +271,8 @@ func dateString(d *date.Date) string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())
 }
 
-// eur formats a two-decimal amount as units.cents, e.g. -17900.00.
-func eur(m *money.Money) string {
+// amountString formats a two-decimal amount as units.cents, e.g. -17900.00.
+func amountString(m *money.Money) string {
 	u, n := m.GetUnits(), m.GetNanos()
 	sign := ""
 	if u < 0 || n < 0 {

@@ -11,7 +11,7 @@ import (
 // metadata or field violations still matches its sentinel.
 //
 // Field violations name the field's full path in the request ("budget.display_name",
-// "line.phasing.amounts", "actual.amount"), so the server passes them through unprefixed.
+// "budget_line.phasing.amounts", "actual.amount"), so the server passes them through unprefixed.
 var (
 	// Money and currencies.
 	ErrCurrencyUnsupported = fault.New(fault.InvalidArgument, "CURRENCY_UNSUPPORTED", "the currency is not supported")

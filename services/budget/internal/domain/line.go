@@ -24,9 +24,9 @@ const (
 	FieldLineDisplayName = "display_name"
 	FieldLineCategory    = "category"
 	FieldLineExpenseType = "expense_type"
-	FieldLinePlanned     = "planned"
+	FieldLinePlanned     = "planned_amount"
 	FieldLinePhasing     = "phasing"
-	FieldLineThresholds  = "thresholds"
+	FieldLineThresholds  = "threshold_percents"
 	FieldLineTag         = "tag"
 	FieldLineDescription = "description"
 )
@@ -96,44 +96,44 @@ func (l *Line) Validate() error {
 	var vs []faultViolation
 	switch n := utf8.RuneCountInString(l.DisplayName); {
 	case n == 0:
-		vs = append(vs, violation("line.display_name", "REQUIRED", "display_name is required"))
+		vs = append(vs, violation("budget_line.display_name", "REQUIRED", "display_name is required"))
 	case n > maxDisplayName:
-		vs = append(vs, violation("line.display_name", "TOO_LONG", "display_name is longer than 200 characters"))
+		vs = append(vs, violation("budget_line.display_name", "TOO_LONG", "display_name is longer than 200 characters"))
 	}
 	switch {
 	case l.Category == 0:
-		vs = append(vs, violation("line.category", "REQUIRED", "category is required"))
+		vs = append(vs, violation("budget_line.category", "REQUIRED", "category is required"))
 	case l.Category < CategoryHardware || l.Category > CategoryOther:
-		vs = append(vs, violation("line.category", "INVALID", "category is not a known category"))
+		vs = append(vs, violation("budget_line.category", "INVALID", "category is not a known category"))
 	}
 	switch {
 	case l.ExpenseType == 0:
-		vs = append(vs, violation("line.expense_type", "REQUIRED", "expense_type is required"))
+		vs = append(vs, violation("budget_line.expense_type", "REQUIRED", "expense_type is required"))
 	case l.ExpenseType != Capex && l.ExpenseType != Opex:
-		vs = append(vs, violation("line.expense_type", "INVALID", "expense_type must be CAPEX or OPEX"))
+		vs = append(vs, violation("budget_line.expense_type", "INVALID", "expense_type must be CAPEX or OPEX"))
 	}
 	if l.PlannedMinor < 0 {
-		vs = append(vs, violation("line.planned", "NEGATIVE", "planned must not be negative"))
+		vs = append(vs, violation("budget_line.planned_amount", "NEGATIVE", "planned must not be negative"))
 	} else if err := l.Phasing.Validate(l.PlannedMinor); err != nil {
 		vs = append(vs, asFault(err).Violations...)
 	}
 	if len(l.Thresholds) > maxThresholds {
-		vs = append(vs, violation("line.thresholds", "TOO_MANY", "at most 10 thresholds"))
+		vs = append(vs, violation("budget_line.threshold_percents", "TOO_MANY", "at most 10 thresholds"))
 	}
 	for _, t := range l.Thresholds {
 		if t < minThreshold || t > maxThreshold {
-			vs = append(vs, violation("line.thresholds", "OUT_OF_RANGE", "thresholds must be between 1 and 1000 percent"))
+			vs = append(vs, violation("budget_line.threshold_percents", "OUT_OF_RANGE", "thresholds must be between 1 and 1000 percent"))
 			break
 		}
 	}
 	if !slices.IsSorted(l.Thresholds) || len(slices.Compact(slices.Clone(l.Thresholds))) != len(l.Thresholds) {
-		vs = append(vs, violation("line.thresholds", "NOT_ASCENDING", "thresholds must be strictly ascending"))
+		vs = append(vs, violation("budget_line.threshold_percents", "NOT_ASCENDING", "thresholds must be strictly ascending"))
 	}
 	if utf8.RuneCountInString(l.Tag) > maxTag {
-		vs = append(vs, violation("line.tag", "TOO_LONG", "tag is longer than 100 characters"))
+		vs = append(vs, violation("budget_line.tag", "TOO_LONG", "tag is longer than 100 characters"))
 	}
 	if utf8.RuneCountInString(l.Description) > maxDescription {
-		vs = append(vs, violation("line.description", "TOO_LONG", "description is longer than 2000 characters"))
+		vs = append(vs, violation("budget_line.description", "TOO_LONG", "description is longer than 2000 characters"))
 	}
 	if len(vs) == 1 && vs[0].Field == FieldPhasingAmounts {
 		// A lone phasing problem keeps its specific reason (PHASING_SUM_MISMATCH …) as the

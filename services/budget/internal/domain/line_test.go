@@ -34,16 +34,16 @@ func TestNewLine(t *testing.T) {
 		want []string
 		err  error
 	}{
-		{"required", LineFields{}, []string{"line.display_name:REQUIRED", "line.category:REQUIRED", "line.expense_type:REQUIRED"}, nil},
+		{"required", LineFields{}, []string{"budget_line.display_name:REQUIRED", "budget_line.category:REQUIRED", "budget_line.expense_type:REQUIRED"}, nil},
 		{"ranges", LineFields{DisplayName: "x", Category: 99, ExpenseType: 3, PlannedMinor: -1, Thresholds: []int32{0},
 			Tag: strings.Repeat("t", 101)},
-			[]string{"line.category:INVALID", "line.expense_type:INVALID", "line.planned:NEGATIVE", "line.thresholds:OUT_OF_RANGE", "line.tag:TOO_LONG"}, nil},
+			[]string{"budget_line.category:INVALID", "budget_line.expense_type:INVALID", "budget_line.planned_amount:NEGATIVE", "budget_line.threshold_percents:OUT_OF_RANGE", "budget_line.tag:TOO_LONG"}, nil},
 		{"threshold 1001", LineFields{DisplayName: "x", Category: 1, ExpenseType: 1, Thresholds: []int32{1001}},
-			[]string{"line.thresholds:OUT_OF_RANGE"}, nil},
+			[]string{"budget_line.threshold_percents:OUT_OF_RANGE"}, nil},
 		{"phasing sum", LineFields{DisplayName: "x", Category: 1, ExpenseType: 1, PlannedMinor: 10,
-			Phasing: &Phasing{Quarterly, []int64{1, 2, 3, 5}}}, []string{"line.phasing.amounts:PHASING_SUM_MISMATCH"}, ErrPhasingSumMismatch},
+			Phasing: &Phasing{Quarterly, []int64{1, 2, 3, 5}}}, []string{"budget_line.phasing.amounts:PHASING_SUM_MISMATCH"}, ErrPhasingSumMismatch},
 		{"phasing with other errors", LineFields{Category: 1, ExpenseType: 1, PlannedMinor: 10,
-			Phasing: &Phasing{Quarterly, []int64{1}}}, []string{"line.display_name:REQUIRED", "line.phasing.amounts:PHASING_LENGTH"}, nil},
+			Phasing: &Phasing{Quarterly, []int64{1}}}, []string{"budget_line.display_name:REQUIRED", "budget_line.phasing.amounts:PHASING_LENGTH"}, nil},
 	}
 	for _, tt := range tests {
 		_, err := NewLine("l", "b", tt.f, t0)
@@ -60,15 +60,15 @@ func TestLineApply(t *testing.T) {
 	l := newLine(t, LineFields{DisplayName: "Cloud", Category: CategoryCloud, ExpenseType: Opex, PlannedMinor: 400,
 		Phasing: &Phasing{Quarterly, []int64{400, 0, 0, 0}}})
 	// Planned alone re-phases evenly in the line's granularity.
-	changed, err := l.Apply([]string{"planned"}, LineFields{PlannedMinor: 402}, t0)
-	if err != nil || !slices.Equal(changed, []string{"planned", "phasing"}) || !slices.Equal(l.Phasing.Amounts, []int64{101, 101, 100, 100}) || l.Version != 2 {
+	changed, err := l.Apply([]string{"planned_amount"}, LineFields{PlannedMinor: 402}, t0)
+	if err != nil || !slices.Equal(changed, []string{"planned_amount", "phasing"}) || !slices.Equal(l.Phasing.Amounts, []int64{101, 101, 100, 100}) || l.Version != 2 {
 		t.Errorf("Apply planned = %v %v %+v", changed, err, l)
 	}
 	// Phasing alone must sum to the current planned.
 	if _, err := l.Apply([]string{"phasing"}, LineFields{Phasing: &Phasing{Quarterly, []int64{1, 1, 1, 1}}}, t0); !errors.Is(err, ErrPhasingSumMismatch) {
 		t.Errorf("phasing alone = %v", err)
 	}
-	changed, err = l.Apply([]string{"planned", "phasing"}, LineFields{PlannedMinor: 12, Phasing: &Phasing{Monthly, []int64{12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}}, t0)
+	changed, err = l.Apply([]string{"planned_amount", "phasing"}, LineFields{PlannedMinor: 12, Phasing: &Phasing{Monthly, []int64{12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}}, t0)
 	if err != nil || len(changed) != 2 || l.PlannedMinor != 12 || l.Phasing.Granularity != Monthly {
 		t.Errorf("Apply both = %v %v %+v", changed, err, l)
 	}

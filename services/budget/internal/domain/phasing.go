@@ -7,7 +7,7 @@ import (
 )
 
 // FieldPhasingAmounts is the request path that phasing violations name.
-const FieldPhasingAmounts = "line.phasing.amounts"
+const FieldPhasingAmounts = "budget_line.phasing.amounts"
 
 // splitEven divides total into n parts that differ by at most one minor unit, the remainder one
 // each to the earliest parts. total must be ≥ 0.
@@ -53,7 +53,7 @@ func (p Phasing) wantLen() int {
 
 // Validate checks that the phasing has 12 monthly or 4 quarterly amounts, none negative,
 // summing exactly to total. The first broken rule is returned as its specific reason on
-// line.phasing.amounts.
+// budget_line.phasing.amounts.
 func (p Phasing) Validate(total int64) error {
 	n := p.wantLen()
 	if n < 0 || len(p.Amounts) != n {

@@ -44,7 +44,7 @@ func TestPhasingValidate(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			if v := violations(t, err); len(v) != 1 || v[0] != "line.phasing.amounts:"+asFault(tt.err).Reason {
+			if v := violations(t, err); len(v) != 1 || v[0] != "budget_line.phasing.amounts:"+asFault(tt.err).Reason {
 				t.Errorf("%s: violations = %v", tt.name, v)
 			}
 		}

@@ -191,14 +191,14 @@ func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeR
 	var vs []faultViolation
 	s, err := ParseCurrency(src)
 	if err != nil {
-		vs = append(vs, violation("exchange_rate.source_currency", ErrCurrencyUnsupported.Reason, "the source currency is not supported"))
+		vs = append(vs, violation("exchange_rate.source_currency_code", ErrCurrencyUnsupported.Reason, "the source currency is not supported"))
 	}
 	t, err := ParseCurrency(dst)
 	if err != nil {
-		vs = append(vs, violation("exchange_rate.target_currency", ErrCurrencyUnsupported.Reason, "the target currency is not supported"))
+		vs = append(vs, violation("exchange_rate.target_currency_code", ErrCurrencyUnsupported.Reason, "the target currency is not supported"))
 	}
 	if s != "" && s == t {
-		vs = append(vs, violation("exchange_rate.target_currency", ErrRateSameCurrency.Reason, ErrRateSameCurrency.Message))
+		vs = append(vs, violation("exchange_rate.target_currency_code", ErrRateSameCurrency.Reason, ErrRateSameCurrency.Message))
 	}
 	if !m.Valid() {
 		vs = append(vs, violation("exchange_rate.month", ErrMonthInvalid.Reason, ErrMonthInvalid.Message))

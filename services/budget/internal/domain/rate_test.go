@@ -156,7 +156,7 @@ func TestNewExchangeRateAndConvertAt(t *testing.T) {
 		t.Fatalf("NewExchangeRate = %+v, %v", r, err)
 	}
 	_, err = NewExchangeRate(Month{2027, 13}, "EUR", "EUR", "-1", t0)
-	want := []string{"exchange_rate.target_currency:RATE_SAME_CURRENCY", "exchange_rate.month:MONTH_INVALID", "exchange_rate.rate:RATE_INVALID"}
+	want := []string{"exchange_rate.target_currency_code:RATE_SAME_CURRENCY", "exchange_rate.month:MONTH_INVALID", "exchange_rate.rate:RATE_INVALID"}
 	if got := violations(t, err); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
 		t.Errorf("violations = %v", got)
 	}

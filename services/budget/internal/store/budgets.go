@@ -127,6 +127,15 @@ func UpdateBudget(ctx context.Context, q Querier, query string, b *domain.Budget
 	return exec(ctx, q, budgetWriteError(b), query, append(BudgetArgs(b), prevVersion)...)
 }
 
+// MaxRevision runs query, selecting the highest revision (0 when none) of the chain $1.
+func MaxRevision(ctx context.Context, q Querier, query, chainID string) (int32, error) {
+	var n int32
+	if err := q.QueryRowContext(ctx, query, chainID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("latest revision of budget chain %s: %w", chainID, err)
+	}
+	return n, nil
+}
+
 // Delete runs a delete whose parameters are args; it must remove exactly one row.
 func Delete(ctx context.Context, q Querier, what, query string, args ...any) error {
 	return exec(ctx, q, func(err error) error { return fmt.Errorf("delete %s: %w", what, err) }, query, args...)

@@ -96,6 +96,9 @@ type Tx interface {
 	UpdateBudget(ctx context.Context, b *domain.Budget, prevVersion int64) error
 	// DeleteBudget removes the revision at version, and its lines with it.
 	DeleteBudget(ctx context.Context, id string, version int64) error
+	// MaxRevision returns the highest revision number of the chain's revisions, 0 when it has
+	// none: a new revision takes the next number even when an older one is revised.
+	MaxRevision(ctx context.Context, chainID string) (int32, error)
 
 	// InsertChain stores a new chain: domain.ErrBudgetExists when the cost centre already has
 	// one for the fiscal year, domain.ErrCostCenterNotFound when the cost centre is missing.

@@ -22,6 +22,7 @@ const (
 		decision_time = $18, decision_reason = $19, closer = $20, close_time = $21, planned_minor = $22,
 		create_time = $23, update_time = $24, version = $25 WHERE id = $1 AND version = $26`
 	deleteBudget = `DELETE FROM budgets WHERE id = $1 AND version = $2`
+	maxRevision  = `SELECT COALESCE(MAX(revision), 0) FROM budgets WHERE chain_id = $1`
 	// The IN list is filled in by store.BudgetsIn.
 	budgetsInForce = `SELECT ` + store.BudgetColumns + ` FROM budgets WHERE id IN (
 		SELECT in_force_id FROM budget_chains WHERE fiscal_year = $1 AND cost_center_id IN (IDS))
@@ -72,6 +73,10 @@ func (t *tx) UpdateBudget(ctx context.Context, b *domain.Budget, prevVersion int
 
 func (t *tx) DeleteBudget(ctx context.Context, id string, version int64) error {
 	return store.Delete(ctx, t, "budget "+id, deleteBudget, id, version)
+}
+
+func (t *tx) MaxRevision(ctx context.Context, chainID string) (int32, error) {
+	return store.MaxRevision(ctx, t, maxRevision, chainID)
 }
 
 func (t *tx) InsertChain(ctx context.Context, c *domain.Chain) error {

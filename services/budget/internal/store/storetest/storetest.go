@@ -88,6 +88,7 @@ func insertErr(s store.Store, c *domain.CostCenter) error {
 func Run(t *testing.T, open Opener) {
 	ctx := context.Background()
 	runBudgets(t, open)
+	runRevisions(t, open)
 
 	t.Run("insert then get returns the same cost centre", func(t *testing.T) {
 		s, _ := open(t)
@@ -390,6 +391,46 @@ func Run(t *testing.T, open Opener) {
 		rs, err := records.List(ctx, audit.Query{Limit: 10})
 		if err != nil || len(rs) != 1 || rs[0].Sequence != 1 || rs[0].Resource != c.Name() {
 			t.Errorf("audit records after commit = %v, %v", rs, err)
+		}
+	})
+}
+
+// runRevisions checks the numbering of a chain's revisions: the highest, whatever revision a
+// new one revises.
+func runRevisions(t *testing.T, open Opener) {
+	ctx := context.Background()
+	t.Run("max revision is the chain's highest, 0 for none", func(t *testing.T) {
+		s, _ := open(t)
+		insert(t, s, newCC(t, "infra", "CC-100", ""))
+		b, err := domain.NewBudget("infra-fy2027", "infra", 2027, time.April, "EUR",
+			domain.BudgetFields{DisplayName: "Infra FY2027"}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+			if n, err := tx.MaxRevision(ctx, b.ChainID); err != nil || n != 0 {
+				return fmt.Errorf("max revision of no chain = %d, %v; want 0", n, err)
+			}
+			if err := tx.InsertChain(ctx, domain.NewChain(b)); err != nil {
+				return err
+			}
+			if err := tx.InsertBudget(ctx, b); err != nil {
+				return err
+			}
+			for _, rev := range []int32{3, 2} {
+				r := *b
+				r.ID, r.Revision, r.PreviousID = fmt.Sprintf("%s-r%d", b.ID, rev), rev, b.ID
+				if err := tx.InsertBudget(ctx, &r); err != nil {
+					return err
+				}
+			}
+			if n, err := tx.MaxRevision(ctx, b.ChainID); err != nil || n != 3 {
+				return fmt.Errorf("max revision = %d, %v; want 3", n, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -1,0 +1,506 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// budgetMask follows the field behaviors of the Budget message; its writable fields are
+// domain.BudgetWritableFields (a test keeps the two in step).
+var budgetMask = fieldmask.FromDescriptor((&budgetv1.Budget{}).ProtoReflect().Descriptor(), "name", "etag")
+
+// The audit actions of the budget lifecycle's custom methods.
+const (
+	actionSubmit    = "SUBMIT"
+	actionApprove   = "APPROVE"
+	actionReject    = "REJECT"
+	actionClose     = "CLOSE"
+	actionRevise    = "REVISE"
+	actionSupersede = "SUPERSEDE"
+)
+
+// budgetFields takes the writable fields of a request's budget.
+func budgetFields(pb *budgetv1.Budget) domain.BudgetFields {
+	return domain.BudgetFields{
+		DisplayName: pb.GetDisplayName(),
+		Owner:       pb.GetOwner(),
+		Description: pb.GetDescription(),
+		Policy:      domain.Policy(pb.GetOverspendPolicy()),
+	}
+}
+
+// budgetNotFound adds the requested name to a budget's not-found error.
+func budgetNotFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrBudgetNotFound) {
+		return domain.ErrBudgetNotFound.With("name", name).Withf("budget %s not found", name)
+	}
+	return err
+}
+
+// CreateBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetRequest) (*budgetv1.Budget, error) {
+	in := req.GetBudget()
+	id := req.GetBudgetId()
+	if id == "" {
+		id = s.newID()
+	}
+	ccID, _ := domain.ParseCostCenterName(in.GetCostCenter())
+	b, err := domain.NewBudget(id, ccID, in.GetFiscalYear(), s.fiscalStart, in.GetCurrencyCode(), budgetFields(in), s.now())
+	if ccID == "" {
+		// The schema checks the pattern of a given name; a missing one is the domain's to report,
+		// together with the other broken rules.
+		vs := []fault.Violation{{Field: "budget.cost_center", Reason: "REQUIRED", Description: "cost_center is required"}}
+		if fe := fault.As(err); fe != nil {
+			vs = append(vs, fe.Violations...)
+		}
+		return nil, fault.Invalid(vs...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out *budgetv1.Budget
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateBudget_FullMethodName, req,
+			func() (*budgetv1.Budget, error) {
+				// Locked until the commit: the cost centre cannot be deactivated or deleted
+				// under a budget being created for it.
+				cc, err := tx.GetCostCenter(ctx, ccID)
+				if err != nil {
+					return nil, notFound(err, in.GetCostCenter())
+				}
+				if !cc.Active {
+					return nil, domain.ErrCostCenterInactive.With("cost_center", cc.Name()).
+						Withf("cost centre %s is inactive", cc.Name())
+				}
+				if err := tx.InsertChain(ctx, domain.NewChain(b)); err != nil {
+					return nil, err
+				}
+				if err := tx.InsertBudget(ctx, b); err != nil {
+					return nil, err
+				}
+				pb := budgetToProto(b)
+				if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetCreated{Budget: pb, Version: b.Version}); err != nil {
+					return nil, err
+				}
+				return pb, s.audit(ctx, tx, req, audit.Create, b.Name(), nil, pb)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) (*budgetv1.Budget, error) {
+	id, _ := domain.ParseBudgetName(req.GetName())
+	b, err := s.store.GetBudget(ctx, id)
+	if err != nil {
+		return nil, budgetNotFound(err, req.GetName())
+	}
+	return budgetToProto(b), nil
+}
+
+// ListBudgets implements budgetv1.BudgetServiceServer.
+func (s *Server) ListBudgets(ctx context.Context, req *budgetv1.ListBudgetsRequest) (*budgetv1.ListBudgetsResponse, error) {
+	q, err := listing.Plan(req, store.BudgetList)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := s.store.ListBudgets(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListBudgetsResponse{}
+	bs, resp.NextPageToken = listing.Page(q, bs, store.BudgetValue)
+	for _, b := range bs {
+		resp.Budgets = append(resp.Budgets, budgetToProto(b))
+	}
+	return resp, nil
+}
+
+// UpdateBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetRequest) (*budgetv1.Budget, error) {
+	in := req.GetBudget()
+	id, ok := domain.ParseBudgetName(in.GetName())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "budget.name", Reason: "INVALID_NAME",
+			Description: "name must be budgets/{budget}"})
+	}
+	paths, err := budgetMask.Resolve(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
+	}
+	var out *domain.Budget
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		b, err := tx.GetBudget(ctx, id)
+		if err != nil {
+			return budgetNotFound(err, in.GetName())
+		}
+		if err := etag.Check(in.GetEtag(), b.Name(), b.Version); err != nil {
+			return err
+		}
+		prev, before := b.Version, budgetToProto(b)
+		next := *b
+		changed, err := next.Apply(paths, budgetFields(in), s.now())
+		if err != nil {
+			return err
+		}
+		if len(changed) > 0 && b.State == domain.StateSuperseded {
+			// A superseded revision is history: what was approved stays as it was.
+			return b.CheckSpendable()
+		}
+		out = &next
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.UpdateBudget(ctx, out, prev); err != nil {
+			return err
+		}
+		after := budgetToProto(out)
+		if err := s.emitAbout(ctx, tx, out.Name(), &budgetv1.BudgetUpdated{
+			Budget: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: out.Version,
+		}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Update, out.Name(), before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return budgetToProto(out), nil
+}
+
+// DeleteBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetRequest) (*emptypb.Empty, error) {
+	_, err := s.onBudget(ctx, req.GetName(), req.GetEtag(), func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+		hasSpend := false
+		if b.Revision == 1 {
+			var err error
+			if hasSpend, err = tx.ChainHasSpend(ctx, chain.ID); err != nil {
+				return nil, err
+			}
+		}
+		if err := b.CheckDeletable(hasSpend); err != nil {
+			return nil, err
+		}
+		if err := tx.DeleteBudget(ctx, b.ID, b.Version); err != nil {
+			return nil, err
+		}
+		if b.ID == chain.ID {
+			// Revision 1 in DRAFT is the chain's only revision: the budget goes with it.
+			if err := tx.DeleteChain(ctx, chain.ID, chain.Version); err != nil {
+				return nil, err
+			}
+		} else if chain.OpenID == b.ID {
+			prev := chain.Version
+			chain.Decided()
+			if err := tx.UpdateChain(ctx, chain, prev); err != nil {
+				return nil, err
+			}
+		}
+		pb := budgetToProto(b)
+		if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetDeleted{Budget: pb, Version: b.Version + 1}); err != nil {
+			return nil, err
+		}
+		return pb, s.audit(ctx, tx, req, audit.Delete, b.Name(), pb, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// SubmitBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) SubmitBudget(ctx context.Context, req *budgetv1.SubmitBudgetRequest) (*budgetv1.Budget, error) {
+	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_SubmitBudget_FullMethodName, req.GetName(), req.GetEtag(),
+		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+			lines, err := tx.Lines(ctx, b.ID)
+			if err != nil {
+				return nil, err
+			}
+			before, prev := budgetToProto(b), b.Version
+			if err := b.Submit(actor(ctx), len(lines), s.now()); err != nil {
+				return nil, err
+			}
+			return s.saveTransition(ctx, tx, req, actionSubmit, b, prev, before, &budgetv1.BudgetSubmitted{})
+		})
+}
+
+// ApproveBudget implements budgetv1.BudgetServiceServer. Approving a later revision supersedes
+// the one in force and re-evaluates the alerts of every line against the new plan.
+func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetRequest) (*budgetv1.Budget, error) {
+	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_ApproveBudget_FullMethodName, req.GetName(), req.GetEtag(),
+		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+			now := s.now()
+			before, prev := budgetToProto(b), b.Version
+			if err := b.Approve(actor(ctx), now); err != nil {
+				return nil, err
+			}
+			b.DecisionReason = strings.TrimSpace(req.GetReason())
+			if chain.InForceID == "" {
+				// The first approval: nothing was in force, so nothing was spent.
+				prevChain := chain.Version
+				chain.Approved(b.ID)
+				if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
+					return nil, err
+				}
+				return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
+			}
+
+			fc, err := s.beginFigures(ctx, tx, chain)
+			if err != nil {
+				return nil, err
+			}
+			old := fc.budget
+			if err := s.checkSpendKept(ctx, tx, fc, b); err != nil {
+				return nil, err
+			}
+			oldBefore, oldPrev := budgetToProto(old), old.Version
+			if err := old.Supersede(b.ID, now); err != nil {
+				return nil, err
+			}
+			if err := tx.UpdateBudget(ctx, old, oldPrev); err != nil {
+				return nil, err
+			}
+			if err := s.audit(ctx, tx, req, actionSupersede, old.Name(), oldBefore, budgetToProto(old)); err != nil {
+				return nil, err
+			}
+			prevChain := chain.Version
+			chain.Approved(b.ID)
+			if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
+				return nil, err
+			}
+			if err := tx.UpdateBudget(ctx, b, prev); err != nil {
+				return nil, err
+			}
+			if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetApproved{
+				Budget: budgetToProto(b), Superseded: old.Name(), Version: b.Version,
+			}); err != nil {
+				return nil, err
+			}
+			// The new plan is in force: alerts compare the old revision's lines with its lines,
+			// and may raise b's version again (the forecast alert), so it is read afterwards.
+			if err := fc.switchTo(ctx, b); err != nil {
+				return nil, err
+			}
+			if err := fc.finish(ctx, b.Name()); err != nil {
+				return nil, err
+			}
+			after := budgetToProto(b)
+			return after, s.audit(ctx, tx, req, actionApprove, b.Name(), before, after)
+		})
+}
+
+// checkSpendKept refuses a revision that lacks a line with spend in the chain: the spend
+// would no longer belong to any line of the plan in force.
+func (s *Server) checkSpendKept(ctx context.Context, tx store.Tx, fc *figuresChange, next *domain.Budget) error {
+	lines, err := tx.Lines(ctx, next.ID)
+	if err != nil {
+		return err
+	}
+	kept := make(map[string]bool, len(lines))
+	for _, l := range lines {
+		kept[l.ID] = true
+	}
+	var gone []string
+	for id := range fc.lines {
+		if !kept[id] {
+			gone = append(gone, id)
+		}
+	}
+	for id := range fc.balances {
+		if !kept[id] && !slices.Contains(gone, id) {
+			gone = append(gone, id)
+		}
+	}
+	slices.Sort(gone)
+	for _, id := range gone {
+		has, err := tx.LineHasSpend(ctx, fc.chain.ID, id)
+		if err != nil {
+			return err
+		}
+		if has {
+			name := domain.LineName(fc.budget.ID, id)
+			return domain.ErrLineHasSpend.With("line", name).
+				Withf("line %s has spend and is missing from revision %d", name, next.Revision)
+		}
+	}
+	return nil
+}
+
+// RejectBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) RejectBudget(ctx context.Context, req *budgetv1.RejectBudgetRequest) (*budgetv1.Budget, error) {
+	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_RejectBudget_FullMethodName, req.GetName(), req.GetEtag(),
+		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+			before, prev := budgetToProto(b), b.Version
+			if err := b.Reject(actor(ctx), req.GetReason(), s.now()); err != nil {
+				return nil, err
+			}
+			if chain.OpenID == b.ID {
+				prevChain := chain.Version
+				chain.Decided()
+				if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
+					return nil, err
+				}
+			}
+			return s.saveTransition(ctx, tx, req, actionReject, b, prev, before, &budgetv1.BudgetRejected{})
+		})
+}
+
+// CloseBudget implements budgetv1.BudgetServiceServer.
+func (s *Server) CloseBudget(ctx context.Context, req *budgetv1.CloseBudgetRequest) (*budgetv1.Budget, error) {
+	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_CloseBudget_FullMethodName, req.GetName(), req.GetEtag(),
+		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+			before, prev := budgetToProto(b), b.Version
+			if err := b.Close(actor(ctx), s.now()); err != nil {
+				return nil, err
+			}
+			return s.saveTransition(ctx, tx, req, actionClose, b, prev, before, &budgetv1.BudgetClosed{})
+		})
+}
+
+// ReviseBudget implements budgetv1.BudgetServiceServer. The new revision is a new budget with
+// copies of the lines under their IDs; the revised one is unchanged until it is approved.
+func (s *Server) ReviseBudget(ctx context.Context, req *budgetv1.ReviseBudgetRequest) (*budgetv1.Budget, error) {
+	newID := req.GetBudgetId()
+	if newID == "" {
+		newID = s.newID()
+	}
+	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_ReviseBudget_FullMethodName, req.GetName(), req.GetEtag(),
+		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+			now := s.now()
+			latest, err := tx.MaxRevision(ctx, chain.ID)
+			if err != nil {
+				return nil, err
+			}
+			n, err := b.Revise(newID, chain.OpenID, latest, now)
+			if err != nil {
+				return nil, err
+			}
+			lines, err := tx.Lines(ctx, b.ID)
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.InsertBudget(ctx, n); err != nil {
+				return nil, err
+			}
+			for _, l := range domain.CopyLines(lines, n.ID, now) {
+				if err := tx.InsertLine(ctx, l); err != nil {
+					return nil, err
+				}
+			}
+			prevChain := chain.Version
+			chain.Opened(n.ID)
+			if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
+				return nil, err
+			}
+			pb := budgetToProto(n)
+			if err := s.emitAbout(ctx, tx, n.Name(), &budgetv1.BudgetRevised{
+				Budget: pb, PreviousRevision: b.Name(), Version: n.Version,
+			}); err != nil {
+				return nil, err
+			}
+			return pb, s.audit(ctx, tx, req, actionRevise, n.Name(), nil, pb)
+		})
+}
+
+// budgetStep changes the budget b of chain inside the transaction of a call; both are locked.
+// It returns the resource the call answers with.
+type budgetStep func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error)
+
+// lifecycle runs a lifecycle call on the budget named name: once per request ID, with its chain
+// and the budget locked and the etag checked.
+func (s *Server) lifecycle(ctx context.Context, req proto.Message, requestID, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+	var out *budgetv1.Budget
+	id, _ := domain.ParseBudgetName(name)
+	// The chain never changes, so it is read before the transaction, which then takes the
+	// chain's lock first as every writer of the chain's figures does.
+	pre, err := s.store.GetBudget(ctx, id)
+	if err != nil {
+		return nil, budgetNotFound(err, name)
+	}
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), requestID, method, req, func() (*budgetv1.Budget, error) {
+			return s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// onBudget is lifecycle without a request ID.
+func (s *Server) onBudget(ctx context.Context, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+	id, _ := domain.ParseBudgetName(name)
+	pre, err := s.store.GetBudget(ctx, id)
+	if err != nil {
+		return nil, budgetNotFound(err, name)
+	}
+	var out *budgetv1.Budget
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
+		return err
+	})
+	return out, err
+}
+
+func (s *Server) lockedBudget(ctx context.Context, tx store.Tx, chainID, id, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+	chain, err := tx.LockChain(ctx, chainID)
+	if err != nil {
+		return nil, budgetNotFound(err, name)
+	}
+	b, err := tx.GetBudget(ctx, id)
+	if err != nil {
+		return nil, budgetNotFound(err, name)
+	}
+	if err := etag.Check(givenEtag, b.Name(), b.Version); err != nil {
+		return nil, err
+	}
+	return step(ctx, tx, chain, b)
+}
+
+// saveTransition writes b, changed by a transition from version prev, emits event (filled in
+// with the budget and its version) and the audit record.
+func (s *Server) saveTransition(ctx context.Context, tx store.Tx, req proto.Message, action string, b *domain.Budget, prev int64,
+	before *budgetv1.Budget, event versionedEvent) (*budgetv1.Budget, error) {
+	if err := tx.UpdateBudget(ctx, b, prev); err != nil {
+		return nil, err
+	}
+	after := budgetToProto(b)
+	switch e := event.(type) {
+	case *budgetv1.BudgetSubmitted:
+		e.Budget, e.Version = after, b.Version
+	case *budgetv1.BudgetApproved:
+		e.Budget, e.Version = after, b.Version
+	case *budgetv1.BudgetRejected:
+		e.Budget, e.Version = after, b.Version
+	case *budgetv1.BudgetClosed:
+		e.Budget, e.Version = after, b.Version
+	}
+	if err := s.emitAbout(ctx, tx, b.Name(), event); err != nil {
+		return nil, err
+	}
+	return after, s.audit(ctx, tx, req, action, b.Name(), before, after)
+}

@@ -1,0 +1,312 @@
+package server
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// lineMask follows the field behaviors of the BudgetLine message; its writable fields are
+// domain.LineWritableFields (a test keeps the two in step).
+var lineMask = fieldmask.FromDescriptor((&budgetv1.BudgetLine{}).ProtoReflect().Descriptor(), "name", "etag")
+
+// The request paths of a line's amounts, named by their violations.
+const (
+	fieldLinePlanned = "budget_line.planned_amount"
+	fieldLinePhasing = "budget_line.phasing"
+)
+
+// lineNotFound adds the requested name to a line's (or its budget's) not-found error.
+func lineNotFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrLineNotFound) {
+		return domain.ErrLineNotFound.With("name", name).Withf("budget line %s not found", name)
+	}
+	return budgetNotFound(err, name)
+}
+
+// lineFields takes the writable fields of a request's line; amounts are converted into minor
+// units of the budget currency cur only when paths names them (all of them when paths is nil).
+func lineFields(pb *budgetv1.BudgetLine, cur domain.Currency, paths []string) (domain.LineFields, error) {
+	f := domain.LineFields{
+		DisplayName: pb.GetDisplayName(),
+		Category:    domain.Category(pb.GetCategory()),
+		ExpenseType: domain.ExpenseType(pb.GetExpenseType()),
+		Thresholds:  pb.GetThresholdPercents(),
+		Tag:         pb.GetTag(),
+		Description: pb.GetDescription(),
+	}
+	// The first unusable amount is the error, with its own reason (AMOUNT_TOO_PRECISE …) on
+	// its field.
+	if paths == nil || slices.Contains(paths, domain.FieldLinePlanned) {
+		planned, err := budgetMinor(pb.GetPlannedAmount(), cur, fieldLinePlanned)
+		if err != nil {
+			return f, err
+		}
+		f.PlannedMinor = planned
+	}
+	if paths == nil || slices.Contains(paths, domain.FieldLinePhasing) {
+		p, err := phasingFromPB(pb.GetPhasing(), cur, fieldLinePhasing)
+		if err != nil {
+			return f, err
+		}
+		f.Phasing = p
+	}
+	return f, nil
+}
+
+// lineBalance returns the line's spend in its budget's chain.
+func lineBalance(ctx context.Context, r store.Reader, chainID, lineID string) (*domain.LineBalance, error) {
+	bals, err := r.LineBalances(ctx, chainID)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bals {
+		if b.LineID == lineID {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+// addPlanned moves the budget's planned total by delta minor units: a new version of the
+// budget, without an event of its own (the line's event tells what changed).
+func addPlanned(ctx context.Context, tx store.Tx, b *domain.Budget, delta int64, now time.Time) error {
+	if delta == 0 {
+		return nil
+	}
+	total, err := domain.AddMinor(b.PlannedMinor, delta)
+	if err != nil {
+		return err
+	}
+	prev := b.Version
+	b.PlannedMinor = total
+	b.Version++
+	b.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	return tx.UpdateBudget(ctx, b, prev)
+}
+
+// CreateBudgetLine implements budgetv1.BudgetServiceServer.
+func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudgetLineRequest) (*budgetv1.BudgetLine, error) {
+	budgetID, _ := domain.ParseBudgetName(req.GetParent())
+	id := req.GetBudgetLineId()
+	if id == "" {
+		id = s.newID()
+	}
+	in := req.GetBudgetLine()
+	var out *budgetv1.BudgetLine
+	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req,
+			func() (*budgetv1.BudgetLine, error) {
+				b, err := tx.GetBudget(ctx, budgetID)
+				if err != nil {
+					return nil, budgetNotFound(err, req.GetParent())
+				}
+				if err := domain.CheckEditable(b); err != nil {
+					return nil, err
+				}
+				fields, err := lineFields(in, b.Currency, nil)
+				if err != nil {
+					return nil, err
+				}
+				if in.GetPlannedAmount() == nil {
+					return nil, fault.Invalid(fault.Violation{Field: fieldLinePlanned, Reason: "REQUIRED",
+						Description: "planned_amount is required"})
+				}
+				now := s.now()
+				l, err := domain.NewLine(id, b.ID, fields, now)
+				if err != nil {
+					return nil, err
+				}
+				if err := tx.InsertLine(ctx, l); err != nil {
+					return nil, err
+				}
+				if err := addPlanned(ctx, tx, b, l.PlannedMinor, now); err != nil {
+					return nil, err
+				}
+				pb := s.lineToProto(l, nil, b.Currency)
+				if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineCreated{Line: pb, Version: l.Version}); err != nil {
+					return nil, err
+				}
+				return pb, s.audit(ctx, tx, req, audit.Create, l.Name(), nil, pb)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetBudgetLine implements budgetv1.BudgetServiceServer.
+func (s *Server) GetBudgetLine(ctx context.Context, req *budgetv1.GetBudgetLineRequest) (*budgetv1.BudgetLine, error) {
+	budgetID, id, _ := domain.ParseLineName(req.GetName())
+	b, err := s.store.GetBudget(ctx, budgetID)
+	if err != nil {
+		return nil, lineNotFound(domain.ErrLineNotFound, req.GetName())
+	}
+	l, err := s.store.GetLine(ctx, budgetID, id)
+	if err != nil {
+		return nil, lineNotFound(err, req.GetName())
+	}
+	bal, err := lineBalance(ctx, s.store, b.ChainID, l.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.lineToProto(l, bal, b.Currency), nil
+}
+
+// ListBudgetLines implements budgetv1.BudgetServiceServer. Each line carries its spend figures,
+// which count the spend of every revision of its budget.
+func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLinesRequest) (*budgetv1.ListBudgetLinesResponse, error) {
+	q, err := listing.Plan(req, store.LineList)
+	if err != nil {
+		return nil, err
+	}
+	budgetID, _ := domain.ParseBudgetName(req.GetParent())
+	b, err := s.store.GetBudget(ctx, budgetID)
+	if err != nil {
+		return nil, budgetNotFound(err, req.GetParent())
+	}
+	ls, err := s.store.ListLines(ctx, budgetID, q)
+	if err != nil {
+		return nil, err
+	}
+	bals, err := s.store.LineBalances(ctx, b.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	byLine := make(map[string]*domain.LineBalance, len(bals))
+	for _, bal := range bals {
+		byLine[bal.LineID] = bal
+	}
+	resp := &budgetv1.ListBudgetLinesResponse{}
+	ls, resp.NextPageToken = listing.Page(q, ls, store.LineValue)
+	for _, l := range ls {
+		resp.BudgetLines = append(resp.BudgetLines, s.lineToProto(l, byLine[l.ID], b.Currency))
+	}
+	return resp, nil
+}
+
+// UpdateBudgetLine implements budgetv1.BudgetServiceServer. The budget's planned total follows
+// the line's.
+func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudgetLineRequest) (*budgetv1.BudgetLine, error) {
+	in := req.GetBudgetLine()
+	budgetID, id, ok := domain.ParseLineName(in.GetName())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "budget_line.name", Reason: "INVALID_NAME",
+			Description: "name must be budgets/{budget}/lines/{line}"})
+	}
+	paths, err := lineMask.Resolve(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
+	}
+	var out *budgetv1.BudgetLine
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		// The budget first, as CreateBudgetLine locks it: its planned total changes with the line.
+		b, err := tx.GetBudget(ctx, budgetID)
+		if err != nil {
+			return lineNotFound(domain.ErrLineNotFound, in.GetName())
+		}
+		l, err := tx.GetLine(ctx, budgetID, id)
+		if err != nil {
+			return lineNotFound(err, in.GetName())
+		}
+		if err := etag.Check(in.GetEtag(), l.Name(), l.Version); err != nil {
+			return err
+		}
+		if err := domain.CheckEditable(b); err != nil {
+			return err
+		}
+		fields, err := lineFields(in, b.Currency, paths)
+		if err != nil {
+			return err
+		}
+		bal, err := tx.LineBalance(ctx, b.ChainID, l.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		prev, planned, before := l.Version, l.PlannedMinor, s.lineToProto(l, bal, b.Currency)
+		changed, err := l.Apply(paths, fields, now)
+		if err != nil {
+			return err
+		}
+		out = s.lineToProto(l, bal, b.Currency)
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.UpdateLine(ctx, l, prev); err != nil {
+			return err
+		}
+		if err := addPlanned(ctx, tx, b, l.PlannedMinor-planned, now); err != nil {
+			return err
+		}
+		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineUpdated{
+			Line: out, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: l.Version,
+		}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Update, l.Name(), before, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteBudgetLine implements budgetv1.BudgetServiceServer.
+func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudgetLineRequest) (*emptypb.Empty, error) {
+	budgetID, id, _ := domain.ParseLineName(req.GetName())
+	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		b, err := tx.GetBudget(ctx, budgetID)
+		if err != nil {
+			return lineNotFound(domain.ErrLineNotFound, req.GetName())
+		}
+		l, err := tx.GetLine(ctx, budgetID, id)
+		if err != nil {
+			return lineNotFound(err, req.GetName())
+		}
+		if err := etag.Check(req.GetEtag(), l.Name(), l.Version); err != nil {
+			return err
+		}
+		if err := domain.CheckEditable(b); err != nil {
+			return err
+		}
+		has, err := tx.LineHasSpend(ctx, b.ChainID, l.ID)
+		if err != nil {
+			return err
+		}
+		if err := l.CheckDeletable(has); err != nil {
+			return err
+		}
+		if err := tx.DeleteLine(ctx, budgetID, id, l.Version); err != nil {
+			return err
+		}
+		if err := addPlanned(ctx, tx, b, -l.PlannedMinor, s.now()); err != nil {
+			return err
+		}
+		pb := s.lineToProto(l, nil, b.Currency)
+		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineDeleted{Line: pb, Version: l.Version + 1}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Delete, l.Name(), pb, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// rateMask follows the field behaviors of the ExchangeRate message: the month and the pair are
+// the rate's identity, so only the rate itself can change.
+var rateMask = fieldmask.FromDescriptor((&budgetv1.ExchangeRate{}).ProtoReflect().Descriptor(), "name", "etag")
+
+func exchangeRateToProto(r *domain.ExchangeRate) *budgetv1.ExchangeRate {
+	return &budgetv1.ExchangeRate{
+		Name:               r.Name(),
+		Month:              r.Month.String(),
+		SourceCurrencyCode: string(r.Source),
+		TargetCurrencyCode: string(r.Target),
+		Rate:               r.Value,
+		CreateTime:         timestamppb.New(r.CreateTime),
+		UpdateTime:         timestamppb.New(r.UpdateTime),
+		Etag:               etag.Of(r.Name(), r.Version),
+	}
+}
+
+// rateNotFound adds the requested name to a rate's not-found error.
+func rateNotFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrExchangeRateNotFound) {
+		return domain.ErrExchangeRateNotFound.With("name", name).Withf("exchange rate %s not found", name)
+	}
+	return err
+}
+
+// CreateExchangeRate implements budgetv1.BudgetServiceServer. The name follows from the month
+// and the pair, so a second rate for them is ALREADY_EXISTS.
+func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
+	in := req.GetExchangeRate()
+	// An unparsable month is the zero month, which the domain reports on its field with the
+	// other broken rules.
+	m, _ := domain.ParseMonth(in.GetMonth())
+	r, err := domain.NewExchangeRate(m, in.GetSourceCurrencyCode(), in.GetTargetCurrencyCode(), in.GetRate(), s.now())
+	if err != nil {
+		return nil, err
+	}
+	var out *budgetv1.ExchangeRate
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req,
+			func() (*budgetv1.ExchangeRate, error) {
+				if err := tx.InsertExchangeRate(ctx, r); err != nil {
+					return nil, err
+				}
+				pb := exchangeRateToProto(r)
+				if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}); err != nil {
+					return nil, err
+				}
+				return pb, s.audit(ctx, tx, req, audit.Create, r.Name(), nil, pb)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetExchangeRate implements budgetv1.BudgetServiceServer.
+func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
+	id, ok := domain.ParseExchangeRateName(req.GetName())
+	if !ok {
+		// Well formed for the schema, but no rate can have it (an unsupported currency).
+		return nil, rateNotFound(domain.ErrExchangeRateNotFound, req.GetName())
+	}
+	r, err := s.store.GetExchangeRate(ctx, id)
+	if err != nil {
+		return nil, rateNotFound(err, req.GetName())
+	}
+	return exchangeRateToProto(r), nil
+}
+
+// ListExchangeRates implements budgetv1.BudgetServiceServer.
+func (s *Server) ListExchangeRates(ctx context.Context, req *budgetv1.ListExchangeRatesRequest) (*budgetv1.ListExchangeRatesResponse, error) {
+	q, err := listing.Plan(req, store.ExchangeRateList)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.store.ListExchangeRates(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListExchangeRatesResponse{}
+	rs, resp.NextPageToken = listing.Page(q, rs, store.ExchangeRateValue)
+	for _, r := range rs {
+		resp.ExchangeRates = append(resp.ExchangeRates, exchangeRateToProto(r))
+	}
+	return resp, nil
+}
+
+// UpdateExchangeRate implements budgetv1.BudgetServiceServer. Amounts converted before keep
+// the rate they were converted with.
+func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
+	in := req.GetExchangeRate()
+	id, ok := domain.ParseExchangeRateName(in.GetName())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "exchange_rate.name", Reason: "INVALID_NAME",
+			Description: "name must be exchangeRates/{yyyy}-{mm}-{source}-{target} with supported currencies"})
+	}
+	paths, err := rateMask.Resolve(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
+	}
+	var out *domain.ExchangeRate
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := tx.GetExchangeRate(ctx, id)
+		if err != nil {
+			return rateNotFound(err, in.GetName())
+		}
+		if err := etag.Check(in.GetEtag(), r.Name(), r.Version); err != nil {
+			return err
+		}
+		out = r
+		if !slices.Contains(paths, "rate") {
+			return nil
+		}
+		prev, before := r.Version, exchangeRateToProto(r)
+		changed, err := r.SetValue(in.GetRate(), s.now())
+		if err != nil || !changed {
+			return err
+		}
+		if err := tx.UpdateExchangeRate(ctx, r, prev); err != nil {
+			return err
+		}
+		after := exchangeRateToProto(r)
+		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Update, r.Name(), before, after)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return exchangeRateToProto(out), nil
+}
+
+// DeleteExchangeRate implements budgetv1.BudgetServiceServer. Spend converted with the rate
+// keeps its record of it.
+func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExchangeRateRequest) (*emptypb.Empty, error) {
+	id, ok := domain.ParseExchangeRateName(req.GetName())
+	if !ok {
+		return nil, rateNotFound(domain.ErrExchangeRateNotFound, req.GetName())
+	}
+	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		r, err := tx.GetExchangeRate(ctx, id)
+		if err != nil {
+			return rateNotFound(err, req.GetName())
+		}
+		if err := etag.Check(req.GetEtag(), r.Name(), r.Version); err != nil {
+			return err
+		}
+		if err := tx.DeleteExchangeRate(ctx, id, r.Version); err != nil {
+			return err
+		}
+		pb := exchangeRateToProto(r)
+		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateDeleted{ExchangeRate: pb, Version: r.Version + 1}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, req, audit.Delete, r.Name(), pb, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
