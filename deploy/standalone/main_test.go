@@ -574,6 +574,12 @@ var httpClient = &http.Client{Timeout: httpTimeout}
 // call sends a JSON request and returns the status and the decoded JSON object of the answer.
 func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
+	return callWith(t, adminKey, method, url, body)
+}
+
+// callWith is call with another API key.
+func callWith(t *testing.T, key, method, url string, body any) (int, map[string]any) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -587,7 +593,7 @@ func call(t *testing.T, method, url string, body any) (int, map[string]any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
