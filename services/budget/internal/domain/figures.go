@@ -185,3 +185,24 @@ func ConsumptionBasisPoints(consumption, planned int64) int64 {
 	bp, _ := consumptionBP(consumption, planned)
 	return bp
 }
+
+// FiguresOfPeriods derives the figures of a year from its 12 periods' planned, committed and
+// actual amounts (their available and variance are ignored and recomputed), with elapsed
+// periods to date. Roll-ups use it on per-period figures converted into another currency: the
+// year's figures are derived from the converted periods, never summed from derived values.
+func FiguresOfPeriods(periods [Periods]PeriodFigures, elapsed int) (Figures, [Periods]PeriodFigures) {
+	var b base
+	for p := range Periods {
+		pf := &periods[p]
+		pf.Available = pf.Planned - pf.Committed - pf.Actual
+		pf.Variance = pf.Planned - pf.Actual
+		b.planned += pf.Planned
+		b.committed += pf.Committed
+		b.actual += pf.Actual
+		if p < elapsed {
+			b.plannedYTD += pf.Planned
+			b.actualYTD += pf.Actual
+		}
+	}
+	return derive(b, elapsed), periods
+}

@@ -145,6 +145,9 @@ type Tx interface {
 	// SumCorrections returns the sum of the converted amounts of the actuals correcting the
 	// actual, as stored (negative), 0 when there are none.
 	SumCorrections(ctx context.Context, actualID string) (int64, error)
+	// SumCorrectionAmounts returns the sum of the amounts, in the corrected actual's own
+	// currency, of the actuals correcting the actual (negative), 0 when there are none.
+	SumCorrectionAmounts(ctx context.Context, actualID string) (int64, error)
 
 	// InsertCommitment stores a new commitment.
 	InsertCommitment(ctx context.Context, c *domain.Commitment) error

@@ -15,6 +15,8 @@ const (
 		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
 	// SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer for the driver.
 	sumCorrections = `SELECT SUM(converted_minor)::BIGINT FROM actuals WHERE corrects_id = $1`
+	// sumCorrectionAmounts is in the corrected actual's own currency (corrections share it).
+	sumCorrectionAmounts = `SELECT SUM(amount_minor)::BIGINT FROM actuals WHERE corrects_id = $1`
 
 	selectCommitment          = `SELECT ` + store.CommitmentColumns + ` FROM commitments WHERE budget_id = $1 AND line_id = $2 AND id = $3`
 	selectCommitmentForUpdate = selectCommitment + ` FOR UPDATE`
@@ -99,6 +101,10 @@ func (t *tx) GetActual(ctx context.Context, budgetID, lineID, id string) (*domai
 
 func (t *tx) SumCorrections(ctx context.Context, actualID string) (int64, error) {
 	return store.Sum(ctx, t, sumCorrections, actualID)
+}
+
+func (t *tx) SumCorrectionAmounts(ctx context.Context, actualID string) (int64, error) {
+	return store.Sum(ctx, t, sumCorrectionAmounts, actualID)
 }
 
 func (t *tx) InsertCommitment(ctx context.Context, c *domain.Commitment) error {

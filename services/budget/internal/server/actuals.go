@@ -1,0 +1,237 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// RecordActual implements budgetv1.BudgetServiceServer.
+func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualRequest) (*budgetv1.Actual, error) {
+	budgetID, lineID, ok := domain.ParseLineName(req.GetParent())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	}
+	// Chosen before the transaction, so that a retried transaction records the same actual.
+	chainID, err := s.chainOf(ctx, budgetID)
+	if err != nil {
+		return nil, err
+	}
+	id := s.newID()
+	var out *budgetv1.Actual
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_RecordActual_FullMethodName, req,
+			func() (*budgetv1.Actual, error) { return s.recordActual(ctx, tx, req, chainID, budgetID, lineID, id) })
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, chainID, budgetID, lineID, id string) (*budgetv1.Actual, error) {
+	chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.CheckSpendable(); err != nil {
+		return nil, err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fc.line(lineID); err != nil {
+		return nil, err
+	}
+	pb := req.GetActual()
+	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "actual.amount")
+	if err != nil {
+		return nil, err
+	}
+	in := domain.ActualInput{
+		LineID: lineID, Amount: amount, BookingDate: dateFromPB(pb.GetBookingDate()), Description: pb.GetDescription(),
+		Source: domain.ActualSource(pb.GetSource()), ExternalRef: pb.GetExternalReference(),
+	}
+	var (
+		corrected *domain.Corrected
+		rate      *domain.ExchangeRate
+	)
+	if name := pb.GetCorrects(); name != "" {
+		cb, cl, cid, _ := domain.ParseActualName(name)
+		o, err := tx.GetActual(ctx, cb, cl, cid)
+		if err != nil {
+			if fe := fault.As(err); fe != nil && fe.Is(domain.ErrActualNotFound) {
+				return nil, fault.Invalid(fault.Violation{Field: "actual.corrects", Reason: domain.ErrActualNotFound.Reason,
+					Description: "the corrected actual " + name + " does not exist"})
+			}
+			return nil, err
+		}
+		corrected = &domain.Corrected{Original: o}
+		if corrected.PriorConvertedMinor, err = tx.SumCorrections(ctx, cid); err != nil {
+			return nil, err
+		}
+		if corrected.PriorAmountMinor, err = tx.SumCorrectionAmounts(ctx, cid); err != nil {
+			return nil, err
+		}
+		in.CorrectsID = cid
+	} else if rate, err = rateFor(ctx, tx, amount, in.BookingDate, b.Currency); err != nil {
+		return nil, err
+	}
+	var commitment *domain.Commitment
+	if name := pb.GetCommitment(); name != "" {
+		cb, cl, cid, _ := domain.ParseCommitmentName(name)
+		if commitment, err = tx.GetCommitment(ctx, cb, cl, cid); err != nil {
+			if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCommitmentNotFound) {
+				return nil, fault.Invalid(fault.Violation{Field: "actual.commitment", Reason: domain.ErrCommitmentNotFound.Reason,
+					Description: "the commitment " + name + " does not exist"})
+			}
+			return nil, err
+		}
+		if err := domain.CheckCommitmentFor(commitment, chain.ID, lineID); err != nil {
+			return nil, err
+		}
+		in.CommitmentID = cid
+	}
+	now := s.now()
+	a, err := domain.NewActual(id, b, in, rate, corrected, actor(ctx), now)
+	if err != nil {
+		return nil, err
+	}
+	var commitmentPrev int64
+	if commitment != nil {
+		commitmentPrev = commitment.Version
+		a.ReleasedMinor = commitment.ReleaseFor(a.ConvertedMinor, now)
+	}
+	if err := tx.InsertActual(ctx, a); err != nil {
+		return nil, err
+	}
+	if err := fc.addSpend(ctx, lineID, a.Period, a.ConvertedMinor, 0); err != nil {
+		return nil, err
+	}
+	out := actualToProto(a, b)
+	if pb.GetCorrects() != "" {
+		out.Corrects = pb.GetCorrects()
+	}
+	if pb.GetCommitment() != "" {
+		out.Commitment = pb.GetCommitment()
+	}
+	if err := s.emitAbout(ctx, tx, a.Name(), &budgetv1.ActualRecorded{Actual: out, Version: 1}); err != nil {
+		return nil, err
+	}
+	if a.ReleasedMinor > 0 {
+		if err := tx.UpdateCommitment(ctx, commitment, commitmentPrev); err != nil {
+			return nil, err
+		}
+		if err := fc.addSpend(ctx, lineID, commitment.Period, 0, -a.ReleasedMinor); err != nil {
+			return nil, err
+		}
+		cb, err := s.commitmentBudget(ctx, tx, commitment, b)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.emitAbout(ctx, tx, commitment.Name(), &budgetv1.CommitmentReleased{
+			Commitment: commitmentToProto(commitment, cb), ReleasedAmount: moneyPB(a.ReleasedMinor, b.Currency),
+			Actual: a.Name(), Version: commitment.Version,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := fc.finish(ctx, a.Name()); err != nil {
+		return nil, err
+	}
+	return out, s.audit(ctx, tx, req, audit.Create, a.Name(), nil, out)
+}
+
+// commitmentBudget is the revision a commitment was recorded under: b, or an earlier revision of
+// its chain.
+func (s *Server) commitmentBudget(ctx context.Context, tx store.Tx, c *domain.Commitment, b *domain.Budget) (*domain.Budget, error) {
+	if c.BudgetID == b.ID {
+		return b, nil
+	}
+	return tx.GetBudget(ctx, c.BudgetID)
+}
+
+// GetActual implements budgetv1.BudgetServiceServer.
+func (s *Server) GetActual(ctx context.Context, req *budgetv1.GetActualRequest) (*budgetv1.Actual, error) {
+	budgetID, lineID, id, ok := domain.ParseActualName(req.GetName())
+	if !ok {
+		return nil, domain.ErrActualNotFound.With("name", req.GetName())
+	}
+	a, err := s.store.GetActual(ctx, budgetID, lineID, id)
+	if err != nil {
+		if fe := fault.As(err); fe != nil && fe.Is(domain.ErrActualNotFound) {
+			return nil, domain.ErrActualNotFound.With("name", req.GetName()).Withf("actual %s not found", req.GetName())
+		}
+		return nil, err
+	}
+	b, err := s.store.GetBudget(ctx, a.BudgetID)
+	if err != nil {
+		return nil, err
+	}
+	return actualToProto(a, b), nil
+}
+
+// ListActuals implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
+func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsRequest) (*budgetv1.ListActualsResponse, error) {
+	budgetID, lineID, ok := domain.ParseLineParent(req.GetParent())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	}
+	q, err := listing.Plan(req, store.ActualList)
+	if err != nil {
+		return nil, err
+	}
+	as, err := s.store.ListActuals(ctx, budgetID, lineID, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListActualsResponse{}
+	as, resp.NextPageToken = listing.Page(q, as, store.ActualValue)
+	budgets := budgetCache{s: s}
+	for _, a := range as {
+		b, err := budgets.get(ctx, a.BudgetID)
+		if err != nil {
+			return nil, err
+		}
+		resp.Actuals = append(resp.Actuals, actualToProto(a, b))
+	}
+	return resp, nil
+}
+
+// actualToProto is an actual recorded under budget revision b. The corrected actual and the
+// commitment are named under the actual's own revision: they share its chain and line, and a
+// reference made under an earlier revision is shown under this one (only IDs are stored).
+func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
+	pb := &budgetv1.Actual{
+		Name:              a.Name(),
+		Amount:            amountPB(a.Amount),
+		ConvertedAmount:   moneyPB(a.ConvertedMinor, b.Currency),
+		Rate:              rateUsePB(a.Rate),
+		BookingDate:       datePB(a.BookingDate),
+		Period:            periodLabel(b.FiscalYear, a.Period),
+		Description:       a.Description,
+		Source:            budgetv1.Actual_Source(a.Source),
+		ExternalReference: a.ExternalRef,
+		Creator:           a.Creator,
+		CreateTime:        timestamppb.New(a.CreateTime),
+	}
+	if a.CorrectsID != "" {
+		pb.Corrects = domain.ActualName(a.BudgetID, a.LineID, a.CorrectsID)
+	}
+	if a.CommitmentID != "" {
+		pb.Commitment = domain.CommitmentName(a.BudgetID, a.LineID, a.CommitmentID)
+		pb.ReleasedCommitmentAmount = moneyPB(a.ReleasedMinor, b.Currency)
+	}
+	return pb
+}

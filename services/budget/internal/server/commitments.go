@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// RecordCommitment implements budgetv1.BudgetServiceServer.
+func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommitmentRequest) (*budgetv1.Commitment, error) {
+	budgetID, lineID, ok := domain.ParseLineName(req.GetParent())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	}
+	chainID, err := s.chainOf(ctx, budgetID)
+	if err != nil {
+		return nil, err
+	}
+	id := s.newID()
+	var out *budgetv1.Commitment
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_RecordCommitment_FullMethodName, req,
+			func() (*budgetv1.Commitment, error) {
+				return s.recordCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, chainID, budgetID, lineID, id string) (*budgetv1.Commitment, error) {
+	chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.CheckSpendable(); err != nil {
+		return nil, err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fc.line(lineID); err != nil {
+		return nil, err
+	}
+	pb := req.GetCommitment()
+	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "commitment.amount")
+	if err != nil {
+		return nil, err
+	}
+	in := domain.CommitmentInput{
+		LineID: lineID, Amount: amount, Date: dateFromPB(pb.GetExpectedDate()), Description: pb.GetDescription(),
+		Source: domain.CommitmentSource(pb.GetSource()), SourceRef: pb.GetSourceReference(),
+	}
+	rate, err := rateFor(ctx, tx, amount, in.Date, b.Currency)
+	if err != nil {
+		return nil, err
+	}
+	c, err := domain.NewCommitment(id, b, in, rate, actor(ctx), s.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := domain.CheckCommitFunds(b.Policy, fc.available(lineID), c.ConvertedMinor, b.Currency); err != nil {
+		return nil, err
+	}
+	if err := tx.InsertCommitment(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := fc.addSpend(ctx, lineID, c.Period, 0, c.ConvertedMinor); err != nil {
+		return nil, err
+	}
+	out := commitmentToProto(c, b)
+	if err := s.emitAbout(ctx, tx, c.Name(), &budgetv1.CommitmentRecorded{Commitment: out, Version: c.Version}); err != nil {
+		return nil, err
+	}
+	if err := fc.finish(ctx, c.Name()); err != nil {
+		return nil, err
+	}
+	return out, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, out)
+}
+
+// GetCommitment implements budgetv1.BudgetServiceServer.
+func (s *Server) GetCommitment(ctx context.Context, req *budgetv1.GetCommitmentRequest) (*budgetv1.Commitment, error) {
+	budgetID, lineID, id, ok := domain.ParseCommitmentName(req.GetName())
+	if !ok {
+		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
+	}
+	c, err := s.store.GetCommitment(ctx, budgetID, lineID, id)
+	if err != nil {
+		return nil, commitmentNotFound(err, req.GetName())
+	}
+	b, err := s.store.GetBudget(ctx, c.BudgetID)
+	if err != nil {
+		return nil, err
+	}
+	return commitmentToProto(c, b), nil
+}
+
+func commitmentNotFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCommitmentNotFound) {
+		return domain.ErrCommitmentNotFound.With("name", name).Withf("commitment %s not found", name)
+	}
+	return err
+}
+
+// ListCommitments implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
+func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitmentsRequest) (*budgetv1.ListCommitmentsResponse, error) {
+	budgetID, lineID, ok := domain.ParseLineParent(req.GetParent())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	}
+	q, err := listing.Plan(req, store.CommitmentList)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.store.ListCommitments(ctx, budgetID, lineID, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListCommitmentsResponse{}
+	cs, resp.NextPageToken = listing.Page(q, cs, store.CommitmentValue)
+	budgets := budgetCache{s: s}
+	for _, c := range cs {
+		b, err := budgets.get(ctx, c.BudgetID)
+		if err != nil {
+			return nil, err
+		}
+		resp.Commitments = append(resp.Commitments, commitmentToProto(c, b))
+	}
+	return resp, nil
+}
+
+// ReleaseCommitment implements budgetv1.BudgetServiceServer. The commitment's budget must still
+// be in force: releasing changes its figures.
+func (s *Server) ReleaseCommitment(ctx context.Context, req *budgetv1.ReleaseCommitmentRequest) (*budgetv1.Commitment, error) {
+	budgetID, lineID, id, ok := domain.ParseCommitmentName(req.GetName())
+	if !ok {
+		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
+	}
+	chainID, err := s.chainOf(ctx, budgetID)
+	if err != nil {
+		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
+	}
+	var out *budgetv1.Commitment
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req,
+			func() (*budgetv1.Commitment, error) {
+				return s.releaseCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budgetv1.ReleaseCommitmentRequest, chainID, budgetID, lineID, id string) (*budgetv1.Commitment, error) {
+	chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tx.GetCommitment(ctx, budgetID, lineID, id)
+	if err != nil {
+		return nil, commitmentNotFound(err, req.GetName())
+	}
+	if err := etag.Check(req.GetEtag(), c.Name(), c.Version); err != nil {
+		return nil, err
+	}
+	// The commitment was recorded under b; its chain's revision in force carries its figures.
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, err
+	}
+	if err := fc.budget.CheckSpendable(); err != nil {
+		return nil, err
+	}
+	var amount int64
+	if req.GetAmount() != nil {
+		if amount, err = budgetMinor(req.GetAmount(), fc.budget.Currency, "amount"); err != nil {
+			return nil, err
+		}
+		if amount <= 0 {
+			return nil, fault.Invalid(fault.Violation{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "the amount to release must be positive"})
+		}
+	}
+	before := commitmentToProto(c, b)
+	prev := c.Version
+	released, err := c.Release(amount, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.UpdateCommitment(ctx, c, prev); err != nil {
+		return nil, err
+	}
+	if err := fc.addSpend(ctx, lineID, c.Period, 0, -released); err != nil {
+		return nil, err
+	}
+	out := commitmentToProto(c, b)
+	if err := s.emitAbout(ctx, tx, c.Name(), &budgetv1.CommitmentReleased{
+		Commitment: out, ReleasedAmount: moneyPB(released, b.Currency), Version: c.Version,
+	}); err != nil {
+		return nil, err
+	}
+	if err := fc.finish(ctx, c.Name()); err != nil {
+		return nil, err
+	}
+	return out, s.audit(ctx, tx, req, audit.Update, c.Name(), before, out)
+}
+
+// commitmentToProto is a commitment recorded under budget revision b.
+func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitment {
+	return &budgetv1.Commitment{
+		Name:            c.Name(),
+		Amount:          amountPB(c.Amount),
+		ConvertedAmount: moneyPB(c.ConvertedMinor, b.Currency),
+		RemainingAmount: moneyPB(c.RemainingMinor, b.Currency),
+		Rate:            rateUsePB(c.Rate),
+		ExpectedDate:    datePB(c.Date),
+		Period:          periodLabel(b.FiscalYear, c.Period),
+		Description:     c.Description,
+		Source:          budgetv1.Commitment_Source(c.Source),
+		SourceReference: c.SourceRef,
+		State:           budgetv1.Commitment_State(c.State),
+		Creator:         c.Creator,
+		CreateTime:      timestamppb.New(c.CreateTime),
+		UpdateTime:      timestamppb.New(c.UpdateTime),
+		Etag:            etag.Of(c.Name(), c.Version),
+	}
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+)
+
+// CheckFunds implements budgetv1.BudgetServiceServer. It only reads, outside any transaction:
+// the answer is advice as of the moment of the call, and a caller that commits money goes
+// through RecordCommitment, which checks again under the chain's lock.
+func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest) (*budgetv1.CheckFundsResponse, error) {
+	budgetID, lineID, ok := domain.ParseLineName(req.GetLine())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "line", Reason: "INVALID_NAME", Description: "line must be budgets/{budget}/lines/{line}"})
+	}
+	b, err := s.store.GetBudget(ctx, budgetID)
+	if err != nil {
+		return nil, budgetNotFound(err, budgetID)
+	}
+	l, err := s.store.GetLine(ctx, budgetID, lineID)
+	if err != nil {
+		return nil, lineNotFound(err, budgetID, lineID)
+	}
+	amount, err := amountFromPB(req.GetAmount(), b.Currency, "amount")
+	if err != nil {
+		return nil, err
+	}
+	today := domain.DateOf(s.now().UTC())
+	date := dateFromPB(req.GetDate())
+	if date.IsZero() {
+		date = today
+	}
+	cal := b.Calendar()
+	period, err := cal.CheckDate(b.FiscalYear, date, "date")
+	if err != nil {
+		return nil, err
+	}
+	rate, err := rateFor(ctx, s.store, amount, date, b.Currency)
+	if err != nil {
+		return nil, err
+	}
+	converted, use, err := domain.ConvertAt(amount, date, b.Currency, rate)
+	if err != nil {
+		return nil, domain.OnField(err, "amount")
+	}
+	spend, err := s.store.PeriodSpend(ctx, b.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	sum := domain.Summarize(cal, b.FiscalYear, today, []*domain.Line{l}, spend)
+	available := sum.Lines[0].Figures.Available
+	decision, reason := domain.DecideFunds(b, available, converted)
+	return &budgetv1.CheckFundsResponse{
+		Decision:        budgetv1.CheckFundsResponse_Decision(decision),
+		Reason:          reason,
+		ConvertedAmount: moneyPB(converted, b.Currency),
+		Rate:            rateUsePB(use),
+		Period:          periodPB(cal, b.FiscalYear, period),
+		Available:       moneyPB(available, b.Currency),
+		AvailableAfter:  moneyPB(available-converted, b.Currency),
+		PeriodAvailable: moneyPB(domain.CumulativeAvailable(sum.Lines[0].Periods, period), b.Currency),
+		OverspendPolicy: budgetv1.Budget_OverspendPolicy(b.Policy),
+		Budget:          b.Name(),
+	}, nil
+}

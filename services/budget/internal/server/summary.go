@@ -1,0 +1,292 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// errCurrencyRequired: a roll-up over budgets in several currencies (or none) needs the caller
+// to choose the currency to report in.
+var errCurrencyRequired = fault.New(fault.FailedPrecondition, "CURRENCY_REQUIRED",
+	"the budgets of the roll-up do not share one currency; name the currency to report in")
+
+// allRows selects every row of a list, for reads that need a whole budget.
+var allRows = &listing.Query{OrderBy: "id", Limit: math.MaxInt32}
+
+// GetBudgetSummary implements budgetv1.BudgetServiceServer. Any revision has a summary, computed
+// on its own lines with all the spend of its chain.
+func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSummaryRequest) (*budgetv1.BudgetSummary, error) {
+	id, ok := domain.ParseBudgetName(strings.TrimSuffix(req.GetName(), "/summary"))
+	if !ok || !strings.HasSuffix(req.GetName(), "/summary") {
+		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "INVALID_NAME", Description: "name must be budgets/{budget}/summary"})
+	}
+	b, err := s.store.GetBudget(ctx, id)
+	if err != nil {
+		return nil, budgetNotFound(err, id)
+	}
+	lines, sum, err := s.summarize(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	rates, err := s.store.RatesUsed(ctx, b.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	cal, cur := b.Calendar(), b.Currency
+	out := &budgetv1.BudgetSummary{
+		Name:           req.GetName(),
+		BudgetState:    b.State.String(),
+		CurrencyCode:   string(cur),
+		AsOf:           datePB(sum.AsOf),
+		ElapsedPeriods: int32(sum.Elapsed),
+		Total:          figuresPB(sum.Total, cur),
+		Capex:          figuresPB(sum.Capex, cur),
+		Opex:           figuresPB(sum.Opex, cur),
+		Periods:        periodFiguresPB(sum.Periods, cal, b.FiscalYear, cur),
+	}
+	// Lines come in ID order, which is name order within one budget.
+	for i, l := range lines {
+		lf := sum.Lines[i]
+		out.Lines = append(out.Lines, &budgetv1.LineSummary{
+			Line:              l.Name(),
+			DisplayName:       l.DisplayName,
+			Category:          budgetv1.BudgetLine_Category(l.Category),
+			ExpenseType:       budgetv1.BudgetLine_ExpenseType(l.ExpenseType),
+			ThresholdPercents: slices.Clone(l.Thresholds),
+			Figures:           figuresPB(lf.Figures, cur),
+			Periods:           periodFiguresPB(lf.Periods, cal, b.FiscalYear, cur),
+		})
+	}
+	for i := range rates {
+		out.RatesUsed = append(out.RatesUsed, rateUsePB(&rates[i]))
+	}
+	return out, nil
+}
+
+// summarize computes the figures of revision b as of today from the chain's running period spend.
+func (s *Server) summarize(ctx context.Context, b *domain.Budget) ([]*domain.Line, domain.Summary, error) {
+	lines, err := s.store.ListLines(ctx, b.ID, allRows)
+	if err != nil {
+		return nil, domain.Summary{}, err
+	}
+	slices.SortFunc(lines, func(x, y *domain.Line) int { return strings.Compare(x.ID, y.ID) })
+	spend, err := s.store.PeriodSpend(ctx, b.ChainID)
+	if err != nil {
+		return nil, domain.Summary{}, err
+	}
+	return lines, domain.Summarize(b.Calendar(), b.FiscalYear, domain.DateOf(s.now().UTC()), lines, spend), nil
+}
+
+// periodBases are the planned, committed and actual amounts of 12 periods (their available and
+// variance are derived at the end, by domain.FiguresOfPeriods).
+type periodBases [domain.Periods]domain.PeriodFigures
+
+func (p *periodBases) add(o periodBases) {
+	for i := range p {
+		p[i].Planned += o[i].Planned
+		p[i].Committed += o[i].Committed
+		p[i].Actual += o[i].Actual
+	}
+}
+
+// GetCostCenterRollup implements budgetv1.BudgetServiceServer: the figures of the budgets in
+// force of a cost centre and its descendants for a fiscal year, in one currency.
+func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostCenterRollupRequest) (*budgetv1.CostCenterRollup, error) {
+	ccName, fyText, _ := strings.Cut(req.GetName(), "/rollups/")
+	ccID, ok := domain.ParseCostCenterName(ccName)
+	fy, err := strconv.ParseInt(fyText, 10, 32)
+	if !ok || err != nil {
+		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "INVALID_NAME", Description: "name must be costCenters/{cost_center}/rollups/{fiscal_year}"})
+	}
+	ids, err := s.store.Subtree(ctx, ccID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, notFound(domain.ErrCostCenterNotFound, ccName)
+	}
+	budgets, err := s.store.BudgetsInForce(ctx, ids, int32(fy))
+	if err != nil {
+		return nil, err
+	}
+	cur, err := rollupCurrency(req.GetCurrencyCode(), budgets)
+	if err != nil {
+		return nil, err
+	}
+	// Each cost centre of the subtree below the root belongs to one direct child of the root.
+	parents := map[string]string{}
+	names := map[string]string{}
+	for _, id := range ids {
+		c, err := s.store.GetCostCenter(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		parents[id], names[id] = c.ParentID, c.DisplayName
+	}
+	childOf := func(id string) string {
+		for id != "" && parents[id] != ccID {
+			if id == ccID {
+				return ""
+			}
+			id = parents[id]
+		}
+		return id
+	}
+
+	cal := domain.Calendar{StartMonth: s.fiscalStart}
+	if len(budgets) > 0 {
+		cal = budgets[0].Calendar()
+	}
+	today := domain.DateOf(s.now().UTC())
+	elapsed := cal.Elapsed(int32(fy), today)
+	var total, capex, opex, own periodBases
+	children := map[string]*periodBases{}
+	rates := map[domain.RateUse]bool{}
+	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: datePB(cal.AsOf(int32(fy), today)),
+		ElapsedPeriods: int32(elapsed)}
+	for _, b := range budgets {
+		_, sum, err := s.summarize(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		used, err := s.store.RatesUsed(ctx, b.ChainID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range used {
+			rates[u] = true
+		}
+		var bc, bo periodBases
+		for _, lf := range sum.Lines {
+			var lb periodBases
+			copy(lb[:], lf.Periods[:])
+			if lf.ExpenseType == domain.Capex {
+				bc.add(lb)
+			} else {
+				bo.add(lb)
+			}
+		}
+		if bc, err = s.convertPeriods(ctx, b, bc, cur, rates); err != nil {
+			return nil, err
+		}
+		if bo, err = s.convertPeriods(ctx, b, bo, cur, rates); err != nil {
+			return nil, err
+		}
+		var bt periodBases
+		bt.add(bc)
+		bt.add(bo)
+		total.add(bt)
+		capex.add(bc)
+		opex.add(bo)
+		if b.CostCenterID == ccID {
+			own.add(bt)
+		} else if child := childOf(b.CostCenterID); child != "" {
+			if children[child] == nil {
+				children[child] = &periodBases{}
+			}
+			children[child].add(bt)
+		}
+		out.Budgets = append(out.Budgets, b.Name())
+	}
+	figures := func(p periodBases) *budgetv1.Figures {
+		f, _ := domain.FiguresOfPeriods(p, elapsed)
+		return figuresPB(f, cur)
+	}
+	out.Total, out.Capex, out.Opex, out.Own = figures(total), figures(capex), figures(opex), figures(own)
+	_, periods := domain.FiguresOfPeriods(total, elapsed)
+	out.Periods = periodFiguresPB(periods, cal, int32(fy), cur)
+	for _, id := range ids {
+		if parents[id] != ccID || id == ccID {
+			continue
+		}
+		p := children[id]
+		if p == nil {
+			p = &periodBases{}
+		}
+		out.Children = append(out.Children, &budgetv1.CostCenterRollup_Child{
+			CostCenter: domain.CostCenterName(id), DisplayName: names[id], Figures: figures(*p)})
+	}
+	used := make([]domain.RateUse, 0, len(rates))
+	for u := range rates {
+		used = append(used, u)
+	}
+	slices.SortFunc(used, func(x, y domain.RateUse) int {
+		if c := strings.Compare(x.RateID, y.RateID); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Value, y.Value)
+	})
+	for i := range used {
+		out.RatesUsed = append(out.RatesUsed, rateUsePB(&used[i]))
+	}
+	return out, nil
+}
+
+// rollupCurrency is the requested currency, else the one all budgets share.
+func rollupCurrency(code string, budgets []*domain.Budget) (domain.Currency, error) {
+	if code != "" {
+		c, err := domain.ParseCurrency(code)
+		return c, domain.OnField(err, "currency_code")
+	}
+	var cur domain.Currency
+	for _, b := range budgets {
+		if cur != "" && b.Currency != cur {
+			return "", errCurrencyRequired.With("currencies", string(cur)+","+string(b.Currency))
+		}
+		cur = b.Currency
+	}
+	if cur == "" {
+		return "", errCurrencyRequired.Withf("no budget in force to take the currency from; name the currency to report in")
+	}
+	return cur, nil
+}
+
+// convertPeriods converts the bases of budget b's periods into cur, each with the rate of its
+// period's month (rounded half to even), and records the rates used.
+func (s *Server) convertPeriods(ctx context.Context, b *domain.Budget, p periodBases, cur domain.Currency, used map[domain.RateUse]bool) (periodBases, error) {
+	if b.Currency == cur {
+		return p, nil
+	}
+	cal := b.Calendar()
+	for i := range p {
+		pf := &p[i]
+		if pf.Planned == 0 && pf.Committed == 0 && pf.Actual == 0 {
+			continue // nothing to convert: no rate needed
+		}
+		m := cal.PeriodMonth(b.FiscalYear, i+1)
+		rate, err := s.store.FindRate(ctx, m, b.Currency, cur)
+		if errors.Is(err, domain.ErrExchangeRateNotFound) {
+			return p, domain.RateMissing(m, b.Currency, cur)
+		}
+		if err != nil {
+			return p, err
+		}
+		_, v, err := domain.ParseRate(rate.Value)
+		if err != nil {
+			return p, err
+		}
+		conv := func(minor int64) (int64, error) {
+			return domain.Convert(domain.Amount{Minor: minor, Currency: b.Currency}, v, cur)
+		}
+		if pf.Planned, err = conv(pf.Planned); err != nil {
+			return p, err
+		}
+		if pf.Committed, err = conv(pf.Committed); err != nil {
+			return p, err
+		}
+		if pf.Actual, err = conv(pf.Actual); err != nil {
+			return p, err
+		}
+		used[*rate.Use()] = true
+	}
+	return p, nil
+}

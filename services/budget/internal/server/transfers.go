@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+)
+
+// CreateTransfer implements budgetv1.BudgetServiceServer.
+func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransferRequest) (*budgetv1.Transfer, error) {
+	budgetID, ok := domain.ParseBudgetName(req.GetParent())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}"})
+	}
+	pb := req.GetTransfer()
+	srcBudgetID, srcLineID, ok := domain.ParseLineName(pb.GetSourceLine())
+	if !ok || srcBudgetID != budgetID {
+		return nil, fault.Invalid(fault.Violation{Field: "transfer.source_line", Reason: "SOURCE_LINE_INVALID",
+			Description: "source_line must be a line of " + req.GetParent()})
+	}
+	dstBudgetID, dstLineID, ok := domain.ParseLineName(pb.GetTargetLine())
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "transfer.target_line", Reason: "REQUIRED",
+			Description: "target_line must be budgets/{budget}/lines/{line}"})
+	}
+	srcChain, err := s.chainOf(ctx, srcBudgetID)
+	if err != nil {
+		return nil, err
+	}
+	dstChain, err := s.chainOf(ctx, dstBudgetID)
+	if err != nil {
+		return nil, err
+	}
+	id := s.newID()
+	var out *budgetv1.Transfer
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateTransfer_FullMethodName, req,
+			func() (*budgetv1.Transfer, error) {
+				src, dst, err := s.lockBudgets(ctx, tx, srcChain, dstChain, srcBudgetID, dstBudgetID)
+				if err != nil {
+					return nil, err
+				}
+				amount, err := budgetMinor(pb.GetAmount(), src.Currency, "transfer.amount")
+				if err != nil {
+					return nil, err
+				}
+				now := s.now()
+				t, err := domain.NewTransfer(id, src, dst, domain.TransferInput{
+					SourceLineID: srcLineID, TargetLineID: dstLineID, AmountMinor: amount,
+					EffectiveDate: dateFromPB(pb.GetEffectiveDate()), Reason: pb.GetReason(),
+				}, actor(ctx), domain.DateOf(now.UTC()), now)
+				if err != nil {
+					return nil, err
+				}
+				sl, err := tx.GetLine(ctx, src.ID, srcLineID)
+				if err != nil {
+					return nil, lineNotFound(err, src.ID, srcLineID)
+				}
+				if _, err := tx.GetLine(ctx, dst.ID, dstLineID); err != nil {
+					return nil, lineNotFound(err, dst.ID, dstLineID)
+				}
+				// Refused now what approval would refuse anyway, as long as the figures stay.
+				if _, err := sl.Phasing.Take(t.Period, t.AmountMinor); err != nil {
+					return nil, err
+				}
+				if err := s.checkTransferFunds(ctx, tx, src, sl, t.AmountMinor); err != nil {
+					return nil, err
+				}
+				if err := tx.InsertTransfer(ctx, t); err != nil {
+					return nil, err
+				}
+				out := transferToProto(t, src)
+				if err := s.emitAbout(ctx, tx, t.Name(), &budgetv1.TransferRequested{Transfer: out, Version: t.Version}); err != nil {
+					return nil, err
+				}
+				return out, s.audit(ctx, tx, req, audit.Create, t.Name(), nil, out)
+			})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lockBudgets locks the chains of two budget revisions (one when they share it) in ID order and
+// returns the revisions (see chainOf).
+func (s *Server) lockBudgets(ctx context.Context, tx store.Tx, srcChain, dstChain, srcID, dstID string) (src, dst *domain.Budget, err error) {
+	if _, err := tx.LockChains(ctx, srcChain, dstChain); err != nil {
+		return nil, nil, err
+	}
+	if src, err = tx.GetBudget(ctx, srcID); err != nil {
+		return nil, nil, budgetNotFound(err, srcID)
+	}
+	if dst, err = tx.GetBudget(ctx, dstID); err != nil {
+		return nil, nil, budgetNotFound(err, dstID)
+	}
+	return src, dst, nil
+}
+
+// checkTransferFunds applies the source budget's policy to taking amount from line l.
+func (s *Server) checkTransferFunds(ctx context.Context, tx store.Tx, src *domain.Budget, l *domain.Line, amount int64) error {
+	bal, err := tx.LineBalance(ctx, src.ChainID, l.ID)
+	if err != nil {
+		return err
+	}
+	return domain.CheckCommitFunds(src.Policy, l.PlannedMinor-bal.CommittedMinor-bal.ActualMinor, amount, src.Currency)
+}
+
+// GetTransfer implements budgetv1.BudgetServiceServer.
+func (s *Server) GetTransfer(ctx context.Context, req *budgetv1.GetTransferRequest) (*budgetv1.Transfer, error) {
+	budgetID, id, ok := domain.ParseTransferName(req.GetName())
+	if !ok {
+		return nil, transferNotFound(domain.ErrTransferNotFound, req.GetName())
+	}
+	t, err := s.store.GetTransfer(ctx, budgetID, id)
+	if err != nil {
+		return nil, transferNotFound(err, req.GetName())
+	}
+	b, err := s.store.GetBudget(ctx, t.BudgetID)
+	if err != nil {
+		return nil, err
+	}
+	return transferToProto(t, b), nil
+}
+
+func transferNotFound(err error, name string) error {
+	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrTransferNotFound) {
+		return domain.ErrTransferNotFound.With("name", name).Withf("transfer %s not found", name)
+	}
+	return err
+}
+
+// ListTransfers implements budgetv1.BudgetServiceServer; "budgets/-" lists across budgets.
+func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersRequest) (*budgetv1.ListTransfersResponse, error) {
+	budgetID, ok := domain.ParseBudgetName(req.GetParent())
+	if req.GetParent() == domain.BudgetName(domain.Wildcard) {
+		budgetID, ok = store.Wildcard, true
+	}
+	if !ok {
+		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}"})
+	}
+	q, err := listing.Plan(req, store.TransferList)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.store.ListTransfers(ctx, budgetID, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &budgetv1.ListTransfersResponse{}
+	ts, resp.NextPageToken = listing.Page(q, ts, store.TransferValue)
+	budgets := budgetCache{s: s}
+	for _, t := range ts {
+		b, err := budgets.get(ctx, t.BudgetID)
+		if err != nil {
+			return nil, err
+		}
+		resp.Transfers = append(resp.Transfers, transferToProto(t, b))
+	}
+	return resp, nil
+}
+
+// ApproveTransfer implements budgetv1.BudgetServiceServer: the money moves between the lines'
+// plans, with the alerts that moves crosses on either line.
+func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTransferRequest) (*budgetv1.Transfer, error) {
+	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), req.GetRequestId(), budgetv1.BudgetService_ApproveTransfer_FullMethodName,
+		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
+			if err := t.Approve(actor(ctx), req.GetReason(), now); err != nil {
+				return nil, err
+			}
+			if err := s.applyTransfer(ctx, tx, t, now); err != nil {
+				return nil, err
+			}
+			return &budgetv1.TransferApproved{Transfer: transferToProto(t, src), Version: t.Version}, nil
+		})
+}
+
+// RejectTransfer implements budgetv1.BudgetServiceServer.
+func (s *Server) RejectTransfer(ctx context.Context, req *budgetv1.RejectTransferRequest) (*budgetv1.Transfer, error) {
+	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), req.GetRequestId(), budgetv1.BudgetService_RejectTransfer_FullMethodName,
+		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
+			if err := t.Reject(actor(ctx), req.GetReason(), now); err != nil {
+				return nil, err
+			}
+			return &budgetv1.TransferRejected{Transfer: transferToProto(t, src), Version: t.Version}, nil
+		})
+}
+
+type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error)
+
+// decideTransfer locks the chains of both budgets of a transfer, then the transfer, and applies
+// decide to it.
+func (s *Server) decideTransfer(ctx context.Context, req proto.Message, name, tag, requestID, method string, decide transferDecision) (*budgetv1.Transfer, error) {
+	budgetID, id, ok := domain.ParseTransferName(name)
+	if !ok {
+		return nil, transferNotFound(domain.ErrTransferNotFound, name)
+	}
+	// The budgets never change, so they can be read before the locks are taken.
+	t0, err := s.store.GetTransfer(ctx, budgetID, id)
+	if err != nil {
+		return nil, transferNotFound(err, name)
+	}
+	srcChain, err := s.chainOf(ctx, t0.BudgetID)
+	if err != nil {
+		return nil, err
+	}
+	dstChain, err := s.chainOf(ctx, t0.TargetBudgetID)
+	if err != nil {
+		return nil, err
+	}
+	var out *budgetv1.Transfer
+	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = idempotency.Do(ctx, tx.Requests(), requestID, method, req, func() (*budgetv1.Transfer, error) {
+			src, _, err := s.lockBudgets(ctx, tx, srcChain, dstChain, t0.BudgetID, t0.TargetBudgetID)
+			if err != nil {
+				return nil, err
+			}
+			t, err := tx.GetTransfer(ctx, budgetID, id)
+			if err != nil {
+				return nil, transferNotFound(err, name)
+			}
+			if err := etag.Check(tag, t.Name(), t.Version); err != nil {
+				return nil, err
+			}
+			before, prev := transferToProto(t, src), t.Version
+			ev, err := decide(ctx, tx, t, src, s.now())
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.UpdateTransfer(ctx, t, prev); err != nil {
+				return nil, err
+			}
+			if err := s.emitAbout(ctx, tx, t.Name(), ev); err != nil {
+				return nil, err
+			}
+			out := transferToProto(t, src)
+			return out, s.audit(ctx, tx, req, audit.Update, t.Name(), before, out)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// applyTransfer moves an approved transfer's money; the chains are locked.
+func (s *Server) applyTransfer(ctx context.Context, tx store.Tx, t *domain.Transfer, now time.Time) error {
+	src, err := tx.GetBudget(ctx, t.BudgetID)
+	if err != nil {
+		return err
+	}
+	dst, err := tx.GetBudget(ctx, t.TargetBudgetID)
+	if err != nil {
+		return err
+	}
+	for _, b := range []*domain.Budget{src, dst} {
+		if err := b.CheckSpendable(); err != nil {
+			return err
+		}
+	}
+	srcChain, err := tx.LockChain(ctx, src.ChainID)
+	if err != nil {
+		return err
+	}
+	fcs := []*figuresChange{}
+	srcFC, err := s.beginFigures(ctx, tx, srcChain)
+	if err != nil {
+		return err
+	}
+	fcs = append(fcs, srcFC)
+	dstFC := srcFC
+	if dst.ChainID != src.ChainID {
+		dstChain, err := tx.LockChain(ctx, dst.ChainID)
+		if err != nil {
+			return err
+		}
+		if dstFC, err = s.beginFigures(ctx, tx, dstChain); err != nil {
+			return err
+		}
+		fcs = append(fcs, dstFC)
+	}
+	sl, err := srcFC.line(t.SourceLineID)
+	if err != nil {
+		return err
+	}
+	tl, err := dstFC.line(t.TargetLineID)
+	if err != nil {
+		return err
+	}
+	if err := domain.CheckCommitFunds(src.Policy, srcFC.available(sl.ID), t.AmountMinor, src.Currency); err != nil {
+		return err
+	}
+	// figuresChange versions the lines it writes; ApplyTransfer's own increments are undone so
+	// that each line moves on from its stored version exactly once per event.
+	sv, tv := sl.Version, tl.Version
+	if err := domain.ApplyTransfer(t, sl, tl, now); err != nil {
+		return err
+	}
+	sl.Version, tl.Version = sv, tv
+	srcFC.setPlan(sl, "planned_amount", "phasing")
+	dstFC.setPlan(tl, "planned_amount", "phasing")
+	for _, fc := range fcs {
+		if err := fc.finish(ctx, t.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transferToProto is a transfer whose source line is in budget revision src.
+func transferToProto(t *domain.Transfer, src *domain.Budget) *budgetv1.Transfer {
+	return &budgetv1.Transfer{
+		Name:           t.Name(),
+		SourceLine:     domain.LineName(t.BudgetID, t.SourceLineID),
+		TargetLine:     domain.LineName(t.TargetBudgetID, t.TargetLineID),
+		Amount:         moneyPB(t.AmountMinor, src.Currency),
+		EffectiveDate:  datePB(t.EffectiveDate),
+		Period:         periodLabel(src.FiscalYear, t.Period),
+		Reason:         t.Reason,
+		State:          budgetv1.Transfer_State(t.State),
+		Requester:      t.Requester,
+		Decider:        t.Decider,
+		DecisionTime:   optionalTime(t.DecisionTime),
+		DecisionReason: t.DecisionReason,
+		CreateTime:     timestamppb.New(t.CreateTime),
+		UpdateTime:     timestamppb.New(t.UpdateTime),
+		Etag:           etag.Of(t.Name(), t.Version),
+	}
+}
