@@ -216,7 +216,7 @@ func workedExample(t *testing.T, e *env) {
 	// 8. Every step published its events, in order.
 	wantSubjects := []string{"cost_center.created", "budget.created", "line.created", "line.created", "budget.submitted",
 		"budget.approved", "exchange_rate.created", "exchange_rate.created", "actual.recorded", "actual.recorded",
-		"actual.recorded", "commitment.recorded", "commitment.released", "actual.recorded", "transfer.requested",
+		"actual.recorded", "commitment.recorded", "actual.recorded", "commitment.released", "transfer.requested",
 		"line.updated", "line.updated", "line.threshold_crossed", "transfer.approved"}
 	var got []string
 	var crossed *budgetv1.LineThresholdCrossed
@@ -264,8 +264,6 @@ func (w figureTable) check(t *testing.T, name string, f *budgetv1.Figures) {
 func whole(currency string, u int64) *money.Money {
 	return &money.Money{CurrencyCode: currency, Units: u}
 }
-
-func day(y, m, d int32) *date.Date { return &date.Date{Year: y, Month: m, Day: d} }
 
 func dateString(d *date.Date) string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())

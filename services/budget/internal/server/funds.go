@@ -18,11 +18,11 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	}
 	b, err := s.store.GetBudget(ctx, budgetID)
 	if err != nil {
-		return nil, budgetNotFound(err, budgetID)
+		return nil, budgetNotFound(err, domain.BudgetName(budgetID))
 	}
 	l, err := s.store.GetLine(ctx, budgetID, lineID)
 	if err != nil {
-		return nil, lineNotFound(err, budgetID, lineID)
+		return nil, lineNotFound(err, domain.LineName(budgetID, lineID))
 	}
 	amount, err := amountFromPB(req.GetAmount(), b.Currency, "amount")
 	if err != nil {

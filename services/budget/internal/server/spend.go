@@ -7,7 +7,6 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 )
 
 // chainOf returns the chain ID of the budget revision id. It is read before the transaction (it
@@ -17,7 +16,7 @@ import (
 func (s *Server) chainOf(ctx context.Context, id string) (string, error) {
 	b, err := s.store.GetBudget(ctx, id)
 	if err != nil {
-		return "", budgetNotFound(err, id)
+		return "", budgetNotFound(err, domain.BudgetName(id))
 	}
 	return b.ChainID, nil
 }
@@ -26,34 +25,16 @@ func (s *Server) chainOf(ctx context.Context, id string) (string, error) {
 func (s *Server) lockBudget(ctx context.Context, tx store.Tx, chainID, id string) (*domain.Chain, *domain.Budget, error) {
 	chain, err := tx.LockChain(ctx, chainID)
 	if err != nil {
-		return nil, nil, budgetNotFound(err, id)
+		return nil, nil, budgetNotFound(err, domain.BudgetName(id))
 	}
 	b, err := tx.GetBudget(ctx, id)
 	if err != nil {
-		return nil, nil, budgetNotFound(err, id)
+		return nil, nil, budgetNotFound(err, domain.BudgetName(id))
 	}
 	if b.ChainID != chainID {
 		return nil, nil, fmt.Errorf("budget %s moved from chain %s to %s", id, chainID, b.ChainID)
 	}
 	return chain, b, nil
-}
-
-// budgetNotFound names the requested budget in a not-found error.
-func budgetNotFound(err error, id string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrBudgetNotFound) {
-		name := domain.BudgetName(id)
-		return domain.ErrBudgetNotFound.With("name", name).Withf("budget %s not found", name)
-	}
-	return err
-}
-
-// lineNotFound names the requested line in a not-found error.
-func lineNotFound(err error, budgetID, lineID string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrLineNotFound) {
-		name := domain.LineName(budgetID, lineID)
-		return domain.ErrLineNotFound.With("name", name).Withf("budget line %s not found", name)
-	}
-	return err
 }
 
 // rateFor returns the exchange rate that converts a, dated d, into the budget currency cur: nil

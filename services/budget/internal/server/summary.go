@@ -31,7 +31,7 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 	}
 	b, err := s.store.GetBudget(ctx, id)
 	if err != nil {
-		return nil, budgetNotFound(err, id)
+		return nil, budgetNotFound(err, domain.BudgetName(id))
 	}
 	lines, sum, err := s.summarize(ctx, b)
 	if err != nil {

@@ -66,10 +66,10 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 				}
 				sl, err := tx.GetLine(ctx, src.ID, srcLineID)
 				if err != nil {
-					return nil, lineNotFound(err, src.ID, srcLineID)
+					return nil, lineNotFound(err, domain.LineName(src.ID, srcLineID))
 				}
 				if _, err := tx.GetLine(ctx, dst.ID, dstLineID); err != nil {
-					return nil, lineNotFound(err, dst.ID, dstLineID)
+					return nil, lineNotFound(err, domain.LineName(dst.ID, dstLineID))
 				}
 				// Refused now what approval would refuse anyway, as long as the figures stay.
 				if _, err := sl.Phasing.Take(t.Period, t.AmountMinor); err != nil {
@@ -102,10 +102,10 @@ func (s *Server) lockBudgets(ctx context.Context, tx store.Tx, srcChain, dstChai
 		return nil, nil, err
 	}
 	if src, err = tx.GetBudget(ctx, srcID); err != nil {
-		return nil, nil, budgetNotFound(err, srcID)
+		return nil, nil, budgetNotFound(err, domain.BudgetName(srcID))
 	}
 	if dst, err = tx.GetBudget(ctx, dstID); err != nil {
-		return nil, nil, budgetNotFound(err, dstID)
+		return nil, nil, budgetNotFound(err, domain.BudgetName(dstID))
 	}
 	return src, dst, nil
 }
