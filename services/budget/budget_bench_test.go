@@ -8,6 +8,7 @@ import (
 	"time"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
@@ -121,7 +122,8 @@ func BenchmarkRecordActual(b *testing.B) {
 					_, err := e.client.RecordActual(ctx, &budgetv1.RecordActualRequest{Parent: line, Actual: &budgetv1.Actual{
 						Amount: whole("EUR", 1), BookingDate: day(int32(today.Year()), int32(today.Month()), int32(today.Day()))}})
 					if err != nil {
-						b.Error(err)
+						_, vs := rpc.Details(err)
+						b.Error(err, vs)
 						return
 					}
 				}

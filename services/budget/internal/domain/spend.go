@@ -57,8 +57,11 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	if !in.Amount.Currency.Supported() {
 		vs = append(vs, violation("actual.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported"))
 	}
+	if in.Source == 0 {
+		in.Source = SourceManual // the API's default: an actual without a source was entered by hand
+	}
 	if in.Source < SourceManual || in.Source > SourceOther {
-		vs = append(vs, violation("actual.source", "REQUIRED", "source is required"))
+		vs = append(vs, violation("actual.source", "INVALID_VALUE", "source is not one of the defined values"))
 	}
 	if utf8.RuneCountInString(in.Description) > maxDescription {
 		vs = append(vs, violation("actual.description", "TOO_LONG", "description is longer than 2000 characters"))
@@ -163,8 +166,11 @@ func NewCommitment(id string, b *Budget, in CommitmentInput, rate *ExchangeRate,
 	if !in.Amount.Currency.Supported() {
 		vs = append(vs, violation("commitment.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported"))
 	}
+	if in.Source == 0 {
+		in.Source = CommitmentOther // the API's default
+	}
 	if in.Source < CommitmentContract || in.Source > CommitmentOther {
-		vs = append(vs, violation("commitment.source", "REQUIRED", "source is required"))
+		vs = append(vs, violation("commitment.source", "INVALID_VALUE", "source is not one of the defined values"))
 	}
 	if utf8.RuneCountInString(in.SourceRef) > maxExternalRef {
 		vs = append(vs, violation("commitment.source_reference", "TOO_LONG", "source_reference is longer than 512 characters"))

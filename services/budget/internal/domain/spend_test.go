@@ -29,13 +29,17 @@ func TestNewActual(t *testing.T) {
 		{ActualInput{LineID: "l1", Amount: Amount{0, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.amount:AMOUNT_ZERO"},
 		{ActualInput{LineID: "l1", Amount: Amount{-5, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.corrects:CORRECTS_REQUIRED"},
 		{ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual, CorrectsID: "a1"}, "actual.amount:CORRECTION_NOT_NEGATIVE"},
-		{ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3)}, "actual.source:REQUIRED"},
+		{ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3), Source: 42}, "actual.source:INVALID_VALUE"},
 	}
 	for _, tt := range bad {
 		_, err := NewActual("a", b, tt.in, nil, nil, "ana", t0)
 		if got := violations(t, err); len(got) != 1 || got[0] != tt.want {
 			t.Errorf("%+v: violations = %v, want %s", tt.in, got, tt.want)
 		}
+	}
+	manual := ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3)}
+	if a, err := NewActual("a", b, manual, nil, nil, "ana", t0); err != nil || a.Source != SourceManual {
+		t.Errorf("an actual without a source = %+v, %v; want one entered by hand (MANUAL)", a, err)
 	}
 	if _, err := NewActual("a", draft(t), in, rate, nil, "ana", t0); !errors.Is(err, ErrBudgetNotApproved) {
 		t.Errorf("draft budget = %v", err)
