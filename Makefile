@@ -109,6 +109,10 @@ check-apiref: vendor-apiref ## Fail when gateway/apiref/dist differs from the pi
 # FAULTSFLAGS passes options to the fault program, e.g. FAULTSFLAGS='-creates 1000 -keep'.
 FAULTSFLAGS ?=
 
+.PHONY: proofs
+proofs: ## The long correctness proofs, without the race detector: 10,000 actuals on one budget line summed to the cent.
+	QUARTERDECK_TEST_LONG=1 $(GO) test -count=1 -run 'TestManyActualsSumToTheCent' ./services/budget/
+
 .PHONY: faults
 faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NATS during 10,000 creates; fail on any lost or duplicate event (needs QUARTERDECK_TEST_POSTGRES_DSN).
 	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
@@ -134,12 +138,13 @@ breaking: tools-gen ## Fail when the protos break compatibility with the main br
 	else echo "no local main branch to compare with; skipped"; fi
 
 .PHONY: ci
-ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page), race tests on the configured and embedded servers.
+ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page), race tests on the configured and embedded servers, the long proofs.
 	$(MAKE) lint
 	$(MAKE) breaking
 	$(MAKE) check-generated
 	$(MAKE) check-apiref
 	$(MAKE) test RACE=1
+	$(MAKE) proofs
 ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
 	$(MAKE) test-embedded RACE=1
 endif
