@@ -22,6 +22,8 @@ type ActualInput struct {
 	ExternalRef  string
 	CorrectsID   string
 	CommitmentID string
+	// CommitmentBudgetID is the revision the commitment was recorded under (the store loads it).
+	CommitmentBudgetID string
 }
 
 // Corrected is what a correction needs to know of the actual it corrects: the actual and the sums
@@ -99,6 +101,9 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 		ExternalRef: strings.TrimSpace(in.ExternalRef), CorrectsID: in.CorrectsID, CommitmentID: in.CommitmentID,
 		Creator: creator, CreateTime: now.UTC().Truncate(time.Microsecond),
 	}
+	if in.CommitmentID != "" {
+		a.CommitmentBudgetID = in.CommitmentBudgetID
+	}
 	if in.CorrectsID == "" {
 		a.ConvertedMinor, a.Rate, err = ConvertAt(in.Amount, in.BookingDate, b.Currency, rate)
 		if err != nil {
@@ -107,6 +112,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 		return a, nil
 	}
 	o := corrected.Original
+	a.CorrectsBudgetID = o.BudgetID
 	total, err := AddMinor(corrected.PriorAmountMinor, in.Amount.Minor)
 	if err != nil {
 		return nil, OnField(err, "actual.amount")
