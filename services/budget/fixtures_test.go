@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
@@ -27,7 +29,7 @@ import (
 
 // spendEnv is a running budget service with an April fiscal year and a clock fixed at
 // 2026-09-15 (FY2027, six periods started), a client calling as another subject for four-eyes
-// decisions, and the service's store for fixtures and for checks against the records.
+// decisions, and the service's store for checks against the records (fixtures go through the API).
 type spendEnv struct {
 	*env
 	approver budgetv1.BudgetServiceClient
@@ -96,7 +98,7 @@ func forEachSpendDatabase(t *testing.T, fn func(t *testing.T, e *spendEnv)) {
 }
 
 // fixtureLine is a line of seedApprovedBudget: planned minor units, phased evenly unless
-// phasing is given.
+// phasing (monthly minor units) is given.
 type fixtureLine struct {
 	id      string
 	planned int64
@@ -104,96 +106,77 @@ type fixtureLine struct {
 	phasing []int64
 }
 
-// seedApprovedBudget writes an APPROVED, in-force FY2027 budget with lines straight into the
-// store, for the cost centre ccID (created here when missing). It stands in for the budget and
-// line API calls until those exist; replace it by them then.
+// seedDraftBudget creates an FY2027 budget with lines through the API, for the cost centre
+// ccID (created here when missing), and leaves it in DRAFT.
+func seedDraftBudget(t *testing.T, e *spendEnv, ccID, budgetID, currency string, policy domain.Policy, lines ...fixtureLine) *budgetv1.Budget {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/" + ccID}); err != nil {
+		if status.Code(err) != codes.NotFound {
+			t.Fatal(err)
+		}
+		create(t, e.env, ccID, "CC "+ccID, "CC-"+strings.ToUpper(ccID), "")
+	}
+	pbPolicy := budgetv1.Budget_WARN
+	if policy == domain.PolicyBlock {
+		pbPolicy = budgetv1.Budget_BLOCK
+	}
+	b, err := e.client.CreateBudget(ctx, &budgetv1.CreateBudgetRequest{BudgetId: budgetID, Budget: &budgetv1.Budget{
+		CostCenter: "costCenters/" + ccID, FiscalYear: 2027, CurrencyCode: currency, DisplayName: budgetID,
+		Owner: "owner@example.com", OverspendPolicy: pbPolicy,
+	}})
+	if err != nil {
+		t.Fatalf("create budget %s: %v", budgetID, err)
+	}
+	for _, fl := range lines {
+		l := &budgetv1.BudgetLine{DisplayName: fl.id, Category: budgetv1.BudgetLine_CLOUD,
+			ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: cents(fl.planned, "")}
+		if fl.capex {
+			l.ExpenseType, l.Category = budgetv1.BudgetLine_CAPEX, budgetv1.BudgetLine_HARDWARE
+		}
+		if fl.phasing != nil {
+			l.Phasing = &budgetv1.Phasing{Granularity: budgetv1.Phasing_MONTHLY}
+			for _, m := range fl.phasing {
+				l.Phasing.Amounts = append(l.Phasing.Amounts, cents(m, ""))
+			}
+		}
+		if _, err := e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{
+			Parent: b.GetName(), BudgetLineId: fl.id, BudgetLine: l}); err != nil {
+			t.Fatalf("create line %s of %s: %v", fl.id, budgetID, err)
+		}
+	}
+	return b
+}
+
+// seedApprovedBudget creates an FY2027 budget with lines through the API (see seedDraftBudget),
+// submits it as the test principal and approves it as the approver, so that it is in force.
 func seedApprovedBudget(t *testing.T, e *spendEnv, ccID, budgetID, currency string, policy domain.Policy, lines ...fixtureLine) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := e.store.GetCostCenter(ctx, ccID); err != nil {
-		create(t, e.env, ccID, "CC "+ccID, "CC-"+strings.ToUpper(ccID), "")
+	b := seedDraftBudget(t, e, ccID, budgetID, currency, policy, lines...)
+	if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()}); err != nil {
+		t.Fatalf("submit %s: %v", b.GetName(), err)
 	}
-	now := spendNow.Add(-24 * time.Hour)
-	b, err := domain.NewBudget(budgetID, ccID, 2027, time.April, currency,
-		domain.BudgetFields{DisplayName: budgetID, Owner: "owner@example.com", Policy: policy}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.State, b.Submitter, b.Decider = domain.StateApproved, "apiKeys/owner", "apiKeys/approver"
-	var ls []*domain.Line
-	for _, fl := range lines {
-		f := domain.LineFields{DisplayName: fl.id, Category: domain.CategoryCloud, ExpenseType: domain.Opex, PlannedMinor: fl.planned}
-		if fl.capex {
-			f.ExpenseType, f.Category = domain.Capex, domain.CategoryHardware
-		}
-		if fl.phasing != nil {
-			f.Phasing = &domain.Phasing{Granularity: domain.Monthly, Amounts: fl.phasing}
-		}
-		l, err := domain.NewLine(fl.id, budgetID, f, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.PlannedMinor += l.PlannedMinor
-		ls = append(ls, l)
-	}
-	err = e.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		chain := domain.NewChain(b)
-		if err := tx.InsertChain(ctx, chain); err != nil {
-			return err
-		}
-		if err := tx.InsertBudget(ctx, b); err != nil {
-			return err
-		}
-		for _, l := range ls {
-			if err := tx.InsertLine(ctx, l); err != nil {
-				return err
-			}
-		}
-		c, err := tx.LockChain(ctx, chain.ID)
-		if err != nil {
-			return err
-		}
-		prev := c.Version
-		c.Approved(b.ID)
-		return tx.UpdateChain(ctx, c, prev)
-	})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()}); err != nil {
+		t.Fatalf("approve %s: %v", b.GetName(), err)
 	}
 }
 
-// seedRate writes an exchange rate straight into the store (until the rates API exists).
+// seedRate creates an exchange rate through the API.
 func seedRate(t *testing.T, e *spendEnv, month, src, dst, value string) {
 	t.Helper()
-	m, err := domain.ParseMonth(month)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := domain.NewExchangeRate(m, src, dst, value, spendNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.Within(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		return tx.InsertExchangeRate(ctx, r)
-	}); err != nil {
-		t.Fatal(err)
+	if _, err := e.client.CreateExchangeRate(context.Background(), &budgetv1.CreateExchangeRateRequest{ExchangeRate: &budgetv1.ExchangeRate{
+		Month: month, SourceCurrencyCode: src, TargetCurrencyCode: dst, Rate: value,
+	}}); err != nil {
+		t.Fatalf("create rate %s %s→%s: %v", month, src, dst, err)
 	}
 }
 
-// setBudgetState moves a seeded budget to state directly in the store (close, or back to draft).
-func setBudgetState(t *testing.T, e *spendEnv, budgetID string, state domain.State) {
+// closeBudget closes an approved budget as the approver.
+func closeBudget(t *testing.T, e *spendEnv, budgetID string) {
 	t.Helper()
-	if err := e.store.Within(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		b, err := tx.GetBudget(ctx, budgetID)
-		if err != nil {
-			return err
-		}
-		prev := b.Version
-		b.State = state
-		b.Version++
-		return tx.UpdateBudget(ctx, b, prev)
-	}); err != nil {
-		t.Fatal(err)
+	if _, err := e.approver.CloseBudget(context.Background(), &budgetv1.CloseBudgetRequest{Name: "budgets/" + budgetID}); err != nil {
+		t.Fatalf("close %s: %v", budgetID, err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
 )
 
 // approverSubject is the second person, who approves what the test principal submits.
@@ -235,6 +236,16 @@ func TestBudgetLifecycleAndRevisions(t *testing.T) {
 		}
 		_, err = e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: b.GetName()})
 		wantStatus(t, err, codes.FailedPrecondition, "REVISION_IN_PROGRESS")
+		// Closing the revision in force would strand the open one: it could never be approved.
+		wantCloseRefused := func() {
+			t.Helper()
+			_, err := fin.CloseBudget(ctx, &budgetv1.CloseBudgetRequest{Name: b.GetName()})
+			wantStatus(t, err, codes.FailedPrecondition, "REVISION_IN_PROGRESS")
+			if info, _ := rpc.Details(err); info.GetMetadata()["open_revision"] != rev.GetName() {
+				t.Errorf("metadata = %v, want open_revision %s", info.GetMetadata(), rev.GetName())
+			}
+		}
+		wantCloseRefused()
 		if got := getBudget(t, e, b.GetName()); got.GetState() != budgetv1.Budget_APPROVED {
 			t.Errorf("revised budget state = %v, want APPROVED until the revision is approved", got.GetState())
 		}
@@ -247,6 +258,7 @@ func TestBudgetLifecycleAndRevisions(t *testing.T) {
 		if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: rev.GetName()}); err != nil {
 			t.Fatal(err)
 		}
+		wantCloseRefused()
 		revApproved, err := fin.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: rev.GetName()})
 		if err != nil || revApproved.GetState() != budgetv1.Budget_APPROVED {
 			t.Fatalf("approve revision = %v, %v", revApproved, err)

@@ -257,13 +257,13 @@ func TestActualRules(t *testing.T) {
 		}
 
 		// Spend only on the revision in force.
-		setBudgetState(t, e, "b", domain.StateClosed)
+		closeBudget(t, e, "b")
 		_, err = recordActual(e, line, 100, "EUR", day(2026, 6, 1), "", "")
 		wantStatus(t, err, codes.FailedPrecondition, "BUDGET_CLOSED")
-		setBudgetState(t, e, "b", domain.StateDraft)
-		_, err = recordActual(e, line, 100, "EUR", day(2026, 6, 1), "", "")
+		seedDraftBudget(t, e, "apps", "d", "EUR", domain.PolicyWarn, fixtureLine{id: "l", planned: 100000})
+		_, err = recordActual(e, "budgets/d/lines/l", 100, "EUR", day(2026, 6, 1), "", "")
 		wantStatus(t, err, codes.FailedPrecondition, "BUDGET_NOT_APPROVED")
-		_, err = e.client.RecordCommitment(context.Background(), &budgetv1.RecordCommitmentRequest{Parent: line, Commitment: &budgetv1.Commitment{
+		_, err = e.client.RecordCommitment(context.Background(), &budgetv1.RecordCommitmentRequest{Parent: "budgets/d/lines/l", Commitment: &budgetv1.Commitment{
 			Amount: cents(100, "EUR"), ExpectedDate: day(2026, 7, 1), Source: budgetv1.Commitment_CONTRACT}})
 		wantStatus(t, err, codes.FailedPrecondition, "BUDGET_NOT_APPROVED")
 	})
@@ -358,7 +358,7 @@ func TestCheckFunds(t *testing.T) {
 		}
 		_, err := e.client.CheckFunds(ctx, &budgetv1.CheckFundsRequest{Line: "budgets/warn/lines/l", Amount: cents(100, "USD"), Date: day(2026, 5, 20)})
 		wantStatus(t, err, codes.FailedPrecondition, "EXCHANGE_RATE_MISSING")
-		setBudgetState(t, e, "warn", domain.StateClosed)
+		closeBudget(t, e, "warn")
 		if r := check("budgets/warn/lines/l", 1, "EUR"); r.GetDecision() != budgetv1.CheckFundsResponse_DENY || r.GetReason() != "BUDGET_CLOSED" {
 			t.Errorf("closed = %v", r)
 		}

@@ -268,10 +268,15 @@ func (b *Budget) Reject(actor, reason string, now time.Time) error {
 	return b.decide("reject", actor, reason, StateRejected, now)
 }
 
-// Close closes an APPROVED revision: no more spend, transfers or revisions.
-func (b *Budget) Close(actor string, now time.Time) error {
+// Close closes an APPROVED revision: no more spend, transfers or revisions. openID is the
+// chain's open revision: closing fails with REVISION_IN_PROGRESS while there is one.
+func (b *Budget) Close(actor, openID string, now time.Time) error {
 	if b.State != StateApproved {
 		return b.transitionError("close")
+	}
+	// A closed chain takes no more revisions, so the open one could never be approved.
+	if openID != "" {
+		return ErrRevisionInProgress.With("open_revision", BudgetName(openID))
 	}
 	b.State, b.Closer, b.CloseTime = StateClosed, actor, now.UTC().Truncate(time.Microsecond)
 	b.touch(now)

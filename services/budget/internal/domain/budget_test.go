@@ -96,12 +96,16 @@ func TestBudgetLifecycle(t *testing.T) {
 	if fe := asFault(err); !errors.Is(err, ErrBudgetSuperseded) || fe.Metadata["superseded_by"] != "budgets/b2" {
 		t.Errorf("superseded = %+v", fe)
 	}
-	if err := b.Close("bob", t0); !errors.Is(err, ErrInvalidTransition) {
+	if err := b.Close("bob", "", t0); !errors.Is(err, ErrInvalidTransition) {
 		t.Errorf("close superseded = %v", err)
 	}
 
 	c := approved(t)
-	if err := c.Close("bob", t0); err != nil || c.State != StateClosed {
+	err = c.Close("bob", "b9", t0)
+	if fe := asFault(err); !errors.Is(err, ErrRevisionInProgress) || fe.Metadata["open_revision"] != "budgets/b9" || c.State != StateApproved {
+		t.Errorf("close with an open revision = %+v", fe)
+	}
+	if err := c.Close("bob", "", t0); err != nil || c.State != StateClosed {
 		t.Fatal(err)
 	}
 	if err := c.CheckSpendable(); !errors.Is(err, ErrBudgetClosed) {

@@ -225,8 +225,12 @@ type Actual struct {
 	CorrectsID     string
 	CommitmentID   string // the commitment this actual consumed, if any
 	ReleasedMinor  int64  // how much of that commitment it released
-	Creator        string
-	CreateTime     time.Time
+	// The revisions the corrected actual and the commitment were recorded under: spend carries
+	// over revisions, so they may be earlier ones than BudgetID, and their names need them.
+	CorrectsBudgetID   string
+	CommitmentBudgetID string
+	Creator            string
+	CreateTime         time.Time
 }
 
 // CommitmentSource says what promised the money.

@@ -22,6 +22,8 @@ type ActualInput struct {
 	ExternalRef  string
 	CorrectsID   string
 	CommitmentID string
+	// CommitmentBudgetID is the revision the commitment was recorded under (the store loads it).
+	CommitmentBudgetID string
 }
 
 // Corrected is what a correction needs to know of the actual it corrects: the actual and the sums
@@ -69,7 +71,10 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	if utf8.RuneCountInString(in.ExternalRef) > maxExternalRef {
 		vs = append(vs, violation("actual.external_reference", "TOO_LONG", "external_reference is longer than 512 characters"))
 	}
-	if !in.BookingDate.Valid() {
+	switch {
+	case in.BookingDate.IsZero():
+		vs = append(vs, violation("actual.booking_date", "REQUIRED", "booking_date is required"))
+	case !in.BookingDate.Valid():
 		vs = append(vs, violation("actual.booking_date", ErrDateInvalid.Reason, "booking_date is not a valid date"))
 	}
 	if in.CorrectsID != "" && corrected != nil {
@@ -99,6 +104,9 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 		ExternalRef: strings.TrimSpace(in.ExternalRef), CorrectsID: in.CorrectsID, CommitmentID: in.CommitmentID,
 		Creator: creator, CreateTime: now.UTC().Truncate(time.Microsecond),
 	}
+	if in.CommitmentID != "" {
+		a.CommitmentBudgetID = in.CommitmentBudgetID
+	}
 	if in.CorrectsID == "" {
 		a.ConvertedMinor, a.Rate, err = ConvertAt(in.Amount, in.BookingDate, b.Currency, rate)
 		if err != nil {
@@ -107,6 +115,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 		return a, nil
 	}
 	o := corrected.Original
+	a.CorrectsBudgetID = o.BudgetID
 	total, err := AddMinor(corrected.PriorAmountMinor, in.Amount.Minor)
 	if err != nil {
 		return nil, OnField(err, "actual.amount")
@@ -178,7 +187,10 @@ func NewCommitment(id string, b *Budget, in CommitmentInput, rate *ExchangeRate,
 	if utf8.RuneCountInString(in.Description) > maxDescription {
 		vs = append(vs, violation("commitment.description", "TOO_LONG", "description is longer than 2000 characters"))
 	}
-	if !in.Date.Valid() {
+	switch {
+	case in.Date.IsZero():
+		vs = append(vs, violation("commitment.expected_date", "REQUIRED", "expected_date is required"))
+	case !in.Date.Valid():
 		vs = append(vs, violation("commitment.expected_date", ErrDateInvalid.Reason, "expected_date is not a valid date"))
 	}
 	if err := invalid(vs); err != nil {

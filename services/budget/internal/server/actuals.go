@@ -101,7 +101,7 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		if err := domain.CheckCommitmentFor(commitment, chain.ID, lineID); err != nil {
 			return nil, err
 		}
-		in.CommitmentID = cid
+		in.CommitmentID, in.CommitmentBudgetID = cid, commitment.BudgetID
 	}
 	now := s.now()
 	a, err := domain.NewActual(id, b, in, rate, corrected, actor(ctx), now)
@@ -120,12 +120,6 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		return nil, err
 	}
 	out := actualToProto(a, b)
-	if pb.GetCorrects() != "" {
-		out.Corrects = pb.GetCorrects()
-	}
-	if pb.GetCommitment() != "" {
-		out.Commitment = pb.GetCommitment()
-	}
 	if err := s.emitAbout(ctx, tx, a.Name(), &budgetv1.ActualRecorded{Actual: out, Version: 1}); err != nil {
 		return nil, err
 	}
@@ -210,8 +204,7 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 }
 
 // actualToProto is an actual recorded under budget revision b. The corrected actual and the
-// commitment are named under the actual's own revision: they share its chain and line, and a
-// reference made under an earlier revision is shown under this one (only IDs are stored).
+// commitment are named under the revisions they were recorded under, which may be earlier ones.
 func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
 	pb := &budgetv1.Actual{
 		Name:              a.Name(),
@@ -227,10 +220,10 @@ func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
 		CreateTime:        timestamppb.New(a.CreateTime),
 	}
 	if a.CorrectsID != "" {
-		pb.Corrects = domain.ActualName(a.BudgetID, a.LineID, a.CorrectsID)
+		pb.Corrects = domain.ActualName(a.CorrectsBudgetID, a.LineID, a.CorrectsID)
 	}
 	if a.CommitmentID != "" {
-		pb.Commitment = domain.CommitmentName(a.BudgetID, a.LineID, a.CommitmentID)
+		pb.Commitment = domain.CommitmentName(a.CommitmentBudgetID, a.LineID, a.CommitmentID)
 		pb.ReleasedCommitmentAmount = moneyPB(a.ReleasedMinor, b.Currency)
 	}
 	return pb

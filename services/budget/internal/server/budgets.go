@@ -370,7 +370,7 @@ func (s *Server) CloseBudget(ctx context.Context, req *budgetv1.CloseBudgetReque
 	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_CloseBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			before, prev := budgetToProto(b), b.Version
-			if err := b.Close(actor(ctx), s.now()); err != nil {
+			if err := b.Close(actor(ctx), chain.OpenID, s.now()); err != nil {
 				return nil, err
 			}
 			return s.saveTransition(ctx, tx, req, actionClose, b, prev, before, &budgetv1.BudgetClosed{})

@@ -28,6 +28,10 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	if err != nil {
 		return nil, err
 	}
+	// Zero or less spends nothing: there is no question to answer, as for a commitment.
+	if amount.Minor <= 0 {
+		return nil, fault.Invalid(fault.Violation{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "amount must be positive"})
+	}
 	today := domain.DateOf(s.now().UTC())
 	date := dateFromPB(req.GetDate())
 	if date.IsZero() {

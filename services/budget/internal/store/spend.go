@@ -14,10 +14,11 @@ import (
 // ActualColumns is the column list every actual query selects, in ScanActual's order.
 const ActualColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
 	`rate_id, rate_month, rate_source, rate_target, rate_value, booking_date, period, description, source, ` +
-	`external_reference, corrects_id, commitment_id, released_minor, creator, create_time`
+	`external_reference, corrects_id, corrects_budget_id, commitment_id, commitment_budget_id, released_minor, ` +
+	`creator, create_time`
 
 // ActualColumnCount is the number of ActualColumns.
-const ActualColumnCount = 22
+const ActualColumnCount = 24
 
 // CommitmentColumns is the column list every commitment query selects, in ScanCommitment's order.
 const CommitmentColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
@@ -38,15 +39,16 @@ const TransferColumnCount = 17
 // ScanActual reads one row of ActualColumns.
 func ScanActual(s Scanner) (*domain.Actual, error) {
 	var (
-		a                    domain.Actual
-		rate                 rateColumns
-		date                 string
-		corrects, commitment sql.NullString
+		a                                domain.Actual
+		rate                             rateColumns
+		date                             string
+		corrects, commitment             sql.NullString
+		correctsBudget, commitmentBudget sql.NullString
 	)
 	dest := []any{&a.ID, &a.BudgetID, &a.ChainID, &a.LineID, &a.Amount.Minor, &a.Amount.Currency, &a.ConvertedMinor}
 	dest = append(dest, rate.dest()...)
-	dest = append(dest, &date, &a.Period, &a.Description, &a.Source, &a.ExternalRef, &corrects, &commitment,
-		&a.ReleasedMinor, &a.Creator, &a.CreateTime)
+	dest = append(dest, &date, &a.Period, &a.Description, &a.Source, &a.ExternalRef, &corrects, &correctsBudget,
+		&commitment, &commitmentBudget, &a.ReleasedMinor, &a.Creator, &a.CreateTime)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -58,6 +60,7 @@ func ScanActual(s Scanner) (*domain.Actual, error) {
 		return nil, err
 	}
 	a.CorrectsID, a.CommitmentID = corrects.String, commitment.String
+	a.CorrectsBudgetID, a.CommitmentBudgetID = correctsBudget.String, commitmentBudget.String
 	a.CreateTime = a.CreateTime.UTC()
 	return &a, nil
 }
@@ -67,7 +70,8 @@ func ActualArgs(a *domain.Actual) []any {
 	args := []any{a.ID, a.BudgetID, a.ChainID, a.LineID, a.Amount.Minor, string(a.Amount.Currency), a.ConvertedMinor}
 	args = append(args, rateArgs(a.Rate)...)
 	return append(args, formatDate(a.BookingDate), a.Period, a.Description, int(a.Source), a.ExternalRef,
-		NullString(a.CorrectsID), NullString(a.CommitmentID), a.ReleasedMinor, a.Creator, a.CreateTime)
+		NullString(a.CorrectsID), NullString(a.CorrectsBudgetID), NullString(a.CommitmentID), NullString(a.CommitmentBudgetID),
+		a.ReleasedMinor, a.Creator, a.CreateTime)
 }
 
 // ScanCommitment reads one row of CommitmentColumns.

@@ -12,7 +12,7 @@ const (
 	selectActual = `SELECT ` + store.ActualColumns + ` FROM actuals WHERE budget_id = $1 AND line_id = $2 AND id = $3`
 	listActuals  = `SELECT ` + store.ActualColumns + ` FROM actuals`
 	insertActual = `INSERT INTO actuals (` + store.ActualColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
+		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 	// SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer for the driver.
 	sumCorrections = `SELECT SUM(converted_minor)::BIGINT FROM actuals WHERE corrects_id = $1`
 	// sumCorrectionAmounts is in the corrected actual's own currency (corrections share it).

@@ -483,11 +483,12 @@ func runBudgets(t *testing.T, open Opener) {
 		a1.Amount.Currency, a1.Rate = "USD", eurUSD()
 		c1 := newCommitment("c1", "l2", 5000, 3)
 		a2 := newActual("a2", "l2", 3000, 3000, domain.Date{Year: 2026, Month: time.June, Day: 1}, 3)
-		a2.CommitmentID, a2.ReleasedMinor, a2.Source = "c1", 3000, domain.SourcePayroll
+		a2.CommitmentID, a2.CommitmentBudgetID, a2.ReleasedMinor, a2.Source = "c1", "b1", 3000, domain.SourcePayroll
 		fix1 := newActual("f1", "l1", -1000, -922, domain.Date{Year: 2026, Month: time.July, Day: 1}, 4)
-		fix1.Amount.Currency, fix1.Rate, fix1.CorrectsID = "USD", eurUSD(), "a1"
+		fix1.Amount.Currency, fix1.Rate, fix1.CorrectsID, fix1.CorrectsBudgetID = "USD", eurUSD(), "a1", "b1"
 		fix2 := newActual("f2", "l1", -500, -461, domain.Date{Year: 2026, Month: time.July, Day: 2}, 4)
-		fix2.Amount.Currency, fix2.Rate, fix2.CorrectsID = "USD", eurUSD(), "a1"
+		// The references keep the revision they were made under, which need not be the actual's own.
+		fix2.Amount.Currency, fix2.Rate, fix2.CorrectsID, fix2.CorrectsBudgetID = "USD", eurUSD(), "a1", "b0"
 		within(t, s, func(ctx context.Context, tx store.Tx) error {
 			if err := tx.InsertCommitment(ctx, c1); err != nil {
 				return err
@@ -513,7 +514,7 @@ func runBudgets(t *testing.T, open Opener) {
 			}
 			return err
 		})
-		for _, a := range []*domain.Actual{a1, a2, fix1} {
+		for _, a := range []*domain.Actual{a1, a2, fix1, fix2} {
 			got, err := s.GetActual(ctx, a.BudgetID, a.LineID, a.ID)
 			if err != nil {
 				t.Fatal(err)

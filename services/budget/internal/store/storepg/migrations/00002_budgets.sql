@@ -138,11 +138,17 @@ CREATE TABLE actuals (
     source             INTEGER     NOT NULL,
     external_reference TEXT        NOT NULL DEFAULT '',
     corrects_id        TEXT        REFERENCES actuals (id) ON DELETE RESTRICT,
+    -- The revisions the corrected actual and the commitment were recorded under, which may be
+    -- earlier than budget_id (spend carries over revisions): their resource names need them.
+    corrects_budget_id TEXT,
     commitment_id      TEXT        REFERENCES commitments (id) ON DELETE RESTRICT,
+    commitment_budget_id TEXT,
     released_minor     BIGINT      NOT NULL DEFAULT 0,
     creator            TEXT        NOT NULL DEFAULT '',
     create_time        TIMESTAMPTZ NOT NULL,
-    FOREIGN KEY (budget_id, line_id) REFERENCES budget_lines (budget_id, id) ON DELETE RESTRICT
+    FOREIGN KEY (budget_id, line_id) REFERENCES budget_lines (budget_id, id) ON DELETE RESTRICT,
+    CHECK ((corrects_id IS NULL) = (corrects_budget_id IS NULL)),
+    CHECK ((commitment_id IS NULL) = (commitment_budget_id IS NULL))
 );
 CREATE INDEX actuals_budget_line_idx ON actuals (budget_id, line_id);
 CREATE INDEX actuals_chain_line_idx ON actuals (chain_id, line_id, period);
