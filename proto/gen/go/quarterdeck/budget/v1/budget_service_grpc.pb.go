@@ -107,7 +107,8 @@ type BudgetServiceClient interface {
 	// Rejects a SUBMITTED budget, with a reason. The decider may not be the submitter.
 	// Publishes `quarterdeck.budget.budget.rejected`.
 	RejectBudget(ctx context.Context, in *RejectBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
-	// Closes an APPROVED budget: no more spend, transfers or revisions.
+	// Closes an APPROVED budget: no more spend, transfers or revisions. Refused with
+	// FAILED_PRECONDITION, reason `REVISION_IN_PROGRESS`, while a later revision is open.
 	// Publishes `quarterdeck.budget.budget.closed`.
 	CloseBudget(ctx context.Context, in *CloseBudgetRequest, opts ...grpc.CallOption) (*Budget, error)
 	// Starts a new revision of an APPROVED or REJECTED budget: a new budget in DRAFT with a copy
@@ -629,7 +630,8 @@ type BudgetServiceServer interface {
 	// Rejects a SUBMITTED budget, with a reason. The decider may not be the submitter.
 	// Publishes `quarterdeck.budget.budget.rejected`.
 	RejectBudget(context.Context, *RejectBudgetRequest) (*Budget, error)
-	// Closes an APPROVED budget: no more spend, transfers or revisions.
+	// Closes an APPROVED budget: no more spend, transfers or revisions. Refused with
+	// FAILED_PRECONDITION, reason `REVISION_IN_PROGRESS`, while a later revision is open.
 	// Publishes `quarterdeck.budget.budget.closed`.
 	CloseBudget(context.Context, *CloseBudgetRequest) (*Budget, error)
 	// Starts a new revision of an APPROVED or REJECTED budget: a new budget in DRAFT with a copy
