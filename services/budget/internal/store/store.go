@@ -1,6 +1,7 @@
-// Package store defines how the budget service persists its aggregates. Each engine has its own
-// implementation with its own SQL (storepg, storesqlite); they share the helpers in this package,
-// never query bodies, and both pass the contract suite in storetest.
+// Package store defines how the budget service persists its aggregates. There is one
+// implementation (NewSQL) with one body per method; each engine gives it its own SQL as Queries
+// and has its own migrations (storepg, storesqlite). Query bodies are never shared between
+// engines, and both pass the contract suite in storetest.
 package store
 
 import (
