@@ -10,7 +10,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -26,17 +25,9 @@ func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualReq
 		return nil, err
 	}
 	id := s.newID()
-	var out *budgetv1.Actual
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_RecordActual_FullMethodName, req,
-			func() (*budgetv1.Actual, error) { return s.recordActual(ctx, tx, req, chainID, budgetID, lineID, id) })
-		return err
+	return once(ctx, s, budgetv1.BudgetService_RecordActual_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Actual, error) {
+		return s.recordActual(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, chainID, budgetID, lineID, id string) (*budgetv1.Actual, error) {
@@ -182,25 +173,15 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 	if !ok {
 		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
 	}
-	q, err := listing.Plan(req, store.ActualList)
+	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Actual, error) {
+		return s.store.ListActuals(ctx, budgetID, lineID, q)
+	}
+	page, token, err := list(ctx, req, store.ActualList, fetch, store.ActualValue,
+		underBudget(ctx, s, func(a *domain.Actual) string { return a.BudgetID }, actualToProto))
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.store.ListActuals(ctx, budgetID, lineID, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListActualsResponse{}
-	as, resp.NextPageToken = listing.Page(q, as, store.ActualValue)
-	budgets := budgetCache{s: s}
-	for _, a := range as {
-		b, err := budgets.get(ctx, a.BudgetID)
-		if err != nil {
-			return nil, err
-		}
-		resp.Actuals = append(resp.Actuals, actualToProto(a, b))
-	}
-	return resp, nil
+	return &budgetv1.ListActualsResponse{Actuals: page, NextPageToken: token}, nil
 }
 
 // actualToProto is an actual recorded under budget revision b. The corrected actual and the

@@ -16,8 +16,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // budgetMask follows the field behaviors of the Budget message; its writable fields are
@@ -73,39 +71,29 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 	if err != nil {
 		return nil, err
 	}
-	var out *budgetv1.Budget
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateBudget_FullMethodName, req,
-			func() (*budgetv1.Budget, error) {
-				// Locked until the commit: the cost centre cannot be deactivated or deleted
-				// under a budget being created for it.
-				cc, err := tx.GetCostCenter(ctx, ccID)
-				if err != nil {
-					return nil, notFound(err, in.GetCostCenter())
-				}
-				if !cc.Active {
-					return nil, domain.ErrCostCenterInactive.With("cost_center", cc.Name()).
-						Withf("cost centre %s is inactive", cc.Name())
-				}
-				if err := tx.InsertChain(ctx, domain.NewChain(b)); err != nil {
-					return nil, err
-				}
-				if err := tx.InsertBudget(ctx, b); err != nil {
-					return nil, err
-				}
-				pb := budgetToProto(b)
-				if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetCreated{Budget: pb, Version: b.Version}); err != nil {
-					return nil, err
-				}
-				return pb, s.audit(ctx, tx, req, audit.Create, b.Name(), nil, pb)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_CreateBudget_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
+		// Locked until the commit: the cost centre cannot be deactivated or deleted
+		// under a budget being created for it.
+		cc, err := tx.GetCostCenter(ctx, ccID)
+		if err != nil {
+			return nil, notFound(err, in.GetCostCenter())
+		}
+		if !cc.Active {
+			return nil, domain.ErrCostCenterInactive.With("cost_center", cc.Name()).
+				Withf("cost centre %s is inactive", cc.Name())
+		}
+		if err := tx.InsertChain(ctx, domain.NewChain(b)); err != nil {
+			return nil, err
+		}
+		if err := tx.InsertBudget(ctx, b); err != nil {
+			return nil, err
+		}
+		pb := budgetToProto(b)
+		if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetCreated{Budget: pb, Version: b.Version}); err != nil {
+			return nil, err
+		}
+		return pb, s.audit(ctx, tx, req, audit.Create, b.Name(), nil, pb)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetBudget implements budgetv1.BudgetServiceServer.
@@ -120,20 +108,11 @@ func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) 
 
 // ListBudgets implements budgetv1.BudgetServiceServer.
 func (s *Server) ListBudgets(ctx context.Context, req *budgetv1.ListBudgetsRequest) (*budgetv1.ListBudgetsResponse, error) {
-	q, err := listing.Plan(req, store.BudgetList)
+	page, token, err := list(ctx, req, store.BudgetList, s.store.ListBudgets, store.BudgetValue, infallible(budgetToProto))
 	if err != nil {
 		return nil, err
 	}
-	bs, err := s.store.ListBudgets(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListBudgetsResponse{}
-	bs, resp.NextPageToken = listing.Page(q, bs, store.BudgetValue)
-	for _, b := range bs {
-		resp.Budgets = append(resp.Budgets, budgetToProto(b))
-	}
-	return resp, nil
+	return &budgetv1.ListBudgetsResponse{Budgets: page, NextPageToken: token}, nil
 }
 
 // UpdateBudget implements budgetv1.BudgetServiceServer.
@@ -230,7 +209,7 @@ func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetReq
 
 // SubmitBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) SubmitBudget(ctx context.Context, req *budgetv1.SubmitBudgetRequest) (*budgetv1.Budget, error) {
-	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_SubmitBudget_FullMethodName, req.GetName(), req.GetEtag(),
+	return s.lifecycle(ctx, req, budgetv1.BudgetService_SubmitBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			lines, err := tx.Lines(ctx, b.ID)
 			if err != nil {
@@ -247,7 +226,7 @@ func (s *Server) SubmitBudget(ctx context.Context, req *budgetv1.SubmitBudgetReq
 // ApproveBudget implements budgetv1.BudgetServiceServer. Approving a later revision supersedes
 // the one in force and re-evaluates the alerts of every line against the new plan.
 func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetRequest) (*budgetv1.Budget, error) {
-	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_ApproveBudget_FullMethodName, req.GetName(), req.GetEtag(),
+	return s.lifecycle(ctx, req, budgetv1.BudgetService_ApproveBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			now := s.now()
 			before, prev := budgetToProto(b), b.Version
@@ -348,7 +327,7 @@ func (s *Server) checkSpendKept(ctx context.Context, tx store.Tx, fc *figuresCha
 
 // RejectBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) RejectBudget(ctx context.Context, req *budgetv1.RejectBudgetRequest) (*budgetv1.Budget, error) {
-	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_RejectBudget_FullMethodName, req.GetName(), req.GetEtag(),
+	return s.lifecycle(ctx, req, budgetv1.BudgetService_RejectBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			before, prev := budgetToProto(b), b.Version
 			if err := b.Reject(actor(ctx), req.GetReason(), s.now()); err != nil {
@@ -367,7 +346,7 @@ func (s *Server) RejectBudget(ctx context.Context, req *budgetv1.RejectBudgetReq
 
 // CloseBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) CloseBudget(ctx context.Context, req *budgetv1.CloseBudgetRequest) (*budgetv1.Budget, error) {
-	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_CloseBudget_FullMethodName, req.GetName(), req.GetEtag(),
+	return s.lifecycle(ctx, req, budgetv1.BudgetService_CloseBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			before, prev := budgetToProto(b), b.Version
 			if err := b.Close(actor(ctx), chain.OpenID, s.now()); err != nil {
@@ -384,7 +363,7 @@ func (s *Server) ReviseBudget(ctx context.Context, req *budgetv1.ReviseBudgetReq
 	if newID == "" {
 		newID = s.newID()
 	}
-	return s.lifecycle(ctx, req, req.GetRequestId(), budgetv1.BudgetService_ReviseBudget_FullMethodName, req.GetName(), req.GetEtag(),
+	return s.lifecycle(ctx, req, budgetv1.BudgetService_ReviseBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			now := s.now()
 			latest, err := tx.MaxRevision(ctx, chain.ID)
@@ -428,8 +407,7 @@ type budgetStep func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *d
 
 // lifecycle runs a lifecycle call on the budget named name: once per request ID, with its chain
 // and the budget locked and the etag checked.
-func (s *Server) lifecycle(ctx context.Context, req proto.Message, requestID, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
-	var out *budgetv1.Budget
+func (s *Server) lifecycle(ctx context.Context, req idempotentRequest, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
 	id, _ := domain.ParseBudgetName(name)
 	// The chain never changes, so it is read before the transaction, which then takes the
 	// chain's lock first as every writer of the chain's figures does.
@@ -437,17 +415,9 @@ func (s *Server) lifecycle(ctx context.Context, req proto.Message, requestID, me
 	if err != nil {
 		return nil, budgetNotFound(err, name)
 	}
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), requestID, method, req, func() (*budgetv1.Budget, error) {
-			return s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
-		})
-		return err
+	return once(ctx, s, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
+		return s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // onBudget is lifecycle without a request ID.

@@ -11,7 +11,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -26,19 +25,9 @@ func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommi
 		return nil, err
 	}
 	id := s.newID()
-	var out *budgetv1.Commitment
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_RecordCommitment_FullMethodName, req,
-			func() (*budgetv1.Commitment, error) {
-				return s.recordCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_RecordCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
+		return s.recordCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, chainID, budgetID, lineID, id string) (*budgetv1.Commitment, error) {
@@ -122,25 +111,15 @@ func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitme
 	if !ok {
 		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
 	}
-	q, err := listing.Plan(req, store.CommitmentList)
+	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Commitment, error) {
+		return s.store.ListCommitments(ctx, budgetID, lineID, q)
+	}
+	page, token, err := list(ctx, req, store.CommitmentList, fetch, store.CommitmentValue,
+		underBudget(ctx, s, func(c *domain.Commitment) string { return c.BudgetID }, commitmentToProto))
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.store.ListCommitments(ctx, budgetID, lineID, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListCommitmentsResponse{}
-	cs, resp.NextPageToken = listing.Page(q, cs, store.CommitmentValue)
-	budgets := budgetCache{s: s}
-	for _, c := range cs {
-		b, err := budgets.get(ctx, c.BudgetID)
-		if err != nil {
-			return nil, err
-		}
-		resp.Commitments = append(resp.Commitments, commitmentToProto(c, b))
-	}
-	return resp, nil
+	return &budgetv1.ListCommitmentsResponse{Commitments: page, NextPageToken: token}, nil
 }
 
 // ReleaseCommitment implements budgetv1.BudgetServiceServer. The commitment's budget must still
@@ -154,19 +133,9 @@ func (s *Server) ReleaseCommitment(ctx context.Context, req *budgetv1.ReleaseCom
 	if err != nil {
 		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
 	}
-	var out *budgetv1.Commitment
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req,
-			func() (*budgetv1.Commitment, error) {
-				return s.releaseCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
+		return s.releaseCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budgetv1.ReleaseCommitmentRequest, chainID, budgetID, lineID, id string) (*budgetv1.Commitment, error) {

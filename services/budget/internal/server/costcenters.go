@@ -16,8 +16,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // costCenterMask follows the field behaviors of the CostCenter message: output-only and
@@ -36,27 +34,17 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 		return nil, fault.Prefix("cost_center", err)
 	}
 	// A new leaf cannot close a cycle; the foreign key reports a missing parent.
-	var out *budgetv1.CostCenter
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		// A retry with the request ID of a committed call gets that call's cost centre back.
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateCostCenter_FullMethodName, req,
-			func() (*budgetv1.CostCenter, error) {
-				if err := tx.InsertCostCenter(ctx, c); err != nil {
-					return nil, fault.Prefix("cost_center", err)
-				}
-				pb := costCenterToProto(c)
-				if err := s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version}); err != nil {
-					return nil, err
-				}
-				return pb, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, pb)
-			})
-		return err
+	// A retry with the request ID of a committed call gets that call's cost centre back.
+	return once(ctx, s, budgetv1.BudgetService_CreateCostCenter_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.CostCenter, error) {
+		if err := tx.InsertCostCenter(ctx, c); err != nil {
+			return nil, fault.Prefix("cost_center", err)
+		}
+		pb := costCenterToProto(c)
+		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version}); err != nil {
+			return nil, err
+		}
+		return pb, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, pb)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetCostCenter implements budgetv1.BudgetServiceServer.
@@ -71,20 +59,11 @@ func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterR
 
 // ListCostCenters implements budgetv1.BudgetServiceServer.
 func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCentersRequest) (*budgetv1.ListCostCentersResponse, error) {
-	q, err := listing.Plan(req, store.CostCenterList)
+	page, token, err := list(ctx, req, store.CostCenterList, s.store.ListCostCenters, store.CostCenterValue, infallible(costCenterToProto))
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.store.ListCostCenters(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListCostCentersResponse{}
-	cs, resp.NextPageToken = listing.Page(q, cs, store.CostCenterValue)
-	for _, c := range cs {
-		resp.CostCenters = append(resp.CostCenters, costCenterToProto(c))
-	}
-	return resp, nil
+	return &budgetv1.ListCostCentersResponse{CostCenters: page, NextPageToken: token}, nil
 }
 
 // UpdateCostCenter implements budgetv1.BudgetServiceServer.

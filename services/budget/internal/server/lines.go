@@ -15,7 +15,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -106,49 +105,39 @@ func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudge
 		id = s.newID()
 	}
 	in := req.GetBudgetLine()
-	var out *budgetv1.BudgetLine
-	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req,
-			func() (*budgetv1.BudgetLine, error) {
-				b, err := tx.GetBudget(ctx, budgetID)
-				if err != nil {
-					return nil, budgetNotFound(err, req.GetParent())
-				}
-				if err := domain.CheckEditable(b); err != nil {
-					return nil, err
-				}
-				fields, err := lineFields(in, b.Currency, nil)
-				if err != nil {
-					return nil, err
-				}
-				if in.GetPlannedAmount() == nil {
-					return nil, fault.Invalid(fault.Violation{Field: fieldLinePlanned, Reason: "REQUIRED",
-						Description: "planned_amount is required"})
-				}
-				now := s.now()
-				l, err := domain.NewLine(id, b.ID, fields, now)
-				if err != nil {
-					return nil, err
-				}
-				if err := tx.InsertLine(ctx, l); err != nil {
-					return nil, err
-				}
-				if err := addPlanned(ctx, tx, b, l.PlannedMinor, now); err != nil {
-					return nil, err
-				}
-				pb := s.lineToProto(l, nil, b.Currency)
-				if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineCreated{Line: pb, Version: l.Version}); err != nil {
-					return nil, err
-				}
-				return pb, s.audit(ctx, tx, req, audit.Create, l.Name(), nil, pb)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.BudgetLine, error) {
+		b, err := tx.GetBudget(ctx, budgetID)
+		if err != nil {
+			return nil, budgetNotFound(err, req.GetParent())
+		}
+		if err := domain.CheckEditable(b); err != nil {
+			return nil, err
+		}
+		fields, err := lineFields(in, b.Currency, nil)
+		if err != nil {
+			return nil, err
+		}
+		if in.GetPlannedAmount() == nil {
+			return nil, fault.Invalid(fault.Violation{Field: fieldLinePlanned, Reason: "REQUIRED",
+				Description: "planned_amount is required"})
+		}
+		now := s.now()
+		l, err := domain.NewLine(id, b.ID, fields, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.InsertLine(ctx, l); err != nil {
+			return nil, err
+		}
+		if err := addPlanned(ctx, tx, b, l.PlannedMinor, now); err != nil {
+			return nil, err
+		}
+		pb := s.lineToProto(l, nil, b.Currency)
+		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineCreated{Line: pb, Version: l.Version}); err != nil {
+			return nil, err
+		}
+		return pb, s.audit(ctx, tx, req, audit.Create, l.Name(), nil, pb)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetBudgetLine implements budgetv1.BudgetServiceServer.
@@ -172,33 +161,40 @@ func (s *Server) GetBudgetLine(ctx context.Context, req *budgetv1.GetBudgetLineR
 // ListBudgetLines implements budgetv1.BudgetServiceServer. Each line carries its spend figures,
 // which count the spend of every revision of its budget.
 func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLinesRequest) (*budgetv1.ListBudgetLinesResponse, error) {
-	q, err := listing.Plan(req, store.LineList)
+	var (
+		b      *domain.Budget
+		byLine map[string]*domain.LineBalance
+	)
+	// The budget and the balances are read after the query is planned, so that a malformed
+	// request is INVALID_ARGUMENT before a missing budget is NOT_FOUND.
+	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Line, error) {
+		budgetID, _ := domain.ParseBudgetName(req.GetParent())
+		var err error
+		if b, err = s.store.GetBudget(ctx, budgetID); err != nil {
+			return nil, budgetNotFound(err, req.GetParent())
+		}
+		ls, err := s.store.ListLines(ctx, budgetID, q)
+		if err != nil {
+			return nil, err
+		}
+		bals, err := s.store.LineBalances(ctx, b.ChainID)
+		if err != nil {
+			return nil, err
+		}
+		byLine = make(map[string]*domain.LineBalance, len(bals))
+		for _, bal := range bals {
+			byLine[bal.LineID] = bal
+		}
+		return ls, nil
+	}
+	page, token, err := list(ctx, req, store.LineList, fetch, store.LineValue,
+		func(l *domain.Line) (*budgetv1.BudgetLine, error) {
+			return s.lineToProto(l, byLine[l.ID], b.Currency), nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	budgetID, _ := domain.ParseBudgetName(req.GetParent())
-	b, err := s.store.GetBudget(ctx, budgetID)
-	if err != nil {
-		return nil, budgetNotFound(err, req.GetParent())
-	}
-	ls, err := s.store.ListLines(ctx, budgetID, q)
-	if err != nil {
-		return nil, err
-	}
-	bals, err := s.store.LineBalances(ctx, b.ChainID)
-	if err != nil {
-		return nil, err
-	}
-	byLine := make(map[string]*domain.LineBalance, len(bals))
-	for _, bal := range bals {
-		byLine[bal.LineID] = bal
-	}
-	resp := &budgetv1.ListBudgetLinesResponse{}
-	ls, resp.NextPageToken = listing.Page(q, ls, store.LineValue)
-	for _, l := range ls {
-		resp.BudgetLines = append(resp.BudgetLines, s.lineToProto(l, byLine[l.ID], b.Currency))
-	}
-	return resp, nil
+	return &budgetv1.ListBudgetLinesResponse{BudgetLines: page, NextPageToken: token}, nil
 }
 
 // UpdateBudgetLine implements budgetv1.BudgetServiceServer. The budget's planned total follows

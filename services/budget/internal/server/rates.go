@@ -14,8 +14,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // rateMask follows the field behaviors of the ExchangeRate message: the month and the pair are
@@ -54,26 +52,16 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 	if err != nil {
 		return nil, err
 	}
-	var out *budgetv1.ExchangeRate
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req,
-			func() (*budgetv1.ExchangeRate, error) {
-				if err := tx.InsertExchangeRate(ctx, r); err != nil {
-					return nil, err
-				}
-				pb := exchangeRateToProto(r)
-				if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}); err != nil {
-					return nil, err
-				}
-				return pb, s.audit(ctx, tx, req, audit.Create, r.Name(), nil, pb)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.ExchangeRate, error) {
+		if err := tx.InsertExchangeRate(ctx, r); err != nil {
+			return nil, err
+		}
+		pb := exchangeRateToProto(r)
+		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}); err != nil {
+			return nil, err
+		}
+		return pb, s.audit(ctx, tx, req, audit.Create, r.Name(), nil, pb)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetExchangeRate implements budgetv1.BudgetServiceServer.
@@ -92,20 +80,11 @@ func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeR
 
 // ListExchangeRates implements budgetv1.BudgetServiceServer.
 func (s *Server) ListExchangeRates(ctx context.Context, req *budgetv1.ListExchangeRatesRequest) (*budgetv1.ListExchangeRatesResponse, error) {
-	q, err := listing.Plan(req, store.ExchangeRateList)
+	page, token, err := list(ctx, req, store.ExchangeRateList, s.store.ListExchangeRates, store.ExchangeRateValue, infallible(exchangeRateToProto))
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.store.ListExchangeRates(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListExchangeRatesResponse{}
-	rs, resp.NextPageToken = listing.Page(q, rs, store.ExchangeRateValue)
-	for _, r := range rs {
-		resp.ExchangeRates = append(resp.ExchangeRates, exchangeRateToProto(r))
-	}
-	return resp, nil
+	return &budgetv1.ListExchangeRatesResponse{ExchangeRates: page, NextPageToken: token}, nil
 }
 
 // UpdateExchangeRate implements budgetv1.BudgetServiceServer. Amounts converted before keep

@@ -52,6 +52,20 @@ func rateFor(ctx context.Context, r store.Reader, a domain.Amount, d domain.Date
 	return rate, err
 }
 
+// underBudget adapts toProto, which needs the budget revision an item was recorded under (for
+// its currency and fiscal year), to list: each revision is read once a page, not once an item.
+func underBudget[R, P any](ctx context.Context, s *Server, budgetOf func(R) string, toProto func(R, *domain.Budget) P) func(R) (P, error) {
+	budgets := budgetCache{s: s}
+	return func(r R) (P, error) {
+		b, err := budgets.get(ctx, budgetOf(r))
+		if err != nil {
+			var zero P
+			return zero, err
+		}
+		return toProto(r, b), nil
+	}
+}
+
 // budgetCache reads each budget revision once, for lists whose items need their budget's
 // currency and fiscal year.
 type budgetCache struct {

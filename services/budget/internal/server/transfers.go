@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -13,7 +12,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -43,56 +41,46 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 		return nil, err
 	}
 	id := s.newID()
-	var out *budgetv1.Transfer
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), req.GetRequestId(), budgetv1.BudgetService_CreateTransfer_FullMethodName, req,
-			func() (*budgetv1.Transfer, error) {
-				src, dst, err := s.lockBudgets(ctx, tx, srcChain, dstChain, srcBudgetID, dstBudgetID)
-				if err != nil {
-					return nil, err
-				}
-				amount, err := budgetMinor(pb.GetAmount(), src.Currency, "transfer.amount")
-				if err != nil {
-					return nil, err
-				}
-				now := s.now()
-				t, err := domain.NewTransfer(id, src, dst, domain.TransferInput{
-					SourceLineID: srcLineID, TargetLineID: dstLineID, AmountMinor: amount,
-					EffectiveDate: dateFromPB(pb.GetEffectiveDate()), Reason: pb.GetReason(),
-				}, actor(ctx), domain.DateOf(now.UTC()), now)
-				if err != nil {
-					return nil, err
-				}
-				sl, err := tx.GetLine(ctx, src.ID, srcLineID)
-				if err != nil {
-					return nil, lineNotFound(err, domain.LineName(src.ID, srcLineID))
-				}
-				if _, err := tx.GetLine(ctx, dst.ID, dstLineID); err != nil {
-					return nil, lineNotFound(err, domain.LineName(dst.ID, dstLineID))
-				}
-				// Refused now what approval would refuse anyway, as long as the figures stay.
-				if _, err := sl.Phasing.Take(t.Period, t.AmountMinor); err != nil {
-					return nil, err
-				}
-				if err := s.checkTransferFunds(ctx, tx, src, sl, t.AmountMinor); err != nil {
-					return nil, err
-				}
-				if err := tx.InsertTransfer(ctx, t); err != nil {
-					return nil, err
-				}
-				out := transferToProto(t, src)
-				if err := s.emitAbout(ctx, tx, t.Name(), &budgetv1.TransferRequested{Transfer: out, Version: t.Version}); err != nil {
-					return nil, err
-				}
-				return out, s.audit(ctx, tx, req, audit.Create, t.Name(), nil, out)
-			})
-		return err
+	return once(ctx, s, budgetv1.BudgetService_CreateTransfer_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
+		src, dst, err := s.lockBudgets(ctx, tx, srcChain, dstChain, srcBudgetID, dstBudgetID)
+		if err != nil {
+			return nil, err
+		}
+		amount, err := budgetMinor(pb.GetAmount(), src.Currency, "transfer.amount")
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		t, err := domain.NewTransfer(id, src, dst, domain.TransferInput{
+			SourceLineID: srcLineID, TargetLineID: dstLineID, AmountMinor: amount,
+			EffectiveDate: dateFromPB(pb.GetEffectiveDate()), Reason: pb.GetReason(),
+		}, actor(ctx), domain.DateOf(now.UTC()), now)
+		if err != nil {
+			return nil, err
+		}
+		sl, err := tx.GetLine(ctx, src.ID, srcLineID)
+		if err != nil {
+			return nil, lineNotFound(err, domain.LineName(src.ID, srcLineID))
+		}
+		if _, err := tx.GetLine(ctx, dst.ID, dstLineID); err != nil {
+			return nil, lineNotFound(err, domain.LineName(dst.ID, dstLineID))
+		}
+		// Refused now what approval would refuse anyway, as long as the figures stay.
+		if _, err := sl.Phasing.Take(t.Period, t.AmountMinor); err != nil {
+			return nil, err
+		}
+		if err := s.checkTransferFunds(ctx, tx, src, sl, t.AmountMinor); err != nil {
+			return nil, err
+		}
+		if err := tx.InsertTransfer(ctx, t); err != nil {
+			return nil, err
+		}
+		out := transferToProto(t, src)
+		if err := s.emitAbout(ctx, tx, t.Name(), &budgetv1.TransferRequested{Transfer: out, Version: t.Version}); err != nil {
+			return nil, err
+		}
+		return out, s.audit(ctx, tx, req, audit.Create, t.Name(), nil, out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // lockBudgets locks the chains of two budget revisions (one when they share it) in ID order and
@@ -152,31 +140,21 @@ func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersR
 	if !ok {
 		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}"})
 	}
-	q, err := listing.Plan(req, store.TransferList)
+	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Transfer, error) {
+		return s.store.ListTransfers(ctx, budgetID, q)
+	}
+	page, token, err := list(ctx, req, store.TransferList, fetch, store.TransferValue,
+		underBudget(ctx, s, func(t *domain.Transfer) string { return t.BudgetID }, transferToProto))
 	if err != nil {
 		return nil, err
 	}
-	ts, err := s.store.ListTransfers(ctx, budgetID, q)
-	if err != nil {
-		return nil, err
-	}
-	resp := &budgetv1.ListTransfersResponse{}
-	ts, resp.NextPageToken = listing.Page(q, ts, store.TransferValue)
-	budgets := budgetCache{s: s}
-	for _, t := range ts {
-		b, err := budgets.get(ctx, t.BudgetID)
-		if err != nil {
-			return nil, err
-		}
-		resp.Transfers = append(resp.Transfers, transferToProto(t, b))
-	}
-	return resp, nil
+	return &budgetv1.ListTransfersResponse{Transfers: page, NextPageToken: token}, nil
 }
 
 // ApproveTransfer implements budgetv1.BudgetServiceServer: the money moves between the lines'
 // plans, with the alerts that moves crosses on either line.
 func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTransferRequest) (*budgetv1.Transfer, error) {
-	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), req.GetRequestId(), budgetv1.BudgetService_ApproveTransfer_FullMethodName,
+	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_ApproveTransfer_FullMethodName,
 		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
 			if err := t.Approve(actor(ctx), req.GetReason(), now); err != nil {
 				return nil, err
@@ -190,7 +168,7 @@ func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTrans
 
 // RejectTransfer implements budgetv1.BudgetServiceServer.
 func (s *Server) RejectTransfer(ctx context.Context, req *budgetv1.RejectTransferRequest) (*budgetv1.Transfer, error) {
-	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), req.GetRequestId(), budgetv1.BudgetService_RejectTransfer_FullMethodName,
+	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_RejectTransfer_FullMethodName,
 		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
 			if err := t.Reject(actor(ctx), req.GetReason(), now); err != nil {
 				return nil, err
@@ -203,7 +181,7 @@ type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer,
 
 // decideTransfer locks the chains of both budgets of a transfer, then the transfer, and applies
 // decide to it.
-func (s *Server) decideTransfer(ctx context.Context, req proto.Message, name, tag, requestID, method string, decide transferDecision) (*budgetv1.Transfer, error) {
+func (s *Server) decideTransfer(ctx context.Context, req idempotentRequest, name, tag, method string, decide transferDecision) (*budgetv1.Transfer, error) {
 	budgetID, id, ok := domain.ParseTransferName(name)
 	if !ok {
 		return nil, transferNotFound(domain.ErrTransferNotFound, name)
@@ -221,41 +199,32 @@ func (s *Server) decideTransfer(ctx context.Context, req proto.Message, name, ta
 	if err != nil {
 		return nil, err
 	}
-	var out *budgetv1.Transfer
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx.Requests(), requestID, method, req, func() (*budgetv1.Transfer, error) {
-			src, _, err := s.lockBudgets(ctx, tx, srcChain, dstChain, t0.BudgetID, t0.TargetBudgetID)
-			if err != nil {
-				return nil, err
-			}
-			t, err := tx.GetTransfer(ctx, budgetID, id)
-			if err != nil {
-				return nil, transferNotFound(err, name)
-			}
-			if err := etag.Check(tag, t.Name(), t.Version); err != nil {
-				return nil, err
-			}
-			before, prev := transferToProto(t, src), t.Version
-			ev, err := decide(ctx, tx, t, src, s.now())
-			if err != nil {
-				return nil, err
-			}
-			if err := tx.UpdateTransfer(ctx, t, prev); err != nil {
-				return nil, err
-			}
-			if err := s.emitAbout(ctx, tx, t.Name(), ev); err != nil {
-				return nil, err
-			}
-			out := transferToProto(t, src)
-			return out, s.audit(ctx, tx, req, audit.Update, t.Name(), before, out)
-		})
-		return err
+	return once(ctx, s, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
+		src, _, err := s.lockBudgets(ctx, tx, srcChain, dstChain, t0.BudgetID, t0.TargetBudgetID)
+		if err != nil {
+			return nil, err
+		}
+		t, err := tx.GetTransfer(ctx, budgetID, id)
+		if err != nil {
+			return nil, transferNotFound(err, name)
+		}
+		if err := etag.Check(tag, t.Name(), t.Version); err != nil {
+			return nil, err
+		}
+		before, prev := transferToProto(t, src), t.Version
+		ev, err := decide(ctx, tx, t, src, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.UpdateTransfer(ctx, t, prev); err != nil {
+			return nil, err
+		}
+		if err := s.emitAbout(ctx, tx, t.Name(), ev); err != nil {
+			return nil, err
+		}
+		out := transferToProto(t, src)
+		return out, s.audit(ctx, tx, req, audit.Update, t.Name(), before, out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // applyTransfer moves an approved transfer's money; the chains are locked.
