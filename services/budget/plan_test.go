@@ -6,15 +6,15 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/type/money"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
 
 // approverSubject is the second person, who approves what the test principal submits.
@@ -23,13 +23,7 @@ const approverSubject = "apiKeys/approver"
 // approver returns a client of e's service that calls as approverSubject.
 func approver(t *testing.T, e *env) budgetv1.BudgetServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(e.conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		identitytest.DialOptionAs(approverSubject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return budgetv1.NewBudgetServiceClient(conn)
+	return clientAs(t, e, approverSubject)
 }
 
 func eur(units int64) *money.Money { return &money.Money{CurrencyCode: "EUR", Units: units} }
@@ -483,4 +477,35 @@ func TestExchangeRates(t *testing.T) {
 		wantSubjects(t, e, "exchange_rate.created", "exchange_rate.created", "exchange_rate.created", "exchange_rate.created",
 			"exchange_rate.updated", "exchange_rate.deleted")
 	})
+}
+
+// TestRollupRefusesMixedCalendars: budgets created before and after a change of the fiscal-year
+// setting start their years in different months; summing their periods by number would add
+// April to January, so the roll-up refuses instead.
+func TestRollupRefusesMixedCalendars(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	april := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4}))
+	january := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 1}))
+	ctx := context.Background()
+	create(t, april, "group", "Group IT", "CC-G", "")
+	create(t, april, "apps", "Applications", "CC-A", "costCenters/group")
+	approve := func(e *env, cc, id string) {
+		t.Helper()
+		b := newBudget(t, e, cc, id, 2027)
+		newLine(t, e, b.GetName(), "run", 1200, nil)
+		if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := approver(t, e).ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	approve(april, "costCenters/apps", "apps-fy2027")
+	if _, err := january.client.GetCostCenterRollup(ctx, &budgetv1.GetCostCenterRollupRequest{Name: "costCenters/group/rollups/2027"}); err != nil {
+		t.Fatalf("roll-up over one calendar: %v", err)
+	}
+	approve(january, "costCenters/group", "group-fy2027")
+	_, err := january.client.GetCostCenterRollup(ctx, &budgetv1.GetCostCenterRollupRequest{Name: "costCenters/group/rollups/2027"})
+	wantStatus(t, err, codes.FailedPrecondition, "FISCAL_CALENDAR_MISMATCH")
 }

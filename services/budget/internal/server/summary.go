@@ -142,9 +142,18 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 		return id
 	}
 
+	// Periods are summed by number, which is only meaningful when every budget starts its fiscal
+	// year in the same month (the setting can change between the creation of two budgets).
 	cal := domain.Calendar{StartMonth: s.fiscalStart}
 	if len(budgets) > 0 {
 		cal = budgets[0].Calendar()
+	}
+	for _, b := range budgets {
+		if b.StartMonth != cal.StartMonth {
+			return nil, domain.ErrFiscalCalendarMismatch.With("budget", b.Name()).With("other_budget", budgets[0].Name()).
+				Withf("%s starts its fiscal year in %s and %s in %s; a roll-up needs one calendar",
+					b.Name(), b.StartMonth, budgets[0].Name(), budgets[0].StartMonth)
+		}
 	}
 	today := domain.DateOf(s.now().UTC())
 	elapsed := cal.Elapsed(int32(fy), today)
