@@ -77,12 +77,12 @@ func startService(t testing.TB, db testenv.Database, svc host.Service) *env {
 	return &env{addr: in.Addr(), client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns}
 }
 
-// clientAs returns a client of e's service that calls as subject, with every scope: a second
-// person, e.g. the approver of what the test's default caller submitted.
-func clientAs(t testing.TB, e *env, subject string) budgetv1.BudgetServiceClient {
+// clientAs returns a client of e's service that calls as subject, with scopes (every scope when
+// none are given): a second person, e.g. the approver of what the test's default caller submitted.
+func clientAs(t testing.TB, e *env, subject string, scopes ...string) budgetv1.BudgetServiceClient {
 	t.Helper()
 	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		identitytest.DialOptionAs(subject))
+		identitytest.DialOptionAs(subject, scopes...))
 	if err != nil {
 		t.Fatal(err)
 	}

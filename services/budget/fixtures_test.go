@@ -2,15 +2,11 @@ package budget_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -20,9 +16,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
 )
@@ -41,37 +34,10 @@ var spendNow = time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC)
 
 func startSpend(t *testing.T, db testenv.Database) *spendEnv {
 	t.Helper()
-	ctx := context.Background()
-	ns := testenv.NATSServer(t)
-	nc, js := testenv.Connect(t, ns.URL)
-	svc := budget.Configured(budget.Settings{FiscalYearStartMonth: 4}, server.WithClock(func() time.Time { return spendNow }))
-	in, err := host.Start(ctx, svc, host.Options{
-		DatabaseURL: db.DSN, Schema: db.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc,
-		Stream:   events.StreamConfig{Prefix: ns.SubjectPrefix},
-		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Identity: identitytest.Verifier(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := in.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	dial := func(opt grpc.DialOption) *grpc.ClientConn {
-		conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
-	conn := dial(identitytest.DialOption())
-	approver := dial(identitytest.DialOptionAs("apiKeys/approver", "budget.read", "budget.approve"))
-	sdb, err := sqldb.Open(ctx, db.DSN, sqldb.Options{Schema: db.Schema, MaxOpenConns: 2})
+	e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4},
+		server.WithClock(func() time.Time { return spendNow })))
+	// The store, opened beside the service, observes the records; fixtures go through the API.
+	sdb, err := sqldb.Open(context.Background(), db.DSN, sqldb.Options{Schema: db.Schema, MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +46,7 @@ func startSpend(t *testing.T, db testenv.Database) *spendEnv {
 	if sdb.Engine() == sqldb.Postgres {
 		st = storepg.New(sdb)
 	}
-	return &spendEnv{
-		env:      &env{client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns},
-		approver: budgetv1.NewBudgetServiceClient(approver), db: sdb, store: st,
-	}
+	return &spendEnv{env: e, approver: clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve"), db: sdb, store: st}
 }
 
 // forEachSpendDatabase runs fn against SQLite and, when available, PostgreSQL.

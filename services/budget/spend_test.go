@@ -124,7 +124,7 @@ func TestManyActualsSumToTheCent(t *testing.T) {
 		n = 10_000
 	}
 	if testing.Short() {
-		t.Skip("many actuals")
+		t.Skip("skipped with -short: records 1,000 actuals (10,000 with QUARTERDECK_TEST_LONG=1); make test runs it, and make proofs runs the 10,000 in CI")
 	}
 	forEachSpendDatabase(t, func(t *testing.T, e *spendEnv) {
 		seedApprovedBudget(t, e, "ops", "ops-fy2027", "EUR", domain.PolicyWarn, fixtureLine{id: "run", planned: 1_000_000_00})

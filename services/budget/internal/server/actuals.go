@@ -176,7 +176,7 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Actual, error) {
 		return s.store.ListActuals(ctx, budgetID, lineID, q)
 	}
-	page, token, err := list(ctx, req, store.ActualList, fetch, store.ActualValue,
+	page, token, err := listing.List(ctx, req, store.ActualList, fetch, store.ActualValue,
 		underBudget(ctx, s, func(a *domain.Actual) string { return a.BudgetID }, actualToProto))
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // budgetMask follows the field behaviors of the Budget message; its writable fields are
@@ -108,7 +109,7 @@ func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) 
 
 // ListBudgets implements budgetv1.BudgetServiceServer.
 func (s *Server) ListBudgets(ctx context.Context, req *budgetv1.ListBudgetsRequest) (*budgetv1.ListBudgetsResponse, error) {
-	page, token, err := list(ctx, req, store.BudgetList, s.store.ListBudgets, store.BudgetValue, infallible(budgetToProto))
+	page, token, err := listing.List(ctx, req, store.BudgetList, s.store.ListBudgets, store.BudgetValue, listing.Infallible(budgetToProto))
 	if err != nil {
 		return nil, err
 	}

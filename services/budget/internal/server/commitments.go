@@ -114,7 +114,7 @@ func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitme
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Commitment, error) {
 		return s.store.ListCommitments(ctx, budgetID, lineID, q)
 	}
-	page, token, err := list(ctx, req, store.CommitmentList, fetch, store.CommitmentValue,
+	page, token, err := listing.List(ctx, req, store.CommitmentList, fetch, store.CommitmentValue,
 		underBudget(ctx, s, func(c *domain.Commitment) string { return c.BudgetID }, commitmentToProto))
 	if err != nil {
 		return nil, err

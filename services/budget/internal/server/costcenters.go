@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // costCenterMask follows the field behaviors of the CostCenter message: output-only and
@@ -59,7 +60,7 @@ func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterR
 
 // ListCostCenters implements budgetv1.BudgetServiceServer.
 func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCentersRequest) (*budgetv1.ListCostCentersResponse, error) {
-	page, token, err := list(ctx, req, store.CostCenterList, s.store.ListCostCenters, store.CostCenterValue, infallible(costCenterToProto))
+	page, token, err := listing.List(ctx, req, store.CostCenterList, s.store.ListCostCenters, store.CostCenterValue, listing.Infallible(costCenterToProto))
 	if err != nil {
 		return nil, err
 	}

@@ -187,7 +187,7 @@ func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLi
 		}
 		return ls, nil
 	}
-	page, token, err := list(ctx, req, store.LineList, fetch, store.LineValue,
+	page, token, err := listing.List(ctx, req, store.LineList, fetch, store.LineValue,
 		func(l *domain.Line) (*budgetv1.BudgetLine, error) {
 			return s.lineToProto(l, byLine[l.ID], b.Currency), nil
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
 // rateMask follows the field behaviors of the ExchangeRate message: the month and the pair are
@@ -80,7 +81,7 @@ func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeR
 
 // ListExchangeRates implements budgetv1.BudgetServiceServer.
 func (s *Server) ListExchangeRates(ctx context.Context, req *budgetv1.ListExchangeRatesRequest) (*budgetv1.ListExchangeRatesResponse, error) {
-	page, token, err := list(ctx, req, store.ExchangeRateList, s.store.ListExchangeRates, store.ExchangeRateValue, infallible(exchangeRateToProto))
+	page, token, err := listing.List(ctx, req, store.ExchangeRateList, s.store.ListExchangeRates, store.ExchangeRateValue, listing.Infallible(exchangeRateToProto))
 	if err != nil {
 		return nil, err
 	}

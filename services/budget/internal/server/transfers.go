@@ -143,7 +143,7 @@ func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersR
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Transfer, error) {
 		return s.store.ListTransfers(ctx, budgetID, q)
 	}
-	page, token, err := list(ctx, req, store.TransferList, fetch, store.TransferValue,
+	page, token, err := listing.List(ctx, req, store.TransferList, fetch, store.TransferValue,
 		underBudget(ctx, s, func(t *domain.Transfer) string { return t.BudgetID }, transferToProto))
 	if err != nil {
 		return nil, err
