@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // Errors of budgets, lines, spend, transfers and exchange rates. Reasons are stable API: clients
@@ -14,14 +15,14 @@ import (
 // "budget_line.phasing.amounts", "actual.amount"), so the server passes them through unprefixed.
 var (
 	// Money and currencies.
-	ErrCurrencyUnsupported = fault.New(fault.InvalidArgument, "CURRENCY_UNSUPPORTED", "the currency is not supported")
-	ErrCurrencyMismatch    = fault.New(fault.InvalidArgument, "CURRENCY_MISMATCH", "the amount must be in the budget currency")
-	ErrAmountTooPrecise    = fault.New(fault.InvalidArgument, "AMOUNT_TOO_PRECISE", "the amount is finer than the currency's minor unit")
-	ErrAmountSignMismatch  = fault.New(fault.InvalidArgument, "AMOUNT_SIGN_MISMATCH", "units and nanos of the amount have different signs")
-	ErrAmountOutOfRange    = fault.New(fault.InvalidArgument, "AMOUNT_OUT_OF_RANGE", "the amount is out of range")
+	ErrCurrencyUnsupported = money.ErrCurrencyUnsupported
+	ErrCurrencyMismatch    = money.ErrCurrencyMismatch.Withf("the amount must be in the budget currency")
+	ErrAmountTooPrecise    = money.ErrAmountTooPrecise
+	ErrAmountSignMismatch  = money.ErrAmountSignMismatch
+	ErrAmountOutOfRange    = money.ErrAmountOutOfRange
 
 	// Exchange rates.
-	ErrRateInvalid          = fault.New(fault.InvalidArgument, "RATE_INVALID", "the rate must be a positive decimal with at most 12 integer and 9 fractional digits")
+	ErrRateInvalid          = money.ErrRateInvalid
 	ErrRateSameCurrency     = fault.New(fault.InvalidArgument, "RATE_SAME_CURRENCY", "source and target currency of a rate must differ")
 	ErrMonthInvalid         = fault.New(fault.InvalidArgument, "MONTH_INVALID", "the month must be a valid calendar month")
 	ErrExchangeRateMissing  = fault.New(fault.FailedPrecondition, "EXCHANGE_RATE_MISSING", "no exchange rate for the currency pair and month")

@@ -1,6 +1,10 @@
 package domain
 
-import "math/big"
+import (
+	"math/big"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
+)
 
 // Figures are a line's, budget's or subtree's money for the fiscal year, in minor units of the
 // budget currency. Variances are positive under plan. ConsumptionBP is (actual + committed) in
@@ -71,10 +75,10 @@ func derive(b base, elapsed int) Figures {
 		PlannedYTD: b.plannedYTD, ActualYTD: b.actualYTD, VarianceYTD: b.plannedYTD - b.actualYTD,
 	}
 	if elapsed > 0 {
-		f.BurnRate = divRoundHalfEven(b.actualYTD, int64(elapsed))
+		f.BurnRate = money.DivRoundHalfEven(b.actualYTD, int64(elapsed))
 		n := new(big.Int).Mul(big.NewInt(b.actualYTD), big.NewInt(Periods))
-		run := roundHalfEven(n, big.NewInt(int64(elapsed)))
-		f.Forecast = saturate(run.Add(run, big.NewInt(b.committed)))
+		run := money.RoundHalfEven(n, big.NewInt(int64(elapsed)))
+		f.Forecast = money.Saturate(run.Add(run, big.NewInt(b.committed)))
 	} else {
 		f.Forecast = b.actual + b.committed
 	}
@@ -93,7 +97,7 @@ func consumptionBP(consumption, planned int64) (int64, bool) {
 	q, m := new(big.Int), new(big.Int)
 	// Floor division (planned > 0 for a valid line; Euclidean = floor for a positive divisor).
 	q.DivMod(n, big.NewInt(planned), m)
-	return saturate(q), true
+	return money.Saturate(q), true
 }
 
 // AddFigures adds two figures for a roll-up and derives burn rate, forecast and consumption of

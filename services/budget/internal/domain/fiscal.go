@@ -180,3 +180,13 @@ func ParseDate(s string) (Date, error) {
 	}
 	return d, nil
 }
+
+// allDigits reports whether s is made of ASCII digits only.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // Limits of line fields.
@@ -253,7 +255,7 @@ func BudgetAmount(units int64, nanos int32, code string, budget Currency, field 
 		return 0, fieldError(ErrCurrencyMismatch.With("currency", code).With("budget_currency", string(budget)), field,
 			"the amount must be in the budget currency "+string(budget))
 	}
-	a, err := AmountFromMoney(units, nanos, code, budget)
+	a, err := money.FromParts(units, nanos, code, budget)
 	if err != nil {
 		return 0, OnField(err, field)
 	}

@@ -1,6 +1,10 @@
 package domain
 
-import "time"
+import (
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
+)
 
 // Collection segments of the budget service's resource names.
 const (
@@ -25,15 +29,12 @@ type Month struct {
 	Month time.Month
 }
 
-// Currency is an ISO 4217 alphabetic code, e.g. "EUR".
-type Currency string
+// Currency is an ISO 4217 alphabetic code, e.g. "EUR" (the shared runtime's money.Currency).
+type Currency = money.Currency
 
-// Amount is an amount of money in integer minor units of its currency (cents for EUR, yen for
-// JPY): exact, never a float.
-type Amount struct {
-	Minor    int64
-	Currency Currency
-}
+// Amount is an amount of money in integer minor units of its currency (the shared runtime's
+// money.Amount): exact, never a float.
+type Amount = money.Amount
 
 // State is the lifecycle state of a budget revision.
 type State int

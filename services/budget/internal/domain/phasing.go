@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // FieldPhasingAmounts is the request path that phasing violations name.
@@ -66,7 +68,7 @@ func (p Phasing) Validate(total int64) error {
 			return fieldError(ErrPhasingNegative, FieldPhasingAmounts, fmt.Sprintf("amount %d is negative", i+1))
 		}
 		var err error
-		if sum, err = AddMinor(sum, a); err != nil {
+		if sum, err = money.AddMinor(sum, a); err != nil {
 			return OnField(err, FieldPhasingAmounts)
 		}
 	}

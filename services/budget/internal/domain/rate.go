@@ -2,121 +2,12 @@ package domain
 
 import (
 	"fmt"
-	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
-
-// Limits of an exchange rate's decimal value.
-const (
-	maxRateIntDigits  = 12
-	maxRateFracDigits = 9
-)
-
-// ParseRate checks a decimal rate ("1.0845", "0.0061", "150") and returns its canonical form
-// (no leading zeros in the integer part, no trailing zeros after the point, no point without a
-// fraction) and its exact value. The rate must be > 0 with at most 12 integer and 9 fractional
-// significant digits; signs, exponents and separators are refused so that one value has one
-// spelling.
-func ParseRate(s string) (canonical string, value *big.Rat, err error) {
-	intPart, frac, hasPoint := strings.Cut(s, ".")
-	if intPart == "" || !allDigits(intPart) || !allDigits(frac) || (hasPoint && frac == "") {
-		return "", nil, ErrRateInvalid.With("rate", s)
-	}
-	intPart = strings.TrimLeft(intPart, "0")
-	frac = strings.TrimRight(frac, "0")
-	if len(intPart) > maxRateIntDigits || len(frac) > maxRateFracDigits {
-		return "", nil, ErrRateInvalid.With("rate", s)
-	}
-	if intPart == "" {
-		intPart = "0"
-	}
-	canonical = intPart
-	if frac != "" {
-		canonical += "." + frac
-	}
-	value, ok := new(big.Rat).SetString(canonical)
-	if !ok || value.Sign() <= 0 {
-		return "", nil, ErrRateInvalid.With("rate", s)
-	}
-	return canonical, value, nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// Convert returns a × rate in minor units of target, exact until one final rounding half to
-// even. The currencies' exponents are accounted for: 100.00 EUR (10000 minor) at 160.5 JPY per EUR
-// is 16050 JPY; 1 JPY at 0.0025 BHD per JPY is 2.5 fils, rounded to 2 (0.002 BHD).
-// A result beyond int64 is AMOUNT_OUT_OF_RANGE.
-func Convert(a Amount, rate *big.Rat, target Currency) (int64, error) {
-	es, et := a.Currency.Exponent(), target.Exponent()
-	if es < 0 {
-		return 0, ErrCurrencyUnsupported.With("currency", string(a.Currency))
-	}
-	if et < 0 {
-		return 0, ErrCurrencyUnsupported.With("currency", string(target))
-	}
-	if rate == nil || rate.Sign() <= 0 {
-		return 0, fmt.Errorf("convert %s to %s: rate must be positive, got %v", a, target, rate)
-	}
-	// minor_t = minor_s / 10^es × rate × 10^et
-	num := new(big.Int).Mul(big.NewInt(a.Minor), rate.Num())
-	num.Mul(num, big.NewInt(pow10[et]))
-	den := new(big.Int).Mul(rate.Denom(), big.NewInt(pow10[es]))
-	q := roundHalfEven(num, den)
-	if !q.IsInt64() {
-		return 0, ErrAmountOutOfRange.Withf("%s converted to %s is out of range", a, target)
-	}
-	return q.Int64(), nil
-}
-
-// roundHalfEven returns num/den rounded to the nearest integer, ties to the even one. den > 0.
-func roundHalfEven(num, den *big.Int) *big.Int {
-	q, m := new(big.Int), new(big.Int)
-	// Euclidean division: q = floor(num/den) for den > 0 and 0 ≤ m < den, so the fraction m/den
-	// is measured the same way for negative and positive values.
-	q.DivMod(num, den, m)
-	switch m.Lsh(m, 1).Cmp(den) {
-	case 1:
-		q.Add(q, big.NewInt(1))
-	case 0:
-		if q.Bit(0) == 1 {
-			q.Add(q, big.NewInt(1))
-		}
-	}
-	return q
-}
-
-// divRoundHalfEven returns num/den rounded half to even, exactly for every int64 input. den must
-// not be 0. A quotient beyond int64 saturates (only MinInt64 / -1 can).
-func divRoundHalfEven(num, den int64) int64 {
-	n, d := big.NewInt(num), big.NewInt(den)
-	if den < 0 {
-		n.Neg(n)
-		d.Neg(d)
-	}
-	return saturate(roundHalfEven(n, d))
-}
-
-// saturate clamps v to the int64 range.
-func saturate(v *big.Int) int64 {
-	if v.IsInt64() {
-		return v.Int64()
-	}
-	if v.Sign() > 0 {
-		return math.MaxInt64
-	}
-	return math.MinInt64
-}
 
 // ParseMonth parses "2027-03".
 func ParseMonth(s string) (Month, error) {
@@ -189,11 +80,11 @@ func (r *ExchangeRate) Name() string { return ExchangeRateName(r.ID) }
 // canonicalised. Violations name the fields of an exchange_rate in a request.
 func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeRate, error) {
 	var vs []faultViolation
-	s, err := ParseCurrency(src)
+	s, err := money.ParseCurrency(src)
 	if err != nil {
 		vs = append(vs, violation("exchange_rate.source_currency_code", ErrCurrencyUnsupported.Reason, "the source currency is not supported"))
 	}
-	t, err := ParseCurrency(dst)
+	t, err := money.ParseCurrency(dst)
 	if err != nil {
 		vs = append(vs, violation("exchange_rate.target_currency_code", ErrCurrencyUnsupported.Reason, "the target currency is not supported"))
 	}
@@ -203,7 +94,7 @@ func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeR
 	if !m.Valid() {
 		vs = append(vs, violation("exchange_rate.month", ErrMonthInvalid.Reason, ErrMonthInvalid.Message))
 	}
-	canon, _, err := ParseRate(value)
+	canon, _, err := money.ParseRate(value)
 	if err != nil {
 		vs = append(vs, violation("exchange_rate.rate", ErrRateInvalid.Reason, ErrRateInvalid.Message))
 	}
@@ -218,7 +109,7 @@ func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeR
 // SetValue changes the rate's value; it reports whether it changed. History is unaffected:
 // actuals and commitments keep the RateUse they were converted with.
 func (r *ExchangeRate) SetValue(value string, now time.Time) (bool, error) {
-	canon, _, err := ParseRate(value)
+	canon, _, err := money.ParseRate(value)
 	if err != nil {
 		return false, fieldError(ErrRateInvalid, "exchange_rate.rate", "")
 	}
@@ -281,14 +172,14 @@ func ConvertAt(a Amount, d Date, budget Currency, rate *ExchangeRate) (int64, *R
 
 // ConvertWith converts a with a recorded RateUse (a correction uses its original's rate).
 func ConvertWith(a Amount, use *RateUse) (int64, *RateUse, error) {
-	_, v, err := ParseRate(use.Value)
+	_, v, err := money.ParseRate(use.Value)
 	if err != nil {
 		return 0, nil, fmt.Errorf("rate %s has a bad value %q: %w", use.RateID, use.Value, err)
 	}
 	if a.Currency != use.Source {
 		return 0, nil, fmt.Errorf("convert %s with rate %s of %s", a, use.RateID, use.Source)
 	}
-	c, err := Convert(a, v, use.Target)
+	c, err := money.Convert(a, v, use.Target)
 	if err != nil {
 		return 0, nil, err
 	}

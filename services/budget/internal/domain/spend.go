@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // Limits of spend fields.
@@ -116,15 +118,15 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	}
 	o := corrected.Original
 	a.CorrectsBudgetID = o.BudgetID
-	total, err := AddMinor(corrected.PriorAmountMinor, in.Amount.Minor)
+	total, err := money.AddMinor(corrected.PriorAmountMinor, in.Amount.Minor)
 	if err != nil {
 		return nil, OnField(err, "actual.amount")
 	}
 	if total < -o.Amount.Minor {
-		return nil, ErrCorrectionExceedsOriginal.With("original", FormatMinor(o.Amount.Minor, o.Amount.Currency)).
-			With("corrected", FormatMinor(-corrected.PriorAmountMinor, o.Amount.Currency)).
-			With("requested", FormatMinor(-in.Amount.Minor, o.Amount.Currency)).
-			Withf("%s would correct more than the original %s", FormatMinor(-total, o.Amount.Currency), o.Amount)
+		return nil, ErrCorrectionExceedsOriginal.With("original", money.FormatMinor(o.Amount.Minor, o.Amount.Currency)).
+			With("corrected", money.FormatMinor(-corrected.PriorAmountMinor, o.Amount.Currency)).
+			With("requested", money.FormatMinor(-in.Amount.Minor, o.Amount.Currency)).
+			Withf("%s would correct more than the original %s", money.FormatMinor(-total, o.Amount.Currency), o.Amount)
 	}
 	switch {
 	case total == -o.Amount.Minor:
@@ -270,8 +272,8 @@ func CheckCommitFunds(policy Policy, available, amount int64, c Currency) error 
 	if policy != PolicyBlock || amount <= available {
 		return nil
 	}
-	return ErrInsufficientFunds.With("available", FormatMinor(available, c)).With("requested", FormatMinor(amount, c)).
-		Withf("%s exceeds the available %s", FormatMinor(amount, c), FormatMinor(available, c))
+	return ErrInsufficientFunds.With("available", money.FormatMinor(available, c)).With("requested", money.FormatMinor(amount, c)).
+		Withf("%s exceeds the available %s", money.FormatMinor(amount, c), money.FormatMinor(available, c))
 }
 
 // Decision is the answer of a funds check.
@@ -418,7 +420,7 @@ func ApplyTransfer(t *Transfer, source, target *Line, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	tp, err := AddMinor(target.PlannedMinor, t.AmountMinor)
+	tp, err := money.AddMinor(target.PlannedMinor, t.AmountMinor)
 	if err != nil {
 		return err
 	}

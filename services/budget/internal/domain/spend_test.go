@@ -9,7 +9,7 @@ import (
 func TestNewActual(t *testing.T) {
 	b := approved(t) // EUR, FY2027 from April 2026
 	rate, _ := NewExchangeRate(Month{2026, time.May}, "USD", "EUR", "0.9", t0)
-	in := ActualInput{LineID: "l1", Amount: Amount{1001, "USD"}, BookingDate: date(2026, 5, 3), Source: SourceVendorInvoice}
+	in := ActualInput{LineID: "l1", Amount: Amount{Minor: 1001, Currency: "USD"}, BookingDate: date(2026, 5, 3), Source: SourceVendorInvoice}
 	a, err := NewActual("a1", b, in, rate, nil, "ana", t0)
 	if err != nil || a.ConvertedMinor != 901 || a.Period != 2 || a.Rate.RateID != "2026-05-usd-eur" || a.ChainID != "b1" {
 		t.Fatalf("NewActual = %+v, %v", a, err) // 10.01 × 0.9 = 9.009 → 9.01
@@ -26,10 +26,10 @@ func TestNewActual(t *testing.T) {
 		in   ActualInput
 		want string
 	}{
-		{ActualInput{LineID: "l1", Amount: Amount{0, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.amount:AMOUNT_ZERO"},
-		{ActualInput{LineID: "l1", Amount: Amount{-5, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.corrects:CORRECTS_REQUIRED"},
-		{ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual, CorrectsID: "a1"}, "actual.amount:CORRECTION_NOT_NEGATIVE"},
-		{ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3), Source: 42}, "actual.source:INVALID_VALUE"},
+		{ActualInput{LineID: "l1", Amount: Amount{Minor: 0, Currency: "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.amount:AMOUNT_ZERO"},
+		{ActualInput{LineID: "l1", Amount: Amount{Minor: -5, Currency: "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, "actual.corrects:CORRECTS_REQUIRED"},
+		{ActualInput{LineID: "l1", Amount: Amount{Minor: 5, Currency: "EUR"}, BookingDate: date(2026, 5, 3), Source: SourceManual, CorrectsID: "a1"}, "actual.amount:CORRECTION_NOT_NEGATIVE"},
+		{ActualInput{LineID: "l1", Amount: Amount{Minor: 5, Currency: "EUR"}, BookingDate: date(2026, 5, 3), Source: 42}, "actual.source:INVALID_VALUE"},
 	}
 	for _, tt := range bad {
 		_, err := NewActual("a", b, tt.in, nil, nil, "ana", t0)
@@ -37,7 +37,7 @@ func TestNewActual(t *testing.T) {
 			t.Errorf("%+v: violations = %v, want %s", tt.in, got, tt.want)
 		}
 	}
-	manual := ActualInput{LineID: "l1", Amount: Amount{5, "EUR"}, BookingDate: date(2026, 5, 3)}
+	manual := ActualInput{LineID: "l1", Amount: Amount{Minor: 5, Currency: "EUR"}, BookingDate: date(2026, 5, 3)}
 	if a, err := NewActual("a", b, manual, nil, nil, "ana", t0); err != nil || a.Source != SourceManual {
 		t.Errorf("an actual without a source = %+v, %v; want one entered by hand (MANUAL)", a, err)
 	}
@@ -49,13 +49,13 @@ func TestNewActual(t *testing.T) {
 func TestCorrections(t *testing.T) {
 	b := approved(t)
 	rate, _ := NewExchangeRate(Month{2026, time.May}, "USD", "EUR", "1.5", t0)
-	orig, err := NewActual("a1", b, ActualInput{LineID: "l1", Amount: Amount{3, "USD"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, rate, nil, "ana", t0)
+	orig, err := NewActual("a1", b, ActualInput{LineID: "l1", Amount: Amount{Minor: 3, Currency: "USD"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, rate, nil, "ana", t0)
 	if err != nil || orig.ConvertedMinor != 4 { // 4.5 → 4
 		t.Fatalf("orig = %+v %v", orig, err)
 	}
 	corr := func(minor, priorAmount, priorConv int64) (*Actual, error) {
 		// The correction is booked in June, where no rate is given: it uses the original's.
-		return NewActual("c", b, ActualInput{LineID: "l1", Amount: Amount{minor, "USD"}, BookingDate: date(2026, 6, 1),
+		return NewActual("c", b, ActualInput{LineID: "l1", Amount: Amount{Minor: minor, Currency: "USD"}, BookingDate: date(2026, 6, 1),
 			Source: SourceManual, CorrectsID: "a1"}, nil, &Corrected{orig, priorAmount, priorConv}, "ana", t0)
 	}
 	c1, err := corr(-1, 0, 0)
@@ -78,7 +78,7 @@ func TestCorrections(t *testing.T) {
 	if _, err := corr(-4, 0, 0); !errors.Is(err, ErrCorrectionExceedsOriginal) {
 		t.Errorf("exceeds at once = %v", err)
 	}
-	_, err = NewActual("c", b, ActualInput{LineID: "l2", Amount: Amount{-1, "USD"}, BookingDate: date(2026, 6, 1), Source: SourceManual,
+	_, err = NewActual("c", b, ActualInput{LineID: "l2", Amount: Amount{Minor: -1, Currency: "USD"}, BookingDate: date(2026, 6, 1), Source: SourceManual,
 		CorrectsID: "a1"}, nil, &Corrected{Original: orig}, "ana", t0)
 	if got := violations(t, err); len(got) != 1 || got[0] != "actual.corrects:CORRECTION_LINE_MISMATCH" {
 		t.Errorf("other line = %v", got)
@@ -87,7 +87,7 @@ func TestCorrections(t *testing.T) {
 
 func TestCommitments(t *testing.T) {
 	b := approved(t)
-	in := CommitmentInput{LineID: "l1", Amount: Amount{10000, "EUR"}, Date: date(2026, 7, 1), Source: CommitmentPurchaseOrder, SourceRef: "vendors/acme/pos/1"}
+	in := CommitmentInput{LineID: "l1", Amount: Amount{Minor: 10000, Currency: "EUR"}, Date: date(2026, 7, 1), Source: CommitmentPurchaseOrder, SourceRef: "vendors/acme/pos/1"}
 	c, err := NewCommitment("c1", b, in, nil, "ana", t0)
 	if err != nil || c.RemainingMinor != 10000 || c.State != CommitmentOpen || c.Period != 4 {
 		t.Fatalf("NewCommitment = %+v %v", c, err)
@@ -114,7 +114,7 @@ func TestCommitments(t *testing.T) {
 	if _, err := c.Release(0, t0); !errors.Is(err, ErrCommitmentReleased) {
 		t.Errorf("release released = %v", err)
 	}
-	c2, _ := NewCommitment("c2", b, CommitmentInput{LineID: "l1", Amount: Amount{100, "EUR"}, Date: date(2026, 7, 1), Source: CommitmentOther}, nil, "ana", t0)
+	c2, _ := NewCommitment("c2", b, CommitmentInput{LineID: "l1", Amount: Amount{Minor: 100, Currency: "EUR"}, Date: date(2026, 7, 1), Source: CommitmentOther}, nil, "ana", t0)
 	if got := c2.ReleaseFor(250, t0); got != 100 || c2.State != CommitmentReleased {
 		t.Errorf("ReleaseFor beyond = %d %+v", got, c2)
 	}

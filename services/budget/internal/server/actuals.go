@@ -11,6 +11,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // RecordActual implements budgetv1.BudgetServiceServer.
@@ -189,7 +190,7 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
 	pb := &budgetv1.Actual{
 		Name:              a.Name(),
-		Amount:            amountPB(a.Amount),
+		Amount:            money.ToProto(a.Amount),
 		ConvertedAmount:   moneyPB(a.ConvertedMinor, b.Currency),
 		Rate:              rateUsePB(a.Rate),
 		BookingDate:       datePB(a.BookingDate),

@@ -12,6 +12,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // RecordCommitment implements budgetv1.BudgetServiceServer.
@@ -195,7 +196,7 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitment {
 	return &budgetv1.Commitment{
 		Name:            c.Name(),
-		Amount:          amountPB(c.Amount),
+		Amount:          money.ToProto(c.Amount),
 		ConvertedAmount: moneyPB(c.ConvertedMinor, b.Currency),
 		RemainingAmount: moneyPB(c.RemainingMinor, b.Currency),
 		Rate:            rateUsePB(c.Rate),

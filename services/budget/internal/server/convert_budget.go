@@ -3,7 +3,7 @@ package server
 import (
 	"time"
 
-	"google.golang.org/genproto/googleapis/type/money"
+	moneypb "google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -110,6 +110,6 @@ func phasingFromPB(pb *budgetv1.Phasing, cur domain.Currency, field string) (*do
 
 // budgetMinor converts money that must be in the budget's currency cur (an empty code means
 // cur) into minor units.
-func budgetMinor(m *money.Money, cur domain.Currency, field string) (int64, error) {
+func budgetMinor(m *moneypb.Money, cur domain.Currency, field string) (int64, error) {
 	return domain.BudgetAmount(m.GetUnits(), m.GetNanos(), m.GetCurrencyCode(), cur, field)
 }

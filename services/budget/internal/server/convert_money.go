@@ -5,25 +5,22 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
-	"google.golang.org/genproto/googleapis/type/money"
+	moneypb "google.golang.org/genproto/googleapis/type/money"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
-// moneyPB is minor units of cur as google.type.Money.
-func moneyPB(minor int64, cur domain.Currency) *money.Money {
-	units, nanos, code := domain.Amount{Minor: minor, Currency: cur}.Money()
-	return &money.Money{CurrencyCode: code, Units: units, Nanos: nanos}
+// moneyPB is minor units of cur (a figure in the budget's currency) as google.type.Money.
+func moneyPB(minor int64, cur domain.Currency) *moneypb.Money {
+	return money.ToProto(money.Amount{Minor: minor, Currency: cur})
 }
-
-// amountPB is an amount in its own currency as google.type.Money.
-func amountPB(a domain.Amount) *money.Money { return moneyPB(a.Minor, a.Currency) }
 
 // amountFromPB converts a request's money into an amount; an empty currency code means fallback
 // (the budget's currency). Errors name field.
-func amountFromPB(m *money.Money, fallback domain.Currency, field string) (domain.Amount, error) {
-	a, err := domain.AmountFromMoney(m.GetUnits(), m.GetNanos(), m.GetCurrencyCode(), fallback)
+func amountFromPB(m *moneypb.Money, fallback domain.Currency, field string) (domain.Amount, error) {
+	a, err := money.FromProto(m, fallback)
 	if err != nil {
 		return domain.Amount{}, domain.OnField(err, field)
 	}

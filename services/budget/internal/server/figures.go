@@ -11,6 +11,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // figuresChange is one change of a budget's figures inside a transaction: spend recorded or
@@ -130,10 +131,10 @@ func (fc *figuresChange) addSpend(ctx context.Context, lineID string, period int
 	}
 	b := fc.balance(lineID)
 	var err error
-	if b.ActualMinor, err = domain.AddMinor(b.ActualMinor, actual); err != nil {
+	if b.ActualMinor, err = money.AddMinor(b.ActualMinor, actual); err != nil {
 		return err
 	}
-	if b.CommittedMinor, err = domain.AddMinor(b.CommittedMinor, committed); err != nil {
+	if b.CommittedMinor, err = money.AddMinor(b.CommittedMinor, committed); err != nil {
 		return err
 	}
 	fc.spent[lineID] = true

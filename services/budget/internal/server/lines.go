@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // lineMask follows the field behaviors of the BudgetLine message; its writable fields are
@@ -86,7 +87,7 @@ func addPlanned(ctx context.Context, tx store.Tx, b *domain.Budget, delta int64,
 	if delta == 0 {
 		return nil
 	}
-	total, err := domain.AddMinor(b.PlannedMinor, delta)
+	total, err := money.AddMinor(b.PlannedMinor, delta)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
 // errCurrencyRequired: a roll-up over budgets in several currencies (or none) needs the caller
@@ -243,7 +244,7 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 // rollupCurrency is the requested currency, else the one all budgets share.
 func rollupCurrency(code string, budgets []*domain.Budget) (domain.Currency, error) {
 	if code != "" {
-		c, err := domain.ParseCurrency(code)
+		c, err := money.ParseCurrency(code)
 		return c, domain.OnField(err, "currency_code")
 	}
 	var cur domain.Currency
@@ -279,12 +280,12 @@ func (s *Server) convertPeriods(ctx context.Context, b *domain.Budget, p periodB
 		if err != nil {
 			return p, err
 		}
-		_, v, err := domain.ParseRate(rate.Value)
+		_, v, err := money.ParseRate(rate.Value)
 		if err != nil {
 			return p, err
 		}
 		conv := func(minor int64) (int64, error) {
-			return domain.Convert(domain.Amount{Minor: minor, Currency: b.Currency}, v, cur)
+			return money.Convert(domain.Amount{Minor: minor, Currency: b.Currency}, v, cur)
 		}
 		if pf.Planned, err = conv(pf.Planned); err != nil {
 			return p, err

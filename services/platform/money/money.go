@@ -1,4 +1,7 @@
-package domain
+// Package money is exact money for every service: amounts in integer minor units of their ISO 4217
+// currency, never floats, with the conversions to and from google.type.Money, overflow-checked
+// arithmetic, and exchange-rate conversion rounded once, half to even.
+package money
 
 import (
 	"fmt"
@@ -6,7 +9,29 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 )
+
+// Errors about money a client can act on. Compare with errors.Is, which matches kind and reason.
+var (
+	ErrCurrencyUnsupported = fault.New(fault.InvalidArgument, "CURRENCY_UNSUPPORTED", "the currency is not supported")
+	ErrCurrencyMismatch    = fault.New(fault.InvalidArgument, "CURRENCY_MISMATCH", "the amounts are in different currencies")
+	ErrAmountTooPrecise    = fault.New(fault.InvalidArgument, "AMOUNT_TOO_PRECISE", "the amount is finer than the currency's minor unit")
+	ErrAmountSignMismatch  = fault.New(fault.InvalidArgument, "AMOUNT_SIGN_MISMATCH", "units and nanos of the amount have different signs")
+	ErrAmountOutOfRange    = fault.New(fault.InvalidArgument, "AMOUNT_OUT_OF_RANGE", "the amount is out of range")
+	ErrRateInvalid         = fault.New(fault.InvalidArgument, "RATE_INVALID", "the rate must be a positive decimal with at most 12 integer and 9 fractional digits")
+)
+
+// Currency is an ISO 4217 alphabetic code, e.g. "EUR".
+type Currency string
+
+// Amount is an amount of money in integer minor units of its currency (cents for EUR, yen for
+// JPY): exact, never a float.
+type Amount struct {
+	Minor    int64
+	Currency Currency
+}
 
 // currencyExponents is the ISO 4217 number of decimal digits of the minor unit of each supported
 // currency. A currency not listed is refused: its exponent cannot be guessed safely.
@@ -54,10 +79,10 @@ func (c Currency) Exponent() int {
 	return -1
 }
 
-// AmountFromMoney converts a google.type.Money (units, nanos, currency code) to an exact amount
-// in minor units. An empty code means fallback (the budget currency for a budget's own amounts).
+// FromParts converts a google.type.Money (units, nanos, currency code) to an exact amount
+// in minor units. An empty code means fallback (e.g. the currency of the budget an amount belongs to).
 // Precision finer than the minor unit is refused, never rounded away.
-func AmountFromMoney(units int64, nanos int32, code string, fallback Currency) (Amount, error) {
+func FromParts(units int64, nanos int32, code string, fallback Currency) (Amount, error) {
 	c := fallback
 	if code != "" {
 		c = Currency(code)
