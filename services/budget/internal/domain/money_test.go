@@ -7,13 +7,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
-func reason(err error) string {
-	if err == nil {
-		return ""
-	}
-	return asFault(err).Reason
-}
-
 func TestOnField(t *testing.T) {
 	_, err := money.FromParts(1, 1, "EUR", "")
 	err = OnField(err, "actual.amount")

@@ -2,18 +2,9 @@ package domain
 
 import (
 	"errors"
-	"math/big"
 	"testing"
 	"time"
 )
-
-func rat(s string) *big.Rat {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		panic(s)
-	}
-	return r
-}
 
 func TestMonthAndRateIDs(t *testing.T) {
 	m, err := ParseMonth("2027-03")
