@@ -108,12 +108,20 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	if !ok || err != nil {
 		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "INVALID_NAME", Description: "name must be costCenters/{cost_center}/rollups/{fiscal_year}"})
 	}
-	ids, err := s.store.Subtree(ctx, ccID)
+	subtree, err := s.store.Subtree(ctx, ccID)
 	if err != nil {
 		return nil, err
 	}
-	if len(ids) == 0 {
+	if len(subtree) == 0 {
 		return nil, notFound(domain.ErrCostCenterNotFound, ccName)
+	}
+	// Each cost centre of the subtree below the root belongs to one direct child of the root.
+	ids := make([]string, 0, len(subtree))
+	parents := map[string]string{}
+	names := map[string]string{}
+	for _, c := range subtree {
+		ids = append(ids, c.ID)
+		parents[c.ID], names[c.ID] = c.ParentID, c.DisplayName
 	}
 	budgets, err := s.store.BudgetsInForce(ctx, ids, int32(fy))
 	if err != nil {
@@ -122,16 +130,6 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	cur, err := rollupCurrency(req.GetCurrencyCode(), budgets)
 	if err != nil {
 		return nil, err
-	}
-	// Each cost centre of the subtree below the root belongs to one direct child of the root.
-	parents := map[string]string{}
-	names := map[string]string{}
-	for _, id := range ids {
-		c, err := s.store.GetCostCenter(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		parents[id], names[id] = c.ParentID, c.DisplayName
 	}
 	childOf := func(id string) string {
 		for id != "" && parents[id] != ccID {

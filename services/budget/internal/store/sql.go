@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/effects"
@@ -81,8 +82,12 @@ func (t *sqlTx) LockHierarchy(ctx context.Context) error {
 	return err
 }
 
-func (r sqlReader) Subtree(ctx context.Context, costCenterID string) ([]string, error) {
-	return IDs(ctx, r.q, r.sql.Subtree, costCenterID)
+func (r sqlReader) Subtree(ctx context.Context, costCenterID string) ([]*domain.CostCenter, error) {
+	rows, err := r.q.QueryContext(ctx, r.sql.Subtree, costCenterID)
+	if err != nil {
+		return nil, fmt.Errorf("subtree of cost centre %s: %w", costCenterID, err)
+	}
+	return ScanCostCenters(rows)
 }
 
 // Budget revisions and chains.

@@ -207,9 +207,9 @@ type Reader interface {
 	// RatesUsed returns the distinct rate uses of the chain's actuals and open commitments,
 	// ordered by rate ID and value.
 	RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error)
-	// Subtree returns the ID of the cost centre and of all its descendants, in ID order; none
+	// Subtree returns the cost centre and all its descendants, in ID order, in one query; none
 	// when it does not exist.
-	Subtree(ctx context.Context, costCenterID string) ([]string, error)
+	Subtree(ctx context.Context, costCenterID string) ([]*domain.CostCenter, error)
 	// BudgetsInForce returns the revision in force of each chain of the cost centres for the
 	// fiscal year, ordered by cost centre ID; chains with none in force are left out.
 	BudgetsInForce(ctx context.Context, costCenterIDs []string, fiscalYear int32) ([]*domain.Budget, error)

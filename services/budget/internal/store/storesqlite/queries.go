@@ -69,7 +69,7 @@ var queries = &store.Queries{
 			SELECT id FROM cost_centers WHERE id = $1
 			UNION
 			SELECT c.id FROM cost_centers c JOIN down ON c.parent_id = down.id)
-		SELECT id FROM down ORDER BY id`,
+		SELECT ` + store.CostCenterColumns + ` FROM cost_centers WHERE id IN (SELECT id FROM down) ORDER BY id`,
 
 	// Lines and their balances.
 	SelectLine:          selectLine,

@@ -808,17 +808,20 @@ func runBudgets(t *testing.T, open Opener) {
 					return err
 				}
 			}
-			ids, err := tx.Subtree(ctx, "net")
-			equal(t, "Subtree(net) in tx", ids, []string{"net", "wan"})
+			ccs, err := tx.Subtree(ctx, "net")
+			equal(t, "Subtree(net) in tx", costCenterIDs(ccs), []string{"net", "wan"})
 			return err
 		})
-		ids, err := s.Subtree(ctx, "infra")
+		ccs, err := s.Subtree(ctx, "infra")
 		if err != nil {
 			t.Fatal(err)
 		}
-		equal(t, "Subtree(infra)", ids, []string{"infra", "net", "wan"})
-		if ids, err := s.Subtree(ctx, "ghost"); err != nil || len(ids) != 0 {
-			t.Errorf("Subtree(ghost) = %v, %v", ids, err)
+		equal(t, "Subtree(infra)", costCenterIDs(ccs), []string{"infra", "net", "wan"})
+		if ccs[1].ParentID != "infra" || ccs[2].ParentID != "net" {
+			t.Errorf("Subtree(infra) parents = %q, %q; want infra, net", ccs[1].ParentID, ccs[2].ParentID)
+		}
+		if ccs, err := s.Subtree(ctx, "ghost"); err != nil || len(ccs) != 0 {
+			t.Errorf("Subtree(ghost) = %v, %v", ccs, err)
 		}
 		bs, err := s.BudgetsInForce(ctx, []string{"infra", "net", "wan"}, 2027)
 		if err != nil {
@@ -950,4 +953,12 @@ func mustPlan(t *testing.T, res listing.Resource, filter string) *listing.Query 
 
 func spent(line string, period int, actual, committed int64) store.LineSpend {
 	return store.LineSpend{LineID: line, Period: period, ActualMinor: actual, CommittedMinor: committed}
+}
+
+func costCenterIDs(ccs []*domain.CostCenter) []string {
+	ids := make([]string, 0, len(ccs))
+	for _, c := range ccs {
+		ids = append(ids, c.ID)
+	}
+	return ids
 }
