@@ -181,3 +181,31 @@ func RunPruner(ctx context.Context, db *sqldb.DB, interval time.Duration, log *s
 		}
 	}
 }
+
+// Request is a request that carries an AIP-155 request_id.
+type Request interface {
+	proto.Message
+	GetRequestId() string
+}
+
+// InTx runs fn in one transaction that within opens, at most once per request ID of req: a
+// client that retries after a lost response gets the committed call's response back instead of a
+// second change. The claim on the ID is written in fn's transaction, so a failed call releases
+// it. method is the full gRPC method name, which keeps one ID from answering another method.
+// within is a service store's transaction runner (its Within method); its transactions must
+// offer the request-ID table (Requests).
+func InTx[T proto.Message, Tx interface{ Requests() Querier }](ctx context.Context,
+	within func(context.Context, func(context.Context, Tx) error) error,
+	method string, req Request, fn func(ctx context.Context, tx Tx) (T, error)) (T, error) {
+	var out T
+	err := within(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		out, err = Do(ctx, tx.Requests(), req.GetRequestId(), method, req, func() (T, error) { return fn(ctx, tx) })
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}

@@ -47,23 +47,28 @@ type service struct {
 	fail  error
 }
 
+// txn is a service store's transaction, offering the request-ID table as every store's does.
+type txn struct{ *sql.Tx }
+
+func (t txn) Requests() idempotency.Querier { return t.Tx }
+
+// within is the service store's transaction runner.
+func (s *service) within(ctx context.Context, fn func(context.Context, txn) error) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return fn(ctx, txn{tx}) })
+}
+
+// create is a Create method as services write them: idempotency.InTx around the change.
 func (s *service) create(ctx context.Context, req *budgetv1.CreateCostCenterRequest) (*budgetv1.CostCenter, error) {
-	var out *budgetv1.CostCenter
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		out, err = idempotency.Do(ctx, tx, req.GetRequestId(), method, req, func() (*budgetv1.CostCenter, error) {
-			if s.fail != nil {
-				return nil, s.fail
-			}
-			n := s.execs.Add(1)
-			cc := proto.CloneOf(req.GetCostCenter())
-			cc.Name = "costCenters/" + req.GetCostCenterId()
-			cc.Etag = string(rune('0' + n))
-			return cc, nil
-		})
-		return err
+	return idempotency.InTx(ctx, s.within, method, req, func(context.Context, txn) (*budgetv1.CostCenter, error) {
+		if s.fail != nil {
+			return nil, s.fail
+		}
+		n := s.execs.Add(1)
+		cc := proto.CloneOf(req.GetCostCenter())
+		cc.Name = "costCenters/" + req.GetCostCenterId()
+		cc.Etag = string(rune('0' + n))
+		return cc, nil
 	})
-	return out, err
 }
 
 func TestDo(t *testing.T) {

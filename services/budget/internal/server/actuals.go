@@ -10,6 +10,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
@@ -26,7 +27,7 @@ func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualReq
 		return nil, err
 	}
 	id := s.newID()
-	return once(ctx, s, budgetv1.BudgetService_RecordActual_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Actual, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_RecordActual_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Actual, error) {
 		return s.recordActual(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
 }

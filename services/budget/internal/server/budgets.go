@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -72,7 +73,7 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 	if err != nil {
 		return nil, err
 	}
-	return once(ctx, s, budgetv1.BudgetService_CreateBudget_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateBudget_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
 		// Locked until the commit: the cost centre cannot be deactivated or deleted
 		// under a budget being created for it.
 		cc, err := tx.GetCostCenter(ctx, ccID)
@@ -408,7 +409,7 @@ type budgetStep func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *d
 
 // lifecycle runs a lifecycle call on the budget named name: once per request ID, with its chain
 // and the budget locked and the etag checked.
-func (s *Server) lifecycle(ctx context.Context, req idempotentRequest, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+func (s *Server) lifecycle(ctx context.Context, req idempotency.Request, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
 	id, _ := domain.ParseBudgetName(name)
 	// The chain never changes, so it is read before the transaction, which then takes the
 	// chain's lock first as every writer of the chain's figures does.
@@ -416,7 +417,7 @@ func (s *Server) lifecycle(ctx context.Context, req idempotentRequest, method, n
 	if err != nil {
 		return nil, budgetNotFound(err, name)
 	}
-	return once(ctx, s, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
+	return idempotency.InTx(ctx, s.store.Within, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
 		return s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
 	})
 }

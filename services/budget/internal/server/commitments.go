@@ -11,6 +11,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
@@ -26,7 +27,7 @@ func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommi
 		return nil, err
 	}
 	id := s.newID()
-	return once(ctx, s, budgetv1.BudgetService_RecordCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_RecordCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
 		return s.recordCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
 }
@@ -134,7 +135,7 @@ func (s *Server) ReleaseCommitment(ctx context.Context, req *budgetv1.ReleaseCom
 	if err != nil {
 		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
 	}
-	return once(ctx, s, budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
 		return s.releaseCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 	}
 	// A new leaf cannot close a cycle; the foreign key reports a missing parent.
 	// A retry with the request ID of a committed call gets that call's cost centre back.
-	return once(ctx, s, budgetv1.BudgetService_CreateCostCenter_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.CostCenter, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateCostCenter_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.CostCenter, error) {
 		if err := tx.InsertCostCenter(ctx, c); err != nil {
 			return nil, fault.Prefix("cost_center", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
@@ -106,7 +107,7 @@ func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudge
 		id = s.newID()
 	}
 	in := req.GetBudgetLine()
-	return once(ctx, s, budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.BudgetLine, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.BudgetLine, error) {
 		b, err := tx.GetBudget(ctx, budgetID)
 		if err != nil {
 			return nil, budgetNotFound(err, req.GetParent())

@@ -14,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 	if err != nil {
 		return nil, err
 	}
-	return once(ctx, s, budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.ExchangeRate, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.ExchangeRate, error) {
 		if err := tx.InsertExchangeRate(ctx, r); err != nil {
 			return nil, err
 		}

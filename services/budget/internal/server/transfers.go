@@ -12,6 +12,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 )
 
@@ -41,7 +42,7 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 		return nil, err
 	}
 	id := s.newID()
-	return once(ctx, s, budgetv1.BudgetService_CreateTransfer_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
+	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateTransfer_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
 		src, dst, err := s.lockBudgets(ctx, tx, srcChain, dstChain, srcBudgetID, dstBudgetID)
 		if err != nil {
 			return nil, err
@@ -181,7 +182,7 @@ type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer,
 
 // decideTransfer locks the chains of both budgets of a transfer, then the transfer, and applies
 // decide to it.
-func (s *Server) decideTransfer(ctx context.Context, req idempotentRequest, name, tag, method string, decide transferDecision) (*budgetv1.Transfer, error) {
+func (s *Server) decideTransfer(ctx context.Context, req idempotency.Request, name, tag, method string, decide transferDecision) (*budgetv1.Transfer, error) {
 	budgetID, id, ok := domain.ParseTransferName(name)
 	if !ok {
 		return nil, transferNotFound(domain.ErrTransferNotFound, name)
@@ -199,7 +200,7 @@ func (s *Server) decideTransfer(ctx context.Context, req idempotentRequest, name
 	if err != nil {
 		return nil, err
 	}
-	return once(ctx, s, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
+	return idempotency.InTx(ctx, s.store.Within, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Transfer, error) {
 		src, _, err := s.lockBudgets(ctx, tx, srcChain, dstChain, t0.BudgetID, t0.TargetBudgetID)
 		if err != nil {
 			return nil, err
