@@ -26,8 +26,6 @@ func approver(t *testing.T, e *env) budgetv1.BudgetServiceClient {
 	return clientAs(t, e, approverSubject)
 }
 
-func eur(units int64) *money.Money { return &money.Money{CurrencyCode: "EUR", Units: units} }
-
 // units is a list of whole amounts in the budget currency.
 func units(us ...int64) []*money.Money {
 	out := make([]*money.Money, len(us))
@@ -139,7 +137,7 @@ func TestBudgetLifecycleAndRevisions(t *testing.T) {
 		err = badLine(&money.Money{CurrencyCode: "USD", Units: 1}, nil)
 		wantStatus(t, err, codes.InvalidArgument, "CURRENCY_MISMATCH", "budget_line.planned_amount:CURRENCY_MISMATCH")
 		_, err = e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(), BudgetLine: &budgetv1.BudgetLine{
-			PlannedAmount: eur(1)}})
+			PlannedAmount: whole("EUR", 1)}})
 		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT",
 			"budget_line.display_name:REQUIRED", "budget_line.category:REQUIRED", "budget_line.expense_type:REQUIRED")
 
@@ -149,7 +147,7 @@ func TestBudgetLifecycleAndRevisions(t *testing.T) {
 
 		// A new planned amount alone is re-phased evenly; the budget's total follows.
 		cloud, err = e.client.UpdateBudgetLine(ctx, &budgetv1.UpdateBudgetLineRequest{
-			BudgetLine: &budgetv1.BudgetLine{Name: cloud.GetName(), PlannedAmount: eur(96000), Etag: cloud.GetEtag()},
+			BudgetLine: &budgetv1.BudgetLine{Name: cloud.GetName(), PlannedAmount: whole("EUR", 96000), Etag: cloud.GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"planned_amount"}},
 		})
 		if err != nil || cloud.GetPhasing().GetAmounts()[11].GetUnits() != 8000 {
@@ -174,7 +172,7 @@ func TestBudgetLifecycleAndRevisions(t *testing.T) {
 		}
 		_, err = e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(),
 			BudgetLine: &budgetv1.BudgetLine{DisplayName: "Late", Category: budgetv1.BudgetLine_OTHER,
-				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: eur(1)}})
+				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: whole("EUR", 1)}})
 		wantStatus(t, err, codes.FailedPrecondition, "BUDGET_NOT_DRAFT")
 		_, err = e.client.DeleteBudgetLine(ctx, &budgetv1.DeleteBudgetLineRequest{Name: servers.GetName()})
 		wantStatus(t, err, codes.FailedPrecondition, "BUDGET_NOT_DRAFT")
@@ -319,7 +317,7 @@ func TestBudgetRejectDeleteAndRetry(t *testing.T) {
 		}
 		lineReq := &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(), RequestId: "6e2f0c4d-1a9b-4d3e-8c7f-5b0a9e8d7c61",
 			BudgetLine: &budgetv1.BudgetLine{DisplayName: "Licences", Category: budgetv1.BudgetLine_SOFTWARE,
-				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: eur(1200)}}
+				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: whole("EUR", 1200)}}
 		l, err := e.client.CreateBudgetLine(ctx, lineReq)
 		if err != nil {
 			t.Fatal(err)
