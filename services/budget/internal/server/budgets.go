@@ -171,7 +171,7 @@ func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetReq
 
 // DeleteBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetRequest) (*emptypb.Empty, error) {
-	_, err := s.onBudget(ctx, req.GetName(), req.GetEtag(), func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+	err := s.onBudget(ctx, req.GetName(), req.GetEtag(), func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 		hasSpend := false
 		if b.Revision == 1 {
 			var err error
@@ -408,44 +408,35 @@ func (s *Server) ReviseBudget(ctx context.Context, req *budgetv1.ReviseBudgetReq
 type budgetStep func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error)
 
 // lifecycle runs a lifecycle call on the budget named name: once per request ID, with its chain
-// and the budget locked and the etag checked.
+// and the budget locked (chainOf, lockBudget) and the etag checked.
 func (s *Server) lifecycle(ctx context.Context, req idempotency.Request, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
 	id, _ := domain.ParseBudgetName(name)
-	// The chain never changes, so it is read before the transaction, which then takes the
-	// chain's lock first as every writer of the chain's figures does.
-	pre, err := s.store.GetBudget(ctx, id)
+	chainID, err := s.chainOf(ctx, id)
 	if err != nil {
-		return nil, budgetNotFound(err, name)
+		return nil, err
 	}
 	return idempotency.InTx(ctx, s.store.Within, method, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
-		return s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
+		return s.lockedBudget(ctx, tx, chainID, id, givenEtag, step)
 	})
 }
 
-// onBudget is lifecycle without a request ID.
-func (s *Server) onBudget(ctx context.Context, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+// onBudget is lifecycle for a call without a request ID.
+func (s *Server) onBudget(ctx context.Context, name, givenEtag string, step budgetStep) error {
 	id, _ := domain.ParseBudgetName(name)
-	pre, err := s.store.GetBudget(ctx, id)
+	chainID, err := s.chainOf(ctx, id)
 	if err != nil {
-		return nil, budgetNotFound(err, name)
+		return err
 	}
-	var out *budgetv1.Budget
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = s.lockedBudget(ctx, tx, pre.ChainID, id, name, givenEtag, step)
+	return s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := s.lockedBudget(ctx, tx, chainID, id, givenEtag, step)
 		return err
 	})
-	return out, err
 }
 
-func (s *Server) lockedBudget(ctx context.Context, tx store.Tx, chainID, id, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
-	chain, err := tx.LockChain(ctx, chainID)
+func (s *Server) lockedBudget(ctx context.Context, tx store.Tx, chainID, id, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
+	chain, b, err := s.lockBudget(ctx, tx, chainID, id)
 	if err != nil {
-		return nil, budgetNotFound(err, name)
-	}
-	b, err := tx.GetBudget(ctx, id)
-	if err != nil {
-		return nil, budgetNotFound(err, name)
+		return nil, err
 	}
 	if err := etag.Check(givenEtag, b.Name(), b.Version); err != nil {
 		return nil, err
