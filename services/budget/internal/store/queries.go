@@ -1,7 +1,8 @@
 package store
 
-// Queries holds every SQL statement of the store, one field a statement; each engine fills in
-// its own (storepg, storesqlite) and NewSQL runs them. The parameters are those the helper the
+// Queries holds every SQL statement of the store, one field a statement; each engine starts from
+// StandardQueries and replaces what it says differently (storepg, storesqlite), and NewSQL runs
+// them. The parameters are those the helper the
 // statement is given to expects ($1, $2, … in the order documented there). Every field must be
 // set: an engine with nothing to do for a statement gives one that does nothing, so a
 // statement added to the store cannot be forgotten in one engine (storetest.CheckQueries).

@@ -1,7 +1,7 @@
 // Package store defines how the budget service persists its aggregates. There is one
-// implementation (NewSQL) with one body per method; each engine gives it its own SQL as Queries
-// and has its own migrations (storepg, storesqlite). Query bodies are never shared between
-// engines, and both pass the contract suite in storetest.
+// implementation (NewSQL) with one body per method; each engine gives it its SQL as Queries —
+// StandardQueries with the statements it says differently replaced — and has its own migrations
+// (storepg, storesqlite). Both pass the contract suite in storetest.
 package store
 
 import (

@@ -1,5 +1,6 @@
-// Package storepg is the budget service's store on PostgreSQL. All that is its own is its SQL
-// (queries.go) and its migrations; the methods are store's, shared with every engine.
+// Package storepg is the budget service's store on PostgreSQL. All that is its own is the SQL it
+// says differently from the standard (queries.go) and its migrations; the methods are store's,
+// shared with every engine.
 package storepg
 
 import (

@@ -1,5 +1,5 @@
 // Package storesqlite is the budget service's store on SQLite, used in standalone mode. All that
-// is its own is its SQL (queries.go) and its migrations; the methods are store's, shared with
+// is its own is the SQL it says differently from the standard (queries.go) and its migrations; the methods are store's, shared with
 // every engine.
 package storesqlite
 
