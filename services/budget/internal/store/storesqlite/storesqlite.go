@@ -1,6 +1,6 @@
 // Package storesqlite is the budget service's store on SQLite, used in standalone mode. All that
-// is its own is the SQL it says differently from the standard (queries.go) and its migrations; the methods are store's, shared with
-// every engine.
+// is its own is the SQL it says differently from the standard (queries.go) and its migrations;
+// the methods are store's, shared with every engine.
 package storesqlite
 
 import (
