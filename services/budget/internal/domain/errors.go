@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
@@ -24,13 +25,13 @@ var (
 	// Exchange rates.
 	ErrRateInvalid          = money.ErrRateInvalid
 	ErrRateSameCurrency     = fault.New(fault.InvalidArgument, "RATE_SAME_CURRENCY", "source and target currency of a rate must differ")
-	ErrMonthInvalid         = fault.New(fault.InvalidArgument, "MONTH_INVALID", "the month must be a valid calendar month")
+	ErrMonthInvalid         = civil.ErrMonthInvalid
 	ErrExchangeRateMissing  = fault.New(fault.FailedPrecondition, "EXCHANGE_RATE_MISSING", "no exchange rate for the currency pair and month")
 	ErrExchangeRateNotFound = fault.New(fault.NotFound, "EXCHANGE_RATE_NOT_FOUND", "exchange rate not found")
 	ErrExchangeRateExists   = fault.New(fault.AlreadyExists, "EXCHANGE_RATE_EXISTS", "an exchange rate for this month and pair already exists")
 
 	// Dates and the fiscal calendar.
-	ErrDateInvalid           = fault.New(fault.InvalidArgument, "DATE_INVALID", "the date is not a valid calendar date")
+	ErrDateInvalid           = civil.ErrDateInvalid
 	ErrDateOutsideFiscalYear = fault.New(fault.FailedPrecondition, "DATE_OUTSIDE_FISCAL_YEAR", "the date is outside the budget's fiscal year")
 
 	// Phasing.

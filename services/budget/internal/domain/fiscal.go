@@ -1,10 +1,10 @@
 package domain
 
 import (
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 )
 
 // Periods and quarters of a fiscal year.
@@ -42,7 +42,7 @@ func (c Calendar) firstMonth(fy int32) Month {
 func (c Calendar) Bounds(fy int32) (first, last Date) {
 	fm := c.firstMonth(fy)
 	t := time.Date(fm.Year, fm.Month, 1, 0, 0, 0, 0, time.UTC)
-	return DateOf(t), DateOf(t.AddDate(1, 0, -1))
+	return civil.DateOf(t), civil.DateOf(t.AddDate(1, 0, -1))
 }
 
 // monthIndex counts months from year 0 so that months can be subtracted.
@@ -51,7 +51,7 @@ func monthIndex(m Month) int { return m.Year*12 + int(m.Month) - 1 }
 // PeriodOf returns the fiscal period (1–12) of d in fiscal year fy; ok is false when d lies
 // outside the year.
 func (c Calendar) PeriodOf(fy int32, d Date) (period int, ok bool) {
-	i := monthIndex(MonthOf(d)) - monthIndex(c.firstMonth(fy))
+	i := monthIndex(civil.MonthOf(d)) - monthIndex(c.firstMonth(fy))
 	if i < 0 || i >= Periods {
 		return 0, false
 	}
@@ -115,78 +115,4 @@ func (c Calendar) CheckDate(fy int32, d Date, field string) (int, error) {
 			Withf("%s %s is outside fiscal year %d (%s to %s)", field, d, fy, first, last)
 	}
 	return p, nil
-}
-
-// DateOf is the calendar date of t in t's location; pass UTC times for server dates.
-func DateOf(t time.Time) Date {
-	y, m, d := t.Date()
-	return Date{Year: y, Month: m, Day: d}
-}
-
-// Valid reports whether d is a real calendar date in the years 1–9999.
-func (d Date) Valid() bool {
-	if d.Year < 1 || d.Year > 9999 || d.Month < time.January || d.Month > time.December || d.Day < 1 {
-		return false
-	}
-	return d.Day <= time.Date(d.Year, d.Month+1, 0, 0, 0, 0, 0, time.UTC).Day()
-}
-
-// Time is midnight UTC of d.
-func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
-
-// Before reports whether d is earlier than o.
-func (d Date) Before(o Date) bool { return d.Compare(o) < 0 }
-
-// Compare returns -1, 0 or +1 as d is before, equal to or after o.
-func (d Date) Compare(o Date) int {
-	switch {
-	case d.Year != o.Year:
-		return sign(d.Year - o.Year)
-	case d.Month != o.Month:
-		return sign(int(d.Month - o.Month))
-	}
-	return sign(d.Day - o.Day)
-}
-
-func sign(v int) int {
-	switch {
-	case v < 0:
-		return -1
-	case v > 0:
-		return 1
-	}
-	return 0
-}
-
-// IsZero reports whether d is unset.
-func (d Date) IsZero() bool { return d == Date{} }
-
-// String formats d as "2027-03-15".
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
-
-// ParseDate parses "2027-03-15".
-func ParseDate(s string) (Date, error) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 || len(parts[0]) != 4 || len(parts[1]) != 2 || len(parts[2]) != 2 ||
-		!allDigits(parts[0]) || !allDigits(parts[1]) || !allDigits(parts[2]) {
-		return Date{}, ErrDateInvalid.With("date", s)
-	}
-	y, _ := strconv.Atoi(parts[0])
-	m, _ := strconv.Atoi(parts[1])
-	dd, _ := strconv.Atoi(parts[2])
-	d := Date{Year: y, Month: time.Month(m), Day: dd}
-	if !d.Valid() {
-		return Date{}, ErrDateInvalid.With("date", s)
-	}
-	return d, nil
-}
-
-// allDigits reports whether s is made of ASCII digits only.
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -3,6 +3,7 @@ package domain
 import (
 	"time"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
@@ -16,18 +17,12 @@ const (
 	ExchangeRateCollection = "exchangeRates"
 )
 
-// Date is a calendar date without a time zone, as google.type.Date carries it.
-type Date struct {
-	Year  int
-	Month time.Month
-	Day   int
-}
+// Date is a calendar date without a time zone (the shared runtime's civil.Date).
+type Date = civil.Date
 
-// Month is a calendar month, e.g. 2027-03; exchange rates are set per month.
-type Month struct {
-	Year  int
-	Month time.Month
-}
+// Month is a calendar month, e.g. 2027-03 (the shared runtime's civil.Month); exchange rates are
+// set per month.
+type Month = civil.Month
 
 // Currency is an ISO 4217 alphabetic code, e.g. "EUR" (the shared runtime's money.Currency).
 type Currency = money.Currency

@@ -2,38 +2,12 @@ package domain
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
-
-// ParseMonth parses "2027-03".
-func ParseMonth(s string) (Month, error) {
-	y, m, ok := strings.Cut(s, "-")
-	if !ok || len(y) != 4 || len(m) != 2 || !allDigits(y) || !allDigits(m) {
-		return Month{}, ErrMonthInvalid.With("month", s)
-	}
-	yi, _ := strconv.Atoi(y)
-	mi, _ := strconv.Atoi(m)
-	mo := Month{Year: yi, Month: time.Month(mi)}
-	if !mo.Valid() {
-		return Month{}, ErrMonthInvalid.With("month", s)
-	}
-	return mo, nil
-}
-
-// Valid reports whether the month is a real month of the years 1–9999.
-func (m Month) Valid() bool {
-	return m.Year >= 1 && m.Year <= 9999 && m.Month >= time.January && m.Month <= time.December
-}
-
-// String formats the month as "2027-03".
-func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
-
-// MonthOf is the calendar month of a date.
-func MonthOf(d Date) Month { return Month{Year: d.Year, Month: d.Month} }
 
 // ExchangeRateID is the ID of the rate of src in dst for month m: "2027-03-eur-usd".
 func ExchangeRateID(m Month, src, dst Currency) string {
@@ -47,7 +21,7 @@ func ParseExchangeRateID(id string) (m Month, src, dst Currency, ok bool) {
 	if len(parts) != 4 || id != strings.ToLower(id) {
 		return Month{}, "", "", false
 	}
-	m, err := ParseMonth(parts[0] + "-" + parts[1])
+	m, err := civil.ParseMonth(parts[0] + "-" + parts[1])
 	if err != nil {
 		return Month{}, "", "", false
 	}
@@ -150,7 +124,7 @@ func NeededRate(a Amount, d Date, budget Currency) (key RateKey, ok bool) {
 	if a.Currency == budget {
 		return RateKey{}, false
 	}
-	return RateKey{Month: MonthOf(d), Source: a.Currency, Target: budget}, true
+	return RateKey{Month: civil.MonthOf(d), Source: a.Currency, Target: budget}, true
 }
 
 // ConvertAt converts a, dated d, into the budget currency with rate, which must be the rate of

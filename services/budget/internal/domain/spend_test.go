@@ -8,7 +8,7 @@ import (
 
 func TestNewActual(t *testing.T) {
 	b := approved(t) // EUR, FY2027 from April 2026
-	rate, _ := NewExchangeRate(Month{2026, time.May}, "USD", "EUR", "0.9", t0)
+	rate, _ := NewExchangeRate(Month{Year: 2026, Month: time.May}, "USD", "EUR", "0.9", t0)
 	in := ActualInput{LineID: "l1", Amount: Amount{Minor: 1001, Currency: "USD"}, BookingDate: date(2026, 5, 3), Source: SourceVendorInvoice}
 	a, err := NewActual("a1", b, in, rate, nil, "ana", t0)
 	if err != nil || a.ConvertedMinor != 901 || a.Period != 2 || a.Rate.RateID != "2026-05-usd-eur" || a.ChainID != "b1" {
@@ -48,7 +48,7 @@ func TestNewActual(t *testing.T) {
 
 func TestCorrections(t *testing.T) {
 	b := approved(t)
-	rate, _ := NewExchangeRate(Month{2026, time.May}, "USD", "EUR", "1.5", t0)
+	rate, _ := NewExchangeRate(Month{Year: 2026, Month: time.May}, "USD", "EUR", "1.5", t0)
 	orig, err := NewActual("a1", b, ActualInput{LineID: "l1", Amount: Amount{Minor: 3, Currency: "USD"}, BookingDate: date(2026, 5, 3), Source: SourceManual}, rate, nil, "ana", t0)
 	if err != nil || orig.ConvertedMinor != 4 { // 4.5 → 4
 		t.Fatalf("orig = %+v %v", orig, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
@@ -53,7 +54,7 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		return nil, err
 	}
 	in := domain.ActualInput{
-		LineID: lineID, Amount: amount, BookingDate: dateFromPB(pb.GetBookingDate()), Description: pb.GetDescription(),
+		LineID: lineID, Amount: amount, BookingDate: civil.FromProto(pb.GetBookingDate()), Description: pb.GetDescription(),
 		Source: domain.ActualSource(pb.GetSource()), ExternalRef: pb.GetExternalReference(),
 	}
 	var (
@@ -194,7 +195,7 @@ func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
 		Amount:            money.ToProto(a.Amount),
 		ConvertedAmount:   moneyPB(a.ConvertedMinor, b.Currency),
 		Rate:              rateUsePB(a.Rate),
-		BookingDate:       datePB(a.BookingDate),
+		BookingDate:       civil.ToProto(a.BookingDate),
 		Period:            periodLabel(b.FiscalYear, a.Period),
 		Description:       a.Description,
 		Source:            budgetv1.Actual_Source(a.Source),

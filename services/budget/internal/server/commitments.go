@@ -9,6 +9,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
@@ -53,7 +54,7 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 		return nil, err
 	}
 	in := domain.CommitmentInput{
-		LineID: lineID, Amount: amount, Date: dateFromPB(pb.GetExpectedDate()), Description: pb.GetDescription(),
+		LineID: lineID, Amount: amount, Date: civil.FromProto(pb.GetExpectedDate()), Description: pb.GetDescription(),
 		Source: domain.CommitmentSource(pb.GetSource()), SourceRef: pb.GetSourceReference(),
 	}
 	rate, err := rateFor(ctx, tx, amount, in.Date, b.Currency)
@@ -201,7 +202,7 @@ func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitm
 		ConvertedAmount: moneyPB(c.ConvertedMinor, b.Currency),
 		RemainingAmount: moneyPB(c.RemainingMinor, b.Currency),
 		Rate:            rateUsePB(c.Rate),
-		ExpectedDate:    datePB(c.Date),
+		ExpectedDate:    civil.ToProto(c.Date),
 		Period:          periodLabel(b.FiscalYear, c.Period),
 		Description:     c.Description,
 		Source:          budgetv1.Commitment_Source(c.Source),

@@ -8,6 +8,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 )
 
@@ -35,7 +36,7 @@ func budgetToProto(b *domain.Budget) *budgetv1.Budget {
 		OverspendPolicy:     budgetv1.Budget_OverspendPolicy(b.Policy),
 		State:               budgetv1.Budget_State(b.State),
 		Revision:            b.Revision,
-		FiscalYearStartDate: datePB(first),
+		FiscalYearStartDate: civil.ToProto(first),
 		PlannedAmount:       moneyPB(b.PlannedMinor, b.Currency),
 		Submitter:           b.Submitter,
 		SubmitTime:          optionalTime(b.SubmitTime),

@@ -2,13 +2,12 @@ package server
 
 import (
 	"fmt"
-	"time"
 
-	"google.golang.org/genproto/googleapis/type/date"
 	moneypb "google.golang.org/genproto/googleapis/type/money"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
@@ -25,23 +24,6 @@ func amountFromPB(m *moneypb.Money, fallback domain.Currency, field string) (dom
 		return domain.Amount{}, domain.OnField(err, field)
 	}
 	return a, nil
-}
-
-// datePB is a date as google.type.Date; nil for the zero date.
-func datePB(d domain.Date) *date.Date {
-	if d.IsZero() {
-		return nil
-	}
-	return &date.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
-}
-
-// dateFromPB is a request's date; the zero date when unset. Validity is checked where the date
-// is used (domain.Calendar.CheckDate).
-func dateFromPB(d *date.Date) domain.Date {
-	if d == nil {
-		return domain.Date{}
-	}
-	return domain.Date{Year: int(d.GetYear()), Month: time.Month(d.GetMonth()), Day: int(d.GetDay())}
 }
 
 // rateUsePB is the rate behind a converted amount; nil when none was needed.
@@ -65,14 +47,14 @@ func periodLabel(fy int32, period int) string { return fmt.Sprintf("FY%04d-P%02d
 func periodPB(cal domain.Calendar, fy int32, period int) *budgetv1.Period {
 	m := cal.PeriodMonth(fy, period)
 	first := domain.Date{Year: m.Year, Month: m.Month, Day: 1}
-	last := domain.DateOf(first.Time().AddDate(0, 1, -1))
+	last := civil.DateOf(first.Time().AddDate(0, 1, -1))
 	return &budgetv1.Period{
 		Label:      periodLabel(fy, period),
 		FiscalYear: fy,
 		Number:     int32(period),
 		Quarter:    int32(domain.Quarter(period)),
-		StartDate:  datePB(first),
-		EndDate:    datePB(last),
+		StartDate:  civil.ToProto(first),
+		EndDate:    civil.ToProto(last),
 	}
 }
 

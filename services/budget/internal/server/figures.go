@@ -11,6 +11,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
 )
 
@@ -248,7 +249,7 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 	for _, l := range fc.lines {
 		lines = append(lines, l)
 	}
-	today := domain.DateOf(now)
+	today := civil.DateOf(now)
 	sum := domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend)
 	over, fire := domain.ForecastAlert(fc.chain.ForecastOverPlan, sum.Total.Forecast, sum.Total.Planned)
 	if fire {
@@ -256,7 +257,7 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 		b.UpdateTime = now
 		if err := fc.s.emitAbout(ctx, fc.tx, b.Name(), &budgetv1.BudgetForecastOverPlan{
 			Budget: b.Name(), Planned: moneyPB(sum.Total.Planned, b.Currency), Forecast: moneyPB(sum.Total.Forecast, b.Currency),
-			AsOf: datePB(sum.AsOf), Cause: cause, Version: b.Version,
+			AsOf: civil.ToProto(sum.AsOf), Cause: cause, Version: b.Version,
 		}); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 )
 
@@ -32,8 +33,8 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	if amount.Minor <= 0 {
 		return nil, fault.Invalid(fault.Violation{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "amount must be positive"})
 	}
-	today := domain.DateOf(s.now().UTC())
-	date := dateFromPB(req.GetDate())
+	today := civil.DateOf(s.now().UTC())
+	date := civil.FromProto(req.GetDate())
 	if date.IsZero() {
 		date = today
 	}

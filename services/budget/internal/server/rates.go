@@ -11,6 +11,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/fieldmask"
@@ -49,7 +50,7 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 	in := req.GetExchangeRate()
 	// An unparsable month is the zero month, which the domain reports on its field with the
 	// other broken rules.
-	m, _ := domain.ParseMonth(in.GetMonth())
+	m, _ := civil.ParseMonth(in.GetMonth())
 	r, err := domain.NewExchangeRate(m, in.GetSourceCurrencyCode(), in.GetTargetCurrencyCode(), in.GetRate(), s.now())
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/money"
@@ -47,7 +48,7 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 		Name:           req.GetName(),
 		BudgetState:    b.State.String(),
 		CurrencyCode:   string(cur),
-		AsOf:           datePB(sum.AsOf),
+		AsOf:           civil.ToProto(sum.AsOf),
 		ElapsedPeriods: int32(sum.Elapsed),
 		Total:          figuresPB(sum.Total, cur),
 		Capex:          figuresPB(sum.Capex, cur),
@@ -84,7 +85,7 @@ func (s *Server) summarize(ctx context.Context, b *domain.Budget) ([]*domain.Lin
 	if err != nil {
 		return nil, domain.Summary{}, err
 	}
-	return lines, domain.Summarize(b.Calendar(), b.FiscalYear, domain.DateOf(s.now().UTC()), lines, spend), nil
+	return lines, domain.Summarize(b.Calendar(), b.FiscalYear, civil.DateOf(s.now().UTC()), lines, spend), nil
 }
 
 // periodBases are the planned, committed and actual amounts of 12 periods (their available and
@@ -154,12 +155,12 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 					b.Name(), b.StartMonth, budgets[0].Name(), budgets[0].StartMonth)
 		}
 	}
-	today := domain.DateOf(s.now().UTC())
+	today := civil.DateOf(s.now().UTC())
 	elapsed := cal.Elapsed(int32(fy), today)
 	var total, capex, opex, own periodBases
 	children := map[string]*periodBases{}
 	rates := map[domain.RateUse]bool{}
-	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: datePB(cal.AsOf(int32(fy), today)),
+	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: civil.ToProto(cal.AsOf(int32(fy), today)),
 		ElapsedPeriods: int32(elapsed)}
 	for _, b := range budgets {
 		_, sum, err := s.summarize(ctx, b)

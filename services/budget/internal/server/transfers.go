@@ -10,6 +10,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
@@ -54,8 +55,8 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 		now := s.now()
 		t, err := domain.NewTransfer(id, src, dst, domain.TransferInput{
 			SourceLineID: srcLineID, TargetLineID: dstLineID, AmountMinor: amount,
-			EffectiveDate: dateFromPB(pb.GetEffectiveDate()), Reason: pb.GetReason(),
-		}, actor(ctx), domain.DateOf(now.UTC()), now)
+			EffectiveDate: civil.FromProto(pb.GetEffectiveDate()), Reason: pb.GetReason(),
+		}, actor(ctx), civil.DateOf(now.UTC()), now)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +300,7 @@ func transferToProto(t *domain.Transfer, src *domain.Budget) *budgetv1.Transfer 
 		SourceLine:     domain.LineName(t.BudgetID, t.SourceLineID),
 		TargetLine:     domain.LineName(t.TargetBudgetID, t.TargetLineID),
 		Amount:         moneyPB(t.AmountMinor, src.Currency),
-		EffectiveDate:  datePB(t.EffectiveDate),
+		EffectiveDate:  civil.ToProto(t.EffectiveDate),
 		Period:         periodLabel(src.FiscalYear, t.Period),
 		Reason:         t.Reason,
 		State:          budgetv1.Transfer_State(t.State),
