@@ -32,7 +32,7 @@ func TestFaultsReduced(t *testing.T) {
 		t.Skip(dsnEnv + " is not set: the fault proof needs a PostgreSQL server to create its schema in")
 	}
 	if testing.Short() {
-		t.Skip("the fault proof takes about a minute; skipped with -short")
+		t.Skip("skipped with -short: the fault proof takes about a minute; make test and CI run it")
 	}
 	cfg := config{DSN: dsn, Replicas: 2, Creates: 1000, Workers: 8, RelayKills: 2, NATSKills: 2,
 		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute,

@@ -230,9 +230,10 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(uint32(0), "costCenters/a", "")
 	f.Add(uint32(1<<31), "2026-01-01T00:00:00Z", "costCenters/b")
 	f.Fuzz(func(t *testing.T, sum uint32, k1, k2 string) {
-		// Keys are text: JSON replaces invalid UTF-8, so only valid keys must round-trip.
+		// Keys are text: JSON replaces invalid UTF-8, so only valid keys must round-trip; other
+		// inputs have nothing to check.
 		if !utf8.ValidString(k1) || !utf8.ValidString(k2) {
-			t.Skip("invalid UTF-8 keys are outside the round-trip contract")
+			return
 		}
 		key := []string{k1, k2}
 		got, err := pagetoken.Decode(pagetoken.Encode(sum, key...), sum, len(key))
