@@ -32,7 +32,7 @@ APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 APIREF_DIR       := gateway/apiref/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget gateway deploy/standalone test/faults
+MODULES := proto services/platform services/budget gateway deploy/standalone test
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).

@@ -19,6 +19,8 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+
+	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
 
 // The consumer process: this program re-executed with roleEnv=consumer runs the platform's
@@ -131,7 +133,7 @@ func runConsumer() error {
 
 // consumerProc is the consumer process the program kills, pauses and restarts.
 type consumerProc struct {
-	child
+	proc.Child
 }
 
 func newConsumerProc(dir, natsURL, dsn, schema string, ackWait, work time.Duration) (*consumerProc, error) {
@@ -140,8 +142,8 @@ func newConsumerProc(dir, natsURL, dsn, schema string, ackWait, work time.Durati
 		return nil, fmt.Errorf("locate this program to run the consumer: %w", err)
 	}
 	c := &consumerProc{}
-	c.name, c.bin, c.log = "consumer", self, dir+"/consumer.log"
-	c.env = []string{
+	c.Name, c.Bin, c.Log = "consumer", self, dir+"/consumer.log"
+	c.Env = []string{
 		roleEnv + "=consumer",
 		consumerNATSEnv + "=" + natsURL,
 		consumerDSNEnv + "=" + dsn,
@@ -164,9 +166,9 @@ func newConsumerProc(dir, natsURL, dsn, schema string, ackWait, work time.Durati
 // unacknowledged, then stops it gracefully, so that nothing can add an effect while the
 // effects are counted.
 func (e *env) catchUp(ctx context.Context) error {
-	if !e.consumer.running() {
-		e.sum.fail("the consumer process had exited on its own (see %s)", e.consumer.log)
-		if err := e.consumer.start(); err != nil {
+	if !e.consumer.Running() {
+		e.sum.fail("the consumer process had exited on its own (see %s)", e.consumer.Log)
+		if err := e.consumer.Start(); err != nil {
 			return err
 		}
 	}
@@ -210,7 +212,7 @@ func (e *env) catchUp(ctx context.Context) error {
 		}
 		sleepCtx(ctx, 200*time.Millisecond)
 	}
-	e.consumer.stop(15 * time.Second)
+	e.consumer.Stop(15 * time.Second)
 	return ctx.Err()
 }
 

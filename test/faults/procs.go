@@ -8,144 +8,33 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
-
-// freePort asks the kernel for a free loopback port. Another process could take it before the
-// child binds it; on this scale that race has not shown up, and a failed start is reported.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// child is a process the program owns: it starts it, kills it with SIGKILL and restarts it with
-// the same command line, so its ports and its data stay the same across restarts.
-type child struct {
-	name string
-	bin  string
-	args []string
-	env  []string
-	log  string // file that collects the process's output across restarts
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (c *child) start() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd != nil {
-		return fmt.Errorf("%s is already running", c.name)
-	}
-	out, err := os.OpenFile(c.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("%s log: %w", c.name, err)
-	}
-	cmd := exec.Command(c.bin, c.args...)
-	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	orphanProof(cmd)
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start %s: %w", c.name, err)
-	}
-	done := make(chan struct{})
-	go func() { // owned by the child: ends when the process does
-		_ = cmd.Wait()
-		out.Close()
-		close(done)
-	}()
-	c.cmd, c.done = cmd, done
-	return nil
-}
-
-// running reports whether the process is alive.
-func (c *child) running() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd == nil {
-		return false
-	}
-	select {
-	case <-c.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL (no chance to flush, drain or unlock anything) and waits for the process to
-// be gone.
-func (c *child) kill() {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.cmd = nil
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-// signal sends sig to the running process (SIGSTOP and SIGCONT pause and resume it).
-func (c *child) signal(sig syscall.Signal) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd == nil {
-		return fmt.Errorf("%s is not running", c.name)
-	}
-	return c.cmd.Process.Signal(sig)
-}
-
-// stop asks the process to stop (SIGTERM) and kills it after timeout.
-func (c *child) stop(timeout time.Duration) {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.cmd = nil
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-	}
-}
 
 // natsServer is the NATS server the program kills: the nats-server binary given with
 // -nats-server, or else this program itself re-executed as an embedded server (natsembed, the
 // same nats-server version as a library), so the test needs nothing installed.
 type natsServer struct {
-	child
+	proc.Child
 	url string
 }
 
 func newNATSServer(bin, dir string) (*natsServer, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	store := filepath.Join(dir, "nats-store")
 	n := &natsServer{url: fmt.Sprintf("nats://127.0.0.1:%d", port)}
-	n.name, n.log = "nats-server", filepath.Join(dir, "nats-server.log")
+	n.Name, n.Log = "nats-server", filepath.Join(dir, "nats-server.log")
 	if bin != "" {
 		// sync_interval: always — the durable setting docs/durability.md recommends for a single
 		// server; jetstream config needs a file, the CLI has no flag for it.
@@ -154,38 +43,38 @@ func newNATSServer(bin, dir string) (*natsServer, error) {
 		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			return nil, err
 		}
-		n.bin, n.args = bin, []string{"-c", conf}
+		n.Bin, n.Args = bin, []string{"-c", conf}
 		return n, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("locate this program to run the embedded NATS server: %w", err)
 	}
-	n.bin = self
-	n.env = []string{roleEnv + "=natsd", natsPortEnv + "=" + strconv.Itoa(port), natsStoreEnv + "=" + store}
+	n.Bin = self
+	n.Env = []string{roleEnv + "=natsd", natsPortEnv + "=" + strconv.Itoa(port), natsStoreEnv + "=" + store}
 	return n, nil
 }
 
 // replica is one quarterdeck-budget process.
 type replica struct {
-	child
+	proc.Child
 	grpcAddr    string
 	metricsAddr string
 	conn        *grpc.ClientConn
 }
 
 func newReplica(i int, bin, dir, natsURL, dsn, schema string) (*replica, error) {
-	gp, err := freePort()
+	gp, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mp, err := freePort()
+	mp, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	r := &replica{grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), metricsAddr: fmt.Sprintf("127.0.0.1:%d", mp)}
-	r.name, r.bin, r.log = fmt.Sprintf("budget-%d", i), bin, filepath.Join(dir, fmt.Sprintf("budget-%d.log", i))
-	r.env = []string{
+	r.Name, r.Bin, r.Log = fmt.Sprintf("budget-%d", i), bin, filepath.Join(dir, fmt.Sprintf("budget-%d.log", i))
+	r.Env = []string{
 		"QUARTERDECK_GRPC_ADDR=" + r.grpcAddr,
 		"QUARTERDECK_METRICS_ADDR=" + r.metricsAddr,
 		"QUARTERDECK_NATS_URL=" + natsURL,
@@ -198,7 +87,7 @@ func newReplica(i int, bin, dir, natsURL, dsn, schema string) (*replica, error) 
 	if err != nil {
 		return nil, err
 	}
-	r.env = append(r.env, trust)
+	r.Env = append(r.Env, trust)
 	if r.conn, err = dial(r.grpcAddr); err != nil {
 		return nil, err
 	}
@@ -212,8 +101,8 @@ func (r *replica) waitServing(ctx context.Context, timeout time.Duration) error 
 	defer cancel()
 	hc := healthpb.NewHealthClient(r.conn)
 	for {
-		if !r.running() {
-			_ = r.start()
+		if !r.Running() {
+			_ = r.Start()
 		}
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
 		resp, err := hc.Check(cctx, &healthpb.HealthCheckRequest{})
@@ -223,7 +112,7 @@ func (r *replica) waitServing(ctx context.Context, timeout time.Duration) error 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not serving after %s (see %s): %v", r.name, timeout, r.log, err)
+			return fmt.Errorf("%s not serving after %s (see %s): %v", r.Name, timeout, r.Log, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

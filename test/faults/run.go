@@ -116,13 +116,13 @@ func (e *env) setup(ctx context.Context) error {
 			return err
 		}
 		e.replicas = append(e.replicas, r)
-		if err := r.start(); err != nil {
+		if err := r.Start(); err != nil {
 			return err
 		}
 		if err := r.waitServing(ctx, time.Minute); err != nil {
 			return err
 		}
-		e.log.Info("replica serving", "replica", r.name, "grpc", r.grpcAddr, "metrics", r.metricsAddr)
+		e.log.Info("replica serving", "replica", r.Name, "grpc", r.grpcAddr, "metrics", r.metricsAddr)
 	}
 	// The consumer starts once the replicas have created the budget stream; it gets a schema of
 	// its own, as a consuming service would.
@@ -130,7 +130,7 @@ func (e *env) setup(ctx context.Context) error {
 	if e.consumer, err = newConsumerProc(e.dir, e.nats.url, e.cfg.DSN, e.consumerSchema, e.cfg.ConsumerAckWait, e.cfg.ConsumerWork); err != nil {
 		return err
 	}
-	if err := e.consumer.start(); err != nil {
+	if err := e.consumer.Start(); err != nil {
 		return err
 	}
 	e.log.Info("set up", "dir", e.dir, "schema", e.schema, "consumer_schema", e.consumerSchema,
@@ -139,7 +139,7 @@ func (e *env) setup(ctx context.Context) error {
 }
 
 func (e *env) startNATS(ctx context.Context) error {
-	if err := e.nats.start(); err != nil {
+	if err := e.nats.Start(); err != nil {
 		return err
 	}
 	return waitPort(ctx, e.nats.url[len("nats://"):], 30*time.Second)
@@ -148,15 +148,15 @@ func (e *env) startNATS(ctx context.Context) error {
 // teardown stops what the run started and drops its schema; it runs on every exit path.
 func (e *env) teardown() {
 	if e.consumer != nil {
-		_ = e.consumer.signal(syscall.SIGCONT) // a stopped process would not see SIGTERM
-		e.consumer.stop(15 * time.Second)
+		_ = e.consumer.Signal(syscall.SIGCONT) // a stopped process would not see SIGTERM
+		e.consumer.Stop(15 * time.Second)
 	}
 	for _, r := range e.replicas {
-		r.stop(10 * time.Second)
+		r.Stop(10 * time.Second)
 		r.conn.Close()
 	}
 	if e.nats != nil {
-		e.nats.stop(10 * time.Second)
+		e.nats.Stop(10 * time.Second)
 	}
 	if e.pg != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -280,7 +280,7 @@ func (e *env) killRelayHolder(ctx context.Context, fired chan struct{}) error {
 	var holder *replica
 	for holder == nil {
 		for _, r := range e.replicas {
-			if r.running() && r.holdsLease(ctx) {
+			if r.Running() && r.holdsLease(ctx) {
 				holder = r
 				break
 			}
@@ -293,12 +293,12 @@ func (e *env) killRelayHolder(ctx context.Context, fired chan struct{}) error {
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval
 	}
-	e.log.Info("kill -9 relay holder", "replica", holder.name)
-	holder.kill()
+	e.log.Info("kill -9 relay holder", "replica", holder.Name)
+	holder.Kill()
 	e.sum.RelayKills++
 	close(fired)
 	sleepCtx(ctx, e.cfg.Downtime)
-	if !e.nats.running() {
+	if !e.nats.Running() {
 		return errors.New("NATS is down while restarting a replica")
 	}
 	return holder.waitServing(ctx, time.Minute)
@@ -306,7 +306,7 @@ func (e *env) killRelayHolder(ctx context.Context, fired chan struct{}) error {
 
 func (e *env) killNATS(ctx context.Context, fired chan struct{}) error {
 	e.log.Info("kill -9 nats-server")
-	e.nats.kill()
+	e.nats.Kill()
 	e.sum.NATSKills++
 	close(fired)
 	sleepCtx(ctx, e.cfg.NATSDowntime)
@@ -319,11 +319,11 @@ func (e *env) killNATS(ctx context.Context, fired chan struct{}) error {
 func (e *env) killConsumer(ctx context.Context, fired chan struct{}) error {
 	e.awaitConsumerBusy(ctx)
 	e.log.Info("kill -9 consumer")
-	e.consumer.kill()
+	e.consumer.Kill()
 	e.sum.ConsumerKills++
 	close(fired)
 	sleepCtx(ctx, e.cfg.Downtime)
-	return e.consumer.start()
+	return e.consumer.Start()
 }
 
 // pauseConsumer stops the consumer process (SIGSTOP) for three times its ack wait, so that
@@ -332,14 +332,14 @@ func (e *env) killConsumer(ctx context.Context, fired chan struct{}) error {
 func (e *env) pauseConsumer(ctx context.Context, fired chan struct{}) error {
 	e.awaitConsumerBusy(ctx)
 	e.log.Info("SIGSTOP consumer", "for", 3*e.cfg.ConsumerAckWait)
-	if err := e.consumer.signal(syscall.SIGSTOP); err != nil {
+	if err := e.consumer.Signal(syscall.SIGSTOP); err != nil {
 		close(fired)
 		return err
 	}
 	e.sum.ConsumerPauses++
 	close(fired)
 	sleepCtx(ctx, 3*e.cfg.ConsumerAckWait)
-	return e.consumer.signal(syscall.SIGCONT)
+	return e.consumer.Signal(syscall.SIGCONT)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

@@ -1,4 +1,4 @@
-module github.com/quarterdeck/quarterdeck/test/faults
+module github.com/quarterdeck/quarterdeck/test
 
 go 1.26.0
 
@@ -79,6 +79,6 @@ require (
 )
 
 replace (
-	github.com/quarterdeck/quarterdeck/proto => ../../proto
-	github.com/quarterdeck/quarterdeck/services/platform => ../../services/platform
+	github.com/quarterdeck/quarterdeck/proto => ../proto
+	github.com/quarterdeck/quarterdeck/services/platform => ../services/platform
 )
