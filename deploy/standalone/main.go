@@ -47,6 +47,7 @@ type settings struct {
 	NATSURL         string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
 	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Budget          budget.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
@@ -147,6 +148,13 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
 	}
 	stops = append(stops, func(context.Context) { lis.Close() })
+
+	// Go profiling, on a listener of its own when an address is set.
+	debug, err := host.ServeDebug(cfg.DebugAddr, "QUARTERDECK_DEBUG_ADDR (--debug-addr)", log)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func(context.Context) { _ = debug.Close() })
 
 	// NATS: embedded with JetStream under the data folder, unless a server is given.
 	natsURL := cfg.NATSURL

@@ -51,6 +51,7 @@ const (
 const (
 	readyMsg   = "Quarterdeck is ready"
 	stoppedMsg = "Quarterdeck stopped"
+	debugMsg   = "debug listening"
 
 	createdType = "quarterdeck.budget.v1.CostCenterCreated"
 	badRequest  = "type.googleapis.com/google.rpc.BadRequest"
@@ -171,6 +172,32 @@ func TestPortTakenFailsFast(t *testing.T) {
 			t.Logf("exit code %d after %s: %s", exit.ExitCode(), took.Round(time.Millisecond), last)
 		})
 	}
+}
+
+// TestDebugAddr checks that --debug-addr serves Go profiling on its own listener, logged at start,
+// and not on the public port. That nothing listens without it is checked by every start.
+func TestDebugAddr(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), scenario{args: []string{"--debug-addr", "127.0.0.1:0"}})
+	var addr string
+	for _, l := range p.log.lines() {
+		var line struct {
+			Addr string `json:"debug_addr"`
+		}
+		if l.Msg == debugMsg && json.Unmarshal([]byte(l.raw), &line) == nil {
+			addr = line.Addr
+		}
+	}
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("no %q line with a loopback debug_addr in the start log", debugMsg)
+	}
+	if got := status(t, "", "http://"+addr+"/debug/pprof/"); got != http.StatusOK {
+		t.Errorf("GET /debug/pprof/ on the debug address = %d; want 200", got)
+	}
+	if got := status(t, "Bearer "+adminKey, p.rest+"/debug/pprof/"); got == http.StatusOK {
+		t.Errorf("GET /debug/pprof/ on the public port = %d; want it not served there", got)
+	}
+	p.Stop()
 }
 
 // TestStandaloneRestartKeepsData runs the default configuration: SQLite files and the embedded
@@ -373,6 +400,9 @@ func start(t *testing.T, dataDir string, sc scenario) *proc {
 	}
 	if sc.natsURL != "" && p.nats != sc.natsURL {
 		t.Errorf("ready line names NATS %s; want the external server %s", p.nats, sc.natsURL)
+	}
+	if !slices.Contains(sc.args, "--debug-addr") && p.log.hasMsg(debugMsg) {
+		t.Errorf("logged %q without --debug-addr; want profiling off by default", debugMsg)
 	}
 	return p
 }

@@ -32,6 +32,7 @@ type settings struct {
 	DatabaseURL     string                `env:"GATEWAY_DATABASE_URL" required:"true" help:"database of the API keys: postgres://… (tables in schema \"gateway\") or sqlite:<file>"`
 	BootstrapAPIKey string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
 	AdminAddr       string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
+	DebugAddr       string                `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Identity        identity.SignerConfig `prefix:"IDENTITY_"`
 	OIDC            auth.JWTConfig        `prefix:"OIDC_"`
 	Telemetry       telemetry.Config
@@ -72,6 +73,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
 	}
 	defer lis.Close()
+	debug, err := host.ServeDebug(cfg.DebugAddr, "QUARTERDECK_DEBUG_ADDR (--debug-addr)", log)
+	if err != nil {
+		return err
+	}
+	defer debug.Close()
 
 	// API keys: the gateway's own database, the bootstrap admin key and the admin API.
 	db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})

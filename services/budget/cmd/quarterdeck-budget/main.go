@@ -31,6 +31,7 @@ type settings struct {
 	DatabaseSchema  string        `env:"DATABASE_SCHEMA" help:"PostgreSQL schema of the budget tables (empty: \"budget\")"`
 	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
+	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
 	Budget          budget.Settings
 	Events          events.StreamConfig
@@ -78,6 +79,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 		defer ms.Close()
 	}
+	debug, err := host.ServeDebug(cfg.DebugAddr, "QUARTERDECK_DEBUG_ADDR (--debug-addr)", log)
+	if err != nil {
+		return err
+	}
+	defer debug.Close()
 
 	verifier, err := cfg.Identity.Verifier()
 	if err != nil {
