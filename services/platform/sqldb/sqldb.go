@@ -107,10 +107,11 @@ func openSQLite(path string) (*sql.DB, error) {
 	// by default in SQLite.
 	q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
-	db, err := sql.Open("sqlite", "file:"+path+q)
+	conn, err := newCachingConnector("file:" + path + q)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db := sql.OpenDB(conn)
 	// One writer at a time is SQLite's model; a small pool keeps readers concurrent.
 	db.SetMaxOpenConns(4)
 	return db, nil
