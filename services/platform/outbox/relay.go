@@ -37,6 +37,11 @@ type RelayOptions struct {
 	// PollInterval is how often the relay looks for rows that other replicas wrote [1s]; rows
 	// written through this process wake it at once.
 	PollInterval time.Duration
+	// MinInterval is the least time between the starts of two passes [10ms]: while rows keep
+	// arriving, the relay lets them gather for a few milliseconds instead of reading and marking
+	// each commit's row in statements (and, for the mark, a commit) of their own, which compete
+	// with the writers. An idle relay woken by a commit publishes at once.
+	MinInterval time.Duration
 	// PublishTimeout bounds one publish and its acknowledgement [5s].
 	PublishTimeout time.Duration
 	// Retention is how long published rows are kept before pruning [24h]. It must outlive the
@@ -83,6 +88,9 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
+	}
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = 10 * time.Millisecond
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = 5 * time.Second
@@ -171,6 +179,7 @@ func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
 	poll := time.NewTimer(r.opts.PollInterval)
 	defer poll.Stop()
 	for {
+		started := time.Now()
 		n, err := r.publishBatch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -210,11 +219,33 @@ func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
 		case <-r.wake:
 		case <-poll.C:
 		}
+		if !r.draining() {
+			// Woken soon after the last pass: let more commits gather for the next one.
+			if !r.pause(ctx, r.opts.MinInterval-time.Since(started)) {
+				return
+			}
+		}
 		if err := l.Check(ctx); err != nil {
 			r.log.Warn("outbox relay lost its lease", "error", err)
 			return
 		}
 	}
+}
+
+// pause waits for d, cut short only by ctx (returning false) and by a drain request.
+func (r *Relay) pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.drain:
+	}
+	return true
 }
 
 // sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the

@@ -293,6 +293,43 @@ func TestShutdownDrains(t *testing.T) {
 	checkExactlyOnceInOrder(t, readAll(t, js, stream), 300)
 }
 
+// TestRelayGathersCommits checks that commits arriving right after a pass wait for MinInterval
+// since its start, so that they are read and marked together instead of a pass each.
+func TestRelayGathersCommits(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NATSServer(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, ns.URL)
+	stream := ensureStream(t, js, ns.SubjectPrefix)
+	const minInterval = 300 * time.Millisecond
+	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour,
+		MinInterval: minInterval, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = r.Shutdown(sctx)
+		cancel()
+		<-done
+	}()
+
+	began := time.Now() // before the first pass that can publish the first event
+	write(t, db, ns.SubjectPrefix, 1, 1)
+	r.Notify()
+	waitPublished(t, db)
+	write(t, db, ns.SubjectPrefix, 1, 1)
+	r.Notify()
+	waitPublished(t, db)
+	if took := time.Since(began); took < minInterval {
+		t.Errorf("two passes within %s; want the second to start at least MinInterval (%s) after the first", took, minInterval)
+	}
+	if msgs := readAll(t, js, stream); len(msgs) != 2 {
+		t.Errorf("stream holds %d events; want 2", len(msgs))
+	}
+}
+
 // TestOneActiveRelayOnPostgres runs three relays on one PostgreSQL outbox, as three replicas of
 // a service would: the advisory lock lets one publish at a time, so every event goes out once, and
 // when the active relay stops a standby takes over.
