@@ -41,8 +41,8 @@ func (i *interceptors) authorize(ctx context.Context, method string, req any) (c
 			return ctx, nil
 		}
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	tokens := md.Get(identity.MetadataKey)
+	// One key's values, not FromIncomingContext: that copies the whole metadata, on every call.
+	tokens := metadata.ValueFromIncomingContext(ctx, identity.MetadataKey)
 	if len(tokens) == 0 || tokens[0] == "" {
 		return ctx, fault.New(fault.Unauthenticated, ReasonIdentityMissing, "the call carries no caller identity")
 	}

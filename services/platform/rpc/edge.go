@@ -39,18 +39,14 @@ func applyEdgeMetadata(ctx context.Context, req any) error {
 	if !ok {
 		return nil
 	}
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return nil
-	}
 	var vs []fault.Violation
-	if keys := md.Get(MetadataIdempotencyKey); len(keys) > 0 {
+	if keys := metadata.ValueFromIncomingContext(ctx, MetadataIdempotencyKey); len(keys) > 0 {
 		m := msg.ProtoReflect()
 		if fd := stringField(m.Descriptor(), "request_id"); fd != nil {
 			vs = append(vs, fill(m, fd, "request_id", strings.TrimSpace(keys[0]), len(keys) > 1, ReasonIdempotencyKeyConflict)...)
 		}
 	}
-	if tags := md.Get(MetadataIfMatch); len(tags) > 0 {
+	if tags := metadata.ValueFromIncomingContext(ctx, MetadataIfMatch); len(tags) > 0 {
 		tag, valid := parseIfMatch(tags)
 		m := msg.ProtoReflect()
 		path, target := "etag", m

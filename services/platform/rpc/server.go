@@ -144,10 +144,8 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 	st, internal := Status(err, i.domain)
 	// The logger (telemetry.NewLogger) adds the trace id of ctx to every record.
 	attrs := []any{"method", method, "code", st.Code().String(), "duration", time.Since(start)}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if id := md.Get("x-request-id"); len(id) > 0 {
-			attrs = append(attrs, "request_id", id[0])
-		}
+	if id := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(id) > 0 {
+		attrs = append(attrs, "request_id", id[0])
 	}
 	switch {
 	case err == nil:
