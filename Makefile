@@ -118,6 +118,10 @@ faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NA
 	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) run ./test/faults -budget-bin $(BIN)/quarterdeck-budget -nats-server $(TOOLBIN)/nats-server $(FAULTSFLAGS)
 
+.PHONY: bench
+bench: build $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## The load harness: both set-ups at fixed rates, rate searches, event path, baselines (needs QUARTERDECK_TEST_POSTGRES_DSN; BENCHFLAGS=-h lists options).
+	$(GO) run ./test/load -bin-dir $(BIN) -nats-server $(TOOLBIN)/nats-server $(BENCHFLAGS)
+
 ##@ Quality
 
 .PHONY: lint

@@ -121,3 +121,13 @@ func (c *Child) Stop(timeout time.Duration) {
 		<-done
 	}
 }
+
+// Pid returns the process ID of the running process, or 0 when it is not running.
+func (c *Child) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}

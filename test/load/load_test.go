@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildBinaries builds the three binaries into dir, as `make build` does.
+func buildBinaries(t *testing.T, dir string) {
+	t.Helper()
+	for name, pkg := range map[string]string{
+		"quarterdeck":         "github.com/quarterdeck/quarterdeck/deploy/standalone",
+		"quarterdeck-budget":  "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
+		"quarterdeck-gateway": "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
+	} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+}
+
+// TestHarnessSmoke runs the harness for a few seconds at a low rate against the standalone
+// set-up, and against the distributed one when a PostgreSQL and a NATS server are given, and
+// checks that it measured something in every part of its report. It asserts no latency: figures
+// belong in BENCHMARKS.md, from `make bench`.
+func TestHarnessSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the three binaries and starts the platform; runs without -short")
+	}
+	bin := t.TempDir()
+	buildBinaries(t, bin)
+	setups := []string{"standalone"}
+	dsn, natsURL := os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), os.Getenv("QUARTERDECK_TEST_NATS_URL")
+	if dsn != "" && natsURL != "" {
+		setups = append(setups, "distributed")
+	} else {
+		t.Log("distributed set-up not run: it needs QUARTERDECK_TEST_POSTGRES_DSN and QUARTERDECK_TEST_NATS_URL (CI sets both)")
+	}
+	cfg := config{
+		Setups:      setups,
+		Scenarios:   []string{"create", "get", "list", "release", "mixed"},
+		Paths:       []string{pathREST, pathGateway, pathDirect},
+		Rates:       []float64{20},
+		Duration:    2 * time.Second,
+		Warmup:      500 * time.Millisecond,
+		Search:      true,
+		SearchFor:   []string{"get"},
+		SearchStart: 20, SearchMax: 40, SearchDur: time.Second,
+		P99Limit:     10 * time.Second,
+		EventRate:    20,
+		ObserveRate:  20,
+		Baselines:    true,
+		BaselineDur:  300 * time.Millisecond,
+		Profile:      true,
+		BinDir:       bin,
+		PostgresDSN:  dsn,
+		NATSURL:      natsURL,
+		Dir:          t.TempDir(),
+		StartTimeout: time.Minute,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if len(rep.setups) != len(setups) {
+		t.Fatalf("%d set-ups reported; want %d", len(rep.setups), len(setups))
+	}
+	for _, s := range rep.setups {
+		t.Run(s.name, func(t *testing.T) {
+			wantPaths := 3
+			if s.name == "standalone" {
+				wantPaths = 2 // no direct path: the service trusts only the process's own key
+			}
+			if got := len(s.fixedOrder); got != 5*wantPaths {
+				t.Errorf("%d fixed-rate runs; want 5 scenarios × %d paths", got, wantPaths)
+			}
+			for _, k := range s.fixedOrder {
+				r := s.fixed[k]
+				// 20/s for 2 s is exactly 40 arrivals; every one must have succeeded.
+				if r.Sent != 40 || r.OK != 40 || r.Errors != 0 || r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
+					t.Errorf("%s · %s: %+v; want 40 arrivals, all successful, ordered percentiles", k.scenario, k.path, r)
+				}
+			}
+			if len(s.searches) == 0 || !s.searches[0].ok || s.searches[0].best.Rate < 20 {
+				t.Errorf("search = %+v; want a passing rate of at least 20/s", s.searches)
+			}
+			if e := s.events; e == nil || e.Created != 40 || e.Received != e.Created || e.Latency.N != e.Received ||
+				e.Latency.P50 <= 0 || e.PayloadBytes == 0 {
+				t.Errorf("event path = %+v; want 40 creates, each event received with a latency", e)
+			}
+			wantBaselines := 3 // database + JetStream sync and async
+			if len(s.baselines) != wantBaselines {
+				t.Errorf("baselines = %+v; want %d", s.baselines, wantBaselines)
+			}
+			for _, b := range s.baselines {
+				if b.Ops == 0 || b.Errors != 0 || b.Rate <= 0 {
+					t.Errorf("baseline %+v measured nothing", b)
+				}
+			}
+			if s.rssLoadPeak <= 0 || s.rssLoadMean <= 0 || s.rssLoadPeak < s.rssLoadMean {
+				t.Errorf("memory under load: mean %d, peak %d", s.rssLoadMean, s.rssLoadPeak)
+			}
+			if s.name == "standalone" && s.rssIdle <= 0 {
+				t.Errorf("idle memory of the standalone process not measured")
+			}
+			if want := map[string]int{"standalone": 1, "distributed": 2}[s.name]; len(s.profiles) != want {
+				t.Errorf("%d CPU profiles; want %d (notes: %v)", len(s.profiles), want, s.notes)
+			}
+			for _, p := range s.profiles {
+				if !strings.Contains(p.top, "flat%") {
+					t.Errorf("profile of %s has no table:\n%s", p.proc, p.top)
+				}
+			}
+		})
+	}
+	text := rep.markdown()
+	for _, want := range []string{"## standalone", "### Fixed rates", "create · " + pathREST, "### Event path", "### Baselines", "### Memory"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s", text)
+	}
+}
+
+// TestFlags checks the command line's validation.
+func TestFlags(t *testing.T) {
+	for _, bad := range [][]string{{"-setups", "cluster"}, {"-scenarios", "delete"}, {"-paths", "soap"}, {"-rates", "100,-1"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("parseFlags(%v) accepted", bad)
+		}
+	}
+	c, err := parseFlags([]string{"-rates", "50,150", "-paths", "rest,direct"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Rates) != 2 || c.Rates[1] != 150 || len(c.Paths) != 2 || c.Paths[1] != pathDirect {
+		t.Errorf("config = %+v", c)
+	}
+}

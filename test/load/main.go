@@ -1,0 +1,172 @@
+// Command load is Quarterdeck's load harness. It starts the platform itself, in one or both of its
+// set-ups, and measures it under open-loop load (a fixed arrival rate, so that latency under load
+// is honest):
+//
+//   - standalone: the quarterdeck binary on its embedded defaults (SQLite files, in-process NATS);
+//   - distributed: quarterdeck-budget and quarterdeck-gateway as separate processes on a database
+//     of their own on a PostgreSQL server and a nats-server the run starts (and stops, to build a
+//     backlog).
+//
+// For each set-up it runs every scenario (create, get, list with a filter, a custom method that
+// changes state, a mixed portal workload) at fixed rates over REST through the gateway, gRPC
+// through the gateway and gRPC straight to the service; searches for the highest rate whose p99
+// stays under a limit with no errors; measures the event path (commit to subscriber, and the drain
+// of a 10,000-event backlog after NATS was down), the memory of the standalone process and a CPU
+// profile of the create path; and measures baselines on the same servers in the same run (a
+// PostgreSQL or SQLite transaction inserting a row and an outbox row; JetStream publishes of an
+// event's size) to report the platform's rates as ratios of them.
+//
+//	make bench                     # both set-ups, the full run (see BENCHMARKS.md)
+//	go run ./test/load -h          # every option
+//
+// The report is Markdown, printed and written to -out.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is what one run does.
+type config struct {
+	Setups       []string
+	Scenarios    []string
+	Paths        []string
+	Rates        []float64
+	Duration     time.Duration
+	Warmup       time.Duration
+	Search       bool
+	SearchFor    []string // scenarios searched (on the first path, and create/get also directly)
+	SearchStart  float64
+	SearchMax    float64
+	SearchDur    time.Duration
+	P99Limit     time.Duration
+	EventRate    float64
+	ObserveRate  float64 // the create rate at which memory and the CPU profile are taken
+	BaselineDur  time.Duration
+	Backlog      int
+	Baselines    bool
+	Profile      bool
+	BinDir       string
+	PostgresDSN  string
+	NATSServer   string
+	NATSURL      string
+	Out          string
+	Dir          string
+	StartTimeout time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	setups := fs.String("setups", "standalone,distributed", "set-ups to run: standalone, distributed")
+	scen := fs.String("scenarios", "create,get,list,release,mixed", "scenarios at fixed rates")
+	paths := fs.String("paths", "rest,grpc,direct", "paths: rest (REST via the gateway), grpc (gRPC via the gateway), direct (gRPC to the service; distributed only)")
+	rates := fs.String("rates", "100,300,1000", "fixed arrival rates per second")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured window of each fixed-rate run")
+	fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "load before each window, not measured")
+	fs.BoolVar(&c.Search, "search", true, "search the highest rate with p99 under -p99-limit and no errors")
+	search := fs.String("search-scenarios", "create,get,list,release,mixed", "scenarios searched")
+	fs.Float64Var(&c.SearchStart, "search-start", 200, "first rate of the search")
+	fs.Float64Var(&c.SearchMax, "search-max", 6400, "highest rate the search tries")
+	fs.DurationVar(&c.SearchDur, "search-duration", 5*time.Second, "measured window of each search step")
+	fs.DurationVar(&c.P99Limit, "p99-limit", 100*time.Millisecond, "p99 a searched rate must stay under")
+	fs.Float64Var(&c.EventRate, "event-rate", 300, "creates per second while measuring commit-to-subscriber latency")
+	fs.Float64Var(&c.ObserveRate, "observe-rate", 300, "create rate (one of -rates) at which the memory of the process and CPU profiles are taken")
+	fs.DurationVar(&c.BaselineDur, "baseline-duration", 5*time.Second, "how long each baseline runs")
+	fs.IntVar(&c.Backlog, "backlog", 10000, "events in the backlog built while NATS is down (distributed with -nats-server; 0: skip)")
+	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
+	fs.BoolVar(&c.Profile, "profile", true, "take a CPU profile of the create path at 300/s")
+	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget and quarterdeck-gateway (`make build`)")
+	fs.StringVar(&c.PostgresDSN, "postgres-dsn", os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), "PostgreSQL server of the distributed set-up; the run creates and drops a database of its own")
+	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary the distributed set-up starts (and stops for the backlog)")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "an existing NATS server for the distributed set-up instead of -nats-server (no backlog measurement)")
+	fs.StringVar(&c.Out, "out", "", "write the report here too (default: bench-results/load-<time>.md)")
+	fs.StringVar(&c.Dir, "dir", "", "working folder for logs, data and profiles (default: a new temporary folder, kept)")
+	fs.DurationVar(&c.StartTimeout, "start-timeout", 60*time.Second, "how long a set-up may take to become ready")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Setups, c.Scenarios, c.SearchFor = split(*setups), split(*scen), split(*search)
+	for _, s := range c.Setups {
+		if s != "standalone" && s != "distributed" {
+			return c, fmt.Errorf("-setups: unknown set-up %q", s)
+		}
+	}
+	for _, s := range append(append([]string{}, c.Scenarios...), c.SearchFor...) {
+		if _, ok := scenarioByName(s); !ok {
+			return c, fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	for _, p := range split(*paths) {
+		name, ok := map[string]string{"rest": pathREST, "grpc": pathGateway, "direct": pathDirect}[p]
+		if !ok {
+			return c, fmt.Errorf("-paths: unknown path %q", p)
+		}
+		c.Paths = append(c.Paths, name)
+	}
+	for _, r := range split(*rates) {
+		v, err := strconv.ParseFloat(r, 64)
+		if err != nil || v <= 0 {
+			return c, fmt.Errorf("-rates: %q is not a positive number", r)
+		}
+		c.Rates = append(c.Rates, v)
+	}
+	if len(c.Paths) == 0 {
+		return c, errors.New("-paths: no path")
+	}
+	if c.Out == "" {
+		c.Out = "bench-results/load-" + time.Now().UTC().Format("20060102T150405Z") + ".md"
+	}
+	c.BinDir = absBin(c.BinDir)
+	return c, nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	rep, err := run(ctx, cfg, log)
+	if rep != nil {
+		text := rep.markdown()
+		fmt.Print(text)
+		if werr := writeReport(cfg.Out, text); werr != nil {
+			log.Error("write report", "error", werr)
+		} else {
+			log.Info("report written", "file", cfg.Out)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}

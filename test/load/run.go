@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/test/internal/baseline"
+	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
+)
+
+// run runs every set-up of cfg and returns the report; a set-up that fails to start or to make its
+// fixtures ends the run with an error, after the report of what was measured.
+func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
+	for _, s := range cfg.Setups {
+		if err := checkBinaries(cfg.BinDir); err != nil && (s == "standalone" || s == "distributed") {
+			return nil, err
+		}
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "quarterdeck-load-"); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	rep := &report{started: time.Now().UTC(), command: "go run ./test/load " + strings.Join(os.Args[1:], " "), cfg: cfg,
+		machine: machine(ctx, cfg.PostgresDSN, cfg.NATSServer), dir: dir}
+	for _, s := range cfg.Setups {
+		sr := &setupReport{name: s}
+		rep.setups = append(rep.setups, sr)
+		sub := filepath.Join(dir, s)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return rep, err
+		}
+		if err := runSetup(ctx, cfg, s, sub, sr, log.With("setup", s)); err != nil {
+			return rep, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return rep, nil
+}
+
+func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupReport, log *slog.Logger) error {
+	var (
+		p   *platform
+		err error
+	)
+	if setup == "standalone" {
+		p, err = startStandalone(ctx, cfg, dir, log)
+	} else {
+		p, err = startDistributed(ctx, cfg, dir, log)
+	}
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	c, err := connect(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	f, err := makeFixtures(ctx, c.owner, c.paths["approver"].(*grpcAPI), log)
+	if err != nil {
+		return err
+	}
+	var paths []string
+	for _, want := range cfg.Paths {
+		if _, ok := c.paths[want]; ok {
+			paths = append(paths, want)
+		} else {
+			sr.note("%s: not measured (the services' gRPC ports take only identities signed by a key the process generates in memory)", want)
+		}
+	}
+	sr.paths = paths
+
+	if p.main != nil && setup == "standalone" {
+		time.Sleep(3 * time.Second) // let the fixtures' events and audit sealing settle
+		if v, err := rss(p.main.Pid()); err == nil {
+			sr.rssIdle = v
+		}
+	}
+
+	// Fixed rates.
+	for _, name := range cfg.Scenarios {
+		sc, _ := scenarioByName(name)
+		for _, rate := range cfg.Rates {
+			for _, path := range paths {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				observe := name == "create" && rate == cfg.ObserveRate && path == paths[0]
+				var sampler *rssSampler
+				profDone := make(chan struct{})
+				close(profDone)
+				if observe {
+					if p.main != nil {
+						sampler = sampleRSS(p.main.Pid(), 250*time.Millisecond)
+					}
+					if cfg.Profile {
+						profDone = profileDuring(ctx, p, sr, dir, cfg.Warmup+cfg.Duration-time.Second, log)
+					}
+				}
+				res, err := loadgen.Run(ctx, loadgen.Config{Rate: rate, Duration: cfg.Duration, Warmup: cfg.Warmup}, sc.op(f, c.paths[path]))
+				if sampler != nil {
+					sr.rssLoadMean, sr.rssLoadPeak = sampler.stop()
+					sr.rssLoadProc = p.main.Name
+				}
+				<-profDone
+				if err != nil {
+					return err
+				}
+				sr.addFixed(name, path, res)
+				log.Info("fixed rate", "scenario", name, "path", path, "rate", rate, "p50", res.P50, "p99", res.P99, "errors", res.Errors)
+			}
+		}
+	}
+
+	// Searches.
+	if cfg.Search {
+		s := loadgen.Search{Start: cfg.SearchStart, Max: cfg.SearchMax, P99Limit: cfg.P99Limit, Step: 2, Bisect: 3}
+		for _, name := range cfg.SearchFor {
+			sc, _ := scenarioByName(name)
+			searchPaths := []string{paths[0]}
+			if (name == "create" || name == "get") && len(paths) > 1 {
+				searchPaths = append(searchPaths, paths[len(paths)-1])
+			}
+			for _, path := range searchPaths {
+				op := sc.op(f, c.paths[path])
+				best, ok, tried, err := s.Run(ctx, func(ctx context.Context, rate float64) (loadgen.Result, error) {
+					r, err := loadgen.Run(ctx, loadgen.Config{Rate: rate, Duration: cfg.SearchDur, Warmup: time.Second}, op)
+					log.Info("search step", "scenario", name, "path", path, "rate", rate, "p99", r.P99, "errors", r.Errors)
+					return r, err
+				})
+				if err != nil {
+					return err
+				}
+				sr.searches = append(sr.searches, searchRow{scenario: name, path: path, best: best, ok: ok, tried: tried})
+			}
+		}
+	}
+
+	// The event path.
+	evPath := paths[len(paths)-1]
+	ev, err := measureEventLatency(ctx, p, c.paths[evPath], cfg.EventRate, cfg.Duration, log)
+	if err != nil {
+		sr.note("event latency: %v", err)
+	}
+	ev.path = evPath
+	sr.events = &ev
+	if cfg.Backlog > 0 {
+		if p.ownsNATS() {
+			b, err := measureBacklog(ctx, p, c.paths[evPath], cfg.Backlog, log)
+			if err != nil {
+				sr.note("backlog: %v", err)
+			}
+			sr.backlog = &b
+		} else if setup == "standalone" {
+			sr.note("backlog: not measured on the standalone set-up: its NATS server runs inside the process and cannot be down while the process is up")
+		} else {
+			sr.note("backlog: not measured: the run does not own the NATS server (-nats-url); give -nats-server to measure it")
+		}
+	}
+
+	// Baselines, on the same servers, with the platform idle.
+	if cfg.Baselines {
+		payload := ev.PayloadBytes
+		if payload == 0 {
+			payload = 512
+		}
+		o := baseline.Options{Clients: 16, Duration: cfg.BaselineDur, Payload: payload}
+		var results []baseline.Result
+		if setup == "distributed" {
+			r, err := baseline.Postgres(ctx, cfg.PostgresDSN, o)
+			if err != nil {
+				sr.note("PostgreSQL baseline: %v", err)
+			} else {
+				results = append(results, r)
+			}
+		} else {
+			r, err := baseline.SQLite(ctx, dir, o)
+			if err != nil {
+				sr.note("SQLite baseline: %v", err)
+			} else {
+				results = append(results, r)
+			}
+		}
+		for _, mode := range []string{"sync", "async"} {
+			r, err := baseline.JetStream(ctx, p.natsURL, mode, o)
+			if err != nil {
+				sr.note("JetStream %s baseline: %v", mode, err)
+				continue
+			}
+			results = append(results, r)
+		}
+		sr.baselines = results
+	}
+	return nil
+}
+
+// profileDuring takes CPU profiles of the platform's processes for d while the caller drives
+// load, and renders their tops into the report; the returned channel closes when done.
+func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir string, d time.Duration, log *slog.Logger) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		type one struct {
+			name, file string
+			err        error
+		}
+		results := make(chan one, len(p.debug))
+		for name, addr := range p.debug {
+			go func() {
+				file := filepath.Join(dir, name+"-create-cpu.pprof")
+				results <- one{name, file, profileCPU(ctx, addr, d, file)}
+			}()
+		}
+		for range p.debug {
+			r := <-results
+			if r.err != nil {
+				sr.note("CPU profile of %s: %v", r.name, r.err)
+				continue
+			}
+			top, err := pprofTop(ctx, filepath.Join(p.binDir, r.name), r.file, 30)
+			if err != nil {
+				sr.note("CPU profile of %s: %v", r.name, err)
+				continue
+			}
+			sr.profiles = append(sr.profiles, profile{proc: r.name, file: r.file, top: top})
+			log.Info("CPU profile taken", "process", r.name, "file", r.file)
+		}
+	}()
+	return done
+}

@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/test/internal/proc"
+)
+
+// platform is one running set-up: where its front door, its budget service and its NATS server
+// are, and the processes the run owns.
+type platform struct {
+	setup    string // "standalone" or "distributed"
+	rest     string // http://host:port of the gateway (REST, and gRPC on the same port)
+	gateway  string // host:port of the gateway for gRPC clients
+	direct   string // host:port of the budget service's gRPC port; empty when it is not reachable (standalone)
+	natsURL  string
+	adminKey string // the bootstrap API key
+
+	signer *identity.TokenCache // signs identities for direct calls (distributed only)
+
+	main     *proc.Child // the process whose memory is reported (standalone: the only one)
+	children []*proc.Child
+	nats     *proc.Child       // the NATS server the run owns and may stop (distributed with -nats-server)
+	debug    map[string]string // process name -> debug (pprof) address
+	binDir   string
+
+	eventPrefix string // QUARTERDECK_EVENT_SUBJECT_PREFIX of the run's services
+
+	teardown []func()
+}
+
+// stop stops every process the run started and removes what it created, in reverse order.
+func (p *platform) stop() {
+	for i := len(p.teardown) - 1; i >= 0; i-- {
+		p.teardown[i]()
+	}
+}
+
+// ownsNATS reports whether the run can stop and restart the NATS server (for the backlog).
+func (p *platform) ownsNATS() bool { return p.nats != nil }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+func loopback() (string, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+// commonEnv is the environment of every Quarterdeck process of a run: quiet logs, no per-key or
+// per-address rate limits (the harness is one caller at one address sending thousands of calls a
+// second; the limits are the gateway's protection, not the platform's capacity).
+func commonEnv() []string {
+	return []string{
+		"QUARTERDECK_LOG_LEVEL=warn",
+		"QUARTERDECK_SHUTDOWN_TIMEOUT=10s",
+		"QUARTERDECK_GATEWAY_RATE_LIMIT_PER_KEY=0",
+		"QUARTERDECK_GATEWAY_RATE_LIMIT_PER_IP=0",
+	}
+}
+
+// startStandalone runs the quarterdeck binary on its embedded defaults: SQLite files in a fresh
+// data folder and the in-process NATS server.
+func startStandalone(ctx context.Context, cfg config, dir string, log *slog.Logger) (*platform, error) {
+	p := &platform{setup: "standalone", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
+	httpAddr, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	natsPort, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	debugAddr, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "standalone-data")
+	c := &proc.Child{
+		Name: "quarterdeck",
+		Bin:  filepath.Join(cfg.BinDir, "quarterdeck"),
+		Log:  filepath.Join(dir, "quarterdeck.log"),
+		Env: append(commonEnv(),
+			"QUARTERDECK_HTTP_ADDR="+httpAddr,
+			"QUARTERDECK_DATA_DIR="+data,
+			"QUARTERDECK_NATS_PORT="+strconv.Itoa(natsPort),
+			"QUARTERDECK_NATS_URL=",
+			"QUARTERDECK_DATABASE_URL=",
+			"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
+			"QUARTERDECK_DEBUG_ADDR="+debugAddr,
+		),
+	}
+	p.rest, p.gateway, p.natsURL = "http://"+httpAddr, httpAddr, fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	p.main = c
+	p.debug["quarterdeck"] = debugAddr
+	if err := p.startChild(c); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, p.rest+"/readyz", c, cfg.StartTimeout); err != nil {
+		p.stop()
+		return nil, err
+	}
+	log.Info("standalone platform ready", "http", httpAddr, "nats", p.natsURL, "data", data)
+	return p, nil
+}
+
+// startDistributed runs the services as separate processes on shared servers: a fresh database on
+// the PostgreSQL server (dropped at the end), a NATS server (started by the run from -nats-server,
+// or an existing one from -nats-url), quarterdeck-budget and quarterdeck-gateway.
+func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Logger) (_ *platform, err error) {
+	p := &platform{setup: "distributed", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
+	defer func() {
+		if err != nil {
+			p.stop()
+		}
+	}()
+	dsn, err := createDatabase(ctx, cfg.PostgresDSN, "quarterdeck_bench_"+randomHex(4), p)
+	if err != nil {
+		return nil, err
+	}
+
+	switch {
+	case cfg.NATSServer != "":
+		port, err := proc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		p.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
+		store := filepath.Join(dir, "nats-store")
+		// sync_interval: always is the durable setting docs/durability.md recommends for a single
+		// server: JetStream flushes every message to disk before acknowledging it.
+		conf := filepath.Join(dir, "nats-server.conf")
+		text := fmt.Sprintf("listen: 127.0.0.1:%d\nserver_name: bench\njetstream {\n  store_dir: %q\n  sync_interval: always\n}\n", port, store)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+		p.nats = &proc.Child{Name: "nats-server", Bin: cfg.NATSServer, Args: []string{"-c", conf}, Log: filepath.Join(dir, "nats-server.log")}
+		if err := p.startChild(p.nats); err != nil {
+			return nil, err
+		}
+		if err := waitNATS(ctx, p.natsURL, cfg.StartTimeout); err != nil {
+			return nil, err
+		}
+	case cfg.NATSURL != "":
+		// A shared server: a subject prefix (and so a stream) of the run's own, deleted at the end.
+		p.natsURL = cfg.NATSURL
+		p.eventPrefix = "qdbench" + randomHex(3)
+		p.teardown = append(p.teardown, func() { deleteStream(p.natsURL, streamOf(p.eventPrefix)) })
+	default:
+		return nil, errors.New("the distributed set-up needs -nats-server (a nats-server binary the run starts) or -nats-url")
+	}
+
+	_, key, err := identity.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := identity.NewSigner(key, identity.SignerOptions{})
+	if err != nil {
+		return nil, err
+	}
+	p.signer = identity.NewTokenCache(signer, 0)
+
+	budgetAddr, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	budgetDebug, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	budget := &proc.Child{
+		Name: "quarterdeck-budget",
+		Bin:  filepath.Join(cfg.BinDir, "quarterdeck-budget"),
+		Log:  filepath.Join(dir, "quarterdeck-budget.log"),
+		Env: append(commonEnv(),
+			"QUARTERDECK_GRPC_ADDR="+budgetAddr,
+			"QUARTERDECK_DATABASE_URL="+dsn,
+			"QUARTERDECK_NATS_URL="+p.natsURL,
+			"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(signer.PublicKey()),
+			"QUARTERDECK_DEBUG_ADDR="+budgetDebug,
+			"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
+		),
+	}
+	p.direct = budgetAddr
+	p.debug["quarterdeck-budget"] = budgetDebug
+	if err := p.startChild(budget); err != nil {
+		return nil, err
+	}
+
+	httpAddr, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	gatewayDebug, err := loopback()
+	if err != nil {
+		return nil, err
+	}
+	gw := &proc.Child{
+		Name: "quarterdeck-gateway",
+		Bin:  filepath.Join(cfg.BinDir, "quarterdeck-gateway"),
+		Log:  filepath.Join(dir, "quarterdeck-gateway.log"),
+		Env: append(commonEnv(),
+			"QUARTERDECK_HTTP_ADDR="+httpAddr,
+			"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
+			"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
+			"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
+			"QUARTERDECK_IDENTITY_SIGNING_KEY="+identity.EncodePrivateKey(key),
+			"QUARTERDECK_DEBUG_ADDR="+gatewayDebug,
+		),
+	}
+	p.debug["quarterdeck-gateway"] = gatewayDebug
+	p.rest, p.gateway = "http://"+httpAddr, httpAddr
+	p.main = budget
+	if err := p.startChild(gw); err != nil {
+		return nil, err
+	}
+	// /readyz answers 200 once the gateway sees the budget service SERVING.
+	if err := waitReady(ctx, p.rest+"/readyz", gw, cfg.StartTimeout); err != nil {
+		return nil, err
+	}
+	log.Info("distributed platform ready", "http", httpAddr, "budget", budgetAddr, "nats", p.natsURL, "database", redact(dsn))
+	return p, nil
+}
+
+func (p *platform) startChild(c *proc.Child) error {
+	if err := c.Start(); err != nil {
+		return err
+	}
+	p.children = append(p.children, c)
+	p.teardown = append(p.teardown, func() { c.Stop(15 * time.Second) })
+	return nil
+}
+
+// createDatabase creates a database of its own for the run on the server of dsn, and returns the
+// DSN naming it; the platform's teardown drops it.
+func createDatabase(ctx context.Context, dsn, name string, p *platform) (string, error) {
+	if dsn == "" {
+		return "", errors.New("the distributed set-up needs a PostgreSQL server: -postgres-dsn or QUARTERDECK_TEST_POSTGRES_DSN")
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	p.teardown = append(p.teardown, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			slog.Error("drop benchmark database", "database", name, "error", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			slog.Error("drop benchmark database", "database", name, "error", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("PostgreSQL DSN: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
+}
+
+// waitReady polls url until it answers 200, the process exits, or timeout passes.
+func waitReady(ctx context.Context, url string, c *proc.Child, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if !c.Running() {
+			return fmt.Errorf("%s exited before it was ready (see %s)", c.Name, c.Log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s (see %s)", c.Name, timeout, c.Log)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// deleteStream deletes a stream the run made on a server it does not own.
+func deleteStream(natsURL, name string) {
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		slog.Error("delete benchmark stream", "stream", name, "error", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = js.DeleteStream(ctx, name)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		slog.Error("delete benchmark stream", "stream", name, "error", err)
+	}
+}
+
+// waitNATS waits until a JetStream-enabled NATS server answers at url.
+func waitNATS(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		nc, err := nats.Connect(url, nats.Timeout(time.Second))
+		if err == nil {
+			nc.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("NATS at %s not up after %s: %w", url, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// binaryNames are the binaries -bin-dir must hold.
+var binaryNames = []string{"quarterdeck", "quarterdeck-budget", "quarterdeck-gateway"}
+
+func checkBinaries(dir string) error {
+	var missing []string
+	for _, n := range binaryNames {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not found in %s (`make build` puts them in ./bin)", strings.Join(missing, ", "), dir)
+	}
+	return nil
+}
