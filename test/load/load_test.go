@@ -65,6 +65,7 @@ func TestHarnessSmoke(t *testing.T) {
 		NATSURL:      natsURL,
 		Dir:          t.TempDir(),
 		StartTimeout: time.Minute,
+		Settle:       time.Second,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -98,7 +99,7 @@ func TestHarnessSmoke(t *testing.T) {
 				e.Latency.P50 <= 0 || e.PayloadBytes == 0 {
 				t.Errorf("event path = %+v; want 40 creates, each event received with a latency", e)
 			}
-			wantBaselines := 3 // database + JetStream sync and async
+			wantBaselines := 4 // database + JetStream: 1 publisher, 16, async
 			if len(s.baselines) != wantBaselines {
 				t.Errorf("baselines = %+v; want %d", s.baselines, wantBaselines)
 			}

@@ -64,6 +64,7 @@ type config struct {
 	Out          string
 	Dir          string
 	StartTimeout time.Duration
+	Settle       time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -94,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.NATSURL, "nats-url", "", "an existing NATS server for the distributed set-up instead of -nats-server (no backlog measurement)")
 	fs.StringVar(&c.Out, "out", "", "write the report here too (default: bench-results/load-<time>.md)")
 	fs.StringVar(&c.Dir, "dir", "", "working folder for logs, data and profiles (default: a new temporary folder, kept)")
+	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "quiet time after the fixtures and the warm-up, before the first measurement")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 60*time.Second, "how long a set-up may take to become ready")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -163,13 +163,13 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 	if bl := s.backlog; bl != nil && bl.Created > 0 {
 		fmt.Fprintf(b, "\n### Backlog after NATS was down\n\nnats-server killed (SIGKILL); %d cost centres created meanwhile (%.0f/s: the outbox "+
 			"keeps their events); nats-server started again. Drain: from the restart to the consumer receiving the last of them.\n\n", bl.Created, bl.CreateRate)
-		fmt.Fprintf(b, "| events | received | NATS answering after | drain | drain rate/s | ratio to JetStream async publish |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(b, "| events | received | NATS answering after | drain | drain rate/s | ratio to JetStream publish, 1 publisher |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		rate := 0.0
 		if bl.Drain > 0 {
 			rate = float64(bl.Received) / bl.Drain.Seconds()
 		}
 		ratio := ""
-		if js, ok := s.baseline("JetStream async"); ok && js.Rate > 0 && rate > 0 {
+		if js, ok := s.baseline("JetStream publish, sync, 1 publisher"); ok && js.Rate > 0 && rate > 0 {
 			ratio = fmt.Sprintf("%.2f", rate/js.Rate)
 		}
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %.0f | %s |\n", bl.Events, bl.Received, bl.Reconnected.Round(time.Millisecond),
@@ -182,7 +182,7 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		}
 	}
 	if s.rssIdle > 0 || s.rssLoadPeak > 0 {
-		fmt.Fprintf(b, "\n### Memory\n\n| process | idle (after fixtures) | under create at %.0f/s: mean | peak |\n| --- | ---: | ---: | ---: |\n", cfg.ObserveRate)
+		fmt.Fprintf(b, "\n### Memory\n\n| process | idle (after fixtures and warm-up) | under create at %.0f/s: mean | peak |\n| --- | ---: | ---: | ---: |\n", cfg.ObserveRate)
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.rssLoadProc, mib(s.rssIdle), mib(s.rssLoadMean), mib(s.rssLoadPeak))
 	}
 	if len(s.profiles) > 0 {

@@ -42,9 +42,9 @@ func JetStream(ctx context.Context, natsURL string, mode string, o Options) (res
 	var name string
 	switch mode {
 	case "sync":
-		name = fmt.Sprintf("JetStream publish, sync, %d publishers", o.Clients)
+		name = fmt.Sprintf("JetStream publish, sync, %d publisher%s", o.Clients, plural(o.Clients))
 	case "async":
-		name = fmt.Sprintf("JetStream publish, async window %d, %d publishers", o.Window, o.Clients)
+		name = fmt.Sprintf("JetStream publish, async window %d, %d publisher%s", o.Window, o.Clients, plural(o.Clients))
 	default:
 		return Result{}, fmt.Errorf("jetstream baseline mode %q: %w", mode, errUnknownMode)
 	}
@@ -179,3 +179,10 @@ func (f failedFuture) Err() <-chan error {
 }
 
 func (f failedFuture) Msg() *nats.Msg { return nil }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
