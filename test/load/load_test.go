@@ -66,6 +66,7 @@ func TestHarnessSmoke(t *testing.T) {
 		Dir:          t.TempDir(),
 		StartTimeout: time.Minute,
 		Settle:       time.Second,
+		PathWarmup:   time.Second,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -107,6 +108,9 @@ func TestHarnessSmoke(t *testing.T) {
 				if b.Ops == 0 || b.Errors != 0 || b.Rate <= 0 {
 					t.Errorf("baseline %+v measured nothing", b)
 				}
+			}
+			if c, ok := s.cpu[fixedKey{"create", pathREST, 20}]; !ok || c.total() <= 0 || len(c.use) < 2 {
+				t.Errorf("CPU of the create run = %+v; want the harness's and the platform's", c)
 			}
 			if s.rssLoadPeak <= 0 || s.rssLoadMean <= 0 || s.rssLoadPeak < s.rssLoadMean {
 				t.Errorf("memory under load: mean %d, peak %d", s.rssLoadMean, s.rssLoadPeak)

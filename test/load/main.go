@@ -65,6 +65,7 @@ type config struct {
 	Dir          string
 	StartTimeout time.Duration
 	Settle       time.Duration
+	PathWarmup   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.NATSURL, "nats-url", "", "an existing NATS server for the distributed set-up instead of -nats-server (no backlog measurement)")
 	fs.StringVar(&c.Out, "out", "", "write the report here too (default: bench-results/load-<time>.md)")
 	fs.StringVar(&c.Dir, "dir", "", "working folder for logs, data and profiles (default: a new temporary folder, kept)")
+	fs.DurationVar(&c.PathWarmup, "path-warmup", 3*time.Second, "unmeasured mixed load at 100/s on every path after the fixtures")
 	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "quiet time after the fixtures and the warm-up, before the first measurement")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 60*time.Second, "how long a set-up may take to become ready")
 	if err := fs.Parse(args); err != nil {

@@ -52,6 +52,8 @@ type setupReport struct {
 	rssIdle, rssLoadMean, rssLoadPeak int64
 	rssLoadProc                       string
 
+	cpu map[fixedKey]cpuRun // CPU of every process during each fixed-rate run
+
 	mu       sync.Mutex // notes and profiles are added by the profiling goroutine too
 	profiles []profile
 	notes    []string
@@ -70,6 +72,39 @@ func (s *setupReport) addFixed(scenario, path string, r loadgen.Result) {
 	k := fixedKey{scenario, path, r.Rate}
 	s.fixedOrder = append(s.fixedOrder, k)
 	s.fixed[k] = r
+}
+
+// cpuRun is the CPU the platform's processes (and the harness) used during one fixed-rate run,
+// warm-up included.
+type cpuRun struct {
+	use      []cpuUse
+	requests int
+	wall     time.Duration
+}
+
+func (c cpuRun) total() time.Duration {
+	var t time.Duration
+	for _, u := range c.use {
+		t += u.cpu
+	}
+	return t
+}
+
+// perRequest is CPU milliseconds per request.
+func (c cpuRun) perRequest(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond) / float64(c.requests)
+}
+
+// cores is how many cores were busy on average.
+func (c cpuRun) cores(d time.Duration) float64 { return d.Seconds() / c.wall.Seconds() }
+
+func (s *setupReport) addCPU(scenario, path string, rate float64, c cpuRun) {
+	if s.cpu == nil {
+		s.cpu = map[fixedKey]cpuRun{}
+	}
+	if c.requests > 0 && c.wall > 0 {
+		s.cpu[fixedKey{scenario, path, rate}] = c
+	}
 }
 
 func (s *setupReport) search(scenario, path string) (searchRow, bool) {
@@ -125,13 +160,17 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		var rows []loadgen.Row
 		for _, k := range s.fixedOrder {
 			res := s.fixed[k]
-			rows = append(rows, loadgen.Row{Label: k.scenario + " · " + k.path, Result: res, Notes: s.vsDirect(k)})
+			notes := s.vsDirect(k)
+			if c, ok := s.cpu[k]; ok {
+				notes = strings.TrimPrefix(notes+fmt.Sprintf("; CPU %.2f ms/req, %.2f cores", c.perRequest(c.total()), c.cores(c.total())), "; ")
+			}
+			rows = append(rows, loadgen.Row{Label: k.scenario + " · " + k.path, Result: res, Notes: notes})
 		}
 		_ = loadgen.Table(b, rows)
 	}
 	if len(s.searches) > 0 {
 		fmt.Fprintf(b, "\n### Highest rate with p99 < %s and no errors\n\n", cfg.P99Limit)
-		fmt.Fprintf(b, "| scenario | path | highest passing rate/s | p50 | p99 | first failing rate: why | ratio to the database baseline |\n| --- | --- | ---: | ---: | ---: | --- | ---: |\n")
+		fmt.Fprintf(b, "| scenario | path | highest passing rate/s | p50 | p99 | first failing rate: why | ratio to the database baseline | ratio to direct gRPC |\n| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |\n")
 		for _, r := range s.searches {
 			best := "none"
 			if r.ok {
@@ -150,7 +189,11 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 			if db, ok := s.databaseBaseline(); ok && r.ok && (r.scenario == "create") && db.Rate > 0 {
 				ratio = fmt.Sprintf("%.2f × %s", r.best.Rate/db.Rate, db.Name)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.path, best, ms(r.best.P50), ms(r.best.P99), fail, ratio)
+			vsDirect := ""
+			if d, ok := s.search(r.scenario, pathDirect); ok && d.ok && r.ok && r.path != pathDirect {
+				vsDirect = fmt.Sprintf("%.2f", r.best.Rate/d.best.Rate)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.path, best, ms(r.best.P50), ms(r.best.P99), fail, ratio, vsDirect)
 		}
 	}
 	if e := s.events; e != nil && e.Created > 0 {
@@ -184,6 +227,19 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 	if s.rssIdle > 0 || s.rssLoadPeak > 0 {
 		fmt.Fprintf(b, "\n### Memory\n\n| process | idle (after fixtures and warm-up) | under create at %.0f/s: mean | peak |\n| --- | ---: | ---: | ---: |\n", cfg.ObserveRate)
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", s.rssLoadProc, mib(s.rssIdle), mib(s.rssLoadMean), mib(s.rssLoadPeak))
+	}
+	if len(s.paths) > 0 {
+		for _, k := range []fixedKey{{"create", s.paths[0], cfg.ObserveRate}, {"get", s.paths[0], 1000}} {
+			c, ok := s.cpu[k]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(b, "\n### CPU per request: %s at %.0f/s, %s (from /proc, warm-up included)\n\n| process | CPU per request | cores busy |\n| --- | ---: | ---: |\n", k.scenario, k.rate, k.path)
+			for _, u := range c.use {
+				fmt.Fprintf(b, "| %s | %.3f ms | %.2f |\n", u.group, c.perRequest(u.cpu), c.cores(u.cpu))
+			}
+			fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
+		}
 	}
 	if len(s.profiles) > 0 {
 		fmt.Fprintf(b, "\n### CPU profiles of the create path at %.0f/s (`go tool pprof -top -cum`)\n", cfg.ObserveRate)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/quarterdeck/quarterdeck/test/internal/baseline"
 	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
@@ -83,9 +86,12 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 	// with a light mixed load, not measured, then let the outbox relay and the audit sealer catch
 	// up, so that the first scenario measured does not pay for the set-up.
 	for _, path := range paths {
-		if _, err := loadgen.Run(ctx, loadgen.Config{Rate: 100, Duration: 3 * time.Second}, scenarioMixed.op(f, c.paths[path])); err != nil {
+		if _, err := loadgen.Run(ctx, loadgen.Config{Rate: 100, Duration: cfg.PathWarmup}, scenarioMixed.op(f, c.paths[path])); err != nil {
 			return err
 		}
+	}
+	if err := quiesce(ctx, p, log); err != nil {
+		return err
 	}
 	if err := sleep(ctx, cfg.Settle); err != nil {
 		return err
@@ -101,8 +107,8 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 		sc, _ := scenarioByName(name)
 		for _, rate := range cfg.Rates {
 			for _, path := range paths {
-				if ctx.Err() != nil {
-					return ctx.Err()
+				if err := quiesce(ctx, p, log); err != nil {
+					return err
 				}
 				observe := name == "create" && rate == cfg.ObserveRate && path == paths[0]
 				var sampler *rssSampler
@@ -116,7 +122,14 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 						profDone = profileDuring(ctx, p, sr, dir, cfg.Warmup+cfg.Duration-time.Second, log)
 					}
 				}
+				groups := cpuGroups(p)
+				before := cpuSnapshot(groups)
+				begin := time.Now()
 				res, err := loadgen.Run(ctx, loadgen.Config{Rate: rate, Duration: cfg.Duration, Warmup: cfg.Warmup}, sc.op(f, c.paths[path]))
+				if err == nil {
+					use := cpuSince(groups, before)
+					sr.addCPU(name, path, rate, cpuRun{use: use, requests: loadgen.Arrivals(rate, cfg.Warmup) + res.Sent, wall: time.Since(begin)})
+				}
 				if sampler != nil {
 					sr.rssLoadMean, sr.rssLoadPeak = sampler.stop()
 					sr.rssLoadProc = p.main.Name
@@ -143,6 +156,9 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 			for _, path := range searchPaths {
 				op := sc.op(f, c.paths[path])
 				best, ok, tried, err := s.Run(ctx, func(ctx context.Context, rate float64) (loadgen.Result, error) {
+					if err := quiesce(ctx, p, log); err != nil {
+						return loadgen.Result{}, err
+					}
 					r, err := loadgen.Run(ctx, loadgen.Config{Rate: rate, Duration: cfg.SearchDur, Warmup: time.Second}, op)
 					log.Info("search step", "scenario", name, "path", path, "rate", rate, "p99", r.P99, "errors", r.Errors)
 					return r, err
@@ -156,6 +172,9 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 	}
 
 	// The event path.
+	if err := quiesce(ctx, p, log); err != nil {
+		return err
+	}
 	evPath := paths[len(paths)-1]
 	ev, err := measureEventLatency(ctx, p, c.paths[evPath], cfg.EventRate, cfg.Duration, log)
 	if err != nil {
@@ -165,6 +184,9 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 	sr.events = &ev
 	if cfg.Backlog > 0 {
 		if p.ownsNATS() {
+			if err := quiesce(ctx, p, log); err != nil {
+				return err
+			}
 			b, err := measureBacklog(ctx, p, c.paths[evPath], cfg.Backlog, log)
 			if err != nil {
 				sr.note("backlog: %v", err)
@@ -179,6 +201,9 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 
 	// Baselines, on the same servers, with the platform idle.
 	if cfg.Baselines {
+		if err := quiesce(ctx, p, log); err != nil {
+			return err
+		}
 		payload := ev.PayloadBytes
 		if payload == 0 {
 			payload = 512
@@ -266,4 +291,48 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// quiesce waits until the platform has caught up with the load before it: the budget stream's last
+// sequence has not moved for a second (the outbox relay has published everything), so that a
+// measurement does not pay for the backlog of the one before. It gives up after two minutes.
+func quiesce(ctx context.Context, p *platform, log *slog.Logger) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	nc, err := nats.Connect(p.natsURL)
+	if err != nil {
+		return fmt.Errorf("quiesce: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var last uint64
+	still := 0
+	for still < 4 {
+		if time.Since(start) > 2*time.Minute {
+			log.Warn("the platform did not quiesce within 2 minutes; measuring anyway")
+			return nil
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+		st, err := js.Stream(ctx, streamOf(p.eventPrefix))
+		if err != nil {
+			return fmt.Errorf("quiesce: %w", err)
+		}
+		seq := st.CachedInfo().State.LastSeq
+		if seq == last {
+			still++
+		} else {
+			last, still = seq, 0
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		log.Info("waited for the platform to catch up", "took", d.Round(time.Millisecond))
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,4 +171,104 @@ func absBin(dir string) string {
 		return a
 	}
 	return dir
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns the CPU time (user + system) a process has used, from /proc.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields count from after it.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}
+
+// pidsNamed returns the processes whose command name is name (e.g. every PostgreSQL backend).
+func pidsNamed(name string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(b)) == name {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// cpuGroups names the processes whose CPU a measurement accounts for: the harness, each process
+// the run started, and the PostgreSQL server's processes.
+func cpuGroups(p *platform) map[string][]int {
+	g := map[string][]int{"load harness": {os.Getpid()}}
+	for _, c := range p.children {
+		if pid := c.Pid(); pid > 0 {
+			g[c.Name] = append(g[c.Name], pid)
+		}
+	}
+	if p.setup == "distributed" {
+		g["postgres"] = pidsNamed("postgres")
+	}
+	return g
+}
+
+// cpuUse is CPU time per group between two snapshots.
+type cpuUse struct {
+	group string
+	cpu   time.Duration
+}
+
+// cpuSnapshot reads every group's CPU time; processes that have gone are skipped, and a
+// PostgreSQL backend that starts between two snapshots counts from zero.
+func cpuSnapshot(groups map[string][]int) map[string]map[int]time.Duration {
+	out := map[string]map[int]time.Duration{}
+	for g, pids := range groups {
+		out[g] = map[int]time.Duration{}
+		for _, pid := range pids {
+			if d, err := procCPU(pid); err == nil {
+				out[g][pid] = d
+			}
+		}
+	}
+	return out
+}
+
+// cpuSince returns each group's CPU time from before to now, largest first.
+func cpuSince(groups map[string][]int, before map[string]map[int]time.Duration) []cpuUse {
+	if pg, ok := groups["postgres"]; ok {
+		groups["postgres"] = append(pg[:0:0], pidsNamed("postgres")...) // backends opened meanwhile
+	}
+	after := cpuSnapshot(groups)
+	var out []cpuUse
+	for g, pids := range after {
+		var sum time.Duration
+		for pid, d := range pids {
+			sum += d - before[g][pid]
+		}
+		out = append(out, cpuUse{g, sum})
+	}
+	slices.SortFunc(out, func(a, b cpuUse) int { return int(b.cpu - a.cpu) })
+	return out
 }
