@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
 
@@ -190,7 +191,7 @@ func (s *Sealer) lead(ctx context.Context, l *sqldb.Lease) {
 		}
 		if !s.draining() {
 			// Woken soon after the last pass: let more commits accumulate for the next one.
-			if !s.pause(ctx, s.opts.MinInterval-time.Since(started)) {
+			if !wait.For(ctx, s.opts.MinInterval-time.Since(started), s.drain) {
 				return
 			}
 		}
@@ -199,22 +200,6 @@ func (s *Sealer) lead(ctx context.Context, l *sqldb.Lease) {
 			return
 		}
 	}
-}
-
-// pause waits for d, cut short only by ctx (returning false) and by a flush request.
-func (s *Sealer) pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-s.drain:
-	}
-	return true
 }
 
 // sleep waits for d, returning false when ctx ends first; a wake-up or a flush request cuts it

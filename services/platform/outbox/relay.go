@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
 )
 
@@ -221,7 +222,7 @@ func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
 		}
 		if !r.draining() {
 			// Woken soon after the last pass: let more commits gather for the next one.
-			if !r.pause(ctx, r.opts.MinInterval-time.Since(started)) {
+			if !wait.For(ctx, r.opts.MinInterval-time.Since(started), r.drain) {
 				return
 			}
 		}
@@ -230,22 +231,6 @@ func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
 			return
 		}
 	}
-}
-
-// pause waits for d, cut short only by ctx (returning false) and by a drain request.
-func (r *Relay) pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-r.drain:
-	}
-	return true
 }
 
 // sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the
