@@ -139,12 +139,26 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 }
 
-// TestFlags checks the command line's validation.
+// TestFlags checks the command line's validation and what a run checks before it starts anything.
 func TestFlags(t *testing.T) {
 	for _, bad := range [][]string{{"-setups", "cluster"}, {"-scenarios", "delete"}, {"-paths", "soap"}, {"-rates", "100,-1"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%v) accepted", bad)
 		}
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := run(ctx, config{Setups: []string{"standalone"}, BinDir: t.TempDir()}, log); err == nil || !strings.Contains(err.Error(), "quarterdeck not found") {
+		t.Errorf("run without binaries: %v; want the missing binary named", err)
+	}
+	bin := t.TempDir()
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-gateway"} {
+		if err := os.WriteFile(filepath.Join(bin, n), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := run(ctx, config{Setups: []string{"distributed"}, BinDir: bin, NATSURL: "nats://127.0.0.1:1"}, log); err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("distributed run without PostgreSQL: %v; want it named before anything starts", err)
 	}
 	c, err := parseFlags([]string{"-rates", "50,150", "-paths", "rest,direct"}, io.Discard)
 	if err != nil {

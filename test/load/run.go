@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,9 +20,19 @@ import (
 // run runs every set-up of cfg and returns the report; a set-up that fails to start or to make its
 // fixtures ends the run with an error, after the report of what was measured.
 func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
+	// Fail before the first set-up, not half an hour into the run.
+	need := map[string][]string{"standalone": {"quarterdeck"}, "distributed": {"quarterdeck-budget", "quarterdeck-gateway"}}
 	for _, s := range cfg.Setups {
-		if err := checkBinaries(cfg.BinDir); err != nil && (s == "standalone" || s == "distributed") {
+		if err := checkBinaries(cfg.BinDir, need[s]...); err != nil {
 			return nil, err
+		}
+		if s == "distributed" {
+			if cfg.PostgresDSN == "" {
+				return nil, errors.New("the distributed set-up needs a PostgreSQL server: -postgres-dsn or QUARTERDECK_TEST_POSTGRES_DSN (or -setups standalone)")
+			}
+			if cfg.NATSServer == "" && cfg.NATSURL == "" {
+				return nil, errors.New("the distributed set-up needs -nats-server (a nats-server binary the run starts) or -nats-url")
+			}
 		}
 	}
 	dir := cfg.Dir

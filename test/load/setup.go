@@ -368,12 +368,10 @@ func waitNATS(ctx context.Context, url string, timeout time.Duration) error {
 	}
 }
 
-// binaryNames are the binaries -bin-dir must hold.
-var binaryNames = []string{"quarterdeck", "quarterdeck-budget", "quarterdeck-gateway"}
-
-func checkBinaries(dir string) error {
+// checkBinaries reports the binaries of names that dir lacks.
+func checkBinaries(dir string, names ...string) error {
 	var missing []string
-	for _, n := range binaryNames {
+	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
 			missing = append(missing, n)
 		}
