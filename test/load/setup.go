@@ -64,12 +64,17 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func loopback() (string, error) {
-	port, err := proc.FreePort()
-	if err != nil {
-		return "", err
+// loopbacks returns n free loopback addresses.
+func loopbacks(n int) ([]string, error) {
+	out := make([]string, n)
+	for i := range out {
+		port, err := proc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = "127.0.0.1:" + strconv.Itoa(port)
 	}
-	return "127.0.0.1:" + strconv.Itoa(port), nil
+	return out, nil
 }
 
 // commonEnv is the environment of every Quarterdeck process of a run: quiet logs, no per-key or
@@ -88,36 +93,26 @@ func commonEnv() []string {
 // data folder and the in-process NATS server.
 func startStandalone(ctx context.Context, cfg config, dir string, log *slog.Logger) (*platform, error) {
 	p := &platform{setup: "standalone", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
-	httpAddr, err := loopback()
+	addrs, err := loopbacks(2)
 	if err != nil {
 		return nil, err
 	}
+	httpAddr, debugAddr := addrs[0], addrs[1]
 	natsPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	debugAddr, err := loopback()
-	if err != nil {
-		return nil, err
-	}
 	data := filepath.Join(dir, "standalone-data")
-	c := &proc.Child{
-		Name: "quarterdeck",
-		Bin:  filepath.Join(cfg.BinDir, "quarterdeck"),
-		Log:  filepath.Join(dir, "quarterdeck.log"),
-		Env: append(commonEnv(),
-			"QUARTERDECK_HTTP_ADDR="+httpAddr,
-			"QUARTERDECK_DATA_DIR="+data,
-			"QUARTERDECK_NATS_PORT="+strconv.Itoa(natsPort),
-			"QUARTERDECK_NATS_URL=",
-			"QUARTERDECK_DATABASE_URL=",
-			"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
-			"QUARTERDECK_DEBUG_ADDR="+debugAddr,
-		),
-	}
+	c := p.binary(cfg, dir, "quarterdeck", debugAddr,
+		"QUARTERDECK_HTTP_ADDR="+httpAddr,
+		"QUARTERDECK_DATA_DIR="+data,
+		"QUARTERDECK_NATS_PORT="+strconv.Itoa(natsPort),
+		"QUARTERDECK_NATS_URL=",
+		"QUARTERDECK_DATABASE_URL=",
+		"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
+	)
 	p.rest, p.gateway, p.natsURL = "http://"+httpAddr, httpAddr, fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	p.main = c
-	p.debug["quarterdeck"] = debugAddr
 	if err := p.startChild(c); err != nil {
 		return nil, err
 	}
@@ -185,55 +180,30 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	}
 	p.signer = identity.NewTokenCache(signer, 0)
 
-	budgetAddr, err := loopback()
+	addrs, err := loopbacks(4)
 	if err != nil {
 		return nil, err
 	}
-	budgetDebug, err := loopback()
-	if err != nil {
-		return nil, err
-	}
-	budget := &proc.Child{
-		Name: "quarterdeck-budget",
-		Bin:  filepath.Join(cfg.BinDir, "quarterdeck-budget"),
-		Log:  filepath.Join(dir, "quarterdeck-budget.log"),
-		Env: append(commonEnv(),
-			"QUARTERDECK_GRPC_ADDR="+budgetAddr,
-			"QUARTERDECK_DATABASE_URL="+dsn,
-			"QUARTERDECK_NATS_URL="+p.natsURL,
-			"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(signer.PublicKey()),
-			"QUARTERDECK_DEBUG_ADDR="+budgetDebug,
-			"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
-		),
-	}
+	budgetAddr, budgetDebug, httpAddr, gatewayDebug := addrs[0], addrs[1], addrs[2], addrs[3]
+	budget := p.binary(cfg, dir, "quarterdeck-budget", budgetDebug,
+		"QUARTERDECK_GRPC_ADDR="+budgetAddr,
+		"QUARTERDECK_DATABASE_URL="+dsn,
+		"QUARTERDECK_NATS_URL="+p.natsURL,
+		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(signer.PublicKey()),
+		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
+	)
 	p.direct = budgetAddr
-	p.debug["quarterdeck-budget"] = budgetDebug
 	if err := p.startChild(budget); err != nil {
 		return nil, err
 	}
 
-	httpAddr, err := loopback()
-	if err != nil {
-		return nil, err
-	}
-	gatewayDebug, err := loopback()
-	if err != nil {
-		return nil, err
-	}
-	gw := &proc.Child{
-		Name: "quarterdeck-gateway",
-		Bin:  filepath.Join(cfg.BinDir, "quarterdeck-gateway"),
-		Log:  filepath.Join(dir, "quarterdeck-gateway.log"),
-		Env: append(commonEnv(),
-			"QUARTERDECK_HTTP_ADDR="+httpAddr,
-			"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
-			"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
-			"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
-			"QUARTERDECK_IDENTITY_SIGNING_KEY="+identity.EncodePrivateKey(key),
-			"QUARTERDECK_DEBUG_ADDR="+gatewayDebug,
-		),
-	}
-	p.debug["quarterdeck-gateway"] = gatewayDebug
+	gw := p.binary(cfg, dir, "quarterdeck-gateway", gatewayDebug,
+		"QUARTERDECK_HTTP_ADDR="+httpAddr,
+		"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
+		"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
+		"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
+		"QUARTERDECK_IDENTITY_SIGNING_KEY="+identity.EncodePrivateKey(key),
+	)
 	p.rest, p.gateway = "http://"+httpAddr, httpAddr
 	p.main = budget
 	if err := p.startChild(gw); err != nil {
@@ -245,6 +215,18 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	}
 	log.Info("distributed platform ready", "http", httpAddr, "budget", budgetAddr, "nats", p.natsURL, "database", redact(dsn))
 	return p, nil
+}
+
+// binary describes one of the platform's binaries as a child process: its log in dir, the run's
+// common environment plus env, and Go profiling on debugAddr (which the platform notes).
+func (p *platform) binary(cfg config, dir, name, debugAddr string, env ...string) *proc.Child {
+	p.debug[name] = debugAddr
+	return &proc.Child{
+		Name: name,
+		Bin:  filepath.Join(cfg.BinDir, name),
+		Log:  filepath.Join(dir, name+".log"),
+		Env:  append(append(commonEnv(), "QUARTERDECK_DEBUG_ADDR="+debugAddr), env...),
+	}
 }
 
 func (p *platform) startChild(c *proc.Child) error {
