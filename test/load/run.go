@@ -286,7 +286,9 @@ func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir string
 				sr.note("CPU profile of %s: %v", r.name, err)
 				continue
 			}
+			sr.mu.Lock()
 			sr.profiles = append(sr.profiles, profile{proc: r.name, file: r.file, top: top})
+			sr.mu.Unlock()
 			log.Info("CPU profile taken", "process", r.name, "file", r.file)
 		}
 	}()
