@@ -82,12 +82,8 @@ func newReplica(i int, bin, dir, natsURL, dsn, schema string) (*replica, error) 
 		"QUARTERDECK_DATABASE_SCHEMA=" + schema,
 		"QUARTERDECK_LOG_LEVEL=warn",
 		"QUARTERDECK_SHUTDOWN_TIMEOUT=5s",
+		identityEnv(),
 	}
-	trust, err := identityEnv()
-	if err != nil {
-		return nil, err
-	}
-	r.Env = append(r.Env, trust)
 	if r.conn, err = dial(r.grpcAddr); err != nil {
 		return nil, err
 	}

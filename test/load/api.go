@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
 )
 
 // api is what the scenarios call, over one of the three paths the harness compares.
@@ -49,27 +48,6 @@ func (k apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]
 	return map[string]string{"authorization": "Bearer " + string(k)}, nil
 }
 func (apiKeyCreds) RequireTransportSecurity() bool { return false }
-
-// identityCreds sends a signed caller identity, as the gateway does after authenticating a key.
-type identityCreds struct {
-	tokens    *identity.TokenCache
-	principal identity.Principal
-}
-
-func (c identityCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	t, err := c.tokens.Token(c.principal)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{identity.MetadataKey: t}, nil
-}
-func (identityCreds) RequireTransportSecurity() bool { return false }
-
-// identityPrincipal is who direct calls act as: the identity the gateway would forward for the
-// owner's API key.
-func identityPrincipal(scopes []string) identity.Principal {
-	return identity.Principal{Subject: "apiKeys/load-direct", Scopes: scopes}
-}
 
 func dialGRPC(addr string, creds grpc.DialOption) (*grpcAPI, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), creds)

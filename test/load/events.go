@@ -12,13 +12,24 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/events"
 	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
 
+// costCenterCreated is where the event the harness follows is published, read from its proto.
+var costCenterCreated = func() events.Spec {
+	s, err := events.SpecOf(&budgetv1.CostCenterCreated{})
+	if err != nil {
+		panic(err) // the generated message carries its event option; a failure is a build defect
+	}
+	return s
+}()
+
 // streamOf and createdSubject name the budget stream and the subject of cost_center.created for
 // an event subject prefix (QUARTERDECK_EVENT_SUBJECT_PREFIX).
-func streamOf(prefix string) string       { return strings.ToUpper(prefix) + "_BUDGET" }
-func createdSubject(prefix string) string { return prefix + ".budget.cost_center.created" }
+func streamOf(prefix string) string       { return events.StreamName(prefix, costCenterCreated.Domain) }
+func createdSubject(prefix string) string { return costCenterCreated.Subject(prefix) }
 
 // watcher is an automation subscribed to the budget stream: a JetStream ordered consumer of
 // cost_center.created that notes, per cost centre whose ID starts with prefix, when its event
@@ -69,12 +80,12 @@ func watch(ctx context.Context, p *platform, prefix string, startSeq uint64) (*w
 func (w *watcher) handle(m jetstream.Msg) {
 	now := time.Now()
 	h := m.Headers()
-	subject := h.Get("ce-subject")
+	subject := h.Get(events.HeaderSubject)
 	if !strings.HasPrefix(subject, w.prefix) {
 		return
 	}
 	w.bytes.Add(int64(len(m.Data())))
-	committed, err := time.Parse(time.RFC3339Nano, h.Get("ce-time"))
+	committed, err := time.Parse(time.RFC3339Nano, h.Get(events.HeaderTime))
 	if err != nil {
 		w.bad.Add(1)
 		return

@@ -33,7 +33,7 @@ func buildBinaries(t *testing.T, dir string) {
 // belong in BENCHMARKS.md, from `make bench`.
 func TestHarnessSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the three binaries and starts the platform; runs without -short")
+		t.Skip("skipped with -short: builds the three binaries and starts the platform; make test and CI run it (the distributed set-up too, with QUARTERDECK_TEST_POSTGRES_DSN and QUARTERDECK_TEST_NATS_URL)")
 	}
 	bin := t.TempDir()
 	buildBinaries(t, bin)

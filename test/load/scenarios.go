@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
 
@@ -249,8 +250,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	c.closer = append(c.closer, approver.close)
 	c.paths["approver"] = approver
 	if p.direct != "" {
-		d, err := dialGRPC(p.direct, grpc.WithPerRPCCredentials(identityCreds{tokens: p.signer,
-			principal: identityPrincipal(scopes)}))
+		d, err := dialGRPC(p.direct, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
 		if err != nil {
 			c.close()
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
 
@@ -32,8 +33,6 @@ type platform struct {
 	direct   string // host:port of the budget service's gRPC port; empty when it is not reachable (standalone)
 	natsURL  string
 	adminKey string // the bootstrap API key
-
-	signer *identity.TokenCache // signs identities for direct calls (distributed only)
 
 	main     *proc.Child // the process whose memory is reported (standalone: the only one)
 	children []*proc.Child
@@ -170,15 +169,9 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		return nil, errors.New("the distributed set-up needs -nats-server (a nats-server binary the run starts) or -nats-url")
 	}
 
-	_, key, err := identity.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	signer, err := identity.NewSigner(key, identity.SignerOptions{})
-	if err != nil {
-		return nil, err
-	}
-	p.signer = identity.NewTokenCache(signer, 0)
+	// The gateway signs identities with identitytest's key pair (made once per process) and the
+	// harness signs its direct calls with the same key, so the service trusts both.
+	key := identitytest.PrivateKey()
 
 	addrs, err := loopbacks(4)
 	if err != nil {
@@ -189,7 +182,7 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_GRPC_ADDR="+budgetAddr,
 		"QUARTERDECK_DATABASE_URL="+dsn,
 		"QUARTERDECK_NATS_URL="+p.natsURL,
-		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(signer.PublicKey()),
+		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
 		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
 	)
 	p.direct = budgetAddr

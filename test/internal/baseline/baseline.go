@@ -16,10 +16,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"sync"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
 
 // Defaults applied to zero-valued Options fields.
@@ -111,21 +111,9 @@ func summarize(name string, elapsed time.Duration, tallies []*tally) Result {
 	if elapsed > 0 {
 		r.Rate = float64(r.Ops) / elapsed.Seconds()
 	}
-	slices.Sort(lat)
-	r.P50 = percentile(lat, 50)
-	r.P99 = percentile(lat, 99)
+	sum := loadgen.Summarize(lat)
+	r.P50, r.P99 = sum.P50, sum.P99
 	return r
-}
-
-// percentile returns the nearest-rank p-th percentile of sorted: the smallest value that at least
-// p percent of the values do not exceed. It returns 0 for no values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
 }
 
 // closedLoop runs op from o.Clients goroutines, each starting its next operation when the last

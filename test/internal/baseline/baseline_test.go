@@ -163,46 +163,6 @@ func TestJetStreamUnknownMode(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		out := make([]time.Duration, len(v))
-		for i, x := range v {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		p      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 50, 0},
-		{"one value", ms(7), 99, 7 * time.Millisecond},
-		{"median of four is the second", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
-		{"median of five is the third", ms(1, 2, 3, 4, 5), 50, 3 * time.Millisecond},
-		{"p99 of 100 is the 99th", ms(seq(100)...), 99, 99 * time.Millisecond},
-		{"p99 of 101 is the 100th", ms(seq(101)...), 99, 100 * time.Millisecond},
-		{"p100 is the largest", ms(1, 2, 3), 100, 3 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.sorted, tt.p); got != tt.want {
-				t.Errorf("percentile(%v) = %s, want %s", tt.p, got, tt.want)
-			}
-		})
-	}
-}
-
-// seq returns 1..n.
-func seq(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i + 1
-	}
-	return out
-}
-
 func TestOptionsDefaults(t *testing.T) {
 	o, err := Options{}.withDefaults()
 	if err != nil {
