@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
 // Authenticator authenticates the caller of a REST or gRPC call from the value of its

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // TestRESTConventions checks request IDs, filters and orderings as REST clients use them.

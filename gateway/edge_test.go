@@ -37,9 +37,9 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // --- a recording backend ---

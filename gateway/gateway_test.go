@@ -21,10 +21,10 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 func TestMain(m *testing.M) {

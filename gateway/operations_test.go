@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // records returns the auditRecords of a ListAuditRecords response body.

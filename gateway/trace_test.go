@@ -20,12 +20,12 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // spans records every span of the test binary's global tracer provider (installed in TestMain).

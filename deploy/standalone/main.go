@@ -24,14 +24,14 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/config"
-	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -34,8 +34,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // Deadlines. They are generous because CI machines are slow, and nothing waits for them on

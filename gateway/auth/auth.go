@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
 // ErrorDomain is the ErrorInfo domain of authentication errors.

@@ -14,9 +14,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 type testClock struct {

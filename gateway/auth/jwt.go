@@ -16,7 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
 // JWTConfig is the OIDC setting of the gateway, declared under `prefix:"OIDC_"`

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 //go:embed migrations

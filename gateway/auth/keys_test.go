@@ -13,8 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 func TestAPIKeyLifecycle(t *testing.T) {

@@ -49,14 +49,14 @@ import (
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/authz"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 const (

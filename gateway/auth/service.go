@@ -14,11 +14,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/authz"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/pagetoken"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/pagetoken"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 
 	// The operations API is served by every domain service; linking it here puts its scopes in
 	// the catalogue that API keys are checked against.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // TestStore runs the key store against every engine.

@@ -17,7 +17,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 )
 
 // auditRecords lists every audit record of the budget service once at least want are sealed

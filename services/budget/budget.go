@@ -15,8 +15,8 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // Domain is the service's domain name.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // benchSeq makes codes unique across the runs of a benchmark, which share a database.

@@ -15,7 +15,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // TestWorkedExample is the example of docs/budget.md, call by call, with every figure of the

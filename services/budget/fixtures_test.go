@@ -16,8 +16,8 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // spendEnv is a running budget service with an April fiscal year and a clock fixed at

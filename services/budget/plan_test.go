@@ -12,9 +12,9 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // approverSubject is the second person, who approves what the test principal submits.

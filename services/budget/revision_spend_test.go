@@ -11,7 +11,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 )
 
 // revise opens revision newID of budgetID and lets edit change it while it is a draft.

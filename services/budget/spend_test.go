@@ -15,7 +15,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 )
 
 // cents is minor units of a two-decimal currency as google.type.Money.

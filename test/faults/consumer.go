@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	platformconfig "github.com/quarterdeck/quarterdeck/services/platform/config"
-	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	platformconfig "github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 
 	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 )
 
 // runNATSD is the child-process role: a NATS server with a file store flushed before every

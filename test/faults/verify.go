@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 )
 
 // summary is what a run found. Failures lists each violated check with a few examples.

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
 

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/test/internal/loadgen"
 )
 

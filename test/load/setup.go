@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
 

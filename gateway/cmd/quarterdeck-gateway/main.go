@@ -14,11 +14,11 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
-	"github.com/quarterdeck/quarterdeck/services/platform/config"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 var version = "dev"

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 )
 
 // short keeps the test runs brief; the assertions do not depend on how much gets done.

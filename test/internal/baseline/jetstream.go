@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 )
 
 // publishTimeout bounds one publish and its acknowledgement, as the relay's default

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // rowTablePostgres is shaped like the budget service's cost_centers table, with the payload

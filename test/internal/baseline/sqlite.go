@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // rowTableSQLite is rowTablePostgres in SQLite's types, as the budget service's SQLite store

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget"
-	"github.com/quarterdeck/quarterdeck/services/platform/config"
-	"github.com/quarterdeck/quarterdeck/services/platform/consumer"
-	"github.com/quarterdeck/quarterdeck/services/platform/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
 var version = "dev"

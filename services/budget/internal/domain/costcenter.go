@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
 // CostCenterCollection is the collection segment of cost centre resource names.

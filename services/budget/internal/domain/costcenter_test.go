@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 30, 0, 123456789, time.FixedZone("CET", 3600))

@@ -3,9 +3,9 @@ package domain
 import (
 	"errors"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // Errors of budgets, lines, spend, transfers and exchange rates. Reasons are stable API: clients

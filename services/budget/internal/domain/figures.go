@@ -3,7 +3,7 @@ package domain
 import (
 	"math/big"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // Figures are a line's, budget's or subtree's money for the fiscal year, in minor units of the

@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 )
 
 // Periods and quarters of a fiscal year.

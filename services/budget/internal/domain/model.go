@@ -3,8 +3,8 @@ package domain
 import (
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // Collection segments of the budget service's resource names.

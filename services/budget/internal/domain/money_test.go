@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 func TestOnField(t *testing.T) {

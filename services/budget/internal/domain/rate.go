@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // ExchangeRateID is the ID of the rate of src in dst for month m: "2027-03-eur-usd".

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 )
 
 func TestMonthAndRateIDs(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/audit"
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
 // RecordActual implements budgetv1.BudgetServiceServer.

@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
 // audit appends the audit record of the call in ctx changing resource from before to after

@@ -6,7 +6,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
 )
 
 func costCenterToProto(c *domain.CostCenter) *budgetv1.CostCenter {

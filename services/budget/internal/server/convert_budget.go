@@ -8,8 +8,8 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
 )
 
 // The domain's enums number their values as the API's do, so they convert by a cast; a test

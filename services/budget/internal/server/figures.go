@@ -11,8 +11,8 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // figuresChange is one change of a budget's figures inside a transaction: spend recorded or

@@ -5,8 +5,8 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
 // CheckFunds implements budgetv1.BudgetServiceServer. It only reads, outside any transaction:

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/filter"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // BudgetColumns is the column list every budget query selects, in ScanBudget's order; inserts

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 )
 
 // Wildcard in a parent ID of a list (AIP-159: budgets/-/lines/-) selects every parent.

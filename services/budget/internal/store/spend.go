@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/filter"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // ActualColumns is the column list every actual query selects, in ScanActual's order.

@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/effects"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // NewSQL returns the store on db, a migrated database, running the engine's statements q. The
@@ -32,14 +32,14 @@ type sqlReader struct {
 // sqlTx implements Tx. It embeds what every mutation writes besides the change (events, audit
 // record, request ID) and the reads it shares with the store.
 type sqlTx struct {
-	effects.Tx
+	sqlstore.Tx
 	sqlReader
 }
 
 // Within implements Store.
 func (s *sqlStore) Within(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
 	return s.db.InTx(ctx, func(t *sql.Tx) error {
-		return fn(ctx, &sqlTx{effects.Tx{Tx: t, Engine: s.db.Engine()}, sqlReader{t, s.sql}})
+		return fn(ctx, &sqlTx{sqlstore.Tx{Tx: t, Engine: s.db.Engine()}, sqlReader{t, s.sql}})
 	})
 }
 

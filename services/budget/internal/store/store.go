@@ -13,12 +13,12 @@ import (
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
-	"github.com/quarterdeck/quarterdeck/services/platform/audit"
-	"github.com/quarterdeck/quarterdeck/services/platform/filter"
-	"github.com/quarterdeck/quarterdeck/services/platform/idempotency"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // Store reads the budget service's data and opens transactions to change it.

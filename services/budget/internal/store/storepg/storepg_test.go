@@ -6,8 +6,8 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storetest"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 func TestContract(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 //go:embed migrations/*.sql

@@ -13,7 +13,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -20,12 +20,12 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/audit"
-	"github.com/quarterdeck/quarterdeck/services/platform/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/listing"
-	"github.com/quarterdeck/quarterdeck/services/platform/outbox"
-	"github.com/quarterdeck/quarterdeck/services/platform/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // OpenDB opens the test database d and applies the platform's and the budget migrations.

@@ -1,0 +1,108 @@
+// Package fieldmask resolves the update_mask of an Update request (AIP-134) against the fields a
+// resource lets clients write.
+package fieldmask
+
+import (
+	"slices"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+// Spec lists the fields of a resource by how an update may treat them.
+type Spec struct {
+	// Writable fields may be named in a mask.
+	Writable []string
+	// Ignored fields may appear in a mask and are skipped: the resource's name and etag identify
+	// the update and guard it rather than change data. grpc-gateway derives the mask of a PATCH
+	// from the JSON body, so a body carrying the etag names it in the mask.
+	Ignored []string
+	// OutputOnly and Immutable fields are rejected like unknown ones; listing them only makes
+	// the violation say why.
+	OutputOnly []string
+	Immutable  []string
+}
+
+// FromDescriptor derives the spec of a resource from its message's google.api.field_behavior
+// annotations, so that a field marked OUTPUT_ONLY, IMMUTABLE or IDENTIFIER can never be updated
+// whatever a service's code says: the remaining top-level fields, in declaration order, are
+// writable. ignored are the fields a mask may name without effect (usually "name" and "etag").
+func FromDescriptor(md protoreflect.MessageDescriptor, ignored ...string) Spec {
+	s := Spec{Ignored: slices.Clone(ignored)}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		switch {
+		case slices.Contains(ignored, name):
+		case slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY),
+			slices.Contains(behaviors, annotations.FieldBehavior_IDENTIFIER):
+			s.OutputOnly = append(s.OutputOnly, name)
+		case slices.Contains(behaviors, annotations.FieldBehavior_IMMUTABLE):
+			s.Immutable = append(s.Immutable, name)
+		default:
+			s.Writable = append(s.Writable, name)
+		}
+	}
+	return s
+}
+
+// Resolve returns the writable paths to update:
+//   - an empty mask means every writable field that is populated in msg;
+//   - "*" means every writable field (a full replacement);
+//   - otherwise the named paths, each of which must be writable or ignored. Other paths (output
+//     only, immutable or unknown) are each reported as a violation of field "update_mask".
+func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string, error) {
+	paths := mask.GetPaths()
+	if len(paths) == 0 {
+		m := msg.ProtoReflect()
+		var out []string
+		for _, p := range s.Writable {
+			if fd := m.Descriptor().Fields().ByName(protoName(p)); fd != nil && m.Has(fd) {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	if slices.Contains(paths, "*") {
+		if len(paths) > 1 {
+			return nil, fault.Invalid(fault.Violation{Field: "update_mask", Reason: "FIELD_MASK_INVALID",
+				Description: `"*" cannot be combined with other paths`})
+		}
+		return slices.Clone(s.Writable), nil
+	}
+	var (
+		out []string
+		vs  []fault.Violation
+	)
+	for _, p := range paths {
+		switch {
+		case slices.Contains(s.Writable, p):
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		case slices.Contains(s.Ignored, p):
+		default:
+			why := "is not a field of the resource or cannot be updated"
+			switch {
+			case slices.Contains(s.OutputOnly, p):
+				why = "is output only"
+			case slices.Contains(s.Immutable, p):
+				why = "is immutable: it can only be set when the resource is created"
+			}
+			vs = append(vs, fault.Violation{Field: "update_mask", Reason: "FIELD_NOT_WRITABLE",
+				Description: "field " + p + " " + why})
+		}
+	}
+	if err := fault.Invalid(vs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func protoName(path string) protoreflect.Name { return protoreflect.Name(path) }

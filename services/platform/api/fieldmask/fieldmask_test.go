@@ -1,0 +1,316 @@
+package fieldmask_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
+)
+
+// costCenterSpec is the spec the budget service uses for a cost centre.
+func costCenterSpec() fieldmask.Spec {
+	return fieldmask.Spec{
+		Writable: []string{"display_name", "code", "owner", "parent", "active", "description"},
+		Ignored:  []string{"name", "etag"},
+	}
+}
+
+func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+
+func TestResolve(t *testing.T) {
+	full := &budgetv1.CostCenter{
+		Name:        "costCenters/a",
+		DisplayName: "A",
+		Code:        "A1",
+		Owner:       "o@example.com",
+		Parent:      "costCenters/p",
+		Active:      proto.Bool(true),
+		Description: "d",
+		CreateTime:  timestamppb.Now(),
+		Etag:        "e",
+	}
+	tests := []struct {
+		name string
+		mask *fieldmaskpb.FieldMask
+		msg  *budgetv1.CostCenter
+		want []string
+	}{
+		{name: "nil mask, empty message", mask: nil, msg: &budgetv1.CostCenter{}, want: nil},
+		{name: "empty mask, empty message", mask: mask(), msg: &budgetv1.CostCenter{}, want: nil},
+		{
+			name: "nil mask: populated writable fields in spec order",
+			mask: nil,
+			msg:  &budgetv1.CostCenter{Description: "d", DisplayName: "A", Name: "costCenters/a", Etag: "e"},
+			want: []string{"display_name", "description"},
+		},
+		{
+			name: "empty mask: every populated writable field",
+			mask: mask(),
+			msg:  full,
+			want: []string{"display_name", "code", "owner", "parent", "active", "description"},
+		},
+		{
+			name: "empty mask: active=false is present",
+			mask: mask(),
+			msg:  &budgetv1.CostCenter{Active: proto.Bool(false)},
+			want: []string{"active"},
+		},
+		{
+			name: "empty mask: unset active is absent",
+			mask: mask(),
+			msg:  &budgetv1.CostCenter{Owner: "o"},
+			want: []string{"owner"},
+		},
+		{
+			name: "star: every writable field, populated or not",
+			mask: mask("*"),
+			msg:  &budgetv1.CostCenter{},
+			want: []string{"display_name", "code", "owner", "parent", "active", "description"},
+		},
+		{
+			name: "named paths in mask order",
+			mask: mask("owner", "display_name"),
+			msg:  &budgetv1.CostCenter{},
+			want: []string{"owner", "display_name"},
+		},
+		{
+			name: "ignored paths are skipped",
+			mask: mask("name", "etag", "display_name"),
+			msg:  full,
+			want: []string{"display_name"},
+		},
+		{name: "only ignored paths", mask: mask("etag"), msg: full, want: nil},
+		{
+			name: "duplicates are removed",
+			mask: mask("code", "owner", "code", "owner", "code"),
+			msg:  full,
+			want: []string{"code", "owner"},
+		},
+	}
+	spec := costCenterSpec()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := spec.Resolve(tt.mask, tt.msg)
+			if err != nil {
+				t.Fatalf("Resolve(%v) error: %v", tt.mask.GetPaths(), err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("Resolve(%v) = %q, want %q", tt.mask.GetPaths(), got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveStarReturnsACopy(t *testing.T) {
+	spec := costCenterSpec()
+	got, err := spec.Resolve(mask("*"), &budgetv1.CostCenter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got[0] = "create_time"
+	if spec.Writable[0] != "display_name" {
+		t.Fatalf("changing the result of Resolve changed Spec.Writable to %q", spec.Writable)
+	}
+}
+
+func TestResolveRejects(t *testing.T) {
+	tests := []struct {
+		name        string
+		mask        *fieldmaskpb.FieldMask
+		wantReasons []string // one per violation, all on field update_mask
+	}{
+		{name: "star with another path", mask: mask("*", "display_name"), wantReasons: []string{"FIELD_MASK_INVALID"}},
+		{name: "star twice", mask: mask("*", "*"), wantReasons: []string{"FIELD_MASK_INVALID"}},
+		{name: "output-only field", mask: mask("create_time"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "unknown field", mask: mask("nonsense"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{
+			name:        "one violation per bad path, good paths do not hide them",
+			mask:        mask("display_name", "create_time", "etag", "nonsense"),
+			wantReasons: []string{"FIELD_NOT_WRITABLE", "FIELD_NOT_WRITABLE"},
+		},
+		{name: "nested path", mask: mask("cost_center.display_name"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "case matters", mask: mask("Display_Name"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "json name", mask: mask("displayName"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "empty path", mask: mask(""), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+	}
+	spec := costCenterSpec()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := spec.Resolve(tt.mask, &budgetv1.CostCenter{DisplayName: "A"})
+			if got != nil {
+				t.Errorf("Resolve returned paths %q with an error", got)
+			}
+			if !errors.Is(err, fault.New(fault.InvalidArgument, fault.ReasonInvalid, "")) {
+				t.Fatalf("Resolve(%q) = %v, want an INVALID_ARGUMENT fault", tt.mask.GetPaths(), err)
+			}
+			var reasons []string
+			for _, v := range fault.As(err).Violations {
+				if v.Field != "update_mask" {
+					t.Errorf("violation field = %q, want update_mask", v.Field)
+				}
+				reasons = append(reasons, v.Reason)
+			}
+			if !slices.Equal(reasons, tt.wantReasons) {
+				t.Fatalf("violation reasons = %q, want %q", reasons, tt.wantReasons)
+			}
+		})
+	}
+}
+
+func FuzzResolve(f *testing.F) {
+	f.Add("", uint8(0))
+	f.Add("*", uint8(0))
+	f.Add("*,display_name", uint8(1))
+	f.Add("display_name,code,code,etag,name", uint8(0xff))
+	f.Add("create_time,nonsense,,active", uint8(0x10))
+	f.Add(",", uint8(3))
+	spec := costCenterSpec()
+	f.Fuzz(func(t *testing.T, paths string, populated uint8) {
+		msg := &budgetv1.CostCenter{Name: "costCenters/a", Etag: "e"}
+		setters := []func(){
+			func() { msg.DisplayName = "A" },
+			func() { msg.Code = "A1" },
+			func() { msg.Owner = "o" },
+			func() { msg.Parent = "costCenters/p" },
+			func() { msg.Active = proto.Bool(false) },
+			func() { msg.Description = "d" },
+		}
+		for i, set := range setters {
+			if populated&(1<<i) != 0 {
+				set()
+			}
+		}
+		var m *fieldmaskpb.FieldMask
+		if paths != "" {
+			m = mask(strings.Split(paths, ",")...)
+		}
+
+		got, err := spec.Resolve(m, msg)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("Resolve(%q) returned %q with error %v", paths, got, err)
+			}
+			fe := fault.As(err)
+			if fe == nil || fe.Kind != fault.InvalidArgument || len(fe.Violations) == 0 {
+				t.Fatalf("Resolve(%q) = %v, want INVALID_ARGUMENT with violations", paths, err)
+			}
+			for _, v := range fe.Violations {
+				if v.Field != "update_mask" {
+					t.Fatalf("Resolve(%q) violation on %q, want update_mask", paths, v.Field)
+				}
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, p := range got {
+			if !slices.Contains(spec.Writable, p) {
+				t.Fatalf("Resolve(%q) = %q: %q is not writable", paths, got, p)
+			}
+			if seen[p] {
+				t.Fatalf("Resolve(%q) = %q: %q appears twice", paths, got, p)
+			}
+			seen[p] = true
+			if m != nil && !slices.Contains(m.Paths, p) && !slices.Contains(m.Paths, "*") {
+				t.Fatalf("Resolve(%q) = %q: %q was not asked for", paths, got, p)
+			}
+		}
+	})
+}
+
+// assetDescriptor builds a resource message with a field of every behavior, IMMUTABLE
+// included, as a service would declare it in its proto.
+func assetDescriptor(t *testing.T) protoreflect.MessageDescriptor {
+	t.Helper()
+	field := func(name string, n int32, behaviors ...annotations.FieldBehavior) *descriptorpb.FieldDescriptorProto {
+		opts := &descriptorpb.FieldOptions{}
+		if len(behaviors) > 0 {
+			proto.SetExtension(opts, annotations.E_FieldBehavior, behaviors)
+		}
+		return &descriptorpb.FieldDescriptorProto{
+			Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(name),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type:  descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Options: opts,
+		}
+	}
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("fieldmask_test/asset.proto"),
+		Package:    proto.String("fieldmask.test"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/api/field_behavior.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Asset"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("name", 1, annotations.FieldBehavior_IDENTIFIER),
+				field("serial_number", 2, annotations.FieldBehavior_IMMUTABLE),
+				field("display_name", 3, annotations.FieldBehavior_REQUIRED),
+				field("location", 4),
+				field("create_time", 5, annotations.FieldBehavior_OUTPUT_ONLY),
+				field("etag", 6),
+			},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Messages().ByName("Asset")
+}
+
+func TestFromDescriptor(t *testing.T) {
+	md := assetDescriptor(t)
+	spec := fieldmask.FromDescriptor(md, "name", "etag")
+	if want := []string{"display_name", "location"}; !slices.Equal(spec.Writable, want) {
+		t.Errorf("writable = %q, want %q", spec.Writable, want)
+	}
+	msg := dynamicpb.NewMessage(md)
+	got, err := spec.Resolve(mask("*"), msg)
+	if err != nil || !slices.Equal(got, []string{"display_name", "location"}) {
+		t.Errorf(`Resolve("*") = %q, %v`, got, err)
+	}
+	_, err = spec.Resolve(mask("serial_number", "location", "create_time", "name", "etag", "colour"), msg)
+	fe := fault.As(err)
+	if fe == nil {
+		t.Fatalf("err = %v, want violations", err)
+	}
+	var descs []string
+	for _, v := range fe.Violations {
+		if v.Field != "update_mask" || v.Reason != "FIELD_NOT_WRITABLE" {
+			t.Errorf("violation = %+v", v)
+		}
+		descs = append(descs, v.Description)
+	}
+	want := []string{
+		"field serial_number is immutable: it can only be set when the resource is created",
+		"field create_time is output only",
+		"field colour is not a field of the resource or cannot be updated",
+	}
+	if !slices.Equal(descs, want) {
+		t.Errorf("violations:\n got %q\nwant %q", descs, want)
+	}
+}
+
+// TestFromDescriptorCostCenter checks the spec derived from the CostCenter message: the fields
+// its annotations leave writable are the ones the budget service lets an update change.
+func TestFromDescriptorCostCenter(t *testing.T) {
+	spec := fieldmask.FromDescriptor((&budgetv1.CostCenter{}).ProtoReflect().Descriptor(), "name", "etag")
+	if want := costCenterSpec().Writable; !slices.Equal(spec.Writable, want) {
+		t.Errorf("writable = %q, want %q", spec.Writable, want)
+	}
+	if want := []string{"create_time", "update_time"}; !slices.Equal(spec.OutputOnly, want) {
+		t.Errorf("output only = %q, want %q", spec.OutputOnly, want)
+	}
+}

@@ -1,0 +1,165 @@
+package money
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+func reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fault.As(err).Reason
+}
+
+func TestAmountFromMoney(t *testing.T) {
+	tests := []struct {
+		units    int64
+		nanos    int32
+		code     string
+		fallback Currency
+		want     Amount
+		reason   string
+	}{
+		{1234, 500_000_000, "EUR", "", Amount{123450, "EUR"}, ""},
+		{1234, 500_000_000, "", "USD", Amount{123450, "USD"}, ""},
+		{-1, -50_000_000, "EUR", "", Amount{-105, "EUR"}, ""},
+		{0, -10_000_000, "EUR", "", Amount{-1, "EUR"}, ""},
+		{1500, 0, "JPY", "", Amount{1500, "JPY"}, ""},
+		{1, 500_000_000, "JPY", "", Amount{}, "AMOUNT_TOO_PRECISE"},
+		{1, 5_000_000, "EUR", "", Amount{}, "AMOUNT_TOO_PRECISE"},
+		{1, 1, "EUR", "", Amount{}, "AMOUNT_TOO_PRECISE"},
+		{2, 345_000_000, "BHD", "", Amount{2345, "BHD"}, ""},
+		{2, 345_600_000, "BHD", "", Amount{}, "AMOUNT_TOO_PRECISE"},
+		{1, -1, "EUR", "", Amount{}, "AMOUNT_SIGN_MISMATCH"},
+		{-1, 10_000_000, "EUR", "", Amount{}, "AMOUNT_SIGN_MISMATCH"},
+		{1, 1_000_000_000, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
+		{math.MaxInt64 / 100, 0, "EUR", "", Amount{math.MaxInt64 / 100 * 100, "EUR"}, ""},
+		{math.MaxInt64/100 + 1, 0, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
+		{math.MaxInt64 / 100, 990_000_000, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
+		{math.MinInt64, 0, "JPY", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
+		{1, 0, "XXX", "", Amount{}, "CURRENCY_UNSUPPORTED"},
+		{1, 0, "eur", "", Amount{}, "CURRENCY_UNSUPPORTED"},
+		{1, 0, "", "", Amount{}, "CURRENCY_UNSUPPORTED"},
+	}
+	for _, tt := range tests {
+		got, err := FromParts(tt.units, tt.nanos, tt.code, tt.fallback)
+		if tt.reason != "" {
+			if reason(err) != tt.reason {
+				t.Errorf("FromParts(%d, %d, %q) error = %v, want %s", tt.units, tt.nanos, tt.code, err, tt.reason)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("FromParts(%d, %d, %q) = %+v, %v; want %+v", tt.units, tt.nanos, tt.code, got, err, tt.want)
+		}
+		// Round trip.
+		u, n, c := got.Money()
+		if tt.code != "" && (u != tt.units || n != tt.nanos || c != tt.code) {
+			t.Errorf("Money() = %d %d %s, want %d %d %s", u, n, c, tt.units, tt.nanos, tt.code)
+		}
+	}
+}
+
+func TestMoneyAndFormat(t *testing.T) {
+	tests := []struct {
+		a     Amount
+		units int64
+		nanos int32
+		text  string
+	}{
+		{Amount{123450, "EUR"}, 1234, 500_000_000, "1234.50 EUR"},
+		{Amount{-5, "USD"}, 0, -50_000_000, "-0.05 USD"},
+		{Amount{-105, "USD"}, -1, -50_000_000, "-1.05 USD"},
+		{Amount{1500, "JPY"}, 1500, 0, "1500 JPY"},
+		{Amount{7, "BHD"}, 0, 7_000_000, "0.007 BHD"},
+		{Amount{0, "EUR"}, 0, 0, "0.00 EUR"},
+		{Amount{math.MinInt64, "EUR"}, math.MinInt64 / 100, -80_000_000, "-92233720368547758.08 EUR"},
+	}
+	for _, tt := range tests {
+		u, n, c := tt.a.Money()
+		if u != tt.units || n != tt.nanos || c != string(tt.a.Currency) {
+			t.Errorf("%+v.Money() = %d %d %s", tt.a, u, n, c)
+		}
+		if s := FormatMinor(tt.a.Minor, tt.a.Currency); s != tt.text {
+			t.Errorf("FormatMinor(%+v) = %q, want %q", tt.a, s, tt.text)
+		}
+	}
+}
+
+func TestParseCurrency(t *testing.T) {
+	for code, exp := range map[string]int{"EUR": 2, "JPY": 0, "BHD": 3, "KWD": 3, "CLP": 0, "ISK": 0, "KRW": 0, "TND": 3} {
+		c, err := ParseCurrency(code)
+		if err != nil || c.Exponent() != exp {
+			t.Errorf("ParseCurrency(%s) = %v, %v exponent %d; want exponent %d", code, c, err, c.Exponent(), exp)
+		}
+	}
+	_, err := ParseCurrency("ABC")
+	if !errors.Is(err, ErrCurrencyUnsupported) || fault.As(err).Metadata["currency"] != "ABC" {
+		t.Errorf("ParseCurrency(ABC) = %v", err)
+	}
+}
+
+func TestAddSubNeg(t *testing.T) {
+	eur := func(m int64) Amount { return Amount{m, "EUR"} }
+	if s, err := eur(150).Add(eur(-20)); err != nil || s != eur(130) {
+		t.Errorf("Add = %v, %v", s, err)
+	}
+	if _, err := eur(math.MaxInt64).Add(eur(1)); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Errorf("overflow Add err = %v", err)
+	}
+	if _, err := eur(math.MinInt64).Add(eur(-1)); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Errorf("underflow Add err = %v", err)
+	}
+	if _, err := eur(1).Add(Amount{1, "USD"}); !errors.Is(err, ErrCurrencyMismatch) {
+		t.Errorf("mixed Add err = %v", err)
+	}
+	if d, err := eur(-1).Sub(eur(math.MaxInt64)); err != nil || d.Minor != math.MinInt64 {
+		t.Errorf("Sub to MinInt64 = %v, %v", d, err)
+	}
+	if _, err := eur(0).Sub(eur(math.MinInt64)); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Errorf("0 - MinInt64 err = %v", err)
+	}
+	if d, err := eur(-1).Sub(eur(math.MinInt64)); err != nil || d.Minor != math.MaxInt64 {
+		t.Errorf("-1 - MinInt64 = %v, %v", d, err)
+	}
+	if _, err := eur(math.MinInt64).Neg(); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Errorf("Neg(MinInt64) err = %v", err)
+	}
+	if n, err := eur(42).Neg(); err != nil || n.Minor != -42 {
+		t.Errorf("Neg = %v, %v", n, err)
+	}
+}
+
+// TestAddProperty sums 10,000 random actual amounts through AddMinor and compares with big.Int.
+
+func TestAddProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var sum int64
+	want := new(big.Int)
+	for range 10000 {
+		v := r.Int64N(2_000_000_000_00) - 1_000_000_000_00
+		var err error
+		if sum, err = AddMinor(sum, v); err != nil {
+			t.Fatal(err)
+		}
+		want.Add(want, big.NewInt(v))
+	}
+	if want.Int64() != sum || !want.IsInt64() {
+		t.Fatalf("sum = %d, want %s", sum, want)
+	}
+	// Near the limits: overflow is detected exactly when big.Int leaves the int64 range.
+	for range 10000 {
+		a, b := int64(r.Uint64()), int64(r.Uint64())
+		s, err := AddMinor(a, b)
+		w := new(big.Int).Add(big.NewInt(a), big.NewInt(b))
+		if w.IsInt64() != (err == nil) || (err == nil && s != w.Int64()) {
+			t.Fatalf("AddMinor(%d, %d) = %d, %v; big %s", a, b, s, err, w)
+		}
+	}
+}

@@ -1,0 +1,580 @@
+// Package consumer runs the event consumers of a domain service: durable JetStream pull consumers
+// whose handlers apply other services' events to the service's own database.
+//
+// Delivery is at least once; effects are applied once. A handler runs inside a database
+// transaction that also records the event in the consumer's inbox (consumer, event id), and the
+// message is acknowledged only after that transaction commits. A redelivered or re-published
+// event finds its inbox row and has no second effect. Per resource, the consumer remembers the
+// highest aggregate version it applied and skips older events instead of applying them out of
+// order. An event that still fails on its last delivery attempt becomes a dead letter in the
+// database, which an operator lists and replays through the OperationsService.
+package consumer
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the consumer runtime's schema for an engine; the host applies it to every
+// service's database under the version table MigrationTable.
+func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
+
+// MigrationTable is the goose version table of the consumer runtime's migrations.
+const MigrationTable = "quarterdeck_consumer_migrations"
+
+// Event is one delivered domain event, decoded from its CloudEvents headers and payload.
+type Event struct {
+	ID       string    // ce-id
+	Type     string    // ce-type: the proto message's full name
+	Source   string    // ce-source
+	Resource string    // ce-subject: the resource the event is about
+	Version  int64     // ce-aggregateversion: the resource's version after the change (0: unknown)
+	Time     time.Time // ce-time
+	Subject  string    // the NATS subject
+	Data     []byte    // the payload, protojson
+	// Message is the payload decoded into its proto type, found by ce-type among the linked-in
+	// proto types; nil when the type is not linked into the binary.
+	Message proto.Message
+	// Header holds every header of the message, including the trace context.
+	Header nats.Header
+	// Attempt is the delivery attempt, from 1; a replay of a dead letter counts on from its
+	// attempts.
+	Attempt int
+}
+
+// Handler applies an event within tx. It must not have effects outside tx: the transaction may
+// roll back and the event be delivered again. An error makes the event be delivered again after
+// a backoff, up to the consumer's MaxDeliver; wrap it with Permanent to give up at once.
+type Handler func(ctx context.Context, tx *sql.Tx, ev Event) error
+
+// Spec declares one consumer of a service.
+type Spec struct {
+	// Name identifies the consumer within its service (lower case letters, digits, '_' and '-').
+	// The JetStream durable is named <service>_<Name>, so services never share a durable.
+	Name string
+	// Domain is the domain whose events it consumes; its stream is <PREFIX>_<DOMAIN>.
+	Domain string
+	// Subjects filter the domain's events, relative to "<prefix>.<domain>.", e.g.
+	// "cost_center.created" or "cost_center.>". Empty means every event of the domain. More than
+	// one subject needs NATS 2.10 or later.
+	Subjects []string
+	// Handler applies each event.
+	Handler Handler
+}
+
+// Settings are the delivery settings of a service's consumers. Zero values take the defaults.
+type Settings struct {
+	MaxDeliver     int           `env:"CONSUMER_MAX_DELIVER" default:"8" help:"delivery attempts of an event before it becomes a dead letter"`
+	AckWait        time.Duration `env:"CONSUMER_ACK_WAIT" default:"30s" help:"how long a delivered event may stay unacknowledged before it is delivered again (e.g. after a crash)"`
+	BackoffInitial time.Duration `env:"CONSUMER_BACKOFF_INITIAL" default:"1s" help:"wait before redelivering an event whose handler failed; doubles with every attempt"`
+	BackoffMax     time.Duration `env:"CONSUMER_BACKOFF_MAX" default:"5m" help:"longest wait between two delivery attempts of a failed event"`
+	MaxAckPending  int           `env:"CONSUMER_MAX_ACK_PENDING" default:"64" help:"events a consumer holds unacknowledged at most (its pull batch)"`
+	// InboxRetention must outlive the streams' maximum age, so that every event a stream can
+	// still deliver finds its inbox row.
+	InboxRetention time.Duration `env:"CONSUMER_INBOX_RETENTION" default:"744h" help:"how long a consumer remembers the ids of handled events (longer than the streams' max age)"`
+}
+
+// Default settings, also the zero-value fallbacks.
+const (
+	DefaultMaxDeliver     = 8
+	DefaultAckWait        = 30 * time.Second
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 5 * time.Minute
+	DefaultMaxAckPending  = 64
+	DefaultInboxRetention = 744 * time.Hour
+)
+
+func (s Settings) withDefaults() Settings {
+	if s.MaxDeliver <= 0 {
+		s.MaxDeliver = DefaultMaxDeliver
+	}
+	if s.AckWait <= 0 {
+		s.AckWait = DefaultAckWait
+	}
+	if s.BackoffInitial <= 0 {
+		s.BackoffInitial = DefaultBackoffInitial
+	}
+	if s.BackoffMax <= 0 {
+		s.BackoffMax = DefaultBackoffMax
+	}
+	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
+	if s.MaxAckPending <= 0 {
+		s.MaxAckPending = DefaultMaxAckPending
+	}
+	if s.InboxRetention <= 0 {
+		s.InboxRetention = DefaultInboxRetention
+	}
+	return s
+}
+
+// Backoff returns the wait before the delivery that follows failed attempt n (from 1):
+// BackoffInitial doubled n-1 times, at most BackoffMax.
+func (s Settings) Backoff(n int) time.Duration {
+	s = s.withDefaults()
+	d := s.BackoffInitial
+	for i := 1; i < n && d < s.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, s.BackoffMax)
+}
+
+// permanent marks an error that no retry can fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps err so that the event becomes a dead letter at once instead of being retried.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// Options configures a Runtime.
+type Options struct {
+	// Service is the consuming service's domain: it prefixes the durables and names the dead
+	// letters (services/<Service>/deadLetters/<id>).
+	Service string
+	// Prefix is the event subject prefix (events.DefaultPrefix unless configured).
+	Prefix   string
+	Settings Settings
+	Logger   *slog.Logger
+	// TracerProvider and MeterProvider default to the global ones.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+}
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// Runtime runs the consumers of one service and serves its dead letters.
+type Runtime struct {
+	db       *sqldb.DB
+	js       jetstream.JetStream
+	opts     Options
+	settings Settings
+	log      *slog.Logger
+	tracer   trace.Tracer
+	metrics  *instruments
+	specs    map[string]*runner
+	order    []*runner
+
+	mu        sync.Mutex
+	started   bool
+	draining  bool
+	drainC    chan struct{}
+	drainOnce sync.Once
+	wg        sync.WaitGroup // every goroutine Start starts
+	runners   sync.WaitGroup // the consuming goroutines only
+	stopCtx   context.CancelFunc
+}
+
+// runner is the running state of one consumer.
+type runner struct {
+	spec    Spec
+	durable string
+	stream  string
+
+	mu       sync.Mutex
+	iter     jetstream.MessagesContext
+	consumer jetstream.Consumer
+}
+
+// New returns a runtime for the consumers in specs, reading from js and writing to db. js may be
+// nil for a runtime that only serves dead letters (Start then fails).
+func New(db *sqldb.DB, js jetstream.JetStream, specs []Spec, opts Options) (*Runtime, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = events.DefaultPrefix
+	}
+	if err := events.ValidatePrefix(opts.Prefix); err != nil {
+		return nil, err
+	}
+	if !namePattern.MatchString(opts.Service) {
+		return nil, fmt.Errorf("consumer runtime: invalid service name %q", opts.Service)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	if opts.MeterProvider == nil {
+		opts.MeterProvider = otel.GetMeterProvider()
+	}
+	r := &Runtime{
+		db:       db,
+		js:       js,
+		opts:     opts,
+		settings: opts.Settings.withDefaults(),
+		log:      opts.Logger.With("component", "consumer"),
+		tracer:   opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"),
+		specs:    make(map[string]*runner, len(specs)),
+		drainC:   make(chan struct{}),
+	}
+	for _, s := range specs {
+		if !namePattern.MatchString(s.Name) {
+			return nil, fmt.Errorf("consumer %q: name must match %s", s.Name, namePattern)
+		}
+		if _, dup := r.specs[s.Name]; dup {
+			return nil, fmt.Errorf("consumer %q declared twice", s.Name)
+		}
+		if !namePattern.MatchString(s.Domain) || s.Handler == nil {
+			return nil, fmt.Errorf("consumer %q: a domain and a handler are required", s.Name)
+		}
+		for _, sub := range s.Subjects {
+			if sub == "" || strings.ContainsAny(sub, " \t") || strings.HasPrefix(sub, ".") {
+				return nil, fmt.Errorf("consumer %q: invalid subject filter %q", s.Name, sub)
+			}
+		}
+		rn := &runner{
+			spec:    s,
+			durable: opts.Service + "_" + s.Name,
+			stream:  events.StreamName(opts.Prefix, s.Domain),
+		}
+		r.specs[s.Name] = rn
+		r.order = append(r.order, rn)
+	}
+	m, err := newInstruments(r)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
+	return r, nil
+}
+
+// filters returns the consumer's full filter subjects.
+func (r *Runtime) filters(rn *runner) []string {
+	base := r.opts.Prefix + "." + rn.spec.Domain + "."
+	if len(rn.spec.Subjects) == 0 {
+		return []string{base + ">"}
+	}
+	out := make([]string, len(rn.spec.Subjects))
+	for i, s := range rn.spec.Subjects {
+		out[i] = base + s
+	}
+	return out
+}
+
+func (r *Runtime) consumerConfig(rn *runner) jetstream.ConsumerConfig {
+	cc := jetstream.ConsumerConfig{
+		Durable:       rn.durable,
+		Description:   "Quarterdeck " + r.opts.Service + " consumer " + rn.spec.Name,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       r.settings.AckWait,
+		// The runtime counts attempts itself and dead-letters on the last one: the server's own
+		// limit would stop delivering an event silently even if its dead letter could not be
+		// written. The backoff between attempts is a NAK delay rather than JetStream's BackOff
+		// list, which would replace AckWait, the bound on recovering from a crashed consumer.
+		MaxDeliver:    -1,
+		MaxAckPending: r.settings.MaxAckPending,
+	}
+	f := r.filters(rn)
+	if len(f) == 1 {
+		cc.FilterSubject = f[0]
+	} else {
+		cc.FilterSubjects = f
+	}
+	return cc
+}
+
+// Start creates or updates each consumer's durable and starts consuming. A consumer whose stream
+// does not exist yet (its producer has not started) keeps retrying in the background. Cancelling
+// ctx stops the consumers at once, without waiting for in-flight handlers to commit: their events
+// are delivered again after AckWait. Drain stops them gracefully.
+func (r *Runtime) Start(ctx context.Context) error {
+	if r.js == nil {
+		return errors.New("consumer runtime: no JetStream context")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("consumer runtime: already started")
+	}
+	r.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	r.stopCtx = cancel
+	for _, rn := range r.order {
+		r.wg.Add(1)
+		r.runners.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer r.runners.Done()
+			r.run(ctx, rn)
+		}()
+	}
+	if len(r.order) > 0 {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.pruneLoop(ctx)
+		}()
+	}
+	// Owner of the iterators on an abrupt stop: it ends them when ctx does.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		<-ctx.Done()
+		for _, rn := range r.order {
+			rn.stopIter()
+		}
+	}()
+	return nil
+}
+
+// Drain stops fetching, lets each consumer finish the events it already holds, and returns when
+// all have stopped or ctx is done (then it stops them at once). It is safe to call without Start.
+func (r *Runtime) Drain(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.draining {
+		r.draining = true
+		close(r.drainC)
+	}
+	started := r.started
+	r.mu.Unlock()
+	defer r.metrics.close()
+	if !started {
+		return nil
+	}
+	r.drainOnce.Do(func() {
+		for _, rn := range r.order {
+			rn.drainIter()
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		r.runners.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("consumers of %s: drain: %w", r.opts.Service, ctx.Err())
+	}
+	r.stopCtx()
+	r.wg.Wait()
+	return err
+}
+
+// Wait returns when every goroutine Start started has returned, after Drain or once Start's
+// context is done.
+func (r *Runtime) Wait() { r.wg.Wait() }
+
+func (r *Runtime) isDraining() bool {
+	select {
+	case <-r.drainC:
+		return true
+	default:
+		return false
+	}
+}
+
+func (rn *runner) setIter(it jetstream.MessagesContext, c jetstream.Consumer) {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	rn.iter, rn.consumer = it, c
+}
+
+func (rn *runner) stopIter() {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.iter != nil {
+		rn.iter.Stop()
+	}
+}
+
+func (rn *runner) drainIter() {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	if rn.iter != nil {
+		rn.iter.Drain()
+	}
+}
+
+func (rn *runner) info() jetstream.Consumer {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return rn.consumer
+}
+
+// run consumes until ctx ends or the runtime drains.
+func (r *Runtime) run(ctx context.Context, rn *runner) {
+	log := r.log.With("consumer", rn.spec.Name, "stream", rn.stream)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil && !r.isDraining() {
+		it, err := r.subscribe(ctx, rn)
+		if err != nil {
+			log.Warn("consumer not ready; retrying", "error", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.drainC:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		log.Info("consuming", "durable", rn.durable)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					break
+				}
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					log.Warn("consumer lost; subscribing again", "error", err)
+					it.Stop()
+					break
+				}
+				log.Debug("consumer iterator", "error", err)
+				continue
+			}
+			r.deliver(ctx, rn, msg)
+		}
+	}
+}
+
+// subscribe creates or updates the durable and returns a message iterator over it; the runner
+// holds it so that Drain and an abrupt stop can end it.
+func (r *Runtime) subscribe(ctx context.Context, rn *runner) (jetstream.MessagesContext, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := r.js.CreateOrUpdateConsumer(cctx, rn.stream, r.consumerConfig(rn))
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on %s: %w", rn.durable, rn.stream, err)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(r.settings.MaxAckPending))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", rn.durable, err)
+	}
+	rn.setIter(it, c)
+	// A drain or stop that came while subscribing must not miss this iterator.
+	if ctx.Err() != nil {
+		it.Stop()
+	} else if r.isDraining() {
+		it.Drain()
+	}
+	return it, nil
+}
+
+// decode reads an event from a message's subject, headers and payload.
+func decode(subject string, h nats.Header, data []byte) (Event, error) {
+	ev := Event{
+		ID:       h.Get(events.HeaderID),
+		Type:     h.Get(events.HeaderType),
+		Source:   h.Get(events.HeaderSource),
+		Resource: h.Get(events.HeaderSubject),
+		Subject:  subject,
+		Data:     data,
+		Header:   h,
+	}
+	if ev.ID == "" {
+		return ev, errors.New("the message has no " + events.HeaderID + " header")
+	}
+	if v := h.Get(events.HeaderVersion); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return ev, fmt.Errorf("invalid %s header %q", events.HeaderVersion, v)
+		}
+		ev.Version = n
+	}
+	if t := h.Get(events.HeaderTime); t != "" {
+		tm, err := time.Parse(time.RFC3339Nano, t)
+		if err != nil {
+			return ev, fmt.Errorf("invalid %s header %q", events.HeaderTime, t)
+		}
+		ev.Time = tm.UTC()
+	}
+	if ev.Type != "" {
+		if mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(ev.Type)); err == nil {
+			m := mt.New().Interface()
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, m); err != nil {
+				return ev, fmt.Errorf("decode %s payload: %w", ev.Type, err)
+			}
+			ev.Message = m
+		}
+	}
+	return ev, nil
+}
+
+// pruneInterval is how often the inbox is pruned.
+const pruneInterval = time.Hour
+
+// pruneLoop deletes expired inbox rows every pruneInterval until ctx ends or the runtime drains.
+func (r *Runtime) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.drainC:
+			return
+		case <-t.C:
+			if n, err := r.pruneInbox(ctx, time.Now()); err != nil {
+				r.log.Warn("prune consumer inbox", "error", err)
+			} else if n > 0 {
+				r.log.Info("consumer inbox pruned", "rows", n)
+			}
+		}
+	}
+}
+
+const pruneInboxSQL = `DELETE FROM consumer_inbox WHERE (consumer, event_id) IN (
+	SELECT consumer, event_id FROM consumer_inbox WHERE processed_at < $1 LIMIT 1000)`
+
+// pruneInbox deletes the inbox rows older than the retention at now, a thousand per statement so
+// that no transaction grows large, and returns how many it deleted.
+func (r *Runtime) pruneInbox(ctx context.Context, now time.Time) (int64, error) {
+	cutoff := now.UTC().Add(-r.settings.InboxRetention)
+	var total int64
+	for {
+		res, err := r.db.ExecContext(ctx, pruneInboxSQL, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("prune consumer inbox: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune consumer inbox: %w", err)
+		}
+		total += n
+		if n < 1000 {
+			return total, nil
+		}
+	}
+}

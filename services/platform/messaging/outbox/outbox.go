@@ -1,0 +1,112 @@
+// Package outbox implements the transactional outbox: a service writes its domain events into the
+// outbox table in the same transaction as the change they describe, and a relay publishes them
+// to NATS JetStream afterwards. A change is therefore never visible without its event, and an
+// event is never published for a change that rolled back.
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations returns the outbox schema for an engine; the host applies it to every service's
+// database under the version table MigrationTable.
+func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
+
+// MigrationTable is the version table of the platform's own migrations.
+const MigrationTable = "quarterdeck_platform_migrations"
+
+// Message is one event as stored in the outbox and published to NATS.
+type Message struct {
+	ID               string    // ce-id and Nats-Msg-Id, a UUIDv7
+	Subject          string    // NATS subject
+	Type             string    // ce-type: the proto message's full name
+	Source           string    // ce-source
+	ResourceName     string    // ce-subject: the resource the event is about
+	AggregateVersion int64     // the resource's version after the change
+	Time             time.Time // ce-time, UTC
+	Payload          []byte    // protojson of the event message
+	TraceParent      string    // W3C trace context of the request that caused the event
+	TraceState       string
+}
+
+// Factory turns domain event messages into outbox messages for one domain.
+type Factory struct {
+	prefix string
+	now    func() time.Time
+}
+
+// NewFactory returns a factory publishing under the subject prefix. now is the clock (nil for
+// time.Now).
+func NewFactory(prefix string, now func() time.Time) (*Factory, error) {
+	if err := events.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Factory{prefix: prefix, now: now}, nil
+}
+
+// New builds the outbox message for event, a proto message carrying the event option, about the
+// resource named resource at aggregate version version. The trace context of ctx travels with it.
+func (f *Factory) New(ctx context.Context, event proto.Message, resource string, version int64) (Message, error) {
+	spec, err := events.SpecOf(event)
+	if err != nil {
+		return Message{}, err
+	}
+	payload, err := protojson.Marshal(event)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode %s: %w", spec.Type, err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Message{}, fmt.Errorf("event id: %w", err)
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return Message{
+		ID:               id.String(),
+		Subject:          spec.Subject(f.prefix),
+		Type:             spec.Type,
+		Source:           events.Source(spec.Domain),
+		ResourceName:     resource,
+		AggregateVersion: version,
+		Time:             f.now().UTC().Truncate(time.Microsecond),
+		Payload:          payload,
+		TraceParent:      carrier.Get("traceparent"),
+		TraceState:       carrier.Get("tracestate"),
+	}, nil
+}
+
+// insertSQL is the same on PostgreSQL and SQLite ($N placeholders work on both).
+const insertSQL = `INSERT INTO outbox (event_id, subject, event_type, source, resource_name,
+	aggregate_version, event_time, payload, traceparent, tracestate)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// Insert writes messages into the outbox within tx. The caller commits tx together with the change
+// the messages describe.
+func Insert(ctx context.Context, tx *sql.Tx, msgs ...Message) error {
+	for _, m := range msgs {
+		if _, err := tx.ExecContext(ctx, insertSQL, m.ID, m.Subject, m.Type, m.Source, m.ResourceName,
+			m.AggregateVersion, m.Time, m.Payload, m.TraceParent, m.TraceState); err != nil {
+			return fmt.Errorf("outbox insert %s: %w", m.Subject, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,467 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+// RelayOptions tunes a Relay. Zero values take the defaults in brackets.
+type RelayOptions struct {
+	// Stream is the JetStream stream the events must land in; a publish that no stream or another
+	// stream would take fails and is retried.
+	Stream string
+	// Name identifies the relay in logs and in the PostgreSQL advisory lock (the service domain).
+	Name string
+	// BatchSize is how many pending rows one pass reads [256].
+	BatchSize int
+	// PollInterval is how often the relay looks for rows that other replicas wrote [1s]; rows
+	// written through this process wake it at once.
+	PollInterval time.Duration
+	// MinInterval is the least time between the starts of two passes [10ms]: while rows keep
+	// arriving, the relay lets them gather for a few milliseconds instead of reading and marking
+	// each commit's row in statements (and, for the mark, a commit) of their own, which compete
+	// with the writers. An idle relay woken by a commit publishes at once.
+	MinInterval time.Duration
+	// PublishTimeout bounds one publish and its acknowledgement [5s].
+	PublishTimeout time.Duration
+	// Retention is how long published rows are kept before pruning [24h]. It must outlive the
+	// stream's duplicate window so a re-publish after a crash is still deduplicated.
+	Retention time.Duration
+	// MaxBackoff caps the wait between retries while NATS is unreachable [10s].
+	MaxBackoff time.Duration
+	Logger     *slog.Logger
+	// MeterProvider receives the relay's metrics (see metrics.go) [the global provider].
+	MeterProvider metric.MeterProvider
+	// TracerProvider records a producer span per publish of an event that carries a trace
+	// context [the global provider].
+	TracerProvider trace.TracerProvider
+}
+
+// Relay publishes outbox rows to JetStream in sequence order and marks each row published only
+// after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
+// returns. Events of one aggregate keep their order because rows are published one at a time in
+// sequence order and a row is retried until it is acknowledged before the next one goes. On
+// PostgreSQL, replicas of a service elect one active relay through an advisory lock.
+//
+// Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
+// Nats-Msg-Id, which JetStream drops within its duplicate window.
+type Relay struct {
+	db     *sqldb.DB
+	js     jetstream.JetStream
+	opts   RelayOptions
+	log    *slog.Logger
+	tracer trace.Tracer
+
+	wake      chan struct{}
+	drain     chan struct{}
+	drainOnce sync.Once
+	done      chan struct{}
+	lastPrune time.Time
+	leased    atomic.Bool // read by the lease_held gauge
+	metrics   *relayMetrics
+}
+
+// NewRelay returns a relay for the outbox of db.
+func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 256
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = 10 * time.Millisecond
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = 5 * time.Second
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 24 * time.Hour
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Relay{
+		db:     db,
+		js:     js,
+		opts:   opts,
+		log:    opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
+		tracer: opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"),
+		wake:   make(chan struct{}, 1),
+		drain:  make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+}
+
+// Notify wakes the relay because new rows were committed. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx is cancelled or Shutdown has drained the outbox. It returns nil on a
+// normal stop.
+func (r *Relay) Run(ctx context.Context) error {
+	defer close(r.done)
+	m, err := newRelayMetrics(r)
+	if err != nil {
+		r.log.Warn("outbox relay runs without metrics", "error", err)
+	}
+	r.metrics = m
+	defer m.close()
+	for {
+		l, err := r.acquire(ctx)
+		if err != nil {
+			return nil // stopped while waiting to lead
+		}
+		r.leased.Store(true)
+		r.lead(ctx, l)
+		r.leased.Store(false)
+		l.Release()
+		if ctx.Err() != nil || r.draining() {
+			return nil
+		}
+	}
+}
+
+// Shutdown asks Run to publish what is pending and return. It waits until Run has returned or ctx
+// is done; the caller cancels Run's context afterwards in either case.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	r.drainOnce.Do(func() { close(r.drain) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("outbox relay %s: drain: %w", r.opts.Name, ctx.Err())
+	}
+}
+
+func (r *Relay) draining() bool {
+	select {
+	case <-r.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// lead publishes while this relay holds the lease.
+func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
+	backoff := 100 * time.Millisecond
+	poll := time.NewTimer(r.opts.PollInterval)
+	defer poll.Stop()
+	for {
+		started := time.Now()
+		n, err := r.publishBatch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Also while draining: the drain keeps trying until its deadline cancels ctx.
+			r.log.Warn("publish failed; retrying", "error", err, "retry_in", backoff)
+			if !r.sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, r.opts.MaxBackoff)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if n == r.opts.BatchSize {
+			continue // more may be waiting
+		}
+		if r.draining() {
+			// Rows committed while this pass ran are not in it: the drain ends on an empty pass.
+			if n == 0 {
+				return
+			}
+			continue
+		}
+		r.prune(ctx)
+		if !poll.Stop() {
+			select {
+			case <-poll.C:
+			default:
+			}
+		}
+		poll.Reset(r.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.drain:
+		case <-r.wake:
+		case <-poll.C:
+		}
+		if !r.draining() {
+			// Woken soon after the last pass: let more commits gather for the next one.
+			if !wait.For(ctx, r.opts.MinInterval-time.Since(started), r.drain) {
+				return
+			}
+		}
+		if err := l.Check(ctx); err != nil {
+			r.log.Warn("outbox relay lost its lease", "error", err)
+			return
+		}
+	}
+}
+
+// sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the
+// wait short so that recovery and shutdown are prompt; once draining, only ctx and the timer do,
+// so that retries keep their backoff.
+func (r *Relay) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	drain := r.drain
+	if r.draining() {
+		drain = nil
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.wake:
+	case <-drain:
+	}
+	return true
+}
+
+const selectPendingSQL = `SELECT seq, event_id, subject, event_type, source, resource_name,
+	aggregate_version, event_time, payload, traceparent, tracestate
+	FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`
+
+type pending struct {
+	seq int64
+	msg Message
+}
+
+// publishBatch publishes up to BatchSize pending rows and returns how many it read.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	rows, err := r.db.QueryContext(ctx, selectPendingSQL, r.opts.BatchSize)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	var batch []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.seq, &p.msg.ID, &p.msg.Subject, &p.msg.Type, &p.msg.Source,
+			&p.msg.ResourceName, &p.msg.AggregateVersion, &p.msg.Time, &p.msg.Payload,
+			&p.msg.TraceParent, &p.msg.TraceState); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read outbox: %w", err)
+		}
+		batch = append(batch, p)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+
+	done := make([]int64, 0, len(batch))
+	var pubErr error
+	for _, p := range batch {
+		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
+			r.metrics.failed(ctx)
+			break
+		}
+		r.metrics.publishedOne(ctx)
+		done = append(done, p.seq)
+	}
+	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
+	if err := r.markPublished(ctx, done); err != nil {
+		return 0, err
+	}
+	if pubErr != nil {
+		return 0, pubErr
+	}
+	return len(batch), nil
+}
+
+func (r *Relay) publish(ctx context.Context, m Message) error {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Payload
+	h := msg.Header
+	h.Set(events.HeaderSpecVersion, events.SpecVersion)
+	h.Set(events.HeaderID, m.ID)
+	h.Set(events.HeaderSource, m.Source)
+	h.Set(events.HeaderType, m.Type)
+	h.Set(events.HeaderTime, m.Time.UTC().Format(time.RFC3339Nano))
+	h.Set(events.HeaderSubject, m.ResourceName)
+	h.Set(events.HeaderVersion, strconv.FormatInt(m.AggregateVersion, 10))
+	h.Set(events.HeaderContentType, events.ContentType)
+	h.Set(events.HeaderMsgID, m.ID)
+	var span trace.Span
+	if m.TraceParent != "" {
+		h.Set(events.HeaderTraceParent, m.TraceParent)
+		if m.TraceState != "" {
+			h.Set(events.HeaderTraceState, m.TraceState)
+		}
+		// The publish joins the trace of the request that wrote the event, and the message
+		// carries the publish span's context, so that consumers continue from it. Without a
+		// recording tracer the span is the stored context itself and the header is unchanged.
+		ctx, span = r.startSpan(ctx, m, h)
+		defer span.End()
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
+	defer cancel()
+	var opts []jetstream.PublishOpt
+	if r.opts.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
+	}
+	if _, err := r.js.PublishMsg(ctx, msg, opts...); err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "publish failed")
+		}
+		return fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+	}
+	return nil
+}
+
+// startSpan starts the producer span of publishing m, a child of the trace context stored with
+// m, and writes the span's context into the message headers h.
+func (r *Relay) startSpan(ctx context.Context, m Message, h nats.Header) (context.Context, trace.Span) {
+	stored := propagation.MapCarrier{"traceparent": m.TraceParent}
+	if m.TraceState != "" {
+		stored["tracestate"] = m.TraceState
+	}
+	parent := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), stored))
+	if !parent.IsValid() {
+		// A malformed stored context travels as it is; the publish does not start a trace.
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	ctx, span := r.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, parent), "publish "+m.Subject,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.operation.name", "publish"),
+			attribute.String("messaging.destination.name", m.Subject),
+			attribute.String("messaging.message.id", m.ID),
+		))
+	out := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, out)
+	if tp := out.Get("traceparent"); tp != "" {
+		h.Set(events.HeaderTraceParent, tp)
+	}
+	return ctx, span
+}
+
+func (r *Relay) markPublished(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(seqs)+1)
+	args = append(args, time.Now().UTC())
+	b.WriteString("UPDATE outbox SET published_at = $1 WHERE seq IN (")
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + strconv.Itoa(i+2))
+		args = append(args, s)
+	}
+	b.WriteByte(')')
+	// Detached from ctx: rows that JetStream acknowledged are marked even while shutting down,
+	// which keeps re-publishing after a restart to a minimum.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := r.db.ExecContext(mctx, b.String(), args...); err != nil {
+		return fmt.Errorf("mark outbox rows published: %w", err)
+	}
+	return nil
+}
+
+const pruneSQL = `DELETE FROM outbox WHERE seq IN (
+	SELECT seq FROM outbox WHERE published_at IS NOT NULL AND published_at < $1 LIMIT 1000)`
+
+// prune deletes published rows older than the retention, at most every minute.
+func (r *Relay) prune(ctx context.Context) {
+	if time.Since(r.lastPrune) < time.Minute {
+		return
+	}
+	r.lastPrune = time.Now()
+	cutoff := time.Now().UTC().Add(-r.opts.Retention)
+	for {
+		res, err := r.db.ExecContext(ctx, pruneSQL, cutoff)
+		if err != nil {
+			r.log.Warn("prune outbox", "error", err)
+			return
+		}
+		if n, _ := res.RowsAffected(); n < 1000 {
+			return
+		}
+	}
+}
+
+// Pending reports how many events wait in the outbox and when the oldest of them happened.
+func Pending(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time, err error) {
+	var t sql.NullTime
+	if err := db.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM outbox WHERE published_at IS NULL`).Scan(&count); err != nil {
+		return 0, time.Time{}, fmt.Errorf("outbox backlog: %w", err)
+	}
+	if count == 0 {
+		return 0, time.Time{}, nil
+	}
+	if err := db.QueryRowContext(ctx,
+		`SELECT event_time FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1`).Scan(&t); err != nil &&
+		!errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, fmt.Errorf("outbox backlog: %w", err)
+	}
+	return count, t.Time.UTC(), nil
+}
+
+// acquire blocks until this relay may run: on PostgreSQL one replica's relay holds the lease
+// (sqldb.Lease) and the others stand by, taking over when its connection ends.
+func (r *Relay) acquire(ctx context.Context) (*sqldb.Lease, error) {
+	logged := false
+	for {
+		l, ok, err := r.db.TryLease(ctx, "quarterdeck-outbox-relay", r.opts.Name)
+		switch {
+		case err != nil:
+			r.log.Warn("outbox relay lease", "error", err)
+		case ok:
+			if r.db.Engine() == sqldb.Postgres {
+				r.log.Info("active outbox relay")
+			}
+			return l, nil
+		case !logged:
+			r.log.Info("another replica's outbox relay is active; standing by")
+			logged = true
+		}
+		if !r.sleep(ctx, r.opts.PollInterval*5) || r.draining() {
+			return nil, errors.New("stopped")
+		}
+	}
+}

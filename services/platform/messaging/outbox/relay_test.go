@@ -1,0 +1,440 @@
+package outbox_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+)
+
+var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), d.DSN, sqldb.Options{Schema: d.Schema, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background(), outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// write commits n events, one transaction each, about resources res-0 … res-(n-1) in turn over
+// `resources` resources, numbering each resource's events from 1 (its version).
+func write(t *testing.T, db *sqldb.DB, prefix string, n, resources int) {
+	t.Helper()
+	f, err := outbox.NewFactory(prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		res, version := fmt.Sprintf("costCenters/res-%d", i%resources), int64(i/resources+1)
+		m, err := f.New(context.Background(), &budgetv1.CostCenterCreated{Version: version}, res, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Insert(context.Background(), tx, m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ensureStream(t *testing.T, js jetstream.JetStream, prefix string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := events.EnsureStream(ctx, js, events.StreamConfig{Prefix: prefix}, "budget"); err != nil {
+		t.Fatal(err)
+	}
+	return events.StreamName(prefix, "budget")
+}
+
+type running struct {
+	relay  *outbox.Relay
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	isDone atomic.Bool
+}
+
+func runRelay(t *testing.T, db *sqldb.DB, js jetstream.JetStream, stream string) *running {
+	t.Helper()
+	return runRelayLogging(t, db, js, stream, quiet)
+}
+
+func runRelayLogging(t *testing.T, db *sqldb.DB, js jetstream.JetStream, stream string, log *slog.Logger) *running {
+	t.Helper()
+	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: 50 * time.Millisecond,
+		MaxBackoff: 200 * time.Millisecond, Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{relay: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { run.done <- r.Run(ctx) }()
+	t.Cleanup(run.stop)
+	return run
+}
+
+// stop drains and stops the relay; it may be called more than once.
+func (r *running) stop() {
+	r.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.relay.Shutdown(ctx)
+		r.cancel()
+		<-r.done
+		r.isDone.Store(true)
+	})
+}
+
+func (r *running) stopped() bool { return r.isDone.Load() }
+
+// waitPublished polls until the outbox has nothing pending, failing after a deadline.
+func waitPublished(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, _, err := outbox.Pending(context.Background(), db)
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still pending after the deadline (%v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// readAll returns every message of the stream in stream order.
+func readAll(t *testing.T, js jetstream.JetStream, stream string) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int(info.State.Msgs)
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	for len(out) < total {
+		batch, err := cons.Fetch(min(total-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			out = append(out, m)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d messages", len(out), total)
+		}
+	}
+	return out
+}
+
+// checkExactlyOnceInOrder asserts that the stream holds each of n events once, and each resource's
+// events in version order.
+func checkExactlyOnceInOrder(t *testing.T, msgs []jetstream.Msg, n int) {
+	t.Helper()
+	ids := map[string]bool{}
+	last := map[string]int64{}
+	for _, m := range msgs {
+		id := m.Headers().Get(events.HeaderID)
+		if ids[id] {
+			t.Errorf("event %s is in the stream twice", id)
+		}
+		ids[id] = true
+		res := m.Headers().Get(events.HeaderSubject)
+		v, _ := strconv.ParseInt(m.Headers().Get(events.HeaderVersion), 10, 64)
+		if v != last[res]+1 {
+			t.Errorf("%s: version %d after %d", res, v, last[res])
+		}
+		last[res] = v
+	}
+	if len(ids) != n {
+		t.Errorf("stream holds %d distinct events, want %d", len(ids), n)
+	}
+}
+
+func TestRelayPublishesEverythingInOrder(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Databases(t) {
+		t.Run(d.Engine, func(t *testing.T) {
+			t.Parallel()
+			ns := testenv.NATSServer(t)
+			db := openDB(t, d)
+			_, js := testenv.Connect(t, ns.URL)
+			stream := ensureStream(t, js, ns.SubjectPrefix)
+			write(t, db, ns.SubjectPrefix, 600, 7) // more than one batch
+			runRelay(t, db, js, stream)
+			waitPublished(t, db)
+			msgs := readAll(t, js, stream)
+			checkExactlyOnceInOrder(t, msgs, 600)
+			h := msgs[0].Headers()
+			if h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) || h.Get(events.HeaderType) != "quarterdeck.budget.v1.CostCenterCreated" ||
+				h.Get(events.HeaderSpecVersion) != "1.0" || msgs[0].Subject() != ns.SubjectPrefix+".budget.cost_center.created" {
+				t.Errorf("first message: subject %s headers %v", msgs[0].Subject(), h)
+			}
+		})
+	}
+}
+
+// TestRelaySurvivesNATSOutage writes while the NATS server is down: the writes succeed, the events
+// wait in the outbox and all go out, once and in order, when the server is back.
+func TestRelaySurvivesNATSOutage(t *testing.T) {
+	t.Parallel()
+	store := filepath.Join(t.TempDir(), "nats")
+	srv, err := natsembed.Start(natsembed.Options{StoreDir: store, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.ClientURL()
+	port, _ := strconv.Atoi(url[len("nats://127.0.0.1:"):])
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, url)
+	stream := ensureStream(t, js, "quarterdeck")
+	runRelay(t, db, js, stream)
+
+	write(t, db, "quarterdeck", 50, 5)
+	waitPublished(t, db)
+
+	for round := range 3 {
+		srv.Shutdown()
+		write(t, db, "quarterdeck", 100, 5) // writes do not need NATS
+		if n, _, _ := outbox.Pending(context.Background(), db); n == 0 {
+			t.Fatalf("round %d: events were published while NATS was down", round)
+		}
+		srv, err = natsembed.Start(natsembed.Options{Port: port, StoreDir: store, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPublished(t, db)
+	}
+	t.Cleanup(srv.Shutdown)
+	// write numbers versions per call, so order is checked per call's resources: count instead.
+	msgs := readAll(t, js, stream)
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		ids[m.Headers().Get(events.HeaderID)] = true
+	}
+	if len(msgs) != 350 || len(ids) != 350 {
+		t.Errorf("stream holds %d messages, %d distinct; want 350", len(msgs), len(ids))
+	}
+}
+
+// TestRelayRepublishIsDeduplicated covers a crash between PubAck and marking the row: the same
+// row goes out again with the same Nats-Msg-Id and JetStream keeps one copy.
+func TestRelayRepublishIsDeduplicated(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NATSServer(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, ns.URL)
+	stream := ensureStream(t, js, ns.SubjectPrefix)
+	write(t, db, ns.SubjectPrefix, 10, 1)
+	r := runRelay(t, db, js, stream)
+	waitPublished(t, db)
+	r.stop()
+	if _, err := db.ExecContext(context.Background(), `UPDATE outbox SET published_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, db, js, stream)
+	waitPublished(t, db)
+	checkExactlyOnceInOrder(t, readAll(t, js, stream), 10)
+}
+
+// TestShutdownDrains checks that a stop publishes what is pending before it returns.
+func TestShutdownDrains(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NATSServer(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, ns.URL)
+	stream := ensureStream(t, js, ns.SubjectPrefix)
+	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	write(t, db, ns.SubjectPrefix, 300, 3) // nobody notifies the relay: only the drain publishes
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer scancel()
+	if err := r.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := outbox.Pending(context.Background(), db); n != 0 || err != nil {
+		t.Errorf("pending after drain = %d, %v", n, err)
+	}
+	checkExactlyOnceInOrder(t, readAll(t, js, stream), 300)
+}
+
+// TestRelayGathersCommits checks that commits arriving right after a pass wait for MinInterval
+// since its start, so that they are read and marked together instead of a pass each.
+func TestRelayGathersCommits(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NATSServer(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, ns.URL)
+	stream := ensureStream(t, js, ns.SubjectPrefix)
+	const minInterval = 300 * time.Millisecond
+	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour,
+		MinInterval: minInterval, Logger: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = r.Shutdown(sctx)
+		cancel()
+		<-done
+	}()
+
+	began := time.Now() // before the first pass that can publish the first event
+	write(t, db, ns.SubjectPrefix, 1, 1)
+	r.Notify()
+	waitPublished(t, db)
+	write(t, db, ns.SubjectPrefix, 1, 1)
+	r.Notify()
+	waitPublished(t, db)
+	if took := time.Since(began); took < minInterval {
+		t.Errorf("two passes within %s; want the second to start at least MinInterval (%s) after the first", took, minInterval)
+	}
+	if msgs := readAll(t, js, stream); len(msgs) != 2 {
+		t.Errorf("stream holds %d events; want 2", len(msgs))
+	}
+}
+
+// TestOneActiveRelayOnPostgres runs three relays on one PostgreSQL outbox, as three replicas of
+// a service would: the advisory lock lets one publish at a time, so every event goes out once, and
+// when the active relay stops a standby takes over.
+func TestOneActiveRelayOnPostgres(t *testing.T) {
+	t.Parallel()
+	d := testenv.Postgres(t)
+	ns := testenv.NATSServer(t)
+	_, js := testenv.Connect(t, ns.URL)
+	stream := ensureStream(t, js, ns.SubjectPrefix)
+	var (
+		dbs      []*sqldb.DB
+		relays   []*running
+		counters []*counter
+	)
+	for range 3 {
+		db := openDB(t, d)
+		c := &counter{msg: "active outbox relay"}
+		dbs, counters = append(dbs, db), append(counters, c)
+		relays = append(relays, runRelayLogging(t, db, js, stream, slog.New(c)))
+	}
+	activeOnes := func() (idx []int) {
+		for i, c := range counters {
+			if c.count() > 0 && !relays[i].stopped() {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { write(t, dbs[i], ns.SubjectPrefix, 200, 4) })
+	}
+	wg.Wait()
+	waitPublished(t, dbs[0])
+	// Twice: stop the active relay, write more, and a standby must publish it.
+	for round := range 2 {
+		active := activeOnes()
+		if len(active) != 1 {
+			t.Fatalf("round %d: relays %v are active at once, want exactly one", round, active)
+		}
+		relays[active[0]].stop()
+		other := dbs[(active[0]+1)%3]
+		if relays[(active[0]+1)%3].stopped() {
+			other = dbs[(active[0]+2)%3]
+		}
+		write(t, other, ns.SubjectPrefix, 20, 1)
+		waitPublished(t, other)
+	}
+	total := 0
+	for _, c := range counters {
+		total += c.count()
+	}
+	if total != 3 {
+		t.Errorf("relays became active %d times, want 3 (the first and two takeovers)", total)
+	}
+	msgs := readAll(t, js, stream)
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		ids[m.Headers().Get(events.HeaderID)] = true
+	}
+	if len(msgs) != 640 || len(ids) != 640 {
+		t.Errorf("stream holds %d messages, %d distinct; want 640", len(msgs), len(ids))
+	}
+}
+
+// counter is a log handler counting the records with one message.
+type counter struct {
+	msg string
+	mu  sync.Mutex
+	n   int
+}
+
+func (c *counter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *counter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *counter) WithGroup(string) slog.Handler            { return c }
+func (c *counter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *counter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// TestRelaysOfTwoSchemasBothPublish runs the relay of the same service in two schemas of one
+// PostgreSQL database (two deployments, or two tests): advisory locks are per database, so each
+// schema must elect its own relay rather than one waiting for the other forever.
+func TestRelaysOfTwoSchemasBothPublish(t *testing.T) {
+	t.Parallel()
+	if ok, reason := testenv.PostgresAvailable(); !ok {
+		t.Skip("PostgreSQL not available: " + reason)
+	}
+	for range 2 {
+		ns := testenv.NATSServer(t)
+		db := openDB(t, testenv.Postgres(t))
+		_, js := testenv.Connect(t, ns.URL)
+		stream := ensureStream(t, js, ns.SubjectPrefix)
+		write(t, db, ns.SubjectPrefix, 5, 1)
+		runRelay(t, db, js, stream)
+		waitPublished(t, db)
+	}
+}

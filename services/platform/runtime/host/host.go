@@ -1,0 +1,349 @@
+// Package host runs a domain service: it opens and migrates the service's database, makes sure
+// its event stream exists, serves its gRPC API behind the shared interceptors, runs its outbox
+// relay, and shuts all of that down in order. The standalone binary hosts every service in one
+// process; each service's own binary hosts one. Both go through Start, so the two run modes
+// cannot drift apart.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/operations"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+// Service describes a domain service to the host.
+type Service struct {
+	// Domain is the service's domain, e.g. "budget". It names the PostgreSQL schema, the SQLite
+	// file in standalone mode, the event stream and the ErrorInfo domain (budget.quarterdeck.io).
+	Domain string
+	// Migrations returns the service's embedded migrations for an engine.
+	Migrations func(sqldb.Engine) fs.FS
+	// Register builds the service's gRPC handlers on deps and registers them on r.
+	Register func(r grpc.ServiceRegistrar, deps Deps) error
+	// Names are the full gRPC service names it registers; each is reported by the health service.
+	Names []string
+	// Consumers declares the service's consumers of other services' events (nil: none). The host
+	// runs them after the service starts serving and drains them at Stop.
+	Consumers func(deps Deps) []consumer.Spec
+}
+
+// Deps is what the host gives a service.
+type Deps struct {
+	DB     *sqldb.DB
+	Events *outbox.Factory
+	Logger *slog.Logger
+	// Operations is the service's OperationsService, registered by the host after Register.
+	Operations *operations.Server
+	// Consumers runs the service's consumers and serves their dead letters (ListDeadLetters,
+	// ReplayDeadLetter of the OperationsService). Nil in the Deps given to Service.Consumers.
+	Consumers *consumer.Runtime
+}
+
+// Options configures one hosted service.
+type Options struct {
+	// DatabaseURL is "sqlite:<file>" or a postgres:// URL.
+	DatabaseURL string
+	// Schema is the PostgreSQL schema (default: the domain).
+	Schema string
+	// Listener serves gRPC; when nil the host listens on GRPCAddr.
+	Listener net.Listener
+	GRPCAddr string
+	// NATS is the connection the relay publishes on; the caller owns and closes it.
+	NATS   *nats.Conn
+	Stream events.StreamConfig
+	// RelayPollInterval overrides how often the relay looks for rows written elsewhere.
+	RelayPollInterval time.Duration
+	// AuditSealInterval overrides how often the audit sealer looks for records written by other
+	// replicas [250ms]; records committed through this process are sealed at once.
+	AuditSealInterval time.Duration
+	// Consumers are the delivery settings of the service's event consumers.
+	Consumers consumer.Settings
+	Logger    *slog.Logger
+	// Identity verifies the caller identity the gateway forwards; every call but the health
+	// checks must carry one. Required.
+	Identity *identity.Verifier
+}
+
+// Instance is a running service.
+type Instance struct {
+	svc    Service
+	lis    net.Listener
+	srv    *rpc.Server
+	db     *sqldb.DB
+	relay  *outbox.Relay
+	sealer *audit.Sealer
+	cons   *consumer.Runtime
+	cancel context.CancelFunc
+	relayC chan error
+	sealC  chan error
+	serveC chan error
+	pruneC chan struct{}
+	log    *slog.Logger
+}
+
+// ErrorDomain returns the google.rpc.ErrorInfo domain of a service domain.
+func ErrorDomain(domain string) string { return domain + ".quarterdeck.io" }
+
+// Start opens, migrates and starts the service. The returned instance serves until Stop.
+func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.NATS == nil {
+		return nil, errors.New("host: a NATS connection is required")
+	}
+	if opts.Identity == nil {
+		return nil, errors.New("host: an identity verifier is required")
+	}
+	log := opts.Logger.With("service", svc.Domain)
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	db, err := Migrate(ctx, svc, opts.DatabaseURL, opts.Schema, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { db.Close() })
+
+	js, err := jetstream.New(opts.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("%s: jetstream: %w", svc.Domain, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := events.EnsureStream(sctx, js, opts.Stream, svc.Domain); err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	factory, err := outbox.NewFactory(opts.Stream.Prefix, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity})
+	if err != nil {
+		return nil, err
+	}
+	ops := operations.New(svc.Domain, audit.NewStore(db))
+	deps := Deps{DB: db, Events: factory, Logger: log}
+	var specs []consumer.Spec
+	if svc.Consumers != nil {
+		specs = svc.Consumers(deps)
+	}
+	cons, err := consumer.New(db, js, specs, consumer.Options{
+		Service: svc.Domain, Prefix: opts.Stream.Prefix, Settings: opts.Consumers, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	deps.Consumers = cons
+	deps.Operations = ops
+	ops.DeadLetters = cons
+	cleanup = append(cleanup, func() { _ = cons.Drain(context.Background()) })
+	if err := svc.Register(srv, deps); err != nil {
+		return nil, fmt.Errorf("%s: register: %w", svc.Domain, err)
+	}
+	// Every service serves its audit trail and dead letters under the same API.
+	operationsv1.RegisterOperationsServiceServer(srv, ops)
+
+	lis := opts.Listener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", opts.GRPCAddr); err != nil {
+			return nil, fmt.Errorf("%s: listen on %s: %w", svc.Domain, opts.GRPCAddr, err)
+		}
+	}
+	cleanup = append(cleanup, func() { lis.Close() })
+
+	relay := outbox.NewRelay(db, js, outbox.RelayOptions{
+		Stream:       events.StreamName(opts.Stream.Prefix, svc.Domain),
+		Name:         svc.Domain,
+		PollInterval: opts.RelayPollInterval,
+		Retention:    opts.Stream.RetentionOrDefault(),
+		Logger:       log,
+	})
+	db.AfterCommit(relay.Notify)
+	sealer := audit.NewSealer(db, audit.SealerOptions{
+		Name: svc.Domain, PollInterval: opts.AuditSealInterval, Logger: log,
+	})
+	db.AfterCommit(sealer.Notify)
+
+	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
+	in = &Instance{
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, cancel: relayCancel,
+		relayC: make(chan error, 1), sealC: make(chan error, 1), serveC: make(chan error, 1),
+		pruneC: make(chan struct{}), log: log,
+	}
+	go func() { in.relayC <- relay.Run(relayCtx) }()
+	go func() { in.sealC <- sealer.Run(relayCtx) }()
+	// Request IDs expire after idempotency.Retention; every replica prunes them hourly.
+	go func() {
+		defer close(in.pruneC)
+		idempotency.RunPruner(relayCtx, db, time.Hour, log)
+	}()
+	go func() { in.serveC <- srv.Serve(lis) }()
+	if err := cons.Start(relayCtx); err != nil {
+		// Stop what already runs before the deferred cleanup closes the database under it.
+		srv.Stop()
+		relayCancel()
+		<-in.relayC
+		<-in.sealC
+		<-in.pruneC
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+
+	srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for _, n := range svc.Names {
+		srv.Health.SetServingStatus(n, healthpb.HealthCheckResponse_SERVING)
+	}
+	srv.Health.SetServingStatus(operationsv1.OperationsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
+		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
+	return in, nil
+}
+
+// Migrate opens the service's database and applies the platform's and the service's
+// migrations. The caller closes the returned database.
+func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *slog.Logger) (*sqldb.DB, error) {
+	if schema == "" {
+		schema = svc.Domain
+	}
+	db, err := sqldb.Open(ctx, databaseURL, sqldb.Options{Schema: schema, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := MigratePlatform(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	if err := db.Migrate(ctx, svc.Domain+"_migrations", svc.Migrations(db.Engine())); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	return db, nil
+}
+
+// MigratePlatform applies the migrations of the platform's own tables — outbox, request IDs,
+// audit trail, consumer inbox and dead letters — each under its own version table, so that the
+// packages evolve independently.
+func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
+	sets := []struct {
+		table string
+		fsys  func(sqldb.Engine) fs.FS
+	}{
+		{outbox.MigrationTable, outbox.Migrations},
+		{idempotency.MigrationTable, idempotency.Migrations},
+		{audit.MigrationTable, audit.Migrations},
+		{consumer.MigrationTable, consumer.Migrations},
+	}
+	for _, m := range sets {
+		if err := db.Migrate(ctx, m.table, m.fsys(db.Engine())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr is the address the gRPC server listens on.
+func (in *Instance) Addr() string { return in.lis.Addr().String() }
+
+// Done delivers the error that made the gRPC server stop serving on its own (nil after Stop).
+func (in *Instance) Done() <-chan error { return in.serveC }
+
+// Stop shuts the service down in order, each step bounded by ctx's deadline:
+//
+//  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
+//  2. the server stops accepting connections and calls;
+//  3. in-flight calls finish — for three quarters of the time left, after which they are
+//     cancelled, so that the relay keeps time to publish what they committed;
+//  4. the outbox relay publishes what those calls (and earlier ones) committed;
+//  5. event consumers finish the events they hold and stop (after the relay flush: a service
+//     may consume its own events);
+//  6. the audit sealer seals the records that the calls and the consumers committed;
+//  7. the database pools close.
+//
+// A call that finished in step 3 therefore has its event published before the database closes,
+// unless NATS is unreachable until the deadline: then the event waits in the outbox for the next
+// start, and Stop reports the drain error.
+func (in *Instance) Stop(ctx context.Context) error {
+	in.srv.Health.Shutdown() // 1
+	// 2, 3: calls get three quarters of the remaining time and the relay at least the rest, because
+	// a stream that never ends on its own (a client's health Watch) holds the drain to its deadline.
+	callsCtx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		callsCtx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/4))
+		defer cancel()
+	}
+	in.drainCalls(callsCtx)
+	var errs []error
+	if err := in.relay.Shutdown(ctx); err != nil { // 4
+		errs = append(errs, err)
+	}
+	if err := in.cons.Drain(ctx); err != nil { // 5
+		errs = append(errs, err)
+	}
+	// 6: after the consumers too, whose handlers may append records. Unsealed records would be
+	// sealed by the next start (or another replica) anyway; flushing keeps the trail complete
+	// for whoever reads it while this replica is down.
+	if err := in.sealer.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	// The relay, the sealer, the consumers and the request-ID pruner share one context: the
+	// relay and the sealer have flushed and the consumers have drained, so ending it stops what
+	// is left of them.
+	in.cancel()
+	if err := <-in.relayC; err != nil {
+		errs = append(errs, err)
+	}
+	if err := <-in.sealC; err != nil {
+		errs = append(errs, err)
+	}
+	<-in.pruneC
+	if err := in.db.Close(); err != nil { // 7
+		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
+	}
+	in.log.Info("service stopped", "error", errors.Join(errs...))
+	return errors.Join(errs...)
+}
+
+// drainCalls closes the listener and waits for in-flight calls until ctx ends, then cancels
+// those still running.
+func (in *Instance) drainCalls(ctx context.Context) {
+	stopped := make(chan struct{})
+	go func() {
+		in.srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		in.log.Warn("in-flight calls did not finish in time; cancelling them")
+		in.srv.Stop()
+		<-stopped
+	}
+}

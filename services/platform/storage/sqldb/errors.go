@@ -1,0 +1,97 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+// Errors that InTx returns for driver errors a store did not translate itself.
+var (
+	// ErrConflict: the transaction kept colliding with concurrent ones; the client may retry.
+	ErrConflict = fault.New(fault.Aborted, "CONCURRENCY_CONFLICT",
+		"the request collided with concurrent changes; retry it")
+	// ErrAlreadyExists: the change would duplicate a unique value.
+	ErrAlreadyExists = fault.New(fault.AlreadyExists, "ALREADY_EXISTS",
+		"the resource or one of its unique values already exists")
+)
+
+// translate maps a driver error that is not already a fault to the fault it means, keeping it
+// wrapped. Errors of a cancelled context stay as they are: the caller went away.
+func translate(ctx context.Context, err error) error {
+	if err == nil || fault.As(err) != nil || ctx.Err() != nil {
+		return err
+	}
+	if IsRetryable(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if _, ok := UniqueViolation(err); ok {
+		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	}
+	return err
+}
+
+// UniqueViolation reports whether err is a unique-key violation and, when it is, which constraint or
+// columns the driver named ("cost_centers_code_key" on PostgreSQL, "cost_centers.code" on
+// SQLite), so a store can tell which business rule was broken.
+func UniqueViolation(err error) (constraint string, ok bool) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" {
+		return pg.ConstraintName, true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			// "UNIQUE constraint failed: cost_centers.code"
+			msg := se.Error()
+			if i := strings.LastIndex(msg, ": "); i >= 0 {
+				msg = msg[i+2:]
+			}
+			// The driver appends the extended result code: " (2067)" or, for a primary key, " (1555)".
+			return strings.TrimSuffix(msg, fmt.Sprintf(" (%d)", se.Code())), true
+		}
+	}
+	return "", false
+}
+
+// IsForeignKeyViolation reports whether err is a foreign-key violation: a referenced row is
+// missing, or a row that is still referenced was deleted.
+func IsForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	// An ON DELETE RESTRICT action fails as a constraint trigger rather than a foreign key.
+	return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY ||
+		(se.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER && strings.Contains(se.Error(), "FOREIGN KEY"))
+}
+
+// IsRetryable reports whether a transaction failed only because it collided with another one
+// and would succeed if run again: a serialization failure or deadlock on PostgreSQL, a busy or
+// locked database on SQLite.
+func IsRetryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}

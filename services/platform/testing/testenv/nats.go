@@ -1,0 +1,183 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+)
+
+// NATS says where a test's events go.
+type NATS struct {
+	// URL is the client URL of a NATS server with JetStream.
+	URL string
+	// SubjectPrefix is unique per test ("qt" and 10 random characters). A test must put every
+	// subject it uses under SubjectPrefix+"." so that tests sharing one server never see each
+	// other's messages, and so that cleanup can find its streams.
+	SubjectPrefix string
+	// External is true when the server is shared with other tests (QUARTERDECK_TEST_NATS_URL or
+	// a container), and false for an embedded server owned by this test alone.
+	External bool
+}
+
+// NATSServer returns a NATS server with JetStream: the one named by QUARTERDECK_TEST_NATS_URL,
+// else a container shared by the test process when Docker is available, else an embedded server
+// for this test alone (see EmbeddedNATS). On a shared server, every JetStream stream whose
+// subjects all start with SubjectPrefix+"." is deleted when the test ends, so that streams do not
+// pile up across runs. A server named by QUARTERDECK_TEST_NATS_URL that cannot be reached fails
+// the test, because CI must not silently fall back.
+func NATSServer(t testing.TB) NATS {
+	t.Helper()
+	url, fromEnv := envSet(EnvNATSURL)
+	if !fromEnv {
+		if err := dockerAvailable(); err != nil {
+			return EmbeddedNATS(t)
+		}
+		var err error
+		url, err = natsContainerURL()
+		if err != nil {
+			t.Fatalf("NATS container: %v", err)
+		}
+	}
+	source := "NATS container"
+	if fromEnv {
+		source = EnvNATSURL + " is set but NATS"
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	nc, err := nats.Connect(url, nats.Name("quarterdeck-testenv"), nats.Timeout(connectTimeout))
+	if err != nil {
+		t.Fatalf("%s at %s is unreachable: %v", source, url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		_, err = js.AccountInfo(ctx)
+	}
+	if err != nil {
+		nc.Close()
+		t.Fatalf("%s at %s has no usable JetStream: %v", source, url, err)
+	}
+
+	n := NATS{URL: url, SubjectPrefix: randomName("qt", 10), External: true}
+	t.Cleanup(func() {
+		defer nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		if _, err := deleteStreams(ctx, js, n.SubjectPrefix); err != nil {
+			t.Errorf("delete JetStream streams under %s.: %v", n.SubjectPrefix, err)
+		}
+	})
+	return n
+}
+
+// EmbeddedNATS returns a fresh in-process NATS server with JetStream, owned by this test: its
+// store lives under t.TempDir(), it listens on a random loopback port, and it is shut down when
+// the test ends. Tests use it directly when they need a server no other test touches. Its
+// warnings and errors go to the test log.
+func EmbeddedNATS(t testing.TB) NATS {
+	t.Helper()
+	storeDir := t.TempDir()
+	w := &lockedWriter{tb: t}
+	t.Cleanup(w.close)
+	srv, err := natsembed.Start(natsembed.Options{
+		StoreDir: storeDir,
+		Logger:   slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("embedded NATS: %v", err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return NATS{URL: srv.ClientURL(), SubjectPrefix: randomName("qt", 10), External: false}
+}
+
+// deleteStreams deletes every stream whose subjects all start with prefix+"." and returns their
+// names. Streams with no subjects, or with any subject outside the prefix, belong to someone else
+// and are left alone.
+func deleteStreams(ctx context.Context, js jetstream.JetStream, prefix string) ([]string, error) {
+	var names []string
+	lister := js.ListStreams(ctx)
+	for info := range lister.Info() {
+		if ownedBy(info.Config.Subjects, prefix) {
+			names = append(names, info.Config.Name)
+		}
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	var (
+		deleted []string
+		errs    []error
+	)
+	for _, name := range names {
+		err := js.DeleteStream(ctx, name)
+		switch {
+		case err == nil:
+			deleted = append(deleted, name)
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+		default:
+			errs = append(errs, fmt.Errorf("delete stream %s: %w", name, err))
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+func ownedBy(subjects []string, prefix string) bool {
+	if len(subjects) == 0 {
+		return false
+	}
+	for _, s := range subjects {
+		if !strings.HasPrefix(s, prefix+".") {
+			return false
+		}
+	}
+	return true
+}
+
+var natsContainer sharedContainer
+
+// natsContainerURL starts the NATS container on first use and returns its client URL.
+func natsContainerURL() (string, error) {
+	addr, err := natsContainer.get(func(ctx context.Context) (string, error) {
+		return startContainer(ctx, testcontainers.ContainerRequest{
+			Image:        NATSImage,
+			ExposedPorts: []string{"4222/tcp"},
+			Cmd:          []string{"-js"},
+			WaitingFor: wait.ForAll(
+				wait.ForLog("Server is ready"),
+				wait.ForListeningPort("4222/tcp"),
+			),
+		}, "4222/tcp")
+	})
+	if err != nil {
+		return "", err
+	}
+	return "nats://" + addr, nil
+}
+
+// Connect opens a NATS connection to url for the test, with a JetStream context on it, and closes
+// it when the test ends. The connection reconnects like a service's does (events.Connect), so
+// tests that stop and restart a server keep using it.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := events.Connect(url, "quarterdeck-test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream on %s: %v", url, err)
+	}
+	return nc, js
+}
