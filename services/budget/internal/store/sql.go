@@ -7,6 +7,8 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
@@ -32,14 +34,25 @@ type sqlReader struct {
 // sqlTx implements Tx. It embeds what every mutation writes besides the change (events, audit
 // record, request ID) and the reads it shares with the store.
 type sqlTx struct {
-	sqlstore.Tx
+	*sqlstore.Tx
 	sqlReader
+}
+
+// Emit writes events to the outbox.
+func (t *sqlTx) Emit(ctx context.Context, msgs ...outbox.Message) error {
+	return outbox.Insert(ctx, t.Tx.Tx, msgs...)
+}
+
+// Audit appends e to the audit trail.
+func (t *sqlTx) Audit(ctx context.Context, e audit.Entry) error {
+	_, err := audit.Append(ctx, t.Tx.Tx, t.Dialect.Engine(), e)
+	return err
 }
 
 // Within implements Store.
 func (s *sqlStore) Within(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
 	return s.db.InTx(ctx, func(t *sql.Tx) error {
-		return fn(ctx, &sqlTx{sqlstore.Tx{Tx: t, Engine: s.db.Engine()}, sqlReader{t, s.sql}})
+		return fn(ctx, &sqlTx{sqlstore.New(s.db, nil).Tx(t), sqlReader{t, s.sql}})
 	})
 }
 

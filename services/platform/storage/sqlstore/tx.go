@@ -1,12 +1,11 @@
-// Package sqlstore gives a service's store transaction what every mutation writes besides the
-// change itself, in the same transaction: its events (the outbox), its audit record, and its
-// request ID (AIP-155). Each service's store embeds Tx in its own transaction type, so that the
-// four services write these the same way on both engines.
 package sqlstore
 
 import (
 	"context"
 	"database/sql"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
@@ -14,23 +13,91 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
-// Tx is a service transaction on a database of Engine.
-type Tx struct {
-	*sql.Tx
-	Engine sqldb.Engine
+// DB is a service's database as its store sees it: the handle, its dialect and the factory of
+// the service's events.
+type DB struct {
+	*sqldb.DB
+	Dialect Dialect
+	events  *outbox.Factory
 }
 
-// Emit writes events to the outbox.
-func (t Tx) Emit(ctx context.Context, msgs ...outbox.Message) error {
-	return outbox.Insert(ctx, t.Tx, msgs...)
+// New returns the store database on db, writing events through events.
+func New(db *sqldb.DB, events *outbox.Factory) *DB {
+	return &DB{DB: db, Dialect: DialectOf(db.Engine()), events: events}
+}
+
+// Within runs fn in one transaction (sqldb.DB.InTx): everything written through tx — the change,
+// its events, its audit record and its request ID — commits together or not at all. fn may run
+// again after a serialization conflict, so it must have no other effects.
+func (db *DB) Within(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	return db.InTx(ctx, func(t *sql.Tx) error {
+		return fn(ctx, db.Tx(t))
+	})
+}
+
+// Tx returns t as a service transaction; a store whose own transaction type embeds Tx builds it
+// with this inside db.InTx.
+func (db *DB) Tx(t *sql.Tx) *Tx { return &Tx{Tx: t, Dialect: db.Dialect, events: db.events} }
+
+// Tx is a service transaction. A service's store embeds it in its own transaction type, so that
+// the four services write their effects the same way on both engines.
+type Tx struct {
+	*sql.Tx
+	Dialect Dialect
+	events  *outbox.Factory
+}
+
+// Event is an event message that carries its aggregate's version.
+type Event interface {
+	proto.Message
+	GetVersion() int64
+}
+
+// Change is what one call did to one resource: the audit record's action and the resource's
+// states before and after (nil for a create or a delete), and the event that tells of it (nil
+// when the change has none of its own).
+type Change struct {
+	// Request is the call's request: its request_id goes into the audit record.
+	Request  proto.Message
+	Action   string
+	Resource string
+	Before   proto.Message
+	After    proto.Message
+	Event    Event
+}
+
+// Record writes a change's effects in the transaction: its event into the outbox, then its audit
+// record. Call it after the change's own writes: their row locks keep the records of one resource
+// in the order of its changes (docs/audit.md).
+func (t *Tx) Record(ctx context.Context, c Change) error {
+	if c.Event != nil {
+		if err := t.Emit(ctx, c.Resource, c.Event); err != nil {
+			return err
+		}
+	}
+	e, err := audit.NewEntry(ctx, c.Request, c.Action, c.Resource, c.Before, c.After)
+	if err != nil {
+		return err
+	}
+	_, err = audit.Append(ctx, t.Tx, t.Dialect.Engine(), e)
+	return err
+}
+
+// Emit writes events about the resource named resource into the outbox, without an audit record:
+// for what follows from a recorded change (a threshold it crossed). Each event's version must be
+// higher than that of every earlier event about the resource.
+func (t *Tx) Emit(ctx context.Context, resource string, events ...Event) error {
+	for _, ev := range events {
+		m, err := t.events.New(ctx, ev, resource, ev.GetVersion())
+		if err != nil {
+			return fmt.Errorf("event for %s: %w", resource, err)
+		}
+		if err := outbox.Insert(ctx, t.Tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Requests records request IDs in the transaction, for idempotency.Do.
-func (t Tx) Requests() idempotency.Querier { return t.Tx }
-
-// Audit appends e to the audit trail. Call it after the change's own row-locking writes: the
-// audit trail's order argument depends on it (docs/audit.md).
-func (t Tx) Audit(ctx context.Context, e audit.Entry) error {
-	_, err := audit.Append(ctx, t.Tx, t.Engine, e)
-	return err
-}
+func (t *Tx) Requests() idempotency.Querier { return t.Tx }
