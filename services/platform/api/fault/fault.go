@@ -138,6 +138,69 @@ func Invalid(vs ...Violation) error {
 	}
 }
 
+// Field returns an InvalidArgument error with one violation: the request fails on field for
+// reason. It is Invalid for the common case of a call that stops at its first wrong field.
+func Field(field, reason, description string) error {
+	return Invalid(Violation{Field: field, Reason: reason, Description: description})
+}
+
+// Violations collects the violations of a request, so that a validation reports every broken
+// rule at once:
+//
+//	var vs fault.Violations
+//	if name == "" {
+//		vs.Add("display_name", "REQUIRED", "display_name is required")
+//	}
+//	return vs.Err()
+type Violations []Violation
+
+// Add records that field is not acceptable for reason.
+func (vs *Violations) Add(field, reason, description string) {
+	*vs = append(*vs, Violation{Field: field, Reason: reason, Description: description})
+}
+
+// Err returns the InvalidArgument error of the violations, or nil when there are none.
+func (vs Violations) Err() error { return Invalid(vs...) }
+
+// OnField returns a copy of e with one more violation, of field, carrying e's own reason: a
+// client finds the specific reason (PHASING_SUM_MISMATCH rather than INVALID_ARGUMENT) in the
+// ErrorInfo and the field it concerns in the violations. An empty description is e's message.
+func (e *Error) OnField(field, description string) *Error {
+	if description == "" {
+		description = e.Message
+	}
+	c := e.clone()
+	c.Violations = append(c.Violations, Violation{Field: field, Reason: e.Reason, Description: description})
+	return c
+}
+
+// OnField names field as the cause of err when err is an InvalidArgument error that names no
+// field yet, such as the errors of parsing an amount or a currency, so that the client learns
+// which field was wrong. Other errors are returned unchanged.
+func OnField(err error, field string) error {
+	fe := As(err)
+	if fe == nil || fe.Kind != InvalidArgument || len(fe.Violations) > 0 {
+		return err
+	}
+	return fe.OnField(field, "")
+}
+
+// Named returns err, when it is a NotFound error, as a copy that names the resource the client
+// asked for: metadata "name" and, from a sentinel's message "<what> not found", the message
+// "<what> <name> not found". Other errors, and nil, are returned unchanged, so a read can
+// return Named(err, name) whatever it failed with.
+func Named(err error, name string) error {
+	fe := As(err)
+	if fe == nil || fe.Kind != NotFound {
+		return err
+	}
+	c := fe.With("name", name)
+	if what, ok := strings.CutSuffix(fe.Message, " not found"); ok {
+		c.Message = what + " " + name + " not found"
+	}
+	return c
+}
+
 // Prefix returns err with every violation's field path prefixed by prefix and a dot, so that a
 // domain that validates an entity ("display_name") reports the path in the request
 // ("cost_center.display_name"). Errors other than *Error are returned unchanged.

@@ -263,3 +263,82 @@ func TestAs(t *testing.T) {
 		})
 	}
 }
+
+func TestField(t *testing.T) {
+	fe := fault.As(fault.Field("amount", "AMOUNT_NOT_POSITIVE", "amount must be positive"))
+	want := []fault.Violation{{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "amount must be positive"}}
+	if fe == nil || fe.Kind != fault.InvalidArgument || fe.Reason != fault.ReasonInvalid || !slices.Equal(fe.Violations, want) {
+		t.Fatalf("Field = %+v, want INVALID_ARGUMENT/%s with %+v", fe, fault.ReasonInvalid, want)
+	}
+}
+
+func TestViolations(t *testing.T) {
+	var vs fault.Violations
+	if err := vs.Err(); err != nil {
+		t.Fatalf("Err of no violations = %v, want nil", err)
+	}
+	vs.Add("display_name", "REQUIRED", "display_name is required")
+	vs.Add("code", "INVALID_FORMAT", "code is malformed")
+	fe := fault.As(vs.Err())
+	want := []fault.Violation{
+		{Field: "display_name", Reason: "REQUIRED", Description: "display_name is required"},
+		{Field: "code", Reason: "INVALID_FORMAT", Description: "code is malformed"},
+	}
+	if fe == nil || fe.Kind != fault.InvalidArgument || fe.Reason != fault.ReasonInvalid || !slices.Equal(fe.Violations, want) {
+		t.Fatalf("Err = %+v, want INVALID_ARGUMENT with %+v", fe, want)
+	}
+}
+
+func TestOnFieldMethod(t *testing.T) {
+	base := fault.New(fault.InvalidArgument, "PHASING_LENGTH", "phasing needs 12 amounts").With("count", "3")
+	got := base.OnField("budget_line.phasing.amounts", "")
+	want := []fault.Violation{{Field: "budget_line.phasing.amounts", Reason: "PHASING_LENGTH", Description: "phasing needs 12 amounts"}}
+	if got.Reason != "PHASING_LENGTH" || got.Message != base.Message || got.Metadata["count"] != "3" || !slices.Equal(got.Violations, want) {
+		t.Fatalf("OnField = %+v, want reason, message and metadata kept with %+v", got, want)
+	}
+	if len(base.Violations) != 0 {
+		t.Fatalf("OnField changed its receiver: %+v", base)
+	}
+	if got := base.OnField("x", "amount 2 is negative"); got.Violations[0].Description != "amount 2 is negative" || got.Message != base.Message {
+		t.Fatalf("OnField with a description = %+v", got)
+	}
+}
+
+func TestOnField(t *testing.T) {
+	precise := fault.New(fault.InvalidArgument, "AMOUNT_TOO_PRECISE", "too precise")
+	fe := fault.As(fault.OnField(fmt.Errorf("parse: %w", precise), "actual.amount"))
+	want := []fault.Violation{{Field: "actual.amount", Reason: "AMOUNT_TOO_PRECISE", Description: "too precise"}}
+	if fe == nil || fe.Reason != "AMOUNT_TOO_PRECISE" || !slices.Equal(fe.Violations, want) {
+		t.Fatalf("OnField = %+v, want %+v", fe, want)
+	}
+	located := precise.OnField("a", "")
+	plain := errors.New("boom")
+	for _, err := range []error{nil, plain, errNotFound, located} {
+		if got := fault.OnField(err, "b"); got != err {
+			t.Errorf("OnField(%v) = %v, want it unchanged", err, got)
+		}
+	}
+}
+
+func TestNamed(t *testing.T) {
+	sentinel := fault.New(fault.NotFound, "BUDGET_NOT_FOUND", "budget not found")
+	fe := fault.As(fault.Named(fmt.Errorf("get: %w", sentinel), "budgets/b1"))
+	if fe == nil || fe.Reason != "BUDGET_NOT_FOUND" || fe.Message != "budget budgets/b1 not found" || fe.Metadata["name"] != "budgets/b1" {
+		t.Fatalf("Named = %+v, want BUDGET_NOT_FOUND, \"budget budgets/b1 not found\", name budgets/b1", fe)
+	}
+	if !errors.Is(fe, sentinel) || sentinel.Metadata != nil || sentinel.Message != "budget not found" {
+		t.Fatalf("Named changed its sentinel or lost it: %+v, %+v", fe, sentinel)
+	}
+	// A message of another form keeps its text; the name is still in the metadata.
+	fe = fault.As(fault.Named(errNotFound, "costCenters/x"))
+	if fe.Message != errNotFound.Message || fe.Metadata["name"] != "costCenters/x" {
+		t.Fatalf("Named = %+v", fe)
+	}
+	invalid := fault.Field("name", "INVALID_NAME", "d")
+	plain := errors.New("boom")
+	for _, err := range []error{nil, plain, invalid} {
+		if got := fault.Named(err, "budgets/b1"); got != err {
+			t.Errorf("Named(%v) = %v, want it unchanged", err, got)
+		}
+	}
+}

@@ -7,11 +7,13 @@
 //
 // A pattern alternates collection identifiers and {variables}; a name matches when it has the same
 // number of segments, the same collections, and a non-empty ID without "/" for each variable.
-// Wildcards (AIP-159, "-") scan like any ID: a method that accepts them says so, one that does not
-// refuses them with NoWildcard.
+// Wildcards (AIP-159, "-") scan like any ID, as a List's parent needs; a name that must name one
+// resource is scanned with ScanResource, which refuses them.
 package names
 
 import (
+	"context"
+	"slices"
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -51,6 +53,25 @@ func (p Pattern) Scan(name string, ids ...*string) bool {
 	return true
 }
 
+// ScanResource is Scan for a name that must name one resource: a wildcard ID does not match.
+func (p Pattern) ScanResource(name string, ids ...*string) bool {
+	// No collection is named "-", so any segment that is one is a wildcard ID.
+	if slices.Contains(strings.Split(name, "/"), Wildcard) {
+		return false
+	}
+	return p.Scan(name, ids...)
+}
+
+// Get reads the resource named name with get, given the ID of p's last variable (the only one of
+// a top-level pattern such as "costCenters/{cost_center}"), and names it in a NotFound error
+// (fault.Named). A name that does not match p reads the empty ID, which no resource has, so it
+// is NotFound as well.
+func Get[T any](ctx context.Context, p Pattern, name string, get func(context.Context, string) (T, error)) (T, error) {
+	id, _ := p.Last(name)
+	v, err := get(ctx, id)
+	return v, fault.Named(err, name)
+}
+
 // Match reports whether name matches p.
 func (p Pattern) Match(name string) bool { return p.Scan(name) }
 
@@ -82,14 +103,16 @@ func (p Pattern) Format(ids ...string) string {
 }
 
 // Invalid returns the INVALID_ARGUMENT error of a field that does not hold a name of p:
-// reason INVALID_NAME, "<field> must be <pattern>".
+// reason INVALID_NAME, "<name> must be <pattern>", where name is the last element of the field's
+// path ("budget.name" → "name must be budgets/{budget}").
 func (p Pattern) Invalid(field string) error {
 	return fault.Invalid(p.Violation(field))
 }
 
 // Violation is the field violation of a field that does not hold a name of p.
 func (p Pattern) Violation(field string) fault.Violation {
-	return fault.Violation{Field: field, Reason: ReasonInvalid, Description: field + " must be " + string(p)}
+	short := field[strings.LastIndex(field, ".")+1:]
+	return fault.Violation{Field: field, Reason: ReasonInvalid, Description: short + " must be " + string(p)}
 }
 
 // ReasonInvalid is the reason of a field that does not hold a name of the expected pattern.

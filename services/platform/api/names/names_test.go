@@ -1,6 +1,8 @@
 package names_test
 
 import (
+	"context"
+	"slices"
 	"testing"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -77,6 +79,53 @@ func TestInvalid(t *testing.T) {
 	v := fe.Violations[0]
 	if v.Field != "parent" || v.Reason != names.ReasonInvalid || v.Description != "parent must be budgets/{budget}" {
 		t.Errorf("violation = %+v", v)
+	}
+	// A field inside a message is described by its own name, as the other violations are.
+	v = names.Pattern("budgets/{budget}/lines/{line}").Violation("budget_line.name")
+	if v.Field != "budget_line.name" || v.Description != "name must be budgets/{budget}/lines/{line}" {
+		t.Errorf("violation of a nested field = %+v", v)
+	}
+}
+
+func TestScanResource(t *testing.T) {
+	t.Parallel()
+	const lines names.Pattern = "budgets/{budget}/lines/{line}"
+	var b, l string
+	if !lines.ScanResource("budgets/b1/lines/l1", &b, &l) || b != "b1" || l != "l1" {
+		t.Errorf("ScanResource = %q, %q", b, l)
+	}
+	for _, name := range []string{"budgets/-/lines/l1", "budgets/b1/lines/-", "budgets/b1/lines", "budgets/b1/items/l1"} {
+		var b, l string
+		if lines.ScanResource(name, &b, &l) || b != "" || l != "" {
+			t.Errorf("ScanResource(%q) matched: %q, %q", name, b, l)
+		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	t.Parallel()
+	const budgets names.Pattern = "budgets/{budget}"
+	notFound := fault.New(fault.NotFound, "BUDGET_NOT_FOUND", "budget not found")
+	var asked []string
+	get := func(_ context.Context, id string) (string, error) {
+		asked = append(asked, id)
+		if id == "b1" {
+			return "budget b1", nil
+		}
+		return "", notFound
+	}
+	if v, err := names.Get(context.Background(), budgets, "budgets/b1", get); err != nil || v != "budget b1" {
+		t.Errorf("Get = %q, %v", v, err)
+	}
+	for _, name := range []string{"budgets/b2", "costCenters/b1"} {
+		_, err := names.Get(context.Background(), budgets, name, get)
+		fe := fault.As(err)
+		if fe == nil || fe.Reason != "BUDGET_NOT_FOUND" || fe.Metadata["name"] != name || fe.Message != "budget "+name+" not found" {
+			t.Errorf("Get(%q) = %v, want BUDGET_NOT_FOUND naming it", name, err)
+		}
+	}
+	if !slices.Equal(asked, []string{"b1", "b2", ""}) {
+		t.Errorf("IDs read = %q, want b1, b2 and the empty ID of a name of another pattern", asked)
 	}
 }
 
