@@ -80,7 +80,13 @@ func (p Pattern) Last(name string) (string, bool) {
 	if !p.Scan(name) {
 		return "", false
 	}
-	return name[strings.LastIndex(name, "/")+1:], true
+	segs, parts := strings.Split(string(p), "/"), strings.Split(name, "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if isVariable(segs[i]) {
+			return parts[i], true
+		}
+	}
+	return "", false
 }
 
 // Format returns the name of p with ids in place of its variables, in order.

@@ -47,6 +47,9 @@ func TestScan(t *testing.T) {
 	if _, ok := lines.Last("budgets/b1"); ok {
 		t.Error("Last of a parent's name matched")
 	}
+	if id, ok := names.Pattern("budgets/{budget}/summary").Last("budgets/b1/summary"); !ok || id != "b1" {
+		t.Errorf("Last of a singleton's name = %q, %v; want b1, true", id, ok)
+	}
 }
 
 func TestFormat(t *testing.T) {
