@@ -1,0 +1,35 @@
+package testkit
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+)
+
+// Querier runs queries: a *sqldb.DB, a *sql.DB or a *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Column runs query on db and returns the first column of its rows in order, scanned as T:
+// what a test reads back from a table beside the API. An error fails the test.
+func Column[T any](t testing.TB, db Querier, query string, args ...any) []T {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}

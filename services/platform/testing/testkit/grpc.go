@@ -1,0 +1,56 @@
+package testkit
+
+import (
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+)
+
+// Server is a gRPC server: a *grpc.Server or the platform's *rpc.Server.
+type Server interface {
+	Serve(net.Listener) error
+	Stop()
+}
+
+// Serve serves srv on a loopback port until the test ends and returns its address. Serve failing
+// other than by the Stop at the end fails the test.
+func Serve(t testing.TB, srv Server) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
+// Dial returns a plaintext client connection to addr, closed when the test ends. Its calls carry
+// no caller identity unless opts add one (identitytest.DialOption): for health checks and for
+// tests of the identity check itself.
+func Dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// DialAs is Dial with every call made as subject with scopes, or with every scope the linked
+// protos declare when none are given, signed with identitytest's key.
+func DialAs(t testing.TB, addr, subject string, scopes ...string) *grpc.ClientConn {
+	t.Helper()
+	return Dial(t, addr, identitytest.DialOptionAs(subject, scopes...))
+}
