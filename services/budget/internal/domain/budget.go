@@ -4,7 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
 // Limits of budget fields.
@@ -12,10 +13,6 @@ const (
 	minFiscalYear = 2000
 	maxFiscalYear = 2100
 )
-
-// Wildcard stands for "any" in a parent name of a list (AIP-159): budgets/-/lines/- lists the
-// actuals of every line of every budget.
-const Wildcard = "-"
 
 // The budget's client-writable fields, by their API names.
 const (
@@ -57,103 +54,6 @@ func (s State) String() string {
 // Open reports whether the revision is still being planned (DRAFT or SUBMITTED).
 func (s State) Open() bool { return s == StateDraft || s == StateSubmitted }
 
-// BudgetName is the resource name "budgets/{id}".
-func BudgetName(id string) string { return BudgetCollection + "/" + id }
-
-// ParseBudgetName returns the ID in "budgets/{id}".
-func ParseBudgetName(name string) (id string, ok bool) {
-	segs, ok := splitName(name, BudgetCollection)
-	if !ok || segs[0] == Wildcard {
-		return "", false
-	}
-	return segs[0], true
-}
-
-// LineName is the resource name "budgets/{b}/lines/{l}".
-func LineName(budgetID, lineID string) string {
-	return BudgetName(budgetID) + "/" + LineCollection + "/" + lineID
-}
-
-// ParseLineName returns the IDs in "budgets/{b}/lines/{l}".
-func ParseLineName(name string) (budgetID, lineID string, ok bool) {
-	segs, ok := splitName(name, BudgetCollection, LineCollection)
-	if !ok || slices.Contains(segs, Wildcard) {
-		return "", "", false
-	}
-	return segs[0], segs[1], true
-}
-
-// ParseLineParent returns the IDs in the parent of an actuals or commitments list,
-// "budgets/{b}/lines/{l}", where either may be the wildcard "-".
-func ParseLineParent(parent string) (budgetID, lineID string, ok bool) {
-	segs, ok := splitName(parent, BudgetCollection, LineCollection)
-	if !ok {
-		return "", "", false
-	}
-	return segs[0], segs[1], true
-}
-
-// ActualName is "budgets/{b}/lines/{l}/actuals/{id}".
-func ActualName(budgetID, lineID, id string) string {
-	return LineName(budgetID, lineID) + "/" + ActualCollection + "/" + id
-}
-
-// ParseActualName returns the IDs in an actual's name.
-func ParseActualName(name string) (budgetID, lineID, id string, ok bool) {
-	return parse3(name, ActualCollection)
-}
-
-// CommitmentName is "budgets/{b}/lines/{l}/commitments/{id}".
-func CommitmentName(budgetID, lineID, id string) string {
-	return LineName(budgetID, lineID) + "/" + CommitmentCollection + "/" + id
-}
-
-// ParseCommitmentName returns the IDs in a commitment's name.
-func ParseCommitmentName(name string) (budgetID, lineID, id string, ok bool) {
-	return parse3(name, CommitmentCollection)
-}
-
-// TransferName is "budgets/{b}/transfers/{id}".
-func TransferName(budgetID, id string) string {
-	return BudgetName(budgetID) + "/" + TransferCollection + "/" + id
-}
-
-// ParseTransferName returns the IDs in a transfer's name.
-func ParseTransferName(name string) (budgetID, id string, ok bool) {
-	segs, ok := splitName(name, BudgetCollection, TransferCollection)
-	if !ok || slices.Contains(segs, Wildcard) {
-		return "", "", false
-	}
-	return segs[0], segs[1], true
-}
-
-func parse3(name, collection string) (string, string, string, bool) {
-	segs, ok := splitName(name, BudgetCollection, LineCollection, collection)
-	if !ok || slices.Contains(segs, Wildcard) {
-		return "", "", "", false
-	}
-	return segs[0], segs[1], segs[2], true
-}
-
-// splitName matches "c0/{id0}/c1/{id1}/…" and returns the IDs, each non-empty.
-func splitName(name string, collections ...string) ([]string, bool) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 2*len(collections) {
-		return nil, false
-	}
-	ids := make([]string, len(collections))
-	for i, c := range collections {
-		if parts[2*i] != c || parts[2*i+1] == "" {
-			return nil, false
-		}
-		ids[i] = parts[2*i+1]
-	}
-	return ids, true
-}
-
-// Name is the budget's resource name.
-func (b *Budget) Name() string { return BudgetName(b.ID) }
-
 // NewBudget returns revision 1 of a budget of the cost centre for fiscal year fy, in DRAFT,
 // created at now. startMonth is the service's fiscal calendar, frozen on the budget; currency is
 // the ISO code of the budget currency. The chain's ID is the budget's.
@@ -182,32 +82,23 @@ func NewChain(b *Budget) *Chain {
 
 // Validate checks the budget's fields; every broken rule is a violation of its request field.
 func (b *Budget) Validate() error {
-	var vs []faultViolation
-	switch n := utf8.RuneCountInString(b.DisplayName); {
-	case n == 0:
-		vs = append(vs, violation("budget.display_name", "REQUIRED", "display_name is required"))
-	case n > maxDisplayName:
-		vs = append(vs, violation("budget.display_name", "TOO_LONG", "display_name is longer than 200 characters"))
-	}
-	if utf8.RuneCountInString(b.Owner) > maxOwner {
-		vs = append(vs, violation("budget.owner", "TOO_LONG", "owner is longer than 256 characters"))
-	}
-	if utf8.RuneCountInString(b.Description) > maxDescription {
-		vs = append(vs, violation("budget.description", "TOO_LONG", "description is longer than 2000 characters"))
-	}
+	var vs fault.Violations
+	requireText(&vs, "budget.display_name", b.DisplayName, maxDisplayName)
+	limitText(&vs, "budget.owner", b.Owner, maxOwner)
+	limitText(&vs, "budget.description", b.Description, maxDescription)
 	if b.FiscalYear < minFiscalYear || b.FiscalYear > maxFiscalYear {
-		vs = append(vs, violation("budget.fiscal_year", "OUT_OF_RANGE", "fiscal_year must be between 2000 and 2100"))
+		vs.Add("budget.fiscal_year", "OUT_OF_RANGE", "fiscal_year must be between 2000 and 2100")
 	}
 	if !b.Currency.Supported() {
-		vs = append(vs, violation("budget.currency_code", ErrCurrencyUnsupported.Reason, "the currency is not supported"))
+		vs.Add("budget.currency_code", ErrCurrencyUnsupported.Reason, "the currency is not supported")
 	}
 	if b.Policy != PolicyWarn && b.Policy != PolicyBlock {
-		vs = append(vs, violation("budget.overspend_policy", "INVALID", "overspend_policy must be WARN or BLOCK"))
+		vs.Add("budget.overspend_policy", "INVALID", "overspend_policy must be WARN or BLOCK")
 	}
 	if b.StartMonth < time.January || b.StartMonth > time.December {
-		vs = append(vs, violation("budget.start_month", "OUT_OF_RANGE", "the fiscal year start month must be 1-12"))
+		vs.Add("budget.start_month", "OUT_OF_RANGE", "the fiscal year start month must be 1-12")
 	}
-	return invalid(vs)
+	return vs.Err()
 }
 
 // transitionError is INVALID_STATE_TRANSITION with the state and the refused transition.
@@ -258,14 +149,10 @@ func (b *Budget) Approve(actor string, now time.Time) error {
 // Reject rejects a SUBMITTED revision; the reason is required. The caller clears the chain's
 // open revision.
 func (b *Budget) Reject(actor, reason string, now time.Time) error {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return invalid([]faultViolation{violation("reason", "REQUIRED", "a rejection needs a reason")})
+	if err := checkRejection(reason); err != nil {
+		return err
 	}
-	if utf8.RuneCountInString(reason) > maxDescription {
-		return invalid([]faultViolation{violation("reason", "TOO_LONG", "reason is longer than 2000 characters")})
-	}
-	return b.decide("reject", actor, reason, StateRejected, now)
+	return b.decide("reject", actor, strings.TrimSpace(reason), StateRejected, now)
 }
 
 // Close closes an APPROVED revision: no more spend, transfers or revisions. openID is the

@@ -145,33 +145,34 @@ func TestBudgetApply(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	if id, ok := ParseBudgetName("budgets/b1"); !ok || id != "b1" {
-		t.Error("ParseBudgetName")
+	if id, ok := BudgetPattern.Last("budgets/b1"); !ok || id != "b1" {
+		t.Error("BudgetPattern.Last")
 	}
 	for _, bad := range []string{"budgets/", "budgets/-", "budgets/b1/lines/l1", "costCenters/b1"} {
-		if _, ok := ParseBudgetName(bad); ok {
-			t.Errorf("ParseBudgetName(%q) ok", bad)
+		if BudgetPattern.ScanResource(bad) {
+			t.Errorf("BudgetPattern.ScanResource(%q) ok", bad)
 		}
 	}
-	if b, l, ok := ParseLineName(LineName("b1", "l1")); !ok || b != "b1" || l != "l1" {
-		t.Error("ParseLineName")
+	var b, l, id string
+	if !LinePattern.ScanResource(LineName("b1", "l1"), &b, &l) || b != "b1" || l != "l1" {
+		t.Error("LinePattern.ScanResource")
 	}
-	if _, _, ok := ParseLineName("budgets/-/lines/l1"); ok {
+	if LinePattern.ScanResource("budgets/-/lines/l1") {
 		t.Error("wildcard line name accepted")
 	}
-	if b, l, ok := ParseLineParent("budgets/-/lines/-"); !ok || b != "-" || l != "-" {
-		t.Error("ParseLineParent wildcard")
+	if !LinePattern.Scan("budgets/-/lines/-", &b, &l) || b != "-" || l != "-" {
+		t.Error("LinePattern.Scan wildcard")
 	}
-	if n := ActualName("b", "l", "a"); n != "budgets/b/lines/l/actuals/a" {
+	if n := ActualPattern.Format("b", "l", "a"); n != "budgets/b/lines/l/actuals/a" {
 		t.Error(n)
 	}
-	if b, l, id, ok := ParseCommitmentName(CommitmentName("b", "l", "c")); !ok || b+l+id != "blc" {
-		t.Error("ParseCommitmentName")
+	if !CommitmentPattern.ScanResource(CommitmentPattern.Format("b", "l", "c"), &b, &l, &id) || b+l+id != "blc" {
+		t.Error("CommitmentPattern.ScanResource")
 	}
-	if _, _, _, ok := ParseActualName("budgets/b/lines/l/commitments/c"); ok {
+	if ActualPattern.ScanResource("budgets/b/lines/l/commitments/c") {
 		t.Error("commitment parsed as actual")
 	}
-	if b, id, ok := ParseTransferName(TransferName("b", "t")); !ok || b != "b" || id != "t" {
-		t.Error("ParseTransferName")
+	if !TransferPattern.ScanResource(TransferPattern.Format("b", "t"), &b, &id) || b != "b" || id != "t" {
+		t.Error("TransferPattern.ScanResource")
 	}
 }

@@ -7,13 +7,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
-
-// CostCenterCollection is the collection segment of cost centre resource names.
-const CostCenterCollection = "costCenters"
 
 // Errors about cost centres. Compare with errors.Is.
 var (
@@ -21,16 +17,13 @@ var (
 	ErrCostCenterExists   = fault.New(fault.AlreadyExists, "COST_CENTER_ALREADY_EXISTS", "a cost centre with this ID already exists")
 	ErrCodeTaken          = fault.New(fault.AlreadyExists, "COST_CENTER_CODE_TAKEN", "another cost centre has this code")
 	ErrHasChildren        = fault.New(fault.FailedPrecondition, "COST_CENTER_HAS_CHILDREN", "the cost centre has child cost centres; move or delete them first")
-	ErrParentNotFound     = invalidField("parent", "PARENT_NOT_FOUND", "the parent cost centre does not exist")
-	ErrParentCycle        = invalidField("parent", "PARENT_CYCLE", "the parent cannot be the cost centre itself or one of its descendants")
+	// The parent's errors carry their reason in the ErrorInfo too, so clients can branch on it
+	// without reading the field violations.
+	ErrParentNotFound = fault.New(fault.InvalidArgument, "PARENT_NOT_FOUND", "the parent cost centre does not exist").
+				OnField(FieldParent, "")
+	ErrParentCycle = fault.New(fault.InvalidArgument, "PARENT_CYCLE", "the parent cannot be the cost centre itself or one of its descendants").
+			OnField(FieldParent, "")
 )
-
-// invalidField is an InvalidArgument error about one field whose reason is specific enough for
-// the ErrorInfo, so clients can branch on it without reading the field violations.
-func invalidField(field, reason, desc string) *fault.Error {
-	return &fault.Error{Kind: fault.InvalidArgument, Reason: reason, Message: desc,
-		Violations: []fault.Violation{{Field: field, Reason: reason, Description: desc}}}
-}
 
 // Limits of cost centre fields, shared with the API's validation rules.
 const (
@@ -56,21 +49,6 @@ type CostCenter struct {
 	// Version counts the changes of the cost centre; it starts at 1 and orders its events.
 	Version int64
 }
-
-// CostCenterName returns the resource name of the cost centre with the given ID.
-func CostCenterName(id string) string { return CostCenterCollection + "/" + id }
-
-// ParseCostCenterName returns the ID in a resource name "costCenters/{id}".
-func ParseCostCenterName(name string) (id string, ok bool) {
-	id, ok = strings.CutPrefix(name, CostCenterCollection+"/")
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", false
-	}
-	return id, true
-}
-
-// Name is the cost centre's resource name.
-func (c *CostCenter) Name() string { return CostCenterName(c.ID) }
 
 // NewCostCenter returns a cost centre created at now from the values in fields, checked against
 // the invariants. A nil Active means active.
@@ -121,27 +99,18 @@ var WritableFields = []string{FieldDisplayName, FieldCode, FieldOwner, FieldPare
 // Validate checks the invariants of a cost centre that need no other cost centre to decide. Every
 // broken rule is reported, each as a violation of its field.
 func (c *CostCenter) Validate() error {
-	var vs []fault.Violation
-	switch n := utf8.RuneCountInString(c.DisplayName); {
-	case n == 0:
-		vs = append(vs, fault.Violation{Field: FieldDisplayName, Reason: "REQUIRED", Description: "display_name is required"})
-	case n > maxDisplayName:
-		vs = append(vs, fault.Violation{Field: FieldDisplayName, Reason: "TOO_LONG", Description: "display_name is longer than 200 characters"})
-	}
+	var vs fault.Violations
+	requireText(&vs, FieldDisplayName, c.DisplayName, maxDisplayName)
 	switch {
 	case c.Code == "":
-		vs = append(vs, fault.Violation{Field: FieldCode, Reason: "REQUIRED", Description: "code is required"})
+		vs.Add(FieldCode, "REQUIRED", "code is required")
 	case !codePattern.MatchString(c.Code):
-		vs = append(vs, fault.Violation{Field: FieldCode, Reason: "INVALID_FORMAT",
-			Description: "code must be 1-32 upper-case letters, digits, '.', '_' or '-', starting with a letter or digit"})
+		vs.Add(FieldCode, "INVALID_FORMAT",
+			"code must be 1-32 upper-case letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
-	if utf8.RuneCountInString(c.Owner) > maxOwner {
-		vs = append(vs, fault.Violation{Field: FieldOwner, Reason: "TOO_LONG", Description: "owner is longer than 256 characters"})
-	}
-	if utf8.RuneCountInString(c.Description) > maxDescription {
-		vs = append(vs, fault.Violation{Field: FieldDescription, Reason: "TOO_LONG", Description: "description is longer than 2000 characters"})
-	}
-	if err := fault.Invalid(vs...); err != nil {
+	limitText(&vs, FieldOwner, c.Owner, maxOwner)
+	limitText(&vs, FieldDescription, c.Description, maxDescription)
+	if err := vs.Err(); err != nil {
 		return err
 	}
 	if c.ParentID != "" && c.ParentID == c.ID {

@@ -28,6 +28,15 @@ func violations(t *testing.T, err error) []string {
 	return out
 }
 
+// asFault returns err's *fault.Error, or an internal one, so that a test can read the fields of
+// any error.
+func asFault(err error) *fault.Error {
+	if fe := fault.As(err); fe != nil {
+		return fe
+	}
+	return &fault.Error{Kind: fault.Internal, Message: err.Error()}
+}
+
 func TestNewCostCenter(t *testing.T) {
 	valid := CostCenterFields{DisplayName: "Infrastructure", Code: "CC-100"}
 	tests := []struct {

@@ -1,8 +1,6 @@
 package domain
 
 import (
-	"errors"
-
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
@@ -73,44 +71,3 @@ var (
 	ErrTransferNotFound         = fault.New(fault.NotFound, "TRANSFER_NOT_FOUND", "transfer not found")
 	ErrTransferCurrencyMismatch = fault.New(fault.FailedPrecondition, "CURRENCY_MISMATCH", "the budgets of a transfer must have the same currency")
 )
-
-// fieldError returns a copy of base with one violation on field, carrying base's reason, so a
-// client finds the specific reason both in the ErrorInfo and on the field.
-func fieldError(base *fault.Error, field, desc string) *fault.Error {
-	if desc == "" {
-		desc = base.Message
-	}
-	e := base.Withf("%s", base.Message)
-	e.Violations = append(e.Violations, fault.Violation{Field: field, Reason: base.Reason, Description: desc})
-	return e
-}
-
-// OnField attaches field to an InvalidArgument error that names no field yet (such as the
-// errors of AmountFromMoney or ParseCurrency), so that the client learns which field was wrong.
-// Other errors are returned unchanged.
-func OnField(err error, field string) error {
-	var fe *fault.Error
-	if !errors.As(err, &fe) || fe.Kind != fault.InvalidArgument || len(fe.Violations) > 0 {
-		return err
-	}
-	return fieldError(fe, field, fe.Message)
-}
-
-// violation is a short constructor for a field violation.
-func violation(field, reason, desc string) fault.Violation {
-	return fault.Violation{Field: field, Reason: reason, Description: desc}
-}
-
-type faultViolation = fault.Violation
-
-// invalid is fault.Invalid over a slice.
-func invalid(vs []fault.Violation) error { return fault.Invalid(vs...) }
-
-// asFault returns err's *fault.Error, or an internal-looking one so that callers can read
-// Violations safely.
-func asFault(err error) *fault.Error {
-	if fe := fault.As(err); fe != nil {
-		return fe
-	}
-	return &fault.Error{Kind: fault.Internal, Message: err.Error()}
-}

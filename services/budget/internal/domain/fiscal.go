@@ -105,7 +105,7 @@ func (c Calendar) AsOf(fy int32, today Date) Date {
 // about field (e.g. "actual.booking_date").
 func (c Calendar) CheckDate(fy int32, d Date, field string) (int, error) {
 	if !d.Valid() {
-		return 0, fieldError(ErrDateInvalid.With("date", d.String()), field, "")
+		return 0, ErrDateInvalid.With("date", d.String()).OnField(field, "")
 	}
 	p, ok := c.PeriodOf(fy, d)
 	if !ok {

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
@@ -50,9 +50,6 @@ type LineFields struct {
 	Description  string
 }
 
-// Name is the line's resource name.
-func (l *Line) Name() string { return LineName(l.BudgetID, l.ID) }
-
 // CheckEditable allows creating, changing or deleting lines only while the budget is a DRAFT.
 func CheckEditable(b *Budget) error {
 	if b.State != StateDraft {
@@ -95,54 +92,45 @@ func normalizeThresholds(ts []int32) []int32 {
 
 // Validate checks the line's fields; every broken rule is a violation of its request field.
 func (l *Line) Validate() error {
-	var vs []faultViolation
-	switch n := utf8.RuneCountInString(l.DisplayName); {
-	case n == 0:
-		vs = append(vs, violation("budget_line.display_name", "REQUIRED", "display_name is required"))
-	case n > maxDisplayName:
-		vs = append(vs, violation("budget_line.display_name", "TOO_LONG", "display_name is longer than 200 characters"))
-	}
+	var vs fault.Violations
+	requireText(&vs, "budget_line.display_name", l.DisplayName, maxDisplayName)
 	switch {
 	case l.Category == 0:
-		vs = append(vs, violation("budget_line.category", "REQUIRED", "category is required"))
+		vs.Add("budget_line.category", "REQUIRED", "category is required")
 	case l.Category < CategoryHardware || l.Category > CategoryOther:
-		vs = append(vs, violation("budget_line.category", "INVALID", "category is not a known category"))
+		vs.Add("budget_line.category", "INVALID", "category is not a known category")
 	}
 	switch {
 	case l.ExpenseType == 0:
-		vs = append(vs, violation("budget_line.expense_type", "REQUIRED", "expense_type is required"))
+		vs.Add("budget_line.expense_type", "REQUIRED", "expense_type is required")
 	case l.ExpenseType != Capex && l.ExpenseType != Opex:
-		vs = append(vs, violation("budget_line.expense_type", "INVALID", "expense_type must be CAPEX or OPEX"))
+		vs.Add("budget_line.expense_type", "INVALID", "expense_type must be CAPEX or OPEX")
 	}
 	if l.PlannedMinor < 0 {
-		vs = append(vs, violation("budget_line.planned_amount", "NEGATIVE", "planned must not be negative"))
+		vs.Add("budget_line.planned_amount", "NEGATIVE", "planned must not be negative")
 	} else if err := l.Phasing.Validate(l.PlannedMinor); err != nil {
-		vs = append(vs, asFault(err).Violations...)
+		vs = append(vs, fault.As(err).Violations...) // Validate fails with faults only
 	}
 	if len(l.Thresholds) > maxThresholds {
-		vs = append(vs, violation("budget_line.threshold_percents", "TOO_MANY", "at most 10 thresholds"))
+		vs.Add("budget_line.threshold_percents", "TOO_MANY", "at most 10 thresholds")
 	}
 	for _, t := range l.Thresholds {
 		if t < minThreshold || t > maxThreshold {
-			vs = append(vs, violation("budget_line.threshold_percents", "OUT_OF_RANGE", "thresholds must be between 1 and 1000 percent"))
+			vs.Add("budget_line.threshold_percents", "OUT_OF_RANGE", "thresholds must be between 1 and 1000 percent")
 			break
 		}
 	}
 	if !slices.IsSorted(l.Thresholds) || len(slices.Compact(slices.Clone(l.Thresholds))) != len(l.Thresholds) {
-		vs = append(vs, violation("budget_line.threshold_percents", "NOT_ASCENDING", "thresholds must be strictly ascending"))
+		vs.Add("budget_line.threshold_percents", "NOT_ASCENDING", "thresholds must be strictly ascending")
 	}
-	if utf8.RuneCountInString(l.Tag) > maxTag {
-		vs = append(vs, violation("budget_line.tag", "TOO_LONG", "tag is longer than 100 characters"))
-	}
-	if utf8.RuneCountInString(l.Description) > maxDescription {
-		vs = append(vs, violation("budget_line.description", "TOO_LONG", "description is longer than 2000 characters"))
-	}
+	limitText(&vs, "budget_line.tag", l.Tag, maxTag)
+	limitText(&vs, "budget_line.description", l.Description, maxDescription)
 	if len(vs) == 1 && vs[0].Field == FieldPhasingAmounts {
 		// A lone phasing problem keeps its specific reason (PHASING_SUM_MISMATCH …) as the
 		// error's reason, so clients can branch on it without reading the violations.
 		return l.Phasing.Validate(l.PlannedMinor)
 	}
-	return invalid(vs)
+	return vs.Err()
 }
 
 // Apply sets the fields named in paths and reports which changed; the version increments when
@@ -252,12 +240,12 @@ func (l *Line) CheckDeletable(hasSpend bool) error {
 // currency, any other currency is CURRENCY_MISMATCH. Errors name field.
 func BudgetAmount(units int64, nanos int32, code string, budget Currency, field string) (int64, error) {
 	if code != "" && Currency(code) != budget {
-		return 0, fieldError(ErrCurrencyMismatch.With("currency", code).With("budget_currency", string(budget)), field,
+		return 0, ErrCurrencyMismatch.With("currency", code).With("budget_currency", string(budget)).OnField(field,
 			"the amount must be in the budget currency "+string(budget))
 	}
 	a, err := money.FromParts(units, nanos, code, budget)
 	if err != nil {
-		return 0, OnField(err, field)
+		return 0, fault.OnField(err, field)
 	}
 	return a.Minor, nil
 }

@@ -7,16 +7,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
-// Collection segments of the budget service's resource names.
-const (
-	BudgetCollection       = "budgets"
-	LineCollection         = "lines"
-	ActualCollection       = "actuals"
-	CommitmentCollection   = "commitments"
-	TransferCollection     = "transfers"
-	ExchangeRateCollection = "exchangeRates"
-)
-
 // Date is a calendar date without a time zone (the shared runtime's civil.Date).
 type Date = civil.Date
 

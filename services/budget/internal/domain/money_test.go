@@ -4,12 +4,13 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 func TestOnField(t *testing.T) {
 	_, err := money.FromParts(1, 1, "EUR", "")
-	err = OnField(err, "actual.amount")
+	err = fault.OnField(err, "actual.amount")
 	if got := violations(t, err); len(got) != 1 || got[0] != "actual.amount:AMOUNT_TOO_PRECISE" || !errors.Is(err, ErrAmountTooPrecise) {
 		t.Errorf("violations = %v, err = %v", got, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
@@ -59,22 +60,22 @@ func (p Phasing) wantLen() int {
 func (p Phasing) Validate(total int64) error {
 	n := p.wantLen()
 	if n < 0 || len(p.Amounts) != n {
-		return fieldError(ErrPhasingLength.With("count", strconv.Itoa(len(p.Amounts))), FieldPhasingAmounts,
+		return ErrPhasingLength.With("count", strconv.Itoa(len(p.Amounts))).OnField(FieldPhasingAmounts,
 			fmt.Sprintf("phasing needs 12 monthly or 4 quarterly amounts, got %d", len(p.Amounts)))
 	}
 	var sum int64
 	for i, a := range p.Amounts {
 		if a < 0 {
-			return fieldError(ErrPhasingNegative, FieldPhasingAmounts, fmt.Sprintf("amount %d is negative", i+1))
+			return ErrPhasingNegative.OnField(FieldPhasingAmounts, fmt.Sprintf("amount %d is negative", i+1))
 		}
 		var err error
 		if sum, err = money.AddMinor(sum, a); err != nil {
-			return OnField(err, FieldPhasingAmounts)
+			return fault.OnField(err, FieldPhasingAmounts)
 		}
 	}
 	if sum != total {
-		return fieldError(ErrPhasingSumMismatch.With("sum", strconv.FormatInt(sum, 10)).With("planned", strconv.FormatInt(total, 10)),
-			FieldPhasingAmounts, fmt.Sprintf("phasing sums to %d minor units, planned is %d", sum, total))
+		return ErrPhasingSumMismatch.With("sum", strconv.FormatInt(sum, 10)).With("planned", strconv.FormatInt(total, 10)).
+			OnField(FieldPhasingAmounts, fmt.Sprintf("phasing sums to %d minor units, planned is %d", sum, total))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
@@ -32,47 +33,29 @@ func ParseExchangeRateID(id string) (m Month, src, dst Currency, ok bool) {
 	return m, src, dst, true
 }
 
-// ExchangeRateName is the resource name of the rate with the given ID.
-func ExchangeRateName(id string) string { return ExchangeRateCollection + "/" + id }
-
-// ParseExchangeRateName returns the ID in "exchangeRates/{id}"; the ID must be well formed.
-func ParseExchangeRateName(name string) (id string, ok bool) {
-	id, ok = strings.CutPrefix(name, ExchangeRateCollection+"/")
-	if !ok {
-		return "", false
-	}
-	if _, _, _, ok := ParseExchangeRateID(id); !ok {
-		return "", false
-	}
-	return id, true
-}
-
-// Name is the rate's resource name.
-func (r *ExchangeRate) Name() string { return ExchangeRateName(r.ID) }
-
 // NewExchangeRate returns the rate of src in dst for month m, created at now, with its value
 // canonicalised. Violations name the fields of an exchange_rate in a request.
 func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeRate, error) {
-	var vs []faultViolation
+	var vs fault.Violations
 	s, err := money.ParseCurrency(src)
 	if err != nil {
-		vs = append(vs, violation("exchange_rate.source_currency_code", ErrCurrencyUnsupported.Reason, "the source currency is not supported"))
+		vs.Add("exchange_rate.source_currency_code", ErrCurrencyUnsupported.Reason, "the source currency is not supported")
 	}
 	t, err := money.ParseCurrency(dst)
 	if err != nil {
-		vs = append(vs, violation("exchange_rate.target_currency_code", ErrCurrencyUnsupported.Reason, "the target currency is not supported"))
+		vs.Add("exchange_rate.target_currency_code", ErrCurrencyUnsupported.Reason, "the target currency is not supported")
 	}
 	if s != "" && s == t {
-		vs = append(vs, violation("exchange_rate.target_currency_code", ErrRateSameCurrency.Reason, ErrRateSameCurrency.Message))
+		vs.Add("exchange_rate.target_currency_code", ErrRateSameCurrency.Reason, ErrRateSameCurrency.Message)
 	}
 	if !m.Valid() {
-		vs = append(vs, violation("exchange_rate.month", ErrMonthInvalid.Reason, ErrMonthInvalid.Message))
+		vs.Add("exchange_rate.month", ErrMonthInvalid.Reason, ErrMonthInvalid.Message)
 	}
 	canon, _, err := money.ParseRate(value)
 	if err != nil {
-		vs = append(vs, violation("exchange_rate.rate", ErrRateInvalid.Reason, ErrRateInvalid.Message))
+		vs.Add("exchange_rate.rate", ErrRateInvalid.Reason, ErrRateInvalid.Message)
 	}
-	if err := invalid(vs); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
@@ -85,7 +68,7 @@ func NewExchangeRate(m Month, src, dst, value string, now time.Time) (*ExchangeR
 func (r *ExchangeRate) SetValue(value string, now time.Time) (bool, error) {
 	canon, _, err := money.ParseRate(value)
 	if err != nil {
-		return false, fieldError(ErrRateInvalid, "exchange_rate.rate", "")
+		return false, ErrRateInvalid.OnField("exchange_rate.rate", "")
 	}
 	if canon == r.Value {
 		return false, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
@@ -36,9 +37,6 @@ type Corrected struct {
 	PriorConvertedMinor int64 // sum of their ConvertedMinor
 }
 
-// Name is the actual's resource name.
-func (a *Actual) Name() string { return ActualName(a.BudgetID, a.LineID, a.ID) }
-
 // NewActual returns the actual recorded on the in-force revision b at now. rate is the exchange
 // rate of the booking month for the pair (amount currency → budget currency), or nil when none
 // exists or none is needed; corrected is required when in.CorrectsID is set (the store loads it).
@@ -49,48 +47,44 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	if err := b.CheckSpendable(); err != nil {
 		return nil, err
 	}
-	var vs []faultViolation
+	var vs fault.Violations
 	switch {
 	case in.Amount.Minor == 0:
-		vs = append(vs, violation("actual.amount", "AMOUNT_ZERO", "amount must not be zero"))
+		vs.Add("actual.amount", "AMOUNT_ZERO", "amount must not be zero")
 	case in.Amount.Minor > 0 && in.CorrectsID != "":
-		vs = append(vs, violation("actual.amount", "CORRECTION_NOT_NEGATIVE", "a correction must be negative"))
+		vs.Add("actual.amount", "CORRECTION_NOT_NEGATIVE", "a correction must be negative")
 	case in.Amount.Minor < 0 && in.CorrectsID == "":
-		vs = append(vs, violation("actual.corrects", "CORRECTS_REQUIRED", "a negative actual must name the actual it corrects"))
+		vs.Add("actual.corrects", "CORRECTS_REQUIRED", "a negative actual must name the actual it corrects")
 	}
 	if !in.Amount.Currency.Supported() {
-		vs = append(vs, violation("actual.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported"))
+		vs.Add("actual.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported")
 	}
 	if in.Source == 0 {
 		in.Source = SourceManual // the API's default: an actual without a source was entered by hand
 	}
 	if in.Source < SourceManual || in.Source > SourceOther {
-		vs = append(vs, violation("actual.source", "INVALID_VALUE", "source is not one of the defined values"))
+		vs.Add("actual.source", "INVALID_VALUE", "source is not one of the defined values")
 	}
-	if utf8.RuneCountInString(in.Description) > maxDescription {
-		vs = append(vs, violation("actual.description", "TOO_LONG", "description is longer than 2000 characters"))
-	}
-	if utf8.RuneCountInString(in.ExternalRef) > maxExternalRef {
-		vs = append(vs, violation("actual.external_reference", "TOO_LONG", "external_reference is longer than 512 characters"))
-	}
+	limitText(&vs, "actual.description", in.Description, maxDescription)
+	limitText(&vs, "actual.external_reference", in.ExternalRef, maxExternalRef)
 	switch {
 	case in.BookingDate.IsZero():
-		vs = append(vs, violation("actual.booking_date", "REQUIRED", "booking_date is required"))
+		vs.Add("actual.booking_date", "REQUIRED", "booking_date is required")
 	case !in.BookingDate.Valid():
-		vs = append(vs, violation("actual.booking_date", ErrDateInvalid.Reason, "booking_date is not a valid date"))
+		vs.Add("actual.booking_date", ErrDateInvalid.Reason, "booking_date is not a valid date")
 	}
 	if in.CorrectsID != "" && corrected != nil {
 		o := corrected.Original
 		switch {
 		case o.ChainID != b.ChainID || o.LineID != in.LineID:
-			vs = append(vs, violation("actual.corrects", "CORRECTION_LINE_MISMATCH", "a correction must be on the line of the actual it corrects"))
+			vs.Add("actual.corrects", "CORRECTION_LINE_MISMATCH", "a correction must be on the line of the actual it corrects")
 		case o.CorrectsID != "":
-			vs = append(vs, violation("actual.corrects", "CORRECTS_CORRECTION", "correct the original actual, not a correction"))
+			vs.Add("actual.corrects", "CORRECTS_CORRECTION", "correct the original actual, not a correction")
 		case o.Amount.Currency != in.Amount.Currency:
-			vs = append(vs, violation("actual.amount", ErrCurrencyMismatch.Reason, "a correction must be in the currency of the actual it corrects"))
+			vs.Add("actual.amount", ErrCurrencyMismatch.Reason, "a correction must be in the currency of the actual it corrects")
 		}
 	}
-	if err := invalid(vs); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	if in.CorrectsID != "" && corrected == nil {
@@ -112,7 +106,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	if in.CorrectsID == "" {
 		a.ConvertedMinor, a.Rate, err = ConvertAt(in.Amount, in.BookingDate, b.Currency, rate)
 		if err != nil {
-			return nil, OnField(err, "actual.amount")
+			return nil, fault.OnField(err, "actual.amount")
 		}
 		return a, nil
 	}
@@ -120,7 +114,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	a.CorrectsBudgetID = o.BudgetID
 	total, err := money.AddMinor(corrected.PriorAmountMinor, in.Amount.Minor)
 	if err != nil {
-		return nil, OnField(err, "actual.amount")
+		return nil, fault.OnField(err, "actual.amount")
 	}
 	if total < -o.Amount.Minor {
 		return nil, ErrCorrectionExceedsOriginal.With("original", money.FormatMinor(o.Amount.Minor, o.Amount.Currency)).
@@ -136,7 +130,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 		a.ConvertedMinor = in.Amount.Minor
 	default:
 		if a.ConvertedMinor, a.Rate, err = ConvertWith(in.Amount, o.Rate); err != nil {
-			return nil, OnField(err, "actual.amount")
+			return nil, fault.OnField(err, "actual.amount")
 		}
 	}
 	return a, nil
@@ -160,9 +154,6 @@ type CommitmentInput struct {
 	SourceRef   string
 }
 
-// Name is the commitment's resource name.
-func (c *Commitment) Name() string { return CommitmentName(c.BudgetID, c.LineID, c.ID) }
-
 // NewCommitment returns an OPEN commitment on the in-force revision b, converted with rate (the
 // rate of the expected date's month, nil when none exists or none is needed). The funds check
 // under BLOCK is the caller's (CheckCommitFunds), as it needs the line's balance.
@@ -170,32 +161,28 @@ func NewCommitment(id string, b *Budget, in CommitmentInput, rate *ExchangeRate,
 	if err := b.CheckSpendable(); err != nil {
 		return nil, err
 	}
-	var vs []faultViolation
+	var vs fault.Violations
 	if in.Amount.Minor <= 0 {
-		vs = append(vs, violation("commitment.amount", "AMOUNT_NOT_POSITIVE", "amount must be positive"))
+		vs.Add("commitment.amount", "AMOUNT_NOT_POSITIVE", "amount must be positive")
 	}
 	if !in.Amount.Currency.Supported() {
-		vs = append(vs, violation("commitment.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported"))
+		vs.Add("commitment.amount", ErrCurrencyUnsupported.Reason, "the currency is not supported")
 	}
 	if in.Source == 0 {
 		in.Source = CommitmentOther // the API's default
 	}
 	if in.Source < CommitmentContract || in.Source > CommitmentOther {
-		vs = append(vs, violation("commitment.source", "INVALID_VALUE", "source is not one of the defined values"))
+		vs.Add("commitment.source", "INVALID_VALUE", "source is not one of the defined values")
 	}
-	if utf8.RuneCountInString(in.SourceRef) > maxExternalRef {
-		vs = append(vs, violation("commitment.source_reference", "TOO_LONG", "source_reference is longer than 512 characters"))
-	}
-	if utf8.RuneCountInString(in.Description) > maxDescription {
-		vs = append(vs, violation("commitment.description", "TOO_LONG", "description is longer than 2000 characters"))
-	}
+	limitText(&vs, "commitment.source_reference", in.SourceRef, maxExternalRef)
+	limitText(&vs, "commitment.description", in.Description, maxDescription)
 	switch {
 	case in.Date.IsZero():
-		vs = append(vs, violation("commitment.expected_date", "REQUIRED", "expected_date is required"))
+		vs.Add("commitment.expected_date", "REQUIRED", "expected_date is required")
 	case !in.Date.Valid():
-		vs = append(vs, violation("commitment.expected_date", ErrDateInvalid.Reason, "expected_date is not a valid date"))
+		vs.Add("commitment.expected_date", ErrDateInvalid.Reason, "expected_date is not a valid date")
 	}
-	if err := invalid(vs); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	period, err := b.Calendar().CheckDate(b.FiscalYear, in.Date, "commitment.expected_date")
@@ -204,7 +191,7 @@ func NewCommitment(id string, b *Budget, in CommitmentInput, rate *ExchangeRate,
 	}
 	conv, use, err := ConvertAt(in.Amount, in.Date, b.Currency, rate)
 	if err != nil {
-		return nil, OnField(err, "commitment.amount")
+		return nil, fault.OnField(err, "commitment.amount")
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	return &Commitment{
@@ -223,10 +210,10 @@ func (c *Commitment) Release(amount int64, now time.Time) (released int64, err e
 	}
 	switch {
 	case amount < 0:
-		return 0, invalid([]faultViolation{violation("amount", "AMOUNT_NOT_POSITIVE", "the amount to release must be positive")})
+		return 0, fault.Field("amount", "AMOUNT_NOT_POSITIVE", "the amount to release must be positive")
 	case amount > c.RemainingMinor:
-		return 0, invalid([]faultViolation{violation("amount", "RELEASE_EXCEEDS_REMAINING",
-			fmt.Sprintf("only %d minor units remain committed", c.RemainingMinor))})
+		return 0, fault.Field("amount", "RELEASE_EXCEEDS_REMAINING",
+			fmt.Sprintf("only %d minor units remain committed", c.RemainingMinor))
 	case amount == 0:
 		amount = c.RemainingMinor
 	}
@@ -259,8 +246,8 @@ func (c *Commitment) ReleaseFor(actualConverted int64, now time.Time) int64 {
 // CheckCommitmentFor refuses a commitment named by an actual of another chain or line.
 func CheckCommitmentFor(c *Commitment, chainID, lineID string) error {
 	if c.ChainID != chainID || c.LineID != lineID {
-		return invalid([]faultViolation{violation("actual.commitment", "COMMITMENT_LINE_MISMATCH",
-			"the commitment belongs to another line")})
+		return fault.Field("actual.commitment", "COMMITMENT_LINE_MISMATCH",
+			"the commitment belongs to another line")
 	}
 	return nil
 }
@@ -297,7 +284,7 @@ const (
 // error), otherwise ALLOW within available, WARN or DENY beyond it by policy.
 func DecideFunds(b *Budget, available, amount int64) (Decision, string) {
 	if err := b.CheckSpendable(); err != nil {
-		return DecisionDeny, asFault(err).Reason
+		return DecisionDeny, fault.As(err).Reason
 	}
 	if amount <= available {
 		return DecisionAllow, ReasonWithinAvailable
@@ -317,28 +304,20 @@ type TransferInput struct {
 	Reason        string
 }
 
-// Name is the transfer's resource name.
-func (t *Transfer) Name() string { return TransferName(t.BudgetID, t.ID) }
-
 // NewTransfer returns a PENDING transfer from a line of src to a line of dst (src itself for a
 // transfer within a budget). Both budgets must be in force, of the same fiscal year, calendar
 // and currency. The funds check under BLOCK is the caller's (CheckCommitFunds).
 func NewTransfer(id string, src, dst *Budget, in TransferInput, requester string, today Date, now time.Time) (*Transfer, error) {
-	var vs []faultViolation
+	var vs fault.Violations
 	if in.AmountMinor <= 0 {
-		vs = append(vs, violation("transfer.amount", "AMOUNT_NOT_POSITIVE", "amount must be positive"))
+		vs.Add("transfer.amount", "AMOUNT_NOT_POSITIVE", "amount must be positive")
 	}
 	reason := strings.TrimSpace(in.Reason)
-	switch n := utf8.RuneCountInString(reason); {
-	case n == 0:
-		vs = append(vs, violation("transfer.reason", "REQUIRED", "reason is required"))
-	case n > maxDescription:
-		vs = append(vs, violation("transfer.reason", "TOO_LONG", "reason is longer than 2000 characters"))
-	}
+	requireText(&vs, "transfer.reason", reason, maxDescription)
 	if src.ID == dst.ID && in.SourceLineID == in.TargetLineID {
-		vs = append(vs, violation("transfer.target_line", "SAME_LINE", "source and target line must differ"))
+		vs.Add("transfer.target_line", "SAME_LINE", "source and target line must differ")
 	}
-	if err := invalid(vs); err != nil {
+	if err := vs.Err(); err != nil {
 		return nil, err
 	}
 	for _, b := range []*Budget{src, dst} {
@@ -396,18 +375,15 @@ func (t *Transfer) decide(transition, actor, reason string, to TransferState, no
 // Approve approves a PENDING transfer; the caller then moves the money (ApplyTransfer).
 func (t *Transfer) Approve(actor, reason string, now time.Time) error {
 	if utf8.RuneCountInString(reason) > maxDescription {
-		return invalid([]faultViolation{violation("reason", "TOO_LONG", "reason is longer than 2000 characters")})
+		return fault.Field("reason", "TOO_LONG", "reason is longer than 2000 characters")
 	}
 	return t.decide("approve", actor, reason, TransferApproved, now)
 }
 
 // Reject rejects a PENDING transfer; the reason is required.
 func (t *Transfer) Reject(actor, reason string, now time.Time) error {
-	switch n := utf8.RuneCountInString(strings.TrimSpace(reason)); {
-	case n == 0:
-		return invalid([]faultViolation{violation("reason", "REQUIRED", "a rejection needs a reason")})
-	case n > maxDescription:
-		return invalid([]faultViolation{violation("reason", "TOO_LONG", "reason is longer than 2000 characters")})
+	if err := checkRejection(reason); err != nil {
+		return err
 	}
 	return t.decide("reject", actor, reason, TransferRejected, now)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
-	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
@@ -18,36 +18,14 @@ import (
 
 // RecordActual implements budgetv1.BudgetServiceServer.
 func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualRequest) (*budgetv1.Actual, error) {
-	budgetID, lineID, ok := domain.ParseLineName(req.GetParent())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
-	}
-	// Chosen before the transaction, so that a retried transaction records the same actual.
-	chainID, err := s.chainOf(ctx, budgetID)
-	if err != nil {
-		return nil, err
-	}
-	id := s.newID()
-	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_RecordActual_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Actual, error) {
-		return s.recordActual(ctx, tx, req, chainID, budgetID, lineID, id)
-	})
+	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordActual_FullMethodName, req.GetParent(),
+		func(ctx context.Context, tx store.Tx, on spendOn) (*budgetv1.Actual, error) {
+			return s.recordActual(ctx, tx, req, on)
+		})
 }
 
-func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, chainID, budgetID, lineID, id string) (*budgetv1.Actual, error) {
-	chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.CheckSpendable(); err != nil {
-		return nil, err
-	}
-	fc, err := s.beginFigures(ctx, tx, chain)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := fc.line(lineID); err != nil {
-		return nil, err
-	}
+func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, on spendOn) (*budgetv1.Actual, error) {
+	b, fc, lineID := on.budget, on.figures, on.lineID
 	pb := req.GetActual()
 	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "actual.amount")
 	if err != nil {
@@ -62,13 +40,12 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		rate      *domain.ExchangeRate
 	)
 	if name := pb.GetCorrects(); name != "" {
-		cb, cl, cid, _ := domain.ParseActualName(name)
+		var cb, cl, cid string
+		domain.ActualPattern.Scan(name, &cb, &cl, &cid)
 		o, err := tx.GetActual(ctx, cb, cl, cid)
-		if err != nil {
-			if fe := fault.As(err); fe != nil && fe.Is(domain.ErrActualNotFound) {
-				return nil, fault.Invalid(fault.Violation{Field: "actual.corrects", Reason: domain.ErrActualNotFound.Reason,
-					Description: "the corrected actual " + name + " does not exist"})
-			}
+		if errors.Is(err, domain.ErrActualNotFound) {
+			return nil, fault.Field("actual.corrects", domain.ErrActualNotFound.Reason, "the corrected actual "+name+" does not exist")
+		} else if err != nil {
 			return nil, err
 		}
 		corrected = &domain.Corrected{Original: o}
@@ -84,21 +61,21 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 	}
 	var commitment *domain.Commitment
 	if name := pb.GetCommitment(); name != "" {
-		cb, cl, cid, _ := domain.ParseCommitmentName(name)
-		if commitment, err = tx.GetCommitment(ctx, cb, cl, cid); err != nil {
-			if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCommitmentNotFound) {
-				return nil, fault.Invalid(fault.Violation{Field: "actual.commitment", Reason: domain.ErrCommitmentNotFound.Reason,
-					Description: "the commitment " + name + " does not exist"})
-			}
+		var cb, cl, cid string
+		domain.CommitmentPattern.Scan(name, &cb, &cl, &cid)
+		commitment, err = tx.GetCommitment(ctx, cb, cl, cid)
+		if errors.Is(err, domain.ErrCommitmentNotFound) {
+			return nil, fault.Field("actual.commitment", domain.ErrCommitmentNotFound.Reason, "the commitment "+name+" does not exist")
+		} else if err != nil {
 			return nil, err
 		}
-		if err := domain.CheckCommitmentFor(commitment, chain.ID, lineID); err != nil {
+		if err := domain.CheckCommitmentFor(commitment, fc.chain.ID, lineID); err != nil {
 			return nil, err
 		}
 		in.CommitmentID, in.CommitmentBudgetID = cid, commitment.BudgetID
 	}
 	now := s.now()
-	a, err := domain.NewActual(id, b, in, rate, corrected, actor(ctx), now)
+	a, err := domain.NewActual(on.id, b, in, rate, corrected, actor(ctx), now)
 	if err != nil {
 		return nil, err
 	}
@@ -152,16 +129,11 @@ func (s *Server) commitmentBudget(ctx context.Context, tx store.Tx, c *domain.Co
 
 // GetActual implements budgetv1.BudgetServiceServer.
 func (s *Server) GetActual(ctx context.Context, req *budgetv1.GetActualRequest) (*budgetv1.Actual, error) {
-	budgetID, lineID, id, ok := domain.ParseActualName(req.GetName())
-	if !ok {
-		return nil, domain.ErrActualNotFound.With("name", req.GetName())
-	}
+	var budgetID, lineID, id string
+	domain.ActualPattern.Scan(req.GetName(), &budgetID, &lineID, &id)
 	a, err := s.store.GetActual(ctx, budgetID, lineID, id)
 	if err != nil {
-		if fe := fault.As(err); fe != nil && fe.Is(domain.ErrActualNotFound) {
-			return nil, domain.ErrActualNotFound.With("name", req.GetName()).Withf("actual %s not found", req.GetName())
-		}
-		return nil, err
+		return nil, fault.Named(err, req.GetName())
 	}
 	b, err := s.store.GetBudget(ctx, a.BudgetID)
 	if err != nil {
@@ -172,9 +144,9 @@ func (s *Server) GetActual(ctx context.Context, req *budgetv1.GetActualRequest) 
 
 // ListActuals implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
 func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsRequest) (*budgetv1.ListActualsResponse, error) {
-	budgetID, lineID, ok := domain.ParseLineParent(req.GetParent())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	var budgetID, lineID string
+	if !domain.LinePattern.Scan(req.GetParent(), &budgetID, &lineID) {
+		return nil, domain.LinePattern.Invalid("parent")
 	}
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Actual, error) {
 		return s.store.ListActuals(ctx, budgetID, lineID, q)
@@ -204,10 +176,10 @@ func actualToProto(a *domain.Actual, b *domain.Budget) *budgetv1.Actual {
 		CreateTime:        timestamppb.New(a.CreateTime),
 	}
 	if a.CorrectsID != "" {
-		pb.Corrects = domain.ActualName(a.CorrectsBudgetID, a.LineID, a.CorrectsID)
+		pb.Corrects = domain.ActualPattern.Format(a.CorrectsBudgetID, a.LineID, a.CorrectsID)
 	}
 	if a.CommitmentID != "" {
-		pb.Commitment = domain.CommitmentName(a.CommitmentBudgetID, a.LineID, a.CommitmentID)
+		pb.Commitment = domain.CommitmentPattern.Format(a.CommitmentBudgetID, a.LineID, a.CommitmentID)
 		pb.ReleasedCommitmentAmount = moneyPB(a.ReleasedMinor, b.Currency)
 	}
 	return pb

@@ -17,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
@@ -44,14 +45,6 @@ func budgetFields(pb *budgetv1.Budget) domain.BudgetFields {
 	}
 }
 
-// budgetNotFound adds the requested name to a budget's not-found error.
-func budgetNotFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrBudgetNotFound) {
-		return domain.ErrBudgetNotFound.With("name", name).Withf("budget %s not found", name)
-	}
-	return err
-}
-
 // CreateBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetRequest) (*budgetv1.Budget, error) {
 	in := req.GetBudget()
@@ -59,7 +52,7 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 	if id == "" {
 		id = s.newID()
 	}
-	ccID, _ := domain.ParseCostCenterName(in.GetCostCenter())
+	ccID, _ := domain.CostCenterPattern.Last(in.GetCostCenter())
 	b, err := domain.NewBudget(id, ccID, in.GetFiscalYear(), s.fiscalStart, in.GetCurrencyCode(), budgetFields(in), s.now())
 	if ccID == "" {
 		// The schema checks the pattern of a given name; a missing one is the domain's to report,
@@ -78,7 +71,7 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 		// under a budget being created for it.
 		cc, err := tx.GetCostCenter(ctx, ccID)
 		if err != nil {
-			return nil, notFound(err, in.GetCostCenter())
+			return nil, fault.Named(err, in.GetCostCenter())
 		}
 		if !cc.Active {
 			return nil, domain.ErrCostCenterInactive.With("cost_center", cc.Name()).
@@ -100,10 +93,9 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 
 // GetBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) (*budgetv1.Budget, error) {
-	id, _ := domain.ParseBudgetName(req.GetName())
-	b, err := s.store.GetBudget(ctx, id)
+	b, err := names.Get(ctx, domain.BudgetPattern, req.GetName(), s.store.GetBudget)
 	if err != nil {
-		return nil, budgetNotFound(err, req.GetName())
+		return nil, err
 	}
 	return budgetToProto(b), nil
 }
@@ -120,10 +112,8 @@ func (s *Server) ListBudgets(ctx context.Context, req *budgetv1.ListBudgetsReque
 // UpdateBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetRequest) (*budgetv1.Budget, error) {
 	in := req.GetBudget()
-	id, ok := domain.ParseBudgetName(in.GetName())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "budget.name", Reason: "INVALID_NAME",
-			Description: "name must be budgets/{budget}"})
+	if !domain.BudgetPattern.ScanResource(in.GetName()) {
+		return nil, domain.BudgetPattern.Invalid("budget.name")
 	}
 	paths, err := budgetMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
@@ -131,9 +121,9 @@ func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetReq
 	}
 	var out *domain.Budget
 	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		b, err := tx.GetBudget(ctx, id)
+		b, err := names.Get(ctx, domain.BudgetPattern, in.GetName(), tx.GetBudget)
 		if err != nil {
-			return budgetNotFound(err, in.GetName())
+			return err
 		}
 		if err := etag.Check(in.GetEtag(), b.Name(), b.Version); err != nil {
 			return err
@@ -410,7 +400,7 @@ type budgetStep func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *d
 // lifecycle runs a lifecycle call on the budget named name: once per request ID, with its chain
 // and the budget locked (chainOf, lockBudget) and the etag checked.
 func (s *Server) lifecycle(ctx context.Context, req idempotency.Request, method, name, givenEtag string, step budgetStep) (*budgetv1.Budget, error) {
-	id, _ := domain.ParseBudgetName(name)
+	id, _ := domain.BudgetPattern.Last(name)
 	chainID, err := s.chainOf(ctx, id)
 	if err != nil {
 		return nil, err
@@ -422,7 +412,7 @@ func (s *Server) lifecycle(ctx context.Context, req idempotency.Request, method,
 
 // onBudget is lifecycle for a call without a request ID.
 func (s *Server) onBudget(ctx context.Context, name, givenEtag string, step budgetStep) error {
-	id, _ := domain.ParseBudgetName(name)
+	id, _ := domain.BudgetPattern.Last(name)
 	chainID, err := s.chainOf(ctx, id)
 	if err != nil {
 		return err

@@ -19,35 +19,14 @@ import (
 
 // RecordCommitment implements budgetv1.BudgetServiceServer.
 func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommitmentRequest) (*budgetv1.Commitment, error) {
-	budgetID, lineID, ok := domain.ParseLineName(req.GetParent())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
-	}
-	chainID, err := s.chainOf(ctx, budgetID)
-	if err != nil {
-		return nil, err
-	}
-	id := s.newID()
-	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_RecordCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
-		return s.recordCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
-	})
+	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordCommitment_FullMethodName, req.GetParent(),
+		func(ctx context.Context, tx store.Tx, on spendOn) (*budgetv1.Commitment, error) {
+			return s.recordCommitment(ctx, tx, req, on)
+		})
 }
 
-func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, chainID, budgetID, lineID, id string) (*budgetv1.Commitment, error) {
-	chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.CheckSpendable(); err != nil {
-		return nil, err
-	}
-	fc, err := s.beginFigures(ctx, tx, chain)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := fc.line(lineID); err != nil {
-		return nil, err
-	}
+func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, on spendOn) (*budgetv1.Commitment, error) {
+	b, fc, lineID := on.budget, on.figures, on.lineID
 	pb := req.GetCommitment()
 	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "commitment.amount")
 	if err != nil {
@@ -61,7 +40,7 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 	if err != nil {
 		return nil, err
 	}
-	c, err := domain.NewCommitment(id, b, in, rate, actor(ctx), s.now())
+	c, err := domain.NewCommitment(on.id, b, in, rate, actor(ctx), s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +65,11 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 
 // GetCommitment implements budgetv1.BudgetServiceServer.
 func (s *Server) GetCommitment(ctx context.Context, req *budgetv1.GetCommitmentRequest) (*budgetv1.Commitment, error) {
-	budgetID, lineID, id, ok := domain.ParseCommitmentName(req.GetName())
-	if !ok {
-		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
-	}
+	var budgetID, lineID, id string
+	domain.CommitmentPattern.Scan(req.GetName(), &budgetID, &lineID, &id)
 	c, err := s.store.GetCommitment(ctx, budgetID, lineID, id)
 	if err != nil {
-		return nil, commitmentNotFound(err, req.GetName())
+		return nil, fault.Named(err, req.GetName())
 	}
 	b, err := s.store.GetBudget(ctx, c.BudgetID)
 	if err != nil {
@@ -101,18 +78,11 @@ func (s *Server) GetCommitment(ctx context.Context, req *budgetv1.GetCommitmentR
 	return commitmentToProto(c, b), nil
 }
 
-func commitmentNotFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCommitmentNotFound) {
-		return domain.ErrCommitmentNotFound.With("name", name).Withf("commitment %s not found", name)
-	}
-	return err
-}
-
 // ListCommitments implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
 func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitmentsRequest) (*budgetv1.ListCommitmentsResponse, error) {
-	budgetID, lineID, ok := domain.ParseLineParent(req.GetParent())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}/lines/{line}"})
+	var budgetID, lineID string
+	if !domain.LinePattern.Scan(req.GetParent(), &budgetID, &lineID) {
+		return nil, domain.LinePattern.Invalid("parent")
 	}
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Commitment, error) {
 		return s.store.ListCommitments(ctx, budgetID, lineID, q)
@@ -128,13 +98,11 @@ func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitme
 // ReleaseCommitment implements budgetv1.BudgetServiceServer. The commitment's budget must still
 // be in force: releasing changes its figures.
 func (s *Server) ReleaseCommitment(ctx context.Context, req *budgetv1.ReleaseCommitmentRequest) (*budgetv1.Commitment, error) {
-	budgetID, lineID, id, ok := domain.ParseCommitmentName(req.GetName())
-	if !ok {
-		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
-	}
+	var budgetID, lineID, id string
+	domain.CommitmentPattern.Scan(req.GetName(), &budgetID, &lineID, &id)
 	chainID, err := s.chainOf(ctx, budgetID)
 	if err != nil {
-		return nil, commitmentNotFound(domain.ErrCommitmentNotFound, req.GetName())
+		return nil, fault.Named(domain.ErrCommitmentNotFound, req.GetName())
 	}
 	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_ReleaseCommitment_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.Commitment, error) {
 		return s.releaseCommitment(ctx, tx, req, chainID, budgetID, lineID, id)
@@ -148,7 +116,7 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 	}
 	c, err := tx.GetCommitment(ctx, budgetID, lineID, id)
 	if err != nil {
-		return nil, commitmentNotFound(err, req.GetName())
+		return nil, fault.Named(err, req.GetName())
 	}
 	if err := etag.Check(req.GetEtag(), c.Name(), c.Version); err != nil {
 		return nil, err
@@ -167,7 +135,7 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 			return nil, err
 		}
 		if amount <= 0 {
-			return nil, fault.Invalid(fault.Violation{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "the amount to release must be positive"})
+			return nil, fault.Field("amount", "AMOUNT_NOT_POSITIVE", "the amount to release must be positive")
 		}
 	}
 	before := commitmentToProto(c, b)

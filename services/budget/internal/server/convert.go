@@ -40,7 +40,7 @@ func costCenterFields(pb *budgetv1.CostCenter) domain.CostCenterFields {
 		f.Active = proto.Bool(pb.GetActive())
 	}
 	if pb.GetParent() != "" {
-		f.ParentID, _ = domain.ParseCostCenterName(pb.GetParent())
+		f.ParentID, _ = domain.CostCenterPattern.Last(pb.GetParent())
 	}
 	return f
 }

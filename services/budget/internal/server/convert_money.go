@@ -8,6 +8,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
@@ -21,7 +22,7 @@ func moneyPB(minor int64, cur domain.Currency) *moneypb.Money {
 func amountFromPB(m *moneypb.Money, fallback domain.Currency, field string) (domain.Amount, error) {
 	a, err := money.FromProto(m, fallback)
 	if err != nil {
-		return domain.Amount{}, domain.OnField(err, field)
+		return domain.Amount{}, fault.OnField(err, field)
 	}
 	return a, nil
 }
@@ -32,7 +33,7 @@ func rateUsePB(u *domain.RateUse) *budgetv1.RateUse {
 		return nil
 	}
 	return &budgetv1.RateUse{
-		ExchangeRate:       domain.ExchangeRateName(u.RateID),
+		ExchangeRate:       domain.ExchangeRatePattern.Format(u.RateID),
 		Month:              u.Month.String(),
 		SourceCurrencyCode: string(u.Source),
 		TargetCurrencyCode: string(u.Target),

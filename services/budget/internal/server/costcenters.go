@@ -17,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
@@ -51,10 +52,9 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 
 // GetCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterRequest) (*budgetv1.CostCenter, error) {
-	id, _ := domain.ParseCostCenterName(req.GetName())
-	c, err := s.store.GetCostCenter(ctx, id)
+	c, err := names.Get(ctx, domain.CostCenterPattern, req.GetName(), s.store.GetCostCenter)
 	if err != nil {
-		return nil, notFound(err, req.GetName())
+		return nil, err
 	}
 	return costCenterToProto(c), nil
 }
@@ -71,10 +71,8 @@ func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCent
 // UpdateCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostCenterRequest) (*budgetv1.CostCenter, error) {
 	in := req.GetCostCenter()
-	id, ok := domain.ParseCostCenterName(in.GetName())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "cost_center.name", Reason: "INVALID_NAME",
-			Description: "name must be costCenters/{cost_center}"})
+	if !domain.CostCenterPattern.Match(in.GetName()) {
+		return nil, domain.CostCenterPattern.Invalid("cost_center.name")
 	}
 	paths, err := costCenterMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
@@ -91,9 +89,9 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 				return err
 			}
 		}
-		c, err := tx.GetCostCenter(ctx, id)
+		c, err := names.Get(ctx, domain.CostCenterPattern, in.GetName(), tx.GetCostCenter)
 		if err != nil {
-			return notFound(err, in.GetName())
+			return err
 		}
 		if err := etag.Check(in.GetEtag(), c.Name(), c.Version); err != nil {
 			return err
@@ -137,21 +135,20 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 
 // DeleteCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostCenterRequest) (*emptypb.Empty, error) {
-	id, _ := domain.ParseCostCenterName(req.GetName())
 	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		c, err := tx.GetCostCenter(ctx, id)
+		c, err := names.Get(ctx, domain.CostCenterPattern, req.GetName(), tx.GetCostCenter)
 		if err != nil {
-			return notFound(err, req.GetName())
+			return err
 		}
 		if err := etag.Check(req.GetEtag(), c.Name(), c.Version); err != nil {
 			return err
 		}
-		if has, err := tx.HasChildren(ctx, id); err != nil {
+		if has, err := tx.HasChildren(ctx, c.ID); err != nil {
 			return err
 		} else if has {
 			return domain.ErrHasChildren.With("name", c.Name())
 		}
-		if err := tx.DeleteCostCenter(ctx, id, c.Version); err != nil {
+		if err := tx.DeleteCostCenter(ctx, c.ID, c.Version); err != nil {
 			return err
 		}
 		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterDeleted{CostCenter: costCenterToProto(c), Version: c.Version + 1}); err != nil {
@@ -184,12 +181,4 @@ func (s *Server) emitAbout(ctx context.Context, tx store.Tx, name string, event 
 type versionedEvent interface {
 	proto.Message
 	GetVersion() int64
-}
-
-// notFound adds the requested name to a not-found error.
-func notFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrCostCenterNotFound) {
-		return domain.ErrCostCenterNotFound.With("name", name).Withf("cost centre %s not found", name)
-	}
-	return err
 }

@@ -13,17 +13,17 @@ import (
 // the answer is advice as of the moment of the call, and a caller that commits money goes
 // through RecordCommitment, which checks again under the chain's lock.
 func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest) (*budgetv1.CheckFundsResponse, error) {
-	budgetID, lineID, ok := domain.ParseLineName(req.GetLine())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "line", Reason: "INVALID_NAME", Description: "line must be budgets/{budget}/lines/{line}"})
+	var budgetID, lineID string
+	if !domain.LinePattern.ScanResource(req.GetLine(), &budgetID, &lineID) {
+		return nil, domain.LinePattern.Invalid("line")
 	}
 	b, err := s.store.GetBudget(ctx, budgetID)
 	if err != nil {
-		return nil, budgetNotFound(err, domain.BudgetName(budgetID))
+		return nil, fault.Named(err, domain.BudgetName(budgetID))
 	}
 	l, err := s.store.GetLine(ctx, budgetID, lineID)
 	if err != nil {
-		return nil, lineNotFound(err, domain.LineName(budgetID, lineID))
+		return nil, fault.Named(err, req.GetLine())
 	}
 	amount, err := amountFromPB(req.GetAmount(), b.Currency, "amount")
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	}
 	// Zero or less spends nothing: there is no question to answer, as for a commitment.
 	if amount.Minor <= 0 {
-		return nil, fault.Invalid(fault.Violation{Field: "amount", Reason: "AMOUNT_NOT_POSITIVE", Description: "amount must be positive"})
+		return nil, fault.Field("amount", "AMOUNT_NOT_POSITIVE", "amount must be positive")
 	}
 	today := civil.DateOf(s.now().UTC())
 	date := civil.FromProto(req.GetDate())
@@ -49,7 +49,7 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	}
 	converted, use, err := domain.ConvertAt(amount, date, b.Currency, rate)
 	if err != nil {
-		return nil, domain.OnField(err, "amount")
+		return nil, fault.OnField(err, "amount")
 	}
 	spend, err := s.store.PeriodSpend(ctx, b.ChainID)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
@@ -30,12 +31,27 @@ const (
 	fieldLinePhasing = "budget_line.phasing"
 )
 
-// lineNotFound adds the requested name to a line's (or its budget's) not-found error.
-func lineNotFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrLineNotFound) {
-		return domain.ErrLineNotFound.With("name", name).Withf("budget line %s not found", name)
+// lineReader reads lines and their budgets: the store, or a transaction that locks what it reads.
+type lineReader interface {
+	GetBudget(ctx context.Context, id string) (*domain.Budget, error)
+	GetLine(ctx context.Context, budgetID, id string) (*domain.Line, error)
+}
+
+// getLine reads the line named name and its budget revision, the budget first (CreateBudgetLine
+// locks it first too: the line's planned amount is part of the budget's). A missing budget is
+// the line's NOT_FOUND as well.
+func getLine(ctx context.Context, r lineReader, name string) (*domain.Budget, *domain.Line, error) {
+	var budgetID, id string
+	domain.LinePattern.Scan(name, &budgetID, &id)
+	b, err := r.GetBudget(ctx, budgetID)
+	if err != nil {
+		return nil, nil, fault.Named(domain.ErrLineNotFound, name)
 	}
-	return budgetNotFound(err, name)
+	l, err := r.GetLine(ctx, budgetID, id)
+	if err != nil {
+		return nil, nil, fault.Named(err, name)
+	}
+	return b, l, nil
 }
 
 // lineFields takes the writable fields of a request's line; amounts are converted into minor
@@ -101,16 +117,15 @@ func addPlanned(ctx context.Context, tx store.Tx, b *domain.Budget, delta int64,
 
 // CreateBudgetLine implements budgetv1.BudgetServiceServer.
 func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudgetLineRequest) (*budgetv1.BudgetLine, error) {
-	budgetID, _ := domain.ParseBudgetName(req.GetParent())
 	id := req.GetBudgetLineId()
 	if id == "" {
 		id = s.newID()
 	}
 	in := req.GetBudgetLine()
 	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateBudgetLine_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.BudgetLine, error) {
-		b, err := tx.GetBudget(ctx, budgetID)
+		b, err := names.Get(ctx, domain.BudgetPattern, req.GetParent(), tx.GetBudget)
 		if err != nil {
-			return nil, budgetNotFound(err, req.GetParent())
+			return nil, err
 		}
 		if err := domain.CheckEditable(b); err != nil {
 			return nil, err
@@ -120,8 +135,7 @@ func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudge
 			return nil, err
 		}
 		if in.GetPlannedAmount() == nil {
-			return nil, fault.Invalid(fault.Violation{Field: fieldLinePlanned, Reason: "REQUIRED",
-				Description: "planned_amount is required"})
+			return nil, fault.Field(fieldLinePlanned, "REQUIRED", "planned_amount is required")
 		}
 		now := s.now()
 		l, err := domain.NewLine(id, b.ID, fields, now)
@@ -144,14 +158,9 @@ func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudge
 
 // GetBudgetLine implements budgetv1.BudgetServiceServer.
 func (s *Server) GetBudgetLine(ctx context.Context, req *budgetv1.GetBudgetLineRequest) (*budgetv1.BudgetLine, error) {
-	budgetID, id, _ := domain.ParseLineName(req.GetName())
-	b, err := s.store.GetBudget(ctx, budgetID)
+	b, l, err := getLine(ctx, s.store, req.GetName())
 	if err != nil {
-		return nil, lineNotFound(domain.ErrLineNotFound, req.GetName())
-	}
-	l, err := s.store.GetLine(ctx, budgetID, id)
-	if err != nil {
-		return nil, lineNotFound(err, req.GetName())
+		return nil, err
 	}
 	bal, err := lineBalance(ctx, s.store, b.ChainID, l.ID)
 	if err != nil {
@@ -170,12 +179,11 @@ func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLi
 	// The budget and the balances are read after the query is planned, so that a malformed
 	// request is INVALID_ARGUMENT before a missing budget is NOT_FOUND.
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Line, error) {
-		budgetID, _ := domain.ParseBudgetName(req.GetParent())
 		var err error
-		if b, err = s.store.GetBudget(ctx, budgetID); err != nil {
-			return nil, budgetNotFound(err, req.GetParent())
+		if b, err = names.Get(ctx, domain.BudgetPattern, req.GetParent(), s.store.GetBudget); err != nil {
+			return nil, err
 		}
-		ls, err := s.store.ListLines(ctx, budgetID, q)
+		ls, err := s.store.ListLines(ctx, b.ID, q)
 		if err != nil {
 			return nil, err
 		}
@@ -203,10 +211,8 @@ func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLi
 // the line's.
 func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudgetLineRequest) (*budgetv1.BudgetLine, error) {
 	in := req.GetBudgetLine()
-	budgetID, id, ok := domain.ParseLineName(in.GetName())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "budget_line.name", Reason: "INVALID_NAME",
-			Description: "name must be budgets/{budget}/lines/{line}"})
+	if !domain.LinePattern.ScanResource(in.GetName()) {
+		return nil, domain.LinePattern.Invalid("budget_line.name")
 	}
 	paths, err := lineMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
@@ -214,14 +220,9 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 	}
 	var out *budgetv1.BudgetLine
 	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		// The budget first, as CreateBudgetLine locks it: its planned total changes with the line.
-		b, err := tx.GetBudget(ctx, budgetID)
+		b, l, err := getLine(ctx, tx, in.GetName())
 		if err != nil {
-			return lineNotFound(domain.ErrLineNotFound, in.GetName())
-		}
-		l, err := tx.GetLine(ctx, budgetID, id)
-		if err != nil {
-			return lineNotFound(err, in.GetName())
+			return err
 		}
 		if err := etag.Check(in.GetEtag(), l.Name(), l.Version); err != nil {
 			return err
@@ -268,15 +269,10 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 
 // DeleteBudgetLine implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudgetLineRequest) (*emptypb.Empty, error) {
-	budgetID, id, _ := domain.ParseLineName(req.GetName())
 	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		b, err := tx.GetBudget(ctx, budgetID)
+		b, l, err := getLine(ctx, tx, req.GetName())
 		if err != nil {
-			return lineNotFound(domain.ErrLineNotFound, req.GetName())
-		}
-		l, err := tx.GetLine(ctx, budgetID, id)
-		if err != nil {
-			return lineNotFound(err, req.GetName())
+			return err
 		}
 		if err := etag.Check(req.GetEtag(), l.Name(), l.Version); err != nil {
 			return err
@@ -291,7 +287,7 @@ func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudge
 		if err := l.CheckDeletable(has); err != nil {
 			return err
 		}
-		if err := tx.DeleteLine(ctx, budgetID, id, l.Version); err != nil {
+		if err := tx.DeleteLine(ctx, b.ID, l.ID, l.Version); err != nil {
 			return err
 		}
 		if err := addPlanned(ctx, tx, b, -l.PlannedMinor, s.now()); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 )
 
@@ -34,14 +35,6 @@ func exchangeRateToProto(r *domain.ExchangeRate) *budgetv1.ExchangeRate {
 		UpdateTime:         timestamppb.New(r.UpdateTime),
 		Etag:               etag.Of(r.Name(), r.Version),
 	}
-}
-
-// rateNotFound adds the requested name to a rate's not-found error.
-func rateNotFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrExchangeRateNotFound) {
-		return domain.ErrExchangeRateNotFound.With("name", name).Withf("exchange rate %s not found", name)
-	}
-	return err
 }
 
 // CreateExchangeRate implements budgetv1.BudgetServiceServer. The name follows from the month
@@ -69,14 +62,9 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 
 // GetExchangeRate implements budgetv1.BudgetServiceServer.
 func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
-	id, ok := domain.ParseExchangeRateName(req.GetName())
-	if !ok {
-		// Well formed for the schema, but no rate can have it (an unsupported currency).
-		return nil, rateNotFound(domain.ErrExchangeRateNotFound, req.GetName())
-	}
-	r, err := s.store.GetExchangeRate(ctx, id)
+	r, err := names.Get(ctx, domain.ExchangeRatePattern, req.GetName(), s.store.GetExchangeRate)
 	if err != nil {
-		return nil, rateNotFound(err, req.GetName())
+		return nil, err
 	}
 	return exchangeRateToProto(r), nil
 }
@@ -94,10 +82,9 @@ func (s *Server) ListExchangeRates(ctx context.Context, req *budgetv1.ListExchan
 // the rate they were converted with.
 func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
 	in := req.GetExchangeRate()
-	id, ok := domain.ParseExchangeRateName(in.GetName())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "exchange_rate.name", Reason: "INVALID_NAME",
-			Description: "name must be exchangeRates/{yyyy}-{mm}-{source}-{target} with supported currencies"})
+	if _, ok := domain.ParseExchangeRateName(in.GetName()); !ok {
+		return nil, fault.Field("exchange_rate.name", names.ReasonInvalid,
+			"name must be exchangeRates/{yyyy}-{mm}-{source}-{target} with supported currencies")
 	}
 	paths, err := rateMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
@@ -105,9 +92,9 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 	}
 	var out *domain.ExchangeRate
 	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := tx.GetExchangeRate(ctx, id)
+		r, err := names.Get(ctx, domain.ExchangeRatePattern, in.GetName(), tx.GetExchangeRate)
 		if err != nil {
-			return rateNotFound(err, in.GetName())
+			return err
 		}
 		if err := etag.Check(in.GetEtag(), r.Name(), r.Version); err != nil {
 			return err
@@ -139,19 +126,15 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 // DeleteExchangeRate implements budgetv1.BudgetServiceServer. Spend converted with the rate
 // keeps its record of it.
 func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExchangeRateRequest) (*emptypb.Empty, error) {
-	id, ok := domain.ParseExchangeRateName(req.GetName())
-	if !ok {
-		return nil, rateNotFound(domain.ErrExchangeRateNotFound, req.GetName())
-	}
 	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		r, err := tx.GetExchangeRate(ctx, id)
+		r, err := names.Get(ctx, domain.ExchangeRatePattern, req.GetName(), tx.GetExchangeRate)
 		if err != nil {
-			return rateNotFound(err, req.GetName())
+			return err
 		}
 		if err := etag.Check(req.GetEtag(), r.Name(), r.Version); err != nil {
 			return err
 		}
-		if err := tx.DeleteExchangeRate(ctx, id, r.Version); err != nil {
+		if err := tx.DeleteExchangeRate(ctx, r.ID, r.Version); err != nil {
 			return err
 		}
 		pb := exchangeRateToProto(r)

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 )
 
 // chainOf returns the chain ID of the budget revision id. It is read before the transaction (it
@@ -16,7 +20,7 @@ import (
 func (s *Server) chainOf(ctx context.Context, id string) (string, error) {
 	b, err := s.store.GetBudget(ctx, id)
 	if err != nil {
-		return "", budgetNotFound(err, domain.BudgetName(id))
+		return "", fault.Named(err, domain.BudgetName(id))
 	}
 	return b.ChainID, nil
 }
@@ -25,16 +29,59 @@ func (s *Server) chainOf(ctx context.Context, id string) (string, error) {
 func (s *Server) lockBudget(ctx context.Context, tx store.Tx, chainID, id string) (*domain.Chain, *domain.Budget, error) {
 	chain, err := tx.LockChain(ctx, chainID)
 	if err != nil {
-		return nil, nil, budgetNotFound(err, domain.BudgetName(id))
+		return nil, nil, fault.Named(err, domain.BudgetName(id))
 	}
 	b, err := tx.GetBudget(ctx, id)
 	if err != nil {
-		return nil, nil, budgetNotFound(err, domain.BudgetName(id))
+		return nil, nil, fault.Named(err, domain.BudgetName(id))
 	}
 	if b.ChainID != chainID {
 		return nil, nil, fmt.Errorf("budget %s moved from chain %s to %s", id, chainID, b.ChainID)
 	}
 	return chain, b, nil
+}
+
+// spendOn is where a call records spend: line lineID of the budget revision in force, with the
+// figures of its chain, which is locked.
+type spendOn struct {
+	budget  *domain.Budget
+	figures *figuresChange
+	lineID  string
+	id      string // the ID of the new actual or commitment
+}
+
+// recordOn runs record once per request ID, for spend on the line named parent. The chain is
+// read before the transaction (chainOf) and the new item's ID chosen, so that a retried
+// transaction records the same item.
+func recordOn[P proto.Message](ctx context.Context, s *Server, req idempotency.Request, method, parent string,
+	record func(ctx context.Context, tx store.Tx, on spendOn) (P, error)) (P, error) {
+	var zero P
+	var budgetID, lineID string
+	if !domain.LinePattern.ScanResource(parent, &budgetID, &lineID) {
+		return zero, domain.LinePattern.Invalid("parent")
+	}
+	chainID, err := s.chainOf(ctx, budgetID)
+	if err != nil {
+		return zero, err
+	}
+	id := s.newID()
+	return idempotency.InTx(ctx, s.store.Within, method, req, func(ctx context.Context, tx store.Tx) (P, error) {
+		chain, b, err := s.lockBudget(ctx, tx, chainID, budgetID)
+		if err != nil {
+			return zero, err
+		}
+		if err := b.CheckSpendable(); err != nil {
+			return zero, err
+		}
+		fc, err := s.beginFigures(ctx, tx, chain)
+		if err != nil {
+			return zero, err
+		}
+		if _, err := fc.line(lineID); err != nil {
+			return zero, err
+		}
+		return record(ctx, tx, spendOn{budget: b, figures: fc, lineID: lineID, id: id})
+	})
 }
 
 // rateFor returns the exchange rate that converts a, dated d, into the budget currency cur: nil

@@ -27,13 +27,13 @@ var allRows = &listing.Query{OrderBy: "id", Limit: math.MaxInt32}
 // GetBudgetSummary implements budgetv1.BudgetServiceServer. Any revision has a summary, computed
 // on its own lines with all the spend of its chain.
 func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSummaryRequest) (*budgetv1.BudgetSummary, error) {
-	id, ok := domain.ParseBudgetName(strings.TrimSuffix(req.GetName(), "/summary"))
-	if !ok || !strings.HasSuffix(req.GetName(), "/summary") {
-		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "INVALID_NAME", Description: "name must be budgets/{budget}/summary"})
+	var id string
+	if !domain.SummaryPattern.ScanResource(req.GetName(), &id) {
+		return nil, domain.SummaryPattern.Invalid("name")
 	}
 	b, err := s.store.GetBudget(ctx, id)
 	if err != nil {
-		return nil, budgetNotFound(err, domain.BudgetName(id))
+		return nil, fault.Named(err, domain.BudgetName(id))
 	}
 	lines, sum, err := s.summarize(ctx, b)
 	if err != nil {
@@ -103,18 +103,18 @@ func (p *periodBases) add(o periodBases) {
 // GetCostCenterRollup implements budgetv1.BudgetServiceServer: the figures of the budgets in
 // force of a cost centre and its descendants for a fiscal year, in one currency.
 func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostCenterRollupRequest) (*budgetv1.CostCenterRollup, error) {
-	ccName, fyText, _ := strings.Cut(req.GetName(), "/rollups/")
-	ccID, ok := domain.ParseCostCenterName(ccName)
+	var ccID, fyText string
+	ok := domain.RollupPattern.Scan(req.GetName(), &ccID, &fyText)
 	fy, err := strconv.ParseInt(fyText, 10, 32)
 	if !ok || err != nil {
-		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "INVALID_NAME", Description: "name must be costCenters/{cost_center}/rollups/{fiscal_year}"})
+		return nil, domain.RollupPattern.Invalid("name")
 	}
 	subtree, err := s.store.Subtree(ctx, ccID)
 	if err != nil {
 		return nil, err
 	}
 	if len(subtree) == 0 {
-		return nil, notFound(domain.ErrCostCenterNotFound, ccName)
+		return nil, fault.Named(domain.ErrCostCenterNotFound, domain.CostCenterName(ccID))
 	}
 	// Each cost centre of the subtree below the root belongs to one direct child of the root.
 	ids := make([]string, 0, len(subtree))
@@ -244,7 +244,7 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 func rollupCurrency(code string, budgets []*domain.Budget) (domain.Currency, error) {
 	if code != "" {
 		c, err := money.ParseCurrency(code)
-		return c, domain.OnField(err, "currency_code")
+		return c, fault.OnField(err, "currency_code")
 	}
 	var cur domain.Currency
 	for _, b := range budgets {

@@ -19,20 +19,16 @@ import (
 
 // CreateTransfer implements budgetv1.BudgetServiceServer.
 func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransferRequest) (*budgetv1.Transfer, error) {
-	budgetID, ok := domain.ParseBudgetName(req.GetParent())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}"})
+	var budgetID, srcBudgetID, srcLineID, dstBudgetID, dstLineID string
+	if !domain.BudgetPattern.ScanResource(req.GetParent(), &budgetID) {
+		return nil, domain.BudgetPattern.Invalid("parent")
 	}
 	pb := req.GetTransfer()
-	srcBudgetID, srcLineID, ok := domain.ParseLineName(pb.GetSourceLine())
-	if !ok || srcBudgetID != budgetID {
-		return nil, fault.Invalid(fault.Violation{Field: "transfer.source_line", Reason: "SOURCE_LINE_INVALID",
-			Description: "source_line must be a line of " + req.GetParent()})
+	if !domain.LinePattern.ScanResource(pb.GetSourceLine(), &srcBudgetID, &srcLineID) || srcBudgetID != budgetID {
+		return nil, fault.Field("transfer.source_line", "SOURCE_LINE_INVALID", "source_line must be a line of "+req.GetParent())
 	}
-	dstBudgetID, dstLineID, ok := domain.ParseLineName(pb.GetTargetLine())
-	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "transfer.target_line", Reason: "REQUIRED",
-			Description: "target_line must be budgets/{budget}/lines/{line}"})
+	if !domain.LinePattern.ScanResource(pb.GetTargetLine(), &dstBudgetID, &dstLineID) {
+		return nil, fault.Field("transfer.target_line", "REQUIRED", "target_line must be "+string(domain.LinePattern))
 	}
 	srcChain, err := s.chainOf(ctx, srcBudgetID)
 	if err != nil {
@@ -62,10 +58,10 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 		}
 		sl, err := tx.GetLine(ctx, src.ID, srcLineID)
 		if err != nil {
-			return nil, lineNotFound(err, domain.LineName(src.ID, srcLineID))
+			return nil, fault.Named(err, domain.LineName(src.ID, srcLineID))
 		}
 		if _, err := tx.GetLine(ctx, dst.ID, dstLineID); err != nil {
-			return nil, lineNotFound(err, domain.LineName(dst.ID, dstLineID))
+			return nil, fault.Named(err, domain.LineName(dst.ID, dstLineID))
 		}
 		// Refused now what approval would refuse anyway, as long as the figures stay.
 		if _, err := sl.Phasing.Take(t.Period, t.AmountMinor); err != nil {
@@ -92,10 +88,10 @@ func (s *Server) lockBudgets(ctx context.Context, tx store.Tx, srcChain, dstChai
 		return nil, nil, err
 	}
 	if src, err = tx.GetBudget(ctx, srcID); err != nil {
-		return nil, nil, budgetNotFound(err, domain.BudgetName(srcID))
+		return nil, nil, fault.Named(err, domain.BudgetName(srcID))
 	}
 	if dst, err = tx.GetBudget(ctx, dstID); err != nil {
-		return nil, nil, budgetNotFound(err, domain.BudgetName(dstID))
+		return nil, nil, fault.Named(err, domain.BudgetName(dstID))
 	}
 	return src, dst, nil
 }
@@ -111,13 +107,11 @@ func (s *Server) checkTransferFunds(ctx context.Context, tx store.Tx, src *domai
 
 // GetTransfer implements budgetv1.BudgetServiceServer.
 func (s *Server) GetTransfer(ctx context.Context, req *budgetv1.GetTransferRequest) (*budgetv1.Transfer, error) {
-	budgetID, id, ok := domain.ParseTransferName(req.GetName())
-	if !ok {
-		return nil, transferNotFound(domain.ErrTransferNotFound, req.GetName())
-	}
+	var budgetID, id string
+	domain.TransferPattern.Scan(req.GetName(), &budgetID, &id)
 	t, err := s.store.GetTransfer(ctx, budgetID, id)
 	if err != nil {
-		return nil, transferNotFound(err, req.GetName())
+		return nil, fault.Named(err, req.GetName())
 	}
 	b, err := s.store.GetBudget(ctx, t.BudgetID)
 	if err != nil {
@@ -126,21 +120,11 @@ func (s *Server) GetTransfer(ctx context.Context, req *budgetv1.GetTransferReque
 	return transferToProto(t, b), nil
 }
 
-func transferNotFound(err error, name string) error {
-	if fe := fault.As(err); fe != nil && fe.Is(domain.ErrTransferNotFound) {
-		return domain.ErrTransferNotFound.With("name", name).Withf("transfer %s not found", name)
-	}
-	return err
-}
-
 // ListTransfers implements budgetv1.BudgetServiceServer; "budgets/-" lists across budgets.
 func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersRequest) (*budgetv1.ListTransfersResponse, error) {
-	budgetID, ok := domain.ParseBudgetName(req.GetParent())
-	if req.GetParent() == domain.BudgetName(domain.Wildcard) {
-		budgetID, ok = store.Wildcard, true
-	}
+	budgetID, ok := domain.BudgetPattern.Last(req.GetParent()) // the wildcard is store.Wildcard
 	if !ok {
-		return nil, fault.Invalid(fault.Violation{Field: "parent", Reason: "INVALID_NAME", Description: "parent must be budgets/{budget}"})
+		return nil, domain.BudgetPattern.Invalid("parent")
 	}
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Transfer, error) {
 		return s.store.ListTransfers(ctx, budgetID, q)
@@ -184,14 +168,12 @@ type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer,
 // decideTransfer locks the chains of both budgets of a transfer, then the transfer, and applies
 // decide to it.
 func (s *Server) decideTransfer(ctx context.Context, req idempotency.Request, name, tag, method string, decide transferDecision) (*budgetv1.Transfer, error) {
-	budgetID, id, ok := domain.ParseTransferName(name)
-	if !ok {
-		return nil, transferNotFound(domain.ErrTransferNotFound, name)
-	}
+	var budgetID, id string
+	domain.TransferPattern.Scan(name, &budgetID, &id)
 	// The budgets never change, so they can be read before the locks are taken.
 	t0, err := s.store.GetTransfer(ctx, budgetID, id)
 	if err != nil {
-		return nil, transferNotFound(err, name)
+		return nil, fault.Named(err, name)
 	}
 	srcChain, err := s.chainOf(ctx, t0.BudgetID)
 	if err != nil {
@@ -208,7 +190,7 @@ func (s *Server) decideTransfer(ctx context.Context, req idempotency.Request, na
 		}
 		t, err := tx.GetTransfer(ctx, budgetID, id)
 		if err != nil {
-			return nil, transferNotFound(err, name)
+			return nil, fault.Named(err, name)
 		}
 		if err := etag.Check(tag, t.Name(), t.Version); err != nil {
 			return nil, err

@@ -1,0 +1,71 @@
+package domain
+
+import "github.com/quarterdeck/quarterdeck/services/platform/api/names"
+
+// The patterns of the service's resource names (AIP-122). A name is parsed with its pattern's
+// Scan, ScanResource or Last and formatted with Format; each entity's Name method formats its
+// own.
+const (
+	CostCenterPattern   names.Pattern = "costCenters/{cost_center}"
+	BudgetPattern       names.Pattern = "budgets/{budget}"
+	LinePattern         names.Pattern = "budgets/{budget}/lines/{line}"
+	ActualPattern       names.Pattern = "budgets/{budget}/lines/{line}/actuals/{actual}"
+	CommitmentPattern   names.Pattern = "budgets/{budget}/lines/{line}/commitments/{commitment}"
+	TransferPattern     names.Pattern = "budgets/{budget}/transfers/{transfer}"
+	ExchangeRatePattern names.Pattern = "exchangeRates/{exchange_rate}"
+	SummaryPattern      names.Pattern = "budgets/{budget}/summary"
+	RollupPattern       names.Pattern = "costCenters/{cost_center}/rollups/{fiscal_year}"
+)
+
+// Collection segments of the resource names, for queries that match names by their parts.
+const (
+	BudgetCollection       = "budgets"
+	LineCollection         = "lines"
+	ActualCollection       = "actuals"
+	CommitmentCollection   = "commitments"
+	TransferCollection     = "transfers"
+	ExchangeRateCollection = "exchangeRates"
+)
+
+// CostCenterName is the name of the cost centre with the ID.
+func CostCenterName(id string) string { return CostCenterPattern.Format(id) }
+
+// ParseCostCenterName returns the ID in a cost centre's name.
+func ParseCostCenterName(name string) (id string, ok bool) { return CostCenterPattern.Last(name) }
+
+// BudgetName is the name of the budget revision with the ID.
+func BudgetName(id string) string { return BudgetPattern.Format(id) }
+
+// LineName is the name of line lineID of budget revision budgetID.
+func LineName(budgetID, lineID string) string { return LinePattern.Format(budgetID, lineID) }
+
+// ParseExchangeRateName returns the ID in an exchange rate's name; the ID must be well formed
+// (ParseExchangeRateID), so a name no rate can have does not parse.
+func ParseExchangeRateName(name string) (id string, ok bool) {
+	id, ok = ExchangeRatePattern.Last(name)
+	if _, _, _, valid := ParseExchangeRateID(id); !ok || !valid {
+		return "", false
+	}
+	return id, true
+}
+
+// Name is the cost centre's resource name.
+func (c *CostCenter) Name() string { return CostCenterName(c.ID) }
+
+// Name is the budget's resource name.
+func (b *Budget) Name() string { return BudgetName(b.ID) }
+
+// Name is the line's resource name.
+func (l *Line) Name() string { return LineName(l.BudgetID, l.ID) }
+
+// Name is the actual's resource name.
+func (a *Actual) Name() string { return ActualPattern.Format(a.BudgetID, a.LineID, a.ID) }
+
+// Name is the commitment's resource name.
+func (c *Commitment) Name() string { return CommitmentPattern.Format(c.BudgetID, c.LineID, c.ID) }
+
+// Name is the transfer's resource name.
+func (t *Transfer) Name() string { return TransferPattern.Format(t.BudgetID, t.ID) }
+
+// Name is the rate's resource name.
+func (r *ExchangeRate) Name() string { return ExchangeRatePattern.Format(r.ID) }
