@@ -18,6 +18,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // auditRecords lists every audit record of the budget service once at least want are sealed
@@ -26,18 +27,19 @@ import (
 // record committed before it, so a count above want still shows.
 func auditRecords(t *testing.T, e *env, want int) []*operationsv1.AuditRecord {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := operationsv1.NewOperationsServiceClient(e.conn).ListAuditRecords(context.Background(),
+	var rs []*operationsv1.AuditRecord
+	testkit.Eventually(t, 20*time.Second, func() error {
+		resp, err := operationsv1.NewOperationsServiceClient(e.Conn).ListAuditRecords(context.Background(),
 			&operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rs := resp.GetAuditRecords(); len(rs) >= want || time.Now().After(deadline) {
-			return rs
+		if rs = resp.GetAuditRecords(); len(rs) < want {
+			return fmt.Errorf("%d audit records sealed, want %d: %v", len(rs), want, rs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return rs
 }
 
 // changes renders a record's changes as "path: before -> after" in compact JSON.
@@ -128,7 +130,7 @@ func TestCostCenterChangesAreAudited(t *testing.T) {
 			t.Errorf("delete changes = %q", deleted)
 		}
 
-		v, err := operationsv1.NewOperationsServiceClient(e.conn).VerifyAuditChain(context.Background(),
+		v, err := operationsv1.NewOperationsServiceClient(e.Conn).VerifyAuditChain(context.Background(),
 			&operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
 		if err != nil || !v.GetValid() || v.GetRecordsChecked() != 3 {
 			t.Fatalf("verify = %v, %v", v, err)
@@ -189,7 +191,7 @@ func TestConcurrentUpdatesFormOneAuditChain(t *testing.T) {
 			}
 			prev = after
 		}
-		v, err := operationsv1.NewOperationsServiceClient(e.conn).VerifyAuditChain(ctx,
+		v, err := operationsv1.NewOperationsServiceClient(e.Conn).VerifyAuditChain(ctx,
 			&operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
 		if err != nil || !v.GetValid() || v.GetRecordsChecked() != writers+1 {
 			t.Fatalf("verify = %v, %v", v, err)
@@ -200,7 +202,7 @@ func TestConcurrentUpdatesFormOneAuditChain(t *testing.T) {
 func TestOperationsServiceIsHealthy(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, e *env) {
-		resp, err := healthpb.NewHealthClient(e.conn).Check(context.Background(),
+		resp, err := healthpb.NewHealthClient(e.Conn).Check(context.Background(),
 			&healthpb.HealthCheckRequest{Service: operationsv1.OperationsService_ServiceDesc.ServiceName})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Fatalf("health = %v, %v", resp, err)

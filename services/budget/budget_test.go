@@ -3,19 +3,12 @@ package budget_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -24,18 +17,14 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
-	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-// env is one running budget service with a client and a view of its event stream.
+// env is one running budget service with a client calling as the test principal.
 type env struct {
-	addr   string
+	*testkit.Service
 	client budgetv1.BudgetServiceClient
-	conn   *grpc.ClientConn
-	js     jetstream.JetStream
-	nats   testenv.NATS
 }
 
 // start runs the budget service on db and a NATS server of the test environment.
@@ -47,78 +36,25 @@ func start(t testing.TB, db testenv.Database) *env {
 // startService is start for the service as svc describes it, e.g. with other settings.
 func startService(t testing.TB, db testenv.Database, svc host.Service) *env {
 	t.Helper()
-	ctx := context.Background()
-	ns := testenv.NATSServer(t)
-	nc, js := testenv.Connect(t, ns.URL)
-	in, err := host.Start(ctx, svc, host.Options{
-		DatabaseURL: db.DSN,
-		Schema:      db.Schema,
-		GRPCAddr:    "127.0.0.1:0",
-		NATS:        nc,
-		Stream:      events.StreamConfig{Prefix: ns.SubjectPrefix},
-		Logger:      slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Identity:    identitytest.Verifier(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := in.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), identitytest.DialOption())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &env{addr: in.Addr(), client: budgetv1.NewBudgetServiceClient(conn), conn: conn, js: js, nats: ns}
+	s := testkit.Start(t, db, svc)
+	return &env{Service: s, client: budgetv1.NewBudgetServiceClient(s.Conn)}
 }
 
 // clientAs returns a client of e's service that calls as subject, with scopes (every scope when
 // none are given): a second person, e.g. the approver of what the test's default caller submitted.
 func clientAs(t testing.TB, e *env, subject string, scopes ...string) budgetv1.BudgetServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		identitytest.DialOptionAs(subject, scopes...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return budgetv1.NewBudgetServiceClient(conn)
+	return budgetv1.NewBudgetServiceClient(e.ConnAs(t, subject, scopes...))
 }
 
 // forEachDatabase runs fn against SQLite and, when available, PostgreSQL.
 func forEachDatabase(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, db := range testenv.Databases(t) {
-		t.Run(db.Engine, func(t *testing.T) {
-			t.Parallel()
-			fn(t, start(t, db))
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) { fn(t, start(t, db)) })
 }
 
 // wantStatus asserts err's code, ErrorInfo reason and domain, and the fields of its BadRequest.
-func wantStatus(t *testing.T, err error, code codes.Code, reason string, fields ...string) {
-	t.Helper()
-	if st, ok := status.FromError(err); !ok || st.Code() != code {
-		t.Fatalf("err = %v, want code %v", err, code)
-	}
-	info, vs := rpc.Details(err)
-	var got []string
-	for _, v := range vs {
-		got = append(got, v.GetField()+":"+v.GetReason())
-	}
-	if info == nil || info.GetReason() != reason || info.GetDomain() != "budget.quarterdeck.io" {
-		t.Errorf("ErrorInfo = %v, want reason %s in budget.quarterdeck.io", info, reason)
-	}
-	if len(fields) > 0 && !slices.Equal(got, fields) {
-		t.Errorf("field violations = %v, want %v", got, fields)
-	}
-}
+var wantStatus = testkit.ErrorsOf(budget.Domain).Assert
 
 func create(t *testing.T, e *env, id, name, code, parent string) *budgetv1.CostCenter {
 	t.Helper()
@@ -186,10 +122,10 @@ func TestCostCenterLifecycle(t *testing.T) {
 		wantStatus(t, err, codes.NotFound, "COST_CENTER_NOT_FOUND")
 
 		// Every change produced its event, in order, with the aggregate's version.
-		evs := readEvents(t, e, 3)
+		evs := e.Events(t, 3)
 		wantSubjects := []string{"cost_center.created", "cost_center.updated", "cost_center.deleted"}
 		for i, m := range evs {
-			if want := e.nats.SubjectPrefix + ".budget." + wantSubjects[i]; m.Subject() != want {
+			if want := e.Subject(wantSubjects[i]); m.Subject() != want {
 				t.Errorf("event %d subject = %s, want %s", i, m.Subject(), want)
 			}
 			if v := m.Headers().Get(events.HeaderVersion); v != fmt.Sprint(i+1) {
@@ -208,31 +144,6 @@ func TestCostCenterLifecycle(t *testing.T) {
 			t.Errorf("updated event = %v", &updated)
 		}
 	})
-}
-
-// readEvents reads the first n events of the service's stream, failing after a deadline.
-func readEvents(t *testing.T, e *env, n int) []jetstream.Msg {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	cons, err := e.js.OrderedConsumer(ctx, events.StreamName(e.nats.SubjectPrefix, budget.Domain), jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []jetstream.Msg
-	for len(out) < n {
-		batch, err := cons.Fetch(n-len(out), jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			out = append(out, m)
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("got %d of %d events before the deadline", len(out), n)
-		}
-	}
-	return out
 }
 
 func TestCreateRejectsBadInput(t *testing.T) {
@@ -361,7 +272,7 @@ func TestListPagination(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	e := start(t, testenv.SQLite(t))
-	h := healthpb.NewHealthClient(e.conn)
+	h := healthpb.NewHealthClient(e.Conn)
 	for _, svc := range []string{"", budgetv1.BudgetService_ServiceDesc.ServiceName} {
 		resp, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {

@@ -3,7 +3,6 @@ package budget_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -15,30 +14,11 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
-	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
-
-// forEachDatabaseWithDB is forEachDatabase with a second connection to the service's database,
-// for counting what a test cannot see through the API.
-func forEachDatabaseWithDB(t *testing.T, fn func(t *testing.T, e *env, db *sqldb.DB)) {
-	t.Helper()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			e := start(t, d)
-			db, err := sqldb.Open(context.Background(), d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			fn(t, e, db)
-		})
-	}
-}
 
 func count(t *testing.T, db *sqldb.DB, query string) int {
 	t.Helper()
@@ -54,8 +34,9 @@ func count(t *testing.T, db *sqldb.DB, query string) int {
 // same ID is refused.
 func TestCreateRequestID(t *testing.T) {
 	t.Parallel()
-	forEachDatabaseWithDB(t, func(t *testing.T, e *env, db *sqldb.DB) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
+		db := e.DB(t)
 		req := &budgetv1.CreateCostCenterRequest{
 			RequestId:  "3f0e8a8c-6a57-4c1e-9a3b-5d2f7e6c1b40",
 			CostCenter: &budgetv1.CostCenter{DisplayName: "Infrastructure", Code: "CC-100"},
@@ -81,21 +62,17 @@ func TestCreateRequestID(t *testing.T) {
 			t.Errorf("outbox rows = %d, want 1", n)
 		}
 		// Every outbox row published, the stream holds exactly one event.
-		deadline := time.Now().Add(15 * time.Second)
-		for {
+		testkit.Eventually(t, 15*time.Second, func() error {
 			n, _, err := outbox.Pending(ctx, db)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n == 0 {
-				break
+			if n != 0 {
+				return fmt.Errorf("%d events still pending", n)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d events still pending", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		stream, err := e.js.Stream(ctx, events.StreamName(e.nats.SubjectPrefix, budget.Domain))
+			return nil
+		})
+		stream, err := e.JetStream.Stream(ctx, e.Stream())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +148,7 @@ func TestConcurrentUpdatesWithOneEtag(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Version 2: one change on top of the create.
-		if evs := readEvents(t, e, 2); evs[1].Headers().Get(events.HeaderVersion) != "2" {
+		if evs := e.Events(t, 2); evs[1].Headers().Get(events.HeaderVersion) != "2" {
 			t.Errorf("second event version = %s", evs[1].Headers().Get(events.HeaderVersion))
 		}
 		if got.GetEtag() == cc.GetEtag() {

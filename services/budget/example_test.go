@@ -16,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestWorkedExample is the example of docs/budget.md, call by call, with every figure of the
@@ -24,15 +25,12 @@ import (
 // on 2026-09-15. When this test changes, the document changes with it.
 func TestWorkedExample(t *testing.T) {
 	t.Parallel()
-	for _, db := range testenv.Databases(t) {
-		t.Run(db.Engine, func(t *testing.T) {
-			t.Parallel()
-			today := time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC)
-			e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4},
-				server.WithClock(func() time.Time { return today })))
-			workedExample(t, e)
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		today := time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC)
+		e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4},
+			server.WithClock(func() time.Time { return today })))
+		workedExample(t, e)
+	})
 }
 
 func workedExample(t *testing.T, e *env) {
@@ -220,7 +218,7 @@ func workedExample(t *testing.T, e *env) {
 		"line.updated", "line.updated", "line.threshold_crossed", "transfer.approved"}
 	var got []string
 	var crossed *budgetv1.LineThresholdCrossed
-	for _, m := range readEvents(t, e, len(wantSubjects)) {
+	for _, m := range e.Events(t, len(wantSubjects)) {
 		subject := m.Subject()
 		got = append(got, subject[strings.Index(subject, ".budget.")+len(".budget."):])
 		if strings.HasSuffix(subject, ".line.threshold_crossed") {

@@ -18,6 +18,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // spendEnv is a running budget service with an April fiscal year and a clock fixed at
@@ -37,11 +38,7 @@ func startSpend(t *testing.T, db testenv.Database) *spendEnv {
 	e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4},
 		server.WithClock(func() time.Time { return spendNow })))
 	// The store, opened beside the service, observes the records; fixtures go through the API.
-	sdb, err := sqldb.Open(context.Background(), db.DSN, sqldb.Options{Schema: db.Schema, MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sdb.Close() })
+	sdb := e.DB(t)
 	var st store.Store = storesqlite.New(sdb)
 	if sdb.Engine() == sqldb.Postgres {
 		st = storepg.New(sdb)
@@ -52,12 +49,7 @@ func startSpend(t *testing.T, db testenv.Database) *spendEnv {
 // forEachSpendDatabase runs fn against SQLite and, when available, PostgreSQL.
 func forEachSpendDatabase(t *testing.T, fn func(t *testing.T, e *spendEnv)) {
 	t.Helper()
-	for _, db := range testenv.Databases(t) {
-		t.Run(db.Engine, func(t *testing.T) {
-			t.Parallel()
-			fn(t, startSpend(t, db))
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) { fn(t, startSpend(t, db)) })
 }
 
 // fixtureLine is a line of seedApprovedBudget: planned minor units, phased evenly unless

@@ -81,8 +81,8 @@ func wantPlanned(t *testing.T, b *budgetv1.Budget, units int64) {
 func wantSubjects(t *testing.T, e *env, want ...string) {
 	t.Helper()
 	var got []string
-	for _, m := range readEvents(t, e, len(want)) {
-		got = append(got, m.Subject()[len(e.nats.SubjectPrefix+".budget."):])
+	for _, m := range e.Events(t, len(want)) {
+		got = append(got, m.Subject()[len(e.Subject("")):])
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("events:\n got  %v\n want %v", got, want)
@@ -337,7 +337,7 @@ func TestBudgetRejectDeleteAndRetry(t *testing.T) {
 
 		// Rejecting takes a reason and another person.
 		_, err = fin.RejectBudget(ctx, &budgetv1.RejectBudgetRequest{Name: b.GetName()})
-		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT")
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "reason:STRING_MIN_LEN")
 		_, err = e.client.RejectBudget(ctx, &budgetv1.RejectBudgetRequest{Name: b.GetName(), Reason: "mine"})
 		wantStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
 		rej, err := fin.RejectBudget(ctx, &budgetv1.RejectBudgetRequest{Name: b.GetName(), Reason: "too much"})
