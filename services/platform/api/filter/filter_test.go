@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // schema describes the test table items, with a field of every type.
@@ -147,91 +147,69 @@ func TestCompileField(t *testing.T) {
 // TestEngines runs compiled filters against real databases: the SQL must mean the same on both.
 func TestEngines(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := openItems(t, d)
-			tests := []struct {
-				expr string
-				want []string
-			}{
-				{``, []string{"a", "b", "c", "d"}},
-				{`display_name = "Network"`, []string{"a"}},
-				{`display_name = Network`, []string{"a"}},
-				{`display_name > "Network"`, []string{"b", "c"}},
-				{`display_name != "Network"`, []string{"b", "c", "d"}},
-				{`size >= 10`, []string{"b", "c"}},
-				{`size < 0`, []string{"d"}},
-				{`size = -5`, []string{"d"}},
-				{`active = true`, []string{"a", "c"}},
-				{`active = false`, []string{"b", "d"}},
-				{`NOT active = true`, []string{"b", "d"}},
-				{`-active = true`, []string{"b", "d"}},
-				{`create_time >= "2026-01-15T08:00:00Z"`, []string{"b", "c", "d"}},
-				{`create_time > "2026-01-15T08:00:00Z"`, []string{"c", "d"}},
-				{`create_time < "2026-01-15T09:00:00.5+01:00"`, []string{"a", "b", "c"}},
-				{`create_time < "2026-01-15T08:00:00.000001Z"`, []string{"a", "b"}},
-				{`create_time = "2026-01-15T08:00:00.000001Z"`, []string{"c"}},
-				{`state = LIVE`, []string{"a", "b"}},
-				{`state != LIVE`, []string{"c", "d"}},
-				{`parent = null`, []string{"a", "b"}},
-				{`parent != null`, []string{"c", "d"}},
-				{`parent:*`, []string{"c", "d"}},
-				{`parent = "a"`, []string{"c", "d"}},
-				{`parent != "a"`, []string{"a", "b"}},
-				{`NOT parent = "a"`, []string{"a", "b"}},
-				{`tags:prod`, []string{"a", "c"}},
-				{`tags:*`, []string{"a", "b", "c"}},
-				{`NOT tags:*`, []string{"d"}},
-				{`name = "items/b"`, []string{"b"}},
-				{`state = LIVE OR parent = "a" AND size > 1`, []string{"b", "c"}},
-				{`(state = LIVE OR parent = "a") size > 1`, []string{"b", "c"}},
-				{`state = LIVE OR (parent = "a" AND size > 1)`, []string{"a", "b", "c"}},
-				{`display_name = "x' OR '1'='1"`, nil},
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := openItems(t, d)
+		tests := []struct {
+			expr string
+			want []string
+		}{
+			{``, []string{"a", "b", "c", "d"}},
+			{`display_name = "Network"`, []string{"a"}},
+			{`display_name = Network`, []string{"a"}},
+			{`display_name > "Network"`, []string{"b", "c"}},
+			{`display_name != "Network"`, []string{"b", "c", "d"}},
+			{`size >= 10`, []string{"b", "c"}},
+			{`size < 0`, []string{"d"}},
+			{`size = -5`, []string{"d"}},
+			{`active = true`, []string{"a", "c"}},
+			{`active = false`, []string{"b", "d"}},
+			{`NOT active = true`, []string{"b", "d"}},
+			{`-active = true`, []string{"b", "d"}},
+			{`create_time >= "2026-01-15T08:00:00Z"`, []string{"b", "c", "d"}},
+			{`create_time > "2026-01-15T08:00:00Z"`, []string{"c", "d"}},
+			{`create_time < "2026-01-15T09:00:00.5+01:00"`, []string{"a", "b", "c"}},
+			{`create_time < "2026-01-15T08:00:00.000001Z"`, []string{"a", "b"}},
+			{`create_time = "2026-01-15T08:00:00.000001Z"`, []string{"c"}},
+			{`state = LIVE`, []string{"a", "b"}},
+			{`state != LIVE`, []string{"c", "d"}},
+			{`parent = null`, []string{"a", "b"}},
+			{`parent != null`, []string{"c", "d"}},
+			{`parent:*`, []string{"c", "d"}},
+			{`parent = "a"`, []string{"c", "d"}},
+			{`parent != "a"`, []string{"a", "b"}},
+			{`NOT parent = "a"`, []string{"a", "b"}},
+			{`tags:prod`, []string{"a", "c"}},
+			{`tags:*`, []string{"a", "b", "c"}},
+			{`NOT tags:*`, []string{"d"}},
+			{`name = "items/b"`, []string{"b"}},
+			{`state = LIVE OR parent = "a" AND size > 1`, []string{"b", "c"}},
+			{`(state = LIVE OR parent = "a") size > 1`, []string{"b", "c"}},
+			{`state = LIVE OR (parent = "a" AND size > 1)`, []string{"a", "b", "c"}},
+			{`display_name = "x' OR '1'='1"`, nil},
+		}
+		for _, tt := range tests {
+			where, args, err := filter.Compile(tt.expr, schema, 2)
+			if err != nil {
+				t.Fatalf("Compile(%q): %v", tt.expr, err)
 			}
-			for _, tt := range tests {
-				where, args, err := filter.Compile(tt.expr, schema, 2)
-				if err != nil {
-					t.Fatalf("Compile(%q): %v", tt.expr, err)
-				}
-				// $1 is taken by the query itself, as in a list query with more conditions.
-				q := `SELECT id FROM items WHERE id <> $1`
-				if where != "" {
-					q += " AND " + where
-				}
-				rows, err := db.QueryContext(context.Background(), q+" ORDER BY id", append([]any{"zzz"}, args...)...)
-				if err != nil {
-					t.Fatalf("%q → %s: %v", tt.expr, q, err)
-				}
-				var got []string
-				for rows.Next() {
-					var id string
-					if err := rows.Scan(&id); err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, id)
-				}
-				if err := rows.Err(); err != nil {
-					t.Fatal(err)
-				}
-				rows.Close()
-				if !slices.Equal(got, tt.want) {
-					t.Errorf("%q (%s %v) = %v, want %v", tt.expr, where, args, got, tt.want)
-				}
+			// $1 is taken by the query itself, as in a list query with more conditions.
+			q := `SELECT id FROM items WHERE id <> $1`
+			if where != "" {
+				q += " AND " + where
 			}
-		})
-	}
+			got := testkit.Column[string](t, db, q+" ORDER BY id", append([]any{"zzz"}, args...)...)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%q (%s %v) = %v, want %v", tt.expr, where, args, got, tt.want)
+			}
+		}
+	})
 }
 
 // openItems creates and fills the items table in the test database.
 func openItems(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testkit.Open(t, d)
 	ts := "TIMESTAMPTZ"
 	if db.Engine() == sqldb.SQLite {
 		ts = "TIMESTAMP"

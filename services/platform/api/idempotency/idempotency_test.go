@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,26 +20,17 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 const method = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
 
+// requestIDs are the package's migrations; open applies them twice, because migrations must
+// apply once however often they run.
+var requestIDs = testkit.Migrations{Table: idempotency.MigrationTable, Files: idempotency.Migrations}
+
 func open(t *testing.T, d testenv.Database) *sqldb.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	// Twice: migrations are applied once.
-	if err := db.Migrate(ctx, idempotency.MigrationTable, idempotency.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return testkit.Open(t, d, requestIDs, requestIDs)
 }
 
 // service is a Create method that counts its executions.
@@ -73,102 +66,96 @@ func (s *service) create(ctx context.Context, req *budgetv1.CreateCostCenterRequ
 
 func TestDo(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			s := &service{db: open(t, d)}
-			req := &budgetv1.CreateCostCenterRequest{RequestId: "0b7e1a52-5c55-4b59-9d36-6a5a3e1f7c11", CostCenterId: "infra",
-				CostCenter: &budgetv1.CostCenter{DisplayName: "Infrastructure", Code: "CC-1"}}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		ctx := context.Background()
+		s := &service{db: open(t, d)}
+		req := &budgetv1.CreateCostCenterRequest{RequestId: "0b7e1a52-5c55-4b59-9d36-6a5a3e1f7c11", CostCenterId: "infra",
+			CostCenter: &budgetv1.CostCenter{DisplayName: "Infrastructure", Code: "CC-1"}}
 
-			first, err := s.create(ctx, req)
-			if err != nil {
+		first, err := s.create(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A retry returns the first response without executing again.
+		again, err := s.create(ctx, proto.CloneOf(req))
+		if err != nil || !proto.Equal(again, first) || s.execs.Load() != 1 {
+			t.Fatalf("replay = %v, %v after %d executions; want %v once", again, err, s.execs.Load(), first)
+		}
+		// The same ID with another request is refused.
+		other := proto.CloneOf(req)
+		other.CostCenter.DisplayName = "Other"
+		_, err = s.create(ctx, other)
+		if fe := fault.As(err); fe == nil || fe.Reason != idempotency.ReasonReused || fe.Kind != fault.InvalidArgument ||
+			len(fe.Violations) != 1 || fe.Violations[0].Field != "request_id" {
+			t.Errorf("reused id: err = %v, want REQUEST_ID_REUSED on request_id", err)
+		}
+		// Another caller with the same ID and request does not get the first caller's response.
+		mallory := identity.NewContext(ctx, identity.Principal{Subject: "users/mallory"})
+		if _, err := s.create(mallory, proto.CloneOf(req)); fault.As(err) == nil || fault.As(err).Reason != idempotency.ReasonReused {
+			t.Errorf("other caller: err = %v, want REQUEST_ID_REUSED", err)
+		}
+		// No request ID: every call executes.
+		noID := proto.CloneOf(req)
+		noID.RequestId = ""
+		for range 2 {
+			if _, err := s.create(ctx, noID); err != nil {
 				t.Fatal(err)
 			}
-			// A retry returns the first response without executing again.
-			again, err := s.create(ctx, proto.CloneOf(req))
-			if err != nil || !proto.Equal(again, first) || s.execs.Load() != 1 {
-				t.Fatalf("replay = %v, %v after %d executions; want %v once", again, err, s.execs.Load(), first)
-			}
-			// The same ID with another request is refused.
-			other := proto.CloneOf(req)
-			other.CostCenter.DisplayName = "Other"
-			_, err = s.create(ctx, other)
-			if fe := fault.As(err); fe == nil || fe.Reason != idempotency.ReasonReused || fe.Kind != fault.InvalidArgument ||
-				len(fe.Violations) != 1 || fe.Violations[0].Field != "request_id" {
-				t.Errorf("reused id: err = %v, want REQUEST_ID_REUSED on request_id", err)
-			}
-			// Another caller with the same ID and request does not get the first caller's response.
-			mallory := identity.NewContext(ctx, identity.Principal{Subject: "users/mallory"})
-			if _, err := s.create(mallory, proto.CloneOf(req)); fault.As(err) == nil || fault.As(err).Reason != idempotency.ReasonReused {
-				t.Errorf("other caller: err = %v, want REQUEST_ID_REUSED", err)
-			}
-			// No request ID: every call executes.
-			noID := proto.CloneOf(req)
-			noID.RequestId = ""
-			for range 2 {
-				if _, err := s.create(ctx, noID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if s.execs.Load() != 3 {
-				t.Errorf("executions = %d, want 3", s.execs.Load())
-			}
+		}
+		if s.execs.Load() != 3 {
+			t.Errorf("executions = %d, want 3", s.execs.Load())
+		}
 
-			// A failed execution leaves no claim behind: the retry executes.
-			failing := proto.CloneOf(req)
-			failing.RequestId = "6f1c2d1e-8a8e-4c1b-9f0e-2d7b5c4a3e21"
-			s.fail = fault.New(fault.FailedPrecondition, "NOPE", "nope")
-			if _, err := s.create(ctx, failing); !errors.Is(err, s.fail) {
-				t.Fatalf("failing create: %v", err)
-			}
-			s.fail = nil
-			if _, err := s.create(ctx, failing); err != nil || s.execs.Load() != 4 {
-				t.Errorf("retry after failure: %v, executions %d", err, s.execs.Load())
-			}
+		// A failed execution leaves no claim behind: the retry executes.
+		failing := proto.CloneOf(req)
+		failing.RequestId = "6f1c2d1e-8a8e-4c1b-9f0e-2d7b5c4a3e21"
+		s.fail = fault.New(fault.FailedPrecondition, "NOPE", "nope")
+		if _, err := s.create(ctx, failing); !errors.Is(err, s.fail) {
+			t.Fatalf("failing create: %v", err)
+		}
+		s.fail = nil
+		if _, err := s.create(ctx, failing); err != nil || s.execs.Load() != 4 {
+			t.Errorf("retry after failure: %v, executions %d", err, s.execs.Load())
+		}
 
-			// Pruning forgets IDs stored before the cut-off only.
-			if n, err := idempotency.Prune(ctx, s.db, time.Now().Add(-time.Hour)); err != nil || n != 0 {
-				t.Errorf("prune of old ids = %d, %v; want 0", n, err)
-			}
-			if n, err := idempotency.Prune(ctx, s.db, time.Now().Add(time.Minute)); err != nil || n != 2 {
-				t.Errorf("prune of every id = %d, %v; want 2", n, err)
-			}
-			if _, err := s.create(ctx, other); err != nil || s.execs.Load() != 5 {
-				t.Errorf("after pruning the id is new again: %v, executions %d", err, s.execs.Load())
-			}
-		})
-	}
+		// Pruning forgets IDs stored before the cut-off only.
+		if n, err := idempotency.Prune(ctx, s.db, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Errorf("prune of old ids = %d, %v; want 0", n, err)
+		}
+		if n, err := idempotency.Prune(ctx, s.db, time.Now().Add(time.Minute)); err != nil || n != 2 {
+			t.Errorf("prune of every id = %d, %v; want 2", n, err)
+		}
+		if _, err := s.create(ctx, other); err != nil || s.execs.Load() != 5 {
+			t.Errorf("after pruning the id is new again: %v, executions %d", err, s.execs.Load())
+		}
+	})
 }
 
 // TestConcurrentDuplicates sends the same request with the same ID from many goroutines at
 // once: it executes once and every caller gets that execution's response.
 func TestConcurrentDuplicates(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			s := &service{db: open(t, d)}
-			req := &budgetv1.CreateCostCenterRequest{RequestId: "9a0c9a57-3c3e-4d43-8f0e-4f9c8b3b2a10", CostCenterId: "x",
-				CostCenter: &budgetv1.CostCenter{DisplayName: "X", Code: "X"}}
-			const callers = 50
-			var wg sync.WaitGroup
-			resps := make([]*budgetv1.CostCenter, callers)
-			errs := make([]error, callers)
-			for i := range callers {
-				wg.Go(func() { resps[i], errs[i] = s.create(context.Background(), req) })
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		s := &service{db: open(t, d)}
+		req := &budgetv1.CreateCostCenterRequest{RequestId: "9a0c9a57-3c3e-4d43-8f0e-4f9c8b3b2a10", CostCenterId: "x",
+			CostCenter: &budgetv1.CostCenter{DisplayName: "X", Code: "X"}}
+		const callers = 50
+		var wg sync.WaitGroup
+		resps := make([]*budgetv1.CostCenter, callers)
+		errs := make([]error, callers)
+		for i := range callers {
+			wg.Go(func() { resps[i], errs[i] = s.create(context.Background(), req) })
+		}
+		wg.Wait()
+		for i := range callers {
+			if errs[i] != nil || !proto.Equal(resps[i], resps[0]) {
+				t.Errorf("caller %d: %v, %v; want %v", i, resps[i], errs[i], resps[0])
 			}
-			wg.Wait()
-			for i := range callers {
-				if errs[i] != nil || !proto.Equal(resps[i], resps[0]) {
-					t.Errorf("caller %d: %v, %v; want %v", i, resps[i], errs[i], resps[0])
-				}
-			}
-			if n := s.execs.Load(); n != 1 {
-				t.Errorf("executions = %d, want 1", n)
-			}
-		})
-	}
+		}
+		if n := s.execs.Load(); n != 1 {
+			t.Errorf("executions = %d, want 1", n)
+		}
+	})
 }
 
 func TestHashIgnoresRequestID(t *testing.T) {
@@ -187,47 +174,27 @@ func TestHashIgnoresRequestID(t *testing.T) {
 // younger ones.
 func TestRunPruner(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			ctx := context.Background()
-			for id, age := range map[string]time.Duration{"old": idempotency.Retention + time.Minute, "young": idempotency.Retention - time.Minute} {
-				if _, err := db.ExecContext(ctx, `INSERT INTO request_ids (request_id, method, request_hash, create_time) VALUES ($1, $2, $3, $4)`,
-					id, method, []byte{1}, time.Now().Add(-age).UTC()); err != nil {
-					t.Fatal(err)
-				}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		ctx := context.Background()
+		for id, age := range map[string]time.Duration{"old": idempotency.Retention + time.Minute, "young": idempotency.Retention - time.Minute} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO request_ids (request_id, method, request_hash, create_time) VALUES ($1, $2, $3, $4)`,
+				id, method, []byte{1}, time.Now().Add(-age).UTC()); err != nil {
+				t.Fatal(err)
 			}
-			pctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				idempotency.RunPruner(pctx, db, time.Hour, slog.New(slog.DiscardHandler))
-			}()
-			defer func() { cancel(); <-done }()
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				var ids []string
-				rows, err := db.QueryContext(ctx, `SELECT request_id FROM request_ids ORDER BY request_id`)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for rows.Next() {
-					var id string
-					if err := rows.Scan(&id); err != nil {
-						t.Fatal(err)
-					}
-					ids = append(ids, id)
-				}
-				rows.Close()
-				if len(ids) == 1 && ids[0] == "young" {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("request ids = %v, want only young", ids)
-				}
-				time.Sleep(10 * time.Millisecond)
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			idempotency.RunPruner(pctx, db, time.Hour, slog.New(slog.DiscardHandler))
+		}()
+		defer func() { cancel(); <-done }()
+		testkit.Eventually(t, 10*time.Second, func() error {
+			if ids := testkit.Column[string](t, db, `SELECT request_id FROM request_ids ORDER BY request_id`); !slices.Equal(ids, []string{"young"}) {
+				return fmt.Errorf("request ids = %v, want only young", ids)
 			}
+			return nil
 		})
-	}
+	})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -35,23 +36,13 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 // application of an event shows as a second row.
 func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, consumer.MigrationTable, consumer.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
+	db := testkit.Open(t, d, testkit.Migrations{Table: consumer.MigrationTable, Files: consumer.Migrations},
+		testkit.Migrations{Table: outbox.MigrationTable, Files: outbox.Migrations})
 	ddl := `CREATE TABLE effects (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id TEXT NOT NULL, version BIGINT NOT NULL)`
 	if db.Engine() == sqldb.SQLite {
 		ddl = `CREATE TABLE effects (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, version INTEGER NOT NULL)`
 	}
-	if _, err := db.ExecContext(ctx, ddl); err != nil {
+	if _, err := db.ExecContext(context.Background(), ddl); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -142,8 +133,9 @@ func newID(t *testing.T) string {
 	return id.String()
 }
 
-// start runs a runtime with the given consumer until the test ends.
-func (e *env) start(t *testing.T, js jetstream.JetStream, s consumer.Settings, h consumer.Handler, opts ...func(*consumer.Options)) *consumer.Runtime {
+// start runs a runtime with the given consumer until the test ends. It returns the runtime and
+// the cancel of its context, which kills it: its work is abandoned, as when its process dies.
+func (e *env) start(t *testing.T, js jetstream.JetStream, s consumer.Settings, h consumer.Handler, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
 	t.Helper()
 	o := consumer.Options{Service: "risk", Prefix: e.prefix, Settings: s, Logger: quiet}
 	for _, f := range opts {
@@ -164,19 +156,7 @@ func (e *env) start(t *testing.T, js jetstream.JetStream, s consumer.Settings, h
 		cancel()
 		rt.Wait()
 	})
-	return rt
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return rt, cancel
 }
 
 // consumerInfo reads the test consumer's state on the server.
@@ -223,8 +203,8 @@ func TestRedeliveryAfterHandlerError(t *testing.T) {
 				return nil
 			})
 		e.publish(t, e.event(newID(t), "costCenters/a", 1))
-		eventually(t, 20*time.Second, "the effect", func() bool { return effects(t, e.db).rows == 1 })
-		eventually(t, 10*time.Second, "the ack", func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool { return effects(t, e.db).rows == 1 })
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			i := e.consumerInfo(t)
 			return i != nil && i.NumAckPending == 0 && i.NumPending == 0
 		})
@@ -250,7 +230,7 @@ func TestDuplicateMessageHasOneEffect(t *testing.T) {
 		again.Header.Set(events.HeaderMsgID, newID(t))
 		marker := e.event(newID(t), "costCenters/b", 1)
 		e.publish(t, first, again, marker)
-		eventually(t, 20*time.Second, "all three messages acknowledged", func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			i := e.consumerInfo(t)
 			return i != nil && i.AckFloor.Stream == 3 && i.NumAckPending == 0
 		})
@@ -266,23 +246,11 @@ func TestStaleEventIsSkipped(t *testing.T) {
 		v1, v2, v3 := newID(t), newID(t), newID(t)
 		// Version 2 arrives before version 1 (e.g. 1 was redelivered after a failure).
 		e.publish(t, e.event(v2, "costCenters/a", 2), e.event(v1, "costCenters/a", 1), e.event(v3, "costCenters/a", 3))
-		eventually(t, 20*time.Second, "all acknowledged", func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			i := e.consumerInfo(t)
 			return i != nil && i.AckFloor.Stream == 3 && i.NumAckPending == 0
 		})
-		rows, err := e.db.QueryContext(context.Background(), `SELECT version FROM effects ORDER BY seq`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var got []int64
-		for rows.Next() {
-			var v int64
-			if err := rows.Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, v)
-		}
+		got := testkit.Column[int64](t, e.db, `SELECT version FROM effects ORDER BY seq`)
 		if fmt.Sprint(got) != "[2 3]" {
 			t.Fatalf("applied versions = %v, want [2 3]", got)
 		}
@@ -301,7 +269,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		var failing atomic.Bool
 		failing.Store(true)
-		rt := e.start(t, e.js, fast, func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+		rt, _ := e.start(t, e.js, fast, func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
 			if err := recordEffect(ctx, tx, ev); err != nil {
 				return err
 			}
@@ -315,7 +283,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		e.publish(t, e.event(id, "costCenters/a", 1))
 
 		var dl *operationsv1.DeadLetter
-		eventually(t, 20*time.Second, "a dead letter", func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			resp, err := rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
 			if err != nil {
 				t.Fatal(err)
@@ -332,7 +300,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 			t.Fatalf("dead letter = %v", dl)
 		}
 		// Terminated: JetStream will not deliver it again.
-		eventually(t, 10*time.Second, "the term", func() bool {
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			i := e.consumerInfo(t)
 			return i != nil && i.NumAckPending == 0 && i.NumPending == 0
 		})
@@ -383,7 +351,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 
 func TestListDeadLetters(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
-		rt := e.start(t, e.js, fast, func(context.Context, *sql.Tx, consumer.Event) error {
+		rt, _ := e.start(t, e.js, fast, func(context.Context, *sql.Tx, consumer.Event) error {
 			return consumer.Permanent(errors.New("never"))
 		})
 		ctx := context.Background()
@@ -393,7 +361,7 @@ func TestListDeadLetters(t *testing.T) {
 			ids = append(ids, id)
 			e.publish(t, e.event(id, fmt.Sprintf("costCenters/%d", i), 1))
 			// One at a time, so that the dead letters are created in publish order.
-			eventually(t, 20*time.Second, "dead letter "+id, func() bool {
+			testkit.Eventually(t, 20*time.Second, func() bool {
 				resp, err := rt.ListDeadLetters(ctx, &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
 				return err == nil && len(resp.DeadLetters) == i+1
 			})
@@ -437,10 +405,10 @@ func TestListDeadLetters(t *testing.T) {
 
 func TestInboxIsPruned(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
-		rt := e.start(t, e.js, fast, recordEffect)
+		rt, _ := e.start(t, e.js, fast, recordEffect)
 		old, recent := newID(t), newID(t)
 		e.publish(t, e.event(old, "costCenters/a", 1), e.event(recent, "costCenters/b", 1))
-		eventually(t, 20*time.Second, "both applied", func() bool { return effects(t, e.db).rows == 2 })
+		testkit.Eventually(t, 20*time.Second, func() bool { return effects(t, e.db).rows == 2 })
 		// Age one row past the retention.
 		if _, err := e.db.ExecContext(context.Background(), `UPDATE consumer_inbox SET processed_at = $1 WHERE event_id = $2`,
 			time.Now().UTC().Add(-consumer.DefaultInboxRetention-time.Hour), old); err != nil {
@@ -450,19 +418,7 @@ func TestInboxIsPruned(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("pruned %d rows, %v; want 1", n, err)
 		}
-		var left []string
-		rows, err := e.db.QueryContext(context.Background(), `SELECT event_id FROM consumer_inbox`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			left = append(left, id)
-		}
+		left := testkit.Column[string](t, e.db, `SELECT event_id FROM consumer_inbox`)
 		if len(left) != 1 || left[0] != recent {
 			t.Fatalf("inbox after pruning = %v, want [%s]", left, recent)
 		}

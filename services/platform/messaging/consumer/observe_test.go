@@ -21,6 +21,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestTraceContinuesFromProducer follows one event from the request that wrote it, through the
@@ -66,10 +67,10 @@ func TestTraceContinuesFromProducer(t *testing.T) {
 		<-done
 	})
 
-	eventually(t, 20*time.Second, "the effect", func() bool { return effects(t, e.db).rows == 1 })
+	testkit.Eventually(t, 20*time.Second, func() bool { return effects(t, e.db).rows == 1 })
 	want := request.SpanContext()
 	var consumerSpan *tracetest.SpanStub
-	eventually(t, 10*time.Second, "the consumer span", func() bool {
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		for _, s := range exp.GetSpans() {
 			if s.Name == "budget-watch process" {
 				consumerSpan = &s
@@ -126,12 +127,12 @@ func TestMetrics(t *testing.T) {
 		e.publish(t, e.event(newID(t), fmt.Sprintf("costCenters/n%d", i), 1))
 	}
 	// The handler is held: the consumer holds MaxAckPending events and the rest is its lag.
-	eventually(t, 20*time.Second, "a lag of 45 and 5 unacknowledged", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		g := gather(t, reg)
 		return g["quarterdeck_consumer_pending"] == 45 && g["quarterdeck_consumer_ack_pending"] == 5
 	})
 	close(gate)
-	eventually(t, 20*time.Second, "everything handled", func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		g := gather(t, reg)
 		return g["quarterdeck_consumer_pending"] == 0 && g["quarterdeck_consumer_ack_pending"] == 0 &&
 			g["quarterdeck_consumer_events_total/applied"] == 48

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestKilledAndPausedConsumer is the consumer's proof: while 10,000 events are published, one
@@ -64,22 +65,8 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt, err := consumer.New(e.db, js, []consumer.Spec{{Name: "budget-watch", Domain: "budget", Handler: h}},
-				consumer.Options{Service: "risk", Prefix: e.prefix, Settings: settings, Logger: quiet, MeterProvider: mp})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			if err := rt.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer dcancel()
-				_ = rt.Drain(dctx)
-				cancel()
-			})
-			return rt, nc, cancel
+			rt, kill := e.start(t, js, settings, h, func(o *consumer.Options) { o.MeterProvider = mp })
+			return rt, nc, kill
 		}
 
 		published := make(chan error, 1)
@@ -87,7 +74,7 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 
 		// Instance A is killed once it has applied a fifth of the events.
 		a, ncA, killA := instance("a", handler(false))
-		eventually(t, 2*time.Minute, "instance a to apply 2,000 events", func() bool { return applied.Load() >= total/5 })
+		testkit.Eventually(t, 2*time.Minute, func() bool { return applied.Load() >= total/5 })
 		killA()
 		ncA.Close()
 		a.Wait()
@@ -98,7 +85,7 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 		if err := <-published; err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 8*time.Minute, "every event applied and acknowledged", func() bool {
+		testkit.Eventually(t, 8*time.Minute, func() bool {
 			if effects(t, e.db).distinct < total {
 				return false
 			}

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,21 +22,30 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	db, err := sqldb.Open(context.Background(), d.DSN, sqldb.Options{Schema: d.Schema, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background(), outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return testkit.Open(t, d, testkit.Migrations{Table: outbox.MigrationTable, Files: outbox.Migrations})
+}
+
+// env is one test's outbox, on its database, and the name of its stream on a NATS server of the
+// test environment. The stream is created by ensureStream.
+type env struct {
+	db     *sqldb.DB
+	js     jetstream.JetStream
+	prefix string
+	stream string
+}
+
+func newEnv(t *testing.T, d testenv.Database) *env {
+	t.Helper()
+	ns := testenv.NATSServer(t)
+	_, js := testenv.Connect(t, ns.URL)
+	return &env{db: openDB(t, d), js: js, prefix: ns.SubjectPrefix, stream: events.StreamName(ns.SubjectPrefix, "budget")}
 }
 
 // write commits n events, one transaction each, about resources res-0 … res-(n-1) in turn over
@@ -73,59 +83,63 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
+	err    error
 	isDone atomic.Bool
 }
 
 func runRelay(t *testing.T, db *sqldb.DB, js jetstream.JetStream, stream string) *running {
 	t.Helper()
-	return runRelayLogging(t, db, js, stream, quiet)
+	return runRelayWith(t, db, js, outbox.RelayOptions{Stream: stream, PollInterval: 50 * time.Millisecond,
+		MaxBackoff: 200 * time.Millisecond})
 }
 
-func runRelayLogging(t *testing.T, db *sqldb.DB, js jetstream.JetStream, stream string, log *slog.Logger) *running {
+// runRelayWith runs the relay of the "budget" service with opts until the test ends.
+func runRelayWith(t *testing.T, db *sqldb.DB, js jetstream.JetStream, opts outbox.RelayOptions) *running {
 	t.Helper()
-	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: 50 * time.Millisecond,
-		MaxBackoff: 200 * time.Millisecond, Logger: log})
+	opts.Name = "budget"
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
+	r := outbox.NewRelay(db, js, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &running{relay: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { run.done <- r.Run(ctx) }()
-	t.Cleanup(run.stop)
+	t.Cleanup(func() { _ = run.stop() })
 	return run
 }
 
-// stop drains and stops the relay; it may be called more than once.
-func (r *running) stop() {
+// stop drains and stops the relay and returns what its Shutdown and Run returned; it may be
+// called more than once.
+func (r *running) stop() error {
 	r.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		_ = r.relay.Shutdown(ctx)
+		err := r.relay.Shutdown(ctx)
 		r.cancel()
-		<-r.done
+		r.err = errors.Join(err, <-r.done)
 		r.isDone.Store(true)
 	})
+	return r.err
 }
 
 func (r *running) stopped() bool { return r.isDone.Load() }
 
-// waitPublished polls until the outbox has nothing pending, failing after a deadline.
+// waitPublished waits until the outbox has nothing pending, failing after a deadline.
 func waitPublished(t *testing.T, db *sqldb.DB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		n, _, err := outbox.Pending(context.Background(), db)
-		if err == nil && n == 0 {
-			return
+		if err == nil && n != 0 {
+			err = fmt.Errorf("%d events still pending", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events still pending after the deadline (%v)", n, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+		return err
+	})
 }
 
 // readAll returns every message of the stream in stream order.
 func readAll(t *testing.T, js jetstream.JetStream, stream string) []jetstream.Msg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
@@ -135,25 +149,7 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string) []jetstream.Ms
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := int(info.State.Msgs)
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []jetstream.Msg
-	for len(out) < total {
-		batch, err := cons.Fetch(min(total-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			out = append(out, m)
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d messages", len(out), total)
-		}
-	}
-	return out
+	return testkit.ReadEvents(t, js, stream, int(info.State.Msgs))
 }
 
 // checkExactlyOnceInOrder asserts that the stream holds each of n events once, and each resource's
@@ -182,25 +178,20 @@ func checkExactlyOnceInOrder(t *testing.T, msgs []jetstream.Msg, n int) {
 
 func TestRelayPublishesEverythingInOrder(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			ns := testenv.NATSServer(t)
-			db := openDB(t, d)
-			_, js := testenv.Connect(t, ns.URL)
-			stream := ensureStream(t, js, ns.SubjectPrefix)
-			write(t, db, ns.SubjectPrefix, 600, 7) // more than one batch
-			runRelay(t, db, js, stream)
-			waitPublished(t, db)
-			msgs := readAll(t, js, stream)
-			checkExactlyOnceInOrder(t, msgs, 600)
-			h := msgs[0].Headers()
-			if h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) || h.Get(events.HeaderType) != "quarterdeck.budget.v1.CostCenterCreated" ||
-				h.Get(events.HeaderSpecVersion) != "1.0" || msgs[0].Subject() != ns.SubjectPrefix+".budget.cost_center.created" {
-				t.Errorf("first message: subject %s headers %v", msgs[0].Subject(), h)
-			}
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		e := newEnv(t, d)
+		ensureStream(t, e.js, e.prefix)
+		write(t, e.db, e.prefix, 600, 7) // more than one batch
+		runRelay(t, e.db, e.js, e.stream)
+		waitPublished(t, e.db)
+		msgs := readAll(t, e.js, e.stream)
+		checkExactlyOnceInOrder(t, msgs, 600)
+		h := msgs[0].Headers()
+		if h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) || h.Get(events.HeaderType) != "quarterdeck.budget.v1.CostCenterCreated" ||
+			h.Get(events.HeaderSpecVersion) != "1.0" || msgs[0].Subject() != e.prefix+".budget.cost_center.created" {
+			t.Errorf("first message: subject %s headers %v", msgs[0].Subject(), h)
+		}
+	})
 }
 
 // TestRelaySurvivesNATSOutage writes while the NATS server is down: the writes succeed, the events
@@ -250,82 +241,58 @@ func TestRelaySurvivesNATSOutage(t *testing.T) {
 // row goes out again with the same Nats-Msg-Id and JetStream keeps one copy.
 func TestRelayRepublishIsDeduplicated(t *testing.T) {
 	t.Parallel()
-	ns := testenv.NATSServer(t)
-	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, ns.URL)
-	stream := ensureStream(t, js, ns.SubjectPrefix)
-	write(t, db, ns.SubjectPrefix, 10, 1)
-	r := runRelay(t, db, js, stream)
-	waitPublished(t, db)
-	r.stop()
-	if _, err := db.ExecContext(context.Background(), `UPDATE outbox SET published_at = NULL`); err != nil {
+	e := newEnv(t, testenv.SQLite(t))
+	ensureStream(t, e.js, e.prefix)
+	write(t, e.db, e.prefix, 10, 1)
+	r := runRelay(t, e.db, e.js, e.stream)
+	waitPublished(t, e.db)
+	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	runRelay(t, db, js, stream)
-	waitPublished(t, db)
-	checkExactlyOnceInOrder(t, readAll(t, js, stream), 10)
+	if _, err := e.db.ExecContext(context.Background(), `UPDATE outbox SET published_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	runRelay(t, e.db, e.js, e.stream)
+	waitPublished(t, e.db)
+	checkExactlyOnceInOrder(t, readAll(t, e.js, e.stream), 10)
 }
 
 // TestShutdownDrains checks that a stop publishes what is pending before it returns.
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
-	ns := testenv.NATSServer(t)
-	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, ns.URL)
-	stream := ensureStream(t, js, ns.SubjectPrefix)
-	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour, Logger: quiet})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	write(t, db, ns.SubjectPrefix, 300, 3) // nobody notifies the relay: only the drain publishes
-	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer scancel()
-	if err := r.Shutdown(sctx); err != nil {
+	e := newEnv(t, testenv.SQLite(t))
+	ensureStream(t, e.js, e.prefix)
+	r := runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, PollInterval: time.Hour})
+	write(t, e.db, e.prefix, 300, 3) // nobody notifies the relay: only the drain publishes
+	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if n, _, err := outbox.Pending(context.Background(), db); n != 0 || err != nil {
+	if n, _, err := outbox.Pending(context.Background(), e.db); n != 0 || err != nil {
 		t.Errorf("pending after drain = %d, %v", n, err)
 	}
-	checkExactlyOnceInOrder(t, readAll(t, js, stream), 300)
+	checkExactlyOnceInOrder(t, readAll(t, e.js, e.stream), 300)
 }
 
 // TestRelayGathersCommits checks that commits arriving right after a pass wait for MinInterval
 // since its start, so that they are read and marked together instead of a pass each.
 func TestRelayGathersCommits(t *testing.T) {
 	t.Parallel()
-	ns := testenv.NATSServer(t)
-	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, ns.URL)
-	stream := ensureStream(t, js, ns.SubjectPrefix)
+	e := newEnv(t, testenv.SQLite(t))
+	ensureStream(t, e.js, e.prefix)
 	const minInterval = 300 * time.Millisecond
-	r := outbox.NewRelay(db, js, outbox.RelayOptions{Stream: stream, Name: "budget", PollInterval: time.Hour,
-		MinInterval: minInterval, Logger: quiet})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = r.Shutdown(sctx)
-		cancel()
-		<-done
-	}()
+	r := runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, PollInterval: time.Hour, MinInterval: minInterval}).relay
 
 	began := time.Now() // before the first pass that can publish the first event
-	write(t, db, ns.SubjectPrefix, 1, 1)
+	write(t, e.db, e.prefix, 1, 1)
 	r.Notify()
-	waitPublished(t, db)
-	write(t, db, ns.SubjectPrefix, 1, 1)
+	waitPublished(t, e.db)
+	write(t, e.db, e.prefix, 1, 1)
 	r.Notify()
-	waitPublished(t, db)
+	waitPublished(t, e.db)
 	if took := time.Since(began); took < minInterval {
 		t.Errorf("two passes within %s; want the second to start at least MinInterval (%s) after the first", took, minInterval)
 	}
-	if msgs := readAll(t, js, stream); len(msgs) != 2 {
+	if msgs := readAll(t, e.js, e.stream); len(msgs) != 2 {
 		t.Errorf("stream holds %d events; want 2", len(msgs))
 	}
 }
@@ -348,7 +315,8 @@ func TestOneActiveRelayOnPostgres(t *testing.T) {
 		db := openDB(t, d)
 		c := &counter{msg: "active outbox relay"}
 		dbs, counters = append(dbs, db), append(counters, c)
-		relays = append(relays, runRelayLogging(t, db, js, stream, slog.New(c)))
+		relays = append(relays, runRelayWith(t, db, js, outbox.RelayOptions{Stream: stream, PollInterval: 50 * time.Millisecond,
+			MaxBackoff: 200 * time.Millisecond, Logger: slog.New(c)}))
 	}
 	activeOnes := func() (idx []int) {
 		for i, c := range counters {
@@ -370,7 +338,9 @@ func TestOneActiveRelayOnPostgres(t *testing.T) {
 		if len(active) != 1 {
 			t.Fatalf("round %d: relays %v are active at once, want exactly one", round, active)
 		}
-		relays[active[0]].stop()
+		if err := relays[active[0]].stop(); err != nil {
+			t.Fatal(err)
+		}
 		other := dbs[(active[0]+1)%3]
 		if relays[(active[0]+1)%3].stopped() {
 			other = dbs[(active[0]+2)%3]
@@ -429,12 +399,10 @@ func TestRelaysOfTwoSchemasBothPublish(t *testing.T) {
 		t.Skip("PostgreSQL not available: " + reason)
 	}
 	for range 2 {
-		ns := testenv.NATSServer(t)
-		db := openDB(t, testenv.Postgres(t))
-		_, js := testenv.Connect(t, ns.URL)
-		stream := ensureStream(t, js, ns.SubjectPrefix)
-		write(t, db, ns.SubjectPrefix, 5, 1)
-		runRelay(t, db, js, stream)
-		waitPublished(t, db)
+		e := newEnv(t, testenv.Postgres(t))
+		ensureStream(t, e.js, e.prefix)
+		write(t, e.db, e.prefix, 5, 1)
+		runRelay(t, e.db, e.js, e.stream)
+		waitPublished(t, e.db)
 	}
 }

@@ -5,13 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"net"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
@@ -20,6 +16,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 type env struct {
@@ -31,39 +28,15 @@ type env struct {
 // chain.
 func start(t *testing.T, d testenv.Database, dl operations.DeadLetters) *env {
 	t.Helper()
-	ctx := context.Background()
-	quiet := slog.New(slog.DiscardHandler)
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, audit.MigrationTable, audit.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := rpc.NewServer(rpc.Options{Domain: "budget.quarterdeck.io", Logger: quiet})
+	db := testkit.Open(t, d, testkit.Migrations{Table: audit.MigrationTable, Files: audit.Migrations})
+	srv, err := rpc.NewServer(rpc.Options{Domain: "budget.quarterdeck.io", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ops := operations.New("budget", audit.NewStore(db))
 	ops.DeadLetters = dl
 	operationsv1.RegisterOperationsServiceServer(srv, ops)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &env{db: db, client: operationsv1.NewOperationsServiceClient(conn)}
+	return &env{db: db, client: operationsv1.NewOperationsServiceClient(testkit.Dial(t, testkit.Serve(t, srv)))}
 }
 
 func (e *env) append(t *testing.T, n int) {
@@ -88,105 +61,73 @@ func (e *env) append(t *testing.T, n int) {
 	}
 }
 
-// wantError checks the code, the ErrorInfo reason and the field violations of err.
-func wantError(t *testing.T, err error, c codes.Code, reason string, fields ...string) {
-	t.Helper()
-	if status.Code(err) != c {
-		t.Fatalf("error = %v, want %s", err, c)
-	}
-	info, vs := rpc.Details(err)
-	if info.GetReason() != reason {
-		t.Errorf("reason = %q, want %q", info.GetReason(), reason)
-	}
-	var got []string
-	for _, v := range vs {
-		got = append(got, v.GetField())
-	}
-	if fmt.Sprint(got) != fmt.Sprint(fields) {
-		t.Errorf("field violations = %v, want %v", got, fields)
-	}
-}
+// wantError checks the code, the ErrorInfo reason and domain and the field violations of err.
+var wantError = testkit.ErrorsOf("budget").Assert
 
 func TestListAuditRecords(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			e := start(t, d, nil)
-			ctx := context.Background()
-			e.append(t, 5)
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		e := start(t, d, nil)
+		ctx := context.Background()
+		e.append(t, 5)
 
-			var seqs []int64
-			req := &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 2}
-			for pages := 0; ; pages++ {
-				if pages > 5 {
-					t.Fatal("pagination does not end")
-				}
-				resp, err := e.client.ListAuditRecords(ctx, req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range resp.GetAuditRecords() {
-					seqs = append(seqs, r.GetSequence())
-					if r.GetName() != fmt.Sprint("services/budget/auditRecords/", r.GetSequence()) ||
-						r.GetHash() == "" || r.GetCreateTime() == nil || r.GetChanges()[0].GetAfter().GetStringValue() != "b" {
-						t.Errorf("record = %v", r)
-					}
-				}
-				if resp.GetNextPageToken() == "" {
-					break
-				}
-				req.PageToken = resp.GetNextPageToken()
-			}
-			if fmt.Sprint(seqs) != "[1 2 3 4 5]" {
-				t.Errorf("sequences over pages = %v", seqs)
-			}
-
-			_, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/vendors"})
-			wantError(t, err, codes.NotFound, "SERVICE_NOT_FOUND")
-			_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "budget"})
-			wantError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "parent")
-			_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageToken: "bogus"})
-			wantError(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
-			first, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A token belongs to the request that produced it.
-			_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{
-				Parent: "services/budget", PageToken: first.GetNextPageToken(), Filter: `action = "UPDATE"`})
-			wantError(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
+		records, pages := testkit.AllPages(t, func(token string) ([]*operationsv1.AuditRecord, string, error) {
+			resp, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 2, PageToken: token})
+			return resp.GetAuditRecords(), resp.GetNextPageToken(), err
 		})
-	}
+		var seqs []int64
+		for _, r := range records {
+			seqs = append(seqs, r.GetSequence())
+			if r.GetName() != fmt.Sprint("services/budget/auditRecords/", r.GetSequence()) ||
+				r.GetHash() == "" || r.GetCreateTime() == nil || r.GetChanges()[0].GetAfter().GetStringValue() != "b" {
+				t.Errorf("record = %v", r)
+			}
+		}
+		if fmt.Sprint(seqs) != "[1 2 3 4 5]" || pages != 3 {
+			t.Errorf("sequences over pages = %v in %d pages, want [1 2 3 4 5] in 3", seqs, pages)
+		}
+
+		_, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/vendors"})
+		wantError(t, err, codes.NotFound, "SERVICE_NOT_FOUND")
+		_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "budget"})
+		wantError(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "parent")
+		_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageToken: "bogus"})
+		wantError(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
+		first, err := e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A token belongs to the request that produced it.
+		_, err = e.client.ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{
+			Parent: "services/budget", PageToken: first.GetNextPageToken(), Filter: `action = "UPDATE"`})
+		wantError(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
+	})
 }
 
 func TestVerifyAuditChain(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			e := start(t, d, nil)
-			ctx := context.Background()
-			resp, err := e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
-			if err != nil || !resp.GetValid() || resp.GetRecordsChecked() != 0 {
-				t.Fatalf("empty chain: %v, %v", resp, err)
-			}
-			e.append(t, 4)
-			resp, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
-			if err != nil || !resp.GetValid() || resp.GetRecordsChecked() != 4 {
-				t.Fatalf("intact chain: %v, %v", resp, err)
-			}
-			if _, err := e.db.ExecContext(ctx, `UPDATE audit_records SET resource = 'costCenters/x' WHERE sequence = 3`); err != nil {
-				t.Fatal(err)
-			}
-			resp, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
-			if err != nil || resp.GetValid() || resp.GetFirstBrokenSequence() != 3 || resp.GetRecordsChecked() != 2 || resp.GetReason() == "" {
-				t.Fatalf("tampered chain: %v, %v", resp, err)
-			}
-			_, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/risk"})
-			wantError(t, err, codes.NotFound, "SERVICE_NOT_FOUND")
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		e := start(t, d, nil)
+		ctx := context.Background()
+		resp, err := e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
+		if err != nil || !resp.GetValid() || resp.GetRecordsChecked() != 0 {
+			t.Fatalf("empty chain: %v, %v", resp, err)
+		}
+		e.append(t, 4)
+		resp, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
+		if err != nil || !resp.GetValid() || resp.GetRecordsChecked() != 4 {
+			t.Fatalf("intact chain: %v, %v", resp, err)
+		}
+		if _, err := e.db.ExecContext(ctx, `UPDATE audit_records SET resource = 'costCenters/x' WHERE sequence = 3`); err != nil {
+			t.Fatal(err)
+		}
+		resp, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/budget"})
+		if err != nil || resp.GetValid() || resp.GetFirstBrokenSequence() != 3 || resp.GetRecordsChecked() != 2 || resp.GetReason() == "" {
+			t.Fatalf("tampered chain: %v, %v", resp, err)
+		}
+		_, err = e.client.VerifyAuditChain(ctx, &operationsv1.VerifyAuditChainRequest{Parent: "services/risk"})
+		wantError(t, err, codes.NotFound, "SERVICE_NOT_FOUND")
+	})
 }
 
 type fakeDeadLetters struct{}

@@ -16,7 +16,7 @@ import (
 func BenchmarkAppendParallel(b *testing.B) {
 	for _, d := range testenv.Databases(b) {
 		b.Run(d.Engine, func(b *testing.B) {
-			db := openDB(b, d)
+			db := open(b, d)
 			ctx := context.Background()
 			sealer := audit.NewSealer(db, audit.SealerOptions{Name: "bench", Logger: slog.New(slog.DiscardHandler)})
 			db.AfterCommit(sealer.Notify)

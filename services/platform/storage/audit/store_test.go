@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -17,22 +16,13 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-func open(t *testing.T, d testenv.Database) *sqldb.DB { return openDB(t, d) }
-
-func openDB(t testing.TB, d testenv.Database) *sqldb.DB {
+// open opens d with the audit tables for the test.
+func open(t testing.TB, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, audit.MigrationTable, audit.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return testkit.Open(t, d, testkit.Migrations{Table: audit.MigrationTable, Files: audit.Migrations})
 }
 
 func entry(i int) audit.Entry {
@@ -91,165 +81,156 @@ func appendN(t *testing.T, db *sqldb.DB, n int) []audit.Record {
 
 func TestAppendAndList(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			ctx := context.Background()
-			appended := appendUnsealed(t, db, 5)
-			store := audit.NewStore(db)
-			// Unsealed records are not listed.
-			if got, err := store.List(ctx, audit.Query{Limit: 100}); err != nil || len(got) != 0 {
-				t.Fatalf("before sealing: listed %v, %v", got, err)
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		ctx := context.Background()
+		appended := appendUnsealed(t, db, 5)
+		store := audit.NewStore(db)
+		// Unsealed records are not listed.
+		if got, err := store.List(ctx, audit.Query{Limit: 100}); err != nil || len(got) != 0 {
+			t.Fatalf("before sealing: listed %v, %v", got, err)
+		}
+		if n, err := audit.SealPending(ctx, db); err != nil || n != 5 {
+			t.Fatalf("SealPending = %d, %v", n, err)
+		}
+		got, err := store.List(ctx, audit.Query{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 5 {
+			t.Fatalf("listed %d records, want 5", len(got))
+		}
+		for i, r := range got {
+			if r.Sequence != int64(i+1) {
+				t.Errorf("record %d has sequence %d", i, r.Sequence)
 			}
-			if n, err := audit.SealPending(ctx, db); err != nil || n != 5 {
-				t.Fatalf("SealPending = %d, %v", n, err)
+			want := appended[i]
+			if !r.CreateTime.Equal(want.CreateTime) || r.Resource != want.Resource ||
+				r.CreateTime.Location() != time.UTC || r.Actor != want.Actor || r.RequestID != want.RequestID {
+				t.Errorf("record %d read back as %+v, appended %+v", i+1, r, want)
 			}
-			got, err := store.List(ctx, audit.Query{Limit: 100})
-			if err != nil {
-				t.Fatal(err)
+			if i > 0 && r.PreviousHash != got[i-1].Hash {
+				t.Errorf("record %d does not link to record %d", r.Sequence, i)
 			}
-			if len(got) != 5 {
-				t.Fatalf("listed %d records, want 5", len(got))
+			if audit.Hash(r) != r.Hash {
+				t.Errorf("record %d read back does not hash to its hash", r.Sequence)
 			}
-			for i, r := range got {
-				if r.Sequence != int64(i+1) {
-					t.Errorf("record %d has sequence %d", i, r.Sequence)
-				}
-				want := appended[i]
-				if !r.CreateTime.Equal(want.CreateTime) || r.Resource != want.Resource ||
-					r.CreateTime.Location() != time.UTC || r.Actor != want.Actor || r.RequestID != want.RequestID {
-					t.Errorf("record %d read back as %+v, appended %+v", i+1, r, want)
-				}
-				if i > 0 && r.PreviousHash != got[i-1].Hash {
-					t.Errorf("record %d does not link to record %d", r.Sequence, i)
-				}
-				if audit.Hash(r) != r.Hash {
-					t.Errorf("record %d read back does not hash to its hash", r.Sequence)
-				}
-				if len(r.Changes) != 3 || !proto.Equal(r.Changes[1].After, want.Changes[1].After) ||
-					r.Changes[2].After != nil || r.Changes[2].Before.GetKind() == nil {
-					t.Errorf("record %d changes read back as %v", r.Sequence, r.Changes)
-				}
+			if len(r.Changes) != 3 || !proto.Equal(r.Changes[1].After, want.Changes[1].After) ||
+				r.Changes[2].After != nil || r.Changes[2].Before.GetKind() == nil {
+				t.Errorf("record %d changes read back as %v", r.Sequence, r.Changes)
 			}
-			if got[0].PreviousHash != "" {
-				t.Errorf("first record's previous_hash = %q", got[0].PreviousHash)
-			}
+		}
+		if got[0].PreviousHash != "" {
+			t.Errorf("first record's previous_hash = %q", got[0].PreviousHash)
+		}
 
-			page, err := store.List(ctx, audit.Query{AfterSequence: 2, Limit: 2})
-			if err != nil || len(page) != 2 || page[0].Sequence != 3 || page[1].Sequence != 4 {
-				t.Errorf("page after 2 = %v, %v", page, err)
-			}
-			byResource, err := store.List(ctx, audit.Query{Resource: "things/t1", Actor: "users/u0@example.com", Limit: 10})
-			if err != nil || len(byResource) != 1 || byResource[0].Sequence != 5 {
-				t.Errorf("by resource and actor = %v, %v", byResource, err)
-			}
-			inTime, err := store.List(ctx, audit.Query{From: got[1].CreateTime, Until: got[3].CreateTime.Add(time.Microsecond), Limit: 10})
-			if err != nil || len(inTime) < 3 || inTime[0].Sequence != 2 {
-				t.Errorf("by time = %v, %v", inTime, err)
-			}
-			// A compiled filter combines with the other conditions and the keyset.
-			where, args, err := filter.Compile(`resource = "things/t1" OR actor = "users/u0@example.com"`, audit.RecordSchema, 1)
+		page, err := store.List(ctx, audit.Query{AfterSequence: 2, Limit: 2})
+		if err != nil || len(page) != 2 || page[0].Sequence != 3 || page[1].Sequence != 4 {
+			t.Errorf("page after 2 = %v, %v", page, err)
+		}
+		byResource, err := store.List(ctx, audit.Query{Resource: "things/t1", Actor: "users/u0@example.com", Limit: 10})
+		if err != nil || len(byResource) != 1 || byResource[0].Sequence != 5 {
+			t.Errorf("by resource and actor = %v, %v", byResource, err)
+		}
+		inTime, err := store.List(ctx, audit.Query{From: got[1].CreateTime, Until: got[3].CreateTime.Add(time.Microsecond), Limit: 10})
+		if err != nil || len(inTime) < 3 || inTime[0].Sequence != 2 {
+			t.Errorf("by time = %v, %v", inTime, err)
+		}
+		// A compiled filter combines with the other conditions and the keyset.
+		where, args, err := filter.Compile(`resource = "things/t1" OR actor = "users/u0@example.com"`, audit.RecordSchema, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var filtered []int64
+		for after := int64(0); ; {
+			page, err := store.List(ctx, audit.Query{Where: where, Args: args, Action: audit.Update, AfterSequence: after, Limit: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var filtered []int64
-			for after := int64(0); ; {
-				page, err := store.List(ctx, audit.Query{Where: where, Args: args, Action: audit.Update, AfterSequence: after, Limit: 1})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(page) == 0 {
-					break
-				}
-				after = page[0].Sequence
-				filtered = append(filtered, after)
+			if len(page) == 0 {
+				break
 			}
-			var want []int64
-			for _, r := range got {
-				if (r.Resource == "things/t1" || r.Actor == "users/u0@example.com") && r.Action == audit.Update {
-					want = append(want, r.Sequence)
-				}
+			after = page[0].Sequence
+			filtered = append(filtered, after)
+		}
+		var want []int64
+		for _, r := range got {
+			if (r.Resource == "things/t1" || r.Actor == "users/u0@example.com") && r.Action == audit.Update {
+				want = append(want, r.Sequence)
 			}
-			if len(want) == 0 || fmt.Sprint(filtered) != fmt.Sprint(want) {
-				t.Errorf("filtered pages = %v, want %v", filtered, want)
-			}
-			none, err := store.List(ctx, audit.Query{From: got[4].CreateTime.Add(time.Second), Limit: 10})
-			if err != nil || len(none) != 0 {
-				t.Errorf("after the last record = %v, %v", none, err)
-			}
-		})
-	}
+		}
+		if len(want) == 0 || fmt.Sprint(filtered) != fmt.Sprint(want) {
+			t.Errorf("filtered pages = %v, want %v", filtered, want)
+		}
+		none, err := store.List(ctx, audit.Query{From: got[4].CreateTime.Add(time.Second), Limit: 10})
+		if err != nil || len(none) != 0 {
+			t.Errorf("after the last record = %v, %v", none, err)
+		}
+	})
 }
 
 // A transaction that changes several resources appends one record per resource.
 func TestAppendsInOneTransaction(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			ctx := context.Background()
-			err := db.InTx(ctx, func(tx *sql.Tx) error {
-				for i := range 3 {
-					if _, err := audit.Append(ctx, tx, db.Engine(), entry(i)); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n, err := audit.SealPending(ctx, db); err != nil || n != 3 {
-				t.Fatalf("SealPending = %d, %v", n, err)
-			}
-			rs, err := audit.NewStore(db).List(ctx, audit.Query{Limit: 10})
-			if err != nil || len(rs) != 3 {
-				t.Fatalf("records = %+v, %v", rs, err)
-			}
-			for i, r := range rs {
-				// Appended in one transaction, sealed in the order of the appends.
-				if r.Sequence != int64(i+1) || r.RequestID != entry(i).RequestID || i > 0 && r.PreviousHash != rs[i-1].Hash {
-					t.Fatalf("record %d = %+v", i+1, r)
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		ctx := context.Background()
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			for i := range 3 {
+				if _, err := audit.Append(ctx, tx, db.Engine(), entry(i)); err != nil {
+					return err
 				}
 			}
-			if v, err := audit.NewStore(db).Verify(ctx); err != nil || !v.Valid || v.Checked != 3 {
-				t.Fatalf("verify = %+v, %v", v, err)
-			}
+			return nil
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := audit.SealPending(ctx, db); err != nil || n != 3 {
+			t.Fatalf("SealPending = %d, %v", n, err)
+		}
+		rs, err := audit.NewStore(db).List(ctx, audit.Query{Limit: 10})
+		if err != nil || len(rs) != 3 {
+			t.Fatalf("records = %+v, %v", rs, err)
+		}
+		for i, r := range rs {
+			// Appended in one transaction, sealed in the order of the appends.
+			if r.Sequence != int64(i+1) || r.RequestID != entry(i).RequestID || i > 0 && r.PreviousHash != rs[i-1].Hash {
+				t.Fatalf("record %d = %+v", i+1, r)
+			}
+		}
+		if v, err := audit.NewStore(db).Verify(ctx); err != nil || !v.Valid || v.Checked != 3 {
+			t.Fatalf("verify = %+v, %v", v, err)
+		}
+	})
 }
 
 func TestRolledBackAppendLeavesNoTrace(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			boom := errors.New("the change failed")
-			err := db.InTx(context.Background(), func(tx *sql.Tx) error {
-				if _, err := audit.Append(context.Background(), tx, db.Engine(), entry(0)); err != nil {
-					return err
-				}
-				return boom
-			})
-			if !errors.Is(err, boom) {
-				t.Fatal(err)
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		boom := errors.New("the change failed")
+		err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+			if _, err := audit.Append(context.Background(), tx, db.Engine(), entry(0)); err != nil {
+				return err
 			}
-			if n, _, err := audit.Unsealed(context.Background(), db); err != nil || n != 0 {
-				t.Fatalf("after a rollback: %d unsealed records, %v", n, err)
-			}
-			rs := appendN(t, db, 1)
-			if rs[0].Sequence != 1 || rs[0].PreviousHash != "" {
-				t.Fatalf("after a rollback the next record is %d after %q", rs[0].Sequence, rs[0].PreviousHash)
-			}
-			v, err := audit.NewStore(db).Verify(context.Background())
-			if err != nil || !v.Valid || v.Checked != 1 {
-				t.Fatalf("verify = %+v, %v", v, err)
-			}
+			return boom
 		})
-	}
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if n, _, err := audit.Unsealed(context.Background(), db); err != nil || n != 0 {
+			t.Fatalf("after a rollback: %d unsealed records, %v", n, err)
+		}
+		rs := appendN(t, db, 1)
+		if rs[0].Sequence != 1 || rs[0].PreviousHash != "" {
+			t.Fatalf("after a rollback the next record is %d after %q", rs[0].Sequence, rs[0].PreviousHash)
+		}
+		v, err := audit.NewStore(db).Verify(context.Background())
+		if err != nil || !v.Valid || v.Checked != 1 {
+			t.Fatalf("verify = %+v, %v", v, err)
+		}
+	})
 }
 
 func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
@@ -274,105 +255,96 @@ func TestVerifyFindsTheFirstBrokenLink(t *testing.T) {
 		}, 3},
 		{"changes unreadable", []string{`UPDATE audit_records SET changes = 'not json' WHERE sequence = 6`}, 6},
 	}
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					db := open(t, separate(t, d))
-					appendN(t, db, 6)
-					for _, q := range tt.tamper {
-						if _, err := db.ExecContext(context.Background(), q); err != nil {
-							t.Fatalf("%s: %v", q, err)
-						}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db := open(t, separate(t, d))
+				appendN(t, db, 6)
+				for _, q := range tt.tamper {
+					if _, err := db.ExecContext(context.Background(), q); err != nil {
+						t.Fatalf("%s: %v", q, err)
 					}
-					v, err := audit.NewStore(db).Verify(context.Background())
-					if err != nil {
-						t.Fatal(err)
-					}
-					if v.FirstBroken != tt.broken || v.Valid != (tt.broken == 0) {
-						t.Fatalf("verify = %+v, want first broken %d", v, tt.broken)
-					}
-					if tt.broken == 0 && v.Checked != 6 || tt.broken != 0 && (v.Checked != tt.broken-1 || v.Reason == "") {
-						t.Fatalf("verify = %+v", v)
-					}
-				})
-			}
-		})
-	}
+				}
+				v, err := audit.NewStore(db).Verify(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.FirstBroken != tt.broken || v.Valid != (tt.broken == 0) {
+					t.Fatalf("verify = %+v, want first broken %d", v, tt.broken)
+				}
+				if tt.broken == 0 && v.Checked != 6 || tt.broken != 0 && (v.Checked != tt.broken-1 || v.Reason == "") {
+					t.Fatalf("verify = %+v", v)
+				}
+			})
+		}
+	})
 }
 
 // A record re-hashed after an edit verifies on its own; its successor's link does not.
 func TestVerifyFindsARehashedRecordThroughItsSuccessor(t *testing.T) {
 	t.Parallel()
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			rs := appendN(t, db, 4)
-			forged := rs[1]
-			forged.Actor = "users/mallory"
-			forged.Hash = audit.Hash(forged)
-			if _, err := db.ExecContext(context.Background(), `UPDATE audit_records SET actor = $1, hash = $2 WHERE sequence = 2`,
-				forged.Actor, forged.Hash); err != nil {
-				t.Fatal(err)
-			}
-			v, err := audit.NewStore(db).Verify(context.Background())
-			if err != nil || v.FirstBroken != 3 || v.Checked != 2 {
-				t.Fatalf("verify = %+v, %v; want record 3 broken", v, err)
-			}
-		})
-	}
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		rs := appendN(t, db, 4)
+		forged := rs[1]
+		forged.Actor = "users/mallory"
+		forged.Hash = audit.Hash(forged)
+		if _, err := db.ExecContext(context.Background(), `UPDATE audit_records SET actor = $1, hash = $2 WHERE sequence = 2`,
+			forged.Actor, forged.Hash); err != nil {
+			t.Fatal(err)
+		}
+		v, err := audit.NewStore(db).Verify(context.Background())
+		if err != nil || v.FirstBroken != 3 || v.Checked != 2 {
+			t.Fatalf("verify = %+v, %v; want record 3 broken", v, err)
+		}
+	})
 }
 
 func TestConcurrentAppendsFormOneChain(t *testing.T) {
 	t.Parallel()
 	const writers = 50
-	for _, d := range testenv.Databases(t) {
-		t.Run(d.Engine, func(t *testing.T) {
-			t.Parallel()
-			db := open(t, d)
-			ctx := context.Background()
-			sealer := runSealer(t, db, audit.SealerOptions{})
-			var wg sync.WaitGroup
-			errs := make(chan error, writers)
-			for i := range writers {
-				wg.Go(func() {
-					errs <- db.InTx(ctx, func(tx *sql.Tx) error {
-						_, err := audit.Append(ctx, tx, db.Engine(), entry(i))
-						return err
-					})
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := open(t, d)
+		ctx := context.Background()
+		sealer := runSealer(t, db, audit.SealerOptions{})
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				errs <- db.InTx(ctx, func(tx *sql.Tx) error {
+					_, err := audit.Append(ctx, tx, db.Engine(), entry(i))
+					return err
 				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			flush(t, sealer)
-			store := audit.NewStore(db)
-			v, err := store.Verify(ctx)
-			if err != nil || !v.Valid || v.Checked != writers {
-				t.Fatalf("verify = %+v, %v", v, err)
-			}
-			rs, err := store.List(ctx, audit.Query{Limit: 1000})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}
-			seen := map[string]bool{}
-			for i, r := range rs {
-				if r.Sequence != int64(i+1) {
-					t.Fatalf("record %d has sequence %d: not dense", i+1, r.Sequence)
-				}
-				seen[r.RequestID] = true
+		}
+		flush(t, sealer)
+		store := audit.NewStore(db)
+		v, err := store.Verify(ctx)
+		if err != nil || !v.Valid || v.Checked != writers {
+			t.Fatalf("verify = %+v, %v", v, err)
+		}
+		rs, err := store.List(ctx, audit.Query{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for i, r := range rs {
+			if r.Sequence != int64(i+1) {
+				t.Fatalf("record %d has sequence %d: not dense", i+1, r.Sequence)
 			}
-			if len(rs) != writers || len(seen) != writers {
-				t.Fatalf("%d records of %d distinct requests, want %d", len(rs), len(seen), writers)
-			}
-		})
-	}
+			seen[r.RequestID] = true
+		}
+		if len(rs) != writers || len(seen) != writers {
+			t.Fatalf("%d records of %d distinct requests, want %d", len(rs), len(seen), writers)
+		}
+	})
 }
 
 // separate returns a database of the same engine as d but of its own, for subtests that each
