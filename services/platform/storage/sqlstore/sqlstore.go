@@ -145,14 +145,15 @@ func Strings(ctx context.Context, q Querier, what, query string, args ...any) ([
 	}, query, args...)
 }
 
-// Placeholders returns "$1, $2, …, $n", the VALUES of an insert of n columns.
-func Placeholders(n int) string {
+// Placeholders returns n placeholders from $first on, "$first, …, $(first+n-1)": an IN list of
+// n arguments that follow first-1 others.
+func Placeholders(first, n int) string {
 	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
+	for i := range n {
+		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "$%d", i)
+		fmt.Fprintf(&b, "$%d", first+i)
 	}
 	return b.String()
 }
