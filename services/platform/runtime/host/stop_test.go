@@ -12,11 +12,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -25,10 +22,10 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -91,26 +88,14 @@ func service(b *slowBudget) host.Service {
 	}
 }
 
-func start(t *testing.T, dbURL, natsURL, prefix string, b *slowBudget) (*host.Instance, budgetv1.BudgetServiceClient, *nats.Conn) {
+// start runs the service of b on SQLite, publishing to n, with the relay and the sealer woken only
+// by commits, so that what a Stop flushes is not published or sealed by a timer first.
+func start(t *testing.T, n testenv.NATS, b *slowBudget) (*testkit.Service, budgetv1.BudgetServiceClient) {
 	t.Helper()
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	in, err := host.Start(context.Background(), service(b), host.Options{DatabaseURL: dbURL, GRPCAddr: "127.0.0.1:0",
-		NATS: nc, Stream: events.StreamConfig{Prefix: prefix}, RelayPollInterval: time.Hour, AuditSealInterval: time.Hour,
-		Logger:   quiet,
-		Identity: identitytest.Verifier()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()), identitytest.DialOption())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return in, budgetv1.NewBudgetServiceClient(conn), nc
+	s := testkit.Start(t, testenv.SQLite(t), service(b), testkit.WithNATS(n), testkit.WithHostOptions(func(o *host.Options) {
+		o.RelayPollInterval, o.AuditSealInterval = time.Hour, time.Hour
+	}))
+	return s, budgetv1.NewBudgetServiceClient(s.Conn)
 }
 
 // TestStopFinishesInFlightCallAndPublishesItsEvent stops the service while a call is in flight:
@@ -118,10 +103,8 @@ func start(t *testing.T, dbURL, natsURL, prefix string, b *slowBudget) (*host.In
 // returns (and so before the database closed).
 func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 	t.Parallel()
-	ns := testenv.NATSServer(t)
 	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
-	dsn := testenv.SQLite(t).DSN
-	in, client, nc := start(t, dsn, ns.URL, ns.SubjectPrefix, b)
+	s, client := start(t, testenv.NATSServer(t), b)
 
 	type result struct {
 		cc  *budgetv1.CostCenter
@@ -142,7 +125,7 @@ func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		stopped <- in.Stop(ctx)
+		stopped <- s.Stop(ctx)
 	}()
 	// Stop waits for the call: it has not returned while the call is held.
 	select {
@@ -158,17 +141,13 @@ func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 		t.Fatalf("Stop: %v", err)
 	}
 
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, events.StreamName(ns.SubjectPrefix, "budget"))
+	st, err := s.JetStream.Stream(ctx, s.Stream())
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := st.GetLastMsgForSubject(ctx, ns.SubjectPrefix+".budget.>")
+	msg, err := st.GetLastMsgForSubject(ctx, s.Subject(">"))
 	if err != nil {
 		t.Fatalf("the in-flight call's event is not in the stream after Stop: %v", err)
 	}
@@ -176,7 +155,7 @@ func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 		t.Fatalf("last event is about %q, want costCenters/wait", got)
 	}
 
-	db, err := sqldb.Open(ctx, dsn, sqldb.Options{Logger: quiet})
+	db, err := sqldb.Open(ctx, s.Database.DSN, sqldb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +180,8 @@ func TestStopRespectsItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	dbURL := testenv.SQLite(t).DSN
 	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
-	in, client, _ := start(t, dbURL, srv.ClientURL(), "quarterdeck", b)
+	s, client := start(t, testenv.NATS{URL: srv.ClientURL(), SubjectPrefix: "quarterdeck"}, b)
 
 	srv.Shutdown()
 	if _, err := client.CreateCostCenter(context.Background(), create("pending")); err != nil {
@@ -223,7 +201,7 @@ func TestStopRespectsItsDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	stopped := make(chan error, 1)
-	go func() { stopped <- in.Stop(ctx) }()
+	go func() { stopped <- s.Stop(ctx) }()
 	select {
 	case err := <-stopped:
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -236,7 +214,7 @@ func TestStopRespectsItsDeadline(t *testing.T) {
 		t.Error("the held call succeeded; it should have been cancelled at the deadline")
 	}
 
-	db, err := sqldb.Open(context.Background(), dbURL, sqldb.Options{Logger: quiet})
+	db, err := sqldb.Open(context.Background(), s.Database.DSN, sqldb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,19 +229,14 @@ func TestStopRespectsItsDeadline(t *testing.T) {
 // NOT_SERVING first, and its never-ending stream does not eat the relay's share of the deadline.
 func TestStopWithAWatchingClient(t *testing.T) {
 	t.Parallel()
-	ns := testenv.NATSServer(t)
 	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
-	in, client, _ := start(t, testenv.SQLite(t).DSN, ns.URL, ns.SubjectPrefix, b)
+	s, client := start(t, testenv.NATSServer(t), b)
 	if _, err := client.CreateCostCenter(context.Background(), create("before")); err != nil {
 		t.Fatal(err)
 	}
 
-	conn, err := grpc.NewClient(in.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	// Health needs no identity.
+	watch, err := healthpb.NewHealthClient(testkit.Dial(t, s.Addr)).Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +247,7 @@ func TestStopWithAWatchingClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	stopped := make(chan error, 1)
-	go func() { stopped <- in.Stop(ctx) }()
+	go func() { stopped <- s.Stop(ctx) }()
 	if r, err := watch.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Fatalf("health status after Stop began = %v, %v; want NOT_SERVING", r, err)
 	}

@@ -5,13 +5,11 @@ import (
 	"crypto/ed25519"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -27,6 +25,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // payrollFiles builds, in the test, an API with a sensitive field (no real API has one yet):
@@ -151,18 +150,7 @@ func startPayrollForwarding(t *testing.T, verifier *identity.Verifier, next *grp
 		desc.Methods = append(desc.Methods, grpc.MethodDesc{MethodName: m, Handler: handler})
 	}
 	srv.RegisterService(&desc, struct{}{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, md
+	return testkit.Dial(t, testkit.Serve(t, srv)), md
 }
 
 func methodOf(ctx context.Context) string {
@@ -299,12 +287,7 @@ func TestServiceToServiceCallsCarryTheCaller(t *testing.T) {
 	t.Parallel()
 	backend, md := startPayroll(t, identitytest.Verifier())
 	// The front service's client to the backend forwards the identity of each request.
-	fwd, err := grpc.NewClient(backend.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(identity.Forward()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fwd.Close()
+	fwd := testkit.Dial(t, backend.Target(), grpc.WithPerRPCCredentials(identity.Forward()))
 	front, _ := startPayrollForwarding(t, identitytest.Verifier(), fwd)
 
 	tok, err := identitytest.Signer().Sign(identity.Principal{Subject: "users/carol"})
@@ -321,12 +304,7 @@ func TestServiceToServiceCallsCarryTheCaller(t *testing.T) {
 	}
 
 	// Without forwarding, the backend refuses the front service's call.
-	plain, err := grpc.NewClient(backend.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	front2, _ := startPayrollForwarding(t, identitytest.Verifier(), plain)
+	front2, _ := startPayrollForwarding(t, identitytest.Verifier(), testkit.Dial(t, backend.Target()))
 	err = front2.Invoke(ctx, "/payrolltest.v1.PayrollService/WhoAmI", dynamicpb.NewMessage(md), dynamicpb.NewMessage(md))
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("unforwarded call = %v, want UNAUTHENTICATED", err)

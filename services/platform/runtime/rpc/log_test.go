@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -55,18 +53,7 @@ func TestServerLogsCallsWithTheirRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	budgetv1.RegisterBudgetServiceServer(srv, &fakeBudget{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client := budgetv1.NewBudgetServiceClient(conn)
+	client := budgetv1.NewBudgetServiceClient(testkit.Dial(t, testkit.Serve(t, srv)))
 
 	calls := []struct{ name, requestID, level, code string }{
 		{"costCenters/ok", "req-ok", "DEBUG", "OK"},

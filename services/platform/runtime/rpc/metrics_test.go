@@ -2,23 +2,22 @@ package rpc_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // scrapeCount returns the request count /metrics reports for a method and status code.
@@ -55,18 +54,7 @@ func TestREDMetricsAtMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	budgetv1.RegisterBudgetServiceServer(srv, &fakeBudget{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	client := budgetv1.NewBudgetServiceClient(conn)
+	client := budgetv1.NewBudgetServiceClient(testkit.Dial(t, testkit.Serve(t, srv)))
 
 	calls := map[string]codes.Code{"ok": codes.OK, "missing": codes.NotFound, "leak": codes.Internal}
 	want := map[string]float64{"OK": 3, "NOT_FOUND": 2, "INTERNAL": 1}
@@ -81,31 +69,23 @@ func TestREDMetricsAtMetricsEndpoint(t *testing.T) {
 
 	const method = "quarterdeck.budget.v1.BudgetService/GetCostCenter"
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// The stats handler records a call after its response is sent: poll until all are in.
+	// The stats handler records a call after its response is sent: wait until all are in.
+	testkit.Eventually(t, 10*time.Second, func() error {
 		rec := httptest.NewRecorder()
 		tel.Metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		b, _ := io.ReadAll(rec.Result().Body)
 		body = string(b)
-		done := true
+		var missing []string
 		for code, n := range want {
-			if got, _ := scrapeCount(t, body, method, code); got != n {
-				done = false
+			if got, ok := scrapeCount(t, body, method, code); got != n {
+				missing = append(missing, fmt.Sprintf("requests of %s with code %s = %v (present %v), want %v", method, code, got, ok, n))
 			}
 		}
-		if done {
-			break
+		if len(missing) > 0 {
+			return fmt.Errorf("%s; metrics:\n%s", strings.Join(missing, "; "), grepLines(body, "rpc_server"))
 		}
-		if time.Now().After(deadline) {
-			for code, n := range want {
-				got, ok := scrapeCount(t, body, method, code)
-				t.Errorf("requests of %s with code %s = %v (present %v), want %v", method, code, got, ok, n)
-			}
-			t.Fatalf("metrics:\n%s", grepLines(body, "rpc_server"))
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+		return nil
+	})
 	// Errors: server errors carry error_type, so error rate = rate of the series that have it.
 	errLines := 0
 	for _, line := range strings.Split(body, "\n") {

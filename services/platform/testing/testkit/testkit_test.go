@@ -63,14 +63,15 @@ func (w *whoami) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 	return &budgetv1.CostCenter{Name: name}, err
 }
 
+// things is the whoami service's one migration, the same on both engines.
+var things = fstest.MapFS{"00001_things.sql": {Data: []byte("-- +goose Up\nCREATE TABLE things (name TEXT PRIMARY KEY);\n")}}
+
 func service() host.Service {
 	w := &whoami{}
 	return host.Service{
-		Domain: "budget", // the domain of the events it writes
-		Migrations: func(sqldb.Engine) fs.FS {
-			return fstest.MapFS{"00001_things.sql": {Data: []byte("-- +goose Up\nCREATE TABLE things (name TEXT PRIMARY KEY);\n")}}
-		},
-		Names: []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
+		Domain:     "budget", // the domain of the events it writes
+		Migrations: func(sqldb.Engine) fs.FS { return things },
+		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			w.deps = deps
 			budgetv1.RegisterBudgetServiceServer(r, w)
