@@ -5,7 +5,6 @@ package budget
 
 import (
 	"fmt"
-	"io/fs"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,10 +12,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
-	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // Domain is the service's domain name.
@@ -44,32 +40,12 @@ func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1
 func Configured(cfg Settings, opts ...server.Option) host.Service {
 	return host.Service{
 		Domain:     Domain,
-		Migrations: migrations,
+		Migrations: store.Migrations,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
-			st, err := newStore(deps.DB)
-			if err != nil {
-				return err
-			}
-			budgetv1.RegisterBudgetServiceServer(r, server.New(st, deps.Events, append([]server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}, opts...)...))
+			st := store.New(deps.DB, deps.Events)
+			budgetv1.RegisterBudgetServiceServer(r, server.New(st, append([]server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}, opts...)...))
 			return nil
 		},
 	}
-}
-
-func migrations(e sqldb.Engine) fs.FS {
-	if e == sqldb.Postgres {
-		return storepg.Migrations()
-	}
-	return storesqlite.Migrations()
-}
-
-func newStore(db *sqldb.DB) (store.Store, error) {
-	switch db.Engine() {
-	case sqldb.Postgres:
-		return storepg.New(db), nil
-	case sqldb.SQLite:
-		return storesqlite.New(db), nil
-	}
-	return nil, fmt.Errorf("budget: no store for engine %q", db.Engine())
 }

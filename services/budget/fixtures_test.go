@@ -14,8 +14,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storepg"
-	"github.com/quarterdeck/quarterdeck/services/budget/internal/store/storesqlite"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -39,11 +37,7 @@ func startSpend(t *testing.T, db testenv.Database) *spendEnv {
 		server.WithClock(func() time.Time { return spendNow })))
 	// The store, opened beside the service, observes the records; fixtures go through the API.
 	sdb := e.DB(t)
-	var st store.Store = storesqlite.New(sdb)
-	if sdb.Engine() == sqldb.Postgres {
-		st = storepg.New(sdb)
-	}
-	return &spendEnv{env: e, approver: clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve"), db: sdb, store: st}
+	return &spendEnv{env: e, approver: clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve"), db: sdb, store: store.New(sdb, nil)}
 }
 
 // forEachSpendDatabase runs fn against SQLite and, when available, PostgreSQL.

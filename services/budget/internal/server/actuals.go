@@ -14,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // RecordActual implements budgetv1.BudgetServiceServer.
@@ -91,7 +92,8 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		return nil, err
 	}
 	out := actualToProto(a, b)
-	if err := s.emitAbout(ctx, tx, a.Name(), &budgetv1.ActualRecorded{Actual: out, Version: 1}); err != nil {
+	if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: a.Name(), After: out,
+		Event: &budgetv1.ActualRecorded{Actual: out, Version: 1}}); err != nil {
 		return nil, err
 	}
 	if a.ReleasedMinor > 0 {
@@ -105,17 +107,14 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		if err != nil {
 			return nil, err
 		}
-		if err := s.emitAbout(ctx, tx, commitment.Name(), &budgetv1.CommitmentReleased{
+		if err := tx.Emit(ctx, commitment.Name(), &budgetv1.CommitmentReleased{
 			Commitment: commitmentToProto(commitment, cb), ReleasedAmount: moneyPB(a.ReleasedMinor, b.Currency),
 			Actual: a.Name(), Version: commitment.Version,
 		}); err != nil {
 			return nil, err
 		}
 	}
-	if err := fc.finish(ctx, a.Name()); err != nil {
-		return nil, err
-	}
-	return out, s.audit(ctx, tx, req, audit.Create, a.Name(), nil, out)
+	return out, fc.finish(ctx, a.Name())
 }
 
 // commitmentBudget is the revision a commitment was recorded under: b, or an earlier revision of
@@ -151,7 +150,7 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Actual, error) {
 		return s.store.ListActuals(ctx, budgetID, lineID, q)
 	}
-	page, token, err := listing.List(ctx, req, store.ActualList, fetch, store.ActualValue,
+	page, token, err := listing.List(ctx, req, store.ActualTable, fetch,
 		underBudget(ctx, s, func(a *domain.Actual) string { return a.BudgetID }, actualToProto))
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // budgetMask follows the field behaviors of the Budget message; its writable fields are
@@ -84,10 +85,8 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 			return nil, err
 		}
 		pb := budgetToProto(b)
-		if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetCreated{Budget: pb, Version: b.Version}); err != nil {
-			return nil, err
-		}
-		return pb, s.audit(ctx, tx, req, audit.Create, b.Name(), nil, pb)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: b.Name(), After: pb,
+			Event: &budgetv1.BudgetCreated{Budget: pb, Version: b.Version}})
 	})
 }
 
@@ -102,7 +101,7 @@ func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) 
 
 // ListBudgets implements budgetv1.BudgetServiceServer.
 func (s *Server) ListBudgets(ctx context.Context, req *budgetv1.ListBudgetsRequest) (*budgetv1.ListBudgetsResponse, error) {
-	page, token, err := listing.List(ctx, req, store.BudgetList, s.store.ListBudgets, store.BudgetValue, listing.Infallible(budgetToProto))
+	page, token, err := listing.List(ctx, req, store.BudgetTable, s.store.ListBudgets, listing.Infallible(budgetToProto))
 	if err != nil {
 		return nil, err
 	}
@@ -146,12 +145,8 @@ func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetReq
 			return err
 		}
 		after := budgetToProto(out)
-		if err := s.emitAbout(ctx, tx, out.Name(), &budgetv1.BudgetUpdated{
-			Budget: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: out.Version,
-		}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Update, out.Name(), before, after)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: out.Name(), Before: before, After: after,
+			Event: &budgetv1.BudgetUpdated{Budget: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: out.Version}})
 	})
 	if err != nil {
 		return nil, err
@@ -188,10 +183,8 @@ func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetReq
 			}
 		}
 		pb := budgetToProto(b)
-		if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetDeleted{Budget: pb, Version: b.Version + 1}); err != nil {
-			return nil, err
-		}
-		return pb, s.audit(ctx, tx, req, audit.Delete, b.Name(), pb, nil)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: b.Name(), Before: pb,
+			Event: &budgetv1.BudgetDeleted{Budget: pb, Version: b.Version + 1}})
 	})
 	if err != nil {
 		return nil, err
@@ -251,7 +244,8 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			if err := tx.UpdateBudget(ctx, old, oldPrev); err != nil {
 				return nil, err
 			}
-			if err := s.audit(ctx, tx, req, actionSupersede, old.Name(), oldBefore, budgetToProto(old)); err != nil {
+			if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: actionSupersede, Resource: old.Name(), Before: oldBefore,
+				After: budgetToProto(old)}); err != nil {
 				return nil, err
 			}
 			prevChain := chain.Version
@@ -262,9 +256,9 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			if err := tx.UpdateBudget(ctx, b, prev); err != nil {
 				return nil, err
 			}
-			if err := s.emitAbout(ctx, tx, b.Name(), &budgetv1.BudgetApproved{
-				Budget: budgetToProto(b), Superseded: old.Name(), Version: b.Version,
-			}); err != nil {
+			// The approval's event comes before those of the alerts it raises, its audit record
+			// after them, with the state they leave.
+			if err := tx.Emit(ctx, b.Name(), &budgetv1.BudgetApproved{Budget: budgetToProto(b), Superseded: old.Name(), Version: b.Version}); err != nil {
 				return nil, err
 			}
 			// The new plan is in force: alerts compare the old revision's lines with its lines,
@@ -276,7 +270,7 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 				return nil, err
 			}
 			after := budgetToProto(b)
-			return after, s.audit(ctx, tx, req, actionApprove, b.Name(), before, after)
+			return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
 		})
 }
 
@@ -384,12 +378,8 @@ func (s *Server) ReviseBudget(ctx context.Context, req *budgetv1.ReviseBudgetReq
 				return nil, err
 			}
 			pb := budgetToProto(n)
-			if err := s.emitAbout(ctx, tx, n.Name(), &budgetv1.BudgetRevised{
-				Budget: pb, PreviousRevision: b.Name(), Version: n.Version,
-			}); err != nil {
-				return nil, err
-			}
-			return pb, s.audit(ctx, tx, req, actionRevise, n.Name(), nil, pb)
+			return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionRevise, Resource: n.Name(), After: pb,
+				Event: &budgetv1.BudgetRevised{Budget: pb, PreviousRevision: b.Name(), Version: n.Version}})
 		})
 }
 
@@ -437,7 +427,7 @@ func (s *Server) lockedBudget(ctx context.Context, tx store.Tx, chainID, id, giv
 // saveTransition writes b, changed by a transition from version prev, emits event (filled in
 // with the budget and its version) and the audit record.
 func (s *Server) saveTransition(ctx context.Context, tx store.Tx, req proto.Message, action string, b *domain.Budget, prev int64,
-	before *budgetv1.Budget, event versionedEvent) (*budgetv1.Budget, error) {
+	before *budgetv1.Budget, event sqlstore.Event) (*budgetv1.Budget, error) {
 	if err := tx.UpdateBudget(ctx, b, prev); err != nil {
 		return nil, err
 	}
@@ -452,8 +442,5 @@ func (s *Server) saveTransition(ctx context.Context, tx store.Tx, req proto.Mess
 	case *budgetv1.BudgetClosed:
 		e.Budget, e.Version = after, b.Version
 	}
-	if err := s.emitAbout(ctx, tx, b.Name(), event); err != nil {
-		return nil, err
-	}
-	return after, s.audit(ctx, tx, req, action, b.Name(), before, after)
+	return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: action, Resource: b.Name(), Before: before, After: after, Event: event})
 }

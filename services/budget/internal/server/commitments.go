@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // RecordCommitment implements budgetv1.BudgetServiceServer.
@@ -54,13 +55,11 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 		return nil, err
 	}
 	out := commitmentToProto(c, b)
-	if err := s.emitAbout(ctx, tx, c.Name(), &budgetv1.CommitmentRecorded{Commitment: out, Version: c.Version}); err != nil {
+	if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: c.Name(), After: out,
+		Event: &budgetv1.CommitmentRecorded{Commitment: out, Version: c.Version}}); err != nil {
 		return nil, err
 	}
-	if err := fc.finish(ctx, c.Name()); err != nil {
-		return nil, err
-	}
-	return out, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, out)
+	return out, fc.finish(ctx, c.Name())
 }
 
 // GetCommitment implements budgetv1.BudgetServiceServer.
@@ -87,7 +86,7 @@ func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitme
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Commitment, error) {
 		return s.store.ListCommitments(ctx, budgetID, lineID, q)
 	}
-	page, token, err := listing.List(ctx, req, store.CommitmentList, fetch, store.CommitmentValue,
+	page, token, err := listing.List(ctx, req, store.CommitmentTable, fetch,
 		underBudget(ctx, s, func(c *domain.Commitment) string { return c.BudgetID }, commitmentToProto))
 	if err != nil {
 		return nil, err
@@ -151,15 +150,11 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 		return nil, err
 	}
 	out := commitmentToProto(c, b)
-	if err := s.emitAbout(ctx, tx, c.Name(), &budgetv1.CommitmentReleased{
-		Commitment: out, ReleasedAmount: moneyPB(released, b.Currency), Version: c.Version,
-	}); err != nil {
+	if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: c.Name(), Before: before, After: out,
+		Event: &budgetv1.CommitmentReleased{Commitment: out, ReleasedAmount: moneyPB(released, b.Currency), Version: c.Version}}); err != nil {
 		return nil, err
 	}
-	if err := fc.finish(ctx, c.Name()); err != nil {
-		return nil, err
-	}
-	return out, s.audit(ctx, tx, req, audit.Update, c.Name(), before, out)
+	return out, fc.finish(ctx, c.Name())
 }
 
 // commitmentToProto is a commitment recorded under budget revision b.

@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // costCenterMask follows the field behaviors of the CostCenter message: output-only and
@@ -43,10 +42,8 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 			return nil, fault.Prefix("cost_center", err)
 		}
 		pb := costCenterToProto(c)
-		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version}); err != nil {
-			return nil, err
-		}
-		return pb, s.audit(ctx, tx, req, audit.Create, c.Name(), nil, pb)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: c.Name(), After: pb,
+			Event: &budgetv1.CostCenterCreated{CostCenter: pb, Version: c.Version}})
 	})
 }
 
@@ -61,7 +58,7 @@ func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterR
 
 // ListCostCenters implements budgetv1.BudgetServiceServer.
 func (s *Server) ListCostCenters(ctx context.Context, req *budgetv1.ListCostCentersRequest) (*budgetv1.ListCostCentersResponse, error) {
-	page, token, err := listing.List(ctx, req, store.CostCenterList, s.store.ListCostCenters, store.CostCenterValue, listing.Infallible(costCenterToProto))
+	page, token, err := listing.List(ctx, req, store.CostCenterTable, s.store.ListCostCenters, listing.Infallible(costCenterToProto))
 	if err != nil {
 		return nil, err
 	}
@@ -118,14 +115,9 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 		if err := tx.UpdateCostCenter(ctx, c, prev); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterUpdated{
-			CostCenter:    costCenterToProto(c),
-			ChangedFields: &fieldmaskpb.FieldMask{Paths: changed},
-			Version:       c.Version,
-		}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Update, c.Name(), before, costCenterToProto(c))
+		after := costCenterToProto(c)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: c.Name(), Before: before, After: after,
+			Event: &budgetv1.CostCenterUpdated{CostCenter: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: c.Version}})
 	})
 	if err != nil {
 		return nil, fault.Prefix("cost_center", err)
@@ -151,34 +143,12 @@ func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostC
 		if err := tx.DeleteCostCenter(ctx, c.ID, c.Version); err != nil {
 			return err
 		}
-		if err := s.emit(ctx, tx, c, &budgetv1.CostCenterDeleted{CostCenter: costCenterToProto(c), Version: c.Version + 1}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Delete, c.Name(), costCenterToProto(c), nil)
+		pb := costCenterToProto(c)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: c.Name(), Before: pb,
+			Event: &budgetv1.CostCenterDeleted{CostCenter: pb, Version: c.Version + 1}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
-}
-
-// emit writes the event about c into the outbox of tx.
-func (s *Server) emit(ctx context.Context, tx store.Tx, c *domain.CostCenter, event versionedEvent) error {
-	return s.emitAbout(ctx, tx, c.Name(), event)
-}
-
-// emitAbout writes the event about the resource named name into the outbox of tx. The event's
-// version must be higher than that of every earlier event about the resource.
-func (s *Server) emitAbout(ctx context.Context, tx store.Tx, name string, event versionedEvent) error {
-	m, err := s.events.New(ctx, event, name, event.GetVersion())
-	if err != nil {
-		return fmt.Errorf("event for %s: %w", name, err)
-	}
-	return tx.Emit(ctx, m)
-}
-
-// versionedEvent is an event message that carries its aggregate version.
-type versionedEvent interface {
-	proto.Message
-	GetVersion() int64
 }

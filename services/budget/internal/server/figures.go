@@ -193,7 +193,7 @@ func (fc *figuresChange) finish(ctx context.Context, cause string) error {
 		l.UpdateTime = now
 		if len(changed) > 0 {
 			l.Version++
-			if err := fc.s.emitAbout(ctx, fc.tx, l.Name(), &budgetv1.BudgetLineUpdated{
+			if err := fc.tx.Emit(ctx, l.Name(), &budgetv1.BudgetLineUpdated{
 				Line: fc.s.lineToProto(l, fc.balance(id), cur), ChangedFields: &fieldmaskpb.FieldMask{Paths: changed},
 				Version: l.Version,
 			}); err != nil {
@@ -203,7 +203,7 @@ func (fc *figuresChange) finish(ctx context.Context, cause string) error {
 		consumed := moneyPB(after.consumed, cur)
 		for _, t := range crossed {
 			l.Version++
-			if err := fc.s.emitAbout(ctx, fc.tx, l.Name(), &budgetv1.LineThresholdCrossed{
+			if err := fc.tx.Emit(ctx, l.Name(), &budgetv1.LineThresholdCrossed{
 				Line: l.Name(), ThresholdPercent: t, Planned: moneyPB(after.planned, cur), Consumed: consumed,
 				ConsumptionBasisPoints: basisPoints(after.consumed, after.planned), Cause: cause, Version: l.Version,
 			}); err != nil {
@@ -212,7 +212,7 @@ func (fc *figuresChange) finish(ctx context.Context, cause string) error {
 		}
 		if overspent {
 			l.Version++
-			if err := fc.s.emitAbout(ctx, fc.tx, l.Name(), &budgetv1.LineOverspent{
+			if err := fc.tx.Emit(ctx, l.Name(), &budgetv1.LineOverspent{
 				Line: l.Name(), Planned: moneyPB(after.planned, cur), Consumed: consumed,
 				Available: moneyPB(after.planned-after.consumed, cur), Cause: cause, Version: l.Version,
 			}); err != nil {
@@ -255,7 +255,7 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 	if fire {
 		b.Version++
 		b.UpdateTime = now
-		if err := fc.s.emitAbout(ctx, fc.tx, b.Name(), &budgetv1.BudgetForecastOverPlan{
+		if err := fc.tx.Emit(ctx, b.Name(), &budgetv1.BudgetForecastOverPlan{
 			Budget: b.Name(), Planned: moneyPB(sum.Total.Planned, b.Currency), Forecast: moneyPB(sum.Total.Forecast, b.Currency),
 			AsOf: civil.ToProto(sum.AsOf), Cause: cause, Version: b.Version,
 		}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // lineMask follows the field behaviors of the BudgetLine message; its writable fields are
@@ -149,10 +150,8 @@ func (s *Server) CreateBudgetLine(ctx context.Context, req *budgetv1.CreateBudge
 			return nil, err
 		}
 		pb := s.lineToProto(l, nil, b.Currency)
-		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineCreated{Line: pb, Version: l.Version}); err != nil {
-			return nil, err
-		}
-		return pb, s.audit(ctx, tx, req, audit.Create, l.Name(), nil, pb)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: l.Name(), After: pb,
+			Event: &budgetv1.BudgetLineCreated{Line: pb, Version: l.Version}})
 	})
 }
 
@@ -197,7 +196,7 @@ func (s *Server) ListBudgetLines(ctx context.Context, req *budgetv1.ListBudgetLi
 		}
 		return ls, nil
 	}
-	page, token, err := listing.List(ctx, req, store.LineList, fetch, store.LineValue,
+	page, token, err := listing.List(ctx, req, store.LineTable, fetch,
 		func(l *domain.Line) (*budgetv1.BudgetLine, error) {
 			return s.lineToProto(l, byLine[l.ID], b.Currency), nil
 		})
@@ -254,12 +253,8 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 		if err := addPlanned(ctx, tx, b, l.PlannedMinor-planned, now); err != nil {
 			return err
 		}
-		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineUpdated{
-			Line: out, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: l.Version,
-		}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Update, l.Name(), before, out)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: l.Name(), Before: before, After: out,
+			Event: &budgetv1.BudgetLineUpdated{Line: out, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: l.Version}})
 	})
 	if err != nil {
 		return nil, err
@@ -294,10 +289,8 @@ func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudge
 			return err
 		}
 		pb := s.lineToProto(l, nil, b.Currency)
-		if err := s.emitAbout(ctx, tx, l.Name(), &budgetv1.BudgetLineDeleted{Line: pb, Version: l.Version + 1}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Delete, l.Name(), pb, nil)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: l.Name(), Before: pb,
+			Event: &budgetv1.BudgetLineDeleted{Line: pb, Version: l.Version + 1}})
 	})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // rateMask follows the field behaviors of the ExchangeRate message: the month and the pair are
@@ -53,10 +54,8 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 			return nil, err
 		}
 		pb := exchangeRateToProto(r)
-		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}); err != nil {
-			return nil, err
-		}
-		return pb, s.audit(ctx, tx, req, audit.Create, r.Name(), nil, pb)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: r.Name(), After: pb,
+			Event: &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}})
 	})
 }
 
@@ -71,7 +70,7 @@ func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeR
 
 // ListExchangeRates implements budgetv1.BudgetServiceServer.
 func (s *Server) ListExchangeRates(ctx context.Context, req *budgetv1.ListExchangeRatesRequest) (*budgetv1.ListExchangeRatesResponse, error) {
-	page, token, err := listing.List(ctx, req, store.ExchangeRateList, s.store.ListExchangeRates, store.ExchangeRateValue, listing.Infallible(exchangeRateToProto))
+	page, token, err := listing.List(ctx, req, store.ExchangeRateTable, s.store.ListExchangeRates, listing.Infallible(exchangeRateToProto))
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +111,8 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 			return err
 		}
 		after := exchangeRateToProto(r)
-		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Update, r.Name(), before, after)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: r.Name(), Before: before, After: after,
+			Event: &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}})
 	})
 	if err != nil {
 		return nil, err
@@ -138,10 +135,8 @@ func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExc
 			return err
 		}
 		pb := exchangeRateToProto(r)
-		if err := s.emitAbout(ctx, tx, r.Name(), &budgetv1.ExchangeRateDeleted{ExchangeRate: pb, Version: r.Version + 1}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, req, audit.Delete, r.Name(), pb, nil)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: r.Name(), Before: pb,
+			Event: &budgetv1.ExchangeRateDeleted{ExchangeRate: pb, Version: r.Version + 1}})
 	})
 	if err != nil {
 		return nil, err

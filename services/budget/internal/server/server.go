@@ -9,7 +9,6 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
@@ -17,10 +16,9 @@ import (
 type Server struct {
 	budgetv1.UnimplementedBudgetServiceServer
 
-	store  store.Store
-	events *outbox.Factory
-	now    func() time.Time
-	newID  func() string
+	store store.Store
+	now   func() time.Time
+	newID func() string
 	// fiscalStart is the first month of the fiscal year given to new budgets.
 	fiscalStart time.Month
 }
@@ -38,9 +36,9 @@ func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = ne
 // now on; January by default.
 func WithFiscalYearStart(m time.Month) Option { return func(s *Server) { s.fiscalStart = m } }
 
-// New returns a server on st that writes its events through events.
-func New(st store.Store, events *outbox.Factory, opts ...Option) *Server {
-	s := &Server{store: st, events: events, now: time.Now, newID: newUUIDv7, fiscalStart: time.January}
+// New returns a server on st.
+func New(st store.Store, opts ...Option) *Server {
+	s := &Server{store: st, now: time.Now, newID: newUUIDv7, fiscalStart: time.January}
 	for _, o := range opts {
 		o(s)
 	}

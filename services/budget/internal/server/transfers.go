@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // CreateTransfer implements budgetv1.BudgetServiceServer.
@@ -74,10 +75,8 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 			return nil, err
 		}
 		out := transferToProto(t, src)
-		if err := s.emitAbout(ctx, tx, t.Name(), &budgetv1.TransferRequested{Transfer: out, Version: t.Version}); err != nil {
-			return nil, err
-		}
-		return out, s.audit(ctx, tx, req, audit.Create, t.Name(), nil, out)
+		return out, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: t.Name(), After: out,
+			Event: &budgetv1.TransferRequested{Transfer: out, Version: t.Version}})
 	})
 }
 
@@ -129,7 +128,7 @@ func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersR
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Transfer, error) {
 		return s.store.ListTransfers(ctx, budgetID, q)
 	}
-	page, token, err := listing.List(ctx, req, store.TransferList, fetch, store.TransferValue,
+	page, token, err := listing.List(ctx, req, store.TransferTable, fetch,
 		underBudget(ctx, s, func(t *domain.Transfer) string { return t.BudgetID }, transferToProto))
 	if err != nil {
 		return nil, err
@@ -141,7 +140,7 @@ func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersR
 // plans, with the alerts that moves crosses on either line.
 func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTransferRequest) (*budgetv1.Transfer, error) {
 	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_ApproveTransfer_FullMethodName,
-		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
+		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (sqlstore.Event, error) {
 			if err := t.Approve(actor(ctx), req.GetReason(), now); err != nil {
 				return nil, err
 			}
@@ -155,7 +154,7 @@ func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTrans
 // RejectTransfer implements budgetv1.BudgetServiceServer.
 func (s *Server) RejectTransfer(ctx context.Context, req *budgetv1.RejectTransferRequest) (*budgetv1.Transfer, error) {
 	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_RejectTransfer_FullMethodName,
-		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error) {
+		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (sqlstore.Event, error) {
 			if err := t.Reject(actor(ctx), req.GetReason(), now); err != nil {
 				return nil, err
 			}
@@ -163,7 +162,7 @@ func (s *Server) RejectTransfer(ctx context.Context, req *budgetv1.RejectTransfe
 		})
 }
 
-type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (versionedEvent, error)
+type transferDecision func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (sqlstore.Event, error)
 
 // decideTransfer locks the chains of both budgets of a transfer, then the transfer, and applies
 // decide to it.
@@ -203,11 +202,8 @@ func (s *Server) decideTransfer(ctx context.Context, req idempotency.Request, na
 		if err := tx.UpdateTransfer(ctx, t, prev); err != nil {
 			return nil, err
 		}
-		if err := s.emitAbout(ctx, tx, t.Name(), ev); err != nil {
-			return nil, err
-		}
 		out := transferToProto(t, src)
-		return out, s.audit(ctx, tx, req, audit.Update, t.Name(), before, out)
+		return out, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: t.Name(), Before: before, After: out, Event: ev})
 	})
 }
 

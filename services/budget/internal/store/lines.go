@@ -2,25 +2,24 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
-// LineColumns is the column list every line query selects, in ScanLine's order. The phasing is
-// its granularity and a JSON array of its amounts; the thresholds are a JSON array too: they are
-// only ever read and written whole, with the line.
-const LineColumns = `budget_id, id, display_name, category, expense_type, planned_minor, phasing_granularity, ` +
+// lineColumns are the columns every line query selects, in scanLine's order. The phasing is its
+// granularity and a JSON array of its amounts; the thresholds are a JSON array too: they are only
+// ever read and written whole, with the line.
+const lineColumns = `budget_id, id, display_name, category, expense_type, planned_minor, phasing_granularity, ` +
 	`phasing_amounts, thresholds, tag, description, create_time, update_time, version`
 
-// LineBalanceColumns is the column list every line balance query selects.
-const LineBalanceColumns = `chain_id, line_id, actual_minor, committed_minor, version`
-
-// ScanLine reads one row of LineColumns.
-func ScanLine(s Scanner) (*domain.Line, error) {
+func scanLine(s sqlstore.Scanner) (*domain.Line, error) {
 	var (
 		l                  domain.Line
 		amounts, threshold string
@@ -40,15 +39,90 @@ func ScanLine(s Scanner) (*domain.Line, error) {
 	return &l, nil
 }
 
-// LineArgs are l's values in the order of LineColumns.
-func LineArgs(l *domain.Line) []any {
+func lineArgs(l *domain.Line) []any {
 	return []any{l.BudgetID, l.ID, l.DisplayName, int(l.Category), int(l.ExpenseType), l.PlannedMinor,
 		int(l.Phasing.Granularity), jsonInts(l.Phasing.Amounts), jsonInts(l.Thresholds), l.Tag, l.Description,
 		l.CreateTime, l.UpdateTime, l.Version}
 }
 
-// ScanLineBalance reads one row of LineBalanceColumns.
-func ScanLineBalance(s Scanner) (*domain.LineBalance, error) {
+// LineTable is what ListLines can filter and order by.
+var LineTable = listing.NewTable("name", []listing.Field[*domain.Line]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.LinePattern),
+		Get: func(l *domain.Line) any { return l.ID }},
+	{Path: "display_name", Column: "display_name", Type: filter.String, Get: func(l *domain.Line) any { return l.DisplayName }},
+	{Path: "category", Column: "category", Type: filter.Enum,
+		Enum: listing.EnumNumbers(budgetv1.BudgetLine_CATEGORY_UNSPECIFIED.Descriptor())},
+	{Path: "expense_type", Column: "expense_type", Type: filter.Enum,
+		Enum: listing.EnumNumbers(budgetv1.BudgetLine_EXPENSE_TYPE_UNSPECIFIED.Descriptor())},
+	{Path: "tag", Column: "tag", Type: filter.String, Get: func(l *domain.Line) any { return l.Tag }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(l *domain.Line) any { return l.CreateTime }},
+	{Path: "update_time", Column: "update_time", Type: filter.Timestamp, Get: func(l *domain.Line) any { return l.UpdateTime }},
+})
+
+// GetLine returns the line of the budget revision, or domain.ErrLineNotFound; in a transaction
+// it keeps the row from changing until the transaction ends.
+func (r reader) GetLine(ctx context.Context, budgetID, id string) (*domain.Line, error) {
+	const q = `SELECT ` + lineColumns + ` FROM budget_lines WHERE budget_id = $1 AND id = $2`
+	return sqlstore.Get(ctx, r.q, "line "+budgetID+"/"+id, domain.ErrLineNotFound, scanLine, r.lock(q), budgetID, id)
+}
+
+// ListLines returns the lines of the budget revision that lq selects (see LineTable).
+func (s Store) ListLines(ctx context.Context, budgetID string, lq *listing.Query) ([]*domain.Line, error) {
+	const q = `SELECT ` + lineColumns + ` FROM budget_lines`
+	return sqlstore.List(ctx, s.q, "lines", scanLine, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
+}
+
+// Lines returns every line of the budget revision, in ID order, without locking them.
+func (t Tx) Lines(ctx context.Context, budgetID string) ([]*domain.Line, error) {
+	const q = `SELECT ` + lineColumns + ` FROM budget_lines WHERE budget_id = $1 ORDER BY id`
+	return sqlstore.All(ctx, t, "lines of "+budgetID, scanLine, q, budgetID)
+}
+
+func lineError(l *domain.Line) func(error) error {
+	return func(err error) error {
+		if _, ok := sqldb.UniqueViolation(err); ok {
+			return domain.ErrLineExists.With("name", l.Name())
+		}
+		if sqldb.IsForeignKeyViolation(err) {
+			return domain.ErrBudgetNotFound.With("name", domain.BudgetName(l.BudgetID))
+		}
+		return fmt.Errorf("write line %s: %w", l.Name(), err)
+	}
+}
+
+// InsertLine stores a new line: domain.ErrLineExists when the budget has a line with its ID,
+// domain.ErrBudgetNotFound when the budget is missing.
+func (t Tx) InsertLine(ctx context.Context, l *domain.Line) error {
+	const q = `INSERT INTO budget_lines (` + lineColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	return sqlstore.Exec(ctx, t, lineError(l), q, lineArgs(l)...)
+}
+
+// UpdateLine replaces the stored line whose version is prevVersion with l.
+func (t Tx) UpdateLine(ctx context.Context, l *domain.Line, prevVersion int64) error {
+	const q = `UPDATE budget_lines SET display_name = $3, category = $4, expense_type = $5, planned_minor = $6,
+		phasing_granularity = $7, phasing_amounts = $8, thresholds = $9, tag = $10, description = $11,
+		create_time = $12, update_time = $13, version = $14 WHERE budget_id = $1 AND id = $2 AND version = $15`
+	return sqlstore.Exec(ctx, t, lineError(l), q, append(lineArgs(l), prevVersion)...)
+}
+
+// DeleteLine removes the line at version. Spend and transfers refer to the line through RESTRICT
+// keys, so a line with either is never deleted.
+func (t Tx) DeleteLine(ctx context.Context, budgetID, id string, version int64) error {
+	const q = `DELETE FROM budget_lines WHERE budget_id = $1 AND id = $2 AND version = $3`
+	name := domain.LineName(budgetID, id)
+	return sqlstore.Exec(ctx, t, func(err error) error {
+		if sqldb.IsForeignKeyViolation(err) {
+			return fmt.Errorf("delete line %s: spend or transfers refer to it: %w", name, err)
+		}
+		return fmt.Errorf("delete line %s: %w", name, err)
+	}, q, budgetID, id, version)
+}
+
+// lineBalanceColumns are the columns every line balance query selects, in scanLineBalance's order.
+const lineBalanceColumns = `chain_id, line_id, actual_minor, committed_minor, version`
+
+func scanLineBalance(s sqlstore.Scanner) (*domain.LineBalance, error) {
 	var b domain.LineBalance
 	if err := s.Scan(&b.ChainID, &b.LineID, &b.ActualMinor, &b.CommittedMinor, &b.Version); err != nil {
 		return nil, err
@@ -56,126 +130,47 @@ func ScanLineBalance(s Scanner) (*domain.LineBalance, error) {
 	return &b, nil
 }
 
-// GetLine runs a query selecting LineColumns of the line whose budget ID is $1 and ID $2.
-func GetLine(ctx context.Context, q Querier, query, budgetID, id string) (*domain.Line, error) {
-	return get(ctx, q, "line "+budgetID+"/"+id, domain.ErrLineNotFound, ScanLine, query, budgetID, id)
-}
-
-// Lines runs a query selecting LineColumns of every line of the budget $1.
-func Lines(ctx context.Context, q Querier, query, budgetID string) ([]*domain.Line, error) {
-	return all(ctx, q, "lines of "+budgetID, ScanLine, query, budgetID)
-}
-
-// ListLines completes selectFrom, selecting LineColumns from budget_lines, with the budget and lq.
-func ListLines(ctx context.Context, q Querier, selectFrom, budgetID string, lq *listing.Query) ([]*domain.Line, error) {
-	return list(ctx, q, "lines", ScanLine, selectFrom, []Cond{{"budget_id", budgetID}}, lq)
-}
-
-func lineWriteError(l *domain.Line) func(error) error {
-	return func(err error) error {
-		if _, ok := sqldb.UniqueViolation(err); ok {
-			return domain.ErrLineExists.With("name", lineName(l.BudgetID, l.ID))
-		}
-		if sqldb.IsForeignKeyViolation(err) {
-			return domain.ErrBudgetNotFound.With("name", domain.BudgetCollection+"/"+l.BudgetID)
-		}
-		return fmt.Errorf("write line %s: %w", lineName(l.BudgetID, l.ID), err)
-	}
-}
-
-func lineName(budgetID, id string) string {
-	return domain.BudgetCollection + "/" + budgetID + "/" + domain.LineCollection + "/" + id
-}
-
-// InsertLine runs an insert whose parameters are LineColumns in order.
-func InsertLine(ctx context.Context, q Querier, query string, l *domain.Line) error {
-	if _, err := q.ExecContext(ctx, query, LineArgs(l)...); err != nil {
-		return lineWriteError(l)(err)
-	}
-	return nil
-}
-
-// UpdateLine runs an update whose parameters are LineColumns in order, then the previous version.
-func UpdateLine(ctx context.Context, q Querier, query string, l *domain.Line, prevVersion int64) error {
-	return exec(ctx, q, lineWriteError(l), query, append(LineArgs(l), prevVersion)...)
-}
-
-// DeleteLine runs a delete with $1 the budget ID, $2 the line ID and $3 the version. Spend rows
-// refer to the line through a RESTRICT key, so a line with spend is never deleted.
-func DeleteLine(ctx context.Context, q Querier, query, budgetID, id string, version int64) error {
-	return exec(ctx, q, func(err error) error {
-		if sqldb.IsForeignKeyViolation(err) {
-			return fmt.Errorf("delete line %s: spend or transfers refer to it: %w", lineName(budgetID, id), err)
-		}
-		return fmt.Errorf("delete line %s: %w", lineName(budgetID, id), err)
-	}, query, budgetID, id, version)
-}
-
-// LineBalance runs a query selecting LineBalanceColumns with $1 the chain and $2 the line; no row
-// is a zero balance at version 0.
-func LineBalance(ctx context.Context, q Querier, query, chainID, lineID string) (*domain.LineBalance, error) {
-	b, err := get(ctx, q, "line balance", errNoBalance, ScanLineBalance, query, chainID, lineID)
-	if err == errNoBalance {
+// LineBalance returns the line's running spend in the chain; a zero balance at version 0 when
+// none is stored yet.
+func (t Tx) LineBalance(ctx context.Context, chainID, lineID string) (*domain.LineBalance, error) {
+	const q = `SELECT ` + lineBalanceColumns + ` FROM line_balances WHERE chain_id = $1 AND line_id = $2`
+	b, err := sqlstore.Get(ctx, t, "line balance", errNoBalance, scanLineBalance, q, chainID, lineID)
+	if errors.Is(err, errNoBalance) {
 		return &domain.LineBalance{ChainID: chainID, LineID: lineID}, nil
 	}
 	return b, err
 }
 
-var errNoBalance = fmt.Errorf("no line balance")
+var errNoBalance = errors.New("no line balance")
 
-// LineBalances runs a query selecting LineBalanceColumns of every line of the chain $1.
-func LineBalances(ctx context.Context, q Querier, query, chainID string) ([]*domain.LineBalance, error) {
-	return all(ctx, q, "line balances", ScanLineBalance, query, chainID)
+// LineBalances returns the stored balances of the chain's lines, in line ID order.
+func (r reader) LineBalances(ctx context.Context, chainID string) ([]*domain.LineBalance, error) {
+	const q = `SELECT ` + lineBalanceColumns + ` FROM line_balances WHERE chain_id = $1 ORDER BY line_id`
+	return sqlstore.All(ctx, r.q, "line balances", scanLineBalance, q, chainID)
 }
 
-// PutLineBalance runs an upsert whose parameters are LineBalanceColumns in order.
-func PutLineBalance(ctx context.Context, q Querier, query string, b *domain.LineBalance) error {
-	if _, err := q.ExecContext(ctx, query, b.ChainID, b.LineID, b.ActualMinor, b.CommittedMinor, b.Version); err != nil {
-		return fmt.Errorf("put line balance %s/%s: %w", b.ChainID, b.LineID, err)
-	}
-	return nil
+// PutLineBalance stores b, inserting or replacing it. Call it with the chain locked.
+func (t Tx) PutLineBalance(ctx context.Context, b *domain.LineBalance) error {
+	const q = `INSERT INTO line_balances (` + lineBalanceColumns + `) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (chain_id, line_id) DO UPDATE SET actual_minor = EXCLUDED.actual_minor,
+		committed_minor = EXCLUDED.committed_minor, version = EXCLUDED.version`
+	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("put line balance %s/%s: %w", b.ChainID, b.LineID, err) },
+		q, b.ChainID, b.LineID, b.ActualMinor, b.CommittedMinor, b.Version)
 }
 
-// The API names of the line enums.
-var (
-	CategoryNames = map[string]any{
-		"HARDWARE": int(domain.CategoryHardware), "SOFTWARE": int(domain.CategorySoftware),
-		"CLOUD": int(domain.CategoryCloud), "INTERNAL_LABOUR": int(domain.CategoryInternalLabour),
-		"EXTERNAL_LABOUR": int(domain.CategoryExternalLabour), "OUTSIDE_SERVICES": int(domain.CategoryOutsideServices),
-		"FACILITIES": int(domain.CategoryFacilities), "TELECOM": int(domain.CategoryTelecom), "OTHER": int(domain.CategoryOther),
-	}
-	ExpenseTypeNames = map[string]any{"CAPEX": int(domain.Capex), "OPEX": int(domain.Opex)}
-)
-
-// LineSchema maps the fields of the Line resource that lists can filter and order by to the
-// columns of budget_lines.
-var LineSchema = filter.Schema{
-	"name": {Column: "id", Type: filter.String,
-		Value: idFrom("name", "budgets/{budget}/lines/{line}", lastID(domain.BudgetCollection, domain.LineCollection))},
-	"display_name": {Column: "display_name", Type: filter.String},
-	"category":     {Column: "category", Type: filter.Enum, Enum: CategoryNames},
-	"expense_type": {Column: "expense_type", Type: filter.Enum, Enum: ExpenseTypeNames},
-	"tag":          {Column: "tag", Type: filter.String},
-	"create_time":  {Column: "create_time", Type: filter.Timestamp},
-	"update_time":  {Column: "update_time", Type: filter.Timestamp},
+// LineHasSpend reports whether any actual or commitment of the chain is on the line, or its
+// balance is not zero.
+func (t Tx) LineHasSpend(ctx context.Context, chainID, lineID string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM actuals WHERE chain_id = $1 AND line_id = $2)
+		OR EXISTS (SELECT 1 FROM commitments WHERE chain_id = $3 AND line_id = $4)
+		OR EXISTS (SELECT 1 FROM line_balances WHERE chain_id = $5 AND line_id = $6
+			AND (actual_minor <> 0 OR committed_minor <> 0))`
+	return sqlstore.Exists(ctx, t, "spend of line "+lineID, q, chainID, lineID, chainID, lineID, chainID, lineID)
 }
 
-// LineList is what ListLines can filter and order by.
-var LineList = listing.Resource{Schema: LineSchema, Key: "name"}
-
-// LineValue returns the value of a LineSchema field of l as stored, for page tokens.
-func LineValue(l *domain.Line, path string) any {
-	switch path {
-	case "name":
-		return l.ID
-	case "display_name":
-		return l.DisplayName
-	case "tag":
-		return l.Tag
-	case "create_time":
-		return l.CreateTime
-	case "update_time":
-		return l.UpdateTime
-	}
-	return nil
+// ChainHasSpend reports whether any actual or commitment is recorded in the chain.
+func (t Tx) ChainHasSpend(ctx context.Context, chainID string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM actuals WHERE chain_id = $1)
+		OR EXISTS (SELECT 1 FROM commitments WHERE chain_id = $2)`
+	return sqlstore.Exists(ctx, t, "spend of budget chain "+chainID, q, chainID, chainID)
 }

@@ -8,22 +8,22 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
-// ExchangeRateColumns is the column list every exchange rate query selects, in
-// ScanExchangeRate's order. The month is 'YYYY-MM'.
-const ExchangeRateColumns = `id, month, source, target, value, create_time, update_time, version`
+// exchangeRateColumns are the columns every exchange rate query selects, in scanExchangeRate's
+// order. The month is 'YYYY-MM'.
+const exchangeRateColumns = `id, month, source, target, value, create_time, update_time, version`
 
-// ScanExchangeRate reads one row of ExchangeRateColumns.
-func ScanExchangeRate(s Scanner) (*domain.ExchangeRate, error) {
+func scanExchangeRate(s sqlstore.Scanner) (*domain.ExchangeRate, error) {
 	var (
 		r     domain.ExchangeRate
 		month string
 	)
-	if err := s.Scan(&r.ID, &month, &r.Source, &r.Target, &r.Value, &r.CreateTime, &r.UpdateTime, &r.Version); err != nil {
+	err := s.Scan(&r.ID, &month, &r.Source, &r.Target, &r.Value, &r.CreateTime, &r.UpdateTime, &r.Version)
+	if err != nil {
 		return nil, err
 	}
-	var err error
 	if r.Month, err = parseMonth(month); err != nil {
 		return nil, err
 	}
@@ -31,83 +31,68 @@ func ScanExchangeRate(s Scanner) (*domain.ExchangeRate, error) {
 	return &r, nil
 }
 
-// ExchangeRateArgs are r's values in the order of ExchangeRateColumns.
-func ExchangeRateArgs(r *domain.ExchangeRate) []any {
-	return []any{r.ID, FormatMonth(r.Month), string(r.Source), string(r.Target), r.Value, r.CreateTime, r.UpdateTime, r.Version}
+func exchangeRateArgs(r *domain.ExchangeRate) []any {
+	return []any{r.ID, r.Month.String(), string(r.Source), string(r.Target), r.Value, r.CreateTime, r.UpdateTime, r.Version}
 }
 
-func rateName(id string) string { return domain.ExchangeRateCollection + "/" + id }
+// ExchangeRateTable is what ListExchangeRates can filter and order by. month is "YYYY-MM".
+var ExchangeRateTable = listing.NewTable("name", []listing.Field[*domain.ExchangeRate]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.ExchangeRatePattern),
+		Get: func(r *domain.ExchangeRate) any { return r.ID }},
+	{Path: "month", Column: "month", Type: filter.String, Get: func(r *domain.ExchangeRate) any { return r.Month.String() }},
+	{Path: "source_currency_code", Column: "source", Type: filter.String, Get: func(r *domain.ExchangeRate) any { return string(r.Source) }},
+	{Path: "target_currency_code", Column: "target", Type: filter.String, Get: func(r *domain.ExchangeRate) any { return string(r.Target) }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(r *domain.ExchangeRate) any { return r.CreateTime }},
+	{Path: "update_time", Column: "update_time", Type: filter.Timestamp, Get: func(r *domain.ExchangeRate) any { return r.UpdateTime }},
+})
 
-func rateWriteError(r *domain.ExchangeRate) func(error) error {
+// GetExchangeRate returns the exchange rate with the ID, or domain.ErrExchangeRateNotFound; in a
+// transaction it keeps the row from changing until the transaction ends.
+func (r reader) GetExchangeRate(ctx context.Context, id string) (*domain.ExchangeRate, error) {
+	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates WHERE id = $1`
+	return sqlstore.Get(ctx, r.q, "exchange rate "+id, domain.ErrExchangeRateNotFound, scanExchangeRate, r.lock(q), id)
+}
+
+// FindRate returns the rate of the month for the pair source → target (never the inverse), or
+// domain.ErrExchangeRateNotFound.
+func (r reader) FindRate(ctx context.Context, month domain.Month, source, target domain.Currency) (*domain.ExchangeRate, error) {
+	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates WHERE month = $1 AND source = $2 AND target = $3`
+	return sqlstore.Get(ctx, r.q, "exchange rate", domain.ErrExchangeRateNotFound, scanExchangeRate, q,
+		month.String(), string(source), string(target))
+}
+
+// ListExchangeRates returns the exchange rates lq selects (see ExchangeRateTable).
+func (s Store) ListExchangeRates(ctx context.Context, lq *listing.Query) ([]*domain.ExchangeRate, error) {
+	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates`
+	return sqlstore.List(ctx, s.q, "exchange rates", scanExchangeRate, q, lq)
+}
+
+func exchangeRateError(r *domain.ExchangeRate) func(error) error {
 	return func(err error) error {
 		if _, ok := sqldb.UniqueViolation(err); ok {
-			return domain.ErrExchangeRateExists.With("name", rateName(r.ID))
+			return domain.ErrExchangeRateExists.With("name", r.Name())
 		}
 		return fmt.Errorf("write exchange rate %s: %w", r.ID, err)
 	}
 }
 
-// GetExchangeRate runs a query selecting ExchangeRateColumns of the rate whose ID is $1.
-func GetExchangeRate(ctx context.Context, q Querier, query, id string) (*domain.ExchangeRate, error) {
-	return get(ctx, q, "exchange rate "+id, domain.ErrExchangeRateNotFound, ScanExchangeRate, query, id)
+// InsertExchangeRate stores a new rate: domain.ErrExchangeRateExists when its ID or its month
+// and pair are taken.
+func (t Tx) InsertExchangeRate(ctx context.Context, r *domain.ExchangeRate) error {
+	const q = `INSERT INTO exchange_rates (` + exchangeRateColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	return sqlstore.Exec(ctx, t, exchangeRateError(r), q, exchangeRateArgs(r)...)
 }
 
-// FindRate runs a query selecting ExchangeRateColumns with $1 the month, $2 the source and $3
-// the target currency: domain.ErrExchangeRateNotFound when there is no such rate.
-func FindRate(ctx context.Context, q Querier, query string, month domain.Month, source, target domain.Currency) (*domain.ExchangeRate, error) {
-	return get(ctx, q, "exchange rate", domain.ErrExchangeRateNotFound, ScanExchangeRate, query,
-		FormatMonth(month), string(source), string(target))
+// UpdateExchangeRate replaces the stored rate whose version is prevVersion with r.
+func (t Tx) UpdateExchangeRate(ctx context.Context, r *domain.ExchangeRate, prevVersion int64) error {
+	const q = `UPDATE exchange_rates SET month = $2, source = $3, target = $4, value = $5,
+		create_time = $6, update_time = $7, version = $8 WHERE id = $1 AND version = $9`
+	return sqlstore.Exec(ctx, t, exchangeRateError(r), q, append(exchangeRateArgs(r), prevVersion)...)
 }
 
-// ListExchangeRates completes selectFrom, selecting ExchangeRateColumns from exchange_rates, with lq.
-func ListExchangeRates(ctx context.Context, q Querier, selectFrom string, lq *listing.Query) ([]*domain.ExchangeRate, error) {
-	return list(ctx, q, "exchange rates", ScanExchangeRate, selectFrom, nil, lq)
-}
-
-// InsertExchangeRate runs an insert whose parameters are ExchangeRateColumns in order:
-// domain.ErrExchangeRateExists when the ID or the month and pair are taken.
-func InsertExchangeRate(ctx context.Context, q Querier, query string, r *domain.ExchangeRate) error {
-	if _, err := q.ExecContext(ctx, query, ExchangeRateArgs(r)...); err != nil {
-		return rateWriteError(r)(err)
-	}
-	return nil
-}
-
-// UpdateExchangeRate runs an update whose parameters are ExchangeRateColumns, then the previous version.
-func UpdateExchangeRate(ctx context.Context, q Querier, query string, r *domain.ExchangeRate, prevVersion int64) error {
-	return exec(ctx, q, rateWriteError(r), query, append(ExchangeRateArgs(r), prevVersion)...)
-}
-
-// ExchangeRateSchema maps the fields of the ExchangeRate resource that lists can filter and
-// order by. month is "YYYY-MM".
-var ExchangeRateSchema = filter.Schema{
-	"name": {Column: "id", Type: filter.String,
-		Value: idFrom("name", "exchangeRates/{exchange_rate}", lastID(domain.ExchangeRateCollection))},
-	"month":                {Column: "month", Type: filter.String},
-	"source_currency_code": {Column: "source", Type: filter.String},
-	"target_currency_code": {Column: "target", Type: filter.String},
-	"create_time":          {Column: "create_time", Type: filter.Timestamp},
-	"update_time":          {Column: "update_time", Type: filter.Timestamp},
-}
-
-// ExchangeRateList is what ListExchangeRates can filter and order by.
-var ExchangeRateList = listing.Resource{Schema: ExchangeRateSchema, Key: "name"}
-
-// ExchangeRateValue returns the value of an ExchangeRateSchema field of r as stored.
-func ExchangeRateValue(r *domain.ExchangeRate, path string) any {
-	switch path {
-	case "name":
-		return r.ID
-	case "month":
-		return FormatMonth(r.Month)
-	case "source_currency_code":
-		return string(r.Source)
-	case "target_currency_code":
-		return string(r.Target)
-	case "create_time":
-		return r.CreateTime
-	case "update_time":
-		return r.UpdateTime
-	}
-	return nil
+// DeleteExchangeRate removes the rate at version. Spend keeps the RateUse it was converted with,
+// so history does not depend on the rate.
+func (t Tx) DeleteExchangeRate(ctx context.Context, id string, version int64) error {
+	const q = `DELETE FROM exchange_rates WHERE id = $1 AND version = $2`
+	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("delete exchange rate %s: %w", id, err) }, q, id, version)
 }

@@ -5,39 +5,36 @@ import (
 	"database/sql"
 	"fmt"
 
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
-// ActualColumns is the column list every actual query selects, in ScanActual's order.
-const ActualColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
+// spendError: spend and transfers refer to lines and chains that the service has just read under
+// the chain's lock, so a foreign key failing is a bug; say which row.
+func spendError(what string) func(error) error {
+	return func(err error) error {
+		if _, ok := sqldb.UniqueViolation(err); ok {
+			return fmt.Errorf("write %s: %w: %w", what, sqldb.ErrAlreadyExists, err)
+		}
+		return fmt.Errorf("write %s: %w", what, err)
+	}
+}
+
+// lineNameColumn is the resource name of a spend row's line, so that "line" filters compare
+// whole names, which also pins the budget revision.
+const lineNameColumn = `'budgets/' || budget_id || '/lines/' || line_id`
+
+// actualColumns are the columns every actual query selects, in scanActual's order.
+const actualColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
 	`rate_id, rate_month, rate_source, rate_target, rate_value, booking_date, period, description, source, ` +
 	`external_reference, corrects_id, corrects_budget_id, commitment_id, commitment_budget_id, released_minor, ` +
 	`creator, create_time`
 
-// ActualColumnCount is the number of ActualColumns.
-const ActualColumnCount = 24
-
-// CommitmentColumns is the column list every commitment query selects, in ScanCommitment's order.
-const CommitmentColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
-	`remaining_minor, rate_id, rate_month, rate_source, rate_target, rate_value, expected_date, period, ` +
-	`description, source, source_ref, state, creator, create_time, update_time, version`
-
-// CommitmentColumnCount is the number of CommitmentColumns.
-const CommitmentColumnCount = 23
-
-// TransferColumns is the column list every transfer query selects, in ScanTransfer's order.
-const TransferColumns = `id, budget_id, source_line_id, target_budget_id, target_line_id, amount_minor, ` +
-	`effective_date, period, reason, state, requester, decider, decision_time, decision_reason, create_time, ` +
-	`update_time, version`
-
-// TransferColumnCount is the number of TransferColumns.
-const TransferColumnCount = 17
-
-// ScanActual reads one row of ActualColumns.
-func ScanActual(s Scanner) (*domain.Actual, error) {
+func scanActual(s sqlstore.Scanner) (*domain.Actual, error) {
 	var (
 		a                                domain.Actual
 		rate                             rateColumns
@@ -65,17 +62,74 @@ func ScanActual(s Scanner) (*domain.Actual, error) {
 	return &a, nil
 }
 
-// ActualArgs are a's values in the order of ActualColumns.
-func ActualArgs(a *domain.Actual) []any {
-	args := []any{a.ID, a.BudgetID, a.ChainID, a.LineID, a.Amount.Minor, string(a.Amount.Currency), a.ConvertedMinor}
-	args = append(args, rateArgs(a.Rate)...)
-	return append(args, formatDate(a.BookingDate), a.Period, a.Description, int(a.Source), a.ExternalRef,
-		NullString(a.CorrectsID), NullString(a.CorrectsBudgetID), NullString(a.CommitmentID), NullString(a.CommitmentBudgetID),
-		a.ReleasedMinor, a.Creator, a.CreateTime)
+// ActualTable is what ListActuals can filter and order by.
+var ActualTable = listing.NewTable("name", []listing.Field[*domain.Actual]{
+	{Path: "name", Column: "id", Type: filter.String,
+		Value: listing.NameID("name", domain.ActualPattern),
+		Get:   func(a *domain.Actual) any { return a.ID }},
+	{Path: "budget", Column: "budget_id", Type: filter.String, Value: listing.NameID("budget", domain.BudgetPattern),
+		Get: func(a *domain.Actual) any { return a.BudgetID }},
+	{Path: "line", Column: lineNameColumn, Type: filter.String, Value: listing.Name("line", domain.LinePattern),
+		Get: func(a *domain.Actual) any { return domain.LineName(a.BudgetID, a.LineID) }},
+	{Path: "booking_date", Column: "booking_date", Type: filter.String, Get: func(a *domain.Actual) any { return formatDate(a.BookingDate) }},
+	{Path: "source", Column: "source", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Actual_SOURCE_UNSPECIFIED.Descriptor())},
+	{Path: "external_reference", Column: "external_reference", Type: filter.String, Get: func(a *domain.Actual) any { return a.ExternalRef }},
+	{Path: "amount.currency_code", Column: "amount_currency", Type: filter.String,
+		Get: func(a *domain.Actual) any { return string(a.Amount.Currency) }},
+	{Path: "creator", Column: "creator", Type: filter.String, Get: func(a *domain.Actual) any { return a.Creator }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(a *domain.Actual) any { return a.CreateTime }},
+})
+
+// GetActual returns the actual of the budget revision and line, or domain.ErrActualNotFound.
+// Actuals never change, so a transaction locks nothing.
+func (r reader) GetActual(ctx context.Context, budgetID, lineID, id string) (*domain.Actual, error) {
+	const q = `SELECT ` + actualColumns + ` FROM actuals WHERE budget_id = $1 AND line_id = $2 AND id = $3`
+	return sqlstore.Get(ctx, r.q, "actual "+id, domain.ErrActualNotFound, scanActual, q, budgetID, lineID, id)
 }
 
-// ScanCommitment reads one row of CommitmentColumns.
-func ScanCommitment(s Scanner) (*domain.Commitment, error) {
+// ListActuals returns the actuals lq selects (see ActualTable) of the budget revision and line;
+// either may be Wildcard.
+func (s Store) ListActuals(ctx context.Context, budgetID, lineID string, lq *listing.Query) ([]*domain.Actual, error) {
+	const q = `SELECT ` + actualColumns + ` FROM actuals`
+	return sqlstore.List(ctx, s.q, "actuals", scanActual, q, lq,
+		sqlstore.Parent{Column: "budget_id", Value: budgetID}, sqlstore.Parent{Column: "line_id", Value: lineID})
+}
+
+// InsertActual stores a new actual.
+func (t Tx) InsertActual(ctx context.Context, a *domain.Actual) error {
+	const q = `INSERT INTO actuals (` + actualColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
+	args := []any{a.ID, a.BudgetID, a.ChainID, a.LineID, a.Amount.Minor, string(a.Amount.Currency), a.ConvertedMinor}
+	args = append(args, rateArgs(a.Rate)...)
+	args = append(args, formatDate(a.BookingDate), a.Period, a.Description, int(a.Source), a.ExternalRef,
+		sqlstore.NullString(a.CorrectsID), sqlstore.NullString(a.CorrectsBudgetID), sqlstore.NullString(a.CommitmentID),
+		sqlstore.NullString(a.CommitmentBudgetID), a.ReleasedMinor, a.Creator, a.CreateTime)
+	return sqlstore.Exec(ctx, t, spendError("actual "+a.ID), q, args...)
+}
+
+// SumCorrections returns the sum of the converted amounts of the actuals correcting the actual,
+// as stored (negative), 0 when there are none.
+func (t Tx) SumCorrections(ctx context.Context, actualID string) (int64, error) {
+	// SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer for the driver.
+	const q = `SELECT CAST(SUM(converted_minor) AS BIGINT) FROM actuals WHERE corrects_id = $1`
+	n, err := sqlstore.Value[sql.NullInt64](ctx, t, "corrections of actual "+actualID, q, actualID)
+	return n.Int64, err
+}
+
+// SumCorrectionAmounts returns the sum of the amounts, in the corrected actual's own currency
+// (corrections share it), of the actuals correcting the actual (negative), 0 when there are none.
+func (t Tx) SumCorrectionAmounts(ctx context.Context, actualID string) (int64, error) {
+	const q = `SELECT CAST(SUM(amount_minor) AS BIGINT) FROM actuals WHERE corrects_id = $1`
+	n, err := sqlstore.Value[sql.NullInt64](ctx, t, "corrections of actual "+actualID, q, actualID)
+	return n.Int64, err
+}
+
+// commitmentColumns are the columns every commitment query selects, in scanCommitment's order.
+const commitmentColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
+	`remaining_minor, rate_id, rate_month, rate_source, rate_target, rate_value, expected_date, period, ` +
+	`description, source, source_ref, state, creator, create_time, update_time, version`
+
+func scanCommitment(s sqlstore.Scanner) (*domain.Commitment, error) {
 	var (
 		c    domain.Commitment
 		rate rateColumns
@@ -100,8 +154,7 @@ func ScanCommitment(s Scanner) (*domain.Commitment, error) {
 	return &c, nil
 }
 
-// CommitmentArgs are c's values in the order of CommitmentColumns.
-func CommitmentArgs(c *domain.Commitment) []any {
+func commitmentArgs(c *domain.Commitment) []any {
 	args := []any{c.ID, c.BudgetID, c.ChainID, c.LineID, c.Amount.Minor, string(c.Amount.Currency), c.ConvertedMinor,
 		c.RemainingMinor}
 	args = append(args, rateArgs(c.Rate)...)
@@ -109,8 +162,65 @@ func CommitmentArgs(c *domain.Commitment) []any {
 		c.Creator, c.CreateTime, c.UpdateTime, c.Version)
 }
 
-// ScanTransfer reads one row of TransferColumns.
-func ScanTransfer(s Scanner) (*domain.Transfer, error) {
+// CommitmentTable is what ListCommitments can filter and order by.
+var CommitmentTable = listing.NewTable("name", []listing.Field[*domain.Commitment]{
+	{Path: "name", Column: "id", Type: filter.String,
+		Value: listing.NameID("name", domain.CommitmentPattern),
+		Get:   func(c *domain.Commitment) any { return c.ID }},
+	{Path: "budget", Column: "budget_id", Type: filter.String, Value: listing.NameID("budget", domain.BudgetPattern),
+		Get: func(c *domain.Commitment) any { return c.BudgetID }},
+	{Path: "line", Column: lineNameColumn, Type: filter.String, Value: listing.Name("line", domain.LinePattern),
+		Get: func(c *domain.Commitment) any { return domain.LineName(c.BudgetID, c.LineID) }},
+	{Path: "expected_date", Column: "expected_date", Type: filter.String, Get: func(c *domain.Commitment) any { return formatDate(c.Date) }},
+	{Path: "source", Column: "source", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Commitment_SOURCE_UNSPECIFIED.Descriptor())},
+	{Path: "source_reference", Column: "source_ref", Type: filter.String, Get: func(c *domain.Commitment) any { return c.SourceRef }},
+	{Path: "state", Column: "state", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Commitment_STATE_UNSPECIFIED.Descriptor())},
+	{Path: "amount.currency_code", Column: "amount_currency", Type: filter.String,
+		Get: func(c *domain.Commitment) any { return string(c.Amount.Currency) }},
+	{Path: "creator", Column: "creator", Type: filter.String, Get: func(c *domain.Commitment) any { return c.Creator }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(c *domain.Commitment) any { return c.CreateTime }},
+	{Path: "update_time", Column: "update_time", Type: filter.Timestamp, Get: func(c *domain.Commitment) any { return c.UpdateTime }},
+})
+
+// GetCommitment returns the commitment of the budget revision and line, or
+// domain.ErrCommitmentNotFound; in a transaction it keeps the row from changing until the
+// transaction ends.
+func (r reader) GetCommitment(ctx context.Context, budgetID, lineID, id string) (*domain.Commitment, error) {
+	const q = `SELECT ` + commitmentColumns + ` FROM commitments WHERE budget_id = $1 AND line_id = $2 AND id = $3`
+	return sqlstore.Get(ctx, r.q, "commitment "+id, domain.ErrCommitmentNotFound, scanCommitment, r.lock(q), budgetID, lineID, id)
+}
+
+// ListCommitments returns the commitments lq selects (see CommitmentTable) of the budget
+// revision and line; either may be Wildcard.
+func (s Store) ListCommitments(ctx context.Context, budgetID, lineID string, lq *listing.Query) ([]*domain.Commitment, error) {
+	const q = `SELECT ` + commitmentColumns + ` FROM commitments`
+	return sqlstore.List(ctx, s.q, "commitments", scanCommitment, q, lq,
+		sqlstore.Parent{Column: "budget_id", Value: budgetID}, sqlstore.Parent{Column: "line_id", Value: lineID})
+}
+
+// InsertCommitment stores a new commitment.
+func (t Tx) InsertCommitment(ctx context.Context, c *domain.Commitment) error {
+	const q = `INSERT INTO commitments (` + commitmentColumns + `) VALUES ($1, $2, $3, $4, $5,
+		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+	return sqlstore.Exec(ctx, t, spendError("commitment "+c.ID), q, commitmentArgs(c)...)
+}
+
+// UpdateCommitment replaces the stored commitment whose version is prevVersion with c.
+func (t Tx) UpdateCommitment(ctx context.Context, c *domain.Commitment, prevVersion int64) error {
+	const q = `UPDATE commitments SET budget_id = $2, chain_id = $3, line_id = $4, amount_minor = $5,
+		amount_currency = $6, converted_minor = $7, remaining_minor = $8, rate_id = $9, rate_month = $10,
+		rate_source = $11, rate_target = $12, rate_value = $13, expected_date = $14, period = $15, description = $16,
+		source = $17, source_ref = $18, state = $19, creator = $20, create_time = $21, update_time = $22,
+		version = $23 WHERE id = $1 AND version = $24`
+	return sqlstore.Exec(ctx, t, spendError("commitment "+c.ID), q, append(commitmentArgs(c), prevVersion)...)
+}
+
+// transferColumns are the columns every transfer query selects, in scanTransfer's order.
+const transferColumns = `id, budget_id, source_line_id, target_budget_id, target_line_id, amount_minor, ` +
+	`effective_date, period, reason, state, requester, decider, decision_time, decision_reason, create_time, ` +
+	`update_time, version`
+
+func scanTransfer(s sqlstore.Scanner) (*domain.Transfer, error) {
 	var (
 		t        domain.Transfer
 		date     string
@@ -125,121 +235,105 @@ func ScanTransfer(s Scanner) (*domain.Transfer, error) {
 	if t.EffectiveDate, err = parseDate(date); err != nil {
 		return nil, err
 	}
-	t.DecisionTime = timeOf(decision)
+	t.DecisionTime = sqlstore.TimeOf(decision)
 	t.CreateTime, t.UpdateTime = t.CreateTime.UTC(), t.UpdateTime.UTC()
 	return &t, nil
 }
 
-// TransferArgs are t's values in the order of TransferColumns.
-func TransferArgs(t *domain.Transfer) []any {
+func transferArgs(t *domain.Transfer) []any {
 	return []any{t.ID, t.BudgetID, t.SourceLineID, t.TargetBudgetID, t.TargetLineID, t.AmountMinor,
-		formatDate(t.EffectiveDate), t.Period, t.Reason, int(t.State), t.Requester, t.Decider, nullTime(t.DecisionTime),
-		t.DecisionReason, t.CreateTime, t.UpdateTime, t.Version}
+		formatDate(t.EffectiveDate), t.Period, t.Reason, int(t.State), t.Requester, t.Decider,
+		sqlstore.NullTime(t.DecisionTime), t.DecisionReason, t.CreateTime, t.UpdateTime, t.Version}
 }
 
-// spendWriteError: spend and transfers refer to lines and chains that the service has just read
-// under the chain's lock, so a foreign key failing is a bug; say which row.
-func spendWriteError(what string) func(error) error {
-	return func(err error) error {
-		if _, ok := sqldb.UniqueViolation(err); ok {
-			return fmt.Errorf("write %s: %w: %w", what, sqldb.ErrAlreadyExists, err)
-		}
-		return fmt.Errorf("write %s: %w", what, err)
-	}
+// TransferTable is what ListTransfers can filter and order by.
+var TransferTable = listing.NewTable("name", []listing.Field[*domain.Transfer]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.TransferPattern),
+		Get: func(t *domain.Transfer) any { return t.ID }},
+	{Path: "source_line", Column: `'budgets/' || budget_id || '/lines/' || source_line_id`, Type: filter.String,
+		Value: listing.Name("source_line", domain.LinePattern),
+		Get:   func(t *domain.Transfer) any { return domain.LineName(t.BudgetID, t.SourceLineID) }},
+	{Path: "target_line", Column: `'budgets/' || target_budget_id || '/lines/' || target_line_id`, Type: filter.String,
+		Value: listing.Name("target_line", domain.LinePattern),
+		Get:   func(t *domain.Transfer) any { return domain.LineName(t.TargetBudgetID, t.TargetLineID) }},
+	{Path: "effective_date", Column: "effective_date", Type: filter.String,
+		Get: func(t *domain.Transfer) any { return formatDate(t.EffectiveDate) }},
+	{Path: "state", Column: "state", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Transfer_STATE_UNSPECIFIED.Descriptor())},
+	{Path: "requester", Column: "requester", Type: filter.String, Get: func(t *domain.Transfer) any { return t.Requester }},
+	{Path: "decider", Column: "decider", Type: filter.String, Get: func(t *domain.Transfer) any { return t.Decider }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(t *domain.Transfer) any { return t.CreateTime }},
+	{Path: "update_time", Column: "update_time", Type: filter.Timestamp, Get: func(t *domain.Transfer) any { return t.UpdateTime }},
+})
+
+// GetTransfer returns the transfer whose source is in the budget revision, or
+// domain.ErrTransferNotFound; in a transaction it keeps the row from changing until the
+// transaction ends.
+func (r reader) GetTransfer(ctx context.Context, budgetID, id string) (*domain.Transfer, error) {
+	const q = `SELECT ` + transferColumns + ` FROM transfers WHERE budget_id = $1 AND id = $2`
+	return sqlstore.Get(ctx, r.q, "transfer "+id, domain.ErrTransferNotFound, scanTransfer, r.lock(q), budgetID, id)
 }
 
-// GetActual runs a query selecting ActualColumns with $1 the budget, $2 the line and $3 the ID.
-func GetActual(ctx context.Context, q Querier, query, budgetID, lineID, id string) (*domain.Actual, error) {
-	return get(ctx, q, "actual "+id, domain.ErrActualNotFound, ScanActual, query, budgetID, lineID, id)
+// ListTransfers returns the transfers lq selects (see TransferTable) whose source is in the
+// budget revision, which may be Wildcard.
+func (s Store) ListTransfers(ctx context.Context, budgetID string, lq *listing.Query) ([]*domain.Transfer, error) {
+	const q = `SELECT ` + transferColumns + ` FROM transfers`
+	return sqlstore.List(ctx, s.q, "transfers", scanTransfer, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
 }
 
-// ListActuals completes selectFrom, selecting ActualColumns from actuals, with the parents
-// (either may be Wildcard) and lq.
-func ListActuals(ctx context.Context, q Querier, selectFrom, budgetID, lineID string, lq *listing.Query) ([]*domain.Actual, error) {
-	return list(ctx, q, "actuals", ScanActual, selectFrom, []Cond{{"budget_id", budgetID}, {"line_id", lineID}}, lq)
+// InsertTransfer stores a new transfer.
+func (t Tx) InsertTransfer(ctx context.Context, tr *domain.Transfer) error {
+	const q = `INSERT INTO transfers (` + transferColumns + `) VALUES ($1, $2, $3, $4, $5, $6,
+		$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	return sqlstore.Exec(ctx, t, spendError("transfer "+tr.ID), q, transferArgs(tr)...)
 }
 
-// InsertActual runs an insert whose parameters are ActualColumns in order.
-func InsertActual(ctx context.Context, q Querier, query string, a *domain.Actual) error {
-	if _, err := q.ExecContext(ctx, query, ActualArgs(a)...); err != nil {
-		return spendWriteError("actual " + a.ID)(err)
-	}
-	return nil
+// UpdateTransfer replaces the stored transfer whose version is prevVersion with tr.
+func (t Tx) UpdateTransfer(ctx context.Context, tr *domain.Transfer, prevVersion int64) error {
+	const q = `UPDATE transfers SET budget_id = $2, source_line_id = $3, target_budget_id = $4,
+		target_line_id = $5, amount_minor = $6, effective_date = $7, period = $8, reason = $9, state = $10,
+		requester = $11, decider = $12, decision_time = $13, decision_reason = $14, create_time = $15,
+		update_time = $16, version = $17 WHERE id = $1 AND version = $18`
+	return sqlstore.Exec(ctx, t, spendError("transfer "+tr.ID), q, append(transferArgs(tr), prevVersion)...)
 }
 
-// Sum runs a query returning one integer, 0 for NULL.
-func Sum(ctx context.Context, q Querier, query string, args ...any) (int64, error) {
-	var n sql.NullInt64
-	if err := q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sum: %w", err)
-	}
-	return n.Int64, nil
-}
-
-// GetCommitment runs a query selecting CommitmentColumns with $1 the budget, $2 the line, $3 the ID.
-func GetCommitment(ctx context.Context, q Querier, query, budgetID, lineID, id string) (*domain.Commitment, error) {
-	return get(ctx, q, "commitment "+id, domain.ErrCommitmentNotFound, ScanCommitment, query, budgetID, lineID, id)
-}
-
-// ListCommitments completes selectFrom, selecting CommitmentColumns from commitments, with the
-// parents (either may be Wildcard) and lq.
-func ListCommitments(ctx context.Context, q Querier, selectFrom, budgetID, lineID string, lq *listing.Query) ([]*domain.Commitment, error) {
-	return list(ctx, q, "commitments", ScanCommitment, selectFrom, []Cond{{"budget_id", budgetID}, {"line_id", lineID}}, lq)
-}
-
-// InsertCommitment runs an insert whose parameters are CommitmentColumns in order.
-func InsertCommitment(ctx context.Context, q Querier, query string, c *domain.Commitment) error {
-	if _, err := q.ExecContext(ctx, query, CommitmentArgs(c)...); err != nil {
-		return spendWriteError("commitment " + c.ID)(err)
-	}
-	return nil
-}
-
-// UpdateCommitment runs an update whose parameters are CommitmentColumns, then the previous version.
-func UpdateCommitment(ctx context.Context, q Querier, query string, c *domain.Commitment, prevVersion int64) error {
-	return exec(ctx, q, spendWriteError("commitment "+c.ID), query, append(CommitmentArgs(c), prevVersion)...)
-}
-
-// GetTransfer runs a query selecting TransferColumns with $1 the budget and $2 the ID.
-func GetTransfer(ctx context.Context, q Querier, query, budgetID, id string) (*domain.Transfer, error) {
-	return get(ctx, q, "transfer "+id, domain.ErrTransferNotFound, ScanTransfer, query, budgetID, id)
-}
-
-// ListTransfers completes selectFrom, selecting TransferColumns from transfers, with the budget
-// (may be Wildcard) and lq.
-func ListTransfers(ctx context.Context, q Querier, selectFrom, budgetID string, lq *listing.Query) ([]*domain.Transfer, error) {
-	return list(ctx, q, "transfers", ScanTransfer, selectFrom, []Cond{{"budget_id", budgetID}}, lq)
-}
-
-// InsertTransfer runs an insert whose parameters are TransferColumns in order.
-func InsertTransfer(ctx context.Context, q Querier, query string, t *domain.Transfer) error {
-	if _, err := q.ExecContext(ctx, query, TransferArgs(t)...); err != nil {
-		return spendWriteError("transfer " + t.ID)(err)
-	}
-	return nil
-}
-
-// UpdateTransfer runs an update whose parameters are TransferColumns, then the previous version.
-func UpdateTransfer(ctx context.Context, q Querier, query string, t *domain.Transfer, prevVersion int64) error {
-	return exec(ctx, q, spendWriteError("transfer "+t.ID), query, append(TransferArgs(t), prevVersion)...)
-}
-
-// LineSpend is the spend of one line in one fiscal period, in minor units of the budget
-// currency: the converted actuals and the remaining amount of the open commitments.
-type LineSpend = domain.LineSpend
-
-func scanLineSpend(s Scanner) (LineSpend, error) {
+func scanLineSpend(s sqlstore.Scanner) (LineSpend, error) {
 	var ls LineSpend
 	err := s.Scan(&ls.LineID, &ls.Period, &ls.ActualMinor, &ls.CommittedMinor)
 	return ls, err
 }
 
-// Spend runs a query returning (line_id, period, actual, committed) rows.
-func Spend(ctx context.Context, q Querier, query string, args ...any) ([]LineSpend, error) {
-	return all(ctx, q, "spend", scanLineSpend, query, args...)
+// Spend returns the chain's spend per line and period, in that order: the sum of the converted
+// actuals and of the remaining amounts of the open commitments (released ones add nothing).
+// Pairs without either are left out.
+func (r reader) Spend(ctx context.Context, chainID string) ([]LineSpend, error) {
+	const q = `SELECT line_id, period, CAST(SUM(actual) AS BIGINT), CAST(SUM(committed) AS BIGINT) FROM (
+			SELECT line_id, period, converted_minor AS actual, CAST(0 AS BIGINT) AS committed FROM actuals WHERE chain_id = $1
+			UNION ALL
+			SELECT line_id, period, 0, remaining_minor FROM commitments WHERE chain_id = $2 AND state = $3) s
+		GROUP BY line_id, period ORDER BY line_id, period`
+	return sqlstore.All(ctx, r.q, "spend", scanLineSpend, q, chainID, chainID, int(domain.CommitmentOpen))
 }
 
-func scanRateUse(s Scanner) (domain.RateUse, error) {
+// PeriodSpend returns the chain's spend per line and period as kept by AddPeriodSpend, in the
+// same form as Spend, which computes it from the records: the two agree.
+func (r reader) PeriodSpend(ctx context.Context, chainID string) ([]LineSpend, error) {
+	const q = `SELECT line_id, period, actual_minor, committed_minor FROM period_balances
+		WHERE chain_id = $1 AND (actual_minor <> 0 OR committed_minor <> 0) ORDER BY line_id, period`
+	return sqlstore.All(ctx, r.q, "period spend", scanLineSpend, q, chainID)
+}
+
+// AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period.
+func (t Tx) AddPeriodSpend(ctx context.Context, chainID string, s LineSpend) error {
+	const q = `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (chain_id, line_id, period) DO UPDATE SET
+			actual_minor = period_balances.actual_minor + excluded.actual_minor,
+			committed_minor = period_balances.committed_minor + excluded.committed_minor`
+	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("add period spend of line %s: %w", s.LineID, err) },
+		q, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor)
+}
+
+func scanRateUse(s sqlstore.Scanner) (domain.RateUse, error) {
 	var r rateColumns
 	if err := s.Scan(r.dest()...); err != nil {
 		return domain.RateUse{}, err
@@ -251,157 +345,15 @@ func scanRateUse(s Scanner) (domain.RateUse, error) {
 	return *u, nil
 }
 
-// RatesUsed runs a query returning the five rate columns of distinct rate uses, none NULL.
-func RatesUsed(ctx context.Context, q Querier, query string, args ...any) ([]domain.RateUse, error) {
-	return all(ctx, q, "rates used", scanRateUse, query, args...)
-}
-
-// The API names of the spend enums.
-var (
-	ActualSourceNames = map[string]any{
-		"MANUAL": int(domain.SourceManual), "VENDOR_INVOICE": int(domain.SourceVendorInvoice),
-		"INCIDENT_COST": int(domain.SourceIncidentCost), "PAYROLL": int(domain.SourcePayroll), "OTHER": int(domain.SourceOther),
-	}
-	CommitmentSourceNames = map[string]any{
-		"CONTRACT": int(domain.CommitmentContract), "POSITION": int(domain.CommitmentPosition),
-		"PURCHASE_ORDER": int(domain.CommitmentPurchaseOrder), "OTHER": int(domain.CommitmentOther),
-	}
-	CommitmentStateNames = map[string]any{"OPEN": int(domain.CommitmentOpen), "RELEASED": int(domain.CommitmentReleased)}
-	TransferStateNames   = map[string]any{
-		"PENDING": int(domain.TransferPending), "APPROVED": int(domain.TransferApproved), "REJECTED": int(domain.TransferRejected),
-	}
-)
-
-// lineNameColumn is the resource name of a spend row's line, so that "line" filters compare
-// whole names, which also pins the budget revision.
-const lineNameColumn = `'budgets/' || budget_id || '/lines/' || line_id`
-
-// ActualSchema maps the fields of the Actual resource that lists can filter and order by.
-var ActualSchema = filter.Schema{
-	"name": {Column: "id", Type: filter.String, Value: idFrom("name", "budgets/{budget}/lines/{line}/actuals/{actual}",
-		lastID(domain.BudgetCollection, domain.LineCollection, domain.ActualCollection))},
-	"budget": {Column: "budget_id", Type: filter.String,
-		Value: idFrom("budget", "budgets/{budget}", lastID(domain.BudgetCollection))},
-	"line": {Column: lineNameColumn, Type: filter.String,
-		Value: checkName("line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
-	"booking_date":         {Column: "booking_date", Type: filter.String},
-	"source":               {Column: "source", Type: filter.Enum, Enum: ActualSourceNames},
-	"external_reference":   {Column: "external_reference", Type: filter.String},
-	"amount.currency_code": {Column: "amount_currency", Type: filter.String},
-	"creator":              {Column: "creator", Type: filter.String},
-	"create_time":          {Column: "create_time", Type: filter.Timestamp},
-}
-
-// ActualList is what ListActuals can filter and order by.
-var ActualList = listing.Resource{Schema: ActualSchema, Key: "name"}
-
-// ActualValue returns the value of an ActualSchema field of a as stored, for page tokens.
-func ActualValue(a *domain.Actual, path string) any {
-	switch path {
-	case "name":
-		return a.ID
-	case "budget":
-		return a.BudgetID
-	case "line":
-		return lineName(a.BudgetID, a.LineID)
-	case "booking_date":
-		return formatDate(a.BookingDate)
-	case "external_reference":
-		return a.ExternalRef
-	case "amount.currency_code":
-		return string(a.Amount.Currency)
-	case "creator":
-		return a.Creator
-	case "create_time":
-		return a.CreateTime
-	}
-	return nil
-}
-
-// CommitmentSchema maps the fields of the Commitment resource that lists can filter and order by.
-var CommitmentSchema = filter.Schema{
-	"name": {Column: "id", Type: filter.String, Value: idFrom("name", "budgets/{budget}/lines/{line}/commitments/{commitment}",
-		lastID(domain.BudgetCollection, domain.LineCollection, domain.CommitmentCollection))},
-	"budget": {Column: "budget_id", Type: filter.String,
-		Value: idFrom("budget", "budgets/{budget}", lastID(domain.BudgetCollection))},
-	"line": {Column: lineNameColumn, Type: filter.String,
-		Value: checkName("line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
-	"expected_date":        {Column: "expected_date", Type: filter.String},
-	"source":               {Column: "source", Type: filter.Enum, Enum: CommitmentSourceNames},
-	"source_reference":     {Column: "source_ref", Type: filter.String},
-	"state":                {Column: "state", Type: filter.Enum, Enum: CommitmentStateNames},
-	"amount.currency_code": {Column: "amount_currency", Type: filter.String},
-	"creator":              {Column: "creator", Type: filter.String},
-	"create_time":          {Column: "create_time", Type: filter.Timestamp},
-	"update_time":          {Column: "update_time", Type: filter.Timestamp},
-}
-
-// CommitmentList is what ListCommitments can filter and order by.
-var CommitmentList = listing.Resource{Schema: CommitmentSchema, Key: "name"}
-
-// CommitmentValue returns the value of a CommitmentSchema field of c as stored, for page tokens.
-func CommitmentValue(c *domain.Commitment, path string) any {
-	switch path {
-	case "name":
-		return c.ID
-	case "budget":
-		return c.BudgetID
-	case "line":
-		return lineName(c.BudgetID, c.LineID)
-	case "expected_date":
-		return formatDate(c.Date)
-	case "source_reference":
-		return c.SourceRef
-	case "amount.currency_code":
-		return string(c.Amount.Currency)
-	case "creator":
-		return c.Creator
-	case "create_time":
-		return c.CreateTime
-	case "update_time":
-		return c.UpdateTime
-	}
-	return nil
-}
-
-// TransferSchema maps the fields of the Transfer resource that lists can filter and order by.
-var TransferSchema = filter.Schema{
-	"name": {Column: "id", Type: filter.String, Value: idFrom("name", "budgets/{budget}/transfers/{transfer}",
-		lastID(domain.BudgetCollection, domain.TransferCollection))},
-	"source_line": {Column: `'budgets/' || budget_id || '/lines/' || source_line_id`, Type: filter.String,
-		Value: checkName("source_line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
-	"target_line": {Column: `'budgets/' || target_budget_id || '/lines/' || target_line_id`, Type: filter.String,
-		Value: checkName("target_line", "budgets/{budget}/lines/{line}", domain.BudgetCollection, domain.LineCollection)},
-	"effective_date": {Column: "effective_date", Type: filter.String},
-	"state":          {Column: "state", Type: filter.Enum, Enum: TransferStateNames},
-	"requester":      {Column: "requester", Type: filter.String},
-	"decider":        {Column: "decider", Type: filter.String},
-	"create_time":    {Column: "create_time", Type: filter.Timestamp},
-	"update_time":    {Column: "update_time", Type: filter.Timestamp},
-}
-
-// TransferList is what ListTransfers can filter and order by.
-var TransferList = listing.Resource{Schema: TransferSchema, Key: "name"}
-
-// TransferValue returns the value of a TransferSchema field of t as stored, for page tokens.
-func TransferValue(t *domain.Transfer, path string) any {
-	switch path {
-	case "name":
-		return t.ID
-	case "source_line":
-		return lineName(t.BudgetID, t.SourceLineID)
-	case "target_line":
-		return lineName(t.TargetBudgetID, t.TargetLineID)
-	case "effective_date":
-		return formatDate(t.EffectiveDate)
-	case "requester":
-		return t.Requester
-	case "decider":
-		return t.Decider
-	case "create_time":
-		return t.CreateTime
-	case "update_time":
-		return t.UpdateTime
-	}
-	return nil
+// RatesUsed returns the distinct rate uses of the chain's actuals and open commitments, ordered
+// by rate ID and value.
+func (r reader) RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error) {
+	const q = `SELECT DISTINCT rate_id, rate_month, rate_source, rate_target, rate_value FROM (
+			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM actuals
+				WHERE chain_id = $1 AND rate_id IS NOT NULL
+			UNION ALL
+			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM commitments
+				WHERE chain_id = $2 AND state = $3 AND rate_id IS NOT NULL) r
+		ORDER BY rate_id, rate_value`
+	return sqlstore.All(ctx, r.q, "rates used", scanRateUse, q, chainID, chainID, int(domain.CommitmentOpen))
 }

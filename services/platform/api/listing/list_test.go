@@ -21,7 +21,7 @@ func TestListPagesAndConvertsOnlyTheKeptRows(t *testing.T) {
 	}
 	converted := 0
 	convert := func(it item) (string, error) { converted++; return it.id, nil }
-	page, token, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{PageSize: 2}, res, fetch, item.value, convert)
+	page, token, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{PageSize: 2}, table, fetch, convert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +30,11 @@ func TestListPagesAndConvertsOnlyTheKeptRows(t *testing.T) {
 	}
 
 	boom := errors.New("boom")
-	if _, _, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{}, res, fetch, item.value,
+	if _, _, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{}, table, fetch,
 		func(item) (string, error) { return "", boom }); !errors.Is(err, boom) {
 		t.Errorf("conversion error = %v, want %v", err, boom)
 	}
-	if _, _, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{OrderBy: "nope"}, res, fetch, item.value,
+	if _, _, err := listing.List(ctx, &budgetv1.ListCostCentersRequest{OrderBy: "nope"}, table, fetch,
 		listing.Infallible(func(it item) string { return it.id })); err == nil {
 		t.Error("an order by an unknown field was planned")
 	}

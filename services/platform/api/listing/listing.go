@@ -1,7 +1,8 @@
 // Package listing runs the List methods of every service the same way (AIP-132, AIP-158,
 // AIP-160): it checks a request's filter and order_by against the resource's schema, decodes its
 // page token into a keyset condition, and turns a page of results into the next page token.
-// A store only adds the pieces of SQL it returns to its own SELECT.
+// A store only adds the pieces of SQL it returns to its own SELECT, and describes each resource's
+// fields once, in a Table: their paths, columns and types, and how to read them from an item.
 package listing
 
 import (

@@ -19,43 +19,27 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
-var res = listing.Resource{
-	Key: "name",
-	Schema: filter.Schema{
-		"name":         {Column: "id", Type: filter.String},
-		"display_name": {Column: "display_name", Type: filter.String},
-		"size":         {Column: "size", Type: filter.Int},
-		"active":       {Column: "active", Type: filter.Bool},
-		"create_time":  {Column: "create_time", Type: filter.Timestamp},
-		"parent":       {Column: "parent", Type: filter.String, Nullable: true, Sort: "COALESCE(parent, '')"},
-		"reviewer":     {Column: "reviewer", Type: filter.String, Nullable: true},
-		"tags":         {Column: "SELECT 1", Type: filter.String, Repeated: true},
-	},
-}
+// table is the field table of item; res is what Plan checks requests against.
+var (
+	table = listing.NewTable("name", []listing.Field[item]{
+		{Path: "name", Column: "id", Type: filter.String, Get: func(it item) any { return it.id }},
+		{Path: "display_name", Column: "display_name", Type: filter.String, Get: func(it item) any { return it.name }},
+		{Path: "size", Column: "size", Type: filter.Int, Get: func(it item) any { return it.size }},
+		{Path: "active", Column: "active", Type: filter.Bool, Get: func(it item) any { return it.active }},
+		{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(it item) any { return it.at }},
+		{Path: "parent", Column: "parent", Type: filter.String, Nullable: true, Sort: "COALESCE(parent, '')",
+			Get: func(it item) any { return it.parent }},
+		{Path: "reviewer", Column: "reviewer", Type: filter.String, Nullable: true},
+		{Path: "tags", Column: "SELECT 1", Type: filter.String, Repeated: true},
+	})
+	res = table.Resource
+)
 
 type item struct {
 	id, name, parent string
 	size             int64
 	active           bool
 	at               time.Time
-}
-
-func (it item) value(path string) any {
-	switch path {
-	case "name":
-		return it.id
-	case "display_name":
-		return it.name
-	case "size":
-		return it.size
-	case "active":
-		return it.active
-	case "create_time":
-		return it.at
-	case "parent":
-		return it.parent
-	}
-	panic(path)
 }
 
 func TestParseOrder(t *testing.T) {
@@ -91,7 +75,7 @@ func TestPlanRejectsChangedRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, token := listing.Page(q, []item{{id: "a", size: 2}, {id: "b", size: 3}}, item.value)
+	_, token := listing.Page(q, []item{{id: "a", size: 2}, {id: "b", size: 3}}, table.Value)
 	if token == "" {
 		t.Fatal("no next page token")
 	}
@@ -112,7 +96,7 @@ func TestPlanRejectsChangedRequest(t *testing.T) {
 	}
 	// A token whose key does not fit the order's types is rejected, not passed to SQL.
 	q2, _ := listing.Plan(&budgetv1.ListCostCentersRequest{PageSize: 1, OrderBy: "display_name"}, res)
-	_, token2 := listing.Page(q2, []item{{id: "a", name: "x"}, {id: "b"}}, item.value)
+	_, token2 := listing.Page(q2, []item{{id: "a", name: "x"}, {id: "b"}}, table.Value)
 	if _, err := listing.Plan(&budgetv1.ListCostCentersRequest{PageToken: token2, OrderBy: "size"}, res); fault.As(err) == nil {
 		t.Errorf("token of another order accepted: %v", err)
 	}
@@ -175,7 +159,7 @@ func TestKeysetPages(t *testing.T) {
 							t.Fatal(err)
 						}
 						rows := selectItems(t, db, q)
-						rows, token = listing.Page(q, rows, item.value)
+						rows, token = listing.Page(q, rows, table.Value)
 						for _, it := range rows {
 							got = append(got, it.id)
 						}
@@ -284,7 +268,7 @@ func nullIfEmpty(s string) any {
 // and that every refusal is an InvalidArgument error.
 func FuzzPlan(f *testing.F) {
 	q, _ := listing.Plan(&budgetv1.ListCostCentersRequest{PageSize: 1, OrderBy: "size desc, create_time"}, res)
-	_, token := listing.Page(q, []item{{id: "a", size: 2}, {id: "b", size: 3}}, item.value)
+	_, token := listing.Page(q, []item{{id: "a", size: 2}, {id: "b", size: 3}}, table.Value)
 	f.Add("", "", "")
 	f.Add("size > 1", "size desc, create_time", token)
 	f.Add("", "size desc, create_time", token)

@@ -1,12 +1,9 @@
-// Package storetest is the contract every budget store implementation passes: one suite, run
-// against SQLite always and against PostgreSQL when a server is available.
-package storetest
+package store_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -25,11 +22,31 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
-// OpenDB opens the test database d and applies the platform's and the budget migrations.
-func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
+// TestContract runs the contract suite against SQLite always and against PostgreSQL when a
+// server is available.
+func TestContract(t *testing.T) {
+	t.Parallel()
+	for engine, database := range map[string]func(testing.TB) testenv.Database{"sqlite": testenv.SQLite, "postgres": testenv.Postgres} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			run(t, func(t *testing.T) (store.Store, *sqldb.DB) {
+				db := openDB(t, database(t))
+				events, err := outbox.NewFactory("quarterdeck", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return store.New(db, events), db
+			})
+		})
+	}
+}
+
+// openDB opens the test database d and applies the platform's and the budget migrations.
+func openDB(t testing.TB, d testenv.Database) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
@@ -40,14 +57,14 @@ func OpenDB(t testing.TB, d testenv.Database, migrations fs.FS) *sqldb.DB {
 	if err := host.MigratePlatform(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Migrate(ctx, "budget_migrations", migrations); err != nil {
+	if err := db.Migrate(ctx, "budget_migrations", store.Migrations(db.Engine())); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-// Opener returns a fresh, empty store and the database under it.
-type Opener func(t *testing.T) (store.Store, *sqldb.DB)
+// opener returns a fresh, empty store and the database under it.
+type opener func(t *testing.T) (store.Store, *sqldb.DB)
 
 var t0 = time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
 
@@ -84,8 +101,8 @@ func insertErr(s store.Store, c *domain.CostCenter) error {
 	})
 }
 
-// Run runs the contract suite; open is called once per case.
-func Run(t *testing.T, open Opener) {
+// run runs the contract suite; open is called once per case.
+func run(t *testing.T, open opener) {
 	ctx := context.Background()
 	runBudgets(t, open)
 	runRevisions(t, open)
@@ -212,7 +229,7 @@ func Run(t *testing.T, open Opener) {
 		stale := *got
 		stale.DisplayName = "Stale"
 		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.UpdateCostCenter(ctx, &stale, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale version: err = %v", err)
 		}
 		clash := *got
@@ -264,17 +281,13 @@ func Run(t *testing.T, open Opener) {
 			t.Errorf("after delete: err = %v", err)
 		}
 		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error { return tx.DeleteCostCenter(ctx, "team", 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("second delete: err = %v", err)
 		}
 	})
 
 	t.Run("a failed transaction leaves neither the change nor its event", func(t *testing.T) {
 		s, db := open(t)
-		f, err := outbox.NewFactory("quarterdeck", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		boom := errors.New("boom")
 		c := newCC(t, "infra", "CC-100", "")
 		// insertWithEvent writes the cost centre and its event, as the service does.
@@ -282,13 +295,9 @@ func Run(t *testing.T, open Opener) {
 			if err := tx.InsertCostCenter(ctx, c); err != nil {
 				return err
 			}
-			m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: 1}, c.Name(), 1)
-			if err != nil {
-				return err
-			}
-			return tx.Emit(ctx, m)
+			return tx.Emit(ctx, c.Name(), &budgetv1.CostCenterCreated{Version: 1})
 		}
-		err = s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
 			if err := insertWithEvent(ctx, tx); err != nil {
 				return err
 			}
@@ -363,7 +372,7 @@ func Run(t *testing.T, open Opener) {
 			if err := tx.InsertCostCenter(ctx, c); err != nil {
 				return err
 			}
-			return tx.Audit(ctx, audit.Entry{Actor: "users/alice", Resource: c.Name(), Action: audit.Create})
+			return tx.Record(ctx, sqlstore.Change{Request: &budgetv1.CreateCostCenterRequest{}, Action: audit.Create, Resource: c.Name()})
 		}
 		err := s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
 			if err := insertAudited(ctx, tx); err != nil {
@@ -397,7 +406,7 @@ func Run(t *testing.T, open Opener) {
 
 // runRevisions checks the numbering of a chain's revisions: the highest, whatever revision a
 // new one revises.
-func runRevisions(t *testing.T, open Opener) {
+func runRevisions(t *testing.T, open opener) {
 	ctx := context.Background()
 	t.Run("max revision is the chain's highest, 0 for none", func(t *testing.T) {
 		s, _ := open(t)
@@ -440,7 +449,7 @@ func listAll(t *testing.T, s store.Store, req *budgetv1.ListCostCentersRequest, 
 	t.Helper()
 	var ids []string
 	for page := 0; ; page++ {
-		q, err := listing.Plan(req, store.CostCenterList)
+		q, err := listing.Plan(req, store.CostCenterTable.Resource)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +460,7 @@ func listAll(t *testing.T, s store.Store, req *budgetv1.ListCostCentersRequest, 
 		if len(cs) > size+1 || page > 20 {
 			t.Fatalf("page %d has %d items", page, len(cs))
 		}
-		cs, token := listing.Page(q, cs, store.CostCenterValue)
+		cs, token := listing.Page(q, cs, store.CostCenterTable.Value)
 		for _, c := range cs {
 			ids = append(ids, c.ID)
 		}

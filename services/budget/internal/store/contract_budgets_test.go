@@ -1,4 +1,4 @@
-package storetest
+package store_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -115,14 +116,14 @@ func equal(t *testing.T, what string, got, want any) {
 }
 
 // pages lists through every page of a list, size at a time, and returns the IDs in order.
-func pages[T any](t *testing.T, res listing.Resource, filter, orderBy string, size int32,
-	fetch func(q *listing.Query) ([]T, error), value func(T, string) any, id func(T) string) []string {
+func pages[T any](t *testing.T, table *listing.Table[T], filter, orderBy string, size int32,
+	fetch func(q *listing.Query) ([]T, error), id func(T) string) []string {
 	t.Helper()
 	// Any request with filter and order_by plans a list; the cost-centre request is at hand.
 	req := &budgetv1.ListCostCentersRequest{Filter: filter, OrderBy: orderBy, PageSize: size}
 	var ids []string
 	for page := 0; ; page++ {
-		q, err := listing.Plan(req, res)
+		q, err := listing.Plan(req, table.Resource)
 		if err != nil {
 			t.Fatalf("plan %q %q: %v", filter, orderBy, err)
 		}
@@ -133,7 +134,7 @@ func pages[T any](t *testing.T, res listing.Resource, filter, orderBy string, si
 		if page > 20 {
 			t.Fatal("too many pages")
 		}
-		items, token := listing.Page(q, items, value)
+		items, token := listing.Page(q, items, table.Value)
 		for _, it := range items {
 			ids = append(ids, id(it))
 		}
@@ -150,12 +151,12 @@ type listCase struct {
 	want            []string
 }
 
-func checkList[T any](t *testing.T, res listing.Resource, cases []listCase,
-	fetch func(q *listing.Query) ([]T, error), value func(T, string) any, id func(T) string) {
+func checkList[T any](t *testing.T, table *listing.Table[T], cases []listCase,
+	fetch func(q *listing.Query) ([]T, error), id func(T) string) {
 	t.Helper()
 	for _, c := range cases {
 		for _, size := range []int32{1, 2, 50} {
-			got := pages(t, res, c.filter, c.orderBy, size, fetch, value, id)
+			got := pages(t, table, c.filter, c.orderBy, size, fetch, id)
 			if !slices.Equal(got, c.want) {
 				t.Errorf("filter %q order %q size %d: %v, want %v", c.filter, c.orderBy, size, got, c.want)
 			}
@@ -163,7 +164,7 @@ func checkList[T any](t *testing.T, res listing.Resource, cases []listCase,
 	}
 }
 
-func runBudgets(t *testing.T, open Opener) {
+func runBudgets(t *testing.T, open opener) {
 	ctx := context.Background()
 
 	t.Run("budgets and chains round-trip every field", func(t *testing.T) {
@@ -251,12 +252,12 @@ func runBudgets(t *testing.T, open Opener) {
 		stale := *f.budget
 		stale.Version = 2
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateBudget(ctx, &stale, 7) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale budget update: %v", err)
 		}
 		staleChain := *f.chain
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateChain(ctx, &staleChain, 7) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale chain update: %v", err)
 		}
 		// A cost centre with budgets cannot be deleted.
@@ -301,7 +302,7 @@ func runBudgets(t *testing.T, open Opener) {
 			t.Errorf("deleted chain: %v", err)
 		}
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteBudget(ctx, "d1", 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("second delete: %v", err)
 		}
 	})
@@ -341,7 +342,7 @@ func runBudgets(t *testing.T, open Opener) {
 		})
 		fetch := func(q *listing.Query) ([]*domain.Budget, error) { return s.ListBudgets(ctx, q) }
 		id := func(b *domain.Budget) string { return b.ID }
-		checkList(t, store.BudgetList, []listCase{
+		checkList(t, store.BudgetTable, []listCase{
 			{"", "", []string{"a27", "a27r2", "a28", "b27"}},
 			{`cost_center = "costCenters/a"`, "", []string{"a27", "a27r2", "a28"}},
 			{`fiscal_year = 2027`, "name desc", []string{"b27", "a27r2", "a27"}},
@@ -354,9 +355,9 @@ func runBudgets(t *testing.T, open Opener) {
 			{"", "display_name, fiscal_year desc", []string{"a28", "b27", "a27", "a27r2"}},
 			{"", "revision desc, create_time desc", []string{"a27r2", "b27", "a28", "a27"}},
 			{"", "cost_center desc, update_time", []string{"b27", "a27", "a27r2", "a28"}},
-		}, fetch, store.BudgetValue, id)
+		}, fetch, id)
 		for _, bad := range []string{`state = OPEN`, `cost_center = "infra"`, `name = "budgets/a/lines/b"`} {
-			if _, err := listing.Plan(&budgetv1.ListCostCentersRequest{Filter: bad}, store.BudgetList); err == nil {
+			if _, err := listing.Plan(&budgetv1.ListCostCentersRequest{Filter: bad}, store.BudgetTable.Resource); err == nil {
 				t.Errorf("filter %q accepted", bad)
 			}
 		}
@@ -402,7 +403,7 @@ func runBudgets(t *testing.T, open Opener) {
 			t.Errorf("after update: %+v", got)
 		}
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateLine(ctx, got, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale line update: %v", err)
 		}
 		within(t, s, func(ctx context.Context, tx store.Tx) error {
@@ -419,7 +420,7 @@ func runBudgets(t *testing.T, open Opener) {
 		})
 		fetch := func(q *listing.Query) ([]*domain.Line, error) { return s.ListLines(ctx, "b1", q) }
 		id := func(l *domain.Line) string { return l.ID }
-		checkList(t, store.LineList, []listCase{
+		checkList(t, store.LineTable, []listCase{
 			{"", "", []string{"l1", "l2", "l3"}},
 			{`category = CLOUD`, "", []string{"l1"}},
 			{`expense_type = OPEX`, "name desc", []string{"l3", "l1"}},
@@ -427,8 +428,8 @@ func runBudgets(t *testing.T, open Opener) {
 			{`name = "budgets/b1/lines/l2"`, "", []string{"l2"}},
 			{`display_name >= "Line l2"`, "display_name desc", []string{"l3", "l2"}},
 			{"", "tag desc", []string{"l2", "l1", "l3"}},
-		}, fetch, store.LineValue, id)
-		if ls, err := s.ListLines(ctx, "other", mustPlan(t, store.LineList, "")); err != nil || len(ls) != 0 {
+		}, fetch, id)
+		if ls, err := s.ListLines(ctx, "other", mustPlan(t, store.LineTable.Resource, "")); err != nil || len(ls) != 0 {
 			t.Errorf("lines of another budget: %v, %v", ls, err)
 		}
 		within(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteLine(ctx, "b1", "l3", 1) })
@@ -532,22 +533,22 @@ func runBudgets(t *testing.T, open Opener) {
 			return func(q *listing.Query) ([]*domain.Actual, error) { return s.ListActuals(ctx, b, l, q) }
 		}
 		id := func(a *domain.Actual) string { return a.ID }
-		checkList(t, store.ActualList, []listCase{
+		checkList(t, store.ActualTable, []listCase{
 			{"", "", []string{"a1", "f1", "f2"}},
 			{`source = VENDOR_INVOICE`, "booking_date desc", []string{"f2", "f1", "a1"}},
 			{`booking_date >= "2026-07-01" AND booking_date < "2026-07-02"`, "", []string{"f1"}},
 			{`external_reference = "inv-a1"`, "", []string{"a1"}},
-		}, fetch("b1", "l1"), store.ActualValue, id)
-		checkList(t, store.ActualList, []listCase{
+		}, fetch("b1", "l1"), id)
+		checkList(t, store.ActualTable, []listCase{
 			{"", "", []string{"a1", "a2", "f1", "f2"}},
 			{`amount.currency_code = "EUR"`, "", []string{"a2"}},
 			{`line = "budgets/b1/lines/l2"`, "", []string{"a2"}},
 			{`budget = "budgets/b1" AND booking_date >= "2026-07-01" AND booking_date < "2026-08-01"`, "name desc", []string{"f2", "f1"}},
 			{`source = PAYROLL OR booking_date <= "2026-05-03"`, "line desc, booking_date", []string{"a2", "a1"}},
 			{"", "create_time, external_reference desc", []string{"f2", "f1", "a2", "a1"}},
-		}, fetch(store.Wildcard, store.Wildcard), store.ActualValue, id)
-		checkList(t, store.ActualList, []listCase{{"", "", []string{"a2"}}}, fetch(store.Wildcard, "l2"), store.ActualValue, id)
-		checkList(t, store.ActualList, []listCase{{"", "", nil}}, fetch("b2", store.Wildcard), store.ActualValue, id)
+		}, fetch(store.Wildcard, store.Wildcard), id)
+		checkList(t, store.ActualTable, []listCase{{"", "", []string{"a2"}}}, fetch(store.Wildcard, "l2"), id)
+		checkList(t, store.ActualTable, []listCase{{"", "", nil}}, fetch("b2", store.Wildcard), id)
 	})
 
 	t.Run("commitments round-trip, update with their version and list", func(t *testing.T) {
@@ -588,14 +589,14 @@ func runBudgets(t *testing.T, open Opener) {
 			t.Errorf("after release: %+v", got)
 		}
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateCommitment(ctx, got, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale commitment update: %v", err)
 		}
 		fetch := func(q *listing.Query) ([]*domain.Commitment, error) {
 			return s.ListCommitments(ctx, store.Wildcard, store.Wildcard, q)
 		}
 		id := func(c *domain.Commitment) string { return c.ID }
-		checkList(t, store.CommitmentList, []listCase{
+		checkList(t, store.CommitmentTable, []listCase{
 			{"", "", []string{"c1", "c2", "c3"}},
 			{`state = OPEN`, "", []string{"c1", "c2"}},
 			{`source = PURCHASE_ORDER`, "", []string{"c2"}},
@@ -603,9 +604,9 @@ func runBudgets(t *testing.T, open Opener) {
 			{`expected_date > "2026-12-31"`, "", []string{"c3"}},
 			{`line = "budgets/b1/lines/l1"`, "expected_date desc", []string{"c3", "c1"}},
 			{"", "update_time desc, expected_date desc", []string{"c3", "c1", "c2"}},
-		}, fetch, store.CommitmentValue, id)
+		}, fetch, id)
 		lfetch := func(q *listing.Query) ([]*domain.Commitment, error) { return s.ListCommitments(ctx, "b1", "l2", q) }
-		checkList(t, store.CommitmentList, []listCase{{"", "", []string{"c2"}}}, lfetch, store.CommitmentValue, id)
+		checkList(t, store.CommitmentTable, []listCase{{"", "", []string{"c2"}}}, lfetch, id)
 	})
 
 	t.Run("transfers round-trip, update with their version and list", func(t *testing.T) {
@@ -647,22 +648,22 @@ func runBudgets(t *testing.T, open Opener) {
 		got, _ = s.GetTransfer(ctx, "b1", "t1")
 		equal(t, "approved transfer", got, &approved)
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateTransfer(ctx, got, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale transfer update: %v", err)
 		}
 		fetch := func(b string) func(q *listing.Query) ([]*domain.Transfer, error) {
 			return func(q *listing.Query) ([]*domain.Transfer, error) { return s.ListTransfers(ctx, b, q) }
 		}
 		id := func(x *domain.Transfer) string { return x.ID }
-		checkList(t, store.TransferList, []listCase{
+		checkList(t, store.TransferTable, []listCase{
 			{"", "", []string{"t1", "t2", "t3"}},
 			{`state = PENDING`, "", []string{"t2"}},
 			{`state != PENDING`, "create_time desc", []string{"t1", "t3"}},
 			{`target_line = "budgets/b1/lines/l2"`, "effective_date", []string{"t2", "t1"}},
 			{`source_line = "budgets/b1/lines/l1" AND decider = "users/dee"`, "", []string{"t1"}},
-		}, fetch("b1"), store.TransferValue, id)
-		checkList(t, store.TransferList, []listCase{{"", "", []string{"t1", "t2", "t3"}}}, fetch(store.Wildcard), store.TransferValue, id)
-		checkList(t, store.TransferList, []listCase{{"", "", nil}}, fetch("b2"), store.TransferValue, id)
+		}, fetch("b1"), id)
+		checkList(t, store.TransferTable, []listCase{{"", "", []string{"t1", "t2", "t3"}}}, fetch(store.Wildcard), id)
+		checkList(t, store.TransferTable, []listCase{{"", "", nil}}, fetch("b2"), id)
 	})
 
 	t.Run("exchange rates: unique per month and pair, found only for the direct pair", func(t *testing.T) {
@@ -715,23 +716,23 @@ func runBudgets(t *testing.T, open Opener) {
 			t.Errorf("after update: %+v", got)
 		}
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.UpdateExchangeRate(ctx, got, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("stale rate update: %v", err)
 		}
 		fetch := func(q *listing.Query) ([]*domain.ExchangeRate, error) { return s.ListExchangeRates(ctx, q) }
 		id := func(r *domain.ExchangeRate) string { return r.ID }
-		checkList(t, store.ExchangeRateList, []listCase{
+		checkList(t, store.ExchangeRateTable, []listCase{
 			{"", "", []string{r4.ID, r1.ID, r3.ID, r2.ID}},
 			{`month = "2027-03"`, "", []string{r1.ID, r3.ID}},
 			{`source_currency_code = "EUR" AND target_currency_code = USD`, "month desc", []string{r2.ID, r1.ID}},
 			{`month >= "2027-01"`, "source_currency_code desc, month desc", []string{r3.ID, r2.ID, r1.ID}},
-		}, fetch, store.ExchangeRateValue, id)
+		}, fetch, id)
 		within(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteExchangeRate(ctx, r3.ID, 1) })
 		if _, err := s.GetExchangeRate(ctx, r3.ID); !errors.Is(err, domain.ErrExchangeRateNotFound) {
 			t.Errorf("deleted rate: %v", err)
 		}
 		err = withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteExchangeRate(ctx, r3.ID, 1) })
-		if !errors.Is(err, store.ErrConcurrentUpdate) {
+		if !errors.Is(err, sqlstore.ErrConcurrentUpdate) {
 			t.Errorf("second delete: %v", err)
 		}
 	})

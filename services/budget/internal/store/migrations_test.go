@@ -1,0 +1,21 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+// TestMigrationsAgree keeps the engines' schemas from drifting: each migration has its twin in
+// the other engine, saying the same but for type names, comments and constraint names.
+func TestMigrationsAgree(t *testing.T) {
+	t.Parallel()
+	diffs, err := sqldb.MigrationDrift(store.Migrations(sqldb.Postgres), store.Migrations(sqldb.SQLite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
