@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // records returns the auditRecords of a ListAuditRecords response body.
@@ -36,14 +38,14 @@ func records(t *testing.T, r response) []map[string]any {
 // them a moment after their commit), failing after a deadline.
 func sealedRecords(t *testing.T, u string, want int) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		rs := records(t, call(t, "GET", u, ""))
-		if len(rs) >= want || time.Now().After(deadline) {
-			return rs
+	var rs []map[string]any
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if rs = records(t, call(t, "GET", u, "")); len(rs) < want {
+			return fmt.Errorf("%d audit records sealed, want %d: %v", len(rs), want, rs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return rs
 }
 
 func TestAuditTrailOverREST(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // spans records every span of the test binary's global tracer provider (installed in TestMain).
@@ -139,17 +141,17 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 
 	// The consumer's effect, and the trace context its handler saw.
 	var eventID, traceID, spanID string
-	waitFor(t, 30*time.Second, "the consumer's effect", func() bool {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		err := effects.QueryRowContext(ctx,
 			`SELECT event_id, trace_id, span_id FROM trace_effects WHERE resource = $1`, name).
 			Scan(&eventID, &traceID, &spanID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return false
+			return errors.New("the consumer's effect is not there")
 		}
 		if err != nil {
 			t.Fatalf("read effect: %v", err)
 		}
-		return true
+		return nil
 	})
 
 	// The five hops, found by kind and name among the spans of the effect's trace. A hop that
@@ -169,7 +171,7 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 	}
 	found := make([]sdktrace.ReadOnlySpan, len(hops))
 	var all []string
-	waitFor(t, 10*time.Second, "a span for every hop in trace "+traceID, func() bool {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		clear(found)
 		all = all[:0]
 		for _, s := range spans.Ended() {
@@ -186,13 +188,13 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 				}
 			}
 		}
-		for _, s := range found {
+		for i, s := range found {
 			if s == nil {
-				return false
+				return fmt.Errorf("no %s in trace %s; spans of the trace: %s", hops[i].what, traceID, strings.Join(all, ", "))
 			}
 		}
-		return true
-	}, func() string { return "spans of the trace: " + strings.Join(all, ", ") })
+		return nil
+	})
 
 	// Each hop is the child of the one before it; the root is the gateway's HTTP server span.
 	if p := found[0].Parent(); p.IsValid() {
@@ -230,21 +232,4 @@ func attr(s sdktrace.ReadOnlySpan, key string) string {
 		}
 	}
 	return ""
-}
-
-// waitFor polls cond until it holds, failing the test after timeout with what it waited for and
-// the optional details.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, details ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			msg := "timed out waiting for " + what
-			for _, d := range details {
-				msg += "; " + d()
-			}
-			t.Fatal(msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"fmt"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"net/http"
 	"testing"
 	"time"
@@ -31,16 +33,16 @@ func TestStandaloneAuditSurvivesKill(t *testing.T) {
 		body    map[string]any
 		records []any
 	)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		status, body = call(t, http.MethodGet, p.rest+"/v1/services/budget/auditRecords", nil)
 		if status != http.StatusOK {
 			t.Fatalf("GET auditRecords: %d %v", status, body)
 		}
-		records, _ = body["auditRecords"].([]any)
-		if len(records) >= len(names) || time.Now().After(deadline) {
-			break
+		if records, _ = body["auditRecords"].([]any); len(records) < len(names) {
+			return fmt.Errorf("%d audit records after kill -9, want %d: %v", len(records), len(names), body)
 		}
-	}
+		return nil
+	})
 	if len(records) != len(names) {
 		t.Fatalf("%d audit records after kill -9, want %d: %v", len(records), len(names), body)
 	}

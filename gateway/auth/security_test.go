@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -57,6 +58,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 const (
@@ -793,15 +795,19 @@ func TestASmuggledIdentityIsNeverTrusted(t *testing.T) {
 	admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
 	// The record is listed once the service's sealer has sealed it, a moment after the commit.
 	var recs *operationsv1.ListAuditRecordsResponse
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		recs, err = operationsv1.NewOperationsServiceClient(conn).ListAuditRecords(admin, &operationsv1.ListAuditRecordsRequest{
 			Parent: "services/budget", Filter: `resource = "` + created.GetName() + `"`})
-		if err != nil || len(recs.GetAuditRecords()) > 0 || time.Now().After(deadline) {
-			break
+		if err != nil {
+			t.Fatalf("audit records of %s: %v", created.GetName(), err)
 		}
-	}
-	if err != nil || len(recs.GetAuditRecords()) != 1 {
-		t.Fatalf("audit records of %s = %v, %v", created.GetName(), recs, err)
+		if len(recs.GetAuditRecords()) == 0 {
+			return fmt.Errorf("no audit record of %s sealed", created.GetName())
+		}
+		return nil
+	})
+	if len(recs.GetAuditRecords()) != 1 {
+		t.Fatalf("audit records of %s = %v", created.GetName(), recs)
 	}
 	if actor := recs.GetAuditRecords()[0].GetActor(); actor != writerName {
 		t.Errorf("the create was recorded as %q; want the key %q", actor, writerName)
