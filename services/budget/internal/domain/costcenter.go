@@ -17,12 +17,14 @@ var (
 	ErrCostCenterExists   = fault.New(fault.AlreadyExists, "COST_CENTER_ALREADY_EXISTS", "a cost centre with this ID already exists")
 	ErrCodeTaken          = fault.New(fault.AlreadyExists, "COST_CENTER_CODE_TAKEN", "another cost centre has this code")
 	ErrHasChildren        = fault.New(fault.FailedPrecondition, "COST_CENTER_HAS_CHILDREN", "the cost centre has child cost centres; move or delete them first")
-	// The parent's errors carry their reason in the ErrorInfo too, so clients can branch on it
-	// without reading the field violations.
-	ErrParentNotFound = fault.New(fault.InvalidArgument, "PARENT_NOT_FOUND", "the parent cost centre does not exist").
-				OnField(FieldParent, "")
-	ErrParentCycle = fault.New(fault.InvalidArgument, "PARENT_CYCLE", "the parent cannot be the cost centre itself or one of its descendants").
-			OnField(FieldParent, "")
+)
+
+// The parent's errors carry their reason in the ErrorInfo too, so clients can branch on it
+// without reading the field violations.
+var (
+	ErrParentNotFound = fault.New(fault.InvalidArgument, "PARENT_NOT_FOUND", "the parent cost centre does not exist").OnField(FieldParent, "")
+	ErrParentCycle    = fault.New(fault.InvalidArgument, "PARENT_CYCLE",
+		"the parent cannot be the cost centre itself or one of its descendants").OnField(FieldParent, "")
 )
 
 // Limits of cost centre fields, shared with the API's validation rules.

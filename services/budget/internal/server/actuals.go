@@ -19,10 +19,7 @@ import (
 
 // RecordActual implements budgetv1.BudgetServiceServer.
 func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualRequest) (*budgetv1.Actual, error) {
-	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordActual_FullMethodName, req.GetParent(),
-		func(ctx context.Context, tx store.Tx, on spendOn) (*budgetv1.Actual, error) {
-			return s.recordActual(ctx, tx, req, on)
-		})
+	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordActual_FullMethodName, req.GetParent(), s.recordActual)
 }
 
 func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, on spendOn) (*budgetv1.Actual, error) {
@@ -131,26 +128,12 @@ func (s *Server) GetActual(ctx context.Context, req *budgetv1.GetActualRequest) 
 	var budgetID, lineID, id string
 	domain.ActualPattern.Scan(req.GetName(), &budgetID, &lineID, &id)
 	a, err := s.store.GetActual(ctx, budgetID, lineID, id)
-	if err != nil {
-		return nil, fault.Named(err, req.GetName())
-	}
-	b, err := s.store.GetBudget(ctx, a.BudgetID)
-	if err != nil {
-		return nil, err
-	}
-	return actualToProto(a, b), nil
+	return getRecorded(ctx, s, req.GetName(), budgetID, a, err, actualToProto)
 }
 
 // ListActuals implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
 func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsRequest) (*budgetv1.ListActualsResponse, error) {
-	var budgetID, lineID string
-	if !domain.LinePattern.Scan(req.GetParent(), &budgetID, &lineID) {
-		return nil, domain.LinePattern.Invalid("parent")
-	}
-	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Actual, error) {
-		return s.store.ListActuals(ctx, budgetID, lineID, q)
-	}
-	page, token, err := listing.List(ctx, req, store.ActualTable, fetch,
+	page, token, err := listing.List(ctx, req, store.ActualTable, lineChildren(req.GetParent(), s.store.ListActuals),
 		underBudget(ctx, s, func(a *domain.Actual) string { return a.BudgetID }, actualToProto))
 	if err != nil {
 		return nil, err

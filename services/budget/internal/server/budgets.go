@@ -92,11 +92,7 @@ func (s *Server) CreateBudget(ctx context.Context, req *budgetv1.CreateBudgetReq
 
 // GetBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) GetBudget(ctx context.Context, req *budgetv1.GetBudgetRequest) (*budgetv1.Budget, error) {
-	b, err := names.Get(ctx, domain.BudgetPattern, req.GetName(), s.store.GetBudget)
-	if err != nil {
-		return nil, err
-	}
-	return budgetToProto(b), nil
+	return names.GetAs(ctx, domain.BudgetPattern, req.GetName(), s.store.GetBudget, budgetToProto)
 }
 
 // ListBudgets implements budgetv1.BudgetServiceServer.

@@ -20,10 +20,7 @@ import (
 
 // RecordCommitment implements budgetv1.BudgetServiceServer.
 func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommitmentRequest) (*budgetv1.Commitment, error) {
-	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordCommitment_FullMethodName, req.GetParent(),
-		func(ctx context.Context, tx store.Tx, on spendOn) (*budgetv1.Commitment, error) {
-			return s.recordCommitment(ctx, tx, req, on)
-		})
+	return recordOn(ctx, s, req, budgetv1.BudgetService_RecordCommitment_FullMethodName, req.GetParent(), s.recordCommitment)
 }
 
 func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, on spendOn) (*budgetv1.Commitment, error) {
@@ -67,26 +64,12 @@ func (s *Server) GetCommitment(ctx context.Context, req *budgetv1.GetCommitmentR
 	var budgetID, lineID, id string
 	domain.CommitmentPattern.Scan(req.GetName(), &budgetID, &lineID, &id)
 	c, err := s.store.GetCommitment(ctx, budgetID, lineID, id)
-	if err != nil {
-		return nil, fault.Named(err, req.GetName())
-	}
-	b, err := s.store.GetBudget(ctx, c.BudgetID)
-	if err != nil {
-		return nil, err
-	}
-	return commitmentToProto(c, b), nil
+	return getRecorded(ctx, s, req.GetName(), budgetID, c, err, commitmentToProto)
 }
 
 // ListCommitments implements budgetv1.BudgetServiceServer. Budget and line may be the wildcard "-".
 func (s *Server) ListCommitments(ctx context.Context, req *budgetv1.ListCommitmentsRequest) (*budgetv1.ListCommitmentsResponse, error) {
-	var budgetID, lineID string
-	if !domain.LinePattern.Scan(req.GetParent(), &budgetID, &lineID) {
-		return nil, domain.LinePattern.Invalid("parent")
-	}
-	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Commitment, error) {
-		return s.store.ListCommitments(ctx, budgetID, lineID, q)
-	}
-	page, token, err := listing.List(ctx, req, store.CommitmentTable, fetch,
+	page, token, err := listing.List(ctx, req, store.CommitmentTable, lineChildren(req.GetParent(), s.store.ListCommitments),
 		underBudget(ctx, s, func(c *domain.Commitment) string { return c.BudgetID }, commitmentToProto))
 	if err != nil {
 		return nil, err

@@ -49,11 +49,7 @@ func (s *Server) CreateCostCenter(ctx context.Context, req *budgetv1.CreateCostC
 
 // GetCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) GetCostCenter(ctx context.Context, req *budgetv1.GetCostCenterRequest) (*budgetv1.CostCenter, error) {
-	c, err := names.Get(ctx, domain.CostCenterPattern, req.GetName(), s.store.GetCostCenter)
-	if err != nil {
-		return nil, err
-	}
-	return costCenterToProto(c), nil
+	return names.GetAs(ctx, domain.CostCenterPattern, req.GetName(), s.store.GetCostCenter, costCenterToProto)
 }
 
 // ListCostCenters implements budgetv1.BudgetServiceServer.

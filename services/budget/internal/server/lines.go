@@ -55,6 +55,19 @@ func getLine(ctx context.Context, r lineReader, name string) (*domain.Budget, *d
 	return b, l, nil
 }
 
+// editLine is getLine for a change of the line: the client's etag, if any, must be the line's,
+// and its budget must be a draft.
+func editLine(ctx context.Context, tx store.Tx, name, givenEtag string) (*domain.Budget, *domain.Line, error) {
+	b, l, err := getLine(ctx, tx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := etag.Check(givenEtag, l.Name(), l.Version); err != nil {
+		return nil, nil, err
+	}
+	return b, l, domain.CheckEditable(b)
+}
+
 // lineFields takes the writable fields of a request's line; amounts are converted into minor
 // units of the budget currency cur only when paths names them (all of them when paths is nil).
 func lineFields(pb *budgetv1.BudgetLine, cur domain.Currency, paths []string) (domain.LineFields, error) {
@@ -219,14 +232,8 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 	}
 	var out *budgetv1.BudgetLine
 	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		b, l, err := getLine(ctx, tx, in.GetName())
+		b, l, err := editLine(ctx, tx, in.GetName(), in.GetEtag())
 		if err != nil {
-			return err
-		}
-		if err := etag.Check(in.GetEtag(), l.Name(), l.Version); err != nil {
-			return err
-		}
-		if err := domain.CheckEditable(b); err != nil {
 			return err
 		}
 		fields, err := lineFields(in, b.Currency, paths)
@@ -265,14 +272,8 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 // DeleteBudgetLine implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudgetLineRequest) (*emptypb.Empty, error) {
 	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		b, l, err := getLine(ctx, tx, req.GetName())
+		b, l, err := editLine(ctx, tx, req.GetName(), req.GetEtag())
 		if err != nil {
-			return err
-		}
-		if err := etag.Check(req.GetEtag(), l.Name(), l.Version); err != nil {
-			return err
-		}
-		if err := domain.CheckEditable(b); err != nil {
 			return err
 		}
 		has, err := tx.LineHasSpend(ctx, b.ChainID, l.ID)

@@ -61,11 +61,7 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 
 // GetExchangeRate implements budgetv1.BudgetServiceServer.
 func (s *Server) GetExchangeRate(ctx context.Context, req *budgetv1.GetExchangeRateRequest) (*budgetv1.ExchangeRate, error) {
-	r, err := names.Get(ctx, domain.ExchangeRatePattern, req.GetName(), s.store.GetExchangeRate)
-	if err != nil {
-		return nil, err
-	}
-	return exchangeRateToProto(r), nil
+	return names.GetAs(ctx, domain.ExchangeRatePattern, req.GetName(), s.store.GetExchangeRate, exchangeRateToProto)
 }
 
 // ListExchangeRates implements budgetv1.BudgetServiceServer.

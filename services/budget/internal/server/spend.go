@@ -11,6 +11,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 )
 
 // chainOf returns the chain ID of the budget revision id. It is read before the transaction (it
@@ -53,8 +54,8 @@ type spendOn struct {
 // recordOn runs record once per request ID, for spend on the line named parent. The chain is
 // read before the transaction (chainOf) and the new item's ID chosen, so that a retried
 // transaction records the same item.
-func recordOn[P proto.Message](ctx context.Context, s *Server, req idempotency.Request, method, parent string,
-	record func(ctx context.Context, tx store.Tx, on spendOn) (P, error)) (P, error) {
+func recordOn[R idempotency.Request, P proto.Message](ctx context.Context, s *Server, req R, method, parent string,
+	record func(ctx context.Context, tx store.Tx, req R, on spendOn) (P, error)) (P, error) {
 	var zero P
 	var budgetID, lineID string
 	if !domain.LinePattern.ScanResource(parent, &budgetID, &lineID) {
@@ -80,7 +81,7 @@ func recordOn[P proto.Message](ctx context.Context, s *Server, req idempotency.R
 		if _, err := fc.line(lineID); err != nil {
 			return zero, err
 		}
-		return record(ctx, tx, spendOn{budget: b, figures: fc, lineID: lineID, id: id})
+		return record(ctx, tx, req, spendOn{budget: b, figures: fc, lineID: lineID, id: id})
 	})
 }
 
@@ -97,6 +98,35 @@ func rateFor(ctx context.Context, r store.Reader, a domain.Amount, d domain.Date
 		return nil, nil
 	}
 	return rate, err
+}
+
+// getRecorded answers the Get of an item recorded under a budget revision (an actual, a
+// commitment, a transfer): r, read with err, converted with revision budgetID, the one in its
+// name, for the revision's currency and fiscal year. A NOT_FOUND error names name.
+func getRecorded[R, P any](ctx context.Context, s *Server, name, budgetID string, r R, err error, toProto func(R, *domain.Budget) P) (P, error) {
+	var zero P
+	if err != nil {
+		return zero, fault.Named(err, name)
+	}
+	b, err := s.store.GetBudget(ctx, budgetID)
+	if err != nil {
+		return zero, err
+	}
+	return toProto(r, b), nil
+}
+
+// lineChildren returns the fetch of a list of a line's actuals or commitments (list), from the
+// list's parent "budgets/{budget}/lines/{line}", where either ID may be the wildcard "-"
+// (store.Wildcard). A parent of another form fails the fetch with INVALID_NAME.
+func lineChildren[R any](parent string, list func(ctx context.Context, budgetID, lineID string, q *listing.Query) ([]R, error)) func(context.Context, *listing.Query) ([]R, error) {
+	var budgetID, lineID string
+	ok := domain.LinePattern.Scan(parent, &budgetID, &lineID)
+	return func(ctx context.Context, q *listing.Query) ([]R, error) {
+		if !ok {
+			return nil, domain.LinePattern.Invalid("parent")
+		}
+		return list(ctx, budgetID, lineID, q)
+	}
 }
 
 // underBudget adapts toProto, which needs the budget revision an item was recorded under (for

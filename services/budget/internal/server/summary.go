@@ -35,11 +35,7 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 	if err != nil {
 		return nil, fault.Named(err, domain.BudgetName(id))
 	}
-	lines, sum, err := s.summarize(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	rates, err := s.store.RatesUsed(ctx, b.ChainID)
+	sum, err := s.summarize(ctx, b)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +52,7 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 		Periods:        periodFiguresPB(sum.Periods, cal, b.FiscalYear, cur),
 	}
 	// Lines come in ID order, which is name order within one budget.
-	for i, l := range lines {
+	for i, l := range sum.lines {
 		lf := sum.Lines[i]
 		out.Lines = append(out.Lines, &budgetv1.LineSummary{
 			Line:              l.Name(),
@@ -68,24 +64,37 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 			Periods:           periodFiguresPB(lf.Periods, cal, b.FiscalYear, cur),
 		})
 	}
-	for i := range rates {
-		out.RatesUsed = append(out.RatesUsed, rateUsePB(&rates[i]))
+	for i := range sum.rates {
+		out.RatesUsed = append(out.RatesUsed, rateUsePB(&sum.rates[i]))
 	}
 	return out, nil
 }
 
+// summary is the figures of a budget revision as of today, with its lines in ID order and the
+// rates its chain's spend was converted with.
+type summary struct {
+	domain.Summary
+	lines []*domain.Line
+	rates []domain.RateUse
+}
+
 // summarize computes the figures of revision b as of today from the chain's running period spend.
-func (s *Server) summarize(ctx context.Context, b *domain.Budget) ([]*domain.Line, domain.Summary, error) {
+func (s *Server) summarize(ctx context.Context, b *domain.Budget) (summary, error) {
 	lines, err := s.store.ListLines(ctx, b.ID, allRows)
 	if err != nil {
-		return nil, domain.Summary{}, err
+		return summary{}, err
 	}
 	slices.SortFunc(lines, func(x, y *domain.Line) int { return strings.Compare(x.ID, y.ID) })
 	spend, err := s.store.PeriodSpend(ctx, b.ChainID)
 	if err != nil {
-		return nil, domain.Summary{}, err
+		return summary{}, err
 	}
-	return lines, domain.Summarize(b.Calendar(), b.FiscalYear, civil.DateOf(s.now().UTC()), lines, spend), nil
+	rates, err := s.store.RatesUsed(ctx, b.ChainID)
+	if err != nil {
+		return summary{}, err
+	}
+	return summary{Summary: domain.Summarize(b.Calendar(), b.FiscalYear, civil.DateOf(s.now().UTC()), lines, spend),
+		lines: lines, rates: rates}, nil
 }
 
 // periodBases are the planned, committed and actual amounts of 12 periods (their available and
@@ -163,15 +172,11 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: civil.ToProto(cal.AsOf(int32(fy), today)),
 		ElapsedPeriods: int32(elapsed)}
 	for _, b := range budgets {
-		_, sum, err := s.summarize(ctx, b)
+		sum, err := s.summarize(ctx, b)
 		if err != nil {
 			return nil, err
 		}
-		used, err := s.store.RatesUsed(ctx, b.ChainID)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range used {
+		for _, u := range sum.rates {
 			rates[u] = true
 		}
 		var bc, bo periodBases

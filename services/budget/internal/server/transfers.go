@@ -109,14 +109,7 @@ func (s *Server) GetTransfer(ctx context.Context, req *budgetv1.GetTransferReque
 	var budgetID, id string
 	domain.TransferPattern.Scan(req.GetName(), &budgetID, &id)
 	t, err := s.store.GetTransfer(ctx, budgetID, id)
-	if err != nil {
-		return nil, fault.Named(err, req.GetName())
-	}
-	b, err := s.store.GetBudget(ctx, t.BudgetID)
-	if err != nil {
-		return nil, err
-	}
-	return transferToProto(t, b), nil
+	return getRecorded(ctx, s, req.GetName(), budgetID, t, err, transferToProto)
 }
 
 // ListTransfers implements budgetv1.BudgetServiceServer; "budgets/-" lists across budgets.

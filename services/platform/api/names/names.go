@@ -72,6 +72,16 @@ func Get[T any](ctx context.Context, p Pattern, name string, get func(context.Co
 	return v, fault.Named(err, name)
 }
 
+// GetAs is Get for a Get method: the resource read, converted by to (to its API message).
+func GetAs[T, M any](ctx context.Context, p Pattern, name string, get func(context.Context, string) (T, error), to func(T) M) (M, error) {
+	v, err := Get(ctx, p, name, get)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	return to(v), nil
+}
+
 // Match reports whether name matches p.
 func (p Pattern) Match(name string) bool { return p.Scan(name) }
 

@@ -3,6 +3,7 @@ package names_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -129,6 +130,12 @@ func TestGet(t *testing.T) {
 	}
 	if !slices.Equal(asked, []string{"b1", "b2", ""}) {
 		t.Errorf("IDs read = %q, want b1, b2 and the empty ID of a name of another pattern", asked)
+	}
+	if m, err := names.GetAs(context.Background(), budgets, "budgets/b1", get, strings.ToUpper); err != nil || m != "BUDGET B1" {
+		t.Errorf("GetAs = %q, %v", m, err)
+	}
+	if m, err := names.GetAs(context.Background(), budgets, "budgets/b2", get, strings.ToUpper); m != "" || fault.As(err) == nil {
+		t.Errorf("GetAs of a missing budget = %q, %v", m, err)
 	}
 }
 
