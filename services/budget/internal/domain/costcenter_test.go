@@ -192,11 +192,11 @@ func TestCheckAncestry(t *testing.T) {
 	}
 }
 
-func TestParseCostCenterName(t *testing.T) {
+func TestCostCenterPattern(t *testing.T) {
 	for name, want := range map[string]string{"costCenters/abc": "abc", "costCenters/": "", "costCenters/a/b": "", "budgets/abc": "", "": ""} {
-		id, ok := ParseCostCenterName(name)
+		id, ok := CostCenterPattern.Last(name)
 		if id != want || ok != (want != "") {
-			t.Errorf("ParseCostCenterName(%q) = %q, %v", name, id, ok)
+			t.Errorf("CostCenterPattern.Last(%q) = %q, %v", name, id, ok)
 		}
 	}
 }

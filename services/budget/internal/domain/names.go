@@ -17,21 +17,8 @@ const (
 	RollupPattern       names.Pattern = "costCenters/{cost_center}/rollups/{fiscal_year}"
 )
 
-// Collection segments of the resource names, for queries that match names by their parts.
-const (
-	BudgetCollection       = "budgets"
-	LineCollection         = "lines"
-	ActualCollection       = "actuals"
-	CommitmentCollection   = "commitments"
-	TransferCollection     = "transfers"
-	ExchangeRateCollection = "exchangeRates"
-)
-
 // CostCenterName is the name of the cost centre with the ID.
 func CostCenterName(id string) string { return CostCenterPattern.Format(id) }
-
-// ParseCostCenterName returns the ID in a cost centre's name.
-func ParseCostCenterName(name string) (id string, ok bool) { return CostCenterPattern.Last(name) }
 
 // BudgetName is the name of the budget revision with the ID.
 func BudgetName(id string) string { return BudgetPattern.Format(id) }
