@@ -71,8 +71,7 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 	}
 	if slices.Contains(paths, "*") {
 		if len(paths) > 1 {
-			return nil, fault.Invalid(fault.Violation{Field: "update_mask", Reason: "FIELD_MASK_INVALID",
-				Description: `"*" cannot be combined with other paths`})
+			return nil, fault.Field("update_mask", "FIELD_MASK_INVALID", `"*" cannot be combined with other paths`)
 		}
 		return slices.Clone(s.Writable), nil
 	}

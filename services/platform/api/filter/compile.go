@@ -55,7 +55,7 @@ func Compile(expr string, schema Schema, firstArg int) (where string, args []any
 func CompileField(field, expr string, schema Schema, firstArg int) (string, []any, error) {
 	n, err := parse(expr)
 	if err != nil {
-		return "", nil, violation(field, ReasonSyntax, "invalid filter "+err.Error())
+		return "", nil, fault.Field(field, ReasonSyntax, "invalid filter "+err.Error())
 	}
 	if n == nil {
 		return "", nil, nil
@@ -65,15 +65,11 @@ func CompileField(field, expr string, schema Schema, firstArg int) (string, []an
 	if err := c.node(&b, n); err != nil {
 		var ce *compileError
 		if errors.As(err, &ce) {
-			return "", nil, violation(field, ce.reason, ce.msg)
+			return "", nil, fault.Field(field, ce.reason, ce.msg)
 		}
 		return "", nil, err
 	}
 	return b.String(), c.args, nil
-}
-
-func violation(field, reason, desc string) error {
-	return fault.Invalid(fault.Violation{Field: field, Reason: reason, Description: desc})
 }
 
 type compileError struct{ reason, msg string }

@@ -247,8 +247,7 @@ func (r *Runtime) ReplayDeadLetter(ctx context.Context, req *operationsv1.Replay
 	rest, ok := strings.CutPrefix(req.GetName(), "services/")
 	svc, id, ok2 := strings.Cut(rest, "/deadLetters/")
 	if !ok || !ok2 || id == "" || strings.Contains(id, "/") {
-		return nil, fault.Invalid(fault.Violation{Field: "name", Reason: "NAME_INVALID",
-			Description: "want services/{service}/deadLetters/{dead_letter}"})
+		return nil, fault.Field("name", "NAME_INVALID", "want services/{service}/deadLetters/{dead_letter}")
 	}
 	if svc != r.opts.Service {
 		return nil, ErrDeadLetterNotFound.With("name", req.GetName())
