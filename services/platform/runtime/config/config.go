@@ -56,6 +56,11 @@ type Options struct {
 	Prefix string
 	// Output receives the --help text; nil means os.Stderr, keeping stdout free for command output.
 	Output io.Writer
+	// Vars fill the {name} placeholders of default and help tags, so that one struct can serve
+	// several programs that differ in a default or a word: the binaries of the domain services
+	// share their settings but not their port or schema. A placeholder without a value stays as
+	// written.
+	Vars map[string]string
 }
 
 // Setting describes one configuration value so that a program can log its effective
@@ -146,8 +151,8 @@ func (f *field) names(fromFlag bool) string {
 // collect flattens the tagged fields of v. It returns every field it could use together with the
 // programming errors it found, so that Load can refuse a broken struct while Describe can still
 // log the usable part of one.
-func collect(v reflect.Value, prefix string) ([]field, []error) {
-	c := collector{envs: map[string]string{}, flags: map[string]string{}}
+func collect(v reflect.Value, prefix string, vars map[string]string) ([]field, []error) {
+	c := collector{envs: map[string]string{}, flags: map[string]string{}, vars: placeholders(vars)}
 	root := v.Type().Name()
 	if root == "" {
 		root = "config"
@@ -161,6 +166,16 @@ type collector struct {
 	errs   []error
 	envs   map[string]string // env name -> Go path, to reject duplicates
 	flags  map[string]string // flag name -> Go path; the flag package panics on duplicates
+	vars   *strings.Replacer // fills the {name} placeholders of default and help tags
+}
+
+// placeholders replaces each {name} of vars by its value.
+func placeholders(vars map[string]string) *strings.Replacer {
+	var pairs []string
+	for name, value := range vars {
+		pairs = append(pairs, "{"+name+"}", value)
+	}
+	return strings.NewReplacer(pairs...)
 }
 
 func (c *collector) fail(format string, a ...any) {
@@ -202,8 +217,8 @@ func (c *collector) walk(v reflect.Value, path, prefix, inner string) {
 			env:      prefix + name,
 			flag:     strings.ToLower(strings.ReplaceAll(name, "_", "-")),
 			kind:     k,
-			def:      sf.Tag.Get("default"),
-			help:     sf.Tag.Get("help"),
+			def:      c.vars.Replace(sf.Tag.Get("default")),
+			help:     c.vars.Replace(sf.Tag.Get("help")),
 			secret:   sf.Tag.Get("secret") == "true",
 			required: sf.Tag.Get("required") == "true",
 			value:    v.Field(i),
@@ -339,7 +354,7 @@ func Load(cfg any, opts Options) (rest []string, err error) {
 	}
 	tmp := reflect.New(rv.Elem().Type()).Elem()
 	tmp.Set(rv.Elem())
-	fields, errs := collect(tmp, opts.Prefix)
+	fields, errs := collect(tmp, opts.Prefix, opts.Vars)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -475,7 +490,7 @@ func Describe(cfg any, prefix string) []Setting {
 	if rv.Kind() != reflect.Struct {
 		return nil
 	}
-	fields, _ := collect(rv, prefix)
+	fields, _ := collect(rv, prefix, nil)
 	out := make([]Setting, 0, len(fields))
 	for i := range fields {
 		f := &fields[i]

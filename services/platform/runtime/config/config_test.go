@@ -529,6 +529,40 @@ func TestLoadHelpMarksRequired(t *testing.T) {
 	}
 }
 
+// TestLoadVars checks that Options.Vars fill the placeholders of default and help tags, in the
+// value and in --help, and that a placeholder without a value stays as written.
+func TestLoadVars(t *testing.T) {
+	type serviceConfig struct {
+		GRPCAddr string `env:"GRPC_ADDR" default:"{grpc_addr}" help:"gRPC listen address"`
+		Schema   string `env:"DATABASE_SCHEMA" help:"schema of the {domain} tables (empty: \"{domain}\"); {other} stays"`
+		Port     int    `env:"PORT" default:"{port}" help:"a port"`
+	}
+	vars := map[string]string{"grpc_addr": "127.0.0.1:9001", "domain": "budget", "port": "9001"}
+	var cfg serviceConfig
+	if _, err := Load(&cfg, Options{Env: envOf(nil), Vars: vars}); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.GRPCAddr != "127.0.0.1:9001" || cfg.Port != 9001 {
+		t.Errorf("cfg = %+v; want the defaults filled from Vars", cfg)
+	}
+	var out bytes.Buffer
+	if _, err := Load(&cfg, Options{Program: "quarterdeck-budget", Args: []string{"--help"}, Env: envOf(nil), Output: &out, Vars: vars}); !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	for _, want := range []string{
+		"gRPC listen address (default \"127.0.0.1:9001\")",
+		"schema of the budget tables (empty: \"budget\"); {other} stays",
+		"a port (default 9001)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := Load(&cfg, Options{Env: envOf(nil)}); err == nil || !strings.Contains(err.Error(), `invalid default "{port}"`) {
+		t.Errorf("Load without Vars: %v; want the unfilled int default refused", err)
+	}
+}
+
 func TestDescribe(t *testing.T) {
 	withURLs := defaults()
 	withURLs.NATS.URL = "nats://relay:s3cret@nats:4222"
