@@ -1,8 +1,9 @@
 // Package host runs a domain service: it opens and migrates the service's database, makes sure
 // its event stream exists, serves its gRPC API behind the shared interceptors, runs its outbox
 // relay, and shuts all of that down in order. The standalone binary hosts every service in one
-// process; each service's own binary hosts one. Both go through Start, so the two run modes
-// cannot drift apart.
+// process; each service's own binary, whose main is one call to ServiceMain, hosts one. Both go
+// through Start, so the two run modes cannot drift apart, and every binary runs its telemetry,
+// profiling and NATS connection through a Process.
 package host
 
 import (
@@ -45,6 +46,29 @@ type Service struct {
 	// Consumers declares the service's consumers of other services' events (nil: none). The host
 	// runs them after the service starts serving and drains them at Stop.
 	Consumers func(deps Deps) []consumer.Spec
+	// Settings are the service's own settings, those it was described with (nil: it has none).
+	// The programs that run it read them with their own settings and check them with
+	// CheckSettings before they start anything.
+	Settings Settings
+}
+
+// Settings are a service's own settings: a struct whose tagged fields config.Load reads from
+// flags and QUARTERDECK_* variables, and the check of their values, which names the setting to
+// fix in its error.
+type Settings interface {
+	Validate() error
+}
+
+// CheckSettings validates the settings of every service, so that a program refuses a bad value
+// before it starts anything. Like config.Load, it reports every service's errors together.
+func CheckSettings(svcs ...Service) error {
+	var errs []error
+	for _, svc := range svcs {
+		if svc.Settings != nil {
+			errs = append(errs, svc.Settings.Validate())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Deps is what the host gives a service.
