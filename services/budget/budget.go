@@ -18,8 +18,8 @@ import (
 // Domain is the service's domain name.
 const Domain = "budget"
 
-// Settings are the budget service's own settings, read from the environment by the programs that
-// run it (prefix QUARTERDECK_).
+// Settings are the budget service's own settings (a host.Settings), read from flags and the
+// environment by the programs that run it (prefix QUARTERDECK_).
 type Settings struct {
 	FiscalYearStartMonth int `env:"BUDGET_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal year of new budgets; fiscal years are named after the calendar year in which they end"`
 }
@@ -42,6 +42,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Domain:     Domain,
 		Migrations: store.Migrations,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
+		Settings:   cfg,
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			st := store.New(deps.DB, deps.Events)
 			budgetv1.RegisterBudgetServiceServer(r, server.New(st, append([]server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}, opts...)...))
