@@ -15,11 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
@@ -73,7 +70,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Budget.Validate(); err != nil {
+	// Every hosted service's own settings, checked before anything starts.
+	if err := host.CheckSettings(services(cfg)...); err != nil {
 		return err
 	}
 
@@ -124,37 +122,30 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 
 func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer) (err error) {
 	log.Info("starting Quarterdeck", "version", version, "settings", config.Describe(cfg, ""))
-	// Everything started is stopped in reverse order, on the way out of serve, whatever happens.
-	var stops []func(context.Context)
+
+	// The REST listener is opened first so that a taken port fails before anything else starts.
+	lis, err := host.Listen(cfg.HTTPAddr, "QUARTERDECK_HTTP_ADDR (--http-addr)")
+	if err != nil {
+		return err
+	}
+
+	// Telemetry (traces, and the metrics the gateway serves at /metrics) and Go profiling, on a
+	// listener of its own when an address is set. Everything started is deferred to proc, which
+	// stops it in reverse order on the way out of serve, whatever happens; a stop's failure is
+	// logged where it happens and does not fail the run.
+	proc, err := host.StartProcess(ctx, host.ProcessOptions{Program: "quarterdeck", Version: version,
+		Telemetry: cfg.Telemetry, DebugAddr: cfg.DebugAddr, Logger: log})
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i](sctx)
-		}
+		_ = proc.Stop(sctx)
 		log.Info("Quarterdeck stopped")
 	}()
-
-	// Telemetry: traces, metrics at /metrics.
-	tel, err := telemetry.Setup(ctx, "quarterdeck", version, cfg.Telemetry)
-	if err != nil {
-		return err
-	}
-	stops = append(stops, func(ctx context.Context) { _ = tel.Shutdown(ctx) })
-
-	// The REST listener is opened first so that a taken port fails before anything else starts.
-	lis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
-	}
-	stops = append(stops, func(context.Context) { lis.Close() })
-
-	// Go profiling, on a listener of its own when an address is set.
-	debug, err := host.ServeDebug(cfg.DebugAddr, "QUARTERDECK_DEBUG_ADDR (--debug-addr)", log)
-	if err != nil {
-		return err
-	}
-	stops = append(stops, func(context.Context) { _ = debug.Close() })
+	proc.Defer(func(context.Context) error { _ = lis.Close(); return nil })
 
 	// NATS: embedded with JetStream under the data folder, unless a server is given.
 	natsURL := cfg.NATSURL
@@ -173,15 +164,14 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		stops = append(stops, func(context.Context) { srv.Shutdown() })
+		proc.Defer(func(context.Context) error { srv.Shutdown(); return nil })
 		natsURL = srv.ClientURL()
 		log.Info("embedded NATS listening", "url", natsURL, "store", filepath.Join(cfg.DataDir, "nats"))
 	}
-	nc, err := events.Connect(natsURL, "quarterdeck", log)
+	nc, err := proc.ConnectNATS(natsURL)
 	if err != nil {
 		return err
 	}
-	stops = append(stops, func(context.Context) { drain(nc) })
 
 	// Caller identity: an Ed25519 key pair made for this run and kept in memory only. The
 	// gateway signs with the private key; the services get the public key and can verify an
@@ -204,7 +194,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	stops = append(stops, func(context.Context) { gdb.Close() })
+	proc.Defer(func(context.Context) error { _ = gdb.Close(); return nil })
 	keys := auth.NewStore(gdb)
 	created, err := auth.Bootstrap(ctx, keys, cfg.BootstrapAPIKey, auth.KnownScopes())
 	if err != nil {
@@ -229,10 +219,11 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		stops = append(stops, func(ctx context.Context) {
+		proc.Defer(func(ctx context.Context) error {
 			if err := in.Stop(ctx); err != nil {
 				log.Warn("service stop", "service", svc.Domain, "error", err)
 			}
+			return nil
 		})
 		backends[svc.Domain] = in.Addr()
 	}
@@ -242,7 +233,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	stops = append(stops, func(ctx context.Context) { _ = admin.Stop(ctx) })
+	proc.Defer(func(ctx context.Context) error { _ = admin.Stop(ctx); return nil })
 	backends["iam"] = admin.Addr()
 	authn, err := auth.NewFromConfig(keys, cfg.OIDC, signer, log)
 	if err != nil {
@@ -250,18 +241,19 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	}
 
 	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
-	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: tel.Metrics,
+	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: proc.Telemetry.Metrics,
 		Authenticator: authn, Reflection: cfg.Reflection, Settings: cfg.Gateway})
 	if err != nil {
 		return err
 	}
-	stops = append(stops, func(context.Context) { gw.Close() })
+	proc.Defer(func(context.Context) error { _ = gw.Close(); return nil })
 	served := make(chan error, 1)
 	go func() { served <- gw.Serve(lis) }()
-	stops = append(stops, func(ctx context.Context) {
+	proc.Defer(func(ctx context.Context) error {
 		if err := gw.Shutdown(ctx); err != nil {
 			log.Warn("gateway shutdown", "error", err)
 		}
+		return nil
 	})
 	base := "http://" + lis.Addr().String()
 	if gw.TLS() {
@@ -276,20 +268,5 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		return nil
 	case err := <-served:
 		return fmt.Errorf("gateway server: %w", err)
-	}
-}
-
-// drain flushes what the connection still has to send and closes it.
-func drain(nc *nats.Conn) {
-	done := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		nc.Close()
 	}
 }

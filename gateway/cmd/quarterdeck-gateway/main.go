@@ -8,7 +8,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"time"
 
@@ -62,22 +61,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("starting gateway", "version", version, "settings", config.Describe(cfg, ""))
-	tel, err := telemetry.Setup(ctx, "quarterdeck-gateway", version, cfg.Telemetry)
+
+	// The listener is opened first so that a taken port fails before anything else starts.
+	lis, err := host.Listen(cfg.HTTPAddr, "QUARTERDECK_HTTP_ADDR (--http-addr)")
 	if err != nil {
 		return err
-	}
-	defer tel.Shutdown(context.WithoutCancel(ctx))
-
-	lis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s (%v); set QUARTERDECK_HTTP_ADDR (--http-addr) to a free address", cfg.HTTPAddr, err)
 	}
 	defer lis.Close()
-	debug, err := host.ServeDebug(cfg.DebugAddr, "QUARTERDECK_DEBUG_ADDR (--debug-addr)", log)
+
+	// Telemetry (traces, and the metrics the gateway serves at /metrics) and Go profiling, on a
+	// listener of its own when an address is set.
+	proc, err := host.StartProcess(ctx, host.ProcessOptions{Program: "quarterdeck-gateway", Version: version,
+		Telemetry: cfg.Telemetry, DebugAddr: cfg.DebugAddr, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer debug.Close()
+	defer proc.Stop(context.WithoutCancel(ctx))
 
 	// API keys: the gateway's own database, the bootstrap admin key and the admin API.
 	db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})
@@ -106,7 +105,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	gw, err := gateway.New(ctx, gateway.Options{
 		Backends:      map[string]string{"budget": cfg.BudgetAddr, "iam": admin.Addr()},
 		Logger:        log,
-		Metrics:       tel.Metrics,
+		Metrics:       proc.Telemetry.Metrics,
 		Authenticator: authn,
 		Reflection:    cfg.Reflection,
 		Settings:      cfg.Gateway,
