@@ -53,8 +53,8 @@ type Tx struct {
 	reader
 }
 
-// Reader is what the store and a transaction read alike: the inputs of figures and roll-ups.
-// In a transaction they see its own writes.
+// Reader is what the store and a transaction read alike: the inputs of figures and roll-ups,
+// documented on Store. In a transaction they see its own writes.
 type Reader interface {
 	FindRate(ctx context.Context, month domain.Month, source, target domain.Currency) (*domain.ExchangeRate, error)
 	LineBalances(ctx context.Context, chainID string) ([]*domain.LineBalance, error)
