@@ -212,6 +212,8 @@ func (r *recorder) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
+func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
+
 // run calls f with a fresh recorder on a goroutine of its own, since Fatalf ends it.
 func run(t *testing.T, f func(tb testing.TB)) *recorder {
 	r := &recorder{TB: t}
@@ -411,5 +413,43 @@ func TestColumn(t *testing.T) {
 	r := run(t, func(tb testing.TB) { testkit.Column[int](tb, db, `SELECT id FROM t`) })
 	if !strings.Contains(r.fatal, "SELECT id FROM t") {
 		t.Errorf("failure = %q, want the query named", r.fatal)
+	}
+}
+
+func TestConcurrently(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	testkit.Concurrently(t, 50, func(i int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[i] = true
+		return nil
+	})
+	if len(seen) != 50 || !seen[0] || !seen[49] {
+		t.Errorf("calls = %v, want 0 to 49", seen)
+	}
+	r := run(t, func(tb testing.TB) {
+		testkit.Concurrently(tb, 3, func(i int) error {
+			if i == 0 {
+				return nil
+			}
+			return fmt.Errorf("call %d failed", i)
+		})
+	})
+	if !strings.Contains(r.fatal, "call 1 failed") || !strings.Contains(r.fatal, "call 2 failed") {
+		t.Errorf("failure = %q, want both failed calls", r.fatal)
+	}
+}
+
+func TestBuffer(t *testing.T) {
+	t.Parallel()
+	var b testkit.Buffer
+	testkit.Concurrently(t, 20, func(i int) error {
+		_, err := fmt.Fprintf(&b, "line %d\n", i)
+		return err
+	})
+	if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 20 {
+		t.Errorf("%d lines, want 20: %q", len(lines), b.String())
 	}
 }
