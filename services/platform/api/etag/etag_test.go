@@ -18,27 +18,27 @@ func TestOfIsStable(t *testing.T) {
 	}
 }
 
+// ref is a resource at a version.
+type ref struct {
+	name    string
+	version int64
+}
+
 func TestOfDiffers(t *testing.T) {
-	tests := []struct {
-		name     string
-		aName    string
-		aVersion int64
-		bName    string
-		bVersion int64
+	for _, tt := range []struct {
+		why  string
+		a, b ref
 	}{
-		{name: "by version", aName: "costCenters/a", aVersion: 1, bName: "costCenters/a", bVersion: 2},
-		{name: "by name", aName: "costCenters/a", aVersion: 1, bName: "costCenters/b", bVersion: 1},
-		{name: "negative version", aName: "costCenters/a", aVersion: 1, bName: "costCenters/a", bVersion: -1},
+		{"by version", ref{"costCenters/a", 1}, ref{"costCenters/a", 2}},
+		{"by name", ref{"costCenters/a", 1}, ref{"costCenters/b", 1}},
+		{"negative version", ref{"costCenters/a", 1}, ref{"costCenters/a", -1}},
 		// The separator keeps a name ending in digits from colliding with a longer version.
-		{name: "name and version boundary", aName: "costCenters/a1", aVersion: 2, bName: "costCenters/a", bVersion: 12},
-		{name: "empty name", aName: "", aVersion: 1, bName: "costCenters/a", bVersion: 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, b := etag.Of(tt.aName, tt.aVersion), etag.Of(tt.bName, tt.bVersion)
-			if a == b {
-				t.Fatalf("Of(%q, %d) = Of(%q, %d) = %q, want different etags",
-					tt.aName, tt.aVersion, tt.bName, tt.bVersion, a)
+		{"name and version boundary", ref{"costCenters/a1", 2}, ref{"costCenters/a", 12}},
+		{"empty name", ref{"", 1}, ref{"costCenters/a", 1}},
+	} {
+		t.Run(tt.why, func(t *testing.T) {
+			if a, b := etag.Of(tt.a.name, tt.a.version), etag.Of(tt.b.name, tt.b.version); a == b {
+				t.Fatalf("Of(%q, %d) = Of(%q, %d) = %q, want different etags", tt.a.name, tt.a.version, tt.b.name, tt.b.version, a)
 			}
 		})
 	}

@@ -17,77 +17,73 @@ func reason(err error) string {
 	return fault.As(err).Reason
 }
 
-func TestAmountFromMoney(t *testing.T) {
-	tests := []struct {
-		units    int64
-		nanos    int32
-		code     string
-		fallback Currency
-		want     Amount
-		reason   string
-	}{
-		{1234, 500_000_000, "EUR", "", Amount{123450, "EUR"}, ""},
-		{1234, 500_000_000, "", "USD", Amount{123450, "USD"}, ""},
-		{-1, -50_000_000, "EUR", "", Amount{-105, "EUR"}, ""},
-		{0, -10_000_000, "EUR", "", Amount{-1, "EUR"}, ""},
-		{1500, 0, "JPY", "", Amount{1500, "JPY"}, ""},
-		{1, 500_000_000, "JPY", "", Amount{}, "AMOUNT_TOO_PRECISE"},
-		{1, 5_000_000, "EUR", "", Amount{}, "AMOUNT_TOO_PRECISE"},
-		{1, 1, "EUR", "", Amount{}, "AMOUNT_TOO_PRECISE"},
-		{2, 345_000_000, "BHD", "", Amount{2345, "BHD"}, ""},
-		{2, 345_600_000, "BHD", "", Amount{}, "AMOUNT_TOO_PRECISE"},
-		{1, -1, "EUR", "", Amount{}, "AMOUNT_SIGN_MISMATCH"},
-		{-1, 10_000_000, "EUR", "", Amount{}, "AMOUNT_SIGN_MISMATCH"},
-		{1, 1_000_000_000, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
-		{math.MaxInt64 / 100, 0, "EUR", "", Amount{math.MaxInt64 / 100 * 100, "EUR"}, ""},
-		{math.MaxInt64/100 + 1, 0, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
-		{math.MaxInt64 / 100, 990_000_000, "EUR", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
-		{math.MinInt64, 0, "JPY", "", Amount{}, "AMOUNT_OUT_OF_RANGE"},
-		{1, 0, "XXX", "", Amount{}, "CURRENCY_UNSUPPORTED"},
-		{1, 0, "eur", "", Amount{}, "CURRENCY_UNSUPPORTED"},
-		{1, 0, "", "", Amount{}, "CURRENCY_UNSUPPORTED"},
-	}
-	for _, tt := range tests {
-		got, err := FromParts(tt.units, tt.nanos, tt.code, tt.fallback)
-		if tt.reason != "" {
-			if reason(err) != tt.reason {
-				t.Errorf("FromParts(%d, %d, %q) error = %v, want %s", tt.units, tt.nanos, tt.code, err, tt.reason)
-			}
-			continue
+// roundTrips are amounts that convert both ways between the parts of a google.type.Money and an
+// Amount, and how they print.
+var roundTrips = []struct {
+	units int64
+	nanos int32
+	a     Amount
+	text  string
+}{
+	{1234, 500_000_000, Amount{123450, "EUR"}, "1234.50 EUR"},
+	{-1, -50_000_000, Amount{-105, "EUR"}, "-1.05 EUR"},
+	{0, -10_000_000, Amount{-1, "EUR"}, "-0.01 EUR"},
+	{0, -50_000_000, Amount{-5, "USD"}, "-0.05 USD"},
+	{-1, -50_000_000, Amount{-105, "USD"}, "-1.05 USD"},
+	{1500, 0, Amount{1500, "JPY"}, "1500 JPY"},
+	{2, 345_000_000, Amount{2345, "BHD"}, "2.345 BHD"},
+	{0, 7_000_000, Amount{7, "BHD"}, "0.007 BHD"},
+	{0, 0, Amount{0, "EUR"}, "0.00 EUR"},
+	{math.MaxInt64 / 100, 0, Amount{math.MaxInt64 / 100 * 100, "EUR"}, "92233720368547758.00 EUR"},
+	{math.MinInt64 / 100, -80_000_000, Amount{math.MinInt64, "EUR"}, "-92233720368547758.08 EUR"},
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, tt := range roundTrips {
+		code := string(tt.a.Currency)
+		if got, err := FromParts(tt.units, tt.nanos, code, ""); err != nil || got != tt.a {
+			t.Errorf("FromParts(%d, %d, %q) = %+v, %v; want %+v", tt.units, tt.nanos, code, got, err, tt.a)
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("FromParts(%d, %d, %q) = %+v, %v; want %+v", tt.units, tt.nanos, tt.code, got, err, tt.want)
+		if u, n, c := tt.a.Money(); u != tt.units || n != tt.nanos || c != code {
+			t.Errorf("%+v.Money() = %d %d %s, want %d %d %s", tt.a, u, n, c, tt.units, tt.nanos, code)
 		}
-		// Round trip.
-		u, n, c := got.Money()
-		if tt.code != "" && (u != tt.units || n != tt.nanos || c != tt.code) {
-			t.Errorf("Money() = %d %d %s, want %d %d %s", u, n, c, tt.units, tt.nanos, tt.code)
+		if s := FormatMinor(tt.a.Minor, tt.a.Currency); s != tt.text {
+			t.Errorf("FormatMinor(%+v) = %q, want %q", tt.a, s, tt.text)
 		}
 	}
 }
 
-func TestMoneyAndFormat(t *testing.T) {
-	tests := []struct {
-		a     Amount
-		units int64
-		nanos int32
-		text  string
-	}{
-		{Amount{123450, "EUR"}, 1234, 500_000_000, "1234.50 EUR"},
-		{Amount{-5, "USD"}, 0, -50_000_000, "-0.05 USD"},
-		{Amount{-105, "USD"}, -1, -50_000_000, "-1.05 USD"},
-		{Amount{1500, "JPY"}, 1500, 0, "1500 JPY"},
-		{Amount{7, "BHD"}, 0, 7_000_000, "0.007 BHD"},
-		{Amount{0, "EUR"}, 0, 0, "0.00 EUR"},
-		{Amount{math.MinInt64, "EUR"}, math.MinInt64 / 100, -80_000_000, "-92233720368547758.08 EUR"},
+func TestFromPartsFallsBackToTheRequestCurrency(t *testing.T) {
+	if got, err := FromParts(1234, 500_000_000, "", "USD"); err != nil || got != (Amount{123450, "USD"}) {
+		t.Errorf("FromParts(1234, 500000000, \"\", USD) = %+v, %v; want 1234.50 USD", got, err)
 	}
-	for _, tt := range tests {
-		u, n, c := tt.a.Money()
-		if u != tt.units || n != tt.nanos || c != string(tt.a.Currency) {
-			t.Errorf("%+v.Money() = %d %d %s", tt.a, u, n, c)
-		}
-		if s := FormatMinor(tt.a.Minor, tt.a.Currency); s != tt.text {
-			t.Errorf("FormatMinor(%+v) = %q, want %q", tt.a, s, tt.text)
+	if _, err := FromParts(1, 0, "", ""); reason(err) != "CURRENCY_UNSUPPORTED" {
+		t.Errorf("FromParts without any currency: error = %v, want CURRENCY_UNSUPPORTED", err)
+	}
+}
+
+// TestFromPartsRefuses lists parts that are no amount, with the reason of each.
+func TestFromPartsRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		units        int64
+		nanos        int32
+		code, reason string
+	}{
+		{1, 500_000_000, "JPY", "AMOUNT_TOO_PRECISE"},
+		{1, 5_000_000, "EUR", "AMOUNT_TOO_PRECISE"},
+		{1, 1, "EUR", "AMOUNT_TOO_PRECISE"},
+		{2, 345_600_000, "BHD", "AMOUNT_TOO_PRECISE"},
+		{1, -1, "EUR", "AMOUNT_SIGN_MISMATCH"},
+		{-1, 10_000_000, "EUR", "AMOUNT_SIGN_MISMATCH"},
+		{1, 1_000_000_000, "EUR", "AMOUNT_OUT_OF_RANGE"},
+		{math.MaxInt64/100 + 1, 0, "EUR", "AMOUNT_OUT_OF_RANGE"},
+		{math.MaxInt64 / 100, 990_000_000, "EUR", "AMOUNT_OUT_OF_RANGE"},
+		{math.MinInt64, 0, "JPY", "AMOUNT_OUT_OF_RANGE"},
+		{1, 0, "XXX", "CURRENCY_UNSUPPORTED"},
+		{1, 0, "eur", "CURRENCY_UNSUPPORTED"},
+	} {
+		if _, err := FromParts(tt.units, tt.nanos, tt.code, ""); reason(err) != tt.reason {
+			t.Errorf("FromParts(%d, %d, %q) error = %v, want %s", tt.units, tt.nanos, tt.code, err, tt.reason)
 		}
 	}
 }

@@ -38,33 +38,31 @@ func TestParseRate(t *testing.T) {
 }
 
 func TestConvert(t *testing.T) {
-	tests := []struct {
-		a      Amount
-		rate   string
-		target Currency
-		want   int64
+	for _, tt := range []struct {
+		a    Amount
+		rate string
+		want Amount
 	}{
-		{Amount{10000, "EUR"}, "1.0845", "USD", 10845},
-		{Amount{1, "EUR"}, "1.5", "USD", 2},    // 1.5 → 2 (even)
-		{Amount{1, "EUR"}, "2.5", "USD", 2},    // 2.5 → 2 (even)
-		{Amount{1, "EUR"}, "3.5", "USD", 4},    // 3.5 → 4
-		{Amount{-1, "EUR"}, "2.5", "USD", -2},  // -2.5 → -2
-		{Amount{-1, "EUR"}, "1.5", "USD", -2},  // -1.5 → -2
-		{Amount{-1, "EUR"}, "1.49", "USD", -1}, // -1.49 → -1
-		{Amount{10000, "EUR"}, "160.5", "JPY", 16050},
-		{Amount{1, "EUR"}, "160.5", "JPY", 2},             // 1.605 JPY → 2
-		{Amount{16050, "JPY"}, "0.0062305", "EUR", 10000}, // 100.00 EUR
-		{Amount{1, "JPY"}, "0.0025", "BHD", 2},            // 2.5 fils → 2
-		{Amount{1, "JPY"}, "0.0035", "BHD", 4},            // 3.5 fils → 4
-		{Amount{1000, "BHD"}, "2.65", "USD", 265},         // 1.000 BHD → 2.65 USD
-		{Amount{1, "BHD"}, "2.65", "USD", 0},              // 0.00265 USD → 0
-		{Amount{5, "BHD"}, "1", "USD", 0},                 // 0.005 → 0 (even)
-		{Amount{15, "BHD"}, "1", "USD", 2},                // 0.015 → 0.02 (even)
-	}
-	for _, tt := range tests {
-		got, err := Convert(tt.a, rat(tt.rate), tt.target)
-		if err != nil || got != tt.want {
-			t.Errorf("Convert(%v × %s → %s) = %d, %v; want %d", tt.a, tt.rate, tt.target, got, err, tt.want)
+		{Amount{10000, "EUR"}, "1.0845", Amount{10845, "USD"}},
+		{Amount{1, "EUR"}, "1.5", Amount{2, "USD"}},    // 1.5 → 2 (even)
+		{Amount{1, "EUR"}, "2.5", Amount{2, "USD"}},    // 2.5 → 2 (even)
+		{Amount{1, "EUR"}, "3.5", Amount{4, "USD"}},    // 3.5 → 4
+		{Amount{-1, "EUR"}, "2.5", Amount{-2, "USD"}},  // -2.5 → -2
+		{Amount{-1, "EUR"}, "1.5", Amount{-2, "USD"}},  // -1.5 → -2
+		{Amount{-1, "EUR"}, "1.49", Amount{-1, "USD"}}, // -1.49 → -1
+		{Amount{10000, "EUR"}, "160.5", Amount{16050, "JPY"}},
+		{Amount{1, "EUR"}, "160.5", Amount{2, "JPY"}},             // 1.605 JPY → 2
+		{Amount{16050, "JPY"}, "0.0062305", Amount{10000, "EUR"}}, // 100.00 EUR
+		{Amount{1, "JPY"}, "0.0025", Amount{2, "BHD"}},            // 2.5 fils → 2
+		{Amount{1, "JPY"}, "0.0035", Amount{4, "BHD"}},            // 3.5 fils → 4
+		{Amount{1000, "BHD"}, "2.65", Amount{265, "USD"}},         // 1.000 BHD → 2.65 USD
+		{Amount{1, "BHD"}, "2.65", Amount{0, "USD"}},              // 0.00265 USD → 0
+		{Amount{5, "BHD"}, "1", Amount{0, "USD"}},                 // 0.005 → 0 (even)
+		{Amount{15, "BHD"}, "1", Amount{2, "USD"}},                // 0.015 → 0.02 (even)
+	} {
+		got, err := Convert(tt.a, rat(tt.rate), tt.want.Currency)
+		if err != nil || got != tt.want.Minor {
+			t.Errorf("Convert(%v × %s → %s) = %d, %v; want %d", tt.a, tt.rate, tt.want.Currency, got, err, tt.want.Minor)
 		}
 	}
 	if _, err := Convert(Amount{1 << 62, "JPY"}, rat("1000"), "EUR"); !errors.Is(err, ErrAmountOutOfRange) {

@@ -1,7 +1,6 @@
 package natsembed_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,36 +15,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // testLogger returns a logger that keeps the server's lines in a buffer, printed only when the
 // test fails, so that passing runs stay quiet.
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
-	w := &syncBuffer{}
+	w := &testkit.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("nats-server log:\n%s", w.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func start(t *testing.T, opts natsembed.Options) *natsembed.Server {
@@ -189,7 +171,7 @@ func TestRequiresStoreDir(t *testing.T) {
 }
 
 func TestLogsGoToSlog(t *testing.T) {
-	w := &syncBuffer{}
+	w := &testkit.Buffer{}
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir(), Logger: logger})
 	if err != nil {

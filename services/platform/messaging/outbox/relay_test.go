@@ -176,6 +176,19 @@ func checkExactlyOnceInOrder(t *testing.T, msgs []jetstream.Msg, n int) {
 	}
 }
 
+// checkEachOnce asserts that the stream holds n messages, of n distinct events.
+func checkEachOnce(t *testing.T, js jetstream.JetStream, stream string, n int) {
+	t.Helper()
+	msgs := readAll(t, js, stream)
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		ids[m.Headers().Get(events.HeaderID)] = true
+	}
+	if len(msgs) != n || len(ids) != n {
+		t.Errorf("stream holds %d messages, %d distinct; want %d", len(msgs), len(ids), n)
+	}
+}
+
 func TestRelayPublishesEverythingInOrder(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
@@ -227,14 +240,7 @@ func TestRelaySurvivesNATSOutage(t *testing.T) {
 	}
 	t.Cleanup(srv.Shutdown)
 	// write numbers versions per call, so order is checked per call's resources: count instead.
-	msgs := readAll(t, js, stream)
-	ids := map[string]bool{}
-	for _, m := range msgs {
-		ids[m.Headers().Get(events.HeaderID)] = true
-	}
-	if len(msgs) != 350 || len(ids) != 350 {
-		t.Errorf("stream holds %d messages, %d distinct; want 350", len(msgs), len(ids))
-	}
+	checkEachOnce(t, js, stream, 350)
 }
 
 // TestRelayRepublishIsDeduplicated covers a crash between PubAck and marking the row: the same
@@ -355,14 +361,7 @@ func TestOneActiveRelayOnPostgres(t *testing.T) {
 	if total != 3 {
 		t.Errorf("relays became active %d times, want 3 (the first and two takeovers)", total)
 	}
-	msgs := readAll(t, js, stream)
-	ids := map[string]bool{}
-	for _, m := range msgs {
-		ids[m.Headers().Get(events.HeaderID)] = true
-	}
-	if len(msgs) != 640 || len(ids) != 640 {
-		t.Errorf("stream holds %d messages, %d distinct; want 640", len(msgs), len(ids))
-	}
+	checkEachOnce(t, js, stream, 640)
 }
 
 // counter is a log handler counting the records with one message.

@@ -1,11 +1,9 @@
 package rpc_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
@@ -15,24 +13,11 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) records(t *testing.T) []map[string]any {
+// records parses the JSON log lines in buf.
+func records(t *testing.T, buf *testkit.Buffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var r map[string]any
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -46,7 +31,7 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 // at fault, it carries the gateway's request id, and an internal error's cause is logged (while
 // the client only sees INTERNAL).
 func TestServerLogsCallsWithTheirRequestID(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	srv, err := rpc.NewServer(rpc.Options{Domain: domain,
 		Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -64,7 +49,7 @@ func TestServerLogsCallsWithTheirRequestID(t *testing.T) {
 		ctx := metadata.AppendToOutgoingContext(callCtx(t), "x-request-id", c.requestID)
 		_, _ = client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: c.name})
 	}
-	recs := buf.records(t)
+	recs := records(t, &buf)
 	for _, c := range calls {
 		found := false
 		for _, r := range recs {

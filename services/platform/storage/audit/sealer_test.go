@@ -74,6 +74,44 @@ func verifyAll(t *testing.T, db *sqldb.DB, want int64) {
 	}
 }
 
+// untilClosed calls f with 0, 1, 2, … on a goroutine of wg until stop is closed or f fails; the
+// failure goes to errs.
+func untilClosed(wg *sync.WaitGroup, stop <-chan struct{}, errs chan<- error, f func(i int) error) {
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := f(i); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+}
+
+// wantDense lists the records of db and fails unless there are n, numbered 1 to n without a gap,
+// of n distinct requests: no sequence given out twice, none skipped, none lost.
+func wantDense(t *testing.T, db *sqldb.DB, n int) {
+	t.Helper()
+	rs, err := audit.NewStore(db).List(context.Background(), audit.Query{Limit: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := map[string]bool{}
+	for i, r := range rs {
+		if r.Sequence != int64(i+1) {
+			t.Fatalf("record %d has sequence %d: not dense", i+1, r.Sequence)
+		}
+		requests[r.RequestID] = true
+	}
+	if len(rs) != n || len(requests) != n {
+		t.Fatalf("%d records of %d distinct requests, want %d", len(rs), len(requests), n)
+	}
+}
+
 // A running sealer seals what writers commit without being asked; until then the records are
 // neither listed nor verified.
 func TestSealerSealsCommittedRecords(t *testing.T) {
@@ -142,18 +180,9 @@ func TestRacingSealersFormOneChain(t *testing.T) {
 		stop := make(chan struct{})
 		var racers sync.WaitGroup
 		for _, db := range []*sqldb.DB{a, b} {
-			racers.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					if _, err := audit.SealPending(ctx, db); err != nil {
-						errs <- err
-						return
-					}
-				}
+			untilClosed(&racers, stop, errs, func(int) error {
+				_, err := audit.SealPending(ctx, db)
+				return err
 			})
 		}
 		wg.Wait()
@@ -169,20 +198,7 @@ func TestRacingSealersFormOneChain(t *testing.T) {
 			t.Fatalf("after both sealers flushed, %d records were still unsealed (%v)", n, err)
 		}
 		verifyAll(t, a, writers*each)
-		rs, err := audit.NewStore(b).List(ctx, audit.Query{Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := map[string]bool{}
-		for i, r := range rs {
-			if r.Sequence != int64(i+1) {
-				t.Fatalf("record %d has sequence %d", i+1, r.Sequence)
-			}
-			ids[r.RequestID] = true
-		}
-		if len(rs) != writers*each || len(ids) != writers*each {
-			t.Fatalf("%d records of %d requests, want %d", len(rs), len(ids), writers*each)
-		}
+		wantDense(t, b, writers*each)
 	})
 }
 
@@ -224,23 +240,13 @@ func TestRecordsOfAResourceKeepTheOrderOfItsChanges(t *testing.T) {
 		done := make(chan struct{})
 		var bg sync.WaitGroup
 		for o := range others {
-			bg.Go(func() {
-				for i := 0; ; i++ {
-					select {
-					case <-done:
-						return
-					default:
-					}
-					if err := db.InTx(ctx, func(tx *sql.Tx) error {
-						e := entry(i)
-						e.Resource = fmt.Sprintf("things/other-%d-%d", o, i)
-						_, err := audit.Append(ctx, tx, db.Engine(), e)
-						return err
-					}); err != nil {
-						errs <- err
-						return
-					}
-				}
+			untilClosed(&bg, done, errs, func(i int) error {
+				return db.InTx(ctx, func(tx *sql.Tx) error {
+					e := entry(i)
+					e.Resource = fmt.Sprintf("things/other-%d-%d", o, i)
+					_, err := audit.Append(ctx, tx, db.Engine(), e)
+					return err
+				})
 			})
 		}
 		for range sequential {

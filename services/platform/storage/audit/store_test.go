@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -307,43 +306,15 @@ func TestConcurrentAppendsFormOneChain(t *testing.T) {
 		db := open(t, d)
 		ctx := context.Background()
 		sealer := runSealer(t, db, audit.SealerOptions{})
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				errs <- db.InTx(ctx, func(tx *sql.Tx) error {
-					_, err := audit.Append(ctx, tx, db.Engine(), entry(i))
-					return err
-				})
+		testkit.Concurrently(t, writers, func(i int) error {
+			return db.InTx(ctx, func(tx *sql.Tx) error {
+				_, err := audit.Append(ctx, tx, db.Engine(), entry(i))
+				return err
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		})
 		flush(t, sealer)
-		store := audit.NewStore(db)
-		v, err := store.Verify(ctx)
-		if err != nil || !v.Valid || v.Checked != writers {
-			t.Fatalf("verify = %+v, %v", v, err)
-		}
-		rs, err := store.List(ctx, audit.Query{Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]bool{}
-		for i, r := range rs {
-			if r.Sequence != int64(i+1) {
-				t.Fatalf("record %d has sequence %d: not dense", i+1, r.Sequence)
-			}
-			seen[r.RequestID] = true
-		}
-		if len(rs) != writers || len(seen) != writers {
-			t.Fatalf("%d records of %d distinct requests, want %d", len(rs), len(seen), writers)
-		}
+		verifyAll(t, db, writers)
+		wantDense(t, db, writers)
 	})
 }
 
