@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,24 +143,13 @@ func TestConcurrentUpdatesFormOneAuditChain(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		cc := create(t, e, "infra", "Infrastructure", "CC-100", "")
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				_, err := e.client.UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
-					CostCenter: &budgetv1.CostCenter{Name: cc.GetName(), Description: fmt.Sprint("edit ", i)},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
-				})
-				errs <- err
+		testkit.Concurrently(t, writers, func(i int) error {
+			_, err := e.client.UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
+				CostCenter: &budgetv1.CostCenter{Name: cc.GetName(), Description: fmt.Sprint("edit ", i)},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+			return err
+		})
 		rs := auditRecords(t, e, writers+1)
 		if len(rs) != writers+1 {
 			t.Fatalf("%d audit records, want %d", len(rs), writers+1)

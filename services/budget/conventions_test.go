@@ -16,18 +16,8 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
-
-func count(t *testing.T, db *sqldb.DB, query string) int {
-	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), query).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
 
 // TestCreateRequestID sends 100 identical creates with one request ID at once: one cost centre,
 // one event, and every caller gets it. A later retry gets it too; a different request with the
@@ -58,7 +48,7 @@ func TestCreateRequestID(t *testing.T) {
 		if err != nil || len(list.GetCostCenters()) != 1 {
 			t.Fatalf("list = %v, %v; want 1 cost centre", list, err)
 		}
-		if n := count(t, db, `SELECT COUNT(*) FROM outbox`); n != 1 {
+		if n := testkit.Column[int](t, db, `SELECT COUNT(*) FROM outbox`)[0]; n != 1 {
 			t.Errorf("outbox rows = %d, want 1", n)
 		}
 		// Every outbox row published, the stream holds exactly one event.
@@ -102,7 +92,7 @@ func TestCreateRequestID(t *testing.T) {
 		_, err = e.client.CreateCostCenter(ctx, bad)
 		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "request_id:STRING_UUID")
 		// Refused requests store no request ID.
-		if n := count(t, db, `SELECT COUNT(*) FROM request_ids`); n != 1 {
+		if n := testkit.Column[int](t, db, `SELECT COUNT(*) FROM request_ids`)[0]; n != 1 {
 			t.Errorf("request ids stored = %d, want 1", n)
 		}
 	})

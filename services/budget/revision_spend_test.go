@@ -12,6 +12,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // revise opens revision newID of budgetID and lets edit change it while it is a draft.
@@ -39,25 +40,13 @@ func approve(e *spendEnv, name string) (*budgetv1.Budget, error) {
 // the order they were written, as messages like proto.
 func outboxEvents[M proto.Message](t *testing.T, e *spendEnv, suffix string, newM func() M) []M {
 	t.Helper()
-	rows, err := e.db.QueryContext(context.Background(), `SELECT payload FROM outbox WHERE subject LIKE $1 ORDER BY seq`, "%"+suffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []M
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			t.Fatal(err)
-		}
+	for _, payload := range testkit.Column[[]byte](t, e.db, `SELECT payload FROM outbox WHERE subject LIKE $1 ORDER BY seq`, "%"+suffix) {
 		m := newM()
 		if err := protojson.Unmarshal(payload, m); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // cents is minor units of a two-decimal currency as google.type.Money.
@@ -74,23 +75,10 @@ func TestConcurrentActualsCrossOnce(t *testing.T) {
 	forEachSpendDatabase(t, func(t *testing.T, e *spendEnv) {
 		seedApprovedBudget(t, e, "infra", "infra-fy2027", "EUR", domain.PolicyWarn, fixtureLine{id: "cloud", planned: 100000})
 		const n = 200
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := recordActual(e, "budgets/infra-fy2027/lines/cloud", 1000, "EUR", day(2026, int32(4+i%6), 10), "", "")
-				errs <- err
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		testkit.Concurrently(t, n, func(i int) error {
+			_, err := recordActual(e, "budgets/infra-fy2027/lines/cloud", 1000, "EUR", day(2026, int32(4+i%6), 10), "", "")
+			return err
+		})
 		s := summary(t, e, "infra-fy2027")
 		if got := minorOf(s.GetTotal().GetActual()); got != n*1000 {
 			t.Errorf("summary actual = %d, want %d", got, n*1000)
