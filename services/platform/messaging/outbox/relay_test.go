@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
@@ -211,34 +209,24 @@ func TestRelayPublishesEverythingInOrder(t *testing.T) {
 // wait in the outbox and all go out, once and in order, when the server is back.
 func TestRelaySurvivesNATSOutage(t *testing.T) {
 	t.Parallel()
-	store := filepath.Join(t.TempDir(), "nats")
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: store, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := srv.ClientURL()
-	port, _ := strconv.Atoi(url[len("nats://127.0.0.1:"):])
+	n := testenv.StoppableNATS(t)
 	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, url)
-	stream := ensureStream(t, js, "quarterdeck")
+	_, js := testenv.Connect(t, n.URL)
+	stream := ensureStream(t, js, n.SubjectPrefix)
 	runRelay(t, db, js, stream)
 
-	write(t, db, "quarterdeck", 50, 5)
+	write(t, db, n.SubjectPrefix, 50, 5)
 	waitPublished(t, db)
 
 	for round := range 3 {
-		srv.Shutdown()
-		write(t, db, "quarterdeck", 100, 5) // writes do not need NATS
-		if n, _, _ := outbox.Pending(context.Background(), db); n == 0 {
+		n.Stop()
+		write(t, db, n.SubjectPrefix, 100, 5) // writes do not need NATS
+		if pending, _, _ := outbox.Pending(context.Background(), db); pending == 0 {
 			t.Fatalf("round %d: events were published while NATS was down", round)
 		}
-		srv, err = natsembed.Start(natsembed.Options{Port: port, StoreDir: store, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
+		n.Start()
 		waitPublished(t, db)
 	}
-	t.Cleanup(srv.Shutdown)
 	// write numbers versions per call, so order is checked per call's resources: count instead.
 	checkEachOnce(t, js, stream, 350)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -19,7 +18,6 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
@@ -174,16 +172,11 @@ func TestStopFinishesInFlightCallAndPublishesItsEvent(t *testing.T) {
 // deadline, and the unpublished event stays in the outbox for the next start.
 func TestStopRespectsItsDeadline(t *testing.T) {
 	t.Parallel()
-	store := filepath.Join(t.TempDir(), "nats")
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: store, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	ns := testenv.StoppableNATS(t)
 	b := &slowBudget{entered: make(chan struct{}), release: make(chan struct{})}
-	s, client := start(t, testenv.NATS{URL: srv.ClientURL(), SubjectPrefix: "quarterdeck"}, b)
+	s, client := start(t, ns.NATS, b)
 
-	srv.Shutdown()
+	ns.Stop()
 	if _, err := client.CreateCostCenter(context.Background(), create("pending")); err != nil {
 		t.Fatal(err) // writes do not need NATS
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,18 +89,52 @@ func NATSServer(t testing.TB) NATS {
 // warnings and errors go to the test log.
 func EmbeddedNATS(t testing.TB) NATS {
 	t.Helper()
-	storeDir := t.TempDir()
+	return StoppableNATS(t).NATS
+}
+
+// Stoppable is an embedded NATS server that its test stops and starts again, to see what
+// happens while NATS is away.
+type Stoppable struct {
+	NATS
+	tb   testing.TB
+	opts natsembed.Options
+	srv  *natsembed.Server
+}
+
+// StoppableNATS is EmbeddedNATS with the server in the test's hands: Stop shuts it down, Start
+// brings it back on the same port and store, so that clients reconnect and streams survive.
+func StoppableNATS(t testing.TB) *Stoppable {
+	t.Helper()
 	w := &lockedWriter{tb: t}
 	t.Cleanup(w.close)
-	srv, err := natsembed.Start(natsembed.Options{
-		StoreDir: storeDir,
+	s := &Stoppable{tb: t, opts: natsembed.Options{
+		StoreDir: t.TempDir(),
 		Logger:   slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatalf("embedded NATS: %v", err)
+	}}
+	s.Start()
+	t.Cleanup(func() { s.srv.Shutdown() })
+	u, err := url.Parse(s.srv.ClientURL())
+	if err == nil {
+		s.opts.Port, err = strconv.Atoi(u.Port())
 	}
-	t.Cleanup(srv.Shutdown)
-	return NATS{URL: srv.ClientURL(), SubjectPrefix: randomName("qt", 10), External: false}
+	if err != nil {
+		t.Fatalf("embedded NATS at %s: %v", s.srv.ClientURL(), err)
+	}
+	s.NATS = NATS{URL: s.srv.ClientURL(), SubjectPrefix: randomName("qt", 10), External: false}
+	return s
+}
+
+// Stop shuts the server down; its clients start reconnecting.
+func (s *Stoppable) Stop() { s.srv.Shutdown() }
+
+// Start starts the server: after Stop, on the port and store it had.
+func (s *Stoppable) Start() {
+	s.tb.Helper()
+	srv, err := natsembed.Start(s.opts)
+	if err != nil {
+		s.tb.Fatalf("embedded NATS: %v", err)
+	}
+	s.srv = srv
 }
 
 // deleteStreams deletes every stream whose subjects all start with prefix+"." and returns their

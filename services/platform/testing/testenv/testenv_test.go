@@ -339,3 +339,22 @@ func TestPostgresSkipsWithoutEnvOrDocker(t *testing.T) {
 		t.Fatalf("Databases() = %+v, want only SQLite", dbs)
 	}
 }
+
+// A stopped server comes back on its URL with its streams, and a client reconnects to it: the
+// request below is held while the client is away and answered once it is back.
+func TestStoppableNATS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := StoppableNATS(t)
+	_, js := Connect(t, n.URL)
+	stream := useStream(t, n.NATS)
+	n.Stop()
+	if nc, err := nats.Connect(n.URL, nats.Timeout(time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("a stopped server still accepts connections")
+	}
+	n.Start()
+	if _, err := js.Stream(ctx, stream); err != nil {
+		t.Fatalf("stream %s after the restart: %v", stream, err)
+	}
+}
