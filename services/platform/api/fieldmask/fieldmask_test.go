@@ -6,12 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -19,6 +15,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // costCenterSpec is the spec the budget service uses for a cost centre.
@@ -235,39 +232,22 @@ func FuzzResolve(f *testing.F) {
 // included, as a service would declare it in its proto.
 func assetDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 	t.Helper()
-	field := func(name string, n int32, behaviors ...annotations.FieldBehavior) *descriptorpb.FieldDescriptorProto {
-		opts := &descriptorpb.FieldOptions{}
-		if len(behaviors) > 0 {
-			proto.SetExtension(opts, annotations.E_FieldBehavior, behaviors)
-		}
-		return &descriptorpb.FieldDescriptorProto{
-			Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(name),
-			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
-			Type:  descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), Options: opts,
-		}
-	}
-	fdp := &descriptorpb.FileDescriptorProto{
-		Name:       proto.String("fieldmask_test/asset.proto"),
-		Package:    proto.String("fieldmask.test"),
-		Syntax:     proto.String("proto3"),
-		Dependency: []string{"google/api/field_behavior.proto"},
-		MessageType: []*descriptorpb.DescriptorProto{{
-			Name: proto.String("Asset"),
-			Field: []*descriptorpb.FieldDescriptorProto{
-				field("name", 1, annotations.FieldBehavior_IDENTIFIER),
-				field("serial_number", 2, annotations.FieldBehavior_IMMUTABLE),
-				field("display_name", 3, annotations.FieldBehavior_REQUIRED),
-				field("location", 4),
-				field("create_time", 5, annotations.FieldBehavior_OUTPUT_ONLY),
-				field("etag", 6),
-			},
-		}},
-	}
-	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fd.Messages().ByName("Asset")
+	return testkit.ProtoFile(t, `
+		name: "fieldmask_test/asset.proto"  package: "fieldmask.test"  syntax: "proto3"
+		dependency: "google/api/field_behavior.proto"
+		message_type {
+			name: "Asset"
+			field { name: "name"  number: 1  json_name: "name"  label: LABEL_OPTIONAL  type: TYPE_STRING
+				options { [google.api.field_behavior]: IDENTIFIER } }
+			field { name: "serial_number"  number: 2  json_name: "serial_number"  label: LABEL_OPTIONAL  type: TYPE_STRING
+				options { [google.api.field_behavior]: IMMUTABLE } }
+			field { name: "display_name"  number: 3  json_name: "display_name"  label: LABEL_OPTIONAL  type: TYPE_STRING
+				options { [google.api.field_behavior]: REQUIRED } }
+			field { name: "location"  number: 4  json_name: "location"  label: LABEL_OPTIONAL  type: TYPE_STRING  options {} }
+			field { name: "create_time"  number: 5  json_name: "create_time"  label: LABEL_OPTIONAL  type: TYPE_STRING
+				options { [google.api.field_behavior]: OUTPUT_ONLY } }
+			field { name: "etag"  number: 6  json_name: "etag"  label: LABEL_OPTIONAL  type: TYPE_STRING  options {} }
+		}`).Messages().ByName("Asset")
 }
 
 func TestFromDescriptor(t *testing.T) {

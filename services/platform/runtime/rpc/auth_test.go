@@ -13,14 +13,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	authv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
@@ -42,61 +38,36 @@ import (
 //	}
 func payrollFiles(t *testing.T) (*protoregistry.Files, protoreflect.MessageDescriptor) {
 	t.Helper()
-	salaryOpts := &descriptorpb.FieldOptions{}
-	proto.SetExtension(salaryOpts, authv1.E_Sensitive, &authv1.Sensitive{ReadScope: "finance.read", WriteScope: "finance.write"})
-	policy := func(p *authv1.Policy) *descriptorpb.MethodOptions {
-		o := &descriptorpb.MethodOptions{}
-		if p != nil {
-			proto.SetExtension(o, authv1.E_Policy, p)
+	fd := testkit.ProtoFile(t, `
+		name: "payrolltest/v1/payroll.proto"  package: "payrolltest.v1"  syntax: "proto3"
+		dependency: "quarterdeck/auth/v1/auth.proto"
+		message_type {
+			name: "Payslip"
+			field { name: "employee"  number: 1  json_name: "employee"  label: LABEL_OPTIONAL  type: TYPE_STRING }
+			field { name: "salary"  number: 2  json_name: "salary"  label: LABEL_OPTIONAL  type: TYPE_INT64
+				options { [quarterdeck.auth.v1.sensitive] { read_scope: "finance.read"  write_scope: "finance.write" } } }
+			field { name: "history"  number: 3  json_name: "history"  label: LABEL_REPEATED  type: TYPE_MESSAGE
+				type_name: ".payrolltest.v1.Payslip" }
+			field { name: "by_month"  number: 4  json_name: "byMonth"  label: LABEL_REPEATED  type: TYPE_MESSAGE
+				type_name: ".payrolltest.v1.Payslip.ByMonthEntry" }
+			nested_type {
+				name: "ByMonthEntry"
+				options { map_entry: true }
+				field { name: "key"  number: 1  json_name: "key"  label: LABEL_OPTIONAL  type: TYPE_STRING }
+				field { name: "value"  number: 2  json_name: "value"  label: LABEL_OPTIONAL  type: TYPE_MESSAGE
+					type_name: ".payrolltest.v1.Payslip" }
+			}
 		}
-		return o
-	}
-	method := func(name string, p *authv1.Policy) *descriptorpb.MethodDescriptorProto {
-		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".payrolltest.v1.Payslip"),
-			OutputType: proto.String(".payrolltest.v1.Payslip"), Options: policy(p)}
-	}
-	fdp := &descriptorpb.FileDescriptorProto{
-		Name:       proto.String("payrolltest/v1/payroll.proto"),
-		Package:    proto.String("payrolltest.v1"),
-		Syntax:     proto.String("proto3"),
-		Dependency: []string{"quarterdeck/auth/v1/auth.proto"},
-		MessageType: []*descriptorpb.DescriptorProto{{
-			Name: proto.String("Payslip"),
-			Field: []*descriptorpb.FieldDescriptorProto{
-				{Name: proto.String("employee"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
-					Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String("employee")},
-				{Name: proto.String("salary"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_INT64.Enum(),
-					Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String("salary"), Options: salaryOpts},
-				{Name: proto.String("history"), Number: proto.Int32(3), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
-					Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip"), JsonName: proto.String("history")},
-				{Name: proto.String("by_month"), Number: proto.Int32(4), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
-					Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip.ByMonthEntry"), JsonName: proto.String("byMonth")},
-			},
-			NestedType: []*descriptorpb.DescriptorProto{{
-				Name:    proto.String("ByMonthEntry"),
-				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
-				Field: []*descriptorpb.FieldDescriptorProto{
-					{Name: proto.String("key"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
-						Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String("key")},
-					{Name: proto.String("value"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
-						Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), TypeName: proto.String(".payrolltest.v1.Payslip"), JsonName: proto.String("value")},
-				},
-			}},
-		}},
-		Service: []*descriptorpb.ServiceDescriptorProto{{
-			Name: proto.String("PayrollService"),
-			Method: []*descriptorpb.MethodDescriptorProto{
-				method("GetPayslip", &authv1.Policy{Scopes: []string{"payroll.read"}}),
-				method("WhoAmI", &authv1.Policy{Public: true}),
-				method("Undeclared", nil),
-				method("EmptyPolicy", &authv1.Policy{}),
-			},
-		}},
-	}
-	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
+		service {
+			name: "PayrollService"
+			method { name: "GetPayslip"  input_type: ".payrolltest.v1.Payslip"  output_type: ".payrolltest.v1.Payslip"
+				options { [quarterdeck.auth.v1.policy] { scopes: "payroll.read" } } }
+			method { name: "WhoAmI"  input_type: ".payrolltest.v1.Payslip"  output_type: ".payrolltest.v1.Payslip"
+				options { [quarterdeck.auth.v1.policy] { public: true } } }
+			method { name: "Undeclared"  input_type: ".payrolltest.v1.Payslip"  output_type: ".payrolltest.v1.Payslip"  options {} }
+			method { name: "EmptyPolicy"  input_type: ".payrolltest.v1.Payslip"  output_type: ".payrolltest.v1.Payslip"
+				options { [quarterdeck.auth.v1.policy] {} } }
+		}`)
 	files := new(protoregistry.Files)
 	if err := files.RegisterFile(fd); err != nil {
 		t.Fatal(err)

@@ -453,3 +453,25 @@ func TestBuffer(t *testing.T) {
 		t.Errorf("%d lines, want 20: %q", len(lines), b.String())
 	}
 }
+
+func TestProtoFile(t *testing.T) {
+	t.Parallel()
+	fd := testkit.ProtoFile(t, `
+		name: "kit/v1/thing.proto"  package: "kit.v1"  syntax: "proto3"
+		dependency: "quarterdeck/auth/v1/auth.proto"
+		message_type { name: "Thing"  field { name: "id"  number: 1  json_name: "id"  label: LABEL_OPTIONAL  type: TYPE_STRING } }
+		service { name: "ThingService"  method { name: "Get"  input_type: ".kit.v1.Thing"  output_type: ".kit.v1.Thing"
+			options { [quarterdeck.auth.v1.policy] { scopes: "things.read" } } } }`)
+	md := fd.Messages().ByName("Thing")
+	if md == nil || md.Fields().ByName("id") == nil || fd.Services().ByName("ThingService").Methods().ByName("Get") == nil {
+		t.Fatalf("built %v", fd)
+	}
+	for text, want := range map[string]string{
+		`name: "x.proto" nonsense: 1`: "text format",
+		`name: "x.proto" message_type { name: "A" field { name: "b" number: 1 type: TYPE_MESSAGE type_name: ".missing.B" } }`: "x.proto",
+	} {
+		if r := run(t, func(tb testing.TB) { testkit.ProtoFile(tb, text) }); !strings.Contains(r.fatal, want) {
+			t.Errorf("ProtoFile(%q) failure = %q, want it to name %q", text, r.fatal, want)
+		}
+	}
+}
