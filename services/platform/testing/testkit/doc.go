@@ -9,8 +9,11 @@
 //   - Errors.Assert and AssertStatus check an error's code, ErrorInfo reason and domain, and the
 //     paths (and reasons) of its field violations — what the API promises, not message text.
 //   - Eventually polls a condition until a deadline, instead of hand-written sleep loops.
-//   - Open and Migrated open a test database with the migrations a store test needs.
-//   - AllPages follows a list's page tokens; Metrics reads a service's OpenTelemetry metrics.
+//   - Open and Migrated open a test database with the migrations a store test needs; Column
+//     reads a column back.
+//   - Concurrently runs many callers at once; AllPages follows a list's page tokens; Metrics
+//     reads a service's OpenTelemetry metrics; Buffer holds what a server logs.
+//   - ProtoFile builds a test's own proto API from its descriptor in text format.
 //
 // A service's tests typically read:
 //
