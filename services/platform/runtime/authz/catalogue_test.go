@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	securityDoc = "../../../docs/security.md"
+	securityDoc = "../../../../docs/security.md"
 	beginMarker = "<!-- scopes:begin -->\n"
 	endMarker   = "<!-- scopes:end -->"
 )
