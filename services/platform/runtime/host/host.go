@@ -27,6 +27,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/operations"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -46,6 +47,10 @@ type Service struct {
 	// Consumers declares the service's consumers of other services' events (nil: none). The host
 	// runs them after the service starts serving and drains them at Stop.
 	Consumers func(deps Deps) []consumer.Spec
+	// Peers are the domains of the services it calls over gRPC, e.g. "budget" (nil: none). The
+	// host connects to each at its address in Options.Peers, gives the connections to Register
+	// in Deps.Peers, reports each peer's health under peer.HealthName and closes them at Stop.
+	Peers []string
 	// Settings are the service's own settings, those it was described with (nil: it has none).
 	// The programs that run it read them with their own settings and check them with
 	// CheckSettings before they start anything.
@@ -81,6 +86,9 @@ type Deps struct {
 	// Consumers runs the service's consumers and serves their dead letters (ListDeadLetters,
 	// ReplayDeadLetter of the OperationsService). Nil in the Deps given to Service.Consumers.
 	Consumers *consumer.Runtime
+	// Peers are the connections to the services of Service.Peers, by domain, for their
+	// generated clients: budgetv1.NewBudgetServiceClient(deps.Peers["budget"]).
+	Peers map[string]*peer.Conn
 }
 
 // Options configures one hosted service.
@@ -106,6 +114,8 @@ type Options struct {
 	// Identity verifies the caller identity the gateway forwards; every call but the health
 	// checks must carry one. Required.
 	Identity *identity.Verifier
+	// Peers are the gRPC targets of other services by domain; each of Service.Peers needs one.
+	Peers map[string]string
 }
 
 // Instance is a running service.
@@ -117,6 +127,7 @@ type Instance struct {
 	relay  *outbox.Relay
 	sealer *audit.Sealer
 	cons   *consumer.Runtime
+	peers  *peers
 	cancel context.CancelFunc
 	relayC chan error
 	sealC  chan error
@@ -149,6 +160,13 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		}
 	}()
 
+	// The peers first: a missing address fails before anything opens. Nothing connects yet.
+	peers, err := dialPeers(svc, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { _ = peers.close() })
+
 	db, err := Migrate(ctx, svc, opts.DatabaseURL, opts.Schema, log)
 	if err != nil {
 		return nil, err
@@ -174,7 +192,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 	ops := operations.New(svc.Domain, audit.NewStore(db))
-	deps := Deps{DB: db, Events: factory, Logger: log}
+	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns}
 	var specs []consumer.Spec
 	if svc.Consumers != nil {
 		specs = svc.Consumers(deps)
@@ -218,7 +236,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, cancel: relayCancel,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, peers: peers, cancel: relayCancel,
 		relayC: make(chan error, 1), sealC: make(chan error, 1), serveC: make(chan error, 1),
 		pruneC: make(chan struct{}), log: log,
 	}
@@ -245,6 +263,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		srv.Health.SetServingStatus(n, healthpb.HealthCheckResponse_SERVING)
 	}
 	srv.Health.SetServingStatus(operationsv1.OperationsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	peers.watch(srv.Health)
 	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
 		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
 	return in, nil
@@ -303,7 +322,8 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 //  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
 //  2. the server stops accepting connections and calls;
 //  3. in-flight calls finish — for three quarters of the time left, after which they are
-//     cancelled, so that the relay keeps time to publish what they committed;
+//     cancelled, so that the relay keeps time to publish what they committed — and the
+//     connections to the service's peers, which only calls use, close;
 //  4. the outbox relay publishes what those calls (and earlier ones) committed;
 //  5. event consumers finish the events they hold and stop (after the relay flush: a service
 //     may consume its own events);
@@ -325,6 +345,9 @@ func (in *Instance) Stop(ctx context.Context) error {
 	}
 	in.drainCalls(callsCtx)
 	var errs []error
+	if err := in.peers.close(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := in.relay.Shutdown(ctx); err != nil { // 4
 		errs = append(errs, err)
 	}

@@ -25,6 +25,11 @@ type Binary struct {
 	// GRPCAddr is the default gRPC listen address. Each service has a port of its own (budget:
 	// 9001), which the gateway's default address of the service repeats.
 	GRPCAddr string
+	// Peers are the services it calls, as in its Service, each with the default of its address
+	// setting QUARTERDECK_PEER_<NAME>_ADDR (empty: the setting is required), e.g.
+	// {"budget": "127.0.0.1:9001"}. Settings are read before the Service is built, so the binary
+	// lists them; RunService checks that the two lists agree.
+	Peers map[string]string
 }
 
 // Program is the program's name, quarterdeck-<domain>.
@@ -76,8 +81,8 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 	if t := reflect.TypeFor[S](); t.Kind() != reflect.Struct {
 		return fmt.Errorf("host: the settings of %s are a %s; want a struct", b.Program(), t)
 	}
-	var cfg serviceSettings[S]
-	rest, log, err := Configure(&cfg, &cfg.Telemetry, config.Options{
+	settings, loaded, peerAddrs := withPeers[serviceSettings[S]](b)
+	rest, log, err := Configure(settings, &loaded.Telemetry, config.Options{
 		Program:     b.Program(),
 		Description: fmt.Sprintf("Runs the Quarterdeck %s service (gRPC). Subcommands: migrate.", b.Domain),
 		Args:        args,
@@ -87,6 +92,7 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 	if err != nil {
 		return err
 	}
+	cfg := *loaded
 	// Checked before the service is built, which may rely on them, and before anything starts.
 	if err := cfg.Service.Validate(); err != nil {
 		return err
@@ -95,10 +101,13 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 	if svc.Domain != b.Domain {
 		return fmt.Errorf("host: %s builds the service %q", b.Program(), svc.Domain)
 	}
+	if err := b.checkPeers(svc); err != nil {
+		return err
+	}
 
 	switch {
 	case len(rest) == 0:
-		return serveService(ctx, b, svc, cfg, log)
+		return serveService(ctx, b, svc, cfg, peerAddrs(), log)
 	case len(rest) == 1 && rest[0] == "migrate":
 		db, err := Migrate(ctx, svc, cfg.DatabaseURL, cfg.DatabaseSchema, log)
 		if err != nil {
@@ -112,8 +121,8 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 // serveService runs svc until ctx ends or its server fails, then stops everything it started in
 // reverse order within the shutdown timeout. A failed stop (events left unpublished, say) fails
 // the run, so that a supervisor sees it.
-func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg serviceSettings[S], log *slog.Logger) (err error) {
-	log.Info("starting "+b.Domain+" service", "version", b.Version, "settings", config.Describe(cfg, ""))
+func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg serviceSettings[S], peers map[string]string, log *slog.Logger) (err error) {
+	log.Info("starting "+b.Domain+" service", "version", b.Version, "settings", config.Describe(cfg, ""), "peers", peers)
 
 	// Telemetry, metrics and profiling. Everything started from here on is deferred to proc.
 	proc, err := StartProcess(ctx, ProcessOptions{Program: b.Program(), Version: b.Version, Telemetry: cfg.Telemetry,
@@ -152,7 +161,7 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 	// The service: database, stream, gRPC server, relay, sealer and consumers.
 	in, err := Start(ctx, svc, Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
-		Consumers: cfg.Consumers, Logger: log, Identity: verifier,
+		Consumers: cfg.Consumers, Logger: log, Identity: verifier, Peers: peers,
 	})
 	if err != nil {
 		return err
