@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"path/filepath"
 	"time"
 
@@ -204,12 +206,25 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		fmt.Fprintf(stderr, "\nAdmin API key (shown only this once; keep it safe):\n\n    %s\n\nUse it as: Authorization: Bearer <key>\n\n", created)
 	}
 
-	// The domain services, each a gRPC server on a loopback port of its own.
+	// The domain services, each a gRPC server on a loopback port of its own. The ports are
+	// taken first, so that a service that calls others (its peers) is given their addresses
+	// whatever the order of the start.
+	svcs := services(cfg)
 	backends := map[string]string{}
-	for _, svc := range services(cfg) {
+	listeners := make([]net.Listener, len(svcs))
+	for i, svc := range svcs {
+		if listeners[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("%s: listen on loopback: %w", svc.Domain, err)
+		}
+		proc.Defer(func(context.Context) error { _ = listeners[i].Close(); return nil })
+		backends[svc.Domain] = listeners[i].Addr().String()
+	}
+	peers := maps.Clone(backends)
+	for i, svc := range svcs {
 		in, err := host.Start(ctx, svc, host.Options{
 			DatabaseURL: databaseURL(cfg, svc.Domain),
-			GRPCAddr:    "127.0.0.1:0",
+			Listener:    listeners[i],
+			Peers:       peers,
 			NATS:        nc,
 			Stream:      cfg.Events,
 			Consumers:   cfg.Consumers,
@@ -225,7 +240,6 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 			}
 			return nil
 		})
-		backends[svc.Domain] = in.Addr()
 	}
 
 	// The API key admin API, served by the gateway's side of the process over gRPC.
