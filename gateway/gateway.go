@@ -36,6 +36,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 
 	// The operations API is served by every service; its descriptors are needed to route and
 	// describe (reflection) its gRPC calls.
@@ -236,26 +237,42 @@ func (g *Gateway) Close() error {
 }
 
 // ready answers 200 when every backend reports SERVING on the gRPC health protocol, 503 otherwise,
-// with each backend's state in the body.
+// with each backend's state in the body under "checks".
+//
+// Under "peers" it shows, for each backend that calls other services, the state of each of
+// those as the backend sees it (the health names peer.HealthPrefix+<peer>), e.g.
+// {"vendors": {"budget": "NOT_SERVING"}}. A peer that is down does not make the gateway not
+// ready: the backend that calls it still serves everything that does not need it, and taking
+// the whole front door out of rotation would stop that too. When the gateway cannot reach the
+// peer either, its own check already says so.
 func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	var (
 		mu     sync.Mutex
 		wg     sync.WaitGroup
 		checks = map[string]string{}
+		peers  = map[string]map[string]string{}
 		ok     = true
 	)
 	for domain, conn := range g.conns {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(r.Context(), g.readyTTL)
 			defer cancel()
-			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			hc := healthpb.NewHealthClient(conn)
+			resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 			state := resp.GetStatus().String()
 			if err != nil {
 				state = "UNREACHABLE: " + status.Code(err).String()
 			}
+			var calls map[string]string
+			if err == nil {
+				calls = peerStates(ctx, hc)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			checks[domain] = state
+			if len(calls) > 0 {
+				peers[domain] = calls
+			}
 			if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 				ok = false
 			}
@@ -266,7 +283,23 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		code, word = http.StatusServiceUnavailable, "not ready"
 	}
-	writeJSON(w, code, map[string]any{"status": word, "checks": checks})
+	writeJSON(w, code, map[string]any{"status": word, "checks": checks, "peers": peers})
+}
+
+// peerStates lists the peers a backend reports in its health service, with their states; none
+// when the backend cannot list its health (a server without the List method).
+func peerStates(ctx context.Context, hc healthpb.HealthClient) map[string]string {
+	list, err := hc.List(ctx, &healthpb.HealthListRequest{})
+	if err != nil {
+		return nil
+	}
+	states := map[string]string{}
+	for name, st := range list.GetStatuses() {
+		if p, ok := strings.CutPrefix(name, peer.HealthPrefix); ok {
+			states[p] = st.GetStatus().String()
+		}
+	}
+	return states
 }
 
 // incomingHeader forwards the request id and the edge conventions' headers (Idempotency-Key,
