@@ -22,6 +22,8 @@
 //	  rpc         the gRPC server, its interceptors and the error mapping
 //	  config      settings from flags and QUARTERDECK_* variables, --help
 //	  identity    the caller identity the gateway signs and services verify
+//	  peer        calls to another service on the caller's behalf: identity, deadline, safe
+//	              retries, PEER_UNAVAILABLE and PEER_REFUSED, the peer's health
 //	  authz       per-method scopes declared in the protos
 //	  operations  the OperationsService every service serves: audit trail, dead letters
 //	  telemetry   OpenTelemetry traces and Prometheus metrics
