@@ -1,0 +1,87 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+)
+
+// waitMetrics polls the reader until ok accepts the metrics, failing after a deadline.
+func waitMetrics(t *testing.T, r *sdkmetric.ManualReader, what string, ok func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	var m map[string]float64
+	waitFor(t, what, func() bool {
+		m = readMetrics(t, r)
+		return ok(m)
+	})
+	return m
+}
+
+// TestMetrics checks the backlog gauges (by the worker's clock), the lease, the items given up,
+// the counters and the lag histogram through failures, fires and a stop.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := openStore(t, d)
+		c := clock.NewFake(t0)
+		schedule(t, db, item("old", t0.Add(-10*time.Minute)), item("new", t0.Add(-5*time.Minute)),
+			item("doomed", t0.Add(-time.Minute)), item("later", t0.Add(time.Hour)))
+		h := &handlers{worker: "w"}
+		h.setFail(func(f scheduler.Fired) error {
+			if f.Key == "doomed" {
+				return scheduler.Permanent(errors.New("gone"))
+			}
+			return errors.New("not yet")
+		})
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		opts := options(c)
+		opts.MeterProvider = mp
+		r := start(t, db, h.all(), opts)
+
+		// One collection is no snapshot: its gauges query the table before its counters are read,
+		// so a commit in between shows in the counters only. Hence waiting for the settled state.
+		m := waitMetrics(t, reader, "three failed attempts, one item given up, two due", func(m map[string]float64) bool {
+			return m[scheduler.MetricHandlerErrors] == 3 && m[scheduler.MetricFailedItems] == 1 &&
+				m[scheduler.MetricDueItems] == 2 && m[scheduler.MetricLeaseHeld] == 1
+		})
+		// The oldest due ten minutes ago by the fake clock; doomed is counted apart.
+		if math.Abs(m[scheduler.MetricOldestLag]-600) > 1 || m[scheduler.MetricFired] != 0 {
+			t.Errorf("while failing: %v; want oldest lag 600 s, none fired", m)
+		}
+
+		h.setFail(nil)
+		waitAsleepUntil(t, c, t0.Add(time.Second))
+		c.Advance(time.Second)
+		m = waitMetrics(t, reader, "two items fired, none due", func(m map[string]float64) bool {
+			return m[scheduler.MetricFired] == 2 && m[scheduler.MetricDueItems] == 0
+		})
+		if m[scheduler.MetricOldestLag] != 0 || m[scheduler.MetricFireLag] != 2 || m[scheduler.MetricFailedItems] != 1 {
+			t.Errorf("after firing: %v; want lag 0, two lags recorded, one given up", m)
+		}
+
+		c.Set(t0.Add(time.Hour))
+		m = waitMetrics(t, reader, "later fired", func(m map[string]float64) bool { return m[scheduler.MetricFired] == 3 })
+		if m[scheduler.MetricFireLag] != 3 {
+			t.Errorf("after later fired: %v; want three lags", m)
+		}
+
+		r.stop()
+		m = readMetrics(t, reader)
+		if _, ok := m[scheduler.MetricDueItems]; ok {
+			t.Errorf("a stopped worker still reports its backlog: %v", m)
+		}
+		if _, ok := m[scheduler.MetricFailedItems]; ok {
+			t.Errorf("a stopped worker still reports the items given up: %v", m)
+		}
+	})
+}

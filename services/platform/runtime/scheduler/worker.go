@@ -1,0 +1,586 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+)
+
+// Handler fires one due item of its kind. It runs in tx, the transaction that also marks the
+// item fired, so that what it writes there — typically the event saying that the date arrived,
+// through tx.Emit or tx.Record — commits with the mark or not at all.
+//
+// It returns nil once the date has had its effect, and also when the date no longer means
+// anything (the resource is gone, the deadline was met): either way the item has fired and is
+// never tried again. An error rolls tx back and the item is tried again after a backoff, up to
+// Settings.MaxAttempts attempts; Permanent(err) gives up at once. Like everything run in
+// sqldb.DB.InTx, a handler may run again after a serialization conflict, so it must have no
+// effects outside tx.
+type Handler func(ctx context.Context, tx *sqlstore.Tx, item Fired) error
+
+// Fired is a due item as its handler sees it.
+type Fired struct {
+	Key, Kind, Resource string
+	Payload             []byte
+	// Due is when the item was due and FiredAt when it fires, by the worker's clock, in UTC.
+	// FiredAt is later than Due by the worker's lag, or by as long as every replica was down;
+	// the event a handler writes should carry both.
+	Due, FiredAt time.Time
+	// Attempt is 1 on the first attempt at firing the item, 2 on the first retry, and so on.
+	Attempt int
+}
+
+// Settings are a service's scheduler settings. Zero values take the defaults.
+type Settings struct {
+	PollInterval   time.Duration `env:"SCHEDULER_POLL_INTERVAL" default:"2s" help:"how often the scheduler looks for items that other replicas scheduled, and how often a standby replica tries to take over"`
+	BatchSize      int           `env:"SCHEDULER_BATCH_SIZE" default:"16" help:"due items the scheduler fires in one transaction"`
+	MaxAttempts    int           `env:"SCHEDULER_MAX_ATTEMPTS" default:"20" help:"attempts at firing an item whose handler fails before the scheduler gives up on it"`
+	BackoffInitial time.Duration `env:"SCHEDULER_BACKOFF_INITIAL" default:"1s" help:"wait before retrying an item whose handler failed; doubles with every attempt"`
+	BackoffMax     time.Duration `env:"SCHEDULER_BACKOFF_MAX" default:"15m" help:"longest wait between two attempts at firing a failing item"`
+}
+
+// Default settings, also the zero-value fallbacks. With them the worker gives up on a failing item
+// about two and a half hours after its first attempt (waits of 1 s doubling to 512 s, then nine of
+// 15 minutes).
+const (
+	DefaultPollInterval   = 2 * time.Second
+	DefaultBatchSize      = 16
+	DefaultMaxAttempts    = 20
+	DefaultBackoffInitial = time.Second
+	DefaultBackoffMax     = 15 * time.Minute
+)
+
+func (s Settings) withDefaults() Settings {
+	if s.PollInterval <= 0 {
+		s.PollInterval = DefaultPollInterval
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = DefaultBatchSize
+	}
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if s.BackoffInitial <= 0 {
+		s.BackoffInitial = DefaultBackoffInitial
+	}
+	if s.BackoffMax <= 0 {
+		s.BackoffMax = DefaultBackoffMax
+	}
+	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
+	return s
+}
+
+// Backoff returns the wait before the attempt that follows failed attempt n (from 1):
+// BackoffInitial doubled n-1 times, at most BackoffMax.
+func (s Settings) Backoff(n int) time.Duration {
+	s = s.withDefaults()
+	d := s.BackoffInitial
+	for i := 1; i < n && d < s.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, s.BackoffMax)
+}
+
+// permanent marks a handler error that no retry can fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps a handler's error so that the worker gives up on the item at once instead of
+// trying again.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// Options configures a Worker.
+type Options struct {
+	// Name is the service's domain: it labels the logs and the metrics and names the lease.
+	// Required.
+	Name     string
+	Settings Settings
+	// Clock is the time the worker fires by [clock.Real()]. Tests pass a *clock.Fake.
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// MeterProvider receives the worker's metrics (metrics.go) [the global provider].
+	MeterProvider metric.MeterProvider
+	// TracerProvider records a span per fired item, the parent of what its handler writes
+	// [the global provider].
+	TracerProvider trace.TracerProvider
+}
+
+// Worker fires a service's due items. Replicas of a service elect one active worker through
+// sqldb's lease, as the outbox relay does; the others stand by and take over when its
+// connection ends. See the package documentation for what it guarantees.
+type Worker struct {
+	db       *sqlstore.DB
+	handlers map[string]Handler
+	name     string
+	set      Settings
+	clock    clock.Clock
+	log      *slog.Logger
+	tracer   trace.Tracer
+	mp       metric.MeterProvider
+
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	leased   atomic.Bool // read by Leading and the lease_held gauge
+	metrics  *workerMetrics
+}
+
+// The worker's pacing. minInterval spaces passes woken by commits, so that a burst of commits
+// (each of which calls Notify, the worker's own included) costs one pass, not one per commit.
+const (
+	minInterval = 10 * time.Millisecond
+	minBackoff  = 100 * time.Millisecond
+	maxBackoff  = 10 * time.Second
+	// maxErrorLength bounds the last error kept with an item.
+	maxErrorLength = 2000
+	leaseKind      = "quarterdeck-scheduler"
+)
+
+// NewWorker returns the worker that fires the items of db with handlers, by kind.
+func NewWorker(db *sqlstore.DB, handlers map[string]Handler, opts Options) (*Worker, error) {
+	if opts.Name == "" {
+		return nil, errors.New("scheduler: the worker needs a name (the service's domain)")
+	}
+	for kind, h := range handlers {
+		if kind == "" || h == nil {
+			return nil, fmt.Errorf("scheduler %s: a handler needs a kind and a function (kind %q)", opts.Name, kind)
+		}
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MeterProvider == nil {
+		opts.MeterProvider = otel.GetMeterProvider()
+	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	return &Worker{
+		db:       db,
+		handlers: maps.Clone(handlers),
+		name:     opts.Name,
+		set:      opts.Settings.withDefaults(),
+		clock:    opts.Clock,
+		log:      opts.Logger.With("component", "scheduler", "scheduler", opts.Name),
+		tracer:   opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"),
+		mp:       opts.MeterProvider,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// Notify wakes the worker because a transaction committed, which may have scheduled an item due
+// before the one it waits for. It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Leading reports whether this replica's worker holds the lease and fires the items.
+func (w *Worker) Leading() bool { return w.leased.Load() }
+
+// Run fires due items until ctx is cancelled or Shutdown is called, and returns nil then. A
+// cancelled ctx rolls back the transaction in flight; its items fire on the next pass, here or
+// on another replica.
+func (w *Worker) Run(ctx context.Context) error {
+	defer close(w.done)
+	m, err := newWorkerMetrics(w)
+	if err != nil {
+		w.log.Warn("scheduler runs without metrics", "error", err)
+	}
+	w.metrics = m
+	defer m.close()
+	for {
+		l, ok := w.acquire(ctx)
+		if !ok {
+			return nil
+		}
+		w.leased.Store(true)
+		w.lead(ctx, l)
+		w.leased.Store(false)
+		l.Release()
+		if ctx.Err() != nil || w.stopping() {
+			return nil
+		}
+	}
+}
+
+// Shutdown asks Run to return once the transaction in flight has committed, and waits until it
+// has or ctx is done; the caller cancels Run's context afterwards in either case. Items that are
+// due stay in the table for the next worker: unlike the outbox, the scheduler has nothing to
+// hand over before a stop. Stop it before the outbox relay, so that the relay publishes the
+// events of the last items it fired.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.stopOnce.Do(func() { close(w.stop) })
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("scheduler %s: stop: %w", w.name, ctx.Err())
+	}
+}
+
+func (w *Worker) stopping() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire blocks until this replica's worker holds the lease; false when it was stopped first.
+func (w *Worker) acquire(ctx context.Context) (*sqldb.Lease, bool) {
+	logged := false
+	for {
+		l, ok, err := w.db.TryLease(ctx, leaseKind, w.name)
+		switch {
+		case err != nil:
+			w.log.Warn("scheduler lease", "error", err)
+		case ok:
+			if w.db.Engine() == sqldb.Postgres {
+				w.log.Info("active scheduler")
+			}
+			return l, true
+		case !logged:
+			w.log.Info("another replica's scheduler is active; standing by")
+			logged = true
+		}
+		if !wait.For(ctx, w.set.PollInterval, w.stop) || w.stopping() {
+			return nil, false
+		}
+	}
+}
+
+// lead fires due items while this worker holds the lease l.
+func (w *Worker) lead(ctx context.Context, l *sqldb.Lease) {
+	backoff := minBackoff
+	for {
+		started := time.Now()
+		next, err := w.pass(ctx)
+		if ctx.Err() != nil || w.stopping() {
+			return
+		}
+		if err != nil {
+			w.log.Warn("scheduler pass failed; retrying", "error", err, "retry_in", backoff)
+			if !wait.For(ctx, backoff, w.stop) {
+				return
+			}
+			backoff = min(backoff*2, maxBackoff)
+		} else {
+			backoff = minBackoff
+			if !w.idle(ctx, next) {
+				return
+			}
+			// Woken soon after the last pass: let more commits gather for the next one.
+			if !wait.For(ctx, minInterval-time.Since(started), w.stop) {
+				return
+			}
+		}
+		if w.stopping() {
+			return
+		}
+		if err := l.Check(ctx); err != nil {
+			w.log.Warn("scheduler lost its lease", "error", err)
+			return
+		}
+	}
+}
+
+// idle waits until next (zero: no item is scheduled), a Notify, the poll interval (for items
+// that other replicas scheduled) or a stop; false when the worker must return.
+func (w *Worker) idle(ctx context.Context, next time.Time) bool {
+	poll := time.NewTimer(w.set.PollInterval)
+	defer poll.Stop()
+	var due <-chan struct{}
+	if !next.IsZero() {
+		c, release := w.clock.At(next)
+		defer release()
+		due = c
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-w.stop:
+		return false
+	case <-w.wake:
+	case <-poll.C:
+	case <-due:
+	}
+	return true
+}
+
+// candidate is an item that was due when the pass read it.
+type candidate struct {
+	key string
+	due time.Time
+}
+
+// pass fires every item due by the worker's clock, in the order of next_at (the due time, or the
+// retry time of an item that failed), BatchSize items per transaction, and returns when the next
+// unfired item is due (zero when none is). It returns early, with no error, when the worker is
+// stopping.
+func (w *Worker) pass(ctx context.Context) (time.Time, error) {
+	limit := max(256, w.set.BatchSize)
+	for {
+		due, err := w.due(ctx, limit)
+		if err != nil {
+			return time.Time{}, err
+		}
+		for rest := due; len(rest) > 0; {
+			if ctx.Err() != nil || w.stopping() {
+				return time.Time{}, nil
+			}
+			n := min(len(rest), w.set.BatchSize)
+			if err := w.fire(ctx, rest[:n]); err != nil {
+				return time.Time{}, err
+			}
+			rest = rest[n:]
+		}
+		if len(due) < limit {
+			return w.next(ctx)
+		}
+	}
+}
+
+// due reads up to limit items to fire now, in order. The transactions that fire them read each
+// again, locked, so an item fired, moved or cancelled since is skipped there.
+func (w *Worker) due(ctx context.Context, limit int) ([]candidate, error) {
+	const q = `SELECT item_key, due_at FROM scheduled_items
+		WHERE fired_at IS NULL AND failed_at IS NULL AND next_at <= $1
+		ORDER BY next_at, item_key LIMIT $2`
+	return sqlstore.All(ctx, w.db, "due items", func(s sqlstore.Scanner) (candidate, error) {
+		var c candidate
+		err := s.Scan(&c.key, &c.due)
+		c.due = c.due.UTC() // bound again later: SQLite compares the text
+		return c, err
+	}, q, storedTime(w.clock.Now()), limit)
+}
+
+// next returns when the next unfired item is due, or zero when none is.
+func (w *Worker) next(ctx context.Context) (time.Time, error) {
+	const q = `SELECT next_at FROM scheduled_items WHERE fired_at IS NULL AND failed_at IS NULL
+		ORDER BY next_at LIMIT 1`
+	var t time.Time
+	if err := w.db.QueryRowContext(ctx, q).Scan(&t); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return time.Time{}, nil
+		}
+		return time.Time{}, fmt.Errorf("next due item: %w", err)
+	}
+	return t, nil
+}
+
+// fire fires batch in one transaction. When that fails — one handler's error rolls back the
+// whole transaction — it fires the items one per transaction instead, so that only the failing
+// item waits for a retry while the others fire now, still in order.
+func (w *Worker) fire(ctx context.Context, batch []candidate) error {
+	err := w.fireTx(ctx, batch)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if len(batch) > 1 {
+		for i := range batch {
+			if err := w.fire(ctx, batch[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return w.failed(ctx, batch[0], err)
+}
+
+// fireTx fires the items of batch that are still due in one transaction.
+func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
+	var lags []time.Duration
+	err := w.db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+		lags = lags[:0] // the transaction may run again after a conflict
+		now := storedTime(w.clock.Now())
+		for _, c := range batch {
+			lag, fired, err := w.fireOne(ctx, tx, c.key, now)
+			if err != nil {
+				return err
+			}
+			if fired {
+				lags = append(lags, lag)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		w.metrics.fired(ctx, lags)
+	}
+	return err
+}
+
+// fireOne reads the item key locked, and when it is still due at now calls its handler and marks
+// it fired, all in tx. It reports the item's lag and whether it fired.
+func (w *Worker) fireOne(ctx context.Context, tx *sqlstore.Tx, key string, now time.Time) (time.Duration, bool, error) {
+	st, err := sqlstore.Get(ctx, tx, "scheduled item "+key, ErrNotFound, scanState,
+		tx.Dialect.ForUpdate(selectState+` WHERE item_key = $1`), key)
+	if errors.Is(err, ErrNotFound) {
+		return 0, false, nil // cancelled since the pass read it
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !st.Fired.IsZero() || !st.Failed.IsZero() || st.Next.After(now) {
+		// Fired by a worker that still thought it held the lease, given up, or moved to a
+		// later date since the pass read it.
+		return 0, false, nil
+	}
+	h, ok := w.handlers[st.Kind]
+	if !ok {
+		// Retried rather than given up: during a rolling deployment the new version may schedule
+		// a kind that only its own replicas can fire.
+		return 0, false, fmt.Errorf("fire %s: no handler for kind %q", key, st.Kind)
+	}
+	f := Fired{Key: st.Key, Kind: st.Kind, Resource: st.Resource, Payload: st.Payload,
+		Due: st.Due, FiredAt: now, Attempt: st.Attempts + 1}
+	if err := w.call(ctx, tx, h, f); err != nil {
+		return 0, false, fmt.Errorf("fire %s (%s): %w", key, st.Kind, err)
+	}
+	// The due time guards the mark: a handler that scheduled its own item again for another
+	// time (a recurring evaluation) leaves it armed for that time.
+	const mark = `UPDATE scheduled_items SET fired_at = $2, attempts = attempts + 1, last_error = '',
+		updated_at = $3 WHERE item_key = $1 AND due_at = $4 AND fired_at IS NULL`
+	if _, err := tx.ExecContext(ctx, mark, key, now, storedTime(time.Now()), st.Due); err != nil {
+		return 0, false, fmt.Errorf("mark %s fired: %w", key, err)
+	}
+	return now.Sub(st.Due), true, nil
+}
+
+// call runs h in a span of its own, turning a panic into the item's error.
+func (w *Worker) call(ctx context.Context, tx *sqlstore.Tx, h Handler, f Fired) (err error) {
+	ctx, span := w.tracer.Start(ctx, "scheduler fire "+f.Kind, trace.WithAttributes(
+		attribute.String("quarterdeck.scheduler.key", f.Key),
+		attribute.String("quarterdeck.scheduler.kind", f.Kind),
+		attribute.String("quarterdeck.resource.name", f.Resource),
+		attribute.Int("quarterdeck.scheduler.attempt", f.Attempt),
+	))
+	defer span.End()
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("scheduler handler panicked", "key", f.Key, "kind", f.Kind, "panic", r,
+				"stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "handler failed")
+		}
+	}()
+	return h(ctx, tx, f)
+}
+
+// failed records a failed attempt at firing c in a transaction of its own: the attempt count,
+// the error and when to try again, or that the worker gives up on the item.
+func (w *Worker) failed(ctx context.Context, c candidate, cause error) error {
+	now := storedTime(w.clock.Now())
+	var (
+		st       State
+		recorded bool
+		gaveUp   bool
+		retryIn  time.Duration
+	)
+	err := w.db.InTx(ctx, func(tx *sql.Tx) error {
+		recorded = false
+		var err error
+		// Only the schedule that failed: an item fired, cancelled or moved meanwhile keeps its
+		// state.
+		st, err = sqlstore.Get(ctx, tx, "scheduled item "+c.key, ErrNotFound, scanState,
+			w.db.Dialect.ForUpdate(selectState+` WHERE item_key = $1 AND due_at = $2
+				AND fired_at IS NULL AND failed_at IS NULL`), c.key, c.due)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st.Attempts++
+		gaveUp = st.Attempts >= w.set.MaxAttempts || isPermanent(cause)
+		failedAt := sql.NullTime{}
+		if gaveUp {
+			failedAt = sql.NullTime{Time: now, Valid: true}
+		} else {
+			retryIn = w.set.Backoff(st.Attempts)
+			st.Next = now.Add(retryIn)
+		}
+		const record = `UPDATE scheduled_items SET attempts = $2, last_error = $3, next_at = $4,
+			failed_at = $5, updated_at = $6 WHERE item_key = $1`
+		if _, err := tx.ExecContext(ctx, record, c.key, st.Attempts, errorText(cause), st.Next, failedAt,
+			storedTime(time.Now())); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the failure of scheduled item %s (%v): %w", c.key, cause, err)
+	}
+	if !recorded {
+		return nil
+	}
+	w.metrics.handlerError(ctx)
+	if gaveUp {
+		w.log.Error("scheduled item failed; giving up on it", "key", c.key, "kind", st.Kind,
+			"resource", st.Resource, "due", st.Due, "attempts", st.Attempts, "error", cause)
+		return nil
+	}
+	w.log.Warn("scheduled item failed; retrying", "key", c.key, "kind", st.Kind,
+		"resource", st.Resource, "due", st.Due, "attempts", st.Attempts, "retry_in", retryIn, "error", cause)
+	return nil
+}
+
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// errorText is err's text as an item keeps it: valid UTF-8 (PostgreSQL refuses anything else),
+// at most maxErrorLength bytes.
+func errorText(err error) string {
+	s := strings.ToValidUTF8(err.Error(), "?")
+	if len(s) <= maxErrorLength {
+		return s
+	}
+	s = s[:maxErrorLength]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
