@@ -22,6 +22,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -234,24 +235,21 @@ func (r *running) stop() {
 	})
 }
 
-// waitFor polls cond every 5 ms until it holds, failing the test after 20 s.
+// waitFor waits until cond holds, failing the test after 20 s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	waitWithin(t, 20*time.Second, what, cond)
 }
 
-// waitWithin polls cond every 5 ms until it holds, failing the test after timeout.
+// waitWithin waits until cond holds, failing the test after timeout with what it waited for.
 func waitWithin(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, what)
+	testkit.Eventually(t, timeout, func() error {
+		if cond() {
+			return nil
 		}
-		<-tick.C
-	}
+		return errors.New(what)
+	})
 }
 
 // waitAsleepUntil waits until the worker has looked at the table and gone to sleep until due.
@@ -276,7 +274,7 @@ func fired(t testing.TB, db *sqlstore.DB, key string) bool {
 }
 
 // readMetrics collects reader's metrics of the "budget" service by name: sums and gauges by
-// value, histograms by their count.
+// value, as testkit.Metrics does, and histograms by their count, which it does not read.
 func readMetrics(t testing.TB, reader *sdkmetric.ManualReader) map[string]float64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
