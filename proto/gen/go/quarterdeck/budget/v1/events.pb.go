@@ -13,6 +13,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1545,7 +1546,7 @@ func (x *LineOverspent) GetVersion() int64 {
 	return 0
 }
 
-// A budget's run-rate forecast to year end went above its planned amount. Evaluated at every change of its figures; published once per crossing.
+// A budget's run-rate forecast to year end went above its planned amount. Evaluated at every change of its figures and once a day (UTC) while the budget is in force, so that the calendar alone can raise it; published once per crossing.
 type BudgetForecastOverPlan struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The budget revision in force, `budgets/{budget}`.
@@ -1556,12 +1557,19 @@ type BudgetForecastOverPlan struct {
 	Forecast *money.Money `protobuf:"bytes,3,opt,name=forecast,proto3" json:"forecast,omitempty"`
 	// The date the forecast was computed at.
 	AsOf *date.Date `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// The resource whose change raised the forecast.
+	// The resource whose change raised the forecast; the budget itself when the daily evaluation
+	// found it over plan.
 	Cause string `protobuf:"bytes,5,opt,name=cause,proto3" json:"cause,omitempty"`
 	// The budget's version: every event about a budget has a higher one than the last.
-	Version       int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	// When the daily evaluation that found the forecast over plan was due (the start of a UTC
+	// day); unset when a change of the figures raised it.
+	EvaluationDueTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=evaluation_due_time,json=evaluationDueTime,proto3" json:"evaluation_due_time,omitempty"`
+	// When that evaluation ran: after evaluation_due_time by the scheduler's lag, or by as long as
+	// the service was down. Unset when a change of the figures raised it.
+	EvaluationTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=evaluation_time,json=evaluationTime,proto3" json:"evaluation_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *BudgetForecastOverPlan) Reset() {
@@ -1636,11 +1644,25 @@ func (x *BudgetForecastOverPlan) GetVersion() int64 {
 	return 0
 }
 
+func (x *BudgetForecastOverPlan) GetEvaluationDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationDueTime
+	}
+	return nil
+}
+
+func (x *BudgetForecastOverPlan) GetEvaluationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvaluationTime
+	}
+	return nil
+}
+
 var File_quarterdeck_budget_v1_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a$quarterdeck/budget/v1/transfer.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
+	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a$quarterdeck/budget/v1/transfer.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
 	"\x11CostCenterCreated\x12B\n" +
 	"\vcost_center\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CostCenterR\n" +
 	"costCenter\x12\x18\n" +
@@ -1767,14 +1789,16 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\tavailable\x18\x04 \x01(\v2\x12.google.type.MoneyR\tavailable\x12\x14\n" +
 	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
-	"\x04line\x12\toverspent\"\x88\x02\n" +
+	"\x04line\x12\toverspent\"\x99\x03\n" +
 	"\x16BudgetForecastOverPlan\x12\x16\n" +
 	"\x06budget\x18\x01 \x01(\tR\x06budget\x12,\n" +
 	"\aplanned\x18\x02 \x01(\v2\x12.google.type.MoneyR\aplanned\x12.\n" +
 	"\bforecast\x18\x03 \x01(\v2\x12.google.type.MoneyR\bforecast\x12&\n" +
 	"\x05as_of\x18\x04 \x01(\v2\x11.google.type.DateR\x04asOf\x12\x14\n" +
 	"\x05cause\x18\x05 \x01(\tR\x05cause\x12\x18\n" +
-	"\aversion\x18\x06 \x01(\x03R\aversion: \xc2\xf3\x18\x1c\n" +
+	"\aversion\x18\x06 \x01(\x03R\aversion\x12J\n" +
+	"\x13evaluation_due_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x11evaluationDueTime\x12C\n" +
+	"\x0fevaluation_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0eevaluationTime: \xc2\xf3\x18\x1c\n" +
 	"\x06budget\x12\x12forecast_over_planB\xee\x01\n" +
 	"\x19com.quarterdeck.budget.v1B\vEventsProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1;budgetv1\xa2\x02\x03QBX\xaa\x02\x15Quarterdeck.Budget.V1\xca\x02\x15Quarterdeck\\Budget\\V1\xe2\x02!Quarterdeck\\Budget\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Budget::V1b\x06proto3"
 
@@ -1828,6 +1852,7 @@ var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
 	(*Transfer)(nil),               // 33: quarterdeck.budget.v1.Transfer
 	(*ExchangeRate)(nil),           // 34: quarterdeck.budget.v1.ExchangeRate
 	(*date.Date)(nil),              // 35: google.type.Date
+	(*timestamppb.Timestamp)(nil),  // 36: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
 	26, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
@@ -1865,11 +1890,13 @@ var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
 	32, // 32: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
 	32, // 33: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
 	35, // 34: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	36, // 35: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
+	36, // 36: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_events_proto_init() }
