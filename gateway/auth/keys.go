@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -20,11 +19,8 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// MigrationTable is the goose version table of the gateway's own migrations.
-const MigrationTable = "gateway_migrations"
-
-// Migrations returns the gateway's schema for an engine.
-func Migrations(e sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, e) }
+// Migrations are the gateway's schema.
+var Migrations = sqldb.MigrationSet{Table: "gateway_migrations", Files: migrations}
 
 // OpenDatabase opens and migrates the gateway's database: a sqlite: file or a postgres:// URL,
 // whose tables live in the schema "gateway".
@@ -36,7 +32,7 @@ func OpenDatabase(ctx context.Context, url string, opts sqldb.Options) (*sqldb.D
 	if err != nil {
 		return nil, fmt.Errorf("gateway database: %w", err)
 	}
-	if err := db.Migrate(ctx, MigrationTable, Migrations(db.Engine())); err != nil {
+	if err := db.MigrateSets(ctx, Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("gateway database: %w", err)
 	}

@@ -40,7 +40,7 @@ func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1
 func Configured(cfg Settings, opts ...server.Option) host.Service {
 	return host.Service{
 		Domain:     Domain,
-		Migrations: store.Migrations,
+		Migrations: store.Migrations.For,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
 		Settings:   cfg,
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {

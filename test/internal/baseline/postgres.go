@@ -136,7 +136,7 @@ func warmPool(ctx context.Context, pool *pgxpool.Pool, n int) error {
 
 // createPostgresTables creates the row table and the outbox table in schema.
 func createPostgresTables(ctx context.Context, conn *pgx.Conn, schema string) error {
-	up, err := migrationsUp(outbox.Migrations(sqldb.Postgres))
+	up, err := migrationsUp(outbox.Migrations.For(sqldb.Postgres))
 	if err != nil {
 		return fmt.Errorf("postgres baseline: %w", err)
 	}

@@ -67,7 +67,7 @@ func SQLite(ctx context.Context, dir string, o Options) (res Result, err error) 
 			err = fmt.Errorf("sqlite baseline: close: %w", cerr)
 		}
 	}()
-	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(sqldb.SQLite)); err != nil {
+	if err := db.MigrateSets(ctx, outbox.Migrations); err != nil {
 		return Result{}, fmt.Errorf("sqlite baseline: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, rowTableSQLite); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestContract runs the contract suite against SQLite always and against PostgreSQL when a
@@ -34,7 +34,7 @@ func TestContract(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
 			run(t, func(t *testing.T) (store.Store, *sqldb.DB) {
-				db := openDB(t, database(t))
+				db := testkit.Open(t, database(t), append(host.PlatformMigrations(), store.Migrations)...)
 				events, err := outbox.NewFactory("quarterdeck", nil)
 				if err != nil {
 					t.Fatal(err)
@@ -43,24 +43,6 @@ func TestContract(t *testing.T) {
 			})
 		})
 	}
-}
-
-// openDB opens the test database d and applies the platform's and the budget migrations.
-func openDB(t testing.TB, d testenv.Database) *sqldb.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("open %s: %v", d.Engine, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := host.MigratePlatform(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, "budget_migrations", store.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	return db
 }
 
 // opener returns a fresh, empty store and the database under it.

@@ -4,14 +4,13 @@ import (
 	"testing"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // TestMigrationsAgree keeps the engines' schemas from drifting: each migration has its twin in
 // the other engine, saying the same but for type names, comments and constraint names.
 func TestMigrationsAgree(t *testing.T) {
 	t.Parallel()
-	diffs, err := sqldb.MigrationDrift(store.Migrations(sqldb.Postgres), store.Migrations(sqldb.SQLite))
+	diffs, err := store.Migrations.Drift()
 	if err != nil {
 		t.Fatal(err)
 	}

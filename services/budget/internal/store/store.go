@@ -8,7 +8,6 @@ package store
 import (
 	"context"
 	"embed"
-	"io/fs"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
@@ -19,8 +18,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the budget schema for an engine.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
+// Migrations are the budget schema, under the version table the host gives a service's own
+// migrations (<domain>_migrations).
+var Migrations = sqldb.MigrationSet{Table: "budget_migrations", Files: migrations}
 
 // Store reads the budget service's data and opens transactions to change it; its reads lock
 // nothing. It is a handle: copy it freely.

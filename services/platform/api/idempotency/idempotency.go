@@ -19,7 +19,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -33,12 +32,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the request ID table's schema for an engine; the host applies it to every
-// service's database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
-
-// MigrationTable is the version table of this package's migrations.
-const MigrationTable = "quarterdeck_idempotency_migrations"
+// Migrations are the request ID table's schema; the host applies them to every service's
+// database.
+var Migrations = sqldb.MigrationSet{Table: "quarterdeck_idempotency_migrations", Files: migrations}
 
 // Retention is how long a request ID is remembered: a retry within it is answered from the
 // stored response; after it, the ID may be pruned and would execute again.

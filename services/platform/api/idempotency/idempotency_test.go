@@ -27,7 +27,7 @@ const method = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
 
 // requestIDs are the package's migrations; open applies them twice, because migrations must
 // apply once however often they run.
-var requestIDs = testkit.Migrations{Table: idempotency.MigrationTable, Files: idempotency.Migrations}
+var requestIDs = idempotency.Migrations
 
 func open(t *testing.T, d testenv.Database) *sqldb.DB {
 	return testkit.Open(t, d, requestIDs, requestIDs)

@@ -16,7 +16,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -41,12 +40,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the consumer runtime's schema for an engine; the host applies it to every
-// service's database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
-
-// MigrationTable is the goose version table of the consumer runtime's migrations.
-const MigrationTable = "quarterdeck_consumer_migrations"
+// Migrations are the consumer runtime's schema; the host applies them to every service's
+// database.
+var Migrations = sqldb.MigrationSet{Table: "quarterdeck_consumer_migrations", Files: migrations}
 
 // Event is one delivered domain event, decoded from its CloudEvents headers and payload.
 type Event struct {

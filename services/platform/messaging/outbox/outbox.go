@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,12 +23,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the outbox schema for an engine; the host applies it to every service's
-// database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
-
-// MigrationTable is the version table of the platform's own migrations.
-const MigrationTable = "quarterdeck_platform_migrations"
+// Migrations are the outbox schema; the host applies them to every service's database. Their
+// version table keeps its first name, that of the platform's own migrations.
+var Migrations = sqldb.MigrationSet{Table: "quarterdeck_platform_migrations", Files: migrations}
 
 // Message is one event as stored in the outbox and published to NATS.
 type Message struct {

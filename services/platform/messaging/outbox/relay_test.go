@@ -27,7 +27,7 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 
 func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	return testkit.Open(t, d, testkit.Migrations{Table: outbox.MigrationTable, Files: outbox.Migrations})
+	return testkit.Open(t, d, outbox.Migrations)
 }
 
 // env is one test's outbox, on its database, and the name of its stream on a NATS server of the

@@ -290,25 +290,16 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 	return db, nil
 }
 
-// MigratePlatform applies the migrations of the platform's own tables — outbox, request IDs,
-// audit trail, consumer inbox and dead letters — each under its own version table, so that the
-// packages evolve independently.
+// PlatformMigrations are the migration sets of the platform's own tables — outbox, request IDs,
+// audit trail, consumer inbox and dead letters — in the order MigratePlatform applies them, each
+// under its own version table so that the packages evolve independently.
+func PlatformMigrations() []sqldb.MigrationSet {
+	return []sqldb.MigrationSet{outbox.Migrations, idempotency.Migrations, audit.Migrations, consumer.Migrations}
+}
+
+// MigratePlatform applies PlatformMigrations to db.
 func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
-	sets := []struct {
-		table string
-		fsys  func(sqldb.Engine) fs.FS
-	}{
-		{outbox.MigrationTable, outbox.Migrations},
-		{idempotency.MigrationTable, idempotency.Migrations},
-		{audit.MigrationTable, audit.Migrations},
-		{consumer.MigrationTable, consumer.Migrations},
-	}
-	for _, m := range sets {
-		if err := db.Migrate(ctx, m.table, m.fsys(db.Engine())); err != nil {
-			return err
-		}
-	}
-	return nil
+	return db.MigrateSets(ctx, PlatformMigrations()...)
 }
 
 // Addr is the address the gRPC server listens on.

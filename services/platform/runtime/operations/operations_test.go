@@ -28,7 +28,7 @@ type env struct {
 // chain.
 func start(t *testing.T, d testenv.Database, dl operations.DeadLetters) *env {
 	t.Helper()
-	db := testkit.Open(t, d, testkit.Migrations{Table: audit.MigrationTable, Files: audit.Migrations})
+	db := testkit.Open(t, d, audit.Migrations)
 	srv, err := rpc.NewServer(rpc.Options{Domain: "budget.quarterdeck.io", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

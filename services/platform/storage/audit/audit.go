@@ -9,7 +9,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -26,13 +25,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the audit schema for an engine; the host applies it to every service's
-// database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
-
-// MigrationTable is the version table of the audit migrations, separate from the outbox's so
-// that the two sets evolve independently.
-const MigrationTable = "quarterdeck_audit_migrations"
+// Migrations are the audit schema; the host applies them to every service's database, under a
+// version table separate from the outbox's so that the two sets evolve independently.
+var Migrations = sqldb.MigrationSet{Table: "quarterdeck_audit_migrations", Files: migrations}
 
 // The actions of the standard methods. Custom methods use their verb in upper case, e.g. "APPROVE".
 const (

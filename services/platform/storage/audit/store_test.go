@@ -21,7 +21,7 @@ import (
 // open opens d with the audit tables for the test.
 func open(t testing.TB, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	return testkit.Open(t, d, testkit.Migrations{Table: audit.MigrationTable, Files: audit.Migrations})
+	return testkit.Open(t, d, audit.Migrations)
 }
 
 func entry(i int) audit.Entry {

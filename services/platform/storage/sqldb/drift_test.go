@@ -1,7 +1,6 @@
 package sqldb_test
 
 import (
-	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -16,10 +15,10 @@ import (
 // TestPlatformMigrationsAgree keeps the platform's own tables alike on both engines.
 func TestPlatformMigrationsAgree(t *testing.T) {
 	t.Parallel()
-	for name, migrations := range map[string]func(sqldb.Engine) fs.FS{
+	for name, migrations := range map[string]sqldb.MigrationSet{
 		"outbox": outbox.Migrations, "idempotency": idempotency.Migrations, "audit": audit.Migrations, "consumer": consumer.Migrations,
 	} {
-		diffs, err := sqldb.MigrationDrift(migrations(sqldb.Postgres), migrations(sqldb.SQLite))
+		diffs, err := migrations.Drift()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -193,6 +193,41 @@ func (db *DB) Migrate(ctx context.Context, table string, fsys fs.FS) error {
 	return nil
 }
 
+// MigrationSet is one package's migrations under their own version table, so that the platform's
+// packages and each service keep separate histories in one schema. A package embeds its folder
+// and declares its set once:
+//
+//	//go:embed migrations
+//	var migrations embed.FS
+//
+//	var Migrations = sqldb.MigrationSet{Table: "quarterdeck_audit_migrations", Files: migrations}
+type MigrationSet struct {
+	// Table is the goose version table.
+	Table string
+	// Files holds one folder of goose SQL files per engine under migrations/ (migrations/postgres,
+	// migrations/sqlite).
+	Files fs.FS
+}
+
+// For returns the set's migrations for engine.
+func (s MigrationSet) For(engine Engine) fs.FS { return EngineMigrations(s.Files, engine) }
+
+// Drift compares the set's PostgreSQL and SQLite migrations with MigrationDrift.
+func (s MigrationSet) Drift() ([]string, error) {
+	return MigrationDrift(s.For(Postgres), s.For(SQLite))
+}
+
+// MigrateSets applies sets in order with Migrate, each for the database's engine under its own
+// version table.
+func (db *DB) MigrateSets(ctx context.Context, sets ...MigrationSet) error {
+	for _, s := range sets {
+		if err := db.Migrate(ctx, s.Table, s.For(db.engine)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AfterCommit registers fn to run after every transaction that InTx commits. The outbox relay
 // uses it to wake up as soon as new events are durable instead of waiting for its next poll.
 func (db *DB) AfterCommit(fn func()) {

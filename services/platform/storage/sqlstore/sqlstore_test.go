@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 type thing struct {
@@ -37,17 +37,7 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 		t.Run(d.Engine, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			raw, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { raw.Close() })
-			if err := raw.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(raw.Engine())); err != nil {
-				t.Fatal(err)
-			}
-			if err := raw.Migrate(ctx, audit.MigrationTable, audit.Migrations(raw.Engine())); err != nil {
-				t.Fatal(err)
-			}
+			raw := testkit.Open(t, d, outbox.Migrations, audit.Migrations)
 			const schema = `CREATE TABLE things (id TEXT PRIMARY KEY, parent TEXT NOT NULL, n BIGINT NOT NULL);
 				INSERT INTO things VALUES ('a', 'p', 1), ('b', 'p', 2), ('c', 'q', 3)`
 			for stmt := range strings.SplitSeq(schema, ";") {

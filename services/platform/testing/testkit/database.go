@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"context"
-	"io/fs"
 	"log/slog"
 	"testing"
 
@@ -11,18 +10,9 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
-// Migrations is one set of migrations under its own version table, as each platform package
-// (outbox, audit, idempotency, consumer) and each service ships them.
-type Migrations struct {
-	// Table is the version table, e.g. audit.MigrationTable.
-	Table string
-	// Files returns the migrations for an engine, e.g. audit.Migrations.
-	Files func(sqldb.Engine) fs.FS
-}
-
 // Open opens d for the test, closed when it ends, and applies sets in order: a store test's
-// database with the tables it needs and no others.
-func Open(t testing.TB, d testenv.Database, sets ...Migrations) *sqldb.DB {
+// database with the tables it needs and no others, e.g. Open(t, d, audit.Migrations).
+func Open(t testing.TB, d testenv.Database, sets ...sqldb.MigrationSet) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
@@ -30,10 +20,8 @@ func Open(t testing.TB, d testenv.Database, sets ...Migrations) *sqldb.DB {
 		t.Fatalf("open %s database: %v", d.Engine, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	for _, m := range sets {
-		if err := db.Migrate(ctx, m.Table, m.Files(db.Engine())); err != nil {
-			t.Fatalf("migrate %s: %v", m.Table, err)
-		}
+	if err := db.MigrateSets(ctx, sets...); err != nil {
+		t.Fatalf("migrate: %v", err)
 	}
 	return db
 }

@@ -169,7 +169,7 @@ func TestDatabases(t *testing.T) {
 		if d.Engine == testenv.EnginePostgres {
 			fresh = testenv.Postgres(t)
 		}
-		db := testkit.Open(t, fresh, testkit.Migrations{Table: audit.MigrationTable, Files: audit.Migrations})
+		db := testkit.Open(t, fresh, audit.Migrations)
 		if got := tables(t, db, "audit_records", "outbox"); !slices.Equal(got, []bool{true, false}) {
 			t.Errorf("Open with the audit migrations: audit_records, outbox exist = %v", got)
 		}
