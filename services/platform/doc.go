@@ -45,5 +45,6 @@
 //	  testkit     a service started for a test, clients acting as a caller, error assertions,
 //	              Eventually
 //
-//	internal/   pieces the packages above share: timed waits, work-queue gauges
+//	internal/   pieces the packages above share: the leased batch loop of the relay and the sealer,
+//	            timed waits, work-queue gauges
 package platform

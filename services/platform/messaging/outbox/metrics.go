@@ -61,7 +61,7 @@ func newRelayMetrics(r *Relay) (*relayMetrics, error) {
 		OldestAgeDescription: "Age of the oldest unpublished outbox event (0 when none is waiting).",
 		LeaseHeld:            MetricLeaseHeld,
 		LeaseHeldDescription: "1 while this replica's outbox relay is the active one, else 0.",
-	}, rm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Pending(ctx, r.db) }, r.leased.Load)
+	}, rm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Pending(ctx, r.db) }, r.loop.Leased)
 	if err != nil {
 		return nil, fmt.Errorf("outbox metrics: %w", err)
 	}

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,7 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/leader"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -73,12 +71,8 @@ type Relay struct {
 	log    *slog.Logger
 	tracer trace.Tracer
 
-	wake      chan struct{}
-	drain     chan struct{}
-	drainOnce sync.Once
-	done      chan struct{}
+	loop      *leader.Loop
 	lastPrune time.Time
-	leased    atomic.Bool // read by the lease_held gauge
 	metrics   *relayMetrics
 }
 
@@ -108,149 +102,44 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}
-	return &Relay{
+	r := &Relay{
 		db:     db,
 		js:     js,
 		opts:   opts,
 		log:    opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
 		tracer: opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"),
-		wake:   make(chan struct{}, 1),
-		drain:  make(chan struct{}),
-		done:   make(chan struct{}),
 	}
+	r.loop = leader.New(db, leader.Config{
+		What: "outbox relay", Kind: "quarterdeck-outbox-relay", Name: opts.Name,
+		Pass: r.publishBatch, BatchSize: opts.BatchSize, Idle: r.prune, Failed: "publish failed; retrying",
+		PollInterval: opts.PollInterval, StandbyPolls: 5, MinInterval: opts.MinInterval,
+		FirstBackoff: 100 * time.Millisecond, MaxBackoff: opts.MaxBackoff, Logger: r.log,
+	})
+	return r
 }
 
 // Notify wakes the relay because new rows were committed. It never blocks.
-func (r *Relay) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Relay) Notify() { r.loop.Notify() }
 
 // Run publishes until ctx is cancelled or Shutdown has drained the outbox. It returns nil on a
 // normal stop.
 func (r *Relay) Run(ctx context.Context) error {
-	defer close(r.done)
 	m, err := newRelayMetrics(r)
 	if err != nil {
 		r.log.Warn("outbox relay runs without metrics", "error", err)
 	}
 	r.metrics = m
 	defer m.close()
-	for {
-		l, err := r.acquire(ctx)
-		if err != nil {
-			return nil // stopped while waiting to lead
-		}
-		r.leased.Store(true)
-		r.lead(ctx, l)
-		r.leased.Store(false)
-		l.Release()
-		if ctx.Err() != nil || r.draining() {
-			return nil
-		}
-	}
+	return r.loop.Run(ctx)
 }
 
 // Shutdown asks Run to publish what is pending and return. It waits until Run has returned or ctx
 // is done; the caller cancels Run's context afterwards in either case.
 func (r *Relay) Shutdown(ctx context.Context) error {
-	r.drainOnce.Do(func() { close(r.drain) })
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("outbox relay %s: drain: %w", r.opts.Name, ctx.Err())
+	if err := r.loop.Shutdown(ctx); err != nil {
+		return fmt.Errorf("outbox relay %s: drain: %w", r.opts.Name, err)
 	}
-}
-
-func (r *Relay) draining() bool {
-	select {
-	case <-r.drain:
-		return true
-	default:
-		return false
-	}
-}
-
-// lead publishes while this relay holds the lease.
-func (r *Relay) lead(ctx context.Context, l *sqldb.Lease) {
-	backoff := 100 * time.Millisecond
-	poll := time.NewTimer(r.opts.PollInterval)
-	defer poll.Stop()
-	for {
-		started := time.Now()
-		n, err := r.publishBatch(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			// Also while draining: the drain keeps trying until its deadline cancels ctx.
-			r.log.Warn("publish failed; retrying", "error", err, "retry_in", backoff)
-			if !r.sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, r.opts.MaxBackoff)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if n == r.opts.BatchSize {
-			continue // more may be waiting
-		}
-		if r.draining() {
-			// Rows committed while this pass ran are not in it: the drain ends on an empty pass.
-			if n == 0 {
-				return
-			}
-			continue
-		}
-		r.prune(ctx)
-		if !poll.Stop() {
-			select {
-			case <-poll.C:
-			default:
-			}
-		}
-		poll.Reset(r.opts.PollInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.drain:
-		case <-r.wake:
-		case <-poll.C:
-		}
-		if !r.draining() {
-			// Woken soon after the last pass: let more commits gather for the next one.
-			if !wait.For(ctx, r.opts.MinInterval-time.Since(started), r.drain) {
-				return
-			}
-		}
-		if err := l.Check(ctx); err != nil {
-			r.log.Warn("outbox relay lost its lease", "error", err)
-			return
-		}
-	}
-}
-
-// sleep waits for d, returning false when ctx ends first. A wake-up or a drain request cuts the
-// wait short so that recovery and shutdown are prompt; once draining, only ctx and the timer do,
-// so that retries keep their backoff.
-func (r *Relay) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	drain := r.drain
-	if r.draining() {
-		drain = nil
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-r.wake:
-	case <-drain:
-	}
-	return true
+	return nil
 }
 
 const selectPendingSQL = `SELECT seq, event_id, subject, event_type, source, resource_name,
@@ -440,28 +329,4 @@ func Pending(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time, 
 		return 0, time.Time{}, fmt.Errorf("outbox backlog: %w", err)
 	}
 	return count, t.Time.UTC(), nil
-}
-
-// acquire blocks until this relay may run: on PostgreSQL one replica's relay holds the lease
-// (sqldb.Lease) and the others stand by, taking over when its connection ends.
-func (r *Relay) acquire(ctx context.Context) (*sqldb.Lease, error) {
-	logged := false
-	for {
-		l, ok, err := r.db.TryLease(ctx, "quarterdeck-outbox-relay", r.opts.Name)
-		switch {
-		case err != nil:
-			r.log.Warn("outbox relay lease", "error", err)
-		case ok:
-			if r.db.Engine() == sqldb.Postgres {
-				r.log.Info("active outbox relay")
-			}
-			return l, nil
-		case !logged:
-			r.log.Info("another replica's outbox relay is active; standing by")
-			logged = true
-		}
-		if !r.sleep(ctx, r.opts.PollInterval*5) || r.draining() {
-			return nil, errors.New("stopped")
-		}
-	}
 }

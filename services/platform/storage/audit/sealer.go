@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/leader"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
@@ -53,11 +51,7 @@ type Sealer struct {
 	db      *sqldb.DB
 	opts    SealerOptions
 	log     *slog.Logger
-	wake    chan struct{}
-	drain   chan struct{}
-	once    sync.Once
-	done    chan struct{}
-	leased  atomic.Bool // read by the lease_held gauge
+	loop    *leader.Loop
 	metrics *sealerMetrics
 }
 
@@ -78,147 +72,49 @@ func NewSealer(db *sqldb.DB, opts SealerOptions) *Sealer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Sealer{
-		db:    db,
-		opts:  opts,
-		log:   opts.Logger.With("component", "audit-sealer", "sealer", opts.Name),
-		wake:  make(chan struct{}, 1),
-		drain: make(chan struct{}),
-		done:  make(chan struct{}),
-	}
+	s := &Sealer{db: db, opts: opts, log: opts.Logger.With("component", "audit-sealer", "sealer", opts.Name)}
+	s.loop = leader.New(db, leader.Config{
+		What: "audit sealer", Kind: "quarterdeck-audit-sealer", Name: opts.Name,
+		Pass: s.seal, BatchSize: opts.BatchSize, Failed: "sealing audit records failed; retrying",
+		PollInterval: opts.PollInterval, StandbyPolls: 4, MinInterval: opts.MinInterval,
+		FirstBackoff: 50 * time.Millisecond, MaxBackoff: opts.MaxBackoff, Logger: s.log,
+	})
+	return s
 }
 
 // Notify wakes the sealer because records may have been committed. It never blocks; register it
 // with sqldb.DB.AfterCommit.
-func (s *Sealer) Notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Sealer) Notify() { s.loop.Notify() }
 
 // Run seals until ctx is cancelled or Shutdown has sealed what was pending. It returns nil on a
 // normal stop.
 func (s *Sealer) Run(ctx context.Context) error {
-	defer close(s.done)
 	m, err := newSealerMetrics(s)
 	if err != nil {
 		s.log.Warn("audit sealer runs without metrics", "error", err)
 	}
 	s.metrics = m
 	defer m.close()
-	for {
-		l, err := s.acquire(ctx)
-		if err != nil {
-			return nil // stopped while waiting to lead
-		}
-		s.leased.Store(true)
-		s.lead(ctx, l)
-		s.leased.Store(false)
-		l.Release()
-		if ctx.Err() != nil || s.draining() {
-			return nil
-		}
-	}
+	return s.loop.Run(ctx)
 }
 
 // Shutdown asks Run to seal what is pending and return. It waits until Run has returned or ctx is
 // done; the caller cancels Run's context afterwards in either case. A standby sealer (another
 // replica leads) returns at once: the leader seals.
 func (s *Sealer) Shutdown(ctx context.Context) error {
-	s.once.Do(func() { close(s.drain) })
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("audit sealer %s: flush: %w", s.opts.Name, ctx.Err())
+	if err := s.loop.Shutdown(ctx); err != nil {
+		return fmt.Errorf("audit sealer %s: flush: %w", s.opts.Name, err)
 	}
+	return nil
 }
 
-func (s *Sealer) draining() bool {
-	select {
-	case <-s.drain:
-		return true
-	default:
-		return false
-	}
-}
-
-// lead seals while this sealer holds the lease.
-func (s *Sealer) lead(ctx context.Context, l *sqldb.Lease) {
-	backoff := 50 * time.Millisecond
-	poll := time.NewTimer(s.opts.PollInterval)
-	defer poll.Stop()
-	for {
-		started := time.Now()
-		n, err := sealBatch(ctx, s.db, s.opts.BatchSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Warn("sealing audit records failed; retrying", "error", err, "retry_in", backoff)
-			if !s.sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(backoff*2, s.opts.MaxBackoff)
-			continue
-		}
-		backoff = 50 * time.Millisecond
+// seal is one pass of the sealer.
+func (s *Sealer) seal(ctx context.Context) (int, error) {
+	n, err := sealBatch(ctx, s.db, s.opts.BatchSize)
+	if err == nil {
 		s.metrics.sealed(ctx, n)
-		if n == s.opts.BatchSize {
-			continue // more may be waiting
-		}
-		if s.draining() {
-			// Records committed while this pass ran are not in it: the flush ends on an empty pass.
-			if n == 0 {
-				return
-			}
-			continue
-		}
-		if !poll.Stop() {
-			select {
-			case <-poll.C:
-			default:
-			}
-		}
-		poll.Reset(s.opts.PollInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.drain:
-		case <-s.wake:
-		case <-poll.C:
-		}
-		if !s.draining() {
-			// Woken soon after the last pass: let more commits accumulate for the next one.
-			if !wait.For(ctx, s.opts.MinInterval-time.Since(started), s.drain) {
-				return
-			}
-		}
-		if err := l.Check(ctx); err != nil {
-			s.log.Warn("audit sealer lost its lease", "error", err)
-			return
-		}
 	}
-}
-
-// sleep waits for d, returning false when ctx ends first; a wake-up or a flush request cuts it
-// short, except while flushing, so that retries keep their backoff.
-func (s *Sealer) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	drain := s.drain
-	if s.draining() {
-		drain = nil
-	}
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-s.wake:
-	case <-drain:
-	}
-	return true
+	return n, err
 }
 
 // SealPending seals every record committed unsealed before the call, in batches, and returns how
@@ -372,28 +268,4 @@ func Unsealed(ctx context.Context, db *sqldb.DB) (count int64, oldest time.Time,
 		return 0, time.Time{}, fmt.Errorf("unsealed audit records: %w", err)
 	}
 	return count, t.Time.UTC(), nil
-}
-
-// acquire blocks until this sealer may run: on PostgreSQL one replica's sealer holds the lease
-// (sqldb.Lease) and the others stand by, taking over when its connection ends.
-func (s *Sealer) acquire(ctx context.Context) (*sqldb.Lease, error) {
-	logged := false
-	for {
-		l, ok, err := s.db.TryLease(ctx, "quarterdeck-audit-sealer", s.opts.Name)
-		switch {
-		case err != nil:
-			s.log.Warn("audit sealer lease", "error", err)
-		case ok:
-			if s.db.Engine() == sqldb.Postgres {
-				s.log.Info("active audit sealer")
-			}
-			return l, nil
-		case !logged:
-			s.log.Info("another replica's audit sealer is active; standing by")
-			logged = true
-		}
-		if !s.sleep(ctx, s.opts.PollInterval*4) || s.draining() {
-			return nil, errors.New("stopped")
-		}
-	}
 }

@@ -54,7 +54,7 @@ func newSealerMetrics(s *Sealer) (*sealerMetrics, error) {
 		OldestAgeDescription: "Age of the oldest unsealed audit record (0 when none is waiting).",
 		LeaseHeld:            MetricSealerLeaseHeld,
 		LeaseHeldDescription: "1 while this replica's audit sealer is the active one, else 0.",
-	}, sm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Unsealed(ctx, s.db) }, s.leased.Load)
+	}, sm.attrs, func(ctx context.Context) (int64, time.Time, error) { return Unsealed(ctx, s.db) }, s.loop.Leased)
 	if err != nil {
 		return nil, fmt.Errorf("audit metrics: %w", err)
 	}
