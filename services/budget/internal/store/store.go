@@ -7,20 +7,12 @@ package store
 
 import (
 	"context"
-	"embed"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the budget schema, under the version table the host gives a service's own
-// migrations (<domain>_migrations).
-var Migrations = sqldb.MigrationSet{Table: "budget_migrations", Files: migrations}
 
 // Store reads the budget service's data and opens transactions to change it; its reads lock
 // nothing. It is a handle: copy it freely.

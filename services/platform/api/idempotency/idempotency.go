@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,13 +27,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the request ID table's schema; the host applies them to every service's
-// database.
-var Migrations = sqldb.MigrationSet{Table: "quarterdeck_idempotency_migrations", Files: migrations}
 
 // Retention is how long a request ID is remembered: a retry within it is answered from the
 // stored response; after it, the ID may be pruned and would execute again.

@@ -13,7 +13,6 @@ package consumer
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,13 +35,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the consumer runtime's schema; the host applies them to every service's
-// database.
-var Migrations = sqldb.MigrationSet{Table: "quarterdeck_consumer_migrations", Files: migrations}
 
 // Event is one delivered domain event, decoded from its CloudEvents headers and payload.
 type Event struct {

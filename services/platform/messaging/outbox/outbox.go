@@ -7,7 +7,6 @@ package outbox
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
 	"time"
 
@@ -17,15 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the outbox schema; the host applies them to every service's database. Their
-// version table keeps its first name, that of the platform's own migrations.
-var Migrations = sqldb.MigrationSet{Table: "quarterdeck_platform_migrations", Files: migrations}
 
 // Message is one event as stored in the outbox and published to NATS.
 type Message struct {

@@ -7,7 +7,6 @@ package audit
 
 import (
 	"context"
-	"embed"
 	"fmt"
 	"time"
 
@@ -19,15 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the audit schema; the host applies them to every service's database, under a
-// version table separate from the outbox's so that the two sets evolve independently.
-var Migrations = sqldb.MigrationSet{Table: "quarterdeck_audit_migrations", Files: migrations}
 
 // The actions of the standard methods. Custom methods use their verb in upper case, e.g. "APPROVE".
 const (
