@@ -15,6 +15,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -900,41 +901,30 @@ func runBudgets(t *testing.T, open opener) {
 		s, _ := open(t)
 		setup(t, s)
 		const writers = 16
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				errs <- withinErr(s, func(ctx context.Context, tx store.Tx) error {
-					c, err := tx.LockChain(ctx, "b1")
-					if err != nil {
-						return err
-					}
-					b, err := tx.LineBalance(ctx, "b1", "l1")
-					if err != nil {
-						return err
-					}
-					a := newActual(fmt.Sprintf("w%02d", i), "l1", 100, 100, domain.Date{Year: 2026, Month: time.May, Day: 1}, 2)
-					if err := tx.InsertActual(ctx, a); err != nil {
-						return err
-					}
-					b.ActualMinor += 100
-					b.Version++
-					if err := tx.PutLineBalance(ctx, b); err != nil {
-						return err
-					}
-					prev := c.Version
-					c.Version++
-					return tx.UpdateChain(ctx, c, prev)
-				})
+		testkit.Concurrently(t, writers, func(i int) error {
+			return withinErr(s, func(ctx context.Context, tx store.Tx) error {
+				c, err := tx.LockChain(ctx, "b1")
+				if err != nil {
+					return err
+				}
+				b, err := tx.LineBalance(ctx, "b1", "l1")
+				if err != nil {
+					return err
+				}
+				a := newActual(fmt.Sprintf("w%02d", i), "l1", 100, 100, domain.Date{Year: 2026, Month: time.May, Day: 1}, 2)
+				if err := tx.InsertActual(ctx, a); err != nil {
+					return err
+				}
+				b.ActualMinor += 100
+				b.Version++
+				if err := tx.PutLineBalance(ctx, b); err != nil {
+					return err
+				}
+				prev := c.Version
+				c.Version++
+				return tx.UpdateChain(ctx, c, prev)
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Errorf("writer: %v", err)
-			}
-		}
+		})
 		c, _ := s.GetChain(ctx, "b1")
 		bs, _ := s.LineBalances(ctx, "b1")
 		if c.Version != writers+1 || len(bs) != 1 || bs[0].ActualMinor != 100*writers || bs[0].Version != writers {

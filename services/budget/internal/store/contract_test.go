@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -307,32 +306,21 @@ func run(t *testing.T, open opener) {
 		s, _ := open(t)
 		insert(t, s, newCC(t, "infra", "CC-100", ""))
 		const writers = 20
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for i := range writers {
-			wg.Go(func() {
-				errs <- s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-					c, err := tx.GetCostCenter(ctx, "infra")
-					if err != nil {
-						return err
-					}
-					prev := c.Version
-					// Each writer appends its mark: a lost update would drop one.
-					desc := c.Description + fmt.Sprintf("[%d]", i)
-					if _, err := c.Apply([]string{domain.FieldDescription}, domain.CostCenterFields{Description: desc}, t0); err != nil {
-						return err
-					}
-					return tx.UpdateCostCenter(ctx, c, prev)
-				})
+		testkit.Concurrently(t, writers, func(i int) error {
+			return s.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+				c, err := tx.GetCostCenter(ctx, "infra")
+				if err != nil {
+					return err
+				}
+				prev := c.Version
+				// Each writer appends its mark: a lost update would drop one.
+				desc := c.Description + fmt.Sprintf("[%d]", i)
+				if _, err := c.Apply([]string{domain.FieldDescription}, domain.CostCenterFields{Description: desc}, t0); err != nil {
+					return err
+				}
+				return tx.UpdateCostCenter(ctx, c, prev)
 			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Errorf("writer: %v", err)
-			}
-		}
+		})
 		got, err := s.GetCostCenter(ctx, "infra")
 		if err != nil {
 			t.Fatal(err)

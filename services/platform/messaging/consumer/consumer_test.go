@@ -36,8 +36,7 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 // application of an event shows as a second row.
 func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
-	db := testkit.Open(t, d, consumer.Migrations,
-		outbox.Migrations)
+	db := testkit.Open(t, d, consumer.Migrations, outbox.Migrations)
 	ddl := `CREATE TABLE effects (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id TEXT NOT NULL, version BIGINT NOT NULL)`
 	if db.Engine() == sqldb.SQLite {
 		ddl = `CREATE TABLE effects (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, version INTEGER NOT NULL)`
