@@ -3,8 +3,8 @@ package listing_test
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // table is the field table of item; res is what Plan checks requests against.
@@ -197,34 +198,18 @@ func selectItems(t *testing.T, db *sqldb.DB, q *listing.Query) []item {
 		s += " WHERE " + q.Where
 	}
 	s += fmt.Sprintf(" ORDER BY %s LIMIT $%d", q.OrderBy, len(q.Args)+1)
-	rows, err := db.QueryContext(context.Background(), s, append(q.Args, q.Limit)...)
-	if err != nil {
-		t.Fatalf("%s: %v", s, err)
-	}
-	defer rows.Close()
-	var out []item
-	for rows.Next() {
+	return testkit.Rows(t, db, func(r *sql.Rows) (item, error) {
 		var it item
-		if err := rows.Scan(&it.id, &it.name, &it.parent, &it.size, &it.active, &it.at); err != nil {
-			t.Fatal(err)
-		}
+		err := r.Scan(&it.id, &it.name, &it.parent, &it.size, &it.active, &it.at)
 		it.at = it.at.UTC()
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+		return it, err
+	}, s, append(q.Args, q.Limit)...)
 }
 
 func openItems(t *testing.T, d testenv.Database) (*sqldb.DB, []item) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testkit.Open(t, d)
 	ts := "TIMESTAMPTZ"
 	if db.Engine() == sqldb.SQLite {
 		ts = "TIMESTAMP"

@@ -15,6 +15,17 @@ type Querier interface {
 // what a test reads back from a table beside the API. An error fails the test.
 func Column[T any](t testing.TB, db Querier, query string, args ...any) []T {
 	t.Helper()
+	return Rows(t, db, func(r *sql.Rows) (T, error) {
+		var v T
+		err := r.Scan(&v)
+		return v, err
+	}, query, args...)
+}
+
+// Rows runs query on db and returns its rows in order, each read by scan. An error fails the
+// test.
+func Rows[T any](t testing.TB, db Querier, scan func(*sql.Rows) (T, error), query string, args ...any) []T {
+	t.Helper()
 	rows, err := db.QueryContext(context.Background(), query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
@@ -22,8 +33,8 @@ func Column[T any](t testing.TB, db Querier, query string, args ...any) []T {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
-		var v T
-		if err := rows.Scan(&v); err != nil {
+		v, err := scan(rows)
+		if err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
 		out = append(out, v)
