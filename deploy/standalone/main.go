@@ -29,6 +29,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -57,6 +58,7 @@ type settings struct {
 	OIDC               auth.JWTConfig `prefix:"OIDC_"`
 	Events             events.StreamConfig
 	Consumers          consumer.Settings
+	Scheduler          scheduler.Settings
 	Telemetry          telemetry.Config
 }
 
@@ -228,6 +230,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 			NATS:        nc,
 			Stream:      cfg.Events,
 			Consumers:   cfg.Consumers,
+			Scheduler:   cfg.Scheduler,
 			Logger:      log,
 			Identity:    verifier,
 		})

@@ -1,9 +1,10 @@
 // Package host runs a domain service: it opens and migrates the service's database, makes sure
 // its event stream exists, serves its gRPC API behind the shared interceptors, runs its outbox
-// relay, and shuts all of that down in order. The standalone binary hosts every service in one
-// process; each service's own binary, whose main is one call to ServiceMain, hosts one. Both go
-// through Start, so the two run modes cannot drift apart, and every binary runs its telemetry,
-// profiling and NATS connection through a Process.
+// relay and, for a service with due items, its scheduler, and shuts all of that down in order.
+// The standalone binary hosts every service in one process; each service's own binary, whose
+// main is one call to ServiceMain, hosts one. Both go through Start, so the two run modes cannot
+// drift apart, and every binary runs its telemetry, profiling and NATS connection through a
+// Process.
 package host
 
 import (
@@ -25,12 +26,15 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/operations"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // Service describes a domain service to the host.
@@ -47,6 +51,10 @@ type Service struct {
 	// Consumers declares the service's consumers of other services' events (nil: none). The host
 	// runs them after the service starts serving and drains them at Stop.
 	Consumers func(deps Deps) []consumer.Spec
+	// Schedules declares the handlers of the service's due items, by kind (nil: the service
+	// schedules nothing and runs no scheduler). The host runs a scheduler.Worker with them on the
+	// service's database and the clock of Options.Clock, and stops it at Stop.
+	Schedules func(deps Deps) map[string]scheduler.Handler
 	// Peers are the domains of the services it calls over gRPC, e.g. "budget" (nil: none). The
 	// host connects to each at its address in Options.Peers, gives the connections to Register
 	// in Deps.Peers, reports each peer's health under peer.HealthName and closes them at Stop.
@@ -89,6 +97,9 @@ type Deps struct {
 	// Peers are the connections to the services of Service.Peers, by domain, for their
 	// generated clients: budgetv1.NewBudgetServiceClient(deps.Peers["budget"]).
 	Peers map[string]*peer.Conn
+	// Clock is the time of the service's business: what "today" is for its figures and dates,
+	// and when its scheduler fires due items. Never nil.
+	Clock clock.Clock
 }
 
 // Options configures one hosted service.
@@ -110,7 +121,12 @@ type Options struct {
 	AuditSealInterval time.Duration
 	// Consumers are the delivery settings of the service's event consumers.
 	Consumers consumer.Settings
-	Logger    *slog.Logger
+	// Scheduler are the settings of the service's scheduler worker (see Service.Schedules).
+	Scheduler scheduler.Settings
+	// Clock is the service's clock, in Deps.Clock and the scheduler's (nil: the real clock).
+	// Tests pass a *clock.Fake and move it to make dates arrive.
+	Clock  clock.Clock
+	Logger *slog.Logger
 	// Identity verifies the caller identity the gateway forwards; every call but the health
 	// checks must carry one. Required.
 	Identity *identity.Verifier
@@ -127,10 +143,12 @@ type Instance struct {
 	relay  *outbox.Relay
 	sealer *audit.Sealer
 	cons   *consumer.Runtime
+	sched  *scheduler.Worker // nil when the service schedules nothing
 	peers  *peers
 	cancel context.CancelFunc
 	relayC chan error
 	sealC  chan error
+	schedC chan error
 	serveC chan error
 	pruneC chan struct{}
 	log    *slog.Logger
@@ -149,6 +167,9 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	if opts.Identity == nil {
 		return nil, errors.New("host: an identity verifier is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
 	}
 	log := opts.Logger.With("service", svc.Domain)
 	var cleanup []func()
@@ -192,7 +213,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 	ops := operations.New(svc.Domain, audit.NewStore(db))
-	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns}
+	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns, Clock: opts.Clock}
 	var specs []consumer.Spec
 	if svc.Consumers != nil {
 		specs = svc.Consumers(deps)
@@ -212,6 +233,18 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	// Every service serves its audit trail and dead letters under the same API.
 	operationsv1.RegisterOperationsServiceServer(srv, ops)
+
+	// The scheduler, for a service that declares due items. Its metrics go to the global meter
+	// provider, as the relay's do: the one the Process exports at /metrics.
+	var sched *scheduler.Worker
+	if svc.Schedules != nil {
+		sched, err = scheduler.NewWorker(sqlstore.New(db, factory), svc.Schedules(deps), scheduler.Options{
+			Name: svc.Domain, Settings: opts.Scheduler, Clock: opts.Clock, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+		}
+	}
 
 	lis := opts.Listener
 	if lis == nil {
@@ -233,15 +266,22 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		Name: svc.Domain, PollInterval: opts.AuditSealInterval, Logger: log,
 	})
 	db.AfterCommit(sealer.Notify)
+	if sched != nil {
+		// A commit may have scheduled an item due before the one the worker sleeps until.
+		db.AfterCommit(sched.Notify)
+	}
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, peers: peers, cancel: relayCancel,
-		relayC: make(chan error, 1), sealC: make(chan error, 1), serveC: make(chan error, 1),
-		pruneC: make(chan struct{}), log: log,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, sched: sched, peers: peers,
+		cancel: relayCancel, relayC: make(chan error, 1), sealC: make(chan error, 1), schedC: make(chan error, 1),
+		serveC: make(chan error, 1), pruneC: make(chan struct{}), log: log,
 	}
 	go func() { in.relayC <- relay.Run(relayCtx) }()
 	go func() { in.sealC <- sealer.Run(relayCtx) }()
+	if sched != nil {
+		go func() { in.schedC <- sched.Run(relayCtx) }()
+	}
 	// Request IDs expire after idempotency.Retention; every replica prunes them hourly.
 	go func() {
 		defer close(in.pruneC)
@@ -254,6 +294,9 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		relayCancel()
 		<-in.relayC
 		<-in.sealC
+		if sched != nil {
+			<-in.schedC
+		}
 		<-in.pruneC
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}
@@ -291,10 +334,11 @@ func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *
 }
 
 // PlatformMigrations are the migration sets of the platform's own tables — outbox, request IDs,
-// audit trail, consumer inbox and dead letters — in the order MigratePlatform applies them, each
-// under its own version table so that the packages evolve independently.
+// audit trail, consumer inbox and dead letters, scheduled items — in the order MigratePlatform
+// applies them, each under its own version table so that the packages evolve independently.
 func PlatformMigrations() []sqldb.MigrationSet {
-	return []sqldb.MigrationSet{outbox.Migrations, idempotency.Migrations, audit.Migrations, consumer.Migrations}
+	return []sqldb.MigrationSet{outbox.Migrations, idempotency.Migrations, audit.Migrations, consumer.Migrations,
+		scheduler.Migrations}
 }
 
 // MigratePlatform applies PlatformMigrations to db.
@@ -315,15 +359,17 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 //  3. in-flight calls finish — for three quarters of the time left, after which they are
 //     cancelled, so that the relay keeps time to publish what they committed — and the
 //     connections to the service's peers, which only calls use, close;
-//  4. the outbox relay publishes what those calls (and earlier ones) committed;
-//  5. event consumers finish the events they hold and stop (after the relay flush: a service
+//  4. the scheduler commits the items it is firing and stops (items still due wait in the table
+//     for the next start or another replica);
+//  5. the outbox relay publishes what those calls and items (and earlier ones) committed;
+//  6. event consumers finish the events they hold and stop (after the relay flush: a service
 //     may consume its own events);
-//  6. the audit sealer seals the records that the calls and the consumers committed;
-//  7. the database pools close.
+//  7. the audit sealer seals the records that the calls and the consumers committed;
+//  8. the database pools close.
 //
-// A call that finished in step 3 therefore has its event published before the database closes,
-// unless NATS is unreachable until the deadline: then the event waits in the outbox for the next
-// start, and Stop reports the drain error.
+// A call that finished in step 3, and an item fired by step 4, therefore has its event published
+// before the database closes, unless NATS is unreachable until the deadline: then the event waits
+// in the outbox for the next start, and Stop reports the drain error.
 func (in *Instance) Stop(ctx context.Context) error {
 	in.srv.Health.Shutdown() // 1
 	// 2, 3: calls get three quarters of the remaining time and the relay at least the rest, because
@@ -339,21 +385,26 @@ func (in *Instance) Stop(ctx context.Context) error {
 	if err := in.peers.close(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := in.relay.Shutdown(ctx); err != nil { // 4
+	if in.sched != nil { // 4
+		if err := in.sched.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := in.relay.Shutdown(ctx); err != nil { // 5
 		errs = append(errs, err)
 	}
-	if err := in.cons.Drain(ctx); err != nil { // 5
+	if err := in.cons.Drain(ctx); err != nil { // 6
 		errs = append(errs, err)
 	}
-	// 6: after the consumers too, whose handlers may append records. Unsealed records would be
+	// 7: after the consumers too, whose handlers may append records. Unsealed records would be
 	// sealed by the next start (or another replica) anyway; flushing keeps the trail complete
 	// for whoever reads it while this replica is down.
 	if err := in.sealer.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	// The relay, the sealer, the consumers and the request-ID pruner share one context: the
-	// relay and the sealer have flushed and the consumers have drained, so ending it stops what
-	// is left of them.
+	// The relay, the sealer, the scheduler, the consumers and the request-ID pruner share one
+	// context: the relay and the sealer have flushed, the scheduler has stopped and the consumers
+	// have drained, so ending it stops what is left of them.
 	in.cancel()
 	if err := <-in.relayC; err != nil {
 		errs = append(errs, err)
@@ -361,8 +412,13 @@ func (in *Instance) Stop(ctx context.Context) error {
 	if err := <-in.sealC; err != nil {
 		errs = append(errs, err)
 	}
+	if in.sched != nil {
+		if err := <-in.schedC; err != nil {
+			errs = append(errs, err)
+		}
+	}
 	<-in.pruneC
-	if err := in.db.Close(); err != nil { // 7
+	if err := in.db.Close(); err != nil { // 8
 		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
 	}
 	in.log.Info("service stopped", "error", errors.Join(errs...))

@@ -13,6 +13,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
@@ -49,6 +50,7 @@ type serviceSettings[S Settings] struct {
 	Events          events.StreamConfig
 	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
 	Consumers       consumer.Settings
+	Scheduler       scheduler.Settings
 	Telemetry       telemetry.Config
 }
 
@@ -158,10 +160,10 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 		return err
 	}
 
-	// The service: database, stream, gRPC server, relay, sealer and consumers.
+	// The service: database, stream, gRPC server, relay, sealer, scheduler and consumers.
 	in, err := Start(ctx, svc, Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
-		Consumers: cfg.Consumers, Logger: log, Identity: verifier, Peers: peers,
+		Consumers: cfg.Consumers, Scheduler: cfg.Scheduler, Logger: log, Identity: verifier, Peers: peers,
 	})
 	if err != nil {
 		return err

@@ -26,8 +26,11 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // fakeSettings are the own settings of the fake service the ServiceMain tests run.
@@ -62,6 +65,10 @@ func (f *fake) service(s fakeSettings) host.Service {
 		Register: func(grpc.ServiceRegistrar, host.Deps) error {
 			f.registered = true
 			return nil
+		},
+		// A scheduler, so that its metrics show at /metrics.
+		Schedules: func(host.Deps) map[string]scheduler.Handler {
+			return map[string]scheduler.Handler{"noop": func(context.Context, *sqlstore.Tx, scheduler.Fired) error { return nil }}
 		},
 		Settings: s,
 	}
@@ -227,15 +234,25 @@ func TestServiceMainServes(t *testing.T) {
 		t.Errorf("health: %v, %v; want SERVING", res.GetStatus(), err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	if res, err := client.Get("http://" + metricsAddr + "/metrics"); err != nil {
-		t.Errorf("GET /metrics: %v", err)
-	} else {
+	// The scheduler's gauges are registered when its worker starts, right after the service does.
+	testkit.Eventually(t, 20*time.Second, func() error {
+		res, err := client.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return fmt.Errorf("GET /metrics: %w", err)
+		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("go_goroutines")) {
-			t.Errorf("GET /metrics = %d; want 200 with the Go runtime's metrics", res.StatusCode)
+			return fmt.Errorf("GET /metrics = %d; want 200 with the Go runtime's metrics", res.StatusCode)
 		}
-	}
+		for _, name := range []string{"quarterdeck_outbox_pending", "quarterdeck_scheduler_due_items",
+			"quarterdeck_scheduler_oldest_lag_seconds", "quarterdeck_scheduler_lease_held"} {
+			if !hasSeries(string(body), name, `service="fake"`) {
+				return fmt.Errorf("GET /metrics lacks %s of the fake service", name)
+			}
+		}
+		return nil
+	})
 	if !f.registered {
 		t.Error("the service's handlers were not registered")
 	}
@@ -289,4 +306,15 @@ func (l *logLines) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// hasSeries reports whether the Prometheus text exposition has a sample of the metric name with
+// the label pair label.
+func hasSeries(exposition, name, label string) bool {
+	for line := range strings.Lines(exposition) {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, label) {
+			return true
+		}
+	}
+	return false
 }

@@ -59,10 +59,7 @@ func openStoreAs(t testing.TB, d testenv.Database, application string) *sqlstore
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, outbox.MigrationTable, outbox.Migrations(db.Engine())); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, scheduler.MigrationTable, scheduler.Migrations(db.Engine())); err != nil {
+	if err := db.MigrateSets(ctx, outbox.Migrations, scheduler.Migrations); err != nil {
 		t.Fatal(err)
 	}
 	const effects = `CREATE TABLE IF NOT EXISTS effects (item_key TEXT NOT NULL, worker TEXT NOT NULL,

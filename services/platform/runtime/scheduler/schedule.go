@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -16,9 +15,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Migrations returns the scheduler's schema for an engine; the host applies it to every service's
-// database under the version table MigrationTable.
-func Migrations(engine sqldb.Engine) fs.FS { return sqldb.EngineMigrations(migrations, engine) }
+// Migrations are the scheduler's schema (scheduled_items); the host applies them to every
+// service's database with the platform's other tables (host.PlatformMigrations).
+var Migrations = sqldb.MigrationSet{Table: MigrationTable, Files: migrations}
 
 // MigrationTable is the version table of the scheduler's migrations.
 const MigrationTable = "quarterdeck_scheduler_migrations"
