@@ -13,6 +13,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 )
 
 // Domain is the service's domain name.
@@ -35,18 +36,29 @@ func (s Settings) Validate() error {
 // Service describes the budget service with default settings to the host.
 func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1}) }
 
-// Configured describes the budget service with cfg, which must be valid, to the host. Tests pass
-// server options, such as a fixed clock.
+// Configured describes the budget service with cfg, which must be valid, to the host. The
+// service reads the time from the host's clock (host.Options.Clock); tests pass server options,
+// such as a fixed clock of the server's own.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
+	newServer := func(deps host.Deps) *server.Server {
+		o := []server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}
+		if deps.Clock != nil {
+			o = append(o, server.WithClock(deps.Clock.Now))
+		}
+		return server.New(store.New(deps.DB, deps.Events), append(o, opts...)...)
+	}
 	return host.Service{
 		Domain:     Domain,
 		Migrations: store.Migrations.For,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
 		Settings:   cfg,
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
-			st := store.New(deps.DB, deps.Events)
-			budgetv1.RegisterBudgetServiceServer(r, server.New(st, append([]server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}, opts...)...))
+			budgetv1.RegisterBudgetServiceServer(r, newServer(deps))
 			return nil
+		},
+		// The daily forecast evaluation of every approved budget (server.CheckForecast).
+		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
+			return map[string]scheduler.Handler{store.ForecastCheckKind: newServer(deps).CheckForecast}
 		},
 	}
 }

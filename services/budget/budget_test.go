@@ -33,10 +33,11 @@ func start(t testing.TB, db testenv.Database) *env {
 	return startService(t, db, budget.Service())
 }
 
-// startService is start for the service as svc describes it, e.g. with other settings.
-func startService(t testing.TB, db testenv.Database, svc host.Service) *env {
+// startService is start for the service as svc describes it, e.g. with other settings, and
+// with testkit's options, e.g. a fake clock.
+func startService(t testing.TB, db testenv.Database, svc host.Service, opts ...testkit.Option) *env {
 	t.Helper()
-	s := testkit.Start(t, db, svc)
+	s := testkit.Start(t, db, svc, opts...)
 	return &env{Service: s, client: budgetv1.NewBudgetServiceClient(s.Conn)}
 }
 

@@ -1,6 +1,11 @@
 package domain
 
-import "math/big"
+import (
+	"math/big"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+)
 
 // atOrAbove reports whether consumption reached pct percent of planned: consumption × 100 ≥
 // planned × pct, exact in big integers. With nothing planned any consumption is above every
@@ -45,4 +50,21 @@ func ForecastOverPlan(forecast, planned int64) bool { return forecast > planned 
 func ForecastAlert(was bool, forecast, planned int64) (over, fire bool) {
 	over = ForecastOverPlan(forecast, planned)
 	return over, over && !was
+}
+
+// NextForecastEvaluation returns when the daily evaluation of the forecast alert of a budget of
+// fiscal year fy on calendar cal runs next after now: at the start (00:00 UTC) of the next day,
+// but not before the year's first day, since before it the forecast moves only with changes of
+// the figures, which evaluate the alert themselves. ok is false once that day lies past the
+// year's last day: the year is over and its forecast no longer moves with the calendar.
+func NextForecastEvaluation(cal Calendar, fy int32, now time.Time) (next time.Time, ok bool) {
+	first, last := cal.Bounds(fy)
+	next = civil.DateOf(now.UTC()).Time().AddDate(0, 0, 1)
+	if start := first.Time(); next.Before(start) {
+		next = start
+	}
+	if last.Time().Before(next) {
+		return time.Time{}, false
+	}
+	return next, true
 }

@@ -3,6 +3,7 @@ package domain
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestThresholdCrossings(t *testing.T) {
@@ -69,5 +70,33 @@ func TestOverspentAndForecast(t *testing.T) {
 	}
 	if over, fire := ForecastAlert(true, 90, 100); over || fire {
 		t.Error("dropping back resets silently")
+	}
+}
+
+func TestNextForecastEvaluation(t *testing.T) {
+	at := func(y int, m time.Month, d, h int) time.Time { return time.Date(y, m, d, h, 0, 0, 0, time.UTC) }
+	april := Calendar{StartMonth: time.April} // FY2027 = 2026-04-01 … 2027-03-31
+	tests := []struct {
+		name string
+		cal  Calendar
+		now  time.Time
+		want time.Time // zero: none
+	}{
+		{"the next day's start", april, at(2026, 9, 15, 12), at(2026, 9, 16, 0)},
+		{"at midnight, the day after", april, at(2026, 9, 15, 0), at(2026, 9, 16, 0)},
+		{"across a month", april, at(2026, 9, 30, 23), at(2026, 10, 1, 0)},
+		{"before the year: its first day", april, at(2026, 1, 20, 8), at(2026, 4, 1, 0)},
+		{"the eve of the year", april, at(2026, 3, 31, 23), at(2026, 4, 1, 0)},
+		{"the year's last day is evaluated", april, at(2027, 3, 30, 9), at(2027, 3, 31, 0)},
+		{"none after the last day", april, at(2027, 3, 31, 9), time.Time{}},
+		{"none after the year", april, at(2027, 6, 1, 9), time.Time{}},
+		{"January year", Calendar{}, at(2027, 12, 30, 9), at(2027, 12, 31, 0)},
+		{"another time zone is read in UTC", april, time.Date(2026, 9, 16, 1, 0, 0, 0, time.FixedZone("CEST", 2*3600)), at(2026, 9, 16, 0)},
+	}
+	for _, tt := range tests {
+		got, ok := NextForecastEvaluation(tt.cal, 2027, tt.now)
+		if ok != !tt.want.IsZero() || !got.Equal(tt.want) {
+			t.Errorf("%s: NextForecastEvaluation(%v) = %v, %v; want %v", tt.name, tt.now, got, ok, tt.want)
+		}
 	}
 }

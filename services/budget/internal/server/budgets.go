@@ -222,6 +222,10 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 				if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
 					return nil, err
 				}
+				// From now on the calendar moves its forecast too: evaluated daily (forecast.go).
+				if err := scheduleForecastCheck(ctx, tx, b, now); err != nil {
+					return nil, err
+				}
 				return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
 			}
 
@@ -247,6 +251,12 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			prevChain := chain.Version
 			chain.Approved(b.ID)
 			if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
+				return nil, err
+			}
+			// The chain's daily evaluation carries on, on the new plan: one item per chain, whose
+			// pending date this keeps; it arms one for a chain first approved before the daily
+			// evaluation existed.
+			if err := scheduleForecastCheck(ctx, tx, b, now); err != nil {
 				return nil, err
 			}
 			if err := tx.UpdateBudget(ctx, b, prev); err != nil {
@@ -332,6 +342,10 @@ func (s *Server) CloseBudget(ctx context.Context, req *budgetv1.CloseBudgetReque
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			before, prev := budgetToProto(b), b.Version
 			if err := b.Close(actor(ctx), chain.OpenID, s.now()); err != nil {
+				return nil, err
+			}
+			// A closed budget takes no more spend: its forecast is final.
+			if err := tx.CancelForecastCheck(ctx, chain.ID); err != nil {
 				return nil, err
 			}
 			return s.saveTransition(ctx, tx, req, actionClose, b, prev, before, &budgetv1.BudgetClosed{})

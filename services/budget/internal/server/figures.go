@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
@@ -16,8 +17,9 @@ import (
 )
 
 // figuresChange is one change of a budget's figures inside a transaction: spend recorded or
-// released, planned money moved, a revision brought into force. It is the only way the service
-// changes figures, so that every such change raises exactly the alerts it crosses:
+// released, planned money moved, a revision brought into force — or a day passed, for the daily
+// forecast evaluation (CheckForecast), which changes nothing but the date. It is the only way
+// the service changes figures, so that every such change raises exactly the alerts it crosses:
 //
 //  1. beginFigures, with the budget's chain locked (store.Tx.LockChain), snapshots each line's
 //     planned amount and consumption (actual + committed) and the chain's forecast state;
@@ -43,6 +45,9 @@ type figuresChange struct {
 	spent       map[string]bool
 	planChanged map[string][]string // line ID → changed fields
 	budgetDirty bool
+	// evaluationDue and evaluated are when the daily forecast evaluation that makes this change
+	// (CheckForecast) was due and when it fired; zero for a change made by a call.
+	evaluationDue, evaluated time.Time
 }
 
 // lineState is what a line's alerts depend on.
@@ -255,10 +260,14 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 	if fire {
 		b.Version++
 		b.UpdateTime = now
-		if err := fc.tx.Emit(ctx, b.Name(), &budgetv1.BudgetForecastOverPlan{
+		ev := &budgetv1.BudgetForecastOverPlan{
 			Budget: b.Name(), Planned: moneyPB(sum.Total.Planned, b.Currency), Forecast: moneyPB(sum.Total.Forecast, b.Currency),
 			AsOf: civil.ToProto(sum.AsOf), Cause: cause, Version: b.Version,
-		}); err != nil {
+		}
+		if !fc.evaluated.IsZero() {
+			ev.EvaluationDueTime, ev.EvaluationTime = timestamppb.New(fc.evaluationDue), timestamppb.New(fc.evaluated)
+		}
+		if err := fc.tx.Emit(ctx, b.Name(), ev); err != nil {
 			return err
 		}
 	}
