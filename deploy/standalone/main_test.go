@@ -36,6 +36,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // Deadlines. They are generous because CI machines are slow, and nothing waits for them on
@@ -289,6 +290,7 @@ func restartScenario(t *testing.T, sc scenario) {
 	stream := strings.ToUpper(sc.prefix) + "_BUDGET"
 
 	p := start(t, dataDir, sc)
+	checkMetrics(t, p.rest)
 	first := createCostCenter(t, p.rest, "Infrastructure", "CC-100")
 	firstName := first["name"].(string)
 	checkDisplayNameRequired(t, p.rest)
@@ -336,6 +338,39 @@ func restartScenario(t *testing.T, sc scenario) {
 		sc.check(t, p, []string{firstName, secondName})
 	}
 	p.Stop()
+}
+
+// checkMetrics checks that /metrics shows the budget service's outbox and scheduler gauges; the
+// scheduler registers its own when its worker starts, which may be just after the process is
+// ready.
+func checkMetrics(t *testing.T, rest string) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, func() error {
+		resp, err := httpClient.Get(rest + "/metrics")
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /metrics: %d, %v", resp.StatusCode, err)
+		}
+		for _, name := range []string{"quarterdeck_outbox_pending", "quarterdeck_scheduler_due_items",
+			"quarterdeck_scheduler_oldest_lag_seconds", "quarterdeck_scheduler_lease_held",
+			"quarterdeck_scheduler_failed_items", "quarterdeck_scheduler_fired_total"} {
+			found := false
+			for line := range strings.Lines(string(body)) {
+				if strings.HasPrefix(line, name+"{") && strings.Contains(line, `service="budget"`) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return fmt.Errorf("GET /metrics lacks %s of the budget service", name)
+			}
+		}
+		return nil
+	})
 }
 
 // proc is a running quarterdeck process.
