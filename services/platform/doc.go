@@ -27,6 +27,9 @@
 //	  authz       per-method scopes declared in the protos
 //	  operations  the OperationsService every service serves: audit trail, dead letters
 //	  telemetry   OpenTelemetry traces and Prometheus metrics
+//	  clock       the time a service reads and waits for: real in the binaries, moved by tests
+//	  scheduler   events that fire because a date arrives: due items written with the change,
+//	              fired once by a leased worker through the outbox
 //
 //	storage/    a service's database
 //	  sqldb       SQLite or PostgreSQL behind one handle: transactions, migrations, leases
