@@ -3,24 +3,12 @@ package scheduler
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
-
-//go:embed migrations
-var migrations embed.FS
-
-// Migrations are the scheduler's schema (scheduled_items); the host applies them to every
-// service's database with the platform's other tables (host.PlatformMigrations).
-var Migrations = sqldb.MigrationSet{Table: MigrationTable, Files: migrations}
-
-// MigrationTable is the version table of the scheduler's migrations.
-const MigrationTable = "quarterdeck_scheduler_migrations"
 
 // Limits of an Item.
 const (
