@@ -216,14 +216,9 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			}
 			b.DecisionReason = strings.TrimSpace(req.GetReason())
 			if chain.InForceID == "" {
-				// The first approval: nothing was in force, so nothing was spent.
-				prevChain := chain.Version
-				chain.Approved(b.ID)
-				if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
-					return nil, err
-				}
-				// From now on the calendar moves its forecast too: evaluated daily (forecast.go).
-				if err := scheduleForecastCheck(ctx, tx, b, now); err != nil {
+				// The first approval: nothing was in force, so nothing was spent. From now on the
+				// calendar moves its forecast too: evaluated daily (forecast.go).
+				if err := putInForce(ctx, tx, chain, b, now); err != nil {
 					return nil, err
 				}
 				return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
@@ -248,15 +243,10 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 				After: budgetToProto(old)}); err != nil {
 				return nil, err
 			}
-			prevChain := chain.Version
-			chain.Approved(b.ID)
-			if err := tx.UpdateChain(ctx, chain, prevChain); err != nil {
-				return nil, err
-			}
 			// The chain's daily evaluation carries on, on the new plan: one item per chain, whose
 			// pending date this keeps; it arms one for a chain first approved before the daily
 			// evaluation existed.
-			if err := scheduleForecastCheck(ctx, tx, b, now); err != nil {
+			if err := putInForce(ctx, tx, chain, b, now); err != nil {
 				return nil, err
 			}
 			if err := tx.UpdateBudget(ctx, b, prev); err != nil {

@@ -20,6 +20,17 @@ import (
 // each evaluation for the day after, until the fiscal year ends, and cancelled when the budget
 // closes. A revision's approval arms the same item, which then evaluates the new plan.
 
+// putInForce makes the approved b its chain's revision in force and arms the chain's daily
+// forecast evaluation on b's plan.
+func putInForce(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget, now time.Time) error {
+	prev := chain.Version
+	chain.Approved(b.ID)
+	if err := tx.UpdateChain(ctx, chain, prev); err != nil {
+		return err
+	}
+	return scheduleForecastCheck(ctx, tx, b, now)
+}
+
 // scheduleForecastCheck arms the daily forecast evaluation of b's chain for the next day start
 // after now within b's fiscal year (domain.NextForecastEvaluation). After the year it leaves the
 // item alone: its last evaluation has run, or runs once more and stops.
