@@ -210,10 +210,7 @@ func openItems(t *testing.T, d testenv.Database) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
 	db := testkit.Open(t, d)
-	ts := "TIMESTAMPTZ"
-	if db.Engine() == sqldb.SQLite {
-		ts = "TIMESTAMP"
-	}
+	ts := testkit.Timestamp(db)
 	for _, s := range []string{
 		`CREATE TABLE items (id TEXT PRIMARY KEY, display_name TEXT NOT NULL, size BIGINT NOT NULL,
 			active BOOLEAN NOT NULL, create_time ` + ts + ` NOT NULL, state INTEGER NOT NULL, parent TEXT,

@@ -210,10 +210,7 @@ func openItems(t *testing.T, d testenv.Database) (*sqldb.DB, []item) {
 	t.Helper()
 	ctx := context.Background()
 	db := testkit.Open(t, d)
-	ts := "TIMESTAMPTZ"
-	if db.Engine() == sqldb.SQLite {
-		ts = "TIMESTAMP"
-	}
+	ts := testkit.Timestamp(db)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE items (id TEXT PRIMARY KEY, display_name TEXT NOT NULL,
 		parent TEXT, size BIGINT NOT NULL, active BOOLEAN NOT NULL, create_time `+ts+` NOT NULL, reviewer TEXT)`); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,15 @@ func Open(t testing.TB, d testenv.Database, sets ...sqldb.MigrationSet) *sqldb.D
 	return db
 }
 
+// Timestamp is the column type of a time on db's engine, for a test's own tables: TIMESTAMPTZ on
+// PostgreSQL, TIMESTAMP on SQLite (which the SQLite driver reads back as a time).
+func Timestamp(db *sqldb.DB) string {
+	if db.Engine() == sqldb.SQLite {
+		return "TIMESTAMP"
+	}
+	return "TIMESTAMPTZ"
+}
+
 // Migrated opens d for the test, closed when it ends, with the platform's migrations and svc's
 // applied, as host.Start leaves a service's database: for the tests of a service's store.
 func Migrated(t testing.TB, d testenv.Database, svc host.Service) *sqldb.DB {

@@ -10,7 +10,7 @@
 //     paths (and reasons) of its field violations — what the API promises, not message text.
 //   - Eventually polls a condition until a deadline, instead of hand-written sleep loops.
 //   - Open and Migrated open a test database with the migrations a store test needs; Column
-//     reads a column back, Rows whole rows.
+//     reads a column back, Rows whole rows; Timestamp is the engine's time column type.
 //   - Concurrently runs many callers at once; AllPages follows a list's page tokens; Metrics
 //     reads a service's OpenTelemetry metrics; Buffer holds what a server logs.
 //   - ProtoFile builds a test's own proto API from its descriptor in text format.
