@@ -118,6 +118,13 @@ faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NA
 	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) run ./test/faults -budget-bin $(BIN)/quarterdeck-budget -nats-server $(TOOLBIN)/nats-server $(FAULTSFLAGS)
 
+# SCHEDPROOFFLAGS passes options to the scheduler proof, e.g. SCHEDPROOFFLAGS='-engine sqlite -keep'.
+SCHEDPROOFFLAGS ?=
+
+.PHONY: schedproof
+schedproof: ## Kill -9 the active scheduler worker twice while 10,000 items come due within a minute; fail on any item fired twice, early or never (PostgreSQL with QUARTERDECK_TEST_POSTGRES_DSN, then SQLite).
+	$(GO) run ./test/schedproof $(SCHEDPROOFFLAGS)
+
 .PHONY: bench
 bench: build $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## The load harness: both set-ups at fixed rates, rate searches, event path, baselines (needs QUARTERDECK_TEST_POSTGRES_DSN; BENCHFLAGS=-h lists options).
 	$(GO) run ./test/load -bin-dir $(BIN) -nats-server $(TOOLBIN)/nats-server $(BENCHFLAGS)
