@@ -1,6 +1,7 @@
 // Package queuegauge exports the gauges of a queue in a service's database that one elected worker
 // works off — the outbox that the relay publishes, the audit records that the sealer chains: how
-// many items wait, how old the oldest is, and whether this replica's worker is the active one.
+// many items wait, how old the oldest is, and whether this replica's worker is the active one — and
+// creates the counters and gauges that the platform's workers and consumers register alike.
 package queuegauge
 
 import (

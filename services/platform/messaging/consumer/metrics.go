@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/queuegauge"
 )
 
 // instruments are the runtime's metrics. Exposed in Prometheus format by the telemetry package's
@@ -22,44 +24,29 @@ type instruments struct {
 
 func newInstruments(r *Runtime) (*instruments, error) {
 	m := r.opts.MeterProvider.Meter("github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer")
-	var (
-		in  = instruments{service: attribute.String("service", r.opts.Service)}
-		err error
-	)
-	if in.events, err = m.Int64Counter("quarterdeck.consumer.events",
-		metric.WithDescription("Events handled by a consumer, by outcome: applied, duplicate (already in the inbox), stale (skipped: older than the applied version), failed (to be retried), dead_lettered."),
-		metric.WithUnit("{event}")); err != nil {
-		return nil, fmt.Errorf("consumer metrics: %w", err)
-	}
-	if in.redeliveries, err = m.Int64Counter("quarterdeck.consumer.redeliveries",
-		metric.WithDescription("Deliveries of an event that had been delivered before (after a failure, a crash or an expired ack wait)."),
-		metric.WithUnit("{event}")); err != nil {
-		return nil, fmt.Errorf("consumer metrics: %w", err)
-	}
-	pending, err := m.Int64ObservableGauge("quarterdeck.consumer.pending",
-		metric.WithDescription("Events in the stream that the consumer has not been delivered yet (its lag)."),
-		metric.WithUnit("{event}"))
+	in := instruments{service: attribute.String("service", r.opts.Service)}
+	cs, err := queuegauge.Counters(m, nil,
+		queuegauge.Instrument{Name: "quarterdeck.consumer.events", Unit: "{event}",
+			Description: "Events handled by a consumer, by outcome: applied, duplicate (already in the inbox), stale (skipped: older than the applied version), failed (to be retried), dead_lettered."},
+		queuegauge.Instrument{Name: "quarterdeck.consumer.redeliveries", Unit: "{event}",
+			Description: "Deliveries of an event that had been delivered before (after a failure, a crash or an expired ack wait)."})
 	if err != nil {
 		return nil, fmt.Errorf("consumer metrics: %w", err)
 	}
-	ackPending, err := m.Int64ObservableGauge("quarterdeck.consumer.ack_pending",
-		metric.WithDescription("Events delivered to the consumer and not acknowledged yet."),
-		metric.WithUnit("{event}"))
+	in.events, in.redeliveries = cs[0], cs[1]
+	gs, err := queuegauge.Observables(m,
+		queuegauge.Instrument{Name: "quarterdeck.consumer.pending", Unit: "{event}",
+			Description: "Events in the stream that the consumer has not been delivered yet (its lag)."},
+		queuegauge.Instrument{Name: "quarterdeck.consumer.ack_pending", Unit: "{event}",
+			Description: "Events delivered to the consumer and not acknowledged yet."},
+		queuegauge.Instrument{Name: "quarterdeck.consumer.redelivered", Unit: "{event}",
+			Description: "Unacknowledged events that have been delivered more than once."},
+		queuegauge.Instrument{Name: "quarterdeck.consumer.dead_letters_pending", Unit: "{event}",
+			Description: "Dead letters waiting for an operator (state PENDING)."})
 	if err != nil {
 		return nil, fmt.Errorf("consumer metrics: %w", err)
 	}
-	redelivered, err := m.Int64ObservableGauge("quarterdeck.consumer.redelivered",
-		metric.WithDescription("Unacknowledged events that have been delivered more than once."),
-		metric.WithUnit("{event}"))
-	if err != nil {
-		return nil, fmt.Errorf("consumer metrics: %w", err)
-	}
-	dead, err := m.Int64ObservableGauge("quarterdeck.consumer.dead_letters_pending",
-		metric.WithDescription("Dead letters waiting for an operator (state PENDING)."),
-		metric.WithUnit("{event}"))
-	if err != nil {
-		return nil, fmt.Errorf("consumer metrics: %w", err)
-	}
+	pending, ackPending, redelivered, dead := gs[0], gs[1], gs[2], gs[3]
 	if len(r.order) == 0 {
 		return &in, nil
 	}
@@ -106,7 +93,5 @@ func (m *instruments) redelivery(ctx context.Context, rn *runner) {
 
 // close stops the observations, which read the database and NATS.
 func (m *instruments) close() {
-	if m.reg != nil {
-		_ = m.reg.Unregister()
-	}
+	queuegauge.Unregister(m.reg)
 }

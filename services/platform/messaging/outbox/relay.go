@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/leader"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/queuegauge"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -73,7 +74,7 @@ type Relay struct {
 
 	loop      *leader.Loop
 	lastPrune time.Time
-	metrics   *relayMetrics
+	metrics   *queuegauge.Set
 }
 
 // NewRelay returns a relay for the outbox of db.
@@ -129,7 +130,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.log.Warn("outbox relay runs without metrics", "error", err)
 	}
 	r.metrics = m
-	defer m.close()
+	defer m.Close()
 	return r.loop.Run(ctx)
 }
 
@@ -179,10 +180,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	var pubErr error
 	for _, p := range batch {
 		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
-			r.metrics.failed(ctx)
+			r.metrics.Add(ctx, MetricPublishError, 1)
 			break
 		}
-		r.metrics.publishedOne(ctx)
+		r.metrics.Add(ctx, MetricPublished, 1)
 		done = append(done, p.seq)
 	}
 	// Mark what was acknowledged even when a later publish failed, so it is not sent again.

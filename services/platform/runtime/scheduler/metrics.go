@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/queuegauge"
@@ -29,44 +28,20 @@ const (
 // milliseconds) to one that was down for an hour.
 var lagBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
-// workerMetrics are one worker's instruments. Every replica reports the backlog it sees (they
-// share the table, so the figures agree); only the lease holder counts fired items.
+// workerMetrics are one worker's instruments: the set every elected worker has and the fire lag.
 type workerMetrics struct {
-	attrs   metric.MeasurementOption
-	firedN  metric.Int64Counter
-	errors  metric.Int64Counter
-	lag     metric.Float64Histogram
-	backlog metric.Registration
-	failed  metric.Registration
+	*queuegauge.Set
+	lag metric.Float64Histogram
 }
 
-// newWorkerMetrics registers w's instruments on its meter provider. A scrape runs two queries on
-// the partial index scheduled_items_due and one on scheduled_items_failed, whatever the number
-// of fired items the table keeps.
+// newWorkerMetrics registers w's instruments on its meter provider. Every replica reports the
+// backlog it sees (they share the table, so the figures agree); only the lease holder counts
+// fired items. A scrape runs two queries on the partial index scheduled_items_due and one on
+// scheduled_items_failed, whatever the number of fired items the table keeps.
 func newWorkerMetrics(w *Worker) (*workerMetrics, error) {
-	m := w.mp.Meter(meterName)
-	wm := &workerMetrics{attrs: metric.WithAttributes(attribute.String("service", w.name))}
-	var err error
-	if wm.firedN, err = m.Int64Counter(MetricFired, metric.WithUnit("{item}"),
-		metric.WithDescription("Scheduled items this replica's worker fired.")); err != nil {
-		return nil, fmt.Errorf("scheduler metrics: %w", err)
-	}
-	if wm.errors, err = m.Int64Counter(MetricHandlerErrors, metric.WithUnit("{error}"),
-		metric.WithDescription("Failed attempts at firing a scheduled item (each is retried until the worker gives up).")); err != nil {
-		return nil, fmt.Errorf("scheduler metrics: %w", err)
-	}
-	if wm.lag, err = m.Float64Histogram(MetricFireLag, metric.WithUnit("s"),
-		metric.WithDescription("Time from a scheduled item's due time to its firing."),
-		metric.WithExplicitBucketBoundaries(lagBuckets...)); err != nil {
-		return nil, fmt.Errorf("scheduler metrics: %w", err)
-	}
-	// Zero from the start, so rate() and alerts see the series before the first item.
-	wm.firedN.Add(context.Background(), 0, wm.attrs)
-	wm.errors.Add(context.Background(), 0, wm.attrs)
-
 	// queuegauge ages the oldest item by the system clock; the backlog is due by the worker's,
 	// so the oldest due time is shifted by their difference (none on the real clock).
-	wm.backlog, err = queuegauge.Observe(m, queuegauge.Gauges{
+	set, err := queuegauge.Register(w.mp, meterName, w.name, queuegauge.Gauges{
 		Pending:              MetricDueItems,
 		PendingDescription:   "Scheduled items that are due and have not fired (items given up on excluded).",
 		Unit:                 "{item}",
@@ -74,45 +49,39 @@ func newWorkerMetrics(w *Worker) (*workerMetrics, error) {
 		OldestAgeDescription: "How long the oldest due, unfired scheduled item has been due (0 when none is).",
 		LeaseHeld:            MetricLeaseHeld,
 		LeaseHeldDescription: "1 while this replica's scheduler is the active one, else 0.",
-	}, wm.attrs, func(ctx context.Context) (int64, time.Time, error) {
+	}, func(ctx context.Context) (int64, time.Time, error) {
 		now := w.clock.Now()
 		n, oldest, err := Due(ctx, w.db, now)
 		return n, oldest.Add(time.Since(now)), err
-	}, w.leased.Load)
+	}, w.leased.Load,
+		queuegauge.Instrument{Name: MetricFired, Unit: "{item}",
+			Description: "Scheduled items this replica's worker fired."},
+		queuegauge.Instrument{Name: MetricHandlerErrors, Unit: "{error}",
+			Description: "Failed attempts at firing a scheduled item (each is retried until the worker gives up)."})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler metrics: %w", err)
 	}
-	failed, err := m.Int64ObservableGauge(MetricFailedItems, metric.WithUnit("{item}"),
-		metric.WithDescription("Scheduled items the worker gave up on after their last attempt; scheduler.Retry arms one again."))
-	if err != nil {
-		wm.close()
+	wm := &workerMetrics{Set: set}
+	if wm.lag, err = set.Meter.Float64Histogram(MetricFireLag, metric.WithUnit("s"),
+		metric.WithDescription("Time from a scheduled item's due time to its firing."),
+		metric.WithExplicitBucketBoundaries(lagBuckets...)); err != nil {
+		set.Close()
 		return nil, fmt.Errorf("scheduler metrics: %w", err)
 	}
-	wm.failed, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		n, err := Failed(ctx, w.db)
-		if err != nil {
-			return err
-		}
-		o.ObserveInt64(failed, n, wm.attrs)
-		return nil
-	}, failed)
+	failed, err := queuegauge.Count(set.Meter, queuegauge.Instrument{Name: MetricFailedItems, Unit: "{item}",
+		Description: "Scheduled items the worker gave up on after their last attempt; scheduler.Retry arms one again."},
+		set.Attrs, func(ctx context.Context) (int64, error) { return Failed(ctx, w.db) })
 	if err != nil {
-		wm.close()
+		set.Close()
 		return nil, fmt.Errorf("scheduler metrics: %w", err)
 	}
+	set.Keep(failed)
 	return wm, nil
 }
 
 func (wm *workerMetrics) close() {
-	if wm == nil {
-		return
-	}
-	for _, r := range []metric.Registration{wm.backlog, wm.failed} {
-		if r != nil {
-			_ = r.Unregister()
-		}
+	if wm != nil {
+		wm.Close()
 	}
 }
 
@@ -121,14 +90,14 @@ func (wm *workerMetrics) fired(ctx context.Context, lags []time.Duration) {
 	if wm == nil || len(lags) == 0 {
 		return
 	}
-	wm.firedN.Add(ctx, int64(len(lags)), wm.attrs)
+	wm.Add(ctx, MetricFired, int64(len(lags)))
 	for _, l := range lags {
-		wm.lag.Record(ctx, max(l.Seconds(), 0), wm.attrs)
+		wm.lag.Record(ctx, max(l.Seconds(), 0), wm.Attrs)
 	}
 }
 
 func (wm *workerMetrics) handlerError(ctx context.Context) {
 	if wm != nil {
-		wm.errors.Add(ctx, 1, wm.attrs)
+		wm.Add(ctx, MetricHandlerErrors, 1)
 	}
 }

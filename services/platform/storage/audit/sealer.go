@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/leader"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/queuegauge"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
@@ -52,7 +53,7 @@ type Sealer struct {
 	opts    SealerOptions
 	log     *slog.Logger
 	loop    *leader.Loop
-	metrics *sealerMetrics
+	metrics *queuegauge.Set
 }
 
 // NewSealer returns a sealer for the audit trail of db, a database migrated with Migrations.
@@ -94,7 +95,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 		s.log.Warn("audit sealer runs without metrics", "error", err)
 	}
 	s.metrics = m
-	defer m.close()
+	defer m.Close()
 	return s.loop.Run(ctx)
 }
 
@@ -111,8 +112,8 @@ func (s *Sealer) Shutdown(ctx context.Context) error {
 // seal is one pass of the sealer.
 func (s *Sealer) seal(ctx context.Context) (int, error) {
 	n, err := sealBatch(ctx, s.db, s.opts.BatchSize)
-	if err == nil {
-		s.metrics.sealed(ctx, n)
+	if err == nil && n > 0 {
+		s.metrics.Add(ctx, MetricSealed, int64(n))
 	}
 	return n, err
 }
