@@ -31,9 +31,7 @@ func TestKilledAndPausedConsumer(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, e *env) {
 		settings := consumer.Settings{MaxDeliver: 1000, AckWait: 2 * time.Second, BackoffInitial: 50 * time.Millisecond,
 			BackoffMax: 200 * time.Millisecond, MaxAckPending: 32}
-		reader := sdkmetric.NewManualReader()
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		mp, reader := testkit.MeterProvider(t)
 
 		var applied atomic.Int64
 		var paused atomic.Bool

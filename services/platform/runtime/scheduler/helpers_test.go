@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
@@ -268,48 +265,6 @@ func fired(t testing.TB, db *sqlstore.DB, key string) bool {
 		t.Fatal(err)
 	}
 	return !st.Fired.IsZero()
-}
-
-// readMetrics collects reader's metrics of the "budget" service by name: sums and gauges by
-// value, as testkit.Metrics does, and histograms by their count, which it does not read.
-func readMetrics(t testing.TB, reader *sdkmetric.ManualReader) map[string]float64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					if v, _ := p.Attributes.Value("service"); v.AsString() == "budget" {
-						out[m.Name] += float64(p.Value)
-					}
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					if v, _ := p.Attributes.Value("service"); v.AsString() == "budget" {
-						out[m.Name] = float64(p.Value)
-					}
-				}
-			case metricdata.Gauge[float64]:
-				for _, p := range d.DataPoints {
-					if v, _ := p.Attributes.Value("service"); v.AsString() == "budget" {
-						out[m.Name] = p.Value
-					}
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					if v, _ := p.Attributes.Value("service"); v.AsString() == "budget" {
-						out[m.Name] += float64(p.Count)
-					}
-				}
-			}
-		}
-	}
-	return out
 }
 
 // commit runs fn in a transaction of db and commits it.

@@ -1,29 +1,16 @@
 package scheduler_test
 
 import (
-	"context"
 	"errors"
 	"math"
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
-
-// waitMetrics polls the reader until ok accepts the metrics, failing after a deadline.
-func waitMetrics(t *testing.T, r *sdkmetric.ManualReader, what string, ok func(map[string]float64) bool) map[string]float64 {
-	t.Helper()
-	var m map[string]float64
-	waitFor(t, what, func() bool {
-		m = readMetrics(t, r)
-		return ok(m)
-	})
-	return m
-}
 
 // TestMetrics checks the backlog gauges (by the worker's clock), the lease, the items given up,
 // the counters and the lag histogram through failures, fires and a stop.
@@ -41,16 +28,14 @@ func TestMetrics(t *testing.T) {
 			}
 			return errors.New("not yet")
 		})
-		reader := sdkmetric.NewManualReader()
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		mp, reader := testkit.MeterProvider(t)
 		opts := options(c)
 		opts.MeterProvider = mp
 		r := start(t, db, h.all(), opts)
 
 		// One collection is no snapshot: its gauges query the table before its counters are read,
 		// so a commit in between shows in the counters only. Hence waiting for the settled state.
-		m := waitMetrics(t, reader, "three failed attempts, one item given up, two due", func(m map[string]float64) bool {
+		m := testkit.WaitMetrics(t, reader, "budget", "three failed attempts, one item given up, two due", func(m map[string]float64) bool {
 			return m[scheduler.MetricHandlerErrors] == 3 && m[scheduler.MetricFailedItems] == 1 &&
 				m[scheduler.MetricDueItems] == 2 && m[scheduler.MetricLeaseHeld] == 1
 		})
@@ -62,7 +47,7 @@ func TestMetrics(t *testing.T) {
 		h.setFail(nil)
 		waitAsleepUntil(t, c, t0.Add(time.Second))
 		c.Advance(time.Second)
-		m = waitMetrics(t, reader, "two items fired, none due", func(m map[string]float64) bool {
+		m = testkit.WaitMetrics(t, reader, "budget", "two items fired, none due", func(m map[string]float64) bool {
 			return m[scheduler.MetricFired] == 2 && m[scheduler.MetricDueItems] == 0
 		})
 		if m[scheduler.MetricOldestLag] != 0 || m[scheduler.MetricFireLag] != 2 || m[scheduler.MetricFailedItems] != 1 {
@@ -70,13 +55,13 @@ func TestMetrics(t *testing.T) {
 		}
 
 		c.Set(t0.Add(time.Hour))
-		m = waitMetrics(t, reader, "later fired", func(m map[string]float64) bool { return m[scheduler.MetricFired] == 3 })
+		m = testkit.WaitMetrics(t, reader, "budget", "later fired", func(m map[string]float64) bool { return m[scheduler.MetricFired] == 3 })
 		if m[scheduler.MetricFireLag] != 3 {
 			t.Errorf("after later fired: %v; want three lags", m)
 		}
 
 		r.stop()
-		m = readMetrics(t, reader)
+		m = testkit.Metrics(t, reader, "budget")
 		if _, ok := m[scheduler.MetricDueItems]; ok {
 			t.Errorf("a stopped worker still reports its backlog: %v", m)
 		}

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
@@ -313,11 +311,9 @@ func TestSealerMetrics(t *testing.T) {
 		if _, err := blocker.ExecContext(ctx, lock); err != nil {
 			t.Fatal(err)
 		}
-		reader := sdkmetric.NewManualReader()
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-		t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		mp, reader := testkit.MeterProvider(t)
 		runSealer(t, db, audit.SealerOptions{MeterProvider: mp, PollInterval: 10 * time.Millisecond})
-		m := waitMetrics(t, reader, func(m map[string]float64) bool {
+		m := testkit.WaitMetrics(t, reader, "budget", "the sealer leading, blocked", func(m map[string]float64) bool {
 			return m[audit.MetricSealerLeaseHeld] == 1
 		})
 		if m[audit.MetricUnsealed] != 3 || m[audit.MetricOldestUnsealedAge] < 0 || m[audit.MetricSealed] != 0 {
@@ -326,22 +322,8 @@ func TestSealerMetrics(t *testing.T) {
 		if err := blocker.Rollback(); err != nil {
 			t.Fatal(err)
 		}
-		waitMetrics(t, reader, func(m map[string]float64) bool {
+		testkit.WaitMetrics(t, reader, "budget", "the backlog sealed", func(m map[string]float64) bool {
 			return m[audit.MetricUnsealed] == 0 && m[audit.MetricOldestUnsealedAge] == 0 && m[audit.MetricSealed] == 3
 		})
 	})
-}
-
-// waitMetrics waits until ok accepts the "budget" sealer's metrics, failing after a deadline,
-// and returns them.
-func waitMetrics(t *testing.T, reader *sdkmetric.ManualReader, ok func(map[string]float64) bool) map[string]float64 {
-	t.Helper()
-	var m map[string]float64
-	testkit.Eventually(t, 20*time.Second, func() error {
-		if m = testkit.Metrics(t, reader, "budget"); !ok(m) {
-			return fmt.Errorf("metrics = %v", m)
-		}
-		return nil
-	})
-	return m
 }

@@ -2,15 +2,17 @@ package testkit
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // Metrics collects reader's metrics of one service — the points whose "service" attribute is
-// service, as the relay, the sealer and the consumers label theirs — by instrument name: a sum
-// adds up its points, a gauge keeps its last.
+// service, as the relay, the sealer, the scheduler and the consumers label theirs — by instrument
+// name: a sum adds up its points, a gauge keeps its last, a histogram counts its recordings.
 func Metrics(t testing.TB, reader *sdkmetric.ManualReader, service string) map[string]float64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -27,6 +29,12 @@ func Metrics(t testing.TB, reader *sdkmetric.ManualReader, service string) map[s
 				collect(out, m.Name, service, d.DataPoints, false)
 			case metricdata.Gauge[float64]:
 				collect(out, m.Name, service, d.DataPoints, false)
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					if v, _ := p.Attributes.Value("service"); v.AsString() == service {
+						out[m.Name] += float64(p.Count)
+					}
+				}
 			}
 		}
 	}
@@ -44,4 +52,26 @@ func collect[N int64 | float64](out map[string]float64, name, service string, po
 			out[name] = float64(p.Value)
 		}
 	}
+}
+
+// MeterProvider is a meter provider whose metrics reader collects, shut down when the test ends.
+func MeterProvider(t testing.TB) (*sdkmetric.MeterProvider, *sdkmetric.ManualReader) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return mp, reader
+}
+
+// WaitMetrics waits until ok accepts reader's metrics of service (as Metrics reads them), failing
+// the test after 20 s with what it waited for, and returns them.
+func WaitMetrics(t testing.TB, reader *sdkmetric.ManualReader, service, what string, ok func(map[string]float64) bool) map[string]float64 {
+	t.Helper()
+	var m map[string]float64
+	Eventually(t, 20*time.Second, func() error {
+		if m = Metrics(t, reader, service); !ok(m) {
+			return fmt.Errorf("metrics never showed %s: %v", what, m)
+		}
+		return nil
+	})
+	return m
 }

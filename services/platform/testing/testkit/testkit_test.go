@@ -16,7 +16,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -371,13 +370,12 @@ func TestAllPages(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	mp, reader := testkit.MeterProvider(t)
 	meter := mp.Meter("test")
 	count, _ := meter.Int64Counter("published")
 	level, _ := meter.Int64Gauge("pending")
 	age, _ := meter.Float64Gauge("age")
+	lag, _ := meter.Float64Histogram("lag")
 	ctx := context.Background()
 	for _, svc := range []string{"budget", "vendors"} {
 		attrs := metric.WithAttributes(attribute.String("service", svc))
@@ -385,9 +383,11 @@ func TestMetrics(t *testing.T) {
 		count.Add(ctx, 3, attrs, metric.WithAttributes(attribute.String("consumer", "b")))
 		level.Record(ctx, 7, attrs)
 		age.Record(ctx, 1.5, attrs)
+		lag.Record(ctx, 0.2, attrs)
+		lag.Record(ctx, 30, attrs)
 	}
 	got := testkit.Metrics(t, reader, "budget")
-	if want := map[string]float64{"published": 5, "pending": 7, "age": 1.5}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if want := map[string]float64{"published": 5, "pending": 7, "age": 1.5, "lag": 2}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Metrics = %v, want %v", got, want)
 	}
 	if got := testkit.Metrics(t, reader, "risk"); len(got) != 0 {
