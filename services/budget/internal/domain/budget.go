@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -241,17 +240,12 @@ func (b *Budget) Apply(paths []string, fields BudgetFields, now time.Time) (chan
 		return nil, ErrBudgetNotDraft.With("field", "budget."+FieldBudgetPolicy).With("state", b.State.String()).
 			Withf("overspend_policy can change only while the budget is a draft")
 	}
-	for _, f := range BudgetWritableFields {
-		if !slices.Contains(paths, f) {
-			continue
-		}
-		if (f == FieldBudgetDisplayName && next.DisplayName != b.DisplayName) ||
+	changed = changedFields(paths, BudgetWritableFields, func(f string) bool {
+		return (f == FieldBudgetDisplayName && next.DisplayName != b.DisplayName) ||
 			(f == FieldBudgetOwner && next.Owner != b.Owner) ||
 			(f == FieldBudgetDescription && next.Description != b.Description) ||
-			(f == FieldBudgetPolicy && next.Policy != b.Policy) {
-			changed = append(changed, f)
-		}
-	}
+			(f == FieldBudgetPolicy && next.Policy != b.Policy)
+	})
 	if len(changed) == 0 {
 		return nil, nil
 	}

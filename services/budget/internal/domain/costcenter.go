@@ -145,11 +145,7 @@ func (c *CostCenter) Apply(paths []string, fields CostCenterFields, now time.Tim
 	if err := next.Validate(); err != nil {
 		return nil, err
 	}
-	for _, f := range WritableFields {
-		if slices.Contains(paths, f) && next.differs(c, f) {
-			changed = append(changed, f)
-		}
-	}
+	changed = changedFields(paths, WritableFields, func(f string) bool { return next.differs(c, f) })
 	if len(changed) == 0 {
 		return nil, nil
 	}

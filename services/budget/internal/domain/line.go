@@ -172,11 +172,7 @@ func (l *Line) Apply(paths []string, fields LineFields, now time.Time) (changed 
 	if err := next.Validate(); err != nil {
 		return nil, err
 	}
-	for _, f := range LineWritableFields {
-		if slices.Contains(paths, f) && next.differs(l, f) {
-			changed = append(changed, f)
-		}
-	}
+	changed = changedFields(paths, LineWritableFields, func(f string) bool { return next.differs(l, f) })
 	if next.PlannedMinor != l.PlannedMinor && !slices.Contains(changed, FieldLinePhasing) && next.differs(l, FieldLinePhasing) {
 		changed = append(changed, FieldLinePhasing)
 	}

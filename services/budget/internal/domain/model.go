@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
@@ -305,4 +306,16 @@ type ExchangeRate struct {
 	CreateTime time.Time
 	UpdateTime time.Time
 	Version    int64
+}
+
+// changedFields lists the fields of writable, in its order, that paths names and that differ
+// after an update: what Apply reports as changed.
+func changedFields(paths, writable []string, differs func(field string) bool) []string {
+	var changed []string
+	for _, f := range writable {
+		if slices.Contains(paths, f) && differs(f) {
+			changed = append(changed, f)
+		}
+	}
+	return changed
 }

@@ -67,12 +67,7 @@ func NewActual(id string, b *Budget, in ActualInput, rate *ExchangeRate, correct
 	}
 	limitText(&vs, "actual.description", in.Description, maxDescription)
 	limitText(&vs, "actual.external_reference", in.ExternalRef, maxExternalRef)
-	switch {
-	case in.BookingDate.IsZero():
-		vs.Add("actual.booking_date", "REQUIRED", "booking_date is required")
-	case !in.BookingDate.Valid():
-		vs.Add("actual.booking_date", ErrDateInvalid.Reason, "booking_date is not a valid date")
-	}
+	requireDate(&vs, "actual.booking_date", in.BookingDate)
 	if in.CorrectsID != "" && corrected != nil {
 		o := corrected.Original
 		switch {
@@ -176,12 +171,7 @@ func NewCommitment(id string, b *Budget, in CommitmentInput, rate *ExchangeRate,
 	}
 	limitText(&vs, "commitment.source_reference", in.SourceRef, maxExternalRef)
 	limitText(&vs, "commitment.description", in.Description, maxDescription)
-	switch {
-	case in.Date.IsZero():
-		vs.Add("commitment.expected_date", "REQUIRED", "expected_date is required")
-	case !in.Date.Valid():
-		vs.Add("commitment.expected_date", ErrDateInvalid.Reason, "expected_date is not a valid date")
-	}
+	requireDate(&vs, "commitment.expected_date", in.Date)
 	if err := vs.Err(); err != nil {
 		return nil, err
 	}

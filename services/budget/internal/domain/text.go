@@ -25,6 +25,17 @@ func limitText(vs *fault.Violations, field, text string, max int) {
 	}
 }
 
+// requireDate adds REQUIRED to vs when d is missing and DATE_INVALID's reason when it is no
+// calendar date, naming field by its own name ("booking_date is required").
+func requireDate(vs *fault.Violations, field string, d Date) {
+	switch {
+	case d.IsZero():
+		vs.Add(field, "REQUIRED", ownName(field)+" is required")
+	case !d.Valid():
+		vs.Add(field, ErrDateInvalid.Reason, ownName(field)+" is not a valid date")
+	}
+}
+
 // ownName is the last element of a field path: "display_name" of "budget.display_name".
 func ownName(field string) string { return field[strings.LastIndex(field, ".")+1:] }
 
