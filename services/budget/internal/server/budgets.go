@@ -114,45 +114,40 @@ func (s *Server) UpdateBudget(ctx context.Context, req *budgetv1.UpdateBudgetReq
 	if err != nil {
 		return nil, err
 	}
-	var out *domain.Budget
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*budgetv1.Budget, error) {
 		b, err := names.Get(ctx, domain.BudgetPattern, in.GetName(), tx.GetBudget)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := etag.Check(in.GetEtag(), b.Name(), b.Version); err != nil {
-			return err
+			return nil, err
 		}
 		prev, before := b.Version, budgetToProto(b)
 		next := *b
 		changed, err := next.Apply(paths, budgetFields(in), s.now())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(changed) > 0 && b.State == domain.StateSuperseded {
 			// A superseded revision is history: what was approved stays as it was.
-			return b.CheckSpendable()
+			return nil, b.CheckSpendable()
 		}
-		out = &next
+		out := &next
 		if len(changed) == 0 {
-			return nil
+			return budgetToProto(out), nil
 		}
 		if err := tx.UpdateBudget(ctx, out, prev); err != nil {
-			return err
+			return nil, err
 		}
 		after := budgetToProto(out)
-		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: out.Name(), Before: before, After: after,
+		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: out.Name(), Before: before, After: after,
 			Event: &budgetv1.BudgetUpdated{Budget: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: out.Version}})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return budgetToProto(out), nil
 }
 
 // DeleteBudget implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetRequest) (*emptypb.Empty, error) {
-	err := s.onBudget(ctx, req.GetName(), req.GetEtag(), func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
+	return empty(s.onBudget(ctx, req.GetName(), req.GetEtag(), func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 		hasSpend := false
 		if b.Revision == 1 {
 			var err error
@@ -181,11 +176,7 @@ func (s *Server) DeleteBudget(ctx context.Context, req *budgetv1.DeleteBudgetReq
 		pb := budgetToProto(b)
 		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: b.Name(), Before: pb,
 			Event: &budgetv1.BudgetDeleted{Budget: pb, Version: b.Version + 1}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, nil
+	}))
 }
 
 // SubmitBudget implements budgetv1.BudgetServiceServer.

@@ -72,58 +72,56 @@ func (s *Server) UpdateCostCenter(ctx context.Context, req *budgetv1.UpdateCostC
 		return nil, err
 	}
 	fields := costCenterFields(in)
-	var out *domain.CostCenter
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	out, err := inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*budgetv1.CostCenter, error) {
 		moves := slices.Contains(paths, domain.FieldParent)
 		if moves {
 			// Taken before any row lock, in the same order by every mover, so that two moves
 			// cannot deadlock or build a cycle together.
 			if err := tx.LockHierarchy(ctx); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		c, err := names.Get(ctx, domain.CostCenterPattern, in.GetName(), tx.GetCostCenter)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := etag.Check(in.GetEtag(), c.Name(), c.Version); err != nil {
-			return err
+			return nil, err
 		}
 		prev, before := c.Version, costCenterToProto(c)
 		changed, err := c.Apply(paths, fields, s.now())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = c
 		if len(changed) == 0 {
-			return nil // nothing to write, nothing happened
+			return costCenterToProto(c), nil // nothing to write, nothing happened
 		}
 		if slices.Contains(changed, domain.FieldParent) && c.ParentID != "" {
 			// A missing parent has no ancestors and fails on the foreign key at the update.
 			ancestors, err := tx.Ancestors(ctx, c.ParentID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := c.CheckAncestry(ancestors); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := tx.UpdateCostCenter(ctx, c, prev); err != nil {
-			return err
+			return nil, err
 		}
 		after := costCenterToProto(c)
-		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: c.Name(), Before: before, After: after,
+		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: c.Name(), Before: before, After: after,
 			Event: &budgetv1.CostCenterUpdated{CostCenter: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: c.Version}})
 	})
 	if err != nil {
 		return nil, fault.Prefix("cost_center", err)
 	}
-	return costCenterToProto(out), nil
+	return out, nil
 }
 
 // DeleteCostCenter implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostCenterRequest) (*emptypb.Empty, error) {
-	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := names.Get(ctx, domain.CostCenterPattern, req.GetName(), tx.GetCostCenter)
 		if err != nil {
 			return err
@@ -142,9 +140,5 @@ func (s *Server) DeleteCostCenter(ctx context.Context, req *budgetv1.DeleteCostC
 		pb := costCenterToProto(c)
 		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: c.Name(), Before: pb,
 			Event: &budgetv1.CostCenterDeleted{CostCenter: pb, Version: c.Version + 1}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, nil
+	}))
 }

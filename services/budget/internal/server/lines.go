@@ -230,48 +230,43 @@ func (s *Server) UpdateBudgetLine(ctx context.Context, req *budgetv1.UpdateBudge
 	if err != nil {
 		return nil, err
 	}
-	var out *budgetv1.BudgetLine
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*budgetv1.BudgetLine, error) {
 		b, l, err := editLine(ctx, tx, in.GetName(), in.GetEtag())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fields, err := lineFields(in, b.Currency, paths)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		bal, err := tx.LineBalance(ctx, b.ChainID, l.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		now := s.now()
 		prev, planned, before := l.Version, l.PlannedMinor, s.lineToProto(l, bal, b.Currency)
 		changed, err := l.Apply(paths, fields, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = s.lineToProto(l, bal, b.Currency)
+		out := s.lineToProto(l, bal, b.Currency)
 		if len(changed) == 0 {
-			return nil
+			return out, nil
 		}
 		if err := tx.UpdateLine(ctx, l, prev); err != nil {
-			return err
+			return nil, err
 		}
 		if err := addPlanned(ctx, tx, b, l.PlannedMinor-planned, now); err != nil {
-			return err
+			return nil, err
 		}
-		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: l.Name(), Before: before, After: out,
+		return out, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: l.Name(), Before: before, After: out,
 			Event: &budgetv1.BudgetLineUpdated{Line: out, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: l.Version}})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteBudgetLine implements budgetv1.BudgetServiceServer.
 func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudgetLineRequest) (*emptypb.Empty, error) {
-	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
 		b, l, err := editLine(ctx, tx, req.GetName(), req.GetEtag())
 		if err != nil {
 			return err
@@ -292,9 +287,5 @@ func (s *Server) DeleteBudgetLine(ctx context.Context, req *budgetv1.DeleteBudge
 		pb := s.lineToProto(l, nil, b.Currency)
 		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: l.Name(), Before: pb,
 			Event: &budgetv1.BudgetLineDeleted{Line: pb, Version: l.Version + 1}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, nil
+	}))
 }

@@ -85,41 +85,35 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 	if err != nil {
 		return nil, err
 	}
-	var out *domain.ExchangeRate
-	err = s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*budgetv1.ExchangeRate, error) {
 		r, err := names.Get(ctx, domain.ExchangeRatePattern, in.GetName(), tx.GetExchangeRate)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := etag.Check(in.GetEtag(), r.Name(), r.Version); err != nil {
-			return err
+			return nil, err
 		}
-		out = r
 		if !slices.Contains(paths, "rate") {
-			return nil
+			return exchangeRateToProto(r), nil
 		}
 		prev, before := r.Version, exchangeRateToProto(r)
 		changed, err := r.SetValue(in.GetRate(), s.now())
 		if err != nil || !changed {
-			return err
+			return exchangeRateToProto(r), err
 		}
 		if err := tx.UpdateExchangeRate(ctx, r, prev); err != nil {
-			return err
+			return nil, err
 		}
 		after := exchangeRateToProto(r)
-		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: r.Name(), Before: before, After: after,
+		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: r.Name(), Before: before, After: after,
 			Event: &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return exchangeRateToProto(out), nil
 }
 
 // DeleteExchangeRate implements budgetv1.BudgetServiceServer. Spend converted with the rate
 // keeps its record of it.
 func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExchangeRateRequest) (*emptypb.Empty, error) {
-	err := s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := names.Get(ctx, domain.ExchangeRatePattern, req.GetName(), tx.GetExchangeRate)
 		if err != nil {
 			return err
@@ -133,9 +127,5 @@ func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExc
 		pb := exchangeRateToProto(r)
 		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: r.Name(), Before: pb,
 			Event: &budgetv1.ExchangeRateDeleted{ExchangeRate: pb, Version: r.Version + 1}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, nil
+	}))
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
@@ -43,6 +44,29 @@ func New(st store.Store, opts ...Option) *Server {
 		o(s)
 	}
 	return s
+}
+
+// empty answers a call that has no result once its work, which returned err, is done.
+func empty(err error) (*emptypb.Empty, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// inTx runs fn in a transaction of st and returns its result once the transaction committed.
+func inTx[T any](ctx context.Context, st store.Store, fn func(ctx context.Context, tx store.Tx) (T, error)) (T, error) {
+	var out T
+	err := st.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
 }
 
 // actor is the caller of the call in ctx, as the gateway identified them: who submits, approves,
