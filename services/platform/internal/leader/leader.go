@@ -59,12 +59,7 @@ func New(db *sqldb.DB, cfg Config) *Loop {
 }
 
 // Notify wakes the loop because new work was committed. It never blocks.
-func (l *Loop) Notify() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
+func (l *Loop) Notify() { wait.Wake(l.wake) }
 
 // Leased reports whether the loop holds the lease now.
 func (l *Loop) Leased() bool { return l.leased.Load() }
@@ -100,14 +95,7 @@ func (l *Loop) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (l *Loop) draining() bool {
-	select {
-	case <-l.drain:
-		return true
-	default:
-		return false
-	}
-}
+func (l *Loop) draining() bool { return wait.Closed(l.drain) }
 
 // lead runs passes while the loop holds the lease.
 func (l *Loop) lead(ctx context.Context, lease *sqldb.Lease) {

@@ -1,5 +1,6 @@
-// Package wait holds the timed wait of the platform's background loops (the outbox relay, the
-// audit sealer).
+// Package wait holds the waits and signals of the platform's background loops (the outbox relay,
+// the audit sealer, the scheduler, the consumers): a timed wait cut short by a stop, whether a
+// stop was asked for, and a wake-up that never blocks.
 package wait
 
 import (
@@ -23,4 +24,24 @@ func For(ctx context.Context, d time.Duration, cut <-chan struct{}) bool {
 	case <-cut:
 	}
 	return true
+}
+
+// Closed reports whether c is closed (or has a value ready), without waiting: whether a stop or a
+// drain was asked for.
+func Closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wake sends on c if that does not block: a wake-up for a loop whose buffer of one already holds
+// one is not lost, it is the same wake-up.
+func Wake(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }

@@ -34,3 +34,19 @@ func TestFor(t *testing.T) {
 		t.Error("a negative wait reported a cancelled context")
 	}
 }
+
+func TestClosedAndWake(t *testing.T) {
+	c := make(chan struct{}, 1)
+	if Closed(c) {
+		t.Fatal("an empty open channel reported closed")
+	}
+	Wake(c)
+	Wake(c) // the buffer holds one wake-up already: no block
+	if !Closed(c) || Closed(c) {
+		t.Fatal("one wake-up should be received once")
+	}
+	close(c)
+	if !Closed(c) || !Closed(c) {
+		t.Fatal("a closed channel reported open")
+	}
+}

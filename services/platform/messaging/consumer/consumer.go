@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -381,14 +382,7 @@ func (r *Runtime) Drain(ctx context.Context) error {
 // context is done.
 func (r *Runtime) Wait() { r.wg.Wait() }
 
-func (r *Runtime) isDraining() bool {
-	select {
-	case <-r.drainC:
-		return true
-	default:
-		return false
-	}
-}
+func (r *Runtime) isDraining() bool { return wait.Closed(r.drainC) }
 
 func (rn *runner) setIter(it jetstream.MessagesContext, c jetstream.Consumer) {
 	rn.mu.Lock()

@@ -203,12 +203,7 @@ func NewWorker(db *sqlstore.DB, handlers map[string]Handler, opts Options) (*Wor
 
 // Notify wakes the worker because a transaction committed, which may have scheduled an item due
 // before the one it waits for. It never blocks.
-func (w *Worker) Notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Notify() { wait.Wake(w.wake) }
 
 // Leading reports whether this replica's worker holds the lease and fires the items.
 func (w *Worker) Leading() bool { return w.leased.Load() }
@@ -254,14 +249,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (w *Worker) stopping() bool {
-	select {
-	case <-w.stop:
-		return true
-	default:
-		return false
-	}
-}
+func (w *Worker) stopping() bool { return wait.Closed(w.stop) }
 
 // acquire blocks until this replica's worker holds the lease; false when it was stopped first.
 func (w *Worker) acquire(ctx context.Context) (*sqldb.Lease, bool) {
