@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/retry"
 )
 
 // Outcomes of one delivery, as recorded in the inbox and counted in metrics.
@@ -107,7 +109,7 @@ func (r *Runtime) deliver(ctx context.Context, rn *runner, msg jetstream.Msg) {
 		// Stopped abruptly: JetStream delivers the event again after AckWait.
 		return
 	}
-	if !isPermanent(err) && attempt < r.settings.MaxDeliver {
+	if !retry.IsPermanent(err) && attempt < r.settings.MaxDeliver {
 		delay := r.settings.Backoff(attempt)
 		log.WarnContext(ctx, "handler failed; will retry", "event_id", ev.ID, "error", err, "retry_in", delay)
 		r.metrics.outcome(ctx, rn, outcomeFailed)

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/retry"
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -126,31 +127,11 @@ func (s Settings) withDefaults() Settings {
 // BackoffInitial doubled n-1 times, at most BackoffMax.
 func (s Settings) Backoff(n int) time.Duration {
 	s = s.withDefaults()
-	d := s.BackoffInitial
-	for i := 1; i < n && d < s.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, s.BackoffMax)
+	return retry.Backoff(s.BackoffInitial, s.BackoffMax, n)
 }
-
-// permanent marks an error that no retry can fix.
-type permanent struct{ err error }
-
-func (p permanent) Error() string { return p.err.Error() }
-func (p permanent) Unwrap() error { return p.err }
 
 // Permanent wraps err so that the event becomes a dead letter at once instead of being retried.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return permanent{err}
-}
-
-func isPermanent(err error) bool {
-	var p permanent
-	return errors.As(err, &p)
-}
+func Permanent(err error) error { return retry.Permanent(err) }
 
 // Options configures a Runtime.
 type Options struct {

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/retry"
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -94,27 +95,12 @@ func (s Settings) withDefaults() Settings {
 // BackoffInitial doubled n-1 times, at most BackoffMax.
 func (s Settings) Backoff(n int) time.Duration {
 	s = s.withDefaults()
-	d := s.BackoffInitial
-	for i := 1; i < n && d < s.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, s.BackoffMax)
+	return retry.Backoff(s.BackoffInitial, s.BackoffMax, n)
 }
-
-// permanent marks a handler error that no retry can fix.
-type permanent struct{ err error }
-
-func (p permanent) Error() string { return p.err.Error() }
-func (p permanent) Unwrap() error { return p.err }
 
 // Permanent wraps a handler's error so that the worker gives up on the item at once instead of
 // trying again.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return permanent{err}
-}
+func Permanent(err error) error { return retry.Permanent(err) }
 
 // Options configures a Worker.
 type Options struct {
@@ -520,7 +506,7 @@ func (w *Worker) failed(ctx context.Context, c candidate, cause error) error {
 			return err
 		}
 		st.Attempts++
-		gaveUp = st.Attempts >= w.set.MaxAttempts || isPermanent(cause)
+		gaveUp = st.Attempts >= w.set.MaxAttempts || retry.IsPermanent(cause)
 		failedAt := sql.NullTime{}
 		if gaveUp {
 			failedAt = sql.NullTime{Time: now, Valid: true}
@@ -552,11 +538,6 @@ func (w *Worker) failed(ctx context.Context, c candidate, cause error) error {
 	w.log.Warn("scheduled item failed; retrying", "key", c.key, "kind", st.Kind,
 		"resource", st.Resource, "due", st.Due, "attempts", st.Attempts, "retry_in", retryIn, "error", cause)
 	return nil
-}
-
-func isPermanent(err error) bool {
-	var p permanent
-	return errors.As(err, &p)
 }
 
 // errorText is err's text as an item keeps it: valid UTF-8 (PostgreSQL refuses anything else),
