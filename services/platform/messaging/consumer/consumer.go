@@ -33,6 +33,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/retry"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -101,25 +102,13 @@ const (
 )
 
 func (s Settings) withDefaults() Settings {
-	if s.MaxDeliver <= 0 {
-		s.MaxDeliver = DefaultMaxDeliver
-	}
-	if s.AckWait <= 0 {
-		s.AckWait = DefaultAckWait
-	}
-	if s.BackoffInitial <= 0 {
-		s.BackoffInitial = DefaultBackoffInitial
-	}
-	if s.BackoffMax <= 0 {
-		s.BackoffMax = DefaultBackoffMax
-	}
+	settings.Default(&s.MaxDeliver, DefaultMaxDeliver)
+	settings.Default(&s.AckWait, DefaultAckWait)
+	settings.Default(&s.BackoffInitial, DefaultBackoffInitial)
+	settings.Default(&s.BackoffMax, DefaultBackoffMax)
 	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
-	if s.MaxAckPending <= 0 {
-		s.MaxAckPending = DefaultMaxAckPending
-	}
-	if s.InboxRetention <= 0 {
-		s.InboxRetention = DefaultInboxRetention
-	}
+	settings.Default(&s.MaxAckPending, DefaultMaxAckPending)
+	settings.Default(&s.InboxRetention, DefaultInboxRetention)
 	return s
 }
 
@@ -194,9 +183,7 @@ func New(db *sqldb.DB, js jetstream.JetStream, specs []Spec, opts Options) (*Run
 	if !namePattern.MatchString(opts.Service) {
 		return nil, fmt.Errorf("consumer runtime: invalid service name %q", opts.Service)
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	settings.Logger(&opts.Logger)
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}

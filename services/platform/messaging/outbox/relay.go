@@ -21,6 +21,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/leader"
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/queuegauge"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -79,27 +80,13 @@ type Relay struct {
 
 // NewRelay returns a relay for the outbox of db.
 func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
-	if opts.BatchSize <= 0 {
-		opts.BatchSize = 256
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = time.Second
-	}
-	if opts.MinInterval <= 0 {
-		opts.MinInterval = 10 * time.Millisecond
-	}
-	if opts.PublishTimeout <= 0 {
-		opts.PublishTimeout = 5 * time.Second
-	}
-	if opts.Retention <= 0 {
-		opts.Retention = 24 * time.Hour
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	settings.Default(&opts.BatchSize, 256)
+	settings.Default(&opts.PollInterval, time.Second)
+	settings.Default(&opts.MinInterval, 10*time.Millisecond)
+	settings.Default(&opts.PublishTimeout, 5*time.Second)
+	settings.Default(&opts.Retention, 24*time.Hour)
+	settings.Default(&opts.MaxBackoff, 10*time.Second)
+	settings.Logger(&opts.Logger)
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}

@@ -47,6 +47,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
@@ -117,18 +118,10 @@ func Dial(name, target string, o Options) (*Conn, error) {
 	if target == "" {
 		return nil, fmt.Errorf("peer %s: no address", name)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Attempts <= 0 {
-		o.Attempts = DefaultAttempts
-	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = DefaultConnectTimeout
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	settings.Default(&o.Timeout, DefaultTimeout)
+	settings.Default(&o.Attempts, DefaultAttempts)
+	settings.Default(&o.ConnectTimeout, DefaultConnectTimeout)
+	settings.Logger(&o.Logger)
 	c := &Conn{name: name, target: target, o: o, idempotent: map[string]bool{},
 		log: o.Logger.With("peer", name)}
 	for _, m := range o.Idempotent {

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/retry"
+	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/wait"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -72,21 +73,11 @@ const (
 )
 
 func (s Settings) withDefaults() Settings {
-	if s.PollInterval <= 0 {
-		s.PollInterval = DefaultPollInterval
-	}
-	if s.BatchSize <= 0 {
-		s.BatchSize = DefaultBatchSize
-	}
-	if s.MaxAttempts <= 0 {
-		s.MaxAttempts = DefaultMaxAttempts
-	}
-	if s.BackoffInitial <= 0 {
-		s.BackoffInitial = DefaultBackoffInitial
-	}
-	if s.BackoffMax <= 0 {
-		s.BackoffMax = DefaultBackoffMax
-	}
+	settings.Default(&s.PollInterval, DefaultPollInterval)
+	settings.Default(&s.BatchSize, DefaultBatchSize)
+	settings.Default(&s.MaxAttempts, DefaultMaxAttempts)
+	settings.Default(&s.BackoffInitial, DefaultBackoffInitial)
+	settings.Default(&s.BackoffMax, DefaultBackoffMax)
 	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
 	return s
 }
@@ -163,9 +154,7 @@ func NewWorker(db *sqlstore.DB, handlers map[string]Handler, opts Options) (*Wor
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	settings.Logger(&opts.Logger)
 	if opts.MeterProvider == nil {
 		opts.MeterProvider = otel.GetMeterProvider()
 	}
