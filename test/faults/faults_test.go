@@ -8,20 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
 
 // TestMain lets the test binary double as the embedded NATS server the run kills, as the
 // program does.
-func TestMain(m *testing.M) {
-	if role := os.Getenv(roleEnv); role != "" {
-		if err := runRole(role); err != nil {
-			os.Stderr.WriteString(role + ": " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { proc.TestMain(m, roleEnv, runRole) }
 
 // TestFaultsReduced is the fault proof at CI size: 1,000 creates and 100 updates while the relay
 // holder, the NATS server and the consumer process are each killed with SIGKILL three times and

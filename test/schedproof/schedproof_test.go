@@ -10,20 +10,12 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/test/internal/proc"
 )
 
 // TestMain lets the test binary double as the worker processes the run kills, as the program
 // does.
-func TestMain(m *testing.M) {
-	if role := os.Getenv(roleEnv); role != "" {
-		if err := runRole(role); err != nil {
-			os.Stderr.WriteString(role + ": " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { proc.TestMain(m, roleEnv, runRole) }
 
 // TestSchedulerProofReduced is the scheduler proof at CI size: 1,000 items due over 10 s, the
 // active worker killed with SIGKILL after a third and after two thirds of them fired — on
