@@ -42,11 +42,11 @@ func TestClosedAndWake(t *testing.T) {
 	}
 	Wake(c)
 	Wake(c) // the buffer holds one wake-up already: no block
-	if !Closed(c) || Closed(c) {
+	if first, second := Closed(c), Closed(c); !first || second {
 		t.Fatal("one wake-up should be received once")
 	}
 	close(c)
-	if !Closed(c) || !Closed(c) {
+	if first, second := Closed(c), Closed(c); !first || !second {
 		t.Fatal("a closed channel reported open")
 	}
 }
