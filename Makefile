@@ -32,7 +32,7 @@ APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 APIREF_DIR       := gateway/apiref/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget gateway deploy/standalone test
+MODULES := proto services/platform services/budget services/vendors gateway deploy/standalone test
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).
@@ -61,9 +61,10 @@ test: ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTER
 	$(GO) test -count=1 $(TESTFLAGS) $(PKGS)
 
 .PHONY: build
-build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-gateway.
+build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-gateway.
 	$(GO) build -o $(BIN)/quarterdeck ./deploy/standalone
 	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) build -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
 	$(GO) build -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 
 ##@ API contract

@@ -139,7 +139,7 @@ type edge struct {
 
 func startEdge(t *testing.T, backend string, opts gateway.Options) *edge {
 	t.Helper()
-	opts.Backends = map[string]string{"budget": backend}
+	opts.Backends = oneBackend(backend)
 	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if opts.Authenticator == nil {
 		// Real services verify the caller's identity; the test authenticator signs one.

@@ -36,6 +36,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 
 	// The operations API is served by every service; its descriptors are needed to route and
@@ -61,7 +62,8 @@ const HeaderIfMatch = "If-Match"
 
 // registrars maps each domain to the function that mounts its REST API on a mux.
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"budget": budgetv1.RegisterBudgetServiceHandler,
+	"budget":  budgetv1.RegisterBudgetServiceHandler,
+	"vendors": vendorsv1.RegisterVendorsServiceHandler,
 }
 
 // Domains lists the domains whose REST API the gateway serves.

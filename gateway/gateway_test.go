@@ -70,7 +70,7 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 		}
 	}
 	t.Cleanup(stop)
-	gw, err := gateway.New(ctx, gateway.Options{Backends: map[string]string{"budget": in.Addr()}, Logger: quiet,
+	gw, err := gateway.New(ctx, gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet,
 		Authenticator: identitytest.Authenticator{}})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +79,16 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return &platform{url: srv.URL, backend: in.Addr(), js: js, nats: ns, stop: stop}
+}
+
+// oneBackend routes every domain the gateway serves to addr: for tests of the gateway itself,
+// which call only the budget service's API (or none) and need an address for each domain.
+func oneBackend(addr string) map[string]string {
+	backends := map[string]string{}
+	for _, d := range gateway.Domains() {
+		backends[d] = addr
+	}
+	return backends
 }
 
 type response struct {
@@ -294,5 +304,10 @@ func TestNewNeedsEveryBackend(t *testing.T) {
 	_, err := gateway.New(context.Background(), gateway.Options{Backends: map[string]string{}, Authenticator: identitytest.Authenticator{}})
 	if err == nil || !strings.Contains(err.Error(), "budget") {
 		t.Errorf("err = %v, want a missing budget backend", err)
+	}
+	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"budget": "127.0.0.1:9001"},
+		Authenticator: identitytest.Authenticator{}})
+	if err == nil || !strings.Contains(err.Error(), "vendors") {
+		t.Errorf("err = %v, want a missing vendors backend", err)
 	}
 }

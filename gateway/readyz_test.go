@@ -26,7 +26,7 @@ func TestReadyzShowsPeers(t *testing.T) {
 	healthpb.RegisterHealthServer(backend, hs)
 	hs.SetServingStatus(peer.HealthName("risk"), healthpb.HealthCheckResponse_NOT_SERVING)
 	addr := testkit.Serve(t, backend)
-	gw, err := gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"budget": addr},
+	gw, err := gateway.New(context.Background(), gateway.Options{Backends: oneBackend(addr),
 		Logger: slog.New(slog.DiscardHandler), Authenticator: identitytest.Authenticator{}})
 	if err != nil {
 		t.Fatal(err)

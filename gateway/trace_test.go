@@ -124,7 +124,7 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	gw, err := gateway.New(ctx, gateway.Options{Backends: map[string]string{"budget": in.Addr()}, Logger: quiet,
+	gw, err := gateway.New(ctx, gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet,
 		Authenticator: identitytest.Authenticator{}})
 	if err != nil {
 		t.Fatal(err)

@@ -32,13 +32,16 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 // services are the domain services the platform runs, in start order.
-func services(cfg settings) []host.Service { return []host.Service{budget.Configured(cfg.Budget)} }
+func services(cfg settings) []host.Service {
+	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors)}
+}
 
 type settings struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
@@ -49,6 +52,7 @@ type settings struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
 	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Budget          budget.Settings
+	Vendors         vendors.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	// The gateway's API keys live in their own database: gateway.db under the data folder, or

@@ -1,7 +1,7 @@
 package auth_test
 
 // The security suite: the whole front door (gateway on a real port, authenticator, admin server,
-// budget service) with hostile credentials, through REST and gRPC on the gateway's one port as a
+// budget and vendors services) with hostile credentials, through REST and gRPC on the gateway's one port as a
 // client sends them, and a service called directly over gRPC as an attacker inside the network
 // would.
 
@@ -35,12 +35,14 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -49,6 +51,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
@@ -59,6 +62,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
 const (
@@ -150,10 +154,10 @@ type front struct {
 	priv     ed25519.PrivateKey
 	idp      *idp
 	verifier *auth.JWTVerifier
-	reached  *reach // calls that reached the budget service
+	reached  *reach // calls that reached the budget or the vendors service
 }
 
-// reach counts the calls that reached the budget service: its rpc interceptor logs every call it
+// reach counts the calls that reached a domain service: its rpc interceptor logs every call it
 // handles, accepted or refused, before it answers.
 type reach struct{ n atomic.Int64 }
 
@@ -186,8 +190,8 @@ type frontOptions struct {
 	reflection      bool // gRPC server reflection on the gateway's port
 }
 
-// startFrontWith starts the platform as opts say: a budget service, the
-// gateway's admin server and authenticator with a real key store and OIDC provider, and the
+// startFrontWith starts the platform as opts say: a budget service, a vendors service calling
+// it, the gateway's admin server and authenticator with a real key store and OIDC provider, and the
 // gateway on a loopback port. The gateway signs identities with identitytest's key, which the
 // services trust, so that tests can also mint genuine identities of their own.
 func startFrontWith(t *testing.T, opts frontOptions) *front {
@@ -213,6 +217,18 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = in.Stop(ctx)
+	})
+	vin, err := host.Start(ctx, vendors.Service(), host.Options{
+		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc, Peers: map[string]string{"budget": in.Addr()},
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = vin.Stop(ctx)
 	})
 
 	gdb, err := auth.OpenDatabase(ctx, testenv.SQLite(t).DSN, sqldb.Options{Logger: quiet})
@@ -244,7 +260,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		t.Fatal(err)
 	}
 	gopts := gateway.Options{
-		Backends: map[string]string{"budget": in.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
 		Settings: opts.settings, Reflection: opts.reflection,
 	}
 	if opts.noAuthenticator {
@@ -494,10 +510,15 @@ func mustSign(t *testing.T, s *identity.Signer, p identity.Principal) string {
 	return tok
 }
 
-// endpoint is one REST call and the scope it needs.
+// endpoint is one REST call and the scope it needs: a method's scope, or the write scope of a
+// sensitive field the body sets (see alsoNeeds).
 type endpoint struct {
 	method, path, body, scope string
 }
+
+// alsoNeeds are, for the scopes that guard sensitive fields rather than methods, the method scope
+// that the calls exercising them need too: they set the field in a create.
+var alsoNeeds = map[string][]string{"vendors.finance": {"vendors.write"}}
 
 // endpoints are the REST calls of every API the gateway serves. Each is valid apart from
 // authorization, so that with the scope it gets anything but 401 or 403.
@@ -525,6 +546,13 @@ var endpoints = []endpoint{
 		"amount":{"units":"1"},"reason":"test"}`, "budget.transfer"},
 	{"POST", "/v1/budgets/nothere:approve", `{}`, "budget.approve"},
 	{"POST", "/v1/budgets/nothere/transfers/nothere:reject", `{"reason":"no"}`, "budget.approve"},
+	{"GET", "/v1/vendors", "", "vendors.read"},
+	{"GET", "/v1/vendors/nothere/contracts/nothere", "", "vendors.read"},
+	{"POST", "/v1/vendors", `{"displayName":"Scoped","legalName":"Scoped Ltd","category":"SAAS","tier":3}`, "vendors.write"},
+	{"POST", "/v1/vendors/nothere:activate", `{}`, "vendors.approve"},
+	{"POST", "/v1/vendors/nothere/contracts/nothere:approve", `{}`, "vendors.approve"},
+	{"POST", "/v1/vendors/nothere/contracts", `{"title":"Scoped","endDate":{"year":2027,"month":12,"day":31},
+		"totalValue":{"currencyCode":"EUR","units":"1000"}}`, "vendors.finance"},
 }
 
 // grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
@@ -535,10 +563,10 @@ type grpcCall struct {
 	call          func(context.Context, *grpc.ClientConn) error
 }
 
-// grpcCalls are the gRPC methods of every API the gateway serves: the budget service's, the
-// operations API (routed by its parent or name) and the gateway's own admin API. The budget
-// service's methods not listed here are added by allBudgetMethods.
-var grpcCalls = allBudgetMethods([]grpcCall{
+// grpcCalls are the gRPC methods of every API the gateway serves: the budget and vendors
+// services', the operations API (routed by its parent or name) and the gateway's own admin API.
+// The domain services' methods not listed here are added by allMethods.
+var grpcCalls = allMethods([]grpcCall{
 	{"BudgetService.ListCostCenters", "budget.read", func(ctx context.Context, c *grpc.ClientConn) error {
 		_, err := budgetv1.NewBudgetServiceClient(c).ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
 		return err
@@ -595,32 +623,43 @@ var grpcCalls = allBudgetMethods([]grpcCall{
 		_, err := iamv1.NewApiKeyServiceClient(c).RevokeApiKey(ctx, &iamv1.RevokeApiKeyRequest{Name: "apiKeys/nothere"})
 		return err
 	}},
-})
+	// A contract's value is a sensitive field: setting it needs vendors.finance (and the method's
+	// vendors.write, alsoNeeds).
+	{"VendorsService.CreateContract", "vendors.finance", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := vendorsv1.NewVendorsServiceClient(c).CreateContract(ctx, &vendorsv1.CreateContractRequest{
+			Parent: "vendors/nothere", Contract: &vendorsv1.Contract{Title: "Scoped over gRPC",
+				TotalValue: &money.Money{CurrencyCode: "EUR", Units: 1000}}})
+		return err
+	}},
+}, budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService"),
+	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"))
 
-// allBudgetMethods adds to calls every method of the budget service that calls does not list, each
+// allMethods adds to calls every method of the services sds that calls does not list, each
 // called with an empty request and needing the scopes its policy declares: authorization comes
-// before validation, so with the scope such a call fails with INVALID_ARGUMENT or NOT_FOUND, and
-// without it with PERMISSION_DENIED. A new method is covered as soon as it is declared.
-func allBudgetMethods(calls []grpcCall) []grpcCall {
+// before validation, so with the scope such a call fails with INVALID_ARGUMENT, NOT_FOUND or
+// UNIMPLEMENTED (a method not written yet), and without it with PERMISSION_DENIED. A new method
+// is covered as soon as it is declared.
+func allMethods(calls []grpcCall, sds ...protoreflect.ServiceDescriptor) []grpcCall {
 	listed := map[string]bool{}
 	for _, c := range calls {
 		listed[c.method] = true
 	}
-	sd := budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService")
-	for i := range sd.Methods().Len() {
-		md := sd.Methods().Get(i)
-		name := "BudgetService." + string(md.Name())
-		if listed[name] {
-			continue
+	for _, sd := range sds {
+		for i := range sd.Methods().Len() {
+			md := sd.Methods().Get(i)
+			name := string(sd.Name()) + "." + string(md.Name())
+			if listed[name] {
+				continue
+			}
+			scopes := authz.MethodPolicy(md).GetScopes()
+			if len(scopes) != 1 {
+				panic(name + " declares " + strings.Join(scopes, ",") + "; the suite expects one scope per method")
+			}
+			full := "/" + string(sd.FullName()) + "/" + string(md.Name())
+			calls = append(calls, grpcCall{name, scopes[0], func(ctx context.Context, c *grpc.ClientConn) error {
+				return c.Invoke(ctx, full, dynamicpb.NewMessage(md.Input()), dynamicpb.NewMessage(md.Output()))
+			}})
 		}
-		scopes := authz.MethodPolicy(md).GetScopes()
-		if len(scopes) != 1 {
-			panic(name + " declares " + strings.Join(scopes, ",") + "; the suite expects one scope per method")
-		}
-		full := "/" + string(sd.FullName()) + "/" + string(md.Name())
-		calls = append(calls, grpcCall{name, scopes[0], func(ctx context.Context, c *grpc.ClientConn) error {
-			return c.Invoke(ctx, full, dynamicpb.NewMessage(md.Input()), dynamicpb.NewMessage(md.Output()))
-		}})
 	}
 	return calls
 }
@@ -649,11 +688,16 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 			for _, e := range endpoints {
 				r := f.do(t, "Bearer "+key, e.method, e.path, e.body)
 				reason, _, meta := errorInfo(r.body)
-				if e.scope == scope {
-					if r.code != http.StatusForbidden || reason != "MISSING_SCOPE" || meta["scope"] != scope {
-						t.Errorf("%s %s = %d %v; want 403 MISSING_SCOPE %s", e.method, e.path, r.code, r.body, scope)
+				switch {
+				case e.scope == scope:
+					if want := deniedReason(scope); r.code != http.StatusForbidden || reason != want || meta["scope"] != scope {
+						t.Errorf("%s %s = %d %v; want 403 %s %s", e.method, e.path, r.code, r.body, want, scope)
 					}
-				} else if r.code == http.StatusForbidden || r.code == http.StatusUnauthorized {
+				case slices.Contains(alsoNeeds[e.scope], scope):
+					if r.code != http.StatusForbidden || meta["scope"] != scope {
+						t.Errorf("%s %s = %d %v; want 403 for %s", e.method, e.path, r.code, r.body, scope)
+					}
+				case r.code == http.StatusForbidden || r.code == http.StatusUnauthorized:
 					t.Errorf("%s %s = %d %v; it does not need %s", e.method, e.path, r.code, r.body, scope)
 				}
 			}
@@ -661,11 +705,16 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 			for _, c := range grpcCalls {
 				err := c.call(ctx, conn)
 				info, _ := rpc.Details(err)
-				if c.scope == scope {
-					if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != scope {
-						t.Errorf("gRPC %s = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, scope)
+				switch code := status.Code(err); {
+				case c.scope == scope:
+					if want := deniedReason(scope); code != codes.PermissionDenied || info.GetReason() != want || info.GetMetadata()["scope"] != scope {
+						t.Errorf("gRPC %s = %v (%v); want PERMISSION_DENIED %s %s", c.method, err, info, want, scope)
 					}
-				} else if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
+				case slices.Contains(alsoNeeds[c.scope], scope):
+					if code != codes.PermissionDenied || info.GetMetadata()["scope"] != scope {
+						t.Errorf("gRPC %s = %v (%v); want PERMISSION_DENIED for %s", c.method, err, info, scope)
+					}
+				case code == codes.PermissionDenied || code == codes.Unauthenticated:
 					t.Errorf("gRPC %s = %v (%v); it does not need %s", c.method, err, info, scope)
 				}
 			}
@@ -682,6 +731,24 @@ func TestEachScopeGuardsExactlyItsMethods(t *testing.T) {
 			t.Errorf("scope %s is not declared", s)
 		}
 	}
+}
+
+// deniedReason is the ErrorInfo reason of a call refused for lack of scope: a field's write scope
+// refuses the field (FIELD_WRITE_DENIED), a method's the call (MISSING_SCOPE).
+func deniedReason(scope string) string {
+	if _, field := alsoNeeds[scope]; field {
+		return authz.ReasonFieldWrite
+	}
+	return authz.ReasonMissingScope
+}
+
+// refusedFirst is the scope a call exercising scope is refused for when the caller has none of
+// those it needs: the method's, which is checked before the fields the request sets.
+func refusedFirst(scope string) string {
+	if method := alsoNeeds[scope]; len(method) > 0 {
+		return method[0]
+	}
+	return scope
 }
 
 // createKey creates an API key with scopes through the admin API, as the bootstrap admin.
@@ -767,8 +834,8 @@ func TestASmuggledIdentityIsNeverTrusted(t *testing.T) {
 					if code := status.Code(err); code == codes.PermissionDenied || code == codes.Unauthenticated {
 						t.Errorf("gRPC %s with the narrow key = %v; it needs only budget.read", c.method, err)
 					}
-				} else if status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != c.scope {
-					t.Errorf("gRPC %s with the narrow key = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, c.scope)
+				} else if want := refusedFirst(c.scope); status.Code(err) != codes.PermissionDenied || info.GetReason() != "MISSING_SCOPE" || info.GetMetadata()["scope"] != want {
+					t.Errorf("gRPC %s with the narrow key = %v (%v); want PERMISSION_DENIED MISSING_SCOPE %s", c.method, err, info, want)
 				}
 			}
 			for _, e := range endpoints {

@@ -1,0 +1,61 @@
+// Package server implements the vendors service's gRPC API on the domain and the store.
+package server
+
+import (
+	"time"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
+)
+
+// Server implements vendorsv1.VendorsServiceServer. Until each resource's methods are written,
+// the embedded UnimplementedVendorsServiceServer answers them with UNIMPLEMENTED.
+type Server struct {
+	vendorsv1.UnimplementedVendorsServiceServer
+
+	store store.Store
+	// budget is the budget service, called before a transaction (docs/services.md): ApproveContract
+	// places its hold there (ADR 0010).
+	budget budgetv1.BudgetServiceClient
+	now    func() time.Time
+	cfg    Config
+}
+
+// Config are the service's settings as the server uses them; vendors.Settings converts to it.
+type Config struct {
+	// HoldTTL is the time to live of the budget hold ApproveContract places.
+	HoldTTL time.Duration
+	// NoticeWindowDays is how many days before a contract's cancel-by date its notice window
+	// opens, for a contract whose notice_window_days is 0.
+	NoticeWindowDays int
+	// ReassessmentMonths is how long a completed assessment is valid, by the vendor's tier:
+	// index 0 is tier 1.
+	ReassessmentMonths [4]int
+	// ScorecardWeights are the weights of a scorecard's components.
+	ScorecardWeights ScorecardWeights
+}
+
+// ScorecardWeights are the weights of a scorecard's components, in the order the scorecard lists
+// them.
+type ScorecardWeights struct {
+	Assessment, Attestations, Spend, Incidents, SLA int
+}
+
+// Option changes a Server's defaults; tests use them to fix time.
+type Option func(*Server)
+
+// WithClock sets the clock.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithConfig sets the service's settings.
+func WithConfig(cfg Config) Option { return func(s *Server) { s.cfg = cfg } }
+
+// New returns a server on st that calls budget.
+func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *Server {
+	s := &Server{store: st, budget: budget, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}

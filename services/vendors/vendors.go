@@ -1,0 +1,137 @@
+// Package vendors is the vendors service — third parties and what the organisation agrees with
+// them: vendors and their attestations, contracts and invoices, due-diligence assessments,
+// quarterly scorecards and evaluations — packaged for the host that runs it, in its own process
+// or inside the standalone binary.
+package vendors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
+)
+
+// Domain is the service's domain name.
+const Domain = "vendors"
+
+// Settings are the vendors service's own settings (a host.Settings), read from flags and the
+// environment by the programs that run it (prefix QUARTERDECK_).
+type Settings struct {
+	HoldTTL          time.Duration `env:"VENDORS_HOLD_TTL" default:"15m" help:"time to live of the budget hold a contract's approval places (1m to 24h); an approval is refused when its hold would expire within a minute (ADR 0010)"`
+	NoticeWindowDays int           `env:"VENDORS_NOTICE_WINDOW_DAYS" default:"60" help:"days before a contract's cancel-by date that its notice window opens (0 to 365), for contracts that set none"`
+
+	ReassessmentMonthsTier1 int `env:"VENDORS_REASSESSMENT_MONTHS_TIER1" default:"12" help:"months a completed assessment of a tier-1 vendor is valid (1 to 120)"`
+	ReassessmentMonthsTier2 int `env:"VENDORS_REASSESSMENT_MONTHS_TIER2" default:"24" help:"months a completed assessment of a tier-2 vendor is valid (1 to 120)"`
+	ReassessmentMonthsTier3 int `env:"VENDORS_REASSESSMENT_MONTHS_TIER3" default:"36" help:"months a completed assessment of a tier-3 vendor is valid (1 to 120)"`
+	ReassessmentMonthsTier4 int `env:"VENDORS_REASSESSMENT_MONTHS_TIER4" default:"36" help:"months a completed assessment of a tier-4 vendor is valid (1 to 120)"`
+
+	ScorecardWeightAssessment   int `env:"VENDORS_SCORECARD_WEIGHT_ASSESSMENT" default:"30" help:"weight of the risk rating in a vendor's scorecard (0 to 100)"`
+	ScorecardWeightAttestations int `env:"VENDORS_SCORECARD_WEIGHT_ATTESTATIONS" default:"20" help:"weight of the attestations' status in a vendor's scorecard (0 to 100)"`
+	ScorecardWeightSpend        int `env:"VENDORS_SCORECARD_WEIGHT_SPEND" default:"20" help:"weight of spend against contract value in a vendor's scorecard (0 to 100)"`
+	ScorecardWeightIncidents    int `env:"VENDORS_SCORECARD_WEIGHT_INCIDENTS" default:"15" help:"weight of incidents in a vendor's scorecard (0 to 100)"`
+	ScorecardWeightSLA          int `env:"VENDORS_SCORECARD_WEIGHT_SLA" default:"15" help:"weight of SLA breaches in a vendor's scorecard (0 to 100)"`
+}
+
+// DefaultSettings are the settings' defaults, as the programs that run the service read them
+// when nothing is set.
+func DefaultSettings() Settings {
+	return Settings{
+		HoldTTL:                 15 * time.Minute,
+		NoticeWindowDays:        60,
+		ReassessmentMonthsTier1: 12, ReassessmentMonthsTier2: 24, ReassessmentMonthsTier3: 36, ReassessmentMonthsTier4: 36,
+		ScorecardWeightAssessment: 30, ScorecardWeightAttestations: 20, ScorecardWeightSpend: 20,
+		ScorecardWeightIncidents: 15, ScorecardWeightSLA: 15,
+	}
+}
+
+// Validate reports settings out of range, all of them together.
+func (s Settings) Validate() error {
+	var errs []error
+	if s.HoldTTL < time.Minute || s.HoldTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("QUARTERDECK_VENDORS_HOLD_TTL is %s; want 1m to 24h (budget keeps holds that long at most)", s.HoldTTL))
+	}
+	if s.NoticeWindowDays < 0 || s.NoticeWindowDays > 365 {
+		errs = append(errs, fmt.Errorf("QUARTERDECK_VENDORS_NOTICE_WINDOW_DAYS is %d; want 0 to 365", s.NoticeWindowDays))
+	}
+	for i, m := range s.reassessmentMonths() {
+		if m < 1 || m > 120 {
+			errs = append(errs, fmt.Errorf("QUARTERDECK_VENDORS_REASSESSMENT_MONTHS_TIER%d is %d; want 1 to 120", i+1, m))
+		}
+	}
+	w := s.scorecardWeights()
+	sum := 0
+	for _, c := range []struct {
+		name   string
+		weight int
+	}{
+		{"ASSESSMENT", w.Assessment}, {"ATTESTATIONS", w.Attestations}, {"SPEND", w.Spend},
+		{"INCIDENTS", w.Incidents}, {"SLA", w.SLA},
+	} {
+		if c.weight < 0 || c.weight > 100 {
+			errs = append(errs, fmt.Errorf("QUARTERDECK_VENDORS_SCORECARD_WEIGHT_%s is %d; want 0 to 100", c.name, c.weight))
+		}
+		sum += c.weight
+	}
+	if sum <= 0 {
+		errs = append(errs, errors.New("QUARTERDECK_VENDORS_SCORECARD_WEIGHT_* are all 0; at least one must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (s Settings) reassessmentMonths() [4]int {
+	return [4]int{s.ReassessmentMonthsTier1, s.ReassessmentMonthsTier2, s.ReassessmentMonthsTier3, s.ReassessmentMonthsTier4}
+}
+
+func (s Settings) scorecardWeights() server.ScorecardWeights {
+	return server.ScorecardWeights{Assessment: s.ScorecardWeightAssessment, Attestations: s.ScorecardWeightAttestations,
+		Spend: s.ScorecardWeightSpend, Incidents: s.ScorecardWeightIncidents, SLA: s.ScorecardWeightSLA}
+}
+
+// config is the server's view of the settings.
+func (s Settings) config() server.Config {
+	return server.Config{HoldTTL: s.HoldTTL, NoticeWindowDays: s.NoticeWindowDays,
+		ReassessmentMonths: s.reassessmentMonths(), ScorecardWeights: s.scorecardWeights()}
+}
+
+// Service describes the vendors service with default settings to the host.
+func Service() host.Service { return Configured(DefaultSettings()) }
+
+// Configured describes the vendors service with cfg, which must be valid, to the host. The
+// service calls budget (its peer, at the address the host is given) and reads the time from the
+// host's clock (host.Options.Clock); tests pass server options, such as a fixed clock of the
+// server's own.
+func Configured(cfg Settings, opts ...server.Option) host.Service {
+	newServer := func(deps host.Deps) *server.Server {
+		o := []server.Option{server.WithConfig(cfg.config())}
+		if deps.Clock != nil {
+			o = append(o, server.WithClock(deps.Clock.Now))
+		}
+		budget := budgetv1.NewBudgetServiceClient(deps.Peers["budget"])
+		return server.New(store.New(deps.DB, deps.Events), budget, append(o, opts...)...)
+	}
+	return host.Service{
+		Domain:     Domain,
+		Migrations: store.Migrations.For,
+		Names:      []string{vendorsv1.VendorsService_ServiceDesc.ServiceName},
+		Peers:      []string{"budget"},
+		Settings:   cfg,
+		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
+			vendorsv1.RegisterVendorsServiceServer(r, newServer(deps))
+			return nil
+		},
+		// The handlers of the service's due items, by kind: contract renewals, expiries and
+		// notice reminders, attestation expiry reminders, assessments falling due. Each resource
+		// adds its kinds here, with a method of newServer(deps) as the handler.
+		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
+			return map[string]scheduler.Handler{}
+		},
+	}
+}
