@@ -12,12 +12,13 @@ import (
 	"time"
 )
 
-// buildBinaries builds the three binaries into dir, as `make build` does.
+// buildBinaries builds the platform's binaries into dir, as `make build` does.
 func buildBinaries(t *testing.T, dir string) {
 	t.Helper()
 	for name, pkg := range map[string]string{
 		"quarterdeck":         "github.com/quarterdeck/quarterdeck/deploy/standalone",
 		"quarterdeck-budget":  "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
+		"quarterdeck-vendors": "github.com/quarterdeck/quarterdeck/services/vendors/cmd/quarterdeck-vendors",
 		"quarterdeck-gateway": "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
 	} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
@@ -33,7 +34,7 @@ func buildBinaries(t *testing.T, dir string) {
 // belong in BENCHMARKS.md, from `make bench`.
 func TestHarnessSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipped with -short: builds the three binaries and starts the platform; make test and CI run it (the distributed set-up too, with QUARTERDECK_TEST_POSTGRES_DSN and QUARTERDECK_TEST_NATS_URL)")
+		t.Skip("skipped with -short: builds the binaries and starts the platform; make test and CI run it (the distributed set-up too, with QUARTERDECK_TEST_POSTGRES_DSN and QUARTERDECK_TEST_NATS_URL)")
 	}
 	bin := t.TempDir()
 	buildBinaries(t, bin)
@@ -118,7 +119,7 @@ func TestHarnessSmoke(t *testing.T) {
 			if s.name == "standalone" && s.rssIdle <= 0 {
 				t.Errorf("idle memory of the standalone process not measured")
 			}
-			if want := map[string]int{"standalone": 1, "distributed": 2}[s.name]; len(s.profiles) != want {
+			if want := map[string]int{"standalone": 1, "distributed": 3}[s.name]; len(s.profiles) != want {
 				t.Errorf("%d CPU profiles; want %d (notes: %v)", len(s.profiles), want, s.notes)
 			}
 			for _, p := range s.profiles {
@@ -152,7 +153,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("run without binaries: %v; want the missing binary named", err)
 	}
 	bin := t.TempDir()
-	for _, n := range []string{"quarterdeck-budget", "quarterdeck-gateway"} {
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-gateway"} {
 		if err := os.WriteFile(filepath.Join(bin, n), nil, 0o755); err != nil {
 			t.Fatal(err)
 		}

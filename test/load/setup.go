@@ -125,7 +125,8 @@ func startStandalone(ctx context.Context, cfg config, dir string, log *slog.Logg
 
 // startDistributed runs the services as separate processes on shared servers: a fresh database on
 // the PostgreSQL server (dropped at the end), a NATS server (started by the run from -nats-server,
-// or an existing one from -nats-url), quarterdeck-budget and quarterdeck-gateway.
+// or an existing one from -nats-url), quarterdeck-budget, quarterdeck-vendors (on a database of its
+// own, calling budget) and quarterdeck-gateway.
 func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Logger) (_ *platform, err error) {
 	p := &platform{setup: "distributed", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
 	defer func() {
@@ -173,11 +174,16 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	// harness signs its direct calls with the same key, so the service trusts both.
 	key := identitytest.PrivateKey()
 
-	addrs, err := loopbacks(4)
+	vendorsDSN, err := createDatabase(ctx, cfg.PostgresDSN, "quarterdeck_bench_vendors_"+randomHex(4), p)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := loopbacks(6)
 	if err != nil {
 		return nil, err
 	}
 	budgetAddr, budgetDebug, httpAddr, gatewayDebug := addrs[0], addrs[1], addrs[2], addrs[3]
+	vendorsAddr, vendorsDebug := addrs[4], addrs[5]
 	budget := p.binary(cfg, dir, "quarterdeck-budget", budgetDebug,
 		"QUARTERDECK_GRPC_ADDR="+budgetAddr,
 		"QUARTERDECK_DATABASE_URL="+dsn,
@@ -190,9 +196,22 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		return nil, err
 	}
 
+	vendors := p.binary(cfg, dir, "quarterdeck-vendors", vendorsDebug,
+		"QUARTERDECK_GRPC_ADDR="+vendorsAddr,
+		"QUARTERDECK_DATABASE_URL="+vendorsDSN,
+		"QUARTERDECK_NATS_URL="+p.natsURL,
+		"QUARTERDECK_PEER_BUDGET_ADDR="+budgetAddr,
+		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
+		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
+	)
+	if err := p.startChild(vendors); err != nil {
+		return nil, err
+	}
+
 	gw := p.binary(cfg, dir, "quarterdeck-gateway", gatewayDebug,
 		"QUARTERDECK_HTTP_ADDR="+httpAddr,
 		"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
+		"QUARTERDECK_VENDORS_ADDR="+vendorsAddr,
 		"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
 		"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
 		"QUARTERDECK_IDENTITY_SIGNING_KEY="+identity.EncodePrivateKey(key),
@@ -202,11 +221,11 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	if err := p.startChild(gw); err != nil {
 		return nil, err
 	}
-	// /readyz answers 200 once the gateway sees the budget service SERVING.
+	// /readyz answers 200 once the gateway sees every service SERVING.
 	if err := waitReady(ctx, p.rest+"/readyz", gw, cfg.StartTimeout); err != nil {
 		return nil, err
 	}
-	log.Info("distributed platform ready", "http", httpAddr, "budget", budgetAddr, "nats", p.natsURL, "database", redact(dsn))
+	log.Info("distributed platform ready", "http", httpAddr, "budget", budgetAddr, "vendors", vendorsAddr, "nats", p.natsURL, "database", redact(dsn))
 	return p, nil
 }
 
