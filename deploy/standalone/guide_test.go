@@ -1,0 +1,371 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A guide in docs/ is an executable promise: its calls are written as HTTP exchanges that a
+// reader can paste into curl or run with an editor's HTTP client, and a test runs them, as
+// written, against the standalone binary. In the Markdown, a fenced block of language http that
+// starts with a method is a request:
+//
+//	```http
+//	POST /v1/vendors?vendorId=northwind
+//	Authorization: Bearer $MANAGER
+//
+//	{"displayName": "Northwind Cloud"}
+//	```
+//
+// and an http block right after it that starts with "HTTP/1.1 <status>" is what the answer must
+// be: the status, and a JSON body that the answer's body contains (objects may have more fields;
+// arrays match element by element and must be as long). In both, $NAME is a variable: the test
+// sets some (the admin key, the year), and a string "$NAME" in an answer whose variable is not
+// set yet takes the answer's value, so that later calls can use it. A string "…" in an answer
+// matches any value. A GET whose answer does not match yet is asked again for a while: the
+// guide's reads of what events change (a commitment that budget records when it consumes
+// vendors' event) are eventually consistent.
+
+// guideExchange is one request of a guide and, when the guide says, the answer it expects.
+type guideExchange struct {
+	line    int // of the request block in the guide, for messages
+	method  string
+	target  string // path and query
+	headers [][2]string
+	body    string
+	// want is the expected answer; status 0 when the guide gives none (then any 2xx passes).
+	status int
+	want   string
+}
+
+var (
+	fenceRE   = regexp.MustCompile("(?m)^```([a-z]*)[ \t]*\n")
+	requestRE = regexp.MustCompile(`^(GET|POST|PATCH|PUT|DELETE) (/\S*)$`)
+	answerRE  = regexp.MustCompile(`^HTTP/1\.1 (\d{3})\b`)
+	varRE     = regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*)\}|\$([A-Z][A-Z0-9_]*)`)
+)
+
+// parseGuide returns the exchanges of a guide's http blocks, in order.
+func parseGuide(doc string) ([]guideExchange, error) {
+	var out []guideExchange
+	rest, offset := doc, 0
+	for {
+		loc := fenceRE.FindStringSubmatchIndex(rest)
+		if loc == nil {
+			return out, nil
+		}
+		lang := rest[loc[2]:loc[3]]
+		bodyStart := loc[1]
+		end := strings.Index(rest[bodyStart:], "\n```")
+		if end < 0 {
+			return nil, fmt.Errorf("line %d: a fenced block that is not closed", lineOf(doc, offset+loc[0]))
+		}
+		block := rest[bodyStart : bodyStart+end+1]
+		line := lineOf(doc, offset+loc[0]) + 1
+		next := bodyStart + end + len("\n```")
+		offset += next
+		rest = rest[next:]
+		if lang != "http" {
+			continue
+		}
+		first, remainder, _ := strings.Cut(block, "\n")
+		if m := answerRE.FindStringSubmatch(first); m != nil {
+			if len(out) == 0 || out[len(out)-1].status != 0 {
+				return nil, fmt.Errorf("line %d: an answer that follows no request", line)
+			}
+			out[len(out)-1].status, _ = strconv.Atoi(m[1])
+			out[len(out)-1].want = strings.TrimSpace(remainder)
+			continue
+		}
+		m := requestRE.FindStringSubmatch(strings.TrimSpace(first))
+		if m == nil {
+			return nil, fmt.Errorf("line %d: an http block that starts with neither a request (METHOD /path) nor an answer (HTTP/1.1 status): %q", line, first)
+		}
+		ex := guideExchange{line: line, method: m[1], target: m[2]}
+		head, body, _ := strings.Cut(remainder, "\n\n")
+		for h := range strings.SplitSeq(head, "\n") {
+			if h = strings.TrimSpace(h); h == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(h, ":")
+			if !ok {
+				return nil, fmt.Errorf("line %d: header line %q has no colon (a body follows an empty line)", line, h)
+			}
+			ex.headers = append(ex.headers, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		}
+		ex.body = strings.TrimSpace(body)
+		out = append(out, ex)
+	}
+}
+
+// varName is the name of a variable varRE matched, written $NAME or ${NAME}.
+func varName(m []string) string { return m[1] + m[2] }
+
+func lineOf(doc string, offset int) int { return strings.Count(doc[:offset], "\n") + 1 }
+
+// expand replaces the variables of s; a variable that is not set is an error of the guide.
+func expand(s string, vars map[string]string) (string, error) {
+	var missing []string
+	out := varRE.ReplaceAllStringFunc(s, func(v string) string {
+		name := varName(varRE.FindStringSubmatch(v))
+		val, ok := vars[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return val
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("variables not set: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// runGuide runs the exchanges of the guide at path against the platform at rest, with vars.
+func runGuide(t *testing.T, path, rest string, vars map[string]string) {
+	t.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchanges, err := parseGuide(string(doc))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(exchanges) == 0 {
+		t.Fatalf("%s has no http exchanges", path)
+	}
+	for _, ex := range exchanges {
+		runExchange(t, path, rest, ex, vars)
+	}
+	t.Logf("%s: %d calls as written", path, len(exchanges))
+}
+
+func runExchange(t *testing.T, path, rest string, ex guideExchange, vars map[string]string) {
+	t.Helper()
+	where := fmt.Sprintf("%s:%d: %s %s", path, ex.line, ex.method, ex.target)
+	target, err := expand(ex.target, vars)
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	body, err := expand(ex.body, vars)
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	headers := make([][2]string, len(ex.headers))
+	for i, h := range ex.headers {
+		v, err := expand(h[1], vars)
+		if err != nil {
+			t.Fatalf("%s: header %s: %v", where, h[0], err)
+		}
+		headers[i] = [2]string{h[0], v}
+	}
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		status, raw := guideCall(t, where, ex.method, rest+target, headers, body)
+		problem := checkAnswer(ex, status, raw, vars)
+		if problem == "" {
+			return
+		}
+		if ex.method != http.MethodGet || time.Now().After(deadline) {
+			t.Fatalf("%s: %s\nanswer %d: %s", where, problem, status, raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func guideCall(t *testing.T, where, method, url string, headers [][2]string, body string) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, h := range headers {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", where, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: read answer: %v", where, err)
+	}
+	return resp.StatusCode, raw
+}
+
+// checkAnswer returns what is wrong with an answer, or "" when it is what the guide says; it
+// sets the variables the guide's answer names, only when the whole answer matches.
+func checkAnswer(ex guideExchange, status int, raw []byte, vars map[string]string) string {
+	if ex.status == 0 {
+		if status/100 != 2 {
+			return fmt.Sprintf("status %d; the guide gives no answer, so it expects success", status)
+		}
+		return ""
+	}
+	if status != ex.status {
+		return fmt.Sprintf("status %d; the guide says %d", status, ex.status)
+	}
+	if ex.want == "" {
+		return ""
+	}
+	var want, got any
+	if err := json.Unmarshal([]byte(ex.want), &want); err != nil {
+		return fmt.Sprintf("the guide's answer is not JSON: %v", err)
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		return fmt.Sprintf("the answer is not JSON: %v", err)
+	}
+	captured := map[string]string{}
+	if problem := contains("", got, want, vars, captured); problem != "" {
+		return problem
+	}
+	for k, v := range captured {
+		vars[k] = v
+	}
+	return ""
+}
+
+// contains reports where got differs from want, which it must contain.
+func contains(at string, got, want any, vars, captured map[string]string) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("%s: %v; the guide says an object", orRoot(at), jsonText(got))
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok {
+				return fmt.Sprintf("%s.%s is missing", orRoot(at), k)
+			}
+			if p := contains(at+"."+k, gv, wv, vars, captured); p != "" {
+				return p
+			}
+		}
+		return ""
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Sprintf("%s: %s; the guide says %d elements", orRoot(at), jsonText(got), len(w))
+		}
+		for i := range w {
+			if p := contains(fmt.Sprintf("%s[%d]", at, i), g[i], w[i], vars, captured); p != "" {
+				return p
+			}
+		}
+		return ""
+	case string:
+		if w == "…" {
+			return ""
+		}
+		if m := varRE.FindStringSubmatch(w); m != nil && m[0] == w {
+			if val, ok := vars[varName(m)]; ok {
+				w = val
+			} else {
+				s, ok := got.(string)
+				if !ok {
+					return fmt.Sprintf("%s: %s; the guide keeps it in $%s, a string", orRoot(at), jsonText(got), varName(m))
+				}
+				captured[varName(m)] = s
+				return ""
+			}
+		}
+		if got != w {
+			return fmt.Sprintf("%s: %s; the guide says %q", orRoot(at), jsonText(got), w)
+		}
+		return ""
+	default:
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Sprintf("%s: %s; the guide says %s", orRoot(at), jsonText(got), jsonText(want))
+		}
+		return ""
+	}
+}
+
+func orRoot(at string) string {
+	if at == "" {
+		return "the answer"
+	}
+	return at[1:]
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 300 {
+		b = append(b[:300], "…"...)
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// TestGuideParsing checks the guide runner itself on a small guide: requests, answers,
+// variables set by the test and captured from answers, and what a guide gets wrong.
+func TestGuideParsing(t *testing.T) {
+	t.Parallel()
+	doc := "# A guide\n\n```sh\nnot run\n```\n\n" +
+		"```http\nPOST /v1/things?thingId=a\nAuthorization: Bearer $KEY\n\n{\"size\": $SIZE}\n```\n\nprose\n\n" +
+		"```http\nHTTP/1.1 200 OK\n\n{\"name\": \"things/a\", \"etag\": \"$ETAG\", \"parts\": [{\"n\": 1}]}\n```\n\n" +
+		"```http\nGET /v1/things/a\n```\n"
+	exs, err := parseGuide(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 2 || exs[0].method != "POST" || exs[0].target != "/v1/things?thingId=a" || exs[0].status != 200 ||
+		len(exs[0].headers) != 1 || exs[0].headers[0] != [2]string{"Authorization", "Bearer $KEY"} ||
+		exs[0].body != `{"size": $SIZE}` || exs[1].method != "GET" || exs[1].status != 0 || exs[0].line != 8 {
+		t.Fatalf("parseGuide = %+v", exs)
+	}
+	vars := map[string]string{"KEY": "k", "SIZE": "3"}
+	if body, err := expand(exs[0].body, vars); err != nil || body != `{"size": 3}` {
+		t.Errorf("expand = %q, %v", body, err)
+	}
+	if _, err := expand("$NOPE", vars); err == nil || !strings.Contains(err.Error(), "NOPE") {
+		t.Errorf("expand of an unset variable = %v; want it named", err)
+	}
+	answer := []byte(`{"name": "things/a", "etag": "W/1", "parts": [{"n": 1, "m": 2}], "extra": true}`)
+	if p := checkAnswer(exs[0], 200, answer, vars); p != "" || vars["ETAG"] != "W/1" {
+		t.Errorf("matching answer: %q, ETAG %q", p, vars["ETAG"])
+	}
+	for _, bad := range []struct {
+		status int
+		body   string
+		want   string
+	}{
+		{400, `{}`, "status 400"},
+		{200, `{"name": "things/b", "etag": "W/1", "parts": [{"n": 1}]}`, "name"},
+		{200, `{"name": "things/a", "etag": "W/2", "parts": [{"n": 1}]}`, "etag"}, // ETAG is set now
+		{200, `{"name": "things/a", "etag": "W/1", "parts": []}`, "parts"},
+		{200, `{"name": "things/a", "etag": "W/1"}`, "parts is missing"},
+	} {
+		if p := checkAnswer(exs[0], bad.status, []byte(bad.body), vars); !strings.Contains(p, bad.want) {
+			t.Errorf("answer %d %s: problem %q; want one naming %q", bad.status, bad.body, p, bad.want)
+		}
+	}
+	for _, bad := range []string{
+		"```http\nHTTP/1.1 200 OK\n```\n",
+		"```http\nFETCH /v1/x\n```\n",
+		"```http\nGET /v1/x\nno colon here\n```\n",
+		"```http\nGET /v1/x\n",
+	} {
+		if _, err := parseGuide(bad); err == nil {
+			t.Errorf("parseGuide(%q) accepted", bad)
+		}
+	}
+}
