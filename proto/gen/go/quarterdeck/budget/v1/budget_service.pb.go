@@ -85,7 +85,7 @@ func (x CheckFundsResponse_Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckFundsResponse_Decision.Descriptor instead.
 func (CheckFundsResponse_Decision) EnumDescriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41, 0}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46, 0}
 }
 
 // Request for CreateCostCenter.
@@ -2243,6 +2243,338 @@ func (x *ReleaseCommitmentRequest) GetAmount() *money.Money {
 	return nil
 }
 
+// Request for PlaceHold.
+type PlaceHoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`, of an approved budget.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The hold to place. Output-only fields are ignored.
+	Hold *Hold `protobuf:"bytes,2,opt,name=hold,proto3" json:"hold,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's hold instead of
+	// placing another; the same `request_id` with a different request fails with INVALID_ARGUMENT,
+	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceHoldRequest) Reset() {
+	*x = PlaceHoldRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceHoldRequest) ProtoMessage() {}
+
+func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceHoldRequest.ProtoReflect.Descriptor instead.
+func (*PlaceHoldRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PlaceHoldRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *PlaceHoldRequest) GetHold() *Hold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+func (x *PlaceHoldRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetHold.
+type GetHoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold, `budgets/{budget}/lines/{line}/holds/{hold}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHoldRequest) Reset() {
+	*x = GetHoldRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHoldRequest) ProtoMessage() {}
+
+func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
+func (*GetHoldRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetHoldRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListHolds.
+type ListHoldsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line, `budgets/{budget}/lines/{line}`; `-` for the budget or the line lists across them.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `budget`, `line`, `state`, `source`,
+	// `source_reference`, `amount.currency_code`, `creator`, `expire_time`, `create_time` and
+	// `update_time`. See docs/budget.md for examples.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields but the
+	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
+	// order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHoldsRequest) Reset() {
+	*x = ListHoldsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHoldsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHoldsRequest) ProtoMessage() {}
+
+func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
+func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListHoldsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListHoldsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListHoldsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListHoldsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListHoldsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListHolds.
+type ListHoldsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Holds []*Hold `protobuf:"bytes,1,rep,name=holds,proto3" json:"holds,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHoldsResponse) Reset() {
+	*x = ListHoldsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHoldsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHoldsResponse) ProtoMessage() {}
+
+func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
+func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListHoldsResponse) GetHolds() []*Hold {
+	if x != nil {
+		return x.Holds
+	}
+	return nil
+}
+
+func (x *ListHoldsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for ReleaseHold.
+type ReleaseHoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold, `budgets/{budget}/lines/{line}/holds/{hold}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the hold's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry
+	// with the same `request_id` and the same request returns the first call's result; the same
+	// `request_id` with a different request fails with INVALID_ARGUMENT, reason
+	// `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the hold is released; at most 2000 characters. Carried by the
+	// `quarterdeck.budget.hold.released` event.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseHoldRequest) Reset() {
+	*x = ReleaseHoldRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseHoldRequest) ProtoMessage() {}
+
+func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
+func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ReleaseHoldRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReleaseHoldRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReleaseHoldRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReleaseHoldRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Request for CreateTransfer.
 type CreateTransferRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2261,7 +2593,7 @@ type CreateTransferRequest struct {
 
 func (x *CreateTransferRequest) Reset() {
 	*x = CreateTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2605,7 @@ func (x *CreateTransferRequest) String() string {
 func (*CreateTransferRequest) ProtoMessage() {}
 
 func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2618,7 @@ func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTransferRequest.ProtoReflect.Descriptor instead.
 func (*CreateTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{34}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateTransferRequest) GetParent() string {
@@ -2321,7 +2653,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2665,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2678,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetTransferRequest) GetName() string {
@@ -2380,7 +2712,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2724,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2737,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListTransfersRequest) GetParent() string {
@@ -2456,7 +2788,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2800,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2813,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -2518,7 +2850,7 @@ type ApproveTransferRequest struct {
 
 func (x *ApproveTransferRequest) Reset() {
 	*x = ApproveTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2862,7 @@ func (x *ApproveTransferRequest) String() string {
 func (*ApproveTransferRequest) ProtoMessage() {}
 
 func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2875,7 @@ func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveTransferRequest.ProtoReflect.Descriptor instead.
 func (*ApproveTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ApproveTransferRequest) GetName() string {
@@ -2594,7 +2926,7 @@ type RejectTransferRequest struct {
 
 func (x *RejectTransferRequest) Reset() {
 	*x = RejectTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2938,7 @@ func (x *RejectTransferRequest) String() string {
 func (*RejectTransferRequest) ProtoMessage() {}
 
 func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2951,7 @@ func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
 func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RejectTransferRequest) GetName() string {
@@ -2665,7 +2997,7 @@ type CheckFundsRequest struct {
 
 func (x *CheckFundsRequest) Reset() {
 	*x = CheckFundsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +3009,7 @@ func (x *CheckFundsRequest) String() string {
 func (*CheckFundsRequest) ProtoMessage() {}
 
 func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +3022,7 @@ func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsRequest.ProtoReflect.Descriptor instead.
 func (*CheckFundsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CheckFundsRequest) GetLine() string {
@@ -2745,7 +3077,7 @@ type CheckFundsResponse struct {
 
 func (x *CheckFundsResponse) Reset() {
 	*x = CheckFundsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +3089,7 @@ func (x *CheckFundsResponse) String() string {
 func (*CheckFundsResponse) ProtoMessage() {}
 
 func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +3102,7 @@ func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsResponse.ProtoReflect.Descriptor instead.
 func (*CheckFundsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CheckFundsResponse) GetDecision() CheckFundsResponse_Decision {
@@ -2861,7 +3193,7 @@ type CreateExchangeRateRequest struct {
 
 func (x *CreateExchangeRateRequest) Reset() {
 	*x = CreateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3205,7 @@ func (x *CreateExchangeRateRequest) String() string {
 func (*CreateExchangeRateRequest) ProtoMessage() {}
 
 func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3218,7 @@ func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*CreateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -2914,7 +3246,7 @@ type GetExchangeRateRequest struct {
 
 func (x *GetExchangeRateRequest) Reset() {
 	*x = GetExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2926,7 +3258,7 @@ func (x *GetExchangeRateRequest) String() string {
 func (*GetExchangeRateRequest) ProtoMessage() {}
 
 func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2939,7 +3271,7 @@ func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetExchangeRateRequest) GetName() string {
@@ -2970,7 +3302,7 @@ type ListExchangeRatesRequest struct {
 
 func (x *ListExchangeRatesRequest) Reset() {
 	*x = ListExchangeRatesRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +3314,7 @@ func (x *ListExchangeRatesRequest) String() string {
 func (*ListExchangeRatesRequest) ProtoMessage() {}
 
 func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +3327,7 @@ func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListExchangeRatesRequest) GetPageSize() int32 {
@@ -3039,7 +3371,7 @@ type ListExchangeRatesResponse struct {
 
 func (x *ListExchangeRatesResponse) Reset() {
 	*x = ListExchangeRatesResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3383,7 @@ func (x *ListExchangeRatesResponse) String() string {
 func (*ListExchangeRatesResponse) ProtoMessage() {}
 
 func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3396,7 @@ func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListExchangeRatesResponse) GetExchangeRates() []*ExchangeRate {
@@ -3094,7 +3426,7 @@ type UpdateExchangeRateRequest struct {
 
 func (x *UpdateExchangeRateRequest) Reset() {
 	*x = UpdateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3438,7 @@ func (x *UpdateExchangeRateRequest) String() string {
 func (*UpdateExchangeRateRequest) ProtoMessage() {}
 
 func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3451,7 @@ func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UpdateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3149,7 +3481,7 @@ type DeleteExchangeRateRequest struct {
 
 func (x *DeleteExchangeRateRequest) Reset() {
 	*x = DeleteExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3161,7 +3493,7 @@ func (x *DeleteExchangeRateRequest) String() string {
 func (*DeleteExchangeRateRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3174,7 +3506,7 @@ func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeleteExchangeRateRequest) GetName() string {
@@ -3195,7 +3527,7 @@ var File_quarterdeck_budget_v1_budget_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a#quarterdeck/budget/v1/summary.proto\x1a$quarterdeck/budget/v1/transfer.proto\"\xef\x01\n" +
+	"*quarterdeck/budget/v1/budget_service.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a.protoc-gen-openapiv3/options/annotations.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/hold.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a#quarterdeck/budget/v1/summary.proto\x1a$quarterdeck/budget/v1/transfer.proto\"\xef\x01\n" +
 	"\x17CreateCostCenterRequest\x12Q\n" +
 	"\x0ecost_center_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fcostCenterId\x12M\n" +
 	"\vcost_center\x18\x02 \x01(\v2!.quarterdeck.budget.v1.CostCenterB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
@@ -3362,7 +3694,32 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12*\n" +
-	"\x06amount\x18\x04 \x01(\v2\x12.google.type.MoneyR\x06amount\"\xfb\x01\n" +
+	"\x06amount\x18\x04 \x01(\v2\x12.google.type.MoneyR\x06amount\"\x85\x02\n" +
+	"\x10PlaceHoldRequest\x12\x80\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBh\xe0A\x02\xfaA\x1c\x12\x1abudget.quarterdeck.io/Hold\xbaHCrA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12:\n" +
+	"\x04hold\x18\x02 \x01(\v2\x1b.quarterdeck.budget.v1.HoldB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04hold\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xae\x01\n" +
+	"\x0eGetHoldRequest\x12\x9b\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x86\x01\xe0A\x02\xfaA\x1c\n" +
+	"\x1abudget.quarterdeck.io/Hold\xbaHar_2]^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/holds/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa9\x02\n" +
+	"\x10ListHoldsRequest\x12\x88\x01\n" +
+	"\x06parent\x18\x01 \x01(\tBp\xe0A\x02\xfaA\x1c\x12\x1abudget.quarterdeck.io/Hold\xbaHKrI2G^budgets/(-|[a-z0-9][a-z0-9-]{0,62})/lines/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"n\n" +
+	"\x11ListHoldsResponse\x121\n" +
+	"\x05holds\x18\x01 \x03(\v2\x1b.quarterdeck.budget.v1.HoldR\x05holds\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x02\n" +
+	"\x12ReleaseHoldRequest\x12\x9b\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x86\x01\xe0A\x02\xfaA\x1c\n" +
+	"\x1abudget.quarterdeck.io/Hold\xbaHar_2]^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/holds/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"\xfb\x01\n" +
 	"\x15CreateTransferRequest\x12f\n" +
 	"\x06parent\x18\x01 \x01(\tBN\xe0A\x02\xfaA \x12\x1ebudget.quarterdeck.io/Transfer\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12F\n" +
 	"\btransfer\x18\x02 \x01(\v2\x1f.quarterdeck.budget.v1.TransferB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\btransfer\x122\n" +
@@ -3440,7 +3797,7 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xbc6\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xcd;\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -3500,7 +3857,15 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x0fListCommitments\x12-.quarterdeck.budget.v1.ListCommitmentsRequest\x1a..quarterdeck.budget.v1.ListCommitmentsResponse\"L\xdaA\x06parent\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=budgets/*/lines/*}/commitments\x12\xbf\x01\n" +
 	"\x11ReleaseCommitment\x12/.quarterdeck.budget.v1.ReleaseCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"V\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xba\x01\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xa5\x01\n" +
+	"\tPlaceHold\x12'.quarterdeck.budget.v1.PlaceHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"R\xdaA\vparent,hold\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x02,:\x04hold\"$/v1/{parent=budgets/*/lines/*}/holds\x12\x93\x01\n" +
+	"\aGetHold\x12%.quarterdeck.budget.v1.GetHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"D\xdaA\x04name\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02&\x12$/v1/{name=budgets/*/lines/*/holds/*}\x12\xa6\x01\n" +
+	"\tListHolds\x12'.quarterdeck.budget.v1.ListHoldsRequest\x1a(.quarterdeck.budget.v1.ListHoldsResponse\"F\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02&\x12$/v1/{parent=budgets/*/lines/*}/holds\x12\xa7\x01\n" +
+	"\vReleaseHold\x12).quarterdeck.budget.v1.ReleaseHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"P\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=budgets/*/lines/*/holds/*}:release\x12\xba\x01\n" +
 	"\x0eCreateTransfer\x12,.quarterdeck.budget.v1.CreateTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"Y\xdaA\x0fparent,transfer\xca\xf3\x18\x11\n" +
 	"\x0fbudget.transfer\x82\xd3\xe4\x93\x02,:\btransfer\" /v1/{parent=budgets/*}/transfers\x12\x9b\x01\n" +
 	"\vGetTransfer\x12).quarterdeck.budget.v1.GetTransferRequest\x1a\x1f.quarterdeck.budget.v1.Transfer\"@\xdaA\x04name\xca\xf3\x18\r\n" +
@@ -3544,7 +3909,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_budget_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(CheckFundsResponse_Decision)(0),   // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
 	(*CreateCostCenterRequest)(nil),    // 1: quarterdeck.budget.v1.CreateCostCenterRequest
@@ -3581,156 +3946,172 @@ var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(*ListCommitmentsRequest)(nil),     // 32: quarterdeck.budget.v1.ListCommitmentsRequest
 	(*ListCommitmentsResponse)(nil),    // 33: quarterdeck.budget.v1.ListCommitmentsResponse
 	(*ReleaseCommitmentRequest)(nil),   // 34: quarterdeck.budget.v1.ReleaseCommitmentRequest
-	(*CreateTransferRequest)(nil),      // 35: quarterdeck.budget.v1.CreateTransferRequest
-	(*GetTransferRequest)(nil),         // 36: quarterdeck.budget.v1.GetTransferRequest
-	(*ListTransfersRequest)(nil),       // 37: quarterdeck.budget.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),      // 38: quarterdeck.budget.v1.ListTransfersResponse
-	(*ApproveTransferRequest)(nil),     // 39: quarterdeck.budget.v1.ApproveTransferRequest
-	(*RejectTransferRequest)(nil),      // 40: quarterdeck.budget.v1.RejectTransferRequest
-	(*CheckFundsRequest)(nil),          // 41: quarterdeck.budget.v1.CheckFundsRequest
-	(*CheckFundsResponse)(nil),         // 42: quarterdeck.budget.v1.CheckFundsResponse
-	(*CreateExchangeRateRequest)(nil),  // 43: quarterdeck.budget.v1.CreateExchangeRateRequest
-	(*GetExchangeRateRequest)(nil),     // 44: quarterdeck.budget.v1.GetExchangeRateRequest
-	(*ListExchangeRatesRequest)(nil),   // 45: quarterdeck.budget.v1.ListExchangeRatesRequest
-	(*ListExchangeRatesResponse)(nil),  // 46: quarterdeck.budget.v1.ListExchangeRatesResponse
-	(*UpdateExchangeRateRequest)(nil),  // 47: quarterdeck.budget.v1.UpdateExchangeRateRequest
-	(*DeleteExchangeRateRequest)(nil),  // 48: quarterdeck.budget.v1.DeleteExchangeRateRequest
-	(*CostCenter)(nil),                 // 49: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),      // 50: google.protobuf.FieldMask
-	(*Budget)(nil),                     // 51: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),                 // 52: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                     // 53: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),                 // 54: quarterdeck.budget.v1.Commitment
-	(*money.Money)(nil),                // 55: google.type.Money
-	(*Transfer)(nil),                   // 56: quarterdeck.budget.v1.Transfer
-	(*date.Date)(nil),                  // 57: google.type.Date
-	(*RateUse)(nil),                    // 58: quarterdeck.budget.v1.RateUse
-	(*Period)(nil),                     // 59: quarterdeck.budget.v1.Period
-	(Budget_OverspendPolicy)(0),        // 60: quarterdeck.budget.v1.Budget.OverspendPolicy
-	(*ExchangeRate)(nil),               // 61: quarterdeck.budget.v1.ExchangeRate
-	(*emptypb.Empty)(nil),              // 62: google.protobuf.Empty
-	(*CostCenterRollup)(nil),           // 63: quarterdeck.budget.v1.CostCenterRollup
-	(*BudgetSummary)(nil),              // 64: quarterdeck.budget.v1.BudgetSummary
+	(*PlaceHoldRequest)(nil),           // 35: quarterdeck.budget.v1.PlaceHoldRequest
+	(*GetHoldRequest)(nil),             // 36: quarterdeck.budget.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),           // 37: quarterdeck.budget.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),          // 38: quarterdeck.budget.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),         // 39: quarterdeck.budget.v1.ReleaseHoldRequest
+	(*CreateTransferRequest)(nil),      // 40: quarterdeck.budget.v1.CreateTransferRequest
+	(*GetTransferRequest)(nil),         // 41: quarterdeck.budget.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),       // 42: quarterdeck.budget.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),      // 43: quarterdeck.budget.v1.ListTransfersResponse
+	(*ApproveTransferRequest)(nil),     // 44: quarterdeck.budget.v1.ApproveTransferRequest
+	(*RejectTransferRequest)(nil),      // 45: quarterdeck.budget.v1.RejectTransferRequest
+	(*CheckFundsRequest)(nil),          // 46: quarterdeck.budget.v1.CheckFundsRequest
+	(*CheckFundsResponse)(nil),         // 47: quarterdeck.budget.v1.CheckFundsResponse
+	(*CreateExchangeRateRequest)(nil),  // 48: quarterdeck.budget.v1.CreateExchangeRateRequest
+	(*GetExchangeRateRequest)(nil),     // 49: quarterdeck.budget.v1.GetExchangeRateRequest
+	(*ListExchangeRatesRequest)(nil),   // 50: quarterdeck.budget.v1.ListExchangeRatesRequest
+	(*ListExchangeRatesResponse)(nil),  // 51: quarterdeck.budget.v1.ListExchangeRatesResponse
+	(*UpdateExchangeRateRequest)(nil),  // 52: quarterdeck.budget.v1.UpdateExchangeRateRequest
+	(*DeleteExchangeRateRequest)(nil),  // 53: quarterdeck.budget.v1.DeleteExchangeRateRequest
+	(*CostCenter)(nil),                 // 54: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),      // 55: google.protobuf.FieldMask
+	(*Budget)(nil),                     // 56: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                 // 57: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                     // 58: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                 // 59: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),                // 60: google.type.Money
+	(*Hold)(nil),                       // 61: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),                   // 62: quarterdeck.budget.v1.Transfer
+	(*date.Date)(nil),                  // 63: google.type.Date
+	(*RateUse)(nil),                    // 64: quarterdeck.budget.v1.RateUse
+	(*Period)(nil),                     // 65: quarterdeck.budget.v1.Period
+	(Budget_OverspendPolicy)(0),        // 66: quarterdeck.budget.v1.Budget.OverspendPolicy
+	(*ExchangeRate)(nil),               // 67: quarterdeck.budget.v1.ExchangeRate
+	(*emptypb.Empty)(nil),              // 68: google.protobuf.Empty
+	(*CostCenterRollup)(nil),           // 69: quarterdeck.budget.v1.CostCenterRollup
+	(*BudgetSummary)(nil),              // 70: quarterdeck.budget.v1.BudgetSummary
 }
 var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
-	49, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	49, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
-	49, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	50, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	51, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	51, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
-	51, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	50, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	52, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	52, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
-	52, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	50, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
-	53, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
-	54, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	54, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
-	55, // 16: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
-	56, // 17: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	56, // 18: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
-	55, // 19: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
-	57, // 20: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
-	0,  // 21: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
-	55, // 22: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
-	58, // 23: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
-	59, // 24: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
-	55, // 25: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
-	55, // 26: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
-	55, // 27: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
-	60, // 28: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
-	61, // 29: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	61, // 30: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
-	61, // 31: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	50, // 32: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 33: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
-	2,  // 34: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
-	3,  // 35: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
-	5,  // 36: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
-	6,  // 37: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
-	7,  // 38: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
-	8,  // 39: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
-	9,  // 40: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
-	10, // 41: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
-	12, // 42: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
-	13, // 43: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
-	14, // 44: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
-	15, // 45: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
-	16, // 46: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
-	17, // 47: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
-	18, // 48: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
-	19, // 49: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
-	20, // 50: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
-	21, // 51: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
-	22, // 52: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
-	24, // 53: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
-	25, // 54: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
-	26, // 55: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
-	27, // 56: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
-	28, // 57: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
-	30, // 58: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
-	31, // 59: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
-	32, // 60: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
-	34, // 61: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
-	35, // 62: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
-	36, // 63: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
-	37, // 64: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
-	39, // 65: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
-	40, // 66: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
-	41, // 67: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
-	43, // 68: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
-	44, // 69: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
-	45, // 70: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
-	47, // 71: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
-	48, // 72: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
-	49, // 73: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	49, // 74: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	4,  // 75: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
-	49, // 76: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	62, // 77: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
-	63, // 78: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
-	51, // 79: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
-	51, // 80: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
-	11, // 81: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
-	51, // 82: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
-	62, // 83: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
-	51, // 84: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
-	51, // 85: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
-	51, // 86: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
-	51, // 87: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
-	51, // 88: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
-	64, // 89: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
-	52, // 90: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	52, // 91: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	23, // 92: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
-	52, // 93: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	62, // 94: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
-	53, // 95: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
-	53, // 96: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
-	29, // 97: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
-	54, // 98: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	54, // 99: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	33, // 100: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
-	54, // 101: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	56, // 102: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	56, // 103: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	38, // 104: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
-	56, // 105: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	56, // 106: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	42, // 107: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
-	61, // 108: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	61, // 109: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	46, // 110: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
-	61, // 111: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	62, // 112: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
-	73, // [73:113] is the sub-list for method output_type
-	33, // [33:73] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	54, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	54, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
+	54, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	55, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	56, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
+	56, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	55, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	57, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
+	57, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	55, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
+	58, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
+	59, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	59, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
+	60, // 16: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
+	61, // 17: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
+	61, // 18: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
+	62, // 19: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	62, // 20: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
+	60, // 21: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
+	63, // 22: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
+	0,  // 23: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
+	60, // 24: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
+	64, // 25: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
+	65, // 26: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
+	60, // 27: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
+	60, // 28: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
+	60, // 29: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
+	66, // 30: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
+	67, // 31: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	67, // 32: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
+	67, // 33: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	55, // 34: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 35: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
+	2,  // 36: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
+	3,  // 37: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
+	5,  // 38: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
+	6,  // 39: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
+	7,  // 40: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
+	8,  // 41: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
+	9,  // 42: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
+	10, // 43: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
+	12, // 44: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
+	13, // 45: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
+	14, // 46: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
+	15, // 47: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
+	16, // 48: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
+	17, // 49: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
+	18, // 50: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
+	19, // 51: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
+	20, // 52: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
+	21, // 53: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
+	22, // 54: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
+	24, // 55: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
+	25, // 56: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
+	26, // 57: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
+	27, // 58: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
+	28, // 59: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
+	30, // 60: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
+	31, // 61: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
+	32, // 62: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
+	34, // 63: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
+	35, // 64: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
+	36, // 65: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
+	37, // 66: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
+	39, // 67: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
+	40, // 68: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
+	41, // 69: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
+	42, // 70: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
+	44, // 71: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
+	45, // 72: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
+	46, // 73: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
+	48, // 74: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
+	49, // 75: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
+	50, // 76: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
+	52, // 77: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
+	53, // 78: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
+	54, // 79: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	54, // 80: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	4,  // 81: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
+	54, // 82: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	68, // 83: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
+	69, // 84: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
+	56, // 85: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
+	56, // 86: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
+	11, // 87: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
+	56, // 88: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
+	68, // 89: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
+	56, // 90: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
+	56, // 91: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
+	56, // 92: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
+	56, // 93: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
+	56, // 94: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
+	70, // 95: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
+	57, // 96: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	57, // 97: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	23, // 98: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
+	57, // 99: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	68, // 100: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
+	58, // 101: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
+	58, // 102: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
+	29, // 103: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
+	59, // 104: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	59, // 105: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	33, // 106: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
+	59, // 107: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	61, // 108: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
+	61, // 109: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
+	38, // 110: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
+	61, // 111: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
+	62, // 112: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	62, // 113: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	43, // 114: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
+	62, // 115: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	62, // 116: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	47, // 117: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
+	67, // 118: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	67, // 119: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	51, // 120: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
+	67, // 121: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	68, // 122: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
+	79, // [79:123] is the sub-list for method output_type
+	35, // [35:79] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_budget_service_proto_init() }
@@ -3741,6 +4122,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 	file_quarterdeck_budget_v1_budget_proto_init()
 	file_quarterdeck_budget_v1_cost_center_proto_init()
 	file_quarterdeck_budget_v1_exchange_rate_proto_init()
+	file_quarterdeck_budget_v1_hold_proto_init()
 	file_quarterdeck_budget_v1_line_proto_init()
 	file_quarterdeck_budget_v1_spend_proto_init()
 	file_quarterdeck_budget_v1_summary_proto_init()
@@ -3751,7 +4133,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_budget_service_proto_rawDesc), len(file_quarterdeck_budget_v1_budget_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   48,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -49,6 +49,10 @@ const (
 	BudgetService_GetCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
 	BudgetService_ListCommitments_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
 	BudgetService_ReleaseCommitment_FullMethodName   = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
+	BudgetService_PlaceHold_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
+	BudgetService_GetHold_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/GetHold"
+	BudgetService_ListHolds_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ListHolds"
+	BudgetService_ReleaseHold_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ReleaseHold"
 	BudgetService_CreateTransfer_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
 	BudgetService_GetTransfer_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
 	BudgetService_ListTransfers_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
@@ -148,6 +152,18 @@ type BudgetServiceClient interface {
 	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
 	// Publishes `quarterdeck.budget.commitment.released`.
 	ReleaseCommitment(ctx context.Context, in *ReleaseCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error)
+	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
+	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
+	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
+	// `quarterdeck.budget.hold.placed` and the alerts it crosses.
+	PlaceHold(ctx context.Context, in *PlaceHoldRequest, opts ...grpc.CallOption) (*Hold, error)
+	// Returns a hold.
+	GetHold(ctx context.Context, in *GetHoldRequest, opts ...grpc.CallOption) (*Hold, error)
+	// Lists the holds of a line. `-` as budget or line lists across them.
+	ListHolds(ctx context.Context, in *ListHoldsRequest, opts ...grpc.CallOption) (*ListHoldsResponse, error)
+	// Releases a HELD hold: its money is available again. Publishes
+	// `quarterdeck.budget.hold.released`.
+	ReleaseHold(ctx context.Context, in *ReleaseHoldRequest, opts ...grpc.CallOption) (*Hold, error)
 	// Requests a transfer of planned money between two lines of approved budgets of one fiscal
 	// year. Publishes `quarterdeck.budget.transfer.requested`.
 	CreateTransfer(ctx context.Context, in *CreateTransferRequest, opts ...grpc.CallOption) (*Transfer, error)
@@ -475,6 +491,46 @@ func (c *budgetServiceClient) ReleaseCommitment(ctx context.Context, in *Release
 	return out, nil
 }
 
+func (c *budgetServiceClient) PlaceHold(ctx context.Context, in *PlaceHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Hold)
+	err := c.cc.Invoke(ctx, BudgetService_PlaceHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) GetHold(ctx context.Context, in *GetHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Hold)
+	err := c.cc.Invoke(ctx, BudgetService_GetHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ListHolds(ctx context.Context, in *ListHoldsRequest, opts ...grpc.CallOption) (*ListHoldsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHoldsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListHolds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) ReleaseHold(ctx context.Context, in *ReleaseHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Hold)
+	err := c.cc.Invoke(ctx, BudgetService_ReleaseHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *budgetServiceClient) CreateTransfer(ctx context.Context, in *CreateTransferRequest, opts ...grpc.CallOption) (*Transfer, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Transfer)
@@ -671,6 +727,18 @@ type BudgetServiceServer interface {
 	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
 	// Publishes `quarterdeck.budget.commitment.released`.
 	ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error)
+	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
+	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
+	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
+	// `quarterdeck.budget.hold.placed` and the alerts it crosses.
+	PlaceHold(context.Context, *PlaceHoldRequest) (*Hold, error)
+	// Returns a hold.
+	GetHold(context.Context, *GetHoldRequest) (*Hold, error)
+	// Lists the holds of a line. `-` as budget or line lists across them.
+	ListHolds(context.Context, *ListHoldsRequest) (*ListHoldsResponse, error)
+	// Releases a HELD hold: its money is available again. Publishes
+	// `quarterdeck.budget.hold.released`.
+	ReleaseHold(context.Context, *ReleaseHoldRequest) (*Hold, error)
 	// Requests a transfer of planned money between two lines of approved budgets of one fiscal
 	// year. Publishes `quarterdeck.budget.transfer.requested`.
 	CreateTransfer(context.Context, *CreateTransferRequest) (*Transfer, error)
@@ -794,6 +862,18 @@ func (UnimplementedBudgetServiceServer) ListCommitments(context.Context, *ListCo
 }
 func (UnimplementedBudgetServiceServer) ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) PlaceHold(context.Context, *PlaceHoldRequest) (*Hold, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlaceHold not implemented")
+}
+func (UnimplementedBudgetServiceServer) GetHold(context.Context, *GetHoldRequest) (*Hold, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHold not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListHolds(context.Context, *ListHoldsRequest) (*ListHoldsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHolds not implemented")
+}
+func (UnimplementedBudgetServiceServer) ReleaseHold(context.Context, *ReleaseHoldRequest) (*Hold, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseHold not implemented")
 }
 func (UnimplementedBudgetServiceServer) CreateTransfer(context.Context, *CreateTransferRequest) (*Transfer, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateTransfer not implemented")
@@ -1371,6 +1451,78 @@ func _BudgetService_ReleaseCommitment_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BudgetService_PlaceHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlaceHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).PlaceHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_PlaceHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).PlaceHold(ctx, req.(*PlaceHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_GetHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).GetHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_GetHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).GetHold(ctx, req.(*GetHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ListHolds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHoldsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListHolds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListHolds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListHolds(ctx, req.(*ListHoldsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_ReleaseHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleaseHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ReleaseHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ReleaseHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ReleaseHold(ctx, req.(*ReleaseHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BudgetService_CreateTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateTransferRequest)
 	if err := dec(in); err != nil {
@@ -1691,6 +1843,22 @@ var BudgetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReleaseCommitment",
 			Handler:    _BudgetService_ReleaseCommitment_Handler,
+		},
+		{
+			MethodName: "PlaceHold",
+			Handler:    _BudgetService_PlaceHold_Handler,
+		},
+		{
+			MethodName: "GetHold",
+			Handler:    _BudgetService_GetHold_Handler,
+		},
+		{
+			MethodName: "ListHolds",
+			Handler:    _BudgetService_ListHolds_Handler,
+		},
+		{
+			MethodName: "ReleaseHold",
+			Handler:    _BudgetService_ReleaseHold_Handler,
 		},
 		{
 			MethodName: "CreateTransfer",

@@ -1025,6 +1025,182 @@ func (x *CommitmentReleased) GetVersion() int64 {
 	return 0
 }
 
+// A hold was placed on a line.
+type HoldPlaced struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold as placed.
+	Hold *Hold `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	// The aggregate's version after the change (1 for a placement). Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldPlaced) Reset() {
+	*x = HoldPlaced{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldPlaced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldPlaced) ProtoMessage() {}
+
+func (x *HoldPlaced) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldPlaced.ProtoReflect.Descriptor instead.
+func (*HoldPlaced) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HoldPlaced) GetHold() *Hold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+func (x *HoldPlaced) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A hold ended: released by ReleaseHold (state RELEASED) or converted into a commitment (state
+// CONVERTED, `hold.commitment` names it). An EXPIRED hold can still be converted, by a late
+// contract event (ADR 0010).
+type HoldReleased struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold after the change, in its final state.
+	Hold *Hold `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	// Why it was released (ReleaseHold's `reason`); empty for a conversion.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldReleased) Reset() {
+	*x = HoldReleased{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldReleased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldReleased) ProtoMessage() {}
+
+func (x *HoldReleased) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldReleased.ProtoReflect.Descriptor instead.
+func (*HoldReleased) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HoldReleased) GetHold() *Hold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+func (x *HoldReleased) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *HoldReleased) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A hold's time to live ran out while it was HELD: its money is available again.
+type HoldExpired struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold after the change, EXPIRED.
+	Hold *Hold `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldExpired) Reset() {
+	*x = HoldExpired{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldExpired) ProtoMessage() {}
+
+func (x *HoldExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldExpired.ProtoReflect.Descriptor instead.
+func (*HoldExpired) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *HoldExpired) GetHold() *Hold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+func (x *HoldExpired) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A transfer was requested.
 type TransferRequested struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1038,7 +1214,7 @@ type TransferRequested struct {
 
 func (x *TransferRequested) Reset() {
 	*x = TransferRequested{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1226,7 @@ func (x *TransferRequested) String() string {
 func (*TransferRequested) ProtoMessage() {}
 
 func (x *TransferRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1239,7 @@ func (x *TransferRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequested.ProtoReflect.Descriptor instead.
 func (*TransferRequested) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TransferRequested) GetTransfer() *Transfer {
@@ -1093,7 +1269,7 @@ type TransferApproved struct {
 
 func (x *TransferApproved) Reset() {
 	*x = TransferApproved{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1281,7 @@ func (x *TransferApproved) String() string {
 func (*TransferApproved) ProtoMessage() {}
 
 func (x *TransferApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1294,7 @@ func (x *TransferApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferApproved.ProtoReflect.Descriptor instead.
 func (*TransferApproved) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TransferApproved) GetTransfer() *Transfer {
@@ -1148,7 +1324,7 @@ type TransferRejected struct {
 
 func (x *TransferRejected) Reset() {
 	*x = TransferRejected{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1336,7 @@ func (x *TransferRejected) String() string {
 func (*TransferRejected) ProtoMessage() {}
 
 func (x *TransferRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1349,7 @@ func (x *TransferRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRejected.ProtoReflect.Descriptor instead.
 func (*TransferRejected) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TransferRejected) GetTransfer() *Transfer {
@@ -1203,7 +1379,7 @@ type ExchangeRateCreated struct {
 
 func (x *ExchangeRateCreated) Reset() {
 	*x = ExchangeRateCreated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1391,7 @@ func (x *ExchangeRateCreated) String() string {
 func (*ExchangeRateCreated) ProtoMessage() {}
 
 func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1404,7 @@ func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateCreated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExchangeRateCreated) GetExchangeRate() *ExchangeRate {
@@ -1258,7 +1434,7 @@ type ExchangeRateUpdated struct {
 
 func (x *ExchangeRateUpdated) Reset() {
 	*x = ExchangeRateUpdated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1446,7 @@ func (x *ExchangeRateUpdated) String() string {
 func (*ExchangeRateUpdated) ProtoMessage() {}
 
 func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1459,7 @@ func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateUpdated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExchangeRateUpdated) GetExchangeRate() *ExchangeRate {
@@ -1313,7 +1489,7 @@ type ExchangeRateDeleted struct {
 
 func (x *ExchangeRateDeleted) Reset() {
 	*x = ExchangeRateDeleted{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1501,7 @@ func (x *ExchangeRateDeleted) String() string {
 func (*ExchangeRateDeleted) ProtoMessage() {}
 
 func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1514,7 @@ func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateDeleted.ProtoReflect.Descriptor instead.
 func (*ExchangeRateDeleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExchangeRateDeleted) GetExchangeRate() *ExchangeRate {
@@ -1355,7 +1531,7 @@ func (x *ExchangeRateDeleted) GetVersion() int64 {
 	return 0
 }
 
-// A line's consumption (actual plus committed) reached one of its alert thresholds from below. Published once per crossing: staying above publishes nothing; dropping below (a correction, a release) and reaching it again publishes again.
+// A line's consumption (actual plus committed plus held) reached one of its alert thresholds from below. Published once per crossing: staying above publishes nothing; dropping below (a correction, a release) and reaching it again publishes again.
 type LineThresholdCrossed struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The line, `budgets/{budget}/lines/{line}`, of the revision in force.
@@ -1364,11 +1540,11 @@ type LineThresholdCrossed struct {
 	ThresholdPercent int32 `protobuf:"varint,2,opt,name=threshold_percent,json=thresholdPercent,proto3" json:"threshold_percent,omitempty"`
 	// The line's planned amount.
 	Planned *money.Money `protobuf:"bytes,3,opt,name=planned,proto3" json:"planned,omitempty"`
-	// Actual plus committed after the change.
+	// Actual plus committed plus held after the change.
 	Consumed *money.Money `protobuf:"bytes,4,opt,name=consumed,proto3" json:"consumed,omitempty"`
 	// `consumed / planned` in basis points, rounded down; 0 when nothing is planned.
 	ConsumptionBasisPoints int64 `protobuf:"varint,5,opt,name=consumption_basis_points,json=consumptionBasisPoints,proto3" json:"consumption_basis_points,omitempty"`
-	// The resource whose change crossed it: an actual, a commitment or a transfer.
+	// The resource whose change crossed it: an actual, a commitment, a hold or a transfer.
 	Cause string `protobuf:"bytes,6,opt,name=cause,proto3" json:"cause,omitempty"`
 	// The line's version: every event about a line has a higher one than the last.
 	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
@@ -1378,7 +1554,7 @@ type LineThresholdCrossed struct {
 
 func (x *LineThresholdCrossed) Reset() {
 	*x = LineThresholdCrossed{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1566,7 @@ func (x *LineThresholdCrossed) String() string {
 func (*LineThresholdCrossed) ProtoMessage() {}
 
 func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1579,7 @@ func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineThresholdCrossed.ProtoReflect.Descriptor instead.
 func (*LineThresholdCrossed) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LineThresholdCrossed) GetLine() string {
@@ -1455,14 +1631,14 @@ func (x *LineThresholdCrossed) GetVersion() int64 {
 	return 0
 }
 
-// A line's consumption (actual plus committed) went above its planned amount: its available amount turned negative. Published once per crossing.
+// A line's consumption (actual plus committed plus held) went above its planned amount: its available amount turned negative. Published once per crossing.
 type LineOverspent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The line, `budgets/{budget}/lines/{line}`, of the revision in force.
 	Line string `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
 	// The line's planned amount.
 	Planned *money.Money `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
-	// Actual plus committed after the change.
+	// Actual plus committed plus held after the change.
 	Consumed *money.Money `protobuf:"bytes,3,opt,name=consumed,proto3" json:"consumed,omitempty"`
 	// `planned − consumed`, negative.
 	Available *money.Money `protobuf:"bytes,4,opt,name=available,proto3" json:"available,omitempty"`
@@ -1476,7 +1652,7 @@ type LineOverspent struct {
 
 func (x *LineOverspent) Reset() {
 	*x = LineOverspent{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1664,7 @@ func (x *LineOverspent) String() string {
 func (*LineOverspent) ProtoMessage() {}
 
 func (x *LineOverspent) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1677,7 @@ func (x *LineOverspent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineOverspent.ProtoReflect.Descriptor instead.
 func (*LineOverspent) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LineOverspent) GetLine() string {
@@ -1574,7 +1750,7 @@ type BudgetForecastOverPlan struct {
 
 func (x *BudgetForecastOverPlan) Reset() {
 	*x = BudgetForecastOverPlan{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1762,7 @@ func (x *BudgetForecastOverPlan) String() string {
 func (*BudgetForecastOverPlan) ProtoMessage() {}
 
 func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1775,7 @@ func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetForecastOverPlan.ProtoReflect.Descriptor instead.
 func (*BudgetForecastOverPlan) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BudgetForecastOverPlan) GetBudget() string {
@@ -1662,7 +1838,7 @@ var File_quarterdeck_budget_v1_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a$quarterdeck/budget/v1/transfer.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
+	"\"quarterdeck/budget/v1/events.proto\x12\x15quarterdeck.budget.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\"quarterdeck/budget/v1/budget.proto\x1a'quarterdeck/budget/v1/cost_center.proto\x1a)quarterdeck/budget/v1/exchange_rate.proto\x1a quarterdeck/budget/v1/hold.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\x1a$quarterdeck/budget/v1/transfer.proto\x1a quarterdeck/event/v1/event.proto\"\x8d\x01\n" +
 	"\x11CostCenterCreated\x12B\n" +
 	"\vcost_center\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CostCenterR\n" +
 	"costCenter\x12\x18\n" +
@@ -1748,7 +1924,21 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\x06actual\x18\x03 \x01(\tR\x06actual\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
 	"\n" +
-	"commitment\x12\breleased\"\x85\x01\n" +
+	"commitment\x12\breleased\"k\n" +
+	"\n" +
+	"HoldPlaced\x12/\n" +
+	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x12\xc2\xf3\x18\x0e\n" +
+	"\x04hold\x12\x06placed\"\x87\x01\n" +
+	"\fHoldReleased\x12/\n" +
+	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x14\xc2\xf3\x18\x10\n" +
+	"\x04hold\x12\breleased\"m\n" +
+	"\vHoldExpired\x12/\n" +
+	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x13\xc2\xf3\x18\x0f\n" +
+	"\x04hold\x12\aexpired\"\x85\x01\n" +
 	"\x11TransferRequested\x12;\n" +
 	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
@@ -1814,7 +2004,7 @@ func file_quarterdeck_budget_v1_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_budget_v1_events_proto_rawDescData
 }
 
-var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
 	(*CostCenterCreated)(nil),      // 0: quarterdeck.budget.v1.CostCenterCreated
 	(*CostCenterUpdated)(nil),      // 1: quarterdeck.budget.v1.CostCenterUpdated
@@ -1833,70 +2023,77 @@ var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
 	(*ActualRecorded)(nil),         // 14: quarterdeck.budget.v1.ActualRecorded
 	(*CommitmentRecorded)(nil),     // 15: quarterdeck.budget.v1.CommitmentRecorded
 	(*CommitmentReleased)(nil),     // 16: quarterdeck.budget.v1.CommitmentReleased
-	(*TransferRequested)(nil),      // 17: quarterdeck.budget.v1.TransferRequested
-	(*TransferApproved)(nil),       // 18: quarterdeck.budget.v1.TransferApproved
-	(*TransferRejected)(nil),       // 19: quarterdeck.budget.v1.TransferRejected
-	(*ExchangeRateCreated)(nil),    // 20: quarterdeck.budget.v1.ExchangeRateCreated
-	(*ExchangeRateUpdated)(nil),    // 21: quarterdeck.budget.v1.ExchangeRateUpdated
-	(*ExchangeRateDeleted)(nil),    // 22: quarterdeck.budget.v1.ExchangeRateDeleted
-	(*LineThresholdCrossed)(nil),   // 23: quarterdeck.budget.v1.LineThresholdCrossed
-	(*LineOverspent)(nil),          // 24: quarterdeck.budget.v1.LineOverspent
-	(*BudgetForecastOverPlan)(nil), // 25: quarterdeck.budget.v1.BudgetForecastOverPlan
-	(*CostCenter)(nil),             // 26: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
-	(*Budget)(nil),                 // 28: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),             // 29: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                 // 30: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),             // 31: quarterdeck.budget.v1.Commitment
-	(*money.Money)(nil),            // 32: google.type.Money
-	(*Transfer)(nil),               // 33: quarterdeck.budget.v1.Transfer
-	(*ExchangeRate)(nil),           // 34: quarterdeck.budget.v1.ExchangeRate
-	(*date.Date)(nil),              // 35: google.type.Date
-	(*timestamppb.Timestamp)(nil),  // 36: google.protobuf.Timestamp
+	(*HoldPlaced)(nil),             // 17: quarterdeck.budget.v1.HoldPlaced
+	(*HoldReleased)(nil),           // 18: quarterdeck.budget.v1.HoldReleased
+	(*HoldExpired)(nil),            // 19: quarterdeck.budget.v1.HoldExpired
+	(*TransferRequested)(nil),      // 20: quarterdeck.budget.v1.TransferRequested
+	(*TransferApproved)(nil),       // 21: quarterdeck.budget.v1.TransferApproved
+	(*TransferRejected)(nil),       // 22: quarterdeck.budget.v1.TransferRejected
+	(*ExchangeRateCreated)(nil),    // 23: quarterdeck.budget.v1.ExchangeRateCreated
+	(*ExchangeRateUpdated)(nil),    // 24: quarterdeck.budget.v1.ExchangeRateUpdated
+	(*ExchangeRateDeleted)(nil),    // 25: quarterdeck.budget.v1.ExchangeRateDeleted
+	(*LineThresholdCrossed)(nil),   // 26: quarterdeck.budget.v1.LineThresholdCrossed
+	(*LineOverspent)(nil),          // 27: quarterdeck.budget.v1.LineOverspent
+	(*BudgetForecastOverPlan)(nil), // 28: quarterdeck.budget.v1.BudgetForecastOverPlan
+	(*CostCenter)(nil),             // 29: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),  // 30: google.protobuf.FieldMask
+	(*Budget)(nil),                 // 31: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),             // 32: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                 // 33: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),             // 34: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),            // 35: google.type.Money
+	(*Hold)(nil),                   // 36: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),               // 37: quarterdeck.budget.v1.Transfer
+	(*ExchangeRate)(nil),           // 38: quarterdeck.budget.v1.ExchangeRate
+	(*date.Date)(nil),              // 39: google.type.Date
+	(*timestamppb.Timestamp)(nil),  // 40: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
-	26, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	26, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	27, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	26, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	28, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
-	27, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	28, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
-	28, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
-	29, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	29, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	27, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	29, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	30, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
-	31, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	31, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	32, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
-	33, // 21: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	33, // 22: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	33, // 23: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	34, // 24: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	34, // 25: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	34, // 26: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	32, // 27: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
-	32, // 28: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
-	32, // 29: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
-	32, // 30: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
-	32, // 31: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
-	32, // 32: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
-	32, // 33: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
-	35, // 34: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
-	36, // 35: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
-	36, // 36: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	29, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	29, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	30, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	29, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	31, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
+	30, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	31, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
+	31, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
+	32, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	32, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	30, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	32, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	33, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
+	34, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	34, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	35, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
+	36, // 21: quarterdeck.budget.v1.HoldPlaced.hold:type_name -> quarterdeck.budget.v1.Hold
+	36, // 22: quarterdeck.budget.v1.HoldReleased.hold:type_name -> quarterdeck.budget.v1.Hold
+	36, // 23: quarterdeck.budget.v1.HoldExpired.hold:type_name -> quarterdeck.budget.v1.Hold
+	37, // 24: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	37, // 25: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	37, // 26: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	38, // 27: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	38, // 28: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	38, // 29: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	35, // 30: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
+	35, // 31: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
+	35, // 32: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
+	35, // 33: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
+	35, // 34: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
+	35, // 35: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
+	35, // 36: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
+	39, // 37: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
+	40, // 38: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
+	40, // 39: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_events_proto_init() }
@@ -1907,6 +2104,7 @@ func file_quarterdeck_budget_v1_events_proto_init() {
 	file_quarterdeck_budget_v1_budget_proto_init()
 	file_quarterdeck_budget_v1_cost_center_proto_init()
 	file_quarterdeck_budget_v1_exchange_rate_proto_init()
+	file_quarterdeck_budget_v1_hold_proto_init()
 	file_quarterdeck_budget_v1_line_proto_init()
 	file_quarterdeck_budget_v1_spend_proto_init()
 	file_quarterdeck_budget_v1_transfer_proto_init()
@@ -1916,7 +2114,7 @@ func file_quarterdeck_budget_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_events_proto_rawDesc), len(file_quarterdeck_budget_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -410,7 +410,10 @@ type Commitment struct {
 	// When the commitment last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154).
-	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The hold the commitment was converted from, `budgets/{budget}/lines/{line}/holds/{hold}`;
+	// empty when it was recorded directly.
+	Hold          string `protobuf:"bytes,16,opt,name=hold,proto3" json:"hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +553,13 @@ func (x *Commitment) GetEtag() string {
 	return ""
 }
 
+func (x *Commitment) GetHold() string {
+	if x != nil {
+		return x.Hold
+	}
+	return ""
+}
+
 // RateUse names the exchange rate that converted an amount, with the value used.
 type RateUse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -666,7 +676,7 @@ const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
 	"\rINCIDENT_COST\x10\x03\x12\v\n" +
 	"\aPAYROLL\x10\x04\x12\t\n" +
 	"\x05OTHER\x10\x05:b\xeaA_\n" +
-	"\x1cbudget.quarterdeck.io/Actual\x12.budgets/{budget}/lines/{line}/actuals/{actual}*\aactuals2\x06actual\"\xb2\b\n" +
+	"\x1cbudget.quarterdeck.io/Actual\x12.budgets/{budget}/lines/{line}/actuals/{actual}*\aactuals2\x06actual\"\xea\b\n" +
 	"\n" +
 	"Commitment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x122\n" +
@@ -686,7 +696,9 @@ const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x17\n" +
-	"\x04etag\x18\x0f \x01(\tB\x03\xe0A\x03R\x04etag\"[\n" +
+	"\x04etag\x18\x0f \x01(\tB\x03\xe0A\x03R\x04etag\x126\n" +
+	"\x04hold\x18\x10 \x01(\tB\"\xe0A\x03\xfaA\x1c\n" +
+	"\x1abudget.quarterdeck.io/HoldR\x04hold\"[\n" +
 	"\x06Source\x12\x16\n" +
 	"\x12SOURCE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bCONTRACT\x10\x01\x12\f\n" +

@@ -35,7 +35,7 @@ type Figures struct {
 	Committed *money.Money `protobuf:"bytes,2,opt,name=committed,proto3" json:"committed,omitempty"`
 	// The actuals recorded.
 	Actual *money.Money `protobuf:"bytes,3,opt,name=actual,proto3" json:"actual,omitempty"`
-	// `planned − committed − actual`; negative when overspent.
+	// `planned − committed − actual − held`; negative when overspent.
 	Available *money.Money `protobuf:"bytes,4,opt,name=available,proto3" json:"available,omitempty"`
 	// `planned − actual`; positive when under plan.
 	Variance *money.Money `protobuf:"bytes,5,opt,name=variance,proto3" json:"variance,omitempty"`
@@ -53,11 +53,13 @@ type Figures struct {
 	Forecast *money.Money `protobuf:"bytes,10,opt,name=forecast,proto3" json:"forecast,omitempty"`
 	// `planned − forecast`; negative when the forecast exceeds the plan.
 	ForecastVariance *money.Money `protobuf:"bytes,11,opt,name=forecast_variance,json=forecastVariance,proto3" json:"forecast_variance,omitempty"`
-	// `(actual + committed) / planned` in basis points (1/100 of a percent), rounded down;
+	// `(actual + committed + held) / planned` in basis points (1/100 of a percent), rounded down;
 	// unset when nothing is planned but something is spent.
 	ConsumptionBasisPoints *int64 `protobuf:"varint,12,opt,name=consumption_basis_points,json=consumptionBasisPoints,proto3,oneof" json:"consumption_basis_points,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// What is held by HELD holds. Counts in `available`, not in the forecast.
+	Held          *money.Money `protobuf:"bytes,13,opt,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Figures) Reset() {
@@ -174,6 +176,13 @@ func (x *Figures) GetConsumptionBasisPoints() int64 {
 	return 0
 }
 
+func (x *Figures) GetHeld() *money.Money {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
 // A fiscal period: one month of a fiscal year.
 type Period struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -276,10 +285,12 @@ type PeriodFigures struct {
 	Committed *money.Money `protobuf:"bytes,3,opt,name=committed,proto3" json:"committed,omitempty"`
 	// The actuals booked in the period.
 	Actual *money.Money `protobuf:"bytes,4,opt,name=actual,proto3" json:"actual,omitempty"`
-	// `planned − committed − actual` for the period.
+	// `planned − committed − actual − held` for the period.
 	Available *money.Money `protobuf:"bytes,5,opt,name=available,proto3" json:"available,omitempty"`
 	// `planned − actual` for the period.
-	Variance      *money.Money `protobuf:"bytes,6,opt,name=variance,proto3" json:"variance,omitempty"`
+	Variance *money.Money `protobuf:"bytes,6,opt,name=variance,proto3" json:"variance,omitempty"`
+	// What is held by HELD holds whose period is this one.
+	Held          *money.Money `protobuf:"bytes,7,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +363,13 @@ func (x *PeriodFigures) GetAvailable() *money.Money {
 func (x *PeriodFigures) GetVariance() *money.Money {
 	if x != nil {
 		return x.Variance
+	}
+	return nil
+}
+
+func (x *PeriodFigures) GetHeld() *money.Money {
+	if x != nil {
+		return x.Held
 	}
 	return nil
 }
@@ -810,7 +828,7 @@ var File_quarterdeck_budget_v1_summary_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_summary_proto_rawDesc = "" +
 	"\n" +
-	"#quarterdeck/budget/v1/summary.proto\x12\x15quarterdeck.budget.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\"\xa9\x05\n" +
+	"#quarterdeck/budget/v1/summary.proto\x12\x15quarterdeck.budget.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/budget/v1/line.proto\x1a!quarterdeck/budget/v1/spend.proto\"\xd1\x05\n" +
 	"\aFigures\x12,\n" +
 	"\aplanned\x18\x01 \x01(\v2\x12.google.type.MoneyR\aplanned\x120\n" +
 	"\tcommitted\x18\x02 \x01(\v2\x12.google.type.MoneyR\tcommitted\x12*\n" +
@@ -824,7 +842,8 @@ const file_quarterdeck_budget_v1_summary_proto_rawDesc = "" +
 	"\bforecast\x18\n" +
 	" \x01(\v2\x12.google.type.MoneyR\bforecast\x12?\n" +
 	"\x11forecast_variance\x18\v \x01(\v2\x12.google.type.MoneyR\x10forecastVariance\x12=\n" +
-	"\x18consumption_basis_points\x18\f \x01(\x03H\x00R\x16consumptionBasisPoints\x88\x01\x01B\x1b\n" +
+	"\x18consumption_basis_points\x18\f \x01(\x03H\x00R\x16consumptionBasisPoints\x88\x01\x01\x12&\n" +
+	"\x04held\x18\r \x01(\v2\x12.google.type.MoneyR\x04heldB\x1b\n" +
 	"\x19_consumption_basis_points\"\xd1\x01\n" +
 	"\x06Period\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x1f\n" +
@@ -834,14 +853,15 @@ const file_quarterdeck_budget_v1_summary_proto_rawDesc = "" +
 	"\aquarter\x18\x04 \x01(\x05R\aquarter\x120\n" +
 	"\n" +
 	"start_date\x18\x05 \x01(\v2\x11.google.type.DateR\tstartDate\x12,\n" +
-	"\bend_date\x18\x06 \x01(\v2\x11.google.type.DateR\aendDate\"\xb4\x02\n" +
+	"\bend_date\x18\x06 \x01(\v2\x11.google.type.DateR\aendDate\"\xdc\x02\n" +
 	"\rPeriodFigures\x125\n" +
 	"\x06period\x18\x01 \x01(\v2\x1d.quarterdeck.budget.v1.PeriodR\x06period\x12,\n" +
 	"\aplanned\x18\x02 \x01(\v2\x12.google.type.MoneyR\aplanned\x120\n" +
 	"\tcommitted\x18\x03 \x01(\v2\x12.google.type.MoneyR\tcommitted\x12*\n" +
 	"\x06actual\x18\x04 \x01(\v2\x12.google.type.MoneyR\x06actual\x120\n" +
 	"\tavailable\x18\x05 \x01(\v2\x12.google.type.MoneyR\tavailable\x12.\n" +
-	"\bvariance\x18\x06 \x01(\v2\x12.google.type.MoneyR\bvariance\"\xae\x03\n" +
+	"\bvariance\x18\x06 \x01(\v2\x12.google.type.MoneyR\bvariance\x12&\n" +
+	"\x04held\x18\a \x01(\v2\x12.google.type.MoneyR\x04held\"\xae\x03\n" +
 	"\vLineSummary\x129\n" +
 	"\x04line\x18\x01 \x01(\tB%\xfaA\"\n" +
 	" budget.quarterdeck.io/BudgetLineR\x04line\x12!\n" +
@@ -930,39 +950,41 @@ var file_quarterdeck_budget_v1_summary_proto_depIdxs = []int32{
 	7,  // 8: quarterdeck.budget.v1.Figures.burn_rate:type_name -> google.type.Money
 	7,  // 9: quarterdeck.budget.v1.Figures.forecast:type_name -> google.type.Money
 	7,  // 10: quarterdeck.budget.v1.Figures.forecast_variance:type_name -> google.type.Money
-	8,  // 11: quarterdeck.budget.v1.Period.start_date:type_name -> google.type.Date
-	8,  // 12: quarterdeck.budget.v1.Period.end_date:type_name -> google.type.Date
-	1,  // 13: quarterdeck.budget.v1.PeriodFigures.period:type_name -> quarterdeck.budget.v1.Period
-	7,  // 14: quarterdeck.budget.v1.PeriodFigures.planned:type_name -> google.type.Money
-	7,  // 15: quarterdeck.budget.v1.PeriodFigures.committed:type_name -> google.type.Money
-	7,  // 16: quarterdeck.budget.v1.PeriodFigures.actual:type_name -> google.type.Money
-	7,  // 17: quarterdeck.budget.v1.PeriodFigures.available:type_name -> google.type.Money
-	7,  // 18: quarterdeck.budget.v1.PeriodFigures.variance:type_name -> google.type.Money
-	9,  // 19: quarterdeck.budget.v1.LineSummary.category:type_name -> quarterdeck.budget.v1.BudgetLine.Category
-	10, // 20: quarterdeck.budget.v1.LineSummary.expense_type:type_name -> quarterdeck.budget.v1.BudgetLine.ExpenseType
-	0,  // 21: quarterdeck.budget.v1.LineSummary.figures:type_name -> quarterdeck.budget.v1.Figures
-	2,  // 22: quarterdeck.budget.v1.LineSummary.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
-	8,  // 23: quarterdeck.budget.v1.BudgetSummary.as_of:type_name -> google.type.Date
-	0,  // 24: quarterdeck.budget.v1.BudgetSummary.total:type_name -> quarterdeck.budget.v1.Figures
-	0,  // 25: quarterdeck.budget.v1.BudgetSummary.capex:type_name -> quarterdeck.budget.v1.Figures
-	0,  // 26: quarterdeck.budget.v1.BudgetSummary.opex:type_name -> quarterdeck.budget.v1.Figures
-	2,  // 27: quarterdeck.budget.v1.BudgetSummary.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
-	3,  // 28: quarterdeck.budget.v1.BudgetSummary.lines:type_name -> quarterdeck.budget.v1.LineSummary
-	11, // 29: quarterdeck.budget.v1.BudgetSummary.rates_used:type_name -> quarterdeck.budget.v1.RateUse
-	8,  // 30: quarterdeck.budget.v1.CostCenterRollup.as_of:type_name -> google.type.Date
-	0,  // 31: quarterdeck.budget.v1.CostCenterRollup.total:type_name -> quarterdeck.budget.v1.Figures
-	0,  // 32: quarterdeck.budget.v1.CostCenterRollup.capex:type_name -> quarterdeck.budget.v1.Figures
-	0,  // 33: quarterdeck.budget.v1.CostCenterRollup.opex:type_name -> quarterdeck.budget.v1.Figures
-	2,  // 34: quarterdeck.budget.v1.CostCenterRollup.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
-	0,  // 35: quarterdeck.budget.v1.CostCenterRollup.own:type_name -> quarterdeck.budget.v1.Figures
-	6,  // 36: quarterdeck.budget.v1.CostCenterRollup.children:type_name -> quarterdeck.budget.v1.CostCenterRollup.Child
-	11, // 37: quarterdeck.budget.v1.CostCenterRollup.rates_used:type_name -> quarterdeck.budget.v1.RateUse
-	0,  // 38: quarterdeck.budget.v1.CostCenterRollup.Child.figures:type_name -> quarterdeck.budget.v1.Figures
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	7,  // 11: quarterdeck.budget.v1.Figures.held:type_name -> google.type.Money
+	8,  // 12: quarterdeck.budget.v1.Period.start_date:type_name -> google.type.Date
+	8,  // 13: quarterdeck.budget.v1.Period.end_date:type_name -> google.type.Date
+	1,  // 14: quarterdeck.budget.v1.PeriodFigures.period:type_name -> quarterdeck.budget.v1.Period
+	7,  // 15: quarterdeck.budget.v1.PeriodFigures.planned:type_name -> google.type.Money
+	7,  // 16: quarterdeck.budget.v1.PeriodFigures.committed:type_name -> google.type.Money
+	7,  // 17: quarterdeck.budget.v1.PeriodFigures.actual:type_name -> google.type.Money
+	7,  // 18: quarterdeck.budget.v1.PeriodFigures.available:type_name -> google.type.Money
+	7,  // 19: quarterdeck.budget.v1.PeriodFigures.variance:type_name -> google.type.Money
+	7,  // 20: quarterdeck.budget.v1.PeriodFigures.held:type_name -> google.type.Money
+	9,  // 21: quarterdeck.budget.v1.LineSummary.category:type_name -> quarterdeck.budget.v1.BudgetLine.Category
+	10, // 22: quarterdeck.budget.v1.LineSummary.expense_type:type_name -> quarterdeck.budget.v1.BudgetLine.ExpenseType
+	0,  // 23: quarterdeck.budget.v1.LineSummary.figures:type_name -> quarterdeck.budget.v1.Figures
+	2,  // 24: quarterdeck.budget.v1.LineSummary.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
+	8,  // 25: quarterdeck.budget.v1.BudgetSummary.as_of:type_name -> google.type.Date
+	0,  // 26: quarterdeck.budget.v1.BudgetSummary.total:type_name -> quarterdeck.budget.v1.Figures
+	0,  // 27: quarterdeck.budget.v1.BudgetSummary.capex:type_name -> quarterdeck.budget.v1.Figures
+	0,  // 28: quarterdeck.budget.v1.BudgetSummary.opex:type_name -> quarterdeck.budget.v1.Figures
+	2,  // 29: quarterdeck.budget.v1.BudgetSummary.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
+	3,  // 30: quarterdeck.budget.v1.BudgetSummary.lines:type_name -> quarterdeck.budget.v1.LineSummary
+	11, // 31: quarterdeck.budget.v1.BudgetSummary.rates_used:type_name -> quarterdeck.budget.v1.RateUse
+	8,  // 32: quarterdeck.budget.v1.CostCenterRollup.as_of:type_name -> google.type.Date
+	0,  // 33: quarterdeck.budget.v1.CostCenterRollup.total:type_name -> quarterdeck.budget.v1.Figures
+	0,  // 34: quarterdeck.budget.v1.CostCenterRollup.capex:type_name -> quarterdeck.budget.v1.Figures
+	0,  // 35: quarterdeck.budget.v1.CostCenterRollup.opex:type_name -> quarterdeck.budget.v1.Figures
+	2,  // 36: quarterdeck.budget.v1.CostCenterRollup.periods:type_name -> quarterdeck.budget.v1.PeriodFigures
+	0,  // 37: quarterdeck.budget.v1.CostCenterRollup.own:type_name -> quarterdeck.budget.v1.Figures
+	6,  // 38: quarterdeck.budget.v1.CostCenterRollup.children:type_name -> quarterdeck.budget.v1.CostCenterRollup.Child
+	11, // 39: quarterdeck.budget.v1.CostCenterRollup.rates_used:type_name -> quarterdeck.budget.v1.RateUse
+	0,  // 40: quarterdeck.budget.v1.CostCenterRollup.Child.figures:type_name -> quarterdeck.budget.v1.Figures
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_summary_proto_init() }
