@@ -56,9 +56,14 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			budgetv1.RegisterBudgetServiceServer(r, newServer(deps))
 			return nil
 		},
-		// The daily forecast evaluation of every approved budget (server.CheckForecast).
+		// The daily forecast evaluation of every approved budget (server.CheckForecast) and the
+		// expiry of holds (server.ExpireHold).
 		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
-			return map[string]scheduler.Handler{store.ForecastCheckKind: newServer(deps).CheckForecast}
+			s := newServer(deps)
+			return map[string]scheduler.Handler{
+				store.ForecastCheckKind: s.CheckForecast,
+				store.HoldExpiryKind:    s.ExpireHold,
+			}
 		},
 	}
 }

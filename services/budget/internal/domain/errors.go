@@ -67,6 +67,10 @@ var (
 	ErrCommitmentReleased        = fault.New(fault.FailedPrecondition, "COMMITMENT_RELEASED", "the commitment is already released")
 	ErrInsufficientFunds         = fault.New(fault.FailedPrecondition, "INSUFFICIENT_FUNDS", "the amount exceeds the line's available funds")
 
+	// Holds.
+	ErrHoldNotFound = fault.New(fault.NotFound, "HOLD_NOT_FOUND", "hold not found")
+	ErrHoldNotHeld  = fault.New(fault.FailedPrecondition, "HOLD_NOT_HELD", "the hold is no longer held")
+
 	// Transfers.
 	ErrTransferNotFound         = fault.New(fault.NotFound, "TRANSFER_NOT_FOUND", "transfer not found")
 	ErrTransferCurrencyMismatch = fault.New(fault.FailedPrecondition, "CURRENCY_MISMATCH", "the budgets of a transfer must have the same currency")

@@ -7,7 +7,8 @@ import (
 )
 
 // Figures are a line's, budget's or subtree's money for the fiscal year, in minor units of the
-// budget currency. Variances are positive under plan. ConsumptionBP is (actual + committed) in
+// budget currency. Variances are positive under plan; Available is planned − committed − actual
+// − held, and the forecast leaves holds out. ConsumptionBP is (actual + committed + held) in
 // basis points of planned, rounded down; ConsumptionKnown is false when planned is 0 and
 // something was consumed (the ratio is infinite).
 type Figures struct {
@@ -16,20 +17,23 @@ type Figures struct {
 	BurnRate, Forecast, ForecastVariance            int64
 	ConsumptionBP                                   int64
 	ConsumptionKnown                                bool
+	Held                                            int64
 }
 
 // PeriodFigures are the figures of one fiscal period.
 type PeriodFigures struct {
 	Planned, Committed, Actual, Available, Variance int64
+	Held                                            int64
 }
 
 // LineSpend is the spend of one line in one period, as the store sums it: converted actuals and
-// the remaining amounts of open commitments.
+// the remaining amounts of open commitments, and what HELD holds hold.
 type LineSpend struct {
 	LineID         string
 	Period         int
 	ActualMinor    int64
 	CommittedMinor int64
+	HeldMinor      int64
 }
 
 // LineFigures are the figures of one line of a summary.
@@ -53,16 +57,16 @@ type Summary struct {
 
 // base is what figures are derived from; sums of bases are exact, derived values are not.
 type base struct {
-	planned, committed, actual, plannedYTD, actualYTD int64
+	planned, committed, actual, plannedYTD, actualYTD, held int64
 }
 
 func (b base) add(o base) base {
 	return base{b.planned + o.planned, b.committed + o.committed, b.actual + o.actual,
-		b.plannedYTD + o.plannedYTD, b.actualYTD + o.actualYTD}
+		b.plannedYTD + o.plannedYTD, b.actualYTD + o.actualYTD, b.held + o.held}
 }
 
 func (f Figures) base() base {
-	return base{f.Planned, f.Committed, f.Actual, f.PlannedYTD, f.ActualYTD}
+	return base{f.Planned, f.Committed, f.Actual, f.PlannedYTD, f.ActualYTD, f.Held}
 }
 
 // derive computes the figures of b with elapsed periods exactly per the design: burn rate =
@@ -70,8 +74,8 @@ func (f Figures) base() base {
 // even; actual + committed before the year starts).
 func derive(b base, elapsed int) Figures {
 	f := Figures{
-		Planned: b.planned, Committed: b.committed, Actual: b.actual,
-		Available: b.planned - b.committed - b.actual, Variance: b.planned - b.actual,
+		Planned: b.planned, Committed: b.committed, Actual: b.actual, Held: b.held,
+		Available: b.planned - b.committed - b.actual - b.held, Variance: b.planned - b.actual,
 		PlannedYTD: b.plannedYTD, ActualYTD: b.actualYTD, VarianceYTD: b.plannedYTD - b.actualYTD,
 	}
 	if elapsed > 0 {
@@ -83,7 +87,7 @@ func derive(b base, elapsed int) Figures {
 		f.Forecast = b.actual + b.committed
 	}
 	f.ForecastVariance = b.planned - f.Forecast
-	f.ConsumptionBP, f.ConsumptionKnown = consumptionBP(b.actual+b.committed, b.planned)
+	f.ConsumptionBP, f.ConsumptionKnown = consumptionBP(b.actual+b.committed+b.held, b.planned)
 	return f
 }
 
@@ -115,8 +119,10 @@ func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSp
 	idx := make(map[string]int, len(lines))
 	actual := make([][Periods]int64, len(lines))
 	committed := make([][Periods]int64, len(lines))
+	held := make([][Periods]int64, len(lines))
 	extraActual := make([]int64, len(lines)) // spend of a period outside 1–12, if a store ever has one
 	extraCommitted := make([]int64, len(lines))
+	extraHeld := make([]int64, len(lines))
 	for i, l := range lines {
 		idx[l.ID] = i
 	}
@@ -128,24 +134,27 @@ func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSp
 		if sp.Period < 1 || sp.Period > Periods {
 			extraActual[i] += sp.ActualMinor
 			extraCommitted[i] += sp.CommittedMinor
+			extraHeld[i] += sp.HeldMinor
 			continue
 		}
 		actual[i][sp.Period-1] += sp.ActualMinor
 		committed[i][sp.Period-1] += sp.CommittedMinor
+		held[i][sp.Period-1] += sp.HeldMinor
 	}
 	var total, capex, opex base
 	for i, l := range lines {
 		planned := l.Phasing.Monthly()
 		lf := LineFigures{LineID: l.ID, ExpenseType: l.ExpenseType}
-		b := base{planned: l.PlannedMinor, actual: extraActual[i], committed: extraCommitted[i]}
+		b := base{planned: l.PlannedMinor, actual: extraActual[i], committed: extraCommitted[i], held: extraHeld[i]}
 		for p := range Periods {
-			pf := PeriodFigures{Planned: planned[p], Committed: committed[i][p], Actual: actual[i][p]}
-			pf.Available = pf.Planned - pf.Committed - pf.Actual
+			pf := PeriodFigures{Planned: planned[p], Committed: committed[i][p], Actual: actual[i][p], Held: held[i][p]}
+			pf.Available = pf.Planned - pf.Committed - pf.Actual - pf.Held
 			pf.Variance = pf.Planned - pf.Actual
 			lf.Periods[p] = pf
 			addPeriod(&s.Periods[p], pf)
 			b.actual += pf.Actual
 			b.committed += pf.Committed
+			b.held += pf.Held
 			if p < s.Elapsed {
 				b.plannedYTD += pf.Planned
 				b.actualYTD += pf.Actual
@@ -169,12 +178,13 @@ func addPeriod(dst *PeriodFigures, p PeriodFigures) {
 	dst.Planned += p.Planned
 	dst.Committed += p.Committed
 	dst.Actual += p.Actual
+	dst.Held += p.Held
 	dst.Available += p.Available
 	dst.Variance += p.Variance
 }
 
 // CumulativeAvailable is the funds check's period view: planned through period minus actual and
-// committed booked through it.
+// committed booked and held through it.
 func CumulativeAvailable(periods [Periods]PeriodFigures, period int) int64 {
 	var s int64
 	for p := 0; p < period && p < Periods; p++ {
@@ -190,18 +200,19 @@ func ConsumptionBasisPoints(consumption, planned int64) int64 {
 	return bp
 }
 
-// FiguresOfPeriods derives the figures of a year from its 12 periods' planned, committed and
-// actual amounts (their available and variance are ignored and recomputed), with elapsed
+// FiguresOfPeriods derives the figures of a year from its 12 periods' planned, committed, actual
+// and held amounts (their available and variance are ignored and recomputed), with elapsed
 // periods to date. Roll-ups use it on per-period figures converted into another currency: the
 // year's figures are derived from the converted periods, never summed from derived values.
 func FiguresOfPeriods(periods [Periods]PeriodFigures, elapsed int) (Figures, [Periods]PeriodFigures) {
 	var b base
 	for p := range Periods {
 		pf := &periods[p]
-		pf.Available = pf.Planned - pf.Committed - pf.Actual
+		pf.Available = pf.Planned - pf.Committed - pf.Actual - pf.Held
 		pf.Variance = pf.Planned - pf.Actual
 		b.planned += pf.Planned
 		b.committed += pf.Committed
+		b.held += pf.Held
 		b.actual += pf.Actual
 		if p < elapsed {
 			b.plannedYTD += pf.Planned

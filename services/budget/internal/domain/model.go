@@ -168,7 +168,9 @@ type LineBalance struct {
 	LineID         string
 	ActualMinor    int64
 	CommittedMinor int64
-	Version        int64
+	// HeldMinor is what the line's HELD holds hold.
+	HeldMinor int64
+	Version   int64
 }
 
 // RateUse records the exchange rate that converted an amount: the rate resource, its month and
@@ -257,10 +259,13 @@ type Commitment struct {
 	Source         CommitmentSource
 	SourceRef      string
 	State          CommitmentState
-	Creator        string
-	CreateTime     time.Time
-	UpdateTime     time.Time
-	Version        int64
+	// HoldID and HoldBudgetID name the hold the commitment was converted from, if any.
+	HoldID       string
+	HoldBudgetID string
+	Creator      string
+	CreateTime   time.Time
+	UpdateTime   time.Time
+	Version      int64
 }
 
 // TransferState is the lifecycle of a transfer: PENDING → APPROVED | REJECTED.

@@ -11,6 +11,7 @@ const (
 	LinePattern         names.Pattern = "budgets/{budget}/lines/{line}"
 	ActualPattern       names.Pattern = "budgets/{budget}/lines/{line}/actuals/{actual}"
 	CommitmentPattern   names.Pattern = "budgets/{budget}/lines/{line}/commitments/{commitment}"
+	HoldPattern         names.Pattern = "budgets/{budget}/lines/{line}/holds/{hold}"
 	TransferPattern     names.Pattern = "budgets/{budget}/transfers/{transfer}"
 	ExchangeRatePattern names.Pattern = "exchangeRates/{exchange_rate}"
 	SummaryPattern      names.Pattern = "budgets/{budget}/summary"
@@ -56,3 +57,22 @@ func (t *Transfer) Name() string { return TransferPattern.Format(t.BudgetID, t.I
 
 // Name is the rate's resource name.
 func (r *ExchangeRate) Name() string { return ExchangeRatePattern.Format(r.ID) }
+
+// Name is the hold's resource name.
+func (h *Hold) Name() string { return HoldPattern.Format(h.BudgetID, h.LineID, h.ID) }
+
+// HoldName is the name of the hold the commitment was converted from; empty when none.
+func (c *Commitment) HoldName() string {
+	if c.HoldID == "" {
+		return ""
+	}
+	return HoldPattern.Format(c.HoldBudgetID, c.LineID, c.HoldID)
+}
+
+// CommitmentName is the name of the commitment recorded from the hold; empty until CONVERTED.
+func (h *Hold) CommitmentName() string {
+	if h.CommitmentID == "" {
+		return ""
+	}
+	return CommitmentPattern.Format(h.CommitmentBudgetID, h.LineID, h.CommitmentID)
+}

@@ -242,14 +242,15 @@ func CheckCommitmentFor(c *Commitment, chainID, lineID string) error {
 	return nil
 }
 
-// CheckCommitFunds applies the overspend policy to a commitment or transfer of amount minor
-// units against the line's available: under BLOCK more than available is INSUFFICIENT_FUNDS,
-// with the available and requested amounts as decimals of currency c. WARN never refuses.
-func CheckCommitFunds(policy Policy, available, amount int64, c Currency) error {
+// CheckCommitFunds applies the overspend policy to a commitment, hold or transfer of amount
+// minor units against the available amount of line (its name): under BLOCK more than available
+// is INSUFFICIENT_FUNDS, with the line and the available and requested amounts as decimals of
+// currency c. WARN never refuses.
+func CheckCommitFunds(policy Policy, line string, available, amount int64, c Currency) error {
 	if policy != PolicyBlock || amount <= available {
 		return nil
 	}
-	return ErrInsufficientFunds.With("available", money.FormatMinor(available, c)).With("requested", money.FormatMinor(amount, c)).
+	return ErrInsufficientFunds.With("line", line).With("available", money.FormatMinor(available, c)).With("requested", money.FormatMinor(amount, c)).
 		Withf("%s exceeds the available %s", money.FormatMinor(amount, c), money.FormatMinor(available, c))
 }
 

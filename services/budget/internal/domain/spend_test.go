@@ -124,13 +124,13 @@ func TestCommitments(t *testing.T) {
 }
 
 func TestFunds(t *testing.T) {
-	if err := CheckCommitFunds(PolicyWarn, 100, 1000, "EUR"); err != nil {
+	if err := CheckCommitFunds(PolicyWarn, "budgets/b/lines/l", 100, 1000, "EUR"); err != nil {
 		t.Error(err)
 	}
-	if err := CheckCommitFunds(PolicyBlock, 100, 100, "EUR"); err != nil {
+	if err := CheckCommitFunds(PolicyBlock, "budgets/b/lines/l", 100, 100, "EUR"); err != nil {
 		t.Error(err)
 	}
-	err := CheckCommitFunds(PolicyBlock, 100, 101, "EUR")
+	err := CheckCommitFunds(PolicyBlock, "budgets/b/lines/l", 100, 101, "EUR")
 	if fe := asFault(err); !errors.Is(err, ErrInsufficientFunds) || fe.Metadata["available"] != "1.00 EUR" || fe.Metadata["requested"] != "1.01 EUR" {
 		t.Errorf("block = %+v", fe)
 	}

@@ -42,7 +42,7 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 	if err != nil {
 		return nil, err
 	}
-	if err := domain.CheckCommitFunds(b.Policy, fc.available(lineID), c.ConvertedMinor, b.Currency); err != nil {
+	if err := domain.CheckCommitFunds(b.Policy, domain.LineName(b.ID, lineID), fc.available(lineID), c.ConvertedMinor, b.Currency); err != nil {
 		return nil, err
 	}
 	if err := tx.InsertCommitment(ctx, c); err != nil {
@@ -158,5 +158,6 @@ func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitm
 		CreateTime:      timestamppb.New(c.CreateTime),
 		UpdateTime:      timestamppb.New(c.UpdateTime),
 		Etag:            etag.Of(c.Name(), c.Version),
+		Hold:            c.HoldName(),
 	}
 }

@@ -61,9 +61,9 @@ func budgetToProto(b *domain.Budget) *budgetv1.Budget {
 // lineToProto is a line with its spend figures from bal (nil: nothing spent), in cur (the budget's
 // currency).
 func (s *Server) lineToProto(l *domain.Line, bal *domain.LineBalance, cur domain.Currency) *budgetv1.BudgetLine {
-	var actual, committed int64
+	var actual, committed, held int64
 	if bal != nil {
-		actual, committed = bal.ActualMinor, bal.CommittedMinor
+		actual, committed, held = bal.ActualMinor, bal.CommittedMinor, bal.HeldMinor
 	}
 	return &budgetv1.BudgetLine{
 		Name:              l.Name(),
@@ -77,7 +77,8 @@ func (s *Server) lineToProto(l *domain.Line, bal *domain.LineBalance, cur domain
 		Description:       l.Description,
 		ActualAmount:      moneyPB(actual, cur),
 		CommittedAmount:   moneyPB(committed, cur),
-		AvailableAmount:   moneyPB(l.PlannedMinor-committed-actual, cur),
+		AvailableAmount:   moneyPB(l.PlannedMinor-committed-actual-held, cur),
+		HeldAmount:        moneyPB(held, cur),
 		CreateTime:        timestamppb.New(l.CreateTime),
 		UpdateTime:        timestamppb.New(l.UpdateTime),
 		Etag:              etag.Of(l.Name(), l.Version),

@@ -73,6 +73,7 @@ func figuresPB(f domain.Figures, cur domain.Currency) *budgetv1.Figures {
 		BurnRate:         moneyPB(f.BurnRate, cur),
 		Forecast:         moneyPB(f.Forecast, cur),
 		ForecastVariance: moneyPB(f.ForecastVariance, cur),
+		Held:             moneyPB(f.Held, cur),
 	}
 	if f.ConsumptionKnown {
 		bp := f.ConsumptionBP
@@ -92,6 +93,7 @@ func periodFiguresPB(ps [domain.Periods]domain.PeriodFigures, cal domain.Calenda
 			Actual:    moneyPB(p.Actual, cur),
 			Available: moneyPB(p.Available, cur),
 			Variance:  moneyPB(p.Variance, cur),
+			Held:      moneyPB(p.Held, cur),
 		})
 	}
 	return out

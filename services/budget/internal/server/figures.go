@@ -22,8 +22,8 @@ import (
 // the service changes figures, so that every such change raises exactly the alerts it crosses:
 //
 //  1. beginFigures, with the budget's chain locked (store.Tx.LockChain), snapshots each line's
-//     planned amount and consumption (actual + committed) and the chain's forecast state;
-//  2. the caller changes spend (addSpend) and plans (setPlan, switchTo);
+//     planned amount and consumption (actual + committed + held) and the chain's forecast state;
+//  2. the caller changes spend (addSpend, addHeld) and plans (setPlan, switchTo);
 //  3. finish writes the touched lines and balances, compares each line before and after, and
 //     emits line.threshold_crossed, line.overspent and budget.forecast_over_plan for each
 //     crossing, each event with its own, higher version of its resource.
@@ -96,7 +96,7 @@ func (fc *figuresChange) loadLines(ctx context.Context, budgetID string) error {
 
 func (fc *figuresChange) consumed(lineID string) int64 {
 	if b := fc.balances[lineID]; b != nil {
-		return b.ActualMinor + b.CommittedMinor
+		return b.ActualMinor + b.CommittedMinor + b.HeldMinor
 	}
 	return 0
 }
@@ -110,7 +110,7 @@ func (fc *figuresChange) line(id string) (*domain.Line, error) {
 	return l, nil
 }
 
-// balance returns the line's balance (available = planned − committed − actual).
+// balance returns the line's balance (available = planned − committed − actual − held).
 func (fc *figuresChange) balance(lineID string) *domain.LineBalance {
 	b := fc.balances[lineID]
 	if b == nil {
@@ -120,14 +120,28 @@ func (fc *figuresChange) balance(lineID string) *domain.LineBalance {
 	return b
 }
 
-// available is the line's available amount now: planned − committed − actual.
+// available is the line's available amount now: planned − committed − actual − held.
 func (fc *figuresChange) available(lineID string) int64 {
 	b := fc.balance(lineID)
 	planned := int64(0)
 	if l := fc.lines[lineID]; l != nil {
 		planned = l.PlannedMinor
 	}
-	return planned - b.CommittedMinor - b.ActualMinor
+	return planned - b.CommittedMinor - b.ActualMinor - b.HeldMinor
+}
+
+// addHeld adds money held by a hold (negative to take it away) to a line in a period.
+func (fc *figuresChange) addHeld(ctx context.Context, lineID string, period int, held int64) error {
+	if held == 0 {
+		return nil
+	}
+	b := fc.balance(lineID)
+	var err error
+	if b.HeldMinor, err = money.AddMinor(b.HeldMinor, held); err != nil {
+		return err
+	}
+	fc.spent[lineID] = true
+	return fc.tx.AddPeriodSpend(ctx, fc.chain.ID, store.LineSpend{LineID: lineID, Period: period, HeldMinor: held})
 }
 
 // addSpend adds actual and committed money (negative to take away) to a line in a period.

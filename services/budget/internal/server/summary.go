@@ -97,7 +97,7 @@ func (s *Server) summarize(ctx context.Context, b *domain.Budget) (summary, erro
 		lines: lines, rates: rates}, nil
 }
 
-// periodBases are the planned, committed and actual amounts of 12 periods (their available and
+// periodBases are the planned, committed, actual and held amounts of 12 periods (their available and
 // variance are derived at the end, by domain.FiguresOfPeriods).
 type periodBases [domain.Periods]domain.PeriodFigures
 
@@ -106,6 +106,7 @@ func (p *periodBases) add(o periodBases) {
 		p[i].Planned += o[i].Planned
 		p[i].Committed += o[i].Committed
 		p[i].Actual += o[i].Actual
+		p[i].Held += o[i].Held
 	}
 }
 
@@ -273,7 +274,7 @@ func (s *Server) convertPeriods(ctx context.Context, b *domain.Budget, p periodB
 	cal := b.Calendar()
 	for i := range p {
 		pf := &p[i]
-		if pf.Planned == 0 && pf.Committed == 0 && pf.Actual == 0 {
+		if pf.Planned == 0 && pf.Committed == 0 && pf.Actual == 0 && pf.Held == 0 {
 			continue // nothing to convert: no rate needed
 		}
 		m := cal.PeriodMonth(b.FiscalYear, i+1)
@@ -298,6 +299,9 @@ func (s *Server) convertPeriods(ctx context.Context, b *domain.Budget, p periodB
 			return p, err
 		}
 		if pf.Actual, err = conv(pf.Actual); err != nil {
+			return p, err
+		}
+		if pf.Held, err = conv(pf.Held); err != nil {
 			return p, err
 		}
 		used[*rate.Use()] = true

@@ -101,7 +101,7 @@ func (s *Server) checkTransferFunds(ctx context.Context, tx store.Tx, src *domai
 	if err != nil {
 		return err
 	}
-	return domain.CheckCommitFunds(src.Policy, l.PlannedMinor-bal.CommittedMinor-bal.ActualMinor, amount, src.Currency)
+	return domain.CheckCommitFunds(src.Policy, l.Name(), l.PlannedMinor-bal.CommittedMinor-bal.ActualMinor-bal.HeldMinor, amount, src.Currency)
 }
 
 // GetTransfer implements budgetv1.BudgetServiceServer.
@@ -244,7 +244,7 @@ func (s *Server) applyTransfer(ctx context.Context, tx store.Tx, t *domain.Trans
 	if err != nil {
 		return err
 	}
-	if err := domain.CheckCommitFunds(src.Policy, srcFC.available(sl.ID), t.AmountMinor, src.Currency); err != nil {
+	if err := domain.CheckCommitFunds(src.Policy, sl.Name(), srcFC.available(sl.ID), t.AmountMinor, src.Currency); err != nil {
 		return err
 	}
 	// figuresChange versions the lines it writes; ApplyTransfer's own increments are undone so

@@ -120,11 +120,11 @@ func (t Tx) DeleteLine(ctx context.Context, budgetID, id string, version int64) 
 }
 
 // lineBalanceColumns are the columns every line balance query selects, in scanLineBalance's order.
-const lineBalanceColumns = `chain_id, line_id, actual_minor, committed_minor, version`
+const lineBalanceColumns = `chain_id, line_id, actual_minor, committed_minor, version, held_minor`
 
 func scanLineBalance(s sqlstore.Scanner) (*domain.LineBalance, error) {
 	var b domain.LineBalance
-	if err := s.Scan(&b.ChainID, &b.LineID, &b.ActualMinor, &b.CommittedMinor, &b.Version); err != nil {
+	if err := s.Scan(&b.ChainID, &b.LineID, &b.ActualMinor, &b.CommittedMinor, &b.Version, &b.HeldMinor); err != nil {
 		return nil, err
 	}
 	return &b, nil
@@ -151,26 +151,28 @@ func (r reader) LineBalances(ctx context.Context, chainID string) ([]*domain.Lin
 
 // PutLineBalance stores b, inserting or replacing it. Call it with the chain locked.
 func (t Tx) PutLineBalance(ctx context.Context, b *domain.LineBalance) error {
-	const q = `INSERT INTO line_balances (` + lineBalanceColumns + `) VALUES ($1, $2, $3, $4, $5)
+	const q = `INSERT INTO line_balances (` + lineBalanceColumns + `) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (chain_id, line_id) DO UPDATE SET actual_minor = EXCLUDED.actual_minor,
-		committed_minor = EXCLUDED.committed_minor, version = EXCLUDED.version`
+		committed_minor = EXCLUDED.committed_minor, version = EXCLUDED.version, held_minor = EXCLUDED.held_minor`
 	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("put line balance %s/%s: %w", b.ChainID, b.LineID, err) },
-		q, b.ChainID, b.LineID, b.ActualMinor, b.CommittedMinor, b.Version)
+		q, b.ChainID, b.LineID, b.ActualMinor, b.CommittedMinor, b.Version, b.HeldMinor)
 }
 
-// LineHasSpend reports whether any actual or commitment of the chain is on the line, or its
-// balance is not zero.
+// LineHasSpend reports whether any actual, commitment or hold of the chain is on the line, or
+// its balance is not zero.
 func (t Tx) LineHasSpend(ctx context.Context, chainID, lineID string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM actuals WHERE chain_id = $1 AND line_id = $2)
 		OR EXISTS (SELECT 1 FROM commitments WHERE chain_id = $3 AND line_id = $4)
-		OR EXISTS (SELECT 1 FROM line_balances WHERE chain_id = $5 AND line_id = $6
-			AND (actual_minor <> 0 OR committed_minor <> 0))`
-	return sqlstore.Exists(ctx, t, "spend of line "+lineID, q, chainID, lineID, chainID, lineID, chainID, lineID)
+		OR EXISTS (SELECT 1 FROM holds WHERE chain_id = $5 AND line_id = $6)
+		OR EXISTS (SELECT 1 FROM line_balances WHERE chain_id = $7 AND line_id = $8
+			AND (actual_minor <> 0 OR committed_minor <> 0 OR held_minor <> 0))`
+	return sqlstore.Exists(ctx, t, "spend of line "+lineID, q, chainID, lineID, chainID, lineID, chainID, lineID, chainID, lineID)
 }
 
-// ChainHasSpend reports whether any actual or commitment is recorded in the chain.
+// ChainHasSpend reports whether any actual, commitment or hold is recorded in the chain.
 func (t Tx) ChainHasSpend(ctx context.Context, chainID string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM actuals WHERE chain_id = $1)
-		OR EXISTS (SELECT 1 FROM commitments WHERE chain_id = $2)`
-	return sqlstore.Exists(ctx, t, "spend of budget chain "+chainID, q, chainID, chainID)
+		OR EXISTS (SELECT 1 FROM commitments WHERE chain_id = $2)
+		OR EXISTS (SELECT 1 FROM holds WHERE chain_id = $3)`
+	return sqlstore.Exists(ctx, t, "spend of budget chain "+chainID, q, chainID, chainID, chainID)
 }

@@ -127,19 +127,20 @@ func (t Tx) SumCorrectionAmounts(ctx context.Context, actualID string) (int64, e
 // commitmentColumns are the columns every commitment query selects, in scanCommitment's order.
 const commitmentColumns = `id, budget_id, chain_id, line_id, amount_minor, amount_currency, converted_minor, ` +
 	`remaining_minor, rate_id, rate_month, rate_source, rate_target, rate_value, expected_date, period, ` +
-	`description, source, source_ref, state, creator, create_time, update_time, version`
+	`description, source, source_ref, state, creator, create_time, update_time, version, hold_id, hold_budget_id`
 
 func scanCommitment(s sqlstore.Scanner) (*domain.Commitment, error) {
 	var (
-		c    domain.Commitment
-		rate rateColumns
-		date string
+		c                    domain.Commitment
+		rate                 rateColumns
+		date                 string
+		holdID, holdBudgetID sql.NullString
 	)
 	dest := []any{&c.ID, &c.BudgetID, &c.ChainID, &c.LineID, &c.Amount.Minor, &c.Amount.Currency, &c.ConvertedMinor,
 		&c.RemainingMinor}
 	dest = append(dest, rate.dest()...)
 	dest = append(dest, &date, &c.Period, &c.Description, &c.Source, &c.SourceRef, &c.State, &c.Creator,
-		&c.CreateTime, &c.UpdateTime, &c.Version)
+		&c.CreateTime, &c.UpdateTime, &c.Version, &holdID, &holdBudgetID)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -150,6 +151,7 @@ func scanCommitment(s sqlstore.Scanner) (*domain.Commitment, error) {
 	if c.Date, err = parseDate(date); err != nil {
 		return nil, err
 	}
+	c.HoldID, c.HoldBudgetID = holdID.String, holdBudgetID.String
 	c.CreateTime, c.UpdateTime = c.CreateTime.UTC(), c.UpdateTime.UTC()
 	return &c, nil
 }
@@ -159,7 +161,7 @@ func commitmentArgs(c *domain.Commitment) []any {
 		c.RemainingMinor}
 	args = append(args, rateArgs(c.Rate)...)
 	return append(args, formatDate(c.Date), c.Period, c.Description, int(c.Source), c.SourceRef, int(c.State),
-		c.Creator, c.CreateTime, c.UpdateTime, c.Version)
+		c.Creator, c.CreateTime, c.UpdateTime, c.Version, sqlstore.NullString(c.HoldID), sqlstore.NullString(c.HoldBudgetID))
 }
 
 // CommitmentTable is what ListCommitments can filter and order by.
@@ -174,6 +176,8 @@ var CommitmentTable = listing.NewTable("name", []listing.Field[*domain.Commitmen
 	{Path: "expected_date", Column: "expected_date", Type: filter.String, Get: func(c *domain.Commitment) any { return formatDate(c.Date) }},
 	{Path: "source", Column: "source", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Commitment_SOURCE_UNSPECIFIED.Descriptor())},
 	{Path: "source_reference", Column: "source_ref", Type: filter.String, Get: func(c *domain.Commitment) any { return c.SourceRef }},
+	{Path: "hold", Column: `CASE WHEN hold_id IS NULL THEN '' ELSE 'budgets/' || hold_budget_id || '/lines/' || line_id || '/holds/' || hold_id END`,
+		Type: filter.String, Get: func(c *domain.Commitment) any { return c.HoldName() }},
 	{Path: "state", Column: "state", Type: filter.Enum, Enum: listing.EnumNumbers(budgetv1.Commitment_STATE_UNSPECIFIED.Descriptor())},
 	{Path: "amount.currency_code", Column: "amount_currency", Type: filter.String,
 		Get: func(c *domain.Commitment) any { return string(c.Amount.Currency) }},
@@ -201,7 +205,7 @@ func (s Store) ListCommitments(ctx context.Context, budgetID, lineID string, lq 
 // InsertCommitment stores a new commitment.
 func (t Tx) InsertCommitment(ctx context.Context, c *domain.Commitment) error {
 	const q = `INSERT INTO commitments (` + commitmentColumns + `) VALUES ($1, $2, $3, $4, $5,
-		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+		$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
 	return sqlstore.Exec(ctx, t, spendError("commitment "+c.ID), q, commitmentArgs(c)...)
 }
 
@@ -211,7 +215,7 @@ func (t Tx) UpdateCommitment(ctx context.Context, c *domain.Commitment, prevVers
 		amount_currency = $6, converted_minor = $7, remaining_minor = $8, rate_id = $9, rate_month = $10,
 		rate_source = $11, rate_target = $12, rate_value = $13, expected_date = $14, period = $15, description = $16,
 		source = $17, source_ref = $18, state = $19, creator = $20, create_time = $21, update_time = $22,
-		version = $23 WHERE id = $1 AND version = $24`
+		version = $23, hold_id = $24, hold_budget_id = $25 WHERE id = $1 AND version = $26`
 	return sqlstore.Exec(ctx, t, spendError("commitment "+c.ID), q, append(commitmentArgs(c), prevVersion)...)
 }
 
@@ -298,39 +302,45 @@ func (t Tx) UpdateTransfer(ctx context.Context, tr *domain.Transfer, prevVersion
 
 func scanLineSpend(s sqlstore.Scanner) (LineSpend, error) {
 	var ls LineSpend
-	err := s.Scan(&ls.LineID, &ls.Period, &ls.ActualMinor, &ls.CommittedMinor)
+	err := s.Scan(&ls.LineID, &ls.Period, &ls.ActualMinor, &ls.CommittedMinor, &ls.HeldMinor)
 	return ls, err
 }
 
 // Spend returns the chain's spend per line and period, in that order: the sum of the converted
-// actuals and of the remaining amounts of the open commitments (released ones add nothing).
-// Pairs without either are left out.
+// actuals, of the remaining amounts of the open commitments (released ones add nothing) and of
+// the held amounts of the HELD holds. Pairs without any are left out.
 func (r reader) Spend(ctx context.Context, chainID string) ([]LineSpend, error) {
-	const q = `SELECT line_id, period, CAST(SUM(actual) AS BIGINT), CAST(SUM(committed) AS BIGINT) FROM (
-			SELECT line_id, period, converted_minor AS actual, CAST(0 AS BIGINT) AS committed FROM actuals WHERE chain_id = $1
+	const q = `SELECT line_id, period, CAST(SUM(actual) AS BIGINT), CAST(SUM(committed) AS BIGINT),
+			CAST(SUM(held) AS BIGINT) FROM (
+			SELECT line_id, period, converted_minor AS actual, CAST(0 AS BIGINT) AS committed, CAST(0 AS BIGINT) AS held
+				FROM actuals WHERE chain_id = $1
 			UNION ALL
-			SELECT line_id, period, 0, remaining_minor FROM commitments WHERE chain_id = $2 AND state = $3) s
+			SELECT line_id, period, 0, remaining_minor, 0 FROM commitments WHERE chain_id = $2 AND state = $3
+			UNION ALL
+			SELECT line_id, period, 0, 0, held_minor FROM holds WHERE chain_id = $4 AND state = $5) s
 		GROUP BY line_id, period ORDER BY line_id, period`
-	return sqlstore.All(ctx, r.q, "spend", scanLineSpend, q, chainID, chainID, int(domain.CommitmentOpen))
+	return sqlstore.All(ctx, r.q, "spend", scanLineSpend, q, chainID, chainID, int(domain.CommitmentOpen),
+		chainID, int(domain.HoldHeld))
 }
 
 // PeriodSpend returns the chain's spend per line and period as kept by AddPeriodSpend, in the
 // same form as Spend, which computes it from the records: the two agree.
 func (r reader) PeriodSpend(ctx context.Context, chainID string) ([]LineSpend, error) {
-	const q = `SELECT line_id, period, actual_minor, committed_minor FROM period_balances
-		WHERE chain_id = $1 AND (actual_minor <> 0 OR committed_minor <> 0) ORDER BY line_id, period`
+	const q = `SELECT line_id, period, actual_minor, committed_minor, held_minor FROM period_balances
+		WHERE chain_id = $1 AND (actual_minor <> 0 OR committed_minor <> 0 OR held_minor <> 0) ORDER BY line_id, period`
 	return sqlstore.All(ctx, r.q, "period spend", scanLineSpend, q, chainID)
 }
 
 // AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period.
 func (t Tx) AddPeriodSpend(ctx context.Context, chainID string, s LineSpend) error {
-	const q = `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor)
-		VALUES ($1, $2, $3, $4, $5)
+	const q = `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor, held_minor)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (chain_id, line_id, period) DO UPDATE SET
 			actual_minor = period_balances.actual_minor + excluded.actual_minor,
-			committed_minor = period_balances.committed_minor + excluded.committed_minor`
+			committed_minor = period_balances.committed_minor + excluded.committed_minor,
+			held_minor = period_balances.held_minor + excluded.held_minor`
 	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("add period spend of line %s: %w", s.LineID, err) },
-		q, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor)
+		q, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor, s.HeldMinor)
 }
 
 func scanRateUse(s sqlstore.Scanner) (domain.RateUse, error) {
@@ -345,15 +355,19 @@ func scanRateUse(s sqlstore.Scanner) (domain.RateUse, error) {
 	return *u, nil
 }
 
-// RatesUsed returns the distinct rate uses of the chain's actuals and open commitments, ordered
-// by rate ID and value.
+// RatesUsed returns the distinct rate uses of the chain's actuals, open commitments and HELD
+// holds, ordered by rate ID and value.
 func (r reader) RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse, error) {
 	const q = `SELECT DISTINCT rate_id, rate_month, rate_source, rate_target, rate_value FROM (
 			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM actuals
 				WHERE chain_id = $1 AND rate_id IS NOT NULL
 			UNION ALL
 			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM commitments
-				WHERE chain_id = $2 AND state = $3 AND rate_id IS NOT NULL) r
+				WHERE chain_id = $2 AND state = $3 AND rate_id IS NOT NULL
+			UNION ALL
+			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM holds
+				WHERE chain_id = $4 AND state = $5 AND rate_id IS NOT NULL) r
 		ORDER BY rate_id, rate_value`
-	return sqlstore.All(ctx, r.q, "rates used", scanRateUse, q, chainID, chainID, int(domain.CommitmentOpen))
+	return sqlstore.All(ctx, r.q, "rates used", scanRateUse, q, chainID, chainID, int(domain.CommitmentOpen),
+		chainID, int(domain.HoldHeld))
 }

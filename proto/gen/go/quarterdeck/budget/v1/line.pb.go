@@ -245,14 +245,17 @@ type BudgetLine struct {
 	ActualAmount *money.Money `protobuf:"bytes,10,opt,name=actual_amount,json=actualAmount,proto3" json:"actual_amount,omitempty"`
 	// The money still committed on the line (open commitments' remaining amounts).
 	CommittedAmount *money.Money `protobuf:"bytes,11,opt,name=committed_amount,json=committedAmount,proto3" json:"committed_amount,omitempty"`
-	// `planned_amount − committed_amount − actual_amount`; negative when the line is overspent.
+	// `planned_amount − committed_amount − actual_amount − held_amount`; negative when the line is
+	// overspent.
 	AvailableAmount *money.Money `protobuf:"bytes,12,opt,name=available_amount,json=availableAmount,proto3" json:"available_amount,omitempty"`
 	// When the line was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the line last changed; spend on the line changes it too.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154).
-	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The money held on the line by HELD holds, over all revisions of its budget.
+	HeldAmount    *money.Money `protobuf:"bytes,16,opt,name=held_amount,json=heldAmount,proto3" json:"held_amount,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +395,13 @@ func (x *BudgetLine) GetEtag() string {
 	return ""
 }
 
+func (x *BudgetLine) GetHeldAmount() *money.Money {
+	if x != nil {
+		return x.HeldAmount
+	}
+	return nil
+}
+
 // Phasing spreads a line's planned amount over the fiscal year.
 type Phasing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -452,7 +462,7 @@ var File_quarterdeck_budget_v1_line_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_line_proto_rawDesc = "" +
 	"\n" +
-	" quarterdeck/budget/v1/line.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xb1\t\n" +
+	" quarterdeck/budget/v1/line.proto\x12\x15quarterdeck.budget.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xeb\t\n" +
 	"\n" +
 	"BudgetLine\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12.\n" +
@@ -473,7 +483,9 @@ const file_quarterdeck_budget_v1_line_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag\"\xb3\x01\n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag\x128\n" +
+	"\vheld_amount\x18\x10 \x01(\v2\x12.google.type.MoneyB\x03\xe0A\x03R\n" +
+	"heldAmount\"\xb3\x01\n" +
 	"\bCategory\x12\x18\n" +
 	"\x14CATEGORY_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bHARDWARE\x10\x01\x12\f\n" +
@@ -536,13 +548,14 @@ var file_quarterdeck_budget_v1_line_proto_depIdxs = []int32{
 	5,  // 6: quarterdeck.budget.v1.BudgetLine.available_amount:type_name -> google.type.Money
 	6,  // 7: quarterdeck.budget.v1.BudgetLine.create_time:type_name -> google.protobuf.Timestamp
 	6,  // 8: quarterdeck.budget.v1.BudgetLine.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: quarterdeck.budget.v1.Phasing.granularity:type_name -> quarterdeck.budget.v1.Phasing.Granularity
-	5,  // 10: quarterdeck.budget.v1.Phasing.amounts:type_name -> google.type.Money
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 9: quarterdeck.budget.v1.BudgetLine.held_amount:type_name -> google.type.Money
+	2,  // 10: quarterdeck.budget.v1.Phasing.granularity:type_name -> quarterdeck.budget.v1.Phasing.Granularity
+	5,  // 11: quarterdeck.budget.v1.Phasing.amounts:type_name -> google.type.Money
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_line_proto_init() }
