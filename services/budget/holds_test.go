@@ -210,6 +210,24 @@ func TestHolds(t *testing.T) {
 		if got := outboxCount(t, e, ".hold.released"); got != 1 {
 			t.Errorf("hold.released events = %d, want 1", got)
 		}
+
+		// Closing the budget releases what is still held.
+		closeBudget(t, e, "ops")
+		for _, name := range []string{across.GetName(), before.GetName(), first.GetName()} {
+			if got := getHold(t, e, name); got.GetState() != budgetv1.Hold_RELEASED {
+				t.Errorf("%s after the close: %v", name, got.GetState())
+			}
+			if _, err := e.store.HoldExpiry(ctx, holdID(t, name)); !errors.Is(err, scheduler.ErrNotFound) {
+				t.Errorf("expiry item of %s after the close: %v, want none", name, err)
+			}
+		}
+		if got := minorOf(lineFigures(t, e, "ops").GetHeld()); got != 0 {
+			t.Errorf("held after the close = %d", got)
+		}
+		if got := outboxCount(t, e, ".hold.released"); got != 4 {
+			t.Errorf("hold.released events after the close = %d, want 4", got)
+		}
+		checkRecomputed(t, e, "ops")
 	})
 }
 

@@ -99,3 +99,31 @@ func TestAddFigures(t *testing.T) {
 		t.Errorf("AddFigures = %+v\nwant          %+v", s, want)
 	}
 }
+
+// TestSummarizeHeld: held money reduces available and counts in consumption, never in the
+// forecast; totals and period-based roll-ups carry it.
+func TestSummarizeHeld(t *testing.T) {
+	cal := Calendar{time.January}
+	lines := []*Line{{ID: "a", ExpenseType: Opex, PlannedMinor: 120000, Phasing: EvenPhasing(120000)}}
+	spend := []LineSpend{
+		{LineID: "a", Period: 1, ActualMinor: 10000},
+		{LineID: "a", Period: 4, CommittedMinor: 5000, HeldMinor: 20000},
+	}
+	s := Summarize(cal, 2027, date(2027, 1, 20), lines, spend)
+	f := s.Lines[0].Figures
+	if f.Held != 20000 || f.Available != 120000-10000-5000-20000 || f.Forecast != 10000*12+5000 || f.ConsumptionBP != 2916 {
+		t.Errorf("line figures = %+v", f) // consumption 35000 / 120000 = 0.29166…
+	}
+	if p := s.Lines[0].Periods[3]; p.Held != 20000 || p.Available != 10000-5000-20000 {
+		t.Errorf("P04 = %+v", p)
+	}
+	if s.Total != f || s.Periods[3].Held != 20000 {
+		t.Errorf("total = %+v, P04 %+v", s.Total, s.Periods[3])
+	}
+	if got, _ := FiguresOfPeriods(s.Lines[0].Periods, s.Elapsed); got != f {
+		t.Errorf("figures of periods = %+v, want %+v", got, f)
+	}
+	if got := CumulativeAvailable(s.Lines[0].Periods, 4); got != 40000-10000-5000-20000 {
+		t.Errorf("cumulative available through P04 = %d", got)
+	}
+}

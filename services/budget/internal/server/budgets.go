@@ -325,8 +325,12 @@ func (s *Server) CloseBudget(ctx context.Context, req *budgetv1.CloseBudgetReque
 			if err := b.Close(actor(ctx), chain.OpenID, s.now()); err != nil {
 				return nil, err
 			}
-			// A closed budget takes no more spend: its forecast is final.
+			// A closed budget takes no more spend: its forecast is final, and what is held on it
+			// will never be committed.
 			if err := tx.CancelForecastCheck(ctx, chain.ID); err != nil {
+				return nil, err
+			}
+			if err := s.releaseHolds(ctx, tx, req, chain, "budget closed"); err != nil {
 				return nil, err
 			}
 			return s.saveTransition(ctx, tx, req, actionClose, b, prev, before, &budgetv1.BudgetClosed{})

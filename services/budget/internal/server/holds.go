@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -156,6 +157,43 @@ func (s *Server) endHold(ctx context.Context, tx store.Tx, chain *domain.Chain, 
 		return nil, err
 	}
 	return out, fc.finish(ctx, h.Name())
+}
+
+// releaseHolds releases every HELD hold of chain, which the caller has locked, for reason: the
+// budget is closing. Each publishes hold.released; the figures change once.
+func (s *Server) releaseHolds(ctx context.Context, tx store.Tx, req proto.Message, chain *domain.Chain, reason string) error {
+	holds, err := tx.HeldHolds(ctx, chain.ID)
+	if err != nil || len(holds) == 0 {
+		return err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return err
+	}
+	budgets := budgetCache{s: s}
+	now := s.now()
+	for _, h := range holds {
+		b, err := budgets.getIn(ctx, tx, h.BudgetID)
+		if err != nil {
+			return err
+		}
+		before, prev := holdToProto(h, b), h.Version
+		if err := h.Release(now); err != nil {
+			return err
+		}
+		if err := tx.UpdateHold(ctx, h, prev); err != nil {
+			return err
+		}
+		if err := fc.addHeld(ctx, h.LineID, h.Period, -h.HeldMinor); err != nil {
+			return err
+		}
+		out := holdToProto(h, b)
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: h.Name(), Before: before, After: out,
+			Event: &budgetv1.HoldReleased{Hold: out, Reason: reason, Version: h.Version}}); err != nil {
+			return err
+		}
+	}
+	return fc.finish(ctx, domain.BudgetName(chain.InForceID))
 }
 
 // ExpireHold is the scheduler.Handler of store.HoldExpiryKind: at a hold's expire time it lets

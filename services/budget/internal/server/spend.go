@@ -151,10 +151,17 @@ type budgetCache struct {
 }
 
 func (c *budgetCache) get(ctx context.Context, id string) (*domain.Budget, error) {
+	return c.getIn(ctx, c.s.store, id)
+}
+
+// getIn reads through r: a transaction that has locked the budgets' chain reads its own.
+func (c *budgetCache) getIn(ctx context.Context, r interface {
+	GetBudget(ctx context.Context, id string) (*domain.Budget, error)
+}, id string) (*domain.Budget, error) {
 	if b, ok := c.budgets[id]; ok {
 		return b, nil
 	}
-	b, err := c.s.store.GetBudget(ctx, id)
+	b, err := r.GetBudget(ctx, id)
 	if err != nil {
 		return nil, err
 	}
