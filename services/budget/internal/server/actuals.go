@@ -25,7 +25,7 @@ func (s *Server) RecordActual(ctx context.Context, req *budgetv1.RecordActualReq
 func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.RecordActualRequest, on spendOn) (*budgetv1.Actual, error) {
 	b, fc, lineID := on.budget, on.figures, on.lineID
 	pb := req.GetActual()
-	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "actual.amount")
+	amount, err := money.FromProtoField(pb.GetAmount(), b.Currency, "actual.amount")
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ func (s *Server) RecordCommitment(ctx context.Context, req *budgetv1.RecordCommi
 func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv1.RecordCommitmentRequest, on spendOn) (*budgetv1.Commitment, error) {
 	b, fc, lineID := on.budget, on.figures, on.lineID
 	pb := req.GetCommitment()
-	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "commitment.amount")
+	amount, err := money.FromProtoField(pb.GetAmount(), b.Currency, "commitment.amount")
 	if err != nil {
 		return nil, err
 	}

@@ -8,23 +8,12 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
-	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // moneyPB is minor units of cur (a figure in the budget's currency) as google.type.Money.
 func moneyPB(minor int64, cur domain.Currency) *moneypb.Money {
 	return money.ToProto(money.Amount{Minor: minor, Currency: cur})
-}
-
-// amountFromPB converts a request's money into an amount; an empty currency code means fallback
-// (the budget's currency). Errors name field.
-func amountFromPB(m *moneypb.Money, fallback domain.Currency, field string) (domain.Amount, error) {
-	a, err := money.FromProto(m, fallback)
-	if err != nil {
-		return domain.Amount{}, fault.OnField(err, field)
-	}
-	return a, nil
 }
 
 // rateUsePB is the rate behind a converted amount; nil when none was needed.

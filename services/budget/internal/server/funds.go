@@ -7,6 +7,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // CheckFunds implements budgetv1.BudgetServiceServer. It only reads, outside any transaction:
@@ -25,7 +26,7 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	if err != nil {
 		return nil, fault.Named(err, req.GetLine())
 	}
-	amount, err := amountFromPB(req.GetAmount(), b.Currency, "amount")
+	amount, err := money.FromProtoField(req.GetAmount(), b.Currency, "amount")
 	if err != nil {
 		return nil, err
 	}

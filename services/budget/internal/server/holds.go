@@ -39,7 +39,7 @@ func (s *Server) PlaceHold(ctx context.Context, req *budgetv1.PlaceHoldRequest) 
 func (s *Server) placeHold(ctx context.Context, tx store.Tx, req *budgetv1.PlaceHoldRequest, on spendOn) (*budgetv1.Hold, error) {
 	b, fc, lineID := on.budget, on.figures, on.lineID
 	pb := req.GetHold()
-	amount, err := amountFromPB(pb.GetAmount(), b.Currency, "hold.amount")
+	amount, err := money.FromProtoField(pb.GetAmount(), b.Currency, "hold.amount")
 	if err != nil {
 		return nil, err
 	}

@@ -5,12 +5,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // Server implements budgetv1.BudgetServiceServer.
@@ -39,7 +40,7 @@ func WithFiscalYearStart(m time.Month) Option { return func(s *Server) { s.fisca
 
 // New returns a server on st.
 func New(st store.Store, opts ...Option) *Server {
-	s := &Server{store: st, now: time.Now, newID: newUUIDv7, fiscalStart: time.January}
+	s := &Server{store: st, now: time.Now, newID: names.NewID, fiscalStart: time.January}
 	for _, o := range opts {
 		o(s)
 	}
@@ -56,29 +57,9 @@ func empty(err error) (*emptypb.Empty, error) {
 
 // inTx runs fn in a transaction of st and returns its result once the transaction committed.
 func inTx[T any](ctx context.Context, st store.Store, fn func(ctx context.Context, tx store.Tx) (T, error)) (T, error) {
-	var out T
-	err := st.Within(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		out, err = fn(ctx, tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return sqlstore.Result(ctx, st.Within, fn)
 }
 
 // actor is the caller of the call in ctx, as the gateway identified them: who submits, approves,
 // records.
 func actor(ctx context.Context) string { return identity.Actor(ctx) }
-
-// newUUIDv7 returns a time-ordered ID: new resources append to the primary-key index instead of
-// scattering over it, and listing by ID roughly follows creation order.
-func newUUIDv7() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}

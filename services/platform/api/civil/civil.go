@@ -42,6 +42,16 @@ func FromProto(d *datepb.Date) Date {
 	return Date{Year: int(d.GetYear()), Month: time.Month(d.GetMonth()), Day: int(d.GetDay())}
 }
 
+// FromProtoField is a date in field of a request: the zero Date when unset (a required date is
+// checked where it is used), ErrDateInvalid on field when it is no calendar date.
+func FromProtoField(d *datepb.Date, field string) (Date, error) {
+	v := FromProto(d)
+	if d != nil && !v.Valid() {
+		return Date{}, ErrDateInvalid.OnField(field, fmt.Sprintf("%s is not a valid calendar date", field[strings.LastIndex(field, ".")+1:]))
+	}
+	return v, nil
+}
+
 // ToProto is d as google.type.Date; nil for the zero Date.
 func ToProto(d Date) *datepb.Date {
 	if d.IsZero() {

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	datepb "google.golang.org/genproto/googleapis/type/date"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
 func date(y int, m time.Month, d int) Date { return Date{Year: y, Month: m, Day: d} }
@@ -50,5 +54,19 @@ func TestProto(t *testing.T) {
 	}
 	if ToProto(Date{}) != nil || !FromProto(nil).IsZero() {
 		t.Error("the zero date is an unset google.type.Date")
+	}
+}
+
+func TestFromProtoField(t *testing.T) {
+	if d, err := FromProtoField(nil, "attestation.issue_date"); err != nil || !d.IsZero() {
+		t.Errorf("FromProtoField(nil) = %v, %v; want the zero date", d, err)
+	}
+	if d, err := FromProtoField(&datepb.Date{Year: 2028, Month: 2, Day: 29}, "attestation.issue_date"); err != nil || d != date(2028, 2, 29) {
+		t.Errorf("FromProtoField(2028-02-29) = %v, %v", d, err)
+	}
+	_, err := FromProtoField(&datepb.Date{Year: 2027, Month: 2, Day: 29}, "attestation.issue_date")
+	fe := fault.As(err)
+	if !errors.Is(err, ErrDateInvalid) || fe == nil || len(fe.Violations) != 1 || fe.Violations[0].Field != "attestation.issue_date" {
+		t.Errorf("FromProtoField(2027-02-29) = %v; want DATE_INVALID on attestation.issue_date", err)
 	}
 }

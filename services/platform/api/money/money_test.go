@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	moneypb "google.golang.org/genproto/googleapis/type/money"
+
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
@@ -157,5 +159,19 @@ func TestAddProperty(t *testing.T) {
 		if w.IsInt64() != (err == nil) || (err == nil && s != w.Int64()) {
 			t.Fatalf("AddMinor(%d, %d) = %d, %v; big %s", a, b, s, err, w)
 		}
+	}
+}
+
+func TestFromProtoFieldNamesTheField(t *testing.T) {
+	t.Parallel()
+	a, err := FromProtoField(&moneypb.Money{Units: 12, Nanos: 500_000_000}, "EUR", "contract.total_value")
+	if err != nil || a.Minor != 1250 || a.Currency != "EUR" {
+		t.Errorf("FromProtoField(12.50) = %v, %v; want 1250 EUR minor units", a, err)
+	}
+	_, err = FromProtoField(&moneypb.Money{CurrencyCode: "XXX", Units: 1}, "EUR", "contract.total_value")
+	fe := fault.As(err)
+	if fe == nil || len(fe.Violations) != 1 || fe.Violations[0].Field != "contract.total_value" ||
+		!errors.Is(err, ErrCurrencyUnsupported) {
+		t.Errorf("FromProtoField(XXX) = %v; want CURRENCY_UNSUPPORTED on contract.total_value", err)
 	}
 }

@@ -101,3 +101,21 @@ func (t *Tx) Emit(ctx context.Context, resource string, events ...Event) error {
 
 // Requests records request IDs in the transaction, for idempotency.Do.
 func (t *Tx) Requests() idempotency.Querier { return t.Tx }
+
+// Result runs fn in a transaction opened by within (a store's Within) and returns fn's result
+// once the transaction committed; on failure the zero T and the error. It is how a call that
+// answers with what its transaction wrote gets that value out of the transaction.
+func Result[T, Tx any](ctx context.Context, within func(context.Context, func(context.Context, Tx) error) error,
+	fn func(ctx context.Context, tx Tx) (T, error)) (T, error) {
+	var out T
+	err := within(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
