@@ -1,5 +1,7 @@
 package domain
 
+import "github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+
 // Errors of vendors, attestations, contracts, invoices, assessments, scorecards and evaluations,
 // as fault.Error sentinels: kind, reason, message (fault.Named adds the name to a not-found).
 // Reasons are stable API: clients branch on them. Compare with errors.Is, which matches kind and
@@ -10,3 +12,22 @@ package domain
 //
 // Each resource's errors are added in a block of their own below, named after the resource
 // (ErrVendorNotFound, ErrContractNotDraft, …).
+
+// Errors of vendors.
+var (
+	ErrVendorNotFound          = fault.New(fault.NotFound, "VENDOR_NOT_FOUND", "vendor not found")
+	ErrVendorExists            = fault.New(fault.AlreadyExists, "VENDOR_ALREADY_EXISTS", "a vendor with this ID already exists")
+	ErrVendorInvalidTransition = fault.New(fault.FailedPrecondition, "INVALID_STATE_TRANSITION", "the transition is not allowed in the vendor's current state")
+	ErrVendorNotProspect       = fault.New(fault.FailedPrecondition, "VENDOR_NOT_PROSPECT",
+		"only a PROSPECT vendor can be deleted; offboard the vendor instead")
+	ErrVendorOffboarded   = fault.New(fault.FailedPrecondition, "VENDOR_OFFBOARDED", "the vendor is offboarded")
+	ErrVendorInUse        = fault.New(fault.FailedPrecondition, "VENDOR_IN_USE", "other resources refer to the vendor; change or delete them first")
+	ErrAssessmentRequired = fault.New(fault.FailedPrecondition, "ASSESSMENT_REQUIRED",
+		"the vendor's tier needs a completed assessment that is still valid")
+	// The parent's and sub-processors' errors carry their reason in the ErrorInfo too.
+	ErrParentVendorNotFound = fault.New(fault.InvalidArgument, "PARENT_VENDOR_NOT_FOUND", "the parent vendor does not exist").OnField(VendorFieldParent, "")
+	ErrParentVendorCycle    = fault.New(fault.InvalidArgument, "PARENT_VENDOR_CYCLE",
+		"the parent vendor cannot be the vendor itself or one of its subsidiaries").OnField(VendorFieldParent, "")
+	ErrSubProcessorNotFound = fault.New(fault.InvalidArgument, "SUB_PROCESSOR_NOT_FOUND", "the sub-processor's vendor does not exist")
+	ErrSubProcessorSelf     = fault.New(fault.InvalidArgument, "SUB_PROCESSOR_SELF", "a vendor cannot be its own sub-processor")
+)

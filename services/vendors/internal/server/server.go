@@ -2,10 +2,16 @@
 package server
 
 import (
+	"context"
 	"time"
+
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
 )
 
@@ -19,6 +25,7 @@ type Server struct {
 	// places its hold there (ADR 0010).
 	budget budgetv1.BudgetServiceClient
 	now    func() time.Time
+	newID  func() string
 	cfg    Config
 }
 
@@ -48,14 +55,41 @@ type Option func(*Server)
 // WithClock sets the clock.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
+// WithIDs sets the generator of server-assigned IDs.
+func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
+
 // WithConfig sets the service's settings.
 func WithConfig(cfg Config) Option { return func(s *Server) { s.cfg = cfg } }
 
 // New returns a server on st that calls budget.
 func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *Server {
-	s := &Server{store: st, budget: budget, now: time.Now}
+	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
+}
+
+// today is the current date, UTC: the day that decides what is valid, expiring or due.
+func (s *Server) today() civil.Date { return civil.DateOf(s.now().UTC()) }
+
+// id is the ID a request gives, or a new one when it gives none.
+func (s *Server) id(given string) string {
+	if given == "" {
+		return s.newID()
+	}
+	return given
+}
+
+// empty answers a call that has no result once its work, which returned err, is done.
+func empty(err error) (*emptypb.Empty, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// inTx runs fn in a transaction of st and returns its result once the transaction committed.
+func inTx[T any](ctx context.Context, st store.Store, fn func(ctx context.Context, tx store.Tx) (T, error)) (T, error) {
+	return sqlstore.Result(ctx, st.Within, fn)
 }

@@ -17,12 +17,14 @@ import (
 // nothing. It is a handle: copy it freely.
 type Store struct {
 	db *sqlstore.DB
+	reader
 }
 
 // New returns the store on db, a database migrated with Migrations, writing the service's events
 // through events.
 func New(db *sqldb.DB, events *outbox.Factory) Store {
-	return Store{db: sqlstore.New(db, events)}
+	sdb := sqlstore.New(db, events)
+	return Store{db: sdb, reader: reader{q: sdb, lock: noLock}}
 }
 
 // Within runs fn in one transaction: everything written through tx — the change, its events,
@@ -30,15 +32,30 @@ func New(db *sqldb.DB, events *outbox.Factory) Store {
 // after a serialization conflict, so it must have no other effects.
 func (s Store) Within(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
 	return s.db.Within(ctx, func(ctx context.Context, t *sqlstore.Tx) error {
-		return fn(ctx, Tx{Tx: t})
+		return fn(ctx, Join(t))
 	})
 }
 
-// Tx changes the vendors service's data inside a transaction; it records changes, emits events
-// and keeps request IDs through the embedded sqlstore.Tx.
+// Tx changes the vendors service's data inside a transaction. Its reads of a single aggregate
+// (GetVendor, …) keep the row from changing until the transaction ends; it records changes,
+// emits events and keeps request IDs through the embedded sqlstore.Tx.
 type Tx struct {
 	*sqlstore.Tx
+	reader
 }
+
+// Join returns the vendors service's view of t, a transaction opened elsewhere: the scheduler's
+// worker runs the handler of a due item in a transaction of its own.
+func Join(t *sqlstore.Tx) Tx { return Tx{Tx: t, reader: reader{q: t, lock: t.Dialect.ForUpdate}} }
+
+// reader holds the reads Store and Tx share. lock completes a query that reads one aggregate so
+// that it keeps the row: nothing outside a transaction, the dialect's FOR UPDATE inside one.
+type reader struct {
+	q    sqlstore.Querier
+	lock func(query string) string
+}
+
+func noLock(query string) string { return query }
 
 // Wildcard as a parent's ID in a list (AIP-159: vendors/-/contracts/-) selects every parent.
 const Wildcard = sqlstore.Wildcard
