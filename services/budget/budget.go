@@ -4,6 +4,8 @@
 package budget
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -12,8 +14,10 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 // Domain is the service's domain name.
@@ -55,6 +59,19 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			budgetv1.RegisterBudgetServiceServer(r, newServer(deps))
 			return nil
+		},
+		// The vendors service's contract and invoice events, applied to the contracts' budget
+		// lines (ADR 0010; server.ApplyVendorsEvent).
+		Consumers: func(deps host.Deps) []consumer.Spec {
+			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
+			apply := func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+				return srv.ApplyVendorsEvent(ctx, store.Join(db.Tx(tx)), ev)
+			}
+			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers))
+			for _, c := range server.VendorsConsumers {
+				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "vendors", Subjects: []string{c.Subject}, Handler: apply})
+			}
+			return specs
 		},
 		// The daily forecast evaluation of every approved budget (server.CheckForecast) and the
 		// expiry of holds (server.ExpireHold).

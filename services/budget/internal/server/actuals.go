@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -72,6 +73,16 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 		}
 		in.CommitmentID, in.CommitmentBudgetID = cid, commitment.BudgetID
 	}
+	return s.addActual(ctx, tx, req, on, in, rate, corrected, commitment)
+}
+
+// addActual records the actual in on the line of on: corrected is the actual it corrects (nil for
+// none), commitment the commitment it consumes (nil for none), which releases as much as the
+// actual converts to, at most what remains. req is the call's request, nil for an actual recorded
+// from another service's event.
+func (s *Server) addActual(ctx context.Context, tx store.Tx, req proto.Message, on spendOn, in domain.ActualInput,
+	rate *domain.ExchangeRate, corrected *domain.Corrected, commitment *domain.Commitment) (*budgetv1.Actual, error) {
+	b, fc, lineID := on.budget, on.figures, on.lineID
 	now := s.now()
 	a, err := domain.NewActual(on.id, b, in, rate, corrected, actor(ctx), now)
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -120,6 +121,17 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 			return nil, fault.Field("amount", "AMOUNT_NOT_POSITIVE", "the amount to release must be positive")
 		}
 	}
+	out, err := s.release(ctx, tx, req, fc, c, b, amount)
+	if err != nil {
+		return nil, err
+	}
+	return out, fc.finish(ctx, c.Name())
+}
+
+// release releases amount (0: all that remains) of commitment c, recorded under revision b, in
+// the figures change fc, and records the change with its commitment.released event. req is the
+// call's request, nil for a release that follows from another service's event.
+func (s *Server) release(ctx context.Context, tx store.Tx, req proto.Message, fc *figuresChange, c *domain.Commitment, b *domain.Budget, amount int64) (*budgetv1.Commitment, error) {
 	before := commitmentToProto(c, b)
 	prev := c.Version
 	released, err := c.Release(amount, s.now())
@@ -129,7 +141,7 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 	if err := tx.UpdateCommitment(ctx, c, prev); err != nil {
 		return nil, err
 	}
-	if err := fc.addSpend(ctx, lineID, c.Period, 0, -released); err != nil {
+	if err := fc.addSpend(ctx, c.LineID, c.Period, 0, -released); err != nil {
 		return nil, err
 	}
 	out := commitmentToProto(c, b)
@@ -137,7 +149,7 @@ func (s *Server) releaseCommitment(ctx context.Context, tx store.Tx, req *budget
 		Event: &budgetv1.CommitmentReleased{Commitment: out, ReleasedAmount: moneyPB(released, b.Currency), Version: c.Version}}); err != nil {
 		return nil, err
 	}
-	return out, fc.finish(ctx, c.Name())
+	return out, nil
 }
 
 // commitmentToProto is a commitment recorded under budget revision b.

@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/google/uuid"
+	moneypb "google.golang.org/genproto/googleapis/type/money"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+)
+
+// Budget applies the vendors service's contract and invoice events to the contracts' budget
+// lines (ADR 0010): it makes no call, and it refuses none of them, as they describe facts.
+//
+//   - contract.activated converts the contract's hold into a commitment (ConvertHold), or records
+//     the commitment from the event's amounts when the hold has lapsed or there is none.
+//   - invoice.recorded records an actual (source VENDOR_INVOICE) dated the invoice date on the
+//     contract's line, which consumes the contract's open commitment; a credit note (a negative
+//     invoice) corrects the newest of the contract's invoices it fits in.
+//   - contract.terminated and contract.expired release what remains of the contract's
+//     commitments.
+//   - contract.auto_renewed records a commitment for the part of the new term in the line's
+//     fiscal year.
+//
+// The contract's commitments are those of its line with the contract's name as source reference
+// (source CONTRACT when budget records them; a hold's conversion keeps the hold's source). Every event but the activation needs the activation's commitment: until it
+// exists the event fails and is delivered again later (events of different resources, such as
+// an invoice, may be applied before a contract's activation that failed once).
+//
+// Each effect has an ID derived from what it applies (the contract, the renewal's term, the
+// invoice), so that applying a copy of an event changes nothing even past the inbox.
+
+// VendorsConsumers are budget's consumers of the vendors service's events: every contract event
+// in one, in stream order, and the invoices in another. Their handler is ApplyVendorsEvent.
+//
+// The consumer runtime skips an event whose resource's version is not higher than the last one
+// its consumer applied. So that a contract's activation that failed once is not skipped for good
+// after a later event of the contract, no event of a contract in force is applied before its
+// activation: it fails until the activation's commitment exists. Within the contracts' consumer,
+// a renewal then comes before the contract's end, as it happened. Invoices are resources of their
+// own: their consumer may run ahead of the contracts', and an invoice waits for its contract's
+// activation the same way. One subject per consumer also works with NATS servers before 2.10.
+var VendorsConsumers = []struct{ Name, Subject string }{
+	{Name: "vendors-contracts", Subject: "contract.>"},
+	{Name: "vendors-invoices", Subject: "invoice.recorded"},
+}
+
+// errNotCommitted is the transient failure of an event about a contract whose activation budget
+// has not applied yet.
+var errNotCommitted = errors.New("the contract has no commitment yet: its activation has not been applied")
+
+// effectIDs is the namespace of the IDs of what budget records from other services' events.
+var effectIDs = uuid.MustParse("8d0c6a9e-4f39-5b7e-9a51-3c2f1e0d7b64")
+
+// effectID is the ID of what budget records for key, the same for every copy of an event.
+func effectID(key string) string { return uuid.NewSHA1(effectIDs, []byte(key)).String() }
+
+// ApplyVendorsEvent applies ev, an event of the vendors service, within tx, the consumer's
+// transaction. Events that cannot be applied whatever happens (a malformed name, an amount out of
+// range, a line that does not exist) fail permanently, to become dead letters; the others fail to
+// be delivered again.
+func (s *Server) ApplyVendorsEvent(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	var err error
+	switch m := ev.Message.(type) {
+	case *vendorsv1.ContractActivated:
+		err = s.contractActivated(ctx, tx, m)
+	case *vendorsv1.InvoiceRecorded:
+		err = s.invoiceRecorded(ctx, tx, m)
+	case *vendorsv1.ContractTerminated:
+		err = s.contractEnded(ctx, tx, m.GetContract().GetName(), m.GetBudgetLine())
+	case *vendorsv1.ContractExpired:
+		err = s.contractEnded(ctx, tx, m.GetContract().GetName(), m.GetBudgetLine())
+	case *vendorsv1.ContractAutoRenewed:
+		err = s.contractRenewed(ctx, tx, m)
+	case interface{ GetContract() *vendorsv1.Contract }:
+		err = s.awaitActivation(ctx, tx, m.GetContract())
+	default:
+		return consumer.Permanent(fmt.Errorf("budget does not apply %s events", ev.Type))
+	}
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%s %s: %w", ev.Type, ev.Resource, err)
+	if f := fault.As(err); f != nil && (f.Kind == fault.InvalidArgument || f.Kind == fault.NotFound) {
+		return consumer.Permanent(err)
+	}
+	return err
+}
+
+// contractActivated converts the contract's hold into its commitment, or records the commitment
+// for the contract's value over its term when the hold is gone (ConvertHold).
+func (s *Server) contractActivated(ctx context.Context, tx store.Tx, m *vendorsv1.ContractActivated) error {
+	contract := m.GetContract().GetName()
+	amount, err := eventAmount(m.GetCommittedValue(), "committed_value")
+	if err != nil {
+		return err
+	}
+	_, err = s.ConvertHold(ctx, tx, m.GetHold(), Commitment{
+		ID:           effectID(contract + "/activation"),
+		Line:         m.GetBudgetLine(),
+		Amount:       amount,
+		ServiceStart: civil.FromProto(m.GetServiceStartDate()),
+		ServiceEnd:   civil.FromProto(m.GetServiceEndDate()),
+		Source:       budgetv1.Commitment_CONTRACT,
+		SourceRef:    contract,
+		Description:  "Contract " + contract,
+	})
+	return err
+}
+
+// awaitActivation applies an event of a contract that changes nothing in budget: it fails with
+// errNotCommitted while the contract is in force (or was) and its activation has not been
+// applied, so that the activation is not skipped as older (see VendorsConsumers).
+func (s *Server) awaitActivation(ctx context.Context, tx store.Tx, c *vendorsv1.Contract) error {
+	switch c.GetState() {
+	case vendorsv1.Contract_ACTIVE, vendorsv1.Contract_RENEWED, vendorsv1.Contract_TERMINATED, vendorsv1.Contract_EXPIRED:
+	default:
+		return nil
+	}
+	var budgetID, lineID string
+	if !domain.LinePattern.ScanResource(c.GetBudgetLine(), &budgetID, &lineID) {
+		return nil
+	}
+	chainID, err := tx.ChainOf(ctx, budgetID)
+	if err != nil {
+		return fault.Named(err, domain.BudgetName(budgetID))
+	}
+	ok, err := tx.HasSourceCommitment(ctx, chainID, lineID, c.GetName())
+	if err != nil || ok {
+		return err
+	}
+	return errNotCommitted
+}
+
+// contractRenewed records the commitment of a renewal term: the part of its value in the line's
+// fiscal year, none when the term falls outside it.
+func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.ContractAutoRenewed) error {
+	contract := m.GetContract().GetName()
+	on, err := s.contractLine(ctx, tx, m.GetBudgetLine(), contract)
+	if err != nil {
+		return err
+	}
+	start, end := civil.FromProto(m.GetTermStartDate()), civil.FromProto(m.GetTermEndDate())
+	first, last := on.budget.Calendar().Bounds(on.budget.FiscalYear)
+	if end.Before(first) || last.Before(start) {
+		return nil
+	}
+	value, err := renewalValue(m)
+	if err != nil {
+		return err
+	}
+	_, err = s.ConvertHold(ctx, tx, "", Commitment{
+		ID:           effectID(contract + "/renewal/" + start.String()),
+		Line:         m.GetBudgetLine(),
+		Amount:       value,
+		ServiceStart: start,
+		ServiceEnd:   end,
+		Source:       budgetv1.Commitment_CONTRACT,
+		SourceRef:    contract,
+		Description:  fmt.Sprintf("Contract %s, renewal term %s to %s", contract, start, end),
+	})
+	return err
+}
+
+// renewalValue is the value of the renewal term the event announces: its term_value, or else the
+// contract's annual value × renewal_term_months / 12, rounded half to even.
+func renewalValue(m *vendorsv1.ContractAutoRenewed) (money.Amount, error) {
+	if m.GetTermValue() != nil {
+		return eventAmount(m.GetTermValue(), "term_value")
+	}
+	annual, err := eventAmount(m.GetContract().GetAnnualValue(), "contract.annual_value")
+	if err != nil {
+		return money.Amount{}, err
+	}
+	months := int64(m.GetContract().GetRenewalTermMonths())
+	v := money.RoundHalfEven(new(big.Int).Mul(big.NewInt(annual.Minor), big.NewInt(months)), big.NewInt(12))
+	if !v.IsInt64() {
+		return money.Amount{}, fault.Field("contract.annual_value", "AMOUNT_OUT_OF_RANGE", "the renewal term's value is out of range")
+	}
+	return money.Amount{Minor: v.Int64(), Currency: annual.Currency}, nil
+}
+
+// contractEnded releases what remains of the contract's commitments on its line.
+func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line string) error {
+	on, err := s.contractLine(ctx, tx, line, contract)
+	if err != nil {
+		return err
+	}
+	for _, c := range on.commitments {
+		if c.State != domain.CommitmentOpen {
+			continue
+		}
+		cb, err := s.commitmentBudget(ctx, tx, c, on.budget)
+		if err != nil {
+			return err
+		}
+		if _, err := s.release(ctx, tx, nil, on.figures, c, cb, 0); err != nil {
+			return err
+		}
+	}
+	return on.figures.finish(ctx, contract)
+}
+
+// invoiceRecorded records the invoice as an actual on the contract's line.
+func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.InvoiceRecorded) error {
+	inv := m.GetInvoice()
+	id := effectID(inv.GetName())
+	if done, err := tx.ActualExists(ctx, id); err != nil || done {
+		return err
+	}
+	on, err := s.contractLine(ctx, tx, m.GetBudgetLine(), m.GetContract())
+	if err != nil {
+		return err
+	}
+	amount, err := eventAmount(inv.GetAmount(), "invoice.amount")
+	if err != nil {
+		return err
+	}
+	in := domain.ActualInput{
+		LineID: on.lineID, Amount: amount, BookingDate: civil.FromProto(inv.GetInvoiceDate()),
+		Description: fmt.Sprintf("Invoice %s of %s", inv.GetInvoiceNumber(), m.GetContract()),
+		Source:      domain.SourceVendorInvoice, ExternalRef: inv.GetName(),
+	}
+	var (
+		rate       *domain.ExchangeRate
+		corrected  *domain.Corrected
+		commitment *domain.Commitment
+	)
+	if amount.Minor < 0 {
+		if corrected, err = s.credited(ctx, tx, on, m.GetContract(), amount); err != nil {
+			return err
+		}
+		in.CorrectsID = corrected.Original.ID
+	} else {
+		commitment = consumable(on.commitments)
+		in.CommitmentID, in.CommitmentBudgetID = commitment.ID, commitment.BudgetID
+		if rate, err = rateFor(ctx, tx, amount, in.BookingDate, on.budget.Currency); err != nil {
+			return err
+		}
+	}
+	_, err = s.addActual(ctx, tx, nil, spendOn{budget: on.budget, figures: on.figures, lineID: on.lineID, id: id},
+		in, rate, corrected, commitment)
+	return err
+}
+
+// consumable is the commitment an invoice consumes among a contract's: the first still open (the
+// earliest term's), else the last.
+func consumable(cs []*domain.Commitment) *domain.Commitment {
+	for _, c := range cs {
+		if c.State == domain.CommitmentOpen {
+			return c
+		}
+	}
+	return cs[len(cs)-1]
+}
+
+// credited is the invoice actual a credit note of credit (negative) corrects: the newest of the
+// contract's invoice actuals in the credit's currency of which at least as much is uncorrected.
+// When there is none, the credit note cannot be booked automatically: it fails permanently, for
+// an operator to book.
+func (s *Server) credited(ctx context.Context, tx store.Tx, on *contractLine, contract string, credit money.Amount) (*domain.Corrected, error) {
+	as, err := tx.CommitmentActuals(ctx, on.figures.chain.ID, on.lineID, contract, domain.SourceVendorInvoice)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		if a.Amount.Currency != credit.Currency {
+			continue
+		}
+		c := &domain.Corrected{Original: a}
+		if c.PriorAmountMinor, err = tx.SumCorrectionAmounts(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		if a.Amount.Minor+c.PriorAmountMinor < -credit.Minor {
+			continue
+		}
+		if c.PriorConvertedMinor, err = tx.SumCorrections(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return nil, consumer.Permanent(fmt.Errorf("no invoice of %s has %s left to credit", contract, money.FormatMinor(-credit.Minor, credit.Currency)))
+}
+
+// contractLine is a contract's line with its figures being changed and the contract's
+// commitments on it.
+type contractLine struct {
+	budget      *domain.Budget // the revision in force
+	figures     *figuresChange
+	lineID      string
+	commitments []*domain.Commitment
+}
+
+// contractLine locks the chain of the budget line named line, as every change of figures does,
+// and begins a change of the figures of its revision in force (whichever revision line names,
+// the spend goes to the line in force). It fails with errNotCommitted, to be tried again, when
+// contract has no commitment on the line yet.
+func (s *Server) contractLine(ctx context.Context, tx store.Tx, line, contract string) (*contractLine, error) {
+	var budgetID, lineID string
+	if !domain.LinePattern.ScanResource(line, &budgetID, &lineID) {
+		return nil, domain.LinePattern.Invalid("budget_line")
+	}
+	chainID, err := tx.ChainOf(ctx, budgetID)
+	if err != nil {
+		return nil, fault.Named(err, domain.BudgetName(budgetID))
+	}
+	chain, err := tx.LockChain(ctx, chainID)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fc.line(lineID); err != nil {
+		return nil, err
+	}
+	cs, err := tx.SourceCommitments(ctx, chainID, lineID, contract)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, errNotCommitted
+	}
+	return &contractLine{budget: fc.budget, figures: fc, lineID: lineID, commitments: cs}, nil
+}
+
+// eventAmount is an event's money; an amount that is not one is INVALID_ARGUMENT on field.
+func eventAmount(m *moneypb.Money, field string) (money.Amount, error) {
+	a, err := money.FromProto(m, "")
+	if err != nil {
+		return money.Amount{}, fault.OnField(err, field)
+	}
+	return a, nil
+}

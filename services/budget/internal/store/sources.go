@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+)
+
+// The spend another service's resource caused, found by its source reference: what the
+// budget's consumers of other services' events (a vendor contract's commitments and the actuals of
+// its invoices) read and change.
+
+// SourceCommitments returns the commitments on line lineID of chain chainID, in any revision,
+// whose source reference is ref, by expected date and creation; the transaction keeps them from
+// changing until it ends.
+func (t Tx) SourceCommitments(ctx context.Context, chainID, lineID, ref string) ([]*domain.Commitment, error) {
+	const q = `SELECT ` + commitmentColumns + ` FROM commitments
+		WHERE chain_id = $1 AND line_id = $2 AND source_ref = $3
+		ORDER BY expected_date, create_time, id`
+	return sqlstore.All(ctx, t, "commitments of "+ref, scanCommitment, t.lock(q), chainID, lineID, ref)
+}
+
+// HasSourceCommitment reports whether line lineID of chain chainID has a commitment, in any
+// revision, whose source reference is ref. It locks nothing.
+func (t Tx) HasSourceCommitment(ctx context.Context, chainID, lineID, ref string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM commitments WHERE chain_id = $1 AND line_id = $2 AND source_ref = $3)`
+	return sqlstore.Exists(ctx, t, "commitments of "+ref, q, chainID, lineID, ref)
+}
+
+// ActualExists reports whether the actual with the ID exists, in any budget and line.
+func (t Tx) ActualExists(ctx context.Context, id string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM actuals WHERE id = $1)`
+	return sqlstore.Exists(ctx, t, "actual "+id, q, id)
+}
+
+// CommitmentActuals returns the actuals from source on line lineID of chain chainID that
+// consumed one of the commitments whose source reference is ref, corrections excluded: newest
+// booking first.
+func (t Tx) CommitmentActuals(ctx context.Context, chainID, lineID, ref string, source domain.ActualSource) ([]*domain.Actual, error) {
+	const q = `SELECT ` + actualColumns + ` FROM actuals
+		WHERE chain_id = $1 AND line_id = $2 AND source = $3 AND corrects_id IS NULL AND commitment_id IN (
+			SELECT id FROM commitments WHERE chain_id = $1 AND line_id = $2 AND source_ref = $4)
+		ORDER BY booking_date DESC, create_time DESC, id DESC`
+	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, chainID, lineID, int(source), ref)
+}
