@@ -91,10 +91,17 @@ func (s *Server) ApplyVendorsEvent(ctx context.Context, tx store.Tx, ev consumer
 		return nil
 	}
 	err = fmt.Errorf("%s %s: %w", ev.Type, ev.Resource, err)
-	if f := fault.As(err); f != nil && (f.Kind == fault.InvalidArgument || f.Kind == fault.NotFound) {
+	if permanent(err) {
 		return consumer.Permanent(err)
 	}
 	return err
+}
+
+// permanent reports whether an event that failed with err can never be applied as it is: bad
+// input, a budget or line that does not exist, a date outside the line's fiscal year.
+func permanent(err error) bool {
+	f := fault.As(err)
+	return f != nil && (f.Kind == fault.InvalidArgument || f.Kind == fault.NotFound || errors.Is(err, domain.ErrDateOutsideFiscalYear))
 }
 
 // contractActivated converts the contract's hold into its commitment, or records the commitment
