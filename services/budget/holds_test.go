@@ -410,6 +410,10 @@ func TestConvertHold(t *testing.T) {
 		if gc, err := e.client.GetCommitment(ctx, &budgetv1.GetCommitmentRequest{Name: c.GetName()}); err != nil || gc.GetHold() != h.GetName() {
 			t.Errorf("commitment = %v, %v", gc, err)
 		}
+		if l, err := e.client.ListCommitments(ctx, &budgetv1.ListCommitmentsRequest{Parent: "budgets/-/lines/-",
+			Filter: `hold = "` + h.GetName() + `"`}); err != nil || len(l.GetCommitments()) != 1 || l.GetCommitments()[0].GetName() != c.GetName() {
+			t.Errorf("commitments of the hold = %v, %v", l, err)
+		}
 		f := lineFigures(t, e, "strict")
 		if minorOf(f.GetHeld()) != 0 || minorOf(f.GetCommitted()) != 60000 || minorOf(f.GetAvailable()) != 40000 {
 			t.Errorf("figures after conversion = %v", f)

@@ -2035,8 +2035,9 @@ type ListCommitmentsRequest struct {
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// An AIP-160 filter over the fields `name`, `budget`, `line`, `expected_date` (`YYYY-MM-DD`),
-	// `state`, `source`, `source_reference`, `amount.currency_code`, `creator`, `create_time` and
-	// `update_time`. See docs/budget.md for examples.
+	// `state`, `source`, `source_reference`, `hold` (the hold's name, `""` for none),
+	// `amount.currency_code`, `creator`, `create_time` and `update_time`. See docs/budget.md for
+	// examples.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): a comma-separated list of the same fields but the
 	// enumerations, each optionally followed by ` desc`. Ties are ordered by `name`, the default
