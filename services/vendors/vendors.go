@@ -131,7 +131,10 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		// notice reminders, attestation expiry reminders, assessments falling due. Each resource
 		// adds its kinds here, with a method of newServer(deps) as the handler.
 		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
-			return map[string]scheduler.Handler{}
+			srv := newServer(deps)
+			return map[string]scheduler.Handler{
+				store.AssessmentDueKind: srv.FireAssessmentDue,
+			}
 		},
 	}
 }

@@ -31,3 +31,15 @@ var (
 	ErrSubProcessorNotFound = fault.New(fault.InvalidArgument, "SUB_PROCESSOR_NOT_FOUND", "the sub-processor's vendor does not exist")
 	ErrSubProcessorSelf     = fault.New(fault.InvalidArgument, "SUB_PROCESSOR_SELF", "a vendor cannot be its own sub-processor")
 )
+
+// Errors of assessment templates and assessments.
+var (
+	ErrAssessmentTemplateNotFound = fault.New(fault.NotFound, "ASSESSMENT_TEMPLATE_NOT_FOUND", "assessment template not found")
+	ErrAssessmentTemplateExists   = fault.New(fault.AlreadyExists, "ASSESSMENT_TEMPLATE_EXISTS", "an assessment template with this ID already exists")
+	ErrAssessmentNotFound         = fault.New(fault.NotFound, "ASSESSMENT_NOT_FOUND", "assessment not found")
+	ErrAssessmentExists           = fault.New(fault.AlreadyExists, "ASSESSMENT_EXISTS", "an assessment with this ID already exists for the vendor")
+	ErrAssessmentNotInProgress    = fault.New(fault.FailedPrecondition, "ASSESSMENT_NOT_IN_PROGRESS", "the assessment is not IN_PROGRESS")
+	ErrAssessmentIncomplete       = fault.New(fault.FailedPrecondition, "ASSESSMENT_INCOMPLETE",
+		"every question must be answered or marked not applicable, and at least one answered")
+	ErrAssessorIsOwner = fault.New(fault.FailedPrecondition, "ASSESSOR_IS_OWNER", "the assessor may not be the vendor's owner")
+)
