@@ -47,12 +47,8 @@ func noTables(sqldb.Engine) fs.FS {
 // startVendorsFeed starts the feed on a new database of db's engine and a NATS server of its own.
 func startVendorsFeed(t *testing.T, db testenv.Database) *vendorsFeed {
 	t.Helper()
-	own := testenv.SQLite(t)
-	if db.Engine == testenv.EnginePostgres {
-		own = testenv.Postgres(t)
-	}
 	f := &vendorsFeed{}
-	f.Service = testkit.Start(t, own, host.Service{Domain: "vendors", Migrations: noTables,
+	f.Service = testkit.Start(t, testenv.Another(t, db), host.Service{Domain: "vendors", Migrations: noTables,
 		Register: func(_ grpc.ServiceRegistrar, deps host.Deps) error {
 			f.db, f.events = deps.DB, deps.Events
 			return nil

@@ -107,14 +107,6 @@ func frontService() host.Service {
 	}
 }
 
-// another returns a second database on d's engine, for a second service.
-func another(t *testing.T, d testenv.Database) testenv.Database {
-	if d.Engine == testenv.EnginePostgres {
-		return testenv.Postgres(t)
-	}
-	return testenv.SQLite(t)
-}
-
 func healthOf(t *testing.T, conn *grpc.ClientConn, service string) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -134,7 +126,7 @@ func healthOf(t *testing.T, conn *grpc.ClientConn, service string) healthpb.Heal
 func TestServiceCallsItsPeer(t *testing.T) {
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
 		f := &funds{}
-		budgetDB := another(t, d)
+		budgetDB := testenv.Another(t, d)
 		budget := testkit.Start(t, budgetDB, fundsService(f))
 		vendors := testkit.Start(t, d, frontService(), testkit.WithHostOptions(func(o *host.Options) {
 			o.Peers = map[string]string{"budget": budget.Addr}

@@ -151,6 +151,16 @@ func Databases(t testing.TB) []Database {
 	return append(dbs, Postgres(t))
 }
 
+// Another returns a new, empty database of like's engine: the database of a second service in a
+// test that runs two, each on a database of its own as in production.
+func Another(t testing.TB, like Database) Database {
+	t.Helper()
+	if like.Engine == EnginePostgres {
+		return Postgres(t)
+	}
+	return SQLite(t)
+}
+
 var postgresContainer sharedContainer
 
 // postgresContainerDSN starts the PostgreSQL container on first use and returns its DSN.

@@ -141,6 +141,15 @@ func TestDatabases(t *testing.T) {
 	}
 }
 
+func TestAnotherIsANewDatabaseOfTheSameEngine(t *testing.T) {
+	for _, db := range Databases(t) {
+		other := Another(t, db)
+		if other.Engine != db.Engine || other.DSN == db.DSN && other.Schema == db.Schema {
+			t.Errorf("Another(%+v) = %+v; want a different database of the same engine", db, other)
+		}
+	}
+}
+
 // useStream creates a stream on prefix.> and round-trips a message through it.
 func useStream(t *testing.T, n NATS) string {
 	t.Helper()
