@@ -2,6 +2,7 @@ package vendors_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
@@ -194,6 +196,9 @@ func TestAssessmentLifecycle(t *testing.T) {
 		_, err = e.client.CreateAssessment(ctx, &vendorsv1.CreateAssessmentRequest{Parent: "vendors/acme",
 			Assessment: &vendorsv1.Assessment{Template: tpl.GetName(), Assessor: "people/sam", Answers: []*vendorsv1.Answer{answer("nope", 1)}}})
 		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "assessment.answers[0].question_key")
+		_, err = e.client.CreateAssessment(ctx, &vendorsv1.CreateAssessmentRequest{Parent: "vendors/acme",
+			Assessment: &vendorsv1.Assessment{Template: "assessmentTemplates/missing", Assessor: "people/sam"}})
+		e.AssertStatus(t, err, codes.NotFound, "ASSESSMENT_TEMPLATE_NOT_FOUND")
 
 		const requestID = "0b8e9f4e-8a59-4a43-9d0c-3f8f4c3e4a11"
 		create := &vendorsv1.CreateAssessmentRequest{Parent: "vendors/acme", AssessmentId: "a2026", RequestId: requestID,
@@ -239,9 +244,15 @@ func TestAssessmentLifecycle(t *testing.T) {
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"assessor"}}})
 		e.AssertStatus(t, err, codes.FailedPrecondition, "ASSESSOR_IS_OWNER")
 
-		done, err := e.client.CompleteAssessment(ctx, &vendorsv1.CompleteAssessmentRequest{Name: a.GetName(), Etag: a.GetEtag()})
+		const completeID = "6d1f0a57-3c39-4f0e-9b0e-2f7a9a1c5d22"
+		completeReq := &vendorsv1.CompleteAssessmentRequest{Name: a.GetName(), Etag: a.GetEtag(), RequestId: completeID}
+		done, err := e.client.CompleteAssessment(ctx, completeReq)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A retry of the same call answers the first result, not ASSESSMENT_NOT_IN_PROGRESS.
+		if again, err := e.client.CompleteAssessment(ctx, completeReq); err != nil || again.GetEtag() != done.GetEtag() {
+			t.Errorf("retry of the completion = %v, %v; want the first result", again, err)
 		}
 		if done.GetState() != vendorsv1.Assessment_COMPLETED || done.GetScore() != 54 || done.GetRiskRating() != vendorsv1.RiskRating_HIGH {
 			t.Errorf("completed: state %v, score %d, rating %v; want COMPLETED, 54, HIGH", done.GetState(), done.GetScore(), done.GetRiskRating())
@@ -299,6 +310,11 @@ func TestAssessmentLifecycle(t *testing.T) {
 		if err != nil || len(all.GetAssessments()) != 1 {
 			t.Errorf("valid until before 2028 = %v, %v; want a2026", all, err)
 		}
+
+		_, err = e.client.ListAssessments(ctx, &vendorsv1.ListAssessmentsRequest{Parent: "vendors/nobody"})
+		e.AssertStatus(t, err, codes.NotFound, "VENDOR_NOT_FOUND")
+		_, err = e.client.ListAssessments(ctx, &vendorsv1.ListAssessmentsRequest{Parent: "vendors/-", Filter: "risk_rating >= SEVERE"})
+		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "filter")
 
 		// Events: started twice, completed once, cancelled once.
 		streamEvents(t, e, "assessment.started", 2, func() *vendorsv1.AssessmentStarted { return new(vendorsv1.AssessmentStarted) })
@@ -379,6 +395,25 @@ func TestAssessmentDue(t *testing.T) {
 		}
 		if n := outboxCount(t, e.db, ".assessment.due"); n != 1 {
 			t.Errorf("%d assessment.due events a year later; want 1", n)
+		}
+
+		// Offboarding a vendor cancels its reassessment.
+		assessedVendor(t, e, "initech", 3, "", vendorsv1.Vendor_PROSPECT)
+		if _, err := e.client.CreateAssessment(ctx, &vendorsv1.CreateAssessmentRequest{Parent: "vendors/initech", AssessmentId: "x",
+			Assessment: &vendorsv1.Assessment{Template: tpl.GetName(), Assessor: "people/sam", Answers: []*vendorsv1.Answer{answer("policy", 2)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.CompleteAssessment(ctx, &vendorsv1.CompleteAssessmentRequest{Name: "vendors/initech/assessments/x"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AssessmentDue(ctx, "initech"); err != nil {
+			t.Fatalf("reassessment of initech: %v", err)
+		}
+		if _, err := e.client.OffboardVendor(ctx, &vendorsv1.OffboardVendorRequest{Name: "vendors/initech", Reason: "replaced"}); err != nil {
+			t.Fatal(err)
+		}
+		if item, err := st.AssessmentDue(ctx, "initech"); !errors.Is(err, scheduler.ErrNotFound) {
+			t.Errorf("reassessment of the offboarded vendor = %+v, %v; want none", item, err)
 		}
 	})
 }

@@ -83,7 +83,16 @@ func (s *Server) GetAssessment(ctx context.Context, req *vendorsv1.GetAssessment
 // ListAssessments implements vendorsv1.VendorsServiceServer.
 func (s *Server) ListAssessments(ctx context.Context, req *vendorsv1.ListAssessmentsRequest) (*vendorsv1.ListAssessmentsResponse, error) {
 	vendorID, _ := domain.VendorPattern.Last(req.GetParent())
+	// The vendor is looked for after the query is planned, so that a malformed request is
+	// INVALID_ARGUMENT before a missing vendor is NOT_FOUND.
 	fetch := func(ctx context.Context, q *listing.Query) ([]*domain.Assessment, error) {
+		if vendorID != store.Wildcard {
+			if ok, err := s.store.VendorExists(ctx, vendorID); err != nil {
+				return nil, err
+			} else if !ok {
+				return nil, fault.Named(domain.ErrVendorNotFound, req.GetParent())
+			}
+		}
 		return s.store.ListAssessments(ctx, vendorID, q)
 	}
 	page, token, err := listing.List(ctx, req, store.AssessmentTable, fetch, listing.Infallible(assessmentToProto))

@@ -250,6 +250,9 @@ func (s *Server) DeleteVendor(ctx context.Context, req *vendorsv1.DeleteVendorRe
 		if err := tx.CancelVendorReminders(ctx, v.ID); err != nil {
 			return err
 		}
+		if err := tx.CancelAssessmentDue(ctx, v.ID); err != nil {
+			return err
+		}
 		if err := tx.DeleteVendor(ctx, v.ID, v.Version); err != nil {
 			return err
 		}
@@ -338,7 +341,8 @@ func (s *Server) ReinstateVendor(ctx context.Context, req *vendorsv1.ReinstateVe
 }
 
 // OffboardVendor implements vendorsv1.VendorsServiceServer. The vendor's attestations stay, but
-// their expiry reminders are cancelled: nobody renews the attestations of an ended relationship.
+// their expiry reminders are cancelled, and so is its reassessment: nobody renews the
+// attestations or reassesses the vendor of an ended relationship.
 func (s *Server) OffboardVendor(ctx context.Context, req *vendorsv1.OffboardVendorRequest) (*vendorsv1.Vendor, error) {
 	return s.transition(ctx, vendorsv1.VendorsService_OffboardVendor_FullMethodName, req,
 		func(v *domain.Vendor) error { return v.Offboard(req.GetReason(), s.now()) },
@@ -346,6 +350,9 @@ func (s *Server) OffboardVendor(ctx context.Context, req *vendorsv1.OffboardVend
 			return &vendorsv1.VendorOffboarded{Vendor: pb, Version: version}
 		},
 		func(ctx context.Context, tx store.Tx, v *domain.Vendor) error {
-			return tx.CancelVendorReminders(ctx, v.ID)
+			if err := tx.CancelVendorReminders(ctx, v.ID); err != nil {
+				return err
+			}
+			return tx.CancelAssessmentDue(ctx, v.ID)
 		})
 }

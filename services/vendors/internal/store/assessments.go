@@ -252,6 +252,12 @@ func (t Tx) ScheduleAssessmentDue(ctx context.Context, a *domain.Assessment) err
 		Resource: a.Name(), Due: a.DueTime()})
 }
 
+// CancelAssessmentDue removes the vendor's pending reassessment, if it has one: when it is
+// offboarded or deleted.
+func (t Tx) CancelAssessmentDue(ctx context.Context, vendorID string) error {
+	return scheduler.Cancel(ctx, t, assessmentDueKey(vendorID))
+}
+
 // AssessmentDue returns the state of the vendor's reassessment item, or scheduler.ErrNotFound.
 func (s Store) AssessmentDue(ctx context.Context, vendorID string) (scheduler.State, error) {
 	return scheduler.Get(ctx, s.db, assessmentDueKey(vendorID))
