@@ -316,6 +316,12 @@ func TestAssessmentLifecycle(t *testing.T) {
 		_, err = e.client.ListAssessments(ctx, &vendorsv1.ListAssessmentsRequest{Parent: "vendors/-", Filter: "risk_rating >= SEVERE"})
 		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "filter")
 
+		// Audit: the creation, the answers and the completion, each once although two were retried.
+		if got := testkit.Column[string](t, e.db, `SELECT request_id FROM audit_records WHERE resource = $1 ORDER BY pending_id`, a.GetName()); len(got) != 3 ||
+			got[0] != requestID || got[2] != completeID {
+			t.Errorf("audit records of %s by request ID = %q; want [%s, \"\", %s]", a.GetName(), got, requestID, completeID)
+		}
+
 		// Events: started twice, completed once, cancelled once.
 		streamEvents(t, e, "assessment.started", 2, func() *vendorsv1.AssessmentStarted { return new(vendorsv1.AssessmentStarted) })
 		completed := streamEvents(t, e, "assessment.completed", 1, func() *vendorsv1.AssessmentCompleted { return new(vendorsv1.AssessmentCompleted) })
