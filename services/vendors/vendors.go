@@ -133,7 +133,10 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
 			srv := newServer(deps)
 			return map[string]scheduler.Handler{
-				store.AssessmentDueKind: srv.FireAssessmentDue,
+				store.AssessmentDueKind:        srv.FireAssessmentDue,
+				store.ContractNoticeWindowKind: srv.NoticeWindowOpened,
+				store.ContractCancelByKind:     srv.CancelByMissed,
+				store.ContractTermEndKind:      srv.TermEnded,
 			}
 		},
 	}

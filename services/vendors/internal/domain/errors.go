@@ -43,3 +43,28 @@ var (
 		"every question must be answered or marked not applicable, and at least one answered")
 	ErrAssessorIsOwner = fault.New(fault.FailedPrecondition, "ASSESSOR_IS_OWNER", "the assessor may not be the vendor's owner")
 )
+
+// Errors of contracts.
+var (
+	ErrContractNotFound = fault.New(fault.NotFound, "CONTRACT_NOT_FOUND", "contract not found")
+	ErrContractExists   = fault.New(fault.AlreadyExists, "CONTRACT_ALREADY_EXISTS", "a contract with this ID already exists")
+	ErrContractNotDraft = fault.New(fault.FailedPrecondition, "CONTRACT_NOT_DRAFT",
+		"only a DRAFT contract can change this way; out of DRAFT only owner, description, slas and notice_window_days can")
+	ErrContractEnded             = fault.New(fault.FailedPrecondition, "CONTRACT_ENDED", "the contract is TERMINATED or EXPIRED and cannot change")
+	ErrContractInvalidTransition = fault.New(fault.FailedPrecondition, "INVALID_STATE_TRANSITION",
+		"the transition is not allowed in the contract's current state")
+	ErrContractIncomplete = fault.New(fault.FailedPrecondition, "CONTRACT_INCOMPLETE",
+		"the contract misses fields it needs to be submitted")
+	ErrContractSelfApproval  = fault.New(fault.PermissionDenied, "SELF_APPROVAL", "the approver may not be the submitter")
+	ErrContractVendorNotOpen = fault.New(fault.FailedPrecondition, "VENDOR_NOT_ACTIVE",
+		"the vendor's state does not allow this change of the contract")
+	ErrHoldExpiring = fault.New(fault.FailedPrecondition, "HOLD_EXPIRING",
+		"the budget hold expires within a minute; approve again with a new request_id")
+	ErrContractNotInForce = fault.New(fault.FailedPrecondition, "CONTRACT_NOT_IN_FORCE", "the contract is not ACTIVE or RENEWED")
+)
+
+// Errors of invoices.
+var (
+	ErrInvoiceNotFound = fault.New(fault.NotFound, "INVOICE_NOT_FOUND", "invoice not found")
+	ErrInvoiceExists   = fault.New(fault.AlreadyExists, "INVOICE_ALREADY_EXISTS", "the contract already has an invoice with this number")
+)
