@@ -68,3 +68,17 @@ var (
 	ErrInvoiceNotFound = fault.New(fault.NotFound, "INVOICE_NOT_FOUND", "invoice not found")
 	ErrInvoiceExists   = fault.New(fault.AlreadyExists, "INVOICE_ALREADY_EXISTS", "the contract already has an invoice with this number")
 )
+
+// Errors of evaluations.
+var (
+	ErrEvaluationNotFound = fault.New(fault.NotFound, "EVALUATION_NOT_FOUND", "evaluation not found")
+	ErrEvaluationExists   = fault.New(fault.AlreadyExists, "EVALUATION_ALREADY_EXISTS", "an evaluation with this ID already exists")
+	ErrEvaluationNotDraft = fault.New(fault.FailedPrecondition, "EVALUATION_NOT_DRAFT",
+		"the evaluation is decided or cancelled: only a DRAFT evaluation changes")
+	ErrEvaluationIncomplete = fault.New(fault.FailedPrecondition, "EVALUATION_INCOMPLETE",
+		"every candidate must be scored on every criterion before the evaluation is decided")
+	ErrRankingTied = fault.New(fault.FailedPrecondition, "RANKING_TIED",
+		"several candidates share the first rank: name the winner")
+	ErrWinnerNotCandidate      = fault.New(fault.InvalidArgument, "CANDIDATE_NOT_FOUND", "the winner is not a candidate of the evaluation")
+	ErrCandidateVendorNotFound = fault.New(fault.InvalidArgument, "CANDIDATE_VENDOR_NOT_FOUND", "the candidate's vendor does not exist")
+)
