@@ -24,6 +24,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -38,6 +39,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 
 	// The operations API is served by every service; its descriptors are needed to route and
 	// describe (reflection) its gRPC calls.
@@ -87,6 +89,9 @@ type Options struct {
 	Reflection bool
 	// Settings are the operator's listener settings and limits.
 	Settings Settings
+	// MeterProvider records the gateway's HTTP and gRPC metrics (default: the global one, which
+	// telemetry.Setup installs).
+	MeterProvider metric.MeterProvider
 }
 
 // Gateway is the HTTP handler of the front door.
@@ -97,6 +102,7 @@ type Gateway struct {
 	conns    map[string]*grpc.ClientConn
 	log      *slog.Logger
 	readyTTL time.Duration
+	meters   metric.MeterProvider
 	auth     Authenticator
 	set      Settings
 	tls      *tls.Config
@@ -119,7 +125,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	set := opts.Settings.withDefaults()
 	g := &Gateway{
 		conns: map[string]*grpc.ClientConn{}, log: opts.Logger, readyTTL: opts.ReadyTimeout,
-		auth: opts.Authenticator, set: set, origins: map[string]struct{}{},
+		auth: opts.Authenticator, set: set, origins: map[string]struct{}{}, meters: opts.MeterProvider,
 		perIP:  newLimiter(set.RateLimitPerIP, set.RateLimitPerIPBurst),
 		perKey: newLimiter(set.RateLimitPerKey, set.RateLimitPerKeyBurst),
 	}
@@ -174,7 +180,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		}
 		conn, err := grpc.NewClient(target,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+			grpc.WithStatsHandler(telemetry.GRPCClientHandler(otelgrpc.WithMeterProvider(g.meters))))
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gateway: %s backend %s: %w", domain, target, err)
@@ -212,7 +218,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		root.Handle("GET /metrics", opts.Metrics)
 	}
 	g.handler = otelhttp.NewHandler(g.accessLog(requestID(g.sizeLimits(g.cors(root)))), "gateway",
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		otelhttp.WithMeterProvider(g.meters))
 	return g, nil
 }
 

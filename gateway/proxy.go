@@ -23,6 +23,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
 // frame is one gRPC message passed through undecoded.
@@ -58,14 +60,20 @@ type proxy struct {
 	// byResource lists the services every domain serves (OperationsService): a call is routed by
 	// the `services/{domain}` prefix of the `parent` or `name` of its first request message.
 	byResource map[string]bool
-	codec      rawCodec
+	// methods are the full names of the methods the port serves, routed or its own, read-only
+	// once the server is built.
+	methods map[string]bool
+	codec   rawCodec
 }
+
+// serves reports whether the port serves the method fullMethod.
+func (p *proxy) serves(fullMethod string) bool { return p.methods[fullMethod] }
 
 // newGRPCServer returns the gRPC server of the gateway's port: the transparent proxy for every
 // Quarterdeck service and, when reflection is on, the reflection service describing them.
 func (g *Gateway) newGRPCServer(reflect bool) *grpc.Server {
 	p := &proxy{g: g, routes: map[string]*grpc.ClientConn{}, byResource: map[string]bool{},
-		codec: rawCodec{proto: encoding.GetCodecV2("proto")}}
+		methods: map[string]bool{}, codec: rawCodec{proto: encoding.GetCodecV2("proto")}}
 	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		parts := strings.Split(string(fd.Package()), ".")
 		if len(parts) < 3 || parts[0] != "quarterdeck" || fd.Services().Len() == 0 {
@@ -84,7 +92,9 @@ func (g *Gateway) newGRPCServer(reflect bool) *grpc.Server {
 		return true
 	})
 	s := grpc.NewServer(
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		// Metrics name only the methods the port serves: any other is one "unknown" (a client
+		// could otherwise make a series of every name it sends).
+		grpc.StatsHandler(telemetry.GRPCServerHandler(p.serves, otelgrpc.WithMeterProvider(g.meters))),
 		grpc.ForceServerCodecV2(p.codec),
 		grpc.UnknownServiceHandler(p.handle),
 		grpc.ChainStreamInterceptor(p.intercept),
@@ -98,6 +108,19 @@ func (g *Gateway) newGRPCServer(reflect bool) *grpc.Server {
 		}
 		reflectionv1.RegisterServerReflectionServer(s, reflection.NewServerV1(opts))
 		reflectionv1alpha.RegisterServerReflectionServer(s, reflection.NewServer(opts))
+	}
+	for _, name := range p.serviceNames() {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if sd, ok := d.(protoreflect.ServiceDescriptor); err == nil && ok {
+			for i := range sd.Methods().Len() {
+				p.methods["/"+name+"/"+string(sd.Methods().Get(i).Name())] = true
+			}
+		}
+	}
+	for name, info := range s.GetServiceInfo() {
+		for _, m := range info.Methods {
+			p.methods["/"+name+"/"+m.Name] = true
+		}
 	}
 	return s
 }

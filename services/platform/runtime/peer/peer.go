@@ -37,7 +37,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
@@ -49,6 +48,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
 // Defaults of Options.
@@ -131,7 +131,7 @@ func Dial(name, target string, o Options) (*Conn, error) {
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(identity.Forward()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		grpc.WithStatsHandler(telemetry.GRPCClientHandler()),
 		grpc.WithChainUnaryInterceptor(c.intercept),
 		// Reconnect within a few seconds of a peer's return, however long it was away (gRPC's
 		// default waits up to two minutes between attempts).

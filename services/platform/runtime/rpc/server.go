@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"buf.build/go/protovalidate"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -25,6 +24,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
 // Options configures a server.
@@ -72,13 +72,17 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	i := &interceptors{domain: opts.Domain, log: opts.Logger, validator: opts.Validator,
 		identity: opts.Identity, authz: opts.Authorizer}
+	// Metrics name only the methods the server serves (read once it serves, when every service
+	// is registered); any other method a client sends is one "unknown".
+	var served func(string) bool
 	s := grpc.NewServer(
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.StatsHandler(telemetry.GRPCServerHandler(func(m string) bool { return served(m) })),
 		grpc.ChainUnaryInterceptor(i.unary),
 		grpc.ChainStreamInterceptor(i.stream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
+	served = telemetry.ServedBy(s)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	return &Server{Server: s, Health: hs}, nil
