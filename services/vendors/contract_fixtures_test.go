@@ -51,14 +51,23 @@ func secondDatabase(t *testing.T, db testenv.Database) testenv.Database {
 func startContracts(t *testing.T, db testenv.Database, now time.Time) *contractEnv {
 	t.Helper()
 	fake := clock.NewFake(now)
-	onClock := func(o *host.Options) {
-		o.Clock = fake
-		o.Scheduler = scheduler.Settings{PollInterval: 20 * time.Millisecond}
+	return startContractsOn(t, db, fake, fake)
+}
+
+// startContractsOn is startContracts with budget on budgetClock and vendors on vendorsClock.
+func startContractsOn(t *testing.T, db testenv.Database, budgetClock, vendorsClock *clock.Fake) *contractEnv {
+	t.Helper()
+	fake := vendorsClock
+	on := func(c *clock.Fake) func(o *host.Options) {
+		return func(o *host.Options) {
+			o.Clock = c
+			o.Scheduler = scheduler.Settings{PollInterval: 20 * time.Millisecond}
+		}
 	}
 	b := testkit.Start(t, secondDatabase(t, db), budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
-		testkit.WithHostOptions(onClock))
+		testkit.WithHostOptions(on(budgetClock)))
 	s := testkit.Start(t, db, vendors.Service(), testkit.WithHostOptions(func(o *host.Options) {
-		onClock(o)
+		on(vendorsClock)(o)
 		o.Peers = map[string]string{"budget": b.Addr}
 	}))
 	e := &contractEnv{
@@ -198,3 +207,31 @@ func events[M proto.Message](t *testing.T, db *sqldb.DB, suffix string, newM fun
 }
 
 func newRequestID() string { return uuid.NewString() }
+
+// outboxOf counts the vendors outbox events about resource whose subject ends with suffix.
+func outboxOf(t *testing.T, db *sqldb.DB, suffix, resource string) int {
+	t.Helper()
+	return testkit.Column[int](t, db, `SELECT COUNT(*) FROM outbox WHERE subject LIKE $1 AND resource_name = $2`, "%"+suffix, resource)[0]
+}
+
+// holdsOf lists the holds budget keeps for the contract named name, on any line.
+func (e *contractEnv) holdsOf(t *testing.T, name string) []*budgetv1.Hold {
+	t.Helper()
+	res, err := e.budgetClient.ListHolds(context.Background(), &budgetv1.ListHoldsRequest{Parent: "budgets/-/lines/-",
+		Filter: `source_reference = "` + name + `"`})
+	if err != nil {
+		t.Fatalf("list holds of %s: %v", name, err)
+	}
+	return res.GetHolds()
+}
+
+// pending creates the contract c as id and submits it.
+func (e *contractEnv) pending(t *testing.T, id string, c *vendorsv1.Contract) *vendorsv1.Contract {
+	t.Helper()
+	name := e.mustContract(t, "acme", id, c).GetName()
+	out, err := e.client.SubmitContract(context.Background(), &vendorsv1.SubmitContractRequest{Name: name})
+	if err != nil {
+		t.Fatalf("submit %s: %v", name, err)
+	}
+	return out
+}
