@@ -70,3 +70,20 @@ func TestFromProtoField(t *testing.T) {
 		t.Errorf("FromProtoField(2027-02-29) = %v; want DATE_INVALID on attestation.issue_date", err)
 	}
 }
+
+func TestAddDays(t *testing.T) {
+	for _, c := range []struct {
+		d    Date
+		n    int
+		want Date
+	}{
+		{date(2027, 3, 1), -60, date(2026, 12, 31)},
+		{date(2028, 2, 28), 1, date(2028, 2, 29)},
+		{date(2027, 12, 31), 1, date(2028, 1, 1)},
+		{date(2027, 5, 10), 0, date(2027, 5, 10)},
+	} {
+		if got := c.d.AddDays(c.n); got != c.want {
+			t.Errorf("%v.AddDays(%d) = %v; want %v", c.d, c.n, got, c.want)
+		}
+	}
+}
