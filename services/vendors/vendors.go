@@ -137,6 +137,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 				store.ContractNoticeWindowKind: srv.NoticeWindowOpened,
 				store.ContractCancelByKind:     srv.CancelByMissed,
 				store.ContractTermEndKind:      srv.TermEnded,
+				store.AttestationExpiringKind:  srv.RemindAttestationExpiry,
 			}
 		},
 	}

@@ -82,3 +82,10 @@ var (
 	ErrWinnerNotCandidate      = fault.New(fault.InvalidArgument, "CANDIDATE_NOT_FOUND", "the winner is not a candidate of the evaluation")
 	ErrCandidateVendorNotFound = fault.New(fault.InvalidArgument, "CANDIDATE_VENDOR_NOT_FOUND", "the candidate's vendor does not exist")
 )
+
+// Errors of attestations.
+var (
+	ErrAttestationNotFound = fault.New(fault.NotFound, "ATTESTATION_NOT_FOUND", "attestation not found")
+	ErrAttestationExists   = fault.New(fault.AlreadyExists, "ATTESTATION_ALREADY_EXISTS", "an attestation with this ID already exists")
+	ErrExpiryNotAfterIssue = fault.New(fault.InvalidArgument, "EXPIRY_NOT_AFTER_ISSUE", "expiry_date must be after issue_date")
+)
