@@ -223,6 +223,9 @@ func grpcReason(err error) string {
 
 // --- tests ---
 
+// jsonType is the header of a JSON request body.
+var jsonType = map[string]string{"Content-Type": "application/json"}
+
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	_, backend := startRecorder(t)
@@ -239,12 +242,19 @@ func TestHostileInput(t *testing.T) {
 		code   int
 		reason string
 	}{
-		{"oversize body", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"` + big + `"}`), nil, 413, gateway.ReasonBodyTooLarge},
+		{"oversize body", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"` + big + `"}`), jsonType, 413, gateway.ReasonBodyTooLarge},
 		// No Content-Length: the cap stops the read instead.
-		{"oversize chunked body", "POST", "/v1/costCenters", io.MultiReader(strings.NewReader(`{"displayName":"` + big + `"}`)), nil, 413, gateway.ReasonBodyTooLarge},
+		{"oversize chunked body", "POST", "/v1/costCenters", io.MultiReader(strings.NewReader(`{"displayName":"` + big + `"}`)), jsonType, 413, gateway.ReasonBodyTooLarge},
 		{"oversize header", "GET", "/v1/costCenters/a", nil, map[string]string{"X-Padding": strings.Repeat("p", 5000)}, 431, gateway.ReasonHeadersTooLarge},
 		{"long URL", "GET", "/v1/costCenters/a?pageToken=" + strings.Repeat("t", 600), nil, nil, 414, gateway.ReasonURITooLong},
-		{"unknown JSON field", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X","colour":"red"}`), nil, 400, "INVALID_ARGUMENT"},
+		{"unknown JSON field", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X","colour":"red"}`), jsonType, 400, "INVALID_ARGUMENT"},
+		// Lax parsing: one JSON value, of media type JSON, and one set of credentials.
+		{"trailing bytes after the JSON body", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X","code":"CC-1"}{"code":"CC-2"}`), jsonType, 400, gateway.ReasonTrailingData},
+		{"trailing garbage after the JSON body", "POST", "/v1/costCenters", strings.NewReader("{\"displayName\":\"X\"} x"), jsonType, 400, gateway.ReasonTrailingData},
+		{"text/plain body", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X"}`), map[string]string{"Content-Type": "text/plain"}, 415, gateway.ReasonUnsupportedMediaType},
+		{"form body", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X"}`), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, gateway.ReasonUnsupportedMediaType},
+		{"body without a Content-Type", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X"}`), nil, 415, gateway.ReasonUnsupportedMediaType},
+		{"JSON in another charset", "POST", "/v1/costCenters", strings.NewReader(`{"displayName":"X"}`), map[string]string{"Content-Type": "application/json; charset=latin1"}, 415, gateway.ReasonUnsupportedMediaType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -702,4 +712,54 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestStrictRequestForm checks what the gateway accepts at the edge of its form rules: JSON with
+// a charset and trailing whitespace passes; a second Authorization header is refused over REST
+// and over gRPC, before anything reaches a service.
+func TestStrictRequestForm(t *testing.T) {
+	t.Parallel()
+	rec, backend := startRecorder(t)
+	e := startEdge(t, backend, gateway.Options{Authenticator: fakeAuth{}})
+	auth := "Bearer good-alice"
+
+	// The recorder does not implement CreateCostCenter: UNIMPLEMENTED (501) shows the call got
+	// through the edge's rules.
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON;Charset=UTF-8"} {
+		resp, body := do(t, nil, "POST", e.url+"/v1/costCenters", strings.NewReader("{\"displayName\":\"X\"}\r\n \n"),
+			map[string]string{"Content-Type": ct, "Authorization": auth})
+		if resp.StatusCode != http.StatusNotImplemented {
+			t.Errorf("Content-Type %q: %d %v, want the call forwarded", ct, resp.StatusCode, body)
+		}
+	}
+	resp, body := do(t, nil, "GET", e.url+"/v1/costCenters/a", nil, map[string]string{"Authorization": auth})
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET without a body or Content-Type: %d %v", resp.StatusCode, body)
+	}
+
+	before := rec.count()
+	req, _ := http.NewRequest("GET", e.url+"/v1/costCenters/a", nil)
+	req.Header.Add("Authorization", auth)
+	req.Header.Add("Authorization", "Bearer good-mallory")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	var st map[string]any
+	_ = json.Unmarshal(raw, &st)
+	if reason, _ := details(t, st); r.StatusCode != http.StatusBadRequest || reason != gateway.ReasonDuplicateAuthorization {
+		t.Errorf("two Authorization headers over REST: %d %s", r.StatusCode, raw)
+	}
+
+	client := budgetv1.NewBudgetServiceClient(e.grpcConn(t, nil))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", auth, "authorization", "Bearer good-mallory")
+	_, err = client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/a"})
+	if status.Code(err) != codes.InvalidArgument || grpcReason(err) != gateway.ReasonDuplicateAuthorization {
+		t.Errorf("two authorization values over gRPC: %v", err)
+	}
+	if rec.count() != before {
+		t.Errorf("a call with two Authorization headers reached the service")
+	}
 }

@@ -203,7 +203,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 
 	root := http.NewServeMux()
 	// The API: limits first, then who is calling, then the edge conventions.
-	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.clampPageSize(g.deadline(mux))))))
+	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.strictBody(g.clampPageSize(g.deadline(mux)))))))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
 	root.Handle("GET /docs/", http.StripPrefix("/docs", apiref.Handler()))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -189,6 +189,9 @@ func (p *proxy) handle(_ any, ss grpc.ServerStream) error {
 
 	// Authentication and the per-caller limit come before anything reaches a service.
 	in, _ := metadata.FromIncomingContext(ctx)
+	if len(in.Get("authorization")) > 1 {
+		return duplicateAuthorization().Err()
+	}
 	c, err := p.g.authenticate(ctx, first(in.Get("authorization")))
 	if err != nil {
 		return err

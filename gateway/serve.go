@@ -105,9 +105,19 @@ func restMarshaler(mux *runtime.ServeMux, r *http.Request) runtime.Marshaler {
 	return out
 }
 
+// duplicateAuthorization is the refusal of a call with more than one Authorization header: which
+// one counts would be a guess, and a proxy in front may have checked the other.
+func duplicateAuthorization() *status.Status {
+	return edgeError(codes.InvalidArgument, ReasonDuplicateAuthorization, "a request may carry one Authorization header")
+}
+
 // authenticateREST authenticates a REST call and applies the per-caller rate limit.
 func (g *Gateway) authenticateREST(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header.Values("Authorization")) > 1 {
+			writeStatus(w, http.StatusBadRequest, duplicateAuthorization())
+			return
+		}
 		c, err := g.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			g.errorHandler(r.Context(), g.mux, restMarshaler(g.mux, r), &challenger{ResponseWriter: w}, r, err)

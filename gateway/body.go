@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Reasons of the gateway's refusals of a request's form.
+const (
+	ReasonUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
+	ReasonTrailingData           = "REQUEST_BODY_TRAILING_DATA"
+	ReasonDuplicateAuthorization = "DUPLICATE_AUTHORIZATION"
+)
+
+// hasBody reports whether a request carries a body: announced by its length, or chunked.
+func hasBody(r *http.Request) bool {
+	return r.ContentLength > 0 || (r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody)
+}
+
+// jsonMediaType reports whether a Content-Type is JSON: application/json, with no parameter but
+// an optional UTF-8 charset (RFC 8259 JSON is UTF-8).
+func jsonMediaType(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// strictBody reads a REST request's body before anything decodes it, and refuses one that is not
+// exactly one JSON value: a body of another media type is 415, a body with bytes after its JSON
+// value 400 (grpc-gateway's decoder would read the first value and ignore the rest, so that
+// what the gateway checked and what a service saw could differ). A body over the cap is 413.
+func (g *Gateway) strictBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hasBody(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !jsonMediaType(r.Header.Get("Content-Type")) {
+			writeStatus(w, http.StatusUnsupportedMediaType, edgeError(codes.InvalidArgument, ReasonUnsupportedMediaType,
+				"a request body must be JSON: Content-Type: application/json"))
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeStatus(w, http.StatusRequestEntityTooLarge, g.bodyTooLargeStatus())
+				return
+			}
+			writeStatus(w, http.StatusBadRequest, edgeError(codes.InvalidArgument, "INVALID_ARGUMENT",
+				"the request body could not be read"))
+			return
+		}
+		if trailingData(body) {
+			writeStatus(w, http.StatusBadRequest, edgeError(codes.InvalidArgument, ReasonTrailingData,
+				"the request body must be one JSON value with nothing after it"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// trailingData reports whether body is a valid JSON value followed by more than whitespace. A
+// body that is not valid JSON is left to the decoder, which explains what is wrong with it.
+func trailingData(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return false
+	}
+	return len(bytes.Trim(body[dec.InputOffset():], " \t\r\n")) > 0
+}
