@@ -80,6 +80,16 @@ func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 
 // AddDays is the date n days after d (before it for a negative n).
 func (d Date) AddDays(n int) Date { return DateOf(d.Time().AddDate(0, 0, n)) }
 
+// AddMonths is the date n calendar months after d (before it for a negative n), on the same day
+// of the month or, when the month reached is shorter, on its last day: 31 January + 1 month is
+// the last day of February, 29 February 2028 + 12 months is 28 February 2029. A term or a
+// validity so computed never runs past its length.
+func (d Date) AddMonths(n int) Date {
+	first := time.Date(d.Year, d.Month, 1, 0, 0, 0, 0, time.UTC).AddDate(0, n, 0)
+	last := first.AddDate(0, 1, -1).Day()
+	return Date{Year: first.Year(), Month: first.Month(), Day: min(d.Day, last)}
+}
+
 // Before reports whether d is earlier than o.
 func (d Date) Before(o Date) bool { return d.Compare(o) < 0 }
 

@@ -87,3 +87,23 @@ func TestAddDays(t *testing.T) {
 		}
 	}
 }
+
+func TestAddMonths(t *testing.T) {
+	for _, c := range []struct {
+		d    Date
+		n    int
+		want Date
+	}{
+		{date(2027, 1, 31), 1, date(2027, 2, 28)},
+		{date(2028, 1, 31), 1, date(2028, 2, 29)},
+		{date(2028, 2, 29), 12, date(2029, 2, 28)},
+		{date(2027, 1, 1), 12, date(2028, 1, 1)},
+		{date(2027, 3, 31), -1, date(2027, 2, 28)},
+		{date(2027, 11, 15), 3, date(2028, 2, 15)},
+		{date(2027, 5, 10), 0, date(2027, 5, 10)},
+	} {
+		if got := c.d.AddMonths(c.n); got != c.want {
+			t.Errorf("%v.AddMonths(%d) = %v; want %v", c.d, c.n, got, c.want)
+		}
+	}
+}

@@ -213,11 +213,7 @@ func (a *Assessment) Cancel(reason string, now time.Time) error {
 // after its last valid day.
 func (a *Assessment) DueTime() time.Time { return a.ValidUntil.Time().AddDate(0, 0, 1) }
 
-// AddMonths returns d plus n calendar months, on the same day of the month or, when the target
-// month is shorter, on its last day (29 February 2028 + 12 months = 28 February 2029): a validity
-// never runs past its cadence.
-func AddMonths(d civil.Date, n int) civil.Date {
-	first := time.Date(d.Year, d.Month, 1, 0, 0, 0, 0, time.UTC).AddDate(0, n, 0)
-	last := first.AddDate(0, 1, -1).Day()
-	return civil.Date{Year: first.Year(), Month: first.Month(), Day: min(d.Day, last)}
-}
+// AddMonths returns d plus n calendar months (civil.Date.AddMonths): on the same day of the
+// month or, when the target month is shorter, on its last day, so a validity never runs past its
+// cadence.
+func AddMonths(d civil.Date, n int) civil.Date { return d.AddMonths(n) }

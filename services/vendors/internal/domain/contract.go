@@ -281,18 +281,12 @@ func (c *Contract) Compute(defaultWindow int32) {
 		c.CancelByDate, c.NoticeWindowOpenDate = Date{}, Date{}
 		return
 	}
-	c.CancelByDate = AddDays(c.EndDate, -int(c.NoticePeriodDays+c.DecisionBufferDays))
+	c.CancelByDate = c.EndDate.AddDays(-int(c.NoticePeriodDays + c.DecisionBufferDays))
 	window := c.NoticeWindowDays
 	if window == 0 {
 		window = defaultWindow
 	}
-	c.NoticeWindowOpenDate = AddDays(c.CancelByDate, -int(window))
-}
-
-// AddDays is the date n days after d (before it for a negative n).
-func AddDays(d Date, n int) Date {
-	t := d.Time().AddDate(0, 0, n)
-	return Date{Year: t.Year(), Month: t.Month(), Day: t.Day()}
+	c.NoticeWindowOpenDate = c.CancelByDate.AddDays(-int(window))
 }
 
 // Apply sets the fields named in paths to their values in f at time now and reports which of
@@ -491,8 +485,8 @@ func (c *Contract) Renew(defaultWindow int32, now time.Time) (termStart Date, er
 	if err := c.transition(ContractRenewed, now, ContractActive, ContractRenewed); err != nil {
 		return Date{}, err
 	}
-	termStart = AddDays(c.EndDate, 1)
-	c.EndDate = AddDays(AddMonths(termStart, int(c.RenewalTermMonths)), -1)
+	termStart = c.EndDate.AddDays(1)
+	c.EndDate = termStart.AddMonths(int(c.RenewalTermMonths)).AddDays(-1)
 	c.RenewalCount++
 	c.Compute(defaultWindow)
 	return termStart, nil

@@ -103,7 +103,7 @@ func (s *Server) TermEnded(ctx context.Context, t *sqlstore.Tx, item scheduler.F
 			DueTime: timestamppb.New(item.Due), FireTime: timestamppb.New(item.FiredAt), Version: c.Version}
 	}
 	// The next term's items are declared as of the day the term starts, not the worker's lag.
-	if err := tx.UpdateContract(ctx, c, prev, domain.AddDays(previousEnd, 1)); err != nil {
+	if err := tx.UpdateContract(ctx, c, prev, previousEnd.AddDays(1)); err != nil {
 		return err
 	}
 	after := contractToProto(c)

@@ -207,9 +207,9 @@ func ContractItemDue(c *domain.Contract, kind string) time.Time {
 	case ContractNoticeWindowKind:
 		return startOfDay(c.NoticeWindowOpenDate)
 	case ContractCancelByKind:
-		return startOfDay(domain.AddDays(c.CancelByDate, 1))
+		return startOfDay(c.CancelByDate.AddDays(1))
 	default:
-		return startOfDay(domain.AddDays(c.EndDate, 1))
+		return startOfDay(c.EndDate.AddDays(1))
 	}
 }
 
