@@ -36,15 +36,6 @@ type contractEnv struct {
 	db           *sqldb.DB
 }
 
-// secondDatabase is a database of db's engine for the second service of a test.
-func secondDatabase(t *testing.T, db testenv.Database) testenv.Database {
-	t.Helper()
-	if db.Engine == testenv.EnginePostgres {
-		return testenv.Postgres(t)
-	}
-	return testenv.SQLite(t)
-}
-
 // startContracts starts budget (fiscal years from April: FY2027 is April 2026 to March 2027)
 // and vendors calling it, at now, and seeds the approved BLOCK budget it-2027 with the lines
 // cloud (100 000.00 EUR) and tiny (10.00 EUR), and the ACTIVE vendor acme.
@@ -64,7 +55,7 @@ func startContractsOn(t *testing.T, db testenv.Database, budgetClock, vendorsClo
 			o.Scheduler = scheduler.Settings{PollInterval: 20 * time.Millisecond}
 		}
 	}
-	b := testkit.Start(t, secondDatabase(t, db), budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
+	b := testkit.Start(t, testenv.Another(t, db), budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
 		testkit.WithHostOptions(on(budgetClock)))
 	s := testkit.Start(t, db, vendors.Service(), testkit.WithHostOptions(func(o *host.Options) {
 		on(vendorsClock)(o)
