@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 )
@@ -17,6 +19,7 @@ const (
 	ReasonUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
 	ReasonTrailingData           = "REQUEST_BODY_TRAILING_DATA"
 	ReasonDuplicateAuthorization = "DUPLICATE_AUTHORIZATION"
+	ReasonBodyTimeout            = "REQUEST_BODY_TIMEOUT"
 )
 
 // hasBody reports whether a request carries a body: announced by its length, or chunked.
@@ -39,7 +42,8 @@ func jsonMediaType(contentType string) bool {
 	return true
 }
 
-// strictBody reads a REST request's body before anything decodes it, and refuses one that is not
+// strictBody reads a REST request's body before anything decodes it, within the BodyTimeout
+// setting (else 408), and refuses one that is not
 // exactly one JSON value: a body of another media type is 415, a body with bytes after its JSON
 // value 400 (grpc-gateway's decoder would read the first value and ignore the rest, so that
 // what the gateway checked and what a service saw could differ). A body over the cap is 413.
@@ -54,11 +58,19 @@ func (g *Gateway) strictBody(next http.Handler) http.Handler {
 				"a request body must be JSON: Content-Type: application/json"))
 			return
 		}
-		body, err := io.ReadAll(r.Body)
+		body, err := g.readBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				writeStatus(w, http.StatusRequestEntityTooLarge, g.bodyTooLargeStatus())
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The rest of the body may still be on its way: the connection cannot serve another
+				// request.
+				w.Header().Set("Connection", "close")
+				writeStatus(w, http.StatusRequestTimeout, edgeError(codes.DeadlineExceeded, ReasonBodyTimeout,
+					"the request body did not arrive within "+g.set.BodyTimeout.String()))
 				return
 			}
 			writeStatus(w, http.StatusBadRequest, edgeError(codes.InvalidArgument, "INVALID_ARGUMENT",
@@ -73,6 +85,21 @@ func (g *Gateway) strictBody(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody reads a request's body, which must arrive within the BodyTimeout setting: a client
+// that sends a byte now and then would otherwise hold a connection, a goroutine and a buffer for
+// as long as it likes. The connection's read deadline is lifted once the body is in, so that it
+// cannot end a long call.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(g.set.BodyTimeout)); err != nil {
+		// Every connection of the gateway's server supports read deadlines; a ResponseWriter
+		// that does not (a test's recorder) has no slow client either.
+		return io.ReadAll(r.Body)
+	}
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	return io.ReadAll(r.Body)
 }
 
 // trailingData reports whether body is a valid JSON value followed by more than whitespace. A

@@ -16,6 +16,7 @@ type Settings struct {
 	MaxPageSize    int `env:"MAX_PAGE_SIZE" default:"1000" help:"a REST pageSize above this is lowered to it before the call reaches a service"`
 
 	CallTimeout time.Duration `env:"CALL_TIMEOUT" default:"30s" help:"deadline of every call forwarded to a service, unless the client set a shorter one"`
+	BodyTimeout time.Duration `env:"BODY_TIMEOUT" default:"30s" help:"time a REST request's body has to arrive in full once its headers have; slower is 408"`
 
 	RateLimitPerKey      int `env:"RATE_LIMIT_PER_KEY" default:"3000" help:"calls per minute per authenticated caller (API key or token subject); 0: no limit"`
 	RateLimitPerKeyBurst int `env:"RATE_LIMIT_PER_KEY_BURST" default:"100" help:"calls a caller may make at once before the per-minute rate applies"`
@@ -41,6 +42,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.CallTimeout <= 0 {
 		s.CallTimeout = 30 * time.Second
+	}
+	if s.BodyTimeout <= 0 {
+		s.BodyTimeout = 30 * time.Second
 	}
 	return s
 }
