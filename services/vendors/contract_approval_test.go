@@ -2,11 +2,14 @@ package vendors_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
@@ -152,6 +155,85 @@ func TestApproveContractHoldExpiring(t *testing.T) {
 		}
 		if n := outboxCount(t, e.db, ".contract.activated"); n != 0 {
 			t.Errorf("contract.activated = %d, want none", n)
+		}
+	})
+}
+
+// TestConcurrentApprovals: concurrent approvals never commit more than a BLOCK line has, and
+// approvals racing for one contract activate it once, releasing the holds they did not use.
+func TestConcurrentApprovals(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := startContracts(t, db, dec4)
+		ctx := context.Background()
+
+		// 20 contracts of 10 000.00 EUR for January to March 2027, all inside FY2027, against a
+		// line of 100 000.00 EUR: ten fit.
+		names := make([]string, 20)
+		for i := range names {
+			c := cloudContract()
+			c.TotalValue, c.AnnualValue, c.EndDate, c.AutoRenew, c.RenewalTermMonths = eur(1_000_000), eur(4_000_000), day(2027, 3, 31), false, 0
+			names[i] = e.pending(t, fmt.Sprintf("c%02d", i), c).GetName()
+		}
+		var active atomic.Int32
+		testkit.Concurrently(t, len(names), func(i int) error {
+			_, err := e.approver.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: names[i], RequestId: newRequestID()})
+			if err == nil {
+				active.Add(1)
+				return nil
+			}
+			if info, _ := rpc.Details(err); status.Code(err) == codes.FailedPrecondition && info.GetMetadata()["peer_reason"] == "INSUFFICIENT_FUNDS" {
+				return nil
+			}
+			return err
+		})
+		if active.Load() != 10 {
+			t.Errorf("%d of 20 approvals succeeded; want the 10 the line can hold", active.Load())
+		}
+		line, err := e.budgetClient.GetBudgetLine(ctx, &budgetv1.GetBudgetLineRequest{Name: "budgets/it-2027/lines/cloud"})
+		if err != nil || minor(line.GetHeldAmount()) != 10_000_000 || minor(line.GetAvailableAmount()) != 0 {
+			t.Errorf("line = %v, %v; want 100 000.00 held and nothing available", line, err)
+		}
+		if n := outboxCount(t, e.db, ".contract.activated"); n != 10 {
+			t.Errorf("contract.activated = %d, want 10", n)
+		}
+
+		// Eight approvers of one contract: one activates it, the other holds are released.
+		budgetLine := "budgets/it-2027/lines/tiny"
+		one := cloudContract()
+		one.TotalValue, one.AnnualValue, one.EndDate, one.BudgetLine, one.AutoRenew, one.RenewalTermMonths = eur(100), eur(400), day(2027, 3, 31), budgetLine, false, 0
+		name := e.pending(t, "one", one).GetName()
+		var won atomic.Int32
+		testkit.Concurrently(t, 8, func(i int) error {
+			_, err := e.approver.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: name, RequestId: newRequestID()})
+			switch {
+			case err == nil:
+				won.Add(1)
+				return nil
+			case status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.Aborted:
+				return nil
+			}
+			return err
+		})
+		got := e.get(t, name)
+		if won.Load() != 1 || got.GetState() != vendorsv1.Contract_ACTIVE {
+			t.Fatalf("%d approvals won; contract %v", won.Load(), got)
+		}
+		held := 0
+		for _, h := range e.holdsOf(t, name) {
+			switch h.GetState() {
+			case budgetv1.Hold_HELD:
+				held++
+				if h.GetName() != got.GetHold() {
+					t.Errorf("held %s; the contract names %s", h.GetName(), got.GetHold())
+				}
+			case budgetv1.Hold_RELEASED:
+			default:
+				t.Errorf("hold %v; want HELD or RELEASED", h)
+			}
+		}
+		if held != 1 {
+			t.Errorf("%d holds HELD for the contract; want the one it names", held)
 		}
 	})
 }
