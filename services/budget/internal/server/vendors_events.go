@@ -33,9 +33,9 @@ import (
 //     fiscal year.
 //
 // The contract's commitments are those of its line with the contract's name as source reference
-// (source CONTRACT when budget records them; a hold's conversion keeps the hold's source). Every event but the activation needs the activation's commitment: until it
-// exists the event fails and is delivered again later (events of different resources, such as
-// an invoice, may be applied before a contract's activation that failed once).
+// (source CONTRACT when budget records them; a hold's conversion keeps the hold's source). Every
+// event but the activation needs the activation's commitment: until it exists the event fails and
+// is delivered again later (see VendorsConsumers).
 //
 // Each effect has an ID derived from what it applies (the contract, the renewal's term, the
 // invoice), so that applying a copy of an event changes nothing even past the inbox.
