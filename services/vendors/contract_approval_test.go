@@ -237,3 +237,53 @@ func TestConcurrentApprovals(t *testing.T) {
 		}
 	})
 }
+
+// TestContractInBudget runs vendors and budget on one NATS server, so that budget consumes the
+// vendors events: the approval's hold becomes the contract's commitment, an invoice becomes an
+// actual that reduces it, and the termination releases what remains.
+func TestContractInBudget(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		shared := testenv.NATSServer(t)
+		fake := clock.NewFake(dec4)
+		e := startContractsWith(t, db, fake, fake, &shared)
+		ctx := context.Background()
+		const lineName = "budgets/it-2027/lines/cloud"
+		line := func() *budgetv1.BudgetLine {
+			l, err := e.budgetClient.GetBudgetLine(ctx, &budgetv1.GetBudgetLineRequest{Name: lineName})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		waitLine := func(ok func(l *budgetv1.BudgetLine) bool) {
+			t.Helper()
+			testkit.Eventually(t, 20*time.Second, func() bool { return ok(line()) })
+		}
+
+		c := e.mustActive(t, "cloud", cloudContract())
+		// 90 of the term's 365 days fall in FY2027: 295 890 of 1 200 000 cents.
+		waitLine(func(l *budgetv1.BudgetLine) bool {
+			return minor(l.GetCommittedAmount()) == 295_890 && minor(l.GetHeldAmount()) == 0
+		})
+		hold, err := e.budgetClient.GetHold(ctx, &budgetv1.GetHoldRequest{Name: c.GetHold()})
+		if err != nil || hold.GetState() != budgetv1.Hold_CONVERTED || hold.GetCommitment() == "" {
+			t.Errorf("hold after contract.activated = %v, %v; want CONVERTED into the commitment", hold, err)
+		}
+
+		if _, err := e.client.RecordInvoice(ctx, &vendorsv1.RecordInvoiceRequest{Parent: c.GetName(), Invoice: &vendorsv1.Invoice{
+			InvoiceNumber: "INV-1", Amount: eur(100_000), InvoiceDate: day(2027, 1, 31)}}); err != nil {
+			t.Fatal(err)
+		}
+		waitLine(func(l *budgetv1.BudgetLine) bool {
+			return minor(l.GetActualAmount()) == 100_000 && minor(l.GetCommittedAmount()) == 195_890
+		})
+
+		if _, err := e.client.TerminateContract(ctx, &vendorsv1.TerminateContractRequest{Name: c.GetName(), Reason: "replaced"}); err != nil {
+			t.Fatal(err)
+		}
+		waitLine(func(l *budgetv1.BudgetLine) bool {
+			return minor(l.GetCommittedAmount()) == 0 && minor(l.GetActualAmount()) == 100_000
+		})
+	})
+}

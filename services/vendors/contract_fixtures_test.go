@@ -48,6 +48,17 @@ func startContracts(t *testing.T, db testenv.Database, now time.Time) *contractE
 // startContractsOn is startContracts with budget on budgetClock and vendors on vendorsClock.
 func startContractsOn(t *testing.T, db testenv.Database, budgetClock, vendorsClock *clock.Fake) *contractEnv {
 	t.Helper()
+	return startContractsWith(t, db, budgetClock, vendorsClock, nil)
+}
+
+// startContractsWith is startContractsOn with both services on the NATS server shared, when
+// given: budget then consumes the vendors events, as in production.
+func startContractsWith(t *testing.T, db testenv.Database, budgetClock, vendorsClock *clock.Fake, shared *testenv.NATS) *contractEnv {
+	t.Helper()
+	var natsOpt []testkit.Option
+	if shared != nil {
+		natsOpt = append(natsOpt, testkit.WithNATS(*shared))
+	}
 	fake := vendorsClock
 	on := func(c *clock.Fake) func(o *host.Options) {
 		return func(o *host.Options) {
@@ -56,11 +67,14 @@ func startContractsOn(t *testing.T, db testenv.Database, budgetClock, vendorsClo
 		}
 	}
 	b := testkit.Start(t, testenv.Another(t, db), budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
-		testkit.WithHostOptions(on(budgetClock)))
-	s := testkit.Start(t, db, vendors.Service(), testkit.WithHostOptions(func(o *host.Options) {
+		append(natsOpt, testkit.WithHostOptions(func(o *host.Options) {
+			on(budgetClock)(o)
+			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 200*time.Millisecond
+		}))...)
+	s := testkit.Start(t, db, vendors.Service(), append(natsOpt, testkit.WithHostOptions(func(o *host.Options) {
 		on(vendorsClock)(o)
 		o.Peers = map[string]string{"budget": b.Addr}
-	}))
+	}))...)
 	e := &contractEnv{
 		env:          &env{Service: s, client: vendorsv1.NewVendorsServiceClient(s.Conn)},
 		approver:     vendorsv1.NewVendorsServiceClient(s.ConnAs(t, "apiKeys/approver")),
