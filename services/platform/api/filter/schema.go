@@ -62,8 +62,9 @@ type Field struct {
 	Value func(any) (any, error)
 	// Sort is the SQL expression to order by, when it differs from Column; it must never be
 	// NULL so that ordering and keyset comparisons agree on both engines (e.g.
-	// "COALESCE(parent_id, '')"). A Nullable field without Sort cannot be ordered by, nor can a
-	// Repeated one.
+	// "COALESCE(parent_id, '')"). A Nullable or Enum field without Sort cannot be ordered by, nor
+	// can a Repeated one; an Enum field's Sort orders by the number the column stores (e.g.
+	// "type"), in the order the API declares the values.
 	Sort string
 }
 

@@ -31,6 +31,10 @@ var (
 		{Path: "parent", Column: "parent", Type: filter.String, Nullable: true, Sort: "COALESCE(parent, '')",
 			Get: func(it item) any { return it.parent }},
 		{Path: "reviewer", Column: "reviewer", Type: filter.String, Nullable: true},
+		// Enums: one the order cannot use, one it orders by the stored number.
+		{Path: "kind", Column: "kind", Type: filter.Enum, Enum: map[string]any{"SMALL": 1, "LARGE": 2}},
+		{Path: "level", Column: "level", Type: filter.Enum, Enum: map[string]any{"LOW": 1, "HIGH": 2}, Sort: "level",
+			Get: func(it item) any { return it.level }},
 		{Path: "tags", Column: "SELECT 1", Type: filter.String, Repeated: true},
 	})
 	res = table.Resource
@@ -38,7 +42,7 @@ var (
 
 type item struct {
 	id, name, parent string
-	size             int64
+	size, level      int64
 	active           bool
 	at               time.Time
 }
@@ -54,6 +58,7 @@ func TestParseOrder(t *testing.T) {
 		{" size  DESC ,display_name asc ", "size DESC, display_name ASC, id ASC"},
 		{"name desc", "id DESC"},
 		{"parent, name desc", "COALESCE(parent, '') ASC, id DESC"},
+		{"level desc", "level DESC, id ASC"},
 	}
 	for _, tt := range tests {
 		o, err := listing.ParseOrder(tt.orderBy, res.Schema, "name")
@@ -61,13 +66,27 @@ func TestParseOrder(t *testing.T) {
 			t.Errorf("ParseOrder(%q) = %v, %v; want %q", tt.orderBy, o, err, tt.sql)
 		}
 	}
-	for _, bad := range []string{"colour", "size sideways", "size desc desc", "size,", ",size", "size, size desc", "tags", "reviewer", "id"} {
+	for _, bad := range []string{"colour", "size sideways", "size desc desc", "size,", ",size", "size, size desc", "tags", "reviewer", "id", "kind"} {
 		_, err := listing.ParseOrder(bad, res.Schema, "name")
 		fe := fault.As(err)
 		if fe == nil || fe.Kind != fault.InvalidArgument || len(fe.Violations) != 1 ||
 			fe.Violations[0].Field != "order_by" || fe.Violations[0].Reason != listing.ReasonInvalidOrder {
 			t.Errorf("ParseOrder(%q) error = %v, want a violation on order_by", bad, err)
 		}
+	}
+}
+
+// TestEnumOrderKey: the sort key of an enum ordered by its stored number survives the page token.
+func TestEnumOrderKey(t *testing.T) {
+	o, err := listing.ParseOrder("level desc", res.Schema, "name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := item{id: "a", level: 2}
+	key := o.Key(func(path string) any { return table.Value(it, path) })
+	where, args, err := o.After(key, 1)
+	if err != nil || where != "((level < $1) OR (level = $2 AND id > $3))" || !slices.Equal(args, []any{int64(2), int64(2), "a"}) {
+		t.Errorf("After(%v) = %q, %v, %v", key, where, args, err)
 	}
 }
 

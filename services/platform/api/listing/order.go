@@ -74,13 +74,13 @@ func ParseOrder(orderBy string, schema filter.Schema, key string) (*Order, error
 func sortTerm(schema filter.Schema, path string, desc bool) (term, error) {
 	f, ok := schema[path]
 	expr := f.Sort
-	if expr == "" && !f.Nullable {
+	if expr == "" && !f.Nullable && f.Type != filter.Enum {
 		expr = f.Column
 	}
 	if !ok || f.Repeated || expr == "" {
 		var sortable []string
 		for _, n := range schema.Names() {
-			if f := schema[n]; !f.Repeated && (f.Sort != "" || !f.Nullable) {
+			if f := schema[n]; !f.Repeated && (f.Sort != "" || !f.Nullable && f.Type != filter.Enum) {
 				sortable = append(sortable, n)
 			}
 		}
@@ -189,6 +189,9 @@ func decode(t filter.Type, s string) (any, error) {
 		return ts.UTC(), err
 	case filter.String:
 		return s, nil
+	case filter.Enum:
+		// An enum is ordered by its Sort expression over the stored number (see filter.Field).
+		return strconv.ParseInt(s, 10, 64)
 	}
 	return nil, fmt.Errorf("cannot order by a %v", t)
 }

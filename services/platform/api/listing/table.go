@@ -19,8 +19,9 @@ type Field[T any] struct {
 	Type   filter.Type
 	// Get returns the item's value of the field as the column stores it (the ID for a name, ""
 	// for an unset reference sorted by COALESCE(column, '')): a string, int64, bool or
-	// time.Time. A field the order cannot use (an enum, a repeated field, a nullable one without
-	// Sort) has none.
+	// time.Time. A field the order cannot use (an enum or a nullable one without Sort, a
+	// repeated field) has none; an enum with Sort, which orders by the stored number, returns that
+	// number as an int64.
 	Get func(T) any
 	// Nullable, Repeated, Enum, Value and Sort are those of filter.Field.
 	Nullable, Repeated bool
@@ -45,7 +46,7 @@ func NewTable[T any](key string, fields []Field[T]) *Table[T] {
 		if _, dup := t.Schema[f.Path]; dup {
 			panic(fmt.Sprintf("listing: field %q named twice", f.Path))
 		}
-		sortable := !f.Repeated && f.Type != filter.Enum && (!f.Nullable || f.Sort != "")
+		sortable := !f.Repeated && (f.Type != filter.Enum || f.Sort != "") && (!f.Nullable || f.Sort != "")
 		if sortable && f.Get == nil {
 			panic(fmt.Sprintf("listing: field %q can be ordered by but has no Get", f.Path))
 		}
