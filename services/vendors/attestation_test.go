@@ -127,6 +127,8 @@ func TestAttestations(t *testing.T) {
 			{"vendors/-", "status = EXPIRED", "expiry_date desc", "[vendors/acme/attestations/today vendors/acme/attestations/expired]"},
 			{"vendors/-", "status != EXPIRED", "expiry_date", "[vendors/acme/attestations/edge vendors/acme/attestations/valid " + other.GetName() + "]"},
 			{"vendors/-", "type = OTHER", "", "[" + other.GetName() + "]"},
+			{"vendors/-", "", "type desc, expiry_date", "[" + other.GetName() + " vendors/acme/attestations/expired vendors/acme/attestations/today " +
+				"vendors/acme/attestations/edge vendors/acme/attestations/valid]"},
 			{"vendors/-", "vendor = \"vendors/beta\" OR issuer = \"BSI\"", "", "[vendors/acme/attestations/valid " + other.GetName() + "]"},
 		} {
 			if got := list(c.parent, c.filter, c.order); got != c.want {

@@ -191,7 +191,9 @@ func TestVendorValidation(t *testing.T) {
 }
 
 // setAssessment stands for a completed assessment: it sets the columns the assessments keep on
-// the vendor directly.
+// the vendor directly, so that a test can put the end of its validity on any day (yesterday,
+// today) without completing one and moving the clock a year. TestAssessmentLifecycle activates a
+// tier-1 vendor through a real completion.
 func setAssessment(t *testing.T, db *sqldb.DB, vendorID string, rating vendorsv1.RiskRating, validUntil string) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), `UPDATE vendors SET latest_assessment_id = 'a1', latest_risk_rating = $2,

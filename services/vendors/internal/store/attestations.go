@@ -66,7 +66,9 @@ func AttestationTable(today domain.Date) *listing.Table[*domain.Attestation] {
 			Get: func(a *domain.Attestation) any { return a.VendorID + "/" + a.ID }},
 		{Path: "vendor", Column: "vendor_id", Type: filter.String, Value: listing.NameID("vendor", domain.VendorPattern),
 			Get: func(a *domain.Attestation) any { return a.VendorID }},
-		{Path: "type", Column: "type", Type: filter.Enum, Enum: listing.EnumNumbers(vendorsv1.Attestation_TYPE_UNSPECIFIED.Descriptor())},
+		// Ordered by the stored number: the order the API declares the types in.
+		{Path: "type", Column: "type", Type: filter.Enum, Enum: listing.EnumNumbers(vendorsv1.Attestation_TYPE_UNSPECIFIED.Descriptor()),
+			Sort: "type", Get: func(a *domain.Attestation) any { return int64(a.Type) }},
 		{Path: "display_name", Column: "display_name", Type: filter.String, Get: func(a *domain.Attestation) any { return a.DisplayName }},
 		{Path: "issuer", Column: "issuer", Type: filter.String, Get: func(a *domain.Attestation) any { return a.Issuer }},
 		{Path: "issue_date", Column: "issue_date", Type: filter.String, Nullable: true, Sort: "COALESCE(issue_date, '')",
