@@ -89,6 +89,8 @@ type Options struct {
 	Reflection bool
 	// Settings are the operator's listener settings and limits.
 	Settings Settings
+	// refusalTicks, when set, replaces the per-minute ticker of the refusals' summary (tests).
+	refusalTicks <-chan time.Time
 	// MeterProvider records the gateway's HTTP and gRPC metrics (default: the global one, which
 	// telemetry.Setup installs).
 	MeterProvider metric.MeterProvider
@@ -111,6 +113,9 @@ type Gateway struct {
 	perKey   *limiter
 	serverMu sync.Mutex
 	server   *http.Server // set by Serve
+
+	refused     *refusals
+	stopSummary func() // stops the refusals' summary and waits for its last line
 }
 
 // New connects to the backends and builds the handler. Connections are lazy: a backend that is
@@ -201,6 +206,26 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		g.log.Warn("gateway without an authenticator: calls are not authenticated and carry no identity, so services refuse them")
 	}
 
+	// The refusals' summary, stopped by Close.
+	g.refused = newRefusals(g.log, time.Now())
+	ticks := opts.refusalTicks
+	stopTicker := func() {}
+	if ticks == nil {
+		ticker := time.NewTicker(refusalSummaryEvery)
+		ticks, stopTicker = ticker.C, ticker.Stop
+	}
+	summaryCtx, cancelSummary := context.WithCancel(context.WithoutCancel(ctx))
+	summaryDone := make(chan struct{})
+	go func() {
+		defer close(summaryDone)
+		g.refused.run(summaryCtx, ticks)
+	}()
+	g.stopSummary = sync.OnceFunc(func() {
+		cancelSummary()
+		<-summaryDone
+		stopTicker()
+	})
+
 	root := http.NewServeMux()
 	// The API: limits first, then who is calling, then the edge conventions.
 	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.strictBody(g.clampPageSize(g.deadline(mux)))))))
@@ -237,6 +262,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) Close() error {
 	if g.grpc != nil {
 		g.grpc.Stop() // ends any gRPC call still running through the proxy
+	}
+	if g.stopSummary != nil {
+		g.stopSummary()
 	}
 	var errs []error
 	for _, c := range g.conns {
@@ -381,6 +409,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog logs each request: failures at info (server errors at error), successes at debug.
+// Refusals (401, 429) are logged at debug and counted in the refusals' summary.
 func (g *Gateway) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -388,6 +417,10 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
 		switch {
+		case rec.code == http.StatusUnauthorized:
+			g.refused.add(refusedUnauthenticated, clientIP(r.RemoteAddr))
+		case rec.code == http.StatusTooManyRequests:
+			g.refused.add(refusedRateLimited, clientIP(r.RemoteAddr))
 		case rec.code >= 500:
 			level = slog.LevelError
 		case rec.code >= 400:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -167,11 +168,7 @@ func (l serviceList) GetServiceInfo() map[string]grpc.ServiceInfo {
 func (p *proxy) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
 	defer func() { p.g.logCall(ss.Context(), info.FullMethod, start, err) }()
-	addr := ""
-	if pr, ok := peer.FromContext(ss.Context()); ok && pr.Addr != nil {
-		addr = clientIP(pr.Addr.String())
-	}
-	if ok, after := p.g.perIP.allow(addr, time.Now()); !ok {
+	if ok, after := p.g.perIP.allow(peerIP(ss.Context()), time.Now()); !ok {
 		_ = ss.SetHeader(metadata.Pairs("retry-after", retryAfterSeconds(after)))
 		return rateLimited("from this address", after).Err()
 	}
@@ -341,12 +338,39 @@ func first(vs []string) string {
 	return vs[0]
 }
 
+// peerIP is the address of the client of a gRPC call.
+func peerIP(ctx context.Context) string {
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		return clientIP(pr.Addr.String())
+	}
+	return ""
+}
+
+// reasonOf is the ErrorInfo reason of a status error, if it has one.
+func reasonOf(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
 // logCall is the gRPC counterpart of the access log.
 func (g *Gateway) logCall(ctx context.Context, method string, start time.Time, err error) {
 	c := status.Code(err)
 	level := slog.LevelDebug
 	switch c {
 	case codes.OK:
+	case codes.Unauthenticated:
+		// Refusals: debug, and counted in the refusals' summary (see accessLog).
+		g.refused.add(refusedUnauthenticated, peerIP(ctx))
+	case codes.ResourceExhausted:
+		if reasonOf(err) != ReasonRateLimited {
+			level = slog.LevelInfo // a message over the size limit, a service's quota
+			break
+		}
+		g.refused.add(refusedRateLimited, peerIP(ctx))
 	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable, codes.DeadlineExceeded:
 		level = slog.LevelError
 	default:
