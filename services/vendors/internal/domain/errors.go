@@ -89,3 +89,9 @@ var (
 	ErrAttestationExists   = fault.New(fault.AlreadyExists, "ATTESTATION_ALREADY_EXISTS", "an attestation with this ID already exists")
 	ErrExpiryNotAfterIssue = fault.New(fault.InvalidArgument, "EXPIRY_NOT_AFTER_ISSUE", "expiry_date must be after issue_date")
 )
+
+// Errors of scorecards.
+var (
+	ErrScorecardNotFound = fault.New(fault.NotFound, "SCORECARD_NOT_FOUND",
+		"scorecard not found: a vendor has scorecards from the quarter it was created in to the current one")
+)

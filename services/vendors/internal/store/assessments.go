@@ -273,3 +273,10 @@ func (t Tx) BumpAssessment(ctx context.Context, a *domain.Assessment) error {
 	a.Version++
 	return nil
 }
+
+// CompletedAssessments returns the vendor's COMPLETED assessments, oldest completion first: what
+// the vendor's scorecards read its risk rating at the end of a quarter from.
+func (s Store) CompletedAssessments(ctx context.Context, vendorID string) ([]*domain.Assessment, error) {
+	const q = `SELECT ` + assessmentColumns + ` FROM assessments WHERE vendor_id = $1 AND state = $2 ORDER BY complete_time, id`
+	return sqlstore.All(ctx, s.db, "completed assessments of vendor "+vendorID, scanAssessment, q, vendorID, domain.AssessmentCompleted)
+}

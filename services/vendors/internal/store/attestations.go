@@ -200,3 +200,10 @@ func (t Tx) CancelVendorReminders(ctx context.Context, vendorID string) error {
 	}
 	return nil
 }
+
+// VendorAttestations returns every attestation of the vendor, in ID order: what the vendor's
+// scorecards read the status of its attestations from.
+func (s Store) VendorAttestations(ctx context.Context, vendorID string) ([]*domain.Attestation, error) {
+	const q = `SELECT ` + attestationColumns + ` FROM attestations WHERE vendor_id = $1 ORDER BY id`
+	return sqlstore.All(ctx, s.q, "attestations of vendor "+vendorID, scanAttestation, q, vendorID)
+}

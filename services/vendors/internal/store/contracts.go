@@ -250,3 +250,10 @@ func contractItemKey(name, kind string) string { return name + ":" + kind }
 func (r reader) ContractItem(ctx context.Context, name, kind string) (scheduler.State, error) {
 	return scheduler.Get(ctx, r.q, contractItemKey(name, kind))
 }
+
+// VendorContracts returns every contract of the vendor, in ID order: what the vendor's
+// scorecards compute the contract value of a quarter from.
+func (s Store) VendorContracts(ctx context.Context, vendorID string) ([]*domain.Contract, error) {
+	const q = `SELECT ` + contractColumns + ` FROM contracts WHERE vendor_id = $1 ORDER BY id`
+	return sqlstore.All(ctx, s.q, "contracts of vendor "+vendorID, scanContract, q, vendorID)
+}

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
@@ -95,4 +97,27 @@ func (t Tx) InsertInvoice(ctx context.Context, i *domain.Invoice) error {
 	}, q, i.VendorID, i.ContractID, i.ID, i.InvoiceNumber, i.Amount.Minor, string(i.Amount.Currency), i.InvoiceDate.String(),
 		nullDate(i.DueDate), nullDate(i.ServicePeriodStart), nullDate(i.ServicePeriodEnd), i.Description, i.Creator,
 		i.CreateTime, i.Version)
+}
+
+// InvoiceMonthTotals returns the sums of the vendor's invoices by month of their invoice date and
+// currency, in month then currency order: what the vendor's scorecards compute a quarter's spend
+// from, and which quarters have invoices.
+func (s Store) InvoiceMonthTotals(ctx context.Context, vendorID string) ([]domain.InvoiceMonthTotal, error) {
+	const q = `SELECT SUBSTR(invoice_date, 1, 7) AS month, amount_currency, CAST(SUM(amount_minor) AS BIGINT)
+		FROM invoices WHERE vendor_id = $1 GROUP BY SUBSTR(invoice_date, 1, 7), amount_currency ORDER BY month, amount_currency`
+	return sqlstore.All(ctx, s.q, "invoice totals of vendor "+vendorID, func(sc sqlstore.Scanner) (domain.InvoiceMonthTotal, error) {
+		var (
+			t          domain.InvoiceMonthTotal
+			month, cur string
+		)
+		if err := sc.Scan(&month, &cur, &t.Amount.Minor); err != nil {
+			return t, err
+		}
+		m, err := civil.ParseMonth(month)
+		if err != nil {
+			return t, fmt.Errorf("stored invoice month %q: %w", month, err)
+		}
+		t.Month, t.Amount.Currency = m, money.Currency(cur)
+		return t, nil
+	}, q, vendorID)
 }
