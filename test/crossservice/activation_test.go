@@ -161,10 +161,15 @@ func (s *stack) activeVendor(t *testing.T, id string) string {
 // FY2027) on line, and submits it.
 func (s *stack) submittedContract(t *testing.T, vendor, id, line string, total int64) string {
 	t.Helper()
+	return s.submit(t, vendor, id, &vendorsv1.Contract{Title: "Contract " + id, TotalValue: usd(total), AnnualValue: usd(total * 2),
+		StartDate: day(2026, 10, 1), EndDate: day(2027, 3, 31), BudgetLine: line})
+}
+
+// submit creates the contract and submits it.
+func (s *stack) submit(t *testing.T, vendor, id string, contract *vendorsv1.Contract) string {
+	t.Helper()
 	ctx := context.Background()
-	c, err := s.v.CreateContract(ctx, &vendorsv1.CreateContractRequest{Parent: vendor, ContractId: id, Contract: &vendorsv1.Contract{
-		Title: "Contract " + id, TotalValue: usd(total), AnnualValue: usd(total * 2),
-		StartDate: day(2026, 10, 1), EndDate: day(2027, 3, 31), BudgetLine: line}})
+	c, err := s.v.CreateContract(ctx, &vendorsv1.CreateContractRequest{Parent: vendor, ContractId: id, Contract: contract})
 	if err != nil {
 		t.Fatalf("create contract %s: %v", id, err)
 	}
@@ -257,6 +262,59 @@ func TestContractLifecycleInBudget(t *testing.T) {
 		})
 		if c := s.commitmentsOf(t, line, contract)[0]; c.GetState() != budgetv1.Commitment_RELEASED {
 			t.Errorf("commitment after the termination = %v; want RELEASED", c)
+		}
+	})
+}
+
+// TestRenewalAndExpiryInBudget lets the calendar end two contracts' first terms: vendors'
+// scheduler renews the auto-renewing one, and budget commits the new term; it expires the other,
+// and budget releases its commitment.
+func TestRenewalAndExpiryInBudget(t *testing.T) {
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		s := startStack(t, db)
+		ctx := context.Background()
+		line := s.approvedBudget(t, "cal-2027", budgetv1.Budget_WARN, 10_000_000)
+		vendor := s.activeVendor(t, "umbrella")
+		renewing := s.submit(t, vendor, "support", &vendorsv1.Contract{Title: "Support", TotalValue: usd(300_000),
+			AnnualValue: usd(1_200_000), StartDate: day(2026, 10, 1), EndDate: day(2026, 12, 31), BudgetLine: line,
+			AutoRenew: true, RenewalTermMonths: 3})
+		ending := s.submit(t, vendor, "audit", &vendorsv1.Contract{Title: "Audit", TotalValue: usd(100_000),
+			AnnualValue: usd(400_000), StartDate: day(2026, 10, 1), EndDate: day(2026, 12, 31), BudgetLine: line})
+		for _, c := range []string{renewing, ending} {
+			if _, err := s.vApprover.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c}); err != nil {
+				t.Fatalf("approve %s: %v", c, err)
+			}
+		}
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if f := s.lineFigures(t, "cal-2027"); minorOf(f.GetCommitted()) != 400_000 {
+				return fmt.Errorf("line: committed %d", minorOf(f.GetCommitted()))
+			}
+			return nil
+		})
+
+		// The first terms end on 2026-12-31: the next day, the renewal and the expiry.
+		s.clock.Set(time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC))
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if n := len(s.commitmentsOf(t, line, renewing)); n != 2 {
+				return fmt.Errorf("%s has %d commitments", renewing, n)
+			}
+			if c := s.commitmentsOf(t, line, ending); len(c) != 1 || c[0].GetState() != budgetv1.Commitment_RELEASED {
+				return fmt.Errorf("%s's commitments: %v", ending, c)
+			}
+			return nil
+		})
+		// 12,000.00 a year for 3 months; the first term's commitment stays (no invoice yet).
+		var renewal *budgetv1.Commitment
+		for _, c := range s.commitmentsOf(t, line, renewing) {
+			if c.GetExpectedDate().GetYear() == 2027 {
+				renewal = c
+			}
+		}
+		if renewal == nil || minorOf(renewal.GetConvertedAmount()) != 300_000 || renewal.GetExpectedDate().GetMonth() != 1 {
+			t.Fatalf("renewal's commitment = %v; want 3000.00 expected 2027-01-01", renewal)
+		}
+		if f := s.lineFigures(t, "cal-2027"); minorOf(f.GetCommitted()) != 600_000 {
+			t.Errorf("line: committed %d; want 600000", minorOf(f.GetCommitted()))
 		}
 	})
 }
