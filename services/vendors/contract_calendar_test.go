@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -116,6 +118,28 @@ func TestContractCalendar(t *testing.T) {
 			if n := count(ev, name)(); n != want {
 				t.Errorf("%s of the contract terminated in its second term = %d, want %d", ev, n, want)
 			}
+		}
+	})
+}
+
+// TestContractNoticeWindowMoves: changing notice_window_days of a contract in force moves its
+// reminder in the same transaction; the old date fires nothing.
+func TestContractNoticeWindowMoves(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := startContracts(t, db, dec4)
+		c := e.mustActive(t, "moved", cloudContract())
+		up, err := e.client.UpdateContract(context.Background(), &vendorsv1.UpdateContractRequest{
+			Contract:   &vendorsv1.Contract{Name: c.GetName(), NoticeWindowDays: 10},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notice_window_days"}}})
+		if err != nil || dateString(up.GetNoticeWindowOpenDate()) != "2027-08-23" || up.GetState() != vendorsv1.Contract_ACTIVE {
+			t.Fatalf("update the window of an active contract = %v, %v; want it opening 2027-08-23", up, err)
+		}
+		e.clock.Set(midnight(2027, 8, 23))
+		testkit.Eventually(t, 10*time.Second, func() bool { return outboxOf(t, e.db, ".contract.notice_window_opened", c.GetName()) > 0 })
+		nw := events(t, e.db, ".contract.notice_window_opened", func() *vendorsv1.ContractNoticeWindowOpened { return &vendorsv1.ContractNoticeWindowOpened{} })
+		if len(nw) != 1 || !nw[0].GetDueTime().AsTime().Equal(midnight(2027, 8, 23)) {
+			t.Errorf("notice_window_opened = %v; want one, due 2027-08-23, none at the old 2027-07-04", nw)
 		}
 	})
 }
