@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 )
 
 // api is what the scenarios call, over one of the three paths the harness compares.
@@ -25,6 +26,11 @@ type api interface {
 	ListCostCenters(ctx context.Context, filter string, pageSize int) (int, error)
 	// ReleaseCommitment releases one cent of a commitment (a custom method that changes state).
 	ReleaseCommitment(ctx context.Context, name, currency string) error
+	// CreateVendor creates a vendor of tier 3.
+	CreateVendor(ctx context.Context, id string) error
+	// ActivateContract creates a contract under vendor on the budget line, submits it and
+	// approves it: three calls.
+	ActivateContract(ctx context.Context, vendor, id, line string) error
 }
 
 // The three paths.
@@ -34,11 +40,12 @@ const (
 	pathDirect  = "gRPC direct to service"
 )
 
-// grpcAPI calls the budget service's gRPC API, through the gateway (API key) or directly
-// (identity token, playing the gateway).
+// grpcAPI calls the budget and vendors services' gRPC APIs, through the gateway (API key) or
+// directly (identity token, playing the gateway).
 type grpcAPI struct {
-	conn   *grpc.ClientConn
-	client budgetv1.BudgetServiceClient
+	conns   []*grpc.ClientConn
+	client  budgetv1.BudgetServiceClient
+	vendors vendorsv1.VendorsServiceClient
 }
 
 // apiKeyCreds sends an API key as the gateway expects it on gRPC.
@@ -49,15 +56,27 @@ func (k apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]
 }
 func (apiKeyCreds) RequireTransportSecurity() bool { return false }
 
-func dialGRPC(addr string, creds grpc.DialOption) (*grpcAPI, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), creds)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+// dialGRPC connects to budget at addr and to vendors at vendorsAddr (the same address through
+// the gateway).
+func dialGRPC(addr, vendorsAddr string, creds grpc.DialOption) (*grpcAPI, error) {
+	g := &grpcAPI{}
+	for _, a := range []string{addr, vendorsAddr} {
+		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()), creds)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("dial %s: %w", a, err)
+		}
+		g.conns = append(g.conns, conn)
 	}
-	return &grpcAPI{conn: conn, client: budgetv1.NewBudgetServiceClient(conn)}, nil
+	g.client, g.vendors = budgetv1.NewBudgetServiceClient(g.conns[0]), vendorsv1.NewVendorsServiceClient(g.conns[1])
+	return g, nil
 }
 
-func (g *grpcAPI) close() { g.conn.Close() }
+func (g *grpcAPI) close() {
+	for _, c := range g.conns {
+		c.Close()
+	}
+}
 
 func (g *grpcAPI) CreateCostCenter(ctx context.Context, id, parent string) error {
 	_, err := g.client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{

@@ -47,7 +47,7 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	cfg := config{
 		Setups:      setups,
-		Scenarios:   []string{"create", "get", "list", "release", "mixed"},
+		Scenarios:   []string{"create", "get", "list", "release", "mixed", "vendor-create", "activate"},
 		Paths:       []string{pathREST, pathGateway, pathDirect},
 		Rates:       []float64{20},
 		Duration:    2 * time.Second,
@@ -55,19 +55,20 @@ func TestHarnessSmoke(t *testing.T) {
 		Search:      true,
 		SearchFor:   []string{"get"},
 		SearchStart: 20, SearchMax: 40, SearchDur: time.Second,
-		P99Limit:     10 * time.Second,
-		EventRate:    20,
-		ObserveRate:  20,
-		Baselines:    true,
-		BaselineDur:  300 * time.Millisecond,
-		Profile:      true,
-		BinDir:       bin,
-		PostgresDSN:  dsn,
-		NATSURL:      natsURL,
-		Dir:          t.TempDir(),
-		StartTimeout: time.Minute,
-		Settle:       time.Second,
-		PathWarmup:   time.Second,
+		P99Limit:       10 * time.Second,
+		EventRate:      20,
+		ActivationRate: 20,
+		ObserveRate:    20,
+		Baselines:      true,
+		BaselineDur:    300 * time.Millisecond,
+		Profile:        true,
+		BinDir:         bin,
+		PostgresDSN:    dsn,
+		NATSURL:        natsURL,
+		Dir:            t.TempDir(),
+		StartTimeout:   time.Minute,
+		Settle:         time.Second,
+		PathWarmup:     time.Second,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -84,8 +85,8 @@ func TestHarnessSmoke(t *testing.T) {
 			if s.name == "standalone" {
 				wantPaths = 2 // no direct path: the service trusts only the process's own key
 			}
-			if got := len(s.fixedOrder); got != 5*wantPaths {
-				t.Errorf("%d fixed-rate runs; want 5 scenarios × %d paths", got, wantPaths)
+			if got := len(s.fixedOrder); got != 7*wantPaths {
+				t.Errorf("%d fixed-rate runs; want 7 scenarios × %d paths", got, wantPaths)
 			}
 			for _, k := range s.fixedOrder {
 				r := s.fixed[k]
@@ -100,6 +101,9 @@ func TestHarnessSmoke(t *testing.T) {
 			if e := s.events; e == nil || e.Created != 40 || e.Received != e.Created || e.Latency.N != e.Received ||
 				e.Latency.P50 <= 0 || e.PayloadBytes == 0 {
 				t.Errorf("event path = %+v; want 40 creates, each event received with a latency", e)
+			}
+			if a := s.activation; a == nil || a.Activated != 40 || a.Committed != a.Activated || a.Latency.N != a.Committed || a.Latency.P99 < a.Latency.P50 {
+				t.Errorf("activation path = %+v; want 40 approvals, each contract's commitment seen with a latency", a)
 			}
 			wantBaselines := 4 // database + JetStream: 1 publisher, 16, async
 			if len(s.baselines) != wantBaselines {

@@ -46,6 +46,7 @@ type setupReport struct {
 	fixed      map[fixedKey]loadgen.Result
 	searches   []searchRow
 	events     *eventResult
+	activation *activationResult
 	backlog    *backlogResult
 	baselines  []baseline.Result
 
@@ -202,6 +203,14 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		fmt.Fprintf(b, "| creates acknowledged | events received | p50 | p90 | p99 | max | payload bytes |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s | %d |\n", e.Created, e.Received, ms(e.Latency.P50), ms(e.Latency.P90),
 			ms(e.Latency.P99), ms(e.Latency.Max), e.PayloadBytes)
+	}
+	if a := s.activation; a != nil && a.Activated > 0 {
+		fmt.Fprintf(b, "\n### Contract activation path\n\nContracts created, submitted and approved at %.0f/s for %s (%s); the approval holds the "+
+			"funds in budget over gRPC, and budget records the commitment when it consumes `contract.activated`. Latency: from the "+
+			"approval's answer to budget's `commitment.recorded` event reaching a JetStream consumer.\n\n", a.Rate, cfg.Duration, a.path)
+		fmt.Fprintf(b, "| approvals acknowledged | commitments seen | p50 | p90 | p99 | max |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s |\n", a.Activated, a.Committed, ms(a.Latency.P50), ms(a.Latency.P90),
+			ms(a.Latency.P99), ms(a.Latency.Max))
 	}
 	if bl := s.backlog; bl != nil && bl.Created > 0 {
 		fmt.Fprintf(b, "\n### Backlog after NATS was down\n\nnats-server killed (SIGKILL); %d cost centres created meanwhile (%.0f/s: the outbox "+

@@ -193,6 +193,17 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 	}
 	ev.path = evPath
 	sr.events = &ev
+	if cfg.ActivationRate > 0 {
+		if err := quiesce(ctx, p, log); err != nil {
+			return err
+		}
+		act, err := measureActivation(ctx, p, f, c.paths[paths[0]], cfg.ActivationRate, cfg.Duration, log)
+		if err != nil {
+			sr.note("activation path: %v", err)
+		}
+		act.path = paths[0]
+		sr.activation = &act
+	}
 	if cfg.Backlog > 0 {
 		if p.ownsNATS() {
 			if err := quiesce(ctx, p, log); err != nil {

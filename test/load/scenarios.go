@@ -25,9 +25,11 @@ type fixtures struct {
 	names       []string // cost centres to get
 	filters     []string // list filters, each selecting more than one page of 50
 	commitments []string // open commitments, one per budget, each with plenty left to release
+	lines       []string // the budget lines of those commitments, for contracts
+	vendors     []string // active vendors, for contracts
 	currency    string
 
-	seq, get, list, rel, mix atomic.Uint64
+	seq, get, list, rel, mix, act atomic.Uint64
 }
 
 // Fixture sizes: 10 parents × 100 children to get and list; 16 budgets so that releases spread
@@ -73,7 +75,11 @@ func makeFixtures(ctx context.Context, owner, approver *grpcAPI, log *slog.Logge
 		return nil, fmt.Errorf("fixture budgets: %w", err)
 	}
 	f.commitments = commitments
-	log.Info("fixtures made", "cost_centers", len(f.names)+fixtureParents, "budgets", fixtureBudgets, "took", time.Since(start).Round(time.Millisecond))
+	if err := f.makeVendors(ctx, owner); err != nil {
+		return nil, err
+	}
+	log.Info("fixtures made", "cost_centers", len(f.names)+fixtureParents, "budgets", fixtureBudgets, "vendors", fixtureVendors,
+		"took", time.Since(start).Round(time.Millisecond))
 	return f, nil
 }
 
@@ -194,7 +200,7 @@ var (
 				return ops[cycle[int(f.mix.Add(1)-1)%len(cycle)]](ctx)
 			}
 		}}
-	scenarios = []scenario{scenarioCreate, scenarioGet, scenarioList, scenarioRelease, scenarioMixed}
+	scenarios = []scenario{scenarioCreate, scenarioGet, scenarioList, scenarioRelease, scenarioMixed, scenarioVendorCreate, scenarioActivate}
 )
 
 // scenarioByName finds a scenario.
@@ -223,7 +229,7 @@ func (c *clients) close() {
 
 // connect makes the API keys and the clients of every path the set-up offers.
 func connect(ctx context.Context, p *platform) (*clients, error) {
-	scopes := []string{"budget.read", "budget.write", "budget.spend"}
+	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.approve"}
 	ownerKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load owner", scopes...)
 	if err != nil {
 		return nil, err
@@ -233,7 +239,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 		return nil, err
 	}
 	c := &clients{paths: map[string]api{}}
-	owner, err := dialGRPC(p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(ownerKey)))
+	owner, err := dialGRPC(p.gateway, p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(ownerKey)))
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +248,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	c.paths[pathREST] = newREST(p.rest, ownerKey)
 	c.paths[pathGateway] = owner
 	c.order = []string{pathREST, pathGateway}
-	approver, err := dialGRPC(p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(approverKey)))
+	approver, err := dialGRPC(p.gateway, p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(approverKey)))
 	if err != nil {
 		c.close()
 		return nil, err
@@ -250,7 +256,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	c.closer = append(c.closer, approver.close)
 	c.paths["approver"] = approver
 	if p.direct != "" {
-		d, err := dialGRPC(p.direct, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
+		d, err := dialGRPC(p.direct, p.directVendors, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
 		if err != nil {
 			c.close()
 			return nil, err

@@ -27,12 +27,14 @@ import (
 // platform is one running set-up: where its front door, its budget service and its NATS server
 // are, and the processes the run owns.
 type platform struct {
-	setup    string // "standalone" or "distributed"
-	rest     string // http://host:port of the gateway (REST, and gRPC on the same port)
-	gateway  string // host:port of the gateway for gRPC clients
-	direct   string // host:port of the budget service's gRPC port; empty when it is not reachable (standalone)
-	natsURL  string
-	adminKey string // the bootstrap API key
+	setup   string // "standalone" or "distributed"
+	rest    string // http://host:port of the gateway (REST, and gRPC on the same port)
+	gateway string // host:port of the gateway for gRPC clients
+	direct  string // host:port of the budget service's gRPC port; empty when it is not reachable (standalone)
+	// directVendors is host:port of the vendors service's gRPC port, when direct is set.
+	directVendors string
+	natsURL       string
+	adminKey      string // the bootstrap API key
 
 	main     *proc.Child // the process whose memory is reported (standalone: the only one)
 	children []*proc.Child
@@ -204,6 +206,7 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
 		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
 	)
+	p.directVendors = vendorsAddr
 	if err := p.startChild(vendors); err != nil {
 		return nil, err
 	}
