@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"reflect"
@@ -31,7 +32,7 @@ import (
 //
 // and an http block right after it that starts with "HTTP/1.1 <status>" is what the answer must
 // be: the status, and a JSON body that the answer's body contains (objects may have more fields;
-// arrays match element by element and must be as long). In both, $NAME is a variable: the test
+// an array holds the elements shown, in that order, perhaps among others). In both, $NAME is a variable: the test
 // sets some (the admin key, the year), and a string "$NAME" in an answer whose variable is not
 // set yet takes the answer's value, so that later calls can use it. A string "…" in an answer
 // matches any value. A GET whose answer does not match yet is asked again for a while: the
@@ -263,12 +264,23 @@ func contains(at string, got, want any, vars, captured map[string]string) string
 		return ""
 	case []any:
 		g, ok := got.([]any)
-		if !ok || len(g) != len(w) {
-			return fmt.Sprintf("%s: %s; the guide says %d elements", orRoot(at), jsonText(got), len(w))
+		if !ok {
+			return fmt.Sprintf("%s: %s; the guide says an array", orRoot(at), jsonText(got))
 		}
+		// Each element the guide shows matches a later element of the answer than the one
+		// before it: the answer holds them in that order, perhaps among others.
+		next := 0
 		for i := range w {
-			if p := contains(fmt.Sprintf("%s[%d]", at, i), g[i], w[i], vars, captured); p != "" {
-				return p
+			found := false
+			for ; next < len(g) && !found; next++ {
+				trial := map[string]string{}
+				if contains(fmt.Sprintf("%s[%d]", at, next), g[next], w[i], vars, trial) == "" {
+					maps.Copy(captured, trial)
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Sprintf("%s: %s; the guide's element %d, %s, is not in it (in order)", orRoot(at), jsonText(got), i, jsonText(w[i]))
 			}
 		}
 		return ""
@@ -339,7 +351,10 @@ func TestGuideParsing(t *testing.T) {
 	if _, err := expand("$NOPE", vars); err == nil || !strings.Contains(err.Error(), "NOPE") {
 		t.Errorf("expand of an unset variable = %v; want it named", err)
 	}
-	answer := []byte(`{"name": "things/a", "etag": "W/1", "parts": [{"n": 1, "m": 2}], "extra": true}`)
+	answer := []byte(`{"name": "things/a", "etag": "W/1", "parts": [{"n": 0}, {"n": 1, "m": 2}], "extra": true}`)
+	if p := checkAnswer(exs[0], 200, []byte(`{"name": "things/a", "etag": "W/0", "parts": [{"n": 2}]}`), vars); p == "" || vars["ETAG"] != "" {
+		t.Errorf("an answer that does not match: problem %q, ETAG %q; want a problem and nothing kept", p, vars["ETAG"])
+	}
 	if p := checkAnswer(exs[0], 200, answer, vars); p != "" || vars["ETAG"] != "W/1" {
 		t.Errorf("matching answer: %q, ETAG %q", p, vars["ETAG"])
 	}
@@ -352,6 +367,7 @@ func TestGuideParsing(t *testing.T) {
 		{200, `{"name": "things/b", "etag": "W/1", "parts": [{"n": 1}]}`, "name"},
 		{200, `{"name": "things/a", "etag": "W/2", "parts": [{"n": 1}]}`, "etag"}, // ETAG is set now
 		{200, `{"name": "things/a", "etag": "W/1", "parts": []}`, "parts"},
+		{200, `{"name": "things/a", "etag": "W/1", "parts": [{"n": 2}]}`, "parts"},
 		{200, `{"name": "things/a", "etag": "W/1"}`, "parts is missing"},
 	} {
 		if p := checkAnswer(exs[0], bad.status, []byte(bad.body), vars); !strings.Contains(p, bad.want) {
