@@ -385,3 +385,41 @@ func TestGuideParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestVendorsGuide runs the walk of docs/vendors.md as written, then checks the events its last
+// paragraph names: the vendors service's, in order, and budget's side of the join.
+func TestVendorsGuide(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), scenario{prefix: "quarterdeck"})
+	defer p.Stop()
+	today := time.Now().UTC()
+	vars := map[string]string{
+		"ADMIN": adminKey, "YEAR": strconv.Itoa(today.Year()), "NEXT_YEAR": strconv.Itoa(today.Year() + 1),
+		"MONTH": strconv.Itoa(int(today.Month())), "DAY": strconv.Itoa(today.Day()),
+	}
+	runGuide(t, "../../docs/vendors.md", p.rest, vars)
+
+	inOrder := func(stream string, want ...string) {
+		t.Helper()
+		evs := readEvents(t, p.nats, stream, func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
+		if got := subsequence(evs, want); len(got) != len(want) {
+			t.Errorf("%s holds %v in this order, not %v:\n%s", stream, got, want, describe(evs))
+		}
+	}
+	inOrder("QUARTERDECK_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
+		"assessment.started", "assessment.completed", "vendor.onboarded", "contract.created", "contract.submitted",
+		"contract.activated", "invoice.recorded", "contract.terminated")
+	inOrder("QUARTERDECK_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
+}
+
+// subsequence returns the longest prefix of want whose events appear in evs in that order, by
+// the subject's last two segments (aggregate.action).
+func subsequence(evs []event, want []string) []string {
+	var got []string
+	for _, ev := range evs {
+		if len(got) < len(want) && strings.HasSuffix(ev.subject, "."+want[len(got)]) {
+			got = append(got, want[len(got)])
+		}
+	}
+	return got
+}
