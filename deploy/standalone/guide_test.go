@@ -228,7 +228,15 @@ func checkAnswer(ex guideExchange, status int, raw []byte, vars map[string]strin
 		return ""
 	}
 	var want, got any
-	if err := json.Unmarshal([]byte(ex.want), &want); err != nil {
+	// Variables already set stand for their values anywhere in the answer (`{"year": $YEAR}`);
+	// a string that is only an unset variable keeps the answer's value.
+	expected := varRE.ReplaceAllStringFunc(ex.want, func(v string) string {
+		if val, ok := vars[varName(varRE.FindStringSubmatch(v))]; ok {
+			return val
+		}
+		return v
+	})
+	if err := json.Unmarshal([]byte(expected), &want); err != nil {
 		return fmt.Sprintf("the guide's answer is not JSON: %v", err)
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
