@@ -404,6 +404,7 @@ func TestVendorsGuide(t *testing.T) {
 	vars := map[string]string{
 		"ADMIN": adminKey, "YEAR": strconv.Itoa(today.Year()), "NEXT_YEAR": strconv.Itoa(today.Year() + 1),
 		"MONTH": strconv.Itoa(int(today.Month())), "DAY": strconv.Itoa(today.Day()),
+		"QUARTER": fmt.Sprintf("%d-Q%d", today.Year(), (int(today.Month())+2)/3),
 	}
 	runGuide(t, "../../docs/vendors.md", p.rest, vars)
 
