@@ -46,6 +46,8 @@ type grpcAPI struct {
 	conns   []*grpc.ClientConn
 	client  budgetv1.BudgetServiceClient
 	vendors vendorsv1.VendorsServiceClient
+	// approver is the same path as someone else, who may approve what this caller submits.
+	approver *grpcAPI
 }
 
 // apiKeyCreds sends an API key as the gateway expects it on gRPC.
@@ -122,6 +124,8 @@ type restAPI struct {
 	base   string
 	key    string
 	client *http.Client
+	// approver is the same path as someone else, who may approve what this caller submits.
+	approver *restAPI
 }
 
 func newREST(base, key string) *restAPI {

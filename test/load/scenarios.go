@@ -229,12 +229,13 @@ func (c *clients) close() {
 
 // connect makes the API keys and the clients of every path the set-up offers.
 func connect(ctx context.Context, p *platform) (*clients, error) {
-	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.approve"}
+	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.finance"}
+	approverScopes := []string{"budget.read", "budget.approve", "budget.spend", "vendors.read", "vendors.approve"}
 	ownerKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load owner", scopes...)
 	if err != nil {
 		return nil, err
 	}
-	approverKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load approver", "budget.read", "budget.approve")
+	approverKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load approver", approverScopes...)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,9 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	}
 	c.closer = append(c.closer, owner.close)
 	c.owner = owner
-	c.paths[pathREST] = newREST(p.rest, ownerKey)
+	rest := newREST(p.rest, ownerKey)
+	rest.approver = newREST(p.rest, approverKey)
+	c.paths[pathREST] = rest
 	c.paths[pathGateway] = owner
 	c.order = []string{pathREST, pathGateway}
 	approver, err := dialGRPC(p.gateway, p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(approverKey)))
@@ -255,6 +258,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	}
 	c.closer = append(c.closer, approver.close)
 	c.paths["approver"] = approver
+	owner.approver = approver
 	if p.direct != "" {
 		d, err := dialGRPC(p.direct, p.directVendors, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
 		if err != nil {
@@ -262,6 +266,13 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 			return nil, err
 		}
 		c.closer = append(c.closer, d.close)
+		da, err := dialGRPC(p.direct, p.directVendors, identitytest.DialOptionAs("apiKeys/load-direct-approver", approverScopes...))
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.closer = append(c.closer, da.close)
+		d.approver = da
 		c.paths[pathDirect] = d
 		c.order = append(c.order, pathDirect)
 	}

@@ -49,7 +49,8 @@ func newVendor(id string) *vendorsv1.Vendor {
 		Tier: 3, DataAccess: vendorsv1.DataAccess_INTERNAL, Country: "DE", Owner: "load@example.com"}
 }
 
-// newContract is a complete contract, ready to submit.
+// newContract is a complete contract, ready to submit; the submitter's approver approves it
+// (nobody approves their own contract).
 func newContract(id, line string) *vendorsv1.Contract {
 	start, end := contractTerm()
 	return &vendorsv1.Contract{Title: "Load " + id, TotalValue: contractValue, AnnualValue: contractValue,
@@ -70,13 +71,13 @@ func (g *grpcAPI) ActivateContract(ctx context.Context, vendor, id, line string)
 	if _, err := g.vendors.SubmitContract(ctx, &vendorsv1.SubmitContractRequest{Name: c.GetName()}); err != nil {
 		return fmt.Errorf("submit contract: %w", err)
 	}
-	if _, err := g.vendors.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c.GetName()}); err != nil {
+	if _, err := g.approver.vendors.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c.GetName()}); err != nil {
 		return fmt.Errorf("approve contract: %w", err)
 	}
 	return nil
 }
 
-// activeVendor creates a vendor and makes it ACTIVE (onboarding, then activation).
+// activeVendor creates a vendor and makes it ACTIVE (onboarding, then the approver's activation).
 func (g *grpcAPI) activeVendor(ctx context.Context, id string) (string, error) {
 	v, err := g.vendors.CreateVendor(ctx, &vendorsv1.CreateVendorRequest{VendorId: id, Vendor: newVendor(id)})
 	if err != nil {
@@ -85,7 +86,7 @@ func (g *grpcAPI) activeVendor(ctx context.Context, id string) (string, error) {
 	if _, err := g.vendors.StartVendorOnboarding(ctx, &vendorsv1.StartVendorOnboardingRequest{Name: v.GetName()}); err != nil {
 		return "", fmt.Errorf("start onboarding: %w", err)
 	}
-	if _, err := g.vendors.ActivateVendor(ctx, &vendorsv1.ActivateVendorRequest{Name: v.GetName()}); err != nil {
+	if _, err := g.approver.vendors.ActivateVendor(ctx, &vendorsv1.ActivateVendorRequest{Name: v.GetName()}); err != nil {
 		return "", fmt.Errorf("activate vendor: %w", err)
 	}
 	return v.GetName(), nil
@@ -118,7 +119,7 @@ func (r *restAPI) ActivateContract(ctx context.Context, vendor, id, line string)
 	if err := r.do(ctx, http.MethodPost, "/v1/"+c.Name+":submit", map[string]any{}, nil); err != nil {
 		return fmt.Errorf("submit contract: %w", err)
 	}
-	if err := r.do(ctx, http.MethodPost, "/v1/"+c.Name+":approve", map[string]any{}, nil); err != nil {
+	if err := r.approver.do(ctx, http.MethodPost, "/v1/"+c.Name+":approve", map[string]any{}, nil); err != nil {
 		return fmt.Errorf("approve contract: %w", err)
 	}
 	return nil
