@@ -4,11 +4,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -16,6 +18,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // A guide in docs/ is an executable promise: its calls are written as HTTP exchanges that a
@@ -395,10 +400,29 @@ func TestGuideParsing(t *testing.T) {
 }
 
 // TestVendorsGuide runs the walk of docs/vendors.md as written, then checks the events its last
-// paragraph names: the vendors service's, in order, and budget's side of the join.
+// paragraph names: the vendors service's, in order, and budget's side of the join. It runs on
+// the embedded defaults, and on PostgreSQL (a database of its own) and the external NATS server
+// when they are configured.
 func TestVendorsGuide(t *testing.T) {
 	t.Parallel()
-	p := start(t, t.TempDir(), scenario{prefix: "quarterdeck"})
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		vendorsGuide(t, scenario{prefix: "quarterdeck"})
+	})
+	t.Run("external", func(t *testing.T) {
+		t.Parallel()
+		dsn := os.Getenv(testenv.EnvPostgresDSN)
+		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
+			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
+		}
+		n := testenv.NATSServer(t)
+		vendorsGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
+	})
+}
+
+func vendorsGuide(t *testing.T, sc scenario) {
+	p := start(t, t.TempDir(), sc)
 	defer p.Stop()
 	today := time.Now().UTC()
 	vars := map[string]string{
@@ -415,10 +439,42 @@ func TestVendorsGuide(t *testing.T) {
 			t.Errorf("%s holds %v in this order, not %v:\n%s", stream, got, want, describe(evs))
 		}
 	}
-	inOrder("QUARTERDECK_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
+	streams := strings.ToUpper(sc.prefix)
+	inOrder(streams+"_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
 		"assessment.started", "assessment.completed", "vendor.onboarded", "contract.created", "contract.submitted",
 		"contract.activated", "invoice.recorded", "contract.terminated")
-	inOrder("QUARTERDECK_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
+	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
+}
+
+// freshDatabase creates a database of the test's own on the PostgreSQL server of dsn, dropped at
+// the end, and returns its DSN: the standalone binary keeps each service in a schema of a fixed
+// name, so only a database of its own keeps a test apart from others on the same server.
+func freshDatabase(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqldb.Open(ctx, dsn, sqldb.Options{})
+	if err != nil {
+		t.Fatalf("%s is set but PostgreSQL is unreachable: %v", testenv.EnvPostgresDSN, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	name := fmt.Sprintf("quarterdeck_guide_%d", time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		t.Fatalf("%s must be a postgres:// URL to run the guide on a database of its own: %v", testenv.EnvPostgresDSN, err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // subsequence returns the longest prefix of want whose events appear in evs in that order, by
