@@ -429,6 +429,8 @@ func vendorsGuide(t *testing.T, sc scenario) {
 		"ADMIN": adminKey, "YEAR": strconv.Itoa(today.Year()), "NEXT_YEAR": strconv.Itoa(today.Year() + 1),
 		"MONTH": strconv.Itoa(int(today.Month())), "DAY": strconv.Itoa(today.Day()),
 		"QUARTER": fmt.Sprintf("%d-Q%d", today.Year(), (int(today.Month())+2)/3),
+		"WINDOW_DAYS": strconv.Itoa(int(time.Date(today.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(
+			time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24)),
 	}
 	runGuide(t, "../../docs/vendors.md", p.rest, vars)
 
@@ -442,7 +444,7 @@ func vendorsGuide(t *testing.T, sc scenario) {
 	streams := strings.ToUpper(sc.prefix)
 	inOrder(streams+"_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
 		"assessment.started", "assessment.completed", "vendor.onboarded", "contract.created", "contract.submitted",
-		"contract.activated", "invoice.recorded", "contract.terminated")
+		"contract.activated", "invoice.recorded", "contract.terminated", "contract.activated", "contract.notice_window_opened")
 	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
 }
 
