@@ -8,6 +8,9 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 GO        ?= go
+# The version every binary reports (--version, logs, telemetry), from git when there is a checkout.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -ldflags "-X main.version=$(VERSION)"
 TOOLS     := $(CURDIR)/.tools
 TOOLBIN   := $(TOOLS)/bin
 BIN       := $(CURDIR)/bin
@@ -53,7 +56,7 @@ help: ## Show this help.
 
 .PHONY: run
 run: ## Run the whole platform on embedded defaults (NATS in-process, SQLite under ./data).
-	$(GO) build -o $(BIN)/quarterdeck ./deploy/standalone
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
 	$(BIN)/quarterdeck
 
 .PHONY: test
@@ -62,10 +65,10 @@ test: ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTER
 
 .PHONY: build
 build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-gateway.
-	$(GO) build -o $(BIN)/quarterdeck ./deploy/standalone
-	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
-	$(GO) build -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
-	$(GO) build -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 
 ##@ API contract
 
@@ -116,7 +119,7 @@ proofs: ## The long correctness proofs, without the race detector: 10,000 actual
 
 .PHONY: faults
 faults: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## Kill -9 the relay and NATS during 10,000 creates; fail on any lost or duplicate event (needs QUARTERDECK_TEST_POSTGRES_DSN).
-	$(GO) build -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) run ./test/faults -budget-bin $(BIN)/quarterdeck-budget -nats-server $(TOOLBIN)/nats-server $(FAULTSFLAGS)
 
 # SCHEDPROOFFLAGS passes options to the scheduler proof, e.g. SCHEDPROOFFLAGS='-engine sqlite -keep'.

@@ -70,11 +70,14 @@ const description = `Runs the whole Quarterdeck platform in one process: an embe
 one SQLite file per service under the data folder, every domain service on loopback gRPC, and the
 REST API. Subcommands: migrate (apply database migrations and exit).`
 
-func main() { host.Main("quarterdeck", run) }
+func main() {
+	version = host.Version(version)
+	host.Main("quarterdeck", run)
+}
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var cfg settings
-	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr})
+	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr, Version: version})
 	if err != nil {
 		return err
 	}

@@ -38,14 +38,17 @@ type settings struct {
 	Telemetry       telemetry.Config
 }
 
-func main() { host.Main("quarterdeck-gateway", run) }
+func main() {
+	version = host.Version(version)
+	host.Main("quarterdeck-gateway", run)
+}
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 1 && args[0] == "identity-keygen" {
 		return keygen(os.Stdout)
 	}
 	var cfg settings
-	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr,
+	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr, Version: version,
 		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services. Subcommands: identity-keygen (print a new identity key pair)."})
 	if err != nil {
 		return err

@@ -40,6 +40,10 @@ const masked = "********"
 // callers can exit successfully instead of reporting a failure.
 var ErrHelp = errors.New("config: help requested")
 
+// ErrVersion is returned by Load after it printed the version because --version was given, so
+// that callers can exit successfully without starting anything.
+var ErrVersion = errors.New("config: version requested")
+
 // Options controls Load. Only Args usually needs setting; the other fields exist so that tests and
 // the three binaries can differ in name, environment and output without global state.
 type Options struct {
@@ -61,6 +65,10 @@ type Options struct {
 	// share their settings but not their port or schema. A placeholder without a value stays as
 	// written.
 	Vars map[string]string
+	// Version, when set, adds --version, which prints "<Program> <Version>" to Stdout.
+	Version string
+	// Stdout receives the --version line; nil means os.Stdout, where scripts read it.
+	Stdout io.Writer
 }
 
 // Setting describes one configuration value so that a program can log its effective
@@ -334,6 +342,9 @@ func (o Options) withDefaults() Options {
 	if o.Output == nil {
 		o.Output = os.Stderr
 	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
 	return o
 }
 
@@ -367,6 +378,10 @@ func Load(cfg any, opts Options) (rest []string, err error) {
 		given[i] = &flagValue{isBool: fields[i].kind == kindBool}
 		fs.Var(given[i], fields[i].flag, fields[i].help)
 	}
+	var version bool
+	if opts.Version != "" && fs.Lookup("version") == nil {
+		fs.BoolVar(&version, "version", false, "print the version and exit")
+	}
 	// Flags are parsed before anything else is checked so that --help works even when the
 	// environment is broken, which is exactly when people ask for it.
 	if err := fs.Parse(opts.Args); err != nil {
@@ -377,6 +392,12 @@ func Load(cfg any, opts Options) (rest []string, err error) {
 			return nil, ErrHelp
 		}
 		return nil, flagError(err, fields, opts.Program)
+	}
+	if version {
+		if _, err := fmt.Fprintf(opts.Stdout, "%s %s\n", opts.Program, opts.Version); err != nil {
+			return nil, fmt.Errorf("config: writing the version: %w", err)
+		}
+		return nil, ErrVersion
 	}
 
 	for i := range fields {
@@ -441,6 +462,9 @@ func writeUsage(opts Options, fields []field) error {
 		b.WriteString(d + "\n\n")
 	}
 	b.WriteString("Flags (every flag can also be set by the environment variable shown):\n")
+	if opts.Version != "" {
+		b.WriteString("  --version  print the version and exit\n")
+	}
 	width := 0
 	for i := range fields {
 		width = max(width, len(fields[i].flag)+len(fields[i].kind.word())+3)

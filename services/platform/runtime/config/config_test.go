@@ -686,3 +686,34 @@ func TestDescribeAfterLoad(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestLoadVersion(t *testing.T) {
+	var out, usage bytes.Buffer
+	cfg := testConfig{Ignored: "untouched"}
+	// --version works even when a required setting is missing or a value is bad: it is asked
+	// for when checking what is installed, before anything is configured.
+	_, err := Load(&cfg, Options{Program: "qd", Version: "v1.2.3-4-gabcdef", Args: []string{"--version"},
+		Env: envOf(map[string]string{"QUARTERDECK_WORKERS": "not a number"}), Stdout: &out, Output: &usage})
+	if !errors.Is(err, ErrVersion) {
+		t.Fatalf("err = %v, want ErrVersion", err)
+	}
+	if got := out.String(); got != "qd v1.2.3-4-gabcdef\n" {
+		t.Errorf("printed %q, want the program and its version on one line", got)
+	}
+	if !reflect.DeepEqual(cfg, testConfig{Ignored: "untouched"}) {
+		t.Errorf("cfg was modified: %+v", cfg)
+	}
+
+	if _, err := Load(&cfg, Options{Program: "qd", Version: "v1", Args: []string{"--help"}, Env: envOf(nil), Output: &usage}); !errors.Is(err, ErrHelp) {
+		t.Fatalf("--help: err = %v", err)
+	}
+	if !strings.Contains(usage.String(), "--version") {
+		t.Errorf("the usage does not list --version:\n%s", usage.String())
+	}
+
+	// Without a version there is no such flag.
+	_, err = Load(&cfg, Options{Program: "qd", Args: []string{"--version"}, Env: envOf(nil), Output: &usage})
+	if err == nil || !strings.Contains(err.Error(), "unknown flag --version") {
+		t.Errorf("err = %v, want an unknown flag", err)
+	}
+}

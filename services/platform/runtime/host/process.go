@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,12 +21,12 @@ import (
 
 // Main runs a Quarterdeck binary: run gets a context that the first SIGINT or SIGTERM cancels,
 // the arguments and stderr. An error is printed with the program's name and exits with status 1;
-// config.ErrHelp (after --help) counts as success.
+// config.ErrHelp (after --help) and config.ErrVersion (after --version) count as success.
 func Main(program string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
 	ctx, stop := SignalContext()
 	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, config.ErrHelp) {
+	if err != nil && !errors.Is(err, config.ErrHelp) && !errors.Is(err, config.ErrVersion) {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
 		os.Exit(1)
 	}
@@ -33,7 +34,7 @@ func Main(program string, run func(ctx context.Context, args []string, stderr io
 
 // Configure loads a binary's settings into cfg (see config.Load) and makes the JSON logger that tel
 // (a part of cfg) asks for the default one. It returns the positional arguments and the logger, or
-// config.ErrHelp after printing the usage.
+// config.ErrHelp after printing the usage (config.ErrVersion after printing the version).
 func Configure(cfg any, tel *telemetry.Config, opts config.Options) (rest []string, log *slog.Logger, err error) {
 	rest, err = config.Load(cfg, opts)
 	if err != nil {
@@ -181,4 +182,35 @@ func drain(nc *nats.Conn) error {
 		nc.Close()
 	}
 	return nil
+}
+
+// Version returns the version a binary reports: stamped, when the build set it (make build sets
+// -X main.version from git describe), or else the commit the Go toolchain recorded when it built
+// from a git checkout ("devel+<12 hex digits>", "-dirty" with uncommitted changes), or "dev".
+func Version(stamped string) string {
+	if stamped != "" && stamped != "dev" {
+		return stamped
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	var rev string
+	var dirty bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	v := "devel+" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	return v
 }

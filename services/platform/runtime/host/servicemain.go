@@ -70,6 +70,7 @@ type serviceSettings[S Settings] struct {
 //			func(s budget.Settings) host.Service { return budget.Configured(s) })
 //	}
 func ServiceMain[S Settings](b Binary, service func(S) Service) {
+	b.Version = Version(b.Version)
 	Main(b.Program(), func(ctx context.Context, args []string, stderr io.Writer) error {
 		return RunService(ctx, b, service, args, stderr)
 	})
@@ -90,6 +91,7 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 		Args:        args,
 		Output:      stderr,
 		Vars:        map[string]string{"domain": b.Domain, "grpc_addr": b.GRPCAddr},
+		Version:     b.Version,
 	})
 	if err != nil {
 		return err
