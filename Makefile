@@ -24,6 +24,7 @@ GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
 NATS_SERVER_VERSION    := v2.15.3
+GOTESTSUM_VERSION      := v1.13.0
 
 # The API reference page (/docs): Swagger UI from npm, pinned by version and by the sha512 of the
 # package tarball as the registry published it (`npm view swagger-ui-dist@<v> dist.integrity`).
@@ -38,6 +39,9 @@ APIREF_DIR       := gateway/apiref/dist
 MODULES := proto services/platform services/budget services/vendors gateway deploy/standalone test
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
+# The tests run through gotestsum: go test's own output, then every skipped test with its reason,
+# every failure, and one line counting tests, skips and failures.
+GOTESTSUM := $(TOOLBIN)/gotestsum --format standard-quiet --format-hide-empty-pkg
 # Test flags: `make test RACE=1` adds the race detector (needs cgo and a C compiler).
 TESTFLAGS ?=
 ifeq ($(RACE),1)
@@ -60,8 +64,8 @@ run: ## Run the whole platform on embedded defaults (NATS in-process, SQLite und
 	$(BIN)/quarterdeck
 
 .PHONY: test
-test: ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTERDECK_TEST_* are set).
-	$(GO) test -count=1 $(TESTFLAGS) $(PKGS)
+test: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTERDECK_TEST_* are set).
+	$(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(PKGS)
 
 .PHONY: build
 build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-gateway.
@@ -144,8 +148,8 @@ lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, and the OpenAPI linter
 	$(TOOLS)/npm/node_modules/.bin/redocly lint --config gateway/openapi/redocly.yaml $(OPENAPI)
 
 .PHONY: test-embedded
-test-embedded: ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
-	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GO) test -count=1 $(TESTFLAGS) $(PKGS)
+test-embedded: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
+	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(PKGS)
 
 .PHONY: breaking
 breaking: tools-gen ## Fail when the protos break compatibility with the main branch (API and events).
@@ -199,6 +203,11 @@ $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_G
 $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION):
 	mkdir -p $(TOOLBIN)
 	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+$(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION):
+	mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 	touch $@
 
 # The nats-server the fault program kills: the same version as the library the services embed.
