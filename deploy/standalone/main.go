@@ -132,7 +132,7 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 }
 
 func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer) (err error) {
-	log.Info("starting Quarterdeck", "version", version, "settings", config.Describe(cfg, ""))
+	log.Info("starting Quarterdeck", "version", version, "settings", config.Changed(cfg, "", nil))
 
 	// The REST listener is opened first so that a taken port fails before anything else starts.
 	lis, err := host.Listen(cfg.HTTPAddr, "QUARTERDECK_HTTP_ADDR (--http-addr)")
@@ -150,11 +150,14 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		lis.Close()
 		return err
 	}
+	ready := false
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
 		_ = proc.Stop(sctx)
-		log.Info("Quarterdeck stopped")
+		if ready { // a run that failed to start says why, not that it stopped
+			log.Info("Quarterdeck stopped")
+		}
 	}()
 	proc.Defer(func(context.Context) error { _ = lis.Close(); return nil })
 
@@ -285,6 +288,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	}
 	log.Info("Quarterdeck is ready", "rest", base, "grpc", lis.Addr().String(), "openapi", base+"/openapi.json",
 		"docs", base+"/docs", "nats", natsURL, "data_dir", cfg.DataDir)
+	ready = true
 
 	select {
 	case <-ctx.Done():

@@ -114,14 +114,18 @@ func TestHelp(t *testing.T) {
 	if bytes.Contains(out, []byte(readyMsg)) {
 		t.Errorf("--help started the platform:\n%s", out)
 	}
+	if !bytes.Contains(out, []byte("--version")) {
+		t.Errorf("--help does not list --version:\n%s", out)
+	}
 	if entries, _ := os.ReadDir(cmd.Dir); len(entries) > 0 {
 		t.Errorf("--help created %s in the working folder", entries[0].Name())
 	}
 }
 
 // TestPortTakenFailsFast checks that a taken port stops the start at once with an error naming
-// the setting to change. The starting log line lists every setting, so the check is on the error
-// line itself (the last line, "quarterdeck: …").
+// the setting to change, and nothing says it stopped, as it never started. The starting log line
+// lists the settings given, so the check is on the error line itself (the last line,
+// "quarterdeck: …").
 func TestPortTakenFailsFast(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -169,6 +173,9 @@ func TestPortTakenFailsFast(t *testing.T) {
 			}
 			if strings.Contains(stderr.String(), readyMsg) {
 				t.Errorf("reported ready although port %s is taken\n%s", port, stderr.String())
+			}
+			if strings.Contains(stderr.String(), stoppedMsg) {
+				t.Errorf("says %q although it never started\n%s", stoppedMsg, stderr.String())
 			}
 			t.Logf("exit code %d after %s: %s", exit.ExitCode(), took.Round(time.Millisecond), last)
 		})

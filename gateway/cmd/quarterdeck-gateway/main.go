@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting gateway", "version", version, "settings", config.Describe(cfg, ""))
+	log.Info("starting gateway", "version", version, "settings", config.Changed(cfg, "", nil))
 
 	// The listener is opened first so that a taken port fails before anything else starts.
 	lis, err := host.Listen(cfg.HTTPAddr, "QUARTERDECK_HTTP_ADDR (--http-addr)")

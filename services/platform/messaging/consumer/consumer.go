@@ -380,6 +380,10 @@ func (rn *runner) info() jetstream.Consumer {
 	return rn.consumer
 }
 
+// notReadyWarnAfter is the retry interval from which a consumer that cannot subscribe logs
+// warnings: the retries before it take about 3 s in all.
+const notReadyWarnAfter = 1600 * time.Millisecond
+
 // run consumes until ctx ends or the runtime drains.
 func (r *Runtime) run(ctx context.Context, rn *runner) {
 	log := r.log.With("consumer", rn.spec.Name, "stream", rn.stream)
@@ -387,7 +391,13 @@ func (r *Runtime) run(ctx context.Context, rn *runner) {
 	for ctx.Err() == nil && !r.isDraining() {
 		it, err := r.subscribe(ctx, rn)
 		if err != nil {
-			log.Warn("consumer not ready; retrying", "error", err, "retry_in", backoff)
+			// A stream another service makes is often not there yet when everything starts
+			// together: a few seconds of that is news, more is a warning.
+			level := slog.LevelInfo
+			if backoff >= notReadyWarnAfter {
+				level = slog.LevelWarn
+			}
+			log.Log(ctx, level, "consumer not ready; retrying", "error", err, "retry_in", backoff)
 			select {
 			case <-ctx.Done():
 				return

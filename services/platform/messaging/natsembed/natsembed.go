@@ -201,8 +201,9 @@ func (a *slogLogger) log(level slog.Level, format string, v []any) {
 	a.l.Log(ctx, level, fmt.Sprintf(format, v...))
 }
 
-// Noticef logs at Info.
-func (a *slogLogger) Noticef(format string, v ...any) { a.log(slog.LevelInfo, format, v) }
+// Noticef logs at Debug: the server's notices are its start banner and its routine steps, which
+// the embedding process sums up in a line of its own; warnings and errors keep their levels.
+func (a *slogLogger) Noticef(format string, v ...any) { a.log(slog.LevelDebug, format, v) }
 
 // Warnf logs at Warn.
 func (a *slogLogger) Warnf(format string, v ...any) { a.log(slog.LevelWarn, format, v) }

@@ -523,6 +523,37 @@ func Describe(cfg any, prefix string) []Setting {
 	return out
 }
 
+// Changed is Describe's short form for a start-up log line: the settings of cfg whose values
+// differ from their defaults, as environment variable name → value, masked like Describe. vars
+// are the placeholder values given to Load (Options.Vars), so that a default such as "{domain}"
+// compares as the program sees it.
+func Changed(cfg any, prefix string, vars map[string]string) map[string]string {
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	rv := reflect.ValueOf(cfg)
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return nil
+	}
+	fields, _ := collect(rv, prefix, vars)
+	out := map[string]string{}
+	for i := range fields {
+		f := &fields[i]
+		def, msg := f.parse(f.def, true)
+		if msg == "" && reflect.DeepEqual(def.Interface(), f.value.Interface()) {
+			continue
+		}
+		out[f.env] = describeValue(f)
+	}
+	return out
+}
+
 func describeValue(f *field) string {
 	v := f.value
 	var items []string

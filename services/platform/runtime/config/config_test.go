@@ -717,3 +717,26 @@ func TestLoadVersion(t *testing.T) {
 		t.Errorf("err = %v, want an unknown flag", err)
 	}
 }
+
+func TestChanged(t *testing.T) {
+	var cfg testConfig
+	if _, err := Load(&cfg, Options{Args: []string{"--workers", "8"}, Env: envOf(map[string]string{
+		"QUARTERDECK_DEBUG":     "true",
+		"QUARTERDECK_HTTP_ADDR": "127.0.0.1:8080", // the default, given explicitly
+	}), Output: &bytes.Buffer{}}); err != nil {
+		t.Fatal(err)
+	}
+	got := Changed(&cfg, "", nil)
+	want := map[string]string{"QUARTERDECK_WORKERS": "8", "QUARTERDECK_DEBUG": "true"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Changed[%s] = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, ok := got["QUARTERDECK_HTTP_ADDR"]; ok {
+		t.Errorf("Changed lists a setting at its default: %v", got)
+	}
+	if len(got) != len(want) {
+		t.Errorf("Changed = %v, want only %v", got, want)
+	}
+}

@@ -90,7 +90,7 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 		Description: fmt.Sprintf("Runs the Quarterdeck %s service (gRPC). Subcommands: migrate.", b.Domain),
 		Args:        args,
 		Output:      stderr,
-		Vars:        map[string]string{"domain": b.Domain, "grpc_addr": b.GRPCAddr},
+		Vars:        b.vars(),
 		Version:     b.Version,
 	})
 	if err != nil {
@@ -126,7 +126,7 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 // reverse order within the shutdown timeout. A failed stop (events left unpublished, say) fails
 // the run, so that a supervisor sees it.
 func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg serviceSettings[S], peers map[string]string, log *slog.Logger) (err error) {
-	log.Info("starting "+b.Domain+" service", "version", b.Version, "settings", config.Describe(cfg, ""), "peers", peers)
+	log.Info("starting "+b.Domain+" service", "version", b.Version, "settings", config.Changed(cfg, "", b.vars()), "peers", peers)
 
 	// Telemetry, metrics and profiling. Everything started from here on is deferred to proc.
 	proc, err := StartProcess(ctx, ProcessOptions{Program: b.Program(), Version: b.Version, Telemetry: cfg.Telemetry,
@@ -178,4 +178,9 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 	case err := <-in.Done():
 		return err
 	}
+}
+
+// vars are the placeholders of the settings shared by the domain services' binaries.
+func (b Binary) vars() map[string]string {
+	return map[string]string{"domain": b.Domain, "grpc_addr": b.GRPCAddr}
 }

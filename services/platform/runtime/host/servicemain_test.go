@@ -267,7 +267,7 @@ func TestServiceMainServes(t *testing.T) {
 		t.Fatalf("still running 30s after cancel\n%s", out)
 	}
 	logs := out.String()
-	for _, want := range []string{`"msg":"starting fake service"`, `"Value":"********"`, `"msg":"debug listening"`, `"msg":"service stopped"`} {
+	for _, want := range []string{`"msg":"starting fake service"`, `"QUARTERDECK_FAKE_TOKEN":"********"`, `"msg":"debug listening"`, `"msg":"service stopped"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %s\n%s", want, logs)
 		}

@@ -143,7 +143,8 @@ func (i *interceptors) guard(ctx context.Context, method string, fn func() (any,
 }
 
 // finish maps err to the status the client receives and logs the call: server errors at error
-// level with the original cause, client errors as warnings, successes at debug level.
+// level with the original cause, client errors as warnings, successes and calls the client
+// canceled at debug level.
 func (i *interceptors) finish(ctx context.Context, method string, start time.Time, err error) error {
 	st, internal := Status(err, i.domain)
 	// The logger (telemetry.NewLogger) adds the trace id of ctx to every record.
@@ -157,6 +158,9 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 		return nil
 	case internal || IsServerError(st.Code()):
 		i.log.ErrorContext(ctx, "rpc failed", append(attrs, "error", err.Error())...)
+	case st.Code() == codes.Canceled:
+		// The caller went away, or the server is stopping its streams: nothing to act on.
+		i.log.DebugContext(ctx, "rpc canceled", append(attrs, "error", err.Error())...)
 	default:
 		i.log.WarnContext(ctx, "rpc rejected", append(attrs, "error", err.Error())...)
 	}
