@@ -71,7 +71,8 @@ type proxy struct {
 func (p *proxy) serves(fullMethod string) bool { return p.methods[fullMethod] }
 
 // newGRPCServer returns the gRPC server of the gateway's port: the transparent proxy for every
-// Quarterdeck service and, when reflection is on, the reflection service describing them.
+// Quarterdeck service, the gRPC health service of the platform (health.go) and, when reflection
+// is on, the reflection service describing them.
 func (g *Gateway) newGRPCServer(reflect bool) *grpc.Server {
 	p := &proxy{g: g, routes: map[string]*grpc.ClientConn{}, byResource: map[string]bool{},
 		methods: map[string]bool{}, codec: rawCodec{proto: encoding.GetCodecV2("proto")}}
@@ -101,6 +102,7 @@ func (g *Gateway) newGRPCServer(reflect bool) *grpc.Server {
 		grpc.ChainStreamInterceptor(p.intercept),
 		grpc.MaxRecvMsgSize(g.set.MaxBodyBytes),
 	)
+	registerHealth(s, g, p.routes)
 	if reflect {
 		opts := reflection.ServerOptions{
 			Services:           serviceList{s: s, proxied: p.serviceNames()},
