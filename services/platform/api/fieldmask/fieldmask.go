@@ -4,6 +4,8 @@ package fieldmask
 
 import (
 	"slices"
+	"strings"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -58,7 +60,11 @@ func FromDescriptor(md protoreflect.MessageDescriptor, ignored ...string) Spec {
 //   - otherwise the named paths, each of which must be writable or ignored. Other paths (output
 //     only, immutable or unknown) are each reported as a violation of field "update_mask".
 func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string, error) {
-	paths := mask.GetPaths()
+	given := mask.GetPaths()
+	paths := make([]string, len(given))
+	for i, p := range given {
+		paths[i] = snake(p)
+	}
 	if len(paths) == 0 {
 		m := msg.ProtoReflect()
 		var out []string
@@ -79,7 +85,7 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 		out []string
 		vs  []fault.Violation
 	)
-	for _, p := range paths {
+	for i, p := range paths {
 		switch {
 		case slices.Contains(s.Writable, p):
 			if !slices.Contains(out, p) {
@@ -95,7 +101,7 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 				why = "is immutable: it can only be set when the resource is created"
 			}
 			vs = append(vs, fault.Violation{Field: "update_mask", Reason: "FIELD_NOT_WRITABLE",
-				Description: "field " + p + " " + why})
+				Description: "field " + given[i] + " " + why})
 		}
 	}
 	if err := fault.Invalid(vs...); err != nil {
@@ -105,3 +111,21 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 }
 
 func protoName(path string) protoreflect.Name { return protoreflect.Name(path) }
+
+// snake turns the JSON form of a path (AIP-161: "displayName", "budget.fiscalYear") into the
+// proto form ("display_name"), so that a mask may be written either way, as Google's REST APIs
+// accept it. A proto-form path, or one mixing the forms, is unchanged.
+func snake(path string) string {
+	if strings.IndexFunc(path, unicode.IsUpper) < 0 || strings.Contains(path, "_") {
+		return path
+	}
+	var b strings.Builder
+	for _, r := range path {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -92,6 +92,12 @@ func TestResolve(t *testing.T) {
 		},
 		{name: "only ignored paths", mask: mask("etag"), msg: full, want: nil},
 		{
+			name: "the JSON form of a path (AIP-161) is its proto form",
+			mask: mask("displayName", "description", "display_name"),
+			msg:  full,
+			want: []string{"display_name", "description"},
+		},
+		{
 			name: "duplicates are removed",
 			mask: mask("code", "owner", "code", "owner", "code"),
 			msg:  full,
@@ -141,7 +147,8 @@ func TestResolveRejects(t *testing.T) {
 		},
 		{name: "nested path", mask: mask("cost_center.display_name"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
 		{name: "case matters", mask: mask("Display_Name"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
-		{name: "json name", mask: mask("displayName"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "json name of an output-only field", mask: mask("createTime"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
+		{name: "json name of no field", mask: mask("displayNames"), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
 		{name: "empty path", mask: mask(""), wantReasons: []string{"FIELD_NOT_WRITABLE"}},
 	}
 	spec := costCenterSpec()
