@@ -114,6 +114,7 @@ type Gateway struct {
 	serverMu sync.Mutex
 	server   *http.Server // set by Serve
 
+	bodies      map[string]bodyField // REST route → where its body goes, for decode errors
 	refused     *refusals
 	stopSummary func() // stops the refusals' summary and waits for its last line
 }
@@ -133,6 +134,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		auth: opts.Authenticator, set: set, origins: map[string]struct{}{}, meters: opts.MeterProvider,
 		perIP:  newLimiter(set.RateLimitPerIP, set.RateLimitPerIPBurst),
 		perKey: newLimiter(set.RateLimitPerKey, set.RateLimitPerKeyBurst),
+		bodies: bodyFields(),
 	}
 	for _, o := range set.CORSAllowedOrigins {
 		g.origins[strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))] = struct{}{}
@@ -368,7 +370,7 @@ func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m run
 		writeStatus(w, http.StatusRequestEntityTooLarge, g.bodyTooLargeStatus())
 		return
 	}
-	st := status.Convert(err)
+	st := g.decodeError(ctx, r, status.Convert(err))
 	hasInfo := false
 	for _, d := range st.Details() {
 		if _, ok := d.(*errdetails.ErrorInfo); ok {
