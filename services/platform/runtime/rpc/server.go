@@ -183,12 +183,21 @@ func (i *interceptors) validate(req any) error {
 		return fmt.Errorf("validate %T: %w", msg, err)
 	}
 	vs := make([]fault.Violation, 0, len(ve.Violations))
+	seen := map[string]bool{}
 	for _, v := range ve.Violations {
+		field := protovalidate.FieldPathString(v.Proto.GetField())
+		seen[field] = true
 		vs = append(vs, fault.Violation{
-			Field:       protovalidate.FieldPathString(v.Proto.GetField()),
+			Field:       field,
 			Reason:      ruleReason(v.Proto.GetRuleId()),
 			Description: v.Proto.GetMessage(),
 		})
+	}
+	// With the schema's violations, the required fields that are missing: all in one answer.
+	for _, v := range missingRequired(msg.ProtoReflect()) {
+		if !seen[v.Field] {
+			vs = append(vs, v)
+		}
 	}
 	return fault.Invalid(vs...)
 }

@@ -227,6 +227,17 @@ func TestServerValidatesRequests(t *testing.T) {
 			},
 			want: []violation{{"cost_center_id", "STRING_PATTERN"}, {"cost_center.code", "STRING_PATTERN"}},
 		},
+		{
+			// A missing required field is reported with a broken rule, not after it is fixed.
+			name: "a broken rule and a missing required field, at once",
+			call: func(ctx context.Context) error {
+				_, err := client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+					CostCenter: &budgetv1.CostCenter{Code: "bad code!"},
+				})
+				return err
+			},
+			want: []violation{{"cost_center.code", "STRING_PATTERN"}, {"cost_center.display_name", "REQUIRED"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
