@@ -37,6 +37,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
@@ -66,6 +67,7 @@ const HeaderIfMatch = "If-Match"
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 	"budget":  budgetv1.RegisterBudgetServiceHandler,
 	"vendors": vendorsv1.RegisterVendorsServiceHandler,
+	"risk":    riskv1.RegisterRiskServiceHandler,
 }
 
 // Domains lists the domains whose REST API the gateway serves.

@@ -32,6 +32,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/risk"
 	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
@@ -40,7 +41,7 @@ var version = "dev"
 
 // services are the domain services the platform runs, in start order.
 func services(cfg settings) []host.Service {
-	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors)}
+	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors), risk.Configured(cfg.Risk)}
 }
 
 type settings struct {
@@ -53,6 +54,7 @@ type settings struct {
 	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Budget          budget.Settings
 	Vendors         vendors.Settings
+	Risk            risk.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	// The gateway's API keys live in their own database: gateway.db under the data folder, or

@@ -51,6 +51,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
@@ -62,6 +63,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+	"github.com/quarterdeck/quarterdeck/services/risk"
 	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
@@ -191,7 +193,7 @@ type frontOptions struct {
 }
 
 // startFrontWith starts the platform as opts say: a budget service, a vendors service calling
-// it, the gateway's admin server and authenticator with a real key store and OIDC provider, and the
+// it, a risk service, the gateway's admin server and authenticator with a real key store and OIDC provider, and the
 // gateway on a loopback port. The gateway signs identities with identitytest's key, which the
 // services trust, so that tests can also mint genuine identities of their own.
 func startFrontWith(t *testing.T, opts frontOptions) *front {
@@ -231,6 +233,19 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		_ = vin.Stop(ctx)
 	})
 
+	rin, err := host.Start(ctx, risk.Service(), host.Options{
+		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rin.Stop(ctx)
+	})
+
 	gdb, err := auth.OpenDatabase(ctx, testenv.SQLite(t).DSN, sqldb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +275,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		t.Fatal(err)
 	}
 	gopts := gateway.Options{
-		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "risk": rin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
 		Settings: opts.settings, Reflection: opts.reflection,
 	}
 	if opts.noAuthenticator {
@@ -553,6 +568,12 @@ var endpoints = []endpoint{
 	{"POST", "/v1/vendors/nothere/contracts/nothere:approve", `{}`, "vendors.approve"},
 	{"POST", "/v1/vendors/nothere/contracts", `{"title":"Scoped","endDate":{"year":2027,"month":12,"day":31},
 		"totalValue":{"currencyCode":"EUR","units":"1000"}}`, "vendors.finance"},
+	{"GET", "/v1/risks", "", "risk.read"},
+	{"GET", "/v1/riskMatrix", "", "risk.read"},
+	{"POST", "/v1/risks", `{"title":"Scoped","category":"CYBERSECURITY","owner":"ana@example.com"}`, "risk.write"},
+	{"POST", "/v1/risks/nothere:assess", `{"inherent":{"likelihood":3,"impact":4},"reason":"scoped"}`, "risk.write"},
+	{"PATCH", "/v1/riskAppetite", `{"defaultLevel":"HIGH"}`, "risk.approve"},
+	{"POST", "/v1/risks/nothere/acceptances/nothere:approve", `{}`, "risk.approve"},
 }
 
 // grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
@@ -563,7 +584,7 @@ type grpcCall struct {
 	call          func(context.Context, *grpc.ClientConn) error
 }
 
-// grpcCalls are the gRPC methods of every API the gateway serves: the budget and vendors
+// grpcCalls are the gRPC methods of every API the gateway serves: the budget, vendors and risk
 // services', the operations API (routed by its parent or name) and the gateway's own admin API.
 // The domain services' methods not listed here are added by allMethods.
 var grpcCalls = allMethods([]grpcCall{
@@ -632,7 +653,8 @@ var grpcCalls = allMethods([]grpcCall{
 		return err
 	}},
 }, budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService"),
-	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"))
+	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
+	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"))
 
 // allMethods adds to calls every method of the services sds that calls does not list, each
 // called with an empty request and needing the scopes its policy declares: authorization comes

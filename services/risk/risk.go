@@ -1,0 +1,99 @@
+// Package risk is the risk service — the risk register a CIO reports to the board: the risk
+// matrix and appetite, risks with their scores, score history, treatment and review, mitigation
+// actions and acceptances, the heat map and the register report — packaged for the host that
+// runs it, in its own process or inside the standalone binary. Incidents join it later.
+package risk
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc"
+
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/risk/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
+)
+
+// Domain is the service's domain name.
+const Domain = "risk"
+
+// Settings are the risk service's own settings (a host.Settings), read from flags and the
+// environment by the programs that run it (prefix QUARTERDECK_).
+type Settings struct {
+	ReviewDaysLow        int `env:"RISK_REVIEW_DAYS_LOW" default:"365" help:"days between reviews of a risk whose residual level is LOW (1 to 1095)"`
+	ReviewDaysMedium     int `env:"RISK_REVIEW_DAYS_MEDIUM" default:"180" help:"days between reviews of a risk whose residual level is MEDIUM (1 to 1095)"`
+	ReviewDaysHigh       int `env:"RISK_REVIEW_DAYS_HIGH" default:"90" help:"days between reviews of a risk whose residual level is HIGH (1 to 1095)"`
+	ReviewDaysCritical   int `env:"RISK_REVIEW_DAYS_CRITICAL" default:"30" help:"days between reviews of a risk whose residual level is CRITICAL (1 to 1095)"`
+	ReviewDaysUnassessed int `env:"RISK_REVIEW_DAYS_UNASSESSED" default:"30" help:"days from identification by which a risk not yet scored is due for assessment (1 to 1095)"`
+	AcceptanceMaxDays    int `env:"RISK_ACCEPTANCE_MAX_DAYS" default:"730" help:"the furthest an acceptance's expiry date may be from the day it is requested, in days (1 to 1825)"`
+}
+
+// DefaultSettings are the settings' defaults, as the programs that run the service read them
+// when nothing is set.
+func DefaultSettings() Settings {
+	return Settings{ReviewDaysLow: 365, ReviewDaysMedium: 180, ReviewDaysHigh: 90, ReviewDaysCritical: 30,
+		ReviewDaysUnassessed: 30, AcceptanceMaxDays: 730}
+}
+
+// Validate reports settings out of range, all of them together.
+func (s Settings) Validate() error {
+	var errs []error
+	for _, c := range []struct {
+		name string
+		days int
+	}{
+		{"LOW", s.ReviewDaysLow}, {"MEDIUM", s.ReviewDaysMedium}, {"HIGH", s.ReviewDaysHigh},
+		{"CRITICAL", s.ReviewDaysCritical}, {"UNASSESSED", s.ReviewDaysUnassessed},
+	} {
+		if c.days < 1 || c.days > 1095 {
+			errs = append(errs, fmt.Errorf("QUARTERDECK_RISK_REVIEW_DAYS_%s is %d; want 1 to 1095", c.name, c.days))
+		}
+	}
+	if s.AcceptanceMaxDays < 1 || s.AcceptanceMaxDays > 1825 {
+		errs = append(errs, fmt.Errorf("QUARTERDECK_RISK_ACCEPTANCE_MAX_DAYS is %d; want 1 to 1825", s.AcceptanceMaxDays))
+	}
+	return errors.Join(errs...)
+}
+
+// config is the server's view of the settings.
+func (s Settings) config() server.Config {
+	return server.Config{
+		ReviewDays:        [5]int{s.ReviewDaysUnassessed, s.ReviewDaysLow, s.ReviewDaysMedium, s.ReviewDaysHigh, s.ReviewDaysCritical},
+		AcceptanceMaxDays: s.AcceptanceMaxDays,
+	}
+}
+
+// Service describes the risk service with default settings to the host.
+func Service() host.Service { return Configured(DefaultSettings()) }
+
+// Configured describes the risk service with cfg, which must be valid, to the host. The service
+// reads the time from the host's clock (host.Options.Clock); tests pass server options, such as
+// a fixed clock of the server's own.
+func Configured(cfg Settings, opts ...server.Option) host.Service {
+	newServer := func(deps host.Deps) *server.Server {
+		o := []server.Option{server.WithConfig(cfg.config())}
+		if deps.Clock != nil {
+			o = append(o, server.WithClock(deps.Clock.Now))
+		}
+		return server.New(store.New(deps.DB, deps.Events), append(o, opts...)...)
+	}
+	return host.Service{
+		Domain:     Domain,
+		Migrations: store.Migrations.For,
+		Names:      []string{riskv1.RiskService_ServiceDesc.ServiceName},
+		Settings:   cfg,
+		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
+			riskv1.RegisterRiskServiceServer(r, newServer(deps))
+			return nil
+		},
+		// The handlers of the service's due items, by kind. Each resource declares its own in
+		// its file of the server (Server.Schedules gathers them), so that adding one is a change
+		// to that file alone.
+		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
+			return newServer(deps).Schedules()
+		},
+	}
+}
