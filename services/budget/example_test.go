@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -29,11 +31,37 @@ func TestWorkedExample(t *testing.T) {
 		today := time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC)
 		e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4},
 			server.WithClock(func() time.Time { return today })))
-		workedExample(t, e)
+		workedExample(t, e, "")
 	})
 }
 
-func workedExample(t *testing.T, e *env) {
+// TestWorkedExampleAsOf reads the same figures weeks later, by asking for them as of 2026-09-15:
+// the guide's figures reproduce on any day.
+func TestWorkedExampleAsOf(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		today := time.Date(2026, 9, 15, 12, 0, 0, 0, time.UTC)
+		var mu sync.Mutex
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return today }
+		e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4}, server.WithClock(clock)))
+		workedExample(t, e, "2026-09-15", func() {
+			mu.Lock()
+			defer mu.Unlock()
+			today = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC) // eight periods have started
+		})
+		// Without as_of the figures are today's.
+		s, err := e.client.GetBudgetSummary(context.Background(), &budgetv1.GetBudgetSummaryRequest{Name: "budgets/infra-fy2027/summary"})
+		if err != nil || s.GetElapsedPeriods() != 8 || dateString(s.GetAsOf()) != "2026-11-03" {
+			t.Errorf("summary without as_of: elapsed %d as of %s, %v; want 8 on 2026-11-03", s.GetElapsedPeriods(), dateString(s.GetAsOf()), err)
+		}
+		_, err = e.client.GetBudgetSummary(context.Background(), &budgetv1.GetBudgetSummaryRequest{Name: "budgets/infra-fy2027/summary", AsOf: "2026-02-30"})
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "as_of")
+	})
+}
+
+// workedExample runs the example; asOf, when set, is asked for with the figures, after
+// beforeFigures (which may move the clock) has run.
+func workedExample(t *testing.T, e *env, asOf string, beforeFigures ...func()) {
 	ctx := context.Background()
 	owner, approver := e.client, clientAs(t, e, "apiKeys/approver")
 	must := func(err error, what string) {
@@ -139,7 +167,10 @@ func workedExample(t *testing.T, e *env) {
 	}
 
 	// 7. Burn and forecast on 2026-09-15: six periods have started.
-	s, err := owner.GetBudgetSummary(ctx, &budgetv1.GetBudgetSummaryRequest{Name: b.GetName() + "/summary"})
+	for _, f := range beforeFigures {
+		f()
+	}
+	s, err := owner.GetBudgetSummary(ctx, &budgetv1.GetBudgetSummaryRequest{Name: b.GetName() + "/summary", AsOf: asOf})
 	must(err, "summary")
 	if s.GetElapsedPeriods() != 6 || dateString(s.GetAsOf()) != "2026-09-15" || s.GetCurrencyCode() != "EUR" {
 		t.Errorf("summary as of %s, elapsed %d, currency %s", dateString(s.GetAsOf()), s.GetElapsedPeriods(), s.GetCurrencyCode())
@@ -191,7 +222,7 @@ func workedExample(t *testing.T, e *env) {
 	}
 
 	// The roll-up of the cost centre holds the same totals.
-	r, err := owner.GetCostCenterRollup(ctx, &budgetv1.GetCostCenterRollupRequest{Name: "costCenters/infra/rollups/2027"})
+	r, err := owner.GetCostCenterRollup(ctx, &budgetv1.GetCostCenterRollupRequest{Name: "costCenters/infra/rollups/2027", AsOf: asOf})
 	must(err, "roll-up")
 	want.check(t, "budget", r.GetTotal())
 	if !slices.Equal(r.GetBudgets(), []string{b.GetName()}) || r.GetCurrencyCode() != "EUR" {

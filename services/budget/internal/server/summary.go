@@ -31,11 +31,15 @@ func (s *Server) GetBudgetSummary(ctx context.Context, req *budgetv1.GetBudgetSu
 	if !domain.SummaryPattern.ScanResource(req.GetName(), &id) {
 		return nil, domain.SummaryPattern.Invalid("name")
 	}
+	today, err := s.asOf(req.GetAsOf())
+	if err != nil {
+		return nil, err
+	}
 	b, err := s.store.GetBudget(ctx, id)
 	if err != nil {
 		return nil, fault.Named(err, domain.BudgetName(id))
 	}
-	sum, err := s.summarize(ctx, b)
+	sum, err := s.summarize(ctx, b, today)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +82,21 @@ type summary struct {
 	rates []domain.RateUse
 }
 
-// summarize computes the figures of revision b as of today from the chain's running period spend.
-func (s *Server) summarize(ctx context.Context, b *domain.Budget) (summary, error) {
+// asOf is the day figures are computed for: the request's as_of, or today.
+func (s *Server) asOf(field string) (civil.Date, error) {
+	if field == "" {
+		return civil.DateOf(s.now().UTC()), nil
+	}
+	d, err := civil.ParseDate(field)
+	if err != nil {
+		return civil.Date{}, fault.Field("as_of", "DATE_INVALID", "as_of must be a date as YYYY-MM-DD, e.g. 2027-03-31")
+	}
+	return d, nil
+}
+
+// summarize computes the figures of revision b as of the day today from the chain's running
+// period spend.
+func (s *Server) summarize(ctx context.Context, b *domain.Budget, today civil.Date) (summary, error) {
 	lines, err := s.store.ListLines(ctx, b.ID, allRows)
 	if err != nil {
 		return summary{}, err
@@ -93,7 +110,7 @@ func (s *Server) summarize(ctx context.Context, b *domain.Budget) (summary, erro
 	if err != nil {
 		return summary{}, err
 	}
-	return summary{Summary: domain.Summarize(b.Calendar(), b.FiscalYear, civil.DateOf(s.now().UTC()), lines, spend),
+	return summary{Summary: domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend),
 		lines: lines, rates: rates}, nil
 }
 
@@ -118,6 +135,10 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	fy, err := strconv.ParseInt(fyText, 10, 32)
 	if !ok || err != nil {
 		return nil, domain.RollupPattern.Invalid("name")
+	}
+	today, err := s.asOf(req.GetAsOf())
+	if err != nil {
+		return nil, err
 	}
 	subtree, err := s.store.Subtree(ctx, ccID)
 	if err != nil {
@@ -165,7 +186,6 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 					b.Name(), b.StartMonth, budgets[0].Name(), budgets[0].StartMonth)
 		}
 	}
-	today := civil.DateOf(s.now().UTC())
 	elapsed := cal.Elapsed(int32(fy), today)
 	var total, capex, opex, own periodBases
 	children := map[string]*periodBases{}
@@ -173,7 +193,7 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: civil.ToProto(cal.AsOf(int32(fy), today)),
 		ElapsedPeriods: int32(elapsed)}
 	for _, b := range budgets {
-		sum, err := s.summarize(ctx, b)
+		sum, err := s.summarize(ctx, b, today)
 		if err != nil {
 			return nil, err
 		}

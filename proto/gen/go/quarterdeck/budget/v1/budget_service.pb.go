@@ -461,7 +461,12 @@ type GetCostCenterRollupRequest struct {
 	// The ISO 4217 code of the currency to report in. When empty, the currency of the included
 	// budgets if they all share one; otherwise the call fails with FAILED_PRECONDITION, reason
 	// `CURRENCY_REQUIRED`.
-	CurrencyCode  string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	CurrencyCode string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	// The day to compute the figures for, as if it were today, as `YYYY-MM-DD`: it decides which
+	// periods have started, and so the to-date figures, the burn rate and the run-rate forecast.
+	// Today (UTC) when empty. Spend counts whatever day it is dated, so a figure read with the
+	// same `as_of` after the same calls is the same on any day.
+	AsOf          string `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -506,6 +511,13 @@ func (x *GetCostCenterRollupRequest) GetName() string {
 func (x *GetCostCenterRollupRequest) GetCurrencyCode() string {
 	if x != nil {
 		return x.CurrencyCode
+	}
+	return ""
+}
+
+func (x *GetCostCenterRollupRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
 	}
 	return ""
 }
@@ -1237,7 +1249,12 @@ func (x *ReviseBudgetRequest) GetBudgetId() string {
 type GetBudgetSummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The summary, `budgets/{budget}/summary`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The day to compute the figures for, as if it were today, as `YYYY-MM-DD`: it decides which
+	// periods have started, and so the to-date figures, the burn rate and the run-rate forecast.
+	// Today (UTC) when empty. Spend counts whatever day it is dated, so a figure read with the
+	// same `as_of` after the same calls is the same on any day.
+	AsOf          string `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1275,6 +1292,13 @@ func (*GetBudgetSummaryRequest) Descriptor() ([]byte, []int) {
 func (x *GetBudgetSummaryRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *GetBudgetSummaryRequest) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
 	}
 	return ""
 }
@@ -3555,12 +3579,13 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x17DeleteCostCenterRequest\x12h\n" +
 	"\x04name\x18\x01 \x01(\tBT\xe0A\x02\xfaA\"\n" +
 	" budget.quarterdeck.io/CostCenter\xbaH)r'2%^costCenters/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xd8\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x95\x02\n" +
 	"\x1aGetCostCenterRollupRequest\x12\x7f\n" +
 	"\x04name\x18\x01 \x01(\tBk\xe0A\x02\xfaA(\n" +
 	"&budget.quarterdeck.io/CostCenterRollup\xbaH:r826^costCenters/[a-z0-9][a-z0-9-]{0,62}/rollups/[0-9]{4}$R\x04name\x129\n" +
 	"\rcurrency_code\x18\x02 \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[A-Z]{3}$R\fcurrencyCode\"\xd5\x01\n" +
+	"^[A-Z]{3}$R\fcurrencyCode\x12;\n" +
+	"\x05as_of\x18\x03 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x04asOf\"\xd5\x01\n" +
 	"\x13CreateBudgetRequest\x12H\n" +
 	"\tbudget_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bbudgetId\x12@\n" +
 	"\x06budget\x18\x02 \x01(\v2\x1d.quarterdeck.budget.v1.BudgetB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06budget\x122\n" +
@@ -3618,10 +3643,11 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12H\n" +
-	"\tbudget_id\x18\x04 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bbudgetId\"\x8a\x01\n" +
+	"\tbudget_id\x18\x04 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bbudgetId\"\xc7\x01\n" +
 	"\x17GetBudgetSummaryRequest\x12o\n" +
 	"\x04name\x18\x01 \x01(\tB[\xe0A\x02\xfaA%\n" +
-	"#budget.quarterdeck.io/BudgetSummary\xbaH-r+2)^budgets/[a-z0-9][a-z0-9-]{0,62}/summary$R\x04name\"\xd9\x02\n" +
+	"#budget.quarterdeck.io/BudgetSummary\xbaH-r+2)^budgets/[a-z0-9][a-z0-9-]{0,62}/summary$R\x04name\x12;\n" +
+	"\x05as_of\x18\x02 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x04asOf\"\xd9\x02\n" +
 	"\x17CreateBudgetLineRequest\x12h\n" +
 	"\x06parent\x18\x01 \x01(\tBP\xe0A\x02\xfaA\"\x12 budget.quarterdeck.io/BudgetLine\xbaH%r#2!^budgets/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12Q\n" +
 	"\x0ebudget_line_id\x18\x02 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fbudgetLineId\x12M\n" +
