@@ -23,6 +23,7 @@ PROTOC_GEN_GRPC_VERSION:= v1.6.2
 GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
+ASYNCAPI_PARSER_VERSION:= 3.6.3
 NATS_SERVER_VERSION    := v2.15.3
 GOTESTSUM_VERSION      := v1.13.0
 
@@ -49,7 +50,8 @@ TESTFLAGS += -race
 endif
 
 OPENAPI   := gateway/openapi/openapi.json
-GENERATED := proto/gen $(OPENAPI) docs/catalogue
+ASYNCAPI  := gateway/asyncapi/asyncapi.json
+GENERATED := proto/gen $(OPENAPI) $(ASYNCAPI) docs/catalogue
 
 ##@ Everyday
 
@@ -78,12 +80,13 @@ build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-b
 ##@ API contract
 
 .PHONY: generate
-generate: tools-gen ## Regenerate Go code and the OpenAPI document from proto/ (idempotent).
+generate: tools-gen ## Regenerate Go code, the OpenAPI and AsyncAPI documents and the event catalogue from proto/ (idempotent).
 	buf generate
 	mkdir -p $(dir $(OPENAPI))
 	openapiv3-merge $$(find .build/openapi -name '*.openapi.json' | LC_ALL=C sort) \
 		| $(GO) run ./gateway/openapi/normalize > $(OPENAPI).tmp
 	mv $(OPENAPI).tmp $(OPENAPI)
+	cp .build/asyncapi/asyncapi.json $(ASYNCAPI)
 
 .PHONY: check-generated
 check-generated: generate ## Fail when the committed generated code differs from a fresh `make generate`.
@@ -141,12 +144,13 @@ bench: build $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## The load harness: b
 ##@ Quality
 
 .PHONY: lint
-lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, and the OpenAPI linter.
+lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, the OpenAPI linter and the AsyncAPI parser.
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	staticcheck $(PKGS)
 	buf lint
 	$(TOOLS)/npm/node_modules/.bin/redocly lint --config gateway/openapi/redocly.yaml $(OPENAPI)
+	NODE_PATH=$(TOOLS)/asyncapi/node_modules node gateway/asyncapi/validate.cjs $(ASYNCAPI)
 
 .PHONY: test-embedded
 test-embedded: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
@@ -178,7 +182,8 @@ tools: tools-gen tools-lint ## Install every pinned tool into .tools/.
 tools-gen: $(TOOLS)/.buf-$(BUF_VERSION) $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERSION)-$(PROTOC_GEN_GO_VERSION)-$(PROTOC_GEN_GRPC_VERSION)
 
 .PHONY: tools-lint
-tools-lint: tools-gen $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.redocly-$(REDOCLY_VERSION)
+tools-lint: tools-gen $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.redocly-$(REDOCLY_VERSION) \
+	$(TOOLS)/.asyncapi-parser-$(ASYNCAPI_PARSER_VERSION)
 
 # buf: the npm package ships the prebuilt binary (seconds); without npm, build it with Go (minutes).
 $(TOOLS)/.buf-$(BUF_VERSION):
@@ -219,6 +224,11 @@ $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION):
 
 $(TOOLS)/.redocly-$(REDOCLY_VERSION):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm @redocly/cli@$(REDOCLY_VERSION)
+	touch $@
+
+# The AsyncAPI project's own parser validates the AsyncAPI document (gateway/asyncapi/validate.cjs).
+$(TOOLS)/.asyncapi-parser-$(ASYNCAPI_PARSER_VERSION):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/asyncapi @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION)
 	touch $@
 
 .PHONY: clean

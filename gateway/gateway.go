@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
+	"github.com/quarterdeck/quarterdeck/gateway/asyncapi"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -242,6 +243,11 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.Document)
+	})
+	// The events' contract: every subject, its CloudEvents headers and its payload's schema.
+	root.HandleFunc("GET /asyncapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(asyncapi.Document)
 	})
 	if opts.Metrics != nil {
 		root.Handle("GET /metrics", opts.Metrics)

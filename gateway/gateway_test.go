@@ -286,6 +286,11 @@ func TestProbesAndOpenAPI(t *testing.T) {
 	if doc.code != 200 || doc.body["openapi"] != "3.1.0" || paths["/v1/costCenters"] == nil {
 		t.Errorf("openapi.json = %d, openapi %v, paths %v", doc.code, doc.body["openapi"], len(paths))
 	}
+	events := call(t, "GET", p.url+"/asyncapi.json", "")
+	channels, _ := events.body["channels"].(map[string]any)
+	if events.code != 200 || events.body["asyncapi"] != "3.0.0" || channels["vendors.contract.notice_window_opened"] == nil {
+		t.Errorf("asyncapi.json = %d, asyncapi %v, channels %v", events.code, events.body["asyncapi"], len(channels))
+	}
 
 	// With the service gone, the gateway is alive but not ready, and calls fail with 503.
 	p.stop()

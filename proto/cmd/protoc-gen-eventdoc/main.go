@@ -1,11 +1,20 @@
-// Command protoc-gen-eventdoc is a protoc plugin that writes the catalogue of Quarterdeck's domain
-// events, events.md, from the messages that carry the quarterdeck.event.v1.event option: for each
-// event its subject, CloudEvents type, description and payload fields, taken from the proto
-// comments. `make generate` runs it through buf, so the catalogue cannot drift from the protos.
+// Command protoc-gen-eventdoc is a protoc plugin that documents Quarterdeck's domain events from
+// the messages that carry the quarterdeck.event.v1.event option, in one of two forms chosen by its
+// parameter:
+//
+//   - format=markdown (the default): the catalogue, events.md — for each event its subject,
+//     CloudEvents type, description and payload fields, taken from the proto comments;
+//   - format=asyncapi: asyncapi.json, an AsyncAPI 3.0 document — a channel per subject, a message
+//     per event with its CloudEvents headers, and a JSON Schema of its protojson payload.
+//
+// `make generate` runs it through buf for every proto of proto/api, so an event added to any
+// service's events.proto appears in both without further work, and neither can drift from the
+// protos.
 package main
 
 import (
 	"cmp"
+	"flag"
 	"fmt"
 	"regexp"
 	"slices"
@@ -19,7 +28,9 @@ import (
 )
 
 func main() {
-	protogen.Options{}.Run(func(p *protogen.Plugin) error {
+	var flags flag.FlagSet
+	format := flags.String("format", "markdown", "what to write: markdown (events.md) or asyncapi (asyncapi.json)")
+	protogen.Options{ParamFunc: flags.Set}.Run(func(p *protogen.Plugin) error {
 		var evs []event
 		for _, f := range p.Files {
 			if !f.Generate {
@@ -36,14 +47,26 @@ func main() {
 			}
 		}
 		slices.SortFunc(evs, func(a, b event) int { return cmp.Compare(a.subject, b.subject) })
-		out := p.NewGeneratedFile("events.md", "")
-		write(out, evs)
-		return nil
+		switch *format {
+		case "markdown":
+			write(p.NewGeneratedFile("events.md", ""), evs)
+			return nil
+		case "asyncapi":
+			doc, err := asyncAPI(p, evs)
+			if err != nil {
+				return err
+			}
+			_, err = p.NewGeneratedFile("asyncapi.json", "").Write(doc)
+			return err
+		default:
+			return fmt.Errorf("format %q: want markdown or asyncapi", *format)
+		}
 	})
 }
 
 type event struct {
 	subject, domain, typ, doc string
+	aggregate, action         string
 	msg                       *protogen.Message
 }
 
@@ -60,11 +83,13 @@ func eventOf(m *protogen.Message) (event, bool, error) {
 		return event{}, false, fmt.Errorf("%s: event in package %s, want quarterdeck.<domain>.v<N>", m.Desc.FullName(), pkg)
 	}
 	return event{
-		subject: "quarterdeck." + sub[1] + "." + spec.GetAggregate() + "." + spec.GetAction(),
-		domain:  sub[1],
-		typ:     string(m.Desc.FullName()),
-		doc:     comment(m.Comments.Leading),
-		msg:     m,
+		subject:   "quarterdeck." + sub[1] + "." + spec.GetAggregate() + "." + spec.GetAction(),
+		domain:    sub[1],
+		aggregate: spec.GetAggregate(),
+		action:    spec.GetAction(),
+		typ:       string(m.Desc.FullName()),
+		doc:       comment(m.Comments.Leading),
+		msg:       m,
 	}, true, nil
 }
 
