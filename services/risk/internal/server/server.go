@@ -2,12 +2,15 @@
 package server
 
 import (
+	"context"
 	"maps"
 	"time"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
 )
 
@@ -71,4 +74,20 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		maps.Copy(all, m)
 	}
 	return all
+}
+
+// today is the current date, UTC: the day that decides what is due.
+func (s *Server) today() civil.Date { return civil.DateOf(s.now().UTC()) }
+
+// id is the ID a request gives, or a new one when it gives none.
+func (s *Server) id(given string) string {
+	if given == "" {
+		return s.newID()
+	}
+	return given
+}
+
+// inTx runs fn in a transaction of st and returns its result once the transaction committed.
+func inTx[T any](ctx context.Context, st store.Store, fn func(ctx context.Context, tx store.Tx) (T, error)) (T, error) {
+	return sqlstore.Result(ctx, st.Within, fn)
 }
