@@ -8,9 +8,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -79,6 +81,31 @@ func (f *Factory) New(ctx context.Context, event proto.Message, resource string,
 		TraceParent:      carrier.Get("traceparent"),
 		TraceState:       carrier.Get("tracestate"),
 	}, nil
+}
+
+// NATSMsg is m as the relay publishes it: the payload on m's subject, with the CloudEvents
+// headers, Nats-Msg-Id and the stored trace context. Tests that stand in for another service
+// publish its events this way too.
+func (m Message) NATSMsg() *nats.Msg {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Payload
+	h := msg.Header
+	h.Set(events.HeaderSpecVersion, events.SpecVersion)
+	h.Set(events.HeaderID, m.ID)
+	h.Set(events.HeaderSource, m.Source)
+	h.Set(events.HeaderType, m.Type)
+	h.Set(events.HeaderTime, m.Time.UTC().Format(time.RFC3339Nano))
+	h.Set(events.HeaderSubject, m.ResourceName)
+	h.Set(events.HeaderVersion, strconv.FormatInt(m.AggregateVersion, 10))
+	h.Set(events.HeaderContentType, events.ContentType)
+	h.Set(events.HeaderMsgID, m.ID)
+	if m.TraceParent != "" {
+		h.Set(events.HeaderTraceParent, m.TraceParent)
+		if m.TraceState != "" {
+			h.Set(events.HeaderTraceState, m.TraceState)
+		}
+	}
+	return msg
 }
 
 // insertSQL is the same on PostgreSQL and SQLite ($N placeholders work on both).

@@ -184,24 +184,10 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 }
 
 func (r *Relay) publish(ctx context.Context, m Message) error {
-	msg := nats.NewMsg(m.Subject)
-	msg.Data = m.Payload
+	msg := m.NATSMsg()
 	h := msg.Header
-	h.Set(events.HeaderSpecVersion, events.SpecVersion)
-	h.Set(events.HeaderID, m.ID)
-	h.Set(events.HeaderSource, m.Source)
-	h.Set(events.HeaderType, m.Type)
-	h.Set(events.HeaderTime, m.Time.UTC().Format(time.RFC3339Nano))
-	h.Set(events.HeaderSubject, m.ResourceName)
-	h.Set(events.HeaderVersion, strconv.FormatInt(m.AggregateVersion, 10))
-	h.Set(events.HeaderContentType, events.ContentType)
-	h.Set(events.HeaderMsgID, m.ID)
 	var span trace.Span
 	if m.TraceParent != "" {
-		h.Set(events.HeaderTraceParent, m.TraceParent)
-		if m.TraceState != "" {
-			h.Set(events.HeaderTraceState, m.TraceState)
-		}
 		// The publish joins the trace of the request that wrote the event, and the message
 		// carries the publish span's context, so that consumers continue from it. Without a
 		// recording tracer the span is the stored context itself and the header is unchanged.
