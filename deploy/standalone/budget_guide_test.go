@@ -48,3 +48,12 @@ func budgetGuide(t *testing.T, sc scenario) {
 		t.Errorf("%s holds %v in this order, not %v:\n%s", stream, got, want, describe(evs))
 	}
 }
+
+// TestReadme runs the README's first calls as written, curl commands and answers, on a fresh
+// platform.
+func TestReadme(t *testing.T) {
+	t.Parallel()
+	p := start(t, t.TempDir(), scenario{prefix: "quarterdeck"})
+	defer p.Stop()
+	runGuide(t, "../../README.md", p.rest, map[string]string{"KEY": adminKey})
+}

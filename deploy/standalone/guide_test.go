@@ -63,10 +63,12 @@ var (
 	varRE     = regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*)\}|\$([A-Z][A-Z0-9_]*)`)
 )
 
-// parseGuide returns the exchanges of a guide's http blocks, in order.
+// parseGuide returns the exchanges of a guide's http blocks, and of its curl commands
+// (curl_test.go), in order.
 func parseGuide(doc string) ([]guideExchange, error) {
 	var out []guideExchange
 	rest, offset := doc, 0
+	lastCurl := false // the block before was an sh block ending with a curl command
 	for {
 		loc := fenceRE.FindStringSubmatchIndex(rest)
 		if loc == nil {
@@ -83,7 +85,27 @@ func parseGuide(doc string) ([]guideExchange, error) {
 		next := bodyStart + end + len("\n```")
 		offset += next
 		rest = rest[next:]
-		if lang != "http" {
+		switch lang {
+		case "sh":
+			exs, err := curlExchanges(block, line)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, exs...)
+			lastCurl = len(exs) > 0
+			continue
+		case "json":
+			if lastCurl {
+				if err := curlAnswer(&out[len(out)-1], block); err != nil {
+					return nil, fmt.Errorf("line %d: %v", line, err)
+				}
+			}
+			lastCurl = false
+			continue
+		case "http":
+			lastCurl = false
+		default:
+			lastCurl = false
 			continue
 		}
 		first, remainder, _ := strings.Cut(block, "\n")
@@ -301,6 +323,14 @@ func contains(at string, got, want any, vars, captured map[string]string) string
 		if w == "…" {
 			return ""
 		}
+		if strings.Contains(w, "…") && !varRE.MatchString(w) {
+			// "costCenters/…": the parts around each … in order, anything in between.
+			s, ok := got.(string)
+			if !ok || !glob(w, s) {
+				return fmt.Sprintf("%s: %s; the guide says %q", orRoot(at), jsonText(got), w)
+			}
+			return ""
+		}
 		if m := varRE.FindStringSubmatch(w); m != nil && m[0] == w {
 			if val, ok := vars[varName(m)]; ok {
 				w = val
@@ -323,6 +353,23 @@ func contains(at string, got, want any, vars, captured map[string]string) string
 		}
 		return ""
 	}
+}
+
+// glob reports whether s is pattern with each … standing for any text.
+func glob(pattern, s string) bool {
+	parts := strings.Split(pattern, "…")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 func orRoot(at string) string {
