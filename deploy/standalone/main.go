@@ -18,6 +18,7 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
@@ -31,6 +32,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/datadir"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/risk"
 	"github.com/quarterdeck/quarterdeck/services/vendors"
@@ -116,7 +118,26 @@ func gatewayDatabaseURL(cfg settings) string {
 	return "sqlite:" + filepath.Join(cfg.DataDir, "gateway.db")
 }
 
+// usesDataDir reports whether anything is kept under the data folder: a SQLite file, or the
+// embedded NATS server's store.
+func usesDataDir(cfg settings) bool {
+	return cfg.NATSURL == "" || cfg.DatabaseURL == "" || strings.HasPrefix(gatewayDatabaseURL(cfg), "sqlite:")
+}
+
+// secureDataDir makes the data folder, with what an earlier run or version left in it, private to
+// the process's user: 0700, its files 0600 (what the process creates from now on is born so, see
+// host.Main). What cannot be changed is a warning.
+func secureDataDir(cfg settings, log *slog.Logger) error {
+	if !usesDataDir(cfg) {
+		return nil
+	}
+	return datadir.Secure(cfg.DataDir, log)
+}
+
 func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
+	if err := secureDataDir(cfg, log); err != nil {
+		return err
+	}
 	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{Logger: log})
 	if err != nil {
 		return err
@@ -135,6 +156,9 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 
 func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer) (err error) {
 	log.Info("starting Quarterdeck", "version", version, "settings", config.Changed(cfg, "", nil))
+	if err := secureDataDir(cfg, log); err != nil {
+		return err
+	}
 
 	// The REST listener is opened first so that a taken port fails before anything else starts.
 	lis, err := host.Listen(cfg.HTTPAddr, "QUARTERDECK_HTTP_ADDR (--http-addr)")

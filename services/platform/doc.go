@@ -36,6 +36,7 @@
 //	  sqlstore    the helpers a service's store is written with: queries, scans, nulls, the
 //	              engine Dialect, and Tx.Record — a change's event and audit record in one call
 //	  audit       the hash-chained audit trail and its sealer
+//	  datadir     the data folder and its files private to the process's user (0700, 0600)
 //
 //	messaging/  events on NATS JetStream
 //	  events      subjects, streams, CloudEvents headers, connections

@@ -17,12 +17,16 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/datadir"
 )
 
 // Main runs a Quarterdeck binary: run gets a context that the first SIGINT or SIGTERM cancels,
 // the arguments and stderr. An error is printed with the program's name and exits with status 1;
 // config.ErrHelp (after --help) and config.ErrVersion (after --version) count as success.
 func Main(program string, run func(ctx context.Context, args []string, stderr io.Writer) error) {
+	// Every file the binary creates — databases, their journals, the embedded NATS store — is
+	// born private to its user (umask 077), whatever mode the code creating it asks for.
+	datadir.PrivateByDefault()
 	ctx, stop := SignalContext()
 	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()

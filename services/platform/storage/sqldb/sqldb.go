@@ -12,8 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +22,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver (pure Go, no cgo)
+
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/datadir"
 )
 
 // Engine names a database engine.
@@ -74,7 +74,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		engine = SQLite
-		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts.Logger)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		engine = Postgres
 		db, err = openPostgres(ctx, dsn, opts)
@@ -93,14 +93,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return &DB{DB: db, engine: engine, schema: opts.Schema, logger: opts.Logger}, nil
 }
 
-func openSQLite(path string) (*sql.DB, error) {
+func openSQLite(path string, log *slog.Logger) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite DSN needs a file path, e.g. sqlite:./data/budget.db")
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("create database folder: %w", err)
-		}
+	// The database is made (or tightened to) 0600 before SQLite opens it: SQLite gives the -wal
+	// and -shm files it creates the database's permissions, so they are private too.
+	if err := datadir.SecureFile(path, log, "-wal", "-shm", "-journal"); err != nil {
+		return nil, fmt.Errorf("database file: %w", err)
 	}
 	// WAL lets readers proceed during a write; immediate transactions take the write lock at BEGIN
 	// so two writers queue on busy_timeout instead of failing on lock upgrade; foreign keys are off

@@ -110,6 +110,39 @@ func TestOpenSQLiteCreatesFolders(t *testing.T) {
 	}
 }
 
+// TestOpenSQLitePrivateFiles: a database file is created 0600, an existing one left 0644 by an
+// earlier version is made 0600, and the -wal and -shm files SQLite makes beside it are 0600 too,
+// under the test's ordinary umask (the binaries also set 077).
+func TestOpenSQLitePrivateFiles(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("existing=%v", existing), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "budget.db")
+			if existing {
+				if err := os.WriteFile(path, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db, err := Open(context.Background(), "sqlite:"+path, Options{Logger: quiet})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			if _, err := db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{path, path + "-wal", path + "-shm"} {
+				fi, err := os.Stat(f)
+				if err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				if got := fi.Mode().Perm(); got != 0o600 {
+					t.Errorf("mode of %s = %#o; want 0600", filepath.Base(f), got)
+				}
+			}
+		})
+	}
+}
+
 func TestOpenSQLiteFolderIsAFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
