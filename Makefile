@@ -37,7 +37,7 @@ APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 APIREF_DIR       := gateway/apiref/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget services/vendors services/risk gateway deploy/standalone test
+MODULES := proto services/platform services/budget services/vendors services/risk gateway deploy/standalone test examples/automation
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # The tests run through gotestsum: go test's own output, then every skipped test with its reason,
