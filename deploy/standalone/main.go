@@ -292,6 +292,14 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	// API key revocations go out as events, like every other change; a gateway sharing the
+	// database (several standalone processes on one PostgreSQL) applies them too.
+	evs, err := auth.StartEvents(ctx, auth.EventsOptions{DB: gdb, Keys: keys, Authenticator: authn, NATS: nc,
+		Stream: cfg.Events, Logger: log})
+	if err != nil {
+		return err
+	}
+	proc.Defer(func(ctx context.Context) error { _ = evs.Stop(ctx); return nil })
 
 	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
 	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: proc.Telemetry.Metrics,

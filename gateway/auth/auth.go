@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/bounded"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
@@ -48,19 +49,41 @@ type Options struct {
 	// IdentityCacheSize bounds how many callers' signed identities are kept for reuse (default
 	// identity.DefaultCacheSize).
 	IdentityCacheSize int
+	// KeyCacheTTL is how long a looked-up API key is used without looking it up again (default
+	// and at most MaxKeyCacheTTL). Revocations do not wait for it: they reach every replica as
+	// events (see Revoked); the TTL is the backstop when an event is late or lost.
+	KeyCacheTTL time.Duration
+	// KeyCacheSize bounds how many API keys are cached (default identity.DefaultCacheSize); a
+	// negative size turns the cache off.
+	KeyCacheSize int
 }
+
+// MaxKeyCacheTTL bounds how long a cached API key is trusted without a look-up.
+const MaxKeyCacheTTL = 30 * time.Second
 
 // Authenticator authenticates callers; it implements gateway.Authenticator.
 //
-// Every request is authenticated afresh (an API key is looked up, a JWT verified), so a revoked
-// key stops working at once. Only the signing of the identity forwarded to the services is
-// cached: a caller's token is reused while more than half its lifetime remains, which saves a
+// A JWT is verified on every request. An API key is looked up in the database once and then
+// kept for KeyCacheTTL (at most 30 s), keyed by its hash; a revocation takes effect before that:
+// the replica that revokes drops the key at once (Store.OnRevoke), and every other replica when
+// the revocation's event arrives (Revoked, fed by StartEvents). Expiry is checked against the
+// clock on every request, cached or not. The signed identity forwarded to the services is cached
+// too: a caller's token is reused while more than half its lifetime remains, which saves a
 // signature per request at the gateway and lets services answer from their cache of verified
 // tokens.
 type Authenticator struct {
 	opts    Options
 	touched sync.Map // key id → time.Time of the last last-use write
 	tokens  *identity.TokenCache
+	keys    *bounded.Map[cachedKey] // key hash → the key as looked up; nil when off
+	// revoked holds the ids of keys revoked in the last 2×KeyCacheTTL, so that a look-up that
+	// started before a revocation cannot put the key back in the cache after it.
+	revoked *bounded.Map[time.Time]
+}
+
+type cachedKey struct {
+	key     *Key
+	fetched time.Time
 }
 
 // New returns an authenticator.
@@ -77,7 +100,45 @@ func New(opts Options) (*Authenticator, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Authenticator{opts: opts, tokens: identity.NewTokenCache(opts.Signer, opts.IdentityCacheSize)}, nil
+	if opts.KeyCacheTTL <= 0 || opts.KeyCacheTTL > MaxKeyCacheTTL {
+		opts.KeyCacheTTL = MaxKeyCacheTTL
+	}
+	if opts.KeyCacheSize == 0 {
+		opts.KeyCacheSize = identity.DefaultCacheSize
+	}
+	a := &Authenticator{opts: opts, tokens: identity.NewTokenCache(opts.Signer, opts.IdentityCacheSize)}
+	if opts.KeyCacheSize > 0 {
+		a.keys = bounded.NewMap(opts.KeyCacheSize, func(c cachedKey) bool { return a.stale(c) })
+		a.revoked = bounded.NewMap(opts.KeyCacheSize, func(at time.Time) bool {
+			return a.opts.Now().Sub(at) > 2*a.opts.KeyCacheTTL
+		})
+	}
+	opts.Keys.OnRevoke(a.Revoked)
+	return a, nil
+}
+
+// stale reports whether a cached key must be looked up again.
+func (a *Authenticator) stale(c cachedKey) bool {
+	age := a.opts.Now().Sub(c.fetched)
+	return age >= a.opts.KeyCacheTTL || age < 0
+}
+
+// Revoked drops the key id from the cache: its next use is looked up, and refused. It is
+// called for this process's own revocations and for each ApiKeyRevoked event.
+func (a *Authenticator) Revoked(id string) {
+	if a.keys == nil {
+		return
+	}
+	a.revoked.Put(id, a.opts.Now())
+	a.keys.DeleteFunc(func(_ string, c cachedKey) bool { return c.key.ID == id })
+}
+
+// CachedKeys returns how many API keys the cache holds, for tests.
+func (a *Authenticator) CachedKeys() int {
+	if a.keys == nil {
+		return 0
+	}
+	return a.keys.Len()
 }
 
 // NewFromConfig returns the authenticator of a gateway process: API keys from keys, OIDC JWTs
@@ -138,8 +199,34 @@ func looksLikeJWT(token string) bool {
 	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
 }
 
+// lookUp returns the key of hash: from the cache while it is fresh, else from the store.
+func (a *Authenticator) lookUp(ctx context.Context, hash string) (*Key, error) {
+	if a.keys == nil {
+		return a.opts.Keys.ByHash(ctx, hash)
+	}
+	if c, ok := a.keys.Get(hash); ok && !a.stale(c) {
+		// A revocation at or after the look-up makes the entry untrustworthy (one that races
+		// the event's DeleteFunc); one before it was already in the row read.
+		if at, gone := a.revoked.Get(c.key.ID); !gone || at.Before(c.fetched) {
+			return c.key, nil
+		}
+	}
+	started := a.opts.Now()
+	k, err := a.opts.Keys.ByHash(ctx, hash)
+	if err != nil {
+		// Unknown keys are not cached: whatever a caller makes up would take a place.
+		return nil, err
+	}
+	if at, gone := a.revoked.Get(k.ID); gone && !at.Before(started) && k.RevokeTime == nil {
+		// Revoked while this look-up ran: the row read may predate the revocation.
+		return nil, ErrKeyNotFound
+	}
+	a.keys.Put(hash, cachedKey{key: k, fetched: started})
+	return k, nil
+}
+
 func (a *Authenticator) apiKey(ctx context.Context, token string) (identity.Principal, error) {
-	k, err := a.opts.Keys.ByHash(ctx, HashKey(token))
+	k, err := a.lookUp(ctx, HashKey(token))
 	switch {
 	case errors.Is(err, ErrKeyNotFound):
 		return identity.Principal{}, Unauthenticated(ReasonInvalid, "the API key is not valid")

@@ -10,9 +10,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
@@ -32,7 +37,9 @@ func OpenDatabase(ctx context.Context, url string, opts sqldb.Options) (*sqldb.D
 	if err != nil {
 		return nil, fmt.Errorf("gateway database: %w", err)
 	}
-	if err := db.MigrateSets(ctx, Migrations); err != nil {
+	// The outbox carries the gateway's events (API key revocations) to NATS, as every
+	// service's does.
+	if err := db.MigrateSets(ctx, Migrations, outbox.Migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("gateway database: %w", err)
 	}
@@ -103,10 +110,62 @@ func displayPrefix(key string) string {
 }
 
 // Store keeps API keys in the gateway's database. Its SQL is the same on both engines.
-type Store struct{ db *sqldb.DB }
+//
+// A revocation writes an ApiKeyRevoked event into the outbox in the same transaction, for the
+// relay to publish (see StartEvents): every gateway replica drops the key from its cache when the
+// event arrives.
+type Store struct {
+	db     *sqldb.DB
+	events *outbox.Factory
 
-// NewStore returns a store on a migrated database (see OpenDatabase).
-func NewStore(db *sqldb.DB) *Store { return &Store{db: db} }
+	mu        sync.Mutex
+	committed []func() // called after a commit that wrote an event (wakes the relay)
+	revoked   []func(id string)
+}
+
+// NewStore returns a store on a migrated database (see OpenDatabase), whose events go out under
+// the default subject prefix (see SetEventPrefix).
+func NewStore(db *sqldb.DB) *Store {
+	f, _ := outbox.NewFactory(events.DefaultPrefix, nil)
+	return &Store{db: db, events: f}
+}
+
+// SetEventPrefix sets the subject prefix of the events the store writes.
+func (s *Store) SetEventPrefix(prefix string) error {
+	f, err := outbox.NewFactory(prefix, nil)
+	if err != nil {
+		return err
+	}
+	s.events = f
+	return nil
+}
+
+// OnCommit registers f, called after each commit that wrote an event.
+func (s *Store) OnCommit(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = append(s.committed, f)
+}
+
+// OnRevoke registers f, called with the key's id after each commit that revoked a key, so that
+// this process's caches drop it at once, before its event comes back.
+func (s *Store) OnRevoke(f func(id string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked = append(s.revoked, f)
+}
+
+func (s *Store) afterRevoke(id string) {
+	s.mu.Lock()
+	committed, revoked := slices.Clone(s.committed), slices.Clone(s.revoked)
+	s.mu.Unlock()
+	for _, f := range revoked {
+		f(id)
+	}
+	for _, f := range committed {
+		f()
+	}
+}
 
 const keyColumns = `id, display_name, key_hash, key_prefix, scopes, creator, create_time, expire_time, revoke_time, last_use_time`
 
@@ -165,22 +224,44 @@ func (s *Store) List(ctx context.Context, afterID string, limit int) ([]*Key, er
 	return keys, nil
 }
 
-// Revoke sets the revoke time of key id unless it has one, and returns the key.
+// Revoke sets the revoke time of key id unless it has one, and returns the key. The revocation
+// and its ApiKeyRevoked event commit together; revoking a revoked key changes nothing and
+// publishes nothing.
 func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (*Key, error) {
-	var k *Key
+	var (
+		k       *Key
+		changed bool
+	)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $2 WHERE id = $1 AND revoke_time IS NULL`, id, at.UTC()); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $2 WHERE id = $1 AND revoke_time IS NULL`, id, at.UTC())
+		if err != nil {
 			return fmt.Errorf("revoke api key %s: %w", id, err)
 		}
-		var err error
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("revoke api key %s: %w", id, err)
+		}
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrKeyNotFound
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if changed = n > 0; !changed {
+			return nil
+		}
+		msg, err := s.events.New(ctx, &iamv1.ApiKeyRevoked{ApiKey: keyToProto(k), Version: 2}, "apiKeys/"+k.ID, 2)
+		if err != nil {
+			return err
+		}
+		return outbox.Insert(ctx, tx, msg)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if changed {
+		s.afterRevoke(id)
 	}
 	return k, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,7 +268,42 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 		}
 		sr.baselines = results
 	}
+	// What the gateway's /metrics has grown to after everything the run sent (issue 20: under
+	// 1 MB after a full run).
+	if n, series, err := metricsSize(ctx, p.rest+"/metrics"); err != nil {
+		sr.note("gateway /metrics after the run: %v", err)
+	} else {
+		sr.note("gateway /metrics after the run: %d bytes, %d series", n, series)
+	}
 	return nil
+}
+
+// metricsSize scrapes url and returns the size of the answer and its number of series (lines
+// that are not comments).
+func metricsSize(ctx context.Context, url string) (int, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	series := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			series++
+		}
+	}
+	return len(body), series, nil
 }
 
 // profileDuring takes CPU profiles of the platform's processes for d while the caller drives

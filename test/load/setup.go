@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/test/internal/proc"
@@ -167,7 +168,11 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		// A shared server: a subject prefix (and so a stream) of the run's own, deleted at the end.
 		p.natsURL = cfg.NATSURL
 		p.eventPrefix = "qdbench" + randomHex(3)
-		p.teardown = append(p.teardown, func() { deleteStream(p.natsURL, streamOf(p.eventPrefix)) })
+		p.teardown = append(p.teardown, func() {
+			for _, domain := range []string{"budget", "vendors", "iam"} {
+				deleteStream(p.natsURL, events.StreamName(p.eventPrefix, domain))
+			}
+		})
 	default:
 		return nil, errors.New("the distributed set-up needs -nats-server (a nats-server binary the run starts) or -nats-url")
 	}
@@ -216,6 +221,8 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
 		"QUARTERDECK_VENDORS_ADDR="+vendorsAddr,
 		"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
+		"QUARTERDECK_NATS_URL="+p.natsURL,
+		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
 		"QUARTERDECK_BOOTSTRAP_API_KEY="+p.adminKey,
 		"QUARTERDECK_IDENTITY_SIGNING_KEY="+identity.EncodePrivateKey(key),
 	)

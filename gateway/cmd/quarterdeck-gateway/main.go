@@ -13,6 +13,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
@@ -31,11 +32,13 @@ type settings struct {
 	Reflection      bool                  `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings      `prefix:"GATEWAY_"`
 	DatabaseURL     string                `env:"GATEWAY_DATABASE_URL" required:"true" help:"database of the API keys: postgres://… (tables in schema \"gateway\") or sqlite:<file>"`
+	NATSURL         string                `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster: API key revocations reach every gateway replica through it"`
 	BootstrapAPIKey string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
 	AdminAddr       string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
 	DebugAddr       string                `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Identity        identity.SignerConfig `prefix:"IDENTITY_"`
 	OIDC            auth.JWTConfig        `prefix:"OIDC_"`
+	Events          events.StreamConfig
 	Telemetry       telemetry.Config
 }
 
@@ -106,6 +109,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// API key revocations: published through the outbox, applied by every replica.
+	nc, err := proc.ConnectNATS(cfg.NATSURL)
+	if err != nil {
+		return err
+	}
+	evs, err := auth.StartEvents(ctx, auth.EventsOptions{DB: db, Keys: keys, Authenticator: authn, NATS: nc,
+		Stream: cfg.Events, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer evs.Stop(context.WithoutCancel(ctx))
 
 	gw, err := gateway.New(ctx, gateway.Options{
 		Backends:      map[string]string{"budget": cfg.BudgetAddr, "vendors": cfg.VendorsAddr, "risk": cfg.RiskAddr, "iam": admin.Addr()},

@@ -4,8 +4,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/bounded"
 )
 
 // DefaultCacheSize bounds the verifier's cache of verified tokens and the cache of signed tokens
@@ -13,82 +14,13 @@ import (
 // few megabytes at most.
 const DefaultCacheSize = 10_000
 
-// evictScan is how many entries an insert into a full cache looks at for an expired one to
-// drop before it drops an arbitrary one: a constant cost per insert, never a sweep of the map.
-const evictScan = 8
-
-// boundedMap is a map of at most max entries, safe for concurrent use. When it is full, an
-// insert evicts an expired entry among a few it looks at, or else the first of them; Go's map
-// iteration starts at a random place, so that is a random entry. There is no recency order to
-// maintain, which keeps a hit a read lock and a map lookup.
-type boundedMap[V any] struct {
-	mu      sync.RWMutex
-	max     int
-	m       map[string]V
-	expired func(V) bool
-}
-
-func newBoundedMap[V any](max int, expired func(V) bool) *boundedMap[V] {
-	return &boundedMap[V]{max: max, m: make(map[string]V), expired: expired}
-}
-
-func (b *boundedMap[V]) get(k string) (V, bool) {
-	b.mu.RLock()
-	v, ok := b.m[k]
-	b.mu.RUnlock()
-	return v, ok
-}
-
-func (b *boundedMap[V]) put(k string, v V) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.m[k]; !ok && len(b.m) >= b.max {
-		b.evictLocked()
-	}
-	b.m[k] = v
-}
-
-// evictLocked drops the expired entries among the first evictScan of an iteration, or, when
-// none is expired, the first entry seen.
-func (b *boundedMap[V]) evictLocked() {
-	var first string
-	seen, dropped := 0, false
-	for k, v := range b.m {
-		if seen == 0 {
-			first = k
-		}
-		if b.expired(v) {
-			delete(b.m, k)
-			dropped = true
-		}
-		if seen++; seen >= evictScan {
-			break
-		}
-	}
-	if !dropped && seen > 0 {
-		delete(b.m, first)
-	}
-}
-
-func (b *boundedMap[V]) delete(k string) {
-	b.mu.Lock()
-	delete(b.m, k)
-	b.mu.Unlock()
-}
-
-func (b *boundedMap[V]) len() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.m)
-}
-
 // CacheLen returns how many verified tokens the verifier holds in its cache, for tests and
 // metrics.
 func (v *Verifier) CacheLen() int {
 	if v.cache == nil {
 		return 0
 	}
-	return v.cache.len()
+	return v.cache.Len()
 }
 
 // TokenCache hands out the tokens a Signer mints, reusing the token of a principal while more
@@ -100,7 +32,7 @@ func (v *Verifier) CacheLen() int {
 // principal is who it claims to be.
 type TokenCache struct {
 	signer *Signer
-	cache  *boundedMap[signedToken]
+	cache  *bounded.Map[signedToken]
 }
 
 type signedToken struct {
@@ -116,7 +48,7 @@ func NewTokenCache(s *Signer, size int) *TokenCache {
 		size = DefaultCacheSize
 	}
 	now := s.now
-	return &TokenCache{signer: s, cache: newBoundedMap(size, func(t signedToken) bool {
+	return &TokenCache{signer: s, cache: bounded.NewMap(size, func(t signedToken) bool {
 		return !now().Before(t.renew)
 	})}
 }
@@ -125,7 +57,7 @@ func NewTokenCache(s *Signer, size int) *TokenCache {
 func (c *TokenCache) Token(p Principal) (string, error) {
 	key := principalKey(p)
 	now := c.signer.now()
-	if t, ok := c.cache.get(key); ok && now.Before(t.renew) {
+	if t, ok := c.cache.Get(key); ok && now.Before(t.renew) {
 		return t.token, nil
 	}
 	token, exp, err := c.signer.sign(p, now)
@@ -134,12 +66,12 @@ func (c *TokenCache) Token(p Principal) (string, error) {
 	}
 	// exp is whole seconds, at most now+TTL: counting half the TTL back from it errs on the side
 	// of renewing early.
-	c.cache.put(key, signedToken{token: token, renew: exp.Add(-c.signer.ttl / 2)})
+	c.cache.Put(key, signedToken{token: token, renew: exp.Add(-c.signer.ttl / 2)})
 	return token, nil
 }
 
 // Len returns how many principals the cache holds, for tests and metrics.
-func (c *TokenCache) Len() int { return c.cache.len() }
+func (c *TokenCache) Len() int { return c.cache.Len() }
 
 // principalKey encodes a principal unambiguously: every part is prefixed by its length, so that
 // no subject or scope, whatever characters it holds, can make two principals share a key.

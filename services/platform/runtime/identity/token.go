@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/bounded"
 )
 
 // MetadataKey is the gRPC metadata key that carries the signed identity token from the gateway
@@ -133,7 +135,7 @@ type Verifier struct {
 	keys     map[string]ed25519.PublicKey
 	audience string
 	now      func() time.Time
-	cache    *boundedMap[claims] // exact token → its verified claims; nil when disabled
+	cache    *bounded.Map[claims] // exact token → its verified claims; nil when disabled
 }
 
 // VerifierOptions configures a Verifier.
@@ -163,7 +165,7 @@ func NewVerifier(keys []ed25519.PublicKey, opts VerifierOptions) (*Verifier, err
 		opts.CacheSize = DefaultCacheSize
 	}
 	if opts.CacheSize > 0 {
-		v.cache = newBoundedMap(opts.CacheSize, func(c claims) bool {
+		v.cache = bounded.NewMap(opts.CacheSize, func(c claims) bool {
 			return v.now().After(time.Unix(c.Expiry, 0).Add(Leeway))
 		})
 	}
@@ -180,9 +182,9 @@ func NewVerifier(keys []ed25519.PublicKey, opts VerifierOptions) (*Verifier, err
 // failure wraps ErrInvalid; an expired token wraps ErrExpired.
 func (v *Verifier) Verify(token string) (Principal, error) {
 	if v.cache != nil {
-		if c, ok := v.cache.get(token); ok {
+		if c, ok := v.cache.Get(token); ok {
 			if err := v.check(c); err != nil {
-				v.cache.delete(token)
+				v.cache.Delete(token)
 				return Principal{}, err
 			}
 			return c.principal(), nil
@@ -196,7 +198,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		return Principal{}, err
 	}
 	if v.cache != nil {
-		v.cache.put(token, c)
+		v.cache.Put(token, c)
 	}
 	return c.principal(), nil
 }
