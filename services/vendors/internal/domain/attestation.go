@@ -158,9 +158,9 @@ func (a *Attestation) Validate() error {
 	if a.Type == AttestationOther && a.DisplayName == "" {
 		vs.Add(AttestationFieldDisplayName, "REQUIRED", "display_name is required for type OTHER")
 	}
-	limitText(&vs, AttestationFieldDisplayName, a.DisplayName, maxAttestationDisplayName)
-	limitText(&vs, AttestationFieldIssuer, a.Issuer, maxIssuer)
-	limitText(&vs, AttestationFieldScopeDescription, a.ScopeDescription, maxScopeDescription)
+	vs.LimitText(AttestationFieldDisplayName, a.DisplayName, maxAttestationDisplayName)
+	vs.LimitText(AttestationFieldIssuer, a.Issuer, maxIssuer)
+	vs.LimitText(AttestationFieldScopeDescription, a.ScopeDescription, maxScopeDescription)
 	if !a.IssueDate.IsZero() && !a.IssueDate.Valid() {
 		vs.Add(AttestationFieldIssueDate, civil.ErrDateInvalid.Reason, "issue_date is not a valid date")
 	}

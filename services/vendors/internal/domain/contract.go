@@ -231,9 +231,9 @@ func (c *Contract) set(paths []string, f ContractFields) {
 // violation of its field.
 func (c *Contract) Validate() error {
 	var vs fault.Violations
-	requireText(&vs, ContractFieldTitle, c.Title, maxContractTitle)
-	limitText(&vs, ContractFieldDescription, c.Description, maxDescription)
-	limitText(&vs, ContractFieldOwner, c.Owner, maxOwner)
+	vs.RequireText(ContractFieldTitle, c.Title, maxContractTitle)
+	vs.LimitText(ContractFieldDescription, c.Description, maxDescription)
+	vs.LimitText(ContractFieldOwner, c.Owner, maxOwner)
 	if c.TotalValue.Currency != "" && c.TotalValue.Minor <= 0 {
 		vs.Add(ContractFieldTotalValue, "NOT_POSITIVE", "total_value must be greater than zero")
 	}

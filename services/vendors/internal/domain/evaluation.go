@@ -189,9 +189,9 @@ func (e *Evaluation) candidate(key string) int {
 // violation of its field ("criteria[2].weight").
 func (e *Evaluation) Validate() error {
 	var vs fault.Violations
-	requireText(&vs, EvaluationFieldTitle, e.Title, maxEvaluationTitle)
-	limitText(&vs, EvaluationFieldNeed, e.Need, maxEvaluationNeed)
-	limitText(&vs, EvaluationFieldOwner, e.Owner, maxOwner)
+	vs.RequireText(EvaluationFieldTitle, e.Title, maxEvaluationTitle)
+	vs.LimitText(EvaluationFieldNeed, e.Need, maxEvaluationNeed)
+	vs.LimitText(EvaluationFieldOwner, e.Owner, maxOwner)
 	if len(e.Criteria) > maxEvaluationItems {
 		vs.Add(EvaluationFieldCriteria, "TOO_MANY", fmt.Sprintf("an evaluation has at most %d criteria", maxEvaluationItems))
 	}
@@ -204,7 +204,7 @@ func (e *Evaluation) Validate() error {
 	for i, c := range e.Criteria {
 		field := fmt.Sprintf("%s[%d]", EvaluationFieldCriteria, i)
 		checkKey(&vs, field+".key", c.Key, e.criterion(c.Key) < i)
-		requireText(&vs, field+".display_name", c.DisplayName, maxEvaluationItemName)
+		vs.RequireText(field+".display_name", c.DisplayName, maxEvaluationItemName)
 		if c.Weight < minCriterionWeight || c.Weight > maxCriterionWeight {
 			vs.Add(field+".weight", "OUT_OF_RANGE", fmt.Sprintf("weight must be %d to %d", minCriterionWeight, maxCriterionWeight))
 		}
@@ -212,7 +212,7 @@ func (e *Evaluation) Validate() error {
 	for i, c := range e.Candidates {
 		field := fmt.Sprintf("%s[%d]", EvaluationFieldCandidates, i)
 		checkKey(&vs, field+".key", c.Key, e.candidate(c.Key) < i)
-		requireText(&vs, field+".display_name", c.DisplayName, maxEvaluationItemName)
+		vs.RequireText(field+".display_name", c.DisplayName, maxEvaluationItemName)
 	}
 	seen := map[[2]string]bool{}
 	for i, s := range e.Scores {
@@ -231,7 +231,7 @@ func (e *Evaluation) Validate() error {
 		if s.Score < 0 || s.Score > MaxScore {
 			vs.Add(field+".score", "OUT_OF_RANGE", fmt.Sprintf("score must be 0 to %d", MaxScore))
 		}
-		limitText(&vs, field+".rationale", s.Rationale, maxScoreRationale)
+		vs.LimitText(field+".rationale", s.Rationale, maxScoreRationale)
 	}
 	return vs.Err()
 }
@@ -420,7 +420,7 @@ func (e *Evaluation) Decide(winner, rationale, decider string, now time.Time) er
 	}
 	rationale = strings.TrimSpace(rationale)
 	var vs fault.Violations
-	limitText(&vs, "rationale", rationale, maxDecisionRationale)
+	vs.LimitText("rationale", rationale, maxDecisionRationale)
 	if err := vs.Err(); err != nil {
 		return err
 	}
@@ -469,7 +469,7 @@ func (e *Evaluation) Cancel(reason string, now time.Time) error {
 	}
 	reason = strings.TrimSpace(reason)
 	var vs fault.Violations
-	limitText(&vs, "reason", reason, maxEvaluationCancelWhy)
+	vs.LimitText("reason", reason, maxEvaluationCancelWhy)
 	if err := vs.Err(); err != nil {
 		return err
 	}

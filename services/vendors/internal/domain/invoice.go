@@ -46,8 +46,8 @@ func NewInvoice(c *Contract, id string, in Invoice, creator string, now time.Tim
 	i.InvoiceNumber = strings.TrimSpace(i.InvoiceNumber)
 	i.Creator, i.CreateTime, i.Version = creator, now.UTC().Truncate(time.Microsecond), 1
 	var vs fault.Violations
-	requireText(&vs, "invoice.invoice_number", i.InvoiceNumber, maxInvoiceNumber)
-	limitText(&vs, "invoice.description", i.Description, maxDescription)
+	vs.RequireText("invoice.invoice_number", i.InvoiceNumber, maxInvoiceNumber)
+	vs.LimitText("invoice.description", i.Description, maxDescription)
 	switch {
 	case i.Amount.Currency == "":
 		vs.Add("invoice.amount", "REQUIRED", "amount is required")

@@ -218,8 +218,8 @@ func (v *Vendor) set(paths []string, f VendorFields) {
 // rule is reported, each as a violation of its field.
 func (v *Vendor) Validate() error {
 	var vs fault.Violations
-	requireText(&vs, VendorFieldDisplayName, v.DisplayName, maxVendorDisplayName)
-	requireText(&vs, VendorFieldLegalName, v.LegalName, maxLegalName)
+	vs.RequireText(VendorFieldDisplayName, v.DisplayName, maxVendorDisplayName)
+	vs.RequireText(VendorFieldLegalName, v.LegalName, maxLegalName)
 	if v.Category <= 0 || v.Category > maxCategory {
 		vs.Add(VendorFieldCategory, "REQUIRED", "category is required")
 	}
@@ -232,8 +232,8 @@ func (v *Vendor) Validate() error {
 	if v.DataAccess < 0 || v.DataAccess > maxDataAccess {
 		vs.Add(VendorFieldDataAccess, "OUT_OF_RANGE", "data_access is not a defined value")
 	}
-	limitText(&vs, VendorFieldDescription, v.Description, maxDescription)
-	limitText(&vs, VendorFieldOwner, v.Owner, maxOwner)
+	vs.LimitText(VendorFieldDescription, v.Description, maxDescription)
+	vs.LimitText(VendorFieldOwner, v.Owner, maxOwner)
 	for i, c := range v.Contacts {
 		if strings.TrimSpace(c.DisplayName) == "" {
 			vs.Add(fmt.Sprintf("%s[%d].display_name", VendorFieldContacts, i), "REQUIRED", "display_name is required")

@@ -27,7 +27,7 @@ func scanTemplate(s sqlstore.Scanner) (*domain.AssessmentTemplate, error) {
 	if err := s.Scan(&t.ID, &t.DisplayName, &t.Description, &questions, &t.Revision, &t.CreateTime, &t.UpdateTime, &t.Version); err != nil {
 		return nil, err
 	}
-	if t.Questions, err = parseList[domain.Question](questions); err != nil {
+	if t.Questions, err = sqlstore.ListOf[domain.Question](questions); err != nil {
 		return nil, fmt.Errorf("assessment template %s: %w", t.ID, err)
 	}
 	t.CreateTime, t.UpdateTime = t.CreateTime.UTC(), t.UpdateTime.UTC()
@@ -60,7 +60,7 @@ func (s Store) ListAssessmentTemplates(ctx context.Context, lq *listing.Query) (
 // InsertAssessmentTemplate stores a new template: domain.ErrAssessmentTemplateExists when its ID
 // is taken.
 func (t Tx) InsertAssessmentTemplate(ctx context.Context, at *domain.AssessmentTemplate) error {
-	questions, err := jsonList(at.Questions)
+	questions, err := sqlstore.JSONList(at.Questions)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (t Tx) InsertAssessmentTemplate(ctx context.Context, at *domain.AssessmentT
 
 // UpdateAssessmentTemplate replaces the stored template whose version is prevVersion with at.
 func (t Tx) UpdateAssessmentTemplate(ctx context.Context, at *domain.AssessmentTemplate, prevVersion int64) error {
-	questions, err := jsonList(at.Questions)
+	questions, err := sqlstore.JSONList(at.Questions)
 	if err != nil {
 		return err
 	}
@@ -109,17 +109,17 @@ func scanAssessment(s sqlstore.Scanner) (*domain.Assessment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.Questions, err = parseList[domain.Question](questions); err != nil {
+	if a.Questions, err = sqlstore.ListOf[domain.Question](questions); err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.Name(), err)
 	}
-	if a.Answers, err = parseList[domain.Answer](answers); err != nil {
+	if a.Answers, err = sqlstore.ListOf[domain.Answer](answers); err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.Name(), err)
 	}
-	if a.Breakdown, err = parseList[domain.ScoreLine](lines); err != nil {
+	if a.Breakdown, err = sqlstore.ListOf[domain.ScoreLine](lines); err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.Name(), err)
 	}
 	a.CompleteTime = sqlstore.TimeOf(completeTime)
-	if a.ValidUntil, err = parseDate(validUntil); err != nil {
+	if a.ValidUntil, err = sqlstore.DateOf(validUntil); err != nil {
 		return nil, fmt.Errorf("assessment %s: %w", a.Name(), err)
 	}
 	a.CreateTime, a.UpdateTime = a.CreateTime.UTC(), a.UpdateTime.UTC()
@@ -143,7 +143,7 @@ var AssessmentTable = listing.NewTable("name", []listing.Field[*domain.Assessmen
 	{Path: "risk_rating", Column: "risk_rating", Type: filter.String, Nullable: true, Value: riskRatingNumber},
 	{Path: "score", Column: "score", Type: filter.Int, Get: func(a *domain.Assessment) any { return int64(a.Score) }},
 	{Path: "valid_until", Column: "valid_until", Type: filter.String, Nullable: true, Sort: "COALESCE(valid_until, '')",
-		Get: func(a *domain.Assessment) any { return nullDate(a.ValidUntil).String }},
+		Get: func(a *domain.Assessment) any { return sqlstore.NullDate(a.ValidUntil).String }},
 	{Path: "assessor", Column: "assessor", Type: filter.String, Get: func(a *domain.Assessment) any { return a.Assessor }},
 	{Path: "complete_time", Column: "complete_time", Type: filter.Timestamp, Nullable: true},
 	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(a *domain.Assessment) any { return a.CreateTime }},
@@ -185,20 +185,20 @@ func (s Store) ListAssessments(ctx context.Context, vendorID string, lq *listing
 
 // assessmentArgs are a's columns after vendor_id and id, in assessmentColumns' order.
 func assessmentArgs(a *domain.Assessment) ([]any, error) {
-	questions, err := jsonList(a.Questions)
+	questions, err := sqlstore.JSONList(a.Questions)
 	if err != nil {
 		return nil, err
 	}
-	answers, err := jsonList(a.Answers)
+	answers, err := sqlstore.JSONList(a.Answers)
 	if err != nil {
 		return nil, err
 	}
-	lines, err := jsonList(a.Breakdown)
+	lines, err := sqlstore.JSONList(a.Breakdown)
 	if err != nil {
 		return nil, err
 	}
 	return []any{a.TemplateID, a.TemplateRevision, questions, a.Assessor, answers, a.State, a.Score, a.RiskRating,
-		lines, sqlstore.NullTime(a.CompleteTime), nullDate(a.ValidUntil), a.VendorTier,
+		lines, sqlstore.NullTime(a.CompleteTime), sqlstore.NullDate(a.ValidUntil), a.VendorTier,
 		a.CancelReason, a.CreateTime, a.UpdateTime, a.Version}, nil
 }
 

@@ -33,10 +33,10 @@ func scanAttestation(s sqlstore.Scanner) (*domain.Attestation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.IssueDate, err = parseDate(issue); err != nil {
+	if a.IssueDate, err = sqlstore.DateOf(issue); err != nil {
 		return nil, err
 	}
-	if a.ExpiryDate, err = parseDate(expiry); err != nil {
+	if a.ExpiryDate, err = sqlstore.DateOf(expiry); err != nil {
 		return nil, err
 	}
 	a.CreateTime, a.UpdateTime = a.CreateTime.UTC(), a.UpdateTime.UTC()
@@ -110,7 +110,7 @@ func attestationError(a *domain.Attestation) func(error) error {
 }
 
 func attestationArgs(a *domain.Attestation) []any {
-	return []any{a.VendorID, a.ID, a.Type, a.DisplayName, a.Issuer, nullDate(a.IssueDate), a.ExpiryDate.String(),
+	return []any{a.VendorID, a.ID, a.Type, a.DisplayName, a.Issuer, sqlstore.NullDate(a.IssueDate), a.ExpiryDate.String(),
 		a.DocumentURI, a.ScopeDescription, a.CreateTime, a.UpdateTime, a.Version}
 }
 

@@ -50,11 +50,11 @@ func scanContract(s sqlstore.Scanner) (*domain.Contract, error) {
 		s   sql.NullString
 		dst *domain.Date
 	}{{start, &c.StartDate}, {end, &c.EndDate}, {cancelBy, &c.CancelByDate}, {open, &c.NoticeWindowOpenDate}, {effect, &c.TerminationEffectiveDate}} {
-		if *d.dst, err = parseDate(d.s); err != nil {
+		if *d.dst, err = sqlstore.DateOf(d.s); err != nil {
 			return nil, err
 		}
 	}
-	if c.SLAs, err = parseList[domain.ServiceLevel](slas); err != nil {
+	if c.SLAs, err = sqlstore.ListOf[domain.ServiceLevel](slas); err != nil {
 		return nil, err
 	}
 	c.SubmitTime, c.ActivateTime, c.TerminateTime = utc(sqlstore.TimeOf(submit)), utc(sqlstore.TimeOf(activate)), utc(sqlstore.TimeOf(terminate))
@@ -71,16 +71,16 @@ func utc(t time.Time) time.Time {
 }
 
 func contractArgs(c *domain.Contract) ([]any, error) {
-	slas, err := jsonList(c.SLAs)
+	slas, err := sqlstore.JSONList(c.SLAs)
 	if err != nil {
 		return nil, err
 	}
 	return []any{c.VendorID, c.ID, c.Title, c.Description, c.TotalValue.Minor, string(c.TotalValue.Currency),
-		c.AnnualValue.Minor, string(c.AnnualValue.Currency), c.BillingFrequency, nullDate(c.StartDate), c.EndDate.String(),
+		c.AnnualValue.Minor, string(c.AnnualValue.Currency), c.BillingFrequency, sqlstore.NullDate(c.StartDate), c.EndDate.String(),
 		c.AutoRenew, c.RenewalTermMonths, c.MinimumTermMonths, c.NoticePeriodDays, c.DecisionBufferDays, c.NoticeWindowDays,
 		c.CancelByDate.String(), c.NoticeWindowOpenDate.String(), c.BudgetLine, slas, c.Owner, int32(c.State), c.Submitter,
 		sqlstore.NullTime(c.SubmitTime), c.Approver, sqlstore.NullTime(c.ActivateTime), c.Hold, c.RenewalCount,
-		sqlstore.NullTime(c.TerminateTime), c.TerminationReason, nullDate(c.TerminationEffectiveDate), c.InvoicedMinor,
+		sqlstore.NullTime(c.TerminateTime), c.TerminationReason, sqlstore.NullDate(c.TerminationEffectiveDate), c.InvoicedMinor,
 		c.RejectionReason, c.CreateTime, c.UpdateTime, c.Version}, nil
 }
 

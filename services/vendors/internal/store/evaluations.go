@@ -28,13 +28,13 @@ func scanEvaluation(s sqlstore.Scanner) (*domain.Evaluation, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Criteria, err = parseList[domain.Criterion](criteria); err != nil {
+	if e.Criteria, err = sqlstore.ListOf[domain.Criterion](criteria); err != nil {
 		return nil, err
 	}
-	if e.Candidates, err = parseList[domain.Candidate](candidates); err != nil {
+	if e.Candidates, err = sqlstore.ListOf[domain.Candidate](candidates); err != nil {
 		return nil, err
 	}
-	if e.Scores, err = parseList[domain.EvaluationScore](subs); err != nil {
+	if e.Scores, err = sqlstore.ListOf[domain.EvaluationScore](subs); err != nil {
 		return nil, err
 	}
 	if decided.Valid {
@@ -75,15 +75,15 @@ func (s Store) ListEvaluations(ctx context.Context, lq *listing.Query) ([]*domai
 }
 
 func evaluationArgs(e *domain.Evaluation) ([]any, error) {
-	criteria, err := jsonList(e.Criteria)
+	criteria, err := sqlstore.JSONList(e.Criteria)
 	if err != nil {
 		return nil, err
 	}
-	candidates, err := jsonList(e.Candidates)
+	candidates, err := sqlstore.JSONList(e.Candidates)
 	if err != nil {
 		return nil, err
 	}
-	scores, err := jsonList(e.Scores)
+	scores, err := sqlstore.JSONList(e.Scores)
 	if err != nil {
 		return nil, err
 	}

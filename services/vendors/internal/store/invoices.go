@@ -34,7 +34,7 @@ func scanInvoice(s sqlstore.Scanner) (*domain.Invoice, error) {
 		s   sql.NullString
 		dst *domain.Date
 	}{{date, &i.InvoiceDate}, {due, &i.DueDate}, {periodStart, &i.ServicePeriodStart}, {until, &i.ServicePeriodEnd}} {
-		if *d.dst, err = parseDate(d.s); err != nil {
+		if *d.dst, err = sqlstore.DateOf(d.s); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +95,7 @@ func (t Tx) InsertInvoice(ctx context.Context, i *domain.Invoice) error {
 		}
 		return err
 	}, q, i.VendorID, i.ContractID, i.ID, i.InvoiceNumber, i.Amount.Minor, string(i.Amount.Currency), i.InvoiceDate.String(),
-		nullDate(i.DueDate), nullDate(i.ServicePeriodStart), nullDate(i.ServicePeriodEnd), i.Description, i.Creator,
+		sqlstore.NullDate(i.DueDate), sqlstore.NullDate(i.ServicePeriodStart), sqlstore.NullDate(i.ServicePeriodEnd), i.Description, i.Creator,
 		i.CreateTime, i.Version)
 }
 

@@ -32,13 +32,13 @@ func scanVendor(s sqlstore.Scanner) (*domain.Vendor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.Contacts, err = parseList[domain.Contact](contacts); err != nil {
+	if v.Contacts, err = sqlstore.ListOf[domain.Contact](contacts); err != nil {
 		return nil, err
 	}
-	if v.SubProcessors, err = parseList[domain.SubProcessor](subs); err != nil {
+	if v.SubProcessors, err = sqlstore.ListOf[domain.SubProcessor](subs); err != nil {
 		return nil, err
 	}
-	if v.AssessmentValidUntil, err = parseDate(until); err != nil {
+	if v.AssessmentValidUntil, err = sqlstore.DateOf(until); err != nil {
 		return nil, err
 	}
 	v.ParentID, v.LatestAssessmentID = parent.String, assessment.String
@@ -178,18 +178,18 @@ func vendorError(v *domain.Vendor) func(error) error {
 }
 
 func vendorArgs(v *domain.Vendor) ([]any, error) {
-	contacts, err := jsonList(v.Contacts)
+	contacts, err := sqlstore.JSONList(v.Contacts)
 	if err != nil {
 		return nil, err
 	}
-	subs, err := jsonList(v.SubProcessors)
+	subs, err := sqlstore.JSONList(v.SubProcessors)
 	if err != nil {
 		return nil, err
 	}
 	return []any{v.ID, v.DisplayName, v.LegalName, v.Category, v.Tier, v.DataAccess, v.Country, v.Website,
 		v.Description, v.Owner, contacts, sqlstore.NullString(v.ParentID), subs, v.State, v.StateReason,
 		v.StateChangeTime, sqlstore.NullString(v.LatestAssessmentID), v.LatestRiskRating,
-		nullDate(v.AssessmentValidUntil), v.CreateTime, v.UpdateTime, v.Version}, nil
+		sqlstore.NullDate(v.AssessmentValidUntil), v.CreateTime, v.UpdateTime, v.Version}, nil
 }
 
 // InsertVendor stores a new vendor: domain.ErrVendorExists when the ID is taken,
