@@ -6,6 +6,8 @@ import (
 	"maps"
 	"time"
 
+	"google.golang.org/protobuf/types/known/emptypb"
+
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
@@ -85,6 +87,14 @@ func (s *Server) id(given string) string {
 		return s.newID()
 	}
 	return given
+}
+
+// empty answers a call that has no result once its work, which returned err, is done.
+func empty(err error) (*emptypb.Empty, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }
 
 // inTx runs fn in a transaction of st and returns its result once the transaction committed.

@@ -104,7 +104,7 @@ type RiskMatrix struct {
 	// The version: 1 for the default matrix, one more with every update.
 	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// The steps of the likelihood axis, from the least likely (value 1) to the most likely: 2 to 10
-	// steps. Required on update when `impact_levels` or `cells` change the axis size.
+	// steps.
 	LikelihoodLevels []*AxisLevel `protobuf:"bytes,3,rep,name=likelihood_levels,json=likelihoodLevels,proto3" json:"likelihood_levels,omitempty"`
 	// The steps of the impact axis, from the least severe (value 1) to the most severe: 2 to 10
 	// steps.
@@ -362,16 +362,14 @@ var File_quarterdeck_risk_v1_matrix_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_matrix_proto_rawDesc = "" +
 	"\n" +
-	" quarterdeck/risk/v1/matrix.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x04\n" +
+	" quarterdeck/risk/v1/matrix.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x04\n" +
 	"\n" +
 	"RiskMatrix\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
-	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12W\n" +
-	"\x11likelihood_levels\x18\x03 \x03(\v2\x1e.quarterdeck.risk.v1.AxisLevelB\n" +
-	"\xbaH\a\x92\x01\x04\b\x02\x10\n" +
-	"R\x10likelihoodLevels\x12O\n" +
-	"\rimpact_levels\x18\x04 \x03(\v2\x1e.quarterdeck.risk.v1.AxisLevelB\n" +
-	"\xbaH\a\x92\x01\x04\b\x02\x10\n" +
+	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12U\n" +
+	"\x11likelihood_levels\x18\x03 \x03(\v2\x1e.quarterdeck.risk.v1.AxisLevelB\b\xbaH\x05\x92\x01\x02\x10\n" +
+	"R\x10likelihoodLevels\x12M\n" +
+	"\rimpact_levels\x18\x04 \x03(\v2\x1e.quarterdeck.risk.v1.AxisLevelB\b\xbaH\x05\x92\x01\x02\x10\n" +
 	"R\fimpactLevels\x12?\n" +
 	"\x05cells\x18\x05 \x03(\v2\x1f.quarterdeck.risk.v1.MatrixCellB\b\xbaH\x05\x92\x01\x02\x10dR\x05cells\x12*\n" +
 	"\vdescription\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12\x1d\n" +

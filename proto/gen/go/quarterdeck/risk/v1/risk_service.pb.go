@@ -492,15 +492,15 @@ type ListRisksRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter, e.g. `category = CYBERSECURITY AND residual_level >= HIGH` or
+	// An AIP-160 filter, e.g. `category = CYBERSECURITY AND residual_score >= 10` or
 	// `above_appetite = true AND next_review_date < "2027-01-01"`. Fields: `name`, `title`,
 	// `category`, `owner`, `state`, `treatment`, `inherent_score`, `inherent_level`,
 	// `residual_score`, `residual_level`, `matrix_version`, `above_appetite`, `next_review_date`,
 	// `source`, `vendors`, `incidents`, `controls` (`vendors:"vendors/acme"` holds when the risk
 	// names that vendor), `create_time` and `update_time`. Operators: `=`, `!=`, `<`, `<=`, `>`,
 	// `>=`, `:`, `AND`, `OR`, `NOT` (or `-`) and parentheses; dates are compared as `YYYY-MM-DD`
-	// strings and enumerations by their names. Levels compare in their order (LOW < MEDIUM < HIGH <
-	// CRITICAL).
+	// strings, enumerations (levels too: `residual_level = HIGH`) by their names with `=` and `!=`
+	// only; an unscored risk's level is `RISK_LEVEL_UNSPECIFIED` and its scores 0.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): a comma-separated list of `residual_score`,
 	// `inherent_score`, `next_review_date`, `title`, `create_time` and `update_time`, each optionally

@@ -73,6 +73,16 @@ CREATE INDEX risks_owner_idx ON risks (owner);
 CREATE INDEX risks_residual_score_idx ON risks (residual_score);
 CREATE INDEX risks_next_review_date_idx ON risks (next_review_date);
 
+-- The links of each risk to other services' resources (vendors/{v}, incidents/{i}, controls/{c}),
+-- as in the risk's JSON lists, one row per name: what lists filter by (vendors:"vendors/acme").
+CREATE TABLE risk_links (
+    risk_id TEXT NOT NULL REFERENCES risks (id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    target  TEXT NOT NULL,
+    PRIMARY KEY (risk_id, kind, target)
+);
+CREATE INDEX risk_links_target_idx ON risk_links (kind, target);
+
 -- The score history: one row per change of a risk's scores, never changed. id is seq zero-padded
 -- to 8 digits, so that names sort in the order of the changes.
 CREATE TABLE risk_score_changes (
@@ -148,6 +158,7 @@ CREATE INDEX acceptances_expiry_date_idx ON acceptances (expiry_date);
 DROP TABLE acceptances;
 DROP TABLE mitigation_actions;
 DROP TABLE risk_score_changes;
+DROP TABLE risk_links;
 DROP TABLE risks;
 DROP TABLE risk_appetite;
 DROP TABLE risk_matrix_versions;
