@@ -16,6 +16,7 @@ import (
 
 	// Every domain's events, registered for the look-ups below.
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 )
