@@ -537,3 +537,41 @@ func waitAsleep(t *testing.T, c *clock.Fake, due time.Time) {
 		return nil
 	})
 }
+
+// TestAcceptanceExpiryMakesReviewDue: an approved acceptance that expires makes its risk due for
+// review the day after its expiry date, sooner than its cadence says, and risk.review_due fires
+// that day.
+func TestAcceptanceExpiryMakesReviewDue(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		r := startRegister(t, db, dec4)
+		ctx := context.Background()
+		rk := r.newRisk(t, "legacy-crm", true) // residual MEDIUM: next review in 180 days
+		if !sameDate(rk.GetNextReviewDate(), day(2027, 6, 2)) {
+			t.Fatalf("next review = %v", rk.GetNextReviewDate())
+		}
+		a, err := r.client.CreateAcceptance(ctx, &riskv1.CreateAcceptanceRequest{Parent: rk.GetName(),
+			Acceptance: &riskv1.Acceptance{Justification: "Until the CRM is replaced.", ExpiryDate: day(2027, 1, 31)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.approver.ApproveAcceptance(ctx, &riskv1.ApproveAcceptanceRequest{Name: a.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		r.clock.Set(midnight(2027, 2, 1))
+		testkit.Eventually(t, 20*time.Second, func() error {
+			if got := events(t, r.db, rk.GetName()); !slices.Contains(got, "risk.review_due") {
+				return fmt.Errorf("events = %v", got)
+			}
+			return nil
+		})
+		got, err := r.client.GetRisk(ctx, &riskv1.GetRiskRequest{Name: rk.GetName()})
+		if err != nil || !sameDate(got.GetNextReviewDate(), day(2027, 2, 1)) {
+			t.Errorf("risk after the expiry = %v, %v", got, err)
+		}
+		tail := events(t, r.db, rk.GetName())
+		if !slices.Equal(tail[len(tail)-2:], []string{"risk.updated", "risk.review_due"}) {
+			t.Errorf("events = %v; want risk.updated (next_review_date), then risk.review_due", tail)
+		}
+	})
+}

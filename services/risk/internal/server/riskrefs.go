@@ -35,6 +35,5 @@ func (s *Server) reviewAfterAcceptance(ctx context.Context, tx store.Tx, r *stor
 	if r.Closed() {
 		return nil
 	}
-	// TODO: next_review_date = day and its review item due then, once risks are reviewed.
-	return nil
+	return s.MakeReviewDue(ctx, tx, r.ID, day, cause)
 }

@@ -371,3 +371,28 @@ func (s *Server) FireReviewDue(ctx context.Context, t *sqlstore.Tx, item schedul
 		NextReviewDate: civil.ToProto(r.NextReviewDate), DueTime: timestamppb.New(item.Due), FireTime: timestamppb.New(item.FiredAt)})
 	return err
 }
+
+// MakeReviewDue makes the risk with the ID, locked in tx, due for review on day because of cause
+// (the name of what ended, e.g. an acceptance that expired): its next review date moves to day
+// unless it is due earlier already, and its review is declared then, so risk.review_due follows
+// on that day (at once when day has begun). A CLOSED or missing risk is left alone. The change is
+// recorded as risk.updated (changed field next_review_date).
+func (s *Server) MakeReviewDue(ctx context.Context, tx store.Tx, riskID string, day civil.Date, cause string) error {
+	r, err := tx.GetRisk(ctx, riskID)
+	if errors.Is(err, domain.ErrRiskNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	prev, before := r.Version, riskToProto(r)
+	if !r.ReviewDueOn(day, s.now()) {
+		return nil
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before,
+		&riskv1.RiskUpdated{ChangedFields: &fieldmaskpb.FieldMask{Paths: []string{"next_review_date"}}})
+	if err != nil {
+		return fmt.Errorf("review of %s after %s: %w", r.Name(), cause, err)
+	}
+	return nil
+}
