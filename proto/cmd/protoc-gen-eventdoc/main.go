@@ -103,7 +103,8 @@ func write(g *protogen.GeneratedFile, evs []event) {
 	g.P("# Event catalogue")
 	g.P()
 	g.P("Every event Quarterdeck publishes, by subject (with the default subject prefix `quarterdeck`).")
-	g.P("The envelope, ordering and delivery guarantees are described in [../events.md](../events.md).")
+	g.P("The envelope, ordering and delivery guarantees are described in [../events.md](../events.md);")
+	g.P("the same events are in the AsyncAPI document the gateway serves at `/asyncapi.json`.")
 	domain := ""
 	for _, e := range evs {
 		if e.domain != domain {
