@@ -169,6 +169,13 @@ func TestCreateRejectsBadInput(t *testing.T) {
 				codes.InvalidArgument, "PARENT_NOT_FOUND", []string{"cost_center.parent:PARENT_NOT_FOUND"}},
 			{"malformed parent", &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "X", Code: "X", Parent: "teams/1"}},
 				codes.InvalidArgument, "INVALID_ARGUMENT", []string{"cost_center.parent:STRING_PATTERN"}},
+			// PostgreSQL's text refuses a NUL (a 500 before the platform's text rule); SQLite stored it.
+			{"NUL in the display name", &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "Infra\x00", Code: "X"}},
+				codes.InvalidArgument, "INVALID_ARGUMENT", []string{"cost_center.display_name:CONTROL_CHARACTER"}},
+			{"line break in the display name, escape in the owner", &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "In\nfra", Code: "X", Owner: "\x1b[2Jcio@example.com"}},
+				codes.InvalidArgument, "INVALID_ARGUMENT", []string{"cost_center.display_name:CONTROL_CHARACTER", "cost_center.owner:CONTROL_CHARACTER"}},
+			{"NUL in the description", &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "X", Code: "X", Description: "a\tb\n\x00"}},
+				codes.InvalidArgument, "INVALID_ARGUMENT", []string{"cost_center.description:CONTROL_CHARACTER"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -177,8 +184,32 @@ func TestCreateRejectsBadInput(t *testing.T) {
 			})
 		}
 
+		list, err := e.client.ListCostCenters(ctx, &budgetv1.ListCostCentersRequest{})
+		if err != nil || len(list.GetCostCenters()) != 0 {
+			t.Fatalf("cost centres after refused creates: %v, %v; want none", list.GetCostCenters(), err)
+		}
+
+		// A long text keeps its tabs and line breaks, on both engines.
+		desc := "Servers and networks.\n\tCloud: yes\r\nOn-premises: no"
+		multi, err := e.client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenterId: "multi",
+			CostCenter: &budgetv1.CostCenter{DisplayName: "Multi", Code: "CC-099", Description: desc}})
+		if err != nil || multi.GetDescription() != desc {
+			t.Fatalf("create with a multi-line description = %q, %v; want it kept", multi.GetDescription(), err)
+		}
+		if got, err := e.client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: multi.GetName()}); err != nil || got.GetDescription() != desc {
+			t.Fatalf("stored description = %q, %v; want %q", got.GetDescription(), err, desc)
+		}
+		// An update is refused the same way, and changes nothing.
+		_, err = e.client.UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
+			CostCenter: &budgetv1.CostCenter{Name: multi.GetName(), DisplayName: "Mul\x00ti"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "cost_center.display_name:CONTROL_CHARACTER")
+		if got, err := e.client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: multi.GetName()}); err != nil || got.GetDisplayName() != "Multi" {
+			t.Fatalf("display name after a refused update = %q, %v; want Multi", got.GetDisplayName(), err)
+		}
+
 		create(t, e, "infra", "Infrastructure", "CC-100", "")
-		_, err := e.client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenterId: "infra",
+		_, err = e.client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenterId: "infra",
 			CostCenter: &budgetv1.CostCenter{DisplayName: "Again", Code: "CC-101"}})
 		wantStatus(t, err, codes.AlreadyExists, "COST_CENTER_ALREADY_EXISTS")
 		_, err = e.client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{

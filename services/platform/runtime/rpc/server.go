@@ -167,22 +167,24 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 	return st.Err()
 }
 
-// validate checks req against its protovalidate rules.
+// validate checks req against the platform's text rule (walkText: no control characters in any
+// string field) and its protovalidate rules, and reports the violations of both.
 func (i *interceptors) validate(req any) error {
 	msg, ok := req.(proto.Message)
 	if !ok {
 		return nil
 	}
+	var vs []fault.Violation
+	walkText(msg.ProtoReflect(), "", &vs)
 	err := i.validator.Validate(msg)
 	if err == nil {
-		return nil
+		return fault.Invalid(vs...)
 	}
 	var ve *protovalidate.ValidationError
 	if !errors.As(err, &ve) {
 		// A rule that cannot be compiled or evaluated is our bug, not the client's.
 		return fmt.Errorf("validate %T: %w", msg, err)
 	}
-	vs := make([]fault.Violation, 0, len(ve.Violations))
 	seen := map[string]bool{}
 	for _, v := range ve.Violations {
 		field := protovalidate.FieldPathString(v.Proto.GetField())

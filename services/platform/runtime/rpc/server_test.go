@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -238,6 +239,26 @@ func TestServerValidatesRequests(t *testing.T) {
 			},
 			want: []violation{{"cost_center.code", "STRING_PATTERN"}, {"cost_center.display_name", "REQUIRED"}},
 		},
+		{
+			// The platform's text rule, before any handler or database sees the value (PostgreSQL
+			// answered a NUL with a 500); a long text may hold tabs and line breaks, not a NUL.
+			name: "control characters",
+			call: func(ctx context.Context) error {
+				_, err := client.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{
+					CostCenter: &budgetv1.CostCenter{DisplayName: "A\x00B", Code: "ENG", Description: "ok\tline\r\nnext\x00"},
+				})
+				return err
+			},
+			want: []violation{{"cost_center.display_name", rpc.ReasonControlCharacter}, {"cost_center.description", rpc.ReasonControlCharacter}},
+		},
+		{
+			name: "control character and a rule of the field",
+			call: func(ctx context.Context) error {
+				_, err := client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/a\u0085"})
+				return err
+			},
+			want: []violation{{"name", rpc.ReasonControlCharacter}, {"name", "STRING_PATTERN"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,9 +271,12 @@ func TestServerValidatesRequests(t *testing.T) {
 			if info.GetReason() != fault.ReasonInvalid || info.GetDomain() != domain {
 				t.Fatalf("ErrorInfo reason/domain = %q/%q, want %q/%q", info.GetReason(), info.GetDomain(), fault.ReasonInvalid, domain)
 			}
-			slices.SortFunc(vs, func(a, b violation) int { return strings.Compare(a.Field, b.Field) })
+			byField := func(a, b violation) int {
+				return cmp.Or(strings.Compare(a.Field, b.Field), strings.Compare(a.Reason, b.Reason))
+			}
+			slices.SortFunc(vs, byField)
 			want := slices.Clone(tt.want)
-			slices.SortFunc(want, func(a, b violation) int { return strings.Compare(a.Field, b.Field) })
+			slices.SortFunc(want, byField)
 			if !slices.Equal(vs, want) {
 				t.Fatalf("field violations = %+v, want %+v", vs, want)
 			}
@@ -262,10 +286,12 @@ func TestServerValidatesRequests(t *testing.T) {
 		})
 	}
 
-	// A valid request passes validation and reaches the handler.
+	// A valid request passes validation and reaches the handler: a long text may hold tabs and
+	// line breaks, any text non-ASCII letters.
 	before := fake.calls.Load()
 	if _, err := client.CreateCostCenter(callCtx(t), &budgetv1.CreateCostCenterRequest{
-		CostCenterId: "eng", CostCenter: &budgetv1.CostCenter{DisplayName: "Engineering", Code: "ENG"},
+		CostCenterId: "eng", CostCenter: &budgetv1.CostCenter{DisplayName: "Ingénierie – 東京", Code: "ENG",
+			Description: "Two lines:\n\tindented\r\nand CRLF"},
 	}); err != nil {
 		t.Fatalf("CreateCostCenter with a valid request: %v", err)
 	}

@@ -1,0 +1,114 @@
+package rpc
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+// ReasonControlCharacter is the violation reason of a string field that holds a control character.
+const ReasonControlCharacter = "CONTROL_CHARACTER"
+
+// longTextSuffixes name the fields that hold free text of several lines: a field whose name is
+// one of them, or ends with "_" and one of them (decision_rationale, treatment_plan), may hold
+// tabs and line breaks. Every other string — names, codes, titles, display names, tokens,
+// filters — is one line.
+var longTextSuffixes = []string{"description", "justification", "rationale", "reason", "comment", "notes", "plan", "text"}
+
+// IsLongText reports whether a string field named name may hold tabs and line breaks.
+func IsLongText(name protoreflect.Name) bool {
+	for _, s := range longTextSuffixes {
+		if string(name) == s || strings.HasSuffix(string(name), "_"+s) {
+			return true
+		}
+	}
+	return false
+}
+
+// walkText is the platform's text rule, which every service gets from its interceptors: it
+// appends a violation for each string field of m (at path prefix) that holds a control
+// character, at any depth — nested messages, repeated fields, map keys and values. Control
+// characters are C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F); long texts (IsLongText) may
+// hold tabs and line feeds, and a carriage return only as part of a CRLF line break. A NUL is
+// refused by PostgreSQL's text type (a 500 before this rule) and stored by SQLite; the others
+// end up in logs, CSV exports, terminals and other systems' parsers, where they do harm. The
+// violation names the field and the character's position, never the value.
+func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		path := prefix + string(fd.Name())
+		long := IsLongText(fd.Name())
+		switch {
+		case fd.IsMap():
+			kd, vd := fd.MapKey(), fd.MapValue()
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				key := k.Value()
+				var keyPath string
+				if kd.Kind() == protoreflect.StringKind {
+					keyPath = path + "[" + strconv.Quote(key.String()) + "]"
+					if i, r := controlChar(key.String(), false); i >= 0 {
+						// The key itself is the offender: name the map, not a key that is
+						// unreadable in a path.
+						*vs = append(*vs, violation(path, i, r))
+						return true
+					}
+				} else {
+					keyPath = path + "[" + key.String() + "]"
+				}
+				checkValue(vd, mv, keyPath, long, vs)
+				return true
+			})
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				checkValue(fd, l.Get(i), path+"["+strconv.Itoa(i)+"]", long, vs)
+			}
+		default:
+			checkValue(fd, v, path, long, vs)
+		}
+		return true
+	})
+}
+
+func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, long bool, vs *[]fault.Violation) {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		if i, r := controlChar(v.String(), long); i >= 0 {
+			*vs = append(*vs, violation(path, i, r))
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		walkText(v.Message(), path+".", vs)
+	}
+}
+
+func violation(path string, i int, r rune) fault.Violation {
+	return fault.Violation{Field: path, Reason: ReasonControlCharacter,
+		Description: fmt.Sprintf("control character %U at byte %d; text may not hold control characters (long texts may hold tabs and line breaks)", r, i)}
+}
+
+// controlChar returns the byte offset and the rune of the first control character of s that is
+// not allowed, or -1. In a long text, tab, line feed and a carriage return followed by a line
+// feed are allowed.
+func controlChar(s string, long bool) (int, rune) {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b < 0x20:
+			if long && (b == '\t' || b == '\n' || (b == '\r' && i+1 < len(s) && s[i+1] == '\n')) {
+				continue
+			}
+			return i, rune(b)
+		case b == 0x7f:
+			return i, rune(b)
+		case b == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f:
+			// U+0080–U+009F (C1) are encoded as C2 80 – C2 9F.
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return i, r
+		}
+	}
+	return -1, 0
+}

@@ -1,0 +1,88 @@
+package rpc
+
+import (
+	"slices"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+// TestTextRuleWalksEveryString: the rule reaches strings in nested messages, lists and maps
+// (keys too), and names each with its path.
+func TestTextRuleWalksEveryString(t *testing.T) {
+	msg, err := structpb.NewStruct(map[string]any{
+		"clean": "fine, ünïcode too",
+		"nul":   "a\x00b",
+		"list":  []any{"ok", "esc\x1b[31m", map[string]any{"deep": "del\x7f"}},
+		"k\x01": "a bad key",
+		"c1":    "next line\u0085",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []fault.Violation
+	walkText(msg.ProtoReflect(), "", &vs)
+	var got []string
+	for _, v := range vs {
+		if v.Reason != ReasonControlCharacter {
+			t.Errorf("violation %+v: reason %q, want %q", v, v.Reason, ReasonControlCharacter)
+		}
+		got = append(got, v.Field)
+	}
+	slices.Sort(got)
+	want := []string{
+		`fields`, // the key "k\x01": the map is named, not the unreadable key
+		`fields["c1"].string_value`,
+		`fields["list"].list_value.values[1].string_value`,
+		`fields["list"].list_value.values[2].struct_value.fields["deep"].string_value`,
+		`fields["nul"].string_value`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations on %q; want %q", got, want)
+	}
+}
+
+func TestControlChar(t *testing.T) {
+	tests := []struct {
+		s      string
+		long   bool
+		offset int
+	}{
+		{"plain", false, -1},
+		{"é 東京 €", false, -1},
+		{"tab\there", false, 3},
+		{"tab\there", true, -1},
+		{"line\nbreak", false, 4},
+		{"line\nbreak", true, -1},
+		{"crlf\r\nok", true, -1},
+		{"lone\rcr", true, 4},
+		{"end\r", true, 3},
+		{"\x00", true, 0},
+		{"bell\a", true, 4},
+		{"del\x7f", true, 3},
+		{"c1\u0080", true, 2},
+		{"c1\u009f", true, 2},
+		{"not c1\u00a0", true, -1}, // no-break space is a letter of text, not a control
+	}
+	for _, tt := range tests {
+		if got, _ := controlChar(tt.s, tt.long); got != tt.offset {
+			t.Errorf("controlChar(%q, long=%v) = %d; want %d", tt.s, tt.long, got, tt.offset)
+		}
+	}
+}
+
+func TestIsLongText(t *testing.T) {
+	for name, want := range map[string]bool{
+		"description": true, "justification": true, "treatment_plan": true, "decision_rationale": true,
+		"reason": true, "comment": true, "text": true, "notes": true,
+		"display_name": false, "title": false, "name": false, "code": false, "filter": false,
+		"context": false, "planet": false,
+	} {
+		if got := IsLongText(protoreflect.Name(name)); got != want {
+			t.Errorf("IsLongText(%s) = %v; want %v", name, got, want)
+		}
+	}
+}
