@@ -82,9 +82,10 @@ build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-b
 .PHONY: generate
 generate: tools-gen ## Regenerate Go code, the OpenAPI and AsyncAPI documents and the event catalogue from proto/ (idempotent).
 	buf generate
+	buf build -o .build/api.binpb
 	mkdir -p $(dir $(OPENAPI))
 	openapiv3-merge $$(find .build/openapi -name '*.openapi.json' | LC_ALL=C sort) \
-		| $(GO) run ./gateway/openapi/normalize > $(OPENAPI).tmp
+		| $(GO) run ./gateway/openapi/normalize -descriptors .build/api.binpb > $(OPENAPI).tmp
 	mv $(OPENAPI).tmp $(OPENAPI)
 	cp .build/asyncapi/asyncapi.json $(ASYNCAPI)
 

@@ -12,23 +12,37 @@
 // openapiv3-merge would combine into one scheme, and no operation of the REST API is public, so
 // the declaration lives here rather than repeated in each proto.
 //
+// With -descriptors, the API's descriptors (`buf build -o`), it adds what the protos say and the
+// generator leaves out: the protovalidate rules as schema keywords and the edge headers each method
+// honours (protos.go). It also names path parameters as the IDs they take and gives every
+// operation a description (operations.go), and declares the typed error responses (errors.go).
+//
 // It reads the document on stdin and writes it to stdout.
 package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"strings"
+
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 func main() {
+	descriptors := flag.String("descriptors", "", "the API's descriptors, a FileDescriptorSet with imports (`buf build -o`)")
+	flag.Parse()
 	in, err := io.ReadAll(os.Stdin)
+	var files *protoregistry.Files
+	if err == nil && *descriptors != "" {
+		files, err = loadDescriptors(*descriptors)
+	}
 	if err == nil {
 		var out []byte
-		if out, err = normalize(in); err == nil {
+		if out, err = normalize(in, files); err == nil {
 			_, err = os.Stdout.Write(out)
 		}
 	}
@@ -40,7 +54,9 @@ func main() {
 
 var dottedParam = regexp.MustCompile(`\{([A-Za-z0-9_]+\.)+([A-Za-z0-9_]+)\}`)
 
-func normalize(in []byte) ([]byte, error) {
+// normalize post-processes the document in. With files, the API's descriptors, it also adds what
+// the protos say and protoc-gen-openapiv3 leaves out (schema rules, edge headers).
+func normalize(in []byte, files *protoregistry.Files) ([]byte, error) {
 	var doc map[string]any
 	if err := json.Unmarshal(in, &doc); err != nil {
 		return nil, fmt.Errorf("parse document: %w", err)
@@ -57,6 +73,7 @@ func normalize(in []byte) ([]byte, error) {
 			renameParams(ops)
 		}
 		renamed = nameSplitParams(renamed, ops)
+		renamed = nameIDParams(renamed, ops)
 		existing, ok := out[renamed].(map[string]any)
 		if !ok {
 			out[renamed] = ops
@@ -72,6 +89,17 @@ func normalize(in []byte) ([]byte, error) {
 	doc["paths"] = out
 	if err := addSecurity(doc); err != nil {
 		return nil, err
+	}
+	if err := describeOperations(doc); err != nil {
+		return nil, err
+	}
+	if err := addErrors(doc); err != nil {
+		return nil, err
+	}
+	if files != nil {
+		if err := applyProtos(doc, files); err != nil {
+			return nil, err
+		}
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 
 func TestNormalizeMergesPathsThatDifferOnlyInParameterNames(t *testing.T) {
 	in := `{"openapi":"3.1.0","paths":{
-		"/v1/costCenters/{name}":{"get":{"operationId":"Get","parameters":[{"name":"name","in":"path"}]}},
-		"/v1/costCenters/{cost_center.name}":{"patch":{"operationId":"Update","parameters":[{"name":"cost_center.name","in":"path"},{"name":"updateMask","in":"query"}]}}}}`
-	out, err := normalize([]byte(in))
+		"/v1/costCenters/{name}":{"get":{"summary":"Gets.","operationId":"Get","parameters":[{"name":"name","in":"path"}]}},
+		"/v1/costCenters/{cost_center.name}":{"patch":{"summary":"Updates.","operationId":"Update","parameters":[{"name":"cost_center.name","in":"path"},{"name":"updateMask","in":"query"}]}}}}`
+	out, err := normalize([]byte(in), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,36 +23,36 @@ func TestNormalizeMergesPathsThatDifferOnlyInParameterNames(t *testing.T) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
 	}
-	item, ok := doc.Paths["/v1/costCenters/{name}"]
+	item, ok := doc.Paths["/v1/costCenters/{costCenter}"]
 	if len(doc.Paths) != 1 || !ok || item["get"].OperationID != "Get" || item["patch"].OperationID != "Update" {
 		t.Fatalf("paths = %s", out)
 	}
-	if p := item["patch"].Parameters; p[0].Name != "name" || p[1].Name != "updateMask" {
+	if p := item["patch"].Parameters; p[0].Name != "costCenter" || p[1].Name != "updateMask" {
 		t.Errorf("patch parameters = %+v", p)
 	}
 }
 
 func TestNormalizeRefusesAMethodDefinedTwice(t *testing.T) {
 	in := `{"paths":{"/v1/a/{name}":{"get":{}},"/v1/a/{x.name}":{"get":{}}}}`
-	if _, err := normalize([]byte(in)); err == nil || !strings.Contains(err.Error(), "GET /v1/a/{name}") {
+	if _, err := normalize([]byte(in), nil); err == nil || !strings.Contains(err.Error(), "GET /v1/a/{a}") {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestNormalizeIsStable(t *testing.T) {
-	in := `{"paths":{"/v1/b":{"get":{}},"/v1/a":{"post":{}}},"openapi":"3.1.0"}`
-	a, err := normalize([]byte(in))
+	in := `{"paths":{"/v1/b":{"get":{"summary":"B.","responses":{}}},"/v1/a":{"post":{"summary":"A.","responses":{}}}},"openapi":"3.1.0"}`
+	a, err := normalize([]byte(in), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := normalize(a)
+	b, err := normalize(a, nil)
 	if err != nil || string(a) != string(b) {
 		t.Errorf("second pass changed the document:\n%s\n%s", a, b)
 	}
 }
 
 func TestNormalizeDeclaresBearerSecurity(t *testing.T) {
-	out, err := normalize([]byte(`{"openapi":"3.1.0","components":{"schemas":{"A":{}}},"paths":{}}`))
+	out, err := normalize([]byte(`{"openapi":"3.1.0","components":{"schemas":{"A":{}}},"paths":{}}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,18 +77,18 @@ func TestNormalizeDeclaresBearerSecurity(t *testing.T) {
 
 func TestNormalizeNamesTheWildcardsOfANameAfterTheirCollections(t *testing.T) {
 	in := `{"paths":{
-		"/v1/services/{name}/deadLetters/{name_1}:replay":{"post":{"parameters":[
+		"/v1/services/{name}/deadLetters/{name_1}:replay":{"post":{"summary":"Replays.","parameters":[
 			{"name":"name","in":"path","schema":{"type":"string"}},
 			{"name":"name_1","in":"path","schema":{"type":"string"}},
 			{"name":"name_2","in":"query"}]}},
-		"/v1/services/{parent}/deadLetters":{"get":{"parameters":[{"name":"parent","in":"path"}]}},
-		"/v1/budgets/{name}/lines/{name_1}":{"get":{"parameters":[
+		"/v1/services/{parent}/deadLetters":{"get":{"summary":"Gets.","parameters":[{"name":"parent","in":"path"}]}},
+		"/v1/budgets/{name}/lines/{name_1}":{"get":{"summary":"Gets.","parameters":[
 			{"name":"name","in":"path"},{"name":"name_1","in":"path"}]}},
-		"/v1/budgets/{budget_line.name}/lines/{budget_line.name_1}":{"patch":{"parameters":[
+		"/v1/budgets/{budget_line.name}/lines/{budget_line.name_1}":{"patch":{"summary":"Updates.","parameters":[
 			{"name":"budget_line.name","in":"path"},{"name":"budget_line.name_1","in":"path"}]}},
-		"/v1/budgets/{name}/transfers/{name_1}":{"get":{"parameters":[
+		"/v1/budgets/{name}/transfers/{name_1}":{"get":{"summary":"Gets.","parameters":[
 			{"name":"name","in":"path"},{"name":"name_1","in":"path"}]}}}}`
-	out, err := normalize([]byte(in))
+	out, err := normalize([]byte(in), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +110,8 @@ func TestNormalizeNamesTheWildcardsOfANameAfterTheirCollections(t *testing.T) {
 	if p := replay["post"].Parameters; len(p) != 3 || p[0].Name != "service" || p[1].Name != "deadLetter" || p[2].Name != "name_2" {
 		t.Errorf("replay parameters = %+v", p)
 	}
-	if _, ok := doc.Paths["/v1/services/{parent}/deadLetters"]; !ok {
-		t.Errorf("a single-wildcard parameter changed: %s", out)
+	if _, ok := doc.Paths["/v1/services/{service}/deadLetters"]; !ok {
+		t.Errorf("a parent parameter is not named after its collection: %s", out)
 	}
 	line := doc.Paths["/v1/budgets/{budget}/lines/{line}"]
 	if line["get"].Parameters == nil || line["patch"].Parameters == nil {

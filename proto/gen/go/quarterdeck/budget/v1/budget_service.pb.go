@@ -3915,12 +3915,13 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x12UpdateExchangeRate\x120.quarterdeck.budget.v1.UpdateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"m\xdaA\x19exchange_rate,update_mask\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x029:\rexchange_rate2(/v1/{exchange_rate.name=exchangeRates/*}\x12\x9b\x01\n" +
 	"\x12DeleteExchangeRate\x120.quarterdeck.budget.v1.DeleteExchangeRateRequest\x1a\x16.google.protobuf.Empty\";\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.write\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\xfe\x04\xfaP\x85\x03\n" +
-	"\xb2\x02\n" +
-	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.29\n" +
+	"\fbudget.write\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\x91\x05\xfaP\x98\x03\n" +
+	"\xed\x02\n" +
+	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.*9\n" +
+	"\vQuarterdeck\x12*https://github.com/quarterdeck/quarterdeck29\n" +
 	"\n" +
-	"Apache-2.0\x1a+https://www.apache.org/licenses/LICENSE-2.0:\x02v1\x12N\n" +
-	"\x15http://127.0.0.1:8080\x125Standalone platform on its default address (make run)\n" +
+	"Apache-2.0\x1a+https://www.apache.org/licenses/LICENSE-2.0:\x02v1\x12&\n" +
+	"\x01/\x12!The gateway serving this document\n" +
 	"\x19com.quarterdeck.budget.v1B\x12BudgetServiceProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1;budgetv1\xa2\x02\x03QBX\xaa\x02\x15Quarterdeck.Budget.V1\xca\x02\x15Quarterdeck\\Budget\\V1\xe2\x02!Quarterdeck\\Budget\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Budget::V1b\x06proto3"
 
 var (
