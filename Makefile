@@ -24,6 +24,13 @@ GRPC_GATEWAY_VERSION   := v2.33.0
 STATICCHECK_VERSION    := v0.8.2
 REDOCLY_VERSION        := 2.77.0
 ASYNCAPI_PARSER_VERSION:= 3.6.3
+# The OpenAPI document's other checks (make lint-openapi): Spectral's own rule set, and a TypeScript
+# client generated from the document, type-checked with the portal example (examples/portal).
+SPECTRAL_VERSION       := 6.16.3
+OPENAPI_TS_VERSION     := 7.13.0
+OPENAPI_FETCH_VERSION  := 0.17.0
+TYPESCRIPT_VERSION     := 5.9.3
+OPENAPI_TOOLS          := $(TOOLS)/openapi/node_modules/.bin
 NATS_SERVER_VERSION    := v2.15.3
 GOTESTSUM_VERSION      := v1.13.0
 
@@ -145,13 +152,25 @@ bench: build $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## The load harness: b
 ##@ Quality
 
 .PHONY: lint
-lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, the OpenAPI linter and the AsyncAPI parser.
+lint: tools-lint ## gofmt, go vet, staticcheck, buf lint, the AsyncAPI parser, and the OpenAPI document's checks (lint-openapi).
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	staticcheck $(PKGS)
 	buf lint
-	$(TOOLS)/npm/node_modules/.bin/redocly lint --config gateway/openapi/redocly.yaml $(OPENAPI)
 	NODE_PATH=$(TOOLS)/asyncapi/node_modules node gateway/asyncapi/validate.cjs $(ASYNCAPI)
+	$(MAKE) lint-openapi
+
+.PHONY: lint-openapi
+lint-openapi: tools-lint ## The OpenAPI document: Redocly's and Spectral's recommended rules without a warning, and a generated TypeScript client type-checked (--strict) with examples/portal.
+	@out=$$($(TOOLS)/npm/node_modules/.bin/redocly lint --config gateway/openapi/redocly.yaml $(OPENAPI) 2>&1) || { echo "$$out"; exit 1; }; \
+	echo "$$out" | grep -v '^ *[║╔╚]'; \
+	if grep -Eq 'You have [0-9]+ warning' <<<"$$out"; then echo "redocly: warnings are failures here"; exit 1; fi
+	$(OPENAPI_TOOLS)/spectral lint --fail-severity=hint --ruleset gateway/openapi/spectral.yaml $(OPENAPI)
+	mkdir -p .build/typescript
+	$(OPENAPI_TOOLS)/openapi-typescript $(OPENAPI) -o .build/typescript/quarterdeck.d.ts
+	$(OPENAPI_TOOLS)/tsc --version
+	$(OPENAPI_TOOLS)/tsc --strict -p examples/portal/tsconfig.json
+	@echo "examples/portal type-checks against the generated client"
 
 .PHONY: test-embedded
 test-embedded: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
@@ -184,7 +203,8 @@ tools-gen: $(TOOLS)/.buf-$(BUF_VERSION) $(TOOLS)/.go-plugins-$(GRPC_GATEWAY_VERS
 
 .PHONY: tools-lint
 tools-lint: tools-gen $(TOOLS)/.staticcheck-$(STATICCHECK_VERSION) $(TOOLS)/.redocly-$(REDOCLY_VERSION) \
-	$(TOOLS)/.asyncapi-parser-$(ASYNCAPI_PARSER_VERSION)
+	$(TOOLS)/.asyncapi-parser-$(ASYNCAPI_PARSER_VERSION) \
+	$(TOOLS)/.openapi-$(SPECTRAL_VERSION)-$(OPENAPI_TS_VERSION)-$(OPENAPI_FETCH_VERSION)-$(TYPESCRIPT_VERSION)
 
 # buf: the npm package ships the prebuilt binary (seconds); without npm, build it with Go (minutes).
 $(TOOLS)/.buf-$(BUF_VERSION):
@@ -230,6 +250,12 @@ $(TOOLS)/.redocly-$(REDOCLY_VERSION):
 # The AsyncAPI project's own parser validates the AsyncAPI document (gateway/asyncapi/validate.cjs).
 $(TOOLS)/.asyncapi-parser-$(ASYNCAPI_PARSER_VERSION):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/asyncapi @asyncapi/parser@$(ASYNCAPI_PARSER_VERSION)
+	touch $@
+
+$(TOOLS)/.openapi-$(SPECTRAL_VERSION)-$(OPENAPI_TS_VERSION)-$(OPENAPI_FETCH_VERSION)-$(TYPESCRIPT_VERSION):
+	npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS)/openapi \
+		@stoplight/spectral-cli@$(SPECTRAL_VERSION) openapi-typescript@$(OPENAPI_TS_VERSION) \
+		openapi-fetch@$(OPENAPI_FETCH_VERSION) typescript@$(TYPESCRIPT_VERSION)
 	touch $@
 
 .PHONY: clean
