@@ -270,6 +270,7 @@ func checkCloudEvent(t *testing.T, p *platform, name string) {
 	if cc["name"] != name || payload["version"] != "1" {
 		t.Errorf("payload = %s", m.Data())
 	}
+	checkAsyncAPI(t, p.nats.SubjectPrefix, m.Subject(), h, m.Data())
 }
 
 func TestProbesAndOpenAPI(t *testing.T) {

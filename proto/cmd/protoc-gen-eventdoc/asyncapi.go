@@ -190,6 +190,8 @@ func cloudEventsHeaders() object {
 			"traceparent": str("W3C trace context of the publish, a child of the request that made the change; absent when the change had none.",
 				"pattern", "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
 			"tracestate": str("W3C trace state, when the request carried one."),
+			"Nats-Expected-Stream": str("The stream the relay required to store the event, `<PREFIX>_<DOMAIN>`; "+
+				"JetStream keeps this header of the publish with the message.", "pattern", "^[A-Z][A-Z0-9_]*$"),
 		},
 	}
 }
