@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -572,6 +573,58 @@ func TestAcceptanceExpiryMakesReviewDue(t *testing.T) {
 		tail := events(t, r.db, rk.GetName())
 		if !slices.Equal(tail[len(tail)-2:], []string{"risk.updated", "risk.review_due"}) {
 			t.Errorf("events = %v; want risk.updated (next_review_date), then risk.review_due", tail)
+		}
+	})
+}
+
+// TestConcurrentAssessmentsAndMatrixChanges: assessments of one risk and changes of the matrix
+// made at the same time are each applied once, in some order: the history numbers every change
+// once, the versions follow one another.
+func TestConcurrentAssessmentsAndMatrixChanges(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := startAt(t, db, dec4)
+		ctx := context.Background()
+		r := mustRisk(t, e, "busy", riskv1.Risk_OPERATIONAL)
+		const n = 8
+		testkit.Concurrently(t, n, func(i int) error {
+			_, err := e.client.AssessRisk(ctx, &riskv1.AssessRiskRequest{Name: r.GetName(),
+				Inherent: score(5, 5), Residual: score(int32(i%5)+1, 1), Reason: fmt.Sprint("assessor ", i)})
+			return err
+		})
+		h, err := e.client.ListRiskScoreChanges(ctx, &riskv1.ListRiskScoreChangesRequest{Parent: r.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each assessment changed the residual score but those that repeat the one before.
+		changes := h.GetRiskScoreChanges()
+		for k, c := range changes {
+			if want := fmt.Sprintf("%s/scoreChanges/%08d", r.GetName(), k+1); c.GetName() != want {
+				t.Errorf("change %d = %s; want %s", k, c.GetName(), want)
+			}
+			if k > 0 && !proto.Equal(c.GetFromResidual(), changes[k-1].GetToResidual()) {
+				t.Errorf("change %d starts from %v; the one before ended at %v", k, c.GetFromResidual(), changes[k-1].GetToResidual())
+			}
+		}
+		if assessed := len(events(t, e.db, r.GetName())); assessed < n+len(changes) {
+			t.Errorf("%d events for %d assessments and %d changes", assessed, n, len(changes))
+		}
+
+		testkit.Concurrently(t, 4, func(i int) error {
+			_, err := e.client.UpdateRiskMatrix(ctx, &riskv1.UpdateRiskMatrixRequest{RiskMatrix: &riskv1.RiskMatrix{Name: "riskMatrix",
+				Description: fmt.Sprint("change ", i)}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
+			return err
+		})
+		list, err := e.client.ListRiskMatrixVersions(ctx, &riskv1.ListRiskMatrixVersionsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int32
+		for _, m := range list.GetRiskMatrices() {
+			got = append(got, m.GetVersion())
+		}
+		if !slices.Equal(got, []int32{5, 4, 3, 2, 1}) {
+			t.Errorf("versions = %v; want 5 to 1", got)
 		}
 	})
 }
