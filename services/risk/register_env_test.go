@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -59,17 +57,6 @@ func (r *register) newRisk(t *testing.T, id string, assessed bool) *riskv1.Risk 
 	ctx := context.Background()
 	rk, err := r.client.CreateRisk(ctx, &riskv1.CreateRiskRequest{RiskId: id, Risk: &riskv1.Risk{
 		Title: "Risk " + id, Category: riskv1.Risk_CYBERSECURITY, Owner: riskOwner}})
-	if status.Code(err) == codes.Unimplemented { // until CreateRisk is served: the row as the store writes it
-		score := 0
-		if assessed {
-			score = 9
-		}
-		if _, err := r.db.ExecContext(ctx, `INSERT INTO risks (id, title, category, owner, state, state_change_time, residual_score, create_time, update_time, version)
-			VALUES ($1, $2, 1, $3, 1, $4, $5, $4, $4, 1)`, id, "Risk "+id, riskOwner, dec4, score); err != nil {
-			t.Fatal(err)
-		}
-		return &riskv1.Risk{Name: "risks/" + id}
-	}
 	if err != nil {
 		t.Fatalf("create risk %s: %v", id, err)
 	}

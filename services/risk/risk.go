@@ -5,14 +5,18 @@
 package risk
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
 )
@@ -88,6 +92,18 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			riskv1.RegisterRiskServiceServer(r, newServer(deps))
 			return nil
+		},
+		// The reactions to other services' events (server.Reactions): a consumer per reaction.
+		Consumers: func(deps host.Deps) []consumer.Spec {
+			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
+			var specs []consumer.Spec
+			for _, r := range srv.Reactions() {
+				specs = append(specs, consumer.Spec{Name: r.Consumer(), Domain: r.Domain, Subjects: []string{r.Subject},
+					Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+						return r.Handle(ctx, store.Join(db.Tx(tx)), ev)
+					}})
+			}
+			return specs
 		},
 		// The handlers of the service's due items, by kind. Each resource declares its own in
 		// its file of the server (Server.Schedules gathers them), so that adding one is a change

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
+)
+
+// The register reacts to other services' events (DOMAIN.md § risk, "Reactions"): each reaction
+// opens or re-scores the one risk the service keeps for what the event is about — its source,
+// e.g. vendors/{vendor} — through the path a person's assessment takes (Rescore), with the
+// service as the actor and the event's resource as the cause in the score history.
+//
+// Effects are applied once whatever the delivery. The consumer's inbox drops an event delivered
+// again; past it (a replay of the stream into a new durable, an inbox pruned), each reaction
+// keeps a position per key (store.Advance) and applies an event only when it moves that position
+// forward, in the transaction of its effect: a copy of an applied event, or an older event that
+// arrives after a newer one, changes nothing.
+
+// Reaction is one kind of another service's events and what the register does with it.
+type Reaction struct {
+	// Domain is the producing service's domain, e.g. "vendors".
+	Domain string
+	// Subject is the event's subject relative to the domain, "<aggregate>.<action>".
+	Subject string
+	// Apply applies one event within tx, the consumer's transaction.
+	Apply func(ctx context.Context, tx store.Tx, ev consumer.Event) error
+}
+
+// Reactions is the register's table of reactions, subject → handler. A new reaction — talent's
+// skill.key_person_risk opening a PEOPLE risk — is one more row and its handler: the host runs
+// a consumer per row (risk.Configured).
+func (s *Server) Reactions() []Reaction {
+	return []Reaction{
+		{Domain: "vendors", Subject: "assessment.completed", Apply: s.vendorAssessed},
+		{Domain: "vendors", Subject: "vendor.attestation_expiring", Apply: s.attestationExpiring},
+	}
+}
+
+// Consumer is the name of the reaction's consumer, e.g. "vendors-assessment-completed". One
+// subject per consumer also works with NATS servers before 2.10.
+func (r Reaction) Consumer() string {
+	return r.Domain + "-" + strings.ReplaceAll(r.Subject, ".", "-")
+}
+
+// Handle applies ev. Events that can never be applied (a malformed payload) fail permanently, to
+// become dead letters an operator can replay; the others are tried again.
+func (r Reaction) Handle(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	err := r.Apply(ctx, tx, ev)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%s %s: %w", ev.Type, ev.Resource, err)
+	if f := fault.As(err); f != nil && f.Kind == fault.InvalidArgument {
+		return consumer.Permanent(err)
+	}
+	return err
+}
+
+// vendorPattern is the name of a vendor, the source of its risk.
+const vendorPattern names.Pattern = "vendors/{vendor}"
+
+// Rating steps: a vendor's assessment rating sets the likelihood of its risk, its tier the
+// impact, both on a five-step scale stretched to the matrix's axes (scaleStep).
+var (
+	ratingLikelihood = map[vendorsv1.RiskRating]int32{vendorsv1.RiskRating_LOW: 2, vendorsv1.RiskRating_MEDIUM: 3,
+		vendorsv1.RiskRating_HIGH: 4, vendorsv1.RiskRating_CRITICAL: 5}
+	tierImpact = map[int32]int32{1: 5, 2: 4, 3: 3, 4: 2}
+)
+
+// scaleStep is step of a five-step scale on an axis of n steps: the smallest step whose share of
+// the axis is at least step's share of five.
+func scaleStep(step int32, n int) int32 {
+	return max(1, min(int32(n), (step*int32(n)+4)/5))
+}
+
+// vendorPosition is the position of an assessment among its vendor's: its completion time, then
+// its name. Fixed-width UTC times compare as text the way they compare as times.
+func vendorPosition(completed time.Time, name string) string {
+	return completed.UTC().Format("2006-01-02T15:04:05.000000Z") + " " + name
+}
+
+// vendorAssessed applies assessment.completed. A HIGH or CRITICAL rating opens the vendor's risk
+// (category VENDOR, linked to the vendor, owned by the assessor) or reopens it when it was
+// CLOSED; any rating of a vendor with a risk refreshes its scores: likelihood from the rating,
+// impact from the vendor's tier. Only the newest assessment of a vendor counts: an older one
+// that arrives late, or one applied before, changes nothing.
+func (s *Server) vendorAssessed(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	m, ok := ev.Message.(*vendorsv1.AssessmentCompleted)
+	if !ok {
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want an AssessmentCompleted, got %s", ev.Type))
+	}
+	vendor, assessment := m.GetVendor(), m.GetAssessment().GetName()
+	likelihood, rated := ratingLikelihood[m.GetRiskRating()]
+	impact, tiered := tierImpact[m.GetVendorTier()]
+	switch {
+	case !vendorPattern.Match(vendor):
+		return fault.Field("vendor", "INVALID_NAME", fmt.Sprintf("%q is not a vendor name", vendor))
+	case !rated:
+		return fault.Field("risk_rating", "REQUIRED", "the assessment has no rating")
+	case !tiered:
+		return fault.Field("vendor_tier", "OUT_OF_RANGE", fmt.Sprintf("tier %d is not 1 to 4", m.GetVendorTier()))
+	}
+	completed := ev.Time
+	if m.GetAssessment().GetCompleteTime() != nil {
+		completed = m.GetAssessment().GetCompleteTime().AsTime()
+	}
+	severe := m.GetRiskRating() >= vendorsv1.RiskRating_HIGH
+	r, err := tx.RiskBySource(ctx, vendor)
+	switch {
+	case errors.Is(err, domain.ErrRiskNotFound):
+		if !severe {
+			return nil // a vendor without a risk rated LOW or MEDIUM: nothing to open
+		}
+		r = nil
+	case err != nil:
+		return err
+	case r.State == domain.RiskClosed && !severe:
+		return nil
+	}
+	if moved, err := tx.Advance(ctx, vendor+":assessment", vendorPosition(completed, assessment), s.now()); err != nil || !moved {
+		return err
+	}
+	reason := fmt.Sprintf("Assessment %s of %s (tier %d) rated %s", assessment, vendor, m.GetVendorTier(), m.GetRiskRating())
+	mat, err := tx.CurrentMatrix(ctx)
+	if err != nil {
+		return err
+	}
+	pair := domain.Pair{Likelihood: scaleStep(likelihood, len(mat.Likelihood)), Impact: scaleStep(impact, len(mat.Impact))}
+	now := s.now()
+	var (
+		prev   int64
+		before *riskv1.Risk
+		events []sqlstore.Event
+	)
+	if r == nil {
+		if r, err = s.openSourceRisk(ctx, tx, vendor, domain.RiskFields{
+			Title:       "Third-party risk: " + vendor,
+			Description: "Opened by the risk service when " + reason + ".",
+			Category:    domain.CategoryVendor,
+			Owner:       ownerOr(m.GetAssessment().GetAssessor()),
+			Vendors:     []string{vendor},
+		}, now); err != nil {
+			return err
+		}
+	} else if r.State == domain.RiskClosed {
+		prev, before = r.Version, riskToProto(r)
+		if err := r.Reopen(reason, now); err != nil {
+			return err
+		}
+		events = append(events, &riskv1.RiskReopened{})
+	}
+	if before == nil {
+		prev, before = r.Version, riskToProto(r)
+	}
+	// The assessment measures the vendor as it stands: the residual score. The inherent score
+	// rises with it when it would otherwise be below.
+	a := domain.Assessment{Residual: &pair, Actor: domain.ServiceActor, Reason: reason, Cause: assessment}
+	if !r.Scored() || pair.Likelihood*pair.Impact >= r.Inherent.Value() {
+		a.Inherent = &pair
+	}
+	more, err := s.Rescore(ctx, tx, r, a)
+	if err != nil {
+		return err
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, append(events, more...)...)
+	return err
+}
+
+// attestationExpiring applies vendor.attestation_expiring on the expiry date itself (0 days
+// before): the likelihood of the vendor's risk, when it has one that is not CLOSED, rises one
+// step (at most to the matrix's top), with the attestation as the cause. Each expiry date of an
+// attestation raises it once.
+func (s *Server) attestationExpiring(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	m, ok := ev.Message.(*vendorsv1.VendorAttestationExpiring)
+	if !ok {
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a VendorAttestationExpiring, got %s", ev.Type))
+	}
+	if m.GetDaysBefore() != 0 {
+		return nil
+	}
+	vendor, attestation := m.GetVendor(), m.GetAttestation().GetName()
+	if !vendorPattern.Match(vendor) {
+		return fault.Field("vendor", "INVALID_NAME", fmt.Sprintf("%q is not a vendor name", vendor))
+	}
+	expiry := m.GetExpiryDate()
+	if expiry == nil {
+		return fault.Field("expiry_date", "REQUIRED", "the reminder has no expiry date")
+	}
+	r, err := tx.RiskBySource(ctx, vendor)
+	if errors.Is(err, domain.ErrRiskNotFound) {
+		return nil
+	}
+	if err != nil || r.State == domain.RiskClosed || !r.Scored() {
+		return err
+	}
+	day := fmt.Sprintf("%04d-%02d-%02d", expiry.GetYear(), expiry.GetMonth(), expiry.GetDay())
+	if moved, err := tx.Advance(ctx, attestation+":expired", day, s.now()); err != nil || !moved {
+		return err
+	}
+	mat, err := tx.CurrentMatrix(ctx)
+	if err != nil {
+		return err
+	}
+	top := int32(len(mat.Likelihood))
+	if r.Residual.Likelihood >= top {
+		return nil // already at the top step: nothing to raise
+	}
+	pair := domain.Pair{Likelihood: r.Residual.Likelihood + 1, Impact: r.Residual.Impact}
+	a := domain.Assessment{Residual: &pair, Actor: domain.ServiceActor, Cause: attestation,
+		Reason: fmt.Sprintf("Attestation %s of %s expired on %s: likelihood raised one step", attestation, vendor, day)}
+	if pair.Likelihood*pair.Impact > r.Inherent.Value() {
+		a.Inherent = &pair
+	}
+	prev, before := r.Version, riskToProto(r)
+	events, err := s.Rescore(ctx, tx, r, a)
+	if err != nil {
+		return err
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, events...)
+	return err
+}
+
+// openSourceRisk creates the risk the service keeps for source, identified at now, and records
+// its identification.
+func (s *Server) openSourceRisk(ctx context.Context, tx store.Tx, source string, f domain.RiskFields, now time.Time) (*domain.Risk, error) {
+	r, err := domain.NewRisk(s.newID(), f, now)
+	if err != nil {
+		return nil, err
+	}
+	r.Source = source
+	r.PlanReview(s.cfg.ReviewDays)
+	if err := tx.InsertRisk(ctx, r); err != nil {
+		return nil, err
+	}
+	pb := riskToProto(r)
+	return r, tx.Record(ctx, sqlstore.Change{Action: audit.Create, Resource: r.Name(), After: pb,
+		Event: &riskv1.RiskIdentified{Risk: pb, Version: r.Version}})
+}
+
+// ownerOr is the owner of a risk the service opens: the person who gave the cause (the
+// assessor), else the service.
+func ownerOr(person string) string {
+	if person == "" {
+		return domain.ServiceActor
+	}
+	return person
+}
