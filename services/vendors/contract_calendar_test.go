@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
@@ -141,5 +142,17 @@ func TestContractNoticeWindowMoves(t *testing.T) {
 		if len(nw) != 1 || !nw[0].GetDueTime().AsTime().Equal(midnight(2027, 8, 23)) {
 			t.Errorf("notice_window_opened = %v; want one, due 2027-08-23, none at the old 2027-07-04", nw)
 		}
+
+		// A window may open a year ahead, in a leap year too: 366 days, not more.
+		up, err = e.client.UpdateContract(context.Background(), &vendorsv1.UpdateContractRequest{
+			Contract:   &vendorsv1.Contract{Name: c.GetName(), NoticeWindowDays: 366},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notice_window_days"}}})
+		if err != nil || up.GetNoticeWindowDays() != 366 {
+			t.Errorf("a window of 366 days = %v, %v", up, err)
+		}
+		_, err = e.client.UpdateContract(context.Background(), &vendorsv1.UpdateContractRequest{
+			Contract:   &vendorsv1.Contract{Name: c.GetName(), NoticeWindowDays: 367},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notice_window_days"}}})
+		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "contract.notice_window_days")
 	})
 }

@@ -330,9 +330,9 @@ type Contract struct {
 	// Days the organisation wants for its own decision before notice is due, 0 to 365; moves
 	// `cancel_by_date` earlier by as much.
 	DecisionBufferDays int32 `protobuf:"varint,13,opt,name=decision_buffer_days,json=decisionBufferDays,proto3" json:"decision_buffer_days,omitempty"`
-	// How many days before `cancel_by_date` the notice window opens, 0 to 365; 0 takes the
-	// service's setting `VENDORS_NOTICE_WINDOW_DAYS` (60 by default). Can change in every state
-	// but TERMINATED and EXPIRED.
+	// How many days before `cancel_by_date` the notice window opens, 0 to 366 (a year ahead, in
+	// a leap year too); 0 takes the service's setting `VENDORS_NOTICE_WINDOW_DAYS` (60 by
+	// default). Can change in every state but TERMINATED and EXPIRED.
 	NoticeWindowDays int32 `protobuf:"varint,14,opt,name=notice_window_days,json=noticeWindowDays,proto3" json:"notice_window_days,omitempty"`
 	// The last day to give notice so that the contract does not renew:
 	// `end_date − notice_period_days − decision_buffer_days`, in days. Computed by the service
@@ -843,7 +843,7 @@ const file_quarterdeck_vendors_v1_contract_proto_rawDesc = "" +
 	"\x14decision_buffer_days\x18\r \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xed\x02(\x00R\x12decisionBufferDays\x128\n" +
 	"\x12notice_window_days\x18\x0e \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xed\x02(\x00R\x10noticeWindowDays\x12<\n" +
+	"\xbaH\a\x1a\x05\x18\xee\x02(\x00R\x10noticeWindowDays\x12<\n" +
 	"\x0ecancel_by_date\x18\x0f \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\fcancelByDate\x12M\n" +
 	"\x17notice_window_open_date\x18\x10 \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\x14noticeWindowOpenDate\x12\x8f\x01\n" +
 	"\vbudget_line\x18\x11 \x01(\tBn\xfaA\"\n" +
