@@ -125,8 +125,11 @@ func TestNormalizeAddsTheProtosRulesAndHeaders(t *testing.T) {
 			"code":{"type":"string"},"displayName":{"type":"string"},"parent":{"type":"string"},"etag":{"type":"string"}}},
 		"quarterdeck.budget.v1.BudgetLine":{"type":"object","required":["category"],"properties":{
 			"category":{"$ref":"#/components/schemas/quarterdeck.budget.v1.BudgetLine.Category"},
+			"phasing":{"$ref":"#/components/schemas/quarterdeck.budget.v1.Phasing"},
 			"thresholdPercents":{"type":"array","items":{"type":"integer","format":"int32"}}}},
-		"quarterdeck.budget.v1.BudgetLine.Category":{"type":"string","enum":["CATEGORY_UNSPECIFIED","HARDWARE","OTHER"]}}},
+		"quarterdeck.budget.v1.BudgetLine.Category":{"type":"string","enum":["CATEGORY_UNSPECIFIED","HARDWARE","OTHER"]},
+		"quarterdeck.budget.v1.Phasing":{"type":"object","properties":{"granularity":{"$ref":"#/components/schemas/quarterdeck.budget.v1.Phasing.Granularity"}}},
+		"quarterdeck.budget.v1.Phasing.Granularity":{"type":"string","enum":["GRANULARITY_UNSPECIFIED","MONTHLY","QUARTERLY"]}}},
 	"paths":{
 		"/v1/costCenters":{
 			"post":{"operationId":"BudgetService_CreateCostCenter","summary":"Creates.","parameters":[
@@ -150,6 +153,11 @@ func TestNormalizeAddsTheProtosRulesAndHeaders(t *testing.T) {
 	}
 	if at(line, "thresholdPercents", "items", "minimum") != 1.0 || at(line, "thresholdPercents", "items", "maximum") != 1000.0 {
 		t.Errorf("thresholdPercents = %v", at(line, "thresholdPercents"))
+	}
+	phasing := at(doc, "components", "schemas", "quarterdeck.budget.v1.Phasing")
+	if e, _ := at(phasing, "properties", "granularity", "enum").([]any); slices.Contains(e, "GRANULARITY_UNSPECIFIED") ||
+		!slices.Contains(stringSet(at(phasing, "required")), "granularity") {
+		t.Errorf("phasing = %v: granularity refuses 0 (not_in), so it is required and has no UNSPECIFIED", phasing)
 	}
 	if at(doc, "components", "schemas", "quarterdeck.budget.v1.BudgetLine.Category") != nil {
 		t.Errorf("the enum's schema is left unused")

@@ -179,7 +179,7 @@ func constrainObject(s map[string]any, md protoreflect.MessageDescriptor) {
 			continue
 		}
 		r := rules(fd)
-		if r.GetRequired() && !slices.Contains(required, fd.JSONName()) {
+		if (r.GetRequired() || refusesZeroEnum(fd, r)) && !slices.Contains(required, fd.JSONName()) {
 			required = append(required, fd.JSONName())
 		}
 		applyRules(p, fd, r, slices.Contains(required, fd.JSONName()))
@@ -191,6 +191,20 @@ func constrainObject(s map[string]any, md protoreflect.MessageDescriptor) {
 		}
 		s["required"] = r
 	}
+}
+
+// refusesZeroEnum reports whether fd is a singular enum field without presence whose rules refuse
+// its zero value, which is what an absent field reads as: the field is required.
+func refusesZeroEnum(fd protoreflect.FieldDescriptor, r *validate.FieldRules) bool {
+	if fd.Kind() != protoreflect.EnumKind || fd.IsList() || fd.HasPresence() || r.GetIgnore() == validate.Ignore_IGNORE_IF_ZERO_VALUE {
+		return false
+	}
+	e := r.GetEnum()
+	if e == nil {
+		return false
+	}
+	return slices.Contains(e.GetNotIn(), 0) || (len(e.GetIn()) > 0 && !slices.Contains(e.GetIn(), 0)) ||
+		(e.HasConst() && e.GetConst() != 0)
 }
 
 func stringSet(v any) []string {
