@@ -495,6 +495,52 @@ func vendorsGuide(t *testing.T, sc scenario) {
 	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
 }
 
+// TestRiskGuide runs the walk of docs/risk.md as written — a register from identification to the
+// board's report, and a vendor assessment that raises a risk — then checks the risk service's
+// events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a database of
+// its own) and the external NATS server when they are configured.
+func TestRiskGuide(t *testing.T) {
+	t.Parallel()
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		riskGuide(t, scenario{prefix: "quarterdeck"})
+	})
+	t.Run("external", func(t *testing.T) {
+		t.Parallel()
+		dsn := os.Getenv(testenv.EnvPostgresDSN)
+		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
+			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
+		}
+		n := testenv.NATSServer(t)
+		riskGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
+	})
+}
+
+func riskGuide(t *testing.T, sc scenario) {
+	p := start(t, t.TempDir(), sc)
+	defer p.Stop()
+	today := time.Now().UTC()
+	date := func(days int) string {
+		d := today.AddDate(0, 0, days)
+		return fmt.Sprintf(`{"year": %d, "month": %d, "day": %d}`, d.Year(), int(d.Month()), d.Day())
+	}
+	vars := map[string]string{
+		"ADMIN": adminKey, "YEAR": strconv.Itoa(today.Year()), "NEXT_YEAR": strconv.Itoa(today.Year() + 1),
+		"TODAY": date(0), "IN_30_DAYS": date(30), "IN_90_DAYS": date(90), "IN_180_DAYS": date(180),
+		"DUE_BY": today.AddDate(0, 0, 30).Format(time.DateOnly),
+	}
+	runGuide(t, "../../docs/risk.md", p.rest, vars)
+
+	streams := strings.ToUpper(sc.prefix)
+	want := []string{"risk.identified", "risk.assessed", "risk.above_appetite", "risk.treatment_started",
+		"risk.score_changed", "risk.monitoring_started", "risk.reviewed"}
+	evs := readEvents(t, p.nats, streams+"_RISK", func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
+	if got := subsequence(evs, want); len(got) != len(want) {
+		t.Errorf("%s_RISK holds %v in this order, not %v:\n%s", streams, got, want, describe(evs))
+	}
+}
+
 // freshDatabase creates a database of the test's own on the PostgreSQL server of dsn, dropped at
 // the end, and returns its DSN: the standalone binary keeps each service in a schema of a fixed
 // name, so only a database of its own keeps a test apart from others on the same server.
