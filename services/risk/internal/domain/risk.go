@@ -374,7 +374,11 @@ func (r *Risk) Assess(m *Matrix, a Assessment, now time.Time) (RiskState, *Score
 			FromMatrixVersion: r.MatrixVersion, ToMatrixVersion: m.Version}
 	}
 	r.Inherent, r.Residual, r.MatrixVersion = inherent, residual, m.Version
-	r.Assessor, r.AssessTime, r.LastReviewTime = a.Actor, now, now
+	if a.Cause == "" {
+		// A person's assessment; a reaction to another service's event is neither an
+		// assessment nor a review: "re-assessed since the incident" must mean a person did.
+		r.Assessor, r.AssessTime, r.LastReviewTime = a.Actor, now, now
+	}
 	if r.State == RiskIdentified {
 		r.enter(RiskAssessed, "", now)
 	} else {

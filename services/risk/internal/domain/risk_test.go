@@ -226,3 +226,21 @@ func TestAssessAndReviewDates(t *testing.T) {
 		t.Errorf("closed risk: review %v, above appetite %v", r.NextReviewDate, r.AboveAppetite)
 	}
 }
+
+func TestReactionIsNotAnAssessment(t *testing.T) {
+	t.Parallel()
+	r := newRisk(t)
+	if _, _, err := r.Assess(domain.DefaultMatrix(), domain.Assessment{Inherent: pair(3, 3), Actor: "ana", Reason: "first"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(48 * time.Hour)
+	_, change, err := r.Assess(domain.DefaultMatrix(), domain.Assessment{Inherent: pair(4, 3), Residual: pair(4, 3),
+		Actor: domain.ServiceActor, Reason: "attestation expired", Cause: "vendors/acme/attestations/soc2"}, later)
+	if err != nil || change == nil || change.Actor != domain.ServiceActor || change.Cause != "vendors/acme/attestations/soc2" {
+		t.Fatalf("reaction = %+v, %v", change, err)
+	}
+	if r.Assessor != "ana" || !r.AssessTime.Equal(t0) || !r.LastReviewTime.Equal(t0) || r.Residual.Value() != 12 {
+		t.Errorf("after the reaction: assessor %q at %v, reviewed %v, residual %d; want ana at %v, the scores changed",
+			r.Assessor, r.AssessTime, r.LastReviewTime, r.Residual.Value(), t0)
+	}
+}

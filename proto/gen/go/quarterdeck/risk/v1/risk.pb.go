@@ -281,7 +281,7 @@ type Risk struct {
 	StateChangeTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=state_change_time,json=stateChangeTime,proto3" json:"state_change_time,omitempty"`
 	// The day the risk is next due for review (or, unscored, for assessment); unset when CLOSED.
 	NextReviewDate *date.Date `protobuf:"bytes,14,opt,name=next_review_date,json=nextReviewDate,proto3" json:"next_review_date,omitempty"`
-	// When the risk was last assessed or reviewed; unset before.
+	// When the risk was last assessed or reviewed (`:assess`, `:review`); unset before.
 	LastReviewTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_review_time,json=lastReviewTime,proto3" json:"last_review_time,omitempty"`
 	// Whether the residual level is above the appetite of the risk's category.
 	AboveAppetite bool `protobuf:"varint,16,opt,name=above_appetite,json=aboveAppetite,proto3" json:"above_appetite,omitempty"`
@@ -297,9 +297,11 @@ type Risk struct {
 	// high or critical vendor assessment opens (one per vendor); empty for a risk created through
 	// the API.
 	Source string `protobuf:"bytes,20,opt,name=source,proto3" json:"source,omitempty"`
-	// Who last assessed the risk: the caller's identity; empty before the first assessment.
+	// Who last assessed the risk (`:assess`): the caller's identity; empty before the first
+	// assessment. The service's own re-scorings (reactions to other services' events, recorded in
+	// the score history with their cause) change neither this nor `assess_time`.
 	Assessor string `protobuf:"bytes,21,opt,name=assessor,proto3" json:"assessor,omitempty"`
-	// When the risk was last assessed; unset before.
+	// When the risk was last assessed (`:assess`); unset before.
 	AssessTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=assess_time,json=assessTime,proto3" json:"assess_time,omitempty"`
 	// When the risk was identified (created).
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
