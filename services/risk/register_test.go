@@ -155,6 +155,8 @@ func TestDefaultMatrixAndItsVersions(t *testing.T) {
 		if err != nil || len(list.GetRiskMatrices()) != 1 || list.GetRiskMatrices()[0].GetVersion() != 1 || list.GetNextPageToken() != "" {
 			t.Fatalf("second page = %v, %v", list, err)
 		}
+		_, err = e.client.ListRiskMatrixVersions(ctx, &riskv1.ListRiskMatrixVersionsRequest{PageToken: "2"})
+		e.AssertStatus(t, err, codes.InvalidArgument, "PAGE_TOKEN_INVALID", "page_token")
 		if got := events(t, e.db, "riskMatrix"); !slices.Equal(got, []string{"risk_matrix.updated"}) {
 			t.Errorf("events = %v", got)
 		}

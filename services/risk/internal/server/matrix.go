@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"strconv"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -9,6 +10,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/pagetoken"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
@@ -43,20 +45,19 @@ func (s *Server) GetRiskMatrix(ctx context.Context, req *riskv1.GetRiskMatrixReq
 	return matrixToProto(m, m.Name()), nil
 }
 
-// ListRiskMatrixVersions implements riskv1.RiskServiceServer. The versions are few: a page token
-// is the version the next page starts below.
+// ListRiskMatrixVersions implements riskv1.RiskServiceServer, newest first. The versions are few
+// and read whole; a page token holds the version the next page starts below.
 func (s *Server) ListRiskMatrixVersions(ctx context.Context, req *riskv1.ListRiskMatrixVersionsRequest) (*riskv1.ListRiskMatrixVersionsResponse, error) {
-	size := int(req.GetPageSize())
-	if size == 0 {
-		size = 50
-	}
-	below := int64(1 << 31)
-	if t := req.GetPageToken(); t != "" {
-		v, err := strconv.ParseInt(t, 10, 32)
-		if err != nil || v < 1 {
-			return nil, fault.Field("page_token", "INVALID_PAGE_TOKEN", "the page token is not one this list returned")
+	size, sum := pagetoken.Size(req.GetPageSize()), pagetoken.Checksum(req)
+	below := int64(math.MaxInt32)
+	if req.GetPageToken() != "" {
+		key, err := pagetoken.Decode(req.GetPageToken(), sum, 1)
+		if err != nil {
+			return nil, err
 		}
-		below = v
+		if below, err = strconv.ParseInt(key[0], 10, 32); err != nil {
+			return nil, pagetoken.Invalid()
+		}
 	}
 	ms, err := s.store.MatrixVersions(ctx)
 	if err != nil {
@@ -68,7 +69,7 @@ func (s *Server) ListRiskMatrixVersions(ctx context.Context, req *riskv1.ListRis
 			continue
 		}
 		if len(out.RiskMatrices) == size {
-			out.NextPageToken = strconv.Itoa(int(out.RiskMatrices[size-1].Version))
+			out.NextPageToken = pagetoken.Encode(sum, strconv.Itoa(int(out.RiskMatrices[size-1].Version)))
 			break
 		}
 		out.RiskMatrices = append(out.RiskMatrices, matrixToProto(m, m.Name()))
