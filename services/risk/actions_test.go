@@ -204,3 +204,46 @@ func TestActionOverdue(t *testing.T) {
 		}
 	})
 }
+
+// TestClosedRisk: a CLOSED risk takes no new action and no approval, and its open actions do not
+// fall overdue; reopened, it takes actions again.
+func TestClosedRisk(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		r := startRegister(t, db, dec4)
+		ctx := context.Background()
+		rk := r.newRisk(t, "retired", true)
+		a, err := r.client.CreateMitigationAction(ctx, &riskv1.CreateMitigationActionRequest{Parent: rk.GetName(),
+			MitigationAction: &riskv1.MitigationAction{Title: "Decommission", Owner: "users/ops", DueDate: day(2027, 1, 10)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := r.client.CreateAcceptance(ctx, &riskv1.CreateAcceptanceRequest{Parent: rk.GetName(),
+			Acceptance: &riskv1.Acceptance{Justification: "Retiring anyway.", ExpiryDate: day(2027, 3, 31)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.client.CloseRisk(ctx, &riskv1.CloseRiskRequest{Name: rk.GetName(), Reason: "system retired"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.client.CreateMitigationAction(ctx, &riskv1.CreateMitigationActionRequest{Parent: rk.GetName(),
+			MitigationAction: &riskv1.MitigationAction{Title: "x", Owner: "o", DueDate: day(2027, 2, 1)}})
+		r.AssertStatus(t, err, codes.FailedPrecondition, "RISK_CLOSED")
+		_, err = r.approver.ApproveAcceptance(ctx, &riskv1.ApproveAcceptanceRequest{Name: q.GetName()})
+		r.AssertStatus(t, err, codes.FailedPrecondition, "RISK_CLOSED")
+
+		// Past the action's due date: its item fires and does nothing.
+		r.clock.Set(midnight(2027, 1, 11))
+		testkit.Eventually(t, 10*time.Second, func() bool { return len(dueItems(t, r.db, a.GetName())) == 0 })
+		if n := countEvents(t, r.db, ".action.overdue", a.GetName()); n != 0 {
+			t.Errorf("an action of a CLOSED risk fell overdue %d times", n)
+		}
+		if _, err := r.client.ReopenRisk(ctx, &riskv1.ReopenRiskRequest{Name: rk.GetName(), Reason: "not retired after all"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.client.CreateMitigationAction(ctx, &riskv1.CreateMitigationActionRequest{Parent: rk.GetName(),
+			MitigationAction: &riskv1.MitigationAction{Title: "Patch", Owner: "users/ops", DueDate: day(2027, 2, 1)}}); err != nil {
+			t.Errorf("an action of the reopened risk: %v", err)
+		}
+	})
+}
