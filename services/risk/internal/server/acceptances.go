@@ -68,14 +68,14 @@ func (s *Server) CreateAcceptance(ctx context.Context, req *riskv1.CreateAccepta
 	}
 	return idempotency.InTx(ctx, s.store.Within, riskv1.RiskService_CreateAcceptance_FullMethodName, req,
 		func(ctx context.Context, tx store.Tx) (*riskv1.Acceptance, error) {
-			r, err := tx.LockRiskRef(ctx, riskID)
+			r, err := tx.GetRisk(ctx, riskID)
 			if err != nil {
 				return nil, err
 			}
-			if r.Closed() {
-				return nil, domain.ErrRiskClosed.With("risk", r.Name())
+			if r.State == domain.RiskClosed {
+				return nil, domain.ErrRiskClosed.With("name", r.Name())
 			}
-			if !r.Assessed() {
+			if !r.Scored() {
 				return nil, domain.ErrRiskNotAssessed.With("risk", r.Name())
 			}
 			if live, err := tx.LiveAcceptance(ctx, riskID); err != nil || live {
@@ -84,7 +84,7 @@ func (s *Server) CreateAcceptance(ctx context.Context, req *riskv1.CreateAccepta
 				}
 				return nil, err
 			}
-			a, err := domain.NewAcceptance(riskID, id, in.GetJustification(), expiry, requester, r.ResidualScore, s.cfg.AcceptanceMaxDays, now)
+			a, err := domain.NewAcceptance(riskID, id, in.GetJustification(), expiry, requester, r.Residual.Value(), s.cfg.AcceptanceMaxDays, now)
 			if err != nil {
 				return nil, err
 			}
@@ -134,12 +134,12 @@ type acceptanceRequest interface {
 // it, given the risk it belongs to (locked first, as every change of the risk does), and event
 // tells of it.
 func (s *Server) changeAcceptance(ctx context.Context, method string, req acceptanceRequest,
-	change func(ctx context.Context, tx store.Tx, a *domain.Acceptance, r *store.RiskRef) error,
+	change func(ctx context.Context, tx store.Tx, a *domain.Acceptance, r *domain.Risk) error,
 	event func(pb *riskv1.Acceptance, version int64) sqlstore.Event) (*riskv1.Acceptance, error) {
 	var riskID, id string
 	domain.AcceptancePattern.ScanResource(req.GetName(), &riskID, &id)
 	return idempotency.InTx(ctx, s.store.Within, method, req, func(ctx context.Context, tx store.Tx) (*riskv1.Acceptance, error) {
-		r, err := tx.LockRiskRef(ctx, riskID)
+		r, err := tx.GetRisk(ctx, riskID)
 		if err != nil {
 			return nil, err
 		}
@@ -169,9 +169,9 @@ func (s *Server) changeAcceptance(ctx context.Context, method string, req accept
 func (s *Server) ApproveAcceptance(ctx context.Context, req *riskv1.ApproveAcceptanceRequest) (*riskv1.Acceptance, error) {
 	approver, now := identity.Actor(ctx), s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_ApproveAcceptance_FullMethodName, req,
-		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *store.RiskRef) error {
-			if r.Closed() {
-				return domain.ErrRiskClosed.With("risk", r.Name())
+		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *domain.Risk) error {
+			if r.State == domain.RiskClosed {
+				return domain.ErrRiskClosed.With("name", r.Name())
 			}
 			return a.Approve(approver, r.Owner, req.GetReason(), now)
 		},
@@ -185,7 +185,7 @@ func (s *Server) ApproveAcceptance(ctx context.Context, req *riskv1.ApproveAccep
 func (s *Server) RejectAcceptance(ctx context.Context, req *riskv1.RejectAcceptanceRequest) (*riskv1.Acceptance, error) {
 	approver, now := identity.Actor(ctx), s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_RejectAcceptance_FullMethodName, req,
-		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *store.RiskRef) error {
+		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *domain.Risk) error {
 			return a.Reject(approver, r.Owner, req.GetReason(), now)
 		},
 		func(pb *riskv1.Acceptance, v int64) sqlstore.Event {
@@ -198,7 +198,7 @@ func (s *Server) RejectAcceptance(ctx context.Context, req *riskv1.RejectAccepta
 func (s *Server) RevokeAcceptance(ctx context.Context, req *riskv1.RevokeAcceptanceRequest) (*riskv1.Acceptance, error) {
 	now := s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_RevokeAcceptance_FullMethodName, req,
-		func(ctx context.Context, tx store.Tx, a *domain.Acceptance, r *store.RiskRef) error {
+		func(ctx context.Context, tx store.Tx, a *domain.Acceptance, r *domain.Risk) error {
 			if err := a.Revoke(req.GetReason(), now); err != nil {
 				return err
 			}
@@ -213,7 +213,7 @@ func (s *Server) RevokeAcceptance(ctx context.Context, req *riskv1.RevokeAccepta
 func (s *Server) WithdrawAcceptance(ctx context.Context, req *riskv1.WithdrawAcceptanceRequest) (*riskv1.Acceptance, error) {
 	now := s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_WithdrawAcceptance_FullMethodName, req,
-		func(_ context.Context, _ store.Tx, a *domain.Acceptance, _ *store.RiskRef) error {
+		func(_ context.Context, _ store.Tx, a *domain.Acceptance, _ *domain.Risk) error {
 			return a.Withdraw(req.GetReason(), now)
 		},
 		func(pb *riskv1.Acceptance, v int64) sqlstore.Event {
@@ -231,7 +231,7 @@ func (s *Server) AcceptanceExpired(ctx context.Context, t *sqlstore.Tx, item sch
 		return scheduler.Permanent(fmt.Errorf("expiry item %q: not an acceptance name", item.Resource))
 	}
 	tx := store.Join(t)
-	r, err := tx.LockRiskRef(ctx, riskID)
+	r, err := tx.GetRisk(ctx, riskID)
 	if errors.Is(err, domain.ErrRiskNotFound) {
 		return nil
 	}
@@ -262,4 +262,13 @@ func (s *Server) AcceptanceExpired(ctx context.Context, t *sqlstore.Tx, item sch
 		Event: &riskv1.AcceptanceExpired{Acceptance: after, ExpiryDate: civil.ToProto(a.ExpiryDate),
 			DueTime: timestamppb.New(item.Due.UTC()), FireTime: timestamppb.New(item.FiredAt.UTC().Truncate(time.Microsecond)),
 			Version: a.Version}})
+}
+
+// reviewAfterAcceptance makes risk r due for review on day, because the acceptance named cause
+// ended (expired or revoked). A CLOSED risk is not reviewed.
+func (s *Server) reviewAfterAcceptance(ctx context.Context, tx store.Tx, r *domain.Risk, day civil.Date, cause string) error {
+	if r.State == domain.RiskClosed {
+		return nil
+	}
+	return s.MakeReviewDue(ctx, tx, r.ID, day, cause)
 }

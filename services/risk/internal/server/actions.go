@@ -92,7 +92,7 @@ func (s *Server) CreateMitigationAction(ctx context.Context, req *riskv1.CreateM
 	today := s.today()
 	return idempotency.InTx(ctx, s.store.Within, riskv1.RiskService_CreateMitigationAction_FullMethodName, req,
 		func(ctx context.Context, tx store.Tx) (*riskv1.MitigationAction, error) {
-			if err := s.lockOpenRisk(ctx, tx, riskID); err != nil {
+			if _, err := tx.LockOpenRisk(ctx, riskID); err != nil {
 				return nil, err
 			}
 			if err := tx.InsertAction(ctx, a); err != nil {
@@ -258,7 +258,8 @@ func (s *Server) ActionOverdue(ctx context.Context, t *sqlstore.Tx, item schedul
 	if !a.Open() || !a.OverdueAt().Equal(item.Due) {
 		return nil
 	}
-	if closed, err := s.riskClosed(ctx, tx, riskID); err != nil || closed {
+	r, err := tx.GetRisk(ctx, riskID)
+	if err != nil || r.State == domain.RiskClosed {
 		return err
 	}
 	prev := a.Version
