@@ -40,6 +40,12 @@ func TestContractCRUD(t *testing.T) {
 		_, err = e.client.CreateContract(ctx, &vendorsv1.CreateContractRequest{Parent: "vendors/nobody", Contract: cloudContract()})
 		e.AssertStatus(t, err, codes.NotFound, "VENDOR_NOT_FOUND")
 
+		// The bound of amounts (issue 20): more than 999,999,999,999,999 units is refused on its field.
+		huge := cloudContract()
+		huge.TotalValue = &moneypb.Money{CurrencyCode: "EUR", Units: 92_233_720_368_547_758}
+		_, err = e.client.CreateContract(ctx, &vendorsv1.CreateContractRequest{Parent: "vendors/acme", ContractId: "huge", Contract: huge})
+		e.AssertStatus(t, err, codes.InvalidArgument, "AMOUNT_OUT_OF_RANGE", "contract.total_value:AMOUNT_OUT_OF_RANGE")
+
 		// Validation: every broken rule of the contract, each on its field.
 		bad := &vendorsv1.Contract{StartDate: day(2027, 6, 1), EndDate: day(2027, 1, 1), AutoRenew: true,
 			TotalValue: eur(0), AnnualValue: &moneypb.Money{CurrencyCode: "USD", Units: 10}}

@@ -60,9 +60,10 @@ type base struct {
 	planned, committed, actual, plannedYTD, actualYTD, held int64
 }
 
-func (b base) add(o base) base {
-	return base{b.planned + o.planned, b.committed + o.committed, b.actual + o.actual,
-		b.plannedYTD + o.plannedYTD, b.actualYTD + o.actualYTD, b.held + o.held}
+// add returns b+o, its overflows kept by c.
+func (b base) add(o base, c *money.Calc) base {
+	return base{c.Add(b.planned, o.planned), c.Add(b.committed, o.committed), c.Add(b.actual, o.actual),
+		c.Add(b.plannedYTD, o.plannedYTD), c.Add(b.actualYTD, o.actualYTD), c.Add(b.held, o.held)}
 }
 
 func (f Figures) base() base {
@@ -71,28 +72,30 @@ func (f Figures) base() base {
 
 // derive computes the figures of b with elapsed periods exactly per the design: burn rate =
 // actual YTD / elapsed, forecast = actual YTD × 12 / elapsed + committed (one rounding, half to
-// even; actual + committed before the year starts).
-func derive(b base, elapsed int) Figures {
+// even; actual + committed before the year starts). A figure beyond the int64 range is an
+// overflow of c, never a wrapped or clamped number.
+func derive(b base, elapsed int, c *money.Calc) Figures {
 	f := Figures{
 		Planned: b.planned, Committed: b.committed, Actual: b.actual, Held: b.held,
-		Available: b.planned - b.committed - b.actual - b.held, Variance: b.planned - b.actual,
-		PlannedYTD: b.plannedYTD, ActualYTD: b.actualYTD, VarianceYTD: b.plannedYTD - b.actualYTD,
+		Available: c.Sub(c.Sub(c.Sub(b.planned, b.committed), b.actual), b.held), Variance: c.Sub(b.planned, b.actual),
+		PlannedYTD: b.plannedYTD, ActualYTD: b.actualYTD, VarianceYTD: c.Sub(b.plannedYTD, b.actualYTD),
 	}
 	if elapsed > 0 {
 		f.BurnRate = money.DivRoundHalfEven(b.actualYTD, int64(elapsed))
 		n := new(big.Int).Mul(big.NewInt(b.actualYTD), big.NewInt(Periods))
 		run := money.RoundHalfEven(n, big.NewInt(int64(elapsed)))
-		f.Forecast = money.Saturate(run.Add(run, big.NewInt(b.committed)))
+		f.Forecast = c.Int64(run.Add(run, big.NewInt(b.committed)))
 	} else {
-		f.Forecast = b.actual + b.committed
+		f.Forecast = c.Add(b.actual, b.committed)
 	}
-	f.ForecastVariance = b.planned - f.Forecast
-	f.ConsumptionBP, f.ConsumptionKnown = consumptionBP(b.actual+b.committed+b.held, b.planned)
+	f.ForecastVariance = c.Sub(b.planned, f.Forecast)
+	f.ConsumptionBP, f.ConsumptionKnown = consumptionBP(c.Sum(b.actual, b.committed, b.held), b.planned)
 	return f
 }
 
 // consumptionBP is consumption × 10000 / planned rounded down; unknown for planned 0 with
-// consumption other than 0.
+// consumption other than 0. A ratio, not an amount: beyond the int64 range it is that range's
+// end (a consumption of more than 10^14 % of the plan).
 func consumptionBP(consumption, planned int64) (int64, bool) {
 	if planned == 0 {
 		return 0, consumption == 0
@@ -105,16 +108,21 @@ func consumptionBP(consumption, planned int64) (int64, bool) {
 }
 
 // AddFigures adds two figures for a roll-up and derives burn rate, forecast and consumption of
-// the sum with elapsed periods (the sum of forecasts is not the forecast of the sum).
-func AddFigures(a, b Figures, elapsed int) Figures {
-	return derive(a.base().add(b.base()), elapsed)
+// the sum with elapsed periods (the sum of forecasts is not the forecast of the sum). A figure
+// beyond the range of amounts is FIGURE_OUT_OF_RANGE.
+func AddFigures(a, b Figures, elapsed int) (Figures, error) {
+	var c money.Calc
+	f := derive(a.base().add(b.base(), &c), elapsed, &c)
+	return f, c.Err()
 }
 
 // Summarize computes the figures of a revision's lines from their plans and the chain's spend
 // per line and period, as of today clamped into fiscal year fy. Spend of lines not in lines is
 // ignored (it belongs to lines a later revision deleted). Budget totals and the CapEx and OpEx
-// totals are derived from summed bases, so their rounding is their own.
-func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSpend) Summary {
+// totals are derived from summed bases, so their rounding is their own. Every sum is checked: a
+// figure beyond the range of amounts is FIGURE_OUT_OF_RANGE, and no summary is returned.
+func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSpend) (Summary, error) {
+	var c money.Calc
 	s := Summary{AsOf: cal.AsOf(fy, today), Elapsed: cal.Elapsed(fy, today)}
 	idx := make(map[string]int, len(lines))
 	actual := make([][Periods]int64, len(lines))
@@ -132,14 +140,15 @@ func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSp
 			continue
 		}
 		if sp.Period < 1 || sp.Period > Periods {
-			extraActual[i] += sp.ActualMinor
-			extraCommitted[i] += sp.CommittedMinor
-			extraHeld[i] += sp.HeldMinor
+			extraActual[i] = c.Add(extraActual[i], sp.ActualMinor)
+			extraCommitted[i] = c.Add(extraCommitted[i], sp.CommittedMinor)
+			extraHeld[i] = c.Add(extraHeld[i], sp.HeldMinor)
 			continue
 		}
-		actual[i][sp.Period-1] += sp.ActualMinor
-		committed[i][sp.Period-1] += sp.CommittedMinor
-		held[i][sp.Period-1] += sp.HeldMinor
+		p := sp.Period - 1
+		actual[i][p] = c.Add(actual[i][p], sp.ActualMinor)
+		committed[i][p] = c.Add(committed[i][p], sp.CommittedMinor)
+		held[i][p] = c.Add(held[i][p], sp.HeldMinor)
 	}
 	var total, capex, opex base
 	for i, l := range lines {
@@ -148,49 +157,53 @@ func Summarize(cal Calendar, fy int32, today Date, lines []*Line, spend []LineSp
 		b := base{planned: l.PlannedMinor, actual: extraActual[i], committed: extraCommitted[i], held: extraHeld[i]}
 		for p := range Periods {
 			pf := PeriodFigures{Planned: planned[p], Committed: committed[i][p], Actual: actual[i][p], Held: held[i][p]}
-			pf.Available = pf.Planned - pf.Committed - pf.Actual - pf.Held
-			pf.Variance = pf.Planned - pf.Actual
+			pf.Available = c.Sub(c.Sub(c.Sub(pf.Planned, pf.Committed), pf.Actual), pf.Held)
+			pf.Variance = c.Sub(pf.Planned, pf.Actual)
 			lf.Periods[p] = pf
-			addPeriod(&s.Periods[p], pf)
-			b.actual += pf.Actual
-			b.committed += pf.Committed
-			b.held += pf.Held
+			addPeriod(&s.Periods[p], pf, &c)
+			b.actual = c.Add(b.actual, pf.Actual)
+			b.committed = c.Add(b.committed, pf.Committed)
+			b.held = c.Add(b.held, pf.Held)
 			if p < s.Elapsed {
-				b.plannedYTD += pf.Planned
-				b.actualYTD += pf.Actual
+				b.plannedYTD = c.Add(b.plannedYTD, pf.Planned)
+				b.actualYTD = c.Add(b.actualYTD, pf.Actual)
 			}
 		}
-		lf.Figures = derive(b, s.Elapsed)
+		lf.Figures = derive(b, s.Elapsed, &c)
 		s.Lines = append(s.Lines, lf)
-		total = total.add(b)
+		total = total.add(b, &c)
 		switch l.ExpenseType {
 		case Capex:
-			capex = capex.add(b)
+			capex = capex.add(b, &c)
 		case Opex:
-			opex = opex.add(b)
+			opex = opex.add(b, &c)
 		}
 	}
-	s.Total, s.Capex, s.Opex = derive(total, s.Elapsed), derive(capex, s.Elapsed), derive(opex, s.Elapsed)
-	return s
+	s.Total, s.Capex, s.Opex = derive(total, s.Elapsed, &c), derive(capex, s.Elapsed, &c), derive(opex, s.Elapsed, &c)
+	if err := c.Err(); err != nil {
+		return Summary{}, err
+	}
+	return s, nil
 }
 
-func addPeriod(dst *PeriodFigures, p PeriodFigures) {
-	dst.Planned += p.Planned
-	dst.Committed += p.Committed
-	dst.Actual += p.Actual
-	dst.Held += p.Held
-	dst.Available += p.Available
-	dst.Variance += p.Variance
+func addPeriod(dst *PeriodFigures, p PeriodFigures, c *money.Calc) {
+	dst.Planned = c.Add(dst.Planned, p.Planned)
+	dst.Committed = c.Add(dst.Committed, p.Committed)
+	dst.Actual = c.Add(dst.Actual, p.Actual)
+	dst.Held = c.Add(dst.Held, p.Held)
+	dst.Available = c.Add(dst.Available, p.Available)
+	dst.Variance = c.Add(dst.Variance, p.Variance)
 }
 
 // CumulativeAvailable is the funds check's period view: planned through period minus actual and
-// committed booked and held through it.
-func CumulativeAvailable(periods [Periods]PeriodFigures, period int) int64 {
+// committed booked and held through it; FIGURE_OUT_OF_RANGE when it does not fit.
+func CumulativeAvailable(periods [Periods]PeriodFigures, period int) (int64, error) {
+	var c money.Calc
 	var s int64
 	for p := 0; p < period && p < Periods; p++ {
-		s += periods[p].Available
+		s = c.Add(s, periods[p].Available)
 	}
-	return s
+	return s, c.Err()
 }
 
 // ConsumptionBasisPoints is consumption in basis points of planned, rounded down, for the alert
@@ -203,21 +216,24 @@ func ConsumptionBasisPoints(consumption, planned int64) int64 {
 // FiguresOfPeriods derives the figures of a year from its 12 periods' planned, committed, actual
 // and held amounts (their available and variance are ignored and recomputed), with elapsed
 // periods to date. Roll-ups use it on per-period figures converted into another currency: the
-// year's figures are derived from the converted periods, never summed from derived values.
-func FiguresOfPeriods(periods [Periods]PeriodFigures, elapsed int) (Figures, [Periods]PeriodFigures) {
+// year's figures are derived from the converted periods, never summed from derived values. A
+// figure beyond the range of amounts is FIGURE_OUT_OF_RANGE.
+func FiguresOfPeriods(periods [Periods]PeriodFigures, elapsed int) (Figures, [Periods]PeriodFigures, error) {
+	var c money.Calc
 	var b base
 	for p := range Periods {
 		pf := &periods[p]
-		pf.Available = pf.Planned - pf.Committed - pf.Actual - pf.Held
-		pf.Variance = pf.Planned - pf.Actual
-		b.planned += pf.Planned
-		b.committed += pf.Committed
-		b.held += pf.Held
-		b.actual += pf.Actual
+		pf.Available = c.Sub(c.Sub(c.Sub(pf.Planned, pf.Committed), pf.Actual), pf.Held)
+		pf.Variance = c.Sub(pf.Planned, pf.Actual)
+		b.planned = c.Add(b.planned, pf.Planned)
+		b.committed = c.Add(b.committed, pf.Committed)
+		b.held = c.Add(b.held, pf.Held)
+		b.actual = c.Add(b.actual, pf.Actual)
 		if p < elapsed {
-			b.plannedYTD += pf.Planned
-			b.actualYTD += pf.Actual
+			b.plannedYTD = c.Add(b.plannedYTD, pf.Planned)
+			b.actualYTD = c.Add(b.actualYTD, pf.Actual)
 		}
 	}
-	return derive(b, elapsed), periods
+	f := derive(b, elapsed, &c)
+	return f, periods, c.Err()
 }

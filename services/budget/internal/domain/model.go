@@ -173,6 +173,21 @@ type LineBalance struct {
 	Version   int64
 }
 
+// Consumed is actual + committed + held; FIGURE_OUT_OF_RANGE when the sum does not fit.
+func (b *LineBalance) Consumed() (int64, error) {
+	var c money.Calc
+	s := c.Sum(b.ActualMinor, b.CommittedMinor, b.HeldMinor)
+	return s, c.Err()
+}
+
+// Available is planned − committed − actual − held; FIGURE_OUT_OF_RANGE when it does not fit,
+// never a wrapped number a funds check would trust.
+func (b *LineBalance) Available(planned int64) (int64, error) {
+	var c money.Calc
+	s := c.Sub(c.Sub(c.Sub(planned, b.CommittedMinor), b.ActualMinor), b.HeldMinor)
+	return s, c.Err()
+}
+
 // RateUse records the exchange rate that converted an amount: the rate resource, its month and
 // pair, and the decimal value used.
 type RateUse struct {

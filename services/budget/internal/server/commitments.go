@@ -43,7 +43,11 @@ func (s *Server) recordCommitment(ctx context.Context, tx store.Tx, req *budgetv
 	if err != nil {
 		return nil, err
 	}
-	if err := domain.CheckCommitFunds(b.Policy, domain.LineName(b.ID, lineID), fc.available(lineID), c.ConvertedMinor, b.Currency); err != nil {
+	available, err := fc.available(lineID)
+	if err != nil {
+		return nil, err
+	}
+	if err := domain.CheckCommitFunds(b.Policy, domain.LineName(b.ID, lineID), available, c.ConvertedMinor, b.Currency); err != nil {
 		return nil, err
 	}
 	if err := tx.InsertCommitment(ctx, c); err != nil {

@@ -77,7 +77,11 @@ func (s *Server) beginFigures(ctx context.Context, tx store.Tx, chain *domain.Ch
 	}
 	fc.before = map[string]lineState{}
 	for id, l := range fc.lines {
-		fc.before[id] = lineState{planned: l.PlannedMinor, consumed: fc.consumed(id)}
+		consumed, err := fc.consumed(id)
+		if err != nil {
+			return nil, err
+		}
+		fc.before[id] = lineState{planned: l.PlannedMinor, consumed: consumed}
 	}
 	return fc, nil
 }
@@ -94,11 +98,12 @@ func (fc *figuresChange) loadLines(ctx context.Context, budgetID string) error {
 	return nil
 }
 
-func (fc *figuresChange) consumed(lineID string) int64 {
+// consumed is the line's actual + committed + held; an overflow is FIGURE_OUT_OF_RANGE.
+func (fc *figuresChange) consumed(lineID string) (int64, error) {
 	if b := fc.balances[lineID]; b != nil {
-		return b.ActualMinor + b.CommittedMinor + b.HeldMinor
+		return b.Consumed()
 	}
-	return 0
+	return 0, nil
 }
 
 // line returns the line of the budget in force, or domain.ErrLineNotFound.
@@ -120,14 +125,15 @@ func (fc *figuresChange) balance(lineID string) *domain.LineBalance {
 	return b
 }
 
-// available is the line's available amount now: planned − committed − actual − held.
-func (fc *figuresChange) available(lineID string) int64 {
+// available is the line's available amount now: planned − committed − actual − held; an
+// overflow is FIGURE_OUT_OF_RANGE.
+func (fc *figuresChange) available(lineID string) (int64, error) {
 	b := fc.balance(lineID)
 	planned := int64(0)
 	if l := fc.lines[lineID]; l != nil {
 		planned = l.PlannedMinor
 	}
-	return planned - b.CommittedMinor - b.ActualMinor - b.HeldMinor
+	return b.Available(planned)
 }
 
 // addHeld adds money held by a hold (negative to take it away) to a line in a period.
@@ -199,7 +205,14 @@ func (fc *figuresChange) finish(ctx context.Context, cause string) error {
 	for _, id := range ids {
 		l := fc.lines[id]
 		prev := l.Version
-		before, after := fc.before[id], lineState{planned: l.PlannedMinor, consumed: fc.consumed(id)}
+		consumedNow, err := fc.consumed(id)
+		if err != nil {
+			return err
+		}
+		if _, err := fc.balance(id).Available(l.PlannedMinor); err != nil {
+			return err // the line's available amount would be a figure out of range
+		}
+		before, after := fc.before[id], lineState{planned: l.PlannedMinor, consumed: consumedNow}
 		changed := fc.planChanged[id]
 		crossed := domain.ThresholdCrossings(l.Thresholds, before.planned, before.consumed, after.planned, after.consumed)
 		overspent := domain.Overspent(before.planned, before.consumed, after.planned, after.consumed)
@@ -230,10 +243,14 @@ func (fc *figuresChange) finish(ctx context.Context, cause string) error {
 			}
 		}
 		if overspent {
+			available, err := money.SubMinor(after.planned, after.consumed)
+			if err != nil {
+				return money.Figure(err)
+			}
 			l.Version++
 			if err := fc.tx.Emit(ctx, l.Name(), &budgetv1.LineOverspent{
 				Line: l.Name(), Planned: moneyPB(after.planned, cur), Consumed: consumed,
-				Available: moneyPB(after.planned-after.consumed, cur), Cause: cause, Version: l.Version,
+				Available: moneyPB(available, cur), Cause: cause, Version: l.Version,
 			}); err != nil {
 				return err
 			}
@@ -250,9 +267,13 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 	b := fc.budget
 	prev := b.Version
 	if fc.budgetDirty {
+		var c money.Calc
 		var planned int64
 		for _, l := range fc.lines {
-			planned += l.PlannedMinor
+			planned = c.Add(planned, l.PlannedMinor)
+		}
+		if err := c.Err(); err != nil {
+			return err
 		}
 		if planned != b.PlannedMinor {
 			b.PlannedMinor = planned
@@ -269,7 +290,10 @@ func (fc *figuresChange) finishBudget(ctx context.Context, cause string, now tim
 		lines = append(lines, l)
 	}
 	today := civil.DateOf(now)
-	sum := domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend)
+	sum, err := domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend)
+	if err != nil {
+		return err
+	}
 	over, fire := domain.ForecastAlert(fc.chain.ForecastOverPlan, sum.Total.Forecast, sum.Total.Planned)
 	if fire {
 		b.Version++

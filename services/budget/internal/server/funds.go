@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -56,9 +57,18 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 	if err != nil {
 		return nil, err
 	}
-	sum := domain.Summarize(cal, b.FiscalYear, today, []*domain.Line{l}, spend)
+	sum, err := domain.Summarize(cal, b.FiscalYear, today, []*domain.Line{l}, spend)
+	if err != nil {
+		return nil, err
+	}
 	available := sum.Lines[0].Figures.Available
 	decision, reason := domain.DecideFunds(b, available, converted)
+	var c money.Calc
+	after := c.Sub(available, converted)
+	periodAvailable, err := domain.CumulativeAvailable(sum.Lines[0].Periods, period)
+	if err := cmp.Or(err, c.Err()); err != nil {
+		return nil, err
+	}
 	return &budgetv1.CheckFundsResponse{
 		Decision:        budgetv1.CheckFundsResponse_Decision(decision),
 		Reason:          reason,
@@ -66,8 +76,8 @@ func (s *Server) CheckFunds(ctx context.Context, req *budgetv1.CheckFundsRequest
 		Rate:            rateUsePB(use),
 		Period:          periodPB(cal, b.FiscalYear, period),
 		Available:       moneyPB(available, b.Currency),
-		AvailableAfter:  moneyPB(available-converted, b.Currency),
-		PeriodAvailable: moneyPB(domain.CumulativeAvailable(sum.Lines[0].Periods, period), b.Currency),
+		AvailableAfter:  moneyPB(after, b.Currency),
+		PeriodAvailable: moneyPB(periodAvailable, b.Currency),
 		OverspendPolicy: budgetv1.Budget_OverspendPolicy(b.Policy),
 		Budget:          b.Name(),
 	}, nil

@@ -58,7 +58,11 @@ func (s *Server) placeHold(ctx context.Context, tx store.Tx, req *budgetv1.Place
 	if err != nil {
 		return nil, err
 	}
-	if err := domain.CheckCommitFunds(b.Policy, domain.LineName(b.ID, lineID), fc.available(lineID), h.HeldMinor, b.Currency); err != nil {
+	available, err := fc.available(lineID)
+	if err != nil {
+		return nil, err
+	}
+	if err := domain.CheckCommitFunds(b.Policy, domain.LineName(b.ID, lineID), available, h.HeldMinor, b.Currency); err != nil {
 		return nil, err
 	}
 	if err := tx.InsertHold(ctx, h); err != nil {

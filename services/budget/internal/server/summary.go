@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -110,20 +111,23 @@ func (s *Server) summarize(ctx context.Context, b *domain.Budget, today civil.Da
 	if err != nil {
 		return summary{}, err
 	}
-	return summary{Summary: domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend),
-		lines: lines, rates: rates}, nil
+	sum, err := domain.Summarize(b.Calendar(), b.FiscalYear, today, lines, spend)
+	if err != nil {
+		return summary{}, figureError(err, b.Name())
+	}
+	return summary{Summary: sum, lines: lines, rates: rates}, nil
 }
 
 // periodBases are the planned, committed, actual and held amounts of 12 periods (their available and
 // variance are derived at the end, by domain.FiguresOfPeriods).
 type periodBases [domain.Periods]domain.PeriodFigures
 
-func (p *periodBases) add(o periodBases) {
+func (p *periodBases) add(o periodBases, c *money.Calc) {
 	for i := range p {
-		p[i].Planned += o[i].Planned
-		p[i].Committed += o[i].Committed
-		p[i].Actual += o[i].Actual
-		p[i].Held += o[i].Held
+		p[i].Planned = c.Add(p[i].Planned, o[i].Planned)
+		p[i].Committed = c.Add(p[i].Committed, o[i].Committed)
+		p[i].Actual = c.Add(p[i].Actual, o[i].Actual)
+		p[i].Held = c.Add(p[i].Held, o[i].Held)
 	}
 }
 
@@ -188,6 +192,7 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 	}
 	elapsed := cal.Elapsed(int32(fy), today)
 	var total, capex, opex, own periodBases
+	var c money.Calc // every sum of the roll-up; an overflow is FIGURE_OUT_OF_RANGE
 	children := map[string]*periodBases{}
 	rates := map[domain.RateUse]bool{}
 	out := &budgetv1.CostCenterRollup{Name: req.GetName(), CurrencyCode: string(cur), AsOf: civil.ToProto(cal.AsOf(int32(fy), today)),
@@ -205,39 +210,44 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 			var lb periodBases
 			copy(lb[:], lf.Periods[:])
 			if lf.ExpenseType == domain.Capex {
-				bc.add(lb)
+				bc.add(lb, &c)
 			} else {
-				bo.add(lb)
+				bo.add(lb, &c)
 			}
 		}
 		if bc, err = s.convertPeriods(ctx, b, bc, cur, rates); err != nil {
-			return nil, err
+			return nil, money.Figure(err)
 		}
 		if bo, err = s.convertPeriods(ctx, b, bo, cur, rates); err != nil {
-			return nil, err
+			return nil, money.Figure(err)
 		}
 		var bt periodBases
-		bt.add(bc)
-		bt.add(bo)
-		total.add(bt)
-		capex.add(bc)
-		opex.add(bo)
+		bt.add(bc, &c)
+		bt.add(bo, &c)
+		total.add(bt, &c)
+		capex.add(bc, &c)
+		opex.add(bo, &c)
 		if b.CostCenterID == ccID {
-			own.add(bt)
+			own.add(bt, &c)
 		} else if child := childOf(b.CostCenterID); child != "" {
 			if children[child] == nil {
 				children[child] = &periodBases{}
 			}
-			children[child].add(bt)
+			children[child].add(bt, &c)
 		}
 		out.Budgets = append(out.Budgets, b.Name())
 	}
+	var figErr error
 	figures := func(p periodBases) *budgetv1.Figures {
-		f, _ := domain.FiguresOfPeriods(p, elapsed)
+		f, _, err := domain.FiguresOfPeriods(p, elapsed)
+		figErr = cmp.Or(figErr, err)
 		return figuresPB(f, cur)
 	}
 	out.Total, out.Capex, out.Opex, out.Own = figures(total), figures(capex), figures(opex), figures(own)
-	_, periods := domain.FiguresOfPeriods(total, elapsed)
+	_, periods, err := domain.FiguresOfPeriods(total, elapsed)
+	if err := cmp.Or(c.Err(), figErr, err); err != nil {
+		return nil, figureError(err, req.GetName())
+	}
 	out.Periods = periodFiguresPB(periods, cal, int32(fy), cur)
 	for _, id := range ids {
 		if parents[id] != ccID || id == ccID {
@@ -249,6 +259,9 @@ func (s *Server) GetCostCenterRollup(ctx context.Context, req *budgetv1.GetCostC
 		}
 		out.Children = append(out.Children, &budgetv1.CostCenterRollup_Child{
 			CostCenter: domain.CostCenterName(id), DisplayName: names[id], Figures: figures(*p)})
+	}
+	if figErr != nil {
+		return nil, figureError(figErr, req.GetName())
 	}
 	used := make([]domain.RateUse, 0, len(rates))
 	for u := range rates {
@@ -327,4 +340,13 @@ func (s *Server) convertPeriods(ctx context.Context, b *domain.Budget, p periodB
 		used[*rate.Use()] = true
 	}
 	return p, nil
+}
+
+// figureError names the resource whose figures could not be computed in a FIGURE_OUT_OF_RANGE
+// error (metadata "name"); other errors are returned as they are.
+func figureError(err error, name string) error {
+	if errors.Is(err, money.ErrFigureOutOfRange) {
+		return money.ErrFigureOutOfRange.With("name", name)
+	}
+	return err
 }

@@ -101,7 +101,11 @@ func (s *Server) checkTransferFunds(ctx context.Context, tx store.Tx, src *domai
 	if err != nil {
 		return err
 	}
-	return domain.CheckCommitFunds(src.Policy, l.Name(), l.PlannedMinor-bal.CommittedMinor-bal.ActualMinor-bal.HeldMinor, amount, src.Currency)
+	available, err := bal.Available(l.PlannedMinor)
+	if err != nil {
+		return err
+	}
+	return domain.CheckCommitFunds(src.Policy, l.Name(), available, amount, src.Currency)
 }
 
 // GetTransfer implements budgetv1.BudgetServiceServer.
@@ -244,7 +248,11 @@ func (s *Server) applyTransfer(ctx context.Context, tx store.Tx, t *domain.Trans
 	if err != nil {
 		return err
 	}
-	if err := domain.CheckCommitFunds(src.Policy, sl.Name(), srcFC.available(sl.ID), t.AmountMinor, src.Currency); err != nil {
+	available, err := srcFC.available(sl.ID)
+	if err != nil {
+		return err
+	}
+	if err := domain.CheckCommitFunds(src.Policy, sl.Name(), available, t.AmountMinor, src.Currency); err != nil {
 		return err
 	}
 	// figuresChange versions the lines it writes; ApplyTransfer's own increments are undone so

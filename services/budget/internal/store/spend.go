@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
@@ -331,16 +333,34 @@ func (r reader) PeriodSpend(ctx context.Context, chainID string) ([]LineSpend, e
 	return sqlstore.All(ctx, r.q, "period spend", scanLineSpend, q, chainID)
 }
 
-// AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period.
+// AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period. A sum
+// beyond the int64 range is FIGURE_OUT_OF_RANGE and changes nothing: the update only runs when
+// each sum fits (checked without overflowing), because SQLite would turn an overflowing + into a
+// float and PostgreSQL fail it.
 func (t Tx) AddPeriodSpend(ctx context.Context, chainID string, s LineSpend) error {
-	const q = `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor, held_minor)
+	q := `INSERT INTO period_balances (chain_id, line_id, period, actual_minor, committed_minor, held_minor)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (chain_id, line_id, period) DO UPDATE SET
 			actual_minor = period_balances.actual_minor + excluded.actual_minor,
 			committed_minor = period_balances.committed_minor + excluded.committed_minor,
-			held_minor = period_balances.held_minor + excluded.held_minor`
-	return sqlstore.Exec(ctx, t, func(err error) error { return fmt.Errorf("add period spend of line %s: %w", s.LineID, err) },
-		q, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor, s.HeldMinor)
+			held_minor = period_balances.held_minor + excluded.held_minor
+		WHERE ` + fits("actual_minor") + ` AND ` + fits("committed_minor") + ` AND ` + fits("held_minor")
+	err := sqlstore.Exec(ctx, t, nil, q, chainID, s.LineID, s.Period, s.ActualMinor, s.CommittedMinor, s.HeldMinor)
+	if errors.Is(err, sqlstore.ErrConcurrentUpdate) {
+		return money.ErrFigureOutOfRange.With("line", s.LineID).
+			Withf("the spend of line %s in period %d would be out of range", s.LineID, s.Period)
+	}
+	if err != nil {
+		return fmt.Errorf("add period spend of line %s: %w", s.LineID, err)
+	}
+	return nil
+}
+
+// fits is the SQL condition that period_balances.col + excluded.col fits in a BIGINT, written
+// so that it cannot overflow itself.
+func fits(col string) string {
+	return `(excluded.` + col + ` <= 0 OR period_balances.` + col + ` <= 9223372036854775807 - excluded.` + col + `) AND ` +
+		`(excluded.` + col + ` >= 0 OR period_balances.` + col + ` >= (-9223372036854775807 - 1) - excluded.` + col + `)`
 }
 
 func scanRateUse(s sqlstore.Scanner) (domain.RateUse, error) {

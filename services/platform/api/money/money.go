@@ -21,7 +21,20 @@ var (
 	ErrAmountSignMismatch  = fault.New(fault.InvalidArgument, "AMOUNT_SIGN_MISMATCH", "units and nanos of the amount have different signs")
 	ErrAmountOutOfRange    = fault.New(fault.InvalidArgument, "AMOUNT_OUT_OF_RANGE", "the amount is out of range")
 	ErrRateInvalid         = fault.New(fault.InvalidArgument, "RATE_INVALID", "the rate must be a positive decimal with at most 12 integer and 9 fractional digits")
+	// ErrFigureOutOfRange: a figure computed from recorded amounts — a total, a roll-up, a
+	// forecast — does not fit in 64-bit minor units. It is an error, never a wrapped or clamped
+	// number. FAILED_PRECONDITION: the request is fine, the recorded amounts make the figure
+	// impossible.
+	ErrFigureOutOfRange = fault.New(fault.FailedPrecondition, "FIGURE_OUT_OF_RANGE",
+		"a figure computed from the recorded amounts is beyond the range of amounts and cannot be given")
 )
+
+// MaxUnits is the largest whole number of currency units an amount sent to the API may have, in
+// either sign: 999,999,999,999,999 (just under 10^15) of any currency. A larger amount is
+// AMOUNT_OUT_OF_RANGE. The bound keeps every single amount, in minor units of any currency (three
+// decimals at most), below 10^18 — a tenth of the int64 range — so that no one amount can approach
+// the range by itself; sums of many are checked step by step (AddMinor, Calc).
+const MaxUnits = 999_999_999_999_999
 
 // Currency is an ISO 4217 alphabetic code, e.g. "EUR".
 type Currency string
@@ -96,6 +109,10 @@ func FromParts(units int64, nanos int32, code string, fallback Currency) (Amount
 	}
 	if (units > 0 && nanos < 0) || (units < 0 && nanos > 0) {
 		return Amount{}, ErrAmountSignMismatch
+	}
+	if units > MaxUnits || units < -MaxUnits {
+		return Amount{}, ErrAmountOutOfRange.With("max_units", strconv.FormatInt(MaxUnits, 10)).
+			Withf("an amount may have at most %d whole units", int64(MaxUnits))
 	}
 	step := pow10[9-exp]
 	if int64(nanos)%step != 0 {

@@ -36,8 +36,29 @@ var roundTrips = []struct {
 	{2, 345_000_000, Amount{2345, "BHD"}, "2.345 BHD"},
 	{0, 7_000_000, Amount{7, "BHD"}, "0.007 BHD"},
 	{0, 0, Amount{0, "EUR"}, "0.00 EUR"},
-	{math.MaxInt64 / 100, 0, Amount{math.MaxInt64 / 100 * 100, "EUR"}, "92233720368547758.00 EUR"},
-	{math.MinInt64 / 100, -80_000_000, Amount{math.MinInt64, "EUR"}, "-92233720368547758.08 EUR"},
+	{MaxUnits, 990_000_000, Amount{99_999_999_999_999_999, "EUR"}, "999999999999999.99 EUR"},
+	{-MaxUnits, -999_000_000, Amount{-999_999_999_999_999_999, "BHD"}, "-999999999999999.999 BHD"},
+}
+
+// TestMoneyOfStoredExtremes: a stored amount or a figure beyond the API's bound still converts
+// and prints exactly, to the ends of the int64 range.
+func TestMoneyOfStoredExtremes(t *testing.T) {
+	for _, tt := range []struct {
+		a     Amount
+		units int64
+		nanos int32
+		text  string
+	}{
+		{Amount{math.MaxInt64 / 100 * 100, "EUR"}, math.MaxInt64 / 100, 0, "92233720368547758.00 EUR"},
+		{Amount{math.MinInt64, "EUR"}, math.MinInt64 / 100, -80_000_000, "-92233720368547758.08 EUR"},
+	} {
+		if u, n, _ := tt.a.Money(); u != tt.units || n != tt.nanos {
+			t.Errorf("%+v.Money() = %d %d, want %d %d", tt.a, u, n, tt.units, tt.nanos)
+		}
+		if s := tt.a.String(); s != tt.text {
+			t.Errorf("%+v.String() = %q, want %q", tt.a, s, tt.text)
+		}
+	}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -81,6 +102,10 @@ func TestFromPartsRefuses(t *testing.T) {
 		{math.MaxInt64/100 + 1, 0, "EUR", "AMOUNT_OUT_OF_RANGE"},
 		{math.MaxInt64 / 100, 990_000_000, "EUR", "AMOUNT_OUT_OF_RANGE"},
 		{math.MinInt64, 0, "JPY", "AMOUNT_OUT_OF_RANGE"},
+		// The documented bound: at most MaxUnits whole units, in either sign, in any currency.
+		{MaxUnits + 1, 0, "JPY", "AMOUNT_OUT_OF_RANGE"},
+		{-MaxUnits - 1, 0, "EUR", "AMOUNT_OUT_OF_RANGE"},
+		{92_233_720_368_547_758, 0, "EUR", "AMOUNT_OUT_OF_RANGE"}, // the amount of issue 20's attack
 		{1, 0, "XXX", "CURRENCY_UNSUPPORTED"},
 		{1, 0, "eur", "CURRENCY_UNSUPPORTED"},
 	} {

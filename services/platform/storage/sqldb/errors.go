@@ -11,6 +11,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 )
 
 // Errors that InTx returns for driver errors a store did not translate itself.
@@ -34,6 +35,28 @@ func translate(ctx context.Context, err error) error {
 	}
 	if _, ok := UniqueViolation(err); ok {
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+	}
+	return Figure(err)
+}
+
+// IsOutOfRange reports whether err is an integer overflow in the database: a bigint out of range
+// on PostgreSQL (SQLSTATE 22003: a SUM over bigint is numeric, and casting it back fails; so does
+// bigint + bigint), "integer overflow" of SUM on SQLite.
+func IsOutOfRange(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "22003"
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && strings.Contains(se.Error(), "integer overflow")
+}
+
+// Figure maps an integer overflow in the database (IsOutOfRange) to FIGURE_OUT_OF_RANGE, keeping
+// it wrapped: a sum of amounts the database cannot compute is the client's clear error, never a
+// 500 nor a wrapped number. Other errors are returned as they are.
+func Figure(err error) error {
+	if err != nil && fault.As(err) == nil && IsOutOfRange(err) {
+		return fmt.Errorf("%w: %w", money.ErrFigureOutOfRange, err)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // Querier is what the helpers need of a *sql.DB, a *sql.Tx or a Tx.
@@ -47,7 +48,7 @@ func Get[T any](ctx context.Context, q Querier, what string, notFound error, sca
 	}
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("get %s: %w", what, err)
+		return zero, fmt.Errorf("get %s: %w", what, sqldb.Figure(err))
 	}
 	return v, nil
 }
@@ -56,19 +57,19 @@ func Get[T any](ctx context.Context, q Querier, what string, notFound error, sca
 func All[T any](ctx context.Context, q Querier, what string, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", what, err)
+		return nil, fmt.Errorf("query %s: %w", what, sqldb.Figure(err))
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", what, err)
+			return nil, fmt.Errorf("scan %s: %w", what, sqldb.Figure(err))
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query %s: %w", what, err)
+		return nil, fmt.Errorf("query %s: %w", what, sqldb.Figure(err))
 	}
 	return out, nil
 }
@@ -126,7 +127,7 @@ func Exec(ctx context.Context, q Querier, mapErr func(error) error, query string
 func Value[T any](ctx context.Context, q Querier, what, query string, args ...any) (T, error) {
 	var v T
 	if err := q.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
-		return v, fmt.Errorf("%s: %w", what, err)
+		return v, fmt.Errorf("%s: %w", what, sqldb.Figure(err))
 	}
 	return v, nil
 }
