@@ -31,7 +31,6 @@ type vendorsFeed struct {
 	js      jetstream.JetStream
 	events  *outbox.Factory
 	stream  string
-	pending []*outbox.Message
 }
 
 func newVendorsFeed(t *testing.T, ns testenv.NATS, js jetstream.JetStream) *vendorsFeed {
