@@ -28,9 +28,9 @@ import (
 // stream exactly as the vendors outbox relay would (subject, CloudEvents headers, version), so
 // that a test can send a thousand assessments without completing them through the API.
 type vendorsFeed struct {
-	js      jetstream.JetStream
-	events  *outbox.Factory
-	stream  string
+	js     jetstream.JetStream
+	events *outbox.Factory
+	stream string
 }
 
 func newVendorsFeed(t *testing.T, ns testenv.NATS, js jetstream.JetStream) *vendorsFeed {
