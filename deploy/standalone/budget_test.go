@@ -24,7 +24,9 @@ func TestStandaloneBudgetOverREST(t *testing.T) {
 	}
 	key := func(name string, scopes ...string) string {
 		t.Helper()
-		code, k := call(t, "POST", p.rest+"/v1/apiKeys", map[string]any{"displayName": name, "scopes": scopes})
+		// Each key for a principal of its own: two keys of one principal are one person.
+		code, k := call(t, "POST", p.rest+"/v1/apiKeys", map[string]any{"displayName": name,
+			"principal": "principals/" + strings.ReplaceAll(name, " ", "-"), "scopes": scopes})
 		if code != http.StatusOK {
 			t.Fatalf("create key %s = %d %v", name, code, k)
 		}

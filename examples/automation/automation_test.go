@@ -121,7 +121,9 @@ func TestNoticeWindowReminder(t *testing.T) {
 // It returns the contract's name.
 func makeContractInForce(api *client, start, end time.Time) string {
 	key := func(name string, scopes ...string) string {
-		return api.call(adminKey, "POST", "/v1/apiKeys", map[string]any{"displayName": name, "scopes": scopes})["key"].(string)
+		// Each person's key for a principal of their own: two keys of one principal are one person.
+		return api.call(adminKey, "POST", "/v1/apiKeys", map[string]any{"displayName": name,
+			"principal": "principals/" + strings.ReplaceAll(name, " ", "-"), "scopes": scopes})["key"].(string)
 	}
 	finance := key("finance", "budget.read", "budget.write", "budget.spend")
 	controller := key("controller", "budget.read", "budget.approve")

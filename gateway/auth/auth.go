@@ -242,7 +242,7 @@ func (a *Authenticator) apiKey(ctx context.Context, token string) (identity.Prin
 		return identity.Principal{}, Unauthenticated(ReasonExpired, "the API key has expired")
 	}
 	a.touch(ctx, k.ID, now)
-	return identity.Principal{Subject: "apiKeys/" + k.ID, Scopes: k.Scopes}, nil
+	return identity.Principal{Subject: "apiKeys/" + k.ID, Owner: k.Principal, Scopes: k.Scopes}, nil
 }
 
 // touch records the key's last use, at most once per TouchInterval per key and process.

@@ -10,6 +10,10 @@ import (
 // BootstrapID is the id of the bootstrap admin key, `apiKeys/bootstrap`.
 const BootstrapID = "bootstrap"
 
+// BootstrapPrincipal is the principal of the bootstrap key, and so of the keys it mints: the
+// platform's administrator.
+const BootstrapPrincipal = "principals/admin"
+
 // MinBootstrapKeyLen is the least length of a key given in QUARTERDECK_BOOTSTRAP_API_KEY.
 const MinBootstrapKeyLen = 32
 
@@ -42,7 +46,7 @@ func Bootstrap(ctx context.Context, store *Store, key string, scopes []string) (
 	}
 	err = store.PutBootstrap(ctx, &Key{
 		ID: BootstrapID, DisplayName: "Bootstrap admin key", Hash: HashKey(key), Prefix: displayPrefix(key),
-		Scopes: scopes, Creator: "system", CreateTime: time.Now().UTC().Truncate(time.Microsecond),
+		Scopes: scopes, Principal: BootstrapPrincipal, Creator: "system", CreateTime: time.Now().UTC().Truncate(time.Microsecond),
 	})
 	if err != nil {
 		return "", err

@@ -53,7 +53,7 @@ func TestForwardedIdentityIsReusedButAuthenticationIsNot(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
 	for id, scopes := range map[string][]string{"a": {"budget.read"}, "b": {"budget.read", "budget.write"}} {
 		if err := keys.Create(ctx, &auth.Key{ID: id, DisplayName: id, Hash: auth.HashKey("secret-" + id), Prefix: "qdk_" + id,
-			Scopes: scopes, Creator: "apiKeys/bootstrap", CreateTime: clock.Now()}); err != nil {
+			Scopes: scopes, Principal: auth.BootstrapPrincipal, Creator: "apiKeys/bootstrap", CreateTime: clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
 //go:embed migrations
@@ -43,7 +44,36 @@ func OpenDatabase(ctx context.Context, url string, opts sqldb.Options) (*sqldb.D
 		db.Close()
 		return nil, fmt.Errorf("gateway database: %w", err)
 	}
+	if err := resolvePrincipals(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway database: %w", err)
+	}
 	return db, nil
+}
+
+// resolvePrincipals gives every key made before keys had principals the principal of whoever
+// made it: the OIDC user, or the key that made it, following chains of keys; a key whose maker
+// is unknown becomes its own principal. Once done, it finds nothing to do.
+func resolvePrincipals(ctx context.Context, db *sqldb.DB) error {
+	if _, err := db.ExecContext(ctx, `UPDATE api_keys SET principal = creator WHERE principal = '' AND creator LIKE 'users/%'`); err != nil {
+		return fmt.Errorf("resolve api key principals: %w", err)
+	}
+	for {
+		res, err := db.ExecContext(ctx, `UPDATE api_keys SET principal = (
+				SELECT p.principal FROM api_keys p WHERE 'apiKeys/' || p.id = api_keys.creator)
+			WHERE principal = '' AND EXISTS (
+				SELECT 1 FROM api_keys p WHERE 'apiKeys/' || p.id = api_keys.creator AND p.principal <> '')`)
+		if err != nil {
+			return fmt.Errorf("resolve api key principals: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			break
+		}
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE api_keys SET principal = 'apiKeys/' || id WHERE principal = ''`); err != nil {
+		return fmt.Errorf("resolve api key principals: %w", err)
+	}
+	return nil
 }
 
 // KeyPrefix starts every generated API key, so that secret scanners and people recognise one.
@@ -55,9 +85,12 @@ type Key struct {
 	DisplayName string
 	// Hash is the hex SHA-256 of the key. A generated key has 256 random bits, so a fast hash is
 	// enough: there is nothing to brute-force, unlike a password, and a lookup costs one hash.
-	Hash        string
-	Prefix      string
-	Scopes      []string
+	Hash   string
+	Prefix string
+	Scopes []string
+	// Principal is who the key belongs to (users/{sub}, principals/{id}): who acts when it is
+	// used.
+	Principal   string
 	Creator     string
 	CreateTime  time.Time
 	ExpireTime  *time.Time
@@ -167,14 +200,17 @@ func (s *Store) afterRevoke(id string) {
 	}
 }
 
-const keyColumns = `id, display_name, key_hash, key_prefix, scopes, creator, create_time, expire_time, revoke_time, last_use_time`
+const keyColumns = `id, display_name, key_hash, key_prefix, scopes, creator, create_time, expire_time, revoke_time, last_use_time, principal`
 
 // Create inserts k.
 func (s *Store) Create(ctx context.Context, k *Key) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		if k.Principal == "" {
+			return fmt.Errorf("insert api key %s: no principal", k.ID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			k.ID, k.DisplayName, k.Hash, k.Prefix, strings.Join(k.Scopes, " "), k.Creator, k.CreateTime.UTC(),
-			utcPtr(k.ExpireTime), utcPtr(k.RevokeTime), utcPtr(k.LastUseTime))
+			utcPtr(k.ExpireTime), utcPtr(k.RevokeTime), utcPtr(k.LastUseTime), k.Principal)
 		if err != nil {
 			return fmt.Errorf("insert api key %s: %w", k.ID, err)
 		}
@@ -224,15 +260,60 @@ func (s *Store) List(ctx context.Context, afterID string, limit int) ([]*Key, er
 	return keys, nil
 }
 
+// AdminScope is the scope of the API key admin API; the last valid key holding it cannot be
+// revoked, so that the platform keeps an administrator.
+const AdminScope = "iam.admin"
+
+// ErrLastAdminKey refuses the revocation of the last valid key holding AdminScope.
+var ErrLastAdminKey = errors.New("the last valid key holding " + AdminScope + " cannot be revoked")
+
+// valid reports whether k has not expired at t.
+func (k *Key) valid(t time.Time) bool { return k.ExpireTime == nil || k.ExpireTime.After(t) }
+
 // Revoke sets the revoke time of key id unless it has one, and returns the key. The revocation
 // and its ApiKeyRevoked event commit together; revoking a revoked key changes nothing and
 // publishes nothing.
 func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (*Key, error) {
+	return s.RevokeChecked(ctx, id, at, nil)
+}
+
+// RevokeChecked is Revoke after check has accepted the key, read in the revocation's
+// transaction, and refusing with ErrLastAdminKey to revoke the last valid key holding
+// AdminScope. A nil check revokes unconditionally (the operator's own tools).
+func (s *Store) RevokeChecked(ctx context.Context, id string, at time.Time, check func(*Key) error) (*Key, error) {
 	var (
 		k       *Key
 		changed bool
 	)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Revocations run one at a time, so that two of them cannot each leave the other's key
+		// as the last admin key and together leave none.
+		if err := sqlstore.DialectOf(s.db.Engine()).Lock(ctx, tx, "quarterdeck-gateway-api-key-revocation"); err != nil {
+			return err
+		}
+		if check != nil {
+			cur, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrKeyNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if err := check(cur); err != nil {
+				return err
+			}
+			if cur.RevokeTime == nil && cur.valid(at) && slices.Contains(cur.Scopes, AdminScope) {
+				var others int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE id <> $1 AND revoke_time IS NULL
+					AND (expire_time IS NULL OR expire_time > $2) AND (' ' || scopes || ' ') LIKE '% `+AdminScope+` %'`,
+					id, at.UTC()).Scan(&others); err != nil {
+					return fmt.Errorf("count admin keys: %w", err)
+				}
+				if others == 0 {
+					return ErrLastAdminKey
+				}
+			}
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoke_time = $2 WHERE id = $1 AND revoke_time IS NULL`, id, at.UTC())
 		if err != nil {
 			return fmt.Errorf("revoke api key %s: %w", id, err)
@@ -279,10 +360,10 @@ func (s *Store) Touch(ctx context.Context, id string, t time.Time) error {
 // always yields a working admin key with exactly that value.
 func (s *Store) PutBootstrap(ctx context.Context, k *Key) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL)
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, $8)
 			ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
-				scopes = excluded.scopes, expire_time = NULL, revoke_time = NULL`,
-			k.ID, k.DisplayName, k.Hash, k.Prefix, strings.Join(k.Scopes, " "), k.Creator, k.CreateTime.UTC())
+				scopes = excluded.scopes, expire_time = NULL, revoke_time = NULL, principal = excluded.principal`,
+			k.ID, k.DisplayName, k.Hash, k.Prefix, strings.Join(k.Scopes, " "), k.Creator, k.CreateTime.UTC(), k.Principal)
 		if err != nil {
 			return fmt.Errorf("put bootstrap api key: %w", err)
 		}
@@ -306,7 +387,7 @@ func scanKey(r scanner) (*Key, error) {
 		scopes            string
 		expire, rev, used sql.NullTime
 	)
-	if err := r.Scan(&k.ID, &k.DisplayName, &k.Hash, &k.Prefix, &scopes, &k.Creator, &k.CreateTime, &expire, &rev, &used); err != nil {
+	if err := r.Scan(&k.ID, &k.DisplayName, &k.Hash, &k.Prefix, &scopes, &k.Creator, &k.CreateTime, &expire, &rev, &used, &k.Principal); err != nil {
 		return nil, err
 	}
 	k.Scopes = strings.Fields(scopes)

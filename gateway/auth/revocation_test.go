@@ -84,7 +84,7 @@ func newTestKey(t *testing.T, keys *auth.Store, id string, scopes ...string) str
 		t.Fatal(err)
 	}
 	if err := keys.Create(context.Background(), &auth.Key{ID: id, DisplayName: id, Hash: auth.HashKey(secret), Prefix: secret[:12],
-		Scopes: scopes, Creator: "apiKeys/bootstrap", CreateTime: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		Scopes: scopes, Principal: auth.BootstrapPrincipal, Creator: "apiKeys/bootstrap", CreateTime: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 		t.Fatal(err)
 	}
 	return secret

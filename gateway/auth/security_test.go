@@ -387,8 +387,8 @@ func TestForgedCredentialsAreRejected(t *testing.T) {
 	revokedSecret, _ := auth.NewKeySecret("revoked1")
 	expiredSecret, _ := auth.NewKeySecret("expired1")
 	for _, k := range []*auth.Key{
-		{ID: "revoked1", DisplayName: "revoked", Hash: auth.HashKey(revokedSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Creator: "t", CreateTime: past, RevokeTime: &past},
-		{ID: "expired1", DisplayName: "expired", Hash: auth.HashKey(expiredSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Creator: "t", CreateTime: past, ExpireTime: &past},
+		{ID: "revoked1", DisplayName: "revoked", Hash: auth.HashKey(revokedSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Principal: "principals/t", Creator: "t", CreateTime: past, RevokeTime: &past},
+		{ID: "expired1", DisplayName: "expired", Hash: auth.HashKey(expiredSecret), Prefix: "qdk_", Scopes: []string{"budget.read"}, Principal: "principals/t", Creator: "t", CreateTime: past, ExpireTime: &past},
 	} {
 		if err := f.keys.Create(ctx, k); err != nil {
 			t.Fatal(err)
@@ -533,7 +533,7 @@ type endpoint struct {
 
 // alsoNeeds are, for the scopes that guard sensitive fields rather than methods, the method scope
 // that the calls exercising them need too: they set the field in a create.
-var alsoNeeds = map[string][]string{"vendors.finance": {"vendors.write"}}
+var alsoNeeds = map[string][]string{"vendors.finance": {"vendors.write"}, "iam.principals": {"iam.admin"}}
 
 // endpoints are the REST calls of every API the gateway serves. Each is valid apart from
 // authorization, so that with the scope it gets anything but 401 or 403.
@@ -547,6 +547,7 @@ var endpoints = []endpoint{
 	{"GET", "/v1/apiKeys/nothere", "", "iam.admin"},
 	{"POST", "/v1/apiKeys", `{"displayName":"made by a test","scopes":["iam.admin"]}`, "iam.admin"},
 	{"POST", "/v1/apiKeys/nothere:revoke", `{}`, "iam.admin"},
+	{"POST", "/v1/apiKeys", `{"displayName":"for someone else","scopes":["iam.admin"],"principal":"principals/someone"}`, "iam.principals"},
 	{"GET", "/v1/services/budget/auditRecords", "", "operations.read"},
 	{"POST", "/v1/services/budget/auditRecords:verify", `{}`, "operations.read"},
 	{"GET", "/v1/services/budget/deadLetters", "", "operations.read"},
@@ -642,6 +643,13 @@ var grpcCalls = allMethods([]grpcCall{
 	}},
 	{"ApiKeyService.RevokeApiKey", "iam.admin", func(ctx context.Context, c *grpc.ClientConn) error {
 		_, err := iamv1.NewApiKeyServiceClient(c).RevokeApiKey(ctx, &iamv1.RevokeApiKeyRequest{Name: "apiKeys/nothere"})
+		return err
+	}},
+	// A key's principal is a sensitive field: naming another principal needs iam.principals (and
+	// the method's iam.admin, alsoNeeds).
+	{"ApiKeyService.CreateApiKey", "iam.principals", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := iamv1.NewApiKeyServiceClient(c).CreateApiKey(ctx, &iamv1.CreateApiKeyRequest{
+			ApiKey: &iamv1.ApiKey{DisplayName: "for someone else over gRPC", Scopes: []string{"iam.admin"}, Principal: "principals/someone"}})
 		return err
 	}},
 	// A contract's value is a sensitive field: setting it needs vendors.finance (and the method's

@@ -30,6 +30,13 @@ const AdminErrorDomain = "iam.quarterdeck.io"
 
 var errKeyNotFound = fault.New(fault.NotFound, "API_KEY_NOT_FOUND", "the API key does not exist")
 
+var (
+	errRevokeNotAllowed = fault.New(fault.PermissionDenied, "REVOKE_NOT_ALLOWED",
+		"a key may be revoked by its principal or by a caller holding every scope of the key")
+	errLastAdminKey = fault.New(fault.FailedPrecondition, "LAST_ADMIN_KEY",
+		"the last valid key holding iam.admin cannot be revoked: create another admin key first")
+)
+
 // KnownScopes returns every scope declared by the APIs linked into the binary.
 func KnownScopes() []string {
 	_, scopes := authz.Catalogue(nil, "quarterdeck.")
@@ -83,8 +90,17 @@ func (s *Service) CreateApiKey(ctx context.Context, req *iamv1.CreateApiKeyReque
 	if err != nil {
 		return nil, err
 	}
+	// A key belongs to the principal of its creator unless the request names another, which the
+	// interceptors allow only to holders of iam.principals (the field's write scope).
+	principal := in.GetPrincipal()
+	if principal == "" {
+		principal = caller.Who()
+	}
+	if principal == "" {
+		return nil, fault.New(fault.PermissionDenied, "PRINCIPAL_UNKNOWN", "the caller has no principal to give the key")
+	}
 	k := &Key{ID: id, DisplayName: in.GetDisplayName(), Hash: HashKey(secret), Prefix: displayPrefix(secret),
-		Scopes: dedupe(in.GetScopes()), Creator: identity.Actor(ctx), CreateTime: now.Truncate(time.Microsecond)}
+		Scopes: dedupe(in.GetScopes()), Principal: principal, Creator: identity.Actor(ctx), CreateTime: now.Truncate(time.Microsecond)}
 	if in.GetExpireTime() != nil {
 		t := in.GetExpireTime().AsTime().UTC().Truncate(time.Microsecond)
 		k.ExpireTime = &t
@@ -138,9 +154,26 @@ func (s *Service) ListApiKeys(ctx context.Context, req *iamv1.ListApiKeysRequest
 
 // RevokeApiKey implements iamv1.ApiKeyServiceServer.
 func (s *Service) RevokeApiKey(ctx context.Context, req *iamv1.RevokeApiKeyRequest) (*iamv1.ApiKey, error) {
-	k, err := s.store.Revoke(ctx, strings.TrimPrefix(req.GetName(), "apiKeys/"), s.now().UTC().Truncate(time.Microsecond))
-	if errors.Is(err, ErrKeyNotFound) {
+	caller, _ := identity.FromContext(ctx)
+	k, err := s.store.RevokeChecked(ctx, strings.TrimPrefix(req.GetName(), "apiKeys/"), s.now().UTC().Truncate(time.Microsecond),
+		func(k *Key) error {
+			// Its own principal may give a key up; anyone else must hold at least what the key
+			// grants, so that a narrow admin key cannot cut off a broader one.
+			if caller.Who() != "" && k.Principal == caller.Who() {
+				return nil
+			}
+			for _, sc := range k.Scopes {
+				if !caller.Has(sc) {
+					return errRevokeNotAllowed.With("name", req.GetName()).With("scope", sc)
+				}
+			}
+			return nil
+		})
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
 		return nil, errKeyNotFound.With("name", req.GetName())
+	case errors.Is(err, ErrLastAdminKey):
+		return nil, errLastAdminKey.With("name", req.GetName())
 	}
 	if err != nil {
 		return nil, err
@@ -151,7 +184,7 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *iamv1.RevokeApiKeyReque
 func keyToProto(k *Key) *iamv1.ApiKey {
 	out := &iamv1.ApiKey{
 		Name: "apiKeys/" + k.ID, DisplayName: k.DisplayName, Scopes: k.Scopes, KeyPrefix: k.Prefix,
-		Creator: k.Creator, CreateTime: timestamppb.New(k.CreateTime),
+		Creator: k.Creator, CreateTime: timestamppb.New(k.CreateTime), Principal: k.Principal,
 	}
 	if k.ExpireTime != nil {
 		out.ExpireTime = timestamppb.New(*k.ExpireTime)

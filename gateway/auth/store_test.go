@@ -32,7 +32,7 @@ func TestStore(t *testing.T) {
 			expire := created.Add(24 * time.Hour)
 			for _, id := range []string{"b", "a", "c"} {
 				k := &auth.Key{ID: id, DisplayName: "key " + id, Hash: auth.HashKey("secret-" + id), Prefix: "qdk_" + id,
-					Scopes: []string{"budget.read", "iam.admin"}, Creator: "apiKeys/bootstrap", CreateTime: created}
+					Scopes: []string{"budget.read", "iam.admin"}, Principal: auth.BootstrapPrincipal, Creator: "apiKeys/bootstrap", CreateTime: created}
 				if id == "a" {
 					k.ExpireTime = &expire
 				}
@@ -40,7 +40,7 @@ func TestStore(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dup := &auth.Key{ID: "d", DisplayName: "dup", Hash: auth.HashKey("secret-a"), Prefix: "x", Scopes: []string{"x.y"}, Creator: "c", CreateTime: created}
+			dup := &auth.Key{ID: "d", DisplayName: "dup", Hash: auth.HashKey("secret-a"), Prefix: "x", Scopes: []string{"x.y"}, Principal: "principals/c", Creator: "c", CreateTime: created}
 			if err := st.Create(ctx, dup); err == nil {
 				t.Error("two keys with one hash were stored")
 			}

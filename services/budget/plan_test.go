@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -506,4 +507,46 @@ func TestRollupRefusesMixedCalendars(t *testing.T) {
 	approve(january, "costCenters/group", "group-fy2027")
 	_, err := january.client.GetCostCenterRollup(ctx, &budgetv1.GetCostCenterRollupRequest{Name: "costCenters/group/rollups/2027"})
 	wantStatus(t, err, codes.FailedPrecondition, "FISCAL_CALENDAR_MISMATCH")
+}
+
+// TestSeparationOfDutiesComparesPrincipals: two keys of one person are one person. Alice submits
+// with one key and cannot approve or reject with another, nor approve the transfer she
+// requested; Bob can. The submitter, requester and decider are principals. On both engines.
+func TestSeparationOfDutiesComparesPrincipals(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		alice := budgetv1.NewBudgetServiceClient(e.ConnOf(t, "apiKeys/alice-1", "principals/alice"))
+		aliceAgain := budgetv1.NewBudgetServiceClient(e.ConnOf(t, "apiKeys/alice-2", "principals/alice", "budget.read", "budget.approve"))
+		bob := budgetv1.NewBudgetServiceClient(e.ConnOf(t, "apiKeys/bob", "principals/bob", "budget.read", "budget.approve"))
+
+		cc := create(t, e, "sod", "Separation", "CC-SOD", "")
+		b := newBudget(t, e, cc.GetName(), "sod-fy2027", 2027)
+		from := newLine(t, e, b.GetName(), "from", 1200, nil)
+		to := newLine(t, e, b.GetName(), "to", 1200, nil)
+		sub, err := alice.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()})
+		if err != nil || sub.GetSubmitter() != "principals/alice" {
+			t.Fatalf("submit = %v, %v; want the submitter principals/alice", sub, err)
+		}
+		_, err = aliceAgain.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()})
+		wantStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
+		_, err = aliceAgain.RejectBudget(ctx, &budgetv1.RejectBudgetRequest{Name: b.GetName(), Reason: "mine after all"})
+		wantStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
+		approved, err := bob.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()})
+		if err != nil || approved.GetDecider() != "principals/bob" {
+			t.Fatalf("bob's approval = %v, %v", approved, err)
+		}
+
+		tr, err := alice.CreateTransfer(ctx, &budgetv1.CreateTransferRequest{Parent: b.GetName(), Transfer: &budgetv1.Transfer{
+			SourceLine: from.GetName(), TargetLine: to.GetName(), Amount: &money.Money{Units: 100},
+			EffectiveDate: &date.Date{Year: 2027, Month: 1, Day: 1}, Reason: "rebalance"}})
+		if err != nil || tr.GetRequester() != "principals/alice" {
+			t.Fatalf("transfer = %v, %v; want the requester principals/alice", tr, err)
+		}
+		_, err = aliceAgain.ApproveTransfer(ctx, &budgetv1.ApproveTransferRequest{Name: tr.GetName()})
+		wantStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
+		if done, err := bob.ApproveTransfer(ctx, &budgetv1.ApproveTransferRequest{Name: tr.GetName()}); err != nil || done.GetState() != budgetv1.Transfer_APPROVED {
+			t.Fatalf("bob's transfer approval = %v, %v", done, err)
+		}
+	})
 }

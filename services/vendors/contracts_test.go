@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
@@ -181,6 +182,10 @@ func TestContractLifecycle(t *testing.T) {
 
 		// The submitter may not approve; the approver does, and the contract is ACTIVE on its hold.
 		_, err = e.client.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c.GetName()})
+		e.AssertStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
+		// Nor with a second key of theirs: the rule compares principals, not keys.
+		secondKey := vendorsv1.NewVendorsServiceClient(e.ConnOf(t, "apiKeys/second-key", identitytest.Subject))
+		_, err = secondKey.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c.GetName()})
 		e.AssertStatus(t, err, codes.PermissionDenied, "SELF_APPROVAL")
 		act, err := e.approver.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: c.GetName(), RequestId: newRequestID()})
 		if err != nil || act.GetState() != vendorsv1.Contract_ACTIVE || act.GetApprover() != "apiKeys/approver" ||

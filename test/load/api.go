@@ -207,13 +207,14 @@ func (r *restAPI) ReleaseCommitment(ctx context.Context, name, currency string) 
 		map[string]any{"amount": map[string]any{"currencyCode": currency, "nanos": 10_000_000}}, nil)
 }
 
-// createAPIKey makes an API key with scopes through the admin API, with the bootstrap key.
-func createAPIKey(ctx context.Context, rest, adminKey, name string, scopes ...string) (string, error) {
+// createAPIKey makes an API key with scopes for principal through the admin API, with the
+// bootstrap key.
+func createAPIKey(ctx context.Context, rest, adminKey, name, principal string, scopes ...string) (string, error) {
 	r := newREST(rest, adminKey)
 	var out struct {
 		Key string `json:"key"`
 	}
-	if err := r.do(ctx, http.MethodPost, "/v1/apiKeys", map[string]any{"displayName": name, "scopes": scopes}, &out); err != nil {
+	if err := r.do(ctx, http.MethodPost, "/v1/apiKeys", map[string]any{"displayName": name, "principal": principal, "scopes": scopes}, &out); err != nil {
 		return "", fmt.Errorf("create API key %q: %w", name, err)
 	}
 	return out.Key, nil

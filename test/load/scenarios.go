@@ -231,11 +231,11 @@ func (c *clients) close() {
 func connect(ctx context.Context, p *platform) (*clients, error) {
 	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.finance"}
 	approverScopes := []string{"budget.read", "budget.approve", "budget.spend", "vendors.read", "vendors.approve"}
-	ownerKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load owner", scopes...)
+	ownerKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load owner", "principals/load-owner", scopes...)
 	if err != nil {
 		return nil, err
 	}
-	approverKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load approver", approverScopes...)
+	approverKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load approver", "principals/load-approver", approverScopes...)
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func (s *Server) SubmitBudget(ctx context.Context, req *budgetv1.SubmitBudgetReq
 				return nil, err
 			}
 			before, prev := budgetToProto(b), b.Version
-			if err := b.Submit(actor(ctx), len(lines), s.now()); err != nil {
+			if err := b.Submit(principal(ctx), len(lines), s.now()); err != nil {
 				return nil, err
 			}
 			return s.saveTransition(ctx, tx, req, actionSubmit, b, prev, before, &budgetv1.BudgetSubmitted{})
@@ -202,7 +202,7 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			now := s.now()
 			before, prev := budgetToProto(b), b.Version
-			if err := b.Approve(actor(ctx), now); err != nil {
+			if err := b.Approve(principal(ctx), now); err != nil {
 				return nil, err
 			}
 			b.DecisionReason = strings.TrimSpace(req.GetReason())
@@ -303,7 +303,7 @@ func (s *Server) RejectBudget(ctx context.Context, req *budgetv1.RejectBudgetReq
 	return s.lifecycle(ctx, req, budgetv1.BudgetService_RejectBudget_FullMethodName, req.GetName(), req.GetEtag(),
 		func(ctx context.Context, tx store.Tx, chain *domain.Chain, b *domain.Budget) (*budgetv1.Budget, error) {
 			before, prev := budgetToProto(b), b.Version
-			if err := b.Reject(actor(ctx), req.GetReason(), s.now()); err != nil {
+			if err := b.Reject(principal(ctx), req.GetReason(), s.now()); err != nil {
 				return nil, err
 			}
 			if chain.OpenID == b.ID {

@@ -63,3 +63,8 @@ func inTx[T any](ctx context.Context, st store.Store, fn func(ctx context.Contex
 // actor is the caller of the call in ctx, as the gateway identified them: who submits, approves,
 // records.
 func actor(ctx context.Context) string { return identity.Actor(ctx) }
+
+// principal names the person or workload behind the caller (identity.Owner): what the
+// separation-of-duties rules store and compare — a submitter, a requester, who decides — so that
+// a second key of the same person is that person.
+func principal(ctx context.Context) string { return identity.Owner(ctx) }

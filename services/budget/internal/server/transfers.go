@@ -53,7 +53,7 @@ func (s *Server) CreateTransfer(ctx context.Context, req *budgetv1.CreateTransfe
 		t, err := domain.NewTransfer(id, src, dst, domain.TransferInput{
 			SourceLineID: srcLineID, TargetLineID: dstLineID, AmountMinor: amount,
 			EffectiveDate: civil.FromProto(pb.GetEffectiveDate()), Reason: pb.GetReason(),
-		}, actor(ctx), civil.DateOf(now.UTC()), now)
+		}, principal(ctx), civil.DateOf(now.UTC()), now)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func (s *Server) ListTransfers(ctx context.Context, req *budgetv1.ListTransfersR
 func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTransferRequest) (*budgetv1.Transfer, error) {
 	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_ApproveTransfer_FullMethodName,
 		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (sqlstore.Event, error) {
-			if err := t.Approve(actor(ctx), req.GetReason(), now); err != nil {
+			if err := t.Approve(principal(ctx), req.GetReason(), now); err != nil {
 				return nil, err
 			}
 			if err := s.applyTransfer(ctx, tx, t, now); err != nil {
@@ -152,7 +152,7 @@ func (s *Server) ApproveTransfer(ctx context.Context, req *budgetv1.ApproveTrans
 func (s *Server) RejectTransfer(ctx context.Context, req *budgetv1.RejectTransferRequest) (*budgetv1.Transfer, error) {
 	return s.decideTransfer(ctx, req, req.GetName(), req.GetEtag(), budgetv1.BudgetService_RejectTransfer_FullMethodName,
 		func(ctx context.Context, tx store.Tx, t *domain.Transfer, src *domain.Budget, now time.Time) (sqlstore.Event, error) {
-			if err := t.Reject(actor(ctx), req.GetReason(), now); err != nil {
+			if err := t.Reject(principal(ctx), req.GetReason(), now); err != nil {
 				return nil, err
 			}
 			return &budgetv1.TransferRejected{Transfer: transferToProto(t, src), Version: t.Version}, nil

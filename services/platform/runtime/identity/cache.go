@@ -84,6 +84,7 @@ func principalKey(p Principal) string {
 		b.WriteString(s)
 	}
 	part(p.Subject)
+	part(p.Owner)
 	for _, s := range p.Scopes {
 		part(s)
 	}
@@ -93,5 +94,5 @@ func principalKey(p Principal) string {
 // principal returns the principal of verified claims; the scopes are copied so that a caller
 // changing them cannot change the cached entry.
 func (c claims) principal() Principal {
-	return Principal{Subject: c.Subject, Scopes: slices.Clone(c.Scopes)}
+	return Principal{Subject: c.Subject, Owner: c.Owner, Scopes: slices.Clone(c.Scopes)}
 }

@@ -11,11 +11,25 @@ const System = "system"
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Subject identifies the caller: `apiKeys/{id}` for an API key, `users/{sub}` for an OIDC
-	// token's subject.
+	// Subject identifies the caller's credential: `apiKeys/{id}` for an API key, `users/{sub}`
+	// for an OIDC token's subject. Audit records name it.
 	Subject string
+	// Owner is the principal the credential belongs to — the person or workload behind it —
+	// when it is not Subject itself: an API key belongs to whoever minted it (`users/{sub}`,
+	// `principals/{id}`). Empty means Subject. See Who.
+	Owner string
 	// Scopes are the permissions the caller holds, e.g. `budget.read`.
 	Scopes []string
+}
+
+// Who returns the principal behind the caller: Owner, or Subject when the credential is its
+// own principal (an OIDC user). Rules that compare people — an approver may not be the
+// submitter — compare Who, never Subject: two keys of one person are one person.
+func (p Principal) Who() string {
+	if p.Owner != "" {
+		return p.Owner
+	}
+	return p.Subject
 }
 
 // Has reports whether p holds scope.
@@ -55,10 +69,21 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// Actor names who is acting in ctx for audit records: the principal's subject, or System.
+// Actor names who is acting in ctx for audit records: the principal's subject (the credential,
+// e.g. the API key), or System.
 func Actor(ctx context.Context) string {
 	if p, ok := FromContext(ctx); ok && p.Subject != "" {
 		return p.Subject
+	}
+	return System
+}
+
+// Owner names the principal acting in ctx (Principal.Who), or System. Separation-of-duties rules
+// store and compare it — the submitter of what an approver decides, the requester of a transfer
+// — so that a second key minted by the same person is still that person.
+func Owner(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok && p.Who() != "" {
+		return p.Who()
 	}
 	return System
 }

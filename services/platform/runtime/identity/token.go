@@ -51,6 +51,7 @@ var (
 type claims struct {
 	KeyID    string   `json:"kid"`
 	Subject  string   `json:"sub"`
+	Owner    string   `json:"own,omitempty"`
 	Scopes   []string `json:"scp"`
 	Audience string   `json:"aud"`
 	IssuedAt int64    `json:"iat"`
@@ -111,7 +112,7 @@ func (s *Signer) sign(p Principal, now time.Time) (string, time.Time, error) {
 	}
 	exp := now.Add(s.ttl).Unix()
 	payload, err := json.Marshal(claims{
-		KeyID: s.kid, Subject: p.Subject, Scopes: p.Scopes, Audience: s.audience,
+		KeyID: s.kid, Subject: p.Subject, Owner: p.Owner, Scopes: p.Scopes, Audience: s.audience,
 		IssuedAt: now.Unix(), Expiry: exp,
 	})
 	if err != nil {

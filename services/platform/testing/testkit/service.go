@@ -128,6 +128,14 @@ func (s *Service) ConnAs(t testing.TB, subject string, scopes ...string) *grpc.C
 	return DialAs(t, s.Addr, subject, scopes...)
 }
 
+// ConnOf is ConnAs for the credential subject of the principal owner: a second key of one
+// person, to test that rules comparing people (an approver is not the submitter) compare
+// principals.
+func (s *Service) ConnOf(t testing.TB, subject, owner string, scopes ...string) *grpc.ClientConn {
+	t.Helper()
+	return Dial(t, s.Addr, identitytest.DialOptionOf(subject, owner, scopes...))
+}
+
 // DB opens a small second connection pool to the service's database, closed when the test ends,
 // for checks of what the API does not show (outbox rows, stored request IDs).
 func (s *Service) DB(t testing.TB) *sqldb.DB {

@@ -53,7 +53,7 @@ func holdRequestID(name, requestID string) string {
 // ApproveContract implements vendorsv1.VendorsServiceServer.
 func (s *Server) ApproveContract(ctx context.Context, req *vendorsv1.ApproveContractRequest) (*vendorsv1.Contract, error) {
 	const method = vendorsv1.VendorsService_ApproveContract_FullMethodName
-	approver := identity.Actor(ctx)
+	approver := identity.Owner(ctx)
 	c, err := getContract(ctx, s.store.GetContract, req.GetName())
 	if err != nil {
 		return nil, err

@@ -325,7 +325,7 @@ func (s *Server) SubmitContract(ctx context.Context, req *vendorsv1.SubmitContra
 			if v.State == domain.VendorSuspended || v.State == domain.VendorOffboarded {
 				return domain.ErrContractVendorNotOpen.With("vendor", v.Name()).With("vendor_state", v.State.String())
 			}
-			return c.Submit(identity.Actor(ctx), s.now())
+			return c.Submit(identity.Owner(ctx), s.now())
 		},
 		func(c *domain.Contract, pb *vendorsv1.Contract) sqlstore.Event {
 			return &vendorsv1.ContractSubmitted{Contract: pb, Version: c.Version}

@@ -97,6 +97,14 @@ func DialOptionAs(subject string, scopes ...string) grpc.DialOption {
 	return grpc.WithPerRPCCredentials(creds{p: p})
 }
 
+// DialOptionOf is DialOption for the credential subject belonging to the principal owner, e.g.
+// a second API key of the person who holds the first.
+func DialOptionOf(subject, owner string, scopes ...string) grpc.DialOption {
+	p := Principal(scopes...)
+	p.Subject, p.Owner = subject, owner
+	return grpc.WithPerRPCCredentials(creds{p: p})
+}
+
 type creds struct{ p identity.Principal }
 
 func (c creds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {

@@ -44,13 +44,21 @@ type ApiKey struct {
 	Key string `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
 	// The first characters of the secret, to recognise a key in a list.
 	KeyPrefix string `protobuf:"bytes,6,opt,name=key_prefix,json=keyPrefix,proto3" json:"key_prefix,omitempty"`
-	// Who created the key: the subject of the caller, e.g. `apiKeys/bootstrap`.
+	// Who created the key: the subject of the caller (its credential), e.g. `apiKeys/bootstrap`.
 	Creator    string                 `protobuf:"bytes,7,opt,name=creator,proto3" json:"creator,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the key was revoked; unset while it is valid.
 	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// When the key last authenticated a request, to the minute (writes are throttled).
-	LastUseTime   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
+	LastUseTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
+	// The principal the key belongs to: who acts when the key is used, for every rule that compares
+	// people (nobody approves what they submitted). Unset on creation, it is the principal of the
+	// caller: a key minted with another key belongs to that key's principal, a key minted by an OIDC
+	// user (`users/{sub}`) to that user. Naming another principal — `principals/{id}`, a person or
+	// workload known only to the platform, or `users/{sub}` — needs the `iam.principals` scope,
+	// which creates identities and so is for whoever runs the platform; the bootstrap key belongs
+	// to `principals/admin`.
+	Principal     string `protobuf:"bytes,11,opt,name=principal,proto3" json:"principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +161,13 @@ func (x *ApiKey) GetLastUseTime() *timestamppb.Timestamp {
 		return x.LastUseTime
 	}
 	return nil
+}
+
+func (x *ApiKey) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
 }
 
 // The request of CreateApiKey.
@@ -406,7 +421,7 @@ var File_quarterdeck_iam_v1_api_keys_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_iam_v1_api_keys_proto_rawDesc = "" +
 	"\n" +
-	"!quarterdeck/iam/v1/api_keys.proto\x12\x12quarterdeck.iam.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\xc6\x04\n" +
+	"!quarterdeck/iam/v1/api_keys.proto\x12\x12quarterdeck.iam.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\xc0\x05\n" +
 	"\x06ApiKey\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x120\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\vdisplayName\x12M\n" +
@@ -422,7 +437,8 @@ const file_quarterdeck_iam_v1_api_keys_proto_rawDesc = "" +
 	"\vrevoke_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"revokeTime\x12C\n" +
 	"\rlast_use_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vlastUseTime:B\xeaA?\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vlastUseTime\x12x\n" +
+	"\tprincipal\x18\v \x01(\tBZ\xe0A\x01\xbaH@r>2<^$|^principals/[a-z0-9][a-z0-9-]{0,62}$|^users/[!-~]{1,255}$\xd2\xf3\x18\x10\x12\x0eiam.principalsR\tprincipal:B\xeaA?\n" +
 	"\x19iam.quarterdeck.io/ApiKey\x12\x11apiKeys/{api_key}*\aapiKeys2\x06apiKey\"U\n" +
 	"\x13CreateApiKeyRequest\x12>\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x1a.quarterdeck.iam.v1.ApiKeyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06apiKey\"q\n" +

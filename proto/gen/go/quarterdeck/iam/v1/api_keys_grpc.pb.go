@@ -42,7 +42,9 @@ type ApiKeyServiceClient interface {
 	// Lists API keys, revoked ones included, ordered by name.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
 	// Revokes an API key: from then on it authenticates nothing. Revoking a revoked key returns
-	// it unchanged.
+	// it unchanged. A key may be revoked by its principal, or by a caller holding every scope of
+	// the key (PERMISSION_DENIED `REVOKE_NOT_ALLOWED` otherwise); the last valid key holding
+	// `iam.admin` cannot be revoked (FAILED_PRECONDITION `LAST_ADMIN_KEY`).
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*ApiKey, error)
 }
 
@@ -108,7 +110,9 @@ type ApiKeyServiceServer interface {
 	// Lists API keys, revoked ones included, ordered by name.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
 	// Revokes an API key: from then on it authenticates nothing. Revoking a revoked key returns
-	// it unchanged.
+	// it unchanged. A key may be revoked by its principal, or by a caller holding every scope of
+	// the key (PERMISSION_DENIED `REVOKE_NOT_ALLOWED` otherwise); the last valid key holding
+	// `iam.admin` cannot be revoked (FAILED_PRECONDITION `LAST_ADMIN_KEY`).
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*ApiKey, error)
 	mustEmbedUnimplementedApiKeyServiceServer()
 }
