@@ -140,7 +140,13 @@ func TestContractNoticeWindowMoves(t *testing.T) {
 		testkit.Eventually(t, 10*time.Second, func() bool { return outboxOf(t, e.db, ".contract.notice_window_opened", c.GetName()) > 0 })
 		nw := events(t, e.db, ".contract.notice_window_opened", func() *vendorsv1.ContractNoticeWindowOpened { return &vendorsv1.ContractNoticeWindowOpened{} })
 		if len(nw) != 1 || !nw[0].GetDueTime().AsTime().Equal(midnight(2027, 8, 23)) {
-			t.Errorf("notice_window_opened = %v; want one, due 2027-08-23, none at the old 2027-07-04", nw)
+			t.Fatalf("notice_window_opened = %v; want one, due 2027-08-23, none at the old 2027-07-04", nw)
+		}
+		// The event has a version of its own: a consumer of the contract's events that applied
+		// the update would skip an event that reused its version.
+		ups := events(t, e.db, ".contract.updated", func() *vendorsv1.ContractUpdated { return &vendorsv1.ContractUpdated{} })
+		if len(ups) == 0 || nw[0].GetVersion() <= ups[len(ups)-1].GetVersion() {
+			t.Errorf("notice_window_opened has version %d, the update before it %v; want a newer one", nw[0].GetVersion(), ups)
 		}
 
 		// A window may open a year ahead, in a leap year too: 366 days, not more.

@@ -54,9 +54,23 @@ func (s *Server) NoticeWindowOpened(ctx context.Context, t *sqlstore.Tx, item sc
 	if c == nil || err != nil {
 		return err
 	}
+	if err := bumpVersion(ctx, tx, c, item); err != nil {
+		return err
+	}
 	return tx.Emit(ctx, c.Name(), &vendorsv1.ContractNoticeWindowOpened{Contract: contractToProto(c),
 		CancelByDate: civil.ToProto(c.CancelByDate), DueTime: timestamppb.New(item.Due),
 		FireTime: timestamppb.New(item.FiredAt), Version: c.Version})
+}
+
+// bumpVersion gives the contract the version of a calendar event about it, which changes
+// nothing else: a consumer skips an event whose resource version it has applied already, so an
+// event that reused the version of the contract's last change would be skipped by every consumer
+// of the contract's events that applied that change. Its items are declared again as they are;
+// the one firing does not fire again.
+func bumpVersion(ctx context.Context, tx store.Tx, c *domain.Contract, item scheduler.Fired) error {
+	prev := c.Version
+	c.Version++
+	return tx.UpdateContract(ctx, c, prev, civil.DateOf(item.Due.UTC()))
 }
 
 // CancelByMissed is the scheduler.Handler of store.ContractCancelByKind: it publishes
@@ -66,6 +80,9 @@ func (s *Server) CancelByMissed(ctx context.Context, t *sqlstore.Tx, item schedu
 	tx := store.Join(t)
 	c, err := firedContract(ctx, tx, item, store.ContractCancelByKind)
 	if c == nil || err != nil {
+		return err
+	}
+	if err := bumpVersion(ctx, tx, c, item); err != nil {
 		return err
 	}
 	return tx.Emit(ctx, c.Name(), &vendorsv1.ContractCancelByMissed{Contract: contractToProto(c),
