@@ -49,10 +49,10 @@ func (s Store) HeatMapGroups(ctx context.Context, sel Selection) ([]domain.HeatM
 	// Grouped by one number per cell (likelihood × 100 + impact) rather than by the four columns:
 	// SQLite otherwise walks an index whose columns start like the GROUP BY, in its order, and
 	// reads every row of the table from it, instead of a covering index of the filter's columns.
-	q := `SELECT inherent_likelihood * 100 + inherent_impact AS inherent, residual_likelihood * 100 + residual_impact AS residual,
-			COUNT(*)
+	// By position: a column of the same name as an alias would win over it on PostgreSQL.
+	q := `SELECT inherent_likelihood * 100 + inherent_impact, residual_likelihood * 100 + residual_impact, COUNT(*)
 		FROM risks WHERE ` + sel.where + `
-		GROUP BY inherent, residual`
+		GROUP BY 1, 2`
 	return sqlstore.All(ctx, s.q, "heat map", func(r sqlstore.Scanner) (domain.HeatMapGroup, error) {
 		var inherent, residual int32
 		var g domain.HeatMapGroup
