@@ -34,6 +34,7 @@ func TestStandaloneBudgetOverREST(t *testing.T) {
 	}
 	owner := key("budget owner", "budget.read", "budget.write", "budget.spend", "budget.transfer")
 	approver := key("finance approver", "budget.read", "budget.approve")
+	treasury := key("treasury", "budget.read", "budget.rates")
 	do := func(k, method, path string, body any, want int) map[string]any {
 		t.Helper()
 		code, out := callWith(t, k, method, p.rest+path, body)
@@ -63,8 +64,9 @@ func TestStandaloneBudgetOverREST(t *testing.T) {
 	do(approver, "POST", "/v1/budgets/infra:approve", map[string]any{"etag": sub["etag"]}, 200)
 
 	month := now.Format("2006-01")
-	do(owner, "POST", "/v1/exchangeRates", map[string]any{"month": month, "sourceCurrencyCode": "USD",
-		"targetCurrencyCode": "EUR", "rate": "0.5"}, 200)
+	rate := map[string]any{"month": month, "sourceCurrencyCode": "USD", "targetCurrencyCode": "EUR", "rate": "0.5"}
+	do(owner, "POST", "/v1/exchangeRates", rate, 403) // rates are not the owner's (budget.rates)
+	do(treasury, "POST", "/v1/exchangeRates", rate, 200)
 	today := map[string]any{"year": now.Year(), "month": int(now.Month()), "day": now.Day()}
 	a := do(owner, "POST", "/v1/budgets/infra/lines/cloud/actuals", map[string]any{
 		"amount": map[string]any{"currencyCode": "USD", "units": "2001", "nanos": 10000000}, "bookingDate": today}, 200)

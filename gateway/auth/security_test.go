@@ -561,6 +561,7 @@ var endpoints = []endpoint{
 	{"POST", "/v1/budgets/nothere/transfers", `{"sourceLine":"budgets/nothere/lines/a","targetLine":"budgets/nothere/lines/b",
 		"amount":{"units":"1"},"reason":"test"}`, "budget.transfer"},
 	{"POST", "/v1/budgets/nothere:approve", `{}`, "budget.approve"},
+	{"POST", "/v1/exchangeRates", `{"month":"2026-05","sourceCurrencyCode":"USD","targetCurrencyCode":"EUR","rate":"0.92"}`, "budget.rates"},
 	{"POST", "/v1/budgets/nothere/transfers/nothere:reject", `{"reason":"no"}`, "budget.approve"},
 	{"GET", "/v1/vendors", "", "vendors.read"},
 	{"GET", "/v1/vendors/nothere/contracts/nothere", "", "vendors.read"},

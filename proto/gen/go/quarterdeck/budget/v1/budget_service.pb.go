@@ -3907,15 +3907,15 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"CheckFunds\x12(.quarterdeck.budget.v1.CheckFundsRequest\x1a).quarterdeck.budget.v1.CheckFundsResponse\"Q\xdaA\vline,amount\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{line=budgets/*/lines/*}:checkFunds\x12\xb7\x01\n" +
 	"\x12CreateExchangeRate\x120.quarterdeck.budget.v1.CreateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"J\xdaA\rexchange_rate\xca\xf3\x18\x0e\n" +
-	"\fbudget.write\x82\xd3\xe4\x93\x02\":\rexchange_rate\"\x11/v1/exchangeRates\x12\xa1\x01\n" +
+	"\fbudget.rates\x82\xd3\xe4\x93\x02\":\rexchange_rate\"\x11/v1/exchangeRates\x12\xa1\x01\n" +
 	"\x0fGetExchangeRate\x12-.quarterdeck.budget.v1.GetExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\":\xdaA\x04name\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{name=exchangeRates/*}\x12\xa2\x01\n" +
 	"\x11ListExchangeRates\x12/.quarterdeck.budget.v1.ListExchangeRatesRequest\x1a0.quarterdeck.budget.v1.ListExchangeRatesResponse\"*\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/exchangeRates\x12\xda\x01\n" +
 	"\x12UpdateExchangeRate\x120.quarterdeck.budget.v1.UpdateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"m\xdaA\x19exchange_rate,update_mask\xca\xf3\x18\x0e\n" +
-	"\fbudget.write\x82\xd3\xe4\x93\x029:\rexchange_rate2(/v1/{exchange_rate.name=exchangeRates/*}\x12\x9b\x01\n" +
+	"\fbudget.rates\x82\xd3\xe4\x93\x029:\rexchange_rate2(/v1/{exchange_rate.name=exchangeRates/*}\x12\x9b\x01\n" +
 	"\x12DeleteExchangeRate\x120.quarterdeck.budget.v1.DeleteExchangeRateRequest\x1a\x16.google.protobuf.Empty\";\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.write\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\x91\x05\xfaP\x98\x03\n" +
+	"\fbudget.rates\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\x91\x05\xfaP\x98\x03\n" +
 	"\xed\x02\n" +
 	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.*9\n" +
 	"\vQuarterdeck\x12*https://github.com/quarterdeck/quarterdeck29\n" +

@@ -179,7 +179,9 @@ type BudgetServiceClient interface {
 	// Checks whether an amount is available on a line for a date, before committing it. Answers
 	// ALLOW, WARN or DENY with a reason; it changes nothing.
 	CheckFunds(ctx context.Context, in *CheckFundsRequest, opts ...grpc.CallOption) (*CheckFundsResponse, error)
-	// Creates an exchange rate for a month and currency pair.
+	// Creates an exchange rate for a month and currency pair. Rates convert every foreign-currency
+	// figure, BLOCK checks included, so they take a scope of their own, `budget.rates`, which a
+	// budget owner's `budget.write` does not include.
 	// Publishes `quarterdeck.budget.exchange_rate.created`.
 	CreateExchangeRate(ctx context.Context, in *CreateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
 	// Returns an exchange rate.
@@ -754,7 +756,9 @@ type BudgetServiceServer interface {
 	// Checks whether an amount is available on a line for a date, before committing it. Answers
 	// ALLOW, WARN or DENY with a reason; it changes nothing.
 	CheckFunds(context.Context, *CheckFundsRequest) (*CheckFundsResponse, error)
-	// Creates an exchange rate for a month and currency pair.
+	// Creates an exchange rate for a month and currency pair. Rates convert every foreign-currency
+	// figure, BLOCK checks included, so they take a scope of their own, `budget.rates`, which a
+	// budget owner's `budget.write` does not include.
 	// Publishes `quarterdeck.budget.exchange_rate.created`.
 	CreateExchangeRate(context.Context, *CreateExchangeRateRequest) (*ExchangeRate, error)
 	// Returns an exchange rate.
