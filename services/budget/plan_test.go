@@ -550,3 +550,45 @@ func TestSeparationOfDutiesComparesPrincipals(t *testing.T) {
 		}
 	})
 }
+
+// TestRateFarFromPreviousNeedsConfirmation: a rate more than 20 % away from the pair's rate of
+// the previous month — the 0.000000001 of issue 20 — is refused on its field unless the request
+// confirms it, on create and on update; a rate within 20 %, or without a previous month, needs
+// nothing. On both engines.
+func TestRateFarFromPreviousNeedsConfirmation(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		create := func(month, rate string, confirm bool) (*budgetv1.ExchangeRate, error) {
+			return e.client.CreateExchangeRate(ctx, &budgetv1.CreateExchangeRateRequest{ConfirmRateChange: confirm,
+				ExchangeRate: &budgetv1.ExchangeRate{Month: month, SourceCurrencyCode: "USD", TargetCurrencyCode: "EUR", Rate: rate}})
+		}
+		if _, err := create("2026-05", "0.92", false); err != nil {
+			t.Fatalf("the first rate of a pair needs no confirmation: %v", err)
+		}
+		_, err := create("2026-06", "0.000000001", false)
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "exchange_rate.rate:RATE_CONFIRMATION_REQUIRED")
+		_, err = create("2026-06", "1.2", false) // +30 %
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "exchange_rate.rate:RATE_CONFIRMATION_REQUIRED")
+		june, err := create("2026-06", "1.1", false) // +19.6 %
+		if err != nil {
+			t.Fatalf("a rate within 20 %%: %v", err)
+		}
+		if _, err := create("2026-07", "0.000000001", true); err != nil {
+			t.Fatalf("a confirmed rate: %v", err)
+		}
+		// An update is checked against the previous month too.
+		update := func(rate string, confirm bool) error {
+			_, err := e.client.UpdateExchangeRate(ctx, &budgetv1.UpdateExchangeRateRequest{ConfirmRateChange: confirm,
+				ExchangeRate: &budgetv1.ExchangeRate{Name: june.GetName(), Rate: rate}})
+			return err
+		}
+		wantStatus(t, update("5", false), codes.InvalidArgument, "INVALID_ARGUMENT", "exchange_rate.rate:RATE_CONFIRMATION_REQUIRED")
+		if err := update("0.95", false); err != nil {
+			t.Fatalf("an update within 20 %%: %v", err)
+		}
+		if err := update("5", true); err != nil {
+			t.Fatalf("a confirmed update: %v", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -142,4 +143,52 @@ func ConvertWith(a Amount, use *RateUse) (int64, *RateUse, error) {
 	}
 	u := *use
 	return c, &u, nil
+}
+
+// MaxRateChange is how far, as a ratio either way, a rate may be from the same pair's rate of
+// the previous month without an explicit confirmation.
+var MaxRateChange = big.NewRat(6, 5)
+
+// ReasonRateConfirmationRequired is the field violation of a rate far from the previous
+// month's that the request does not confirm.
+const ReasonRateConfirmationRequired = "RATE_CONFIRMATION_REQUIRED"
+
+func errRateConfirmationRequired(previous string) error {
+	return fault.Field("exchange_rate.rate", ReasonRateConfirmationRequired,
+		"the rate is more than 20 % away from the previous month's ("+previous+"); set confirm_rate_change to confirm it")
+}
+
+// PreviousMonth is the month before m.
+func PreviousMonth(m Month) Month {
+	if m.Month == time.January {
+		return Month{Year: m.Year - 1, Month: time.December}
+	}
+	return Month{Year: m.Year, Month: m.Month - 1}
+}
+
+// CheckRateChange refuses value when previous (the pair's rate of the month before; nil when
+// there is none) differs from it by more than MaxRateChange either way, unless confirmed.
+func CheckRateChange(previous *ExchangeRate, value string, confirmed bool) error {
+	if previous == nil || confirmed {
+		return nil
+	}
+	_, next, err := money.ParseRate(value)
+	if err != nil {
+		return nil // reported by the rate's own checks
+	}
+	_, prev, err := money.ParseRate(previous.Value)
+	if err != nil {
+		return nil
+	}
+	if prev.Sign() == 0 || next.Sign() == 0 {
+		if next.Cmp(prev) == 0 {
+			return nil
+		}
+		return errRateConfirmationRequired(previous.Value)
+	}
+	ratio := new(big.Rat).Quo(next, prev)
+	if ratio.Cmp(MaxRateChange) > 0 || new(big.Rat).Inv(ratio).Cmp(MaxRateChange) > 0 {
+		return errRateConfirmationRequired(previous.Value)
+	}
+	return nil
 }

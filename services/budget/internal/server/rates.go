@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -50,6 +51,9 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 		return nil, err
 	}
 	return idempotency.InTx(ctx, s.store.Within, budgetv1.BudgetService_CreateExchangeRate_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*budgetv1.ExchangeRate, error) {
+		if err := checkRateChange(ctx, tx, r, r.Value, req.GetConfirmRateChange()); err != nil {
+			return nil, err
+		}
 		if err := tx.InsertExchangeRate(ctx, r); err != nil {
 			return nil, err
 		}
@@ -96,6 +100,9 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 		if !slices.Contains(paths, "rate") {
 			return exchangeRateToProto(r), nil
 		}
+		if err := checkRateChange(ctx, tx, r, in.GetRate(), req.GetConfirmRateChange()); err != nil {
+			return nil, err
+		}
 		prev, before := r.Version, exchangeRateToProto(r)
 		changed, err := r.SetValue(in.GetRate(), s.now())
 		if err != nil || !changed {
@@ -128,4 +135,20 @@ func (s *Server) DeleteExchangeRate(ctx context.Context, req *budgetv1.DeleteExc
 		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: r.Name(), Before: pb,
 			Event: &budgetv1.ExchangeRateDeleted{ExchangeRate: pb, Version: r.Version + 1}})
 	}))
+}
+
+// checkRateChange refuses value for r when it is far from the pair's rate of the previous month
+// and the request does not confirm it (domain.CheckRateChange).
+func checkRateChange(ctx context.Context, tx store.Tx, r *domain.ExchangeRate, value string, confirmed bool) error {
+	if confirmed {
+		return nil
+	}
+	prev, err := tx.GetExchangeRate(ctx, domain.ExchangeRateID(domain.PreviousMonth(r.Month), r.Source, r.Target))
+	if errors.Is(err, domain.ErrExchangeRateNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return domain.CheckRateChange(prev, value, false)
 }

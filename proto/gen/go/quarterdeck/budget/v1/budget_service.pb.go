@@ -3211,9 +3211,14 @@ type CreateExchangeRateRequest struct {
 	// with the same `request_id` and the same request returns the first call's result instead of
 	// failing with ALREADY_EXISTS again; the same `request_id` with a different request fails with INVALID_ARGUMENT,
 	// reason `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Set to confirm a rate more than 20 % away from the same pair's rate of the previous month
+	// (either way): without it such a rate is refused with INVALID_ARGUMENT, field `rate`, reason
+	// `RATE_CONFIRMATION_REQUIRED`, as a typing error or an attempt to convert spend at a
+	// made-up value.
+	ConfirmRateChange bool `protobuf:"varint,3,opt,name=confirm_rate_change,json=confirmRateChange,proto3" json:"confirm_rate_change,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CreateExchangeRateRequest) Reset() {
@@ -3258,6 +3263,13 @@ func (x *CreateExchangeRateRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateExchangeRateRequest) GetConfirmRateChange() bool {
+	if x != nil {
+		return x.ConfirmRateChange
+	}
+	return false
 }
 
 // Request for GetExchangeRate.
@@ -3444,9 +3456,14 @@ type UpdateExchangeRateRequest struct {
 	// The rate with its `name` and new `rate`.
 	ExchangeRate *ExchangeRate `protobuf:"bytes,1,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
 	// The fields to update: only `rate` (or `*`). When empty, `rate`.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Set to confirm a rate more than 20 % away from the same pair's rate of the previous month
+	// (either way): without it such a rate is refused with INVALID_ARGUMENT, field `rate`, reason
+	// `RATE_CONFIRMATION_REQUIRED`, as a typing error or an attempt to convert spend at a
+	// made-up value.
+	ConfirmRateChange bool `protobuf:"varint,3,opt,name=confirm_rate_change,json=confirmRateChange,proto3" json:"confirm_rate_change,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *UpdateExchangeRateRequest) Reset() {
@@ -3491,6 +3508,13 @@ func (x *UpdateExchangeRateRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateExchangeRateRequest) GetConfirmRateChange() bool {
+	if x != nil {
+		return x.ConfirmRateChange
+	}
+	return false
 }
 
 // Request for DeleteExchangeRate.
@@ -3800,11 +3824,12 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05ALLOW\x10\x01\x12\b\n" +
 	"\x04WARN\x10\x02\x12\b\n" +
-	"\x04DENY\x10\x03\"\xa4\x01\n" +
+	"\x04DENY\x10\x03\"\xd4\x01\n" +
 	"\x19CreateExchangeRateRequest\x12S\n" +
 	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fexchangeRate\x122\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x92\x01\n" +
+	"request_id\x18\x02 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12.\n" +
+	"\x13confirm_rate_change\x18\x03 \x01(\bR\x11confirmRateChange\"\x92\x01\n" +
 	"\x16GetExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\"\xa6\x01\n" +
@@ -3816,11 +3841,12 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x8f\x01\n" +
 	"\x19ListExchangeRatesResponse\x12J\n" +
 	"\x0eexchange_rates\x18\x01 \x03(\v2#.quarterdeck.budget.v1.ExchangeRateR\rexchangeRates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x01\n" +
 	"\x19UpdateExchangeRateRequest\x12S\n" +
 	"\rexchange_rate\x18\x01 \x01(\v2#.quarterdeck.budget.v1.ExchangeRateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fexchangeRate\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\xa9\x01\n" +
+	"updateMask\x12.\n" +
+	"\x13confirm_rate_change\x18\x03 \x01(\bR\x11confirmRateChange\"\xa9\x01\n" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
