@@ -69,6 +69,11 @@ func TestAcceptances(t *testing.T) {
 		r.AssertStatus(t, err, codes.PermissionDenied, "APPROVER_IS_OWNER")
 		_, err = r.owner.RejectAcceptance(ctx, &riskv1.RejectAcceptanceRequest{Name: a.GetName(), Reason: "no"})
 		r.AssertStatus(t, err, codes.PermissionDenied, "APPROVER_IS_OWNER")
+		// Another key of the owner's principal is still the owner (separation of duties compares
+		// people, not keys).
+		ownerAgain := riskv1.NewRiskServiceClient(r.ConnOf(t, "apiKeys/owner-2", rk.GetOwner(), "risk.read", "risk.approve"))
+		_, err = ownerAgain.ApproveAcceptance(ctx, &riskv1.ApproveAcceptanceRequest{Name: a.GetName()})
+		r.AssertStatus(t, err, codes.PermissionDenied, "APPROVER_IS_OWNER")
 		writer := riskv1.NewRiskServiceClient(r.ConnAs(t, "users/writer", "risk.read", "risk.write"))
 		_, err = writer.ApproveAcceptance(ctx, &riskv1.ApproveAcceptanceRequest{Name: a.GetName()})
 		if status.Code(err) != codes.PermissionDenied {

@@ -61,7 +61,7 @@ func (s *Server) CreateAcceptance(ctx context.Context, req *riskv1.CreateAccepta
 	if err != nil {
 		return nil, err
 	}
-	now, id, requester := s.now(), s.id(req.GetAcceptanceId()), identity.Actor(ctx)
+	now, id, requester := s.now(), s.id(req.GetAcceptanceId()), identity.Owner(ctx)
 	// Checked before the transaction too, so that bad input is reported whatever the risk.
 	if _, err := domain.NewAcceptance(riskID, id, in.GetJustification(), expiry, requester, 0, s.cfg.AcceptanceMaxDays, now); err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (s *Server) changeAcceptance(ctx context.Context, method string, req accept
 // method's scope) and is not the risk's owner, approves a PENDING acceptance, which then expires
 // the day after its expiry date.
 func (s *Server) ApproveAcceptance(ctx context.Context, req *riskv1.ApproveAcceptanceRequest) (*riskv1.Acceptance, error) {
-	approver, now := identity.Actor(ctx), s.now()
+	approver, now := identity.Owner(ctx), s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_ApproveAcceptance_FullMethodName, req,
 		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *domain.Risk) error {
 			if r.State == domain.RiskClosed {
@@ -183,7 +183,7 @@ func (s *Server) ApproveAcceptance(ctx context.Context, req *riskv1.ApproveAccep
 // RejectAcceptance implements riskv1.RiskServiceServer: the caller, not the risk's owner,
 // rejects a PENDING acceptance.
 func (s *Server) RejectAcceptance(ctx context.Context, req *riskv1.RejectAcceptanceRequest) (*riskv1.Acceptance, error) {
-	approver, now := identity.Actor(ctx), s.now()
+	approver, now := identity.Owner(ctx), s.now()
 	return s.changeAcceptance(ctx, riskv1.RiskService_RejectAcceptance_FullMethodName, req,
 		func(_ context.Context, _ store.Tx, a *domain.Acceptance, r *domain.Risk) error {
 			return a.Reject(approver, r.Owner, req.GetReason(), now)
