@@ -19,6 +19,7 @@ func buildBinaries(t *testing.T, dir string) {
 		"quarterdeck":         "github.com/quarterdeck/quarterdeck/deploy/standalone",
 		"quarterdeck-budget":  "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
 		"quarterdeck-vendors": "github.com/quarterdeck/quarterdeck/services/vendors/cmd/quarterdeck-vendors",
+		"quarterdeck-risk":    "github.com/quarterdeck/quarterdeck/services/risk/cmd/quarterdeck-risk",
 		"quarterdeck-gateway": "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
 	} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
@@ -157,7 +158,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("run without binaries: %v; want the missing binary named", err)
 	}
 	bin := t.TempDir()
-	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-gateway"} {
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-gateway"} {
 		if err := os.WriteFile(filepath.Join(bin, n), nil, 0o755); err != nil {
 			t.Fatal(err)
 		}
