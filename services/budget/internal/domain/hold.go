@@ -210,6 +210,25 @@ func (h *Hold) notHeld(transition string) error {
 		Withf("cannot %s a hold in state %s", transition, h.State)
 }
 
+// Revalue converts a HELD hold's part in the fiscal year again with rate, a correction of the
+// rate it was converted with, and returns the change of its held amount (minor units of the
+// budget currency). changed is false, and nothing changes, when the hold is not held, was
+// converted with another rate, or with the same value.
+func (h *Hold) Revalue(rate *ExchangeRate, now time.Time) (delta int64, changed bool, err error) {
+	if h.State != HoldHeld || !revalues(h.Rate, rate) {
+		return 0, false, nil
+	}
+	held, use, err := ConvertWith(Amount{Minor: h.PartMinor, Currency: h.Amount.Currency}, rate.Use())
+	if err != nil {
+		return 0, false, err
+	}
+	delta = held - h.HeldMinor
+	h.HeldMinor, h.Rate = held, use
+	h.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	h.Version++
+	return delta, true, nil
+}
+
 // Release releases a HELD hold: its money is available again.
 func (h *Hold) Release(now time.Time) error {
 	if h.State != HoldHeld {

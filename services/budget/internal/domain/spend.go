@@ -233,6 +233,36 @@ func (c *Commitment) ReleaseFor(actualConverted int64, now time.Time) int64 {
 	return r
 }
 
+// Revalue converts an OPEN commitment again with rate, a correction of the rate it was converted
+// with, and returns the change of its remaining amount (minor units of the budget currency).
+// What its actuals consumed stays consumed: the remaining amount becomes the new converted amount
+// less that, never below zero (then it is RELEASED, as by a release of all). changed is false, and nothing changes, when the commitment is not
+// open, was converted with another rate, or with the same value.
+func (c *Commitment) Revalue(rate *ExchangeRate, now time.Time) (delta int64, changed bool, err error) {
+	if c.State != CommitmentOpen || !revalues(c.Rate, rate) {
+		return 0, false, nil
+	}
+	conv, use, err := ConvertWith(c.Amount, rate.Use())
+	if err != nil {
+		return 0, false, err
+	}
+	consumed := c.ConvertedMinor - c.RemainingMinor
+	remaining := max(conv-consumed, 0)
+	delta = remaining - c.RemainingMinor
+	c.ConvertedMinor, c.RemainingMinor, c.Rate = conv, remaining, use
+	if remaining == 0 {
+		c.State = CommitmentReleased // as a release of all that remains would
+	}
+	c.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	c.Version++
+	return delta, true, nil
+}
+
+// revalues says whether rate is a corrected value of the rate recorded as use.
+func revalues(use *RateUse, rate *ExchangeRate) bool {
+	return use != nil && use.RateID == rate.ID && use.Value != rate.Value
+}
+
 // CheckCommitmentFor refuses a commitment named by an actual of another chain or line.
 func CheckCommitmentFor(c *Commitment, chainID, lineID string) error {
 	if c.ChainID != chainID || c.LineID != lineID {

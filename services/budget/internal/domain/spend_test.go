@@ -192,3 +192,48 @@ func TestTransfers(t *testing.T) {
 		t.Errorf("insufficient = %v", err)
 	}
 }
+
+func TestCommitmentRevalue(t *testing.T) {
+	may := Month{Year: 2026, Month: time.May}
+	rate, _ := NewExchangeRate(may, "USD", "EUR", "0.9", t0)
+	newCommitment := func() *Commitment {
+		c, err := NewCommitment("c1", approved(t), CommitmentInput{LineID: "l1", Amount: Amount{Minor: 100_000, Currency: "USD"},
+			Date: date(2026, 5, 3)}, rate, "ana", t0)
+		if err != nil || c.ConvertedMinor != 90_000 {
+			t.Fatalf("NewCommitment = %+v, %v", c, err)
+		}
+		c.release(60_000, t0) // an actual consumed 600.00 EUR of it
+		return c
+	}
+	corrected := func(v string) *ExchangeRate {
+		r := *rate
+		if _, err := r.SetValue(v, t0); err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+
+	c := newCommitment()
+	delta, changed, err := c.Revalue(corrected("1.1"), t0)
+	if err != nil || !changed || delta != 20_000 || c.ConvertedMinor != 110_000 || c.RemainingMinor != 50_000 ||
+		c.Rate.Value != "1.1" || c.State != CommitmentOpen || c.Version != 3 {
+		t.Errorf("up: delta %d, %v, %v, %+v", delta, changed, err, c)
+	}
+	c = newCommitment()
+	delta, changed, err = c.Revalue(corrected("0.5"), t0)
+	if err != nil || !changed || delta != -30_000 || c.ConvertedMinor != 50_000 || c.RemainingMinor != 0 || c.State != CommitmentReleased {
+		t.Errorf("below what was consumed: delta %d, %v, %v, %+v", delta, changed, err, c)
+	}
+	c = newCommitment()
+	if _, changed, _ := c.Revalue(rate, t0); changed {
+		t.Error("the same value revalued the commitment")
+	}
+	other, _ := NewExchangeRate(Month{Year: 2026, Month: time.June}, "USD", "EUR", "2", t0)
+	if _, changed, _ := c.Revalue(other, t0); changed {
+		t.Error("another month's rate revalued the commitment")
+	}
+	c.release(30_000, t0)
+	if _, changed, _ := c.Revalue(corrected("1.1"), t0); changed || c.State != CommitmentReleased {
+		t.Error("a released commitment was revalued")
+	}
+}

@@ -136,6 +136,12 @@ func (fc *figuresChange) available(lineID string) (int64, error) {
 	return b.Available(planned)
 }
 
+// overAvailable says whether the line's available amount is below zero.
+func (fc *figuresChange) overAvailable(lineID string) (bool, error) {
+	a, err := fc.available(lineID)
+	return a < 0, err
+}
+
 // addHeld adds money held by a hold (negative to take it away) to a line in a period.
 func (fc *figuresChange) addHeld(ctx context.Context, lineID string, period int, held int64) error {
 	if held == 0 {

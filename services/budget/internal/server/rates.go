@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -58,8 +59,12 @@ func (s *Server) CreateExchangeRate(ctx context.Context, req *budgetv1.CreateExc
 			return nil, err
 		}
 		pb := exchangeRateToProto(r)
-		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: r.Name(), After: pb,
-			Event: &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}})
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: r.Name(), After: pb,
+			Event: &budgetv1.ExchangeRateCreated{ExchangeRate: pb, Version: r.Version}}); err != nil {
+			return nil, err
+		}
+		// A rate deleted and created again corrects it as an update would.
+		return pb, s.revalue(ctx, tx, req, r)
 	})
 }
 
@@ -112,8 +117,11 @@ func (s *Server) UpdateExchangeRate(ctx context.Context, req *budgetv1.UpdateExc
 			return nil, err
 		}
 		after := exchangeRateToProto(r)
-		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: r.Name(), Before: before, After: after,
-			Event: &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}})
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: r.Name(), Before: before, After: after,
+			Event: &budgetv1.ExchangeRateUpdated{ExchangeRate: after, Version: r.Version}}); err != nil {
+			return nil, err
+		}
+		return after, s.revalue(ctx, tx, req, r)
 	})
 }
 
@@ -151,4 +159,123 @@ func checkRateChange(ctx context.Context, tx store.Tx, r *domain.ExchangeRate, v
 		return err
 	}
 	return domain.CheckRateChange(prev, value, false)
+}
+
+// revalue converts again, with the corrected rate r, the open commitments and held holds that
+// were converted with an earlier value of it, in the transaction that corrected it: each gets its
+// revalued event, and its line's figures and alerts change through a figures change per budget.
+// Budgets with no revision in force keep their figures (they are not counted anywhere).
+func (s *Server) revalue(ctx context.Context, tx store.Tx, req proto.Message, r *domain.ExchangeRate) error {
+	// Find the budgets first, lock them in order, then lock what they hold: the order every other
+	// figures change takes.
+	cs, err := tx.CommitmentsWithRate(ctx, r.ID, false)
+	if err != nil {
+		return err
+	}
+	hs, err := tx.HoldsWithRate(ctx, r.ID, false)
+	if err != nil {
+		return err
+	}
+	if len(cs) == 0 && len(hs) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(cs)+len(hs))
+	for _, c := range cs {
+		ids = append(ids, c.ChainID)
+	}
+	for _, h := range hs {
+		ids = append(ids, h.ChainID)
+	}
+	chains, err := tx.LockChains(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	if cs, err = tx.CommitmentsWithRate(ctx, r.ID, true); err != nil {
+		return err
+	}
+	if hs, err = tx.HoldsWithRate(ctx, r.ID, true); err != nil {
+		return err
+	}
+	for _, chain := range chains {
+		if chain.InForceID == "" {
+			continue
+		}
+		fc, err := s.beginFigures(ctx, tx, chain)
+		if err != nil {
+			return err
+		}
+		if err := s.revalueChain(ctx, tx, req, fc, r, cs, hs); err != nil {
+			return err
+		}
+		if err := fc.finish(ctx, r.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revalueChain revalues the commitments and holds of fc's chain among cs and hs.
+func (s *Server) revalueChain(ctx context.Context, tx store.Tx, req proto.Message, fc *figuresChange, r *domain.ExchangeRate,
+	cs []*domain.Commitment, hs []*domain.Hold) error {
+	b, now := fc.budget, s.now()
+	for _, c := range cs {
+		if c.ChainID != fc.chain.ID {
+			continue
+		}
+		before, prev, prevRate := commitmentToProto(c, b), c.Version, c.Rate.Value
+		delta, changed, err := c.Revalue(r, now)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		if err := tx.UpdateCommitment(ctx, c, prev); err != nil {
+			return err
+		}
+		if err := fc.addSpend(ctx, c.LineID, c.Period, 0, delta); err != nil {
+			return err
+		}
+		over, err := fc.overAvailable(c.LineID)
+		if err != nil {
+			return err
+		}
+		out := commitmentToProto(c, b)
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: c.Name(), Before: before, After: out,
+			Event: &budgetv1.CommitmentRevalued{Commitment: out, PreviousConvertedAmount: before.GetConvertedAmount(),
+				PreviousRemainingAmount: before.GetRemainingAmount(), PreviousRate: prevRate, ExchangeRate: r.Name(),
+				LineOverAvailable: over, Version: c.Version}}); err != nil {
+			return err
+		}
+	}
+	for _, h := range hs {
+		if h.ChainID != fc.chain.ID {
+			continue
+		}
+		before, prev, prevRate := holdToProto(h, b), h.Version, h.Rate.Value
+		delta, changed, err := h.Revalue(r, now)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		if err := tx.UpdateHold(ctx, h, prev); err != nil {
+			return err
+		}
+		if err := fc.addHeld(ctx, h.LineID, h.Period, delta); err != nil {
+			return err
+		}
+		over, err := fc.overAvailable(h.LineID)
+		if err != nil {
+			return err
+		}
+		out := holdToProto(h, b)
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: h.Name(), Before: before, After: out,
+			Event: &budgetv1.HoldRevalued{Hold: out, PreviousHeldAmount: before.GetHeldAmount(), PreviousRate: prevRate,
+				ExchangeRate: r.Name(), LineOverAvailable: over, Version: h.Version}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -106,6 +106,16 @@ func (t Tx) HeldHolds(ctx context.Context, chainID string) ([]*domain.Hold, erro
 	return sqlstore.All(ctx, t, "held holds of chain "+chainID, scanHold, t.lock(q), chainID, int(domain.HoldHeld))
 }
 
+// HoldsWithRate returns the held holds converted with the exchange rate rateID, ordered by chain
+// and ID; lock says whether to lock them (after their chains).
+func (t Tx) HoldsWithRate(ctx context.Context, rateID string, lock bool) ([]*domain.Hold, error) {
+	q := `SELECT ` + holdColumns + ` FROM holds WHERE rate_id = $1 AND state = $2 ORDER BY chain_id, id`
+	if lock {
+		q = t.lock(q)
+	}
+	return sqlstore.All(ctx, t, "holds with rate "+rateID, scanHold, q, rateID, int(domain.HoldHeld))
+}
+
 // InsertHold stores a new hold and arms its expiry at its expire time, in the transaction.
 func (t Tx) InsertHold(ctx context.Context, h *domain.Hold) error {
 	const q = `INSERT INTO holds (` + holdColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,

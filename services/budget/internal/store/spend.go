@@ -211,6 +211,16 @@ func (t Tx) InsertCommitment(ctx context.Context, c *domain.Commitment) error {
 	return sqlstore.Exec(ctx, t, spendError("commitment "+c.ID), q, commitmentArgs(c)...)
 }
 
+// CommitmentsWithRate returns the open commitments converted with the exchange rate rateID,
+// ordered by chain and ID; lock says whether to lock them (after their chains).
+func (t Tx) CommitmentsWithRate(ctx context.Context, rateID string, lock bool) ([]*domain.Commitment, error) {
+	q := `SELECT ` + commitmentColumns + ` FROM commitments WHERE rate_id = $1 AND state = $2 ORDER BY chain_id, id`
+	if lock {
+		q = t.lock(q)
+	}
+	return sqlstore.All(ctx, t, "commitments with rate "+rateID, scanCommitment, q, rateID, int(domain.CommitmentOpen))
+}
+
 // UpdateCommitment replaces the stored commitment whose version is prevVersion with c.
 func (t Tx) UpdateCommitment(ctx context.Context, c *domain.Commitment, prevVersion int64) error {
 	const q = `UPDATE commitments SET budget_id = $2, chain_id = $3, line_id = $4, amount_minor = $5,

@@ -188,8 +188,10 @@ type BudgetServiceClient interface {
 	GetExchangeRate(ctx context.Context, in *GetExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
 	// Lists exchange rates.
 	ListExchangeRates(ctx context.Context, in *ListExchangeRatesRequest, opts ...grpc.CallOption) (*ListExchangeRatesResponse, error)
-	// Changes an exchange rate's `rate`. Amounts already converted keep the rate they used.
-	// Publishes `quarterdeck.budget.exchange_rate.updated`.
+	// Changes an exchange rate's `rate`. Actuals keep the rate they were converted with; open
+	// commitments and held holds converted with it are converted again, in the same transaction,
+	// each publishing `quarterdeck.budget.commitment.revalued` or `quarterdeck.budget.hold.revalued`,
+	// and their lines' alerts are evaluated. Publishes `quarterdeck.budget.exchange_rate.updated`.
 	UpdateExchangeRate(ctx context.Context, in *UpdateExchangeRateRequest, opts ...grpc.CallOption) (*ExchangeRate, error)
 	// Deletes an exchange rate. Publishes `quarterdeck.budget.exchange_rate.deleted`.
 	DeleteExchangeRate(ctx context.Context, in *DeleteExchangeRateRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
@@ -765,8 +767,10 @@ type BudgetServiceServer interface {
 	GetExchangeRate(context.Context, *GetExchangeRateRequest) (*ExchangeRate, error)
 	// Lists exchange rates.
 	ListExchangeRates(context.Context, *ListExchangeRatesRequest) (*ListExchangeRatesResponse, error)
-	// Changes an exchange rate's `rate`. Amounts already converted keep the rate they used.
-	// Publishes `quarterdeck.budget.exchange_rate.updated`.
+	// Changes an exchange rate's `rate`. Actuals keep the rate they were converted with; open
+	// commitments and held holds converted with it are converted again, in the same transaction,
+	// each publishing `quarterdeck.budget.commitment.revalued` or `quarterdeck.budget.hold.revalued`,
+	// and their lines' alerts are evaluated. Publishes `quarterdeck.budget.exchange_rate.updated`.
 	UpdateExchangeRate(context.Context, *UpdateExchangeRateRequest) (*ExchangeRate, error)
 	// Deletes an exchange rate. Publishes `quarterdeck.budget.exchange_rate.deleted`.
 	DeleteExchangeRate(context.Context, *DeleteExchangeRateRequest) (*emptypb.Empty, error)

@@ -1025,6 +1025,112 @@ func (x *CommitmentReleased) GetVersion() int64 {
 	return 0
 }
 
+// An open commitment in a foreign currency was converted again because the exchange rate it was
+// converted with was corrected (changed, or deleted and created again with another value). What
+// its actuals consumed stays consumed: the remaining amount is the new converted amount less that,
+// never below zero. The line's figures change with it, so the correction can raise
+// `line.threshold_crossed` and `line.overspent`, and under BLOCK the line's available amount,
+// which further commitments are checked against, is the revalued one.
+type CommitmentRevalued struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The commitment after the revaluation, with the corrected rate.
+	Commitment *Commitment `protobuf:"bytes,1,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	// The converted amount before the revaluation, in the budget's currency.
+	PreviousConvertedAmount *money.Money `protobuf:"bytes,2,opt,name=previous_converted_amount,json=previousConvertedAmount,proto3" json:"previous_converted_amount,omitempty"`
+	// The remaining amount before the revaluation, in the budget's currency.
+	PreviousRemainingAmount *money.Money `protobuf:"bytes,3,opt,name=previous_remaining_amount,json=previousRemainingAmount,proto3" json:"previous_remaining_amount,omitempty"`
+	// The rate's value before the correction.
+	PreviousRate string `protobuf:"bytes,4,opt,name=previous_rate,json=previousRate,proto3" json:"previous_rate,omitempty"`
+	// The corrected exchange rate, `exchangeRates/{exchange_rate}`.
+	ExchangeRate string `protobuf:"bytes,5,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// Whether the line's available amount is below zero after the revaluation: under BLOCK no
+	// further commitment, hold or transfer out of the line is accepted until money is added.
+	LineOverAvailable bool `protobuf:"varint,6,opt,name=line_over_available,json=lineOverAvailable,proto3" json:"line_over_available,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitmentRevalued) Reset() {
+	*x = CommitmentRevalued{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitmentRevalued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitmentRevalued) ProtoMessage() {}
+
+func (x *CommitmentRevalued) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitmentRevalued.ProtoReflect.Descriptor instead.
+func (*CommitmentRevalued) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommitmentRevalued) GetCommitment() *Commitment {
+	if x != nil {
+		return x.Commitment
+	}
+	return nil
+}
+
+func (x *CommitmentRevalued) GetPreviousConvertedAmount() *money.Money {
+	if x != nil {
+		return x.PreviousConvertedAmount
+	}
+	return nil
+}
+
+func (x *CommitmentRevalued) GetPreviousRemainingAmount() *money.Money {
+	if x != nil {
+		return x.PreviousRemainingAmount
+	}
+	return nil
+}
+
+func (x *CommitmentRevalued) GetPreviousRate() string {
+	if x != nil {
+		return x.PreviousRate
+	}
+	return ""
+}
+
+func (x *CommitmentRevalued) GetExchangeRate() string {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return ""
+}
+
+func (x *CommitmentRevalued) GetLineOverAvailable() bool {
+	if x != nil {
+		return x.LineOverAvailable
+	}
+	return false
+}
+
+func (x *CommitmentRevalued) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A hold was placed on a line.
 type HoldPlaced struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1038,7 +1144,7 @@ type HoldPlaced struct {
 
 func (x *HoldPlaced) Reset() {
 	*x = HoldPlaced{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1156,7 @@ func (x *HoldPlaced) String() string {
 func (*HoldPlaced) ProtoMessage() {}
 
 func (x *HoldPlaced) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1169,7 @@ func (x *HoldPlaced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldPlaced.ProtoReflect.Descriptor instead.
 func (*HoldPlaced) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HoldPlaced) GetHold() *Hold {
@@ -1097,7 +1203,7 @@ type HoldReleased struct {
 
 func (x *HoldReleased) Reset() {
 	*x = HoldReleased{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1215,7 @@ func (x *HoldReleased) String() string {
 func (*HoldReleased) ProtoMessage() {}
 
 func (x *HoldReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1228,7 @@ func (x *HoldReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldReleased.ProtoReflect.Descriptor instead.
 func (*HoldReleased) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HoldReleased) GetHold() *Hold {
@@ -1159,7 +1265,7 @@ type HoldExpired struct {
 
 func (x *HoldExpired) Reset() {
 	*x = HoldExpired{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1277,7 @@ func (x *HoldExpired) String() string {
 func (*HoldExpired) ProtoMessage() {}
 
 func (x *HoldExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1290,7 @@ func (x *HoldExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldExpired.ProtoReflect.Descriptor instead.
 func (*HoldExpired) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HoldExpired) GetHold() *Hold {
@@ -1195,6 +1301,98 @@ func (x *HoldExpired) GetHold() *Hold {
 }
 
 func (x *HoldExpired) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A held hold in a foreign currency was converted again because the exchange rate it was
+// converted with was corrected; the line's held figure changes with it (see CommitmentRevalued).
+type HoldRevalued struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hold after the revaluation, with the corrected rate.
+	Hold *Hold `protobuf:"bytes,1,opt,name=hold,proto3" json:"hold,omitempty"`
+	// The held amount before the revaluation, in the budget's currency.
+	PreviousHeldAmount *money.Money `protobuf:"bytes,2,opt,name=previous_held_amount,json=previousHeldAmount,proto3" json:"previous_held_amount,omitempty"`
+	// The rate's value before the correction.
+	PreviousRate string `protobuf:"bytes,3,opt,name=previous_rate,json=previousRate,proto3" json:"previous_rate,omitempty"`
+	// The corrected exchange rate, `exchangeRates/{exchange_rate}`.
+	ExchangeRate string `protobuf:"bytes,4,opt,name=exchange_rate,json=exchangeRate,proto3" json:"exchange_rate,omitempty"`
+	// Whether the line's available amount is below zero after the revaluation.
+	LineOverAvailable bool `protobuf:"varint,5,opt,name=line_over_available,json=lineOverAvailable,proto3" json:"line_over_available,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource and to drop stale ones.
+	Version       int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldRevalued) Reset() {
+	*x = HoldRevalued{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldRevalued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldRevalued) ProtoMessage() {}
+
+func (x *HoldRevalued) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldRevalued.ProtoReflect.Descriptor instead.
+func (*HoldRevalued) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *HoldRevalued) GetHold() *Hold {
+	if x != nil {
+		return x.Hold
+	}
+	return nil
+}
+
+func (x *HoldRevalued) GetPreviousHeldAmount() *money.Money {
+	if x != nil {
+		return x.PreviousHeldAmount
+	}
+	return nil
+}
+
+func (x *HoldRevalued) GetPreviousRate() string {
+	if x != nil {
+		return x.PreviousRate
+	}
+	return ""
+}
+
+func (x *HoldRevalued) GetExchangeRate() string {
+	if x != nil {
+		return x.ExchangeRate
+	}
+	return ""
+}
+
+func (x *HoldRevalued) GetLineOverAvailable() bool {
+	if x != nil {
+		return x.LineOverAvailable
+	}
+	return false
+}
+
+func (x *HoldRevalued) GetVersion() int64 {
 	if x != nil {
 		return x.Version
 	}
@@ -1214,7 +1412,7 @@ type TransferRequested struct {
 
 func (x *TransferRequested) Reset() {
 	*x = TransferRequested{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1424,7 @@ func (x *TransferRequested) String() string {
 func (*TransferRequested) ProtoMessage() {}
 
 func (x *TransferRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1437,7 @@ func (x *TransferRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequested.ProtoReflect.Descriptor instead.
 func (*TransferRequested) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TransferRequested) GetTransfer() *Transfer {
@@ -1269,7 +1467,7 @@ type TransferApproved struct {
 
 func (x *TransferApproved) Reset() {
 	*x = TransferApproved{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1479,7 @@ func (x *TransferApproved) String() string {
 func (*TransferApproved) ProtoMessage() {}
 
 func (x *TransferApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1492,7 @@ func (x *TransferApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferApproved.ProtoReflect.Descriptor instead.
 func (*TransferApproved) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TransferApproved) GetTransfer() *Transfer {
@@ -1324,7 +1522,7 @@ type TransferRejected struct {
 
 func (x *TransferRejected) Reset() {
 	*x = TransferRejected{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1534,7 @@ func (x *TransferRejected) String() string {
 func (*TransferRejected) ProtoMessage() {}
 
 func (x *TransferRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1547,7 @@ func (x *TransferRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRejected.ProtoReflect.Descriptor instead.
 func (*TransferRejected) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TransferRejected) GetTransfer() *Transfer {
@@ -1379,7 +1577,7 @@ type ExchangeRateCreated struct {
 
 func (x *ExchangeRateCreated) Reset() {
 	*x = ExchangeRateCreated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1589,7 @@ func (x *ExchangeRateCreated) String() string {
 func (*ExchangeRateCreated) ProtoMessage() {}
 
 func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1602,7 @@ func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateCreated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExchangeRateCreated) GetExchangeRate() *ExchangeRate {
@@ -1434,7 +1632,7 @@ type ExchangeRateUpdated struct {
 
 func (x *ExchangeRateUpdated) Reset() {
 	*x = ExchangeRateUpdated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1644,7 @@ func (x *ExchangeRateUpdated) String() string {
 func (*ExchangeRateUpdated) ProtoMessage() {}
 
 func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1657,7 @@ func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateUpdated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExchangeRateUpdated) GetExchangeRate() *ExchangeRate {
@@ -1489,7 +1687,7 @@ type ExchangeRateDeleted struct {
 
 func (x *ExchangeRateDeleted) Reset() {
 	*x = ExchangeRateDeleted{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1699,7 @@ func (x *ExchangeRateDeleted) String() string {
 func (*ExchangeRateDeleted) ProtoMessage() {}
 
 func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1712,7 @@ func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateDeleted.ProtoReflect.Descriptor instead.
 func (*ExchangeRateDeleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExchangeRateDeleted) GetExchangeRate() *ExchangeRate {
@@ -1554,7 +1752,7 @@ type LineThresholdCrossed struct {
 
 func (x *LineThresholdCrossed) Reset() {
 	*x = LineThresholdCrossed{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1764,7 @@ func (x *LineThresholdCrossed) String() string {
 func (*LineThresholdCrossed) ProtoMessage() {}
 
 func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1777,7 @@ func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineThresholdCrossed.ProtoReflect.Descriptor instead.
 func (*LineThresholdCrossed) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LineThresholdCrossed) GetLine() string {
@@ -1652,7 +1850,7 @@ type LineOverspent struct {
 
 func (x *LineOverspent) Reset() {
 	*x = LineOverspent{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1862,7 @@ func (x *LineOverspent) String() string {
 func (*LineOverspent) ProtoMessage() {}
 
 func (x *LineOverspent) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1875,7 @@ func (x *LineOverspent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineOverspent.ProtoReflect.Descriptor instead.
 func (*LineOverspent) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LineOverspent) GetLine() string {
@@ -1750,7 +1948,7 @@ type BudgetForecastOverPlan struct {
 
 func (x *BudgetForecastOverPlan) Reset() {
 	*x = BudgetForecastOverPlan{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1960,7 @@ func (x *BudgetForecastOverPlan) String() string {
 func (*BudgetForecastOverPlan) ProtoMessage() {}
 
 func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1973,7 @@ func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetForecastOverPlan.ProtoReflect.Descriptor instead.
 func (*BudgetForecastOverPlan) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BudgetForecastOverPlan) GetBudget() string {
@@ -1924,7 +2122,19 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\x06actual\x18\x03 \x01(\tR\x06actual\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
 	"\n" +
-	"commitment\x12\breleased\"k\n" +
+	"commitment\x12\breleased\"\xa7\x03\n" +
+	"\x12CommitmentRevalued\x12A\n" +
+	"\n" +
+	"commitment\x18\x01 \x01(\v2!.quarterdeck.budget.v1.CommitmentR\n" +
+	"commitment\x12N\n" +
+	"\x19previous_converted_amount\x18\x02 \x01(\v2\x12.google.type.MoneyR\x17previousConvertedAmount\x12N\n" +
+	"\x19previous_remaining_amount\x18\x03 \x01(\v2\x12.google.type.MoneyR\x17previousRemainingAmount\x12#\n" +
+	"\rprevious_rate\x18\x04 \x01(\tR\fpreviousRate\x12#\n" +
+	"\rexchange_rate\x18\x05 \x01(\tR\fexchangeRate\x12.\n" +
+	"\x13line_over_available\x18\x06 \x01(\bR\x11lineOverAvailable\x12\x18\n" +
+	"\aversion\x18\a \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
+	"\n" +
+	"commitment\x12\brevalued\"k\n" +
 	"\n" +
 	"HoldPlaced\x12/\n" +
 	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12\x18\n" +
@@ -1938,7 +2148,15 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\vHoldExpired\x12/\n" +
 	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x13\xc2\xf3\x18\x0f\n" +
-	"\x04hold\x12\aexpired\"\x85\x01\n" +
+	"\x04hold\x12\aexpired\"\xaf\x02\n" +
+	"\fHoldRevalued\x12/\n" +
+	"\x04hold\x18\x01 \x01(\v2\x1b.quarterdeck.budget.v1.HoldR\x04hold\x12D\n" +
+	"\x14previous_held_amount\x18\x02 \x01(\v2\x12.google.type.MoneyR\x12previousHeldAmount\x12#\n" +
+	"\rprevious_rate\x18\x03 \x01(\tR\fpreviousRate\x12#\n" +
+	"\rexchange_rate\x18\x04 \x01(\tR\fexchangeRate\x12.\n" +
+	"\x13line_over_available\x18\x05 \x01(\bR\x11lineOverAvailable\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\x03R\aversion:\x14\xc2\xf3\x18\x10\n" +
+	"\x04hold\x12\brevalued\"\x85\x01\n" +
 	"\x11TransferRequested\x12;\n" +
 	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
@@ -2004,7 +2222,7 @@ func file_quarterdeck_budget_v1_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_budget_v1_events_proto_rawDescData
 }
 
-var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
 	(*CostCenterCreated)(nil),      // 0: quarterdeck.budget.v1.CostCenterCreated
 	(*CostCenterUpdated)(nil),      // 1: quarterdeck.budget.v1.CostCenterUpdated
@@ -2023,77 +2241,84 @@ var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
 	(*ActualRecorded)(nil),         // 14: quarterdeck.budget.v1.ActualRecorded
 	(*CommitmentRecorded)(nil),     // 15: quarterdeck.budget.v1.CommitmentRecorded
 	(*CommitmentReleased)(nil),     // 16: quarterdeck.budget.v1.CommitmentReleased
-	(*HoldPlaced)(nil),             // 17: quarterdeck.budget.v1.HoldPlaced
-	(*HoldReleased)(nil),           // 18: quarterdeck.budget.v1.HoldReleased
-	(*HoldExpired)(nil),            // 19: quarterdeck.budget.v1.HoldExpired
-	(*TransferRequested)(nil),      // 20: quarterdeck.budget.v1.TransferRequested
-	(*TransferApproved)(nil),       // 21: quarterdeck.budget.v1.TransferApproved
-	(*TransferRejected)(nil),       // 22: quarterdeck.budget.v1.TransferRejected
-	(*ExchangeRateCreated)(nil),    // 23: quarterdeck.budget.v1.ExchangeRateCreated
-	(*ExchangeRateUpdated)(nil),    // 24: quarterdeck.budget.v1.ExchangeRateUpdated
-	(*ExchangeRateDeleted)(nil),    // 25: quarterdeck.budget.v1.ExchangeRateDeleted
-	(*LineThresholdCrossed)(nil),   // 26: quarterdeck.budget.v1.LineThresholdCrossed
-	(*LineOverspent)(nil),          // 27: quarterdeck.budget.v1.LineOverspent
-	(*BudgetForecastOverPlan)(nil), // 28: quarterdeck.budget.v1.BudgetForecastOverPlan
-	(*CostCenter)(nil),             // 29: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),  // 30: google.protobuf.FieldMask
-	(*Budget)(nil),                 // 31: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),             // 32: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                 // 33: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),             // 34: quarterdeck.budget.v1.Commitment
-	(*money.Money)(nil),            // 35: google.type.Money
-	(*Hold)(nil),                   // 36: quarterdeck.budget.v1.Hold
-	(*Transfer)(nil),               // 37: quarterdeck.budget.v1.Transfer
-	(*ExchangeRate)(nil),           // 38: quarterdeck.budget.v1.ExchangeRate
-	(*date.Date)(nil),              // 39: google.type.Date
-	(*timestamppb.Timestamp)(nil),  // 40: google.protobuf.Timestamp
+	(*CommitmentRevalued)(nil),     // 17: quarterdeck.budget.v1.CommitmentRevalued
+	(*HoldPlaced)(nil),             // 18: quarterdeck.budget.v1.HoldPlaced
+	(*HoldReleased)(nil),           // 19: quarterdeck.budget.v1.HoldReleased
+	(*HoldExpired)(nil),            // 20: quarterdeck.budget.v1.HoldExpired
+	(*HoldRevalued)(nil),           // 21: quarterdeck.budget.v1.HoldRevalued
+	(*TransferRequested)(nil),      // 22: quarterdeck.budget.v1.TransferRequested
+	(*TransferApproved)(nil),       // 23: quarterdeck.budget.v1.TransferApproved
+	(*TransferRejected)(nil),       // 24: quarterdeck.budget.v1.TransferRejected
+	(*ExchangeRateCreated)(nil),    // 25: quarterdeck.budget.v1.ExchangeRateCreated
+	(*ExchangeRateUpdated)(nil),    // 26: quarterdeck.budget.v1.ExchangeRateUpdated
+	(*ExchangeRateDeleted)(nil),    // 27: quarterdeck.budget.v1.ExchangeRateDeleted
+	(*LineThresholdCrossed)(nil),   // 28: quarterdeck.budget.v1.LineThresholdCrossed
+	(*LineOverspent)(nil),          // 29: quarterdeck.budget.v1.LineOverspent
+	(*BudgetForecastOverPlan)(nil), // 30: quarterdeck.budget.v1.BudgetForecastOverPlan
+	(*CostCenter)(nil),             // 31: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),  // 32: google.protobuf.FieldMask
+	(*Budget)(nil),                 // 33: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),             // 34: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                 // 35: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),             // 36: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),            // 37: google.type.Money
+	(*Hold)(nil),                   // 38: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),               // 39: quarterdeck.budget.v1.Transfer
+	(*ExchangeRate)(nil),           // 40: quarterdeck.budget.v1.ExchangeRate
+	(*date.Date)(nil),              // 41: google.type.Date
+	(*timestamppb.Timestamp)(nil),  // 42: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
-	29, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	29, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	30, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	29, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	31, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
-	30, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	31, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
-	31, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
-	32, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	32, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	30, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	32, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	33, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
-	34, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	34, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	35, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
-	36, // 21: quarterdeck.budget.v1.HoldPlaced.hold:type_name -> quarterdeck.budget.v1.Hold
-	36, // 22: quarterdeck.budget.v1.HoldReleased.hold:type_name -> quarterdeck.budget.v1.Hold
-	36, // 23: quarterdeck.budget.v1.HoldExpired.hold:type_name -> quarterdeck.budget.v1.Hold
-	37, // 24: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	37, // 25: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	37, // 26: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	38, // 27: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	38, // 28: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	38, // 29: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	35, // 30: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
-	35, // 31: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
-	35, // 32: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
-	35, // 33: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
-	35, // 34: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
-	35, // 35: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
-	35, // 36: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
-	39, // 37: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
-	40, // 38: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
-	40, // 39: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	31, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	31, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	32, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	31, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	33, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
+	32, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	33, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
+	33, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
+	34, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	34, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	32, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	34, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	35, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
+	36, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	36, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	37, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
+	36, // 21: quarterdeck.budget.v1.CommitmentRevalued.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	37, // 22: quarterdeck.budget.v1.CommitmentRevalued.previous_converted_amount:type_name -> google.type.Money
+	37, // 23: quarterdeck.budget.v1.CommitmentRevalued.previous_remaining_amount:type_name -> google.type.Money
+	38, // 24: quarterdeck.budget.v1.HoldPlaced.hold:type_name -> quarterdeck.budget.v1.Hold
+	38, // 25: quarterdeck.budget.v1.HoldReleased.hold:type_name -> quarterdeck.budget.v1.Hold
+	38, // 26: quarterdeck.budget.v1.HoldExpired.hold:type_name -> quarterdeck.budget.v1.Hold
+	38, // 27: quarterdeck.budget.v1.HoldRevalued.hold:type_name -> quarterdeck.budget.v1.Hold
+	37, // 28: quarterdeck.budget.v1.HoldRevalued.previous_held_amount:type_name -> google.type.Money
+	39, // 29: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	39, // 30: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	39, // 31: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	40, // 32: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	40, // 33: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	40, // 34: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	37, // 35: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
+	37, // 36: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
+	37, // 37: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
+	37, // 38: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
+	37, // 39: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
+	37, // 40: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
+	37, // 41: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
+	41, // 42: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
+	42, // 43: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
+	42, // 44: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_events_proto_init() }
@@ -2114,7 +2339,7 @@ func file_quarterdeck_budget_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_events_proto_rawDesc), len(file_quarterdeck_budget_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

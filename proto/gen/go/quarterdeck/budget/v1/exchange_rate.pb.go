@@ -27,8 +27,11 @@ const (
 // An ExchangeRate converts one currency into another for a calendar month: amounts booked in that
 // month in the source currency are converted into a budget's currency with it. Only the direct
 // pair is used (never the inverse or a cross rate), and a missing rate fails the call with
-// FAILED_PRECONDITION, reason `EXCHANGE_RATE_MISSING`. An amount keeps the rate it was converted
-// with: changing a rate later does not change recorded amounts.
+// FAILED_PRECONDITION, reason `EXCHANGE_RATE_MISSING`. An actual keeps the rate it was converted
+// with: it records money already spent. Open commitments and held holds are estimates of money to
+// come, so correcting a rate (changing it, or deleting it and creating it again with another
+// value) converts them again, each with a `commitment.revalued` or `hold.revalued` event, and the
+// lines' figures and alerts follow.
 type ExchangeRate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `exchangeRates/{month}-{source}-{target}` in lower case, e.g.
