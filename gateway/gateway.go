@@ -64,11 +64,24 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 // etag, or the etag of the resource an update carries, unless the body sets a different one (400).
 const HeaderIfMatch = "If-Match"
 
-// registrars maps each domain to the function that mounts its REST API on a mux.
+// registrars maps each domain to the function that mounts its REST API on a mux: the APIs of
+// every gRPC service the domain's binary serves (risk serves RiskService and IncidentService).
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 	"budget":  budgetv1.RegisterBudgetServiceHandler,
 	"vendors": vendorsv1.RegisterVendorsServiceHandler,
-	"risk":    riskv1.RegisterRiskServiceHandler,
+	"risk":    mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler),
+}
+
+// mountAll mounts the REST APIs of several gRPC services served over one connection.
+func mountAll(fs ...func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error) func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+		for _, f := range fs {
+			if err := f(ctx, mux, conn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // Domains lists the domains whose REST API the gateway serves.

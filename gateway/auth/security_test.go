@@ -576,6 +576,12 @@ var endpoints = []endpoint{
 	{"POST", "/v1/risks/nothere:assess", `{"inherent":{"likelihood":3,"impact":4},"reason":"scoped"}`, "risk.write"},
 	{"PATCH", "/v1/riskAppetite", `{"defaultLevel":"HIGH"}`, "risk.approve"},
 	{"POST", "/v1/risks/nothere/acceptances/nothere:approve", `{}`, "risk.approve"},
+	{"GET", "/v1/incidents", "", "incidents.read"},
+	{"GET", "/v1/incidents/nothere/postmortem", "", "incidents.read"},
+	{"POST", "/v1/incidents", `{"title":"Scoped","type":"OUTAGE","severity":"SEV3"}`, "incidents.write"},
+	{"POST", "/v1/incidents/nothere:acknowledge", `{}`, "incidents.write"},
+	{"POST", "/v1/incidents/nothere:close", `{}`, "incidents.manage"},
+	{"POST", "/v1/incidents/nothere/postmortem:publish", `{}`, "incidents.manage"},
 }
 
 // grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
@@ -663,7 +669,8 @@ var grpcCalls = allMethods([]grpcCall{
 	}},
 }, budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService"),
 	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
-	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"))
+	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"),
+	riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"))
 
 // allMethods adds to calls every method of the services sds that calls does not list, each
 // called with an empty request and needing the scopes its policy declares: authorization comes

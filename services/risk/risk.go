@@ -1,7 +1,8 @@
 // Package risk is the risk service — the risk register a CIO reports to the board: the risk
 // matrix and appetite, risks with their scores, score history, treatment and review, mitigation
-// actions and acceptances, the heat map and the register report — packaged for the host that
-// runs it, in its own process or inside the standalone binary. Incidents join it later.
+// actions and acceptances, the heat map and the register report — and incident handling
+// (IncidentService), packaged for the host that runs it, in its own process or inside the
+// standalone binary.
 package risk
 
 import (
@@ -87,10 +88,12 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 	return host.Service{
 		Domain:     Domain,
 		Migrations: store.Migrations.For,
-		Names:      []string{riskv1.RiskService_ServiceDesc.ServiceName},
+		Names:      []string{riskv1.RiskService_ServiceDesc.ServiceName, riskv1.IncidentService_ServiceDesc.ServiceName},
 		Settings:   cfg,
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
-			riskv1.RegisterRiskServiceServer(r, newServer(deps))
+			srv := newServer(deps)
+			riskv1.RegisterRiskServiceServer(r, srv)
+			riskv1.RegisterIncidentServiceServer(r, srv.Incidents())
 			return nil
 		},
 		// The reactions to other services' events (server.Reactions): a consumer per reaction.
