@@ -5,6 +5,8 @@
 package vendors
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -13,8 +15,10 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
 )
@@ -126,6 +130,17 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			vendorsv1.RegisterVendorsServiceServer(r, newServer(deps))
 			return nil
+		},
+		// The risk service's incident events: the incidents attributed to vendors, counted in
+		// their scorecards and checked against their contracts' service levels
+		// (server.ApplyIncidentEvent).
+		Consumers: func(deps host.Deps) []consumer.Spec {
+			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
+			c := server.IncidentsConsumer
+			return []consumer.Spec{{Name: c.Name, Domain: c.Domain, Subjects: []string{c.Subject},
+				Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+					return srv.ApplyIncidentEvent(ctx, store.Join(db.Tx(tx)), ev)
+				}}}
 		},
 		// The handlers of the service's due items, by kind: contract renewals, expiries and
 		// notice reminders, attestation expiry reminders, assessments falling due. Each resource

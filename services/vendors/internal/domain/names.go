@@ -17,4 +17,6 @@ const (
 	// The last segment of a scorecard's name is its calendar quarter, e.g. 2026-Q4.
 	ScorecardPattern  names.Pattern = "vendors/{vendor}/scorecards/{scorecard}"
 	EvaluationPattern names.Pattern = "evaluations/{evaluation}"
+	// An SLA breach is found from the risk service's incident events (Incident).
+	SLABreachPattern names.Pattern = "vendors/{vendor}/slaBreaches/{sla_breach}"
 )

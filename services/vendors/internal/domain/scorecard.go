@@ -133,8 +133,9 @@ type ScorecardInputs struct {
 	// Attestations is the worst status of the vendor's attestations on the reference day.
 	Attestations AttestationsStatus
 	// IncidentCount and SLABreachCount are the incidents and SLA breaches attributed to the
-	// vendor in the quarter. Nothing reports them yet: they are 0.
+	// vendor in the quarter, and Incidents what they count.
 	IncidentCount, SLABreachCount int32
+	Incidents                     IncidentFigures
 }
 
 // SpendRatio is spend in percent of contract value in one currency.
@@ -189,8 +190,8 @@ func share(weight, num, den int32) int32 {
 //   - spend: the highest spend ratio of any currency up to 100 % earns the full weight, above
 //     100 % and up to 110 % half, above 110 % none; no spend earns the full weight, spend in a
 //     currency without contract value none;
-//   - incidents and sla: the full weight while no incident is reported (nothing reports them
-//     yet), each incident or breach otherwise costing the whole component.
+//   - incidents and sla: the full weight without an incident (a breach) in the quarter, none
+//     with one or more.
 //
 // Points are rounded half to even; the score is 100 × Σ points / Σ weights, rounded half to even.
 func NewScorecard(vendorID string, q Quarter, in ScorecardInputs, w ScorecardWeights) *Scorecard {
@@ -226,12 +227,12 @@ func NewScorecard(vendorID string, q Quarter, in ScorecardInputs, w ScorecardWei
 	desc, num, den := spendShare(in.Spend, s.SpendRatios)
 	add(CriterionSpend, w.Spend, desc, num, den)
 	if in.IncidentCount == 0 {
-		add(CriterionIncidents, w.Incidents, "0 incidents (no incident data yet)", 1, 1)
+		add(CriterionIncidents, w.Incidents, "0 incidents", 1, 1)
 	} else {
 		add(CriterionIncidents, w.Incidents, fmt.Sprintf("%d incidents", in.IncidentCount), 0, 1)
 	}
 	if in.SLABreachCount == 0 {
-		add(CriterionSLA, w.SLA, "0 SLA breaches (no incident data yet)", 1, 1)
+		add(CriterionSLA, w.SLA, "0 SLA breaches", 1, 1)
 	} else {
 		add(CriterionSLA, w.SLA, fmt.Sprintf("%d SLA breaches", in.SLABreachCount), 0, 1)
 	}

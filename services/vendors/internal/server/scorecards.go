@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	moneypb "google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
@@ -15,9 +16,8 @@ import (
 )
 
 // Scorecards are computed on read from the vendor's invoices, contracts, assessments and
-// attestations; nothing about them is stored. Incidents and SLA breaches have no source yet (the
-// incident service that will report them does not exist): they count 0 and earn their full
-// weight, as the API says.
+// attestations, and from the incidents and SLA breaches the service keeps from the risk
+// service's incident events (incidents.go); nothing about a scorecard itself is stored.
 
 // scorecardSource is what a vendor's scorecards are computed from, read once for a Get or a
 // List.
@@ -28,6 +28,8 @@ type scorecardSource struct {
 	assessments []*domain.Assessment
 	// attestations is the worst status of the vendor's attestations on a day.
 	attestations func(day domain.Date) domain.AttestationsStatus
+	incidents    []*domain.Incident
+	breaches     []domain.SLABreach
 }
 
 // scorecardSource reads what the vendor's scorecards are computed from; VENDOR_NOT_FOUND naming
@@ -50,26 +52,38 @@ func (s *Server) scorecardSource(ctx context.Context, vendorID string) (*scoreca
 	if src.attestations, err = s.attestationsStatus(ctx, vendorID); err != nil {
 		return nil, err
 	}
+	if src.incidents, err = s.store.VendorIncidents(ctx, vendorID); err != nil {
+		return nil, err
+	}
+	if src.breaches, err = s.store.VendorSLABreaches(ctx, vendorID); err != nil {
+		return nil, err
+	}
 	return src, nil
 }
 
-// active reports whether the vendor had an invoice dated in quarter q or a contract in force in
-// it: the quarters ListScorecards lists.
+// active reports whether the vendor had an invoice dated in quarter q, a contract in force, an
+// incident or an SLA breach in it: the quarters ListScorecards lists.
 func (src *scorecardSource) active(q domain.Quarter) bool {
 	return slices.ContainsFunc(src.invoices, func(t domain.InvoiceMonthTotal) bool {
 		return domain.QuarterOf(domain.Date{Year: t.Month.Year, Month: t.Month.Month, Day: 1}) == q
-	}) || slices.ContainsFunc(src.contracts, func(c *domain.Contract) bool { return domain.ContractInForce(c, q) })
+	}) || slices.ContainsFunc(src.contracts, func(c *domain.Contract) bool { return domain.ContractInForce(c, q) }) ||
+		slices.ContainsFunc(src.incidents, func(i *domain.Incident) bool { return i.Quarter() == q }) ||
+		slices.ContainsFunc(src.breaches, func(b domain.SLABreach) bool { return b.Quarter() == q })
 }
 
 // scorecard computes the vendor's scorecard of quarter q on today.
 func (s *Server) scorecard(src *scorecardSource, q domain.Quarter, today domain.Date) *domain.Scorecard {
 	day := domain.ScorecardDay(q, today)
 	w := s.cfg.ScorecardWeights
+	inc := domain.QuarterIncidents(src.incidents, src.breaches, q)
 	return domain.NewScorecard(src.vendor.ID, q, domain.ScorecardInputs{
-		Spend:         domain.QuarterSpend(src.invoices, q),
-		ContractValue: domain.QuarterContractValue(src.contracts, q),
-		RiskRating:    domain.RatingOn(src.assessments, day),
-		Attestations:  src.attestations(day),
+		Spend:          domain.QuarterSpend(src.invoices, q),
+		ContractValue:  domain.QuarterContractValue(src.contracts, q),
+		RiskRating:     domain.RatingOn(src.assessments, day),
+		Attestations:   src.attestations(day),
+		IncidentCount:  inc.Count(),
+		SLABreachCount: int32(len(inc.Breaches)),
+		Incidents:      inc,
 	}, domain.ScorecardWeights{Assessment: int32(w.Assessment), Attestations: int32(w.Attestations),
 		Spend: int32(w.Spend), Incidents: int32(w.Incidents), SLA: int32(w.SLA)})
 }
@@ -95,7 +109,23 @@ func scorecardToProto(sc *domain.Scorecard) *vendorsv1.Scorecard {
 		pb.Components = append(pb.Components, &vendorsv1.ScorecardComponent{Criterion: c.Criterion, Weight: c.Weight,
 			ValueDescription: c.ValueDescription, Points: c.Points, MaxPoints: c.MaxPoints})
 	}
+	for _, c := range sc.Incidents.BySeverity {
+		pb.IncidentsBySeverity = append(pb.IncidentsBySeverity, &vendorsv1.SeverityCount{
+			Severity: vendorsv1.ResponseTarget_Severity(c.Severity), Count: c.Count})
+	}
+	for _, b := range sc.Incidents.Breaches {
+		pb.SlaBreaches = append(pb.SlaBreaches, slaBreachToProto(b))
+	}
 	return pb
+}
+
+// slaBreachToProto is b as the API shows it.
+func slaBreachToProto(b domain.SLABreach) *vendorsv1.SlaBreach {
+	return &vendorsv1.SlaBreach{
+		Name: b.Name(), Contract: domain.ContractPattern.Format(b.VendorID, b.ContractID), ServiceLevel: b.ServiceLevel,
+		Kind: vendorsv1.SlaBreach_Kind(b.Kind), Incident: b.Incident, Severity: vendorsv1.ResponseTarget_Severity(b.Severity),
+		Period: b.Period, Target: b.Target, Measured: b.Measured, BreachTime: timestamppb.New(b.BreachTime),
+	}
 }
 
 func amountsPB(as []money.Amount) []*moneypb.Money {

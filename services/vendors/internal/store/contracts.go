@@ -253,7 +253,7 @@ func (r reader) ContractItem(ctx context.Context, name, kind string) (scheduler.
 
 // VendorContracts returns every contract of the vendor, in ID order: what the vendor's
 // scorecards compute the contract value of a quarter from.
-func (s Store) VendorContracts(ctx context.Context, vendorID string) ([]*domain.Contract, error) {
+func (r reader) VendorContracts(ctx context.Context, vendorID string) ([]*domain.Contract, error) {
 	const q = `SELECT ` + contractColumns + ` FROM contracts WHERE vendor_id = $1 ORDER BY id`
-	return sqlstore.All(ctx, s.q, "contracts of vendor "+vendorID, scanContract, q, vendorID)
+	return sqlstore.All(ctx, r.q, "contracts of vendor "+vendorID, scanContract, q, vendorID)
 }

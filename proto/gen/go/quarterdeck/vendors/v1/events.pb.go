@@ -586,6 +586,80 @@ func (x *VendorAttestationExpiring) GetVersion() int64 {
 	return 0
 }
 
+// An incident attributed to the vendor broke a service level of one of its contracts (see
+// SlaBreach). Published once per breach, with the breach's name as its resource.
+type VendorSlaBreached struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The breach.
+	SlaBreach *SlaBreach `protobuf:"bytes,1,opt,name=sla_breach,json=slaBreach,proto3" json:"sla_breach,omitempty"`
+	// The vendor, `vendors/{vendor}`.
+	Vendor string `protobuf:"bytes,2,opt,name=vendor,proto3" json:"vendor,omitempty"`
+	// The scorecard the breach counts in, `vendors/{vendor}/scorecards/{YYYY-Qn}`.
+	Scorecard string `protobuf:"bytes,3,opt,name=scorecard,proto3" json:"scorecard,omitempty"`
+	// The breach's version: always 1, as a breach never changes.
+	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VendorSlaBreached) Reset() {
+	*x = VendorSlaBreached{}
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VendorSlaBreached) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VendorSlaBreached) ProtoMessage() {}
+
+func (x *VendorSlaBreached) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VendorSlaBreached.ProtoReflect.Descriptor instead.
+func (*VendorSlaBreached) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VendorSlaBreached) GetSlaBreach() *SlaBreach {
+	if x != nil {
+		return x.SlaBreach
+	}
+	return nil
+}
+
+func (x *VendorSlaBreached) GetVendor() string {
+	if x != nil {
+		return x.Vendor
+	}
+	return ""
+}
+
+func (x *VendorSlaBreached) GetScorecard() string {
+	if x != nil {
+		return x.Scorecard
+	}
+	return ""
+}
+
+func (x *VendorSlaBreached) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // An attestation of a vendor was recorded.
 type AttestationRecorded struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -600,7 +674,7 @@ type AttestationRecorded struct {
 
 func (x *AttestationRecorded) Reset() {
 	*x = AttestationRecorded{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +686,7 @@ func (x *AttestationRecorded) String() string {
 func (*AttestationRecorded) ProtoMessage() {}
 
 func (x *AttestationRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +699,7 @@ func (x *AttestationRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestationRecorded.ProtoReflect.Descriptor instead.
 func (*AttestationRecorded) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AttestationRecorded) GetAttestation() *Attestation {
@@ -658,7 +732,7 @@ type AttestationUpdated struct {
 
 func (x *AttestationUpdated) Reset() {
 	*x = AttestationUpdated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +744,7 @@ func (x *AttestationUpdated) String() string {
 func (*AttestationUpdated) ProtoMessage() {}
 
 func (x *AttestationUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +757,7 @@ func (x *AttestationUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestationUpdated.ProtoReflect.Descriptor instead.
 func (*AttestationUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AttestationUpdated) GetAttestation() *Attestation {
@@ -721,7 +795,7 @@ type AttestationDeleted struct {
 
 func (x *AttestationDeleted) Reset() {
 	*x = AttestationDeleted{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +807,7 @@ func (x *AttestationDeleted) String() string {
 func (*AttestationDeleted) ProtoMessage() {}
 
 func (x *AttestationDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +820,7 @@ func (x *AttestationDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttestationDeleted.ProtoReflect.Descriptor instead.
 func (*AttestationDeleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AttestationDeleted) GetAttestation() *Attestation {
@@ -778,7 +852,7 @@ type ContractCreated struct {
 
 func (x *ContractCreated) Reset() {
 	*x = ContractCreated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[12]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +864,7 @@ func (x *ContractCreated) String() string {
 func (*ContractCreated) ProtoMessage() {}
 
 func (x *ContractCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[12]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +877,7 @@ func (x *ContractCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractCreated.ProtoReflect.Descriptor instead.
 func (*ContractCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ContractCreated) GetContract() *Contract {
@@ -836,7 +910,7 @@ type ContractUpdated struct {
 
 func (x *ContractUpdated) Reset() {
 	*x = ContractUpdated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[13]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +922,7 @@ func (x *ContractUpdated) String() string {
 func (*ContractUpdated) ProtoMessage() {}
 
 func (x *ContractUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[13]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +935,7 @@ func (x *ContractUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractUpdated.ProtoReflect.Descriptor instead.
 func (*ContractUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ContractUpdated) GetContract() *Contract {
@@ -899,7 +973,7 @@ type ContractDeleted struct {
 
 func (x *ContractDeleted) Reset() {
 	*x = ContractDeleted{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[14]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +985,7 @@ func (x *ContractDeleted) String() string {
 func (*ContractDeleted) ProtoMessage() {}
 
 func (x *ContractDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[14]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +998,7 @@ func (x *ContractDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractDeleted.ProtoReflect.Descriptor instead.
 func (*ContractDeleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ContractDeleted) GetContract() *Contract {
@@ -955,7 +1029,7 @@ type ContractSubmitted struct {
 
 func (x *ContractSubmitted) Reset() {
 	*x = ContractSubmitted{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[15]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1041,7 @@ func (x *ContractSubmitted) String() string {
 func (*ContractSubmitted) ProtoMessage() {}
 
 func (x *ContractSubmitted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[15]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1054,7 @@ func (x *ContractSubmitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractSubmitted.ProtoReflect.Descriptor instead.
 func (*ContractSubmitted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ContractSubmitted) GetContract() *Contract {
@@ -1011,7 +1085,7 @@ type ContractRejected struct {
 
 func (x *ContractRejected) Reset() {
 	*x = ContractRejected{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[16]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1097,7 @@ func (x *ContractRejected) String() string {
 func (*ContractRejected) ProtoMessage() {}
 
 func (x *ContractRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[16]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1110,7 @@ func (x *ContractRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractRejected.ProtoReflect.Descriptor instead.
 func (*ContractRejected) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ContractRejected) GetContract() *Contract {
@@ -1079,7 +1153,7 @@ type ContractActivated struct {
 
 func (x *ContractActivated) Reset() {
 	*x = ContractActivated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1165,7 @@ func (x *ContractActivated) String() string {
 func (*ContractActivated) ProtoMessage() {}
 
 func (x *ContractActivated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[17]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1178,7 @@ func (x *ContractActivated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractActivated.ProtoReflect.Descriptor instead.
 func (*ContractActivated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ContractActivated) GetContract() *Contract {
@@ -1175,7 +1249,7 @@ type ContractTerminated struct {
 
 func (x *ContractTerminated) Reset() {
 	*x = ContractTerminated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1261,7 @@ func (x *ContractTerminated) String() string {
 func (*ContractTerminated) ProtoMessage() {}
 
 func (x *ContractTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[18]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1274,7 @@ func (x *ContractTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractTerminated.ProtoReflect.Descriptor instead.
 func (*ContractTerminated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ContractTerminated) GetContract() *Contract {
@@ -1255,7 +1329,7 @@ type ContractExpired struct {
 
 func (x *ContractExpired) Reset() {
 	*x = ContractExpired{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1341,7 @@ func (x *ContractExpired) String() string {
 func (*ContractExpired) ProtoMessage() {}
 
 func (x *ContractExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[19]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1354,7 @@ func (x *ContractExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractExpired.ProtoReflect.Descriptor instead.
 func (*ContractExpired) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{19}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ContractExpired) GetContract() *Contract {
@@ -1358,7 +1432,7 @@ type ContractAutoRenewed struct {
 
 func (x *ContractAutoRenewed) Reset() {
 	*x = ContractAutoRenewed{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1444,7 @@ func (x *ContractAutoRenewed) String() string {
 func (*ContractAutoRenewed) ProtoMessage() {}
 
 func (x *ContractAutoRenewed) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[20]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1457,7 @@ func (x *ContractAutoRenewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractAutoRenewed.ProtoReflect.Descriptor instead.
 func (*ContractAutoRenewed) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ContractAutoRenewed) GetContract() *Contract {
@@ -1471,7 +1545,7 @@ type ContractNoticeWindowOpened struct {
 
 func (x *ContractNoticeWindowOpened) Reset() {
 	*x = ContractNoticeWindowOpened{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1557,7 @@ func (x *ContractNoticeWindowOpened) String() string {
 func (*ContractNoticeWindowOpened) ProtoMessage() {}
 
 func (x *ContractNoticeWindowOpened) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[21]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1570,7 @@ func (x *ContractNoticeWindowOpened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractNoticeWindowOpened.ProtoReflect.Descriptor instead.
 func (*ContractNoticeWindowOpened) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ContractNoticeWindowOpened) GetContract() *Contract {
@@ -1556,7 +1630,7 @@ type ContractCancelByMissed struct {
 
 func (x *ContractCancelByMissed) Reset() {
 	*x = ContractCancelByMissed{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1642,7 @@ func (x *ContractCancelByMissed) String() string {
 func (*ContractCancelByMissed) ProtoMessage() {}
 
 func (x *ContractCancelByMissed) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1655,7 @@ func (x *ContractCancelByMissed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractCancelByMissed.ProtoReflect.Descriptor instead.
 func (*ContractCancelByMissed) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContractCancelByMissed) GetContract() *Contract {
@@ -1639,7 +1713,7 @@ type InvoiceRecorded struct {
 
 func (x *InvoiceRecorded) Reset() {
 	*x = InvoiceRecorded{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1725,7 @@ func (x *InvoiceRecorded) String() string {
 func (*InvoiceRecorded) ProtoMessage() {}
 
 func (x *InvoiceRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1738,7 @@ func (x *InvoiceRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceRecorded.ProtoReflect.Descriptor instead.
 func (*InvoiceRecorded) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *InvoiceRecorded) GetInvoice() *Invoice {
@@ -1716,7 +1790,7 @@ type AssessmentStarted struct {
 
 func (x *AssessmentStarted) Reset() {
 	*x = AssessmentStarted{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1802,7 @@ func (x *AssessmentStarted) String() string {
 func (*AssessmentStarted) ProtoMessage() {}
 
 func (x *AssessmentStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1815,7 @@ func (x *AssessmentStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentStarted.ProtoReflect.Descriptor instead.
 func (*AssessmentStarted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AssessmentStarted) GetAssessment() *Assessment {
@@ -1779,7 +1853,7 @@ type AssessmentCompleted struct {
 
 func (x *AssessmentCompleted) Reset() {
 	*x = AssessmentCompleted{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1865,7 @@ func (x *AssessmentCompleted) String() string {
 func (*AssessmentCompleted) ProtoMessage() {}
 
 func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1878,7 @@ func (x *AssessmentCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentCompleted.ProtoReflect.Descriptor instead.
 func (*AssessmentCompleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AssessmentCompleted) GetAssessment() *Assessment {
@@ -1856,7 +1930,7 @@ type AssessmentCancelled struct {
 
 func (x *AssessmentCancelled) Reset() {
 	*x = AssessmentCancelled{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1942,7 @@ func (x *AssessmentCancelled) String() string {
 func (*AssessmentCancelled) ProtoMessage() {}
 
 func (x *AssessmentCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1955,7 @@ func (x *AssessmentCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentCancelled.ProtoReflect.Descriptor instead.
 func (*AssessmentCancelled) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AssessmentCancelled) GetAssessment() *Assessment {
@@ -1924,7 +1998,7 @@ type AssessmentDue struct {
 
 func (x *AssessmentDue) Reset() {
 	*x = AssessmentDue{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2010,7 @@ func (x *AssessmentDue) String() string {
 func (*AssessmentDue) ProtoMessage() {}
 
 func (x *AssessmentDue) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2023,7 @@ func (x *AssessmentDue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessmentDue.ProtoReflect.Descriptor instead.
 func (*AssessmentDue) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AssessmentDue) GetAssessment() *Assessment {
@@ -2015,7 +2089,7 @@ type EvaluationCreated struct {
 
 func (x *EvaluationCreated) Reset() {
 	*x = EvaluationCreated{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2101,7 @@ func (x *EvaluationCreated) String() string {
 func (*EvaluationCreated) ProtoMessage() {}
 
 func (x *EvaluationCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2114,7 @@ func (x *EvaluationCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluationCreated.ProtoReflect.Descriptor instead.
 func (*EvaluationCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EvaluationCreated) GetEvaluation() *Evaluation {
@@ -2071,7 +2145,7 @@ type EvaluationDecided struct {
 
 func (x *EvaluationDecided) Reset() {
 	*x = EvaluationDecided{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[29]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2157,7 @@ func (x *EvaluationDecided) String() string {
 func (*EvaluationDecided) ProtoMessage() {}
 
 func (x *EvaluationDecided) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[29]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2170,7 @@ func (x *EvaluationDecided) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluationDecided.ProtoReflect.Descriptor instead.
 func (*EvaluationDecided) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EvaluationDecided) GetEvaluation() *Evaluation {
@@ -2127,7 +2201,7 @@ type EvaluationCancelled struct {
 
 func (x *EvaluationCancelled) Reset() {
 	*x = EvaluationCancelled{}
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[30]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2139,7 +2213,7 @@ func (x *EvaluationCancelled) String() string {
 func (*EvaluationCancelled) ProtoMessage() {}
 
 func (x *EvaluationCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[30]
+	mi := &file_quarterdeck_vendors_v1_events_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2152,7 +2226,7 @@ func (x *EvaluationCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluationCancelled.ProtoReflect.Descriptor instead.
 func (*EvaluationCancelled) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{30}
+	return file_quarterdeck_vendors_v1_events_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EvaluationCancelled) GetEvaluation() *Evaluation {
@@ -2173,7 +2247,7 @@ var File_quarterdeck_vendors_v1_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_vendors_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"#quarterdeck/vendors/v1/events.proto\x12\x16quarterdeck.vendors.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/event/v1/event.proto\x1a'quarterdeck/vendors/v1/assessment.proto\x1a(quarterdeck/vendors/v1/attestation.proto\x1a%quarterdeck/vendors/v1/contract.proto\x1a'quarterdeck/vendors/v1/evaluation.proto\x1a$quarterdeck/vendors/v1/invoice.proto\x1a#quarterdeck/vendors/v1/vendor.proto\"x\n" +
+	"#quarterdeck/vendors/v1/events.proto\x12\x16quarterdeck.vendors.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/event/v1/event.proto\x1a'quarterdeck/vendors/v1/assessment.proto\x1a(quarterdeck/vendors/v1/attestation.proto\x1a%quarterdeck/vendors/v1/contract.proto\x1a'quarterdeck/vendors/v1/evaluation.proto\x1a$quarterdeck/vendors/v1/invoice.proto\x1a&quarterdeck/vendors/v1/scorecard.proto\x1a#quarterdeck/vendors/v1/vendor.proto\"x\n" +
 	"\rVendorCreated\x126\n" +
 	"\x06vendor\x18\x01 \x01(\v2\x1e.quarterdeck.vendors.v1.VendorR\x06vendor\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
@@ -2219,7 +2293,14 @@ const file_quarterdeck_vendors_v1_events_proto_rawDesc = "" +
 	"\bdue_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x127\n" +
 	"\tfire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x18\n" +
 	"\aversion\x18\a \x01(\x03R\aversion:\"\xc2\xf3\x18\x1e\n" +
-	"\x06vendor\x12\x14attestation_expiring\"\x93\x01\n" +
+	"\x06vendor\x12\x14attestation_expiring\"\xc1\x01\n" +
+	"\x11VendorSlaBreached\x12@\n" +
+	"\n" +
+	"sla_breach\x18\x01 \x01(\v2!.quarterdeck.vendors.v1.SlaBreachR\tslaBreach\x12\x16\n" +
+	"\x06vendor\x18\x02 \x01(\tR\x06vendor\x12\x1c\n" +
+	"\tscorecard\x18\x03 \x01(\tR\tscorecard\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
+	"\x06vendor\x12\fsla_breached\"\x93\x01\n" +
 	"\x13AttestationRecorded\x12E\n" +
 	"\vattestation\x18\x01 \x01(\v2#.quarterdeck.vendors.v1.AttestationR\vattestation\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x1b\xc2\xf3\x18\x17\n" +
@@ -2391,7 +2472,7 @@ func file_quarterdeck_vendors_v1_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_vendors_v1_events_proto_rawDescData
 }
 
-var file_quarterdeck_vendors_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_quarterdeck_vendors_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_quarterdeck_vendors_v1_events_proto_goTypes = []any{
 	(*VendorCreated)(nil),              // 0: quarterdeck.vendors.v1.VendorCreated
 	(*VendorUpdated)(nil),              // 1: quarterdeck.vendors.v1.VendorUpdated
@@ -2402,106 +2483,109 @@ var file_quarterdeck_vendors_v1_events_proto_goTypes = []any{
 	(*VendorOffboarded)(nil),           // 6: quarterdeck.vendors.v1.VendorOffboarded
 	(*VendorDeleted)(nil),              // 7: quarterdeck.vendors.v1.VendorDeleted
 	(*VendorAttestationExpiring)(nil),  // 8: quarterdeck.vendors.v1.VendorAttestationExpiring
-	(*AttestationRecorded)(nil),        // 9: quarterdeck.vendors.v1.AttestationRecorded
-	(*AttestationUpdated)(nil),         // 10: quarterdeck.vendors.v1.AttestationUpdated
-	(*AttestationDeleted)(nil),         // 11: quarterdeck.vendors.v1.AttestationDeleted
-	(*ContractCreated)(nil),            // 12: quarterdeck.vendors.v1.ContractCreated
-	(*ContractUpdated)(nil),            // 13: quarterdeck.vendors.v1.ContractUpdated
-	(*ContractDeleted)(nil),            // 14: quarterdeck.vendors.v1.ContractDeleted
-	(*ContractSubmitted)(nil),          // 15: quarterdeck.vendors.v1.ContractSubmitted
-	(*ContractRejected)(nil),           // 16: quarterdeck.vendors.v1.ContractRejected
-	(*ContractActivated)(nil),          // 17: quarterdeck.vendors.v1.ContractActivated
-	(*ContractTerminated)(nil),         // 18: quarterdeck.vendors.v1.ContractTerminated
-	(*ContractExpired)(nil),            // 19: quarterdeck.vendors.v1.ContractExpired
-	(*ContractAutoRenewed)(nil),        // 20: quarterdeck.vendors.v1.ContractAutoRenewed
-	(*ContractNoticeWindowOpened)(nil), // 21: quarterdeck.vendors.v1.ContractNoticeWindowOpened
-	(*ContractCancelByMissed)(nil),     // 22: quarterdeck.vendors.v1.ContractCancelByMissed
-	(*InvoiceRecorded)(nil),            // 23: quarterdeck.vendors.v1.InvoiceRecorded
-	(*AssessmentStarted)(nil),          // 24: quarterdeck.vendors.v1.AssessmentStarted
-	(*AssessmentCompleted)(nil),        // 25: quarterdeck.vendors.v1.AssessmentCompleted
-	(*AssessmentCancelled)(nil),        // 26: quarterdeck.vendors.v1.AssessmentCancelled
-	(*AssessmentDue)(nil),              // 27: quarterdeck.vendors.v1.AssessmentDue
-	(*EvaluationCreated)(nil),          // 28: quarterdeck.vendors.v1.EvaluationCreated
-	(*EvaluationDecided)(nil),          // 29: quarterdeck.vendors.v1.EvaluationDecided
-	(*EvaluationCancelled)(nil),        // 30: quarterdeck.vendors.v1.EvaluationCancelled
-	(*Vendor)(nil),                     // 31: quarterdeck.vendors.v1.Vendor
-	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
-	(*Attestation)(nil),                // 33: quarterdeck.vendors.v1.Attestation
-	(*date.Date)(nil),                  // 34: google.type.Date
-	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
-	(*Contract)(nil),                   // 36: quarterdeck.vendors.v1.Contract
-	(*money.Money)(nil),                // 37: google.type.Money
-	(*Invoice)(nil),                    // 38: quarterdeck.vendors.v1.Invoice
-	(*Assessment)(nil),                 // 39: quarterdeck.vendors.v1.Assessment
-	(RiskRating)(0),                    // 40: quarterdeck.vendors.v1.RiskRating
-	(*Evaluation)(nil),                 // 41: quarterdeck.vendors.v1.Evaluation
+	(*VendorSlaBreached)(nil),          // 9: quarterdeck.vendors.v1.VendorSlaBreached
+	(*AttestationRecorded)(nil),        // 10: quarterdeck.vendors.v1.AttestationRecorded
+	(*AttestationUpdated)(nil),         // 11: quarterdeck.vendors.v1.AttestationUpdated
+	(*AttestationDeleted)(nil),         // 12: quarterdeck.vendors.v1.AttestationDeleted
+	(*ContractCreated)(nil),            // 13: quarterdeck.vendors.v1.ContractCreated
+	(*ContractUpdated)(nil),            // 14: quarterdeck.vendors.v1.ContractUpdated
+	(*ContractDeleted)(nil),            // 15: quarterdeck.vendors.v1.ContractDeleted
+	(*ContractSubmitted)(nil),          // 16: quarterdeck.vendors.v1.ContractSubmitted
+	(*ContractRejected)(nil),           // 17: quarterdeck.vendors.v1.ContractRejected
+	(*ContractActivated)(nil),          // 18: quarterdeck.vendors.v1.ContractActivated
+	(*ContractTerminated)(nil),         // 19: quarterdeck.vendors.v1.ContractTerminated
+	(*ContractExpired)(nil),            // 20: quarterdeck.vendors.v1.ContractExpired
+	(*ContractAutoRenewed)(nil),        // 21: quarterdeck.vendors.v1.ContractAutoRenewed
+	(*ContractNoticeWindowOpened)(nil), // 22: quarterdeck.vendors.v1.ContractNoticeWindowOpened
+	(*ContractCancelByMissed)(nil),     // 23: quarterdeck.vendors.v1.ContractCancelByMissed
+	(*InvoiceRecorded)(nil),            // 24: quarterdeck.vendors.v1.InvoiceRecorded
+	(*AssessmentStarted)(nil),          // 25: quarterdeck.vendors.v1.AssessmentStarted
+	(*AssessmentCompleted)(nil),        // 26: quarterdeck.vendors.v1.AssessmentCompleted
+	(*AssessmentCancelled)(nil),        // 27: quarterdeck.vendors.v1.AssessmentCancelled
+	(*AssessmentDue)(nil),              // 28: quarterdeck.vendors.v1.AssessmentDue
+	(*EvaluationCreated)(nil),          // 29: quarterdeck.vendors.v1.EvaluationCreated
+	(*EvaluationDecided)(nil),          // 30: quarterdeck.vendors.v1.EvaluationDecided
+	(*EvaluationCancelled)(nil),        // 31: quarterdeck.vendors.v1.EvaluationCancelled
+	(*Vendor)(nil),                     // 32: quarterdeck.vendors.v1.Vendor
+	(*fieldmaskpb.FieldMask)(nil),      // 33: google.protobuf.FieldMask
+	(*Attestation)(nil),                // 34: quarterdeck.vendors.v1.Attestation
+	(*date.Date)(nil),                  // 35: google.type.Date
+	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
+	(*SlaBreach)(nil),                  // 37: quarterdeck.vendors.v1.SlaBreach
+	(*Contract)(nil),                   // 38: quarterdeck.vendors.v1.Contract
+	(*money.Money)(nil),                // 39: google.type.Money
+	(*Invoice)(nil),                    // 40: quarterdeck.vendors.v1.Invoice
+	(*Assessment)(nil),                 // 41: quarterdeck.vendors.v1.Assessment
+	(RiskRating)(0),                    // 42: quarterdeck.vendors.v1.RiskRating
+	(*Evaluation)(nil),                 // 43: quarterdeck.vendors.v1.Evaluation
 }
 var file_quarterdeck_vendors_v1_events_proto_depIdxs = []int32{
-	31, // 0: quarterdeck.vendors.v1.VendorCreated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 1: quarterdeck.vendors.v1.VendorUpdated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	32, // 2: quarterdeck.vendors.v1.VendorUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	31, // 3: quarterdeck.vendors.v1.VendorOnboardingStarted.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 4: quarterdeck.vendors.v1.VendorOnboarded.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 5: quarterdeck.vendors.v1.VendorSuspended.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 6: quarterdeck.vendors.v1.VendorReinstated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 7: quarterdeck.vendors.v1.VendorOffboarded.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	31, // 8: quarterdeck.vendors.v1.VendorDeleted.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	33, // 9: quarterdeck.vendors.v1.VendorAttestationExpiring.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	34, // 10: quarterdeck.vendors.v1.VendorAttestationExpiring.expiry_date:type_name -> google.type.Date
-	35, // 11: quarterdeck.vendors.v1.VendorAttestationExpiring.due_time:type_name -> google.protobuf.Timestamp
-	35, // 12: quarterdeck.vendors.v1.VendorAttestationExpiring.fire_time:type_name -> google.protobuf.Timestamp
-	33, // 13: quarterdeck.vendors.v1.AttestationRecorded.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	33, // 14: quarterdeck.vendors.v1.AttestationUpdated.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	32, // 15: quarterdeck.vendors.v1.AttestationUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	33, // 16: quarterdeck.vendors.v1.AttestationDeleted.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	36, // 17: quarterdeck.vendors.v1.ContractCreated.contract:type_name -> quarterdeck.vendors.v1.Contract
-	36, // 18: quarterdeck.vendors.v1.ContractUpdated.contract:type_name -> quarterdeck.vendors.v1.Contract
-	32, // 19: quarterdeck.vendors.v1.ContractUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	36, // 20: quarterdeck.vendors.v1.ContractDeleted.contract:type_name -> quarterdeck.vendors.v1.Contract
-	36, // 21: quarterdeck.vendors.v1.ContractSubmitted.contract:type_name -> quarterdeck.vendors.v1.Contract
-	36, // 22: quarterdeck.vendors.v1.ContractRejected.contract:type_name -> quarterdeck.vendors.v1.Contract
-	36, // 23: quarterdeck.vendors.v1.ContractActivated.contract:type_name -> quarterdeck.vendors.v1.Contract
-	37, // 24: quarterdeck.vendors.v1.ContractActivated.committed_value:type_name -> google.type.Money
-	34, // 25: quarterdeck.vendors.v1.ContractActivated.service_start_date:type_name -> google.type.Date
-	34, // 26: quarterdeck.vendors.v1.ContractActivated.service_end_date:type_name -> google.type.Date
-	36, // 27: quarterdeck.vendors.v1.ContractTerminated.contract:type_name -> quarterdeck.vendors.v1.Contract
-	34, // 28: quarterdeck.vendors.v1.ContractTerminated.effective_date:type_name -> google.type.Date
-	36, // 29: quarterdeck.vendors.v1.ContractExpired.contract:type_name -> quarterdeck.vendors.v1.Contract
-	34, // 30: quarterdeck.vendors.v1.ContractExpired.effective_date:type_name -> google.type.Date
-	35, // 31: quarterdeck.vendors.v1.ContractExpired.due_time:type_name -> google.protobuf.Timestamp
-	35, // 32: quarterdeck.vendors.v1.ContractExpired.fire_time:type_name -> google.protobuf.Timestamp
-	36, // 33: quarterdeck.vendors.v1.ContractAutoRenewed.contract:type_name -> quarterdeck.vendors.v1.Contract
-	34, // 34: quarterdeck.vendors.v1.ContractAutoRenewed.previous_end_date:type_name -> google.type.Date
-	34, // 35: quarterdeck.vendors.v1.ContractAutoRenewed.term_start_date:type_name -> google.type.Date
-	34, // 36: quarterdeck.vendors.v1.ContractAutoRenewed.term_end_date:type_name -> google.type.Date
-	37, // 37: quarterdeck.vendors.v1.ContractAutoRenewed.term_value:type_name -> google.type.Money
-	35, // 38: quarterdeck.vendors.v1.ContractAutoRenewed.due_time:type_name -> google.protobuf.Timestamp
-	35, // 39: quarterdeck.vendors.v1.ContractAutoRenewed.fire_time:type_name -> google.protobuf.Timestamp
-	36, // 40: quarterdeck.vendors.v1.ContractNoticeWindowOpened.contract:type_name -> quarterdeck.vendors.v1.Contract
-	34, // 41: quarterdeck.vendors.v1.ContractNoticeWindowOpened.cancel_by_date:type_name -> google.type.Date
-	35, // 42: quarterdeck.vendors.v1.ContractNoticeWindowOpened.due_time:type_name -> google.protobuf.Timestamp
-	35, // 43: quarterdeck.vendors.v1.ContractNoticeWindowOpened.fire_time:type_name -> google.protobuf.Timestamp
-	36, // 44: quarterdeck.vendors.v1.ContractCancelByMissed.contract:type_name -> quarterdeck.vendors.v1.Contract
-	34, // 45: quarterdeck.vendors.v1.ContractCancelByMissed.cancel_by_date:type_name -> google.type.Date
-	35, // 46: quarterdeck.vendors.v1.ContractCancelByMissed.due_time:type_name -> google.protobuf.Timestamp
-	35, // 47: quarterdeck.vendors.v1.ContractCancelByMissed.fire_time:type_name -> google.protobuf.Timestamp
-	38, // 48: quarterdeck.vendors.v1.InvoiceRecorded.invoice:type_name -> quarterdeck.vendors.v1.Invoice
-	39, // 49: quarterdeck.vendors.v1.AssessmentStarted.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	39, // 50: quarterdeck.vendors.v1.AssessmentCompleted.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	40, // 51: quarterdeck.vendors.v1.AssessmentCompleted.risk_rating:type_name -> quarterdeck.vendors.v1.RiskRating
-	39, // 52: quarterdeck.vendors.v1.AssessmentCancelled.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	39, // 53: quarterdeck.vendors.v1.AssessmentDue.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	34, // 54: quarterdeck.vendors.v1.AssessmentDue.valid_until:type_name -> google.type.Date
-	35, // 55: quarterdeck.vendors.v1.AssessmentDue.due_time:type_name -> google.protobuf.Timestamp
-	35, // 56: quarterdeck.vendors.v1.AssessmentDue.fire_time:type_name -> google.protobuf.Timestamp
-	41, // 57: quarterdeck.vendors.v1.EvaluationCreated.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
-	41, // 58: quarterdeck.vendors.v1.EvaluationDecided.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
-	41, // 59: quarterdeck.vendors.v1.EvaluationCancelled.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	32, // 0: quarterdeck.vendors.v1.VendorCreated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 1: quarterdeck.vendors.v1.VendorUpdated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	33, // 2: quarterdeck.vendors.v1.VendorUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	32, // 3: quarterdeck.vendors.v1.VendorOnboardingStarted.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 4: quarterdeck.vendors.v1.VendorOnboarded.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 5: quarterdeck.vendors.v1.VendorSuspended.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 6: quarterdeck.vendors.v1.VendorReinstated.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 7: quarterdeck.vendors.v1.VendorOffboarded.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	32, // 8: quarterdeck.vendors.v1.VendorDeleted.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	34, // 9: quarterdeck.vendors.v1.VendorAttestationExpiring.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	35, // 10: quarterdeck.vendors.v1.VendorAttestationExpiring.expiry_date:type_name -> google.type.Date
+	36, // 11: quarterdeck.vendors.v1.VendorAttestationExpiring.due_time:type_name -> google.protobuf.Timestamp
+	36, // 12: quarterdeck.vendors.v1.VendorAttestationExpiring.fire_time:type_name -> google.protobuf.Timestamp
+	37, // 13: quarterdeck.vendors.v1.VendorSlaBreached.sla_breach:type_name -> quarterdeck.vendors.v1.SlaBreach
+	34, // 14: quarterdeck.vendors.v1.AttestationRecorded.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	34, // 15: quarterdeck.vendors.v1.AttestationUpdated.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	33, // 16: quarterdeck.vendors.v1.AttestationUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	34, // 17: quarterdeck.vendors.v1.AttestationDeleted.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	38, // 18: quarterdeck.vendors.v1.ContractCreated.contract:type_name -> quarterdeck.vendors.v1.Contract
+	38, // 19: quarterdeck.vendors.v1.ContractUpdated.contract:type_name -> quarterdeck.vendors.v1.Contract
+	33, // 20: quarterdeck.vendors.v1.ContractUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	38, // 21: quarterdeck.vendors.v1.ContractDeleted.contract:type_name -> quarterdeck.vendors.v1.Contract
+	38, // 22: quarterdeck.vendors.v1.ContractSubmitted.contract:type_name -> quarterdeck.vendors.v1.Contract
+	38, // 23: quarterdeck.vendors.v1.ContractRejected.contract:type_name -> quarterdeck.vendors.v1.Contract
+	38, // 24: quarterdeck.vendors.v1.ContractActivated.contract:type_name -> quarterdeck.vendors.v1.Contract
+	39, // 25: quarterdeck.vendors.v1.ContractActivated.committed_value:type_name -> google.type.Money
+	35, // 26: quarterdeck.vendors.v1.ContractActivated.service_start_date:type_name -> google.type.Date
+	35, // 27: quarterdeck.vendors.v1.ContractActivated.service_end_date:type_name -> google.type.Date
+	38, // 28: quarterdeck.vendors.v1.ContractTerminated.contract:type_name -> quarterdeck.vendors.v1.Contract
+	35, // 29: quarterdeck.vendors.v1.ContractTerminated.effective_date:type_name -> google.type.Date
+	38, // 30: quarterdeck.vendors.v1.ContractExpired.contract:type_name -> quarterdeck.vendors.v1.Contract
+	35, // 31: quarterdeck.vendors.v1.ContractExpired.effective_date:type_name -> google.type.Date
+	36, // 32: quarterdeck.vendors.v1.ContractExpired.due_time:type_name -> google.protobuf.Timestamp
+	36, // 33: quarterdeck.vendors.v1.ContractExpired.fire_time:type_name -> google.protobuf.Timestamp
+	38, // 34: quarterdeck.vendors.v1.ContractAutoRenewed.contract:type_name -> quarterdeck.vendors.v1.Contract
+	35, // 35: quarterdeck.vendors.v1.ContractAutoRenewed.previous_end_date:type_name -> google.type.Date
+	35, // 36: quarterdeck.vendors.v1.ContractAutoRenewed.term_start_date:type_name -> google.type.Date
+	35, // 37: quarterdeck.vendors.v1.ContractAutoRenewed.term_end_date:type_name -> google.type.Date
+	39, // 38: quarterdeck.vendors.v1.ContractAutoRenewed.term_value:type_name -> google.type.Money
+	36, // 39: quarterdeck.vendors.v1.ContractAutoRenewed.due_time:type_name -> google.protobuf.Timestamp
+	36, // 40: quarterdeck.vendors.v1.ContractAutoRenewed.fire_time:type_name -> google.protobuf.Timestamp
+	38, // 41: quarterdeck.vendors.v1.ContractNoticeWindowOpened.contract:type_name -> quarterdeck.vendors.v1.Contract
+	35, // 42: quarterdeck.vendors.v1.ContractNoticeWindowOpened.cancel_by_date:type_name -> google.type.Date
+	36, // 43: quarterdeck.vendors.v1.ContractNoticeWindowOpened.due_time:type_name -> google.protobuf.Timestamp
+	36, // 44: quarterdeck.vendors.v1.ContractNoticeWindowOpened.fire_time:type_name -> google.protobuf.Timestamp
+	38, // 45: quarterdeck.vendors.v1.ContractCancelByMissed.contract:type_name -> quarterdeck.vendors.v1.Contract
+	35, // 46: quarterdeck.vendors.v1.ContractCancelByMissed.cancel_by_date:type_name -> google.type.Date
+	36, // 47: quarterdeck.vendors.v1.ContractCancelByMissed.due_time:type_name -> google.protobuf.Timestamp
+	36, // 48: quarterdeck.vendors.v1.ContractCancelByMissed.fire_time:type_name -> google.protobuf.Timestamp
+	40, // 49: quarterdeck.vendors.v1.InvoiceRecorded.invoice:type_name -> quarterdeck.vendors.v1.Invoice
+	41, // 50: quarterdeck.vendors.v1.AssessmentStarted.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	41, // 51: quarterdeck.vendors.v1.AssessmentCompleted.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	42, // 52: quarterdeck.vendors.v1.AssessmentCompleted.risk_rating:type_name -> quarterdeck.vendors.v1.RiskRating
+	41, // 53: quarterdeck.vendors.v1.AssessmentCancelled.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	41, // 54: quarterdeck.vendors.v1.AssessmentDue.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	35, // 55: quarterdeck.vendors.v1.AssessmentDue.valid_until:type_name -> google.type.Date
+	36, // 56: quarterdeck.vendors.v1.AssessmentDue.due_time:type_name -> google.protobuf.Timestamp
+	36, // 57: quarterdeck.vendors.v1.AssessmentDue.fire_time:type_name -> google.protobuf.Timestamp
+	43, // 58: quarterdeck.vendors.v1.EvaluationCreated.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
+	43, // 59: quarterdeck.vendors.v1.EvaluationDecided.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
+	43, // 60: quarterdeck.vendors.v1.EvaluationCancelled.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_vendors_v1_events_proto_init() }
@@ -2514,6 +2598,7 @@ func file_quarterdeck_vendors_v1_events_proto_init() {
 	file_quarterdeck_vendors_v1_contract_proto_init()
 	file_quarterdeck_vendors_v1_evaluation_proto_init()
 	file_quarterdeck_vendors_v1_invoice_proto_init()
+	file_quarterdeck_vendors_v1_scorecard_proto_init()
 	file_quarterdeck_vendors_v1_vendor_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2521,7 +2606,7 @@ func file_quarterdeck_vendors_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_vendors_v1_events_proto_rawDesc), len(file_quarterdeck_vendors_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -12,6 +12,7 @@ import (
 	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -85,6 +86,59 @@ func (Scorecard_AttestationStatus) EnumDescriptor() ([]byte, []int) {
 	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{0, 0}
 }
 
+// What the breach broke.
+type SlaBreach_Kind int32
+
+const (
+	// Not used.
+	SlaBreach_KIND_UNSPECIFIED SlaBreach_Kind = 0
+	// The resolution time for the incident's severity.
+	SlaBreach_RESOLUTION_TIME SlaBreach_Kind = 1
+	// The availability target over the measurement period.
+	SlaBreach_AVAILABILITY SlaBreach_Kind = 2
+)
+
+// Enum value maps for SlaBreach_Kind.
+var (
+	SlaBreach_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "RESOLUTION_TIME",
+		2: "AVAILABILITY",
+	}
+	SlaBreach_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"RESOLUTION_TIME":  1,
+		"AVAILABILITY":     2,
+	}
+)
+
+func (x SlaBreach_Kind) Enum() *SlaBreach_Kind {
+	p := new(SlaBreach_Kind)
+	*p = x
+	return p
+}
+
+func (x SlaBreach_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SlaBreach_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_quarterdeck_vendors_v1_scorecard_proto_enumTypes[1].Descriptor()
+}
+
+func (SlaBreach_Kind) Type() protoreflect.EnumType {
+	return &file_quarterdeck_vendors_v1_scorecard_proto_enumTypes[1]
+}
+
+func (x SlaBreach_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SlaBreach_Kind.Descriptor instead.
+func (SlaBreach_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{2, 0}
+}
+
 // A Scorecard rates a vendor's performance over one calendar quarter (UTC): its spend against
 // the value of its contracts, its risk rating, its attestations, and its incidents and SLA
 // breaches, combined into a weighted score. Scorecards are derived from the vendor's data when
@@ -102,8 +156,9 @@ func (Scorecard_AttestationStatus) EnumDescriptor() ([]byte, []int) {
 //   - `spend`: the highest `spend_ratio_percent` of any currency: up to 100 full points, above
 //     100 and up to 110 half, above 110 none; full points without spend, none for spend without
 //     contract value in its currency.
-//   - `incidents` and `sla`: full points, until the incident service reports incidents and SLA
-//     breaches attributed to vendors.
+//   - `incidents`: full points without an incident attributed to the vendor in the quarter (by
+//     the risk service's incident handling), none with one or more.
+//   - `sla`: full points without an SLA breach in the quarter, none with one or more.
 type Scorecard struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `vendors/{vendor}/scorecards/{scorecard}`, where the last segment is
@@ -128,17 +183,22 @@ type Scorecard struct {
 	// The worst status of the vendor's attestations at the end of the quarter (today, for the
 	// current quarter); NONE without any.
 	AttestationStatus Scorecard_AttestationStatus `protobuf:"varint,7,opt,name=attestation_status,json=attestationStatus,proto3,enum=quarterdeck.vendors.v1.Scorecard_AttestationStatus" json:"attestation_status,omitempty"`
-	// The incidents attributed to the vendor in the quarter. Always 0 for now: the incident
-	// service that will report them does not exist yet.
+	// The incidents attributed to the vendor (an incident's `vendor`) that began in the quarter:
+	// detected, or declared when no detection time is given.
 	IncidentCount int32 `protobuf:"varint,8,opt,name=incident_count,json=incidentCount,proto3" json:"incident_count,omitempty"`
-	// The SLA breaches attributed to the vendor in the quarter. Always 0 for now, like
-	// `incident_count`.
+	// The SLA breaches of the vendor's contracts in the quarter (`sla_breaches`).
 	SlaBreachCount int32 `protobuf:"varint,9,opt,name=sla_breach_count,json=slaBreachCount,proto3" json:"sla_breach_count,omitempty"`
 	// The weighted score, 0 to 100.
 	Score int32 `protobuf:"varint,10,opt,name=score,proto3" json:"score,omitempty"`
 	// How each criterion contributed to the score: `assessment`, `attestations`, `spend`,
 	// `incidents` and `sla`, in that order.
-	Components    []*ScorecardComponent `protobuf:"bytes,11,rep,name=components,proto3" json:"components,omitempty"`
+	Components []*ScorecardComponent `protobuf:"bytes,11,rep,name=components,proto3" json:"components,omitempty"`
+	// The incidents of `incident_count` by severity, SEV1 first; severities without an incident
+	// are left out. An incident counts under its latest severity.
+	IncidentsBySeverity []*SeverityCount `protobuf:"bytes,12,rep,name=incidents_by_severity,json=incidentsBySeverity,proto3" json:"incidents_by_severity,omitempty"`
+	// The SLA breaches of the quarter, in the order they were found: a breach counts in the
+	// quarter of its `breach_time`.
+	SlaBreaches   []*SlaBreach `protobuf:"bytes,13,rep,name=sla_breaches,json=slaBreaches,proto3" json:"sla_breaches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +310,221 @@ func (x *Scorecard) GetComponents() []*ScorecardComponent {
 	return nil
 }
 
+func (x *Scorecard) GetIncidentsBySeverity() []*SeverityCount {
+	if x != nil {
+		return x.IncidentsBySeverity
+	}
+	return nil
+}
+
+func (x *Scorecard) GetSlaBreaches() []*SlaBreach {
+	if x != nil {
+		return x.SlaBreaches
+	}
+	return nil
+}
+
+// A SeverityCount is how many incidents of one severity a scorecard counts.
+type SeverityCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The severity, SEV1 the most severe.
+	Severity ResponseTarget_Severity `protobuf:"varint,1,opt,name=severity,proto3,enum=quarterdeck.vendors.v1.ResponseTarget_Severity" json:"severity,omitempty"`
+	// The number of incidents.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeverityCount) Reset() {
+	*x = SeverityCount{}
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeverityCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeverityCount) ProtoMessage() {}
+
+func (x *SeverityCount) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeverityCount.ProtoReflect.Descriptor instead.
+func (*SeverityCount) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SeverityCount) GetSeverity() ResponseTarget_Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return ResponseTarget_SEVERITY_UNSPECIFIED
+}
+
+func (x *SeverityCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// An SlaBreach is a service level of a contract that an incident attributed to the vendor
+// broke. The vendors service finds breaches when it reads the risk service's incident events
+// (`quarterdeck.risk.incident.*`): once an incident is resolved, it compares it with the
+// service levels of every contract of the vendor in force on the day the incident began.
+//
+//   - `RESOLUTION_TIME`: the incident took longer from its declaration to its resolution than
+//     the `resolution_time` of the service level's response target for the incident's severity.
+//     One breach per incident and service level.
+//   - `AVAILABILITY`: the incident is an OUTAGE or a VENDOR_FAILURE, and the time the vendor's
+//     service was down in the measurement period (month or quarter, UTC) of the incident's
+//     start — the union of such incidents of the vendor, each from its detection (or
+//     declaration) to its mitigation (or resolution), within the period — leaves less than
+//     `availability_target_percent` of the period. One breach per period and service level,
+//     found by the incident that crossed the target.
+//
+// Each breach is published once, as `quarterdeck.vendors.vendor.sla_breached`.
+type SlaBreach struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The name, `vendors/{vendor}/slaBreaches/{sla_breach}`. The same breach always has the same
+	// name, however often the incident's events are read.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The contract whose service level was broken, `vendors/{vendor}/contracts/{contract}`.
+	Contract string `protobuf:"bytes,2,opt,name=contract,proto3" json:"contract,omitempty"`
+	// The service level's `display_name`.
+	ServiceLevel string `protobuf:"bytes,3,opt,name=service_level,json=serviceLevel,proto3" json:"service_level,omitempty"`
+	// What was broken.
+	Kind SlaBreach_Kind `protobuf:"varint,4,opt,name=kind,proto3,enum=quarterdeck.vendors.v1.SlaBreach_Kind" json:"kind,omitempty"`
+	// The incident that broke it (for AVAILABILITY, the one that crossed the target),
+	// `incidents/{incident}` in the risk service.
+	Incident string `protobuf:"bytes,5,opt,name=incident,proto3" json:"incident,omitempty"`
+	// The incident's severity when it was resolved.
+	Severity ResponseTarget_Severity `protobuf:"varint,6,opt,name=severity,proto3,enum=quarterdeck.vendors.v1.ResponseTarget_Severity" json:"severity,omitempty"`
+	// For AVAILABILITY, the measurement period: `YYYY-MM` for MONTHLY, `YYYY-Qn` for QUARTERLY.
+	Period string `protobuf:"bytes,7,opt,name=period,proto3" json:"period,omitempty"`
+	// The target: the resolution time (e.g. `4h`) or the availability in percent (e.g. `99.9`).
+	Target string `protobuf:"bytes,8,opt,name=target,proto3" json:"target,omitempty"`
+	// What was measured: the incident's time to resolution (e.g. `6h30m`), or the availability
+	// of the period in percent with three decimals, rounded down (e.g. `99.712`).
+	Measured string `protobuf:"bytes,9,opt,name=measured,proto3" json:"measured,omitempty"`
+	// When the target was broken: the incident's resolution time (for AVAILABILITY, its
+	// mitigation time when it has one).
+	BreachTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=breach_time,json=breachTime,proto3" json:"breach_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SlaBreach) Reset() {
+	*x = SlaBreach{}
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SlaBreach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SlaBreach) ProtoMessage() {}
+
+func (x *SlaBreach) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SlaBreach.ProtoReflect.Descriptor instead.
+func (*SlaBreach) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SlaBreach) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetContract() string {
+	if x != nil {
+		return x.Contract
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetServiceLevel() string {
+	if x != nil {
+		return x.ServiceLevel
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetKind() SlaBreach_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SlaBreach_KIND_UNSPECIFIED
+}
+
+func (x *SlaBreach) GetIncident() string {
+	if x != nil {
+		return x.Incident
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetSeverity() ResponseTarget_Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return ResponseTarget_SEVERITY_UNSPECIFIED
+}
+
+func (x *SlaBreach) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetMeasured() string {
+	if x != nil {
+		return x.Measured
+	}
+	return ""
+}
+
+func (x *SlaBreach) GetBreachTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BreachTime
+	}
+	return nil
+}
+
 // A SpendRatio is a vendor's spend in a quarter in percent of its contract value, in one
 // currency.
 type SpendRatio struct {
@@ -264,7 +539,7 @@ type SpendRatio struct {
 
 func (x *SpendRatio) Reset() {
 	*x = SpendRatio{}
-	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[1]
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +551,7 @@ func (x *SpendRatio) String() string {
 func (*SpendRatio) ProtoMessage() {}
 
 func (x *SpendRatio) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[1]
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +564,7 @@ func (x *SpendRatio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpendRatio.ProtoReflect.Descriptor instead.
 func (*SpendRatio) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{1}
+	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SpendRatio) GetCurrencyCode() string {
@@ -326,7 +601,7 @@ type ScorecardComponent struct {
 
 func (x *ScorecardComponent) Reset() {
 	*x = ScorecardComponent{}
-	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[2]
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +613,7 @@ func (x *ScorecardComponent) String() string {
 func (*ScorecardComponent) ProtoMessage() {}
 
 func (x *ScorecardComponent) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[2]
+	mi := &file_quarterdeck_vendors_v1_scorecard_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +626,7 @@ func (x *ScorecardComponent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScorecardComponent.ProtoReflect.Descriptor instead.
 func (*ScorecardComponent) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{2}
+	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ScorecardComponent) GetCriterion() string {
@@ -393,7 +668,7 @@ var File_quarterdeck_vendors_v1_scorecard_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_vendors_v1_scorecard_proto_rawDesc = "" +
 	"\n" +
-	"&quarterdeck/vendors/v1/scorecard.proto\x12\x16quarterdeck.vendors.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a#quarterdeck/vendors/v1/vendor.proto\"\x94\a\n" +
+	"&quarterdeck/vendors/v1/scorecard.proto\x12\x16quarterdeck.vendors.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a%quarterdeck/vendors/v1/contract.proto\x1a#quarterdeck/vendors/v1/vendor.proto\"\xbf\b\n" +
 	"\tScorecard\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
 	"\aquarter\x18\x02 \x01(\tB\x03\xe0A\x03R\aquarter\x12S\n" +
@@ -411,7 +686,9 @@ const file_quarterdeck_vendors_v1_scorecard_proto_rawDesc = "" +
 	" \x01(\x05B\x03\xe0A\x03R\x05score\x12O\n" +
 	"\n" +
 	"components\x18\v \x03(\v2*.quarterdeck.vendors.v1.ScorecardComponentB\x03\xe0A\x03R\n" +
-	"components\"g\n" +
+	"components\x12^\n" +
+	"\x15incidents_by_severity\x18\f \x03(\v2%.quarterdeck.vendors.v1.SeverityCountB\x03\xe0A\x03R\x13incidentsBySeverity\x12I\n" +
+	"\fsla_breaches\x18\r \x03(\v2!.quarterdeck.vendors.v1.SlaBreachB\x03\xe0A\x03R\vslaBreaches\"g\n" +
 	"\x11AttestationStatus\x12\"\n" +
 	"\x1eATTESTATION_STATUS_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05VALID\x10\x01\x12\f\n" +
@@ -419,7 +696,29 @@ const file_quarterdeck_vendors_v1_scorecard_proto_rawDesc = "" +
 	"\aEXPIRED\x10\x03\x12\b\n" +
 	"\x04NONE\x10\x04:e\xeaAb\n" +
 	" vendors.quarterdeck.io/Scorecard\x12'vendors/{vendor}/scorecards/{scorecard}*\n" +
-	"scorecards2\tscorecard\"K\n" +
+	"scorecards2\tscorecard\"r\n" +
+	"\rSeverityCount\x12K\n" +
+	"\bseverity\x18\x01 \x01(\x0e2/.quarterdeck.vendors.v1.ResponseTarget.SeverityR\bseverity\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xe8\x04\n" +
+	"\tSlaBreach\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12@\n" +
+	"\bcontract\x18\x02 \x01(\tB$\xfaA!\n" +
+	"\x1fvendors.quarterdeck.io/ContractR\bcontract\x12#\n" +
+	"\rservice_level\x18\x03 \x01(\tR\fserviceLevel\x12:\n" +
+	"\x04kind\x18\x04 \x01(\x0e2&.quarterdeck.vendors.v1.SlaBreach.KindR\x04kind\x12\x1a\n" +
+	"\bincident\x18\x05 \x01(\tR\bincident\x12K\n" +
+	"\bseverity\x18\x06 \x01(\x0e2/.quarterdeck.vendors.v1.ResponseTarget.SeverityR\bseverity\x12\x16\n" +
+	"\x06period\x18\a \x01(\tR\x06period\x12\x16\n" +
+	"\x06target\x18\b \x01(\tR\x06target\x12\x1a\n" +
+	"\bmeasured\x18\t \x01(\tR\bmeasured\x12;\n" +
+	"\vbreach_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"breachTime\"C\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fRESOLUTION_TIME\x10\x01\x12\x10\n" +
+	"\fAVAILABILITY\x10\x02:h\xeaAe\n" +
+	" vendors.quarterdeck.io/SlaBreach\x12)vendors/{vendor}/slaBreaches/{sla_breach}*\vslaBreaches2\tslaBreach\"K\n" +
 	"\n" +
 	"SpendRatio\x12#\n" +
 	"\rcurrency_code\x18\x01 \x01(\tR\fcurrencyCode\x12\x18\n" +
@@ -445,28 +744,39 @@ func file_quarterdeck_vendors_v1_scorecard_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_vendors_v1_scorecard_proto_rawDescData
 }
 
-var file_quarterdeck_vendors_v1_scorecard_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_vendors_v1_scorecard_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_quarterdeck_vendors_v1_scorecard_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_quarterdeck_vendors_v1_scorecard_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_quarterdeck_vendors_v1_scorecard_proto_goTypes = []any{
 	(Scorecard_AttestationStatus)(0), // 0: quarterdeck.vendors.v1.Scorecard.AttestationStatus
-	(*Scorecard)(nil),                // 1: quarterdeck.vendors.v1.Scorecard
-	(*SpendRatio)(nil),               // 2: quarterdeck.vendors.v1.SpendRatio
-	(*ScorecardComponent)(nil),       // 3: quarterdeck.vendors.v1.ScorecardComponent
-	(*money.Money)(nil),              // 4: google.type.Money
-	(RiskRating)(0),                  // 5: quarterdeck.vendors.v1.RiskRating
+	(SlaBreach_Kind)(0),              // 1: quarterdeck.vendors.v1.SlaBreach.Kind
+	(*Scorecard)(nil),                // 2: quarterdeck.vendors.v1.Scorecard
+	(*SeverityCount)(nil),            // 3: quarterdeck.vendors.v1.SeverityCount
+	(*SlaBreach)(nil),                // 4: quarterdeck.vendors.v1.SlaBreach
+	(*SpendRatio)(nil),               // 5: quarterdeck.vendors.v1.SpendRatio
+	(*ScorecardComponent)(nil),       // 6: quarterdeck.vendors.v1.ScorecardComponent
+	(*money.Money)(nil),              // 7: google.type.Money
+	(RiskRating)(0),                  // 8: quarterdeck.vendors.v1.RiskRating
+	(ResponseTarget_Severity)(0),     // 9: quarterdeck.vendors.v1.ResponseTarget.Severity
+	(*timestamppb.Timestamp)(nil),    // 10: google.protobuf.Timestamp
 }
 var file_quarterdeck_vendors_v1_scorecard_proto_depIdxs = []int32{
-	4, // 0: quarterdeck.vendors.v1.Scorecard.spend:type_name -> google.type.Money
-	4, // 1: quarterdeck.vendors.v1.Scorecard.contract_value:type_name -> google.type.Money
-	2, // 2: quarterdeck.vendors.v1.Scorecard.spend_ratios:type_name -> quarterdeck.vendors.v1.SpendRatio
-	5, // 3: quarterdeck.vendors.v1.Scorecard.risk_rating:type_name -> quarterdeck.vendors.v1.RiskRating
-	0, // 4: quarterdeck.vendors.v1.Scorecard.attestation_status:type_name -> quarterdeck.vendors.v1.Scorecard.AttestationStatus
-	3, // 5: quarterdeck.vendors.v1.Scorecard.components:type_name -> quarterdeck.vendors.v1.ScorecardComponent
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7,  // 0: quarterdeck.vendors.v1.Scorecard.spend:type_name -> google.type.Money
+	7,  // 1: quarterdeck.vendors.v1.Scorecard.contract_value:type_name -> google.type.Money
+	5,  // 2: quarterdeck.vendors.v1.Scorecard.spend_ratios:type_name -> quarterdeck.vendors.v1.SpendRatio
+	8,  // 3: quarterdeck.vendors.v1.Scorecard.risk_rating:type_name -> quarterdeck.vendors.v1.RiskRating
+	0,  // 4: quarterdeck.vendors.v1.Scorecard.attestation_status:type_name -> quarterdeck.vendors.v1.Scorecard.AttestationStatus
+	6,  // 5: quarterdeck.vendors.v1.Scorecard.components:type_name -> quarterdeck.vendors.v1.ScorecardComponent
+	3,  // 6: quarterdeck.vendors.v1.Scorecard.incidents_by_severity:type_name -> quarterdeck.vendors.v1.SeverityCount
+	4,  // 7: quarterdeck.vendors.v1.Scorecard.sla_breaches:type_name -> quarterdeck.vendors.v1.SlaBreach
+	9,  // 8: quarterdeck.vendors.v1.SeverityCount.severity:type_name -> quarterdeck.vendors.v1.ResponseTarget.Severity
+	1,  // 9: quarterdeck.vendors.v1.SlaBreach.kind:type_name -> quarterdeck.vendors.v1.SlaBreach.Kind
+	9,  // 10: quarterdeck.vendors.v1.SlaBreach.severity:type_name -> quarterdeck.vendors.v1.ResponseTarget.Severity
+	10, // 11: quarterdeck.vendors.v1.SlaBreach.breach_time:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_vendors_v1_scorecard_proto_init() }
@@ -474,14 +784,15 @@ func file_quarterdeck_vendors_v1_scorecard_proto_init() {
 	if File_quarterdeck_vendors_v1_scorecard_proto != nil {
 		return
 	}
+	file_quarterdeck_vendors_v1_contract_proto_init()
 	file_quarterdeck_vendors_v1_vendor_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_vendors_v1_scorecard_proto_rawDesc), len(file_quarterdeck_vendors_v1_scorecard_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   3,
+			NumEnums:      2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,186 @@
+package vendors_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// incidentsNow is the day of the incident tests: February 2027, in the term of cloudContract.
+var incidentsNow = time.Date(2027, 2, 20, 12, 0, 0, 0, time.UTC)
+
+// slaContract is cloudContract with one service level: 99.9 % a month, SEV1 resolved within
+// 4 hours, SEV2 within 8.
+func slaContract() *vendorsv1.Contract {
+	c := cloudContract()
+	c.Slas = []*vendorsv1.ServiceLevel{{
+		DisplayName: "Production API", AvailabilityTargetPercent: "99.9",
+		MeasurementPeriod: vendorsv1.ServiceLevel_MONTHLY,
+		ResponseTargets: []*vendorsv1.ResponseTarget{
+			{Severity: vendorsv1.ResponseTarget_SEV1, ResolutionTime: durationpb.New(4 * time.Hour)},
+			{Severity: vendorsv1.ResponseTarget_SEV2, ResolutionTime: durationpb.New(8 * time.Hour)},
+		},
+	}}
+	return c
+}
+
+// incidentAt is an incident of the risk service as its events carry it: declared at
+// detect+declareAfter, mitigated and resolved that long after detect (0: not yet).
+func incidentAt(id, vendor string, typ riskv1.Incident_Type, sev riskv1.Incident_Severity, detect time.Time,
+	declareAfter, mitigateAfter, resolveAfter time.Duration) *riskv1.Incident {
+	at := func(d time.Duration) *timestamppb.Timestamp {
+		if d == 0 {
+			return nil
+		}
+		return timestamppb.New(detect.Add(d))
+	}
+	inc := &riskv1.Incident{Name: "incidents/" + id, Title: id, Type: typ, Severity: sev, Vendor: vendor,
+		DetectTime: timestamppb.New(detect), DeclareTime: timestamppb.New(detect.Add(declareAfter)),
+		MitigateTime: at(mitigateAfter), ResolveTime: at(resolveAfter), State: riskv1.Incident_DECLARED}
+	switch {
+	case resolveAfter != 0:
+		inc.State = riskv1.Incident_RESOLVED
+	case mitigateAfter != 0:
+		inc.State = riskv1.Incident_MITIGATED
+	}
+	return inc
+}
+
+// TestIncidentsFillScorecards feeds the vendors service the risk service's events of four
+// incidents in February 2027 — a SEV1 outage of acme resolved in 5 hours (its SLA says 4), a SEV2
+// vendor failure of acme down 10 minutes, a SEV3 degradation of acme still open, and an incident
+// without a vendor — and reads acme's scorecard of 2027-Q1: three incidents, by severity, and two
+// breaches (the SEV1's resolution time; the month's availability, which the second outage brings
+// to 45 minutes down of 40 320, below 99.9 %), each published once as vendor.sla_breached. Stale
+// and repeated events, and a replay with the inbox and version marks wiped, change nothing.
+func TestIncidentsFillScorecards(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ns := testenv.NATSServer(t)
+		e := startContractsWith(t, db, clock.NewFake(incidentsNow), clock.NewFake(incidentsNow), &ns)
+		contract := e.mustActive(t, "cloud", slaContract()).GetName()
+		feed := testkit.StartFeed(t, db, "risk", testkit.WithNATS(ns))
+
+		feb := time.Date(2027, 2, 3, 10, 0, 0, 0, time.UTC)
+		sev1 := incidentAt("api-down", "vendors/acme", riskv1.Incident_OUTAGE, riskv1.Incident_SEV1, feb,
+			5*time.Minute, 35*time.Minute, 5*time.Hour+5*time.Minute)
+		sev2 := incidentAt("sso-fails", "vendors/acme", riskv1.Incident_VENDOR_FAILURE, riskv1.Incident_SEV2, feb.Add(7*24*time.Hour),
+			time.Minute, 10*time.Minute, time.Hour)
+		sev3 := incidentAt("slow-reports", "vendors/acme", riskv1.Incident_DEGRADATION, riskv1.Incident_SEV3, feb.Add(10*24*time.Hour),
+			time.Minute, 0, 0)
+		own := incidentAt("our-bug", "", riskv1.Incident_OUTAGE, riskv1.Incident_SEV1, feb, time.Minute, 2*time.Minute, 9*time.Hour)
+
+		sent := 0
+		publish := func(inc *riskv1.Incident, version int64) {
+			t.Helper()
+			declared := proto.Clone(inc).(*riskv1.Incident)
+			declared.State, declared.MitigateTime, declared.ResolveTime = riskv1.Incident_DECLARED, nil, nil
+			switch version {
+			case 1:
+				feed.Publish(t, inc.GetName(), 1, &riskv1.IncidentDeclared{Incident: declared, Version: 1})
+			default:
+				feed.Publish(t, inc.GetName(), version, &riskv1.IncidentResolved{Incident: inc, Version: version})
+			}
+			sent++
+		}
+		for _, inc := range []*riskv1.Incident{sev1, sev2, own} {
+			publish(inc, 1)
+			publish(inc, 4)
+		}
+		publish(sev3, 1)
+		// Late: the SEV1's declaration again, older than its resolution.
+		publish(sev1, 1)
+
+		scorecard := "vendors/acme/scorecards/2027-Q1"
+		var sc *vendorsv1.Scorecard
+		testkit.Eventually(t, time.Minute, func() error {
+			var err error
+			sc, err = e.client.GetScorecard(context.Background(), &vendorsv1.GetScorecardRequest{Name: scorecard})
+			if err != nil {
+				return err
+			}
+			if sc.GetIncidentCount() != 3 || sc.GetSlaBreachCount() != 2 {
+				return fmt.Errorf("scorecard has %d incidents and %d breaches; want 3 and 2", sc.GetIncidentCount(), sc.GetSlaBreachCount())
+			}
+			return nil
+		})
+		var bySeverity []string
+		for _, c := range sc.GetIncidentsBySeverity() {
+			bySeverity = append(bySeverity, fmt.Sprintf("%s:%d", c.GetSeverity(), c.GetCount()))
+		}
+		if want := []string{"SEV1:1", "SEV2:1", "SEV3:1"}; !slices.Equal(bySeverity, want) {
+			t.Errorf("incidents by severity = %v; want %v", bySeverity, want)
+		}
+		type breach struct{ kind, incident, period, target, measured, contract string }
+		var got []breach
+		for _, b := range sc.GetSlaBreaches() {
+			got = append(got, breach{b.GetKind().String(), b.GetIncident(), b.GetPeriod(), b.GetTarget(), b.GetMeasured(), b.GetContract()})
+		}
+		want := []breach{
+			{"RESOLUTION_TIME", "incidents/api-down", "", "4h", "5h", contract},
+			{"AVAILABILITY", "incidents/sso-fails", "2027-02", "99.9", "99.888", contract},
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("breaches = %+v; want %+v", got, want)
+		}
+		for _, c := range sc.GetComponents() {
+			if (c.GetCriterion() == "incidents" || c.GetCriterion() == "sla") && c.GetPoints() != 0 {
+				t.Errorf("component %s earned %d points with incidents and breaches; want 0", c.GetCriterion(), c.GetPoints())
+			}
+		}
+
+		breached := func() []*vendorsv1.VendorSlaBreached {
+			return events(t, e.db, ".vendor.sla_breached", func() *vendorsv1.VendorSlaBreached { return &vendorsv1.VendorSlaBreached{} })
+		}
+		evs := breached()
+		if len(evs) != 2 || evs[0].GetSlaBreach().GetName() != sc.GetSlaBreaches()[0].GetName() ||
+			evs[0].GetScorecard() != scorecard || evs[0].GetVendor() != "vendors/acme" ||
+			evs[1].GetSlaBreach().GetKind() != vendorsv1.SlaBreach_AVAILABILITY {
+			t.Fatalf("vendor.sla_breached events = %v; want the two breaches, once each", evs)
+		}
+
+		// Every event again, with the inbox and the version marks wiped as after a retention
+		// prune: the incidents' versions and the breaches' names hold.
+		handled := func() int {
+			return testkit.Column[int](t, e.db, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = 'risk-incidents'`)[0]
+		}
+		testkit.Eventually(t, time.Minute, func() error {
+			if n := handled(); n < sent {
+				return fmt.Errorf("%d of %d events handled", n, sent)
+			}
+			return nil
+		})
+		for _, table := range []string{"consumer_inbox", "consumer_versions"} {
+			if _, err := e.db.ExecContext(context.Background(), `DELETE FROM `+table); err != nil {
+				t.Fatal(err)
+			}
+		}
+		feed.Redeliver(t, sent)
+		testkit.Eventually(t, time.Minute, func() error {
+			if n := handled(); n < sent {
+				return fmt.Errorf("%d of %d events handled again", n, sent)
+			}
+			return nil
+		})
+		again, err := e.client.GetScorecard(context.Background(), &vendorsv1.GetScorecardRequest{Name: scorecard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.GetIncidentCount() != 3 || again.GetSlaBreachCount() != 2 || len(breached()) != 2 {
+			t.Errorf("after the replay: %d incidents, %d breaches, %d events; want 3, 2, 2",
+				again.GetIncidentCount(), again.GetSlaBreachCount(), len(breached()))
+		}
+	})
+}

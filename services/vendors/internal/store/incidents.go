@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/domain"
+)
+
+// incidentColumns are the columns every incident query selects, in scanIncident's order.
+const incidentColumns = `incident, vendor_id, severity, outage, start_time, declare_time, mitigate_time, resolve_time, version`
+
+func scanIncident(s sqlstore.Scanner) (*domain.Incident, error) {
+	var (
+		i                 domain.Incident
+		mitigate, resolve sql.NullTime
+	)
+	if err := s.Scan(&i.Name, &i.VendorID, &i.Severity, &i.Outage, &i.Start, &i.Declare, &mitigate, &resolve, &i.Version); err != nil {
+		return nil, err
+	}
+	i.Start, i.Declare = i.Start.UTC(), i.Declare.UTC()
+	i.Mitigate, i.Resolve = sqlstore.TimeOf(mitigate), sqlstore.TimeOf(resolve)
+	return &i, nil
+}
+
+// PutIncident stores inc, unless the stored row of the incident has its version or a later one;
+// it reports whether it did. An incident event read again or late therefore changes nothing.
+func (t Tx) PutIncident(ctx context.Context, inc *domain.Incident, now time.Time) (bool, error) {
+	const q = `INSERT INTO vendor_incidents (` + incidentColumns + `, update_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (incident) DO UPDATE SET vendor_id = excluded.vendor_id, severity = excluded.severity,
+			outage = excluded.outage, start_time = excluded.start_time, declare_time = excluded.declare_time,
+			mitigate_time = excluded.mitigate_time, resolve_time = excluded.resolve_time,
+			version = excluded.version, update_time = excluded.update_time
+		WHERE vendor_incidents.version < excluded.version`
+	res, err := t.ExecContext(ctx, q, inc.Name, inc.VendorID, inc.Severity, inc.Outage, utc(inc.Start), utc(inc.Declare),
+		sqlstore.NullTime(utc(inc.Mitigate)), sqlstore.NullTime(utc(inc.Resolve)), inc.Version, utc(now))
+	if err != nil {
+		return false, fmt.Errorf("store incident %s: %w", inc.Name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store incident %s: %w", inc.Name, err)
+	}
+	return n == 1, nil
+}
+
+// Outages returns the vendor's resolved outages whose downtime may overlap [from, to): those
+// that began before to and were resolved after from.
+func (t Tx) Outages(ctx context.Context, vendorID string, from, to time.Time) ([]*domain.Incident, error) {
+	const q = `SELECT ` + incidentColumns + ` FROM vendor_incidents
+		WHERE vendor_id = $1 AND outage AND start_time < $2 AND resolve_time > $3 ORDER BY start_time, incident`
+	return sqlstore.All(ctx, t.q, "outages of vendor "+vendorID, scanIncident, q, vendorID, utc(to), utc(from))
+}
+
+// VendorIncidents returns the incidents attributed to the vendor, by start: what its scorecards
+// count.
+func (r reader) VendorIncidents(ctx context.Context, vendorID string) ([]*domain.Incident, error) {
+	const q = `SELECT ` + incidentColumns + ` FROM vendor_incidents WHERE vendor_id = $1 ORDER BY start_time, incident`
+	return sqlstore.All(ctx, r.q, "incidents of vendor "+vendorID, scanIncident, q, vendorID)
+}
+
+// breachColumns are the columns every SLA breach query selects, in scanBreach's order.
+const breachColumns = `id, vendor_id, contract_id, service_level, kind, incident, severity, period, target, measured, breach_time`
+
+func scanBreach(s sqlstore.Scanner) (domain.SLABreach, error) {
+	var b domain.SLABreach
+	err := s.Scan(&b.ID, &b.VendorID, &b.ContractID, &b.ServiceLevel, &b.Kind, &b.Incident, &b.Severity, &b.Period,
+		&b.Target, &b.Measured, &b.BreachTime)
+	b.BreachTime = b.BreachTime.UTC()
+	return b, err
+}
+
+// AddSLABreach stores b unless a breach with its ID is stored; it reports whether it did.
+func (t Tx) AddSLABreach(ctx context.Context, b domain.SLABreach, now time.Time) (bool, error) {
+	const q = `INSERT INTO vendor_sla_breaches (` + breachColumns + `, create_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`
+	res, err := t.ExecContext(ctx, q, b.ID, b.VendorID, b.ContractID, b.ServiceLevel, int32(b.Kind), b.Incident, b.Severity,
+		b.Period, b.Target, b.Measured, utc(b.BreachTime), utc(now))
+	if err != nil {
+		return false, fmt.Errorf("store SLA breach %s: %w", b.Name(), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store SLA breach %s: %w", b.Name(), err)
+	}
+	return n == 1, nil
+}
+
+// VendorSLABreaches returns the SLA breaches of the vendor's contracts, in the order they broke.
+func (r reader) VendorSLABreaches(ctx context.Context, vendorID string) ([]domain.SLABreach, error) {
+	const q = `SELECT ` + breachColumns + ` FROM vendor_sla_breaches WHERE vendor_id = $1 ORDER BY breach_time, id`
+	return sqlstore.All(ctx, r.q, "SLA breaches of vendor "+vendorID, scanBreach, q, vendorID)
+}
