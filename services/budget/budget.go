@@ -61,17 +61,22 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			return nil
 		},
 		// The vendors service's contract and invoice events, applied to the contracts' budget
-		// lines (ADR 0010; server.ApplyVendorsEvent).
+		// lines (ADR 0010; server.ApplyVendorsEvent), and the risk service's incident costs.
 		Consumers: func(deps host.Deps) []consumer.Spec {
 			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
 			apply := func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
 				return srv.ApplyVendorsEvent(ctx, store.Join(db.Tx(tx)), ev)
 			}
-			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers))
+			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers)+1)
 			for _, c := range server.VendorsConsumers {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "vendors", Subjects: []string{c.Subject}, Handler: apply})
 			}
-			return specs
+			// The risk service's incident costs, recorded as actuals (server.ApplyIncidentEvent).
+			ic := server.IncidentsConsumer
+			return append(specs, consumer.Spec{Name: ic.Name, Domain: ic.Domain, Subjects: []string{ic.Subject},
+				Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+					return srv.ApplyIncidentEvent(ctx, store.Join(db.Tx(tx)), ev)
+				}})
 		},
 		// The daily forecast evaluation of every approved budget (server.CheckForecast) and the
 		// expiry of holds (server.ExpireHold).

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
@@ -43,4 +45,30 @@ func (t Tx) CommitmentActuals(ctx context.Context, chainID, lineID, ref string, 
 			SELECT id FROM commitments WHERE chain_id = $1 AND line_id = $2 AND source_ref = $4)
 		ORDER BY booking_date DESC, create_time DESC, id DESC`
 	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, chainID, lineID, int(source), ref)
+}
+
+// AdvanceSource records that budget applied version of the resource named ref, when version is
+// higher than the one recorded (or none is); it reports whether it did. A consumer calls it in
+// the transaction of its effect and applies the effect only when it did.
+func (t Tx) AdvanceSource(ctx context.Context, ref string, version int64, now time.Time) (bool, error) {
+	const q = `INSERT INTO source_versions (source_ref, version, update_time) VALUES ($1, $2, $3)
+		ON CONFLICT (source_ref) DO UPDATE SET version = excluded.version, update_time = excluded.update_time
+		WHERE source_versions.version < excluded.version`
+	res, err := t.ExecContext(ctx, q, ref, version, now.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return false, fmt.Errorf("advance %s to version %d: %w", ref, version, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("advance %s to version %d: %w", ref, version, err)
+	}
+	return n == 1, nil
+}
+
+// SourceActuals returns the actuals from source whose external reference is ref, on any budget
+// and line, corrections excluded, in the order they were recorded.
+func (t Tx) SourceActuals(ctx context.Context, source domain.ActualSource, ref string) ([]*domain.Actual, error) {
+	const q = `SELECT ` + actualColumns + ` FROM actuals
+		WHERE source = $1 AND external_reference = $2 AND corrects_id IS NULL ORDER BY create_time, id`
+	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, int(source), ref)
 }
