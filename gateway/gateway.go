@@ -28,6 +28,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -41,6 +42,7 @@ import (
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 
 	// The operations API is served by every service; its descriptors are needed to route and
@@ -105,6 +107,10 @@ type Options struct {
 	Reflection bool
 	// Settings are the operator's listener settings and limits.
 	Settings Settings
+	// BackendCredentials secure the connections to the domain services (nil: cleartext); see
+	// rpc.TLS. The gateway's own admin backend (iam), on loopback in the same process, stays
+	// cleartext.
+	BackendCredentials credentials.TransportCredentials
 	// refusalTicks, when set, replaces the per-minute ticker of the refusals' summary (tests).
 	refusalTicks <-chan time.Time
 	// MeterProvider records the gateway's HTTP and gRPC metrics (default: the global one, which
@@ -201,8 +207,15 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			g.Close()
 			return nil, fmt.Errorf("gateway: no backend address for %s", domain)
 		}
+		creds := opts.BackendCredentials
+		if creds == nil || adminRegistrars[domain] != nil {
+			creds = insecure.NewCredentials()
+		}
 		conn, err := grpc.NewClient(target,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(creds),
+			// Calls spread over every address of the target: every replica of a service behind a
+			// dns:/// name that resolves to each of them (a headless Kubernetes Service).
+			grpc.WithDefaultServiceConfig(rpc.RoundRobin),
 			grpc.WithStatsHandler(telemetry.GRPCClientHandler(otelgrpc.WithMeterProvider(g.meters))))
 		if err != nil {
 			g.Close()

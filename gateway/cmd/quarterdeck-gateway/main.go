@@ -17,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
@@ -36,6 +37,7 @@ type settings struct {
 	BootstrapAPIKey string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
 	AdminAddr       string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
 	DebugAddr       string                `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
+	TLS             rpc.TLS               `prefix:"GRPC_TLS_"`
 	Identity        identity.SignerConfig `prefix:"IDENTITY_"`
 	OIDC            auth.JWTConfig        `prefix:"OIDC_"`
 	Events          events.StreamConfig
@@ -59,6 +61,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if len(rest) > 0 {
 		return fmt.Errorf("unknown command %q; run quarterdeck-gateway --help", rest[0])
+	}
+	// The connections to the services: TLS when a CA is set.
+	backendCreds, err := cfg.TLS.ClientCredentials()
+	if err != nil {
+		return err
 	}
 	signer, err := cfg.Identity.Signer()
 	if err != nil {
@@ -128,6 +135,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Authenticator: authn,
 		Reflection:    cfg.Reflection,
 		Settings:      cfg.Gateway,
+
+		BackendCredentials: backendCreds,
 	})
 	if err != nil {
 		return err

@@ -132,6 +132,13 @@ type Options struct {
 	Identity *identity.Verifier
 	// Peers are the gRPC targets of other services by domain; each of Service.Peers needs one.
 	Peers map[string]string
+	// TLS secures the service's gRPC port and its calls to its peers (zero: cleartext); see
+	// rpc.TLS.
+	TLS rpc.TLS
+	// HealthListener, when set, serves the gRPC health service alone, in cleartext, for probes
+	// that cannot speak TLS (Kubernetes' gRPC probes): it reports what the service's own health
+	// service reports. The instance closes it at Stop.
+	HealthListener net.Listener
 }
 
 // Instance is a running service.
@@ -145,6 +152,7 @@ type Instance struct {
 	cons   *consumer.Runtime
 	sched  *scheduler.Worker // nil when the service schedules nothing
 	peers  *peers
+	health *grpc.Server // serves HealthListener; nil without one
 	cancel context.CancelFunc
 	relayC chan error
 	sealC  chan error
@@ -182,6 +190,10 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}()
 
 	// The peers first: a missing address fails before anything opens. Nothing connects yet.
+	creds, err := opts.TLS.ServerCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
 	peers, err := dialPeers(svc, opts, log)
 	if err != nil {
 		return nil, err
@@ -208,7 +220,8 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 
-	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity})
+	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity,
+		Credentials: creds})
 	if err != nil {
 		return nil, err
 	}
@@ -288,8 +301,16 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		idempotency.RunPruner(relayCtx, db, time.Hour, log)
 	}()
 	go func() { in.serveC <- srv.Serve(lis) }()
+	if opts.HealthListener != nil {
+		in.health = grpc.NewServer()
+		healthpb.RegisterHealthServer(in.health, srv.Health)
+		go func() { _ = in.health.Serve(opts.HealthListener) }()
+	}
 	if err := cons.Start(relayCtx); err != nil {
 		// Stop what already runs before the deferred cleanup closes the database under it.
+		if in.health != nil {
+			in.health.Stop()
+		}
 		srv.Stop()
 		relayCancel()
 		<-in.relayC
@@ -307,8 +328,12 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	srv.Health.SetServingStatus(operationsv1.OperationsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	peers.watch(srv.Health)
-	log.Info("service listening", "grpc_addr", lis.Addr().String(), "database", db.Engine(),
-		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
+	attrs := []any{"grpc_addr", lis.Addr().String(), "tls", creds != nil, "database", db.Engine(),
+		"stream", events.StreamName(opts.Stream.Prefix, svc.Domain)}
+	if opts.HealthListener != nil {
+		attrs = append(attrs, "health_addr", opts.HealthListener.Addr().String())
+	}
+	log.Info("service listening", attrs...)
 	return in, nil
 }
 
@@ -418,6 +443,10 @@ func (in *Instance) Stop(ctx context.Context) error {
 		}
 	}
 	<-in.pruneC
+	if in.health != nil {
+		// Last, so that probes read NOT_SERVING all through the stop rather than a refused port.
+		in.health.Stop()
+	}
 	if err := in.db.Close(); err != nil { // 8
 		errs = append(errs, fmt.Errorf("%s: close database: %w", in.svc.Domain, err))
 	}

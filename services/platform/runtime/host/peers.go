@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -35,6 +36,14 @@ type peers struct {
 // connections are lazy: a peer that is down fails the calls made to it, not the start.
 func dialPeers(svc Service, opts Options, log *slog.Logger) (*peers, error) {
 	p := &peers{conns: make(map[string]*peer.Conn, len(svc.Peers))}
+	var dial []grpc.DialOption
+	if len(svc.Peers) > 0 {
+		creds, err := opts.TLS.DialOption()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+		}
+		dial = append(dial, creds)
+	}
 	for _, name := range svc.Peers {
 		if _, dup := p.conns[name]; dup {
 			_ = p.close()
@@ -45,7 +54,7 @@ func dialPeers(svc Service, opts Options, log *slog.Logger) (*peers, error) {
 			_ = p.close()
 			return nil, fmt.Errorf("%s: no address of %s, a service it calls; set %s", svc.Domain, name, PeerSetting(name))
 		}
-		c, err := peer.Dial(name, target, peer.Options{Caller: svc.Domain, Logger: log})
+		c, err := peer.Dial(name, target, peer.Options{Caller: svc.Domain, Logger: log, DialOptions: dial})
 		if err != nil {
 			_ = p.close()
 			return nil, fmt.Errorf("%s: %w", svc.Domain, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"reflect"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
@@ -45,7 +47,9 @@ type serviceSettings[S Settings] struct {
 	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
 	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
 	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
+	HealthAddr      string        `env:"HEALTH_ADDR" help:"serve the gRPC health service alone, in cleartext, on this address, for probes that cannot use TLS such as Kubernetes' gRPC probes (empty: off)"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
+	TLS             rpc.TLS       `prefix:"GRPC_TLS_"`
 	Service         S
 	Events          events.StreamConfig
 	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
@@ -155,6 +159,13 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 		return err
 	}
 	proc.Defer(func(context.Context) error { _ = lis.Close(); return nil })
+	var healthLis net.Listener
+	if cfg.HealthAddr != "" {
+		if healthLis, err = Listen(cfg.HealthAddr, "QUARTERDECK_HEALTH_ADDR (--health-addr)"); err != nil {
+			return err
+		}
+		proc.Defer(func(context.Context) error { _ = healthLis.Close(); return nil })
+	}
 
 	// NATS, which the outbox relay publishes on and the consumers read from.
 	nc, err := proc.ConnectNATS(cfg.NATSURL)
@@ -166,6 +177,7 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 	in, err := Start(ctx, svc, Options{
 		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
 		Consumers: cfg.Consumers, Scheduler: cfg.Scheduler, Logger: log, Identity: verifier, Peers: peers,
+		TLS: cfg.TLS, HealthListener: healthLis,
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/platform/internal/settings"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
@@ -133,6 +134,8 @@ func Dial(name, target string, o Options) (*Conn, error) {
 		grpc.WithPerRPCCredentials(identity.Forward()),
 		grpc.WithStatsHandler(telemetry.GRPCClientHandler()),
 		grpc.WithChainUnaryInterceptor(c.intercept),
+		// Calls spread over every replica the target resolves to (a headless Kubernetes Service).
+		grpc.WithDefaultServiceConfig(rpc.RoundRobin),
 		// Reconnect within a few seconds of a peer's return, however long it was away (gRPC's
 		// default waits up to two minutes between attempts).
 		grpc.WithConnectParams(grpc.ConnectParams{

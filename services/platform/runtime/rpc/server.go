@@ -15,6 +15,7 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -42,7 +43,13 @@ type Options struct {
 	Identity *identity.Verifier
 	// Authorizer reads the methods' scope declarations (default: authz.New(nil)).
 	Authorizer *authz.Authorizer
+	// Credentials secure the server's connections (nil: cleartext); see TLS.
+	Credentials credentials.TransportCredentials
 }
+
+// MaxConnectionAge is how long a server keeps a client connection before it asks the client to
+// reconnect (gRPC GOAWAY; calls in flight finish).
+const MaxConnectionAge = 5 * time.Minute
 
 // Server is a gRPC server with Quarterdeck's interceptors and health service.
 type Server struct {
@@ -75,13 +82,21 @@ func NewServer(opts Options) (*Server, error) {
 	// Metrics name only the methods the server serves (read once it serves, when every service
 	// is registered); any other method a client sends is one "unknown".
 	var served func(string) bool
-	s := grpc.NewServer(
+	sopts := []grpc.ServerOption{
 		grpc.StatsHandler(telemetry.GRPCServerHandler(func(m string) bool { return served(m) })),
 		grpc.ChainUnaryInterceptor(i.unary),
 		grpc.ChainStreamInterceptor(i.stream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+		// A client connection is asked to reconnect after a few minutes (calls in flight finish
+		// on it), so that clients balancing over every replica (round_robin on a dns:/// target)
+		// resolve the name again and spread over replicas added since they connected.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: MaxConnectionAge}),
+	}
+	if opts.Credentials != nil {
+		sopts = append(sopts, grpc.Creds(opts.Credentials))
+	}
+	s := grpc.NewServer(sopts...)
 	served = telemetry.ServedBy(s)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
