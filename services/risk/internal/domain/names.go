@@ -22,3 +22,12 @@ const (
 	// RiskAppetiteName names the risk appetite.
 	RiskAppetiteName = "riskAppetite"
 )
+
+// The patterns of incident handling's resource names.
+const (
+	IncidentPattern      names.Pattern = "incidents/{incident}"
+	TimelineEntryPattern names.Pattern = "incidents/{incident}/timelineEntries/{timeline_entry}"
+	BreachImpactPattern  names.Pattern = "incidents/{incident}/breachImpact"
+	PostmortemPattern    names.Pattern = "incidents/{incident}/postmortem"
+	ActionItemPattern    names.Pattern = "incidents/{incident}/postmortem/actionItems/{action_item}"
+)

@@ -171,14 +171,14 @@ type ListIncidentsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter, e.g. `state != CLOSED AND severity <= SEV2` or
+	// An AIP-160 filter, e.g. `state != CLOSED AND severity = SEV1` or
 	// `vendor = "vendors/acme" AND detect_time >= "2027-01-01T00:00:00Z"`. Fields: `name`, `title`,
 	// `type`, `severity`, `state`, `commander`, `vendor`, `linked_risks` (`linked_risks:"risks/x"`
 	// holds when the incident names that risk), `affected_services`, `budget_line`, `detect_time`,
 	// `declare_time`, `acknowledge_time`, `mitigate_time`, `resolve_time`, `close_time`,
 	// `create_time` and `update_time`. Operators: `=`, `!=`, `<`, `<=`, `>`, `>=`, `:`, `AND`, `OR`,
 	// `NOT` (or `-`) and parentheses; times are compared as RFC 3339 strings, enumerations by their
-	// names (severities also by order: `severity <= SEV2` is SEV1 and SEV2).
+	// names with `=` and `!=` only (`severity = SEV1 OR severity = SEV2`).
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): a comma-separated list of `severity`, `detect_time`,
 	// `declare_time`, `create_time` and `update_time`, each optionally followed by ` desc`, e.g.
@@ -922,7 +922,7 @@ type ListTimelineEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The incident, `incidents/{incident}`.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// The maximum number of results to return: 100 when unset or 0, at most 1000 (larger values
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
 	// are treated as 1000). Negative values are rejected.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
