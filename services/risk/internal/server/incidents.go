@@ -222,12 +222,6 @@ func (s *Incidents) CreateIncident(ctx context.Context, req *riskv1.CreateIncide
 		})
 }
 
-// afterDeclare makes what a new incident starts with beside its timeline: for a breach type, its
-// breach impact. (The postmortem of every incident is an empty DRAFT until it is first written.)
-func (s *Incidents) afterDeclare(ctx context.Context, tx store.Tx, i *domain.Incident) error {
-	return nil
-}
-
 // GetIncident implements riskv1.IncidentServiceServer.
 func (s *Incidents) GetIncident(ctx context.Context, req *riskv1.GetIncidentRequest) (*riskv1.Incident, error) {
 	return names.GetAs(ctx, domain.IncidentPattern, req.GetName(), s.store.GetIncident, incidentToProto)
@@ -283,12 +277,6 @@ func (s *Incidents) UpdateIncident(ctx context.Context, req *riskv1.UpdateIncide
 		}
 		return saveIncident(ctx, tx, req, i, prev, before, entries, events...)
 	})
-}
-
-// typeChanged follows a change of an incident's type from prev: a breach type brings a breach
-// impact.
-func (s *Incidents) typeChanged(ctx context.Context, tx store.Tx, i *domain.Incident, prev domain.IncidentType) error {
-	return nil
 }
 
 // incidentStepRequest is a lifecycle request of an incident: its name, etag, request ID and

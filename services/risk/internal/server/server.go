@@ -72,6 +72,7 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		s.riskSchedules(),
 		s.actionSchedules(),
 		s.acceptanceSchedules(),
+		s.Incidents().breachSchedules(),
 	} {
 		maps.Copy(all, m)
 	}
