@@ -77,7 +77,9 @@ func (c *NotificationClock) Notified() bool { return !c.NotifyTime.IsZero() }
 func (c *NotificationClock) DueTime(start time.Time) time.Time { return start.Add(c.Deadline) }
 
 // WarnTime is when the clock started at start is due soon.
-func (c *NotificationClock) WarnTime(start time.Time) time.Time { return c.DueTime(start).Add(-c.WarnBefore) }
+func (c *NotificationClock) WarnTime(start time.Time) time.Time {
+	return c.DueTime(start).Add(-c.WarnBefore)
+}
 
 // Late reports whether the notification was recorded after the clock started at start was due.
 func (c *NotificationClock) Late(start time.Time) bool {
