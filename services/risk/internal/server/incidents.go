@@ -364,11 +364,6 @@ func (s *Incidents) CloseIncident(ctx context.Context, req *riskv1.CloseIncident
 		})
 }
 
-// postmortemPublished reports whether the postmortem of i is PUBLISHED.
-func (s *Incidents) postmortemPublished(ctx context.Context, tx store.Tx, i *domain.Incident) (bool, error) {
-	return false, nil
-}
-
 // ChangeIncidentSeverity implements riskv1.IncidentServiceServer.
 func (s *Incidents) ChangeIncidentSeverity(ctx context.Context, req *riskv1.ChangeIncidentSeverityRequest) (*riskv1.Incident, error) {
 	now := s.now()

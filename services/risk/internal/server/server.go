@@ -73,6 +73,7 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		s.actionSchedules(),
 		s.acceptanceSchedules(),
 		s.Incidents().breachSchedules(),
+		s.Incidents().postmortemSchedules(),
 	} {
 		maps.Copy(all, m)
 	}
