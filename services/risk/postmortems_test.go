@@ -63,9 +63,18 @@ func TestPostmortemReview(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, step := range []func() error{
-			func() error { _, err := d.inc.AcknowledgeIncident(ctx, &riskv1.AcknowledgeIncidentRequest{Name: i.GetName()}); return err },
-			func() error { _, err := d.inc.MitigateIncident(ctx, &riskv1.MitigateIncidentRequest{Name: i.GetName()}); return err },
-			func() error { _, err := d.inc.ResolveIncident(ctx, &riskv1.ResolveIncidentRequest{Name: i.GetName()}); return err },
+			func() error {
+				_, err := d.inc.AcknowledgeIncident(ctx, &riskv1.AcknowledgeIncidentRequest{Name: i.GetName()})
+				return err
+			},
+			func() error {
+				_, err := d.inc.MitigateIncident(ctx, &riskv1.MitigateIncidentRequest{Name: i.GetName()})
+				return err
+			},
+			func() error {
+				_, err := d.inc.ResolveIncident(ctx, &riskv1.ResolveIncidentRequest{Name: i.GetName()})
+				return err
+			},
 		} {
 			if err := step(); err != nil {
 				t.Fatal(err)
