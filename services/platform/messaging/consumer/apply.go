@@ -82,7 +82,7 @@ func (r *Runtime) deliver(ctx context.Context, rn *runner, msg jetstream.Msg) {
 	log := r.log.With("consumer", rn.spec.Name, "subject", msg.Subject(), "attempt", attempt)
 
 	ev, err := decode(msg.Subject(), h, msg.Data())
-	ev.Attempt = attempt
+	ev.Attempt, ev.Sequence = attempt, streamSeq
 	if err != nil {
 		if ev.ID == "" {
 			ev.ID = fmt.Sprintf("%s-%d", rn.stream, streamSeq)

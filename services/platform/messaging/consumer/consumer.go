@@ -57,6 +57,8 @@ type Event struct {
 	// Attempt is the delivery attempt, from 1; a replay of a dead letter counts on from its
 	// attempts.
 	Attempt int
+	// Sequence is the event's sequence number in its stream; 0 for a replayed dead letter.
+	Sequence uint64
 }
 
 // Handler applies an event within tx. It must not have effects outside tx: the transaction may
@@ -152,6 +154,7 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	started   bool
+	runCtx    context.Context // Start's context, from which each consumer's own is derived
 	draining  bool
 	drainC    chan struct{}
 	drainOnce sync.Once
@@ -169,6 +172,8 @@ type runner struct {
 	mu       sync.Mutex
 	iter     jetstream.MessagesContext
 	consumer jetstream.Consumer
+	stop     context.CancelFunc // stops this consumer alone (Reset)
+	done     chan struct{}      // closed when its goroutine returns
 }
 
 // New returns a runtime for the consumers in specs, reading from js and writing to db. js may be
@@ -283,14 +288,9 @@ func (r *Runtime) Start(ctx context.Context) error {
 	r.started = true
 	ctx, cancel := context.WithCancel(ctx)
 	r.stopCtx = cancel
+	r.runCtx = ctx
 	for _, rn := range r.order {
-		r.wg.Add(1)
-		r.runners.Add(1)
-		go func() {
-			defer r.wg.Done()
-			defer r.runners.Done()
-			r.run(ctx, rn)
-		}()
+		r.startRunner(rn)
 	}
 	if len(r.order) > 0 {
 		r.wg.Add(1)
@@ -344,6 +344,25 @@ func (r *Runtime) Drain(ctx context.Context) error {
 	r.stopCtx()
 	r.wg.Wait()
 	return err
+}
+
+// startRunner starts the goroutine of one consumer, on a context of its own under Start's, so
+// that Reset can stop and restart it alone. r.mu is held.
+func (r *Runtime) startRunner(rn *runner) {
+	ctx, cancel := context.WithCancel(r.runCtx)
+	done := make(chan struct{})
+	rn.mu.Lock()
+	rn.stop, rn.done = cancel, done
+	rn.mu.Unlock()
+	r.wg.Add(1)
+	r.runners.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.runners.Done()
+		defer close(done)
+		defer cancel()
+		r.run(ctx, rn)
+	}()
 }
 
 // Wait returns when every goroutine Start started has returned, after Drain or once Start's

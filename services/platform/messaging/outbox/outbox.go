@@ -124,3 +124,7 @@ func Insert(ctx context.Context, tx *sql.Tx, msgs ...Message) error {
 	}
 	return nil
 }
+
+// Prefix is the subject prefix the factory publishes under: the one of every domain's stream
+// name (events.StreamName).
+func (f *Factory) Prefix() string { return f.prefix }
