@@ -1,0 +1,293 @@
+package briefing
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/google/go-cmp/cmp"
+
+	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// today is the day the tests brief on.
+var today = time.Date(2027, 3, 15, 9, 30, 0, 0, time.UTC)
+
+// env is a running briefing service, with a client calling with every scope.
+type env struct {
+	*testkit.Service
+	client briefingv1.BriefingServiceClient
+}
+
+func start(t *testing.T, db testenv.Database) *env {
+	t.Helper()
+	s := testkit.Start(t, db, Service(), testkit.WithHostOptions(func(o *host.Options) { o.Clock = clock.NewFake(today) }))
+	return &env{Service: s, client: briefingv1.NewBriefingServiceClient(s.Conn)}
+}
+
+// caughtUp waits until the briefing has applied every event of h from each stream and none is
+// pending, and returns it.
+func (e *env) caughtUp(t *testing.T, h *history) *briefingv1.Briefing {
+	t.Helper()
+	var b *briefingv1.Briefing
+	testkit.Eventually(t, time.Minute, func() error {
+		var err error
+		if b, err = e.client.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"}); err != nil {
+			return err
+		}
+		for _, f := range b.GetFreshness() {
+			if want := h.count(f.GetDomain()); f.GetAppliedCount() != want || f.PendingCount == nil || f.GetPendingCount() != 0 {
+				return fmt.Errorf("%s: %d of %d events applied, %v pending", f.GetDomain(), f.GetAppliedCount(), want, f.PendingCount)
+			}
+		}
+		return nil
+	})
+	return b
+}
+
+func money2(units int64) string {
+	return money.FormatMinor(units*100, "EUR")
+}
+
+func show(m interface {
+	GetUnits() int64
+	GetNanos() int32
+	GetCurrencyCode() string
+}) string {
+	a, err := money.FromParts(m.GetUnits(), m.GetNanos(), m.GetCurrencyCode(), "")
+	if err != nil {
+		return err.Error()
+	}
+	return a.String()
+}
+
+// TestBriefing builds the briefing of a small company from its events and checks every figure
+// against the sums worked out by hand in company().
+func TestBriefing(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		h := company()
+		h.publish(t, e.JetStream, e.NATS.SubjectPrefix, 0, len(h.events))
+		b := e.caughtUp(t, h)
+
+		if d := b.GetAsOfDate(); d.GetYear() != 2027 || d.GetMonth() != 3 || d.GetDay() != 15 {
+			t.Errorf("as of %v; want 2027-03-15", b.GetAsOfDate())
+		}
+		// Budget: infra is over plan and comes first; apps is in force as revision 2; lab's draft
+		// is not in force.
+		ccs := b.GetBudget().GetCostCenters()
+		if len(ccs) != 2 {
+			t.Fatalf("%d cost centres; want infra and apps: %v", len(ccs), ccs)
+		}
+		infra, apps := ccs[0], ccs[1]
+		for _, c := range []struct {
+			what, got, want string
+		}{
+			{"infra", infra.GetCostCenter(), "costCenters/infra"},
+			{"infra name", infra.GetCostCenterDisplayName(), "Cost centre infra"},
+			{"infra budget", infra.GetBudget(), "budgets/infra-fy2027"},
+			{"infra planned", show(infra.GetPlanned()), money2(120000)},
+			{"infra actual", show(infra.GetActualToDate()), money2(30000)},
+			{"infra committed", show(infra.GetCommitted()), money2(6000)},
+			{"infra forecast", show(infra.GetForecast()), money2(126000)},
+			{"infra variance", show(infra.GetForecastVariance()), money2(-6000)},
+			{"infra P4", show(infra.GetPeriods()[3].GetActual()), money2(5000)},
+			{"infra P4 cumulative", show(infra.GetPeriods()[3].GetCumulativeActual()), money2(35000)},
+			{"apps budget", apps.GetBudget(), "budgets/apps-fy2027-r2"},
+			{"apps planned", show(apps.GetPlanned()), money2(300000)},
+			{"apps actual", show(apps.GetActualToDate()), money2(30000)},
+			{"apps forecast", show(apps.GetForecast()), money2(120000)},
+			{"total planned", show(b.GetBudget().GetTotals()[0].GetPlanned()), money2(420000)},
+			{"total forecast", show(b.GetBudget().GetTotals()[0].GetForecast()), money2(246000)},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s = %s; want %s", c.what, c.got, c.want)
+			}
+		}
+		if infra.GetElapsedPeriods() != 3 || infra.GetBurnBasisPoints() != 2500 || len(infra.GetPeriods()) != 12 {
+			t.Errorf("infra: %d elapsed, %d bp, %d periods; want 3, 2500, 12", infra.GetElapsedPeriods(),
+				infra.GetBurnBasisPoints(), len(infra.GetPeriods()))
+		}
+		if b.GetBudget().GetOverPlanCount() != 1 {
+			t.Errorf("%d over plan; want 1", b.GetBudget().GetOverPlanCount())
+		}
+
+		// Vendors: crm's notice window is open; support and cloud end within 90 days.
+		v := b.GetVendors()
+		if len(v.GetInNoticeWindow()) != 1 || v.GetInNoticeWindow()[0].GetContract() != "vendors/acme/contracts/crm" {
+			t.Fatalf("in notice window: %v; want crm", v.GetInNoticeWindow())
+		}
+		crm := v.GetInNoticeWindow()[0]
+		if crm.GetDaysToCancelBy() != 17 || crm.GetVendorDisplayName() != "Vendor acme" || show(crm.GetRenewalValue()) != money2(72000) {
+			t.Errorf("crm: %d days to cancel by, vendor %q, renewal %s; want 17, Vendor acme, %s",
+				crm.GetDaysToCancelBy(), crm.GetVendorDisplayName(), show(crm.GetRenewalValue()), money2(72000))
+		}
+		var renewals []string
+		for _, r := range v.GetRenewals() {
+			renewals = append(renewals, fmt.Sprintf("%s %d %s", r.GetContract(), r.GetDaysToEnd(), show(r.GetRenewalValue())))
+		}
+		want := []string{"vendors/globex/contracts/support 47 " + money2(12000), "vendors/globex/contracts/cloud 77 " + money2(25000)}
+		if diff := cmp.Diff(want, renewals); diff != "" {
+			t.Errorf("renewals (-want +got):\n%s", diff)
+		}
+		if len(v.GetRenewalValueTotals()) != 1 || show(v.GetRenewalValueTotals()[0]) != money2(37000) {
+			t.Errorf("renewal value totals %v; want %s", v.GetRenewalValueTotals(), money2(37000))
+		}
+
+		// Risks: five open (legacy is closed, typo deleted), two above appetite, one unscored.
+		r := b.GetRisks()
+		if r.GetOpenCount() != 5 || r.GetAboveAppetiteCount() != 2 || r.GetUnscoredCount() != 1 {
+			t.Errorf("risks: %d open, %d above appetite, %d unscored; want 5, 2, 1", r.GetOpenCount(),
+				r.GetAboveAppetiteCount(), r.GetUnscoredCount())
+		}
+		if len(r.GetAboveAppetite()) != 2 || r.GetAboveAppetite()[0].GetRisk() != "risks/ransomware" ||
+			r.GetAboveAppetite()[1].GetRisk() != "risks/phishing" {
+			t.Errorf("above appetite %v; want ransomware then phishing", r.GetAboveAppetite())
+		}
+		wantCells := []*briefingv1.RiskHeatCell{
+			{Likelihood: 2, Impact: 3, Level: riskv1.RiskLevel_MEDIUM, Count: 2},
+			{Likelihood: 4, Impact: 4, Level: riskv1.RiskLevel_HIGH, Count: 1},
+			{Likelihood: 4, Impact: 5, Level: riskv1.RiskLevel_CRITICAL, Count: 1},
+		}
+		if diff := cmp.Diff(wantCells, r.GetHeatMap(), protocmp.Transform()); diff != "" {
+			t.Errorf("heat map (-want +got):\n%s", diff)
+		}
+		if r.GetLikelihoodSteps() != 5 || r.GetImpactSteps() != 5 {
+			t.Errorf("matrix %d×%d; want 5×5", r.GetLikelihoodSteps(), r.GetImpactSteps())
+		}
+
+		// Freshness: the last event of each stream, with its sequence.
+		for _, f := range b.GetFreshness() {
+			if f.GetStream() == "" || f.GetLastEventId() == "" || f.GetStreamSequence() != uint64(h.count(f.GetDomain())) ||
+				f.GetLastEventTime() == nil {
+				t.Errorf("freshness of %s: %v", f.GetDomain(), f)
+			}
+		}
+		if b.GetFreshness()[2].GetLastEventType() != "quarterdeck.risk.v1.RiskDeleted" {
+			t.Errorf("last risk event %s; want RiskDeleted", b.GetFreshness()[2].GetLastEventType())
+		}
+
+		// Contract values are for callers with vendors.finance only.
+		reader := briefingv1.NewBriefingServiceClient(e.ConnAs(t, "apiKeys/reader", "briefing.read"))
+		rb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := rb.GetVendors().GetInNoticeWindow()[0]; c.GetAnnualValue() != nil || c.GetRenewalValue() != nil ||
+			rb.GetVendors().GetRenewalValueTotals() != nil {
+			t.Errorf("a caller without vendors.finance sees contract values: %v", rb.GetVendors())
+		}
+		if len(rb.GetBudget().GetCostCenters()) != 2 {
+			t.Errorf("the reader sees %d cost centres; want 2", len(rb.GetBudget().GetCostCenters()))
+		}
+	})
+}
+
+// TestBriefingRefusals: bad input is INVALID_ARGUMENT on the field; a caller without the scope is
+// refused.
+func TestBriefingRefusals(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.SQLite(t))
+	ctx := context.Background()
+	_, err := e.client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefings/x"})
+	e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
+	_, err = e.client.RebuildBriefing(ctx, &briefingv1.RebuildBriefingRequest{})
+	e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
+	reader := briefingv1.NewBriefingServiceClient(e.ConnAs(t, "apiKeys/reader", "briefing.read"))
+	if _, err := reader.RebuildBriefing(ctx, &briefingv1.RebuildBriefingRequest{Name: "briefing"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("RebuildBriefing without briefing.rebuild = %v; want PERMISSION_DENIED", err)
+	}
+	nobody := briefingv1.NewBriefingServiceClient(e.ConnAs(t, "apiKeys/nobody", "risk.read"))
+	if _, err := nobody.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetBriefing without briefing.read = %v; want PERMISSION_DENIED", err)
+	}
+}
+
+// comparable is a briefing without what differs between two computations of one model: the
+// time of the computation and when each event was applied.
+func comparable(b *briefingv1.Briefing) *briefingv1.Briefing {
+	b = proto.Clone(b).(*briefingv1.Briefing)
+	b.ComputeTime = nil
+	for _, f := range b.GetFreshness() {
+		f.ApplyTime = nil
+	}
+	return b
+}
+
+// modelOf is the model with the times of application left out.
+func modelOf(t *testing.T, e *env) *model.Snapshot {
+	t.Helper()
+	snap, err := model.Load(context.Background(), e.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range snap.Streams {
+		snap.Streams[i].ApplyTime = time.Time{}
+	}
+	return snap
+}
+
+// TestRebuildEqualsLive rebuilds the model from the streams and finds it equal to the one built
+// live, table by table and in the briefing; the rebuilt model then keeps following the streams.
+func TestRebuildEqualsLive(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		h := company()
+		// Live: the events arrive in two batches while the consumers run.
+		half := len(h.events) / 2
+		h.publish(t, e.JetStream, e.NATS.SubjectPrefix, 0, half)
+		h.publish(t, e.JetStream, e.NATS.SubjectPrefix, half, len(h.events))
+		live := e.caughtUp(t, h)
+		liveModel := modelOf(t, e)
+
+		// Spoil the model behind the consumers' back: only a rebuild from the streams repairs it.
+		spoil := e.DB(t)
+		for _, q := range []string{
+			`UPDATE briefing_budgets SET planned_minor = 1`,
+			`INSERT INTO briefing_risks (name, title, category, owner, state, likelihood, impact, score, level, above_appetite)
+			VALUES ('risks/stray', 'Stray', 1, '', 2, 5, 5, 25, 4, TRUE)`,
+		} {
+			if _, err := spoil.ExecContext(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cmp.Equal(liveModel, modelOf(t, e)) {
+			t.Fatal("the spoilt model still equals the live one")
+		}
+
+		if _, err := e.client.RebuildBriefing(context.Background(), &briefingv1.RebuildBriefingRequest{Name: "briefing"}); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt := e.caughtUp(t, h)
+		if diff := cmp.Diff(comparable(live), comparable(rebuilt), protocmp.Transform()); diff != "" {
+			t.Errorf("rebuilt briefing differs from the live one (-live +rebuilt):\n%s", diff)
+		}
+		if diff := cmp.Diff(liveModel, modelOf(t, e)); diff != "" {
+			t.Errorf("rebuilt model differs from the live one (-live +rebuilt):\n%s", diff)
+		}
+
+		// The rebuilt model follows the streams: a new cost centre appears.
+		n := len(h.events)
+		h.costCenter("data", 60000, 0, 5000)
+		h.publish(t, e.JetStream, e.NATS.SubjectPrefix, n, len(h.events))
+		b := e.caughtUp(t, h)
+		if len(b.GetBudget().GetCostCenters()) != 3 {
+			t.Errorf("after the rebuild, %d cost centres; want 3", len(b.GetBudget().GetCostCenters()))
+		}
+	})
+}

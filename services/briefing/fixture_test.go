@@ -1,0 +1,202 @@
+package briefing
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/genproto/googleapis/type/date"
+	moneypb "google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/protobuf/proto"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
+)
+
+// event is a domain event about a resource at a version, as a domain service publishes it.
+type event struct {
+	msg      proto.Message
+	resource string
+	version  int64
+}
+
+// history builds the events of a company, resource by resource, numbering each resource's
+// versions as its service would.
+type history struct {
+	events   []event
+	versions map[string]int64
+}
+
+func newHistory() *history { return &history{versions: map[string]int64{}} }
+
+func (h *history) add(resource string, msg proto.Message) {
+	h.versions[resource]++
+	h.events = append(h.events, event{msg: msg, resource: resource, version: h.versions[resource]})
+}
+
+// count returns how many of the events are of domain's stream.
+func (h *history) count(domain string) int64 {
+	var n int64
+	for _, e := range h.events {
+		if spec, _ := events.SpecOf(e.msg); spec.Domain == domain {
+			n++
+		}
+	}
+	return n
+}
+
+func eur(units int64) *moneypb.Money { return &moneypb.Money{CurrencyCode: "EUR", Units: units} }
+
+func day(y, m, d int) *date.Date { return &date.Date{Year: int32(y), Month: int32(m), Day: int32(d)} }
+
+// costCenter adds a cost centre with an approved budget for fiscal year 2027 (from 1 January
+// 2027) of planned units, a commitment and an actual of each amount in periods 1, 2, ….
+func (h *history) costCenter(id string, planned, committed int64, actuals ...int64) {
+	cc := "costCenters/" + id
+	h.add(cc, &budgetv1.CostCenterCreated{CostCenter: &budgetv1.CostCenter{Name: cc, DisplayName: "Cost centre " + id}})
+	b := &budgetv1.Budget{Name: "budgets/" + id + "-fy2027", CostCenter: cc, FiscalYear: 2027, CurrencyCode: "EUR",
+		DisplayName: id + " FY2027", FiscalYearStartDate: day(2027, 1, 1), PlannedAmount: eur(planned),
+		State: budgetv1.Budget_DRAFT, Revision: 1}
+	h.add(b.Name, &budgetv1.BudgetCreated{Budget: proto.Clone(b).(*budgetv1.Budget)})
+	b.State = budgetv1.Budget_SUBMITTED
+	h.add(b.Name, &budgetv1.BudgetSubmitted{Budget: proto.Clone(b).(*budgetv1.Budget)})
+	b.State = budgetv1.Budget_APPROVED
+	h.add(b.Name, &budgetv1.BudgetApproved{Budget: proto.Clone(b).(*budgetv1.Budget)})
+	line := b.Name + "/lines/run"
+	if committed > 0 {
+		c := line + "/commitments/c1"
+		h.add(c, &budgetv1.CommitmentRecorded{Commitment: &budgetv1.Commitment{Name: c, Amount: eur(committed),
+			ConvertedAmount: eur(committed), RemainingAmount: eur(committed)}})
+	}
+	for i, a := range actuals {
+		name := fmt.Sprintf("%s/actuals/a%d", line, i+1)
+		h.add(name, &budgetv1.ActualRecorded{Actual: &budgetv1.Actual{Name: name, Amount: eur(a), ConvertedAmount: eur(a),
+			BookingDate: day(2027, i+1, 10), Period: fmt.Sprintf("FY2027-P%02d", i+1)}})
+	}
+}
+
+// vendor adds a vendor.
+func (h *history) vendor(id string) string {
+	v := "vendors/" + id
+	h.add(v, &vendorsv1.VendorCreated{Vendor: &vendorsv1.Vendor{Name: v, DisplayName: "Vendor " + id}})
+	return v
+}
+
+// contract adds an active contract of vendor, worth annual units a year.
+func (h *history) contract(vendor, id string, annual int64, end, opens, cancelBy *date.Date, renewalMonths int32) string {
+	name := vendor + "/contracts/" + id
+	c := &vendorsv1.Contract{Name: name, Title: "Contract " + id, Owner: "cio@example.com", State: vendorsv1.Contract_DRAFT,
+		EndDate: end, AnnualValue: eur(annual), TotalValue: eur(annual), StartDate: day(2026, 1, 1)}
+	if renewalMonths > 0 {
+		c.AutoRenew, c.RenewalTermMonths, c.NoticeWindowOpenDate, c.CancelByDate = true, renewalMonths, opens, cancelBy
+	}
+	h.add(name, &vendorsv1.ContractCreated{Contract: proto.Clone(c).(*vendorsv1.Contract)})
+	c.State = vendorsv1.Contract_ACTIVE
+	h.add(name, &vendorsv1.ContractActivated{Contract: proto.Clone(c).(*vendorsv1.Contract)})
+	return name
+}
+
+// risk adds a risk, assessed with a residual score unless likelihood is 0.
+func (h *history) risk(id string, likelihood, impact int32, level riskv1.RiskLevel, above bool) *riskv1.Risk {
+	r := &riskv1.Risk{Name: "risks/" + id, Title: "Risk " + id, Category: riskv1.Risk_CYBERSECURITY,
+		Owner: "ciso@example.com", State: riskv1.Risk_IDENTIFIED}
+	h.add(r.Name, &riskv1.RiskIdentified{Risk: proto.Clone(r).(*riskv1.Risk)})
+	if likelihood > 0 {
+		r.State = riskv1.Risk_ASSESSED
+		r.Residual = &riskv1.RiskScore{Likelihood: likelihood, Impact: impact, Score: likelihood * impact, Level: level}
+		r.Inherent = proto.Clone(r.Residual).(*riskv1.RiskScore)
+		r.AboveAppetite = above
+		h.add(r.Name, &riskv1.RiskAssessed{Risk: proto.Clone(r).(*riskv1.Risk), PreviousState: riskv1.Risk_IDENTIFIED})
+	}
+	return r
+}
+
+// publish sends the events to their domains' streams under prefix, creating the streams.
+func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, from, to int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, d := range Domains {
+		if _, err := events.EnsureStream(ctx, js, events.StreamConfig{Prefix: prefix}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := outbox.NewFactory(prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks []jetstream.PubAckFuture
+	for _, e := range h.events[from:to] {
+		m, err := f.New(ctx, e.msg, e.resource, e.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := js.PublishMsgAsync(m.NATSMsg())
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, a)
+	}
+	for _, a := range acks {
+		select {
+		case <-a.Ok():
+		case err := <-a.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal("publish: no acknowledgement")
+		}
+	}
+}
+
+// company is the small company the tests brief on 15 March 2027: its figures are worked out in
+// TestBriefing.
+func company() *history {
+	h := newHistory()
+	// infra: 120,000 planned, 6,000 committed, actuals 10,000 + 12,000 + 8,000 to date and
+	// 5,000 booked in April: forecast 30,000 × 12 / 3 + 6,000 = 126,000, over plan by 6,000.
+	h.costCenter("infra", 120000, 6000, 10000, 12000, 8000, 5000)
+	// apps: 240,000 planned, actuals 10,000 a month: forecast 120,000, under plan.
+	h.costCenter("apps", 240000, 0, 10000, 10000, 10000)
+	// apps is revised: revision 2 plans 300,000 and supersedes revision 1; the spend carries over.
+	r2 := &budgetv1.Budget{Name: "budgets/apps-fy2027-r2", CostCenter: "costCenters/apps", FiscalYear: 2027,
+		CurrencyCode: "EUR", DisplayName: "apps FY2027 r2", FiscalYearStartDate: day(2027, 1, 1),
+		PlannedAmount: eur(300000), State: budgetv1.Budget_DRAFT, Revision: 2, PreviousRevision: "budgets/apps-fy2027"}
+	h.add(r2.Name, &budgetv1.BudgetRevised{Budget: proto.Clone(r2).(*budgetv1.Budget), PreviousRevision: "budgets/apps-fy2027"})
+	r2.State = budgetv1.Budget_APPROVED
+	h.add(r2.Name, &budgetv1.BudgetApproved{Budget: proto.Clone(r2).(*budgetv1.Budget), Superseded: "budgets/apps-fy2027"})
+	// A draft budget of another cost centre is not in force.
+	h.add("costCenters/lab", &budgetv1.CostCenterCreated{CostCenter: &budgetv1.CostCenter{Name: "costCenters/lab", DisplayName: "Lab"}})
+	h.add("budgets/lab-fy2027", &budgetv1.BudgetCreated{Budget: &budgetv1.Budget{Name: "budgets/lab-fy2027",
+		CostCenter: "costCenters/lab", FiscalYear: 2027, CurrencyCode: "EUR", FiscalYearStartDate: day(2027, 1, 1),
+		PlannedAmount: eur(1000), State: budgetv1.Budget_DRAFT}})
+
+	acme, globex := h.vendor("acme"), h.vendor("globex")
+	// crm: auto-renewing for 24 months, notice window open (1 March to 1 April), ends 30 June.
+	h.contract(acme, "crm", 36000, day(2027, 6, 30), day(2027, 3, 1), day(2027, 4, 1), 24)
+	// support: ends 1 May without renewing: a renewal within 90 days, worth a year.
+	h.contract(globex, "support", 12000, day(2027, 5, 1), nil, nil, 0)
+	// cloud: auto-renewing for 6 months, ends 31 May, notice window opens 15 April: renewal only.
+	h.contract(globex, "cloud", 50000, day(2027, 5, 31), day(2027, 4, 15), day(2027, 5, 1), 6)
+	// A contract ending in 2028 is neither; a terminated one ending soon neither.
+	h.contract(acme, "erp", 99000, day(2028, 1, 31), day(2027, 11, 1), day(2027, 12, 1), 12)
+	gone := h.contract(acme, "old", 1000, day(2027, 4, 30), nil, nil, 0)
+	h.add(gone, &vendorsv1.ContractTerminated{Contract: &vendorsv1.Contract{Name: gone, Title: "Contract old",
+		State: vendorsv1.Contract_TERMINATED, EndDate: day(2027, 4, 30), AnnualValue: eur(1000)}})
+
+	h.risk("ransomware", 4, 5, riskv1.RiskLevel_CRITICAL, true)
+	h.risk("phishing", 4, 4, riskv1.RiskLevel_HIGH, true)
+	h.risk("outage", 2, 3, riskv1.RiskLevel_MEDIUM, false)
+	h.risk("outage-2", 2, 3, riskv1.RiskLevel_MEDIUM, false)
+	h.risk("new", 0, 0, 0, false)
+	closed := h.risk("legacy", 5, 5, riskv1.RiskLevel_CRITICAL, true)
+	closed.State = riskv1.Risk_CLOSED
+	h.add(closed.Name, &riskv1.RiskClosed{Risk: closed, PreviousState: riskv1.Risk_ASSESSED})
+	deleted := h.risk("typo", 0, 0, 0, false)
+	h.add(deleted.Name, &riskv1.RiskDeleted{Risk: deleted})
+	return h
+}

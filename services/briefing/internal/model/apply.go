@@ -1,0 +1,325 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/type/date"
+	moneypb "google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/protobuf/proto"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+)
+
+// Apply writes ev, an event of domain's stream, into the model within tx and records it as the
+// stream's last applied event. The consumer runtime calls it once per event (its inbox drops
+// copies) and never with an older version of a resource than one applied (it skips stale ones),
+// so an event's full state of its resource simply replaces what the model held. An event the
+// briefing does not use, or whose type the binary does not know, only moves the freshness.
+func Apply(ctx context.Context, tx *sql.Tx, domain string, ev consumer.Event) error {
+	if ev.Message != nil {
+		if err := apply(ctx, tx, ev.Message); err != nil {
+			return fmt.Errorf("apply %s %s: %w", ev.Type, ev.ID, err)
+		}
+	}
+	return recordStream(ctx, tx, domain, ev)
+}
+
+func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
+	switch e := m.(type) {
+	// budget
+	case *budgetv1.CostCenterCreated:
+		return putCostCenter(ctx, tx, e.GetCostCenter())
+	case *budgetv1.CostCenterUpdated:
+		return putCostCenter(ctx, tx, e.GetCostCenter())
+	case *budgetv1.CostCenterDeleted:
+		return del(ctx, tx, "briefing_cost_centers", e.GetCostCenter().GetName())
+	case *budgetv1.BudgetCreated:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetUpdated:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetSubmitted:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetApproved:
+		// The revision it supersedes publishes nothing of its own.
+		if e.GetSuperseded() != "" {
+			const q = `UPDATE briefing_budgets SET state = $2 WHERE name = $1`
+			if _, err := tx.ExecContext(ctx, q, e.GetSuperseded(), int32(budgetv1.Budget_SUPERSEDED)); err != nil {
+				return err
+			}
+		}
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetRejected:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetClosed:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetRevised:
+		return putBudget(ctx, tx, e.GetBudget())
+	case *budgetv1.BudgetDeleted:
+		return del(ctx, tx, "briefing_budgets", e.GetBudget().GetName())
+	case *budgetv1.ActualRecorded:
+		return addActual(ctx, tx, e.GetActual())
+	case *budgetv1.CommitmentRecorded:
+		return putCommitment(ctx, tx, e.GetCommitment())
+	case *budgetv1.CommitmentReleased:
+		return putCommitment(ctx, tx, e.GetCommitment())
+
+	// vendors
+	case *vendorsv1.VendorCreated:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorUpdated:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorOnboardingStarted:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorOnboarded:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorSuspended:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorReinstated:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorOffboarded:
+		return putVendor(ctx, tx, e.GetVendor())
+	case *vendorsv1.VendorDeleted:
+		return del(ctx, tx, "briefing_vendors", e.GetVendor().GetName())
+	case *vendorsv1.ContractCreated:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractUpdated:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractSubmitted:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractRejected:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractActivated:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractTerminated:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractExpired:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractAutoRenewed:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractNoticeWindowOpened:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractCancelByMissed:
+		return putContract(ctx, tx, e.GetContract())
+	case *vendorsv1.ContractDeleted:
+		return del(ctx, tx, "briefing_contracts", e.GetContract().GetName())
+
+	// risk
+	case *riskv1.RiskMatrixUpdated:
+		return putMatrix(ctx, tx, e.GetRiskMatrix())
+	case *riskv1.RiskDeleted:
+		return del(ctx, tx, "briefing_risks", e.GetRisk().GetName())
+	case interface{ GetRisk() *riskv1.Risk }:
+		// Every other event of a risk carries the risk after the change.
+		return putRisk(ctx, tx, e.GetRisk())
+	}
+	return nil
+}
+
+func del(ctx context.Context, tx *sql.Tx, table, name string) error {
+	_, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE name = $1", name)
+	return err
+}
+
+func putCostCenter(ctx context.Context, tx *sql.Tx, c *budgetv1.CostCenter) error {
+	const q = `INSERT INTO briefing_cost_centers (name, display_name) VALUES ($1, $2)
+	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name`
+	_, err := tx.ExecContext(ctx, q, c.GetName(), c.GetDisplayName())
+	return err
+}
+
+func putBudget(ctx context.Context, tx *sql.Tx, b *budgetv1.Budget) error {
+	planned, err := minor(b.GetPlannedAmount(), money.Currency(b.GetCurrencyCode()))
+	if err != nil {
+		return consumer.Permanent(fmt.Errorf("budget %s: planned amount: %w", b.GetName(), err))
+	}
+	const q = `INSERT INTO briefing_budgets
+	(name, cost_center, fiscal_year, currency_code, start_date, display_name, state, planned_minor)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (name) DO UPDATE SET cost_center = excluded.cost_center, fiscal_year = excluded.fiscal_year,
+		currency_code = excluded.currency_code, start_date = excluded.start_date,
+		display_name = excluded.display_name, state = excluded.state, planned_minor = excluded.planned_minor`
+	_, err = tx.ExecContext(ctx, q, b.GetName(), b.GetCostCenter(), b.GetFiscalYear(), b.GetCurrencyCode(),
+		dateText(b.GetFiscalYearStartDate()), b.GetDisplayName(), int32(b.GetState()), planned)
+	return err
+}
+
+// addActual adds an actual, in the budget's currency, to its revision's period. Actuals never
+// change, and the inbox applies each once, so the sum is kept rather than every actual.
+func addActual(ctx context.Context, tx *sql.Tx, a *budgetv1.Actual) error {
+	budget, ok := parent(a.GetName(), "/lines/")
+	period, perr := periodOf(a.GetPeriod())
+	if !ok || perr != nil {
+		return consumer.Permanent(fmt.Errorf("actual %q of period %q: not a budget's actual", a.GetName(), a.GetPeriod()))
+	}
+	amount := a.GetConvertedAmount()
+	if amount == nil {
+		amount = a.GetAmount()
+	}
+	add, err := minor(amount, "")
+	if err != nil {
+		return consumer.Permanent(fmt.Errorf("actual %s: %w", a.GetName(), err))
+	}
+	var sum int64
+	const get = `SELECT amount_minor FROM briefing_actuals WHERE budget = $1 AND period = $2`
+	switch err := tx.QueryRowContext(ctx, get, budget, period).Scan(&sum); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	}
+	if sum, err = money.AddMinor(sum, add); err != nil {
+		return consumer.Permanent(fmt.Errorf("actual %s: the period's sum: %w", a.GetName(), err))
+	}
+	const put = `INSERT INTO briefing_actuals (budget, period, amount_minor) VALUES ($1, $2, $3)
+	ON CONFLICT (budget, period) DO UPDATE SET amount_minor = excluded.amount_minor`
+	_, err = tx.ExecContext(ctx, put, budget, period, sum)
+	return err
+}
+
+func putCommitment(ctx context.Context, tx *sql.Tx, c *budgetv1.Commitment) error {
+	budget, ok := parent(c.GetName(), "/lines/")
+	if !ok {
+		return consumer.Permanent(fmt.Errorf("commitment %q: not a budget's commitment", c.GetName()))
+	}
+	remaining, err := minor(c.GetRemainingAmount(), "")
+	if err != nil {
+		return consumer.Permanent(fmt.Errorf("commitment %s: %w", c.GetName(), err))
+	}
+	const q = `INSERT INTO briefing_commitments (name, budget, remaining_minor) VALUES ($1, $2, $3)
+	ON CONFLICT (name) DO UPDATE SET remaining_minor = excluded.remaining_minor`
+	_, err = tx.ExecContext(ctx, q, c.GetName(), budget, remaining)
+	return err
+}
+
+func putVendor(ctx context.Context, tx *sql.Tx, v *vendorsv1.Vendor) error {
+	const q = `INSERT INTO briefing_vendors (name, display_name) VALUES ($1, $2)
+	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name`
+	_, err := tx.ExecContext(ctx, q, v.GetName(), v.GetDisplayName())
+	return err
+}
+
+func putContract(ctx context.Context, tx *sql.Tx, c *vendorsv1.Contract) error {
+	vendor, ok := parent(c.GetName(), "/contracts/")
+	if !ok {
+		return consumer.Permanent(fmt.Errorf("contract %q: not a vendor's contract", c.GetName()))
+	}
+	annual, err := minor(c.GetAnnualValue(), "")
+	if err != nil {
+		return consumer.Permanent(fmt.Errorf("contract %s: annual value: %w", c.GetName(), err))
+	}
+	const q = `INSERT INTO briefing_contracts (name, vendor, title, owner, state, end_date, auto_renew,
+		renewal_term_months, cancel_by_date, notice_window_open_date, annual_value_minor, currency_code)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, owner = excluded.owner, state = excluded.state,
+		end_date = excluded.end_date, auto_renew = excluded.auto_renew,
+		renewal_term_months = excluded.renewal_term_months, cancel_by_date = excluded.cancel_by_date,
+		notice_window_open_date = excluded.notice_window_open_date,
+		annual_value_minor = excluded.annual_value_minor, currency_code = excluded.currency_code`
+	_, err = tx.ExecContext(ctx, q, c.GetName(), vendor, c.GetTitle(), c.GetOwner(), int32(c.GetState()),
+		dateText(c.GetEndDate()), c.GetAutoRenew(), c.GetRenewalTermMonths(), dateText(c.GetCancelByDate()),
+		dateText(c.GetNoticeWindowOpenDate()), annual, c.GetAnnualValue().GetCurrencyCode())
+	return err
+}
+
+func putRisk(ctx context.Context, tx *sql.Tx, r *riskv1.Risk) error {
+	if r.GetName() == "" {
+		return nil
+	}
+	res := r.GetResidual()
+	const q = `INSERT INTO briefing_risks (name, title, category, owner, state, likelihood, impact, score, level, above_appetite)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, category = excluded.category, owner = excluded.owner,
+		state = excluded.state, likelihood = excluded.likelihood, impact = excluded.impact, score = excluded.score,
+		level = excluded.level, above_appetite = excluded.above_appetite`
+	_, err := tx.ExecContext(ctx, q, r.GetName(), r.GetTitle(), int32(r.GetCategory()), r.GetOwner(), int32(r.GetState()),
+		res.GetLikelihood(), res.GetImpact(), res.GetScore(), int32(res.GetLevel()), r.GetAboveAppetite())
+	return err
+}
+
+// Facts kept about whole domains.
+const (
+	factLikelihoodSteps = "risk.matrix.likelihood_steps"
+	factImpactSteps     = "risk.matrix.impact_steps"
+)
+
+func putMatrix(ctx context.Context, tx *sql.Tx, m *riskv1.RiskMatrix) error {
+	for fact, v := range map[string]int{
+		factLikelihoodSteps: len(m.GetLikelihoodLevels()), factImpactSteps: len(m.GetImpactLevels()),
+	} {
+		const q = `INSERT INTO briefing_facts (fact, value) VALUES ($1, $2)
+		ON CONFLICT (fact) DO UPDATE SET value = excluded.value`
+		if _, err := tx.ExecContext(ctx, q, fact, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordStream records ev as the last event applied from domain's stream.
+func recordStream(ctx context.Context, tx *sql.Tx, domain string, ev consumer.Event) error {
+	var evTime any
+	if !ev.Time.IsZero() {
+		evTime = ev.Time.UTC()
+	}
+	const q = `INSERT INTO briefing_streams
+	(domain, last_event_id, last_event_type, last_event_time, apply_time, stream_sequence, applied_count)
+	VALUES ($1, $2, $3, $4, $5, $6, 1)
+	ON CONFLICT (domain) DO UPDATE SET last_event_id = excluded.last_event_id,
+		last_event_type = excluded.last_event_type, last_event_time = excluded.last_event_time,
+		apply_time = excluded.apply_time, stream_sequence = excluded.stream_sequence,
+		applied_count = briefing_streams.applied_count + 1`
+	_, err := tx.ExecContext(ctx, q, domain, ev.ID, ev.Type, evTime, time.Now().UTC(), int64(ev.Sequence))
+	return err
+}
+
+// minor returns m in minor units of its currency (or of fallback when m has none); an unset m is 0.
+func minor(m *moneypb.Money, fallback money.Currency) (int64, error) {
+	if m == nil {
+		return 0, nil
+	}
+	a, err := money.FromProto(m, fallback)
+	if err != nil {
+		return 0, err
+	}
+	return a.Minor, nil
+}
+
+// parent returns the part of name before sep: the budget of budgets/b/lines/l/actuals/a.
+func parent(name, sep string) (string, bool) {
+	i := strings.Index(name, sep)
+	if i <= 0 {
+		return "", false
+	}
+	return name[:i], true
+}
+
+// periodOf reads the period number of a fiscal period label, FY2027-P03 → 3.
+func periodOf(label string) (int, error) {
+	_, p, ok := strings.Cut(label, "-P")
+	if !ok {
+		return 0, fmt.Errorf("period %q: want FY<year>-P<nn>", label)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 12 {
+		return 0, fmt.Errorf("period %q: want FY<year>-P01 to P12", label)
+	}
+	return n, nil
+}
+
+// dateText is d as YYYY-MM-DD, or "" when unset.
+func dateText(d *date.Date) string {
+	if d == nil || (d.GetYear() == 0 && d.GetMonth() == 0 && d.GetDay() == 0) {
+		return ""
+	}
+	return civil.FromProto(d).String()
+}

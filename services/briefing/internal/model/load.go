@@ -1,0 +1,196 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+// Snapshot is the whole read model at one instant, as the briefing is computed from it.
+type Snapshot struct {
+	CostCenters map[string]string // name → display name
+	Budgets     []Budget          // by name
+	// Actuals are the actuals per budget revision and period (1 to 12), in minor units.
+	Actuals map[string][12]int64
+	// Committed is what remains committed per budget revision, in minor units.
+	Committed map[string]int64
+	Vendors   map[string]string // name → display name
+	Contracts []Contract        // by name
+	Risks     []Risk            // by name
+	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
+	LikelihoodSteps, ImpactSteps int
+	Streams                      []Stream // by domain
+}
+
+// Budget is a budget revision.
+type Budget struct {
+	Name, CostCenter, Currency, StartDate, DisplayName string
+	FiscalYear, State                                  int32
+	PlannedMinor                                       int64
+}
+
+// Contract is a vendor's contract.
+type Contract struct {
+	Name, Vendor, Title, Owner, EndDate, CancelByDate, NoticeWindowOpenDate, Currency string
+	State, RenewalTermMonths                                                          int32
+	AutoRenew                                                                         bool
+	AnnualValueMinor                                                                  int64
+}
+
+// Risk is a risk with its residual score.
+type Risk struct {
+	Name, Title, Owner                                string
+	Category, State, Likelihood, Impact, Score, Level int32
+	AboveAppetite                                     bool
+}
+
+// Stream is the last event applied from a domain's stream.
+type Stream struct {
+	Domain, LastEventID, LastEventType string
+	LastEventTime                      sql.NullTime
+	ApplyTime                          time.Time
+	Sequence, Applied                  int64
+}
+
+// Load reads the whole model in one read transaction, so that its parts agree.
+func Load(ctx context.Context, db *sqldb.DB) (*Snapshot, error) {
+	s := &Snapshot{
+		CostCenters: map[string]string{}, Actuals: map[string][12]int64{}, Committed: map[string]int64{},
+		Vendors: map[string]string{},
+	}
+	if err := inSnapshot(ctx, db, s.load); err != nil {
+		return nil, fmt.Errorf("load the briefing model: %w", err)
+	}
+	return s, nil
+}
+
+// inSnapshot runs read in a transaction that sees one state of the model: a read-only
+// REPEATABLE READ transaction on PostgreSQL; on SQLite, whose transactions here take the write
+// lock at BEGIN, an ordinary one, during which the consumers wait.
+func inSnapshot(ctx context.Context, db *sqldb.DB, read func(context.Context, *sql.Tx) error) error {
+	if db.Engine() == sqldb.SQLite {
+		return db.InTx(ctx, func(tx *sql.Tx) error { return read(ctx, tx) })
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := read(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
+	type query struct {
+		q    string
+		scan func(*sql.Rows) error
+	}
+	queries := []query{
+		{`SELECT name, display_name FROM briefing_cost_centers`, func(r *sql.Rows) error {
+			var n, d string
+			err := r.Scan(&n, &d)
+			s.CostCenters[n] = d
+			return err
+		}},
+		{`SELECT name, cost_center, currency_code, start_date, display_name, fiscal_year, state, planned_minor
+		FROM briefing_budgets ORDER BY name`, func(r *sql.Rows) error {
+			var b Budget
+			err := r.Scan(&b.Name, &b.CostCenter, &b.Currency, &b.StartDate, &b.DisplayName, &b.FiscalYear, &b.State, &b.PlannedMinor)
+			s.Budgets = append(s.Budgets, b)
+			return err
+		}},
+		{`SELECT budget, period, amount_minor FROM briefing_actuals`, func(r *sql.Rows) error {
+			var b string
+			var p int
+			var a int64
+			if err := r.Scan(&b, &p, &a); err != nil {
+				return err
+			}
+			if p >= 1 && p <= 12 {
+				v := s.Actuals[b]
+				v[p-1] = a
+				s.Actuals[b] = v
+			}
+			return nil
+		}},
+		{`SELECT budget, remaining_minor FROM briefing_commitments`, func(r *sql.Rows) error {
+			var b string
+			var a int64
+			if err := r.Scan(&b, &a); err != nil {
+				return err
+			}
+			// Bounded amounts: a budget's commitments cannot overflow before its line's checks did.
+			s.Committed[b] += a
+			return nil
+		}},
+		{`SELECT name, display_name FROM briefing_vendors`, func(r *sql.Rows) error {
+			var n, d string
+			err := r.Scan(&n, &d)
+			s.Vendors[n] = d
+			return err
+		}},
+		{`SELECT name, vendor, title, owner, end_date, cancel_by_date, notice_window_open_date, currency_code,
+			state, renewal_term_months, auto_renew, annual_value_minor
+		FROM briefing_contracts ORDER BY name`, func(r *sql.Rows) error {
+			var c Contract
+			err := r.Scan(&c.Name, &c.Vendor, &c.Title, &c.Owner, &c.EndDate, &c.CancelByDate, &c.NoticeWindowOpenDate,
+				&c.Currency, &c.State, &c.RenewalTermMonths, &c.AutoRenew, &c.AnnualValueMinor)
+			s.Contracts = append(s.Contracts, c)
+			return err
+		}},
+		{`SELECT name, title, owner, category, state, likelihood, impact, score, level, above_appetite
+		FROM briefing_risks ORDER BY name`, func(r *sql.Rows) error {
+			var k Risk
+			err := r.Scan(&k.Name, &k.Title, &k.Owner, &k.Category, &k.State, &k.Likelihood, &k.Impact, &k.Score,
+				&k.Level, &k.AboveAppetite)
+			s.Risks = append(s.Risks, k)
+			return err
+		}},
+		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {
+			var f string
+			var v int
+			if err := r.Scan(&f, &v); err != nil {
+				return err
+			}
+			switch f {
+			case factLikelihoodSteps:
+				s.LikelihoodSteps = v
+			case factImpactSteps:
+				s.ImpactSteps = v
+			}
+			return nil
+		}},
+		{`SELECT domain, last_event_id, last_event_type, last_event_time, apply_time, stream_sequence, applied_count
+		FROM briefing_streams ORDER BY domain`, func(r *sql.Rows) error {
+			var st Stream
+			err := r.Scan(&st.Domain, &st.LastEventID, &st.LastEventType, &st.LastEventTime, &st.ApplyTime,
+				&st.Sequence, &st.Applied)
+			s.Streams = append(s.Streams, st)
+			return err
+		}},
+	}
+	for _, q := range queries {
+		rows, err := tx.QueryContext(ctx, q.q)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := q.scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+// Package model is the briefing's read model: what the domains' events say about their
+// resources, kept in the briefing service's own database. Apply writes one event into it inside
+// the consumer's transaction; Load reads all of it for a briefing; Clear drops it for a rebuild.
+// Nothing but events writes it, and it never asks another service anything.
+package model
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Migrations are the model's tables, under the version table the host gives a service's own
+// migrations.
+var Migrations = sqldb.MigrationSet{Table: "briefing_migrations", Files: migrations}
+
+// tables are the model's tables, every one of which a rebuild empties.
+var tables = []string{
+	"briefing_cost_centers", "briefing_budgets", "briefing_actuals", "briefing_commitments",
+	"briefing_vendors", "briefing_contracts", "briefing_risks", "briefing_facts", "briefing_streams",
+}
+
+// Clear empties the model within tx, for a rebuild from the streams.
+func Clear(ctx context.Context, tx *sql.Tx) error {
+	for _, t := range tables {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return fmt.Errorf("clear %s: %w", t, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package server
+
+import (
+	"cmp"
+	"maps"
+	"math/big"
+	"slices"
+
+	moneypb "google.golang.org/genproto/googleapis/type/money"
+
+	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
+)
+
+// RenewalHorizonDays is how far ahead the briefing lists renewals.
+const RenewalHorizonDays = 90
+
+// defaultMatrixSteps are the steps of each axis of the risk service's default matrix.
+const defaultMatrixSteps = 5
+
+// Compute is the briefing of the model snap on the day today (UTC), without its freshness.
+func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, error) {
+	budget, err := budgetPart(snap, today)
+	if err != nil {
+		return nil, err
+	}
+	vendors, err := vendorsPart(snap, today)
+	if err != nil {
+		return nil, err
+	}
+	return &briefingv1.Briefing{
+		Name:     "briefing",
+		AsOfDate: civil.ToProto(today),
+		Budget:   budget,
+		Vendors:  vendors,
+		Risks:    risksPart(snap),
+	}, nil
+}
+
+// amount is minor units of a currency as google.type.Money.
+func amount(minor int64, currency string) *moneypb.Money {
+	return money.ToProto(money.Amount{Minor: minor, Currency: money.Currency(currency)})
+}
+
+// date parses a model date; the zero Date when unset or malformed.
+func date(s string) civil.Date {
+	d, err := civil.ParseDate(s)
+	if err != nil {
+		return civil.Date{}
+	}
+	return d
+}
+
+// days is the number of days from a to b.
+func days(a, b civil.Date) int32 { return int32(b.Time().Sub(a.Time()).Hours() / 24) }
+
+// burn is one cost centre's figures before they become a CostCenterBurn.
+type burn struct {
+	out              *briefingv1.CostCenterBurn
+	planned, over    int64 // over: forecast − planned
+	actual, forecast int64
+	currency         string
+}
+
+// budgetPart computes the burn of each cost centre's budget in force for the fiscal year that
+// contains today. A cost centre's revisions of one fiscal year share their spend, as in the
+// budget service: the actuals and commitments of every revision count.
+func budgetPart(snap *model.Snapshot, today civil.Date) (*briefingv1.BudgetBriefing, error) {
+	type key struct {
+		costCenter string
+		year       int32
+	}
+	chains := map[key][]model.Budget{}
+	for _, b := range snap.Budgets {
+		k := key{b.CostCenter, b.FiscalYear}
+		chains[k] = append(chains[k], b)
+	}
+	var burns []burn
+	for _, revs := range chains {
+		var inForce *model.Budget
+		for i, b := range revs {
+			if s := budgetv1.Budget_State(b.State); s == budgetv1.Budget_APPROVED || s == budgetv1.Budget_CLOSED {
+				inForce = &revs[i]
+			}
+		}
+		if inForce == nil {
+			continue
+		}
+		start := date(inForce.StartDate)
+		if start.IsZero() || today.Before(start) || !today.Before(start.AddMonths(12)) {
+			continue
+		}
+		var c money.Calc
+		var periods [12]int64
+		var committed int64
+		for _, r := range revs {
+			a := snap.Actuals[r.Name]
+			for p := range periods {
+				periods[p] = c.Add(periods[p], a[p])
+			}
+			committed = c.Add(committed, snap.Committed[r.Name])
+		}
+		elapsed := 0
+		for p := 1; p <= 12 && !today.Before(start.AddMonths(p-1)); p++ {
+			elapsed = p
+		}
+		cur := inForce.Currency
+		out := &briefingv1.CostCenterBurn{
+			CostCenter: inForce.CostCenter, CostCenterDisplayName: snap.CostCenters[inForce.CostCenter],
+			Budget: inForce.Name, BudgetDisplayName: inForce.DisplayName, FiscalYear: inForce.FiscalYear,
+			FiscalYearStartDate: civil.ToProto(start), ElapsedPeriods: int32(elapsed),
+			Planned: amount(inForce.PlannedMinor, cur), Committed: amount(committed, cur),
+		}
+		var toDate, cumulative int64
+		for p := range periods {
+			cumulative = c.Add(cumulative, periods[p])
+			if p < elapsed {
+				toDate = cumulative
+			}
+			out.Periods = append(out.Periods, &briefingv1.PeriodBurn{
+				Period: int32(p + 1), StartDate: civil.ToProto(start.AddMonths(p)),
+				Actual: amount(periods[p], cur), CumulativeActual: amount(cumulative, cur),
+			})
+		}
+		// forecast = actual_to_date × 12 / elapsed (one rounding, half to even) + committed.
+		run := money.RoundHalfEven(new(big.Int).Mul(big.NewInt(toDate), big.NewInt(12)), big.NewInt(int64(elapsed)))
+		forecast := c.Add(c.Int64(run), committed)
+		variance := c.Sub(inForce.PlannedMinor, forecast)
+		if err := c.Err(); err != nil {
+			return nil, money.Figure(err)
+		}
+		out.ActualToDate, out.Forecast, out.ForecastVariance = amount(toDate, cur), amount(forecast, cur), amount(variance, cur)
+		if inForce.PlannedMinor > 0 {
+			bp := new(big.Int).Mul(big.NewInt(toDate), big.NewInt(10000))
+			out.BurnBasisPoints = bp.Quo(bp, big.NewInt(inForce.PlannedMinor)).Int64()
+		}
+		burns = append(burns, burn{out: out, planned: inForce.PlannedMinor, over: -variance, actual: toDate,
+			forecast: forecast, currency: cur})
+	}
+	// The furthest over plan first: by (forecast − planned) / planned, compared exactly; a cost
+	// centre with nothing planned and something forecast is the furthest of all.
+	slices.SortFunc(burns, func(a, b burn) int {
+		if c := overPlan(b).Cmp(overPlan(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.out.CostCenter, b.out.CostCenter)
+	})
+	part := &briefingv1.BudgetBriefing{}
+	totals := map[string]*[4]int64{} // planned, actual, forecast, count
+	var c money.Calc
+	for _, b := range burns {
+		part.CostCenters = append(part.CostCenters, b.out)
+		if b.over > 0 {
+			part.OverPlanCount++
+		}
+		t := totals[b.currency]
+		if t == nil {
+			t = &[4]int64{}
+			totals[b.currency] = t
+		}
+		t[0], t[1], t[2], t[3] = c.Add(t[0], b.planned), c.Add(t[1], b.actual), c.Add(t[2], b.forecast), t[3]+1
+	}
+	if err := c.Err(); err != nil {
+		return nil, money.Figure(err)
+	}
+	for _, cur := range slices.Sorted(maps.Keys(totals)) {
+		t := totals[cur]
+		part.Totals = append(part.Totals, &briefingv1.BudgetTotal{
+			CurrencyCode: cur, Planned: amount(t[0], cur), ActualToDate: amount(t[1], cur),
+			Forecast: amount(t[2], cur), CostCenterCount: int32(t[3]),
+		})
+	}
+	return part, nil
+}
+
+// overPlan is how far a forecast is over plan, relative to the plan, as an exact fraction.
+func overPlan(b burn) *big.Rat {
+	if b.planned <= 0 {
+		if b.over > 0 {
+			return new(big.Rat).SetInt64(1 << 62)
+		}
+		return new(big.Rat)
+	}
+	return big.NewRat(b.over, b.planned)
+}
+
+// vendorsPart lists the contracts in force inside their notice window and those whose term ends
+// within RenewalHorizonDays.
+func vendorsPart(snap *model.Snapshot, today civil.Date) (*briefingv1.VendorBriefing, error) {
+	part := &briefingv1.VendorBriefing{}
+	horizon := today.AddDays(RenewalHorizonDays)
+	totals := map[string]int64{}
+	var c money.Calc
+	for _, k := range snap.Contracts {
+		if s := vendorsv1.Contract_State(k.State); s != vendorsv1.Contract_ACTIVE && s != vendorsv1.Contract_RENEWED {
+			continue
+		}
+		end, cancelBy, opens := date(k.EndDate), date(k.CancelByDate), date(k.NoticeWindowOpenDate)
+		inWindow := k.AutoRenew && !opens.IsZero() && !cancelBy.IsZero() && !today.Before(opens) && !cancelBy.Before(today)
+		renews := !end.IsZero() && !end.Before(today) && !horizon.Before(end)
+		if !inWindow && !renews {
+			continue
+		}
+		item := &briefingv1.ContractItem{
+			Contract: k.Name, Title: k.Title, Vendor: k.Vendor, VendorDisplayName: snap.Vendors[k.Vendor],
+			Owner: k.Owner, EndDate: civil.ToProto(end), AutoRenew: k.AutoRenew, DaysToEnd: days(today, end),
+		}
+		if k.AutoRenew {
+			item.CancelByDate, item.NoticeWindowOpenDate = civil.ToProto(cancelBy), civil.ToProto(opens)
+			if !cancelBy.IsZero() {
+				item.DaysToCancelBy = days(today, cancelBy)
+			}
+		}
+		renewal := k.AnnualValueMinor
+		if k.AutoRenew && k.RenewalTermMonths > 0 {
+			v := money.RoundHalfEven(new(big.Int).Mul(big.NewInt(k.AnnualValueMinor), big.NewInt(int64(k.RenewalTermMonths))), big.NewInt(12))
+			renewal = c.Int64(v)
+		}
+		if k.Currency != "" {
+			item.AnnualValue, item.RenewalValue = amount(k.AnnualValueMinor, k.Currency), amount(renewal, k.Currency)
+		}
+		if inWindow {
+			part.InNoticeWindow = append(part.InNoticeWindow, item)
+		}
+		if renews {
+			part.Renewals = append(part.Renewals, item)
+			if k.Currency != "" {
+				totals[k.Currency] = c.Add(totals[k.Currency], renewal)
+			}
+		}
+	}
+	if err := c.Err(); err != nil {
+		return nil, money.Figure(err)
+	}
+	slices.SortFunc(part.InNoticeWindow, func(a, b *briefingv1.ContractItem) int {
+		return cmp.Or(cmp.Compare(a.GetDaysToCancelBy(), b.GetDaysToCancelBy()), cmp.Compare(a.GetContract(), b.GetContract()))
+	})
+	slices.SortFunc(part.Renewals, func(a, b *briefingv1.ContractItem) int {
+		return cmp.Or(cmp.Compare(a.GetDaysToEnd(), b.GetDaysToEnd()), cmp.Compare(a.GetContract(), b.GetContract()))
+	})
+	for _, cur := range slices.Sorted(maps.Keys(totals)) {
+		part.RenewalValueTotals = append(part.RenewalValueTotals, amount(totals[cur], cur))
+	}
+	return part, nil
+}
+
+// risksPart counts the open risks, lists those above appetite and lays the scored ones on the
+// heat map by residual score.
+func risksPart(snap *model.Snapshot) *briefingv1.RiskBriefing {
+	part := &briefingv1.RiskBriefing{
+		LikelihoodSteps: int32(cmp.Or(snap.LikelihoodSteps, defaultMatrixSteps)),
+		ImpactSteps:     int32(cmp.Or(snap.ImpactSteps, defaultMatrixSteps)),
+	}
+	type cell struct{ l, i int32 }
+	cells := map[cell]*briefingv1.RiskHeatCell{}
+	for _, r := range snap.Risks {
+		if riskv1.Risk_State(r.State) == riskv1.Risk_CLOSED {
+			continue
+		}
+		part.OpenCount++
+		if r.Likelihood == 0 || r.Impact == 0 {
+			part.UnscoredCount++
+		} else {
+			k := cell{r.Likelihood, r.Impact}
+			hc := cells[k]
+			if hc == nil {
+				hc = &briefingv1.RiskHeatCell{Likelihood: r.Likelihood, Impact: r.Impact}
+				cells[k] = hc
+			}
+			hc.Count++
+			// Risks scored on different matrix versions may disagree on a cell's level: the
+			// highest is the one to show.
+			hc.Level = max(hc.Level, riskv1.RiskLevel(r.Level))
+			part.LikelihoodSteps, part.ImpactSteps = max(part.LikelihoodSteps, r.Likelihood), max(part.ImpactSteps, r.Impact)
+		}
+		if r.AboveAppetite {
+			part.AboveAppetiteCount++
+			part.AboveAppetite = append(part.AboveAppetite, &briefingv1.RiskItem{
+				Risk: r.Name, Title: r.Title, Category: riskv1.Risk_Category(r.Category), Owner: r.Owner,
+				State: riskv1.Risk_State(r.State),
+				Residual: &riskv1.RiskScore{Likelihood: r.Likelihood, Impact: r.Impact, Score: r.Score,
+					Level: riskv1.RiskLevel(r.Level)},
+			})
+		}
+	}
+	slices.SortFunc(part.AboveAppetite, func(a, b *briefingv1.RiskItem) int {
+		return cmp.Or(cmp.Compare(b.GetResidual().GetScore(), a.GetResidual().GetScore()), cmp.Compare(a.GetRisk(), b.GetRisk()))
+	})
+	for _, hc := range cells {
+		part.HeatMap = append(part.HeatMap, hc)
+	}
+	slices.SortFunc(part.HeatMap, func(a, b *briefingv1.RiskHeatCell) int {
+		return cmp.Or(cmp.Compare(a.GetLikelihood(), b.GetLikelihood()), cmp.Compare(a.GetImpact(), b.GetImpact()))
+	})
+	return part
+}
