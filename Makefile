@@ -44,7 +44,7 @@ APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-u
 APIREF_DIR       := gateway/apiref/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/budget services/vendors services/risk gateway deploy/standalone test examples/automation
+MODULES := proto services/platform services/briefing services/budget services/vendors services/risk gateway deploy/standalone test examples/automation
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 
 # The tests run through gotestsum: go test's own output, then every skipped test with its reason,
@@ -77,11 +77,12 @@ test: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests (SQLite + embedd
 	$(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(PKGS)
 
 .PHONY: build
-build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-gateway.
+build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-briefing, quarterdeck-gateway.
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-risk ./services/risk/cmd/quarterdeck-risk
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-briefing ./services/briefing/cmd/quarterdeck-briefing
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 
 ##@ API contract

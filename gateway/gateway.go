@@ -38,6 +38,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/asyncapi"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
+	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
@@ -69,9 +70,10 @@ const HeaderIfMatch = "If-Match"
 // registrars maps each domain to the function that mounts its REST API on a mux: the APIs of
 // every gRPC service the domain's binary serves (risk serves RiskService and IncidentService).
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"budget":  budgetv1.RegisterBudgetServiceHandler,
-	"vendors": vendorsv1.RegisterVendorsServiceHandler,
-	"risk":    mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler),
+	"briefing": briefingv1.RegisterBriefingServiceHandler,
+	"budget":   budgetv1.RegisterBudgetServiceHandler,
+	"vendors":  vendorsv1.RegisterVendorsServiceHandler,
+	"risk":     mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler),
 }
 
 // mountAll mounts the REST APIs of several gRPC services served over one connection.

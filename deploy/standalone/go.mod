@@ -3,9 +3,11 @@ module github.com/quarterdeck/quarterdeck/deploy/standalone
 go 1.26.0
 
 require (
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/quarterdeck/quarterdeck/gateway v0.0.0
 	github.com/quarterdeck/quarterdeck/proto v0.0.0
+	github.com/quarterdeck/quarterdeck/services/briefing v0.0.0
 	github.com/quarterdeck/quarterdeck/services/budget v0.0.0
 	github.com/quarterdeck/quarterdeck/services/platform v0.0.0
 	github.com/quarterdeck/quarterdeck/services/risk v0.0.0
@@ -44,7 +46,6 @@ require (
 	github.com/go-ole/go-ole v1.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
@@ -123,6 +124,7 @@ require (
 replace (
 	github.com/quarterdeck/quarterdeck/gateway => ../../gateway
 	github.com/quarterdeck/quarterdeck/proto => ../../proto
+	github.com/quarterdeck/quarterdeck/services/briefing => ../../services/briefing
 	github.com/quarterdeck/quarterdeck/services/budget => ../../services/budget
 	github.com/quarterdeck/quarterdeck/services/platform => ../../services/platform
 	github.com/quarterdeck/quarterdeck/services/risk => ../../services/risk

@@ -23,6 +23,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	"github.com/quarterdeck/quarterdeck/services/briefing"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
@@ -43,7 +44,8 @@ var version = "dev"
 
 // services are the domain services the platform runs, in start order.
 func services(cfg settings) []host.Service {
-	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors), risk.Configured(cfg.Risk)}
+	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors), risk.Configured(cfg.Risk),
+		briefing.Service()}
 }
 
 type settings struct {

@@ -16,11 +16,12 @@ import (
 func buildBinaries(t *testing.T, dir string) {
 	t.Helper()
 	for name, pkg := range map[string]string{
-		"quarterdeck":         "github.com/quarterdeck/quarterdeck/deploy/standalone",
-		"quarterdeck-budget":  "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
-		"quarterdeck-vendors": "github.com/quarterdeck/quarterdeck/services/vendors/cmd/quarterdeck-vendors",
-		"quarterdeck-risk":    "github.com/quarterdeck/quarterdeck/services/risk/cmd/quarterdeck-risk",
-		"quarterdeck-gateway": "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
+		"quarterdeck":          "github.com/quarterdeck/quarterdeck/deploy/standalone",
+		"quarterdeck-budget":   "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
+		"quarterdeck-vendors":  "github.com/quarterdeck/quarterdeck/services/vendors/cmd/quarterdeck-vendors",
+		"quarterdeck-risk":     "github.com/quarterdeck/quarterdeck/services/risk/cmd/quarterdeck-risk",
+		"quarterdeck-briefing": "github.com/quarterdeck/quarterdeck/services/briefing/cmd/quarterdeck-briefing",
+		"quarterdeck-gateway":  "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
 	} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput()
 		if err != nil {
@@ -158,7 +159,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("run without binaries: %v; want the missing binary named", err)
 	}
 	bin := t.TempDir()
-	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-gateway"} {
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-briefing", "quarterdeck-gateway"} {
 		if err := os.WriteFile(filepath.Join(bin, n), nil, 0o755); err != nil {
 			t.Fatal(err)
 		}

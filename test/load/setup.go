@@ -129,7 +129,8 @@ func startStandalone(ctx context.Context, cfg config, dir string, log *slog.Logg
 // startDistributed runs the services as separate processes on shared servers: a fresh database on
 // the PostgreSQL server (dropped at the end), a NATS server (started by the run from -nats-server,
 // or an existing one from -nats-url), quarterdeck-budget, quarterdeck-vendors (on a database of its
-// own, calling budget), quarterdeck-risk (on a database of its own) and quarterdeck-gateway.
+// own, calling budget), quarterdeck-risk and quarterdeck-briefing (each on a database of its own)
+// and quarterdeck-gateway.
 func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Logger) (_ *platform, err error) {
 	p := &platform{setup: "distributed", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
 	defer func() {
@@ -169,7 +170,7 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		p.natsURL = cfg.NATSURL
 		p.eventPrefix = "qdbench" + randomHex(3)
 		p.teardown = append(p.teardown, func() {
-			for _, domain := range []string{"budget", "vendors", "risk", "iam"} {
+			for _, domain := range []string{"budget", "vendors", "risk", "briefing", "iam"} {
 				deleteStream(p.natsURL, events.StreamName(p.eventPrefix, domain))
 			}
 		})
@@ -189,12 +190,17 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := loopbacks(8)
+	briefingDSN, err := createDatabase(ctx, cfg.PostgresDSN, "quarterdeck_bench_briefing_"+randomHex(4), p)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := loopbacks(10)
 	if err != nil {
 		return nil, err
 	}
 	budgetAddr, budgetDebug, httpAddr, gatewayDebug := addrs[0], addrs[1], addrs[2], addrs[3]
 	vendorsAddr, vendorsDebug, riskAddr, riskDebug := addrs[4], addrs[5], addrs[6], addrs[7]
+	briefingAddr, briefingDebug := addrs[8], addrs[9]
 	budget := p.binary(cfg, dir, "quarterdeck-budget", budgetDebug,
 		"QUARTERDECK_GRPC_ADDR="+budgetAddr,
 		"QUARTERDECK_DATABASE_URL="+dsn,
@@ -233,11 +239,25 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		return nil, err
 	}
 
+	// The briefing follows the streams the scenarios fill, for the gateway's readiness too.
+	briefing := p.binary(cfg, dir, "quarterdeck-briefing", briefingDebug,
+		"QUARTERDECK_GRPC_ADDR="+briefingAddr,
+		"QUARTERDECK_DATABASE_URL="+briefingDSN,
+		"QUARTERDECK_NATS_URL="+p.natsURL,
+		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
+		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
+	)
+	delete(p.debug, "quarterdeck-briefing")
+	if err := p.startChild(briefing); err != nil {
+		return nil, err
+	}
+
 	gw := p.binary(cfg, dir, "quarterdeck-gateway", gatewayDebug,
 		"QUARTERDECK_HTTP_ADDR="+httpAddr,
 		"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
 		"QUARTERDECK_VENDORS_ADDR="+vendorsAddr,
 		"QUARTERDECK_RISK_ADDR="+riskAddr,
+		"QUARTERDECK_BRIEFING_ADDR="+briefingAddr,
 		"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
 		"QUARTERDECK_NATS_URL="+p.natsURL,
 		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
