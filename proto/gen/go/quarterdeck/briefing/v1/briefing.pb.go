@@ -223,7 +223,7 @@ type CostCenterBurn struct {
 	// What remains committed (open commitments).
 	Committed *money.Money `protobuf:"bytes,9,opt,name=committed,proto3" json:"committed,omitempty"`
 	// The run-rate forecast to year end, as the budget service computes it:
-	// `actual_to_date / elapsed_periods × 12 + committed`, rounded half to even to the nano.
+	// `actual_to_date / elapsed_periods × 12 + committed`, rounded half to even to the minor unit.
 	Forecast *money.Money `protobuf:"bytes,10,opt,name=forecast,proto3" json:"forecast,omitempty"`
 	// `planned − forecast`; negative when the forecast exceeds the plan.
 	ForecastVariance *money.Money `protobuf:"bytes,11,opt,name=forecast_variance,json=forecastVariance,proto3" json:"forecast_variance,omitempty"`
@@ -617,7 +617,7 @@ type ContractItem struct {
 	// The value of one year of the contract. Only callers with `vendors.finance` see it.
 	AnnualValue *money.Money `protobuf:"bytes,12,opt,name=annual_value,json=annualValue,proto3" json:"annual_value,omitempty"`
 	// What the next term is worth: `annual_value × renewal_term_months / 12` for an auto-renewing
-	// contract, rounded half to even to the nano; for a contract that ends, one year of it
+	// contract, rounded half to even to the minor unit; for a contract that ends, one year of it
 	// (`annual_value`), the value at stake if it is renewed. Only callers with `vendors.finance`
 	// see it.
 	RenewalValue  *money.Money `protobuf:"bytes,13,opt,name=renewal_value,json=renewalValue,proto3" json:"renewal_value,omitempty"`
