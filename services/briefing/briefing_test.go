@@ -170,6 +170,32 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("matrix %d×%d; want 5×5", r.GetLikelihoodSteps(), r.GetImpactSteps())
 		}
 
+		// Incidents: two open, the SEV1 first; twelve months from April 2026, with March's and
+		// December's mean times.
+		inc := b.GetIncidents()
+		if inc.GetOpenCount() != 2 || len(inc.GetOpen()) != 2 || inc.GetOpen()[0].GetIncident() != "incidents/db-down" ||
+			inc.GetOpen()[1].GetIncident() != "incidents/slow-search" {
+			t.Errorf("open incidents %d: %v; want db-down then slow-search", inc.GetOpenCount(), inc.GetOpen())
+		}
+		var months []string
+		for _, m := range inc.GetMonths() {
+			d := m.GetStartDate()
+			months = append(months, fmt.Sprintf("%d-%02d %d/%d/%d mtta=%v mttr=%v", d.GetYear(), d.GetMonth(), m.GetIncidentCount(),
+				m.GetAcknowledgedCount(), m.GetResolvedCount(), m.GetMtta().AsDuration(), m.GetMttr().AsDuration()))
+		}
+		wantMonths := []string{
+			"2026-04 0/0/0 mtta=0s mttr=0s", "2026-05 0/0/0 mtta=0s mttr=0s", "2026-06 0/0/0 mtta=0s mttr=0s",
+			"2026-07 0/0/0 mtta=0s mttr=0s", "2026-08 0/0/0 mtta=0s mttr=0s", "2026-09 0/0/0 mtta=0s mttr=0s",
+			"2026-10 0/0/0 mtta=0s mttr=0s", "2026-11 0/0/0 mtta=0s mttr=0s", "2026-12 1/1/1 mtta=20m0s mttr=4h0m0s",
+			"2027-01 0/0/0 mtta=0s mttr=0s", "2027-02 1/1/0 mtta=1h0m0s mttr=0s", "2027-03 2/2/1 mtta=20m0s mttr=2h0m0s",
+		}
+		if diff := cmp.Diff(wantMonths, months); diff != "" {
+			t.Errorf("incident months (-want +got):\n%s", diff)
+		}
+		if inc.GetMonths()[10].GetMttr() != nil {
+			t.Errorf("February's MTTR %v; want unset, nothing was resolved", inc.GetMonths()[10].GetMttr())
+		}
+
 		// Freshness: the last event of each stream, with its sequence.
 		for _, f := range b.GetFreshness() {
 			if f.GetStream() == "" || f.GetLastEventId() == "" || f.GetStreamSequence() != uint64(h.count(f.GetDomain())) ||
@@ -177,8 +203,8 @@ func TestBriefing(t *testing.T) {
 				t.Errorf("freshness of %s: %v", f.GetDomain(), f)
 			}
 		}
-		if b.GetFreshness()[2].GetLastEventType() != "quarterdeck.risk.v1.RiskDeleted" {
-			t.Errorf("last risk event %s; want RiskDeleted", b.GetFreshness()[2].GetLastEventType())
+		if b.GetFreshness()[2].GetLastEventType() != "quarterdeck.risk.v1.IncidentResolved" {
+			t.Errorf("last risk event %s; want IncidentResolved", b.GetFreshness()[2].GetLastEventType())
 		}
 
 		// Contract values are for callers with vendors.finance only.

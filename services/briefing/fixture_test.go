@@ -10,6 +10,7 @@ import (
 	"google.golang.org/genproto/googleapis/type/date"
 	moneypb "google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -116,6 +117,26 @@ func (h *history) risk(id string, likelihood, impact int32, level riskv1.RiskLev
 	return r
 }
 
+// incident adds an incident detected at detect, acknowledged and resolved so many minutes after
+// it (0: not), and closed when closed is true.
+func (h *history) incident(id string, sev riskv1.Incident_Severity, detect time.Time, ackAfter, resolveAfter int, closed bool) {
+	i := &riskv1.Incident{Name: "incidents/" + id, Title: "Incident " + id, Type: riskv1.Incident_OUTAGE, Severity: sev,
+		State: riskv1.Incident_DECLARED, DetectTime: timestamppb.New(detect), DeclareTime: timestamppb.New(detect)}
+	h.add(i.Name, &riskv1.IncidentDeclared{Incident: proto.Clone(i).(*riskv1.Incident)})
+	if ackAfter > 0 {
+		i.State, i.AcknowledgeTime = riskv1.Incident_ACKNOWLEDGED, timestamppb.New(detect.Add(time.Duration(ackAfter)*time.Minute))
+		h.add(i.Name, &riskv1.IncidentAcknowledged{Incident: proto.Clone(i).(*riskv1.Incident)})
+	}
+	if resolveAfter > 0 {
+		i.State, i.ResolveTime = riskv1.Incident_RESOLVED, timestamppb.New(detect.Add(time.Duration(resolveAfter)*time.Minute))
+		h.add(i.Name, &riskv1.IncidentResolved{Incident: proto.Clone(i).(*riskv1.Incident)})
+	}
+	if closed {
+		i.State = riskv1.Incident_CLOSED
+		h.add(i.Name, &riskv1.IncidentClosed{Incident: proto.Clone(i).(*riskv1.Incident)})
+	}
+}
+
 // publish sends the events to their domains' streams under prefix, creating the streams.
 func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, from, to int) {
 	t.Helper()
@@ -198,5 +219,21 @@ func company() *history {
 	h.add(closed.Name, &riskv1.RiskClosed{Risk: closed, PreviousState: riskv1.Risk_ASSESSED})
 	deleted := h.risk("typo", 0, 0, 0, false)
 	h.add(deleted.Name, &riskv1.RiskDeleted{Risk: deleted})
+
+	at := func(m time.Month, d, hour int, y ...int) time.Time {
+		year := 2027
+		if len(y) > 0 {
+			year = y[0]
+		}
+		return time.Date(year, m, d, hour, 0, 0, 0, time.UTC)
+	}
+	// Open: a SEV1 acknowledged after 30 minutes, a SEV3 mitigated (acknowledged after an hour).
+	h.incident("db-down", riskv1.Incident_SEV1, at(time.March, 10, 8), 30, 0, false)
+	h.incident("slow-search", riskv1.Incident_SEV3, at(time.February, 5, 9), 60, 0, false)
+	// Resolved: in March after 10 minutes and 2 hours, in December after 20 minutes and 4 hours
+	// (then closed), and one too old for the trend.
+	h.incident("vpn", riskv1.Incident_SEV2, at(time.March, 1, 10), 10, 120, false)
+	h.incident("mail", riskv1.Incident_SEV1, at(time.December, 24, 0, 2026), 20, 240, true)
+	h.incident("ancient", riskv1.Incident_SEV2, at(time.February, 20, 0, 2026), 5, 50, false)
 	return h
 }

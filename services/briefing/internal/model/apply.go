@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/type/date"
 	moneypb "google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -73,6 +74,8 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		return putCommitment(ctx, tx, e.GetCommitment())
 	case *budgetv1.CommitmentReleased:
 		return putCommitment(ctx, tx, e.GetCommitment())
+	case *budgetv1.CommitmentRevalued:
+		return putCommitment(ctx, tx, e.GetCommitment())
 
 	// vendors
 	case *vendorsv1.VendorCreated:
@@ -119,6 +122,9 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		return putMatrix(ctx, tx, e.GetRiskMatrix())
 	case *riskv1.RiskDeleted:
 		return del(ctx, tx, "briefing_risks", e.GetRisk().GetName())
+	case interface{ GetIncident() *riskv1.Incident }:
+		// Every event of an incident carries the incident after the change.
+		return putIncident(ctx, tx, e.GetIncident())
 	case interface{ GetRisk() *riskv1.Risk }:
 		// Every other event of a risk carries the risk after the change.
 		return putRisk(ctx, tx, e.GetRisk())
@@ -244,6 +250,29 @@ func putRisk(ctx context.Context, tx *sql.Tx, r *riskv1.Risk) error {
 	_, err := tx.ExecContext(ctx, q, r.GetName(), r.GetTitle(), int32(r.GetCategory()), r.GetOwner(), int32(r.GetState()),
 		res.GetLikelihood(), res.GetImpact(), res.GetScore(), int32(res.GetLevel()), r.GetAboveAppetite())
 	return err
+}
+
+func putIncident(ctx context.Context, tx *sql.Tx, i *riskv1.Incident) error {
+	if i.GetName() == "" {
+		return nil
+	}
+	const q = `INSERT INTO briefing_incidents (name, title, type, severity, state, detect_time, acknowledge_time, resolve_time)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, type = excluded.type, severity = excluded.severity,
+		state = excluded.state, detect_time = excluded.detect_time, acknowledge_time = excluded.acknowledge_time,
+		resolve_time = excluded.resolve_time`
+	_, err := tx.ExecContext(ctx, q, i.GetName(), i.GetTitle(), int32(i.GetType()), int32(i.GetSeverity()),
+		int32(i.GetState()), instant(i.GetDetectTime()), instant(i.GetAcknowledgeTime()), instant(i.GetResolveTime()))
+	return err
+}
+
+// instant is a timestamp for a nullable column: nil when unset, UTC to the microsecond both
+// engines keep.
+func instant(t *timestamppb.Timestamp) any {
+	if t == nil {
+		return nil
+	}
+	return t.AsTime().UTC().Truncate(time.Microsecond)
 }
 
 // Facts kept about whole domains.

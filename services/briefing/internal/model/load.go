@@ -20,6 +20,7 @@ type Snapshot struct {
 	Vendors   map[string]string // name → display name
 	Contracts []Contract        // by name
 	Risks     []Risk            // by name
+	Incidents []Incident        // by name
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -45,6 +46,13 @@ type Risk struct {
 	Name, Title, Owner                                string
 	Category, State, Likelihood, Impact, Score, Level int32
 	AboveAppetite                                     bool
+}
+
+// Incident is an incident with the times its metrics are measured from.
+type Incident struct {
+	Name, Title                              string
+	Type, Severity, State                    int32
+	DetectTime, AcknowledgeTime, ResolveTime sql.NullTime
 }
 
 // Stream is the last event applied from a domain's stream.
@@ -149,6 +157,13 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			err := r.Scan(&k.Name, &k.Title, &k.Owner, &k.Category, &k.State, &k.Likelihood, &k.Impact, &k.Score,
 				&k.Level, &k.AboveAppetite)
 			s.Risks = append(s.Risks, k)
+			return err
+		}},
+		{`SELECT name, title, type, severity, state, detect_time, acknowledge_time, resolve_time
+		FROM briefing_incidents ORDER BY name`, func(r *sql.Rows) error {
+			var i Incident
+			err := r.Scan(&i.Name, &i.Title, &i.Type, &i.Severity, &i.State, &i.DetectTime, &i.AcknowledgeTime, &i.ResolveTime)
+			s.Incidents = append(s.Incidents, i)
 			return err
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {

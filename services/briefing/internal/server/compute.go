@@ -5,8 +5,11 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"time"
 
 	moneypb "google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -25,6 +28,15 @@ const defaultMatrixSteps = 5
 
 // Compute is the briefing of the model snap on the day today (UTC), without its freshness.
 func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, error) {
+	b, err := compute(snap, today)
+	if err != nil {
+		return nil, err
+	}
+	b.Incidents = incidentsPart(snap, today)
+	return b, nil
+}
+
+func compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, error) {
 	budget, err := budgetPart(snap, today)
 	if err != nil {
 		return nil, err
@@ -298,4 +310,84 @@ func risksPart(snap *model.Snapshot) *briefingv1.RiskBriefing {
 		return cmp.Or(cmp.Compare(a.GetLikelihood(), b.GetLikelihood()), cmp.Compare(a.GetImpact(), b.GetImpact()))
 	})
 	return part
+}
+
+// incidentMonths is how many calendar months the incident trend covers, the current one included.
+const incidentMonths = 12
+
+// incidentsPart lists the open incidents and the monthly trend of the incidents detected in the
+// last twelve months, with their mean times to acknowledge and to resolve.
+func incidentsPart(snap *model.Snapshot, today civil.Date) *briefingv1.IncidentBriefing {
+	part := &briefingv1.IncidentBriefing{}
+	first := civil.Date{Year: today.Year, Month: today.Month, Day: 1}.AddMonths(-(incidentMonths - 1))
+	type sums struct {
+		count, acked, resolved int32
+		ack, res               int64 // microseconds
+	}
+	var months [incidentMonths]sums
+	for _, i := range snap.Incidents {
+		switch riskv1.Incident_State(i.State) {
+		case riskv1.Incident_RESOLVED, riskv1.Incident_CLOSED:
+		default:
+			part.OpenCount++
+			item := &briefingv1.IncidentItem{Incident: i.Name, Title: i.Title, Type: riskv1.Incident_Type(i.Type),
+				Severity: riskv1.Incident_Severity(i.Severity), State: riskv1.Incident_State(i.State)}
+			if i.DetectTime.Valid {
+				item.DetectTime = timestamppb.New(i.DetectTime.Time)
+			}
+			if i.AcknowledgeTime.Valid {
+				item.AcknowledgeTime = timestamppb.New(i.AcknowledgeTime.Time)
+			}
+			part.Open = append(part.Open, item)
+		}
+		if !i.DetectTime.Valid {
+			continue
+		}
+		detected := i.DetectTime.Time.UTC()
+		m := (detected.Year()-first.Year)*12 + int(detected.Month()) - int(first.Month)
+		if m < 0 || m >= incidentMonths {
+			continue
+		}
+		s := &months[m]
+		s.count++
+		if i.AcknowledgeTime.Valid {
+			s.acked++
+			s.ack += i.AcknowledgeTime.Time.Sub(detected).Microseconds()
+		}
+		if i.ResolveTime.Valid {
+			s.resolved++
+			s.res += i.ResolveTime.Time.Sub(detected).Microseconds()
+		}
+	}
+	slices.SortFunc(part.Open, func(a, b *briefingv1.IncidentItem) int {
+		return cmp.Or(cmp.Compare(a.GetSeverity(), b.GetSeverity()),
+			a.GetDetectTime().AsTime().Compare(b.GetDetectTime().AsTime()), cmp.Compare(a.GetIncident(), b.GetIncident()))
+	})
+	for m, s := range months {
+		month := &briefingv1.IncidentMonth{StartDate: civil.ToProto(first.AddMonths(m)), IncidentCount: s.count,
+			AcknowledgedCount: s.acked, ResolvedCount: s.resolved}
+		if s.acked > 0 {
+			month.Mtta = meanSeconds(s.ack, s.acked)
+		}
+		if s.resolved > 0 {
+			month.Mttr = meanSeconds(s.res, s.resolved)
+		}
+		part.Months = append(part.Months, month)
+	}
+	return part
+}
+
+// meanSeconds is the mean of n durations summing to micros, rounded down to the second.
+func meanSeconds(micros int64, n int32) *durationpb.Duration {
+	return durationpb.New(time.Duration(floorDiv(floorDiv(micros, int64(n)), 1e6)) * time.Second)
+}
+
+// floorDiv is a/b rounded down (b > 0), for a mean of durations that may be negative when an
+// incident's detect time was corrected after it was acknowledged.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }

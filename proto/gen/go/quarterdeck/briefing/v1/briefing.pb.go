@@ -14,6 +14,7 @@ import (
 	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -49,7 +50,9 @@ type Briefing struct {
 	// wait to be applied.
 	Freshness []*StreamFreshness `protobuf:"bytes,6,rep,name=freshness,proto3" json:"freshness,omitempty"`
 	// When the briefing was computed.
-	ComputeTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
+	ComputeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
+	// Open incidents and the MTTA/MTTR trend by month.
+	Incidents     *IncidentBriefing `protobuf:"bytes,8,opt,name=incidents,proto3" json:"incidents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -129,6 +132,13 @@ func (x *Briefing) GetFreshness() []*StreamFreshness {
 func (x *Briefing) GetComputeTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ComputeTime
+	}
+	return nil
+}
+
+func (x *Briefing) GetIncidents() *IncidentBriefing {
+	if x != nil {
+		return x.Incidents
 	}
 	return nil
 }
@@ -1012,6 +1022,264 @@ func (x *RiskHeatCell) GetCount() int32 {
 	return 0
 }
 
+// The incidents part of a briefing.
+type IncidentBriefing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The incidents not yet resolved (DECLARED, ACKNOWLEDGED or MITIGATED).
+	OpenCount int32 `protobuf:"varint,1,opt,name=open_count,json=openCount,proto3" json:"open_count,omitempty"`
+	// The open incidents, the most severe first, then the longest open, then by name.
+	Open []*IncidentItem `protobuf:"bytes,2,rep,name=open,proto3" json:"open,omitempty"`
+	// The twelve calendar months (UTC) up to the briefing's month, oldest first: the incidents
+	// detected in each, with their mean times. A console draws incidents per month with MTTR.
+	Months        []*IncidentMonth `protobuf:"bytes,3,rep,name=months,proto3" json:"months,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncidentBriefing) Reset() {
+	*x = IncidentBriefing{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentBriefing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentBriefing) ProtoMessage() {}
+
+func (x *IncidentBriefing) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentBriefing.ProtoReflect.Descriptor instead.
+func (*IncidentBriefing) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IncidentBriefing) GetOpenCount() int32 {
+	if x != nil {
+		return x.OpenCount
+	}
+	return 0
+}
+
+func (x *IncidentBriefing) GetOpen() []*IncidentItem {
+	if x != nil {
+		return x.Open
+	}
+	return nil
+}
+
+func (x *IncidentBriefing) GetMonths() []*IncidentMonth {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
+// An incident in a briefing.
+type IncidentItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The incident, `incidents/{incident}`.
+	Incident string `protobuf:"bytes,1,opt,name=incident,proto3" json:"incident,omitempty"`
+	// Its title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Its type.
+	Type v1.Incident_Type `protobuf:"varint,3,opt,name=type,proto3,enum=quarterdeck.risk.v1.Incident_Type" json:"type,omitempty"`
+	// Its severity.
+	Severity v1.Incident_Severity `protobuf:"varint,4,opt,name=severity,proto3,enum=quarterdeck.risk.v1.Incident_Severity" json:"severity,omitempty"`
+	// Its state.
+	State v1.Incident_State `protobuf:"varint,5,opt,name=state,proto3,enum=quarterdeck.risk.v1.Incident_State" json:"state,omitempty"`
+	// When the problem started or was first noticed.
+	DetectTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=detect_time,json=detectTime,proto3" json:"detect_time,omitempty"`
+	// When it was acknowledged; unset before.
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *IncidentItem) Reset() {
+	*x = IncidentItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentItem) ProtoMessage() {}
+
+func (x *IncidentItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentItem.ProtoReflect.Descriptor instead.
+func (*IncidentItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *IncidentItem) GetIncident() string {
+	if x != nil {
+		return x.Incident
+	}
+	return ""
+}
+
+func (x *IncidentItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *IncidentItem) GetType() v1.Incident_Type {
+	if x != nil {
+		return x.Type
+	}
+	return v1.Incident_Type(0)
+}
+
+func (x *IncidentItem) GetSeverity() v1.Incident_Severity {
+	if x != nil {
+		return x.Severity
+	}
+	return v1.Incident_Severity(0)
+}
+
+func (x *IncidentItem) GetState() v1.Incident_State {
+	if x != nil {
+		return x.State
+	}
+	return v1.Incident_State(0)
+}
+
+func (x *IncidentItem) GetDetectTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DetectTime
+	}
+	return nil
+}
+
+func (x *IncidentItem) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+// The incidents detected in one calendar month (UTC).
+type IncidentMonth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The month's first day.
+	StartDate *date.Date `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// How many incidents were detected in the month.
+	IncidentCount int32 `protobuf:"varint,2,opt,name=incident_count,json=incidentCount,proto3" json:"incident_count,omitempty"`
+	// How many of them were acknowledged (and so count in `mtta`).
+	AcknowledgedCount int32 `protobuf:"varint,3,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
+	// How many of them were resolved (and so count in `mttr`).
+	ResolvedCount int32 `protobuf:"varint,4,opt,name=resolved_count,json=resolvedCount,proto3" json:"resolved_count,omitempty"`
+	// Mean time to acknowledge, `acknowledge_time − detect_time`, rounded down to the second;
+	// unset without an acknowledged incident.
+	Mtta *durationpb.Duration `protobuf:"bytes,5,opt,name=mtta,proto3" json:"mtta,omitempty"`
+	// Mean time to resolve, `resolve_time − detect_time`, rounded down to the second; unset without
+	// a resolved incident.
+	Mttr          *durationpb.Duration `protobuf:"bytes,6,opt,name=mttr,proto3" json:"mttr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncidentMonth) Reset() {
+	*x = IncidentMonth{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentMonth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentMonth) ProtoMessage() {}
+
+func (x *IncidentMonth) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentMonth.ProtoReflect.Descriptor instead.
+func (*IncidentMonth) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *IncidentMonth) GetStartDate() *date.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *IncidentMonth) GetIncidentCount() int32 {
+	if x != nil {
+		return x.IncidentCount
+	}
+	return 0
+}
+
+func (x *IncidentMonth) GetAcknowledgedCount() int32 {
+	if x != nil {
+		return x.AcknowledgedCount
+	}
+	return 0
+}
+
+func (x *IncidentMonth) GetResolvedCount() int32 {
+	if x != nil {
+		return x.ResolvedCount
+	}
+	return 0
+}
+
+func (x *IncidentMonth) GetMtta() *durationpb.Duration {
+	if x != nil {
+		return x.Mtta
+	}
+	return nil
+}
+
+func (x *IncidentMonth) GetMttr() *durationpb.Duration {
+	if x != nil {
+		return x.Mttr
+	}
+	return nil
+}
+
 // How fresh the part of a briefing built from one domain's stream is.
 type StreamFreshness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1040,7 +1308,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1320,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1333,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -1135,7 +1403,7 @@ var File_quarterdeck_briefing_v1_briefing_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
-	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\"\x80\x04\n" +
+	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\"\xce\x04\n" +
 	"\bBriefing\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
 	"\n" +
@@ -1144,7 +1412,8 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\avendors\x18\x04 \x01(\v2'.quarterdeck.briefing.v1.VendorBriefingB\x03\xe0A\x03R\avendors\x12@\n" +
 	"\x05risks\x18\x05 \x01(\v2%.quarterdeck.briefing.v1.RiskBriefingB\x03\xe0A\x03R\x05risks\x12K\n" +
 	"\tfreshness\x18\x06 \x03(\v2(.quarterdeck.briefing.v1.StreamFreshnessB\x03\xe0A\x03R\tfreshness\x12B\n" +
-	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime:D\xeaAA\n" +
+	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime\x12L\n" +
+	"\tincidents\x18\b \x01(\v2).quarterdeck.briefing.v1.IncidentBriefingB\x03\xe0A\x03R\tincidents:D\xeaAA\n" +
 	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xc2\x01\n" +
 	"\x0eBudgetBriefing\x12J\n" +
 	"\fcost_centers\x18\x01 \x03(\v2'.quarterdeck.briefing.v1.CostCenterBurnR\vcostCenters\x12<\n" +
@@ -1231,7 +1500,30 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"likelihood\x12\x16\n" +
 	"\x06impact\x18\x02 \x01(\x05R\x06impact\x124\n" +
 	"\x05level\x18\x03 \x01(\x0e2\x1e.quarterdeck.risk.v1.RiskLevelR\x05level\x12\x14\n" +
-	"\x05count\x18\x04 \x01(\x05R\x05count\"\x96\x03\n" +
+	"\x05count\x18\x04 \x01(\x05R\x05count\"\xac\x01\n" +
+	"\x10IncidentBriefing\x12\x1d\n" +
+	"\n" +
+	"open_count\x18\x01 \x01(\x05R\topenCount\x129\n" +
+	"\x04open\x18\x02 \x03(\v2%.quarterdeck.briefing.v1.IncidentItemR\x04open\x12>\n" +
+	"\x06months\x18\x03 \x03(\v2&.quarterdeck.briefing.v1.IncidentMonthR\x06months\"\x9e\x03\n" +
+	"\fIncidentItem\x12=\n" +
+	"\bincident\x18\x01 \x01(\tB!\xfaA\x1e\n" +
+	"\x1crisk.quarterdeck.io/IncidentR\bincident\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x126\n" +
+	"\x04type\x18\x03 \x01(\x0e2\".quarterdeck.risk.v1.Incident.TypeR\x04type\x12B\n" +
+	"\bseverity\x18\x04 \x01(\x0e2&.quarterdeck.risk.v1.Incident.SeverityR\bseverity\x129\n" +
+	"\x05state\x18\x05 \x01(\x0e2#.quarterdeck.risk.v1.Incident.StateR\x05state\x12;\n" +
+	"\vdetect_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"detectTime\x12E\n" +
+	"\x10acknowledge_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\"\x9c\x02\n" +
+	"\rIncidentMonth\x120\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\v2\x11.google.type.DateR\tstartDate\x12%\n" +
+	"\x0eincident_count\x18\x02 \x01(\x05R\rincidentCount\x12-\n" +
+	"\x12acknowledged_count\x18\x03 \x01(\x05R\x11acknowledgedCount\x12%\n" +
+	"\x0eresolved_count\x18\x04 \x01(\x05R\rresolvedCount\x12-\n" +
+	"\x04mtta\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04mtta\x12-\n" +
+	"\x04mttr\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04mttr\"\x96\x03\n" +
 	"\x0fStreamFreshness\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\"\n" +
@@ -1258,7 +1550,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -1270,58 +1562,76 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*RiskBriefing)(nil),          // 7: quarterdeck.briefing.v1.RiskBriefing
 	(*RiskItem)(nil),              // 8: quarterdeck.briefing.v1.RiskItem
 	(*RiskHeatCell)(nil),          // 9: quarterdeck.briefing.v1.RiskHeatCell
-	(*StreamFreshness)(nil),       // 10: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 11: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 13: google.type.Money
-	(v1.Risk_Category)(0),         // 14: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 15: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 16: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 17: quarterdeck.risk.v1.RiskLevel
+	(*IncidentBriefing)(nil),      // 10: quarterdeck.briefing.v1.IncidentBriefing
+	(*IncidentItem)(nil),          // 11: quarterdeck.briefing.v1.IncidentItem
+	(*IncidentMonth)(nil),         // 12: quarterdeck.briefing.v1.IncidentMonth
+	(*StreamFreshness)(nil),       // 13: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 14: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 16: google.type.Money
+	(v1.Risk_Category)(0),         // 17: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 18: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 19: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 20: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 21: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 22: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 23: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	11, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	14, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	10, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	12, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
-	2,  // 6: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
-	4,  // 7: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	11, // 8: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	13, // 9: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	13, // 10: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	13, // 11: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	13, // 12: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	13, // 13: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
-	3,  // 14: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	11, // 15: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	13, // 16: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	13, // 17: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	13, // 18: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	13, // 19: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	13, // 20: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
-	6,  // 21: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 22: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	13, // 23: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	11, // 24: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	11, // 25: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	11, // 26: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	13, // 27: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	13, // 28: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 29: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 30: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	14, // 31: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	15, // 32: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	16, // 33: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	17, // 34: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	12, // 35: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	12, // 36: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	13, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	15, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
+	2,  // 7: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
+	4,  // 8: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
+	14, // 9: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	16, // 10: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	16, // 11: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	16, // 12: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	16, // 13: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	16, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	3,  // 15: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	14, // 16: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	16, // 17: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	16, // 18: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	16, // 19: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	16, // 20: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	16, // 21: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	6,  // 22: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	6,  // 23: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	16, // 24: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	14, // 25: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	14, // 26: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	14, // 27: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	16, // 28: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	16, // 29: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	8,  // 30: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	9,  // 31: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	17, // 32: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	18, // 33: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	19, // 34: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	20, // 35: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	11, // 36: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	12, // 37: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	21, // 38: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	22, // 39: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	23, // 40: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	15, // 41: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	15, // 42: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	14, // 43: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	24, // 44: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	24, // 45: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	15, // 46: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	15, // 47: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -1329,14 +1639,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
