@@ -122,4 +122,3 @@ func appliedCount(t *testing.T, db *sqldb.DB) int64 {
 	}
 	return n
 }
-
