@@ -42,3 +42,22 @@ func (d Dialect) Lock(ctx context.Context, q Querier, key string) error {
 	}
 	return nil
 }
+
+// EpochSeconds returns the SQL of the whole seconds since 1970-01-01 UTC of the timestamp
+// column col (its fraction dropped), as an integer: for durations computed in a query, the
+// difference of two of them.
+func (d Dialect) EpochSeconds(col string) string {
+	if d.engine == sqldb.Postgres {
+		return "CAST(FLOOR(EXTRACT(EPOCH FROM " + col + ")) AS BIGINT)"
+	}
+	return "unixepoch(" + col + ")"
+}
+
+// YearMonth returns the SQL of the calendar month (UTC) of the timestamp column col, as the
+// integer YYYYMM: for figures grouped by month in a query.
+func (d Dialect) YearMonth(col string) string {
+	if d.engine == sqldb.Postgres {
+		return "CAST(TO_CHAR(" + col + " AT TIME ZONE 'UTC', 'YYYYMM') AS INTEGER)"
+	}
+	return "CAST(strftime('%Y%m', " + col + ") AS INTEGER)"
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
@@ -167,6 +168,44 @@ func TestDialect(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestDialectTime: EpochSeconds and YearMonth read a stored timestamp the same on both engines,
+// the fraction of a second dropped, the month that of UTC.
+func TestDialectTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		typ := "TIMESTAMP"
+		if db.Engine() == sqldb.Postgres {
+			typ = "TIMESTAMPTZ"
+		}
+		table := "times_" + strings.ReplaceAll(t.Name(), "/", "_")
+		if _, err := db.ExecContext(ctx, `CREATE TABLE `+table+` (at `+typ+` NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{
+			time.Date(2026, 12, 31, 23, 59, 59, 999_999_000, time.UTC),
+			time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC),
+			time.Date(2027, 1, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600)), // 2026-12-31 23:30 UTC
+		} {
+			if _, err := db.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO `+table+` VALUES ($1)`, at); err != nil {
+				t.Fatal(err)
+			}
+			var secs, month int64
+			q := `SELECT ` + db.Dialect.EpochSeconds("at") + `, ` + db.Dialect.YearMonth("at") + ` FROM ` + table
+			if err := db.QueryRowContext(ctx, q).Scan(&secs, &month); err != nil {
+				t.Fatal(err)
+			}
+			u := at.UTC()
+			if secs != u.Unix() || month != int64(u.Year()*100+int(u.Month())) {
+				t.Errorf("%s: EpochSeconds %d, YearMonth %d; want %d, %d", at, secs, month, u.Unix(), u.Year()*100+int(u.Month()))
+			}
 		}
 	})
 }
