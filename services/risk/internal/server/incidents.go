@@ -337,12 +337,20 @@ func (s *Incidents) MitigateIncident(ctx context.Context, req *riskv1.MitigateIn
 		})
 }
 
-// ResolveIncident implements riskv1.IncidentServiceServer.
+// ResolveIncident implements riskv1.IncidentServiceServer. The incident's linked risks are
+// re-scored in the same transaction (RescoreLinkedRisks).
 func (s *Incidents) ResolveIncident(ctx context.Context, req *riskv1.ResolveIncidentRequest) (*riskv1.Incident, error) {
 	now := s.now()
 	return s.stepIncident(ctx, riskv1.IncidentService_ResolveIncident_FullMethodName, req,
-		func(_ context.Context, _ store.Tx, i *domain.Incident, step domain.Step) (*domain.TimelineEntry, error) {
-			return i.Resolve(step, now)
+		func(ctx context.Context, tx store.Tx, i *domain.Incident, step domain.Step) (*domain.TimelineEntry, error) {
+			e, err := i.Resolve(step, now)
+			if err != nil {
+				return nil, err
+			}
+			// The linked risks are re-scored in the resolution's transaction (incident_risks.go).
+			_, err = s.RescoreLinkedRisks(ctx, tx, IncidentRescore{Incident: i.Name(), Title: i.Title,
+				Declared: i.DeclareTime, Risks: i.LinkedRisks})
+			return e, err
 		}, req.GetResolveTime(), func(pb *riskv1.Incident, v int64) sqlstore.Event {
 			return &riskv1.IncidentResolved{Incident: pb, Reason: reasonOf(req), Version: v}
 		})
