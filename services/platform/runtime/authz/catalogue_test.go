@@ -8,9 +8,12 @@ import (
 	"testing"
 
 	// Every API, so that the catalogue holds all their declarations.
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
 )
 
