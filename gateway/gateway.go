@@ -1,6 +1,6 @@
 // Package gateway is Quarterdeck's front door: on one port it serves the REST API of every domain
 // service through grpc-gateway, the gRPC API of every service through a transparent proxy, the
-// merged OpenAPI document and its reference page (/docs), and the health and readiness probes.
+// merged OpenAPI document and its reference page (/docs), the web console (/console), and the health and readiness probes.
 // REST calls reach the services over gRPC through their full interceptor chain, never by calling
 // the handlers in-process. Every call is authenticated (Options.Authenticator), rate-limited,
 // size-limited and given a deadline here, before it reaches a service.
@@ -37,6 +37,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway/apiref"
 	"github.com/quarterdeck/quarterdeck/gateway/asyncapi"
+	"github.com/quarterdeck/quarterdeck/gateway/console"
 	"github.com/quarterdeck/quarterdeck/gateway/openapi"
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -113,6 +114,8 @@ type Options struct {
 	// rpc.TLS. The gateway's own admin backend (iam), on loopback in the same process, stays
 	// cleartext.
 	BackendCredentials credentials.TransportCredentials
+	// Console configures the web console served at /console (its OIDC sign-in).
+	Console console.Options
 	// refusalTicks, when set, replaces the per-minute ticker of the refusals' summary (tests).
 	refusalTicks <-chan time.Time
 	// MeterProvider records the gateway's HTTP and gRPC metrics (default: the global one, which
@@ -264,6 +267,8 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.strictBody(g.clampPageSize(g.deadline(mux)))))))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
 	root.Handle("GET /docs/", http.StripPrefix("/docs", apiref.Handler()))
+	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+	root.Handle("GET /console/", http.StripPrefix("/console", console.Handler(opts.Console)))
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -25,6 +25,9 @@ type JWTConfig struct {
 	Issuer   string `env:"ISSUER" help:"issuer (iss) of the OIDC tokens to accept; empty: JWTs are refused"`
 	Audience string `env:"AUDIENCE" help:"audience (aud) the OIDC tokens must name, e.g. the client id of Quarterdeck at the identity provider"`
 	JWKSURL  string `env:"JWKS_URL" help:"URL of the issuer's JSON Web Key Set, e.g. https://idp.example.com/.well-known/jwks.json"`
+	// ClientID is the web console's client at the identity provider: a public client signing in
+	// with the authorization code flow and PKCE, redirecting to the gateway's /console/ page.
+	ClientID string `env:"CLIENT_ID" help:"client id of the web console (/console) at the identity provider, for its sign-in with authorization code + PKCE (default: the audience)"`
 	// Scopes come from two claims: a scope claim read as is, and a roles claim mapped by
 	// RoleScopes, so that an identity provider without custom scopes can still grant them.
 	ScopeClaim string        `env:"SCOPE_CLAIM" default:"scope" help:"claim holding Quarterdeck scopes (a space-separated string or an array)"`
@@ -35,6 +38,14 @@ type JWTConfig struct {
 	// JWKSMinInterval rate-limits fetches caused by tokens naming an unknown key id, so that a
 	// flood of forged kids cannot turn the gateway against the identity provider.
 	JWKSMinInterval time.Duration `env:"JWKS_MIN_INTERVAL" default:"30s" help:"least time between two fetches of the key set"`
+}
+
+// ConsoleClientID is the client id the web console signs in with: ClientID, else the audience.
+func (c JWTConfig) ConsoleClientID() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return c.Audience
 }
 
 // Enabled reports whether JWTs are to be accepted.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	"github.com/quarterdeck/quarterdeck/gateway/console"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
@@ -130,14 +131,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer evs.Stop(context.WithoutCancel(ctx))
 
 	gw, err := gateway.New(ctx, gateway.Options{
-		Backends:      map[string]string{"budget": cfg.BudgetAddr, "vendors": cfg.VendorsAddr, "risk": cfg.RiskAddr, "briefing": cfg.BriefingAddr, "iam": admin.Addr()},
-		Logger:        log,
-		Metrics:       proc.Telemetry.Metrics,
-		Authenticator: authn,
-		Reflection:    cfg.Reflection,
-		Settings:      cfg.Gateway,
-
+		Backends:           map[string]string{"budget": cfg.BudgetAddr, "vendors": cfg.VendorsAddr, "risk": cfg.RiskAddr, "briefing": cfg.BriefingAddr, "iam": admin.Addr()},
+		Logger:             log,
+		Metrics:            proc.Telemetry.Metrics,
+		Authenticator:      authn,
+		Reflection:         cfg.Reflection,
+		Settings:           cfg.Gateway,
 		BackendCredentials: backendCreds,
+		Console:            console.Options{OIDCIssuer: cfg.OIDC.Issuer, OIDCClientID: cfg.OIDC.ConsoleClientID()},
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,227 @@
+// The executive briefing, from GET /v1/briefing: a read model built from the domains' events.
+import { get, id } from "./api.js";
+import { chart, palette, levelColours } from "./charts.js";
+import { h, card, kpi, money, moneyNumber, compact, date, time, table, link, badge, enumText } from "./ui.js";
+
+export async function briefingPage(view) {
+  const b = await get("/v1/briefing");
+  view.append(h("h1", {}, "Executive briefing", b.asOfDate ? h("span", { class: "muted" }, ` · as of ${date(b.asOfDate)}`) : null));
+  view.append(kpis(b));
+  const grid = h("div", { class: "grid" });
+  view.append(grid);
+  budgetCards(grid, b.budget);
+  riskCard(grid, b.risks);
+  incidentsCard(grid, b.incidents);
+  renewalsCard(grid, b.vendors);
+  headcountCard(grid, b.talent);
+  view.append(freshness(b));
+}
+
+function kpis(b) {
+  const totals = b.budget?.totals || [];
+  return h("div", { class: "kpis" },
+    totals.map((t) => kpi(`Actual to date / plan (${t.currencyCode})`, `${compact(moneyNumber(t.actualToDate))} / ${compact(moneyNumber(t.planned))}`)),
+    kpi("Cost centres over plan", b.budget?.overPlanCount ?? 0),
+    kpi("Risks above appetite", `${b.risks?.aboveAppetiteCount ?? 0} of ${b.risks?.openCount ?? 0} open`),
+    kpi("Contracts in notice window", (b.vendors?.inNoticeWindow || []).length),
+    kpi("Renewals in 90 days", (b.vendors?.renewals || []).length),
+    b.incidents ? kpi("Open incidents", b.incidents.openCount ?? 0) : null,
+    b.talent ? kpi("Open positions", b.talent.openPositionCount ?? 0) : null);
+}
+
+// The cost centres of one currency at a time: amounts in different currencies are not added.
+function budgetCards(grid, budget) {
+  const centres = budget?.costCenters || [];
+  if (!centres.length) {
+    grid.append(card("Burn vs plan by cost centre", h("p", { class: "muted" }, "No approved budget yet.")));
+    return;
+  }
+  const currencies = [...new Set(centres.map((c) => c.planned?.currencyCode).filter(Boolean))];
+  currencies.sort((a, b) => centres.filter((c) => c.planned?.currencyCode === b).length - centres.filter((c) => c.planned?.currencyCode === a).length);
+  const burn = card("Burn vs plan by cost centre");
+  const forecast = card("Run-rate forecast");
+  grid.append(burn, forecast);
+  const select = h("select", { id: "currency", "aria-label": "Currency" }, currencies.map((c) => h("option", { value: c }, c)));
+  const burnBody = h("div");
+  const forecastBody = h("div");
+  burn.append(h("div", { class: "toolbar" }, h("label", { for: "currency" }, "Currency "), select), burnBody);
+  forecast.append(forecastBody);
+  const draw = () => {
+    const cur = select.value;
+    const rows = centres.filter((c) => c.planned?.currencyCode === cur)
+      .sort((a, b) => moneyNumber(b.planned) - moneyNumber(a.planned));
+    burnBody.replaceChildren(chart(`Planned, actual to date and forecast per cost centre in ${cur}`, {
+      type: "bar",
+      data: {
+        labels: rows.map((c) => c.costCenterDisplayName || id(c.costCenter)),
+        datasets: [
+          { label: "Planned", data: rows.map((c) => moneyNumber(c.planned)), backgroundColor: palette[7] },
+          { label: "Actual to date", data: rows.map((c) => moneyNumber(c.actualToDate)), backgroundColor: palette[0] },
+          { label: "Forecast", data: rows.map((c) => moneyNumber(c.forecast)), backgroundColor: palette[1] },
+        ],
+      },
+      options: { indexAxis: "y", scales: { x: { ticks: { callback: compact } } } },
+    }, true), table([
+      { title: "Cost centre", cell: (c) => link(`#/budgets/${id(c.budget)}`, c.costCenterDisplayName || id(c.costCenter)) },
+      { title: "Burn", class: "num", cell: (c) => `${((c.burnBasisPoints || 0) / 100).toFixed(1)} %` },
+      { title: "Forecast variance", class: "num", cell: (c) => money(c.forecastVariance) },
+    ], rows.slice(0, 8), "The eight largest plans"));
+    forecastBody.replaceChildren(forecastChart(rows, cur));
+  };
+  select.addEventListener("change", draw);
+  draw();
+}
+
+// forecastChart sums the cost centres' cumulative actuals per period, and draws the plan and the
+// run-rate forecast to the year's end beside them.
+function forecastChart(rows, cur) {
+  const periods = Math.max(12, ...rows.map((c) => (c.periods || []).length));
+  const labels = Array.from({ length: periods }, (_, i) => `P${i + 1}`);
+  const cumulative = new Array(periods).fill(0);
+  let elapsed = 0;
+  for (const c of rows) {
+    elapsed = Math.max(elapsed, c.elapsedPeriods || 0);
+    for (const p of c.periods || []) {
+      if (p.period >= 1 && p.period <= periods) cumulative[p.period - 1] += moneyNumber(p.cumulativeActual);
+    }
+  }
+  elapsed = Math.min(elapsed || periods, periods);
+  const planned = rows.reduce((s, c) => s + moneyNumber(c.planned), 0);
+  const forecast = rows.reduce((s, c) => s + moneyNumber(c.forecast), 0);
+  const last = cumulative[elapsed - 1] || 0;
+  return chart(`Cumulative actual, plan and run-rate forecast in ${cur}`, {
+    type: "line",
+    data: {
+      labels,
+      datasets: [
+        { label: "Actual (cumulative)", data: cumulative.map((v, i) => (i < elapsed ? v : null)), borderColor: palette[0], backgroundColor: palette[0] },
+        { label: "Plan", data: labels.map((_, i) => (planned * (i + 1)) / periods), borderColor: palette[7], backgroundColor: palette[7], borderDash: [4, 4] },
+        { label: "Forecast", data: labels.map((_, i) => (i < elapsed - 1 ? null : last + ((forecast - last) * (i + 1 - elapsed)) / Math.max(1, periods - elapsed))), borderColor: palette[1], backgroundColor: palette[1], borderDash: [2, 3] },
+      ],
+    },
+    options: { scales: { y: { ticks: { callback: compact } } } },
+  });
+}
+
+function riskCard(grid, risks) {
+  const cells = risks?.heatMap || [];
+  const c = card("Risk heat map (residual)");
+  grid.append(c);
+  if (!cells.length) {
+    c.append(h("p", { class: "muted" }, "No scored risk yet."));
+    return;
+  }
+  const max = Math.max(...cells.map((x) => x.count || 0), 1);
+  c.append(chart("Residual risks by likelihood and impact; larger circles hold more risks", {
+    type: "bubble",
+    data: {
+      datasets: Object.keys(levelColours).filter((l) => cells.some((x) => x.level === l)).map((l) => ({
+        label: enumText(l),
+        backgroundColor: levelColours[l],
+        data: cells.filter((x) => x.level === l).map((x) => ({ x: x.impact, y: x.likelihood, r: 6 + 18 * Math.sqrt((x.count || 0) / max), count: x.count })),
+      })),
+    },
+    options: {
+      scales: {
+        x: { min: 0.5, max: (risks.impactSteps || 5) + 0.5, title: { display: true, text: "Impact" }, ticks: { stepSize: 1 } },
+        y: { min: 0.5, max: (risks.likelihoodSteps || 5) + 0.5, title: { display: true, text: "Likelihood" }, ticks: { stepSize: 1 } },
+      },
+      plugins: { tooltip: { callbacks: { label: (ctx) => `${ctx.raw.count} risk(s): likelihood ${ctx.raw.y}, impact ${ctx.raw.x}` } } },
+    },
+  }));
+  c.append(table([
+    { title: "Above appetite", cell: (r) => link(`#/risks/${id(r.risk)}`, r.title) },
+    { title: "Residual", cell: (r) => badge(r.residual?.level) },
+    { title: "Owner", class: "hide-narrow", cell: (r) => r.owner },
+  ], (risks.aboveAppetite || []).slice(0, 10)));
+}
+
+function renewalsCard(grid, vendors) {
+  const c = card("Renewals and notice windows (next 90 days)");
+  grid.append(c);
+  const seen = new Map();
+  for (const x of [...(vendors?.inNoticeWindow || []), ...(vendors?.renewals || [])]) seen.set(x.contract, x);
+  const items = [...seen.values()].sort((a, b) => (a.daysToEnd ?? 0) - (b.daysToEnd ?? 0));
+  if (!items.length) {
+    c.append(h("p", { class: "muted" }, "No contract renews or is in its notice window."));
+    return;
+  }
+  const shown = items.slice(0, 15);
+  c.append(chart("Days from today to each contract's cancel-by date and end date", {
+    type: "bar",
+    data: {
+      labels: shown.map((x) => `${x.vendorDisplayName || id(x.vendor)}: ${x.title}`),
+      datasets: [{
+        label: "Cancel-by → end (days from today)",
+        data: shown.map((x) => [x.daysToCancelBy ?? 0, x.daysToEnd ?? 0]),
+        backgroundColor: shown.map((x) => ((x.daysToCancelBy ?? 1) <= 0 ? palette[4] : palette[0])),
+      }],
+    },
+    options: { indexAxis: "y", scales: { x: { title: { display: true, text: "days from today" } }, y: { ticks: { autoSkip: false } } } },
+  }, true));
+  c.append(table([
+    { title: "Contract", cell: (x) => link(`#/vendors/${id(x.vendor)}`, `${x.vendorDisplayName || id(x.vendor)}: ${x.title}`) },
+    { title: "Cancel by", cell: (x) => date(x.cancelByDate) },
+    { title: "Ends", class: "hide-narrow", cell: (x) => date(x.endDate) },
+    { title: "Renewal value", class: "num", cell: (x) => money(x.renewalValue || x.annualValue) },
+  ], shown));
+  if (vendors?.renewalValueTotals?.length) c.append(h("p", {}, "Renewing in 90 days: ", vendors.renewalValueTotals.map(money).join(" + ")));
+}
+
+// incidentsCard draws incidents per month with the mean time to resolve, when the briefing
+// carries the incidents' section.
+function incidentsCard(grid, incidents) {
+  if (!incidents) return;
+  const months = incidents.months || incidents.monthly || [];
+  const c = card("Incidents per month and MTTR");
+  grid.append(c);
+  if (!months.length) {
+    c.append(h("p", { class: "muted" }, "No incident yet."));
+    return;
+  }
+  c.append(chart("Incidents opened per month, and mean time to resolve in hours", {
+    type: "bar",
+    data: {
+      labels: months.map((m) => m.month),
+      datasets: [
+        { label: "Incidents", data: months.map((m) => Number(m.openedCount ?? m.count ?? 0)), backgroundColor: palette[0], yAxisID: "y" },
+        { label: "MTTR (hours)", type: "line", data: months.map((m) => hours(m.mttr ?? m.meanTimeToResolve)), borderColor: palette[1], backgroundColor: palette[1], yAxisID: "y1" },
+        { label: "MTTA (hours)", type: "line", data: months.map((m) => hours(m.mtta ?? m.meanTimeToAcknowledge)), borderColor: palette[2], backgroundColor: palette[2], yAxisID: "y1" },
+      ],
+    },
+    options: { scales: { y: { position: "left", beginAtZero: true }, y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } } },
+  }));
+}
+
+// hours reads a protobuf Duration ("5400s") as hours.
+function hours(d) {
+  if (d === undefined || d === null) return null;
+  return Math.round((parseFloat(String(d)) / 3600) * 10) / 10;
+}
+
+function headcountCard(grid, talent) {
+  if (!talent) return;
+  const teams = talent.teams || talent.headcount || [];
+  const c = card("Headcount: plan vs actual");
+  grid.append(c);
+  if (!teams.length) {
+    c.append(h("p", { class: "muted" }, "No headcount plan yet."));
+    return;
+  }
+  c.append(chart("Planned and actual headcount per team", {
+    type: "bar",
+    data: {
+      labels: teams.map((t) => t.teamDisplayName || t.displayName || id(t.team)),
+      datasets: [
+        { label: "Planned", data: teams.map((t) => Number(t.planned ?? t.plannedHeadcount ?? 0)), backgroundColor: palette[7] },
+        { label: "Actual", data: teams.map((t) => Number(t.actual ?? t.actualHeadcount ?? 0)), backgroundColor: palette[0] },
+      ],
+    },
+  }));
+}
+
+function freshness(b) {
+  const rows = b.freshness || [];
+  return h("p", { class: "freshness" }, `Computed ${time(b.computeTime)}. Last event applied: `,
+    rows.map((f, i) => [i ? "; " : "", `${f.domain} ${time(f.lastEventTime)}`]));
+}
