@@ -43,9 +43,22 @@ APIREF_INTEGRITY := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8Cgwrz
 APIREF_FILES     := swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 APIREF_DIR       := gateway/apiref/dist
 
+# The web console (/console) draws its charts with Chart.js from npm, pinned by version and by the
+# sha512 of the package tarball (`npm view chart.js@<v> dist.integrity`). `make vendor-console`
+# copies CONSOLE_FILES into gateway/console/dist, which is committed; the console's own pages are
+# plain JavaScript modules with no build step.
+CONSOLE_PACKAGE   := chart.js
+CONSOLE_VERSION   := 4.6.1
+CONSOLE_INTEGRITY := sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g==
+CONSOLE_FILES     := dist/chart.umd.js LICENSE.md
+CONSOLE_DIR       := gateway/console/dist
+
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/briefing services/budget services/vendors services/risk gateway deploy/standalone test examples/automation
+MODULES := proto services/platform services/briefing services/budget services/vendors services/risk gateway deploy/standalone test examples/automation test/browser
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
+# The console's browser test (test/browser, headless Chromium) runs once, in its own target, not
+# with every test run.
+TEST_PKGS := $(filter-out ./test/browser/...,$(PKGS))
 
 # The tests run through gotestsum: go test's own output, then every skipped test with its reason,
 # every failure, and one line counting tests, skips and failures.
@@ -72,9 +85,18 @@ run: ## Run the whole platform on embedded defaults (NATS in-process, SQLite und
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
 	$(BIN)/quarterdeck
 
+.PHONY: demo
+demo: ## Load the demo company into the platform `make run` started (QUARTERDECK_API_KEY: its admin key; DEMOFLAGS=--small for a smaller one).
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
+	$(BIN)/quarterdeck demo $(DEMOFLAGS)
+
 .PHONY: test
 test: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests (SQLite + embedded NATS; PostgreSQL/NATS too when QUARTERDECK_TEST_* are set).
-	$(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(PKGS)
+	$(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(TEST_PKGS)
+
+.PHONY: test-browser
+test-browser: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## The web console in headless Chromium: the demo company loaded, every page opened at 1280 and 390 px, screenshots in test/browser/screenshots (skips without Chromium).
+	$(GOTESTSUM) -- -count=1 -v ./test/browser/...
 
 .PHONY: build
 build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-briefing, quarterdeck-gateway.
@@ -124,6 +146,26 @@ check-apiref: vendor-apiref ## Fail when gateway/apiref/dist differs from the pi
 		git status --porcelain -- $(APIREF_DIR); exit 1; \
 	fi
 	@echo "gateway/apiref/dist matches $(APIREF_PACKAGE)@$(APIREF_VERSION)"
+
+.PHONY: vendor-console
+vendor-console: ## Fetch the pinned charting package of the web console, check its sha512, copy it into gateway/console/dist.
+	rm -rf .build/console && mkdir -p .build/console
+	cd .build/console && npm pack --silent $(CONSOLE_PACKAGE)@$(CONSOLE_VERSION) >/dev/null
+	got="sha512-$$(openssl dgst -sha512 -binary .build/console/$(CONSOLE_PACKAGE)-$(CONSOLE_VERSION).tgz | base64 -w0)"; \
+	if [ "$$got" != "$(CONSOLE_INTEGRITY)" ]; then \
+		echo "$(CONSOLE_PACKAGE)@$(CONSOLE_VERSION): sha512 $$got, want $(CONSOLE_INTEGRITY)"; exit 1; fi
+	tar -xzf .build/console/$(CONSOLE_PACKAGE)-$(CONSOLE_VERSION).tgz -C .build/console
+	rm -rf $(CONSOLE_DIR) && mkdir -p $(CONSOLE_DIR)
+	for f in $(CONSOLE_FILES); do cp .build/console/package/$$f $(CONSOLE_DIR)/; done
+	echo "$(CONSOLE_PACKAGE)@$(CONSOLE_VERSION) $(CONSOLE_INTEGRITY)" > $(CONSOLE_DIR)/VERSION
+
+.PHONY: check-console
+check-console: vendor-console ## Fail when gateway/console/dist differs from the pinned package.
+	@if [ -n "$$(git status --porcelain -- $(CONSOLE_DIR))" ]; then \
+		echo "gateway/console/dist does not match $(CONSOLE_PACKAGE)@$(CONSOLE_VERSION); run 'make vendor-console' and commit:"; \
+		git status --porcelain -- $(CONSOLE_DIR); exit 1; \
+	fi
+	@echo "gateway/console/dist matches $(CONSOLE_PACKAGE)@$(CONSOLE_VERSION)"
 
 ##@ Proofs
 
@@ -175,7 +217,7 @@ lint-openapi: tools-lint ## The OpenAPI document: Redocly's and Spectral's recom
 
 .PHONY: test-embedded
 test-embedded: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Run all tests on the embedded defaults only (SQLite, in-process NATS), ignoring QUARTERDECK_TEST_*.
-	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(PKGS)
+	QUARTERDECK_TEST_POSTGRES_DSN= QUARTERDECK_TEST_NATS_URL= $(GOTESTSUM) -- -count=1 $(TESTFLAGS) $(TEST_PKGS)
 
 .PHONY: breaking
 breaking: tools-gen ## Fail when the protos break compatibility with the main branch (API and events).
@@ -183,12 +225,14 @@ breaking: tools-gen ## Fail when the protos break compatibility with the main br
 	else echo "no local main branch to compare with; skipped"; fi
 
 .PHONY: ci
-ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page), race tests on the configured and embedded servers, the long proofs.
+ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page and console charts), race tests on the configured and embedded servers, the console in a browser, the long proofs.
 	$(MAKE) lint
 	$(MAKE) breaking
 	$(MAKE) check-generated
 	$(MAKE) check-apiref
+	$(MAKE) check-console
 	$(MAKE) test RACE=1
+	$(MAKE) test-browser
 	$(MAKE) proofs
 ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
 	$(MAKE) test-embedded RACE=1

@@ -5,6 +5,7 @@
 //
 //	quarterdeck            run the platform (Ctrl-C stops it cleanly)
 //	quarterdeck migrate    apply database migrations and exit
+//	quarterdeck demo       load the demo company into a running platform, through its REST API
 //	quarterdeck --help     list every setting with its environment variable
 package main
 
@@ -12,17 +13,21 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/quarterdeck/quarterdeck/deploy/standalone/demo"
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	"github.com/quarterdeck/quarterdeck/gateway/console"
 	"github.com/quarterdeck/quarterdeck/services/briefing"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
@@ -74,7 +79,9 @@ type settings struct {
 
 const description = `Runs the whole Quarterdeck platform in one process: an embedded NATS server with JetStream,
 one SQLite file per service under the data folder, every domain service on loopback gRPC, and the
-REST API. Subcommands: migrate (apply database migrations and exit).`
+REST API. Subcommands: migrate (apply database migrations and exit); demo [--small] [--url URL]
+(load a fictitious company into a running platform through its REST API, with the admin key in
+QUARTERDECK_API_KEY or QUARTERDECK_BOOTSTRAP_API_KEY; a second run adds nothing).`
 
 func main() {
 	version = host.Version(version)
@@ -97,8 +104,39 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return serve(ctx, cfg, log, stderr)
 	case rest[0] == "migrate" && len(rest) == 1:
 		return migrate(ctx, cfg, log)
+	case rest[0] == "demo":
+		return loadDemo(ctx, cfg, rest[1:], stderr)
 	}
 	return fmt.Errorf("unknown command %q; run quarterdeck --help", rest[0])
+}
+
+// loadDemo loads the demo company into the platform at --url (default: this configuration's
+// REST address) with an admin key.
+func loadDemo(ctx context.Context, cfg settings, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quarterdeck demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://"+cfg.HTTPAddr, "REST address of the running platform")
+	small := fs.Bool("small", false, "a smaller company (9 cost centres, 10 vendors, 15 risks), for quick tests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("quarterdeck demo: unexpected argument %q", fs.Arg(0))
+	}
+	key := os.Getenv("QUARTERDECK_API_KEY")
+	if key == "" {
+		key = cfg.BootstrapAPIKey
+	}
+	if key == "" {
+		return errors.New("quarterdeck demo: set QUARTERDECK_API_KEY to an admin API key (the one printed at the first start)")
+	}
+	start := time.Now()
+	stats, err := demo.Load(ctx, demo.Options{BaseURL: *base, Key: key, Small: *small, Log: stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "demo company loaded into %s in %s (%d calls); created: %s\n", *base, time.Since(start).Round(time.Millisecond), stats.Calls, stats)
+	return nil
 }
 
 // databaseURL is the DSN of a service: the shared PostgreSQL database, or its own SQLite file.
@@ -305,7 +343,8 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 
 	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
 	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: proc.Telemetry.Metrics,
-		Authenticator: authn, Reflection: cfg.Reflection, Settings: cfg.Gateway})
+		Authenticator: authn, Reflection: cfg.Reflection, Settings: cfg.Gateway,
+		Console: console.Options{OIDCIssuer: cfg.OIDC.Issuer, OIDCClientID: cfg.OIDC.ConsoleClientID()}})
 	if err != nil {
 		return err
 	}
@@ -323,7 +362,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		base = "https://" + lis.Addr().String()
 	}
 	log.Info("Quarterdeck is ready", "rest", base, "grpc", lis.Addr().String(), "openapi", base+"/openapi.json",
-		"docs", base+"/docs", "nats", natsURL, "data_dir", cfg.DataDir)
+		"docs", base+"/docs", "console", base+"/console/", "nats", natsURL, "data_dir", cfg.DataDir)
 	ready = true
 
 	select {

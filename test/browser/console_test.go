@@ -1,0 +1,251 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// pageTimeout bounds the wait for one page to be drawn (CI machines are slow; nothing waits
+// for it on success).
+const pageTimeout = 60 * time.Second
+
+// browser is a headless Chromium tab that records every console error and uncaught exception.
+type browser struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // CI runs as root
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	// The first run starts the browser, with no deadline: a deadline on it would stop the browser.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium, err)
+	}
+	b := &browser{ctx: ctx}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+				b.mu.Lock()
+				b.errors = append(b.errors, fmt.Sprintf("%s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// takeErrors returns the errors logged since the last call.
+func (b *browser) takeErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.errors
+	b.errors = nil
+	return e
+}
+
+func (b *browser) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, pageTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v (console errors: %q)", what, err, b.takeErrors())
+	}
+}
+
+// value runs an action that returns a value.
+func value[T any](t *testing.T, b *browser, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, pageTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v (console errors: %q)", what, err, b.takeErrors())
+	}
+	return v
+}
+
+func ready(page string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`body[data-page=%q]`, page)))
+}
+
+// open goes to a page of the console by its hash and waits until the page says it is drawn.
+func (b *browser) open(t *testing.T, hash, page string) {
+	t.Helper()
+	value(t, b, "go to "+hash, chromedp.Evaluate[string](fmt.Sprintf(`location.hash = %q`, hash)))
+	b.run(t, "open "+hash, ready(page))
+}
+
+// pageCheck is what a page must show: at least charts charts, each with data, and no error.
+func (b *browser) check(t *testing.T, name string, charts int) {
+	t.Helper()
+	problem := value(t, b, "read "+name, chromedp.Evaluate[string](`(() => {
+		const err = Array.from(document.querySelectorAll("main .error")).find((e) => e.textContent.trim());
+		if (err) return "the page shows an error: " + err.textContent;
+		return "";
+	})()`))
+	if problem != "" {
+		t.Errorf("%s: %s", name, problem)
+	}
+	points := value(t, b, "count the charts' data of "+name, chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll("main canvas")).map((c) => {
+		const chart = Chart.getChart(c);
+		if (!chart) return -1;
+		return chart.data.datasets.reduce((n, d) => n + d.data.filter((v) => v !== null && v !== 0 && !(Array.isArray(v) && v[0] === v[1])).length, 0);
+	})`))
+	if len(points) < charts {
+		t.Errorf("%s: %d charts, want at least %d", name, len(points), charts)
+	}
+	for i, n := range points {
+		if n <= 0 {
+			t.Errorf("%s: chart %d has no data (%d points)", name, i+1, n)
+		}
+	}
+	if errs := b.takeErrors(); len(errs) > 0 {
+		t.Errorf("%s: the console logged errors: %q", name, errs)
+	}
+}
+
+// screenshots saves the page at a desktop and a phone width, and checks that the phone width
+// needs no sideways scrolling.
+func (b *browser) screenshots(t *testing.T, name string) {
+	t.Helper()
+	dir := filepath.Join("screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		width, height int64
+		mobile        bool
+	}{{1280, 900, false}, {390, 844, true}} {
+		opts := []chromedp.EmulateViewportOption{}
+		if w.mobile {
+			opts = append(opts, chromedp.EmulateMobile)
+		}
+		what := fmt.Sprintf("screenshot %s at %d px", name, w.width)
+		b.run(t, what, chromedp.EmulateViewport(w.width, w.height, opts...),
+			chromedp.Sleep(150*time.Millisecond)) // the charts redraw on resize
+		overflow := value(t, b, what, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+		png := value(t, b, what, chromedp.FullScreenshot(80))
+		if overflow > 1 {
+			t.Errorf("%s at %d px: the page is %d px wider than the screen", name, w.width, overflow)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.jpg", name, w.width)), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.run(t, "desktop width", chromedp.EmulateViewport(1280, 900))
+}
+
+// firstLink is the hash of the first link to a detail page in the page's main table.
+func (b *browser) firstLink(t *testing.T, prefix string) string {
+	t.Helper()
+	href := value(t, b, "find a link to "+prefix, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const a = Array.from(document.querySelectorAll("main table a")).find((a) => a.getAttribute("href").startsWith(%q));
+		return a ? a.getAttribute("href") : "";
+	})()`, prefix)))
+	if href == "" {
+		t.Fatalf("no link to %s on the page", prefix)
+	}
+	return href
+}
+
+// TestConsole starts the platform, loads the demo company (the small one; QUARTERDECK_TEST_FULL_DEMO=1
+// loads the full one), signs in with an API key, opens every page at two widths, checks that
+// every chart has data and that the console logged no error, and saves screenshots under
+// screenshots/ (git-ignored).
+func TestConsole(t *testing.T) {
+	needBrowser(t)
+	p := startPlatform(t)
+	t.Logf("demo: %s", loadDemo(t, p, os.Getenv("QUARTERDECK_TEST_FULL_DEMO") == ""))
+	b := newBrowser(t)
+
+	// Signed out, the console asks for a key and nothing else.
+	b.run(t, "open the console", chromedp.Navigate(p.rest+"/console/"), chromedp.WaitVisible(chromedp.ID("apikey")))
+	b.check(t, "sign-in", 0)
+	b.screenshots(t, "signin")
+	b.run(t, "sign in", chromedp.SendKeys(chromedp.ID("apikey"), adminKey),
+		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)), ready("briefing"))
+	stored := value(t, b, "read the storage", chromedp.Evaluate[string](`(sessionStorage.getItem("quarterdeck.credential") || "") + "|" + (localStorage.length)`))
+	if !strings.Contains(stored, adminKey) || !strings.HasSuffix(stored, "|0") {
+		t.Errorf("storage after sign-in = %q; want the key in sessionStorage and nothing in localStorage", stored)
+	}
+
+	// Time to interactive of the briefing: a fresh load of the page, from navigation start to
+	// the page drawn with its data (performance mark). Measured and logged, not asserted.
+	b.run(t, "reload the briefing", chromedp.Navigate(p.rest+"/console/#/"), ready("briefing"))
+	tti := value(t, b, "read the briefing's time to interactive", chromedp.Evaluate[float64](`performance.getEntriesByName("quarterdeck:ready:briefing")[0].startTime`))
+	t.Logf("briefing page interactive %.0f ms after navigation start", tti)
+	b.check(t, "briefing", 3)
+	b.screenshots(t, "briefing")
+
+	// Keyboard: the skip link, then the sections' links, reached with Tab and followed with Enter.
+	focused := ""
+	for i := 0; i < 12 && focused != "Budgets"; i++ {
+		b.run(t, "tab", chromedp.KeyEvent(kb.Tab))
+		focused = value(t, b, "read the focus", chromedp.Evaluate[string](`document.activeElement.textContent.trim()`))
+	}
+	if focused != "Budgets" {
+		t.Fatalf("Tab never reached the Budgets link (last focus %q)", focused)
+	}
+	b.run(t, "follow Budgets with Enter", chromedp.KeyEvent(kb.Enter), ready("budgets"))
+
+	pages := []struct {
+		list, listPage, detailPrefix, detailPage string
+		detailCharts                             int
+	}{
+		{"#/budgets", "budgets", "#/budgets/", "budget", 1},
+		{"#/vendors", "vendors", "#/vendors/", "vendor", 0},
+		{"#/risks", "risks", "#/risks/", "risk", 0},
+	}
+	for _, pg := range pages {
+		b.open(t, pg.list, pg.listPage)
+		b.check(t, pg.listPage, 0)
+		b.screenshots(t, pg.listPage)
+		b.open(t, b.firstLink(t, pg.detailPrefix), pg.detailPage)
+		b.check(t, pg.detailPage, pg.detailCharts)
+		b.screenshots(t, pg.detailPage)
+	}
+	// A risk that was assessed has its score history drawn.
+	b.open(t, "#/risks/r001-cybersecurity", "risk")
+	b.check(t, "assessed risk", 1)
+
+	// Signing out forgets the key.
+	b.run(t, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("apikey")))
+	stored = value(t, b, "read the storage", chromedp.Evaluate[string](`sessionStorage.getItem("quarterdeck.credential") || ""`))
+	if stored != "" {
+		t.Errorf("after sign-out the session still holds %q", stored)
+	}
+}
