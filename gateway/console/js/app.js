@@ -7,6 +7,7 @@ import { briefingPage } from "./briefing.js";
 import { budgetsPage, budgetPage } from "./budgets.js";
 import { vendorsPage, vendorPage } from "./vendors.js";
 import { risksPage, riskPage } from "./risks.js";
+import { incidentsPage, incidentPage } from "./incidents.js";
 
 // routes map a hash path to its page; a capture is the resource id.
 const routes = [
@@ -17,6 +18,8 @@ const routes = [
   [/^\/vendors\/([a-z0-9-]+)$/, vendorPage, "vendor"],
   [/^\/risks$/, risksPage, "risks"],
   [/^\/risks\/([a-z0-9-]+)$/, riskPage, "risk"],
+  [/^\/incidents$/, incidentsPage, "incidents"],
+  [/^\/incidents\/([a-z0-9-]+)$/, incidentPage, "incident"],
 ];
 
 export function registerRoute(pattern, page, name) {

@@ -1,10 +1,22 @@
 // The executive briefing, from GET /v1/briefing: a read model built from the domains' events.
 import { get, id } from "./api.js";
 import { chart, palette, levelColours } from "./charts.js";
+import { hours } from "./incidents.js";
 import { h, card, kpi, money, moneyNumber, compact, date, time, table, link, badge, enumText } from "./ui.js";
 
 export async function briefingPage(view) {
-  const b = await get("/v1/briefing");
+  let b;
+  try {
+    b = await get("/v1/briefing");
+  } catch (err) {
+    if (err.status !== 404 && err.status !== 501) throw err;
+    // A gateway without the briefing service: the domains' pages still work.
+    view.append(h("h1", {}, "Executive briefing"),
+      h("p", { class: "muted", id: "no-briefing" }, "This platform serves no briefing. See the ",
+        link("#/budgets", "budgets"), ", ", link("#/vendors", "vendors"), ", ", link("#/risks", "risks"), " and ",
+        link("#/incidents", "incidents"), "."));
+    return;
+  }
   view.append(h("h1", {}, "Executive briefing", b.asOfDate ? h("span", { class: "muted" }, ` · as of ${date(b.asOfDate)}`) : null));
   view.append(kpis(b));
   const grid = h("div", { class: "grid" });
@@ -172,32 +184,32 @@ function renewalsCard(grid, vendors) {
 // carries the incidents' section.
 function incidentsCard(grid, incidents) {
   if (!incidents) return;
-  const months = incidents.months || incidents.monthly || [];
+  const months = incidents.months || [];
   const c = card("Incidents per month and MTTR");
   grid.append(c);
-  if (!months.length) {
+  if (!months.some((m) => m.incidentCount > 0)) {
     c.append(h("p", { class: "muted" }, "No incident yet."));
     return;
   }
   c.append(chart("Incidents opened per month, and mean time to resolve in hours", {
     type: "bar",
     data: {
-      labels: months.map((m) => m.month),
+      labels: months.map((m) => date(m.startDate).slice(0, 7)),
       datasets: [
-        { label: "Incidents", data: months.map((m) => Number(m.openedCount ?? m.count ?? 0)), backgroundColor: palette[0], yAxisID: "y" },
-        { label: "MTTR (hours)", type: "line", data: months.map((m) => hours(m.mttr ?? m.meanTimeToResolve)), borderColor: palette[1], backgroundColor: palette[1], yAxisID: "y1" },
-        { label: "MTTA (hours)", type: "line", data: months.map((m) => hours(m.mtta ?? m.meanTimeToAcknowledge)), borderColor: palette[2], backgroundColor: palette[2], yAxisID: "y1" },
+        { label: "Incidents", data: months.map((m) => Number(m.incidentCount || 0)), backgroundColor: palette[0], yAxisID: "y" },
+        { label: "MTTR (hours)", type: "line", data: months.map((m) => hours(m.mttr)), borderColor: palette[1], backgroundColor: palette[1], yAxisID: "y1" },
+        { label: "MTTA (hours)", type: "line", data: months.map((m) => hours(m.mtta)), borderColor: palette[2], backgroundColor: palette[2], yAxisID: "y1" },
       ],
     },
     options: { scales: { y: { position: "left", beginAtZero: true }, y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } } } },
   }));
+  c.append(table([
+    { title: "Open incident", cell: (x) => link(`#/incidents/${id(x.incident)}`, x.title) },
+    { title: "Severity", cell: (x) => badge(x.severity, x.severity === "SEV1" ? "bad" : "") },
+    { title: "State", cell: (x) => badge(x.state) },
+  ], (incidents.open || []).slice(0, 8)));
 }
 
-// hours reads a protobuf Duration ("5400s") as hours.
-function hours(d) {
-  if (d === undefined || d === null) return null;
-  return Math.round((parseFloat(String(d)) / 3600) * 10) / 10;
-}
 
 function headcountCard(grid, talent) {
   if (!talent) return;
