@@ -121,8 +121,13 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 // a refused create is looked up by its name, whatever the refusal said (ALREADY_EXISTS, or a
 // rule such as "one pending acceptance per risk" that the existing resource itself trips). It
 // reports whether it created it.
-func (c *client) ensure(ctx context.Context, collection, idParam, id string, body, out any) (bool, error) {
-	err := c.do(ctx, "POST", "/v1/"+collection+"?"+idParam+"="+url.QueryEscape(id), body, out)
+// query adds parameters to the create (already escaped, each "name=value").
+func (c *client) ensure(ctx context.Context, collection, idParam, id string, body, out any, query ...string) (bool, error) {
+	path := "/v1/" + collection + "?" + idParam + "=" + url.QueryEscape(id)
+	for _, q := range query {
+		path += "&" + q
+	}
+	err := c.do(ctx, "POST", path, body, out)
 	if err == nil {
 		return true, nil
 	}

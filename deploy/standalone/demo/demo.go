@@ -2,7 +2,7 @@
 // its public REST API, so that every change goes through the services' rules and publishes its
 // events, as a real organisation's would: cost centres, budgets with a year of actuals in two
 // currencies, vendors with their assessments and contracts (some inside their notice window),
-// and a risk register.
+// a risk register, and a year of incidents with a data breach whose notification clocks run.
 //
 // A second run adds nothing: every resource has a fixed id (an ALREADY_EXISTS answer means it is
 // there), every transition is taken only from the state before it, and an actual is recorded only
@@ -28,7 +28,8 @@ type Options struct {
 	// Key is an admin API key (scope iam.admin to create the approver's key, and every domain's
 	// write scopes), e.g. the bootstrap key.
 	Key string
-	// Small loads a smaller company (for quick tests): 9 cost centres, 10 vendors, 15 risks.
+	// Small loads a smaller company (for quick tests): 9 cost centres, 10 vendors, 15 risks, 30
+	// incidents.
 	Small bool
 	// Now is the day the company is loaded as of (default: today, UTC).
 	Now time.Time
@@ -44,7 +45,7 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances"} {
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -92,6 +93,7 @@ func Load(ctx context.Context, opts Options) (Stats, error) {
 		{"budget", l.loadBudget},
 		{"vendors", l.loadVendors},
 		{"risk", l.loadRisks},
+		{"incidents", l.loadIncidents},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(opts.Log, "demo: %s…\n", s.name)
@@ -119,7 +121,7 @@ func (l *loader) approverKey(ctx context.Context) (func(), error) {
 		// It expires by itself should the revocation at the end not happen (a killed run).
 		"expireTime": time.Now().UTC().Add(2 * time.Hour).Format(time.RFC3339),
 		"scopes": []string{"budget.read", "budget.approve", "budget.spend", "vendors.read", "vendors.approve",
-			"vendors.finance", "risk.read", "risk.approve"},
+			"vendors.finance", "risk.read", "risk.approve", "incidents.read"},
 	}, &key)
 	if err != nil {
 		return nil, fmt.Errorf("create the approver's API key (the key given needs iam.admin): %w", err)
