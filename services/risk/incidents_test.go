@@ -378,8 +378,28 @@ func TestIncidentClosing(t *testing.T) {
 			t.Errorf("cost of a closed incident = %v, %v", c, err)
 		}
 
-		// Lists filter by severity order, state, links and times.
-		d.declare(t, "erp", riskv1.Incident_SEV1)
+		// A declaration backdated with a reason, retried with its request ID: one incident, and
+		// the reason in its first timeline entry.
+		late := &riskv1.CreateIncidentRequest{IncidentId: "erp", RequestId: "5f1c1a52-7d7e-4c84-9c3e-3f1f0c2b9a11",
+			DeclareTime: ts(at(11, 0)), Reason: "declared on the phone at 11:00, entered at 12:01",
+			Incident: &riskv1.Incident{Title: "ERP down", Type: riskv1.Incident_OUTAGE, Severity: riskv1.Incident_SEV1,
+				LinkedRisks: []string{"risks/erp-outage"}, AffectedServices: []string{"erp", "payroll"}}}
+		first, err := d.inc.CreateIncident(ctx, late)
+		if err != nil || !first.GetDeclareTime().AsTime().Equal(at(11, 0)) || !first.GetDetectTime().AsTime().Equal(at(11, 0)) {
+			t.Fatalf("backdated declaration = %v, %v", first, err)
+		}
+		again, err := d.inc.CreateIncident(ctx, late)
+		if err != nil || !proto.Equal(again, first) {
+			t.Errorf("retried declaration = %v, %v", again, err)
+		}
+		if n := countEvents(t, d.db, ".incident.declared", first.GetName()); n != 1 {
+			t.Errorf("incident.declared of the retried declaration = %d", n)
+		}
+		if e := d.timeline(t, first.GetName()); len(e) != 1 || e[0].GetReason() != late.GetReason() {
+			t.Errorf("timeline of the backdated declaration = %v", e)
+		}
+
+		// Lists filter by severity, state, type, links and times.
 		d.declare(t, "wifi", riskv1.Incident_SEV4, riskv1.Incident_DEGRADATION)
 		for _, c := range []struct {
 			filter, order string
@@ -389,6 +409,8 @@ func TestIncidentClosing(t *testing.T) {
 			{"state != CLOSED", "severity desc", []string{"incidents/wifi", "incidents/erp"}},
 			{"type = DEGRADATION", "", []string{"incidents/wifi"}},
 			{`close_time >= "2026-12-04T12:00:00Z"`, "", []string{"incidents/printer"}},
+			{`linked_risks:"risks/erp-outage" AND affected_services:"payroll"`, "", []string{"incidents/erp"}},
+			{`declare_time < "2026-12-04T11:30:00Z"`, "declare_time desc", []string{"incidents/erp"}},
 		} {
 			l, err := d.inc.ListIncidents(ctx, &riskv1.ListIncidentsRequest{Filter: c.filter, OrderBy: c.order})
 			var names []string
