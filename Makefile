@@ -54,7 +54,7 @@ CONSOLE_FILES     := dist/chart.umd.js LICENSE.md
 CONSOLE_DIR       := gateway/console/dist
 
 # The Go modules of the workspace (go.work) and their packages.
-MODULES := proto services/platform services/briefing services/budget services/vendors services/risk gateway deploy/standalone test examples/automation test/browser
+MODULES := proto services/platform services/briefing services/budget services/vendors services/risk services/talent gateway deploy/standalone test examples/automation test/browser
 PKGS    := $(foreach m,$(MODULES),./$(m)/...)
 # The console's browser test (test/browser, headless Chromium) runs once, in its own target, not
 # with every test run.
@@ -99,11 +99,12 @@ test-browser: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## The web console in hea
 	$(GOTESTSUM) -- -count=1 -v ./test/browser/...
 
 .PHONY: build
-build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-briefing, quarterdeck-gateway.
+build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing, quarterdeck-gateway.
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck ./deploy/standalone
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-risk ./services/risk/cmd/quarterdeck-risk
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-talent ./services/talent/cmd/quarterdeck-talent
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-briefing ./services/briefing/cmd/quarterdeck-briefing
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 

@@ -42,6 +42,7 @@ import (
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
@@ -75,6 +76,7 @@ var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.Clien
 	"budget":   budgetv1.RegisterBudgetServiceHandler,
 	"vendors":  vendorsv1.RegisterVendorsServiceHandler,
 	"risk":     mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler),
+	"talent":   talentv1.RegisterTalentServiceHandler,
 }
 
 // mountAll mounts the REST APIs of several gRPC services served over one connection.

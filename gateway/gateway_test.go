@@ -316,14 +316,19 @@ func TestNewNeedsEveryBackend(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "budget") {
 		t.Errorf("err = %v, want a missing budget backend", err)
 	}
-	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"briefing": "127.0.0.1:9005", "budget": "127.0.0.1:9001", "risk": "127.0.0.1:9003"},
+	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"briefing": "127.0.0.1:9005", "budget": "127.0.0.1:9001", "risk": "127.0.0.1:9003", "talent": "127.0.0.1:9004"},
 		Authenticator: identitytest.Authenticator{}})
 	if err == nil || !strings.Contains(err.Error(), "vendors") {
 		t.Errorf("err = %v, want a missing vendors backend", err)
 	}
-	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"briefing": "127.0.0.1:9005", "budget": "127.0.0.1:9001", "vendors": "127.0.0.1:9002"},
+	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"briefing": "127.0.0.1:9005", "budget": "127.0.0.1:9001", "vendors": "127.0.0.1:9002", "talent": "127.0.0.1:9004"},
 		Authenticator: identitytest.Authenticator{}})
 	if err == nil || !strings.Contains(err.Error(), "risk") {
 		t.Errorf("err = %v, want a missing risk backend", err)
+	}
+	_, err = gateway.New(context.Background(), gateway.Options{Backends: map[string]string{"briefing": "127.0.0.1:9005", "budget": "127.0.0.1:9001",
+		"vendors": "127.0.0.1:9002", "risk": "127.0.0.1:9003"}, Authenticator: identitytest.Authenticator{}})
+	if err == nil || !strings.Contains(err.Error(), "talent") {
+		t.Errorf("err = %v, want a missing talent backend", err)
 	}
 }

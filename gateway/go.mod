@@ -12,6 +12,7 @@ require (
 	github.com/quarterdeck/quarterdeck/services/budget v0.0.0
 	github.com/quarterdeck/quarterdeck/services/platform v0.0.0
 	github.com/quarterdeck/quarterdeck/services/risk v0.0.0
+	github.com/quarterdeck/quarterdeck/services/talent v0.0.0
 	github.com/quarterdeck/quarterdeck/services/vendors v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
@@ -124,5 +125,6 @@ replace (
 	github.com/quarterdeck/quarterdeck/services/budget => ../services/budget
 	github.com/quarterdeck/quarterdeck/services/platform => ../services/platform
 	github.com/quarterdeck/quarterdeck/services/risk => ../services/risk
+	github.com/quarterdeck/quarterdeck/services/talent => ../services/talent
 	github.com/quarterdeck/quarterdeck/services/vendors => ../services/vendors
 )

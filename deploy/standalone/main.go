@@ -41,6 +41,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/datadir"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/risk"
+	"github.com/quarterdeck/quarterdeck/services/talent"
 	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
@@ -50,7 +51,7 @@ var version = "dev"
 // services are the domain services the platform runs, in start order.
 func services(cfg settings) []host.Service {
 	return []host.Service{budget.Configured(cfg.Budget), vendors.Configured(cfg.Vendors), risk.Configured(cfg.Risk),
-		briefing.Service()}
+		talent.Configured(cfg.Talent), briefing.Service()}
 }
 
 type settings struct {
@@ -64,6 +65,7 @@ type settings struct {
 	Budget          budget.Settings
 	Vendors         vendors.Settings
 	Risk            risk.Settings
+	Talent          talent.Settings
 	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings `prefix:"GATEWAY_"`
 	// The gateway's API keys live in their own database: gateway.db under the data folder, or

@@ -242,13 +242,14 @@ func TestStandaloneExternalServers(t *testing.T) {
 			t.Skip(testenv.EnvPostgresDSN + " is not set")
 		}
 		// The binary keeps each service's tables in the schema of its name ("budget",
-		// "vendors", "risk", "briefing") and the API keys in "gateway" whatever the DSN's search_path says, so
+		// "vendors", "risk", "talent", "briefing") and the API keys in "gateway" whatever the DSN's search_path says, so
 		// testenv.Postgres's per-test schema cannot isolate them. The test claims them by
 		// creating them, and drops them at the end; when one already exists it belongs to someone
 		// else and the test leaves the database alone.
 		db := claimSchema(t, dsn, "budget")
 		claimSchema(t, dsn, "vendors")
 		claimSchema(t, dsn, "risk")
+		claimSchema(t, dsn, "talent")
 		claimSchema(t, dsn, "briefing")
 		claimSchema(t, dsn, "gateway") // the API keys
 

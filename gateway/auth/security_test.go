@@ -35,6 +35,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -52,6 +53,7 @@ import (
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
@@ -64,6 +66,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"github.com/quarterdeck/quarterdeck/services/risk"
+	"github.com/quarterdeck/quarterdeck/services/talent"
 	"github.com/quarterdeck/quarterdeck/services/vendors"
 )
 
@@ -246,6 +249,19 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		_ = rin.Stop(ctx)
 	})
 
+	tin, err := host.Start(ctx, talent.Service(), host.Options{
+		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc, Peers: map[string]string{"budget": in.Addr()},
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tin.Stop(ctx)
+	})
+
 	gdb, err := auth.OpenDatabase(ctx, testenv.SQLite(t).DSN, sqldb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +291,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		t.Fatal(err)
 	}
 	gopts := gateway.Options{
-		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "risk": rin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "risk": rin.Addr(), "talent": tin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
 		Settings: opts.settings, Reflection: opts.reflection,
 	}
 	if opts.noAuthenticator {
@@ -533,7 +549,8 @@ type endpoint struct {
 
 // alsoNeeds are, for the scopes that guard sensitive fields rather than methods, the method scope
 // that the calls exercising them need too: they set the field in a create.
-var alsoNeeds = map[string][]string{"vendors.finance": {"vendors.write"}, "iam.principals": {"iam.admin"}}
+var alsoNeeds = map[string][]string{"vendors.finance": {"vendors.write"}, "iam.principals": {"iam.admin"},
+	"talent.compensation": {"talent.write"}}
 
 // endpoints are the REST calls of every API the gateway serves. Each is valid apart from
 // authorization, so that with the scope it gets anything but 401 or 403.
@@ -582,6 +599,12 @@ var endpoints = []endpoint{
 	{"POST", "/v1/incidents/nothere:acknowledge", `{}`, "incidents.write"},
 	{"POST", "/v1/incidents/nothere:close", `{}`, "incidents.manage"},
 	{"POST", "/v1/incidents/nothere/postmortem:publish", `{}`, "incidents.manage"},
+	{"GET", "/v1/teams", "", "talent.read"},
+	{"GET", "/v1/people/nothere", "", "talent.read"},
+	{"POST", "/v1/teams", `{"displayName":"Scoped"}`, "talent.write"},
+	{"POST", "/v1/positions/nothere:approve", `{}`, "talent.approve"},
+	{"POST", "/v1/people", `{"displayName":"Scoped","team":"teams/nothere","employmentType":"EMPLOYEE",
+		"startDate":{"year":2026,"month":1,"day":5},"loadedAnnualCost":{"currencyCode":"EUR","units":"90000"}}`, "talent.compensation"},
 }
 
 // grpcCall is one gRPC method called through the gateway's port and the scope it needs. Each
@@ -667,10 +690,19 @@ var grpcCalls = allMethods([]grpcCall{
 				TotalValue: &money.Money{CurrencyCode: "EUR", Units: 1000}}})
 		return err
 	}},
+	// A person's pay is a sensitive field: setting it needs talent.compensation (and the method's
+	// talent.write, alsoNeeds).
+	{"TalentService.CreatePerson", "talent.compensation", func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := talentv1.NewTalentServiceClient(c).CreatePerson(ctx, &talentv1.CreatePersonRequest{
+			Person: &talentv1.Person{DisplayName: "Scoped over gRPC", Team: "teams/nothere", EmploymentType: talentv1.Person_EMPLOYEE,
+				StartDate: &date.Date{Year: 2026, Month: 1, Day: 5}, LoadedAnnualCost: &money.Money{CurrencyCode: "EUR", Units: 90000}}})
+		return err
+	}},
 }, budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService"),
 	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
 	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"),
-	riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"))
+	riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"),
+	talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"))
 
 // allMethods adds to calls every method of the services sds that calls does not list, each
 // called with an empty request and needing the scopes its policy declares: authorization comes

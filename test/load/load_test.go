@@ -20,6 +20,7 @@ func buildBinaries(t *testing.T, dir string) {
 		"quarterdeck-budget":   "github.com/quarterdeck/quarterdeck/services/budget/cmd/quarterdeck-budget",
 		"quarterdeck-vendors":  "github.com/quarterdeck/quarterdeck/services/vendors/cmd/quarterdeck-vendors",
 		"quarterdeck-risk":     "github.com/quarterdeck/quarterdeck/services/risk/cmd/quarterdeck-risk",
+		"quarterdeck-talent":   "github.com/quarterdeck/quarterdeck/services/talent/cmd/quarterdeck-talent",
 		"quarterdeck-briefing": "github.com/quarterdeck/quarterdeck/services/briefing/cmd/quarterdeck-briefing",
 		"quarterdeck-gateway":  "github.com/quarterdeck/quarterdeck/gateway/cmd/quarterdeck-gateway",
 	} {
@@ -159,7 +160,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("run without binaries: %v; want the missing binary named", err)
 	}
 	bin := t.TempDir()
-	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-briefing", "quarterdeck-gateway"} {
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-talent", "quarterdeck-briefing", "quarterdeck-gateway"} {
 		if err := os.WriteFile(filepath.Join(bin, n), nil, 0o755); err != nil {
 			t.Fatal(err)
 		}

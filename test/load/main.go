@@ -3,7 +3,7 @@
 // is honest):
 //
 //   - standalone: the quarterdeck binary on its embedded defaults (SQLite files, in-process NATS);
-//   - distributed: quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-briefing and quarterdeck-gateway as separate
+//   - distributed: quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway as separate
 //     processes, each service on a database of its own on a PostgreSQL server, and a nats-server
 //     the run starts (and stops, to build a backlog).
 //
@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Backlog, "backlog", 10000, "events in the backlog built while NATS is down (distributed with -nats-server; 0: skip)")
 	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
 	fs.BoolVar(&c.Profile, "profile", true, "take a CPU profile of the create path at 300/s")
-	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
+	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), "PostgreSQL server of the distributed set-up; the run creates and drops a database of its own")
 	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary the distributed set-up starts (and stops for the backlog)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "an existing NATS server for the distributed set-up instead of -nats-server (no backlog measurement)")

@@ -23,7 +23,7 @@ import (
 // fixtures ends the run with an error, after the report of what was measured.
 func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	// Fail before the first set-up, not half an hour into the run.
-	need := map[string][]string{"standalone": {"quarterdeck"}, "distributed": {"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-briefing", "quarterdeck-gateway"}}
+	need := map[string][]string{"standalone": {"quarterdeck"}, "distributed": {"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-talent", "quarterdeck-briefing", "quarterdeck-gateway"}}
 	for _, s := range cfg.Setups {
 		if err := checkBinaries(cfg.BinDir, need[s]...); err != nil {
 			return nil, err

@@ -129,8 +129,8 @@ func startStandalone(ctx context.Context, cfg config, dir string, log *slog.Logg
 // startDistributed runs the services as separate processes on shared servers: a fresh database on
 // the PostgreSQL server (dropped at the end), a NATS server (started by the run from -nats-server,
 // or an existing one from -nats-url), quarterdeck-budget, quarterdeck-vendors (on a database of its
-// own, calling budget), quarterdeck-risk and quarterdeck-briefing (each on a database of its own)
-// and quarterdeck-gateway.
+// own, calling budget), quarterdeck-risk, quarterdeck-talent (calling budget) and quarterdeck-briefing (each on a
+// database of its own) and quarterdeck-gateway.
 func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Logger) (_ *platform, err error) {
 	p := &platform{setup: "distributed", adminKey: "qd_bench_" + randomHex(20), debug: map[string]string{}, binDir: cfg.BinDir, eventPrefix: "quarterdeck"}
 	defer func() {
@@ -170,7 +170,7 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		p.natsURL = cfg.NATSURL
 		p.eventPrefix = "qdbench" + randomHex(3)
 		p.teardown = append(p.teardown, func() {
-			for _, domain := range []string{"budget", "vendors", "risk", "briefing", "iam"} {
+			for _, domain := range []string{"budget", "vendors", "risk", "talent", "briefing", "iam"} {
 				deleteStream(p.natsURL, events.StreamName(p.eventPrefix, domain))
 			}
 		})
@@ -194,13 +194,18 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := loopbacks(10)
+	talentDSN, err := createDatabase(ctx, cfg.PostgresDSN, "quarterdeck_bench_talent_"+randomHex(4), p)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := loopbacks(12)
 	if err != nil {
 		return nil, err
 	}
 	budgetAddr, budgetDebug, httpAddr, gatewayDebug := addrs[0], addrs[1], addrs[2], addrs[3]
 	vendorsAddr, vendorsDebug, riskAddr, riskDebug := addrs[4], addrs[5], addrs[6], addrs[7]
 	briefingAddr, briefingDebug := addrs[8], addrs[9]
+	talentAddr, talentDebug := addrs[10], addrs[11]
 	budget := p.binary(cfg, dir, "quarterdeck-budget", budgetDebug,
 		"QUARTERDECK_GRPC_ADDR="+budgetAddr,
 		"QUARTERDECK_DATABASE_URL="+dsn,
@@ -239,6 +244,19 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		return nil, err
 	}
 
+	talent := p.binary(cfg, dir, "quarterdeck-talent", talentDebug,
+		"QUARTERDECK_GRPC_ADDR="+talentAddr,
+		"QUARTERDECK_DATABASE_URL="+talentDSN,
+		"QUARTERDECK_NATS_URL="+p.natsURL,
+		"QUARTERDECK_PEER_BUDGET_ADDR="+budgetAddr,
+		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
+		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
+	)
+	delete(p.debug, "quarterdeck-talent") // idle too
+	if err := p.startChild(talent); err != nil {
+		return nil, err
+	}
+
 	// The briefing follows the streams the scenarios fill, for the gateway's readiness too.
 	briefing := p.binary(cfg, dir, "quarterdeck-briefing", briefingDebug,
 		"QUARTERDECK_GRPC_ADDR="+briefingAddr,
@@ -257,6 +275,7 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_BUDGET_ADDR="+budgetAddr,
 		"QUARTERDECK_VENDORS_ADDR="+vendorsAddr,
 		"QUARTERDECK_RISK_ADDR="+riskAddr,
+		"QUARTERDECK_TALENT_ADDR="+talentAddr,
 		"QUARTERDECK_BRIEFING_ADDR="+briefingAddr,
 		"QUARTERDECK_GATEWAY_DATABASE_URL="+dsn,
 		"QUARTERDECK_NATS_URL="+p.natsURL,

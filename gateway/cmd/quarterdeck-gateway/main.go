@@ -31,6 +31,7 @@ type settings struct {
 	VendorsAddr     string                `env:"VENDORS_ADDR" default:"127.0.0.1:9002" help:"gRPC target of the vendors service, e.g. dns:///vendors:9002"`
 	BriefingAddr    string                `env:"BRIEFING_ADDR" default:"127.0.0.1:9005" help:"gRPC target of the briefing service, e.g. dns:///briefing:9005"`
 	RiskAddr        string                `env:"RISK_ADDR" default:"127.0.0.1:9003" help:"gRPC target of the risk service, e.g. dns:///risk:9003"`
+	TalentAddr      string                `env:"TALENT_ADDR" default:"127.0.0.1:9004" help:"gRPC target of the talent service, e.g. dns:///talent:9004"`
 	ShutdownTimeout time.Duration         `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
 	Reflection      bool                  `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
 	Gateway         gateway.Settings      `prefix:"GATEWAY_"`
@@ -131,7 +132,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer evs.Stop(context.WithoutCancel(ctx))
 
 	gw, err := gateway.New(ctx, gateway.Options{
-		Backends:           map[string]string{"budget": cfg.BudgetAddr, "vendors": cfg.VendorsAddr, "risk": cfg.RiskAddr, "briefing": cfg.BriefingAddr, "iam": admin.Addr()},
+		Backends:           map[string]string{"budget": cfg.BudgetAddr, "vendors": cfg.VendorsAddr, "risk": cfg.RiskAddr, "talent": cfg.TalentAddr, "briefing": cfg.BriefingAddr, "iam": admin.Addr()},
 		Logger:             log,
 		Metrics:            proc.Telemetry.Metrics,
 		Authenticator:      authn,

@@ -1,0 +1,62 @@
+// Package talent is the talent service — workforce planning for the office of the CTO/CIO:
+// teams and people, the skills taxonomy and ratings, team requirements and their coverage,
+// certifications, positions and headcount plans — packaged for the host that runs it, in its own
+// process or inside the standalone binary.
+package talent
+
+import (
+	"google.golang.org/grpc"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
+	"github.com/quarterdeck/quarterdeck/services/talent/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/talent/internal/store"
+)
+
+// Domain is the service's domain name.
+const Domain = "talent"
+
+// Settings are the talent service's own settings (a host.Settings); it has none yet.
+type Settings struct{}
+
+// DefaultSettings are the settings' defaults.
+func DefaultSettings() Settings { return Settings{} }
+
+// Validate reports settings out of range, all of them together.
+func (s Settings) Validate() error { return nil }
+
+// Service describes the talent service with default settings to the host.
+func Service() host.Service { return Configured(DefaultSettings()) }
+
+// Configured describes the talent service with cfg, which must be valid, to the host. The service
+// calls budget (its peer, at the address the host is given) to check cost centres and reads the
+// time from the host's clock (host.Options.Clock); tests pass server options, such as a fixed
+// clock of the server's own.
+func Configured(cfg Settings, opts ...server.Option) host.Service {
+	newServer := func(deps host.Deps) *server.Server {
+		var o []server.Option
+		if deps.Clock != nil {
+			o = append(o, server.WithClock(deps.Clock.Now))
+		}
+		budget := budgetv1.NewBudgetServiceClient(deps.Peers["budget"])
+		return server.New(store.New(deps.DB, deps.Events), budget, append(o, opts...)...)
+	}
+	return host.Service{
+		Domain:     Domain,
+		Migrations: store.Migrations.For,
+		Names:      []string{talentv1.TalentService_ServiceDesc.ServiceName},
+		Peers:      []string{"budget"},
+		Settings:   cfg,
+		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
+			talentv1.RegisterTalentServiceServer(r, newServer(deps))
+			return nil
+		},
+		// The handlers of the service's due items, by kind; each resource declares its own in
+		// its file of the server (Server.Schedules gathers them).
+		Schedules: func(deps host.Deps) map[string]scheduler.Handler {
+			return newServer(deps).Schedules()
+		},
+	}
+}
