@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -81,6 +82,16 @@ func TestPageAndAssets(t *testing.T) {
 	}
 	if !seen["js/briefing.js"] || !seen["dist/chart.umd.js"] {
 		t.Errorf("followed %v", seen)
+	}
+	// Every module is preloaded, so that the browser fetches them at once.
+	modules, err := os.ReadDir("js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range modules {
+		if m.Name() != "app.js" && !strings.Contains(html, `<link rel="modulepreload" href="js/`+m.Name()+`">`) {
+			t.Errorf("js/%s is not preloaded", m.Name())
+		}
 	}
 	if resp, _ := get(t, h, "/console.go"); resp.StatusCode != 404 {
 		t.Errorf("the package's Go source is served: %d", resp.StatusCode)

@@ -160,7 +160,10 @@ func (b *browser) screenshots(t *testing.T, name string) {
 		overflow := value(t, b, what, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
 		png := value(t, b, what, chromedp.FullScreenshot(80))
 		if overflow > 1 {
-			t.Errorf("%s at %d px: the page is %d px wider than the screen", name, w.width, overflow)
+			wide := value(t, b, what, chromedp.Evaluate[string](`Array.from(document.querySelectorAll("body *"))
+				.filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+				.slice(-3).map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right) + "px").join(", ")`))
+			t.Errorf("%s at %d px: the page is %d px wider than the screen (%s)", name, w.width, overflow, wide)
 		}
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.jpg", name, w.width)), png, 0o644); err != nil {
 			t.Fatal(err)
@@ -205,9 +208,11 @@ func TestConsole(t *testing.T) {
 
 	// Time to interactive of the briefing: a fresh load of the page, from navigation start to
 	// the page drawn with its data (performance mark). Measured and logged, not asserted.
-	b.run(t, "reload the briefing", chromedp.Navigate(p.rest+"/console/#/"), ready("briefing"))
+	b.run(t, "reload the briefing", chromedp.Reload(), ready("briefing"))
 	tti := value(t, b, "read the briefing's time to interactive", chromedp.Evaluate[float64](`performance.getEntriesByName("quarterdeck:ready:briefing")[0].startTime`))
 	t.Logf("briefing page interactive %.0f ms after navigation start", tti)
+	t.Logf("its steps: %s", value(t, b, "read the marks", chromedp.Evaluate[string](`performance.getEntriesByType("mark")
+		.map((m) => m.name + " " + Math.round(m.startTime) + " ms").join(", ")`)))
 	t.Logf("its slowest loads: %s", value(t, b, "read the resource timings", chromedp.Evaluate[string](`performance.getEntriesByType("resource")
 		.sort((a, b) => b.duration - a.duration).slice(0, 6)
 		.map((e) => new URL(e.name).pathname + " " + Math.round(e.startTime) + "+" + Math.round(e.duration) + " ms").join(", ")`)))
@@ -259,6 +264,35 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the breach shows %d notification clocks, want 3", clocks)
 	}
 	b.screenshots(t, "breach")
+
+	// A key with fewer scopes sees less: a vendor's contracts without their values (no
+	// vendors.finance), and the budgets refused.
+	limited := createKey(t, p, "vendors.read", "briefing.read")
+	b.run(t, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("apikey")))
+	b.run(t, "sign in with the limited key", chromedp.SendKeys(chromedp.ID("apikey"), limited),
+		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)), ready("briefing"))
+	var contracts struct {
+		Contracts []struct{ Name string } `json:"contracts"`
+	}
+	getJSON(t, p, "/v1/vendors/-/contracts?pageSize=1", &contracts)
+	if len(contracts.Contracts) == 0 {
+		t.Fatal("the demo company has no contract")
+	}
+	b.open(t, "#/"+strings.Join(strings.Split(contracts.Contracts[0].Name, "/")[:2], "/"), "vendor")
+	values := value(t, b, "read the contract values", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("section[aria-label='Contracts'] tbody tr td:nth-child(5)")).map((td) => td.textContent)`))
+	if len(values) == 0 {
+		t.Error("the vendor page shows no contract")
+	}
+	for _, v := range values {
+		if v != "—" {
+			t.Errorf("a key without vendors.finance sees a contract value %q", v)
+		}
+	}
+	b.open(t, "#/budgets", "budgets")
+	if refusal := value(t, b, "read the refusal", chromedp.Evaluate[string](`(document.querySelector("main .error") || {}).textContent || ""`)); !strings.Contains(refusal, "does not allow") {
+		t.Errorf("budgets with a vendors.read key show %q; want the refusal", refusal)
+	}
+	b.takeErrors() // the browser logs the refused load (403)
 
 	// Signing out forgets the key.
 	b.run(t, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("apikey")))

@@ -2,10 +2,12 @@ package browser
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,4 +196,43 @@ func loadDemo(t *testing.T, p *platform, small bool) string {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
+}
+
+// createKey makes an API key with the scopes through the admin API and returns it.
+func createKey(t *testing.T, p *platform, scopes ...string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"displayName": "limited", "principal": "principals/limited", "scopes": scopes})
+	req, _ := http.NewRequest("POST", p.rest+"/v1/apiKeys", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var key struct {
+		Key string `json:"key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&key); err != nil || resp.StatusCode != 200 || key.Key == "" {
+		t.Fatalf("create a key: %d %v", resp.StatusCode, err)
+	}
+	return key.Key
+}
+
+// getJSON reads a resource with the admin key.
+func getJSON(t *testing.T, p *platform, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", p.rest+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
 }

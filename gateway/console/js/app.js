@@ -104,6 +104,7 @@ function signInForm() {
 }
 
 async function main() {
+  performance.mark("quarterdeck:start");
   onUnauthenticated(() => {
     signOut();
     if (!document.body.dataset.expired) {

@@ -8,6 +8,7 @@ export async function briefingPage(view) {
   let b;
   try {
     b = await get("/v1/briefing");
+    performance.mark("quarterdeck:data:briefing");
   } catch (err) {
     if (err.status !== 404 && err.status !== 501) throw err;
     // A gateway without the briefing service: the domains' pages still work.
