@@ -9,6 +9,7 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/quarterdeck/quarterdeck/proto v0.0.0
+	github.com/quarterdeck/quarterdeck/services/briefing v0.0.0
 	github.com/quarterdeck/quarterdeck/services/budget v0.0.0
 	github.com/quarterdeck/quarterdeck/services/platform v0.0.0
 	github.com/quarterdeck/quarterdeck/services/risk v0.0.0
@@ -122,6 +123,7 @@ require (
 
 replace (
 	github.com/quarterdeck/quarterdeck/proto => ../proto
+	github.com/quarterdeck/quarterdeck/services/briefing => ../services/briefing
 	github.com/quarterdeck/quarterdeck/services/budget => ../services/budget
 	github.com/quarterdeck/quarterdeck/services/platform => ../services/platform
 	github.com/quarterdeck/quarterdeck/services/risk => ../services/risk

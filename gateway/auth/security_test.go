@@ -49,12 +49,14 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	"github.com/quarterdeck/quarterdeck/gateway/auth"
+	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/briefing"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
@@ -262,6 +264,19 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		_ = tin.Stop(ctx)
 	})
 
+	bin, err := host.Start(ctx, briefing.Service(), host.Options{
+		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
+		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = bin.Stop(ctx)
+	})
+
 	gdb, err := auth.OpenDatabase(ctx, testenv.SQLite(t).DSN, sqldb.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +306,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 		t.Fatal(err)
 	}
 	gopts := gateway.Options{
-		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "risk": rin.Addr(), "talent": tin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
+		Backends: map[string]string{"budget": in.Addr(), "vendors": vin.Addr(), "risk": rin.Addr(), "talent": tin.Addr(), "briefing": bin.Addr(), "iam": admin.Addr()}, Logger: quiet, Authenticator: authn,
 		Settings: opts.settings, Reflection: opts.reflection,
 	}
 	if opts.noAuthenticator {
@@ -594,6 +609,8 @@ var endpoints = []endpoint{
 	{"PATCH", "/v1/riskAppetite", `{"defaultLevel":"HIGH"}`, "risk.approve"},
 	{"POST", "/v1/risks/nothere/acceptances/nothere:approve", `{}`, "risk.approve"},
 	{"GET", "/v1/incidents", "", "incidents.read"},
+	{"GET", "/v1/briefing", "", "briefing.read"},
+	{"POST", "/v1/briefing:rebuild", `{}`, "briefing.rebuild"},
 	{"GET", "/v1/incidents/nothere/postmortem", "", "incidents.read"},
 	{"POST", "/v1/incidents", `{"title":"Scoped","type":"OUTAGE","severity":"SEV3"}`, "incidents.write"},
 	{"POST", "/v1/incidents/nothere:acknowledge", `{}`, "incidents.write"},
@@ -702,7 +719,8 @@ var grpcCalls = allMethods([]grpcCall{
 	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
 	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"),
 	riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"),
-	talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"))
+	talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"),
+	briefingv1.File_quarterdeck_briefing_v1_briefing_service_proto.Services().ByName("BriefingService"))
 
 // allMethods adds to calls every method of the services sds that calls does not list, each
 // called with an empty request and needing the scopes its policy declares: authorization comes
