@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 var kindCodes = map[fault.Kind]codes.Code{
@@ -43,6 +44,9 @@ func IsServerError(c codes.Code) bool {
 //   - a status error created elsewhere (e.g. by gRPC itself) passes through, with an ErrorInfo added
 //     when it has none;
 //   - context cancellation and deadlines become CANCELLED and DEADLINE_EXCEEDED;
+//   - a database that cannot be reached or is not serving (sqldb.IsUnavailable), on any path —
+//     a transaction or a plain read — becomes UNAVAILABLE, DATABASE_UNAVAILABLE (HTTP 503), which
+//     a client retries, rather than a 500; it is logged with its cause like an internal error;
 //   - anything else is an internal error: the client sees a bare INTERNAL and nothing of its text.
 //
 // internal reports the last case, so that the caller logs the original error.
@@ -65,6 +69,8 @@ func Status(err error, domain string) (st *status.Status, internal bool) {
 		return withErrorInfo(status.New(codes.Canceled, "the request was cancelled"), domain), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return withErrorInfo(status.New(codes.DeadlineExceeded, "the request ran out of time"), domain), false
+	case sqldb.IsUnavailable(err):
+		return faultStatus(fault.As(sqldb.ErrUnavailable), domain), true
 	}
 	return internalStatus(domain), true
 }

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 )
@@ -186,5 +188,27 @@ func TestDetails(t *testing.T) {
 	}
 	if info, vs := rpc.Details(errors.New("plain")); info != nil || vs != nil {
 		t.Errorf("plain error: %v, %v", info, vs)
+	}
+}
+
+// TestStatusDatabaseUnavailable: a database that is down reaches the client as UNAVAILABLE with
+// DATABASE_UNAVAILABLE — on a read that no transaction runner translated too — and is logged as a
+// server error with its cause; the driver's text does not reach the client.
+func TestStatusDatabaseUnavailable(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("get risk ID: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}),
+		fmt.Errorf("begin: %w", &pgconn.PgError{Code: "57P03", Message: "the database system is shutting down"}),
+	} {
+		st, internal := rpc.Status(err, "risk.quarterdeck.io")
+		if st.Code() != codes.Unavailable || !internal {
+			t.Fatalf("Status(%v) = %v, internal %v; want UNAVAILABLE, logged with its cause", err, st.Code(), internal)
+		}
+		info, _ := rpc.Details(st.Err())
+		if info.GetReason() != "DATABASE_UNAVAILABLE" || info.GetDomain() != "risk.quarterdeck.io" {
+			t.Fatalf("ErrorInfo = %v", info)
+		}
+		if strings.Contains(st.Message(), "administrator") || strings.Contains(st.Message(), "shutting") {
+			t.Fatalf("message %q carries the driver's text", st.Message())
+		}
 	}
 }

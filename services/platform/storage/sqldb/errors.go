@@ -2,9 +2,13 @@ package sqldb
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -22,6 +26,10 @@ var (
 	// ErrAlreadyExists: the change would duplicate a unique value.
 	ErrAlreadyExists = fault.New(fault.AlreadyExists, "ALREADY_EXISTS",
 		"the resource or one of its unique values already exists")
+	// ErrUnavailable: the database cannot be reached, or is stopping or starting; the client may
+	// retry (with its request ID, a write is applied once).
+	ErrUnavailable = fault.New(fault.Unavailable, "DATABASE_UNAVAILABLE",
+		"the service cannot reach its database at the moment; retry the request")
 )
 
 // translate maps a driver error that is not already a fault to the fault it means, keeping it
@@ -32,6 +40,9 @@ func translate(ctx context.Context, err error) error {
 	}
 	if IsRetryable(err) {
 		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	if IsUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if _, ok := UniqueViolation(err); ok {
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
@@ -117,4 +128,31 @@ func IsRetryable(err error) bool {
 		}
 	}
 	return false
+}
+
+// IsUnavailable reports whether err means the database could not be reached or is not serving
+// — refused or reset connections, a connection lost mid-request, PostgreSQL shutting down,
+// starting up or out of connections — rather than that the request itself failed: the same
+// request may succeed once the database is back. A request whose connection broke during COMMIT
+// may have been applied; a client retries it with its request ID, which the service applies once.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+			"53300": // too many connections
+			return true
+		}
+		return strings.HasPrefix(pg.Code, "08") // connection exception
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var ne *net.OpError
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
