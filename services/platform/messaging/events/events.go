@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -198,9 +199,22 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig,
 		Duplicates: dup,
 		Discard:    jetstream.DiscardOld,
 	}
-	s, err := js.CreateOrUpdateStream(ctx, sc)
-	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+	// On a cluster the request can go unanswered — the replicas of a service start together and
+	// race to create the same R3 stream while the cluster is busy — although a repeat answers at
+	// once: each attempt gets ensureAttemptTimeout, and an unanswered one is repeated (the call is
+	// idempotent) until ctx ends.
+	for {
+		actx, cancel := context.WithTimeout(ctx, ensureAttemptTimeout)
+		s, err := js.CreateOrUpdateStream(actx, sc)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
 	}
-	return s, nil
 }
+
+// ensureAttemptTimeout bounds one attempt of EnsureStream to create or update a stream.
+var ensureAttemptTimeout = 5 * time.Second

@@ -336,3 +336,58 @@ func TestStreamConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// unansweredJetStream loses the answer to its first hang CreateOrUpdateStream requests: the
+// call blocks until its context ends, as a request to a busy cluster can.
+type unansweredJetStream struct {
+	jetstream.JetStream
+	hang  int
+	calls int
+}
+
+func (j *unansweredJetStream) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	j.calls++
+	if j.calls <= j.hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return j.JetStream.CreateOrUpdateStream(ctx, cfg)
+}
+
+// TestEnsureStreamRepeatsAnUnansweredRequest: a request that gets no answer is repeated within
+// the caller's deadline, and the stream is made; when the deadline ends first, the error says so.
+func TestEnsureStreamRepeatsAnUnansweredRequest(t *testing.T) {
+	defer events.SetEnsureAttemptTimeout(100 * time.Millisecond)()
+	n := testenv.NATSServer(t)
+	nc, err := events.Connect(n.URL, "events-test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := events.StreamConfig{Prefix: n.SubjectPrefix}
+
+	lossy := &unansweredJetStream{JetStream: js, hang: 2}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := events.EnsureStream(ctx, lossy, cfg, "budget")
+	if err != nil {
+		t.Fatalf("EnsureStream after two unanswered requests: %v", err)
+	}
+	if lossy.calls != 3 || s.CachedInfo().Config.Name != events.StreamName(n.SubjectPrefix, "budget") {
+		t.Fatalf("%d requests, stream %q; want 3 and the budget stream", lossy.calls, s.CachedInfo().Config.Name)
+	}
+
+	never := &unansweredJetStream{JetStream: js, hang: 1 << 30}
+	short, cancel2 := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	defer cancel2()
+	if _, err := events.EnsureStream(short, never, cfg, "vendors"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("EnsureStream without an answer: %v, want the deadline", err)
+	}
+	if never.calls < 2 {
+		t.Fatalf("%d requests before the deadline, want several", never.calls)
+	}
+}
