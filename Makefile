@@ -189,6 +189,17 @@ SCHEDPROOFFLAGS ?=
 schedproof: ## Kill -9 the active scheduler worker twice while 10,000 items come due within a minute; fail on any item fired twice, early or never (PostgreSQL with QUARTERDECK_TEST_POSTGRES_DSN, then SQLite).
 	$(GO) run ./test/schedproof $(SCHEDPROOFFLAGS)
 
+# CLUSTERPROOFFLAGS passes options to the cluster proof, e.g. CLUSTERPROOFFLAGS='-short -keep'.
+CLUSTERPROOFFLAGS ?=
+
+.PHONY: cluster-proof
+cluster-proof: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## 3 NATS nodes, 2 replicas of everything under load: kill -9 a NATS node and a replica of each service, roll the gateways, stop PostgreSQL 10 s; fail on any write lost, doubled or failed (CI: CLUSTERPROOFFLAGS=-short).
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-risk ./services/risk/cmd/quarterdeck-risk
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
+	$(GO) run ./test/clusterproof -bin-dir $(BIN) -nats-server $(TOOLBIN)/nats-server $(CLUSTERPROOFFLAGS)
+
 .PHONY: bench
 bench: build $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## The load harness: both set-ups at fixed rates, rate searches, event path, baselines (needs QUARTERDECK_TEST_POSTGRES_DSN; BENCHFLAGS=-h lists options).
 	$(GO) run ./test/load -bin-dir $(BIN) -nats-server $(TOOLBIN)/nats-server $(BENCHFLAGS)
@@ -226,7 +237,7 @@ breaking: tools-gen ## Fail when the protos break compatibility with the main br
 	else echo "no local main branch to compare with; skipped"; fi
 
 .PHONY: ci
-ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page and console charts), race tests on the configured and embedded servers, the console in a browser, the long proofs.
+ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page and console charts), race tests on the configured and embedded servers, the console in a browser, the long proofs, the cluster proof shortened.
 	$(MAKE) lint
 	$(MAKE) breaking
 	$(MAKE) check-generated
@@ -235,6 +246,7 @@ ci: ## What CI runs: lint, breaking-change and drift checks (generated code, ven
 	$(MAKE) test RACE=1
 	$(MAKE) test-browser
 	$(MAKE) proofs
+	$(MAKE) cluster-proof CLUSTERPROOFFLAGS=-short
 ifneq ($(QUARTERDECK_TEST_POSTGRES_DSN)$(QUARTERDECK_TEST_NATS_URL),)
 	$(MAKE) test-embedded RACE=1
 endif

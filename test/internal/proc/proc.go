@@ -23,6 +23,9 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// User is a numeric user and group to run a child as.
+type User struct{ UID, GID uint32 }
+
 // Child is a process the program owns: it starts it, kills it with SIGKILL and restarts it with
 // the same command line, so its ports and its data stay the same across restarts.
 type Child struct {
@@ -31,6 +34,11 @@ type Child struct {
 	Args []string
 	Env  []string
 	Log  string // file that collects the process's output across restarts
+	// StopSignal is the signal Stop sends first (SIGTERM when zero): PostgreSQL's fast shutdown
+	// is SIGINT, as SIGTERM waits for every client to disconnect.
+	StopSignal syscall.Signal
+	// RunAs, when set, runs the process as that user and group (PostgreSQL refuses to run as root).
+	RunAs *User
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -50,7 +58,7 @@ func (c *Child) Start() error {
 	cmd := exec.Command(c.Bin, c.Args...)
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	orphanProof(cmd)
+	orphanProof(cmd, c.RunAs)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return fmt.Errorf("start %s: %w", c.Name, err)
@@ -104,7 +112,7 @@ func (c *Child) Signal(sig syscall.Signal) error {
 	return c.cmd.Process.Signal(sig)
 }
 
-// Stop asks the process to stop (SIGTERM) and kills it after timeout.
+// Stop asks the process to stop (StopSignal, SIGTERM by default) and kills it after timeout.
 func (c *Child) Stop(timeout time.Duration) {
 	c.mu.Lock()
 	cmd, done := c.cmd, c.done
@@ -113,7 +121,11 @@ func (c *Child) Stop(timeout time.Duration) {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	sig := c.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
 	case <-time.After(timeout):

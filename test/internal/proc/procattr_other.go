@@ -4,5 +4,6 @@ package proc
 
 import "os/exec"
 
-// orphanProof has no portable equivalent outside Linux; teardown stops the children.
-func orphanProof(*exec.Cmd) {}
+// orphanProof has no portable equivalent outside Linux; teardown stops the children. Running as
+// another user is Linux-only here.
+func orphanProof(*exec.Cmd, *User) {}
