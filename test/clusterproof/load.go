@@ -209,7 +209,7 @@ type fixtures struct {
 	year     int
 }
 
-// workload is the steady mixed load: each client runs the four flows in turn.
+// workload is the steady mixed load: each client runs the flows in turn.
 type workload struct {
 	owner, approver *client
 	fx              *fixtures
@@ -220,9 +220,14 @@ type workload struct {
 
 func (w *workload) token() string { return fmt.Sprintf("%s-%d", w.run, w.seq.Add(1)) }
 
-// flows are the four kinds of work, across every domain service.
+// flows are the five kinds of work, across every service.
 func (w *workload) flows() []func(context.Context) error {
-	return []func(context.Context) error{w.costCenter, w.contract, w.assessment, w.risk}
+	return []func(context.Context) error{w.costCenter, w.contract, w.assessment, w.risk, w.briefing}
+}
+
+// briefing reads the executive briefing (the briefing read model).
+func (w *workload) briefing(ctx context.Context) error {
+	return w.owner.call(ctx, "briefing", "get briefing", http.MethodGet, "/v1/briefing", nil, nil)
 }
 
 // costCenter creates a cost centre and reads it back (budget).
@@ -333,7 +338,7 @@ func makeFixtures(ctx context.Context, front, adminKey string, rec *recorder) (o
 		return out.Key, err
 	}
 	ok, err := key("proof owner", "principals/proof-owner", "budget.read", "budget.write", "budget.spend",
-		"vendors.read", "vendors.write", "vendors.finance", "risk.read", "risk.write")
+		"vendors.read", "vendors.write", "vendors.finance", "risk.read", "risk.write", "briefing.read")
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -5,8 +5,9 @@
 //     (QUARTERDECK_EVENT_STREAM_REPLICAS=3);
 //   - a private PostgreSQL server (initdb into a temporary folder, a port of its own), so that it
 //     may stop it — as the postgres user when it runs as root, as PostgreSQL refuses root;
-//   - 2 replicas of every domain service, each service behind a TCP round-robin balancer as a
-//     Kubernetes Service would put it, and 2 gateways behind a round-robin HTTP front end.
+//   - 2 replicas of every domain service and of the briefing read model, each service behind a TCP
+//     round-robin balancer as a Kubernetes Service would put it, and 2 gateways behind a
+//     round-robin HTTP front end.
 //
 // Under a steady mixed load across every domain service — REST clients that retry 503 with the
 // same request ID, which the platform applies once — it kills -9 one NATS node and brings it
@@ -55,7 +56,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	short := false
 	fs := flag.NewFlagSet("clusterproof", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder of quarterdeck-budget, -vendors, -risk and -gateway (`make build`)")
+	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder of quarterdeck-budget, -vendors, -risk, -briefing and -gateway (`make build`)")
 	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary, 2.10 or later (`make cluster-proof` builds the pinned one)")
 	fs.StringVar(&c.PGBin, "pg-bin", "/usr/lib/postgresql/15/bin", "folder of PostgreSQL's initdb and postgres")
 	fs.IntVar(&c.Workers, "workers", 8, "concurrent clients")

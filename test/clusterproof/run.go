@@ -110,7 +110,7 @@ func (s *summary) print(w io.Writer) {
 			parts = append(parts, fmt.Sprintf("%s %s", d, s.Recovery[d].Round(time.Millisecond)))
 		}
 		fmt.Fprintf(w, "\nPostgreSQL: fast shutdown took %s, then stopped for the set time\n", s.PGShutdown.Round(time.Millisecond))
-		fmt.Fprintf(w, "recovered after PostgreSQL's return in %s (first successful write: %s)\n", s.Recovered.Round(time.Millisecond), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "recovered after PostgreSQL's return in %s (first success: %s)\n", s.Recovered.Round(time.Millisecond), strings.Join(parts, ", "))
 	}
 	fmt.Fprintln(w)
 	for _, c := range s.Checks {
@@ -371,13 +371,15 @@ func (c *cluster) judge(cfg config, rec *recorder, skip int, windows []window, b
 		fmt.Sprintf("503×%d, other failures %v, slowest attempt %s (a hang: %s or more)", pg.status[http.StatusServiceUnavailable], other,
 			pg.slowest.Round(time.Millisecond), cfg.HangAfter))
 
-	// Recovery: the first successful write of every service after PostgreSQL's return.
+	// Recovery: the first successful write of every service (read of the briefing) after
+	// PostgreSQL's return.
 	sum.Recovery = map[string]time.Duration{}
 	recovered := true
 	for _, d := range domains {
 		first := time.Duration(-1)
 		for _, a := range attempts {
-			if a.domain == d && a.write && a.status == http.StatusOK && !a.at.Before(pgBack) {
+			// A write, or for the briefing (a read model) a read.
+			if a.domain == d && (a.write || d == "briefing") && a.status == http.StatusOK && !a.at.Before(pgBack) {
 				if t := a.at.Add(a.took).Sub(pgBack); first < 0 || t < first {
 					first = t
 				}
