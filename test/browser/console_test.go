@@ -20,9 +20,10 @@ const pageTimeout = 60 * time.Second
 
 // browser is a headless Chromium tab that records every console error and uncaught exception.
 type browser struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
+	ctx     context.Context
+	mu      sync.Mutex
+	errors  []string
+	allowed string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -68,13 +69,25 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
-// takeErrors returns the errors logged since the last call.
+// takeErrors returns the errors logged since the last call, but for those allow let pass once.
 func (b *browser) takeErrors() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	e := b.errors
-	b.errors = nil
+	var e []string
+	for _, m := range b.errors {
+		if b.allowed == "" || !strings.Contains(m, b.allowed) {
+			e = append(e, m)
+		}
+	}
+	b.errors, b.allowed = nil, ""
 	return e
+}
+
+// allow lets the errors containing s pass at the next check.
+func (b *browser) allow(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.allowed = s
 }
 
 func (b *browser) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -244,12 +257,18 @@ func TestConsole(t *testing.T) {
 		{"#/vendors", "vendors", "#/vendors/", "vendor", 0, 0},
 		{"#/risks", "risks", "#/risks/", "risk", 0, 0},
 		{"#/incidents", "incidents", "#/incidents/", "incident", 1, 0},
+		{"#/teams", "teams", "#/teams/", "team", 0, 0},
 	}
 	for _, pg := range pages {
 		b.open(t, pg.list, pg.listPage)
 		b.check(t, pg.listPage, pg.listCharts)
 		b.screenshots(t, pg.listPage)
 		b.open(t, b.firstLink(t, pg.detailPrefix), pg.detailPage)
+		if pg.detailPage == "team" {
+			// The talent service does not compute coverage yet (501): the page says so, and the
+			// browser logs the refused load, which is the only error allowed here.
+			b.allow("status of 501")
+		}
 		b.check(t, pg.detailPage, pg.detailCharts)
 		b.screenshots(t, pg.detailPage)
 	}

@@ -45,7 +45,7 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents"} {
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -94,6 +94,7 @@ func Load(ctx context.Context, opts Options) (Stats, error) {
 		{"vendors", l.loadVendors},
 		{"risk", l.loadRisks},
 		{"incidents", l.loadIncidents},
+		{"talent", l.loadTeams},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(opts.Log, "demo: %s…\n", s.name)

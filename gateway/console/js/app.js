@@ -8,6 +8,7 @@ import { budgetsPage, budgetPage } from "./budgets.js";
 import { vendorsPage, vendorPage } from "./vendors.js";
 import { risksPage, riskPage } from "./risks.js";
 import { incidentsPage, incidentPage } from "./incidents.js";
+import { teamsPage, teamPage } from "./teams.js";
 
 // routes map a hash path to its page; a capture is the resource id.
 const routes = [
@@ -20,6 +21,8 @@ const routes = [
   [/^\/risks\/([a-z0-9-]+)$/, riskPage, "risk"],
   [/^\/incidents$/, incidentsPage, "incidents"],
   [/^\/incidents\/([a-z0-9-]+)$/, incidentPage, "incident"],
+  [/^\/teams$/, teamsPage, "teams"],
+  [/^\/teams\/([a-z0-9-]+)$/, teamPage, "team"],
 ];
 
 export function registerRoute(pattern, page, name) {
