@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
@@ -229,12 +230,12 @@ func NewScorecard(vendorID string, q Quarter, in ScorecardInputs, w ScorecardWei
 	if in.IncidentCount == 0 {
 		add(CriterionIncidents, w.Incidents, "0 incidents", 1, 1)
 	} else {
-		add(CriterionIncidents, w.Incidents, fmt.Sprintf("%d incidents", in.IncidentCount), 0, 1)
+		add(CriterionIncidents, w.Incidents, plural(in.IncidentCount, "incident"), 0, 1)
 	}
 	if in.SLABreachCount == 0 {
 		add(CriterionSLA, w.SLA, "0 SLA breaches", 1, 1)
 	} else {
-		add(CriterionSLA, w.SLA, fmt.Sprintf("%d SLA breaches", in.SLABreachCount), 0, 1)
+		add(CriterionSLA, w.SLA, plural(in.SLABreachCount, "SLA breach"), 0, 1)
 	}
 
 	var points, max int32
@@ -246,6 +247,17 @@ func NewScorecard(vendorID string, q Quarter, in ScorecardInputs, w ScorecardWei
 		s.Score = share(100, points, max)
 	}
 	return s
+}
+
+// plural is n things: "1 incident", "2 SLA breaches".
+func plural(n int32, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "ch"):
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // spendRatios is 100 × spend / contract value, rounded half to even, for each currency with a
