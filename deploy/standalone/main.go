@@ -33,6 +33,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
@@ -91,6 +92,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	return runOn(ctx, args, stderr, nil)
+}
+
+// runOn is run with the services on clk, the time of their business (nil: the real clock). The
+// binary runs on the real clock; a test of a guide whose dates must arrive (notification clocks,
+// an SLA's hours) runs the platform in its own process on a clock it moves.
+func runOn(ctx context.Context, args []string, stderr io.Writer, clk clock.Clock) error {
 	var cfg settings
 	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck", Description: description, Args: args, Output: stderr, Version: version})
 	if err != nil {
@@ -103,7 +111,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	switch {
 	case len(rest) == 0:
-		return serve(ctx, cfg, log, stderr)
+		return serve(ctx, cfg, log, stderr, clk)
 	case rest[0] == "migrate" && len(rest) == 1:
 		return migrate(ctx, cfg, log)
 	case rest[0] == "demo":
@@ -196,7 +204,7 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 	return nil
 }
 
-func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer) (err error) {
+func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer, clk clock.Clock) (err error) {
 	log.Info("starting Quarterdeck", "version", version, "settings", config.Changed(cfg, "", nil))
 	if err := secureDataDir(cfg, log); err != nil {
 		return err
@@ -311,6 +319,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 			Scheduler:   cfg.Scheduler,
 			Logger:      log,
 			Identity:    verifier,
+			Clock:       clk,
 		})
 		if err != nil {
 			return err
