@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
@@ -68,6 +69,26 @@ func (e *Error) Reason() string {
 // Unavailable reports whether the peer did not answer (ReasonUnavailable), as opposed to
 // refusing.
 func (e *Error) Unavailable() bool { return e.fault.Reason == ReasonUnavailable }
+
+// WithFacts is err, a failed call to a peer, as the calling service's client receives it, with
+// the metadata of the peer's own ErrorInfo added to it (the line, the available and requested
+// amounts of a refused budget hold); the calling service's keys (peer, peer_code, peer_reason)
+// win over the peer's. Any other error is returned as it is.
+func WithFacts(err error) error {
+	var pe *Error
+	fe := fault.As(err)
+	if !errors.As(err, &pe) || fe == nil {
+		return err
+	}
+	info, _ := rpc.Details(pe.Status.Err())
+	if len(info.GetMetadata()) == 0 {
+		return fe
+	}
+	out := *fe
+	out.Metadata = maps.Clone(info.GetMetadata())
+	maps.Copy(out.Metadata, fe.Metadata)
+	return &out
+}
 
 // translate turns the error of a call into what the calling service's client should see.
 //

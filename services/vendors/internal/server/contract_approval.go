@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +17,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
-	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/domain"
@@ -153,27 +150,9 @@ func (s *Server) placeHold(ctx context.Context, c *domain.Contract, requestID st
 		RequestId: holdRequestID(c.Name(), requestID),
 	})
 	if err != nil {
-		return nil, withPeerFacts(err)
+		return nil, peer.WithFacts(err)
 	}
 	return h, nil
-}
-
-// withPeerFacts is err, a failed call to a peer, as the client receives it, with the metadata
-// of the peer's own ErrorInfo added to it (the peer's keys do not replace the service's).
-func withPeerFacts(err error) error {
-	var pe *peer.Error
-	fe := fault.As(err)
-	if !errors.As(err, &pe) || fe == nil {
-		return err
-	}
-	info, _ := rpc.Details(pe.Status.Err())
-	if len(info.GetMetadata()) == 0 {
-		return fe
-	}
-	out := *fe
-	out.Metadata = maps.Clone(info.GetMetadata())
-	maps.Copy(out.Metadata, fe.Metadata)
-	return &out
 }
 
 // releaseUnused releases, best effort, the hold an approval of the contract named name placed
