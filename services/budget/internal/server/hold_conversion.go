@@ -180,6 +180,16 @@ func (s *Server) recordFallback(ctx context.Context, tx store.Tx, f Commitment) 
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.recordIn(ctx, tx, fc, lineID, f)
+	if err != nil {
+		return nil, err
+	}
+	return out, fc.finish(ctx, out.GetName())
+}
+
+// recordIn records f on line lineID of the revision in force of fc, with no funds check, as
+// part of the figures change fc, which the caller finishes.
+func (s *Server) recordIn(ctx context.Context, tx store.Tx, fc *figuresChange, lineID string, f Commitment) (*budgetv1.Commitment, error) {
 	b := fc.budget
 	if err := b.CheckSpendable(); err != nil {
 		return nil, err
@@ -219,5 +229,5 @@ func (s *Server) recordFallback(ctx context.Context, tx store.Tx, f Commitment) 
 		Event: &budgetv1.CommitmentRecorded{Commitment: out, Version: c.Version}}); err != nil {
 		return nil, err
 	}
-	return out, fc.finish(ctx, c.Name())
+	return out, nil
 }

@@ -55,9 +55,9 @@ var VendorsConsumers = []struct{ Name, Subject string }{
 	{Name: "vendors-invoices", Subject: "invoice.recorded"},
 }
 
-// errNotCommitted is the transient failure of an event about a contract whose activation budget
-// has not applied yet.
-var errNotCommitted = errors.New("the contract has no commitment yet: its activation has not been applied")
+// errNotCommitted is the transient failure of an event about a contract (or a position) whose
+// activation (or approval) budget has not applied yet.
+var errNotCommitted = errors.New("no commitment yet: the activation or approval that records it has not been applied")
 
 // effectIDs is the namespace of the IDs of what budget records from other services' events.
 var effectIDs = uuid.MustParse("8d0c6a9e-4f39-5b7e-9a51-3c2f1e0d7b64")
@@ -203,17 +203,8 @@ func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line 
 	if err != nil {
 		return err
 	}
-	for _, c := range on.commitments {
-		if c.State != domain.CommitmentOpen {
-			continue
-		}
-		cb, err := s.commitmentBudget(ctx, tx, c, on.budget)
-		if err != nil {
-			return err
-		}
-		if _, err := s.release(ctx, tx, nil, on.figures, c, cb, 0); err != nil {
-			return err
-		}
+	if err := s.releaseAll(ctx, tx, on); err != nil {
+		return err
 	}
 	return on.figures.finish(ctx, contract)
 }
@@ -299,8 +290,8 @@ func (s *Server) credited(ctx context.Context, tx store.Tx, on *contractLine, co
 	return nil, consumer.Permanent(fmt.Errorf("no invoice of %s has %s left to credit", contract, money.FormatMinor(-credit.Minor, credit.Currency)))
 }
 
-// contractLine is a contract's line with its figures being changed and the contract's
-// commitments on it.
+// contractLine is a contract's (or a position's) line with its figures being changed and the
+// contract's commitments on it.
 type contractLine struct {
 	budget      *domain.Budget // the revision in force
 	figures     *figuresChange
@@ -349,4 +340,22 @@ func eventAmount(m *moneypb.Money, field string) (money.Amount, error) {
 		return money.Amount{}, fault.OnField(err, field)
 	}
 	return a, nil
+}
+
+// releaseAll releases what remains of the open commitments of on, the commitments of one
+// source (a contract, a position) on its line.
+func (s *Server) releaseAll(ctx context.Context, tx store.Tx, on *contractLine) error {
+	for _, c := range on.commitments {
+		if c.State != domain.CommitmentOpen {
+			continue
+		}
+		cb, err := s.commitmentBudget(ctx, tx, c, on.budget)
+		if err != nil {
+			return err
+		}
+		if _, err := s.release(ctx, tx, nil, on.figures, c, cb, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
