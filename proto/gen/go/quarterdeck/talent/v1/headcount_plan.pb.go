@@ -9,6 +9,7 @@ package talentv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/event/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -139,10 +140,12 @@ type HeadcountQuarter struct {
 	PlannedHeadcount int32 `protobuf:"varint,2,opt,name=planned_headcount,json=plannedHeadcount,proto3" json:"planned_headcount,omitempty"`
 	// The cost planned for the quarter.
 	PlannedCost *money.Money `protobuf:"bytes,3,opt,name=planned_cost,json=plannedCost,proto3" json:"planned_cost,omitempty"`
-	// The team's ACTIVE people at the end of the quarter (or today, for the current quarter).
+	// The team's people employed on the quarter's last day, as their start and end dates stand
+	// when the plan is read.
 	ActualHeadcount int32 `protobuf:"varint,4,opt,name=actual_headcount,json=actualHeadcount,proto3" json:"actual_headcount,omitempty"`
-	// The loaded cost of those people for the quarter. Compensation: visible only to callers
-	// holding `talent.compensation`.
+	// The loaded cost of the team's people for the days of the quarter they are employed (annual
+	// cost × days / days of the fiscal year); unset when a person's cost is unrecorded or in another
+	// currency. Compensation: visible only to callers holding `talent.compensation`.
 	ActualCost *money.Money `protobuf:"bytes,5,opt,name=actual_cost,json=actualCost,proto3" json:"actual_cost,omitempty"`
 	// The team's positions OPEN or in OFFER whose target start falls in or before the quarter.
 	OpenPositions int32 `protobuf:"varint,6,opt,name=open_positions,json=openPositions,proto3" json:"open_positions,omitempty"`
@@ -1228,11 +1231,368 @@ func (x *AdoptHeadcountScenarioRequest) GetRequestId() string {
 	return ""
 }
 
+// A headcount plan was created. Events carry the plan's quarters, never its actuals.
+type HeadcountPlanCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan after the change.
+	HeadcountPlan *HeadcountPlan `protobuf:"bytes,1,opt,name=headcount_plan,json=headcountPlan,proto3" json:"headcount_plan,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountPlanCreated) Reset() {
+	*x = HeadcountPlanCreated{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountPlanCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountPlanCreated) ProtoMessage() {}
+
+func (x *HeadcountPlanCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountPlanCreated.ProtoReflect.Descriptor instead.
+func (*HeadcountPlanCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HeadcountPlanCreated) GetHeadcountPlan() *HeadcountPlan {
+	if x != nil {
+		return x.HeadcountPlan
+	}
+	return nil
+}
+
+func (x *HeadcountPlanCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A headcount plan's quarters were changed.
+type HeadcountPlanUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan after the change.
+	HeadcountPlan *HeadcountPlan `protobuf:"bytes,1,opt,name=headcount_plan,json=headcountPlan,proto3" json:"headcount_plan,omitempty"`
+	// The fields that changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountPlanUpdated) Reset() {
+	*x = HeadcountPlanUpdated{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountPlanUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountPlanUpdated) ProtoMessage() {}
+
+func (x *HeadcountPlanUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountPlanUpdated.ProtoReflect.Descriptor instead.
+func (*HeadcountPlanUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *HeadcountPlanUpdated) GetHeadcountPlan() *HeadcountPlan {
+	if x != nil {
+		return x.HeadcountPlan
+	}
+	return nil
+}
+
+func (x *HeadcountPlanUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *HeadcountPlanUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A scenario was adopted: its quarters are the plan's.
+type HeadcountScenarioAdopted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan after the change.
+	HeadcountPlan *HeadcountPlan `protobuf:"bytes,1,opt,name=headcount_plan,json=headcountPlan,proto3" json:"headcount_plan,omitempty"`
+	// The scenario adopted.
+	Scenario *HeadcountScenario `protobuf:"bytes,2,opt,name=scenario,proto3" json:"scenario,omitempty"`
+	// The plan's version after the change.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountScenarioAdopted) Reset() {
+	*x = HeadcountScenarioAdopted{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountScenarioAdopted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountScenarioAdopted) ProtoMessage() {}
+
+func (x *HeadcountScenarioAdopted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountScenarioAdopted.ProtoReflect.Descriptor instead.
+func (*HeadcountScenarioAdopted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *HeadcountScenarioAdopted) GetHeadcountPlan() *HeadcountPlan {
+	if x != nil {
+		return x.HeadcountPlan
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioAdopted) GetScenario() *HeadcountScenario {
+	if x != nil {
+		return x.Scenario
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioAdopted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A scenario of a headcount plan was created.
+type HeadcountScenarioCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scenario after the change.
+	HeadcountScenario *HeadcountScenario `protobuf:"bytes,1,opt,name=headcount_scenario,json=headcountScenario,proto3" json:"headcount_scenario,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountScenarioCreated) Reset() {
+	*x = HeadcountScenarioCreated{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountScenarioCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountScenarioCreated) ProtoMessage() {}
+
+func (x *HeadcountScenarioCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountScenarioCreated.ProtoReflect.Descriptor instead.
+func (*HeadcountScenarioCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *HeadcountScenarioCreated) GetHeadcountScenario() *HeadcountScenario {
+	if x != nil {
+		return x.HeadcountScenario
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A scenario of a headcount plan was changed.
+type HeadcountScenarioUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scenario after the change.
+	HeadcountScenario *HeadcountScenario `protobuf:"bytes,1,opt,name=headcount_scenario,json=headcountScenario,proto3" json:"headcount_scenario,omitempty"`
+	// The fields that changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountScenarioUpdated) Reset() {
+	*x = HeadcountScenarioUpdated{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountScenarioUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountScenarioUpdated) ProtoMessage() {}
+
+func (x *HeadcountScenarioUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountScenarioUpdated.ProtoReflect.Descriptor instead.
+func (*HeadcountScenarioUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *HeadcountScenarioUpdated) GetHeadcountScenario() *HeadcountScenario {
+	if x != nil {
+		return x.HeadcountScenario
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A scenario of a headcount plan was deleted.
+type HeadcountScenarioDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scenario as it was.
+	HeadcountScenario *HeadcountScenario `protobuf:"bytes,1,opt,name=headcount_scenario,json=headcountScenario,proto3" json:"headcount_scenario,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountScenarioDeleted) Reset() {
+	*x = HeadcountScenarioDeleted{}
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountScenarioDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountScenarioDeleted) ProtoMessage() {}
+
+func (x *HeadcountScenarioDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountScenarioDeleted.ProtoReflect.Descriptor instead.
+func (*HeadcountScenarioDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *HeadcountScenarioDeleted) GetHeadcountScenario() *HeadcountScenario {
+	if x != nil {
+		return x.HeadcountScenario
+	}
+	return nil
+}
+
+func (x *HeadcountScenarioDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_quarterdeck_talent_v1_headcount_plan_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/talent/v1/headcount_plan.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\xf1\x03\n" +
+	"*quarterdeck/talent/v1/headcount_plan.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a quarterdeck/event/v1/event.proto\"\xf1\x03\n" +
 	"\rHeadcountPlan\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x129\n" +
 	"\rcurrency_code\x18\x02 \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
@@ -1339,7 +1699,34 @@ const file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc = "" +
 	"'talent.quarterdeck.io/HeadcountScenario\xbaH]r[2Y^teams/[a-z0-9][a-z0-9-]{0,62}/headcountPlans/[0-9]{4}/scenarios/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestIdB\xf5\x01\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x9c\x01\n" +
+	"\x14HeadcountPlanCreated\x12K\n" +
+	"\x0eheadcount_plan\x18\x01 \x01(\v2$.quarterdeck.talent.v1.HeadcountPlanR\rheadcountPlan\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1d\xc2\xf3\x18\x19\n" +
+	"\x0eheadcount_plan\x12\acreated\"\xdf\x01\n" +
+	"\x14HeadcountPlanUpdated\x12K\n" +
+	"\x0eheadcount_plan\x18\x01 \x01(\v2$.quarterdeck.talent.v1.HeadcountPlanR\rheadcountPlan\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x1d\xc2\xf3\x18\x19\n" +
+	"\x0eheadcount_plan\x12\aupdated\"\xef\x01\n" +
+	"\x18HeadcountScenarioAdopted\x12K\n" +
+	"\x0eheadcount_plan\x18\x01 \x01(\v2$.quarterdeck.talent.v1.HeadcountPlanR\rheadcountPlan\x12D\n" +
+	"\bscenario\x18\x02 \x01(\v2(.quarterdeck.talent.v1.HeadcountScenarioR\bscenario\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:&\xc2\xf3\x18\"\n" +
+	"\x0eheadcount_plan\x12\x10scenario_adopted\"\xb0\x01\n" +
+	"\x18HeadcountScenarioCreated\x12W\n" +
+	"\x12headcount_scenario\x18\x01 \x01(\v2(.quarterdeck.talent.v1.HeadcountScenarioR\x11headcountScenario\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:!\xc2\xf3\x18\x1d\n" +
+	"\x12headcount_scenario\x12\acreated\"\xf3\x01\n" +
+	"\x18HeadcountScenarioUpdated\x12W\n" +
+	"\x12headcount_scenario\x18\x01 \x01(\v2(.quarterdeck.talent.v1.HeadcountScenarioR\x11headcountScenario\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:!\xc2\xf3\x18\x1d\n" +
+	"\x12headcount_scenario\x12\aupdated\"\xb0\x01\n" +
+	"\x18HeadcountScenarioDeleted\x12W\n" +
+	"\x12headcount_scenario\x18\x01 \x01(\v2(.quarterdeck.talent.v1.HeadcountScenarioR\x11headcountScenario\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:!\xc2\xf3\x18\x1d\n" +
+	"\x12headcount_scenario\x12\adeletedB\xf5\x01\n" +
 	"\x19com.quarterdeck.talent.v1B\x12HeadcountPlanProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1;talentv1\xa2\x02\x03QTX\xaa\x02\x15Quarterdeck.Talent.V1\xca\x02\x15Quarterdeck\\Talent\\V1\xe2\x02!Quarterdeck\\Talent\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Talent::V1b\x06proto3"
 
 var (
@@ -1354,7 +1741,7 @@ func file_quarterdeck_talent_v1_headcount_plan_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_talent_v1_headcount_plan_proto_rawDescData
 }
 
-var file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_quarterdeck_talent_v1_headcount_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_quarterdeck_talent_v1_headcount_plan_proto_goTypes = []any{
 	(*HeadcountPlan)(nil),                     // 0: quarterdeck.talent.v1.HeadcountPlan
 	(*HeadcountQuarter)(nil),                  // 1: quarterdeck.talent.v1.HeadcountQuarter
@@ -1374,37 +1761,52 @@ var file_quarterdeck_talent_v1_headcount_plan_proto_goTypes = []any{
 	(*CompareHeadcountScenariosResponse)(nil), // 15: quarterdeck.talent.v1.CompareHeadcountScenariosResponse
 	(*ScenarioComparison)(nil),                // 16: quarterdeck.talent.v1.ScenarioComparison
 	(*AdoptHeadcountScenarioRequest)(nil),     // 17: quarterdeck.talent.v1.AdoptHeadcountScenarioRequest
-	(*timestamppb.Timestamp)(nil),             // 18: google.protobuf.Timestamp
-	(*money.Money)(nil),                       // 19: google.type.Money
-	(*fieldmaskpb.FieldMask)(nil),             // 20: google.protobuf.FieldMask
+	(*HeadcountPlanCreated)(nil),              // 18: quarterdeck.talent.v1.HeadcountPlanCreated
+	(*HeadcountPlanUpdated)(nil),              // 19: quarterdeck.talent.v1.HeadcountPlanUpdated
+	(*HeadcountScenarioAdopted)(nil),          // 20: quarterdeck.talent.v1.HeadcountScenarioAdopted
+	(*HeadcountScenarioCreated)(nil),          // 21: quarterdeck.talent.v1.HeadcountScenarioCreated
+	(*HeadcountScenarioUpdated)(nil),          // 22: quarterdeck.talent.v1.HeadcountScenarioUpdated
+	(*HeadcountScenarioDeleted)(nil),          // 23: quarterdeck.talent.v1.HeadcountScenarioDeleted
+	(*timestamppb.Timestamp)(nil),             // 24: google.protobuf.Timestamp
+	(*money.Money)(nil),                       // 25: google.type.Money
+	(*fieldmaskpb.FieldMask)(nil),             // 26: google.protobuf.FieldMask
 }
 var file_quarterdeck_talent_v1_headcount_plan_proto_depIdxs = []int32{
 	1,  // 0: quarterdeck.talent.v1.HeadcountPlan.quarters:type_name -> quarterdeck.talent.v1.HeadcountQuarter
-	18, // 1: quarterdeck.talent.v1.HeadcountPlan.create_time:type_name -> google.protobuf.Timestamp
-	18, // 2: quarterdeck.talent.v1.HeadcountPlan.update_time:type_name -> google.protobuf.Timestamp
-	19, // 3: quarterdeck.talent.v1.HeadcountQuarter.planned_cost:type_name -> google.type.Money
-	19, // 4: quarterdeck.talent.v1.HeadcountQuarter.actual_cost:type_name -> google.type.Money
+	24, // 1: quarterdeck.talent.v1.HeadcountPlan.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: quarterdeck.talent.v1.HeadcountPlan.update_time:type_name -> google.protobuf.Timestamp
+	25, // 3: quarterdeck.talent.v1.HeadcountQuarter.planned_cost:type_name -> google.type.Money
+	25, // 4: quarterdeck.talent.v1.HeadcountQuarter.actual_cost:type_name -> google.type.Money
 	1,  // 5: quarterdeck.talent.v1.HeadcountScenario.quarters:type_name -> quarterdeck.talent.v1.HeadcountQuarter
-	18, // 6: quarterdeck.talent.v1.HeadcountScenario.adopt_time:type_name -> google.protobuf.Timestamp
-	18, // 7: quarterdeck.talent.v1.HeadcountScenario.create_time:type_name -> google.protobuf.Timestamp
-	18, // 8: quarterdeck.talent.v1.HeadcountScenario.update_time:type_name -> google.protobuf.Timestamp
+	24, // 6: quarterdeck.talent.v1.HeadcountScenario.adopt_time:type_name -> google.protobuf.Timestamp
+	24, // 7: quarterdeck.talent.v1.HeadcountScenario.create_time:type_name -> google.protobuf.Timestamp
+	24, // 8: quarterdeck.talent.v1.HeadcountScenario.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 9: quarterdeck.talent.v1.CreateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
 	0,  // 10: quarterdeck.talent.v1.ListHeadcountPlansResponse.headcount_plans:type_name -> quarterdeck.talent.v1.HeadcountPlan
 	0,  // 11: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	20, // 12: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 12: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 13: quarterdeck.talent.v1.CreateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
 	2,  // 14: quarterdeck.talent.v1.ListHeadcountScenariosResponse.headcount_scenarios:type_name -> quarterdeck.talent.v1.HeadcountScenario
 	2,  // 15: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	20, // 16: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 16: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 17: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
 	16, // 18: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.scenarios:type_name -> quarterdeck.talent.v1.ScenarioComparison
 	2,  // 19: quarterdeck.talent.v1.ScenarioComparison.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	19, // 20: quarterdeck.talent.v1.ScenarioComparison.cost_delta:type_name -> google.type.Money
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	25, // 20: quarterdeck.talent.v1.ScenarioComparison.cost_delta:type_name -> google.type.Money
+	0,  // 21: quarterdeck.talent.v1.HeadcountPlanCreated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	0,  // 22: quarterdeck.talent.v1.HeadcountPlanUpdated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	26, // 23: quarterdeck.talent.v1.HeadcountPlanUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	0,  // 24: quarterdeck.talent.v1.HeadcountScenarioAdopted.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	2,  // 25: quarterdeck.talent.v1.HeadcountScenarioAdopted.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 26: quarterdeck.talent.v1.HeadcountScenarioCreated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 27: quarterdeck.talent.v1.HeadcountScenarioUpdated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	26, // 28: quarterdeck.talent.v1.HeadcountScenarioUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	2,  // 29: quarterdeck.talent.v1.HeadcountScenarioDeleted.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_talent_v1_headcount_plan_proto_init() }
@@ -1418,7 +1820,7 @@ func file_quarterdeck_talent_v1_headcount_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc), len(file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

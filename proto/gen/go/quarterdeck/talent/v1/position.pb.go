@@ -201,7 +201,14 @@ type Position struct {
 	// When the position was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154).
-	Etag          string `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The budget hold the approval placed on `budget_line`,
+	// `budgets/{budget}/lines/{line}/holds/{hold}`; budget turns it into the position's labour
+	// commitment when it reads `position.approved`.
+	Hold string `protobuf:"bytes,23,opt,name=hold,proto3" json:"hold,omitempty"`
+	// The day the person who filled the position starts, once FILLED: the fill's `start_date`, or
+	// the person's own. Budget moves the position's commitment to it.
+	StartDate     *date.Date `protobuf:"bytes,24,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,6 +395,20 @@ func (x *Position) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Position) GetHold() string {
+	if x != nil {
+		return x.Hold
+	}
+	return ""
+}
+
+func (x *Position) GetStartDate() *date.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
 }
 
 // Request for CreatePosition.
@@ -1040,7 +1061,9 @@ type FillPositionRequest struct {
 	// When set, it must match the position's current etag.
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	// A UUID that identifies this request (AIP-155).
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The day the person starts in the position; the person's start date when unset.
+	StartDate     *date.Date `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1101,6 +1124,13 @@ func (x *FillPositionRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *FillPositionRequest) GetStartDate() *date.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
 }
 
 // Request for CancelPosition.
@@ -1176,13 +1206,16 @@ func (x *CancelPositionRequest) GetRequestId() string {
 	return ""
 }
 
-// A position was approved: its funds are reserved in budget.
+// A position was approved: its funds are held in budget (`hold`), and budget turns the hold into
+// the position's labour commitment.
 type PositionApproved struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The position after the change.
 	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
 	// The aggregate's version after the change.
-	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The budget hold of the approval, `budgets/{budget}/lines/{line}/holds/{hold}`.
+	Hold          string `protobuf:"bytes,3,opt,name=hold,proto3" json:"hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1229,6 +1262,13 @@ func (x *PositionApproved) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *PositionApproved) GetHold() string {
+	if x != nil {
+		return x.Hold
+	}
+	return ""
 }
 
 // A position was opened for recruiting.
@@ -1396,11 +1436,359 @@ func (x *PositionCancelled) GetVersion() int64 {
 	return 0
 }
 
+// A position was created, in DRAFT.
+type PositionCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position after the change.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionCreated) Reset() {
+	*x = PositionCreated{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionCreated) ProtoMessage() {}
+
+func (x *PositionCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionCreated.ProtoReflect.Descriptor instead.
+func (*PositionCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PositionCreated) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A DRAFT position was changed.
+type PositionUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position after the change.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The fields that changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionUpdated) Reset() {
+	*x = PositionUpdated{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionUpdated) ProtoMessage() {}
+
+func (x *PositionUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionUpdated.ProtoReflect.Descriptor instead.
+func (*PositionUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PositionUpdated) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *PositionUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A DRAFT position was deleted.
+type PositionDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position as it was.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionDeleted) Reset() {
+	*x = PositionDeleted{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionDeleted) ProtoMessage() {}
+
+func (x *PositionDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionDeleted.ProtoReflect.Descriptor instead.
+func (*PositionDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PositionDeleted) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A position was submitted for approval.
+type PositionSubmitted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position after the change.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionSubmitted) Reset() {
+	*x = PositionSubmitted{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionSubmitted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionSubmitted) ProtoMessage() {}
+
+func (x *PositionSubmitted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionSubmitted.ProtoReflect.Descriptor instead.
+func (*PositionSubmitted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PositionSubmitted) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionSubmitted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A position's approval was refused; it is a DRAFT again.
+type PositionRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position after the change.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionRejected) Reset() {
+	*x = PositionRejected{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionRejected) ProtoMessage() {}
+
+func (x *PositionRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionRejected.ProtoReflect.Descriptor instead.
+func (*PositionRejected) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PositionRejected) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionRejected) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PositionRejected) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// An offer is out for a position.
+type PositionOffered struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position after the change.
+	Position *Position `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The aggregate's version after the change.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionOffered) Reset() {
+	*x = PositionOffered{}
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionOffered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionOffered) ProtoMessage() {}
+
+func (x *PositionOffered) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_position_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionOffered.ProtoReflect.Descriptor instead.
+func (*PositionOffered) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_position_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PositionOffered) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *PositionOffered) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_quarterdeck_talent_v1_position_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_position_proto_rawDesc = "" +
 	"\n" +
-	"$quarterdeck/talent/v1/position.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/event/v1/event.proto\"\xe8\v\n" +
+	"$quarterdeck/talent/v1/position.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a quarterdeck/event/v1/event.proto\"\xb8\f\n" +
 	"\bPosition\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\\\n" +
 	"\x04team\x18\x02 \x01(\tBH\xe0A\x02\xfaA\x1c\n" +
@@ -1431,7 +1819,10 @@ const file_quarterdeck_talent_v1_position_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\":\n" +
+	"\x04etag\x18\x16 \x01(\tR\x04etag\x12\x17\n" +
+	"\x04hold\x18\x17 \x01(\tB\x03\xe0A\x03R\x04hold\x125\n" +
+	"\n" +
+	"start_date\x18\x18 \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\tstartDate\":\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -1500,7 +1891,7 @@ const file_quarterdeck_talent_v1_position_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\x122\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xa8\x02\n" +
+	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xda\x02\n" +
 	"\x13FillPositionRequest\x12d\n" +
 	"\x04name\x18\x01 \x01(\tBP\xe0A\x02\xfaA \n" +
 	"\x1etalent.quarterdeck.io/Position\xbaH'r%2#^positions/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12c\n" +
@@ -1508,17 +1899,20 @@ const file_quarterdeck_talent_v1_position_proto_rawDesc = "" +
 	"\x1ctalent.quarterdeck.io/Person\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x122\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xec\x01\n" +
+	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x120\n" +
+	"\n" +
+	"start_date\x18\x05 \x01(\v2\x11.google.type.DateR\tstartDate\"\xec\x01\n" +
 	"\x15CancelPositionRequest\x12d\n" +
 	"\x04name\x18\x01 \x01(\tBP\xe0A\x02\xfaA \n" +
 	"\x1etalent.quarterdeck.io/Position\xbaH'r%2#^positions/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12%\n" +
 	"\x06reason\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x122\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x83\x01\n" +
+	"request_id\x18\x04 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\x97\x01\n" +
 	"\x10PositionApproved\x12;\n" +
 	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion:\x18\xc2\xf3\x18\x14\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04hold\x18\x03 \x01(\tR\x04hold:\x18\xc2\xf3\x18\x14\n" +
 	"\bposition\x12\bapproved\"\x7f\n" +
 	"\x0ePositionOpened\x12;\n" +
 	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
@@ -1531,7 +1925,33 @@ const file_quarterdeck_talent_v1_position_proto_rawDesc = "" +
 	"\x11PositionCancelled\x12;\n" +
 	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
-	"\bposition\x12\tcancelledB\xf0\x01\n" +
+	"\bposition\x12\tcancelled\"\x81\x01\n" +
+	"\x0fPositionCreated\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
+	"\bposition\x12\acreated\"\xc4\x01\n" +
+	"\x0fPositionUpdated\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
+	"\bposition\x12\aupdated\"\x81\x01\n" +
+	"\x0fPositionDeleted\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
+	"\bposition\x12\adeleted\"\x85\x01\n" +
+	"\x11PositionSubmitted\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
+	"\bposition\x12\tsubmitted\"\x9b\x01\n" +
+	"\x10PositionRejected\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x18\xc2\xf3\x18\x14\n" +
+	"\bposition\x12\brejected\"\x81\x01\n" +
+	"\x0fPositionOffered\x12;\n" +
+	"\bposition\x18\x01 \x01(\v2\x1f.quarterdeck.talent.v1.PositionR\bposition\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
+	"\bposition\x12\aofferedB\xf0\x01\n" +
 	"\x19com.quarterdeck.talent.v1B\rPositionProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1;talentv1\xa2\x02\x03QTX\xaa\x02\x15Quarterdeck.Talent.V1\xca\x02\x15Quarterdeck\\Talent\\V1\xe2\x02!Quarterdeck\\Talent\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Talent::V1b\x06proto3"
 
 var (
@@ -1547,7 +1967,7 @@ func file_quarterdeck_talent_v1_position_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_talent_v1_position_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_quarterdeck_talent_v1_position_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_quarterdeck_talent_v1_position_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_quarterdeck_talent_v1_position_proto_goTypes = []any{
 	(Position_Reason)(0),           // 0: quarterdeck.talent.v1.Position.Reason
 	(Position_State)(0),            // 1: quarterdeck.talent.v1.Position.State
@@ -1568,33 +1988,48 @@ var file_quarterdeck_talent_v1_position_proto_goTypes = []any{
 	(*PositionOpened)(nil),         // 16: quarterdeck.talent.v1.PositionOpened
 	(*PositionFilled)(nil),         // 17: quarterdeck.talent.v1.PositionFilled
 	(*PositionCancelled)(nil),      // 18: quarterdeck.talent.v1.PositionCancelled
-	(*money.Money)(nil),            // 19: google.type.Money
-	(*date.Date)(nil),              // 20: google.type.Date
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 22: google.protobuf.FieldMask
+	(*PositionCreated)(nil),        // 19: quarterdeck.talent.v1.PositionCreated
+	(*PositionUpdated)(nil),        // 20: quarterdeck.talent.v1.PositionUpdated
+	(*PositionDeleted)(nil),        // 21: quarterdeck.talent.v1.PositionDeleted
+	(*PositionSubmitted)(nil),      // 22: quarterdeck.talent.v1.PositionSubmitted
+	(*PositionRejected)(nil),       // 23: quarterdeck.talent.v1.PositionRejected
+	(*PositionOffered)(nil),        // 24: quarterdeck.talent.v1.PositionOffered
+	(*money.Money)(nil),            // 25: google.type.Money
+	(*date.Date)(nil),              // 26: google.type.Date
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 28: google.protobuf.FieldMask
 }
 var file_quarterdeck_talent_v1_position_proto_depIdxs = []int32{
-	19, // 0: quarterdeck.talent.v1.Position.budgeted_annual_cost:type_name -> google.type.Money
-	20, // 1: quarterdeck.talent.v1.Position.target_start_date:type_name -> google.type.Date
+	25, // 0: quarterdeck.talent.v1.Position.budgeted_annual_cost:type_name -> google.type.Money
+	26, // 1: quarterdeck.talent.v1.Position.target_start_date:type_name -> google.type.Date
 	0,  // 2: quarterdeck.talent.v1.Position.reason:type_name -> quarterdeck.talent.v1.Position.Reason
 	1,  // 3: quarterdeck.talent.v1.Position.state:type_name -> quarterdeck.talent.v1.Position.State
-	21, // 4: quarterdeck.talent.v1.Position.open_time:type_name -> google.protobuf.Timestamp
-	21, // 5: quarterdeck.talent.v1.Position.fill_time:type_name -> google.protobuf.Timestamp
-	21, // 6: quarterdeck.talent.v1.Position.create_time:type_name -> google.protobuf.Timestamp
-	21, // 7: quarterdeck.talent.v1.Position.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 8: quarterdeck.talent.v1.CreatePositionRequest.position:type_name -> quarterdeck.talent.v1.Position
-	2,  // 9: quarterdeck.talent.v1.ListPositionsResponse.positions:type_name -> quarterdeck.talent.v1.Position
-	2,  // 10: quarterdeck.talent.v1.UpdatePositionRequest.position:type_name -> quarterdeck.talent.v1.Position
-	22, // 11: quarterdeck.talent.v1.UpdatePositionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 12: quarterdeck.talent.v1.PositionApproved.position:type_name -> quarterdeck.talent.v1.Position
-	2,  // 13: quarterdeck.talent.v1.PositionOpened.position:type_name -> quarterdeck.talent.v1.Position
-	2,  // 14: quarterdeck.talent.v1.PositionFilled.position:type_name -> quarterdeck.talent.v1.Position
-	2,  // 15: quarterdeck.talent.v1.PositionCancelled.position:type_name -> quarterdeck.talent.v1.Position
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	27, // 4: quarterdeck.talent.v1.Position.open_time:type_name -> google.protobuf.Timestamp
+	27, // 5: quarterdeck.talent.v1.Position.fill_time:type_name -> google.protobuf.Timestamp
+	27, // 6: quarterdeck.talent.v1.Position.create_time:type_name -> google.protobuf.Timestamp
+	27, // 7: quarterdeck.talent.v1.Position.update_time:type_name -> google.protobuf.Timestamp
+	26, // 8: quarterdeck.talent.v1.Position.start_date:type_name -> google.type.Date
+	2,  // 9: quarterdeck.talent.v1.CreatePositionRequest.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 10: quarterdeck.talent.v1.ListPositionsResponse.positions:type_name -> quarterdeck.talent.v1.Position
+	2,  // 11: quarterdeck.talent.v1.UpdatePositionRequest.position:type_name -> quarterdeck.talent.v1.Position
+	28, // 12: quarterdeck.talent.v1.UpdatePositionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 13: quarterdeck.talent.v1.FillPositionRequest.start_date:type_name -> google.type.Date
+	2,  // 14: quarterdeck.talent.v1.PositionApproved.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 15: quarterdeck.talent.v1.PositionOpened.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 16: quarterdeck.talent.v1.PositionFilled.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 17: quarterdeck.talent.v1.PositionCancelled.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 18: quarterdeck.talent.v1.PositionCreated.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 19: quarterdeck.talent.v1.PositionUpdated.position:type_name -> quarterdeck.talent.v1.Position
+	28, // 20: quarterdeck.talent.v1.PositionUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	2,  // 21: quarterdeck.talent.v1.PositionDeleted.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 22: quarterdeck.talent.v1.PositionSubmitted.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 23: quarterdeck.talent.v1.PositionRejected.position:type_name -> quarterdeck.talent.v1.Position
+	2,  // 24: quarterdeck.talent.v1.PositionOffered.position:type_name -> quarterdeck.talent.v1.Position
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_talent_v1_position_proto_init() }
@@ -1608,7 +2043,7 @@ func file_quarterdeck_talent_v1_position_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_talent_v1_position_proto_rawDesc), len(file_quarterdeck_talent_v1_position_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
