@@ -67,9 +67,17 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			apply := func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
 				return srv.ApplyVendorsEvent(ctx, store.Join(db.Tx(tx)), ev)
 			}
-			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers)+1)
+			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers)+len(server.TalentConsumers)+1)
 			for _, c := range server.VendorsConsumers {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "vendors", Subjects: []string{c.Subject}, Handler: apply})
+			}
+			// The talent service's position events, applied to the positions' labour lines
+			// (ADR 0011; server.ApplyTalentEvent).
+			for _, c := range server.TalentConsumers {
+				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "talent", Subjects: []string{c.Subject},
+					Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+						return srv.ApplyTalentEvent(ctx, store.Join(db.Tx(tx)), ev)
+					}})
 			}
 			// The risk service's incident costs, recorded as actuals (server.ApplyIncidentEvent).
 			ic := server.IncidentsConsumer
