@@ -9,6 +9,7 @@ require (
 	github.com/quarterdeck/quarterdeck/services/budget v0.0.0
 	github.com/quarterdeck/quarterdeck/services/platform v0.0.0
 	github.com/quarterdeck/quarterdeck/services/risk v0.0.0
+	github.com/quarterdeck/quarterdeck/services/talent v0.0.0
 	github.com/quarterdeck/quarterdeck/services/vendors v0.0.0
 	google.golang.org/genproto v0.0.0-20261026165753-2ffab32bce7e
 	google.golang.org/grpc v1.85.0
@@ -123,5 +124,6 @@ replace (
 	github.com/quarterdeck/quarterdeck/services/budget => ../services/budget
 	github.com/quarterdeck/quarterdeck/services/platform => ../services/platform
 	github.com/quarterdeck/quarterdeck/services/risk => ../services/risk
+	github.com/quarterdeck/quarterdeck/services/talent => ../services/talent
 	github.com/quarterdeck/quarterdeck/services/vendors => ../services/vendors
 )

@@ -5,6 +5,10 @@
 package talent
 
 import (
+	"errors"
+	"fmt"
+	"time"
+
 	"google.golang.org/grpc"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -18,14 +22,28 @@ import (
 // Domain is the service's domain name.
 const Domain = "talent"
 
-// Settings are the talent service's own settings (a host.Settings); it has none yet.
-type Settings struct{}
+// Settings are the talent service's own settings (a host.Settings), read from flags and the
+// environment by the programs that run it (prefix QUARTERDECK_).
+type Settings struct {
+	FiscalYearStartMonth int           `env:"TALENT_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal years of headcount plans, as budget's QUARTERDECK_BUDGET_FISCAL_YEAR_START_MONTH; fiscal years are named after the calendar year in which they end"`
+	HoldTTL              time.Duration `env:"TALENT_HOLD_TTL" default:"15m" help:"time to live of the budget hold a position's approval places (1m to 24h); an approval is refused when its hold would expire within a minute"`
+}
 
-// DefaultSettings are the settings' defaults.
-func DefaultSettings() Settings { return Settings{} }
+// DefaultSettings are the settings' defaults, as the programs that run the service read them
+// when nothing is set.
+func DefaultSettings() Settings { return Settings{FiscalYearStartMonth: 1, HoldTTL: 15 * time.Minute} }
 
 // Validate reports settings out of range, all of them together.
-func (s Settings) Validate() error { return nil }
+func (s Settings) Validate() error {
+	var errs []error
+	if s.FiscalYearStartMonth < 1 || s.FiscalYearStartMonth > 12 {
+		errs = append(errs, fmt.Errorf("QUARTERDECK_TALENT_FISCAL_YEAR_START_MONTH is %d; want 1 (January) to 12 (December)", s.FiscalYearStartMonth))
+	}
+	if s.HoldTTL < time.Minute || s.HoldTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("QUARTERDECK_TALENT_HOLD_TTL is %s; want 1m to 24h (budget keeps holds that long at most)", s.HoldTTL))
+	}
+	return errors.Join(errs...)
+}
 
 // Service describes the talent service with default settings to the host.
 func Service() host.Service { return Configured(DefaultSettings()) }
@@ -36,7 +54,7 @@ func Service() host.Service { return Configured(DefaultSettings()) }
 // clock of the server's own.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
 	newServer := func(deps host.Deps) *server.Server {
-		var o []server.Option
+		o := []server.Option{server.WithPlanning(time.Month(cfg.FiscalYearStartMonth), cfg.HoldTTL)}
 		if deps.Clock != nil {
 			o = append(o, server.WithClock(deps.Clock.Now))
 		}

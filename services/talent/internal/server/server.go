@@ -14,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+	"github.com/quarterdeck/quarterdeck/services/talent/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/talent/internal/store"
 )
 
@@ -27,6 +28,10 @@ type Server struct {
 	budget budgetv1.BudgetServiceClient
 	now    func() time.Time
 	newID  func() string
+
+	// calendar places headcount plans' quarters; holdTTL is the life of an approval's hold.
+	calendar domain.FiscalCalendar
+	holdTTL  time.Duration
 }
 
 // Option changes a Server's defaults; tests use them to fix time.
@@ -35,12 +40,19 @@ type Option func(*Server)
 // WithClock sets the clock.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
+// WithPlanning sets the first month of the fiscal years of headcount plans and the time to live
+// of the budget hold a position's approval places.
+func WithPlanning(fiscalYearStart time.Month, holdTTL time.Duration) Option {
+	return func(s *Server) { s.calendar, s.holdTTL = domain.FiscalCalendar{StartMonth: fiscalYearStart}, holdTTL }
+}
+
 // WithIDs sets the generator of server-assigned IDs.
 func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
 
 // New returns a server on st that asks budget about cost centres.
 func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *Server {
-	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID}
+	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID,
+		calendar: domain.FiscalCalendar{StartMonth: time.January}, holdTTL: 15 * time.Minute}
 	for _, o := range opts {
 		o(s)
 	}
