@@ -197,6 +197,7 @@ cluster-proof: $(TOOLS)/.nats-server-$(NATS_SERVER_VERSION) ## 3 NATS nodes, 2 r
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-budget ./services/budget/cmd/quarterdeck-budget
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-vendors ./services/vendors/cmd/quarterdeck-vendors
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-risk ./services/risk/cmd/quarterdeck-risk
+	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-talent ./services/talent/cmd/quarterdeck-talent
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-briefing ./services/briefing/cmd/quarterdeck-briefing
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 	$(GO) run ./test/clusterproof -bin-dir $(BIN) -nats-server $(TOOLBIN)/nats-server $(CLUSTERPROOFFLAGS)

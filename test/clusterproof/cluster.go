@@ -31,7 +31,7 @@ import (
 
 // domains are the services the proof runs, two replicas each: the domain services and the
 // briefing read model, which consumes their streams (and which the gateways' readiness needs).
-var domains = []string{"budget", "vendors", "risk", "briefing"}
+var domains = []string{"budget", "vendors", "risk", "talent", "briefing"}
 
 // streamReplicas is the replication factor of every stream on the 3-node cluster.
 const streamReplicas = 3
@@ -93,7 +93,7 @@ func (c *cluster) own(ch *proc.Child) {
 
 // start brings the whole platform up: PostgreSQL, NATS, the services, the gateways, the front end.
 func (c *cluster) start(ctx context.Context) error {
-	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-briefing", "quarterdeck-gateway"} {
+	for _, n := range []string{"quarterdeck-budget", "quarterdeck-vendors", "quarterdeck-risk", "quarterdeck-talent", "quarterdeck-briefing", "quarterdeck-gateway"} {
 		if _, err := os.Stat(filepath.Join(c.cfg.BinDir, n)); err != nil {
 			return fmt.Errorf("%s not found in %s (`make build` puts it in ./bin)", n, c.cfg.BinDir)
 		}
@@ -365,7 +365,7 @@ func (c *cluster) startServices(ctx context.Context) error {
 				"QUARTERDECK_DATABASE_URL="+c.dsn[d],
 				"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+pub,
 			)
-			if d == "vendors" {
+			if d == "vendors" || d == "talent" {
 				env = append(env, "QUARTERDECK_PEER_BUDGET_ADDR="+c.balancers["budget"].addr())
 			}
 			name := fmt.Sprintf("quarterdeck-%s-%d", d, i+1)
@@ -437,6 +437,7 @@ func (c *cluster) startGateways(ctx context.Context) error {
 				"QUARTERDECK_VENDORS_ADDR="+c.balancers["vendors"].addr(),
 				"QUARTERDECK_RISK_ADDR="+c.balancers["risk"].addr(),
 				"QUARTERDECK_BRIEFING_ADDR="+c.balancers["briefing"].addr(),
+				"QUARTERDECK_TALENT_ADDR="+c.balancers["talent"].addr(),
 				"QUARTERDECK_GATEWAY_DATABASE_URL="+c.dsn["gateway"],
 				"QUARTERDECK_BOOTSTRAP_API_KEY="+c.adminKey,
 				"QUARTERDECK_IDENTITY_SIGNING_KEY="+key,

@@ -189,10 +189,11 @@ type acked struct {
 	risks       map[string]string // name → title
 	contracts   map[string]string // activated contract → its budget line
 	assessed    map[string]string // vendor → its completed assessment
+	teams       map[string]string // name → display name
 }
 
 func newAcked() *acked {
-	return &acked{costCenters: map[string]string{}, risks: map[string]string{}, contracts: map[string]string{}, assessed: map[string]string{}}
+	return &acked{costCenters: map[string]string{}, risks: map[string]string{}, contracts: map[string]string{}, assessed: map[string]string{}, teams: map[string]string{}}
 }
 
 func (a *acked) put(m map[string]string, k, v string) {
@@ -203,10 +204,11 @@ func (a *acked) put(m map[string]string, k, v string) {
 
 // fixtures are what the flows work on: budget lines for contracts, active vendors, a template.
 type fixtures struct {
-	lines    []string
-	vendors  []string
-	template string
-	year     int
+	lines       []string
+	costCenters []string
+	vendors     []string
+	template    string
+	year        int
 }
 
 // workload is the steady mixed load: each client runs the flows in turn.
@@ -222,7 +224,20 @@ func (w *workload) token() string { return fmt.Sprintf("%s-%d", w.run, w.seq.Add
 
 // flows are the five kinds of work, across every service.
 func (w *workload) flows() []func(context.Context) error {
-	return []func(context.Context) error{w.costCenter, w.contract, w.assessment, w.risk, w.briefing}
+	return []func(context.Context) error{w.costCenter, w.contract, w.assessment, w.risk, w.team, w.briefing}
+}
+
+// team creates a team on a cost centre, which talent checks with budget first (talent).
+func (w *workload) team(ctx context.Context) error {
+	display := "Proof " + w.token()
+	n := int(w.seq.Add(1))
+	var t named
+	if err := w.owner.call(ctx, "talent", "create team", http.MethodPost, "/v1/teams?requestId="+newRequestID(),
+		map[string]any{"displayName": display, "costCenter": w.fx.costCenters[n%len(w.fx.costCenters)]}, &t); err != nil {
+		return err
+	}
+	w.ack.put(w.ack.teams, t.Name, display)
+	return nil
 }
 
 // briefing reads the executive briefing (the briefing read model).
@@ -338,7 +353,7 @@ func makeFixtures(ctx context.Context, front, adminKey string, rec *recorder) (o
 		return out.Key, err
 	}
 	ok, err := key("proof owner", "principals/proof-owner", "budget.read", "budget.write", "budget.spend",
-		"vendors.read", "vendors.write", "vendors.finance", "risk.read", "risk.write", "briefing.read")
+		"vendors.read", "vendors.write", "vendors.finance", "risk.read", "risk.write", "briefing.read", "talent.read", "talent.write")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -371,6 +386,7 @@ func makeFixtures(ctx context.Context, front, adminKey string, rec *recorder) (o
 			return nil, nil, nil, err
 		}
 		fx.lines = append(fx.lines, l.Name)
+		fx.costCenters = append(fx.costCenters, cc.Name)
 	}
 	for i := range 8 {
 		var v named

@@ -56,7 +56,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	short := false
 	fs := flag.NewFlagSet("clusterproof", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder of quarterdeck-budget, -vendors, -risk, -briefing and -gateway (`make build`)")
+	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder of quarterdeck-budget, -vendors, -risk, -talent, -briefing and -gateway (`make build`)")
 	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary, 2.10 or later (`make cluster-proof` builds the pinned one)")
 	fs.StringVar(&c.PGBin, "pg-bin", "/usr/lib/postgresql/15/bin", "folder of PostgreSQL's initdb and postgres")
 	fs.IntVar(&c.Workers, "workers", 8, "concurrent clients")

@@ -13,6 +13,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 )
@@ -232,6 +233,11 @@ func (c *cluster) verify(ctx context.Context, ack *acked, run string, sum *summa
 		`SELECT display_name, COUNT(*) FROM vendors WHERE display_name LIKE $1 GROUP BY 1`, vendorNames); err != nil {
 		return err
 	}
+	if err := once("teams present exactly once", db["talent"],
+		`SELECT 'teams/' || id, COUNT(*) FROM teams WHERE display_name LIKE $1 GROUP BY 1`,
+		`SELECT display_name, COUNT(*) FROM teams WHERE display_name LIKE $1 GROUP BY 1`, ack.teams); err != nil {
+		return err
+	}
 	contracts := map[string]string{}
 	for k := range ack.contracts {
 		contracts[k] = k
@@ -285,6 +291,9 @@ func (c *cluster) verify(ctx context.Context, ack *acked, run string, sum *summa
 		return err
 	}
 	if err := eventOf("one risk.identified per risk", db["risk"], eventType(&riskv1.RiskIdentified{}), ack.risks); err != nil {
+		return err
+	}
+	if err := eventOf("one team.created per team", db["talent"], eventType(&talentv1.TeamCreated{}), ack.teams); err != nil {
 		return err
 	}
 	if err := eventOf("one contract.activated per approval", db["vendors"], eventType(&vendorsv1.ContractActivated{}), contracts); err != nil {
