@@ -45,7 +45,8 @@ func (e *env) caughtUp(t *testing.T, h *history) *briefingv1.Briefing {
 	var b *briefingv1.Briefing
 	testkit.Eventually(t, time.Minute, func() error {
 		var err error
-		if b, err = e.client.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"}); err != nil {
+		if b, err = e.client.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing",
+			View: briefingv1.BriefingView_FULL}); err != nil {
 			return err
 		}
 		for _, f := range b.GetFreshness() {
@@ -220,6 +221,21 @@ func TestBriefing(t *testing.T) {
 		if len(rb.GetBudget().GetCostCenters()) != 2 {
 			t.Errorf("the reader sees %d cost centres; want 2", len(rb.GetBudget().GetCostCenters()))
 		}
+		// The BASIC view, the default, is the FULL one without the periods.
+		if len(rb.GetBudget().GetCostCenters()[0].GetPeriods()) != 0 {
+			t.Errorf("the default view has periods")
+		}
+		fb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing", View: briefingv1.BriefingView_FULL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range fb.GetBudget().GetCostCenters() {
+			c.Periods = nil
+		}
+		if diff := cmp.Diff(comparable(fb), comparable(rb), protocmp.Transform(),
+			protocmp.IgnoreFields(&briefingv1.StreamFreshness{}, "pending_count")); diff != "" {
+			t.Errorf("FULL without periods differs from BASIC (-full +basic):\n%s", diff)
+		}
 	})
 }
 
@@ -231,6 +247,8 @@ func TestBriefingRefusals(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefings/x"})
 	e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
+	_, err = e.client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing", View: 7})
+	e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "view")
 	_, err = e.client.RebuildBriefing(ctx, &briefingv1.RebuildBriefingRequest{})
 	e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
 	reader := briefingv1.NewBriefingServiceClient(e.ConnAs(t, "apiKeys/reader", "briefing.read"))

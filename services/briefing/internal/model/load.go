@@ -63,6 +63,34 @@ type Stream struct {
 	Sequence, Applied                  int64
 }
 
+const streamsSQL = `SELECT domain, last_event_id, last_event_type, last_event_time, apply_time, stream_sequence, applied_count
+FROM briefing_streams ORDER BY domain`
+
+func scanStream(r *sql.Rows) (Stream, error) {
+	var st Stream
+	err := r.Scan(&st.Domain, &st.LastEventID, &st.LastEventType, &st.LastEventTime, &st.ApplyTime, &st.Sequence, &st.Applied)
+	return st, err
+}
+
+// LoadStreams reads the last event applied from each stream: a cheap read that changes whenever
+// the model does.
+func LoadStreams(ctx context.Context, db *sqldb.DB) ([]Stream, error) {
+	rows, err := db.QueryContext(ctx, streamsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("load the briefing's streams: %w", err)
+	}
+	defer rows.Close()
+	var out []Stream
+	for rows.Next() {
+		st, err := scanStream(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load the briefing's streams: %w", err)
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
 // Load reads the whole model in one read transaction, so that its parts agree.
 func Load(ctx context.Context, db *sqldb.DB) (*Snapshot, error) {
 	s := &Snapshot{
@@ -180,11 +208,8 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			}
 			return nil
 		}},
-		{`SELECT domain, last_event_id, last_event_type, last_event_time, apply_time, stream_sequence, applied_count
-		FROM briefing_streams ORDER BY domain`, func(r *sql.Rows) error {
-			var st Stream
-			err := r.Scan(&st.Domain, &st.LastEventID, &st.LastEventType, &st.LastEventTime, &st.ApplyTime,
-				&st.Sequence, &st.Applied)
+		{streamsSQL, func(r *sql.Rows) error {
+			st, err := scanStream(r)
 			s.Streams = append(s.Streams, st)
 			return err
 		}},

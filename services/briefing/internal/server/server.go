@@ -4,8 +4,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
@@ -31,6 +35,12 @@ type Server struct {
 	domains []string // the domains whose streams the model is built from, one consumer each
 	prefix  string
 	now     func() time.Time
+
+	// The briefing last computed and the state of the model and day it was computed for: a read
+	// while no event was applied reuses it.
+	mu     sync.Mutex
+	cached map[briefingv1.BriefingView]*briefingv1.Briefing // FULL and BASIC
+	key    string
 }
 
 // New returns a server on the model in db, built by the consumers of cons (one per domain in
@@ -44,8 +54,8 @@ func New(db *sqldb.DB, cons *consumer.Runtime, domains []string, prefix string, 
 }
 
 // GetBriefing implements briefingv1.BriefingServiceServer.
-func (s *Server) GetBriefing(ctx context.Context, _ *briefingv1.GetBriefingRequest) (*briefingv1.Briefing, error) {
-	return s.briefing(ctx)
+func (s *Server) GetBriefing(ctx context.Context, req *briefingv1.GetBriefingRequest) (*briefingv1.Briefing, error) {
+	return s.briefing(ctx, req.GetView())
 }
 
 // RebuildBriefing implements briefingv1.BriefingServiceServer.
@@ -59,32 +69,69 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 		}
 		return nil, err
 	}
-	return s.briefing(ctx)
+	return s.briefing(ctx, briefingv1.BriefingView_BASIC)
 }
 
-func (s *Server) briefing(ctx context.Context) (*briefingv1.Briefing, error) {
-	snap, err := model.Load(ctx, s.db)
-	if err != nil {
-		return nil, err
+func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView) (*briefingv1.Briefing, error) {
+	if view != briefingv1.BriefingView_FULL {
+		view = briefingv1.BriefingView_BASIC
 	}
 	now := s.now().UTC()
-	b, err := Compute(snap, civil.DateOf(now))
+	today := civil.DateOf(now)
+	// Each event applied moves its stream's sequence and count, and a rebuild empties them, so
+	// the streams' positions and the day identify what a computation would give.
+	streams, err := model.LoadStreams(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
-	b.ComputeTime = timestamppb.New(now)
-	b.Freshness = s.freshness(ctx, snap)
+	var b *briefingv1.Briefing
+	s.mu.Lock()
+	if s.cached != nil && s.key == cacheKey(today, streams) {
+		b = proto.Clone(s.cached[view]).(*briefingv1.Briefing)
+	}
+	s.mu.Unlock()
+	if b == nil {
+		snap, err := model.Load(ctx, s.db)
+		if err != nil {
+			return nil, err
+		}
+		if b, err = Compute(snap, today); err != nil {
+			return nil, err
+		}
+		b.ComputeTime = timestamppb.New(now)
+		b.Freshness = s.freshness(snap.Streams)
+		basic := proto.Clone(b).(*briefingv1.Briefing)
+		for _, c := range basic.GetBudget().GetCostCenters() {
+			c.Periods = nil
+		}
+		views := map[briefingv1.BriefingView]*briefingv1.Briefing{briefingv1.BriefingView_FULL: b, briefingv1.BriefingView_BASIC: basic}
+		s.mu.Lock()
+		s.cached, s.key = views, cacheKey(today, snap.Streams)
+		s.mu.Unlock()
+		b = proto.Clone(views[view]).(*briefingv1.Briefing)
+	}
+	s.pending(ctx, b.GetFreshness())
 	return b, nil
+}
+
+// cacheKey identifies a state of the model on a day.
+func cacheKey(today civil.Date, streams []model.Stream) string {
+	var k strings.Builder
+	k.WriteString(today.String())
+	for _, st := range streams {
+		fmt.Fprintf(&k, "|%s:%d:%d:%s", st.Domain, st.Sequence, st.Applied, st.LastEventID)
+	}
+	return k.String()
 }
 
 // pendingTimeout bounds the question of each consumer's lag to NATS: a briefing without it is
 // better than a slow one.
 const pendingTimeout = 500 * time.Millisecond
 
-// freshness reports, per domain, the last event applied and the consumer's lag.
-func (s *Server) freshness(ctx context.Context, snap *model.Snapshot) []*briefingv1.StreamFreshness {
+// freshness reports, per domain, the last event applied.
+func (s *Server) freshness(streams []model.Stream) []*briefingv1.StreamFreshness {
 	byDomain := map[string]model.Stream{}
-	for _, st := range snap.Streams {
+	for _, st := range streams {
 		byDomain[st.Domain] = st
 	}
 	out := make([]*briefingv1.StreamFreshness, 0, len(s.domains))
@@ -98,14 +145,21 @@ func (s *Server) freshness(ctx context.Context, snap *model.Snapshot) []*briefin
 			f.ApplyTime = timestamppb.New(st.ApplyTime)
 			f.StreamSequence, f.AppliedCount = uint64(st.Sequence), st.Applied
 		}
-		if s.cons != nil {
-			pctx, cancel := context.WithTimeout(ctx, pendingTimeout)
-			if n, err := s.cons.Pending(pctx, d); err == nil {
-				f.PendingCount = &n
-			}
-			cancel()
-		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// pending sets each stream's lag, asked of NATS now.
+func (s *Server) pending(ctx context.Context, fs []*briefingv1.StreamFreshness) {
+	if s.cons == nil {
+		return
+	}
+	for _, f := range fs {
+		pctx, cancel := context.WithTimeout(ctx, pendingTimeout)
+		if n, err := s.cons.Pending(pctx, f.GetDomain()); err == nil {
+			f.PendingCount = &n
+		}
+		cancel()
+	}
 }

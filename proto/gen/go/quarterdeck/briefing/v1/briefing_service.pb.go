@@ -24,11 +24,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How much of the briefing to return (AIP-157).
+type BriefingView int32
+
+const (
+	// BASIC.
+	BriefingView_BRIEFING_VIEW_UNSPECIFIED BriefingView = 0
+	// Every part, without each cost centre's twelve `periods`.
+	BriefingView_BASIC BriefingView = 1
+	// Every part, with each cost centre's twelve `periods`: the monthly burn a console charts.
+	BriefingView_FULL BriefingView = 2
+)
+
+// Enum value maps for BriefingView.
+var (
+	BriefingView_name = map[int32]string{
+		0: "BRIEFING_VIEW_UNSPECIFIED",
+		1: "BASIC",
+		2: "FULL",
+	}
+	BriefingView_value = map[string]int32{
+		"BRIEFING_VIEW_UNSPECIFIED": 0,
+		"BASIC":                     1,
+		"FULL":                      2,
+	}
+)
+
+func (x BriefingView) Enum() *BriefingView {
+	p := new(BriefingView)
+	*p = x
+	return p
+}
+
+func (x BriefingView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BriefingView) Descriptor() protoreflect.EnumDescriptor {
+	return file_quarterdeck_briefing_v1_briefing_service_proto_enumTypes[0].Descriptor()
+}
+
+func (BriefingView) Type() protoreflect.EnumType {
+	return &file_quarterdeck_briefing_v1_briefing_service_proto_enumTypes[0]
+}
+
+func (x BriefingView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BriefingView.Descriptor instead.
+func (BriefingView) EnumDescriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Request for GetBriefing.
 type GetBriefingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `briefing`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How much to return: BASIC (the default) or FULL.
+	View          BriefingView `protobuf:"varint,2,opt,name=view,proto3,enum=quarterdeck.briefing.v1.BriefingView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -68,6 +123,13 @@ func (x *GetBriefingRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetBriefingRequest) GetView() BriefingView {
+	if x != nil {
+		return x.View
+	}
+	return BriefingView_BRIEFING_VIEW_UNSPECIFIED
 }
 
 // Request for RebuildBriefing.
@@ -120,15 +182,20 @@ var File_quarterdeck_briefing_v1_briefing_service_proto protoreflect.FileDescrip
 
 const file_quarterdeck_briefing_v1_briefing_service_proto_rawDesc = "" +
 	"\n" +
-	".quarterdeck/briefing/v1/briefing_service.proto\x12\x17quarterdeck.briefing.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a&quarterdeck/briefing/v1/briefing.proto\"c\n" +
+	".quarterdeck/briefing/v1/briefing_service.proto\x12\x17quarterdeck.briefing.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a&quarterdeck/briefing/v1/briefing.proto\"\xa8\x01\n" +
 	"\x12GetBriefingRequest\x12M\n" +
 	"\x04name\x18\x01 \x01(\tB9\xe0A\x02\xfaA\"\n" +
 	" briefing.quarterdeck.io/Briefing\xbaH\x0er\f2\n" +
-	"^briefing$R\x04name\"g\n" +
+	"^briefing$R\x04name\x12C\n" +
+	"\x04view\x18\x02 \x01(\x0e2%.quarterdeck.briefing.v1.BriefingViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"g\n" +
 	"\x16RebuildBriefingRequest\x12M\n" +
 	"\x04name\x18\x01 \x01(\tB9\xe0A\x02\xfaA\"\n" +
 	" briefing.quarterdeck.io/Briefing\xbaH\x0er\f2\n" +
-	"^briefing$R\x04name2\xea\x02\n" +
+	"^briefing$R\x04name*B\n" +
+	"\fBriefingView\x12\x1d\n" +
+	"\x19BRIEFING_VIEW_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05BASIC\x10\x01\x12\b\n" +
+	"\x04FULL\x10\x022\xea\x02\n" +
 	"\x0fBriefingService\x12\x94\x01\n" +
 	"\vGetBriefing\x12+.quarterdeck.briefing.v1.GetBriefingRequest\x1a!.quarterdeck.briefing.v1.Briefing\"5\xdaA\x04name\xca\xf3\x18\x0f\n" +
 	"\rbriefing.read\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=briefing}\x12\xa3\x01\n" +
@@ -148,22 +215,25 @@ func file_quarterdeck_briefing_v1_briefing_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_service_proto_rawDescData
 }
 
+var file_quarterdeck_briefing_v1_briefing_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_quarterdeck_briefing_v1_briefing_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_quarterdeck_briefing_v1_briefing_service_proto_goTypes = []any{
-	(*GetBriefingRequest)(nil),     // 0: quarterdeck.briefing.v1.GetBriefingRequest
-	(*RebuildBriefingRequest)(nil), // 1: quarterdeck.briefing.v1.RebuildBriefingRequest
-	(*Briefing)(nil),               // 2: quarterdeck.briefing.v1.Briefing
+	(BriefingView)(0),              // 0: quarterdeck.briefing.v1.BriefingView
+	(*GetBriefingRequest)(nil),     // 1: quarterdeck.briefing.v1.GetBriefingRequest
+	(*RebuildBriefingRequest)(nil), // 2: quarterdeck.briefing.v1.RebuildBriefingRequest
+	(*Briefing)(nil),               // 3: quarterdeck.briefing.v1.Briefing
 }
 var file_quarterdeck_briefing_v1_briefing_service_proto_depIdxs = []int32{
-	0, // 0: quarterdeck.briefing.v1.BriefingService.GetBriefing:input_type -> quarterdeck.briefing.v1.GetBriefingRequest
-	1, // 1: quarterdeck.briefing.v1.BriefingService.RebuildBriefing:input_type -> quarterdeck.briefing.v1.RebuildBriefingRequest
-	2, // 2: quarterdeck.briefing.v1.BriefingService.GetBriefing:output_type -> quarterdeck.briefing.v1.Briefing
-	2, // 3: quarterdeck.briefing.v1.BriefingService.RebuildBriefing:output_type -> quarterdeck.briefing.v1.Briefing
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: quarterdeck.briefing.v1.GetBriefingRequest.view:type_name -> quarterdeck.briefing.v1.BriefingView
+	1, // 1: quarterdeck.briefing.v1.BriefingService.GetBriefing:input_type -> quarterdeck.briefing.v1.GetBriefingRequest
+	2, // 2: quarterdeck.briefing.v1.BriefingService.RebuildBriefing:input_type -> quarterdeck.briefing.v1.RebuildBriefingRequest
+	3, // 3: quarterdeck.briefing.v1.BriefingService.GetBriefing:output_type -> quarterdeck.briefing.v1.Briefing
+	3, // 4: quarterdeck.briefing.v1.BriefingService.RebuildBriefing:output_type -> quarterdeck.briefing.v1.Briefing
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_service_proto_init() }
@@ -177,13 +247,14 @@ func file_quarterdeck_briefing_v1_briefing_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_service_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_quarterdeck_briefing_v1_briefing_service_proto_goTypes,
 		DependencyIndexes: file_quarterdeck_briefing_v1_briefing_service_proto_depIdxs,
+		EnumInfos:         file_quarterdeck_briefing_v1_briefing_service_proto_enumTypes,
 		MessageInfos:      file_quarterdeck_briefing_v1_briefing_service_proto_msgTypes,
 	}.Build()
 	File_quarterdeck_briefing_v1_briefing_service_proto = out.File

@@ -1,0 +1,227 @@
+package briefing
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// demo is the demo company's events times scale: per unit of scale 30 cost centres with a year of
+// actuals and a commitment, 40 vendors with two contracts each (some in their notice window, some
+// renewing within 90 days), 60 risks over the matrix (a fifth above appetite, a tenth closed) and
+// 150 incidents over the last year (a tenth open).
+func demo(scale int) *history {
+	h := newHistory()
+	for i := range 30 * scale {
+		actuals := make([]int64, 12)
+		for p := range actuals {
+			actuals[p] = int64(5000 + (i*37+p*101)%7000)
+		}
+		h.costCenter(fmt.Sprintf("cc-%04d", i), int64(90000+i%50*1000), int64(i%7*1000), actuals...)
+	}
+	for i := range 40 * scale {
+		v := h.vendor(fmt.Sprintf("v-%04d", i))
+		end := today.AddDate(0, 0, 20+i%400)
+		opens, cancelBy := today.AddDate(0, 0, -10+i%30), today.AddDate(0, 0, 5+i%60)
+		h.contract(v, "main", int64(10000+i%90*1000), day(end.Year(), int(end.Month()), end.Day()),
+			day(opens.Year(), int(opens.Month()), opens.Day()), day(cancelBy.Year(), int(cancelBy.Month()), cancelBy.Day()), 12)
+		end = today.AddDate(0, 0, 5+i%200)
+		h.contract(v, "support", int64(2000+i%10*500), day(end.Year(), int(end.Month()), end.Day()), nil, nil, 0)
+	}
+	levels := []riskv1.RiskLevel{riskv1.RiskLevel_LOW, riskv1.RiskLevel_MEDIUM, riskv1.RiskLevel_HIGH, riskv1.RiskLevel_CRITICAL}
+	for i := range 60 * scale {
+		l, m := int32(1+i%5), int32(1+i/5%5)
+		r := h.risk(fmt.Sprintf("r-%04d", i), l, m, levels[min(3, int(l*m)/7)], i%5 == 0)
+		if i%10 == 3 {
+			r.State = riskv1.Risk_CLOSED
+			h.add(r.Name, &riskv1.RiskClosed{Risk: r})
+		}
+	}
+	for i := range 150 * scale {
+		detect := today.Add(-time.Duration(i%360) * 24 * time.Hour).Add(-time.Duration(i%24) * time.Hour)
+		resolve := 30 + i%600
+		if i%10 == 0 {
+			resolve = 0
+		}
+		h.incident(fmt.Sprintf("i-%05d", i), riskv1.Incident_Severity(1+i%4), detect, 5+i%55, resolve, i%3 == 0 && resolve > 0)
+	}
+	return h
+}
+
+// fill applies h to the model in db directly, as the consumers would, a thousand events a
+// transaction: the model of a company without waiting for NATS.
+func fill(b *testing.B, db *sqldb.DB, h *history) { fillFrom(b, db, h, 0) }
+
+func fillT(t testing.TB, db *sqldb.DB, h *history) { fillFrom(t, db, h, 0) }
+
+// fillFrom is fill numbering the events' stream sequences from after seq.
+func fillFrom(b testing.TB, db *sqldb.DB, h *history, after uint64) {
+	b.Helper()
+	ctx := context.Background()
+	seq := map[string]uint64{"budget": after, "vendors": after, "risk": after}
+	for start := 0; start < len(h.events); start += 1000 {
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			for _, e := range h.events[start:min(start+1000, len(h.events))] {
+				spec, err := events.SpecOf(e.msg)
+				if err != nil {
+					return err
+				}
+				seq[spec.Domain]++
+				ev := consumer.Event{ID: fmt.Sprintf("%s-%d", spec.Domain, seq[spec.Domain]), Type: spec.Type,
+					Resource: e.resource, Version: e.version, Time: today, Message: e.msg, Sequence: seq[spec.Domain]}
+				if err := model.Apply(ctx, tx, spec.Domain, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBriefing measures GET /v1/briefing over the demo company ×10 (300 cost centres, 400
+// vendors with 800 contracts, 600 risks, 1,500 incidents): over REST through the grpc-gateway
+// handler and marshaller the gateway mounts, and over gRPC, each through the service's full
+// interceptor chain, one call at a time. It reports p50 and p99 in milliseconds besides the mean.
+// Run it with a fixed number of calls, e.g. -benchtime 200x.
+func BenchmarkBriefing(b *testing.B) {
+	h := demo(10)
+	for _, db := range testenv.Databases(b) {
+		b.Run(db.Engine, func(b *testing.B) {
+			s := testkit.Start(b, db, Service(), testkit.WithHostOptions(func(o *host.Options) { o.Clock = clock.NewFake(today) }))
+			t0 := time.Now()
+			fill(b, s.DB(b), h)
+			b.Logf("%s: %d events applied in %s", db.Engine, len(h.events), time.Since(t0).Round(time.Millisecond))
+			client := briefingv1.NewBriefingServiceClient(s.Conn)
+
+			mux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard,
+				&runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}))
+			err := briefingv1.RegisterBriefingServiceHandlerFromEndpoint(context.Background(), mux, s.Addr,
+				[]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), identitytest.DialOption()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(mux)
+			b.Cleanup(srv.Close)
+
+			got, err := client.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing", View: briefingv1.BriefingView_FULL})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := len(got.GetBudget().GetCostCenters()); n != 300 {
+				b.Fatalf("%d cost centres in the briefing; want 300", n)
+			}
+			b.Logf("%s: %d contracts in the notice window, %d renewals, %d risks above appetite, %d open incidents",
+				db.Engine, len(got.GetVendors().GetInNoticeWindow()), len(got.GetVendors().GetRenewals()),
+				got.GetRisks().GetAboveAppetiteCount(), got.GetIncidents().GetOpenCount())
+
+			rest := func(ctx context.Context) error {
+				resp, err := http.Get(srv.URL + "/v1/briefing")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				n, err := io.Copy(io.Discard, resp.Body)
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET /v1/briefing: %s", resp.Status)
+				}
+				b.SetBytes(n)
+				return err
+			}
+			restFull := func(ctx context.Context) error {
+				resp, err := http.Get(srv.URL + "/v1/briefing?view=FULL")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				n, err := io.Copy(io.Discard, resp.Body)
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET /v1/briefing?view=FULL: %s", resp.Status)
+				}
+				b.SetBytes(n)
+				return err
+			}
+			grpcCall := func(ctx context.Context) error {
+				_, err := client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"})
+				return err
+			}
+			// Changed: an actual is applied before each call, so that each computes the
+			// briefing from the model again, as while events flow.
+			n := 0
+			change := func() {
+				n++
+				more := newHistory()
+				name := fmt.Sprintf("budgets/cc-0001-fy2027/lines/run/actuals/bench-%d", n)
+				more.add(name, &budgetv1.ActualRecorded{Actual: &budgetv1.Actual{Name: name, Amount: eur(1),
+					ConvertedAmount: eur(1), BookingDate: day(2027, 3, 1), Period: "FY2027-P03"}})
+				fillFrom(b, s.DB(b), more, uint64(len(h.events)+n))
+			}
+			b.Run("REST/changed", func(b *testing.B) { latenciesAfter(b, change, rest) })
+			b.Run("gRPC/changed", func(b *testing.B) { latenciesAfter(b, change, grpcCall) })
+			b.Run("REST/unchanged", func(b *testing.B) { latencies(b, rest) })
+			b.Run("REST/FULL/changed", func(b *testing.B) { latenciesAfter(b, change, restFull) })
+			b.Run("REST/FULL/unchanged", func(b *testing.B) { latencies(b, restFull) })
+			b.Run("gRPC/unchanged", func(b *testing.B) { latencies(b, grpcCall) })
+		})
+	}
+}
+
+// latencies runs call b.N times one after the other and reports the p50 and p99 of its
+// durations in milliseconds.
+func latencies(b *testing.B, call func(ctx context.Context) error) { latenciesAfter(b, nil, call) }
+
+// latenciesAfter is latencies with change run before each call, outside its duration.
+func latenciesAfter(b *testing.B, change func(), call func(ctx context.Context) error) {
+	ctx := context.Background()
+	if err := call(ctx); err != nil { // warm the statement caches and the connection
+		b.Fatal(err)
+	}
+	took := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if change != nil {
+			b.StopTimer()
+			change()
+			b.StartTimer()
+		}
+		t0 := time.Now()
+		if err := call(ctx); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	at := func(p float64) float64 {
+		return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}
