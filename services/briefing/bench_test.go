@@ -116,7 +116,8 @@ func BenchmarkBriefing(b *testing.B) {
 		b.Run(db.Engine, func(b *testing.B) {
 			s := testkit.Start(b, db, Service(), testkit.WithHostOptions(func(o *host.Options) { o.Clock = clock.NewFake(today) }))
 			t0 := time.Now()
-			fill(b, s.DB(b), h)
+			model := s.DB(b)
+			fill(b, model, h)
 			b.Logf("%s: %d events applied in %s", db.Engine, len(h.events), time.Since(t0).Round(time.Millisecond))
 			client := briefingv1.NewBriefingServiceClient(s.Conn)
 
@@ -142,6 +143,19 @@ func BenchmarkBriefing(b *testing.B) {
 				got.GetRisks().GetAboveAppetiteCount(), got.GetIncidents().GetOpenCount())
 
 			rest := func(ctx context.Context) error {
+				resp, err := http.Get(srv.URL + "/v1/briefing?view=BASIC")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				n, err := io.Copy(io.Discard, resp.Body)
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET /v1/briefing?view=BASIC: %s", resp.Status)
+				}
+				b.SetBytes(n)
+				return err
+			}
+			restFull := func(ctx context.Context) error {
 				resp, err := http.Get(srv.URL + "/v1/briefing")
 				if err != nil {
 					return err
@@ -154,21 +168,8 @@ func BenchmarkBriefing(b *testing.B) {
 				b.SetBytes(n)
 				return err
 			}
-			restFull := func(ctx context.Context) error {
-				resp, err := http.Get(srv.URL + "/v1/briefing?view=FULL")
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				n, err := io.Copy(io.Discard, resp.Body)
-				if err == nil && resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("GET /v1/briefing?view=FULL: %s", resp.Status)
-				}
-				b.SetBytes(n)
-				return err
-			}
 			grpcCall := func(ctx context.Context) error {
-				_, err := client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"})
+				_, err := client.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing", View: briefingv1.BriefingView_BASIC})
 				return err
 			}
 			// Changed: an actual is applied before each call, so that each computes the
@@ -180,14 +181,14 @@ func BenchmarkBriefing(b *testing.B) {
 				name := fmt.Sprintf("budgets/cc-0001-fy2027/lines/run/actuals/bench-%d", n)
 				more.add(name, &budgetv1.ActualRecorded{Actual: &budgetv1.Actual{Name: name, Amount: eur(1),
 					ConvertedAmount: eur(1), BookingDate: day(2027, 3, 1), Period: "FY2027-P03"}})
-				fillFrom(b, s.DB(b), more, uint64(len(h.events)+n))
+				fillFrom(b, model, more, uint64(len(h.events)+n))
 			}
-			b.Run("REST/changed", func(b *testing.B) { latenciesAfter(b, change, rest) })
-			b.Run("gRPC/changed", func(b *testing.B) { latenciesAfter(b, change, grpcCall) })
-			b.Run("REST/unchanged", func(b *testing.B) { latencies(b, rest) })
 			b.Run("REST/FULL/changed", func(b *testing.B) { latenciesAfter(b, change, restFull) })
 			b.Run("REST/FULL/unchanged", func(b *testing.B) { latencies(b, restFull) })
-			b.Run("gRPC/unchanged", func(b *testing.B) { latencies(b, grpcCall) })
+			b.Run("REST/BASIC/changed", func(b *testing.B) { latenciesAfter(b, change, rest) })
+			b.Run("REST/BASIC/unchanged", func(b *testing.B) { latencies(b, rest) })
+			b.Run("gRPC/BASIC/changed", func(b *testing.B) { latenciesAfter(b, change, grpcCall) })
+			b.Run("gRPC/BASIC/unchanged", func(b *testing.B) { latencies(b, grpcCall) })
 		})
 	}
 }

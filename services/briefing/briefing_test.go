@@ -210,7 +210,7 @@ func TestBriefing(t *testing.T) {
 
 		// Contract values are for callers with vendors.finance only.
 		reader := briefingv1.NewBriefingServiceClient(e.ConnAs(t, "apiKeys/reader", "briefing.read"))
-		rb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"})
+		rb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing", View: briefingv1.BriefingView_BASIC})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,15 +221,18 @@ func TestBriefing(t *testing.T) {
 		if len(rb.GetBudget().GetCostCenters()) != 2 {
 			t.Errorf("the reader sees %d cost centres; want 2", len(rb.GetBudget().GetCostCenters()))
 		}
-		// The BASIC view, the default, is the FULL one without the periods.
+		// The BASIC view is the FULL one, the default, without the periods.
 		if len(rb.GetBudget().GetCostCenters()[0].GetPeriods()) != 0 {
-			t.Errorf("the default view has periods")
+			t.Errorf("the BASIC view has periods")
 		}
-		fb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing", View: briefingv1.BriefingView_FULL})
+		fb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range fb.GetBudget().GetCostCenters() {
+			if len(c.GetPeriods()) != 12 {
+				t.Errorf("%s: %d periods in the default view; want 12", c.GetCostCenter(), len(c.GetPeriods()))
+			}
 			c.Periods = nil
 		}
 		if diff := cmp.Diff(comparable(fb), comparable(rb), protocmp.Transform(),

@@ -69,12 +69,12 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 		}
 		return nil, err
 	}
-	return s.briefing(ctx, briefingv1.BriefingView_BASIC)
+	return s.briefing(ctx, briefingv1.BriefingView_FULL)
 }
 
 func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView) (*briefingv1.Briefing, error) {
-	if view != briefingv1.BriefingView_FULL {
-		view = briefingv1.BriefingView_BASIC
+	if view != briefingv1.BriefingView_BASIC {
+		view = briefingv1.BriefingView_FULL
 	}
 	now := s.now().UTC()
 	today := civil.DateOf(now)

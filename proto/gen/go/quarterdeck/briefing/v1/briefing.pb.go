@@ -242,7 +242,7 @@ type CostCenterBurn struct {
 	// `actual_to_date / planned` in basis points, rounded down; 0 when nothing is planned.
 	BurnBasisPoints int64 `protobuf:"varint,13,opt,name=burn_basis_points,json=burnBasisPoints,proto3" json:"burn_basis_points,omitempty"`
 	// The twelve periods of the fiscal year with the actuals booked in each and their running
-	// total: the burn line a console draws against the plan. Only in the FULL view.
+	// total: the burn line a console draws against the plan. Left out of the BASIC view.
 	Periods       []*PeriodBurn `protobuf:"bytes,14,rep,name=periods,proto3" json:"periods,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

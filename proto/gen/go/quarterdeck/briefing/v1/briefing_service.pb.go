@@ -28,7 +28,7 @@ const (
 type BriefingView int32
 
 const (
-	// BASIC.
+	// FULL.
 	BriefingView_BRIEFING_VIEW_UNSPECIFIED BriefingView = 0
 	// Every part, without each cost centre's twelve `periods`.
 	BriefingView_BASIC BriefingView = 1
@@ -82,7 +82,7 @@ type GetBriefingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `briefing`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// How much to return: BASIC (the default) or FULL.
+	// How much to return: FULL (the default) or BASIC.
 	View          BriefingView `protobuf:"varint,2,opt,name=view,proto3,enum=quarterdeck.briefing.v1.BriefingView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
