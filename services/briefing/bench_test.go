@@ -1,3 +1,5 @@
+//go:build unix
+
 package briefing
 
 import (
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -204,6 +207,7 @@ func latenciesAfter(b *testing.B, change func(), call func(ctx context.Context) 
 		b.Fatal(err)
 	}
 	took := make([]time.Duration, 0, b.N)
+	var cpu time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -212,17 +216,30 @@ func latenciesAfter(b *testing.B, change func(), call func(ctx context.Context) 
 			change()
 			b.StartTimer()
 		}
-		t0 := time.Now()
+		c0, t0 := cpuTime(), time.Now()
 		if err := call(ctx); err != nil {
 			b.Fatal(err)
 		}
 		took = append(took, time.Since(t0))
+		cpu += cpuTime() - c0
 	}
 	b.StopTimer()
+	// The CPU the process spent per call, client and server together: what a call costs whatever
+	// else the machine runs.
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(len(took)), "cpu-ms/op")
 	slices.Sort(took)
 	at := func(p float64) float64 {
 		return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000
 	}
 	b.ReportMetric(at(0.50), "p50-ms")
 	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -21,7 +21,7 @@ const Domain = "briefing"
 
 // Domains are the domains whose streams the briefing is built from: one durable consumer of
 // each whole stream, named after the domain (JetStream durable briefing_<domain>).
-var Domains = []string{"budget", "vendors", "risk"}
+var Domains = []string{"budget", "vendors", "risk", "talent"}
 
 // Settings are the briefing service's own settings: none yet, the common ones (database, NATS,
 // consumers) are all it needs.

@@ -197,6 +197,34 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("February's MTTR %v; want unset, nothing was resolved", inc.GetMonths()[10].GetMttr())
 		}
 
+		// Talent: three active people, sre open 30 days and dba 10, one filled in 40 days, two
+		// gaps on platform and one key person.
+		tl := b.GetTalent()
+		var open []string
+		for _, p := range tl.GetOpenPositions() {
+			open = append(open, fmt.Sprintf("%s %s %d %s", p.GetPosition(), p.GetTeamDisplayName(), p.GetDaysOpen(), p.GetState()))
+		}
+		if diff := cmp.Diff([]string{"positions/sre Platform 30 OPEN", "positions/dba Data 10 OFFER"}, open); diff != "" {
+			t.Errorf("open positions (-want +got):\n%s", diff)
+		}
+		if tl.GetHeadcount() != 3 || tl.GetOpenPositionCount() != 2 || tl.GetFilledCount() != 1 ||
+			tl.GetMeanTimeToFill().AsDuration() != 40*24*time.Hour {
+			t.Errorf("talent: headcount %d, %d open, %d filled in %v; want 3, 2, 1 in 960h", tl.GetHeadcount(),
+				tl.GetOpenPositionCount(), tl.GetFilledCount(), tl.GetMeanTimeToFill().AsDuration())
+		}
+		var gaps []string
+		for _, g := range tl.GetSkillGaps() {
+			gaps = append(gaps, fmt.Sprintf("%s %s/%s %d", g.GetSkillRequirement(), g.GetTeamDisplayName(), g.GetSkillDisplayName(), g.GetShortfall()))
+		}
+		if diff := cmp.Diff([]string{"teams/platform/skillRequirements/kubernetes Platform/Kubernetes 2",
+			"teams/platform/skillRequirements/postgres Platform/PostgreSQL 1"}, gaps); diff != "" {
+			t.Errorf("skill gaps (-want +got):\n%s", diff)
+		}
+		if k := tl.GetKeyPersonRisks(); len(k) != 1 || k[0].GetKeyPerson() != "people/ana" || k[0].GetKeyPersonDisplayName() != "Ana Lima" ||
+			k[0].GetSkill() != "skills/kubernetes" {
+			t.Errorf("key-person risks %v; want Ana Lima on Kubernetes", k)
+		}
+
 		// Freshness: the last event of each stream, with its sequence.
 		for _, f := range b.GetFreshness() {
 			if f.GetStream() == "" || f.GetLastEventId() == "" || f.GetStreamSequence() != uint64(h.count(f.GetDomain())) ||

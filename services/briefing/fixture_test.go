@@ -14,6 +14,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
@@ -235,5 +236,72 @@ func company() *history {
 	h.incident("vpn", riskv1.Incident_SEV2, at(time.March, 1, 10), 10, 120, false)
 	h.incident("mail", riskv1.Incident_SEV1, at(time.December, 24, 0, 2026), 20, 240, true)
 	h.incident("ancient", riskv1.Incident_SEV2, at(time.February, 20, 0, 2026), 5, 50, false)
+
+	// Talent: two teams, three active people (a fourth left), two positions being recruited for,
+	// one filled in 40 days (another too long ago to count), and the teams' coverage.
+	for id, name := range map[string]string{"platform": "Platform", "data": "Data"} {
+		h.add("teams/"+id, &talentv1.TeamCreated{Team: &talentv1.Team{Name: "teams/" + id, DisplayName: name}})
+	}
+	for id, name := range map[string]string{"kubernetes": "Kubernetes", "postgres": "PostgreSQL"} {
+		h.add("skills/"+id, &talentv1.SkillCreated{Skill: &talentv1.Skill{Name: "skills/" + id, DisplayName: name}})
+	}
+	for _, p := range []struct{ id, name, team string }{
+		{"ana", "Ana Lima", "platform"}, {"ben", "Ben Ode", "platform"}, {"cy", "Cy Park", "data"}, {"dee", "Dee Roy", "data"},
+	} {
+		person := &talentv1.Person{Name: "people/" + p.id, DisplayName: p.name, Team: "teams/" + p.team, State: talentv1.Person_ACTIVE}
+		h.add(person.Name, &talentv1.PersonJoined{Person: proto.Clone(person).(*talentv1.Person)})
+		if p.id == "dee" {
+			person.State = talentv1.Person_LEFT
+			h.add(person.Name, &talentv1.PersonLeft{Person: person})
+		}
+	}
+	position := func(id, team string, opened time.Time, state talentv1.Position_State, filled time.Time) {
+		p := &talentv1.Position{Name: "positions/" + id, Title: "Job " + id, Team: "teams/" + team,
+			State: talentv1.Position_OPEN, OpenTime: timestamppb.New(opened)}
+		h.add(p.Name, &talentv1.PositionApproved{Position: proto.Clone(p).(*talentv1.Position)})
+		h.add(p.Name, &talentv1.PositionOpened{Position: proto.Clone(p).(*talentv1.Position)})
+		switch state {
+		case talentv1.Position_FILLED:
+			p.State, p.FillTime = state, timestamppb.New(filled)
+			h.add(p.Name, &talentv1.PositionFilled{Position: p})
+		case talentv1.Position_CANCELLED:
+			p.State = state
+			h.add(p.Name, &talentv1.PositionCancelled{Position: p})
+		case talentv1.Position_OFFER:
+			p.State = state
+			h.add(p.Name, &talentv1.PositionApproved{Position: p})
+		}
+	}
+	position("sre", "platform", at(time.February, 13, 12), talentv1.Position_OPEN, time.Time{})
+	position("dba", "data", at(time.March, 5, 12), talentv1.Position_OFFER, time.Time{})
+	position("dev", "data", at(time.December, 1, 0, 2026), talentv1.Position_FILLED, at(time.January, 10, 0))
+	position("old", "data", at(time.January, 1, 0, 2025), talentv1.Position_FILLED, at(time.March, 1, 0, 2025))
+	position("gone", "data", at(time.January, 1, 0), talentv1.Position_CANCELLED, time.Time{})
+	coverage := func(team, skill string, required, covered int32, keyPerson string, msg func(*talentv1.SkillCoverage, string) proto.Message) {
+		req := "teams/" + team + "/skillRequirements/" + skill
+		c := &talentv1.SkillCoverage{Team: "teams/" + team, Skill: "skills/" + skill, RequiredPeople: required,
+			CoveredPeople: covered, Shortfall: max(0, required-covered), Gap: covered < required, KeyPersonRisk: covered == 1}
+		if covered == 1 {
+			c.KeyPerson = "people/" + keyPerson
+		}
+		h.add(req, msg(c, req))
+	}
+	gap := func(c *talentv1.SkillCoverage, r string) proto.Message {
+		return &talentv1.SkillCoverageGap{Coverage: c, SkillRequirement: r}
+	}
+	keyPerson := func(c *talentv1.SkillCoverage, r string) proto.Message {
+		return &talentv1.SkillKeyPersonRisk{Coverage: c, SkillRequirement: r}
+	}
+	cleared := func(c *talentv1.SkillCoverage, r string) proto.Message {
+		return &talentv1.SkillKeyPersonRiskCleared{Coverage: c, SkillRequirement: r}
+	}
+	coverage("platform", "kubernetes", 3, 1, "ana", gap)
+	coverage("platform", "kubernetes", 3, 1, "ana", keyPerson)
+	coverage("platform", "postgres", 1, 0, "", gap)
+	coverage("data", "postgres", 1, 1, "cy", keyPerson)
+	coverage("data", "postgres", 1, 2, "", cleared)
+	coverage("data", "kubernetes", 2, 0, "", gap)
+	h.add("teams/data/skillRequirements/kubernetes", &talentv1.SkillRequirementDeleted{
+		SkillRequirement: &talentv1.SkillRequirement{Name: "teams/data/skillRequirements/kubernetes"}})
 	return h
 }

@@ -16,6 +16,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
@@ -116,6 +117,48 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		return putContract(ctx, tx, e.GetContract())
 	case *vendorsv1.ContractDeleted:
 		return del(ctx, tx, "briefing_contracts", e.GetContract().GetName())
+
+	// talent
+	case *talentv1.TeamCreated:
+		return putNamed(ctx, tx, "briefing_teams", e.GetTeam().GetName(), e.GetTeam().GetDisplayName())
+	case *talentv1.TeamUpdated:
+		return putNamed(ctx, tx, "briefing_teams", e.GetTeam().GetName(), e.GetTeam().GetDisplayName())
+	case *talentv1.TeamDeleted:
+		return del(ctx, tx, "briefing_teams", e.GetTeam().GetName())
+	case *talentv1.SkillCreated:
+		return putNamed(ctx, tx, "briefing_skills", e.GetSkill().GetName(), e.GetSkill().GetDisplayName())
+	case *talentv1.SkillUpdated:
+		return putNamed(ctx, tx, "briefing_skills", e.GetSkill().GetName(), e.GetSkill().GetDisplayName())
+	case *talentv1.SkillDeleted:
+		return del(ctx, tx, "briefing_skills", e.GetSkill().GetName())
+	case *talentv1.PersonJoined:
+		return putPerson(ctx, tx, e.GetPerson())
+	case *talentv1.PersonUpdated:
+		return putPerson(ctx, tx, e.GetPerson())
+	case *talentv1.PersonMoved:
+		return putPerson(ctx, tx, e.GetPerson())
+	case *talentv1.PersonLeft:
+		return putPerson(ctx, tx, e.GetPerson())
+	case *talentv1.PositionApproved:
+		return putPosition(ctx, tx, e.GetPosition())
+	case *talentv1.PositionOpened:
+		return putPosition(ctx, tx, e.GetPosition())
+	case *talentv1.PositionFilled:
+		return putPosition(ctx, tx, e.GetPosition())
+	case *talentv1.PositionCancelled:
+		return putPosition(ctx, tx, e.GetPosition())
+	case *talentv1.SkillCoverageGap:
+		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
+	case *talentv1.SkillCoverageRestored:
+		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
+	case *talentv1.SkillKeyPersonRisk:
+		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
+	case *talentv1.SkillKeyPersonRiskCleared:
+		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
+	case *talentv1.SkillRequirementDeleted:
+		const q = `DELETE FROM briefing_coverage WHERE requirement = $1`
+		_, err := tx.ExecContext(ctx, q, e.GetSkillRequirement().GetName())
+		return err
 
 	// risk
 	case *riskv1.RiskMatrixUpdated:
@@ -273,6 +316,62 @@ func instant(t *timestamppb.Timestamp) any {
 		return nil
 	}
 	return t.AsTime().UTC().Truncate(time.Microsecond)
+}
+
+// putNamed keeps the display name of a resource of table.
+func putNamed(ctx context.Context, tx *sql.Tx, table, name, displayName string) error {
+	if name == "" {
+		return nil
+	}
+	q := `INSERT INTO ` + table + ` (name, display_name) VALUES ($1, $2)
+	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name`
+	_, err := tx.ExecContext(ctx, q, name, displayName)
+	return err
+}
+
+func putPerson(ctx context.Context, tx *sql.Tx, p *talentv1.Person) error {
+	if p.GetName() == "" {
+		return nil
+	}
+	// Only what the briefing shows: never the person's pay.
+	const q = `INSERT INTO briefing_people (name, display_name, team, state) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, team = excluded.team, state = excluded.state`
+	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetDisplayName(), p.GetTeam(), int32(p.GetState()))
+	return err
+}
+
+func putPosition(ctx context.Context, tx *sql.Tx, p *talentv1.Position) error {
+	if p.GetName() == "" {
+		return nil
+	}
+	const q = `INSERT INTO briefing_positions (name, title, team, state, open_time, fill_time) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, team = excluded.team, state = excluded.state,
+		open_time = excluded.open_time, fill_time = excluded.fill_time`
+	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetTitle(), p.GetTeam(), int32(p.GetState()),
+		instant(p.GetOpenTime()), instant(p.GetFillTime()))
+	return err
+}
+
+// putCoverage keeps a requirement's coverage as its latest event says.
+func putCoverage(ctx context.Context, tx *sql.Tx, requirement string, c *talentv1.SkillCoverage) error {
+	if requirement == "" {
+		// The requirement is named after its team and skill: teams/{team}/skillRequirements/{skill}.
+		_, skill, ok := strings.Cut(c.GetSkill(), "/")
+		if c.GetTeam() == "" || !ok {
+			return consumer.Permanent(fmt.Errorf("a coverage event without its requirement, team or skill: %v", c))
+		}
+		requirement = c.GetTeam() + "/skillRequirements/" + skill
+	}
+	const q = `INSERT INTO briefing_coverage
+	(requirement, team, skill, required_people, covered_people, shortfall, gap, key_person_risk, key_person)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (requirement) DO UPDATE SET team = excluded.team, skill = excluded.skill,
+		required_people = excluded.required_people, covered_people = excluded.covered_people,
+		shortfall = excluded.shortfall, gap = excluded.gap, key_person_risk = excluded.key_person_risk,
+		key_person = excluded.key_person`
+	_, err := tx.ExecContext(ctx, q, requirement, c.GetTeam(), c.GetSkill(), c.GetRequiredPeople(), c.GetCoveredPeople(),
+		c.GetShortfall(), c.GetGap(), c.GetKeyPersonRisk(), c.GetKeyPerson())
+	return err
 }
 
 // Facts kept about whole domains.

@@ -21,6 +21,11 @@ type Snapshot struct {
 	Contracts []Contract        // by name
 	Risks     []Risk            // by name
 	Incidents []Incident        // by name
+	Teams     map[string]string // name → display name
+	Skills    map[string]string // name → display name
+	People    map[string]Person // by name
+	Positions []Position        // by name
+	Coverage  []Coverage        // by requirement
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -53,6 +58,26 @@ type Incident struct {
 	Name, Title                              string
 	Type, Severity, State                    int32
 	DetectTime, AcknowledgeTime, ResolveTime sql.NullTime
+}
+
+// Person is a person, without their pay.
+type Person struct {
+	DisplayName, Team string
+	State             int32
+}
+
+// Position is a position with the times its time to fill is measured from.
+type Position struct {
+	Name, Title, Team  string
+	State              int32
+	OpenTime, FillTime sql.NullTime
+}
+
+// Coverage is a team's coverage of a skill it requires.
+type Coverage struct {
+	Requirement, Team, Skill, KeyPerson      string
+	RequiredPeople, CoveredPeople, Shortfall int32
+	Gap, KeyPersonRisk                       bool
 }
 
 // Stream is the last event applied from a domain's stream.
@@ -95,7 +120,7 @@ func LoadStreams(ctx context.Context, db *sqldb.DB) ([]Stream, error) {
 func Load(ctx context.Context, db *sqldb.DB) (*Snapshot, error) {
 	s := &Snapshot{
 		CostCenters: map[string]string{}, Actuals: map[string][12]int64{}, Committed: map[string]int64{},
-		Vendors: map[string]string{},
+		Vendors: map[string]string{}, Teams: map[string]string{}, Skills: map[string]string{}, People: map[string]Person{},
 	}
 	if err := inSnapshot(ctx, db, s.load); err != nil {
 		return nil, fmt.Errorf("load the briefing model: %w", err)
@@ -192,6 +217,39 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			var i Incident
 			err := r.Scan(&i.Name, &i.Title, &i.Type, &i.Severity, &i.State, &i.DetectTime, &i.AcknowledgeTime, &i.ResolveTime)
 			s.Incidents = append(s.Incidents, i)
+			return err
+		}},
+		{`SELECT name, display_name FROM briefing_teams`, func(r *sql.Rows) error {
+			var n, d string
+			err := r.Scan(&n, &d)
+			s.Teams[n] = d
+			return err
+		}},
+		{`SELECT name, display_name FROM briefing_skills`, func(r *sql.Rows) error {
+			var n, d string
+			err := r.Scan(&n, &d)
+			s.Skills[n] = d
+			return err
+		}},
+		{`SELECT name, display_name, team, state FROM briefing_people`, func(r *sql.Rows) error {
+			var n string
+			var p Person
+			err := r.Scan(&n, &p.DisplayName, &p.Team, &p.State)
+			s.People[n] = p
+			return err
+		}},
+		{`SELECT name, title, team, state, open_time, fill_time FROM briefing_positions ORDER BY name`, func(r *sql.Rows) error {
+			var p Position
+			err := r.Scan(&p.Name, &p.Title, &p.Team, &p.State, &p.OpenTime, &p.FillTime)
+			s.Positions = append(s.Positions, p)
+			return err
+		}},
+		{`SELECT requirement, team, skill, key_person, required_people, covered_people, shortfall, gap, key_person_risk
+		FROM briefing_coverage ORDER BY requirement`, func(r *sql.Rows) error {
+			var c Coverage
+			err := r.Scan(&c.Requirement, &c.Team, &c.Skill, &c.KeyPerson, &c.RequiredPeople, &c.CoveredPeople, &c.Shortfall,
+				&c.Gap, &c.KeyPersonRisk)
+			s.Coverage = append(s.Coverage, c)
 			return err
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {

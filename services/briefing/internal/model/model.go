@@ -23,7 +23,8 @@ var Migrations = sqldb.MigrationSet{Table: "briefing_migrations", Files: migrati
 // tables are the model's tables, every one of which a rebuild empties.
 var tables = []string{
 	"briefing_cost_centers", "briefing_budgets", "briefing_actuals", "briefing_commitments",
-	"briefing_vendors", "briefing_contracts", "briefing_risks", "briefing_incidents", "briefing_facts",
+	"briefing_vendors", "briefing_contracts", "briefing_risks", "briefing_incidents", "briefing_teams",
+	"briefing_people", "briefing_skills", "briefing_positions", "briefing_coverage", "briefing_facts",
 	"briefing_streams",
 }
 

@@ -14,6 +14,7 @@ import (
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
@@ -33,6 +34,7 @@ func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, erro
 		return nil, err
 	}
 	b.Incidents = incidentsPart(snap, today)
+	b.Talent = talentPart(snap, today)
 	return b, nil
 }
 
@@ -390,4 +392,64 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// fillWindowDays is how far back the time to fill looks.
+const fillWindowDays = 365
+
+// talentPart counts the active people, lists the open positions, measures the time to fill of
+// the positions filled in the last year and lists the teams' skill gaps and key-person risks.
+func talentPart(snap *model.Snapshot, today civil.Date) *briefingv1.TalentBriefing {
+	part := &briefingv1.TalentBriefing{}
+	for _, p := range snap.People {
+		if talentv1.Person_State(p.State) == talentv1.Person_ACTIVE {
+			part.Headcount++
+		}
+	}
+	midnight := today.Time()
+	since := midnight.AddDate(0, 0, -fillWindowDays)
+	var fillMicros int64
+	for _, p := range snap.Positions {
+		switch talentv1.Position_State(p.State) {
+		case talentv1.Position_OPEN, talentv1.Position_OFFER:
+			part.OpenPositionCount++
+			item := &briefingv1.PositionItem{Position: p.Name, Title: p.Title, Team: p.Team,
+				TeamDisplayName: snap.Teams[p.Team], State: talentv1.Position_State(p.State)}
+			if p.OpenTime.Valid {
+				item.OpenTime = timestamppb.New(p.OpenTime.Time)
+				item.DaysOpen = days(civil.DateOf(p.OpenTime.Time.UTC()), today)
+			}
+			part.OpenPositions = append(part.OpenPositions, item)
+		case talentv1.Position_FILLED:
+			if p.OpenTime.Valid && p.FillTime.Valid && !p.FillTime.Time.Before(since) {
+				part.FilledCount++
+				fillMicros += p.FillTime.Time.Sub(p.OpenTime.Time).Microseconds()
+			}
+		}
+	}
+	if part.FilledCount > 0 {
+		part.MeanTimeToFill = meanSeconds(fillMicros, part.FilledCount)
+	}
+	slices.SortFunc(part.OpenPositions, func(a, b *briefingv1.PositionItem) int {
+		return cmp.Or(cmp.Compare(b.GetDaysOpen(), a.GetDaysOpen()), cmp.Compare(a.GetPosition(), b.GetPosition()))
+	})
+	for _, c := range snap.Coverage {
+		item := func() *briefingv1.SkillCoverageItem {
+			return &briefingv1.SkillCoverageItem{SkillRequirement: c.Requirement, Team: c.Team, TeamDisplayName: snap.Teams[c.Team],
+				Skill: c.Skill, SkillDisplayName: snap.Skills[c.Skill], RequiredPeople: c.RequiredPeople,
+				CoveredPeople: c.CoveredPeople, Shortfall: c.Shortfall}
+		}
+		if c.Gap {
+			part.SkillGaps = append(part.SkillGaps, item())
+		}
+		if c.KeyPersonRisk {
+			it := item()
+			it.KeyPerson, it.KeyPersonDisplayName = c.KeyPerson, snap.People[c.KeyPerson].DisplayName
+			part.KeyPersonRisks = append(part.KeyPersonRisks, it)
+		}
+	}
+	slices.SortStableFunc(part.SkillGaps, func(a, b *briefingv1.SkillCoverageItem) int {
+		return cmp.Compare(b.GetShortfall(), a.GetShortfall())
+	})
+	return part
 }

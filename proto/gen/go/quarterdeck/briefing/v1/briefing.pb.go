@@ -9,6 +9,7 @@ package briefingv1
 import (
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	v1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	v11 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	date "google.golang.org/genproto/googleapis/type/date"
 	money "google.golang.org/genproto/googleapis/type/money"
@@ -52,7 +53,9 @@ type Briefing struct {
 	// When the briefing was computed.
 	ComputeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
 	// Open incidents and the MTTA/MTTR trend by month.
-	Incidents     *IncidentBriefing `protobuf:"bytes,8,opt,name=incidents,proto3" json:"incidents,omitempty"`
+	Incidents *IncidentBriefing `protobuf:"bytes,8,opt,name=incidents,proto3" json:"incidents,omitempty"`
+	// Headcount, open positions and time to fill, skill gaps and key-person risks.
+	Talent        *TalentBriefing `protobuf:"bytes,9,opt,name=talent,proto3" json:"talent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +142,13 @@ func (x *Briefing) GetComputeTime() *timestamppb.Timestamp {
 func (x *Briefing) GetIncidents() *IncidentBriefing {
 	if x != nil {
 		return x.Incidents
+	}
+	return nil
+}
+
+func (x *Briefing) GetTalent() *TalentBriefing {
+	if x != nil {
+		return x.Talent
 	}
 	return nil
 }
@@ -1280,6 +1290,336 @@ func (x *IncidentMonth) GetMttr() *durationpb.Duration {
 	return nil
 }
 
+// The talent part of a briefing.
+type TalentBriefing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The people who are ACTIVE.
+	Headcount int32 `protobuf:"varint,1,opt,name=headcount,proto3" json:"headcount,omitempty"`
+	// The positions being recruited for (OPEN or OFFER).
+	OpenPositionCount int32 `protobuf:"varint,2,opt,name=open_position_count,json=openPositionCount,proto3" json:"open_position_count,omitempty"`
+	// Those positions, the longest open first, then by name.
+	OpenPositions []*PositionItem `protobuf:"bytes,3,rep,name=open_positions,json=openPositions,proto3" json:"open_positions,omitempty"`
+	// How many positions were filled in the last 365 days.
+	FilledCount int32 `protobuf:"varint,4,opt,name=filled_count,json=filledCount,proto3" json:"filled_count,omitempty"`
+	// Their mean time to fill, `fill_time − open_time`, rounded down to the second; unset when
+	// none was filled.
+	MeanTimeToFill *durationpb.Duration `protobuf:"bytes,5,opt,name=mean_time_to_fill,json=meanTimeToFill,proto3" json:"mean_time_to_fill,omitempty"`
+	// The teams' skill requirements that fewer people cover than required, the largest shortfall
+	// first, then by requirement.
+	SkillGaps []*SkillCoverageItem `protobuf:"bytes,6,rep,name=skill_gaps,json=skillGaps,proto3" json:"skill_gaps,omitempty"`
+	// The teams' skill requirements that exactly one person covers: the key-person risks, by
+	// requirement.
+	KeyPersonRisks []*SkillCoverageItem `protobuf:"bytes,7,rep,name=key_person_risks,json=keyPersonRisks,proto3" json:"key_person_risks,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TalentBriefing) Reset() {
+	*x = TalentBriefing{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TalentBriefing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TalentBriefing) ProtoMessage() {}
+
+func (x *TalentBriefing) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TalentBriefing.ProtoReflect.Descriptor instead.
+func (*TalentBriefing) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TalentBriefing) GetHeadcount() int32 {
+	if x != nil {
+		return x.Headcount
+	}
+	return 0
+}
+
+func (x *TalentBriefing) GetOpenPositionCount() int32 {
+	if x != nil {
+		return x.OpenPositionCount
+	}
+	return 0
+}
+
+func (x *TalentBriefing) GetOpenPositions() []*PositionItem {
+	if x != nil {
+		return x.OpenPositions
+	}
+	return nil
+}
+
+func (x *TalentBriefing) GetFilledCount() int32 {
+	if x != nil {
+		return x.FilledCount
+	}
+	return 0
+}
+
+func (x *TalentBriefing) GetMeanTimeToFill() *durationpb.Duration {
+	if x != nil {
+		return x.MeanTimeToFill
+	}
+	return nil
+}
+
+func (x *TalentBriefing) GetSkillGaps() []*SkillCoverageItem {
+	if x != nil {
+		return x.SkillGaps
+	}
+	return nil
+}
+
+func (x *TalentBriefing) GetKeyPersonRisks() []*SkillCoverageItem {
+	if x != nil {
+		return x.KeyPersonRisks
+	}
+	return nil
+}
+
+// A position in a briefing.
+type PositionItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position, `positions/{position}`.
+	Position string `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// The job's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The team, `teams/{team}`.
+	Team string `protobuf:"bytes,3,opt,name=team,proto3" json:"team,omitempty"`
+	// The team's display name.
+	TeamDisplayName string `protobuf:"bytes,4,opt,name=team_display_name,json=teamDisplayName,proto3" json:"team_display_name,omitempty"`
+	// OPEN or OFFER.
+	State v11.Position_State `protobuf:"varint,5,opt,name=state,proto3,enum=quarterdeck.talent.v1.Position_State" json:"state,omitempty"`
+	// When it opened.
+	OpenTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=open_time,json=openTime,proto3" json:"open_time,omitempty"`
+	// Whole days from `open_time` to the briefing's date.
+	DaysOpen      int32 `protobuf:"varint,7,opt,name=days_open,json=daysOpen,proto3" json:"days_open,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PositionItem) Reset() {
+	*x = PositionItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PositionItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PositionItem) ProtoMessage() {}
+
+func (x *PositionItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PositionItem.ProtoReflect.Descriptor instead.
+func (*PositionItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PositionItem) GetPosition() string {
+	if x != nil {
+		return x.Position
+	}
+	return ""
+}
+
+func (x *PositionItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PositionItem) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *PositionItem) GetTeamDisplayName() string {
+	if x != nil {
+		return x.TeamDisplayName
+	}
+	return ""
+}
+
+func (x *PositionItem) GetState() v11.Position_State {
+	if x != nil {
+		return x.State
+	}
+	return v11.Position_State(0)
+}
+
+func (x *PositionItem) GetOpenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenTime
+	}
+	return nil
+}
+
+func (x *PositionItem) GetDaysOpen() int32 {
+	if x != nil {
+		return x.DaysOpen
+	}
+	return 0
+}
+
+// A team's coverage of a skill it requires.
+type SkillCoverageItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requirement, `teams/{team}/skillRequirements/{skill_requirement}`.
+	SkillRequirement string `protobuf:"bytes,1,opt,name=skill_requirement,json=skillRequirement,proto3" json:"skill_requirement,omitempty"`
+	// The team, `teams/{team}`.
+	Team string `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	// The team's display name.
+	TeamDisplayName string `protobuf:"bytes,3,opt,name=team_display_name,json=teamDisplayName,proto3" json:"team_display_name,omitempty"`
+	// The skill, `skills/{skill}`.
+	Skill string `protobuf:"bytes,4,opt,name=skill,proto3" json:"skill,omitempty"`
+	// The skill's display name.
+	SkillDisplayName string `protobuf:"bytes,5,opt,name=skill_display_name,json=skillDisplayName,proto3" json:"skill_display_name,omitempty"`
+	// How many people the requirement asks for.
+	RequiredPeople int32 `protobuf:"varint,6,opt,name=required_people,json=requiredPeople,proto3" json:"required_people,omitempty"`
+	// How many of the team's active people cover it.
+	CoveredPeople int32 `protobuf:"varint,7,opt,name=covered_people,json=coveredPeople,proto3" json:"covered_people,omitempty"`
+	// `required_people − covered_people` when positive, else 0.
+	Shortfall int32 `protobuf:"varint,8,opt,name=shortfall,proto3" json:"shortfall,omitempty"`
+	// The one person who covers it, for a key-person risk, `people/{person}`.
+	KeyPerson string `protobuf:"bytes,9,opt,name=key_person,json=keyPerson,proto3" json:"key_person,omitempty"`
+	// That person's display name.
+	KeyPersonDisplayName string `protobuf:"bytes,10,opt,name=key_person_display_name,json=keyPersonDisplayName,proto3" json:"key_person_display_name,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *SkillCoverageItem) Reset() {
+	*x = SkillCoverageItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkillCoverageItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkillCoverageItem) ProtoMessage() {}
+
+func (x *SkillCoverageItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkillCoverageItem.ProtoReflect.Descriptor instead.
+func (*SkillCoverageItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SkillCoverageItem) GetSkillRequirement() string {
+	if x != nil {
+		return x.SkillRequirement
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetTeamDisplayName() string {
+	if x != nil {
+		return x.TeamDisplayName
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetSkill() string {
+	if x != nil {
+		return x.Skill
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetSkillDisplayName() string {
+	if x != nil {
+		return x.SkillDisplayName
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetRequiredPeople() int32 {
+	if x != nil {
+		return x.RequiredPeople
+	}
+	return 0
+}
+
+func (x *SkillCoverageItem) GetCoveredPeople() int32 {
+	if x != nil {
+		return x.CoveredPeople
+	}
+	return 0
+}
+
+func (x *SkillCoverageItem) GetShortfall() int32 {
+	if x != nil {
+		return x.Shortfall
+	}
+	return 0
+}
+
+func (x *SkillCoverageItem) GetKeyPerson() string {
+	if x != nil {
+		return x.KeyPerson
+	}
+	return ""
+}
+
+func (x *SkillCoverageItem) GetKeyPersonDisplayName() string {
+	if x != nil {
+		return x.KeyPersonDisplayName
+	}
+	return ""
+}
+
 // How fresh the part of a briefing built from one domain's stream is.
 type StreamFreshness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1308,7 +1648,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1660,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1673,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{13}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -1403,7 +1743,7 @@ var File_quarterdeck_briefing_v1_briefing_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
-	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\"\xce\x04\n" +
+	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\x1a$quarterdeck/talent/v1/position.proto\"\x94\x05\n" +
 	"\bBriefing\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
 	"\n" +
@@ -1413,7 +1753,8 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\x05risks\x18\x05 \x01(\v2%.quarterdeck.briefing.v1.RiskBriefingB\x03\xe0A\x03R\x05risks\x12K\n" +
 	"\tfreshness\x18\x06 \x03(\v2(.quarterdeck.briefing.v1.StreamFreshnessB\x03\xe0A\x03R\tfreshness\x12B\n" +
 	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime\x12L\n" +
-	"\tincidents\x18\b \x01(\v2).quarterdeck.briefing.v1.IncidentBriefingB\x03\xe0A\x03R\tincidents:D\xeaAA\n" +
+	"\tincidents\x18\b \x01(\v2).quarterdeck.briefing.v1.IncidentBriefingB\x03\xe0A\x03R\tincidents\x12D\n" +
+	"\x06talent\x18\t \x01(\v2'.quarterdeck.briefing.v1.TalentBriefingB\x03\xe0A\x03R\x06talent:D\xeaAA\n" +
 	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xc2\x01\n" +
 	"\x0eBudgetBriefing\x12J\n" +
 	"\fcost_centers\x18\x01 \x03(\v2'.quarterdeck.briefing.v1.CostCenterBurnR\vcostCenters\x12<\n" +
@@ -1523,7 +1864,43 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\x12acknowledged_count\x18\x03 \x01(\x05R\x11acknowledgedCount\x12%\n" +
 	"\x0eresolved_count\x18\x04 \x01(\x05R\rresolvedCount\x12-\n" +
 	"\x04mtta\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04mtta\x12-\n" +
-	"\x04mttr\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04mttr\"\x96\x03\n" +
+	"\x04mttr\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04mttr\"\xb6\x03\n" +
+	"\x0eTalentBriefing\x12\x1c\n" +
+	"\theadcount\x18\x01 \x01(\x05R\theadcount\x12.\n" +
+	"\x13open_position_count\x18\x02 \x01(\x05R\x11openPositionCount\x12L\n" +
+	"\x0eopen_positions\x18\x03 \x03(\v2%.quarterdeck.briefing.v1.PositionItemR\ropenPositions\x12!\n" +
+	"\ffilled_count\x18\x04 \x01(\x05R\vfilledCount\x12D\n" +
+	"\x11mean_time_to_fill\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emeanTimeToFill\x12I\n" +
+	"\n" +
+	"skill_gaps\x18\x06 \x03(\v2*.quarterdeck.briefing.v1.SkillCoverageItemR\tskillGaps\x12T\n" +
+	"\x10key_person_risks\x18\a \x03(\v2*.quarterdeck.briefing.v1.SkillCoverageItemR\x0ekeyPersonRisks\"\xd9\x02\n" +
+	"\fPositionItem\x12?\n" +
+	"\bposition\x18\x01 \x01(\tB#\xfaA \n" +
+	"\x1etalent.quarterdeck.io/PositionR\bposition\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x123\n" +
+	"\x04team\x18\x03 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1atalent.quarterdeck.io/TeamR\x04team\x12*\n" +
+	"\x11team_display_name\x18\x04 \x01(\tR\x0fteamDisplayName\x12;\n" +
+	"\x05state\x18\x05 \x01(\x0e2%.quarterdeck.talent.v1.Position.StateR\x05state\x127\n" +
+	"\topen_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12\x1b\n" +
+	"\tdays_open\x18\a \x01(\x05R\bdaysOpen\"\x9b\x04\n" +
+	"\x11SkillCoverageItem\x12X\n" +
+	"\x11skill_requirement\x18\x01 \x01(\tB+\xfaA(\n" +
+	"&talent.quarterdeck.io/SkillRequirementR\x10skillRequirement\x123\n" +
+	"\x04team\x18\x02 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1atalent.quarterdeck.io/TeamR\x04team\x12*\n" +
+	"\x11team_display_name\x18\x03 \x01(\tR\x0fteamDisplayName\x126\n" +
+	"\x05skill\x18\x04 \x01(\tB \xfaA\x1d\n" +
+	"\x1btalent.quarterdeck.io/SkillR\x05skill\x12,\n" +
+	"\x12skill_display_name\x18\x05 \x01(\tR\x10skillDisplayName\x12'\n" +
+	"\x0frequired_people\x18\x06 \x01(\x05R\x0erequiredPeople\x12%\n" +
+	"\x0ecovered_people\x18\a \x01(\x05R\rcoveredPeople\x12\x1c\n" +
+	"\tshortfall\x18\b \x01(\x05R\tshortfall\x12@\n" +
+	"\n" +
+	"key_person\x18\t \x01(\tB!\xfaA\x1e\n" +
+	"\x1ctalent.quarterdeck.io/PersonR\tkeyPerson\x125\n" +
+	"\x17key_person_display_name\x18\n" +
+	" \x01(\tR\x14keyPersonDisplayName\"\x96\x03\n" +
 	"\x0fStreamFreshness\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\"\n" +
@@ -1550,7 +1927,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -1565,73 +1942,84 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*IncidentBriefing)(nil),      // 10: quarterdeck.briefing.v1.IncidentBriefing
 	(*IncidentItem)(nil),          // 11: quarterdeck.briefing.v1.IncidentItem
 	(*IncidentMonth)(nil),         // 12: quarterdeck.briefing.v1.IncidentMonth
-	(*StreamFreshness)(nil),       // 13: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 14: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 16: google.type.Money
-	(v1.Risk_Category)(0),         // 17: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 18: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 19: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 20: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 21: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 22: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 23: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*TalentBriefing)(nil),        // 13: quarterdeck.briefing.v1.TalentBriefing
+	(*PositionItem)(nil),          // 14: quarterdeck.briefing.v1.PositionItem
+	(*SkillCoverageItem)(nil),     // 15: quarterdeck.briefing.v1.SkillCoverageItem
+	(*StreamFreshness)(nil),       // 16: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 17: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 19: google.type.Money
+	(v1.Risk_Category)(0),         // 20: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 21: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 22: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 23: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 24: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 25: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 26: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(v11.Position_State)(0),       // 28: quarterdeck.talent.v1.Position.State
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	14, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	17, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	13, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	15, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	16, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	18, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
 	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
-	2,  // 7: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
-	4,  // 8: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	14, // 9: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	16, // 10: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	16, // 11: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	16, // 12: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	16, // 13: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	16, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
-	3,  // 15: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	14, // 16: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	16, // 17: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	16, // 18: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	16, // 19: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	16, // 20: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	16, // 21: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
-	6,  // 22: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 23: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	16, // 24: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	14, // 25: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	14, // 26: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	14, // 27: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	16, // 28: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	16, // 29: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 30: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 31: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	17, // 32: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	18, // 33: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	19, // 34: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	20, // 35: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	11, // 36: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
-	12, // 37: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	21, // 38: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	22, // 39: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	23, // 40: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	15, // 41: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	15, // 42: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	14, // 43: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	24, // 44: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	24, // 45: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
-	15, // 46: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	15, // 47: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	13, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
+	2,  // 8: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
+	4,  // 9: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
+	17, // 10: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	19, // 11: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	19, // 12: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	19, // 13: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	19, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	19, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	3,  // 16: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	17, // 17: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	19, // 18: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	19, // 19: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	19, // 20: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	19, // 21: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	19, // 22: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	6,  // 23: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	6,  // 24: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	19, // 25: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	17, // 26: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	17, // 27: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	17, // 28: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	19, // 29: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	19, // 30: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	8,  // 31: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	9,  // 32: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	20, // 33: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	21, // 34: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	22, // 35: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	23, // 36: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	11, // 37: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	12, // 38: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	24, // 39: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	25, // 40: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	26, // 41: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	18, // 42: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	18, // 43: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	17, // 44: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	27, // 45: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	27, // 46: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	14, // 47: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
+	27, // 48: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	15, // 49: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	15, // 50: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	28, // 51: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	18, // 52: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	18, // 53: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	18, // 54: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -1639,14 +2027,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
