@@ -58,11 +58,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	var cfg settings
 	rest, log, err := host.Configure(&cfg, &cfg.Telemetry, config.Options{Program: "quarterdeck-gateway", Args: args, Output: stderr, Version: version,
-		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services. Subcommands: identity-keygen (print a new identity key pair)."})
+		Description: "Runs the Quarterdeck gateway: the REST and gRPC APIs in front of the domain services. Subcommands: migrate (apply the database migrations and exit), identity-keygen (print a new identity key pair)."})
 	if err != nil {
 		return err
 	}
-	if len(rest) > 0 {
+	switch {
+	case len(rest) == 1 && rest[0] == "migrate":
+		// The API keys' tables and the gateway's outbox, under the migrations' advisory lock, as
+		// every start applies them too: a Job runs this once per release before the pods roll.
+		db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})
+		if err != nil {
+			return err
+		}
+		log.Info("gateway database migrated", "version", version)
+		return db.Close()
+	case len(rest) > 0:
 		return fmt.Errorf("unknown command %q; run quarterdeck-gateway --help", rest[0])
 	}
 	// The connections to the services: TLS when a CA is set.
