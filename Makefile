@@ -108,6 +108,22 @@ build: ## Build the binaries into ./bin: quarterdeck (standalone), quarterdeck-b
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-briefing ./services/briefing/cmd/quarterdeck-briefing
 	$(GO) build $(LDFLAGS) -o $(BIN)/quarterdeck-gateway ./gateway/cmd/quarterdeck-gateway
 
+.PHONY: image
+image: ## Build the container image with every binary (needs Docker): quarterdeck:$(VERSION).
+	docker build --build-arg VERSION=$(VERSION) -t quarterdeck:$(VERSION) .
+
+##@ Deployment
+
+# The chart's checks live in a Go module of their own (not in go.work), so that Helm's and
+# Kubernetes' dependencies stay out of the services' modules.
+CHART_MODULE := deploy/helm
+
+.PHONY: chart
+chart: $(TOOLS)/.gotestsum-$(GOTESTSUM_VERSION) ## Render the Helm chart for values/{minimal,production,external}.yaml, decode every manifest strictly into the Kubernetes API types, helm lint.
+	@unformatted=$$(gofmt -l $(CHART_MODULE)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	cd $(CHART_MODULE) && GOWORK=off $(GO) vet ./...
+	cd $(CHART_MODULE) && GOWORK=off $(GOTESTSUM) -- -count=1 ./...
+
 ##@ API contract
 
 .PHONY: generate
@@ -239,12 +255,13 @@ breaking: tools-gen ## Fail when the protos break compatibility with the main br
 	else echo "no local main branch to compare with; skipped"; fi
 
 .PHONY: ci
-ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page and console charts), race tests on the configured and embedded servers, the console in a browser, the long proofs, the cluster proof shortened.
+ci: ## What CI runs: lint, breaking-change and drift checks (generated code, vendored /docs page and console charts), the Helm chart's checks, race tests on the configured and embedded servers, the console in a browser, the long proofs, the cluster proof shortened.
 	$(MAKE) lint
 	$(MAKE) breaking
 	$(MAKE) check-generated
 	$(MAKE) check-apiref
 	$(MAKE) check-console
+	$(MAKE) chart
 	$(MAKE) test RACE=1
 	$(MAKE) test-browser
 	$(MAKE) proofs

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,26 @@ func hasSeries(exposition, name, label string) bool {
 		}
 	}
 	return false
+}
+
+// TestServiceSettingsDocumented checks that every setting a service's binary takes in common is
+// in docs/configuration.md, which operators and the Helm chart's check go by.
+func TestServiceSettingsDocumented(t *testing.T) {
+	var out bytes.Buffer
+	if err := runFake(context.Background(), &fake{}, []string{"--help"}, &out); !errors.Is(err, config.ErrHelp) {
+		t.Fatalf("--help: %v; want config.ErrHelp", err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`QUARTERDECK_[A-Z0-9_]+`).FindAllString(out.String(), -1)
+	if len(names) < 20 {
+		t.Fatalf("--help lists %d settings:\n%s", len(names), out.String())
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, "QUARTERDECK_FAKE_") && !bytes.Contains(doc, []byte("`"+name+"`")) {
+			t.Errorf("%s is not in docs/configuration.md", name)
+		}
+	}
 }
