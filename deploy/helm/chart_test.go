@@ -242,10 +242,6 @@ func settings(t *testing.T) []*regexp.Regexp {
 var otherVariables = []string{"GOMEMLIMIT", "POD_NAME", "POD_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES",
 	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}
 
-// pendingVariables may be set although docs/configuration.md does not list them yet: the gateway's
-// address of the talent service, rendered only when services.talent.enabled.
-var pendingVariables = []string{"QUARTERDECK_TALENT_ADDR"}
-
 func documented(patterns []*regexp.Regexp, name string) bool {
 	return slices.ContainsFunc(patterns, func(p *regexp.Regexp) bool { return p.MatchString(name) })
 }
@@ -278,11 +274,8 @@ func TestChartRendersAndValidates(t *testing.T) {
 // checkPlatform checks what the platform needs of a rendering.
 func checkPlatform(t *testing.T, set string, vals map[string]any, m *manifests, docs []*regexp.Regexp) {
 	full := release + "-quarterdeck"
-	wantServices := []string{"budget", "vendors", "risk"}
-	if set == "production" {
-		wantServices = append(wantServices, "talent")
-	}
-	ports := map[string]int32{"budget": 9001, "vendors": 9002, "risk": 9003, "talent": 9004}
+	wantServices := []string{"budget", "vendors", "risk", "talent", "briefing"}
+	ports := map[string]int32{"budget": 9001, "vendors": 9002, "risk": 9003, "talent": 9004, "briefing": 9005}
 	if len(m.deployments) != len(wantServices)+1 {
 		t.Errorf("%d Deployments, want one per service %v and the gateway", len(m.deployments), wantServices)
 	}
@@ -330,7 +323,6 @@ func checkPlatform(t *testing.T, set string, vals map[string]any, m *manifests, 
 		for n, v := range e {
 			switch {
 			case slices.Contains(otherVariables, n):
-			case slices.Contains(pendingVariables, n):
 			case !strings.HasPrefix(n, "QUARTERDECK_") || !documented(docs, n):
 				t.Errorf("%s: sets %s, which no binary documents in docs/configuration.md", name, n)
 			}
@@ -398,8 +390,11 @@ func checkPlatform(t *testing.T, set string, vals map[string]any, m *manifests, 
 				checkTarget(t, m, name+" "+n, v.Value)
 			}
 		}
-		if svc == "vendors" && e["QUARTERDECK_PEER_BUDGET_ADDR"].Value == "" {
-			t.Errorf("%s: no address of budget, which vendors calls", name)
+		if (svc == "vendors" || svc == "talent") && e["QUARTERDECK_PEER_BUDGET_ADDR"].Value == "" {
+			t.Errorf("%s: no address of budget, which %s calls", name, svc)
+		}
+		if svc == "briefing" && (d.Spec.Replicas == nil || *d.Spec.Replicas != 1) {
+			t.Errorf("%s: %v replicas; the briefing runs one", name, d.Spec.Replicas)
 		}
 		s := m.services[name]
 		if s == nil || s.Spec.ClusterIP != corev1.ClusterIPNone {
