@@ -86,6 +86,7 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 		vs  []fault.Violation
 	)
 	for i, p := range paths {
+		p = s.whole(p, msg)
 		switch {
 		case slices.Contains(s.Writable, p):
 			if !slices.Contains(out, p) {
@@ -108,6 +109,44 @@ func (s Spec) Resolve(mask *fieldmaskpb.FieldMask, msg proto.Message) ([]string,
 		return nil, err
 	}
 	return out, nil
+}
+
+// whole returns the field itself for a path into a singular message field that is written whole
+// (a google.type.Money, a Date, a Timestamp or another value message): grpc-gateway derives the
+// mask of a PATCH from the JSON body, so `{"cost": {"currencyCode": "EUR", "units": "12"}}`
+// names cost.currency_code and cost.units, which mean the cost. The path is returned unchanged
+// when it is itself writable (a spec listing sub-fields, like roles.commander, writes them one by
+// one), when the spec lists any sub-field of the field, when the field is not a writable singular
+// message, or when the rest of the path is not a path of fields of the message: it is then
+// refused, naming the path as given.
+func (s Spec) whole(path string, msg proto.Message) string {
+	head, rest, ok := strings.Cut(path, ".")
+	if !ok || msg == nil || slices.Contains(s.Writable, path) || !slices.Contains(s.Writable, head) {
+		return path
+	}
+	for _, w := range s.Writable {
+		if strings.HasPrefix(w, head+".") {
+			return path
+		}
+	}
+	fd := msg.ProtoReflect().Descriptor().Fields().ByName(protoName(head))
+	if fd == nil || fd.Message() == nil || fd.IsList() || fd.IsMap() {
+		return path
+	}
+	for md := fd.Message(); ; {
+		name, more, _ := strings.Cut(rest, ".")
+		sub := md.Fields().ByName(protoName(name))
+		if sub == nil {
+			return path
+		}
+		if more == "" {
+			return head
+		}
+		if sub.Message() == nil || sub.IsList() || sub.IsMap() {
+			return path
+		}
+		md, rest = sub.Message(), more
+	}
 }
 
 func protoName(path string) protoreflect.Name { return protoreflect.Name(path) }

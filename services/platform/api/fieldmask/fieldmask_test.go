@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -299,5 +300,43 @@ func TestFromDescriptorCostCenter(t *testing.T) {
 	}
 	if want := []string{"create_time", "update_time"}; !slices.Equal(spec.OutputOnly, want) {
 		t.Errorf("output only = %q, want %q", spec.OutputOnly, want)
+	}
+}
+
+// TestResolveWholeMessageFields checks that a path into a message field written whole (a Money,
+// a Date, a Timestamp), as grpc-gateway derives from a PATCH body, means the field itself, and
+// that a path to no field of that message is still refused, naming the path.
+func TestResolveWholeMessageFields(t *testing.T) {
+	spec := fieldmask.FromDescriptor((&vendorsv1.Contract{}).ProtoReflect().Descriptor(), "name", "etag")
+	msg := &vendorsv1.Contract{}
+	tests := []struct {
+		mask []string
+		want []string
+	}{
+		{[]string{"total_value.currency_code", "total_value.units", "title"}, []string{"total_value", "title"}},
+		{[]string{"totalValue.currencyCode", "totalValue.nanos"}, []string{"total_value"}},
+		{[]string{"end_date.year", "end_date.month", "end_date.day", "end_date"}, []string{"end_date"}},
+	}
+	for _, tt := range tests {
+		got, err := spec.Resolve(mask(tt.mask...), msg)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.mask, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"total_value.cents", "end_date.year.x", "title.x", "create_time.seconds", "total_value."} {
+		_, err := spec.Resolve(mask(bad), msg)
+		vs := fault.As(err)
+		if err == nil || vs == nil || len(vs.Violations) != 1 || vs.Violations[0].Field != "update_mask" ||
+			vs.Violations[0].Reason != "FIELD_NOT_WRITABLE" || !strings.Contains(vs.Violations[0].Description, bad) {
+			t.Errorf("Resolve(%q) = %v; want FIELD_NOT_WRITABLE naming the path", bad, err)
+		}
+	}
+	// A spec that writes sub-fields one by one keeps them, and refuses the others.
+	spec.Writable = append(spec.Writable, "end_date.year")
+	if got, err := spec.Resolve(mask("end_date.year"), msg); err != nil || !slices.Equal(got, []string{"end_date.year"}) {
+		t.Errorf("Resolve(end_date.year) with the sub-field writable = %q, %v", got, err)
+	}
+	if _, err := spec.Resolve(mask("end_date.month"), msg); err == nil {
+		t.Error("Resolve(end_date.month) with only end_date.year writable: no error")
 	}
 }

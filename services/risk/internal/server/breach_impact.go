@@ -157,7 +157,7 @@ func (s *Incidents) UpdateBreachImpact(ctx context.Context, req *riskv1.UpdateBr
 	if !domain.BreachImpactPattern.Scan(in.GetName(), &id) {
 		return nil, domain.BreachImpactPattern.Invalid("breach_impact.name")
 	}
-	paths, err := breachMask.Resolve(wholeFields(req.GetUpdateMask(), domain.BreachFieldAwarenessTime), in)
+	paths, err := breachMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
 		return nil, err
 	}

@@ -48,26 +48,6 @@ var incidentMask = func() fieldmask.Spec {
 	return spec
 }()
 
-// wholeFields collapses the paths into the sub-fields of a message field that is written whole
-// (a REST body's mask names `cost.units`, `detect_time.seconds`) to the field itself.
-func wholeFields(mask *fieldmaskpb.FieldMask, whole ...string) *fieldmaskpb.FieldMask {
-	if mask == nil {
-		return nil
-	}
-	out := &fieldmaskpb.FieldMask{}
-	for _, p := range mask.GetPaths() {
-		for _, w := range whole {
-			if strings.HasPrefix(p, w+".") {
-				p = w
-			}
-		}
-		if !slices.Contains(out.Paths, p) {
-			out.Paths = append(out.Paths, p)
-		}
-	}
-	return out
-}
-
 // incidentToProto is i as the API shows it.
 func incidentToProto(i *domain.Incident) *riskv1.Incident {
 	pb := &riskv1.Incident{
@@ -242,7 +222,7 @@ func (s *Incidents) UpdateIncident(ctx context.Context, req *riskv1.UpdateIncide
 	if !domain.IncidentPattern.Match(in.GetName()) {
 		return nil, domain.IncidentPattern.Invalid("incident.name")
 	}
-	paths, err := incidentMask.Resolve(wholeFields(req.GetUpdateMask(), "cost", "detect_time"), in)
+	paths, err := incidentMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
 		return nil, err
 	}

@@ -284,7 +284,7 @@ func (s *Incidents) UpdateActionItem(ctx context.Context, req *riskv1.UpdateActi
 	if !domain.ActionItemPattern.ScanResource(in.GetName(), &incident, &id) {
 		return nil, domain.ActionItemPattern.Invalid("action_item.name")
 	}
-	paths, err := actionItemMask.Resolve(wholeFields(req.GetUpdateMask(), "due_date"), in)
+	paths, err := actionItemMask.Resolve(req.GetUpdateMask(), in)
 	if err != nil {
 		return nil, err
 	}
