@@ -72,7 +72,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "vendors", Subjects: []string{c.Subject}, Handler: apply})
 			}
 			// The talent service's position events, applied to the positions' labour lines
-			// (ADR 0011; server.ApplyTalentEvent).
+			// (ADR 0013; server.ApplyTalentEvent).
 			for _, c := range server.TalentConsumers {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "talent", Subjects: []string{c.Subject},
 					Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {

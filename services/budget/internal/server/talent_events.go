@@ -16,7 +16,7 @@ import (
 )
 
 // Budget applies the talent service's position events to the labour line a position's
-// approval held money on, as it applies contract events (ADR 0010, ADR 0011): it makes no call
+// approval held money on, as it applies contract events (ADR 0010, ADR 0013): it makes no call
 // and refuses none of them.
 //
 //   - position.approved converts the approval's hold into the position's labour commitment: the

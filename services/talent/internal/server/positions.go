@@ -486,7 +486,7 @@ func positionFields(p *talentv1.Position) (domain.PositionFields, error) {
 }
 
 // positionToProto is the position as the API shows it. The budgeted annual cost is the
-// position's budget, not a person's pay: it is shown to every reader (ADR 0011).
+// position's budget, not a person's pay: it is shown to every reader (ADR 0013).
 func positionToProto(p *domain.Position) *talentv1.Position {
 	pb := &talentv1.Position{
 		Name:               p.Name(),

@@ -1,0 +1,52 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+)
+
+// TestTalentGuide runs the walk of docs/talent.md as written, on a platform whose fiscal years
+// start in April in budget and in talent as the guide says, then checks that the talent and
+// budget streams hold the events its last step names, in order. It runs on the embedded
+// defaults, and on PostgreSQL (a database of its own) and the external NATS server when they are
+// configured.
+func TestTalentGuide(t *testing.T) {
+	t.Parallel()
+	april := []string{"--budget-fiscal-year-start-month", "4", "--talent-fiscal-year-start-month", "4"}
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		talentGuide(t, scenario{args: april, prefix: "quarterdeck"})
+	})
+	t.Run("external", func(t *testing.T) {
+		t.Parallel()
+		dsn := os.Getenv(testenv.EnvPostgresDSN)
+		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
+			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
+		}
+		n := testenv.NATSServer(t)
+		talentGuide(t, scenario{args: append(april, "--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix), prefix: n.SubjectPrefix, natsURL: n.URL})
+	})
+}
+
+func talentGuide(t *testing.T, sc scenario) {
+	p := start(t, t.TempDir(), sc)
+	defer p.Stop()
+	runGuide(t, "../../docs/talent.md", p.rest, map[string]string{"ADMIN": adminKey})
+
+	for stream, want := range map[string][]string{
+		"_TALENT": {"position.approved", "position.opened", "position.offered", "headcount_plan.scenario_adopted"},
+		"_BUDGET": {"hold.placed", "commitment.recorded"},
+	} {
+		stream = strings.ToUpper(sc.prefix) + stream
+		evs := readEvents(t, p.nats, stream, func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
+		if got := subsequence(evs, want); len(got) != len(want) {
+			t.Errorf("%s holds %v in this order, not %v:\n%s", stream, got, want, describe(evs))
+		}
+	}
+}
