@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ import (
 // startTalent runs the talent service on db and a gateway in front of it; it returns the
 // gateway's URL. Its peer, budget, is an address nobody listens on: only a team's cost centre
 // would need it.
-func startTalent(t *testing.T, db testenv.Database) string {
+func startTalent(t *testing.T, db testenv.Database, scopes ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -47,7 +48,19 @@ func startTalent(t *testing.T, db testenv.Database) string {
 	t.Cleanup(func() { gw.Close() })
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	if len(scopes) == 0 {
+		return srv.URL
+	}
+	// A second gateway on the same service, authenticating every caller with scopes only.
+	narrow, err := gateway.New(ctx, gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet,
+		Authenticator: identitytest.Authenticator{Scopes: scopes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { narrow.Close() })
+	nsrv := httptest.NewServer(narrow)
+	t.Cleanup(nsrv.Close)
+	return srv.URL + " " + nsrv.URL
 }
 
 // TestTalentTeamsREST walks teams over REST: created, a 400 naming the field, read, listed with a
@@ -101,6 +114,44 @@ func TestTalentTeamsREST(t *testing.T) {
 			}
 			if r := call(t, "GET", url+"/v1/teams/platform", ""); r.code != 404 {
 				t.Errorf("GET after DELETE = %d %v", r.code, r.body)
+			}
+		})
+	}
+}
+
+// TestTalentPayOverREST: over REST too, a caller without talent.compensation gets people without
+// pay (the JSON has no loadedAnnualCost), a 400 COMPENSATION_FIELD for a filter or an order on it,
+// and a 403 for setting it.
+func TestTalentPayOverREST(t *testing.T) {
+	t.Parallel()
+	for _, db := range testenv.Databases(t) {
+		t.Run(db.Engine, func(t *testing.T) {
+			t.Parallel()
+			urls := strings.Fields(startTalent(t, db, "talent.read", "talent.write"))
+			hr, manager := urls[0], urls[1]
+			if r := call(t, "POST", hr+"/v1/teams?teamId=platform", `{"displayName":"Platform"}`); r.code != 200 {
+				t.Fatalf("POST team = %d %v", r.code, r.body)
+			}
+			r := call(t, "POST", hr+"/v1/people?personId=ada", `{"displayName":"Ada","team":"teams/platform","employmentType":"EMPLOYEE",
+				"startDate":{"year":2024,"month":3,"day":1},"loadedAnnualCost":{"currencyCode":"EUR","units":"187654"}}`)
+			if cost, _ := r.body["loadedAnnualCost"].(map[string]any); r.code != 200 || cost["units"] != "187654" {
+				t.Fatalf("HR POST person = %d %v", r.code, r.body)
+			}
+			for _, path := range []string{"/v1/people/ada", "/v1/people"} {
+				r := call(t, "GET", manager+path, "")
+				if r.code != 200 || strings.Contains(fmt.Sprint(r.body), "187654") || strings.Contains(fmt.Sprint(r.body), "loadedAnnualCost") {
+					t.Errorf("manager GET %s = %d %v", path, r.code, r.body)
+				}
+			}
+			for _, q := range []string{"filter=loaded_annual_cost.units%20%3E%201", "orderBy=loaded_annual_cost.units"} {
+				r := call(t, "GET", manager+"/v1/people?"+q, "")
+				if reason, _ := details(t, r.body); r.code != 400 || reason != "COMPENSATION_FIELD" || strings.Contains(fmt.Sprint(r.body), "187654") {
+					t.Errorf("manager GET /v1/people?%s = %d %v", q, r.code, r.body)
+				}
+			}
+			r = call(t, "PATCH", manager+"/v1/people/ada", `{"loadedAnnualCost":{"currencyCode":"EUR","units":"1"}}`)
+			if reason, _ := details(t, r.body); r.code != 403 || reason != "FIELD_WRITE_DENIED" {
+				t.Errorf("manager PATCH pay = %d %v", r.code, r.body)
 			}
 		})
 	}

@@ -312,3 +312,20 @@ func Catalogue(files *protoregistry.Files, prefix string) (decls []Declaration, 
 	sort.Strings(scopes)
 	return decls, scopes
 }
+
+// anonymous redacts for no one: a principal without scopes.
+var anonymous = &Authorizer{}
+
+// Public returns m as whoever may read it without any scope sees it: m itself when no field
+// reachable from it has a read scope, else a copy without those fields, at any depth. A service
+// passes what leaves it with no caller to authorize through it when consumers must not see such
+// a field (the talent service's events and audit records: a person's pay).
+func Public[M proto.Message](m M) M {
+	pm := m.ProtoReflect()
+	if !pm.IsValid() || !anonymous.sensitive(pm.Descriptor()) {
+		return m
+	}
+	c := proto.Clone(m).(M)
+	anonymous.Redact(identity.Principal{}, c)
+	return c
+}

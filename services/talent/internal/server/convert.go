@@ -6,7 +6,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/talent/internal/domain"
 )
 
@@ -47,6 +49,54 @@ func teamToProto(t *domain.Team) *talentv1.Team {
 	}
 	if t.ManagerID != "" {
 		pb.Manager = domain.PersonPattern.Format(t.ManagerID)
+	}
+	return pb
+}
+
+// personFields converts a request's person; errors name the field under prefix, never its value.
+func personFields(p *talentv1.Person, prefix string) (domain.PersonFields, error) {
+	f := domain.PersonFields{
+		DisplayName: p.GetDisplayName(), Email: p.GetEmail(), Title: p.GetTitle(), Level: p.GetLevel(),
+		TeamID: idOf(domain.TeamPattern, p.GetTeam()), Location: p.GetLocation(),
+		EmploymentType: domain.EmploymentType(p.GetEmploymentType()),
+	}
+	var err error
+	if p.GetStartDate() != nil {
+		if f.StartDate, err = civil.FromProtoField(p.GetStartDate(), prefix+domain.FieldStartDate); err != nil {
+			return f, err
+		}
+	}
+	if p.GetLoadedAnnualCost() != nil {
+		a, err := money.FromProtoField(p.GetLoadedAnnualCost(), "", prefix+domain.FieldCost)
+		if err != nil {
+			return f, err
+		}
+		f.Cost = &a
+	}
+	return f, nil
+}
+
+func personToProto(p *domain.Person) *talentv1.Person {
+	pb := &talentv1.Person{
+		Name:           p.Name(),
+		DisplayName:    p.DisplayName,
+		Email:          p.Email,
+		Title:          p.Title,
+		Level:          p.Level,
+		Team:           domain.TeamName(p.TeamID),
+		EmploymentType: talentv1.Person_EmploymentType(p.EmploymentType),
+		StartDate:      civil.ToProto(p.StartDate),
+		Location:       p.Location,
+		State:          talentv1.Person_State(p.State),
+		CreateTime:     ts(p.CreateTime),
+		UpdateTime:     ts(p.UpdateTime),
+		Etag:           etag.Of(p.Name(), p.Version),
+	}
+	if !p.EndDate.IsZero() {
+		pb.EndDate = civil.ToProto(p.EndDate)
+	}
+	if p.Cost != nil {
+		pb.LoadedAnnualCost = money.ToProto(*p.Cost)
 	}
 	return pb
 }

@@ -321,16 +321,16 @@ var File_quarterdeck_talent_v1_person_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_person_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/talent/v1/person.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\x9b\b\n" +
+	"\"quarterdeck/talent/v1/person.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\x9e\b\n" +
 	"\x06Person\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12.\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12#\n" +
 	"\x05email\x18\x03 \x01(\tB\r\xbaH\n" +
 	"\xd8\x01\x01r\x05\x18\x80\x02`\x01R\x05email\x12\x1e\n" +
 	"\x05title\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12\x1d\n" +
-	"\x05level\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x182R\x05level\x12\\\n" +
-	"\x04team\x18\x06 \x01(\tBH\xe0A\x02\xfaA\x1c\n" +
-	"\x1atalent.quarterdeck.io/Team\xbaH#r!2\x1f^teams/[a-z0-9][a-z0-9-]{0,62}$R\x04team\x12b\n" +
+	"\x05level\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x182R\x05level\x12_\n" +
+	"\x04team\x18\x06 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1atalent.quarterdeck.io/Team\xbaH&\xd8\x01\x01r!2\x1f^teams/[a-z0-9][a-z0-9-]{0,62}$R\x04team\x12b\n" +
 	"\x0femployment_type\x18\a \x01(\x0e2,.quarterdeck.talent.v1.Person.EmploymentTypeB\v\xe0A\x02\xbaH\x05\x82\x01\x02\x10\x01R\x0eemploymentType\x125\n" +
 	"\n" +
 	"start_date\x18\b \x01(\v2\x11.google.type.DateB\x03\xe0A\x02R\tstartDate\x121\n" +
