@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -333,6 +334,73 @@ func TestAttestationExpiryRaisesVendorRisk(t *testing.T) {
 		}
 		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM risks WHERE source = 'vendors/globex'`)[0]; n != 0 {
 			t.Errorf("an attestation expiry opened %d risks for a vendor without one", n)
+		}
+	})
+}
+
+// TestOffboardedVendorClosesItsRisk: vendor.offboarded closes the open risk of the vendor, with
+// the offboarding as the reason; a copy of the event, a replay after a person reopened the risk,
+// and the offboarding of a vendor without a risk change nothing.
+func TestOffboardedVendorClosesItsRisk(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ns := testenv.NATSServer(t)
+		_, js := testenv.Connect(t, ns.URL)
+		feed := newVendorsFeed(t, ns, js)
+		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
+			o.Clock = clock.NewFake(today)
+			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
+		}))
+		c := riskv1.NewRiskServiceClient(svc.Conn)
+		rdb := svc.DB(t)
+		ctx := context.Background()
+		handled := func(consumer string, want int) {
+			t.Helper()
+			testkit.Eventually(t, 60*time.Second, func() error {
+				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
+				if n < want {
+					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
+				}
+				return nil
+			})
+		}
+		const offboardings = "vendors-vendor-offboarded"
+		offboarded := func(vendor string, version int64) *vendorsv1.VendorOffboarded {
+			return &vendorsv1.VendorOffboarded{Vendor: &vendorsv1.Vendor{Name: vendor, State: vendorsv1.Vendor_OFFBOARDED,
+				StateReason: "contract ended"}, Version: version}
+		}
+
+		name, ev := assessed("vendors/acme", "a1", 2, vendorsv1.RiskRating_HIGH, today.Add(-time.Hour))
+		feed.publish(t, name, 2, ev)
+		handled("vendors-assessment-completed", 1)
+		rs, err := c.ListRisks(ctx, &riskv1.ListRisksRequest{Filter: `source = "vendors/acme"`})
+		if err != nil || len(rs.GetRisks()) != 1 || rs.GetRisks()[0].GetState() == riskv1.Risk_CLOSED {
+			t.Fatalf("risk of vendors/acme = %v, %v", rs, err)
+		}
+		rk := rs.GetRisks()[0]
+
+		feed.publish(t, "vendors/acme", 5, offboarded("vendors/acme", 5))
+		feed.publish(t, "vendors/globex", 5, offboarded("vendors/globex", 5))
+		handled(offboardings, 2)
+		got, err := c.GetRisk(ctx, &riskv1.GetRiskRequest{Name: rk.GetName()})
+		if err != nil || got.GetState() != riskv1.Risk_CLOSED || !strings.Contains(got.GetStateReason(), "vendors/acme offboarded: contract ended") {
+			t.Fatalf("risk after the offboarding = %v, %v; want CLOSED with the offboarding as the reason", got, err)
+		}
+		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM outbox WHERE subject LIKE $1`, "%risk.closed")[0]; n != 1 {
+			t.Errorf("RiskClosed events = %d; want 1", n)
+		}
+
+		// A person reopens the risk; a copy of the offboarding (a new event ID) leaves it open.
+		if _, err := c.ReopenRisk(ctx, &riskv1.ReopenRiskRequest{Name: rk.GetName(), Reason: "successor still uses their data"}); err != nil {
+			t.Fatal(err)
+		}
+		feed.publish(t, "vendors/acme", 5, offboarded("vendors/acme", 5))
+		handled(offboardings, 3)
+		if got, err := c.GetRisk(ctx, &riskv1.GetRiskRequest{Name: rk.GetName()}); err != nil || got.GetState() == riskv1.Risk_CLOSED {
+			t.Errorf("risk after a copy of the offboarding = %v, %v; want it left open", got, err)
+		}
+		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM risks WHERE source = 'vendors/globex'`)[0]; n != 0 {
+			t.Errorf("an offboarding opened %d risks for a vendor without one", n)
 		}
 	})
 }

@@ -46,6 +46,7 @@ func (s *Server) Reactions() []Reaction {
 	return []Reaction{
 		{Domain: "vendors", Subject: "assessment.completed", Apply: s.vendorAssessed},
 		{Domain: "vendors", Subject: "vendor.attestation_expiring", Apply: s.attestationExpiring},
+		{Domain: "vendors", Subject: "vendor.offboarded", Apply: s.vendorOffboarded},
 	}
 }
 
@@ -230,6 +231,44 @@ func (s *Server) attestationExpiring(ctx context.Context, tx store.Tx, ev consum
 		return err
 	}
 	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, events...)
+	return err
+}
+
+// vendorOffboarded applies vendor.offboarded: the vendor's risk, when it has one that is not
+// CLOSED, is closed with the offboarding as the reason (its state reason and the RiskClosed
+// event say so). Offboarding ends a vendor's lifecycle (the vendors service allows no way back),
+// so nothing reopens the risk but a person or a new severe assessment. Each offboarding of a
+// vendor applies once: a copy or a replay after the risk was reopened changes nothing.
+func (s *Server) vendorOffboarded(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	m, ok := ev.Message.(*vendorsv1.VendorOffboarded)
+	if !ok {
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a VendorOffboarded, got %s", ev.Type))
+	}
+	vendor := m.GetVendor().GetName()
+	if !vendorPattern.Match(vendor) {
+		return fault.Field("vendor.name", "INVALID_NAME", fmt.Sprintf("%q is not a vendor name", vendor))
+	}
+	r, err := tx.RiskBySource(ctx, vendor)
+	if errors.Is(err, domain.ErrRiskNotFound) {
+		return nil
+	}
+	if err != nil || r.State == domain.RiskClosed {
+		return err
+	}
+	if moved, err := tx.Advance(ctx, vendor+":offboarded", "offboarded", s.now()); err != nil || !moved {
+		return err
+	}
+	reason := fmt.Sprintf("Vendor %s offboarded", vendor)
+	if why := strings.TrimSpace(m.GetVendor().GetStateReason()); why != "" {
+		reason += ": " + why
+	}
+	prev, before := r.Version, riskToProto(r)
+	was, err := r.Close(reason, s.now())
+	if err != nil {
+		return err
+	}
+	r.MeasureAppetite(domain.DefaultAppetite()) // a closed risk is never above appetite
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, &riskv1.RiskClosed{PreviousState: riskv1.Risk_State(was)})
 	return err
 }
 
