@@ -79,8 +79,6 @@ func demo(scale int) *history {
 // transaction: the model of a company without waiting for NATS.
 func fill(b *testing.B, db *sqldb.DB, h *history) { fillFrom(b, db, h, 0) }
 
-func fillT(t testing.TB, db *sqldb.DB, h *history) { fillFrom(t, db, h, 0) }
-
 // fillFrom is fill numbering the events' stream sequences from after seq.
 func fillFrom(b testing.TB, db *sqldb.DB, h *history, after uint64) {
 	b.Helper()
