@@ -131,7 +131,10 @@ generate: tools-gen ## Regenerate Go code, the OpenAPI and AsyncAPI documents an
 	buf generate
 	buf build -o .build/api.binpb
 	mkdir -p $(dir $(OPENAPI))
-	openapiv3-merge $$(find .build/openapi -name '*.openapi.json' | LC_ALL=C sort) \
+	@# The merge takes the document's info and servers from its first input: budget_service.proto
+	@# carries them (its openapiv3_document option), so its document goes first.
+	openapiv3-merge $$(find .build/openapi -name 'budget_service.openapi.json') \
+		$$(find .build/openapi -name '*.openapi.json' ! -name 'budget_service.openapi.json' | LC_ALL=C sort) \
 		| $(GO) run ./gateway/openapi/normalize -descriptors .build/api.binpb > $(OPENAPI).tmp
 	mv $(OPENAPI).tmp $(OPENAPI)
 	cp .build/asyncapi/asyncapi.json $(ASYNCAPI)
