@@ -18,6 +18,7 @@ import (
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 )
 
