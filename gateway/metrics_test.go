@@ -116,8 +116,8 @@ func scrape(t *testing.T, url string) []string {
 	return series
 }
 
-// statusLabel matches the status label of a series.
-var statusLabel = regexp.MustCompile(`(rpc|http)_response_status_code="[^"]*",?`)
+// statusLabel matches the status labels of a series: the status code and its error_type.
+var statusLabel = regexp.MustCompile(`((rpc|http)_response_status_code|error_type)="[^"]*",?`)
 
 // distinct returns the series without their status labels, deduplicated. A status is a bounded
 // label the client does not choose (the proxy's call of an unknown method now and then reports
