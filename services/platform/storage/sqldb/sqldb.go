@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -152,6 +153,13 @@ func createSchema(ctx context.Context, cfg *pgx.ConnConfig, schema string) error
 	defer conn.Close(ctx)
 	// The schema name was checked against schemaPattern, so quoting it is enough.
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS "`+schema+`"`); err != nil {
+		// IF NOT EXISTS does not hold against a concurrent creator: a replica starting at the
+		// same moment can create the schema between the check and the insert, which then fails
+		// on the catalogue's unique index. The schema exists, which is all that is asked.
+		var pg *pgconn.PgError
+		if errors.As(err, &pg) && pg.Code == "23505" {
+			return nil
+		}
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	return nil

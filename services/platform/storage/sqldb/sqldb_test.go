@@ -14,6 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -466,4 +467,37 @@ func TestInTx(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestCreateSchemaConcurrently: replicas that start together each create their schema, and
+// PostgreSQL's IF NOT EXISTS does not hold against a concurrent creator; none may fail to start.
+func TestCreateSchemaConcurrently(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		if d.Schema == "" {
+			continue // SQLite has no schemas
+		}
+		cfg, err := pgx.ParseConfig(d.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			schema := fmt.Sprintf("%s_c%d", d.Schema, round)
+			t.Cleanup(func() {
+				conn, err := pgx.ConnectConfig(context.Background(), cfg)
+				if err == nil {
+					_, _ = conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`)
+					_ = conn.Close(context.Background())
+				}
+			})
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() { errs <- createSchema(context.Background(), cfg, schema) }()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+		}
+	}
 }
