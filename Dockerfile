@@ -22,10 +22,12 @@ ARG VERSION=dev
 ARG TARGETOS
 ARG TARGETARCH
 # The module and build caches live in cache mounts, so that a rebuild after a change recompiles
-# only what changed, without a dependency layer to keep in step with go.work.
+# only what changed, without a dependency layer to keep in step with go.work. Both are named
+# here rather than left to the image's defaults, so that the mounts are where Go looks.
+ENV GOMODCACHE=/cache/go-mod GOCACHE=/cache/go-build
 RUN --mount=type=bind,target=/src \
-    --mount=type=cache,target=/root/go/pkg/mod \
-    --mount=type=cache,target=/root/.cache/go-build \
+    --mount=type=cache,target=/cache/go-mod \
+    --mount=type=cache,target=/cache/go-build \
     set -eu; \
     export CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" GOFLAGS=-buildvcs=false; \
     build() { go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o "/out/$1" "$2"; }; \
