@@ -16,7 +16,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"github.com/quarterdeck/quarterdeck/services/talent"
@@ -72,26 +71,14 @@ func startPositions(t *testing.T, db testenv.Database) *positionEnv {
 	return e
 }
 
-// person stores the ACTIVE EMPLOYEE id of team, who starts on start, with the loaded annual cost
-// (USD) when given. The row is written as the people API stores one: positions and plans only
-// read people, and the people API is tested on its own.
+// person creates, through the people API, the ACTIVE EMPLOYEE id of team, who starts on start,
+// with the loaded annual cost when given.
 func (e *positionEnv) person(t *testing.T, id, team string, start *date.Date, cost *moneypb.Money) {
 	t.Helper()
-	seedPerson(t, e.talent.DB(t), id, strings.TrimPrefix(team, "teams/"), start, cost)
-}
-
-// seedPerson writes the person's row into db, the talent service's database.
-func seedPerson(t *testing.T, db *sqldb.DB, id, teamID string, start *date.Date, cost *moneypb.Money) {
-	t.Helper()
-	var minor, currency any
-	if cost != nil {
-		minor, currency = minorOf(cost), cost.GetCurrencyCode()
-	}
-	const q = `INSERT INTO people (id, display_name, team_id, employment_type, start_date, cost_minor, cost_currency,
-		state, create_time, update_time, version) VALUES ($1, $1, $2, 1, $3, $4, $5, 1, $6, $6, 1)`
-	if _, err := db.ExecContext(context.Background(), q, id, teamID,
-		fmt.Sprintf("%04d-%02d-%02d", start.GetYear(), start.GetMonth(), start.GetDay()), minor, currency, positionsNow); err != nil {
-		t.Fatalf("store person %s: %v", id, err)
+	if _, err := e.requester.CreatePerson(context.Background(), &talentv1.CreatePersonRequest{PersonId: id,
+		Person: &talentv1.Person{DisplayName: id, Team: team, EmploymentType: talentv1.Person_EMPLOYEE,
+			StartDate: start, LoadedAnnualCost: cost}}); err != nil {
+		t.Fatalf("create person %s: %v", id, err)
 	}
 }
 

@@ -76,10 +76,9 @@ func startLabour(t *testing.T, db testenv.Database) *labourStack {
 		Team: &talentv1.Team{DisplayName: "Platform", CostCenter: "costCenters/eng"}}); err != nil {
 		t.Fatal(err)
 	}
-	// Carla's row, as the people API stores one: budget sees positions, never people.
-	const q = `INSERT INTO people (id, display_name, team_id, employment_type, start_date, state, create_time,
-		update_time, version) VALUES ('carla', 'Carla', 'platform', 1, '2026-11-02', 1, $1, $1, 1)`
-	if _, err := s.talent.DB(t).ExecContext(ctx, q, today); err != nil {
+	if _, err := s.t.CreatePerson(ctx, &talentv1.CreatePersonRequest{PersonId: "carla", Person: &talentv1.Person{
+		DisplayName: "Carla", Team: "teams/platform", EmploymentType: talentv1.Person_EMPLOYEE,
+		StartDate: day(2026, 11, 2)}}); err != nil {
 		t.Fatal(err)
 	}
 	return s
