@@ -223,3 +223,71 @@ func TestPayIsOnlyForCompensation(t *testing.T) {
 		}
 	})
 }
+
+// TestPayFilterCountsUnitsOfEachCurrency: a filter and an order on pay's units compare whole units
+// of each person's own currency — yen are units, a dinar has a thousand fils — not a hundredth of
+// the minor units.
+func TestPayFilterCountsUnitsOfEachCurrency(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		ctx := context.Background()
+		if _, err := e.client.CreateTeam(ctx, &talentv1.CreateTeamRequest{TeamId: "platform", Team: &talentv1.Team{DisplayName: "Platform"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []struct {
+			id  string
+			pay *money.Money
+		}{
+			{"eur", &money.Money{CurrencyCode: "EUR", Units: 150_000}},
+			{"jpy", &money.Money{CurrencyCode: "JPY", Units: 12_000_000}},
+			{"bhd", &money.Money{CurrencyCode: "BHD", Units: 60_000, Nanos: 500_000_000}},
+		} {
+			req := newPerson(p.id, "teams/platform", 0)
+			req.Person.LoadedAnnualCost = p.pay
+			if _, err := e.client.CreatePerson(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			filter string
+			want   []string
+		}{
+			{"loaded_annual_cost.units > 1000000", []string{"people/jpy"}},
+			{"loaded_annual_cost.units = 60000", []string{"people/bhd"}},
+			{"loaded_annual_cost.units >= 150000", []string{"people/eur", "people/jpy"}},
+			{"loaded_annual_cost.units < 100000", []string{"people/bhd"}},
+		} {
+			l, err := e.client.ListPeople(ctx, &talentv1.ListPeopleRequest{Filter: c.filter})
+			if err != nil {
+				t.Errorf("%s: %v", c.filter, err)
+				continue
+			}
+			var got []string
+			for _, p := range l.GetPeople() {
+				got = append(got, p.GetName())
+			}
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("%s = %v; want %v", c.filter, got, c.want)
+			}
+		}
+		// The order follows the same units, page after page.
+		var got []string
+		token := ""
+		for {
+			l, err := e.client.ListPeople(ctx, &talentv1.ListPeopleRequest{OrderBy: "loaded_annual_cost.units desc", PageSize: 1, PageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range l.GetPeople() {
+				got = append(got, p.GetName())
+			}
+			if token = l.GetNextPageToken(); token == "" {
+				break
+			}
+		}
+		if strings.Join(got, " ") != "people/jpy people/eur people/bhd" {
+			t.Errorf("ordered by units, descending = %v", got)
+		}
+	})
+}

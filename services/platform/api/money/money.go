@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -239,4 +240,34 @@ func FormatMinor(minor int64, c Currency) string {
 		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
 	}
 	return fmt.Sprintf("%s%s %s", sign, digits, c)
+}
+
+// UnitsSQL is an SQL expression, spoken by both engines, of the whole currency units of the amount
+// stored as minor units in the column minor and its currency code in the column currency: what a
+// filter on google.type.Money's units compares. The divisor follows each row's currency — 100 for
+// EUR, 1 for JPY, 1000 for BHD — and the division truncates toward zero on both engines, as units
+// do. A currency not in the table counts as two decimals, the most common.
+func UnitsSQL(minor, currency string) string {
+	byExp := map[int][]string{}
+	for c, e := range currencyExponents {
+		if e != 2 {
+			byExp[e] = append(byExp[e], "'"+string(c)+"'")
+		}
+	}
+	exps := make([]int, 0, len(byExp))
+	for e := range byExp {
+		exps = append(exps, e)
+	}
+	slices.Sort(exps)
+	var b strings.Builder
+	b.WriteString("(CASE")
+	for _, e := range exps {
+		slices.Sort(byExp[e])
+		fmt.Fprintf(&b, " WHEN %s IN (%s) THEN %s", currency, strings.Join(byExp[e], ", "), minor)
+		if e > 0 {
+			fmt.Fprintf(&b, " / %d", pow10[e])
+		}
+	}
+	fmt.Fprintf(&b, " ELSE %s / 100 END)", minor)
+	return b.String()
 }

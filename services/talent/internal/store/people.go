@@ -68,15 +68,20 @@ var personFields = []listing.Field[*domain.Person]{
 // PersonTable is what ListPeople can filter and order by for a caller who may not see pay.
 var PersonTable = listing.NewTable("name", personFields)
 
-// PersonTableWithPay adds pay, in minor units and currency, for callers holding
-// talent.compensation. People without a recorded cost sort first (as 0).
+// costUnits is the whole currency units of a person's pay (google.type.Money's units), per the
+// currency's own minor unit: yen are units, cents a hundredth of one.
+var costUnits = money.UnitsSQL("cost_minor", "cost_currency")
+
+// PersonTableWithPay adds pay, in whole units of its currency and its currency, for callers
+// holding talent.compensation. People without a recorded cost sort first (as 0).
 var PersonTableWithPay = listing.NewTable("name", append(personFields[:len(personFields):len(personFields)],
-	listing.Field[*domain.Person]{Path: domain.FieldCost + ".units", Column: "cost_minor / 100", Type: filter.Int, Nullable: true,
-		Sort: "COALESCE(cost_minor, 0)", Get: func(p *domain.Person) any {
+	listing.Field[*domain.Person]{Path: domain.FieldCost + ".units", Column: costUnits, Type: filter.Int, Nullable: true,
+		Sort: "COALESCE(" + costUnits + ", 0)", Get: func(p *domain.Person) any {
 			if p.Cost == nil {
 				return int64(0)
 			}
-			return p.Cost.Minor
+			units, _, _ := p.Cost.Money()
+			return units
 		}},
 	listing.Field[*domain.Person]{Path: domain.FieldCost + ".currency_code", Column: "cost_currency", Type: filter.String, Nullable: true},
 ))
