@@ -95,6 +95,16 @@ func MethodPolicy(md protoreflect.MethodDescriptor) *authv1.Policy {
 	return p
 }
 
+// serviceOwnership returns the ownership declared on sd, or nil.
+func serviceOwnership(sd protoreflect.ServiceDescriptor) *authv1.Ownership {
+	opts := sd.Options()
+	if opts == nil || !proto.HasExtension(opts, authv1.E_Ownership) {
+		return nil
+	}
+	o, _ := proto.GetExtension(opts, authv1.E_Ownership).(*authv1.Ownership)
+	return o
+}
+
 // FieldPolicy returns the sensitivity declared on fd, or nil.
 func FieldPolicy(fd protoreflect.FieldDescriptor) *authv1.Sensitive {
 	opts := fd.Options()
@@ -243,8 +253,8 @@ func hasSensitive(md protoreflect.MessageDescriptor, seen map[protoreflect.FullN
 	return false
 }
 
-// Declaration is one entry of the scope catalogue: a method or a sensitive field and the scopes
-// guarding it.
+// Declaration is one entry of the scope catalogue: a method, a sensitive field or a service's
+// ownership, and the scopes guarding it.
 type Declaration struct {
 	// Element is the full name of the method or field, e.g. quarterdeck.budget.v1.BudgetService.GetCostCenter.
 	Element string
@@ -254,6 +264,9 @@ type Declaration struct {
 	Field bool
 	// Public is true for a public method.
 	Public bool
+	// Ownership is true for a service's admin scope (the quarterdeck.auth.v1.ownership option):
+	// the scope that lets a caller write resources it does not own, under the owner write policy.
+	Ownership bool
 }
 
 // Catalogue lists every declaration in files (nil: protoregistry.GlobalFiles) whose full name
@@ -270,6 +283,11 @@ func Catalogue(files *protoregistry.Files, prefix string) (decls []Declaration, 
 		}
 		svcs := fd.Services()
 		for i := range svcs.Len() {
+			if o := serviceOwnership(svcs.Get(i)); o.GetAdminScope() != "" {
+				decls = append(decls, Declaration{Element: string(svcs.Get(i).FullName()),
+					Scopes: []string{o.GetAdminScope()}, Ownership: true})
+				set[o.GetAdminScope()] = true
+			}
 			methods := svcs.Get(i).Methods()
 			for j := range methods.Len() {
 				md := methods.Get(j)

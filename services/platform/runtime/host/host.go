@@ -29,6 +29,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/operations"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
@@ -59,6 +60,10 @@ type Service struct {
 	// host connects to each at its address in Options.Peers, gives the connections to Register
 	// in Deps.Peers, reports each peer's health under peer.HealthName and closes them at Stop.
 	Peers []string
+	// Ownership declares the owners of the service's resources and its write policy (nil: none;
+	// scopes alone authorize its writes). The host checks the service's calls with them
+	// (ownership.Guard) and refuses to start when they do not cover every write method.
+	Ownership func(deps Deps) (ownership.Policy, []ownership.Rules)
 	// Settings are the service's own settings, those it was described with (nil: it has none).
 	// The programs that run it read them with their own settings and check them with
 	// CheckSettings before they start anything.
@@ -220,13 +225,20 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		return nil, err
 	}
 
+	ops := operations.New(svc.Domain, audit.NewStore(db))
+	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns, Clock: opts.Clock}
+	var owners *ownership.Guard
+	if svc.Ownership != nil {
+		policy, rules := svc.Ownership(deps)
+		if owners, err = ownership.New(policy, rules...); err != nil {
+			return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+		}
+	}
 	srv, err := rpc.NewServer(rpc.Options{Domain: ErrorDomain(svc.Domain), Logger: log, Identity: opts.Identity,
-		Credentials: creds})
+		Credentials: creds, Ownership: owners})
 	if err != nil {
 		return nil, err
 	}
-	ops := operations.New(svc.Domain, audit.NewStore(db))
-	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns, Clock: opts.Clock}
 	var specs []consumer.Spec
 	if svc.Consumers != nil {
 		specs = svc.Consumers(deps)

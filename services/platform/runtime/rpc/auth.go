@@ -69,6 +69,19 @@ func (i *interceptors) authorize(ctx context.Context, method string, req any) (c
 	return identity.ContextWithToken(ctx, tokens[0]), nil
 }
 
+// owns checks a unary call's write against the owners of the resource it names (see
+// ownership.Guard.Check). Streaming calls carry no single resource and are not checked.
+func (i *interceptors) owns(ctx context.Context, method string, req any) error {
+	if i.identity == nil || i.ownership == nil {
+		return nil
+	}
+	m, ok := req.(proto.Message)
+	if !ok {
+		return nil
+	}
+	return i.ownership.Check(ctx, method, m)
+}
+
 // redact removes from a response the sensitive fields the caller may not read.
 func (i *interceptors) redact(ctx context.Context, resp any) {
 	if i.identity == nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/authz"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	Authorizer *authz.Authorizer
 	// Credentials secure the server's connections (nil: cleartext); see TLS.
 	Credentials credentials.TransportCredentials
+	// Ownership checks the writes of owned resources after a call is authorized and its request
+	// validated (nil: none; scopes alone decide). It needs Identity.
+	Ownership *ownership.Guard
 }
 
 // MaxConnectionAge is how long a server keeps a client connection before it asks the client to
@@ -78,7 +82,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts.Authorizer = authz.New(nil)
 	}
 	i := &interceptors{domain: opts.Domain, log: opts.Logger, validator: opts.Validator,
-		identity: opts.Identity, authz: opts.Authorizer}
+		identity: opts.Identity, authz: opts.Authorizer, ownership: opts.Ownership}
 	// Metrics name only the methods the server serves (read once it serves, when every service
 	// is registered); any other method a client sends is one "unknown".
 	var served func(string) bool
@@ -109,6 +113,7 @@ type interceptors struct {
 	validator protovalidate.Validator
 	identity  *identity.Verifier
 	authz     *authz.Authorizer
+	ownership *ownership.Guard
 }
 
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -123,6 +128,9 @@ func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServe
 			return nil, err
 		}
 		if err := i.validate(req); err != nil {
+			return nil, err
+		}
+		if err := i.owns(ctx, info.FullMethod, req); err != nil {
 			return nil, err
 		}
 		resp, err := handler(ctx, req)

@@ -139,7 +139,63 @@ func (x *Sensitive) GetWriteScope() string {
 	return ""
 }
 
+// Ownership is the object-level authorization of a service: with the service's write policy set
+// to `owner`, a caller may write a resource only when it is its owner, or when it holds the
+// admin scope (ADR 0014).
+type Ownership struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scope that lets a caller write resources other principals own, e.g. `budget.admin`.
+	AdminScope    string `protobuf:"bytes,1,opt,name=admin_scope,json=adminScope,proto3" json:"admin_scope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ownership) Reset() {
+	*x = Ownership{}
+	mi := &file_quarterdeck_auth_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ownership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ownership) ProtoMessage() {}
+
+func (x *Ownership) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_auth_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ownership.ProtoReflect.Descriptor instead.
+func (*Ownership) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Ownership) GetAdminScope() string {
+	if x != nil {
+		return x.AdminScope
+	}
+	return ""
+}
+
 var file_quarterdeck_auth_v1_auth_proto_extTypes = []protoimpl.ExtensionInfo{
+	{
+		ExtendedType:  (*descriptorpb.ServiceOptions)(nil),
+		ExtensionType: (*Ownership)(nil),
+		Field:         51003,
+		Name:          "quarterdeck.auth.v1.ownership",
+		Tag:           "bytes,51003,opt,name=ownership",
+		Filename:      "quarterdeck/auth/v1/auth.proto",
+	},
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
 		ExtensionType: (*Policy)(nil),
@@ -158,13 +214,22 @@ var file_quarterdeck_auth_v1_auth_proto_extTypes = []protoimpl.ExtensionInfo{
 	},
 }
 
+// Extension fields to descriptorpb.ServiceOptions.
+var (
+	// The ownership of the service's resources, e.g.
+	// `option (quarterdeck.auth.v1.ownership) = {admin_scope: "budget.admin"};`.
+	//
+	// optional quarterdeck.auth.v1.Ownership ownership = 51003;
+	E_Ownership = &file_quarterdeck_auth_v1_auth_proto_extTypes[0]
+)
+
 // Extension fields to descriptorpb.MethodOptions.
 var (
 	// The authorization of the method, e.g.
 	// `option (quarterdeck.auth.v1.policy) = {scopes: ["budget.read"]};`.
 	//
 	// optional quarterdeck.auth.v1.Policy policy = 51001;
-	E_Policy = &file_quarterdeck_auth_v1_auth_proto_extTypes[0]
+	E_Policy = &file_quarterdeck_auth_v1_auth_proto_extTypes[1]
 )
 
 // Extension fields to descriptorpb.FieldOptions.
@@ -173,7 +238,7 @@ var (
 	// `[(quarterdeck.auth.v1.sensitive) = {read_scope: "finance.read", write_scope: "finance.write"}]`.
 	//
 	// optional quarterdeck.auth.v1.Sensitive sensitive = 51002;
-	E_Sensitive = &file_quarterdeck_auth_v1_auth_proto_extTypes[1]
+	E_Sensitive = &file_quarterdeck_auth_v1_auth_proto_extTypes[2]
 )
 
 var File_quarterdeck_auth_v1_auth_proto protoreflect.FileDescriptor
@@ -188,7 +253,11 @@ const file_quarterdeck_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"read_scope\x18\x01 \x01(\tR\treadScope\x12\x1f\n" +
 	"\vwrite_scope\x18\x02 \x01(\tR\n" +
-	"writeScope:U\n" +
+	"writeScope\",\n" +
+	"\tOwnership\x12\x1f\n" +
+	"\vadmin_scope\x18\x01 \x01(\tR\n" +
+	"adminScope:_\n" +
+	"\townership\x12\x1f.google.protobuf.ServiceOptions\x18\xbb\x8e\x03 \x01(\v2\x1e.quarterdeck.auth.v1.OwnershipR\townership:U\n" +
 	"\x06policy\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\v2\x1b.quarterdeck.auth.v1.PolicyR\x06policy:]\n" +
 	"\tsensitive\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\v2\x1e.quarterdeck.auth.v1.SensitiveR\tsensitiveB\xde\x01\n" +
 	"\x17com.quarterdeck.auth.v1B\tAuthProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1;authv1\xa2\x02\x03QAX\xaa\x02\x13Quarterdeck.Auth.V1\xca\x02\x13Quarterdeck\\Auth\\V1\xe2\x02\x1fQuarterdeck\\Auth\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Auth::V1b\x06proto3"
@@ -205,22 +274,26 @@ func file_quarterdeck_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_auth_v1_auth_proto_rawDescData
 }
 
-var file_quarterdeck_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_quarterdeck_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_quarterdeck_auth_v1_auth_proto_goTypes = []any{
-	(*Policy)(nil),                     // 0: quarterdeck.auth.v1.Policy
-	(*Sensitive)(nil),                  // 1: quarterdeck.auth.v1.Sensitive
-	(*descriptorpb.MethodOptions)(nil), // 2: google.protobuf.MethodOptions
-	(*descriptorpb.FieldOptions)(nil),  // 3: google.protobuf.FieldOptions
+	(*Policy)(nil),                      // 0: quarterdeck.auth.v1.Policy
+	(*Sensitive)(nil),                   // 1: quarterdeck.auth.v1.Sensitive
+	(*Ownership)(nil),                   // 2: quarterdeck.auth.v1.Ownership
+	(*descriptorpb.ServiceOptions)(nil), // 3: google.protobuf.ServiceOptions
+	(*descriptorpb.MethodOptions)(nil),  // 4: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),   // 5: google.protobuf.FieldOptions
 }
 var file_quarterdeck_auth_v1_auth_proto_depIdxs = []int32{
-	2, // 0: quarterdeck.auth.v1.policy:extendee -> google.protobuf.MethodOptions
-	3, // 1: quarterdeck.auth.v1.sensitive:extendee -> google.protobuf.FieldOptions
-	0, // 2: quarterdeck.auth.v1.policy:type_name -> quarterdeck.auth.v1.Policy
-	1, // 3: quarterdeck.auth.v1.sensitive:type_name -> quarterdeck.auth.v1.Sensitive
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	2, // [2:4] is the sub-list for extension type_name
-	0, // [0:2] is the sub-list for extension extendee
+	3, // 0: quarterdeck.auth.v1.ownership:extendee -> google.protobuf.ServiceOptions
+	4, // 1: quarterdeck.auth.v1.policy:extendee -> google.protobuf.MethodOptions
+	5, // 2: quarterdeck.auth.v1.sensitive:extendee -> google.protobuf.FieldOptions
+	2, // 3: quarterdeck.auth.v1.ownership:type_name -> quarterdeck.auth.v1.Ownership
+	0, // 4: quarterdeck.auth.v1.policy:type_name -> quarterdeck.auth.v1.Policy
+	1, // 5: quarterdeck.auth.v1.sensitive:type_name -> quarterdeck.auth.v1.Sensitive
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	3, // [3:6] is the sub-list for extension type_name
+	0, // [0:3] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -235,8 +308,8 @@ func file_quarterdeck_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_auth_v1_auth_proto_rawDesc), len(file_quarterdeck_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
-			NumExtensions: 2,
+			NumMessages:   3,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_quarterdeck_auth_v1_auth_proto_goTypes,

@@ -3850,7 +3850,7 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xcd;\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xdf;\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -3941,7 +3941,8 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x12UpdateExchangeRate\x120.quarterdeck.budget.v1.UpdateExchangeRateRequest\x1a#.quarterdeck.budget.v1.ExchangeRate\"m\xdaA\x19exchange_rate,update_mask\xca\xf3\x18\x0e\n" +
 	"\fbudget.rates\x82\xd3\xe4\x93\x029:\rexchange_rate2(/v1/{exchange_rate.name=exchangeRates/*}\x12\x9b\x01\n" +
 	"\x12DeleteExchangeRate\x120.quarterdeck.budget.v1.DeleteExchangeRateRequest\x1a\x16.google.protobuf.Empty\";\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.rates\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a\x18\xcaA\x15budget.quarterdeck.ioB\x91\x05\xfaP\x98\x03\n" +
+	"\fbudget.rates\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{name=exchangeRates/*}\x1a*\xcaA\x15budget.quarterdeck.io\xda\xf3\x18\x0e\n" +
+	"\fbudget.adminB\x91\x05\xfaP\x98\x03\n" +
 	"\xed\x02\n" +
 	"\x0fQuarterdeck API\x1a\xdf\x01The control plane of the office of the CTO/CIO: budget, vendors, risk and talent. Errors are google.rpc.Status objects whose details carry google.rpc.ErrorInfo and, for invalid input, google.rpc.BadRequest field violations.*9\n" +
 	"\vQuarterdeck\x12*https://github.com/quarterdeck/quarterdeck29\n" +

@@ -2793,7 +2793,7 @@ const file_quarterdeck_risk_v1_risk_service_proto_rawDesc = "" +
 	"\x03top\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x03top\x120\n" +
 	"\n" +
 	"since_date\x18\x02 \x01(\v2\x11.google.type.DateR\tsinceDate\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter2\xa0-\n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter2\xb0-\n" +
 	"\vRiskService\x12\xb4\x01\n" +
 	"\rGetRiskMatrix\x12).quarterdeck.risk.v1.GetRiskMatrixRequest\x1a\x1f.quarterdeck.risk.v1.RiskMatrix\"W\xdaA\x04name\xca\xf3\x18\v\n" +
 	"\trisk.read\x82\xd3\xe4\x93\x02;Z\"\x12 /v1/{name=riskMatrix/versions/*}\x12\x15/v1/{name=riskMatrix}\x12\xb4\x01\n" +
@@ -2884,7 +2884,9 @@ const file_quarterdeck_risk_v1_risk_service_proto_rawDesc = "" +
 	"\trisk.read\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/riskHeatMap\x12\xaf\x01\n" +
 	"\x15GetRiskRegisterReport\x121.quarterdeck.risk.v1.GetRiskRegisterReportRequest\x1a'.quarterdeck.risk.v1.RiskRegisterReport\":\xdaA\n" +
 	"since_date\xca\xf3\x18\v\n" +
-	"\trisk.read\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/riskRegisterReport\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xe5\x01\n" +
+	"\trisk.read\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/riskRegisterReport\x1a&\xcaA\x13risk.quarterdeck.io\xda\xf3\x18\f\n" +
+	"\n" +
+	"risk.adminB\xe5\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x10RiskServiceProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (

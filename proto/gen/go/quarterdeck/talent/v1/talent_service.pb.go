@@ -2777,7 +2777,7 @@ const file_quarterdeck_talent_v1_talent_service_proto_rawDesc = "" +
 	"\x1aDeleteCertificationRequest\x12\x8d\x01\n" +
 	"\x04name\x18\x01 \x01(\tBy\xe0A\x02\xfaA%\n" +
 	"#talent.quarterdeck.io/Certification\xbaHKrI2G^people/[a-z0-9][a-z0-9-]{0,62}/certifications/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xa0S\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xb2S\n" +
 	"\rTalentService\x12\x8d\x01\n" +
 	"\n" +
 	"CreateTeam\x12(.quarterdeck.talent.v1.CreateTeamRequest\x1a\x1b.quarterdeck.talent.v1.Team\"8\xdaA\fteam,team_id\xca\xf3\x18\x0e\n" +
@@ -2903,7 +2903,8 @@ const file_quarterdeck_talent_v1_talent_service_proto_rawDesc = "" +
 	"\x19CompareHeadcountScenarios\x127.quarterdeck.talent.v1.CompareHeadcountScenariosRequest\x1a8.quarterdeck.talent.v1.CompareHeadcountScenariosResponse\"T\xdaA\x04plan\xca\xf3\x18\r\n" +
 	"\vtalent.read\x82\xd3\xe4\x93\x026\x124/v1/{plan=teams/*/headcountPlans/*}:compareScenarios\x12\xd1\x01\n" +
 	"\x16AdoptHeadcountScenario\x124.quarterdeck.talent.v1.AdoptHeadcountScenarioRequest\x1a$.quarterdeck.talent.v1.HeadcountPlan\"[\xdaA\x04name\xca\xf3\x18\x10\n" +
-	"\x0etalent.approve\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=teams/*/headcountPlans/*/scenarios/*}:adopt\x1a\x18\xcaA\x15talent.quarterdeck.ioB\xf5\x01\n" +
+	"\x0etalent.approve\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=teams/*/headcountPlans/*/scenarios/*}:adopt\x1a*\xcaA\x15talent.quarterdeck.io\xda\xf3\x18\x0e\n" +
+	"\ftalent.adminB\xf5\x01\n" +
 	"\x19com.quarterdeck.talent.v1B\x12TalentServiceProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1;talentv1\xa2\x02\x03QTX\xaa\x02\x15Quarterdeck.Talent.V1\xca\x02\x15Quarterdeck\\Talent\\V1\xe2\x02!Quarterdeck\\Talent\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Talent::V1b\x06proto3"
 
 var (

@@ -3929,7 +3929,7 @@ const file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason2\xeaC\n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason2\xfdC\n" +
 	"\x0eVendorsService\x12\x9e\x01\n" +
 	"\fCreateVendor\x12+.quarterdeck.vendors.v1.CreateVendorRequest\x1a\x1e.quarterdeck.vendors.v1.Vendor\"A\xdaA\x10vendor,vendor_id\xca\xf3\x18\x0f\n" +
 	"\rvendors.write\x82\xd3\xe4\x93\x02\x15:\x06vendor\"\v/v1/vendors\x12\x8c\x01\n" +
@@ -4029,7 +4029,8 @@ const file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc = "" +
 	"\x10DecideEvaluation\x12/.quarterdeck.vendors.v1.DecideEvaluationRequest\x1a\".quarterdeck.vendors.v1.Evaluation\"F\xdaA\x04name\xca\xf3\x18\x11\n" +
 	"\x0fvendors.approve\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=evaluations/*}:decide\x12\xad\x01\n" +
 	"\x10CancelEvaluation\x12/.quarterdeck.vendors.v1.CancelEvaluationRequest\x1a\".quarterdeck.vendors.v1.Evaluation\"D\xdaA\x04name\xca\xf3\x18\x0f\n" +
-	"\rvendors.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=evaluations/*}:cancel\x1a\x19\xcaA\x16vendors.quarterdeck.ioB\xfd\x01\n" +
+	"\rvendors.write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=evaluations/*}:cancel\x1a,\xcaA\x16vendors.quarterdeck.io\xda\xf3\x18\x0f\n" +
+	"\rvendors.adminB\xfd\x01\n" +
 	"\x1acom.quarterdeck.vendors.v1B\x13VendorsServiceProtoP\x01ZPgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1;vendorsv1\xa2\x02\x03QVX\xaa\x02\x16Quarterdeck.Vendors.V1\xca\x02\x16Quarterdeck\\Vendors\\V1\xe2\x02\"Quarterdeck\\Vendors\\V1\\GPBMetadata\xea\x02\x18Quarterdeck::Vendors::V1b\x06proto3"
 
 var (

@@ -1,0 +1,169 @@
+package ownership_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
+)
+
+// The budget API serves as the API under test: the kit reads any service's descriptors.
+var budgetService = budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService")
+
+func rules(owners ownership.Owners) ownership.Rules {
+	return ownership.Rules{
+		Service: budgetService,
+		Owned:   []string{"costCenters", "budgets"},
+		Owners:  owners,
+		Unowned: map[string]string{"exchangeRates": "reference data"},
+		Exempt: map[string]string{"ApproveBudget": "an approver", "RejectBudget": "an approver",
+			"CloseBudget": "an approver", "ApproveTransfer": "an approver", "RejectTransfer": "an approver"},
+	}
+}
+
+func as(who string, scopes ...string) context.Context {
+	return identity.NewContext(context.Background(), identity.Principal{Subject: "apiKeys/" + who + "-1", Owner: who, Scopes: scopes})
+}
+
+func TestClassify(t *testing.T) {
+	_, _, err := ownership.Classify(rules(nil))
+	if err == nil || !strings.Contains(err.Error(), "has no Owners") {
+		t.Errorf("Classify without Owners = %v; want an error", err)
+	}
+	ms, admin, err := ownership.Classify(rules(func(context.Context, string) ([]string, error) { return nil, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if admin != "budget.admin" {
+		t.Errorf("admin scope = %q; want budget.admin", admin)
+	}
+	for name, want := range map[string]ownership.Kind{
+		"GetBudget": ownership.Read, "ListBudgets": ownership.Read, "UpdateBudget": ownership.Checked,
+		"DeleteCostCenter": ownership.Checked, "SubmitBudget": ownership.Checked, "CreateBudgetLine": ownership.Checked,
+		"ReleaseHold": ownership.Checked, "CreateBudget": ownership.Create, "CreateCostCenter": ownership.Create,
+		"ApproveBudget": ownership.NotOwned, "CreateExchangeRate": ownership.NotOwned, "UpdateExchangeRate": ownership.NotOwned,
+	} {
+		if got := ms[name]; got == nil || got.Kind != want {
+			t.Errorf("%s = %+v; want kind %d", name, got, want)
+		}
+	}
+
+	// A write of a collection nobody declared, and an exemption of a method that does not
+	// exist, fail: a new method cannot slip through unclassified.
+	r := rules(func(context.Context, string) ([]string, error) { return nil, nil })
+	delete(r.Unowned, "exchangeRates")
+	r.Exempt["ApproveEverything"] = "no such method"
+	_, _, err = ownership.Classify(r)
+	for _, want := range []string{"CreateExchangeRate writes \"exchangeRates\"", "DeleteExchangeRate", "exempts ApproveEverything"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Classify = %v; want it to name %s", err, want)
+		}
+	}
+	if _, err := ownership.New(ownership.Scopes, r); err == nil {
+		t.Error("New accepted rules with a gap under the scopes policy")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	var looked []string
+	owners := func(_ context.Context, name string) ([]string, error) {
+		looked = append(looked, name)
+		b, ok := ownership.Ancestor(name, "budgets")
+		switch {
+		case !ok:
+			return nil, fault.New(fault.NotFound, "NOT_FOUND", name)
+		case b == "budgets/alices":
+			return []string{"principals/alice"}, nil
+		case b == "budgets/mailed":
+			return []string{"alice@example.com"}, nil
+		}
+		return nil, fault.New(fault.NotFound, "BUDGET_NOT_FOUND", name)
+	}
+	g, err := ownership.New(ownership.Owner, rules(owners))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const update = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
+	const line = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
+	const approve = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
+	upd := func(name, owner string, paths ...string) proto.Message {
+		return &budgetv1.UpdateBudgetRequest{Budget: &budgetv1.Budget{Name: name, Owner: owner},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}}
+	}
+	for _, c := range []struct {
+		name   string
+		ctx    context.Context
+		method string
+		req    proto.Message
+		code   fault.Kind
+		reason string
+	}{
+		{"the owner", as("principals/alice", "budget.write"), update, upd("budgets/alices", "", "display_name"), 0, ""},
+		{"another principal", as("principals/bob", "budget.write"), update, upd("budgets/alices", "", "display_name"), fault.PermissionDenied, ownership.ReasonNotOwner},
+		{"another principal on a child", as("principals/bob", "budget.write"), line, &budgetv1.DeleteBudgetLineRequest{Name: "budgets/alices/lines/x"}, fault.PermissionDenied, ownership.ReasonNotOwner},
+		{"the owner on a child", as("principals/alice", "budget.write"), line, &budgetv1.DeleteBudgetLineRequest{Name: "budgets/alices/lines/x"}, 0, ""},
+		{"the admin", as("principals/bob", "budget.write", "budget.admin"), update, upd("budgets/alices", "", "display_name"), 0, ""},
+		{"an exempt method", as("principals/bob", "budget.approve"), approve, &budgetv1.ApproveBudgetRequest{Name: "budgets/alices"}, 0, ""},
+		{"nobody owns an e-mail", as("principals/alice", "budget.write"), update, upd("budgets/mailed", "", "display_name"), fault.PermissionDenied, ownership.ReasonNotOwner},
+		{"a missing budget", as("principals/alice", "budget.write"), update, upd("budgets/none", "", "display_name"), fault.NotFound, "BUDGET_NOT_FOUND"},
+		{"an owner not a principal", as("principals/alice", "budget.write"), update, upd("budgets/alices", "bob@example.com", "owner"), fault.InvalidArgument, fault.ReasonInvalid},
+		{"an owner cleared", as("principals/alice", "budget.write"), update, upd("budgets/alices", "", "owner"), fault.InvalidArgument, fault.ReasonInvalid},
+		{"a handover", as("principals/alice", "budget.write"), update, upd("budgets/alices", "principals/bob", "owner"), 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := g.Check(c.ctx, c.method, c.req)
+			fe := fault.As(err)
+			switch {
+			case c.reason == "" && err != nil:
+				t.Errorf("Check = %v; want nil", err)
+			case c.reason != "" && (fe == nil || fe.Kind != c.code || fe.Reason != c.reason):
+				t.Errorf("Check = %v; want %v %s", err, c.code, c.reason)
+			case c.reason == ownership.ReasonNotOwner && (fe.Metadata["resource"] == "" || fe.Metadata["scope"] != "budget.admin"):
+				t.Errorf("Check = %v, metadata %v; want the resource and the admin scope", err, fe.Metadata)
+			}
+		})
+	}
+
+	// A created resource without an owner is the caller's; one naming a principal keeps it.
+	create := &budgetv1.CreateBudgetRequest{Budget: &budgetv1.Budget{DisplayName: "FY"}}
+	if err := g.Check(as("principals/alice", "budget.write"), "/quarterdeck.budget.v1.BudgetService/CreateBudget", create); err != nil || create.GetBudget().GetOwner() != "principals/alice" {
+		t.Errorf("create = %v, owner %q; want principals/alice", err, create.GetBudget().GetOwner())
+	}
+	create = &budgetv1.CreateBudgetRequest{Budget: &budgetv1.Budget{DisplayName: "FY", Owner: "users/carol"}}
+	if err := g.Check(as("principals/alice", "budget.write"), "/quarterdeck.budget.v1.BudgetService/CreateBudget", create); err != nil || create.GetBudget().GetOwner() != "users/carol" {
+		t.Errorf("create for carol = %v, owner %q", err, create.GetBudget().GetOwner())
+	}
+
+	// The admin is not looked up; under the scopes policy nothing is.
+	looked = nil
+	_ = g.Check(as("principals/bob", "budget.admin"), update, upd("budgets/alices", "", "display_name"))
+	scopes, _ := ownership.New(ownership.Scopes, rules(owners))
+	if err := scopes.Check(as("principals/bob", "budget.write"), update, upd("budgets/alices", "", "display_name")); err != nil {
+		t.Errorf("scopes policy: %v", err)
+	}
+	if len(looked) != 0 {
+		t.Errorf("looked up %v; want nothing for the admin and under the scopes policy", looked)
+	}
+	create = &budgetv1.CreateBudgetRequest{Budget: &budgetv1.Budget{DisplayName: "FY", Owner: "alice@example.com"}}
+	if err := scopes.Check(as("principals/alice", "budget.write"), "/quarterdeck.budget.v1.BudgetService/CreateBudget", create); err != nil {
+		t.Errorf("scopes policy, an e-mail owner: %v", err)
+	}
+}
+
+func TestParsePolicy(t *testing.T) {
+	for in, want := range map[string]ownership.Policy{"": ownership.Scopes, "scopes": ownership.Scopes, "owner": ownership.Owner} {
+		if got, err := ownership.ParsePolicy("X", in); err != nil || got != want {
+			t.Errorf("ParsePolicy(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ownership.ParsePolicy("QUARTERDECK_BUDGET_WRITE_POLICY", "owners"); err == nil || !strings.Contains(err.Error(), "QUARTERDECK_BUDGET_WRITE_POLICY") {
+		t.Errorf("ParsePolicy(owners) = %v; want an error naming the setting", err)
+	}
+}
