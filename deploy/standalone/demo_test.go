@@ -10,7 +10,8 @@ import (
 )
 
 // TestDemoIsIdempotent loads the small demo company through the REST API, then again: the second
-// run creates nothing and every collection keeps its size.
+// run creates nothing and every collection keeps its size. The positions it recruits for are in
+// every state, those approved against their team's labour line.
 func TestDemoIsIdempotent(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(), scenario{})
@@ -29,23 +30,17 @@ func TestDemoIsIdempotent(t *testing.T) {
 		return string(m[1])
 	}
 	first := run()
-	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 31"} {
+	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 31",
+		"teams 8", "people 31", "positions 13", "headcountPlans 8"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run created %s; want %s", first, want)
 		}
 	}
 	counts := func() map[string]int {
 		c := map[string]int{}
-		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "risks", "incidents"} {
-			req, _ := http.NewRequest("GET", p.rest+"/v1/"+col+"?pageSize=1000", nil)
-			req.Header.Set("Authorization", "Bearer "+adminKey)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "risks", "incidents", "people", "positions"} {
 			var page map[string]json.RawMessage
-			_ = json.NewDecoder(resp.Body).Decode(&page)
-			resp.Body.Close()
+			getJSON(t, p.rest+"/v1/"+col+"?pageSize=1000", &page)
 			field := col[strings.LastIndex(col, "/")+1:] // the collection's field: its last segment
 			var items []json.RawMessage
 			_ = json.Unmarshal(page[field], &items)
@@ -54,8 +49,31 @@ func TestDemoIsIdempotent(t *testing.T) {
 		return c
 	}
 	before := counts()
-	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 31 {
+	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 31 || before["people"] != 31 {
 		t.Fatalf("after the first run: %v", before)
+	}
+	// The positions are in every state, and those approved hold funds on their team's labour line.
+	var positions struct {
+		Positions []struct {
+			Name, State, Team, BudgetLine, Person string
+		} `json:"positions"`
+	}
+	getJSON(t, p.rest+"/v1/positions?pageSize=1000", &positions)
+	states := map[string]int{}
+	for _, pos := range positions.Positions {
+		states[pos.State]++
+		approved := pos.State == "OPEN" || pos.State == "OFFER" || pos.State == "FILLED" || pos.State == "CANCELLED"
+		if want := "budgets/" + strings.TrimPrefix(pos.Team, "teams/") + "-fy"; approved && !strings.HasPrefix(pos.BudgetLine, want) || approved && !strings.HasSuffix(pos.BudgetLine, "/lines/salaries") {
+			t.Errorf("%s (%s) holds its funds on %q; want the salaries line of its team's budget", pos.Name, pos.State, pos.BudgetLine)
+		}
+		if (pos.State == "FILLED") != (pos.Person != "") {
+			t.Errorf("%s is %s, filled by %q", pos.Name, pos.State, pos.Person)
+		}
+	}
+	for _, s := range []string{"DRAFT", "PENDING_APPROVAL", "OPEN", "OFFER", "FILLED", "CANCELLED"} {
+		if states[s] == 0 {
+			t.Errorf("no position is %s: %v", s, states)
+		}
 	}
 	second := run()
 	if regexp.MustCompile(`[1-9]`).MatchString(second) {
@@ -63,6 +81,24 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	if after := counts(); !mapsEqual(before, after) {
 		t.Errorf("collections before the second run %v, after %v", before, after)
+	}
+}
+
+// getJSON reads a resource with the admin key.
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
 

@@ -35,6 +35,9 @@ type linePlan struct {
 	burn []int
 	// foreign is true for the months an actual is booked in the other currency.
 	foreign []bool
+	// monthly, when set, are the month's actuals in the budget's currency instead (the payroll
+	// of the labour line), booked at each month's end for the months before this one.
+	monthly []int64
 }
 
 var lineKinds = []struct{ id, name, category, expenseType string }{
@@ -86,6 +89,21 @@ func (l *loader) company() []costCentre {
 
 func (l *loader) loadBudget(ctx context.Context) error {
 	centres := l.company()
+	// Each department's internal-labour line pays its team's employees and the positions it
+	// recruits for.
+	l.crews = l.staffing(centres)
+	for i, c := range centres {
+		for _, cr := range l.crews {
+			if cr.id != c.id || !cr.department {
+				continue
+			}
+			lp := linePlan{id: "salaries", name: "Salaries", category: "INTERNAL_LABOUR", expenseType: "OPEX", planned: cr.labourPlan(l.year)}
+			for m := time.January; m <= time.December; m++ {
+				lp.monthly = append(lp.monthly, cr.payroll(l.year, m))
+			}
+			centres[i].plan = append(centres[i].plan, lp)
+		}
+	}
 	if err := l.rates(ctx); err != nil {
 		return err
 	}
@@ -210,9 +228,18 @@ func (l *loader) actuals(ctx context.Context, line, currency string, lp linePlan
 		if m == int(l.now.Month()) {
 			day = time.Date(l.year, time.Month(m), min(l.now.Day(), 28), 0, 0, 0, 0, time.UTC)
 		}
-		amount := lp.planned / 12 * int64(lp.burn[m-1]) / 100
+		var amount int64
 		cur := currency
-		if lp.foreign[m-1] {
+		switch {
+		case lp.monthly != nil:
+			if m == int(l.now.Month()) || lp.monthly[m-1] == 0 {
+				continue
+			}
+			amount, day = lp.monthly[m-1], time.Date(l.year, time.Month(m), 28, 0, 0, 0, 0, time.UTC)
+		default:
+			amount = lp.planned / 12 * int64(lp.burn[m-1]) / 100
+		}
+		if lp.monthly == nil && lp.foreign[m-1] {
 			if cur == "EUR" {
 				cur, amount = "USD", amount*108/100
 			} else {

@@ -2,7 +2,9 @@
 // its public REST API, so that every change goes through the services' rules and publishes its
 // events, as a real organisation's would: cost centres, budgets with a year of actuals in two
 // currencies, vendors with their assessments and contracts (some inside their notice window),
-// a risk register, and a year of incidents with a data breach whose notification clocks run.
+// a risk register, a year of incidents with a data breach whose notification clocks run, and the
+// IT organisation's teams with about 300 people and their pay, the positions each department
+// recruits for against its labour budget, and each team's headcount plan for the year.
 //
 // A second run adds nothing: every resource has a fixed id (an ALREADY_EXISTS answer means it is
 // there), every transition is taken only from the state before it, and an actual is recorded only
@@ -29,7 +31,7 @@ type Options struct {
 	// write scopes), e.g. the bootstrap key.
 	Key string
 	// Small loads a smaller company (for quick tests): 9 cost centres, 10 vendors, 15 risks, 30
-	// incidents.
+	// incidents, 8 teams of about 40 people.
 	Small bool
 	// Now is the day the company is loaded as of (default: today, UTC).
 	Now time.Time
@@ -45,7 +47,7 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams"} {
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "positions", "headcountPlans"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -61,6 +63,8 @@ type loader struct {
 	stats    Stats
 	// lines of the budgets, for the vendors' contracts: the software line of each cost centre.
 	software []string
+	// crews are the teams' staff plan, drawn with the budgets (it sets their labour lines).
+	crews []crew
 }
 
 // Load loads the company. It is safe to run again: what exists is left as it is.
@@ -94,7 +98,7 @@ func Load(ctx context.Context, opts Options) (Stats, error) {
 		{"vendors", l.loadVendors},
 		{"risk", l.loadRisks},
 		{"incidents", l.loadIncidents},
-		{"talent", l.loadTeams},
+		{"talent", l.loadTalent},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(opts.Log, "demo: %s…\n", s.name)
@@ -122,7 +126,7 @@ func (l *loader) approverKey(ctx context.Context) (func(), error) {
 		// It expires by itself should the revocation at the end not happen (a killed run).
 		"expireTime": time.Now().UTC().Add(2 * time.Hour).Format(time.RFC3339),
 		"scopes": []string{"budget.read", "budget.approve", "budget.spend", "vendors.read", "vendors.approve",
-			"vendors.finance", "risk.read", "risk.approve", "incidents.read"},
+			"vendors.finance", "risk.read", "risk.approve", "incidents.read", "talent.read", "talent.approve"},
 	}, &key)
 	if err != nil {
 		return nil, fmt.Errorf("create the approver's API key (the key given needs iam.admin): %w", err)
