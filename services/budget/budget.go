@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
@@ -26,7 +28,8 @@ const Domain = "budget"
 // Settings are the budget service's own settings (a host.Settings), read from flags and the
 // environment by the programs that run it (prefix QUARTERDECK_).
 type Settings struct {
-	FiscalYearStartMonth int `env:"BUDGET_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal year of new budgets; fiscal years are named after the calendar year in which they end"`
+	FiscalYearStartMonth int    `env:"BUDGET_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal year of new budgets; fiscal years are named after the calendar year in which they end"`
+	WritePolicy          string `env:"BUDGET_WRITE_POLICY" default:"scopes" help:"who may change a cost centre or a budget: scopes (any holder of the method's scopes) or owner (its owner principal, or a holder of budget.admin)"`
 }
 
 // Validate reports settings out of range.
@@ -34,11 +37,43 @@ func (s Settings) Validate() error {
 	if s.FiscalYearStartMonth < 1 || s.FiscalYearStartMonth > 12 {
 		return fmt.Errorf("QUARTERDECK_BUDGET_FISCAL_YEAR_START_MONTH is %d; want 1 (January) to 12 (December)", s.FiscalYearStartMonth)
 	}
-	return nil
+	_, err := ownership.ParsePolicy("QUARTERDECK_BUDGET_WRITE_POLICY", s.WritePolicy)
+	return err
+}
+
+// ownershipRules declares who owns what in budget (ADR 0014): cost centres and budgets have
+// owners; a budget's lines, transfers, spend and revisions are its own. Approvals and spend are
+// exempt: others make them.
+func ownershipRules(owners ownership.Owners) ownership.Rules {
+	const approval = "an approver decides on another principal's budget (separation of duties); budget.approve guards it"
+	const spend = "spend is recorded against any budget by whoever holds budget.spend — finance, and the vendors and talent services acting for their callers; the funds check and BLOCK guard it"
+	return ownership.Rules{
+		Service: budgetv1.File_quarterdeck_budget_v1_budget_service_proto.Services().ByName("BudgetService"),
+		Owned:   []string{"costCenters", "budgets"},
+		Owners:  owners,
+		Unowned: map[string]string{
+			"exchangeRates": "reference data of the whole platform, guarded by budget.rates",
+		},
+		Exempt: map[string]string{
+			"ApproveBudget":     approval,
+			"RejectBudget":      approval,
+			"CloseBudget":       "closing the fiscal year is the approvers' (budget.approve)",
+			"ApproveTransfer":   approval,
+			"RejectTransfer":    approval,
+			"RecordActual":      spend,
+			"RecordCommitment":  spend,
+			"ReleaseCommitment": spend,
+			"PlaceHold":         spend,
+			"ReleaseHold":       spend,
+			"CheckFunds":        "a read: it changes nothing",
+		},
+	}
 }
 
 // Service describes the budget service with default settings to the host.
-func Service() host.Service { return Configured(Settings{FiscalYearStartMonth: 1}) }
+func Service() host.Service {
+	return Configured(Settings{FiscalYearStartMonth: 1, WritePolicy: string(ownership.Scopes)})
+}
 
 // Configured describes the budget service with cfg, which must be valid, to the host. The
 // service reads the time from the host's clock (host.Options.Clock); tests pass server options,
@@ -56,6 +91,15 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Migrations: store.Migrations.For,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
 		Settings:   cfg,
+		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
+			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+			// The server is built at the first look-up: the rules are also read without a
+			// database, to list the methods they check.
+			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
+			return policy, []ownership.Rules{ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+				return srv().Owners(ctx, name)
+			})}
+		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			budgetv1.RegisterBudgetServiceServer(r, newServer(deps))
 			return nil

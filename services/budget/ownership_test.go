@@ -1,0 +1,175 @@
+package budget_test
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/type/date"
+	"google.golang.org/genproto/googleapis/type/money"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// owned are the resources of one BOLA case, all the owner's: a cost centre with a draft and an
+// approved budget, two lines each, and an empty cost centre.
+type owned struct {
+	cc, empty, draft, approved string
+	draftLines, approvedLines  []string
+}
+
+var ownerPolicy = budget.Settings{FiscalYearStartMonth: 1, WritePolicy: string(ownership.Owner)}
+
+// TestOwnership: under QUARTERDECK_BUDGET_WRITE_POLICY=owner every write of a cost centre or a
+// budget (and of what belongs to it) by another principal holding budget.write is refused with
+// NOT_OWNER and changes nothing; the owner and a holder of budget.admin succeed. Every method the
+// policy checks has a case here (testkit.CheckOwnership fails otherwise).
+func TestOwnership(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		svc := budget.Configured(ownerPolicy)
+		e := startService(t, db, svc)
+		ctx := context.Background()
+		approver := clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve")
+		testkit.CheckOwnership(t, e.Service, testkit.Ownership[owned]{
+			Service: svc,
+			Scopes:  []string{"budget.read", "budget.write", "budget.transfer"},
+			Setup: func(t *testing.T, conn *grpc.ClientConn, n string) owned {
+				c := budgetv1.NewBudgetServiceClient(conn)
+				cc, err := c.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "Owned " + n, Code: "OWN-" + n}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cc.GetOwner() != testkit.Owner {
+					t.Fatalf("a cost centre created without an owner is %q's; want the creator's, %s", cc.GetOwner(), testkit.Owner)
+				}
+				empty, err := c.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "Empty " + n, Code: "EMPTY-" + n, Owner: testkit.Owner}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := owned{cc: cc.GetName(), empty: empty.GetName()}
+				for i, fy := range []int32{2027, 2028} {
+					b, err := c.CreateBudget(ctx, &budgetv1.CreateBudgetRequest{Budget: &budgetv1.Budget{
+						CostCenter: cc.GetName(), FiscalYear: fy, CurrencyCode: "EUR", DisplayName: "Budget " + n,
+						OverspendPolicy: budgetv1.Budget_WARN}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var lines []string
+					for _, id := range []string{"a", "b"} {
+						l, err := c.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: b.GetName(), BudgetLineId: id,
+							BudgetLine: &budgetv1.BudgetLine{DisplayName: "Line " + id, Category: budgetv1.BudgetLine_CLOUD,
+								ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: &money.Money{Units: 1200}}})
+						if err != nil {
+							t.Fatal(err)
+						}
+						lines = append(lines, l.GetName())
+					}
+					if i == 0 {
+						f.draft, f.draftLines = b.GetName(), lines
+						continue
+					}
+					if _, err := c.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()}); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()}); err != nil {
+						t.Fatal(err)
+					}
+					f.approved, f.approvedLines = b.GetName(), lines
+				}
+				return f
+			},
+			State: func(t *testing.T, conn *grpc.ClientConn, f owned) []proto.Message {
+				c := budgetv1.NewBudgetServiceClient(conn)
+				var out []proto.Message
+				for _, name := range []string{f.cc, f.empty} {
+					got, err := c.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: name})
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, got)
+				}
+				budgets, err := c.ListBudgets(ctx, &budgetv1.ListBudgetsRequest{Filter: `cost_center = "` + f.cc + `"`, PageSize: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, budgets)
+				for _, b := range budgets.GetBudgets() {
+					lines, err := c.ListBudgetLines(ctx, &budgetv1.ListBudgetLinesRequest{Parent: b.GetName(), PageSize: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					transfers, err := c.ListTransfers(ctx, &budgetv1.ListTransfersRequest{Parent: b.GetName(), PageSize: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, lines, transfers)
+				}
+				return out
+			},
+			Writes: []testkit.OwnedWrite[owned]{
+				{"UpdateCostCenter", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
+						CostCenter: &budgetv1.CostCenter{Name: f.cc, DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+					return err
+				}},
+				{"DeleteCostCenter", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteCostCenter(ctx, &budgetv1.DeleteCostCenterRequest{Name: f.empty})
+					return err
+				}},
+				{"UpdateBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateBudget(ctx, &budgetv1.UpdateBudgetRequest{
+						Budget: &budgetv1.Budget{Name: f.draft, DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+					return err
+				}},
+				{"DeleteBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteBudget(ctx, &budgetv1.DeleteBudgetRequest{Name: f.draft})
+					return err
+				}},
+				{"SubmitBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: f.draft})
+					return err
+				}},
+				{"ReviseBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: f.approved})
+					return err
+				}},
+				{"CreateBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: f.draft,
+						BudgetLine: &budgetv1.BudgetLine{DisplayName: "More", Category: budgetv1.BudgetLine_CLOUD,
+							ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: &money.Money{Units: 100}}})
+					return err
+				}},
+				{"UpdateBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateBudgetLine(ctx, &budgetv1.UpdateBudgetLineRequest{
+						BudgetLine: &budgetv1.BudgetLine{Name: f.draftLines[0], PlannedAmount: &money.Money{Units: 1, CurrencyCode: "EUR"}},
+						UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"planned_amount"}}})
+					return err
+				}},
+				{"DeleteBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteBudgetLine(ctx, &budgetv1.DeleteBudgetLineRequest{Name: f.draftLines[1]})
+					return err
+				}},
+				{"CreateTransfer", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).CreateTransfer(ctx, &budgetv1.CreateTransferRequest{Parent: f.approved,
+						Transfer: &budgetv1.Transfer{SourceLine: f.approvedLines[0], TargetLine: f.approvedLines[1],
+							Amount: &money.Money{Units: 100}, EffectiveDate: &date.Date{Year: 2028, Month: 1, Day: 1}, Reason: "rebalance"}})
+					return err
+				}},
+			},
+		})
+
+		// Under the owner policy an owner must be a principal.
+		owner := clientAs(t, e, "apiKeys/owner-2", "budget.read", "budget.write")
+		_, err := owner.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{
+			DisplayName: "Mailed", Code: "MAILED", Owner: "cio@example.com"}})
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "cost_center.owner:"+ownership.ReasonOwnerNotPrincipal)
+	})
+}
