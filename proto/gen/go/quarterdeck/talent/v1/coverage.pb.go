@@ -38,11 +38,14 @@ type SkillRequirement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `teams/{team}/skillRequirements/{skill}`: the skill's ID.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The skill required, `skills/{skill}`. Required on creation; immutable.
+	// The skill required, `skills/{skill}`. Required on creation; immutable (an update may leave
+	// it empty).
 	Skill string `protobuf:"bytes,2,opt,name=skill,proto3" json:"skill,omitempty"`
-	// The lowest proficiency that counts, 1 to 5. Required.
+	// The lowest proficiency that counts, 1 to 5. Required on creation; an update that does not
+	// change it may leave it unset.
 	MinProficiency int32 `protobuf:"varint,3,opt,name=min_proficiency,json=minProficiency,proto3" json:"min_proficiency,omitempty"`
-	// How many people the team needs at or above `min_proficiency`, 1 to 1000. Required.
+	// How many people the team needs at or above `min_proficiency`, 1 to 1000. Required on
+	// creation; an update that does not change it may leave it unset.
 	RequiredPeople int32 `protobuf:"varint,4,opt,name=required_people,json=requiredPeople,proto3" json:"required_people,omitempty"`
 	// The requirement's coverage now.
 	Coverage *SkillCoverage `protobuf:"bytes,5,opt,name=coverage,proto3" json:"coverage,omitempty"`
@@ -356,13 +359,14 @@ var File_quarterdeck_talent_v1_coverage_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_coverage_proto_rawDesc = "" +
 	"\n" +
-	"$quarterdeck/talent/v1/coverage.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x04\n" +
+	"$quarterdeck/talent/v1/coverage.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x04\n" +
 	"\x10SkillRequirement\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12c\n" +
-	"\x05skill\x18\x02 \x01(\tBM\xe0A\x02\xe0A\x05\xfaA\x1d\n" +
-	"\x1btalent.quarterdeck.io/Skill\xbaH$r\"2 ^skills/[a-z0-9][a-z0-9-]{0,62}$R\x05skill\x125\n" +
-	"\x0fmin_proficiency\x18\x03 \x01(\x05B\f\xe0A\x02\xbaH\x06\x1a\x04\x18\x05(\x01R\x0eminProficiency\x126\n" +
-	"\x0frequired_people\x18\x04 \x01(\x05B\r\xe0A\x02\xbaH\a\x1a\x05\x18\xe8\a(\x01R\x0erequiredPeople\x12E\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12f\n" +
+	"\x05skill\x18\x02 \x01(\tBP\xe0A\x02\xe0A\x05\xfaA\x1d\n" +
+	"\x1btalent.quarterdeck.io/Skill\xbaH'\xd8\x01\x01r\"2 ^skills/[a-z0-9][a-z0-9-]{0,62}$R\x05skill\x128\n" +
+	"\x0fmin_proficiency\x18\x03 \x01(\x05B\x0f\xe0A\x02\xbaH\t\xd8\x01\x01\x1a\x04\x18\x05(\x01R\x0eminProficiency\x129\n" +
+	"\x0frequired_people\x18\x04 \x01(\x05B\x10\xe0A\x02\xbaH\n" +
+	"\xd8\x01\x01\x1a\x05\x18\xe8\a(\x01R\x0erequiredPeople\x12E\n" +
 	"\bcoverage\x18\x05 \x01(\v2$.quarterdeck.talent.v1.SkillCoverageB\x03\xe0A\x03R\bcoverage\x12@\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +

@@ -124,7 +124,8 @@ type Skill struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Human-readable name, unique in the taxonomy. Required; at most 200 characters.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// The category, `skillCategories/{skill_category}`. Required; it must exist.
+	// The category, `skillCategories/{skill_category}`. Required on creation; it must exist. An
+	// update that does not change it may leave it empty.
 	Category string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
 	// Free-text description, at most 2000 characters.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
@@ -485,12 +486,12 @@ const file_quarterdeck_talent_v1_skill_proto_rawDesc = "" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x06 \x01(\tR\x04etag:j\xeaAg\n" +
-	"#talent.quarterdeck.io/SkillCategory\x12 skillCategories/{skill_category}*\x0fskillCategories2\rskillCategory\"\xce\x03\n" +
+	"#talent.quarterdeck.io/SkillCategory\x12 skillCategories/{skill_category}*\x0fskillCategories2\rskillCategory\"\xd1\x03\n" +
 	"\x05Skill\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12w\n" +
-	"\bcategory\x18\x03 \x01(\tB[\xe0A\x02\xfaA%\n" +
-	"#talent.quarterdeck.io/SkillCategory\xbaH-r+2)^skillCategories/[a-z0-9][a-z0-9-]{0,62}$R\bcategory\x12*\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12z\n" +
+	"\bcategory\x18\x03 \x01(\tB^\xe0A\x02\xfaA%\n" +
+	"#talent.quarterdeck.io/SkillCategory\xbaH0\xd8\x01\x01r+2)^skillCategories/[a-z0-9][a-z0-9-]{0,62}$R\bcategory\x12*\n" +
 	"\vdescription\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12@\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
