@@ -47,6 +47,7 @@ func (s *Server) CreatePerson(ctx context.Context, req *talentv1.CreatePersonReq
 		}
 		pb := personToProto(p)
 		public := authz.Public(pb)
+		// A person joins without ratings, so joining moves no coverage: their first rating does.
 		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: p.Name(), After: public,
 			Event: &talentv1.PersonJoined{Person: public, Version: p.Version}})
 	})
@@ -132,7 +133,14 @@ func (s *Server) UpdatePerson(ctx context.Context, req *talentv1.UpdatePersonReq
 		case len(visible) > 0:
 			change.Event = &talentv1.PersonUpdated{Person: public, ChangedFields: &fieldmaskpb.FieldMask{Paths: visible}, Version: p.Version}
 		}
-		return after, tx.Record(ctx, change)
+		if err := tx.Record(ctx, change); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(changed, domain.FieldTeam) {
+			return after, nil
+		}
+		// A move changes the coverage of both teams' requirements.
+		return after, s.evaluateCoverage(ctx, tx, store.Scope{TeamIDs: []string{fromTeam, p.TeamID}})
 	})
 	if err != nil {
 		return nil, fault.Prefix("person", err)
@@ -166,7 +174,10 @@ func (s *Server) LeavePerson(ctx context.Context, req *talentv1.LeavePersonReque
 		}
 		after := personToProto(p)
 		public := authz.Public(after)
-		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: "LEAVE", Resource: p.Name(), Before: before, After: public,
-			Event: &talentv1.PersonLeft{Person: public, Version: p.Version}})
+		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: "LEAVE", Resource: p.Name(), Before: before, After: public,
+			Event: &talentv1.PersonLeft{Person: public, Version: p.Version}}); err != nil {
+			return nil, err
+		}
+		return after, s.evaluateCoverage(ctx, tx, store.Scope{TeamIDs: []string{p.TeamID}})
 	})
 }
