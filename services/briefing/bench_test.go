@@ -18,10 +18,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
-	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
@@ -33,48 +33,6 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-// demo is the demo company's events times scale: per unit of scale 30 cost centres with a year of
-// actuals and a commitment, 40 vendors with two contracts each (some in their notice window, some
-// renewing within 90 days), 60 risks over the matrix (a fifth above appetite, a tenth closed) and
-// 150 incidents over the last year (a tenth open).
-func demo(scale int) *history {
-	h := newHistory()
-	for i := range 30 * scale {
-		actuals := make([]int64, 12)
-		for p := range actuals {
-			actuals[p] = int64(5000 + (i*37+p*101)%7000)
-		}
-		h.costCenter(fmt.Sprintf("cc-%04d", i), int64(90000+i%50*1000), int64(i%7*1000), actuals...)
-	}
-	for i := range 40 * scale {
-		v := h.vendor(fmt.Sprintf("v-%04d", i))
-		end := today.AddDate(0, 0, 20+i%400)
-		opens, cancelBy := today.AddDate(0, 0, -10+i%30), today.AddDate(0, 0, 5+i%60)
-		h.contract(v, "main", int64(10000+i%90*1000), day(end.Year(), int(end.Month()), end.Day()),
-			day(opens.Year(), int(opens.Month()), opens.Day()), day(cancelBy.Year(), int(cancelBy.Month()), cancelBy.Day()), 12)
-		end = today.AddDate(0, 0, 5+i%200)
-		h.contract(v, "support", int64(2000+i%10*500), day(end.Year(), int(end.Month()), end.Day()), nil, nil, 0)
-	}
-	levels := []riskv1.RiskLevel{riskv1.RiskLevel_LOW, riskv1.RiskLevel_MEDIUM, riskv1.RiskLevel_HIGH, riskv1.RiskLevel_CRITICAL}
-	for i := range 60 * scale {
-		l, m := int32(1+i%5), int32(1+i/5%5)
-		r := h.risk(fmt.Sprintf("r-%04d", i), l, m, levels[min(3, int(l*m)/7)], i%5 == 0)
-		if i%10 == 3 {
-			r.State = riskv1.Risk_CLOSED
-			h.add(r.Name, &riskv1.RiskClosed{Risk: r})
-		}
-	}
-	for i := range 150 * scale {
-		detect := today.Add(-time.Duration(i%360) * 24 * time.Hour).Add(-time.Duration(i%24) * time.Hour)
-		resolve := 30 + i%600
-		if i%10 == 0 {
-			resolve = 0
-		}
-		h.incident(fmt.Sprintf("i-%05d", i), riskv1.Incident_Severity(1+i%4), detect, 5+i%55, resolve, i%3 == 0 && resolve > 0)
-	}
-	return h
-}
-
 // fill applies h to the model in db directly, as the consumers would, a thousand events a
 // transaction: the model of a company without waiting for NATS.
 func fill(b *testing.B, db *sqldb.DB, h *history) { fillFrom(b, db, h, 0) }
@@ -83,7 +41,7 @@ func fill(b *testing.B, db *sqldb.DB, h *history) { fillFrom(b, db, h, 0) }
 func fillFrom(b testing.TB, db *sqldb.DB, h *history, after uint64) {
 	b.Helper()
 	ctx := context.Background()
-	seq := map[string]uint64{"budget": after, "vendors": after, "risk": after}
+	seq := map[string]uint64{"budget": after, "vendors": after, "risk": after, "talent": after}
 	for start := 0; start < len(h.events); start += 1000 {
 		err := db.InTx(ctx, func(tx *sql.Tx) error {
 			for _, e := range h.events[start:min(start+1000, len(h.events))] {
@@ -107,7 +65,8 @@ func fillFrom(b testing.TB, db *sqldb.DB, h *history, after uint64) {
 }
 
 // BenchmarkBriefing measures GET /v1/briefing over the demo company ×10 (300 cost centres, 400
-// vendors with 800 contracts, 600 risks, 1,500 incidents): over REST through the grpc-gateway
+// vendors with 800 contracts, 600 risks, 1,500 incidents, 100 teams of 30 people with their
+// positions and headcount plans): over REST through the grpc-gateway
 // handler and marshaller the gateway mounts, and over gRPC, each through the service's full
 // interceptor chain, one call at a time. It reports p50 and p99 in milliseconds besides the mean.
 // Run it with a fixed number of calls, e.g. -benchtime 200x.
@@ -136,12 +95,13 @@ func BenchmarkBriefing(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if n := len(got.GetBudget().GetCostCenters()); n != 300 {
+			if n := got.GetBudget().GetCostCenterCount(); n != 300 {
 				b.Fatalf("%d cost centres in the briefing; want 300", n)
 			}
-			b.Logf("%s: %d contracts in the notice window, %d renewals, %d risks above appetite, %d open incidents",
-				db.Engine, len(got.GetVendors().GetInNoticeWindow()), len(got.GetVendors().GetRenewals()),
-				got.GetRisks().GetAboveAppetiteCount(), got.GetIncidents().GetOpenCount())
+			b.Logf("%s: %d contracts in the notice window, %d renewals, %d risks above appetite, %d open incidents, %d open positions, %d headcount plans; %d bytes of FULL protobuf",
+				db.Engine, got.GetVendors().GetInNoticeWindowCount(), got.GetVendors().GetRenewalCount(),
+				got.GetRisks().GetAboveAppetiteCount(), got.GetIncidents().GetOpenCount(), got.GetTalent().GetOpenPositionCount(),
+				got.GetTalent().GetHeadcountPlanCount(), proto.Size(got))
 
 			rest := func(ctx context.Context) error {
 				resp, err := http.Get(srv.URL + "/v1/briefing?view=BASIC")

@@ -16,6 +16,8 @@ import (
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
+	"github.com/quarterdeck/quarterdeck/services/briefing/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
@@ -114,6 +116,9 @@ func TestBriefing(t *testing.T) {
 			{"apps forecast", show(apps.GetForecast()), money2(120000)},
 			{"total planned", show(b.GetBudget().GetTotals()[0].GetPlanned()), money2(420000)},
 			{"total forecast", show(b.GetBudget().GetTotals()[0].GetForecast()), money2(246000)},
+			// The totals' periods sum every cost centre's: P2 12,000 + 10,000, to date 60,000 + 5,000.
+			{"total P2", show(b.GetBudget().GetTotals()[0].GetPeriods()[1].GetActual()), money2(22000)},
+			{"total P4 cumulative", show(b.GetBudget().GetTotals()[0].GetPeriods()[3].GetCumulativeActual()), money2(65000)},
 		} {
 			if c.got != c.want {
 				t.Errorf("%s = %s; want %s", c.what, c.got, c.want)
@@ -123,8 +128,10 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("infra: %d elapsed, %d bp, %d periods; want 3, 2500, 12", infra.GetElapsedPeriods(),
 				infra.GetBurnBasisPoints(), len(infra.GetPeriods()))
 		}
-		if b.GetBudget().GetOverPlanCount() != 1 {
-			t.Errorf("%d over plan; want 1", b.GetBudget().GetOverPlanCount())
+		if bb := b.GetBudget(); bb.GetOverPlanCount() != 1 || bb.GetCostCenterCount() != 2 || len(bb.GetTotals()[0].GetPeriods()) != 12 ||
+			bb.GetTotals()[0].GetElapsedPeriods() != 3 {
+			t.Errorf("%d over plan of %d, totals of %d periods, %d elapsed; want 1 of 2, 12, 3", bb.GetOverPlanCount(),
+				bb.GetCostCenterCount(), len(bb.GetTotals()[0].GetPeriods()), bb.GetTotals()[0].GetElapsedPeriods())
 		}
 
 		// Vendors: crm's notice window is open; support and cloud end within 90 days.
@@ -144,6 +151,9 @@ func TestBriefing(t *testing.T) {
 		want := []string{"vendors/globex/contracts/support 47 " + money2(12000), "vendors/globex/contracts/cloud 77 " + money2(25000)}
 		if diff := cmp.Diff(want, renewals); diff != "" {
 			t.Errorf("renewals (-want +got):\n%s", diff)
+		}
+		if v.GetInNoticeWindowCount() != 1 || v.GetRenewalCount() != 2 {
+			t.Errorf("%d in notice window, %d renewals; want 1, 2", v.GetInNoticeWindowCount(), v.GetRenewalCount())
 		}
 		if len(v.GetRenewalValueTotals()) != 1 || show(v.GetRenewalValueTotals()[0]) != money2(37000) {
 			t.Errorf("renewal value totals %v; want %s", v.GetRenewalValueTotals(), money2(37000))
@@ -224,6 +234,46 @@ func TestBriefing(t *testing.T) {
 			k[0].GetSkill() != "skills/kubernetes" {
 			t.Errorf("key-person risks %v; want Ana Lima on Kubernetes", k)
 		}
+		if tl.GetSkillGapCount() != 2 || tl.GetKeyPersonRiskCount() != 1 {
+			t.Errorf("talent: %d gaps, %d key-person risks; want 2, 1", tl.GetSkillGapCount(), tl.GetKeyPersonRiskCount())
+		}
+
+		// Headcount plans of 2027 against the actuals on each quarter's last day: platform has
+		// Ana, and Ben from 1 May; sre (from 1 July) is open from Q3. Data has Cy (Dee left
+		// before 31 March); dba, without a target start, is open in every quarter. Platform is
+		// furthest below plan in Q1 (3 − 1), then data (2 − 1). The plan of 2028 is not shown.
+		quarters := func(qs []*briefingv1.HeadcountQuarterItem) []string {
+			var out []string
+			for _, q := range qs {
+				out = append(out, fmt.Sprintf("Q%d %s..%s %d/%d open %d", q.GetQuarter(), civil.FromProto(q.GetStartDate()),
+					civil.FromProto(q.GetEndDate()), q.GetPlannedHeadcount(), q.GetActualHeadcount(), q.GetOpenPositions()))
+			}
+			return out
+		}
+		var plans []string
+		for _, p := range tl.GetHeadcountPlans() {
+			plans = append(plans, fmt.Sprintf("%s %s %s %d", p.GetHeadcountPlan(), p.GetTeam(), p.GetTeamDisplayName(), p.GetFiscalYear()))
+			plans = append(plans, quarters(p.GetQuarters())...)
+		}
+		if diff := cmp.Diff([]string{
+			"teams/platform/headcountPlans/2027 teams/platform Platform 2027",
+			"Q1 2027-01-01..2027-03-31 3/1 open 0", "Q2 2027-04-01..2027-06-30 3/2 open 0",
+			"Q3 2027-07-01..2027-09-30 4/2 open 1", "Q4 2027-10-01..2027-12-31 5/2 open 1",
+			"teams/data/headcountPlans/2027 teams/data Data 2027",
+			"Q1 2027-01-01..2027-03-31 2/1 open 1", "Q2 2027-04-01..2027-06-30 2/1 open 1",
+			"Q3 2027-07-01..2027-09-30 3/1 open 1", "Q4 2027-10-01..2027-12-31 3/1 open 1",
+		}, plans); diff != "" {
+			t.Errorf("headcount plans (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{
+			"Q1 2027-01-01..2027-03-31 5/2 open 1", "Q2 2027-04-01..2027-06-30 5/3 open 1",
+			"Q3 2027-07-01..2027-09-30 7/3 open 2", "Q4 2027-10-01..2027-12-31 8/3 open 2",
+		}, quarters(tl.GetHeadcountPlanQuarters())); diff != "" {
+			t.Errorf("headcount plan quarters (-want +got):\n%s", diff)
+		}
+		if tl.GetHeadcountPlanCount() != 2 {
+			t.Errorf("%d headcount plans in progress; want 2", tl.GetHeadcountPlanCount())
+		}
 
 		// Freshness: the last event of each stream, with its sequence.
 		for _, f := range b.GetFreshness() {
@@ -250,7 +300,7 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("the reader sees %d cost centres; want 2", len(rb.GetBudget().GetCostCenters()))
 		}
 		// The BASIC view is the FULL one, the default, without the periods.
-		if len(rb.GetBudget().GetCostCenters()[0].GetPeriods()) != 0 {
+		if len(rb.GetBudget().GetCostCenters()[0].GetPeriods()) != 0 || len(rb.GetBudget().GetTotals()[0].GetPeriods()) != 0 {
 			t.Errorf("the BASIC view has periods")
 		}
 		fb, err := reader.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"})
@@ -261,6 +311,9 @@ func TestBriefing(t *testing.T) {
 			if len(c.GetPeriods()) != 12 {
 				t.Errorf("%s: %d periods in the default view; want 12", c.GetCostCenter(), len(c.GetPeriods()))
 			}
+			c.Periods = nil
+		}
+		for _, c := range fb.GetBudget().GetTotals() {
 			c.Periods = nil
 		}
 		if diff := cmp.Diff(comparable(fb), comparable(rb), protocmp.Transform(),
@@ -290,6 +343,63 @@ func TestBriefingRefusals(t *testing.T) {
 	if _, err := nobody.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("GetBriefing without briefing.read = %v; want PERMISSION_DENIED", err)
 	}
+}
+
+// TestBriefingLists checks that each list of the briefing of a large company holds the first
+// ItemLimit items in its order, with the count of them all beside it, and that the sums cover
+// them all.
+func TestBriefingLists(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		fillFrom(t, e.DB(t), demo(3), 0)
+		b, err := e.client.GetBriefing(context.Background(), &briefingv1.GetBriefingRequest{Name: "briefing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		budget, vendors, risks, incidents, talent := b.GetBudget(), b.GetVendors(), b.GetRisks(), b.GetIncidents(), b.GetTalent()
+		for _, l := range []struct {
+			what         string
+			listed, want int
+			count        int32
+		}{
+			{"cost centres", len(budget.GetCostCenters()), 90, budget.GetCostCenterCount()},
+			{"contracts in the notice window", len(vendors.GetInNoticeWindow()), -1, vendors.GetInNoticeWindowCount()},
+			{"renewals", len(vendors.GetRenewals()), -1, vendors.GetRenewalCount()},
+			{"risks above appetite", len(risks.GetAboveAppetite()), 36, risks.GetAboveAppetiteCount()},
+			{"open incidents", len(incidents.GetOpen()), 45, incidents.GetOpenCount()},
+			{"open positions", len(talent.GetOpenPositions()), 60, talent.GetOpenPositionCount()},
+			{"headcount plans", len(talent.GetHeadcountPlans()), 30, talent.GetHeadcountPlanCount()},
+		} {
+			if l.want >= 0 && int(l.count) != l.want {
+				t.Errorf("%s: count %d; want %d", l.what, l.count, l.want)
+			}
+			if l.count <= server.ItemLimit || l.listed != server.ItemLimit {
+				t.Errorf("%s: %d listed of %d; want %d of more", l.what, l.listed, l.count, server.ItemLimit)
+			}
+		}
+		// In order: the furthest over plan first.
+		over := func(c *briefingv1.CostCenterBurn) float64 {
+			return -float64(c.GetForecastVariance().GetUnits()) / float64(c.GetPlanned().GetUnits())
+		}
+		for i, c := range budget.GetCostCenters()[1:] {
+			if over(c) > over(budget.GetCostCenters()[i]) {
+				t.Errorf("%s is further over plan than %s, listed before it", c.GetCostCenter(), budget.GetCostCenters()[i].GetCostCenter())
+			}
+		}
+		// The sums cover every cost centre and plan: 90 cost centres of 30 per unit; the planned
+		// headcount of 30 plans, (27 + i%5) in Q1.
+		if n := budget.GetTotals()[0].GetCostCenterCount(); n != 90 {
+			t.Errorf("the totals sum %d cost centres; want 90", n)
+		}
+		var q1 int32
+		for i := range 30 {
+			q1 += int32(27 + i%5)
+		}
+		if got := talent.GetHeadcountPlanQuarters()[0].GetPlannedHeadcount(); got != q1 {
+			t.Errorf("Q1 planned headcount %d; want %d, the sum of every plan", got, q1)
+		}
+	})
 }
 
 // comparable is a briefing without what differs between two computations of one model: the

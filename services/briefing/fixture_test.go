@@ -175,6 +175,70 @@ func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, f
 	}
 }
 
+// demo is the demo company's events times scale: per unit of scale 30 cost centres with a year of
+// actuals and a commitment, 40 vendors with two contracts each (some in their notice window, some
+// renewing within 90 days), 60 risks over the matrix (a fifth above appetite, a tenth closed),
+// 150 incidents over the last year (a tenth open), and 10 teams of 30 people (one in ten left),
+// each with two open positions and a headcount plan for the year.
+func demo(scale int) *history {
+	h := newHistory()
+	for i := range 30 * scale {
+		actuals := make([]int64, 12)
+		for p := range actuals {
+			actuals[p] = int64(5000 + (i*37+p*101)%7000)
+		}
+		h.costCenter(fmt.Sprintf("cc-%04d", i), int64(90000+i%50*1000), int64(i%7*1000), actuals...)
+	}
+	for i := range 40 * scale {
+		v := h.vendor(fmt.Sprintf("v-%04d", i))
+		end := today.AddDate(0, 0, 20+i%400)
+		opens, cancelBy := today.AddDate(0, 0, -10+i%30), today.AddDate(0, 0, 5+i%60)
+		h.contract(v, "main", int64(10000+i%90*1000), day(end.Year(), int(end.Month()), end.Day()),
+			day(opens.Year(), int(opens.Month()), opens.Day()), day(cancelBy.Year(), int(cancelBy.Month()), cancelBy.Day()), 12)
+		end = today.AddDate(0, 0, 5+i%200)
+		h.contract(v, "support", int64(2000+i%10*500), day(end.Year(), int(end.Month()), end.Day()), nil, nil, 0)
+	}
+	levels := []riskv1.RiskLevel{riskv1.RiskLevel_LOW, riskv1.RiskLevel_MEDIUM, riskv1.RiskLevel_HIGH, riskv1.RiskLevel_CRITICAL}
+	for i := range 60 * scale {
+		l, m := int32(1+i%5), int32(1+i/5%5)
+		r := h.risk(fmt.Sprintf("r-%04d", i), l, m, levels[min(3, int(l*m)/7)], i%5 == 0)
+		if i%10 == 3 {
+			r.State = riskv1.Risk_CLOSED
+			h.add(r.Name, &riskv1.RiskClosed{Risk: r})
+		}
+	}
+	for i := range 150 * scale {
+		detect := today.Add(-time.Duration(i%360) * 24 * time.Hour).Add(-time.Duration(i%24) * time.Hour)
+		resolve := 30 + i%600
+		if i%10 == 0 {
+			resolve = 0
+		}
+		h.incident(fmt.Sprintf("i-%05d", i), riskv1.Incident_Severity(1+i%4), detect, 5+i%55, resolve, i%3 == 0 && resolve > 0)
+	}
+	for i := range 10 * scale {
+		team := fmt.Sprintf("teams/t-%04d", i)
+		h.add(team, &talentv1.TeamCreated{Team: &talentv1.Team{Name: team, DisplayName: fmt.Sprintf("Team %d", i)}})
+		for j := range 30 {
+			p := &talentv1.Person{Name: fmt.Sprintf("people/p-%04d-%02d", i, j), DisplayName: fmt.Sprintf("Person %d-%d", i, j),
+				Team: team, State: talentv1.Person_ACTIVE, StartDate: day(2024+j%4, 1+j%12, 1)}
+			h.add(p.Name, &talentv1.PersonJoined{Person: proto.Clone(p).(*talentv1.Person)})
+			if j%10 == 9 {
+				p.State, p.EndDate = talentv1.Person_LEFT, day(2027, 1+j%3, 15)
+				h.add(p.Name, &talentv1.PersonLeft{Person: p})
+			}
+		}
+		for j := range 2 {
+			p := &talentv1.Position{Name: fmt.Sprintf("positions/o-%04d-%d", i, j), Title: "Engineer", Team: team,
+				State: talentv1.Position_OPEN, OpenTime: timestamppb.New(today.AddDate(0, 0, -10-i%60-j)),
+				TargetStartDate: day(2027, 4+3*j, 1)}
+			h.add(p.Name, &talentv1.PositionOpened{Position: p})
+		}
+		n := int32(27 + i%5)
+		h.add(team+"/headcountPlans/2027", &talentv1.HeadcountPlanCreated{HeadcountPlan: plan(team[len("teams/"):], 2027, true, n, n+1, n+2, n+2)})
+	}
+	return h
+}
+
 // company is the small company the tests brief on 15 March 2027: its figures are worked out in
 // TestBriefing.
 func company() *history {
@@ -245,19 +309,27 @@ func company() *history {
 	for id, name := range map[string]string{"kubernetes": "Kubernetes", "postgres": "PostgreSQL"} {
 		h.add("skills/"+id, &talentv1.SkillCreated{Skill: &talentv1.Skill{Name: "skills/" + id, DisplayName: name}})
 	}
-	for _, p := range []struct{ id, name, team string }{
-		{"ana", "Ana Lima", "platform"}, {"ben", "Ben Ode", "platform"}, {"cy", "Cy Park", "data"}, {"dee", "Dee Roy", "data"},
+	// Ben joins platform on 1 May; Dee left data on 10 February.
+	for _, p := range []struct {
+		id, name, team string
+		start          *date.Date
+	}{
+		{"ana", "Ana Lima", "platform", day(2026, 1, 1)}, {"ben", "Ben Ode", "platform", day(2027, 5, 1)},
+		{"cy", "Cy Park", "data", day(2025, 6, 1)}, {"dee", "Dee Roy", "data", day(2024, 9, 1)},
 	} {
-		person := &talentv1.Person{Name: "people/" + p.id, DisplayName: p.name, Team: "teams/" + p.team, State: talentv1.Person_ACTIVE}
+		person := &talentv1.Person{Name: "people/" + p.id, DisplayName: p.name, Team: "teams/" + p.team, State: talentv1.Person_ACTIVE,
+			StartDate: p.start}
 		h.add(person.Name, &talentv1.PersonJoined{Person: proto.Clone(person).(*talentv1.Person)})
 		if p.id == "dee" {
-			person.State = talentv1.Person_LEFT
+			person.State, person.EndDate = talentv1.Person_LEFT, day(2027, 2, 10)
 			h.add(person.Name, &talentv1.PersonLeft{Person: person})
 		}
 	}
+	// sre is expected to start on 1 July; dba has no target start.
+	targets := map[string]*date.Date{"sre": day(2027, 7, 1)}
 	position := func(id, team string, opened time.Time, state talentv1.Position_State, filled time.Time) {
 		p := &talentv1.Position{Name: "positions/" + id, Title: "Job " + id, Team: "teams/" + team,
-			State: talentv1.Position_OPEN, OpenTime: timestamppb.New(opened)}
+			State: talentv1.Position_OPEN, OpenTime: timestamppb.New(opened), TargetStartDate: targets[id]}
 		h.add(p.Name, &talentv1.PositionApproved{Position: proto.Clone(p).(*talentv1.Position)})
 		h.add(p.Name, &talentv1.PositionOpened{Position: proto.Clone(p).(*talentv1.Position)})
 		switch state {
@@ -303,5 +375,32 @@ func company() *history {
 	coverage("data", "kubernetes", 2, 0, "", gap)
 	h.add("teams/data/skillRequirements/kubernetes", &talentv1.SkillRequirementDeleted{
 		SkillRequirement: &talentv1.SkillRequirement{Name: "teams/data/skillRequirements/kubernetes"}})
+
+	// Headcount plans of fiscal year 2027 (from 1 January): platform's, created then changed to
+	// 3, 3, 4, 5; data's, whose events carry no quarter dates (published before the talent
+	// service placed them), with a scenario of 2, 2, 3, 3 adopted; and platform's of 2028, not in
+	// progress.
+	h.add("teams/platform/headcountPlans/2027", &talentv1.HeadcountPlanCreated{HeadcountPlan: plan("platform", 2027, true, 2, 3, 4, 4)})
+	h.add("teams/platform/headcountPlans/2027", &talentv1.HeadcountPlanUpdated{HeadcountPlan: plan("platform", 2027, true, 3, 3, 4, 5)})
+	h.add("teams/data/headcountPlans/2027", &talentv1.HeadcountPlanCreated{HeadcountPlan: plan("data", 2027, false, 1, 2, 2, 2)})
+	h.add("teams/data/headcountPlans/2027", &talentv1.HeadcountScenarioAdopted{HeadcountPlan: plan("data", 2027, false, 2, 2, 3, 3),
+		Scenario: &talentv1.HeadcountScenario{Name: "teams/data/headcountPlans/2027/scenarios/grow"}})
+	h.add("teams/platform/headcountPlans/2028", &talentv1.HeadcountPlanCreated{HeadcountPlan: plan("platform", 2028, true, 6, 6, 6, 6)})
 	return h
+}
+
+// plan is team's headcount plan for fiscal year fy (from 1 January) of the given headcounts,
+// each quarter costing 1,000 a head; dated places the quarters as the talent service does.
+func plan(team string, fy int, dated bool, headcounts ...int32) *talentv1.HeadcountPlan {
+	p := &talentv1.HeadcountPlan{Name: fmt.Sprintf("teams/%s/headcountPlans/%d", team, fy), CurrencyCode: "EUR"}
+	for i, n := range headcounts {
+		q := &talentv1.HeadcountQuarter{Quarter: int32(i + 1), PlannedHeadcount: n, PlannedCost: eur(int64(n) * 1000)}
+		if dated {
+			first := time.Date(fy, time.Month(1+3*i), 1, 0, 0, 0, 0, time.UTC)
+			last := first.AddDate(0, 3, -1)
+			q.StartDate, q.EndDate = day(fy, int(first.Month()), 1), day(fy, int(last.Month()), last.Day())
+		}
+		p.Quarters = append(p.Quarters, q)
+	}
+	return p
 }

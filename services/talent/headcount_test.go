@@ -139,6 +139,29 @@ func TestHeadcountPlans(t *testing.T) {
 			adopted.GetQuarters()[0].GetActualHeadcount() != 1 {
 			t.Fatalf("adopted plan = %v", adopted)
 		}
+		// The quarters are dated on the service's calendar (from April), in responses and events,
+		// so that a consumer places them without knowing the calendar.
+		dates := func(qs []*talentv1.HeadcountQuarter) string {
+			var out []string
+			for _, q := range qs {
+				s, e := q.GetStartDate(), q.GetEndDate()
+				out = append(out, fmt.Sprintf("%d-%02d-%02d..%d-%02d-%02d", s.GetYear(), s.GetMonth(), s.GetDay(), e.GetYear(), e.GetMonth(), e.GetDay()))
+			}
+			return fmt.Sprint(out)
+		}
+		const fy2027 = "[2026-04-01..2026-06-30 2026-07-01..2026-09-30 2026-10-01..2026-12-31 2027-01-01..2027-03-31]"
+		adoptedEvents := events(t, e.talent.DB(t), ".headcount_plan.scenario_adopted", plan.GetName(),
+			func() *talentv1.HeadcountScenarioAdopted { return new(talentv1.HeadcountScenarioAdopted) })
+		if len(adoptedEvents) != 1 {
+			t.Fatalf("%d scenario_adopted events; want 1", len(adoptedEvents))
+		}
+		for what, qs := range map[string][]*talentv1.HeadcountQuarter{
+			"plan": adopted.GetQuarters(), "scenario": lean.GetQuarters(), "event": adoptedEvents[0].GetHeadcountPlan().GetQuarters(),
+		} {
+			if d := dates(qs); d != fy2027 {
+				t.Errorf("%s's quarters = %s; want %s", what, d, fy2027)
+			}
+		}
 		sc, err := e.requester.GetHeadcountScenario(ctx, &talentv1.GetHeadcountScenarioRequest{Name: lean.GetName()})
 		if err != nil || sc.GetAdoptTime() == nil {
 			t.Fatalf("adopted scenario = %v, %v", sc, err)

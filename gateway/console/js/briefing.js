@@ -26,7 +26,7 @@ export async function briefingPage(view) {
   riskCard(grid, b.risks);
   incidentsCard(grid, b.incidents);
   renewalsCard(grid, b.vendors);
-  headcountCard(grid, b.talent);
+  headcountCard(grid, b.talent, date(b.asOfDate));
   view.append(freshness(b));
 }
 
@@ -36,8 +36,8 @@ function kpis(b) {
     totals.map((t) => kpi(`Actual to date / plan (${t.currencyCode})`, `${compact(moneyNumber(t.actualToDate))} / ${compact(moneyNumber(t.planned))}`)),
     kpi("Cost centres over plan", b.budget?.overPlanCount ?? 0),
     kpi("Risks above appetite", `${b.risks?.aboveAppetiteCount ?? 0} of ${b.risks?.openCount ?? 0} open`),
-    kpi("Contracts in notice window", (b.vendors?.inNoticeWindow || []).length),
-    kpi("Renewals in 90 days", (b.vendors?.renewals || []).length),
+    kpi("Contracts in notice window", b.vendors?.inNoticeWindowCount ?? (b.vendors?.inNoticeWindow || []).length),
+    kpi("Renewals in 90 days", b.vendors?.renewalCount ?? (b.vendors?.renewals || []).length),
     b.incidents ? kpi("Open incidents", b.incidents.openCount ?? 0) : null,
     b.talent ? kpi("Open positions", b.talent.openPositionCount ?? 0) : null);
 }
@@ -58,6 +58,9 @@ function budgetCards(grid, budget) {
   const burnBody = h("div");
   const forecastBody = h("div");
   burn.append(h("div", { class: "toolbar" }, h("label", { for: "currency" }, "Currency "), select), burnBody);
+  if ((budget.costCenterCount || 0) > centres.length) {
+    burn.append(h("p", { class: "muted" }, `The ${centres.length} cost centres furthest over plan, of ${budget.costCenterCount}; every budget is under `, link("#/budgets", "Budgets"), "."));
+  }
   forecast.append(forecastBody);
   const draw = () => {
     const cur = select.value;
@@ -79,28 +82,30 @@ function budgetCards(grid, budget) {
       { title: "Burn", class: "num", cell: (c) => `${((c.burnBasisPoints || 0) / 100).toFixed(1)} %` },
       { title: "Forecast variance", class: "num", cell: (c) => money(c.forecastVariance) },
     ], rows.slice(0, 8), "The eight largest plans"));
-    forecastBody.replaceChildren(forecastChart(rows, cur));
+    forecastBody.replaceChildren(forecastChart((budget.totals || []).find((t) => t.currencyCode === cur), rows, cur));
   };
   select.addEventListener("change", draw);
   draw();
 }
 
-// forecastChart sums the cost centres' cumulative actuals per period, and draws the plan and the
-// run-rate forecast to the year's end beside them.
-function forecastChart(rows, cur) {
-  const periods = Math.max(12, ...rows.map((c) => (c.periods || []).length));
+// forecastChart draws the cumulative actuals per period of every cost centre in cur (the
+// briefing's totals; the listed cost centres' when the totals carry no periods), and the plan and
+// the run-rate forecast to the year's end beside them.
+function forecastChart(total, rows, cur) {
+  const source = total?.periods?.length ? [total] : rows;
+  const periods = Math.max(12, ...source.map((c) => (c.periods || []).length));
   const labels = Array.from({ length: periods }, (_, i) => `P${i + 1}`);
   const cumulative = new Array(periods).fill(0);
   let elapsed = 0;
-  for (const c of rows) {
+  for (const c of source) {
     elapsed = Math.max(elapsed, c.elapsedPeriods || 0);
     for (const p of c.periods || []) {
       if (p.period >= 1 && p.period <= periods) cumulative[p.period - 1] += moneyNumber(p.cumulativeActual);
     }
   }
   elapsed = Math.min(elapsed || periods, periods);
-  const planned = rows.reduce((s, c) => s + moneyNumber(c.planned), 0);
-  const forecast = rows.reduce((s, c) => s + moneyNumber(c.forecast), 0);
+  const planned = source.reduce((s, c) => s + moneyNumber(c.planned), 0);
+  const forecast = source.reduce((s, c) => s + moneyNumber(c.forecast), 0);
   const last = cumulative[elapsed - 1] || 0;
   return chart(`Cumulative actual, plan and run-rate forecast in ${cur}`, {
     type: "line",
@@ -212,25 +217,38 @@ function incidentsCard(grid, incidents) {
 }
 
 
-function headcountCard(grid, talent) {
+// headcountCard draws the headcount plans of the fiscal year in progress, summed over the teams,
+// against the actual headcount and the open positions, quarter by quarter.
+function headcountCard(grid, talent, today) {
   if (!talent) return;
-  const teams = talent.teams || talent.headcount || [];
+  const quarters = talent.headcountPlanQuarters || [];
   const c = card("Headcount: plan vs actual");
   grid.append(c);
-  if (!teams.length) {
-    c.append(h("p", { class: "muted" }, "No headcount plan yet."));
+  if (!quarters.length) {
+    c.append(h("p", { class: "muted" }, "No headcount plan for this fiscal year yet."));
     return;
   }
-  c.append(chart("Planned and actual headcount per team", {
+  const plans = talent.headcountPlans || [];
+  const year = plans[0]?.fiscalYear;
+  c.append(chart(`Planned and actual headcount per quarter${year ? ` of fiscal year ${year}` : ""}, over ${talent.headcountPlanCount || plans.length} teams' plans`, {
     type: "bar",
     data: {
-      labels: teams.map((t) => t.teamDisplayName || t.displayName || id(t.team)),
+      labels: quarters.map((q) => `Q${q.quarter} (to ${date(q.endDate)})`),
       datasets: [
-        { label: "Planned", data: teams.map((t) => Number(t.planned ?? t.plannedHeadcount ?? 0)), backgroundColor: palette[7] },
-        { label: "Actual", data: teams.map((t) => Number(t.actual ?? t.actualHeadcount ?? 0)), backgroundColor: palette[0] },
+        { label: "Planned", data: quarters.map((q) => Number(q.plannedHeadcount || 0)), backgroundColor: palette[7] },
+        { label: "Actual", data: quarters.map((q) => Number(q.actualHeadcount || 0)), backgroundColor: palette[0] },
+        { label: "Open positions", data: quarters.map((q) => Number(q.openPositions || 0)), backgroundColor: palette[1] },
       ],
     },
+    options: { scales: { y: { beginAtZero: true } } },
   }));
+  const current = (p) => (p.quarters || []).find((q) => date(q.startDate) <= today && today <= date(q.endDate)) || (p.quarters || [])[0] || {};
+  c.append(table([
+    { title: "Team", cell: (p) => link(`#/teams/${id(p.team)}`, p.teamDisplayName || id(p.team)) },
+    { title: "Planned", class: "num", cell: (p) => String(current(p).plannedHeadcount || 0) },
+    { title: "Actual", class: "num", cell: (p) => String(current(p).actualHeadcount || 0) },
+    { title: "Open", class: "num hide-narrow", cell: (p) => String(current(p).openPositions || 0) },
+  ], plans.slice(0, 8), "This quarter, the teams furthest below plan"));
 }
 
 function freshness(b) {

@@ -155,6 +155,12 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
 	case *talentv1.SkillKeyPersonRiskCleared:
 		return putCoverage(ctx, tx, e.GetSkillRequirement(), e.GetCoverage())
+	case *talentv1.HeadcountPlanCreated:
+		return putPlan(ctx, tx, e.GetHeadcountPlan())
+	case *talentv1.HeadcountPlanUpdated:
+		return putPlan(ctx, tx, e.GetHeadcountPlan())
+	case *talentv1.HeadcountScenarioAdopted:
+		return putPlan(ctx, tx, e.GetHeadcountPlan())
 	case *talentv1.SkillRequirementDeleted:
 		const q = `DELETE FROM briefing_coverage WHERE requirement = $1`
 		_, err := tx.ExecContext(ctx, q, e.GetSkillRequirement().GetName())
@@ -334,9 +340,11 @@ func putPerson(ctx context.Context, tx *sql.Tx, p *talentv1.Person) error {
 		return nil
 	}
 	// Only what the briefing shows: never the person's pay.
-	const q = `INSERT INTO briefing_people (name, display_name, team, state) VALUES ($1, $2, $3, $4)
-	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, team = excluded.team, state = excluded.state`
-	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetDisplayName(), p.GetTeam(), int32(p.GetState()))
+	const q = `INSERT INTO briefing_people (name, display_name, team, state, start_date, end_date) VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (name) DO UPDATE SET display_name = excluded.display_name, team = excluded.team, state = excluded.state,
+		start_date = excluded.start_date, end_date = excluded.end_date`
+	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetDisplayName(), p.GetTeam(), int32(p.GetState()),
+		dateText(p.GetStartDate()), dateText(p.GetEndDate()))
 	return err
 }
 
@@ -344,12 +352,44 @@ func putPosition(ctx context.Context, tx *sql.Tx, p *talentv1.Position) error {
 	if p.GetName() == "" {
 		return nil
 	}
-	const q = `INSERT INTO briefing_positions (name, title, team, state, open_time, fill_time) VALUES ($1, $2, $3, $4, $5, $6)
+	const q = `INSERT INTO briefing_positions (name, title, team, state, open_time, fill_time, target_start_date)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
 	ON CONFLICT (name) DO UPDATE SET title = excluded.title, team = excluded.team, state = excluded.state,
-		open_time = excluded.open_time, fill_time = excluded.fill_time`
+		open_time = excluded.open_time, fill_time = excluded.fill_time, target_start_date = excluded.target_start_date`
 	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetTitle(), p.GetTeam(), int32(p.GetState()),
-		instant(p.GetOpenTime()), instant(p.GetFillTime()))
+		instant(p.GetOpenTime()), instant(p.GetFillTime()), dateText(p.GetTargetStartDate()))
 	return err
+}
+
+// putPlan keeps a headcount plan's quarters as its latest event says: the planned headcount and
+// the quarter's dates, never its cost. A quarter without dates (an event published before the
+// talent service placed them) is placed on the default fiscal calendar, years from 1 January.
+func putPlan(ctx context.Context, tx *sql.Tx, p *talentv1.HeadcountPlan) error {
+	team, year, ok := strings.Cut(p.GetName(), "/headcountPlans/")
+	fy, err := strconv.Atoi(year)
+	if !ok || err != nil || !strings.HasPrefix(team, "teams/") {
+		return consumer.Permanent(fmt.Errorf("a headcount plan named %q: want teams/{team}/headcountPlans/{fiscal_year}", p.GetName()))
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM briefing_headcount_quarters WHERE plan = $1`, p.GetName()); err != nil {
+		return err
+	}
+	for _, q := range p.GetQuarters() {
+		n := q.GetQuarter()
+		if n < 1 || n > 4 {
+			return consumer.Permanent(fmt.Errorf("headcount plan %s: quarter %d, want 1 to 4", p.GetName(), n))
+		}
+		first, last := dateText(q.GetStartDate()), dateText(q.GetEndDate())
+		if first == "" || last == "" {
+			from := civil.Date{Year: fy, Month: time.January, Day: 1}.AddMonths(3 * int(n-1))
+			first, last = from.String(), from.AddMonths(3).AddDays(-1).String()
+		}
+		const ins = `INSERT INTO briefing_headcount_quarters
+		(plan, quarter, team, fiscal_year, start_date, end_date, planned_headcount) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+		if _, err := tx.ExecContext(ctx, ins, p.GetName(), n, team, fy, first, last, q.GetPlannedHeadcount()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putCoverage keeps a requirement's coverage as its latest event says.

@@ -26,6 +26,8 @@ type Snapshot struct {
 	People    map[string]Person // by name
 	Positions []Position        // by name
 	Coverage  []Coverage        // by requirement
+	// PlanQuarters are the headcount plans' quarters, by plan and quarter.
+	PlanQuarters []PlanQuarter
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -60,17 +62,24 @@ type Incident struct {
 	DetectTime, AcknowledgeTime, ResolveTime sql.NullTime
 }
 
-// Person is a person, without their pay.
+// Person is a person, without their pay. StartDate and EndDate are YYYY-MM-DD or empty.
 type Person struct {
-	DisplayName, Team string
-	State             int32
+	DisplayName, Team, StartDate, EndDate string
+	State                                 int32
 }
 
-// Position is a position with the times its time to fill is measured from.
+// Position is a position with the times its time to fill is measured from and its target start
+// (YYYY-MM-DD or empty).
 type Position struct {
-	Name, Title, Team  string
-	State              int32
-	OpenTime, FillTime sql.NullTime
+	Name, Title, Team, TargetStartDate string
+	State                              int32
+	OpenTime, FillTime                 sql.NullTime
+}
+
+// PlanQuarter is one quarter of a team's headcount plan. The dates are YYYY-MM-DD.
+type PlanQuarter struct {
+	Plan, Team, StartDate, EndDate        string
+	Quarter, FiscalYear, PlannedHeadcount int32
 }
 
 // Coverage is a team's coverage of a skill it requires.
@@ -231,16 +240,16 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			s.Skills[n] = d
 			return err
 		}},
-		{`SELECT name, display_name, team, state FROM briefing_people`, func(r *sql.Rows) error {
+		{`SELECT name, display_name, team, state, start_date, end_date FROM briefing_people`, func(r *sql.Rows) error {
 			var n string
 			var p Person
-			err := r.Scan(&n, &p.DisplayName, &p.Team, &p.State)
+			err := r.Scan(&n, &p.DisplayName, &p.Team, &p.State, &p.StartDate, &p.EndDate)
 			s.People[n] = p
 			return err
 		}},
-		{`SELECT name, title, team, state, open_time, fill_time FROM briefing_positions ORDER BY name`, func(r *sql.Rows) error {
+		{`SELECT name, title, team, state, open_time, fill_time, target_start_date FROM briefing_positions ORDER BY name`, func(r *sql.Rows) error {
 			var p Position
-			err := r.Scan(&p.Name, &p.Title, &p.Team, &p.State, &p.OpenTime, &p.FillTime)
+			err := r.Scan(&p.Name, &p.Title, &p.Team, &p.State, &p.OpenTime, &p.FillTime, &p.TargetStartDate)
 			s.Positions = append(s.Positions, p)
 			return err
 		}},
@@ -250,6 +259,13 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			err := r.Scan(&c.Requirement, &c.Team, &c.Skill, &c.KeyPerson, &c.RequiredPeople, &c.CoveredPeople, &c.Shortfall,
 				&c.Gap, &c.KeyPersonRisk)
 			s.Coverage = append(s.Coverage, c)
+			return err
+		}},
+		{`SELECT plan, quarter, team, fiscal_year, start_date, end_date, planned_headcount
+		FROM briefing_headcount_quarters ORDER BY plan, quarter`, func(r *sql.Rows) error {
+			var q PlanQuarter
+			err := r.Scan(&q.Plan, &q.Quarter, &q.Team, &q.FiscalYear, &q.StartDate, &q.EndDate, &q.PlannedHeadcount)
+			s.PlanQuarters = append(s.PlanQuarters, q)
 			return err
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {

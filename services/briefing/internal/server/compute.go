@@ -27,6 +27,20 @@ const RenewalHorizonDays = 90
 // defaultMatrixSteps are the steps of each axis of the risk service's default matrix.
 const defaultMatrixSteps = 5
 
+// ItemLimit is how many items each list of the briefing holds: the first in the list's order,
+// those that need attention first. A count beside each list says how many there are in all; the
+// whole lists are the domains' APIs. Bounded, the briefing of a large company stays small enough
+// to read at a glance and to serve fast.
+const ItemLimit = 20
+
+// top is the first ItemLimit items of s.
+func top[T any](s []T) []T {
+	if len(s) > ItemLimit {
+		return s[:ItemLimit:ItemLimit]
+	}
+	return s
+}
+
 // Compute is the briefing of the model snap on the day today (UTC), without its freshness.
 func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, error) {
 	b, err := compute(snap, today)
@@ -78,6 +92,7 @@ type burn struct {
 	out              *briefingv1.CostCenterBurn
 	planned, over    int64 // over: forecast − planned
 	actual, forecast int64
+	periods          [12]int64
 	currency         string
 }
 
@@ -154,7 +169,7 @@ func budgetPart(snap *model.Snapshot, today civil.Date) (*briefingv1.BudgetBrief
 			out.BurnBasisPoints = bp.Quo(bp, big.NewInt(inForce.PlannedMinor)).Int64()
 		}
 		burns = append(burns, burn{out: out, planned: inForce.PlannedMinor, over: -variance, actual: toDate,
-			forecast: forecast, currency: cur})
+			forecast: forecast, periods: periods, currency: cur})
 	}
 	// The furthest over plan first: by (forecast − planned) / planned, compared exactly; a cost
 	// centre with nothing planned and something forecast is the furthest of all.
@@ -164,8 +179,15 @@ func budgetPart(snap *model.Snapshot, today civil.Date) (*briefingv1.BudgetBrief
 		}
 		return cmp.Compare(a.out.CostCenter, b.out.CostCenter)
 	})
-	part := &briefingv1.BudgetBriefing{}
-	totals := map[string]*[4]int64{} // planned, actual, forecast, count
+	part := &briefingv1.BudgetBriefing{CostCenterCount: int32(len(burns))}
+	// Per currency: planned, actual, forecast, count, then the twelve periods' actuals.
+	type sums struct {
+		planned, actual, forecast int64
+		count, elapsed            int32
+		periods                   [12]int64
+		start                     civil.Date
+	}
+	totals := map[string]*sums{}
 	var c money.Calc
 	for _, b := range burns {
 		part.CostCenters = append(part.CostCenters, b.out)
@@ -174,20 +196,37 @@ func budgetPart(snap *model.Snapshot, today civil.Date) (*briefingv1.BudgetBrief
 		}
 		t := totals[b.currency]
 		if t == nil {
-			t = &[4]int64{}
+			t = &sums{start: civil.FromProto(b.out.GetFiscalYearStartDate())}
 			totals[b.currency] = t
 		}
-		t[0], t[1], t[2], t[3] = c.Add(t[0], b.planned), c.Add(t[1], b.actual), c.Add(t[2], b.forecast), t[3]+1
+		t.planned, t.actual, t.forecast, t.count = c.Add(t.planned, b.planned), c.Add(t.actual, b.actual), c.Add(t.forecast, b.forecast), t.count+1
+		t.elapsed = max(t.elapsed, b.out.GetElapsedPeriods())
+		for i, a := range b.periods {
+			t.periods[i] = c.Add(t.periods[i], a)
+		}
 	}
 	if err := c.Err(); err != nil {
 		return nil, money.Figure(err)
 	}
+	part.CostCenters = top(part.CostCenters)
 	for _, cur := range slices.Sorted(maps.Keys(totals)) {
 		t := totals[cur]
-		part.Totals = append(part.Totals, &briefingv1.BudgetTotal{
-			CurrencyCode: cur, Planned: amount(t[0], cur), ActualToDate: amount(t[1], cur),
-			Forecast: amount(t[2], cur), CostCenterCount: int32(t[3]),
-		})
+		total := &briefingv1.BudgetTotal{
+			CurrencyCode: cur, Planned: amount(t.planned, cur), ActualToDate: amount(t.actual, cur),
+			Forecast: amount(t.forecast, cur), CostCenterCount: t.count, ElapsedPeriods: t.elapsed,
+		}
+		var cumulative int64
+		for p, a := range t.periods {
+			cumulative = c.Add(cumulative, a)
+			total.Periods = append(total.Periods, &briefingv1.PeriodBurn{
+				Period: int32(p + 1), StartDate: civil.ToProto(t.start.AddMonths(p)),
+				Actual: amount(a, cur), CumulativeActual: amount(cumulative, cur),
+			})
+		}
+		part.Totals = append(part.Totals, total)
+	}
+	if err := c.Err(); err != nil {
+		return nil, money.Figure(err)
 	}
 	return part, nil
 }
@@ -260,6 +299,8 @@ func vendorsPart(snap *model.Snapshot, today civil.Date) (*briefingv1.VendorBrie
 	for _, cur := range slices.Sorted(maps.Keys(totals)) {
 		part.RenewalValueTotals = append(part.RenewalValueTotals, amount(totals[cur], cur))
 	}
+	part.InNoticeWindowCount, part.RenewalCount = int32(len(part.InNoticeWindow)), int32(len(part.Renewals))
+	part.InNoticeWindow, part.Renewals = top(part.InNoticeWindow), top(part.Renewals)
 	return part, nil
 }
 
@@ -305,6 +346,7 @@ func risksPart(snap *model.Snapshot) *briefingv1.RiskBriefing {
 	slices.SortFunc(part.AboveAppetite, func(a, b *briefingv1.RiskItem) int {
 		return cmp.Or(cmp.Compare(b.GetResidual().GetScore(), a.GetResidual().GetScore()), cmp.Compare(a.GetRisk(), b.GetRisk()))
 	})
+	part.AboveAppetite = top(part.AboveAppetite)
 	for _, hc := range cells {
 		part.HeatMap = append(part.HeatMap, hc)
 	}
@@ -365,6 +407,7 @@ func incidentsPart(snap *model.Snapshot, today civil.Date) *briefingv1.IncidentB
 		return cmp.Or(cmp.Compare(a.GetSeverity(), b.GetSeverity()),
 			a.GetDetectTime().AsTime().Compare(b.GetDetectTime().AsTime()), cmp.Compare(a.GetIncident(), b.GetIncident()))
 	})
+	part.Open = top(part.Open)
 	for m, s := range months {
 		month := &briefingv1.IncidentMonth{StartDate: civil.ToProto(first.AddMonths(m)), IncidentCount: s.count,
 			AcknowledgedCount: s.acked, ResolvedCount: s.resolved}
@@ -451,5 +494,107 @@ func talentPart(snap *model.Snapshot, today civil.Date) *briefingv1.TalentBriefi
 	slices.SortStableFunc(part.SkillGaps, func(a, b *briefingv1.SkillCoverageItem) int {
 		return cmp.Compare(b.GetShortfall(), a.GetShortfall())
 	})
+	part.SkillGapCount, part.KeyPersonRiskCount = int32(len(part.SkillGaps)), int32(len(part.KeyPersonRisks))
+	part.OpenPositions, part.SkillGaps, part.KeyPersonRisks = top(part.OpenPositions), top(part.SkillGaps), top(part.KeyPersonRisks)
+	headcountPlans(part, snap, today)
 	return part
+}
+
+// headcountPlans sets the headcount plans of the fiscal year in progress against the actuals,
+// measured as the talent service measures them: a team's people employed on each quarter's last
+// day (started by then, not left before), and its positions OPEN or in OFFER whose target start
+// falls in or before the quarter.
+func headcountPlans(part *briefingv1.TalentBriefing, snap *model.Snapshot, today civil.Date) {
+	type plan struct {
+		item              *briefingv1.HeadcountPlanItem
+		firstDay, lastDay civil.Date
+		currentGap        int32 // planned − actual in the quarter that contains today
+		quarters          [4]*briefingv1.HeadcountQuarterItem
+		lastDays          [4]civil.Date
+	}
+	plans := map[string]*plan{}
+	for _, q := range snap.PlanQuarters {
+		p := plans[q.Plan]
+		if p == nil {
+			p = &plan{item: &briefingv1.HeadcountPlanItem{HeadcountPlan: q.Plan, Team: q.Team,
+				TeamDisplayName: snap.Teams[q.Team], FiscalYear: q.FiscalYear}}
+			plans[q.Plan] = p
+		}
+		from, to := date(q.StartDate), date(q.EndDate)
+		if q.Quarter < 1 || q.Quarter > 4 || from.IsZero() || to.IsZero() {
+			continue
+		}
+		if p.firstDay.IsZero() || from.Before(p.firstDay) {
+			p.firstDay = from
+		}
+		if p.lastDay.Before(to) {
+			p.lastDay = to
+		}
+		p.quarters[q.Quarter-1] = &briefingv1.HeadcountQuarterItem{Quarter: q.Quarter, StartDate: civil.ToProto(from),
+			EndDate: civil.ToProto(to), PlannedHeadcount: q.PlannedHeadcount}
+		p.lastDays[q.Quarter-1] = to
+	}
+	people := map[string][]model.Person{}
+	for _, p := range snap.People {
+		people[p.Team] = append(people[p.Team], p)
+	}
+	openings := map[string][]civil.Date{}
+	for _, p := range snap.Positions {
+		if s := talentv1.Position_State(p.State); s == talentv1.Position_OPEN || s == talentv1.Position_OFFER {
+			openings[p.Team] = append(openings[p.Team], date(p.TargetStartDate))
+		}
+	}
+	var sums [4]*briefingv1.HeadcountQuarterItem
+	var inProgress []*plan
+	for _, p := range plans {
+		if p.firstDay.IsZero() || today.Before(p.firstDay) || p.lastDay.Before(today) {
+			continue
+		}
+		inProgress = append(inProgress, p)
+		team := p.item.GetTeam()
+		for i, q := range p.quarters {
+			if q == nil {
+				continue
+			}
+			last := p.lastDays[i]
+			for _, person := range people[team] {
+				start, end := date(person.StartDate), date(person.EndDate)
+				left := talentv1.Person_State(person.State) == talentv1.Person_LEFT
+				if last.Before(start) || (!end.IsZero() && end.Before(last)) || (end.IsZero() && left) {
+					continue
+				}
+				q.ActualHeadcount++
+			}
+			for _, target := range openings[team] {
+				if !last.Before(target) {
+					q.OpenPositions++
+				}
+			}
+			if !today.Before(civil.FromProto(q.GetStartDate())) && !last.Before(today) {
+				p.currentGap = q.GetPlannedHeadcount() - q.GetActualHeadcount()
+			}
+			p.item.Quarters = append(p.item.Quarters, q)
+			s := sums[i]
+			if s == nil {
+				s = &briefingv1.HeadcountQuarterItem{Quarter: q.GetQuarter(), StartDate: civil.ToProto(civil.FromProto(q.GetStartDate())),
+					EndDate: civil.ToProto(last)}
+				sums[i] = s
+			}
+			s.PlannedHeadcount += q.GetPlannedHeadcount()
+			s.ActualHeadcount += q.GetActualHeadcount()
+			s.OpenPositions += q.GetOpenPositions()
+		}
+	}
+	for _, s := range sums {
+		if s != nil {
+			part.HeadcountPlanQuarters = append(part.HeadcountPlanQuarters, s)
+		}
+	}
+	slices.SortFunc(inProgress, func(a, b *plan) int {
+		return cmp.Or(cmp.Compare(b.currentGap, a.currentGap), cmp.Compare(a.item.GetHeadcountPlan(), b.item.GetHeadcountPlan()))
+	})
+	part.HeadcountPlanCount = int32(len(inProgress))
+	for _, p := range top(inProgress) {
+		part.HeadcountPlans = append(part.HeadcountPlans, p.item)
+	}
 }

@@ -104,6 +104,9 @@ func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView) (*b
 		for _, c := range basic.GetBudget().GetCostCenters() {
 			c.Periods = nil
 		}
+		for _, t := range basic.GetBudget().GetTotals() {
+			t.Periods = nil
+		}
 		views := map[briefingv1.BriefingView]*briefingv1.Briefing{briefingv1.BriefingView_FULL: b, briefingv1.BriefingView_BASIC: basic}
 		s.mu.Lock()
 		s.cached, s.key = views, cacheKey(today, snap.Streams)

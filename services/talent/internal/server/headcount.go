@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
@@ -91,12 +92,15 @@ func quartersOf(field string, in []*talentv1.HeadcountQuarter, cur money.Currenc
 	return out, vs.Err()
 }
 
-// quartersToProto is a plan's or scenario's quarters, with actuals when given.
-func quartersToProto(qs [domain.Quarters]domain.QuarterPlan, cur money.Currency, actuals *[domain.Quarters]domain.QuarterActual) []*talentv1.HeadcountQuarter {
+// quartersToProto is a plan's or scenario's quarters of fiscal year fy, placed by the service's
+// calendar, with actuals when given.
+func (s *Server) quartersToProto(fy int32, qs [domain.Quarters]domain.QuarterPlan, cur money.Currency, actuals *[domain.Quarters]domain.QuarterActual) []*talentv1.HeadcountQuarter {
 	out := make([]*talentv1.HeadcountQuarter, domain.Quarters)
 	for i, q := range qs {
+		first, last := s.calendar.Quarter(fy, i+1)
 		pb := &talentv1.HeadcountQuarter{Quarter: int32(i + 1), PlannedHeadcount: q.Headcount,
-			PlannedCost: money.ToProto(money.Amount{Minor: q.CostMinor, Currency: cur})}
+			PlannedCost: money.ToProto(money.Amount{Minor: q.CostMinor, Currency: cur}),
+			StartDate: civil.ToProto(first), EndDate: civil.ToProto(last)}
 		if actuals != nil {
 			a := actuals[i]
 			pb.ActualHeadcount, pb.OpenPositions = a.Headcount, a.OpenPositions
@@ -109,11 +113,11 @@ func quartersToProto(qs [domain.Quarters]domain.QuarterPlan, cur money.Currency,
 	return out
 }
 
-func planToProto(p *domain.HeadcountPlan, actuals *[domain.Quarters]domain.QuarterActual) *talentv1.HeadcountPlan {
+func (s *Server) planToProto(p *domain.HeadcountPlan, actuals *[domain.Quarters]domain.QuarterActual) *talentv1.HeadcountPlan {
 	pb := &talentv1.HeadcountPlan{
 		Name:         p.Name(),
 		CurrencyCode: string(p.Currency),
-		Quarters:     quartersToProto(p.Quarters, p.Currency, actuals),
+		Quarters:     s.quartersToProto(p.FiscalYear, p.Quarters, p.Currency, actuals),
 		CreateTime:   ts(p.CreateTime),
 		UpdateTime:   ts(p.UpdateTime),
 		Etag:         etag.Of(p.Name(), p.Version),
@@ -124,16 +128,16 @@ func planToProto(p *domain.HeadcountPlan, actuals *[domain.Quarters]domain.Quart
 	return pb
 }
 
-func scenarioToProto(s *domain.HeadcountScenario, cur money.Currency) *talentv1.HeadcountScenario {
+func (s *Server) scenarioToProto(sc *domain.HeadcountScenario, cur money.Currency) *talentv1.HeadcountScenario {
 	return &talentv1.HeadcountScenario{
-		Name:        s.Name(),
-		DisplayName: s.DisplayName,
-		Description: s.Description,
-		Quarters:    quartersToProto(s.Quarters, cur, nil),
-		AdoptTime:   ts(s.AdoptTime),
-		CreateTime:  ts(s.CreateTime),
-		UpdateTime:  ts(s.UpdateTime),
-		Etag:        etag.Of(s.Name(), s.Version),
+		Name:        sc.Name(),
+		DisplayName: sc.DisplayName,
+		Description: sc.Description,
+		Quarters:    s.quartersToProto(sc.FiscalYear, sc.Quarters, cur, nil),
+		AdoptTime:   ts(sc.AdoptTime),
+		CreateTime:  ts(sc.CreateTime),
+		UpdateTime:  ts(sc.UpdateTime),
+		Etag:        etag.Of(sc.Name(), sc.Version),
 	}
 }
 
@@ -152,7 +156,7 @@ func (s *Server) withActuals(ctx context.Context, p *domain.HeadcountPlan) (*tal
 		openings[i] = domain.Opening{TargetStart: o.TargetStart}
 	}
 	a := p.Actuals(s.calendar, staff, openings)
-	return planToProto(p, &a), nil
+	return s.planToProto(p, &a), nil
 }
 
 // planResponse is the plan named by pb, the result of a write, with its actuals.
@@ -187,7 +191,7 @@ func (s *Server) CreateHeadcountPlan(ctx context.Context, req *talentv1.CreateHe
 		if err := tx.InsertPlan(ctx, p); err != nil {
 			return nil, err
 		}
-		pb := planToProto(p, nil)
+		pb := s.planToProto(p, nil)
 		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: p.Name(), After: pb,
 			Event: &talentv1.HeadcountPlanCreated{HeadcountPlan: pb, Version: p.Version}})
 	})
@@ -249,7 +253,7 @@ func (s *Server) UpdateHeadcountPlan(ctx context.Context, req *talentv1.UpdateHe
 		if err != nil {
 			return nil, err
 		}
-		prev, before := p.Version, planToProto(p, nil)
+		prev, before := p.Version, s.planToProto(p, nil)
 		changed, err := p.SetQuarters(qs, s.now())
 		if err != nil || !changed {
 			return before, err
@@ -257,7 +261,7 @@ func (s *Server) UpdateHeadcountPlan(ctx context.Context, req *talentv1.UpdateHe
 		if err := tx.UpdatePlan(ctx, p, prev); err != nil {
 			return nil, err
 		}
-		after := planToProto(p, nil)
+		after := s.planToProto(p, nil)
 		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), Before: before, After: after,
 			Event: &talentv1.HeadcountPlanUpdated{HeadcountPlan: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: []string{"quarters"}}, Version: p.Version}})
 	})
@@ -293,7 +297,7 @@ func (s *Server) CreateHeadcountScenario(ctx context.Context, req *talentv1.Crea
 		if err := tx.InsertScenario(ctx, sc); err != nil {
 			return nil, err
 		}
-		pb := scenarioToProto(sc, p.Currency)
+		pb := s.scenarioToProto(sc, p.Currency)
 		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Create, Resource: sc.Name(), After: pb,
 			Event: &talentv1.HeadcountScenarioCreated{HeadcountScenario: pb, Version: sc.Version}})
 	})
@@ -313,7 +317,7 @@ func (s *Server) GetHeadcountScenario(ctx context.Context, req *talentv1.GetHead
 	if err != nil {
 		return nil, fault.Named(err, req.GetName())
 	}
-	return scenarioToProto(sc, p.Currency), nil
+	return s.scenarioToProto(sc, p.Currency), nil
 }
 
 // ListHeadcountScenarios implements talentv1.TalentServiceServer.
@@ -330,7 +334,7 @@ func (s *Server) ListHeadcountScenarios(ctx context.Context, req *talentv1.ListH
 		func(ctx context.Context, lq *listing.Query) ([]*domain.HeadcountScenario, error) {
 			return s.store.ListScenarios(ctx, team, fy, lq)
 		},
-		listing.Infallible(func(sc *domain.HeadcountScenario) *talentv1.HeadcountScenario { return scenarioToProto(sc, p.Currency) }))
+		listing.Infallible(func(sc *domain.HeadcountScenario) *talentv1.HeadcountScenario { return s.scenarioToProto(sc, p.Currency) }))
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +368,7 @@ func (s *Server) UpdateHeadcountScenario(ctx context.Context, req *talentv1.Upda
 		if err != nil {
 			return nil, err
 		}
-		prev, before := sc.Version, scenarioToProto(sc, p.Currency)
+		prev, before := sc.Version, s.scenarioToProto(sc, p.Currency)
 		changed, err := sc.Apply(paths, in.GetDisplayName(), in.GetDescription(), qs, s.now())
 		if err != nil || len(changed) == 0 {
 			return before, err
@@ -372,7 +376,7 @@ func (s *Server) UpdateHeadcountScenario(ctx context.Context, req *talentv1.Upda
 		if err := tx.UpdateScenario(ctx, sc, prev); err != nil {
 			return nil, err
 		}
-		after := scenarioToProto(sc, p.Currency)
+		after := s.scenarioToProto(sc, p.Currency)
 		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: sc.Name(), Before: before, After: after,
 			Event: &talentv1.HeadcountScenarioUpdated{HeadcountScenario: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: sc.Version}})
 	})
@@ -399,7 +403,7 @@ func (s *Server) DeleteHeadcountScenario(ctx context.Context, req *talentv1.Dele
 		if err := tx.DeleteScenario(ctx, sc); err != nil {
 			return err
 		}
-		pb := scenarioToProto(sc, p.Currency)
+		pb := s.scenarioToProto(sc, p.Currency)
 		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: sc.Name(), Before: pb,
 			Event: &talentv1.HeadcountScenarioDeleted{HeadcountScenario: pb, Version: sc.Version + 1}})
 	}))
@@ -443,7 +447,7 @@ func (s *Server) CompareHeadcountScenarios(ctx context.Context, req *talentv1.Co
 	}
 	out := &talentv1.CompareHeadcountScenariosResponse{Plan: plan}
 	for _, sc := range scenarios {
-		c := &talentv1.ScenarioComparison{Scenario: scenarioToProto(sc, p.Currency)}
+		c := &talentv1.ScenarioComparison{Scenario: s.scenarioToProto(sc, p.Currency)}
 		for q := range domain.Quarters {
 			c.HeadcountDelta = append(c.HeadcountDelta, sc.Quarters[q].Headcount-p.Quarters[q].Headcount)
 			c.CostDelta = append(c.CostDelta, signedMoney(sc.Quarters[q].CostMinor-p.Quarters[q].CostMinor, p.Currency))
@@ -478,7 +482,7 @@ func (s *Server) AdoptHeadcountScenario(ctx context.Context, req *talentv1.Adopt
 			return nil, fault.Named(err, req.GetName())
 		}
 		prevPlan, prevScenario := p.Version, sc.Version
-		before, scBefore := planToProto(p, nil), scenarioToProto(sc, p.Currency)
+		before, scBefore := s.planToProto(p, nil), s.scenarioToProto(sc, p.Currency)
 		p.Adopt(sc, s.now())
 		if err := tx.UpdatePlan(ctx, p, prevPlan); err != nil {
 			return nil, err
@@ -486,7 +490,7 @@ func (s *Server) AdoptHeadcountScenario(ctx context.Context, req *talentv1.Adopt
 		if err := tx.UpdateScenario(ctx, sc, prevScenario); err != nil {
 			return nil, err
 		}
-		after, scAfter := planToProto(p, nil), scenarioToProto(sc, p.Currency)
+		after, scAfter := s.planToProto(p, nil), s.scenarioToProto(sc, p.Currency)
 		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: sc.Name(), Before: scBefore, After: scAfter}); err != nil {
 			return nil, err
 		}

@@ -34,6 +34,11 @@ const (
 // fresh each domain's part is. Every item names the resource it is about (`costCenters/infra`,
 // `risks/ransomware`, `vendors/acme/contracts/crm`) and carries its display name, so that a
 // console links each line to the resource's own page.
+//
+// Each list holds the first 20 items in its order, the ones that need attention first; a count
+// beside it says how many there are in all, and the sums and counts cover them all. The whole
+// lists are the domains' own APIs (ListBudgets, ListContracts, ListRisks, ListIncidents,
+// ListPositions, ...), which the items' resource names lead to.
 type Briefing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, always `briefing`.
@@ -164,8 +169,10 @@ type BudgetBriefing struct {
 	Totals []*BudgetTotal `protobuf:"bytes,2,rep,name=totals,proto3" json:"totals,omitempty"`
 	// How many of the cost centres are forecast over plan.
 	OverPlanCount int32 `protobuf:"varint,3,opt,name=over_plan_count,json=overPlanCount,proto3" json:"over_plan_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// How many cost centres have a budget in force; `cost_centers` holds the first 20.
+	CostCenterCount int32 `protobuf:"varint,4,opt,name=cost_center_count,json=costCenterCount,proto3" json:"cost_center_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BudgetBriefing) Reset() {
@@ -215,6 +222,13 @@ func (x *BudgetBriefing) GetTotals() []*BudgetTotal {
 func (x *BudgetBriefing) GetOverPlanCount() int32 {
 	if x != nil {
 		return x.OverPlanCount
+	}
+	return 0
+}
+
+func (x *BudgetBriefing) GetCostCenterCount() int32 {
+	if x != nil {
+		return x.CostCenterCount
 	}
 	return 0
 }
@@ -472,8 +486,14 @@ type BudgetTotal struct {
 	Forecast *money.Money `protobuf:"bytes,4,opt,name=forecast,proto3" json:"forecast,omitempty"`
 	// How many cost centres budget in this currency.
 	CostCenterCount int32 `protobuf:"varint,5,opt,name=cost_center_count,json=costCenterCount,proto3" json:"cost_center_count,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The sums of the cost centres' `periods` by period number: the monthly burn of every cost
+	// centre in this currency, not only of those listed. Left out of the BASIC view.
+	Periods []*PeriodBurn `protobuf:"bytes,6,rep,name=periods,proto3" json:"periods,omitempty"`
+	// The most periods elapsed of these cost centres' fiscal years (they share a calendar, as the
+	// budget service's does).
+	ElapsedPeriods int32 `protobuf:"varint,7,opt,name=elapsed_periods,json=elapsedPeriods,proto3" json:"elapsed_periods,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *BudgetTotal) Reset() {
@@ -541,6 +561,20 @@ func (x *BudgetTotal) GetCostCenterCount() int32 {
 	return 0
 }
 
+func (x *BudgetTotal) GetPeriods() []*PeriodBurn {
+	if x != nil {
+		return x.Periods
+	}
+	return nil
+}
+
+func (x *BudgetTotal) GetElapsedPeriods() int32 {
+	if x != nil {
+		return x.ElapsedPeriods
+	}
+	return 0
+}
+
 // The vendors part of a briefing.
 type VendorBriefing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -551,11 +585,16 @@ type VendorBriefing struct {
 	// Contracts in force whose term ends in the next 90 days (`date ≤ end_date ≤ date + 90`), the
 	// earliest first: what renews (or ends) soon, with its value.
 	Renewals []*ContractItem `protobuf:"bytes,2,rep,name=renewals,proto3" json:"renewals,omitempty"`
-	// The sums of `renewals`' `renewal_value`, one per currency, ordered by currency code.
-	// Sensitive like the contract values: only callers with `vendors.finance` see them.
+	// The sums of the renewals' `renewal_value` (all of them, not only those listed), one per
+	// currency, ordered by currency code. Sensitive like the contract values: only callers with
+	// `vendors.finance` see them.
 	RenewalValueTotals []*money.Money `protobuf:"bytes,3,rep,name=renewal_value_totals,json=renewalValueTotals,proto3" json:"renewal_value_totals,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How many contracts are inside their notice window; `in_notice_window` holds the first 20.
+	InNoticeWindowCount int32 `protobuf:"varint,4,opt,name=in_notice_window_count,json=inNoticeWindowCount,proto3" json:"in_notice_window_count,omitempty"`
+	// How many contracts end in the next 90 days; `renewals` holds the first 20.
+	RenewalCount  int32 `protobuf:"varint,5,opt,name=renewal_count,json=renewalCount,proto3" json:"renewal_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VendorBriefing) Reset() {
@@ -607,6 +646,20 @@ func (x *VendorBriefing) GetRenewalValueTotals() []*money.Money {
 		return x.RenewalValueTotals
 	}
 	return nil
+}
+
+func (x *VendorBriefing) GetInNoticeWindowCount() int32 {
+	if x != nil {
+		return x.InNoticeWindowCount
+	}
+	return 0
+}
+
+func (x *VendorBriefing) GetRenewalCount() int32 {
+	if x != nil {
+		return x.RenewalCount
+	}
+	return 0
 }
 
 // A contract in a briefing.
@@ -773,7 +826,8 @@ type RiskBriefing struct {
 	OpenCount int32 `protobuf:"varint,1,opt,name=open_count,json=openCount,proto3" json:"open_count,omitempty"`
 	// Of those, how many are above appetite.
 	AboveAppetiteCount int32 `protobuf:"varint,2,opt,name=above_appetite_count,json=aboveAppetiteCount,proto3" json:"above_appetite_count,omitempty"`
-	// The open risks above appetite, the highest residual score first, then by name.
+	// The open risks above appetite, the highest residual score first, then by name: the first 20
+	// of `above_appetite_count`.
 	AboveAppetite []*RiskItem `protobuf:"bytes,3,rep,name=above_appetite,json=aboveAppetite,proto3" json:"above_appetite,omitempty"`
 	// The heat map of the open risks by residual score: one cell per likelihood and impact that
 	// holds at least one risk, ordered by likelihood then impact.
@@ -1037,7 +1091,8 @@ type IncidentBriefing struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The incidents not yet resolved (DECLARED, ACKNOWLEDGED or MITIGATED).
 	OpenCount int32 `protobuf:"varint,1,opt,name=open_count,json=openCount,proto3" json:"open_count,omitempty"`
-	// The open incidents, the most severe first, then the longest open, then by name.
+	// The open incidents, the most severe first, then the longest open, then by name: the first 20
+	// of `open_count`.
 	Open []*IncidentItem `protobuf:"bytes,2,rep,name=open,proto3" json:"open,omitempty"`
 	// The twelve calendar months (UTC) up to the briefing's month, oldest first: the incidents
 	// detected in each, with their mean times. A console draws incidents per month with MTTR.
@@ -1297,7 +1352,8 @@ type TalentBriefing struct {
 	Headcount int32 `protobuf:"varint,1,opt,name=headcount,proto3" json:"headcount,omitempty"`
 	// The positions being recruited for (OPEN or OFFER).
 	OpenPositionCount int32 `protobuf:"varint,2,opt,name=open_position_count,json=openPositionCount,proto3" json:"open_position_count,omitempty"`
-	// Those positions, the longest open first, then by name.
+	// Those positions, the longest open first, then by name: the first 20 of
+	// `open_position_count`.
 	OpenPositions []*PositionItem `protobuf:"bytes,3,rep,name=open_positions,json=openPositions,proto3" json:"open_positions,omitempty"`
 	// How many positions were filled in the last 365 days.
 	FilledCount int32 `protobuf:"varint,4,opt,name=filled_count,json=filledCount,proto3" json:"filled_count,omitempty"`
@@ -1305,13 +1361,26 @@ type TalentBriefing struct {
 	// none was filled.
 	MeanTimeToFill *durationpb.Duration `protobuf:"bytes,5,opt,name=mean_time_to_fill,json=meanTimeToFill,proto3" json:"mean_time_to_fill,omitempty"`
 	// The teams' skill requirements that fewer people cover than required, the largest shortfall
-	// first, then by requirement.
+	// first, then by requirement: the first 20 of `skill_gap_count`.
 	SkillGaps []*SkillCoverageItem `protobuf:"bytes,6,rep,name=skill_gaps,json=skillGaps,proto3" json:"skill_gaps,omitempty"`
 	// The teams' skill requirements that exactly one person covers: the key-person risks, by
-	// requirement.
+	// requirement: the first 20 of `key_person_risk_count`.
 	KeyPersonRisks []*SkillCoverageItem `protobuf:"bytes,7,rep,name=key_person_risks,json=keyPersonRisks,proto3" json:"key_person_risks,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How many skill requirements are in a gap.
+	SkillGapCount int32 `protobuf:"varint,8,opt,name=skill_gap_count,json=skillGapCount,proto3" json:"skill_gap_count,omitempty"`
+	// How many skill requirements are key-person risks.
+	KeyPersonRiskCount int32 `protobuf:"varint,9,opt,name=key_person_risk_count,json=keyPersonRiskCount,proto3" json:"key_person_risk_count,omitempty"`
+	// The four quarters of the fiscal year in progress (the one whose quarters contain the
+	// briefing's date), summed over the teams' headcount plans of that year: planned against actual
+	// headcount, the plan-vs-actual a console draws. Empty without such a plan.
+	HeadcountPlanQuarters []*HeadcountQuarterItem `protobuf:"bytes,10,rep,name=headcount_plan_quarters,json=headcountPlanQuarters,proto3" json:"headcount_plan_quarters,omitempty"`
+	// Those plans, one per team, the furthest below plan in the current quarter first (planned −
+	// actual), then by plan name: the first 20 of `headcount_plan_count`.
+	HeadcountPlans []*HeadcountPlanItem `protobuf:"bytes,11,rep,name=headcount_plans,json=headcountPlans,proto3" json:"headcount_plans,omitempty"`
+	// How many teams have a headcount plan for the fiscal year in progress.
+	HeadcountPlanCount int32 `protobuf:"varint,12,opt,name=headcount_plan_count,json=headcountPlanCount,proto3" json:"headcount_plan_count,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *TalentBriefing) Reset() {
@@ -1393,6 +1462,219 @@ func (x *TalentBriefing) GetKeyPersonRisks() []*SkillCoverageItem {
 	return nil
 }
 
+func (x *TalentBriefing) GetSkillGapCount() int32 {
+	if x != nil {
+		return x.SkillGapCount
+	}
+	return 0
+}
+
+func (x *TalentBriefing) GetKeyPersonRiskCount() int32 {
+	if x != nil {
+		return x.KeyPersonRiskCount
+	}
+	return 0
+}
+
+func (x *TalentBriefing) GetHeadcountPlanQuarters() []*HeadcountQuarterItem {
+	if x != nil {
+		return x.HeadcountPlanQuarters
+	}
+	return nil
+}
+
+func (x *TalentBriefing) GetHeadcountPlans() []*HeadcountPlanItem {
+	if x != nil {
+		return x.HeadcountPlans
+	}
+	return nil
+}
+
+func (x *TalentBriefing) GetHeadcountPlanCount() int32 {
+	if x != nil {
+		return x.HeadcountPlanCount
+	}
+	return 0
+}
+
+// A team's headcount plan in a briefing: planned headcount only. Plans carry a planned cost too,
+// but its actual counterpart is pay, which the briefing never holds; the labour budgets' burn is
+// in the budget part.
+type HeadcountPlanItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan, `teams/{team}/headcountPlans/{fiscal_year}`.
+	HeadcountPlan string `protobuf:"bytes,1,opt,name=headcount_plan,json=headcountPlan,proto3" json:"headcount_plan,omitempty"`
+	// The team, `teams/{team}`.
+	Team string `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	// The team's display name.
+	TeamDisplayName string `protobuf:"bytes,3,opt,name=team_display_name,json=teamDisplayName,proto3" json:"team_display_name,omitempty"`
+	// The fiscal year.
+	FiscalYear int32 `protobuf:"varint,4,opt,name=fiscal_year,json=fiscalYear,proto3" json:"fiscal_year,omitempty"`
+	// Its four quarters, in fiscal order.
+	Quarters      []*HeadcountQuarterItem `protobuf:"bytes,5,rep,name=quarters,proto3" json:"quarters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountPlanItem) Reset() {
+	*x = HeadcountPlanItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountPlanItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountPlanItem) ProtoMessage() {}
+
+func (x *HeadcountPlanItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountPlanItem.ProtoReflect.Descriptor instead.
+func (*HeadcountPlanItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HeadcountPlanItem) GetHeadcountPlan() string {
+	if x != nil {
+		return x.HeadcountPlan
+	}
+	return ""
+}
+
+func (x *HeadcountPlanItem) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *HeadcountPlanItem) GetTeamDisplayName() string {
+	if x != nil {
+		return x.TeamDisplayName
+	}
+	return ""
+}
+
+func (x *HeadcountPlanItem) GetFiscalYear() int32 {
+	if x != nil {
+		return x.FiscalYear
+	}
+	return 0
+}
+
+func (x *HeadcountPlanItem) GetQuarters() []*HeadcountQuarterItem {
+	if x != nil {
+		return x.Quarters
+	}
+	return nil
+}
+
+// One fiscal quarter of headcount plan against actual, for a team or summed over teams. The
+// actuals are measured as the talent service measures a plan's: from the people's start and end
+// dates and the positions' target starts as the events last told them.
+type HeadcountQuarterItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fiscal quarter, 1 to 4.
+	Quarter int32 `protobuf:"varint,1,opt,name=quarter,proto3" json:"quarter,omitempty"`
+	// Its first day.
+	StartDate *date.Date `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// Its last day.
+	EndDate *date.Date `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// The headcount planned at the end of the quarter.
+	PlannedHeadcount int32 `protobuf:"varint,4,opt,name=planned_headcount,json=plannedHeadcount,proto3" json:"planned_headcount,omitempty"`
+	// The team's people employed on the quarter's last day (started by then and not left before);
+	// for a quarter not over, as their dates stand at the briefing's date.
+	ActualHeadcount int32 `protobuf:"varint,5,opt,name=actual_headcount,json=actualHeadcount,proto3" json:"actual_headcount,omitempty"`
+	// The team's positions OPEN or in OFFER whose target start falls in or before the quarter.
+	OpenPositions int32 `protobuf:"varint,6,opt,name=open_positions,json=openPositions,proto3" json:"open_positions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeadcountQuarterItem) Reset() {
+	*x = HeadcountQuarterItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeadcountQuarterItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeadcountQuarterItem) ProtoMessage() {}
+
+func (x *HeadcountQuarterItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeadcountQuarterItem.ProtoReflect.Descriptor instead.
+func (*HeadcountQuarterItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HeadcountQuarterItem) GetQuarter() int32 {
+	if x != nil {
+		return x.Quarter
+	}
+	return 0
+}
+
+func (x *HeadcountQuarterItem) GetStartDate() *date.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *HeadcountQuarterItem) GetEndDate() *date.Date {
+	if x != nil {
+		return x.EndDate
+	}
+	return nil
+}
+
+func (x *HeadcountQuarterItem) GetPlannedHeadcount() int32 {
+	if x != nil {
+		return x.PlannedHeadcount
+	}
+	return 0
+}
+
+func (x *HeadcountQuarterItem) GetActualHeadcount() int32 {
+	if x != nil {
+		return x.ActualHeadcount
+	}
+	return 0
+}
+
+func (x *HeadcountQuarterItem) GetOpenPositions() int32 {
+	if x != nil {
+		return x.OpenPositions
+	}
+	return 0
+}
+
 // A position in a briefing.
 type PositionItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1416,7 +1698,7 @@ type PositionItem struct {
 
 func (x *PositionItem) Reset() {
 	*x = PositionItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1710,7 @@ func (x *PositionItem) String() string {
 func (*PositionItem) ProtoMessage() {}
 
 func (x *PositionItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1723,7 @@ func (x *PositionItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionItem.ProtoReflect.Descriptor instead.
 func (*PositionItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{14}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PositionItem) GetPosition() string {
@@ -1522,7 +1804,7 @@ type SkillCoverageItem struct {
 
 func (x *SkillCoverageItem) Reset() {
 	*x = SkillCoverageItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1816,7 @@ func (x *SkillCoverageItem) String() string {
 func (*SkillCoverageItem) ProtoMessage() {}
 
 func (x *SkillCoverageItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1829,7 @@ func (x *SkillCoverageItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkillCoverageItem.ProtoReflect.Descriptor instead.
 func (*SkillCoverageItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{15}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SkillCoverageItem) GetSkillRequirement() string {
@@ -1648,7 +1930,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1942,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1955,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{16}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -1755,11 +2037,12 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime\x12L\n" +
 	"\tincidents\x18\b \x01(\v2).quarterdeck.briefing.v1.IncidentBriefingB\x03\xe0A\x03R\tincidents\x12D\n" +
 	"\x06talent\x18\t \x01(\v2'.quarterdeck.briefing.v1.TalentBriefingB\x03\xe0A\x03R\x06talent:D\xeaAA\n" +
-	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xc2\x01\n" +
+	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xee\x01\n" +
 	"\x0eBudgetBriefing\x12J\n" +
 	"\fcost_centers\x18\x01 \x03(\v2'.quarterdeck.briefing.v1.CostCenterBurnR\vcostCenters\x12<\n" +
 	"\x06totals\x18\x02 \x03(\v2$.quarterdeck.briefing.v1.BudgetTotalR\x06totals\x12&\n" +
-	"\x0fover_plan_count\x18\x03 \x01(\x05R\roverPlanCount\"\x84\x06\n" +
+	"\x0fover_plan_count\x18\x03 \x01(\x05R\roverPlanCount\x12*\n" +
+	"\x11cost_center_count\x18\x04 \x01(\x05R\x0fcostCenterCount\"\x84\x06\n" +
 	"\x0eCostCenterBurn\x12F\n" +
 	"\vcost_center\x18\x01 \x01(\tB%\xfaA\"\n" +
 	" budget.quarterdeck.io/CostCenterR\n" +
@@ -1786,18 +2069,22 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\x02 \x01(\v2\x11.google.type.DateR\tstartDate\x12*\n" +
 	"\x06actual\x18\x03 \x01(\v2\x12.google.type.MoneyR\x06actual\x12?\n" +
-	"\x11cumulative_actual\x18\x04 \x01(\v2\x12.google.type.MoneyR\x10cumulativeActual\"\xf6\x01\n" +
+	"\x11cumulative_actual\x18\x04 \x01(\v2\x12.google.type.MoneyR\x10cumulativeActual\"\xde\x02\n" +
 	"\vBudgetTotal\x12#\n" +
 	"\rcurrency_code\x18\x01 \x01(\tR\fcurrencyCode\x12,\n" +
 	"\aplanned\x18\x02 \x01(\v2\x12.google.type.MoneyR\aplanned\x128\n" +
 	"\x0eactual_to_date\x18\x03 \x01(\v2\x12.google.type.MoneyR\factualToDate\x12.\n" +
 	"\bforecast\x18\x04 \x01(\v2\x12.google.type.MoneyR\bforecast\x12*\n" +
-	"\x11cost_center_count\x18\x05 \x01(\x05R\x0fcostCenterCount\"\x81\x02\n" +
+	"\x11cost_center_count\x18\x05 \x01(\x05R\x0fcostCenterCount\x12=\n" +
+	"\aperiods\x18\x06 \x03(\v2#.quarterdeck.briefing.v1.PeriodBurnR\aperiods\x12'\n" +
+	"\x0felapsed_periods\x18\a \x01(\x05R\x0eelapsedPeriods\"\xdb\x02\n" +
 	"\x0eVendorBriefing\x12O\n" +
 	"\x10in_notice_window\x18\x01 \x03(\v2%.quarterdeck.briefing.v1.ContractItemR\x0einNoticeWindow\x12A\n" +
 	"\brenewals\x18\x02 \x03(\v2%.quarterdeck.briefing.v1.ContractItemR\brenewals\x12[\n" +
 	"\x14renewal_value_totals\x18\x03 \x03(\v2\x12.google.type.MoneyB\x15\xd2\xf3\x18\x11\n" +
-	"\x0fvendors.financeR\x12renewalValueTotals\"\xa1\x05\n" +
+	"\x0fvendors.financeR\x12renewalValueTotals\x123\n" +
+	"\x16in_notice_window_count\x18\x04 \x01(\x05R\x13inNoticeWindowCount\x12#\n" +
+	"\rrenewal_count\x18\x05 \x01(\x05R\frenewalCount\"\xa1\x05\n" +
 	"\fContractItem\x12@\n" +
 	"\bcontract\x18\x01 \x01(\tB$\xfaA!\n" +
 	"\x1fvendors.quarterdeck.io/ContractR\bcontract\x12\x14\n" +
@@ -1864,7 +2151,7 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\x12acknowledged_count\x18\x03 \x01(\x05R\x11acknowledgedCount\x12%\n" +
 	"\x0eresolved_count\x18\x04 \x01(\x05R\rresolvedCount\x12-\n" +
 	"\x04mtta\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04mtta\x12-\n" +
-	"\x04mttr\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04mttr\"\xb6\x03\n" +
+	"\x04mttr\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x04mttr\"\xff\x05\n" +
 	"\x0eTalentBriefing\x12\x1c\n" +
 	"\theadcount\x18\x01 \x01(\x05R\theadcount\x12.\n" +
 	"\x13open_position_count\x18\x02 \x01(\x05R\x11openPositionCount\x12L\n" +
@@ -1873,7 +2160,30 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\x11mean_time_to_fill\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0emeanTimeToFill\x12I\n" +
 	"\n" +
 	"skill_gaps\x18\x06 \x03(\v2*.quarterdeck.briefing.v1.SkillCoverageItemR\tskillGaps\x12T\n" +
-	"\x10key_person_risks\x18\a \x03(\v2*.quarterdeck.briefing.v1.SkillCoverageItemR\x0ekeyPersonRisks\"\xd9\x02\n" +
+	"\x10key_person_risks\x18\a \x03(\v2*.quarterdeck.briefing.v1.SkillCoverageItemR\x0ekeyPersonRisks\x12&\n" +
+	"\x0fskill_gap_count\x18\b \x01(\x05R\rskillGapCount\x121\n" +
+	"\x15key_person_risk_count\x18\t \x01(\x05R\x12keyPersonRiskCount\x12e\n" +
+	"\x17headcount_plan_quarters\x18\n" +
+	" \x03(\v2-.quarterdeck.briefing.v1.HeadcountQuarterItemR\x15headcountPlanQuarters\x12S\n" +
+	"\x0fheadcount_plans\x18\v \x03(\v2*.quarterdeck.briefing.v1.HeadcountPlanItemR\x0eheadcountPlans\x120\n" +
+	"\x14headcount_plan_count\x18\f \x01(\x05R\x12headcountPlanCount\"\xb1\x02\n" +
+	"\x11HeadcountPlanItem\x12O\n" +
+	"\x0eheadcount_plan\x18\x01 \x01(\tB(\xfaA%\n" +
+	"#talent.quarterdeck.io/HeadcountPlanR\rheadcountPlan\x123\n" +
+	"\x04team\x18\x02 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1atalent.quarterdeck.io/TeamR\x04team\x12*\n" +
+	"\x11team_display_name\x18\x03 \x01(\tR\x0fteamDisplayName\x12\x1f\n" +
+	"\vfiscal_year\x18\x04 \x01(\x05R\n" +
+	"fiscalYear\x12I\n" +
+	"\bquarters\x18\x05 \x03(\v2-.quarterdeck.briefing.v1.HeadcountQuarterItemR\bquarters\"\x8f\x02\n" +
+	"\x14HeadcountQuarterItem\x12\x18\n" +
+	"\aquarter\x18\x01 \x01(\x05R\aquarter\x120\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\v2\x11.google.type.DateR\tstartDate\x12,\n" +
+	"\bend_date\x18\x03 \x01(\v2\x11.google.type.DateR\aendDate\x12+\n" +
+	"\x11planned_headcount\x18\x04 \x01(\x05R\x10plannedHeadcount\x12)\n" +
+	"\x10actual_headcount\x18\x05 \x01(\x05R\x0factualHeadcount\x12%\n" +
+	"\x0eopen_positions\x18\x06 \x01(\x05R\ropenPositions\"\xd9\x02\n" +
 	"\fPositionItem\x12?\n" +
 	"\bposition\x18\x01 \x01(\tB#\xfaA \n" +
 	"\x1etalent.quarterdeck.io/PositionR\bposition\x12\x14\n" +
@@ -1927,7 +2237,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -1943,83 +2253,91 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*IncidentItem)(nil),          // 11: quarterdeck.briefing.v1.IncidentItem
 	(*IncidentMonth)(nil),         // 12: quarterdeck.briefing.v1.IncidentMonth
 	(*TalentBriefing)(nil),        // 13: quarterdeck.briefing.v1.TalentBriefing
-	(*PositionItem)(nil),          // 14: quarterdeck.briefing.v1.PositionItem
-	(*SkillCoverageItem)(nil),     // 15: quarterdeck.briefing.v1.SkillCoverageItem
-	(*StreamFreshness)(nil),       // 16: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 17: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 19: google.type.Money
-	(v1.Risk_Category)(0),         // 20: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 21: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 22: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 23: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 24: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 25: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 26: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
-	(v11.Position_State)(0),       // 28: quarterdeck.talent.v1.Position.State
+	(*HeadcountPlanItem)(nil),     // 14: quarterdeck.briefing.v1.HeadcountPlanItem
+	(*HeadcountQuarterItem)(nil),  // 15: quarterdeck.briefing.v1.HeadcountQuarterItem
+	(*PositionItem)(nil),          // 16: quarterdeck.briefing.v1.PositionItem
+	(*SkillCoverageItem)(nil),     // 17: quarterdeck.briefing.v1.SkillCoverageItem
+	(*StreamFreshness)(nil),       // 18: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 19: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 21: google.type.Money
+	(v1.Risk_Category)(0),         // 22: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 23: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 24: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 25: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 26: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 27: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 28: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(v11.Position_State)(0),       // 30: quarterdeck.talent.v1.Position.State
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	17, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	19, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	16, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	18, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	18, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	20, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
 	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
 	13, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
 	2,  // 8: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
 	4,  // 9: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	17, // 10: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	19, // 11: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	19, // 12: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	19, // 13: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	19, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	19, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	19, // 10: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	21, // 11: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	21, // 12: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	21, // 13: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	21, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	21, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
 	3,  // 16: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	17, // 17: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	19, // 18: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	19, // 19: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	19, // 20: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	19, // 21: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	19, // 22: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
-	6,  // 23: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 24: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	19, // 25: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	17, // 26: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	17, // 27: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	17, // 28: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	19, // 29: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	19, // 30: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 31: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 32: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	20, // 33: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	21, // 34: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	22, // 35: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	23, // 36: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	11, // 37: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
-	12, // 38: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	24, // 39: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	25, // 40: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	26, // 41: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	18, // 42: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	18, // 43: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	17, // 44: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	27, // 45: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	27, // 46: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
-	14, // 47: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
-	27, // 48: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
-	15, // 49: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	15, // 50: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	28, // 51: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
-	18, // 52: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
-	18, // 53: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	18, // 54: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	19, // 17: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	21, // 18: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	21, // 19: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	21, // 20: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	21, // 21: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	21, // 22: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	3,  // 23: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	6,  // 24: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	6,  // 25: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	21, // 26: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	19, // 27: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	19, // 28: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	19, // 29: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	21, // 30: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	21, // 31: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	8,  // 32: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	9,  // 33: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	22, // 34: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	23, // 35: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	24, // 36: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	25, // 37: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	11, // 38: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	12, // 39: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	26, // 40: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	27, // 41: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	28, // 42: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	20, // 43: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	20, // 44: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	19, // 45: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	29, // 46: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	29, // 47: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	16, // 48: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
+	29, // 49: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	17, // 50: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	17, // 51: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	15, // 52: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	14, // 53: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
+	15, // 54: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	19, // 55: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
+	19, // 56: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
+	30, // 57: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	20, // 58: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	20, // 59: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	20, // 60: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	61, // [61:61] is the sub-list for method output_type
+	61, // [61:61] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -2027,14 +2345,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -30,9 +30,10 @@ type BriefingView int32
 const (
 	// FULL.
 	BriefingView_BRIEFING_VIEW_UNSPECIFIED BriefingView = 0
-	// Every part, without each cost centre's twelve `periods`.
+	// Every part, without the twelve `periods` of each cost centre and of the budget totals.
 	BriefingView_BASIC BriefingView = 1
-	// Every part, with each cost centre's twelve `periods`: the monthly burn a console charts.
+	// Every part, with the twelve `periods` of each cost centre and of the budget totals: the
+	// monthly burn a console charts.
 	BriefingView_FULL BriefingView = 2
 )
 

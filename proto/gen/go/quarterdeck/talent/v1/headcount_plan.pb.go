@@ -11,6 +11,7 @@ import (
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/auth/v1"
 	_ "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/event/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	date "google.golang.org/genproto/googleapis/type/date"
 	money "google.golang.org/genproto/googleapis/type/money"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -149,6 +150,12 @@ type HeadcountQuarter struct {
 	ActualCost *money.Money `protobuf:"bytes,5,opt,name=actual_cost,json=actualCost,proto3" json:"actual_cost,omitempty"`
 	// The team's positions OPEN or in OFFER whose target start falls in or before the quarter.
 	OpenPositions int32 `protobuf:"varint,6,opt,name=open_positions,json=openPositions,proto3" json:"open_positions,omitempty"`
+	// The quarter's first day, as the service's fiscal calendar places it
+	// (`TALENT_FISCAL_YEAR_START_MONTH`). Events carry it too, so that a consumer places the
+	// quarters without knowing the calendar.
+	StartDate *date.Date `protobuf:"bytes,7,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The quarter's last day: the day its planned and actual headcounts are measured on.
+	EndDate       *date.Date `protobuf:"bytes,8,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +230,20 @@ func (x *HeadcountQuarter) GetOpenPositions() int32 {
 		return x.OpenPositions
 	}
 	return 0
+}
+
+func (x *HeadcountQuarter) GetStartDate() *date.Date {
+	if x != nil {
+		return x.StartDate
+	}
+	return nil
+}
+
+func (x *HeadcountQuarter) GetEndDate() *date.Date {
+	if x != nil {
+		return x.EndDate
+	}
+	return nil
 }
 
 // A HeadcountScenario is a what-if copy of a plan with changes.
@@ -1592,7 +1613,7 @@ var File_quarterdeck_talent_v1_headcount_plan_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/talent/v1/headcount_plan.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a quarterdeck/event/v1/event.proto\"\xf1\x03\n" +
+	"*quarterdeck/talent/v1/headcount_plan.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a quarterdeck/event/v1/event.proto\"\xf1\x03\n" +
 	"\rHeadcountPlan\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x129\n" +
 	"\rcurrency_code\x18\x02 \x01(\tB\x14\xe0A\x02\xbaH\x0er\f2\n" +
@@ -1604,7 +1625,7 @@ const file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc = "" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\a \x01(\tR\x04etag:u\xeaAr\n" +
-	"#talent.quarterdeck.io/HeadcountPlan\x12,teams/{team}/headcountPlans/{headcount_plan}*\x0eheadcountPlans2\rheadcountPlan\"\xd7\x02\n" +
+	"#talent.quarterdeck.io/HeadcountPlan\x12,teams/{team}/headcountPlans/{headcount_plan}*\x0eheadcountPlans2\rheadcountPlan\"\xc1\x03\n" +
 	"\x10HeadcountQuarter\x12#\n" +
 	"\aquarter\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x04(\x01R\aquarter\x128\n" +
 	"\x11planned_headcount\x18\x02 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xa0\x8d\x06(\x00R\x10plannedHeadcount\x125\n" +
@@ -1613,7 +1634,10 @@ const file_quarterdeck_talent_v1_headcount_plan_proto_rawDesc = "" +
 	"\vactual_cost\x18\x05 \x01(\v2\x12.google.type.MoneyB\x1c\xe0A\x03\xd2\xf3\x18\x15\n" +
 	"\x13talent.compensationR\n" +
 	"actualCost\x12*\n" +
-	"\x0eopen_positions\x18\x06 \x01(\x05B\x03\xe0A\x03R\ropenPositions\"\xc9\x04\n" +
+	"\x0eopen_positions\x18\x06 \x01(\x05B\x03\xe0A\x03R\ropenPositions\x125\n" +
+	"\n" +
+	"start_date\x18\a \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\tstartDate\x121\n" +
+	"\bend_date\x18\b \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\aendDate\"\xc9\x04\n" +
 	"\x11HeadcountScenario\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12.\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12*\n" +
@@ -1769,7 +1793,8 @@ var file_quarterdeck_talent_v1_headcount_plan_proto_goTypes = []any{
 	(*HeadcountScenarioDeleted)(nil),          // 23: quarterdeck.talent.v1.HeadcountScenarioDeleted
 	(*timestamppb.Timestamp)(nil),             // 24: google.protobuf.Timestamp
 	(*money.Money)(nil),                       // 25: google.type.Money
-	(*fieldmaskpb.FieldMask)(nil),             // 26: google.protobuf.FieldMask
+	(*date.Date)(nil),                         // 26: google.type.Date
+	(*fieldmaskpb.FieldMask)(nil),             // 27: google.protobuf.FieldMask
 }
 var file_quarterdeck_talent_v1_headcount_plan_proto_depIdxs = []int32{
 	1,  // 0: quarterdeck.talent.v1.HeadcountPlan.quarters:type_name -> quarterdeck.talent.v1.HeadcountQuarter
@@ -1777,36 +1802,38 @@ var file_quarterdeck_talent_v1_headcount_plan_proto_depIdxs = []int32{
 	24, // 2: quarterdeck.talent.v1.HeadcountPlan.update_time:type_name -> google.protobuf.Timestamp
 	25, // 3: quarterdeck.talent.v1.HeadcountQuarter.planned_cost:type_name -> google.type.Money
 	25, // 4: quarterdeck.talent.v1.HeadcountQuarter.actual_cost:type_name -> google.type.Money
-	1,  // 5: quarterdeck.talent.v1.HeadcountScenario.quarters:type_name -> quarterdeck.talent.v1.HeadcountQuarter
-	24, // 6: quarterdeck.talent.v1.HeadcountScenario.adopt_time:type_name -> google.protobuf.Timestamp
-	24, // 7: quarterdeck.talent.v1.HeadcountScenario.create_time:type_name -> google.protobuf.Timestamp
-	24, // 8: quarterdeck.talent.v1.HeadcountScenario.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 9: quarterdeck.talent.v1.CreateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	0,  // 10: quarterdeck.talent.v1.ListHeadcountPlansResponse.headcount_plans:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	0,  // 11: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	26, // 12: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 13: quarterdeck.talent.v1.CreateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	2,  // 14: quarterdeck.talent.v1.ListHeadcountScenariosResponse.headcount_scenarios:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	2,  // 15: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	26, // 16: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 17: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	16, // 18: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.scenarios:type_name -> quarterdeck.talent.v1.ScenarioComparison
-	2,  // 19: quarterdeck.talent.v1.ScenarioComparison.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	25, // 20: quarterdeck.talent.v1.ScenarioComparison.cost_delta:type_name -> google.type.Money
-	0,  // 21: quarterdeck.talent.v1.HeadcountPlanCreated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	0,  // 22: quarterdeck.talent.v1.HeadcountPlanUpdated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	26, // 23: quarterdeck.talent.v1.HeadcountPlanUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	0,  // 24: quarterdeck.talent.v1.HeadcountScenarioAdopted.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
-	2,  // 25: quarterdeck.talent.v1.HeadcountScenarioAdopted.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	2,  // 26: quarterdeck.talent.v1.HeadcountScenarioCreated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	2,  // 27: quarterdeck.talent.v1.HeadcountScenarioUpdated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	26, // 28: quarterdeck.talent.v1.HeadcountScenarioUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	2,  // 29: quarterdeck.talent.v1.HeadcountScenarioDeleted.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	26, // 5: quarterdeck.talent.v1.HeadcountQuarter.start_date:type_name -> google.type.Date
+	26, // 6: quarterdeck.talent.v1.HeadcountQuarter.end_date:type_name -> google.type.Date
+	1,  // 7: quarterdeck.talent.v1.HeadcountScenario.quarters:type_name -> quarterdeck.talent.v1.HeadcountQuarter
+	24, // 8: quarterdeck.talent.v1.HeadcountScenario.adopt_time:type_name -> google.protobuf.Timestamp
+	24, // 9: quarterdeck.talent.v1.HeadcountScenario.create_time:type_name -> google.protobuf.Timestamp
+	24, // 10: quarterdeck.talent.v1.HeadcountScenario.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 11: quarterdeck.talent.v1.CreateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	0,  // 12: quarterdeck.talent.v1.ListHeadcountPlansResponse.headcount_plans:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	0,  // 13: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	27, // 14: quarterdeck.talent.v1.UpdateHeadcountPlanRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 15: quarterdeck.talent.v1.CreateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 16: quarterdeck.talent.v1.ListHeadcountScenariosResponse.headcount_scenarios:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 17: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	27, // 18: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 19: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	16, // 20: quarterdeck.talent.v1.CompareHeadcountScenariosResponse.scenarios:type_name -> quarterdeck.talent.v1.ScenarioComparison
+	2,  // 21: quarterdeck.talent.v1.ScenarioComparison.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	25, // 22: quarterdeck.talent.v1.ScenarioComparison.cost_delta:type_name -> google.type.Money
+	0,  // 23: quarterdeck.talent.v1.HeadcountPlanCreated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	0,  // 24: quarterdeck.talent.v1.HeadcountPlanUpdated.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	27, // 25: quarterdeck.talent.v1.HeadcountPlanUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	0,  // 26: quarterdeck.talent.v1.HeadcountScenarioAdopted.headcount_plan:type_name -> quarterdeck.talent.v1.HeadcountPlan
+	2,  // 27: quarterdeck.talent.v1.HeadcountScenarioAdopted.scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 28: quarterdeck.talent.v1.HeadcountScenarioCreated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	2,  // 29: quarterdeck.talent.v1.HeadcountScenarioUpdated.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	27, // 30: quarterdeck.talent.v1.HeadcountScenarioUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	2,  // 31: quarterdeck.talent.v1.HeadcountScenarioDeleted.headcount_scenario:type_name -> quarterdeck.talent.v1.HeadcountScenario
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_talent_v1_headcount_plan_proto_init() }
