@@ -323,7 +323,9 @@ func TestRenewalAndExpiryInBudget(t *testing.T) {
 // (docs/services.md): the contract is approved — the hold placed, the contract and its event
 // committed — while budget's consumers are down, and budget is stopped before it reads the
 // event. The event waits in vendors' stream; when budget is back, its commitment appears exactly
-// once and nothing is lost.
+// once and nothing is lost. Budget is then stopped again while the contract is invoiced and
+// terminated: once it is back, the invoice is its actual and the rest of the commitment is
+// released.
 //
 // So that budget cannot consume the event between the approval and its stop, the budget that
 // answers the approval's hold is a replica without consumers on the same database and address;
@@ -398,6 +400,39 @@ func TestActivationSurvivesBudgetDown(t *testing.T) {
 		}
 		if f := s.lineFigures(t, "ops-2027"); minorOf(f.GetCommitted()) != 2_000_000 {
 			t.Fatalf("committed %d after a second restart; want 2000000", minorOf(f.GetCommitted()))
+		}
+
+		// Budget stops again; meanwhile the contract is invoiced and terminated. Neither calls
+		// budget: their events wait in vendors' stream, and budget applies them once it is back —
+		// the invoice as an actual that consumes the commitment, the termination releasing the
+		// rest.
+		s.stopBudget(t)
+		inv, err := s.v.RecordInvoice(ctx, &vendorsv1.RecordInvoiceRequest{Parent: contract, Invoice: &vendorsv1.Invoice{
+			InvoiceNumber: "INV-1", Amount: usd(500_000), InvoiceDate: day(2026, 10, 31)}})
+		if err != nil {
+			t.Fatalf("record invoice while budget is down: %v", err)
+		}
+		if _, err := s.v.TerminateContract(ctx, &vendorsv1.TerminateContractRequest{Name: contract,
+			Reason: "replaced", EffectiveDate: day(2026, 12, 31)}); err != nil {
+			t.Fatalf("terminate while budget is down: %v", err)
+		}
+		s.startBudget(t, addr, true)
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if f := s.lineFigures(t, "ops-2027"); minorOf(f.GetActual()) != 500_000 || minorOf(f.GetCommitted()) != 0 {
+				return fmt.Errorf("line: actual %d, committed %d", minorOf(f.GetActual()), minorOf(f.GetCommitted()))
+			}
+			return nil
+		})
+		as, err := s.b.ListActuals(ctx, &budgetv1.ListActualsRequest{Parent: line})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as.GetActuals()) != 1 || as.GetActuals()[0].GetExternalReference() != inv.GetName() ||
+			as.GetActuals()[0].GetCommitment() != cs[0].GetName() {
+			t.Fatalf("actuals = %v; want one, the invoice's, consuming %s", as.GetActuals(), cs[0].GetName())
+		}
+		if c := s.commitmentsOf(t, line, contract); len(c) != 1 || c[0].GetState() != budgetv1.Commitment_RELEASED {
+			t.Fatalf("commitments of %s after the termination = %v; want the one, RELEASED", contract, c)
 		}
 	})
 }
