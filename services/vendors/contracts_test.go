@@ -235,6 +235,37 @@ func TestContractLifecycle(t *testing.T) {
 			t.Errorf("invoice.recorded = %v; want the two invoices with their money and line", recorded)
 		}
 
+		// Values are for vendors.finance: a reader without it gets the contract and its invoices
+		// without their amounts, and a writer without it may not record an amount.
+		reader := vendorsv1.NewVendorsServiceClient(e.ConnAs(t, "apiKeys/reader", "vendors.read"))
+		hidden, err := reader.GetContract(ctx, &vendorsv1.GetContractRequest{Name: c.GetName()})
+		if err != nil || hidden.GetTitle() != "Acme Cloud 2027" || hidden.GetTotalValue() != nil || hidden.GetAnnualValue() != nil ||
+			hidden.GetInvoicedAmount() != nil {
+			t.Errorf("contract for a reader without vendors.finance = %v, %v; want it without its total, annual and invoiced values", hidden, err)
+		}
+		listed, err := reader.ListContracts(ctx, &vendorsv1.ListContractsRequest{Parent: "vendors/acme"})
+		if err != nil || len(listed.GetContracts()) == 0 {
+			t.Fatalf("contracts for a reader without vendors.finance = %v, %v", listed, err)
+		}
+		for _, l := range listed.GetContracts() {
+			if l.GetTotalValue() != nil || l.GetAnnualValue() != nil || l.GetInvoicedAmount() != nil {
+				t.Errorf("listed for a reader without vendors.finance: %v; want no values", l)
+			}
+		}
+		invoices, err := reader.ListInvoices(ctx, &vendorsv1.ListInvoicesRequest{Parent: c.GetName()})
+		if err != nil || len(invoices.GetInvoices()) != 2 {
+			t.Fatalf("invoices for a reader without vendors.finance = %v, %v; want the two", invoices, err)
+		}
+		for _, i := range invoices.GetInvoices() {
+			if i.GetAmount() != nil || i.GetInvoiceNumber() == "" {
+				t.Errorf("invoice for a reader without vendors.finance: %v; want its number, no amount", i)
+			}
+		}
+		writer := vendorsv1.NewVendorsServiceClient(e.ConnAs(t, "apiKeys/writer", "vendors.read", "vendors.write"))
+		_, err = writer.RecordInvoice(ctx, &vendorsv1.RecordInvoiceRequest{Parent: c.GetName(), Invoice: &vendorsv1.Invoice{
+			InvoiceNumber: "INV-2", Amount: eur(10_000), InvoiceDate: day(2027, 2, 10)}})
+		e.AssertStatus(t, err, codes.PermissionDenied, "FIELD_WRITE_DENIED")
+
 		// Terminate: the effective date between today and the end date.
 		_, err = e.client.TerminateContract(ctx, &vendorsv1.TerminateContractRequest{Name: c.GetName(), Reason: "x", EffectiveDate: day(2026, 12, 3)})
 		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "effective_date")
