@@ -156,3 +156,60 @@ func TestTalentPayOverREST(t *testing.T) {
 		})
 	}
 }
+
+// TestTalentCertificationsREST walks a person's certifications over REST: created, a 400 naming
+// the field, read, listed across people with a filter on the expiry date, changed with If-Match
+// (409 when stale), and deleted (404 after).
+func TestTalentCertificationsREST(t *testing.T) {
+	t.Parallel()
+	for _, db := range testenv.Databases(t) {
+		t.Run(db.Engine, func(t *testing.T) {
+			t.Parallel()
+			url := startTalent(t, db)
+			if r := call(t, "POST", url+"/v1/teams?teamId=platform", `{"displayName":"Platform"}`); r.code != 200 {
+				t.Fatalf("POST team = %d %v", r.code, r.body)
+			}
+			if r := call(t, "POST", url+"/v1/people?personId=ada", `{"displayName":"Ada","team":"teams/platform","employmentType":"EMPLOYEE",
+				"startDate":{"year":2024,"month":3,"day":1}}`); r.code != 200 {
+				t.Fatalf("POST person = %d %v", r.code, r.body)
+			}
+			c := call(t, "POST", url+"/v1/people/ada/certifications?certificationId=aws", `{"displayName":"AWS Solutions Architect",
+				"issuer":"Amazon Web Services","obtainDate":{"year":2025,"month":1,"day":10},"expireDate":{"year":2099,"month":3,"day":31}}`)
+			if c.code != 200 || c.body["name"] != "people/ada/certifications/aws" || c.body["expired"] != nil {
+				t.Fatalf("POST certification = %d %v", c.code, c.body)
+			}
+			bad := call(t, "POST", url+"/v1/people/ada/certifications", `{"displayName":"Backwards","issuer":"X",
+				"obtainDate":{"year":2025,"month":1,"day":10},"expireDate":{"year":2024,"month":1,"day":1}}`)
+			if reason, fields := details(t, bad.body); bad.code != 400 || reason != "INVALID_ARGUMENT" ||
+				!slices.Contains(fields, "certification.expire_date:EXPIRY_NOT_AFTER_OBTAINED") {
+				t.Errorf("an expiry before the day obtained = %d %v %v", bad.code, reason, fields)
+			}
+			if g := call(t, "GET", url+"/v1/people/ada/certifications/aws", ""); g.code != 200 || g.body["issuer"] != "Amazon Web Services" {
+				t.Errorf("GET = %d %v", g.code, g.body)
+			}
+			l := call(t, "GET", url+`/v1/people/-/certifications?filter=expire_date%20%3C%20%222100-01-01%22%20AND%20team%20%3D%20%22teams%2Fplatform%22`, "")
+			if certs, _ := l.body["certifications"].([]any); l.code != 200 || len(certs) != 1 {
+				t.Errorf("expiring before 2100 in platform = %d %v", l.code, l.body)
+			}
+			l = call(t, "GET", url+`/v1/people/-/certifications?filter=expire_date%20%3C%20%222099-01-01%22`, "")
+			if certs, _ := l.body["certifications"].([]any); l.code != 200 || len(certs) != 0 {
+				t.Errorf("expiring before 2099 = %d %v", l.code, l.body)
+			}
+			ifMatch := map[string]string{"Content-Type": "application/json", "If-Match": c.body["etag"].(string)}
+			resp, changed := do(t, nil, "PATCH", url+"/v1/people/ada/certifications/aws?updateMask=expireDate",
+				strings.NewReader(`{"expireDate":{"year":2099,"month":6,"day":30}}`), ifMatch)
+			if exp, _ := changed["expireDate"].(map[string]any); resp.StatusCode != 200 || exp["month"] != float64(6) {
+				t.Fatalf("PATCH = %d %v", resp.StatusCode, changed)
+			}
+			if resp, stale := do(t, nil, "PATCH", url+"/v1/people/ada/certifications/aws", strings.NewReader(`{"issuer":"Stale"}`), ifMatch); resp.StatusCode != 409 {
+				t.Errorf("stale PATCH = %d %v", resp.StatusCode, stale)
+			}
+			if r := call(t, "DELETE", url+"/v1/people/ada/certifications/aws", ""); r.code != 200 {
+				t.Errorf("DELETE = %d %v", r.code, r.body)
+			}
+			if r := call(t, "GET", url+"/v1/people/ada/certifications/aws", ""); r.code != 404 {
+				t.Errorf("GET after DELETE = %d %v", r.code, r.body)
+			}
+		})
+	}
+}

@@ -172,6 +172,11 @@ func (s *Server) LeavePerson(ctx context.Context, req *talentv1.LeavePersonReque
 		if err := tx.UpdatePerson(ctx, p, prev); err != nil {
 			return nil, err
 		}
+		// The organisation no longer renews the certifications of someone who left
+		// (certifications.go).
+		if err := tx.CancelPersonCertificationReminders(ctx, p.ID); err != nil {
+			return nil, err
+		}
 		after := personToProto(p)
 		public := authz.Public(after)
 		if err := tx.Record(ctx, sqlstore.Change{Request: req, Action: "LEAVE", Resource: p.Name(), Before: before, After: public,

@@ -63,7 +63,9 @@ func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *S
 // declares its own kinds in a method of its own, gathered here.
 func (s *Server) Schedules() map[string]scheduler.Handler {
 	all := map[string]scheduler.Handler{}
-	for _, m := range []map[string]scheduler.Handler{} {
+	for _, m := range []map[string]scheduler.Handler{
+		s.certificationSchedules(),
+	} {
 		maps.Copy(all, m)
 	}
 	return all

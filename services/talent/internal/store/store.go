@@ -2,7 +2,7 @@
 // Each statement is a const inside the method that runs it, written once in the SQL both engines
 // speak; row locks go through the engine's sqlstore.Dialect, and each engine has its migrations
 // under migrations/ (ADR 0002): 00001 teams and people, 00002 positions and headcount plans,
-// 00003 the skills taxonomy, ratings and requirements.
+// 00003 the skills taxonomy, ratings and requirements, 00004 certifications.
 package store
 
 import (

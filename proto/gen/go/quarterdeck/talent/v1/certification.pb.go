@@ -29,7 +29,9 @@ const (
 // the day it was obtained and the day it expires. The service publishes
 // `quarterdeck.talent.certification.expiring` 90 and 30 days before `expire_date` and
 // `quarterdeck.talent.certification.expired` on it (start of the day, UTC), each once, unless the
-// date changed or the certification was deleted meanwhile.
+// date changed, the certification was deleted or its holder left meanwhile. A reminder whose day
+// has passed when the date is set is not sent. The certifications of a person who left stay on
+// their record: they can be read and deleted, not created or changed.
 type Certification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `people/{person}/certifications/{certification}`.

@@ -2341,9 +2341,10 @@ type ListCertificationsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter over `name`, `display_name`, `issuer`, `skill`, `obtain_date`,
-	// `expire_date` (`expire_date = null` for those that do not expire), `create_time` and
-	// `update_time`.
+	// An AIP-160 filter over `name`, `person`, `team` (the holder's current team), `display_name`,
+	// `issuer`, `skill`, `obtain_date`, `expire_date` (`expire_date = null` for those that do not
+	// expire), `create_time` and `update_time`, e.g. a team's certifications expiring before a day:
+	// `team = "teams/platform" AND expire_date < "2027-03-01"`.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results: `display_name`, `obtain_date`, `expire_date`, `create_time`.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
