@@ -124,6 +124,27 @@ func TestCertifications(t *testing.T) {
 		_, err = e.client.CreateCertification(ctx, &talentv1.CreateCertificationRequest{Parent: "people/ada", CertificationId: "aws", Certification: aws(nil)})
 		e.AssertStatus(t, err, codes.AlreadyExists, "CERTIFICATION_ALREADY_EXISTS")
 
+		// The skill a certification evidences must be in the taxonomy.
+		e.taxonomy(t)
+		cka := &talentv1.Certification{DisplayName: "CKA", Issuer: "CNCF", ObtainDate: ymd(2025, 6, 1), Skill: "skills/kubernetes"}
+		if k := e.certify(t, "people/ada", "cka", cka); k.GetSkill() != "skills/kubernetes" {
+			t.Errorf("created with a skill = %v", k)
+		}
+		cka.Skill = "skills/cobol"
+		_, err = e.client.CreateCertification(ctx, &talentv1.CreateCertificationRequest{Parent: "people/ada", Certification: cka})
+		e.AssertStatus(t, err, codes.InvalidArgument, "SKILL_NOT_FOUND", "certification.skill")
+		_, err = e.client.UpdateCertification(ctx, &talentv1.UpdateCertificationRequest{
+			Certification: &talentv1.Certification{Name: "people/ada/certifications/cka", Skill: "skills/cobol"},
+			UpdateMask:    &fieldmaskpb.FieldMask{Paths: []string{"skill"}}})
+		e.AssertStatus(t, err, codes.InvalidArgument, "SKILL_NOT_FOUND", "certification.skill")
+		l, err := e.client.ListCertifications(ctx, &talentv1.ListCertificationsRequest{Parent: "people/-", Filter: `skill = "skills/kubernetes"`})
+		if got := certNames(t, l, err); got != "people/ada/certifications/cka" {
+			t.Errorf("certifications evidencing kubernetes = %s", got)
+		}
+		if _, err := e.client.DeleteCertification(ctx, &talentv1.DeleteCertificationRequest{Name: "people/ada/certifications/cka"}); err != nil {
+			t.Fatal(err)
+		}
+
 		got, err := e.client.GetCertification(ctx, &talentv1.GetCertificationRequest{Name: a.GetName()})
 		if err != nil || got.GetEtag() != a.GetEtag() || got.GetDisplayName() != a.GetDisplayName() {
 			t.Errorf("get = %v, %v; want %v", got, err, a)
