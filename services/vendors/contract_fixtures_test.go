@@ -55,6 +55,13 @@ func startContractsOn(t *testing.T, db testenv.Database, budgetClock, vendorsClo
 // given: budget then consumes the vendors events, as in production.
 func startContractsWith(t *testing.T, db testenv.Database, budgetClock, vendorsClock *clock.Fake, shared *testenv.NATS) *contractEnv {
 	t.Helper()
+	return startContractsServing(t, db, vendors.Service(), budgetClock, vendorsClock, shared)
+}
+
+// startContractsServing is startContractsWith for vendors as svc describes it, e.g. with other
+// settings.
+func startContractsServing(t *testing.T, db testenv.Database, svc host.Service, budgetClock, vendorsClock *clock.Fake, shared *testenv.NATS) *contractEnv {
+	t.Helper()
 	var natsOpt []testkit.Option
 	if shared != nil {
 		natsOpt = append(natsOpt, testkit.WithNATS(*shared))
@@ -71,7 +78,7 @@ func startContractsWith(t *testing.T, db testenv.Database, budgetClock, vendorsC
 			on(budgetClock)(o)
 			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 200*time.Millisecond
 		}))...)
-	s := testkit.Start(t, db, vendors.Service(), append(natsOpt, testkit.WithHostOptions(func(o *host.Options) {
+	s := testkit.Start(t, db, svc, append(natsOpt, testkit.WithHostOptions(func(o *host.Options) {
 		on(vendorsClock)(o)
 		o.Peers = map[string]string{"budget": b.Addr}
 	}))...)

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -17,6 +18,7 @@ import (
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/server"
@@ -42,6 +44,8 @@ type Settings struct {
 	ScorecardWeightSpend        int `env:"VENDORS_SCORECARD_WEIGHT_SPEND" default:"20" help:"weight of spend against contract value in a vendor's scorecard (0 to 100)"`
 	ScorecardWeightIncidents    int `env:"VENDORS_SCORECARD_WEIGHT_INCIDENTS" default:"15" help:"weight of incidents in a vendor's scorecard (0 to 100)"`
 	ScorecardWeightSLA          int `env:"VENDORS_SCORECARD_WEIGHT_SLA" default:"15" help:"weight of SLA breaches in a vendor's scorecard (0 to 100)"`
+
+	WritePolicy string `env:"VENDORS_WRITE_POLICY" default:"scopes" help:"who may change a vendor (its attestations and contracts) or an evaluation: scopes (any holder of the method's scopes) or owner (its owner principal, or a holder of vendors.admin)"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
@@ -53,6 +57,7 @@ func DefaultSettings() Settings {
 		ReassessmentMonthsTier1: 12, ReassessmentMonthsTier2: 24, ReassessmentMonthsTier3: 36, ReassessmentMonthsTier4: 36,
 		ScorecardWeightAssessment: 30, ScorecardWeightAttestations: 20, ScorecardWeightSpend: 20,
 		ScorecardWeightIncidents: 15, ScorecardWeightSLA: 15,
+		WritePolicy: string(ownership.Scopes),
 	}
 }
 
@@ -87,7 +92,40 @@ func (s Settings) Validate() error {
 	if sum <= 0 {
 		errs = append(errs, errors.New("QUARTERDECK_VENDORS_SCORECARD_WEIGHT_* are all 0; at least one must be positive"))
 	}
+	if _, err := ownership.ParsePolicy("QUARTERDECK_VENDORS_WRITE_POLICY", s.WritePolicy); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// ownershipRules declares who owns what in vendors (ADR 0014): a vendor's owner owns its
+// attestations and contracts (with each contract's own owner), an evaluation's owner the
+// evaluation. Decisions others make, and the assessor's work, are exempt.
+func ownershipRules(owners ownership.Owners) ownership.Rules {
+	const decision = "a decision of vendors.approve holders on another principal's vendor or contract (separation of duties)"
+	const assessment = "the assessor, who may not be the vendor's owner, runs the assessment"
+	return ownership.Rules{
+		Service: vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
+		Owned:   []string{"vendors", "evaluations"},
+		Owners:  owners,
+		Unowned: map[string]string{
+			"assessmentTemplates": "the questionnaires every assessment shares, kept by whoever holds vendors.write",
+		},
+		Exempt: map[string]string{
+			"ActivateVendor":     decision,
+			"SuspendVendor":      decision,
+			"ReinstateVendor":    decision,
+			"OffboardVendor":     decision,
+			"ApproveContract":    decision,
+			"RejectContract":     decision,
+			"DecideEvaluation":   "the decision of vendors.approve holders on an evaluation",
+			"CreateAssessment":   assessment,
+			"UpdateAssessment":   assessment,
+			"CompleteAssessment": assessment,
+			"CancelAssessment":   assessment,
+			"RecordInvoice":      "accounts payable records the vendor's invoices against any contract",
+		},
+	}
 }
 
 func (s Settings) reassessmentMonths() [4]int {
@@ -127,6 +165,15 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Names:      []string{vendorsv1.VendorsService_ServiceDesc.ServiceName},
 		Peers:      []string{"budget"},
 		Settings:   cfg,
+		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
+			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+			// The server is built at the first look-up: the rules are also read without a
+			// database, to list the methods they check.
+			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
+			return policy, []ownership.Rules{ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+				return srv().Owners(ctx, name)
+			})}
+		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			vendorsv1.RegisterVendorsServiceServer(r, newServer(deps))
 			return nil
