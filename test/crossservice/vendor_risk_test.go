@@ -27,7 +27,8 @@ import (
 
 // vendorsFeed stands in for the vendors service: it publishes vendors events onto the vendors
 // stream exactly as the vendors outbox relay would (subject, CloudEvents headers, version), so
-// that a test can send a thousand assessments without completing them through the API.
+// that a test can send a thousand assessments without completing them through the API. A feed
+// of another domain (newFeed) sends a copy of that domain's events.
 type vendorsFeed struct {
 	js     jetstream.JetStream
 	events *outbox.Factory
@@ -36,17 +37,23 @@ type vendorsFeed struct {
 
 func newVendorsFeed(t *testing.T, ns testenv.NATS, js jetstream.JetStream) *vendorsFeed {
 	t.Helper()
+	return newFeed(t, ns, js, "vendors")
+}
+
+// newFeed is a feed of domain's events onto its stream.
+func newFeed(t *testing.T, ns testenv.NATS, js jetstream.JetStream, domain string) *vendorsFeed {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cfg := events.StreamConfig{Prefix: ns.SubjectPrefix}
-	if _, err := events.EnsureStream(ctx, js, cfg, "vendors"); err != nil {
+	if _, err := events.EnsureStream(ctx, js, cfg, domain); err != nil {
 		t.Fatal(err)
 	}
 	f, err := outbox.NewFactory(ns.SubjectPrefix, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &vendorsFeed{js: js, events: f, stream: events.StreamName(ns.SubjectPrefix, "vendors")}
+	return &vendorsFeed{js: js, events: f, stream: events.StreamName(ns.SubjectPrefix, domain)}
 }
 
 // publish sends the event about resource at version, and waits for the stream to store it.

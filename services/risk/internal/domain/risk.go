@@ -46,7 +46,8 @@ func (s RiskState) String() string {
 // The numbers of the API's Risk.Category and Risk.Treatment that the domain needs.
 const (
 	CategoryVendor = 4
-	MaxCategory    = 7 // PEOPLE
+	CategoryPeople = 7
+	MaxCategory    = CategoryPeople
 	MaxTreatment   = 4 // AVOID
 )
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
@@ -39,14 +40,14 @@ type Reaction struct {
 	Apply func(ctx context.Context, tx store.Tx, ev consumer.Event) error
 }
 
-// Reactions is the register's table of reactions, subject → handler. A new reaction — talent's
-// skill.key_person_risk opening a PEOPLE risk — is one more row and its handler: the host runs
-// a consumer per row (risk.Configured).
+// Reactions is the register's table of reactions, subject → handler. A new reaction is one more
+// row and its handler: the host runs a consumer per row (risk.Configured).
 func (s *Server) Reactions() []Reaction {
 	return []Reaction{
 		{Domain: "vendors", Subject: "assessment.completed", Apply: s.vendorAssessed},
 		{Domain: "vendors", Subject: "vendor.attestation_expiring", Apply: s.attestationExpiring},
 		{Domain: "vendors", Subject: "vendor.offboarded", Apply: s.vendorOffboarded},
+		{Domain: "talent", Subject: "skill.key_person_risk", Apply: s.keyPersonRisk},
 	}
 }
 
@@ -269,6 +270,92 @@ func (s *Server) vendorOffboarded(ctx context.Context, tx store.Tx, ev consumer.
 	}
 	r.MeasureAppetite(domain.DefaultAppetite()) // a closed risk is never above appetite
 	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, &riskv1.RiskClosed{PreviousState: riskv1.Risk_State(was)})
+	return err
+}
+
+// teamPattern is the name of a team, the source of its people risk.
+const teamPattern names.Pattern = "teams/{team}"
+
+// keyPersonLikelihood and keyPersonImpact are a team's people risk when it opens, on the
+// five-step scale: losing the one person who covers a skill the team requires is possible, and
+// would hold the team's work up.
+const (
+	keyPersonLikelihood = 3
+	keyPersonImpact     = 3
+)
+
+// keyPersonRisk applies skill.key_person_risk: exactly one of a team's people covers a skill
+// it requires. The team's people risk (category PEOPLE, linked to the team as its source, one
+// per team) opens, scored for a key person, or reopens when it was CLOSED; an open one is
+// refreshed: its likelihood rises one step (at most to the matrix's top), each further skill or
+// key person making the loss of one more likely. The score history names the requirement as
+// the cause. Each version of a requirement's key-person state applies once: a copy, or an older
+// event that arrives after a newer one, changes nothing.
+func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	m, ok := ev.Message.(*talentv1.SkillKeyPersonRisk)
+	if !ok {
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a SkillKeyPersonRisk, got %s", ev.Type))
+	}
+	cov, requirement := m.GetCoverage(), m.GetSkillRequirement()
+	team := cov.GetTeam()
+	switch {
+	case !teamPattern.Match(team):
+		return fault.Field("coverage.team", "INVALID_NAME", fmt.Sprintf("%q is not a team name", team))
+	case requirement == "":
+		return fault.Field("skill_requirement", "REQUIRED", "the event names no requirement")
+	}
+	if moved, err := tx.Advance(ctx, requirement+":key_person", fmt.Sprintf("%020d", m.GetVersion()), s.now()); err != nil || !moved {
+		return err
+	}
+	reason := fmt.Sprintf("Only %s covers %s of %s (%d required at proficiency %d or more)",
+		ownerOr(cov.GetKeyPerson()), cov.GetSkill(), team, cov.GetRequiredPeople(), cov.GetMinProficiency())
+	mat, err := tx.CurrentMatrix(ctx)
+	if err != nil {
+		return err
+	}
+	base := domain.Pair{Likelihood: scaleStep(keyPersonLikelihood, len(mat.Likelihood)), Impact: scaleStep(keyPersonImpact, len(mat.Impact))}
+	now := s.now()
+	r, err := tx.RiskBySource(ctx, team)
+	var (
+		prev   int64
+		before *riskv1.Risk
+		events []sqlstore.Event
+		pair   = base
+	)
+	switch {
+	case errors.Is(err, domain.ErrRiskNotFound):
+		if r, err = s.openSourceRisk(ctx, tx, team, domain.RiskFields{
+			Title:       "Key-person risk: " + team,
+			Description: "Opened by the risk service when talent reported that a skill of " + team + " is covered by one person only. " + reason + ".",
+			Category:    domain.CategoryPeople,
+			Owner:       domain.ServiceActor,
+		}, now); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case r.State == domain.RiskClosed:
+		prev, before = r.Version, riskToProto(r)
+		if err := r.Reopen(reason, now); err != nil {
+			return err
+		}
+		events = append(events, &riskv1.RiskReopened{})
+	case r.Scored():
+		top := int32(len(mat.Likelihood))
+		pair = domain.Pair{Likelihood: min(top, max(r.Residual.Likelihood+1, base.Likelihood)), Impact: max(r.Residual.Impact, base.Impact)}
+	}
+	if before == nil {
+		prev, before = r.Version, riskToProto(r)
+	}
+	a := domain.Assessment{Residual: &pair, Actor: domain.ServiceActor, Reason: reason, Cause: requirement}
+	if !r.Scored() || pair.Likelihood*pair.Impact > r.Inherent.Value() {
+		a.Inherent = &pair
+	}
+	more, err := s.Rescore(ctx, tx, r, a)
+	if err != nil {
+		return err
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, append(events, more...)...)
 	return err
 }
 
