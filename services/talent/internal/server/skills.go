@@ -278,7 +278,7 @@ func (s *Server) CreateSkillRating(ctx context.Context, req *talentv1.CreateSkil
 		}
 	}
 	personID, skillID := idOf(domain.PersonPattern, req.GetParent()), idOf(domain.SkillPattern, in.GetSkill())
-	id, rater := s.newID(), identity.Actor(ctx)
+	id, rater := s.newID(), identity.Owner(ctx)
 	out, err := idempotency.InTx(ctx, s.store.Within, talentv1.TalentService_CreateSkillRating_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*talentv1.SkillRating, error) {
 		p, err := tx.GetPerson(ctx, personID)
 		if err != nil {
