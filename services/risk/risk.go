@@ -10,12 +10,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"google.golang.org/grpc"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/server"
@@ -34,13 +36,15 @@ type Settings struct {
 	ReviewDaysCritical   int `env:"RISK_REVIEW_DAYS_CRITICAL" default:"30" help:"days between reviews of a risk whose residual level is CRITICAL (1 to 1095)"`
 	ReviewDaysUnassessed int `env:"RISK_REVIEW_DAYS_UNASSESSED" default:"30" help:"days from identification by which a risk not yet scored is due for assessment (1 to 1095)"`
 	AcceptanceMaxDays    int `env:"RISK_ACCEPTANCE_MAX_DAYS" default:"730" help:"the furthest an acceptance's expiry date may be from the day it is requested, in days (1 to 1825)"`
+
+	WritePolicy string `env:"RISK_WRITE_POLICY" default:"scopes" help:"who may change a risk (its actions and acceptances): scopes (any holder of the method's scopes) or owner (its owner principal, an action's owner too, or a holder of risk.admin)"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
 // when nothing is set.
 func DefaultSettings() Settings {
 	return Settings{ReviewDaysLow: 365, ReviewDaysMedium: 180, ReviewDaysHigh: 90, ReviewDaysCritical: 30,
-		ReviewDaysUnassessed: 30, AcceptanceMaxDays: 730}
+		ReviewDaysUnassessed: 30, AcceptanceMaxDays: 730, WritePolicy: string(ownership.Scopes)}
 }
 
 // Validate reports settings out of range, all of them together.
@@ -60,7 +64,34 @@ func (s Settings) Validate() error {
 	if s.AcceptanceMaxDays < 1 || s.AcceptanceMaxDays > 1825 {
 		errs = append(errs, fmt.Errorf("QUARTERDECK_RISK_ACCEPTANCE_MAX_DAYS is %d; want 1 to 1825", s.AcceptanceMaxDays))
 	}
+	if _, err := ownership.ParsePolicy("QUARTERDECK_RISK_WRITE_POLICY", s.WritePolicy); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// ownershipRules declares who owns what in risk (ADR 0014): a risk's owner owns the risk, its
+// mitigation actions (with each action's own owner) and its acceptances. Decisions of
+// risk.approve holders, the matrix and appetite, and incidents are not owned.
+func ownershipRules(owners ownership.Owners) []ownership.Rules {
+	const decision = "a decision of risk.approve holders on another principal's acceptance (separation of duties)"
+	const board = "the organisation's one risk matrix and appetite, set by risk.approve holders"
+	return []ownership.Rules{{
+		Service: riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"),
+		Owned:   []string{"risks"},
+		Owners:  owners,
+		Unowned: map[string]string{"riskMatrix": board, "riskAppetite": board},
+		Exempt: map[string]string{
+			"ApproveAcceptance": decision,
+			"RejectAcceptance":  decision,
+			"RevokeAcceptance":  decision,
+		},
+	}, {
+		Service: riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"),
+		Unowned: map[string]string{
+			"incidents": "incident response is shared work of whoever holds incidents.write: the responders on call change it, not one owner; closing and postmortem decisions take incidents.manage",
+		},
+	}}
 }
 
 // config is the server's view of the settings.
@@ -90,6 +121,15 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Migrations: store.Migrations.For,
 		Names:      []string{riskv1.RiskService_ServiceDesc.ServiceName, riskv1.IncidentService_ServiceDesc.ServiceName},
 		Settings:   cfg,
+		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
+			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+			// The server is built at the first look-up: the rules are also read without a
+			// database, to list the methods they check.
+			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
+			return policy, ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+				return srv().Owners(ctx, name)
+			})
+		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			srv := newServer(deps)
 			riskv1.RegisterRiskServiceServer(r, srv)

@@ -119,6 +119,9 @@ type Method struct {
 	owner []protoreflect.FieldDescriptor
 	// mask is the request's update mask field, if it has one.
 	mask protoreflect.FieldDescriptor
+	// creates is true for a method creating a resource (Create, or Checked with a `parent`):
+	// its owner field, when empty, becomes the caller.
+	creates bool
 }
 
 // Guard checks the writes of a set of services against their owners.
@@ -221,7 +224,7 @@ func classify(md protoreflect.MethodDescriptor, r Rules) (*Method, error) {
 	if !slices.Contains(r.Owned, collection) {
 		return nil, fmt.Errorf("%s writes %q, which is neither owned nor unowned; declare it, or exempt the method", md.FullName(), collection)
 	}
-	m := &Method{Kind: Create}
+	m := &Method{Kind: Create, creates: field == "" || field == "parent"}
 	in := md.Input()
 	if field != "" {
 		m.Kind = Checked
@@ -308,7 +311,8 @@ func (g *Guard) Method(fullMethod string) *Method { return g.methods[fullMethod]
 // for a checked method, the caller must own the resource the request names (or the owned
 // resource it belongs to) or hold the service's admin scope, else PERMISSION_DENIED with reason
 // NOT_OWNER; an owner field the request sets must name a principal (INVALID_ARGUMENT,
-// OWNER_NOT_PRINCIPAL), and a created resource without one is the caller's. It runs before the
+// OWNER_NOT_PRINCIPAL), and a resource created without one (top-level or under a parent) is
+// the caller's. It runs before the
 // handler, so that a refused call changes nothing. A nil guard, the scopes policy and methods
 // the guard has no rules for pass.
 func (g *Guard) Check(ctx context.Context, fullMethod string, req proto.Message) error {
@@ -362,7 +366,7 @@ func (m *Method) settleOwner(req protoreflect.Message, caller string) error {
 			"the owner must name a principal (principals/{id}, users/{sub} or apiKeys/{id}) under the owner write policy")
 	case owner != "":
 		return nil
-	case m.Kind == Create && caller != identity.System:
+	case m.creates && caller != identity.System:
 		req.Mutable(res).Message().Set(ofd, protoreflect.ValueOfString(caller))
 		return nil
 	case m.Kind == Checked && m.mask != nil && req.Has(m.mask):
