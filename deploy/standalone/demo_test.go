@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemoIsIdempotent loads the small demo company through the REST API, then again: the second
@@ -31,7 +32,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	first := run()
 	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 31",
-		"teams 8", "people 31", "positions 13", "headcountPlans 8"} {
+		"teams 8", "people 30", "positions 12", "headcountPlans 8"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run created %s; want %s", first, want)
 		}
@@ -49,7 +50,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 		return c
 	}
 	before := counts()
-	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 31 || before["people"] != 31 {
+	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 31 || before["people"] != 30 {
 		t.Fatalf("after the first run: %v", before)
 	}
 	// The positions are in every state, and those approved hold funds on their team's labour line.
@@ -84,14 +85,23 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 }
 
-// getJSON reads a resource with the admin key.
+// getJSON reads a resource with the admin key, again after a pause when the gateway's rate
+// limit refuses it (the demo's load spends the key's allowance).
 func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	var resp *http.Response
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		var err error
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || attempt == 20 {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(250 * time.Millisecond)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

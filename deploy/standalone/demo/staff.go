@@ -262,10 +262,21 @@ func (l *loader) staffing(centres []costCentre) []crew {
 		}
 		// The positions: a backfill for each leaver, a filled growth position for every other
 		// hire of this year, and one to three (one or two) growth positions in various states.
+		// A position's budgeted cost is its level's on the ladder, in the team's currency: what
+		// finance plans for the job, not the pay of whoever fills it.
 		n := 0
-		next := func(title, level string, cost int64) opening {
+		next := func(title, level string) opening {
 			n++
-			return opening{id: fmt.Sprintf("%s-req-%02d", c.id, n), title: title, level: level, reason: "GROWTH", cost: cost}
+			o := opening{id: fmt.Sprintf("%s-req-%02d", c.id, n), title: title, level: level, reason: "GROWTH"}
+			for _, lv := range levels {
+				if lv.level == level {
+					o.cost = lv.cost
+				}
+			}
+			if c.currency == "USD" {
+				o.cost = o.cost * 112 / 100 / 1000 * 1000
+			}
+			return o
 		}
 		// A position to come starts in two weeks to three months, within the year (whose budget
 		// pays for it): late in the year, between now and its last day.
@@ -280,13 +291,13 @@ func (l *loader) staffing(centres []costCentre) []crew {
 		for _, m := range cr.members {
 			switch {
 			case !m.end.IsZero():
-				o := next(m.title, m.level, m.cost)
+				o := next(m.title, m.level)
 				o.reason, o.backfillOf, o.targetStart = "BACKFILL", m.id, upcoming()
 				o.state = []string{"OPEN", "OPEN", "OFFER"}[rnd.IntN(3)]
 				cr.openings = append(cr.openings, o)
 			case !m.start.Before(jan1) && !m.contractor:
 				if hires++; hires%2 == 1 {
-					o := next(m.title, m.level, m.cost)
+					o := next(m.title, m.level)
 					o.targetStart, o.state, o.hire = m.start, "FILLED", m.id
 					cr.openings = append(cr.openings, o)
 				}
@@ -299,10 +310,7 @@ func (l *loader) staffing(centres []costCentre) []crew {
 		for i := 0; i < growth; i++ {
 			lv := levels[between(1, 4)]
 			job := jobs[rnd.IntN(len(jobs))]
-			o := next(sentence(lv.prefix+job), lv.level, lv.cost*int64(between(98, 104))/100/1000*1000)
-			if c.currency == "USD" {
-				o.cost = o.cost * 112 / 100 / 1000 * 1000
-			}
+			o := next(sentence(lv.prefix+job), lv.level)
 			o.targetStart = upcoming()
 			// In turn, so that even the small company has a position in each state.
 			o.state = growthStates[grown%len(growthStates)]
