@@ -9,6 +9,8 @@ import { vendorsPage, vendorPage } from "./vendors.js";
 import { risksPage, riskPage } from "./risks.js";
 import { incidentsPage, incidentPage } from "./incidents.js";
 import { teamsPage, teamPage } from "./teams.js";
+import { peoplePage, personPage } from "./people.js";
+import { positionsPage, positionPage } from "./positions.js";
 
 // routes map a hash path to its page; a capture is the resource id.
 const routes = [
@@ -23,6 +25,10 @@ const routes = [
   [/^\/incidents\/([a-z0-9-]+)$/, incidentPage, "incident"],
   [/^\/teams$/, teamsPage, "teams"],
   [/^\/teams\/([a-z0-9-]+)$/, teamPage, "team"],
+  [/^\/people$/, peoplePage, "people"],
+  [/^\/people\/([a-z0-9-]+)$/, personPage, "person"],
+  [/^\/positions$/, positionsPage, "positions"],
+  [/^\/positions\/([a-z0-9-]+)$/, positionPage, "position"],
 ];
 
 export function registerRoute(pattern, page, name) {
