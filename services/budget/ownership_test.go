@@ -115,49 +115,49 @@ func TestOwnership(t *testing.T) {
 				return out
 			},
 			Writes: []testkit.OwnedWrite[owned]{
-				{"UpdateCostCenter", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateCostCenter", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateCostCenter(ctx, &budgetv1.UpdateCostCenterRequest{
 						CostCenter: &budgetv1.CostCenter{Name: f.cc, DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 					return err
 				}},
-				{"DeleteCostCenter", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteCostCenter", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteCostCenter(ctx, &budgetv1.DeleteCostCenterRequest{Name: f.empty})
 					return err
 				}},
-				{"UpdateBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateBudget", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateBudget(ctx, &budgetv1.UpdateBudgetRequest{
 						Budget: &budgetv1.Budget{Name: f.draft, DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
 					return err
 				}},
-				{"DeleteBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteBudget", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteBudget(ctx, &budgetv1.DeleteBudgetRequest{Name: f.draft})
 					return err
 				}},
-				{"SubmitBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "SubmitBudget", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: f.draft})
 					return err
 				}},
-				{"ReviseBudget", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "ReviseBudget", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: f.approved})
 					return err
 				}},
-				{"CreateBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateBudgetLine", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: f.draft,
 						BudgetLine: &budgetv1.BudgetLine{DisplayName: "More", Category: budgetv1.BudgetLine_CLOUD,
 							ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: &money.Money{Units: 100}}})
 					return err
 				}},
-				{"UpdateBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateBudgetLine", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).UpdateBudgetLine(ctx, &budgetv1.UpdateBudgetLineRequest{
 						BudgetLine: &budgetv1.BudgetLine{Name: f.draftLines[0], PlannedAmount: &money.Money{Units: 1, CurrencyCode: "EUR"}},
 						UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"planned_amount"}}})
 					return err
 				}},
-				{"DeleteBudgetLine", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteBudgetLine", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteBudgetLine(ctx, &budgetv1.DeleteBudgetLineRequest{Name: f.draftLines[1]})
 					return err
 				}},
-				{"CreateTransfer", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateTransfer", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).CreateTransfer(ctx, &budgetv1.CreateTransferRequest{Parent: f.approved,
 						Transfer: &budgetv1.Transfer{SourceLine: f.approvedLines[0], TargetLine: f.approvedLines[1],
 							Amount: &money.Money{Units: 100}, EffectiveDate: &date.Date{Year: 2028, Month: 1, Day: 1}, Reason: "rebalance"}})

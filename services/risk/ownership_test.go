@@ -96,69 +96,69 @@ func TestOwnership(t *testing.T) {
 				return append(out, actions, acceptances)
 			},
 			Writes: []testkit.OwnedWrite[owned]{
-				{"UpdateRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).UpdateRisk(ctx, &riskv1.UpdateRiskRequest{
 						Risk: &riskv1.Risk{Name: f.identified, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 					return err
 				}},
-				{"DeleteRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).DeleteRisk(ctx, &riskv1.DeleteRiskRequest{Name: f.identified})
 					return err
 				}},
-				{"AssessRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "AssessRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).AssessRisk(ctx, &riskv1.AssessRiskRequest{Name: f.identified, Reason: "scored",
 						Inherent: &riskv1.RiskScore{Likelihood: 1, Impact: 1}, Residual: &riskv1.RiskScore{Likelihood: 1, Impact: 1}})
 					return err
 				}},
-				{"ReviewRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "ReviewRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).ReviewRisk(ctx, &riskv1.ReviewRiskRequest{Name: f.assessed, Reason: "unchanged"})
 					return err
 				}},
-				{"StartRiskTreatment", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "StartRiskTreatment", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).StartRiskTreatment(ctx, &riskv1.StartRiskTreatmentRequest{Name: f.assessed,
 						Treatment: riskv1.Risk_MITIGATE, TreatmentPlan: "patch"})
 					return err
 				}},
-				{"MonitorRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "MonitorRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).MonitorRisk(ctx, &riskv1.MonitorRiskRequest{Name: f.treating})
 					return err
 				}},
-				{"CloseRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CloseRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).CloseRisk(ctx, &riskv1.CloseRiskRequest{Name: f.assessed, Reason: "gone"})
 					return err
 				}},
-				{"ReopenRisk", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "ReopenRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).ReopenRisk(ctx, &riskv1.ReopenRiskRequest{Name: f.closed, Reason: "back"})
 					return err
 				}},
-				{"CreateMitigationAction", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateMitigationAction", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).CreateMitigationAction(ctx, &riskv1.CreateMitigationActionRequest{Parent: f.assessed,
 						MitigationAction: &riskv1.MitigationAction{Title: "Another", DueDate: day(2027, 2, 28)}})
 					return err
 				}},
-				{"UpdateMitigationAction", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateMitigationAction", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).UpdateMitigationAction(ctx, &riskv1.UpdateMitigationActionRequest{
 						MitigationAction: &riskv1.MitigationAction{Name: f.action, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 					return err
 				}},
-				{"StartMitigationAction", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "StartMitigationAction", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).StartMitigationAction(ctx, &riskv1.StartMitigationActionRequest{Name: f.action})
 					return err
 				}},
-				{"CompleteMitigationAction", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CompleteMitigationAction", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).CompleteMitigationAction(ctx, &riskv1.CompleteMitigationActionRequest{Name: f.action})
 					return err
 				}},
-				{"CancelMitigationAction", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CancelMitigationAction", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).CancelMitigationAction(ctx, &riskv1.CancelMitigationActionRequest{Name: f.action, Reason: "superseded"})
 					return err
 				}},
-				{"CreateAcceptance", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateAcceptance", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).CreateAcceptance(ctx, &riskv1.CreateAcceptanceRequest{Parent: f.treating,
 						Acceptance: &riskv1.Acceptance{Justification: "Accepted for now.", ExpiryDate: day(2027, 3, 31)}})
 					return err
 				}},
-				{"WithdrawAcceptance", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "WithdrawAcceptance", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).WithdrawAcceptance(ctx, &riskv1.WithdrawAcceptanceRequest{Name: f.acceptance, Reason: "mitigating instead"})
 					return err
 				}},

@@ -96,64 +96,64 @@ func TestOwnership(t *testing.T) {
 				return append(out, atts, contracts, ev)
 			},
 			Writes: []testkit.OwnedWrite[owned]{
-				{"UpdateVendor", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateVendor", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).UpdateVendor(ctx, &vendorsv1.UpdateVendorRequest{
 						Vendor: &vendorsv1.Vendor{Name: f.vendor, Description: "changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
 					return err
 				}},
-				{"DeleteVendor", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteVendor", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).DeleteVendor(ctx, &vendorsv1.DeleteVendorRequest{Name: f.prospect})
 					return err
 				}},
-				{"StartVendorOnboarding", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "StartVendorOnboarding", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).StartVendorOnboarding(ctx, &vendorsv1.StartVendorOnboardingRequest{Name: f.prospect})
 					return err
 				}},
-				{"CreateAttestation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateAttestation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).CreateAttestation(ctx, &vendorsv1.CreateAttestationRequest{Parent: f.vendor,
 						Attestation: &vendorsv1.Attestation{Type: vendorsv1.Attestation_ISO_27001, IssueDate: ymd(2024, 1, 1), ExpiryDate: ymd(2027, 6, 1)}})
 					return err
 				}},
-				{"UpdateAttestation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateAttestation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).UpdateAttestation(ctx, &vendorsv1.UpdateAttestationRequest{
 						Attestation: &vendorsv1.Attestation{Name: f.attestation, Issuer: "BSI"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"issuer"}}})
 					return err
 				}},
-				{"DeleteAttestation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteAttestation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).DeleteAttestation(ctx, &vendorsv1.DeleteAttestationRequest{Name: f.attestation})
 					return err
 				}},
-				{"CreateContract", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CreateContract", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).CreateContract(ctx, &vendorsv1.CreateContractRequest{Parent: f.vendor, Contract: contract()})
 					return err
 				}},
-				{"UpdateContract", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateContract", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).UpdateContract(ctx, &vendorsv1.UpdateContractRequest{
 						Contract: &vendorsv1.Contract{Name: f.draft, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 					return err
 				}},
-				{"DeleteContract", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteContract", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).DeleteContract(ctx, &vendorsv1.DeleteContractRequest{Name: f.draft})
 					return err
 				}},
-				{"SubmitContract", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "SubmitContract", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).SubmitContract(ctx, &vendorsv1.SubmitContractRequest{Name: f.draft})
 					return err
 				}},
-				{"TerminateContract", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "TerminateContract", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).TerminateContract(ctx, &vendorsv1.TerminateContractRequest{Name: f.active, Reason: "ended early", RequestId: newRequestID()})
 					return err
 				}},
-				{"UpdateEvaluation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "UpdateEvaluation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).UpdateEvaluation(ctx, &vendorsv1.UpdateEvaluationRequest{
 						Evaluation: &vendorsv1.Evaluation{Name: f.evaluation, Need: "changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"need"}}})
 					return err
 				}},
-				{"DeleteEvaluation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "DeleteEvaluation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).DeleteEvaluation(ctx, &vendorsv1.DeleteEvaluationRequest{Name: f.evaluation})
 					return err
 				}},
-				{"CancelEvaluation", func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+				{Method: "CancelEvaluation", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := vendorsv1.NewVendorsServiceClient(conn).CancelEvaluation(ctx, &vendorsv1.CancelEvaluationRequest{Name: f.evaluation})
 					return err
 				}},
