@@ -40,8 +40,10 @@ func talentGuide(t *testing.T, sc scenario) {
 	runGuide(t, "../../docs/talent.md", p.rest, map[string]string{"ADMIN": adminKey})
 
 	for stream, want := range map[string][]string{
-		"_TALENT": {"position.approved", "position.opened", "position.offered", "headcount_plan.scenario_adopted"},
+		"_TALENT": {"skill.coverage_gap", "skill.key_person_risk", "position.approved", "position.opened", "position.offered",
+			"headcount_plan.scenario_adopted", "position.filled", "skill.coverage_restored", "skill.key_person_risk_cleared"},
 		"_BUDGET": {"hold.placed", "commitment.recorded"},
+		"_RISK":   {"risk.identified"},
 	} {
 		stream = strings.ToUpper(sc.prefix) + stream
 		evs := readEvents(t, p.nats, stream, func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
