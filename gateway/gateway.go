@@ -70,12 +70,12 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 const HeaderIfMatch = "If-Match"
 
 // registrars maps each domain to the function that mounts its REST API on a mux: the APIs of
-// every gRPC service the domain's binary serves (risk serves RiskService and IncidentService).
+// every gRPC service the domain's binary serves (risk serves RiskService, IncidentService and ComplianceService).
 var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 	"briefing": briefingv1.RegisterBriefingServiceHandler,
 	"budget":   budgetv1.RegisterBudgetServiceHandler,
 	"vendors":  vendorsv1.RegisterVendorsServiceHandler,
-	"risk":     mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler),
+	"risk":     mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler, riskv1.RegisterComplianceServiceHandler),
 	"talent":   talentv1.RegisterTalentServiceHandler,
 }
 

@@ -1,7 +1,8 @@
 // Package risk is the risk service — the risk register a CIO reports to the board: the risk
 // matrix and appetite, risks with their scores, score history, treatment and review, mitigation
 // actions and acceptances, the heat map and the register report — and incident handling
-// (IncidentService), packaged for the host that runs it, in its own process or inside the
+// (IncidentService), and compliance — frameworks, controls, their tests and the posture
+// (ComplianceService) — packaged for the host that runs it, in its own process or inside the
 // standalone binary.
 package risk
 
@@ -91,6 +92,12 @@ func ownershipRules(owners ownership.Owners) []ownership.Rules {
 		Unowned: map[string]string{
 			"incidents": "incident response is shared work of whoever holds incidents.write: the responders on call change it, not one owner; closing and postmortem decisions take incidents.manage",
 		},
+	}, {
+		Service: riskv1.File_quarterdeck_risk_v1_compliance_service_proto.Services().ByName("ComplianceService"),
+		Unowned: map[string]string{
+			"frameworks": "frameworks come from the service's catalogue, the same for the whole organisation",
+			"controls":   "the control library and its tests are the shared record of compliance.write holders (control owners, auditors, the security team): a control's owner runs it and is often no principal",
+		},
 	}}
 }
 
@@ -119,8 +126,9 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 	return host.Service{
 		Domain:     Domain,
 		Migrations: store.Migrations.For,
-		Names:      []string{riskv1.RiskService_ServiceDesc.ServiceName, riskv1.IncidentService_ServiceDesc.ServiceName},
-		Settings:   cfg,
+		Names: []string{riskv1.RiskService_ServiceDesc.ServiceName, riskv1.IncidentService_ServiceDesc.ServiceName,
+			riskv1.ComplianceService_ServiceDesc.ServiceName},
+		Settings: cfg,
 		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
 			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
 			// The server is built at the first look-up: the rules are also read without a
@@ -134,6 +142,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			srv := newServer(deps)
 			riskv1.RegisterRiskServiceServer(r, srv)
 			riskv1.RegisterIncidentServiceServer(r, srv.Incidents())
+			riskv1.RegisterComplianceServiceServer(r, srv.Compliance())
 			return nil
 		},
 		// The reactions to other services' events (server.Reactions): a consumer per reaction.

@@ -31,3 +31,13 @@ const (
 	PostmortemPattern    names.Pattern = "incidents/{incident}/postmortem"
 	ActionItemPattern    names.Pattern = "incidents/{incident}/postmortem/actionItems/{action_item}"
 )
+
+// The patterns of compliance's resource names.
+const (
+	FrameworkPattern       names.Pattern = "frameworks/{framework}"
+	RequirementPattern     names.Pattern = "frameworks/{framework}/requirements/{requirement}"
+	PosturePattern         names.Pattern = "frameworks/{framework}/posture"
+	PostureSnapshotPattern names.Pattern = "frameworks/{framework}/postureSnapshots/{posture_snapshot}"
+	ControlPattern         names.Pattern = "controls/{control}"
+	ControlTestPattern     names.Pattern = "controls/{control}/tests/{test}"
+)

@@ -74,6 +74,7 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		s.acceptanceSchedules(),
 		s.Incidents().breachSchedules(),
 		s.Incidents().postmortemSchedules(),
+		s.complianceSchedules(),
 	} {
 		maps.Copy(all, m)
 	}
