@@ -616,6 +616,10 @@ var endpoints = []endpoint{
 	{"POST", "/v1/incidents/nothere:acknowledge", `{}`, "incidents.write"},
 	{"POST", "/v1/incidents/nothere:close", `{}`, "incidents.manage"},
 	{"POST", "/v1/incidents/nothere/postmortem:publish", `{}`, "incidents.manage"},
+	{"GET", "/v1/frameworks", "", "compliance.read"},
+	{"GET", "/v1/frameworks/nothere/posture", "", "compliance.read"},
+	{"POST", "/v1/frameworks:import", `{"frameworkId":"nothere"}`, "compliance.write"},
+	{"POST", "/v1/controls/nothere/tests", `{"testDate":{"year":2026,"month":1,"day":5},"result":"EFFECTIVE"}`, "compliance.write"},
 	{"GET", "/v1/teams", "", "talent.read"},
 	{"GET", "/v1/people/nothere", "", "talent.read"},
 	{"POST", "/v1/teams", `{"displayName":"Scoped"}`, "talent.write"},
@@ -719,6 +723,7 @@ var grpcCalls = allMethods([]grpcCall{
 	vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
 	riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"),
 	riskv1.File_quarterdeck_risk_v1_incident_service_proto.Services().ByName("IncidentService"),
+	riskv1.File_quarterdeck_risk_v1_compliance_service_proto.Services().ByName("ComplianceService"),
 	talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"),
 	briefingv1.File_quarterdeck_briefing_v1_briefing_service_proto.Services().ByName("BriefingService"))
 
