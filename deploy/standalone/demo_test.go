@@ -12,7 +12,8 @@ import (
 
 // TestDemoIsIdempotent loads the small demo company through the REST API, then again: the second
 // run creates nothing and every collection keeps its size. The positions it recruits for are in
-// every state, those approved against their team's labour line.
+// every state, those approved against their team's labour line, and the skills' coverage has gaps
+// and key-person risks.
 func TestDemoIsIdempotent(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(), scenario{})
@@ -32,7 +33,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	first := run()
 	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 31",
-		"teams 8", "people 30", "positions 12", "headcountPlans 8"} {
+		"teams 8", "people 30", "skills 38", "requirements 20", "ratings 68", "positions 12", "headcountPlans 8"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run created %s; want %s", first, want)
 		}
@@ -75,6 +76,15 @@ func TestDemoIsIdempotent(t *testing.T) {
 		if states[s] == 0 {
 			t.Errorf("no position is %s: %v", s, states)
 		}
+	}
+	// The teams' coverage shows gaps and skills one person alone holds.
+	var coverage struct {
+		GapCount       int `json:"gapCount"`
+		KeyPersonCount int `json:"keyPersonCount"`
+	}
+	getJSON(t, p.rest+"/v1/teams/-/coverage", &coverage)
+	if coverage.GapCount == 0 || coverage.KeyPersonCount == 0 {
+		t.Errorf("coverage of every team: %+v; want gaps and key-person risks", coverage)
 	}
 	second := run()
 	if regexp.MustCompile(`[1-9]`).MatchString(second) {

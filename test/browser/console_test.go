@@ -278,11 +278,6 @@ func TestConsole(t *testing.T) {
 		{"#/positions", "positions", "#/positions/", "position", 1, 0, 10},
 	}
 	for _, pg := range pages {
-		if pg.listPage == "teams" {
-			// Until the talent service computes coverage (501), the pages that read it say so, and
-			// the browser logs the refused load, the only error allowed there.
-			b.allow("status of 501")
-		}
 		b.open(t, pg.list, pg.listPage)
 		b.check(t, pg.listPage, pg.listCharts)
 		if n := b.count(t, "main table tbody tr:not(:has(td[colspan]))"); n < pg.listRows {
@@ -290,29 +285,41 @@ func TestConsole(t *testing.T) {
 		}
 		b.screenshots(t, pg.listPage)
 		b.open(t, b.firstLink(t, pg.detailPrefix), pg.detailPage)
-		if pg.detailPage == "team" || pg.detailPage == "person" {
-			b.allow("status of 501") // coverage, skill ratings
-		}
 		b.check(t, pg.detailPage, pg.detailCharts)
 		b.screenshots(t, pg.detailPage)
 	}
 
-	// A department's team: its people, its positions, its headcount plan, and its skill coverage
-	// or the reason there is none.
+	// The teams' key-person risks, and a department's team: its headcount plan and skill coverage
+	// (two charts), its people, its positions, and the skill only one of them holds.
+	b.open(t, "#/teams", "teams")
+	if b.count(t, "main td .badge.bad") == 0 {
+		t.Error("the teams page flags no key-person risk")
+	}
 	var team struct{ Manager string }
 	getJSON(t, p, "/v1/teams/infrastructure-1", &team)
-	b.allow("status of 501")
 	b.open(t, "#/teams/infrastructure-1", "team")
-	b.check(t, "department team", 1)
-	for _, section := range []string{"People", "Positions"} {
+	b.check(t, "department team", 2)
+	for _, section := range []string{"People", "Positions", "Skill coverage"} {
 		if n := b.count(t, fmt.Sprintf("section[aria-label=%q] tbody tr:not(:has(td[colspan]))", section)); n == 0 {
 			t.Errorf("the team page's %s shows nothing", section)
 		}
 	}
-	if b.count(t, "section[aria-label='Skill coverage'] canvas, #coverage-note") == 0 {
-		t.Error("the team page shows neither the skill coverage nor why there is none")
+	keyPerson := value(t, b, "find the key person", chromedp.Evaluate[string](`(() => {
+		const a = document.querySelector("section[aria-label='Skill coverage'] td .badge.bad + a");
+		return a ? a.getAttribute("href") : "";
+	})()`))
+	if keyPerson == "" {
+		t.Error("the department's team flags no key person")
 	}
 	b.screenshots(t, "department-team")
+	if keyPerson != "" {
+		// The key person's page lists their skills.
+		b.open(t, keyPerson, "person")
+		b.check(t, "key person", 0)
+		if n := b.count(t, "section[aria-label='Skills'] tbody tr:not(:has(td[colspan]))"); n == 0 {
+			t.Errorf("the key person's page (%s) lists no skill", keyPerson)
+		}
+	}
 	// A filled position links to the budget its funds are held on and to the person hired.
 	var filled struct {
 		Positions []struct{ Name string } `json:"positions"`
@@ -331,7 +338,6 @@ func TestConsole(t *testing.T) {
 	if team.Manager == "" {
 		t.Fatal("the demo's team infrastructure-1 has no manager")
 	}
-	b.allow("status of 501")
 	b.open(t, "#/"+team.Manager, "person")
 	b.check(t, "manager", 0)
 	pay := value(t, b, "read the pay", chromedp.Evaluate[string](`(document.querySelector("main .pay") || {}).textContent || ""`))
@@ -389,7 +395,9 @@ func TestConsole(t *testing.T) {
 	if n := b.count(t, "main table tbody tr:not(:has(td[colspan]))"); n == 0 {
 		t.Error("a key with talent.read sees no one on the teams page")
 	}
-	b.takeErrors() // the refused loads of coverage and skills (501) until the service serves them
+	if errs := b.takeErrors(); len(errs) > 0 {
+		t.Errorf("the console logged errors for a key without talent.compensation: %q", errs)
+	}
 	b.open(t, "#/budgets", "budgets")
 	if refusal := value(t, b, "read the refusal", chromedp.Evaluate[string](`(document.querySelector("main .error") || {}).textContent || ""`)); !strings.Contains(refusal, "does not allow") {
 		t.Errorf("budgets with a vendors.read key show %q; want the refusal", refusal)

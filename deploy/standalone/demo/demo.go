@@ -3,8 +3,10 @@
 // events, as a real organisation's would: cost centres, budgets with a year of actuals in two
 // currencies, vendors with their assessments and contracts (some inside their notice window),
 // a risk register, a year of incidents with a data breach whose notification clocks run, and the
-// IT organisation's teams with about 300 people and their pay, the positions each department
-// recruits for against its labour budget, and each team's headcount plan for the year.
+// IT organisation's teams with about 300 people and their pay, a skills taxonomy with the skills
+// each department requires and its people's ratings (gaps and key-person risks among them), the
+// positions each department recruits for against its labour budget, and each team's headcount
+// plan for the year.
 //
 // A second run adds nothing: every resource has a fixed id (an ALREADY_EXISTS answer means it is
 // there), every transition is taken only from the state before it, and an actual is recorded only
@@ -47,7 +49,7 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "positions", "headcountPlans"} {
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "skillCategories", "skills", "requirements", "ratings", "positions", "headcountPlans"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
 	return strings.Join(parts, ", ")

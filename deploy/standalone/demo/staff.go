@@ -49,6 +49,7 @@ type crew struct {
 	department         bool
 	members            []member
 	openings           []opening
+	needs              []need // the skills it requires, with its people's ratings
 }
 
 // head is the member who manages the team.

@@ -14,8 +14,9 @@ var errNoTalent = errors.New("no talent service")
 
 // loadTalent makes the organisation's teams (one per division and one per department under it,
 // each charged to its cost centre), their people with their pay, the team's managers, the
-// positions each department recruits for (approved against its labour line in budget), and each
-// team's headcount plan for the year.
+// skills the departments require with their people's ratings, the positions each department
+// recruits for (approved against its labour line in budget), and each team's headcount plan for
+// the year.
 func (l *loader) loadTalent(ctx context.Context) error {
 	managers, err := l.loadTeams(ctx)
 	if errors.Is(err, errNoTalent) {
@@ -29,9 +30,16 @@ func (l *loader) loadTalent(ctx context.Context) error {
 			return err
 		}
 	}
+	l.skilling()
+	skills := true
+	if err := l.loadSkills(ctx); errors.Is(err, errNoSkills) {
+		skills = false
+	} else if err != nil {
+		return err
+	}
 	for _, c := range l.crews {
 		for _, o := range c.openings {
-			if err := l.position(ctx, c, o); err != nil {
+			if err := l.position(ctx, c, o, skills); err != nil {
 				return err
 			}
 		}
@@ -122,11 +130,19 @@ func (l *loader) loadPeople(ctx context.Context, c crew, manager string) error {
 
 // position makes a position and takes it, from the state it is in, to the plan's: submitted by
 // the company's HR (the admin key), approved by its approver against the team's labour line,
-// offered, filled by the hire, or cancelled.
-func (l *loader) position(ctx context.Context, c crew, o opening) error {
+// offered, filled by the hire, or cancelled. With skills, the job needs the team's first two.
+func (l *loader) position(ctx context.Context, c crew, o opening, skills bool) error {
 	body := map[string]any{
 		"team": "teams/" + c.id, "title": o.title, "level": o.level, "reason": o.reason,
 		"budgetedAnnualCost": money(c.currency, o.cost), "targetStartDate": date(o.targetStart),
+	}
+	if skills && len(c.needs) > 0 {
+		// The job needs the team's first two required skills.
+		var names []string
+		for _, n := range c.needs[:min(2, len(c.needs))] {
+			names = append(names, "skills/"+n.skill)
+		}
+		body["requiredSkills"] = names
 	}
 	if o.backfillOf != "" {
 		body["backfillOf"] = "people/" + o.backfillOf
