@@ -43,8 +43,14 @@ type positionEnv struct {
 // the team lab with no cost centre, and carla, who starts on 2026-10-05.
 func startPositions(t *testing.T, db testenv.Database) *positionEnv {
 	t.Helper()
+	return startPositionsWith(t, db, talent.DefaultSettings())
+}
+
+// startPositionsWith is startPositions with talent's settings cfg (fiscal years from April
+// whatever cfg says).
+func startPositionsWith(t *testing.T, db testenv.Database, cfg talent.Settings) *positionEnv {
+	t.Helper()
 	fake := clock.NewFake(positionsNow)
-	cfg := talent.DefaultSettings()
 	cfg.FiscalYearStartMonth = 4
 	b := testkit.Start(t, testenv.Another(t, db), budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
 		testkit.WithHostOptions(func(o *host.Options) { o.Clock = fake }))

@@ -5,8 +5,10 @@
 package talent
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -14,6 +16,7 @@ import (
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/talent/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/talent/internal/store"
@@ -27,11 +30,14 @@ const Domain = "talent"
 type Settings struct {
 	FiscalYearStartMonth int           `env:"TALENT_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal years of headcount plans, as budget's QUARTERDECK_BUDGET_FISCAL_YEAR_START_MONTH; fiscal years are named after the calendar year in which they end"`
 	HoldTTL              time.Duration `env:"TALENT_HOLD_TTL" default:"15m" help:"time to live of the budget hold a position's approval places (1m to 24h); an approval is refused when its hold would expire within a minute"`
+	WritePolicy          string        `env:"TALENT_WRITE_POLICY" default:"scopes" help:"who may change a position: scopes (any holder of the method's scopes) or owner (its requester, or a holder of talent.admin); teams and people are not owned yet"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
 // when nothing is set.
-func DefaultSettings() Settings { return Settings{FiscalYearStartMonth: 1, HoldTTL: 15 * time.Minute} }
+func DefaultSettings() Settings {
+	return Settings{FiscalYearStartMonth: 1, HoldTTL: 15 * time.Minute, WritePolicy: string(ownership.Scopes)}
+}
 
 // Validate reports settings out of range, all of them together.
 func (s Settings) Validate() error {
@@ -42,7 +48,33 @@ func (s Settings) Validate() error {
 	if s.HoldTTL < time.Minute || s.HoldTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("QUARTERDECK_TALENT_HOLD_TTL is %s; want 1m to 24h (budget keeps holds that long at most)", s.HoldTTL))
 	}
+	if _, err := ownership.ParsePolicy("QUARTERDECK_TALENT_WRITE_POLICY", s.WritePolicy); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// ownershipRules declares who owns what in talent (ADR 0014): a position is its requester's.
+// Teams and people are not owned yet: their owners would be people (a team's manager, the
+// person), and people are not linked to principals.
+func ownershipRules(owners ownership.Owners) ownership.Rules {
+	const people = "a team's owner would be its manager and a person's record their manager's, both people, which are not linked to principals yet (ADR 0014); talent.write guards it"
+	return ownership.Rules{
+		Service: talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"),
+		Owned:   []string{"positions"},
+		Owners:  owners,
+		Unowned: map[string]string{
+			"teams":            people,
+			"people":           people,
+			"skillCategories":  "the organisation's skill taxonomy, shared by every team",
+			"skills":           "the organisation's skill taxonomy, shared by every team",
+			"proficiencyScale": "the organisation's one proficiency scale",
+		},
+		Exempt: map[string]string{
+			"ApprovePosition": "a decision of talent.approve holders on another principal's position (separation of duties)",
+			"RejectPosition":  "a decision of talent.approve holders on another principal's position (separation of duties)",
+		},
+	}
 }
 
 // Service describes the talent service with default settings to the host.
@@ -67,6 +99,15 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Names:      []string{talentv1.TalentService_ServiceDesc.ServiceName},
 		Peers:      []string{"budget"},
 		Settings:   cfg,
+		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
+			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+			// The server is built at the first look-up: the rules are also read without a
+			// database, to list the methods they check.
+			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
+			return policy, []ownership.Rules{ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+				return srv().Owners(ctx, name)
+			})}
+		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			talentv1.RegisterTalentServiceServer(r, newServer(deps))
 			return nil

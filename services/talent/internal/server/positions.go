@@ -62,6 +62,9 @@ func (s *Server) CreatePosition(ctx context.Context, req *talentv1.CreatePositio
 	if err != nil {
 		return nil, fault.Prefix("position", err)
 	}
+	// The creator requests the position from the start: under the owner write policy the
+	// requester owns it, its draft included (ADR 0014); the submission names the submitter.
+	p.Requester = identity.Owner(ctx)
 	out, err := idempotency.InTx(ctx, s.store.Within, talentv1.TalentService_CreatePosition_FullMethodName, req, func(ctx context.Context, tx store.Tx) (*talentv1.Position, error) {
 		if err := checkPositionRefs(ctx, tx, p, domain.PositionWritableFields); err != nil {
 			return nil, err

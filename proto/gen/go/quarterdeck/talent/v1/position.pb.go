@@ -180,7 +180,8 @@ type Position struct {
 	Description string `protobuf:"bytes,10,opt,name=description,proto3" json:"description,omitempty"`
 	// The state of the position.
 	State Position_State `protobuf:"varint,11,opt,name=state,proto3,enum=quarterdeck.talent.v1.Position_State" json:"state,omitempty"`
-	// Who submitted the position for approval.
+	// Who requested the position: the principal who created it, then the one who submitted it for
+	// approval. Under the owner write policy it owns the position.
 	Requester string `protobuf:"bytes,12,opt,name=requester,proto3" json:"requester,omitempty"`
 	// Who approved it.
 	Approver string `protobuf:"bytes,13,opt,name=approver,proto3" json:"approver,omitempty"`
