@@ -320,6 +320,21 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the key person's page (%s) lists no skill", keyPerson)
 		}
 	}
+	// The people page's search, typed into: the table narrows to the one person found.
+	var people struct {
+		People []struct{ DisplayName string } `json:"people"`
+	}
+	getJSON(t, p, "/v1/people?pageSize=1&orderBy=display_name%20desc", &people)
+	if len(people.People) == 0 {
+		t.Fatal("the demo company has no people")
+	}
+	b.open(t, "#/people", "people")
+	b.run(t, "search the people", chromedp.SendKeys(chromedp.ID("people-search"), people.People[0].DisplayName))
+	found := value(t, b, "read the people found", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("section[aria-label='All people'] tbody tr td:first-child")).map((td) => td.textContent)`))
+	if len(found) == 0 || len(found) > 2 || found[0] != people.People[0].DisplayName {
+		t.Errorf("searching the people for %q finds %q", people.People[0].DisplayName, found)
+	}
+
 	// A filled position links to the budget its funds are held on and to the person hired.
 	var filled struct {
 		Positions []struct{ Name string } `json:"positions"`

@@ -11,10 +11,11 @@ export function destroyAll() {
   live.clear();
 }
 
-// chart draws a chart in a new canvas inside a sized box, with an accessible label.
+// chart draws a chart in a new canvas inside a sized box, with an accessible label. tall is true
+// for a taller box, or "long" for one tall enough for a bar per item of a long list.
 export function chart(label, config, tall) {
   const box = document.createElement("div");
-  box.className = tall ? "chart tall" : "chart";
+  box.className = tall === "long" ? "chart long" : tall ? "chart tall" : "chart";
   const canvas = document.createElement("canvas");
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", label);

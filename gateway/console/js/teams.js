@@ -50,8 +50,8 @@ export async function teamsPage(view) {
           { label: "Open positions", data: staffed.map((t) => openings.get(t.name) || 0), backgroundColor: palette[1] },
         ],
       },
-      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } },
-    }, true)));
+      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true, ticks: { autoSkip: false } } } },
+    }, staffed.length > 12 ? "long" : true)));
   }
   const list$ = card("All teams");
   view.append(list$);
@@ -62,8 +62,8 @@ export async function teamsPage(view) {
     { title: "Part of", class: "hide-narrow", cell: (t) => (t.parent ? byName.get(t.parent)?.displayName || id(t.parent) : "—") },
     { title: "People", class: "num", cell: count(headcount) },
     { title: "Open positions", class: "num", cell: count(openings) },
-    skills ? { title: "Skill gaps", class: "num", cell: (t) => (gaps.get(t.name) ? badge(String(gaps.get(t.name)), "warn") : 0) } : null,
-    skills ? { title: "Key-person risks", class: "num", cell: (t) => (keyPersons.get(t.name) ? badge(String(keyPersons.get(t.name)), "bad") : 0) } : null,
+    skills ? { title: "Gaps", class: "num", cell: (t) => (gaps.get(t.name) ? badge(String(gaps.get(t.name)), "warn") : 0) } : null,
+    skills ? { title: "Key persons", class: "num", cell: (t) => (keyPersons.get(t.name) ? badge(String(keyPersons.get(t.name)), "bad") : 0) } : null,
     { title: "Cost centre", class: "hide-narrow", cell: (t) => id(t.costCenter) || "—" },
   ].filter(Boolean), teams));
 }
