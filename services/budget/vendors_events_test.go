@@ -355,3 +355,98 @@ func TestVendorsEvents(t *testing.T) {
 		})
 	})
 }
+
+// TestVendorsRenewalOntoNextYear renews a contract charged to an FY2027 line for a term that
+// runs into FY2028: budget commits the term's FY2027 days on the contract's line and its FY2028
+// days on the line of the same ID in the cost centre's FY2028 budget; a contract whose line that
+// budget lacks gets only its FY2027 part; the contract's expiry releases both years.
+func TestVendorsRenewalOntoNextYear(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		f := startVendorsFeed(t, db)
+		e := startConsuming(t, db, f)
+		ctx := context.Background()
+		seedApprovedBudget(t, e, "it", "it-2027", "USD", domain.PolicyBlock, fixtureLine{id: "saas", planned: 1_000_000},
+			fixtureLine{id: "other", planned: 1_000_000})
+		next, err := e.client.CreateBudget(ctx, &budgetv1.CreateBudgetRequest{BudgetId: "it-2028", Budget: &budgetv1.Budget{
+			CostCenter: "costCenters/it", FiscalYear: 2028, CurrencyCode: "USD", DisplayName: "IT 2028",
+			Owner: "owner@example.com", OverspendPolicy: budgetv1.Budget_BLOCK}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: next.GetName(), BudgetLineId: "saas",
+			BudgetLine: &budgetv1.BudgetLine{DisplayName: "saas", Category: budgetv1.BudgetLine_SOFTWARE,
+				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: usd(1_000_000)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: next.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: next.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		const (
+			saas     = "budgets/it-2027/lines/saas"
+			other    = "budgets/it-2027/lines/other"
+			nextSaas = "budgets/it-2028/lines/saas"
+			c1       = "vendors/acme/contracts/crm"
+			c2       = "vendors/acme/contracts/backup"
+		)
+		// FY2027 is April 2026 to March 2027. The renewal term 2027-02-01 to 2028-01-31, 365.00
+		// USD for 365 days, has 59 days in FY2027 (59.00) and 306 in FY2028 (306.00).
+		renewal := func(c, line string) *vendorsv1.ContractAutoRenewed {
+			return &vendorsv1.ContractAutoRenewed{Contract: contractPB(c, line), BudgetLine: line,
+				PreviousEndDate: day(2027, 1, 31), TermStartDate: day(2027, 2, 1), TermEndDate: day(2028, 1, 31),
+				TermValue: usd(36_500), Version: 8}
+		}
+		f.publish(t, c1, 4, activated(c1, saas, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+		f.publish(t, c2, 4, activated(c2, other, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+		f.publish(t, c1, 8, renewal(c1, saas))
+		f.publish(t, c2, 8, renewal(c2, other))
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if n := len(contractCommitments(t, e, other, c2)); n != 2 {
+				return fmt.Errorf("%s has %d commitments on %s", c2, n, other)
+			}
+			if n := len(contractCommitments(t, e, nextSaas, c1)); n != 1 {
+				return fmt.Errorf("%s has %d commitments on %s", c1, n, nextSaas)
+			}
+			return nil
+		})
+		this := contractCommitments(t, e, saas, c1)
+		if len(this) != 2 || minorOf(this[0].GetConvertedAmount()) != 60_000 || minorOf(this[1].GetConvertedAmount()) != 5_900 ||
+			this[1].GetExpectedDate().GetMonth() != 2 {
+			t.Errorf("%s's commitments on %s = %v; want 600.00, then the renewal's 59.00 expected in February 2027", c1, saas, this)
+		}
+		n := contractCommitments(t, e, nextSaas, c1)[0]
+		if minorOf(n.GetConvertedAmount()) != 30_600 || n.GetExpectedDate().GetYear() != 2027 || n.GetExpectedDate().GetMonth() != 4 ||
+			n.GetSource() != budgetv1.Commitment_CONTRACT {
+			t.Errorf("%s's commitment on %s = %v; want CONTRACT 306.00 expected 2027-04-01", c1, nextSaas, n)
+		}
+		if fig := figuresOf(t, e, "it-2028", nextSaas); minorOf(fig.GetCommitted()) != 30_600 || minorOf(fig.GetAvailable()) != 1_000_000-30_600 {
+			t.Errorf("%s: committed %d, available %d; want 30600, 969400", nextSaas, minorOf(fig.GetCommitted()), minorOf(fig.GetAvailable()))
+		}
+		if c2s := contractCommitments(t, e, other, c2); minorOf(c2s[1].GetConvertedAmount()) != 5_900 {
+			t.Errorf("%s's renewal on %s = %v; want 59.00 (FY2028 has no line other)", c2, other, c2s[1])
+		}
+
+		// A copy of the renewal changes nothing; the expiry releases both years.
+		f.redeliver(t, 3)
+		f.publish(t, c1, 10, &vendorsv1.ContractExpired{Contract: contractPB(c1, saas), BudgetLine: saas,
+			EffectiveDate: day(2028, 1, 31), Version: 10})
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if fig := figuresOf(t, e, "it-2028", nextSaas); minorOf(fig.GetCommitted()) != 0 {
+				return fmt.Errorf("%s still has %d committed", nextSaas, minorOf(fig.GetCommitted()))
+			}
+			return nil
+		})
+		if fig := figuresOf(t, e, "it-2027", saas); minorOf(fig.GetCommitted()) != 0 {
+			t.Errorf("%s: committed %d after the expiry; want 0", saas, minorOf(fig.GetCommitted()))
+		}
+		if cs := contractCommitments(t, e, nextSaas, c1); len(cs) != 1 || cs[0].GetState() != budgetv1.Commitment_RELEASED {
+			t.Errorf("%s's commitments on %s after the expiry = %v; want one, RELEASED", c1, nextSaas, cs)
+		}
+		if cs := contractCommitments(t, e, saas, c1); len(cs) != 2 {
+			t.Errorf("%s has %d commitments on %s after a copy of its renewal; want 2", c1, len(cs), saas)
+		}
+	})
+}

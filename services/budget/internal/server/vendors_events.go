@@ -30,7 +30,8 @@ import (
 //   - contract.terminated and contract.expired release what remains of the contract's
 //     commitments.
 //   - contract.auto_renewed records a commitment for the part of the new term in the line's
-//     fiscal year.
+//     fiscal year, and for the part in each later year on the line of the same ID in the cost
+//     centre's budget for that year (when it has one); an end releases those too.
 //
 // The contract's commitments are those of its line with the contract's name as source reference
 // (source CONTRACT when budget records them; a hold's conversion keeps the hold's source). Every
@@ -149,8 +150,11 @@ func (s *Server) awaitActivation(ctx context.Context, tx store.Tx, c *vendorsv1.
 	return errNotCommitted
 }
 
-// contractRenewed records the commitment of a renewal term: the part of its value in the line's
-// fiscal year, none when the term falls outside it.
+// contractRenewed records the commitment of a renewal term: the part of its value in the
+// line's fiscal year on the line, and the part in each later fiscal year the term reaches on the
+// line of the same ID in the cost centre's budget for that year, so that a contract charged to
+// this year's line renews onto next year's. A later year whose budget or line does not exist
+// gets nothing; one whose budget is not approved yet fails the event, to be tried again.
 func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.ContractAutoRenewed) error {
 	contract := m.GetContract().GetName()
 	on, err := s.contractLine(ctx, tx, m.GetBudgetLine(), contract)
@@ -158,15 +162,16 @@ func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.
 		return err
 	}
 	start, end := civil.FromProto(m.GetTermStartDate()), civil.FromProto(m.GetTermEndDate())
-	first, last := on.budget.Calendar().Bounds(on.budget.FiscalYear)
-	if end.Before(first) || last.Before(start) {
+	cal := on.budget.Calendar()
+	from, to := max(cal.FiscalYearOf(start), on.budget.FiscalYear), cal.FiscalYearOf(end)
+	if end.Before(start) || to < from {
 		return nil
 	}
 	value, err := renewalValue(m)
 	if err != nil {
 		return err
 	}
-	_, err = s.ConvertHold(ctx, tx, "", Commitment{
+	term := Commitment{
 		ID:           effectID(contract + "/renewal/" + start.String()),
 		Line:         m.GetBudgetLine(),
 		Amount:       value,
@@ -175,8 +180,53 @@ func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.
 		Source:       budgetv1.Commitment_CONTRACT,
 		SourceRef:    contract,
 		Description:  fmt.Sprintf("Contract %s, renewal term %s to %s", contract, start, end),
-	})
-	return err
+	}
+	for fy := from; fy <= to; fy++ {
+		if fy == on.budget.FiscalYear {
+			if _, err := s.ConvertHold(ctx, tx, "", term); err != nil {
+				return err
+			}
+			continue
+		}
+		part := term
+		part.ID = effectID(fmt.Sprintf("%s/renewal/%s/%d", contract, start, fy))
+		if err := s.renewalIn(ctx, tx, on, fy, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renewalIn records c, a renewal term's commitment, for its part in fiscal year fy on the line
+// of on's ID in the budget of on's cost centre for that year, when there is one.
+func (s *Server) renewalIn(ctx context.Context, tx store.Tx, on *contractLine, fy int32, c Commitment) error {
+	if _, err := s.storedCommitment(ctx, tx, c.ID); !errors.Is(err, domain.ErrCommitmentNotFound) {
+		return err
+	}
+	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
+	if errors.Is(err, domain.ErrBudgetNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	chain, err := tx.LockChain(ctx, chainID)
+	if err != nil {
+		return err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return fault.Named(err, domain.BudgetName(chainID))
+	}
+	if fc.lines[on.lineID] == nil {
+		return nil
+	}
+	c.Line = domain.LineName(fc.budget.ID, on.lineID)
+	out, err := s.recordIn(ctx, tx, fc, on.lineID, c)
+	if err != nil {
+		return err
+	}
+	return fc.finish(ctx, out.GetName())
 }
 
 // renewalValue is the value of the renewal term the event announces: its term_value, or else the
@@ -197,7 +247,8 @@ func renewalValue(m *vendorsv1.ContractAutoRenewed) (money.Amount, error) {
 	return money.Amount{Minor: v.Int64(), Currency: annual.Currency}, nil
 }
 
-// contractEnded releases what remains of the contract's commitments on its line.
+// contractEnded releases what remains of the contract's commitments on its line, and on the
+// lines of later fiscal years its renewals were committed on.
 func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line string) error {
 	on, err := s.contractLine(ctx, tx, line, contract)
 	if err != nil {
@@ -206,7 +257,34 @@ func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line 
 	if err := s.releaseAll(ctx, tx, on); err != nil {
 		return err
 	}
-	return on.figures.finish(ctx, contract)
+	if err := on.figures.finish(ctx, contract); err != nil {
+		return err
+	}
+	later, err := tx.SourceChains(ctx, on.figures.chain.ID, on.lineID, contract)
+	if err != nil {
+		return err
+	}
+	for _, chainID := range later {
+		chain, err := tx.LockChain(ctx, chainID)
+		if err != nil {
+			return err
+		}
+		fc, err := s.beginFigures(ctx, tx, chain)
+		if err != nil {
+			return err
+		}
+		cs, err := tx.SourceCommitments(ctx, chainID, on.lineID, contract)
+		if err != nil {
+			return err
+		}
+		if err := s.releaseAll(ctx, tx, &contractLine{budget: fc.budget, figures: fc, lineID: on.lineID, commitments: cs}); err != nil {
+			return err
+		}
+		if err := fc.finish(ctx, contract); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // invoiceRecorded records the invoice as an actual on the contract's line.

@@ -72,3 +72,29 @@ func (t Tx) SourceActuals(ctx context.Context, source domain.ActualSource, ref s
 		WHERE source = $1 AND external_reference = $2 AND corrects_id IS NULL ORDER BY create_time, id`
 	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, int(source), ref)
 }
+
+// ChainFor returns the ID of the chain of the cost centre's budget for the fiscal year, or
+// domain.ErrBudgetNotFound when it has none. It locks nothing (see ChainOf).
+func (t Tx) ChainFor(ctx context.Context, costCenterID string, fiscalYear int32) (string, error) {
+	const q = `SELECT id FROM budget_chains WHERE cost_center_id = $1 AND fiscal_year = $2`
+	return sqlstore.Get(ctx, t, fmt.Sprintf("budget of %s for %d", costCenterID, fiscalYear), domain.ErrBudgetNotFound,
+		func(s sqlstore.Scanner) (string, error) {
+			var id string
+			err := s.Scan(&id)
+			return id, err
+		}, q, costCenterID, fiscalYear)
+}
+
+// SourceChains returns the chains, other than chainID, with a commitment on line lineID whose
+// source reference is ref — a contract's later fiscal years, where its renewals are committed —
+// by fiscal year. It locks nothing.
+func (t Tx) SourceChains(ctx context.Context, chainID, lineID, ref string) ([]string, error) {
+	const q = `SELECT id FROM budget_chains WHERE id <> $1 AND id IN (
+			SELECT chain_id FROM commitments WHERE line_id = $2 AND source_ref = $3)
+		ORDER BY fiscal_year, id`
+	return sqlstore.All(ctx, t, "budgets of "+ref, func(s sqlstore.Scanner) (string, error) {
+		var id string
+		err := s.Scan(&id)
+		return id, err
+	}, q, chainID, lineID, ref)
+}
