@@ -446,15 +446,22 @@ func TestGuideParsing(t *testing.T) {
 	}
 }
 
-// TestVendorsGuide runs the walk of docs/vendors.md as written, then checks the events its last
-// paragraph names: the vendors service's, in order, and budget's side of the join. It runs on
-// the embedded defaults, and on PostgreSQL (a database of its own) and the external NATS server
-// when they are configured.
+// vendorsGuideStart is when the walk of docs/vendors.md begins: Monday 15 March 2027, 09:00 UTC.
+var vendorsGuideStart = time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)
+
+// TestVendorsGuide runs the walk of docs/vendors.md as written — a vendor from prospect to an
+// active contract charged to a budget line, an invoice, a notice window and a renewal onto the
+// next fiscal year's line — on the platform run in the test's own process, its services on a
+// clock the test moves where the guide says time passes, so that the contract's calendar events
+// fall due through the scheduler. Then it checks the events its last paragraph names: the
+// vendors service's, in order, and budget's side of the join. It runs on the embedded defaults,
+// and on PostgreSQL (a database of its own) and the external NATS server when they are
+// configured.
 func TestVendorsGuide(t *testing.T) {
 	t.Parallel()
 	t.Run("embedded", func(t *testing.T) {
 		t.Parallel()
-		vendorsGuide(t, scenario{prefix: "quarterdeck"})
+		vendorsGuide(t, nil, "quarterdeck", "")
 	})
 	t.Run("external", func(t *testing.T) {
 		t.Parallel()
@@ -463,23 +470,18 @@ func TestVendorsGuide(t *testing.T) {
 			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
 		}
 		n := testenv.NATSServer(t)
-		vendorsGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
+		db := freshDatabase(t, dsn)
+		vendorsGuide(t, []string{"--database-url", db, "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix}, n.SubjectPrefix, db)
 	})
 }
 
-func vendorsGuide(t *testing.T, sc scenario) {
-	p := start(t, t.TempDir(), sc)
-	defer p.Stop()
-	today := time.Now().UTC()
-	vars := map[string]string{
-		"ADMIN": adminKey, "YEAR": strconv.Itoa(today.Year()), "NEXT_YEAR": strconv.Itoa(today.Year() + 1),
-		"MONTH": strconv.Itoa(int(today.Month())), "DAY": strconv.Itoa(today.Day()),
-		"QUARTER": fmt.Sprintf("%d-Q%d", today.Year(), (int(today.Month())+2)/3),
-		"WINDOW_DAYS": strconv.Itoa(int(time.Date(today.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(
-			time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24)),
-	}
-	runGuide(t, "../../docs/vendors.md", p.rest, vars)
+// vendorsGuide runs the guide on the platform started with args, whose events go under prefix
+// and whose services keep their data in the PostgreSQL database dsn, or in SQLite files when
+// dsn is empty.
+func vendorsGuide(t *testing.T, args []string, prefix, dsn string) {
+	p := startClocked(t, vendorsGuideStart, args, dsn)
+	p.walk(t, "../../docs/vendors.md", map[string]string{"ADMIN": adminKey}, "vendors")
 
 	inOrder := func(stream string, want ...string) {
 		t.Helper()
@@ -488,11 +490,13 @@ func vendorsGuide(t *testing.T, sc scenario) {
 			t.Errorf("%s holds %v in this order, not %v:\n%s", stream, got, want, describe(evs))
 		}
 	}
-	streams := strings.ToUpper(sc.prefix)
+	streams := strings.ToUpper(prefix)
 	inOrder(streams+"_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
 		"assessment.started", "assessment.completed", "vendor.onboarded", "contract.created", "contract.submitted",
-		"contract.activated", "invoice.recorded", "contract.terminated", "contract.activated", "contract.notice_window_opened")
-	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released")
+		"contract.activated", "invoice.recorded", "contract.terminated", "contract.activated",
+		"contract.notice_window_opened", "contract.cancel_by_missed", "contract.auto_renewed")
+	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released",
+		"hold.placed", "commitment.recorded", "hold.released", "budget.approved", "commitment.recorded")
 }
 
 // TestRiskGuide runs the walk of docs/risk.md as written — a register from identification to the
