@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	briefingv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/briefing/v1"
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/briefing/internal/model"
 	"github.com/quarterdeck/quarterdeck/services/briefing/internal/server"
@@ -398,6 +399,57 @@ func TestBriefingLists(t *testing.T) {
 		}
 		if got := talent.GetHeadcountPlanQuarters()[0].GetPlannedHeadcount(); got != q1 {
 			t.Errorf("Q1 planned headcount %d; want %d, the sum of every plan", got, q1)
+		}
+	})
+}
+
+// TestBriefingBehindTheModel checks that while the model moves, a read is answered at once with
+// the briefing last computed if it is younger than MaxStale, and that the briefing of the new
+// state, computed behind the reads, follows; with MaxStale zero a read computes it first.
+func TestBriefingBehindTheModel(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		h := demo(1)
+		fillFrom(t, e.DB(t), h, 0)
+		srv := server.New(e.DB(t), nil, Domains, "quarterdeck", func() time.Time { return today })
+		srv.MaxStale = time.Hour
+		ctx := context.Background()
+		applied := func() int64 {
+			t.Helper()
+			b, err := srv.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b.GetFreshness()[0].GetAppliedCount()
+		}
+		n := len(h.events)
+		change := func() {
+			n++
+			more := newHistory()
+			name := fmt.Sprintf("budgets/cc-0001-fy2027/lines/run/actuals/late-%d", n)
+			more.add(name, &budgetv1.ActualRecorded{Actual: &budgetv1.Actual{Name: name, Amount: eur(1),
+				ConvertedAmount: eur(1), BookingDate: day(2027, 3, 1), Period: "FY2027-P03"}})
+			fillFrom(t, e.DB(t), more, uint64(n))
+		}
+		first := applied()
+		if first != h.count("budget") {
+			t.Fatalf("%d budget events applied; want %d", first, h.count("budget"))
+		}
+		change()
+		if got := applied(); got != first {
+			t.Errorf("right after a change, the briefing includes %d budget events; want the %d of the one kept", got, first)
+		}
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if got := applied(); got != first+1 {
+				return fmt.Errorf("%d budget events in the briefing; want %d", got, first+1)
+			}
+			return nil
+		})
+		srv.MaxStale = 0
+		change()
+		if got := applied(); got != first+2 {
+			t.Errorf("with MaxStale 0, %d budget events in the briefing after a change; want %d", got, first+2)
 		}
 	})
 }

@@ -36,11 +36,33 @@ type Server struct {
 	prefix  string
 	now     func() time.Time
 
-	// The briefing last computed and the state of the model and day it was computed for: a read
-	// while no event was applied reuses it.
-	mu     sync.Mutex
-	cached map[briefingv1.BriefingView]*briefingv1.Briefing // FULL and BASIC
-	key    string
+	// MaxStale bounds how far behind the model a read may be answered: while events flow, a read
+	// gets the briefing last computed if that is younger than MaxStale, and one computation of the
+	// model's new state starts behind it, so that reads do not wait for the model to be read
+	// again. Zero computes the briefing of every new state before answering. DefaultMaxStale
+	// unless changed before the server serves.
+	MaxStale time.Duration
+
+	// The briefing last computed, and whether a computation runs behind the reads.
+	mu         sync.Mutex
+	cached     *computed
+	refreshing bool
+}
+
+// DefaultMaxStale is a server's MaxStale: a second behind is nothing to a reader of the briefing,
+// and the freshness says exactly which events the answer includes.
+const DefaultMaxStale = time.Second
+
+// refreshTimeout bounds a computation behind the reads.
+const refreshTimeout = 30 * time.Second
+
+// computed is a briefing in both views and the state of the model and the day it was computed
+// for.
+type computed struct {
+	views map[briefingv1.BriefingView]*briefingv1.Briefing // FULL and BASIC
+	key   string
+	day   civil.Date
+	at    time.Time // when it was computed (the process's clock, monotonic)
 }
 
 // New returns a server on the model in db, built by the consumers of cons (one per domain in
@@ -50,12 +72,12 @@ func New(db *sqldb.DB, cons *consumer.Runtime, domains []string, prefix string, 
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{db: db, cons: cons, domains: domains, prefix: prefix, now: now}
+	return &Server{db: db, cons: cons, domains: domains, prefix: prefix, now: now, MaxStale: DefaultMaxStale}
 }
 
 // GetBriefing implements briefingv1.BriefingServiceServer.
 func (s *Server) GetBriefing(ctx context.Context, req *briefingv1.GetBriefingRequest) (*briefingv1.Briefing, error) {
-	return s.briefing(ctx, req.GetView())
+	return s.briefing(ctx, req.GetView(), false)
 }
 
 // RebuildBriefing implements briefingv1.BriefingServiceServer.
@@ -69,52 +91,90 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 		}
 		return nil, err
 	}
-	return s.briefing(ctx, briefingv1.BriefingView_FULL)
+	return s.briefing(ctx, briefingv1.BriefingView_FULL, true)
 }
 
-func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView) (*briefingv1.Briefing, error) {
+// briefing answers with the briefing of the model's current state, or one at most MaxStale behind
+// it while a computation of the current state runs; now computes the current state first.
+func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView, now bool) (*briefingv1.Briefing, error) {
 	if view != briefingv1.BriefingView_BASIC {
 		view = briefingv1.BriefingView_FULL
 	}
-	now := s.now().UTC()
-	today := civil.DateOf(now)
+	today := civil.DateOf(s.now().UTC())
 	// Each event applied moves its stream's sequence and count, and a rebuild empties them, so
 	// the streams' positions and the day identify what a computation would give.
 	streams, err := model.LoadStreams(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
-	var b *briefingv1.Briefing
+	key := cacheKey(today, streams)
 	s.mu.Lock()
-	if s.cached != nil && s.key == cacheKey(today, streams) {
-		b = proto.Clone(s.cached[view]).(*briefingv1.Briefing)
+	c := s.cached
+	switch {
+	case now || c == nil || c.day != today:
+		c = nil
+	case c.key == key:
+	case time.Since(c.at) < s.MaxStale:
+		if !s.refreshing {
+			s.refreshing = true
+			go s.refresh()
+		}
+	default:
+		c = nil
 	}
 	s.mu.Unlock()
-	if b == nil {
-		snap, err := model.Load(ctx, s.db)
-		if err != nil {
+	if c == nil {
+		if c, err = s.compute(ctx); err != nil {
 			return nil, err
 		}
-		if b, err = Compute(snap, today); err != nil {
-			return nil, err
-		}
-		b.ComputeTime = timestamppb.New(now)
-		b.Freshness = s.freshness(snap.Streams)
-		basic := proto.Clone(b).(*briefingv1.Briefing)
-		for _, c := range basic.GetBudget().GetCostCenters() {
-			c.Periods = nil
-		}
-		for _, t := range basic.GetBudget().GetTotals() {
-			t.Periods = nil
-		}
-		views := map[briefingv1.BriefingView]*briefingv1.Briefing{briefingv1.BriefingView_FULL: b, briefingv1.BriefingView_BASIC: basic}
-		s.mu.Lock()
-		s.cached, s.key = views, cacheKey(today, snap.Streams)
-		s.mu.Unlock()
-		b = proto.Clone(views[view]).(*briefingv1.Briefing)
 	}
+	b := proto.Clone(c.views[view]).(*briefingv1.Briefing)
 	s.pending(ctx, b.GetFreshness())
 	return b, nil
+}
+
+// compute reads the model, computes its briefing in both views and keeps it, unless a
+// computation that started later was kept first.
+func (s *Server) compute(ctx context.Context) (*computed, error) {
+	at := time.Now()
+	now := s.now().UTC()
+	today := civil.DateOf(now)
+	snap, err := model.Load(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Compute(snap, today)
+	if err != nil {
+		return nil, err
+	}
+	b.ComputeTime = timestamppb.New(now)
+	b.Freshness = s.freshness(snap.Streams)
+	basic := proto.Clone(b).(*briefingv1.Briefing)
+	for _, c := range basic.GetBudget().GetCostCenters() {
+		c.Periods = nil
+	}
+	for _, t := range basic.GetBudget().GetTotals() {
+		t.Periods = nil
+	}
+	c := &computed{views: map[briefingv1.BriefingView]*briefingv1.Briefing{briefingv1.BriefingView_FULL: b, briefingv1.BriefingView_BASIC: basic},
+		key: cacheKey(today, snap.Streams), day: today, at: at}
+	s.mu.Lock()
+	if s.cached == nil || !at.Before(s.cached.at) {
+		s.cached = c
+	}
+	s.mu.Unlock()
+	return c, nil
+}
+
+// refresh computes the briefing behind the reads. A failure leaves the briefing kept as it was:
+// once that is MaxStale old, the next read computes it again and answers with the error.
+func (s *Server) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	_, _ = s.compute(ctx)
+	s.mu.Lock()
+	s.refreshing = false
+	s.mu.Unlock()
 }
 
 // cacheKey identifies a state of the model on a day.
