@@ -57,7 +57,7 @@ func TestPatchNestedFieldsWithoutMask(t *testing.T) {
 			b := start(budget.Service(), host.Options{})
 			backends := oneBackend(b)
 			backends["vendors"] = start(vendors.Service(), host.Options{Peers: map[string]string{"budget": b}})
-			backends["risk"] = start(risk.Service(), host.Options{})
+			backends["risk"] = start(risk.Service(), host.Options{Peers: map[string]string{"talent": "127.0.0.1:1"}})
 			gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: quiet, Authenticator: identitytest.Authenticator{}})
 			if err != nil {
 				t.Fatal(err)

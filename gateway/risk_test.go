@@ -27,7 +27,7 @@ func startRisk(t *testing.T, db testenv.Database) string {
 	ns := testenv.NATSServer(t)
 	nc, _ := testenv.Connect(t, ns.URL)
 	in, err := host.Start(ctx, risk.Service(), host.Options{
-		DatabaseURL: db.DSN, Schema: db.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc,
+		DatabaseURL: db.DSN, Schema: db.Schema, GRPCAddr: "127.0.0.1:0", NATS: nc, Peers: map[string]string{"talent": "127.0.0.1:1"},
 		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: quiet, Identity: identitytest.Verifier(),
 	})
 	if err != nil {

@@ -393,6 +393,9 @@ func checkPlatform(t *testing.T, set string, vals map[string]any, m *manifests, 
 		if (svc == "vendors" || svc == "talent") && e["QUARTERDECK_PEER_BUDGET_ADDR"].Value == "" {
 			t.Errorf("%s: no address of budget, which %s calls", name, svc)
 		}
+		if svc == "risk" && e["QUARTERDECK_PEER_TALENT_ADDR"].Value == "" {
+			t.Errorf("%s: no address of talent, which risk calls", name)
+		}
 		if svc == "briefing" && (d.Spec.Replicas == nil || *d.Spec.Replicas != 1) {
 			t.Errorf("%s: %v replicas; the briefing runs one", name, d.Spec.Replicas)
 		}

@@ -239,7 +239,7 @@ func startFrontWith(t *testing.T, opts frontOptions) *front {
 	})
 
 	rin, err := host.Start(ctx, risk.Service(), host.Options{
-		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc,
+		DatabaseURL: testenv.SQLite(t).DSN, GRPCAddr: "127.0.0.1:0", NATS: nc, Peers: map[string]string{"talent": "127.0.0.1:1"},
 		Stream: events.StreamConfig{Prefix: ns.SubjectPrefix}, Logger: slog.New(reached), Identity: verifier,
 	})
 	if err != nil {

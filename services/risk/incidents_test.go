@@ -423,3 +423,46 @@ func TestIncidentClosing(t *testing.T) {
 		}
 	})
 }
+
+// TestIncidentRolesNamingPeople: a role may hold a free name, as before, or a person's name
+// (people/…), which talent is asked about; a malformed one is refused on its field, and with
+// talent down the change is UNAVAILABLE and nothing is changed. (test/crossservice runs the
+// roles against a real talent service.)
+func TestIncidentRolesNamingPeople(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		d := startDesk(t, db, at(9, 0))
+		ctx := context.Background()
+		free, err := d.inc.CreateIncident(ctx, &riskv1.CreateIncidentRequest{IncidentId: "free", Incident: &riskv1.Incident{
+			Title: "Free names", Type: riskv1.Incident_OUTAGE, Severity: riskv1.Incident_SEV3,
+			Roles: &riskv1.IncidentRoles{Commander: "alice@example.com", Scribe: "@carol", Responders: []string{"bob", "on-call team"}}}})
+		if err != nil || free.GetRoles().GetCommander() != "alice@example.com" {
+			t.Fatalf("roles with free names = %v, %v", free, err)
+		}
+		_, err = d.inc.CreateIncident(ctx, &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{
+			Title: "Odd", Type: riskv1.Incident_OUTAGE, Severity: riskv1.Incident_SEV3,
+			Roles: &riskv1.IncidentRoles{Commander: "people/Not_An_ID", Responders: []string{"bob", "people/a/b"}}}})
+		d.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "incident.roles.commander", "incident.roles.responders[1]")
+
+		// Talent is down: nothing is declared, nothing changed.
+		_, err = d.inc.CreateIncident(ctx, &riskv1.CreateIncidentRequest{IncidentId: "named", Incident: &riskv1.Incident{
+			Title: "Named", Type: riskv1.Incident_OUTAGE, Severity: riskv1.Incident_SEV3,
+			Roles: &riskv1.IncidentRoles{Commander: "people/ada"}}})
+		d.AssertStatus(t, err, codes.Unavailable, "PEER_UNAVAILABLE")
+		_, err = d.inc.GetIncident(ctx, &riskv1.GetIncidentRequest{Name: "incidents/named"})
+		d.AssertStatus(t, err, codes.NotFound, "INCIDENT_NOT_FOUND")
+		_, err = d.inc.UpdateIncident(ctx, &riskv1.UpdateIncidentRequest{
+			Incident:   &riskv1.Incident{Name: free.GetName(), Roles: &riskv1.IncidentRoles{Scribe: "people/ada"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"roles.scribe"}}})
+		d.AssertStatus(t, err, codes.Unavailable, "PEER_UNAVAILABLE")
+		if got, err := d.inc.GetIncident(ctx, &riskv1.GetIncidentRequest{Name: free.GetName()}); err != nil || got.GetEtag() != free.GetEtag() {
+			t.Errorf("after the refused update = %v, %v; want it unchanged", got, err)
+		}
+		// A change that names no person needs no talent.
+		if _, err := d.inc.UpdateIncident(ctx, &riskv1.UpdateIncidentRequest{
+			Incident:   &riskv1.Incident{Name: free.GetName(), Title: "Free names, renamed", Roles: &riskv1.IncidentRoles{Scribe: "dave"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title", "roles.scribe"}}}); err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -35,7 +35,10 @@ func TestOwnership(t *testing.T) {
 		cfg.WritePolicy = string(ownership.Owner)
 		svc := risk.Configured(cfg)
 		fake := clock.NewFake(dec4)
-		s := testkit.Start(t, db, svc, testkit.WithHostOptions(func(o *host.Options) { o.Clock = fake }))
+		s := testkit.Start(t, db, svc, testkit.WithHostOptions(func(o *host.Options) {
+			o.Clock = fake
+			o.Peers = map[string]string{"talent": "127.0.0.1:1"} // no role names a person: talent is never called
+		}))
 		ctx := context.Background()
 		must := func(t *testing.T, err error) {
 			t.Helper()

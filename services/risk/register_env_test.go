@@ -44,7 +44,7 @@ const riskOwner = "users/owner"
 func startRegister(t *testing.T, db testenv.Database, now time.Time) *register {
 	t.Helper()
 	c := clock.NewFake(now)
-	e := start(t, db, testkit.WithHostOptions(func(o *host.Options) { o.Clock = c }))
+	e := start(t, db, func(o *host.Options) { o.Clock = c })
 	return &register{env: e, clock: c, db: e.DB(t),
 		owner:    riskv1.NewRiskServiceClient(e.ConnAs(t, riskOwner)),
 		approver: riskv1.NewRiskServiceClient(e.ConnAs(t, "users/approver"))}

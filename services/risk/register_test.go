@@ -33,10 +33,10 @@ type clockEnv struct {
 func startAt(t *testing.T, db testenv.Database, now time.Time) *clockEnv {
 	t.Helper()
 	fake := clock.NewFake(now)
-	e := start(t, db, testkit.WithHostOptions(func(o *host.Options) {
+	e := start(t, db, func(o *host.Options) {
 		o.Clock = fake
 		o.Scheduler = scheduler.Settings{PollInterval: 50 * time.Millisecond}
-	}))
+	})
 	return &clockEnv{env: e, clock: fake, db: e.DB(t)}
 }
 

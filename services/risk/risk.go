@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
@@ -113,11 +114,13 @@ func (s Settings) config() server.Config {
 func Service() host.Service { return Configured(DefaultSettings()) }
 
 // Configured describes the risk service with cfg, which must be valid, to the host. The service
-// reads the time from the host's clock (host.Options.Clock); tests pass server options, such as
+// calls talent (its peer, at the address the host is given) about the people an incident's
+// roles name, and reads the time from the host's clock (host.Options.Clock); tests pass server options, such as
 // a fixed clock of the server's own.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
 	newServer := func(deps host.Deps) *server.Server {
-		o := []server.Option{server.WithConfig(cfg.config())}
+		o := []server.Option{server.WithConfig(cfg.config()),
+			server.WithTalent(talentv1.NewTalentServiceClient(deps.Peers["talent"]))}
 		if deps.Clock != nil {
 			o = append(o, server.WithClock(deps.Clock.Now))
 		}
@@ -128,6 +131,8 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Migrations: store.Migrations.For,
 		Names: []string{riskv1.RiskService_ServiceDesc.ServiceName, riskv1.IncidentService_ServiceDesc.ServiceName,
 			riskv1.ComplianceService_ServiceDesc.ServiceName},
+		// Talent is asked about the people an incident's roles name (people/…).
+		Peers:    []string{"talent"},
 		Settings: cfg,
 		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
 			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)

@@ -10,6 +10,7 @@ import (
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 	"github.com/quarterdeck/quarterdeck/services/risk"
@@ -21,10 +22,17 @@ type env struct {
 	client riskv1.RiskServiceClient
 }
 
-// start runs the risk service on db with default settings.
-func start(t *testing.T, db testenv.Database, opts ...testkit.Option) *env {
+// start runs the risk service on db with default settings and the host options configure sets.
+// Its peer, talent, is asked only about incident roles naming people: unless configure gives
+// the address of one, nobody listens at talent's.
+func start(t *testing.T, db testenv.Database, configure ...func(*host.Options)) *env {
 	t.Helper()
-	s := testkit.Start(t, db, risk.Service(), opts...)
+	s := testkit.Start(t, db, risk.Service(), testkit.WithHostOptions(func(o *host.Options) {
+		o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+		for _, c := range configure {
+			c(o)
+		}
+	}))
 	return &env{Service: s, client: riskv1.NewRiskServiceClient(s.Conn)}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -25,7 +26,9 @@ const benchRisks = 100_000
 func BenchmarkRiskViews(b *testing.B) {
 	for _, db := range testenv.Databases(b) {
 		b.Run(db.Engine, func(b *testing.B) {
-			s := testkit.Start(b, db, risk.Service())
+			s := testkit.Start(b, db, risk.Service(), testkit.WithHostOptions(func(o *host.Options) {
+				o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+			}))
 			client := riskv1.NewRiskServiceClient(s.Conn)
 			start := time.Now()
 			bulkRegister(b, s.DB(b), benchRisks, time.Now().UTC())

@@ -243,7 +243,7 @@ func TestRiskRegisterReport(t *testing.T) {
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 		clk := clock.NewFake(t0)
-		e := start(t, db, testkit.WithHostOptions(func(o *host.Options) { o.Clock = clk }))
+		e := start(t, db, func(o *host.Options) { o.Clock = clk })
 		ctx := context.Background()
 
 		// 2 March: the first workshop.

@@ -31,7 +31,10 @@ func TestIncidentAcrossServices(t *testing.T) {
 		s := startStack(t, db)
 		ctx := context.Background()
 		riskSvc := testkit.Start(t, testenv.Another(t, db), risk.Service(), testkit.WithNATS(s.nats),
-			testkit.WithHostOptions(func(o *host.Options) { o.Clock = s.clock }))
+			testkit.WithHostOptions(func(o *host.Options) {
+				o.Clock = s.clock
+				o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+			}))
 		register := riskv1.NewRiskServiceClient(riskSvc.Conn)
 		incidents := riskv1.NewIncidentServiceClient(riskSvc.Conn)
 

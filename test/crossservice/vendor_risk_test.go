@@ -128,6 +128,7 @@ func TestVendorAssessmentsOpenOneRiskPerVendor(t *testing.T) {
 		startRisk := func() (*testkit.Service, riskv1.RiskServiceClient) {
 			svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
 				o.Clock = clock.NewFake(today)
+				o.Peers = map[string]string{"talent": "127.0.0.1:1"}
 				o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 			}))
 			return svc, riskv1.NewRiskServiceClient(svc.Conn)
@@ -285,6 +286,7 @@ func TestAttestationExpiryRaisesVendorRisk(t *testing.T) {
 		feed := newVendorsFeed(t, ns, js)
 		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
 			o.Clock = clock.NewFake(today)
+			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
 			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 		}))
 		c := riskv1.NewRiskServiceClient(svc.Conn)
@@ -356,6 +358,7 @@ func TestOffboardedVendorClosesItsRisk(t *testing.T) {
 		feed := newVendorsFeed(t, ns, js)
 		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
 			o.Clock = clock.NewFake(today)
+			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
 			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 		}))
 		c := riskv1.NewRiskServiceClient(svc.Conn)

@@ -94,7 +94,8 @@ func (s IncidentState) String() string {
 // a client's clock and the time it takes to type are no reason to ask for one.
 const BackdateGrace = 5 * time.Minute
 
-// Roles are the people who handle an incident, free names until the talent service exists.
+// Roles are the people who handle an incident: people of the talent service (people/…), checked
+// with it when named (RolePeople), or free names.
 type Roles struct {
 	Commander          string
 	CommunicationsLead string

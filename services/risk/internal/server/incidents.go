@@ -12,6 +12,7 @@ import (
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
@@ -175,6 +176,14 @@ func (s *Incidents) CreateIncident(ctx context.Context, req *riskv1.CreateIncide
 	if err != nil {
 		return nil, err
 	}
+	// The people the roles name are asked about first, outside the transaction (roles.go).
+	people, err := domain.RolePeople([]string{domain.IncidentFieldRoles}, f.Roles, domain.Roles{})
+	if err != nil {
+		return nil, fault.Prefix("incident", err)
+	}
+	if err := s.checkRolePeople(ctx, "incident.", people); err != nil {
+		return nil, err
+	}
 	step := domain.Step{Author: identity.Owner(ctx), Time: timeOf(req.GetDeclareTime()), Reason: req.GetReason()}
 	i, entries, err := domain.NewIncident(s.id(req.GetIncidentId()), f, step, s.now())
 	if err != nil {
@@ -229,6 +238,21 @@ func (s *Incidents) UpdateIncident(ctx context.Context, req *riskv1.UpdateIncide
 	f, err := incidentFields(in)
 	if err != nil {
 		return nil, err
+	}
+	// The people the changed roles newly name are asked about first, outside the transaction
+	// (roles.go); those the incident holds already were asked about when they were set.
+	if slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, domain.IncidentFieldRoles) }) {
+		var held domain.Roles
+		if cur, err := names.Get(ctx, domain.IncidentPattern, in.GetName(), s.store.GetIncident); err == nil {
+			held = cur.Roles
+		}
+		people, err := domain.RolePeople(paths, f.Roles, held)
+		if err != nil {
+			return nil, fault.Prefix("incident", err)
+		}
+		if err := s.checkRolePeople(ctx, "incident.", people); err != nil {
+			return nil, err
+		}
 	}
 	step := domain.Step{Author: identity.Owner(ctx), Reason: req.GetReason()}
 	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.Incident, error) {

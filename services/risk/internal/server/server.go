@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
@@ -26,6 +27,9 @@ type Server struct {
 	now   func() time.Time
 	newID func() string
 	cfg   Config
+
+	// talent is asked about the people an incident's roles name (roles.go).
+	talent talentv1.TalentServiceClient
 }
 
 // Config are the service's settings as the server uses them; risk.Settings converts to it.
@@ -51,6 +55,10 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // WithIDs sets the generator of server-assigned IDs.
 func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
+
+// WithTalent sets the talent service's client, through which the server asks about the people
+// an incident's roles name.
+func WithTalent(c talentv1.TalentServiceClient) Option { return func(s *Server) { s.talent = c } }
 
 // WithConfig sets the service's settings.
 func WithConfig(cfg Config) Option { return func(s *Server) { s.cfg = cfg } }

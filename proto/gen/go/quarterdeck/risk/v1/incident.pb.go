@@ -492,9 +492,13 @@ func (x *Incident) GetEtag() string {
 	return ""
 }
 
-// IncidentRoles are the people who handle an incident. Until the talent service exists, each is
-// a free name: a person's resource name (`people/{person}`), an e-mail address or a handle, 1 to
-// 256 characters.
+// IncidentRoles are the people who handle an incident. Each is a person of the talent service,
+// `people/{person}`, or a free name such as an e-mail address or a handle, 1 to 256 characters. A
+// person named anew is checked with talent, for the caller, when the incident is created or
+// updated: one talent does not know is INVALID_ARGUMENT `PERSON_NOT_FOUND` on the role's field,
+// one who left `PERSON_LEFT`; talent unreachable is UNAVAILABLE `PEER_UNAVAILABLE` and a caller
+// talent refuses (without `talent.read`) FAILED_PRECONDITION `PEER_REFUSED`, the incident
+// unchanged. A person a role holds already is not asked about again.
 type IncidentRoles struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Who leads the response and decides (the incident commander); empty while unassigned.
