@@ -20,10 +20,9 @@ const pageTimeout = 60 * time.Second
 
 // browser is a headless Chromium tab that records every console error and uncaught exception.
 type browser struct {
-	ctx     context.Context
-	mu      sync.Mutex
-	errors  []string
-	allowed string
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -69,25 +68,13 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
-// takeErrors returns the errors logged since the last call, but for those allow let pass once.
+// takeErrors returns the errors logged since the last call.
 func (b *browser) takeErrors() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var e []string
-	for _, m := range b.errors {
-		if b.allowed == "" || !strings.Contains(m, b.allowed) {
-			e = append(e, m)
-		}
-	}
-	b.errors, b.allowed = nil, ""
+	e := b.errors
+	b.errors = nil
 	return e
-}
-
-// allow lets the errors containing s pass at the next check.
-func (b *browser) allow(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.allowed = s
 }
 
 func (b *browser) run(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
