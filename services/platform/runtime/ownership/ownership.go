@@ -324,12 +324,19 @@ func (g *Guard) Check(ctx context.Context, fullMethod string, req proto.Message)
 		return nil
 	}
 	caller := identity.Owner(ctx)
-	if err := m.settleOwner(req.ProtoReflect(), caller); err != nil {
-		return err
+	if m.Kind == Checked {
+		if err := g.owns(ctx, fullMethod, m, req, caller); err != nil {
+			return err
+		}
 	}
-	if m.Kind != Checked {
-		return nil
-	}
+	// The owner field is settled once the caller may write at all, so that a refused request
+	// learns nothing about it and is left as it came.
+	return m.settleOwner(req.ProtoReflect(), caller)
+}
+
+// owns refuses the call unless caller owns the resource m names in req or holds the admin
+// scope.
+func (g *Guard) owns(ctx context.Context, fullMethod string, m *Method, req proto.Message, caller string) error {
 	admin := g.admin[fullMethod]
 	if p, ok := identity.FromContext(ctx); ok && admin != "" && p.Has(admin) {
 		return nil

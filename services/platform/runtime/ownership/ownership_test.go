@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
@@ -165,5 +166,28 @@ func TestParsePolicy(t *testing.T) {
 	}
 	if _, err := ownership.ParsePolicy("QUARTERDECK_BUDGET_WRITE_POLICY", "owners"); err == nil || !strings.Contains(err.Error(), "QUARTERDECK_BUDGET_WRITE_POLICY") {
 		t.Errorf("ParsePolicy(owners) = %v; want an error naming the setting", err)
+	}
+}
+
+// TestCreateUnderParent: a resource created under an owned parent (a vendor's contract) is
+// checked against the parent's owners, and is the caller's when it names no owner.
+func TestCreateUnderParent(t *testing.T) {
+	g, err := ownership.New(ownership.Owner, ownership.Rules{
+		Service: vendorsv1.File_quarterdeck_vendors_v1_vendors_service_proto.Services().ByName("VendorsService"),
+		Owned:   []string{"vendors", "evaluations", "assessmentTemplates"},
+		Owners: func(_ context.Context, name string) ([]string, error) {
+			return []string{"principals/alice"}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const create = "/quarterdeck.vendors.v1.VendorsService/CreateContract"
+	req := &vendorsv1.CreateContractRequest{Parent: "vendors/acme", Contract: &vendorsv1.Contract{Title: "Cloud"}}
+	if err := g.Check(as("principals/bob", "vendors.write"), create, req); fault.As(err) == nil || fault.As(err).Reason != ownership.ReasonNotOwner {
+		t.Errorf("another principal's contract under alice's vendor = %v; want %s", err, ownership.ReasonNotOwner)
+	}
+	if err := g.Check(as("principals/alice", "vendors.write"), create, req); err != nil || req.GetContract().GetOwner() != "principals/alice" {
+		t.Errorf("alice's contract = %v, owner %q; want hers", err, req.GetContract().GetOwner())
 	}
 }
