@@ -36,11 +36,11 @@ type Server struct {
 	prefix  string
 	now     func() time.Time
 
-	// MaxStale bounds how far behind the model a read may be answered: while events flow, a read
-	// gets the briefing last computed if that is younger than MaxStale, and one computation of the
-	// model's new state starts behind it, so that reads do not wait for the model to be read
-	// again. Zero computes the briefing of every new state before answering. DefaultMaxStale
-	// unless changed before the server serves.
+	// MaxStale bounds how far behind the model a read may be answered: a read gets the briefing
+	// kept if it was computed or found current less than MaxStale ago, without reading the model,
+	// and one check of the model (and computation of its new state, if it moved) starts behind
+	// it, so that reads wait neither for the model nor for its database. Zero checks the model
+	// before every answer. DefaultMaxStale unless changed before the server serves.
 	MaxStale time.Duration
 
 	// The briefing last computed, and whether a computation runs behind the reads.
@@ -62,7 +62,9 @@ type computed struct {
 	views map[briefingv1.BriefingView]*briefingv1.Briefing // FULL and BASIC
 	key   string
 	day   civil.Date
-	at    time.Time // when it was computed (the process's clock, monotonic)
+	at    time.Time // when its computation started (the process's clock, monotonic)
+	// checked is when the model was last found in the state it was computed from (guarded by mu).
+	checked time.Time
 }
 
 // New returns a server on the model in db, built by the consumers of cons (one per domain in
@@ -94,43 +96,56 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 	return s.briefing(ctx, briefingv1.BriefingView_FULL, true)
 }
 
-// briefing answers with the briefing of the model's current state, or one at most MaxStale behind
-// it while a computation of the current state runs; now computes the current state first.
+// briefing answers with the briefing of the model's current state, or with the one kept if the
+// model was found in its state less than MaxStale ago, while a check of the model runs behind the
+// read; now computes the current state first.
 func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView, now bool) (*briefingv1.Briefing, error) {
 	if view != briefingv1.BriefingView_BASIC {
 		view = briefingv1.BriefingView_FULL
 	}
 	today := civil.DateOf(s.now().UTC())
-	// Each event applied moves its stream's sequence and count, and a rebuild empties them, so
-	// the streams' positions and the day identify what a computation would give.
-	streams, err := model.LoadStreams(ctx, s.db)
-	if err != nil {
-		return nil, err
-	}
-	key := cacheKey(today, streams)
 	s.mu.Lock()
 	c := s.cached
-	switch {
-	case now || c == nil || c.day != today:
+	if now || c == nil || c.day != today || time.Since(c.checked) >= s.MaxStale {
 		c = nil
-	case c.key == key:
-	case time.Since(c.at) < s.MaxStale:
-		if !s.refreshing {
-			s.refreshing = true
-			go s.refresh()
-		}
-	default:
-		c = nil
+	} else if !s.refreshing {
+		s.refreshing = true
+		go s.refresh()
 	}
 	s.mu.Unlock()
 	if c == nil {
-		if c, err = s.compute(ctx); err != nil {
+		var err error
+		if c, err = s.current(ctx, now); err != nil {
 			return nil, err
 		}
 	}
 	b := proto.Clone(c.views[view]).(*briefingv1.Briefing)
 	s.pending(ctx, b.GetFreshness())
 	return b, nil
+}
+
+// current is the briefing of the model's current state: the one kept if the model is still in
+// the state it was computed from, else computed anew (always when recompute).
+func (s *Server) current(ctx context.Context, recompute bool) (*computed, error) {
+	checked := time.Now()
+	// Each event applied moves its stream's sequence and count, and a rebuild empties them, so
+	// the streams' positions and the day identify what a computation would give.
+	streams, err := model.LoadStreams(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey(civil.DateOf(s.now().UTC()), streams)
+	s.mu.Lock()
+	c := s.cached
+	if !recompute && c != nil && c.key == key {
+		if c.checked.Before(checked) {
+			c.checked = checked
+		}
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	return s.compute(ctx)
 }
 
 // compute reads the model, computes its briefing in both views and keeps it, unless a
@@ -157,7 +172,7 @@ func (s *Server) compute(ctx context.Context) (*computed, error) {
 		t.Periods = nil
 	}
 	c := &computed{views: map[briefingv1.BriefingView]*briefingv1.Briefing{briefingv1.BriefingView_FULL: b, briefingv1.BriefingView_BASIC: basic},
-		key: cacheKey(today, snap.Streams), day: today, at: at}
+		key: cacheKey(today, snap.Streams), day: today, at: at, checked: at}
 	s.mu.Lock()
 	if s.cached == nil || !at.Before(s.cached.at) {
 		s.cached = c
@@ -166,12 +181,13 @@ func (s *Server) compute(ctx context.Context) (*computed, error) {
 	return c, nil
 }
 
-// refresh computes the briefing behind the reads. A failure leaves the briefing kept as it was:
-// once that is MaxStale old, the next read computes it again and answers with the error.
+// refresh checks the model behind the reads and computes its new state if it moved. A failure
+// leaves the briefing kept as it was: once that is MaxStale old, the next read checks the model
+// itself and answers with the error.
 func (s *Server) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
-	_, _ = s.compute(ctx)
+	_, _ = s.current(ctx, false)
 	s.mu.Lock()
 	s.refreshing = false
 	s.mu.Unlock()
