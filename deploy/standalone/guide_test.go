@@ -548,6 +548,58 @@ func riskGuide(t *testing.T, sc scenario) {
 	}
 }
 
+// TestComplianceGuide runs the walk of docs/compliance.md as written — an ISO 27001 posture from
+// gaps to covered, and a failed control raising the risk it mitigates — then checks the risk
+// service's events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a
+// database of its own) and the external NATS server when they are configured.
+func TestComplianceGuide(t *testing.T) {
+	t.Parallel()
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		complianceGuide(t, scenario{prefix: "quarterdeck"})
+	})
+	t.Run("external", func(t *testing.T) {
+		t.Parallel()
+		dsn := os.Getenv(testenv.EnvPostgresDSN)
+		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
+			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
+		}
+		n := testenv.NATSServer(t)
+		complianceGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
+	})
+}
+
+func complianceGuide(t *testing.T, sc scenario) {
+	p := start(t, t.TempDir(), sc)
+	defer p.Stop()
+	today := time.Now().UTC()
+	vars := map[string]string{
+		"ADMIN":     adminKey,
+		"TODAY":     fmt.Sprintf(`{"year": %d, "month": %d, "day": %d}`, today.Year(), int(today.Month()), today.Day()),
+		"TODAY_ISO": today.Format(time.DateOnly),
+	}
+	runGuide(t, "../../docs/compliance.md", p.rest, vars)
+
+	streams := strings.ToUpper(sc.prefix)
+	want := []string{"framework.imported", "risk.identified", "risk.assessed", "risk.updated", "control.created",
+		"control.created", "risk.updated", "control.created", "control.tested", "control.tested", "control.tested",
+		"control.tested", "risk.score_changed", "control.tested", "control.failed"}
+	evs := readEvents(t, p.nats, streams+"_RISK", func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
+	if got := subsequence(evs, want); len(got) != len(want) {
+		t.Errorf("%s_RISK holds %v in this order, not %v:\n%s", streams, got, want, describe(evs))
+	}
+	imports := 0
+	for _, ev := range evs {
+		if strings.HasSuffix(ev.subject, ".framework.imported") {
+			imports++
+		}
+	}
+	if imports != 1 {
+		t.Errorf("%s_RISK holds %d framework.imported; the second import publishes nothing", streams, imports)
+	}
+}
+
 // freshDatabase creates a database of the test's own on the PostgreSQL server of dsn, dropped at
 // the end, and returns its DSN: the standalone binary keeps each service in a schema of a fixed
 // name, so only a database of its own keeps a test apart from others on the same server.
