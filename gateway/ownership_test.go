@@ -81,12 +81,12 @@ func TestOwnershipOverREST(t *testing.T) {
 			vc := vendors.DefaultSettings()
 			vc.WritePolicy = owner
 			backends["vendors"] = start(vendors.Configured(vc), host.Options{Peers: map[string]string{"budget": b}})
-			rc := risk.DefaultSettings()
-			rc.WritePolicy = owner
-			backends["risk"] = start(risk.Configured(rc), host.Options{})
 			tc := talent.DefaultSettings()
 			tc.WritePolicy = owner
 			backends["talent"] = start(talent.Configured(tc), host.Options{Peers: map[string]string{"budget": b}})
+			rc := risk.DefaultSettings()
+			rc.WritePolicy = owner
+			backends["risk"] = start(risk.Configured(rc), host.Options{Peers: map[string]string{"talent": backends["talent"]}})
 			writer := []string{"budget.read", "budget.write", "vendors.read", "vendors.write", "risk.read", "risk.write", "talent.read", "talent.write"}
 			gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: quiet, Authenticator: principals{
 				"alice": writer, "mallory": writer,
