@@ -232,7 +232,12 @@ func TestConsole(t *testing.T) {
 		.map((e) => new URL(e.name).pathname + " " + Math.round(e.startTime) + "+" + Math.round(e.duration) + " ms").join(", ")`)))
 	briefing := value(t, b, "look for the briefing", chromedp.Evaluate[bool](`!document.getElementById("no-briefing")`))
 	if briefing {
-		b.check(t, "briefing", 4)
+		// Burn vs plan, the forecast, the heat map, incidents per month, renewals and headcount
+		// plan vs actual, each with data.
+		b.check(t, "briefing", 6)
+		if !value(t, b, "look for the headcount chart", chromedp.Evaluate[bool](`!!document.querySelector('section[aria-label="Headcount: plan vs actual"] canvas')`)) {
+			t.Error("briefing: no headcount plan vs actual chart (the demo's teams have plans for this year)")
+		}
 	} else {
 		t.Log("the platform serves no briefing (GET /v1/briefing is 404): its charts are not checked")
 		b.check(t, "briefing", 0)
