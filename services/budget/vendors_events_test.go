@@ -358,8 +358,9 @@ func TestVendorsEvents(t *testing.T) {
 
 // TestVendorsRenewalOntoNextYear renews a contract charged to an FY2027 line for a term that
 // runs into FY2028: budget commits the term's FY2027 days on the contract's line and its FY2028
-// days on the line of the same ID in the cost centre's FY2028 budget; a contract whose line that
-// budget lacks gets only its FY2027 part; the contract's expiry releases both years.
+// days on the line of the same ID in the cost centre's FY2028 budget, where an invoice dated in
+// FY2028 is booked too; a contract whose line that budget lacks gets only its FY2027 part; the
+// contract's expiry releases both years.
 func TestVendorsRenewalOntoNextYear(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -427,6 +428,26 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 		}
 		if c2s := contractCommitments(t, e, other, c2); minorOf(c2s[1].GetConvertedAmount()) != 5_900 {
 			t.Errorf("%s's renewal on %s = %v; want 59.00 (FY2028 has no line other)", c2, other, c2s[1])
+		}
+
+		// An invoice dated in FY2028 is booked on FY2028's line, consuming the renewal's
+		// commitment there.
+		f.publish(t, c1+"/invoices/i-1", 1, invoice(c1, saas, "i-1", 10_000, day(2027, 5, 10)))
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if n := len(invoiceActuals(t, e, nextSaas)[c1+"/invoices/i-1"]); n != 1 {
+				return fmt.Errorf("%d actuals of invoice i-1 on %s", n, nextSaas)
+			}
+			return nil
+		})
+		if a := invoiceActuals(t, e, nextSaas)[c1+"/invoices/i-1"][0]; minorOf(a.GetConvertedAmount()) != 10_000 ||
+			a.GetCommitment() != n.GetName() || minorOf(a.GetReleasedCommitmentAmount()) != 10_000 {
+			t.Errorf("invoice i-1's actual = %v; want 100.00 consuming %s", a, n.GetName())
+		}
+		if fig := figuresOf(t, e, "it-2028", nextSaas); minorOf(fig.GetCommitted()) != 20_600 || minorOf(fig.GetActual()) != 10_000 {
+			t.Errorf("%s: committed %d, actual %d; want 20600, 10000", nextSaas, minorOf(fig.GetCommitted()), minorOf(fig.GetActual()))
+		}
+		if n := len(invoiceActuals(t, e, saas)); n != 0 {
+			t.Errorf("%s has %d invoice actuals; want none", saas, n)
 		}
 
 		// A copy of the renewal changes nothing; the expiry releases both years.

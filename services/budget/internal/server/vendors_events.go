@@ -25,7 +25,9 @@ import (
 //   - contract.activated converts the contract's hold into a commitment (ConvertHold), or records
 //     the commitment from the event's amounts when the hold has lapsed or there is none.
 //   - invoice.recorded records an actual (source VENDOR_INVOICE) dated the invoice date on the
-//     contract's line, which consumes the contract's open commitment; a credit note (a negative
+//     contract's line, which consumes the contract's open commitment — for a date in a later
+//     fiscal year, on the line of the same ID in the cost centre's budget for that year, when it
+//     has one; a credit note (a negative
 //     invoice) corrects the newest of the contract's invoices it fits in.
 //   - contract.terminated and contract.expired release what remains of the contract's
 //     commitments.
@@ -298,6 +300,15 @@ func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.
 	if err != nil {
 		return err
 	}
+	if fy := on.budget.Calendar().FiscalYearOf(civil.FromProto(inv.GetInvoiceDate())); fy > on.budget.FiscalYear {
+		later, err := s.laterLine(ctx, tx, on, fy, m.GetContract())
+		if err != nil {
+			return err
+		}
+		if later != nil {
+			on = later
+		}
+	}
 	amount, err := eventAmount(inv.GetAmount(), "invoice.amount")
 	if err != nil {
 		return err
@@ -318,8 +329,9 @@ func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.
 		}
 		in.CorrectsID = corrected.Original.ID
 	} else {
-		commitment = consumable(on.commitments)
-		in.CommitmentID, in.CommitmentBudgetID = commitment.ID, commitment.BudgetID
+		if commitment = consumable(on.commitments); commitment != nil {
+			in.CommitmentID, in.CommitmentBudgetID = commitment.ID, commitment.BudgetID
+		}
 		if rate, err = rateFor(ctx, tx, amount, in.BookingDate, on.budget.Currency); err != nil {
 			return err
 		}
@@ -330,8 +342,11 @@ func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.
 }
 
 // consumable is the commitment an invoice consumes among a contract's: the first still open (the
-// earliest term's), else the last.
+// earliest term's), else the last; none when there is none.
 func consumable(cs []*domain.Commitment) *domain.Commitment {
+	if len(cs) == 0 {
+		return nil
+	}
 	for _, c := range cs {
 		if c.State == domain.CommitmentOpen {
 			return c
@@ -366,6 +381,36 @@ func (s *Server) credited(ctx context.Context, tx store.Tx, on *contractLine, co
 		return c, nil
 	}
 	return nil, consumer.Permanent(fmt.Errorf("no invoice of %s has %s left to credit", contract, money.FormatMinor(-credit.Minor, credit.Currency)))
+}
+
+// laterLine is, for an invoice of on's contract dated in fiscal year fy, after on's year, the
+// line of on's ID in the budget of on's cost centre for that year, with the contract's
+// commitments there (its renewals'), locked and its figures being changed; nil when that budget
+// or line does not exist.
+func (s *Server) laterLine(ctx context.Context, tx store.Tx, on *contractLine, fy int32, contract string) (*contractLine, error) {
+	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
+	if errors.Is(err, domain.ErrBudgetNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	chain, err := tx.LockChain(ctx, chainID)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, fault.Named(err, domain.BudgetName(chainID))
+	}
+	if fc.lines[on.lineID] == nil {
+		return nil, nil
+	}
+	cs, err := tx.SourceCommitments(ctx, chainID, on.lineID, contract)
+	if err != nil {
+		return nil, err
+	}
+	return &contractLine{budget: fc.budget, figures: fc, lineID: on.lineID, commitments: cs}, nil
 }
 
 // contractLine is a contract's (or a position's) line with its figures being changed and the
