@@ -494,9 +494,9 @@ func vendorsGuide(t *testing.T, args []string, prefix, dsn string) {
 	inOrder(streams+"_VENDORS", "vendor.created", "attestation.recorded", "vendor.onboarding_started",
 		"assessment.started", "assessment.completed", "vendor.onboarded", "contract.created", "contract.submitted",
 		"contract.activated", "invoice.recorded", "contract.terminated", "contract.activated",
-		"contract.notice_window_opened", "contract.cancel_by_missed", "contract.auto_renewed")
+		"contract.notice_window_opened", "contract.cancel_by_missed", "contract.auto_renewed", "invoice.recorded")
 	inOrder(streams+"_BUDGET", "hold.placed", "commitment.recorded", "hold.released", "actual.recorded", "commitment.released",
-		"hold.placed", "commitment.recorded", "hold.released", "budget.approved", "commitment.recorded")
+		"hold.placed", "commitment.recorded", "hold.released", "budget.approved", "commitment.recorded", "actual.recorded")
 }
 
 // TestRiskGuide runs the walk of docs/risk.md as written — a register from identification to the
