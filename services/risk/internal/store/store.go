@@ -2,7 +2,8 @@
 // Each statement is a const inside the method that runs it, written once in the SQL both engines
 // speak; row locks go through the engine's sqlstore.Dialect, and each engine has its migrations
 // under migrations/ (ADR 0002): 00001 the register (matrix versions, appetite, risks, score
-// history, mitigation actions, acceptances).
+// history, mitigation actions, acceptances), …, 00007 compliance (frameworks and requirements,
+// controls and their tests, posture snapshots).
 package store
 
 import (
