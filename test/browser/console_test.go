@@ -304,6 +304,16 @@ func TestConsole(t *testing.T) {
 		t.Error("the department's team flags no key person")
 	}
 	b.screenshots(t, "department-team")
+	// On a phone the key person is in sight, not in a column scrolled away.
+	b.run(t, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
+	sight := value(t, b, "find the key person on a phone", chromedp.Evaluate[[]int](`(() => {
+		const a = document.querySelector("section[aria-label='Skill coverage'] td .badge.bad + a");
+		return [a ? Math.round(a.getBoundingClientRect().right) : -1, document.documentElement.clientWidth];
+	})()`))
+	if sight[0] < 0 || sight[0] > sight[1] {
+		t.Errorf("on a phone the team's key person is out of sight (right edge %d px of %d)", sight[0], sight[1])
+	}
+	b.run(t, "desktop width", chromedp.EmulateViewport(1280, 900))
 	if keyPerson != "" {
 		// The key person's page lists their skills.
 		b.open(t, keyPerson, "person")

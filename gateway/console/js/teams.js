@@ -167,12 +167,11 @@ async function coverageCard(name, members) {
   c.append(table([
     { title: "Skill", cell: label },
     { title: "Minimum", class: "num hide-narrow", cell: (s) => `${s.minProficiency || "—"} / 5` },
-    { title: "Required", class: "num", cell: (s) => s.requiredPeople || 0 },
-    { title: "Covered", class: "num", cell: (s) => s.coveredPeople || 0 },
-    { title: "Gap", cell: (s) => (s.gap ? badge(`short by ${s.shortfall || 0}`, "warn") : "—") },
-    { title: "Key person", cell: (s) => (s.keyPersonRisk
-      ? [badge("key person", "bad"), " ", link(`#/people/${id(s.keyPerson)}`, personName.get(s.keyPerson) || id(s.keyPerson))]
-      : "—") },
+    { title: "Covered", class: "num", cell: (s) => `${s.coveredPeople || 0} of ${s.requiredPeople || 0}` },
+    { title: "Flags", cell: (s) => (s.gap || s.keyPersonRisk ? [
+      s.gap ? badge(`short by ${s.shortfall || 0}`, "warn") : null, s.gap && s.keyPersonRisk ? " " : null,
+      s.keyPersonRisk ? [badge("key person", "bad"), " ", link(`#/people/${id(s.keyPerson)}`, personName.get(s.keyPerson) || id(s.keyPerson))] : null,
+    ] : "—") },
   ], skills));
   return c;
 }
