@@ -296,6 +296,12 @@ func TestCoverage(t *testing.T) {
 				c.GetShortfall() != max(0, r.GetRequiredPeople()-covered) || c.GetTeam() != "teams/platform" || c.GetSkill() != "skills/go" {
 				t.Errorf("%s: coverage %v; want %d covered, gap %v, key person %q", step, c, covered, gap, keyPerson)
 			}
+			// Counted again here from the rows, as the coverage is defined.
+			if n := testkit.Column[int32](t, e.db, `SELECT COUNT(*) FROM people p JOIN skill_ratings sr ON sr.person_id = p.id
+				WHERE sr.is_current AND p.team_id = 'platform' AND p.state = 1 AND sr.skill_id = 'go'
+				AND sr.proficiency >= (SELECT min_proficiency FROM skill_requirements WHERE team_id = 'platform' AND skill_id = 'go')`)[0]; n != covered {
+				t.Errorf("%s: %d people cover the skill; the test expects %d", step, n, covered)
+			}
 			tc, err := e.client.GetTeamCoverage(ctx, &talentv1.GetTeamCoverageRequest{Name: "teams/platform/coverage"})
 			if err != nil || len(tc.GetSkills()) != 1 {
 				t.Fatalf("%s: team coverage %v, %v", step, tc, err)

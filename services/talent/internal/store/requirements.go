@@ -117,8 +117,9 @@ type Scope struct {
 	SkillID string
 }
 
-// where is the scope's condition on skill_requirements r, its arguments numbered from 1.
-func (sc Scope) where() (string, []any) {
+// where is the scope's condition on the columns team and skill, its arguments numbered after
+// the first n of the statement.
+func (sc Scope) where(team, skill string, n int) (string, []any) {
 	var (
 		conds []string
 		args  []any
@@ -127,11 +128,11 @@ func (sc Scope) where() (string, []any) {
 		for _, id := range sc.TeamIDs {
 			args = append(args, id)
 		}
-		conds = append(conds, `r.team_id IN (`+sqlstore.Placeholders(1, len(args))+`)`)
+		conds = append(conds, team+` IN (`+sqlstore.Placeholders(n+1, len(args))+`)`)
 	}
 	if sc.SkillID != "" && sc.SkillID != Wildcard {
 		args = append(args, sc.SkillID)
-		conds = append(conds, fmt.Sprintf(`r.skill_id = $%d`, len(args)))
+		conds = append(conds, fmt.Sprintf(`%s = $%d`, skill, n+len(args)))
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -144,7 +145,7 @@ func (sc Scope) where() (string, []any) {
 // change that can move their coverage takes them before it measures it, so that two such
 // changes evaluate one after the other.
 func (t Tx) LockSkillRequirements(ctx context.Context, sc Scope) ([]*domain.SkillRequirement, error) {
-	where, args := sc.where()
+	where, args := sc.where("r.team_id", "r.skill_id", 0)
 	q := `SELECT ` + requirementColumns + ` FROM skill_requirements r` + where + ` ORDER BY team_id, skill_id`
 	return sqlstore.All(ctx, t, "skill requirements", scanRequirement, t.lock(q), args...)
 }
@@ -161,22 +162,25 @@ type Measure struct {
 	EvaluateTime time.Time
 }
 
-// coverageQuery measures the requirements of skill_requirements r a condition selects, in SQL:
-// the current ratings of ACTIVE people joined to the requirements of their team, counted per
-// requirement. The condition and ORDER BY are added by the callers.
-const coverageQuery = `SELECT r.team_id, r.skill_id, r.min_proficiency, r.required_people, r.evaluate_time,
-		COUNT(h.person_id), MIN(h.person_id)
-	FROM skill_requirements r
-	LEFT JOIN (SELECT p.team_id, sr.skill_id, sr.proficiency, p.id AS person_id
-		FROM people p JOIN skill_ratings sr ON sr.person_id = p.id AND sr.is_current
-		WHERE p.state = 1) h
-	ON h.team_id = r.team_id AND h.skill_id = r.skill_id AND h.proficiency >= r.min_proficiency`
-
 // MeasureCoverage measures the coverage of the requirements in the scope from the ratings, by
-// team and skill.
+// team and skill: what a change evaluates again, for the few requirements it can move. One
+// grouped join in SQL: the current ratings of the scope's ACTIVE people (their teams' and skill's,
+// read through people_team_id_idx and skill_ratings_current_idx) joined to the requirements of
+// their team, counted per requirement.
 func (r reader) MeasureCoverage(ctx context.Context, sc Scope) ([]Measure, error) {
-	where, args := sc.where()
-	q := coverageQuery + where + ` GROUP BY r.team_id, r.skill_id, r.min_proficiency, r.required_people, r.evaluate_time
+	held, heldArgs := sc.where("p.team_id", "sr.skill_id", 0)
+	cond := " AND "
+	if held == "" {
+		cond = " WHERE "
+	}
+	where, args := sc.where("r.team_id", "r.skill_id", len(heldArgs))
+	q := `SELECT r.team_id, r.skill_id, r.min_proficiency, r.required_people, r.evaluate_time,
+			COUNT(h.person_id), MIN(h.person_id)
+		FROM skill_requirements r
+		LEFT JOIN (SELECT p.team_id, sr.skill_id, sr.proficiency, p.id AS person_id
+			FROM people p JOIN skill_ratings sr ON sr.person_id = p.id AND sr.is_current` + held + cond + `p.state = 1) h
+		ON h.team_id = r.team_id AND h.skill_id = r.skill_id AND h.proficiency >= r.min_proficiency` + where + `
+		GROUP BY r.team_id, r.skill_id, r.min_proficiency, r.required_people, r.evaluate_time
 		ORDER BY r.team_id, r.skill_id`
 	return sqlstore.All(ctx, r.q, "coverage", func(s sqlstore.Scanner) (Measure, error) {
 		var (
@@ -192,5 +196,16 @@ func (r reader) MeasureCoverage(ctx context.Context, sc Scope) ([]Measure, error
 			m.KeyPersonID = keyPerson.String
 		}
 		return m, nil
-	}, q, args...)
+	}, q, append(heldArgs, args...)...)
+}
+
+// ListCoverage returns the requirements of team teamID (Wildcard: every team's) with their
+// coverage as last evaluated, by team and skill: the coverage read, which measures nothing.
+func (r reader) ListCoverage(ctx context.Context, teamID string) ([]*domain.SkillRequirement, error) {
+	q := `SELECT ` + requirementColumns + ` FROM skill_requirements`
+	var args []any
+	if teamID != Wildcard {
+		q, args = q+` WHERE team_id = $1`, []any{teamID}
+	}
+	return sqlstore.All(ctx, r.q, "coverage", scanRequirement, q+` ORDER BY team_id, skill_id`, args...)
 }
