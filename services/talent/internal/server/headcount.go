@@ -98,9 +98,13 @@ func (s *Server) quartersToProto(fy int32, qs [domain.Quarters]domain.QuarterPla
 	out := make([]*talentv1.HeadcountQuarter, domain.Quarters)
 	for i, q := range qs {
 		first, last := s.calendar.Quarter(fy, i+1)
-		pb := &talentv1.HeadcountQuarter{Quarter: int32(i + 1), PlannedHeadcount: q.Headcount,
-			PlannedCost: money.ToProto(money.Amount{Minor: q.CostMinor, Currency: cur}),
-			StartDate: civil.ToProto(first), EndDate: civil.ToProto(last)}
+		pb := &talentv1.HeadcountQuarter{
+			Quarter:          int32(i + 1),
+			PlannedHeadcount: q.Headcount,
+			PlannedCost:      money.ToProto(money.Amount{Minor: q.CostMinor, Currency: cur}),
+			StartDate:        civil.ToProto(first),
+			EndDate:          civil.ToProto(last),
+		}
 		if actuals != nil {
 			a := actuals[i]
 			pb.ActualHeadcount, pb.OpenPositions = a.Headcount, a.OpenPositions
@@ -334,7 +338,9 @@ func (s *Server) ListHeadcountScenarios(ctx context.Context, req *talentv1.ListH
 		func(ctx context.Context, lq *listing.Query) ([]*domain.HeadcountScenario, error) {
 			return s.store.ListScenarios(ctx, team, fy, lq)
 		},
-		listing.Infallible(func(sc *domain.HeadcountScenario) *talentv1.HeadcountScenario { return s.scenarioToProto(sc, p.Currency) }))
+		listing.Infallible(func(sc *domain.HeadcountScenario) *talentv1.HeadcountScenario {
+			return s.scenarioToProto(sc, p.Currency)
+		}))
 	if err != nil {
 		return nil, err
 	}
