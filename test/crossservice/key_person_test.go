@@ -39,6 +39,7 @@ func TestKeyPersonRiskReachesTheRegister(t *testing.T) {
 		riskSvc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
 			o.Clock = fake
 			o.Peers = map[string]string{"talent": talentSvc.Addr}
+			o.Peers = map[string]string{"talent": talentSvc.Addr}
 			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 		}))
 		tc := talentv1.NewTalentServiceClient(talentSvc.Conn)
