@@ -98,6 +98,7 @@ func ownershipRules(owners ownership.Owners) []ownership.Rules {
 		Unowned: map[string]string{
 			"frameworks": "frameworks come from the service's catalogue, the same for the whole organisation",
 			"controls":   "the control library and its tests are the shared record of compliance.write holders (control owners, auditors, the security team): a control's owner runs it and is often no principal",
+			"policies":   "policies and their versions are published by compliance.write holders for the whole organisation: a policy's owner is often a person of talent, no principal",
 		},
 	}}
 }

@@ -40,4 +40,9 @@ const (
 	PostureSnapshotPattern names.Pattern = "frameworks/{framework}/postureSnapshots/{posture_snapshot}"
 	ControlPattern         names.Pattern = "controls/{control}"
 	ControlTestPattern     names.Pattern = "controls/{control}/tests/{test}"
+	PolicyPattern          names.Pattern = "policies/{policy}"
+	PolicyVersionPattern   names.Pattern = "policies/{policy}/versions/{version}"
+	// TeamPattern is the name of a team of the talent service, whose people a policy may ask
+	// to acknowledge it.
+	TeamPattern names.Pattern = "teams/{team}"
 )

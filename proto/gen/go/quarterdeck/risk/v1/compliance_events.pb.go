@@ -501,11 +501,133 @@ func (x *ControlTestDue) GetVersion() int64 {
 	return 0
 }
 
+// A policy was created, without a version yet.
+type PolicyCreated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy as created.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyCreated) Reset() {
+	*x = PolicyCreated{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyCreated) ProtoMessage() {}
+
+func (x *PolicyCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyCreated.ProtoReflect.Descriptor instead.
+func (*PolicyCreated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PolicyCreated) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PolicyCreated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A new version of a policy was published and became its current version. A major version
+// (`requires_acknowledgement`) asks everyone concerned to acknowledge the policy again.
+type PolicyVersionPublished struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy after the change.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The version published.
+	PolicyVersion *PolicyVersion `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyVersionPublished) Reset() {
+	*x = PolicyVersionPublished{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyVersionPublished) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyVersionPublished) ProtoMessage() {}
+
+func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyVersionPublished.ProtoReflect.Descriptor instead.
+func (*PolicyVersionPublished) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PolicyVersionPublished) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PolicyVersionPublished) GetPolicyVersion() *PolicyVersion {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return nil
+}
+
+func (x *PolicyVersionPublished) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_quarterdeck_risk_v1_compliance_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\n" +
-	"+quarterdeck/risk/v1/compliance_events.proto\x12\x13quarterdeck.risk.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a quarterdeck/event/v1/event.proto\x1a$quarterdeck/risk/v1/compliance.proto\"\xe8\x01\n" +
+	"+quarterdeck/risk/v1/compliance_events.proto\x12\x13quarterdeck.risk.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a quarterdeck/event/v1/event.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a quarterdeck/risk/v1/policy.proto\"\xe8\x01\n" +
 	"\x11FrameworkImported\x12<\n" +
 	"\tframework\x18\x01 \x01(\v2\x1e.quarterdeck.risk.v1.FrameworkR\tframework\x12-\n" +
 	"\x12added_requirements\x18\x02 \x01(\x05R\x11addedRequirements\x121\n" +
@@ -542,7 +664,16 @@ const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\bdue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x127\n" +
 	"\tfire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
-	"\acontrol\x12\btest_dueB\xea\x01\n" +
+	"\acontrol\x12\btest_due\"u\n" +
+	"\rPolicyCreated\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06policy\x12\acreated\"\xd3\x01\n" +
+	"\x16PolicyVersionPublished\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12I\n" +
+	"\x0epolicy_version\x18\x02 \x01(\v2\".quarterdeck.risk.v1.PolicyVersionR\rpolicyVersion\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x1f\xc2\xf3\x18\x1b\n" +
+	"\x06policy\x12\x11version_publishedB\xea\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x15ComplianceEventsProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (
@@ -557,41 +688,48 @@ func file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
-	(*FrameworkImported)(nil),     // 0: quarterdeck.risk.v1.FrameworkImported
-	(*ControlCreated)(nil),        // 1: quarterdeck.risk.v1.ControlCreated
-	(*ControlUpdated)(nil),        // 2: quarterdeck.risk.v1.ControlUpdated
-	(*ControlDeleted)(nil),        // 3: quarterdeck.risk.v1.ControlDeleted
-	(*ControlTested)(nil),         // 4: quarterdeck.risk.v1.ControlTested
-	(*ControlFailed)(nil),         // 5: quarterdeck.risk.v1.ControlFailed
-	(*ControlTestDue)(nil),        // 6: quarterdeck.risk.v1.ControlTestDue
-	(*Framework)(nil),             // 7: quarterdeck.risk.v1.Framework
-	(*Control)(nil),               // 8: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
-	(*ControlTest)(nil),           // 10: quarterdeck.risk.v1.ControlTest
-	(*date.Date)(nil),             // 11: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*FrameworkImported)(nil),      // 0: quarterdeck.risk.v1.FrameworkImported
+	(*ControlCreated)(nil),         // 1: quarterdeck.risk.v1.ControlCreated
+	(*ControlUpdated)(nil),         // 2: quarterdeck.risk.v1.ControlUpdated
+	(*ControlDeleted)(nil),         // 3: quarterdeck.risk.v1.ControlDeleted
+	(*ControlTested)(nil),          // 4: quarterdeck.risk.v1.ControlTested
+	(*ControlFailed)(nil),          // 5: quarterdeck.risk.v1.ControlFailed
+	(*ControlTestDue)(nil),         // 6: quarterdeck.risk.v1.ControlTestDue
+	(*PolicyCreated)(nil),          // 7: quarterdeck.risk.v1.PolicyCreated
+	(*PolicyVersionPublished)(nil), // 8: quarterdeck.risk.v1.PolicyVersionPublished
+	(*Framework)(nil),              // 9: quarterdeck.risk.v1.Framework
+	(*Control)(nil),                // 10: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),  // 11: google.protobuf.FieldMask
+	(*ControlTest)(nil),            // 12: quarterdeck.risk.v1.ControlTest
+	(*date.Date)(nil),              // 13: google.type.Date
+	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
+	(*Policy)(nil),                 // 15: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),          // 16: quarterdeck.risk.v1.PolicyVersion
 }
 var file_quarterdeck_risk_v1_compliance_events_proto_depIdxs = []int32{
-	7,  // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
-	8,  // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
-	8,  // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
-	9,  // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	8,  // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
-	8,  // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
-	10, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
-	8,  // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
-	10, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
-	8,  // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
-	11, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
-	12, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
-	12, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	9,  // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
+	10, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
+	10, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
+	11, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	10, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
+	10, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
+	12, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
+	10, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
+	12, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
+	10, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
+	13, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
+	14, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
+	14, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
+	15, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
+	15, // 14: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
+	16, // 15: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_events_proto_init() }
@@ -600,13 +738,14 @@ func file_quarterdeck_risk_v1_compliance_events_proto_init() {
 		return
 	}
 	file_quarterdeck_risk_v1_compliance_proto_init()
+	file_quarterdeck_risk_v1_policy_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

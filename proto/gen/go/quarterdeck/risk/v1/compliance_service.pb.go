@@ -1216,11 +1216,492 @@ func (x *ListPostureSnapshotsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for CreatePolicy.
+type CreatePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ID to use for the policy (1 to 63 lower-case letters, digits and `-`, starting with a
+	// letter); the service assigns one when empty.
+	PolicyId string `protobuf:"bytes,1,opt,name=policy_id,json=policyId,proto3" json:"policy_id,omitempty"`
+	// The policy: `title`, `owner` and one of `everyone` and `teams` are required.
+	Policy *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry with
+	// the same `request_id` and the same request returns the first call's result instead of acting
+	// twice; the same `request_id` with a different request fails with INVALID_ARGUMENT, reason
+	// `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePolicyRequest) Reset() {
+	*x = CreatePolicyRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePolicyRequest) ProtoMessage() {}
+
+func (x *CreatePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePolicyRequest.ProtoReflect.Descriptor instead.
+func (*CreatePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreatePolicyRequest) GetPolicyId() string {
+	if x != nil {
+		return x.PolicyId
+	}
+	return ""
+}
+
+func (x *CreatePolicyRequest) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *CreatePolicyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetPolicy.
+type GetPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetPolicyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListPolicies.
+type ListPoliciesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter, e.g. `owner = "people/ana"` or `title:"use"`. Fields: `name`, `title`,
+	// `owner`, `everyone`, `current_version`, `effective_date` (a `YYYY-MM-DD` string),
+	// `create_time` and `update_time`.
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of `title`, `effective_date`,
+	// `create_time` and `update_time`, each optionally followed by ` desc`. Ties are ordered by
+	// `name`, the default order.
+	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesRequest) Reset() {
+	*x = ListPoliciesRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesRequest) ProtoMessage() {}
+
+func (x *ListPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListPoliciesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPoliciesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPoliciesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListPoliciesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListPolicies.
+type ListPoliciesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	Policies []*Policy `protobuf:"bytes,1,rep,name=policies,proto3" json:"policies,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoliciesResponse) Reset() {
+	*x = ListPoliciesResponse{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoliciesResponse) ProtoMessage() {}
+
+func (x *ListPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListPoliciesResponse) GetPolicies() []*Policy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+func (x *ListPoliciesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for CreatePolicyVersion.
+type CreatePolicyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The version: `document_uri` and `effective_date` are required, and `change` after the first
+	// version.
+	PolicyVersion *PolicyVersion `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// A UUID that identifies this request (AIP-155), so that it can be retried safely: a retry with
+	// the same `request_id` and the same request returns the first call's result instead of acting
+	// twice; the same `request_id` with a different request fails with INVALID_ARGUMENT, reason
+	// `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePolicyVersionRequest) Reset() {
+	*x = CreatePolicyVersionRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePolicyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePolicyVersionRequest) ProtoMessage() {}
+
+func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePolicyVersionRequest.ProtoReflect.Descriptor instead.
+func (*CreatePolicyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreatePolicyVersionRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *CreatePolicyVersionRequest) GetPolicyVersion() *PolicyVersion {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return nil
+}
+
+func (x *CreatePolicyVersionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetPolicyVersion.
+type GetPolicyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version, `policies/{policy}/versions/{version}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyVersionRequest) Reset() {
+	*x = GetPolicyVersionRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyVersionRequest) ProtoMessage() {}
+
+func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyVersionRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetPolicyVersionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListPolicyVersions.
+type ListPolicyVersionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPolicyVersionsRequest) Reset() {
+	*x = ListPolicyVersionsRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPolicyVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPolicyVersionsRequest) ProtoMessage() {}
+
+func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPolicyVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListPolicyVersionsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListPolicyVersionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPolicyVersionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListPolicyVersions.
+type ListPolicyVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	PolicyVersions []*PolicyVersion `protobuf:"bytes,1,rep,name=policy_versions,json=policyVersions,proto3" json:"policy_versions,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPolicyVersionsResponse) Reset() {
+	*x = ListPolicyVersionsResponse{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPolicyVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPolicyVersionsResponse) ProtoMessage() {}
+
+func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPolicyVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPolicyVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListPolicyVersionsResponse) GetPolicyVersions() []*PolicyVersion {
+	if x != nil {
+		return x.PolicyVersions
+	}
+	return nil
+}
+
+func (x *ListPolicyVersionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_quarterdeck_risk_v1_compliance_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\n" +
-	",quarterdeck/risk/v1/compliance_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\"h\n" +
+	",quarterdeck/risk/v1/compliance_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a quarterdeck/risk/v1/policy.proto\"h\n" +
 	"\x16ImportFrameworkRequest\x12N\n" +
 	"\fframework_id\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\vframeworkId\"{\n" +
 	"\x13GetFrameworkRequest\x12d\n" +
@@ -1305,7 +1786,41 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\"\x99\x01\n" +
 	"\x1cListPostureSnapshotsResponse\x12Q\n" +
 	"\x11posture_snapshots\x18\x01 \x03(\v2$.quarterdeck.risk.v1.PostureSnapshotR\x10postureSnapshots\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc0\x14\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd3\x01\n" +
+	"\x13CreatePolicyRequest\x12H\n" +
+	"\tpolicy_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\bpolicyId\x12>\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06policy\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"s\n" +
+	"\x10GetPolicyRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa1\x01\n" +
+	"\x13ListPoliciesRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"w\n" +
+	"\x14ListPoliciesResponse\x127\n" +
+	"\bpolicies\x18\x01 \x03(\v2\x1b.quarterdeck.risk.v1.PolicyR\bpolicies\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x02\n" +
+	"\x1aCreatePolicyVersionRequest\x12c\n" +
+	"\x06parent\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12T\n" +
+	"\x0epolicy_version\x18\x02 \x01(\v2\".quarterdeck.risk.v1.PolicyVersionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\rpolicyVersion\x122\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"\xa1\x01\n" +
+	"\x17GetPolicyVersionRequest\x12\x85\x01\n" +
+	"\x04name\x18\x01 \x01(\tBq\xe0A\x02\xfaA#\n" +
+	"!risk.quarterdeck.io/PolicyVersion\xbaHErC2A^policies/[a-z0-9][a-z0-9-]{0,62}/versions/[0-9]{1,4}-[0-9]{1,4}$R\x04name\"\xcc\x01\n" +
+	"\x19ListPolicyVersionsRequest\x12j\n" +
+	"\x06parent\x18\x01 \x01(\tBR\xe0A\x02\xfaA#\x12!risk.quarterdeck.io/PolicyVersion\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x1aListPolicyVersionsResponse\x12K\n" +
+	"\x0fpolicy_versions\x18\x01 \x03(\v2\".quarterdeck.risk.v1.PolicyVersionR\x0epolicyVersions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc2\x1c\n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -1337,7 +1852,19 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x14GetCompliancePosture\x120.quarterdeck.risk.v1.GetCompliancePostureRequest\x1a&.quarterdeck.risk.v1.CompliancePosture\"C\xdaA\x04name\xca\xf3\x18\x11\n" +
 	"\x0fcompliance.read\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=frameworks/*/posture}\x12\xcd\x01\n" +
 	"\x14ListPostureSnapshots\x120.quarterdeck.risk.v1.ListPostureSnapshotsRequest\x1a1.quarterdeck.risk.v1.ListPostureSnapshotsResponse\"P\xdaA\x06parent\xca\xf3\x18\x11\n" +
-	"\x0fcompliance.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=frameworks/*}/postureSnapshots\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xeb\x01\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=frameworks/*}/postureSnapshots\x12\x9c\x01\n" +
+	"\fCreatePolicy\x12(.quarterdeck.risk.v1.CreatePolicyRequest\x1a\x1b.quarterdeck.risk.v1.Policy\"E\xdaA\x10policy,policy_id\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02\x16:\x06policy\"\f/v1/policies\x12\x8a\x01\n" +
+	"\tGetPolicy\x12%.quarterdeck.risk.v1.GetPolicyRequest\x1a\x1b.quarterdeck.risk.v1.Policy\"9\xdaA\x04name\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=policies/*}\x12\x91\x01\n" +
+	"\fListPolicies\x12(.quarterdeck.risk.v1.ListPoliciesRequest\x1a).quarterdeck.risk.v1.ListPoliciesResponse\",\xdaA\x00\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/policies\x12\xd2\x01\n" +
+	"\x13CreatePolicyVersion\x12/.quarterdeck.risk.v1.CreatePolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"f\xdaA\x15parent,policy_version\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x022:\x0epolicy_version\" /v1/{parent=policies/*}/versions\x12\xaa\x01\n" +
+	"\x10GetPolicyVersion\x12,.quarterdeck.risk.v1.GetPolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"D\xdaA\x04name\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{name=policies/*/versions/*}\x12\xbd\x01\n" +
+	"\x12ListPolicyVersions\x12..quarterdeck.risk.v1.ListPolicyVersionsRequest\x1a/.quarterdeck.risk.v1.ListPolicyVersionsResponse\"F\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=policies/*}/versions\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xeb\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x16ComplianceServiceProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (
@@ -1352,7 +1879,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*ImportFrameworkRequest)(nil),       // 0: quarterdeck.risk.v1.ImportFrameworkRequest
 	(*GetFrameworkRequest)(nil),          // 1: quarterdeck.risk.v1.GetFrameworkRequest
@@ -1374,60 +1901,86 @@ var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*GetCompliancePostureRequest)(nil),  // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
 	(*ListPostureSnapshotsRequest)(nil),  // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
 	(*ListPostureSnapshotsResponse)(nil), // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	(*Framework)(nil),                    // 20: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                  // 21: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                      // 22: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 23: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 24: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),              // 25: quarterdeck.risk.v1.PostureSnapshot
-	(*emptypb.Empty)(nil),                // 26: google.protobuf.Empty
-	(*CompliancePosture)(nil),            // 27: quarterdeck.risk.v1.CompliancePosture
+	(*CreatePolicyRequest)(nil),          // 20: quarterdeck.risk.v1.CreatePolicyRequest
+	(*GetPolicyRequest)(nil),             // 21: quarterdeck.risk.v1.GetPolicyRequest
+	(*ListPoliciesRequest)(nil),          // 22: quarterdeck.risk.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),         // 23: quarterdeck.risk.v1.ListPoliciesResponse
+	(*CreatePolicyVersionRequest)(nil),   // 24: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),      // 25: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),    // 26: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),   // 27: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*Framework)(nil),                    // 28: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                  // 29: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                      // 30: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 31: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 32: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),              // 33: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                       // 34: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 35: quarterdeck.risk.v1.PolicyVersion
+	(*emptypb.Empty)(nil),                // 36: google.protobuf.Empty
+	(*CompliancePosture)(nil),            // 37: quarterdeck.risk.v1.CompliancePosture
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	20, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	21, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	22, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	22, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	22, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	23, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	24, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	25, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	0,  // 9: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
-	1,  // 10: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
-	2,  // 11: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
-	4,  // 12: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
-	5,  // 13: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
-	7,  // 14: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
-	8,  // 15: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
-	9,  // 16: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
-	11, // 17: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
-	12, // 18: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
-	13, // 19: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
-	14, // 20: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
-	15, // 21: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
-	17, // 22: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
-	18, // 23: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	20, // 24: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	20, // 25: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 26: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	21, // 27: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 28: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	22, // 29: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	22, // 30: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 31: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	22, // 32: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	26, // 33: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	24, // 34: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	24, // 35: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 36: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	27, // 37: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 38: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	24, // [24:39] is the sub-list for method output_type
-	9,  // [9:24] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	28, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	29, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	30, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	30, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	30, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	31, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	32, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	32, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	33, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	34, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	34, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	35, // 11: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	35, // 12: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	0,  // 13: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
+	1,  // 14: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
+	2,  // 15: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
+	4,  // 16: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
+	5,  // 17: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
+	7,  // 18: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
+	8,  // 19: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
+	9,  // 20: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
+	11, // 21: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
+	12, // 22: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
+	13, // 23: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
+	14, // 24: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
+	15, // 25: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
+	17, // 26: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
+	18, // 27: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	20, // 28: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
+	21, // 29: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
+	22, // 30: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
+	24, // 31: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	25, // 32: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	26, // 33: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	28, // 34: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	28, // 35: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 36: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	29, // 37: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 38: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	30, // 39: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	30, // 40: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 41: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	30, // 42: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	36, // 43: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	32, // 44: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	32, // 45: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 46: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	37, // 47: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 48: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	34, // 49: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	34, // 50: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 51: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	35, // 52: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	35, // 53: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	27, // 54: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	34, // [34:55] is the sub-list for method output_type
+	13, // [13:34] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_service_proto_init() }
@@ -1436,13 +1989,14 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 		return
 	}
 	file_quarterdeck_risk_v1_compliance_proto_init()
+	file_quarterdeck_risk_v1_policy_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

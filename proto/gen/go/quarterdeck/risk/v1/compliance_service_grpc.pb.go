@@ -35,6 +35,12 @@ const (
 	ComplianceService_ListControlTests_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/ListControlTests"
 	ComplianceService_GetCompliancePosture_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/GetCompliancePosture"
 	ComplianceService_ListPostureSnapshots_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/ListPostureSnapshots"
+	ComplianceService_CreatePolicy_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/CreatePolicy"
+	ComplianceService_GetPolicy_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/GetPolicy"
+	ComplianceService_ListPolicies_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListPolicies"
+	ComplianceService_CreatePolicyVersion_FullMethodName  = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
+	ComplianceService_GetPolicyVersion_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
+	ComplianceService_ListPolicyVersions_FullMethodName   = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
 )
 
 // ComplianceServiceClient is the client API for ComplianceService service.
@@ -45,11 +51,11 @@ const (
 // beside RiskService: frameworks and their requirements imported from the catalogue the service
 // ships, the control library (what the organisation does, the requirements each control satisfies
 // and the risks it mitigates), control tests, and the compliance posture per framework with its
-// gaps and its trend. An INEFFECTIVE test raises the residual likelihood of the risks the control
+// gaps and its trend, and the policies communicated to personnel with their versions. An INEFFECTIVE test raises the residual likelihood of the risks the control
 // mitigates, in the register's score history with the test as the cause.
 //
-// Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls and
-// record tests. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
+// Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls,
+// record tests and manage policies and their versions. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
 // is asked for, as the link is the control owner's statement.
 type ComplianceServiceClient interface {
 	// Imports a framework from the catalogue the service ships: `iso27001-2022` (ISO/IEC 27001:2022
@@ -105,6 +111,26 @@ type ComplianceServiceClient interface {
 	GetCompliancePosture(ctx context.Context, in *GetCompliancePostureRequest, opts ...grpc.CallOption) (*CompliancePosture, error)
 	// Lists the posture snapshots of a framework, oldest first: its trend.
 	ListPostureSnapshots(ctx context.Context, in *ListPostureSnapshotsRequest, opts ...grpc.CallOption) (*ListPostureSnapshotsResponse, error)
+	// Creates a policy, without a version: its first version is published with
+	// CreatePolicyVersion. Exactly one of `everyone` and `teams` must be set (INVALID_ARGUMENT,
+	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Publishes
+	// `quarterdeck.risk.policy.created`.
+	CreatePolicy(ctx context.Context, in *CreatePolicyRequest, opts ...grpc.CallOption) (*Policy, error)
+	// Returns a policy.
+	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*Policy, error)
+	// Lists policies one page at a time, optionally filtered (`filter`) and ordered (`order_by`; by
+	// resource name when unset).
+	ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error)
+	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
+	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
+	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
+	// previous version's (reason `EFFECTIVE_DATE_BEFORE_PREVIOUS`). The version becomes the
+	// policy's current one. Publishes `quarterdeck.risk.policy.version_published`.
+	CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
+	// Returns a version of a policy.
+	GetPolicyVersion(ctx context.Context, in *GetPolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
+	// Lists the versions of a policy, newest first.
+	ListPolicyVersions(ctx context.Context, in *ListPolicyVersionsRequest, opts ...grpc.CallOption) (*ListPolicyVersionsResponse, error)
 }
 
 type complianceServiceClient struct {
@@ -265,6 +291,66 @@ func (c *complianceServiceClient) ListPostureSnapshots(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *complianceServiceClient) CreatePolicy(ctx context.Context, in *CreatePolicyRequest, opts ...grpc.CallOption) (*Policy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Policy)
+	err := c.cc.Invoke(ctx, ComplianceService_CreatePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*Policy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Policy)
+	err := c.cc.Invoke(ctx, ComplianceService_GetPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoliciesResponse)
+	err := c.cc.Invoke(ctx, ComplianceService_ListPolicies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyVersion)
+	err := c.cc.Invoke(ctx, ComplianceService_CreatePolicyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) GetPolicyVersion(ctx context.Context, in *GetPolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyVersion)
+	err := c.cc.Invoke(ctx, ComplianceService_GetPolicyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) ListPolicyVersions(ctx context.Context, in *ListPolicyVersionsRequest, opts ...grpc.CallOption) (*ListPolicyVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPolicyVersionsResponse)
+	err := c.cc.Invoke(ctx, ComplianceService_ListPolicyVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ComplianceServiceServer is the server API for ComplianceService service.
 // All implementations must embed UnimplementedComplianceServiceServer
 // for forward compatibility.
@@ -273,11 +359,11 @@ func (c *complianceServiceClient) ListPostureSnapshots(ctx context.Context, in *
 // beside RiskService: frameworks and their requirements imported from the catalogue the service
 // ships, the control library (what the organisation does, the requirements each control satisfies
 // and the risks it mitigates), control tests, and the compliance posture per framework with its
-// gaps and its trend. An INEFFECTIVE test raises the residual likelihood of the risks the control
+// gaps and its trend, and the policies communicated to personnel with their versions. An INEFFECTIVE test raises the residual likelihood of the risks the control
 // mitigates, in the register's score history with the test as the cause.
 //
-// Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls and
-// record tests. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
+// Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls,
+// record tests and manage policies and their versions. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
 // is asked for, as the link is the control owner's statement.
 type ComplianceServiceServer interface {
 	// Imports a framework from the catalogue the service ships: `iso27001-2022` (ISO/IEC 27001:2022
@@ -333,6 +419,26 @@ type ComplianceServiceServer interface {
 	GetCompliancePosture(context.Context, *GetCompliancePostureRequest) (*CompliancePosture, error)
 	// Lists the posture snapshots of a framework, oldest first: its trend.
 	ListPostureSnapshots(context.Context, *ListPostureSnapshotsRequest) (*ListPostureSnapshotsResponse, error)
+	// Creates a policy, without a version: its first version is published with
+	// CreatePolicyVersion. Exactly one of `everyone` and `teams` must be set (INVALID_ARGUMENT,
+	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Publishes
+	// `quarterdeck.risk.policy.created`.
+	CreatePolicy(context.Context, *CreatePolicyRequest) (*Policy, error)
+	// Returns a policy.
+	GetPolicy(context.Context, *GetPolicyRequest) (*Policy, error)
+	// Lists policies one page at a time, optionally filtered (`filter`) and ordered (`order_by`; by
+	// resource name when unset).
+	ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error)
+	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
+	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
+	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
+	// previous version's (reason `EFFECTIVE_DATE_BEFORE_PREVIOUS`). The version becomes the
+	// policy's current one. Publishes `quarterdeck.risk.policy.version_published`.
+	CreatePolicyVersion(context.Context, *CreatePolicyVersionRequest) (*PolicyVersion, error)
+	// Returns a version of a policy.
+	GetPolicyVersion(context.Context, *GetPolicyVersionRequest) (*PolicyVersion, error)
+	// Lists the versions of a policy, newest first.
+	ListPolicyVersions(context.Context, *ListPolicyVersionsRequest) (*ListPolicyVersionsResponse, error)
 	mustEmbedUnimplementedComplianceServiceServer()
 }
 
@@ -387,6 +493,24 @@ func (UnimplementedComplianceServiceServer) GetCompliancePosture(context.Context
 }
 func (UnimplementedComplianceServiceServer) ListPostureSnapshots(context.Context, *ListPostureSnapshotsRequest) (*ListPostureSnapshotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPostureSnapshots not implemented")
+}
+func (UnimplementedComplianceServiceServer) CreatePolicy(context.Context, *CreatePolicyRequest) (*Policy, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePolicy not implemented")
+}
+func (UnimplementedComplianceServiceServer) GetPolicy(context.Context, *GetPolicyRequest) (*Policy, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPolicy not implemented")
+}
+func (UnimplementedComplianceServiceServer) ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPolicies not implemented")
+}
+func (UnimplementedComplianceServiceServer) CreatePolicyVersion(context.Context, *CreatePolicyVersionRequest) (*PolicyVersion, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePolicyVersion not implemented")
+}
+func (UnimplementedComplianceServiceServer) GetPolicyVersion(context.Context, *GetPolicyVersionRequest) (*PolicyVersion, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPolicyVersion not implemented")
+}
+func (UnimplementedComplianceServiceServer) ListPolicyVersions(context.Context, *ListPolicyVersionsRequest) (*ListPolicyVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPolicyVersions not implemented")
 }
 func (UnimplementedComplianceServiceServer) mustEmbedUnimplementedComplianceServiceServer() {}
 func (UnimplementedComplianceServiceServer) testEmbeddedByValue()                           {}
@@ -679,6 +803,114 @@ func _ComplianceService_ListPostureSnapshots_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_CreatePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).CreatePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_CreatePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).CreatePolicy(ctx, req.(*CreatePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_GetPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).GetPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_GetPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).GetPolicy(ctx, req.(*GetPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_ListPolicies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoliciesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).ListPolicies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_ListPolicies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).ListPolicies(ctx, req.(*ListPoliciesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_CreatePolicyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePolicyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).CreatePolicyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_CreatePolicyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).CreatePolicyVersion(ctx, req.(*CreatePolicyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_GetPolicyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPolicyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).GetPolicyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_GetPolicyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).GetPolicyVersion(ctx, req.(*GetPolicyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_ListPolicyVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPolicyVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).ListPolicyVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_ListPolicyVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).ListPolicyVersions(ctx, req.(*ListPolicyVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ComplianceService_ServiceDesc is the grpc.ServiceDesc for ComplianceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -745,6 +977,30 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPostureSnapshots",
 			Handler:    _ComplianceService_ListPostureSnapshots_Handler,
+		},
+		{
+			MethodName: "CreatePolicy",
+			Handler:    _ComplianceService_CreatePolicy_Handler,
+		},
+		{
+			MethodName: "GetPolicy",
+			Handler:    _ComplianceService_GetPolicy_Handler,
+		},
+		{
+			MethodName: "ListPolicies",
+			Handler:    _ComplianceService_ListPolicies_Handler,
+		},
+		{
+			MethodName: "CreatePolicyVersion",
+			Handler:    _ComplianceService_CreatePolicyVersion_Handler,
+		},
+		{
+			MethodName: "GetPolicyVersion",
+			Handler:    _ComplianceService_GetPolicyVersion_Handler,
+		},
+		{
+			MethodName: "ListPolicyVersions",
+			Handler:    _ComplianceService_ListPolicyVersions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,239 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+)
+
+// Errors of policies and their versions.
+var (
+	ErrPolicyNotFound        = fault.New(fault.NotFound, "POLICY_NOT_FOUND", "policy not found")
+	ErrPolicyExists          = fault.New(fault.AlreadyExists, "POLICY_ALREADY_EXISTS", "a policy with this ID already exists")
+	ErrPolicyVersionNotFound = fault.New(fault.NotFound, "POLICY_VERSION_NOT_FOUND", "policy version not found")
+)
+
+// Limits of a policy's fields.
+const (
+	maxPolicyTitle         = 200
+	maxPolicySummary       = 2000
+	maxPolicyOwner         = 256
+	maxPolicyTeams         = 100
+	maxChangeSummary       = 2000
+	maxDocumentURI         = 2048
+	maxAcknowledgementDays = 365
+	maxVersionPart         = 9999
+	// DefaultAcknowledgementDays is how many days after a major version takes effect its
+	// acknowledgements are due when the policy does not say.
+	DefaultAcknowledgementDays = 30
+)
+
+// Policy is a rule communicated to personnel, acknowledged by the people of its teams or by
+// everyone, with versions.
+type Policy struct {
+	ID      string
+	Title   string
+	Summary string
+	Owner   string
+	// Everyone is whether every person must acknowledge the policy; otherwise the people of
+	// Teams (talent's teams, by name, sorted) must.
+	Everyone bool
+	Teams    []string
+	// AcknowledgementDays is how many days after a major version takes effect its
+	// acknowledgements are due.
+	AcknowledgementDays int32
+	// Major and Minor are the current version's number, 0.0 before the first version;
+	// EffectiveDate and DocumentURI are the current version's.
+	Major         int32
+	Minor         int32
+	EffectiveDate civil.Date
+	DocumentURI   string
+	CreateTime    time.Time
+	UpdateTime    time.Time
+	// Version counts the changes of the policy; it starts at 1 and orders its events.
+	Version int64
+}
+
+// PolicyName returns the resource name of the policy id.
+func PolicyName(id string) string { return PolicyPattern.Format(id) }
+
+// Name is the policy's resource name, policies/{policy}.
+func (p *Policy) Name() string { return PolicyName(p.ID) }
+
+// CurrentVersion is the current version's number, major.minor; empty before the first version.
+func (p *Policy) CurrentVersion() string {
+	if p.Major == 0 {
+		return ""
+	}
+	return VersionNumber(p.Major, p.Minor)
+}
+
+// VersionNumber is major.minor as written, e.g. "2.1".
+func VersionNumber(major, minor int32) string { return fmt.Sprintf("%d.%d", major, minor) }
+
+// PolicyFields are the client-writable fields of a policy.
+type PolicyFields struct {
+	Title               string
+	Summary             string
+	Owner               string
+	Everyone            bool
+	Teams               []string
+	AcknowledgementDays int32
+}
+
+// NewPolicy returns a policy created at now from f, checked against the invariants, without a
+// version.
+func NewPolicy(id string, f PolicyFields, now time.Time) (*Policy, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	p := &Policy{ID: id, Title: strings.TrimSpace(f.Title), Summary: f.Summary, Owner: strings.TrimSpace(f.Owner),
+		Everyone: f.Everyone, Teams: slices.Clone(f.Teams), AcknowledgementDays: f.AcknowledgementDays,
+		CreateTime: now, UpdateTime: now, Version: 1}
+	slices.Sort(p.Teams)
+	if p.AcknowledgementDays == 0 {
+		p.AcknowledgementDays = DefaultAcknowledgementDays
+	}
+	var vs fault.Violations
+	const prefix = "policy."
+	if p.Title == "" {
+		vs.Add(prefix+"title", "REQUIRED", "title is required")
+	}
+	if p.Owner == "" {
+		vs.Add(prefix+"owner", "REQUIRED", "owner is required")
+	}
+	tooLong(&vs, prefix+"title", p.Title, maxPolicyTitle)
+	tooLong(&vs, prefix+"summary", p.Summary, maxPolicySummary)
+	tooLong(&vs, prefix+"owner", p.Owner, maxPolicyOwner)
+	switch {
+	case !p.Everyone && len(p.Teams) == 0:
+		vs.Add(prefix+"teams", "AUDIENCE_REQUIRED", "who must acknowledge the policy is required: set everyone or name teams")
+	case p.Everyone && len(p.Teams) > 0:
+		vs.Add(prefix+"teams", "AUDIENCE_AMBIGUOUS", "set everyone or name teams, not both")
+	case len(p.Teams) > maxPolicyTeams:
+		vs.Add(prefix+"teams", "TOO_MANY", fmt.Sprintf("teams has more than %d names", maxPolicyTeams))
+	}
+	for i, n := range f.Teams {
+		if !TeamPattern.Match(n) {
+			vs.Add(fmt.Sprintf("%steams[%d]", prefix, i), "INVALID_NAME", fmt.Sprintf("%q is not a team's name, teams/{team}", n))
+		} else if slices.Index(f.Teams, n) != i {
+			vs.Add(fmt.Sprintf("%steams[%d]", prefix, i), "DUPLICATE", fmt.Sprintf("%q is named twice", n))
+		}
+	}
+	if p.AcknowledgementDays < 1 || p.AcknowledgementDays > maxAcknowledgementDays {
+		vs.Add(prefix+"acknowledgement_days", "OUT_OF_RANGE", fmt.Sprintf("acknowledgement_days must be 1 to %d", maxAcknowledgementDays))
+	}
+	if err := vs.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PolicyChange is the kind of change a new version makes; its values are those of the API's
+// PolicyChange.
+type PolicyChange int32
+
+// The kinds of change of a version.
+const (
+	MajorChange PolicyChange = 1
+	MinorChange PolicyChange = 2
+)
+
+// PolicyVersion is one published version of a policy; never changed.
+type PolicyVersion struct {
+	PolicyID      string
+	Major         int32
+	Minor         int32
+	DocumentURI   string
+	EffectiveDate civil.Date
+	ChangeSummary string
+	// AcknowledgementDueDate is the day acknowledgements of the version's major version are due.
+	AcknowledgementDueDate civil.Date
+	Publisher              string
+	CreateTime             time.Time
+}
+
+// PolicyVersionID is the resource ID of version major.minor, the number with a `-` for the dot.
+func PolicyVersionID(major, minor int32) string { return fmt.Sprintf("%d-%d", major, minor) }
+
+// ParsePolicyVersionID is the number of the version with the resource ID id; ok is false when
+// id is not one.
+func ParsePolicyVersionID(id string) (major, minor int32, ok bool) {
+	a, b, found := strings.Cut(id, "-")
+	ma, err1 := strconv.ParseInt(a, 10, 32)
+	mi, err2 := strconv.ParseInt(b, 10, 32)
+	if !found || err1 != nil || err2 != nil || ma < 1 || mi < 0 || PolicyVersionID(int32(ma), int32(mi)) != id {
+		return 0, 0, false
+	}
+	return int32(ma), int32(mi), true
+}
+
+// PolicyVersionName returns the resource name of version major.minor of policy policyID.
+func PolicyVersionName(policyID string, major, minor int32) string {
+	return PolicyVersionPattern.Format(policyID, PolicyVersionID(major, minor))
+}
+
+// Name is the version's resource name, policies/{policy}/versions/{version}.
+func (v *PolicyVersion) Name() string { return PolicyVersionName(v.PolicyID, v.Major, v.Minor) }
+
+// Number is the version's number, major.minor.
+func (v *PolicyVersion) Number() string { return VersionNumber(v.Major, v.Minor) }
+
+// RequiresAcknowledgement reports whether the version must be acknowledged again: a major
+// version (x.0) does.
+func (v *PolicyVersion) RequiresAcknowledgement() bool { return v.Minor == 0 }
+
+// Publish numbers version v of the policy after its current one by change, checks it, and makes
+// it the policy's current version at now: the first version is 1.0 whatever change says; after
+// it change is required, and the effective date may not be before the current version's. The
+// acknowledgements of a major version are due the policy's acknowledgement days after it takes
+// effect; a minor version keeps its major version's due date, from the major version given.
+func (p *Policy) Publish(v *PolicyVersion, change PolicyChange, major *PolicyVersion, publisher string, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
+	v.PolicyID, v.Publisher, v.CreateTime = p.ID, publisher, now
+	var vs fault.Violations
+	const prefix = "policy_version."
+	switch {
+	case p.Major == 0:
+		v.Major, v.Minor = 1, 0
+	case change == MajorChange:
+		v.Major, v.Minor = p.Major+1, 0
+	case change == MinorChange:
+		v.Major, v.Minor = p.Major, p.Minor+1
+	default:
+		vs.Add(prefix+"change", "REQUIRED", fmt.Sprintf("change is required after the first version: MAJOR (%d.0) or MINOR (%d.%d)",
+			p.Major+1, p.Major, p.Minor+1))
+	}
+	if v.Major > maxVersionPart || v.Minor > maxVersionPart {
+		vs.Add(prefix+"change", "TOO_MANY_VERSIONS", fmt.Sprintf("a version's major and minor parts are at most %d", maxVersionPart))
+	}
+	if v.DocumentURI == "" {
+		vs.Add(prefix+"document_uri", "REQUIRED", "document_uri is required")
+	}
+	tooLong(&vs, prefix+"document_uri", v.DocumentURI, maxDocumentURI)
+	tooLong(&vs, prefix+"change_summary", v.ChangeSummary, maxChangeSummary)
+	switch {
+	case v.EffectiveDate.IsZero():
+		vs.Add(prefix+"effective_date", "REQUIRED", "effective_date is required")
+	case !v.EffectiveDate.Valid():
+		vs.Add(prefix+"effective_date", civil.ErrDateInvalid.Reason, "effective_date is not a valid date")
+	case v.EffectiveDate.Before(p.EffectiveDate):
+		vs.Add(prefix+"effective_date", "EFFECTIVE_DATE_BEFORE_PREVIOUS",
+			fmt.Sprintf("effective_date may not be before the current version %s's, %s", p.CurrentVersion(), p.EffectiveDate))
+	}
+	if err := vs.Err(); err != nil {
+		return err
+	}
+	if v.RequiresAcknowledgement() || major == nil {
+		v.AcknowledgementDueDate = v.EffectiveDate.AddDays(int(p.AcknowledgementDays))
+	} else {
+		v.AcknowledgementDueDate = major.AcknowledgementDueDate
+	}
+	p.Major, p.Minor, p.EffectiveDate, p.DocumentURI = v.Major, v.Minor, v.EffectiveDate, v.DocumentURI
+	p.Version++
+	p.UpdateTime = now
+	return nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
+)
+
+// policyColumns are the columns every policy query selects, in scanPolicy's order.
+const policyColumns = `id, title, summary, owner, everyone, teams, acknowledgement_days, major, minor,
+	effective_date, document_uri, create_time, update_time, version`
+
+func scanPolicy(s sqlstore.Scanner) (*domain.Policy, error) {
+	var (
+		p         domain.Policy
+		teams     string
+		effective sql.NullString
+	)
+	err := s.Scan(&p.ID, &p.Title, &p.Summary, &p.Owner, &p.Everyone, &teams, &p.AcknowledgementDays, &p.Major, &p.Minor,
+		&effective, &p.DocumentURI, &p.CreateTime, &p.UpdateTime, &p.Version)
+	if err != nil {
+		return nil, err
+	}
+	if p.Teams, err = sqlstore.ListOf[string](teams); err != nil {
+		return nil, fmt.Errorf("stored teams of policy %s: %w", p.ID, err)
+	}
+	if p.EffectiveDate, err = sqlstore.DateOf(effective); err != nil {
+		return nil, fmt.Errorf("stored effective date of policy %s: %w", p.ID, err)
+	}
+	p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
+	return &p, nil
+}
+
+func policyArgs(p *domain.Policy) ([]any, error) {
+	teams, err := sqlstore.JSONList(p.Teams)
+	if err != nil {
+		return nil, err
+	}
+	return []any{p.ID, p.Title, p.Summary, p.Owner, p.Everyone, teams, p.AcknowledgementDays, p.Major, p.Minor,
+		sqlstore.NullDate(p.EffectiveDate), p.DocumentURI, p.CreateTime, p.UpdateTime, p.Version}, nil
+}
+
+// PolicyTable is what ListPolicies can filter and order by.
+var PolicyTable = listing.NewTable("name", []listing.Field[*domain.Policy]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.PolicyPattern),
+		Get: func(p *domain.Policy) any { return p.ID }},
+	{Path: "title", Column: "title", Type: filter.String, Get: func(p *domain.Policy) any { return p.Title }},
+	{Path: "owner", Column: "owner", Type: filter.String, Get: func(p *domain.Policy) any { return p.Owner }},
+	{Path: "everyone", Column: "everyone", Type: filter.Bool, Get: func(p *domain.Policy) any { return p.Everyone }},
+	// The current version as written, 0.0 (no version yet) as "".
+	{Path: "current_version", Column: "(CASE WHEN major = 0 THEN '' ELSE CAST(major AS TEXT) || '.' || CAST(minor AS TEXT) END)",
+		Type: filter.String, Get: func(p *domain.Policy) any { return p.CurrentVersion() }},
+	{Path: "effective_date", Column: "effective_date", Type: filter.String, Nullable: true, Sort: "COALESCE(effective_date, '')",
+		Get: func(p *domain.Policy) any {
+			if p.EffectiveDate.IsZero() {
+				return ""
+			}
+			return p.EffectiveDate.String()
+		}},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(p *domain.Policy) any { return p.CreateTime }},
+	{Path: "update_time", Column: "update_time", Type: filter.Timestamp, Get: func(p *domain.Policy) any { return p.UpdateTime }},
+})
+
+// GetPolicy returns the policy with the ID, or domain.ErrPolicyNotFound naming it; in a
+// transaction it keeps the row from changing until the transaction ends.
+func (r reader) GetPolicy(ctx context.Context, id string) (*domain.Policy, error) {
+	const q = `SELECT ` + policyColumns + ` FROM policies WHERE id = $1`
+	p, err := sqlstore.Get(ctx, r.q, "policy "+id, domain.ErrPolicyNotFound, scanPolicy, r.lock(q), id)
+	return p, fault.Named(err, domain.PolicyName(id))
+}
+
+// ListPolicies returns the policies lq selects, in lq's order (see PolicyTable).
+func (s Store) ListPolicies(ctx context.Context, lq *listing.Query) ([]*domain.Policy, error) {
+	const q = `SELECT ` + policyColumns + ` FROM policies`
+	return sqlstore.List(ctx, s.q, "policies", scanPolicy, q, lq)
+}
+
+func policyError(p *domain.Policy) func(error) error {
+	return func(err error) error {
+		if _, ok := sqldb.UniqueViolation(err); ok {
+			return domain.ErrPolicyExists.With("name", p.Name())
+		}
+		return fmt.Errorf("write policy %s: %w", p.ID, err)
+	}
+}
+
+// InsertPolicy stores a new policy: domain.ErrPolicyExists when the ID is taken.
+func (t Tx) InsertPolicy(ctx context.Context, p *domain.Policy) error {
+	args, err := policyArgs(p)
+	if err != nil {
+		return err
+	}
+	q := `INSERT INTO policies (` + policyColumns + `) VALUES (` + sqlstore.Placeholders(1, len(args)) + `)`
+	return sqlstore.Exec(ctx, t, policyError(p), q, args...)
+}
+
+// UpdatePolicy replaces the stored policy whose version is prevVersion with p.
+func (t Tx) UpdatePolicy(ctx context.Context, p *domain.Policy, prevVersion int64) error {
+	args, err := policyArgs(p)
+	if err != nil {
+		return err
+	}
+	const q = `UPDATE policies SET title = $2, summary = $3, owner = $4, everyone = $5, teams = $6,
+		acknowledgement_days = $7, major = $8, minor = $9, effective_date = $10, document_uri = $11,
+		create_time = $12, update_time = $13, version = $14 WHERE id = $1 AND version = $15`
+	return sqlstore.Exec(ctx, t, policyError(p), q, append(args, prevVersion)...)
+}
+
+// policyVersionColumns are the columns every policy version query selects, in
+// scanPolicyVersion's order.
+const policyVersionColumns = `policy_id, major, minor, document_uri, effective_date, change_summary,
+	acknowledgement_due_date, publisher, create_time`
+
+func scanPolicyVersion(s sqlstore.Scanner) (*domain.PolicyVersion, error) {
+	var (
+		v              domain.PolicyVersion
+		effective, due string
+	)
+	if err := s.Scan(&v.PolicyID, &v.Major, &v.Minor, &v.DocumentURI, &effective, &v.ChangeSummary, &due,
+		&v.Publisher, &v.CreateTime); err != nil {
+		return nil, err
+	}
+	var err error
+	if v.EffectiveDate, err = civil.ParseDate(effective); err != nil {
+		return nil, fmt.Errorf("stored effective date %q: %w", effective, err)
+	}
+	if v.AcknowledgementDueDate, err = civil.ParseDate(due); err != nil {
+		return nil, fmt.Errorf("stored acknowledgement due date %q: %w", due, err)
+	}
+	v.CreateTime = v.CreateTime.UTC()
+	return &v, nil
+}
+
+// policyVersionSortKey orders a policy's versions newest first when sorted ascending: the
+// numbers' distances below 9999, zero-padded.
+func policyVersionSortKey(v *domain.PolicyVersion) string {
+	return fmt.Sprintf("%04d.%04d", 9999-v.Major, 9999-v.Minor)
+}
+
+// PolicyVersionTable is how ListPolicyVersions orders: newest first, by the sort key.
+var PolicyVersionTable = listing.NewTable("name", []listing.Field[*domain.PolicyVersion]{
+	{Path: "name", Column: "sort_key", Type: filter.String, Get: func(v *domain.PolicyVersion) any { return policyVersionSortKey(v) }},
+})
+
+// GetPolicyVersion returns version id of policy policyID, or domain.ErrPolicyVersionNotFound
+// naming it.
+func (r reader) GetPolicyVersion(ctx context.Context, policyID, id string) (*domain.PolicyVersion, error) {
+	const q = `SELECT ` + policyVersionColumns + ` FROM policy_versions WHERE policy_id = $1 AND id = $2`
+	v, err := sqlstore.Get(ctx, r.q, "policy version "+policyID+"/"+id, domain.ErrPolicyVersionNotFound, scanPolicyVersion, q, policyID, id)
+	return v, fault.Named(err, domain.PolicyVersionPattern.Format(policyID, id))
+}
+
+// ListPolicyVersions returns the versions of policy policyID that lq selects, newest first.
+func (s Store) ListPolicyVersions(ctx context.Context, policyID string, lq *listing.Query) ([]*domain.PolicyVersion, error) {
+	const q = `SELECT ` + policyVersionColumns + ` FROM policy_versions`
+	return sqlstore.List(ctx, s.q, "policy versions", scanPolicyVersion, q, lq, sqlstore.Parent{Column: "policy_id", Value: policyID})
+}
+
+// InsertPolicyVersion stores a new version of a policy.
+func (t Tx) InsertPolicyVersion(ctx context.Context, v *domain.PolicyVersion) error {
+	q := `INSERT INTO policy_versions (` + policyVersionColumns + `, id, sort_key) VALUES (` + sqlstore.Placeholders(1, 11) + `)`
+	return sqlstore.Exec(ctx, t, nil, q, v.PolicyID, v.Major, v.Minor, v.DocumentURI, v.EffectiveDate.String(), v.ChangeSummary,
+		v.AcknowledgementDueDate.String(), v.Publisher, v.CreateTime, domain.PolicyVersionID(v.Major, v.Minor), policyVersionSortKey(v))
+}

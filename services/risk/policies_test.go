@@ -1,0 +1,133 @@
+package risk_test
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// TestPolicies creates a policy for two teams and publishes its versions: 1.0 first, a minor
+// 1.1 that keeps 1.0's acknowledgement due date, a major 2.0 that asks again, each the policy's
+// current version with an event; and the refusals of bad input.
+func TestPolicies(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		o := startOffice(t, db)
+		ctx := context.Background()
+		p, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "acceptable-use", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Summary: "How company devices and accounts may be used.", Owner: "people/ana",
+			Teams: []string{"teams/sales", "teams/eng"}, AcknowledgementDays: 14}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.GetName() != "policies/acceptable-use" || p.GetCurrentVersion() != "" || p.GetEffectiveDate() != nil ||
+			p.GetTeams()[0] != "teams/eng" || p.GetAcknowledgementDays() != 14 || p.GetEtag() == "" {
+			t.Errorf("created = %v", p)
+		}
+		if n := countEvents(t, o.db, ".policy.created", p.GetName()); n != 1 {
+			t.Errorf("policy.created events = %d; want 1", n)
+		}
+
+		publish := func(change riskv1.PolicyChange, date []int32, uri string) *riskv1.PolicyVersion {
+			t.Helper()
+			v, err := o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+				Change: change, DocumentUri: uri, EffectiveDate: day(date[0], date[1], date[2]), ChangeSummary: "changes"}})
+			if err != nil {
+				t.Fatalf("publish %v: %v", change, err)
+			}
+			return v
+		}
+		v1 := publish(riskv1.PolicyChange_POLICY_CHANGE_UNSPECIFIED, []int32{2026, 12, 1}, "https://docs.example.com/aup/1")
+		if v1.GetName() != "policies/acceptable-use/versions/1-0" || v1.GetVersion() != "1.0" || !v1.GetRequiresAcknowledgement() ||
+			v1.GetAcknowledgementDueDate().GetDay() != 15 || v1.GetPublisher() == "" {
+			t.Errorf("1.0 = %v", v1)
+		}
+		v11 := publish(riskv1.PolicyChange_MINOR, []int32{2026, 12, 4}, "https://docs.example.com/aup/1-1")
+		if v11.GetVersion() != "1.1" || v11.GetRequiresAcknowledgement() || v11.GetAcknowledgementDueDate().GetDay() != 15 {
+			t.Errorf("1.1 = %v; want no new acknowledgement, due with 1.0", v11)
+		}
+		v2 := publish(riskv1.PolicyChange_MAJOR, []int32{2027, 1, 4}, "https://docs.example.com/aup/2")
+		if v2.GetVersion() != "2.0" || !v2.GetRequiresAcknowledgement() || v2.GetAcknowledgementDueDate().GetMonth() != 1 ||
+			v2.GetAcknowledgementDueDate().GetDay() != 18 {
+			t.Errorf("2.0 = %v", v2)
+		}
+		got, err := o.comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: p.GetName()})
+		if err != nil || got.GetCurrentVersion() != "2.0" || got.GetDocumentUri() != "https://docs.example.com/aup/2" ||
+			got.GetEffectiveDate().GetYear() != 2027 || got.GetEtag() == p.GetEtag() {
+			t.Errorf("policy after 2.0 = %v, %v", got, err)
+		}
+		if n := countEvents(t, o.db, ".policy.version_published", p.GetName()); n != 3 {
+			t.Errorf("policy.version_published events = %d; want 3", n)
+		}
+		versions, err := o.comp.ListPolicyVersions(ctx, &riskv1.ListPolicyVersionsRequest{Parent: p.GetName(), PageSize: 2})
+		if err != nil || len(versions.GetPolicyVersions()) != 2 || versions.GetPolicyVersions()[0].GetVersion() != "2.0" ||
+			versions.GetPolicyVersions()[1].GetVersion() != "1.1" || versions.GetNextPageToken() == "" {
+			t.Fatalf("versions = %v, %v", versions, err)
+		}
+		rest, err := o.comp.ListPolicyVersions(ctx, &riskv1.ListPolicyVersionsRequest{Parent: p.GetName(), PageSize: 2, PageToken: versions.GetNextPageToken()})
+		if err != nil || len(rest.GetPolicyVersions()) != 1 || rest.GetPolicyVersions()[0].GetVersion() != "1.0" || rest.GetNextPageToken() != "" {
+			t.Errorf("second page of versions = %v, %v", rest, err)
+		}
+		if v, err := o.comp.GetPolicyVersion(ctx, &riskv1.GetPolicyVersionRequest{Name: v11.GetName()}); err != nil || v.GetDocumentUri() != "https://docs.example.com/aup/1-1" {
+			t.Errorf("get 1.1 = %v, %v", v, err)
+		}
+
+		all, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "code-of-conduct", Policy: &riskv1.Policy{
+			Title: "Code of conduct", Owner: "hr@example.com", Everyone: true}})
+		if err != nil || all.GetAcknowledgementDays() != 30 {
+			t.Fatalf("a policy for everyone = %v, %v", all, err)
+		}
+		found, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: `current_version = "2.0"`})
+		if err != nil || len(found.GetPolicies()) != 1 || found.GetPolicies()[0].GetName() != p.GetName() {
+			t.Errorf("policies at 2.0 = %v, %v", found, err)
+		}
+		everyone, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: "everyone = true"})
+		if err != nil || len(everyone.GetPolicies()) != 1 || everyone.GetPolicies()[0].GetName() != all.GetName() {
+			t.Errorf("policies for everyone = %v, %v", everyone, err)
+		}
+
+		// Refusals.
+		_, err = o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "T", Owner: "o"}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams:AUDIENCE_REQUIRED")
+		_, err = o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "T", Owner: "o", Everyone: true, Teams: []string{"teams/eng"}}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams:AUDIENCE_AMBIGUOUS")
+		_, err = o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "T", Owner: "o", Teams: []string{"people/ana"}}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams[0]")
+		_, err = o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "T", Owner: "o", Everyone: true, AcknowledgementDays: 400}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.acknowledgement_days")
+		_, err = o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "acceptable-use", Policy: &riskv1.Policy{Title: "T", Owner: "o", Everyone: true}})
+		testkit.AssertStatus(t, err, codes.AlreadyExists, "POLICY_ALREADY_EXISTS")
+		_, err = o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/aup/3", EffectiveDate: day(2027, 2, 1)}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy_version.change:REQUIRED")
+		_, err = o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			Change: riskv1.PolicyChange_MINOR, DocumentUri: "https://docs.example.com/aup/2-1", EffectiveDate: day(2027, 1, 3)}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy_version.effective_date:EFFECTIVE_DATE_BEFORE_PREVIOUS")
+		_, err = o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			Change: riskv1.PolicyChange_MINOR, EffectiveDate: day(2027, 2, 1)}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy_version.document_uri:REQUIRED")
+		_, err = o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: "policies/nope", PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/x", EffectiveDate: day(2027, 2, 1)}})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		_, err = o.comp.GetPolicyVersion(ctx, &riskv1.GetPolicyVersionRequest{Name: "policies/acceptable-use/versions/3-0"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_VERSION_NOT_FOUND")
+		_, err = o.comp.ListPolicyVersions(ctx, &riskv1.ListPolicyVersionsRequest{Parent: "policies/nope"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		if n := countEvents(t, o.db, ".policy.version_published", p.GetName()); n != 3 {
+			t.Errorf("policy.version_published events after refusals = %d; want 3", n)
+		}
+		reader := riskv1.NewComplianceServiceClient(o.ConnAs(t, "users/reader", "compliance.read"))
+		if _, err := reader.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "T", Owner: "o", Everyone: true}}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("create with compliance.read = %v", err)
+		}
+		if _, err := reader.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: p.GetName()}); err != nil {
+			t.Errorf("get with compliance.read: %v", err)
+		}
+	})
+}
