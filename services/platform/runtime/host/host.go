@@ -105,6 +105,9 @@ type Deps struct {
 	// Clock is the time of the service's business: what "today" is for its figures and dates,
 	// and when its scheduler fires due items. Never nil.
 	Clock clock.Clock
+	// Background runs the service's work behind its calls, ended and waited for at Stop once the
+	// calls have finished (step 3). Never nil.
+	Background *Background
 }
 
 // Options configures one hosted service.
@@ -157,6 +160,7 @@ type Instance struct {
 	cons   *consumer.Runtime
 	sched  *scheduler.Worker // nil when the service schedules nothing
 	peers  *peers
+	bg     *Background
 	health *grpc.Server // serves HealthListener; nil without one
 	cancel context.CancelFunc
 	relayC chan error
@@ -226,7 +230,9 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 
 	ops := operations.New(svc.Domain, audit.NewStore(db))
-	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns, Clock: opts.Clock}
+	bg := NewBackground(log)
+	cleanup = append(cleanup, func() { _ = bg.Stop(context.Background()) })
+	deps := Deps{DB: db, Events: factory, Logger: log, Peers: peers.conns, Clock: opts.Clock, Background: bg}
 	var owners *ownership.Guard
 	if svc.Ownership != nil {
 		policy, rules := svc.Ownership(deps)
@@ -298,7 +304,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))
 	in = &Instance{
-		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, sched: sched, peers: peers,
+		svc: svc, lis: lis, srv: srv, db: db, relay: relay, sealer: sealer, cons: cons, sched: sched, peers: peers, bg: bg,
 		cancel: relayCancel, relayC: make(chan error, 1), sealC: make(chan error, 1), schedC: make(chan error, 1),
 		serveC: make(chan error, 1), pruneC: make(chan struct{}), log: log,
 	}
@@ -394,8 +400,9 @@ func (in *Instance) Done() <-chan error { return in.serveC }
 //  1. health reports NOT_SERVING, so balancers and probes stop sending new calls;
 //  2. the server stops accepting connections and calls;
 //  3. in-flight calls finish — for three quarters of the time left, after which they are
-//     cancelled, so that the relay keeps time to publish what they committed — and the
-//     connections to the service's peers, which only calls use, close;
+//     cancelled, so that the relay keeps time to publish what they committed — then the work
+//     they left running behind them (Deps.Background) is cancelled and waited for, and the
+//     connections to the service's peers, which only calls and that work use, close;
 //  4. the scheduler commits the items it is firing and stops (items still due wait in the table
 //     for the next start or another replica);
 //  5. the outbox relay publishes what those calls and items (and earlier ones) committed;
@@ -419,6 +426,9 @@ func (in *Instance) Stop(ctx context.Context) error {
 	}
 	in.drainCalls(callsCtx)
 	var errs []error
+	if err := in.bg.Stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", in.svc.Domain, err))
+	}
 	if err := in.peers.close(); err != nil {
 		errs = append(errs, err)
 	}
