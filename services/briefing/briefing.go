@@ -40,7 +40,7 @@ func Service() host.Service {
 		Names:      []string{briefingv1.BriefingService_ServiceDesc.ServiceName},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			briefingv1.RegisterBriefingServiceServer(r,
-				server.New(deps.DB, deps.Consumers, Domains, deps.Events.Prefix(), deps.Clock.Now))
+				server.New(deps.DB, deps.Consumers, deps.Background, Domains, deps.Events.Prefix(), deps.Clock.Now))
 			return nil
 		},
 		Consumers: func(host.Deps) []consumer.Spec { return Consumers() },

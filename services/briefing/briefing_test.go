@@ -3,6 +3,7 @@ package briefing
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -412,7 +413,14 @@ func TestBriefingBehindTheModel(t *testing.T) {
 		e := start(t, db)
 		h := demo(1)
 		fillFrom(t, e.DB(t), h, 0)
-		srv := server.New(e.DB(t), nil, Domains, "quarterdeck", func() time.Time { return today })
+		// The checks behind the reads end before the test's database closes.
+		bg := host.NewBackground(nil)
+		t.Cleanup(func() {
+			if err := bg.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+		srv := server.New(e.DB(t), nil, bg, Domains, "quarterdeck", func() time.Time { return today })
 		srv.MaxStale = time.Hour
 		ctx := context.Background()
 		applied := func() int64 {
@@ -451,6 +459,66 @@ func TestBriefingBehindTheModel(t *testing.T) {
 		if got := applied(); got != first+2 {
 			t.Errorf("with MaxStale 0, %d budget events in the briefing after a change; want %d", got, first+2)
 		}
+	})
+}
+
+// TestBriefingReadConcurrently reads the briefing from several callers at once, in both views,
+// while the model moves: under the race detector, the reads, the briefing kept and the checks
+// behind the reads share the server safely; every read answers, and the last change shows.
+func TestBriefingReadConcurrently(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := start(t, db)
+		h := demo(1)
+		fillFrom(t, e.DB(t), h, 0)
+		bg := host.NewBackground(nil)
+		t.Cleanup(func() {
+			if err := bg.Stop(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+		srv := server.New(e.DB(t), nil, bg, Domains, "quarterdeck", func() time.Time { return today })
+		ctx := context.Background()
+		const readers, reads, changes = 4, 10, 5
+		errs := make(chan error, readers*reads)
+		var wg sync.WaitGroup
+		for i := range readers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				view := []briefingv1.BriefingView{briefingv1.BriefingView_BASIC, briefingv1.BriefingView_FULL}[i%2]
+				for range reads {
+					if _, err := srv.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing", View: view}); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		n := len(h.events)
+		for range changes {
+			n++
+			more := newHistory()
+			name := fmt.Sprintf("budgets/cc-0001-fy2027/lines/run/actuals/concurrent-%d", n)
+			more.add(name, &budgetv1.ActualRecorded{Actual: &budgetv1.Actual{Name: name, Amount: eur(1),
+				ConvertedAmount: eur(1), BookingDate: day(2027, 3, 1), Period: "FY2027-P03"}})
+			fillFrom(t, e.DB(t), more, uint64(n))
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("a concurrent read: %v", err)
+		}
+		want := h.count("budget") + changes
+		testkit.Eventually(t, 30*time.Second, func() error {
+			b, err := srv.GetBriefing(ctx, &briefingv1.GetBriefingRequest{Name: "briefing"})
+			if err != nil {
+				return err
+			}
+			if got := b.GetFreshness()[0].GetAppliedCount(); got != want {
+				return fmt.Errorf("%d budget events in the briefing; want %d", got, want)
+			}
+			return nil
+		})
 	})
 }
 

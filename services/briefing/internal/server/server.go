@@ -18,6 +18,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
@@ -32,7 +33,8 @@ type Server struct {
 
 	db      *sqldb.DB
 	cons    *consumer.Runtime
-	domains []string // the domains whose streams the model is built from, one consumer each
+	bg      *host.Background // runs the checks behind the reads
+	domains []string         // the domains whose streams the model is built from, one consumer each
 	prefix  string
 	now     func() time.Time
 
@@ -69,12 +71,13 @@ type computed struct {
 
 // New returns a server on the model in db, built by the consumers of cons (one per domain in
 // domains, named after it) from the streams under the subject prefix. cons may be nil in tests of
-// the computation alone. now is the clock.
-func New(db *sqldb.DB, cons *consumer.Runtime, domains []string, prefix string, now func() time.Time) *Server {
+// the computation alone. The checks of the model behind the reads run in bg, which ends them when
+// the service stops. now is the clock.
+func New(db *sqldb.DB, cons *consumer.Runtime, bg *host.Background, domains []string, prefix string, now func() time.Time) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{db: db, cons: cons, domains: domains, prefix: prefix, now: now, MaxStale: DefaultMaxStale}
+	return &Server{db: db, cons: cons, bg: bg, domains: domains, prefix: prefix, now: now, MaxStale: DefaultMaxStale}
 }
 
 // GetBriefing implements briefingv1.BriefingServiceServer.
@@ -109,8 +112,8 @@ func (s *Server) briefing(ctx context.Context, view briefingv1.BriefingView, now
 	if now || c == nil || c.day != today || time.Since(c.checked) >= s.MaxStale {
 		c = nil
 	} else if !s.refreshing {
-		s.refreshing = true
-		go s.refresh()
+		// Once the service stops, bg runs nothing: the briefing kept answers.
+		s.refreshing = s.bg.Go("briefing refresh", s.refresh)
 	}
 	s.mu.Unlock()
 	if c == nil {
@@ -181,16 +184,22 @@ func (s *Server) compute(ctx context.Context) (*computed, error) {
 	return c, nil
 }
 
-// refresh checks the model behind the reads and computes its new state if it moved. A failure
-// leaves the briefing kept as it was: once that is MaxStale old, the next read checks the model
-// itself and answers with the error.
-func (s *Server) refresh() {
-	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+// refresh checks the model behind the reads and computes its new state if it moved, until ctx
+// ends (the service stops) or refreshTimeout. A failure, which bg logs, leaves the briefing kept
+// as it was: once that is MaxStale old, the next read checks the model itself and answers with
+// the error.
+func (s *Server) refresh(ctx context.Context) error {
+	defer func() {
+		s.mu.Lock()
+		s.refreshing = false
+		s.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	_, _ = s.current(ctx, false)
-	s.mu.Lock()
-	s.refreshing = false
-	s.mu.Unlock()
+	if _, err := s.current(ctx, false); err != nil {
+		return fmt.Errorf("check the model behind the reads: %w", err)
+	}
+	return nil
 }
 
 // cacheKey identifies a state of the model on a day.
