@@ -1,7 +1,8 @@
 // Package sqlstore is what a service's store is written with: the query, scan and exec helpers
 // every statement goes through, the null helpers, the engine Dialect for the few things the two
-// engines say differently, and Tx — a transaction that records a change's event and audit record
-// together (Record) and its request ID (Requests).
+// engines say differently, Tx — a transaction that records a change's event and audit record
+// together (Record) and its request ID (Requests) — and Store and Reader, the part of a service's
+// store that is the same in every service.
 //
 // A store holds its SQL next to the Go that runs it, as a const inside the method, written once
 // in the SQL both engines speak ($N placeholders, CAST, ON CONFLICT, RETURNING); only row locks
