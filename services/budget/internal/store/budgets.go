@@ -74,13 +74,13 @@ var BudgetTable = listing.NewTable("name", []listing.Field[*domain.Budget]{
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetBudget(ctx context.Context, id string) (*domain.Budget, error) {
 	const q = `SELECT ` + budgetColumns + ` FROM budgets WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "budget "+id, domain.ErrBudgetNotFound, scanBudget, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "budget "+id, domain.ErrBudgetNotFound, scanBudget, r.ForUpdate(q), id)
 }
 
 // ListBudgets returns the budget revisions lq selects (see BudgetTable).
 func (s Store) ListBudgets(ctx context.Context, lq *listing.Query) ([]*domain.Budget, error) {
 	const q = `SELECT ` + budgetColumns + ` FROM budgets`
-	return sqlstore.List(ctx, s.q, "budgets", scanBudget, q, lq)
+	return sqlstore.List(ctx, s.Q, "budgets", scanBudget, q, lq)
 }
 
 // BudgetsInForce returns the revision in force of each chain of the cost centres for the fiscal
@@ -97,7 +97,7 @@ func (r reader) BudgetsInForce(ctx context.Context, costCenterIDs []string, fisc
 	for _, id := range costCenterIDs {
 		args = append(args, id)
 	}
-	return sqlstore.All(ctx, r.q, "budgets in force", scanBudget, fmt.Sprintf(q, sqlstore.Placeholders(2, len(costCenterIDs))), args...)
+	return sqlstore.All(ctx, r.Q, "budgets in force", scanBudget, fmt.Sprintf(q, sqlstore.Placeholders(2, len(costCenterIDs))), args...)
 }
 
 func budgetError(b *domain.Budget) func(error) error {
@@ -167,7 +167,7 @@ func chainArgs(c *domain.Chain) []any {
 // budget.
 func (r reader) chain(ctx context.Context, id string) (*domain.Chain, error) {
 	const q = `SELECT ` + chainColumns + ` FROM budget_chains WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "budget chain "+id, domain.ErrBudgetNotFound, scanChain, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "budget chain "+id, domain.ErrBudgetNotFound, scanChain, r.ForUpdate(q), id)
 }
 
 // GetChain returns the chain with the ID (revision 1's ID), or domain.ErrBudgetNotFound.

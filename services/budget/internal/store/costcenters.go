@@ -60,13 +60,13 @@ func costCenterID(field string) func(any) (any, error) {
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetCostCenter(ctx context.Context, id string) (*domain.CostCenter, error) {
 	const q = `SELECT ` + costCenterColumns + ` FROM cost_centers WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "cost centre "+id, domain.ErrCostCenterNotFound, scanCostCenter, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "cost centre "+id, domain.ErrCostCenterNotFound, scanCostCenter, r.ForUpdate(q), id)
 }
 
 // ListCostCenters returns the cost centres lq selects, in lq's order (see CostCenterTable).
 func (s Store) ListCostCenters(ctx context.Context, lq *listing.Query) ([]*domain.CostCenter, error) {
 	const q = `SELECT ` + costCenterColumns + ` FROM cost_centers`
-	return sqlstore.List(ctx, s.q, "cost centres", scanCostCenter, q, lq)
+	return sqlstore.List(ctx, s.Q, "cost centres", scanCostCenter, q, lq)
 }
 
 // Subtree returns the cost centre and all its descendants, in ID order, in one query; none when
@@ -78,7 +78,7 @@ func (r reader) Subtree(ctx context.Context, costCenterID string) ([]*domain.Cos
 			UNION
 			SELECT c.id FROM cost_centers c JOIN down ON c.parent_id = down.id)
 		SELECT ` + costCenterColumns + ` FROM cost_centers WHERE id IN (SELECT id FROM down) ORDER BY id`
-	return sqlstore.All(ctx, r.q, "subtree of cost centre "+costCenterID, scanCostCenter, q, costCenterID)
+	return sqlstore.All(ctx, r.Q, "subtree of cost centre "+costCenterID, scanCostCenter, q, costCenterID)
 }
 
 // costCenterError translates a driver error of a write of c into the domain error it means, so

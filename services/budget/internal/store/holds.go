@@ -88,14 +88,14 @@ var HoldTable = listing.NewTable("name", []listing.Field[*domain.Hold]{
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetHold(ctx context.Context, budgetID, lineID, id string) (*domain.Hold, error) {
 	const q = `SELECT ` + holdColumns + ` FROM holds WHERE budget_id = $1 AND line_id = $2 AND id = $3`
-	return sqlstore.Get(ctx, r.q, "hold "+id, domain.ErrHoldNotFound, scanHold, r.lock(q), budgetID, lineID, id)
+	return sqlstore.Get(ctx, r.Q, "hold "+id, domain.ErrHoldNotFound, scanHold, r.ForUpdate(q), budgetID, lineID, id)
 }
 
 // ListHolds returns the holds lq selects (see HoldTable) of the budget revision and line;
 // either may be Wildcard.
 func (s Store) ListHolds(ctx context.Context, budgetID, lineID string, lq *listing.Query) ([]*domain.Hold, error) {
 	const q = `SELECT ` + holdColumns + ` FROM holds`
-	return sqlstore.List(ctx, s.q, "holds", scanHold, q, lq,
+	return sqlstore.List(ctx, s.Q, "holds", scanHold, q, lq,
 		sqlstore.Parent{Column: "budget_id", Value: budgetID}, sqlstore.Parent{Column: "line_id", Value: lineID})
 }
 
@@ -103,7 +103,7 @@ func (s Store) ListHolds(ctx context.Context, budgetID, lineID string, lq *listi
 // transaction ends.
 func (t Tx) HeldHolds(ctx context.Context, chainID string) ([]*domain.Hold, error) {
 	const q = `SELECT ` + holdColumns + ` FROM holds WHERE chain_id = $1 AND state = $2 ORDER BY id`
-	return sqlstore.All(ctx, t, "held holds of chain "+chainID, scanHold, t.lock(q), chainID, int(domain.HoldHeld))
+	return sqlstore.All(ctx, t, "held holds of chain "+chainID, scanHold, t.ForUpdate(q), chainID, int(domain.HoldHeld))
 }
 
 // HoldsWithRate returns the held holds converted with the exchange rate rateID, ordered by chain
@@ -111,7 +111,7 @@ func (t Tx) HeldHolds(ctx context.Context, chainID string) ([]*domain.Hold, erro
 func (t Tx) HoldsWithRate(ctx context.Context, rateID string, lock bool) ([]*domain.Hold, error) {
 	q := `SELECT ` + holdColumns + ` FROM holds WHERE rate_id = $1 AND state = $2 ORDER BY chain_id, id`
 	if lock {
-		q = t.lock(q)
+		q = t.ForUpdate(q)
 	}
 	return sqlstore.All(ctx, t, "holds with rate "+rateID, scanHold, q, rateID, int(domain.HoldHeld))
 }
@@ -148,7 +148,7 @@ func (t Tx) UpdateHold(ctx context.Context, h *domain.Hold, prevVersion int64) e
 
 // HoldExpiry returns the state of the expiry item of hold id, or scheduler.ErrNotFound.
 func (r reader) HoldExpiry(ctx context.Context, id string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, holdExpiryKey(id))
+	return scheduler.Get(ctx, r.Q, holdExpiryKey(id))
 }
 
 // ChainOf returns the chain of the budget revision, or domain.ErrBudgetNotFound. It locks
@@ -156,7 +156,7 @@ func (r reader) HoldExpiry(ctx context.Context, id string) (scheduler.State, err
 // budget's chain never changes), so that the chain is the first lock it takes.
 func (r reader) ChainOf(ctx context.Context, budgetID string) (string, error) {
 	const q = `SELECT chain_id FROM budgets WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "budget "+budgetID, domain.ErrBudgetNotFound,
+	return sqlstore.Get(ctx, r.Q, "budget "+budgetID, domain.ErrBudgetNotFound,
 		func(s sqlstore.Scanner) (string, error) {
 			var id string
 			err := s.Scan(&id)
@@ -168,7 +168,7 @@ func (r reader) ChainOf(ctx context.Context, budgetID string) (string, error) {
 // domain.ErrCommitmentNotFound; in a transaction it keeps the row from changing.
 func (r reader) CommitmentByID(ctx context.Context, id string) (*domain.Commitment, error) {
 	const q = `SELECT ` + commitmentColumns + ` FROM commitments WHERE id = $1`
-	c, err := sqlstore.Get(ctx, r.q, "commitment "+id, domain.ErrCommitmentNotFound, scanCommitment, r.lock(q), id)
+	c, err := sqlstore.Get(ctx, r.Q, "commitment "+id, domain.ErrCommitmentNotFound, scanCommitment, r.ForUpdate(q), id)
 	if err != nil {
 		return nil, fmt.Errorf("commitment %s: %w", id, err)
 	}

@@ -63,13 +63,13 @@ var LineTable = listing.NewTable("name", []listing.Field[*domain.Line]{
 // it keeps the row from changing until the transaction ends.
 func (r reader) GetLine(ctx context.Context, budgetID, id string) (*domain.Line, error) {
 	const q = `SELECT ` + lineColumns + ` FROM budget_lines WHERE budget_id = $1 AND id = $2`
-	return sqlstore.Get(ctx, r.q, "line "+budgetID+"/"+id, domain.ErrLineNotFound, scanLine, r.lock(q), budgetID, id)
+	return sqlstore.Get(ctx, r.Q, "line "+budgetID+"/"+id, domain.ErrLineNotFound, scanLine, r.ForUpdate(q), budgetID, id)
 }
 
 // ListLines returns the lines of the budget revision that lq selects (see LineTable).
 func (s Store) ListLines(ctx context.Context, budgetID string, lq *listing.Query) ([]*domain.Line, error) {
 	const q = `SELECT ` + lineColumns + ` FROM budget_lines`
-	return sqlstore.List(ctx, s.q, "lines", scanLine, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
+	return sqlstore.List(ctx, s.Q, "lines", scanLine, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
 }
 
 // Lines returns every line of the budget revision, in ID order, without locking them.
@@ -146,7 +146,7 @@ var errNoBalance = errors.New("no line balance")
 // LineBalances returns the stored balances of the chain's lines, in line ID order.
 func (r reader) LineBalances(ctx context.Context, chainID string) ([]*domain.LineBalance, error) {
 	const q = `SELECT ` + lineBalanceColumns + ` FROM line_balances WHERE chain_id = $1 ORDER BY line_id`
-	return sqlstore.All(ctx, r.q, "line balances", scanLineBalance, q, chainID)
+	return sqlstore.All(ctx, r.Q, "line balances", scanLineBalance, q, chainID)
 }
 
 // PutLineBalance stores b, inserting or replacing it. Call it with the chain locked.

@@ -50,21 +50,21 @@ var ExchangeRateTable = listing.NewTable("name", []listing.Field[*domain.Exchang
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetExchangeRate(ctx context.Context, id string) (*domain.ExchangeRate, error) {
 	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "exchange rate "+id, domain.ErrExchangeRateNotFound, scanExchangeRate, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "exchange rate "+id, domain.ErrExchangeRateNotFound, scanExchangeRate, r.ForUpdate(q), id)
 }
 
 // FindRate returns the rate of the month for the pair source → target (never the inverse), or
 // domain.ErrExchangeRateNotFound.
 func (r reader) FindRate(ctx context.Context, month domain.Month, source, target domain.Currency) (*domain.ExchangeRate, error) {
 	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates WHERE month = $1 AND source = $2 AND target = $3`
-	return sqlstore.Get(ctx, r.q, "exchange rate", domain.ErrExchangeRateNotFound, scanExchangeRate, q,
+	return sqlstore.Get(ctx, r.Q, "exchange rate", domain.ErrExchangeRateNotFound, scanExchangeRate, q,
 		month.String(), string(source), string(target))
 }
 
 // ListExchangeRates returns the exchange rates lq selects (see ExchangeRateTable).
 func (s Store) ListExchangeRates(ctx context.Context, lq *listing.Query) ([]*domain.ExchangeRate, error) {
 	const q = `SELECT ` + exchangeRateColumns + ` FROM exchange_rates`
-	return sqlstore.List(ctx, s.q, "exchange rates", scanExchangeRate, q, lq)
+	return sqlstore.List(ctx, s.Q, "exchange rates", scanExchangeRate, q, lq)
 }
 
 func exchangeRateError(r *domain.ExchangeRate) func(error) error {

@@ -31,9 +31,9 @@ func (t Tx) CancelForecastCheck(ctx context.Context, chainID string) error {
 
 // ForecastCheck returns the state of the forecast evaluation of chain, or scheduler.ErrNotFound.
 func (r reader) ForecastCheck(ctx context.Context, chainID string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, forecastCheckKey(chainID))
+	return scheduler.Get(ctx, r.Q, forecastCheckKey(chainID))
 }
 
 // Join returns the budget service's view of t, a transaction opened elsewhere: the scheduler's
 // worker runs the handler of a due item in a transaction of its own.
-func Join(t *sqlstore.Tx) Tx { return Tx{Tx: t, reader: reader{q: t, lock: t.Dialect.ForUpdate}} }
+func Join(t *sqlstore.Tx) Tx { return Tx{Tx: t, reader: reader{t.Reads()}} }

@@ -20,7 +20,7 @@ func (t Tx) SourceCommitments(ctx context.Context, chainID, lineID, ref string) 
 	const q = `SELECT ` + commitmentColumns + ` FROM commitments
 		WHERE chain_id = $1 AND line_id = $2 AND source_ref = $3
 		ORDER BY expected_date, create_time, id`
-	return sqlstore.All(ctx, t, "commitments of "+ref, scanCommitment, t.lock(q), chainID, lineID, ref)
+	return sqlstore.All(ctx, t, "commitments of "+ref, scanCommitment, t.ForUpdate(q), chainID, lineID, ref)
 }
 
 // HasSourceCommitment reports whether line lineID of chain chainID has a commitment, in any

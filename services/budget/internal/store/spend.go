@@ -86,14 +86,14 @@ var ActualTable = listing.NewTable("name", []listing.Field[*domain.Actual]{
 // Actuals never change, so a transaction locks nothing.
 func (r reader) GetActual(ctx context.Context, budgetID, lineID, id string) (*domain.Actual, error) {
 	const q = `SELECT ` + actualColumns + ` FROM actuals WHERE budget_id = $1 AND line_id = $2 AND id = $3`
-	return sqlstore.Get(ctx, r.q, "actual "+id, domain.ErrActualNotFound, scanActual, q, budgetID, lineID, id)
+	return sqlstore.Get(ctx, r.Q, "actual "+id, domain.ErrActualNotFound, scanActual, q, budgetID, lineID, id)
 }
 
 // ListActuals returns the actuals lq selects (see ActualTable) of the budget revision and line;
 // either may be Wildcard.
 func (s Store) ListActuals(ctx context.Context, budgetID, lineID string, lq *listing.Query) ([]*domain.Actual, error) {
 	const q = `SELECT ` + actualColumns + ` FROM actuals`
-	return sqlstore.List(ctx, s.q, "actuals", scanActual, q, lq,
+	return sqlstore.List(ctx, s.Q, "actuals", scanActual, q, lq,
 		sqlstore.Parent{Column: "budget_id", Value: budgetID}, sqlstore.Parent{Column: "line_id", Value: lineID})
 }
 
@@ -193,14 +193,14 @@ var CommitmentTable = listing.NewTable("name", []listing.Field[*domain.Commitmen
 // transaction ends.
 func (r reader) GetCommitment(ctx context.Context, budgetID, lineID, id string) (*domain.Commitment, error) {
 	const q = `SELECT ` + commitmentColumns + ` FROM commitments WHERE budget_id = $1 AND line_id = $2 AND id = $3`
-	return sqlstore.Get(ctx, r.q, "commitment "+id, domain.ErrCommitmentNotFound, scanCommitment, r.lock(q), budgetID, lineID, id)
+	return sqlstore.Get(ctx, r.Q, "commitment "+id, domain.ErrCommitmentNotFound, scanCommitment, r.ForUpdate(q), budgetID, lineID, id)
 }
 
 // ListCommitments returns the commitments lq selects (see CommitmentTable) of the budget
 // revision and line; either may be Wildcard.
 func (s Store) ListCommitments(ctx context.Context, budgetID, lineID string, lq *listing.Query) ([]*domain.Commitment, error) {
 	const q = `SELECT ` + commitmentColumns + ` FROM commitments`
-	return sqlstore.List(ctx, s.q, "commitments", scanCommitment, q, lq,
+	return sqlstore.List(ctx, s.Q, "commitments", scanCommitment, q, lq,
 		sqlstore.Parent{Column: "budget_id", Value: budgetID}, sqlstore.Parent{Column: "line_id", Value: lineID})
 }
 
@@ -216,7 +216,7 @@ func (t Tx) InsertCommitment(ctx context.Context, c *domain.Commitment) error {
 func (t Tx) CommitmentsWithRate(ctx context.Context, rateID string, lock bool) ([]*domain.Commitment, error) {
 	q := `SELECT ` + commitmentColumns + ` FROM commitments WHERE rate_id = $1 AND state = $2 ORDER BY chain_id, id`
 	if lock {
-		q = t.lock(q)
+		q = t.ForUpdate(q)
 	}
 	return sqlstore.All(ctx, t, "commitments with rate "+rateID, scanCommitment, q, rateID, int(domain.CommitmentOpen))
 }
@@ -286,14 +286,14 @@ var TransferTable = listing.NewTable("name", []listing.Field[*domain.Transfer]{
 // transaction ends.
 func (r reader) GetTransfer(ctx context.Context, budgetID, id string) (*domain.Transfer, error) {
 	const q = `SELECT ` + transferColumns + ` FROM transfers WHERE budget_id = $1 AND id = $2`
-	return sqlstore.Get(ctx, r.q, "transfer "+id, domain.ErrTransferNotFound, scanTransfer, r.lock(q), budgetID, id)
+	return sqlstore.Get(ctx, r.Q, "transfer "+id, domain.ErrTransferNotFound, scanTransfer, r.ForUpdate(q), budgetID, id)
 }
 
 // ListTransfers returns the transfers lq selects (see TransferTable) whose source is in the
 // budget revision, which may be Wildcard.
 func (s Store) ListTransfers(ctx context.Context, budgetID string, lq *listing.Query) ([]*domain.Transfer, error) {
 	const q = `SELECT ` + transferColumns + ` FROM transfers`
-	return sqlstore.List(ctx, s.q, "transfers", scanTransfer, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
+	return sqlstore.List(ctx, s.Q, "transfers", scanTransfer, q, lq, sqlstore.Parent{Column: "budget_id", Value: budgetID})
 }
 
 // InsertTransfer stores a new transfer.
@@ -331,7 +331,7 @@ func (r reader) Spend(ctx context.Context, chainID string) ([]LineSpend, error) 
 			UNION ALL
 			SELECT line_id, period, 0, 0, held_minor FROM holds WHERE chain_id = $4 AND state = $5) s
 		GROUP BY line_id, period ORDER BY line_id, period`
-	return sqlstore.All(ctx, r.q, "spend", scanLineSpend, q, chainID, chainID, int(domain.CommitmentOpen),
+	return sqlstore.All(ctx, r.Q, "spend", scanLineSpend, q, chainID, chainID, int(domain.CommitmentOpen),
 		chainID, int(domain.HoldHeld))
 }
 
@@ -340,7 +340,7 @@ func (r reader) Spend(ctx context.Context, chainID string) ([]LineSpend, error) 
 func (r reader) PeriodSpend(ctx context.Context, chainID string) ([]LineSpend, error) {
 	const q = `SELECT line_id, period, actual_minor, committed_minor, held_minor FROM period_balances
 		WHERE chain_id = $1 AND (actual_minor <> 0 OR committed_minor <> 0 OR held_minor <> 0) ORDER BY line_id, period`
-	return sqlstore.All(ctx, r.q, "period spend", scanLineSpend, q, chainID)
+	return sqlstore.All(ctx, r.Q, "period spend", scanLineSpend, q, chainID)
 }
 
 // AddPeriodSpend adds s's amounts to the chain's running spend of s's line and period. A sum
@@ -398,6 +398,6 @@ func (r reader) RatesUsed(ctx context.Context, chainID string) ([]domain.RateUse
 			SELECT rate_id, rate_month, rate_source, rate_target, rate_value FROM holds
 				WHERE chain_id = $4 AND state = $5 AND rate_id IS NOT NULL) r
 		ORDER BY rate_id, rate_value`
-	return sqlstore.All(ctx, r.q, "rates used", scanRateUse, q, chainID, chainID, int(domain.CommitmentOpen),
+	return sqlstore.All(ctx, r.Q, "rates used", scanRateUse, q, chainID, chainID, int(domain.CommitmentOpen),
 		chainID, int(domain.HoldHeld))
 }

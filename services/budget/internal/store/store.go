@@ -17,24 +17,15 @@ import (
 // Store reads the budget service's data and opens transactions to change it; its reads lock
 // nothing. It is a handle: copy it freely.
 type Store struct {
-	db *sqlstore.DB
+	sqlstore.Store[Tx]
 	reader
 }
 
 // New returns the store on db, a database migrated with Migrations, writing the service's events
 // through events.
 func New(db *sqldb.DB, events *outbox.Factory) Store {
-	sdb := sqlstore.New(db, events)
-	return Store{db: sdb, reader: reader{q: sdb, lock: noLock}}
-}
-
-// Within runs fn in one transaction: everything written through tx — the change, its events,
-// its audit record and its request ID — commits together or not at all. fn may be run again
-// after a serialization conflict, so it must have no other effects.
-func (s Store) Within(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
-	return s.db.Within(ctx, func(ctx context.Context, t *sqlstore.Tx) error {
-		return fn(ctx, Tx{Tx: t, reader: reader{q: t, lock: t.Dialect.ForUpdate}})
-	})
+	s := sqlstore.NewStore(sqlstore.New(db, events), Join)
+	return Store{Store: s, reader: reader{s.Reads()}}
 }
 
 // Tx changes the budget service's data inside a transaction. Its reads of a single aggregate
@@ -57,14 +48,8 @@ type Reader interface {
 	BudgetsInForce(ctx context.Context, costCenterIDs []string, fiscalYear int32) ([]*domain.Budget, error)
 }
 
-// reader holds the reads Store and Tx share. lock completes a query that reads one aggregate so
-// that it keeps the row: nothing outside a transaction, the dialect's FOR UPDATE inside one.
-type reader struct {
-	q    sqlstore.Querier
-	lock func(query string) string
-}
-
-func noLock(query string) string { return query }
+// reader holds the reads Store and Tx share, each written once (sqlstore.Reader).
+type reader struct{ sqlstore.Reader }
 
 // LineSpend is the spend of one line in one fiscal period, in minor units of the budget
 // currency: the converted actuals and the remaining amount of the open commitments.

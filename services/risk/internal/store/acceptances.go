@@ -71,7 +71,7 @@ var AcceptanceTable = listing.NewTable("name", []listing.Field[*domain.Acceptanc
 // it; in a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetAcceptance(ctx context.Context, riskID, id string) (*domain.Acceptance, error) {
 	const q = `SELECT ` + acceptanceColumns + ` FROM acceptances WHERE risk_id = $1 AND id = $2`
-	a, err := sqlstore.Get(ctx, r.q, "acceptance "+riskID+"/"+id, domain.ErrAcceptanceNotFound, scanAcceptance, r.lock(q), riskID, id)
+	a, err := sqlstore.Get(ctx, r.Q, "acceptance "+riskID+"/"+id, domain.ErrAcceptanceNotFound, scanAcceptance, r.ForUpdate(q), riskID, id)
 	return a, fault.Named(err, domain.AcceptanceName(riskID, id))
 }
 
@@ -79,7 +79,7 @@ func (r reader) GetAcceptance(ctx context.Context, riskID, id string) (*domain.A
 // selects, in lq's order (see AcceptanceTable).
 func (s Store) ListAcceptances(ctx context.Context, riskID string, lq *listing.Query) ([]*domain.Acceptance, error) {
 	const q = `SELECT ` + acceptanceColumns + ` FROM acceptances`
-	return sqlstore.List(ctx, s.q, "acceptances", scanAcceptance, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
+	return sqlstore.List(ctx, s.Q, "acceptances", scanAcceptance, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
 }
 
 // acceptanceError translates a driver error of a write of a into the domain error it means: the
@@ -100,7 +100,7 @@ func acceptanceError(a *domain.Acceptance) func(error) error {
 // LiveAcceptance reports whether risk riskID has a PENDING or APPROVED acceptance.
 func (r reader) LiveAcceptance(ctx context.Context, riskID string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM acceptances WHERE risk_id = $1 AND state IN (1, 2))`
-	return sqlstore.Exists(ctx, r.q, "live acceptance of risk "+riskID, q, riskID)
+	return sqlstore.Exists(ctx, r.Q, "live acceptance of risk "+riskID, q, riskID)
 }
 
 // InsertAcceptance stores a new acceptance: domain.ErrAcceptanceIDTaken when the ID is taken,
@@ -137,5 +137,5 @@ func acceptanceExpiryKey(name string) string { return name + ":expiry" }
 // AcceptanceExpiryItem returns the state of the expiry item of the acceptance named name, or
 // scheduler.ErrNotFound.
 func (r reader) AcceptanceExpiryItem(ctx context.Context, name string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, acceptanceExpiryKey(name))
+	return scheduler.Get(ctx, r.Q, acceptanceExpiryKey(name))
 }

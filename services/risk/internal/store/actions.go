@@ -86,7 +86,7 @@ func ActionTable(today civil.Date) *listing.Table[*domain.MitigationAction] {
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetAction(ctx context.Context, riskID, id string) (*domain.MitigationAction, error) {
 	const q = `SELECT ` + actionColumns + ` FROM mitigation_actions WHERE risk_id = $1 AND id = $2`
-	a, err := sqlstore.Get(ctx, r.q, "mitigation action "+riskID+"/"+id, domain.ErrActionNotFound, scanAction, r.lock(q), riskID, id)
+	a, err := sqlstore.Get(ctx, r.Q, "mitigation action "+riskID+"/"+id, domain.ErrActionNotFound, scanAction, r.ForUpdate(q), riskID, id)
 	return a, fault.Named(err, domain.ActionName(riskID, id))
 }
 
@@ -94,7 +94,7 @@ func (r reader) GetAction(ctx context.Context, riskID, id string) (*domain.Mitig
 // lq's order (see ActionTable).
 func (s Store) ListActions(ctx context.Context, riskID string, lq *listing.Query) ([]*domain.MitigationAction, error) {
 	const q = `SELECT ` + actionColumns + ` FROM mitigation_actions`
-	return sqlstore.List(ctx, s.q, "mitigation actions", scanAction, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
+	return sqlstore.List(ctx, s.Q, "mitigation actions", scanAction, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
 }
 
 // actionError translates a driver error of a write of a into the domain error it means.
@@ -151,7 +151,7 @@ func (t Tx) scheduleOverdue(ctx context.Context, a *domain.MitigationAction) err
 // ActionOverdueItem returns the state of the overdue item of the action named name, or
 // scheduler.ErrNotFound.
 func (r reader) ActionOverdueItem(ctx context.Context, name string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, actionOverdueKey(name))
+	return scheduler.Get(ctx, r.Q, actionOverdueKey(name))
 }
 
 // CancelRiskItems removes the pending due items of the actions and acceptances of risk riskID:

@@ -16,7 +16,7 @@ var errNoAppetite = fault.New(fault.NotFound, "APPETITE_NOT_SET", "the appetite 
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) Appetite(ctx context.Context) (*domain.Appetite, error) {
 	const q = `SELECT default_level, categories, updater, update_time, version FROM risk_appetite WHERE id = 1`
-	a, err := sqlstore.Get(ctx, r.q, "risk appetite", errNoAppetite, func(s sqlstore.Scanner) (*domain.Appetite, error) {
+	a, err := sqlstore.Get(ctx, r.Q, "risk appetite", errNoAppetite, func(s sqlstore.Scanner) (*domain.Appetite, error) {
 		var (
 			a    domain.Appetite
 			cats string
@@ -28,7 +28,7 @@ func (r reader) Appetite(ctx context.Context) (*domain.Appetite, error) {
 		a.Categories, err = sqlstore.ListOf[domain.CategoryAppetite](cats)
 		a.UpdateTime = a.UpdateTime.UTC()
 		return &a, err
-	}, r.lock(q))
+	}, r.ForUpdate(q))
 	if errors.Is(err, errNoAppetite) {
 		return domain.DefaultAppetite(), nil
 	}

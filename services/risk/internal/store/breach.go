@@ -47,7 +47,7 @@ func scanBreach(s sqlstore.Scanner) (*domain.BreachImpact, error) {
 // in a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetBreachImpact(ctx context.Context, id string) (*domain.BreachImpact, error) {
 	const q = `SELECT ` + breachColumns + ` FROM breach_impacts WHERE incident_id = $1`
-	b, err := sqlstore.Get(ctx, r.q, "breach impact of incident "+id, domain.ErrBreachImpactNotFound, scanBreach, r.lock(q), id)
+	b, err := sqlstore.Get(ctx, r.Q, "breach impact of incident "+id, domain.ErrBreachImpactNotFound, scanBreach, r.ForUpdate(q), id)
 	return b, fault.Named(err, domain.BreachImpactName(id))
 }
 

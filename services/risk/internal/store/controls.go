@@ -86,7 +86,7 @@ func ControlTable(today civil.Date) *listing.Table[*domain.Control] {
 // transaction ends.
 func (r reader) GetControl(ctx context.Context, id string) (*domain.Control, error) {
 	const q = `SELECT ` + controlColumns + ` FROM controls WHERE id = $1`
-	c, err := sqlstore.Get(ctx, r.q, "control "+id, domain.ErrControlNotFound, scanControl, r.lock(q), id)
+	c, err := sqlstore.Get(ctx, r.Q, "control "+id, domain.ErrControlNotFound, scanControl, r.ForUpdate(q), id)
 	if err != nil {
 		return nil, fault.Named(err, domain.ControlName(id))
 	}
@@ -97,7 +97,7 @@ func (r reader) GetControl(ctx context.Context, id string) (*domain.Control, err
 // each mitigates.
 func (s Store) ListControls(ctx context.Context, lq *listing.Query) ([]*domain.Control, error) {
 	const q = `SELECT ` + controlColumns + ` FROM controls`
-	cs, err := sqlstore.List(ctx, s.q, "controls", scanControl, q, lq)
+	cs, err := sqlstore.List(ctx, s.Q, "controls", scanControl, q, lq)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (r reader) controlRisks(ctx context.Context, cs ...*domain.Control) error {
 	q := `SELECT target, risk_id FROM risk_links WHERE kind = $1 AND target IN (` + sqlstore.Placeholders(2, len(cs)) + `)
 		ORDER BY risk_id`
 	type link struct{ control, risk string }
-	links, err := sqlstore.All(ctx, r.q, "risks of controls", func(s sqlstore.Scanner) (link, error) {
+	links, err := sqlstore.All(ctx, r.Q, "risks of controls", func(s sqlstore.Scanner) (link, error) {
 		var l link
 		return l, s.Scan(&l.control, &l.risk)
 	}, q, args...)
@@ -258,7 +258,7 @@ var TestTable = listing.NewTable("name", []listing.Field[*domain.ControlTest]{
 // GetControlTest returns test id of control controlID, or domain.ErrControlTestNotFound naming it.
 func (r reader) GetControlTest(ctx context.Context, controlID, id string) (*domain.ControlTest, error) {
 	const q = `SELECT ` + testColumns + ` FROM control_tests WHERE control_id = $1 AND id = $2`
-	t, err := sqlstore.Get(ctx, r.q, "control test "+controlID+"/"+id, domain.ErrControlTestNotFound, scanTest, q, controlID, id)
+	t, err := sqlstore.Get(ctx, r.Q, "control test "+controlID+"/"+id, domain.ErrControlTestNotFound, scanTest, q, controlID, id)
 	return t, fault.Named(err, domain.ControlTestName(controlID, id))
 }
 
@@ -266,7 +266,7 @@ func (r reader) GetControlTest(ctx context.Context, controlID, id string) (*doma
 // selects, in lq's order (see TestTable).
 func (s Store) ListControlTests(ctx context.Context, controlID string, lq *listing.Query) ([]*domain.ControlTest, error) {
 	const q = `SELECT ` + testColumns + ` FROM control_tests`
-	return sqlstore.List(ctx, s.q, "control tests", scanTest, q, lq, sqlstore.Parent{Column: "control_id", Value: controlID})
+	return sqlstore.List(ctx, s.Q, "control tests", scanTest, q, lq, sqlstore.Parent{Column: "control_id", Value: controlID})
 }
 
 // InsertControlTest stores a new test: domain.ErrControlTestExists when the ID is taken.

@@ -35,14 +35,14 @@ var FrameworkTable = listing.NewTable("name", []listing.Field[*domain.Framework]
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetFramework(ctx context.Context, id string) (*domain.Framework, error) {
 	const q = `SELECT ` + frameworkColumns + ` FROM frameworks WHERE id = $1`
-	f, err := sqlstore.Get(ctx, r.q, "framework "+id, domain.ErrFrameworkNotFound, scanFramework, r.lock(q), id)
+	f, err := sqlstore.Get(ctx, r.Q, "framework "+id, domain.ErrFrameworkNotFound, scanFramework, r.ForUpdate(q), id)
 	return f, fault.Named(err, domain.FrameworkName(id))
 }
 
 // ListFrameworks returns the frameworks lq selects, in lq's order.
 func (s Store) ListFrameworks(ctx context.Context, lq *listing.Query) ([]*domain.Framework, error) {
 	const q = `SELECT ` + frameworkColumns + ` FROM frameworks`
-	return sqlstore.List(ctx, s.q, "frameworks", scanFramework, q, lq)
+	return sqlstore.List(ctx, s.Q, "frameworks", scanFramework, q, lq)
 }
 
 // InsertFramework stores a new framework (its requirements are inserted one by one).
@@ -81,21 +81,21 @@ var RequirementTable = listing.NewTable("position", []listing.Field[*domain.Requ
 // naming it.
 func (r reader) GetRequirement(ctx context.Context, frameworkID, id string) (*domain.Requirement, error) {
 	const q = `SELECT ` + requirementColumns + ` FROM requirements WHERE framework_id = $1 AND id = $2`
-	req, err := sqlstore.Get(ctx, r.q, "requirement "+frameworkID+"/"+id, domain.ErrRequirementNotFound, scanRequirement, q, frameworkID, id)
+	req, err := sqlstore.Get(ctx, r.Q, "requirement "+frameworkID+"/"+id, domain.ErrRequirementNotFound, scanRequirement, q, frameworkID, id)
 	return req, fault.Named(err, domain.RequirementName(frameworkID, id))
 }
 
 // Requirements returns every requirement of framework frameworkID, in its order.
 func (r reader) Requirements(ctx context.Context, frameworkID string) ([]*domain.Requirement, error) {
 	const q = `SELECT ` + requirementColumns + ` FROM requirements WHERE framework_id = $1 ORDER BY position, id`
-	return sqlstore.All(ctx, r.q, "requirements of "+frameworkID, scanRequirement, q, frameworkID)
+	return sqlstore.All(ctx, r.Q, "requirements of "+frameworkID, scanRequirement, q, frameworkID)
 }
 
 // ListRequirements returns the requirements of framework frameworkID that lq selects, in lq's
 // order (see RequirementTable).
 func (s Store) ListRequirements(ctx context.Context, frameworkID string, lq *listing.Query) ([]*domain.Requirement, error) {
 	const q = `SELECT ` + requirementColumns + ` FROM requirements`
-	return sqlstore.List(ctx, s.q, "requirements", scanRequirement, q, lq, sqlstore.Parent{Column: "framework_id", Value: frameworkID})
+	return sqlstore.List(ctx, s.Q, "requirements", scanRequirement, q, lq, sqlstore.Parent{Column: "framework_id", Value: frameworkID})
 }
 
 // InsertRequirement stores a new requirement of an existing framework.
@@ -113,5 +113,5 @@ func (t Tx) UpdateRequirement(ctx context.Context, r *domain.Requirement) error 
 // RequirementExists reports whether requirement id of framework frameworkID exists.
 func (r reader) RequirementExists(ctx context.Context, frameworkID, id string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM requirements WHERE framework_id = $1 AND id = $2)`
-	return sqlstore.Exists(ctx, r.q, "requirement "+frameworkID+"/"+id, q, frameworkID, id)
+	return sqlstore.Exists(ctx, r.Q, "requirement "+frameworkID+"/"+id, q, frameworkID, id)
 }

@@ -41,7 +41,7 @@ func (g MetricsGroup) column() string {
 // step, and their costs per currency. The sums are the database's: the incidents themselves are
 // never read.
 func (s Store) IncidentTallies(ctx context.Context, group MetricsGroup, from, to time.Time, where string, args []any) ([]domain.MonthTally, error) {
-	d := s.db.Dialect
+	d := s.Dialect
 	since := func(col string) string {
 		return "CAST(COALESCE(SUM(" + d.EpochSeconds(col) + " - " + d.EpochSeconds("detect_time") + "), 0) AS BIGINT)"
 	}
@@ -54,7 +54,7 @@ func (s Store) IncidentTallies(ctx context.Context, group MetricsGroup, from, to
 		COUNT(*), COUNT(acknowledge_time), COUNT(mitigate_time), COUNT(resolve_time),
 		` + since("acknowledge_time") + `, ` + since("mitigate_time") + `, ` + since("resolve_time") + `
 		FROM incidents WHERE ` + cond + ` GROUP BY grp, ym ORDER BY grp, ym`
-	tallies, err := sqlstore.All(ctx, s.q, "incident metrics", func(sc sqlstore.Scanner) (domain.MonthTally, error) {
+	tallies, err := sqlstore.All(ctx, s.Q, "incident metrics", func(sc sqlstore.Scanner) (domain.MonthTally, error) {
 		var (
 			t  domain.MonthTally
 			ym int64
@@ -82,7 +82,7 @@ func (s Store) IncidentTallies(ctx context.Context, group MetricsGroup, from, to
 		key
 		money.Amount
 	}
-	costs, err := sqlstore.All(ctx, s.q, "incident costs", func(sc sqlstore.Scanner) (cost, error) {
+	costs, err := sqlstore.All(ctx, s.Q, "incident costs", func(sc sqlstore.Scanner) (cost, error) {
 		var (
 			c   cost
 			ym  int64

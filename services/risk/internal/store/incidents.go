@@ -111,14 +111,14 @@ var IncidentTable = listing.NewTable("name", []listing.Field[*domain.Incident]{
 // writes of its timeline, breach impact and postmortem.
 func (r reader) GetIncident(ctx context.Context, id string) (*domain.Incident, error) {
 	const q = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1`
-	i, err := sqlstore.Get(ctx, r.q, "incident "+id, domain.ErrIncidentNotFound, scanIncident, r.lock(q), id)
+	i, err := sqlstore.Get(ctx, r.Q, "incident "+id, domain.ErrIncidentNotFound, scanIncident, r.ForUpdate(q), id)
 	return i, fault.Named(err, domain.IncidentName(id))
 }
 
 // ListIncidents returns the incidents lq selects, in lq's order (see IncidentTable).
 func (s Store) ListIncidents(ctx context.Context, lq *listing.Query) ([]*domain.Incident, error) {
 	const q = `SELECT ` + incidentColumns + ` FROM incidents`
-	return sqlstore.List(ctx, s.q, "incidents", scanIncident, q, lq)
+	return sqlstore.List(ctx, s.Q, "incidents", scanIncident, q, lq)
 }
 
 func incidentError(i *domain.Incident) func(error) error {

@@ -39,7 +39,7 @@ func scanMatrix(s sqlstore.Scanner) (*domain.Matrix, error) {
 // version 1 before the first change.
 func (r reader) CurrentMatrix(ctx context.Context) (*domain.Matrix, error) {
 	const q = `SELECT ` + matrixColumns + ` FROM risk_matrix_versions ORDER BY version DESC LIMIT 1`
-	m, err := sqlstore.Get(ctx, r.q, "current risk matrix", domain.ErrMatrixVersionNotFound, scanMatrix, q)
+	m, err := sqlstore.Get(ctx, r.Q, "current risk matrix", domain.ErrMatrixVersionNotFound, scanMatrix, q)
 	if errors.Is(err, domain.ErrMatrixVersionNotFound) {
 		return domain.DefaultMatrix(), nil
 	}
@@ -49,7 +49,7 @@ func (r reader) CurrentMatrix(ctx context.Context) (*domain.Matrix, error) {
 // MatrixVersion returns a version of the matrix, or domain.ErrMatrixVersionNotFound naming it.
 func (r reader) MatrixVersion(ctx context.Context, version int32) (*domain.Matrix, error) {
 	const q = `SELECT ` + matrixColumns + ` FROM risk_matrix_versions WHERE version = $1`
-	m, err := sqlstore.Get(ctx, r.q, fmt.Sprintf("risk matrix version %d", version), domain.ErrMatrixVersionNotFound, scanMatrix, q, version)
+	m, err := sqlstore.Get(ctx, r.Q, fmt.Sprintf("risk matrix version %d", version), domain.ErrMatrixVersionNotFound, scanMatrix, q, version)
 	if errors.Is(err, domain.ErrMatrixVersionNotFound) && version == 1 {
 		return domain.DefaultMatrix(), nil
 	}
@@ -60,7 +60,7 @@ func (r reader) MatrixVersion(ctx context.Context, version int32) (*domain.Matri
 // among them before it is stored.
 func (r reader) MatrixVersions(ctx context.Context) ([]*domain.Matrix, error) {
 	const q = `SELECT ` + matrixColumns + ` FROM risk_matrix_versions ORDER BY version DESC`
-	ms, err := sqlstore.All(ctx, r.q, "risk matrix versions", scanMatrix, q)
+	ms, err := sqlstore.All(ctx, r.Q, "risk matrix versions", scanMatrix, q)
 	if err != nil {
 		return nil, err
 	}

@@ -73,14 +73,14 @@ var PolicyTable = listing.NewTable("name", []listing.Field[*domain.Policy]{
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetPolicy(ctx context.Context, id string) (*domain.Policy, error) {
 	const q = `SELECT ` + policyColumns + ` FROM policies WHERE id = $1`
-	p, err := sqlstore.Get(ctx, r.q, "policy "+id, domain.ErrPolicyNotFound, scanPolicy, r.lock(q), id)
+	p, err := sqlstore.Get(ctx, r.Q, "policy "+id, domain.ErrPolicyNotFound, scanPolicy, r.ForUpdate(q), id)
 	return p, fault.Named(err, domain.PolicyName(id))
 }
 
 // ListPolicies returns the policies lq selects, in lq's order (see PolicyTable).
 func (s Store) ListPolicies(ctx context.Context, lq *listing.Query) ([]*domain.Policy, error) {
 	const q = `SELECT ` + policyColumns + ` FROM policies`
-	return sqlstore.List(ctx, s.q, "policies", scanPolicy, q, lq)
+	return sqlstore.List(ctx, s.Q, "policies", scanPolicy, q, lq)
 }
 
 func policyError(p *domain.Policy) func(error) error {
@@ -154,14 +154,14 @@ var PolicyVersionTable = listing.NewTable("name", []listing.Field[*domain.Policy
 // naming it.
 func (r reader) GetPolicyVersion(ctx context.Context, policyID, id string) (*domain.PolicyVersion, error) {
 	const q = `SELECT ` + policyVersionColumns + ` FROM policy_versions WHERE policy_id = $1 AND id = $2`
-	v, err := sqlstore.Get(ctx, r.q, "policy version "+policyID+"/"+id, domain.ErrPolicyVersionNotFound, scanPolicyVersion, q, policyID, id)
+	v, err := sqlstore.Get(ctx, r.Q, "policy version "+policyID+"/"+id, domain.ErrPolicyVersionNotFound, scanPolicyVersion, q, policyID, id)
 	return v, fault.Named(err, domain.PolicyVersionPattern.Format(policyID, id))
 }
 
 // ListPolicyVersions returns the versions of policy policyID that lq selects, newest first.
 func (s Store) ListPolicyVersions(ctx context.Context, policyID string, lq *listing.Query) ([]*domain.PolicyVersion, error) {
 	const q = `SELECT ` + policyVersionColumns + ` FROM policy_versions`
-	return sqlstore.List(ctx, s.q, "policy versions", scanPolicyVersion, q, lq, sqlstore.Parent{Column: "policy_id", Value: policyID})
+	return sqlstore.List(ctx, s.Q, "policy versions", scanPolicyVersion, q, lq, sqlstore.Parent{Column: "policy_id", Value: policyID})
 }
 
 // InsertPolicyVersion stores a new version of a policy.

@@ -42,7 +42,7 @@ var errNoPostmortem = errors.New("no stored postmortem")
 // or the empty DRAFT when it was never written. The incident's existence is the caller's to check.
 func (r reader) GetPostmortem(ctx context.Context, id string) (*domain.Postmortem, error) {
 	const q = `SELECT ` + postmortemColumns + ` FROM postmortems WHERE incident_id = $1`
-	p, err := sqlstore.Get(ctx, r.q, "postmortem of incident "+id, errNoPostmortem, scanPostmortem, r.lock(q), id)
+	p, err := sqlstore.Get(ctx, r.Q, "postmortem of incident "+id, errNoPostmortem, scanPostmortem, r.ForUpdate(q), id)
 	if errors.Is(err, errNoPostmortem) {
 		return domain.NewPostmortem(id), nil
 	}
@@ -122,7 +122,7 @@ func ActionItemTable(today civil.Date) *listing.Table[*domain.ActionItem] {
 // domain.ErrActionItemNotFound naming it; in a transaction it keeps the row until the end.
 func (r reader) GetActionItem(ctx context.Context, incidentID, id string) (*domain.ActionItem, error) {
 	const q = `SELECT ` + actionItemColumns + ` FROM postmortem_action_items WHERE incident_id = $1 AND id = $2`
-	a, err := sqlstore.Get(ctx, r.q, "action item "+incidentID+"/"+id, domain.ErrActionItemNotFound, scanActionItem, r.lock(q), incidentID, id)
+	a, err := sqlstore.Get(ctx, r.Q, "action item "+incidentID+"/"+id, domain.ErrActionItemNotFound, scanActionItem, r.ForUpdate(q), incidentID, id)
 	return a, fault.Named(err, domain.ActionItemName(incidentID, id))
 }
 
@@ -130,7 +130,7 @@ func (r reader) GetActionItem(ctx context.Context, incidentID, id string) (*doma
 // incident) that lq selects, in lq's order.
 func (s Store) ListActionItems(ctx context.Context, incidentID string, lq *listing.Query) ([]*domain.ActionItem, error) {
 	const q = `SELECT ` + actionItemColumns + ` FROM postmortem_action_items`
-	return sqlstore.List(ctx, s.q, "action items", scanActionItem, q, lq, sqlstore.Parent{Column: "incident_id", Value: incidentID})
+	return sqlstore.List(ctx, s.Q, "action items", scanActionItem, q, lq, sqlstore.Parent{Column: "incident_id", Value: incidentID})
 }
 
 func actionItemError(a *domain.ActionItem) func(error) error {

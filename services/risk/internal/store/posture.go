@@ -33,7 +33,7 @@ func (r reader) Posture(ctx context.Context, frameworkID string) (domain.Posture
 		COALESCE(SUM(CASE WHEN coverage = 3 THEN 1 ELSE 0 END), 0)
 		FROM (` + coverageQuery + `) p`
 	p := domain.Posture{FrameworkID: frameworkID}
-	err := r.q.QueryRowContext(ctx, q, frameworkID).Scan(&p.RequirementCount, &p.Covered, &p.Partial, &p.NotCovered)
+	err := r.Q.QueryRowContext(ctx, q, frameworkID).Scan(&p.RequirementCount, &p.Covered, &p.Partial, &p.NotCovered)
 	if err != nil {
 		return p, fmt.Errorf("posture of %s: %w", frameworkID, err)
 	}
@@ -45,7 +45,7 @@ func (r reader) Posture(ctx context.Context, frameworkID string) (domain.Posture
 func (r reader) Gaps(ctx context.Context, frameworkID string) ([]*domain.Gap, error) {
 	const q = `SELECT framework_id, id, identifier, title, position, coverage FROM (` + coverageQuery + `) p
 		WHERE coverage > 1 ORDER BY position, id`
-	gaps, err := sqlstore.All(ctx, r.q, "gaps of "+frameworkID, func(s sqlstore.Scanner) (*domain.Gap, error) {
+	gaps, err := sqlstore.All(ctx, r.Q, "gaps of "+frameworkID, func(s sqlstore.Scanner) (*domain.Gap, error) {
 		var g domain.Gap
 		return &g, s.Scan(&g.FrameworkID, &g.ID, &g.Identifier, &g.Title, &g.Position, &g.Coverage)
 	}, q, frameworkID)
@@ -55,7 +55,7 @@ func (r reader) Gaps(ctx context.Context, frameworkID string) ([]*domain.Gap, er
 	const links = `SELECT requirement_id, control_id FROM control_requirements WHERE framework_id = $1
 		ORDER BY requirement_id, control_id`
 	type link struct{ requirement, control string }
-	ls, err := sqlstore.All(ctx, r.q, "controls of "+frameworkID, func(s sqlstore.Scanner) (link, error) {
+	ls, err := sqlstore.All(ctx, r.Q, "controls of "+frameworkID, func(s sqlstore.Scanner) (link, error) {
 		var l link
 		return l, s.Scan(&l.requirement, &l.control)
 	}, links, frameworkID)
@@ -113,7 +113,7 @@ var SnapshotTable = listing.NewTable("snapshot_date", []listing.Field[*domain.Po
 func (s Store) ListPostureSnapshots(ctx context.Context, frameworkID string, lq *listing.Query) ([]*domain.PostureSnapshot, error) {
 	const q = `SELECT framework_id, snapshot_date, requirement_count, covered_count, partial_count, not_covered_count
 		FROM posture_snapshots`
-	return sqlstore.List(ctx, s.q, "posture snapshots", func(sc sqlstore.Scanner) (*domain.PostureSnapshot, error) {
+	return sqlstore.List(ctx, s.Q, "posture snapshots", func(sc sqlstore.Scanner) (*domain.PostureSnapshot, error) {
 		var (
 			ps  domain.PostureSnapshot
 			day string

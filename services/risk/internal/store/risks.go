@@ -133,7 +133,7 @@ func withZero(m map[string]any, zero string) map[string]any {
 // the same transaction (an action, an acceptance) sees the risk as it is read.
 func (r reader) GetRisk(ctx context.Context, id string) (*domain.Risk, error) {
 	const q = `SELECT ` + riskColumns + ` FROM risks WHERE id = $1`
-	rk, err := sqlstore.Get(ctx, r.q, "risk "+id, domain.ErrRiskNotFound, scanRisk, r.lock(q), id)
+	rk, err := sqlstore.Get(ctx, r.Q, "risk "+id, domain.ErrRiskNotFound, scanRisk, r.ForUpdate(q), id)
 	return rk, fault.Named(err, domain.RiskName(id))
 }
 
@@ -154,13 +154,13 @@ func (t Tx) LockOpenRisk(ctx context.Context, id string) (*domain.Risk, error) {
 // a transaction, or domain.ErrRiskNotFound.
 func (r reader) RiskBySource(ctx context.Context, source string) (*domain.Risk, error) {
 	const q = `SELECT ` + riskColumns + ` FROM risks WHERE source = $1 AND source <> ''`
-	return sqlstore.Get(ctx, r.q, "risk of "+source, domain.ErrRiskNotFound, scanRisk, r.lock(q), source)
+	return sqlstore.Get(ctx, r.Q, "risk of "+source, domain.ErrRiskNotFound, scanRisk, r.ForUpdate(q), source)
 }
 
 // ListRisks returns the risks lq selects, in lq's order (see RiskTable).
 func (s Store) ListRisks(ctx context.Context, lq *listing.Query) ([]*domain.Risk, error) {
 	const q = `SELECT ` + riskColumns + ` FROM risks`
-	return sqlstore.List(ctx, s.q, "risks", scanRisk, q, lq)
+	return sqlstore.List(ctx, s.Q, "risks", scanRisk, q, lq)
 }
 
 // OpenRisksOfCategories returns the risks of the categories that are not CLOSED, locked in a
@@ -174,7 +174,7 @@ func (t Tx) OpenRisksOfCategories(ctx context.Context, categories []int32) ([]*d
 		args = append(args, c)
 	}
 	q := `SELECT ` + riskColumns + ` FROM risks WHERE state <> $1 AND category IN (` + sqlstore.Placeholders(2, len(categories)) + `) ORDER BY id`
-	return sqlstore.All(ctx, t, "open risks of categories", scanRisk, t.lock(q), args...)
+	return sqlstore.All(ctx, t, "open risks of categories", scanRisk, t.ForUpdate(q), args...)
 }
 
 func riskError(r *domain.Risk) func(error) error {
@@ -281,5 +281,5 @@ func (t Tx) ScheduleRiskReview(ctx context.Context, r *domain.Risk) error {
 // RiskReviewItem returns the state of the due item of the review of the risk named name, or
 // scheduler.ErrNotFound.
 func (r reader) RiskReviewItem(ctx context.Context, name string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, riskReviewKey(name))
+	return scheduler.Get(ctx, r.Q, riskReviewKey(name))
 }

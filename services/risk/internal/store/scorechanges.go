@@ -75,5 +75,5 @@ func (t Tx) InsertScoreChange(ctx context.Context, c *domain.ScoreChange) error 
 // that lq selects, in lq's order (see ScoreChangeTable).
 func (s Store) ListScoreChanges(ctx context.Context, riskID string, lq *listing.Query) ([]*domain.ScoreChange, error) {
 	const q = `SELECT ` + scoreChangeColumns + ` FROM risk_score_changes`
-	return sqlstore.List(ctx, s.q, "score changes", scanScoreChange, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
+	return sqlstore.List(ctx, s.Q, "score changes", scanScoreChange, q, lq, sqlstore.Parent{Column: "risk_id", Value: riskID})
 }

@@ -7,8 +7,6 @@
 package store
 
 import (
-	"context"
-
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
@@ -17,24 +15,15 @@ import (
 // Store reads the risk service's data and opens transactions to change it; its reads lock
 // nothing. It is a handle: copy it freely.
 type Store struct {
-	db *sqlstore.DB
+	sqlstore.Store[Tx]
 	reader
 }
 
 // New returns the store on db, a database migrated with Migrations, writing the service's events
 // through events.
 func New(db *sqldb.DB, events *outbox.Factory) Store {
-	sdb := sqlstore.New(db, events)
-	return Store{db: sdb, reader: reader{q: sdb, lock: noLock}}
-}
-
-// Within runs fn in one transaction: everything written through tx — the change, its events,
-// its audit record and its request ID — commits together or not at all. fn may be run again
-// after a serialization conflict, so it must have no other effects.
-func (s Store) Within(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error {
-	return s.db.Within(ctx, func(ctx context.Context, t *sqlstore.Tx) error {
-		return fn(ctx, Join(t))
-	})
+	s := sqlstore.NewStore(sqlstore.New(db, events), Join)
+	return Store{Store: s, reader: reader{s.Reads()}}
 }
 
 // Tx changes the risk service's data inside a transaction. Its reads of a single aggregate
@@ -47,16 +36,10 @@ type Tx struct {
 
 // Join returns the risk service's view of t, a transaction opened elsewhere: the scheduler's
 // worker and the consumers run their handlers in a transaction of their own.
-func Join(t *sqlstore.Tx) Tx { return Tx{Tx: t, reader: reader{q: t, lock: t.Dialect.ForUpdate}} }
+func Join(t *sqlstore.Tx) Tx { return Tx{Tx: t, reader: reader{t.Reads()}} }
 
-// reader holds the reads Store and Tx share. lock completes a query that reads one aggregate so
-// that it keeps the row: nothing outside a transaction, the dialect's FOR UPDATE inside one.
-type reader struct {
-	q    sqlstore.Querier
-	lock func(query string) string
-}
-
-func noLock(query string) string { return query }
+// reader holds the reads Store and Tx share, each written once (sqlstore.Reader).
+type reader struct{ sqlstore.Reader }
 
 // Wildcard as a parent's ID in a list (AIP-159: risks/-/actions/-) selects every parent.
 const Wildcard = sqlstore.Wildcard

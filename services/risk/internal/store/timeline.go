@@ -77,11 +77,11 @@ func (t Tx) AppendTimeline(ctx context.Context, entries ...*domain.TimelineEntry
 // domain.ErrTimelineEntryNotFound.
 func (r reader) GetTimelineEntry(ctx context.Context, incidentID string, seq int64) (*domain.TimelineEntry, error) {
 	const q = `SELECT ` + timelineColumns + ` FROM incident_timeline WHERE incident_id = $1 AND seq = $2`
-	return sqlstore.Get(ctx, r.q, "timeline entry", domain.ErrTimelineEntryNotFound, scanTimelineEntry, q, incidentID, seq)
+	return sqlstore.Get(ctx, r.Q, "timeline entry", domain.ErrTimelineEntryNotFound, scanTimelineEntry, q, incidentID, seq)
 }
 
 // ListTimeline returns the entries of incident incidentID that lq selects, in lq's order.
 func (s Store) ListTimeline(ctx context.Context, incidentID string, lq *listing.Query) ([]*domain.TimelineEntry, error) {
 	const q = `SELECT ` + timelineColumns + ` FROM incident_timeline`
-	return sqlstore.List(ctx, s.q, "timeline entries", scanTimelineEntry, q, lq, sqlstore.Parent{Column: "incident_id", Value: incidentID})
+	return sqlstore.List(ctx, s.Q, "timeline entries", scanTimelineEntry, q, lq, sqlstore.Parent{Column: "incident_id", Value: incidentID})
 }

@@ -53,7 +53,7 @@ func (s Store) HeatMapGroups(ctx context.Context, sel Selection) ([]domain.HeatM
 	q := `SELECT inherent_likelihood * 100 + inherent_impact, residual_likelihood * 100 + residual_impact, COUNT(*)
 		FROM risks WHERE ` + sel.where + `
 		GROUP BY 1, 2`
-	return sqlstore.All(ctx, s.q, "heat map", func(r sqlstore.Scanner) (domain.HeatMapGroup, error) {
+	return sqlstore.All(ctx, s.Q, "heat map", func(r sqlstore.Scanner) (domain.HeatMapGroup, error) {
 		var inherent, residual int32
 		var g domain.HeatMapGroup
 		err := r.Scan(&inherent, &residual, &g.Count)
@@ -77,7 +77,7 @@ func (s Store) CellRisks(ctx context.Context, sel Selection, residual bool, cell
 		ORDER BY id LIMIT ` + sel.arg(3)
 	out := map[domain.HeatCell][]string{}
 	for _, c := range cells {
-		ids, err := sqlstore.Strings(ctx, s.q, "risks of a heat map's cell", q, sel.with(c.Likelihood, c.Impact, perCell)...)
+		ids, err := sqlstore.Strings(ctx, s.Q, "risks of a heat map's cell", q, sel.with(c.Likelihood, c.Impact, perCell)...)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func (s Store) CellRisks(ctx context.Context, sel Selection, residual bool, cell
 func (s Store) TopRisks(ctx context.Context, sel Selection, n int) ([]*domain.Risk, error) {
 	q := `SELECT ` + riskColumns + ` FROM risks WHERE ` + sel.where + ` AND residual_score > 0
 		ORDER BY residual_score DESC, inherent_score DESC, id LIMIT ` + sel.arg(1)
-	return sqlstore.All(ctx, s.q, "top risks", scanRisk, q, sel.with(n)...)
+	return sqlstore.All(ctx, s.Q, "top risks", scanRisk, q, sel.with(n)...)
 }
 
 // RegisterTotals are the register report's counts of the open risks of a selection.
@@ -112,7 +112,7 @@ func (s Store) RegisterTotals(ctx context.Context, sel Selection, today civil.Da
 		level                   int
 		open, above, overdueNum int64
 	}
-	rows, err := sqlstore.All(ctx, s.q, "register totals", func(r sqlstore.Scanner) (row, error) {
+	rows, err := sqlstore.All(ctx, s.Q, "register totals", func(r sqlstore.Scanner) (row, error) {
 		var x row
 		err := r.Scan(&x.level, &x.open, &x.above, &x.overdueNum)
 		return x, err
@@ -163,7 +163,7 @@ func (s Store) ScoresSince(ctx context.Context, ids []string, since time.Time) (
 		id string
 		s  ScoreSince
 	}
-	thens, err := sqlstore.All(ctx, s.q, "scores at the start of the trend", func(r sqlstore.Scanner) (then, error) {
+	thens, err := sqlstore.All(ctx, s.Q, "scores at the start of the trend", func(r sqlstore.Scanner) (then, error) {
 		var x then
 		err := r.Scan(&x.id, &x.s.Likelihood, &x.s.Impact, &x.s.Level)
 		return x, err
@@ -180,7 +180,7 @@ func (s Store) ScoresSince(ctx context.Context, ids []string, since time.Time) (
 		id string
 		n  int
 	}
-	counts, err := sqlstore.All(ctx, s.q, "score changes of the trend", func(r sqlstore.Scanner) (count, error) {
+	counts, err := sqlstore.All(ctx, s.Q, "score changes of the trend", func(r sqlstore.Scanner) (count, error) {
 		var x count
 		err := r.Scan(&x.id, &x.n)
 		return x, err

@@ -87,7 +87,7 @@ var CertificationTable = listing.NewTable("name", []listing.Field[*domain.Certif
 // until the transaction ends.
 func (r reader) GetCertification(ctx context.Context, personID, id string) (*domain.Certification, error) {
 	const q = `SELECT ` + certificationColumns + ` FROM certifications WHERE person_id = $1 AND id = $2`
-	c, err := sqlstore.Get(ctx, r.q, "certification "+personID+"/"+id, domain.ErrCertificationNotFound, scanCertification, r.lock(q), personID, id)
+	c, err := sqlstore.Get(ctx, r.Q, "certification "+personID+"/"+id, domain.ErrCertificationNotFound, scanCertification, r.ForUpdate(q), personID, id)
 	return c, fault.Named(err, domain.CertificationName(personID, id))
 }
 
@@ -95,7 +95,7 @@ func (r reader) GetCertification(ctx context.Context, personID, id string) (*dom
 // lq selects, in lq's order (see CertificationTable).
 func (s Store) ListCertifications(ctx context.Context, personID string, lq *listing.Query) ([]*domain.Certification, error) {
 	const q = `SELECT ` + certificationColumns + ` FROM certifications`
-	return sqlstore.List(ctx, s.q, "certifications", scanCertification, q, lq, sqlstore.Parent{Column: "person_id", Value: personID})
+	return sqlstore.List(ctx, s.Q, "certifications", scanCertification, q, lq, sqlstore.Parent{Column: "person_id", Value: personID})
 }
 
 // certificationError translates a driver error of a write of c into the domain error it means.
@@ -208,5 +208,5 @@ func (t Tx) CancelPersonCertificationReminders(ctx context.Context, personID str
 // CertificationReminder returns the state of the reminder days before the expiry date of the
 // certification named name, or scheduler.ErrNotFound.
 func (r reader) CertificationReminder(ctx context.Context, name string, days int) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, certificationReminderKey(name, days))
+	return scheduler.Get(ctx, r.Q, certificationReminderKey(name, days))
 }

@@ -74,13 +74,13 @@ func itoa(fy int32) string { return domain.FiscalYearID(fy) }
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetPlan(ctx context.Context, teamID string, fy int32) (*domain.HeadcountPlan, error) {
 	const q = `SELECT ` + planColumns + ` FROM headcount_plans WHERE team_id = $1 AND fiscal_year = $2`
-	return sqlstore.Get(ctx, r.q, "headcount plan "+teamID+"/"+itoa(fy), domain.ErrPlanNotFound, scanPlan, r.lock(q), teamID, fy)
+	return sqlstore.Get(ctx, r.Q, "headcount plan "+teamID+"/"+itoa(fy), domain.ErrPlanNotFound, scanPlan, r.ForUpdate(q), teamID, fy)
 }
 
 // ListPlans returns the plans of team teamID (Wildcard: every team's) lq selects.
 func (s Store) ListPlans(ctx context.Context, teamID string, lq *listing.Query) ([]*domain.HeadcountPlan, error) {
 	const q = `SELECT ` + planColumns + ` FROM headcount_plans`
-	return sqlstore.List(ctx, s.q, "headcount plans", scanPlan, q, lq, sqlstore.Parent{Column: "team_id", Value: teamID})
+	return sqlstore.List(ctx, s.Q, "headcount plans", scanPlan, q, lq, sqlstore.Parent{Column: "team_id", Value: teamID})
 }
 
 // InsertPlan stores a new plan: domain.ErrPlanExists when the team has one for the year,
@@ -138,20 +138,20 @@ var ScenarioTable = listing.NewTable("name", []listing.Field[*domain.HeadcountSc
 // domain.ErrScenarioNotFound; in a transaction it keeps the row from changing.
 func (r reader) GetScenario(ctx context.Context, teamID string, fy int32, id string) (*domain.HeadcountScenario, error) {
 	const q = `SELECT ` + scenarioColumns + ` FROM headcount_scenarios WHERE team_id = $1 AND fiscal_year = $2 AND id = $3`
-	return sqlstore.Get(ctx, r.q, "headcount scenario "+id, domain.ErrScenarioNotFound, scanScenario, r.lock(q), teamID, fy, id)
+	return sqlstore.Get(ctx, r.Q, "headcount scenario "+id, domain.ErrScenarioNotFound, scanScenario, r.ForUpdate(q), teamID, fy, id)
 }
 
 // ListScenarios returns the scenarios of the team's plan for fiscal year fy that lq selects.
 func (s Store) ListScenarios(ctx context.Context, teamID string, fy int32, lq *listing.Query) ([]*domain.HeadcountScenario, error) {
 	const q = `SELECT ` + scenarioColumns + ` FROM headcount_scenarios`
-	return sqlstore.List(ctx, s.q, "headcount scenarios", scanScenario, q, lq,
+	return sqlstore.List(ctx, s.Q, "headcount scenarios", scanScenario, q, lq,
 		sqlstore.Parent{Column: "team_id", Value: teamID}, sqlstore.Parent{Column: "CAST(fiscal_year AS TEXT)", Value: itoa(fy)})
 }
 
 // PlanScenarios returns every scenario of the team's plan for fiscal year fy, by ID.
 func (r reader) PlanScenarios(ctx context.Context, teamID string, fy int32) ([]*domain.HeadcountScenario, error) {
 	const q = `SELECT ` + scenarioColumns + ` FROM headcount_scenarios WHERE team_id = $1 AND fiscal_year = $2 ORDER BY id`
-	return sqlstore.All(ctx, r.q, "scenarios of "+teamID+"/"+itoa(fy), scanScenario, q, teamID, fy)
+	return sqlstore.All(ctx, r.Q, "scenarios of "+teamID+"/"+itoa(fy), scanScenario, q, teamID, fy)
 }
 
 // InsertScenario stores a new scenario: domain.ErrScenarioExists when the ID is taken.

@@ -108,13 +108,13 @@ func MentionsPay(expr string) bool {
 // keeps the row from changing until the transaction ends.
 func (r reader) GetPerson(ctx context.Context, id string) (*domain.Person, error) {
 	const q = `SELECT ` + personColumns + ` FROM people WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "person "+id, domain.ErrPersonNotFound, scanPerson, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "person "+id, domain.ErrPersonNotFound, scanPerson, r.ForUpdate(q), id)
 }
 
 // ListPeople returns the people lq selects, in lq's order.
 func (s Store) ListPeople(ctx context.Context, lq *listing.Query) ([]*domain.Person, error) {
 	const q = `SELECT ` + personColumns + ` FROM people`
-	return sqlstore.List(ctx, s.q, "people", scanPerson, q, lq)
+	return sqlstore.List(ctx, s.Q, "people", scanPerson, q, lq)
 }
 
 // personError translates a driver error of a write of p into the domain error it means; it never
@@ -167,7 +167,7 @@ func (t Tx) UpdatePerson(ctx context.Context, p *domain.Person, prevVersion int6
 func (r reader) PersonState(ctx context.Context, id string) (int32, bool, error) {
 	const q = `SELECT state FROM people WHERE id = $1`
 	var state int32
-	err := r.q.QueryRowContext(ctx, r.lock(q), id).Scan(&state)
+	err := r.Q.QueryRowContext(ctx, r.ForUpdate(q), id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

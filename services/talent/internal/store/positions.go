@@ -69,19 +69,19 @@ var PositionTable = listing.NewTable("name", []listing.Field[*domain.Position]{
 // it keeps the row from changing until the transaction ends.
 func (r reader) GetPosition(ctx context.Context, id string) (*domain.Position, error) {
 	const q = `SELECT ` + positionColumns + ` FROM positions WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "position "+id, domain.ErrPositionNotFound, scanPosition, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "position "+id, domain.ErrPositionNotFound, scanPosition, r.ForUpdate(q), id)
 }
 
 // ListPositions returns the positions lq selects, in lq's order (see PositionTable).
 func (s Store) ListPositions(ctx context.Context, lq *listing.Query) ([]*domain.Position, error) {
 	const q = `SELECT ` + positionColumns + ` FROM positions`
-	return sqlstore.List(ctx, s.q, "positions", scanPosition, q, lq)
+	return sqlstore.List(ctx, s.Q, "positions", scanPosition, q, lq)
 }
 
 // TeamOpenings returns the positions of the team that are OPEN or in OFFER.
 func (r reader) TeamOpenings(ctx context.Context, teamID string) ([]*domain.Position, error) {
 	const q = `SELECT ` + positionColumns + ` FROM positions WHERE team_id = $1 AND state IN (3, 4) ORDER BY id`
-	return sqlstore.All(ctx, r.q, "openings of team "+teamID, scanPosition, q, teamID)
+	return sqlstore.All(ctx, r.Q, "openings of team "+teamID, scanPosition, q, teamID)
 }
 
 // positionError translates a driver error of a write of p into the domain error it means.

@@ -63,15 +63,15 @@ var SkillRequirementTable = listing.NewTable("name", []listing.Field[*domain.Ski
 // domain.ErrRequirementNotFound; in a transaction it keeps the row until the transaction ends.
 func (r reader) GetSkillRequirement(ctx context.Context, teamID, skillID string) (*domain.SkillRequirement, error) {
 	const q = `SELECT ` + requirementColumns + ` FROM skill_requirements WHERE team_id = $1 AND skill_id = $2`
-	return sqlstore.Get(ctx, r.q, "skill requirement "+teamID+"/"+skillID, domain.ErrRequirementNotFound, scanRequirement,
-		r.lock(q), teamID, skillID)
+	return sqlstore.Get(ctx, r.Q, "skill requirement "+teamID+"/"+skillID, domain.ErrRequirementNotFound, scanRequirement,
+		r.ForUpdate(q), teamID, skillID)
 }
 
 // ListSkillRequirements returns the requirements of team teamID (Wildcard: every team's) lq
 // selects.
 func (s Store) ListSkillRequirements(ctx context.Context, teamID string, lq *listing.Query) ([]*domain.SkillRequirement, error) {
 	const q = `SELECT ` + requirementColumns + ` FROM skill_requirements`
-	return sqlstore.List(ctx, s.q, "skill requirements", scanRequirement, q, lq, sqlstore.Parent{Column: "team_id", Value: teamID})
+	return sqlstore.List(ctx, s.Q, "skill requirements", scanRequirement, q, lq, sqlstore.Parent{Column: "team_id", Value: teamID})
 }
 
 // requirementArgs are the values of requirementColumns of r.
@@ -147,7 +147,7 @@ func (sc Scope) where(team, skill string, n int) (string, []any) {
 func (t Tx) LockSkillRequirements(ctx context.Context, sc Scope) ([]*domain.SkillRequirement, error) {
 	where, args := sc.where("r.team_id", "r.skill_id", 0)
 	q := `SELECT ` + requirementColumns + ` FROM skill_requirements r` + where + ` ORDER BY team_id, skill_id`
-	return sqlstore.All(ctx, t, "skill requirements", scanRequirement, t.lock(q), args...)
+	return sqlstore.All(ctx, t, "skill requirements", scanRequirement, t.ForUpdate(q), args...)
 }
 
 // Measure is a requirement's coverage as the ratings have it now.
@@ -182,7 +182,7 @@ func (r reader) MeasureCoverage(ctx context.Context, sc Scope) ([]Measure, error
 		ON h.team_id = r.team_id AND h.skill_id = r.skill_id AND h.proficiency >= r.min_proficiency` + where + `
 		GROUP BY r.team_id, r.skill_id, r.min_proficiency, r.required_people, r.evaluate_time
 		ORDER BY r.team_id, r.skill_id`
-	return sqlstore.All(ctx, r.q, "coverage", func(s sqlstore.Scanner) (Measure, error) {
+	return sqlstore.All(ctx, r.Q, "coverage", func(s sqlstore.Scanner) (Measure, error) {
 		var (
 			m         Measure
 			evaluated sql.NullTime
@@ -207,5 +207,5 @@ func (r reader) ListCoverage(ctx context.Context, teamID string) ([]*domain.Skil
 	if teamID != Wildcard {
 		q, args = q+` WHERE team_id = $1`, []any{teamID}
 	}
-	return sqlstore.All(ctx, r.q, "coverage", scanRequirement, q+` ORDER BY team_id, skill_id`, args...)
+	return sqlstore.All(ctx, r.Q, "coverage", scanRequirement, q+` ORDER BY team_id, skill_id`, args...)
 }

@@ -38,13 +38,13 @@ var SkillCategoryTable = listing.NewTable("name", []listing.Field[*domain.SkillC
 // transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetSkillCategory(ctx context.Context, id string) (*domain.SkillCategory, error) {
 	const q = `SELECT ` + categoryColumns + ` FROM skill_categories WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "skill category "+id, domain.ErrCategoryNotFound, scanCategory, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "skill category "+id, domain.ErrCategoryNotFound, scanCategory, r.ForUpdate(q), id)
 }
 
 // ListSkillCategories returns the categories lq selects.
 func (s Store) ListSkillCategories(ctx context.Context, lq *listing.Query) ([]*domain.SkillCategory, error) {
 	const q = `SELECT ` + categoryColumns + ` FROM skill_categories`
-	return sqlstore.List(ctx, s.q, "skill categories", scanCategory, q, lq)
+	return sqlstore.List(ctx, s.Q, "skill categories", scanCategory, q, lq)
 }
 
 // InsertSkillCategory stores a new category: domain.ErrCategoryExists when the ID is taken.
@@ -110,13 +110,13 @@ var SkillTable = listing.NewTable("name", []listing.Field[*domain.Skill]{
 // keeps the row from changing until the transaction ends.
 func (r reader) GetSkill(ctx context.Context, id string) (*domain.Skill, error) {
 	const q = `SELECT ` + skillColumns + ` FROM skills WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "skill "+id, domain.ErrSkillNotInTaxonomy, scanSkill, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "skill "+id, domain.ErrSkillNotInTaxonomy, scanSkill, r.ForUpdate(q), id)
 }
 
 // ListSkills returns the skills lq selects.
 func (s Store) ListSkills(ctx context.Context, lq *listing.Query) ([]*domain.Skill, error) {
 	const q = `SELECT ` + skillColumns + ` FROM skills`
-	return sqlstore.List(ctx, s.q, "skills", scanSkill, q, lq)
+	return sqlstore.List(ctx, s.Q, "skills", scanSkill, q, lq)
 }
 
 // skillError translates a driver error of a write of k into the domain error it means.
@@ -174,10 +174,10 @@ func (t Tx) DeleteSkill(ctx context.Context, id string, version int64) error {
 func (r reader) GetProficiencyScale(ctx context.Context) (*domain.ProficiencyScale, error) {
 	const q = `SELECT level, title, description, update_time, version FROM proficiency_levels ORDER BY level`
 	s := &domain.ProficiencyScale{}
-	levels, err := sqlstore.All(ctx, r.q, "proficiency scale", func(sc sqlstore.Scanner) (domain.ProficiencyLevel, error) {
+	levels, err := sqlstore.All(ctx, r.Q, "proficiency scale", func(sc sqlstore.Scanner) (domain.ProficiencyLevel, error) {
 		var l domain.ProficiencyLevel
 		return l, sc.Scan(&l.Level, &l.Title, &l.Description, &s.UpdateTime, &s.Version)
-	}, r.lock(q))
+	}, r.ForUpdate(q))
 	if err != nil {
 		return nil, err
 	}
@@ -249,20 +249,20 @@ var SkillRatingTable = listing.NewTable("name", []listing.Field[*domain.SkillRat
 // GetSkillRating returns the person's rating with the ID, or domain.ErrRatingNotFound.
 func (r reader) GetSkillRating(ctx context.Context, personID, id string) (*domain.SkillRating, error) {
 	const q = `SELECT ` + ratingColumns + ` FROM skill_ratings WHERE person_id = $1 AND id = $2`
-	return sqlstore.Get(ctx, r.q, "skill rating "+id, domain.ErrRatingNotFound, scanRating, q, personID, id)
+	return sqlstore.Get(ctx, r.Q, "skill rating "+id, domain.ErrRatingNotFound, scanRating, q, personID, id)
 }
 
 // ListSkillRatings returns the ratings of person personID (Wildcard: everyone's) lq selects.
 func (s Store) ListSkillRatings(ctx context.Context, personID string, lq *listing.Query) ([]*domain.SkillRating, error) {
 	const q = `SELECT ` + ratingColumns + ` FROM skill_ratings`
-	return sqlstore.List(ctx, s.q, "skill ratings", scanRating, q, lq, sqlstore.Parent{Column: "person_id", Value: personID})
+	return sqlstore.List(ctx, s.Q, "skill ratings", scanRating, q, lq, sqlstore.Parent{Column: "person_id", Value: personID})
 }
 
 // CurrentSkillRating returns the person's current rating of the skill, or nil when they have
 // none, keeping it until the transaction ends.
 func (t Tx) CurrentSkillRating(ctx context.Context, personID, skillID string) (*domain.SkillRating, error) {
 	const q = `SELECT ` + ratingColumns + ` FROM skill_ratings WHERE person_id = $1 AND skill_id = $2 AND is_current`
-	all, err := sqlstore.All(ctx, t, "current rating", scanRating, t.lock(q), personID, skillID)
+	all, err := sqlstore.All(ctx, t, "current rating", scanRating, t.ForUpdate(q), personID, skillID)
 	if err != nil || len(all) == 0 {
 		return nil, err
 	}

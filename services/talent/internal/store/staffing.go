@@ -17,7 +17,7 @@ import (
 // days employed and the loaded annual cost (a zero currency when none is recorded).
 func (r reader) TeamStaff(ctx context.Context, teamID string) ([]domain.Staff, error) {
 	const q = `SELECT start_date, end_date, cost_minor, cost_currency FROM people WHERE team_id = $1 ORDER BY id`
-	return sqlstore.All(ctx, r.q, "staff of team "+teamID, func(s sqlstore.Scanner) (domain.Staff, error) {
+	return sqlstore.All(ctx, r.Q, "staff of team "+teamID, func(s sqlstore.Scanner) (domain.Staff, error) {
 		var (
 			st         domain.Staff
 			start, end sql.NullString
@@ -57,7 +57,7 @@ func (r reader) FillingPerson(ctx context.Context, id string) (Filling, error) {
 		start sql.NullString
 		f     Filling
 	)
-	err := r.q.QueryRowContext(ctx, r.lock(q), id).Scan(&state, &start)
+	err := r.Q.QueryRowContext(ctx, r.ForUpdate(q), id).Scan(&state, &start)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, domain.ErrFillPersonNotFound.With("person", domain.PersonPattern.Format(id))
 	}
@@ -84,7 +84,7 @@ func (r reader) MissingSkills(ctx context.Context, ids []string) ([]string, erro
 		args[i] = id
 	}
 	q := `SELECT id FROM skills WHERE id IN (` + sqlstore.Placeholders(1, len(ids)) + `)`
-	found, err := sqlstore.Strings(ctx, r.q, "skills", q, args...)
+	found, err := sqlstore.Strings(ctx, r.Q, "skills", q, args...)
 	if err != nil {
 		return nil, err
 	}

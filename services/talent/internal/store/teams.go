@@ -48,13 +48,13 @@ var TeamTable = listing.NewTable("name", []listing.Field[*domain.Team]{
 // row from changing until the transaction ends.
 func (r reader) GetTeam(ctx context.Context, id string) (*domain.Team, error) {
 	const q = `SELECT ` + teamColumns + ` FROM teams WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "team "+id, domain.ErrTeamNotFound, scanTeam, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "team "+id, domain.ErrTeamNotFound, scanTeam, r.ForUpdate(q), id)
 }
 
 // ListTeams returns the teams lq selects, in lq's order (see TeamTable).
 func (s Store) ListTeams(ctx context.Context, lq *listing.Query) ([]*domain.Team, error) {
 	const q = `SELECT ` + teamColumns + ` FROM teams`
-	return sqlstore.List(ctx, s.q, "teams", scanTeam, q, lq)
+	return sqlstore.List(ctx, s.Q, "teams", scanTeam, q, lq)
 }
 
 // teamError translates a driver error of a write of t into the domain error it means, so both

@@ -48,13 +48,13 @@ var AssessmentTemplateTable = listing.NewTable("name", []listing.Field[*domain.A
 // in a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetAssessmentTemplate(ctx context.Context, id string) (*domain.AssessmentTemplate, error) {
 	const q = `SELECT ` + templateColumns + ` FROM assessment_templates WHERE id = $1`
-	return sqlstore.Get(ctx, r.q, "assessment template "+id, domain.ErrAssessmentTemplateNotFound, scanTemplate, r.lock(q), id)
+	return sqlstore.Get(ctx, r.Q, "assessment template "+id, domain.ErrAssessmentTemplateNotFound, scanTemplate, r.ForUpdate(q), id)
 }
 
 // ListAssessmentTemplates returns the templates lq selects, in lq's order.
 func (s Store) ListAssessmentTemplates(ctx context.Context, lq *listing.Query) ([]*domain.AssessmentTemplate, error) {
 	const q = `SELECT ` + templateColumns + ` FROM assessment_templates`
-	return sqlstore.List(ctx, s.db, "assessment templates", scanTemplate, q, lq)
+	return sqlstore.List(ctx, s.Q, "assessment templates", scanTemplate, q, lq)
 }
 
 // InsertAssessmentTemplate stores a new template: domain.ErrAssessmentTemplateExists when its ID
@@ -172,15 +172,15 @@ func riskRatingNumber(v any) (any, error) {
 // a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetAssessment(ctx context.Context, vendorID, id string) (*domain.Assessment, error) {
 	const q = `SELECT ` + assessmentColumns + ` FROM assessments WHERE vendor_id = $1 AND id = $2`
-	return sqlstore.Get(ctx, r.q, "assessment "+domain.AssessmentName(vendorID, id), domain.ErrAssessmentNotFound,
-		scanAssessment, r.lock(q), vendorID, id)
+	return sqlstore.Get(ctx, r.Q, "assessment "+domain.AssessmentName(vendorID, id), domain.ErrAssessmentNotFound,
+		scanAssessment, r.ForUpdate(q), vendorID, id)
 }
 
 // ListAssessments returns the vendor's assessments that lq selects, in lq's order; a vendorID of
 // Wildcard lists those of every vendor.
 func (s Store) ListAssessments(ctx context.Context, vendorID string, lq *listing.Query) ([]*domain.Assessment, error) {
 	const q = `SELECT ` + assessmentColumns + ` FROM assessments`
-	return sqlstore.List(ctx, s.db, "assessments", scanAssessment, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
+	return sqlstore.List(ctx, s.Q, "assessments", scanAssessment, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
 }
 
 // assessmentArgs are a's columns after vendor_id and id, in assessmentColumns' order.
@@ -260,7 +260,7 @@ func (t Tx) CancelAssessmentDue(ctx context.Context, vendorID string) error {
 
 // AssessmentDue returns the state of the vendor's reassessment item, or scheduler.ErrNotFound.
 func (s Store) AssessmentDue(ctx context.Context, vendorID string) (scheduler.State, error) {
-	return scheduler.Get(ctx, s.db, assessmentDueKey(vendorID))
+	return scheduler.Get(ctx, s.Q, assessmentDueKey(vendorID))
 }
 
 // BumpAssessment moves a's version on by one, for an event about a that changes none of its
@@ -278,5 +278,5 @@ func (t Tx) BumpAssessment(ctx context.Context, a *domain.Assessment) error {
 // the vendor's scorecards read its risk rating at the end of a quarter from.
 func (s Store) CompletedAssessments(ctx context.Context, vendorID string) ([]*domain.Assessment, error) {
 	const q = `SELECT ` + assessmentColumns + ` FROM assessments WHERE vendor_id = $1 AND state = $2 ORDER BY complete_time, id`
-	return sqlstore.All(ctx, s.db, "completed assessments of vendor "+vendorID, scanAssessment, q, vendorID, domain.AssessmentCompleted)
+	return sqlstore.All(ctx, s.Q, "completed assessments of vendor "+vendorID, scanAssessment, q, vendorID, domain.AssessmentCompleted)
 }

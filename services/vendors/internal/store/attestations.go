@@ -85,7 +85,7 @@ func AttestationTable(today domain.Date) *listing.Table[*domain.Attestation] {
 // naming it; in a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetAttestation(ctx context.Context, vendorID, id string) (*domain.Attestation, error) {
 	const q = `SELECT ` + attestationColumns + ` FROM attestations WHERE vendor_id = $1 AND id = $2`
-	a, err := sqlstore.Get(ctx, r.q, "attestation "+vendorID+"/"+id, domain.ErrAttestationNotFound, scanAttestation, r.lock(q), vendorID, id)
+	a, err := sqlstore.Get(ctx, r.Q, "attestation "+vendorID+"/"+id, domain.ErrAttestationNotFound, scanAttestation, r.ForUpdate(q), vendorID, id)
 	return a, fault.Named(err, domain.AttestationName(vendorID, id))
 }
 
@@ -93,7 +93,7 @@ func (r reader) GetAttestation(ctx context.Context, vendorID, id string) (*domai
 // lq selects, in lq's order (see AttestationTable).
 func (s Store) ListAttestations(ctx context.Context, vendorID string, lq *listing.Query) ([]*domain.Attestation, error) {
 	const q = `SELECT ` + attestationColumns + ` FROM attestations`
-	return sqlstore.List(ctx, s.q, "attestations", scanAttestation, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
+	return sqlstore.List(ctx, s.Q, "attestations", scanAttestation, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
 }
 
 // attestationError translates a driver error of a write of a into the domain error it means.
@@ -182,7 +182,7 @@ func (t Tx) CancelAttestationReminders(ctx context.Context, name string) error {
 // AttestationReminder returns the state of the reminder days before the expiry date of the
 // attestation named name, or scheduler.ErrNotFound.
 func (r reader) AttestationReminder(ctx context.Context, name string, days int) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, attestationReminderKey(name, days))
+	return scheduler.Get(ctx, r.Q, attestationReminderKey(name, days))
 }
 
 // CancelVendorReminders removes the pending expiry reminders of every attestation of the vendor:
@@ -205,5 +205,5 @@ func (t Tx) CancelVendorReminders(ctx context.Context, vendorID string) error {
 // scorecards read the status of its attestations from.
 func (s Store) VendorAttestations(ctx context.Context, vendorID string) ([]*domain.Attestation, error) {
 	const q = `SELECT ` + attestationColumns + ` FROM attestations WHERE vendor_id = $1 ORDER BY id`
-	return sqlstore.All(ctx, s.q, "attestations of vendor "+vendorID, scanAttestation, q, vendorID)
+	return sqlstore.All(ctx, s.Q, "attestations of vendor "+vendorID, scanAttestation, q, vendorID)
 }

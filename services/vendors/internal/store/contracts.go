@@ -130,14 +130,14 @@ func contractKey(field string) func(any) (any, error) {
 // a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetContract(ctx context.Context, vendorID, id string) (*domain.Contract, error) {
 	const q = `SELECT ` + contractColumns + ` FROM contracts WHERE vendor_id = $1 AND id = $2`
-	return sqlstore.Get(ctx, r.q, "contract "+id, domain.ErrContractNotFound, scanContract, r.lock(q), vendorID, id)
+	return sqlstore.Get(ctx, r.Q, "contract "+id, domain.ErrContractNotFound, scanContract, r.ForUpdate(q), vendorID, id)
 }
 
 // ListContracts returns the contracts lq selects (see ContractTable) of the vendor, which may be
 // Wildcard.
 func (s Store) ListContracts(ctx context.Context, vendorID string, lq *listing.Query) ([]*domain.Contract, error) {
 	const q = `SELECT ` + contractColumns + ` FROM contracts`
-	return sqlstore.List(ctx, s.q, "contracts", scanContract, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
+	return sqlstore.List(ctx, s.Q, "contracts", scanContract, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
 }
 
 // contractError translates a driver error of a write of c into the domain error it means.
@@ -248,12 +248,12 @@ func contractItemKey(name, kind string) string { return name + ":" + kind }
 // ContractItem returns the state of the due item of a kind of the contract named name, or
 // scheduler.ErrNotFound.
 func (r reader) ContractItem(ctx context.Context, name, kind string) (scheduler.State, error) {
-	return scheduler.Get(ctx, r.q, contractItemKey(name, kind))
+	return scheduler.Get(ctx, r.Q, contractItemKey(name, kind))
 }
 
 // VendorContracts returns every contract of the vendor, in ID order: what the vendor's
 // scorecards compute the contract value of a quarter from.
 func (r reader) VendorContracts(ctx context.Context, vendorID string) ([]*domain.Contract, error) {
 	const q = `SELECT ` + contractColumns + ` FROM contracts WHERE vendor_id = $1 ORDER BY id`
-	return sqlstore.All(ctx, r.q, "contracts of vendor "+vendorID, scanContract, q, vendorID)
+	return sqlstore.All(ctx, r.Q, "contracts of vendor "+vendorID, scanContract, q, vendorID)
 }

@@ -64,14 +64,14 @@ var EvaluationTable = listing.NewTable("name", []listing.Field[*domain.Evaluatio
 // a transaction it keeps the row from changing until the transaction ends.
 func (r reader) GetEvaluation(ctx context.Context, id string) (*domain.Evaluation, error) {
 	const q = `SELECT ` + evaluationColumns + ` FROM evaluations WHERE id = $1`
-	e, err := sqlstore.Get(ctx, r.q, "evaluation "+id, domain.ErrEvaluationNotFound, scanEvaluation, r.lock(q), id)
+	e, err := sqlstore.Get(ctx, r.Q, "evaluation "+id, domain.ErrEvaluationNotFound, scanEvaluation, r.ForUpdate(q), id)
 	return e, fault.Named(err, domain.EvaluationName(id))
 }
 
 // ListEvaluations returns the evaluations lq selects, in lq's order (see EvaluationTable).
 func (s Store) ListEvaluations(ctx context.Context, lq *listing.Query) ([]*domain.Evaluation, error) {
 	const q = `SELECT ` + evaluationColumns + ` FROM evaluations`
-	return sqlstore.List(ctx, s.q, "evaluations", scanEvaluation, q, lq)
+	return sqlstore.List(ctx, s.Q, "evaluations", scanEvaluation, q, lq)
 }
 
 func evaluationArgs(e *domain.Evaluation) ([]any, error) {

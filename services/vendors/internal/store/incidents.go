@@ -53,14 +53,14 @@ func (t Tx) PutIncident(ctx context.Context, inc *domain.Incident, now time.Time
 func (t Tx) Outages(ctx context.Context, vendorID string, from, to time.Time) ([]*domain.Incident, error) {
 	const q = `SELECT ` + incidentColumns + ` FROM vendor_incidents
 		WHERE vendor_id = $1 AND outage AND start_time < $2 AND resolve_time > $3 ORDER BY start_time, incident`
-	return sqlstore.All(ctx, t.q, "outages of vendor "+vendorID, scanIncident, q, vendorID, utc(to), utc(from))
+	return sqlstore.All(ctx, t.Q, "outages of vendor "+vendorID, scanIncident, q, vendorID, utc(to), utc(from))
 }
 
 // VendorIncidents returns the incidents attributed to the vendor, by start: what its scorecards
 // count.
 func (r reader) VendorIncidents(ctx context.Context, vendorID string) ([]*domain.Incident, error) {
 	const q = `SELECT ` + incidentColumns + ` FROM vendor_incidents WHERE vendor_id = $1 ORDER BY start_time, incident`
-	return sqlstore.All(ctx, r.q, "incidents of vendor "+vendorID, scanIncident, q, vendorID)
+	return sqlstore.All(ctx, r.Q, "incidents of vendor "+vendorID, scanIncident, q, vendorID)
 }
 
 // breachColumns are the columns every SLA breach query selects, in scanBreach's order.
@@ -93,5 +93,5 @@ func (t Tx) AddSLABreach(ctx context.Context, b domain.SLABreach, now time.Time)
 // VendorSLABreaches returns the SLA breaches of the vendor's contracts, in the order they broke.
 func (r reader) VendorSLABreaches(ctx context.Context, vendorID string) ([]domain.SLABreach, error) {
 	const q = `SELECT ` + breachColumns + ` FROM vendor_sla_breaches WHERE vendor_id = $1 ORDER BY breach_time, id`
-	return sqlstore.All(ctx, r.q, "SLA breaches of vendor "+vendorID, scanBreach, q, vendorID)
+	return sqlstore.All(ctx, r.Q, "SLA breaches of vendor "+vendorID, scanBreach, q, vendorID)
 }

@@ -74,14 +74,14 @@ func invoiceKey(field string) func(any) (any, error) {
 // GetInvoice returns the invoice, or domain.ErrInvoiceNotFound.
 func (r reader) GetInvoice(ctx context.Context, vendorID, contractID, id string) (*domain.Invoice, error) {
 	const q = `SELECT ` + invoiceColumns + ` FROM invoices WHERE vendor_id = $1 AND contract_id = $2 AND id = $3`
-	return sqlstore.Get(ctx, r.q, "invoice "+id, domain.ErrInvoiceNotFound, scanInvoice, q, vendorID, contractID, id)
+	return sqlstore.Get(ctx, r.Q, "invoice "+id, domain.ErrInvoiceNotFound, scanInvoice, q, vendorID, contractID, id)
 }
 
 // ListInvoices returns the invoices lq selects (see InvoiceTable) of the vendor and contract,
 // either of which may be Wildcard.
 func (s Store) ListInvoices(ctx context.Context, vendorID, contractID string, lq *listing.Query) ([]*domain.Invoice, error) {
 	const q = `SELECT ` + invoiceColumns + ` FROM invoices`
-	return sqlstore.List(ctx, s.q, "invoices", scanInvoice, q, lq,
+	return sqlstore.List(ctx, s.Q, "invoices", scanInvoice, q, lq,
 		sqlstore.Parent{Column: "vendor_id", Value: vendorID}, sqlstore.Parent{Column: "contract_id", Value: contractID})
 }
 
@@ -105,7 +105,7 @@ func (t Tx) InsertInvoice(ctx context.Context, i *domain.Invoice) error {
 func (s Store) InvoiceMonthTotals(ctx context.Context, vendorID string) ([]domain.InvoiceMonthTotal, error) {
 	const q = `SELECT SUBSTR(invoice_date, 1, 7) AS month, amount_currency, CAST(SUM(amount_minor) AS BIGINT)
 		FROM invoices WHERE vendor_id = $1 GROUP BY SUBSTR(invoice_date, 1, 7), amount_currency ORDER BY month, amount_currency`
-	return sqlstore.All(ctx, s.q, "invoice totals of vendor "+vendorID, func(sc sqlstore.Scanner) (domain.InvoiceMonthTotal, error) {
+	return sqlstore.All(ctx, s.Q, "invoice totals of vendor "+vendorID, func(sc sqlstore.Scanner) (domain.InvoiceMonthTotal, error) {
 		var (
 			t          domain.InvoiceMonthTotal
 			month, cur string

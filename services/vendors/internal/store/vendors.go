@@ -82,7 +82,7 @@ func VendorTable(today domain.Date) *listing.Table[*domain.Vendor] {
 // so a child written in the same transaction sees the vendor as it is read.
 func (r reader) GetVendor(ctx context.Context, id string) (*domain.Vendor, error) {
 	const q = `SELECT ` + vendorColumns + ` FROM vendors WHERE id = $1`
-	v, err := sqlstore.Get(ctx, r.q, "vendor "+id, domain.ErrVendorNotFound, scanVendor, r.lock(q), id)
+	v, err := sqlstore.Get(ctx, r.Q, "vendor "+id, domain.ErrVendorNotFound, scanVendor, r.ForUpdate(q), id)
 	return v, fault.Named(err, domain.VendorName(id))
 }
 
@@ -110,7 +110,7 @@ func (t Tx) LockOpenVendor(ctx context.Context, id string) (*domain.Vendor, erro
 // VendorExists reports whether a vendor with the ID exists.
 func (r reader) VendorExists(ctx context.Context, id string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM vendors WHERE id = $1)`
-	return sqlstore.Exists(ctx, r.q, "vendor "+id, q, id)
+	return sqlstore.Exists(ctx, r.Q, "vendor "+id, q, id)
 }
 
 // MissingVendors returns those of ids that name no vendor, in the order given.
@@ -123,7 +123,7 @@ func (r reader) MissingVendors(ctx context.Context, ids []string) ([]string, err
 		args[i] = id
 	}
 	q := `SELECT id FROM vendors WHERE id IN (` + sqlstore.Placeholders(1, len(ids)) + `)`
-	found, err := sqlstore.Strings(ctx, r.q, "vendors", q, args...)
+	found, err := sqlstore.Strings(ctx, r.Q, "vendors", q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (r reader) MissingVendors(ctx context.Context, ids []string) ([]string, err
 // ListVendors returns the vendors lq selects, in lq's order (see VendorTable).
 func (s Store) ListVendors(ctx context.Context, lq *listing.Query) ([]*domain.Vendor, error) {
 	const q = `SELECT ` + vendorColumns + ` FROM vendors`
-	return sqlstore.List(ctx, s.q, "vendors", scanVendor, q, lq)
+	return sqlstore.List(ctx, s.Q, "vendors", scanVendor, q, lq)
 }
 
 // VendorAncestors returns the IDs of id's parent vendor, its parent's parent and so on.
@@ -154,7 +154,7 @@ func (r reader) VendorAncestors(ctx context.Context, id string) ([]string, error
 			UNION
 			SELECT v.id, v.parent_vendor_id, up.depth + 1 FROM vendors v JOIN up ON v.id = up.parent_vendor_id)
 		SELECT id FROM up WHERE depth > 0 ORDER BY depth`
-	return sqlstore.Strings(ctx, r.q, "ancestors of vendor "+id, q, id)
+	return sqlstore.Strings(ctx, r.Q, "ancestors of vendor "+id, q, id)
 }
 
 // LockVendorHierarchy serialises the transactions that change the parent vendors, so two
