@@ -53,6 +53,14 @@ func TestPoliciesREST(t *testing.T) {
 			if nf := call(t, "GET", url+"/v1/policies/aup/versions/3-0", ""); nf.code != 404 {
 				t.Errorf("GET a version not published = %d %v", nf.code, nf.body)
 			}
+			if c := call(t, "GET", url+"/v1/policies/aup/campaign", ""); c.code != 200 || c.body["policyVersion"] != "policies/aup/versions/2-0" || c.body["dueDate"] == nil {
+				t.Errorf("GET the campaign = %d %v", c.code, c.body)
+			}
+			if a := call(t, "POST", url+"/v1/policies/aup:acknowledge", `{"person":"ada"}`); a.code != 400 {
+				t.Errorf("acknowledge by a malformed person = %d %v", a.code, a.body)
+			} else if _, fields := details(t, a.body); len(fields) != 1 || fields[0][:7] != "person:" {
+				t.Errorf("acknowledge by a malformed person: fields %v", fields)
+			}
 		})
 	}
 }

@@ -131,3 +131,41 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyAcknowledgementWithoutTalent: an acknowledgement asks talent about its person before
+// anything, so with talent down it is UNAVAILABLE and nothing is recorded; a campaign is read
+// from the service's own table of people, so it answers with talent down (here nobody is known:
+// nobody is asked).
+func TestPolicyAcknowledgementWithoutTalent(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		o := startOffice(t, db)
+		ctx := context.Background()
+		p, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "aup", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Owner: "people/ana", Everyone: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err := o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign"}); err != nil ||
+			c.GetRequiredCount() != 0 || c.GetPolicyVersion() != "" || c.GetDueDate() != nil {
+			t.Errorf("campaign before a version = %v, %v", c, err)
+		}
+		if _, err := o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/aup", EffectiveDate: day(2026, 12, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = o.comp.AcknowledgePolicy(ctx, &riskv1.AcknowledgePolicyRequest{Name: p.GetName(), Person: "people/ada"})
+		testkit.AssertStatus(t, err, codes.Unavailable, "PEER_UNAVAILABLE")
+		_, err = o.comp.AcknowledgePolicy(ctx, &riskv1.AcknowledgePolicyRequest{Name: p.GetName(), Person: "ada"})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "person")
+		if n := countEvents(t, o.db, ".policy.acknowledged", p.GetName()); n != 0 {
+			t.Errorf("policy.acknowledged events = %d; want 0", n)
+		}
+		c, err := o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign"})
+		if err != nil || c.GetPolicyVersion() != "policies/aup/versions/1-0" || c.GetDueDate().GetDay() != 31 || c.GetRequiredCount() != 0 {
+			t.Errorf("campaign = %v, %v", c, err)
+		}
+		_, err = o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/nope/campaign"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+	})
+}

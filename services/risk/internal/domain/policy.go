@@ -237,3 +237,72 @@ func (p *Policy) Publish(v *PolicyVersion, change PolicyChange, major *PolicyVer
 	p.UpdateTime = now
 	return nil
 }
+
+// ErrPolicyNotPublished refuses an acknowledgement of a policy without a version.
+var ErrPolicyNotPublished = fault.New(fault.FailedPrecondition, "POLICY_NOT_PUBLISHED",
+	"the policy has no version to acknowledge yet")
+
+// PolicyAcknowledgement is a person's acknowledgement of a policy's major version, at one of its
+// minor versions.
+type PolicyAcknowledgement struct {
+	PolicyID string
+	// PersonID is the person's ID in talent, people/{person}.
+	PersonID        string
+	Major           int32
+	Minor           int32
+	Recorder        string
+	AcknowledgeTime time.Time
+}
+
+// Person is the name of the person, people/{person}.
+func (a *PolicyAcknowledgement) Person() string { return PersonPattern.Format(a.PersonID) }
+
+// VersionName is the name of the version acknowledged.
+func (a *PolicyAcknowledgement) VersionName() string {
+	return PolicyVersionName(a.PolicyID, a.Major, a.Minor)
+}
+
+// Member is a person of talent as the service knows them from talent's events: their team and
+// whether they are still there.
+type Member struct {
+	PersonID string
+	Team     string
+	Active   bool
+	// Version is the version of the talent event that told it.
+	Version int64
+}
+
+// CampaignEntry is one person who must acknowledge a policy: their team, and their
+// acknowledgement of its current major version, nil when pending.
+type CampaignEntry struct {
+	PersonID        string
+	Team            string
+	Acknowledgement *PolicyAcknowledgement
+}
+
+// Campaign is where the acknowledgement of a policy's current major version stands on a day.
+type Campaign struct {
+	Policy  *Policy
+	DueDate civil.Date
+	Today   civil.Date
+	People  []CampaignEntry
+}
+
+// Overdue reports whether the day is after the due date: who has not acknowledged is overdue.
+func (c *Campaign) Overdue() bool { return c.DueDate.Before(c.Today) }
+
+// Counts are how many people must acknowledge, have, have not and are overdue.
+func (c *Campaign) Counts() (required, acknowledged, pending, overdue int32) {
+	for _, e := range c.People {
+		required++
+		if e.Acknowledgement != nil {
+			acknowledged++
+		} else {
+			pending++
+		}
+	}
+	if c.Overdue() {
+		overdue = pending
+	}
+	return required, acknowledged, pending, overdue
+}

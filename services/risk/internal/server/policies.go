@@ -3,16 +3,22 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
@@ -127,6 +133,11 @@ func (s *Compliance) CreatePolicyVersion(ctx context.Context, req *riskv1.Create
 			if err := tx.UpdatePolicy(ctx, p, prev); err != nil {
 				return nil, err
 			}
+			if v.RequiresAcknowledgement() {
+				if err := tx.SchedulePolicyOverdue(ctx, p, v.AcknowledgementDueDate); err != nil {
+					return nil, err
+				}
+			}
 			pb, after := policyVersionToProto(v), policyToProto(p)
 			return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), After: after,
 				Event: &riskv1.PolicyVersionPublished{Policy: after, PolicyVersion: pb, Version: p.Version}})
@@ -160,4 +171,201 @@ func (s *Compliance) ListPolicyVersions(ctx context.Context, req *riskv1.ListPol
 		return nil, err
 	}
 	return &riskv1.ListPolicyVersionsResponse{PolicyVersions: page, NextPageToken: token}, nil
+}
+
+// Who must acknowledge a policy is read from the service's own table of talent's people
+// (store.ApplyMember), kept from talent's person.joined, person.moved and person.left events
+// (personChanged): a campaign is never a call to talent. An acknowledgement asks talent about
+// its person, once, before its transaction.
+
+// policySchedules are the due items of policies: the day after a major version's
+// acknowledgements were due.
+func (s *Server) policySchedules() map[string]scheduler.Handler {
+	return map[string]scheduler.Handler{store.PolicyOverdueKind: s.PolicyAcknowledgementOverdue}
+}
+
+// personChanged is the reaction to talent's person.joined, person.moved and person.left: the
+// person's team and presence in the service's table of people, at the event's version.
+func (s *Server) personChanged(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	var (
+		p       *talentv1.Person
+		version int64
+	)
+	switch m := ev.Message.(type) {
+	case *talentv1.PersonJoined:
+		p, version = m.GetPerson(), m.GetVersion()
+	case *talentv1.PersonMoved:
+		p, version = m.GetPerson(), m.GetVersion()
+	case *talentv1.PersonLeft:
+		p, version = m.GetPerson(), m.GetVersion()
+	default:
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a person event, got %s", ev.Type))
+	}
+	var id string
+	if !domain.PersonPattern.Scan(p.GetName(), &id) {
+		return fault.Field("person.name", "INVALID_NAME", fmt.Sprintf("%q is not a person's name", p.GetName()))
+	}
+	_, err := tx.ApplyMember(ctx, domain.Member{PersonID: id, Team: p.GetTeam(),
+		Active: p.GetState() != talentv1.Person_LEFT, Version: version})
+	return err
+}
+
+// acknowledgementToProto is a as the API shows it.
+func acknowledgementToProto(a *domain.PolicyAcknowledgement) *riskv1.PolicyAcknowledgement {
+	return &riskv1.PolicyAcknowledgement{
+		Person:          a.Person(),
+		PolicyVersion:   a.VersionName(),
+		Version:         domain.VersionNumber(a.Major, a.Minor),
+		Recorder:        a.Recorder,
+		AcknowledgeTime: timestamppb.New(a.AcknowledgeTime),
+	}
+}
+
+// AcknowledgePolicy implements riskv1.ComplianceServiceServer.
+func (s *Compliance) AcknowledgePolicy(ctx context.Context, req *riskv1.AcknowledgePolicyRequest) (*riskv1.PolicyAcknowledgement, error) {
+	var policyID, personID string
+	domain.PolicyPattern.Scan(req.GetName(), &policyID)
+	domain.PersonPattern.Scan(req.GetPerson(), &personID)
+	switch err := s.askTalent(ctx, req.GetPerson()); {
+	case errors.Is(err, domain.ErrRolePersonNotFound):
+		return nil, domain.ErrRolePersonNotFound.OnField("person", "talent does not know this person").With("person", req.GetPerson())
+	case errors.Is(err, domain.ErrRolePersonLeft):
+		return nil, domain.ErrRolePersonLeft.OnField("person", "this person has left the organisation").With("person", req.GetPerson())
+	case err != nil:
+		return nil, err
+	}
+	now := s.now()
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.PolicyAcknowledgement, error) {
+		p, err := tx.GetPolicy(ctx, policyID)
+		if err != nil {
+			return nil, err
+		}
+		if p.Major == 0 {
+			return nil, domain.ErrPolicyNotPublished.With("policy", p.Name())
+		}
+		a, inserted, err := tx.InsertAcknowledgement(ctx, &domain.PolicyAcknowledgement{PolicyID: p.ID, PersonID: personID,
+			Major: p.Major, Minor: p.Minor, Recorder: identity.Owner(ctx), AcknowledgeTime: now.UTC().Truncate(time.Microsecond)})
+		if err != nil || !inserted {
+			return acknowledgementToProto(a), err
+		}
+		prev := p.Version
+		p.Version++ // an acknowledgement is a change of the policy's campaign
+		if err := tx.UpdatePolicy(ctx, p, prev); err != nil {
+			return nil, err
+		}
+		pb := acknowledgementToProto(a)
+		return pb, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), After: pb,
+			Event: &riskv1.PolicyAcknowledged{Policy: p.Name(), Acknowledgement: pb, Version: p.Version}})
+	})
+}
+
+// campaign reads the campaign of policy p on today.
+func campaign(ctx context.Context, r interface {
+	CampaignPeople(context.Context, *domain.Policy) ([]domain.CampaignEntry, error)
+	GetPolicyVersion(context.Context, string, string) (*domain.PolicyVersion, error)
+}, p *domain.Policy, today civil.Date) (*domain.Campaign, error) {
+	c := &domain.Campaign{Policy: p, Today: today}
+	if p.Major == 0 {
+		return c, nil
+	}
+	v, err := r.GetPolicyVersion(ctx, p.ID, domain.PolicyVersionID(p.Major, p.Minor))
+	if err != nil {
+		return nil, err
+	}
+	c.DueDate = v.AcknowledgementDueDate
+	c.People, err = r.CampaignPeople(ctx, p)
+	return c, err
+}
+
+// campaignToProto is c as the API shows it, computed at now.
+func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
+	required, acknowledged, pending, overdue := c.Counts()
+	pb := &riskv1.PolicyCampaign{Name: c.Policy.Name() + "/campaign", DueDate: civil.ToProto(c.DueDate),
+		RequiredCount: required, AcknowledgedCount: acknowledged, PendingCount: pending, OverdueCount: overdue,
+		ComputeTime: timestamppb.New(now)}
+	if c.Policy.Major > 0 {
+		pb.PolicyVersion = domain.PolicyVersionName(c.Policy.ID, c.Policy.Major, c.Policy.Minor)
+	}
+	for _, e := range c.People {
+		cp := &riskv1.CampaignPerson{Person: domain.PersonPattern.Format(e.PersonID), Team: e.Team,
+			Overdue: e.Acknowledgement == nil && c.Overdue()}
+		if a := e.Acknowledgement; a != nil {
+			cp.AcknowledgedVersion = domain.VersionNumber(a.Major, a.Minor)
+			cp.AcknowledgeTime = timestamppb.New(a.AcknowledgeTime)
+		}
+		pb.People = append(pb.People, cp)
+	}
+	return pb
+}
+
+// GetPolicyCampaign implements riskv1.ComplianceServiceServer.
+func (s *Compliance) GetPolicyCampaign(ctx context.Context, req *riskv1.GetPolicyCampaignRequest) (*riskv1.PolicyCampaign, error) {
+	var policyID string
+	domain.PolicyPattern.Scan(req.GetName()[:len(req.GetName())-len("/campaign")], &policyID)
+	now := s.now()
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.PolicyCampaign, error) {
+		p, err := tx.GetPolicy(ctx, policyID)
+		if err != nil {
+			return nil, err
+		}
+		c, err := campaign(ctx, tx, p, civil.DateOf(now))
+		if err != nil {
+			return nil, err
+		}
+		return campaignToProto(c, now), nil
+	})
+}
+
+// maxOverduePeople is how many people an acknowledgement_overdue event names.
+const maxOverduePeople = 1000
+
+// PolicyAcknowledgementOverdue is the scheduler.Handler of store.PolicyOverdueKind: on the day
+// after a major version's acknowledgements were due it publishes one
+// policy.acknowledgement_overdue about the policy with the people who have not acknowledged it,
+// when there are any. An item left over from an earlier major version, or of a policy that is
+// gone, does nothing.
+func (s *Server) PolicyAcknowledgementOverdue(ctx context.Context, t *sqlstore.Tx, item scheduler.Fired) error {
+	var id string
+	if !domain.PolicyPattern.Scan(item.Resource, &id) {
+		return scheduler.Permanent(fmt.Errorf("acknowledgement item %q: not a policy name", item.Resource))
+	}
+	tx := store.Join(t)
+	p, err := tx.GetPolicy(ctx, id)
+	if errors.Is(err, domain.ErrPolicyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	day := civil.DateOf(item.Due.UTC())
+	c, err := campaign(ctx, tx, p, day)
+	if err != nil || c.DueDate.AddDays(1) != day {
+		return err
+	}
+	required, _, _, overdue := c.Counts()
+	if overdue == 0 {
+		return nil
+	}
+	var people []string
+	for _, e := range c.People {
+		if e.Acknowledgement == nil && len(people) < maxOverduePeople {
+			people = append(people, domain.PersonPattern.Format(e.PersonID))
+		}
+	}
+	prev := p.Version
+	p.Version++ // the event is a change of the policy's campaign: it fell overdue
+	if err := tx.UpdatePolicy(ctx, p, prev); err != nil {
+		return err
+	}
+	return tx.Emit(ctx, p.Name(), &riskv1.PolicyAcknowledgementOverdue{
+		Policy:        policyToProto(p),
+		PolicyVersion: domain.PolicyVersionName(p.ID, p.Major, p.Minor),
+		DueDate:       civil.ToProto(c.DueDate),
+		RequiredCount: required,
+		OverdueCount:  overdue,
+		OverduePeople: people,
+		DueTime:       timestamppb.New(item.Due.UTC()),
+		FireTime:      timestamppb.New(item.FiredAt.UTC().Truncate(time.Microsecond)),
+		Version:       p.Version,
+	})
 }

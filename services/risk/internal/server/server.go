@@ -83,6 +83,7 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		s.Incidents().breachSchedules(),
 		s.Incidents().postmortemSchedules(),
 		s.complianceSchedules(),
+		s.policySchedules(),
 	} {
 		maps.Copy(all, m)
 	}

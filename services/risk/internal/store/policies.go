@@ -9,6 +9,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
@@ -169,4 +170,91 @@ func (t Tx) InsertPolicyVersion(ctx context.Context, v *domain.PolicyVersion) er
 	q := `INSERT INTO policy_versions (` + policyVersionColumns + `, id, sort_key) VALUES (` + sqlstore.Placeholders(1, 11) + `)`
 	return sqlstore.Exec(ctx, t, nil, q, v.PolicyID, v.Major, v.Minor, v.DocumentURI, v.EffectiveDate.String(), v.ChangeSummary,
 		v.AcknowledgementDueDate.String(), v.Publisher, v.CreateTime, domain.PolicyVersionID(v.Major, v.Minor), policyVersionSortKey(v))
+}
+
+// ApplyMember stores what a talent person event says of a person, unless an event of a later
+// version was applied already; it reports whether it did. Events that come again or late change
+// nothing.
+func (t Tx) ApplyMember(ctx context.Context, m domain.Member) (bool, error) {
+	const q = `INSERT INTO people (id, team, active, version) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET team = excluded.team, active = excluded.active, version = excluded.version
+		WHERE people.version < excluded.version`
+	res, err := t.ExecContext(ctx, q, m.PersonID, m.Team, m.Active, m.Version)
+	if err != nil {
+		return false, fmt.Errorf("person %s: %w", m.PersonID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ackColumns are the columns every acknowledgement query selects, in scanAck's order.
+const ackColumns = `policy_id, person_id, major, minor, recorder, acknowledge_time`
+
+func scanAck(s sqlstore.Scanner) (*domain.PolicyAcknowledgement, error) {
+	var a domain.PolicyAcknowledgement
+	if err := s.Scan(&a.PolicyID, &a.PersonID, &a.Major, &a.Minor, &a.Recorder, &a.AcknowledgeTime); err != nil {
+		return nil, err
+	}
+	a.AcknowledgeTime = a.AcknowledgeTime.UTC()
+	return &a, nil
+}
+
+// InsertAcknowledgement stores an acknowledgement unless the person acknowledged the major
+// version already, and returns the one stored: a's, or the earlier one.
+func (t Tx) InsertAcknowledgement(ctx context.Context, a *domain.PolicyAcknowledgement) (stored *domain.PolicyAcknowledgement, inserted bool, err error) {
+	const ins = `INSERT INTO policy_acknowledgements (` + ackColumns + `) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (policy_id, major, person_id) DO NOTHING`
+	res, err := t.ExecContext(ctx, ins, a.PolicyID, a.PersonID, a.Major, a.Minor, a.Recorder, a.AcknowledgeTime)
+	if err != nil {
+		return nil, false, fmt.Errorf("acknowledgement of %s by %s: %w", a.PolicyID, a.PersonID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return a, n == 1, err
+	}
+	const q = `SELECT ` + ackColumns + ` FROM policy_acknowledgements WHERE policy_id = $1 AND major = $2 AND person_id = $3`
+	stored, err = sqlstore.Get(ctx, t, "acknowledgement", domain.ErrPolicyNotFound, scanAck, q, a.PolicyID, a.Major, a.PersonID)
+	return stored, false, err
+}
+
+// CampaignPeople returns the people who must acknowledge policy p — its teams' active people,
+// or every active person — by ID, each with their acknowledgement of p's current major version.
+func (r reader) CampaignPeople(ctx context.Context, p *domain.Policy) ([]domain.CampaignEntry, error) {
+	args := []any{p.ID, p.Major}
+	where := `m.active`
+	if !p.Everyone {
+		for _, team := range p.Teams {
+			args = append(args, team)
+		}
+		where += ` AND m.team IN (` + sqlstore.Placeholders(3, len(p.Teams)) + `)`
+	}
+	q := `SELECT m.id, m.team, a.minor, a.recorder, a.acknowledge_time FROM people m
+		LEFT JOIN policy_acknowledgements a ON a.policy_id = $1 AND a.major = $2 AND a.person_id = m.id
+		WHERE ` + where + ` ORDER BY m.id`
+	return sqlstore.All(ctx, r.Q, "people of a campaign", func(s sqlstore.Scanner) (domain.CampaignEntry, error) {
+		var (
+			e        domain.CampaignEntry
+			minor    sql.NullInt32
+			recorder sql.NullString
+			at       sql.NullTime
+		)
+		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at); err != nil {
+			return e, err
+		}
+		if minor.Valid {
+			e.Acknowledgement = &domain.PolicyAcknowledgement{PolicyID: p.ID, PersonID: e.PersonID, Major: p.Major,
+				Minor: minor.Int32, Recorder: recorder.String, AcknowledgeTime: at.Time.UTC()}
+		}
+		return e, nil
+	}, q, args...)
+}
+
+// PolicyOverdueKind is the kind of the due item of a policy's acknowledgements falling overdue,
+// the scheduler handler's key.
+const PolicyOverdueKind = "policy_acknowledgement_overdue"
+
+// SchedulePolicyOverdue declares, for the policy's current major version, the day after its
+// acknowledgements' due date, replacing the item of an earlier major version.
+func (t Tx) SchedulePolicyOverdue(ctx context.Context, p *domain.Policy, due civil.Date) error {
+	return scheduler.Schedule(ctx, t, scheduler.Item{Key: p.Name() + ":acknowledgement_overdue", Kind: PolicyOverdueKind,
+		Resource: p.Name(), Due: due.AddDays(1).Time()})
 }

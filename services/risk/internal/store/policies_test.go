@@ -73,6 +73,33 @@ func TestPolicyVersions(t *testing.T) {
 			if err != nil || len(vs) < 3 || vs[0].Number() != "10.1" || vs[1].Number() != "10.0" || vs[2].Number() != "9.0" {
 				t.Fatalf("versions = %+v, %v", vs, err)
 			}
+			// The people of the campaign: teams/a's active people, each event applied at its version
+			// only (a late, older one changes nothing).
+			within := func(fn func(tx store.Tx) error) {
+				t.Helper()
+				if err := st.Within(ctx, func(_ context.Context, tx store.Tx) error { return fn(tx) }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			within(func(tx store.Tx) error {
+				for _, m := range []domain.Member{{PersonID: "ada", Team: "teams/a", Active: true, Version: 1},
+					{PersonID: "bob", Team: "teams/a", Active: true, Version: 1}, {PersonID: "bob", Team: "teams/c", Active: true, Version: 2},
+					{PersonID: "cy", Team: "teams/b", Active: false, Version: 3}, {PersonID: "dee", Team: "teams/b", Active: true, Version: 2}} {
+					if _, err := tx.ApplyMember(ctx, m); err != nil {
+						return err
+					}
+				}
+				if late, err := tx.ApplyMember(ctx, domain.Member{PersonID: "cy", Team: "teams/b", Active: true, Version: 2}); err != nil || late {
+					t.Errorf("a late event applied = %v, %v", late, err)
+				}
+				_, _, err := tx.InsertAcknowledgement(ctx, &domain.PolicyAcknowledgement{PolicyID: "aup", PersonID: "dee", Major: 10, Minor: 0, AcknowledgeTime: now})
+				return err
+			})
+			entries, err := st.CampaignPeople(ctx, got)
+			if err != nil || len(entries) != 2 || entries[0].PersonID != "ada" || entries[0].Acknowledgement != nil ||
+				entries[1].PersonID != "dee" || entries[1].Acknowledgement == nil || entries[1].Acknowledgement.Minor != 0 {
+				t.Errorf("campaign people = %+v, %v", entries, err)
+			}
 			v, err := st.GetPolicyVersion(ctx, "aup", "2-0")
 			if err != nil || v.EffectiveDate != civil.DateOf(now).AddDays(1) || v.AcknowledgementDueDate != civil.DateOf(now).AddDays(31) || v.Publisher != "users/ciso" {
 				t.Errorf("version 2.0 = %+v, %v", v, err)

@@ -623,6 +623,191 @@ func (x *PolicyVersionPublished) GetVersion() int64 {
 	return 0
 }
 
+// A person acknowledged a policy's current major version.
+type PolicyAcknowledged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Policy string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The acknowledgement.
+	Acknowledgement *PolicyAcknowledgement `protobuf:"bytes,2,opt,name=acknowledgement,proto3" json:"acknowledgement,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyAcknowledged) Reset() {
+	*x = PolicyAcknowledged{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAcknowledged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAcknowledged) ProtoMessage() {}
+
+func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAcknowledged.ProtoReflect.Descriptor instead.
+func (*PolicyAcknowledged) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PolicyAcknowledged) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledged) GetAcknowledgement() *PolicyAcknowledgement {
+	if x != nil {
+		return x.Acknowledgement
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledged) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A policy's major version reached its acknowledgement due date with people who have not
+// acknowledged it: published once per policy and major version, at the start (UTC) of the day
+// after the due date, when the count is not zero.
+type PolicyAcknowledgementOverdue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The current version, `policies/{policy}/versions/{version}`.
+	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The day acknowledgements were due.
+	DueDate *date.Date `protobuf:"bytes,3,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// How many people must acknowledge the policy.
+	RequiredCount int32 `protobuf:"varint,4,opt,name=required_count,json=requiredCount,proto3" json:"required_count,omitempty"`
+	// How many of them have not.
+	OverdueCount int32 `protobuf:"varint,5,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
+	// The people who have not, by name; at most 1000 (the campaign lists them all).
+	OverduePeople []string `protobuf:"bytes,6,rep,name=overdue_people,json=overduePeople,proto3" json:"overdue_people,omitempty"`
+	// When the due item was due and when it fired.
+	DueTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	FireTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=fire_time,json=fireTime,proto3" json:"fire_time,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyAcknowledgementOverdue) Reset() {
+	*x = PolicyAcknowledgementOverdue{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAcknowledgementOverdue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAcknowledgementOverdue) ProtoMessage() {}
+
+func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAcknowledgementOverdue.ProtoReflect.Descriptor instead.
+func (*PolicyAcknowledgementOverdue) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PolicyAcknowledgementOverdue) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementOverdue) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgementOverdue) GetDueDate() *date.Date {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementOverdue) GetRequiredCount() int32 {
+	if x != nil {
+		return x.RequiredCount
+	}
+	return 0
+}
+
+func (x *PolicyAcknowledgementOverdue) GetOverdueCount() int32 {
+	if x != nil {
+		return x.OverdueCount
+	}
+	return 0
+}
+
+func (x *PolicyAcknowledgementOverdue) GetOverduePeople() []string {
+	if x != nil {
+		return x.OverduePeople
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementOverdue) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementOverdue) GetFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FireTime
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementOverdue) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_quarterdeck_risk_v1_compliance_events_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
@@ -673,7 +858,23 @@ const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12I\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\".quarterdeck.risk.v1.PolicyVersionR\rpolicyVersion\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion:\x1f\xc2\xf3\x18\x1b\n" +
-	"\x06policy\x12\x11version_publishedB\xea\x01\n" +
+	"\x06policy\x12\x11version_published\"\xb8\x01\n" +
+	"\x12PolicyAcknowledged\x12\x16\n" +
+	"\x06policy\x18\x01 \x01(\tR\x06policy\x12T\n" +
+	"\x0facknowledgement\x18\x02 \x01(\v2*.quarterdeck.risk.v1.PolicyAcknowledgementR\x0facknowledgement\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x1a\xc2\xf3\x18\x16\n" +
+	"\x06policy\x12\facknowledged\"\xcc\x03\n" +
+	"\x1cPolicyAcknowledgementOverdue\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12,\n" +
+	"\bdue_date\x18\x03 \x01(\v2\x11.google.type.DateR\adueDate\x12%\n" +
+	"\x0erequired_count\x18\x04 \x01(\x05R\rrequiredCount\x12#\n" +
+	"\roverdue_count\x18\x05 \x01(\x05R\foverdueCount\x12%\n" +
+	"\x0eoverdue_people\x18\x06 \x03(\tR\roverduePeople\x125\n" +
+	"\bdue_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x127\n" +
+	"\tfire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x18\n" +
+	"\aversion\x18\t \x01(\x03R\aversion:%\xc2\xf3\x18!\n" +
+	"\x06policy\x12\x17acknowledgement_overdueB\xea\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x15ComplianceEventsProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (
@@ -688,48 +889,56 @@ func file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
-	(*FrameworkImported)(nil),      // 0: quarterdeck.risk.v1.FrameworkImported
-	(*ControlCreated)(nil),         // 1: quarterdeck.risk.v1.ControlCreated
-	(*ControlUpdated)(nil),         // 2: quarterdeck.risk.v1.ControlUpdated
-	(*ControlDeleted)(nil),         // 3: quarterdeck.risk.v1.ControlDeleted
-	(*ControlTested)(nil),          // 4: quarterdeck.risk.v1.ControlTested
-	(*ControlFailed)(nil),          // 5: quarterdeck.risk.v1.ControlFailed
-	(*ControlTestDue)(nil),         // 6: quarterdeck.risk.v1.ControlTestDue
-	(*PolicyCreated)(nil),          // 7: quarterdeck.risk.v1.PolicyCreated
-	(*PolicyVersionPublished)(nil), // 8: quarterdeck.risk.v1.PolicyVersionPublished
-	(*Framework)(nil),              // 9: quarterdeck.risk.v1.Framework
-	(*Control)(nil),                // 10: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),  // 11: google.protobuf.FieldMask
-	(*ControlTest)(nil),            // 12: quarterdeck.risk.v1.ControlTest
-	(*date.Date)(nil),              // 13: google.type.Date
-	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
-	(*Policy)(nil),                 // 15: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),          // 16: quarterdeck.risk.v1.PolicyVersion
+	(*FrameworkImported)(nil),            // 0: quarterdeck.risk.v1.FrameworkImported
+	(*ControlCreated)(nil),               // 1: quarterdeck.risk.v1.ControlCreated
+	(*ControlUpdated)(nil),               // 2: quarterdeck.risk.v1.ControlUpdated
+	(*ControlDeleted)(nil),               // 3: quarterdeck.risk.v1.ControlDeleted
+	(*ControlTested)(nil),                // 4: quarterdeck.risk.v1.ControlTested
+	(*ControlFailed)(nil),                // 5: quarterdeck.risk.v1.ControlFailed
+	(*ControlTestDue)(nil),               // 6: quarterdeck.risk.v1.ControlTestDue
+	(*PolicyCreated)(nil),                // 7: quarterdeck.risk.v1.PolicyCreated
+	(*PolicyVersionPublished)(nil),       // 8: quarterdeck.risk.v1.PolicyVersionPublished
+	(*PolicyAcknowledged)(nil),           // 9: quarterdeck.risk.v1.PolicyAcknowledged
+	(*PolicyAcknowledgementOverdue)(nil), // 10: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
+	(*Framework)(nil),                    // 11: quarterdeck.risk.v1.Framework
+	(*Control)(nil),                      // 12: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 13: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 14: quarterdeck.risk.v1.ControlTest
+	(*date.Date)(nil),                    // 15: google.type.Date
+	(*timestamppb.Timestamp)(nil),        // 16: google.protobuf.Timestamp
+	(*Policy)(nil),                       // 17: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 18: quarterdeck.risk.v1.PolicyVersion
+	(*PolicyAcknowledgement)(nil),        // 19: quarterdeck.risk.v1.PolicyAcknowledgement
 }
 var file_quarterdeck_risk_v1_compliance_events_proto_depIdxs = []int32{
-	9,  // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
-	10, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
-	10, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
-	11, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	10, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
-	10, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
-	12, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
-	10, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
-	12, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
-	10, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
-	13, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
-	14, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
-	14, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
-	15, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
-	15, // 14: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
-	16, // 15: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
+	12, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
+	12, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
+	13, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	12, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
+	12, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
+	14, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
+	12, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
+	14, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
+	12, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
+	16, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
+	16, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
+	17, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
+	17, // 14: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
+	18, // 15: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	19, // 16: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
+	17, // 17: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
+	15, // 18: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
+	16, // 19: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
+	16, // 20: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_events_proto_init() }
@@ -745,7 +954,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

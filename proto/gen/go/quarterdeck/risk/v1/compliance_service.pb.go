@@ -1697,6 +1697,107 @@ func (x *ListPolicyVersionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for AcknowledgePolicy.
+type AcknowledgePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The person acknowledging the policy, `people/{person}`.
+	Person        string `protobuf:"bytes,2,opt,name=person,proto3" json:"person,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgePolicyRequest) Reset() {
+	*x = AcknowledgePolicyRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgePolicyRequest) ProtoMessage() {}
+
+func (x *AcknowledgePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgePolicyRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AcknowledgePolicyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcknowledgePolicyRequest) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+// Request for GetPolicyCampaign.
+type GetPolicyCampaignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign, `policies/{policy}/campaign`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyCampaignRequest) Reset() {
+	*x = GetPolicyCampaignRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyCampaignRequest) ProtoMessage() {}
+
+func (x *GetPolicyCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyCampaignRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetPolicyCampaignRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_quarterdeck_risk_v1_compliance_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
@@ -1820,7 +1921,14 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x91\x01\n" +
 	"\x1aListPolicyVersionsResponse\x12K\n" +
 	"\x0fpolicy_versions\x18\x01 \x03(\v2\".quarterdeck.risk.v1.PolicyVersionR\x0epolicyVersions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc2\x1c\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbf\x01\n" +
+	"\x18AcknowledgePolicyRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12B\n" +
+	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
+	"\x18GetPolicyCampaignRequest\x12p\n" +
+	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xb3\x1f\n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -1864,7 +1972,11 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x10GetPolicyVersion\x12,.quarterdeck.risk.v1.GetPolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"D\xdaA\x04name\xca\xf3\x18\x11\n" +
 	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{name=policies/*/versions/*}\x12\xbd\x01\n" +
 	"\x12ListPolicyVersions\x12..quarterdeck.risk.v1.ListPolicyVersionsRequest\x1a/.quarterdeck.risk.v1.ListPolicyVersionsResponse\"F\xdaA\x06parent\xca\xf3\x18\x11\n" +
-	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=policies/*}/versions\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xeb\x01\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=policies/*}/versions\x12\xc0\x01\n" +
+	"\x11AcknowledgePolicy\x12-.quarterdeck.risk.v1.AcknowledgePolicyRequest\x1a*.quarterdeck.risk.v1.PolicyAcknowledgement\"P\xdaA\vname,person\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=policies/*}:acknowledge\x12\xab\x01\n" +
+	"\x11GetPolicyCampaign\x12-.quarterdeck.risk.v1.GetPolicyCampaignRequest\x1a#.quarterdeck.risk.v1.PolicyCampaign\"B\xdaA\x04name\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=policies/*/campaign}\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xeb\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x16ComplianceServiceProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (
@@ -1879,7 +1991,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*ImportFrameworkRequest)(nil),       // 0: quarterdeck.risk.v1.ImportFrameworkRequest
 	(*GetFrameworkRequest)(nil),          // 1: quarterdeck.risk.v1.GetFrameworkRequest
@@ -1909,31 +2021,35 @@ var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*GetPolicyVersionRequest)(nil),      // 25: quarterdeck.risk.v1.GetPolicyVersionRequest
 	(*ListPolicyVersionsRequest)(nil),    // 26: quarterdeck.risk.v1.ListPolicyVersionsRequest
 	(*ListPolicyVersionsResponse)(nil),   // 27: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*Framework)(nil),                    // 28: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                  // 29: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                      // 30: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 31: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 32: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),              // 33: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                       // 34: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 35: quarterdeck.risk.v1.PolicyVersion
-	(*emptypb.Empty)(nil),                // 36: google.protobuf.Empty
-	(*CompliancePosture)(nil),            // 37: quarterdeck.risk.v1.CompliancePosture
+	(*AcknowledgePolicyRequest)(nil),     // 28: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),     // 29: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*Framework)(nil),                    // 30: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                  // 31: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                      // 32: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 33: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 34: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),              // 35: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                       // 36: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 37: quarterdeck.risk.v1.PolicyVersion
+	(*emptypb.Empty)(nil),                // 38: google.protobuf.Empty
+	(*CompliancePosture)(nil),            // 39: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),        // 40: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),               // 41: quarterdeck.risk.v1.PolicyCampaign
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	28, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	29, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	30, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	30, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	30, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	31, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	32, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	32, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	33, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	34, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	34, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	35, // 11: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	35, // 12: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	30, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	31, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	32, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	32, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	32, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	33, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	34, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	35, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	36, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	36, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	37, // 11: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	37, // 12: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
 	0,  // 13: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
 	1,  // 14: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
 	2,  // 15: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
@@ -1955,29 +2071,33 @@ var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
 	24, // 31: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
 	25, // 32: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
 	26, // 33: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	28, // 34: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	28, // 35: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 36: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	29, // 37: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 38: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	30, // 39: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	30, // 40: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 41: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	30, // 42: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	36, // 43: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	32, // 44: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	32, // 45: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 46: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	37, // 47: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 48: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	34, // 49: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	34, // 50: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 51: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	35, // 52: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	35, // 53: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	27, // 54: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	34, // [34:55] is the sub-list for method output_type
-	13, // [13:34] is the sub-list for method input_type
+	28, // 34: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	29, // 35: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	30, // 36: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	30, // 37: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 38: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	31, // 39: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 40: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	32, // 41: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	32, // 42: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 43: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	32, // 44: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	38, // 45: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	34, // 46: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	34, // 47: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 48: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	39, // 49: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 50: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	36, // 51: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	36, // 52: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 53: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	37, // 54: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	37, // 55: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	27, // 56: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	40, // 57: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	41, // 58: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	36, // [36:59] is the sub-list for method output_type
+	13, // [13:36] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1996,7 +2116,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,8 @@ const (
 	ComplianceService_CreatePolicyVersion_FullMethodName  = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
 	ComplianceService_GetPolicyVersion_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
 	ComplianceService_ListPolicyVersions_FullMethodName   = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
+	ComplianceService_AcknowledgePolicy_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/AcknowledgePolicy"
+	ComplianceService_GetPolicyCampaign_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/GetPolicyCampaign"
 )
 
 // ComplianceServiceClient is the client API for ComplianceService service.
@@ -131,6 +133,17 @@ type ComplianceServiceClient interface {
 	GetPolicyVersion(ctx context.Context, in *GetPolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error)
 	// Lists the versions of a policy, newest first.
 	ListPolicyVersions(ctx context.Context, in *ListPolicyVersionsRequest, opts ...grpc.CallOption) (*ListPolicyVersionsResponse, error)
+	// Records that a person (`people/{person}`, whom talent must know and who has not left:
+	// INVALID_ARGUMENT, reason `PERSON_NOT_FOUND` or `PERSON_LEFT`, on `person`) has acknowledged
+	// the policy's current version. An acknowledgement counts for the whole major version: a
+	// person who already acknowledged it gets that first acknowledgement back and nothing changes.
+	// A policy without a version fails with FAILED_PRECONDITION, reason `POLICY_NOT_PUBLISHED`.
+	// Anyone may acknowledge; only the people the policy asks count in its campaign. Talent down
+	// is UNAVAILABLE. Publishes `quarterdeck.risk.policy.acknowledged`.
+	AcknowledgePolicy(ctx context.Context, in *AcknowledgePolicyRequest, opts ...grpc.CallOption) (*PolicyAcknowledgement, error)
+	// Returns the acknowledgement campaign of a policy's current major version: counts and the
+	// list of the people who must acknowledge it.
+	GetPolicyCampaign(ctx context.Context, in *GetPolicyCampaignRequest, opts ...grpc.CallOption) (*PolicyCampaign, error)
 }
 
 type complianceServiceClient struct {
@@ -351,6 +364,26 @@ func (c *complianceServiceClient) ListPolicyVersions(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *complianceServiceClient) AcknowledgePolicy(ctx context.Context, in *AcknowledgePolicyRequest, opts ...grpc.CallOption) (*PolicyAcknowledgement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyAcknowledgement)
+	err := c.cc.Invoke(ctx, ComplianceService_AcknowledgePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) GetPolicyCampaign(ctx context.Context, in *GetPolicyCampaignRequest, opts ...grpc.CallOption) (*PolicyCampaign, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PolicyCampaign)
+	err := c.cc.Invoke(ctx, ComplianceService_GetPolicyCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ComplianceServiceServer is the server API for ComplianceService service.
 // All implementations must embed UnimplementedComplianceServiceServer
 // for forward compatibility.
@@ -439,6 +472,17 @@ type ComplianceServiceServer interface {
 	GetPolicyVersion(context.Context, *GetPolicyVersionRequest) (*PolicyVersion, error)
 	// Lists the versions of a policy, newest first.
 	ListPolicyVersions(context.Context, *ListPolicyVersionsRequest) (*ListPolicyVersionsResponse, error)
+	// Records that a person (`people/{person}`, whom talent must know and who has not left:
+	// INVALID_ARGUMENT, reason `PERSON_NOT_FOUND` or `PERSON_LEFT`, on `person`) has acknowledged
+	// the policy's current version. An acknowledgement counts for the whole major version: a
+	// person who already acknowledged it gets that first acknowledgement back and nothing changes.
+	// A policy without a version fails with FAILED_PRECONDITION, reason `POLICY_NOT_PUBLISHED`.
+	// Anyone may acknowledge; only the people the policy asks count in its campaign. Talent down
+	// is UNAVAILABLE. Publishes `quarterdeck.risk.policy.acknowledged`.
+	AcknowledgePolicy(context.Context, *AcknowledgePolicyRequest) (*PolicyAcknowledgement, error)
+	// Returns the acknowledgement campaign of a policy's current major version: counts and the
+	// list of the people who must acknowledge it.
+	GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error)
 	mustEmbedUnimplementedComplianceServiceServer()
 }
 
@@ -511,6 +555,12 @@ func (UnimplementedComplianceServiceServer) GetPolicyVersion(context.Context, *G
 }
 func (UnimplementedComplianceServiceServer) ListPolicyVersions(context.Context, *ListPolicyVersionsRequest) (*ListPolicyVersionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPolicyVersions not implemented")
+}
+func (UnimplementedComplianceServiceServer) AcknowledgePolicy(context.Context, *AcknowledgePolicyRequest) (*PolicyAcknowledgement, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgePolicy not implemented")
+}
+func (UnimplementedComplianceServiceServer) GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPolicyCampaign not implemented")
 }
 func (UnimplementedComplianceServiceServer) mustEmbedUnimplementedComplianceServiceServer() {}
 func (UnimplementedComplianceServiceServer) testEmbeddedByValue()                           {}
@@ -911,6 +961,42 @@ func _ComplianceService_ListPolicyVersions_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_AcknowledgePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).AcknowledgePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_AcknowledgePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).AcknowledgePolicy(ctx, req.(*AcknowledgePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_GetPolicyCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPolicyCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).GetPolicyCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_GetPolicyCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).GetPolicyCampaign(ctx, req.(*GetPolicyCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ComplianceService_ServiceDesc is the grpc.ServiceDesc for ComplianceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1001,6 +1087,14 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPolicyVersions",
 			Handler:    _ComplianceService_ListPolicyVersions_Handler,
+		},
+		{
+			MethodName: "AcknowledgePolicy",
+			Handler:    _ComplianceService_AcknowledgePolicy_Handler,
+		},
+		{
+			MethodName: "GetPolicyCampaign",
+			Handler:    _ComplianceService_GetPolicyCampaign_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

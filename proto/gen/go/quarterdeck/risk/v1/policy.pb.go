@@ -392,6 +392,293 @@ func (x *PolicyVersion) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A PolicyAcknowledgement is a person's statement of having read a policy, at its current version
+// on the day: it counts for every version of that major version. One person acknowledges a major
+// version once.
+type PolicyAcknowledgement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The person, `people/{person}` (talent's).
+	Person string `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
+	// The version acknowledged, `policies/{policy}/versions/{version}`.
+	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The version's number, `major.minor`.
+	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Who recorded the acknowledgement: the caller's identity.
+	Recorder string `protobuf:"bytes,4,opt,name=recorder,proto3" json:"recorder,omitempty"`
+	// When the person acknowledged the policy.
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PolicyAcknowledgement) Reset() {
+	*x = PolicyAcknowledgement{}
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAcknowledgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAcknowledgement) ProtoMessage() {}
+
+func (x *PolicyAcknowledgement) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAcknowledgement.ProtoReflect.Descriptor instead.
+func (*PolicyAcknowledgement) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_policy_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PolicyAcknowledgement) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgement) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgement) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgement) GetRecorder() string {
+	if x != nil {
+		return x.Recorder
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgement) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+// A PolicyCampaign is where the acknowledgement of a policy's current major version stands: who
+// must acknowledge it (the people of the policy's teams, or everyone, as talent's events have
+// told the risk service), who has, who has not, and who is overdue (not acknowledged after the
+// due date).
+type PolicyCampaign struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `policies/{policy}/campaign`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The policy's current version, `policies/{policy}/versions/{version}`.
+	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The day acknowledgements of the current major version are due.
+	DueDate *date.Date `protobuf:"bytes,3,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// How many people must acknowledge the policy.
+	RequiredCount int32 `protobuf:"varint,4,opt,name=required_count,json=requiredCount,proto3" json:"required_count,omitempty"`
+	// How many of them have acknowledged the current major version.
+	AcknowledgedCount int32 `protobuf:"varint,5,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
+	// How many of them have not, overdue or not.
+	PendingCount int32 `protobuf:"varint,6,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
+	// How many of them have not after the due date.
+	OverdueCount int32 `protobuf:"varint,7,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
+	// Each person who must acknowledge the policy, by name.
+	People []*CampaignPerson `protobuf:"bytes,8,rep,name=people,proto3" json:"people,omitempty"`
+	// When the campaign was computed.
+	ComputeTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyCampaign) Reset() {
+	*x = PolicyCampaign{}
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyCampaign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyCampaign) ProtoMessage() {}
+
+func (x *PolicyCampaign) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyCampaign.ProtoReflect.Descriptor instead.
+func (*PolicyCampaign) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_policy_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PolicyCampaign) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PolicyCampaign) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *PolicyCampaign) GetDueDate() *date.Date {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *PolicyCampaign) GetRequiredCount() int32 {
+	if x != nil {
+		return x.RequiredCount
+	}
+	return 0
+}
+
+func (x *PolicyCampaign) GetAcknowledgedCount() int32 {
+	if x != nil {
+		return x.AcknowledgedCount
+	}
+	return 0
+}
+
+func (x *PolicyCampaign) GetPendingCount() int32 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
+func (x *PolicyCampaign) GetOverdueCount() int32 {
+	if x != nil {
+		return x.OverdueCount
+	}
+	return 0
+}
+
+func (x *PolicyCampaign) GetPeople() []*CampaignPerson {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *PolicyCampaign) GetComputeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ComputeTime
+	}
+	return nil
+}
+
+// CampaignPerson is one person of a campaign.
+type CampaignPerson struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The person, `people/{person}`.
+	Person string `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
+	// The person's team, `teams/{team}`, as talent last said.
+	Team string `protobuf:"bytes,2,opt,name=team,proto3" json:"team,omitempty"`
+	// The version the person acknowledged in the current major version; empty when pending.
+	AcknowledgedVersion string `protobuf:"bytes,3,opt,name=acknowledged_version,json=acknowledgedVersion,proto3" json:"acknowledged_version,omitempty"`
+	// When the person acknowledged it; unset when pending.
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	// Whether the person has not acknowledged after the due date.
+	Overdue       bool `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignPerson) Reset() {
+	*x = CampaignPerson{}
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignPerson) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignPerson) ProtoMessage() {}
+
+func (x *CampaignPerson) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_policy_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignPerson.ProtoReflect.Descriptor instead.
+func (*CampaignPerson) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_policy_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CampaignPerson) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+func (x *CampaignPerson) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *CampaignPerson) GetAcknowledgedVersion() string {
+	if x != nil {
+		return x.AcknowledgedVersion
+	}
+	return ""
+}
+
+func (x *CampaignPerson) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+func (x *CampaignPerson) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
 var File_quarterdeck_risk_v1_policy_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_policy_proto_rawDesc = "" +
@@ -431,7 +718,30 @@ const file_quarterdeck_risk_v1_policy_proto_rawDesc = "" +
 	"\tpublisher\x18\v \x01(\tB\x03\xe0A\x03R\tpublisher\x12@\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime:k\xeaAh\n" +
-	"!risk.quarterdeck.io/PolicyVersion\x12$policies/{policy}/versions/{version}*\x0epolicyVersions2\rpolicyVersion*C\n" +
+	"!risk.quarterdeck.io/PolicyVersion\x12$policies/{policy}/versions/{version}*\x0epolicyVersions2\rpolicyVersion\"\xd3\x01\n" +
+	"\x15PolicyAcknowledgement\x12\x16\n" +
+	"\x06person\x18\x01 \x01(\tR\x06person\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1a\n" +
+	"\brecorder\x18\x04 \x01(\tR\brecorder\x12E\n" +
+	"\x10acknowledge_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\"\x80\x04\n" +
+	"\x0ePolicyCampaign\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12,\n" +
+	"\bdue_date\x18\x03 \x01(\v2\x11.google.type.DateR\adueDate\x12%\n" +
+	"\x0erequired_count\x18\x04 \x01(\x05R\rrequiredCount\x12-\n" +
+	"\x12acknowledged_count\x18\x05 \x01(\x05R\x11acknowledgedCount\x12#\n" +
+	"\rpending_count\x18\x06 \x01(\x05R\fpendingCount\x12#\n" +
+	"\roverdue_count\x18\a \x01(\x05R\foverdueCount\x12;\n" +
+	"\x06people\x18\b \x03(\v2#.quarterdeck.risk.v1.CampaignPersonR\x06people\x12=\n" +
+	"\fcompute_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime:d\xeaAa\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\x12\x1apolicies/{policy}/campaign*\x0fpolicyCampaigns2\x0epolicyCampaign\"\xd0\x01\n" +
+	"\x0eCampaignPerson\x12\x16\n" +
+	"\x06person\x18\x01 \x01(\tR\x06person\x12\x12\n" +
+	"\x04team\x18\x02 \x01(\tR\x04team\x121\n" +
+	"\x14acknowledged_version\x18\x03 \x01(\tR\x13acknowledgedVersion\x12E\n" +
+	"\x10acknowledge_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12\x18\n" +
+	"\aoverdue\x18\x05 \x01(\bR\aoverdue*C\n" +
 	"\fPolicyChange\x12\x1d\n" +
 	"\x19POLICY_CHANGE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05MAJOR\x10\x01\x12\t\n" +
@@ -451,27 +761,35 @@ func file_quarterdeck_risk_v1_policy_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_risk_v1_policy_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_risk_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_quarterdeck_risk_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_quarterdeck_risk_v1_policy_proto_goTypes = []any{
 	(PolicyChange)(0),             // 0: quarterdeck.risk.v1.PolicyChange
 	(*Policy)(nil),                // 1: quarterdeck.risk.v1.Policy
 	(*PolicyVersion)(nil),         // 2: quarterdeck.risk.v1.PolicyVersion
-	(*date.Date)(nil),             // 3: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*PolicyAcknowledgement)(nil), // 3: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),        // 4: quarterdeck.risk.v1.PolicyCampaign
+	(*CampaignPerson)(nil),        // 5: quarterdeck.risk.v1.CampaignPerson
+	(*date.Date)(nil),             // 6: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_quarterdeck_risk_v1_policy_proto_depIdxs = []int32{
-	3, // 0: quarterdeck.risk.v1.Policy.effective_date:type_name -> google.type.Date
-	4, // 1: quarterdeck.risk.v1.Policy.create_time:type_name -> google.protobuf.Timestamp
-	4, // 2: quarterdeck.risk.v1.Policy.update_time:type_name -> google.protobuf.Timestamp
-	0, // 3: quarterdeck.risk.v1.PolicyVersion.change:type_name -> quarterdeck.risk.v1.PolicyChange
-	3, // 4: quarterdeck.risk.v1.PolicyVersion.effective_date:type_name -> google.type.Date
-	3, // 5: quarterdeck.risk.v1.PolicyVersion.acknowledgement_due_date:type_name -> google.type.Date
-	4, // 6: quarterdeck.risk.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6,  // 0: quarterdeck.risk.v1.Policy.effective_date:type_name -> google.type.Date
+	7,  // 1: quarterdeck.risk.v1.Policy.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 2: quarterdeck.risk.v1.Policy.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: quarterdeck.risk.v1.PolicyVersion.change:type_name -> quarterdeck.risk.v1.PolicyChange
+	6,  // 4: quarterdeck.risk.v1.PolicyVersion.effective_date:type_name -> google.type.Date
+	6,  // 5: quarterdeck.risk.v1.PolicyVersion.acknowledgement_due_date:type_name -> google.type.Date
+	7,  // 6: quarterdeck.risk.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: quarterdeck.risk.v1.PolicyAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
+	6,  // 8: quarterdeck.risk.v1.PolicyCampaign.due_date:type_name -> google.type.Date
+	5,  // 9: quarterdeck.risk.v1.PolicyCampaign.people:type_name -> quarterdeck.risk.v1.CampaignPerson
+	7,  // 10: quarterdeck.risk.v1.PolicyCampaign.compute_time:type_name -> google.protobuf.Timestamp
+	7,  // 11: quarterdeck.risk.v1.CampaignPerson.acknowledge_time:type_name -> google.protobuf.Timestamp
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_policy_proto_init() }
@@ -485,7 +803,7 @@ func file_quarterdeck_risk_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_policy_proto_rawDesc), len(file_quarterdeck_risk_v1_policy_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
