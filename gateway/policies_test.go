@@ -53,6 +53,10 @@ func TestPoliciesREST(t *testing.T) {
 			if nf := call(t, "GET", url+"/v1/policies/aup/versions/3-0", ""); nf.code != 404 {
 				t.Errorf("GET a version not published = %d %v", nf.code, nf.body)
 			}
+			if up := call(t, "PATCH", url+"/v1/policies/aup", `{"summary":"Company devices are for work."}`); up.code != 200 ||
+				up.body["summary"] != "Company devices are for work." || up.body["teams"] == nil {
+				t.Errorf("PATCH the summary = %d %v", up.code, up.body)
+			}
 			if c := call(t, "GET", url+"/v1/policies/aup/campaign", ""); c.code != 200 || c.body["policyVersion"] != "policies/aup/versions/2-0" || c.body["dueDate"] == nil {
 				t.Errorf("GET the campaign = %d %v", c.code, c.body)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
@@ -90,6 +91,30 @@ func TestPolicies(t *testing.T) {
 		everyone, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: "everyone = true"})
 		if err != nil || len(everyone.GetPolicies()) != 1 || everyone.GetPolicies()[0].GetName() != all.GetName() {
 			t.Errorf("policies for everyone = %v, %v", everyone, err)
+		}
+
+		// An update: the audience becomes everyone, the days change from the next major version.
+		up, err := o.comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName(), Everyone: true, AcknowledgementDays: 60},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"everyone", "teams", "acknowledgement_days"}}})
+		if err != nil || !up.GetEveryone() || len(up.GetTeams()) != 0 || up.GetAcknowledgementDays() != 60 || up.GetCurrentVersion() != "2.0" {
+			t.Errorf("updated = %v, %v", up, err)
+		}
+		if n := countEvents(t, o.db, ".policy.updated", p.GetName()); n != 1 {
+			t.Errorf("policy.updated events = %d; want 1", n)
+		}
+		same, err := o.comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName(), Everyone: true},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"everyone"}}})
+		if err != nil || same.GetEtag() != up.GetEtag() {
+			t.Errorf("an update that changes nothing = %v, %v", same, err)
+		}
+		_, err = o.comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"everyone"}}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams:AUDIENCE_REQUIRED")
+		_, err = o.comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName(), Title: "x", Etag: p.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+		testkit.AssertStatus(t, err, codes.Aborted, "ETAG_MISMATCH")
+		if n := countEvents(t, o.db, ".policy.updated", p.GetName()); n != 1 {
+			t.Errorf("policy.updated events after refusals = %d; want 1", n)
 		}
 
 		// Refusals.

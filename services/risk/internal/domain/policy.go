@@ -86,17 +86,58 @@ type PolicyFields struct {
 	AcknowledgementDays int32
 }
 
+// The client-writable fields of a policy, by their API names.
+const (
+	PolicyFieldTitle               = "title"
+	PolicyFieldSummary             = "summary"
+	PolicyFieldOwner               = "owner"
+	PolicyFieldEveryone            = "everyone"
+	PolicyFieldTeams               = "teams"
+	PolicyFieldAcknowledgementDays = "acknowledgement_days"
+)
+
+// PolicyWritableFields lists the fields an update may change.
+var PolicyWritableFields = []string{PolicyFieldTitle, PolicyFieldSummary, PolicyFieldOwner, PolicyFieldEveryone,
+	PolicyFieldTeams, PolicyFieldAcknowledgementDays}
+
 // NewPolicy returns a policy created at now from f, checked against the invariants, without a
 // version.
 func NewPolicy(id string, f PolicyFields, now time.Time) (*Policy, error) {
 	now = now.UTC().Truncate(time.Microsecond)
-	p := &Policy{ID: id, Title: strings.TrimSpace(f.Title), Summary: f.Summary, Owner: strings.TrimSpace(f.Owner),
-		Everyone: f.Everyone, Teams: slices.Clone(f.Teams), AcknowledgementDays: f.AcknowledgementDays,
-		CreateTime: now, UpdateTime: now, Version: 1}
-	slices.Sort(p.Teams)
-	if p.AcknowledgementDays == 0 {
-		p.AcknowledgementDays = DefaultAcknowledgementDays
+	p := &Policy{ID: id, CreateTime: now, UpdateTime: now, Version: 1}
+	p.set(PolicyWritableFields, f)
+	if err := p.validate(f.Teams); err != nil {
+		return nil, err
 	}
+	return p, nil
+}
+
+func (p *Policy) set(paths []string, f PolicyFields) {
+	for _, path := range paths {
+		switch path {
+		case PolicyFieldTitle:
+			p.Title = strings.TrimSpace(f.Title)
+		case PolicyFieldSummary:
+			p.Summary = f.Summary
+		case PolicyFieldOwner:
+			p.Owner = strings.TrimSpace(f.Owner)
+		case PolicyFieldEveryone:
+			p.Everyone = f.Everyone
+		case PolicyFieldTeams:
+			p.Teams = slices.Clone(f.Teams)
+			slices.Sort(p.Teams)
+		case PolicyFieldAcknowledgementDays:
+			p.AcknowledgementDays = f.AcknowledgementDays
+			if p.AcknowledgementDays == 0 {
+				p.AcknowledgementDays = DefaultAcknowledgementDays
+			}
+		}
+	}
+}
+
+// validate checks the invariants, every broken rule as a violation of its field in the request
+// (policy.*); teams is the list of teams as the request gave it, for the index of each.
+func (p *Policy) validate(teams []string) error {
 	var vs fault.Violations
 	const prefix = "policy."
 	if p.Title == "" {
@@ -116,20 +157,63 @@ func NewPolicy(id string, f PolicyFields, now time.Time) (*Policy, error) {
 	case len(p.Teams) > maxPolicyTeams:
 		vs.Add(prefix+"teams", "TOO_MANY", fmt.Sprintf("teams has more than %d names", maxPolicyTeams))
 	}
-	for i, n := range f.Teams {
+	for i, n := range teams {
 		if !TeamPattern.Match(n) {
 			vs.Add(fmt.Sprintf("%steams[%d]", prefix, i), "INVALID_NAME", fmt.Sprintf("%q is not a team's name, teams/{team}", n))
-		} else if slices.Index(f.Teams, n) != i {
+		} else if slices.Index(teams, n) != i {
 			vs.Add(fmt.Sprintf("%steams[%d]", prefix, i), "DUPLICATE", fmt.Sprintf("%q is named twice", n))
 		}
 	}
 	if p.AcknowledgementDays < 1 || p.AcknowledgementDays > maxAcknowledgementDays {
 		vs.Add(prefix+"acknowledgement_days", "OUT_OF_RANGE", fmt.Sprintf("acknowledgement_days must be 1 to %d", maxAcknowledgementDays))
 	}
-	if err := vs.Err(); err != nil {
+	return vs.Err()
+}
+
+// Apply sets the fields named in paths to their values in f at time now and reports which of
+// them changed. When something changed the version is incremented; the policy must still
+// satisfy its invariants, or it is left untouched. A new acknowledgement_days counts from the
+// next major version: the due date of the current one stays.
+func (p *Policy) Apply(paths []string, f PolicyFields, now time.Time) (changed []string, err error) {
+	next := *p
+	next.set(paths, f)
+	var teams []string
+	if slices.Contains(paths, PolicyFieldTeams) {
+		teams = f.Teams
+	}
+	if err := next.validate(teams); err != nil {
 		return nil, err
 	}
-	return p, nil
+	for _, path := range PolicyWritableFields {
+		if slices.Contains(paths, path) && next.differs(p, path) {
+			changed = append(changed, path)
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	next.Version++
+	next.UpdateTime = now.UTC().Truncate(time.Microsecond)
+	*p = next
+	return changed, nil
+}
+
+func (p *Policy) differs(o *Policy, field string) bool {
+	switch field {
+	case PolicyFieldTitle:
+		return p.Title != o.Title
+	case PolicyFieldSummary:
+		return p.Summary != o.Summary
+	case PolicyFieldOwner:
+		return p.Owner != o.Owner
+	case PolicyFieldEveryone:
+		return p.Everyone != o.Everyone
+	case PolicyFieldTeams:
+		return !slices.Equal(p.Teams, o.Teams)
+	case PolicyFieldAcknowledgementDays:
+		return p.AcknowledgementDays != o.AcknowledgementDays
+	}
+	return false
 }
 
 // PolicyChange is the kind of change a new version makes; its values are those of the API's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/etag"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fieldmask"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/idempotency"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
@@ -24,6 +26,15 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
 )
+
+// policyMask follows the field behaviors of the Policy message.
+var policyMask = fieldmask.FromDescriptor((&riskv1.Policy{}).ProtoReflect().Descriptor(), "name", "etag")
+
+// policyFields takes the writable fields of a request's policy.
+func policyFields(pb *riskv1.Policy) domain.PolicyFields {
+	return domain.PolicyFields{Title: pb.GetTitle(), Summary: pb.GetSummary(), Owner: pb.GetOwner(),
+		Everyone: pb.GetEveryone(), Teams: pb.GetTeams(), AcknowledgementDays: pb.GetAcknowledgementDays()}
+}
 
 // policyToProto is p as the API shows it.
 func policyToProto(p *domain.Policy) *riskv1.Policy {
@@ -64,8 +75,7 @@ func policyVersionToProto(v *domain.PolicyVersion) *riskv1.PolicyVersion {
 // CreatePolicy implements riskv1.ComplianceServiceServer.
 func (s *Compliance) CreatePolicy(ctx context.Context, req *riskv1.CreatePolicyRequest) (*riskv1.Policy, error) {
 	in := req.GetPolicy()
-	p, err := domain.NewPolicy(s.id(req.GetPolicyId()), domain.PolicyFields{Title: in.GetTitle(), Summary: in.GetSummary(),
-		Owner: in.GetOwner(), Everyone: in.GetEveryone(), Teams: in.GetTeams(), AcknowledgementDays: in.GetAcknowledgementDays()}, s.now())
+	p, err := domain.NewPolicy(s.id(req.GetPolicyId()), policyFields(in), s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +102,40 @@ func (s *Compliance) ListPolicies(ctx context.Context, req *riskv1.ListPoliciesR
 		return nil, err
 	}
 	return &riskv1.ListPoliciesResponse{Policies: page, NextPageToken: token}, nil
+}
+
+// UpdatePolicy implements riskv1.ComplianceServiceServer.
+func (s *Compliance) UpdatePolicy(ctx context.Context, req *riskv1.UpdatePolicyRequest) (*riskv1.Policy, error) {
+	in := req.GetPolicy()
+	var id string
+	if !domain.PolicyPattern.Scan(in.GetName(), &id) {
+		return nil, domain.PolicyPattern.Invalid("policy.name")
+	}
+	paths, err := policyMask.Resolve(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.Policy, error) {
+		p, err := tx.GetPolicy(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := etag.Check(in.GetEtag(), p.Name(), p.Version); err != nil {
+			return nil, err
+		}
+		prev, before := p.Version, policyToProto(p)
+		changed, err := p.Apply(paths, policyFields(in), now)
+		if err != nil || len(changed) == 0 {
+			return before, err
+		}
+		if err := tx.UpdatePolicy(ctx, p, prev); err != nil {
+			return nil, err
+		}
+		after := policyToProto(p)
+		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), Before: before, After: after,
+			Event: &riskv1.PolicyUpdated{Policy: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: p.Version}})
+	})
 }
 
 // CreatePolicyVersion implements riskv1.ComplianceServiceServer: the version is numbered after

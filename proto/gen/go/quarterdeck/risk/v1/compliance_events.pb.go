@@ -557,6 +557,71 @@ func (x *PolicyCreated) GetVersion() int64 {
 	return 0
 }
 
+// A policy's fields were changed.
+type PolicyUpdated struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy after the change.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The fields whose values changed.
+	ChangedFields *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyUpdated) Reset() {
+	*x = PolicyUpdated{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyUpdated) ProtoMessage() {}
+
+func (x *PolicyUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyUpdated.ProtoReflect.Descriptor instead.
+func (*PolicyUpdated) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PolicyUpdated) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PolicyUpdated) GetChangedFields() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+func (x *PolicyUpdated) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A new version of a policy was published and became its current version. A major version
 // (`requires_acknowledgement`) asks everyone concerned to acknowledge the policy again.
 type PolicyVersionPublished struct {
@@ -574,7 +639,7 @@ type PolicyVersionPublished struct {
 
 func (x *PolicyVersionPublished) Reset() {
 	*x = PolicyVersionPublished{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +651,7 @@ func (x *PolicyVersionPublished) String() string {
 func (*PolicyVersionPublished) ProtoMessage() {}
 
 func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +664,7 @@ func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyVersionPublished.ProtoReflect.Descriptor instead.
 func (*PolicyVersionPublished) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{8}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PolicyVersionPublished) GetPolicy() *Policy {
@@ -639,7 +704,7 @@ type PolicyAcknowledged struct {
 
 func (x *PolicyAcknowledged) Reset() {
 	*x = PolicyAcknowledged{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +716,7 @@ func (x *PolicyAcknowledged) String() string {
 func (*PolicyAcknowledged) ProtoMessage() {}
 
 func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +729,7 @@ func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledged.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledged) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{9}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PolicyAcknowledged) GetPolicy() string {
@@ -717,7 +782,7 @@ type PolicyAcknowledgementOverdue struct {
 
 func (x *PolicyAcknowledgementOverdue) Reset() {
 	*x = PolicyAcknowledgementOverdue{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +794,7 @@ func (x *PolicyAcknowledgementOverdue) String() string {
 func (*PolicyAcknowledgementOverdue) ProtoMessage() {}
 
 func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +807,7 @@ func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledgementOverdue.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledgementOverdue) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PolicyAcknowledgementOverdue) GetPolicy() *Policy {
@@ -853,7 +918,12 @@ const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\rPolicyCreated\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
-	"\x06policy\x12\acreated\"\xd3\x01\n" +
+	"\x06policy\x12\acreated\"\xb8\x01\n" +
+	"\rPolicyUpdated\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12A\n" +
+	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06policy\x12\aupdated\"\xd3\x01\n" +
 	"\x16PolicyVersionPublished\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12I\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\".quarterdeck.risk.v1.PolicyVersionR\rpolicyVersion\x12\x18\n" +
@@ -889,7 +959,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*FrameworkImported)(nil),            // 0: quarterdeck.risk.v1.FrameworkImported
 	(*ControlCreated)(nil),               // 1: quarterdeck.risk.v1.ControlCreated
@@ -899,46 +969,49 @@ var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*ControlFailed)(nil),                // 5: quarterdeck.risk.v1.ControlFailed
 	(*ControlTestDue)(nil),               // 6: quarterdeck.risk.v1.ControlTestDue
 	(*PolicyCreated)(nil),                // 7: quarterdeck.risk.v1.PolicyCreated
-	(*PolicyVersionPublished)(nil),       // 8: quarterdeck.risk.v1.PolicyVersionPublished
-	(*PolicyAcknowledged)(nil),           // 9: quarterdeck.risk.v1.PolicyAcknowledged
-	(*PolicyAcknowledgementOverdue)(nil), // 10: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
-	(*Framework)(nil),                    // 11: quarterdeck.risk.v1.Framework
-	(*Control)(nil),                      // 12: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 13: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 14: quarterdeck.risk.v1.ControlTest
-	(*date.Date)(nil),                    // 15: google.type.Date
-	(*timestamppb.Timestamp)(nil),        // 16: google.protobuf.Timestamp
-	(*Policy)(nil),                       // 17: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 18: quarterdeck.risk.v1.PolicyVersion
-	(*PolicyAcknowledgement)(nil),        // 19: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyUpdated)(nil),                // 8: quarterdeck.risk.v1.PolicyUpdated
+	(*PolicyVersionPublished)(nil),       // 9: quarterdeck.risk.v1.PolicyVersionPublished
+	(*PolicyAcknowledged)(nil),           // 10: quarterdeck.risk.v1.PolicyAcknowledged
+	(*PolicyAcknowledgementOverdue)(nil), // 11: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
+	(*Framework)(nil),                    // 12: quarterdeck.risk.v1.Framework
+	(*Control)(nil),                      // 13: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 14: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 15: quarterdeck.risk.v1.ControlTest
+	(*date.Date)(nil),                    // 16: google.type.Date
+	(*timestamppb.Timestamp)(nil),        // 17: google.protobuf.Timestamp
+	(*Policy)(nil),                       // 18: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 19: quarterdeck.risk.v1.PolicyVersion
+	(*PolicyAcknowledgement)(nil),        // 20: quarterdeck.risk.v1.PolicyAcknowledgement
 }
 var file_quarterdeck_risk_v1_compliance_events_proto_depIdxs = []int32{
-	11, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
-	12, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
-	12, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
-	13, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	12, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
-	12, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
-	14, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
-	12, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
-	14, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
-	12, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
-	15, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
-	16, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
-	16, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
-	17, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
-	17, // 14: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
-	18, // 15: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	19, // 16: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
-	17, // 17: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
-	15, // 18: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
-	16, // 19: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
-	16, // 20: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	12, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
+	13, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
+	13, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
+	14, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	13, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
+	13, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
+	13, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
+	13, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
+	16, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
+	17, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
+	17, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
+	18, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
+	18, // 14: quarterdeck.risk.v1.PolicyUpdated.policy:type_name -> quarterdeck.risk.v1.Policy
+	14, // 15: quarterdeck.risk.v1.PolicyUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	18, // 16: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
+	19, // 17: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	20, // 18: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
+	18, // 19: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
+	16, // 20: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
+	17, // 21: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
+	17, // 22: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_events_proto_init() }
@@ -954,7 +1027,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1463,6 +1463,64 @@ func (x *ListPoliciesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for UpdatePolicy.
+type UpdatePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy with its `name` and the new values of the fields in `update_mask`. When `etag`
+	// is set it must match the current one.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The fields to update: `title`, `summary`, `owner`, `everyone`, `teams`,
+	// `acknowledgement_days`, or `*`. Repeated fields are replaced as a whole. When empty, every
+	// field set in `policy` is updated (over REST, every field present in the JSON body).
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePolicyRequest) Reset() {
+	*x = UpdatePolicyRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePolicyRequest) ProtoMessage() {}
+
+func (x *UpdatePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePolicyRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpdatePolicyRequest) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *UpdatePolicyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // Request for CreatePolicyVersion.
 type CreatePolicyVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1482,7 +1540,7 @@ type CreatePolicyVersionRequest struct {
 
 func (x *CreatePolicyVersionRequest) Reset() {
 	*x = CreatePolicyVersionRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1552,7 @@ func (x *CreatePolicyVersionRequest) String() string {
 func (*CreatePolicyVersionRequest) ProtoMessage() {}
 
 func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[24]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1565,7 @@ func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CreatePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreatePolicyVersionRequest) GetParent() string {
@@ -1542,7 +1600,7 @@ type GetPolicyVersionRequest struct {
 
 func (x *GetPolicyVersionRequest) Reset() {
 	*x = GetPolicyVersionRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1612,7 @@ func (x *GetPolicyVersionRequest) String() string {
 func (*GetPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1625,7 @@ func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPolicyVersionRequest) GetName() string {
@@ -1593,7 +1651,7 @@ type ListPolicyVersionsRequest struct {
 
 func (x *ListPolicyVersionsRequest) Reset() {
 	*x = ListPolicyVersionsRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1663,7 @@ func (x *ListPolicyVersionsRequest) String() string {
 func (*ListPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1676,7 @@ func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{26}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListPolicyVersionsRequest) GetParent() string {
@@ -1655,7 +1713,7 @@ type ListPolicyVersionsResponse struct {
 
 func (x *ListPolicyVersionsResponse) Reset() {
 	*x = ListPolicyVersionsResponse{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1725,7 @@ func (x *ListPolicyVersionsResponse) String() string {
 func (*ListPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1738,7 @@ func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{27}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPolicyVersionsResponse) GetPolicyVersions() []*PolicyVersion {
@@ -1710,7 +1768,7 @@ type AcknowledgePolicyRequest struct {
 
 func (x *AcknowledgePolicyRequest) Reset() {
 	*x = AcknowledgePolicyRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1780,7 @@ func (x *AcknowledgePolicyRequest) String() string {
 func (*AcknowledgePolicyRequest) ProtoMessage() {}
 
 func (x *AcknowledgePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1793,7 @@ func (x *AcknowledgePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgePolicyRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{28}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AcknowledgePolicyRequest) GetName() string {
@@ -1763,7 +1821,7 @@ type GetPolicyCampaignRequest struct {
 
 func (x *GetPolicyCampaignRequest) Reset() {
 	*x = GetPolicyCampaignRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1833,7 @@ func (x *GetPolicyCampaignRequest) String() string {
 func (*GetPolicyCampaignRequest) ProtoMessage() {}
 
 func (x *GetPolicyCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1846,7 @@ func (x *GetPolicyCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{29}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetPolicyCampaignRequest) GetName() string {
@@ -1904,7 +1962,11 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"w\n" +
 	"\x14ListPoliciesResponse\x127\n" +
 	"\bpolicies\x18\x01 \x03(\v2\x1b.quarterdeck.risk.v1.PolicyR\bpolicies\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
+	"\x13UpdatePolicyRequest\x12>\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06policy\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x8b\x02\n" +
 	"\x1aCreatePolicyVersionRequest\x12c\n" +
 	"\x06parent\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
 	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12T\n" +
@@ -1928,7 +1990,7 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
 	"\x18GetPolicyCampaignRequest\x12p\n" +
 	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xb3\x1f\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xe4 \n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -1966,7 +2028,9 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\tGetPolicy\x12%.quarterdeck.risk.v1.GetPolicyRequest\x1a\x1b.quarterdeck.risk.v1.Policy\"9\xdaA\x04name\xca\xf3\x18\x11\n" +
 	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=policies/*}\x12\x91\x01\n" +
 	"\fListPolicies\x12(.quarterdeck.risk.v1.ListPoliciesRequest\x1a).quarterdeck.risk.v1.ListPoliciesResponse\",\xdaA\x00\xca\xf3\x18\x11\n" +
-	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/policies\x12\xd2\x01\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/policies\x12\xae\x01\n" +
+	"\fUpdatePolicy\x12(.quarterdeck.risk.v1.UpdatePolicyRequest\x1a\x1b.quarterdeck.risk.v1.Policy\"W\xdaA\x12policy,update_mask\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x06policy2\x1c/v1/{policy.name=policies/*}\x12\xd2\x01\n" +
 	"\x13CreatePolicyVersion\x12/.quarterdeck.risk.v1.CreatePolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"f\xdaA\x15parent,policy_version\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x022:\x0epolicy_version\" /v1/{parent=policies/*}/versions\x12\xaa\x01\n" +
 	"\x10GetPolicyVersion\x12,.quarterdeck.risk.v1.GetPolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"D\xdaA\x04name\xca\xf3\x18\x11\n" +
@@ -1991,7 +2055,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*ImportFrameworkRequest)(nil),       // 0: quarterdeck.risk.v1.ImportFrameworkRequest
 	(*GetFrameworkRequest)(nil),          // 1: quarterdeck.risk.v1.GetFrameworkRequest
@@ -2017,90 +2081,95 @@ var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*GetPolicyRequest)(nil),             // 21: quarterdeck.risk.v1.GetPolicyRequest
 	(*ListPoliciesRequest)(nil),          // 22: quarterdeck.risk.v1.ListPoliciesRequest
 	(*ListPoliciesResponse)(nil),         // 23: quarterdeck.risk.v1.ListPoliciesResponse
-	(*CreatePolicyVersionRequest)(nil),   // 24: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),      // 25: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),    // 26: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),   // 27: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),     // 28: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),     // 29: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*Framework)(nil),                    // 30: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                  // 31: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                      // 32: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 33: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 34: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),              // 35: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                       // 36: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 37: quarterdeck.risk.v1.PolicyVersion
-	(*emptypb.Empty)(nil),                // 38: google.protobuf.Empty
-	(*CompliancePosture)(nil),            // 39: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),        // 40: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),               // 41: quarterdeck.risk.v1.PolicyCampaign
+	(*UpdatePolicyRequest)(nil),          // 24: quarterdeck.risk.v1.UpdatePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),   // 25: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),      // 26: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),    // 27: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),   // 28: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),     // 29: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),     // 30: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*Framework)(nil),                    // 31: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                  // 32: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                      // 33: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 35: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),              // 36: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                       // 37: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 38: quarterdeck.risk.v1.PolicyVersion
+	(*emptypb.Empty)(nil),                // 39: google.protobuf.Empty
+	(*CompliancePosture)(nil),            // 40: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),        // 41: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),               // 42: quarterdeck.risk.v1.PolicyCampaign
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	30, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	31, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	32, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	32, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	32, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	33, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	34, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	34, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	35, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	36, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	36, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	37, // 11: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	37, // 12: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
-	0,  // 13: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
-	1,  // 14: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
-	2,  // 15: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
-	4,  // 16: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
-	5,  // 17: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
-	7,  // 18: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
-	8,  // 19: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
-	9,  // 20: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
-	11, // 21: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
-	12, // 22: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
-	13, // 23: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
-	14, // 24: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
-	15, // 25: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
-	17, // 26: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
-	18, // 27: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	20, // 28: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
-	21, // 29: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
-	22, // 30: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
-	24, // 31: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
-	25, // 32: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
-	26, // 33: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	28, // 34: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
-	29, // 35: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	30, // 36: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	30, // 37: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 38: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	31, // 39: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 40: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	32, // 41: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	32, // 42: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 43: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	32, // 44: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	38, // 45: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	34, // 46: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	34, // 47: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 48: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	39, // 49: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 50: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	36, // 51: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	36, // 52: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 53: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	37, // 54: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	37, // 55: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	27, // 56: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	40, // 57: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	41, // 58: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	36, // [36:59] is the sub-list for method output_type
-	13, // [13:36] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	31, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	32, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	33, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	33, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	33, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	34, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	35, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	36, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	37, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	37, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	37, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	34, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	38, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	38, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	0,  // 15: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
+	1,  // 16: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
+	2,  // 17: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
+	4,  // 18: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
+	5,  // 19: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
+	7,  // 20: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
+	8,  // 21: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
+	9,  // 22: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
+	11, // 23: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
+	12, // 24: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
+	13, // 25: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
+	14, // 26: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
+	15, // 27: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
+	17, // 28: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
+	18, // 29: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	20, // 30: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
+	21, // 31: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
+	22, // 32: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
+	24, // 33: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
+	25, // 34: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	26, // 35: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	27, // 36: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	29, // 37: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	30, // 38: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	31, // 39: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	31, // 40: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 41: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	32, // 42: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 43: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	33, // 44: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	33, // 45: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 46: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	33, // 47: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	39, // 48: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	35, // 49: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	35, // 50: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 51: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	40, // 52: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 53: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	37, // 54: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	37, // 55: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 56: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	37, // 57: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	38, // 58: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	38, // 59: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	28, // 60: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	41, // 61: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	42, // 62: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	39, // [39:63] is the sub-list for method output_type
+	15, // [15:39] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_service_proto_init() }
@@ -2116,7 +2185,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

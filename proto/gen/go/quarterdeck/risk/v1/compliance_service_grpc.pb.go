@@ -38,6 +38,7 @@ const (
 	ComplianceService_CreatePolicy_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/CreatePolicy"
 	ComplianceService_GetPolicy_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/GetPolicy"
 	ComplianceService_ListPolicies_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListPolicies"
+	ComplianceService_UpdatePolicy_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/UpdatePolicy"
 	ComplianceService_CreatePolicyVersion_FullMethodName  = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
 	ComplianceService_GetPolicyVersion_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
 	ComplianceService_ListPolicyVersions_FullMethodName   = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
@@ -123,6 +124,10 @@ type ComplianceServiceClient interface {
 	// Lists policies one page at a time, optionally filtered (`filter`) and ordered (`order_by`; by
 	// resource name when unset).
 	ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error)
+	// Updates the fields of a policy named in `update_mask`: who must acknowledge it changes its
+	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
+	// `quarterdeck.risk.policy.updated`.
+	UpdatePolicy(ctx context.Context, in *UpdatePolicyRequest, opts ...grpc.CallOption) (*Policy, error)
 	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
 	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
 	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
@@ -334,6 +339,16 @@ func (c *complianceServiceClient) ListPolicies(ctx context.Context, in *ListPoli
 	return out, nil
 }
 
+func (c *complianceServiceClient) UpdatePolicy(ctx context.Context, in *UpdatePolicyRequest, opts ...grpc.CallOption) (*Policy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Policy)
+	err := c.cc.Invoke(ctx, ComplianceService_UpdatePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *complianceServiceClient) CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PolicyVersion)
@@ -462,6 +477,10 @@ type ComplianceServiceServer interface {
 	// Lists policies one page at a time, optionally filtered (`filter`) and ordered (`order_by`; by
 	// resource name when unset).
 	ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error)
+	// Updates the fields of a policy named in `update_mask`: who must acknowledge it changes its
+	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
+	// `quarterdeck.risk.policy.updated`.
+	UpdatePolicy(context.Context, *UpdatePolicyRequest) (*Policy, error)
 	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
 	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
 	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
@@ -546,6 +565,9 @@ func (UnimplementedComplianceServiceServer) GetPolicy(context.Context, *GetPolic
 }
 func (UnimplementedComplianceServiceServer) ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPolicies not implemented")
+}
+func (UnimplementedComplianceServiceServer) UpdatePolicy(context.Context, *UpdatePolicyRequest) (*Policy, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdatePolicy not implemented")
 }
 func (UnimplementedComplianceServiceServer) CreatePolicyVersion(context.Context, *CreatePolicyVersionRequest) (*PolicyVersion, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreatePolicyVersion not implemented")
@@ -907,6 +929,24 @@ func _ComplianceService_ListPolicies_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_UpdatePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdatePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).UpdatePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_UpdatePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).UpdatePolicy(ctx, req.(*UpdatePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ComplianceService_CreatePolicyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreatePolicyVersionRequest)
 	if err := dec(in); err != nil {
@@ -1075,6 +1115,10 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPolicies",
 			Handler:    _ComplianceService_ListPolicies_Handler,
+		},
+		{
+			MethodName: "UpdatePolicy",
+			Handler:    _ComplianceService_UpdatePolicy_Handler,
 		},
 		{
 			MethodName: "CreatePolicyVersion",
