@@ -549,8 +549,8 @@ func riskGuide(t *testing.T, sc scenario) {
 }
 
 // TestComplianceGuide runs the walk of docs/compliance.md as written — an ISO 27001 posture from
-// gaps to covered, and a failed control raising the risk it mitigates — then checks the risk
-// service's events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a
+// gaps to covered, a failed control raising the risk it mitigates, and a policy acknowledgement
+// campaign over talent's people — then checks the risk service's events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a
 // database of its own) and the external NATS server when they are configured.
 func TestComplianceGuide(t *testing.T) {
 	t.Parallel()
@@ -584,7 +584,8 @@ func complianceGuide(t *testing.T, sc scenario) {
 	streams := strings.ToUpper(sc.prefix)
 	want := []string{"framework.imported", "risk.identified", "risk.assessed", "risk.updated", "control.created",
 		"control.created", "risk.updated", "control.created", "control.tested", "control.tested", "control.tested",
-		"control.tested", "risk.score_changed", "control.tested", "control.failed"}
+		"control.tested", "risk.score_changed", "control.tested", "control.failed",
+		"policy.created", "policy.version_published", "policy.acknowledged", "policy.version_published", "policy.version_published"}
 	evs := readEvents(t, p.nats, streams+"_RISK", func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
 	if got := subsequence(evs, want); len(got) != len(want) {
 		t.Errorf("%s_RISK holds %v in this order, not %v:\n%s", streams, got, want, describe(evs))
