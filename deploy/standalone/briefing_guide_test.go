@@ -4,12 +4,9 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // TestBriefingGuide runs the walk of docs/briefing.md as written: a budget in force with spend and
@@ -17,21 +14,7 @@ import (
 // embedded defaults, and on PostgreSQL and the external NATS server when they are configured (the
 // streams then carry the test's own prefix, which the guide's stream names are rewritten to).
 func TestBriefingGuide(t *testing.T) {
-	t.Parallel()
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		briefingGuide(t, scenario{prefix: "quarterdeck"})
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		briefingGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
-	})
+	onBothEngines(t, nil, func(t *testing.T, sc scenario, _ string) { briefingGuide(t, sc) })
 }
 
 func briefingGuide(t *testing.T, sc scenario) {

@@ -458,22 +458,7 @@ var vendorsGuideStart = time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC)
 // and on PostgreSQL (a database of its own) and the external NATS server when they are
 // configured.
 func TestVendorsGuide(t *testing.T) {
-	t.Parallel()
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		vendorsGuide(t, nil, "quarterdeck", "")
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		db := freshDatabase(t, dsn)
-		vendorsGuide(t, []string{"--database-url", db, "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, n.SubjectPrefix, db)
-	})
+	onBothEngines(t, nil, func(t *testing.T, sc scenario, dsn string) { vendorsGuide(t, sc.args, sc.prefix, dsn) })
 }
 
 // vendorsGuide runs the guide on the platform started with args, whose events go under prefix
@@ -504,21 +489,7 @@ func vendorsGuide(t *testing.T, args []string, prefix, dsn string) {
 // events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a database of
 // its own) and the external NATS server when they are configured.
 func TestRiskGuide(t *testing.T) {
-	t.Parallel()
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		riskGuide(t, scenario{prefix: "quarterdeck"})
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		riskGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
-	})
+	onBothEngines(t, nil, func(t *testing.T, sc scenario, _ string) { riskGuide(t, sc) })
 }
 
 func riskGuide(t *testing.T, sc scenario) {
@@ -553,21 +524,7 @@ func riskGuide(t *testing.T, sc scenario) {
 // campaign over talent's people — then checks the risk service's events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a
 // database of its own) and the external NATS server when they are configured.
 func TestComplianceGuide(t *testing.T) {
-	t.Parallel()
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		complianceGuide(t, scenario{prefix: "quarterdeck"})
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		complianceGuide(t, scenario{args: []string{"--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, prefix: n.SubjectPrefix, natsURL: n.URL})
-	})
+	onBothEngines(t, nil, func(t *testing.T, sc scenario, _ string) { complianceGuide(t, sc) })
 }
 
 func complianceGuide(t *testing.T, sc scenario) {
@@ -599,6 +556,29 @@ func complianceGuide(t *testing.T, sc scenario) {
 	if imports != 1 {
 		t.Errorf("%s_RISK holds %d framework.imported; the second import publishes nothing", streams, imports)
 	}
+}
+
+// onBothEngines runs guide as two parallel subtests: "embedded", on the embedded defaults, and
+// "external", on PostgreSQL (a database of its own, whose DSN it passes as dsn) and the external
+// NATS server, skipped when they are not configured. Both start the platform with args.
+func onBothEngines(t *testing.T, args []string, guide func(t *testing.T, sc scenario, dsn string)) {
+	t.Parallel()
+	t.Run("embedded", func(t *testing.T) {
+		t.Parallel()
+		guide(t, scenario{args: args, prefix: "quarterdeck"}, "")
+	})
+	t.Run("external", func(t *testing.T) {
+		t.Parallel()
+		dsn := os.Getenv(testenv.EnvPostgresDSN)
+		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
+			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
+		}
+		n := testenv.NATSServer(t)
+		db := freshDatabase(t, dsn)
+		external := append(append([]string{}, args...), "--database-url", db, "--nats-url", n.URL,
+			"--event-subject-prefix", n.SubjectPrefix)
+		guide(t, scenario{args: external, prefix: n.SubjectPrefix, natsURL: n.URL}, db)
+	})
 }
 
 // freshDatabase creates a database of the test's own on the PostgreSQL server of dsn, dropped at

@@ -3,12 +3,9 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // incidentsGuideStart is when the walk of docs/incidents.md begins: Monday 8 February 2027,
@@ -22,22 +19,7 @@ var incidentsGuideStart = time.Date(2027, 2, 8, 9, 0, 0, 0, time.UTC)
 // the risk, vendors and budget streams. It runs on the embedded defaults, and on PostgreSQL (a
 // database of its own) and the external NATS server when they are configured.
 func TestIncidentsGuide(t *testing.T) {
-	t.Parallel()
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		incidentsGuide(t, nil, "quarterdeck", "")
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		db := freshDatabase(t, dsn)
-		incidentsGuide(t, []string{"--database-url", db, "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix}, n.SubjectPrefix, db)
-	})
+	onBothEngines(t, nil, func(t *testing.T, sc scenario, dsn string) { incidentsGuide(t, sc.args, sc.prefix, dsn) })
 }
 
 // incidentsGuide runs the guide on the platform started with args, whose events go under prefix

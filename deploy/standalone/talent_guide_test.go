@@ -3,11 +3,8 @@
 package main
 
 import (
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // TestTalentGuide runs the walk of docs/talent.md as written, on a platform whose fiscal years
@@ -16,22 +13,8 @@ import (
 // defaults, and on PostgreSQL (a database of its own) and the external NATS server when they are
 // configured.
 func TestTalentGuide(t *testing.T) {
-	t.Parallel()
 	april := []string{"--budget-fiscal-year-start-month", "4", "--talent-fiscal-year-start-month", "4"}
-	t.Run("embedded", func(t *testing.T) {
-		t.Parallel()
-		talentGuide(t, scenario{args: april, prefix: "quarterdeck"})
-	})
-	t.Run("external", func(t *testing.T) {
-		t.Parallel()
-		dsn := os.Getenv(testenv.EnvPostgresDSN)
-		if dsn == "" || os.Getenv(testenv.EnvNATSURL) == "" {
-			t.Skip(testenv.EnvPostgresDSN + " and " + testenv.EnvNATSURL + " are not both set")
-		}
-		n := testenv.NATSServer(t)
-		talentGuide(t, scenario{args: append(april, "--database-url", freshDatabase(t, dsn), "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix), prefix: n.SubjectPrefix, natsURL: n.URL})
-	})
+	onBothEngines(t, april, func(t *testing.T, sc scenario, _ string) { talentGuide(t, sc) })
 }
 
 func talentGuide(t *testing.T, sc scenario) {
