@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -259,8 +260,26 @@ func (c *cluster) startNATS(ctx context.Context) error {
 
 func (c *cluster) natsURL() string { return strings.Join(c.natsURLs, ",") }
 
-// jetStream runs f with a JetStream context on the cluster.
+// jetStream runs f with a JetStream context on the cluster. A node that has just come back may
+// answer a JetStream API request with no responders until its JetStream is ready: f is then run
+// again, on a new connection, for up to 30 s, so f must be safe to repeat.
 func (c *cluster) jetStream(ctx context.Context, f func(jetstream.JetStream) error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.jetStreamOnce(f)
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// jetStreamOnce runs f with a JetStream context on a new connection to the cluster.
+func (c *cluster) jetStreamOnce(f func(jetstream.JetStream) error) error {
 	nc, err := nats.Connect(c.natsURL(), nats.Timeout(2*time.Second), nats.Name("quarterdeck cluster proof"))
 	if err != nil {
 		return err

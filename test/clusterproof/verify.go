@@ -121,8 +121,9 @@ func pending(ctx context.Context, db map[string]*pgx.Conn) (int, error) {
 
 // streamIDs reads every message of a domain's stream and counts its event IDs.
 func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, error) {
-	out := counts{}
+	var out counts
 	err := c.jetStream(ctx, func(js jetstream.JetStream) error {
+		out = counts{}
 		s, err := js.Stream(ctx, events.StreamName("quarterdeck", domain))
 		if err != nil {
 			return err
