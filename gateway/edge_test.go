@@ -99,7 +99,7 @@ func (r *recorder) ListDeadLetters(ctx context.Context, req *operationsv1.ListDe
 }
 
 // startRecorder serves a recorder, and whatever else register adds, on a loopback port.
-func startRecorder(t *testing.T, register ...func(*grpc.Server)) (*recorder, string) {
+func startRecorder(t testing.TB, register ...func(*grpc.Server)) (*recorder, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -178,7 +178,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		}
 		g.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	mux := runtime.NewServeMux(
+	muxOptions := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Unpopulated fields stay out of responses (and error details carry no nulls);
@@ -196,9 +196,11 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			c, _ := callerFrom(ctx)
 			return c.md
 		}),
-	)
+	}
+	mux := runtime.NewServeMux(muxOptions...)
 	g.mux = mux
 	domains := Domains()
+	domainMux := map[string]*runtime.ServeMux{}
 	for d := range adminRegistrars {
 		if opts.Backends[d] != "" {
 			domains = append(domains, d)
@@ -233,6 +235,13 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			g.Close()
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}
+		// The domain's own mux as well, for the calls routed by their collection (routes.go).
+		own := runtime.NewServeMux(muxOptions...)
+		if err := register(ctx, own, conn); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
+		}
+		domainMux["quarterdeck."+domain+".v1"] = own
 	}
 	if err := registerOperations(ctx, mux, g.conns); err != nil {
 		g.Close()
@@ -266,7 +275,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 
 	root := http.NewServeMux()
 	// The API: limits first, then who is calling, then the edge conventions.
-	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.strictBody(g.clampPageSize(g.deadline(mux)))))))
+	root.Handle("/v1/", g.ipLimit(g.bodyCap(g.authenticateREST(g.strictBody(g.clampPageSize(g.deadline(newRouter(mux, domainMux))))))))
 	root.Handle("GET /docs", http.RedirectHandler("/docs/", http.StatusMovedPermanently))
 	root.Handle("GET /docs/", http.StripPrefix("/docs", apiref.Handler()))
 	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
@@ -471,8 +480,11 @@ func (g *Gateway) accessLog(next http.Handler) http.Handler {
 		case rec.code >= 400:
 			level = slog.LevelInfo
 		}
-		g.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
-			"duration", time.Since(start), "request_id", w.Header().Get(HeaderRequestID))
+		// Checked first: a disabled line (a success, at debug) costs nothing, not its arguments.
+		if g.log.Enabled(r.Context(), level) {
+			g.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.code,
+				"duration", time.Since(start), "request_id", w.Header().Get(HeaderRequestID))
+		}
 	})
 }
 

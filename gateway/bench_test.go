@@ -1,0 +1,41 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/quarterdeck/quarterdeck/gateway"
+)
+
+// BenchmarkRESTGet is the gateway's own cost of a REST get: GET /v1/costCenters/{id} through the
+// whole handler chain (limits, authentication, edge conventions, transcoding, the gRPC call) to a
+// backend that answers at once, so that what is measured is the gateway, not a service.
+//
+//	go test -run '^$' -bench RESTGet -benchmem -cpuprofile cpu.out ./gateway/
+func BenchmarkRESTGet(b *testing.B) {
+	_, addr := startRecorder(b)
+	gw, err := gateway.New(context.Background(), gateway.Options{
+		Backends: oneBackend(addr), Authenticator: fakeAuth{},
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close() })
+	req := httptest.NewRequest(http.MethodGet, "/v1/costCenters/cc-1", nil)
+	req.Header.Set("Authorization", "Bearer good-bench")
+	req.RemoteAddr = "192.0.2.1:1234"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		gw.ServeHTTP(w, req.Clone(req.Context()))
+		if w.Code != http.StatusOK {
+			b.Fatalf("GET: %d %s", w.Code, w.Body)
+		}
+	}
+}
