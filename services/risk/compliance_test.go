@@ -395,3 +395,93 @@ func TestControlTestDue(t *testing.T) {
 		}
 	})
 }
+
+// TestPostureChangedEvents publishes framework.posture_changed in the transaction of each change
+// that moves a framework's counts — the import, a test, a control's new requirement, a control's
+// deletion — and never for one that leaves them as they were: a second import, an untested
+// control, a test with the same result, a change of a control's title.
+func TestPostureChangedEvents(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		o := startOffice(t, db)
+		ctx := context.Background()
+		f := o.importISO(t)
+		const posture = "frameworks/iso27001-2022/posture"
+		events := func() []*riskv1.FrameworkPostureChanged {
+			t.Helper()
+			return outbox(t, o.db, ".framework.posture_changed", posture, func() *riskv1.FrameworkPostureChanged { return &riskv1.FrameworkPostureChanged{} })
+		}
+		counts := func(p *riskv1.CompliancePosture) [4]int32 {
+			return [4]int32{p.GetRequirementCount(), p.GetCoveredCount(), p.GetPartialCount(), p.GetNotCoveredCount()}
+		}
+		want := func(step string, n int, now [4]int32) {
+			t.Helper()
+			ev := events()
+			if len(ev) != n {
+				t.Fatalf("%s: %d posture_changed events; want %d", step, len(ev), n)
+			}
+			last := ev[n-1]
+			if got := counts(last.GetPosture()); got != now || last.GetFramework() != f.GetName() || last.GetTitle() != f.GetTitle() ||
+				last.GetPosture().GetName() != posture || last.GetPosture().GetComputeTime() == nil {
+				t.Errorf("%s: event = %v; want counts %v", step, last, now)
+			}
+			if n > 1 {
+				if counts(last.GetPreviousPosture()) != counts(ev[n-2].GetPosture()) || last.GetVersion() <= ev[n-2].GetVersion() {
+					t.Errorf("%s: event %v does not follow %v", step, last, ev[n-2])
+				}
+			}
+		}
+
+		want("import", 1, [4]int32{93, 0, 0, 93})
+		if first := events()[0]; first.GetPreviousPosture() != nil || first.GetPosture().GetCoveredPercent() != 0 {
+			t.Errorf("first event = %v; want no previous posture", first)
+		}
+		o.importISO(t)
+		want("second import", 1, [4]int32{93, 0, 0, 93})
+
+		mfa := o.newControl(t, "mfa", []string{"a-5-17", "a-8-5"})
+		want("untested control", 1, [4]int32{93, 0, 0, 93})
+
+		o.test(t, mfa.GetName(), []int32{2026, 12, 3}, riskv1.ControlTestResult_EFFECTIVE)
+		want("effective test", 2, [4]int32{93, 2, 0, 91})
+		if p := events()[1].GetPosture(); p.GetCoveredPercent() != 2 {
+			t.Errorf("covered percent = %d; want 2", p.GetCoveredPercent())
+		}
+		o.test(t, mfa.GetName(), []int32{2026, 12, 4}, riskv1.ControlTestResult_EFFECTIVE)
+		want("same result again", 2, [4]int32{93, 2, 0, 91})
+
+		c, err := o.comp.GetControl(ctx, &riskv1.GetControlRequest{Name: mfa.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err = o.comp.UpdateControl(ctx, &riskv1.UpdateControlRequest{Control: &riskv1.Control{Name: c.GetName(), Title: "MFA everywhere", Etag: c.GetEtag()},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("new title", 2, [4]int32{93, 2, 0, 91})
+
+		c, err = o.comp.UpdateControl(ctx, &riskv1.UpdateControlRequest{Control: &riskv1.Control{Name: c.GetName(), Etag: c.GetEtag(),
+			Requirements: []string{"frameworks/iso27001-2022/requirements/a-5-17", "frameworks/iso27001-2022/requirements/a-8-5",
+				"frameworks/iso27001-2022/requirements/a-8-15"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"requirements"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want("one more requirement", 3, [4]int32{93, 3, 0, 90})
+
+		if _, err := o.comp.DeleteControl(ctx, &riskv1.DeleteControlRequest{Name: c.GetName(), Etag: c.GetEtag()}); err != nil {
+			t.Fatal(err)
+		}
+		want("control deleted", 4, [4]int32{93, 0, 0, 93})
+
+		// Each change of the posture raised the framework's version, and so its etag.
+		got, err := o.comp.GetFramework(ctx, &riskv1.GetFrameworkRequest{Name: f.GetName()})
+		if err != nil || got.GetEtag() == f.GetEtag() || got.GetUpdateTime().AsTime() != f.GetUpdateTime().AsTime() {
+			t.Errorf("framework after its posture changed = %v, %v; want a new etag, the same update time", got, err)
+		}
+		if n := countEvents(t, o.db, ".framework.imported", f.GetName()); n != 1 {
+			t.Errorf("framework.imported events = %d; want 1", n)
+		}
+	})
+}

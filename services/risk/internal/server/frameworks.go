@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -112,7 +113,7 @@ func (s *Compliance) ImportFramework(ctx context.Context, req *riskv1.ImportFram
 			}
 		}
 		f.RequirementCount = int32(len(stored)) + added
-		if err := s.recordPostures(ctx, tx, f.ID); err != nil {
+		if err := s.recordPosture(ctx, tx, f, false); err != nil {
 			return nil, err
 		}
 		after, action := frameworkToProto(f), audit.Update
@@ -168,17 +169,63 @@ func (s *Compliance) ListRequirements(ctx context.Context, req *riskv1.ListRequi
 }
 
 // recordPostures records the posture of each framework as today's snapshot, in tx, the
-// transaction of the change that may have moved it (see store.RecordPosture).
+// transaction of the change that may have moved it (see store.RecordPosture), and publishes
+// framework.posture_changed for each whose counts changed. It locks the frameworks, in the order
+// of their IDs, so that the changes of one framework's posture are counted and published one
+// after the other.
 func (s *Server) recordPostures(ctx context.Context, tx store.Tx, frameworkIDs ...string) error {
-	today := civil.DateOf(s.now().UTC())
-	for _, id := range frameworkIDs {
-		p, err := tx.Posture(ctx, id)
+	ids := slices.Clone(frameworkIDs)
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		f, err := tx.GetFramework(ctx, id)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.RecordPosture(ctx, p, today); err != nil {
+		if err := s.recordPosture(ctx, tx, f, true); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recordPosture records the posture of framework f, locked in tx, as today's snapshot; when its
+// counts differ from those the last change left (the latest snapshot), it publishes
+// framework.posture_changed about frameworks/{framework}/posture with f's version. save raises
+// that version first and stores it; an import, which raised and stored it already, passes false.
+func (s *Server) recordPosture(ctx context.Context, tx store.Tx, f *domain.Framework, save bool) error {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	today := civil.DateOf(now)
+	p, err := tx.Posture(ctx, f.ID)
+	if err != nil {
+		return err
+	}
+	last, had, err := tx.LatestPosture(ctx, f.ID, today)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.RecordPosture(ctx, p, today); err != nil {
+		return err
+	}
+	if had && last == p {
+		return nil
+	}
+	if save {
+		prev := f.Version
+		f.Version++
+		if err := tx.UpdateFramework(ctx, f, prev); err != nil {
+			return err
+		}
+	}
+	ev := &riskv1.FrameworkPostureChanged{Framework: f.Name(), Title: f.Title, Posture: postureToProto(p), Version: f.Version}
+	ev.Posture.ComputeTime = timestamppb.New(now)
+	if had {
+		ev.PreviousPosture = postureToProto(last)
+	}
+	return tx.Emit(ctx, ev.Posture.GetName(), ev)
+}
+
+// postureToProto is p's counts as the API shows them, without the gaps.
+func postureToProto(p domain.Posture) *riskv1.CompliancePosture {
+	return &riskv1.CompliancePosture{Name: domain.PosturePattern.Format(p.FrameworkID), RequirementCount: p.RequirementCount,
+		CoveredCount: p.Covered, PartialCount: p.Partial, NotCoveredCount: p.NotCovered, CoveredPercent: p.CoveredPercent()}
 }

@@ -29,15 +29,8 @@ func (s *Compliance) GetCompliancePosture(ctx context.Context, req *riskv1.GetCo
 	if err != nil {
 		return nil, err
 	}
-	pb := &riskv1.CompliancePosture{
-		Name:             domain.PosturePattern.Format(f),
-		RequirementCount: p.RequirementCount,
-		CoveredCount:     p.Covered,
-		PartialCount:     p.Partial,
-		NotCoveredCount:  p.NotCovered,
-		CoveredPercent:   p.CoveredPercent(),
-		ComputeTime:      timestamppb.New(now),
-	}
+	pb := postureToProto(p)
+	pb.ComputeTime = timestamppb.New(now)
 	for _, g := range gaps {
 		pb.Gaps = append(pb.Gaps, &riskv1.RequirementGap{Requirement: g.Name(), Identifier: g.Identifier, Title: g.Title,
 			Coverage: riskv1.Coverage(g.Coverage), Controls: g.Controls})

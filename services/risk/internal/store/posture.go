@@ -74,6 +74,23 @@ func (r reader) Gaps(ctx context.Context, frameworkID string) ([]*domain.Gap, er
 	return gaps, nil
 }
 
+// LatestPosture returns framework frameworkID's posture as its latest snapshot on or before day
+// recorded it, and false when it has none: the posture as the last change left it, since every
+// change that may move it records a snapshot (RecordPosture).
+func (t Tx) LatestPosture(ctx context.Context, frameworkID string, day civil.Date) (domain.Posture, bool, error) {
+	const q = `SELECT requirement_count, covered_count, partial_count, not_covered_count FROM posture_snapshots
+		WHERE framework_id = $1 AND snapshot_date <= $2 ORDER BY snapshot_date DESC LIMIT 1`
+	p := domain.Posture{FrameworkID: frameworkID}
+	err := t.QueryRowContext(ctx, q, frameworkID, day.String()).Scan(&p.RequirementCount, &p.Covered, &p.Partial, &p.NotCovered)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return p, false, nil
+	case err != nil:
+		return p, false, fmt.Errorf("latest posture of %s: %w", frameworkID, err)
+	}
+	return p, true, nil
+}
+
 // RecordPosture keeps framework frameworkID's posture p as the snapshot of day, unless the latest
 // snapshot before day has the same counts (the trend records changes only). It reports whether
 // it wrote.

@@ -501,6 +501,96 @@ func (x *ControlTestDue) GetVersion() int64 {
 	return 0
 }
 
+// A framework's compliance posture changed: a control test, a change of the requirements a
+// control satisfies, a control's deletion or an import moved its counts of requirements COVERED,
+// PARTIAL or NOT_COVERED. Published in the transaction of that change, about the framework's
+// posture (`frameworks/{framework}/posture`), once per framework whose counts changed and never
+// for one whose counts stayed the same; each carries the counts after the change, so that a
+// consumer keeps the latest.
+type FrameworkPostureChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The framework, `frameworks/{framework}`.
+	Framework string `protobuf:"bytes,1,opt,name=framework,proto3" json:"framework,omitempty"`
+	// The framework's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The posture after the change, without its gaps (GetCompliancePosture lists them);
+	// `compute_time` is when it changed.
+	Posture *CompliancePosture `protobuf:"bytes,3,opt,name=posture,proto3" json:"posture,omitempty"`
+	// The posture before the change, without its gaps and `compute_time`; unset when the framework
+	// was just imported for the first time.
+	PreviousPosture *CompliancePosture `protobuf:"bytes,4,opt,name=previous_posture,json=previousPosture,proto3" json:"previous_posture,omitempty"`
+	// The framework's version after the change: a change of its posture raises it, as an import
+	// does. Consumers use it to order the events of one posture and to drop stale ones.
+	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrameworkPostureChanged) Reset() {
+	*x = FrameworkPostureChanged{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrameworkPostureChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrameworkPostureChanged) ProtoMessage() {}
+
+func (x *FrameworkPostureChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrameworkPostureChanged.ProtoReflect.Descriptor instead.
+func (*FrameworkPostureChanged) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FrameworkPostureChanged) GetFramework() string {
+	if x != nil {
+		return x.Framework
+	}
+	return ""
+}
+
+func (x *FrameworkPostureChanged) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *FrameworkPostureChanged) GetPosture() *CompliancePosture {
+	if x != nil {
+		return x.Posture
+	}
+	return nil
+}
+
+func (x *FrameworkPostureChanged) GetPreviousPosture() *CompliancePosture {
+	if x != nil {
+		return x.PreviousPosture
+	}
+	return nil
+}
+
+func (x *FrameworkPostureChanged) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A policy was created, without a version yet.
 type PolicyCreated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -515,7 +605,7 @@ type PolicyCreated struct {
 
 func (x *PolicyCreated) Reset() {
 	*x = PolicyCreated{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +617,7 @@ func (x *PolicyCreated) String() string {
 func (*PolicyCreated) ProtoMessage() {}
 
 func (x *PolicyCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[7]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +630,7 @@ func (x *PolicyCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyCreated.ProtoReflect.Descriptor instead.
 func (*PolicyCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{7}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PolicyCreated) GetPolicy() *Policy {
@@ -573,7 +663,7 @@ type PolicyUpdated struct {
 
 func (x *PolicyUpdated) Reset() {
 	*x = PolicyUpdated{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +675,7 @@ func (x *PolicyUpdated) String() string {
 func (*PolicyUpdated) ProtoMessage() {}
 
 func (x *PolicyUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[8]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +688,7 @@ func (x *PolicyUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyUpdated.ProtoReflect.Descriptor instead.
 func (*PolicyUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{8}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PolicyUpdated) GetPolicy() *Policy {
@@ -639,7 +729,7 @@ type PolicyVersionPublished struct {
 
 func (x *PolicyVersionPublished) Reset() {
 	*x = PolicyVersionPublished{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +741,7 @@ func (x *PolicyVersionPublished) String() string {
 func (*PolicyVersionPublished) ProtoMessage() {}
 
 func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[9]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +754,7 @@ func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyVersionPublished.ProtoReflect.Descriptor instead.
 func (*PolicyVersionPublished) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{9}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PolicyVersionPublished) GetPolicy() *Policy {
@@ -704,7 +794,7 @@ type PolicyAcknowledged struct {
 
 func (x *PolicyAcknowledged) Reset() {
 	*x = PolicyAcknowledged{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +806,7 @@ func (x *PolicyAcknowledged) String() string {
 func (*PolicyAcknowledged) ProtoMessage() {}
 
 func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +819,7 @@ func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledged.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledged) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PolicyAcknowledged) GetPolicy() string {
@@ -782,7 +872,7 @@ type PolicyAcknowledgementOverdue struct {
 
 func (x *PolicyAcknowledgementOverdue) Reset() {
 	*x = PolicyAcknowledgementOverdue{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +884,7 @@ func (x *PolicyAcknowledgementOverdue) String() string {
 func (*PolicyAcknowledgementOverdue) ProtoMessage() {}
 
 func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +897,7 @@ func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledgementOverdue.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledgementOverdue) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{11}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PolicyAcknowledgementOverdue) GetPolicy() *Policy {
@@ -914,7 +1004,14 @@ const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\bdue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x127\n" +
 	"\tfire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion:\x17\xc2\xf3\x18\x13\n" +
-	"\acontrol\x12\btest_due\"u\n" +
+	"\acontrol\x12\btest_due\"\x9e\x02\n" +
+	"\x17FrameworkPostureChanged\x12\x1c\n" +
+	"\tframework\x18\x01 \x01(\tR\tframework\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12@\n" +
+	"\aposture\x18\x03 \x01(\v2&.quarterdeck.risk.v1.CompliancePostureR\aposture\x12Q\n" +
+	"\x10previous_posture\x18\x04 \x01(\v2&.quarterdeck.risk.v1.CompliancePostureR\x0fpreviousPosture\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion: \xc2\xf3\x18\x1c\n" +
+	"\tframework\x12\x0fposture_changed\"u\n" +
 	"\rPolicyCreated\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
@@ -959,7 +1056,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*FrameworkImported)(nil),            // 0: quarterdeck.risk.v1.FrameworkImported
 	(*ControlCreated)(nil),               // 1: quarterdeck.risk.v1.ControlCreated
@@ -968,50 +1065,54 @@ var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*ControlTested)(nil),                // 4: quarterdeck.risk.v1.ControlTested
 	(*ControlFailed)(nil),                // 5: quarterdeck.risk.v1.ControlFailed
 	(*ControlTestDue)(nil),               // 6: quarterdeck.risk.v1.ControlTestDue
-	(*PolicyCreated)(nil),                // 7: quarterdeck.risk.v1.PolicyCreated
-	(*PolicyUpdated)(nil),                // 8: quarterdeck.risk.v1.PolicyUpdated
-	(*PolicyVersionPublished)(nil),       // 9: quarterdeck.risk.v1.PolicyVersionPublished
-	(*PolicyAcknowledged)(nil),           // 10: quarterdeck.risk.v1.PolicyAcknowledged
-	(*PolicyAcknowledgementOverdue)(nil), // 11: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
-	(*Framework)(nil),                    // 12: quarterdeck.risk.v1.Framework
-	(*Control)(nil),                      // 13: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 14: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 15: quarterdeck.risk.v1.ControlTest
-	(*date.Date)(nil),                    // 16: google.type.Date
-	(*timestamppb.Timestamp)(nil),        // 17: google.protobuf.Timestamp
-	(*Policy)(nil),                       // 18: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 19: quarterdeck.risk.v1.PolicyVersion
-	(*PolicyAcknowledgement)(nil),        // 20: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*FrameworkPostureChanged)(nil),      // 7: quarterdeck.risk.v1.FrameworkPostureChanged
+	(*PolicyCreated)(nil),                // 8: quarterdeck.risk.v1.PolicyCreated
+	(*PolicyUpdated)(nil),                // 9: quarterdeck.risk.v1.PolicyUpdated
+	(*PolicyVersionPublished)(nil),       // 10: quarterdeck.risk.v1.PolicyVersionPublished
+	(*PolicyAcknowledged)(nil),           // 11: quarterdeck.risk.v1.PolicyAcknowledged
+	(*PolicyAcknowledgementOverdue)(nil), // 12: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
+	(*Framework)(nil),                    // 13: quarterdeck.risk.v1.Framework
+	(*Control)(nil),                      // 14: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 15: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 16: quarterdeck.risk.v1.ControlTest
+	(*date.Date)(nil),                    // 17: google.type.Date
+	(*timestamppb.Timestamp)(nil),        // 18: google.protobuf.Timestamp
+	(*CompliancePosture)(nil),            // 19: quarterdeck.risk.v1.CompliancePosture
+	(*Policy)(nil),                       // 20: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 21: quarterdeck.risk.v1.PolicyVersion
+	(*PolicyAcknowledgement)(nil),        // 22: quarterdeck.risk.v1.PolicyAcknowledgement
 }
 var file_quarterdeck_risk_v1_compliance_events_proto_depIdxs = []int32{
-	12, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
-	13, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
-	13, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
-	14, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	13, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
-	13, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
-	15, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
-	13, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
-	15, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
-	13, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
-	16, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
-	17, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
-	17, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
-	18, // 13: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
-	18, // 14: quarterdeck.risk.v1.PolicyUpdated.policy:type_name -> quarterdeck.risk.v1.Policy
-	14, // 15: quarterdeck.risk.v1.PolicyUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	18, // 16: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
-	19, // 17: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	20, // 18: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
-	18, // 19: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
-	16, // 20: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
-	17, // 21: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
-	17, // 22: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
+	14, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
+	14, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	14, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
+	14, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
+	16, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
+	14, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
+	16, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
+	14, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
+	17, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
+	18, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
+	18, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
+	19, // 13: quarterdeck.risk.v1.FrameworkPostureChanged.posture:type_name -> quarterdeck.risk.v1.CompliancePosture
+	19, // 14: quarterdeck.risk.v1.FrameworkPostureChanged.previous_posture:type_name -> quarterdeck.risk.v1.CompliancePosture
+	20, // 15: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
+	20, // 16: quarterdeck.risk.v1.PolicyUpdated.policy:type_name -> quarterdeck.risk.v1.Policy
+	15, // 17: quarterdeck.risk.v1.PolicyUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	20, // 18: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
+	21, // 19: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	22, // 20: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
+	20, // 21: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
+	17, // 22: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
+	18, // 23: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
+	18, // 24: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_events_proto_init() }
@@ -1027,7 +1128,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
