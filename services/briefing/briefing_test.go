@@ -3,6 +3,7 @@ package briefing
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,37 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("%d headcount plans in progress; want 2", tl.GetHeadcountPlanCount())
 		}
 
+		// Compliance: the least covered framework first, ISO 27001 with its latest posture and
+		// the title of its latest import; the controls whose test is due, the longest overdue first.
+		cp := b.GetCompliance()
+		var frameworks []string
+		for _, f := range cp.GetFrameworks() {
+			frameworks = append(frameworks, fmt.Sprintf("%s %q %d/%d/%d of %d %d%% %s", f.GetFramework(), f.GetTitle(), f.GetCoveredCount(),
+				f.GetPartialCount(), f.GetNotCoveredCount(), f.GetRequirementCount(), f.GetCoveredPercent(), f.GetChangeTime().AsTime().Format(time.DateOnly)))
+		}
+		if diff := cmp.Diff([]string{
+			`frameworks/gdpr "GDPR" 0/0/20 of 20 0% 2027-02-01`,
+			`frameworks/iso27001-2022 "ISO/IEC 27001:2022 Annex A" 2/1/90 of 93 2% 2027-03-02`,
+			`frameworks/soc2-2017 "SOC 2" 5/0/5 of 10 50% 2027-02-01`,
+		}, frameworks); diff != "" {
+			t.Errorf("frameworks (-want +got):\n%s", diff)
+		}
+		var overdue []string
+		for _, c := range cp.GetOverdueControlTests() {
+			overdue = append(overdue, fmt.Sprintf("%s %q %s %s due %s at %s, %d days, last %s %v", c.GetControl(), c.GetTitle(), c.GetOwner(),
+				c.GetTestFrequency(), civil.FromProto(c.GetNextTestDate()), c.GetDueTime().AsTime().Format(time.RFC3339), c.GetDaysOverdue(),
+				c.GetLastResult(), c.GetLastTestDate() != nil))
+		}
+		if diff := cmp.Diff([]string{
+			`controls/mfa "Control mfa" people/mfa-owner QUARTERLY due 2027-03-01 at 2027-03-01T00:00:00Z, 14 days, last CONTROL_TEST_RESULT_UNSPECIFIED false`,
+			`controls/backup "Control backup" people/backup-owner QUARTERLY due 2027-03-15 at 2027-03-15T00:00:00Z, 0 days, last EFFECTIVE true`,
+		}, overdue); diff != "" {
+			t.Errorf("overdue control tests (-want +got):\n%s", diff)
+		}
+		if cp.GetFrameworkCount() != 3 || cp.GetOverdueControlTestCount() != 2 {
+			t.Errorf("compliance: %d frameworks, %d overdue control tests; want 3, 2", cp.GetFrameworkCount(), cp.GetOverdueControlTestCount())
+		}
+
 		// Freshness: the last event of each stream, with its sequence.
 		for _, f := range b.GetFreshness() {
 			if f.GetStream() == "" || f.GetLastEventId() == "" || f.GetStreamSequence() != uint64(h.count(f.GetDomain())) ||
@@ -360,6 +392,7 @@ func TestBriefingLists(t *testing.T) {
 			t.Fatal(err)
 		}
 		budget, vendors, risks, incidents, talent := b.GetBudget(), b.GetVendors(), b.GetRisks(), b.GetIncidents(), b.GetTalent()
+		compliance := b.GetCompliance()
 		for _, l := range []struct {
 			what         string
 			listed, want int
@@ -372,6 +405,9 @@ func TestBriefingLists(t *testing.T) {
 			{"open incidents", len(incidents.GetOpen()), 45, incidents.GetOpenCount()},
 			{"open positions", len(talent.GetOpenPositions()), 60, talent.GetOpenPositionCount()},
 			{"headcount plans", len(talent.GetHeadcountPlans()), 30, talent.GetHeadcountPlanCount()},
+			{"frameworks", len(compliance.GetFrameworks()), 24, compliance.GetFrameworkCount()},
+			// 31 of every 80 controls due: 120 controls, the first 80 and 31 of the next 40.
+			{"overdue control tests", len(compliance.GetOverdueControlTests()), 62, compliance.GetOverdueControlTestCount()},
 		} {
 			if l.want >= 0 && int(l.count) != l.want {
 				t.Errorf("%s: count %d; want %d", l.what, l.count, l.want)
@@ -389,6 +425,18 @@ func TestBriefingLists(t *testing.T) {
 				t.Errorf("%s is further over plan than %s, listed before it", c.GetCostCenter(), budget.GetCostCenters()[i].GetCostCenter())
 			}
 		}
+		// The least covered framework first; the longest overdue control test first.
+		for i, f := range compliance.GetFrameworks()[1:] {
+			prev := compliance.GetFrameworks()[i]
+			if f.GetCoveredCount()*prev.GetRequirementCount() < prev.GetCoveredCount()*f.GetRequirementCount() {
+				t.Errorf("%s is less covered than %s, listed before it", f.GetFramework(), prev.GetFramework())
+			}
+		}
+		if c := compliance.GetOverdueControlTests(); c[0].GetDaysOverdue() != 30 ||
+			!slices.IsSortedFunc(c, func(a, b *briefingv1.ControlTestDueItem) int { return int(b.GetDaysOverdue() - a.GetDaysOverdue()) }) {
+			t.Errorf("overdue control tests not the longest overdue first: %v", c)
+		}
+
 		// The sums cover every cost centre and plan: 90 cost centres of 30 per unit; the planned
 		// headcount of 30 plans, (27 + i%5) in Q1.
 		if n := budget.GetTotals()[0].GetCostCenterCount(); n != 90 {

@@ -138,6 +138,24 @@ func (h *history) incident(id string, sev riskv1.Incident_Severity, detect time.
 	}
 }
 
+// posture adds a framework's posture after a change: covered, partial and not covered of its
+// requirements, changed at changed.
+func (h *history) posture(id, title string, covered, partial, notCovered int32, changed time.Time) {
+	name := "frameworks/" + id
+	total := covered + partial + notCovered
+	h.add(name+"/posture", &riskv1.FrameworkPostureChanged{Framework: name, Title: title, Posture: &riskv1.CompliancePosture{
+		Name: name + "/posture", RequirementCount: total, CoveredCount: covered, PartialCount: partial, NotCoveredCount: notCovered,
+		CoveredPercent: covered * 100 / total, ComputeTime: timestamppb.New(changed)}})
+}
+
+// control adds a control tested QUARTERLY, whose next test is due on next.
+func (h *history) control(id string, next *date.Date) *riskv1.Control {
+	c := &riskv1.Control{Name: "controls/" + id, Title: "Control " + id, Owner: "people/" + id + "-owner",
+		Type: riskv1.ControlType_PREVENTIVE, TestFrequency: riskv1.TestFrequency_QUARTERLY, NextTestDate: next}
+	h.add(c.Name, &riskv1.ControlCreated{Control: proto.Clone(c).(*riskv1.Control)})
+	return c
+}
+
 // publish sends the events to their domains' streams under prefix, creating the streams.
 func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, from, to int) {
 	t.Helper()
@@ -215,6 +233,14 @@ func demo(scale int) *history {
 		}
 		h.incident(fmt.Sprintf("i-%05d", i), riskv1.Incident_Severity(1+i%4), detect, 5+i%55, resolve, i%3 == 0 && resolve > 0)
 	}
+	for i := range 8 * scale {
+		h.posture(fmt.Sprintf("f-%04d", i), fmt.Sprintf("Framework %d", i), int32(i%40), int32(i%7), int32(60-i%40), today)
+	}
+	for i := range 40 * scale {
+		// From 30 days overdue to 49 days ahead: 31 of every 80 due.
+		next := today.AddDate(0, 0, -30+i%80)
+		h.control(fmt.Sprintf("c-%04d", i), day(next.Year(), int(next.Month()), next.Day()))
+	}
 	for i := range 10 * scale {
 		team := fmt.Sprintf("teams/t-%04d", i)
 		h.add(team, &talentv1.TeamCreated{Team: &talentv1.Team{Name: team, DisplayName: fmt.Sprintf("Team %d", i)}})
@@ -284,6 +310,39 @@ func company() *history {
 	h.add(closed.Name, &riskv1.RiskClosed{Risk: closed, PreviousState: riskv1.Risk_ASSESSED})
 	deleted := h.risk("typo", 0, 0, 0, false)
 	h.add(deleted.Name, &riskv1.RiskDeleted{Risk: deleted})
+
+	// Compliance: ISO 27001 from no control to 2 covered and 1 partial of 93, then re-imported
+	// under a new title; SOC 2 half covered; GDPR not at all.
+	h.posture("iso27001-2022", "ISO 27001", 0, 0, 93, time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC))
+	h.posture("iso27001-2022", "ISO 27001", 2, 1, 90, time.Date(2027, 3, 2, 11, 0, 0, 0, time.UTC))
+	h.add("frameworks/iso27001-2022", &riskv1.FrameworkImported{Framework: &riskv1.Framework{Name: "frameworks/iso27001-2022",
+		Title: "ISO/IEC 27001:2022 Annex A", RequirementCount: 93}})
+	h.posture("soc2-2017", "SOC 2", 5, 0, 5, time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC))
+	h.posture("gdpr", "GDPR", 0, 0, 20, time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC))
+	// Controls on 15 March: mfa's test was due on 1 March (control.test_due said so); backup's,
+	// last tested EFFECTIVE on 15 December, is due today; logs was overdue and tested since, then
+	// failed; dlp's test was moved to April by a new frequency; waf was overdue and deleted;
+	// siem's is due in April.
+	mfa := h.control("mfa", day(2027, 3, 1))
+	mfa.TestDue = true
+	h.add(mfa.Name, &riskv1.ControlTestDue{Control: mfa, NextTestDate: mfa.GetNextTestDate(),
+		DueTime: timestamppb.New(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))})
+	backup := h.control("backup", day(2027, 3, 15))
+	backup.LastResult, backup.LastTestDate = riskv1.ControlTestResult_EFFECTIVE, day(2026, 12, 15)
+	h.add(backup.Name, &riskv1.ControlTested{Control: backup,
+		Test: &riskv1.ControlTest{Name: backup.Name + "/tests/t1", TestDate: day(2026, 12, 15), Result: riskv1.ControlTestResult_EFFECTIVE}})
+	logs := h.control("logs", day(2027, 2, 1))
+	h.add(logs.Name, &riskv1.ControlTestDue{Control: proto.Clone(logs).(*riskv1.Control), NextTestDate: logs.GetNextTestDate()})
+	logs.LastResult, logs.LastTestDate, logs.NextTestDate = riskv1.ControlTestResult_INEFFECTIVE, day(2027, 3, 10), day(2027, 6, 10)
+	h.add(logs.Name, &riskv1.ControlTested{Control: proto.Clone(logs).(*riskv1.Control)})
+	h.add(logs.Name, &riskv1.ControlFailed{Control: logs})
+	dlp := h.control("dlp", day(2027, 2, 20))
+	dlp.TestFrequency, dlp.NextTestDate = riskv1.TestFrequency_SEMI_ANNUALLY, day(2027, 4, 20)
+	h.add(dlp.Name, &riskv1.ControlUpdated{Control: dlp})
+	waf := h.control("waf", day(2027, 1, 10))
+	h.add(waf.Name, &riskv1.ControlTestDue{Control: proto.Clone(waf).(*riskv1.Control), NextTestDate: waf.GetNextTestDate()})
+	h.add(waf.Name, &riskv1.ControlDeleted{Control: waf})
+	h.control("siem", day(2027, 4, 1))
 
 	at := func(m time.Month, d, hour int, y ...int) time.Time {
 		year := 2027

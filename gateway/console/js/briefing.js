@@ -27,6 +27,7 @@ export async function briefingPage(view) {
   incidentsCard(grid, b.incidents);
   renewalsCard(grid, b.vendors);
   headcountCard(grid, b.talent, date(b.asOfDate));
+  complianceCard(grid, b.compliance);
   view.append(freshness(b));
 }
 
@@ -249,6 +250,31 @@ function headcountCard(grid, talent, today) {
     { title: "Actual", class: "num", cell: (p) => String(current(p).actualHeadcount || 0) },
     { title: "Open", class: "num hide-narrow", cell: (p) => String(current(p).openPositions || 0) },
   ], plans.slice(0, 8), "This quarter, the teams furthest below plan"));
+}
+
+// complianceCard lists each framework's posture, the least covered first, and the controls whose
+// test is overdue, when the briefing carries the compliance section.
+function complianceCard(grid, compliance) {
+  if (!compliance) return;
+  const c = card("Compliance posture and overdue control tests");
+  grid.append(c);
+  const frameworks = compliance.frameworks || [];
+  if (!frameworks.length) {
+    c.append(h("p", { class: "muted" }, "No framework imported yet."));
+    return;
+  }
+  c.append(table([
+    { title: "Framework", cell: (f) => f.title || id(f.framework) },
+    { title: "Covered", class: "num", cell: (f) => `${f.coveredPercent || 0} %` },
+    { title: "Covered / partial / not", class: "num hide-narrow", cell: (f) => `${f.coveredCount || 0} / ${f.partialCount || 0} / ${f.notCoveredCount || 0} of ${f.requirementCount || 0}` },
+  ], frameworks.slice(0, 8), compliance.frameworkCount > 8 ? `The 8 least covered of ${compliance.frameworkCount} frameworks` : null));
+  const overdue = compliance.overdueControlTests || [];
+  c.append(table([
+    { title: "Control test due", cell: (x) => x.title || id(x.control) },
+    { title: "Due", cell: (x) => date(x.nextTestDate) },
+    { title: "Days overdue", class: "num", cell: (x) => String(x.daysOverdue || 0) },
+    { title: "Owner", class: "hide-narrow", cell: (x) => x.owner },
+  ], overdue.slice(0, 8), `${compliance.overdueControlTestCount || 0} control test(s) due and not recorded`));
 }
 
 function freshness(b) {

@@ -166,6 +166,20 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		_, err := tx.ExecContext(ctx, q, e.GetSkillRequirement().GetName())
 		return err
 
+	// risk: compliance
+	case *riskv1.FrameworkPostureChanged:
+		return putPosture(ctx, tx, e)
+	case *riskv1.FrameworkImported:
+		const q = `UPDATE briefing_frameworks SET title = $2 WHERE name = $1`
+		_, err := tx.ExecContext(ctx, q, e.GetFramework().GetName(), e.GetFramework().GetTitle())
+		return err
+	case *riskv1.ControlDeleted:
+		return del(ctx, tx, "briefing_controls", e.GetControl().GetName())
+	case interface{ GetControl() *riskv1.Control }:
+		// Every other event of a control carries the control after the change: created, updated,
+		// tested, failed, test_due.
+		return putControl(ctx, tx, e.GetControl())
+
 	// risk
 	case *riskv1.RiskMatrixUpdated:
 		return putMatrix(ctx, tx, e.GetRiskMatrix())
@@ -312,6 +326,38 @@ func putIncident(ctx context.Context, tx *sql.Tx, i *riskv1.Incident) error {
 		resolve_time = excluded.resolve_time`
 	_, err := tx.ExecContext(ctx, q, i.GetName(), i.GetTitle(), int32(i.GetType()), int32(i.GetSeverity()),
 		int32(i.GetState()), instant(i.GetDetectTime()), instant(i.GetAcknowledgeTime()), instant(i.GetResolveTime()))
+	return err
+}
+
+// putPosture keeps a framework's posture as its latest posture_changed event says.
+func putPosture(ctx context.Context, tx *sql.Tx, e *riskv1.FrameworkPostureChanged) error {
+	if e.GetFramework() == "" {
+		return consumer.Permanent(fmt.Errorf("a posture_changed event without its framework: %v", e))
+	}
+	p := e.GetPosture()
+	const q = `INSERT INTO briefing_frameworks
+	(name, title, requirement_count, covered_count, partial_count, not_covered_count, change_time)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, requirement_count = excluded.requirement_count,
+		covered_count = excluded.covered_count, partial_count = excluded.partial_count,
+		not_covered_count = excluded.not_covered_count, change_time = excluded.change_time`
+	_, err := tx.ExecContext(ctx, q, e.GetFramework(), e.GetTitle(), p.GetRequirementCount(), p.GetCoveredCount(),
+		p.GetPartialCount(), p.GetNotCoveredCount(), instant(p.GetComputeTime()))
+	return err
+}
+
+// putControl keeps what the briefing shows of a control: whose it is and when its test is due.
+func putControl(ctx context.Context, tx *sql.Tx, c *riskv1.Control) error {
+	if c.GetName() == "" {
+		return nil
+	}
+	const q = `INSERT INTO briefing_controls (name, title, owner, test_frequency, next_test_date, last_result, last_test_date)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, owner = excluded.owner,
+		test_frequency = excluded.test_frequency, next_test_date = excluded.next_test_date,
+		last_result = excluded.last_result, last_test_date = excluded.last_test_date`
+	_, err := tx.ExecContext(ctx, q, c.GetName(), c.GetTitle(), c.GetOwner(), int32(c.GetTestFrequency()),
+		dateText(c.GetNextTestDate()), int32(c.GetLastResult()), dateText(c.GetLastTestDate()))
 	return err
 }
 

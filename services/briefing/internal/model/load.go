@@ -28,6 +28,10 @@ type Snapshot struct {
 	Coverage  []Coverage        // by requirement
 	// PlanQuarters are the headcount plans' quarters, by plan and quarter.
 	PlanQuarters []PlanQuarter
+	// Frameworks are the frameworks' compliance postures, by name.
+	Frameworks []Framework
+	// Controls are the controls with their next test's date, by name.
+	Controls []Control
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -87,6 +91,20 @@ type Coverage struct {
 	Requirement, Team, Skill, KeyPerson      string
 	RequiredPeople, CoveredPeople, Shortfall int32
 	Gap, KeyPersonRisk                       bool
+}
+
+// Framework is a framework's compliance posture as it last changed.
+type Framework struct {
+	Name, Title                                                   string
+	RequirementCount, CoveredCount, PartialCount, NotCoveredCount int32
+	ChangeTime                                                    sql.NullTime
+}
+
+// Control is a control with the day its next test is due. The dates are YYYY-MM-DD;
+// LastTestDate is empty before the first test.
+type Control struct {
+	Name, Title, Owner, NextTestDate, LastTestDate string
+	TestFrequency, LastResult                      int32
 }
 
 // Stream is the last event applied from a domain's stream.
@@ -266,6 +284,20 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			var q PlanQuarter
 			err := r.Scan(&q.Plan, &q.Quarter, &q.Team, &q.FiscalYear, &q.StartDate, &q.EndDate, &q.PlannedHeadcount)
 			s.PlanQuarters = append(s.PlanQuarters, q)
+			return err
+		}},
+		{`SELECT name, title, requirement_count, covered_count, partial_count, not_covered_count, change_time
+		FROM briefing_frameworks ORDER BY name`, func(r *sql.Rows) error {
+			var f Framework
+			err := r.Scan(&f.Name, &f.Title, &f.RequirementCount, &f.CoveredCount, &f.PartialCount, &f.NotCoveredCount, &f.ChangeTime)
+			s.Frameworks = append(s.Frameworks, f)
+			return err
+		}},
+		{`SELECT name, title, owner, next_test_date, last_test_date, test_frequency, last_result
+		FROM briefing_controls ORDER BY name`, func(r *sql.Rows) error {
+			var c Control
+			err := r.Scan(&c.Name, &c.Title, &c.Owner, &c.NextTestDate, &c.LastTestDate, &c.TestFrequency, &c.LastResult)
+			s.Controls = append(s.Controls, c)
 			return err
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {

@@ -49,6 +49,7 @@ func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, erro
 	}
 	b.Incidents = incidentsPart(snap, today)
 	b.Talent = talentPart(snap, today)
+	b.Compliance = compliancePart(snap, today)
 	return b, nil
 }
 
@@ -597,4 +598,52 @@ func headcountPlans(part *briefingv1.TalentBriefing, snap *model.Snapshot, today
 	for _, p := range top(inProgress) {
 		part.HeadcountPlans = append(part.HeadcountPlans, p.item)
 	}
+}
+
+// compliancePart lists the frameworks' postures, the least covered first, and the controls whose
+// test is due on or before today and not recorded, the longest overdue first.
+func compliancePart(snap *model.Snapshot, today civil.Date) *briefingv1.ComplianceBriefing {
+	part := &briefingv1.ComplianceBriefing{FrameworkCount: int32(len(snap.Frameworks))}
+	for _, f := range snap.Frameworks {
+		item := &briefingv1.FrameworkPostureItem{Framework: f.Name, Title: f.Title, RequirementCount: f.RequirementCount,
+			CoveredCount: f.CoveredCount, PartialCount: f.PartialCount, NotCoveredCount: f.NotCoveredCount}
+		if f.RequirementCount > 0 {
+			item.CoveredPercent = f.CoveredCount * 100 / f.RequirementCount
+		}
+		if f.ChangeTime.Valid {
+			item.ChangeTime = timestamppb.New(f.ChangeTime.Time)
+		}
+		part.Frameworks = append(part.Frameworks, item)
+	}
+	// The least covered first, by covered / requirements compared exactly (a framework without
+	// requirements last), then by name.
+	share := func(f *briefingv1.FrameworkPostureItem) *big.Rat {
+		if f.GetRequirementCount() <= 0 {
+			return big.NewRat(2, 1)
+		}
+		return big.NewRat(int64(f.GetCoveredCount()), int64(f.GetRequirementCount()))
+	}
+	slices.SortFunc(part.Frameworks, func(a, b *briefingv1.FrameworkPostureItem) int {
+		return cmp.Or(share(a).Cmp(share(b)), cmp.Compare(a.GetFramework(), b.GetFramework()))
+	})
+	part.Frameworks = top(part.Frameworks)
+	for _, c := range snap.Controls {
+		due := date(c.NextTestDate)
+		if due.IsZero() || today.Before(due) {
+			continue
+		}
+		item := &briefingv1.ControlTestDueItem{Control: c.Name, Title: c.Title, Owner: c.Owner,
+			TestFrequency: riskv1.TestFrequency(c.TestFrequency), NextTestDate: civil.ToProto(due),
+			DueTime: timestamppb.New(due.Time()), DaysOverdue: days(due, today), LastResult: riskv1.ControlTestResult(c.LastResult)}
+		if last := date(c.LastTestDate); !last.IsZero() {
+			item.LastTestDate = civil.ToProto(last)
+		}
+		part.OverdueControlTests = append(part.OverdueControlTests, item)
+	}
+	slices.SortFunc(part.OverdueControlTests, func(a, b *briefingv1.ControlTestDueItem) int {
+		return cmp.Or(cmp.Compare(b.GetDaysOverdue(), a.GetDaysOverdue()), cmp.Compare(a.GetControl(), b.GetControl()))
+	})
+	part.OverdueControlTestCount = int32(len(part.OverdueControlTests))
+	part.OverdueControlTests = top(part.OverdueControlTests)
+	return part
 }

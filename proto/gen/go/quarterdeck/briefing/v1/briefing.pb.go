@@ -60,7 +60,9 @@ type Briefing struct {
 	// Open incidents and the MTTA/MTTR trend by month.
 	Incidents *IncidentBriefing `protobuf:"bytes,8,opt,name=incidents,proto3" json:"incidents,omitempty"`
 	// Headcount, open positions and time to fill, skill gaps and key-person risks.
-	Talent        *TalentBriefing `protobuf:"bytes,9,opt,name=talent,proto3" json:"talent,omitempty"`
+	Talent *TalentBriefing `protobuf:"bytes,9,opt,name=talent,proto3" json:"talent,omitempty"`
+	// Compliance posture per framework and the controls whose test is overdue.
+	Compliance    *ComplianceBriefing `protobuf:"bytes,10,opt,name=compliance,proto3" json:"compliance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -154,6 +156,13 @@ func (x *Briefing) GetIncidents() *IncidentBriefing {
 func (x *Briefing) GetTalent() *TalentBriefing {
 	if x != nil {
 		return x.Talent
+	}
+	return nil
+}
+
+func (x *Briefing) GetCompliance() *ComplianceBriefing {
+	if x != nil {
+		return x.Compliance
 	}
 	return nil
 }
@@ -1902,6 +1911,312 @@ func (x *SkillCoverageItem) GetKeyPersonDisplayName() string {
 	return ""
 }
 
+// The compliance part of a briefing.
+type ComplianceBriefing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The posture of each framework imported, as its latest `framework.posture_changed` event
+	// says: the least covered first (by `covered_count / requirement_count`), then by framework
+	// name; the first 20 of `framework_count`.
+	Frameworks []*FrameworkPostureItem `protobuf:"bytes,1,rep,name=frameworks,proto3" json:"frameworks,omitempty"`
+	// How many frameworks are imported.
+	FrameworkCount int32 `protobuf:"varint,2,opt,name=framework_count,json=frameworkCount,proto3" json:"framework_count,omitempty"`
+	// The controls whose test is due on or before the briefing's date and not recorded yet
+	// (`next_test_date ≤ date`, as the risk service's `test_due`): the longest overdue first, then
+	// by control name; the first 20 of `overdue_control_test_count`.
+	OverdueControlTests []*ControlTestDueItem `protobuf:"bytes,3,rep,name=overdue_control_tests,json=overdueControlTests,proto3" json:"overdue_control_tests,omitempty"`
+	// How many controls' tests are due and not recorded.
+	OverdueControlTestCount int32 `protobuf:"varint,4,opt,name=overdue_control_test_count,json=overdueControlTestCount,proto3" json:"overdue_control_test_count,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *ComplianceBriefing) Reset() {
+	*x = ComplianceBriefing{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComplianceBriefing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComplianceBriefing) ProtoMessage() {}
+
+func (x *ComplianceBriefing) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComplianceBriefing.ProtoReflect.Descriptor instead.
+func (*ComplianceBriefing) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ComplianceBriefing) GetFrameworks() []*FrameworkPostureItem {
+	if x != nil {
+		return x.Frameworks
+	}
+	return nil
+}
+
+func (x *ComplianceBriefing) GetFrameworkCount() int32 {
+	if x != nil {
+		return x.FrameworkCount
+	}
+	return 0
+}
+
+func (x *ComplianceBriefing) GetOverdueControlTests() []*ControlTestDueItem {
+	if x != nil {
+		return x.OverdueControlTests
+	}
+	return nil
+}
+
+func (x *ComplianceBriefing) GetOverdueControlTestCount() int32 {
+	if x != nil {
+		return x.OverdueControlTestCount
+	}
+	return 0
+}
+
+// A framework's compliance posture in a briefing.
+type FrameworkPostureItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The framework, `frameworks/{framework}`.
+	Framework string `protobuf:"bytes,1,opt,name=framework,proto3" json:"framework,omitempty"`
+	// The framework's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// How many requirements the framework has.
+	RequirementCount int32 `protobuf:"varint,3,opt,name=requirement_count,json=requirementCount,proto3" json:"requirement_count,omitempty"`
+	// How many are COVERED: at least one control that satisfies the requirement was EFFECTIVE in
+	// its latest test.
+	CoveredCount int32 `protobuf:"varint,4,opt,name=covered_count,json=coveredCount,proto3" json:"covered_count,omitempty"`
+	// How many are PARTIAL.
+	PartialCount int32 `protobuf:"varint,5,opt,name=partial_count,json=partialCount,proto3" json:"partial_count,omitempty"`
+	// How many are NOT_COVERED.
+	NotCoveredCount int32 `protobuf:"varint,6,opt,name=not_covered_count,json=notCoveredCount,proto3" json:"not_covered_count,omitempty"`
+	// The coverage ratio: the share of requirements COVERED, in whole percent, rounded down (0
+	// for a framework without requirements).
+	CoveredPercent int32 `protobuf:"varint,7,opt,name=covered_percent,json=coveredPercent,proto3" json:"covered_percent,omitempty"`
+	// When the posture last changed.
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrameworkPostureItem) Reset() {
+	*x = FrameworkPostureItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrameworkPostureItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrameworkPostureItem) ProtoMessage() {}
+
+func (x *FrameworkPostureItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrameworkPostureItem.ProtoReflect.Descriptor instead.
+func (*FrameworkPostureItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *FrameworkPostureItem) GetFramework() string {
+	if x != nil {
+		return x.Framework
+	}
+	return ""
+}
+
+func (x *FrameworkPostureItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *FrameworkPostureItem) GetRequirementCount() int32 {
+	if x != nil {
+		return x.RequirementCount
+	}
+	return 0
+}
+
+func (x *FrameworkPostureItem) GetCoveredCount() int32 {
+	if x != nil {
+		return x.CoveredCount
+	}
+	return 0
+}
+
+func (x *FrameworkPostureItem) GetPartialCount() int32 {
+	if x != nil {
+		return x.PartialCount
+	}
+	return 0
+}
+
+func (x *FrameworkPostureItem) GetNotCoveredCount() int32 {
+	if x != nil {
+		return x.NotCoveredCount
+	}
+	return 0
+}
+
+func (x *FrameworkPostureItem) GetCoveredPercent() int32 {
+	if x != nil {
+		return x.CoveredPercent
+	}
+	return 0
+}
+
+func (x *FrameworkPostureItem) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+// A control whose test is due in a briefing.
+type ControlTestDueItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The control, `controls/{control}`.
+	Control string `protobuf:"bytes,1,opt,name=control,proto3" json:"control,omitempty"`
+	// What the control is.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Who owns it.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// How often it is tested.
+	TestFrequency v1.TestFrequency `protobuf:"varint,4,opt,name=test_frequency,json=testFrequency,proto3,enum=quarterdeck.risk.v1.TestFrequency" json:"test_frequency,omitempty"`
+	// The day its test is due.
+	NextTestDate *date.Date `protobuf:"bytes,5,opt,name=next_test_date,json=nextTestDate,proto3" json:"next_test_date,omitempty"`
+	// When the test fell due: the start (UTC) of `next_test_date`.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// Whole days from `next_test_date` to the briefing's date: 0 on the day the test is due.
+	DaysOverdue int32 `protobuf:"varint,7,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	// The result of its latest test; unspecified before its first.
+	LastResult v1.ControlTestResult `protobuf:"varint,8,opt,name=last_result,json=lastResult,proto3,enum=quarterdeck.risk.v1.ControlTestResult" json:"last_result,omitempty"`
+	// The date of its latest test; unset before its first.
+	LastTestDate  *date.Date `protobuf:"bytes,9,opt,name=last_test_date,json=lastTestDate,proto3" json:"last_test_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlTestDueItem) Reset() {
+	*x = ControlTestDueItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlTestDueItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlTestDueItem) ProtoMessage() {}
+
+func (x *ControlTestDueItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlTestDueItem.ProtoReflect.Descriptor instead.
+func (*ControlTestDueItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ControlTestDueItem) GetControl() string {
+	if x != nil {
+		return x.Control
+	}
+	return ""
+}
+
+func (x *ControlTestDueItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ControlTestDueItem) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ControlTestDueItem) GetTestFrequency() v1.TestFrequency {
+	if x != nil {
+		return x.TestFrequency
+	}
+	return v1.TestFrequency(0)
+}
+
+func (x *ControlTestDueItem) GetNextTestDate() *date.Date {
+	if x != nil {
+		return x.NextTestDate
+	}
+	return nil
+}
+
+func (x *ControlTestDueItem) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+func (x *ControlTestDueItem) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
+func (x *ControlTestDueItem) GetLastResult() v1.ControlTestResult {
+	if x != nil {
+		return x.LastResult
+	}
+	return v1.ControlTestResult(0)
+}
+
+func (x *ControlTestDueItem) GetLastTestDate() *date.Date {
+	if x != nil {
+		return x.LastTestDate
+	}
+	return nil
+}
+
 // How fresh the part of a briefing built from one domain's stream is.
 type StreamFreshness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1930,7 +2245,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2257,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2270,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{18}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -2025,7 +2340,7 @@ var File_quarterdeck_briefing_v1_briefing_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
-	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\x1a$quarterdeck/talent/v1/position.proto\"\x94\x05\n" +
+	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\x1a$quarterdeck/talent/v1/position.proto\"\xe6\x05\n" +
 	"\bBriefing\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
 	"\n" +
@@ -2036,7 +2351,11 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\tfreshness\x18\x06 \x03(\v2(.quarterdeck.briefing.v1.StreamFreshnessB\x03\xe0A\x03R\tfreshness\x12B\n" +
 	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vcomputeTime\x12L\n" +
 	"\tincidents\x18\b \x01(\v2).quarterdeck.briefing.v1.IncidentBriefingB\x03\xe0A\x03R\tincidents\x12D\n" +
-	"\x06talent\x18\t \x01(\v2'.quarterdeck.briefing.v1.TalentBriefingB\x03\xe0A\x03R\x06talent:D\xeaAA\n" +
+	"\x06talent\x18\t \x01(\v2'.quarterdeck.briefing.v1.TalentBriefingB\x03\xe0A\x03R\x06talent\x12P\n" +
+	"\n" +
+	"compliance\x18\n" +
+	" \x01(\v2+.quarterdeck.briefing.v1.ComplianceBriefingB\x03\xe0A\x03R\n" +
+	"compliance:D\xeaAA\n" +
 	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xee\x01\n" +
 	"\x0eBudgetBriefing\x12J\n" +
 	"\fcost_centers\x18\x01 \x03(\v2'.quarterdeck.briefing.v1.CostCenterBurnR\vcostCenters\x12<\n" +
@@ -2210,7 +2529,37 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"key_person\x18\t \x01(\tB!\xfaA\x1e\n" +
 	"\x1ctalent.quarterdeck.io/PersonR\tkeyPerson\x125\n" +
 	"\x17key_person_display_name\x18\n" +
-	" \x01(\tR\x14keyPersonDisplayName\"\x96\x03\n" +
+	" \x01(\tR\x14keyPersonDisplayName\"\xaa\x02\n" +
+	"\x12ComplianceBriefing\x12M\n" +
+	"\n" +
+	"frameworks\x18\x01 \x03(\v2-.quarterdeck.briefing.v1.FrameworkPostureItemR\n" +
+	"frameworks\x12'\n" +
+	"\x0fframework_count\x18\x02 \x01(\x05R\x0eframeworkCount\x12_\n" +
+	"\x15overdue_control_tests\x18\x03 \x03(\v2+.quarterdeck.briefing.v1.ControlTestDueItemR\x13overdueControlTests\x12;\n" +
+	"\x1aoverdue_control_test_count\x18\x04 \x01(\x05R\x17overdueControlTestCount\"\xf7\x02\n" +
+	"\x14FrameworkPostureItem\x12@\n" +
+	"\tframework\x18\x01 \x01(\tB\"\xfaA\x1f\n" +
+	"\x1drisk.quarterdeck.io/FrameworkR\tframework\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12+\n" +
+	"\x11requirement_count\x18\x03 \x01(\x05R\x10requirementCount\x12#\n" +
+	"\rcovered_count\x18\x04 \x01(\x05R\fcoveredCount\x12#\n" +
+	"\rpartial_count\x18\x05 \x01(\x05R\fpartialCount\x12*\n" +
+	"\x11not_covered_count\x18\x06 \x01(\x05R\x0fnotCoveredCount\x12'\n" +
+	"\x0fcovered_percent\x18\a \x01(\x05R\x0ecoveredPercent\x12;\n" +
+	"\vchange_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"\xdc\x03\n" +
+	"\x12ControlTestDueItem\x12:\n" +
+	"\acontrol\x18\x01 \x01(\tB \xfaA\x1d\n" +
+	"\x1brisk.quarterdeck.io/ControlR\acontrol\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12I\n" +
+	"\x0etest_frequency\x18\x04 \x01(\x0e2\".quarterdeck.risk.v1.TestFrequencyR\rtestFrequency\x127\n" +
+	"\x0enext_test_date\x18\x05 \x01(\v2\x11.google.type.DateR\fnextTestDate\x125\n" +
+	"\bdue_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12!\n" +
+	"\fdays_overdue\x18\a \x01(\x05R\vdaysOverdue\x12G\n" +
+	"\vlast_result\x18\b \x01(\x0e2&.quarterdeck.risk.v1.ControlTestResultR\n" +
+	"lastResult\x127\n" +
+	"\x0elast_test_date\x18\t \x01(\v2\x11.google.type.DateR\flastTestDate\"\x96\x03\n" +
 	"\x0fStreamFreshness\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\"\n" +
@@ -2237,7 +2586,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -2257,87 +2606,101 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*HeadcountQuarterItem)(nil),  // 15: quarterdeck.briefing.v1.HeadcountQuarterItem
 	(*PositionItem)(nil),          // 16: quarterdeck.briefing.v1.PositionItem
 	(*SkillCoverageItem)(nil),     // 17: quarterdeck.briefing.v1.SkillCoverageItem
-	(*StreamFreshness)(nil),       // 18: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 19: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 21: google.type.Money
-	(v1.Risk_Category)(0),         // 22: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 23: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 24: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 25: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 26: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 27: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 28: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
-	(v11.Position_State)(0),       // 30: quarterdeck.talent.v1.Position.State
+	(*ComplianceBriefing)(nil),    // 18: quarterdeck.briefing.v1.ComplianceBriefing
+	(*FrameworkPostureItem)(nil),  // 19: quarterdeck.briefing.v1.FrameworkPostureItem
+	(*ControlTestDueItem)(nil),    // 20: quarterdeck.briefing.v1.ControlTestDueItem
+	(*StreamFreshness)(nil),       // 21: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 22: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 24: google.type.Money
+	(v1.Risk_Category)(0),         // 25: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 26: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 27: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 28: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 29: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 30: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 31: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
+	(v11.Position_State)(0),       // 33: quarterdeck.talent.v1.Position.State
+	(v1.TestFrequency)(0),         // 34: quarterdeck.risk.v1.TestFrequency
+	(v1.ControlTestResult)(0),     // 35: quarterdeck.risk.v1.ControlTestResult
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	19, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	22, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	18, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	20, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	21, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	23, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
 	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
 	13, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
-	2,  // 8: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
-	4,  // 9: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	19, // 10: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	21, // 11: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	21, // 12: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	21, // 13: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	21, // 14: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	21, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
-	3,  // 16: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	19, // 17: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	21, // 18: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	21, // 19: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	21, // 20: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	21, // 21: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	21, // 22: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
-	3,  // 23: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	6,  // 24: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 25: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	21, // 26: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	19, // 27: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	19, // 28: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	19, // 29: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	21, // 30: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	21, // 31: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 32: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 33: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	22, // 34: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	23, // 35: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	24, // 36: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	25, // 37: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	11, // 38: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
-	12, // 39: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	26, // 40: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	27, // 41: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	28, // 42: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	20, // 43: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	20, // 44: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	19, // 45: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	29, // 46: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	29, // 47: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
-	16, // 48: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
-	29, // 49: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
-	17, // 50: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	17, // 51: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	15, // 52: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	14, // 53: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
-	15, // 54: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	19, // 55: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
-	19, // 56: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
-	30, // 57: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
-	20, // 58: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
-	20, // 59: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	20, // 60: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	61, // [61:61] is the sub-list for method output_type
-	61, // [61:61] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	18, // 8: quarterdeck.briefing.v1.Briefing.compliance:type_name -> quarterdeck.briefing.v1.ComplianceBriefing
+	2,  // 9: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
+	4,  // 10: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
+	22, // 11: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	24, // 12: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	24, // 13: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	24, // 14: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	24, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	24, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	3,  // 17: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	22, // 18: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	24, // 19: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	24, // 20: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	24, // 21: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	24, // 22: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	24, // 23: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	3,  // 24: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	6,  // 25: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	6,  // 26: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	24, // 27: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	22, // 28: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	22, // 29: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	22, // 30: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	24, // 31: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	24, // 32: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	8,  // 33: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	9,  // 34: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	25, // 35: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	26, // 36: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	27, // 37: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	28, // 38: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	11, // 39: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	12, // 40: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	29, // 41: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	30, // 42: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	31, // 43: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	23, // 44: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	23, // 45: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	22, // 46: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	32, // 47: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	32, // 48: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	16, // 49: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
+	32, // 50: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	17, // 51: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	17, // 52: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	15, // 53: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	14, // 54: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
+	15, // 55: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	22, // 56: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
+	22, // 57: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
+	33, // 58: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	23, // 59: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	19, // 60: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
+	20, // 61: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
+	23, // 62: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
+	34, // 63: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
+	22, // 64: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
+	23, // 65: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
+	35, // 66: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
+	22, // 67: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
+	23, // 68: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	23, // 69: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -2345,14 +2708,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
