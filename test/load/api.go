@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 )
 
@@ -31,6 +33,8 @@ type api interface {
 	// ActivateContract creates a contract under vendor on the budget line, submits it and
 	// approves it: three calls.
 	ActivateContract(ctx context.Context, vendor, id, line string) error
+
+	portalAPI
 }
 
 // The three paths.
@@ -40,12 +44,15 @@ const (
 	pathDirect  = "gRPC direct to service"
 )
 
-// grpcAPI calls the budget and vendors services' gRPC APIs, through the gateway (API key) or
-// directly (identity token, playing the gateway).
+// grpcAPI calls the services' gRPC APIs, through the gateway (API key) or directly (identity
+// token, playing the gateway).
 type grpcAPI struct {
-	conns   []*grpc.ClientConn
-	client  budgetv1.BudgetServiceClient
-	vendors vendorsv1.VendorsServiceClient
+	conns     []*grpc.ClientConn
+	client    budgetv1.BudgetServiceClient
+	vendors   vendorsv1.VendorsServiceClient
+	risk      riskv1.RiskServiceClient
+	incidents riskv1.IncidentServiceClient
+	talent    talentv1.TalentServiceClient
 	// approver is the same path as someone else, who may approve what this caller submits.
 	approver *grpcAPI
 }
@@ -58,11 +65,17 @@ func (k apiKeyCreds) GetRequestMetadata(context.Context, ...string) (map[string]
 }
 func (apiKeyCreds) RequireTransportSecurity() bool { return false }
 
-// dialGRPC connects to budget at addr and to vendors at vendorsAddr (the same address through
-// the gateway).
-func dialGRPC(addr, vendorsAddr string, creds grpc.DialOption) (*grpcAPI, error) {
+// targets are where a grpcAPI finds each service: the gateway's address for all of them, or each
+// service's own gRPC port.
+type targets struct{ budget, vendors, risk, talent string }
+
+// everyService is the gateway's address as the target of every service.
+func everyService(addr string) targets { return targets{addr, addr, addr, addr} }
+
+// dialGRPC connects to each service at its target.
+func dialGRPC(t targets, creds grpc.DialOption) (*grpcAPI, error) {
 	g := &grpcAPI{}
-	for _, a := range []string{addr, vendorsAddr} {
+	for _, a := range []string{t.budget, t.vendors, t.risk, t.talent} {
 		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()), creds)
 		if err != nil {
 			g.close()
@@ -71,6 +84,8 @@ func dialGRPC(addr, vendorsAddr string, creds grpc.DialOption) (*grpcAPI, error)
 		g.conns = append(g.conns, conn)
 	}
 	g.client, g.vendors = budgetv1.NewBudgetServiceClient(g.conns[0]), vendorsv1.NewVendorsServiceClient(g.conns[1])
+	g.risk, g.incidents = riskv1.NewRiskServiceClient(g.conns[2]), riskv1.NewIncidentServiceClient(g.conns[2])
+	g.talent = talentv1.NewTalentServiceClient(g.conns[3])
 	return g, nil
 }
 

@@ -50,7 +50,7 @@ func TestHarnessSmoke(t *testing.T) {
 	}
 	cfg := config{
 		Setups:      setups,
-		Scenarios:   []string{"create", "get", "list", "release", "mixed", "vendor-create", "activate"},
+		Scenarios:   []string{"create", "get", "list", "release", "mixed", "vendor-create", "activate", "portal"},
 		Paths:       []string{pathREST, pathGateway, pathDirect},
 		Rates:       []float64{20},
 		Duration:    2 * time.Second,
@@ -61,6 +61,8 @@ func TestHarnessSmoke(t *testing.T) {
 		P99Limit:       10 * time.Second,
 		EventRate:      20,
 		ActivationRate: 20,
+		SchedItems:     50, // 3 incidents: 20 + 20 + 10 clocks
+		SchedLead:      15 * time.Second,
 		ObserveRate:    20,
 		Baselines:      true,
 		BaselineDur:    300 * time.Millisecond,
@@ -88,8 +90,8 @@ func TestHarnessSmoke(t *testing.T) {
 			if s.name == "standalone" {
 				wantPaths = 2 // no direct path: the service trusts only the process's own key
 			}
-			if got := len(s.fixedOrder); got != 7*wantPaths {
-				t.Errorf("%d fixed-rate runs; want 7 scenarios × %d paths", got, wantPaths)
+			if got := len(s.fixedOrder); got != 8*wantPaths {
+				t.Errorf("%d fixed-rate runs; want 8 scenarios × %d paths", got, wantPaths)
 			}
 			for _, k := range s.fixedOrder {
 				r := s.fixed[k]
@@ -107,6 +109,10 @@ func TestHarnessSmoke(t *testing.T) {
 			}
 			if a := s.activation; a == nil || a.Activated != 40 || a.Committed != a.Activated || a.Latency.N != a.Committed || a.Latency.P99 < a.Latency.P50 {
 				t.Errorf("activation path = %+v; want 40 approvals, each contract's commitment seen with a latency", a)
+			}
+			if sc := s.sched; sc == nil || sc.Items != 50 || sc.Incidents != 3 || sc.Fired != 50 || sc.FireLag.N != 50 ||
+				sc.ReceiptLag.N != 50 || sc.FireLag.P99 < sc.FireLag.P50 || sc.Arming <= 0 || sc.Arming >= sc.Lead {
+				t.Errorf("scheduler = %+v (notes: %v); want 50 items of 3 incidents armed before their due time, each fired with a lag", sc, s.notes)
 			}
 			wantBaselines := 4 // database + JetStream: 1 publisher, 16, async
 			if len(s.baselines) != wantBaselines {
@@ -137,7 +143,7 @@ func TestHarnessSmoke(t *testing.T) {
 		})
 	}
 	text := rep.markdown()
-	for _, want := range []string{"## standalone", "### Fixed rates", "create · " + pathREST, "### Event path", "### Baselines", "### Memory"} {
+	for _, want := range []string{"## Goals (issue 23)", "portal · " + pathREST, "### Scheduler at scale", "## standalone", "### Fixed rates", "create · " + pathREST, "### Event path", "### Baselines", "### Memory"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -149,7 +155,7 @@ func TestHarnessSmoke(t *testing.T) {
 
 // TestFlags checks the command line's validation and what a run checks before it starts anything.
 func TestFlags(t *testing.T) {
-	for _, bad := range [][]string{{"-setups", "cluster"}, {"-scenarios", "delete"}, {"-paths", "soap"}, {"-rates", "100,-1"}} {
+	for _, bad := range [][]string{{"-setups", "cluster"}, {"-scenarios", "delete"}, {"-paths", "soap"}, {"-rates", "100,-1"}, {"-sched-lead", "2h"}, {"-sched-items", "-1"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%v) accepted", bad)
 		}

@@ -47,6 +47,7 @@ type setupReport struct {
 	searches   []searchRow
 	events     *eventResult
 	activation *activationResult
+	sched      *schedResult
 	backlog    *backlogResult
 	baselines  []baseline.Result
 
@@ -145,6 +146,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\nOpen-loop load: requests arrive at a fixed rate whether or not earlier ones finished, and each "+
 		"latency runs from the request's scheduled time; each fixed-rate run is %s after %s of warm-up. "+
 		"The harness shares the machine with the platform and its servers.\n", r.cfg.Duration, r.cfg.Warmup)
+	goalsMarkdown(&b, r.goals())
 	for _, s := range r.setups {
 		s.markdown(&b, r.cfg)
 	}
@@ -211,6 +213,20 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		fmt.Fprintf(b, "| approvals acknowledged | commitments seen | p50 | p90 | p99 | max |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s |\n", a.Activated, a.Committed, ms(a.Latency.P50), ms(a.Latency.P90),
 			ms(a.Latency.P99), ms(a.Latency.Max))
+	}
+	if sc := s.sched; sc != nil && sc.Fired > 0 {
+		fmt.Fprintf(b, "\n### Scheduler at scale\n\n%d notification clocks of %d security breaches in risk, armed through the API (%s) in %s, "+
+			"all due at %s (%s after the arming started); the risk service fires each as `incident.notification_overdue` with its due "+
+			"and fire times. Fire lag: fire time − due time; receipt lag: due time to the event reaching a JetStream consumer.\n\n",
+			sc.Items, sc.Incidents, sc.path, sc.Arming.Round(time.Millisecond), sc.Due.Format(time.RFC3339), sc.Lead)
+		fmt.Fprintf(b, "| lag | items | p50 | p90 | p99 | max |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, l := range []struct {
+			what string
+			s    loadgen.Summary
+		}{{"fire", sc.FireLag}, {"receipt", sc.ReceiptLag}} {
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", l.what, l.s.N, ms(l.s.P50), ms(l.s.P90), ms(l.s.P99), ms(l.s.Max))
+		}
+		fmt.Fprintf(b, "\nFrom the first item's firing to the last's: %s.\n", sc.Spread.Round(time.Millisecond))
 	}
 	if bl := s.backlog; bl != nil && bl.Created > 0 {
 		fmt.Fprintf(b, "\n### Backlog after NATS was down\n\nnats-server killed (SIGKILL); %d cost centres created meanwhile (%.0f/s: the outbox "+

@@ -206,6 +206,17 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 		act.path = paths[0]
 		sr.activation = &act
 	}
+	if cfg.SchedItems > 0 {
+		if err := quiesce(ctx, p, log); err != nil {
+			return err
+		}
+		sch, err := measureScheduler(ctx, p, c.owner, cfg.SchedItems, cfg.SchedLead, log)
+		if err != nil {
+			sr.note("scheduler: %v", err)
+		}
+		sch.path = pathGateway
+		sr.sched = &sch
+	}
 	if cfg.Backlog > 0 {
 		if p.ownsNATS() {
 			if err := quiesce(ctx, p, log); err != nil {

@@ -28,8 +28,9 @@ type fixtures struct {
 	lines       []string // the budget lines of those commitments, for contracts
 	vendors     []string // active vendors, for contracts
 	currency    string
+	portal      portalFixtures
 
-	seq, get, list, rel, mix, act atomic.Uint64
+	seq, get, list, rel, mix, act, portalMix atomic.Uint64
 }
 
 // Fixture sizes: 10 parents × 100 children to get and list; 16 budgets so that releases spread
@@ -75,10 +76,16 @@ func makeFixtures(ctx context.Context, owner, approver *grpcAPI, log *slog.Logge
 		return nil, fmt.Errorf("fixture budgets: %w", err)
 	}
 	f.commitments = commitments
+	for i := 0; i < fixtureBudgets; i++ {
+		f.portal.budgets = append(f.portal.budgets, fmt.Sprintf("budgets/r%s-%d", f.prefix, i))
+	}
 	if err := f.makeVendors(ctx, owner); err != nil {
 		return nil, err
 	}
-	log.Info("fixtures made", "cost_centers", len(f.names)+fixtureParents, "budgets", fixtureBudgets, "vendors", fixtureVendors,
+	if err := f.makePortalFixtures(ctx, owner); err != nil {
+		return nil, err
+	}
+	log.Info("fixtures made", "cost_centers", len(f.names)+fixtureParents, "budgets", fixtureBudgets, "vendors", fixtureVendors, "risks", fixtureRisks, "people", fixturePeople,
 		"took", time.Since(start).Round(time.Millisecond))
 	return f, nil
 }
@@ -200,7 +207,7 @@ var (
 				return ops[cycle[int(f.mix.Add(1)-1)%len(cycle)]](ctx)
 			}
 		}}
-	scenarios = []scenario{scenarioCreate, scenarioGet, scenarioList, scenarioRelease, scenarioMixed, scenarioVendorCreate, scenarioActivate}
+	scenarios = []scenario{scenarioCreate, scenarioGet, scenarioList, scenarioRelease, scenarioMixed, scenarioVendorCreate, scenarioActivate, scenarioPortal}
 )
 
 // scenarioByName finds a scenario.
@@ -229,7 +236,8 @@ func (c *clients) close() {
 
 // connect makes the API keys and the clients of every path the set-up offers.
 func connect(ctx context.Context, p *platform) (*clients, error) {
-	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.finance"}
+	scopes := []string{"budget.read", "budget.write", "budget.spend", "vendors.read", "vendors.write", "vendors.finance",
+		"risk.read", "risk.write", "incidents.read", "incidents.write", "talent.read", "talent.write"}
 	approverScopes := []string{"budget.read", "budget.approve", "budget.spend", "vendors.read", "vendors.approve"}
 	ownerKey, err := createAPIKey(ctx, p.rest, p.adminKey, "load owner", "principals/load-owner", scopes...)
 	if err != nil {
@@ -240,7 +248,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 		return nil, err
 	}
 	c := &clients{paths: map[string]api{}}
-	owner, err := dialGRPC(p.gateway, p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(ownerKey)))
+	owner, err := dialGRPC(everyService(p.gateway), grpc.WithPerRPCCredentials(apiKeyCreds(ownerKey)))
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +259,7 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	c.paths[pathREST] = rest
 	c.paths[pathGateway] = owner
 	c.order = []string{pathREST, pathGateway}
-	approver, err := dialGRPC(p.gateway, p.gateway, grpc.WithPerRPCCredentials(apiKeyCreds(approverKey)))
+	approver, err := dialGRPC(everyService(p.gateway), grpc.WithPerRPCCredentials(apiKeyCreds(approverKey)))
 	if err != nil {
 		c.close()
 		return nil, err
@@ -260,13 +268,14 @@ func connect(ctx context.Context, p *platform) (*clients, error) {
 	c.paths["approver"] = approver
 	owner.approver = approver
 	if p.direct != "" {
-		d, err := dialGRPC(p.direct, p.directVendors, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
+		direct := targets{p.direct, p.directVendors, p.directRisk, p.directTalent}
+		d, err := dialGRPC(direct, identitytest.DialOptionAs("apiKeys/load-direct", scopes...))
 		if err != nil {
 			c.close()
 			return nil, err
 		}
 		c.closer = append(c.closer, d.close)
-		da, err := dialGRPC(p.direct, p.directVendors, identitytest.DialOptionAs("apiKeys/load-direct-approver", approverScopes...))
+		da, err := dialGRPC(direct, identitytest.DialOptionAs("apiKeys/load-direct-approver", approverScopes...))
 		if err != nil {
 			c.close()
 			return nil, err

@@ -32,10 +32,11 @@ type platform struct {
 	rest    string // http://host:port of the gateway (REST, and gRPC on the same port)
 	gateway string // host:port of the gateway for gRPC clients
 	direct  string // host:port of the budget service's gRPC port; empty when it is not reachable (standalone)
-	// directVendors is host:port of the vendors service's gRPC port, when direct is set.
-	directVendors string
-	natsURL       string
-	adminKey      string // the bootstrap API key
+	// directVendors, directRisk and directTalent are host:port of those services' gRPC ports,
+	// when direct is set.
+	directVendors, directRisk, directTalent string
+	natsURL                                 string
+	adminKey                                string // the bootstrap API key
 
 	main     *proc.Child // the process whose memory is reported (standalone: the only one)
 	children []*proc.Child
@@ -231,7 +232,8 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		return nil, err
 	}
 
-	// The risk service is not under load here, but the gateway is ready only when every service is.
+	// The risk and talent services take the portal scenario's share and the scheduler's items;
+	// the create path's CPU profiles leave them out.
 	risk := p.binary(cfg, dir, "quarterdeck-risk", riskDebug,
 		"QUARTERDECK_GRPC_ADDR="+riskAddr,
 		"QUARTERDECK_DATABASE_URL="+riskDSN,
@@ -239,7 +241,8 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
 		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
 	)
-	delete(p.debug, "quarterdeck-risk") // idle under these scenarios: no CPU profile of it
+	p.directRisk = riskAddr
+	delete(p.debug, "quarterdeck-risk") // not on the create path: no CPU profile of it
 	if err := p.startChild(risk); err != nil {
 		return nil, err
 	}
@@ -252,7 +255,8 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 		"QUARTERDECK_IDENTITY_PUBLIC_KEYS="+identity.EncodePublicKey(identitytest.Signer().PublicKey()),
 		"QUARTERDECK_EVENT_SUBJECT_PREFIX="+p.eventPrefix,
 	)
-	delete(p.debug, "quarterdeck-talent") // idle too
+	p.directTalent = talentAddr
+	delete(p.debug, "quarterdeck-talent") // nor this one
 	if err := p.startChild(talent); err != nil {
 		return nil, err
 	}
