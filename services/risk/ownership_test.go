@@ -3,10 +3,12 @@ package risk_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -19,15 +21,16 @@ import (
 )
 
 // owned are the resources of one BOLA case, all the owner's: risks identified, assessed (with an
-// open action and a pending acceptance), under treatment and closed.
+// open action and a pending acceptance), under treatment and closed, and a continuity plan.
 type owned struct {
-	identified, assessed, treating, closed, action, acceptance string
+	identified, assessed, treating, closed, action, acceptance, plan string
 }
 
 // TestOwnership: under QUARTERDECK_RISK_WRITE_POLICY=owner every write of a risk (its actions
 // and acceptances) by another principal holding risk.write is refused with NOT_OWNER and changes
-// nothing; the owner and a holder of risk.admin succeed. Every method the policy checks has a
-// case here (testkit.CheckOwnership fails otherwise); incidents are declared not owned.
+// nothing; the owner and a holder of risk.admin succeed; so for a continuity plan (its changes
+// and its exercises). Every method the policy checks has a case here (testkit.CheckOwnership
+// fails otherwise); incidents, frameworks, controls and policies are declared not owned.
 func TestOwnership(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -48,7 +51,7 @@ func TestOwnership(t *testing.T) {
 		}
 		testkit.CheckOwnership(t, s, testkit.Ownership[owned]{
 			Service: svc,
-			Scopes:  []string{"risk.read", "risk.write"},
+			Scopes:  []string{"risk.read", "risk.write", "compliance.read", "compliance.write"},
 			Setup: func(t *testing.T, conn *grpc.ClientConn, n string) owned {
 				c := riskv1.NewRiskServiceClient(conn)
 				var f owned
@@ -80,6 +83,15 @@ func TestOwnership(t *testing.T) {
 					Justification: "Compensating controls in place.", ExpiryDate: day(2027, 3, 31)}})
 				must(t, err)
 				f.action, f.acceptance = a.GetName(), q.GetName()
+				p, err := riskv1.NewComplianceServiceClient(conn).CreateContinuityPlan(ctx, &riskv1.CreateContinuityPlanRequest{
+					ContinuityPlan: &riskv1.ContinuityPlan{Title: "Recovery " + n, Service: "service-" + n,
+						RecoveryTimeObjective: durationpb.New(time.Hour), RecoveryPointObjective: durationpb.New(time.Minute),
+						ExerciseCadence: &riskv1.ExerciseCadence{Months: 6}}})
+				must(t, err)
+				if p.GetOwner() != testkit.Owner {
+					t.Fatalf("a plan created without an owner is %q's; want the creator's, %s", p.GetOwner(), testkit.Owner)
+				}
+				f.plan = p.GetName()
 				return f
 			},
 			State: func(t *testing.T, conn *grpc.ClientConn, f owned) []proto.Message {
@@ -96,7 +108,12 @@ func TestOwnership(t *testing.T) {
 				must(t, err)
 				acceptances, err := c.ListAcceptances(ctx, &riskv1.ListAcceptancesRequest{Parent: f.assessed, PageSize: 100})
 				must(t, err)
-				return append(out, actions, acceptances)
+				comp := riskv1.NewComplianceServiceClient(conn)
+				plan, err := comp.GetContinuityPlan(ctx, &riskv1.GetContinuityPlanRequest{Name: f.plan})
+				must(t, err)
+				exercises, err := comp.ListContinuityExercises(ctx, &riskv1.ListContinuityExercisesRequest{Parent: f.plan, PageSize: 100})
+				must(t, err)
+				return append(out, actions, acceptances, plan, exercises)
 			},
 			Writes: []testkit.OwnedWrite[owned]{
 				{Method: "UpdateRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
@@ -163,6 +180,20 @@ func TestOwnership(t *testing.T) {
 				}},
 				{Method: "WithdrawAcceptance", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewRiskServiceClient(conn).WithdrawAcceptance(ctx, &riskv1.WithdrawAcceptanceRequest{Name: f.acceptance, Reason: "mitigating instead"})
+					return err
+				}},
+				{Method: "UpdateContinuityPlan", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).UpdateContinuityPlan(ctx, &riskv1.UpdateContinuityPlanRequest{
+						ContinuityPlan: &riskv1.ContinuityPlan{Name: f.plan, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+					return err
+				}},
+				{Method: "DeleteContinuityPlan", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).DeleteContinuityPlan(ctx, &riskv1.DeleteContinuityPlanRequest{Name: f.plan})
+					return err
+				}},
+				{Method: "CreateContinuityExercise", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).CreateContinuityExercise(ctx, &riskv1.CreateContinuityExerciseRequest{
+						Parent: f.plan, ContinuityExercise: &riskv1.ContinuityExercise{Kind: riskv1.ExerciseKind_TABLETOP, ExerciseDate: day(2026, 12, 4)}})
 					return err
 				}},
 			},

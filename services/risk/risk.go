@@ -1,7 +1,8 @@
 // Package risk is the risk service — the risk register a CIO reports to the board: the risk
 // matrix and appetite, risks with their scores, score history, treatment and review, mitigation
 // actions and acceptances, the heat map and the register report — and incident handling
-// (IncidentService), and compliance — frameworks, controls, their tests and the posture
+// (IncidentService), and compliance — frameworks, controls, their tests and the posture,
+// policies, and the continuity plans of business services with their exercises
 // (ComplianceService) — packaged for the host that runs it, in its own process or inside the
 // standalone binary.
 package risk
@@ -73,8 +74,9 @@ func (s Settings) Validate() error {
 }
 
 // ownershipRules declares who owns what in risk (ADR 0014): a risk's owner owns the risk, its
-// mitigation actions (with each action's own owner) and its acceptances. Decisions of
-// risk.approve holders, the matrix and appetite, and incidents are not owned.
+// mitigation actions (with each action's own owner) and its acceptances; a continuity plan's
+// owner owns the plan and records its exercises. Decisions of risk.approve holders, the matrix
+// and appetite, incidents, frameworks, controls and policies are not owned.
 func ownershipRules(owners ownership.Owners) []ownership.Rules {
 	const decision = "a decision of risk.approve holders on another principal's acceptance (separation of duties)"
 	const board = "the organisation's one risk matrix and appetite, set by risk.approve holders"
@@ -95,6 +97,8 @@ func ownershipRules(owners ownership.Owners) []ownership.Rules {
 		},
 	}, {
 		Service: riskv1.File_quarterdeck_risk_v1_compliance_service_proto.Services().ByName("ComplianceService"),
+		Owned:   []string{"continuityPlans"},
+		Owners:  owners,
 		Unowned: map[string]string{
 			"frameworks": "frameworks come from the service's catalogue, the same for the whole organisation",
 			"controls":   "the control library and its tests are the shared record of compliance.write holders (control owners, auditors, the security team): a control's owner runs it and is often no principal",

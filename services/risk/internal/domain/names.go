@@ -45,4 +45,10 @@ const (
 	// TeamPattern is the name of a team of the talent service, whose people a policy may ask
 	// to acknowledge it.
 	TeamPattern names.Pattern = "teams/{team}"
+	// ContinuityPlanPattern and ContinuityExercisePattern name business continuity's resources.
+	ContinuityPlanPattern     names.Pattern = "continuityPlans/{continuity_plan}"
+	ContinuityExercisePattern names.Pattern = "continuityPlans/{continuity_plan}/exercises/{exercise}"
+	// VendorPattern is the name of a vendor of the vendors service, on which a continuity plan's
+	// service may depend.
+	VendorPattern names.Pattern = "vendors/{vendor}"
 )

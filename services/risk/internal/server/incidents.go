@@ -342,7 +342,8 @@ func (s *Incidents) MitigateIncident(ctx context.Context, req *riskv1.MitigateIn
 }
 
 // ResolveIncident implements riskv1.IncidentServiceServer. The incident's linked risks are
-// re-scored in the same transaction (RescoreLinkedRisks).
+// re-scored in the same transaction (RescoreLinkedRisks), and an OUTAGE is recorded as an
+// UNPLANNED exercise of each continuity plan covering a service it affected (recordOutage).
 func (s *Incidents) ResolveIncident(ctx context.Context, req *riskv1.ResolveIncidentRequest) (*riskv1.Incident, error) {
 	now := s.now()
 	return s.stepIncident(ctx, riskv1.IncidentService_ResolveIncident_FullMethodName, req,
@@ -352,9 +353,13 @@ func (s *Incidents) ResolveIncident(ctx context.Context, req *riskv1.ResolveInci
 				return nil, err
 			}
 			// The linked risks are re-scored in the resolution's transaction (incident_risks.go).
-			_, err = s.RescoreLinkedRisks(ctx, tx, IncidentRescore{Incident: i.Name(), Title: i.Title,
-				Declared: i.DeclareTime, Risks: i.LinkedRisks})
-			return e, err
+			if _, err = s.RescoreLinkedRisks(ctx, tx, IncidentRescore{Incident: i.Name(), Title: i.Title,
+				Declared: i.DeclareTime, Risks: i.LinkedRisks}); err != nil {
+				return nil, err
+			}
+			// An OUTAGE is an unplanned exercise of the continuity plans of the services it
+			// affected, in the same transaction (continuity.go).
+			return e, s.recordOutage(ctx, tx, req, i, step.Author)
 		}, req.GetResolveTime(), func(pb *riskv1.Incident, v int64) sqlstore.Event {
 			return &riskv1.IncidentResolved{Incident: pb, Reason: reasonOf(req), Version: v}
 		})

@@ -9,8 +9,17 @@ import (
 
 // Owners returns the owners of the risk name names or belongs to, for the ownership check of
 // writes (ADR 0014): a risk's owner owns its actions and acceptances, and an action's own owner
-// (who does it) its action too. A missing resource is its NOT_FOUND.
+// (who does it) its action too; a continuity plan's owner owns the plan and its exercises. A
+// missing resource is its NOT_FOUND.
 func (s *Server) Owners(ctx context.Context, name string) ([]string, error) {
+	if p, ok := ownership.Ancestor(name, "continuityPlans"); ok {
+		// A continuity plan's owner owns the plan and records its exercises.
+		plan, err := s.Compliance().GetContinuityPlan(ctx, &riskv1.GetContinuityPlanRequest{Name: p})
+		if err != nil {
+			return nil, err
+		}
+		return []string{plan.GetOwner()}, nil
+	}
 	r, _ := ownership.Ancestor(name, "risks")
 	risk, err := s.GetRisk(ctx, &riskv1.GetRiskRequest{Name: r})
 	if err != nil {

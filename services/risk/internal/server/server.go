@@ -84,6 +84,7 @@ func (s *Server) Schedules() map[string]scheduler.Handler {
 		s.Incidents().postmortemSchedules(),
 		s.complianceSchedules(),
 		s.policySchedules(),
+		s.continuitySchedules(),
 	} {
 		maps.Copy(all, m)
 	}

@@ -1860,7 +1860,7 @@ var File_quarterdeck_risk_v1_compliance_service_proto protoreflect.FileDescripto
 
 const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\n" +
-	",quarterdeck/risk/v1/compliance_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a quarterdeck/risk/v1/policy.proto\"h\n" +
+	",quarterdeck/risk/v1/compliance_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a$quarterdeck/risk/v1/continuity.proto\x1a quarterdeck/risk/v1/policy.proto\"h\n" +
 	"\x16ImportFrameworkRequest\x12N\n" +
 	"\fframework_id\x18\x01 \x01(\tB+\xe0A\x02\xbaH%r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\vframeworkId\"{\n" +
 	"\x13GetFrameworkRequest\x12d\n" +
@@ -1990,7 +1990,7 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
 	"\x18GetPolicyCampaignRequest\x12p\n" +
 	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xe4 \n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xe3-\n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -2040,7 +2040,25 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x11AcknowledgePolicy\x12-.quarterdeck.risk.v1.AcknowledgePolicyRequest\x1a*.quarterdeck.risk.v1.PolicyAcknowledgement\"P\xdaA\vname,person\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=policies/*}:acknowledge\x12\xab\x01\n" +
 	"\x11GetPolicyCampaign\x12-.quarterdeck.risk.v1.GetPolicyCampaignRequest\x1a#.quarterdeck.risk.v1.PolicyCampaign\"B\xdaA\x04name\xca\xf3\x18\x11\n" +
-	"\x0fcompliance.read\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=policies/*/campaign}\x1a\x16\xcaA\x13risk.quarterdeck.ioB\xeb\x01\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=policies/*/campaign}\x12\xd6\x01\n" +
+	"\x14CreateContinuityPlan\x120.quarterdeck.risk.v1.CreateContinuityPlanRequest\x1a#.quarterdeck.risk.v1.ContinuityPlan\"g\xdaA\"continuity_plan,continuity_plan_id\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x0fcontinuity_plan\"\x13/v1/continuityPlans\x12\xa9\x01\n" +
+	"\x11GetContinuityPlan\x12-.quarterdeck.risk.v1.GetContinuityPlanRequest\x1a#.quarterdeck.risk.v1.ContinuityPlan\"@\xdaA\x04name\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=continuityPlans/*}\x12\xad\x01\n" +
+	"\x13ListContinuityPlans\x12/.quarterdeck.risk.v1.ListContinuityPlansRequest\x1a0.quarterdeck.risk.v1.ListContinuityPlansResponse\"3\xdaA\x00\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/continuityPlans\x12\xe8\x01\n" +
+	"\x14UpdateContinuityPlan\x120.quarterdeck.risk.v1.UpdateContinuityPlanRequest\x1a#.quarterdeck.risk.v1.ContinuityPlan\"y\xdaA\x1bcontinuity_plan,update_mask\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02?:\x0fcontinuity_plan2,/v1/{continuity_plan.name=continuityPlans/*}\x12\xa3\x01\n" +
+	"\x14DeleteContinuityPlan\x120.quarterdeck.risk.v1.DeleteContinuityPlanRequest\x1a\x16.google.protobuf.Empty\"A\xdaA\x04name\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1e*\x1c/v1/{name=continuityPlans/*}\x12\x8b\x02\n" +
+	"\x18CreateContinuityExercise\x124.quarterdeck.risk.v1.CreateContinuityExerciseRequest\x1a'.quarterdeck.risk.v1.ContinuityExercise\"\x8f\x01\xdaA1parent,continuity_exercise,continuity_exercise_id\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02?:\x13continuity_exercise\"(/v1/{parent=continuityPlans/*}/exercises\x12\xc1\x01\n" +
+	"\x15GetContinuityExercise\x121.quarterdeck.risk.v1.GetContinuityExerciseRequest\x1a'.quarterdeck.risk.v1.ContinuityExercise\"L\xdaA\x04name\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02*\x12(/v1/{name=continuityPlans/*/exercises/*}\x12\xd4\x01\n" +
+	"\x17ListContinuityExercises\x123.quarterdeck.risk.v1.ListContinuityExercisesRequest\x1a4.quarterdeck.risk.v1.ListContinuityExercisesResponse\"N\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02*\x12(/v1/{parent=continuityPlans/*}/exercises\x1a&\xcaA\x13risk.quarterdeck.io\xda\xf3\x18\f\n" +
+	"\n" +
+	"risk.adminB\xeb\x01\n" +
 	"\x17com.quarterdeck.risk.v1B\x16ComplianceServiceProtoP\x01ZJgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1;riskv1\xa2\x02\x03QRX\xaa\x02\x13Quarterdeck.Risk.V1\xca\x02\x13Quarterdeck\\Risk\\V1\xe2\x02\x1fQuarterdeck\\Risk\\V1\\GPBMetadata\xea\x02\x15Quarterdeck::Risk::V1b\x06proto3"
 
 var (
@@ -2057,49 +2075,61 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 
 var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
-	(*ImportFrameworkRequest)(nil),       // 0: quarterdeck.risk.v1.ImportFrameworkRequest
-	(*GetFrameworkRequest)(nil),          // 1: quarterdeck.risk.v1.GetFrameworkRequest
-	(*ListFrameworksRequest)(nil),        // 2: quarterdeck.risk.v1.ListFrameworksRequest
-	(*ListFrameworksResponse)(nil),       // 3: quarterdeck.risk.v1.ListFrameworksResponse
-	(*GetRequirementRequest)(nil),        // 4: quarterdeck.risk.v1.GetRequirementRequest
-	(*ListRequirementsRequest)(nil),      // 5: quarterdeck.risk.v1.ListRequirementsRequest
-	(*ListRequirementsResponse)(nil),     // 6: quarterdeck.risk.v1.ListRequirementsResponse
-	(*CreateControlRequest)(nil),         // 7: quarterdeck.risk.v1.CreateControlRequest
-	(*GetControlRequest)(nil),            // 8: quarterdeck.risk.v1.GetControlRequest
-	(*ListControlsRequest)(nil),          // 9: quarterdeck.risk.v1.ListControlsRequest
-	(*ListControlsResponse)(nil),         // 10: quarterdeck.risk.v1.ListControlsResponse
-	(*UpdateControlRequest)(nil),         // 11: quarterdeck.risk.v1.UpdateControlRequest
-	(*DeleteControlRequest)(nil),         // 12: quarterdeck.risk.v1.DeleteControlRequest
-	(*CreateControlTestRequest)(nil),     // 13: quarterdeck.risk.v1.CreateControlTestRequest
-	(*GetControlTestRequest)(nil),        // 14: quarterdeck.risk.v1.GetControlTestRequest
-	(*ListControlTestsRequest)(nil),      // 15: quarterdeck.risk.v1.ListControlTestsRequest
-	(*ListControlTestsResponse)(nil),     // 16: quarterdeck.risk.v1.ListControlTestsResponse
-	(*GetCompliancePostureRequest)(nil),  // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
-	(*ListPostureSnapshotsRequest)(nil),  // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	(*ListPostureSnapshotsResponse)(nil), // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	(*CreatePolicyRequest)(nil),          // 20: quarterdeck.risk.v1.CreatePolicyRequest
-	(*GetPolicyRequest)(nil),             // 21: quarterdeck.risk.v1.GetPolicyRequest
-	(*ListPoliciesRequest)(nil),          // 22: quarterdeck.risk.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),         // 23: quarterdeck.risk.v1.ListPoliciesResponse
-	(*UpdatePolicyRequest)(nil),          // 24: quarterdeck.risk.v1.UpdatePolicyRequest
-	(*CreatePolicyVersionRequest)(nil),   // 25: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),      // 26: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),    // 27: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),   // 28: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),     // 29: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),     // 30: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*Framework)(nil),                    // 31: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                  // 32: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                      // 33: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 35: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),              // 36: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                       // 37: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 38: quarterdeck.risk.v1.PolicyVersion
-	(*emptypb.Empty)(nil),                // 39: google.protobuf.Empty
-	(*CompliancePosture)(nil),            // 40: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),        // 41: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),               // 42: quarterdeck.risk.v1.PolicyCampaign
+	(*ImportFrameworkRequest)(nil),          // 0: quarterdeck.risk.v1.ImportFrameworkRequest
+	(*GetFrameworkRequest)(nil),             // 1: quarterdeck.risk.v1.GetFrameworkRequest
+	(*ListFrameworksRequest)(nil),           // 2: quarterdeck.risk.v1.ListFrameworksRequest
+	(*ListFrameworksResponse)(nil),          // 3: quarterdeck.risk.v1.ListFrameworksResponse
+	(*GetRequirementRequest)(nil),           // 4: quarterdeck.risk.v1.GetRequirementRequest
+	(*ListRequirementsRequest)(nil),         // 5: quarterdeck.risk.v1.ListRequirementsRequest
+	(*ListRequirementsResponse)(nil),        // 6: quarterdeck.risk.v1.ListRequirementsResponse
+	(*CreateControlRequest)(nil),            // 7: quarterdeck.risk.v1.CreateControlRequest
+	(*GetControlRequest)(nil),               // 8: quarterdeck.risk.v1.GetControlRequest
+	(*ListControlsRequest)(nil),             // 9: quarterdeck.risk.v1.ListControlsRequest
+	(*ListControlsResponse)(nil),            // 10: quarterdeck.risk.v1.ListControlsResponse
+	(*UpdateControlRequest)(nil),            // 11: quarterdeck.risk.v1.UpdateControlRequest
+	(*DeleteControlRequest)(nil),            // 12: quarterdeck.risk.v1.DeleteControlRequest
+	(*CreateControlTestRequest)(nil),        // 13: quarterdeck.risk.v1.CreateControlTestRequest
+	(*GetControlTestRequest)(nil),           // 14: quarterdeck.risk.v1.GetControlTestRequest
+	(*ListControlTestsRequest)(nil),         // 15: quarterdeck.risk.v1.ListControlTestsRequest
+	(*ListControlTestsResponse)(nil),        // 16: quarterdeck.risk.v1.ListControlTestsResponse
+	(*GetCompliancePostureRequest)(nil),     // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
+	(*ListPostureSnapshotsRequest)(nil),     // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	(*ListPostureSnapshotsResponse)(nil),    // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	(*CreatePolicyRequest)(nil),             // 20: quarterdeck.risk.v1.CreatePolicyRequest
+	(*GetPolicyRequest)(nil),                // 21: quarterdeck.risk.v1.GetPolicyRequest
+	(*ListPoliciesRequest)(nil),             // 22: quarterdeck.risk.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),            // 23: quarterdeck.risk.v1.ListPoliciesResponse
+	(*UpdatePolicyRequest)(nil),             // 24: quarterdeck.risk.v1.UpdatePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),      // 25: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),         // 26: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),       // 27: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),      // 28: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),        // 29: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),        // 30: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*Framework)(nil),                       // 31: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                     // 32: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                         // 33: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),           // 34: google.protobuf.FieldMask
+	(*ControlTest)(nil),                     // 35: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),                 // 36: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                          // 37: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                   // 38: quarterdeck.risk.v1.PolicyVersion
+	(*CreateContinuityPlanRequest)(nil),     // 39: quarterdeck.risk.v1.CreateContinuityPlanRequest
+	(*GetContinuityPlanRequest)(nil),        // 40: quarterdeck.risk.v1.GetContinuityPlanRequest
+	(*ListContinuityPlansRequest)(nil),      // 41: quarterdeck.risk.v1.ListContinuityPlansRequest
+	(*UpdateContinuityPlanRequest)(nil),     // 42: quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	(*DeleteContinuityPlanRequest)(nil),     // 43: quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	(*CreateContinuityExerciseRequest)(nil), // 44: quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	(*GetContinuityExerciseRequest)(nil),    // 45: quarterdeck.risk.v1.GetContinuityExerciseRequest
+	(*ListContinuityExercisesRequest)(nil),  // 46: quarterdeck.risk.v1.ListContinuityExercisesRequest
+	(*emptypb.Empty)(nil),                   // 47: google.protobuf.Empty
+	(*CompliancePosture)(nil),               // 48: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),           // 49: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),                  // 50: quarterdeck.risk.v1.PolicyCampaign
+	(*ContinuityPlan)(nil),                  // 51: quarterdeck.risk.v1.ContinuityPlan
+	(*ListContinuityPlansResponse)(nil),     // 52: quarterdeck.risk.v1.ListContinuityPlansResponse
+	(*ContinuityExercise)(nil),              // 53: quarterdeck.risk.v1.ContinuityExercise
+	(*ListContinuityExercisesResponse)(nil), // 54: quarterdeck.risk.v1.ListContinuityExercisesResponse
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
 	31, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
@@ -2141,32 +2171,48 @@ var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
 	27, // 36: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
 	29, // 37: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
 	30, // 38: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	31, // 39: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	31, // 40: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 41: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	32, // 42: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 43: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	33, // 44: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	33, // 45: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 46: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	33, // 47: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	39, // 48: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	35, // 49: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	35, // 50: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 51: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	40, // 52: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 53: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	37, // 54: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	37, // 55: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 56: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	37, // 57: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	38, // 58: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	38, // 59: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	28, // 60: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	41, // 61: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	42, // 62: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	39, // [39:63] is the sub-list for method output_type
-	15, // [15:39] is the sub-list for method input_type
+	39, // 39: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
+	40, // 40: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
+	41, // 41: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
+	42, // 42: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	43, // 43: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	44, // 44: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	45, // 45: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
+	46, // 46: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
+	31, // 47: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	31, // 48: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 49: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	32, // 50: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 51: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	33, // 52: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	33, // 53: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 54: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	33, // 55: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	47, // 56: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	35, // 57: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	35, // 58: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 59: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	48, // 60: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 61: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	37, // 62: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	37, // 63: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 64: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	37, // 65: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	38, // 66: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	38, // 67: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	28, // 68: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	49, // 69: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	50, // 70: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	51, // 71: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	51, // 72: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	52, // 73: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
+	51, // 74: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	47, // 75: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
+	53, // 76: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	53, // 77: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	54, // 78: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
+	47, // [47:79] is the sub-list for method output_type
+	15, // [15:47] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2178,6 +2224,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 		return
 	}
 	file_quarterdeck_risk_v1_compliance_proto_init()
+	file_quarterdeck_risk_v1_continuity_proto_init()
 	file_quarterdeck_risk_v1_policy_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

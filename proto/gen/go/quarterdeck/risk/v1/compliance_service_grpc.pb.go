@@ -20,30 +20,38 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ComplianceService_ImportFramework_FullMethodName      = "/quarterdeck.risk.v1.ComplianceService/ImportFramework"
-	ComplianceService_GetFramework_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/GetFramework"
-	ComplianceService_ListFrameworks_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/ListFrameworks"
-	ComplianceService_GetRequirement_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/GetRequirement"
-	ComplianceService_ListRequirements_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/ListRequirements"
-	ComplianceService_CreateControl_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/CreateControl"
-	ComplianceService_GetControl_FullMethodName           = "/quarterdeck.risk.v1.ComplianceService/GetControl"
-	ComplianceService_ListControls_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListControls"
-	ComplianceService_UpdateControl_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/UpdateControl"
-	ComplianceService_DeleteControl_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/DeleteControl"
-	ComplianceService_CreateControlTest_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/CreateControlTest"
-	ComplianceService_GetControlTest_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/GetControlTest"
-	ComplianceService_ListControlTests_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/ListControlTests"
-	ComplianceService_GetCompliancePosture_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/GetCompliancePosture"
-	ComplianceService_ListPostureSnapshots_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/ListPostureSnapshots"
-	ComplianceService_CreatePolicy_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/CreatePolicy"
-	ComplianceService_GetPolicy_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/GetPolicy"
-	ComplianceService_ListPolicies_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListPolicies"
-	ComplianceService_UpdatePolicy_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/UpdatePolicy"
-	ComplianceService_CreatePolicyVersion_FullMethodName  = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
-	ComplianceService_GetPolicyVersion_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
-	ComplianceService_ListPolicyVersions_FullMethodName   = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
-	ComplianceService_AcknowledgePolicy_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/AcknowledgePolicy"
-	ComplianceService_GetPolicyCampaign_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/GetPolicyCampaign"
+	ComplianceService_ImportFramework_FullMethodName          = "/quarterdeck.risk.v1.ComplianceService/ImportFramework"
+	ComplianceService_GetFramework_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/GetFramework"
+	ComplianceService_ListFrameworks_FullMethodName           = "/quarterdeck.risk.v1.ComplianceService/ListFrameworks"
+	ComplianceService_GetRequirement_FullMethodName           = "/quarterdeck.risk.v1.ComplianceService/GetRequirement"
+	ComplianceService_ListRequirements_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListRequirements"
+	ComplianceService_CreateControl_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/CreateControl"
+	ComplianceService_GetControl_FullMethodName               = "/quarterdeck.risk.v1.ComplianceService/GetControl"
+	ComplianceService_ListControls_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/ListControls"
+	ComplianceService_UpdateControl_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/UpdateControl"
+	ComplianceService_DeleteControl_FullMethodName            = "/quarterdeck.risk.v1.ComplianceService/DeleteControl"
+	ComplianceService_CreateControlTest_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/CreateControlTest"
+	ComplianceService_GetControlTest_FullMethodName           = "/quarterdeck.risk.v1.ComplianceService/GetControlTest"
+	ComplianceService_ListControlTests_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/ListControlTests"
+	ComplianceService_GetCompliancePosture_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/GetCompliancePosture"
+	ComplianceService_ListPostureSnapshots_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/ListPostureSnapshots"
+	ComplianceService_CreatePolicy_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/CreatePolicy"
+	ComplianceService_GetPolicy_FullMethodName                = "/quarterdeck.risk.v1.ComplianceService/GetPolicy"
+	ComplianceService_ListPolicies_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/ListPolicies"
+	ComplianceService_UpdatePolicy_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/UpdatePolicy"
+	ComplianceService_CreatePolicyVersion_FullMethodName      = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
+	ComplianceService_GetPolicyVersion_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
+	ComplianceService_ListPolicyVersions_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
+	ComplianceService_AcknowledgePolicy_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/AcknowledgePolicy"
+	ComplianceService_GetPolicyCampaign_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/GetPolicyCampaign"
+	ComplianceService_CreateContinuityPlan_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/CreateContinuityPlan"
+	ComplianceService_GetContinuityPlan_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/GetContinuityPlan"
+	ComplianceService_ListContinuityPlans_FullMethodName      = "/quarterdeck.risk.v1.ComplianceService/ListContinuityPlans"
+	ComplianceService_UpdateContinuityPlan_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/UpdateContinuityPlan"
+	ComplianceService_DeleteContinuityPlan_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/DeleteContinuityPlan"
+	ComplianceService_CreateContinuityExercise_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/CreateContinuityExercise"
+	ComplianceService_GetContinuityExercise_FullMethodName    = "/quarterdeck.risk.v1.ComplianceService/GetContinuityExercise"
+	ComplianceService_ListContinuityExercises_FullMethodName  = "/quarterdeck.risk.v1.ComplianceService/ListContinuityExercises"
 )
 
 // ComplianceServiceClient is the client API for ComplianceService service.
@@ -54,11 +62,15 @@ const (
 // beside RiskService: frameworks and their requirements imported from the catalogue the service
 // ships, the control library (what the organisation does, the requirements each control satisfies
 // and the risks it mitigates), control tests, and the compliance posture per framework with its
-// gaps and its trend, and the policies communicated to personnel with their versions. An INEFFECTIVE test raises the residual likelihood of the risks the control
-// mitigates, in the register's score history with the test as the cause.
+// gaps and its trend, the policies communicated to personnel with their versions, and the
+// continuity plans of business services with their exercises. An INEFFECTIVE test raises the
+// residual likelihood of the risks the control mitigates, in the register's score history with
+// the test as the cause.
 //
 // Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls,
-// record tests and manage policies and their versions. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
+// record tests, manage policies and their versions, and manage continuity plans and record their
+// exercises (a finding becomes a mitigation action of the plan's risk without `risk.write`, as
+// the plan's owner states it). Linking a control to risks changes the risks' `controls` as well: no `risk.write`
 // is asked for, as the link is the control owner's statement.
 type ComplianceServiceClient interface {
 	// Imports a framework from the catalogue the service ships: `iso27001-2022` (ISO/IEC 27001:2022
@@ -149,6 +161,39 @@ type ComplianceServiceClient interface {
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
 	// list of the people who must acknowledge it.
 	GetPolicyCampaign(ctx context.Context, in *GetPolicyCampaignRequest, opts ...grpc.CallOption) (*PolicyCampaign, error)
+	// Creates a continuity plan for a business service. A service has at most one plan
+	// (ALREADY_EXISTS, reason `SERVICE_ALREADY_COVERED`, with the plan that covers it). The plan's
+	// risk, when named, must exist and not be CLOSED (INVALID_ARGUMENT, reason `RISK_NOT_FOUND` or
+	// `RISK_CLOSED`, on `continuity_plan.risk`). The first exercise is due the cadence after today.
+	// Publishes `quarterdeck.risk.continuity.plan_created`.
+	CreateContinuityPlan(ctx context.Context, in *CreateContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error)
+	// Returns a continuity plan.
+	GetContinuityPlan(ctx context.Context, in *GetContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error)
+	// Lists continuity plans one page at a time, optionally filtered (`filter`, e.g. by `service`
+	// or `exercise_overdue = true`) and ordered (`order_by`; by resource name when unset).
+	ListContinuityPlans(ctx context.Context, in *ListContinuityPlansRequest, opts ...grpc.CallOption) (*ListContinuityPlansResponse, error)
+	// Updates the fields of a continuity plan named in `update_mask`. A new cadence moves the next
+	// exercise's date. Exercises already recorded keep the objectives they were measured against.
+	// Publishes `quarterdeck.risk.continuity.plan_updated`.
+	UpdateContinuityPlan(ctx context.Context, in *UpdateContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error)
+	// Deletes a continuity plan with its exercises and cancels its overdue notice; the mitigation
+	// actions its findings became stay with their risk. Publishes
+	// `quarterdeck.risk.continuity.plan_deleted`.
+	DeleteContinuityPlan(ctx context.Context, in *DeleteContinuityPlanRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Records an exercise of a continuity plan. Its achieved recovery time and point are measured
+	// against the plan's objectives (`recovery_time_result`, `recovery_point_result`). An exercise
+	// dated on or after the latest one becomes the plan's latest, and the next one is due the
+	// plan's cadence after it. Each finding becomes an OPEN mitigation action of the plan's risk
+	// (publishing `quarterdeck.risk.action.created`). An exercise date after today fails with
+	// INVALID_ARGUMENT, reason `DATE_IN_FUTURE`. Publishes
+	// `quarterdeck.risk.continuity.exercise_recorded`, and
+	// `quarterdeck.risk.continuity.target_missed` when a target is MISSED.
+	CreateContinuityExercise(ctx context.Context, in *CreateContinuityExerciseRequest, opts ...grpc.CallOption) (*ContinuityExercise, error)
+	// Returns an exercise of a continuity plan.
+	GetContinuityExercise(ctx context.Context, in *GetContinuityExerciseRequest, opts ...grpc.CallOption) (*ContinuityExercise, error)
+	// Lists the exercises of a continuity plan, newest first by default. `continuityPlans/-` lists
+	// across plans.
+	ListContinuityExercises(ctx context.Context, in *ListContinuityExercisesRequest, opts ...grpc.CallOption) (*ListContinuityExercisesResponse, error)
 }
 
 type complianceServiceClient struct {
@@ -399,6 +444,86 @@ func (c *complianceServiceClient) GetPolicyCampaign(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *complianceServiceClient) CreateContinuityPlan(ctx context.Context, in *CreateContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContinuityPlan)
+	err := c.cc.Invoke(ctx, ComplianceService_CreateContinuityPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) GetContinuityPlan(ctx context.Context, in *GetContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContinuityPlan)
+	err := c.cc.Invoke(ctx, ComplianceService_GetContinuityPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) ListContinuityPlans(ctx context.Context, in *ListContinuityPlansRequest, opts ...grpc.CallOption) (*ListContinuityPlansResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContinuityPlansResponse)
+	err := c.cc.Invoke(ctx, ComplianceService_ListContinuityPlans_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) UpdateContinuityPlan(ctx context.Context, in *UpdateContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContinuityPlan)
+	err := c.cc.Invoke(ctx, ComplianceService_UpdateContinuityPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) DeleteContinuityPlan(ctx context.Context, in *DeleteContinuityPlanRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ComplianceService_DeleteContinuityPlan_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) CreateContinuityExercise(ctx context.Context, in *CreateContinuityExerciseRequest, opts ...grpc.CallOption) (*ContinuityExercise, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContinuityExercise)
+	err := c.cc.Invoke(ctx, ComplianceService_CreateContinuityExercise_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) GetContinuityExercise(ctx context.Context, in *GetContinuityExerciseRequest, opts ...grpc.CallOption) (*ContinuityExercise, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContinuityExercise)
+	err := c.cc.Invoke(ctx, ComplianceService_GetContinuityExercise_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *complianceServiceClient) ListContinuityExercises(ctx context.Context, in *ListContinuityExercisesRequest, opts ...grpc.CallOption) (*ListContinuityExercisesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListContinuityExercisesResponse)
+	err := c.cc.Invoke(ctx, ComplianceService_ListContinuityExercises_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ComplianceServiceServer is the server API for ComplianceService service.
 // All implementations must embed UnimplementedComplianceServiceServer
 // for forward compatibility.
@@ -407,11 +532,15 @@ func (c *complianceServiceClient) GetPolicyCampaign(ctx context.Context, in *Get
 // beside RiskService: frameworks and their requirements imported from the catalogue the service
 // ships, the control library (what the organisation does, the requirements each control satisfies
 // and the risks it mitigates), control tests, and the compliance posture per framework with its
-// gaps and its trend, and the policies communicated to personnel with their versions. An INEFFECTIVE test raises the residual likelihood of the risks the control
-// mitigates, in the register's score history with the test as the cause.
+// gaps and its trend, the policies communicated to personnel with their versions, and the
+// continuity plans of business services with their exercises. An INEFFECTIVE test raises the
+// residual likelihood of the risks the control mitigates, in the register's score history with
+// the test as the cause.
 //
 // Scopes: `compliance.read` to read, `compliance.write` to import frameworks, manage controls,
-// record tests and manage policies and their versions. Linking a control to risks changes the risks' `controls` as well: no `risk.write`
+// record tests, manage policies and their versions, and manage continuity plans and record their
+// exercises (a finding becomes a mitigation action of the plan's risk without `risk.write`, as
+// the plan's owner states it). Linking a control to risks changes the risks' `controls` as well: no `risk.write`
 // is asked for, as the link is the control owner's statement.
 type ComplianceServiceServer interface {
 	// Imports a framework from the catalogue the service ships: `iso27001-2022` (ISO/IEC 27001:2022
@@ -502,6 +631,39 @@ type ComplianceServiceServer interface {
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
 	// list of the people who must acknowledge it.
 	GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error)
+	// Creates a continuity plan for a business service. A service has at most one plan
+	// (ALREADY_EXISTS, reason `SERVICE_ALREADY_COVERED`, with the plan that covers it). The plan's
+	// risk, when named, must exist and not be CLOSED (INVALID_ARGUMENT, reason `RISK_NOT_FOUND` or
+	// `RISK_CLOSED`, on `continuity_plan.risk`). The first exercise is due the cadence after today.
+	// Publishes `quarterdeck.risk.continuity.plan_created`.
+	CreateContinuityPlan(context.Context, *CreateContinuityPlanRequest) (*ContinuityPlan, error)
+	// Returns a continuity plan.
+	GetContinuityPlan(context.Context, *GetContinuityPlanRequest) (*ContinuityPlan, error)
+	// Lists continuity plans one page at a time, optionally filtered (`filter`, e.g. by `service`
+	// or `exercise_overdue = true`) and ordered (`order_by`; by resource name when unset).
+	ListContinuityPlans(context.Context, *ListContinuityPlansRequest) (*ListContinuityPlansResponse, error)
+	// Updates the fields of a continuity plan named in `update_mask`. A new cadence moves the next
+	// exercise's date. Exercises already recorded keep the objectives they were measured against.
+	// Publishes `quarterdeck.risk.continuity.plan_updated`.
+	UpdateContinuityPlan(context.Context, *UpdateContinuityPlanRequest) (*ContinuityPlan, error)
+	// Deletes a continuity plan with its exercises and cancels its overdue notice; the mitigation
+	// actions its findings became stay with their risk. Publishes
+	// `quarterdeck.risk.continuity.plan_deleted`.
+	DeleteContinuityPlan(context.Context, *DeleteContinuityPlanRequest) (*emptypb.Empty, error)
+	// Records an exercise of a continuity plan. Its achieved recovery time and point are measured
+	// against the plan's objectives (`recovery_time_result`, `recovery_point_result`). An exercise
+	// dated on or after the latest one becomes the plan's latest, and the next one is due the
+	// plan's cadence after it. Each finding becomes an OPEN mitigation action of the plan's risk
+	// (publishing `quarterdeck.risk.action.created`). An exercise date after today fails with
+	// INVALID_ARGUMENT, reason `DATE_IN_FUTURE`. Publishes
+	// `quarterdeck.risk.continuity.exercise_recorded`, and
+	// `quarterdeck.risk.continuity.target_missed` when a target is MISSED.
+	CreateContinuityExercise(context.Context, *CreateContinuityExerciseRequest) (*ContinuityExercise, error)
+	// Returns an exercise of a continuity plan.
+	GetContinuityExercise(context.Context, *GetContinuityExerciseRequest) (*ContinuityExercise, error)
+	// Lists the exercises of a continuity plan, newest first by default. `continuityPlans/-` lists
+	// across plans.
+	ListContinuityExercises(context.Context, *ListContinuityExercisesRequest) (*ListContinuityExercisesResponse, error)
 	mustEmbedUnimplementedComplianceServiceServer()
 }
 
@@ -583,6 +745,30 @@ func (UnimplementedComplianceServiceServer) AcknowledgePolicy(context.Context, *
 }
 func (UnimplementedComplianceServiceServer) GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPolicyCampaign not implemented")
+}
+func (UnimplementedComplianceServiceServer) CreateContinuityPlan(context.Context, *CreateContinuityPlanRequest) (*ContinuityPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateContinuityPlan not implemented")
+}
+func (UnimplementedComplianceServiceServer) GetContinuityPlan(context.Context, *GetContinuityPlanRequest) (*ContinuityPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContinuityPlan not implemented")
+}
+func (UnimplementedComplianceServiceServer) ListContinuityPlans(context.Context, *ListContinuityPlansRequest) (*ListContinuityPlansResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContinuityPlans not implemented")
+}
+func (UnimplementedComplianceServiceServer) UpdateContinuityPlan(context.Context, *UpdateContinuityPlanRequest) (*ContinuityPlan, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateContinuityPlan not implemented")
+}
+func (UnimplementedComplianceServiceServer) DeleteContinuityPlan(context.Context, *DeleteContinuityPlanRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteContinuityPlan not implemented")
+}
+func (UnimplementedComplianceServiceServer) CreateContinuityExercise(context.Context, *CreateContinuityExerciseRequest) (*ContinuityExercise, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateContinuityExercise not implemented")
+}
+func (UnimplementedComplianceServiceServer) GetContinuityExercise(context.Context, *GetContinuityExerciseRequest) (*ContinuityExercise, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetContinuityExercise not implemented")
+}
+func (UnimplementedComplianceServiceServer) ListContinuityExercises(context.Context, *ListContinuityExercisesRequest) (*ListContinuityExercisesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListContinuityExercises not implemented")
 }
 func (UnimplementedComplianceServiceServer) mustEmbedUnimplementedComplianceServiceServer() {}
 func (UnimplementedComplianceServiceServer) testEmbeddedByValue()                           {}
@@ -1037,6 +1223,150 @@ func _ComplianceService_GetPolicyCampaign_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_CreateContinuityPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateContinuityPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).CreateContinuityPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_CreateContinuityPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).CreateContinuityPlan(ctx, req.(*CreateContinuityPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_GetContinuityPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContinuityPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).GetContinuityPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_GetContinuityPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).GetContinuityPlan(ctx, req.(*GetContinuityPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_ListContinuityPlans_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContinuityPlansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).ListContinuityPlans(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_ListContinuityPlans_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).ListContinuityPlans(ctx, req.(*ListContinuityPlansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_UpdateContinuityPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateContinuityPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).UpdateContinuityPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_UpdateContinuityPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).UpdateContinuityPlan(ctx, req.(*UpdateContinuityPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_DeleteContinuityPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteContinuityPlanRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).DeleteContinuityPlan(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_DeleteContinuityPlan_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).DeleteContinuityPlan(ctx, req.(*DeleteContinuityPlanRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_CreateContinuityExercise_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateContinuityExerciseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).CreateContinuityExercise(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_CreateContinuityExercise_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).CreateContinuityExercise(ctx, req.(*CreateContinuityExerciseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_GetContinuityExercise_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetContinuityExerciseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).GetContinuityExercise(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_GetContinuityExercise_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).GetContinuityExercise(ctx, req.(*GetContinuityExerciseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ComplianceService_ListContinuityExercises_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListContinuityExercisesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).ListContinuityExercises(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_ListContinuityExercises_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).ListContinuityExercises(ctx, req.(*ListContinuityExercisesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ComplianceService_ServiceDesc is the grpc.ServiceDesc for ComplianceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1139,6 +1469,38 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPolicyCampaign",
 			Handler:    _ComplianceService_GetPolicyCampaign_Handler,
+		},
+		{
+			MethodName: "CreateContinuityPlan",
+			Handler:    _ComplianceService_CreateContinuityPlan_Handler,
+		},
+		{
+			MethodName: "GetContinuityPlan",
+			Handler:    _ComplianceService_GetContinuityPlan_Handler,
+		},
+		{
+			MethodName: "ListContinuityPlans",
+			Handler:    _ComplianceService_ListContinuityPlans_Handler,
+		},
+		{
+			MethodName: "UpdateContinuityPlan",
+			Handler:    _ComplianceService_UpdateContinuityPlan_Handler,
+		},
+		{
+			MethodName: "DeleteContinuityPlan",
+			Handler:    _ComplianceService_DeleteContinuityPlan_Handler,
+		},
+		{
+			MethodName: "CreateContinuityExercise",
+			Handler:    _ComplianceService_CreateContinuityExercise_Handler,
+		},
+		{
+			MethodName: "GetContinuityExercise",
+			Handler:    _ComplianceService_GetContinuityExercise_Handler,
+		},
+		{
+			MethodName: "ListContinuityExercises",
+			Handler:    _ComplianceService_ListContinuityExercises_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
