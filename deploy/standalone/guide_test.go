@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
@@ -520,8 +523,10 @@ func riskGuide(t *testing.T, sc scenario) {
 }
 
 // TestComplianceGuide runs the walk of docs/compliance.md as written — an ISO 27001 posture from
-// gaps to covered, a failed control raising the risk it mitigates, and a policy acknowledgement
-// campaign over talent's people — then checks the risk service's events it names, in order. It runs on the embedded defaults, and on PostgreSQL (a
+// gaps to covered, a failed control raising the risk it mitigates, a policy acknowledgement
+// campaign over talent's people, and a failover exercise that misses its RTO — then checks the
+// risk service's events it names, in order, and that the missed target was published once with
+// what the exercise achieved. It runs on the embedded defaults, and on PostgreSQL (a
 // database of its own) and the external NATS server when they are configured.
 func TestComplianceGuide(t *testing.T) {
 	onBothEngines(t, nil, func(t *testing.T, sc scenario, _ string) { complianceGuide(t, sc) })
@@ -542,7 +547,9 @@ func complianceGuide(t *testing.T, sc scenario) {
 	want := []string{"framework.imported", "risk.identified", "risk.assessed", "risk.updated", "control.created",
 		"control.created", "risk.updated", "control.created", "control.tested", "control.tested", "control.tested",
 		"control.tested", "risk.score_changed", "control.tested", "control.failed",
-		"policy.created", "policy.version_published", "policy.acknowledged", "policy.version_published", "policy.version_published"}
+		"policy.created", "policy.version_published", "policy.acknowledged", "policy.version_published", "policy.version_published",
+		// The failover exercise that misses its RTO: its finding an action of the plan's risk.
+		"risk.identified", "continuity.plan_created", "action.created", "continuity.exercise_recorded", "continuity.target_missed"}
 	evs := readEvents(t, p.nats, streams+"_RISK", func(evs []event) bool { return len(subsequence(evs, want)) == len(want) })
 	if got := subsequence(evs, want); len(got) != len(want) {
 		t.Errorf("%s_RISK holds %v in this order, not %v:\n%s", streams, got, want, describe(evs))
@@ -555,6 +562,20 @@ func complianceGuide(t *testing.T, sc scenario) {
 	}
 	if imports != 1 {
 		t.Errorf("%s_RISK holds %d framework.imported; the second import publishes nothing", streams, imports)
+	}
+	var missed []*riskv1.ContinuityTargetMissed
+	for _, ev := range evs {
+		if strings.HasSuffix(ev.subject, ".continuity.target_missed") {
+			m := &riskv1.ContinuityTargetMissed{}
+			if err := protojson.Unmarshal(ev.data, m); err != nil {
+				t.Fatalf("continuity.target_missed: %v", err)
+			}
+			missed = append(missed, m)
+		}
+	}
+	if len(missed) != 1 || missed[0].GetService() != "checkout" || !missed[0].GetRecoveryTimeMissed() || missed[0].GetRecoveryPointMissed() ||
+		missed[0].GetAchievedRecoveryTime().AsDuration() != 2*time.Hour || missed[0].GetRecoveryTimeObjective().AsDuration() != time.Hour {
+		t.Errorf("%s_RISK holds continuity.target_missed %v; want one, for checkout's RTO: 2h achieved of 1h", streams, missed)
 	}
 }
 
