@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -63,46 +64,122 @@ func (r *Runtime) startSpan(ctx context.Context, rn *runner, subject string, h n
 		))...)
 }
 
-// deliver handles one message and acknowledges, retries or dead-letters it.
-func (r *Runtime) deliver(ctx context.Context, rn *runner, msg jetstream.Msg) {
-	attempt, streamSeq := 1, uint64(0)
+// delivery is one message being handled: its decoded event, the span and logger of handling it,
+// and err, set when it cannot be decoded.
+type delivery struct {
+	msg     jetstream.Msg
+	ctx     context.Context
+	span    trace.Span
+	log     *slog.Logger
+	ev      Event
+	attempt int
+	err     error
+}
+
+// prepare decodes msg and starts the span of handling it; the caller ends d.span.
+func (r *Runtime) prepare(ctx context.Context, rn *runner, msg jetstream.Msg) *delivery {
+	d := &delivery{msg: msg, attempt: 1}
+	streamSeq := uint64(0)
 	if md, err := msg.Metadata(); err == nil {
-		attempt, streamSeq = int(md.NumDelivered), md.Sequence.Stream
+		d.attempt, streamSeq = int(md.NumDelivered), md.Sequence.Stream
 	}
 	h := msg.Headers()
 	if h == nil {
 		h = nats.Header{}
 	}
-	ctx, span := r.startSpan(ctx, rn, msg.Subject(), h, "process")
-	defer span.End()
-	span.SetAttributes(attribute.Int("messaging.nats.delivery_attempt", attempt))
-	if attempt > 1 {
-		r.metrics.redelivery(ctx, rn)
+	d.ctx, d.span = r.startSpan(ctx, rn, msg.Subject(), h, "process")
+	d.span.SetAttributes(attribute.Int("messaging.nats.delivery_attempt", d.attempt))
+	if d.attempt > 1 {
+		r.metrics.redelivery(d.ctx, rn)
 	}
-	log := r.log.With("consumer", rn.spec.Name, "subject", msg.Subject(), "attempt", attempt)
+	d.log = r.log.With("consumer", rn.spec.Name, "subject", msg.Subject(), "attempt", d.attempt)
+	d.ev, d.err = decode(msg.Subject(), h, msg.Data())
+	d.ev.Attempt, d.ev.Sequence = d.attempt, streamSeq
+	if d.err != nil {
+		if d.ev.ID == "" {
+			d.ev.ID = fmt.Sprintf("%s-%d", rn.stream, streamSeq)
+		}
+		d.err = Permanent(d.err)
+	}
+	return d
+}
 
-	ev, err := decode(msg.Subject(), h, msg.Data())
-	ev.Attempt, ev.Sequence = attempt, streamSeq
-	if err != nil {
-		if ev.ID == "" {
-			ev.ID = fmt.Sprintf("%s-%d", rn.stream, streamSeq)
+// deliverBatch handles msgs, consecutive messages of one consumer in stream order. Two or more
+// are first applied in one transaction, each event with its inbox row and version check as if
+// alone and in their order, and acknowledged once it commits: one commit for the lot. If any of
+// them fails there (a handler error, a conflict that outlasted the retries, an event that cannot
+// be decoded), nothing of that transaction remains and each event is then applied alone, in order,
+// exactly as a single delivery is, so that a failure is retried, dead-lettered and logged as an
+// event of its own and the others are not held back by it.
+func (r *Runtime) deliverBatch(ctx context.Context, rn *runner, msgs []jetstream.Msg) {
+	ds := make([]*delivery, len(msgs))
+	for i, msg := range msgs {
+		ds[i] = r.prepare(ctx, rn, msg)
+	}
+	defer func() {
+		for _, d := range ds {
+			d.span.End()
 		}
-		err = Permanent(err)
-	} else {
-		var outcome string
-		outcome, err = r.apply(ctx, rn, ev)
-		if err == nil {
-			// An ack that gets lost only causes a redelivery, which the inbox absorbs.
-			if aerr := msg.Ack(); aerr != nil {
-				log.WarnContext(ctx, "ack failed; the event will be delivered again", "event_id", ev.ID, "error", aerr)
-			}
-			r.metrics.outcome(ctx, rn, outcome)
-			if outcome == outcomeStale {
-				log.InfoContext(ctx, "stale event skipped", "event_id", ev.ID, "resource", ev.Resource, "version", ev.Version)
-			}
-			return
+	}()
+	if len(ds) > 1 && r.applyBatch(ctx, rn, ds) {
+		return
+	}
+	for _, d := range ds {
+		if d.err != nil {
+			r.settle(rn, d, "", d.err)
+			continue
+		}
+		outcome, err := r.apply(d.ctx, rn, d.ev)
+		r.settle(rn, d, outcome, err)
+	}
+}
+
+// applyBatch applies ds in one transaction and settles them if it commits; it reports whether it
+// did. Nothing is settled when it returns false.
+func (r *Runtime) applyBatch(ctx context.Context, rn *runner, ds []*delivery) bool {
+	for _, d := range ds {
+		if d.err != nil {
+			return false
 		}
 	}
+	outcomes := make([]string, len(ds))
+	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
+		for i, d := range ds {
+			outcome, err := r.applyTx(d.ctx, tx, rn, d.ev)
+			if err != nil {
+				return err
+			}
+			outcomes[i] = outcome
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.DebugContext(ctx, "batch not applied; applying its events one by one", "consumer", rn.spec.Name, "events", len(ds), "error", err)
+		}
+		return false
+	}
+	for i, d := range ds {
+		r.settle(rn, d, outcomes[i], nil)
+	}
+	return true
+}
+
+// settle acknowledges a delivery whose event was applied (err nil), or retries or dead-letters it.
+func (r *Runtime) settle(rn *runner, d *delivery, outcome string, err error) {
+	ctx, log, ev, msg, attempt := d.ctx, d.log, d.ev, d.msg, d.attempt
+	if err == nil {
+		// An ack that gets lost only causes a redelivery, which the inbox absorbs.
+		if aerr := msg.Ack(); aerr != nil {
+			log.WarnContext(ctx, "ack failed; the event will be delivered again", "event_id", ev.ID, "error", aerr)
+		}
+		r.metrics.outcome(ctx, rn, outcome)
+		if outcome == outcomeStale {
+			log.InfoContext(ctx, "stale event skipped", "event_id", ev.ID, "resource", ev.Resource, "version", ev.Version)
+		}
+		return
+	}
+	span := d.span
 	span.RecordError(err)
 	span.SetStatus(codes.Error, "handler failed")
 	if ctx.Err() != nil {

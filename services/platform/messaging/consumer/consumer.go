@@ -3,11 +3,12 @@
 //
 // Delivery is at least once; effects are applied once. A handler runs inside a database
 // transaction that also records the event in the consumer's inbox (consumer, event id), and the
-// message is acknowledged only after that transaction commits. A redelivered or re-published
-// event finds its inbox row and has no second effect. Per resource, the consumer remembers the
-// highest aggregate version it applied and skips older events instead of applying them out of
-// order. An event that still fails on its last delivery attempt becomes a dead letter in the
-// database, which an operator lists and replays through the OperationsService.
+// message is acknowledged only after that transaction commits; events waiting behind one another
+// share one such transaction, in stream order (deliverBatch). A redelivered or re-published event
+// finds its inbox row and has no second effect. Per resource, the consumer remembers the highest
+// aggregate version it applied and skips older events instead of applying them out of order. An
+// event that still fails on its last delivery attempt becomes a dead letter in the database,
+// which an operator lists and replays through the OperationsService.
 package consumer
 
 import (
@@ -62,7 +63,8 @@ type Event struct {
 }
 
 // Handler applies an event within tx. It must not have effects outside tx: the transaction may
-// roll back and the event be delivered again. An error makes the event be delivered again after
+// roll back and the event be delivered again. tx may hold the effects of earlier events of the
+// same consumer, applied before it in one batch. An error makes the event be delivered again after
 // a backoff, up to the consumer's MaxDeliver; wrap it with Permanent to give up at once.
 type Handler func(ctx context.Context, tx *sql.Tx, ev Event) error
 
@@ -88,6 +90,8 @@ type Settings struct {
 	BackoffInitial time.Duration `env:"CONSUMER_BACKOFF_INITIAL" default:"1s" help:"wait before redelivering an event whose handler failed; doubles with every attempt"`
 	BackoffMax     time.Duration `env:"CONSUMER_BACKOFF_MAX" default:"5m" help:"longest wait between two delivery attempts of a failed event"`
 	MaxAckPending  int           `env:"CONSUMER_MAX_ACK_PENDING" default:"64" help:"events a consumer holds unacknowledged at most (its pull batch)"`
+	// BatchSize bounds how many waiting events one transaction applies; 1 applies each alone.
+	BatchSize int `env:"CONSUMER_BATCH_SIZE" default:"32" help:"events a consumer applies at most in one transaction when several are waiting (1: one each)"`
 	// InboxRetention must outlive the streams' maximum age, so that every event a stream can
 	// still deliver finds its inbox row.
 	InboxRetention time.Duration `env:"CONSUMER_INBOX_RETENTION" default:"744h" help:"how long a consumer remembers the ids of handled events (longer than the streams' max age)"`
@@ -100,6 +104,7 @@ const (
 	DefaultBackoffInitial = time.Second
 	DefaultBackoffMax     = 5 * time.Minute
 	DefaultMaxAckPending  = 64
+	DefaultBatchSize      = 32
 	DefaultInboxRetention = 744 * time.Hour
 )
 
@@ -110,6 +115,8 @@ func (s Settings) withDefaults() Settings {
 	settings.Default(&s.BackoffMax, DefaultBackoffMax)
 	s.BackoffMax = max(s.BackoffMax, s.BackoffInitial)
 	settings.Default(&s.MaxAckPending, DefaultMaxAckPending)
+	settings.Default(&s.BatchSize, DefaultBatchSize)
+	s.BatchSize = min(s.BatchSize, s.MaxAckPending)
 	settings.Default(&s.InboxRetention, DefaultInboxRetention)
 	return s
 }
@@ -429,22 +436,55 @@ func (r *Runtime) run(ctx context.Context, rn *runner) {
 		}
 		backoff = 100 * time.Millisecond
 		log.Info("consuming", "durable", rn.durable)
+		r.consume(ctx, rn, it, log)
+	}
+}
+
+// consume applies the iterator's events until it ends. A reader goroutine moves the events into
+// a buffer as they arrive; the applier takes the next one and whatever else has arrived behind it,
+// up to BatchSize, and applies them together, in stream order (deliverBatch). An idle consumer
+// applies each event as soon as it arrives; a consumer that falls behind applies many per
+// transaction, so that its throughput no longer rests on one commit per event.
+func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.MessagesContext, log *slog.Logger) {
+	msgs := make(chan jetstream.Msg, r.settings.MaxAckPending)
+	go func() {
+		defer close(msgs)
 		for {
 			msg, err := it.Next()
 			if err != nil {
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					break
+					return
 				}
 				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 					log.Warn("consumer lost; subscribing again", "error", err)
 					it.Stop()
-					break
+					return
 				}
 				log.Debug("consumer iterator", "error", err)
 				continue
 			}
-			r.deliver(ctx, rn, msg)
+			msgs <- msg
 		}
+	}()
+	// The applier takes every event the reader passes on, also after a stop (they are then left
+	// unacknowledged, for JetStream to deliver again), so that the reader never blocks and the
+	// loop ends when the iterator does.
+	batch := make([]jetstream.Msg, 0, r.settings.BatchSize)
+	for msg := range msgs {
+		batch = append(batch[:0], msg)
+	more:
+		for len(batch) < r.settings.BatchSize {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		r.deliverBatch(ctx, rn, batch)
 	}
 }
 
