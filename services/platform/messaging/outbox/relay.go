@@ -60,8 +60,9 @@ type RelayOptions struct {
 
 // Relay publishes outbox rows to JetStream in sequence order and marks each row published only
 // after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
-// returns. Events of one aggregate keep their order because rows are published one at a time in
-// sequence order and a row is retried until it is acknowledged before the next one goes. On
+// returns. Events of one aggregate keep their order because rows are published in sequence order
+// on one connection and a row goes out only once the previous row of its aggregate is
+// acknowledged; rows of different aggregates are pipelined (publishAll). On
 // PostgreSQL, replicas of a service elect one active relay through an advisory lock.
 //
 // Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
@@ -163,16 +164,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
 
-	done := make([]int64, 0, len(batch))
-	var pubErr error
-	for _, p := range batch {
-		if pubErr = r.publish(ctx, p.msg); pubErr != nil {
-			r.metrics.Add(ctx, MetricPublishError, 1)
-			break
-		}
-		r.metrics.Add(ctx, MetricPublished, 1)
-		done = append(done, p.seq)
-	}
+	done, pubErr := r.publishAll(ctx, batch)
 	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
 	if err := r.markPublished(ctx, done); err != nil {
 		return 0, err
@@ -183,31 +175,129 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-func (r *Relay) publish(ctx context.Context, m Message) error {
+// inflight is a publish awaiting its acknowledgement.
+type inflight struct {
+	seq      int64
+	resource string
+	ack      jetstream.PubAckFuture
+	span     trace.Span
+	deadline time.Time
+}
+
+// publishAll publishes batch in sequence order, pipelined: a row goes out without waiting for the
+// acknowledgements of the rows before it, except those of its own aggregate (resource name),
+// whose acknowledgement it waits for first. Publishes leave in sequence order on one connection,
+// so the stream takes them in that order; and a row is published only after every earlier row of
+// its aggregate was acknowledged, so that a failed publish retried later can never land behind a
+// newer event of the same aggregate. At the first failure nothing more goes out; the publishes in
+// flight are still awaited. It returns the sequence numbers acknowledged and the first error.
+func (r *Relay) publishAll(ctx context.Context, batch []pending) ([]int64, error) {
+	done := make([]int64, 0, len(batch))
+	var (
+		queue    []*inflight              // in flight, in sequence order
+		byAggr   = map[string]*inflight{} // the last row in flight of each aggregate
+		firstErr error
+	)
+	// settle waits for the oldest publish in flight.
+	settle := func() {
+		f := queue[0]
+		queue = queue[1:]
+		if byAggr[f.resource] == f {
+			delete(byAggr, f.resource)
+		}
+		err := r.await(ctx, f)
+		if err != nil {
+			r.metrics.Add(ctx, MetricPublishError, 1)
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		r.metrics.Add(ctx, MetricPublished, 1)
+		done = append(done, f.seq)
+	}
+	for _, p := range batch {
+		// An earlier row of the same aggregate must be acknowledged first: settle up to it.
+		if prev := byAggr[p.msg.ResourceName]; prev != nil {
+			for firstErr == nil && byAggr[p.msg.ResourceName] == prev {
+				settle()
+			}
+		}
+		if firstErr != nil {
+			break
+		}
+		f, err := r.publishAsync(ctx, p)
+		if err != nil {
+			r.metrics.Add(ctx, MetricPublishError, 1)
+			firstErr = err
+			break
+		}
+		queue = append(queue, f)
+		byAggr[f.resource] = f
+	}
+	for len(queue) > 0 {
+		settle()
+	}
+	return done, firstErr
+}
+
+// publishAsync sends the row's message without waiting for its acknowledgement.
+func (r *Relay) publishAsync(ctx context.Context, p pending) (*inflight, error) {
+	m := p.msg
 	msg := m.NATSMsg()
-	h := msg.Header
-	var span trace.Span
+	f := &inflight{seq: p.seq, resource: m.ResourceName, deadline: time.Now().Add(r.opts.PublishTimeout)}
 	if m.TraceParent != "" {
 		// The publish joins the trace of the request that wrote the event, and the message
 		// carries the publish span's context, so that consumers continue from it. Without a
 		// recording tracer the span is the stored context itself and the header is unchanged.
-		ctx, span = r.startSpan(ctx, m, h)
-		defer span.End()
+		_, f.span = r.startSpan(ctx, m, msg.Header)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
-	defer cancel()
 	var opts []jetstream.PublishOpt
 	if r.opts.Stream != "" {
 		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
 	}
-	if _, err := r.js.PublishMsg(ctx, msg, opts...); err != nil {
-		if span != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "publish failed")
-		}
-		return fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+	ack, err := r.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+		f.fail(err)
+		return nil, err
+	}
+	f.ack = ack
+	return f, nil
+}
+
+// await waits for f's acknowledgement, until its deadline or ctx ends.
+func (r *Relay) await(ctx context.Context, f *inflight) error {
+	t := time.NewTimer(time.Until(f.deadline))
+	defer t.Stop()
+	var err error
+	m := f.ack.Msg()
+	select {
+	case <-f.ack.Ok():
+	case err = <-f.ack.Err():
+	case <-t.C:
+		err = context.DeadlineExceeded
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.Header.Get(events.HeaderID), err)
+		f.fail(err)
+		return err
+	}
+	if f.span != nil {
+		f.span.End()
 	}
 	return nil
+}
+
+func (f *inflight) fail(err error) {
+	if f.span == nil {
+		return
+	}
+	f.span.RecordError(err)
+	f.span.SetStatus(codes.Error, "publish failed")
+	f.span.End()
 }
 
 // startSpan starts the producer span of publishing m, a child of the trace context stored with

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -392,4 +393,77 @@ func TestRelaysOfTwoSchemasBothPublish(t *testing.T) {
 		runRelay(t, e.db, e.js, e.stream)
 		waitPublished(t, e.db)
 	}
+}
+
+// TestFailedPublishHoldsItsAggregateBack publishes past a row the stream refuses (too large for
+// it): the rows of other resources behind it go out, the later rows of its own resource wait,
+// and once the stream takes it everything is in the stream once, each resource in order.
+func TestFailedPublishHoldsItsAggregateBack(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		e := newEnv(t, d)
+		ensureStream(t, e.js, e.prefix)
+		ctx := context.Background()
+		s, err := e.js.Stream(ctx, e.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.MaxMsgSize = 4096
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		f, err := outbox.NewFactory(e.prefix, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// In sequence order: a1 (refused), b1, a2, c1.
+		rows := []struct {
+			res     string
+			version int64
+			name    string
+		}{{"costCenters/a", 1, strings.Repeat("x", 8000)}, {"costCenters/b", 1, "b"}, {"costCenters/a", 2, "a"}, {"costCenters/c", 1, "c"}}
+		for _, r := range rows {
+			m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: r.version, CostCenter: &budgetv1.CostCenter{DisplayName: r.name}}, r.res, r.version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, m) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runRelay(t, e.db, e.js, e.stream)
+		subjectsIn := func() []string {
+			var out []string
+			for _, m := range readAll(t, e.js, e.stream) {
+				out = append(out, m.Headers().Get(events.HeaderSubject)+"@"+m.Headers().Get(events.HeaderVersion))
+			}
+			return out
+		}
+		// b1 is not held back by a1's failure; a2 never overtakes a1, and nothing behind a2 goes
+		// out past it (the relay stops at the aggregate that waits).
+		pending := func() int64 {
+			n, _, err := outbox.Pending(ctx, e.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// b1 is marked once the pass that published it has seen a1 fail.
+		testkit.Eventually(t, 20*time.Second, func() bool { return pending() == 3 })
+		for range 3 { // several failed passes
+			if got, n := fmt.Sprint(subjectsIn()), pending(); got != "[costCenters/b@1]" || n != 3 {
+				t.Fatalf("while a1 is refused: stream %s, %d pending; want only b1, 3 pending", got, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cfg.MaxMsgSize = -1
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		waitPublished(t, e.db)
+		if got := fmt.Sprint(subjectsIn()); got != "[costCenters/b@1 costCenters/a@1 costCenters/a@2 costCenters/c@1]" {
+			t.Fatalf("stream = %s, want b1, then a1, a2, c1", got)
+		}
+	})
 }
