@@ -309,6 +309,24 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("compliance: %d frameworks, %d overdue control tests; want 3, 2", cp.GetFrameworkCount(), cp.GetOverdueControlTestCount())
 		}
 
+		// Continuity: the plans not exercised within their cadence, the longest overdue first.
+		var bcps []string
+		for _, p := range b.GetContinuity().GetOverduePlans() {
+			bcps = append(bcps, fmt.Sprintf("%s %q %s %s every %dm due %s, %d days, last %v", p.GetContinuityPlan(), p.GetTitle(),
+				p.GetService(), p.GetOwner(), p.GetExerciseCadence().GetMonths(), civil.FromProto(p.GetNextExerciseDate()),
+				p.GetDaysOverdue(), p.GetLastExerciseDate() != nil))
+		}
+		if diff := cmp.Diff([]string{
+			`continuityPlans/checkout "Plan checkout" checkout people/checkout-owner every 6m due 2027-02-20, 23 days, last false`,
+			`continuityPlans/crm "Plan crm" crm people/crm-owner every 6m due 2027-03-01, 14 days, last false`,
+			`continuityPlans/payroll "Plan payroll" payroll people/payroll-owner every 6m due 2027-03-14, 1 days, last true`,
+		}, bcps); diff != "" {
+			t.Errorf("overdue continuity plans (-want +got):\n%s", diff)
+		}
+		if c := b.GetContinuity(); c.GetPlanCount() != 5 || c.GetOverduePlanCount() != 3 {
+			t.Errorf("continuity: %d plans, %d overdue; want 5, 3", c.GetPlanCount(), c.GetOverduePlanCount())
+		}
+
 		// Freshness: the last event of each stream, with its sequence.
 		for _, f := range b.GetFreshness() {
 			if f.GetStream() == "" || f.GetLastEventId() == "" || f.GetStreamSequence() != uint64(h.count(f.GetDomain())) ||
@@ -408,6 +426,8 @@ func TestBriefingLists(t *testing.T) {
 			{"frameworks", len(compliance.GetFrameworks()), 24, compliance.GetFrameworkCount()},
 			// 31 of every 80 controls due: 120 controls, the first 80 and 31 of the next 40.
 			{"overdue control tests", len(compliance.GetOverdueControlTests()), 62, compliance.GetOverdueControlTestCount()},
+			// 30 of every 80 plans overdue: 120 plans, the first 80 and 30 of the next 40.
+			{"overdue continuity plans", len(b.GetContinuity().GetOverduePlans()), 60, b.GetContinuity().GetOverduePlanCount()},
 		} {
 			if l.want >= 0 && int(l.count) != l.want {
 				t.Errorf("%s: count %d; want %d", l.what, l.count, l.want)
@@ -435,6 +455,11 @@ func TestBriefingLists(t *testing.T) {
 		if c := compliance.GetOverdueControlTests(); c[0].GetDaysOverdue() != 30 ||
 			!slices.IsSortedFunc(c, func(a, b *briefingv1.ControlTestDueItem) int { return int(b.GetDaysOverdue() - a.GetDaysOverdue()) }) {
 			t.Errorf("overdue control tests not the longest overdue first: %v", c)
+		}
+
+		if p := b.GetContinuity().GetOverduePlans(); p[0].GetDaysOverdue() != 30 ||
+			!slices.IsSortedFunc(p, func(a, b *briefingv1.ContinuityPlanItem) int { return int(b.GetDaysOverdue() - a.GetDaysOverdue()) }) {
+			t.Errorf("overdue continuity plans not the longest overdue first: %v", p)
 		}
 
 		// The sums cover every cost centre and plan: 90 cost centres of 30 per unit; the planned

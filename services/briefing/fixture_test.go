@@ -156,6 +156,15 @@ func (h *history) control(id string, next *date.Date) *riskv1.Control {
 	return c
 }
 
+// plan adds a continuity plan of service, exercised every months months, whose next exercise is
+// due by next.
+func (h *history) plan(id, service string, months int32, next *date.Date) *riskv1.ContinuityPlan {
+	p := &riskv1.ContinuityPlan{Name: "continuityPlans/" + id, Title: "Plan " + id, Service: service, Owner: "people/" + id + "-owner",
+		ExerciseCadence: &riskv1.ExerciseCadence{Months: months}, NextExerciseDate: next}
+	h.add(p.Name, &riskv1.ContinuityPlanCreated{Plan: proto.Clone(p).(*riskv1.ContinuityPlan)})
+	return p
+}
+
 // publish sends the events to their domains' streams under prefix, creating the streams.
 func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, from, to int) {
 	t.Helper()
@@ -240,6 +249,11 @@ func demo(scale int) *history {
 		// From 30 days overdue to 49 days ahead: 31 of every 80 due.
 		next := today.AddDate(0, 0, -30+i%80)
 		h.control(fmt.Sprintf("c-%04d", i), day(next.Year(), int(next.Month()), next.Day()))
+	}
+	for i := range 40 * scale {
+		// From 30 days overdue to 49 days ahead: 30 of every 80 overdue.
+		next := today.AddDate(0, 0, -30+i%80)
+		h.plan(fmt.Sprintf("bcp-%04d", i), fmt.Sprintf("service-%d", i), 6, day(next.Year(), int(next.Month()), next.Day()))
 	}
 	for i := range 10 * scale {
 		team := fmt.Sprintf("teams/t-%04d", i)
@@ -343,6 +357,30 @@ func company() *history {
 	h.add(waf.Name, &riskv1.ControlTestDue{Control: proto.Clone(waf).(*riskv1.Control), NextTestDate: waf.GetNextTestDate()})
 	h.add(waf.Name, &riskv1.ControlDeleted{Control: waf})
 	h.control("siem", day(2027, 4, 1))
+	// Continuity plans on 15 March: checkout's exercise was due by 20 February
+	// (continuity.exercise_overdue said so), never exercised; payroll's, exercised on 14 September,
+	// was due by 14 March; erp was overdue and exercised since; crm's cadence was shortened and
+	// it became overdue by 1 March without an event of its own; search was overdue and deleted;
+	// mail's is due by today, not overdue yet.
+	checkout := h.plan("checkout", "checkout", 6, day(2027, 2, 20))
+	checkout.ExerciseOverdue = true
+	h.add(checkout.Name, &riskv1.ContinuityExerciseOverdue{Plan: checkout, Service: "checkout", NextExerciseDate: day(2027, 2, 20)})
+	payroll := h.plan("payroll", "payroll", 6, day(2027, 3, 14))
+	payroll.LastExerciseDate = day(2026, 9, 14)
+	h.add(payroll.Name, &riskv1.ContinuityExerciseRecorded{Plan: payroll, Service: "payroll", Kind: riskv1.ExerciseKind_TABLETOP})
+	erp := h.plan("erp", "erp", 12, day(2027, 1, 31))
+	h.add(erp.Name, &riskv1.ContinuityExerciseOverdue{Plan: proto.Clone(erp).(*riskv1.ContinuityPlan), Service: "erp"})
+	erp.LastExerciseDate, erp.NextExerciseDate = day(2027, 3, 1), day(2028, 3, 1)
+	h.add(erp.Name, &riskv1.ContinuityExerciseRecorded{Plan: proto.Clone(erp).(*riskv1.ContinuityPlan), Service: "erp",
+		Kind: riskv1.ExerciseKind_FAILOVER})
+	h.add(erp.Name, &riskv1.ContinuityTargetMissed{Plan: erp, Service: "erp", RecoveryTimeMissed: true})
+	crm := h.plan("crm", "crm", 12, day(2027, 9, 1))
+	crm.ExerciseCadence, crm.NextExerciseDate = &riskv1.ExerciseCadence{Months: 6}, day(2027, 3, 1)
+	h.add(crm.Name, &riskv1.ContinuityPlanUpdated{Plan: crm})
+	search := h.plan("search", "search", 6, day(2027, 1, 5))
+	h.add(search.Name, &riskv1.ContinuityExerciseOverdue{Plan: proto.Clone(search).(*riskv1.ContinuityPlan), Service: "search"})
+	h.add(search.Name, &riskv1.ContinuityPlanDeleted{Plan: search})
+	h.plan("mail", "mail", 3, day(2027, 3, 15))
 
 	at := func(m time.Month, d, hour int, y ...int) time.Time {
 		year := 2027

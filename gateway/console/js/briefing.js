@@ -28,6 +28,7 @@ export async function briefingPage(view) {
   renewalsCard(grid, b.vendors);
   headcountCard(grid, b.talent, date(b.asOfDate));
   complianceCard(grid, b.compliance);
+  continuityCard(grid, b.continuity);
   view.append(freshness(b));
 }
 
@@ -275,6 +276,21 @@ function complianceCard(grid, compliance) {
     { title: "Days overdue", class: "num", cell: (x) => String(x.daysOverdue || 0) },
     { title: "Owner", class: "hide-narrow", cell: (x) => x.owner },
   ], overdue.slice(0, 8), `${compliance.overdueControlTestCount || 0} control test(s) due and not recorded`));
+}
+
+// continuityCard lists the continuity plans not exercised within their cadence, when the
+// briefing carries the continuity section and the company has plans.
+function continuityCard(grid, continuity) {
+  if (!continuity || !continuity.planCount) return;
+  const c = card("Continuity plans not exercised within their cadence");
+  grid.append(c);
+  c.append(table([
+    { title: "Plan", cell: (p) => p.title || id(p.continuityPlan) },
+    { title: "Service", class: "hide-narrow", cell: (p) => p.service },
+    { title: "Due by", cell: (p) => date(p.nextExerciseDate) },
+    { title: "Days overdue", class: "num", cell: (p) => String(p.daysOverdue || 0) },
+    { title: "Owner", class: "hide-narrow", cell: (p) => p.owner },
+  ], (continuity.overduePlans || []).slice(0, 8), `${continuity.overduePlanCount || 0} of ${continuity.planCount} plan(s) overdue`));
 }
 
 function freshness(b) {

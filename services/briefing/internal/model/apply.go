@@ -180,6 +180,14 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		// tested, failed, test_due.
 		return putControl(ctx, tx, e.GetControl())
 
+	// risk: continuity
+	case *riskv1.ContinuityPlanDeleted:
+		return del(ctx, tx, "briefing_continuity_plans", e.GetPlan().GetName())
+	case interface{ GetPlan() *riskv1.ContinuityPlan }:
+		// Every other event of a plan carries the plan after the change: created, updated,
+		// exercise_recorded, target_missed, exercise_overdue.
+		return putContinuityPlan(ctx, tx, e.GetPlan())
+
 	// risk
 	case *riskv1.RiskMatrixUpdated:
 		return putMatrix(ctx, tx, e.GetRiskMatrix())
@@ -358,6 +366,23 @@ func putControl(ctx context.Context, tx *sql.Tx, c *riskv1.Control) error {
 		last_result = excluded.last_result, last_test_date = excluded.last_test_date`
 	_, err := tx.ExecContext(ctx, q, c.GetName(), c.GetTitle(), c.GetOwner(), int32(c.GetTestFrequency()),
 		dateText(c.GetNextTestDate()), int32(c.GetLastResult()), dateText(c.GetLastTestDate()))
+	return err
+}
+
+// putContinuityPlan keeps what the briefing shows of a continuity plan: whose it is and when its
+// next exercise is due.
+func putContinuityPlan(ctx context.Context, tx *sql.Tx, p *riskv1.ContinuityPlan) error {
+	if p.GetName() == "" {
+		return nil
+	}
+	const q = `INSERT INTO briefing_continuity_plans
+	(name, title, service, owner, cadence_months, cadence_days, next_exercise_date, last_exercise_date)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, service = excluded.service, owner = excluded.owner,
+		cadence_months = excluded.cadence_months, cadence_days = excluded.cadence_days,
+		next_exercise_date = excluded.next_exercise_date, last_exercise_date = excluded.last_exercise_date`
+	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetTitle(), p.GetService(), p.GetOwner(), p.GetExerciseCadence().GetMonths(),
+		p.GetExerciseCadence().GetDays(), dateText(p.GetNextExerciseDate()), dateText(p.GetLastExerciseDate()))
 	return err
 }
 

@@ -32,6 +32,8 @@ type Snapshot struct {
 	Frameworks []Framework
 	// Controls are the controls with their next test's date, by name.
 	Controls []Control
+	// ContinuityPlans are the continuity plans with their next exercise's date, by name.
+	ContinuityPlans []ContinuityPlan
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -105,6 +107,13 @@ type Framework struct {
 type Control struct {
 	Name, Title, Owner, NextTestDate, LastTestDate string
 	TestFrequency, LastResult                      int32
+}
+
+// ContinuityPlan is a continuity plan with the day its next exercise is due. The dates are
+// YYYY-MM-DD; LastExerciseDate is empty before the first exercise.
+type ContinuityPlan struct {
+	Name, Title, Service, Owner, NextExerciseDate, LastExerciseDate string
+	CadenceMonths, CadenceDays                                      int32
 }
 
 // Stream is the last event applied from a domain's stream.
@@ -298,6 +307,13 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			var c Control
 			err := r.Scan(&c.Name, &c.Title, &c.Owner, &c.NextTestDate, &c.LastTestDate, &c.TestFrequency, &c.LastResult)
 			s.Controls = append(s.Controls, c)
+			return err
+		}},
+		{`SELECT name, title, service, owner, next_exercise_date, last_exercise_date, cadence_months, cadence_days
+		FROM briefing_continuity_plans ORDER BY name`, func(r *sql.Rows) error {
+			var p ContinuityPlan
+			err := r.Scan(&p.Name, &p.Title, &p.Service, &p.Owner, &p.NextExerciseDate, &p.LastExerciseDate, &p.CadenceMonths, &p.CadenceDays)
+			s.ContinuityPlans = append(s.ContinuityPlans, p)
 			return err
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {

@@ -50,6 +50,7 @@ func Compute(snap *model.Snapshot, today civil.Date) (*briefingv1.Briefing, erro
 	b.Incidents = incidentsPart(snap, today)
 	b.Talent = talentPart(snap, today)
 	b.Compliance = compliancePart(snap, today)
+	b.Continuity = continuityPart(snap, today)
 	return b, nil
 }
 
@@ -645,5 +646,30 @@ func compliancePart(snap *model.Snapshot, today civil.Date) *briefingv1.Complian
 	})
 	part.OverdueControlTestCount = int32(len(part.OverdueControlTests))
 	part.OverdueControlTests = top(part.OverdueControlTests)
+	return part
+}
+
+// continuityPart lists the continuity plans not exercised within their cadence: those whose next
+// exercise was due before today, the longest overdue first.
+func continuityPart(snap *model.Snapshot, today civil.Date) *briefingv1.ContinuityBriefing {
+	part := &briefingv1.ContinuityBriefing{PlanCount: int32(len(snap.ContinuityPlans))}
+	for _, p := range snap.ContinuityPlans {
+		due := date(p.NextExerciseDate)
+		if due.IsZero() || !due.Before(today) {
+			continue
+		}
+		item := &briefingv1.ContinuityPlanItem{ContinuityPlan: p.Name, Title: p.Title, Service: p.Service, Owner: p.Owner,
+			ExerciseCadence:  &riskv1.ExerciseCadence{Months: p.CadenceMonths, Days: p.CadenceDays},
+			NextExerciseDate: civil.ToProto(due), DaysOverdue: days(due, today)}
+		if last := date(p.LastExerciseDate); !last.IsZero() {
+			item.LastExerciseDate = civil.ToProto(last)
+		}
+		part.OverduePlans = append(part.OverduePlans, item)
+	}
+	slices.SortFunc(part.OverduePlans, func(a, b *briefingv1.ContinuityPlanItem) int {
+		return cmp.Or(cmp.Compare(b.GetDaysOverdue(), a.GetDaysOverdue()), cmp.Compare(a.GetContinuityPlan(), b.GetContinuityPlan()))
+	})
+	part.OverduePlanCount = int32(len(part.OverduePlans))
+	part.OverduePlans = top(part.OverduePlans)
 	return part
 }

@@ -62,7 +62,9 @@ type Briefing struct {
 	// Headcount, open positions and time to fill, skill gaps and key-person risks.
 	Talent *TalentBriefing `protobuf:"bytes,9,opt,name=talent,proto3" json:"talent,omitempty"`
 	// Compliance posture per framework and the controls whose test is overdue.
-	Compliance    *ComplianceBriefing `protobuf:"bytes,10,opt,name=compliance,proto3" json:"compliance,omitempty"`
+	Compliance *ComplianceBriefing `protobuf:"bytes,10,opt,name=compliance,proto3" json:"compliance,omitempty"`
+	// The continuity plans not exercised within their cadence.
+	Continuity    *ContinuityBriefing `protobuf:"bytes,11,opt,name=continuity,proto3" json:"continuity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -163,6 +165,13 @@ func (x *Briefing) GetTalent() *TalentBriefing {
 func (x *Briefing) GetCompliance() *ComplianceBriefing {
 	if x != nil {
 		return x.Compliance
+	}
+	return nil
+}
+
+func (x *Briefing) GetContinuity() *ContinuityBriefing {
+	if x != nil {
+		return x.Continuity
 	}
 	return nil
 }
@@ -2217,6 +2226,181 @@ func (x *ControlTestDueItem) GetLastTestDate() *date.Date {
 	return nil
 }
 
+// The continuity part of a briefing.
+type ContinuityBriefing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many continuity plans there are.
+	PlanCount int32 `protobuf:"varint,1,opt,name=plan_count,json=planCount,proto3" json:"plan_count,omitempty"`
+	// The plans not exercised within their cadence: their next exercise was due before the
+	// briefing's date (`next_exercise_date < date`, as the risk service's `exercise_overdue`), the
+	// longest overdue first, then by plan name; the first 20 of `overdue_plan_count`.
+	OverduePlans []*ContinuityPlanItem `protobuf:"bytes,2,rep,name=overdue_plans,json=overduePlans,proto3" json:"overdue_plans,omitempty"`
+	// How many plans are not exercised within their cadence.
+	OverduePlanCount int32 `protobuf:"varint,3,opt,name=overdue_plan_count,json=overduePlanCount,proto3" json:"overdue_plan_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ContinuityBriefing) Reset() {
+	*x = ContinuityBriefing{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContinuityBriefing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContinuityBriefing) ProtoMessage() {}
+
+func (x *ContinuityBriefing) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContinuityBriefing.ProtoReflect.Descriptor instead.
+func (*ContinuityBriefing) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ContinuityBriefing) GetPlanCount() int32 {
+	if x != nil {
+		return x.PlanCount
+	}
+	return 0
+}
+
+func (x *ContinuityBriefing) GetOverduePlans() []*ContinuityPlanItem {
+	if x != nil {
+		return x.OverduePlans
+	}
+	return nil
+}
+
+func (x *ContinuityBriefing) GetOverduePlanCount() int32 {
+	if x != nil {
+		return x.OverduePlanCount
+	}
+	return 0
+}
+
+// A continuity plan in a briefing.
+type ContinuityPlanItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan, `continuityPlans/{continuity_plan}`.
+	ContinuityPlan string `protobuf:"bytes,1,opt,name=continuity_plan,json=continuityPlan,proto3" json:"continuity_plan,omitempty"`
+	// The plan's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The business service the plan covers.
+	Service string `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	// Who is accountable for the plan.
+	Owner string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
+	// How often the plan must be exercised.
+	ExerciseCadence *v1.ExerciseCadence `protobuf:"bytes,5,opt,name=exercise_cadence,json=exerciseCadence,proto3" json:"exercise_cadence,omitempty"`
+	// The last day by which the next exercise was due.
+	NextExerciseDate *date.Date `protobuf:"bytes,6,opt,name=next_exercise_date,json=nextExerciseDate,proto3" json:"next_exercise_date,omitempty"`
+	// The day of the latest exercise; unset when the plan was never exercised.
+	LastExerciseDate *date.Date `protobuf:"bytes,7,opt,name=last_exercise_date,json=lastExerciseDate,proto3" json:"last_exercise_date,omitempty"`
+	// Whole days from `next_exercise_date` to the briefing's date: 1 on the first day overdue.
+	DaysOverdue   int32 `protobuf:"varint,8,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContinuityPlanItem) Reset() {
+	*x = ContinuityPlanItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContinuityPlanItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContinuityPlanItem) ProtoMessage() {}
+
+func (x *ContinuityPlanItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContinuityPlanItem.ProtoReflect.Descriptor instead.
+func (*ContinuityPlanItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ContinuityPlanItem) GetContinuityPlan() string {
+	if x != nil {
+		return x.ContinuityPlan
+	}
+	return ""
+}
+
+func (x *ContinuityPlanItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ContinuityPlanItem) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ContinuityPlanItem) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ContinuityPlanItem) GetExerciseCadence() *v1.ExerciseCadence {
+	if x != nil {
+		return x.ExerciseCadence
+	}
+	return nil
+}
+
+func (x *ContinuityPlanItem) GetNextExerciseDate() *date.Date {
+	if x != nil {
+		return x.NextExerciseDate
+	}
+	return nil
+}
+
+func (x *ContinuityPlanItem) GetLastExerciseDate() *date.Date {
+	if x != nil {
+		return x.LastExerciseDate
+	}
+	return nil
+}
+
+func (x *ContinuityPlanItem) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
 // How fresh the part of a briefing built from one domain's stream is.
 type StreamFreshness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2245,7 +2429,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2441,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2454,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -2340,7 +2524,7 @@ var File_quarterdeck_briefing_v1_briefing_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
-	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\x1a$quarterdeck/talent/v1/position.proto\"\xe6\x05\n" +
+	"&quarterdeck/briefing/v1/briefing.proto\x12\x17quarterdeck.briefing.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a$quarterdeck/risk/v1/compliance.proto\x1a$quarterdeck/risk/v1/continuity.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a quarterdeck/risk/v1/matrix.proto\x1a\x1equarterdeck/risk/v1/risk.proto\x1a$quarterdeck/talent/v1/position.proto\"\xb8\x06\n" +
 	"\bBriefing\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x124\n" +
 	"\n" +
@@ -2355,7 +2539,10 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\n" +
 	"compliance\x18\n" +
 	" \x01(\v2+.quarterdeck.briefing.v1.ComplianceBriefingB\x03\xe0A\x03R\n" +
-	"compliance:D\xeaAA\n" +
+	"compliance\x12P\n" +
+	"\n" +
+	"continuity\x18\v \x01(\v2+.quarterdeck.briefing.v1.ContinuityBriefingB\x03\xe0A\x03R\n" +
+	"continuity:D\xeaAA\n" +
 	" briefing.quarterdeck.io/Briefing\x12\bbriefing*\tbriefings2\bbriefing\"\xee\x01\n" +
 	"\x0eBudgetBriefing\x12J\n" +
 	"\fcost_centers\x18\x01 \x03(\v2'.quarterdeck.briefing.v1.CostCenterBurnR\vcostCenters\x12<\n" +
@@ -2559,7 +2746,22 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\fdays_overdue\x18\a \x01(\x05R\vdaysOverdue\x12G\n" +
 	"\vlast_result\x18\b \x01(\x0e2&.quarterdeck.risk.v1.ControlTestResultR\n" +
 	"lastResult\x127\n" +
-	"\x0elast_test_date\x18\t \x01(\v2\x11.google.type.DateR\flastTestDate\"\x96\x03\n" +
+	"\x0elast_test_date\x18\t \x01(\v2\x11.google.type.DateR\flastTestDate\"\xb3\x01\n" +
+	"\x12ContinuityBriefing\x12\x1d\n" +
+	"\n" +
+	"plan_count\x18\x01 \x01(\x05R\tplanCount\x12P\n" +
+	"\roverdue_plans\x18\x02 \x03(\v2+.quarterdeck.briefing.v1.ContinuityPlanItemR\foverduePlans\x12,\n" +
+	"\x12overdue_plan_count\x18\x03 \x01(\x05R\x10overduePlanCount\"\xa2\x03\n" +
+	"\x12ContinuityPlanItem\x12P\n" +
+	"\x0fcontinuity_plan\x18\x01 \x01(\tB'\xfaA$\n" +
+	"\"risk.quarterdeck.io/ContinuityPlanR\x0econtinuityPlan\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
+	"\aservice\x18\x03 \x01(\tR\aservice\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\x12O\n" +
+	"\x10exercise_cadence\x18\x05 \x01(\v2$.quarterdeck.risk.v1.ExerciseCadenceR\x0fexerciseCadence\x12?\n" +
+	"\x12next_exercise_date\x18\x06 \x01(\v2\x11.google.type.DateR\x10nextExerciseDate\x12?\n" +
+	"\x12last_exercise_date\x18\a \x01(\v2\x11.google.type.DateR\x10lastExerciseDate\x12!\n" +
+	"\fdays_overdue\x18\b \x01(\x05R\vdaysOverdue\"\x96\x03\n" +
 	"\x0fStreamFreshness\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\"\n" +
@@ -2586,7 +2788,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -2609,98 +2811,106 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*ComplianceBriefing)(nil),    // 18: quarterdeck.briefing.v1.ComplianceBriefing
 	(*FrameworkPostureItem)(nil),  // 19: quarterdeck.briefing.v1.FrameworkPostureItem
 	(*ControlTestDueItem)(nil),    // 20: quarterdeck.briefing.v1.ControlTestDueItem
-	(*StreamFreshness)(nil),       // 21: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 22: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 24: google.type.Money
-	(v1.Risk_Category)(0),         // 25: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 26: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 27: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 28: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 29: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 30: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 31: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
-	(v11.Position_State)(0),       // 33: quarterdeck.talent.v1.Position.State
-	(v1.TestFrequency)(0),         // 34: quarterdeck.risk.v1.TestFrequency
-	(v1.ControlTestResult)(0),     // 35: quarterdeck.risk.v1.ControlTestResult
+	(*ContinuityBriefing)(nil),    // 21: quarterdeck.briefing.v1.ContinuityBriefing
+	(*ContinuityPlanItem)(nil),    // 22: quarterdeck.briefing.v1.ContinuityPlanItem
+	(*StreamFreshness)(nil),       // 23: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 24: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 26: google.type.Money
+	(v1.Risk_Category)(0),         // 27: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 28: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 29: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 30: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 31: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 32: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 33: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(v11.Position_State)(0),       // 35: quarterdeck.talent.v1.Position.State
+	(v1.TestFrequency)(0),         // 36: quarterdeck.risk.v1.TestFrequency
+	(v1.ControlTestResult)(0),     // 37: quarterdeck.risk.v1.ControlTestResult
+	(*v1.ExerciseCadence)(nil),    // 38: quarterdeck.risk.v1.ExerciseCadence
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	22, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	24, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	21, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	23, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	23, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	25, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
 	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
 	13, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
 	18, // 8: quarterdeck.briefing.v1.Briefing.compliance:type_name -> quarterdeck.briefing.v1.ComplianceBriefing
-	2,  // 9: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
-	4,  // 10: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	22, // 11: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	24, // 12: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	24, // 13: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	24, // 14: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	24, // 15: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	24, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
-	3,  // 17: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	22, // 18: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	24, // 19: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	24, // 20: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	24, // 21: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	24, // 22: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	24, // 23: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
-	3,  // 24: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	6,  // 25: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 26: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	24, // 27: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	22, // 28: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	22, // 29: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	22, // 30: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	24, // 31: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	24, // 32: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 33: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 34: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	25, // 35: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	26, // 36: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	27, // 37: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	28, // 38: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	11, // 39: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
-	12, // 40: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	29, // 41: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	30, // 42: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	31, // 43: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	23, // 44: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	23, // 45: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	22, // 46: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	32, // 47: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	32, // 48: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
-	16, // 49: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
-	32, // 50: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
-	17, // 51: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	17, // 52: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	15, // 53: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	14, // 54: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
-	15, // 55: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	22, // 56: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
-	22, // 57: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
-	33, // 58: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
-	23, // 59: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
-	19, // 60: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
-	20, // 61: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
-	23, // 62: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
-	34, // 63: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
-	22, // 64: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
-	23, // 65: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
-	35, // 66: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
-	22, // 67: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
-	23, // 68: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	23, // 69: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	21, // 9: quarterdeck.briefing.v1.Briefing.continuity:type_name -> quarterdeck.briefing.v1.ContinuityBriefing
+	2,  // 10: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
+	4,  // 11: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
+	24, // 12: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	26, // 13: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	26, // 14: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	26, // 15: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	26, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	26, // 17: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	3,  // 18: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	24, // 19: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	26, // 20: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	26, // 21: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	26, // 22: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	26, // 23: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	26, // 24: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	3,  // 25: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
+	6,  // 26: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	6,  // 27: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	26, // 28: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	24, // 29: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	24, // 30: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	24, // 31: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	26, // 32: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	26, // 33: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	8,  // 34: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	9,  // 35: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	27, // 36: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	28, // 37: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	29, // 38: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	30, // 39: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	11, // 40: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	12, // 41: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	31, // 42: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	32, // 43: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	33, // 44: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	25, // 45: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	25, // 46: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	24, // 47: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	34, // 48: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	34, // 49: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	16, // 50: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
+	34, // 51: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	17, // 52: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	17, // 53: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	15, // 54: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	14, // 55: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
+	15, // 56: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	24, // 57: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
+	24, // 58: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
+	35, // 59: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	25, // 60: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	19, // 61: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
+	20, // 62: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
+	25, // 63: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
+	36, // 64: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
+	24, // 65: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
+	25, // 66: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
+	37, // 67: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
+	24, // 68: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
+	22, // 69: quarterdeck.briefing.v1.ContinuityBriefing.overdue_plans:type_name -> quarterdeck.briefing.v1.ContinuityPlanItem
+	38, // 70: quarterdeck.briefing.v1.ContinuityPlanItem.exercise_cadence:type_name -> quarterdeck.risk.v1.ExerciseCadence
+	24, // 71: quarterdeck.briefing.v1.ContinuityPlanItem.next_exercise_date:type_name -> google.type.Date
+	24, // 72: quarterdeck.briefing.v1.ContinuityPlanItem.last_exercise_date:type_name -> google.type.Date
+	25, // 73: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	25, // 74: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -2708,14 +2918,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
