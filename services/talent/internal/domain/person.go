@@ -14,6 +14,8 @@ var (
 	ErrPersonNotFound = fault.New(fault.NotFound, "PERSON_NOT_FOUND", "person not found")
 	ErrPersonExists   = fault.New(fault.AlreadyExists, "PERSON_ALREADY_EXISTS", "a person with this ID already exists")
 	ErrEmailTaken     = fault.New(fault.AlreadyExists, "PERSON_EMAIL_TAKEN", "another person has this e-mail address")
+	// ErrPrincipalTaken: another ACTIVE person is linked to the principal.
+	ErrPrincipalTaken = fault.New(fault.AlreadyExists, "PERSON_PRINCIPAL_TAKEN", "another active person is linked to this principal")
 	ErrPersonLeft     = fault.New(fault.FailedPrecondition, "PERSON_LEFT", "the person has left; their record can no longer change")
 	ErrTeamMissing    = fault.New(fault.InvalidArgument, "TEAM_NOT_FOUND", "the team does not exist").OnField(FieldTeam, "")
 	ErrEndBeforeStart = fault.New(fault.InvalidArgument, "END_BEFORE_START", "the end date is before the start date").OnField("end_date", "")
@@ -60,6 +62,7 @@ type Person struct {
 	EndDate        civil.Date // zero while ACTIVE
 	Location       string
 	Cost           *money.Amount
+	Principal      string // the principal who is the person when calling the API; "" when none
 	State          PersonState
 	CreateTime     time.Time
 	UpdateTime     time.Time
@@ -68,10 +71,10 @@ type Person struct {
 
 // PersonFields are the client-writable fields of a person.
 type PersonFields struct {
-	DisplayName, Email, Title, Level, TeamID, Location string
-	EmploymentType                                     EmploymentType
-	StartDate                                          civil.Date
-	Cost                                               *money.Amount
+	DisplayName, Email, Title, Level, TeamID, Location, Principal string
+	EmploymentType                                                EmploymentType
+	StartDate                                                     civil.Date
+	Cost                                                          *money.Amount
 }
 
 // The client-writable fields of a person, by their API names (display_name is shared with teams,
@@ -83,11 +86,12 @@ const (
 	FieldStartDate      = "start_date"
 	FieldLocation       = "location"
 	FieldCost           = "loaded_annual_cost"
+	FieldPrincipal      = "principal"
 )
 
 // PersonWritableFields lists the fields an update of a person may change.
 var PersonWritableFields = []string{FieldDisplayName, FieldEmail, FieldTitle, FieldLevel, FieldTeam,
-	FieldEmploymentType, FieldStartDate, FieldLocation, FieldCost}
+	FieldEmploymentType, FieldStartDate, FieldLocation, FieldCost, FieldPrincipal}
 
 // Name is the person's resource name.
 func (p *Person) Name() string { return PersonPattern.Format(p.ID) }
@@ -124,6 +128,8 @@ func (p *Person) set(f PersonFields, paths []string) {
 			p.Location = strings.TrimSpace(f.Location)
 		case FieldCost:
 			p.Cost = f.Cost
+		case FieldPrincipal:
+			p.Principal = f.Principal
 		}
 	}
 }
@@ -182,6 +188,8 @@ func (p *Person) Apply(paths []string, fields PersonFields, now time.Time) ([]st
 			return next.Location != p.Location
 		case FieldCost:
 			return (next.Cost == nil) != (p.Cost == nil) || (next.Cost != nil && *next.Cost != *p.Cost)
+		case FieldPrincipal:
+			return next.Principal != p.Principal
 		}
 		return false
 	})

@@ -57,7 +57,7 @@ func teamToProto(t *domain.Team) *talentv1.Team {
 func personFields(p *talentv1.Person, prefix string) (domain.PersonFields, error) {
 	f := domain.PersonFields{
 		DisplayName: p.GetDisplayName(), Email: p.GetEmail(), Title: p.GetTitle(), Level: p.GetLevel(),
-		TeamID: idOf(domain.TeamPattern, p.GetTeam()), Location: p.GetLocation(),
+		TeamID: idOf(domain.TeamPattern, p.GetTeam()), Location: p.GetLocation(), Principal: p.GetPrincipal(),
 		EmploymentType: domain.EmploymentType(p.GetEmploymentType()),
 	}
 	var err error
@@ -87,6 +87,7 @@ func personToProto(p *domain.Person) *talentv1.Person {
 		EmploymentType: talentv1.Person_EmploymentType(p.EmploymentType),
 		StartDate:      civil.ToProto(p.StartDate),
 		Location:       p.Location,
+		Principal:      p.Principal,
 		State:          talentv1.Person_State(p.State),
 		CreateTime:     ts(p.CreateTime),
 		UpdateTime:     ts(p.UpdateTime),

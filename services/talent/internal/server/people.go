@@ -29,6 +29,11 @@ import (
 // (ErrCompensationField).
 const compensationScope = "talent.compensation"
 
+// principalScope is the scope that links a person to a principal (Person.principal): the link
+// makes the principal a member of the person's team, who may write what the team owns under the
+// owner write policy (ADR 0014), so it is the admin scope's.
+const principalScope = "talent.admin"
+
 var personMask = fieldmask.FromDescriptor((&talentv1.Person{}).ProtoReflect().Descriptor(), "name", "etag")
 
 // CreatePerson implements talentv1.TalentServiceServer.
@@ -92,11 +97,12 @@ func (s *Server) UpdatePerson(ctx context.Context, req *talentv1.UpdatePersonReq
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(paths, domain.FieldCost) {
-		// Clearing pay is setting it too: the interceptors only see a request that carries it.
-		if p, _ := identity.FromContext(ctx); !p.Has(compensationScope) {
+	// Clearing pay or the principal is setting it too: the interceptors only see a request that
+	// carries it.
+	for field, scope := range map[string]string{domain.FieldCost: compensationScope, domain.FieldPrincipal: principalScope} {
+		if p, _ := identity.FromContext(ctx); slices.Contains(paths, field) && !p.Has(scope) {
 			return nil, fault.New(fault.PermissionDenied, authz.ReasonFieldWrite, "setting the field needs another scope").
-				With("field", "person."+domain.FieldCost).With("scope", compensationScope)
+				With("field", "person."+field).With("scope", scope)
 		}
 	}
 	fields, err := personFields(in, "person.")
@@ -185,4 +191,21 @@ func (s *Server) LeavePerson(ctx context.Context, req *talentv1.LeavePersonReque
 		}
 		return after, s.evaluateCoverage(ctx, tx, store.Scope{TeamIDs: []string{p.TeamID}})
 	})
+}
+
+// GetCallerTeams implements talentv1.TalentServiceServer: the teams of the ACTIVE person linked
+// to the caller's principal. It answers about the caller only, so any authenticated caller may
+// ask; the services' owner write policy asks it of team owners (ADR 0014).
+func (s *Server) GetCallerTeams(ctx context.Context, _ *talentv1.GetCallerTeamsRequest) (*talentv1.CallerTeams, error) {
+	principal := identity.Owner(ctx)
+	out := &talentv1.CallerTeams{Principal: principal}
+	if principal == identity.System {
+		return out, nil
+	}
+	id, teamID, ok, err := s.store.PrincipalPerson(ctx, principal)
+	if err != nil || !ok {
+		return out, err
+	}
+	out.Person, out.Teams = domain.PersonPattern.Format(id), []string{domain.TeamName(teamID)}
+	return out, nil
 }

@@ -18,19 +18,20 @@ import (
 
 // personColumns are the columns every person query selects, in scanPerson's order.
 const personColumns = `id, display_name, email, title, level, team_id, employment_type, start_date, end_date, location,
-	cost_minor, cost_currency, state, create_time, update_time, version`
+	cost_minor, cost_currency, state, create_time, update_time, version, principal`
 
 func scanPerson(s sqlstore.Scanner) (*domain.Person, error) {
 	var (
 		p                      domain.Person
 		email, start, end, cur sql.NullString
+		principal              sql.NullString
 		costMinor              sql.NullInt64
 	)
 	if err := s.Scan(&p.ID, &p.DisplayName, &email, &p.Title, &p.Level, &p.TeamID, &p.EmploymentType, &start, &end,
-		&p.Location, &costMinor, &cur, &p.State, &p.CreateTime, &p.UpdateTime, &p.Version); err != nil {
+		&p.Location, &costMinor, &cur, &p.State, &p.CreateTime, &p.UpdateTime, &p.Version, &principal); err != nil {
 		return nil, err
 	}
-	p.Email = email.String
+	p.Email, p.Principal = email.String, principal.String
 	var err error
 	if p.StartDate, err = sqlstore.DateOf(start); err != nil {
 		return nil, err
@@ -51,6 +52,7 @@ var personFields = []listing.Field[*domain.Person]{
 		Get: func(p *domain.Person) any { return p.ID }},
 	{Path: "display_name", Column: "display_name", Type: filter.String, Get: func(p *domain.Person) any { return p.DisplayName }},
 	{Path: "email", Column: "email", Type: filter.String, Nullable: true},
+	{Path: "principal", Column: "principal", Type: filter.String, Nullable: true},
 	{Path: "title", Column: "title", Type: filter.String, Get: func(p *domain.Person) any { return p.Title }},
 	{Path: "level", Column: "level", Type: filter.String, Get: func(p *domain.Person) any { return p.Level }},
 	{Path: "team", Column: "team_id", Type: filter.String, Value: listing.NameID("team", domain.TeamPattern),
@@ -125,6 +127,9 @@ func personError(p *domain.Person) func(error) error {
 			if strings.Contains(constraint, "email") {
 				return domain.ErrEmailTaken.With("email", p.Email)
 			}
+			if strings.Contains(constraint, "principal") {
+				return domain.ErrPrincipalTaken.OnField(domain.FieldPrincipal, "").With("principal", p.Principal)
+			}
 			return domain.ErrPersonExists.With("name", p.Name())
 		}
 		if sqldb.IsForeignKeyViolation(err) {
@@ -143,22 +148,22 @@ func costArgs(p *domain.Person) (any, any) {
 
 // InsertPerson stores a new person.
 func (t Tx) InsertPerson(ctx context.Context, p *domain.Person) error {
-	const q = `INSERT INTO people (` + personColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	const q = `INSERT INTO people (` + personColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 	minor, cur := costArgs(p)
 	return sqlstore.Exec(ctx, t, personError(p), q, p.ID, p.DisplayName, sqlstore.NullString(p.Email), p.Title, p.Level,
 		p.TeamID, p.EmploymentType, p.StartDate.String(), sqlstore.NullDate(p.EndDate), p.Location, minor, cur, p.State,
-		p.CreateTime, p.UpdateTime, p.Version)
+		p.CreateTime, p.UpdateTime, p.Version, sqlstore.NullString(p.Principal))
 }
 
 // UpdatePerson replaces the stored person whose version is prevVersion with p.
 func (t Tx) UpdatePerson(ctx context.Context, p *domain.Person, prevVersion int64) error {
 	const q = `UPDATE people SET display_name = $2, email = $3, title = $4, level = $5, team_id = $6,
 		employment_type = $7, start_date = $8, end_date = $9, location = $10, cost_minor = $11, cost_currency = $12,
-		state = $13, update_time = $14, version = $15 WHERE id = $1 AND version = $16`
+		state = $13, update_time = $14, version = $15, principal = $17 WHERE id = $1 AND version = $16`
 	minor, cur := costArgs(p)
 	return sqlstore.Exec(ctx, t, personError(p), q, p.ID, p.DisplayName, sqlstore.NullString(p.Email), p.Title, p.Level,
 		p.TeamID, p.EmploymentType, p.StartDate.String(), sqlstore.NullDate(p.EndDate), p.Location, minor, cur, p.State,
-		p.UpdateTime, p.Version, prevVersion)
+		p.UpdateTime, p.Version, prevVersion, sqlstore.NullString(p.Principal))
 }
 
 // PersonState returns the state number of the person with the ID (Person.State: 1 ACTIVE,
@@ -175,4 +180,18 @@ func (r reader) PersonState(ctx context.Context, id string) (int32, bool, error)
 		return 0, false, fmt.Errorf("state of person %s: %w", id, err)
 	}
 	return state, true, nil
+}
+
+// PrincipalPerson returns the ID and team ID of the ACTIVE person linked to principal, and false
+// when none is.
+func (r reader) PrincipalPerson(ctx context.Context, principal string) (id, teamID string, ok bool, err error) {
+	const q = `SELECT id, team_id FROM people WHERE principal = $1 AND state = 1`
+	err = r.Q.QueryRowContext(ctx, q, principal).Scan(&id, &teamID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("person of principal %s: %w", principal, err)
+	}
+	return id, teamID, true, nil
 }

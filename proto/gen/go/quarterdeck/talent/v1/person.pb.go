@@ -177,7 +177,14 @@ type Person struct {
 	// When the person was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154).
-	Etag          string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The platform principal who is this person when calling the API, `principals/{id}` or
+	// `users/{sub}`, or empty. The principal of an ACTIVE person is a member of the person's team:
+	// under a service's owner write policy it may write what that team owns (ADR 0014). Unique
+	// among ACTIVE people (ALREADY_EXISTS, reason `PERSON_PRINCIPAL_TAKEN`). Setting or clearing
+	// it needs `talent.admin` (PERMISSION_DENIED, reason `FIELD_WRITE_DENIED`, otherwise): whoever
+	// links a principal to a person makes it a member of the person's team.
+	Principal     string `protobuf:"bytes,16,opt,name=principal,proto3" json:"principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,11 +324,18 @@ func (x *Person) GetEtag() string {
 	return ""
 }
 
+func (x *Person) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
 var File_quarterdeck_talent_v1_person_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_person_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/talent/v1/person.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\x9e\b\n" +
+	"\"quarterdeck/talent/v1/person.proto\x12\x15quarterdeck.talent.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\x1a\x1equarterdeck/auth/v1/auth.proto\"\x93\t\n" +
 	"\x06Person\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12.\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12#\n" +
@@ -344,7 +358,8 @@ const file_quarterdeck_talent_v1_person_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x0f \x01(\tR\x04etag\"O\n" +
+	"\x04etag\x18\x0f \x01(\tR\x04etag\x12s\n" +
+	"\tprincipal\x18\x10 \x01(\tBU\xbaH@\xd8\x01\x01r;29^(principals/[a-z0-9][a-z0-9-]{0,62}|users/[!-~]{1,255})$\xd2\xf3\x18\x0e\x12\ftalent.adminR\tprincipal\"O\n" +
 	"\x0eEmploymentType\x12\x1f\n" +
 	"\x1bEMPLOYMENT_TYPE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bEMPLOYEE\x10\x01\x12\x0e\n" +

@@ -2583,6 +2583,107 @@ func (x *DeleteCertificationRequest) GetEtag() string {
 	return ""
 }
 
+// Request for GetCallerTeams: the caller is the principal its identity names.
+type GetCallerTeamsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerTeamsRequest) Reset() {
+	*x = GetCallerTeamsRequest{}
+	mi := &file_quarterdeck_talent_v1_talent_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerTeamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerTeamsRequest) ProtoMessage() {}
+
+func (x *GetCallerTeamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_talent_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerTeamsRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerTeamsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_talent_service_proto_rawDescGZIP(), []int{43}
+}
+
+// The teams the calling principal belongs to (GetCallerTeams).
+type CallerTeams struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling principal, e.g. `principals/ada`.
+	Principal string `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	// The ACTIVE person whose `principal` it is, `people/{person}`, or empty when there is none.
+	Person string `protobuf:"bytes,2,opt,name=person,proto3" json:"person,omitempty"`
+	// The teams the principal is a member of, `teams/{team}`: the person's team, or none.
+	Teams         []string `protobuf:"bytes,3,rep,name=teams,proto3" json:"teams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallerTeams) Reset() {
+	*x = CallerTeams{}
+	mi := &file_quarterdeck_talent_v1_talent_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallerTeams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallerTeams) ProtoMessage() {}
+
+func (x *CallerTeams) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_talent_v1_talent_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallerTeams.ProtoReflect.Descriptor instead.
+func (*CallerTeams) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_talent_v1_talent_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CallerTeams) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *CallerTeams) GetPerson() string {
+	if x != nil {
+		return x.Person
+	}
+	return ""
+}
+
+func (x *CallerTeams) GetTeams() []string {
+	if x != nil {
+		return x.Teams
+	}
+	return nil
+}
+
 var File_quarterdeck_talent_v1_talent_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_talent_v1_talent_service_proto_rawDesc = "" +
@@ -2778,7 +2879,14 @@ const file_quarterdeck_talent_v1_talent_service_proto_rawDesc = "" +
 	"\x1aDeleteCertificationRequest\x12\x8d\x01\n" +
 	"\x04name\x18\x01 \x01(\tBy\xe0A\x02\xfaA%\n" +
 	"#talent.quarterdeck.io/Certification\xbaHKrI2G^people/[a-z0-9][a-z0-9-]{0,62}/certifications/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xb2S\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x17\n" +
+	"\x15GetCallerTeamsRequest\"\x9d\x01\n" +
+	"\vCallerTeams\x12\x1c\n" +
+	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x129\n" +
+	"\x06person\x18\x02 \x01(\tB!\xfaA\x1e\n" +
+	"\x1ctalent.quarterdeck.io/PersonR\x06person\x125\n" +
+	"\x05teams\x18\x03 \x03(\tB\x1f\xfaA\x1c\n" +
+	"\x1atalent.quarterdeck.io/TeamR\x05teams2\xb9T\n" +
 	"\rTalentService\x12\x8d\x01\n" +
 	"\n" +
 	"CreateTeam\x12(.quarterdeck.talent.v1.CreateTeamRequest\x1a\x1b.quarterdeck.talent.v1.Team\"8\xdaA\fteam,team_id\xca\xf3\x18\x0e\n" +
@@ -2805,7 +2913,8 @@ const file_quarterdeck_talent_v1_talent_service_proto_rawDesc = "" +
 	"\fUpdatePerson\x12*.quarterdeck.talent.v1.UpdatePersonRequest\x1a\x1d.quarterdeck.talent.v1.Person\"Q\xdaA\x12person,update_mask\xca\xf3\x18\x0e\n" +
 	"\ftalent.write\x82\xd3\xe4\x93\x02$:\x06person2\x1a/v1/{person.name=people/*}\x12\x9f\x01\n" +
 	"\vLeavePerson\x12).quarterdeck.talent.v1.LeavePersonRequest\x1a\x1d.quarterdeck.talent.v1.Person\"F\xdaA\rname,end_date\xca\xf3\x18\x0e\n" +
-	"\ftalent.write\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=people/*}:leave\x12\xd0\x01\n" +
+	"\ftalent.write\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=people/*}:leave\x12\x84\x01\n" +
+	"\x0eGetCallerTeams\x12,.quarterdeck.talent.v1.GetCallerTeamsRequest\x1a\".quarterdeck.talent.v1.CallerTeams\" \xdaA\x00\xca\xf3\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/callerTeams\x12\xd0\x01\n" +
 	"\x13CreateSkillCategory\x121.quarterdeck.talent.v1.CreateSkillCategoryRequest\x1a$.quarterdeck.talent.v1.SkillCategory\"`\xdaA skill_category,skill_category_id\xca\xf3\x18\x0e\n" +
 	"\ftalent.write\x82\xd3\xe4\x93\x02%:\x0eskill_category\"\x13/v1/skillCategories\x12\xa6\x01\n" +
 	"\x10GetSkillCategory\x12..quarterdeck.talent.v1.GetSkillCategoryRequest\x1a$.quarterdeck.talent.v1.SkillCategory\"<\xdaA\x04name\xca\xf3\x18\r\n" +
@@ -2920,7 +3029,7 @@ func file_quarterdeck_talent_v1_talent_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_talent_v1_talent_service_proto_rawDescData
 }
 
-var file_quarterdeck_talent_v1_talent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_quarterdeck_talent_v1_talent_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_quarterdeck_talent_v1_talent_service_proto_goTypes = []any{
 	(*CreateTeamRequest)(nil),                 // 0: quarterdeck.talent.v1.CreateTeamRequest
 	(*GetTeamRequest)(nil),                    // 1: quarterdeck.talent.v1.GetTeamRequest
@@ -2965,78 +3074,80 @@ var file_quarterdeck_talent_v1_talent_service_proto_goTypes = []any{
 	(*ListCertificationsResponse)(nil),        // 40: quarterdeck.talent.v1.ListCertificationsResponse
 	(*UpdateCertificationRequest)(nil),        // 41: quarterdeck.talent.v1.UpdateCertificationRequest
 	(*DeleteCertificationRequest)(nil),        // 42: quarterdeck.talent.v1.DeleteCertificationRequest
-	(*Team)(nil),                              // 43: quarterdeck.talent.v1.Team
-	(*fieldmaskpb.FieldMask)(nil),             // 44: google.protobuf.FieldMask
-	(*Person)(nil),                            // 45: quarterdeck.talent.v1.Person
-	(*date.Date)(nil),                         // 46: google.type.Date
-	(*SkillCategory)(nil),                     // 47: quarterdeck.talent.v1.SkillCategory
-	(*Skill)(nil),                             // 48: quarterdeck.talent.v1.Skill
-	(*ProficiencyScale)(nil),                  // 49: quarterdeck.talent.v1.ProficiencyScale
-	(*SkillRating)(nil),                       // 50: quarterdeck.talent.v1.SkillRating
-	(*SkillRequirement)(nil),                  // 51: quarterdeck.talent.v1.SkillRequirement
-	(*Certification)(nil),                     // 52: quarterdeck.talent.v1.Certification
-	(*CreatePositionRequest)(nil),             // 53: quarterdeck.talent.v1.CreatePositionRequest
-	(*GetPositionRequest)(nil),                // 54: quarterdeck.talent.v1.GetPositionRequest
-	(*ListPositionsRequest)(nil),              // 55: quarterdeck.talent.v1.ListPositionsRequest
-	(*UpdatePositionRequest)(nil),             // 56: quarterdeck.talent.v1.UpdatePositionRequest
-	(*DeletePositionRequest)(nil),             // 57: quarterdeck.talent.v1.DeletePositionRequest
-	(*SubmitPositionRequest)(nil),             // 58: quarterdeck.talent.v1.SubmitPositionRequest
-	(*ApprovePositionRequest)(nil),            // 59: quarterdeck.talent.v1.ApprovePositionRequest
-	(*RejectPositionRequest)(nil),             // 60: quarterdeck.talent.v1.RejectPositionRequest
-	(*OfferPositionRequest)(nil),              // 61: quarterdeck.talent.v1.OfferPositionRequest
-	(*FillPositionRequest)(nil),               // 62: quarterdeck.talent.v1.FillPositionRequest
-	(*CancelPositionRequest)(nil),             // 63: quarterdeck.talent.v1.CancelPositionRequest
-	(*CreateHeadcountPlanRequest)(nil),        // 64: quarterdeck.talent.v1.CreateHeadcountPlanRequest
-	(*GetHeadcountPlanRequest)(nil),           // 65: quarterdeck.talent.v1.GetHeadcountPlanRequest
-	(*ListHeadcountPlansRequest)(nil),         // 66: quarterdeck.talent.v1.ListHeadcountPlansRequest
-	(*UpdateHeadcountPlanRequest)(nil),        // 67: quarterdeck.talent.v1.UpdateHeadcountPlanRequest
-	(*CreateHeadcountScenarioRequest)(nil),    // 68: quarterdeck.talent.v1.CreateHeadcountScenarioRequest
-	(*GetHeadcountScenarioRequest)(nil),       // 69: quarterdeck.talent.v1.GetHeadcountScenarioRequest
-	(*ListHeadcountScenariosRequest)(nil),     // 70: quarterdeck.talent.v1.ListHeadcountScenariosRequest
-	(*UpdateHeadcountScenarioRequest)(nil),    // 71: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest
-	(*DeleteHeadcountScenarioRequest)(nil),    // 72: quarterdeck.talent.v1.DeleteHeadcountScenarioRequest
-	(*CompareHeadcountScenariosRequest)(nil),  // 73: quarterdeck.talent.v1.CompareHeadcountScenariosRequest
-	(*AdoptHeadcountScenarioRequest)(nil),     // 74: quarterdeck.talent.v1.AdoptHeadcountScenarioRequest
-	(*emptypb.Empty)(nil),                     // 75: google.protobuf.Empty
-	(*TeamCoverage)(nil),                      // 76: quarterdeck.talent.v1.TeamCoverage
-	(*Position)(nil),                          // 77: quarterdeck.talent.v1.Position
-	(*ListPositionsResponse)(nil),             // 78: quarterdeck.talent.v1.ListPositionsResponse
-	(*HeadcountPlan)(nil),                     // 79: quarterdeck.talent.v1.HeadcountPlan
-	(*ListHeadcountPlansResponse)(nil),        // 80: quarterdeck.talent.v1.ListHeadcountPlansResponse
-	(*HeadcountScenario)(nil),                 // 81: quarterdeck.talent.v1.HeadcountScenario
-	(*ListHeadcountScenariosResponse)(nil),    // 82: quarterdeck.talent.v1.ListHeadcountScenariosResponse
-	(*CompareHeadcountScenariosResponse)(nil), // 83: quarterdeck.talent.v1.CompareHeadcountScenariosResponse
+	(*GetCallerTeamsRequest)(nil),             // 43: quarterdeck.talent.v1.GetCallerTeamsRequest
+	(*CallerTeams)(nil),                       // 44: quarterdeck.talent.v1.CallerTeams
+	(*Team)(nil),                              // 45: quarterdeck.talent.v1.Team
+	(*fieldmaskpb.FieldMask)(nil),             // 46: google.protobuf.FieldMask
+	(*Person)(nil),                            // 47: quarterdeck.talent.v1.Person
+	(*date.Date)(nil),                         // 48: google.type.Date
+	(*SkillCategory)(nil),                     // 49: quarterdeck.talent.v1.SkillCategory
+	(*Skill)(nil),                             // 50: quarterdeck.talent.v1.Skill
+	(*ProficiencyScale)(nil),                  // 51: quarterdeck.talent.v1.ProficiencyScale
+	(*SkillRating)(nil),                       // 52: quarterdeck.talent.v1.SkillRating
+	(*SkillRequirement)(nil),                  // 53: quarterdeck.talent.v1.SkillRequirement
+	(*Certification)(nil),                     // 54: quarterdeck.talent.v1.Certification
+	(*CreatePositionRequest)(nil),             // 55: quarterdeck.talent.v1.CreatePositionRequest
+	(*GetPositionRequest)(nil),                // 56: quarterdeck.talent.v1.GetPositionRequest
+	(*ListPositionsRequest)(nil),              // 57: quarterdeck.talent.v1.ListPositionsRequest
+	(*UpdatePositionRequest)(nil),             // 58: quarterdeck.talent.v1.UpdatePositionRequest
+	(*DeletePositionRequest)(nil),             // 59: quarterdeck.talent.v1.DeletePositionRequest
+	(*SubmitPositionRequest)(nil),             // 60: quarterdeck.talent.v1.SubmitPositionRequest
+	(*ApprovePositionRequest)(nil),            // 61: quarterdeck.talent.v1.ApprovePositionRequest
+	(*RejectPositionRequest)(nil),             // 62: quarterdeck.talent.v1.RejectPositionRequest
+	(*OfferPositionRequest)(nil),              // 63: quarterdeck.talent.v1.OfferPositionRequest
+	(*FillPositionRequest)(nil),               // 64: quarterdeck.talent.v1.FillPositionRequest
+	(*CancelPositionRequest)(nil),             // 65: quarterdeck.talent.v1.CancelPositionRequest
+	(*CreateHeadcountPlanRequest)(nil),        // 66: quarterdeck.talent.v1.CreateHeadcountPlanRequest
+	(*GetHeadcountPlanRequest)(nil),           // 67: quarterdeck.talent.v1.GetHeadcountPlanRequest
+	(*ListHeadcountPlansRequest)(nil),         // 68: quarterdeck.talent.v1.ListHeadcountPlansRequest
+	(*UpdateHeadcountPlanRequest)(nil),        // 69: quarterdeck.talent.v1.UpdateHeadcountPlanRequest
+	(*CreateHeadcountScenarioRequest)(nil),    // 70: quarterdeck.talent.v1.CreateHeadcountScenarioRequest
+	(*GetHeadcountScenarioRequest)(nil),       // 71: quarterdeck.talent.v1.GetHeadcountScenarioRequest
+	(*ListHeadcountScenariosRequest)(nil),     // 72: quarterdeck.talent.v1.ListHeadcountScenariosRequest
+	(*UpdateHeadcountScenarioRequest)(nil),    // 73: quarterdeck.talent.v1.UpdateHeadcountScenarioRequest
+	(*DeleteHeadcountScenarioRequest)(nil),    // 74: quarterdeck.talent.v1.DeleteHeadcountScenarioRequest
+	(*CompareHeadcountScenariosRequest)(nil),  // 75: quarterdeck.talent.v1.CompareHeadcountScenariosRequest
+	(*AdoptHeadcountScenarioRequest)(nil),     // 76: quarterdeck.talent.v1.AdoptHeadcountScenarioRequest
+	(*emptypb.Empty)(nil),                     // 77: google.protobuf.Empty
+	(*TeamCoverage)(nil),                      // 78: quarterdeck.talent.v1.TeamCoverage
+	(*Position)(nil),                          // 79: quarterdeck.talent.v1.Position
+	(*ListPositionsResponse)(nil),             // 80: quarterdeck.talent.v1.ListPositionsResponse
+	(*HeadcountPlan)(nil),                     // 81: quarterdeck.talent.v1.HeadcountPlan
+	(*ListHeadcountPlansResponse)(nil),        // 82: quarterdeck.talent.v1.ListHeadcountPlansResponse
+	(*HeadcountScenario)(nil),                 // 83: quarterdeck.talent.v1.HeadcountScenario
+	(*ListHeadcountScenariosResponse)(nil),    // 84: quarterdeck.talent.v1.ListHeadcountScenariosResponse
+	(*CompareHeadcountScenariosResponse)(nil), // 85: quarterdeck.talent.v1.CompareHeadcountScenariosResponse
 }
 var file_quarterdeck_talent_v1_talent_service_proto_depIdxs = []int32{
-	43, // 0: quarterdeck.talent.v1.CreateTeamRequest.team:type_name -> quarterdeck.talent.v1.Team
-	43, // 1: quarterdeck.talent.v1.ListTeamsResponse.teams:type_name -> quarterdeck.talent.v1.Team
-	43, // 2: quarterdeck.talent.v1.UpdateTeamRequest.team:type_name -> quarterdeck.talent.v1.Team
-	44, // 3: quarterdeck.talent.v1.UpdateTeamRequest.update_mask:type_name -> google.protobuf.FieldMask
-	45, // 4: quarterdeck.talent.v1.CreatePersonRequest.person:type_name -> quarterdeck.talent.v1.Person
-	45, // 5: quarterdeck.talent.v1.ListPeopleResponse.people:type_name -> quarterdeck.talent.v1.Person
-	45, // 6: quarterdeck.talent.v1.UpdatePersonRequest.person:type_name -> quarterdeck.talent.v1.Person
-	44, // 7: quarterdeck.talent.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
-	46, // 8: quarterdeck.talent.v1.LeavePersonRequest.end_date:type_name -> google.type.Date
-	47, // 9: quarterdeck.talent.v1.CreateSkillCategoryRequest.skill_category:type_name -> quarterdeck.talent.v1.SkillCategory
-	47, // 10: quarterdeck.talent.v1.ListSkillCategoriesResponse.skill_categories:type_name -> quarterdeck.talent.v1.SkillCategory
-	47, // 11: quarterdeck.talent.v1.UpdateSkillCategoryRequest.skill_category:type_name -> quarterdeck.talent.v1.SkillCategory
-	44, // 12: quarterdeck.talent.v1.UpdateSkillCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 13: quarterdeck.talent.v1.CreateSkillRequest.skill:type_name -> quarterdeck.talent.v1.Skill
-	48, // 14: quarterdeck.talent.v1.ListSkillsResponse.skills:type_name -> quarterdeck.talent.v1.Skill
-	48, // 15: quarterdeck.talent.v1.UpdateSkillRequest.skill:type_name -> quarterdeck.talent.v1.Skill
-	44, // 16: quarterdeck.talent.v1.UpdateSkillRequest.update_mask:type_name -> google.protobuf.FieldMask
-	49, // 17: quarterdeck.talent.v1.UpdateProficiencyScaleRequest.proficiency_scale:type_name -> quarterdeck.talent.v1.ProficiencyScale
-	44, // 18: quarterdeck.talent.v1.UpdateProficiencyScaleRequest.update_mask:type_name -> google.protobuf.FieldMask
-	50, // 19: quarterdeck.talent.v1.CreateSkillRatingRequest.skill_rating:type_name -> quarterdeck.talent.v1.SkillRating
-	50, // 20: quarterdeck.talent.v1.ListSkillRatingsResponse.skill_ratings:type_name -> quarterdeck.talent.v1.SkillRating
-	51, // 21: quarterdeck.talent.v1.CreateSkillRequirementRequest.skill_requirement:type_name -> quarterdeck.talent.v1.SkillRequirement
-	51, // 22: quarterdeck.talent.v1.ListSkillRequirementsResponse.skill_requirements:type_name -> quarterdeck.talent.v1.SkillRequirement
-	51, // 23: quarterdeck.talent.v1.UpdateSkillRequirementRequest.skill_requirement:type_name -> quarterdeck.talent.v1.SkillRequirement
-	44, // 24: quarterdeck.talent.v1.UpdateSkillRequirementRequest.update_mask:type_name -> google.protobuf.FieldMask
-	52, // 25: quarterdeck.talent.v1.CreateCertificationRequest.certification:type_name -> quarterdeck.talent.v1.Certification
-	52, // 26: quarterdeck.talent.v1.ListCertificationsResponse.certifications:type_name -> quarterdeck.talent.v1.Certification
-	52, // 27: quarterdeck.talent.v1.UpdateCertificationRequest.certification:type_name -> quarterdeck.talent.v1.Certification
-	44, // 28: quarterdeck.talent.v1.UpdateCertificationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 0: quarterdeck.talent.v1.CreateTeamRequest.team:type_name -> quarterdeck.talent.v1.Team
+	45, // 1: quarterdeck.talent.v1.ListTeamsResponse.teams:type_name -> quarterdeck.talent.v1.Team
+	45, // 2: quarterdeck.talent.v1.UpdateTeamRequest.team:type_name -> quarterdeck.talent.v1.Team
+	46, // 3: quarterdeck.talent.v1.UpdateTeamRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 4: quarterdeck.talent.v1.CreatePersonRequest.person:type_name -> quarterdeck.talent.v1.Person
+	47, // 5: quarterdeck.talent.v1.ListPeopleResponse.people:type_name -> quarterdeck.talent.v1.Person
+	47, // 6: quarterdeck.talent.v1.UpdatePersonRequest.person:type_name -> quarterdeck.talent.v1.Person
+	46, // 7: quarterdeck.talent.v1.UpdatePersonRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 8: quarterdeck.talent.v1.LeavePersonRequest.end_date:type_name -> google.type.Date
+	49, // 9: quarterdeck.talent.v1.CreateSkillCategoryRequest.skill_category:type_name -> quarterdeck.talent.v1.SkillCategory
+	49, // 10: quarterdeck.talent.v1.ListSkillCategoriesResponse.skill_categories:type_name -> quarterdeck.talent.v1.SkillCategory
+	49, // 11: quarterdeck.talent.v1.UpdateSkillCategoryRequest.skill_category:type_name -> quarterdeck.talent.v1.SkillCategory
+	46, // 12: quarterdeck.talent.v1.UpdateSkillCategoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 13: quarterdeck.talent.v1.CreateSkillRequest.skill:type_name -> quarterdeck.talent.v1.Skill
+	50, // 14: quarterdeck.talent.v1.ListSkillsResponse.skills:type_name -> quarterdeck.talent.v1.Skill
+	50, // 15: quarterdeck.talent.v1.UpdateSkillRequest.skill:type_name -> quarterdeck.talent.v1.Skill
+	46, // 16: quarterdeck.talent.v1.UpdateSkillRequest.update_mask:type_name -> google.protobuf.FieldMask
+	51, // 17: quarterdeck.talent.v1.UpdateProficiencyScaleRequest.proficiency_scale:type_name -> quarterdeck.talent.v1.ProficiencyScale
+	46, // 18: quarterdeck.talent.v1.UpdateProficiencyScaleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	52, // 19: quarterdeck.talent.v1.CreateSkillRatingRequest.skill_rating:type_name -> quarterdeck.talent.v1.SkillRating
+	52, // 20: quarterdeck.talent.v1.ListSkillRatingsResponse.skill_ratings:type_name -> quarterdeck.talent.v1.SkillRating
+	53, // 21: quarterdeck.talent.v1.CreateSkillRequirementRequest.skill_requirement:type_name -> quarterdeck.talent.v1.SkillRequirement
+	53, // 22: quarterdeck.talent.v1.ListSkillRequirementsResponse.skill_requirements:type_name -> quarterdeck.talent.v1.SkillRequirement
+	53, // 23: quarterdeck.talent.v1.UpdateSkillRequirementRequest.skill_requirement:type_name -> quarterdeck.talent.v1.SkillRequirement
+	46, // 24: quarterdeck.talent.v1.UpdateSkillRequirementRequest.update_mask:type_name -> google.protobuf.FieldMask
+	54, // 25: quarterdeck.talent.v1.CreateCertificationRequest.certification:type_name -> quarterdeck.talent.v1.Certification
+	54, // 26: quarterdeck.talent.v1.ListCertificationsResponse.certifications:type_name -> quarterdeck.talent.v1.Certification
+	54, // 27: quarterdeck.talent.v1.UpdateCertificationRequest.certification:type_name -> quarterdeck.talent.v1.Certification
+	46, // 28: quarterdeck.talent.v1.UpdateCertificationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 29: quarterdeck.talent.v1.TalentService.CreateTeam:input_type -> quarterdeck.talent.v1.CreateTeamRequest
 	1,  // 30: quarterdeck.talent.v1.TalentService.GetTeam:input_type -> quarterdeck.talent.v1.GetTeamRequest
 	2,  // 31: quarterdeck.talent.v1.TalentService.ListTeams:input_type -> quarterdeck.talent.v1.ListTeamsRequest
@@ -3047,114 +3158,116 @@ var file_quarterdeck_talent_v1_talent_service_proto_depIdxs = []int32{
 	8,  // 36: quarterdeck.talent.v1.TalentService.ListPeople:input_type -> quarterdeck.talent.v1.ListPeopleRequest
 	10, // 37: quarterdeck.talent.v1.TalentService.UpdatePerson:input_type -> quarterdeck.talent.v1.UpdatePersonRequest
 	11, // 38: quarterdeck.talent.v1.TalentService.LeavePerson:input_type -> quarterdeck.talent.v1.LeavePersonRequest
-	12, // 39: quarterdeck.talent.v1.TalentService.CreateSkillCategory:input_type -> quarterdeck.talent.v1.CreateSkillCategoryRequest
-	13, // 40: quarterdeck.talent.v1.TalentService.GetSkillCategory:input_type -> quarterdeck.talent.v1.GetSkillCategoryRequest
-	14, // 41: quarterdeck.talent.v1.TalentService.ListSkillCategories:input_type -> quarterdeck.talent.v1.ListSkillCategoriesRequest
-	16, // 42: quarterdeck.talent.v1.TalentService.UpdateSkillCategory:input_type -> quarterdeck.talent.v1.UpdateSkillCategoryRequest
-	17, // 43: quarterdeck.talent.v1.TalentService.DeleteSkillCategory:input_type -> quarterdeck.talent.v1.DeleteSkillCategoryRequest
-	18, // 44: quarterdeck.talent.v1.TalentService.CreateSkill:input_type -> quarterdeck.talent.v1.CreateSkillRequest
-	19, // 45: quarterdeck.talent.v1.TalentService.GetSkill:input_type -> quarterdeck.talent.v1.GetSkillRequest
-	20, // 46: quarterdeck.talent.v1.TalentService.ListSkills:input_type -> quarterdeck.talent.v1.ListSkillsRequest
-	22, // 47: quarterdeck.talent.v1.TalentService.UpdateSkill:input_type -> quarterdeck.talent.v1.UpdateSkillRequest
-	23, // 48: quarterdeck.talent.v1.TalentService.DeleteSkill:input_type -> quarterdeck.talent.v1.DeleteSkillRequest
-	24, // 49: quarterdeck.talent.v1.TalentService.GetProficiencyScale:input_type -> quarterdeck.talent.v1.GetProficiencyScaleRequest
-	25, // 50: quarterdeck.talent.v1.TalentService.UpdateProficiencyScale:input_type -> quarterdeck.talent.v1.UpdateProficiencyScaleRequest
-	26, // 51: quarterdeck.talent.v1.TalentService.CreateSkillRating:input_type -> quarterdeck.talent.v1.CreateSkillRatingRequest
-	27, // 52: quarterdeck.talent.v1.TalentService.GetSkillRating:input_type -> quarterdeck.talent.v1.GetSkillRatingRequest
-	28, // 53: quarterdeck.talent.v1.TalentService.ListSkillRatings:input_type -> quarterdeck.talent.v1.ListSkillRatingsRequest
-	30, // 54: quarterdeck.talent.v1.TalentService.CreateSkillRequirement:input_type -> quarterdeck.talent.v1.CreateSkillRequirementRequest
-	31, // 55: quarterdeck.talent.v1.TalentService.GetSkillRequirement:input_type -> quarterdeck.talent.v1.GetSkillRequirementRequest
-	32, // 56: quarterdeck.talent.v1.TalentService.ListSkillRequirements:input_type -> quarterdeck.talent.v1.ListSkillRequirementsRequest
-	34, // 57: quarterdeck.talent.v1.TalentService.UpdateSkillRequirement:input_type -> quarterdeck.talent.v1.UpdateSkillRequirementRequest
-	35, // 58: quarterdeck.talent.v1.TalentService.DeleteSkillRequirement:input_type -> quarterdeck.talent.v1.DeleteSkillRequirementRequest
-	36, // 59: quarterdeck.talent.v1.TalentService.GetTeamCoverage:input_type -> quarterdeck.talent.v1.GetTeamCoverageRequest
-	37, // 60: quarterdeck.talent.v1.TalentService.CreateCertification:input_type -> quarterdeck.talent.v1.CreateCertificationRequest
-	38, // 61: quarterdeck.talent.v1.TalentService.GetCertification:input_type -> quarterdeck.talent.v1.GetCertificationRequest
-	39, // 62: quarterdeck.talent.v1.TalentService.ListCertifications:input_type -> quarterdeck.talent.v1.ListCertificationsRequest
-	41, // 63: quarterdeck.talent.v1.TalentService.UpdateCertification:input_type -> quarterdeck.talent.v1.UpdateCertificationRequest
-	42, // 64: quarterdeck.talent.v1.TalentService.DeleteCertification:input_type -> quarterdeck.talent.v1.DeleteCertificationRequest
-	53, // 65: quarterdeck.talent.v1.TalentService.CreatePosition:input_type -> quarterdeck.talent.v1.CreatePositionRequest
-	54, // 66: quarterdeck.talent.v1.TalentService.GetPosition:input_type -> quarterdeck.talent.v1.GetPositionRequest
-	55, // 67: quarterdeck.talent.v1.TalentService.ListPositions:input_type -> quarterdeck.talent.v1.ListPositionsRequest
-	56, // 68: quarterdeck.talent.v1.TalentService.UpdatePosition:input_type -> quarterdeck.talent.v1.UpdatePositionRequest
-	57, // 69: quarterdeck.talent.v1.TalentService.DeletePosition:input_type -> quarterdeck.talent.v1.DeletePositionRequest
-	58, // 70: quarterdeck.talent.v1.TalentService.SubmitPosition:input_type -> quarterdeck.talent.v1.SubmitPositionRequest
-	59, // 71: quarterdeck.talent.v1.TalentService.ApprovePosition:input_type -> quarterdeck.talent.v1.ApprovePositionRequest
-	60, // 72: quarterdeck.talent.v1.TalentService.RejectPosition:input_type -> quarterdeck.talent.v1.RejectPositionRequest
-	61, // 73: quarterdeck.talent.v1.TalentService.OfferPosition:input_type -> quarterdeck.talent.v1.OfferPositionRequest
-	62, // 74: quarterdeck.talent.v1.TalentService.FillPosition:input_type -> quarterdeck.talent.v1.FillPositionRequest
-	63, // 75: quarterdeck.talent.v1.TalentService.CancelPosition:input_type -> quarterdeck.talent.v1.CancelPositionRequest
-	64, // 76: quarterdeck.talent.v1.TalentService.CreateHeadcountPlan:input_type -> quarterdeck.talent.v1.CreateHeadcountPlanRequest
-	65, // 77: quarterdeck.talent.v1.TalentService.GetHeadcountPlan:input_type -> quarterdeck.talent.v1.GetHeadcountPlanRequest
-	66, // 78: quarterdeck.talent.v1.TalentService.ListHeadcountPlans:input_type -> quarterdeck.talent.v1.ListHeadcountPlansRequest
-	67, // 79: quarterdeck.talent.v1.TalentService.UpdateHeadcountPlan:input_type -> quarterdeck.talent.v1.UpdateHeadcountPlanRequest
-	68, // 80: quarterdeck.talent.v1.TalentService.CreateHeadcountScenario:input_type -> quarterdeck.talent.v1.CreateHeadcountScenarioRequest
-	69, // 81: quarterdeck.talent.v1.TalentService.GetHeadcountScenario:input_type -> quarterdeck.talent.v1.GetHeadcountScenarioRequest
-	70, // 82: quarterdeck.talent.v1.TalentService.ListHeadcountScenarios:input_type -> quarterdeck.talent.v1.ListHeadcountScenariosRequest
-	71, // 83: quarterdeck.talent.v1.TalentService.UpdateHeadcountScenario:input_type -> quarterdeck.talent.v1.UpdateHeadcountScenarioRequest
-	72, // 84: quarterdeck.talent.v1.TalentService.DeleteHeadcountScenario:input_type -> quarterdeck.talent.v1.DeleteHeadcountScenarioRequest
-	73, // 85: quarterdeck.talent.v1.TalentService.CompareHeadcountScenarios:input_type -> quarterdeck.talent.v1.CompareHeadcountScenariosRequest
-	74, // 86: quarterdeck.talent.v1.TalentService.AdoptHeadcountScenario:input_type -> quarterdeck.talent.v1.AdoptHeadcountScenarioRequest
-	43, // 87: quarterdeck.talent.v1.TalentService.CreateTeam:output_type -> quarterdeck.talent.v1.Team
-	43, // 88: quarterdeck.talent.v1.TalentService.GetTeam:output_type -> quarterdeck.talent.v1.Team
-	3,  // 89: quarterdeck.talent.v1.TalentService.ListTeams:output_type -> quarterdeck.talent.v1.ListTeamsResponse
-	43, // 90: quarterdeck.talent.v1.TalentService.UpdateTeam:output_type -> quarterdeck.talent.v1.Team
-	75, // 91: quarterdeck.talent.v1.TalentService.DeleteTeam:output_type -> google.protobuf.Empty
-	45, // 92: quarterdeck.talent.v1.TalentService.CreatePerson:output_type -> quarterdeck.talent.v1.Person
-	45, // 93: quarterdeck.talent.v1.TalentService.GetPerson:output_type -> quarterdeck.talent.v1.Person
-	9,  // 94: quarterdeck.talent.v1.TalentService.ListPeople:output_type -> quarterdeck.talent.v1.ListPeopleResponse
-	45, // 95: quarterdeck.talent.v1.TalentService.UpdatePerson:output_type -> quarterdeck.talent.v1.Person
-	45, // 96: quarterdeck.talent.v1.TalentService.LeavePerson:output_type -> quarterdeck.talent.v1.Person
-	47, // 97: quarterdeck.talent.v1.TalentService.CreateSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
-	47, // 98: quarterdeck.talent.v1.TalentService.GetSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
-	15, // 99: quarterdeck.talent.v1.TalentService.ListSkillCategories:output_type -> quarterdeck.talent.v1.ListSkillCategoriesResponse
-	47, // 100: quarterdeck.talent.v1.TalentService.UpdateSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
-	75, // 101: quarterdeck.talent.v1.TalentService.DeleteSkillCategory:output_type -> google.protobuf.Empty
-	48, // 102: quarterdeck.talent.v1.TalentService.CreateSkill:output_type -> quarterdeck.talent.v1.Skill
-	48, // 103: quarterdeck.talent.v1.TalentService.GetSkill:output_type -> quarterdeck.talent.v1.Skill
-	21, // 104: quarterdeck.talent.v1.TalentService.ListSkills:output_type -> quarterdeck.talent.v1.ListSkillsResponse
-	48, // 105: quarterdeck.talent.v1.TalentService.UpdateSkill:output_type -> quarterdeck.talent.v1.Skill
-	75, // 106: quarterdeck.talent.v1.TalentService.DeleteSkill:output_type -> google.protobuf.Empty
-	49, // 107: quarterdeck.talent.v1.TalentService.GetProficiencyScale:output_type -> quarterdeck.talent.v1.ProficiencyScale
-	49, // 108: quarterdeck.talent.v1.TalentService.UpdateProficiencyScale:output_type -> quarterdeck.talent.v1.ProficiencyScale
-	50, // 109: quarterdeck.talent.v1.TalentService.CreateSkillRating:output_type -> quarterdeck.talent.v1.SkillRating
-	50, // 110: quarterdeck.talent.v1.TalentService.GetSkillRating:output_type -> quarterdeck.talent.v1.SkillRating
-	29, // 111: quarterdeck.talent.v1.TalentService.ListSkillRatings:output_type -> quarterdeck.talent.v1.ListSkillRatingsResponse
-	51, // 112: quarterdeck.talent.v1.TalentService.CreateSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
-	51, // 113: quarterdeck.talent.v1.TalentService.GetSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
-	33, // 114: quarterdeck.talent.v1.TalentService.ListSkillRequirements:output_type -> quarterdeck.talent.v1.ListSkillRequirementsResponse
-	51, // 115: quarterdeck.talent.v1.TalentService.UpdateSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
-	75, // 116: quarterdeck.talent.v1.TalentService.DeleteSkillRequirement:output_type -> google.protobuf.Empty
-	76, // 117: quarterdeck.talent.v1.TalentService.GetTeamCoverage:output_type -> quarterdeck.talent.v1.TeamCoverage
-	52, // 118: quarterdeck.talent.v1.TalentService.CreateCertification:output_type -> quarterdeck.talent.v1.Certification
-	52, // 119: quarterdeck.talent.v1.TalentService.GetCertification:output_type -> quarterdeck.talent.v1.Certification
-	40, // 120: quarterdeck.talent.v1.TalentService.ListCertifications:output_type -> quarterdeck.talent.v1.ListCertificationsResponse
-	52, // 121: quarterdeck.talent.v1.TalentService.UpdateCertification:output_type -> quarterdeck.talent.v1.Certification
-	75, // 122: quarterdeck.talent.v1.TalentService.DeleteCertification:output_type -> google.protobuf.Empty
-	77, // 123: quarterdeck.talent.v1.TalentService.CreatePosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 124: quarterdeck.talent.v1.TalentService.GetPosition:output_type -> quarterdeck.talent.v1.Position
-	78, // 125: quarterdeck.talent.v1.TalentService.ListPositions:output_type -> quarterdeck.talent.v1.ListPositionsResponse
-	77, // 126: quarterdeck.talent.v1.TalentService.UpdatePosition:output_type -> quarterdeck.talent.v1.Position
-	75, // 127: quarterdeck.talent.v1.TalentService.DeletePosition:output_type -> google.protobuf.Empty
-	77, // 128: quarterdeck.talent.v1.TalentService.SubmitPosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 129: quarterdeck.talent.v1.TalentService.ApprovePosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 130: quarterdeck.talent.v1.TalentService.RejectPosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 131: quarterdeck.talent.v1.TalentService.OfferPosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 132: quarterdeck.talent.v1.TalentService.FillPosition:output_type -> quarterdeck.talent.v1.Position
-	77, // 133: quarterdeck.talent.v1.TalentService.CancelPosition:output_type -> quarterdeck.talent.v1.Position
-	79, // 134: quarterdeck.talent.v1.TalentService.CreateHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
-	79, // 135: quarterdeck.talent.v1.TalentService.GetHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
-	80, // 136: quarterdeck.talent.v1.TalentService.ListHeadcountPlans:output_type -> quarterdeck.talent.v1.ListHeadcountPlansResponse
-	79, // 137: quarterdeck.talent.v1.TalentService.UpdateHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
-	81, // 138: quarterdeck.talent.v1.TalentService.CreateHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
-	81, // 139: quarterdeck.talent.v1.TalentService.GetHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
-	82, // 140: quarterdeck.talent.v1.TalentService.ListHeadcountScenarios:output_type -> quarterdeck.talent.v1.ListHeadcountScenariosResponse
-	81, // 141: quarterdeck.talent.v1.TalentService.UpdateHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
-	75, // 142: quarterdeck.talent.v1.TalentService.DeleteHeadcountScenario:output_type -> google.protobuf.Empty
-	83, // 143: quarterdeck.talent.v1.TalentService.CompareHeadcountScenarios:output_type -> quarterdeck.talent.v1.CompareHeadcountScenariosResponse
-	79, // 144: quarterdeck.talent.v1.TalentService.AdoptHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountPlan
-	87, // [87:145] is the sub-list for method output_type
-	29, // [29:87] is the sub-list for method input_type
+	43, // 39: quarterdeck.talent.v1.TalentService.GetCallerTeams:input_type -> quarterdeck.talent.v1.GetCallerTeamsRequest
+	12, // 40: quarterdeck.talent.v1.TalentService.CreateSkillCategory:input_type -> quarterdeck.talent.v1.CreateSkillCategoryRequest
+	13, // 41: quarterdeck.talent.v1.TalentService.GetSkillCategory:input_type -> quarterdeck.talent.v1.GetSkillCategoryRequest
+	14, // 42: quarterdeck.talent.v1.TalentService.ListSkillCategories:input_type -> quarterdeck.talent.v1.ListSkillCategoriesRequest
+	16, // 43: quarterdeck.talent.v1.TalentService.UpdateSkillCategory:input_type -> quarterdeck.talent.v1.UpdateSkillCategoryRequest
+	17, // 44: quarterdeck.talent.v1.TalentService.DeleteSkillCategory:input_type -> quarterdeck.talent.v1.DeleteSkillCategoryRequest
+	18, // 45: quarterdeck.talent.v1.TalentService.CreateSkill:input_type -> quarterdeck.talent.v1.CreateSkillRequest
+	19, // 46: quarterdeck.talent.v1.TalentService.GetSkill:input_type -> quarterdeck.talent.v1.GetSkillRequest
+	20, // 47: quarterdeck.talent.v1.TalentService.ListSkills:input_type -> quarterdeck.talent.v1.ListSkillsRequest
+	22, // 48: quarterdeck.talent.v1.TalentService.UpdateSkill:input_type -> quarterdeck.talent.v1.UpdateSkillRequest
+	23, // 49: quarterdeck.talent.v1.TalentService.DeleteSkill:input_type -> quarterdeck.talent.v1.DeleteSkillRequest
+	24, // 50: quarterdeck.talent.v1.TalentService.GetProficiencyScale:input_type -> quarterdeck.talent.v1.GetProficiencyScaleRequest
+	25, // 51: quarterdeck.talent.v1.TalentService.UpdateProficiencyScale:input_type -> quarterdeck.talent.v1.UpdateProficiencyScaleRequest
+	26, // 52: quarterdeck.talent.v1.TalentService.CreateSkillRating:input_type -> quarterdeck.talent.v1.CreateSkillRatingRequest
+	27, // 53: quarterdeck.talent.v1.TalentService.GetSkillRating:input_type -> quarterdeck.talent.v1.GetSkillRatingRequest
+	28, // 54: quarterdeck.talent.v1.TalentService.ListSkillRatings:input_type -> quarterdeck.talent.v1.ListSkillRatingsRequest
+	30, // 55: quarterdeck.talent.v1.TalentService.CreateSkillRequirement:input_type -> quarterdeck.talent.v1.CreateSkillRequirementRequest
+	31, // 56: quarterdeck.talent.v1.TalentService.GetSkillRequirement:input_type -> quarterdeck.talent.v1.GetSkillRequirementRequest
+	32, // 57: quarterdeck.talent.v1.TalentService.ListSkillRequirements:input_type -> quarterdeck.talent.v1.ListSkillRequirementsRequest
+	34, // 58: quarterdeck.talent.v1.TalentService.UpdateSkillRequirement:input_type -> quarterdeck.talent.v1.UpdateSkillRequirementRequest
+	35, // 59: quarterdeck.talent.v1.TalentService.DeleteSkillRequirement:input_type -> quarterdeck.talent.v1.DeleteSkillRequirementRequest
+	36, // 60: quarterdeck.talent.v1.TalentService.GetTeamCoverage:input_type -> quarterdeck.talent.v1.GetTeamCoverageRequest
+	37, // 61: quarterdeck.talent.v1.TalentService.CreateCertification:input_type -> quarterdeck.talent.v1.CreateCertificationRequest
+	38, // 62: quarterdeck.talent.v1.TalentService.GetCertification:input_type -> quarterdeck.talent.v1.GetCertificationRequest
+	39, // 63: quarterdeck.talent.v1.TalentService.ListCertifications:input_type -> quarterdeck.talent.v1.ListCertificationsRequest
+	41, // 64: quarterdeck.talent.v1.TalentService.UpdateCertification:input_type -> quarterdeck.talent.v1.UpdateCertificationRequest
+	42, // 65: quarterdeck.talent.v1.TalentService.DeleteCertification:input_type -> quarterdeck.talent.v1.DeleteCertificationRequest
+	55, // 66: quarterdeck.talent.v1.TalentService.CreatePosition:input_type -> quarterdeck.talent.v1.CreatePositionRequest
+	56, // 67: quarterdeck.talent.v1.TalentService.GetPosition:input_type -> quarterdeck.talent.v1.GetPositionRequest
+	57, // 68: quarterdeck.talent.v1.TalentService.ListPositions:input_type -> quarterdeck.talent.v1.ListPositionsRequest
+	58, // 69: quarterdeck.talent.v1.TalentService.UpdatePosition:input_type -> quarterdeck.talent.v1.UpdatePositionRequest
+	59, // 70: quarterdeck.talent.v1.TalentService.DeletePosition:input_type -> quarterdeck.talent.v1.DeletePositionRequest
+	60, // 71: quarterdeck.talent.v1.TalentService.SubmitPosition:input_type -> quarterdeck.talent.v1.SubmitPositionRequest
+	61, // 72: quarterdeck.talent.v1.TalentService.ApprovePosition:input_type -> quarterdeck.talent.v1.ApprovePositionRequest
+	62, // 73: quarterdeck.talent.v1.TalentService.RejectPosition:input_type -> quarterdeck.talent.v1.RejectPositionRequest
+	63, // 74: quarterdeck.talent.v1.TalentService.OfferPosition:input_type -> quarterdeck.talent.v1.OfferPositionRequest
+	64, // 75: quarterdeck.talent.v1.TalentService.FillPosition:input_type -> quarterdeck.talent.v1.FillPositionRequest
+	65, // 76: quarterdeck.talent.v1.TalentService.CancelPosition:input_type -> quarterdeck.talent.v1.CancelPositionRequest
+	66, // 77: quarterdeck.talent.v1.TalentService.CreateHeadcountPlan:input_type -> quarterdeck.talent.v1.CreateHeadcountPlanRequest
+	67, // 78: quarterdeck.talent.v1.TalentService.GetHeadcountPlan:input_type -> quarterdeck.talent.v1.GetHeadcountPlanRequest
+	68, // 79: quarterdeck.talent.v1.TalentService.ListHeadcountPlans:input_type -> quarterdeck.talent.v1.ListHeadcountPlansRequest
+	69, // 80: quarterdeck.talent.v1.TalentService.UpdateHeadcountPlan:input_type -> quarterdeck.talent.v1.UpdateHeadcountPlanRequest
+	70, // 81: quarterdeck.talent.v1.TalentService.CreateHeadcountScenario:input_type -> quarterdeck.talent.v1.CreateHeadcountScenarioRequest
+	71, // 82: quarterdeck.talent.v1.TalentService.GetHeadcountScenario:input_type -> quarterdeck.talent.v1.GetHeadcountScenarioRequest
+	72, // 83: quarterdeck.talent.v1.TalentService.ListHeadcountScenarios:input_type -> quarterdeck.talent.v1.ListHeadcountScenariosRequest
+	73, // 84: quarterdeck.talent.v1.TalentService.UpdateHeadcountScenario:input_type -> quarterdeck.talent.v1.UpdateHeadcountScenarioRequest
+	74, // 85: quarterdeck.talent.v1.TalentService.DeleteHeadcountScenario:input_type -> quarterdeck.talent.v1.DeleteHeadcountScenarioRequest
+	75, // 86: quarterdeck.talent.v1.TalentService.CompareHeadcountScenarios:input_type -> quarterdeck.talent.v1.CompareHeadcountScenariosRequest
+	76, // 87: quarterdeck.talent.v1.TalentService.AdoptHeadcountScenario:input_type -> quarterdeck.talent.v1.AdoptHeadcountScenarioRequest
+	45, // 88: quarterdeck.talent.v1.TalentService.CreateTeam:output_type -> quarterdeck.talent.v1.Team
+	45, // 89: quarterdeck.talent.v1.TalentService.GetTeam:output_type -> quarterdeck.talent.v1.Team
+	3,  // 90: quarterdeck.talent.v1.TalentService.ListTeams:output_type -> quarterdeck.talent.v1.ListTeamsResponse
+	45, // 91: quarterdeck.talent.v1.TalentService.UpdateTeam:output_type -> quarterdeck.talent.v1.Team
+	77, // 92: quarterdeck.talent.v1.TalentService.DeleteTeam:output_type -> google.protobuf.Empty
+	47, // 93: quarterdeck.talent.v1.TalentService.CreatePerson:output_type -> quarterdeck.talent.v1.Person
+	47, // 94: quarterdeck.talent.v1.TalentService.GetPerson:output_type -> quarterdeck.talent.v1.Person
+	9,  // 95: quarterdeck.talent.v1.TalentService.ListPeople:output_type -> quarterdeck.talent.v1.ListPeopleResponse
+	47, // 96: quarterdeck.talent.v1.TalentService.UpdatePerson:output_type -> quarterdeck.talent.v1.Person
+	47, // 97: quarterdeck.talent.v1.TalentService.LeavePerson:output_type -> quarterdeck.talent.v1.Person
+	44, // 98: quarterdeck.talent.v1.TalentService.GetCallerTeams:output_type -> quarterdeck.talent.v1.CallerTeams
+	49, // 99: quarterdeck.talent.v1.TalentService.CreateSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
+	49, // 100: quarterdeck.talent.v1.TalentService.GetSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
+	15, // 101: quarterdeck.talent.v1.TalentService.ListSkillCategories:output_type -> quarterdeck.talent.v1.ListSkillCategoriesResponse
+	49, // 102: quarterdeck.talent.v1.TalentService.UpdateSkillCategory:output_type -> quarterdeck.talent.v1.SkillCategory
+	77, // 103: quarterdeck.talent.v1.TalentService.DeleteSkillCategory:output_type -> google.protobuf.Empty
+	50, // 104: quarterdeck.talent.v1.TalentService.CreateSkill:output_type -> quarterdeck.talent.v1.Skill
+	50, // 105: quarterdeck.talent.v1.TalentService.GetSkill:output_type -> quarterdeck.talent.v1.Skill
+	21, // 106: quarterdeck.talent.v1.TalentService.ListSkills:output_type -> quarterdeck.talent.v1.ListSkillsResponse
+	50, // 107: quarterdeck.talent.v1.TalentService.UpdateSkill:output_type -> quarterdeck.talent.v1.Skill
+	77, // 108: quarterdeck.talent.v1.TalentService.DeleteSkill:output_type -> google.protobuf.Empty
+	51, // 109: quarterdeck.talent.v1.TalentService.GetProficiencyScale:output_type -> quarterdeck.talent.v1.ProficiencyScale
+	51, // 110: quarterdeck.talent.v1.TalentService.UpdateProficiencyScale:output_type -> quarterdeck.talent.v1.ProficiencyScale
+	52, // 111: quarterdeck.talent.v1.TalentService.CreateSkillRating:output_type -> quarterdeck.talent.v1.SkillRating
+	52, // 112: quarterdeck.talent.v1.TalentService.GetSkillRating:output_type -> quarterdeck.talent.v1.SkillRating
+	29, // 113: quarterdeck.talent.v1.TalentService.ListSkillRatings:output_type -> quarterdeck.talent.v1.ListSkillRatingsResponse
+	53, // 114: quarterdeck.talent.v1.TalentService.CreateSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
+	53, // 115: quarterdeck.talent.v1.TalentService.GetSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
+	33, // 116: quarterdeck.talent.v1.TalentService.ListSkillRequirements:output_type -> quarterdeck.talent.v1.ListSkillRequirementsResponse
+	53, // 117: quarterdeck.talent.v1.TalentService.UpdateSkillRequirement:output_type -> quarterdeck.talent.v1.SkillRequirement
+	77, // 118: quarterdeck.talent.v1.TalentService.DeleteSkillRequirement:output_type -> google.protobuf.Empty
+	78, // 119: quarterdeck.talent.v1.TalentService.GetTeamCoverage:output_type -> quarterdeck.talent.v1.TeamCoverage
+	54, // 120: quarterdeck.talent.v1.TalentService.CreateCertification:output_type -> quarterdeck.talent.v1.Certification
+	54, // 121: quarterdeck.talent.v1.TalentService.GetCertification:output_type -> quarterdeck.talent.v1.Certification
+	40, // 122: quarterdeck.talent.v1.TalentService.ListCertifications:output_type -> quarterdeck.talent.v1.ListCertificationsResponse
+	54, // 123: quarterdeck.talent.v1.TalentService.UpdateCertification:output_type -> quarterdeck.talent.v1.Certification
+	77, // 124: quarterdeck.talent.v1.TalentService.DeleteCertification:output_type -> google.protobuf.Empty
+	79, // 125: quarterdeck.talent.v1.TalentService.CreatePosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 126: quarterdeck.talent.v1.TalentService.GetPosition:output_type -> quarterdeck.talent.v1.Position
+	80, // 127: quarterdeck.talent.v1.TalentService.ListPositions:output_type -> quarterdeck.talent.v1.ListPositionsResponse
+	79, // 128: quarterdeck.talent.v1.TalentService.UpdatePosition:output_type -> quarterdeck.talent.v1.Position
+	77, // 129: quarterdeck.talent.v1.TalentService.DeletePosition:output_type -> google.protobuf.Empty
+	79, // 130: quarterdeck.talent.v1.TalentService.SubmitPosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 131: quarterdeck.talent.v1.TalentService.ApprovePosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 132: quarterdeck.talent.v1.TalentService.RejectPosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 133: quarterdeck.talent.v1.TalentService.OfferPosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 134: quarterdeck.talent.v1.TalentService.FillPosition:output_type -> quarterdeck.talent.v1.Position
+	79, // 135: quarterdeck.talent.v1.TalentService.CancelPosition:output_type -> quarterdeck.talent.v1.Position
+	81, // 136: quarterdeck.talent.v1.TalentService.CreateHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
+	81, // 137: quarterdeck.talent.v1.TalentService.GetHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
+	82, // 138: quarterdeck.talent.v1.TalentService.ListHeadcountPlans:output_type -> quarterdeck.talent.v1.ListHeadcountPlansResponse
+	81, // 139: quarterdeck.talent.v1.TalentService.UpdateHeadcountPlan:output_type -> quarterdeck.talent.v1.HeadcountPlan
+	83, // 140: quarterdeck.talent.v1.TalentService.CreateHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
+	83, // 141: quarterdeck.talent.v1.TalentService.GetHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
+	84, // 142: quarterdeck.talent.v1.TalentService.ListHeadcountScenarios:output_type -> quarterdeck.talent.v1.ListHeadcountScenariosResponse
+	83, // 143: quarterdeck.talent.v1.TalentService.UpdateHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountScenario
+	77, // 144: quarterdeck.talent.v1.TalentService.DeleteHeadcountScenario:output_type -> google.protobuf.Empty
+	85, // 145: quarterdeck.talent.v1.TalentService.CompareHeadcountScenarios:output_type -> quarterdeck.talent.v1.CompareHeadcountScenariosResponse
+	81, // 146: quarterdeck.talent.v1.TalentService.AdoptHeadcountScenario:output_type -> quarterdeck.talent.v1.HeadcountPlan
+	88, // [88:147] is the sub-list for method output_type
+	29, // [29:88] is the sub-list for method input_type
 	29, // [29:29] is the sub-list for extension type_name
 	29, // [29:29] is the sub-list for extension extendee
 	0,  // [0:29] is the sub-list for field type_name
@@ -3178,7 +3291,7 @@ func file_quarterdeck_talent_v1_talent_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_talent_v1_talent_service_proto_rawDesc), len(file_quarterdeck_talent_v1_talent_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

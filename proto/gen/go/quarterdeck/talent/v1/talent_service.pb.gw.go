@@ -525,6 +525,27 @@ func local_request_TalentService_LeavePerson_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+func request_TalentService_GetCallerTeams_0(ctx context.Context, marshaler runtime.Marshaler, client TalentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerTeamsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetCallerTeams(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_TalentService_GetCallerTeams_0(ctx context.Context, marshaler runtime.Marshaler, server TalentServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerTeamsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetCallerTeams(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_TalentService_CreateSkillCategory_0 = &utilities.DoubleArray{Encoding: map[string]int{"skill_category": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_TalentService_CreateSkillCategory_0(ctx context.Context, marshaler runtime.Marshaler, client TalentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -3243,6 +3264,26 @@ func RegisterTalentServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_TalentService_LeavePerson_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_TalentService_GetCallerTeams_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/quarterdeck.talent.v1.TalentService/GetCallerTeams", runtime.WithHTTPPathPattern("/v1/callerTeams"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_TalentService_GetCallerTeams_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_TalentService_GetCallerTeams_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_TalentService_CreateSkillCategory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -4413,6 +4454,23 @@ func RegisterTalentServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_TalentService_LeavePerson_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_TalentService_GetCallerTeams_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/quarterdeck.talent.v1.TalentService/GetCallerTeams", runtime.WithHTTPPathPattern("/v1/callerTeams"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_TalentService_GetCallerTeams_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_TalentService_GetCallerTeams_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_TalentService_CreateSkillCategory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -5243,6 +5301,7 @@ var (
 	pattern_TalentService_ListPeople_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "people"}, ""))
 	pattern_TalentService_UpdatePerson_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "people", "person.name"}, ""))
 	pattern_TalentService_LeavePerson_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "people", "name"}, "leave"))
+	pattern_TalentService_GetCallerTeams_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "callerTeams"}, ""))
 	pattern_TalentService_CreateSkillCategory_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "skillCategories"}, ""))
 	pattern_TalentService_GetSkillCategory_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "skillCategories", "name"}, ""))
 	pattern_TalentService_ListSkillCategories_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "skillCategories"}, ""))
@@ -5304,6 +5363,7 @@ var (
 	forward_TalentService_ListPeople_0                = runtime.ForwardResponseMessage
 	forward_TalentService_UpdatePerson_0              = runtime.ForwardResponseMessage
 	forward_TalentService_LeavePerson_0               = runtime.ForwardResponseMessage
+	forward_TalentService_GetCallerTeams_0            = runtime.ForwardResponseMessage
 	forward_TalentService_CreateSkillCategory_0       = runtime.ForwardResponseMessage
 	forward_TalentService_GetSkillCategory_0          = runtime.ForwardResponseMessage
 	forward_TalentService_ListSkillCategories_0       = runtime.ForwardResponseMessage

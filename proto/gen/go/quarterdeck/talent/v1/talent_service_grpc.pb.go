@@ -30,6 +30,7 @@ const (
 	TalentService_ListPeople_FullMethodName                = "/quarterdeck.talent.v1.TalentService/ListPeople"
 	TalentService_UpdatePerson_FullMethodName              = "/quarterdeck.talent.v1.TalentService/UpdatePerson"
 	TalentService_LeavePerson_FullMethodName               = "/quarterdeck.talent.v1.TalentService/LeavePerson"
+	TalentService_GetCallerTeams_FullMethodName            = "/quarterdeck.talent.v1.TalentService/GetCallerTeams"
 	TalentService_CreateSkillCategory_FullMethodName       = "/quarterdeck.talent.v1.TalentService/CreateSkillCategory"
 	TalentService_GetSkillCategory_FullMethodName          = "/quarterdeck.talent.v1.TalentService/GetSkillCategory"
 	TalentService_ListSkillCategories_FullMethodName       = "/quarterdeck.talent.v1.TalentService/ListSkillCategories"
@@ -118,6 +119,11 @@ type TalentServiceClient interface {
 	// Records that an ACTIVE person leaves: `end_date` is set and the person becomes LEFT at once,
 	// counting in no coverage from then. Publishes `quarterdeck.talent.person.left`.
 	LeavePerson(ctx context.Context, in *LeavePersonRequest, opts ...grpc.CallOption) (*Person, error)
+	// Returns the teams the calling principal belongs to: the team of the ACTIVE person whose
+	// `principal` is the caller, if there is one. Any authenticated caller may ask, about itself
+	// only. It is how a service under the owner write policy tells whether its caller is a member
+	// of a team that owns a resource (ADR 0014).
+	GetCallerTeams(ctx context.Context, in *GetCallerTeamsRequest, opts ...grpc.CallOption) (*CallerTeams, error)
 	// Creates a skill category. Publishes `quarterdeck.talent.skill_category.created`.
 	CreateSkillCategory(ctx context.Context, in *CreateSkillCategoryRequest, opts ...grpc.CallOption) (*SkillCategory, error)
 	// Returns a skill category.
@@ -332,6 +338,16 @@ func (c *talentServiceClient) LeavePerson(ctx context.Context, in *LeavePersonRe
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Person)
 	err := c.cc.Invoke(ctx, TalentService_LeavePerson_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *talentServiceClient) GetCallerTeams(ctx context.Context, in *GetCallerTeamsRequest, opts ...grpc.CallOption) (*CallerTeams, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CallerTeams)
+	err := c.cc.Invoke(ctx, TalentService_GetCallerTeams_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -856,6 +872,11 @@ type TalentServiceServer interface {
 	// Records that an ACTIVE person leaves: `end_date` is set and the person becomes LEFT at once,
 	// counting in no coverage from then. Publishes `quarterdeck.talent.person.left`.
 	LeavePerson(context.Context, *LeavePersonRequest) (*Person, error)
+	// Returns the teams the calling principal belongs to: the team of the ACTIVE person whose
+	// `principal` is the caller, if there is one. Any authenticated caller may ask, about itself
+	// only. It is how a service under the owner write policy tells whether its caller is a member
+	// of a team that owns a resource (ADR 0014).
+	GetCallerTeams(context.Context, *GetCallerTeamsRequest) (*CallerTeams, error)
 	// Creates a skill category. Publishes `quarterdeck.talent.skill_category.created`.
 	CreateSkillCategory(context.Context, *CreateSkillCategoryRequest) (*SkillCategory, error)
 	// Returns a skill category.
@@ -1005,6 +1026,9 @@ func (UnimplementedTalentServiceServer) UpdatePerson(context.Context, *UpdatePer
 }
 func (UnimplementedTalentServiceServer) LeavePerson(context.Context, *LeavePersonRequest) (*Person, error) {
 	return nil, status.Error(codes.Unimplemented, "method LeavePerson not implemented")
+}
+func (UnimplementedTalentServiceServer) GetCallerTeams(context.Context, *GetCallerTeamsRequest) (*CallerTeams, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCallerTeams not implemented")
 }
 func (UnimplementedTalentServiceServer) CreateSkillCategory(context.Context, *CreateSkillCategoryRequest) (*SkillCategory, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSkillCategory not implemented")
@@ -1347,6 +1371,24 @@ func _TalentService_LeavePerson_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(TalentServiceServer).LeavePerson(ctx, req.(*LeavePersonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TalentService_GetCallerTeams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerTeamsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TalentServiceServer).GetCallerTeams(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TalentService_GetCallerTeams_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TalentServiceServer).GetCallerTeams(ctx, req.(*GetCallerTeamsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -2261,6 +2303,10 @@ var TalentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LeavePerson",
 			Handler:    _TalentService_LeavePerson_Handler,
+		},
+		{
+			MethodName: "GetCallerTeams",
+			Handler:    _TalentService_GetCallerTeams_Handler,
 		},
 		{
 			MethodName: "CreateSkillCategory",
