@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -76,14 +77,21 @@ func TestOwnershipOverREST(t *testing.T) {
 				return in.Addr()
 			}
 			owner := string(ownership.Owner)
-			b := start(budget.Configured(budget.Settings{FiscalYearStartMonth: 1, WritePolicy: owner}), host.Options{})
+			// Under the owner policy budget and vendors call talent (for team owners), which calls
+			// budget: talent's port is taken first.
+			tl, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ta := tl.Addr().String()
+			b := start(budget.Configured(budget.Settings{FiscalYearStartMonth: 1, WritePolicy: owner}), host.Options{Peers: map[string]string{"talent": ta}})
 			backends := oneBackend(b)
 			vc := vendors.DefaultSettings()
 			vc.WritePolicy = owner
-			backends["vendors"] = start(vendors.Configured(vc), host.Options{Peers: map[string]string{"budget": b}})
+			backends["vendors"] = start(vendors.Configured(vc), host.Options{Peers: map[string]string{"budget": b, "talent": ta}})
 			tc := talent.DefaultSettings()
 			tc.WritePolicy = owner
-			backends["talent"] = start(talent.Configured(tc), host.Options{Peers: map[string]string{"budget": b}})
+			backends["talent"] = start(talent.Configured(tc), host.Options{Peers: map[string]string{"budget": b}, Listener: tl})
 			rc := risk.DefaultSettings()
 			rc.WritePolicy = owner
 			backends["risk"] = start(risk.Configured(rc), host.Options{Peers: map[string]string{"talent": backends["talent"]}})

@@ -393,8 +393,9 @@ func checkPlatform(t *testing.T, set string, vals map[string]any, m *manifests, 
 		if (svc == "vendors" || svc == "talent") && e["QUARTERDECK_PEER_BUDGET_ADDR"].Value == "" {
 			t.Errorf("%s: no address of budget, which %s calls", name, svc)
 		}
-		if svc == "risk" && e["QUARTERDECK_PEER_TALENT_ADDR"].Value == "" {
-			t.Errorf("%s: no address of talent, which risk calls", name)
+		// Budget and vendors call talent under their owner write policy, for team owners.
+		if (svc == "risk" || svc == "budget" || svc == "vendors") && e["QUARTERDECK_PEER_TALENT_ADDR"].Value == "" {
+			t.Errorf("%s: no address of talent, which %s calls", name, svc)
 		}
 		if svc == "briefing" && (d.Spec.Replicas == nil || *d.Spec.Replicas != 1) {
 			t.Errorf("%s: %v replicas; the briefing runs one", name, d.Spec.Replicas)

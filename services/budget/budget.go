@@ -13,11 +13,13 @@ import (
 	"google.golang.org/grpc"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
@@ -29,7 +31,7 @@ const Domain = "budget"
 // environment by the programs that run it (prefix QUARTERDECK_).
 type Settings struct {
 	FiscalYearStartMonth int    `env:"BUDGET_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal year of new budgets; fiscal years are named after the calendar year in which they end"`
-	WritePolicy          string `env:"BUDGET_WRITE_POLICY" default:"scopes" help:"who may change a cost centre or a budget: scopes (any holder of the method's scopes) or owner (its owner principal, or a holder of budget.admin)"`
+	WritePolicy          string `env:"BUDGET_WRITE_POLICY" default:"scopes" help:"who may change a cost centre or a budget: scopes (any holder of the method's scopes) or owner (its owner principal, the members of its owner team, asked of talent, or a holder of budget.admin)"`
 }
 
 // Validate reports settings out of range.
@@ -75,10 +77,26 @@ func Service() host.Service {
 	return Configured(Settings{FiscalYearStartMonth: 1, WritePolicy: string(ownership.Scopes)})
 }
 
+// talentTeams asks talent, a service's peer under the owner write policy, for the caller's teams
+// (GetCallerTeams), each answer kept for ownership.TeamsTTL: the members of a team that owns a
+// resource write it (ADR 0014).
+func talentTeams(talent *peer.Conn) ownership.Teams {
+	return ownership.CachedTeams(func(ctx context.Context, _ string) ([]string, error) {
+		out, err := talentv1.NewTalentServiceClient(talent).GetCallerTeams(ctx, &talentv1.GetCallerTeamsRequest{})
+		return out.GetTeams(), err
+	}, ownership.TeamsTTL, time.Now)
+}
+
 // Configured describes the budget service with cfg, which must be valid, to the host. The
 // service reads the time from the host's clock (host.Options.Clock); tests pass server options,
-// such as a fixed clock of the server's own.
+// such as a fixed clock of the server's own. Under the owner write policy it calls talent, its
+// peer then, for the members of the teams that own cost centres and budgets.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
+	policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+	var peers []string
+	if policy == ownership.Owner {
+		peers = []string{"talent"}
+	}
 	newServer := func(deps host.Deps) *server.Server {
 		o := []server.Option{server.WithFiscalYearStart(time.Month(cfg.FiscalYearStartMonth))}
 		if deps.Clock != nil {
@@ -90,15 +108,19 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Domain:     Domain,
 		Migrations: store.Migrations.For,
 		Names:      []string{budgetv1.BudgetService_ServiceDesc.ServiceName},
+		Peers:      peers,
 		Settings:   cfg,
 		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
-			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
 			// The server is built at the first look-up: the rules are also read without a
 			// database, to list the methods they check.
 			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
-			return policy, []ownership.Rules{ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+			rules := ownershipRules(func(ctx context.Context, name string) ([]string, error) {
 				return srv().Owners(ctx, name)
-			})}
+			})
+			if policy == ownership.Owner {
+				rules.Teams = talentTeams(deps.Peers["talent"])
+			}
+			return policy, []ownership.Rules{rules}
 		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			budgetv1.RegisterBudgetServiceServer(r, newServer(deps))

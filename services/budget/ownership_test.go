@@ -13,6 +13,7 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -35,7 +36,10 @@ func TestOwnership(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		svc := budget.Configured(ownerPolicy)
-		e := startService(t, db, svc)
+		// Talent, asked about the members of owner teams, is not needed: no team owns here.
+		e := startService(t, db, svc, testkit.WithHostOptions(func(o *host.Options) {
+			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+		}))
 		ctx := context.Background()
 		approver := clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve")
 		testkit.CheckOwnership(t, e.Service, testkit.Ownership[owned]{

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/server"
@@ -40,7 +42,7 @@ type Settings struct {
 	ReviewDaysUnassessed int `env:"RISK_REVIEW_DAYS_UNASSESSED" default:"30" help:"days from identification by which a risk not yet scored is due for assessment (1 to 1095)"`
 	AcceptanceMaxDays    int `env:"RISK_ACCEPTANCE_MAX_DAYS" default:"730" help:"the furthest an acceptance's expiry date may be from the day it is requested, in days (1 to 1825)"`
 
-	WritePolicy string `env:"RISK_WRITE_POLICY" default:"scopes" help:"who may change a risk (its actions and acceptances): scopes (any holder of the method's scopes) or owner (its owner principal, an action's owner too, or a holder of risk.admin)"`
+	WritePolicy string `env:"RISK_WRITE_POLICY" default:"scopes" help:"who may change a risk (its actions and acceptances): scopes (any holder of the method's scopes) or owner (its owner principal or the members of its owner team, asked of talent, an action's owner too, or a holder of risk.admin)"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
@@ -107,6 +109,16 @@ func ownershipRules(owners ownership.Owners) []ownership.Rules {
 	}}
 }
 
+// talentTeams asks talent, the service's peer under the owner write policy, for the caller's
+// teams (GetCallerTeams), each answer kept for ownership.TeamsTTL: the members of a team that owns
+// a resource write it (ADR 0014).
+func talentTeams(talent *peer.Conn) ownership.Teams {
+	return ownership.CachedTeams(func(ctx context.Context, _ string) ([]string, error) {
+		out, err := talentv1.NewTalentServiceClient(talent).GetCallerTeams(ctx, &talentv1.GetCallerTeamsRequest{})
+		return out.GetTeams(), err
+	}, ownership.TeamsTTL, time.Now)
+}
+
 // config is the server's view of the settings.
 func (s Settings) config() server.Config {
 	return server.Config{
@@ -144,9 +156,17 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			// The server is built at the first look-up: the rules are also read without a
 			// database, to list the methods they check.
 			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
-			return policy, ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+			rules := ownershipRules(func(ctx context.Context, name string) ([]string, error) {
 				return srv().Owners(ctx, name)
 			})
+			if policy == ownership.Owner {
+				// A team owning a risk is asked about of talent, the service's peer.
+				teams := talentTeams(deps.Peers["talent"])
+				for i := range rules {
+					rules[i].Teams = teams
+				}
+			}
+			return policy, rules
 		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			srv := newServer(deps)

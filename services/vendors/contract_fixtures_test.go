@@ -80,7 +80,9 @@ func startContractsServing(t *testing.T, db testenv.Database, svc host.Service, 
 		}))...)
 	s := testkit.Start(t, db, svc, append(natsOpt, testkit.WithHostOptions(func(o *host.Options) {
 		on(vendorsClock)(o)
-		o.Peers = map[string]string{"budget": b.Addr}
+		// Talent, asked under the owner write policy about the members of owner teams, is not
+		// needed: no team owns here.
+		o.Peers = map[string]string{"budget": b.Addr, "talent": "127.0.0.1:1"}
 	}))...)
 	e := &contractEnv{
 		env:          &env{Service: s, client: vendorsv1.NewVendorsServiceClient(s.Conn)},

@@ -15,10 +15,12 @@ import (
 	"google.golang.org/grpc"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/server"
@@ -45,7 +47,7 @@ type Settings struct {
 	ScorecardWeightIncidents    int `env:"VENDORS_SCORECARD_WEIGHT_INCIDENTS" default:"15" help:"weight of incidents in a vendor's scorecard (0 to 100)"`
 	ScorecardWeightSLA          int `env:"VENDORS_SCORECARD_WEIGHT_SLA" default:"15" help:"weight of SLA breaches in a vendor's scorecard (0 to 100)"`
 
-	WritePolicy string `env:"VENDORS_WRITE_POLICY" default:"scopes" help:"who may change a vendor (its attestations and contracts) or an evaluation: scopes (any holder of the method's scopes) or owner (its owner principal, or a holder of vendors.admin)"`
+	WritePolicy string `env:"VENDORS_WRITE_POLICY" default:"scopes" help:"who may change a vendor (its attestations and contracts) or an evaluation: scopes (any holder of the method's scopes) or owner (its owner principal, the members of its owner team, asked of talent, or a holder of vendors.admin)"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
@@ -149,8 +151,24 @@ func Service() host.Service { return Configured(DefaultSettings()) }
 // Configured describes the vendors service with cfg, which must be valid, to the host. The
 // service calls budget (its peer, at the address the host is given) and reads the time from the
 // host's clock (host.Options.Clock); tests pass server options, such as a fixed clock of the
-// server's own.
+// talentTeams asks talent, the service's peer under the owner write policy, for the caller's
+// teams (GetCallerTeams), each answer kept for ownership.TeamsTTL: the members of a team that owns
+// a resource write it (ADR 0014).
+func talentTeams(talent *peer.Conn) ownership.Teams {
+	return ownership.CachedTeams(func(ctx context.Context, _ string) ([]string, error) {
+		out, err := talentv1.NewTalentServiceClient(talent).GetCallerTeams(ctx, &talentv1.GetCallerTeamsRequest{})
+		return out.GetTeams(), err
+	}, ownership.TeamsTTL, time.Now)
+}
+
+// server's own. Under the owner write policy it calls talent too, for the members of the teams
+// that own vendors and evaluations.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
+	policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
+	peers := []string{"budget"}
+	if policy == ownership.Owner {
+		peers = append(peers, "talent")
+	}
 	newServer := func(deps host.Deps) *server.Server {
 		o := []server.Option{server.WithConfig(cfg.config())}
 		if deps.Clock != nil {
@@ -163,16 +181,19 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Domain:     Domain,
 		Migrations: store.Migrations.For,
 		Names:      []string{vendorsv1.VendorsService_ServiceDesc.ServiceName},
-		Peers:      []string{"budget"},
+		Peers:      peers,
 		Settings:   cfg,
 		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
-			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
 			// The server is built at the first look-up: the rules are also read without a
 			// database, to list the methods they check.
 			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
-			return policy, []ownership.Rules{ownershipRules(func(ctx context.Context, name string) ([]string, error) {
+			rules := ownershipRules(func(ctx context.Context, name string) ([]string, error) {
 				return srv().Owners(ctx, name)
-			})}
+			})
+			if policy == ownership.Owner {
+				rules.Teams = talentTeams(deps.Peers["talent"])
+			}
+			return policy, []ownership.Rules{rules}
 		},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
 			vendorsv1.RegisterVendorsServiceServer(r, newServer(deps))

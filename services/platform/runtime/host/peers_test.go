@@ -227,7 +227,7 @@ func runVendors(ctx context.Context, b host.Binary, args []string, out io.Writer
 }
 
 // TestServiceMainPeerSettings checks the settings of a binary's peers: one address setting per
-// peer in --help with the binary's default, the binary and its service agreeing on the peers,
+// peer in --help with the binary's default, the binary listing every peer of its service,
 // and a peer without a default needing its setting.
 func TestServiceMainPeerSettings(t *testing.T) {
 	var out bytes.Buffer
@@ -249,6 +249,12 @@ func TestServiceMainPeerSettings(t *testing.T) {
 	err := runVendors(context.Background(), host.Binary{Domain: "vendors", GRPCAddr: "127.0.0.1:9998"}, args, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "calls the services [budget] but its Binary lists the peers []") {
 		t.Errorf("a binary that does not list its service's peer: %v", err)
+	}
+	// A binary may list a peer its service calls only under other settings.
+	err = runVendors(context.Background(), host.Binary{Domain: "vendors", GRPCAddr: "127.0.0.1:9998",
+		Peers: map[string]string{"budget": "127.0.0.1:9001", "talent": "127.0.0.1:9004"}}, args, io.Discard)
+	if err != nil {
+		t.Errorf("a binary listing a peer more than its service calls: %v", err)
 	}
 	err = runVendors(context.Background(), host.Binary{Domain: "vendors", GRPCAddr: "127.0.0.1:9998",
 		Peers: map[string]string{"budget": ""}}, args, io.Discard)

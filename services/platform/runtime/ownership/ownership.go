@@ -21,6 +21,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
@@ -61,6 +63,9 @@ const (
 	// ReasonOwnerNotPrincipal: an owner field names no principal (under the owner policy an
 	// owner must be one: `principals/{id}`, `users/{sub}` or `apiKeys/{id}`).
 	ReasonOwnerNotPrincipal = "OWNER_NOT_PRINCIPAL"
+	// ReasonTeamsUnavailable: a resource is owned by a team and the caller's teams could not be
+	// looked up (talent is down or refused): the write is refused with UNAVAILABLE, never allowed.
+	ReasonTeamsUnavailable = "TEAMS_UNAVAILABLE"
 )
 
 // principal matches the names of principals (see the iam API): platform principals, OIDC
@@ -69,6 +74,64 @@ var principal = regexp.MustCompile(`^(principals/[a-z0-9][a-z0-9-]{0,62}|users/[
 
 // IsPrincipal reports whether name names a principal.
 func IsPrincipal(name string) bool { return principal.MatchString(name) }
+
+// team matches the names of talent's teams.
+var team = regexp.MustCompile(`^teams/[a-z0-9][a-z0-9-]{0,62}$`)
+
+// IsTeam reports whether name names a team of talent (`teams/{id}`).
+func IsTeam(name string) bool { return team.MatchString(name) }
+
+// Teams returns the teams (`teams/{id}`) whose member principal is — the team of the ACTIVE
+// person of talent linked to it — asking talent as the caller of ctx, whose principal it is.
+type Teams func(ctx context.Context, principal string) ([]string, error)
+
+// TeamsTTL is how long CachedTeams keeps a principal's teams: a principal moved out of a team may
+// write what the team owns for that long after the move, on each replica.
+const TeamsTTL = 5 * time.Second
+
+// maxCachedTeams bounds the principals CachedTeams keeps; past it, expired entries are dropped,
+// and all of them when none has expired.
+const maxCachedTeams = 10000
+
+// CachedTeams returns lookup with its answers kept per principal for ttl by the clock now. A
+// failed look-up is not kept: the next write asks again.
+func CachedTeams(lookup Teams, ttl time.Duration, now func() time.Time) Teams {
+	type entry struct {
+		teams   []string
+		expires time.Time
+	}
+	var (
+		mu    sync.Mutex
+		cache = map[string]entry{}
+	)
+	return func(ctx context.Context, principal string) ([]string, error) {
+		mu.Lock()
+		e, ok := cache[principal]
+		mu.Unlock()
+		if ok && now().Before(e.expires) {
+			return e.teams, nil
+		}
+		teams, err := lookup(ctx, principal)
+		if err != nil {
+			return nil, err
+		}
+		t := now()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(cache) >= maxCachedTeams {
+			for p, e := range cache {
+				if !t.Before(e.expires) {
+					delete(cache, p)
+				}
+			}
+			if len(cache) >= maxCachedTeams {
+				clear(cache)
+			}
+		}
+		cache[principal] = entry{teams: teams, expires: t.Add(ttl)}
+		return teams, nil
+	}
+}
 
 // Owners returns the principals who own the resource name or the owned resource it belongs to
 // (a budget's owner for `budgets/b/lines/l`), in any order, or the error of looking it up
@@ -91,6 +154,10 @@ type Rules struct {
 	// Exempt are the methods of owned collections that are not checked, by name
 	// (`ApproveBudget`), each with why.
 	Exempt map[string]string
+	// Teams looks up the caller's teams, for resources owned by a team (`teams/{id}`), whose
+	// members write them. Nil: a team is no owner, and an owner field naming one is refused
+	// (OWNER_NOT_PRINCIPAL).
+	Teams Teams
 }
 
 // Kind is what the guard does with a method.
@@ -122,6 +189,8 @@ type Method struct {
 	// creates is true for a method creating a resource (Create, or Checked with a `parent`):
 	// its owner field, when empty, becomes the caller.
 	creates bool
+	// teams is true when an owner may be a team (the service's Rules.Teams is set).
+	teams bool
 }
 
 // Guard checks the writes of a set of services against their owners.
@@ -130,6 +199,7 @@ type Guard struct {
 	methods map[string]*Method // "/package.Service/Method" → its treatment
 	admin   map[string]string  // "/package.Service/Method" → the admin scope of its service
 	owners  map[string]Owners  // "/package.Service/Method" → its service's Owners
+	teams   map[string]Teams   // "/package.Service/Method" → its service's Teams, if any
 }
 
 // New compiles the rules of services under policy. It fails when a rule is inconsistent with its
@@ -138,7 +208,8 @@ type Guard struct {
 // the guard checks nothing, but the rules are still compiled, so that a service with a gap fails
 // its tests whatever the policy.
 func New(policy Policy, rules ...Rules) (*Guard, error) {
-	g := &Guard{policy: policy, methods: map[string]*Method{}, admin: map[string]string{}, owners: map[string]Owners{}}
+	g := &Guard{policy: policy, methods: map[string]*Method{}, admin: map[string]string{}, owners: map[string]Owners{},
+		teams: map[string]Teams{}}
 	var errs []string
 	for _, r := range rules {
 		ms, admin, err := Classify(r)
@@ -148,7 +219,7 @@ func New(policy Policy, rules ...Rules) (*Guard, error) {
 		}
 		for name, m := range ms {
 			full := "/" + string(r.Service.FullName()) + "/" + name
-			g.methods[full], g.admin[full], g.owners[full] = m, admin, r.Owners
+			g.methods[full], g.admin[full], g.owners[full], g.teams[full] = m, admin, r.Owners, r.Teams
 		}
 	}
 	if len(errs) > 0 {
@@ -224,7 +295,7 @@ func classify(md protoreflect.MethodDescriptor, r Rules) (*Method, error) {
 	if !slices.Contains(r.Owned, collection) {
 		return nil, fmt.Errorf("%s writes %q, which is neither owned nor unowned; declare it, or exempt the method", md.FullName(), collection)
 	}
-	m := &Method{Kind: Create, creates: field == "" || field == "parent"}
+	m := &Method{Kind: Create, creates: field == "" || field == "parent", teams: r.Teams != nil}
 	in := md.Input()
 	if field != "" {
 		m.Kind = Checked
@@ -346,9 +417,31 @@ func (g *Guard) owns(ctx context.Context, fullMethod string, m *Method, req prot
 	if err != nil {
 		return err
 	}
-	if caller != identity.System && slices.Contains(owners, caller) {
+	if caller == identity.System {
+		return notOwner(name, admin)
+	}
+	if slices.Contains(owners, caller) {
 		return nil
 	}
+	// A team's members write what it owns: the caller's teams are asked only when a team owns
+	// the resource, and a failed look-up refuses the write (fail closed).
+	if teams := g.teams[fullMethod]; teams != nil && slices.ContainsFunc(owners, IsTeam) {
+		of, err := teams(ctx, caller)
+		if err != nil {
+			return fault.New(fault.Unavailable, ReasonTeamsUnavailable,
+				name+" is owned by a team and the caller's teams cannot be looked up now; try again").
+				With("resource", name)
+		}
+		if slices.ContainsFunc(owners, func(o string) bool { return IsTeam(o) && slices.Contains(of, o) }) {
+			return nil
+		}
+	}
+	return notOwner(name, admin)
+}
+
+// notOwner is the refusal of a write of name to a caller who owns it not, admin being the scope
+// that would allow it.
+func notOwner(name, admin string) error {
 	return fault.New(fault.PermissionDenied, ReasonNotOwner,
 		"the caller does not own "+name+"; its owner, or a caller holding "+admin+", may change it").
 		With("resource", name).With("scope", admin)
@@ -368,7 +461,11 @@ func (m *Method) settleOwner(req protoreflect.Message, caller string) error {
 	msg := req.Get(res).Message()
 	owner := msg.Get(ofd).String()
 	switch {
-	case owner != "" && !IsPrincipal(owner):
+	case owner != "" && !IsPrincipal(owner) && !(m.teams && IsTeam(owner)):
+		if m.teams {
+			return fault.Field(path, ReasonOwnerNotPrincipal,
+				"the owner must name a principal (principals/{id}, users/{sub} or apiKeys/{id}) or a team (teams/{id}) under the owner write policy")
+		}
 		return fault.Field(path, ReasonOwnerNotPrincipal,
 			"the owner must name a principal (principals/{id}, users/{sub} or apiKeys/{id}) under the owner write policy")
 	case owner != "":

@@ -2,8 +2,11 @@ package ownership_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -189,5 +192,132 @@ func TestCreateUnderParent(t *testing.T) {
 	}
 	if err := g.Check(as("principals/alice", "vendors.write"), create, req); err != nil || req.GetContract().GetOwner() != "principals/alice" {
 		t.Errorf("alice's contract = %v, owner %q; want hers", err, req.GetContract().GetOwner())
+	}
+}
+
+// TestTeamOwners: with Rules.Teams, an owner may be a team, whose members write what it owns;
+// the caller's teams are asked only for a team-owned resource, and a failed look-up refuses the
+// write with UNAVAILABLE. Without Rules.Teams a team is no owner.
+func TestTeamOwners(t *testing.T) {
+	members := map[string][]string{"principals/alice": {"teams/platform"}, "principals/bob": {"teams/data"}}
+	var asked []string
+	down := false
+	teams := func(_ context.Context, principal string) ([]string, error) {
+		asked = append(asked, principal)
+		if down {
+			return nil, errors.New("talent is down")
+		}
+		return members[principal], nil
+	}
+	owners := func(_ context.Context, name string) ([]string, error) {
+		switch b, _ := ownership.Ancestor(name, "budgets"); b {
+		case "budgets/platform":
+			return []string{"teams/platform"}, nil
+		case "budgets/carols":
+			return []string{"principals/carol"}, nil
+		}
+		return nil, fault.New(fault.NotFound, "BUDGET_NOT_FOUND", name)
+	}
+	r := rules(owners)
+	r.Teams = teams
+	g, err := ownership.New(ownership.Owner, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const update = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
+	upd := func(name, owner string, paths ...string) proto.Message {
+		return &budgetv1.UpdateBudgetRequest{Budget: &budgetv1.Budget{Name: name, Owner: owner},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}}
+	}
+	check := func(ctx context.Context, req proto.Message, kind fault.Kind, reason string) {
+		t.Helper()
+		err := g.Check(ctx, update, req)
+		if fe := fault.As(err); reason == "" && err != nil || reason != "" && (fe == nil || fe.Kind != kind || fe.Reason != reason) {
+			t.Errorf("Check = %v; want %v %q", err, kind, reason)
+		}
+	}
+	// A member writes; a member of another team does not; the principal owner is not asked about.
+	check(as("principals/alice", "budget.write"), upd("budgets/platform", "", "display_name"), 0, "")
+	check(as("principals/bob", "budget.write"), upd("budgets/platform", "", "display_name"), fault.PermissionDenied, ownership.ReasonNotOwner)
+	check(as("principals/carol", "budget.write"), upd("budgets/carols", "", "display_name"), 0, "")
+	check(as("principals/bob", "budget.write"), upd("budgets/carols", "", "display_name"), fault.PermissionDenied, ownership.ReasonNotOwner)
+	if want := []string{"principals/alice", "principals/bob"}; !slices.Equal(asked, want) {
+		t.Errorf("asked about %v; want %v (only for the team's budget)", asked, want)
+	}
+	// A team may be named owner, in a handover too.
+	check(as("principals/carol", "budget.write"), upd("budgets/carols", "teams/platform", "owner"), 0, "")
+	create := &budgetv1.CreateBudgetRequest{Budget: &budgetv1.Budget{DisplayName: "FY", Owner: "teams/data"}}
+	if err := g.Check(as("principals/carol", "budget.write"), "/quarterdeck.budget.v1.BudgetService/CreateBudget", create); err != nil || create.GetBudget().GetOwner() != "teams/data" {
+		t.Errorf("a budget created for a team = %v, owner %q", err, create.GetBudget().GetOwner())
+	}
+	check(as("principals/carol", "budget.write"), upd("budgets/carols", "Teams/Platform", "owner"), fault.InvalidArgument, fault.ReasonInvalid)
+	// Talent down: the write is refused, never allowed, and the admin is not asked about.
+	down = true
+	check(as("principals/alice", "budget.write"), upd("budgets/platform", "", "display_name"), fault.Unavailable, ownership.ReasonTeamsUnavailable)
+	asked = nil
+	check(as("principals/bob", "budget.write", "budget.admin"), upd("budgets/platform", "", "display_name"), 0, "")
+	if len(asked) != 0 {
+		t.Errorf("asked about %v for the admin", asked)
+	}
+
+	// Without Teams a team is no owner: naming one is refused, and nobody but the admin writes
+	// a budget a team owns.
+	plain, err := ownership.New(ownership.Owner, rules(owners))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = plain.Check(as("principals/carol", "budget.write"), update, upd("budgets/carols", "teams/platform", "owner"))
+	if fe := fault.As(err); fe == nil || fe.Kind != fault.InvalidArgument {
+		t.Errorf("a team owner without Teams = %v; want INVALID_ARGUMENT", err)
+	}
+	err = plain.Check(as("principals/alice", "budget.write"), update, upd("budgets/platform", "", "display_name"))
+	if fe := fault.As(err); fe == nil || fe.Reason != ownership.ReasonNotOwner {
+		t.Errorf("a member without Teams = %v; want %s", err, ownership.ReasonNotOwner)
+	}
+}
+
+// TestCachedTeams: a principal's teams are kept for the TTL by the clock given, and asked again
+// once it has passed; a failed look-up is not kept.
+func TestCachedTeams(t *testing.T) {
+	now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	calls := map[string]int{}
+	answer, fail := []string{"teams/platform"}, false
+	cached := ownership.CachedTeams(func(_ context.Context, p string) ([]string, error) {
+		calls[p]++
+		if fail {
+			return nil, errors.New("down")
+		}
+		return answer, nil
+	}, 5*time.Second, func() time.Time { return now })
+	ctx := context.Background()
+	get := func(p string) []string {
+		t.Helper()
+		teams, err := cached(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return teams
+	}
+	get("principals/alice")
+	answer = []string{"teams/data"} // alice moves
+	now = now.Add(4 * time.Second)
+	if got := get("principals/alice"); !slices.Equal(got, []string{"teams/platform"}) || calls["principals/alice"] != 1 {
+		t.Errorf("within the TTL: %v after %d calls; want the kept answer after 1", got, calls["principals/alice"])
+	}
+	if get("principals/bob"); calls["principals/bob"] != 1 {
+		t.Errorf("bob asked %d times; want 1: entries are per principal", calls["principals/bob"])
+	}
+	now = now.Add(time.Second) // 5 s after the first answer: expired
+	if got := get("principals/alice"); !slices.Equal(got, []string{"teams/data"}) || calls["principals/alice"] != 2 {
+		t.Errorf("after the TTL: %v after %d calls; want the new answer after 2", got, calls["principals/alice"])
+	}
+	now = now.Add(10 * time.Second)
+	fail = true
+	if _, err := cached(ctx, "principals/alice"); err == nil {
+		t.Error("an expired entry answered while the look-up fails")
+	}
+	fail = false
+	if get("principals/alice"); calls["principals/alice"] != 4 {
+		t.Errorf("alice asked %d times; want 4: a failure is not kept", calls["principals/alice"])
 	}
 }
