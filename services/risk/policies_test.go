@@ -194,3 +194,73 @@ func TestPolicyAcknowledgementWithoutTalent(t *testing.T) {
 		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
 	})
 }
+
+// TestDeletePolicy deletes a published policy: a stale etag is ABORTED and changes nothing; the
+// deletion publishes policy.deleted, is audited, cancels the acknowledgements' overdue item and
+// takes the versions with it, so the name can be used again from 1.0.
+func TestDeletePolicy(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		o := startOffice(t, db)
+		ctx := context.Background()
+		p, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "aup", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Owner: "people/ana", Everyone: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/aup", EffectiveDate: day(2026, 12, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+		if items := clockItems(t, o.db, p.GetName()); len(items) != 1 {
+			t.Fatalf("due items of the published policy = %v; want its acknowledgement_overdue", items)
+		}
+		_, err = o.comp.DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: p.GetName(), Etag: p.GetEtag()})
+		testkit.AssertStatus(t, err, codes.Aborted, "ETAG_MISMATCH")
+		_, err = o.comp.DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: "policies/nope"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		_, err = o.comp.DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: "aup"})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
+		reader := riskv1.NewComplianceServiceClient(o.ConnAs(t, "users/reader", "compliance.read"))
+		if _, err := reader.DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: p.GetName()}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("delete with compliance.read = %v", err)
+		}
+		if n := countEvents(t, o.db, ".policy.deleted", p.GetName()); n != 0 {
+			t.Errorf("policy.deleted events after refusals = %d; want 0", n)
+		}
+
+		cur, err := o.comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: p.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.comp.DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: p.GetName(), Etag: cur.GetEtag()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = o.comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: p.GetName()})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		_, err = o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		if items := clockItems(t, o.db, p.GetName()); len(items) != 0 {
+			t.Errorf("due items of the deleted policy = %v; want none", items)
+		}
+		ev := outbox(t, o.db, ".policy.deleted", p.GetName(), func() *riskv1.PolicyDeleted { return &riskv1.PolicyDeleted{} })
+		if len(ev) != 1 || ev[0].GetPolicy().GetCurrentVersion() != "1.0" || ev[0].GetPolicy().GetEtag() != cur.GetEtag() {
+			t.Errorf("policy.deleted = %v", ev)
+		}
+		if got := testkit.Column[string](t, o.db, `SELECT action FROM audit_records WHERE resource = $1 ORDER BY pending_id`, p.GetName()); len(got) == 0 ||
+			got[len(got)-1] != "DELETE" {
+			t.Errorf("audit actions of the policy = %v; want the last a DELETE", got)
+		}
+
+		// The versions went with it: the name starts again from 1.0.
+		if _, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "aup", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Owner: "people/ana", Everyone: true}}); err != nil {
+			t.Fatal(err)
+		}
+		v, err := o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/aup/new", EffectiveDate: day(2026, 12, 2)}})
+		if err != nil || v.GetVersion() != "1.0" {
+			t.Errorf("first version after re-creation = %v, %v", v, err)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -136,6 +137,25 @@ func (s *Compliance) UpdatePolicy(ctx context.Context, req *riskv1.UpdatePolicyR
 		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), Before: before, After: after,
 			Event: &riskv1.PolicyUpdated{Policy: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: p.Version}})
 	})
+}
+
+// DeletePolicy implements riskv1.ComplianceServiceServer.
+func (s *Compliance) DeletePolicy(ctx context.Context, req *riskv1.DeletePolicyRequest) (*emptypb.Empty, error) {
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		p, err := names.Get(ctx, domain.PolicyPattern, req.GetName(), tx.GetPolicy)
+		if err != nil {
+			return err
+		}
+		if err := etag.Check(req.GetEtag(), p.Name(), p.Version); err != nil {
+			return err
+		}
+		before := policyToProto(p)
+		if err := tx.DeletePolicy(ctx, p); err != nil {
+			return err
+		}
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: p.Name(), Before: before,
+			Event: &riskv1.PolicyDeleted{Policy: before, Version: p.Version + 1}})
+	}))
 }
 
 // CreatePolicyVersion implements riskv1.ComplianceServiceServer: the version is numbered after

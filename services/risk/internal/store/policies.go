@@ -115,6 +115,22 @@ func (t Tx) UpdatePolicy(ctx context.Context, p *domain.Policy, prevVersion int6
 	return sqlstore.Exec(ctx, t, policyError(p), q, append(args, prevVersion)...)
 }
 
+// DeletePolicy deletes the policy whose version is p.Version with its versions and
+// acknowledgements, and cancels its acknowledgements' overdue item.
+func (t Tx) DeletePolicy(ctx context.Context, p *domain.Policy) error {
+	for _, q := range []string{`DELETE FROM policy_acknowledgements WHERE policy_id = $1`,
+		`DELETE FROM policy_versions WHERE policy_id = $1`} {
+		if _, err := t.ExecContext(ctx, q, p.ID); err != nil {
+			return fmt.Errorf("delete policy %s: %w", p.ID, err)
+		}
+	}
+	const q = `DELETE FROM policies WHERE id = $1 AND version = $2`
+	if err := sqlstore.Exec(ctx, t, nil, q, p.ID, p.Version); err != nil {
+		return err
+	}
+	return scheduler.Cancel(ctx, t, policyOverdueKey(p.Name()))
+}
+
 // policyVersionColumns are the columns every policy version query selects, in
 // scanPolicyVersion's order.
 const policyVersionColumns = `policy_id, major, minor, document_uri, effective_date, change_summary,
@@ -255,6 +271,9 @@ const PolicyOverdueKind = "policy_acknowledgement_overdue"
 // SchedulePolicyOverdue declares, for the policy's current major version, the day after its
 // acknowledgements' due date, replacing the item of an earlier major version.
 func (t Tx) SchedulePolicyOverdue(ctx context.Context, p *domain.Policy, due civil.Date) error {
-	return scheduler.Schedule(ctx, t, scheduler.Item{Key: p.Name() + ":acknowledgement_overdue", Kind: PolicyOverdueKind,
+	return scheduler.Schedule(ctx, t, scheduler.Item{Key: policyOverdueKey(p.Name()), Kind: PolicyOverdueKind,
 		Resource: p.Name(), Due: due.AddDays(1).Time()})
 }
+
+// policyOverdueKey names the acknowledgement-overdue item of the policy named name.
+func policyOverdueKey(name string) string { return name + ":acknowledgement_overdue" }

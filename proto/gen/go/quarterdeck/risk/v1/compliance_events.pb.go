@@ -712,6 +712,62 @@ func (x *PolicyUpdated) GetVersion() int64 {
 	return 0
 }
 
+// A policy was deleted with its versions and acknowledgements.
+type PolicyDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy as it was just before deletion.
+	Policy *Policy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The aggregate's version after the change. Consumers use it to order the events of one resource
+	// and to drop stale ones.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyDeleted) Reset() {
+	*x = PolicyDeleted{}
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyDeleted) ProtoMessage() {}
+
+func (x *PolicyDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyDeleted.ProtoReflect.Descriptor instead.
+func (*PolicyDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PolicyDeleted) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PolicyDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A new version of a policy was published and became its current version. A major version
 // (`requires_acknowledgement`) asks everyone concerned to acknowledge the policy again.
 type PolicyVersionPublished struct {
@@ -729,7 +785,7 @@ type PolicyVersionPublished struct {
 
 func (x *PolicyVersionPublished) Reset() {
 	*x = PolicyVersionPublished{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +797,7 @@ func (x *PolicyVersionPublished) String() string {
 func (*PolicyVersionPublished) ProtoMessage() {}
 
 func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[10]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +810,7 @@ func (x *PolicyVersionPublished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyVersionPublished.ProtoReflect.Descriptor instead.
 func (*PolicyVersionPublished) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PolicyVersionPublished) GetPolicy() *Policy {
@@ -794,7 +850,7 @@ type PolicyAcknowledged struct {
 
 func (x *PolicyAcknowledged) Reset() {
 	*x = PolicyAcknowledged{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +862,7 @@ func (x *PolicyAcknowledged) String() string {
 func (*PolicyAcknowledged) ProtoMessage() {}
 
 func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[11]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +875,7 @@ func (x *PolicyAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledged.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledged) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{11}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PolicyAcknowledged) GetPolicy() string {
@@ -872,7 +928,7 @@ type PolicyAcknowledgementOverdue struct {
 
 func (x *PolicyAcknowledgementOverdue) Reset() {
 	*x = PolicyAcknowledgementOverdue{}
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +940,7 @@ func (x *PolicyAcknowledgementOverdue) String() string {
 func (*PolicyAcknowledgementOverdue) ProtoMessage() {}
 
 func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[12]
+	mi := &file_quarterdeck_risk_v1_compliance_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +953,7 @@ func (x *PolicyAcknowledgementOverdue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAcknowledgementOverdue.ProtoReflect.Descriptor instead.
 func (*PolicyAcknowledgementOverdue) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{12}
+	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PolicyAcknowledgementOverdue) GetPolicy() *Policy {
@@ -1020,7 +1076,11 @@ const file_quarterdeck_risk_v1_compliance_events_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12A\n" +
 	"\x0echanged_fields\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\rchangedFields\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
-	"\x06policy\x12\aupdated\"\xd3\x01\n" +
+	"\x06policy\x12\aupdated\"u\n" +
+	"\rPolicyDeleted\x123\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x15\xc2\xf3\x18\x11\n" +
+	"\x06policy\x12\adeleted\"\xd3\x01\n" +
 	"\x16PolicyVersionPublished\x123\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyR\x06policy\x12I\n" +
 	"\x0epolicy_version\x18\x02 \x01(\v2\".quarterdeck.risk.v1.PolicyVersionR\rpolicyVersion\x12\x18\n" +
@@ -1056,7 +1116,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_events_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_quarterdeck_risk_v1_compliance_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*FrameworkImported)(nil),            // 0: quarterdeck.risk.v1.FrameworkImported
 	(*ControlCreated)(nil),               // 1: quarterdeck.risk.v1.ControlCreated
@@ -1068,51 +1128,53 @@ var file_quarterdeck_risk_v1_compliance_events_proto_goTypes = []any{
 	(*FrameworkPostureChanged)(nil),      // 7: quarterdeck.risk.v1.FrameworkPostureChanged
 	(*PolicyCreated)(nil),                // 8: quarterdeck.risk.v1.PolicyCreated
 	(*PolicyUpdated)(nil),                // 9: quarterdeck.risk.v1.PolicyUpdated
-	(*PolicyVersionPublished)(nil),       // 10: quarterdeck.risk.v1.PolicyVersionPublished
-	(*PolicyAcknowledged)(nil),           // 11: quarterdeck.risk.v1.PolicyAcknowledged
-	(*PolicyAcknowledgementOverdue)(nil), // 12: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
-	(*Framework)(nil),                    // 13: quarterdeck.risk.v1.Framework
-	(*Control)(nil),                      // 14: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),        // 15: google.protobuf.FieldMask
-	(*ControlTest)(nil),                  // 16: quarterdeck.risk.v1.ControlTest
-	(*date.Date)(nil),                    // 17: google.type.Date
-	(*timestamppb.Timestamp)(nil),        // 18: google.protobuf.Timestamp
-	(*CompliancePosture)(nil),            // 19: quarterdeck.risk.v1.CompliancePosture
-	(*Policy)(nil),                       // 20: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                // 21: quarterdeck.risk.v1.PolicyVersion
-	(*PolicyAcknowledgement)(nil),        // 22: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyDeleted)(nil),                // 10: quarterdeck.risk.v1.PolicyDeleted
+	(*PolicyVersionPublished)(nil),       // 11: quarterdeck.risk.v1.PolicyVersionPublished
+	(*PolicyAcknowledged)(nil),           // 12: quarterdeck.risk.v1.PolicyAcknowledged
+	(*PolicyAcknowledgementOverdue)(nil), // 13: quarterdeck.risk.v1.PolicyAcknowledgementOverdue
+	(*Framework)(nil),                    // 14: quarterdeck.risk.v1.Framework
+	(*Control)(nil),                      // 15: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),        // 16: google.protobuf.FieldMask
+	(*ControlTest)(nil),                  // 17: quarterdeck.risk.v1.ControlTest
+	(*date.Date)(nil),                    // 18: google.type.Date
+	(*timestamppb.Timestamp)(nil),        // 19: google.protobuf.Timestamp
+	(*CompliancePosture)(nil),            // 20: quarterdeck.risk.v1.CompliancePosture
+	(*Policy)(nil),                       // 21: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                // 22: quarterdeck.risk.v1.PolicyVersion
+	(*PolicyAcknowledgement)(nil),        // 23: quarterdeck.risk.v1.PolicyAcknowledgement
 }
 var file_quarterdeck_risk_v1_compliance_events_proto_depIdxs = []int32{
-	13, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
-	14, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
-	14, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
-	15, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	14, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
-	14, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
-	16, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
-	14, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
-	16, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
-	14, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
-	17, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
-	18, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
-	18, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
-	19, // 13: quarterdeck.risk.v1.FrameworkPostureChanged.posture:type_name -> quarterdeck.risk.v1.CompliancePosture
-	19, // 14: quarterdeck.risk.v1.FrameworkPostureChanged.previous_posture:type_name -> quarterdeck.risk.v1.CompliancePosture
-	20, // 15: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
-	20, // 16: quarterdeck.risk.v1.PolicyUpdated.policy:type_name -> quarterdeck.risk.v1.Policy
-	15, // 17: quarterdeck.risk.v1.PolicyUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	20, // 18: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
-	21, // 19: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	22, // 20: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
-	20, // 21: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
-	17, // 22: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
-	18, // 23: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
-	18, // 24: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	14, // 0: quarterdeck.risk.v1.FrameworkImported.framework:type_name -> quarterdeck.risk.v1.Framework
+	15, // 1: quarterdeck.risk.v1.ControlCreated.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 2: quarterdeck.risk.v1.ControlUpdated.control:type_name -> quarterdeck.risk.v1.Control
+	16, // 3: quarterdeck.risk.v1.ControlUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	15, // 4: quarterdeck.risk.v1.ControlDeleted.control:type_name -> quarterdeck.risk.v1.Control
+	15, // 5: quarterdeck.risk.v1.ControlTested.control:type_name -> quarterdeck.risk.v1.Control
+	17, // 6: quarterdeck.risk.v1.ControlTested.test:type_name -> quarterdeck.risk.v1.ControlTest
+	15, // 7: quarterdeck.risk.v1.ControlFailed.control:type_name -> quarterdeck.risk.v1.Control
+	17, // 8: quarterdeck.risk.v1.ControlFailed.test:type_name -> quarterdeck.risk.v1.ControlTest
+	15, // 9: quarterdeck.risk.v1.ControlTestDue.control:type_name -> quarterdeck.risk.v1.Control
+	18, // 10: quarterdeck.risk.v1.ControlTestDue.next_test_date:type_name -> google.type.Date
+	19, // 11: quarterdeck.risk.v1.ControlTestDue.due_time:type_name -> google.protobuf.Timestamp
+	19, // 12: quarterdeck.risk.v1.ControlTestDue.fire_time:type_name -> google.protobuf.Timestamp
+	20, // 13: quarterdeck.risk.v1.FrameworkPostureChanged.posture:type_name -> quarterdeck.risk.v1.CompliancePosture
+	20, // 14: quarterdeck.risk.v1.FrameworkPostureChanged.previous_posture:type_name -> quarterdeck.risk.v1.CompliancePosture
+	21, // 15: quarterdeck.risk.v1.PolicyCreated.policy:type_name -> quarterdeck.risk.v1.Policy
+	21, // 16: quarterdeck.risk.v1.PolicyUpdated.policy:type_name -> quarterdeck.risk.v1.Policy
+	16, // 17: quarterdeck.risk.v1.PolicyUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	21, // 18: quarterdeck.risk.v1.PolicyDeleted.policy:type_name -> quarterdeck.risk.v1.Policy
+	21, // 19: quarterdeck.risk.v1.PolicyVersionPublished.policy:type_name -> quarterdeck.risk.v1.Policy
+	22, // 20: quarterdeck.risk.v1.PolicyVersionPublished.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	23, // 21: quarterdeck.risk.v1.PolicyAcknowledged.acknowledgement:type_name -> quarterdeck.risk.v1.PolicyAcknowledgement
+	21, // 22: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.policy:type_name -> quarterdeck.risk.v1.Policy
+	18, // 23: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_date:type_name -> google.type.Date
+	19, // 24: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.due_time:type_name -> google.protobuf.Timestamp
+	19, // 25: quarterdeck.risk.v1.PolicyAcknowledgementOverdue.fire_time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_events_proto_init() }
@@ -1128,7 +1190,7 @@ func file_quarterdeck_risk_v1_compliance_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1521,6 +1521,61 @@ func (x *UpdatePolicyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// Request for DeletePolicy.
+type DeletePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the call fails with ABORTED unless it matches the policy's current etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePolicyRequest) Reset() {
+	*x = DeletePolicyRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePolicyRequest) ProtoMessage() {}
+
+func (x *DeletePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePolicyRequest.ProtoReflect.Descriptor instead.
+func (*DeletePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeletePolicyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeletePolicyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // Request for CreatePolicyVersion.
 type CreatePolicyVersionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1540,7 +1595,7 @@ type CreatePolicyVersionRequest struct {
 
 func (x *CreatePolicyVersionRequest) Reset() {
 	*x = CreatePolicyVersionRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1607,7 @@ func (x *CreatePolicyVersionRequest) String() string {
 func (*CreatePolicyVersionRequest) ProtoMessage() {}
 
 func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[25]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1620,7 @@ func (x *CreatePolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CreatePolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreatePolicyVersionRequest) GetParent() string {
@@ -1600,7 +1655,7 @@ type GetPolicyVersionRequest struct {
 
 func (x *GetPolicyVersionRequest) Reset() {
 	*x = GetPolicyVersionRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1667,7 @@ func (x *GetPolicyVersionRequest) String() string {
 func (*GetPolicyVersionRequest) ProtoMessage() {}
 
 func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[26]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1680,7 @@ func (x *GetPolicyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{26}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPolicyVersionRequest) GetName() string {
@@ -1651,7 +1706,7 @@ type ListPolicyVersionsRequest struct {
 
 func (x *ListPolicyVersionsRequest) Reset() {
 	*x = ListPolicyVersionsRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1718,7 @@ func (x *ListPolicyVersionsRequest) String() string {
 func (*ListPolicyVersionsRequest) ProtoMessage() {}
 
 func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[27]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1731,7 @@ func (x *ListPolicyVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{27}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListPolicyVersionsRequest) GetParent() string {
@@ -1713,7 +1768,7 @@ type ListPolicyVersionsResponse struct {
 
 func (x *ListPolicyVersionsResponse) Reset() {
 	*x = ListPolicyVersionsResponse{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1780,7 @@ func (x *ListPolicyVersionsResponse) String() string {
 func (*ListPolicyVersionsResponse) ProtoMessage() {}
 
 func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[28]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1793,7 @@ func (x *ListPolicyVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPolicyVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPolicyVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{28}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListPolicyVersionsResponse) GetPolicyVersions() []*PolicyVersion {
@@ -1768,7 +1823,7 @@ type AcknowledgePolicyRequest struct {
 
 func (x *AcknowledgePolicyRequest) Reset() {
 	*x = AcknowledgePolicyRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1835,7 @@ func (x *AcknowledgePolicyRequest) String() string {
 func (*AcknowledgePolicyRequest) ProtoMessage() {}
 
 func (x *AcknowledgePolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[29]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1848,7 @@ func (x *AcknowledgePolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgePolicyRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgePolicyRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{29}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AcknowledgePolicyRequest) GetName() string {
@@ -1821,7 +1876,7 @@ type GetPolicyCampaignRequest struct {
 
 func (x *GetPolicyCampaignRequest) Reset() {
 	*x = GetPolicyCampaignRequest{}
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1888,7 @@ func (x *GetPolicyCampaignRequest) String() string {
 func (*GetPolicyCampaignRequest) ProtoMessage() {}
 
 func (x *GetPolicyCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[30]
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1901,7 @@ func (x *GetPolicyCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPolicyCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetPolicyCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{30}
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetPolicyCampaignRequest) GetName() string {
@@ -1966,7 +2021,11 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x13UpdatePolicyRequest\x12>\n" +
 	"\x06policy\x18\x01 \x01(\v2\x1b.quarterdeck.risk.v1.PolicyB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06policy\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"\x8b\x02\n" +
+	"updateMask\"\x8a\x01\n" +
+	"\x13DeletePolicyRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x8b\x02\n" +
 	"\x1aCreatePolicyVersionRequest\x12c\n" +
 	"\x06parent\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
 	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x06parent\x12T\n" +
@@ -1990,7 +2049,7 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
 	"\x18GetPolicyCampaignRequest\x12p\n" +
 	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xe3-\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xf2.\n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -2030,7 +2089,9 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\fListPolicies\x12(.quarterdeck.risk.v1.ListPoliciesRequest\x1a).quarterdeck.risk.v1.ListPoliciesResponse\",\xdaA\x00\xca\xf3\x18\x11\n" +
 	"\x0fcompliance.read\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/policies\x12\xae\x01\n" +
 	"\fUpdatePolicy\x12(.quarterdeck.risk.v1.UpdatePolicyRequest\x1a\x1b.quarterdeck.risk.v1.Policy\"W\xdaA\x12policy,update_mask\xca\xf3\x18\x12\n" +
-	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x06policy2\x1c/v1/{policy.name=policies/*}\x12\xd2\x01\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x06policy2\x1c/v1/{policy.name=policies/*}\x12\x8c\x01\n" +
+	"\fDeletePolicy\x12(.quarterdeck.risk.v1.DeletePolicyRequest\x1a\x16.google.protobuf.Empty\":\xdaA\x04name\xca\xf3\x18\x12\n" +
+	"\x10compliance.write\x82\xd3\xe4\x93\x02\x17*\x15/v1/{name=policies/*}\x12\xd2\x01\n" +
 	"\x13CreatePolicyVersion\x12/.quarterdeck.risk.v1.CreatePolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"f\xdaA\x15parent,policy_version\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x022:\x0epolicy_version\" /v1/{parent=policies/*}/versions\x12\xaa\x01\n" +
 	"\x10GetPolicyVersion\x12,.quarterdeck.risk.v1.GetPolicyVersionRequest\x1a\".quarterdeck.risk.v1.PolicyVersion\"D\xdaA\x04name\xca\xf3\x18\x11\n" +
@@ -2073,7 +2134,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*ImportFrameworkRequest)(nil),          // 0: quarterdeck.risk.v1.ImportFrameworkRequest
 	(*GetFrameworkRequest)(nil),             // 1: quarterdeck.risk.v1.GetFrameworkRequest
@@ -2100,53 +2161,54 @@ var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
 	(*ListPoliciesRequest)(nil),             // 22: quarterdeck.risk.v1.ListPoliciesRequest
 	(*ListPoliciesResponse)(nil),            // 23: quarterdeck.risk.v1.ListPoliciesResponse
 	(*UpdatePolicyRequest)(nil),             // 24: quarterdeck.risk.v1.UpdatePolicyRequest
-	(*CreatePolicyVersionRequest)(nil),      // 25: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),         // 26: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),       // 27: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),      // 28: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),        // 29: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),        // 30: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*Framework)(nil),                       // 31: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                     // 32: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                         // 33: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),           // 34: google.protobuf.FieldMask
-	(*ControlTest)(nil),                     // 35: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),                 // 36: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                          // 37: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                   // 38: quarterdeck.risk.v1.PolicyVersion
-	(*CreateContinuityPlanRequest)(nil),     // 39: quarterdeck.risk.v1.CreateContinuityPlanRequest
-	(*GetContinuityPlanRequest)(nil),        // 40: quarterdeck.risk.v1.GetContinuityPlanRequest
-	(*ListContinuityPlansRequest)(nil),      // 41: quarterdeck.risk.v1.ListContinuityPlansRequest
-	(*UpdateContinuityPlanRequest)(nil),     // 42: quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	(*DeleteContinuityPlanRequest)(nil),     // 43: quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	(*CreateContinuityExerciseRequest)(nil), // 44: quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	(*GetContinuityExerciseRequest)(nil),    // 45: quarterdeck.risk.v1.GetContinuityExerciseRequest
-	(*ListContinuityExercisesRequest)(nil),  // 46: quarterdeck.risk.v1.ListContinuityExercisesRequest
-	(*emptypb.Empty)(nil),                   // 47: google.protobuf.Empty
-	(*CompliancePosture)(nil),               // 48: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),           // 49: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),                  // 50: quarterdeck.risk.v1.PolicyCampaign
-	(*ContinuityPlan)(nil),                  // 51: quarterdeck.risk.v1.ContinuityPlan
-	(*ListContinuityPlansResponse)(nil),     // 52: quarterdeck.risk.v1.ListContinuityPlansResponse
-	(*ContinuityExercise)(nil),              // 53: quarterdeck.risk.v1.ContinuityExercise
-	(*ListContinuityExercisesResponse)(nil), // 54: quarterdeck.risk.v1.ListContinuityExercisesResponse
+	(*DeletePolicyRequest)(nil),             // 25: quarterdeck.risk.v1.DeletePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),      // 26: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),         // 27: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),       // 28: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),      // 29: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),        // 30: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),        // 31: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*Framework)(nil),                       // 32: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                     // 33: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                         // 34: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),           // 35: google.protobuf.FieldMask
+	(*ControlTest)(nil),                     // 36: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),                 // 37: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                          // 38: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                   // 39: quarterdeck.risk.v1.PolicyVersion
+	(*CreateContinuityPlanRequest)(nil),     // 40: quarterdeck.risk.v1.CreateContinuityPlanRequest
+	(*GetContinuityPlanRequest)(nil),        // 41: quarterdeck.risk.v1.GetContinuityPlanRequest
+	(*ListContinuityPlansRequest)(nil),      // 42: quarterdeck.risk.v1.ListContinuityPlansRequest
+	(*UpdateContinuityPlanRequest)(nil),     // 43: quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	(*DeleteContinuityPlanRequest)(nil),     // 44: quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	(*CreateContinuityExerciseRequest)(nil), // 45: quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	(*GetContinuityExerciseRequest)(nil),    // 46: quarterdeck.risk.v1.GetContinuityExerciseRequest
+	(*ListContinuityExercisesRequest)(nil),  // 47: quarterdeck.risk.v1.ListContinuityExercisesRequest
+	(*emptypb.Empty)(nil),                   // 48: google.protobuf.Empty
+	(*CompliancePosture)(nil),               // 49: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),           // 50: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),                  // 51: quarterdeck.risk.v1.PolicyCampaign
+	(*ContinuityPlan)(nil),                  // 52: quarterdeck.risk.v1.ContinuityPlan
+	(*ListContinuityPlansResponse)(nil),     // 53: quarterdeck.risk.v1.ListContinuityPlansResponse
+	(*ContinuityExercise)(nil),              // 54: quarterdeck.risk.v1.ContinuityExercise
+	(*ListContinuityExercisesResponse)(nil), // 55: quarterdeck.risk.v1.ListContinuityExercisesResponse
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	31, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	32, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	33, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	33, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	33, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	34, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	35, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	35, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	36, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	37, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	37, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	37, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	34, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	38, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	38, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	32, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	33, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	34, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	34, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	34, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	35, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	36, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	36, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	37, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	38, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	38, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	38, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	35, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	39, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
 	0,  // 15: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
 	1,  // 16: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
 	2,  // 17: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
@@ -2166,53 +2228,55 @@ var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
 	21, // 31: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
 	22, // 32: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
 	24, // 33: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
-	25, // 34: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
-	26, // 35: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
-	27, // 36: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	29, // 37: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
-	30, // 38: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	39, // 39: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
-	40, // 40: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
-	41, // 41: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
-	42, // 42: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	43, // 43: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	44, // 44: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	45, // 45: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
-	46, // 46: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
-	31, // 47: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	31, // 48: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 49: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	32, // 50: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 51: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	33, // 52: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	33, // 53: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 54: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	33, // 55: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	47, // 56: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	35, // 57: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	35, // 58: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 59: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	48, // 60: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 61: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	37, // 62: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	37, // 63: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 64: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	37, // 65: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	38, // 66: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	38, // 67: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	28, // 68: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	49, // 69: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	50, // 70: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	51, // 71: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	51, // 72: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	52, // 73: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
-	51, // 74: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	47, // 75: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
-	53, // 76: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	53, // 77: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	54, // 78: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
-	47, // [47:79] is the sub-list for method output_type
-	15, // [15:47] is the sub-list for method input_type
+	25, // 34: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
+	26, // 35: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	27, // 36: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	28, // 37: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	30, // 38: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	31, // 39: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	40, // 40: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
+	41, // 41: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
+	42, // 42: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
+	43, // 43: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	44, // 44: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	45, // 45: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	46, // 46: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
+	47, // 47: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
+	32, // 48: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	32, // 49: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 50: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	33, // 51: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 52: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	34, // 53: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	34, // 54: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 55: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	34, // 56: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	48, // 57: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	36, // 58: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	36, // 59: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 60: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	49, // 61: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 62: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	38, // 63: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	38, // 64: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 65: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	38, // 66: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	48, // 67: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
+	39, // 68: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	39, // 69: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	29, // 70: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	50, // 71: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	51, // 72: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	52, // 73: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	52, // 74: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	53, // 75: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
+	52, // 76: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	48, // 77: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
+	54, // 78: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	54, // 79: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	55, // 80: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
+	48, // [48:81] is the sub-list for method output_type
+	15, // [15:48] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2232,7 +2296,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

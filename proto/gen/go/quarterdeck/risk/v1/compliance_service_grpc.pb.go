@@ -39,6 +39,7 @@ const (
 	ComplianceService_GetPolicy_FullMethodName                = "/quarterdeck.risk.v1.ComplianceService/GetPolicy"
 	ComplianceService_ListPolicies_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/ListPolicies"
 	ComplianceService_UpdatePolicy_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/UpdatePolicy"
+	ComplianceService_DeletePolicy_FullMethodName             = "/quarterdeck.risk.v1.ComplianceService/DeletePolicy"
 	ComplianceService_CreatePolicyVersion_FullMethodName      = "/quarterdeck.risk.v1.ComplianceService/CreatePolicyVersion"
 	ComplianceService_GetPolicyVersion_FullMethodName         = "/quarterdeck.risk.v1.ComplianceService/GetPolicyVersion"
 	ComplianceService_ListPolicyVersions_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
@@ -140,6 +141,10 @@ type ComplianceServiceClient interface {
 	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
 	// `quarterdeck.risk.policy.updated`.
 	UpdatePolicy(ctx context.Context, in *UpdatePolicyRequest, opts ...grpc.CallOption) (*Policy, error)
+	// Deletes a policy with its versions and acknowledgements; its campaign ends and the
+	// acknowledgements of its current major version no longer fall overdue. Publishes
+	// `quarterdeck.risk.policy.deleted`.
+	DeletePolicy(ctx context.Context, in *DeletePolicyRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
 	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
 	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
@@ -394,6 +399,16 @@ func (c *complianceServiceClient) UpdatePolicy(ctx context.Context, in *UpdatePo
 	return out, nil
 }
 
+func (c *complianceServiceClient) DeletePolicy(ctx context.Context, in *DeletePolicyRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, ComplianceService_DeletePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *complianceServiceClient) CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersionRequest, opts ...grpc.CallOption) (*PolicyVersion, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PolicyVersion)
@@ -610,6 +625,10 @@ type ComplianceServiceServer interface {
 	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
 	// `quarterdeck.risk.policy.updated`.
 	UpdatePolicy(context.Context, *UpdatePolicyRequest) (*Policy, error)
+	// Deletes a policy with its versions and acknowledgements; its campaign ends and the
+	// acknowledgements of its current major version no longer fall overdue. Publishes
+	// `quarterdeck.risk.policy.deleted`.
+	DeletePolicy(context.Context, *DeletePolicyRequest) (*emptypb.Empty, error)
 	// Publishes a new version of a policy: 1.0 first, then the next major (`change` MAJOR) or
 	// minor (`change` MINOR) version; `change` is required after the first (INVALID_ARGUMENT,
 	// reason `REQUIRED`, on `policy_version.change`). Its effective date may not be before the
@@ -730,6 +749,9 @@ func (UnimplementedComplianceServiceServer) ListPolicies(context.Context, *ListP
 }
 func (UnimplementedComplianceServiceServer) UpdatePolicy(context.Context, *UpdatePolicyRequest) (*Policy, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePolicy not implemented")
+}
+func (UnimplementedComplianceServiceServer) DeletePolicy(context.Context, *DeletePolicyRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeletePolicy not implemented")
 }
 func (UnimplementedComplianceServiceServer) CreatePolicyVersion(context.Context, *CreatePolicyVersionRequest) (*PolicyVersion, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreatePolicyVersion not implemented")
@@ -1133,6 +1155,24 @@ func _ComplianceService_UpdatePolicy_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_DeletePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).DeletePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_DeletePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).DeletePolicy(ctx, req.(*DeletePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ComplianceService_CreatePolicyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreatePolicyVersionRequest)
 	if err := dec(in); err != nil {
@@ -1449,6 +1489,10 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdatePolicy",
 			Handler:    _ComplianceService_UpdatePolicy_Handler,
+		},
+		{
+			MethodName: "DeletePolicy",
+			Handler:    _ComplianceService_DeletePolicy_Handler,
 		},
 		{
 			MethodName: "CreatePolicyVersion",
