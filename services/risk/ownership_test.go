@@ -21,16 +21,19 @@ import (
 )
 
 // owned are the resources of one BOLA case, all the owner's: risks identified, assessed (with an
-// open action and a pending acceptance), under treatment and closed, and a continuity plan.
+// open action and a pending acceptance), under treatment and closed, a continuity plan, a
+// control mitigating the assessed risk, and a policy.
 type owned struct {
 	identified, assessed, treating, closed, action, acceptance, plan string
+	control, policy                                                  string
 }
 
 // TestOwnership: under QUARTERDECK_RISK_WRITE_POLICY=owner every write of a risk (its actions
 // and acceptances) by another principal holding risk.write is refused with NOT_OWNER and changes
 // nothing; the owner and a holder of risk.admin succeed; so for a continuity plan (its changes
-// and its exercises). Every method the policy checks has a case here (testkit.CheckOwnership
-// fails otherwise); incidents, frameworks, controls and policies are declared not owned.
+// and its exercises), a control and a policy (its versions). Every method the policy checks has a
+// case here (testkit.CheckOwnership fails otherwise); incidents and frameworks are declared not
+// owned.
 func TestOwnership(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -92,6 +95,16 @@ func TestOwnership(t *testing.T) {
 					t.Fatalf("a plan created without an owner is %q's; want the creator's, %s", p.GetOwner(), testkit.Owner)
 				}
 				f.plan = p.GetName()
+				cc := riskv1.NewComplianceServiceClient(conn)
+				ctl, err := cc.CreateControl(ctx, &riskv1.CreateControlRequest{Control: &riskv1.Control{Title: "MFA " + n,
+					Type: riskv1.ControlType_PREVENTIVE, TestFrequency: riskv1.TestFrequency_ANNUALLY, Risks: []string{f.assessed}}})
+				must(t, err)
+				pol, err := cc.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{Policy: &riskv1.Policy{Title: "Policy " + n, Everyone: true}})
+				must(t, err)
+				if ctl.GetOwner() != testkit.Owner || pol.GetOwner() != testkit.Owner {
+					t.Fatalf("a control and a policy created without an owner are %q's and %q's; want the creator's, %s", ctl.GetOwner(), pol.GetOwner(), testkit.Owner)
+				}
+				f.control, f.policy = ctl.GetName(), pol.GetName()
 				return f
 			},
 			State: func(t *testing.T, conn *grpc.ClientConn, f owned) []proto.Message {
@@ -113,7 +126,13 @@ func TestOwnership(t *testing.T) {
 				must(t, err)
 				exercises, err := comp.ListContinuityExercises(ctx, &riskv1.ListContinuityExercisesRequest{Parent: f.plan, PageSize: 100})
 				must(t, err)
-				return append(out, actions, acceptances, plan, exercises)
+				ctl, err := comp.GetControl(ctx, &riskv1.GetControlRequest{Name: f.control})
+				must(t, err)
+				pol, err := comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: f.policy})
+				must(t, err)
+				versions, err := comp.ListPolicyVersions(ctx, &riskv1.ListPolicyVersionsRequest{Parent: f.policy, PageSize: 100})
+				must(t, err)
+				return append(out, actions, acceptances, plan, exercises, ctl, pol, versions)
 			},
 			Writes: []testkit.OwnedWrite[owned]{
 				{Method: "UpdateRisk", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
@@ -194,6 +213,25 @@ func TestOwnership(t *testing.T) {
 				{Method: "CreateContinuityExercise", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewComplianceServiceClient(conn).CreateContinuityExercise(ctx, &riskv1.CreateContinuityExerciseRequest{
 						Parent: f.plan, ContinuityExercise: &riskv1.ContinuityExercise{Kind: riskv1.ExerciseKind_TABLETOP, ExerciseDate: day(2026, 12, 4)}})
+					return err
+				}},
+				{Method: "UpdateControl", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).UpdateControl(ctx, &riskv1.UpdateControlRequest{
+						Control: &riskv1.Control{Name: f.control, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+					return err
+				}},
+				{Method: "DeleteControl", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).DeleteControl(ctx, &riskv1.DeleteControlRequest{Name: f.control})
+					return err
+				}},
+				{Method: "UpdatePolicy", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{
+						Policy: &riskv1.Policy{Name: f.policy, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+					return err
+				}},
+				{Method: "CreatePolicyVersion", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: f.policy,
+						PolicyVersion: &riskv1.PolicyVersion{DocumentUri: "https://docs.example.com/policy/1", EffectiveDate: day(2027, 1, 4)}})
 					return err
 				}},
 			},

@@ -42,7 +42,7 @@ type Settings struct {
 	ReviewDaysUnassessed int `env:"RISK_REVIEW_DAYS_UNASSESSED" default:"30" help:"days from identification by which a risk not yet scored is due for assessment (1 to 1095)"`
 	AcceptanceMaxDays    int `env:"RISK_ACCEPTANCE_MAX_DAYS" default:"730" help:"the furthest an acceptance's expiry date may be from the day it is requested, in days (1 to 1825)"`
 
-	WritePolicy string `env:"RISK_WRITE_POLICY" default:"scopes" help:"who may change a risk (its actions and acceptances): scopes (any holder of the method's scopes) or owner (its owner principal or the members of its owner team, asked of talent, an action's owner too, or a holder of risk.admin)"`
+	WritePolicy string `env:"RISK_WRITE_POLICY" default:"scopes" help:"who may change a risk (its actions and acceptances), a control or a policy: scopes (any holder of the method's scopes) or owner (its owner principal or the members of its owner team, asked of talent, an action's owner too, or a holder of risk.admin)"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
@@ -77,9 +77,10 @@ func (s Settings) Validate() error {
 
 // ownershipRules declares who owns what in risk (ADR 0014): a risk's owner owns the risk, its
 // mitigation actions (with each action's own owner) and its acceptances; a continuity plan's
-// owner owns the plan and records its exercises. Decisions of risk.approve holders, the matrix
-// and appetite, incidents, frameworks, controls and policies are not owned.
-func ownershipRules(owners ownership.Owners) []ownership.Rules {
+// owner owns the plan and records its exercises; a control's owner the control, a policy's owner
+// the policy and its versions (compliance). Decisions of risk.approve holders, the matrix and
+// appetite, frameworks, and incidents are not owned.
+func ownershipRules(owners, compliance ownership.Owners) []ownership.Rules {
 	const decision = "a decision of risk.approve holders on another principal's acceptance (separation of duties)"
 	const board = "the organisation's one risk matrix and appetite, set by risk.approve holders"
 	return []ownership.Rules{{
@@ -99,12 +100,14 @@ func ownershipRules(owners ownership.Owners) []ownership.Rules {
 		},
 	}, {
 		Service: riskv1.File_quarterdeck_risk_v1_compliance_service_proto.Services().ByName("ComplianceService"),
-		Owned:   []string{"continuityPlans"},
-		Owners:  owners,
+		Owned:   []string{"continuityPlans", "controls", "policies"},
+		Owners:  compliance,
 		Unowned: map[string]string{
 			"frameworks": "frameworks come from the service's catalogue, the same for the whole organisation",
-			"controls":   "the control library and its tests are the shared record of compliance.write holders (control owners, auditors, the security team): a control's owner runs it and is often no principal",
-			"policies":   "policies and their versions are published by compliance.write holders for the whole organisation: a policy's owner is often a person of talent, no principal",
+		},
+		Exempt: map[string]string{
+			"CreateControlTest": "a control's test is recorded by whoever tests it — an auditor, the security team — and an owner testing only their own control is what an audit avoids; compliance.write guards it",
+			"AcknowledgePolicy": "an acknowledgement is recorded for the people the policy asks, not by its owner; compliance.write and talent's answer guard it",
 		},
 	}}
 }
@@ -135,13 +138,25 @@ func Service() host.Service { return Configured(DefaultSettings()) }
 // roles name, and reads the time from the host's clock (host.Options.Clock); tests pass server options, such as
 // a fixed clock of the server's own.
 func Configured(cfg Settings, opts ...server.Option) host.Service {
+	policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
 	newServer := func(deps host.Deps) *server.Server {
 		o := []server.Option{server.WithConfig(cfg.config()),
 			server.WithTalent(talentv1.NewTalentServiceClient(deps.Peers["talent"]))}
 		if deps.Clock != nil {
 			o = append(o, server.WithClock(deps.Clock.Now))
 		}
-		return server.New(store.New(deps.DB, deps.Events), append(o, opts...)...)
+		var srv *server.Server
+		if policy == ownership.Owner {
+			// A control linked to a risk, or unlinked from it, changes the risk: the caller
+			// must be one who may write it.
+			admin := ownership.AdminScope(riskv1.File_quarterdeck_risk_v1_risk_service_proto.Services().ByName("RiskService"))
+			teams := talentTeams(deps.Peers["talent"])
+			o = append(o, server.WithRiskWriters(func(ctx context.Context, risk string) error {
+				return ownership.Authorize(ctx, risk, admin, srv.Owners, teams)
+			}))
+		}
+		srv = server.New(store.New(deps.DB, deps.Events), append(o, opts...)...)
+		return srv
 	}
 	return host.Service{
 		Domain:     Domain,
@@ -152,12 +167,13 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Peers:    []string{"talent"},
 		Settings: cfg,
 		Ownership: func(deps host.Deps) (ownership.Policy, []ownership.Rules) {
-			policy, _ := ownership.ParsePolicy("", cfg.WritePolicy)
 			// The server is built at the first look-up: the rules are also read without a
 			// database, to list the methods they check.
 			srv := sync.OnceValue(func() *server.Server { return newServer(deps) })
 			rules := ownershipRules(func(ctx context.Context, name string) ([]string, error) {
 				return srv().Owners(ctx, name)
+			}, func(ctx context.Context, name string) ([]string, error) {
+				return srv().Compliance().Owners(ctx, name)
 			})
 			if policy == ownership.Owner {
 				// A team owning a risk is asked about of talent, the service's peer.

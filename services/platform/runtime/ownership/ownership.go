@@ -408,31 +408,39 @@ func (g *Guard) Check(ctx context.Context, fullMethod string, req proto.Message)
 // owns refuses the call unless caller owns the resource m names in req or holds the admin
 // scope.
 func (g *Guard) owns(ctx context.Context, fullMethod string, m *Method, req proto.Message, caller string) error {
-	admin := g.admin[fullMethod]
+	return Authorize(ctx, get(req.ProtoReflect(), m.name), g.admin[fullMethod], g.owners[fullMethod], g.teams[fullMethod])
+}
+
+// Authorize refuses the caller of ctx a write of the resource name unless it holds the admin
+// scope, is one of the owners owners returns, or is a member of a team among them (asked of
+// teams, when not nil): PERMISSION_DENIED, NOT_OWNER, or UNAVAILABLE, TEAMS_UNAVAILABLE, when
+// the caller's teams cannot be looked up. Guard.Check runs it for the methods it checks; a service
+// runs it for a write its bindings do not name, such as linking a control to a risk.
+func Authorize(ctx context.Context, name, admin string, owners Owners, teams Teams) error {
+	caller := identity.Owner(ctx)
 	if p, ok := identity.FromContext(ctx); ok && admin != "" && p.Has(admin) {
 		return nil
 	}
-	name := get(req.ProtoReflect(), m.name)
-	owners, err := g.owners[fullMethod](ctx, name)
+	of, err := owners(ctx, name)
 	if err != nil {
 		return err
 	}
 	if caller == identity.System {
 		return notOwner(name, admin)
 	}
-	if slices.Contains(owners, caller) {
+	if slices.Contains(of, caller) {
 		return nil
 	}
 	// A team's members write what it owns: the caller's teams are asked only when a team owns
 	// the resource, and a failed look-up refuses the write (fail closed).
-	if teams := g.teams[fullMethod]; teams != nil && slices.ContainsFunc(owners, IsTeam) {
-		of, err := teams(ctx, caller)
+	if teams != nil && slices.ContainsFunc(of, IsTeam) {
+		mine, err := teams(ctx, caller)
 		if err != nil {
 			return fault.New(fault.Unavailable, ReasonTeamsUnavailable,
 				name+" is owned by a team and the caller's teams cannot be looked up now; try again").
 				With("resource", name)
 		}
-		if slices.ContainsFunc(owners, func(o string) bool { return IsTeam(o) && slices.Contains(of, o) }) {
+		if slices.ContainsFunc(of, func(o string) bool { return IsTeam(o) && slices.Contains(mine, o) }) {
 			return nil
 		}
 	}

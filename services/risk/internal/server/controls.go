@@ -91,6 +91,9 @@ func (s *Compliance) CreateControl(ctx context.Context, req *riskv1.CreateContro
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkRiskLinks(ctx, c.Risks, nil); err != nil {
+		return nil, err
+	}
 	return idempotency.InTx(ctx, s.store.Within, riskv1.ComplianceService_CreateControl_FullMethodName, req,
 		func(ctx context.Context, tx store.Tx) (*riskv1.Control, error) {
 			if err := checkRequirements(ctx, tx, c.Requirements); err != nil {
@@ -141,6 +144,18 @@ func (s *Compliance) UpdateControl(ctx context.Context, req *riskv1.UpdateContro
 		return nil, err
 	}
 	now, today := s.now(), s.today()
+	if s.mayWriteRisk != nil && slices.Contains(paths, domain.ControlFieldRisks) {
+		// Read before the transaction, as the ownership check is (ADR 0014): the risks linked
+		// or unlinked must be the caller's to write.
+		c, err := s.store.GetControl(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		next := controlFields(in).Risks
+		if err := s.checkRiskLinks(ctx, without(next, c.Risks), without(c.Risks, next)); err != nil {
+			return nil, err
+		}
+	}
 	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.Control, error) {
 		c, err := tx.GetControl(ctx, id)
 		if err != nil {
@@ -448,4 +463,15 @@ func (s *Server) ControlTestDue(ctx context.Context, t *sqlstore.Tx, item schedu
 		FireTime:     timestamppb.New(item.FiredAt.UTC().Truncate(time.Microsecond)),
 		Version:      c.Version,
 	})
+}
+
+// without is the elements of a not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -30,6 +30,11 @@ type Server struct {
 
 	// talent is asked about the people an incident's roles name (roles.go).
 	talent talentv1.TalentServiceClient
+
+	// mayWriteRisk, under the owner write policy, refuses a caller who may not write a risk
+	// (its owner, a member of its owner team, or risk.admin): a control linked to or unlinked
+	// from a risk changes the risk (controls.go). Nil under the scopes policy.
+	mayWriteRisk func(ctx context.Context, risk string) error
 }
 
 // Config are the service's settings as the server uses them; risk.Settings converts to it.
@@ -59,6 +64,12 @@ func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = ne
 // WithTalent sets the talent service's client, through which the server asks about the people
 // an incident's roles name.
 func WithTalent(c talentv1.TalentServiceClient) Option { return func(s *Server) { s.talent = c } }
+
+// WithRiskWriters sets the check of the callers who may write a risk, under the owner write
+// policy: linking a control to a risk, or unlinking it, needs it (controls.go).
+func WithRiskWriters(check func(ctx context.Context, risk string) error) Option {
+	return func(s *Server) { s.mayWriteRisk = check }
+}
 
 // WithConfig sets the service's settings.
 func WithConfig(cfg Config) Option { return func(s *Server) { s.cfg = cfg } }
