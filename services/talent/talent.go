@@ -30,7 +30,7 @@ const Domain = "talent"
 type Settings struct {
 	FiscalYearStartMonth int           `env:"TALENT_FISCAL_YEAR_START_MONTH" default:"1" help:"first calendar month (1-12) of the fiscal years of headcount plans, as budget's QUARTERDECK_BUDGET_FISCAL_YEAR_START_MONTH; fiscal years are named after the calendar year in which they end"`
 	HoldTTL              time.Duration `env:"TALENT_HOLD_TTL" default:"15m" help:"time to live of the budget hold a position's approval places (1m to 24h); an approval is refused when its hold would expire within a minute"`
-	WritePolicy          string        `env:"TALENT_WRITE_POLICY" default:"scopes" help:"who may change a position: scopes (any holder of the method's scopes) or owner (its requester, or a holder of talent.admin); teams and people are not owned yet"`
+	WritePolicy          string        `env:"TALENT_WRITE_POLICY" default:"scopes" help:"who may change a position: scopes (any holder of the method's scopes) or owner (its requester, or a holder of talent.admin); teams and people, the people function's record, are not owned"`
 }
 
 // DefaultSettings are the settings' defaults, as the programs that run the service read them
@@ -55,10 +55,9 @@ func (s Settings) Validate() error {
 }
 
 // ownershipRules declares who owns what in talent (ADR 0014): a position is its requester's.
-// Teams and people are not owned yet: their owners would be people (a team's manager, the
-// person), and people are not linked to principals.
+// Teams and people are the people function's record, not their members': see people below.
 func ownershipRules(owners ownership.Owners) ownership.Rules {
-	const people = "a team's owner would be its manager and a person's record their manager's, both people, which are not linked to principals yet (ADR 0014); talent.write guards it"
+	const people = "the people function's record of the organisation, kept by talent.write holders (HR, resource managers): owned by a team's members or a person, they would set their own staffing, requirements, headcount plans, level and certifications; a person's principal now makes a team's members known (ADR 0014), but who besides HR decides these is not settled"
 	return ownership.Rules{
 		Service: talentv1.File_quarterdeck_talent_v1_talent_service_proto.Services().ByName("TalentService"),
 		Owned:   []string{"positions"},
