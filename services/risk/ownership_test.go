@@ -229,6 +229,10 @@ func TestOwnership(t *testing.T) {
 						Policy: &riskv1.Policy{Name: f.policy, Title: "Changed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
 					return err
 				}},
+				{Method: "DeletePolicy", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := riskv1.NewComplianceServiceClient(conn).DeletePolicy(ctx, &riskv1.DeletePolicyRequest{Name: f.policy})
+					return err
+				}},
 				{Method: "CreatePolicyVersion", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := riskv1.NewComplianceServiceClient(conn).CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: f.policy,
 						PolicyVersion: &riskv1.PolicyVersion{DocumentUri: "https://docs.example.com/policy/1", EffectiveDate: day(2027, 1, 4)}})
