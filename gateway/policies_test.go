@@ -7,9 +7,10 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
-// TestPoliciesREST walks policies over REST: a policy for a team created (400s naming the
-// field for a missing audience), its 1.0, a minor 1.1 due with 1.0 and a major 2.0, listed newest
-// first, a version refused for an effective date before the current one's, and a 404.
+// TestPoliciesREST walks policies over REST: a policy for a team refused with talent down (503),
+// one for everyone created (400s naming the field for a missing audience), its 1.0, a minor 1.1 due with 1.0 and a major 2.0, listed newest
+// first, a version refused for an effective date before the current one's, a 404, and the policy
+// deleted.
 func TestPoliciesREST(t *testing.T) {
 	t.Parallel()
 	for _, db := range testenv.Databases(t) {
@@ -21,7 +22,11 @@ func TestPoliciesREST(t *testing.T) {
 			if reason, fields := details(t, bad.body); bad.code != 400 || reason != "INVALID_ARGUMENT" || !slices.Equal(fields, []string{"policy.teams:AUDIENCE_REQUIRED"}) {
 				t.Errorf("a policy without an audience = %d %v %v", bad.code, reason, fields)
 			}
-			p := call(t, "POST", url+"/v1/policies?policyId=aup", `{"title":"Acceptable use","owner":"people/ana","teams":["teams/eng"],"acknowledgementDays":10}`)
+			// Talent is not running here: teams cannot be checked, and nothing is written.
+			if down := call(t, "POST", url+"/v1/policies?policyId=aup", `{"title":"Acceptable use","owner":"people/ana","teams":["teams/eng"]}`); down.code != 503 {
+				t.Errorf("a policy for a team with talent down = %d %v", down.code, down.body)
+			}
+			p := call(t, "POST", url+"/v1/policies?policyId=aup", `{"title":"Acceptable use","owner":"people/ana","everyone":true,"acknowledgementDays":10}`)
 			if p.code != 200 || p.body["name"] != "policies/aup" || p.body["acknowledgementDays"] != float64(10) {
 				t.Fatalf("POST /v1/policies = %d %v", p.code, p.body)
 			}
@@ -54,7 +59,7 @@ func TestPoliciesREST(t *testing.T) {
 				t.Errorf("GET a version not published = %d %v", nf.code, nf.body)
 			}
 			if up := call(t, "PATCH", url+"/v1/policies/aup", `{"summary":"Company devices are for work."}`); up.code != 200 ||
-				up.body["summary"] != "Company devices are for work." || up.body["teams"] == nil {
+				up.body["summary"] != "Company devices are for work." || up.body["everyone"] != true {
 				t.Errorf("PATCH the summary = %d %v", up.code, up.body)
 			}
 			if c := call(t, "GET", url+"/v1/policies/aup/campaign", ""); c.code != 200 || c.body["policyVersion"] != "policies/aup/versions/2-0" || c.body["dueDate"] == nil {
@@ -64,6 +69,12 @@ func TestPoliciesREST(t *testing.T) {
 				t.Errorf("acknowledge by a malformed person = %d %v", a.code, a.body)
 			} else if _, fields := details(t, a.body); len(fields) != 1 || fields[0][:7] != "person:" {
 				t.Errorf("acknowledge by a malformed person: fields %v", fields)
+			}
+			if del := call(t, "DELETE", url+"/v1/policies/aup", ""); del.code != 200 {
+				t.Errorf("DELETE the policy = %d %v", del.code, del.body)
+			}
+			if gone := call(t, "GET", url+"/v1/policies/aup", ""); gone.code != 404 {
+				t.Errorf("GET a deleted policy = %d %v", gone.code, gone.body)
 			}
 		})
 	}

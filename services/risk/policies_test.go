@@ -13,7 +13,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-// TestPolicies creates a policy for two teams and publishes its versions: 1.0 first, a minor
+// TestPolicies creates a policy (for everyone: naming teams needs talent, down here) and publishes its versions: 1.0 first, a minor
 // 1.1 that keeps 1.0's acknowledgement due date, a major 2.0 that asks again, each the policy's
 // current version with an event; and the refusals of bad input.
 func TestPolicies(t *testing.T) {
@@ -21,16 +21,26 @@ func TestPolicies(t *testing.T) {
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		o := startOffice(t, db)
 		ctx := context.Background()
+		// Talent is not running here: a policy naming teams cannot have them checked, and nothing
+		// is written (the check with talent up is the cross-service test's).
+		_, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "acceptable-use", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Owner: "people/ana", Teams: []string{"teams/sales", "teams/eng"}, AcknowledgementDays: 14}})
+		testkit.AssertStatus(t, err, codes.Unavailable, "PEER_UNAVAILABLE")
+		_, err = o.comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: "policies/acceptable-use"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
 		p, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "acceptable-use", Policy: &riskv1.Policy{
 			Title: "Acceptable use", Summary: "How company devices and accounts may be used.", Owner: "people/ana",
-			Teams: []string{"teams/sales", "teams/eng"}, AcknowledgementDays: 14}})
+			Everyone: true, AcknowledgementDays: 14}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.GetName() != "policies/acceptable-use" || p.GetCurrentVersion() != "" || p.GetEffectiveDate() != nil ||
-			p.GetTeams()[0] != "teams/eng" || p.GetAcknowledgementDays() != 14 || p.GetEtag() == "" {
+			!p.GetEveryone() || p.GetAcknowledgementDays() != 14 || p.GetEtag() == "" {
 			t.Errorf("created = %v", p)
 		}
+		_, err = o.comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName(), Teams: []string{"teams/eng"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"everyone", "teams"}}})
+		testkit.AssertStatus(t, err, codes.Unavailable, "PEER_UNAVAILABLE")
 		if n := countEvents(t, o.db, ".policy.created", p.GetName()); n != 1 {
 			t.Errorf("policy.created events = %d; want 1", n)
 		}
@@ -88,7 +98,7 @@ func TestPolicies(t *testing.T) {
 		if err != nil || len(found.GetPolicies()) != 1 || found.GetPolicies()[0].GetName() != p.GetName() {
 			t.Errorf("policies at 2.0 = %v, %v", found, err)
 		}
-		everyone, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: "everyone = true"})
+		everyone, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: `everyone = true AND current_version = ""`})
 		if err != nil || len(everyone.GetPolicies()) != 1 || everyone.GetPolicies()[0].GetName() != all.GetName() {
 			t.Errorf("policies for everyone = %v, %v", everyone, err)
 		}

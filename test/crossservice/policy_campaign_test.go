@@ -74,6 +74,19 @@ func TestPolicyCampaign(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Teams are asked about at talent: one it does not know is refused on its field, and
+		// nothing changes.
+		_, err = comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "ghosts", Policy: &riskv1.Policy{
+			Title: "Ghosts", Owner: "people/ada", Teams: []string{"teams/data", "teams/ghosts"}}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams[1]:TEAM_NOT_FOUND")
+		_, err = comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: "policies/ghosts"})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+		_, err = comp.UpdatePolicy(ctx, &riskv1.UpdatePolicyRequest{Policy: &riskv1.Policy{Name: p.GetName(),
+			Teams: []string{"teams/platform", "teams/ghosts"}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"teams"}}})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "policy.teams[1]:TEAM_NOT_FOUND")
+		if got, err := comp.GetPolicy(ctx, &riskv1.GetPolicyRequest{Name: p.GetName()}); err != nil || got.GetEtag() != p.GetEtag() {
+			t.Errorf("policy after a refused update = %v, %v; want it unchanged", got, err)
+		}
 		_, err = comp.AcknowledgePolicy(ctx, &riskv1.AcknowledgePolicyRequest{Name: p.GetName(), Person: "people/ada"})
 		testkit.AssertStatus(t, err, codes.FailedPrecondition, "POLICY_NOT_PUBLISHED")
 		publish := func(change riskv1.PolicyChange, d []int32) {

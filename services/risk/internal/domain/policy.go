@@ -322,6 +322,9 @@ func (p *Policy) Publish(v *PolicyVersion, change PolicyChange, major *PolicyVer
 	return nil
 }
 
+// ErrPolicyTeamNotFound refuses a policy's team the talent service does not know.
+var ErrPolicyTeamNotFound = fault.New(fault.InvalidArgument, "TEAM_NOT_FOUND", "the policy names a team the talent service does not know")
+
 // ErrPolicyNotPublished refuses an acknowledgement of a policy without a version.
 var ErrPolicyNotPublished = fault.New(fault.FailedPrecondition, "POLICY_NOT_PUBLISHED",
 	"the policy has no version to acknowledge yet")

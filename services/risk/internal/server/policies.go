@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,8 +23,10 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/peer"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/audit"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/risk/internal/store"
@@ -80,6 +84,9 @@ func (s *Compliance) CreatePolicy(ctx context.Context, req *riskv1.CreatePolicyR
 	if err != nil {
 		return nil, err
 	}
+	if err := s.askTalentTeams(ctx, in.GetTeams(), nil); err != nil {
+		return nil, err
+	}
 	return idempotency.InTx(ctx, s.store.Within, riskv1.ComplianceService_CreatePolicy_FullMethodName, req,
 		func(ctx context.Context, tx store.Tx) (*riskv1.Policy, error) {
 			if err := tx.InsertPolicy(ctx, p); err != nil {
@@ -116,6 +123,18 @@ func (s *Compliance) UpdatePolicy(ctx context.Context, req *riskv1.UpdatePolicyR
 	if err != nil {
 		return nil, err
 	}
+	var known []string
+	if slices.Contains(paths, "teams") && len(in.GetTeams()) > 0 {
+		// Only the teams the policy does not name yet are asked about, before the transaction.
+		stored, err := s.store.GetPolicy(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		known = stored.Teams
+		if err := s.askTalentTeams(ctx, in.GetTeams(), known); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
 	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.Policy, error) {
 		p, err := tx.GetPolicy(ctx, id)
@@ -124,6 +143,12 @@ func (s *Compliance) UpdatePolicy(ctx context.Context, req *riskv1.UpdatePolicyR
 		}
 		if err := etag.Check(in.GetEtag(), p.Name(), p.Version); err != nil {
 			return nil, err
+		}
+		for _, team := range in.GetTeams() {
+			// A team not asked about as the policy's, which it no longer is: the teams changed since.
+			if slices.Contains(known, team) && !slices.Contains(p.Teams, team) {
+				return nil, sqldb.ErrConflict
+			}
 		}
 		prev, before := p.Version, policyToProto(p)
 		changed, err := p.Apply(paths, policyFields(in), now)
@@ -137,6 +162,28 @@ func (s *Compliance) UpdatePolicy(ctx context.Context, req *riskv1.UpdatePolicyR
 		return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: p.Name(), Before: before, After: after,
 			Event: &riskv1.PolicyUpdated{Policy: after, ChangedFields: &fieldmaskpb.FieldMask{Paths: changed}, Version: p.Version}})
 	})
+}
+
+// askTalentTeams asks talent, as the caller, about each team of teams that known does not name:
+// one talent does not know is refused on its field of policy.teams, with reason TEAM_NOT_FOUND;
+// talent down is UNAVAILABLE.
+func (s *Server) askTalentTeams(ctx context.Context, teams, known []string) error {
+	var vs fault.Violations
+	for i, team := range teams {
+		if slices.Contains(known, team) {
+			continue
+		}
+		_, err := s.talent.GetTeam(ctx, &talentv1.GetTeamRequest{Name: team})
+		var pe *peer.Error
+		switch {
+		case errors.As(err, &pe) && pe.Code() == codes.NotFound:
+			vs.Add(fmt.Sprintf("policy.teams[%d]", i), domain.ErrPolicyTeamNotFound.Reason,
+				fmt.Sprintf("talent does not know %s", team))
+		case err != nil:
+			return peer.WithFacts(err)
+		}
+	}
+	return vs.Err()
 }
 
 // DeletePolicy implements riskv1.ComplianceServiceServer.

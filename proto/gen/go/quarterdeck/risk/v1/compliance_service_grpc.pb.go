@@ -129,8 +129,10 @@ type ComplianceServiceClient interface {
 	ListPostureSnapshots(ctx context.Context, in *ListPostureSnapshotsRequest, opts ...grpc.CallOption) (*ListPostureSnapshotsResponse, error)
 	// Creates a policy, without a version: its first version is published with
 	// CreatePolicyVersion. Exactly one of `everyone` and `teams` must be set (INVALID_ARGUMENT,
-	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Publishes
-	// `quarterdeck.risk.policy.created`.
+	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Each team is asked
+	// about at talent as the caller: one talent does not know fails with INVALID_ARGUMENT, reason
+	// `TEAM_NOT_FOUND`, on its `policy.teams[i]`; talent down is UNAVAILABLE, and nothing is
+	// written. Publishes `quarterdeck.risk.policy.created`.
 	CreatePolicy(ctx context.Context, in *CreatePolicyRequest, opts ...grpc.CallOption) (*Policy, error)
 	// Returns a policy.
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*Policy, error)
@@ -138,8 +140,9 @@ type ComplianceServiceClient interface {
 	// resource name when unset).
 	ListPolicies(ctx context.Context, in *ListPoliciesRequest, opts ...grpc.CallOption) (*ListPoliciesResponse, error)
 	// Updates the fields of a policy named in `update_mask`: who must acknowledge it changes its
-	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
-	// `quarterdeck.risk.policy.updated`.
+	// campaign at once; a new `acknowledgement_days` counts from the next major version. Teams the
+	// policy does not name yet are asked about at talent as on creation (`TEAM_NOT_FOUND`;
+	// UNAVAILABLE when talent is down). Publishes `quarterdeck.risk.policy.updated`.
 	UpdatePolicy(ctx context.Context, in *UpdatePolicyRequest, opts ...grpc.CallOption) (*Policy, error)
 	// Deletes a policy with its versions and acknowledgements; its campaign ends and the
 	// acknowledgements of its current major version no longer fall overdue. Publishes
@@ -613,8 +616,10 @@ type ComplianceServiceServer interface {
 	ListPostureSnapshots(context.Context, *ListPostureSnapshotsRequest) (*ListPostureSnapshotsResponse, error)
 	// Creates a policy, without a version: its first version is published with
 	// CreatePolicyVersion. Exactly one of `everyone` and `teams` must be set (INVALID_ARGUMENT,
-	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Publishes
-	// `quarterdeck.risk.policy.created`.
+	// reason `AUDIENCE_REQUIRED` or `AUDIENCE_AMBIGUOUS`, on `policy.teams`). Each team is asked
+	// about at talent as the caller: one talent does not know fails with INVALID_ARGUMENT, reason
+	// `TEAM_NOT_FOUND`, on its `policy.teams[i]`; talent down is UNAVAILABLE, and nothing is
+	// written. Publishes `quarterdeck.risk.policy.created`.
 	CreatePolicy(context.Context, *CreatePolicyRequest) (*Policy, error)
 	// Returns a policy.
 	GetPolicy(context.Context, *GetPolicyRequest) (*Policy, error)
@@ -622,8 +627,9 @@ type ComplianceServiceServer interface {
 	// resource name when unset).
 	ListPolicies(context.Context, *ListPoliciesRequest) (*ListPoliciesResponse, error)
 	// Updates the fields of a policy named in `update_mask`: who must acknowledge it changes its
-	// campaign at once; a new `acknowledgement_days` counts from the next major version. Publishes
-	// `quarterdeck.risk.policy.updated`.
+	// campaign at once; a new `acknowledgement_days` counts from the next major version. Teams the
+	// policy does not name yet are asked about at talent as on creation (`TEAM_NOT_FOUND`;
+	// UNAVAILABLE when talent is down). Publishes `quarterdeck.risk.policy.updated`.
 	UpdatePolicy(context.Context, *UpdatePolicyRequest) (*Policy, error)
 	// Deletes a policy with its versions and acknowledgements; its campaign ends and the
 	// acknowledgements of its current major version no longer fall overdue. Publishes
