@@ -116,6 +116,8 @@ type Options struct {
 	DatabaseURL string
 	// Schema is the PostgreSQL schema (default: the domain).
 	Schema string
+	// DatabaseMaxConns bounds the PostgreSQL connection pool (default 16, sqldb.Options).
+	DatabaseMaxConns int
 	// Listener serves gRPC; when nil the host listens on GRPCAddr.
 	Listener net.Listener
 	GRPCAddr string
@@ -209,7 +211,7 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	cleanup = append(cleanup, func() { _ = peers.close() })
 
-	db, err := Migrate(ctx, svc, opts.DatabaseURL, opts.Schema, log)
+	db, err := migrate(ctx, svc, opts.DatabaseURL, sqldb.Options{Schema: opts.Schema, MaxOpenConns: opts.DatabaseMaxConns, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -358,10 +360,15 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 // Migrate opens the service's database and applies the platform's and the service's
 // migrations. The caller closes the returned database.
 func Migrate(ctx context.Context, svc Service, databaseURL, schema string, log *slog.Logger) (*sqldb.DB, error) {
-	if schema == "" {
-		schema = svc.Domain
+	return migrate(ctx, svc, databaseURL, sqldb.Options{Schema: schema, Logger: log})
+}
+
+// migrate is Migrate with the database's options (its schema, default the domain).
+func migrate(ctx context.Context, svc Service, databaseURL string, o sqldb.Options) (*sqldb.DB, error) {
+	if o.Schema == "" {
+		o.Schema = svc.Domain
 	}
-	db, err := sqldb.Open(ctx, databaseURL, sqldb.Options{Schema: schema, Logger: log})
+	db, err := sqldb.Open(ctx, databaseURL, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
 	}

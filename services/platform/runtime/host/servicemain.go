@@ -41,21 +41,22 @@ func (b Binary) Program() string { return "quarterdeck-" + b.Domain }
 // serviceSettings are the settings of a service's own binary: the common ones, with the
 // service's own (S) among them. The {domain} and {grpc_addr} placeholders are the Binary's.
 type serviceSettings[S Settings] struct {
-	GRPCAddr        string        `env:"GRPC_ADDR" default:"{grpc_addr}" help:"gRPC listen address"`
-	DatabaseURL     string        `env:"DATABASE_URL" required:"true" help:"postgres://… (tables in schema \"{domain}\") or sqlite:<file>"`
-	DatabaseSchema  string        `env:"DATABASE_SCHEMA" help:"PostgreSQL schema of the {domain} tables (empty: \"{domain}\")"`
-	NATSURL         string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
-	MetricsAddr     string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
-	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
-	HealthAddr      string        `env:"HEALTH_ADDR" help:"serve the gRPC health service alone, in cleartext, on this address, for probes that cannot use TLS such as Kubernetes' gRPC probes (empty: off)"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
-	TLS             rpc.TLS       `prefix:"GRPC_TLS_"`
-	Service         S
-	Events          events.StreamConfig
-	Identity        identity.VerifierConfig `prefix:"IDENTITY_"`
-	Consumers       consumer.Settings
-	Scheduler       scheduler.Settings
-	Telemetry       telemetry.Config
+	GRPCAddr         string        `env:"GRPC_ADDR" default:"{grpc_addr}" help:"gRPC listen address"`
+	DatabaseURL      string        `env:"DATABASE_URL" required:"true" help:"postgres://… (tables in schema \"{domain}\") or sqlite:<file>"`
+	DatabaseSchema   string        `env:"DATABASE_SCHEMA" help:"PostgreSQL schema of the {domain} tables (empty: \"{domain}\")"`
+	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" default:"16" help:"most PostgreSQL connections the service's pool opens (PostgreSQL's max_connections must cover every replica of every service, plus a few each for the leader locks)"`
+	NATSURL          string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster"`
+	MetricsAddr      string        `env:"METRICS_ADDR" help:"serve Prometheus metrics at http://<addr>/metrics (empty: off)"`
+	DebugAddr        string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
+	HealthAddr       string        `env:"HEALTH_ADDR" help:"serve the gRPC health service alone, in cleartext, on this address, for probes that cannot use TLS such as Kubernetes' gRPC probes (empty: off)"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight calls and unpublished events"`
+	TLS              rpc.TLS       `prefix:"GRPC_TLS_"`
+	Service          S
+	Events           events.StreamConfig
+	Identity         identity.VerifierConfig `prefix:"IDENTITY_"`
+	Consumers        consumer.Settings
+	Scheduler        scheduler.Settings
+	Telemetry        telemetry.Config
 }
 
 // ServiceMain is the main function of a domain service's own binary, for distributed
@@ -101,6 +102,9 @@ func RunService[S Settings](ctx context.Context, b Binary, service func(S) Servi
 		return err
 	}
 	cfg := *loaded
+	if cfg.DatabaseMaxConns < 1 {
+		return fmt.Errorf("QUARTERDECK_DATABASE_MAX_CONNS is %d; want 1 or more", cfg.DatabaseMaxConns)
+	}
 	// Checked before the service is built, which may rely on them, and before anything starts.
 	if err := cfg.Service.Validate(); err != nil {
 		return err
@@ -175,7 +179,7 @@ func serveService[S Settings](ctx context.Context, b Binary, svc Service, cfg se
 
 	// The service: database, stream, gRPC server, relay, sealer, scheduler and consumers.
 	in, err := Start(ctx, svc, Options{
-		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Listener: lis, NATS: nc, Stream: cfg.Events,
+		DatabaseURL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, DatabaseMaxConns: cfg.DatabaseMaxConns, Listener: lis, NATS: nc, Stream: cfg.Events,
 		Consumers: cfg.Consumers, Scheduler: cfg.Scheduler, Logger: log, Identity: verifier, Peers: peers,
 		TLS: cfg.TLS, HealthListener: healthLis,
 	})

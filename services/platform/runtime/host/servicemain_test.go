@@ -129,6 +129,10 @@ func TestServiceMainRefusesInvalidSettings(t *testing.T) {
 		if f.built {
 			t.Errorf("%v: the service was built with invalid settings", cmd)
 		}
+		err = runFake(context.Background(), f, append(append(required(dir), "--database-max-conns", "0"), cmd...), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "QUARTERDECK_DATABASE_MAX_CONNS is 0") {
+			t.Errorf("%v with --database-max-conns 0: %v; want the setting named", cmd, err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, "fake.db")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%v: the database was created (stat: %v)", cmd, err)
 		}
