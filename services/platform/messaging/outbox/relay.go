@@ -60,16 +60,10 @@ type RelayOptions struct {
 
 // Relay publishes outbox rows to JetStream in sequence order and marks each row published only
 // after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
-// returns. On PostgreSQL, replicas of a service elect one active relay through an advisory lock.
-//
-// Events keep the outbox's order in the stream. A pass whose stream position is known publishes
-// its rows without waiting for each acknowledgement, each expecting the stream's last sequence to
-// be the one its predecessor got (Nats-Expected-Last-Sequence): a row that was not stored makes
-// every row after it fail instead of landing after a gap, so the stream never holds an event
-// before one that precedes it in the outbox. The relay is the stream's only writer, so the
-// expectation fails only when a row was not stored or was a duplicate (a re-publish after a
-// crash); the rest of the pass then goes one row at a time, each acknowledged before the next,
-// as every pass does while the position is unknown (the first, and after any failure).
+// returns. Events of one aggregate keep their order because rows are published in sequence order
+// on one connection and a row goes out only once the previous row of its aggregate is
+// acknowledged; rows of different aggregates are pipelined (publishAll). On
+// PostgreSQL, replicas of a service elect one active relay through an advisory lock.
 //
 // Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
 // Nats-Msg-Id, which JetStream drops within its duplicate window.
@@ -83,10 +77,6 @@ type Relay struct {
 	loop      *leader.Loop
 	lastPrune time.Time
 	metrics   *queuegauge.Set
-	// lastSeq is the stream's last sequence as this relay's last acknowledged publish left it,
-	// 0 when unknown (before the first publish, after a failure or a duplicate). Only the loop's
-	// goroutine touches it.
-	lastSeq uint64
 }
 
 // NewRelay returns a relay for the outbox of db.
@@ -174,30 +164,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
 
-	done := make([]int64, 0, len(batch))
-	rest := batch
-	var pubErr error
-	if r.lastSeq > 0 {
-		var n int
-		n, pubErr = r.publishPipelined(ctx, batch)
-		for _, p := range batch[:n] {
-			done = append(done, p.seq)
-		}
-		rest = batch[n:]
-		r.metrics.Add(ctx, MetricPublished, int64(n))
-	}
-	if pubErr == nil {
-		for _, p := range rest {
-			if pubErr = r.publish(ctx, p.msg); pubErr != nil {
-				break
-			}
-			r.metrics.Add(ctx, MetricPublished, 1)
-			done = append(done, p.seq)
-		}
-	}
-	if pubErr != nil {
-		r.metrics.Add(ctx, MetricPublishError, 1)
-	}
+	done, pubErr := r.publishAll(ctx, batch)
 	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
 	if err := r.markPublished(ctx, done); err != nil {
 		return 0, err
@@ -208,125 +175,129 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-// publish publishes m and waits for its acknowledgement.
-func (r *Relay) publish(ctx context.Context, m Message) error {
-	msg, span := r.message(ctx, m)
-	ctx, cancel := context.WithTimeout(ctx, r.opts.PublishTimeout)
-	defer cancel()
-	ack, err := r.js.PublishMsg(ctx, msg, r.publishOpts()...)
-	r.moved(ack, err)
-	endSpan(span, err)
+// inflight is a publish awaiting its acknowledgement.
+type inflight struct {
+	seq      int64
+	resource string
+	ack      jetstream.PubAckFuture
+	span     trace.Span
+	deadline time.Time
+}
+
+// publishAll publishes batch in sequence order, pipelined: a row goes out without waiting for the
+// acknowledgements of the rows before it, except those of its own aggregate (resource name),
+// whose acknowledgement it waits for first. Publishes leave in sequence order on one connection,
+// so the stream takes them in that order; and a row is published only after every earlier row of
+// its aggregate was acknowledged, so that a failed publish retried later can never land behind a
+// newer event of the same aggregate. At the first failure nothing more goes out; the publishes in
+// flight are still awaited. It returns the sequence numbers acknowledged and the first error.
+func (r *Relay) publishAll(ctx context.Context, batch []pending) ([]int64, error) {
+	done := make([]int64, 0, len(batch))
+	var (
+		queue    []*inflight              // in flight, in sequence order
+		byAggr   = map[string]*inflight{} // the last row in flight of each aggregate
+		firstErr error
+	)
+	// settle waits for the oldest publish in flight.
+	settle := func() {
+		f := queue[0]
+		queue = queue[1:]
+		if byAggr[f.resource] == f {
+			delete(byAggr, f.resource)
+		}
+		err := r.await(ctx, f)
+		if err != nil {
+			r.metrics.Add(ctx, MetricPublishError, 1)
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		r.metrics.Add(ctx, MetricPublished, 1)
+		done = append(done, f.seq)
+	}
+	for _, p := range batch {
+		// An earlier row of the same aggregate must be acknowledged first: settle up to it.
+		if prev := byAggr[p.msg.ResourceName]; prev != nil {
+			for firstErr == nil && byAggr[p.msg.ResourceName] == prev {
+				settle()
+			}
+		}
+		if firstErr != nil {
+			break
+		}
+		f, err := r.publishAsync(ctx, p)
+		if err != nil {
+			r.metrics.Add(ctx, MetricPublishError, 1)
+			firstErr = err
+			break
+		}
+		queue = append(queue, f)
+		byAggr[f.resource] = f
+	}
+	for len(queue) > 0 {
+		settle()
+	}
+	return done, firstErr
+}
+
+// publishAsync sends the row's message without waiting for its acknowledgement.
+func (r *Relay) publishAsync(ctx context.Context, p pending) (*inflight, error) {
+	m := p.msg
+	msg := m.NATSMsg()
+	f := &inflight{seq: p.seq, resource: m.ResourceName, deadline: time.Now().Add(r.opts.PublishTimeout)}
+	if m.TraceParent != "" {
+		// The publish joins the trace of the request that wrote the event, and the message
+		// carries the publish span's context, so that consumers continue from it. Without a
+		// recording tracer the span is the stored context itself and the header is unchanged.
+		_, f.span = r.startSpan(ctx, m, msg.Header)
+	}
+	var opts []jetstream.PublishOpt
+	if r.opts.Stream != "" {
+		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
+	}
+	ack, err := r.js.PublishMsgAsync(msg, opts...)
 	if err != nil {
-		return fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
+		f.fail(err)
+		return nil, err
+	}
+	f.ack = ack
+	return f, nil
+}
+
+// await waits for f's acknowledgement, until its deadline or ctx ends.
+func (r *Relay) await(ctx context.Context, f *inflight) error {
+	t := time.NewTimer(time.Until(f.deadline))
+	defer t.Stop()
+	var err error
+	m := f.ack.Msg()
+	select {
+	case <-f.ack.Ok():
+	case err = <-f.ack.Err():
+	case <-t.C:
+		err = context.DeadlineExceeded
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.Header.Get(events.HeaderID), err)
+		f.fail(err)
+		return err
+	}
+	if f.span != nil {
+		f.span.End()
 	}
 	return nil
 }
 
-// publishPipelined publishes the rows of batch without waiting between them, each expecting the
-// stream's last sequence its predecessor leaves, then waits for the acknowledgements in order. It
-// returns how many rows from the start of batch were stored. A row refused for the expected
-// sequence (because one before it was not stored, or was a duplicate) is not an error: the caller
-// publishes the rest one at a time. Any other failure is returned.
-func (r *Relay) publishPipelined(ctx context.Context, batch []pending) (int, error) {
-	type inFlight struct {
-		f    jetstream.PubAckFuture
-		span trace.Span
-	}
-	flights := make([]inFlight, 0, len(batch))
-	defer func() {
-		for _, fl := range flights {
-			endSpan(fl.span, nil)
-		}
-	}()
-	var sendErr error
-	for i, p := range batch {
-		msg, span := r.message(ctx, p.msg)
-		opts := append(r.publishOpts(), jetstream.WithExpectLastSequence(r.lastSeq+uint64(i)))
-		f, err := r.js.PublishMsgAsync(msg, opts...)
-		if err != nil {
-			endSpan(span, err)
-			sendErr = fmt.Errorf("publish %s %s: %w", p.msg.Subject, p.msg.ID, err)
-			break
-		}
-		flights = append(flights, inFlight{f: f, span: span})
-	}
-	timeout := time.NewTimer(r.opts.PublishTimeout)
-	defer timeout.Stop()
-	for i, fl := range flights {
-		var (
-			ack *jetstream.PubAck
-			err error
-		)
-		select {
-		case ack = <-fl.f.Ok():
-		case err = <-fl.f.Err():
-		case <-timeout.C:
-			err = fmt.Errorf("no acknowledgement within %s", r.opts.PublishTimeout)
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		r.moved(ack, err)
-		if err != nil {
-			m := batch[i].msg
-			if wrongLastSequence(err) {
-				return i, nil
-			}
-			return i, fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
-		}
-		if ack.Duplicate {
-			// Stored before (a re-publish after a crash): the stream did not move, so every row
-			// after it expects a sequence the stream does not have, and is refused.
-			return i + 1, nil
-		}
-	}
-	return len(flights), sendErr
-}
-
-// moved records where a publish left the stream: its sequence after a new message is stored,
-// unknown after a duplicate (which stores nothing) or a failure.
-func (r *Relay) moved(ack *jetstream.PubAck, err error) {
-	if err != nil || ack == nil || ack.Duplicate {
-		r.lastSeq = 0
+func (f *inflight) fail(err error) {
+	if f.span == nil {
 		return
 	}
-	r.lastSeq = ack.Sequence
-}
-
-func wrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-func (r *Relay) publishOpts() []jetstream.PublishOpt {
-	if r.opts.Stream == "" {
-		return nil
-	}
-	return []jetstream.PublishOpt{jetstream.WithExpectStream(r.opts.Stream)}
-}
-
-// message returns m as a NATS message and, when m carries a trace context, the producer span of
-// its publish: the publish joins the trace of the request that wrote the event, and the message
-// carries the publish span's context, so that consumers continue from it. Without a recording
-// tracer the span is the stored context itself and the header is unchanged.
-func (r *Relay) message(ctx context.Context, m Message) (*nats.Msg, trace.Span) {
-	msg := m.NATSMsg()
-	if m.TraceParent == "" {
-		return msg, nil
-	}
-	_, span := r.startSpan(ctx, m, msg.Header)
-	return msg, span
-}
-
-func endSpan(span trace.Span, err error) {
-	if span == nil {
-		return
-	}
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "publish failed")
-	}
-	span.End()
+	f.span.RecordError(err)
+	f.span.SetStatus(codes.Error, "publish failed")
+	f.span.End()
 }
 
 // startSpan starts the producer span of publishing m, a child of the trace context stored with
