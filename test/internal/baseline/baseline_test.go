@@ -77,7 +77,9 @@ func TestPostgresDropsSchemaOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	o := short
 	o.Duration = time.Hour
-	time.AfterFunc(300*time.Millisecond, cancel)
+	// Late enough for the scratch schema to exist on a busy machine (the race detector's CI run):
+	// the run goes on until cancelled.
+	time.AfterFunc(3*time.Second, cancel)
 	r, err := Postgres(ctx, dsn, o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Postgres with a cancelled context: err = %v, want context.Canceled", err)
