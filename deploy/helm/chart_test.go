@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -622,4 +623,47 @@ func TestEngineValues(t *testing.T) {
 	if got := get(prod, "database", "existingSecret"); got != get(pg, "metadata", "name").(string)+"-app" {
 		t.Errorf("production values read the database URL from %v", got)
 	}
+	limit, err := strconv.Atoi(fmt.Sprint(get(pg, "spec", "postgresql", "parameters", "max_connections")))
+	if err != nil {
+		t.Fatalf("cnpg-cluster.yaml max_connections: %v", err)
+	}
+	files, err := render(t, loadChart(t), prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := connections(t, decode(t, files)); n > limit {
+		t.Errorf("the production values' pods open up to %d PostgreSQL connections; the cluster allows %d", n, limit)
+	}
+}
+
+// connections counts the PostgreSQL connections the pods of a rendering may hold at their most
+// replicas (an autoscaler's maximum): a service pod its pool (QUARTERDECK_DATABASE_MAX_CONNS, else
+// 16), one per lease (outbox relay, audit sealer, scheduler) and one while migrating; the gateway's
+// pod 16 and one.
+func connections(t *testing.T, m *manifests) int {
+	t.Helper()
+	total := 0
+	for name, d := range m.deployments {
+		replicas := 1
+		if d.Spec.Replicas != nil {
+			replicas = int(*d.Spec.Replicas)
+		}
+		if h, ok := m.hpas[name]; ok {
+			replicas = int(h.Spec.MaxReplicas)
+		}
+		e := env(d.Spec.Template.Spec.Containers[0])
+		per := 16 + 1
+		if _, service := e["QUARTERDECK_DATABASE_URL"]; service {
+			per = 16 + 3 + 1
+			if v, ok := e["QUARTERDECK_DATABASE_MAX_CONNS"]; ok {
+				n, err := strconv.Atoi(v.Value)
+				if err != nil || n < 1 {
+					t.Fatalf("%s: QUARTERDECK_DATABASE_MAX_CONNS %q", name, v.Value)
+				}
+				per = n + 3 + 1
+			}
+		}
+		total += replicas * per
+	}
+	return total
 }

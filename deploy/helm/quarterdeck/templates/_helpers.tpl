@@ -204,6 +204,10 @@ lifecycle:
     secretKeyRef:
       name: {{ include "quarterdeck.databaseSecretName" $root }}
       key: {{ include "quarterdeck.databaseSecretKey" $root }}
+{{- with $root.Values.database.maxConns }}
+- name: QUARTERDECK_DATABASE_MAX_CONNS
+  value: {{ . | quote }}
+{{- end }}
 - name: QUARTERDECK_IDENTITY_PUBLIC_KEYS
   valueFrom:
     secretKeyRef:
