@@ -22,8 +22,8 @@ type Config struct {
 	What string
 	// Kind and Name are the lease's (sqldb.DB.TryLease).
 	Kind, Name string
-	// Pass runs one pass and returns how many items it handled; a full pass (BatchSize) is
-	// followed by the next at once.
+	// Pass runs one pass and returns how many items it handled; a full pass (BatchSize or more)
+	// is followed by the next at once.
 	Pass      func(ctx context.Context) (int, error)
 	BatchSize int
 	// Idle runs after a pass that was not full, before the loop waits (nil: nothing).
@@ -118,7 +118,7 @@ func (l *Loop) lead(ctx context.Context, lease *sqldb.Lease) {
 			continue
 		}
 		backoff = l.cfg.FirstBackoff
-		if n == l.cfg.BatchSize {
+		if n >= l.cfg.BatchSize {
 			continue // more may be waiting
 		}
 		if l.draining() {

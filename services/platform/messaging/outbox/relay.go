@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,7 +32,8 @@ type RelayOptions struct {
 	Stream string
 	// Name identifies the relay in logs and in the PostgreSQL advisory lock (the service domain).
 	Name string
-	// BatchSize is how many pending rows one pass reads [256].
+	// BatchSize is how many pending rows a pass reads first [256]; while its reads come back full
+	// (a backlog), it reads on in up to maxReadFactor times as many at once (publishBatch).
 	BatchSize int
 	// PollInterval is how often the relay looks for rows that other replicas wrote [1s]; rows
 	// written through this process wake it at once.
@@ -62,7 +62,7 @@ type RelayOptions struct {
 // after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
 // returns. Events of one aggregate keep their order because rows are published in sequence order
 // on one connection and a row goes out only once the previous row of its aggregate is
-// acknowledged; rows of different aggregates are pipelined (publishAll). On
+// acknowledged; rows of different aggregates are pipelined (pipeline). On
 // PostgreSQL, replicas of a service elect one active relay through an advisory lock.
 //
 // Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
@@ -75,6 +75,7 @@ type Relay struct {
 	tracer trace.Tracer
 
 	loop      *leader.Loop
+	pubOpts   []jetstream.PublishOpt
 	lastPrune time.Time
 	metrics   *queuegauge.Set
 }
@@ -97,6 +98,9 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 		opts:   opts,
 		log:    opts.Logger.With("component", "outbox-relay", "relay", opts.Name),
 		tracer: opts.TracerProvider.Tracer("github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"),
+	}
+	if opts.Stream != "" {
+		r.pubOpts = []jetstream.PublishOpt{jetstream.WithExpectStream(opts.Stream)}
 	}
 	r.loop = leader.New(db, leader.Config{
 		What: "outbox relay", Kind: "quarterdeck-outbox-relay", Name: opts.Name,
@@ -131,20 +135,30 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// selectPendingSQL reads the pending rows after a sequence number, in sequence order.
 const selectPendingSQL = `SELECT seq, event_id, subject, event_type, source, resource_name,
 	aggregate_version, event_time, payload, traceparent, tracestate
-	FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`
+	FROM outbox WHERE published_at IS NULL AND seq > $1 ORDER BY seq LIMIT $2`
+
+// maxReadFactor bounds how far a pass that keeps finding full reads grows them: up to this many
+// times BatchSize rows in one read (and so in flight at once, well under the JetStream client's
+// limit of pending asynchronous publishes).
+const maxReadFactor = 4
+
+// maxReadsPerPass bounds the reads of one pass, so that the loop around it gets to run its checks
+// between passes even while a large backlog drains.
+const maxReadsPerPass = 16
 
 type pending struct {
 	seq int64
 	msg Message
 }
 
-// publishBatch publishes up to BatchSize pending rows and returns how many it read.
-func (r *Relay) publishBatch(ctx context.Context) (int, error) {
-	rows, err := r.db.QueryContext(ctx, selectPendingSQL, r.opts.BatchSize)
+// readPending reads up to limit pending rows with a sequence number above after.
+func (r *Relay) readPending(ctx context.Context, after int64, limit int) ([]pending, error) {
+	rows, err := r.db.QueryContext(ctx, selectPendingSQL, after, limit)
 	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	var batch []pending
 	for rows.Next() {
@@ -153,26 +167,100 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 			&p.msg.ResourceName, &p.msg.AggregateVersion, &p.msg.Time, &p.msg.Payload,
 			&p.msg.TraceParent, &p.msg.TraceState); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("read outbox: %w", err)
+			return nil, fmt.Errorf("read outbox: %w", err)
 		}
 		batch = append(batch, p)
 	}
 	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
+	return batch, nil
+}
 
-	done, pubErr := r.publishAll(ctx, batch)
-	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
-	if err := r.markPublished(ctx, done); err != nil {
+// publishBatch publishes pending rows in sequence order and returns how many it read. It reads
+// BatchSize rows from the start of the outbox; while a read comes back full (a backlog), it goes
+// on with the rows after the last one read, in reads growing to maxReadFactor × BatchSize, and
+// overlaps the round trips: the next read runs while the acknowledgements of the rows just
+// published come back, and the mark of one read's acknowledged rows runs while the next read's
+// rows are published. Rows read earlier in the pass are in flight or acknowledged and being
+// marked; reading only the rows after them keeps them from being published twice. A row whose
+// transaction commits after rows above it were read waits for the next pass, which reads from
+// the start again. At the first failure nothing more is read or published; what was acknowledged
+// is still marked.
+func (r *Relay) publishBatch(ctx context.Context) (int, error) {
+	limit := r.opts.BatchSize
+	batch, err := r.readPending(ctx, 0, limit)
+	if err != nil {
 		return 0, err
 	}
-	if pubErr != nil {
-		return 0, pubErr
+	p := &pipeline{r: r, ctx: ctx, byAggr: map[string]*inflight{}}
+	var (
+		mark  *asyncMark
+		total int
+	)
+	for reads := 1; ; reads++ {
+		total += len(batch)
+		p.publish(batch)
+		if p.err != nil || len(batch) < limit || reads == maxReadsPerPass {
+			break
+		}
+		after := batch[len(batch)-1].seq
+		limit = min(2*limit, maxReadFactor*r.opts.BatchSize)
+		next, rerr := r.readPending(ctx, after, limit)
+		p.settleAll()
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		if merr := mark.wait(); merr != nil {
+			mark, err = nil, merr
+			break
+		}
+		mark = r.markAsync(ctx, p.takeDone())
+		if p.err != nil || len(next) == 0 {
+			break
+		}
+		batch = next
 	}
-	return len(batch), nil
+	p.settleAll()
+	// Mark what was acknowledged even when a later publish failed, so it is not sent again.
+	if merr := mark.wait(); merr != nil {
+		return 0, merr
+	}
+	if merr := r.markPublished(ctx, p.takeDone()); merr != nil {
+		return 0, merr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	return total, nil
+}
+
+// asyncMark is a markPublished running in the background.
+type asyncMark struct{ done chan error }
+
+// markAsync marks seqs published in the background; nil when there is nothing to mark.
+func (r *Relay) markAsync(ctx context.Context, seqs []int64) *asyncMark {
+	if len(seqs) == 0 {
+		return nil
+	}
+	m := &asyncMark{done: make(chan error, 1)}
+	go func() { m.done <- r.markPublished(ctx, seqs) }()
+	return m
+}
+
+// wait returns the mark's error once it is done; nil for a nil mark.
+func (m *asyncMark) wait() error {
+	if m == nil {
+		return nil
+	}
+	return <-m.done
 }
 
 // inflight is a publish awaiting its acknowledgement.
@@ -184,61 +272,77 @@ type inflight struct {
 	deadline time.Time
 }
 
-// publishAll publishes batch in sequence order, pipelined: a row goes out without waiting for the
+// pipeline publishes rows in sequence order, pipelined: a row goes out without waiting for the
 // acknowledgements of the rows before it, except those of its own aggregate (resource name),
 // whose acknowledgement it waits for first. Publishes leave in sequence order on one connection,
 // so the stream takes them in that order; and a row is published only after every earlier row of
 // its aggregate was acknowledged, so that a failed publish retried later can never land behind a
 // newer event of the same aggregate. At the first failure nothing more goes out; the publishes in
-// flight are still awaited. It returns the sequence numbers acknowledged and the first error.
-func (r *Relay) publishAll(ctx context.Context, batch []pending) ([]int64, error) {
-	done := make([]int64, 0, len(batch))
-	var (
-		queue    []*inflight              // in flight, in sequence order
-		byAggr   = map[string]*inflight{} // the last row in flight of each aggregate
-		firstErr error
-	)
-	// settle waits for the oldest publish in flight.
-	settle := func() {
-		f := queue[0]
-		queue = queue[1:]
-		if byAggr[f.resource] == f {
-			delete(byAggr, f.resource)
+// flight are still awaited. done collects the sequence numbers acknowledged, err the first error.
+type pipeline struct {
+	r      *Relay
+	ctx    context.Context
+	queue  []*inflight          // in flight, in sequence order
+	byAggr map[string]*inflight // the last row in flight of each aggregate
+	done   []int64
+	err    error
+}
+
+// settle waits for the oldest publish in flight.
+func (p *pipeline) settle() {
+	f := p.queue[0]
+	p.queue[0] = nil
+	p.queue = p.queue[1:]
+	if p.byAggr[f.resource] == f {
+		delete(p.byAggr, f.resource)
+	}
+	if err := p.r.await(p.ctx, f); err != nil {
+		p.r.metrics.Add(p.ctx, MetricPublishError, 1)
+		if p.err == nil {
+			p.err = err
 		}
-		err := r.await(ctx, f)
-		if err != nil {
-			r.metrics.Add(ctx, MetricPublishError, 1)
-			if firstErr == nil {
-				firstErr = err
+		return
+	}
+	p.r.metrics.Add(p.ctx, MetricPublished, 1)
+	p.done = append(p.done, f.seq)
+}
+
+// settleAll waits for every publish in flight.
+func (p *pipeline) settleAll() {
+	for len(p.queue) > 0 {
+		p.settle()
+	}
+	p.queue = p.queue[:0:0]
+}
+
+// publish sends batch, after the rows published before it, unless a publish has failed.
+func (p *pipeline) publish(batch []pending) {
+	for _, row := range batch {
+		// An earlier row of the same aggregate must be acknowledged first: settle up to it.
+		if prev := p.byAggr[row.msg.ResourceName]; prev != nil {
+			for p.err == nil && p.byAggr[row.msg.ResourceName] == prev {
+				p.settle()
 			}
+		}
+		if p.err != nil {
 			return
 		}
-		r.metrics.Add(ctx, MetricPublished, 1)
-		done = append(done, f.seq)
-	}
-	for _, p := range batch {
-		// An earlier row of the same aggregate must be acknowledged first: settle up to it.
-		if prev := byAggr[p.msg.ResourceName]; prev != nil {
-			for firstErr == nil && byAggr[p.msg.ResourceName] == prev {
-				settle()
-			}
-		}
-		if firstErr != nil {
-			break
-		}
-		f, err := r.publishAsync(ctx, p)
+		f, err := p.r.publishAsync(p.ctx, row)
 		if err != nil {
-			r.metrics.Add(ctx, MetricPublishError, 1)
-			firstErr = err
-			break
+			p.r.metrics.Add(p.ctx, MetricPublishError, 1)
+			p.err = err
+			return
 		}
-		queue = append(queue, f)
-		byAggr[f.resource] = f
+		p.queue = append(p.queue, f)
+		p.byAggr[f.resource] = f
 	}
-	for len(queue) > 0 {
-		settle()
-	}
-	return done, firstErr
+}
+
+// takeDone returns the sequence numbers acknowledged since the last call.
+func (p *pipeline) takeDone() []int64 {
+	d := p.done
+	p.done = nil
+	return d
 }
 
 // publishAsync sends the row's message without waiting for its acknowledgement.
@@ -252,11 +356,7 @@ func (r *Relay) publishAsync(ctx context.Context, p pending) (*inflight, error) 
 		// recording tracer the span is the stored context itself and the header is unchanged.
 		_, f.span = r.startSpan(ctx, m, msg.Header)
 	}
-	var opts []jetstream.PublishOpt
-	if r.opts.Stream != "" {
-		opts = append(opts, jetstream.WithExpectStream(r.opts.Stream))
-	}
-	ack, err := r.js.PublishMsgAsync(msg, opts...)
+	ack, err := r.js.PublishMsgAsync(msg, r.pubOpts...)
 	if err != nil {
 		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
 		f.fail(err)
@@ -268,19 +368,24 @@ func (r *Relay) publishAsync(ctx context.Context, p pending) (*inflight, error) 
 
 // await waits for f's acknowledgement, until its deadline or ctx ends.
 func (r *Relay) await(ctx context.Context, f *inflight) error {
-	t := time.NewTimer(time.Until(f.deadline))
-	defer t.Stop()
 	var err error
-	m := f.ack.Msg()
 	select {
-	case <-f.ack.Ok():
+	case <-f.ack.Ok(): // mostly there already: no timer
 	case err = <-f.ack.Err():
-	case <-t.C:
-		err = context.DeadlineExceeded
-	case <-ctx.Done():
-		err = ctx.Err()
+	default:
+		t := time.NewTimer(time.Until(f.deadline))
+		defer t.Stop()
+		select {
+		case <-f.ack.Ok():
+		case err = <-f.ack.Err():
+		case <-t.C:
+			err = context.DeadlineExceeded
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
 	if err != nil {
+		m := f.ack.Msg()
 		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.Header.Get(events.HeaderID), err)
 		f.fail(err)
 		return err
@@ -329,27 +434,35 @@ func (r *Relay) startSpan(ctx context.Context, m Message, h nats.Header) (contex
 	return ctx, span
 }
 
+// markPublishedSQL marks rows published by their sequence numbers: one statement whatever their
+// number, so that it is prepared once (an IN list would be a statement per length), as an array
+// on PostgreSQL and a JSON array on SQLite.
+var markPublishedSQL = map[sqldb.Engine]string{
+	sqldb.Postgres: `UPDATE outbox SET published_at = $1 WHERE seq = ANY($2)`,
+	sqldb.SQLite:   `UPDATE outbox SET published_at = $1 WHERE seq IN (SELECT value FROM json_each($2))`,
+}
+
 func (r *Relay) markPublished(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	args := make([]any, 0, len(seqs)+1)
-	args = append(args, time.Now().UTC())
-	b.WriteString("UPDATE outbox SET published_at = $1 WHERE seq IN (")
-	for i, s := range seqs {
-		if i > 0 {
-			b.WriteByte(',')
+	var arg any = seqs
+	if r.db.Engine() != sqldb.Postgres {
+		b := make([]byte, 0, len(seqs)*8+2)
+		b = append(b, '[')
+		for i, s := range seqs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, s, 10)
 		}
-		b.WriteString("$" + strconv.Itoa(i+2))
-		args = append(args, s)
+		arg = string(append(b, ']'))
 	}
-	b.WriteByte(')')
 	// Detached from ctx: rows that JetStream acknowledged are marked even while shutting down,
 	// which keeps re-publishing after a restart to a minimum.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := r.db.ExecContext(mctx, b.String(), args...); err != nil {
+	if _, err := r.db.ExecContext(mctx, markPublishedSQL[r.db.Engine()], time.Now().UTC(), arg); err != nil {
 		return fmt.Errorf("mark outbox rows published: %w", err)
 	}
 	return nil

@@ -188,22 +188,32 @@ func checkEachOnce(t *testing.T, js jetstream.JetStream, stream string, n int) {
 	}
 }
 
+// TestRelayPublishesEverythingInOrder drains a backlog of several reads: with the default batch
+// size a pass reads 256 rows and then the rest after them; with batch size 4 the reads grow and
+// the pass ends after its last read, leaving the rest to the passes after it.
 func TestRelayPublishesEverythingInOrder(t *testing.T) {
 	t.Parallel()
-	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
-		e := newEnv(t, d)
-		ensureStream(t, e.js, e.prefix)
-		write(t, e.db, e.prefix, 600, 7) // more than one batch
-		runRelay(t, e.db, e.js, e.stream)
-		waitPublished(t, e.db)
-		msgs := readAll(t, e.js, e.stream)
-		checkExactlyOnceInOrder(t, msgs, 600)
-		h := msgs[0].Headers()
-		if h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) || h.Get(events.HeaderType) != "quarterdeck.budget.v1.CostCenterCreated" ||
-			h.Get(events.HeaderSpecVersion) != "1.0" || msgs[0].Subject() != e.prefix+".budget.cost_center.created" {
-			t.Errorf("first message: subject %s headers %v", msgs[0].Subject(), h)
-		}
-	})
+	for _, size := range []int{0, 4} {
+		t.Run(fmt.Sprintf("batch size %d", size), func(t *testing.T) {
+			testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+				e := newEnv(t, d)
+				ensureStream(t, e.js, e.prefix)
+				write(t, e.db, e.prefix, 600, 7) // more than one batch
+				runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, BatchSize: size,
+					PollInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+				waitPublished(t, e.db)
+				msgs := readAll(t, e.js, e.stream)
+				checkExactlyOnceInOrder(t, msgs, 600)
+				h := msgs[0].Headers()
+				if h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) || h.Get(events.HeaderType) != "quarterdeck.budget.v1.CostCenterCreated" ||
+					h.Get(events.HeaderSpecVersion) != "1.0" || msgs[0].Subject() != e.prefix+".budget.cost_center.created" ||
+					h.Get(events.HeaderVersion) != "1" || h.Get(events.HeaderSubject) != "costCenters/res-0" ||
+					h.Get("Nats-Expected-Stream") != e.stream {
+					t.Errorf("first message: subject %s headers %v", msgs[0].Subject(), h)
+				}
+			})
+		})
+	}
 }
 
 // TestRelaySurvivesNATSOutage writes while the NATS server is down: the writes succeed, the events
@@ -397,9 +407,16 @@ func TestRelaysOfTwoSchemasBothPublish(t *testing.T) {
 
 // TestFailedPublishHoldsItsAggregateBack publishes past a row the stream refuses (too large for
 // it): the rows of other resources behind it go out, the later rows of its own resource wait,
-// and once the stream takes it everything is in the stream once, each resource in order.
+// and once the stream takes it everything is in the stream once, each resource in order. With
+// batch size 2 the refusal comes after the pass has read the rows behind the first two.
 func TestFailedPublishHoldsItsAggregateBack(t *testing.T) {
 	t.Parallel()
+	for _, size := range []int{0, 2} {
+		t.Run(fmt.Sprintf("batch size %d", size), func(t *testing.T) { testFailedPublishHoldsItsAggregateBack(t, size) })
+	}
+}
+
+func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
 		e := newEnv(t, d)
 		ensureStream(t, e.js, e.prefix)
@@ -432,7 +449,8 @@ func TestFailedPublishHoldsItsAggregateBack(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		runRelay(t, e.db, e.js, e.stream)
+		runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, BatchSize: size,
+			PollInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 		subjectsIn := func() []string {
 			var out []string
 			for _, m := range readAll(t, e.js, e.stream) {
