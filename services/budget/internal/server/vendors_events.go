@@ -53,9 +53,36 @@ import (
 // a renewal then comes before the contract's end, as it happened. Invoices are resources of their
 // own: their consumer may run ahead of the contracts', and an invoice waits for its contract's
 // activation the same way. One subject per consumer also works with NATS servers before 2.10.
-var VendorsConsumers = []struct{ Name, Subject string }{
-	{Name: "vendors-contracts", Subject: "contract.>"},
+//
+// Only the order of one contract's events matters, so the contracts' consumer applies them in
+// four partitions, by the budget of the contract's line (ContractPartition): the contracts of one
+// budget in stream order, those of other budgets concurrently, so that an activation does not
+// wait behind the events of other budgets' contracts, nor for their chains' locks.
+var VendorsConsumers = []struct {
+	Name, Subject string
+	Partitions    int
+	PartitionKey  func(consumer.Event) string
+}{
+	{Name: "vendors-contracts", Subject: "contract.>", Partitions: 4, PartitionKey: ContractPartition},
 	{Name: "vendors-invoices", Subject: "invoice.recorded"},
+}
+
+// ContractPartition is the partition key of a contract event: the budget of the contract's line,
+// whose chain its effects lock, so that two partitions' transactions do not lock one chain. (A
+// renewal or an end also locks the chains of later years' budgets, rarely; should two partitions
+// then lock chains in opposite orders, PostgreSQL breaks the deadlock and the transaction is
+// applied again.) A contract's line changes only while it is a draft, and budget applies nothing
+// of a draft's or a pending contract's events: every event of a contract that budget applies has
+// the key of its activation, so they stay in stream order. An event without a line is keyed by
+// its resource.
+func ContractPartition(ev consumer.Event) string {
+	if m, ok := ev.Message.(interface{ GetContract() *vendorsv1.Contract }); ok {
+		var budgetID, lineID string
+		if domain.LinePattern.ScanResource(m.GetContract().GetBudgetLine(), &budgetID, &lineID) {
+			return domain.BudgetName(budgetID)
+		}
+	}
+	return ev.Resource
 }
 
 // errNotCommitted is the transient failure of an event about a contract (or a position) whose

@@ -77,7 +77,8 @@ type delivery struct {
 }
 
 // prepare decodes msg and starts the span of handling it; the caller ends d.span.
-func (r *Runtime) prepare(ctx context.Context, rn *runner, msg jetstream.Msg) *delivery {
+func (r *Runtime) prepare(ctx context.Context, rn *runner, q queued) *delivery {
+	msg := q.msg
 	d := &delivery{msg: msg, attempt: 1}
 	streamSeq := uint64(0)
 	if md, err := msg.Metadata(); err == nil {
@@ -93,7 +94,10 @@ func (r *Runtime) prepare(ctx context.Context, rn *runner, msg jetstream.Msg) *d
 		r.metrics.redelivery(d.ctx, rn)
 	}
 	d.log = r.log.With("consumer", rn.spec.Name, "subject", msg.Subject(), "attempt", d.attempt)
-	d.ev, d.err = decode(msg.Subject(), h, msg.Data())
+	if !q.decoded {
+		q.decode()
+	}
+	d.ev, d.err = q.ev, q.err
 	d.ev.Attempt, d.ev.Sequence = d.attempt, streamSeq
 	if d.err != nil {
 		if d.ev.ID == "" {
@@ -111,10 +115,10 @@ func (r *Runtime) prepare(ctx context.Context, rn *runner, msg jetstream.Msg) *d
 // be decoded), nothing of that transaction remains and each event is then applied alone, in order,
 // exactly as a single delivery is, so that a failure is retried, dead-lettered and logged as an
 // event of its own and the others are not held back by it.
-func (r *Runtime) deliverBatch(ctx context.Context, rn *runner, msgs []jetstream.Msg) {
+func (r *Runtime) deliverBatch(ctx context.Context, rn *runner, msgs []queued) {
 	ds := make([]*delivery, len(msgs))
-	for i, msg := range msgs {
-		ds[i] = r.prepare(ctx, rn, msg)
+	for i, q := range msgs {
+		ds[i] = r.prepare(ctx, rn, q)
 	}
 	defer func() {
 		for _, d := range ds {

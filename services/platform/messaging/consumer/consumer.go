@@ -9,6 +9,12 @@
 // aggregate version it applied and skips older events instead of applying them out of order. An
 // event that still fails on its last delivery attempt becomes a dead letter in the database,
 // which an operator lists and replays through the OperationsService.
+//
+// A consumer applies its events one transaction at a time, in stream order, unless its Spec asks
+// for Partitions: then the events are spread over that many appliers by resource (ce-subject, or
+// the Spec's PartitionKey), so that each resource's events are still applied one at a time in
+// stream order, while events of different resources may be applied concurrently and in either
+// order.
 package consumer
 
 import (
@@ -16,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -81,6 +88,16 @@ type Spec struct {
 	Subjects []string
 	// Handler applies each event.
 	Handler Handler
+	// Partitions, when more than 1, applies the consumer's events in that many concurrent
+	// appliers, the events of one partition key in one of them, in stream order: for a handler
+	// whose effects depend on the order of one resource's events only. On SQLite, whose database
+	// has one writer at a time, a consumer has one applier whatever Partitions says.
+	Partitions int
+	// PartitionKey is an event's partition key; nil means its resource (ce-subject). Events of
+	// one resource whose order matters must have one key. A key that also groups the resources
+	// whose handlers lock the same rows (say, a budget's) keeps the transactions of different
+	// appliers from waiting on one another, and from deadlocking when they apply several events.
+	PartitionKey func(Event) string
 }
 
 // Settings are the delivery settings of a service's consumers. Zero values take the defaults.
@@ -146,6 +163,9 @@ type Options struct {
 }
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// maxPartitions bounds Spec.Partitions: each applier may hold a database connection.
+const maxPartitions = 16
 
 // Runtime runs the consumers of one service and serves its dead letters.
 type Runtime struct {
@@ -221,6 +241,9 @@ func New(db *sqldb.DB, js jetstream.JetStream, specs []Spec, opts Options) (*Run
 		}
 		if !namePattern.MatchString(s.Domain) || s.Handler == nil {
 			return nil, fmt.Errorf("consumer %q: a domain and a handler are required", s.Name)
+		}
+		if s.Partitions < 0 || s.Partitions > maxPartitions {
+			return nil, fmt.Errorf("consumer %q: partitions must be between 0 and %d", s.Name, maxPartitions)
 		}
 		for _, sub := range s.Subjects {
 			if sub == "" || strings.ContainsAny(sub, " \t") || strings.HasPrefix(sub, ".") {
@@ -441,41 +464,87 @@ func (r *Runtime) run(ctx context.Context, rn *runner) {
 }
 
 // consume applies the iterator's events until it ends. A reader goroutine moves the events into
-// a buffer as they arrive; the applier takes the next one and whatever else has arrived behind it,
+// a buffer as they arrive; an applier takes the next one and whatever else has arrived behind it,
 // up to BatchSize, and applies them together, in stream order (deliverBatch). An idle consumer
 // applies each event as soon as it arrives; a consumer that falls behind applies many per
-// transaction, so that its throughput no longer rests on one commit per event.
+// transaction, so that its throughput no longer rests on one commit per event. A partitioned
+// consumer (Spec.Partitions) has one applier per partition, each with a buffer of its own that
+// the reader fills with the events of its resources.
 func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.MessagesContext, log *slog.Logger) {
-	msgs := make(chan jetstream.Msg, r.settings.MaxAckPending)
-	go func() {
-		defer close(msgs)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					return
-				}
-				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-					log.Warn("consumer lost; subscribing again", "error", err)
-					it.Stop()
-					return
-				}
-				log.Debug("consumer iterator", "error", err)
-				continue
-			}
-			msgs <- msg
+	n := r.partitions(rn)
+	queues := make([]chan queued, n)
+	for i := range queues {
+		queues[i] = make(chan queued, r.settings.MaxAckPending)
+	}
+	var appliers sync.WaitGroup
+	for _, q := range queues {
+		appliers.Add(1)
+		go func() {
+			defer appliers.Done()
+			r.applyQueue(ctx, rn, q)
+		}()
+	}
+	defer appliers.Wait()
+	defer func() {
+		for _, q := range queues {
+			close(q)
 		}
 	}()
-	// The applier takes every event the reader passes on, also after a stop (they are then left
-	// unacknowledged, for JetStream to deliver again), so that the reader never blocks and the
-	// loop ends when the iterator does.
-	batch := make([]jetstream.Msg, 0, r.settings.BatchSize)
-	for msg := range msgs {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				log.Warn("consumer lost; subscribing again", "error", err)
+				it.Stop()
+				return
+			}
+			log.Debug("consumer iterator", "error", err)
+			continue
+		}
+		// A queue holds MaxAckPending events, as many as JetStream delivers unacknowledged; should
+		// it fill up all the same (events delivered again while still queued), the reader waits
+		// for its applier.
+		q := queued{msg: msg}
+		i := 0
+		if n > 1 {
+			q.decode()
+			i = r.partitionOf(rn, q.ev, n)
+		}
+		queues[i] <- q
+	}
+}
+
+// queued is a message waiting for its applier; a partitioned consumer decodes it before.
+type queued struct {
+	msg     jetstream.Msg
+	decoded bool
+	ev      Event
+	err     error
+}
+
+func (q *queued) decode() {
+	h := q.msg.Headers()
+	if h == nil {
+		h = nats.Header{}
+	}
+	q.ev, q.err = decode(q.msg.Subject(), h, q.msg.Data())
+	q.decoded = true
+}
+
+// applyQueue applies the events of one queue until it is closed. It takes every event it is
+// passed, also after a stop (they are then left unacknowledged, for JetStream to deliver again),
+// so that the reader never blocks and consume ends when the iterator does.
+func (r *Runtime) applyQueue(ctx context.Context, rn *runner, q <-chan queued) {
+	batch := make([]queued, 0, r.settings.BatchSize)
+	for msg := range q {
 		batch = append(batch[:0], msg)
 	more:
 		for len(batch) < r.settings.BatchSize {
 			select {
-			case m, ok := <-msgs:
+			case m, ok := <-q:
 				if !ok {
 					break more
 				}
@@ -486,6 +555,30 @@ func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.Messages
 		}
 		r.deliverBatch(ctx, rn, batch)
 	}
+}
+
+// partitions is the number of appliers of rn's events: Spec.Partitions, but one on SQLite.
+func (r *Runtime) partitions(rn *runner) int {
+	if rn.spec.Partitions <= 1 || r.db.Engine() == sqldb.SQLite {
+		return 1
+	}
+	return rn.spec.Partitions
+}
+
+// partitionOf is the applier, of n, of ev's partition key.
+func (r *Runtime) partitionOf(rn *runner, ev Event, n int) int {
+	key := ev.Resource
+	if rn.spec.PartitionKey != nil {
+		key = rn.spec.PartitionKey(ev)
+	}
+	return partition(key, n)
+}
+
+// partition is the applier, of n, of the events with partition key key.
+func partition(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
 }
 
 // subscribe creates or updates the durable and returns a message iterator over it; the runner

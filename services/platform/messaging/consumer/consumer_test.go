@@ -136,11 +136,18 @@ func newID(t *testing.T) string {
 // the cancel of its context, which kills it: its work is abandoned, as when its process dies.
 func (e *env) start(t *testing.T, js jetstream.JetStream, s consumer.Settings, h consumer.Handler, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
 	t.Helper()
+	return e.startSpec(t, js, s, consumer.Spec{Handler: h}, opts...)
+}
+
+// startSpec is start with a consumer spec of its own; its name and domain are the test's.
+func (e *env) startSpec(t *testing.T, js jetstream.JetStream, s consumer.Settings, spec consumer.Spec, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
+	t.Helper()
 	o := consumer.Options{Service: "risk", Prefix: e.prefix, Settings: s, Logger: quiet}
 	for _, f := range opts {
 		f(&o)
 	}
-	rt, err := consumer.New(e.db, js, []consumer.Spec{{Name: "budget-watch", Domain: "budget", Handler: h}}, o)
+	spec.Name, spec.Domain = "budget-watch", "budget"
+	rt, err := consumer.New(e.db, js, []consumer.Spec{spec}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
