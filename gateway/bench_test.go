@@ -39,3 +39,37 @@ func BenchmarkRESTGet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRESTGetOverTCP is BenchmarkRESTGet through the gateway's HTTP server on a real
+// connection, as a client reaches it: with `strace -c -f` on the test binary it counts the
+// system calls of a get (the client's, the gateway's and the backend's).
+//
+//	go test -c -o gateway.test ./gateway/ && strace -c -f ./gateway.test -test.run '^$' -test.bench RESTGetOverTCP -test.benchtime 5000x
+func BenchmarkRESTGetOverTCP(b *testing.B) {
+	_, addr := startRecorder(b)
+	gw, err := gateway.New(context.Background(), gateway.Options{
+		Backends: oneBackend(addr), Authenticator: fakeAuth{},
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close() })
+	srv := httptest.NewServer(gw)
+	b.Cleanup(srv.Close)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/costCenters/cc-1", nil)
+		req.Header.Set("Authorization", "Bearer good-bench")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET: %d", resp.StatusCode)
+		}
+	}
+}

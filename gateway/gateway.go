@@ -24,6 +24,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -90,6 +91,13 @@ func mountAll(fs ...func(context.Context, *runtime.ServeMux, *grpc.ClientConn) e
 		return nil
 	}
 }
+
+// The HTTP/2 flow-control windows of the connections to the services (see New): a stream may
+// have 1 MiB of response in flight, the connection 4 MiB.
+const (
+	backendStreamWindow = 1 << 20
+	backendConnWindow   = 4 << 20
+)
 
 // Domains lists the domains whose REST API the gateway serves.
 func Domains() []string { return slices.Sorted(maps.Keys(registrars)) }
@@ -225,6 +233,12 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			// Calls spread over every address of the target: every replica of a service behind a
 			// dns:/// name that resolves to each of them (a headless Kubernetes Service).
 			grpc.WithDefaultServiceConfig(rpc.RoundRobin),
+			// Fixed flow-control windows, large enough for any response at the speed of a
+			// data centre's network: with the default dynamic ones, gRPC measures the
+			// bandwidth-delay product with a ping after every response that finds none in
+			// flight, which for small unary calls at a few hundred a second is a ping, its
+			// acknowledgement and a window update per call, on both sides.
+			grpc.WithInitialWindowSize(backendStreamWindow), grpc.WithInitialConnWindowSize(backendConnWindow),
 			grpc.WithStatsHandler(telemetry.GRPCClientHandler(otelgrpc.WithMeterProvider(g.meters))))
 		if err != nil {
 			g.Close()
@@ -298,7 +312,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	}
 	g.handler = otelhttp.NewHandler(g.accessLog(requestID(g.sizeLimits(g.cors(root)))), "gateway",
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-		otelhttp.WithMeterProvider(g.meters))
+		otelhttp.WithMeterProvider(g.meters),
+		// The tracer is taken once, not looked up in the provider on every request: the provider
+		// telemetry.Setup installed, or, before it is, the global one, which forwards to it.
+		otelhttp.WithTracerProvider(otel.GetTracerProvider()))
 	return g, nil
 }
 

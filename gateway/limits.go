@@ -214,9 +214,11 @@ func (g *Gateway) bodyCap(next http.Handler) http.Handler {
 			writeStatus(w, http.StatusRequestEntityTooLarge, g.bodyTooLargeStatus())
 			return
 		}
-		state := &bodyState{}
-		r = r.WithContext(context.WithValue(r.Context(), bodyStateKey{}, state))
 		if r.Body != nil && r.Body != http.NoBody {
+			// A request without a body cannot go over the cap: only one with a body carries the
+			// state the error handler reads.
+			state := &bodyState{}
+			r = r.WithContext(context.WithValue(r.Context(), bodyStateKey{}, state))
 			r.Body = cappedBody{ReadCloser: http.MaxBytesReader(w, r.Body, int64(g.set.MaxBodyBytes)), state: state}
 		}
 		next.ServeHTTP(w, r)

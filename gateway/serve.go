@@ -131,9 +131,22 @@ func (g *Gateway) authenticateREST(next http.Handler) http.Handler {
 			}
 		}
 		// grpc-gateway forwards Authorization whatever the header matcher says; the service gets
-		// the signed identity instead, never the client's credentials.
-		r = r.Clone(withCaller(r.Context(), c))
-		r.Header.Del("Authorization")
+		// the signed identity instead, never the client's credentials. The request is copied
+		// with a header map of its own that lacks it (the values are shared: nothing after this
+		// changes them in place), rather than cloned deeply.
+		r = r.WithContext(withCaller(r.Context(), c))
+		r.Header = withoutAuthorization(r.Header)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// withoutAuthorization returns a copy of h without its Authorization header.
+func withoutAuthorization(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if k != "Authorization" {
+			out[k] = vs
+		}
+	}
+	return out
 }
