@@ -3,10 +3,13 @@ package risk_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -202,6 +205,73 @@ func TestBreachNotificationClocks(t *testing.T) {
 		}
 		if _, err := d.inc.GetBreachImpact(ctx, &riskv1.GetBreachImpactRequest{Name: "incidents/lan/breachImpact"}); err != nil {
 			t.Errorf("breach impact of the incident that became a breach: %v", err)
+		}
+	})
+}
+
+// TestBreachClocksDueTogether lets the clocks of two breaches fall overdue at once, so that the
+// scheduler fires them in one transaction: each clock's event carries a version of its own, one
+// more than the previous event's about its incident, the incident ends at the last of them, and
+// nothing else of the incident changes.
+func TestBreachClocksDueTogether(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		d := startDesk(t, db, at(12, 0))
+		ctx := context.Background()
+		var names []string
+		before := map[string]*riskv1.Incident{}
+		for _, id := range []string{"leak-a", "leak-b"} {
+			i := d.declare(t, id, riskv1.Incident_SEV2, riskv1.Incident_DATA_LOSS)
+			var clocks []*riskv1.NotificationClock
+			for _, c := range []string{"c1", "c2", "c3", "c4"} {
+				clocks = append(clocks, &riskv1.NotificationClock{Id: c, Regime: riskv1.NotificationClock_CUSTOM, Recipient: "r", Deadline: hours(2), WarnBefore: hours(1)})
+			}
+			if _, err := d.inc.UpdateBreachImpact(ctx, &riskv1.UpdateBreachImpactRequest{
+				BreachImpact: &riskv1.BreachImpact{Name: i.GetName() + "/breachImpact", AwarenessTime: ts(at(12, 0)), NotificationClocks: clocks},
+				UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"awareness_time", "notification_clocks"}}}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.inc.GetIncident(ctx, &riskv1.GetIncidentRequest{Name: i.GetName()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, before[i.GetName()] = append(names, i.GetName()), got
+		}
+		updated := map[string]int64{}
+		for _, name := range names {
+			ev := outbox(t, d.db, ".incident.breach_impact_updated", name, func() *riskv1.IncidentBreachImpactUpdated { return &riskv1.IncidentBreachImpactUpdated{} })
+			updated[name] = ev[len(ev)-1].GetVersion()
+		}
+
+		// Every clock is due at 14:00; at 15:00 all eight are overdue, their warnings past.
+		d.clock.Set(at(15, 0))
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			return len(clockEvents(t, d.db, ".incident.notification_overdue", names[0])) == 4 &&
+				len(clockEvents(t, d.db, ".incident.notification_overdue", names[1])) == 4
+		})
+		for _, name := range names {
+			over := outbox(t, d.db, ".incident.notification_overdue", name, func() *riskv1.IncidentNotificationOverdue { return &riskv1.IncidentNotificationOverdue{} })
+			for n, ev := range over {
+				if want := updated[name] + int64(n) + 1; ev.GetVersion() != want || ev.GetClock().GetId() != fmt.Sprintf("c%d", n+1) ||
+					ev.GetIncident().GetEtag() == before[name].GetEtag() {
+					t.Errorf("%s: overdue event %d = clock %s at version %d; want c%d at %d", name, n, ev.GetClock().GetId(), ev.GetVersion(), n+1, want)
+				}
+			}
+			if n := countEvents(t, d.db, ".incident.notification_due_soon", name); n != 0 {
+				t.Errorf("%s: %d due-soon events for clocks already overdue", name, n)
+			}
+			versions := testkit.Column[int64](t, d.db, `SELECT version FROM incidents WHERE id = $1`, strings.TrimPrefix(name, "incidents/"))
+			if len(versions) != 1 || versions[0] != updated[name]+4 {
+				t.Errorf("%s: stored version %v, want %d", name, versions, updated[name]+4)
+			}
+			after, err := d.inc.GetIncident(ctx, &riskv1.GetIncidentRequest{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after.Etag, before[name].Etag = "", ""
+			if !proto.Equal(after, before[name]) {
+				t.Errorf("%s: the clocks changed the incident from %v to %v", name, before[name], after)
+			}
 		}
 	})
 }

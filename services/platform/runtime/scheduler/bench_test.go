@@ -18,7 +18,7 @@ import (
 //
 //	go test -run '^$' -bench Burst -benchtime 1x ./runtime/scheduler/
 func BenchmarkBurst(b *testing.B) {
-	for _, batch := range []int{1, 4, 16, 64} {
+	for _, batch := range []int{1, 16, 64, 128, 256} {
 		for _, engine := range []string{testenv.EngineSQLite, testenv.EnginePostgres} {
 			b.Run(fmt.Sprintf("%s/batch=%d", engine, batch), func(b *testing.B) {
 				for range b.N {

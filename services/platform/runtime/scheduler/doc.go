@@ -25,7 +25,12 @@
 // again. Even two workers that both believe they hold the lease (one lost it mid-pass) fire an
 // item once: the second waits for the first's row lock and then finds the item fired.
 //
-// Items fire in due order, BatchSize to a transaction. Items that came due while every replica
+// Items fire in due order, BatchSize to a transaction, which claims its items with one statement
+// (locked, in due order) and marks them fired with one more. A handler that changes scheduled
+// items finds those fired before it in the transaction marked, and the worker claims the rest
+// again after it, so that a transaction of many items fires them as it would one by one. The
+// handlers of a transaction share TxCache, where a handler of several items about one resource
+// keeps what it read of it once. Items that came due while every replica
 // was down fire when a worker starts, oldest first, and a handler learns both when its item was
 // due and when it fired (Fired), so that the event can say both. The worker sleeps until the
 // next due time, and wakes earlier on Notify (the host calls it after every commit) and every

@@ -81,6 +81,9 @@ func Schedule(ctx context.Context, q sqlstore.Querier, it Item) error {
 	if err := it.validate(); err != nil {
 		return err
 	}
+	if err := beforeChange(ctx); err != nil {
+		return err
+	}
 	// The WHERE leaves a fired item with the same due time as it is; every SET expression reads
 	// the row as it was before the update.
 	const upsert = `INSERT INTO scheduled_items (item_key, kind, resource_name, due_at, next_at, payload,
@@ -113,6 +116,9 @@ func Schedule(ctx context.Context, q sqlstore.Querier, it Item) error {
 // A fired item stays, so that declaring its date again does not fire it again. Cancelling a key
 // that names no unfired item does nothing.
 func Cancel(ctx context.Context, q sqlstore.Querier, key string) error {
+	if err := beforeChange(ctx); err != nil {
+		return err
+	}
 	const del = `DELETE FROM scheduled_items WHERE item_key = $1 AND fired_at IS NULL`
 	if _, err := q.ExecContext(ctx, del, key); err != nil {
 		return fmt.Errorf("cancel scheduled item %s: %w", key, err)
@@ -123,6 +129,9 @@ func Cancel(ctx context.Context, q sqlstore.Querier, key string) error {
 // CancelResource removes the unfired items of the resource named resource in the caller's
 // transaction, e.g. when the resource is deleted or reaches a final state.
 func CancelResource(ctx context.Context, q sqlstore.Querier, resource string) error {
+	if err := beforeChange(ctx); err != nil {
+		return err
+	}
 	const del = `DELETE FROM scheduled_items WHERE resource_name = $1 AND fired_at IS NULL`
 	if _, err := q.ExecContext(ctx, del, resource); err != nil {
 		return fmt.Errorf("cancel the scheduled items of %s: %w", resource, err)
@@ -134,6 +143,9 @@ func CancelResource(ctx context.Context, q sqlstore.Querier, resource string) er
 // item the worker gave up on is armed again, to fire at once if it is due. It is the operator's
 // way back once the cause of the failures is fixed.
 func Retry(ctx context.Context, q sqlstore.Querier, key string) error {
+	if err := beforeChange(ctx); err != nil {
+		return err
+	}
 	const retry = `UPDATE scheduled_items SET attempts = 0, last_error = '', failed_at = NULL,
 		next_at = due_at, updated_at = $2 WHERE item_key = $1 AND fired_at IS NULL`
 	res, err := q.ExecContext(ctx, retry, key, storedTime(time.Now()))

@@ -55,7 +55,7 @@ type Fired struct {
 // Settings are a service's scheduler settings. Zero values take the defaults.
 type Settings struct {
 	PollInterval   time.Duration `env:"SCHEDULER_POLL_INTERVAL" default:"2s" help:"how often the scheduler looks for items that other replicas scheduled, and how often a standby replica tries to take over"`
-	BatchSize      int           `env:"SCHEDULER_BATCH_SIZE" default:"16" help:"due items the scheduler fires in one transaction"`
+	BatchSize      int           `env:"SCHEDULER_BATCH_SIZE" default:"128" help:"due items the scheduler fires in one transaction, claimed and marked with one statement each"`
 	MaxAttempts    int           `env:"SCHEDULER_MAX_ATTEMPTS" default:"20" help:"attempts at firing an item whose handler fails before the scheduler gives up on it"`
 	BackoffInitial time.Duration `env:"SCHEDULER_BACKOFF_INITIAL" default:"1s" help:"wait before retrying an item whose handler failed; doubles with every attempt"`
 	BackoffMax     time.Duration `env:"SCHEDULER_BACKOFF_MAX" default:"15m" help:"longest wait between two attempts at firing a failing item"`
@@ -66,7 +66,7 @@ type Settings struct {
 // 15 minutes).
 const (
 	DefaultPollInterval   = 2 * time.Second
-	DefaultBatchSize      = 16
+	DefaultBatchSize      = 128
 	DefaultMaxAttempts    = 20
 	DefaultBackoffInitial = time.Second
 	DefaultBackoffMax     = 15 * time.Minute
@@ -387,22 +387,49 @@ func (w *Worker) fire(ctx context.Context, batch []candidate) error {
 	return w.failed(ctx, batch[0], err)
 }
 
-// fireTx fires the items of batch that are still due in one transaction.
+// fireTx fires the items of batch that are still due in one transaction: it claims them with one
+// statement, calls their handlers in next_at order and marks them fired with one statement. A
+// handler that changes scheduled items (Schedule, Cancel, …) finds the items fired before it
+// marked, and the worker claims the items it has yet to fire again after it, so that each item
+// fires and is marked as if it had been read just before its handler and marked just after.
 func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
 	var lags []time.Duration
 	err := w.db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
 		lags = lags[:0] // the transaction may run again after a conflict
 		now := storedTime(w.clock.Now())
-		for _, c := range batch {
-			lag, fired, err := w.fireOne(ctx, tx, c.key, now)
-			if err != nil {
+		items, err := w.claim(ctx, tx, batch, now)
+		if err != nil {
+			return err
+		}
+		// Every attempt starts with a fresh state: the handlers' cache (TxCache), the items
+		// fired and not yet marked.
+		txs := &txState{cache: map[any]any{}}
+		txs.mark = func(ctx context.Context) error {
+			err := w.mark(ctx, tx, txs.unmarked, now)
+			txs.unmarked = txs.unmarked[:0]
+			return err
+		}
+		ctx = context.WithValue(ctx, txStateKey{}, txs)
+		for len(items) > 0 {
+			st := items[0]
+			items = items[1:]
+			if err := w.fireOne(ctx, tx, st, now); err != nil {
 				return err
 			}
-			if fired {
-				lags = append(lags, lag)
+			txs.unmarked = append(txs.unmarked, st)
+			lags = append(lags, now.Sub(st.Due))
+			if txs.changed && len(items) > 0 {
+				rest := make([]candidate, len(items))
+				for n, it := range items {
+					rest[n] = candidate{key: it.Key, due: it.Due}
+				}
+				if items, err = w.claim(ctx, tx, rest, now); err != nil {
+					return err
+				}
 			}
+			txs.changed = false
 		}
-		return nil
+		return txs.mark(ctx)
 	})
 	if err == nil {
 		w.metrics.fired(ctx, lags)
@@ -410,41 +437,104 @@ func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
 	return err
 }
 
-// fireOne reads the item key locked, and when it is still due at now calls its handler and marks
-// it fired, all in tx. It reports the item's lag and whether it fired.
-func (w *Worker) fireOne(ctx context.Context, tx *sqlstore.Tx, key string, now time.Time) (time.Duration, bool, error) {
-	st, err := sqlstore.Get(ctx, tx, "scheduled item "+key, ErrNotFound, scanState,
-		tx.Dialect.ForUpdate(selectState+` WHERE item_key = $1`), key)
-	if errors.Is(err, ErrNotFound) {
-		return 0, false, nil // cancelled since the pass read it
+// claim reads the items of batch again, locked, in one statement, and returns those still due at
+// now in next_at order. It leaves out an item cancelled since the pass read it, fired by a worker
+// that still thought it held the lease, given up, or moved to a later date.
+func (w *Worker) claim(ctx context.Context, tx *sqlstore.Tx, batch []candidate, now time.Time) ([]State, error) {
+	args := make([]any, 0, len(batch)+1)
+	args = append(args, now)
+	for _, c := range batch {
+		args = append(args, c.key)
 	}
+	q := selectState + ` WHERE item_key IN (` + sqlstore.Placeholders(2, len(batch)) + `)
+		AND fired_at IS NULL AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at, item_key`
+	items, err := sqlstore.All(ctx, tx, "due items", scanState, tx.Dialect.ForUpdate(q), args...)
 	if err != nil {
-		return 0, false, err
+		return nil, fmt.Errorf("claim %d due items: %w", len(batch), err)
 	}
-	if !st.Fired.IsZero() || !st.Failed.IsZero() || st.Next.After(now) {
-		// Fired by a worker that still thought it held the lease, given up, or moved to a
-		// later date since the pass read it.
-		return 0, false, nil
-	}
+	return items, nil
+}
+
+// fireOne calls the handler of st, an item claimed in tx, with it fired at now.
+func (w *Worker) fireOne(ctx context.Context, tx *sqlstore.Tx, st State, now time.Time) error {
 	h, ok := w.handlers[st.Kind]
 	if !ok {
 		// Retried rather than given up: during a rolling deployment the new version may schedule
 		// a kind that only its own replicas can fire.
-		return 0, false, fmt.Errorf("fire %s: no handler for kind %q", key, st.Kind)
+		return fmt.Errorf("fire %s: no handler for kind %q", st.Key, st.Kind)
 	}
 	f := Fired{Key: st.Key, Kind: st.Kind, Resource: st.Resource, Payload: st.Payload,
 		Due: st.Due, FiredAt: now, Attempt: st.Attempts + 1}
 	if err := w.call(ctx, tx, h, f); err != nil {
-		return 0, false, fmt.Errorf("fire %s (%s): %w", key, st.Kind, err)
+		return fmt.Errorf("fire %s (%s): %w", st.Key, st.Kind, err)
 	}
-	// The due time guards the mark: a handler that scheduled its own item again for another
-	// time (a recurring evaluation) leaves it armed for that time.
-	const mark = `UPDATE scheduled_items SET fired_at = $2, attempts = attempts + 1, last_error = '',
-		updated_at = $3 WHERE item_key = $1 AND due_at = $4 AND fired_at IS NULL`
-	if _, err := tx.ExecContext(ctx, mark, key, now, storedTime(time.Now()), st.Due); err != nil {
-		return 0, false, fmt.Errorf("mark %s fired: %w", key, err)
+	return nil
+}
+
+// mark marks the items fired in tx, with one statement. The due time guards each item's mark: a
+// handler that scheduled its own item again for another time (a recurring evaluation) leaves it
+// armed for that time.
+func (w *Worker) mark(ctx context.Context, tx *sqlstore.Tx, items []State, now time.Time) error {
+	if len(items) == 0 {
+		return nil
 	}
-	return now.Sub(st.Due), true, nil
+	var b strings.Builder
+	args := make([]any, 0, 2+2*len(items))
+	args = append(args, now, storedTime(time.Now()))
+	b.WriteString(`UPDATE scheduled_items SET fired_at = $1, attempts = attempts + 1, last_error = '',
+		updated_at = $2 WHERE fired_at IS NULL AND (`)
+	for n, st := range items {
+		if n > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "item_key = $%d AND due_at = $%d", len(args)+1, len(args)+2)
+		args = append(args, st.Key, st.Due)
+	}
+	b.WriteString(")")
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("mark %d items fired: %w", len(items), err)
+	}
+	return nil
+}
+
+// txState is what the handlers of one attempt at a worker's transaction share, in their context.
+type txState struct {
+	cache map[any]any
+	// unmarked are the items fired in the transaction and not yet marked; mark marks them.
+	unmarked []State
+	mark     func(ctx context.Context) error
+	// changed is set when a handler changed scheduled items (beforeChange).
+	changed bool
+}
+
+type txStateKey struct{}
+
+// beforeChange runs before a change of scheduled items. In a handler of the worker, it marks the
+// items that fired before the handler in its transaction, as the worker would have marked them
+// had it fired them one at a time, and notes the change: the worker claims the items it has yet
+// to fire in the transaction again, once the handler returns.
+func beforeChange(ctx context.Context) error {
+	s, ok := ctx.Value(txStateKey{}).(*txState)
+	if !ok {
+		return nil
+	}
+	s.changed = true
+	return s.mark(ctx)
+}
+
+// TxCache returns the values that the handlers of the items fired in one transaction share, by
+// keys of their choosing (an unexported type of the handler's package, as for context values).
+// A handler firing several items about one resource may keep there what it read of the resource,
+// locked, in the first item's call, and find it in the next ones rather than read it again. What
+// it keeps must be the state the transaction holds: once it writes the resource, the value it
+// wrote. The worker starts every attempt at a transaction — again after a conflict, or one item
+// to a transaction after a failure — with an empty cache, so nothing kept there outlives the
+// transaction's writes. Outside the worker's transactions the cache is empty and keeps nothing.
+func TxCache(ctx context.Context) map[any]any {
+	if s, ok := ctx.Value(txStateKey{}).(*txState); ok {
+		return s.cache
+	}
+	return map[any]any{}
 }
 
 // call runs h in a span of its own, turning a panic into the item's error.

@@ -253,6 +253,18 @@ func (s *Incidents) NotificationOverdue(ctx context.Context, t *sqlstore.Tx, ite
 	})
 }
 
+// clockTarget is the incident and breach impact the clock items of one transaction fire about,
+// kept in the transaction's scheduler.TxCache under its clockTargetKey: the clocks of a breach
+// impact fall due together (the harness's 20, a regime's several), and the worker fires them in
+// one transaction, which reads the two rows once. A nil incident is one that is gone or no longer
+// a breach.
+type clockTarget struct {
+	i *domain.Incident
+	b *domain.BreachImpact
+}
+
+type clockTargetKey struct{ id string }
+
 // fireClock publishes the event of a clock's due item when the clock is still running and its
 // date (when) is still the item's: the incident's version moves on, so that the event is ordered
 // after every earlier one about the incident.
@@ -264,12 +276,25 @@ func (s *Incidents) fireClock(ctx context.Context, t *sqlstore.Tx, item schedule
 		return scheduler.Permanent(fmt.Errorf("clock item %q: not a breach impact name", item.Resource))
 	}
 	tx := store.Join(t)
-	i, b, err := breachOf(ctx, tx, id)
-	if errors.Is(err, domain.ErrBreachImpactNotFound) || errors.Is(err, domain.ErrIncidentNotFound) {
-		return nil
+	cache := scheduler.TxCache(ctx)
+	target, ok := cache[clockTargetKey{id}].(*clockTarget)
+	if !ok {
+		// Read, and locked until the transaction ends: the cached rows stay what the
+		// transaction holds as long as it writes them through target.
+		i, b, err := breachOf(ctx, tx, id)
+		switch {
+		case errors.Is(err, domain.ErrBreachImpactNotFound) || errors.Is(err, domain.ErrIncidentNotFound):
+			target = &clockTarget{}
+		case err != nil:
+			return err
+		default:
+			target = &clockTarget{i: i, b: b}
+		}
+		cache[clockTargetKey{id}] = target
 	}
-	if err != nil {
-		return err
+	i, b := target.i, target.b
+	if i == nil {
+		return nil
 	}
 	c := b.Clock(string(item.Payload))
 	if c == nil || c.Notified() {
@@ -278,9 +303,10 @@ func (s *Incidents) fireClock(ctx context.Context, t *sqlstore.Tx, item schedule
 	if due, fire := when(c, b.AwarenessTime); !fire || !due.Equal(item.Due) {
 		return nil
 	}
+	// Only the version changes: the incident's other columns and its links stay as they are.
 	prev := i.Version
 	i.Touch(i.UpdateTime)
-	if err := tx.UpdateIncident(ctx, i, prev); err != nil {
+	if err := tx.UpdateIncidentVersion(ctx, i, prev); err != nil {
 		return err
 	}
 	return tx.Emit(ctx, i.Name(), event(incidentToProto(i), clockToProto(c, b.AwarenessTime, item.FiredAt), i.Version))

@@ -176,6 +176,14 @@ func (t Tx) UpdateIncident(ctx context.Context, i *domain.Incident, prevVersion 
 	return t.AppendTimeline(ctx, entries...)
 }
 
+// UpdateIncidentVersion stores the version and update time of i, whose stored version is
+// prevVersion, and nothing else: for a change that moves the incident's version on without
+// changing its fields or links (an event about it). The row must be locked.
+func (t Tx) UpdateIncidentVersion(ctx context.Context, i *domain.Incident, prevVersion int64) error {
+	const q = `UPDATE incidents SET version = $2, update_time = $3 WHERE id = $1 AND version = $4`
+	return sqlstore.Exec(ctx, t, incidentError(i), q, i.ID, i.Version, i.UpdateTime, prevVersion)
+}
+
 // writeIncidentLinks stores i's links, replacing those it had when replace is set.
 func (t Tx) writeIncidentLinks(ctx context.Context, i *domain.Incident, replace bool) error {
 	if replace {
