@@ -639,7 +639,7 @@ func TestEngineValues(t *testing.T) {
 // connections counts the PostgreSQL connections the pods of a rendering may hold at their most
 // replicas (an autoscaler's maximum): a service pod its pool (QUARTERDECK_DATABASE_MAX_CONNS, else
 // 16), one per lease (outbox relay, audit sealer, scheduler) and one while migrating; the gateway's
-// pod 16 and one.
+// pod 16, one for its outbox relay's lease and one while migrating.
 func connections(t *testing.T, m *manifests) int {
 	t.Helper()
 	total := 0
@@ -652,7 +652,7 @@ func connections(t *testing.T, m *manifests) int {
 			replicas = int(h.Spec.MaxReplicas)
 		}
 		e := env(d.Spec.Template.Spec.Containers[0])
-		per := 16 + 1
+		per := 16 + 1 + 1
 		if _, service := e["QUARTERDECK_DATABASE_URL"]; service {
 			per = 16 + 3 + 1
 			if v, ok := e["QUARTERDECK_DATABASE_MAX_CONNS"]; ok {
