@@ -17,15 +17,7 @@ import (
 //
 //	go test -run '^$' -bench RESTGet -benchmem -cpuprofile cpu.out ./gateway/
 func BenchmarkRESTGet(b *testing.B) {
-	_, addr := startRecorder(b)
-	gw, err := gateway.New(context.Background(), gateway.Options{
-		Backends: oneBackend(addr), Authenticator: fakeAuth{},
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { gw.Close() })
+	gw := benchGateway(b)
 	req := httptest.NewRequest(http.MethodGet, "/v1/costCenters/cc-1", nil)
 	req.Header.Set("Authorization", "Bearer good-bench")
 	req.RemoteAddr = "192.0.2.1:1234"
@@ -46,15 +38,7 @@ func BenchmarkRESTGet(b *testing.B) {
 //
 //	go test -c -o gateway.test ./gateway/ && strace -c -f ./gateway.test -test.run '^$' -test.bench RESTGetOverTCP -test.benchtime 5000x
 func BenchmarkRESTGetOverTCP(b *testing.B) {
-	_, addr := startRecorder(b)
-	gw, err := gateway.New(context.Background(), gateway.Options{
-		Backends: oneBackend(addr), Authenticator: fakeAuth{},
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { gw.Close() })
+	gw := benchGateway(b)
 	srv := httptest.NewServer(gw)
 	b.Cleanup(srv.Close)
 	b.ReportAllocs()
@@ -72,4 +56,19 @@ func BenchmarkRESTGetOverTCP(b *testing.B) {
 			b.Fatalf("GET: %d", resp.StatusCode)
 		}
 	}
+}
+
+// benchGateway is a gateway in front of a backend that answers at once, with logs discarded.
+func benchGateway(b *testing.B) *gateway.Gateway {
+	b.Helper()
+	_, addr := startRecorder(b)
+	gw, err := gateway.New(context.Background(), gateway.Options{
+		Backends: oneBackend(addr), Authenticator: fakeAuth{},
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { gw.Close() })
+	return gw
 }
