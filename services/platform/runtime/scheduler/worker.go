@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,18 +441,30 @@ func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
 // claim reads the items of batch again, locked, in one statement, and returns those still due at
 // now in next_at order. It leaves out an item cancelled since the pass read it, fired by a worker
 // that still thought it held the lease, given up, or moved to a later date.
+//
+// The statement selects by key alone, and the state is checked here: with the state's conditions
+// in it, PostgreSQL may walk the partial index of unfired items in next_at order instead of
+// looking the keys up — every item due, and the index entries of those fired since, for each
+// batch — and with a burst of items written since its last ANALYZE it does.
 func (w *Worker) claim(ctx context.Context, tx *sqlstore.Tx, batch []candidate, now time.Time) ([]State, error) {
-	args := make([]any, 0, len(batch)+1)
-	args = append(args, now)
+	args := make([]any, 0, len(batch))
 	for _, c := range batch {
 		args = append(args, c.key)
 	}
-	q := selectState + ` WHERE item_key IN (` + sqlstore.Placeholders(2, len(batch)) + `)
-		AND fired_at IS NULL AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at, item_key`
-	items, err := sqlstore.All(ctx, tx, "due items", scanState, tx.Dialect.ForUpdate(q), args...)
+	q := selectState + ` WHERE item_key IN (` + sqlstore.Placeholders(1, len(batch)) + `)`
+	locked, err := sqlstore.All(ctx, tx, "due items", scanState, tx.Dialect.ForUpdate(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim %d due items: %w", len(batch), err)
 	}
+	items := slices.DeleteFunc(locked, func(st State) bool {
+		return !st.Fired.IsZero() || !st.Failed.IsZero() || st.Next.After(now)
+	})
+	slices.SortFunc(items, func(a, b State) int {
+		if c := a.Next.Compare(b.Next); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
 	return items, nil
 }
 
