@@ -3,13 +3,11 @@ package consumer_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
@@ -129,13 +127,7 @@ func TestFailureInABatchLeavesTheOthersApplied(t *testing.T) {
 			mu.Unlock()
 			// Writes its effect before failing: the rollback must undo it, and the effects of
 			// the events before it in the same transaction must be applied again.
-			if err := recordEffect(ctx, tx, ev); err != nil {
-				return err
-			}
-			if ev.ID == bad {
-				return errors.New("this event always fails")
-			}
-			return nil
+			return recordEffectOrFail(ctx, tx, ev, bad)
 		})
 		e.publish(t, e.event(first, "costCenters/first", 1))
 		e.waitDelivered(t, 1)
@@ -152,10 +144,7 @@ func TestFailureInABatchLeavesTheOthersApplied(t *testing.T) {
 		e.waitDelivered(t, 7)
 		g.release()
 		// The failing event takes fast.MaxDeliver attempts, then becomes a dead letter.
-		testkit.Eventually(t, 20*time.Second, func() bool {
-			resp, err := rt.ListDeadLetters(context.Background(), &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
-			return err == nil && len(resp.DeadLetters) == 1 && resp.DeadLetters[0].EventId == bad
-		})
+		waitDeadLetter(t, rt, bad)
 		e.waitAllAcked(t, 7)
 
 		got := testkit.Column[string](t, e.db, `SELECT event_id FROM effects ORDER BY seq`)

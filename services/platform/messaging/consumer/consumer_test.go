@@ -53,6 +53,27 @@ func recordEffect(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
 	return err
 }
 
+// recordEffectOrFail records ev's effect, then fails when ev is the event bad: the rollback must
+// undo the effect, and leave those of the events applied with it in the same transaction.
+func recordEffectOrFail(ctx context.Context, tx *sql.Tx, ev consumer.Event, bad string) error {
+	if err := recordEffect(ctx, tx, ev); err != nil {
+		return err
+	}
+	if ev.ID == bad {
+		return errors.New("this event always fails")
+	}
+	return nil
+}
+
+// waitDeadLetter waits until the event id, and it alone, is rt's dead letter.
+func waitDeadLetter(t *testing.T, rt *consumer.Runtime, id string) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		resp, err := rt.ListDeadLetters(context.Background(), &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
+		return err == nil && len(resp.DeadLetters) == 1 && resp.DeadLetters[0].EventId == id
+	})
+}
+
 type effectCount struct{ rows, distinct int }
 
 func effects(t *testing.T, db *sqldb.DB) effectCount {

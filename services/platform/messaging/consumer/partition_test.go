@@ -3,14 +3,12 @@ package consumer_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -214,13 +212,7 @@ func TestPartitionsDeadLetterAFailingEvent(t *testing.T) {
 			if err := g.wait(ctx, ev); err != nil {
 				return err
 			}
-			if err := recordEffect(ctx, tx, ev); err != nil {
-				return err
-			}
-			if ev.ID == bad {
-				return errors.New("this event always fails")
-			}
-			return nil
+			return recordEffectOrFail(ctx, tx, ev, bad)
 		}})
 		e.publish(t, e.event(first, "costCenters/first", 1))
 		e.waitDelivered(t, 1)
@@ -237,10 +229,7 @@ func TestPartitionsDeadLetterAFailingEvent(t *testing.T) {
 		}
 		e.waitDelivered(t, 13)
 		g.release()
-		testkit.Eventually(t, 20*time.Second, func() bool {
-			resp, err := rt.ListDeadLetters(context.Background(), &operationsv1.ListDeadLettersRequest{Parent: "services/risk"})
-			return err == nil && len(resp.DeadLetters) == 1 && resp.DeadLetters[0].EventId == bad
-		})
+		waitDeadLetter(t, rt, bad)
 		e.waitAllAcked(t, 13)
 		got := testkit.Column[string](t, e.db, `SELECT event_id FROM effects`)
 		if len(got) != len(want) {
