@@ -202,7 +202,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig,
 	// On a cluster the request can go unanswered — the replicas of a service start together and
 	// race to create the same R3 stream while the cluster is busy — although a repeat answers at
 	// once: each attempt gets ensureAttemptTimeout, and an unanswered one is repeated (the call is
-	// idempotent) until ctx ends.
+	// idempotent) until ctx ends. A store the server failed to create is asked for again a few
+	// times (storeFailureRetries): the server reports every file store failure, a passing one
+	// included, as the same sentence and keeps the cause in its own log.
+	storeFailures := 0
 	for {
 		actx, cancel := context.WithTimeout(ctx, ensureAttemptTimeout)
 		s, err := js.CreateOrUpdateStream(actx, sc)
@@ -210,10 +213,37 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig,
 		if err == nil {
 			return s, nil
 		}
+		if ctx.Err() == nil && isStoreFailure(err) && storeFailures < storeFailureRetries {
+			storeFailures++
+			t := time.NewTimer(storeFailureWait(storeFailures))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+			case <-t.C:
+			}
+			continue
+		}
 		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
 			return nil, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
+}
+
+// storeFailureRetries is how many times EnsureStream asks again for a stream whose store the
+// server failed to create; storeFailureWait is the wait before the nth time (0.1 s doubling, 3.1 s
+// over all five).
+const storeFailureRetries = 5
+
+var storeFailureWait = func(n int) time.Duration { return 100 * time.Millisecond << (n - 1) }
+
+// isStoreFailure reports the server's answer when it could not create a stream's file store
+// (JetStream error 10049 with the fixed description "error creating store for stream"). The same
+// code with any other description, such as overlapping subjects, is a refusal that does not pass.
+func isStoreFailure(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10049 &&
+		strings.Contains(apiErr.Description, "error creating store")
 }
 
 // ensureAttemptTimeout bounds one attempt of EnsureStream to create or update a stream.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -292,6 +294,66 @@ func TestEnsureStreamIsIdempotent(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{wantName}) {
 		t.Fatalf("streams under the test prefix = %q, want only %q", names, wantName)
+	}
+}
+
+// TestEnsureStreamAsksAgainWhenTheStoreFails: a server that answers "error creating store for
+// stream" is asked again, up to five times, and the stream exists once the cause is gone; a cause
+// that stays fails the call with the server's error. The cause here is a file where the stream's
+// store directory goes.
+func TestEnsureStreamAsksAgainWhenTheStoreFails(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		clearAt  int // the wait before which the obstacle is removed; 0 never
+		wantErr  bool
+		wantWait []int
+	}{
+		{name: "passing", clearAt: 2, wantWait: []int{1, 2}},
+		{name: "lasting", wantErr: true, wantWait: []int{1, 2, 3, 4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testenv.StoppableNATS(t)
+			_, js := testenv.Connect(t, n.URL)
+			name := events.StreamName(n.SubjectPrefix, "budget")
+			obstacle := filepath.Join(n.StoreDir(), "jetstream", "$G", "streams", name)
+			if err := os.MkdirAll(filepath.Dir(obstacle), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(obstacle, []byte("not a directory"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var waits []int
+			defer events.SetStoreFailureWait(func(n int) time.Duration {
+				waits = append(waits, n)
+				if n == tc.clearAt {
+					if err := os.Remove(obstacle); err != nil {
+						t.Error(err)
+					}
+				}
+				return time.Millisecond
+			})()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := events.EnsureStream(ctx, js, events.StreamConfig{Prefix: n.SubjectPrefix}, "budget")
+			if !slices.Equal(waits, tc.wantWait) {
+				t.Errorf("waits before asking again = %v, want %v", waits, tc.wantWait)
+			}
+			if tc.wantErr {
+				var apiErr *jetstream.APIError
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10049 || !strings.Contains(err.Error(), name) {
+					t.Fatalf("EnsureStream with a store that cannot be created: %v; want the server's 10049 naming %s", err, name)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("EnsureStream once the store can be created: %v", err)
+			}
+			info, err := s.Info(ctx)
+			if err != nil || info.Config.Name != name {
+				t.Fatalf("stream info = %v, %v; want stream %s", info, err, name)
+			}
+		})
 	}
 }
 

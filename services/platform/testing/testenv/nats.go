@@ -124,6 +124,9 @@ func StoppableNATS(t testing.TB) *Stoppable {
 	return s
 }
 
+// StoreDir is the server's JetStream store directory.
+func (s *Stoppable) StoreDir() string { return s.opts.StoreDir }
+
 // Stop shuts the server down; its clients start reconnecting.
 func (s *Stoppable) Stop() { s.srv.Shutdown() }
 
