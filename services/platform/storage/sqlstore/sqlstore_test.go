@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -254,6 +255,70 @@ func TestRecord(t *testing.T) {
 		}
 		if e, r := counts(); e != 2 || r != 1 {
 			t.Errorf("after a commit: %d events, %d audit records; want 2 and 1", e, r)
+		}
+	})
+}
+
+// TestEmitWritesWhenTheTransactionEnds: in a transaction of Within, Emit writes nothing until fn
+// returns, and then every event of the transaction in the order it took them — across the
+// statement sizes of outbox.Insert (300 = 128 + 128 + 32 + 8 + 4) — with one resource's events in
+// the order of their versions. A Tx built with DB.Tx, whose transaction someone else commits,
+// writes at once.
+func TestEmitWritesWhenTheTransactionEnds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		count := func(q sqlstore.Querier) int64 {
+			var n int64
+			if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		type row struct {
+			resource string
+			version  int64
+		}
+		var want []row
+		err := db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			want = want[:0]
+			for i := range 300 {
+				r := row{resource: "costCenters/" + string(rune('a'+i%3)), version: int64(i/3 + 1)}
+				want = append(want, r)
+				if err := tx.Emit(ctx, r.resource, &budgetv1.CostCenterUpdated{Version: r.version}); err != nil {
+					return err
+				}
+			}
+			if n := count(tx); n != 0 {
+				t.Errorf("the transaction's outbox holds %d events before fn returned; want 0", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sqlstore.All(ctx, db, "outbox", func(s sqlstore.Scanner) (row, error) {
+			var r row
+			return r, s.Scan(&r.resource, &r.version)
+		}, `SELECT resource_name, aggregate_version FROM outbox ORDER BY seq`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("outbox in sequence order:\n%v\nwant the order of Emit:\n%v", got, want)
+		}
+
+		err = db.InTx(ctx, func(raw *sql.Tx) error {
+			if err := db.Tx(raw).Emit(ctx, "costCenters/d", &budgetv1.CostCenterUpdated{Version: 1}); err != nil {
+				return err
+			}
+			if n := count(raw); n != 301 {
+				t.Errorf("after Emit on a Tx of DB.Tx the outbox holds %d events; want 301", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }
