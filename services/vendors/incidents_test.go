@@ -2,20 +2,25 @@ package vendors_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	eventspkg "github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/server"
 )
 
 // incidentsNow is the day of the incident tests: February 2027, in the term of cloudContract.
@@ -182,5 +187,115 @@ func TestIncidentsFillScorecards(t *testing.T) {
 			t.Errorf("after the replay: %d incidents, %d breaches, %d events; want 3, 2, 2",
 				again.GetIncidentCount(), again.GetSlaBreachCount(), len(breached()))
 		}
+	})
+}
+
+// TestIncidentEventsAreAppliedOrIgnored: every incident event type of the risk service is either
+// applied by the vendors service or ignored with a reason, never both; a new one must be sorted.
+func TestIncidentEventsAreAppliedOrIgnored(t *testing.T) {
+	t.Parallel()
+	kinds := map[string]string{}
+	for m, why := range server.IncidentsIgnored {
+		if why == "" {
+			t.Errorf("%T is ignored without a reason", m)
+		}
+		kinds[string(m.ProtoReflect().Descriptor().FullName())] = "ignored"
+	}
+	for _, m := range server.IncidentsApplied {
+		name := string(m.ProtoReflect().Descriptor().FullName())
+		if kinds[name] != "" {
+			t.Errorf("%s is both applied and ignored", name)
+		}
+		kinds[name] = "applied"
+	}
+	risk := (&riskv1.IncidentDeclared{}).ProtoReflect().Descriptor().ParentFile().Package()
+	seen := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage(risk, func(f protoreflect.FileDescriptor) bool {
+		for i := range f.Messages().Len() {
+			md := f.Messages().Get(i)
+			spec, err := eventspkg.SpecOfDescriptor(md)
+			if err != nil || spec.Aggregate != "incident" {
+				continue
+			}
+			seen++
+			if kinds[spec.Type] == "" {
+				t.Errorf("%s (%s) is an incident event the vendors service neither applies nor ignores", spec.Type, spec.Subject("quarterdeck"))
+			}
+			delete(kinds, spec.Type)
+		}
+		return true
+	})
+	if seen < 13 {
+		t.Errorf("found %d incident event types in %s; want the 13 or more of the risk service", seen, risk)
+	}
+	for name := range kinds {
+		t.Errorf("%s is listed but is no incident event of the risk service", name)
+	}
+	if got := server.IncidentsConsumer.Ignore; len(got) != len(server.IncidentsIgnored) {
+		t.Errorf("the consumer ignores %v; want the %d types of IncidentsIgnored", got, len(server.IncidentsIgnored))
+	}
+}
+
+// TestIgnoredIncidentEventsChangeNothing: an ignored incident event is acknowledged unread, even
+// one carrying a different severity, and an applied event after it still moves the incident.
+func TestIgnoredIncidentEventsChangeNothing(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ns := testenv.NATSServer(t)
+		e := startContractsWith(t, db, clock.NewFake(incidentsNow), clock.NewFake(incidentsNow), &ns)
+		e.mustActive(t, "cloud", slaContract())
+		feed := testkit.StartFeed(t, db, "risk", testkit.WithNATS(ns))
+
+		inc := incidentAt("slow-reports", "vendors/acme", riskv1.Incident_DEGRADATION, riskv1.Incident_SEV3,
+			time.Date(2027, 2, 3, 10, 0, 0, 0, time.UTC), time.Minute, 0, 0)
+		feed.Publish(t, inc.GetName(), 1, &riskv1.IncidentDeclared{Incident: inc, Version: 1})
+		louder := proto.Clone(inc).(*riskv1.Incident)
+		louder.Severity = riskv1.Incident_SEV1
+		feed.Publish(t, inc.GetName(), 2, &riskv1.IncidentNotificationOverdue{Incident: louder, Version: 2})
+		feed.Publish(t, inc.GetName(), 3, &riskv1.IncidentNoteAdded{Incident: louder, Version: 3})
+
+		severities := func(want string) error {
+			sc, err := e.client.GetScorecard(context.Background(), &vendorsv1.GetScorecardRequest{Name: "vendors/acme/scorecards/2027-Q1"})
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, c := range sc.GetIncidentsBySeverity() {
+				got = append(got, fmt.Sprintf("%s:%d", c.GetSeverity(), c.GetCount()))
+			}
+			if fmt.Sprint(got) != want {
+				return fmt.Errorf("incidents by severity = %v; want %s", got, want)
+			}
+			return nil
+		}
+		handled := func(want int) error {
+			if n := testkit.Column[int](t, e.db, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = 'risk-incidents'`)[0]; n != want {
+				return fmt.Errorf("%d events in the inbox; want %d", n, want)
+			}
+			return nil
+		}
+		// Both ignored events are acknowledged: the consumer has nothing left to deliver.
+		testkit.Eventually(t, time.Minute, func() error {
+			c, err := feed.JetStream.Consumer(context.Background(), feed.Stream(), "vendors_risk-incidents")
+			if err != nil {
+				return err
+			}
+			info, err := c.Info(context.Background())
+			if err != nil {
+				return err
+			}
+			if info.AckFloor.Stream < 3 || info.NumAckPending != 0 || info.NumPending != 0 {
+				return fmt.Errorf("acknowledged up to %d of 3; %d pending", info.AckFloor.Stream, info.NumAckPending+int(info.NumPending))
+			}
+			return nil
+		})
+		if err := errors.Join(handled(1), severities("[SEV3:1]")); err != nil {
+			t.Fatal(err)
+		}
+
+		sev2 := proto.Clone(inc).(*riskv1.Incident)
+		sev2.Severity = riskv1.Incident_SEV2
+		feed.Publish(t, inc.GetName(), 4, &riskv1.IncidentSeverityChanged{Incident: sev2, Version: 4})
+		testkit.Eventually(t, time.Minute, func() error { return errors.Join(handled(2), severities("[SEV2:1]")) })
 	})
 }

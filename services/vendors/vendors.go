@@ -205,7 +205,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Consumers: func(deps host.Deps) []consumer.Spec {
 			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
 			c := server.IncidentsConsumer
-			return []consumer.Spec{{Name: c.Name, Domain: c.Domain, Subjects: []string{c.Subject},
+			return []consumer.Spec{{Name: c.Name, Domain: c.Domain, Subjects: []string{c.Subject}, Ignore: c.Ignore,
 				Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
 					return srv.ApplyIncidentEvent(ctx, store.Join(db.Tx(tx)), ev)
 				}}}

@@ -25,6 +25,7 @@ const (
 	outcomeStale     = "stale"     // an equal or newer version of the resource was applied before
 	outcomeFailed    = "failed"    // the handler failed; the event is delivered again later
 	outcomeDead      = "dead_lettered"
+	outcomeIgnored   = "ignored" // a type the consumer ignores (Spec.Ignore): acknowledged, not applied nor kept
 )
 
 // headerCarrier reads and writes the W3C trace context in NATS headers, whose keys are case

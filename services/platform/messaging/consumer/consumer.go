@@ -88,6 +88,14 @@ type Spec struct {
 	Subjects []string
 	// Handler applies each event.
 	Handler Handler
+	// Ignore lists event types (ce-type, e.g. "quarterdeck.risk.v1.IncidentNoteAdded") that pass
+	// the subject filter but that the handler has nothing to do with. The runtime acknowledges
+	// them as they arrive, without decoding them, a transaction, an inbox row or a version check,
+	// and counts them as "ignored". It is for the events one subject filter cannot leave out (more
+	// than one filter needs NATS 2.10). Events carry their resource's whole state, so a handler
+	// misses nothing by ignoring the events that change nothing it reads: the next event it
+	// applies brings those changes along.
+	Ignore []string
 	// Partitions, when more than 1, applies the consumer's events in that many concurrent
 	// appliers, the events of one partition key in one of them, in stream order: for a handler
 	// whose effects depend on the order of one resource's events only. On SQLite, whose database
@@ -195,6 +203,7 @@ type runner struct {
 	spec    Spec
 	durable string
 	stream  string
+	ignore  map[string]bool // Spec.Ignore
 
 	mu       sync.Mutex
 	iter     jetstream.MessagesContext
@@ -254,6 +263,15 @@ func New(db *sqldb.DB, js jetstream.JetStream, specs []Spec, opts Options) (*Run
 			spec:    s,
 			durable: opts.Service + "_" + s.Name,
 			stream:  events.StreamName(opts.Prefix, s.Domain),
+		}
+		for _, typ := range s.Ignore {
+			if typ == "" || strings.ContainsAny(typ, " \t") {
+				return nil, fmt.Errorf("consumer %q: invalid event type to ignore %q", s.Name, typ)
+			}
+			if rn.ignore == nil {
+				rn.ignore = make(map[string]bool, len(s.Ignore))
+			}
+			rn.ignore[typ] = true
 		}
 		r.specs[s.Name] = rn
 		r.order = append(r.order, rn)
@@ -504,6 +522,10 @@ func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.Messages
 			log.Debug("consumer iterator", "error", err)
 			continue
 		}
+		if rn.ignores(msg) {
+			r.skip(ctx, rn, msg, log)
+			continue
+		}
 		// A queue holds MaxAckPending events, as many as JetStream delivers unacknowledged; should
 		// it fill up all the same (events delivered again while still queued), the reader waits
 		// for its applier.
@@ -515,6 +537,20 @@ func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.Messages
 		}
 		queues[i] <- q
 	}
+}
+
+// ignores reports whether msg is of a type its consumer ignores (Spec.Ignore).
+func (rn *runner) ignores(msg jetstream.Msg) bool {
+	return rn.ignore != nil && msg.Headers() != nil && rn.ignore[msg.Headers().Get(events.HeaderType)]
+}
+
+// skip acknowledges an event its consumer ignores. Should the acknowledgement be lost, the event
+// is delivered again and ignored again.
+func (r *Runtime) skip(ctx context.Context, rn *runner, msg jetstream.Msg, log *slog.Logger) {
+	if err := msg.Ack(); err != nil {
+		log.WarnContext(ctx, "ack of an ignored event failed; it will be delivered again", "subject", msg.Subject(), "error", err)
+	}
+	r.metrics.outcome(ctx, rn, outcomeIgnored)
 }
 
 // queued is a message waiting for its applier; a partitioned consumer decodes it before.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -290,6 +292,57 @@ func TestStaleEventIsSkipped(t *testing.T) {
 			t.Fatalf("inbox outcome of the stale event = %q, want STALE", outcome)
 		}
 	})
+}
+
+// TestIgnoredTypesAreAcknowledgedUnapplied: the events of a type the spec ignores are
+// acknowledged without a handler call or an inbox row, and the version check goes on from the
+// events applied around them.
+func TestIgnoredTypesAreAcknowledgedUnapplied(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, e *env) {
+		const ignored = "quarterdeck.budget.v1.CostCenterUpdated"
+		var types sync.Map
+		e.startSpec(t, e.js, fast, consumer.Spec{Ignore: []string{ignored},
+			Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
+				types.Store(ev.Type, true)
+				return recordEffect(ctx, tx, ev)
+			}})
+		updated := func(id string, version int64) *nats.Msg {
+			m := e.event(id, "costCenters/a", version)
+			m.Subject = e.prefix + ".budget.cost_center.updated"
+			m.Data, _ = protojson.Marshal(&budgetv1.CostCenterUpdated{Version: version})
+			m.Header.Set(events.HeaderType, ignored)
+			return m
+		}
+		c1, u2, u3, c4 := newID(t), newID(t), newID(t), newID(t)
+		e.publish(t, e.event(c1, "costCenters/a", 1), updated(u2, 2), updated(u3, 3), e.event(c4, "costCenters/a", 4))
+		testkit.Eventually(t, 20*time.Second, func() bool {
+			i := e.consumerInfo(t)
+			return i != nil && i.AckFloor.Stream == 4 && i.NumAckPending == 0 && i.NumPending == 0
+		})
+		if got := testkit.Column[int64](t, e.db, `SELECT version FROM effects ORDER BY seq`); fmt.Sprint(got) != "[1 4]" {
+			t.Fatalf("applied versions = %v, want [1 4]", got)
+		}
+		if _, ok := types.Load(ignored); ok {
+			t.Fatalf("the handler was called for an event of the ignored type %s", ignored)
+		}
+		want := []string{c1, c4}
+		slices.Sort(want)
+		if got := testkit.Column[string](t, e.db, `SELECT event_id FROM consumer_inbox ORDER BY event_id`); !slices.Equal(got, want) {
+			t.Fatalf("inbox = %v, want the applied events %v", got, want)
+		}
+	})
+}
+
+// TestIgnoreNeedsEventTypes: an empty or blank event type to ignore is a spec error.
+func TestIgnoreNeedsEventTypes(t *testing.T) {
+	db := openDB(t, testenv.Databases(t)[0])
+	for _, typ := range []string{"", "quarterdeck.budget.v1.Cost CenterUpdated"} {
+		_, err := consumer.New(db, nil, []consumer.Spec{{Name: "budget-watch", Domain: "budget", Ignore: []string{typ},
+			Handler: recordEffect}}, consumer.Options{Service: "risk", Logger: quiet})
+		if err == nil || !strings.Contains(err.Error(), "invalid event type to ignore") {
+			t.Errorf("Ignore %q: err = %v, want an invalid event type", typ, err)
+		}
+	}
 }
 
 func TestDeadLetterAndReplay(t *testing.T) {

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -25,8 +27,43 @@ import (
 // nothing.
 
 // IncidentsConsumer is the consumer of the risk service's incident events; its handler is
-// ApplyIncidentEvent.
-var IncidentsConsumer = struct{ Name, Domain, Subject string }{Name: "risk-incidents", Domain: "risk", Subject: "incident.>"}
+// ApplyIncidentEvent. It ignores (consumer.Spec.Ignore) the incident events that cannot change
+// what the service keeps of an incident (its vendor and contract, type, severity and times):
+// IncidentsIgnored.
+var IncidentsConsumer = struct {
+	Name, Domain, Subject string
+	Ignore                []string
+}{Name: "risk-incidents", Domain: "risk", Subject: "incident.>", Ignore: typeNames(IncidentsIgnored)}
+
+// IncidentsIgnored are the incident events the service ignores, with why each changes nothing it
+// keeps. During a breach the scheduler fires many notification clocks at once: reading none of
+// their events keeps this consumer out of the way. An incident event type missing from here and
+// from IncidentsApplied fails the tests.
+var IncidentsIgnored = map[proto.Message]string{
+	&riskv1.IncidentNoteAdded{}:            "a timeline note",
+	&riskv1.IncidentNotificationDueSoon{}:  "a notification clock's reminder",
+	&riskv1.IncidentNotificationOverdue{}:  "a notification clock past due",
+	&riskv1.IncidentNotificationRecorded{}: "a notification made; its clock stops",
+	&riskv1.IncidentBreachImpactUpdated{}:  "the breach impact (data, people, notification clocks)",
+	&riskv1.IncidentCostChanged{}:          "the cost and budget line; it follows the declaration or update that changed them, which is applied",
+}
+
+// IncidentsApplied are the incident events the service applies: those that may change the
+// incident's vendor and contract, type, severity or times.
+var IncidentsApplied = []proto.Message{
+	&riskv1.IncidentDeclared{}, &riskv1.IncidentUpdated{}, &riskv1.IncidentSeverityChanged{},
+	&riskv1.IncidentAcknowledged{}, &riskv1.IncidentMitigated{}, &riskv1.IncidentResolved{}, &riskv1.IncidentClosed{},
+}
+
+// typeNames are the event types (ce-type) of the messages in m.
+func typeNames(m map[proto.Message]string) []string {
+	names := make([]string, 0, len(m))
+	for msg := range m {
+		names = append(names, string(msg.ProtoReflect().Descriptor().FullName()))
+	}
+	slices.Sort(names)
+	return names
+}
 
 // ApplyIncidentEvent applies ev, an event of the risk service about an incident, within tx, the
 // consumer's transaction. An event without an incident, or whose incident cannot be read, fails
