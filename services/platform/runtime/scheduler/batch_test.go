@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestHandlersChangeItemsOfTheirTransaction fires six items in one transaction whose handlers
@@ -132,6 +134,89 @@ func TestTxCache(t *testing.T) {
 		cache[key{}] = "outside"
 		if n := len(scheduler.TxCache(context.Background())); n != 0 {
 			t.Errorf("outside a transaction of the worker, TxCache keeps %d values", n)
+		}
+	})
+}
+
+// TestDeferredWrites checks that handlers of one kind can write a resource once for the items of
+// a transaction (Defer): the write waits until a handler of another kind is called, which then
+// reads it written, and until the end of the transaction; a second Defer under a waiting key
+// adds no write. Outside the worker's transactions the write runs at once.
+func TestDeferredWrites(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := openStore(t, d)
+		ctx := context.Background()
+		for _, q := range []string{`CREATE TABLE tallies (resource TEXT PRIMARY KEY, n INTEGER NOT NULL)`,
+			`INSERT INTO tallies (resource, n) VALUES ('r', 0), ('s', 0)`} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tally := func(ctx context.Context, tx *sqlstore.Tx, resource string) (int, error) {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT n FROM tallies WHERE resource = $1`, resource).Scan(&n)
+			return n, err
+		}
+		c := clock.NewFake(t0)
+		at := func(key, kind, resource string, ago time.Duration) scheduler.Item {
+			return scheduler.Item{Key: key, Kind: kind, Resource: resource, Due: t0.Add(-ago)}
+		}
+		schedule(t, db, at("a1", "count", "r", 5*time.Minute), at("a2", "count", "r", 4*time.Minute),
+			at("b1", "read", "r", 3*time.Minute), at("a3", "count", "r", 2*time.Minute), at("s1", "count", "s", time.Minute))
+		type key struct{ resource string }
+		var (
+			mu     sync.Mutex
+			writes []string
+			read   []int
+		)
+		hs := map[string]scheduler.Handler{
+			"count": func(ctx context.Context, tx *sqlstore.Tx, f scheduler.Fired) error {
+				cache := scheduler.TxCache(ctx)
+				n, ok := cache[key{f.Resource}].(*int)
+				if !ok {
+					v, err := tally(ctx, tx, f.Resource)
+					if err != nil {
+						return err
+					}
+					n = &v
+					cache[key{f.Resource}] = n
+				}
+				*n++
+				return scheduler.Defer(ctx, key{f.Resource}, func(ctx context.Context) error {
+					mu.Lock()
+					writes = append(writes, fmt.Sprintf("%s=%d", f.Resource, *n))
+					mu.Unlock()
+					_, err := tx.ExecContext(ctx, `UPDATE tallies SET n = $2 WHERE resource = $1`, f.Resource, *n)
+					return err
+				})
+			},
+			"read": func(ctx context.Context, tx *sqlstore.Tx, f scheduler.Fired) error {
+				n, err := tally(ctx, tx, f.Resource)
+				mu.Lock()
+				read = append(read, n)
+				mu.Unlock()
+				return err
+			},
+		}
+		start(t, db, hs, options(c))
+		waitFor(t, "every item fired", func() bool { return fired(t, db, "a3") && fired(t, db, "s1") })
+
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []int{2}; !slices.Equal(read, want) {
+			t.Errorf("the handler of another kind read %v, want %v: the two counts before it written", read, want)
+		}
+		if want := []string{"r=2", "r=3", "s=1"}; !slices.Equal(writes, want) {
+			t.Errorf("writes %v, want %v: one before the other kind's handler, one per resource at the end", writes, want)
+		}
+		if got := testkit.Column[int](t, db.DB, `SELECT n FROM tallies ORDER BY resource`); !slices.Equal(got, []int{3, 1}) {
+			t.Errorf("tallies %v, want [3 1]", got)
+		}
+
+		ran := false
+		if err := scheduler.Defer(ctx, key{"outside"}, func(context.Context) error { ran = true; return nil }); err != nil || !ran {
+			t.Errorf("outside a transaction of the worker, Defer ran the write: %v (err %v); want at once", ran, err)
 		}
 	})
 }

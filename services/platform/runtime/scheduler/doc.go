@@ -30,11 +30,12 @@
 // items finds those fired before it in the transaction marked, and the worker claims the rest
 // again after it, so that a transaction of many items fires them as it would one by one. The
 // handlers of a transaction share TxCache, where a handler of several items about one resource
-// keeps what it read of it once. Items that came due while every replica
-// was down fire when a worker starts, oldest first, and a handler learns both when its item was
-// due and when it fired (Fired), so that the event can say both. The worker sleeps until the
-// next due time, and wakes earlier on Notify (the host calls it after every commit) and every
-// PollInterval, for items that other replicas scheduled.
+// keeps what it read of it once, and Defer, with which it writes the resource once after the
+// last of them (before a handler of another kind runs, and before the items are marked). Items
+// that came due while every replica was down fire when a worker starts, oldest first, and a
+// handler learns both when its item was due and when it fired (Fired), so that the event can say
+// both. The worker sleeps until the next due time, and wakes earlier on Notify (the host calls it
+// after every commit) and every PollInterval, for items that other replicas scheduled.
 //
 // A handler that fails rolls its transaction back — no event, the item unfired — and the item is
 // tried again after a backoff that doubles from BackoffInitial to BackoffMax; its attempts and

@@ -414,6 +414,12 @@ func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
 		for len(items) > 0 {
 			st := items[0]
 			items = items[1:]
+			if st.Kind != txs.kind {
+				if err := txs.flush(ctx); err != nil {
+					return err
+				}
+				txs.kind = st.Kind
+			}
 			if err := w.fireOne(ctx, tx, st, now); err != nil {
 				return err
 			}
@@ -429,6 +435,9 @@ func (w *Worker) fireTx(ctx context.Context, batch []candidate) error {
 				}
 			}
 			txs.changed = false
+		}
+		if err := txs.flush(ctx); err != nil {
+			return err
 		}
 		return txs.mark(ctx)
 	})
@@ -518,6 +527,27 @@ type txState struct {
 	mark     func(ctx context.Context) error
 	// changed is set when a handler changed scheduled items (beforeChange).
 	changed bool
+	// kind is the kind of the item whose handler ran last; deferred are the writes its handlers
+	// deferred (Defer), by key, in the order they were first deferred.
+	kind     string
+	deferred []deferred
+}
+
+type deferred struct {
+	key   any
+	write func(ctx context.Context) error
+}
+
+// flush runs the deferred writes, in order, and forgets them.
+func (s *txState) flush(ctx context.Context) error {
+	for len(s.deferred) > 0 {
+		d := s.deferred[0]
+		s.deferred = s.deferred[1:]
+		if err := d.write(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type txStateKey struct{}
@@ -548,6 +578,29 @@ func TxCache(ctx context.Context) map[any]any {
 		return s.cache
 	}
 	return map[any]any{}
+}
+
+// Defer lets the handlers of several items about one resource write it once: write, a write in
+// the handler's transaction, runs before the handler of an item of another kind is called in
+// that transaction, and before its items are marked fired, rather than now. Deferring again under
+// a key already waiting keeps the first write: it must write what the resource holds when it
+// runs (say, the state kept in TxCache), not what it held when deferred. Handlers of one kind
+// can thus move a resource's version on in TxCache, item after item, and store it once; a
+// handler of another kind, which would read the resource from the database, finds it written. A
+// write that fails fails the transaction, as the handler's own error would. Outside the
+// worker's transactions write runs at once.
+func Defer(ctx context.Context, key any, write func(ctx context.Context) error) error {
+	s, ok := ctx.Value(txStateKey{}).(*txState)
+	if !ok {
+		return write(ctx)
+	}
+	for _, d := range s.deferred {
+		if d.key == key {
+			return nil
+		}
+	}
+	s.deferred = append(s.deferred, deferred{key: key, write: write})
+	return nil
 }
 
 // call runs h in a span of its own, turning a panic into the item's error.

@@ -261,6 +261,9 @@ func (s *Incidents) NotificationOverdue(ctx context.Context, t *sqlstore.Tx, ite
 type clockTarget struct {
 	i *domain.Incident
 	b *domain.BreachImpact
+	// stored is the incident's version in the database: the clocks move i's version on, and
+	// the transaction stores it once they have fired (scheduler.Defer).
+	stored int64
 }
 
 type clockTargetKey struct{ id string }
@@ -288,7 +291,7 @@ func (s *Incidents) fireClock(ctx context.Context, t *sqlstore.Tx, item schedule
 		case err != nil:
 			return err
 		default:
-			target = &clockTarget{i: i, b: b}
+			target = &clockTarget{i: i, b: b, stored: i.Version}
 		}
 		cache[clockTargetKey{id}] = target
 	}
@@ -304,9 +307,18 @@ func (s *Incidents) fireClock(ctx context.Context, t *sqlstore.Tx, item schedule
 		return nil
 	}
 	// Only the version changes: the incident's other columns and its links stay as they are.
-	prev := i.Version
+	// The clocks of the transaction store it once, after the last of them.
 	i.Touch(i.UpdateTime)
-	if err := tx.UpdateIncidentVersion(ctx, i, prev); err != nil {
+	if err := scheduler.Defer(ctx, clockTargetKey{id}, func(ctx context.Context) error {
+		if target.stored == i.Version {
+			return nil
+		}
+		if err := tx.UpdateIncidentVersion(ctx, i, target.stored); err != nil {
+			return err
+		}
+		target.stored = i.Version
+		return nil
+	}); err != nil {
 		return err
 	}
 	return tx.Emit(ctx, i.Name(), event(incidentToProto(i), clockToProto(c, b.AwarenessTime, item.FiredAt), i.Version))
