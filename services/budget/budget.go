@@ -136,7 +136,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers)+len(server.TalentConsumers)+1)
 			for _, c := range server.VendorsConsumers {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "vendors", Subjects: []string{c.Subject}, Handler: apply,
-					Partitions: c.Partitions, PartitionKey: c.PartitionKey})
+					Partitions: c.Partitions, PartitionKey: c.PartitionKey, Ignore: c.Ignore})
 			}
 			// The talent service's position events, applied to the positions' labour lines
 			// (ADR 0013; server.ApplyTalentEvent).

@@ -471,3 +471,49 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 		}
 	})
 }
+
+// TestContractEventsBeforeActivationAreIgnored: the events of a contract not yet in force —
+// created, submitted, rejected — are acknowledged unread by the contracts' consumer (no inbox
+// row), and the activation that follows them is applied.
+func TestContractEventsBeforeActivationAreIgnored(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		f := startVendorsFeed(t, db)
+		e := startConsuming(t, db, f)
+		seedApprovedBudget(t, e, "it", "b-early", "USD", domain.PolicyWarn, fixtureLine{id: "saas", planned: 10_000_000})
+		const (
+			saas = "budgets/b-early/lines/saas"
+			c1   = "vendors/acme/contracts/c-early"
+		)
+		draft := func(state vendorsv1.Contract_State) *vendorsv1.Contract {
+			return &vendorsv1.Contract{Name: c1, State: state, BudgetLine: saas}
+		}
+		f.publish(t, c1, 1, &vendorsv1.ContractCreated{Contract: draft(vendorsv1.Contract_DRAFT), Version: 1})
+		f.publish(t, c1, 2, &vendorsv1.ContractSubmitted{Contract: draft(vendorsv1.Contract_PENDING_APPROVAL), Version: 2})
+		f.publish(t, c1, 3, &vendorsv1.ContractRejected{Contract: draft(vendorsv1.Contract_DRAFT), Version: 3})
+		f.publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if n := len(contractCommitments(t, e, saas, c1)); n != 1 {
+				return fmt.Errorf("%d commitments of %s", n, c1)
+			}
+			return nil
+		})
+		testkit.Eventually(t, 30*time.Second, func() error {
+			c, err := f.JetStream.Consumer(context.Background(), f.Stream(), "budget_vendors-contracts")
+			if err != nil {
+				return err
+			}
+			info, err := c.Info(context.Background())
+			if err != nil {
+				return err
+			}
+			if info.AckFloor.Stream < 4 || info.NumAckPending != 0 || info.NumPending != 0 {
+				return fmt.Errorf("acknowledged up to %d of 4", info.AckFloor.Stream)
+			}
+			return nil
+		})
+		if got := testkit.Column[int64](t, e.db, `SELECT aggregate_version FROM consumer_inbox WHERE consumer = 'vendors-contracts' ORDER BY aggregate_version`); fmt.Sprint(got) != "[4]" {
+			t.Errorf("the contracts' consumer kept the events of versions %v; want [4], the activation alone", got)
+		}
+	})
+}

@@ -58,13 +58,29 @@ import (
 // four partitions, by the budget of the contract's line (ContractPartition): the contracts of one
 // budget in stream order, those of other budgets concurrently, so that an activation does not
 // wait behind the events of other budgets' contracts, nor for their chains' locks.
+//
+// The contracts' consumer ignores (consumer.Spec.Ignore) the events that only ever describe a
+// contract not in force — created, submitted, rejected: budget applies nothing of a draft's or a
+// pending contract's events, and reading them would only hold up the activations behind them in
+// their partition.
 var VendorsConsumers = []struct {
 	Name, Subject string
 	Partitions    int
 	PartitionKey  func(consumer.Event) string
+	Ignore        []string
 }{
-	{Name: "vendors-contracts", Subject: "contract.>", Partitions: 4, PartitionKey: ContractPartition},
+	{Name: "vendors-contracts", Subject: "contract.>", Partitions: 4, PartitionKey: ContractPartition, Ignore: ContractEventsIgnored},
 	{Name: "vendors-invoices", Subject: "invoice.recorded"},
+}
+
+// ContractEventsIgnored are the contract events of a contract that is not in force, which the
+// contracts' consumer ignores: the vendors service publishes contract.created for a new DRAFT,
+// contract.submitted for DRAFT → PENDING_APPROVAL and contract.rejected for PENDING_APPROVAL →
+// DRAFT. Every other contract event is applied, or waits for the activation (awaitActivation).
+var ContractEventsIgnored = []string{
+	string((&vendorsv1.ContractCreated{}).ProtoReflect().Descriptor().FullName()),
+	string((&vendorsv1.ContractSubmitted{}).ProtoReflect().Descriptor().FullName()),
+	string((&vendorsv1.ContractRejected{}).ProtoReflect().Descriptor().FullName()),
 }
 
 // ContractPartition is the partition key of a contract event: the budget of the contract's line,
