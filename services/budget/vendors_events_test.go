@@ -498,20 +498,7 @@ func TestContractEventsBeforeActivationAreIgnored(t *testing.T) {
 			}
 			return nil
 		})
-		testkit.Eventually(t, 30*time.Second, func() error {
-			c, err := f.JetStream.Consumer(context.Background(), f.Stream(), "budget_vendors-contracts")
-			if err != nil {
-				return err
-			}
-			info, err := c.Info(context.Background())
-			if err != nil {
-				return err
-			}
-			if info.AckFloor.Stream < 4 || info.NumAckPending != 0 || info.NumPending != 0 {
-				return fmt.Errorf("acknowledged up to %d of 4", info.AckFloor.Stream)
-			}
-			return nil
-		})
+		testkit.WaitAcknowledged(t, f.JetStream, f.Stream(), "budget_vendors-contracts", 4)
 		if got := testkit.Column[int64](t, e.db, `SELECT aggregate_version FROM consumer_inbox WHERE consumer = 'vendors-contracts' ORDER BY aggregate_version`); fmt.Sprint(got) != "[4]" {
 			t.Errorf("the contracts' consumer kept the events of versions %v; want [4], the activation alone", got)
 		}

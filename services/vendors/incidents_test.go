@@ -275,20 +275,7 @@ func TestIgnoredIncidentEventsChangeNothing(t *testing.T) {
 			return nil
 		}
 		// Both ignored events are acknowledged: the consumer has nothing left to deliver.
-		testkit.Eventually(t, time.Minute, func() error {
-			c, err := feed.JetStream.Consumer(context.Background(), feed.Stream(), "vendors_risk-incidents")
-			if err != nil {
-				return err
-			}
-			info, err := c.Info(context.Background())
-			if err != nil {
-				return err
-			}
-			if info.AckFloor.Stream < 3 || info.NumAckPending != 0 || info.NumPending != 0 {
-				return fmt.Errorf("acknowledged up to %d of 3; %d pending", info.AckFloor.Stream, info.NumAckPending+int(info.NumPending))
-			}
-			return nil
-		})
+		testkit.WaitAcknowledged(t, feed.JetStream, feed.Stream(), "vendors_risk-incidents", 3)
 		if err := errors.Join(handled(1), severities("[SEV3:1]")); err != nil {
 			t.Fatal(err)
 		}

@@ -3,11 +3,13 @@ package testkit
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,4 +82,26 @@ func (f *Feed) Redeliver(t testing.TB, n int) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// WaitAcknowledged waits until the durable consumer of stream has acknowledged every message up
+// to the stream sequence seq and has nothing left to deliver or acknowledge: what a test needs
+// before it reads what a consumer did, or did not do, with those messages.
+func WaitAcknowledged(t testing.TB, js jetstream.JetStream, stream, durable string, seq uint64) {
+	t.Helper()
+	Eventually(t, time.Minute, func() error {
+		c, err := js.Consumer(context.Background(), stream, durable)
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(context.Background())
+		if err != nil {
+			return err
+		}
+		if info.AckFloor.Stream < seq || info.NumAckPending != 0 || info.NumPending != 0 {
+			return fmt.Errorf("consumer %s acknowledged up to %d of %d; %d pending, %d unacknowledged",
+				durable, info.AckFloor.Stream, seq, info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
 }
