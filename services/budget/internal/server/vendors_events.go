@@ -77,11 +77,7 @@ var VendorsConsumers = []struct {
 // contracts' consumer ignores: the vendors service publishes contract.created for a new DRAFT,
 // contract.submitted for DRAFT → PENDING_APPROVAL and contract.rejected for PENDING_APPROVAL →
 // DRAFT. Every other contract event is applied, or waits for the activation (awaitActivation).
-var ContractEventsIgnored = []string{
-	string((&vendorsv1.ContractCreated{}).ProtoReflect().Descriptor().FullName()),
-	string((&vendorsv1.ContractSubmitted{}).ProtoReflect().Descriptor().FullName()),
-	string((&vendorsv1.ContractRejected{}).ProtoReflect().Descriptor().FullName()),
-}
+var ContractEventsIgnored = consumer.Types(&vendorsv1.ContractCreated{}, &vendorsv1.ContractSubmitted{}, &vendorsv1.ContractRejected{})
 
 // ContractPartition is the partition key of a contract event: the budget of the contract's line,
 // whose chain its effects lock, so that two partitions' transactions do not lock one chain. (A

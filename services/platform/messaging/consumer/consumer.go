@@ -539,6 +539,15 @@ func (r *Runtime) consume(ctx context.Context, rn *runner, it jetstream.Messages
 	}
 }
 
+// Types returns the event types (ce-type) of msgs, e.g. for Spec.Ignore.
+func Types(msgs ...proto.Message) []string {
+	types := make([]string, len(msgs))
+	for i, m := range msgs {
+		types[i] = string(m.ProtoReflect().Descriptor().FullName())
+	}
+	return types
+}
+
 // ignores reports whether msg is of a type its consumer ignores (Spec.Ignore).
 func (rn *runner) ignores(msg jetstream.Msg) bool {
 	return rn.ignore != nil && msg.Headers() != nil && rn.ignore[msg.Headers().Get(events.HeaderType)]

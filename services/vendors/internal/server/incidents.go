@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -55,12 +56,9 @@ var IncidentsApplied = []proto.Message{
 	&riskv1.IncidentAcknowledged{}, &riskv1.IncidentMitigated{}, &riskv1.IncidentResolved{}, &riskv1.IncidentClosed{},
 }
 
-// typeNames are the event types (ce-type) of the messages in m.
+// typeNames are the event types (ce-type) of the messages in m, sorted.
 func typeNames(m map[proto.Message]string) []string {
-	names := make([]string, 0, len(m))
-	for msg := range m {
-		names = append(names, string(msg.ProtoReflect().Descriptor().FullName()))
-	}
+	names := consumer.Types(slices.Collect(maps.Keys(m))...)
 	slices.Sort(names)
 	return names
 }
