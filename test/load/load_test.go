@@ -132,8 +132,15 @@ func TestHarnessSmoke(t *testing.T) {
 			if s.name == "standalone" && s.rssIdle <= 0 {
 				t.Errorf("idle memory of the standalone process not measured")
 			}
-			if want := map[string]int{"standalone": 1, "distributed": 3}[s.name]; len(s.profiles) != want {
-				t.Errorf("%d CPU profiles; want %d (notes: %v)", len(s.profiles), want, s.notes)
+			phases := map[string]int{}
+			for _, p := range s.profiles {
+				phases[p.phase]++
+			}
+			if want := map[string]int{"standalone": 1, "distributed": 3}[s.name]; phases["create"] != want || phases["activation"] != want || len(s.profiles) != 2*want {
+				t.Errorf("CPU profiles per phase %v; want %d of the create path and %d of the activation path (notes: %v)", phases, want, want, s.notes)
+			}
+			if a := s.activation; a != nil && (a.cpu.total() <= 0 || len(a.cpu.use) < 2 || a.cpu.requests != a.Activated) {
+				t.Errorf("CPU of the activation path = %+v; want the harness's and the platform's over %d activations", a.cpu, a.Activated)
 			}
 			for _, p := range s.profiles {
 				if !strings.Contains(p.top, "flat%") {
@@ -143,7 +150,7 @@ func TestHarnessSmoke(t *testing.T) {
 		})
 	}
 	text := rep.markdown()
-	for _, want := range []string{"## Goals (issue 23)", "portal · " + pathREST, "### Scheduler at scale", "## standalone", "### Fixed rates", "create · " + pathREST, "### Event path", "### Baselines", "### Memory"} {
+	for _, want := range []string{"## Goals (issue 23)", "portal · " + pathREST, "### Scheduler at scale", "## standalone", "### Fixed rates", "create · " + pathREST, "### Event path", "### Baselines", "### Memory", "CPU per activation", "### CPU profiles of the contract activation path"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q", want)
 		}

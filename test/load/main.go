@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.BaselineDur, "baseline-duration", 5*time.Second, "how long each baseline runs")
 	fs.IntVar(&c.Backlog, "backlog", 10000, "events in the backlog built while NATS is down (distributed with -nats-server; 0: skip)")
 	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
-	fs.BoolVar(&c.Profile, "profile", true, "take a CPU profile of the create path at 300/s")
+	fs.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the create path at -observe-rate and of the contract activation path")
 	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), "PostgreSQL server of the distributed set-up; the run creates and drops a database of its own")
 	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary the distributed set-up starts (and stops for the backlog)")

@@ -35,7 +35,7 @@ type searchRow struct {
 	tried          []loadgen.Result
 }
 
-type profile struct{ proc, file, top string }
+type profile struct{ phase, proc, file, top string }
 
 // setupReport is what one set-up measured.
 type setupReport struct {
@@ -213,6 +213,14 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		fmt.Fprintf(b, "| approvals acknowledged | commitments seen | p50 | p90 | p99 | max |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s |\n", a.Activated, a.Committed, ms(a.Latency.P50), ms(a.Latency.P90),
 			ms(a.Latency.P99), ms(a.Latency.Max))
+		if c := a.cpu; c.requests > 0 && c.wall > 0 {
+			fmt.Fprintf(b, "\nCPU per activation (from /proc, from the first call until the last commitment was seen, %s):\n\n"+
+				"| process | CPU per activation | cores busy |\n| --- | ---: | ---: |\n", c.wall.Round(time.Millisecond))
+			for _, u := range c.use {
+				fmt.Fprintf(b, "| %s | %.3f ms | %.2f |\n", u.group, c.perRequest(u.cpu), c.cores(u.cpu))
+			}
+			fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
+		}
 	}
 	if sc := s.sched; sc != nil && sc.Fired > 0 {
 		fmt.Fprintf(b, "\n### Scheduler at scale\n\n%d notification clocks of %d security breaches in risk, armed through the API (%s) in %s, "+
@@ -266,9 +274,19 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 			fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
 		}
 	}
-	if len(s.profiles) > 0 {
-		fmt.Fprintf(b, "\n### CPU profiles of the create path at %.0f/s (`go tool pprof -top -cum`)\n", cfg.ObserveRate)
+	for _, ph := range []struct{ phase, title string }{
+		{"create", fmt.Sprintf("the create path at %.0f/s", cfg.ObserveRate)},
+		{"activation", "the contract activation path"},
+	} {
+		heading := false
 		for _, p := range s.profiles {
+			if p.phase != ph.phase {
+				continue
+			}
+			if !heading {
+				fmt.Fprintf(b, "\n### CPU profiles of %s (`go tool pprof -top -cum`)\n", ph.title)
+				heading = true
+			}
 			fmt.Fprintf(b, "\n%s (`%s`):\n\n```\n%s```\n", p.proc, p.file, p.top)
 		}
 	}

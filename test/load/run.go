@@ -144,7 +144,7 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 						sampler = sampleRSS(p.main.Pid(), 250*time.Millisecond)
 					}
 					if cfg.Profile {
-						profDone = profileDuring(ctx, p, sr, dir, cfg.Warmup+cfg.Duration-time.Second, log)
+						profDone = profileDuring(ctx, p, sr, dir, "create", cfg.Warmup+cfg.Duration-time.Second, log)
 					}
 				}
 				groups := cpuGroups(p)
@@ -211,11 +211,22 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 		if err := quiesce(ctx, p, log); err != nil {
 			return err
 		}
+		profDone := make(chan struct{})
+		close(profDone)
+		if cfg.Profile {
+			profDone = profileDuring(ctx, p, sr, dir, "activation", cfg.Duration, log)
+		}
+		groups := cpuGroups(p)
+		before, begin := cpuSnapshot(groups), time.Now()
 		act, err := measureActivation(ctx, p, f, c.paths[paths[0]], cfg.ActivationRate, cfg.Duration, log)
 		if err != nil {
 			sr.note("activation path: %v", err)
 		}
+		// The window runs until the last commitment is seen: the CPU of the whole activation,
+		// not only of the calls.
+		act.cpu = cpuRun{use: cpuSince(groups, before), requests: act.Activated, wall: time.Since(begin)}
 		act.path = paths[0]
+		<-profDone
 		sr.activation = &act
 	}
 	if cfg.SchedItems > 0 {
@@ -329,8 +340,9 @@ func metricsSize(ctx context.Context, url string) (int, int, error) {
 }
 
 // profileDuring takes CPU profiles of the platform's processes for d while the caller drives
-// load, and renders their tops into the report; the returned channel closes when done.
-func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir string, d time.Duration, log *slog.Logger) chan struct{} {
+// the load of phase, and renders their tops into the report; the returned channel closes when
+// done.
+func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir, phase string, d time.Duration, log *slog.Logger) chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -341,7 +353,7 @@ func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir string
 		results := make(chan one, len(p.debug))
 		for name, addr := range p.debug {
 			go func() {
-				file := filepath.Join(dir, name+"-create-cpu.pprof")
+				file := filepath.Join(dir, name+"-"+phase+"-cpu.pprof")
 				results <- one{name, file, profileCPU(ctx, addr, d, file)}
 			}()
 		}
@@ -357,9 +369,9 @@ func profileDuring(ctx context.Context, p *platform, sr *setupReport, dir string
 				continue
 			}
 			sr.mu.Lock()
-			sr.profiles = append(sr.profiles, profile{proc: r.name, file: r.file, top: top})
+			sr.profiles = append(sr.profiles, profile{phase: phase, proc: r.name, file: r.file, top: top})
 			sr.mu.Unlock()
-			log.Info("CPU profile taken", "process", r.name, "file", r.file)
+			log.Info("CPU profile taken", "phase", phase, "process", r.name, "file", r.file)
 		}
 	}()
 	return done

@@ -166,6 +166,7 @@ var (
 // which budget publishes after the commitment's transaction commits).
 type activationResult struct {
 	path      string
+	cpu       cpuRun // of every process, over the activations and the wait for their commitments
 	Rate      float64
 	Activated int // approvals acknowledged
 	Committed int // of them, commitments seen
