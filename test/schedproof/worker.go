@@ -82,7 +82,7 @@ func runWorker() error {
 	if err != nil {
 		return err
 	}
-	db.AfterCommit(w.Notify) // as the host wires it
+	db.AfterCommitOf(scheduler.Work, w.Notify) // as the host wires it
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()

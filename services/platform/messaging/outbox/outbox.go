@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 )
 
 // Message is one event as stored in the outbox and published to NATS.
@@ -143,10 +144,17 @@ var insertSQL = func() []string {
 	return qs
 }()
 
+// Work is the kind of work (sqldb.Left) a transaction that inserted outbox rows leaves for the
+// relay; the host wakes the relay after such commits (sqldb.DB.AfterCommitOf).
+const Work = "outbox"
+
 // Insert writes messages into the outbox within tx, in their order: a statement's rows take
 // their sequence numbers in the order of its VALUES, and the statements run in order, largest
 // first. The caller commits tx together with the change the messages describe.
 func Insert(ctx context.Context, tx *sql.Tx, msgs ...Message) error {
+	if len(msgs) > 0 {
+		sqldb.Left(tx, Work)
+	}
 	var args []any
 	for len(msgs) > 0 {
 		k := min(bits.Len(uint(len(msgs)))-1, insertShiftMax)

@@ -294,14 +294,16 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 		Retention:    opts.Stream.RetentionOrDefault(),
 		Logger:       log,
 	})
-	db.AfterCommit(relay.Notify)
+	// Each loop is woken by the commits that left it work, not by every commit: a consumer's
+	// transaction that wrote no event costs the relay no read of the outbox.
+	db.AfterCommitOf(outbox.Work, relay.Notify)
 	sealer := audit.NewSealer(db, audit.SealerOptions{
 		Name: svc.Domain, PollInterval: opts.AuditSealInterval, Logger: log,
 	})
-	db.AfterCommit(sealer.Notify)
+	db.AfterCommitOf(audit.Work, sealer.Notify)
 	if sched != nil {
 		// A commit may have scheduled an item due before the one the worker sleeps until.
-		db.AfterCommit(sched.Notify)
+		db.AfterCommitOf(scheduler.Work, sched.Notify)
 	}
 
 	relayCtx, relayCancel := context.WithCancel(context.WithoutCancel(ctx))

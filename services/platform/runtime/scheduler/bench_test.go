@@ -78,7 +78,7 @@ func drain(b *testing.B, d testenv.Database, batch, n int, spread time.Duration)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db.AfterCommit(w.Notify) // as the host wires it
+	db.AfterCommitOf(scheduler.Work, w.Notify) // as the host wires it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -35,7 +35,8 @@
 // that came due while every replica was down fire when a worker starts, oldest first, and a
 // handler learns both when its item was due and when it fired (Fired), so that the event can say
 // both. The worker sleeps until the next due time, and wakes earlier on Notify (the host calls it
-// after every commit) and every PollInterval, for items that other replicas scheduled.
+// after every commit that scheduled or retried an item, Work) and every PollInterval, for items
+// that other replicas scheduled.
 //
 // A handler that fails rolls its transaction back — no event, the item unfired — and the item is
 // tried again after a backoff that doubles from BackoffInitial to BackoffMax; its attempts and

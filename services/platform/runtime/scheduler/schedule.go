@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
@@ -109,7 +110,23 @@ func Schedule(ctx context.Context, q sqlstore.Querier, it Item) error {
 		storedTime(time.Now())); err != nil {
 		return fmt.Errorf("schedule %s: %w", it.Key, err)
 	}
+	leave(q)
 	return nil
+}
+
+// Work is the kind of work (sqldb.Left) a transaction that scheduled or retried an item leaves
+// for the worker: the item may fall due before the one the worker waits for. The host wakes the worker
+// after such commits (sqldb.DB.AfterCommitOf); cancelling an item needs no wake-up.
+const Work = "scheduler"
+
+// leave notes Work on the transaction q, a *sql.Tx or a type built on a *sqlstore.Tx.
+func leave(q sqlstore.Querier) {
+	switch tx := q.(type) {
+	case interface{ Left(kind string) }:
+		tx.Left(Work)
+	case *sql.Tx:
+		sqldb.Left(tx, Work)
+	}
 }
 
 // Cancel removes the unfired item key in the caller's transaction: the date no longer applies.
@@ -159,6 +176,7 @@ func Retry(ctx context.Context, q sqlstore.Querier, key string) error {
 	if n == 0 {
 		return ErrNotFound
 	}
+	leave(q) // the item may be due at once
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,4 +300,62 @@ func TestScheduleRefusesInvalidItems(t *testing.T) {
 			t.Errorf("%s: Schedule accepted %+v", name, it)
 		}
 	}
+}
+
+// TestScheduleWakesTheWorker checks that a transaction that scheduled an item wakes the worker
+// when it commits (scheduler.Work), whether Schedule was given the *sql.Tx, the *sqlstore.Tx or
+// a service's transaction built on it, and so does one that retried an item; and that one that
+// only cancelled an item, or rolled back, does not.
+func TestScheduleWakesTheWorker(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		db := openStore(t, d)
+		ctx := context.Background()
+		var woken atomic.Int32
+		db.AfterCommitOf(scheduler.Work, func() { woken.Add(1) })
+		want := func(what string, n int32) {
+			t.Helper()
+			if got := woken.Load(); got != n {
+				t.Fatalf("after %s the worker was woken %d times; want %d", what, got, n)
+			}
+		}
+		// serviceTx is how a service's store builds its transactions on the kit's.
+		type serviceTx struct{ *sqlstore.Tx }
+
+		due := t0.Add(time.Hour)
+		if err := db.InTx(ctx, func(tx *sql.Tx) error { return scheduler.Schedule(ctx, tx, item("a", due)) }); err != nil {
+			t.Fatal(err)
+		}
+		want("scheduling with the *sql.Tx", 1)
+		schedule(t, db, item("b", due))
+		want("scheduling with the *sqlstore.Tx", 2)
+		if err := db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			return scheduler.Schedule(ctx, serviceTx{tx}, item("c", due))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want("scheduling with a service's transaction", 3)
+		if err := db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			return scheduler.Cancel(ctx, tx, "a")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want("a cancellation", 3)
+		if err := db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			return scheduler.Retry(ctx, tx, "b")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want("a retry", 4)
+		rollback := errors.New("the change failed")
+		if err := db.Within(ctx, func(ctx context.Context, tx *sqlstore.Tx) error {
+			if err := scheduler.Schedule(ctx, tx, item("d", due)); err != nil {
+				return err
+			}
+			return rollback
+		}); !errors.Is(err, rollback) {
+			t.Fatalf("Within = %v, want the change's error", err)
+		}
+		want("a rollback", 4)
+	})
 }

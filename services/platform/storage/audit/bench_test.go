@@ -19,7 +19,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 			db := open(b, d)
 			ctx := context.Background()
 			sealer := audit.NewSealer(db, audit.SealerOptions{Name: "bench", Logger: slog.New(slog.DiscardHandler)})
-			db.AfterCommit(sealer.Notify)
+			db.AfterCommitOf(audit.Work, sealer.Notify)
 			sctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- sealer.Run(sctx) }()

@@ -84,7 +84,7 @@ func NewSealer(db *sqldb.DB, opts SealerOptions) *Sealer {
 }
 
 // Notify wakes the sealer because records may have been committed. It never blocks; register it
-// with sqldb.DB.AfterCommit.
+// with sqldb.DB.AfterCommitOf for Work.
 func (s *Sealer) Notify() { s.loop.Notify() }
 
 // Run seals until ctx is cancelled or Shutdown has sealed what was pending. It returns nil on a

@@ -26,7 +26,7 @@ func runSealer(t testing.TB, db *sqldb.DB, opts audit.SealerOptions) *audit.Seal
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := audit.NewSealer(db, opts)
-	db.AfterCommit(s.Notify)
+	db.AfterCommitOf(audit.Work, s.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

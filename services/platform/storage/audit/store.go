@@ -24,6 +24,10 @@ const (
 		previous_hash, hash`
 )
 
+// Work is the kind of work (sqldb.Left) a transaction that appended records leaves for the
+// Sealer; the host wakes the sealer after such commits (sqldb.DB.AfterCommitOf).
+const Work = "audit"
+
 // Append adds e to the trail within tx, which the caller commits together with the change e
 // describes and its outbox row. It only inserts the record's content, unsealed: it takes no lock,
 // so concurrent transactions do not queue behind each other. The Sealer gives the record its
@@ -35,6 +39,7 @@ const (
 // Sequence, PreviousHash or Hash yet. engine is kept for the stores that pass it.
 func Append(ctx context.Context, tx *sql.Tx, engine sqldb.Engine, e Entry) (Record, error) {
 	_ = engine // both engines insert the same row
+	sqldb.Left(tx, Work)
 	r := Record{Entry: e, CreateTime: time.Now().UTC().Truncate(time.Microsecond)}
 	changes, err := encodeChanges(e.Changes)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,7 +57,7 @@ type DB struct {
 	logger *slog.Logger
 
 	mu          sync.Mutex
-	afterCommit []func()
+	afterCommit []hook
 }
 
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -236,12 +237,54 @@ func (db *DB) MigrateSets(ctx context.Context, sets ...MigrationSet) error {
 	return nil
 }
 
-// AfterCommit registers fn to run after every transaction that InTx commits. The outbox relay
-// uses it to wake up as soon as new events are durable instead of waiting for its next poll.
-func (db *DB) AfterCommit(fn func()) {
+// AfterCommit registers fn to run after every transaction that InTx commits.
+func (db *DB) AfterCommit(fn func()) { db.AfterCommitOf("", fn) }
+
+// AfterCommitOf registers fn to run after every transaction that InTx commits and that left work
+// of the kind (Left), or after every one for the empty kind. The outbox relay, the audit sealer
+// and the scheduler use it to wake up as soon as their work is durable instead of waiting for
+// their next poll, and only then: a transaction that wrote no event does not cost the relay a
+// pass (a read of the outbox) of its own.
+func (db *DB) AfterCommitOf(kind string, fn func()) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.afterCommit = append(db.afterCommit, fn)
+	db.afterCommit = append(db.afterCommit, hook{kind: kind, fn: fn})
+}
+
+type hook struct {
+	kind string
+	fn   func()
+}
+
+// openTxs holds the work left by each transaction InTx runs, until it ends.
+var openTxs sync.Map // *sql.Tx -> *leftWork
+
+// leftWork is the kinds of work one transaction left.
+type leftWork struct {
+	mu    sync.Mutex
+	kinds []string
+}
+
+func (w *leftWork) has(kind string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Contains(w.kinds, kind)
+}
+
+// Left notes that tx wrote work of the kind for a background loop (the outbox's rows, say), so
+// that the hooks registered for the kind (AfterCommitOf) run once it commits. It does nothing
+// for a transaction InTx did not begin: such a transaction runs no hooks.
+func Left(tx *sql.Tx, kind string) {
+	v, ok := openTxs.Load(tx)
+	if !ok {
+		return
+	}
+	w := v.(*leftWork)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !slices.Contains(w.kinds, kind) {
+		w.kinds = append(w.kinds, kind)
+	}
 }
 
 // maxAttempts bounds how often InTx retries a transaction that lost a serialization conflict.
@@ -261,13 +304,16 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (db *DB) retry(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = db.inTx(ctx, fn)
+		var left *leftWork
+		left, err = db.inTx(ctx, fn)
 		if err == nil {
 			db.mu.Lock()
 			hooks := db.afterCommit
 			db.mu.Unlock()
 			for _, h := range hooks {
-				h()
+				if h.kind == "" || left.has(h.kind) {
+					h.fn()
+				}
 			}
 			return nil
 		}
@@ -284,23 +330,27 @@ func (db *DB) retry(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return err
 }
 
-func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+// inTx runs fn in one transaction and returns the work it left once it committed.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (_ *leftWork, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
+	left := &leftWork{}
+	openTxs.Store(tx, left)
 	defer func() {
+		openTxs.Delete(tx)
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
 	if err = fn(tx); err != nil {
-		return err
+		return nil, err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return left, nil
 }
 
 // redact hides the password of a URL-shaped DSN, in its user info or as a password parameter,

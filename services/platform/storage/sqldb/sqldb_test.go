@@ -325,6 +325,81 @@ func TestIsRetryableSQLiteBusy(t *testing.T) {
 	}
 }
 
+// TestAfterCommitOf checks that a hook registered for a kind of work runs after the commits of
+// the transactions that left that work, once each, and after no other: not for a transaction
+// that left none or another kind, not for one that rolled back, not for an attempt that was
+// retried (only its committed retry counts).
+func TestAfterCommitOf(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, _ testenv.Database, db *DB) {
+		ctx := context.Background()
+		var relay, sealer, every atomic.Int32
+		db.AfterCommitOf("events", func() { relay.Add(1) })
+		db.AfterCommitOf("records", func() { sealer.Add(1) })
+		db.AfterCommit(func() { every.Add(1) })
+		want := func(what string, r, s, e int32) {
+			t.Helper()
+			if relay.Load() != r || sealer.Load() != s || every.Load() != e {
+				t.Fatalf("after %s: hooks of events, records and every commit ran %d, %d, %d times; want %d, %d, %d",
+					what, relay.Load(), sealer.Load(), every.Load(), r, s, e)
+			}
+		}
+		inTx := func(fn func(tx *sql.Tx) error) error { return db.InTx(ctx, fn) }
+
+		if err := inTx(func(*sql.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want("a transaction that left nothing", 0, 0, 1)
+
+		if err := inTx(func(tx *sql.Tx) error {
+			Left(tx, "events")
+			Left(tx, "events") // twice: one wake-up all the same
+			if relay.Load() != 0 {
+				t.Error("a hook ran before the transaction committed")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want("a transaction that left events", 1, 0, 2)
+
+		if err := inTx(func(tx *sql.Tx) error { Left(tx, "events"); Left(tx, "records"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want("a transaction that left both", 2, 1, 3)
+
+		errStop := errors.New("stop")
+		if err := inTx(func(tx *sql.Tx) error { Left(tx, "records"); return errStop }); !errors.Is(err, errStop) {
+			t.Fatalf("InTx = %v, want the error of fn", err)
+		}
+		want("a rollback", 2, 1, 3)
+
+		attempts := 0
+		if err := inTx(func(tx *sql.Tx) error {
+			attempts++
+			if attempts == 1 {
+				Left(tx, "records") // the attempt that fails leaves records; the retry does not
+				return &pgconn.PgError{Code: "40001"}
+			}
+			Left(tx, "events")
+			return nil
+		}); err != nil || attempts != 2 {
+			t.Fatalf("InTx = %v after %d attempts, want success on the second", err, attempts)
+		}
+		want("a retried transaction", 3, 1, 4)
+
+		// A transaction InTx did not begin runs no hooks; noting work on it does nothing.
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Left(tx, "events")
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		want("a transaction of its own", 3, 1, 4)
+	})
+}
+
 func TestInTx(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, _ testenv.Database, db *DB) {
 		ctx := context.Background()

@@ -130,6 +130,10 @@ func (t *Tx) flush(ctx context.Context) error {
 // Requests records request IDs in the transaction, for idempotency.Do.
 func (t *Tx) Requests() idempotency.Querier { return t.Tx }
 
+// Left notes that the transaction wrote work of the kind for a background loop, which the
+// hooks registered for the kind then learn of once it commits (sqldb.Left).
+func (t *Tx) Left(kind string) { sqldb.Left(t.Tx, kind) }
+
 // Result runs fn in a transaction opened by within (a store's Within) and returns fn's result
 // once the transaction committed; on failure the zero T and the error. It is how a call that
 // answers with what its transaction wrote gets that value out of the transaction.
