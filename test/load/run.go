@@ -388,9 +388,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// quiesce waits until the platform has caught up with the load before it: the budget stream's last
-// sequence has not moved for a second (the outbox relay has published everything), so that a
-// measurement does not pay for the backlog of the one before. It gives up after two minutes.
+// quietCores is how busy the platform's processes may be, together, for quiesce to call them
+// idle: its consumers and relays have drained what the last phase left.
+const quietCores = 0.25
+
+// quiesce waits until the platform has caught up with the load before it, so that a measurement
+// does not pay for the backlog of the one before: the budget stream's last sequence has not moved
+// for a second (the outbox relay has published everything), and then the platform's processes
+// have used less than quietCores in two half-seconds running (the consumers and the other
+// services' relays are done too). It gives up after two minutes.
 func quiesce(ctx context.Context, p *platform, log *slog.Logger) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -424,6 +430,28 @@ func quiesce(ctx context.Context, p *platform, log *slog.Logger) error {
 			still++
 		} else {
 			last, still = seq, 0
+		}
+	}
+	groups := cpuGroups(p)
+	delete(groups, "load harness")
+	var busy float64
+	for calm := 0; calm < 2; {
+		if time.Since(start) > 2*time.Minute {
+			log.Warn("the platform did not quiesce within 2 minutes; measuring anyway", "cores_busy", busy)
+			return nil
+		}
+		before := cpuSnapshot(groups)
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+		var sum time.Duration
+		for _, u := range cpuSince(groups, before) {
+			sum += u.cpu
+		}
+		if busy = sum.Seconds() / 0.5; busy < quietCores {
+			calm++
+		} else {
+			calm = 0
 		}
 	}
 	if d := time.Since(start); d > 2*time.Second {
