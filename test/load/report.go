@@ -100,6 +100,16 @@ func (c cpuRun) perRequest(d time.Duration) float64 {
 // cores is how many cores were busy on average.
 func (c cpuRun) cores(d time.Duration) float64 { return d.Seconds() / c.wall.Seconds() }
 
+// table writes c as a table of every process's CPU per unit (a request, an activation) and the
+// cores it kept busy, then the total.
+func (c cpuRun) table(b *bytes.Buffer, unit string) {
+	fmt.Fprintf(b, "| process | CPU per %s | cores busy |\n| --- | ---: | ---: |\n", unit)
+	for _, u := range c.use {
+		fmt.Fprintf(b, "| %s | %.3f ms | %.2f |\n", u.group, c.perRequest(u.cpu), c.cores(u.cpu))
+	}
+	fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
+}
+
 func (s *setupReport) addCPU(scenario, path string, rate float64, c cpuRun) {
 	if s.cpu == nil {
 		s.cpu = map[fixedKey]cpuRun{}
@@ -214,12 +224,9 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %s |\n", a.Activated, a.Committed, ms(a.Latency.P50), ms(a.Latency.P90),
 			ms(a.Latency.P99), ms(a.Latency.Max))
 		if c := a.cpu; c.requests > 0 && c.wall > 0 {
-			fmt.Fprintf(b, "\nCPU per activation (from /proc, from the first call until the last commitment was seen, %s):\n\n"+
-				"| process | CPU per activation | cores busy |\n| --- | ---: | ---: |\n", c.wall.Round(time.Millisecond))
-			for _, u := range c.use {
-				fmt.Fprintf(b, "| %s | %.3f ms | %.2f |\n", u.group, c.perRequest(u.cpu), c.cores(u.cpu))
-			}
-			fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
+			fmt.Fprintf(b, "\nCPU per activation (from /proc, from the first call until the last commitment was seen, %s):\n\n",
+				c.wall.Round(time.Millisecond))
+			c.table(b, "activation")
 		}
 	}
 	if sc := s.sched; sc != nil && sc.Fired > 0 {
@@ -267,11 +274,8 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(b, "\n### CPU per request: %s at %.0f/s, %s (from /proc, warm-up included)\n\n| process | CPU per request | cores busy |\n| --- | ---: | ---: |\n", k.scenario, k.rate, k.path)
-			for _, u := range c.use {
-				fmt.Fprintf(b, "| %s | %.3f ms | %.2f |\n", u.group, c.perRequest(u.cpu), c.cores(u.cpu))
-			}
-			fmt.Fprintf(b, "| all | %.3f ms | %.2f |\n", c.perRequest(c.total()), c.cores(c.total()))
+			fmt.Fprintf(b, "\n### CPU per request: %s at %.0f/s, %s (from /proc, warm-up included)\n\n", k.scenario, k.rate, k.path)
+			c.table(b, "request")
 		}
 	}
 	for _, ph := range []struct{ phase, title string }{

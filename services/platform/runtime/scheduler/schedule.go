@@ -115,8 +115,8 @@ func Schedule(ctx context.Context, q sqlstore.Querier, it Item) error {
 }
 
 // Work is the kind of work (sqldb.Left) a transaction that scheduled or retried an item leaves
-// for the worker: the item may fall due before the one the worker waits for. The host wakes the worker
-// after such commits (sqldb.DB.AfterCommitOf); cancelling an item needs no wake-up.
+// for the worker: the item may fall due before the one the worker waits for. The host wakes the
+// worker after such commits (sqldb.DB.AfterCommitOf); cancelling an item needs no wake-up.
 const Work = "scheduler"
 
 // leave notes Work on the transaction q, a *sql.Tx or a type built on a *sqlstore.Tx.
