@@ -485,25 +485,3 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		}
 	})
 }
-
-// TestInsertWakesTheRelay checks that a transaction that inserted events wakes the relay when it
-// commits (outbox.Work), and one that inserted none does not.
-func TestInsertWakesTheRelay(t *testing.T) {
-	t.Parallel()
-	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
-		db := openDB(t, d)
-		var woken atomic.Int32
-		db.AfterCommitOf(outbox.Work, func() { woken.Add(1) })
-		ctx := context.Background()
-		if err := db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx) }); err != nil {
-			t.Fatal(err)
-		}
-		if n := woken.Load(); n != 0 {
-			t.Fatalf("a transaction that inserted no event woke the relay %d times", n)
-		}
-		write(t, db, "quarterdeck", 3, 2)
-		if n := woken.Load(); n != 3 {
-			t.Fatalf("three transactions that inserted an event woke the relay %d times; want 3", n)
-		}
-	})
-}

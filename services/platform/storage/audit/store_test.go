@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,25 +325,4 @@ func separate(t *testing.T, d testenv.Database) testenv.Database {
 		return testenv.Postgres(t)
 	}
 	return testenv.SQLite(t)
-}
-
-// TestAppendWakesTheSealer checks that a transaction that appended a record wakes the sealer
-// when it commits (audit.Work), and one that appended none does not.
-func TestAppendWakesTheSealer(t *testing.T) {
-	t.Parallel()
-	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
-		db := open(t, d)
-		var woken atomic.Int32
-		db.AfterCommitOf(audit.Work, func() { woken.Add(1) })
-		if err := db.InTx(context.Background(), func(*sql.Tx) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-		if n := woken.Load(); n != 0 {
-			t.Fatalf("a transaction that appended nothing woke the sealer %d times", n)
-		}
-		appendUnsealed(t, db, 2)
-		if n := woken.Load(); n != 2 {
-			t.Fatalf("two transactions that appended a record woke the sealer %d times; want 2", n)
-		}
-	})
 }

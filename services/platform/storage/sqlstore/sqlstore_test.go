@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,6 +320,50 @@ func TestEmitWritesWhenTheTransactionEnds(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestRecordWakesTheRelayAndTheSealer: a commit wakes the outbox relay when it wrote an event
+// (outbox.Work) and the audit sealer when it wrote an audit record (audit.Work), and neither
+// when it wrote neither or rolled back.
+func TestRecordWakesTheRelayAndTheSealer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	forEachEngine(t, func(t *testing.T, db *sqlstore.DB) {
+		var relay, sealer atomic.Int32
+		db.AfterCommitOf(outbox.Work, func() { relay.Add(1) })
+		db.AfterCommitOf(audit.Work, func() { sealer.Add(1) })
+		boom := errors.New("boom")
+		for _, c := range []struct {
+			what          string
+			write         func(ctx context.Context, tx *sqlstore.Tx) error
+			relay, sealer int32
+		}{
+			{"nothing written", func(context.Context, *sqlstore.Tx) error { return nil }, 0, 0},
+			{"an event", func(ctx context.Context, tx *sqlstore.Tx) error {
+				return tx.Emit(ctx, "costCenters/a", &budgetv1.CostCenterUpdated{Version: 2})
+			}, 1, 0},
+			{"a change with its event and record", func(ctx context.Context, tx *sqlstore.Tx) error {
+				return tx.Record(ctx, sqlstore.Change{Action: audit.Update, Resource: "costCenters/a",
+					Before: &budgetv1.CostCenter{DisplayName: "A"}, After: &budgetv1.CostCenter{DisplayName: "B"},
+					Event: &budgetv1.CostCenterUpdated{Version: 3}})
+			}, 2, 1},
+			{"a change rolled back", func(ctx context.Context, tx *sqlstore.Tx) error {
+				if err := tx.Record(ctx, sqlstore.Change{Action: audit.Delete, Resource: "costCenters/a",
+					Before: &budgetv1.CostCenter{DisplayName: "B"}, Event: &budgetv1.CostCenterDeleted{Version: 4}}); err != nil {
+					return err
+				}
+				return boom
+			}, 2, 1},
+		} {
+			if err := db.Within(ctx, c.write); err != nil && !errors.Is(err, boom) {
+				t.Fatalf("%s: %v", c.what, err)
+			}
+			if relay.Load() != c.relay || sealer.Load() != c.sealer {
+				t.Fatalf("after %s the relay was woken %d times and the sealer %d; want %d and %d",
+					c.what, relay.Load(), sealer.Load(), c.relay, c.sealer)
+			}
 		}
 	})
 }
