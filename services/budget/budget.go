@@ -131,7 +131,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		Consumers: func(deps host.Deps) []consumer.Spec {
 			srv, db := newServer(deps), sqlstore.New(deps.DB, deps.Events)
 			apply := func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-				return srv.ApplyVendorsEvent(ctx, store.Join(db.Tx(tx)), ev)
+				return db.Join(ctx, tx, func(ctx context.Context, t *sqlstore.Tx) error { return srv.ApplyVendorsEvent(ctx, store.Join(t), ev) })
 			}
 			specs := make([]consumer.Spec, 0, len(server.VendorsConsumers)+len(server.TalentConsumers)+1)
 			for _, c := range server.VendorsConsumers {
@@ -143,14 +143,14 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			for _, c := range server.TalentConsumers {
 				specs = append(specs, consumer.Spec{Name: c.Name, Domain: "talent", Subjects: []string{c.Subject},
 					Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-						return srv.ApplyTalentEvent(ctx, store.Join(db.Tx(tx)), ev)
+						return db.Join(ctx, tx, func(ctx context.Context, t *sqlstore.Tx) error { return srv.ApplyTalentEvent(ctx, store.Join(t), ev) })
 					}})
 			}
 			// The risk service's incident costs, recorded as actuals (server.ApplyIncidentEvent).
 			ic := server.IncidentsConsumer
 			return append(specs, consumer.Spec{Name: ic.Name, Domain: ic.Domain, Subjects: []string{ic.Subject},
 				Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-					return srv.ApplyIncidentEvent(ctx, store.Join(db.Tx(tx)), ev)
+					return db.Join(ctx, tx, func(ctx context.Context, t *sqlstore.Tx) error { return srv.ApplyIncidentEvent(ctx, store.Join(t), ev) })
 				}})
 		},
 		// The daily forecast evaluation of every approved budget (server.CheckForecast) and the

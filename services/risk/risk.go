@@ -198,7 +198,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			for _, r := range srv.Reactions() {
 				specs = append(specs, consumer.Spec{Name: r.Consumer(), Domain: r.Domain, Subjects: []string{r.Subject},
 					Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-						return r.Handle(ctx, store.Join(db.Tx(tx)), ev)
+						return db.Join(ctx, tx, func(ctx context.Context, t *sqlstore.Tx) error { return r.Handle(ctx, store.Join(t), ev) })
 					}})
 			}
 			return specs

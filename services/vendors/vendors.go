@@ -207,7 +207,7 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 			c := server.IncidentsConsumer
 			return []consumer.Spec{{Name: c.Name, Domain: c.Domain, Subjects: []string{c.Subject}, Ignore: c.Ignore,
 				Handler: func(ctx context.Context, tx *sql.Tx, ev consumer.Event) error {
-					return srv.ApplyIncidentEvent(ctx, store.Join(db.Tx(tx)), ev)
+					return db.Join(ctx, tx, func(ctx context.Context, t *sqlstore.Tx) error { return srv.ApplyIncidentEvent(ctx, store.Join(t), ev) })
 				}}}
 		},
 		// The handlers of the service's due items, by kind: contract renewals, expiries and

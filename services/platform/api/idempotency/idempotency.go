@@ -91,10 +91,22 @@ func Do[T proto.Message](ctx context.Context, q Querier, requestID, method strin
 	if err != nil {
 		return zero, fmt.Errorf("store response of request %s: %w", requestID, err)
 	}
-	if _, err := q.ExecContext(ctx, complete, requestID, b); err != nil {
+	if d, ok := q.(Deferrer); ok {
+		err = d.Defer(ctx, "request_ids", complete, requestID, b)
+	} else {
+		_, err = q.ExecContext(ctx, complete, requestID, b)
+	}
+	if err != nil {
 		return zero, fmt.Errorf("store response of request %s: %w", requestID, err)
 	}
 	return resp, nil
+}
+
+// Deferrer is a Querier that can put a write off until the end of its transaction, so that it
+// goes to the database with the transaction's other closing writes (sqlstore.Tx.Defer). Do
+// stores a response that way when it can: nothing in the transaction reads it back.
+type Deferrer interface {
+	Defer(ctx context.Context, table, query string, args ...any) error
 }
 
 func replay[T proto.Message](ctx context.Context, q Querier, requestID string, hash []byte) (T, error) {

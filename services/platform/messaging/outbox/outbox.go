@@ -155,24 +155,33 @@ func Insert(ctx context.Context, tx *sql.Tx, msgs ...Message) error {
 	if len(msgs) > 0 {
 		sqldb.Left(tx, Work)
 	}
-	var args []any
+	for _, s := range Statements(msgs...) {
+		if _, err := tx.ExecContext(ctx, s.Query, s.Args...); err != nil {
+			if n := len(s.Args) / 10; n > 1 {
+				return fmt.Errorf("outbox insert of %d events (%s, …): %w", n, s.Args[1], err)
+			}
+			return fmt.Errorf("outbox insert %s: %w", s.Args[1], err)
+		}
+	}
+	return nil
+}
+
+// Statements returns the statements Insert runs for msgs, in their order, for a caller that
+// runs them with others (sqldb.ExecAll); that caller notes the work (sqldb.Left).
+func Statements(msgs ...Message) []sqldb.Statement {
+	var out []sqldb.Statement
 	for len(msgs) > 0 {
 		k := min(bits.Len(uint(len(msgs)))-1, insertShiftMax)
 		chunk := msgs[:1<<k]
 		msgs = msgs[len(chunk):]
-		args = args[:0]
+		args := make([]any, 0, 10*len(chunk))
 		for _, m := range chunk {
 			args = append(args, m.ID, m.Subject, m.Type, m.Source, m.ResourceName,
 				m.AggregateVersion, m.Time, m.Payload, m.TraceParent, m.TraceState)
 		}
-		if _, err := tx.ExecContext(ctx, insertSQL[k], args...); err != nil {
-			if len(chunk) == 1 {
-				return fmt.Errorf("outbox insert %s: %w", chunk[0].Subject, err)
-			}
-			return fmt.Errorf("outbox insert of %d events (%s, …): %w", len(chunk), chunk[0].Subject, err)
-		}
+		out = append(out, sqldb.Statement{Table: "outbox", Query: insertSQL[k], Args: args})
 	}
-	return nil
+	return out
 }
 
 // Prefix is the subject prefix the factory publishes under: the one of every domain's stream

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +18,9 @@ import (
 )
 
 const (
-	selectHead   = `SELECT sequence, hash FROM audit_chain WHERE id = 1`
-	insertRecord = `INSERT INTO audit_records (actor, method, resource, action, request_id, trace_id,
-		create_time, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	selectHead          = `SELECT sequence, hash FROM audit_chain WHERE id = 1`
+	insertRecordColumns = `INSERT INTO audit_records (actor, method, resource, action, request_id, trace_id,
+		create_time, changes) VALUES `
 	recordColumns = `sequence, actor, method, resource, action, request_id, trace_id, create_time, changes,
 		previous_hash, hash`
 )
@@ -40,17 +41,65 @@ const Work = "audit"
 func Append(ctx context.Context, tx *sql.Tx, engine sqldb.Engine, e Entry) (Record, error) {
 	_ = engine // both engines insert the same row
 	sqldb.Left(tx, Work)
-	r := Record{Entry: e, CreateTime: time.Now().UTC().Truncate(time.Microsecond)}
-	changes, err := encodeChanges(e.Changes)
+	r := Stamp(e)
+	stmts, err := Statements(r)
 	if err != nil {
 		return Record{}, err
 	}
-	if _, err := tx.ExecContext(ctx, insertRecord, r.Actor, r.Method, r.Resource, r.Action,
-		r.RequestID, r.TraceID, r.CreateTime, changes); err != nil {
+	if _, err := tx.ExecContext(ctx, stmts[0].Query, stmts[0].Args...); err != nil {
 		return Record{}, fmt.Errorf("audit record of %s: %w", r.Resource, err)
 	}
 	return r, nil
 }
+
+// Stamp returns e as Append would insert it now: its content and create_time (now, UTC,
+// microsecond precision), unsealed.
+func Stamp(e Entry) Record {
+	return Record{Entry: e, CreateTime: time.Now().UTC().Truncate(time.Microsecond)}
+}
+
+// Statements returns the statements that insert records (made by Stamp) into the trail, in their
+// order, for a caller that runs them with the rest of its transaction's writes (sqldb.ExecAll);
+// that caller notes the work (sqldb.Left).
+func Statements(records ...Record) ([]sqldb.Statement, error) {
+	var out []sqldb.Statement
+	for len(records) > 0 {
+		k := min(bits.Len(uint(len(records)))-1, insertShiftMax)
+		chunk := records[:1<<k]
+		records = records[len(chunk):]
+		args := make([]any, 0, 8*len(chunk))
+		for _, r := range chunk {
+			changes, err := encodeChanges(r.Changes)
+			if err != nil {
+				return nil, fmt.Errorf("audit record of %s: %w", r.Resource, err)
+			}
+			args = append(args, r.Actor, r.Method, r.Resource, r.Action, r.RequestID, r.TraceID, r.CreateTime, changes)
+		}
+		out = append(out, sqldb.Statement{Table: "audit_records", Query: insertSQL[k], Args: args})
+	}
+	return out, nil
+}
+
+// insertSQL[k] inserts 2^k records, for k up to insertShiftMax, as the outbox's inserts do: n
+// records take the statements of n's binary digits, so that few distinct texts exist.
+const insertShiftMax = 7
+
+var insertSQL = func() []string {
+	qs := make([]string, insertShiftMax+1)
+	var b strings.Builder
+	b.WriteString(insertRecordColumns)
+	for n := 1; n <= 1<<insertShiftMax; n++ {
+		if n > 1 {
+			b.WriteString(", ")
+		}
+		p := (n - 1) * 8
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8)
+		if n&(n-1) == 0 {
+			qs[bits.TrailingZeros(uint(n))] = b.String()
+		}
+	}
+	return qs
+}()
 
 // storedChange is a Change as stored in the changes column, a JSON array: values in their
 // protojson form, an absent value as an absent key.

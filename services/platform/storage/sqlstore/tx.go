@@ -30,14 +30,19 @@ func New(db *sqldb.DB, events *outbox.Factory) *DB {
 // its events, its audit record and its request ID — commits together or not at all. fn may run
 // again after a serialization conflict, so it must have no other effects.
 func (db *DB) Within(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
-	return db.InTx(ctx, func(t *sql.Tx) error {
-		tx := db.Tx(t)
-		tx.buffered = true
-		if err := fn(ctx, tx); err != nil {
-			return err
-		}
-		return tx.flush(ctx)
-	})
+	return db.InTx(ctx, func(t *sql.Tx) error { return db.Join(ctx, t, fn) })
+}
+
+// Join runs fn on t, a transaction its caller commits (a consumer's, whose inbox row commits
+// with fn's effects), as Within runs fn on its own: the effects fn records are written when it
+// returns, together.
+func (db *DB) Join(ctx context.Context, t *sql.Tx, fn func(ctx context.Context, tx *Tx) error) error {
+	tx := db.Tx(t)
+	tx.buffered = true
+	if err := fn(ctx, tx); err != nil {
+		return err
+	}
+	return tx.flush(ctx)
 }
 
 // Tx returns t as a service transaction; a store whose own transaction type embeds Tx builds it
@@ -51,11 +56,15 @@ type Tx struct {
 	Dialect Dialect
 	events  *outbox.Factory
 
-	// buffered is set on the transactions of Within, which write the events Emit took (pending)
-	// when fn returns, before the commit. A Tx built with DB.Tx around a transaction someone
-	// else commits writes them at once.
+	// buffered is set on the transactions of Within and Join, which write the events Emit took
+	// (pending), the audit records Record took (records) and the writes Defer took (deferred)
+	// when fn returns, before the commit, in one statement where the engine allows
+	// (sqldb.ExecAll). A Tx built with DB.Tx around a transaction someone else commits writes
+	// them at once.
 	buffered bool
 	pending  []outbox.Message
+	records  []audit.Record
+	deferred []sqldb.Statement
 }
 
 // Event is an event message that carries its aggregate's version.
@@ -90,6 +99,11 @@ func (t *Tx) Record(ctx context.Context, c Change) error {
 	if err != nil {
 		return err
 	}
+	if t.buffered {
+		sqldb.Left(t.Tx, audit.Work)
+		t.records = append(t.records, audit.Stamp(e))
+		return nil
+	}
 	_, err = audit.Append(ctx, t.Tx, t.Dialect.Engine(), e)
 	return err
 }
@@ -117,18 +131,44 @@ func (t *Tx) Emit(ctx context.Context, resource string, events ...Event) error {
 	return nil
 }
 
-// flush writes the events Emit took into the outbox.
-func (t *Tx) flush(ctx context.Context) error {
-	if len(t.pending) == 0 {
+// Defer has query, a write of table, run with args at the end of the transaction, with its
+// events and audit records (see Within), or at once in a Tx of DB.Tx. It is for a write whose
+// result nobody reads and that nothing later in the transaction reads back: a stored response
+// (idempotency.Do). The rules of sqldb.ExecAll apply: a plain INSERT, UPDATE or DELETE.
+func (t *Tx) Defer(ctx context.Context, table, query string, args ...any) error {
+	if t.buffered {
+		t.deferred = append(t.deferred, sqldb.Statement{Table: table, Query: query, Args: args})
 		return nil
 	}
-	err := outbox.Insert(ctx, t.Tx, t.pending...)
-	t.pending = nil
+	_, err := t.ExecContext(ctx, query, args...)
 	return err
 }
 
-// Requests records request IDs in the transaction, for idempotency.Do.
-func (t *Tx) Requests() idempotency.Querier { return t.Tx }
+// flush writes the events Emit took into the outbox, the records Record took into the audit
+// trail and the writes Defer took.
+func (t *Tx) flush(ctx context.Context) error {
+	if len(t.pending)+len(t.records)+len(t.deferred) == 0 {
+		return nil
+	}
+	if len(t.pending) > 0 {
+		sqldb.Left(t.Tx, outbox.Work)
+	}
+	stmts := outbox.Statements(t.pending...)
+	records, err := audit.Statements(t.records...)
+	if err != nil {
+		return err
+	}
+	stmts = append(append(stmts, records...), t.deferred...)
+	t.pending, t.records, t.deferred = nil, nil, nil
+	if err := sqldb.ExecAll(ctx, t.Tx, t.Dialect.Engine(), stmts...); err != nil {
+		return fmt.Errorf("write the transaction's events, audit records and response: %w", err)
+	}
+	return nil
+}
+
+// Requests records request IDs in the transaction, for idempotency.Do, which stores the
+// response through Defer.
+func (t *Tx) Requests() idempotency.Querier { return t }
 
 // Left notes that the transaction wrote work of the kind for a background loop, which the
 // hooks registered for the kind then learn of once it commits (sqldb.Left).
