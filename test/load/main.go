@@ -66,6 +66,8 @@ type config struct {
 	Baselines      bool
 	Profile        bool
 	BinDir         string
+	ServiceProcs   int // GOMAXPROCS of each domain service of the distributed set-up (0: Go's default)
+	GatewayProcs   int // GOMAXPROCS of the gateway of the distributed set-up (0: Go's default)
 	PostgresDSN    string
 	NATSServer     string
 	NATSURL        string
@@ -102,6 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
 	fs.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the create path at -observe-rate and of the contract activation path")
 	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
+	fs.IntVar(&c.ServiceProcs, "service-procs", 1, "GOMAXPROCS of each domain service of the distributed set-up, as the Helm chart's CPU limit of one core per service gives it (0: Go's default, every core of the machine)")
+	fs.IntVar(&c.GatewayProcs, "gateway-procs", 2, "GOMAXPROCS of the gateway of the distributed set-up, as the chart's CPU limit of two cores gives it (0: Go's default)")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), "PostgreSQL server of the distributed set-up; the run creates and drops a database of its own")
 	fs.StringVar(&c.NATSServer, "nats-server", "", "nats-server binary the distributed set-up starts (and stops for the backlog)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "an existing NATS server for the distributed set-up instead of -nats-server (no backlog measurement)")

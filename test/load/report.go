@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -163,9 +164,19 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// procs describes a GOMAXPROCS setting of the harness.
+func procs(n int) string {
+	if n <= 0 {
+		return "Go's default (every core)"
+	}
+	return strconv.Itoa(n)
+}
+
 func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 	fmt.Fprintf(b, "\n## %s\n", s.name)
 	if s.name == "distributed" {
+		fmt.Fprintf(b, "\nGOMAXPROCS: %s per domain service, %s for the gateway (-service-procs, -gateway-procs; "+
+			"the Helm chart's CPU limits give 1 and 2).\n", procs(cfg.ServiceProcs), procs(cfg.GatewayProcs))
 		s.targets(b, cfg)
 	}
 	if len(s.fixedOrder) > 0 {

@@ -302,13 +302,27 @@ func startDistributed(ctx context.Context, cfg config, dir string, log *slog.Log
 
 // binary describes one of the platform's binaries as a child process: its log in dir, the run's
 // common environment plus env, and Go profiling on debugAddr (which the platform notes).
+// The distributed set-up's processes get the GOMAXPROCS of -service-procs and -gateway-procs:
+// on a machine of few cores shared by seven Go processes, each one's idle Ps spin and wake one
+// another's threads for every hand-off, as they do not in a pod whose CPU limit sets GOMAXPROCS.
 func (p *platform) binary(cfg config, dir, name, debugAddr string, env ...string) *proc.Child {
 	p.debug[name] = debugAddr
+	common := append(commonEnv(), "QUARTERDECK_DEBUG_ADDR="+debugAddr)
+	n := cfg.ServiceProcs
+	switch name {
+	case "quarterdeck": // standalone: one process, Go's default
+		n = 0
+	case "quarterdeck-gateway":
+		n = cfg.GatewayProcs
+	}
+	if n > 0 {
+		common = append(common, "GOMAXPROCS="+strconv.Itoa(n))
+	}
 	return &proc.Child{
 		Name: name,
 		Bin:  filepath.Join(cfg.BinDir, name),
 		Log:  filepath.Join(dir, name+".log"),
-		Env:  append(append(commonEnv(), "QUARTERDECK_DEBUG_ADDR="+debugAddr), env...),
+		Env:  append(common, env...),
 	}
 }
 
