@@ -8,9 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/bits"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -119,30 +117,9 @@ func (m Message) NATSMsg() *nats.Msg {
 	return &nats.Msg{Subject: m.Subject, Data: m.Payload, Header: h}
 }
 
-// insertSQL[k] writes 2^k rows, for k up to insertShiftMax: Insert writes n messages with the
-// statements of n's binary digits (128 in one statement, 20 in two), so that a connection's
-// statement cache holds eight insert statements whatever the batches. Ten parameters a row stay
-// far below the 32,766 of SQLite and the 65,535 of PostgreSQL; $N placeholders work on both.
-const insertShiftMax = 7
-
-var insertSQL = func() []string {
-	qs := make([]string, insertShiftMax+1)
-	var b strings.Builder
-	b.WriteString(`INSERT INTO outbox (event_id, subject, event_type, source, resource_name,
-	aggregate_version, event_time, payload, traceparent, tracestate) VALUES `)
-	for n := 1; n <= 1<<insertShiftMax; n++ {
-		if n > 1 {
-			b.WriteString(", ")
-		}
-		p := (n - 1) * 10
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-			p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10)
-		if n&(n-1) == 0 {
-			qs[bits.TrailingZeros(uint(n))] = b.String()
-		}
-	}
-	return qs
-}()
+// inserts writes the outbox's rows, up to 128 in one statement.
+var inserts = sqldb.NewInserts("outbox", `(event_id, subject, event_type, source, resource_name,
+	aggregate_version, event_time, payload, traceparent, tracestate)`, 10)
 
 // Work is the kind of work (sqldb.Left) a transaction that inserted outbox rows leaves for the
 // relay; the host wakes the relay after such commits (sqldb.DB.AfterCommitOf).
@@ -169,18 +146,11 @@ func Insert(ctx context.Context, tx *sql.Tx, msgs ...Message) error {
 // Statements returns the statements Insert runs for msgs, in their order, for a caller that
 // runs them with others (sqldb.ExecAll); that caller notes the work (sqldb.Left).
 func Statements(msgs ...Message) []sqldb.Statement {
-	var out []sqldb.Statement
-	for len(msgs) > 0 {
-		k := min(bits.Len(uint(len(msgs)))-1, insertShiftMax)
-		chunk := msgs[:1<<k]
-		msgs = msgs[len(chunk):]
-		args := make([]any, 0, 10*len(chunk))
-		for _, m := range chunk {
-			args = append(args, m.ID, m.Subject, m.Type, m.Source, m.ResourceName,
-				m.AggregateVersion, m.Time, m.Payload, m.TraceParent, m.TraceState)
-		}
-		out = append(out, sqldb.Statement{Table: "outbox", Query: insertSQL[k], Args: args})
-	}
+	out, _ := inserts.Statements(len(msgs), func(args []any, i int) ([]any, error) {
+		m := msgs[i]
+		return append(args, m.ID, m.Subject, m.Type, m.Source, m.ResourceName,
+			m.AggregateVersion, m.Time, m.Payload, m.TraceParent, m.TraceState), nil
+	})
 	return out
 }
 

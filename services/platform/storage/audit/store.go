@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -18,9 +17,7 @@ import (
 )
 
 const (
-	selectHead          = `SELECT sequence, hash FROM audit_chain WHERE id = 1`
-	insertRecordColumns = `INSERT INTO audit_records (actor, method, resource, action, request_id, trace_id,
-		create_time, changes) VALUES `
+	selectHead    = `SELECT sequence, hash FROM audit_chain WHERE id = 1`
 	recordColumns = `sequence, actor, method, resource, action, request_id, trace_id, create_time, changes,
 		previous_hash, hash`
 )
@@ -62,44 +59,19 @@ func Stamp(e Entry) Record {
 // order, for a caller that runs them with the rest of its transaction's writes (sqldb.ExecAll);
 // that caller notes the work (sqldb.Left).
 func Statements(records ...Record) ([]sqldb.Statement, error) {
-	var out []sqldb.Statement
-	for len(records) > 0 {
-		k := min(bits.Len(uint(len(records)))-1, insertShiftMax)
-		chunk := records[:1<<k]
-		records = records[len(chunk):]
-		args := make([]any, 0, 8*len(chunk))
-		for _, r := range chunk {
-			changes, err := encodeChanges(r.Changes)
-			if err != nil {
-				return nil, fmt.Errorf("audit record of %s: %w", r.Resource, err)
-			}
-			args = append(args, r.Actor, r.Method, r.Resource, r.Action, r.RequestID, r.TraceID, r.CreateTime, changes)
+	return inserts.Statements(len(records), func(args []any, i int) ([]any, error) {
+		r := records[i]
+		changes, err := encodeChanges(r.Changes)
+		if err != nil {
+			return nil, fmt.Errorf("audit record of %s: %w", r.Resource, err)
 		}
-		out = append(out, sqldb.Statement{Table: "audit_records", Query: insertSQL[k], Args: args})
-	}
-	return out, nil
+		return append(args, r.Actor, r.Method, r.Resource, r.Action, r.RequestID, r.TraceID, r.CreateTime, changes), nil
+	})
 }
 
-// insertSQL[k] inserts 2^k records, for k up to insertShiftMax, as the outbox's inserts do: n
-// records take the statements of n's binary digits, so that few distinct texts exist.
-const insertShiftMax = 7
-
-var insertSQL = func() []string {
-	qs := make([]string, insertShiftMax+1)
-	var b strings.Builder
-	b.WriteString(insertRecordColumns)
-	for n := 1; n <= 1<<insertShiftMax; n++ {
-		if n > 1 {
-			b.WriteString(", ")
-		}
-		p := (n - 1) * 8
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8)
-		if n&(n-1) == 0 {
-			qs[bits.TrailingZeros(uint(n))] = b.String()
-		}
-	}
-	return qs
-}()
+// inserts writes the trail's records, up to 128 in one statement.
+var inserts = sqldb.NewInserts("audit_records",
+	"(actor, method, resource, action, request_id, trace_id, create_time, changes)", 8)
 
 // storedChange is a Change as stored in the changes column, a JSON array: values in their
 // protojson form, an absent value as an absent key.

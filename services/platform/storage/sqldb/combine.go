@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,3 +143,60 @@ func renumber(b *strings.Builder, q string, offset int) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Inserts builds the multi-row INSERTs of one table: n rows go in statements of 2^k rows, for k
+// up to 7, those of n's binary digits (128 rows in one statement, 20 in two), so that a
+// connection's statement cache holds eight of its texts whatever the batches. Ten parameters a
+// row stay far below the 32,766 of SQLite and the 65,535 of PostgreSQL; $N placeholders work on
+// both.
+type Inserts struct {
+	table string
+	width int
+	sql   [insertShiftMax + 1]string
+}
+
+const insertShiftMax = 7
+
+// NewInserts returns the inserts into table of rows of width values, one for each of columns
+// (a parenthesised, comma-separated list).
+func NewInserts(table, columns string, width int) *Inserts {
+	in := &Inserts{table: table, width: width}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " " + columns + " VALUES ")
+	for n := 1; n <= 1<<insertShiftMax; n++ {
+		if n > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range width {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa((n-1)*width+c+1))
+		}
+		b.WriteByte(')')
+		if n&(n-1) == 0 {
+			in.sql[bits.TrailingZeros(uint(n))] = b.String()
+		}
+	}
+	return in
+}
+
+// Statements returns the statements that insert n rows in their order: each statement's rows take
+// their sequence numbers in the order of its VALUES, and the statements run in order, largest
+// first. row appends the values of row i to args.
+func (in *Inserts) Statements(n int, row func(args []any, i int) ([]any, error)) ([]Statement, error) {
+	var out []Statement
+	for i := 0; i < n; {
+		k := min(bits.Len(uint(n-i))-1, insertShiftMax)
+		args := make([]any, 0, in.width<<k)
+		for end := i + 1<<k; i < end; i++ {
+			var err error
+			if args, err = row(args, i); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, Statement{Table: in.table, Query: in.sql[k], Args: args})
+	}
+	return out, nil
+}

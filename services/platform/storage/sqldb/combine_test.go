@@ -125,3 +125,33 @@ func TestCombine(t *testing.T) {
 		t.Errorf("%d arguments, want 14", len(all))
 	}
 }
+
+// Inserts splits rows into statements of n's binary digits, largest first, rows in order.
+func TestInserts(t *testing.T) {
+	in := NewInserts("t", "(a, b)", 2)
+	stmts, err := in.Statements(131, func(args []any, i int) ([]any, error) { return append(args, i, -i), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []int
+	for _, s := range stmts {
+		if s.Table != "t" || strings.Count(s.Query, "(") != 1+len(s.Args)/2 {
+			t.Fatalf("statement %q of table %q for %d arguments", s.Query, s.Table, len(s.Args))
+		}
+		rows = append(rows, len(s.Args)/2)
+		for j := 0; j < len(s.Args); j += 2 {
+			if s.Args[j+1] != -s.Args[j].(int) {
+				t.Fatalf("row arguments %v, %v", s.Args[j], s.Args[j+1])
+			}
+		}
+	}
+	if fmt.Sprint(rows) != "[128 2 1]" {
+		t.Errorf("rows per statement %v, want [128 2 1]", rows)
+	}
+	if stmts[1].Query != "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)" || stmts[1].Args[0] != 128 || stmts[2].Args[0] != 130 {
+		t.Errorf("second statement %q %v, third %v", stmts[1].Query, stmts[1].Args, stmts[2].Args)
+	}
+	if _, err := in.Statements(3, func(args []any, i int) ([]any, error) { return nil, fmt.Errorf("row %d", i) }); err == nil {
+		t.Error("a row's error was not returned")
+	}
+}
