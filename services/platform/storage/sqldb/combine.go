@@ -146,9 +146,9 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // Inserts builds the multi-row INSERTs of one table: n rows go in statements of 2^k rows, for k
 // up to 7, those of n's binary digits (128 rows in one statement, 20 in two), so that a
-// connection's statement cache holds eight of its texts whatever the batches. Ten parameters a
-// row stay far below the 32,766 of SQLite and the 65,535 of PostgreSQL; $N placeholders work on
-// both.
+// connection's statement cache holds eight of its texts whatever the batches. At the outbox's ten
+// values a row, 128 rows stay far below the 32,766 parameters of SQLite and the 65,535 of
+// PostgreSQL; $N placeholders work on both.
 type Inserts struct {
 	table string
 	width int
