@@ -4,23 +4,78 @@ package proc
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-// FreePort asks the kernel for a free loopback port. Another process could take it before the
-// child binds it; on this scale that race has not shown up, and a failed start is reported.
+// FreePort returns a loopback port that is free now and that no outgoing connection can take
+// before a child binds it: a random port below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), from which every connect and every listen on port 0 draws.
+// A port the kernel hands out for :0 is released at once, so the harness's own connections (to
+// PostgreSQL, NATS and the platform, thousands in a run) could take it before the child binds it;
+// runs failed that way ("bind: address already in use"). A port is not returned twice in one
+// process. Where the range cannot be read, or nothing below it is free, the kernel chooses.
 func FreePort() (int, error) {
+	low := ephemeralLow()
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	for range 64 {
+		if low <= firstListenPort {
+			break
+		}
+		port := firstListenPort + rand.IntN(low-firstListenPort)
+		if handedOut[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		handedOut[port] = true
+		return port, nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	handedOut[port] = true
+	return port, nil
+}
+
+// firstListenPort is the lowest port FreePort picks: above the well-known and most registered
+// servers' ports.
+const firstListenPort = 20000
+
+var (
+	freeMu    sync.Mutex
+	handedOut = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or 0 when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
 }
 
 // User is a numeric user and group to run a child as.
