@@ -496,6 +496,13 @@ func (w *Worker) fireOne(ctx context.Context, tx *sqlstore.Tx, st State, now tim
 // mark marks the items fired in tx, with one statement. The due time guards each item's mark: a
 // handler that scheduled its own item again for another time (a recurring evaluation) leaves it
 // armed for that time.
+//
+// The statement finds the rows by key alone, as claim does, and checks each one's due time with a
+// CASE on its key. It has no condition on fired_at: the rows have been locked since claim found
+// them unfired, and nothing in the transaction marks them but this. With that condition, or with
+// the items as a chain of "key AND due" terms, PostgreSQL may instead walk a partial index of the
+// unfired items and test each against every term: with 10,000 items due at once, 14 ms a
+// statement, more than half of the time it took to fire them.
 func (w *Worker) mark(ctx context.Context, tx *sqlstore.Tx, items []State, now time.Time) error {
 	if len(items) == 0 {
 		return nil
@@ -503,16 +510,22 @@ func (w *Worker) mark(ctx context.Context, tx *sqlstore.Tx, items []State, now t
 	var b strings.Builder
 	args := make([]any, 0, 2+2*len(items))
 	args = append(args, now, storedTime(time.Now()))
-	b.WriteString(`UPDATE scheduled_items SET fired_at = $1, attempts = attempts + 1, last_error = '',
-		updated_at = $2 WHERE fired_at IS NULL AND (`)
-	for n, st := range items {
-		if n > 0 {
-			b.WriteString(" OR ")
-		}
-		fmt.Fprintf(&b, "item_key = $%d AND due_at = $%d", len(args)+1, len(args)+2)
+	for _, st := range items {
 		args = append(args, st.Key, st.Due)
 	}
-	b.WriteString(")")
+	b.WriteString(`UPDATE scheduled_items SET fired_at = $1, attempts = attempts + 1, last_error = '',
+		updated_at = $2 WHERE item_key IN (`)
+	for n := range items {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", 3+2*n)
+	}
+	b.WriteString(") AND CASE item_key")
+	for n := range items {
+		fmt.Fprintf(&b, " WHEN $%d THEN due_at = $%d", 3+2*n, 4+2*n)
+	}
+	b.WriteString(" END")
 	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("mark %d items fired: %w", len(items), err)
 	}
