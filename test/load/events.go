@@ -41,6 +41,7 @@ type watcher struct {
 
 	mu      sync.Mutex
 	latency map[string]time.Duration // ce-subject -> receipt - ce-time
+	first   time.Time                // receipt of the first matching event
 	last    time.Time                // receipt of the latest matching event
 	bytes   atomic.Int64             // payload bytes of matching events
 	bad     atomic.Int64             // matching events without a readable ce-time
@@ -93,6 +94,9 @@ func (w *watcher) handle(m jetstream.Msg) {
 	w.mu.Lock()
 	if _, dup := w.latency[subject]; !dup {
 		w.latency[subject] = now.Sub(committed)
+		if w.first.IsZero() {
+			w.first = now
+		}
 		w.last = now
 	}
 	w.mu.Unlock()
@@ -112,6 +116,13 @@ func (w *watcher) received() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.latency)
+}
+
+// firstReceipt returns when the first matching event arrived (zero before one has).
+func (w *watcher) firstReceipt() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.first
 }
 
 // waitFor waits until n matching events arrived or timeout passes, and returns the time the last
@@ -202,6 +213,9 @@ type backlogResult struct {
 	Drain       time.Duration // from the NATS server's restart to the last event's receipt
 	Received    int
 	Reconnected time.Duration // from the restart until the server answered
+	// FirstEvent is from the restart until the first event's receipt: the server's start, the
+	// relay's reconnection (its client tries again every second) and its first pass.
+	FirstEvent time.Duration
 }
 
 // measureBacklog stops the NATS server, creates n cost centres (their events wait in the outbox),
@@ -265,5 +279,6 @@ func measureBacklog(ctx context.Context, p *platform, a api, n int, log *slog.Lo
 		return out, fmt.Errorf("backlog: %d of %d events arrived within 5 minutes", out.Received, n)
 	}
 	out.Drain = last.Sub(restart)
+	out.FirstEvent = w.firstReceipt().Sub(restart)
 	return out, nil
 }

@@ -256,8 +256,9 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 	}
 	if bl := s.backlog; bl != nil && bl.Created > 0 {
 		fmt.Fprintf(b, "\n### Backlog after NATS was down\n\nnats-server killed (SIGKILL); %d cost centres created meanwhile (%.0f/s: the outbox "+
-			"keeps their events); nats-server started again. Drain: from the restart to the consumer receiving the last of them.\n\n", bl.Created, bl.CreateRate)
-		fmt.Fprintf(b, "| events | received | NATS answering after | drain | drain rate/s | ratio to JetStream publish, 1 publisher |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+			"keeps their events); nats-server started again. Drain: from the restart to the consumer receiving the last of them; "+
+			"the first event's arrival shows how much of it was the relay's reconnection.\n\n", bl.Created, bl.CreateRate)
+		fmt.Fprintf(b, "| events | received | NATS answering after | first event after | drain | drain rate/s | ratio to JetStream publish, 1 publisher |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		rate := 0.0
 		if bl.Drain > 0 {
 			rate = float64(bl.Received) / bl.Drain.Seconds()
@@ -266,8 +267,8 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 		if js, ok := s.baseline("JetStream publish, sync, 1 publisher"); ok && js.Rate > 0 && rate > 0 {
 			ratio = fmt.Sprintf("%.2f", rate/js.Rate)
 		}
-		fmt.Fprintf(b, "| %d | %d | %s | %s | %.0f | %s |\n", bl.Events, bl.Received, bl.Reconnected.Round(time.Millisecond),
-			bl.Drain.Round(time.Millisecond), rate, ratio)
+		fmt.Fprintf(b, "| %d | %d | %s | %s | %s | %.0f | %s |\n", bl.Events, bl.Received, bl.Reconnected.Round(time.Millisecond),
+			bl.FirstEvent.Round(time.Millisecond), bl.Drain.Round(time.Millisecond), rate, ratio)
 	}
 	if len(s.baselines) > 0 {
 		fmt.Fprintf(b, "\n### Baselines (same servers, same run, platform idle)\n\n| baseline | ops | errors | rate/s | p50 | p99 |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
