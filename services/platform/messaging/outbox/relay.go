@@ -48,9 +48,11 @@ type RelayOptions struct {
 	// Retention is how long published rows are kept before pruning [24h]. It must outlive the
 	// stream's duplicate window so a re-publish after a crash is still deduplicated.
 	Retention time.Duration
-	// MaxBackoff caps the wait between retries while NATS is unreachable [10s].
-	MaxBackoff time.Duration
-	Logger     *slog.Logger
+	// FirstBackoff is the wait after a failed pass [100ms]; it doubles with every failure, up to
+	// MaxBackoff, the cap on the wait between retries while NATS is unreachable [10s]. A commit
+	// that leaves work, and the connection's return after an outage, cut a wait short.
+	FirstBackoff, MaxBackoff time.Duration
+	Logger                   *slog.Logger
 	// MeterProvider receives the relay's metrics (see metrics.go) [the global provider].
 	MeterProvider metric.MeterProvider
 	// TracerProvider records a producer span per publish of an event that carries a trace
@@ -87,7 +89,9 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 	settings.Default(&opts.MinInterval, 10*time.Millisecond)
 	settings.Default(&opts.PublishTimeout, 5*time.Second)
 	settings.Default(&opts.Retention, 24*time.Hour)
+	settings.Default(&opts.FirstBackoff, 100*time.Millisecond)
 	settings.Default(&opts.MaxBackoff, 10*time.Second)
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.FirstBackoff)
 	settings.Logger(&opts.Logger)
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
@@ -106,7 +110,7 @@ func NewRelay(db *sqldb.DB, js jetstream.JetStream, opts RelayOptions) *Relay {
 		What: "outbox relay", Kind: "quarterdeck-outbox-relay", Name: opts.Name,
 		Pass: r.publishBatch, BatchSize: opts.BatchSize, Idle: r.prune, Failed: "publish failed; retrying",
 		PollInterval: opts.PollInterval, StandbyPolls: 5, MinInterval: opts.MinInterval,
-		FirstBackoff: 100 * time.Millisecond, MaxBackoff: opts.MaxBackoff, Logger: r.log,
+		FirstBackoff: opts.FirstBackoff, MaxBackoff: opts.MaxBackoff, Logger: r.log,
 	})
 	return r
 }
@@ -123,6 +127,18 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	r.metrics = m
 	defer m.Close()
+	// The connection's return ends the outage the relay may be waiting out in its backoff, up to
+	// MaxBackoff after the server is back: what waited goes out at once instead, even when no
+	// commit comes to wake the relay.
+	if nc := r.js.Conn(); nc != nil {
+		back := nc.StatusChanged(nats.CONNECTED)
+		defer nc.RemoveStatusListener(back)
+		go func() {
+			for range back {
+				r.Notify()
+			}
+		}()
+	}
 	return r.loop.Run(ctx)
 }
 

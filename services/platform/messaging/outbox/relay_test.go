@@ -242,6 +242,43 @@ func TestRelaySurvivesNATSOutage(t *testing.T) {
 	checkEachOnce(t, js, stream, 350)
 }
 
+// TestRelayResumesWhenNATSReturns leaves a relay waiting out a backoff of an hour after a failed
+// pass, with no commit to wake it: the connection's return must, and the events that waited go
+// out.
+func TestRelayResumesWhenNATSReturns(t *testing.T) {
+	t.Parallel()
+	n := testenv.StoppableNATS(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, n.URL)
+	stream := ensureStream(t, js, n.SubjectPrefix)
+	failed := &failures{}
+	runRelayWith(t, db, js, outbox.RelayOptions{Stream: stream, PollInterval: 50 * time.Millisecond,
+		PublishTimeout: 500 * time.Millisecond, FirstBackoff: time.Hour, MaxBackoff: time.Hour,
+		Logger: slog.New(failed)})
+	write(t, db, n.SubjectPrefix, 10, 5)
+	waitPublished(t, db)
+
+	n.Stop()
+	write(t, db, n.SubjectPrefix, 20, 5) // the relay is not notified of these commits
+	testkit.Eventually(t, 30*time.Second, func() bool { return failed.count.Load() > 0 })
+	n.Start()
+	waitPublished(t, db)
+	checkEachOnce(t, js, stream, 30)
+}
+
+// failures is a log handler that counts the relay's failed passes.
+type failures struct{ count atomic.Int64 }
+
+func (f *failures) Enabled(context.Context, slog.Level) bool { return true }
+func (f *failures) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "publish failed; retrying" {
+		f.count.Add(1)
+	}
+	return nil
+}
+func (f *failures) WithAttrs([]slog.Attr) slog.Handler { return f }
+func (f *failures) WithGroup(string) slog.Handler      { return f }
+
 // TestRelayRepublishIsDeduplicated covers a crash between PubAck and marking the row: the same
 // row goes out again with the same Nats-Msg-Id and JetStream keeps one copy.
 func TestRelayRepublishIsDeduplicated(t *testing.T) {
