@@ -216,14 +216,21 @@ func TestRelayPublishesEverythingInOrder(t *testing.T) {
 	}
 }
 
+// outageEnv returns a NATS server the test can stop and start, a SQLite outbox and the stream on
+// the server the relay publishes to.
+func outageEnv(t *testing.T) (*testenv.Stoppable, *sqldb.DB, jetstream.JetStream, string) {
+	t.Helper()
+	n := testenv.StoppableNATS(t)
+	db := openDB(t, testenv.SQLite(t))
+	_, js := testenv.Connect(t, n.URL)
+	return n, db, js, ensureStream(t, js, n.SubjectPrefix)
+}
+
 // TestRelaySurvivesNATSOutage writes while the NATS server is down: the writes succeed, the events
 // wait in the outbox and all go out, once and in order, when the server is back.
 func TestRelaySurvivesNATSOutage(t *testing.T) {
 	t.Parallel()
-	n := testenv.StoppableNATS(t)
-	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, n.URL)
-	stream := ensureStream(t, js, n.SubjectPrefix)
+	n, db, js, stream := outageEnv(t)
 	runRelay(t, db, js, stream)
 
 	write(t, db, n.SubjectPrefix, 50, 5)
@@ -247,10 +254,7 @@ func TestRelaySurvivesNATSOutage(t *testing.T) {
 // out.
 func TestRelayResumesWhenNATSReturns(t *testing.T) {
 	t.Parallel()
-	n := testenv.StoppableNATS(t)
-	db := openDB(t, testenv.SQLite(t))
-	_, js := testenv.Connect(t, n.URL)
-	stream := ensureStream(t, js, n.SubjectPrefix)
+	n, db, js, stream := outageEnv(t)
 	failed := &failures{}
 	runRelayWith(t, db, js, outbox.RelayOptions{Stream: stream, PollInterval: 50 * time.Millisecond,
 		PublishTimeout: 500 * time.Millisecond, FirstBackoff: time.Hour, MaxBackoff: time.Hour,
