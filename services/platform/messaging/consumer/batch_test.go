@@ -50,6 +50,17 @@ func (e *env) waitDelivered(t *testing.T, n int) {
 	})
 }
 
+// waitReached waits until the consumer has been delivered the stream's first n events, whether it
+// still holds them or has acknowledged some since: a partitioned consumer on PostgreSQL applies
+// the events of the partitions that nothing holds back.
+func (e *env) waitReached(t *testing.T, n uint64) {
+	t.Helper()
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		i := e.consumerInfo(t)
+		return i != nil && i.Delivered.Stream >= n && i.NumPending == 0
+	})
+}
+
 func (e *env) waitAllAcked(t *testing.T, n uint64) {
 	t.Helper()
 	testkit.Eventually(t, 20*time.Second, func() bool {

@@ -227,7 +227,9 @@ func TestPartitionsDeadLetterAFailingEvent(t *testing.T) {
 			}
 			e.publish(t, e.event(id, res, v))
 		}
-		e.waitDelivered(t, 13)
+		// Every event has reached the consumer before the held one goes on: on PostgreSQL the
+		// other partitions' appliers may have applied and acknowledged theirs already.
+		e.waitReached(t, 13)
 		g.release()
 		waitDeadLetter(t, rt, bad)
 		e.waitAllAcked(t, 13)
