@@ -144,20 +144,28 @@ const (
 	advanceHead = `UPDATE audit_chain SET sequence = $1, hash = $2 WHERE id = 1`
 )
 
-// sealBatch seals up to limit unsealed records in one transaction and returns how many.
-func sealBatch(ctx context.Context, db *sqldb.DB, limit int) (n int, err error) {
-	// Not InTx: its after-commit hooks would wake the sealer (and the relay) for its own commits.
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("seal audit records: begin: %w", err)
+// sealBatch seals up to limit unsealed records in one transaction and returns how many. The
+// transaction leaves no work (sqldb.Left), so its commit wakes no one.
+func sealBatch(ctx context.Context, db *sqldb.DB, limit int) (int, error) {
+	var n int
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = sealIn(ctx, db.Engine(), tx, limit)
+		return err
+	})
+	if errors.Is(err, errNothingToSeal) {
+		return 0, nil
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
+	return n, err
+}
+
+// errNothingToSeal ends a sealer's transaction that found no record to seal.
+var errNothingToSeal = errors.New("no audit record to seal")
+
+// sealIn seals up to limit unsealed records in tx and returns how many.
+func sealIn(ctx context.Context, engine sqldb.Engine, tx *sql.Tx, limit int) (int, error) {
 	head := selectHead // SQLite: the transaction began IMMEDIATE and is the only writer
-	if db.Engine() == sqldb.Postgres {
+	if engine == sqldb.Postgres {
 		head = selectHeadForUpdate
 	}
 	var prev Record
@@ -198,7 +206,7 @@ func sealBatch(ctx context.Context, db *sqldb.DB, limit int) (n int, err error) 
 		return 0, fmt.Errorf("read unsealed audit records: %w", err)
 	}
 	if len(batch) == 0 {
-		return 0, tx.Rollback()
+		return 0, errNothingToSeal
 	}
 	for i := range batch {
 		r := &batch[i].r
@@ -207,7 +215,7 @@ func sealBatch(ctx context.Context, db *sqldb.DB, limit int) (n int, err error) 
 		r.Hash = Hash(*r)
 		prev = *r
 	}
-	if db.Engine() == sqldb.Postgres {
+	if engine == sqldb.Postgres {
 		// One statement for the batch: a round trip per record would make the sealer the
 		// bottleneck it replaces.
 		var b strings.Builder
@@ -232,22 +240,15 @@ func sealBatch(ctx context.Context, db *sqldb.DB, limit int) (n int, err error) 
 				batch[0].r.Sequence, prev.Sequence, got, len(batch))
 		}
 	} else {
-		stmt, err := tx.PrepareContext(ctx, sealRecord)
-		if err != nil {
-			return 0, fmt.Errorf("seal audit records: %w", err)
-		}
-		defer stmt.Close()
+		// The connection keeps the statement prepared (sqldb's statement cache).
 		for _, p := range batch {
-			if _, err := stmt.ExecContext(ctx, p.r.Sequence, p.r.PreviousHash, p.r.Hash, p.pendingID); err != nil {
+			if _, err := tx.ExecContext(ctx, sealRecord, p.r.Sequence, p.r.PreviousHash, p.r.Hash, p.pendingID); err != nil {
 				return 0, fmt.Errorf("seal audit record %d: %w", p.r.Sequence, err)
 			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, advanceHead, prev.Sequence, prev.Hash); err != nil {
 		return 0, fmt.Errorf("audit chain head: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("seal audit records: commit: %w", err)
 	}
 	return len(batch), nil
 }

@@ -114,8 +114,12 @@ func IsForeignKeyViolation(err error) bool {
 
 // IsRetryable reports whether a transaction failed only because it collided with another one
 // and would succeed if run again: a serialization failure or deadlock on PostgreSQL, a busy or
-// locked database on SQLite.
+// locked database on SQLite, or (SQLite) a group commit that failed before its COMMIT or a wait
+// for one that lasted too long.
 func IsRetryable(err error) bool {
+	if errors.Is(err, errGroupFailed) || errors.Is(err, errGroupWait) {
+		return true
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "40001" || pg.Code == "40P01"

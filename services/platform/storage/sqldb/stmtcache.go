@@ -78,6 +78,13 @@ type cachingConn struct {
 
 	mu    sync.Mutex
 	stmts map[string]*cachedStmt
+
+	// shielded is set while the connection runs a group commit's transaction: its statements
+	// then run to their end when their caller's context ends. The driver would interrupt a
+	// statement instead, and SQLite rolls back the whole transaction when a write is
+	// interrupted in one, the group's other members with it. The caller still gets its
+	// context's error from database/sql at its next statement.
+	shielded bool
 }
 
 // cachedStmt is a prepared statement, whether a Rows still reads from it and whether the cache
@@ -143,6 +150,9 @@ func (c *cachingConn) clearLocked() {
 
 // ExecContext implements driver.ExecerContext.
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.shielded {
+		ctx = context.WithoutCancel(ctx)
+	}
 	s, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err
@@ -156,6 +166,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 
 // QueryContext implements driver.QueryerContext. The statement stays held until the rows close.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.shielded {
+		ctx = context.WithoutCancel(ctx)
+	}
 	s, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err
@@ -183,9 +196,33 @@ func (c *cachingConn) Begin() (driver.Tx, error) {
 	return c.begin.BeginTx(context.Background(), driver.TxOptions{})
 }
 
-// BeginTx implements driver.ConnBeginTx.
+// BeginTx implements driver.ConnBeginTx. A group commit's transaction (groupCtx) shields its
+// statements from their callers' cancellation until it ends.
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.begin.BeginTx(ctx, opts)
+	tx, err := c.begin.BeginTx(ctx, opts)
+	if err != nil || ctx.Value(groupCtx{}) == nil {
+		return tx, err
+	}
+	c.shielded = true
+	return shieldedTx{Tx: tx, c: c}, nil
+}
+
+// shieldedTx is a group commit's transaction; its end ends the shield of its connection.
+type shieldedTx struct {
+	driver.Tx
+	c *cachingConn
+}
+
+// Commit implements driver.Tx.
+func (t shieldedTx) Commit() error {
+	t.c.shielded = false
+	return t.Tx.Commit()
+}
+
+// Rollback implements driver.Tx.
+func (t shieldedTx) Rollback() error {
+	t.c.shielded = false
+	return t.Tx.Rollback()
 }
 
 // Ping implements driver.Pinger.
