@@ -67,21 +67,7 @@ func TestExecAll(t *testing.T) {
 		if err := db.InTx(ctx, func(tx *sql.Tx) error { return ExecAll(ctx, tx, db.Engine(), stmts...) }); err != nil {
 			t.Fatal(err)
 		}
-		var names []string
-		rows, err := db.QueryContext(ctx, `SELECT name FROM numbered ORDER BY seq`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, n)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		names := column[string](t, db, `SELECT name FROM numbered ORDER BY seq`)
 		if got, want := strings.Join(names, " "), "a b c d e0 e1 e2 e3 e4 e5 e6 e7"; got != want {
 			t.Errorf("rows in sequence order: %s, want %s", got, want)
 		}
@@ -96,7 +82,7 @@ func TestExecAll(t *testing.T) {
 		}
 
 		// A duplicate name in the second statement: nothing of the transaction remains.
-		err = db.InTx(ctx, func(tx *sql.Tx) error {
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
 			return ExecAll(ctx, tx, db.Engine(), bump(2, 1), insert("a"), insert("f"))
 		})
 		if err == nil {

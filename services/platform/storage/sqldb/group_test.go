@@ -33,18 +33,24 @@ func openGrouped(t *testing.T) *DB {
 // rowsIn returns the numbers in the table, read by another connection: what was committed.
 func rowsIn(t *testing.T, db *DB) []int {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), "SELECT n FROM rows ORDER BY n")
+	return column[int](t, db, "SELECT n FROM rows ORDER BY n")
+}
+
+// column returns the values of the one column that query reads.
+func column[T any](t *testing.T, db *DB, query string) []T {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []int
+	var out []T
 	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
