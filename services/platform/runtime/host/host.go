@@ -401,6 +401,10 @@ func MigratePlatform(ctx context.Context, db *sqldb.DB) error {
 // Addr is the address the gRPC server listens on.
 func (in *Instance) Addr() string { return in.lis.Addr().String() }
 
+// Local calls the service's unary methods from within the process, without its socket (see
+// rpc.Local): the standalone gateway's calls to the services it hosts.
+func (in *Instance) Local() *rpc.Local { return in.srv.Local() }
+
 // Done delivers the error that made the gRPC server stop serving on its own (nil after Stop).
 func (in *Instance) Done() <-chan error { return in.serveC }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -20,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -59,6 +61,18 @@ const MaxConnectionAge = 5 * time.Minute
 type Server struct {
 	*grpc.Server
 	Health *health.Server
+
+	// For Local calls: the server's stats handler and interceptor chain, its limit on a
+	// request, and its unary methods (RegisterService).
+	stats   stats.Handler
+	unary   grpc.UnaryServerInterceptor
+	maxRecv int
+	mu      sync.RWMutex
+	methods map[string]localMethod
+	closed  bool               // no new Local calls: the server is stopping
+	calls   sync.WaitGroup     // Local calls in flight
+	stopped context.Context    // ends when Stop cancels the Local calls in flight
+	stop    context.CancelFunc // ends stopped
 }
 
 // NewServer returns a server whose every unary and streaming call goes through, outermost first:
@@ -86,8 +100,9 @@ func NewServer(opts Options) (*Server, error) {
 	// Metrics name only the methods the server serves (read once it serves, when every service
 	// is registered); any other method a client sends is one "unknown".
 	var served func(string) bool
+	sh := telemetry.GRPCServerHandler(func(m string) bool { return served(m) })
 	sopts := []grpc.ServerOption{
-		grpc.StatsHandler(telemetry.GRPCServerHandler(func(m string) bool { return served(m) })),
+		grpc.StatsHandler(sh),
 		grpc.ChainUnaryInterceptor(i.unary),
 		grpc.ChainStreamInterceptor(i.stream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
@@ -104,7 +119,9 @@ func NewServer(opts Options) (*Server, error) {
 	served = telemetry.ServedBy(s)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
-	return &Server{Server: s, Health: hs}, nil
+	stopped, stop := context.WithCancel(context.Background())
+	return &Server{Server: s, Health: hs, stats: sh, unary: i.unary, maxRecv: opts.MaxRecvMsgSize,
+		methods: map[string]localMethod{}, stopped: stopped, stop: stop}, nil
 }
 
 type interceptors struct {
