@@ -1,19 +1,15 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
-
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc"
 
 	iamv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/iam/v1"
 )
 
 // adminRegistrars are the APIs the gateway process serves itself; they are mounted when
 // Options.Backends names their address (the gateway's own admin server).
-var adminRegistrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"iam": iamv1.RegisterApiKeyServiceHandler,
+var adminRegistrars = map[string]registrar{
+	"iam": mount(iamv1.RegisterApiKeyServiceHandlerClient, iamv1.NewApiKeyServiceClient),
 }
 
 // challenge is the WWW-Authenticate header of a 401 (RFC 6750). grpc-gateway's error handler

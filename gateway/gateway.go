@@ -70,21 +70,33 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 // etag, or the etag of the resource an update carries, unless the body sets a different one (400).
 const HeaderIfMatch = "If-Match"
 
+// registrar mounts a domain's REST API on a mux, its calls going over a connection.
+type registrar func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error
+
+// mount makes a registrar of a gRPC service's generated RegisterXHandlerClient and NewXClient.
+func mount[C any](register func(context.Context, *runtime.ServeMux, C) error, client func(grpc.ClientConnInterface) C) registrar {
+	return func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+		return register(ctx, mux, client(cc))
+	}
+}
+
 // registrars maps each domain to the function that mounts its REST API on a mux: the APIs of
 // every gRPC service the domain's binary serves (risk serves RiskService, IncidentService and ComplianceService).
-var registrars = map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-	"briefing": briefingv1.RegisterBriefingServiceHandler,
-	"budget":   budgetv1.RegisterBudgetServiceHandler,
-	"vendors":  vendorsv1.RegisterVendorsServiceHandler,
-	"risk":     mountAll(riskv1.RegisterRiskServiceHandler, riskv1.RegisterIncidentServiceHandler, riskv1.RegisterComplianceServiceHandler),
-	"talent":   talentv1.RegisterTalentServiceHandler,
+var registrars = map[string]registrar{
+	"briefing": mount(briefingv1.RegisterBriefingServiceHandlerClient, briefingv1.NewBriefingServiceClient),
+	"budget":   mount(budgetv1.RegisterBudgetServiceHandlerClient, budgetv1.NewBudgetServiceClient),
+	"vendors":  mount(vendorsv1.RegisterVendorsServiceHandlerClient, vendorsv1.NewVendorsServiceClient),
+	"risk": mountAll(mount(riskv1.RegisterRiskServiceHandlerClient, riskv1.NewRiskServiceClient),
+		mount(riskv1.RegisterIncidentServiceHandlerClient, riskv1.NewIncidentServiceClient),
+		mount(riskv1.RegisterComplianceServiceHandlerClient, riskv1.NewComplianceServiceClient)),
+	"talent": mount(talentv1.RegisterTalentServiceHandlerClient, talentv1.NewTalentServiceClient),
 }
 
 // mountAll mounts the REST APIs of several gRPC services served over one connection.
-func mountAll(fs ...func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error) func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error {
-	return func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+func mountAll(fs ...registrar) registrar {
+	return func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		for _, f := range fs {
-			if err := f(ctx, mux, conn); err != nil {
+			if err := f(ctx, mux, cc); err != nil {
 				return err
 			}
 		}
@@ -131,6 +143,10 @@ type Options struct {
 	// MeterProvider records the gateway's HTTP and gRPC metrics (default: the global one, which
 	// telemetry.Setup installs).
 	MeterProvider metric.MeterProvider
+	// Local, for a domain whose service runs in the gateway's process (the standalone set-up),
+	// takes the unary calls of its REST API without a socket (rpc.Local). Streams, gRPC clients'
+	// calls and health checks still go to its Backends address.
+	Local map[string]*rpc.Local
 }
 
 // Gateway is the HTTP handler of the front door.
@@ -209,6 +225,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	g.mux = mux
 	domains := Domains()
 	domainMux := map[string]*runtime.ServeMux{}
+	calls := map[string]grpc.ClientConnInterface{} // each domain's unary calls: its connection, or Local
 	for d := range adminRegistrars {
 		if opts.Backends[d] != "" {
 			domains = append(domains, d)
@@ -245,19 +262,24 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: %s backend %s: %w", domain, target, err)
 		}
 		g.conns[domain] = conn
-		if err := register(ctx, mux, conn); err != nil {
+		var cc grpc.ClientConnInterface = conn
+		if l := opts.Local[domain]; l != nil {
+			cc = rpc.LocalFirst{ClientConn: conn, Local: l}
+		}
+		calls[domain] = cc
+		if err := register(ctx, mux, cc); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}
 		// The domain's own mux as well, for the calls routed by their collection (routes.go).
 		own := runtime.NewServeMux(muxOptions...)
-		if err := register(ctx, own, conn); err != nil {
+		if err := register(ctx, own, cc); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gateway: register %s: %w", domain, err)
 		}
 		domainMux["quarterdeck."+domain+".v1"] = own
 	}
-	if err := registerOperations(ctx, mux, g.conns); err != nil {
+	if err := registerOperations(ctx, mux, calls); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("gateway: register operations: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
@@ -45,6 +47,13 @@ type platform struct {
 
 // startPlatform runs the budget service and a gateway in front of it.
 func startPlatform(t *testing.T, db testenv.Database) *platform {
+	t.Helper()
+	return startPlatformOver(t, db, false)
+}
+
+// startPlatformOver is startPlatform whose gateway makes its unary calls to the service in the
+// process (Options.Local) when local is set, as the standalone binary does.
+func startPlatformOver(t *testing.T, db testenv.Database, local bool) *platform {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -70,8 +79,11 @@ func startPlatform(t *testing.T, db testenv.Database) *platform {
 		}
 	}
 	t.Cleanup(stop)
-	gw, err := gateway.New(ctx, gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet,
-		Authenticator: identitytest.Authenticator{}})
+	opts := gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet, Authenticator: identitytest.Authenticator{}}
+	if local {
+		opts.Local = map[string]*rpc.Local{"budget": in.Local()}
+	}
+	gw, err := gateway.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,83 +155,90 @@ func details(t *testing.T, body map[string]any) (reason string, fields []string)
 	return reason, fields
 }
 
+// TestREST runs the same calls with the service behind its socket and in the gateway's process
+// (the standalone binary's Local calls): a REST client sees no difference.
 func TestREST(t *testing.T) {
 	t.Parallel()
-	for _, db := range testenv.Databases(t) {
-		t.Run(db.Engine, func(t *testing.T) {
-			t.Parallel()
-			p := startPlatform(t, db)
-			base := p.url + "/v1/costCenters"
+	for _, local := range []bool{false, true} {
+		for _, db := range testenv.Databases(t) { // fresh ones for each transport
+			t.Run(fmt.Sprintf("%s/local=%v", db.Engine, local), func(t *testing.T) {
+				t.Parallel()
+				testREST(t, startPlatformOver(t, db, local))
+			})
+		}
+	}
+}
 
-			created := call(t, "POST", base, `{"displayName":"Infrastructure","code":"CC-100"}`)
-			name, _ := created.body["name"].(string)
-			if created.code != http.StatusOK || !strings.HasPrefix(name, "costCenters/") {
-				t.Fatalf("create = %d %v", created.code, created.body)
-			}
-			if created.header.Get(gateway.HeaderRequestID) == "" {
-				t.Error("no X-Request-Id on the response")
-			}
-			for k := range created.header {
-				if strings.HasPrefix(k, "Grpc-Metadata") {
-					t.Errorf("gRPC metadata leaked as header %s", k)
-				}
-			}
-			got := call(t, "GET", p.url+"/v1/"+name, "")
-			if got.code != http.StatusOK || got.body["displayName"] != "Infrastructure" || got.body["active"] != true {
-				t.Errorf("get = %d %v", got.code, got.body)
-			}
+func testREST(t *testing.T, p *platform) {
+	base := p.url + "/v1/costCenters"
 
-			// PATCH derives the mask from the body; the etag in the body is a precondition.
-			etag := got.body["etag"].(string)
-			patched := call(t, "PATCH", p.url+"/v1/"+name, `{"owner":"cio@example.com","etag":"`+etag+`"}`)
-			if patched.code != http.StatusOK || patched.body["owner"] != "cio@example.com" || patched.body["displayName"] != "Infrastructure" {
-				t.Errorf("patch = %d %v", patched.code, patched.body)
-			}
-			stale := call(t, "PATCH", p.url+"/v1/"+name, `{"owner":"x","etag":"`+etag+`"}`)
-			if reason, _ := details(t, stale.body); stale.code != http.StatusConflict || reason != "ETAG_MISMATCH" {
-				t.Errorf("stale etag = %d %v", stale.code, stale.body)
-			}
+	created := call(t, "POST", base, `{"displayName":"Infrastructure","code":"CC-100"}`)
+	name, _ := created.body["name"].(string)
+	if created.code != http.StatusOK || !strings.HasPrefix(name, "costCenters/") {
+		t.Fatalf("create = %d %v", created.code, created.body)
+	}
+	if created.header.Get(gateway.HeaderRequestID) == "" {
+		t.Error("no X-Request-Id on the response")
+	}
+	for k := range created.header {
+		if strings.HasPrefix(k, "Grpc-Metadata") {
+			t.Errorf("gRPC metadata leaked as header %s", k)
+		}
+	}
+	got := call(t, "GET", p.url+"/v1/"+name, "")
+	if got.code != http.StatusOK || got.body["displayName"] != "Infrastructure" || got.body["active"] != true {
+		t.Errorf("get = %d %v", got.code, got.body)
+	}
 
-			tests := []struct {
-				name, method, path, body string
-				code                     int
-				reason                   string
-				fields                   []string
-			}{
-				{"missing display name", "POST", "/v1/costCenters", `{"code":"CC-101"}`, 400, "INVALID_ARGUMENT", []string{"cost_center.display_name:REQUIRED"}},
-				{"bad code", "POST", "/v1/costCenters", `{"displayName":"X","code":"cc 1"}`, 400, "INVALID_ARGUMENT", []string{"cost_center.code:STRING_PATTERN"}},
-				{"unknown JSON field", "POST", "/v1/costCenters", `{"displayName":"X","code":"X","colour":"red"}`, 400, "INVALID_ARGUMENT", nil},
-				{"malformed JSON", "POST", "/v1/costCenters", `{"displayName":`, 400, "INVALID_ARGUMENT", nil},
-				{"duplicate code", "POST", "/v1/costCenters", `{"displayName":"X","code":"CC-100"}`, 409, "COST_CENTER_CODE_TAKEN", nil},
-				{"bad id", "POST", "/v1/costCenters?costCenterId=Not_OK", `{"displayName":"X","code":"X"}`, 400, "INVALID_ARGUMENT", []string{"cost_center_id:STRING_PATTERN"}},
-				{"not found", "GET", "/v1/costCenters/ghost", "", 404, "COST_CENTER_NOT_FOUND", nil},
-				{"negative page size", "GET", "/v1/costCenters?pageSize=-1", "", 400, "INVALID_ARGUMENT", []string{"page_size:INT32_GTE"}},
-				{"bad page token", "GET", "/v1/costCenters?pageToken=xyz", "", 400, "PAGE_TOKEN_INVALID", []string{"page_token:PAGE_TOKEN_INVALID"}},
-				{"output-only field in mask", "PATCH", "/v1/" + name + "?updateMask=createTime", `{}`, 400, "INVALID_ARGUMENT", []string{"update_mask:FIELD_NOT_WRITABLE"}},
-				{"unknown route", "GET", "/v1/nothingHere", "", 404, "NOT_FOUND", nil},
-			}
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					r := call(t, tt.method, p.url+tt.path, tt.body)
-					reason, fields := details(t, r.body)
-					if r.code != tt.code || reason != tt.reason {
-						t.Errorf("got %d %s, want %d %s: %v", r.code, reason, tt.code, tt.reason, r.body)
-					}
-					if tt.fields != nil && !slices.Equal(fields, tt.fields) {
-						t.Errorf("field violations = %v, want %v", fields, tt.fields)
-					}
-					if _, ok := r.body["message"].(string); !ok {
-						t.Errorf("error body without message: %v", r.body)
-					}
-				})
-			}
+	// PATCH derives the mask from the body; the etag in the body is a precondition.
+	etag := got.body["etag"].(string)
+	patched := call(t, "PATCH", p.url+"/v1/"+name, `{"owner":"cio@example.com","etag":"`+etag+`"}`)
+	if patched.code != http.StatusOK || patched.body["owner"] != "cio@example.com" || patched.body["displayName"] != "Infrastructure" {
+		t.Errorf("patch = %d %v", patched.code, patched.body)
+	}
+	stale := call(t, "PATCH", p.url+"/v1/"+name, `{"owner":"x","etag":"`+etag+`"}`)
+	if reason, _ := details(t, stale.body); stale.code != http.StatusConflict || reason != "ETAG_MISMATCH" {
+		t.Errorf("stale etag = %d %v", stale.code, stale.body)
+	}
 
-			if del := call(t, "DELETE", p.url+"/v1/"+name, ""); del.code != http.StatusOK {
-				t.Errorf("delete = %d %v", del.code, del.body)
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		reason                   string
+		fields                   []string
+	}{
+		{"missing display name", "POST", "/v1/costCenters", `{"code":"CC-101"}`, 400, "INVALID_ARGUMENT", []string{"cost_center.display_name:REQUIRED"}},
+		{"bad code", "POST", "/v1/costCenters", `{"displayName":"X","code":"cc 1"}`, 400, "INVALID_ARGUMENT", []string{"cost_center.code:STRING_PATTERN"}},
+		{"unknown JSON field", "POST", "/v1/costCenters", `{"displayName":"X","code":"X","colour":"red"}`, 400, "INVALID_ARGUMENT", nil},
+		{"malformed JSON", "POST", "/v1/costCenters", `{"displayName":`, 400, "INVALID_ARGUMENT", nil},
+		{"duplicate code", "POST", "/v1/costCenters", `{"displayName":"X","code":"CC-100"}`, 409, "COST_CENTER_CODE_TAKEN", nil},
+		{"bad id", "POST", "/v1/costCenters?costCenterId=Not_OK", `{"displayName":"X","code":"X"}`, 400, "INVALID_ARGUMENT", []string{"cost_center_id:STRING_PATTERN"}},
+		{"not found", "GET", "/v1/costCenters/ghost", "", 404, "COST_CENTER_NOT_FOUND", nil},
+		{"negative page size", "GET", "/v1/costCenters?pageSize=-1", "", 400, "INVALID_ARGUMENT", []string{"page_size:INT32_GTE"}},
+		{"bad page token", "GET", "/v1/costCenters?pageToken=xyz", "", 400, "PAGE_TOKEN_INVALID", []string{"page_token:PAGE_TOKEN_INVALID"}},
+		{"output-only field in mask", "PATCH", "/v1/" + name + "?updateMask=createTime", `{}`, 400, "INVALID_ARGUMENT", []string{"update_mask:FIELD_NOT_WRITABLE"}},
+		{"unknown route", "GET", "/v1/nothingHere", "", 404, "NOT_FOUND", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, tt.method, p.url+tt.path, tt.body)
+			reason, fields := details(t, r.body)
+			if r.code != tt.code || reason != tt.reason {
+				t.Errorf("got %d %s, want %d %s: %v", r.code, reason, tt.code, tt.reason, r.body)
 			}
-			checkCloudEvent(t, p, name)
+			if tt.fields != nil && !slices.Equal(fields, tt.fields) {
+				t.Errorf("field violations = %v, want %v", fields, tt.fields)
+			}
+			if _, ok := r.body["message"].(string); !ok {
+				t.Errorf("error body without message: %v", r.body)
+			}
 		})
 	}
+
+	if del := call(t, "DELETE", p.url+"/v1/"+name, ""); del.code != http.StatusOK {
+		t.Errorf("delete = %d %v", del.code, del.body)
+	}
+	checkCloudEvent(t, p, name)
 }
 
 // checkCloudEvent asserts the headers of the first event on the budget stream, the creation of

@@ -16,13 +16,13 @@ import (
 // registerOperations mounts the REST API of the OperationsService, which every domain service
 // serves about itself: each call goes to the service its parent or name names
 // (`services/budget/...` to budget), over the same connection as that service's own API.
-func registerOperations(ctx context.Context, mux *runtime.ServeMux, conns map[string]*grpc.ClientConn) error {
+func registerOperations(ctx context.Context, mux *runtime.ServeMux, conns map[string]grpc.ClientConnInterface) error {
 	return operationsv1.RegisterOperationsServiceHandlerClient(ctx, mux, operationsRouter(conns))
 }
 
 // operationsRouter is an OperationsServiceClient that dispatches each call on the service its
 // request names.
-type operationsRouter map[string]*grpc.ClientConn
+type operationsRouter map[string]grpc.ClientConnInterface
 
 var _ operationsv1.OperationsServiceClient = operationsRouter(nil)
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -25,6 +26,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
@@ -73,17 +75,22 @@ func withEffects(e sqldb.Engine) fs.FS {
 //	  └ gRPC server span  quarterdeck.budget.v1.BudgetService/CreateCostCenter (service; writes the outbox row)
 //	    └ producer span "publish <subject>"                                (outbox relay)
 //	      └ consumer span "trace-effect process"                           (consumer; its handler writes the effect)
+//
+// With the service in the gateway's process (Options.Local) there is no client span: the
+// service's server span is the HTTP span's child.
 func TestOneTraceFromRESTToConsumer(t *testing.T) {
 	t.Parallel()
-	for _, db := range testenv.Databases(t) {
-		t.Run(db.Engine, func(t *testing.T) {
-			t.Parallel()
-			testOneTrace(t, db)
-		})
+	for _, local := range []bool{false, true} {
+		for _, db := range testenv.Databases(t) { // fresh ones for each transport
+			t.Run(fmt.Sprintf("%s/local=%v", db.Engine, local), func(t *testing.T) {
+				t.Parallel()
+				testOneTrace(t, db, local)
+			})
+		}
 	}
 }
 
-func testOneTrace(t *testing.T, db testenv.Database) {
+func testOneTrace(t *testing.T, db testenv.Database, local bool) {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ns := testenv.NATSServer(t)
@@ -124,8 +131,11 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	gw, err := gateway.New(ctx, gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet,
-		Authenticator: identitytest.Authenticator{}})
+	opts := gateway.Options{Backends: oneBackend(in.Addr()), Logger: quiet, Authenticator: identitytest.Authenticator{}}
+	if local {
+		opts.Local = map[string]*rpc.Local{"budget": in.Local()}
+	}
+	gw, err := gateway.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,16 +168,21 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 	// loses the context starts a new trace (or none), so its span is missing here.
 	const method = "quarterdeck.budget.v1.BudgetService/CreateCostCenter"
 	subject := ns.SubjectPrefix + ".budget.cost_center.created"
-	hops := []struct {
-		what string
-		kind trace.SpanKind
-		name string
-	}{
-		{"gateway HTTP server span", trace.SpanKindServer, "POST /v1/costCenters"},
-		{"gateway gRPC client span", trace.SpanKindClient, method},
-		{"service gRPC server span", trace.SpanKindServer, method},
-		{"relay producer span", trace.SpanKindProducer, "publish " + subject},
-		{"consumer process span", trace.SpanKindConsumer, "trace-effect process"},
+	type hop struct {
+		what   string
+		kind   trace.SpanKind
+		name   string
+		remote bool // its parent is remote: a process boundary (gRPC metadata, outbox row, NATS header)
+	}
+	hops := []hop{
+		{"gateway HTTP server span", trace.SpanKindServer, "POST /v1/costCenters", false},
+		{"gateway gRPC client span", trace.SpanKindClient, method, false},
+		{"service gRPC server span", trace.SpanKindServer, method, true},
+		{"relay producer span", trace.SpanKindProducer, "publish " + subject, true},
+		{"consumer process span", trace.SpanKindConsumer, "trace-effect process", true},
+	}
+	if local {
+		hops = slices.Delete(hops, 1, 2)
 	}
 	found := make([]sdktrace.ReadOnlySpan, len(hops))
 	var all []string
@@ -206,19 +221,20 @@ func testOneTrace(t *testing.T, db testenv.Database) {
 			t.Errorf("%s has parent %s, want the %s %s", hops[i].what, parent.SpanID(), hops[i-1].what, want.SpanID())
 		}
 	}
-	// Process boundaries are crossed through propagated contexts (gRPC metadata, the outbox row
-	// and the NATS header), so those parents are remote; the gRPC client span is a local child.
-	for i, remote := range []bool{false, false, true, true, true} {
-		if found[i].Parent().IsValid() && found[i].Parent().IsRemote() != remote {
-			t.Errorf("%s: parent remote = %v, want %v", hops[i].what, found[i].Parent().IsRemote(), remote)
+	// Process boundaries are crossed through propagated contexts, so those parents are remote;
+	// the gRPC client span is a local child. A Local call crosses as the network would.
+	for i, h := range hops {
+		if found[i].Parent().IsValid() && found[i].Parent().IsRemote() != h.remote {
+			t.Errorf("%s: parent remote = %v, want %v", h.what, found[i].Parent().IsRemote(), h.remote)
 		}
 	}
 	// The handler ran inside the consumer's span, and the messages agree on the event.
-	consumerSpan := found[4].SpanContext()
+	last := len(hops) - 1
+	consumerSpan := found[last].SpanContext()
 	if spanID != consumerSpan.SpanID().String() {
 		t.Errorf("handler ran in span %s, want the consumer span %s", spanID, consumerSpan.SpanID())
 	}
-	for _, hop := range []int{3, 4} {
+	for _, hop := range []int{last - 1, last} {
 		if id := attr(found[hop], "messaging.message.id"); id != eventID {
 			t.Errorf("%s messaging.message.id = %q, want the event %s", hops[hop].what, id, eventID)
 		}

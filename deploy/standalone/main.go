@@ -37,6 +37,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/config"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/scheduler"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/datadir"
@@ -308,6 +309,9 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		backends[svc.Domain] = listeners[i].Addr().String()
 	}
 	peers := maps.Clone(backends)
+	// The gateway calls the services' unary methods in the process (rpc.Local), not over
+	// their loopback ports, which serve its streams, gRPC clients and the services' peers.
+	local := map[string]*rpc.Local{}
 	for i, svc := range svcs {
 		in, err := host.Start(ctx, svc, host.Options{
 			DatabaseURL: databaseURL(cfg, svc.Domain),
@@ -324,6 +328,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		if err != nil {
 			return err
 		}
+		local[svc.Domain] = in.Local()
 		proc.Defer(func(ctx context.Context) error {
 			if err := in.Stop(ctx); err != nil {
 				log.Warn("service stop", "service", svc.Domain, "error", err)
@@ -353,7 +358,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	proc.Defer(func(ctx context.Context) error { _ = evs.Stop(ctx); return nil })
 
 	// The gateway: REST and gRPC APIs, OpenAPI and /docs, health and metrics on one listener.
-	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Logger: log, Metrics: proc.Telemetry.Metrics,
+	gw, err := gateway.New(ctx, gateway.Options{Backends: backends, Local: local, Logger: log, Metrics: proc.Telemetry.Metrics,
 		Authenticator: authn, Reflection: cfg.Reflection, Settings: cfg.Gateway,
 		Console: console.Options{OIDCIssuer: cfg.OIDC.Issuer, OIDCClientID: cfg.OIDC.ConsoleClientID()}})
 	if err != nil {
