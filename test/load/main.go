@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.BaselineDur, "baseline-duration", 5*time.Second, "how long each baseline runs")
 	fs.IntVar(&c.Backlog, "backlog", 10000, "events in the backlog built while NATS is down (distributed with -nats-server; 0: skip)")
 	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
-	fs.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the create path at -observe-rate and of the contract activation path")
+	fs.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the create path at -observe-rate, of gets at 1,000/s and of the contract activation path")
 	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
 	fs.IntVar(&c.ServiceProcs, "service-procs", 1, "GOMAXPROCS of each domain service of the distributed set-up, as the Helm chart's CPU limit of one core per service gives it (0: Go's default, every core of the machine)")
 	fs.IntVar(&c.GatewayProcs, "gateway-procs", 2, "GOMAXPROCS of the gateway of the distributed set-up, as the chart's CPU limit of two cores gives it (0: Go's default)")

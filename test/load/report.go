@@ -292,6 +292,7 @@ func (s *setupReport) markdown(b *bytes.Buffer, cfg config) {
 	}
 	for _, ph := range []struct{ phase, title string }{
 		{"create", fmt.Sprintf("the create path at %.0f/s", cfg.ObserveRate)},
+		{"get", "gets at 1000/s"},
 		{"activation", "the contract activation path"},
 	} {
 		heading := false

@@ -136,6 +136,8 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 					return err
 				}
 				observe := name == "create" && rate == cfg.ObserveRate && path == paths[0]
+				// Gets are profiled at the rate of the gateway's goal (CPU per get at 1,000/s).
+				profileGets := name == "get" && rate == 1000 && path == paths[0]
 				var sampler *rssSampler
 				profDone := make(chan struct{})
 				close(profDone)
@@ -146,6 +148,9 @@ func runSetup(ctx context.Context, cfg config, setup, dir string, sr *setupRepor
 					if cfg.Profile {
 						profDone = profileDuring(ctx, p, sr, dir, "create", cfg.Warmup+cfg.Duration-time.Second, log)
 					}
+				}
+				if profileGets && cfg.Profile {
+					profDone = profileDuring(ctx, p, sr, dir, "get", cfg.Warmup+cfg.Duration-time.Second, log)
 				}
 				groups := cpuGroups(p)
 				before := cpuSnapshot(groups)
