@@ -100,10 +100,12 @@ func NewServer(opts Options) (*Server, error) {
 	// Metrics name only the methods the server serves (read once it serves, when every service
 	// is registered); any other method a client sends is one "unknown".
 	var served func(string) bool
+	// The stats handler and the unary chain of every call, from the network and Local alike.
 	sh := telemetry.GRPCServerHandler(func(m string) bool { return served(m) })
+	unary := i.unary
 	sopts := []grpc.ServerOption{
 		grpc.StatsHandler(sh),
-		grpc.ChainUnaryInterceptor(i.unary),
+		grpc.ChainUnaryInterceptor(unary),
 		grpc.ChainStreamInterceptor(i.stream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -120,7 +122,7 @@ func NewServer(opts Options) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	stopped, stop := context.WithCancel(context.Background())
-	return &Server{Server: s, Health: hs, stats: sh, unary: i.unary, maxRecv: opts.MaxRecvMsgSize,
+	return &Server{Server: s, Health: hs, stats: sh, unary: unary, maxRecv: opts.MaxRecvMsgSize,
 		methods: map[string]localMethod{}, stopped: stopped, stop: stop}, nil
 }
 
