@@ -2,96 +2,28 @@ package budget_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io/fs"
-	"strconv"
 	"testing"
-	"testing/fstest"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/type/date"
 	moneypb "google.golang.org/genproto/googleapis/type/money"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
-	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
-	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
-	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
-// vendorsFeed publishes vendors events as the vendors service does: written to the outbox of a
-// service of the vendors domain (on a database of its own) and relayed to NATS, where budget's
-// consumer reads them.
-type vendorsFeed struct {
-	*testkit.Service
-	db     *sqldb.DB
-	events *outbox.Factory
-}
-
-func noTables(sqldb.Engine) fs.FS {
-	return fstest.MapFS{"00001_none.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 1;\n")}}
-}
-
-// startVendorsFeed starts the feed on a new database of db's engine and a NATS server of its own.
-func startVendorsFeed(t *testing.T, db testenv.Database) *vendorsFeed {
-	t.Helper()
-	f := &vendorsFeed{}
-	f.Service = testkit.Start(t, testenv.Another(t, db), host.Service{Domain: "vendors", Migrations: noTables,
-		Register: func(_ grpc.ServiceRegistrar, deps host.Deps) error {
-			f.db, f.events = deps.DB, deps.Events
-			return nil
-		}})
-	return f
-}
-
-// publish writes ev, about resource at version, to the outbox, from which the relay publishes it.
-func (f *vendorsFeed) publish(t *testing.T, resource string, version int64, ev proto.Message) outbox.Message {
-	t.Helper()
-	ctx := context.Background()
-	m, err := f.events.New(ctx, ev, resource, version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, m) }); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// redeliver publishes the first n events of the stream again, with their ce-id but a new
-// message ID, so that JetStream takes them as new messages: what a producer's re-publish after
-// a lost acknowledgement looks like to a consumer.
-func (f *vendorsFeed) redeliver(t *testing.T, n int) {
-	t.Helper()
-	for i, m := range f.Events(t, n) {
-		msg := nats.NewMsg(m.Subject())
-		msg.Data = m.Data()
-		for k, v := range m.Headers() {
-			msg.Header[k] = v
-		}
-		msg.Header.Set(events.HeaderMsgID, "again-"+strconv.Itoa(i)+"-"+m.Headers().Get(events.HeaderID))
-		if _, err := f.JetStream.PublishMsg(context.Background(), msg, jetstream.WithExpectStream(f.Stream())); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // startConsuming runs the budget service of the spend tests (FY2027 from April, today
 // 2026-09-15, a clock that does not move) reading the feed's NATS server, with short retry
 // delays.
-func startConsuming(t *testing.T, db testenv.Database, f *vendorsFeed) *spendEnv {
+func startConsuming(t *testing.T, db testenv.Database, f *testkit.Feed) *spendEnv {
 	t.Helper()
 	e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
 		testkit.WithNATS(f.NATS), testkit.WithHostOptions(func(o *host.Options) {
@@ -162,7 +94,7 @@ func figuresOf(t *testing.T, e *spendEnv, budgetID, line string) *budgetv1.Figur
 func TestVendorsEvents(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
-		f := startVendorsFeed(t, db)
+		f := testkit.StartFeed(t, db, "vendors")
 		e := startConsuming(t, db, f)
 		seedApprovedBudget(t, e, "it", "b-vend", "USD", domain.PolicyWarn, fixtureLine{id: "saas", planned: 10_000_000}, fixtureLine{id: "other", planned: 10_000_000})
 		seedApprovedBudget(t, e, "ops", "b-block", "USD", domain.PolicyBlock, fixtureLine{id: "tight", planned: 100_000})
@@ -177,7 +109,7 @@ func TestVendorsEvents(t *testing.T) {
 
 		// An invoice whose contract's activation has not been applied yet is retried, not
 		// dropped: it is applied after the activation, consuming its commitment.
-		f.publish(t, c1+"/invoices/i-1", 1, invoice(c1, saas, "i-1", 100_000, day(2026, 10, 5)))
+		f.Publish(t, c1+"/invoices/i-1", 1, invoice(c1, saas, "i-1", 100_000, day(2026, 10, 5)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			info, err := f.JetStream.Consumer(context.Background(), f.Stream(), "budget_vendors-invoices")
 			if err != nil {
@@ -191,7 +123,7 @@ func TestVendorsEvents(t *testing.T) {
 		if n := len(invoiceActuals(t, e, saas)[c1+"/invoices/i-1"]); n != 0 {
 			t.Fatalf("invoice i-1 was applied before its contract's activation: %d actuals", n)
 		}
-		f.publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
+		f.Publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(invoiceActuals(t, e, saas)[c1+"/invoices/i-1"]); n != 1 {
 				return fmt.Errorf("%d actuals of invoice i-1", n)
@@ -218,10 +150,10 @@ func TestVendorsEvents(t *testing.T) {
 		// activation: nothing doubles. Each consumer (contracts, invoices) applies its events in
 		// stream order, so the effects of the later invoices (and, below, of c-2's events) show
 		// that the copies were handled.
-		f.redeliver(t, 2)
-		f.publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
-		f.publish(t, c1+"/invoices/i-2", 1, invoice(c1, saas, "i-2", 250_000, day(2026, 11, 5)))
-		f.publish(t, c1+"/invoices/i-3", 1, invoice(c1, saas, "i-3", -50_000, day(2026, 11, 20)))
+		f.Redeliver(t, 2)
+		f.Publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
+		f.Publish(t, c1+"/invoices/i-2", 1, invoice(c1, saas, "i-2", 250_000, day(2026, 11, 5)))
+		f.Publish(t, c1+"/invoices/i-3", 1, invoice(c1, saas, "i-3", -50_000, day(2026, 11, 20)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(invoiceActuals(t, e, saas)[c1+"/invoices/i-3"]); n != 1 {
 				return fmt.Errorf("%d actuals of credit note i-3", n)
@@ -244,17 +176,17 @@ func TestVendorsEvents(t *testing.T) {
 
 		// A short contract renews within the fiscal year: a second commitment for the new term.
 		// A renewal after the fiscal year commits nothing on this year's line.
-		f.publish(t, c2, 4, activated(c2, saas, "", 300_000, day(2026, 6, 1), day(2026, 8, 31)))
-		f.publish(t, c2, 8, &vendorsv1.ContractAutoRenewed{Contract: contractPB(c2, saas), BudgetLine: saas,
+		f.Publish(t, c2, 4, activated(c2, saas, "", 300_000, day(2026, 6, 1), day(2026, 8, 31)))
+		f.Publish(t, c2, 8, &vendorsv1.ContractAutoRenewed{Contract: contractPB(c2, saas), BudgetLine: saas,
 			PreviousEndDate: day(2026, 8, 31), TermStartDate: day(2026, 9, 1), TermEndDate: day(2026, 11, 30),
 			TermValue: usd(330_000), Version: 8})
-		f.publish(t, c2, 9, &vendorsv1.ContractAutoRenewed{Contract: contractPB(c2, saas), BudgetLine: saas,
+		f.Publish(t, c2, 9, &vendorsv1.ContractAutoRenewed{Contract: contractPB(c2, saas), BudgetLine: saas,
 			PreviousEndDate: day(2027, 3, 31), TermStartDate: day(2027, 4, 1), TermEndDate: day(2027, 6, 30),
 			TermValue: usd(330_000), Version: 9})
 		// Termination of c-1 releases what remains; expiry of c-2 releases both its terms.
-		f.publish(t, c1, 7, &vendorsv1.ContractTerminated{Contract: contractPB(c1, saas), BudgetLine: saas,
+		f.Publish(t, c1, 7, &vendorsv1.ContractTerminated{Contract: contractPB(c1, saas), BudgetLine: saas,
 			EffectiveDate: day(2026, 12, 31), Version: 7})
-		f.publish(t, c2, 10, &vendorsv1.ContractExpired{Contract: contractPB(c2, saas), BudgetLine: saas,
+		f.Publish(t, c2, 10, &vendorsv1.ContractExpired{Contract: contractPB(c2, saas), BudgetLine: saas,
 			EffectiveDate: day(2026, 11, 30), Version: 10})
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if fig := figuresOf(t, e, "b-vend", saas); minorOf(fig.GetCommitted()) != 0 {
@@ -281,7 +213,7 @@ func TestVendorsEvents(t *testing.T) {
 
 		// On a BLOCK line the commitment of a contract whose hold is gone is recorded all the
 		// same, over the line, and line.overspent says so.
-		f.publish(t, c3, 4, activated(c3, tight, "budgets/b-block/lines/tight/holds/gone", 150_000, day(2026, 10, 1), day(2026, 12, 31)))
+		f.Publish(t, c3, 4, activated(c3, tight, "budgets/b-block/lines/tight/holds/gone", 150_000, day(2026, 10, 1), day(2026, 12, 31)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(contractCommitments(t, e, tight, c3)); n != 1 {
 				return fmt.Errorf("c-3 has %d commitments", n)
@@ -305,8 +237,8 @@ func TestVendorsEvents(t *testing.T) {
 		// activation failed once) waits for it, instead of making it older than the last event
 		// applied, which the consumer would skip.
 		c4 := "vendors/acme/contracts/c-4"
-		f.publish(t, c4, 5, &vendorsv1.ContractNoticeWindowOpened{Contract: contractPB(c4, other), Version: 5})
-		f.publish(t, c4, 4, activated(c4, other, "", 40_000, day(2026, 10, 1), day(2026, 12, 31)))
+		f.Publish(t, c4, 5, &vendorsv1.ContractNoticeWindowOpened{Contract: contractPB(c4, other), Version: 5})
+		f.Publish(t, c4, 4, activated(c4, other, "", 40_000, day(2026, 10, 1), day(2026, 12, 31)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(contractCommitments(t, e, other, c4)); n != 1 {
 				return fmt.Errorf("c-4 has %d commitments", n)
@@ -325,7 +257,7 @@ func TestVendorsEvents(t *testing.T) {
 		if fig := figuresOf(t, e, "b-vend", other); minorOf(fig.GetHeld()) != 100_000 {
 			t.Fatalf("other: held %d; want 100000", minorOf(fig.GetHeld()))
 		}
-		f.publish(t, c5, 4, activated(c5, other, h.GetName(), 100_000, day(2026, 10, 1), day(2026, 12, 31)))
+		f.Publish(t, c5, 4, activated(c5, other, h.GetName(), 100_000, day(2026, 10, 1), day(2026, 12, 31)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(contractCommitments(t, e, other, c5)); n != 1 {
 				return fmt.Errorf("c-5 has %d commitments", n)
@@ -345,7 +277,7 @@ func TestVendorsEvents(t *testing.T) {
 
 		// An invoice that can never be booked on the line (dated after its fiscal year) becomes
 		// a dead letter at once, for an operator, instead of being retried.
-		f.publish(t, c5+"/invoices/late", 1, invoice(c5, other, "late", 10_000, day(2027, 5, 1)))
+		f.Publish(t, c5+"/invoices/late", 1, invoice(c5, other, "late", 10_000, day(2027, 5, 1)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			got := testkit.Column[string](t, e.db, `SELECT consumer || ' ' || attempts FROM consumer_dead_letters`)
 			if len(got) != 1 || got[0] != "vendors-invoices 1" {
@@ -364,7 +296,7 @@ func TestVendorsEvents(t *testing.T) {
 func TestVendorsRenewalOntoNextYear(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
-		f := startVendorsFeed(t, db)
+		f := testkit.StartFeed(t, db, "vendors")
 		e := startConsuming(t, db, f)
 		ctx := context.Background()
 		seedApprovedBudget(t, e, "it", "it-2027", "USD", domain.PolicyBlock, fixtureLine{id: "saas", planned: 1_000_000},
@@ -400,10 +332,10 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 				PreviousEndDate: day(2027, 1, 31), TermStartDate: day(2027, 2, 1), TermEndDate: day(2028, 1, 31),
 				TermValue: usd(36_500), Version: 8}
 		}
-		f.publish(t, c1, 4, activated(c1, saas, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
-		f.publish(t, c2, 4, activated(c2, other, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
-		f.publish(t, c1, 8, renewal(c1, saas))
-		f.publish(t, c2, 8, renewal(c2, other))
+		f.Publish(t, c1, 4, activated(c1, saas, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+		f.Publish(t, c2, 4, activated(c2, other, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+		f.Publish(t, c1, 8, renewal(c1, saas))
+		f.Publish(t, c2, 8, renewal(c2, other))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(contractCommitments(t, e, other, c2)); n != 2 {
 				return fmt.Errorf("%s has %d commitments on %s", c2, n, other)
@@ -432,7 +364,7 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 
 		// An invoice dated in FY2028 is booked on FY2028's line, consuming the renewal's
 		// commitment there.
-		f.publish(t, c1+"/invoices/i-1", 1, invoice(c1, saas, "i-1", 10_000, day(2027, 5, 10)))
+		f.Publish(t, c1+"/invoices/i-1", 1, invoice(c1, saas, "i-1", 10_000, day(2027, 5, 10)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(invoiceActuals(t, e, nextSaas)[c1+"/invoices/i-1"]); n != 1 {
 				return fmt.Errorf("%d actuals of invoice i-1 on %s", n, nextSaas)
@@ -451,8 +383,8 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 		}
 
 		// A copy of the renewal changes nothing; the expiry releases both years.
-		f.redeliver(t, 3)
-		f.publish(t, c1, 10, &vendorsv1.ContractExpired{Contract: contractPB(c1, saas), BudgetLine: saas,
+		f.Redeliver(t, 3)
+		f.Publish(t, c1, 10, &vendorsv1.ContractExpired{Contract: contractPB(c1, saas), BudgetLine: saas,
 			EffectiveDate: day(2028, 1, 31), Version: 10})
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if fig := figuresOf(t, e, "it-2028", nextSaas); minorOf(fig.GetCommitted()) != 0 {
@@ -478,7 +410,7 @@ func TestVendorsRenewalOntoNextYear(t *testing.T) {
 func TestContractEventsBeforeActivationAreIgnored(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
-		f := startVendorsFeed(t, db)
+		f := testkit.StartFeed(t, db, "vendors")
 		e := startConsuming(t, db, f)
 		seedApprovedBudget(t, e, "it", "b-early", "USD", domain.PolicyWarn, fixtureLine{id: "saas", planned: 10_000_000})
 		const (
@@ -488,10 +420,10 @@ func TestContractEventsBeforeActivationAreIgnored(t *testing.T) {
 		draft := func(state vendorsv1.Contract_State) *vendorsv1.Contract {
 			return &vendorsv1.Contract{Name: c1, State: state, BudgetLine: saas}
 		}
-		f.publish(t, c1, 1, &vendorsv1.ContractCreated{Contract: draft(vendorsv1.Contract_DRAFT), Version: 1})
-		f.publish(t, c1, 2, &vendorsv1.ContractSubmitted{Contract: draft(vendorsv1.Contract_PENDING_APPROVAL), Version: 2})
-		f.publish(t, c1, 3, &vendorsv1.ContractRejected{Contract: draft(vendorsv1.Contract_DRAFT), Version: 3})
-		f.publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
+		f.Publish(t, c1, 1, &vendorsv1.ContractCreated{Contract: draft(vendorsv1.Contract_DRAFT), Version: 1})
+		f.Publish(t, c1, 2, &vendorsv1.ContractSubmitted{Contract: draft(vendorsv1.Contract_PENDING_APPROVAL), Version: 2})
+		f.Publish(t, c1, 3, &vendorsv1.ContractRejected{Contract: draft(vendorsv1.Contract_DRAFT), Version: 3})
+		f.Publish(t, c1, 4, activated(c1, saas, "", 1_200_000, day(2026, 10, 1), day(2027, 3, 31)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			if n := len(contractCommitments(t, e, saas, c1)); n != 1 {
 				return fmt.Errorf("%d commitments of %s", n, c1)
