@@ -462,15 +462,7 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		e := newEnv(t, d)
 		ensureStream(t, e.js, e.prefix)
 		ctx := context.Background()
-		s, err := e.js.Stream(ctx, e.stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := s.CachedInfo().Config
-		cfg.MaxMsgSize = 4096
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		setMaxMsgSize(t, e, 4096)
 		f, err := outbox.NewFactory(e.prefix, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -501,13 +493,7 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		}
 		// b1 is not held back by a1's failure; a2 never overtakes a1, and nothing behind a2 goes
 		// out past it (the relay stops at the aggregate that waits).
-		pending := func() int64 {
-			n, _, err := outbox.Pending(ctx, e.db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		pending := func() int64 { return pendingIn(t, e.db) }
 		// b1 is marked once the pass that published it has seen a1 fail.
 		testkit.Eventually(t, 20*time.Second, func() bool { return pending() == 3 })
 		for range 3 { // several failed passes
@@ -516,10 +502,7 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		cfg.MaxMsgSize = -1
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		setMaxMsgSize(t, e, -1)
 		waitPublished(t, e.db)
 		if got := fmt.Sprint(subjectsIn()); got != "[costCenters/b@1 costCenters/a@1 costCenters/a@2 costCenters/c@1]" {
 			t.Fatalf("stream = %s, want b1, then a1, a2, c1", got)
@@ -573,27 +556,12 @@ func TestRelayChainsARunOfOneAggregate(t *testing.T) {
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
 		e := newEnv(t, d)
 		ensureStream(t, e.js, e.prefix)
-		ctx := context.Background()
-		s, err := e.js.Stream(ctx, e.stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := s.CachedInfo().Config
-		cfg.MaxMsgSize = 4096
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		setMaxMsgSize(t, e, 4096)
 		// In sequence order: b1, a1 (refused), a2, a3, c1.
 		insertEvents(t, e.db, e.prefix, eventRow{"b", 1, "b"}, eventRow{"a", 1, strings.Repeat("x", 8000)},
 			eventRow{"a", 2, "a"}, eventRow{"a", 3, "a"}, eventRow{"c", 1, "c"})
 		runRelay(t, e.db, e.js, e.stream)
-		pending := func() int64 {
-			n, _, err := outbox.Pending(ctx, e.db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		pending := func() int64 { return pendingIn(t, e.db) }
 		testkit.Eventually(t, 20*time.Second, func() bool { return pending() == 4 })
 		for range 3 { // several failed passes
 			if got, n := streamOrder(t, e), pending(); got != "b@1" || n != 4 {
@@ -601,10 +569,7 @@ func TestRelayChainsARunOfOneAggregate(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		cfg.MaxMsgSize = -1
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		setMaxMsgSize(t, e, -1)
 		waitPublished(t, e.db)
 		if got := streamOrder(t, e); got != "b@1 a@1 a@2 a@3 c@1" {
 			t.Fatalf("stream = %q, want b1, a1, a2, a3, c1", got)
@@ -634,4 +599,29 @@ func TestRelayChainAfterADuplicate(t *testing.T) {
 	if got := streamOrder(t, e); got != "x@1 y@1 x@2" {
 		t.Fatalf("stream = %q, want x1, y1, x2", got)
 	}
+}
+
+// setMaxMsgSize sets the largest message the test's stream takes (-1: no limit).
+func setMaxMsgSize(t *testing.T, e *env, size int32) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, e.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgSize = size
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pendingIn returns how many rows of db's outbox wait to be published.
+func pendingIn(t *testing.T, db *sqldb.DB) int64 {
+	t.Helper()
+	n, _, err := outbox.Pending(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
