@@ -192,10 +192,6 @@ func cloudEventsHeaders() object {
 			"tracestate": str("W3C trace state, when the request carried one."),
 			"Nats-Expected-Stream": str("The stream the relay required to store the event, `<PREFIX>_<DOMAIN>`; "+
 				"JetStream keeps this header of the publish with the message.", "pattern", "^[A-Z][A-Z0-9_]*$"),
-			"Nats-Expected-Last-Msg-Id": str("On an event the relay published right behind another event of the same resource, "+
-				"before that one was acknowledged: the `ce-id` of the event before it in the stream, which JetStream required "+
-				"to be the stream's last message. JetStream keeps this header of the publish with the message; drop it "+
-				"when publishing the event again.", "format", "uuid"),
 		},
 	}
 }

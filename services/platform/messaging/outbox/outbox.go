@@ -89,9 +89,8 @@ func (f *Factory) New(ctx context.Context, event proto.Message, resource string,
 // publish its events this way too.
 func (m Message) NATSMsg() *nats.Msg {
 	// The header's values share one array and the map is sized for every header it may take (the
-	// relay adds the expected stream and, chaining, the expected last message ID; the trace the
-	// publish span's context), so that building a message costs a few allocations rather than
-	// one per header.
+	// relay adds the expected stream, the trace the publish span's context), so that building a
+	// message costs a few allocations rather than one per header.
 	vals := [...]string{
 		events.SpecVersion, m.ID, m.Source, m.Type, m.Time.UTC().Format(time.RFC3339Nano),
 		m.ResourceName, strconv.FormatInt(m.AggregateVersion, 10), events.ContentType, m.ID,
@@ -99,7 +98,7 @@ func (m Message) NATSMsg() *nats.Msg {
 	}
 	v := vals[:]
 	one := func(i int) []string { return v[i : i+1 : i+1] }
-	h := make(nats.Header, 13)
+	h := make(nats.Header, 12)
 	h[events.HeaderSpecVersion] = one(0)
 	h[events.HeaderID] = one(1)
 	h[events.HeaderSource] = one(2)

@@ -64,7 +64,7 @@ type RelayOptions struct {
 // after its PubAck, so an event is never lost: rows wait while NATS is down and go out when it
 // returns. Events of one aggregate keep their order because rows are published in sequence order
 // on one connection and a row goes out only once the previous row of its aggregate is
-// acknowledged, or chained to it when it follows it directly; rows are pipelined (pipeline). On
+// acknowledged; rows of different aggregates are pipelined (pipeline). On
 // PostgreSQL, replicas of a service elect one active relay through an advisory lock.
 //
 // Delivery is at least once: a crash between PubAck and marking re-publishes the row with the same
@@ -282,34 +282,19 @@ func (m *asyncMark) wait() error {
 // inflight is a publish awaiting its acknowledgement.
 type inflight struct {
 	seq      int64
-	id       string // the event's ID, its Nats-Msg-Id
 	resource string
-	// anchor is the sequence number of the first publish of the chain f is in: f's own when
-	// it was published without Nats-Expected-Last-Msg-Id, else that of the publish it follows.
-	anchor   int64
 	ack      jetstream.PubAckFuture
 	span     trace.Span
 	deadline time.Time
 }
 
 // pipeline publishes rows in sequence order, pipelined: a row goes out without waiting for the
-// acknowledgements of the rows before it. Publishes leave in sequence order on one connection, so
-// the stream takes them in that order. A failed publish retried later must never land behind a
-// newer event of its aggregate (resource name), so a row whose aggregate has a publish in flight
-// goes out only once that one is stored:
-//   - A row that directly follows a publish of its own aggregate in flight (a run of one
-//     aggregate's events, such as the notification clocks of one incident that the scheduler
-//     fires together) is chained to it: it goes out at once with Nats-Expected-Last-Msg-Id, and
-//     the stream takes it only if its last message is then that publish. Every row after it in
-//     the same read is chained to the publish before it, so that a chain the stream refuses holds
-//     back what follows it, as a row waiting for an acknowledgement did.
-//   - Any other row whose aggregate has a publish in flight (before the chain it would join)
-//     waits for that publish's acknowledgement first.
-//
-// Only the relay publishes to its stream, so a chained row is refused only when the publish it
-// follows was not stored, or was a duplicate of one stored earlier; it is then published again
-// on the next pass. At the first failure nothing more goes out; the publishes in flight are still
-// awaited. done collects the sequence numbers acknowledged, err the first error.
+// acknowledgements of the rows before it, except those of its own aggregate (resource name),
+// whose acknowledgement it waits for first. Publishes leave in sequence order on one connection,
+// so the stream takes them in that order; and a row is published only after every earlier row of
+// its aggregate was acknowledged, so that a failed publish retried later can never land behind a
+// newer event of the same aggregate. At the first failure nothing more goes out; the publishes in
+// flight are still awaited. done collects the sequence numbers acknowledged, err the first error.
 type pipeline struct {
 	r      *Relay
 	ctx    context.Context
@@ -349,14 +334,8 @@ func (p *pipeline) settleAll() {
 // publish sends batch, after the rows published before it, unless a publish has failed.
 func (p *pipeline) publish(batch []pending) {
 	for _, row := range batch {
-		var last *inflight // the publish just before, while in flight
-		if n := len(p.queue); n > 0 {
-			last = p.queue[n-1]
-		}
-		prev := p.byAggr[row.msg.ResourceName]
-		chain := last != nil && (last == prev || last.anchor != last.seq)
-		// An earlier row of the same aggregate in flight and not in the chain: settle up to it.
-		if prev != nil && (!chain || prev.seq < last.anchor) {
+		// An earlier row of the same aggregate must be acknowledged first: settle up to it.
+		if prev := p.byAggr[row.msg.ResourceName]; prev != nil {
 			for p.err == nil && p.byAggr[row.msg.ResourceName] == prev {
 				p.settle()
 			}
@@ -364,19 +343,11 @@ func (p *pipeline) publish(batch []pending) {
 		if p.err != nil {
 			return
 		}
-		after := ""
-		if chain {
-			after = last.id
-		}
-		f, err := p.r.publishAsync(p.ctx, row, after)
+		f, err := p.r.publishAsync(p.ctx, row)
 		if err != nil {
 			p.r.metrics.Add(p.ctx, MetricPublishError, 1)
 			p.err = err
 			return
-		}
-		f.anchor = f.seq
-		if chain {
-			f.anchor = last.anchor
 		}
 		p.queue = append(p.queue, f)
 		p.byAggr[f.resource] = f
@@ -390,23 +361,18 @@ func (p *pipeline) takeDone() []int64 {
 	return d
 }
 
-// publishAsync sends the row's message without waiting for its acknowledgement. With after set,
-// the stream takes the message only if its last message is the one with that ID.
-func (r *Relay) publishAsync(ctx context.Context, p pending, after string) (*inflight, error) {
+// publishAsync sends the row's message without waiting for its acknowledgement.
+func (r *Relay) publishAsync(ctx context.Context, p pending) (*inflight, error) {
 	m := p.msg
 	msg := m.NATSMsg()
-	f := &inflight{seq: p.seq, id: m.ID, resource: m.ResourceName, deadline: time.Now().Add(r.opts.PublishTimeout)}
+	f := &inflight{seq: p.seq, resource: m.ResourceName, deadline: time.Now().Add(r.opts.PublishTimeout)}
 	if m.TraceParent != "" {
 		// The publish joins the trace of the request that wrote the event, and the message
 		// carries the publish span's context, so that consumers continue from it. Without a
 		// recording tracer the span is the stored context itself and the header is unchanged.
 		_, f.span = r.startSpan(ctx, m, msg.Header)
 	}
-	opts := r.pubOpts
-	if after != "" {
-		opts = append(opts[:len(opts):len(opts)], jetstream.WithExpectLastMsgID(after))
-	}
-	ack, err := r.js.PublishMsgAsync(msg, opts...)
+	ack, err := r.js.PublishMsgAsync(msg, r.pubOpts...)
 	if err != nil {
 		err = fmt.Errorf("publish %s %s: %w", m.Subject, m.ID, err)
 		f.fail(err)

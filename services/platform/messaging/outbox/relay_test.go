@@ -462,7 +462,15 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		e := newEnv(t, d)
 		ensureStream(t, e.js, e.prefix)
 		ctx := context.Background()
-		setMaxMsgSize(t, e, 4096)
+		s, err := e.js.Stream(ctx, e.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.MaxMsgSize = 4096
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
 		f, err := outbox.NewFactory(e.prefix, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -493,7 +501,13 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		}
 		// b1 is not held back by a1's failure; a2 never overtakes a1, and nothing behind a2 goes
 		// out past it (the relay stops at the aggregate that waits).
-		pending := func() int64 { return pendingIn(t, e.db) }
+		pending := func() int64 {
+			n, _, err := outbox.Pending(ctx, e.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
 		// b1 is marked once the pass that published it has seen a1 fail.
 		testkit.Eventually(t, 20*time.Second, func() bool { return pending() == 3 })
 		for range 3 { // several failed passes
@@ -502,126 +516,13 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		setMaxMsgSize(t, e, -1)
+		cfg.MaxMsgSize = -1
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
 		waitPublished(t, e.db)
 		if got := fmt.Sprint(subjectsIn()); got != "[costCenters/b@1 costCenters/a@1 costCenters/a@2 costCenters/c@1]" {
 			t.Fatalf("stream = %s, want b1, then a1, a2, c1", got)
 		}
 	})
-}
-
-// insertEvents commits one event per row, in order, each in a transaction of its own: a created
-// cost centre with the row's display name, of resource costCenters/<res> at the row's version.
-func insertEvents(t *testing.T, db *sqldb.DB, prefix string, rows ...eventRow) {
-	t.Helper()
-	ctx := context.Background()
-	f, err := outbox.NewFactory(prefix, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: r.version, CostCenter: &budgetv1.CostCenter{DisplayName: r.name}},
-			"costCenters/"+r.res, r.version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, m) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-type eventRow struct {
-	res     string
-	version int64
-	name    string
-}
-
-// streamOrder lists the stream's events as resource@version, in stream order.
-func streamOrder(t *testing.T, e *env) string {
-	t.Helper()
-	var out []string
-	for _, m := range readAll(t, e.js, e.stream) {
-		out = append(out, strings.TrimPrefix(m.Headers().Get(events.HeaderSubject), "costCenters/")+"@"+m.Headers().Get(events.HeaderVersion))
-	}
-	return strings.Join(out, " ")
-}
-
-// TestRelayChainsARunOfOneAggregate checks the rows that follow a publish of their own aggregate
-// in flight, chained to it rather than waiting for its acknowledgement: while the stream refuses
-// the first of a run of one aggregate's events, it takes none of the rest of the run, nor what
-// follows the run.
-func TestRelayChainsARunOfOneAggregate(t *testing.T) {
-	t.Parallel()
-	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
-		e := newEnv(t, d)
-		ensureStream(t, e.js, e.prefix)
-		setMaxMsgSize(t, e, 4096)
-		// In sequence order: b1, a1 (refused), a2, a3, c1.
-		insertEvents(t, e.db, e.prefix, eventRow{"b", 1, "b"}, eventRow{"a", 1, strings.Repeat("x", 8000)},
-			eventRow{"a", 2, "a"}, eventRow{"a", 3, "a"}, eventRow{"c", 1, "c"})
-		runRelay(t, e.db, e.js, e.stream)
-		pending := func() int64 { return pendingIn(t, e.db) }
-		testkit.Eventually(t, 20*time.Second, func() bool { return pending() == 4 })
-		for range 3 { // several failed passes
-			if got, n := streamOrder(t, e), pending(); got != "b@1" || n != 4 {
-				t.Fatalf("while a1 is refused: stream %q, %d pending; want only b1, 4 pending", got, n)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		setMaxMsgSize(t, e, -1)
-		waitPublished(t, e.db)
-		if got := streamOrder(t, e); got != "b@1 a@1 a@2 a@3 c@1" {
-			t.Fatalf("stream = %q, want b1, a1, a2, a3, c1", got)
-		}
-	})
-}
-
-// TestRelayChainAfterADuplicate checks a chain whose first publish is a duplicate of an event the
-// stream took earlier (a relay stopped between a PubAck and its mark): the stream refuses the row
-// chained to it, since its last message is another, and the next pass publishes that row.
-func TestRelayChainAfterADuplicate(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, testenv.SQLite(t))
-	ensureStream(t, e.js, e.prefix)
-	insertEvents(t, e.db, e.prefix, eventRow{"x", 1, "x"}, eventRow{"y", 1, "y"})
-	r := runRelay(t, e.db, e.js, e.stream)
-	waitPublished(t, e.db)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.db.ExecContext(context.Background(), `UPDATE outbox SET published_at = NULL WHERE seq = 1`); err != nil {
-		t.Fatal(err)
-	}
-	insertEvents(t, e.db, e.prefix, eventRow{"x", 2, "x"})
-	runRelay(t, e.db, e.js, e.stream)
-	waitPublished(t, e.db)
-	if got := streamOrder(t, e); got != "x@1 y@1 x@2" {
-		t.Fatalf("stream = %q, want x1, y1, x2", got)
-	}
-}
-
-// setMaxMsgSize sets the largest message the test's stream takes (-1: no limit).
-func setMaxMsgSize(t *testing.T, e *env, size int32) {
-	t.Helper()
-	ctx := context.Background()
-	s, err := e.js.Stream(ctx, e.stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
-	cfg.MaxMsgSize = size
-	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// pendingIn returns how many rows of db's outbox wait to be published.
-func pendingIn(t *testing.T, db *sqldb.DB) int64 {
-	t.Helper()
-	n, _, err := outbox.Pending(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

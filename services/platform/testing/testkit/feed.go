@@ -77,9 +77,6 @@ func (f *Feed) Redeliver(t testing.TB, n int) {
 		for k, v := range m.Headers() {
 			msg.Header[k] = v
 		}
-		// The relay's expectation of the message before it held for its own publish, not for
-		// this one.
-		msg.Header.Del(jetstream.ExpectedLastMsgIDHeader)
 		msg.Header.Set(events.HeaderMsgID, "again-"+replay+"-"+strconv.Itoa(i)+"-"+m.Headers().Get(events.HeaderID))
 		if _, err := f.JetStream.PublishMsg(context.Background(), msg, jetstream.WithExpectStream(f.Stream())); err != nil {
 			t.Fatal(err)
