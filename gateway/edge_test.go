@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -640,15 +641,7 @@ func TestDocsPage(t *testing.T) {
 // --- helpers ---
 
 func listServices(conn *grpc.ClientConn) ([]string, error) {
-	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	defer stream.CloseSend()
-	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}}); err != nil {
-		return nil, err
-	}
-	resp, err := stream.Recv()
+	resp, err := reflectionCall(conn, &reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_ListServices{}})
 	if err != nil {
 		return nil, err
 	}
@@ -660,15 +653,7 @@ func listServices(conn *grpc.ClientConn) ([]string, error) {
 }
 
 func fileDescriptors(conn *grpc.ClientConn, symbol string) (int, error) {
-	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
-	if err != nil {
-		return 0, err
-	}
-	defer stream.CloseSend()
-	if err := stream.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: symbol}}); err != nil {
-		return 0, err
-	}
-	resp, err := stream.Recv()
+	resp, err := reflectionCall(conn, &reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: symbol}})
 	if err != nil {
 		return 0, err
 	}
@@ -676,6 +661,21 @@ func fileDescriptors(conn *grpc.ClientConn, symbol string) (int, error) {
 		return 0, status.Error(codes.Code(e.GetErrorCode()), e.GetErrorMessage())
 	}
 	return len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()), nil
+}
+
+// reflectionCall sends one request on a reflection stream and returns its answer. A server that
+// ends the stream at once (reflection off) can do so before the request is sent: Send then
+// returns io.EOF, and the stream's status is what Recv returns.
+func reflectionCall(conn *grpc.ClientConn, req *reflectionv1.ServerReflectionRequest) (*reflectionv1.ServerReflectionResponse, error) {
+	stream, err := reflectionv1.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer stream.CloseSend()
+	if err := stream.Send(req); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return stream.Recv()
 }
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and returns its files and a pool
