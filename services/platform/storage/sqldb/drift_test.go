@@ -68,6 +68,13 @@ DROP TABLE things;
 	if d := drift(file(pg), file(lite)); len(d) != 0 {
 		t.Errorf("equivalent migrations drift: %v", d)
 	}
+	// A change the engines make differently, marked so in both: PostgreSQL in place, SQLite by
+	// rebuilding the table.
+	inPlace := "-- +goose Up\n" + sqldb.EngineSpecific + " SQLite rebuilds the table.\nALTER TABLE things ADD CONSTRAINT things_fk FOREIGN KEY (code) REFERENCES codes (code);\n"
+	rebuilt := "-- +goose Up\n  " + sqldb.EngineSpecific + " SQLite rebuilds the table.\nCREATE TABLE things_next (code TEXT REFERENCES codes (code));\nDROP TABLE things;\n"
+	if d := drift(fstest.MapFS{"00002_fk.sql": {Data: []byte(inPlace)}}, fstest.MapFS{"00002_fk.sql": {Data: []byte(rebuilt)}}); len(d) != 0 {
+		t.Errorf("an engine-specific pair drifts: %v", d)
+	}
 	for name, tt := range map[string]struct {
 		pg, lite fstest.MapFS
 		want     string
@@ -79,6 +86,8 @@ DROP TABLE things;
 			"statement 3 only in sqlite"},
 		"a file in one engine": {fstest.MapFS{"00001_things.sql": {Data: []byte(pg)}, "00002_more.sql": {Data: []byte("SELECT 1;")}},
 			file(lite), "00002_more.sql: only in postgres"},
+		"an engine-specific mark in one engine": {file(strings.Replace(pg, "-- Amounts", sqldb.EngineSpecific+" x\n-- Amounts", 1)),
+			file(lite), "marked engine-specific in one engine only"},
 	} {
 		if d := drift(tt.pg, tt.lite); len(d) != 1 || !strings.Contains(d[0], tt.want) {
 			t.Errorf("%s: drift = %q, want one containing %q", name, d, tt.want)
