@@ -141,8 +141,14 @@ func TestCertifications(t *testing.T) {
 		if got := certNames(t, l, err); got != "people/ada/certifications/cka" {
 			t.Errorf("certifications evidencing kubernetes = %s", got)
 		}
+		// A skill a certification evidences stays in the taxonomy until the certification goes.
+		_, err = e.client.DeleteSkill(ctx, &talentv1.DeleteSkillRequest{Name: "skills/kubernetes"})
+		e.AssertStatus(t, err, codes.FailedPrecondition, "SKILL_IN_USE")
 		if _, err := e.client.DeleteCertification(ctx, &talentv1.DeleteCertificationRequest{Name: "people/ada/certifications/cka"}); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := e.client.DeleteSkill(ctx, &talentv1.DeleteSkillRequest{Name: "skills/kubernetes"}); err != nil {
+			t.Errorf("delete the skill no certification evidences any more: %v", err)
 		}
 
 		got, err := e.client.GetCertification(ctx, &talentv1.GetCertificationRequest{Name: a.GetName()})

@@ -20,7 +20,7 @@ var (
 	ErrSkillExists        = fault.New(fault.AlreadyExists, "SKILL_ALREADY_EXISTS", "a skill with this ID already exists")
 	ErrSkillNameTaken     = fault.New(fault.AlreadyExists, "SKILL_NAME_TAKEN", "another skill has this display name")
 	ErrSkillInUse         = fault.New(fault.FailedPrecondition, "SKILL_IN_USE",
-		"people were rated on the skill or teams require it; it can no longer be deleted")
+		"people were rated on the skill, teams or positions require it, or certifications evidence it; it can no longer be deleted")
 	ErrSkillMissing   = fault.New(fault.InvalidArgument, "SKILL_NOT_FOUND", "the skill is not in the taxonomy").OnField(FieldSkill, "")
 	ErrRatingNotFound = fault.New(fault.NotFound, "SKILL_RATING_NOT_FOUND", "skill rating not found")
 	ErrRatingFuture   = fault.New(fault.InvalidArgument, "RATE_DATE_IN_FUTURE", "a rating cannot be dated in the future").OnField(FieldRateDate, "")

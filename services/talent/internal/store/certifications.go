@@ -105,6 +105,11 @@ func certificationError(c *domain.Certification) func(error) error {
 			return domain.ErrCertificationExists.With("name", c.Name())
 		}
 		if sqldb.IsForeignKeyViolation(err) {
+			// The writers read the person first, keeping the row, and people are never deleted:
+			// with a skill named, the key that failed is the skill's, deleted since it was checked.
+			if c.SkillID != "" {
+				return domain.ErrCertSkillNotFound.With("skill", domain.SkillPattern.Format(c.SkillID))
+			}
 			return fault.Named(domain.ErrPersonNotFound, domain.PersonPattern.Format(c.PersonID))
 		}
 		return fmt.Errorf("write certification %s: %w", c.Name(), err)

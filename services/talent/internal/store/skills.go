@@ -154,12 +154,13 @@ func (t Tx) UpdateSkill(ctx context.Context, k *domain.Skill, prevVersion int64)
 func (t Tx) SkillInUse(ctx context.Context, id string) (bool, error) {
 	const q = `SELECT EXISTS (SELECT 1 FROM skill_ratings WHERE skill_id = $1)
 		OR EXISTS (SELECT 1 FROM skill_requirements WHERE skill_id = $1)
+		OR EXISTS (SELECT 1 FROM certifications WHERE skill_id = $1)
 		OR EXISTS (SELECT 1 FROM positions WHERE required_skills LIKE $2)`
 	return sqlstore.Exists(ctx, t, "uses of skill "+id, q, id, `%"`+id+`"%`)
 }
 
-// DeleteSkill removes the skill at version; a rating or requirement that appeared meanwhile makes
-// the foreign keys refuse it with domain.ErrSkillInUse.
+// DeleteSkill removes the skill at version; a rating, requirement or certification that appeared
+// meanwhile makes the foreign keys refuse it with domain.ErrSkillInUse.
 func (t Tx) DeleteSkill(ctx context.Context, id string, version int64) error {
 	const q = `DELETE FROM skills WHERE id = $1 AND version = $2`
 	return sqlstore.Exec(ctx, t, func(err error) error {

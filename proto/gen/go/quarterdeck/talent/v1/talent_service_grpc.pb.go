@@ -143,8 +143,9 @@ type TalentServiceClient interface {
 	ListSkills(ctx context.Context, in *ListSkillsRequest, opts ...grpc.CallOption) (*ListSkillsResponse, error)
 	// Updates a skill. Publishes `quarterdeck.talent.skill.updated`.
 	UpdateSkill(ctx context.Context, in *UpdateSkillRequest, opts ...grpc.CallOption) (*Skill, error)
-	// Deletes a skill nobody was rated on and no team requires (FAILED_PRECONDITION, reason
-	// `SKILL_IN_USE`, otherwise). Publishes `quarterdeck.talent.skill.deleted`.
+	// Deletes a skill that nobody was rated on, no team or position requires and no certification
+	// evidences (FAILED_PRECONDITION, reason `SKILL_IN_USE`, otherwise). Publishes
+	// `quarterdeck.talent.skill.deleted`.
 	DeleteSkill(ctx context.Context, in *DeleteSkillRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Returns the proficiency scale, `proficiencyScale`.
 	GetProficiencyScale(ctx context.Context, in *GetProficiencyScaleRequest, opts ...grpc.CallOption) (*ProficiencyScale, error)
@@ -896,8 +897,9 @@ type TalentServiceServer interface {
 	ListSkills(context.Context, *ListSkillsRequest) (*ListSkillsResponse, error)
 	// Updates a skill. Publishes `quarterdeck.talent.skill.updated`.
 	UpdateSkill(context.Context, *UpdateSkillRequest) (*Skill, error)
-	// Deletes a skill nobody was rated on and no team requires (FAILED_PRECONDITION, reason
-	// `SKILL_IN_USE`, otherwise). Publishes `quarterdeck.talent.skill.deleted`.
+	// Deletes a skill that nobody was rated on, no team or position requires and no certification
+	// evidences (FAILED_PRECONDITION, reason `SKILL_IN_USE`, otherwise). Publishes
+	// `quarterdeck.talent.skill.deleted`.
 	DeleteSkill(context.Context, *DeleteSkillRequest) (*emptypb.Empty, error)
 	// Returns the proficiency scale, `proficiencyScale`.
 	GetProficiencyScale(context.Context, *GetProficiencyScaleRequest) (*ProficiencyScale, error)
