@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"database/sql"
-	"io"
 	"io/fs"
 	"log/slog"
 	"strconv"
@@ -26,7 +25,7 @@ func TestCertificationSkillKey(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
 		ctx := context.Background()
-		db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
