@@ -209,8 +209,8 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 	return st.Err()
 }
 
-// validate checks req against the platform's text rule (walkText: no control characters in any
-// string field) and its protovalidate rules, and reports the violations of both.
+// validate checks req against the platform's text rule (walkText: UTF-8 without control
+// characters in every string field) and its protovalidate rules, and reports the violations of both.
 func (i *interceptors) validate(req any) error {
 	msg, ok := req.(proto.Message)
 	if !ok {

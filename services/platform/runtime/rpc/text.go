@@ -6,13 +6,19 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
-// ReasonControlCharacter is the violation reason of a string field that holds a control character.
-const ReasonControlCharacter = "CONTROL_CHARACTER"
+// The violation reasons of the text rule (walkText).
+const (
+	// ReasonControlCharacter is the reason of a string field that holds a control character.
+	ReasonControlCharacter = "CONTROL_CHARACTER"
+	// ReasonInvalidUTF8 is the reason of a string field that holds bytes that are not UTF-8.
+	ReasonInvalidUTF8 = "INVALID_UTF8"
+)
 
 // longTextSuffixes name the fields that hold free text of several lines: a field whose name is
 // one of them, or ends with "_" and one of them (decision_rationale, treatment_plan), may hold
@@ -30,14 +36,24 @@ func IsLongText(name protoreflect.Name) bool {
 	return false
 }
 
-// walkText is the platform's text rule, which every service gets from its interceptors: it
-// appends a violation for each string field of m (at path prefix) that holds a control
-// character, at any depth — nested messages, repeated fields, map keys and values. Control
-// characters are C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F); long texts (IsLongText) may
-// hold tabs and line feeds, and a carriage return only as part of a CRLF line break. A NUL is
-// refused by PostgreSQL's text type (a 500 before this rule) and stored by SQLite; the others
-// end up in logs, CSV exports, terminals and other systems' parsers, where they do harm. The
-// violation names the field and the character's position, never the value.
+// CheckText applies the platform's text rule (walkText) to msg: nil, or INVALID_ARGUMENT with a
+// violation per string field that breaks it. Services apply it to every request (validate); the
+// gateway, to a request gRPC could not encode, since a string that is not UTF-8 never reaches
+// a service (gRPC refuses to encode it, as protobuf's rule for proto3 strings wants).
+func CheckText(msg proto.Message) error {
+	var vs []fault.Violation
+	walkText(msg.ProtoReflect(), "", &vs)
+	return fault.Invalid(vs...)
+}
+
+// walkText is the platform's text rule, which every service gets from its interceptors: it appends
+// a violation for each string field of m (at path prefix) that holds a control character or bytes
+// that are not UTF-8, at any depth — nested messages, repeated fields, map keys and values. Control
+// characters are C0 (U+0000–U+001F), DEL and C1 (U+0080–U+009F); long texts (IsLongText) may hold
+// tabs and line feeds, and a carriage return only as part of a CRLF line break. A NUL is refused by
+// PostgreSQL's text type (a 500 before this rule) and stored by SQLite; the others end up in logs,
+// CSV exports, terminals and other systems' parsers, where they do harm. The violation names the
+// field and the character's position, never the value.
 func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		path := prefix + string(fd.Name())
@@ -50,7 +66,7 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 				var keyPath string
 				if kd.Kind() == protoreflect.StringKind {
 					keyPath = path + "[" + strconv.Quote(key.String()) + "]"
-					if i, r := controlChar(key.String(), false); i >= 0 {
+					if i, r := badText(key.String(), false); i >= 0 {
 						// The key itself is the offender: name the map, not a key that is
 						// unreadable in a path.
 						*vs = append(*vs, violation(path, i, r))
@@ -77,7 +93,7 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, long bool, vs *[]fault.Violation) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		if i, r := controlChar(v.String(), long); i >= 0 {
+		if i, r := badText(v.String(), long); i >= 0 {
 			*vs = append(*vs, violation(path, i, r))
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
@@ -85,15 +101,25 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path stri
 	}
 }
 
+// violation is the violation of the bad character r at byte i of the string at path: a control
+// character, or invalidUTF8.
 func violation(path string, i int, r rune) fault.Violation {
+	if r == invalidUTF8 {
+		return fault.Violation{Field: path, Reason: ReasonInvalidUTF8,
+			Description: fmt.Sprintf("byte %d is not UTF-8; text must be UTF-8 (a path segment or a query parameter percent-encodes its UTF-8 bytes)", i)}
+	}
 	return fault.Violation{Field: path, Reason: ReasonControlCharacter,
 		Description: fmt.Sprintf("control character %U at byte %d; text may not hold control characters (long texts may hold tabs and line breaks)", r, i)}
 }
 
-// controlChar returns the byte offset and the rune of the first control character of s that is
-// not allowed, or -1. In a long text, tab, line feed and a carriage return followed by a line
-// feed are allowed.
-func controlChar(s string, long bool) (int, rune) {
+// invalidUTF8 is what badText returns for a byte that is not UTF-8: no rune (it is negative),
+// so that it differs from a well-formed U+FFFD.
+const invalidUTF8 rune = -1
+
+// badText returns the byte offset and the rune of the first character of s that is not allowed
+// — a control character, or a byte that is not UTF-8 (as invalidUTF8) — or -1. In a long
+// text, tab, line feed and a carriage return followed by a line feed are allowed.
+func badText(s string, long bool) (int, rune) {
 	for i := 0; i < len(s); i++ {
 		b := s[i]
 		switch {
@@ -104,10 +130,15 @@ func controlChar(s string, long bool) (int, rune) {
 			return i, rune(b)
 		case b == 0x7f:
 			return i, rune(b)
-		case b == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f:
-			// U+0080–U+009F (C1) are encoded as C2 80 – C2 9F.
-			r, _ := utf8.DecodeRuneInString(s[i:])
-			return i, r
+		case b >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				return i, invalidUTF8
+			case r >= 0x80 && r <= 0x9f: // C1
+				return i, r
+			}
+			i += size - 1
 		}
 	}
 	return -1, 0

@@ -3,6 +3,7 @@ package rpc
 import (
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -23,12 +24,18 @@ func TestTextRuleWalksEveryString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Not UTF-8: structpb refuses to build such a value, a decoder of a query parameter does not.
+	msg.Fields["latin1"] = structpb.NewStringValue("caf\xe9")
 	var vs []fault.Violation
 	walkText(msg.ProtoReflect(), "", &vs)
 	var got []string
 	for _, v := range vs {
-		if v.Reason != ReasonControlCharacter {
-			t.Errorf("violation %+v: reason %q, want %q", v, v.Reason, ReasonControlCharacter)
+		want := ReasonControlCharacter
+		if v.Field == `fields["latin1"].string_value` {
+			want = ReasonInvalidUTF8
+		}
+		if v.Reason != want {
+			t.Errorf("violation %+v: reason %q, want %q", v, v.Reason, want)
 		}
 		got = append(got, v.Field)
 	}
@@ -36,6 +43,7 @@ func TestTextRuleWalksEveryString(t *testing.T) {
 	want := []string{
 		`fields`, // the key "k\x01": the map is named, not the unreadable key
 		`fields["c1"].string_value`,
+		`fields["latin1"].string_value`,
 		`fields["list"].list_value.values[1].string_value`,
 		`fields["list"].list_value.values[2].struct_value.fields["deep"].string_value`,
 		`fields["nul"].string_value`,
@@ -43,9 +51,15 @@ func TestTextRuleWalksEveryString(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("violations on %q; want %q", got, want)
 	}
+	if err := CheckText(msg); len(fault.As(err).Violations) != len(want) {
+		t.Errorf("CheckText = %v; want the %d violations", err, len(want))
+	}
+	if err := CheckText(structpb.NewStringValue("fine")); err != nil {
+		t.Errorf("CheckText of clean text = %v", err)
+	}
 }
 
-func TestControlChar(t *testing.T) {
+func TestBadText(t *testing.T) {
 	tests := []struct {
 		s      string
 		long   bool
@@ -66,10 +80,20 @@ func TestControlChar(t *testing.T) {
 		{"c1\u0080", true, 2},
 		{"c1\u009f", true, 2},
 		{"not c1\u00a0", true, -1}, // no-break space is a letter of text, not a control
+		{"\ufffd", false, -1},      // the replacement character itself is text
+		{"bad \xff", true, 4},
+		{"cut é\xc3", false, 6},    // a sequence cut short
+		{"over\xc0\xaf", false, 4}, // an overlong encoding of "/"
+		{"surrogate\xed\xa0\x80", false, 9},
+		{"東\x80京", false, 3}, // a continuation byte alone
 	}
 	for _, tt := range tests {
-		if got, _ := controlChar(tt.s, tt.long); got != tt.offset {
-			t.Errorf("controlChar(%q, long=%v) = %d; want %d", tt.s, tt.long, got, tt.offset)
+		got, r := badText(tt.s, tt.long)
+		if got != tt.offset {
+			t.Errorf("badText(%q, long=%v) = %d; want %d", tt.s, tt.long, got, tt.offset)
+		}
+		if invalid := got >= 0 && !utf8.ValidString(tt.s[got:]); invalid != (r == invalidUTF8) {
+			t.Errorf("badText(%q) = rune %d; want invalidUTF8 exactly when the byte is not UTF-8", tt.s, r)
 		}
 	}
 }
