@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Reasons of the gateway's refusals of a request's form.
@@ -20,7 +22,40 @@ const (
 	ReasonTrailingData           = "REQUEST_BODY_TRAILING_DATA"
 	ReasonDuplicateAuthorization = "DUPLICATE_AUTHORIZATION"
 	ReasonBodyTimeout            = "REQUEST_BODY_TIMEOUT"
+	ReasonHeaderNotASCII         = "HEADER_NOT_ASCII"
 )
+
+// conditionHeaders are the headers a service acts on (rpc.MetadataIdempotencyKey,
+// rpc.MetadataIfMatch): a key that makes a retry safe, a condition that guards a write.
+var conditionHeaders = []string{HeaderIdempotencyKey, HeaderIfMatch}
+
+// unsendableCondition refuses a request with a condition header that gRPC metadata cannot carry:
+// a value with bytes outside printable ASCII, which grpc-gateway drops. The request would reach
+// the service without its key or its condition — a retry creating a second resource, a write
+// overwriting the change it was meant to guard against — so it is refused instead. nil when the
+// headers can go.
+func unsendableCondition(h http.Header) *status.Status {
+	for _, name := range conditionHeaders {
+		for _, v := range h.Values(name) {
+			if !printableASCII(v) {
+				st, _ := status.New(codes.InvalidArgument, "the "+name+" header must be printable ASCII").WithDetails(
+					&errdetails.ErrorInfo{Reason: ReasonHeaderNotASCII, Domain: ErrorDomain, Metadata: map[string]string{"header": name}})
+				return st
+			}
+		}
+	}
+	return nil
+}
+
+// printableASCII reports whether s is a text value of gRPC metadata: bytes 0x20–0x7E.
+func printableASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 // hasBody reports whether a request carries a body: announced by its length, or chunked.
 func hasBody(r *http.Request) bool {

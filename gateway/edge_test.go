@@ -716,7 +716,8 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 // TestStrictRequestForm checks what the gateway accepts at the edge of its form rules: JSON with
 // a charset and trailing whitespace passes; a second Authorization header is refused over REST
-// and over gRPC, before anything reaches a service.
+// and over gRPC, and an If-Match or Idempotency-Key that gRPC metadata cannot carry over REST,
+// before anything reaches a service.
 func TestStrictRequestForm(t *testing.T) {
 	t.Parallel()
 	rec, backend := startRecorder(t)
@@ -761,5 +762,25 @@ func TestStrictRequestForm(t *testing.T) {
 	}
 	if rec.count() != before {
 		t.Errorf("a call with two Authorization headers reached the service")
+	}
+
+	// A condition that gRPC metadata cannot carry would be dropped on the way: refused instead.
+	for _, h := range [][2]string{
+		{"If-Match", "\"b\xe9\""}, {"If-Match", "\"bé\""}, {"Idempotency-Key", "k\xffk"}, {"Idempotency-Key", "kék"},
+	} {
+		resp, body := do(t, nil, "DELETE", e.url+"/v1/costCenters/a", nil, map[string]string{"Authorization": auth, h[0]: h[1]})
+		reason, _ := details(t, body)
+		meta, _ := errorInfo(body)["metadata"].(map[string]any)
+		if resp.StatusCode != http.StatusBadRequest || reason != gateway.ReasonHeaderNotASCII || meta["header"] != h[0] {
+			t.Errorf("%s: %q = %d %v; want 400 %s naming the header", h[0], h[1], resp.StatusCode, body, gateway.ReasonHeaderNotASCII)
+		}
+	}
+	if rec.count() != before {
+		t.Errorf("a call with a condition that cannot be sent reached the service")
+	}
+	// A request id that cannot be sent as it is is replaced, not refused.
+	resp, _ = do(t, nil, "GET", e.url+"/v1/costCenters/a", nil, map[string]string{"Authorization": auth, "X-Request-Id": "id\xff"})
+	if id := resp.Header.Get("X-Request-Id"); resp.StatusCode != http.StatusOK || id == "" || id == "id\xff" {
+		t.Errorf("X-Request-Id not ASCII: %d, echoed %q; want the call served with a new id", resp.StatusCode, id)
 	}
 }

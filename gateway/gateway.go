@@ -476,11 +476,13 @@ func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m run
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, st.Err())
 }
 
-// requestID makes sure every request has an id, echoed on the response.
+// requestID makes sure every request has an id, echoed on the response: the client's X-Request-Id
+// when it is printable ASCII of at most 128 bytes (what gRPC metadata and a log line carry as it
+// is), else a new one.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
-		if id == "" || len(id) > 128 {
+		if id == "" || len(id) > 128 || !printableASCII(id) {
 			id = newRequestID()
 			r.Header.Set(HeaderRequestID, id)
 		}

@@ -118,6 +118,10 @@ func (g *Gateway) authenticateREST(next http.Handler) http.Handler {
 			writeStatus(w, http.StatusBadRequest, duplicateAuthorization())
 			return
 		}
+		if st := unsendableCondition(r.Header); st != nil {
+			writeStatus(w, http.StatusBadRequest, st)
+			return
+		}
 		c, err := g.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			g.errorHandler(r.Context(), g.mux, restMarshaler(g.mux, r), &challenger{ResponseWriter: w}, r, err)
