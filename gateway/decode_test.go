@@ -9,9 +9,9 @@ import (
 	"github.com/quarterdeck/quarterdeck/gateway"
 )
 
-// TestDecodeErrorsNameTheField checks that a body or a query parameter the gateway cannot decode
-// answers 400 with a field violation naming the field as the services do, not the decoder's raw
-// message.
+// TestDecodeErrorsNameTheField checks that a body, a query parameter or a path segment the
+// gateway cannot decode or send answers 400 with a field violation naming the field as the
+// services do, not the decoder's raw message (nor gRPC's 500 for text that is not UTF-8).
 func TestDecodeErrorsNameTheField(t *testing.T) {
 	t.Parallel()
 	rec, backend := startRecorder(t)
@@ -30,6 +30,13 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"malformed query parameter", "GET", "/v1/costCenters?pageSize=abc", "",
 			"INVALID_ARGUMENT", "page_size", "INVALID_VALUE", []string{"abc"}},
 		{"not JSON", "POST", "/v1/costCenters", `[1]`, "INVALID_ARGUMENT", "", "", nil},
+		// Bytes that are not UTF-8 cannot even be sent to the service (textChecked).
+		{"path segment not UTF-8", "GET", "/v1/costCenters/caf%E9", "",
+			"INVALID_ARGUMENT", "name", "INVALID_UTF8", []string{"byte 15"}},
+		{"query parameter not UTF-8", "GET", "/v1/costCenters?pageToken=%FF", "",
+			"INVALID_ARGUMENT", "page_token", "INVALID_UTF8", []string{"byte 0"}},
+		{"query parameter of a create not UTF-8", "POST", "/v1/costCenters?costCenterId=a%C3", `{"displayName":"x"}`,
+			"INVALID_ARGUMENT", "cost_center_id", "INVALID_UTF8", []string{"byte 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, got := do(t, nil, tc.method, e.url+tc.path, strings.NewReader(tc.body),

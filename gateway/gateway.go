@@ -266,6 +266,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		if l := opts.Local[domain]; l != nil {
 			cc = rpc.LocalFirst{ClientConn: conn, Local: l}
 		}
+		cc = textChecked{cc}
 		calls[domain] = cc
 		if err := register(ctx, mux, cc); err != nil {
 			g.Close()

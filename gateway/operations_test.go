@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,14 @@ func TestAuditTrailOverREST(t *testing.T) {
 			replay := call(t, "POST", p.url+"/v1/services/nope/deadLetters/d1:replay", `{}`)
 			if reason, _ := details(t, replay.body); replay.code != http.StatusNotFound || reason != "SERVICE_NOT_FOUND" {
 				t.Errorf("replay on an unknown service = %d %v", replay.code, replay.body)
+			}
+			// A service name that is not UTF-8 cannot be told back in a NOT_FOUND: it is bad input.
+			for _, path := range []string{"/v1/services/caf%E9/auditRecords", "/v1/services/budget/auditRecords?pageToken=%FF"} {
+				notText := call(t, "GET", p.url+path, "")
+				if reason, fields := details(t, notText.body); notText.code != http.StatusBadRequest || reason != "INVALID_ARGUMENT" ||
+					len(fields) != 1 || !strings.HasSuffix(fields[0], ":INVALID_UTF8") {
+					t.Errorf("GET %s = %d %v; want 400 INVALID_UTF8", path, notText.code, notText.body)
+				}
 			}
 			// Budget consumes no events yet: its dead-letter list is served, and empty.
 			if dl := call(t, "GET", p.url+"/v1/services/budget/deadLetters", ""); dl.code != http.StatusOK || len(dl.body) != 0 {
