@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -663,6 +664,18 @@ func decode(subject string, h nats.Header, data []byte) (Event, error) {
 	if ev.ID == "" {
 		return ev, errors.New("the message has no " + events.HeaderID + " header")
 	}
+	// What names the event is stored (the inbox, the versions, a dead letter) and returned by the
+	// API: text, which PostgreSQL's text and protobuf's strings require to be UTF-8 without NUL.
+	// An event named otherwise could be neither applied nor recorded as a dead letter, and would
+	// be delivered again for ever, holding one of the consumer's MaxAckPending places.
+	for _, f := range [...]struct{ name, value string }{
+		{events.HeaderID, ev.ID}, {events.HeaderType, ev.Type}, {events.HeaderSource, ev.Source},
+		{events.HeaderSubject, ev.Resource}, {"subject", subject},
+	} {
+		if !isText(f.value) {
+			return ev, fmt.Errorf("the %s %q is not UTF-8 text without NUL", f.name, f.value)
+		}
+	}
 	if v := h.Get(events.HeaderVersion); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -687,6 +700,20 @@ func decode(subject string, h nats.Header, data []byte) (Event, error) {
 		}
 	}
 	return ev, nil
+}
+
+// isText reports whether s can be stored as text on both engines: UTF-8 without NUL.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// storedText is s as a dead letter keeps it: s itself when it is text (isText), else s quoted
+// with Go's escapes (strconv.QuoteToASCII), which keeps distinct values distinct.
+func storedText(s string) string {
+	if isText(s) {
+		return s
+	}
+	return strconv.QuoteToASCII(s)
 }
 
 // pruneInterval is how often the inbox is pruned.

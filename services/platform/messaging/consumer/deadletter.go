@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -62,22 +63,35 @@ func (r *Runtime) writeDeadLetter(ctx context.Context, rn *runner, ev Event, cau
 	if payload == nil {
 		payload = []byte{}
 	}
-	msg := cause.Error()
-	if len(msg) > maxErrorLen {
-		msg = msg[:maxErrorLen]
-	}
+	msg := errorText(cause)
 	// To the microsecond, as PostgreSQL keeps it: SQLite keeps the same instant, so that a
 	// create_time filter selects the same dead letters on both engines.
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	// Detached from ctx so that a stop does not lose the record of a decision already taken.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err = r.db.ExecContext(wctx, upsertDeadLetterSQL, id.String(), rn.spec.Name, ev.ID, ev.Type, ev.Subject,
-		ev.Resource, ev.Version, payload, string(headers), msg, attempts, now)
+	// An event that could not be decoded may carry names that are not text (decode): they are
+	// kept escaped, so that the record is written and the event leaves the consumer.
+	_, err = r.db.ExecContext(wctx, upsertDeadLetterSQL, id.String(), rn.spec.Name, storedText(ev.ID), storedText(ev.Type),
+		storedText(ev.Subject), storedText(ev.Resource), ev.Version, payload, string(headers), msg, attempts, now)
 	if err != nil {
 		return fmt.Errorf("record dead letter: %w", err)
 	}
 	return nil
+}
+
+// errorText is an error's message as a dead letter keeps it: text (storedText), of at most
+// maxErrorLen bytes, cut between two characters.
+func errorText(err error) string {
+	msg := storedText(err.Error())
+	if len(msg) > maxErrorLen {
+		cut := maxErrorLen
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
+	}
+	return msg
 }
 
 // deadLetter is one row of consumer_dead_letters.
@@ -108,13 +122,16 @@ func (r *Runtime) deadLetterName(id string) string {
 }
 
 func (r *Runtime) toProto(d deadLetter) *operationsv1.DeadLetter {
+	// The payload as published; bytes that are not UTF-8, which a string cannot carry, as U+FFFD
+	// (the stored payload, which a replay reads, keeps them).
+	payload := strings.ToValidUTF8(string(d.payload), "\uFFFD")
 	out := &operationsv1.DeadLetter{
 		Name:       r.deadLetterName(d.id),
 		Consumer:   d.consumer,
 		EventId:    d.eventID,
 		EventType:  d.eventType,
 		Subject:    d.subject,
-		Payload:    string(d.payload),
+		Payload:    payload,
 		Error:      d.err,
 		Attempts:   int32(min(d.attempts, 1<<31-1)),
 		CreateTime: timestamppb.New(d.created.UTC()),
@@ -303,11 +320,7 @@ func (r *Runtime) ReplayDeadLetter(ctx context.Context, req *operationsv1.Replay
 		span.RecordError(herr)
 		span.SetStatus(codes.Error, "replay failed")
 		r.log.WarnContext(ctx, "dead letter replay failed", "dead_letter", req.GetName(), "error", herr)
-		msg := herr.Error()
-		if len(msg) > maxErrorLen {
-			msg = msg[:maxErrorLen]
-		}
-		if _, err := r.db.ExecContext(ctx, markReplayFailedSQL, id, msg, time.Now().UTC()); err != nil {
+		if _, err := r.db.ExecContext(ctx, markReplayFailedSQL, id, errorText(herr), time.Now().UTC()); err != nil {
 			return nil, fmt.Errorf("record failed replay of %s: %w", id, err)
 		}
 	}
