@@ -88,6 +88,10 @@ func TestRiskHeatMap(t *testing.T) {
 			{"every open risk", &riskv1.GetRiskHeatMapRequest{}, 4, 1, 0,
 				[]string{"3×4 HIGH 12: 1 []", "4×5 CRITICAL 20: 2 []"},
 				[]string{"2×3 MEDIUM 6: 1 []", "3×4 HIGH 12: 2 []"}},
+			// Blanks are no filter: the default, not an SQL condition of nothing.
+			{"a blank filter", &riskv1.GetRiskHeatMapRequest{Filter: "   "}, 4, 1, 0,
+				[]string{"3×4 HIGH 12: 1 []", "4×5 CRITICAL 20: 2 []"},
+				[]string{"2×3 MEDIUM 6: 1 []", "3×4 HIGH 12: 2 []"}},
 			{"with one name per cell", &riskv1.GetRiskHeatMapRequest{RisksPerCell: 1}, 4, 1, 0,
 				[]string{"3×4 HIGH 12: 1 [risks/erp]", "4×5 CRITICAL 20: 2 [risks/phishing]"},
 				[]string{"2×3 MEDIUM 6: 1 [risks/phishing]", "3×4 HIGH 12: 2 [risks/erp]"}},
@@ -300,6 +304,14 @@ func TestRiskRegisterReport(t *testing.T) {
 		}
 		if got := entriesOf(r); !slices.Equal(got, want[:2]) {
 			t.Errorf("top 2 by default since %q; want %q", got, want[:2])
+		}
+		// Blanks are no filter.
+		r, err = e.client.GetRiskRegisterReport(ctx, &riskv1.GetRiskRegisterReportRequest{Top: 2, Filter: "  "})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := entriesOf(r); !slices.Equal(got, want[:2]) {
+			t.Errorf("top 2 with a blank filter %q; want %q", got, want[:2])
 		}
 		if d := r.GetSinceDate(); d.GetYear() != 2026 || d.GetMonth() != 3 || d.GetDay() != 12 {
 			t.Errorf("default since date %v; want 2026-03-12, 90 days before 10 June", d)

@@ -25,15 +25,16 @@ type Selection struct {
 }
 
 // SelectRisks returns the selection of an AIP-160 filter over risks, with the fields and
-// operators of ListRisks (RiskTable); an empty filter selects every risk that is not CLOSED. An
-// invalid filter is INVALID_ARGUMENT with a violation on field.
+// operators of ListRisks (RiskTable); an empty filter (or one of blanks alone, which compiles to
+// no condition) selects every risk that is not CLOSED. An invalid filter is INVALID_ARGUMENT
+// with a violation on field.
 func SelectRisks(field, expr string) (Selection, error) {
-	if expr == "" {
-		return Selection{where: "state <> $1", args: []any{int(domain.RiskClosed)}}, nil
-	}
 	where, args, err := filter.CompileField(field, expr, RiskTable.Schema, 1)
 	if err != nil {
 		return Selection{}, err
+	}
+	if where == "" {
+		return Selection{where: "state <> $1", args: []any{int(domain.RiskClosed)}}, nil
 	}
 	return Selection{where: "(" + where + ")", args: args}, nil
 }
