@@ -108,6 +108,10 @@ func TestIncidentLifecycle(t *testing.T) {
 			{"detected after the declaration", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
 				Severity: riskv1.Incident_SEV3, DetectTime: ts(at(11, 0))}, DeclareTime: ts(at(10, 0)), Reason: "paper log"},
 				[]string{"incident.detect_time:TIME_OUT_OF_ORDER"}},
+			// A gRPC client may send a time protobuf's JSON cannot hold: refused, not a 500.
+			{"detected before year 1", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
+				Severity: riskv1.Incident_SEV3, DetectTime: &timestamppb.Timestamp{Seconds: -62135596801}}},
+				[]string{"incident.detect_time:TIMESTAMP_OUT_OF_RANGE"}},
 			{"backdated without a reason", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
 				Severity: riskv1.Incident_SEV3}, DeclareTime: ts(at(9, 0))}, []string{"reason:BACKDATE_REASON_REQUIRED"}},
 			{"contract of another vendor", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,

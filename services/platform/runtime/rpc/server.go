@@ -210,7 +210,8 @@ func (i *interceptors) finish(ctx context.Context, method string, start time.Tim
 }
 
 // validate checks req against the platform's text rule (walkText: UTF-8 without control
-// characters in every string field) and its protovalidate rules, and reports the violations of both.
+// characters in every string field, timestamps and durations in range) and its protovalidate
+// rules, and reports the violations of both.
 func (i *interceptors) validate(req any) error {
 	msg, ok := req.(proto.Message)
 	if !ok {

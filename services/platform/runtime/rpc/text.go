@@ -53,7 +53,8 @@ func CheckText(msg proto.Message) error {
 // tabs and line feeds, and a carriage return only as part of a CRLF line break. A NUL is refused by
 // PostgreSQL's text type (a 500 before this rule) and stored by SQLite; the others end up in logs,
 // CSV exports, terminals and other systems' parsers, where they do harm. The violation names the
-// field and the character's position, never the value.
+// field and the character's position, never the value. On its way it checks the range of every
+// google.protobuf.Timestamp and Duration (checkWellKnown).
 func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		path := prefix + string(fd.Name())
@@ -97,6 +98,7 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path stri
 			*vs = append(*vs, violation(path, i, r))
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		checkWellKnown(v.Message(), path, vs)
 		walkText(v.Message(), path+".", vs)
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
@@ -107,6 +110,48 @@ func TestIsLongText(t *testing.T) {
 	} {
 		if got := IsLongText(protoreflect.Name(name)); got != want {
 			t.Errorf("IsLongText(%s) = %v; want %v", name, got, want)
+		}
+	}
+}
+
+// TestWellKnownRanges: a Timestamp or Duration outside its type's range, at any depth, is a
+// violation naming it; one in range, at the bounds, is not.
+func TestWellKnownRanges(t *testing.T) {
+	msg := &operationsv1.ListDeadLettersResponse{DeadLetters: []*operationsv1.DeadLetter{
+		{CreateTime: &timestamppb.Timestamp{Seconds: -62135596800}},                     // 0001-01-01: in range
+		{CreateTime: &timestamppb.Timestamp{Seconds: 253402300799, Nanos: 999999999}},   // 9999-12-31: in range
+		{CreateTime: &timestamppb.Timestamp{Seconds: -62135596801}},                     // before year 1
+		{CreateTime: &timestamppb.Timestamp{Seconds: 253402300800}},                     // year 10000
+		{CreateTime: &timestamppb.Timestamp{Seconds: 1700000000, Nanos: -1}},            // nanos below 0
+		{ReplayTime: &timestamppb.Timestamp{Seconds: 1700000000, Nanos: 1_000_000_000}}, // a second of nanos
+	}}
+	var vs []fault.Violation
+	walkText(msg.ProtoReflect(), "", &vs)
+	var got []string
+	for _, v := range vs {
+		got = append(got, v.Field+":"+v.Reason)
+	}
+	want := []string{
+		"dead_letters[2].create_time:" + ReasonTimestampOutOfRange,
+		"dead_letters[3].create_time:" + ReasonTimestampOutOfRange,
+		"dead_letters[4].create_time:" + ReasonTimestampOutOfRange,
+		"dead_letters[5].replay_time:" + ReasonTimestampOutOfRange,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations %q; want %q", got, want)
+	}
+
+	for d, bad := range map[*durationpb.Duration]bool{
+		{Seconds: 315576000000, Nanos: 999999999}: false,
+		{Seconds: -315576000000}:                  false,
+		{Seconds: 315576000001}:                   true,
+		{Seconds: 1, Nanos: -1}:                   true, // nanos of the other sign
+		{Seconds: 0, Nanos: -999999999}:           false,
+	} {
+		var vs []fault.Violation
+		checkWellKnown(d.ProtoReflect(), "d", &vs)
+		if (len(vs) == 1 && vs[0].Reason == ReasonDurationOutOfRange) != bad || len(vs) > 1 {
+			t.Errorf("duration %v: violations %v; want out of range = %v", d, vs, bad)
 		}
 	}
 }
