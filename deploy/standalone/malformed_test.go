@@ -145,7 +145,7 @@ func TestMalformedRequests(t *testing.T) {
 			schema := doc.schema(op.RequestBody.Content["application/json"].Schema)
 			for _, name := range slices.Sorted(maps.Keys(schema.Properties)) {
 				wrong := `"text"`
-				if t := doc.schema(schema.Properties[name]).Type; t == "string" || t == "" {
+				if typ := doc.schema(schema.Properties[name]).Type; typ == "string" || typ == "" {
 					wrong = `{"x":[1]}`
 				}
 				send(method, plain, fmt.Sprintf(`{%q:%s}`, name, wrong))
