@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -186,6 +188,151 @@ func TestIncidentsFillScorecards(t *testing.T) {
 		if again.GetIncidentCount() != 3 || again.GetSlaBreachCount() != 2 || len(breached()) != 2 {
 			t.Errorf("after the replay: %d incidents, %d breaches, %d events; want 3, 2, 2",
 				again.GetIncidentCount(), again.GetSlaBreachCount(), len(breached()))
+		}
+	})
+}
+
+// TestSLABreachesAreReadable: the breaches the incidents' events leave behind are read by name
+// (the name vendor.sla_breached carries) and listed, per vendor or across vendors, newest first
+// unless ordered otherwise, with filters and pages. Two vendors have a contract with the same ID,
+// so that a breach is found under its own vendor only.
+func TestSLABreachesAreReadable(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		ns := testenv.NATSServer(t)
+		e := startContractsWith(t, db, clock.NewFake(incidentsNow), clock.NewFake(incidentsNow), &ns)
+		e.mustActive(t, "cloud", slaContract())
+		e.seedVendor(t, "globex")
+		globex := e.mustContract(t, "globex", "cloud", slaContract()).GetName()
+		if _, err := e.client.SubmitContract(ctx, &vendorsv1.SubmitContractRequest{Name: globex}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.approver.ApproveContract(ctx, &vendorsv1.ApproveContractRequest{Name: globex, RequestId: newRequestID()}); err != nil {
+			t.Fatal(err)
+		}
+		feed := testkit.StartFeed(t, db, "risk", testkit.WithNATS(ns))
+
+		// acme: a SEV1 resolved in 5 hours (4 allowed), then an outage that takes February's
+		// availability below 99.9 %. globex: a SEV2 resolved in 9 hours (8 allowed), down 20
+		// minutes, which leaves its month at 99.950 %.
+		feb := time.Date(2027, 2, 3, 10, 0, 0, 0, time.UTC)
+		for _, inc := range []*riskv1.Incident{
+			incidentAt("api-down", "vendors/acme", riskv1.Incident_OUTAGE, riskv1.Incident_SEV1, feb,
+				5*time.Minute, 35*time.Minute, 5*time.Hour+5*time.Minute),
+			incidentAt("sso-fails", "vendors/acme", riskv1.Incident_VENDOR_FAILURE, riskv1.Incident_SEV2, feb.Add(7*24*time.Hour),
+				time.Minute, 10*time.Minute, time.Hour),
+			incidentAt("mail-down", "vendors/globex", riskv1.Incident_OUTAGE, riskv1.Incident_SEV2, feb.Add(12*24*time.Hour),
+				time.Minute, 20*time.Minute, 9*time.Hour+time.Minute),
+		} {
+			feed.Publish(t, inc.GetName(), 1, &riskv1.IncidentDeclared{Incident: inc, Version: 1})
+			feed.Publish(t, inc.GetName(), 4, &riskv1.IncidentResolved{Incident: inc, Version: 4})
+		}
+
+		list := func(t *testing.T, req *vendorsv1.ListSlaBreachesRequest) []string {
+			t.Helper()
+			resp, err := e.client.ListSlaBreaches(ctx, req)
+			if err != nil {
+				t.Fatalf("ListSlaBreaches(%v): %v", req, err)
+			}
+			var got []string
+			for _, b := range resp.GetSlaBreaches() {
+				got = append(got, b.GetIncident()+" "+b.GetKind().String())
+			}
+			return got
+		}
+		testkit.Eventually(t, time.Minute, func() error {
+			if got := list(t, &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-"}); len(got) != 3 {
+				return fmt.Errorf("%d breaches listed: %v; want 3", len(got), got)
+			}
+			return nil
+		})
+
+		newest := []string{"incidents/mail-down RESOLUTION_TIME", "incidents/sso-fails AVAILABILITY", "incidents/api-down RESOLUTION_TIME"}
+		for _, c := range []struct {
+			name string
+			req  *vendorsv1.ListSlaBreachesRequest
+			want []string
+		}{
+			{"every vendor, newest first", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-"}, newest},
+			{"blank order", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", OrderBy: " "}, newest},
+			{"oldest first", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", OrderBy: "breach_time"},
+				[]string{newest[2], newest[1], newest[0]}},
+			{"one vendor", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/acme"}, newest[1:]},
+			{"another vendor", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/globex"}, newest[:1]},
+			{"a vendor without breaches", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/nobody"}, nil},
+			{"by kind", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: "kind = AVAILABILITY"}, newest[1:2]},
+			{"by severity", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: "severity = SEV2"}, newest[:2]},
+			{"by incident", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: `incident = "incidents/api-down"`}, newest[2:]},
+			{"by contract", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: `contract = "` + globex + `"`}, newest[:1]},
+			{"by vendor", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: `vendor = "vendors/acme"`}, newest[1:]},
+			{"by period", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: `period = "2027-02"`}, newest[1:2]},
+			{"by time", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: `breach_time >= "2027-02-10T00:00:00Z"`}, newest[:2]},
+			{"by service level", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/acme", Filter: `service_level = "Production API"`}, newest[1:]},
+			{"most severe first", &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", OrderBy: "severity, breach_time desc"},
+				[]string{newest[2], newest[0], newest[1]}},
+		} {
+			if got := list(t, c.req); !slices.Equal(got, c.want) {
+				t.Errorf("%s: listed %v; want %v", c.name, got, c.want)
+			}
+		}
+
+		// Page by page, one at a time: the same three, in the same order, and no token after.
+		var paged []string
+		req := &vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", PageSize: 1}
+		for range 4 {
+			resp, err := e.client.ListSlaBreaches(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range resp.GetSlaBreaches() {
+				paged = append(paged, b.GetIncident()+" "+b.GetKind().String())
+			}
+			if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+				break
+			}
+		}
+		if !slices.Equal(paged, newest) {
+			t.Errorf("paged: %v; want %v", paged, newest)
+		}
+
+		// Each breach's event names it, and the name reads it as the list shows it.
+		evs := events(t, e.db, ".vendor.sla_breached", func() *vendorsv1.VendorSlaBreached { return &vendorsv1.VendorSlaBreached{} })
+		if len(evs) != 3 {
+			t.Fatalf("%d vendor.sla_breached events; want 3", len(evs))
+		}
+		for _, ev := range evs {
+			got, err := e.client.GetSlaBreach(ctx, &vendorsv1.GetSlaBreachRequest{Name: ev.GetSlaBreach().GetName()})
+			if err != nil {
+				t.Fatalf("GetSlaBreach(%s): %v", ev.GetSlaBreach().GetName(), err)
+			}
+			if !proto.Equal(got, ev.GetSlaBreach()) {
+				t.Errorf("GetSlaBreach = %v; the event says %v", got, ev.GetSlaBreach())
+			}
+		}
+
+		// An acme breach is not globex's; a made-up one is nobody's.
+		acme := evs[0].GetSlaBreach().GetName()
+		if !strings.HasPrefix(acme, "vendors/acme/slaBreaches/") {
+			t.Fatalf("first breach %s; want one of acme", acme)
+		}
+		_, err := e.client.GetSlaBreach(ctx, &vendorsv1.GetSlaBreachRequest{Name: "vendors/globex/" + strings.TrimPrefix(acme, "vendors/acme/")})
+		e.AssertStatus(t, err, codes.NotFound, "SLA_BREACH_NOT_FOUND")
+		_, err = e.client.GetSlaBreach(ctx, &vendorsv1.GetSlaBreachRequest{Name: "vendors/acme/slaBreaches/nothing"})
+		e.AssertStatus(t, err, codes.NotFound, "SLA_BREACH_NOT_FOUND")
+		_, err = e.client.GetSlaBreach(ctx, &vendorsv1.GetSlaBreachRequest{Name: "vendors/acme/slaBreaches/"})
+		e.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "name")
+		for _, c := range []struct {
+			req           *vendorsv1.ListSlaBreachesRequest
+			reason, field string
+		}{
+			{&vendorsv1.ListSlaBreachesRequest{Parent: "vendors/Acme"}, "INVALID_ARGUMENT", "parent"},
+			{&vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", Filter: "kind = LATE"}, "INVALID_ARGUMENT", "filter:FILTER_INVALID_VALUE"},
+			{&vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", OrderBy: "target"}, "INVALID_ARGUMENT", "order_by:ORDER_BY_INVALID"},
+			{&vendorsv1.ListSlaBreachesRequest{Parent: "vendors/-", PageToken: "not-a-token"}, "PAGE_TOKEN_INVALID", "page_token"},
+		} {
+			_, err := e.client.ListSlaBreaches(ctx, c.req)
+			e.AssertStatus(t, err, codes.InvalidArgument, c.reason, c.field)
 		}
 	})
 }

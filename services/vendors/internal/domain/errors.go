@@ -95,3 +95,6 @@ var (
 	ErrScorecardNotFound = fault.New(fault.NotFound, "SCORECARD_NOT_FOUND",
 		"scorecard not found: a vendor has scorecards from the quarter it was created in to the current one")
 )
+
+// Errors of SLA breaches.
+var ErrSLABreachNotFound = fault.New(fault.NotFound, "SLA_BREACH_NOT_FOUND", "SLA breach not found")

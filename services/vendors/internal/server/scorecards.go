@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"strings"
 
 	moneypb "google.golang.org/genproto/googleapis/type/money"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -10,9 +11,11 @@ import (
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/pagetoken"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/vendors/internal/store"
 )
 
 // Scorecards are computed on read from the vendor's invoices, contracts, assessments and
@@ -126,6 +129,42 @@ func slaBreachToProto(b domain.SLABreach) *vendorsv1.SlaBreach {
 		Kind: vendorsv1.SlaBreach_Kind(b.Kind), Incident: b.Incident, Severity: vendorsv1.ResponseTarget_Severity(b.Severity),
 		Period: b.Period, Target: b.Target, Measured: b.Measured, BreachTime: timestamppb.New(b.BreachTime),
 	}
+}
+
+// GetSlaBreach implements vendorsv1.VendorsServiceServer.
+func (s *Server) GetSlaBreach(ctx context.Context, req *vendorsv1.GetSlaBreachRequest) (*vendorsv1.SlaBreach, error) {
+	var vendorID, id string
+	if !domain.SLABreachPattern.Scan(req.GetName(), &vendorID, &id) {
+		return nil, domain.SLABreachPattern.Invalid("name")
+	}
+	b, err := s.store.GetSLABreach(ctx, vendorID, id)
+	if err != nil {
+		return nil, fault.Named(err, req.GetName())
+	}
+	return slaBreachToProto(b), nil
+}
+
+// defaultSLABreachOrder is the order of a ListSlaBreaches call without order_by: the most recent
+// breach first.
+const defaultSLABreachOrder = "breach_time desc"
+
+// ListSlaBreaches implements vendorsv1.VendorsServiceServer: the most recent first unless the
+// request orders otherwise. The vendor may be the wildcard "-".
+func (s *Server) ListSlaBreaches(ctx context.Context, req *vendorsv1.ListSlaBreachesRequest) (*vendorsv1.ListSlaBreachesResponse, error) {
+	var vendorID string
+	if !domain.VendorPattern.Scan(req.GetParent(), &vendorID) {
+		return nil, domain.VendorPattern.Invalid("parent")
+	}
+	if strings.TrimSpace(req.GetOrderBy()) == "" {
+		req.OrderBy = defaultSLABreachOrder
+	}
+	page, token, err := listing.List(ctx, req, store.SLABreachTable, func(ctx context.Context, q *listing.Query) ([]domain.SLABreach, error) {
+		return s.store.ListSLABreaches(ctx, vendorID, q)
+	}, listing.Infallible(slaBreachToProto))
+	if err != nil {
+		return nil, err
+	}
+	return &vendorsv1.ListSlaBreachesResponse{SlaBreaches: page, NextPageToken: token}, nil
 }
 
 func amountsPB(as []money.Amount) []*moneypb.Money {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 	"github.com/quarterdeck/quarterdeck/services/vendors/internal/domain"
 )
@@ -88,6 +91,50 @@ func (t Tx) AddSLABreach(ctx context.Context, b domain.SLABreach, now time.Time)
 		return false, fmt.Errorf("store SLA breach %s: %w", b.Name(), err)
 	}
 	return n == 1, nil
+}
+
+// SLABreachTable is what ListSLABreaches can filter and order by.
+var SLABreachTable = listing.NewTable("name", []listing.Field[domain.SLABreach]{
+	// The name sorts as vendor and ID, and a filter on it takes a whole name, vendor included.
+	{Path: "name", Column: "vendor_id || '/' || id", Type: filter.String, Value: slaBreachKey,
+		Get: func(b domain.SLABreach) any { return b.VendorID + "/" + b.ID }},
+	{Path: "vendor", Column: "vendor_id", Type: filter.String, Value: listing.NameID("vendor", domain.VendorPattern),
+		Get: func(b domain.SLABreach) any { return b.VendorID }},
+	{Path: "contract", Column: "vendor_id || '/' || contract_id", Type: filter.String, Value: contractKey("contract"),
+		Get: func(b domain.SLABreach) any { return b.VendorID + "/" + b.ContractID }},
+	{Path: "service_level", Column: "service_level", Type: filter.String, Get: func(b domain.SLABreach) any { return b.ServiceLevel }},
+	// Ordered by the stored number: RESOLUTION_TIME before AVAILABILITY, as the API declares them.
+	{Path: "kind", Column: "kind", Type: filter.Enum, Enum: listing.EnumNumbers(vendorsv1.SlaBreach_KIND_UNSPECIFIED.Descriptor()),
+		Sort: "kind", Get: func(b domain.SLABreach) any { return int64(b.Kind) }},
+	{Path: "incident", Column: "incident", Type: filter.String, Get: func(b domain.SLABreach) any { return b.Incident }},
+	// Ordered by the stored number: SEV1, the most severe, first.
+	{Path: "severity", Column: "severity", Type: filter.Enum,
+		Enum: listing.EnumNumbers(vendorsv1.ResponseTarget_SEVERITY_UNSPECIFIED.Descriptor()),
+		Sort: "severity", Get: func(b domain.SLABreach) any { return int64(b.Severity) }},
+	{Path: "period", Column: "period", Type: filter.String, Get: func(b domain.SLABreach) any { return b.Period }},
+	{Path: "breach_time", Column: "breach_time", Type: filter.Timestamp, Get: func(b domain.SLABreach) any { return b.BreachTime }},
+})
+
+// slaBreachKey converts an SLA breach's name in a filter to the stored "vendor/id" key.
+func slaBreachKey(v any) (any, error) {
+	var vendorID, id string
+	if !domain.SLABreachPattern.Scan(v.(string), &vendorID, &id) {
+		return nil, domain.SLABreachPattern.Invalid("name")
+	}
+	return vendorID + "/" + id, nil
+}
+
+// GetSLABreach returns the SLA breach id of vendor vendorID, or domain.ErrSLABreachNotFound.
+func (r reader) GetSLABreach(ctx context.Context, vendorID, id string) (domain.SLABreach, error) {
+	const q = `SELECT ` + breachColumns + ` FROM vendor_sla_breaches WHERE vendor_id = $1 AND id = $2`
+	return sqlstore.Get(ctx, r.Q, "SLA breach "+id, domain.ErrSLABreachNotFound, scanBreach, q, vendorID, id)
+}
+
+// ListSLABreaches returns the SLA breaches lq selects (see SLABreachTable) of the vendor, which
+// may be Wildcard.
+func (s Store) ListSLABreaches(ctx context.Context, vendorID string, lq *listing.Query) ([]domain.SLABreach, error) {
+	const q = `SELECT ` + breachColumns + ` FROM vendor_sla_breaches`
+	return sqlstore.List(ctx, s.Q, "SLA breaches", scanBreach, q, lq, sqlstore.Parent{Column: "vendor_id", Value: vendorID})
 }
 
 // VendorSLABreaches returns the SLA breaches of the vendor's contracts, in the order they broke.

@@ -587,7 +587,8 @@ func (x *VendorAttestationExpiring) GetVersion() int64 {
 }
 
 // An incident attributed to the vendor broke a service level of one of its contracts (see
-// SlaBreach). Published once per breach, with the breach's name as its resource.
+// SlaBreach). Published once per breach, with the breach's name as its resource, which
+// GetSlaBreach reads.
 type VendorSlaBreached struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The breach.

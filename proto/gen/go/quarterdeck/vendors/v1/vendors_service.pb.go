@@ -3114,6 +3114,195 @@ func (x *ListScorecardsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for GetSlaBreach.
+type GetSlaBreachRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The breach, `vendors/{vendor}/slaBreaches/{sla_breach}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSlaBreachRequest) Reset() {
+	*x = GetSlaBreachRequest{}
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSlaBreachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSlaBreachRequest) ProtoMessage() {}
+
+func (x *GetSlaBreachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSlaBreachRequest.ProtoReflect.Descriptor instead.
+func (*GetSlaBreachRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetSlaBreachRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListSlaBreaches.
+type ListSlaBreachesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor, `vendors/{vendor}`; `vendors/-` lists across vendors.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter, e.g. `breach_time >= "2027-01-01T00:00:00Z" AND kind = AVAILABILITY`.
+	// Fields: `name`, `vendor`, `contract`, `service_level`, `kind`, `incident`, `severity`,
+	// `period` and `breach_time`. Operators: `=`, `!=`, `<`, `<=`, `>`, `>=`, `:`, `AND`, `OR`,
+	// `NOT` (or `-`) and parentheses; enumerations are compared by their names, with `=` and `!=`.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of `breach_time`, `severity`,
+	// `contract` and `kind`, each optionally followed by ` desc`. Ties are ordered by `name`. The
+	// default is `breach_time desc`.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSlaBreachesRequest) Reset() {
+	*x = ListSlaBreachesRequest{}
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSlaBreachesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSlaBreachesRequest) ProtoMessage() {}
+
+func (x *ListSlaBreachesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSlaBreachesRequest.ProtoReflect.Descriptor instead.
+func (*ListSlaBreachesRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListSlaBreachesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListSlaBreachesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSlaBreachesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListSlaBreachesRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListSlaBreachesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListSlaBreaches.
+type ListSlaBreachesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	SlaBreaches []*SlaBreach `protobuf:"bytes,1,rep,name=sla_breaches,json=slaBreaches,proto3" json:"sla_breaches,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSlaBreachesResponse) Reset() {
+	*x = ListSlaBreachesResponse{}
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSlaBreachesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSlaBreachesResponse) ProtoMessage() {}
+
+func (x *ListSlaBreachesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSlaBreachesResponse.ProtoReflect.Descriptor instead.
+func (*ListSlaBreachesResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListSlaBreachesResponse) GetSlaBreaches() []*SlaBreach {
+	if x != nil {
+		return x.SlaBreaches
+	}
+	return nil
+}
+
+func (x *ListSlaBreachesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Request for CreateEvaluation.
 type CreateEvaluationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3135,7 +3324,7 @@ type CreateEvaluationRequest struct {
 
 func (x *CreateEvaluationRequest) Reset() {
 	*x = CreateEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3147,7 +3336,7 @@ func (x *CreateEvaluationRequest) String() string {
 func (*CreateEvaluationRequest) ProtoMessage() {}
 
 func (x *CreateEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3160,7 +3349,7 @@ func (x *CreateEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*CreateEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{47}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CreateEvaluationRequest) GetEvaluationId() string {
@@ -3195,7 +3384,7 @@ type GetEvaluationRequest struct {
 
 func (x *GetEvaluationRequest) Reset() {
 	*x = GetEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3396,7 @@ func (x *GetEvaluationRequest) String() string {
 func (*GetEvaluationRequest) ProtoMessage() {}
 
 func (x *GetEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3409,7 @@ func (x *GetEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*GetEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{48}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetEvaluationRequest) GetName() string {
@@ -3253,7 +3442,7 @@ type ListEvaluationsRequest struct {
 
 func (x *ListEvaluationsRequest) Reset() {
 	*x = ListEvaluationsRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3265,7 +3454,7 @@ func (x *ListEvaluationsRequest) String() string {
 func (*ListEvaluationsRequest) ProtoMessage() {}
 
 func (x *ListEvaluationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3278,7 +3467,7 @@ func (x *ListEvaluationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvaluationsRequest.ProtoReflect.Descriptor instead.
 func (*ListEvaluationsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{49}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListEvaluationsRequest) GetPageSize() int32 {
@@ -3322,7 +3511,7 @@ type ListEvaluationsResponse struct {
 
 func (x *ListEvaluationsResponse) Reset() {
 	*x = ListEvaluationsResponse{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3523,7 @@ func (x *ListEvaluationsResponse) String() string {
 func (*ListEvaluationsResponse) ProtoMessage() {}
 
 func (x *ListEvaluationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3536,7 @@ func (x *ListEvaluationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvaluationsResponse.ProtoReflect.Descriptor instead.
 func (*ListEvaluationsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{50}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListEvaluationsResponse) GetEvaluations() []*Evaluation {
@@ -3381,7 +3570,7 @@ type UpdateEvaluationRequest struct {
 
 func (x *UpdateEvaluationRequest) Reset() {
 	*x = UpdateEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3393,7 +3582,7 @@ func (x *UpdateEvaluationRequest) String() string {
 func (*UpdateEvaluationRequest) ProtoMessage() {}
 
 func (x *UpdateEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3406,7 +3595,7 @@ func (x *UpdateEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{51}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UpdateEvaluationRequest) GetEvaluation() *Evaluation {
@@ -3436,7 +3625,7 @@ type DeleteEvaluationRequest struct {
 
 func (x *DeleteEvaluationRequest) Reset() {
 	*x = DeleteEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3448,7 +3637,7 @@ func (x *DeleteEvaluationRequest) String() string {
 func (*DeleteEvaluationRequest) ProtoMessage() {}
 
 func (x *DeleteEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3461,7 +3650,7 @@ func (x *DeleteEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{52}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeleteEvaluationRequest) GetName() string {
@@ -3503,7 +3692,7 @@ type DecideEvaluationRequest struct {
 
 func (x *DecideEvaluationRequest) Reset() {
 	*x = DecideEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3704,7 @@ func (x *DecideEvaluationRequest) String() string {
 func (*DecideEvaluationRequest) ProtoMessage() {}
 
 func (x *DecideEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +3717,7 @@ func (x *DecideEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*DecideEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{53}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DecideEvaluationRequest) GetName() string {
@@ -3586,7 +3775,7 @@ type CancelEvaluationRequest struct {
 
 func (x *CancelEvaluationRequest) Reset() {
 	*x = CancelEvaluationRequest{}
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3598,7 +3787,7 @@ func (x *CancelEvaluationRequest) String() string {
 func (*CancelEvaluationRequest) ProtoMessage() {}
 
 func (x *CancelEvaluationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3611,7 +3800,7 @@ func (x *CancelEvaluationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelEvaluationRequest.ProtoReflect.Descriptor instead.
 func (*CancelEvaluationRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{54}
+	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CancelEvaluationRequest) GetName() string {
@@ -3885,6 +4074,19 @@ const file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc = "" +
 	"\n" +
 	"scorecards\x18\x01 \x03(\v2!.quarterdeck.vendors.v1.ScorecardR\n" +
 	"scorecards\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
+	"\x13GetSlaBreachRequest\x12\x88\x01\n" +
+	"\x04name\x18\x01 \x01(\tBt\xe0A\x02\xfaA\"\n" +
+	" vendors.quarterdeck.io/SlaBreach\xbaHIrG2E^vendors/[a-z0-9][a-z0-9-]{0,62}/slaBreaches/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\x92\x02\n" +
+	"\x16ListSlaBreachesRequest\x12l\n" +
+	"\x06parent\x18\x01 \x01(\tBT\xe0A\x02\xfaA\"\x12 vendors.quarterdeck.io/SlaBreach\xbaH)r'2%^vendors/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x87\x01\n" +
+	"\x17ListSlaBreachesResponse\x12D\n" +
+	"\fsla_breaches\x18\x01 \x03(\v2!.quarterdeck.vendors.v1.SlaBreachR\vslaBreaches\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xee\x01\n" +
 	"\x17CreateEvaluationRequest\x12P\n" +
 	"\revaluation_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\fevaluationId\x12M\n" +
@@ -3929,7 +4131,7 @@ const file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x122\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason2\xfdC\n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason2\xdfF\n" +
 	"\x0eVendorsService\x12\x9e\x01\n" +
 	"\fCreateVendor\x12+.quarterdeck.vendors.v1.CreateVendorRequest\x1a\x1e.quarterdeck.vendors.v1.Vendor\"A\xdaA\x10vendor,vendor_id\xca\xf3\x18\x0f\n" +
 	"\rvendors.write\x82\xd3\xe4\x93\x02\x15:\x06vendor\"\v/v1/vendors\x12\x8c\x01\n" +
@@ -4013,7 +4215,11 @@ const file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc = "" +
 	"\fGetScorecard\x12+.quarterdeck.vendors.v1.GetScorecardRequest\x1a!.quarterdeck.vendors.v1.Scorecard\"B\xdaA\x04name\xca\xf3\x18\x0e\n" +
 	"\fvendors.read\x82\xd3\xe4\x93\x02#\x12!/v1/{name=vendors/*/scorecards/*}\x12\xb5\x01\n" +
 	"\x0eListScorecards\x12-.quarterdeck.vendors.v1.ListScorecardsRequest\x1a..quarterdeck.vendors.v1.ListScorecardsResponse\"D\xdaA\x06parent\xca\xf3\x18\x0e\n" +
-	"\fvendors.read\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=vendors/*}/scorecards\x12\xba\x01\n" +
+	"\fvendors.read\x82\xd3\xe4\x93\x02#\x12!/v1/{parent=vendors/*}/scorecards\x12\xa3\x01\n" +
+	"\fGetSlaBreach\x12+.quarterdeck.vendors.v1.GetSlaBreachRequest\x1a!.quarterdeck.vendors.v1.SlaBreach\"C\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fvendors.read\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=vendors/*/slaBreaches/*}\x12\xb9\x01\n" +
+	"\x0fListSlaBreaches\x12..quarterdeck.vendors.v1.ListSlaBreachesRequest\x1a/.quarterdeck.vendors.v1.ListSlaBreachesResponse\"E\xdaA\x06parent\xca\xf3\x18\x0e\n" +
+	"\fvendors.read\x82\xd3\xe4\x93\x02$\x12\"/v1/{parent=vendors/*}/slaBreaches\x12\xba\x01\n" +
 	"\x10CreateEvaluation\x12/.quarterdeck.vendors.v1.CreateEvaluationRequest\x1a\".quarterdeck.vendors.v1.Evaluation\"Q\xdaA\x18evaluation,evaluation_id\xca\xf3\x18\x0f\n" +
 	"\rvendors.write\x82\xd3\xe4\x93\x02\x1d:\n" +
 	"evaluation\"\x0f/v1/evaluations\x12\x9c\x01\n" +
@@ -4045,7 +4251,7 @@ func file_quarterdeck_vendors_v1_vendors_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_vendors_v1_vendors_service_proto_rawDescData
 }
 
-var file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_quarterdeck_vendors_v1_vendors_service_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_quarterdeck_vendors_v1_vendors_service_proto_goTypes = []any{
 	(*CreateVendorRequest)(nil),             // 0: quarterdeck.vendors.v1.CreateVendorRequest
 	(*GetVendorRequest)(nil),                // 1: quarterdeck.vendors.v1.GetVendorRequest
@@ -4094,154 +4300,163 @@ var file_quarterdeck_vendors_v1_vendors_service_proto_goTypes = []any{
 	(*GetScorecardRequest)(nil),             // 44: quarterdeck.vendors.v1.GetScorecardRequest
 	(*ListScorecardsRequest)(nil),           // 45: quarterdeck.vendors.v1.ListScorecardsRequest
 	(*ListScorecardsResponse)(nil),          // 46: quarterdeck.vendors.v1.ListScorecardsResponse
-	(*CreateEvaluationRequest)(nil),         // 47: quarterdeck.vendors.v1.CreateEvaluationRequest
-	(*GetEvaluationRequest)(nil),            // 48: quarterdeck.vendors.v1.GetEvaluationRequest
-	(*ListEvaluationsRequest)(nil),          // 49: quarterdeck.vendors.v1.ListEvaluationsRequest
-	(*ListEvaluationsResponse)(nil),         // 50: quarterdeck.vendors.v1.ListEvaluationsResponse
-	(*UpdateEvaluationRequest)(nil),         // 51: quarterdeck.vendors.v1.UpdateEvaluationRequest
-	(*DeleteEvaluationRequest)(nil),         // 52: quarterdeck.vendors.v1.DeleteEvaluationRequest
-	(*DecideEvaluationRequest)(nil),         // 53: quarterdeck.vendors.v1.DecideEvaluationRequest
-	(*CancelEvaluationRequest)(nil),         // 54: quarterdeck.vendors.v1.CancelEvaluationRequest
-	(*Vendor)(nil),                          // 55: quarterdeck.vendors.v1.Vendor
-	(*fieldmaskpb.FieldMask)(nil),           // 56: google.protobuf.FieldMask
-	(*Attestation)(nil),                     // 57: quarterdeck.vendors.v1.Attestation
-	(*Contract)(nil),                        // 58: quarterdeck.vendors.v1.Contract
-	(*date.Date)(nil),                       // 59: google.type.Date
-	(*Invoice)(nil),                         // 60: quarterdeck.vendors.v1.Invoice
-	(*AssessmentTemplate)(nil),              // 61: quarterdeck.vendors.v1.AssessmentTemplate
-	(*Assessment)(nil),                      // 62: quarterdeck.vendors.v1.Assessment
-	(*Scorecard)(nil),                       // 63: quarterdeck.vendors.v1.Scorecard
-	(*Evaluation)(nil),                      // 64: quarterdeck.vendors.v1.Evaluation
-	(*emptypb.Empty)(nil),                   // 65: google.protobuf.Empty
+	(*GetSlaBreachRequest)(nil),             // 47: quarterdeck.vendors.v1.GetSlaBreachRequest
+	(*ListSlaBreachesRequest)(nil),          // 48: quarterdeck.vendors.v1.ListSlaBreachesRequest
+	(*ListSlaBreachesResponse)(nil),         // 49: quarterdeck.vendors.v1.ListSlaBreachesResponse
+	(*CreateEvaluationRequest)(nil),         // 50: quarterdeck.vendors.v1.CreateEvaluationRequest
+	(*GetEvaluationRequest)(nil),            // 51: quarterdeck.vendors.v1.GetEvaluationRequest
+	(*ListEvaluationsRequest)(nil),          // 52: quarterdeck.vendors.v1.ListEvaluationsRequest
+	(*ListEvaluationsResponse)(nil),         // 53: quarterdeck.vendors.v1.ListEvaluationsResponse
+	(*UpdateEvaluationRequest)(nil),         // 54: quarterdeck.vendors.v1.UpdateEvaluationRequest
+	(*DeleteEvaluationRequest)(nil),         // 55: quarterdeck.vendors.v1.DeleteEvaluationRequest
+	(*DecideEvaluationRequest)(nil),         // 56: quarterdeck.vendors.v1.DecideEvaluationRequest
+	(*CancelEvaluationRequest)(nil),         // 57: quarterdeck.vendors.v1.CancelEvaluationRequest
+	(*Vendor)(nil),                          // 58: quarterdeck.vendors.v1.Vendor
+	(*fieldmaskpb.FieldMask)(nil),           // 59: google.protobuf.FieldMask
+	(*Attestation)(nil),                     // 60: quarterdeck.vendors.v1.Attestation
+	(*Contract)(nil),                        // 61: quarterdeck.vendors.v1.Contract
+	(*date.Date)(nil),                       // 62: google.type.Date
+	(*Invoice)(nil),                         // 63: quarterdeck.vendors.v1.Invoice
+	(*AssessmentTemplate)(nil),              // 64: quarterdeck.vendors.v1.AssessmentTemplate
+	(*Assessment)(nil),                      // 65: quarterdeck.vendors.v1.Assessment
+	(*Scorecard)(nil),                       // 66: quarterdeck.vendors.v1.Scorecard
+	(*SlaBreach)(nil),                       // 67: quarterdeck.vendors.v1.SlaBreach
+	(*Evaluation)(nil),                      // 68: quarterdeck.vendors.v1.Evaluation
+	(*emptypb.Empty)(nil),                   // 69: google.protobuf.Empty
 }
 var file_quarterdeck_vendors_v1_vendors_service_proto_depIdxs = []int32{
-	55, // 0: quarterdeck.vendors.v1.CreateVendorRequest.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	55, // 1: quarterdeck.vendors.v1.ListVendorsResponse.vendors:type_name -> quarterdeck.vendors.v1.Vendor
-	55, // 2: quarterdeck.vendors.v1.UpdateVendorRequest.vendor:type_name -> quarterdeck.vendors.v1.Vendor
-	56, // 3: quarterdeck.vendors.v1.UpdateVendorRequest.update_mask:type_name -> google.protobuf.FieldMask
-	57, // 4: quarterdeck.vendors.v1.CreateAttestationRequest.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	57, // 5: quarterdeck.vendors.v1.ListAttestationsResponse.attestations:type_name -> quarterdeck.vendors.v1.Attestation
-	57, // 6: quarterdeck.vendors.v1.UpdateAttestationRequest.attestation:type_name -> quarterdeck.vendors.v1.Attestation
-	56, // 7: quarterdeck.vendors.v1.UpdateAttestationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 8: quarterdeck.vendors.v1.CreateContractRequest.contract:type_name -> quarterdeck.vendors.v1.Contract
-	58, // 9: quarterdeck.vendors.v1.ListContractsResponse.contracts:type_name -> quarterdeck.vendors.v1.Contract
-	58, // 10: quarterdeck.vendors.v1.UpdateContractRequest.contract:type_name -> quarterdeck.vendors.v1.Contract
-	56, // 11: quarterdeck.vendors.v1.UpdateContractRequest.update_mask:type_name -> google.protobuf.FieldMask
-	59, // 12: quarterdeck.vendors.v1.TerminateContractRequest.effective_date:type_name -> google.type.Date
-	60, // 13: quarterdeck.vendors.v1.RecordInvoiceRequest.invoice:type_name -> quarterdeck.vendors.v1.Invoice
-	60, // 14: quarterdeck.vendors.v1.ListInvoicesResponse.invoices:type_name -> quarterdeck.vendors.v1.Invoice
-	61, // 15: quarterdeck.vendors.v1.CreateAssessmentTemplateRequest.assessment_template:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
-	61, // 16: quarterdeck.vendors.v1.ListAssessmentTemplatesResponse.assessment_templates:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
-	61, // 17: quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest.assessment_template:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
-	56, // 18: quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 19: quarterdeck.vendors.v1.CreateAssessmentRequest.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	62, // 20: quarterdeck.vendors.v1.ListAssessmentsResponse.assessments:type_name -> quarterdeck.vendors.v1.Assessment
-	62, // 21: quarterdeck.vendors.v1.UpdateAssessmentRequest.assessment:type_name -> quarterdeck.vendors.v1.Assessment
-	56, // 22: quarterdeck.vendors.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
-	63, // 23: quarterdeck.vendors.v1.ListScorecardsResponse.scorecards:type_name -> quarterdeck.vendors.v1.Scorecard
-	64, // 24: quarterdeck.vendors.v1.CreateEvaluationRequest.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
-	64, // 25: quarterdeck.vendors.v1.ListEvaluationsResponse.evaluations:type_name -> quarterdeck.vendors.v1.Evaluation
-	64, // 26: quarterdeck.vendors.v1.UpdateEvaluationRequest.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
-	56, // 27: quarterdeck.vendors.v1.UpdateEvaluationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 28: quarterdeck.vendors.v1.VendorsService.CreateVendor:input_type -> quarterdeck.vendors.v1.CreateVendorRequest
-	1,  // 29: quarterdeck.vendors.v1.VendorsService.GetVendor:input_type -> quarterdeck.vendors.v1.GetVendorRequest
-	2,  // 30: quarterdeck.vendors.v1.VendorsService.ListVendors:input_type -> quarterdeck.vendors.v1.ListVendorsRequest
-	4,  // 31: quarterdeck.vendors.v1.VendorsService.UpdateVendor:input_type -> quarterdeck.vendors.v1.UpdateVendorRequest
-	5,  // 32: quarterdeck.vendors.v1.VendorsService.DeleteVendor:input_type -> quarterdeck.vendors.v1.DeleteVendorRequest
-	6,  // 33: quarterdeck.vendors.v1.VendorsService.StartVendorOnboarding:input_type -> quarterdeck.vendors.v1.StartVendorOnboardingRequest
-	7,  // 34: quarterdeck.vendors.v1.VendorsService.ActivateVendor:input_type -> quarterdeck.vendors.v1.ActivateVendorRequest
-	8,  // 35: quarterdeck.vendors.v1.VendorsService.SuspendVendor:input_type -> quarterdeck.vendors.v1.SuspendVendorRequest
-	9,  // 36: quarterdeck.vendors.v1.VendorsService.ReinstateVendor:input_type -> quarterdeck.vendors.v1.ReinstateVendorRequest
-	10, // 37: quarterdeck.vendors.v1.VendorsService.OffboardVendor:input_type -> quarterdeck.vendors.v1.OffboardVendorRequest
-	11, // 38: quarterdeck.vendors.v1.VendorsService.CreateAttestation:input_type -> quarterdeck.vendors.v1.CreateAttestationRequest
-	12, // 39: quarterdeck.vendors.v1.VendorsService.GetAttestation:input_type -> quarterdeck.vendors.v1.GetAttestationRequest
-	13, // 40: quarterdeck.vendors.v1.VendorsService.ListAttestations:input_type -> quarterdeck.vendors.v1.ListAttestationsRequest
-	15, // 41: quarterdeck.vendors.v1.VendorsService.UpdateAttestation:input_type -> quarterdeck.vendors.v1.UpdateAttestationRequest
-	16, // 42: quarterdeck.vendors.v1.VendorsService.DeleteAttestation:input_type -> quarterdeck.vendors.v1.DeleteAttestationRequest
-	17, // 43: quarterdeck.vendors.v1.VendorsService.CreateContract:input_type -> quarterdeck.vendors.v1.CreateContractRequest
-	18, // 44: quarterdeck.vendors.v1.VendorsService.GetContract:input_type -> quarterdeck.vendors.v1.GetContractRequest
-	19, // 45: quarterdeck.vendors.v1.VendorsService.ListContracts:input_type -> quarterdeck.vendors.v1.ListContractsRequest
-	21, // 46: quarterdeck.vendors.v1.VendorsService.UpdateContract:input_type -> quarterdeck.vendors.v1.UpdateContractRequest
-	22, // 47: quarterdeck.vendors.v1.VendorsService.DeleteContract:input_type -> quarterdeck.vendors.v1.DeleteContractRequest
-	23, // 48: quarterdeck.vendors.v1.VendorsService.SubmitContract:input_type -> quarterdeck.vendors.v1.SubmitContractRequest
-	24, // 49: quarterdeck.vendors.v1.VendorsService.RejectContract:input_type -> quarterdeck.vendors.v1.RejectContractRequest
-	25, // 50: quarterdeck.vendors.v1.VendorsService.ApproveContract:input_type -> quarterdeck.vendors.v1.ApproveContractRequest
-	26, // 51: quarterdeck.vendors.v1.VendorsService.TerminateContract:input_type -> quarterdeck.vendors.v1.TerminateContractRequest
-	27, // 52: quarterdeck.vendors.v1.VendorsService.RecordInvoice:input_type -> quarterdeck.vendors.v1.RecordInvoiceRequest
-	28, // 53: quarterdeck.vendors.v1.VendorsService.GetInvoice:input_type -> quarterdeck.vendors.v1.GetInvoiceRequest
-	29, // 54: quarterdeck.vendors.v1.VendorsService.ListInvoices:input_type -> quarterdeck.vendors.v1.ListInvoicesRequest
-	31, // 55: quarterdeck.vendors.v1.VendorsService.CreateAssessmentTemplate:input_type -> quarterdeck.vendors.v1.CreateAssessmentTemplateRequest
-	32, // 56: quarterdeck.vendors.v1.VendorsService.GetAssessmentTemplate:input_type -> quarterdeck.vendors.v1.GetAssessmentTemplateRequest
-	33, // 57: quarterdeck.vendors.v1.VendorsService.ListAssessmentTemplates:input_type -> quarterdeck.vendors.v1.ListAssessmentTemplatesRequest
-	35, // 58: quarterdeck.vendors.v1.VendorsService.UpdateAssessmentTemplate:input_type -> quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest
-	36, // 59: quarterdeck.vendors.v1.VendorsService.DeleteAssessmentTemplate:input_type -> quarterdeck.vendors.v1.DeleteAssessmentTemplateRequest
-	37, // 60: quarterdeck.vendors.v1.VendorsService.CreateAssessment:input_type -> quarterdeck.vendors.v1.CreateAssessmentRequest
-	38, // 61: quarterdeck.vendors.v1.VendorsService.GetAssessment:input_type -> quarterdeck.vendors.v1.GetAssessmentRequest
-	39, // 62: quarterdeck.vendors.v1.VendorsService.ListAssessments:input_type -> quarterdeck.vendors.v1.ListAssessmentsRequest
-	41, // 63: quarterdeck.vendors.v1.VendorsService.UpdateAssessment:input_type -> quarterdeck.vendors.v1.UpdateAssessmentRequest
-	42, // 64: quarterdeck.vendors.v1.VendorsService.CompleteAssessment:input_type -> quarterdeck.vendors.v1.CompleteAssessmentRequest
-	43, // 65: quarterdeck.vendors.v1.VendorsService.CancelAssessment:input_type -> quarterdeck.vendors.v1.CancelAssessmentRequest
-	44, // 66: quarterdeck.vendors.v1.VendorsService.GetScorecard:input_type -> quarterdeck.vendors.v1.GetScorecardRequest
-	45, // 67: quarterdeck.vendors.v1.VendorsService.ListScorecards:input_type -> quarterdeck.vendors.v1.ListScorecardsRequest
-	47, // 68: quarterdeck.vendors.v1.VendorsService.CreateEvaluation:input_type -> quarterdeck.vendors.v1.CreateEvaluationRequest
-	48, // 69: quarterdeck.vendors.v1.VendorsService.GetEvaluation:input_type -> quarterdeck.vendors.v1.GetEvaluationRequest
-	49, // 70: quarterdeck.vendors.v1.VendorsService.ListEvaluations:input_type -> quarterdeck.vendors.v1.ListEvaluationsRequest
-	51, // 71: quarterdeck.vendors.v1.VendorsService.UpdateEvaluation:input_type -> quarterdeck.vendors.v1.UpdateEvaluationRequest
-	52, // 72: quarterdeck.vendors.v1.VendorsService.DeleteEvaluation:input_type -> quarterdeck.vendors.v1.DeleteEvaluationRequest
-	53, // 73: quarterdeck.vendors.v1.VendorsService.DecideEvaluation:input_type -> quarterdeck.vendors.v1.DecideEvaluationRequest
-	54, // 74: quarterdeck.vendors.v1.VendorsService.CancelEvaluation:input_type -> quarterdeck.vendors.v1.CancelEvaluationRequest
-	55, // 75: quarterdeck.vendors.v1.VendorsService.CreateVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	55, // 76: quarterdeck.vendors.v1.VendorsService.GetVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	3,  // 77: quarterdeck.vendors.v1.VendorsService.ListVendors:output_type -> quarterdeck.vendors.v1.ListVendorsResponse
-	55, // 78: quarterdeck.vendors.v1.VendorsService.UpdateVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	65, // 79: quarterdeck.vendors.v1.VendorsService.DeleteVendor:output_type -> google.protobuf.Empty
-	55, // 80: quarterdeck.vendors.v1.VendorsService.StartVendorOnboarding:output_type -> quarterdeck.vendors.v1.Vendor
-	55, // 81: quarterdeck.vendors.v1.VendorsService.ActivateVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	55, // 82: quarterdeck.vendors.v1.VendorsService.SuspendVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	55, // 83: quarterdeck.vendors.v1.VendorsService.ReinstateVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	55, // 84: quarterdeck.vendors.v1.VendorsService.OffboardVendor:output_type -> quarterdeck.vendors.v1.Vendor
-	57, // 85: quarterdeck.vendors.v1.VendorsService.CreateAttestation:output_type -> quarterdeck.vendors.v1.Attestation
-	57, // 86: quarterdeck.vendors.v1.VendorsService.GetAttestation:output_type -> quarterdeck.vendors.v1.Attestation
-	14, // 87: quarterdeck.vendors.v1.VendorsService.ListAttestations:output_type -> quarterdeck.vendors.v1.ListAttestationsResponse
-	57, // 88: quarterdeck.vendors.v1.VendorsService.UpdateAttestation:output_type -> quarterdeck.vendors.v1.Attestation
-	65, // 89: quarterdeck.vendors.v1.VendorsService.DeleteAttestation:output_type -> google.protobuf.Empty
-	58, // 90: quarterdeck.vendors.v1.VendorsService.CreateContract:output_type -> quarterdeck.vendors.v1.Contract
-	58, // 91: quarterdeck.vendors.v1.VendorsService.GetContract:output_type -> quarterdeck.vendors.v1.Contract
-	20, // 92: quarterdeck.vendors.v1.VendorsService.ListContracts:output_type -> quarterdeck.vendors.v1.ListContractsResponse
-	58, // 93: quarterdeck.vendors.v1.VendorsService.UpdateContract:output_type -> quarterdeck.vendors.v1.Contract
-	65, // 94: quarterdeck.vendors.v1.VendorsService.DeleteContract:output_type -> google.protobuf.Empty
-	58, // 95: quarterdeck.vendors.v1.VendorsService.SubmitContract:output_type -> quarterdeck.vendors.v1.Contract
-	58, // 96: quarterdeck.vendors.v1.VendorsService.RejectContract:output_type -> quarterdeck.vendors.v1.Contract
-	58, // 97: quarterdeck.vendors.v1.VendorsService.ApproveContract:output_type -> quarterdeck.vendors.v1.Contract
-	58, // 98: quarterdeck.vendors.v1.VendorsService.TerminateContract:output_type -> quarterdeck.vendors.v1.Contract
-	60, // 99: quarterdeck.vendors.v1.VendorsService.RecordInvoice:output_type -> quarterdeck.vendors.v1.Invoice
-	60, // 100: quarterdeck.vendors.v1.VendorsService.GetInvoice:output_type -> quarterdeck.vendors.v1.Invoice
-	30, // 101: quarterdeck.vendors.v1.VendorsService.ListInvoices:output_type -> quarterdeck.vendors.v1.ListInvoicesResponse
-	61, // 102: quarterdeck.vendors.v1.VendorsService.CreateAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
-	61, // 103: quarterdeck.vendors.v1.VendorsService.GetAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
-	34, // 104: quarterdeck.vendors.v1.VendorsService.ListAssessmentTemplates:output_type -> quarterdeck.vendors.v1.ListAssessmentTemplatesResponse
-	61, // 105: quarterdeck.vendors.v1.VendorsService.UpdateAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
-	65, // 106: quarterdeck.vendors.v1.VendorsService.DeleteAssessmentTemplate:output_type -> google.protobuf.Empty
-	62, // 107: quarterdeck.vendors.v1.VendorsService.CreateAssessment:output_type -> quarterdeck.vendors.v1.Assessment
-	62, // 108: quarterdeck.vendors.v1.VendorsService.GetAssessment:output_type -> quarterdeck.vendors.v1.Assessment
-	40, // 109: quarterdeck.vendors.v1.VendorsService.ListAssessments:output_type -> quarterdeck.vendors.v1.ListAssessmentsResponse
-	62, // 110: quarterdeck.vendors.v1.VendorsService.UpdateAssessment:output_type -> quarterdeck.vendors.v1.Assessment
-	62, // 111: quarterdeck.vendors.v1.VendorsService.CompleteAssessment:output_type -> quarterdeck.vendors.v1.Assessment
-	62, // 112: quarterdeck.vendors.v1.VendorsService.CancelAssessment:output_type -> quarterdeck.vendors.v1.Assessment
-	63, // 113: quarterdeck.vendors.v1.VendorsService.GetScorecard:output_type -> quarterdeck.vendors.v1.Scorecard
-	46, // 114: quarterdeck.vendors.v1.VendorsService.ListScorecards:output_type -> quarterdeck.vendors.v1.ListScorecardsResponse
-	64, // 115: quarterdeck.vendors.v1.VendorsService.CreateEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
-	64, // 116: quarterdeck.vendors.v1.VendorsService.GetEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
-	50, // 117: quarterdeck.vendors.v1.VendorsService.ListEvaluations:output_type -> quarterdeck.vendors.v1.ListEvaluationsResponse
-	64, // 118: quarterdeck.vendors.v1.VendorsService.UpdateEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
-	65, // 119: quarterdeck.vendors.v1.VendorsService.DeleteEvaluation:output_type -> google.protobuf.Empty
-	64, // 120: quarterdeck.vendors.v1.VendorsService.DecideEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
-	64, // 121: quarterdeck.vendors.v1.VendorsService.CancelEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
-	75, // [75:122] is the sub-list for method output_type
-	28, // [28:75] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	58, // 0: quarterdeck.vendors.v1.CreateVendorRequest.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	58, // 1: quarterdeck.vendors.v1.ListVendorsResponse.vendors:type_name -> quarterdeck.vendors.v1.Vendor
+	58, // 2: quarterdeck.vendors.v1.UpdateVendorRequest.vendor:type_name -> quarterdeck.vendors.v1.Vendor
+	59, // 3: quarterdeck.vendors.v1.UpdateVendorRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 4: quarterdeck.vendors.v1.CreateAttestationRequest.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	60, // 5: quarterdeck.vendors.v1.ListAttestationsResponse.attestations:type_name -> quarterdeck.vendors.v1.Attestation
+	60, // 6: quarterdeck.vendors.v1.UpdateAttestationRequest.attestation:type_name -> quarterdeck.vendors.v1.Attestation
+	59, // 7: quarterdeck.vendors.v1.UpdateAttestationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 8: quarterdeck.vendors.v1.CreateContractRequest.contract:type_name -> quarterdeck.vendors.v1.Contract
+	61, // 9: quarterdeck.vendors.v1.ListContractsResponse.contracts:type_name -> quarterdeck.vendors.v1.Contract
+	61, // 10: quarterdeck.vendors.v1.UpdateContractRequest.contract:type_name -> quarterdeck.vendors.v1.Contract
+	59, // 11: quarterdeck.vendors.v1.UpdateContractRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 12: quarterdeck.vendors.v1.TerminateContractRequest.effective_date:type_name -> google.type.Date
+	63, // 13: quarterdeck.vendors.v1.RecordInvoiceRequest.invoice:type_name -> quarterdeck.vendors.v1.Invoice
+	63, // 14: quarterdeck.vendors.v1.ListInvoicesResponse.invoices:type_name -> quarterdeck.vendors.v1.Invoice
+	64, // 15: quarterdeck.vendors.v1.CreateAssessmentTemplateRequest.assessment_template:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
+	64, // 16: quarterdeck.vendors.v1.ListAssessmentTemplatesResponse.assessment_templates:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
+	64, // 17: quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest.assessment_template:type_name -> quarterdeck.vendors.v1.AssessmentTemplate
+	59, // 18: quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 19: quarterdeck.vendors.v1.CreateAssessmentRequest.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	65, // 20: quarterdeck.vendors.v1.ListAssessmentsResponse.assessments:type_name -> quarterdeck.vendors.v1.Assessment
+	65, // 21: quarterdeck.vendors.v1.UpdateAssessmentRequest.assessment:type_name -> quarterdeck.vendors.v1.Assessment
+	59, // 22: quarterdeck.vendors.v1.UpdateAssessmentRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66, // 23: quarterdeck.vendors.v1.ListScorecardsResponse.scorecards:type_name -> quarterdeck.vendors.v1.Scorecard
+	67, // 24: quarterdeck.vendors.v1.ListSlaBreachesResponse.sla_breaches:type_name -> quarterdeck.vendors.v1.SlaBreach
+	68, // 25: quarterdeck.vendors.v1.CreateEvaluationRequest.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
+	68, // 26: quarterdeck.vendors.v1.ListEvaluationsResponse.evaluations:type_name -> quarterdeck.vendors.v1.Evaluation
+	68, // 27: quarterdeck.vendors.v1.UpdateEvaluationRequest.evaluation:type_name -> quarterdeck.vendors.v1.Evaluation
+	59, // 28: quarterdeck.vendors.v1.UpdateEvaluationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 29: quarterdeck.vendors.v1.VendorsService.CreateVendor:input_type -> quarterdeck.vendors.v1.CreateVendorRequest
+	1,  // 30: quarterdeck.vendors.v1.VendorsService.GetVendor:input_type -> quarterdeck.vendors.v1.GetVendorRequest
+	2,  // 31: quarterdeck.vendors.v1.VendorsService.ListVendors:input_type -> quarterdeck.vendors.v1.ListVendorsRequest
+	4,  // 32: quarterdeck.vendors.v1.VendorsService.UpdateVendor:input_type -> quarterdeck.vendors.v1.UpdateVendorRequest
+	5,  // 33: quarterdeck.vendors.v1.VendorsService.DeleteVendor:input_type -> quarterdeck.vendors.v1.DeleteVendorRequest
+	6,  // 34: quarterdeck.vendors.v1.VendorsService.StartVendorOnboarding:input_type -> quarterdeck.vendors.v1.StartVendorOnboardingRequest
+	7,  // 35: quarterdeck.vendors.v1.VendorsService.ActivateVendor:input_type -> quarterdeck.vendors.v1.ActivateVendorRequest
+	8,  // 36: quarterdeck.vendors.v1.VendorsService.SuspendVendor:input_type -> quarterdeck.vendors.v1.SuspendVendorRequest
+	9,  // 37: quarterdeck.vendors.v1.VendorsService.ReinstateVendor:input_type -> quarterdeck.vendors.v1.ReinstateVendorRequest
+	10, // 38: quarterdeck.vendors.v1.VendorsService.OffboardVendor:input_type -> quarterdeck.vendors.v1.OffboardVendorRequest
+	11, // 39: quarterdeck.vendors.v1.VendorsService.CreateAttestation:input_type -> quarterdeck.vendors.v1.CreateAttestationRequest
+	12, // 40: quarterdeck.vendors.v1.VendorsService.GetAttestation:input_type -> quarterdeck.vendors.v1.GetAttestationRequest
+	13, // 41: quarterdeck.vendors.v1.VendorsService.ListAttestations:input_type -> quarterdeck.vendors.v1.ListAttestationsRequest
+	15, // 42: quarterdeck.vendors.v1.VendorsService.UpdateAttestation:input_type -> quarterdeck.vendors.v1.UpdateAttestationRequest
+	16, // 43: quarterdeck.vendors.v1.VendorsService.DeleteAttestation:input_type -> quarterdeck.vendors.v1.DeleteAttestationRequest
+	17, // 44: quarterdeck.vendors.v1.VendorsService.CreateContract:input_type -> quarterdeck.vendors.v1.CreateContractRequest
+	18, // 45: quarterdeck.vendors.v1.VendorsService.GetContract:input_type -> quarterdeck.vendors.v1.GetContractRequest
+	19, // 46: quarterdeck.vendors.v1.VendorsService.ListContracts:input_type -> quarterdeck.vendors.v1.ListContractsRequest
+	21, // 47: quarterdeck.vendors.v1.VendorsService.UpdateContract:input_type -> quarterdeck.vendors.v1.UpdateContractRequest
+	22, // 48: quarterdeck.vendors.v1.VendorsService.DeleteContract:input_type -> quarterdeck.vendors.v1.DeleteContractRequest
+	23, // 49: quarterdeck.vendors.v1.VendorsService.SubmitContract:input_type -> quarterdeck.vendors.v1.SubmitContractRequest
+	24, // 50: quarterdeck.vendors.v1.VendorsService.RejectContract:input_type -> quarterdeck.vendors.v1.RejectContractRequest
+	25, // 51: quarterdeck.vendors.v1.VendorsService.ApproveContract:input_type -> quarterdeck.vendors.v1.ApproveContractRequest
+	26, // 52: quarterdeck.vendors.v1.VendorsService.TerminateContract:input_type -> quarterdeck.vendors.v1.TerminateContractRequest
+	27, // 53: quarterdeck.vendors.v1.VendorsService.RecordInvoice:input_type -> quarterdeck.vendors.v1.RecordInvoiceRequest
+	28, // 54: quarterdeck.vendors.v1.VendorsService.GetInvoice:input_type -> quarterdeck.vendors.v1.GetInvoiceRequest
+	29, // 55: quarterdeck.vendors.v1.VendorsService.ListInvoices:input_type -> quarterdeck.vendors.v1.ListInvoicesRequest
+	31, // 56: quarterdeck.vendors.v1.VendorsService.CreateAssessmentTemplate:input_type -> quarterdeck.vendors.v1.CreateAssessmentTemplateRequest
+	32, // 57: quarterdeck.vendors.v1.VendorsService.GetAssessmentTemplate:input_type -> quarterdeck.vendors.v1.GetAssessmentTemplateRequest
+	33, // 58: quarterdeck.vendors.v1.VendorsService.ListAssessmentTemplates:input_type -> quarterdeck.vendors.v1.ListAssessmentTemplatesRequest
+	35, // 59: quarterdeck.vendors.v1.VendorsService.UpdateAssessmentTemplate:input_type -> quarterdeck.vendors.v1.UpdateAssessmentTemplateRequest
+	36, // 60: quarterdeck.vendors.v1.VendorsService.DeleteAssessmentTemplate:input_type -> quarterdeck.vendors.v1.DeleteAssessmentTemplateRequest
+	37, // 61: quarterdeck.vendors.v1.VendorsService.CreateAssessment:input_type -> quarterdeck.vendors.v1.CreateAssessmentRequest
+	38, // 62: quarterdeck.vendors.v1.VendorsService.GetAssessment:input_type -> quarterdeck.vendors.v1.GetAssessmentRequest
+	39, // 63: quarterdeck.vendors.v1.VendorsService.ListAssessments:input_type -> quarterdeck.vendors.v1.ListAssessmentsRequest
+	41, // 64: quarterdeck.vendors.v1.VendorsService.UpdateAssessment:input_type -> quarterdeck.vendors.v1.UpdateAssessmentRequest
+	42, // 65: quarterdeck.vendors.v1.VendorsService.CompleteAssessment:input_type -> quarterdeck.vendors.v1.CompleteAssessmentRequest
+	43, // 66: quarterdeck.vendors.v1.VendorsService.CancelAssessment:input_type -> quarterdeck.vendors.v1.CancelAssessmentRequest
+	44, // 67: quarterdeck.vendors.v1.VendorsService.GetScorecard:input_type -> quarterdeck.vendors.v1.GetScorecardRequest
+	45, // 68: quarterdeck.vendors.v1.VendorsService.ListScorecards:input_type -> quarterdeck.vendors.v1.ListScorecardsRequest
+	47, // 69: quarterdeck.vendors.v1.VendorsService.GetSlaBreach:input_type -> quarterdeck.vendors.v1.GetSlaBreachRequest
+	48, // 70: quarterdeck.vendors.v1.VendorsService.ListSlaBreaches:input_type -> quarterdeck.vendors.v1.ListSlaBreachesRequest
+	50, // 71: quarterdeck.vendors.v1.VendorsService.CreateEvaluation:input_type -> quarterdeck.vendors.v1.CreateEvaluationRequest
+	51, // 72: quarterdeck.vendors.v1.VendorsService.GetEvaluation:input_type -> quarterdeck.vendors.v1.GetEvaluationRequest
+	52, // 73: quarterdeck.vendors.v1.VendorsService.ListEvaluations:input_type -> quarterdeck.vendors.v1.ListEvaluationsRequest
+	54, // 74: quarterdeck.vendors.v1.VendorsService.UpdateEvaluation:input_type -> quarterdeck.vendors.v1.UpdateEvaluationRequest
+	55, // 75: quarterdeck.vendors.v1.VendorsService.DeleteEvaluation:input_type -> quarterdeck.vendors.v1.DeleteEvaluationRequest
+	56, // 76: quarterdeck.vendors.v1.VendorsService.DecideEvaluation:input_type -> quarterdeck.vendors.v1.DecideEvaluationRequest
+	57, // 77: quarterdeck.vendors.v1.VendorsService.CancelEvaluation:input_type -> quarterdeck.vendors.v1.CancelEvaluationRequest
+	58, // 78: quarterdeck.vendors.v1.VendorsService.CreateVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	58, // 79: quarterdeck.vendors.v1.VendorsService.GetVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	3,  // 80: quarterdeck.vendors.v1.VendorsService.ListVendors:output_type -> quarterdeck.vendors.v1.ListVendorsResponse
+	58, // 81: quarterdeck.vendors.v1.VendorsService.UpdateVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	69, // 82: quarterdeck.vendors.v1.VendorsService.DeleteVendor:output_type -> google.protobuf.Empty
+	58, // 83: quarterdeck.vendors.v1.VendorsService.StartVendorOnboarding:output_type -> quarterdeck.vendors.v1.Vendor
+	58, // 84: quarterdeck.vendors.v1.VendorsService.ActivateVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	58, // 85: quarterdeck.vendors.v1.VendorsService.SuspendVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	58, // 86: quarterdeck.vendors.v1.VendorsService.ReinstateVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	58, // 87: quarterdeck.vendors.v1.VendorsService.OffboardVendor:output_type -> quarterdeck.vendors.v1.Vendor
+	60, // 88: quarterdeck.vendors.v1.VendorsService.CreateAttestation:output_type -> quarterdeck.vendors.v1.Attestation
+	60, // 89: quarterdeck.vendors.v1.VendorsService.GetAttestation:output_type -> quarterdeck.vendors.v1.Attestation
+	14, // 90: quarterdeck.vendors.v1.VendorsService.ListAttestations:output_type -> quarterdeck.vendors.v1.ListAttestationsResponse
+	60, // 91: quarterdeck.vendors.v1.VendorsService.UpdateAttestation:output_type -> quarterdeck.vendors.v1.Attestation
+	69, // 92: quarterdeck.vendors.v1.VendorsService.DeleteAttestation:output_type -> google.protobuf.Empty
+	61, // 93: quarterdeck.vendors.v1.VendorsService.CreateContract:output_type -> quarterdeck.vendors.v1.Contract
+	61, // 94: quarterdeck.vendors.v1.VendorsService.GetContract:output_type -> quarterdeck.vendors.v1.Contract
+	20, // 95: quarterdeck.vendors.v1.VendorsService.ListContracts:output_type -> quarterdeck.vendors.v1.ListContractsResponse
+	61, // 96: quarterdeck.vendors.v1.VendorsService.UpdateContract:output_type -> quarterdeck.vendors.v1.Contract
+	69, // 97: quarterdeck.vendors.v1.VendorsService.DeleteContract:output_type -> google.protobuf.Empty
+	61, // 98: quarterdeck.vendors.v1.VendorsService.SubmitContract:output_type -> quarterdeck.vendors.v1.Contract
+	61, // 99: quarterdeck.vendors.v1.VendorsService.RejectContract:output_type -> quarterdeck.vendors.v1.Contract
+	61, // 100: quarterdeck.vendors.v1.VendorsService.ApproveContract:output_type -> quarterdeck.vendors.v1.Contract
+	61, // 101: quarterdeck.vendors.v1.VendorsService.TerminateContract:output_type -> quarterdeck.vendors.v1.Contract
+	63, // 102: quarterdeck.vendors.v1.VendorsService.RecordInvoice:output_type -> quarterdeck.vendors.v1.Invoice
+	63, // 103: quarterdeck.vendors.v1.VendorsService.GetInvoice:output_type -> quarterdeck.vendors.v1.Invoice
+	30, // 104: quarterdeck.vendors.v1.VendorsService.ListInvoices:output_type -> quarterdeck.vendors.v1.ListInvoicesResponse
+	64, // 105: quarterdeck.vendors.v1.VendorsService.CreateAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
+	64, // 106: quarterdeck.vendors.v1.VendorsService.GetAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
+	34, // 107: quarterdeck.vendors.v1.VendorsService.ListAssessmentTemplates:output_type -> quarterdeck.vendors.v1.ListAssessmentTemplatesResponse
+	64, // 108: quarterdeck.vendors.v1.VendorsService.UpdateAssessmentTemplate:output_type -> quarterdeck.vendors.v1.AssessmentTemplate
+	69, // 109: quarterdeck.vendors.v1.VendorsService.DeleteAssessmentTemplate:output_type -> google.protobuf.Empty
+	65, // 110: quarterdeck.vendors.v1.VendorsService.CreateAssessment:output_type -> quarterdeck.vendors.v1.Assessment
+	65, // 111: quarterdeck.vendors.v1.VendorsService.GetAssessment:output_type -> quarterdeck.vendors.v1.Assessment
+	40, // 112: quarterdeck.vendors.v1.VendorsService.ListAssessments:output_type -> quarterdeck.vendors.v1.ListAssessmentsResponse
+	65, // 113: quarterdeck.vendors.v1.VendorsService.UpdateAssessment:output_type -> quarterdeck.vendors.v1.Assessment
+	65, // 114: quarterdeck.vendors.v1.VendorsService.CompleteAssessment:output_type -> quarterdeck.vendors.v1.Assessment
+	65, // 115: quarterdeck.vendors.v1.VendorsService.CancelAssessment:output_type -> quarterdeck.vendors.v1.Assessment
+	66, // 116: quarterdeck.vendors.v1.VendorsService.GetScorecard:output_type -> quarterdeck.vendors.v1.Scorecard
+	46, // 117: quarterdeck.vendors.v1.VendorsService.ListScorecards:output_type -> quarterdeck.vendors.v1.ListScorecardsResponse
+	67, // 118: quarterdeck.vendors.v1.VendorsService.GetSlaBreach:output_type -> quarterdeck.vendors.v1.SlaBreach
+	49, // 119: quarterdeck.vendors.v1.VendorsService.ListSlaBreaches:output_type -> quarterdeck.vendors.v1.ListSlaBreachesResponse
+	68, // 120: quarterdeck.vendors.v1.VendorsService.CreateEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
+	68, // 121: quarterdeck.vendors.v1.VendorsService.GetEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
+	53, // 122: quarterdeck.vendors.v1.VendorsService.ListEvaluations:output_type -> quarterdeck.vendors.v1.ListEvaluationsResponse
+	68, // 123: quarterdeck.vendors.v1.VendorsService.UpdateEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
+	69, // 124: quarterdeck.vendors.v1.VendorsService.DeleteEvaluation:output_type -> google.protobuf.Empty
+	68, // 125: quarterdeck.vendors.v1.VendorsService.DecideEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
+	68, // 126: quarterdeck.vendors.v1.VendorsService.CancelEvaluation:output_type -> quarterdeck.vendors.v1.Evaluation
+	78, // [78:127] is the sub-list for method output_type
+	29, // [29:78] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_vendors_v1_vendors_service_proto_init() }
@@ -4262,7 +4477,7 @@ func file_quarterdeck_vendors_v1_vendors_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc), len(file_quarterdeck_vendors_v1_vendors_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   55,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

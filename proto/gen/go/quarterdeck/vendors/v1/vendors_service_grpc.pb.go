@@ -60,6 +60,8 @@ const (
 	VendorsService_CancelAssessment_FullMethodName         = "/quarterdeck.vendors.v1.VendorsService/CancelAssessment"
 	VendorsService_GetScorecard_FullMethodName             = "/quarterdeck.vendors.v1.VendorsService/GetScorecard"
 	VendorsService_ListScorecards_FullMethodName           = "/quarterdeck.vendors.v1.VendorsService/ListScorecards"
+	VendorsService_GetSlaBreach_FullMethodName             = "/quarterdeck.vendors.v1.VendorsService/GetSlaBreach"
+	VendorsService_ListSlaBreaches_FullMethodName          = "/quarterdeck.vendors.v1.VendorsService/ListSlaBreaches"
 	VendorsService_CreateEvaluation_FullMethodName         = "/quarterdeck.vendors.v1.VendorsService/CreateEvaluation"
 	VendorsService_GetEvaluation_FullMethodName            = "/quarterdeck.vendors.v1.VendorsService/GetEvaluation"
 	VendorsService_ListEvaluations_FullMethodName          = "/quarterdeck.vendors.v1.VendorsService/ListEvaluations"
@@ -203,6 +205,13 @@ type VendorsServiceClient interface {
 	// Lists a vendor's scorecards, newest quarter first: one per quarter with an invoice dated in it
 	// or a contract in force in it, up to the current quarter.
 	ListScorecards(ctx context.Context, in *ListScorecardsRequest, opts ...grpc.CallOption) (*ListScorecardsResponse, error)
+	// Returns an SLA breach: a service level of one of the vendor's contracts that an incident
+	// attributed to the vendor broke. The name is the one `quarterdeck.vendors.vendor.sla_breached`
+	// carries as its resource.
+	GetSlaBreach(ctx context.Context, in *GetSlaBreachRequest, opts ...grpc.CallOption) (*SlaBreach, error)
+	// Lists the SLA breaches of a vendor's contracts, most recent first. `vendors/-` lists across
+	// vendors, e.g. every breach of a quarter or of an incident.
+	ListSlaBreaches(ctx context.Context, in *ListSlaBreachesRequest, opts ...grpc.CallOption) (*ListSlaBreachesResponse, error)
 	// Creates an evaluation, in DRAFT. Publishes `quarterdeck.vendors.evaluation.created`.
 	CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*Evaluation, error)
 	// Returns an evaluation.
@@ -631,6 +640,26 @@ func (c *vendorsServiceClient) ListScorecards(ctx context.Context, in *ListScore
 	return out, nil
 }
 
+func (c *vendorsServiceClient) GetSlaBreach(ctx context.Context, in *GetSlaBreachRequest, opts ...grpc.CallOption) (*SlaBreach, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SlaBreach)
+	err := c.cc.Invoke(ctx, VendorsService_GetSlaBreach_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vendorsServiceClient) ListSlaBreaches(ctx context.Context, in *ListSlaBreachesRequest, opts ...grpc.CallOption) (*ListSlaBreachesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSlaBreachesResponse)
+	err := c.cc.Invoke(ctx, VendorsService_ListSlaBreaches_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vendorsServiceClient) CreateEvaluation(ctx context.Context, in *CreateEvaluationRequest, opts ...grpc.CallOption) (*Evaluation, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Evaluation)
@@ -835,6 +864,13 @@ type VendorsServiceServer interface {
 	// Lists a vendor's scorecards, newest quarter first: one per quarter with an invoice dated in it
 	// or a contract in force in it, up to the current quarter.
 	ListScorecards(context.Context, *ListScorecardsRequest) (*ListScorecardsResponse, error)
+	// Returns an SLA breach: a service level of one of the vendor's contracts that an incident
+	// attributed to the vendor broke. The name is the one `quarterdeck.vendors.vendor.sla_breached`
+	// carries as its resource.
+	GetSlaBreach(context.Context, *GetSlaBreachRequest) (*SlaBreach, error)
+	// Lists the SLA breaches of a vendor's contracts, most recent first. `vendors/-` lists across
+	// vendors, e.g. every breach of a quarter or of an incident.
+	ListSlaBreaches(context.Context, *ListSlaBreachesRequest) (*ListSlaBreachesResponse, error)
 	// Creates an evaluation, in DRAFT. Publishes `quarterdeck.vendors.evaluation.created`.
 	CreateEvaluation(context.Context, *CreateEvaluationRequest) (*Evaluation, error)
 	// Returns an evaluation.
@@ -982,6 +1018,12 @@ func (UnimplementedVendorsServiceServer) GetScorecard(context.Context, *GetScore
 }
 func (UnimplementedVendorsServiceServer) ListScorecards(context.Context, *ListScorecardsRequest) (*ListScorecardsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListScorecards not implemented")
+}
+func (UnimplementedVendorsServiceServer) GetSlaBreach(context.Context, *GetSlaBreachRequest) (*SlaBreach, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSlaBreach not implemented")
+}
+func (UnimplementedVendorsServiceServer) ListSlaBreaches(context.Context, *ListSlaBreachesRequest) (*ListSlaBreachesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSlaBreaches not implemented")
 }
 func (UnimplementedVendorsServiceServer) CreateEvaluation(context.Context, *CreateEvaluationRequest) (*Evaluation, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateEvaluation not implemented")
@@ -1745,6 +1787,42 @@ func _VendorsService_ListScorecards_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VendorsService_GetSlaBreach_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSlaBreachRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VendorsServiceServer).GetSlaBreach(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VendorsService_GetSlaBreach_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VendorsServiceServer).GetSlaBreach(ctx, req.(*GetSlaBreachRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VendorsService_ListSlaBreaches_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSlaBreachesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VendorsServiceServer).ListSlaBreaches(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VendorsService_ListSlaBreaches_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VendorsServiceServer).ListSlaBreaches(ctx, req.(*ListSlaBreachesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VendorsService_CreateEvaluation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateEvaluationRequest)
 	if err := dec(in); err != nil {
@@ -2037,6 +2115,14 @@ var VendorsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListScorecards",
 			Handler:    _VendorsService_ListScorecards_Handler,
+		},
+		{
+			MethodName: "GetSlaBreach",
+			Handler:    _VendorsService_GetSlaBreach_Handler,
+		},
+		{
+			MethodName: "ListSlaBreaches",
+			Handler:    _VendorsService_ListSlaBreaches_Handler,
 		},
 		{
 			MethodName: "CreateEvaluation",
