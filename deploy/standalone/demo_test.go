@@ -2,18 +2,21 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // TestDemoIsIdempotent loads the small demo company through the REST API, then again: the second
 // run creates nothing and every collection keeps its size. The positions it recruits for are in
-// every state, those approved against their team's labour line, and the skills' coverage has gaps
-// and key-person risks.
+// every state, those approved against their team's labour line, the skills' coverage has gaps
+// and key-person risks, and the provider outage breaks its contract's service levels.
 func TestDemoIsIdempotent(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(), scenario{})
@@ -32,7 +35,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 		return string(m[1])
 	}
 	first := run()
-	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 31",
+	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 32",
 		"teams 8", "people 30", "skills 38", "requirements 20", "ratings 68", "positions 12", "headcountPlans 8"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run created %s; want %s", first, want)
@@ -40,7 +43,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	counts := func() map[string]int {
 		c := map[string]int{}
-		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "risks", "incidents", "people", "positions"} {
+		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "vendors/-/slaBreaches", "risks", "incidents", "people", "positions"} {
 			var page map[string]json.RawMessage
 			getJSON(t, p.rest+"/v1/"+col+"?pageSize=1000", &page)
 			field := col[strings.LastIndex(col, "/")+1:] // the collection's field: its last segment
@@ -50,8 +53,16 @@ func TestDemoIsIdempotent(t *testing.T) {
 		}
 		return c
 	}
-	before := counts()
-	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 31 || before["people"] != 30 {
+	// The provider outage breaks both service levels of its contract, once the vendors service has
+	// read the incident's events.
+	var before map[string]int
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if before = counts(); before["vendors/-/slaBreaches"] < 2 {
+			return fmt.Errorf("%d SLA breaches; want the provider outage's 2", before["vendors/-/slaBreaches"])
+		}
+		return nil
+	})
+	if before["budgets/-/lines/-/actuals"] == 0 || before["incidents"] != 32 || before["people"] != 30 {
 		t.Fatalf("after the first run: %v", before)
 	}
 	// The positions are in every state, and those approved hold funds on their team's labour line.

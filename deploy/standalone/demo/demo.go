@@ -2,11 +2,11 @@
 // its public REST API, so that every change goes through the services' rules and publishes its
 // events, as a real organisation's would: cost centres, budgets with a year of actuals in two
 // currencies, vendors with their assessments and contracts (some inside their notice window),
-// a risk register, a year of incidents with a data breach whose notification clocks run, and the
-// IT organisation's teams with about 300 people and their pay, a skills taxonomy with the skills
-// each department requires and its people's ratings (gaps and key-person risks among them), the
-// positions each department recruits for against its labour budget, and each team's headcount
-// plan for the year.
+// a risk register, a year of incidents with a data breach whose notification clocks run and a
+// provider's outage that breaks its contract's service levels, and the IT organisation's teams
+// with about 300 people and their pay, a skills taxonomy with the skills each department requires
+// and its people's ratings (gaps and key-person risks among them), the positions each department
+// recruits for against its labour budget, and each team's headcount plan for the year.
 //
 // A second run adds nothing: every resource has a fixed id (an ALREADY_EXISTS answer means it is
 // there), every transition is taken only from the state before it, and an actual is recorded only

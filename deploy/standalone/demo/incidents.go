@@ -2,33 +2,38 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 )
 
+// incidentKinds are the incidents of the demo company's year. Those of a vendor's service name
+// the vendor, whose contracts' service levels they may break.
 var incidentKinds = []struct {
 	title, kind, service string
+	vendor               string
 }{
-	{"Freight booking API returns errors", "OUTAGE", "freight-booking"},
-	{"Customer portal slow at peak", "DEGRADATION", "customer-portal"},
-	{"ERP batch invoicing failed", "OUTAGE", "erp"},
-	{"VPN gateway drops connections", "DEGRADATION", "vpn"},
-	{"Email delivery delayed", "DEGRADATION", "email"},
-	{"Warehouse scanners cannot sync", "OUTAGE", "warehouse-mobile"},
-	{"Cloud region networking incident", "VENDOR_FAILURE", "cloud-platform"},
-	{"Phishing campaign against finance", "SECURITY_BREACH", "email"},
-	{"Route planning job lost its results", "DATA_LOSS", "route-planning"},
-	{"Identity provider login failures", "OUTAGE", "identity"},
-	{"Telecom link to the Rotterdam hub down", "VENDOR_FAILURE", "wan"},
-	{"Reporting warehouse refresh late", "DEGRADATION", "data-platform"},
+	{"Freight booking API returns errors", "OUTAGE", "freight-booking", ""},
+	{"Customer portal slow at peak", "DEGRADATION", "customer-portal", ""},
+	{"ERP batch invoicing failed", "OUTAGE", "erp", ""},
+	{"VPN gateway drops connections", "DEGRADATION", "vpn", ""},
+	{"Email delivery delayed", "DEGRADATION", "email", ""},
+	{"Warehouse scanners cannot sync", "OUTAGE", "warehouse-mobile", ""},
+	{"Cloud region networking incident", "VENDOR_FAILURE", "cloud-platform", "vendors/northwind-cloud"},
+	{"Phishing campaign against finance", "SECURITY_BREACH", "email", ""},
+	{"Route planning job lost its results", "DATA_LOSS", "route-planning", ""},
+	{"Identity provider login failures", "OUTAGE", "identity", ""},
+	{"Telecom link to the Rotterdam hub down", "VENDOR_FAILURE", "wan", "vendors/fabrikam-networks"},
+	{"Reporting warehouse refresh late", "DEGRADATION", "data-platform", ""},
 }
 
 type incidentPlan struct {
-	id, title, kind, service, severity string
-	declare                            time.Time
-	ack, mitigate, resolve             time.Duration // after the declaration; 0: not yet
-	closed                             bool
+	id, title, kind, service, severity, vendor string
+	declare                                    time.Time
+	ack, mitigate, resolve                     time.Duration // after the declaration; 0: not yet
+	closed                                     bool
 }
 
 // incidentPlans are a year of incidents, most resolved, the last few still open.
@@ -43,7 +48,7 @@ func (l *loader) incidentPlans() []incidentPlan {
 	for i := 0; i < n; i++ {
 		k := incidentKinds[l.rnd.IntN(len(incidentKinds))]
 		sev := []string{"SEV1", "SEV2", "SEV2", "SEV3", "SEV3", "SEV3", "SEV4", "SEV4"}[l.rnd.IntN(8)]
-		p := incidentPlan{id: fmt.Sprintf("inc-%04d", i+1), title: k.title, kind: k.kind, service: k.service, severity: sev,
+		p := incidentPlan{id: fmt.Sprintf("inc-%04d", i+1), title: k.title, kind: k.kind, service: k.service, severity: sev, vendor: k.vendor,
 			declare: start.Add(span * time.Duration(i) / time.Duration(n)).Add(time.Duration(l.between(0, 600)) * time.Minute).Truncate(time.Second)}
 		p.ack = time.Duration(l.between(2, 45)) * time.Minute
 		p.mitigate = p.ack + time.Duration(l.between(10, 240))*time.Minute
@@ -67,7 +72,10 @@ func (l *loader) loadIncidents(ctx context.Context) error {
 			return err
 		}
 	}
-	return l.breach(ctx)
+	if err := l.breach(ctx); err != nil {
+		return err
+	}
+	return l.vendorOutage(ctx)
 }
 
 type incidentState struct {
@@ -89,11 +97,15 @@ func (l *loader) createIncident(ctx context.Context, id string, declare time.Tim
 }
 
 func (l *loader) incident(ctx context.Context, p incidentPlan) error {
-	st, err := l.createIncident(ctx, p.id, p.declare, map[string]any{
+	body := map[string]any{
 		"title": p.title, "type": p.kind, "severity": p.severity, "affectedServices": []string{p.service},
 		"detectTime": rfc3339(p.declare.Add(-time.Duration(len(p.id)) * time.Minute)),
 		"roles":      map[string]any{"commander": "oncall-lead@halyard.example"},
-	})
+	}
+	if p.vendor != "" {
+		body["vendor"] = p.vendor
+	}
+	st, err := l.createIncident(ctx, p.id, p.declare, body)
 	if err != nil {
 		return err
 	}
@@ -187,4 +199,52 @@ func (l *loader) breach(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// vendorOutage is a provider's outage three days ago, on the active contract with service levels
+// (serviceLevels) that started first: a SEV1 resolved after 6 hours, the provider's service down
+// for 2 of them. It breaks both of the contract's service levels — 4 hours to resolve a SEV1, and
+// 99.9 % of the month — which the vendors service records as SLA breaches. Such contracts start
+// on 1 January; in the first six hours of a year, when none can have had an outage resolved
+// since, there is none.
+func (l *loader) vendorOutage(ctx context.Context) error {
+	var page struct {
+		Contracts []struct {
+			Name      string                         `json:"name"`
+			StartDate struct{ Year, Month, Day int } `json:"startDate"`
+			SLAs      []json.RawMessage              `json:"slas"`
+		} `json:"contracts"`
+	}
+	if err := l.admin.do(ctx, "GET", "/v1/vendors/-/contracts?pageSize=1000&filter="+url.QueryEscape("state = ACTIVE"), nil, &page); err != nil {
+		return err
+	}
+	contract, start := "", time.Time{}
+	for _, c := range page.Contracts {
+		from := time.Date(c.StartDate.Year, time.Month(c.StartDate.Month), c.StartDate.Day, 0, 0, 0, 0, time.UTC)
+		if len(c.SLAs) > 0 && (contract == "" || from.Before(start)) {
+			contract, start = c.Name, from
+		}
+	}
+	declare := l.now.Add(-72 * time.Hour).Truncate(time.Minute)
+	if declare.Before(start) {
+		declare = start
+	}
+	if contract == "" || declare.Add(6*time.Hour).After(l.now) {
+		return nil
+	}
+	vendor := contract[:strings.Index(contract, "/contracts/")]
+	st, err := l.createIncident(ctx, "provider-outage", declare, map[string]any{
+		"title":            "Provider outage takes the cloud platform down",
+		"type":             "VENDOR_FAILURE",
+		"severity":         "SEV1",
+		"affectedServices": []string{"cloud-platform"},
+		"vendor":           vendor,
+		"vendorContract":   contract,
+		"detectTime":       rfc3339(declare.Add(-5 * time.Minute)),
+		"roles":            map[string]any{"commander": "oncall-lead@halyard.example"},
+	})
+	if err != nil {
+		return err
+	}
+	return l.advance(ctx, "incidents/provider-outage", st.State, declare, 10*time.Minute, 2*time.Hour, 6*time.Hour, false)
 }

@@ -50,6 +50,7 @@ type vendorPlan struct {
 
 type contractPlan struct {
 	id, title, line string
+	slas            []map[string]any
 	annual          int64
 	currency        string
 	start, end      time.Time
@@ -108,6 +109,11 @@ func (l *loader) vendorPlans() []vendorPlan {
 			if len(out) > 0 {
 				c.line = out[(i+k)%len(out)]
 			}
+			if c.slas = serviceLevels(v.category); c.slas != nil {
+				// In force since the year began, so that a provider's outage of the last days
+				// (vendorOutage) falls in its term.
+				c.start = time.Date(l.year, 1, 1, 0, 0, 0, 0, time.UTC)
+			}
 			p.contracts = append(p.contracts, c)
 		}
 		out = append(out, p)
@@ -116,6 +122,21 @@ func (l *loader) vendorPlans() []vendorPlan {
 }
 
 func (l *loader) pick2(xs []int) int { return xs[l.rnd.IntN(len(xs))] }
+
+// serviceLevels are the service levels of a contract with a vendor of category: the cloud and
+// telecom providers, whose failures take the company's services down (incidentKinds), commit to
+// 99.9 % a month and to resolving a SEV1 within 4 hours, a SEV2 within 8.
+func serviceLevels(category string) []map[string]any {
+	if category != "CLOUD_INFRASTRUCTURE" && category != "TELECOM" {
+		return nil
+	}
+	return []map[string]any{{
+		"displayName": "Service availability", "availabilityTargetPercent": "99.9", "measurementPeriod": "MONTHLY",
+		"responseTargets": []map[string]any{
+			{"severity": "SEV1", "resolutionTime": "14400s"}, {"severity": "SEV2", "resolutionTime": "28800s"},
+		},
+	}}
+}
 
 func (l *loader) loadVendors(ctx context.Context) error {
 	if _, err := l.admin.ensure(ctx, "assessmentTemplates", "assessmentTemplateId", "security-dd", map[string]any{
@@ -190,6 +211,9 @@ func (l *loader) vendor(ctx context.Context, v vendorPlan) error {
 		}
 		if c.autoRenew {
 			body["renewalTermMonths"] = 12
+		}
+		if c.slas != nil {
+			body["slas"] = c.slas
 		}
 		if c.line != "" {
 			body["budgetLine"] = c.line
