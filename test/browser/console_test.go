@@ -322,6 +322,25 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the key person's page (%s) lists no skill", keyPerson)
 		}
 	}
+	// The demo's provider outage broke its contract's service levels: the provider's page lists
+	// the breaches, each linking to its incident.
+	var breaches struct {
+		SLABreaches []struct{ Name, Incident string } `json:"slaBreaches"`
+	}
+	getJSON(t, p, "/v1/vendors/-/slaBreaches?pageSize=1", &breaches)
+	if len(breaches.SLABreaches) == 0 {
+		t.Fatal("the demo company has no SLA breach")
+	}
+	provider := strings.Join(strings.Split(breaches.SLABreaches[0].Name, "/")[:2], "/")
+	b.open(t, "#/"+provider, "vendor")
+	b.check(t, "provider", 0)
+	if n := b.count(t, "section[aria-label='SLA breaches'] tbody tr:not(:has(td[colspan]))"); n == 0 {
+		t.Errorf("the page of %s lists no SLA breach", provider)
+	}
+	if n := b.count(t, fmt.Sprintf("section[aria-label='SLA breaches'] a[href='#/%s']", breaches.SLABreaches[0].Incident)); n == 0 {
+		t.Errorf("the page of %s does not link its breach to %s", provider, breaches.SLABreaches[0].Incident)
+	}
+	b.screenshots(t, "provider")
 	// The people page's search, typed into: the table narrows to the one person found.
 	var people struct {
 		People []struct{ DisplayName string } `json:"people"`

@@ -1,7 +1,10 @@
-// Vendors: the list, and a vendor with its contracts, scorecards and assessments.
+// Vendors: the list, and a vendor with its contracts, scorecards, SLA breaches and assessments.
 import { get, list, id } from "./api.js";
 import { chart, palette } from "./charts.js";
-import { h, card, money, table, link, badge, fields, date, enumText } from "./ui.js";
+import { h, card, money, table, link, badge, fields, date, time, enumText } from "./ui.js";
+
+// recentBreaches is how many of a vendor's SLA breaches its page shows, the most recent first.
+const recentBreaches = 20;
 
 export async function vendorsPage(view) {
   const vendors = await list("/v1/vendors", "vendors", { orderBy: "display_name" });
@@ -16,10 +19,11 @@ export async function vendorsPage(view) {
 
 export async function vendorPage(view, vendorID) {
   const name = `vendors/${vendorID}`;
-  const [v, contracts, scorecards, assessments] = await Promise.all([
+  const [v, contracts, scorecards, breaches, assessments] = await Promise.all([
     get(`/v1/${name}`),
     list(`/v1/${name}/contracts`, "contracts"),
     list(`/v1/${name}/scorecards`, "scorecards").catch(() => []),
+    list(`/v1/${name}/slaBreaches`, "slaBreaches", {}, recentBreaches).catch(() => []),
     list(`/v1/${name}/assessments`, "assessments").catch(() => []),
   ]);
   view.append(h("h1", {}, v.displayName, " ", badge(v.state)));
@@ -53,6 +57,14 @@ export async function vendorPage(view, vendorID) {
     { title: "Annual value", class: "num", cell: (c) => money(c.annualValue) },
     { title: "Invoiced", class: "num hide-narrow", cell: (c) => money(c.invoicedAmount) },
   ], contracts)));
+  view.append(card("SLA breaches", table([
+    { title: "Broken", cell: (b) => time(b.breachTime) },
+    { title: "What", cell: (b) => enumText(b.kind) },
+    { title: "Service level", class: "hide-narrow", cell: (b) => b.serviceLevel },
+    { title: "Target", class: "num", cell: (b) => b.target },
+    { title: "Measured", class: "num", cell: (b) => b.measured },
+    { title: "Incident", cell: (b) => link(`#/incidents/${id(b.incident)}`, id(b.incident)) },
+  ], breaches, breaches.length === recentBreaches ? `The ${recentBreaches} most recent.` : undefined)));
   view.append(card("Assessments", table([
     { title: "Assessment", cell: (a) => id(a.name) },
     { title: "State", cell: (a) => badge(a.state) },
