@@ -162,6 +162,25 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("renewal value totals %v; want %s", v.GetRenewalValueTotals(), money2(37000))
 		}
 
+		// SLA breaches of the last 90 days by vendor, the most first (company() says which).
+		var breaches []string
+		for _, x := range v.GetSlaBreaches() {
+			breaches = append(breaches, fmt.Sprintf("%s %q %d (%d resolution, %d availability) %d incidents %d contracts last %s at %s",
+				x.GetVendor(), x.GetVendorDisplayName(), x.GetBreachCount(), x.GetResolutionTimeCount(), x.GetAvailabilityCount(),
+				x.GetIncidentCount(), x.GetContractCount(), x.GetLastSlaBreach(), x.GetLastBreachTime().AsTime().Format(time.RFC3339)))
+		}
+		if diff := cmp.Diff([]string{
+			`vendors/globex "Vendor globex" 3 (2 resolution, 1 availability) 2 incidents 2 contracts last vendors/globex/slaBreaches/vpn-res at 2027-03-01T12:00:00Z`,
+			`vendors/acme "Vendor acme" 2 (0 resolution, 2 availability) 2 incidents 2 contracts last vendors/acme/slaBreaches/db-down at 2027-03-15T09:00:00Z`,
+			`vendors/initech "Vendor initech" 1 (0 resolution, 1 availability) 1 incidents 1 contracts last vendors/initech/slaBreaches/feb at 2027-02-01T00:00:00Z`,
+			`vendors/umbrella "Vendor umbrella" 1 (1 resolution, 0 availability) 1 incidents 1 contracts last vendors/umbrella/slaBreaches/jan at 2027-01-10T00:00:00Z`,
+		}, breaches); diff != "" {
+			t.Errorf("SLA breaches by vendor (-want +got):\n%s", diff)
+		}
+		if v.GetSlaBreachCount() != 7 || v.GetSlaBreachVendorCount() != 4 {
+			t.Errorf("%d SLA breaches of %d vendors; want 7 of 4", v.GetSlaBreachCount(), v.GetSlaBreachVendorCount())
+		}
+
 		// Risks: five open (legacy is closed, typo deleted), two above appetite, one unscored.
 		r := b.GetRisks()
 		if r.GetOpenCount() != 5 || r.GetAboveAppetiteCount() != 2 || r.GetUnscoredCount() != 1 {
@@ -419,6 +438,8 @@ func TestBriefingLists(t *testing.T) {
 			{"cost centres", len(budget.GetCostCenters()), 90, budget.GetCostCenterCount()},
 			{"contracts in the notice window", len(vendors.GetInNoticeWindow()), -1, vendors.GetInNoticeWindowCount()},
 			{"renewals", len(vendors.GetRenewals()), -1, vendors.GetRenewalCount()},
+			// Every other vendor of 120, less those whose breaches are 90 to 99 days old (90 to 98).
+			{"vendors with SLA breaches", len(vendors.GetSlaBreaches()), 55, vendors.GetSlaBreachVendorCount()},
 			{"risks above appetite", len(risks.GetAboveAppetite()), 36, risks.GetAboveAppetiteCount()},
 			{"open incidents", len(incidents.GetOpen()), 45, incidents.GetOpenCount()},
 			{"open positions", len(talent.GetOpenPositions()), 60, talent.GetOpenPositionCount()},
@@ -445,6 +466,28 @@ func TestBriefingLists(t *testing.T) {
 				t.Errorf("%s is further over plan than %s, listed before it", c.GetCostCenter(), budget.GetCostCenters()[i].GetCostCenter())
 			}
 		}
+		// The most SLA breaches first (three of every vendor i with i%3 == 2), the most recent
+		// first among equals; the breaches of every vendor counted: 1 + i%3 of each even i below
+		// 90 or from 100.
+		var breaches int32
+		for i := 0; i < 120; i += 2 {
+			if i%100 < 90 {
+				breaches += int32(1 + i%3)
+			}
+		}
+		if n := vendors.GetSlaBreachCount(); n != breaches {
+			t.Errorf("%d SLA breaches; want %d", n, breaches)
+		}
+		if sb := vendors.GetSlaBreaches(); sb[0].GetVendor() != "vendors/v-0002" || sb[0].GetBreachCount() != 3 ||
+			!slices.IsSortedFunc(sb, func(a, b *briefingv1.VendorSlaBreaches) int {
+				if a.GetBreachCount() != b.GetBreachCount() {
+					return int(b.GetBreachCount() - a.GetBreachCount())
+				}
+				return b.GetLastBreachTime().AsTime().Compare(a.GetLastBreachTime().AsTime())
+			}) {
+			t.Errorf("vendors with SLA breaches not the most first, then the most recent: %v", sb)
+		}
+
 		// The least covered framework first; the longest overdue control test first.
 		for i, f := range compliance.GetFrameworks()[1:] {
 			prev := compliance.GetFrameworks()[i]

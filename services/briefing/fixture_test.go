@@ -3,6 +3,7 @@ package briefing
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,6 +102,17 @@ func (h *history) contract(vendor, id string, annual int64, end, opens, cancelBy
 	c.State = vendorsv1.Contract_ACTIVE
 	h.add(name, &vendorsv1.ContractActivated{Contract: proto.Clone(c).(*vendorsv1.Contract)})
 	return name
+}
+
+// breach adds an SLA breach of a service level of contract (`vendors/{vendor}/contracts/{id}`),
+// broken by incident at at, as the vendors service publishes it.
+func (h *history) breach(contract, id string, kind vendorsv1.SlaBreach_Kind, incident string, at time.Time) string {
+	vendor, _, _ := strings.Cut(contract, "/contracts/")
+	b := &vendorsv1.SlaBreach{Name: vendor + "/slaBreaches/" + id, Contract: contract, ServiceLevel: "Service", Kind: kind,
+		Incident: incident, Severity: vendorsv1.ResponseTarget_SEV1, Target: "4h", Measured: "5h", BreachTime: timestamppb.New(at)}
+	h.add(b.Name, &vendorsv1.VendorSlaBreached{SlaBreach: b, Vendor: vendor, Version: 1,
+		Scorecard: fmt.Sprintf("%s/scorecards/%d-Q%d", vendor, at.Year(), (at.Month()+2)/3)})
+	return b.Name
 }
 
 // risk adds a risk, assessed with a residual score unless likelihood is 0.
@@ -223,7 +235,15 @@ func demo(scale int) *history {
 		h.contract(v, "main", int64(10000+i%90*1000), day(end.Year(), int(end.Month()), end.Day()),
 			day(opens.Year(), int(opens.Month()), opens.Day()), day(cancelBy.Year(), int(cancelBy.Month()), cancelBy.Day()), 12)
 		end = today.AddDate(0, 0, 5+i%200)
-		h.contract(v, "support", int64(2000+i%10*500), day(end.Year(), int(end.Month()), end.Day()), nil, nil, 0)
+		support := h.contract(v, "support", int64(2000+i%10*500), day(end.Year(), int(end.Month()), end.Day()), nil, nil, 0)
+		// Every other vendor broke its support contract's service level 1 to 3 times, i%100
+		// days ago: all but those of 90 days ago or more in the briefing's 90 days.
+		if i%2 == 0 {
+			for k := range 1 + i%3 {
+				h.breach(support, fmt.Sprintf("b%d", k), vendorsv1.SlaBreach_RESOLUTION_TIME, fmt.Sprintf("incidents/i-%05d", i),
+					today.AddDate(0, 0, -(i%100)).Add(-time.Duration(k)*time.Hour))
+			}
+		}
 	}
 	levels := []riskv1.RiskLevel{riskv1.RiskLevel_LOW, riskv1.RiskLevel_MEDIUM, riskv1.RiskLevel_HIGH, riskv1.RiskLevel_CRITICAL}
 	for i := range 60 * scale {
@@ -303,16 +323,34 @@ func company() *history {
 
 	acme, globex := h.vendor("acme"), h.vendor("globex")
 	// crm: auto-renewing for 24 months, notice window open (1 March to 1 April), ends 30 June.
-	h.contract(acme, "crm", 36000, day(2027, 6, 30), day(2027, 3, 1), day(2027, 4, 1), 24)
+	crmContract := h.contract(acme, "crm", 36000, day(2027, 6, 30), day(2027, 3, 1), day(2027, 4, 1), 24)
 	// support: ends 1 May without renewing: a renewal within 90 days, worth a year.
 	h.contract(globex, "support", 12000, day(2027, 5, 1), nil, nil, 0)
 	// cloud: auto-renewing for 6 months, ends 31 May, notice window opens 15 April: renewal only.
 	h.contract(globex, "cloud", 50000, day(2027, 5, 31), day(2027, 4, 15), day(2027, 5, 1), 6)
 	// A contract ending in 2028 is neither; a terminated one ending soon neither.
-	h.contract(acme, "erp", 99000, day(2028, 1, 31), day(2027, 11, 1), day(2027, 12, 1), 12)
+	erpContract := h.contract(acme, "erp", 99000, day(2028, 1, 31), day(2027, 11, 1), day(2027, 12, 1), 12)
 	gone := h.contract(acme, "old", 1000, day(2027, 4, 30), nil, nil, 0)
 	h.add(gone, &vendorsv1.ContractTerminated{Contract: &vendorsv1.Contract{Name: gone, Title: "Contract old",
 		State: vendorsv1.Contract_TERMINATED, EndDate: day(2027, 4, 30), AnnualValue: eur(1000)}})
+
+	// SLA breaches: the briefing counts those of the 90 days from 16 December 2026 to 15 March
+	// 2027. globex: three, two of them resolution times, by two incidents on two contracts, the
+	// latest on 1 March. acme: two availability targets on 16 December at midnight and today, one
+	// a minute before the 90 days; then initech's of 1 February and umbrella's of 10 January, one
+	// each (the most recent first), not initech's of tomorrow; and none of hooli, deleted.
+	h.breach("vendors/globex/contracts/cloud", "vpn-avail", vendorsv1.SlaBreach_AVAILABILITY, "incidents/vpn", time.Date(2027, 3, 1, 11, 0, 0, 0, time.UTC))
+	h.breach("vendors/globex/contracts/cloud", "vpn-res", vendorsv1.SlaBreach_RESOLUTION_TIME, "incidents/vpn", time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
+	h.breach("vendors/globex/contracts/support", "mail", vendorsv1.SlaBreach_RESOLUTION_TIME, "incidents/mail", time.Date(2026, 12, 24, 4, 0, 0, 0, time.UTC))
+	h.breach(crmContract, "db-down", vendorsv1.SlaBreach_AVAILABILITY, "incidents/db-down", time.Date(2027, 3, 15, 9, 0, 0, 0, time.UTC))
+	h.breach(erpContract, "slow-search", vendorsv1.SlaBreach_AVAILABILITY, "incidents/slow-search", time.Date(2026, 12, 16, 0, 0, 0, 0, time.UTC))
+	h.breach(crmContract, "ancient", vendorsv1.SlaBreach_RESOLUTION_TIME, "incidents/ancient", time.Date(2026, 12, 15, 23, 59, 0, 0, time.UTC))
+	initech, umbrella, hooli := h.vendor("initech"), h.vendor("umbrella"), h.vendor("hooli")
+	h.breach(initech+"/contracts/cdn", "next", vendorsv1.SlaBreach_AVAILABILITY, "incidents/cdn", time.Date(2027, 3, 16, 0, 0, 0, 0, time.UTC))
+	h.breach(initech+"/contracts/cdn", "feb", vendorsv1.SlaBreach_AVAILABILITY, "incidents/cdn", time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC))
+	h.breach(umbrella+"/contracts/dns", "jan", vendorsv1.SlaBreach_RESOLUTION_TIME, "incidents/dns", time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC))
+	h.breach(hooli+"/contracts/mail", "jan", vendorsv1.SlaBreach_RESOLUTION_TIME, "incidents/mail", time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC))
+	h.add(hooli, &vendorsv1.VendorDeleted{Vendor: &vendorsv1.Vendor{Name: hooli}})
 
 	h.risk("ransomware", 4, 5, riskv1.RiskLevel_CRITICAL, true)
 	h.risk("phishing", 4, 4, riskv1.RiskLevel_HIGH, true)

@@ -341,6 +341,21 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the page of %s does not link its breach to %s", provider, breaches.SLABreaches[0].Incident)
 	}
 	b.screenshots(t, "provider")
+	if briefing {
+		// The briefing counts the provider among the vendors that broke a service level in the
+		// last 90 days (the outage was three days ago) and links to its page. It applies the
+		// vendors' events a moment after they are published: the page is read again until then.
+		sla := fmt.Sprintf("section[aria-label='SLA breaches by vendor (last 90 days)'] a[href='#/%s']", provider)
+		b.open(t, "#/", "briefing")
+		for deadline := time.Now().Add(time.Minute); b.count(t, sla) == 0; {
+			if time.Now().After(deadline) {
+				t.Errorf("the briefing does not list %s among the vendors with SLA breaches", provider)
+				break
+			}
+			b.run(t, "read the briefing again", chromedp.Sleep(time.Second), chromedp.Reload(), ready("briefing"))
+		}
+		b.check(t, "briefing with SLA breaches", 6)
+	}
 	// The people page's search, typed into: the table narrows to the one person found.
 	var people struct {
 		People []struct{ DisplayName string } `json:"people"`

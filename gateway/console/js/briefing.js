@@ -26,6 +26,7 @@ export async function briefingPage(view) {
   riskCard(grid, b.risks);
   incidentsCard(grid, b.incidents);
   renewalsCard(grid, b.vendors);
+  slaCard(grid, b.vendors);
   headcountCard(grid, b.talent, date(b.asOfDate));
   complianceCard(grid, b.compliance);
   continuityCard(grid, b.continuity);
@@ -40,6 +41,7 @@ function kpis(b) {
     kpi("Risks above appetite", `${b.risks?.aboveAppetiteCount ?? 0} of ${b.risks?.openCount ?? 0} open`),
     kpi("Contracts in notice window", b.vendors?.inNoticeWindowCount ?? (b.vendors?.inNoticeWindow || []).length),
     kpi("Renewals in 90 days", b.vendors?.renewalCount ?? (b.vendors?.renewals || []).length),
+    kpi("SLA breaches in 90 days", b.vendors?.slaBreachCount ?? 0),
     b.incidents ? kpi("Open incidents", b.incidents.openCount ?? 0) : null,
     b.talent ? kpi("Open positions", b.talent.openPositionCount ?? 0) : null);
 }
@@ -186,6 +188,25 @@ function renewalsCard(grid, vendors) {
     { title: "Renewal value", class: "num", cell: (x) => money(x.renewalValue || x.annualValue) },
   ], shown));
   if (vendors?.renewalValueTotals?.length) c.append(h("p", {}, "Renewing in 90 days: ", vendors.renewalValueTotals.map(money).join(" + ")));
+}
+
+// slaCard lists the vendors that broke their contracts' service levels in the last 90 days, the
+// most breaches first; each links to the vendor's page, which lists the breaches.
+function slaCard(grid, vendors) {
+  const rows = vendors?.slaBreaches || [];
+  const c = card("SLA breaches by vendor (last 90 days)");
+  grid.append(c);
+  if (!rows.length) {
+    c.append(h("p", { class: "muted" }, "No vendor broke a service level in the last 90 days."));
+    return;
+  }
+  c.append(table([
+    { title: "Vendor", cell: (x) => link(`#/vendors/${id(x.vendor)}`, x.vendorDisplayName || id(x.vendor)) },
+    { title: "Breaches", class: "num", cell: (x) => String(x.breachCount || 0) },
+    { title: "Resolution / availability", class: "hide-narrow", cell: (x) => `${x.resolutionTimeCount || 0} / ${x.availabilityCount || 0}` },
+    { title: "Incidents", class: "num hide-narrow", cell: (x) => String(x.incidentCount || 0) },
+    { title: "Last breach", cell: (x) => time(x.lastBreachTime) },
+  ], rows.slice(0, 10), `${vendors.slaBreachCount || 0} breach(es) of ${vendors.slaBreachVendorCount || rows.length} vendor(s)`));
 }
 
 // incidentsCard draws incidents per month with the mean time to resolve, when the briefing

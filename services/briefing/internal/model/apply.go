@@ -94,7 +94,15 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 	case *vendorsv1.VendorOffboarded:
 		return putVendor(ctx, tx, e.GetVendor())
 	case *vendorsv1.VendorDeleted:
+		// A vendor with contracts cannot be deleted, so one with breaches neither; its breaches
+		// would go with it.
+		const q = `DELETE FROM briefing_sla_breaches WHERE vendor = $1`
+		if _, err := tx.ExecContext(ctx, q, e.GetVendor().GetName()); err != nil {
+			return err
+		}
 		return del(ctx, tx, "briefing_vendors", e.GetVendor().GetName())
+	case *vendorsv1.VendorSlaBreached:
+		return putSLABreach(ctx, tx, e)
 	case *vendorsv1.ContractCreated:
 		return putContract(ctx, tx, e.GetContract())
 	case *vendorsv1.ContractUpdated:
@@ -305,6 +313,27 @@ func putContract(ctx context.Context, tx *sql.Tx, c *vendorsv1.Contract) error {
 	_, err = tx.ExecContext(ctx, q, c.GetName(), vendor, c.GetTitle(), c.GetOwner(), int32(c.GetState()),
 		dateText(c.GetEndDate()), c.GetAutoRenew(), c.GetRenewalTermMonths(), dateText(c.GetCancelByDate()),
 		dateText(c.GetNoticeWindowOpenDate()), annual, c.GetAnnualValue().GetCurrencyCode())
+	return err
+}
+
+// putSLABreach keeps what the briefing counts of a breach: whose, of which contract and
+// incident, what it broke and when. A breach never changes; its event is applied once, and a copy
+// only writes the same row again.
+func putSLABreach(ctx context.Context, tx *sql.Tx, e *vendorsv1.VendorSlaBreached) error {
+	b := e.GetSlaBreach()
+	vendor := e.GetVendor()
+	if vendor == "" {
+		vendor, _ = parent(b.GetName(), "/slaBreaches/")
+	}
+	if b.GetName() == "" || vendor == "" || b.GetBreachTime() == nil {
+		return consumer.Permanent(fmt.Errorf("an sla_breached event without its breach, vendor or breach time: %v", e))
+	}
+	const q = `INSERT INTO briefing_sla_breaches (name, vendor, contract, kind, incident, breach_time)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (name) DO UPDATE SET vendor = excluded.vendor, contract = excluded.contract, kind = excluded.kind,
+		incident = excluded.incident, breach_time = excluded.breach_time`
+	_, err := tx.ExecContext(ctx, q, b.GetName(), vendor, b.GetContract(), int32(b.GetKind()), b.GetIncident(),
+		instant(b.GetBreachTime()))
 	return err
 }
 

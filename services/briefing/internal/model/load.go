@@ -19,13 +19,15 @@ type Snapshot struct {
 	Committed map[string]int64
 	Vendors   map[string]string // name → display name
 	Contracts []Contract        // by name
-	Risks     []Risk            // by name
-	Incidents []Incident        // by name
-	Teams     map[string]string // name → display name
-	Skills    map[string]string // name → display name
-	People    map[string]Person // by name
-	Positions []Position        // by name
-	Coverage  []Coverage        // by requirement
+	// SLABreaches are the vendors' SLA breaches, by name.
+	SLABreaches []SLABreach
+	Risks       []Risk            // by name
+	Incidents   []Incident        // by name
+	Teams       map[string]string // name → display name
+	Skills      map[string]string // name → display name
+	People      map[string]Person // by name
+	Positions   []Position        // by name
+	Coverage    []Coverage        // by requirement
 	// PlanQuarters are the headcount plans' quarters, by plan and quarter.
 	PlanQuarters []PlanQuarter
 	// Frameworks are the frameworks' compliance postures, by name.
@@ -52,6 +54,13 @@ type Contract struct {
 	State, RenewalTermMonths                                                          int32
 	AutoRenew                                                                         bool
 	AnnualValueMinor                                                                  int64
+}
+
+// SLABreach is a breach of a service level of a vendor's contract.
+type SLABreach struct {
+	Name, Vendor, Contract, Incident string
+	Kind                             int32
+	BreachTime                       time.Time
 }
 
 // Risk is a risk with its residual score.
@@ -238,6 +247,12 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			err := r.Scan(&c.Name, &c.Vendor, &c.Title, &c.Owner, &c.EndDate, &c.CancelByDate, &c.NoticeWindowOpenDate,
 				&c.Currency, &c.State, &c.RenewalTermMonths, &c.AutoRenew, &c.AnnualValueMinor)
 			s.Contracts = append(s.Contracts, c)
+			return err
+		}},
+		{`SELECT name, vendor, contract, incident, kind, breach_time FROM briefing_sla_breaches ORDER BY name`, func(r *sql.Rows) error {
+			var b SLABreach
+			err := r.Scan(&b.Name, &b.Vendor, &b.Contract, &b.Incident, &b.Kind, &b.BreachTime)
+			s.SLABreaches = append(s.SLABreaches, b)
 			return err
 		}},
 		{`SELECT name, title, owner, category, state, likelihood, impact, score, level, above_appetite

@@ -23,7 +23,7 @@ var Migrations = sqldb.MigrationSet{Table: "briefing_migrations", Files: migrati
 // tables are the model's tables, every one of which a rebuild empties.
 var tables = []string{
 	"briefing_cost_centers", "briefing_budgets", "briefing_actuals", "briefing_commitments",
-	"briefing_vendors", "briefing_contracts", "briefing_risks", "briefing_incidents", "briefing_teams",
+	"briefing_vendors", "briefing_contracts", "briefing_sla_breaches", "briefing_risks", "briefing_incidents", "briefing_teams",
 	"briefing_people", "briefing_skills", "briefing_positions", "briefing_coverage", "briefing_headcount_quarters",
 	"briefing_frameworks", "briefing_controls", "briefing_continuity_plans",
 	"briefing_facts",

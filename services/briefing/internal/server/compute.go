@@ -24,6 +24,10 @@ import (
 // RenewalHorizonDays is how far ahead the briefing lists renewals.
 const RenewalHorizonDays = 90
 
+// SLABreachWindowDays is how far back the briefing counts the vendors' SLA breaches: the
+// briefing's date and the days before it.
+const SLABreachWindowDays = 90
+
 // defaultMatrixSteps are the steps of each axis of the risk service's default matrix.
 const defaultMatrixSteps = 5
 
@@ -303,7 +307,56 @@ func vendorsPart(snap *model.Snapshot, today civil.Date) (*briefingv1.VendorBrie
 	}
 	part.InNoticeWindowCount, part.RenewalCount = int32(len(part.InNoticeWindow)), int32(len(part.Renewals))
 	part.InNoticeWindow, part.Renewals = top(part.InNoticeWindow), top(part.Renewals)
+	slaBreaches(part, snap, today)
 	return part, nil
+}
+
+// slaBreaches counts the SLA breaches of the last SLABreachWindowDays days by vendor.
+func slaBreaches(part *briefingv1.VendorBriefing, snap *model.Snapshot, today civil.Date) {
+	from, to := today.AddDays(-(SLABreachWindowDays - 1)).Time(), today.AddDays(1).Time()
+	type counts struct {
+		out                  *briefingv1.VendorSlaBreaches
+		incidents, contracts map[string]bool
+		last                 time.Time
+	}
+	byVendor := map[string]*counts{}
+	for _, b := range snap.SLABreaches {
+		at := b.BreachTime.UTC()
+		if at.Before(from) || !at.Before(to) {
+			continue
+		}
+		part.SlaBreachCount++
+		c := byVendor[b.Vendor]
+		if c == nil {
+			c = &counts{out: &briefingv1.VendorSlaBreaches{Vendor: b.Vendor, VendorDisplayName: snap.Vendors[b.Vendor]},
+				incidents: map[string]bool{}, contracts: map[string]bool{}}
+			byVendor[b.Vendor] = c
+		}
+		c.out.BreachCount++
+		switch vendorsv1.SlaBreach_Kind(b.Kind) {
+		case vendorsv1.SlaBreach_RESOLUTION_TIME:
+			c.out.ResolutionTimeCount++
+		case vendorsv1.SlaBreach_AVAILABILITY:
+			c.out.AvailabilityCount++
+		}
+		c.incidents[b.Incident], c.contracts[b.Contract] = true, true
+		// The latest breach, and of breaches at the same instant the one named last, so that the
+		// choice does not depend on the order the model is read in.
+		if c.out.LastSlaBreach == "" || at.After(c.last) || at.Equal(c.last) && b.Name > c.out.LastSlaBreach {
+			c.out.LastSlaBreach, c.last = b.Name, at
+		}
+	}
+	for _, c := range byVendor {
+		c.out.IncidentCount, c.out.ContractCount = int32(len(c.incidents)), int32(len(c.contracts))
+		c.out.LastBreachTime = timestamppb.New(c.last)
+		part.SlaBreaches = append(part.SlaBreaches, c.out)
+	}
+	slices.SortFunc(part.SlaBreaches, func(a, b *briefingv1.VendorSlaBreaches) int {
+		return cmp.Or(cmp.Compare(b.GetBreachCount(), a.GetBreachCount()),
+			b.GetLastBreachTime().AsTime().Compare(a.GetLastBreachTime().AsTime()), cmp.Compare(a.GetVendor(), b.GetVendor()))
+	})
+	part.SlaBreachVendorCount = int32(len(part.SlaBreaches))
+	part.SlaBreaches = top(part.SlaBreaches)
 }
 
 // risksPart counts the open risks, lists those above appetite and lays the scored ones on the

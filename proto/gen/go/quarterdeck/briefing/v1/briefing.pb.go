@@ -48,7 +48,8 @@ type Briefing struct {
 	AsOfDate *date.Date `protobuf:"bytes,2,opt,name=as_of_date,json=asOfDate,proto3" json:"as_of_date,omitempty"`
 	// Budget burn and run-rate forecast by cost centre against plan.
 	Budget *BudgetBriefing `protobuf:"bytes,3,opt,name=budget,proto3" json:"budget,omitempty"`
-	// Contracts inside their notice window and renewals in the next 90 days.
+	// Contracts inside their notice window, renewals in the next 90 days and the vendors that
+	// broke a service level in the last 90 days.
 	Vendors *VendorBriefing `protobuf:"bytes,4,opt,name=vendors,proto3" json:"vendors,omitempty"`
 	// Risks above appetite and the heat map of the open risks.
 	Risks *RiskBriefing `protobuf:"bytes,5,opt,name=risks,proto3" json:"risks,omitempty"`
@@ -610,9 +611,19 @@ type VendorBriefing struct {
 	// How many contracts are inside their notice window; `in_notice_window` holds the first 20.
 	InNoticeWindowCount int32 `protobuf:"varint,4,opt,name=in_notice_window_count,json=inNoticeWindowCount,proto3" json:"in_notice_window_count,omitempty"`
 	// How many contracts end in the next 90 days; `renewals` holds the first 20.
-	RenewalCount  int32 `protobuf:"varint,5,opt,name=renewal_count,json=renewalCount,proto3" json:"renewal_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RenewalCount int32 `protobuf:"varint,5,opt,name=renewal_count,json=renewalCount,proto3" json:"renewal_count,omitempty"`
+	// The vendors that broke a service level of their contracts in the last 90 days — a
+	// `vendor.sla_breached` event whose breach's `breach_time` falls on the briefing's date or on
+	// one of the 89 days before it (UTC) — the most breaches first, then the most recent, then by
+	// vendor: the first 20 of `sla_breach_vendor_count`.
+	SlaBreaches []*VendorSlaBreaches `protobuf:"bytes,6,rep,name=sla_breaches,json=slaBreaches,proto3" json:"sla_breaches,omitempty"`
+	// How many vendors broke a service level in the last 90 days; `sla_breaches` holds the first
+	// 20.
+	SlaBreachVendorCount int32 `protobuf:"varint,7,opt,name=sla_breach_vendor_count,json=slaBreachVendorCount,proto3" json:"sla_breach_vendor_count,omitempty"`
+	// How many SLA breaches there were in the last 90 days, of every vendor.
+	SlaBreachCount int32 `protobuf:"varint,8,opt,name=sla_breach_count,json=slaBreachCount,proto3" json:"sla_breach_count,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *VendorBriefing) Reset() {
@@ -680,6 +691,146 @@ func (x *VendorBriefing) GetRenewalCount() int32 {
 	return 0
 }
 
+func (x *VendorBriefing) GetSlaBreaches() []*VendorSlaBreaches {
+	if x != nil {
+		return x.SlaBreaches
+	}
+	return nil
+}
+
+func (x *VendorBriefing) GetSlaBreachVendorCount() int32 {
+	if x != nil {
+		return x.SlaBreachVendorCount
+	}
+	return 0
+}
+
+func (x *VendorBriefing) GetSlaBreachCount() int32 {
+	if x != nil {
+		return x.SlaBreachCount
+	}
+	return 0
+}
+
+// A vendor's SLA breaches of the last 90 days in a briefing. The breaches themselves are
+// `GET /v1/vendors/{vendor}/slaBreaches`.
+type VendorSlaBreaches struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The vendor, `vendors/{vendor}`.
+	Vendor string `protobuf:"bytes,1,opt,name=vendor,proto3" json:"vendor,omitempty"`
+	// The vendor's display name.
+	VendorDisplayName string `protobuf:"bytes,2,opt,name=vendor_display_name,json=vendorDisplayName,proto3" json:"vendor_display_name,omitempty"`
+	// How many breaches.
+	BreachCount int32 `protobuf:"varint,3,opt,name=breach_count,json=breachCount,proto3" json:"breach_count,omitempty"`
+	// Of those, how many broke a resolution time (RESOLUTION_TIME).
+	ResolutionTimeCount int32 `protobuf:"varint,4,opt,name=resolution_time_count,json=resolutionTimeCount,proto3" json:"resolution_time_count,omitempty"`
+	// Of those, how many broke an availability target (AVAILABILITY).
+	AvailabilityCount int32 `protobuf:"varint,5,opt,name=availability_count,json=availabilityCount,proto3" json:"availability_count,omitempty"`
+	// How many incidents broke them.
+	IncidentCount int32 `protobuf:"varint,6,opt,name=incident_count,json=incidentCount,proto3" json:"incident_count,omitempty"`
+	// How many of the vendor's contracts had a service level broken.
+	ContractCount int32 `protobuf:"varint,7,opt,name=contract_count,json=contractCount,proto3" json:"contract_count,omitempty"`
+	// The most recent breach, `vendors/{vendor}/slaBreaches/{sla_breach}`.
+	LastSlaBreach string `protobuf:"bytes,8,opt,name=last_sla_breach,json=lastSlaBreach,proto3" json:"last_sla_breach,omitempty"`
+	// When the most recent breach broke its target.
+	LastBreachTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_breach_time,json=lastBreachTime,proto3" json:"last_breach_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *VendorSlaBreaches) Reset() {
+	*x = VendorSlaBreaches{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VendorSlaBreaches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VendorSlaBreaches) ProtoMessage() {}
+
+func (x *VendorSlaBreaches) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VendorSlaBreaches.ProtoReflect.Descriptor instead.
+func (*VendorSlaBreaches) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VendorSlaBreaches) GetVendor() string {
+	if x != nil {
+		return x.Vendor
+	}
+	return ""
+}
+
+func (x *VendorSlaBreaches) GetVendorDisplayName() string {
+	if x != nil {
+		return x.VendorDisplayName
+	}
+	return ""
+}
+
+func (x *VendorSlaBreaches) GetBreachCount() int32 {
+	if x != nil {
+		return x.BreachCount
+	}
+	return 0
+}
+
+func (x *VendorSlaBreaches) GetResolutionTimeCount() int32 {
+	if x != nil {
+		return x.ResolutionTimeCount
+	}
+	return 0
+}
+
+func (x *VendorSlaBreaches) GetAvailabilityCount() int32 {
+	if x != nil {
+		return x.AvailabilityCount
+	}
+	return 0
+}
+
+func (x *VendorSlaBreaches) GetIncidentCount() int32 {
+	if x != nil {
+		return x.IncidentCount
+	}
+	return 0
+}
+
+func (x *VendorSlaBreaches) GetContractCount() int32 {
+	if x != nil {
+		return x.ContractCount
+	}
+	return 0
+}
+
+func (x *VendorSlaBreaches) GetLastSlaBreach() string {
+	if x != nil {
+		return x.LastSlaBreach
+	}
+	return ""
+}
+
+func (x *VendorSlaBreaches) GetLastBreachTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastBreachTime
+	}
+	return nil
+}
+
 // A contract in a briefing.
 type ContractItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -718,7 +869,7 @@ type ContractItem struct {
 
 func (x *ContractItem) Reset() {
 	*x = ContractItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[6]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +881,7 @@ func (x *ContractItem) String() string {
 func (*ContractItem) ProtoMessage() {}
 
 func (x *ContractItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[6]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +894,7 @@ func (x *ContractItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContractItem.ProtoReflect.Descriptor instead.
 func (*ContractItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{6}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ContractItem) GetContract() string {
@@ -863,7 +1014,7 @@ type RiskBriefing struct {
 
 func (x *RiskBriefing) Reset() {
 	*x = RiskBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[7]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1026,7 @@ func (x *RiskBriefing) String() string {
 func (*RiskBriefing) ProtoMessage() {}
 
 func (x *RiskBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[7]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1039,7 @@ func (x *RiskBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskBriefing.ProtoReflect.Descriptor instead.
 func (*RiskBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{7}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RiskBriefing) GetOpenCount() int32 {
@@ -961,7 +1112,7 @@ type RiskItem struct {
 
 func (x *RiskItem) Reset() {
 	*x = RiskItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[8]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1124,7 @@ func (x *RiskItem) String() string {
 func (*RiskItem) ProtoMessage() {}
 
 func (x *RiskItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[8]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1137,7 @@ func (x *RiskItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskItem.ProtoReflect.Descriptor instead.
 func (*RiskItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{8}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RiskItem) GetRisk() string {
@@ -1048,7 +1199,7 @@ type RiskHeatCell struct {
 
 func (x *RiskHeatCell) Reset() {
 	*x = RiskHeatCell{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[9]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1211,7 @@ func (x *RiskHeatCell) String() string {
 func (*RiskHeatCell) ProtoMessage() {}
 
 func (x *RiskHeatCell) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[9]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1224,7 @@ func (x *RiskHeatCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskHeatCell.ProtoReflect.Descriptor instead.
 func (*RiskHeatCell) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{9}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RiskHeatCell) GetLikelihood() int32 {
@@ -1121,7 +1272,7 @@ type IncidentBriefing struct {
 
 func (x *IncidentBriefing) Reset() {
 	*x = IncidentBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1284,7 @@ func (x *IncidentBriefing) String() string {
 func (*IncidentBriefing) ProtoMessage() {}
 
 func (x *IncidentBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[10]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1297,7 @@ func (x *IncidentBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentBriefing.ProtoReflect.Descriptor instead.
 func (*IncidentBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{10}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IncidentBriefing) GetOpenCount() int32 {
@@ -1193,7 +1344,7 @@ type IncidentItem struct {
 
 func (x *IncidentItem) Reset() {
 	*x = IncidentItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1356,7 @@ func (x *IncidentItem) String() string {
 func (*IncidentItem) ProtoMessage() {}
 
 func (x *IncidentItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[11]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1369,7 @@ func (x *IncidentItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentItem.ProtoReflect.Descriptor instead.
 func (*IncidentItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{11}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *IncidentItem) GetIncident() string {
@@ -1293,7 +1444,7 @@ type IncidentMonth struct {
 
 func (x *IncidentMonth) Reset() {
 	*x = IncidentMonth{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1456,7 @@ func (x *IncidentMonth) String() string {
 func (*IncidentMonth) ProtoMessage() {}
 
 func (x *IncidentMonth) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[12]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1469,7 @@ func (x *IncidentMonth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentMonth.ProtoReflect.Descriptor instead.
 func (*IncidentMonth) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{12}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *IncidentMonth) GetStartDate() *date.Date {
@@ -1403,7 +1554,7 @@ type TalentBriefing struct {
 
 func (x *TalentBriefing) Reset() {
 	*x = TalentBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1566,7 @@ func (x *TalentBriefing) String() string {
 func (*TalentBriefing) ProtoMessage() {}
 
 func (x *TalentBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[13]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1579,7 @@ func (x *TalentBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TalentBriefing.ProtoReflect.Descriptor instead.
 func (*TalentBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{13}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TalentBriefing) GetHeadcount() int32 {
@@ -1536,7 +1687,7 @@ type HeadcountPlanItem struct {
 
 func (x *HeadcountPlanItem) Reset() {
 	*x = HeadcountPlanItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1699,7 @@ func (x *HeadcountPlanItem) String() string {
 func (*HeadcountPlanItem) ProtoMessage() {}
 
 func (x *HeadcountPlanItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[14]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1712,7 @@ func (x *HeadcountPlanItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadcountPlanItem.ProtoReflect.Descriptor instead.
 func (*HeadcountPlanItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{14}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HeadcountPlanItem) GetHeadcountPlan() string {
@@ -1623,7 +1774,7 @@ type HeadcountQuarterItem struct {
 
 func (x *HeadcountQuarterItem) Reset() {
 	*x = HeadcountQuarterItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1786,7 @@ func (x *HeadcountQuarterItem) String() string {
 func (*HeadcountQuarterItem) ProtoMessage() {}
 
 func (x *HeadcountQuarterItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[15]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1799,7 @@ func (x *HeadcountQuarterItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadcountQuarterItem.ProtoReflect.Descriptor instead.
 func (*HeadcountQuarterItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{15}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HeadcountQuarterItem) GetQuarter() int32 {
@@ -1716,7 +1867,7 @@ type PositionItem struct {
 
 func (x *PositionItem) Reset() {
 	*x = PositionItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1879,7 @@ func (x *PositionItem) String() string {
 func (*PositionItem) ProtoMessage() {}
 
 func (x *PositionItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[16]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1892,7 @@ func (x *PositionItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionItem.ProtoReflect.Descriptor instead.
 func (*PositionItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{16}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PositionItem) GetPosition() string {
@@ -1822,7 +1973,7 @@ type SkillCoverageItem struct {
 
 func (x *SkillCoverageItem) Reset() {
 	*x = SkillCoverageItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +1985,7 @@ func (x *SkillCoverageItem) String() string {
 func (*SkillCoverageItem) ProtoMessage() {}
 
 func (x *SkillCoverageItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[17]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +1998,7 @@ func (x *SkillCoverageItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SkillCoverageItem.ProtoReflect.Descriptor instead.
 func (*SkillCoverageItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{17}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SkillCoverageItem) GetSkillRequirement() string {
@@ -1941,7 +2092,7 @@ type ComplianceBriefing struct {
 
 func (x *ComplianceBriefing) Reset() {
 	*x = ComplianceBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2104,7 @@ func (x *ComplianceBriefing) String() string {
 func (*ComplianceBriefing) ProtoMessage() {}
 
 func (x *ComplianceBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[18]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2117,7 @@ func (x *ComplianceBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplianceBriefing.ProtoReflect.Descriptor instead.
 func (*ComplianceBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{18}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ComplianceBriefing) GetFrameworks() []*FrameworkPostureItem {
@@ -2024,7 +2175,7 @@ type FrameworkPostureItem struct {
 
 func (x *FrameworkPostureItem) Reset() {
 	*x = FrameworkPostureItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2187,7 @@ func (x *FrameworkPostureItem) String() string {
 func (*FrameworkPostureItem) ProtoMessage() {}
 
 func (x *FrameworkPostureItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[19]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2200,7 @@ func (x *FrameworkPostureItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameworkPostureItem.ProtoReflect.Descriptor instead.
 func (*FrameworkPostureItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{19}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FrameworkPostureItem) GetFramework() string {
@@ -2135,7 +2286,7 @@ type ControlTestDueItem struct {
 
 func (x *ControlTestDueItem) Reset() {
 	*x = ControlTestDueItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2298,7 @@ func (x *ControlTestDueItem) String() string {
 func (*ControlTestDueItem) ProtoMessage() {}
 
 func (x *ControlTestDueItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2311,7 @@ func (x *ControlTestDueItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlTestDueItem.ProtoReflect.Descriptor instead.
 func (*ControlTestDueItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{20}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ControlTestDueItem) GetControl() string {
@@ -2243,7 +2394,7 @@ type ContinuityBriefing struct {
 
 func (x *ContinuityBriefing) Reset() {
 	*x = ContinuityBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2255,7 +2406,7 @@ func (x *ContinuityBriefing) String() string {
 func (*ContinuityBriefing) ProtoMessage() {}
 
 func (x *ContinuityBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2268,7 +2419,7 @@ func (x *ContinuityBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContinuityBriefing.ProtoReflect.Descriptor instead.
 func (*ContinuityBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ContinuityBriefing) GetPlanCount() int32 {
@@ -2317,7 +2468,7 @@ type ContinuityPlanItem struct {
 
 func (x *ContinuityPlanItem) Reset() {
 	*x = ContinuityPlanItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2480,7 @@ func (x *ContinuityPlanItem) String() string {
 func (*ContinuityPlanItem) ProtoMessage() {}
 
 func (x *ContinuityPlanItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2493,7 @@ func (x *ContinuityPlanItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContinuityPlanItem.ProtoReflect.Descriptor instead.
 func (*ContinuityPlanItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContinuityPlanItem) GetContinuityPlan() string {
@@ -2429,7 +2580,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2592,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2605,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -2583,14 +2734,29 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"\bforecast\x18\x04 \x01(\v2\x12.google.type.MoneyR\bforecast\x12*\n" +
 	"\x11cost_center_count\x18\x05 \x01(\x05R\x0fcostCenterCount\x12=\n" +
 	"\aperiods\x18\x06 \x03(\v2#.quarterdeck.briefing.v1.PeriodBurnR\aperiods\x12'\n" +
-	"\x0felapsed_periods\x18\a \x01(\x05R\x0eelapsedPeriods\"\xdb\x02\n" +
+	"\x0felapsed_periods\x18\a \x01(\x05R\x0eelapsedPeriods\"\x8b\x04\n" +
 	"\x0eVendorBriefing\x12O\n" +
 	"\x10in_notice_window\x18\x01 \x03(\v2%.quarterdeck.briefing.v1.ContractItemR\x0einNoticeWindow\x12A\n" +
 	"\brenewals\x18\x02 \x03(\v2%.quarterdeck.briefing.v1.ContractItemR\brenewals\x12[\n" +
 	"\x14renewal_value_totals\x18\x03 \x03(\v2\x12.google.type.MoneyB\x15\xd2\xf3\x18\x11\n" +
 	"\x0fvendors.financeR\x12renewalValueTotals\x123\n" +
 	"\x16in_notice_window_count\x18\x04 \x01(\x05R\x13inNoticeWindowCount\x12#\n" +
-	"\rrenewal_count\x18\x05 \x01(\x05R\frenewalCount\"\xa1\x05\n" +
+	"\rrenewal_count\x18\x05 \x01(\x05R\frenewalCount\x12M\n" +
+	"\fsla_breaches\x18\x06 \x03(\v2*.quarterdeck.briefing.v1.VendorSlaBreachesR\vslaBreaches\x125\n" +
+	"\x17sla_breach_vendor_count\x18\a \x01(\x05R\x14slaBreachVendorCount\x12(\n" +
+	"\x10sla_breach_count\x18\b \x01(\x05R\x0eslaBreachCount\"\xe8\x03\n" +
+	"\x11VendorSlaBreaches\x12:\n" +
+	"\x06vendor\x18\x01 \x01(\tB\"\xfaA\x1f\n" +
+	"\x1dvendors.quarterdeck.io/VendorR\x06vendor\x12.\n" +
+	"\x13vendor_display_name\x18\x02 \x01(\tR\x11vendorDisplayName\x12!\n" +
+	"\fbreach_count\x18\x03 \x01(\x05R\vbreachCount\x122\n" +
+	"\x15resolution_time_count\x18\x04 \x01(\x05R\x13resolutionTimeCount\x12-\n" +
+	"\x12availability_count\x18\x05 \x01(\x05R\x11availabilityCount\x12%\n" +
+	"\x0eincident_count\x18\x06 \x01(\x05R\rincidentCount\x12%\n" +
+	"\x0econtract_count\x18\a \x01(\x05R\rcontractCount\x12M\n" +
+	"\x0flast_sla_breach\x18\b \x01(\tB%\xfaA\"\n" +
+	" vendors.quarterdeck.io/SlaBreachR\rlastSlaBreach\x12D\n" +
+	"\x10last_breach_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastBreachTime\"\xa1\x05\n" +
 	"\fContractItem\x12@\n" +
 	"\bcontract\x18\x01 \x01(\tB$\xfaA!\n" +
 	"\x1fvendors.quarterdeck.io/ContractR\bcontract\x12\x14\n" +
@@ -2788,7 +2954,7 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
 	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
@@ -2796,121 +2962,124 @@ var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
 	(*PeriodBurn)(nil),            // 3: quarterdeck.briefing.v1.PeriodBurn
 	(*BudgetTotal)(nil),           // 4: quarterdeck.briefing.v1.BudgetTotal
 	(*VendorBriefing)(nil),        // 5: quarterdeck.briefing.v1.VendorBriefing
-	(*ContractItem)(nil),          // 6: quarterdeck.briefing.v1.ContractItem
-	(*RiskBriefing)(nil),          // 7: quarterdeck.briefing.v1.RiskBriefing
-	(*RiskItem)(nil),              // 8: quarterdeck.briefing.v1.RiskItem
-	(*RiskHeatCell)(nil),          // 9: quarterdeck.briefing.v1.RiskHeatCell
-	(*IncidentBriefing)(nil),      // 10: quarterdeck.briefing.v1.IncidentBriefing
-	(*IncidentItem)(nil),          // 11: quarterdeck.briefing.v1.IncidentItem
-	(*IncidentMonth)(nil),         // 12: quarterdeck.briefing.v1.IncidentMonth
-	(*TalentBriefing)(nil),        // 13: quarterdeck.briefing.v1.TalentBriefing
-	(*HeadcountPlanItem)(nil),     // 14: quarterdeck.briefing.v1.HeadcountPlanItem
-	(*HeadcountQuarterItem)(nil),  // 15: quarterdeck.briefing.v1.HeadcountQuarterItem
-	(*PositionItem)(nil),          // 16: quarterdeck.briefing.v1.PositionItem
-	(*SkillCoverageItem)(nil),     // 17: quarterdeck.briefing.v1.SkillCoverageItem
-	(*ComplianceBriefing)(nil),    // 18: quarterdeck.briefing.v1.ComplianceBriefing
-	(*FrameworkPostureItem)(nil),  // 19: quarterdeck.briefing.v1.FrameworkPostureItem
-	(*ControlTestDueItem)(nil),    // 20: quarterdeck.briefing.v1.ControlTestDueItem
-	(*ContinuityBriefing)(nil),    // 21: quarterdeck.briefing.v1.ContinuityBriefing
-	(*ContinuityPlanItem)(nil),    // 22: quarterdeck.briefing.v1.ContinuityPlanItem
-	(*StreamFreshness)(nil),       // 23: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 24: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 26: google.type.Money
-	(v1.Risk_Category)(0),         // 27: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 28: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 29: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 30: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 31: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 32: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 33: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
-	(v11.Position_State)(0),       // 35: quarterdeck.talent.v1.Position.State
-	(v1.TestFrequency)(0),         // 36: quarterdeck.risk.v1.TestFrequency
-	(v1.ControlTestResult)(0),     // 37: quarterdeck.risk.v1.ControlTestResult
-	(*v1.ExerciseCadence)(nil),    // 38: quarterdeck.risk.v1.ExerciseCadence
+	(*VendorSlaBreaches)(nil),     // 6: quarterdeck.briefing.v1.VendorSlaBreaches
+	(*ContractItem)(nil),          // 7: quarterdeck.briefing.v1.ContractItem
+	(*RiskBriefing)(nil),          // 8: quarterdeck.briefing.v1.RiskBriefing
+	(*RiskItem)(nil),              // 9: quarterdeck.briefing.v1.RiskItem
+	(*RiskHeatCell)(nil),          // 10: quarterdeck.briefing.v1.RiskHeatCell
+	(*IncidentBriefing)(nil),      // 11: quarterdeck.briefing.v1.IncidentBriefing
+	(*IncidentItem)(nil),          // 12: quarterdeck.briefing.v1.IncidentItem
+	(*IncidentMonth)(nil),         // 13: quarterdeck.briefing.v1.IncidentMonth
+	(*TalentBriefing)(nil),        // 14: quarterdeck.briefing.v1.TalentBriefing
+	(*HeadcountPlanItem)(nil),     // 15: quarterdeck.briefing.v1.HeadcountPlanItem
+	(*HeadcountQuarterItem)(nil),  // 16: quarterdeck.briefing.v1.HeadcountQuarterItem
+	(*PositionItem)(nil),          // 17: quarterdeck.briefing.v1.PositionItem
+	(*SkillCoverageItem)(nil),     // 18: quarterdeck.briefing.v1.SkillCoverageItem
+	(*ComplianceBriefing)(nil),    // 19: quarterdeck.briefing.v1.ComplianceBriefing
+	(*FrameworkPostureItem)(nil),  // 20: quarterdeck.briefing.v1.FrameworkPostureItem
+	(*ControlTestDueItem)(nil),    // 21: quarterdeck.briefing.v1.ControlTestDueItem
+	(*ContinuityBriefing)(nil),    // 22: quarterdeck.briefing.v1.ContinuityBriefing
+	(*ContinuityPlanItem)(nil),    // 23: quarterdeck.briefing.v1.ContinuityPlanItem
+	(*StreamFreshness)(nil),       // 24: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),             // 25: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*money.Money)(nil),           // 27: google.type.Money
+	(v1.Risk_Category)(0),         // 28: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),            // 29: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),          // 30: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),             // 31: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),         // 32: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),     // 33: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),        // 34: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
+	(v11.Position_State)(0),       // 36: quarterdeck.talent.v1.Position.State
+	(v1.TestFrequency)(0),         // 37: quarterdeck.risk.v1.TestFrequency
+	(v1.ControlTestResult)(0),     // 38: quarterdeck.risk.v1.ControlTestResult
+	(*v1.ExerciseCadence)(nil),    // 39: quarterdeck.risk.v1.ExerciseCadence
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	24, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	25, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
-	7,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	23, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	25, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
-	10, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
-	13, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
-	18, // 8: quarterdeck.briefing.v1.Briefing.compliance:type_name -> quarterdeck.briefing.v1.ComplianceBriefing
-	21, // 9: quarterdeck.briefing.v1.Briefing.continuity:type_name -> quarterdeck.briefing.v1.ContinuityBriefing
+	8,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
+	24, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	26, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	11, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
+	14, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
+	19, // 8: quarterdeck.briefing.v1.Briefing.compliance:type_name -> quarterdeck.briefing.v1.ComplianceBriefing
+	22, // 9: quarterdeck.briefing.v1.Briefing.continuity:type_name -> quarterdeck.briefing.v1.ContinuityBriefing
 	2,  // 10: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
 	4,  // 11: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	24, // 12: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	26, // 13: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	26, // 14: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	26, // 15: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	26, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	26, // 17: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	25, // 12: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	27, // 13: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	27, // 14: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	27, // 15: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	27, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	27, // 17: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
 	3,  // 18: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	24, // 19: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	26, // 20: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	26, // 21: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	26, // 22: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	26, // 23: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	26, // 24: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	25, // 19: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	27, // 20: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	27, // 21: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	27, // 22: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	27, // 23: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	27, // 24: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
 	3,  // 25: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	6,  // 26: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
-	6,  // 27: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	26, // 28: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
-	24, // 29: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	24, // 30: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	24, // 31: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	26, // 32: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	26, // 33: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
-	8,  // 34: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
-	9,  // 35: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	27, // 36: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	28, // 37: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	29, // 38: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	30, // 39: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
-	11, // 40: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
-	12, // 41: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	31, // 42: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	32, // 43: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	33, // 44: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	25, // 45: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	25, // 46: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	24, // 47: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	34, // 48: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	34, // 49: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
-	16, // 50: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
-	34, // 51: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
-	17, // 52: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	17, // 53: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
-	15, // 54: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	14, // 55: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
-	15, // 56: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	24, // 57: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
-	24, // 58: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
-	35, // 59: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
-	25, // 60: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
-	19, // 61: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
-	20, // 62: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
-	25, // 63: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
-	36, // 64: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
-	24, // 65: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
-	25, // 66: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
-	37, // 67: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
-	24, // 68: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
-	22, // 69: quarterdeck.briefing.v1.ContinuityBriefing.overdue_plans:type_name -> quarterdeck.briefing.v1.ContinuityPlanItem
-	38, // 70: quarterdeck.briefing.v1.ContinuityPlanItem.exercise_cadence:type_name -> quarterdeck.risk.v1.ExerciseCadence
-	24, // 71: quarterdeck.briefing.v1.ContinuityPlanItem.next_exercise_date:type_name -> google.type.Date
-	24, // 72: quarterdeck.briefing.v1.ContinuityPlanItem.last_exercise_date:type_name -> google.type.Date
-	25, // 73: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	25, // 74: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	75, // [75:75] is the sub-list for method output_type
-	75, // [75:75] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	7,  // 26: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
+	7,  // 27: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
+	27, // 28: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	6,  // 29: quarterdeck.briefing.v1.VendorBriefing.sla_breaches:type_name -> quarterdeck.briefing.v1.VendorSlaBreaches
+	26, // 30: quarterdeck.briefing.v1.VendorSlaBreaches.last_breach_time:type_name -> google.protobuf.Timestamp
+	25, // 31: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	25, // 32: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	25, // 33: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	27, // 34: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	27, // 35: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	9,  // 36: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
+	10, // 37: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
+	28, // 38: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	29, // 39: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	30, // 40: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	31, // 41: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	12, // 42: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
+	13, // 43: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
+	32, // 44: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	33, // 45: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	34, // 46: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	26, // 47: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	26, // 48: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	25, // 49: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	35, // 50: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	35, // 51: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	17, // 52: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
+	35, // 53: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	18, // 54: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	18, // 55: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
+	16, // 56: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	15, // 57: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
+	16, // 58: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
+	25, // 59: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
+	25, // 60: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
+	36, // 61: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	26, // 62: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	20, // 63: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
+	21, // 64: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
+	26, // 65: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
+	37, // 66: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
+	25, // 67: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
+	26, // 68: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
+	38, // 69: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
+	25, // 70: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
+	23, // 71: quarterdeck.briefing.v1.ContinuityBriefing.overdue_plans:type_name -> quarterdeck.briefing.v1.ContinuityPlanItem
+	39, // 72: quarterdeck.briefing.v1.ContinuityPlanItem.exercise_cadence:type_name -> quarterdeck.risk.v1.ExerciseCadence
+	25, // 73: quarterdeck.briefing.v1.ContinuityPlanItem.next_exercise_date:type_name -> google.type.Date
+	25, // 74: quarterdeck.briefing.v1.ContinuityPlanItem.last_exercise_date:type_name -> google.type.Date
+	26, // 75: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	26, // 76: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	77, // [77:77] is the sub-list for method output_type
+	77, // [77:77] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -2918,14 +3087,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
