@@ -111,7 +111,18 @@ func TestIncidentLifecycle(t *testing.T) {
 			// A gRPC client may send a time protobuf's JSON cannot hold: refused, not a 500.
 			{"detected before year 1", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
 				Severity: riskv1.Incident_SEV3, DetectTime: &timestamppb.Timestamp{Seconds: -62135596801}}},
-				[]string{"incident.detect_time:TIMESTAMP_OUT_OF_RANGE"}},
+				[]string{"incident.detect_time:TIMESTAMP_OUT_OF_RANGE", "incident.detect_time:TIMESTAMP_GTE"}},
+			// Times before 1970 are mistakes (a client's zero time, a mistyped year), not
+			// incidents: refused rather than measured from.
+			{"detected in year 1", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
+				Severity: riskv1.Incident_SEV3, DetectTime: timestamppb.New(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))}},
+				[]string{"incident.detect_time:TIMESTAMP_GTE"}},
+			{"detected in 1969", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
+				Severity: riskv1.Incident_SEV3, DetectTime: timestamppb.New(time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC))}},
+				[]string{"incident.detect_time:TIMESTAMP_GTE"}},
+			{"declared in year 1", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
+				Severity: riskv1.Incident_SEV3}, DeclareTime: timestamppb.New(time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)), Reason: "paper log"},
+				[]string{"declare_time:TIMESTAMP_GTE"}},
 			{"backdated without a reason", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
 				Severity: riskv1.Incident_SEV3}, DeclareTime: ts(at(9, 0))}, []string{"reason:BACKDATE_REASON_REQUIRED"}},
 			{"contract of another vendor", &riskv1.CreateIncidentRequest{Incident: &riskv1.Incident{Title: "x", Type: riskv1.Incident_OUTAGE,
@@ -189,6 +200,10 @@ func TestIncidentLifecycle(t *testing.T) {
 		_, err = d.inc.UpdateIncident(ctx, &riskv1.UpdateIncidentRequest{Incident: &riskv1.Incident{Name: i.GetName(), DetectTime: ts(at(12, 5))},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"detect_time"}}, Reason: "monitoring"})
 		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "incident.detect_time:TIME_OUT_OF_ORDER")
+		_, err = d.inc.UpdateIncident(ctx, &riskv1.UpdateIncidentRequest{Incident: &riskv1.Incident{Name: i.GetName(),
+			DetectTime: timestamppb.New(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC))},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"detect_time"}}, Reason: "monitoring"})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "incident.detect_time:TIMESTAMP_GTE")
 		if _, err := d.inc.UpdateIncident(ctx, &riskv1.UpdateIncidentRequest{Incident: &riskv1.Incident{Name: i.GetName(), DetectTime: ts(at(11, 20))},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"detect_time"}}, Reason: "the first alert fired at 11:20"}); err != nil {
 			t.Fatal(err)

@@ -273,8 +273,8 @@ type Incident struct {
 	// incident), and corrects it when either changes.
 	BudgetLine string `protobuf:"bytes,13,opt,name=budget_line,json=budgetLine,proto3" json:"budget_line,omitempty"`
 	// When the problem started or was first noticed (by monitoring, a customer, a vendor). The
-	// declare time when not given; never after it. Can be corrected by an update. The metrics
-	// measure MTTA, MTTM and MTTR from it.
+	// declare time when not given; never after it, never before 1970. Can be corrected by an
+	// update. The metrics measure MTTA, MTTM and MTTR from it.
 	DetectTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=detect_time,json=detectTime,proto3" json:"detect_time,omitempty"`
 	// When the incident was declared: the time of the creation unless backdated with a reason.
 	DeclareTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=declare_time,json=declareTime,proto3" json:"declare_time,omitempty"`
@@ -575,7 +575,7 @@ var File_quarterdeck_risk_v1_incident_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_incident_proto_rawDesc = "" +
 	"\n" +
-	"\"quarterdeck/risk/v1/incident.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xb2\x0f\n" +
+	"\"quarterdeck/risk/v1/incident.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\xbc\x0f\n" +
 	"\bIncident\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\x05title\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12\"\n" +
@@ -595,8 +595,8 @@ const file_quarterdeck_risk_v1_incident_proto_rawDesc = "" +
 	"\x04cost\x18\f \x01(\v2\x12.google.type.MoneyR\x04cost\x12\x8f\x01\n" +
 	"\vbudget_line\x18\r \x01(\tBn\xfaA\"\n" +
 	" budget.quarterdeck.io/BudgetLine\xbaHF\xd8\x01\x01rA2?^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}$R\n" +
-	"budgetLine\x12;\n" +
-	"\vdetect_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"budgetLine\x12E\n" +
+	"\vdetect_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\n" +
 	"detectTime\x12B\n" +
 	"\fdeclare_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdeclareTime\x12J\n" +
 	"\x10acknowledge_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0facknowledgeTime\x12D\n" +

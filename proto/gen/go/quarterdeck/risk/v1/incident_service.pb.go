@@ -43,8 +43,8 @@ type CreateIncidentRequest struct {
 	// `REQUEST_ID_REUSED`. Request IDs are kept for at least 24 hours.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// When the incident was declared; the time of the call when unset. Never in the future, never
-	// before `detect_time`. A time more than 5 minutes before the call is backdated and needs a
-	// `reason`.
+	// before `detect_time`, never before 1970. A time more than 5 minutes before the call is
+	// backdated and needs a `reason`.
 	DeclareTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=declare_time,json=declareTime,proto3" json:"declare_time,omitempty"`
 	// Why the incident is declared, and why the declaration is backdated when it is; kept in the timeline. At most 2000 characters.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -2117,14 +2117,14 @@ var File_quarterdeck_risk_v1_incident_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_incident_service_proto_rawDesc = "" +
 	"\n" +
-	"*quarterdeck/risk/v1/incident_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a'quarterdeck/risk/v1/breach_impact.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a*quarterdeck/risk/v1/incident_metrics.proto\x1a$quarterdeck/risk/v1/postmortem.proto\x1a\"quarterdeck/risk/v1/timeline.proto\"\xc0\x02\n" +
+	"*quarterdeck/risk/v1/incident_service.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/field_info.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x1equarterdeck/auth/v1/auth.proto\x1a'quarterdeck/risk/v1/breach_impact.proto\x1a\"quarterdeck/risk/v1/incident.proto\x1a*quarterdeck/risk/v1/incident_metrics.proto\x1a$quarterdeck/risk/v1/postmortem.proto\x1a\"quarterdeck/risk/v1/timeline.proto\"\xca\x02\n" +
 	"\x15CreateIncidentRequest\x12L\n" +
 	"\vincident_id\x18\x01 \x01(\tB+\xbaH(\xd8\x01\x01r#2!^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$R\n" +
 	"incidentId\x12D\n" +
 	"\bincident\x18\x02 \x01(\v2\x1d.quarterdeck.risk.v1.IncidentB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bincident\x122\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12=\n" +
-	"\fdeclare_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vdeclareTime\x12 \n" +
+	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\x12G\n" +
+	"\fdeclare_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x022\x00R\vdeclareTime\x12 \n" +
 	"\x06reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\"x\n" +
 	"\x12GetIncidentRequest\x12b\n" +
 	"\x04name\x18\x01 \x01(\tBN\xe0A\x02\xfaA\x1e\n" +
