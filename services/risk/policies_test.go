@@ -3,9 +3,12 @@ package risk_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -271,6 +274,145 @@ func TestDeletePolicy(t *testing.T) {
 			DocumentUri: "https://docs.example.com/aup/new", EffectiveDate: day(2026, 12, 2)}})
 		if err != nil || v.GetVersion() != "1.0" {
 			t.Errorf("first version after re-creation = %v, %v", v, err)
+		}
+	})
+}
+
+// TestPolicyCampaignPeople pages through the people of a campaign and filters them. The people
+// are the service's own table of talent's people, written here as talent's events would (the
+// cross-service test, TestPolicyCampaign, has them come from talent): six active people in two
+// teams and one who left; two acknowledged major version 1, at its minor versions 10 and 9 (the
+// row keeps the minor version acknowledged), and it was due on 1 December, so on 4 December the
+// others are overdue.
+func TestPolicyCampaignPeople(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		o := startOffice(t, db)
+		ctx := context.Background()
+		list := func(req *riskv1.ListPolicyCampaignPeopleRequest) ([]string, error) {
+			t.Helper()
+			req.Parent = "policies/aup/campaign"
+			var out []string
+			for {
+				page, err := o.comp.ListPolicyCampaignPeople(ctx, req)
+				if err != nil {
+					return out, err
+				}
+				for _, p := range page.GetPeople() {
+					s := p.GetPerson() + " " + p.GetTeam() + " " + p.GetAcknowledgedVersion()
+					if p.GetAcknowledgeTime() != nil {
+						s += " at " + p.GetAcknowledgeTime().AsTime().Format(time.DateOnly)
+					}
+					if p.GetOverdue() {
+						s += " overdue"
+					}
+					out = append(out, s)
+				}
+				if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+					return out, nil
+				}
+			}
+		}
+		_, err := list(&riskv1.ListPolicyCampaignPeopleRequest{})
+		testkit.AssertStatus(t, err, codes.NotFound, "POLICY_NOT_FOUND")
+
+		p, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: "aup", Policy: &riskv1.Policy{
+			Title: "Acceptable use", Owner: "people/ana", Everyone: true, AcknowledgementDays: 30}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`INSERT INTO people (id, team, active, version) VALUES ('ana', 'teams/a', TRUE, 1), ('ben', 'teams/b', TRUE, 1),
+				('cy', 'teams/a', TRUE, 1), ('dee', 'teams/b', TRUE, 1), ('eli', 'teams/a', TRUE, 1), ('fay', 'teams/b', TRUE, 1),
+				('gus', 'teams/a', FALSE, 2)`,
+		} {
+			if _, err := o.db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := list(&riskv1.ListPolicyCampaignPeopleRequest{}); err != nil || len(got) != 0 {
+			t.Errorf("people of a policy without a version = %v, %v; want none", got, err)
+		}
+		if _, err := o.comp.CreatePolicyVersion(ctx, &riskv1.CreatePolicyVersionRequest{Parent: p.GetName(), PolicyVersion: &riskv1.PolicyVersion{
+			DocumentUri: "https://docs.example.com/aup", EffectiveDate: day(2026, 11, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+		const ack = `INSERT INTO policy_acknowledgements (policy_id, major, person_id, minor, recorder, acknowledge_time)
+			VALUES ('aup', 1, $1, $2, 'users/x', $3)`
+		for _, a := range []struct {
+			person string
+			minor  int
+			at     time.Time
+		}{{"ben", 10, midnight(2026, 11, 20)}, {"eli", 9, midnight(2026, 11, 25)}, {"gus", 0, midnight(2026, 11, 2)}} {
+			if _, err := o.db.ExecContext(ctx, ack, a.person, a.minor, a.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		all := []string{
+			"people/ana teams/a  overdue", "people/ben teams/b 1.10 at 2026-11-20", "people/cy teams/a  overdue",
+			"people/dee teams/b  overdue", "people/eli teams/a 1.9 at 2026-11-25", "people/fay teams/b  overdue",
+		}
+		for _, c := range []struct {
+			name string
+			req  *riskv1.ListPolicyCampaignPeopleRequest
+			want []string
+		}{
+			{"everyone, two a page", &riskv1.ListPolicyCampaignPeopleRequest{PageSize: 2}, all},
+			{"the overdue", &riskv1.ListPolicyCampaignPeopleRequest{Filter: "overdue = true", PageSize: 3},
+				[]string{all[0], all[2], all[3], all[5]}},
+			{"team b's pending", &riskv1.ListPolicyCampaignPeopleRequest{Filter: `team = "teams/b" AND acknowledged_version = ""`},
+				[]string{all[3], all[5]}},
+			{"acknowledged since 21 November", &riskv1.ListPolicyCampaignPeopleRequest{Filter: `acknowledge_time > "2026-11-21T00:00:00Z"`},
+				[]string{all[4]}},
+			{"one person", &riskv1.ListPolicyCampaignPeopleRequest{Filter: `person = "people/cy"`}, []string{all[2]}},
+			{"by team, descending", &riskv1.ListPolicyCampaignPeopleRequest{OrderBy: "team desc", PageSize: 4},
+				[]string{all[1], all[3], all[5], all[0], all[2], all[4]}},
+			// By the minor version's number: 1.10 after 1.9.
+			{"by version", &riskv1.ListPolicyCampaignPeopleRequest{OrderBy: "acknowledged_version desc", PageSize: 1},
+				[]string{all[1], all[4], all[0], all[2], all[3], all[5]}},
+		} {
+			got, err := list(c.req)
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+				continue
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", c.name, diff)
+			}
+		}
+
+		// The campaign's own list says the same of everyone.
+		camp, err := o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, err := o.comp.ListPolicyCampaignPeople(ctx, &riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(camp.GetPeople(), listed.GetPeople(), protocmp.Transform()); diff != "" || camp.GetOverdueCount() != 4 {
+			t.Errorf("GetPolicyCampaign's people (-) and the list's (+), %d overdue:\n%s", camp.GetOverdueCount(), diff)
+		}
+
+		// Refusals.
+		for _, c := range []struct {
+			req           *riskv1.ListPolicyCampaignPeopleRequest
+			reason, field string
+		}{
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup"}, "INVALID_ARGUMENT", "parent"},
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign", Filter: `name = "x"`}, "INVALID_ARGUMENT", "filter"},
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign", Filter: `person = "teams/a"`}, "INVALID_ARGUMENT", "filter"},
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign", OrderBy: "acknowledge_time"}, "INVALID_ARGUMENT", "order_by"},
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign", PageToken: "garbage"}, "PAGE_TOKEN_INVALID", "page_token"},
+			{&riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign", PageSize: -1}, "INVALID_ARGUMENT", "page_size"},
+		} {
+			_, err := o.comp.ListPolicyCampaignPeople(ctx, c.req)
+			testkit.AssertStatus(t, err, codes.InvalidArgument, c.reason, c.field)
+		}
+		nobody := riskv1.NewComplianceServiceClient(o.ConnAs(t, "users/nobody", "risk.read"))
+		if _, err := nobody.ListPolicyCampaignPeople(ctx, &riskv1.ListPolicyCampaignPeopleRequest{Parent: "policies/aup/campaign"}); status.Code(err) != codes.PermissionDenied {
+			t.Errorf("list without compliance.read = %v; want PERMISSION_DENIED", err)
 		}
 	})
 }

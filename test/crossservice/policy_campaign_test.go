@@ -174,5 +174,16 @@ func TestPolicyCampaign(t *testing.T) {
 		if c := campaign(); c.GetOverdueCount() != 1 || c.GetPeople()[1].GetPerson() != "people/dan" || !c.GetPeople()[1].GetOverdue() {
 			t.Errorf("campaign after the due date = %v", c)
 		}
+		// The list of the campaign's people finds whom to chase, and who acknowledged.
+		for filter, want := range map[string][]string{"overdue = true": {"people/dan"}, `acknowledged_version = "2.0"`: {"people/ada"}} {
+			page, err := comp.ListPolicyCampaignPeople(ctx, &riskv1.ListPolicyCampaignPeopleRequest{Parent: p.GetName() + "/campaign", Filter: filter})
+			var got []string
+			for _, person := range page.GetPeople() {
+				got = append(got, person.GetPerson())
+			}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("campaign people %s = %v, %v; want %v", filter, got, err, want)
+			}
+		}
 	})
 }

@@ -86,6 +86,18 @@ type Parent struct {
 // condition, order and limit, runs it and scans every row. The parents' arguments follow lq's,
 // so lq's placeholders keep their numbers.
 func List[T any](ctx context.Context, q Querier, what string, scan func(Scanner) (T, error), selectFrom string, lq *listing.Query, parents ...Parent) ([]T, error) {
+	from := func(int) (string, []any) { return selectFrom, nil }
+	return ListFrom(ctx, q, what, scan, from, lq, parents...)
+}
+
+// From is a SELECT without conditions whose FROM needs arguments of its own: a derived table of
+// what a request lists (the people a policy's campaign asks, with their acknowledgement of its
+// current version). It numbers its placeholders from first and returns their arguments.
+type From func(first int) (selectFrom string, args []any)
+
+// ListFrom is List on a From: its arguments follow lq's and the parents', so that every
+// placeholder keeps its number.
+func ListFrom[T any](ctx context.Context, q Querier, what string, scan func(Scanner) (T, error), from From, lq *listing.Query, parents ...Parent) ([]T, error) {
 	var conds []string
 	if lq.Where != "" {
 		conds = append(conds, lq.Where)
@@ -98,7 +110,8 @@ func List[T any](ctx context.Context, q Querier, what string, scan func(Scanner)
 		args = append(args, p.Value)
 		conds = append(conds, fmt.Sprintf("%s = $%d", p.Column, len(args)))
 	}
-	query := selectFrom
+	query, fromArgs := from(len(args) + 1)
+	args = append(args, fromArgs...)
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,18 @@ func TestHelpers(t *testing.T) {
 			if err != nil || !slices.Equal(ids(got), tt.want) {
 				t.Errorf("List %s = %v, %v; want %v", tt.name, ids(got), err, tt.want)
 			}
+		}
+
+		// A From's arguments follow the filter's and the parent's: a derived table of the things
+		// with n at least a bound, doubled.
+		from := func(first int) (string, []any) {
+			return fmt.Sprintf(`SELECT id, parent, n FROM (SELECT id, parent, n * $%d AS n FROM things WHERE n >= $%d) d`, first, first+1),
+				[]any{2, 2}
+		}
+		lq := listing.Query{Where: "n < $1", Args: []any{6}, OrderBy: "id ASC", Limit: 10}
+		got, err := sqlstore.ListFrom(ctx, db, "things", scanThing, from, &lq, sqlstore.Parent{Column: "parent", Value: "p"})
+		if err != nil || !slices.Equal(got, []thing{{"b", "p", 4}}) {
+			t.Errorf("ListFrom = %v, %v; want b doubled", got, err)
 		}
 
 		if n, err := sqlstore.Value[int64](ctx, db, "sum", `SELECT CAST(SUM(n) AS BIGINT) FROM things`); err != nil || n != 6 {

@@ -365,6 +365,17 @@ type CampaignEntry struct {
 	PersonID        string
 	Team            string
 	Acknowledgement *PolicyAcknowledgement
+	// Overdue is whether the person is pending after the due date, as a list of the campaign's
+	// people on a day reads it (Campaign.Overdue says it of a whole campaign).
+	Overdue bool
+}
+
+// AcknowledgedVersion is the version the person acknowledged, "" when pending.
+func (e CampaignEntry) AcknowledgedVersion() string {
+	if e.Acknowledgement == nil {
+		return ""
+	}
+	return VersionNumber(e.Acknowledgement.Major, e.Acknowledgement.Minor)
 }
 
 // Campaign is where the acknowledgement of a policy's current major version stands on a day.

@@ -373,8 +373,24 @@ func (s *Compliance) AcknowledgePolicy(ctx context.Context, req *riskv1.Acknowle
 // campaign reads the campaign of policy p on today.
 func campaign(ctx context.Context, r interface {
 	CampaignPeople(context.Context, *domain.Policy) ([]domain.CampaignEntry, error)
-	GetPolicyVersion(context.Context, string, string) (*domain.PolicyVersion, error)
+	versionReader
 }, p *domain.Policy, today civil.Date) (*domain.Campaign, error) {
+	c, err := campaignWithoutPeople(ctx, r, p, today)
+	if err != nil || p.Major == 0 {
+		return c, err
+	}
+	c.People, err = r.CampaignPeople(ctx, p)
+	return c, err
+}
+
+// versionReader reads a policy's version: a store.Tx.
+type versionReader interface {
+	GetPolicyVersion(context.Context, string, string) (*domain.PolicyVersion, error)
+}
+
+// campaignWithoutPeople reads the campaign of policy p on today but not its people: its due date,
+// and so whether it is overdue.
+func campaignWithoutPeople(ctx context.Context, r versionReader, p *domain.Policy, today civil.Date) (*domain.Campaign, error) {
 	c := &domain.Campaign{Policy: p, Today: today}
 	if p.Major == 0 {
 		return c, nil
@@ -384,8 +400,7 @@ func campaign(ctx context.Context, r interface {
 		return nil, err
 	}
 	c.DueDate = v.AcknowledgementDueDate
-	c.People, err = r.CampaignPeople(ctx, p)
-	return c, err
+	return c, nil
 }
 
 // campaignToProto is c as the API shows it, computed at now.
@@ -398,15 +413,20 @@ func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
 		pb.PolicyVersion = domain.PolicyVersionName(c.Policy.ID, c.Policy.Major, c.Policy.Minor)
 	}
 	for _, e := range c.People {
-		cp := &riskv1.CampaignPerson{Person: domain.PersonPattern.Format(e.PersonID), Team: e.Team,
-			Overdue: e.Acknowledgement == nil && c.Overdue()}
-		if a := e.Acknowledgement; a != nil {
-			cp.AcknowledgedVersion = domain.VersionNumber(a.Major, a.Minor)
-			cp.AcknowledgeTime = timestamppb.New(a.AcknowledgeTime)
-		}
-		pb.People = append(pb.People, cp)
+		e.Overdue = e.Acknowledgement == nil && c.Overdue()
+		pb.People = append(pb.People, campaignPersonToProto(e))
 	}
 	return pb
+}
+
+// campaignPersonToProto is a person of a campaign as the API shows them.
+func campaignPersonToProto(e domain.CampaignEntry) *riskv1.CampaignPerson {
+	cp := &riskv1.CampaignPerson{Person: domain.PersonPattern.Format(e.PersonID), Team: e.Team,
+		AcknowledgedVersion: e.AcknowledgedVersion(), Overdue: e.Overdue}
+	if a := e.Acknowledgement; a != nil {
+		cp.AcknowledgeTime = timestamppb.New(a.AcknowledgeTime)
+	}
+	return cp
 }
 
 // GetPolicyCampaign implements riskv1.ComplianceServiceServer.
@@ -424,6 +444,33 @@ func (s *Compliance) GetPolicyCampaign(ctx context.Context, req *riskv1.GetPolic
 			return nil, err
 		}
 		return campaignToProto(c, now), nil
+	})
+}
+
+// ListPolicyCampaignPeople implements riskv1.ComplianceServiceServer.
+func (s *Compliance) ListPolicyCampaignPeople(ctx context.Context, req *riskv1.ListPolicyCampaignPeopleRequest) (*riskv1.ListPolicyCampaignPeopleResponse, error) {
+	var policyID string
+	domain.PolicyPattern.Scan(req.GetParent()[:len(req.GetParent())-len("/campaign")], &policyID)
+	today := civil.DateOf(s.now())
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.ListPolicyCampaignPeopleResponse, error) {
+		p, err := tx.GetPolicy(ctx, policyID)
+		if err != nil {
+			return nil, err
+		}
+		c, err := campaignWithoutPeople(ctx, tx, p, today)
+		if err != nil {
+			return nil, err
+		}
+		page, token, err := listing.List(ctx, req, store.CampaignPersonTable, func(ctx context.Context, q *listing.Query) ([]domain.CampaignEntry, error) {
+			if p.Major == 0 {
+				return nil, nil
+			}
+			return tx.ListCampaignPeople(ctx, p, c.Overdue(), q)
+		}, listing.Infallible(campaignPersonToProto))
+		if err != nil {
+			return nil, err
+		}
+		return &riskv1.ListPolicyCampaignPeopleResponse{People: page, NextPageToken: token}, nil
 	})
 }
 

@@ -235,25 +235,77 @@ func (t Tx) InsertAcknowledgement(ctx context.Context, a *domain.PolicyAcknowled
 // CampaignPeople returns the people who must acknowledge policy p — its teams' active people,
 // or every active person — by ID, each with their acknowledgement of p's current major version.
 func (r reader) CampaignPeople(ctx context.Context, p *domain.Policy) ([]domain.CampaignEntry, error) {
-	args := []any{p.ID, p.Major}
-	where := `m.active`
-	if !p.Everyone {
-		for _, team := range p.Teams {
-			args = append(args, team)
-		}
-		where += ` AND m.team IN (` + sqlstore.Placeholders(3, len(p.Teams)) + `)`
+	q, args := campaignFrom(p, false)(1)
+	return sqlstore.All(ctx, r.Q, "people of a campaign", scanCampaignEntry(p), q+` ORDER BY person_id`, args...)
+}
+
+// CampaignPersonTable is what ListCampaignPeople can filter and order by: the columns of
+// campaignFrom's derived table.
+var CampaignPersonTable = listing.NewTable("person", []listing.Field[domain.CampaignEntry]{
+	{Path: "person", Column: "person_id", Type: filter.String, Value: listing.NameID("person", domain.PersonPattern),
+		Get: func(e domain.CampaignEntry) any { return e.PersonID }},
+	{Path: "team", Column: "team", Type: filter.String, Get: func(e domain.CampaignEntry) any { return e.Team }},
+	// "" when pending, so that `acknowledged_version = ""` finds who has not acknowledged; ordered
+	// by the minor version's number (1.10 after 1.9), all of one major version.
+	{Path: "acknowledged_version", Column: "acknowledged_version", Type: filter.String, Sort: "acknowledged_sort",
+		Get: func(e domain.CampaignEntry) any { return minorSortKey(e) }},
+	{Path: "acknowledge_time", Column: "acknowledge_time", Type: filter.Timestamp, Nullable: true},
+	{Path: "overdue", Column: "overdue", Type: filter.Bool, Get: func(e domain.CampaignEntry) any { return e.Overdue }},
+})
+
+// ListCampaignPeople returns the people of policy p's campaign that lq selects (see
+// CampaignPersonTable and CampaignPeople), each overdue when pending and overdue says the
+// campaign is.
+func (r reader) ListCampaignPeople(ctx context.Context, p *domain.Policy, overdue bool, lq *listing.Query) ([]domain.CampaignEntry, error) {
+	return sqlstore.ListFrom(ctx, r.Q, "people of a campaign", scanCampaignEntry(p), campaignFrom(p, overdue), lq)
+}
+
+// minorSortKey is the acknowledged_sort of campaignFrom: the minor version acknowledged, as ten
+// digits, or "" when pending.
+func minorSortKey(e domain.CampaignEntry) string {
+	if e.Acknowledgement == nil {
+		return ""
 	}
-	q := `SELECT m.id, m.team, a.minor, a.recorder, a.acknowledge_time FROM people m
-		LEFT JOIN policy_acknowledgements a ON a.policy_id = $1 AND a.major = $2 AND a.person_id = m.id
-		WHERE ` + where + ` ORDER BY m.id`
-	return sqlstore.All(ctx, r.Q, "people of a campaign", func(s sqlstore.Scanner) (domain.CampaignEntry, error) {
+	return fmt.Sprintf("%010d", e.Acknowledgement.Minor)
+}
+
+// campaignFrom selects the people of policy p's campaign as a derived table of one row per person
+// (person_id, team, minor, recorder, acknowledge_time, acknowledged_version, overdue, and
+// acknowledged_sort, the minor version as ten digits), every one pending overdue when overdue is.
+func campaignFrom(p *domain.Policy, overdue bool) sqlstore.From {
+	return func(first int) (string, []any) {
+		args := []any{p.ID, p.Major, fmt.Sprintf("%d.", p.Major), overdue}
+		where := `m.active`
+		if !p.Everyone {
+			for _, team := range p.Teams {
+				args = append(args, team)
+			}
+			where += ` AND m.team IN (` + sqlstore.Placeholders(first+4, len(p.Teams)) + `)`
+		}
+		return fmt.Sprintf(`SELECT person_id, team, minor, recorder, acknowledge_time, acknowledged_version, overdue FROM (
+			SELECT m.id AS person_id, m.team AS team, a.minor AS minor, a.recorder AS recorder,
+				a.acknowledge_time AS acknowledge_time,
+				CASE WHEN a.minor IS NULL THEN '' ELSE $%[3]d || CAST(a.minor AS TEXT) END AS acknowledged_version,
+				CASE WHEN a.minor IS NULL THEN '' ELSE substr('0000000000' || CAST(a.minor AS TEXT), length(CAST(a.minor AS TEXT)) + 1) END
+					AS acknowledged_sort,
+				(a.minor IS NULL AND $%[4]d) AS overdue
+			FROM people m
+			LEFT JOIN policy_acknowledgements a ON a.policy_id = $%[1]d AND a.major = $%[2]d AND a.person_id = m.id
+			WHERE %[5]s) campaign`, first, first+1, first+2, first+3, where), args
+	}
+}
+
+// scanCampaignEntry reads a row of campaignFrom of policy p.
+func scanCampaignEntry(p *domain.Policy) func(sqlstore.Scanner) (domain.CampaignEntry, error) {
+	return func(s sqlstore.Scanner) (domain.CampaignEntry, error) {
 		var (
 			e        domain.CampaignEntry
 			minor    sql.NullInt32
 			recorder sql.NullString
 			at       sql.NullTime
+			version  string
 		)
-		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at); err != nil {
+		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at, &version, &e.Overdue); err != nil {
 			return e, err
 		}
 		if minor.Valid {
@@ -261,7 +313,7 @@ func (r reader) CampaignPeople(ctx context.Context, p *domain.Policy) ([]domain.
 				Minor: minor.Int32, Recorder: recorder.String, AcknowledgeTime: at.Time.UTC()}
 		}
 		return e, nil
-	}, q, args...)
+	}
 }
 
 // PolicyOverdueKind is the kind of the due item of a policy's acknowledgements falling overdue,

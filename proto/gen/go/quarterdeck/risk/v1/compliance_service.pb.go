@@ -1911,6 +1911,147 @@ func (x *GetPolicyCampaignRequest) GetName() string {
 	return ""
 }
 
+// Request for ListPolicyCampaignPeople.
+type ListPolicyCampaignPeopleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign, `policies/{policy}/campaign`.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter, e.g. `overdue = true` or `team = "teams/platform" AND
+	// acknowledged_version = ""` (who has not acknowledged). Fields: `person`, `team`,
+	// `acknowledged_version`, `acknowledge_time` and `overdue`.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): `team` or `acknowledged_version`, each optionally
+	// followed by ` desc`. Ties are ordered by `person`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPolicyCampaignPeopleRequest) Reset() {
+	*x = ListPolicyCampaignPeopleRequest{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPolicyCampaignPeopleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPolicyCampaignPeopleRequest) ProtoMessage() {}
+
+func (x *ListPolicyCampaignPeopleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPolicyCampaignPeopleRequest.ProtoReflect.Descriptor instead.
+func (*ListPolicyCampaignPeopleRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListPolicyCampaignPeopleRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListPolicyCampaignPeopleRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPolicyCampaignPeopleRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPolicyCampaignPeopleRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListPolicyCampaignPeopleRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListPolicyCampaignPeople.
+type ListPolicyCampaignPeopleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The people of this page.
+	People []*CampaignPerson `protobuf:"bytes,1,rep,name=people,proto3" json:"people,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPolicyCampaignPeopleResponse) Reset() {
+	*x = ListPolicyCampaignPeopleResponse{}
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPolicyCampaignPeopleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPolicyCampaignPeopleResponse) ProtoMessage() {}
+
+func (x *ListPolicyCampaignPeopleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_risk_v1_compliance_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPolicyCampaignPeopleResponse.ProtoReflect.Descriptor instead.
+func (*ListPolicyCampaignPeopleResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListPolicyCampaignPeopleResponse) GetPeople() []*CampaignPerson {
+	if x != nil {
+		return x.People
+	}
+	return nil
+}
+
+func (x *ListPolicyCampaignPeopleResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_quarterdeck_risk_v1_compliance_service_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
@@ -2049,7 +2190,18 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
 	"\x18GetPolicyCampaignRequest\x12p\n" +
 	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name2\xf2.\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name\"\xa3\x02\n" +
+	"\x1fListPolicyCampaignPeopleRequest\x12t\n" +
+	"\x06parent\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x87\x01\n" +
+	" ListPolicyCampaignPeopleResponse\x12;\n" +
+	"\x06people\x18\x01 \x03(\v2#.quarterdeck.risk.v1.CampaignPersonR\x06people\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcb0\n" +
 	"\x11ComplianceService\x12\xa5\x01\n" +
 	"\x0fImportFramework\x12+.quarterdeck.risk.v1.ImportFrameworkRequest\x1a\x1e.quarterdeck.risk.v1.Framework\"E\xdaA\fframework_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/frameworks:import\x12\x95\x01\n" +
@@ -2102,6 +2254,8 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=policies/*}:acknowledge\x12\xab\x01\n" +
 	"\x11GetPolicyCampaign\x12-.quarterdeck.risk.v1.GetPolicyCampaignRequest\x1a#.quarterdeck.risk.v1.PolicyCampaign\"B\xdaA\x04name\xca\xf3\x18\x11\n" +
 	"\x0fcompliance.read\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{name=policies/*/campaign}\x12\xd6\x01\n" +
+	"\x18ListPolicyCampaignPeople\x124.quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest\x1a5.quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse\"M\xdaA\x06parent\xca\xf3\x18\x11\n" +
+	"\x0fcompliance.read\x82\xd3\xe4\x93\x02)\x12'/v1/{parent=policies/*/campaign}/people\x12\xd6\x01\n" +
 	"\x14CreateContinuityPlan\x120.quarterdeck.risk.v1.CreateContinuityPlanRequest\x1a#.quarterdeck.risk.v1.ContinuityPlan\"g\xdaA\"continuity_plan,continuity_plan_id\xca\xf3\x18\x12\n" +
 	"\x10compliance.write\x82\xd3\xe4\x93\x02&:\x0fcontinuity_plan\"\x13/v1/continuityPlans\x12\xa9\x01\n" +
 	"\x11GetContinuityPlan\x12-.quarterdeck.risk.v1.GetContinuityPlanRequest\x1a#.quarterdeck.risk.v1.ContinuityPlan\"@\xdaA\x04name\xca\xf3\x18\x11\n" +
@@ -2134,152 +2288,158 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
-	(*ImportFrameworkRequest)(nil),          // 0: quarterdeck.risk.v1.ImportFrameworkRequest
-	(*GetFrameworkRequest)(nil),             // 1: quarterdeck.risk.v1.GetFrameworkRequest
-	(*ListFrameworksRequest)(nil),           // 2: quarterdeck.risk.v1.ListFrameworksRequest
-	(*ListFrameworksResponse)(nil),          // 3: quarterdeck.risk.v1.ListFrameworksResponse
-	(*GetRequirementRequest)(nil),           // 4: quarterdeck.risk.v1.GetRequirementRequest
-	(*ListRequirementsRequest)(nil),         // 5: quarterdeck.risk.v1.ListRequirementsRequest
-	(*ListRequirementsResponse)(nil),        // 6: quarterdeck.risk.v1.ListRequirementsResponse
-	(*CreateControlRequest)(nil),            // 7: quarterdeck.risk.v1.CreateControlRequest
-	(*GetControlRequest)(nil),               // 8: quarterdeck.risk.v1.GetControlRequest
-	(*ListControlsRequest)(nil),             // 9: quarterdeck.risk.v1.ListControlsRequest
-	(*ListControlsResponse)(nil),            // 10: quarterdeck.risk.v1.ListControlsResponse
-	(*UpdateControlRequest)(nil),            // 11: quarterdeck.risk.v1.UpdateControlRequest
-	(*DeleteControlRequest)(nil),            // 12: quarterdeck.risk.v1.DeleteControlRequest
-	(*CreateControlTestRequest)(nil),        // 13: quarterdeck.risk.v1.CreateControlTestRequest
-	(*GetControlTestRequest)(nil),           // 14: quarterdeck.risk.v1.GetControlTestRequest
-	(*ListControlTestsRequest)(nil),         // 15: quarterdeck.risk.v1.ListControlTestsRequest
-	(*ListControlTestsResponse)(nil),        // 16: quarterdeck.risk.v1.ListControlTestsResponse
-	(*GetCompliancePostureRequest)(nil),     // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
-	(*ListPostureSnapshotsRequest)(nil),     // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	(*ListPostureSnapshotsResponse)(nil),    // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	(*CreatePolicyRequest)(nil),             // 20: quarterdeck.risk.v1.CreatePolicyRequest
-	(*GetPolicyRequest)(nil),                // 21: quarterdeck.risk.v1.GetPolicyRequest
-	(*ListPoliciesRequest)(nil),             // 22: quarterdeck.risk.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),            // 23: quarterdeck.risk.v1.ListPoliciesResponse
-	(*UpdatePolicyRequest)(nil),             // 24: quarterdeck.risk.v1.UpdatePolicyRequest
-	(*DeletePolicyRequest)(nil),             // 25: quarterdeck.risk.v1.DeletePolicyRequest
-	(*CreatePolicyVersionRequest)(nil),      // 26: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),         // 27: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),       // 28: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),      // 29: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),        // 30: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),        // 31: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*Framework)(nil),                       // 32: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                     // 33: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                         // 34: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),           // 35: google.protobuf.FieldMask
-	(*ControlTest)(nil),                     // 36: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),                 // 37: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                          // 38: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                   // 39: quarterdeck.risk.v1.PolicyVersion
-	(*CreateContinuityPlanRequest)(nil),     // 40: quarterdeck.risk.v1.CreateContinuityPlanRequest
-	(*GetContinuityPlanRequest)(nil),        // 41: quarterdeck.risk.v1.GetContinuityPlanRequest
-	(*ListContinuityPlansRequest)(nil),      // 42: quarterdeck.risk.v1.ListContinuityPlansRequest
-	(*UpdateContinuityPlanRequest)(nil),     // 43: quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	(*DeleteContinuityPlanRequest)(nil),     // 44: quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	(*CreateContinuityExerciseRequest)(nil), // 45: quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	(*GetContinuityExerciseRequest)(nil),    // 46: quarterdeck.risk.v1.GetContinuityExerciseRequest
-	(*ListContinuityExercisesRequest)(nil),  // 47: quarterdeck.risk.v1.ListContinuityExercisesRequest
-	(*emptypb.Empty)(nil),                   // 48: google.protobuf.Empty
-	(*CompliancePosture)(nil),               // 49: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),           // 50: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),                  // 51: quarterdeck.risk.v1.PolicyCampaign
-	(*ContinuityPlan)(nil),                  // 52: quarterdeck.risk.v1.ContinuityPlan
-	(*ListContinuityPlansResponse)(nil),     // 53: quarterdeck.risk.v1.ListContinuityPlansResponse
-	(*ContinuityExercise)(nil),              // 54: quarterdeck.risk.v1.ContinuityExercise
-	(*ListContinuityExercisesResponse)(nil), // 55: quarterdeck.risk.v1.ListContinuityExercisesResponse
+	(*ImportFrameworkRequest)(nil),           // 0: quarterdeck.risk.v1.ImportFrameworkRequest
+	(*GetFrameworkRequest)(nil),              // 1: quarterdeck.risk.v1.GetFrameworkRequest
+	(*ListFrameworksRequest)(nil),            // 2: quarterdeck.risk.v1.ListFrameworksRequest
+	(*ListFrameworksResponse)(nil),           // 3: quarterdeck.risk.v1.ListFrameworksResponse
+	(*GetRequirementRequest)(nil),            // 4: quarterdeck.risk.v1.GetRequirementRequest
+	(*ListRequirementsRequest)(nil),          // 5: quarterdeck.risk.v1.ListRequirementsRequest
+	(*ListRequirementsResponse)(nil),         // 6: quarterdeck.risk.v1.ListRequirementsResponse
+	(*CreateControlRequest)(nil),             // 7: quarterdeck.risk.v1.CreateControlRequest
+	(*GetControlRequest)(nil),                // 8: quarterdeck.risk.v1.GetControlRequest
+	(*ListControlsRequest)(nil),              // 9: quarterdeck.risk.v1.ListControlsRequest
+	(*ListControlsResponse)(nil),             // 10: quarterdeck.risk.v1.ListControlsResponse
+	(*UpdateControlRequest)(nil),             // 11: quarterdeck.risk.v1.UpdateControlRequest
+	(*DeleteControlRequest)(nil),             // 12: quarterdeck.risk.v1.DeleteControlRequest
+	(*CreateControlTestRequest)(nil),         // 13: quarterdeck.risk.v1.CreateControlTestRequest
+	(*GetControlTestRequest)(nil),            // 14: quarterdeck.risk.v1.GetControlTestRequest
+	(*ListControlTestsRequest)(nil),          // 15: quarterdeck.risk.v1.ListControlTestsRequest
+	(*ListControlTestsResponse)(nil),         // 16: quarterdeck.risk.v1.ListControlTestsResponse
+	(*GetCompliancePostureRequest)(nil),      // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
+	(*ListPostureSnapshotsRequest)(nil),      // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	(*ListPostureSnapshotsResponse)(nil),     // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	(*CreatePolicyRequest)(nil),              // 20: quarterdeck.risk.v1.CreatePolicyRequest
+	(*GetPolicyRequest)(nil),                 // 21: quarterdeck.risk.v1.GetPolicyRequest
+	(*ListPoliciesRequest)(nil),              // 22: quarterdeck.risk.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),             // 23: quarterdeck.risk.v1.ListPoliciesResponse
+	(*UpdatePolicyRequest)(nil),              // 24: quarterdeck.risk.v1.UpdatePolicyRequest
+	(*DeletePolicyRequest)(nil),              // 25: quarterdeck.risk.v1.DeletePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),       // 26: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),          // 27: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),        // 28: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),       // 29: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),         // 30: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),         // 31: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*ListPolicyCampaignPeopleRequest)(nil),  // 32: quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	(*ListPolicyCampaignPeopleResponse)(nil), // 33: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	(*Framework)(nil),                        // 34: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                      // 35: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                          // 36: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),            // 37: google.protobuf.FieldMask
+	(*ControlTest)(nil),                      // 38: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),                  // 39: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                           // 40: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                    // 41: quarterdeck.risk.v1.PolicyVersion
+	(*CampaignPerson)(nil),                   // 42: quarterdeck.risk.v1.CampaignPerson
+	(*CreateContinuityPlanRequest)(nil),      // 43: quarterdeck.risk.v1.CreateContinuityPlanRequest
+	(*GetContinuityPlanRequest)(nil),         // 44: quarterdeck.risk.v1.GetContinuityPlanRequest
+	(*ListContinuityPlansRequest)(nil),       // 45: quarterdeck.risk.v1.ListContinuityPlansRequest
+	(*UpdateContinuityPlanRequest)(nil),      // 46: quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	(*DeleteContinuityPlanRequest)(nil),      // 47: quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	(*CreateContinuityExerciseRequest)(nil),  // 48: quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	(*GetContinuityExerciseRequest)(nil),     // 49: quarterdeck.risk.v1.GetContinuityExerciseRequest
+	(*ListContinuityExercisesRequest)(nil),   // 50: quarterdeck.risk.v1.ListContinuityExercisesRequest
+	(*emptypb.Empty)(nil),                    // 51: google.protobuf.Empty
+	(*CompliancePosture)(nil),                // 52: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),            // 53: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),                   // 54: quarterdeck.risk.v1.PolicyCampaign
+	(*ContinuityPlan)(nil),                   // 55: quarterdeck.risk.v1.ContinuityPlan
+	(*ListContinuityPlansResponse)(nil),      // 56: quarterdeck.risk.v1.ListContinuityPlansResponse
+	(*ContinuityExercise)(nil),               // 57: quarterdeck.risk.v1.ContinuityExercise
+	(*ListContinuityExercisesResponse)(nil),  // 58: quarterdeck.risk.v1.ListContinuityExercisesResponse
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	32, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	33, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	34, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	34, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	34, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	35, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	36, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	36, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	37, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	38, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	38, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	38, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	35, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	39, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
-	0,  // 15: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
-	1,  // 16: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
-	2,  // 17: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
-	4,  // 18: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
-	5,  // 19: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
-	7,  // 20: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
-	8,  // 21: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
-	9,  // 22: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
-	11, // 23: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
-	12, // 24: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
-	13, // 25: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
-	14, // 26: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
-	15, // 27: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
-	17, // 28: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
-	18, // 29: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	20, // 30: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
-	21, // 31: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
-	22, // 32: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
-	24, // 33: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
-	25, // 34: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
-	26, // 35: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
-	27, // 36: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
-	28, // 37: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	30, // 38: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
-	31, // 39: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	40, // 40: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
-	41, // 41: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
-	42, // 42: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
-	43, // 43: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	44, // 44: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	45, // 45: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	46, // 46: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
-	47, // 47: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
-	32, // 48: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	32, // 49: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 50: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	33, // 51: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 52: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	34, // 53: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	34, // 54: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 55: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	34, // 56: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	48, // 57: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	36, // 58: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	36, // 59: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 60: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	49, // 61: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 62: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	38, // 63: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	38, // 64: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 65: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	38, // 66: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	48, // 67: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
-	39, // 68: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	39, // 69: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	29, // 70: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	50, // 71: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	51, // 72: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	52, // 73: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	52, // 74: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	53, // 75: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
-	52, // 76: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	48, // 77: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
-	54, // 78: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	54, // 79: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	55, // 80: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
-	48, // [48:81] is the sub-list for method output_type
-	15, // [15:48] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	34, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	35, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	36, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	36, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	36, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	37, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	38, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	38, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	39, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	40, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	40, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	40, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	37, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	41, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	42, // 15: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse.people:type_name -> quarterdeck.risk.v1.CampaignPerson
+	0,  // 16: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
+	1,  // 17: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
+	2,  // 18: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
+	4,  // 19: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
+	5,  // 20: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
+	7,  // 21: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
+	8,  // 22: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
+	9,  // 23: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
+	11, // 24: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
+	12, // 25: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
+	13, // 26: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
+	14, // 27: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
+	15, // 28: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
+	17, // 29: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
+	18, // 30: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	20, // 31: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
+	21, // 32: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
+	22, // 33: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
+	24, // 34: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
+	25, // 35: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
+	26, // 36: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	27, // 37: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	28, // 38: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	30, // 39: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	31, // 40: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	32, // 41: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:input_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	43, // 42: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
+	44, // 43: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
+	45, // 44: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
+	46, // 45: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	47, // 46: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	48, // 47: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	49, // 48: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
+	50, // 49: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
+	34, // 50: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	34, // 51: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	3,  // 52: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	35, // 53: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	6,  // 54: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	36, // 55: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	36, // 56: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	10, // 57: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	36, // 58: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	51, // 59: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	38, // 60: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	38, // 61: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	16, // 62: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	52, // 63: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	19, // 64: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	40, // 65: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	40, // 66: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	23, // 67: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	40, // 68: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	51, // 69: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
+	41, // 70: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	41, // 71: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	29, // 72: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	53, // 73: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	54, // 74: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	33, // 75: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:output_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	55, // 76: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	55, // 77: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	56, // 78: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
+	55, // 79: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	51, // 80: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
+	57, // 81: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	57, // 82: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	58, // 83: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
+	50, // [50:84] is the sub-list for method output_type
+	16, // [16:50] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_service_proto_init() }
@@ -2296,7 +2456,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

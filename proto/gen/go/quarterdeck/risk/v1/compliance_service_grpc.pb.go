@@ -45,6 +45,7 @@ const (
 	ComplianceService_ListPolicyVersions_FullMethodName       = "/quarterdeck.risk.v1.ComplianceService/ListPolicyVersions"
 	ComplianceService_AcknowledgePolicy_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/AcknowledgePolicy"
 	ComplianceService_GetPolicyCampaign_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/GetPolicyCampaign"
+	ComplianceService_ListPolicyCampaignPeople_FullMethodName = "/quarterdeck.risk.v1.ComplianceService/ListPolicyCampaignPeople"
 	ComplianceService_CreateContinuityPlan_FullMethodName     = "/quarterdeck.risk.v1.ComplianceService/CreateContinuityPlan"
 	ComplianceService_GetContinuityPlan_FullMethodName        = "/quarterdeck.risk.v1.ComplianceService/GetContinuityPlan"
 	ComplianceService_ListContinuityPlans_FullMethodName      = "/quarterdeck.risk.v1.ComplianceService/ListContinuityPlans"
@@ -169,6 +170,12 @@ type ComplianceServiceClient interface {
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
 	// list of the people who must acknowledge it.
 	GetPolicyCampaign(ctx context.Context, in *GetPolicyCampaignRequest, opts ...grpc.CallOption) (*PolicyCampaign, error)
+	// Lists the people of a policy's campaign, a page at a time: who must acknowledge its current
+	// major version and where each stands, e.g. those overdue (`filter=overdue = true`) to chase,
+	// or one team's. The people and their state are those of GetPolicyCampaign, whose counts cover
+	// them all. A policy without a published version has none. An unknown policy is NOT_FOUND,
+	// reason `POLICY_NOT_FOUND`.
+	ListPolicyCampaignPeople(ctx context.Context, in *ListPolicyCampaignPeopleRequest, opts ...grpc.CallOption) (*ListPolicyCampaignPeopleResponse, error)
 	// Creates a continuity plan for a business service. A service has at most one plan
 	// (ALREADY_EXISTS, reason `SERVICE_ALREADY_COVERED`, with the plan that covers it). The plan's
 	// risk, when named, must exist and not be CLOSED (INVALID_ARGUMENT, reason `RISK_NOT_FOUND` or
@@ -462,6 +469,16 @@ func (c *complianceServiceClient) GetPolicyCampaign(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *complianceServiceClient) ListPolicyCampaignPeople(ctx context.Context, in *ListPolicyCampaignPeopleRequest, opts ...grpc.CallOption) (*ListPolicyCampaignPeopleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPolicyCampaignPeopleResponse)
+	err := c.cc.Invoke(ctx, ComplianceService_ListPolicyCampaignPeople_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *complianceServiceClient) CreateContinuityPlan(ctx context.Context, in *CreateContinuityPlanRequest, opts ...grpc.CallOption) (*ContinuityPlan, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ContinuityPlan)
@@ -656,6 +673,12 @@ type ComplianceServiceServer interface {
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
 	// list of the people who must acknowledge it.
 	GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error)
+	// Lists the people of a policy's campaign, a page at a time: who must acknowledge its current
+	// major version and where each stands, e.g. those overdue (`filter=overdue = true`) to chase,
+	// or one team's. The people and their state are those of GetPolicyCampaign, whose counts cover
+	// them all. A policy without a published version has none. An unknown policy is NOT_FOUND,
+	// reason `POLICY_NOT_FOUND`.
+	ListPolicyCampaignPeople(context.Context, *ListPolicyCampaignPeopleRequest) (*ListPolicyCampaignPeopleResponse, error)
 	// Creates a continuity plan for a business service. A service has at most one plan
 	// (ALREADY_EXISTS, reason `SERVICE_ALREADY_COVERED`, with the plan that covers it). The plan's
 	// risk, when named, must exist and not be CLOSED (INVALID_ARGUMENT, reason `RISK_NOT_FOUND` or
@@ -773,6 +796,9 @@ func (UnimplementedComplianceServiceServer) AcknowledgePolicy(context.Context, *
 }
 func (UnimplementedComplianceServiceServer) GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPolicyCampaign not implemented")
+}
+func (UnimplementedComplianceServiceServer) ListPolicyCampaignPeople(context.Context, *ListPolicyCampaignPeopleRequest) (*ListPolicyCampaignPeopleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPolicyCampaignPeople not implemented")
 }
 func (UnimplementedComplianceServiceServer) CreateContinuityPlan(context.Context, *CreateContinuityPlanRequest) (*ContinuityPlan, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateContinuityPlan not implemented")
@@ -1269,6 +1295,24 @@ func _ComplianceService_GetPolicyCampaign_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComplianceService_ListPolicyCampaignPeople_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPolicyCampaignPeopleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplianceServiceServer).ListPolicyCampaignPeople(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ComplianceService_ListPolicyCampaignPeople_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplianceServiceServer).ListPolicyCampaignPeople(ctx, req.(*ListPolicyCampaignPeopleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ComplianceService_CreateContinuityPlan_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateContinuityPlanRequest)
 	if err := dec(in); err != nil {
@@ -1519,6 +1563,10 @@ var ComplianceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPolicyCampaign",
 			Handler:    _ComplianceService_GetPolicyCampaign_Handler,
+		},
+		{
+			MethodName: "ListPolicyCampaignPeople",
+			Handler:    _ComplianceService_ListPolicyCampaignPeople_Handler,
 		},
 		{
 			MethodName: "CreateContinuityPlan",
