@@ -36,14 +36,16 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	first := run()
 	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 32",
-		"teams 8", "people 30", "skills 38", "requirements 20", "ratings 68", "positions 12", "headcountPlans 8"} {
+		"teams 8", "people 30", "skills 38", "requirements 20", "ratings 68", "positions 12", "headcountPlans 8",
+		"controls 7", "controlTests 7", "continuityPlans 3", "exercises 2", "policies 1"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run created %s; want %s", first, want)
 		}
 	}
 	counts := func() map[string]int {
 		c := map[string]int{}
-		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "vendors/-/slaBreaches", "risks", "incidents", "people", "positions"} {
+		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "vendors/-/slaBreaches", "risks", "incidents", "people", "positions",
+			"controls", "continuityPlans", "policies/acceptable-use/campaign/people"} {
 			var page map[string]json.RawMessage
 			getJSON(t, p.rest+"/v1/"+col+"?pageSize=1000", &page)
 			field := col[strings.LastIndex(col, "/")+1:] // the collection's field: its last segment
@@ -87,6 +89,12 @@ func TestDemoIsIdempotent(t *testing.T) {
 		if states[s] == 0 {
 			t.Errorf("no position is %s: %v", s, states)
 		}
+	}
+	// Most people acknowledged the acceptable-use policy, the others are overdue for it.
+	var campaign struct{ RequiredCount, AcknowledgedCount, OverdueCount int }
+	getJSON(t, p.rest+"/v1/policies/acceptable-use/campaign", &campaign)
+	if campaign.AcknowledgedCount == 0 || campaign.OverdueCount == 0 || campaign.AcknowledgedCount+campaign.OverdueCount != campaign.RequiredCount {
+		t.Errorf("the acceptable-use campaign: %+v; want some acknowledged and the others overdue", campaign)
 	}
 	// The teams' coverage shows gaps and skills one person alone holds.
 	var coverage struct {

@@ -6,7 +6,10 @@
 // provider's outage that breaks its contract's service levels, and the IT organisation's teams
 // with about 300 people and their pay, a skills taxonomy with the skills each department requires
 // and its people's ratings (gaps and key-person risks among them), the positions each department
-// recruits for against its labour budget, and each team's headcount plan for the year.
+// recruits for against its labour budget, and each team's headcount plan for the year; and its
+// compliance: ISO/IEC 27001 with the controls mapped to it and their tests (one failed, some
+// overdue), the continuity plans of three services (one exercise missed its RTO, one plan is
+// overdue) and an acceptable-use policy most people acknowledged and the others are overdue for.
 //
 // A second run adds nothing: every resource has a fixed id (an ALREADY_EXISTS answer means it is
 // there), every transition is taken only from the state before it, and an actual is recorded only
@@ -49,7 +52,8 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "skillCategories", "skills", "requirements", "ratings", "positions", "headcountPlans"} {
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "skillCategories", "skills", "requirements", "ratings", "positions", "headcountPlans",
+		"controls", "controlTests", "continuityPlans", "exercises", "policies", "acknowledgements"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -101,6 +105,8 @@ func Load(ctx context.Context, opts Options) (Stats, error) {
 		{"risk", l.loadRisks},
 		{"incidents", l.loadIncidents},
 		{"talent", l.loadTalent},
+		// After talent: the policy is acknowledged by its people.
+		{"compliance", l.loadCompliance},
 	}
 	for _, s := range steps {
 		fmt.Fprintf(opts.Log, "demo: %s…\n", s.name)
