@@ -269,9 +269,11 @@ func minorSortKey(e domain.CampaignEntry) string {
 	return fmt.Sprintf("%010d", e.Acknowledgement.Minor)
 }
 
-// campaignFrom selects the people of policy p's campaign as a derived table of one row per person
-// (person_id, team, minor, recorder, acknowledge_time, acknowledged_version, overdue, and
-// acknowledged_sort, the minor version as ten digits), every one pending overdue when overdue is.
+// campaignFrom selects the people of policy p's campaign — person_id, team, minor, recorder,
+// acknowledge_time and overdue — from a derived table of one row per person that also has the
+// columns lists filter and order by: acknowledged_version ("1.2", "" when pending) and
+// acknowledged_sort (the minor version as ten digits). Every one pending is overdue when overdue
+// is.
 func campaignFrom(p *domain.Policy, overdue bool) sqlstore.From {
 	return func(first int) (string, []any) {
 		args := []any{p.ID, p.Major, fmt.Sprintf("%d.", p.Major), overdue}
@@ -282,7 +284,7 @@ func campaignFrom(p *domain.Policy, overdue bool) sqlstore.From {
 			}
 			where += ` AND m.team IN (` + sqlstore.Placeholders(first+4, len(p.Teams)) + `)`
 		}
-		return fmt.Sprintf(`SELECT person_id, team, minor, recorder, acknowledge_time, acknowledged_version, overdue FROM (
+		return fmt.Sprintf(`SELECT person_id, team, minor, recorder, acknowledge_time, overdue FROM (
 			SELECT m.id AS person_id, m.team AS team, a.minor AS minor, a.recorder AS recorder,
 				a.acknowledge_time AS acknowledge_time,
 				CASE WHEN a.minor IS NULL THEN '' ELSE $%[3]d || CAST(a.minor AS TEXT) END AS acknowledged_version,
@@ -303,9 +305,8 @@ func scanCampaignEntry(p *domain.Policy) func(sqlstore.Scanner) (domain.Campaign
 			minor    sql.NullInt32
 			recorder sql.NullString
 			at       sql.NullTime
-			version  string
 		)
-		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at, &version, &e.Overdue); err != nil {
+		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at, &e.Overdue); err != nil {
 			return e, err
 		}
 		if minor.Valid {
