@@ -394,6 +394,21 @@ func TestPolicyCampaignPeople(t *testing.T) {
 		if diff := cmp.Diff(camp.GetPeople(), listed.GetPeople(), protocmp.Transform()); diff != "" || camp.GetOverdueCount() != 4 {
 			t.Errorf("GetPolicyCampaign's people (-) and the list's (+), %d overdue:\n%s", camp.GetOverdueCount(), diff)
 		}
+		// The BASIC view has the same counts (the FULL view's, computed over its people) without
+		// the people. A policy of some teams: TestPolicyCampaign (cross-service).
+		basic, err := o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign", View: riskv1.GetPolicyCampaignRequest_BASIC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if basic.GetRequiredCount() != 6 || basic.GetAcknowledgedCount() != 2 || basic.GetPendingCount() != 4 || basic.GetOverdueCount() != 4 || len(basic.GetPeople()) != 0 {
+			t.Errorf("BASIC view = %v; want 6 required, 2 acknowledged, 4 pending and overdue, no people", basic)
+		}
+		camp.People = nil
+		if diff := cmp.Diff(camp, basic, protocmp.Transform(), protocmp.IgnoreFields(&riskv1.PolicyCampaign{}, "compute_time")); diff != "" {
+			t.Errorf("the FULL view without its people (-) and the BASIC view (+):\n%s", diff)
+		}
+		_, err = o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign", View: 7})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "view")
 
 		// Refusals.
 		for _, c := range []struct {

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
@@ -102,6 +103,17 @@ func TestPolicyCampaign(t *testing.T) {
 			c, err := comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: p.GetName() + "/campaign"})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The BASIC view counts the same people without them.
+			basic, err := comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: p.GetName() + "/campaign",
+				View: riskv1.GetPolicyCampaignRequest_BASIC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			full := proto.Clone(c).(*riskv1.PolicyCampaign)
+			full.People, full.ComputeTime = nil, basic.GetComputeTime()
+			if !proto.Equal(full, basic) {
+				t.Errorf("the campaign without its people %v and its BASIC view %v differ", full, basic)
 			}
 			return c
 		}

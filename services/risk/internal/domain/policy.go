@@ -395,10 +395,15 @@ func (c *Campaign) Counts() (required, acknowledged, pending, overdue int32) {
 		required++
 		if e.Acknowledgement != nil {
 			acknowledged++
-		} else {
-			pending++
 		}
 	}
+	return c.CountsOf(required, acknowledged)
+}
+
+// CountsOf is Counts for a campaign read without its people, of whom required must acknowledge
+// and acknowledged have.
+func (c *Campaign) CountsOf(required, acknowledged int32) (int32, int32, int32, int32) {
+	pending, overdue := required-acknowledged, int32(0)
 	if c.Overdue() {
 		overdue = pending
 	}

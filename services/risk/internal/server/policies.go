@@ -403,18 +403,25 @@ func campaignWithoutPeople(ctx context.Context, r versionReader, p *domain.Polic
 	return c, nil
 }
 
-// campaignToProto is c as the API shows it, computed at now.
+// campaignToProto is c as the API shows it, computed at now, with its people.
 func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
-	required, acknowledged, pending, overdue := c.Counts()
+	pb := campaignCountsToProto(c, now, c.Counts)
+	for _, e := range c.People {
+		e.Overdue = e.Acknowledgement == nil && c.Overdue()
+		pb.People = append(pb.People, campaignPersonToProto(e))
+	}
+	return pb
+}
+
+// campaignCountsToProto is c as the API shows it, computed at now, with the counts counts gives
+// and without people.
+func campaignCountsToProto(c *domain.Campaign, now time.Time, counts func() (int32, int32, int32, int32)) *riskv1.PolicyCampaign {
+	required, acknowledged, pending, overdue := counts()
 	pb := &riskv1.PolicyCampaign{Name: c.Policy.Name() + "/campaign", DueDate: civil.ToProto(c.DueDate),
 		RequiredCount: required, AcknowledgedCount: acknowledged, PendingCount: pending, OverdueCount: overdue,
 		ComputeTime: timestamppb.New(now)}
 	if c.Policy.Major > 0 {
 		pb.PolicyVersion = domain.PolicyVersionName(c.Policy.ID, c.Policy.Major, c.Policy.Minor)
-	}
-	for _, e := range c.People {
-		e.Overdue = e.Acknowledgement == nil && c.Overdue()
-		pb.People = append(pb.People, campaignPersonToProto(e))
 	}
 	return pb
 }
@@ -439,11 +446,24 @@ func (s *Compliance) GetPolicyCampaign(ctx context.Context, req *riskv1.GetPolic
 		if err != nil {
 			return nil, err
 		}
-		c, err := campaign(ctx, tx, p, civil.DateOf(now))
+		if req.GetView() != riskv1.GetPolicyCampaignRequest_BASIC {
+			c, err := campaign(ctx, tx, p, civil.DateOf(now))
+			if err != nil {
+				return nil, err
+			}
+			return campaignToProto(c, now), nil
+		}
+		c, err := campaignWithoutPeople(ctx, tx, p, civil.DateOf(now))
 		if err != nil {
 			return nil, err
 		}
-		return campaignToProto(c, now), nil
+		var required, acknowledged int32
+		if p.Major > 0 {
+			if required, acknowledged, err = tx.CampaignCounts(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+		return campaignCountsToProto(c, now, func() (int32, int32, int32, int32) { return c.CountsOf(required, acknowledged) }), nil
 	})
 }
 

@@ -239,6 +239,17 @@ func (r reader) CampaignPeople(ctx context.Context, p *domain.Policy) ([]domain.
 	return sqlstore.All(ctx, r.Q, "people of a campaign", scanCampaignEntry(p), q+` ORDER BY person_id`, args...)
 }
 
+// CampaignCounts counts the people who must acknowledge policy p (those CampaignPeople returns)
+// and those of them who have acknowledged its current major version, without reading them.
+func (r reader) CampaignCounts(ctx context.Context, p *domain.Policy) (required, acknowledged int32, err error) {
+	q, args := campaignFrom(p, false)(1)
+	err = r.Q.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(minor) FROM (`+q+`) people`, args...).Scan(&required, &acknowledged)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count the people of a campaign: %w", err)
+	}
+	return required, acknowledged, nil
+}
+
 // CampaignPersonTable is what ListCampaignPeople can filter and order by: the columns of
 // campaignFrom's derived table.
 var CampaignPersonTable = listing.NewTable("person", []listing.Field[domain.CampaignEntry]{

@@ -26,6 +26,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How much of the campaign to return (AIP-157).
+type GetPolicyCampaignRequest_View int32
+
+const (
+	// FULL.
+	GetPolicyCampaignRequest_VIEW_UNSPECIFIED GetPolicyCampaignRequest_View = 0
+	// The due date and the counts, without `people` (ListPolicyCampaignPeople pages through
+	// them). The counts are the same as FULL's.
+	GetPolicyCampaignRequest_BASIC GetPolicyCampaignRequest_View = 1
+	// The due date, the counts and every person of the campaign in `people`.
+	GetPolicyCampaignRequest_FULL GetPolicyCampaignRequest_View = 2
+)
+
+// Enum value maps for GetPolicyCampaignRequest_View.
+var (
+	GetPolicyCampaignRequest_View_name = map[int32]string{
+		0: "VIEW_UNSPECIFIED",
+		1: "BASIC",
+		2: "FULL",
+	}
+	GetPolicyCampaignRequest_View_value = map[string]int32{
+		"VIEW_UNSPECIFIED": 0,
+		"BASIC":            1,
+		"FULL":             2,
+	}
+)
+
+func (x GetPolicyCampaignRequest_View) Enum() *GetPolicyCampaignRequest_View {
+	p := new(GetPolicyCampaignRequest_View)
+	*p = x
+	return p
+}
+
+func (x GetPolicyCampaignRequest_View) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GetPolicyCampaignRequest_View) Descriptor() protoreflect.EnumDescriptor {
+	return file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0].Descriptor()
+}
+
+func (GetPolicyCampaignRequest_View) Type() protoreflect.EnumType {
+	return &file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0]
+}
+
+func (x GetPolicyCampaignRequest_View) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GetPolicyCampaignRequest_View.Descriptor instead.
+func (GetPolicyCampaignRequest_View) EnumDescriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{31, 0}
+}
+
 // Request for ImportFramework.
 type ImportFrameworkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1869,7 +1923,9 @@ func (x *AcknowledgePolicyRequest) GetPerson() string {
 type GetPolicyCampaignRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The campaign, `policies/{policy}/campaign`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How much to return: FULL (the default) or BASIC.
+	View          GetPolicyCampaignRequest_View `protobuf:"varint,2,opt,name=view,proto3,enum=quarterdeck.risk.v1.GetPolicyCampaignRequest_View" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1909,6 +1965,13 @@ func (x *GetPolicyCampaignRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetPolicyCampaignRequest) GetView() GetPolicyCampaignRequest_View {
+	if x != nil {
+		return x.View
+	}
+	return GetPolicyCampaignRequest_VIEW_UNSPECIFIED
 }
 
 // Request for ListPolicyCampaignPeople.
@@ -2187,10 +2250,15 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"\x18AcknowledgePolicyRequest\x12_\n" +
 	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
 	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12B\n" +
-	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x8c\x01\n" +
+	"\x06person\x18\x02 \x01(\tB*\xe0A\x02\xbaH$r\"2 ^people/[a-z0-9][a-z0-9-]{0,62}$R\x06person\"\x91\x02\n" +
 	"\x18GetPolicyCampaignRequest\x12p\n" +
 	"\x04name\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name\"\xa3\x02\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x04name\x12P\n" +
+	"\x04view\x18\x02 \x01(\x0e22.quarterdeck.risk.v1.GetPolicyCampaignRequest.ViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"1\n" +
+	"\x04View\x12\x14\n" +
+	"\x10VIEW_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05BASIC\x10\x01\x12\b\n" +
+	"\x04FULL\x10\x02\"\xa3\x02\n" +
 	"\x1fListPolicyCampaignPeopleRequest\x12t\n" +
 	"\x06parent\x18\x01 \x01(\tB\\\xe0A\x02\xfaA$\n" +
 	"\"risk.quarterdeck.io/PolicyCampaign\xbaH/r-2+^policies/[a-z0-9][a-z0-9-]{0,62}/campaign$R\x06parent\x12$\n" +
@@ -2288,158 +2356,161 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
+var file_quarterdeck_risk_v1_compliance_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
-	(*ImportFrameworkRequest)(nil),           // 0: quarterdeck.risk.v1.ImportFrameworkRequest
-	(*GetFrameworkRequest)(nil),              // 1: quarterdeck.risk.v1.GetFrameworkRequest
-	(*ListFrameworksRequest)(nil),            // 2: quarterdeck.risk.v1.ListFrameworksRequest
-	(*ListFrameworksResponse)(nil),           // 3: quarterdeck.risk.v1.ListFrameworksResponse
-	(*GetRequirementRequest)(nil),            // 4: quarterdeck.risk.v1.GetRequirementRequest
-	(*ListRequirementsRequest)(nil),          // 5: quarterdeck.risk.v1.ListRequirementsRequest
-	(*ListRequirementsResponse)(nil),         // 6: quarterdeck.risk.v1.ListRequirementsResponse
-	(*CreateControlRequest)(nil),             // 7: quarterdeck.risk.v1.CreateControlRequest
-	(*GetControlRequest)(nil),                // 8: quarterdeck.risk.v1.GetControlRequest
-	(*ListControlsRequest)(nil),              // 9: quarterdeck.risk.v1.ListControlsRequest
-	(*ListControlsResponse)(nil),             // 10: quarterdeck.risk.v1.ListControlsResponse
-	(*UpdateControlRequest)(nil),             // 11: quarterdeck.risk.v1.UpdateControlRequest
-	(*DeleteControlRequest)(nil),             // 12: quarterdeck.risk.v1.DeleteControlRequest
-	(*CreateControlTestRequest)(nil),         // 13: quarterdeck.risk.v1.CreateControlTestRequest
-	(*GetControlTestRequest)(nil),            // 14: quarterdeck.risk.v1.GetControlTestRequest
-	(*ListControlTestsRequest)(nil),          // 15: quarterdeck.risk.v1.ListControlTestsRequest
-	(*ListControlTestsResponse)(nil),         // 16: quarterdeck.risk.v1.ListControlTestsResponse
-	(*GetCompliancePostureRequest)(nil),      // 17: quarterdeck.risk.v1.GetCompliancePostureRequest
-	(*ListPostureSnapshotsRequest)(nil),      // 18: quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	(*ListPostureSnapshotsResponse)(nil),     // 19: quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	(*CreatePolicyRequest)(nil),              // 20: quarterdeck.risk.v1.CreatePolicyRequest
-	(*GetPolicyRequest)(nil),                 // 21: quarterdeck.risk.v1.GetPolicyRequest
-	(*ListPoliciesRequest)(nil),              // 22: quarterdeck.risk.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),             // 23: quarterdeck.risk.v1.ListPoliciesResponse
-	(*UpdatePolicyRequest)(nil),              // 24: quarterdeck.risk.v1.UpdatePolicyRequest
-	(*DeletePolicyRequest)(nil),              // 25: quarterdeck.risk.v1.DeletePolicyRequest
-	(*CreatePolicyVersionRequest)(nil),       // 26: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),          // 27: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),        // 28: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),       // 29: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),         // 30: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),         // 31: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*ListPolicyCampaignPeopleRequest)(nil),  // 32: quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
-	(*ListPolicyCampaignPeopleResponse)(nil), // 33: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
-	(*Framework)(nil),                        // 34: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                      // 35: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                          // 36: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),            // 37: google.protobuf.FieldMask
-	(*ControlTest)(nil),                      // 38: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),                  // 39: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                           // 40: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                    // 41: quarterdeck.risk.v1.PolicyVersion
-	(*CampaignPerson)(nil),                   // 42: quarterdeck.risk.v1.CampaignPerson
-	(*CreateContinuityPlanRequest)(nil),      // 43: quarterdeck.risk.v1.CreateContinuityPlanRequest
-	(*GetContinuityPlanRequest)(nil),         // 44: quarterdeck.risk.v1.GetContinuityPlanRequest
-	(*ListContinuityPlansRequest)(nil),       // 45: quarterdeck.risk.v1.ListContinuityPlansRequest
-	(*UpdateContinuityPlanRequest)(nil),      // 46: quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	(*DeleteContinuityPlanRequest)(nil),      // 47: quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	(*CreateContinuityExerciseRequest)(nil),  // 48: quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	(*GetContinuityExerciseRequest)(nil),     // 49: quarterdeck.risk.v1.GetContinuityExerciseRequest
-	(*ListContinuityExercisesRequest)(nil),   // 50: quarterdeck.risk.v1.ListContinuityExercisesRequest
-	(*emptypb.Empty)(nil),                    // 51: google.protobuf.Empty
-	(*CompliancePosture)(nil),                // 52: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),            // 53: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),                   // 54: quarterdeck.risk.v1.PolicyCampaign
-	(*ContinuityPlan)(nil),                   // 55: quarterdeck.risk.v1.ContinuityPlan
-	(*ListContinuityPlansResponse)(nil),      // 56: quarterdeck.risk.v1.ListContinuityPlansResponse
-	(*ContinuityExercise)(nil),               // 57: quarterdeck.risk.v1.ContinuityExercise
-	(*ListContinuityExercisesResponse)(nil),  // 58: quarterdeck.risk.v1.ListContinuityExercisesResponse
+	(GetPolicyCampaignRequest_View)(0),       // 0: quarterdeck.risk.v1.GetPolicyCampaignRequest.View
+	(*ImportFrameworkRequest)(nil),           // 1: quarterdeck.risk.v1.ImportFrameworkRequest
+	(*GetFrameworkRequest)(nil),              // 2: quarterdeck.risk.v1.GetFrameworkRequest
+	(*ListFrameworksRequest)(nil),            // 3: quarterdeck.risk.v1.ListFrameworksRequest
+	(*ListFrameworksResponse)(nil),           // 4: quarterdeck.risk.v1.ListFrameworksResponse
+	(*GetRequirementRequest)(nil),            // 5: quarterdeck.risk.v1.GetRequirementRequest
+	(*ListRequirementsRequest)(nil),          // 6: quarterdeck.risk.v1.ListRequirementsRequest
+	(*ListRequirementsResponse)(nil),         // 7: quarterdeck.risk.v1.ListRequirementsResponse
+	(*CreateControlRequest)(nil),             // 8: quarterdeck.risk.v1.CreateControlRequest
+	(*GetControlRequest)(nil),                // 9: quarterdeck.risk.v1.GetControlRequest
+	(*ListControlsRequest)(nil),              // 10: quarterdeck.risk.v1.ListControlsRequest
+	(*ListControlsResponse)(nil),             // 11: quarterdeck.risk.v1.ListControlsResponse
+	(*UpdateControlRequest)(nil),             // 12: quarterdeck.risk.v1.UpdateControlRequest
+	(*DeleteControlRequest)(nil),             // 13: quarterdeck.risk.v1.DeleteControlRequest
+	(*CreateControlTestRequest)(nil),         // 14: quarterdeck.risk.v1.CreateControlTestRequest
+	(*GetControlTestRequest)(nil),            // 15: quarterdeck.risk.v1.GetControlTestRequest
+	(*ListControlTestsRequest)(nil),          // 16: quarterdeck.risk.v1.ListControlTestsRequest
+	(*ListControlTestsResponse)(nil),         // 17: quarterdeck.risk.v1.ListControlTestsResponse
+	(*GetCompliancePostureRequest)(nil),      // 18: quarterdeck.risk.v1.GetCompliancePostureRequest
+	(*ListPostureSnapshotsRequest)(nil),      // 19: quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	(*ListPostureSnapshotsResponse)(nil),     // 20: quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	(*CreatePolicyRequest)(nil),              // 21: quarterdeck.risk.v1.CreatePolicyRequest
+	(*GetPolicyRequest)(nil),                 // 22: quarterdeck.risk.v1.GetPolicyRequest
+	(*ListPoliciesRequest)(nil),              // 23: quarterdeck.risk.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),             // 24: quarterdeck.risk.v1.ListPoliciesResponse
+	(*UpdatePolicyRequest)(nil),              // 25: quarterdeck.risk.v1.UpdatePolicyRequest
+	(*DeletePolicyRequest)(nil),              // 26: quarterdeck.risk.v1.DeletePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),       // 27: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),          // 28: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),        // 29: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),       // 30: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),         // 31: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),         // 32: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*ListPolicyCampaignPeopleRequest)(nil),  // 33: quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	(*ListPolicyCampaignPeopleResponse)(nil), // 34: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	(*Framework)(nil),                        // 35: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                      // 36: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                          // 37: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),            // 38: google.protobuf.FieldMask
+	(*ControlTest)(nil),                      // 39: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),                  // 40: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                           // 41: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                    // 42: quarterdeck.risk.v1.PolicyVersion
+	(*CampaignPerson)(nil),                   // 43: quarterdeck.risk.v1.CampaignPerson
+	(*CreateContinuityPlanRequest)(nil),      // 44: quarterdeck.risk.v1.CreateContinuityPlanRequest
+	(*GetContinuityPlanRequest)(nil),         // 45: quarterdeck.risk.v1.GetContinuityPlanRequest
+	(*ListContinuityPlansRequest)(nil),       // 46: quarterdeck.risk.v1.ListContinuityPlansRequest
+	(*UpdateContinuityPlanRequest)(nil),      // 47: quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	(*DeleteContinuityPlanRequest)(nil),      // 48: quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	(*CreateContinuityExerciseRequest)(nil),  // 49: quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	(*GetContinuityExerciseRequest)(nil),     // 50: quarterdeck.risk.v1.GetContinuityExerciseRequest
+	(*ListContinuityExercisesRequest)(nil),   // 51: quarterdeck.risk.v1.ListContinuityExercisesRequest
+	(*emptypb.Empty)(nil),                    // 52: google.protobuf.Empty
+	(*CompliancePosture)(nil),                // 53: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),            // 54: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),                   // 55: quarterdeck.risk.v1.PolicyCampaign
+	(*ContinuityPlan)(nil),                   // 56: quarterdeck.risk.v1.ContinuityPlan
+	(*ListContinuityPlansResponse)(nil),      // 57: quarterdeck.risk.v1.ListContinuityPlansResponse
+	(*ContinuityExercise)(nil),               // 58: quarterdeck.risk.v1.ContinuityExercise
+	(*ListContinuityExercisesResponse)(nil),  // 59: quarterdeck.risk.v1.ListContinuityExercisesResponse
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	34, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	35, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	36, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	36, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	36, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	37, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	38, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	38, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	39, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	40, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	40, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	40, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	37, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	41, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	41, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
-	42, // 15: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse.people:type_name -> quarterdeck.risk.v1.CampaignPerson
-	0,  // 16: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
-	1,  // 17: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
-	2,  // 18: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
-	4,  // 19: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
-	5,  // 20: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
-	7,  // 21: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
-	8,  // 22: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
-	9,  // 23: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
-	11, // 24: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
-	12, // 25: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
-	13, // 26: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
-	14, // 27: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
-	15, // 28: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
-	17, // 29: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
-	18, // 30: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	20, // 31: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
-	21, // 32: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
-	22, // 33: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
-	24, // 34: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
-	25, // 35: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
-	26, // 36: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
-	27, // 37: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
-	28, // 38: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	30, // 39: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
-	31, // 40: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	32, // 41: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:input_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
-	43, // 42: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
-	44, // 43: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
-	45, // 44: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
-	46, // 45: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	47, // 46: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	48, // 47: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	49, // 48: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
-	50, // 49: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
-	34, // 50: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	34, // 51: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	3,  // 52: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	35, // 53: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	6,  // 54: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	36, // 55: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	36, // 56: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	10, // 57: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	36, // 58: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	51, // 59: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	38, // 60: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	38, // 61: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	16, // 62: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	52, // 63: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	19, // 64: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	40, // 65: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	40, // 66: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	23, // 67: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	40, // 68: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	51, // 69: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
-	41, // 70: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	41, // 71: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	29, // 72: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	53, // 73: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	54, // 74: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	33, // 75: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:output_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
-	55, // 76: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	55, // 77: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	56, // 78: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
-	55, // 79: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	51, // 80: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
-	57, // 81: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	57, // 82: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	58, // 83: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
-	50, // [50:84] is the sub-list for method output_type
-	16, // [16:50] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	35, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	36, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	37, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	37, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	37, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	38, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	39, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	40, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	41, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	41, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	41, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	38, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	42, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	42, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	0,  // 15: quarterdeck.risk.v1.GetPolicyCampaignRequest.view:type_name -> quarterdeck.risk.v1.GetPolicyCampaignRequest.View
+	43, // 16: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse.people:type_name -> quarterdeck.risk.v1.CampaignPerson
+	1,  // 17: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
+	2,  // 18: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
+	3,  // 19: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
+	5,  // 20: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
+	6,  // 21: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
+	8,  // 22: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
+	9,  // 23: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
+	10, // 24: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
+	12, // 25: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
+	13, // 26: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
+	14, // 27: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
+	15, // 28: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
+	16, // 29: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
+	18, // 30: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
+	19, // 31: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	21, // 32: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
+	22, // 33: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
+	23, // 34: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
+	25, // 35: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
+	26, // 36: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
+	27, // 37: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	28, // 38: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	29, // 39: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	31, // 40: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	32, // 41: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	33, // 42: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:input_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	44, // 43: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
+	45, // 44: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
+	46, // 45: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
+	47, // 46: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	48, // 47: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	49, // 48: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	50, // 49: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
+	51, // 50: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
+	35, // 51: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	35, // 52: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	4,  // 53: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	36, // 54: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	7,  // 55: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	37, // 56: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	37, // 57: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	11, // 58: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	37, // 59: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	52, // 60: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	39, // 61: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	39, // 62: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	17, // 63: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	53, // 64: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	20, // 65: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	41, // 66: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	41, // 67: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	24, // 68: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	41, // 69: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	52, // 70: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
+	42, // 71: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	42, // 72: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	30, // 73: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	54, // 74: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	55, // 75: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	34, // 76: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:output_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	56, // 77: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	56, // 78: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	57, // 79: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
+	56, // 80: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	52, // 81: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
+	58, // 82: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	58, // 83: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	59, // 84: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
+	51, // [51:85] is the sub-list for method output_type
+	17, // [17:51] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_service_proto_init() }
@@ -2455,13 +2526,14 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_quarterdeck_risk_v1_compliance_service_proto_goTypes,
 		DependencyIndexes: file_quarterdeck_risk_v1_compliance_service_proto_depIdxs,
+		EnumInfos:         file_quarterdeck_risk_v1_compliance_service_proto_enumTypes,
 		MessageInfos:      file_quarterdeck_risk_v1_compliance_service_proto_msgTypes,
 	}.Build()
 	File_quarterdeck_risk_v1_compliance_service_proto = out.File

@@ -168,7 +168,8 @@ type ComplianceServiceClient interface {
 	// is UNAVAILABLE. Publishes `quarterdeck.risk.policy.acknowledged`.
 	AcknowledgePolicy(ctx context.Context, in *AcknowledgePolicyRequest, opts ...grpc.CallOption) (*PolicyAcknowledgement, error)
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
-	// list of the people who must acknowledge it.
+	// list of the people who must acknowledge it, or only the counts (`view=BASIC`), which a
+	// dashboard of many policies reads without the people of each.
 	GetPolicyCampaign(ctx context.Context, in *GetPolicyCampaignRequest, opts ...grpc.CallOption) (*PolicyCampaign, error)
 	// Lists the people of a policy's campaign, a page at a time: who must acknowledge its current
 	// major version and where each stands, e.g. those overdue (`filter=overdue = true`) to chase,
@@ -671,7 +672,8 @@ type ComplianceServiceServer interface {
 	// is UNAVAILABLE. Publishes `quarterdeck.risk.policy.acknowledged`.
 	AcknowledgePolicy(context.Context, *AcknowledgePolicyRequest) (*PolicyAcknowledgement, error)
 	// Returns the acknowledgement campaign of a policy's current major version: counts and the
-	// list of the people who must acknowledge it.
+	// list of the people who must acknowledge it, or only the counts (`view=BASIC`), which a
+	// dashboard of many policies reads without the people of each.
 	GetPolicyCampaign(context.Context, *GetPolicyCampaignRequest) (*PolicyCampaign, error)
 	// Lists the people of a policy's campaign, a page at a time: who must acknowledge its current
 	// major version and where each stands, e.g. those overdue (`filter=overdue = true`) to chase,

@@ -496,9 +496,9 @@ type PolicyCampaign struct {
 	PendingCount int32 `protobuf:"varint,6,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
 	// How many of them have not after the due date.
 	OverdueCount int32 `protobuf:"varint,7,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
-	// Each person who must acknowledge the policy, by name: all of them in one answer.
-	// ListPolicyCampaignPeople pages through them and filters them (the overdue, a team's), which a
-	// campaign of thousands of people wants.
+	// Each person who must acknowledge the policy, by name: all of them in one answer, and none
+	// in the BASIC view. ListPolicyCampaignPeople pages through them and filters them (the
+	// overdue, a team's), which a campaign of thousands of people wants.
 	People []*CampaignPerson `protobuf:"bytes,8,rep,name=people,proto3" json:"people,omitempty"`
 	// When the campaign was computed.
 	ComputeTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
