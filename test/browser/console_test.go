@@ -268,6 +268,7 @@ func TestConsole(t *testing.T) {
 		{"#/teams", "teams", "#/teams/", "team", 1, 1, 8},
 		{"#/people", "people", "#/people/", "person", 1, 0, 25},
 		{"#/positions", "positions", "#/positions/", "position", 1, 0, 10},
+		{"#/compliance", "compliance", "#/controls/", "control", 1, 0, 12},
 	}
 	for _, pg := range pages {
 		b.open(t, pg.list, pg.listPage)
@@ -416,7 +417,7 @@ func TestConsole(t *testing.T) {
 		t.Error("the admin key sees no pay on the people page")
 	}
 
-	// A risk that was assessed	// A risk that was assessed has its score history drawn.
+	// A risk that was assessed has its score history drawn.
 	b.open(t, "#/risks/r001-cybersecurity", "risk")
 	b.check(t, "assessed risk", 1)
 	// The data breach shows its notification clocks.
@@ -427,6 +428,53 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the breach shows %d notification clocks, want 3", clocks)
 	}
 	b.screenshots(t, "breach")
+
+	// Compliance: the framework's coverage and its gaps; the backup control whose last test
+	// failed and raised a risk; the policy's campaign with its overdue people; the booking plan
+	// whose failover missed its recovery time. The section's link is current on each.
+	b.open(t, "#/frameworks/iso27001-2022", "framework")
+	b.check(t, "framework", 1)
+	if n := b.count(t, "section[aria-label='Requirements not covered'] tbody tr:not(:has(td[colspan]))"); n == 0 {
+		t.Error("the framework's page lists no requirement not covered (the demo maps 7 controls to 93 requirements)")
+	}
+	if n := b.count(t, `nav a[href="#/compliance"][aria-current="page"]`); n != 1 {
+		t.Error("on a framework's page the Compliance section is not current")
+	}
+	b.screenshots(t, "framework")
+	b.open(t, "#/controls/backup", "control")
+	b.check(t, "failed control", 0)
+	if b.count(t, "section[aria-label='Tests'] .badge.bad") != 1 || b.count(t, "section[aria-label='Tests'] a[href^='#/risks/']") == 0 {
+		t.Error("the backup control's page does not show its ineffective test with the risk it raised")
+	}
+	var campaign struct{ RequiredCount, OverdueCount int }
+	getJSON(t, p, "/v1/policies/acceptable-use/campaign?view=BASIC", &campaign)
+	if campaign.OverdueCount == 0 || campaign.RequiredCount <= campaign.OverdueCount {
+		t.Fatalf("the demo's policy campaign = %+v; want some people overdue and some not", campaign)
+	}
+	b.open(t, "#/policies/acceptable-use", "policy")
+	b.check(t, "policy", 1)
+	rows := "section[aria-label='People asked'] tbody tr:not(:has(td[colspan]))"
+	if n := b.count(t, rows); n != min(campaign.RequiredCount, 200) {
+		t.Errorf("the policy's page lists %d people asked, want %d", n, campaign.RequiredCount)
+	}
+	value(t, b, "show the overdue", chromedp.Evaluate[bool](`(() => {
+		const s = document.getElementById("campaign-filter");
+		s.value = "overdue = true";
+		return s.dispatchEvent(new Event("change"));
+	})()`))
+	for deadline := time.Now().Add(pageTimeout); b.count(t, rows) != min(campaign.OverdueCount, 200) && time.Now().Before(deadline); {
+		b.run(t, "wait for the overdue", chromedp.Sleep(100*time.Millisecond))
+	}
+	if n, badges := b.count(t, rows), b.count(t, "section[aria-label='People asked'] tbody .badge.bad"); n != min(campaign.OverdueCount, 200) || badges != n {
+		t.Errorf("showing the overdue: %d rows, %d flagged overdue; want %d", n, badges, campaign.OverdueCount)
+	}
+	b.screenshots(t, "policy")
+	b.open(t, "#/continuityPlans/booking", "continuity-plan")
+	b.check(t, "continuity plan", 1)
+	if b.count(t, "section[aria-label='Exercises'] .badge.bad") == 0 {
+		t.Error("the booking plan's page does not show the recovery time its failover missed")
+	}
+	b.screenshots(t, "continuity-plan")
 
 	// A key with fewer scopes sees less: a vendor's contracts without their values (no
 	// vendors.finance), no pay on the people's pages (no talent.compensation), and the budgets
@@ -465,9 +513,11 @@ func TestConsole(t *testing.T) {
 	if errs := b.takeErrors(); len(errs) > 0 {
 		t.Errorf("the console logged errors for a key without talent.compensation: %q", errs)
 	}
-	b.open(t, "#/budgets", "budgets")
-	if refusal := value(t, b, "read the refusal", chromedp.Evaluate[string](`(document.querySelector("main .error") || {}).textContent || ""`)); !strings.Contains(refusal, "does not allow") {
-		t.Errorf("budgets with a vendors.read key show %q; want the refusal", refusal)
+	for _, pg := range []struct{ hash, page string }{{"#/budgets", "budgets"}, {"#/compliance", "compliance"}} {
+		b.open(t, pg.hash, pg.page)
+		if refusal := value(t, b, "read the refusal", chromedp.Evaluate[string](`(document.querySelector("main .error") || {}).textContent || ""`)); !strings.Contains(refusal, "does not allow") {
+			t.Errorf("%s with a vendors.read key shows %q; want the refusal", pg.hash, refusal)
+		}
 	}
 	b.takeErrors() // the browser logs the refused load (403)
 

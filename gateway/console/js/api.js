@@ -25,7 +25,14 @@ export async function get(path, params) {
   }
   const u = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== "") u.searchParams.set(k, v);
-  const res = await fetch(u, { headers: { Authorization: "Bearer " + c.token, Accept: "application/json" } });
+  let res;
+  for (let attempt = 1; ; attempt++) {
+    res = await fetch(u, { headers: { Authorization: "Bearer " + c.token, Accept: "application/json" } });
+    // The gateway's rate limit: wait as long as it says (a few seconds at most) and ask again.
+    if (res.status !== 429 || attempt === 3) break;
+    const wait = Math.min(Number(res.headers.get("Retry-After")) || 1, 5);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
   const body = await res.json().catch(() => null);
   if (res.status === 401) unauthenticated();
   if (!res.ok) throw new APIError(res.status, body);
@@ -42,6 +49,22 @@ export async function list(path, field, params = {}, max = 1000) {
     pageToken = page?.nextPageToken;
   } while (pageToken && items.length < max);
   return items;
+}
+
+// eachLimited calls fn on every item, at most limit calls at a time, and returns their results
+// in the items' order: for a call per item of a list (a framework's posture, a policy's campaign)
+// without a burst of them.
+export async function eachLimited(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 // id is the last segment of a resource name.

@@ -11,6 +11,7 @@ import { incidentsPage, incidentPage } from "./incidents.js";
 import { teamsPage, teamPage } from "./teams.js";
 import { peoplePage, personPage } from "./people.js";
 import { positionsPage, positionPage } from "./positions.js";
+import { compliancePage, frameworkPage, controlPage, policyPage, continuityPlanPage } from "./compliance.js";
 
 // routes map a hash path to its page; a capture is the resource id.
 const routes = [
@@ -29,6 +30,11 @@ const routes = [
   [/^\/people\/([a-z0-9-]+)$/, personPage, "person"],
   [/^\/positions$/, positionsPage, "positions"],
   [/^\/positions\/([a-z0-9-]+)$/, positionPage, "position"],
+  [/^\/compliance$/, compliancePage, "compliance"],
+  [/^\/frameworks\/([a-z0-9-]+)$/, frameworkPage, "framework"],
+  [/^\/controls\/([a-z0-9-]+)$/, controlPage, "control"],
+  [/^\/policies\/([a-z0-9-]+)$/, policyPage, "policy"],
+  [/^\/continuityPlans\/([a-z0-9-]+)$/, continuityPlanPage, "continuity-plan"],
 ];
 
 export function registerRoute(pattern, page, name) {
@@ -58,8 +64,9 @@ async function render() {
   signout.hidden = false;
   const path = location.hash.replace(/^#/, "") || "/";
   for (const a of nav.querySelectorAll("a")) {
-    const target = a.getAttribute("href").slice(1);
-    const current = target === "/" ? path === "/" : path === target || path.startsWith(target + "/");
+    // A section's pages are under its path, and under those its data-also names.
+    const targets = [a.getAttribute("href").slice(1), ...(a.dataset.also || "").split(" ").filter(Boolean)];
+    const current = targets.some((target) => (target === "/" ? path === "/" : path === target || path.startsWith(target + "/")));
     if (current) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }

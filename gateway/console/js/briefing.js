@@ -286,13 +286,13 @@ function complianceCard(grid, compliance) {
     return;
   }
   c.append(table([
-    { title: "Framework", cell: (f) => f.title || id(f.framework) },
+    { title: "Framework", cell: (f) => link(`#/${f.framework}`, f.title || id(f.framework)) },
     { title: "Covered", class: "num", cell: (f) => `${f.coveredPercent || 0} %` },
     { title: "Covered / partial / not", class: "num hide-narrow", cell: (f) => `${f.coveredCount || 0} / ${f.partialCount || 0} / ${f.notCoveredCount || 0} of ${f.requirementCount || 0}` },
   ], frameworks.slice(0, 8), compliance.frameworkCount > 8 ? `The 8 least covered of ${compliance.frameworkCount} frameworks` : null));
   const overdue = compliance.overdueControlTests || [];
   c.append(table([
-    { title: "Control test due", cell: (x) => x.title || id(x.control) },
+    { title: "Control test due", cell: (x) => link(`#/${x.control}`, x.title || id(x.control)) },
     { title: "Due", cell: (x) => date(x.nextTestDate) },
     { title: "Days overdue", class: "num", cell: (x) => String(x.daysOverdue || 0) },
     { title: "Owner", class: "hide-narrow", cell: (x) => x.owner },
@@ -306,7 +306,7 @@ function continuityCard(grid, continuity) {
   const c = card("Continuity plans not exercised within their cadence");
   grid.append(c);
   c.append(table([
-    { title: "Plan", cell: (p) => p.title || id(p.continuityPlan) },
+    { title: "Plan", cell: (p) => link(`#/${p.continuityPlan}`, p.title || id(p.continuityPlan)) },
     { title: "Service", class: "hide-narrow", cell: (p) => p.service },
     { title: "Due by", cell: (p) => date(p.nextExerciseDate) },
     { title: "Days overdue", class: "num", cell: (p) => String(p.daysOverdue || 0) },

@@ -48,6 +48,16 @@ export function time(t) {
   return t.replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
+// duration formats a protobuf Duration ("5400s") as hours and minutes: "1 h 30 min".
+export function duration(d) {
+  if (d === undefined || d === null || d === "") return "—";
+  const minutes = Math.round(parseFloat(String(d)) / 60);
+  if (!Number.isFinite(minutes)) return "—";
+  const hh = Math.floor(minutes / 60), mm = minutes % 60;
+  if (!hh) return `${mm} min`;
+  return mm ? `${hh} h ${mm} min` : `${hh} h`;
+}
+
 export function enumText(v) {
   if (!v) return "—";
   return String(v).replace(/_/g, " ").toLowerCase().replace(/^./, (c) => c.toUpperCase());
