@@ -16,7 +16,8 @@ import (
 // TestDemoIsIdempotent loads the small demo company through the REST API, then again: the second
 // run creates nothing and every collection keeps its size. The positions it recruits for are in
 // every state, those approved against their team's labour line, the skills' coverage has gaps
-// and key-person risks, and the provider outage breaks its contract's service levels.
+// and key-person risks, and the provider outage breaks its contract's service levels. The full
+// company is then refused on that platform, and nothing changes.
 func TestDemoIsIdempotent(t *testing.T) {
 	t.Parallel()
 	p := start(t, t.TempDir(), scenario{})
@@ -111,6 +112,16 @@ func TestDemoIsIdempotent(t *testing.T) {
 	}
 	if after := counts(); !mapsEqual(before, after) {
 		t.Errorf("collections before the second run %v, after %v", before, after)
+	}
+	// The full company is another company of the same names: it is not loaded over the small one.
+	cmd := exec.Command(binary, "demo", "--url", p.rest)
+	cmd.Env = append(baseEnv(), "QUARTERDECK_API_KEY="+adminKey)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `the platform holds "Halyard Freight, the small demo company"`) {
+		t.Errorf("the full demo over the small one: %v\n%s\nwant it refused", err, out)
+	}
+	if after := counts(); !mapsEqual(before, after) {
+		t.Errorf("collections before the full demo %v, after %v", before, after)
 	}
 }
 

@@ -127,7 +127,7 @@ func loadDemo(ctx context.Context, cfg settings, args []string, stderr io.Writer
 	fs := flag.NewFlagSet("quarterdeck demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", "http://"+cfg.HTTPAddr, "REST address of the running platform")
-	small := fs.Bool("small", false, "a smaller company (9 cost centres, 10 vendors, 15 risks), for quick tests")
+	small := fs.Bool("small", false, "a smaller company (9 cost centres, 10 vendors, 15 risks), for quick tests; not loaded where the full one is, nor the full one where it is")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -104,19 +105,29 @@ func (l *loader) loadBudget(ctx context.Context) error {
 			centres[i].plan = append(centres[i].plan, lp)
 		}
 	}
-	if err := l.rates(ctx); err != nil {
-		return err
-	}
 	for _, c := range centres {
 		body := map[string]any{"displayName": c.name, "code": c.code, "owner": "cio@halyard.example"}
 		if c.parent != "" {
 			body["parent"] = c.parent
 		}
-		did, err := l.admin.ensure(ctx, "costCenters", "costCenterId", c.id, body, nil)
+		var got struct{ Description string }
+		if c.parent == "" {
+			// The group's description says which company this is: the small one and the full one
+			// share names but not their figures, so one is not loaded over the other.
+			body["description"] = l.companyDescription()
+		}
+		did, err := l.admin.ensure(ctx, "costCenters", "costCenterId", c.id, body, &got)
 		if err != nil {
 			return err
 		}
+		if c.parent == "" && got.Description != "" && got.Description != body["description"] {
+			return fmt.Errorf("%w: the platform holds %q; load %q into a platform of its own (a new data directory)",
+				ErrOtherCompany, got.Description, body["description"])
+		}
 		l.created("costCenters", did)
+	}
+	if err := l.rates(ctx); err != nil {
+		return err
 	}
 	for _, c := range centres {
 		if !c.leaf {
@@ -127,6 +138,17 @@ func (l *loader) loadBudget(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ErrOtherCompany is returned when the platform holds the other size of the demo company.
+var ErrOtherCompany = errors.New("another demo company is loaded")
+
+// companyDescription is the group cost centre's description, which names the company's size.
+func (l *loader) companyDescription() string {
+	if l.opts.Small {
+		return "Halyard Freight, the small demo company"
+	}
+	return "Halyard Freight, the demo company"
 }
 
 // rates are the monthly exchange rates between the two currencies, both ways, for the months of
