@@ -53,10 +53,10 @@ type continuityPlan struct {
 }
 
 type continuityExercise struct {
-	id, kind            string
-	daysAgo             int
-	achievedRTO, achRPO time.Duration
-	notes               string
+	id, kind                 string
+	daysAgo                  int
+	achievedRTO, achievedRPO time.Duration
+	notes                    string
 }
 
 // plans: booking's last failover missed its RTO; tracking's tabletop is overdue (its cadence of
@@ -129,7 +129,7 @@ func (l *loader) loadCompliance(ctx context.Context) error {
 		for _, e := range p.exercises {
 			did, err := l.admin.ensure(ctx, "continuityPlans/"+p.id+"/exercises", "continuityExerciseId", e.id, map[string]any{
 				"kind": e.kind, "exerciseDate": date(l.now.AddDate(0, 0, -e.daysAgo)),
-				"achievedRecoveryTime": seconds(e.achievedRTO), "achievedRecoveryPoint": seconds(e.achRPO), "notes": e.notes,
+				"achievedRecoveryTime": seconds(e.achievedRTO), "achievedRecoveryPoint": seconds(e.achievedRPO), "notes": e.notes,
 			}, nil)
 			if err != nil {
 				return err
