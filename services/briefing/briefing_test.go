@@ -327,6 +327,23 @@ func TestBriefing(t *testing.T) {
 		if cp.GetFrameworkCount() != 3 || cp.GetOverdueControlTestCount() != 2 {
 			t.Errorf("compliance: %d frameworks, %d overdue control tests; want 3, 2", cp.GetFrameworkCount(), cp.GetOverdueControlTestCount())
 		}
+		// The policies whose acknowledgements are overdue, the most people overdue first.
+		var policies []string
+		for _, p := range cp.GetOverduePolicies() {
+			policies = append(policies, fmt.Sprintf("%s %q %s due %s, %d days: %d of %d acknowledged, %d overdue", p.GetPolicy(), p.GetTitle(),
+				p.GetPolicyVersion(), civil.FromProto(p.GetDueDate()), p.GetDaysOverdue(), p.GetAcknowledgedCount(), p.GetRequiredCount(), p.GetOverdueCount()))
+		}
+		if diff := cmp.Diff([]string{
+			`policies/sec "Policy sec" policies/sec/versions/1-0 due 2027-03-01, 14 days: 0 of 2 acknowledged, 2 overdue`,
+			`policies/aup "Policy aup" policies/aup/versions/1-1 due 2027-03-03, 12 days: 2 of 3 acknowledged, 1 overdue`,
+			`policies/dp "Policy dp" policies/dp/versions/2-0 due 2027-03-14, 1 days: 0 of 1 acknowledged, 1 overdue`,
+		}, policies); diff != "" {
+			t.Errorf("policies overdue (-want +got):\n%s", diff)
+		}
+		if cp.GetPolicyCount() != 4 || cp.GetOverduePolicyCount() != 3 || cp.GetOverdueAcknowledgementCount() != 4 {
+			t.Errorf("policies: %d published, %d with people overdue, %d acknowledgements overdue; want 4, 3, 4",
+				cp.GetPolicyCount(), cp.GetOverduePolicyCount(), cp.GetOverdueAcknowledgementCount())
+		}
 
 		// Continuity: the plans not exercised within their cadence, the longest overdue first.
 		var bcps []string
@@ -449,6 +466,8 @@ func TestBriefingLists(t *testing.T) {
 			{"overdue control tests", len(compliance.GetOverdueControlTests()), 62, compliance.GetOverdueControlTestCount()},
 			// 30 of every 80 plans overdue: 120 plans, the first 80 and 30 of the next 40.
 			{"overdue continuity plans", len(b.GetContinuity().GetOverduePlans()), 60, b.GetContinuity().GetOverduePlanCount()},
+			// 25 of every 30 teams' policies overdue: 30 policies.
+			{"policies with people overdue", len(compliance.GetOverduePolicies()), 25, compliance.GetOverduePolicyCount()},
 		} {
 			if l.want >= 0 && int(l.count) != l.want {
 				t.Errorf("%s: count %d; want %d", l.what, l.count, l.want)
@@ -498,6 +517,24 @@ func TestBriefingLists(t *testing.T) {
 		if c := compliance.GetOverdueControlTests(); c[0].GetDaysOverdue() != 30 ||
 			!slices.IsSortedFunc(c, func(a, b *briefingv1.ControlTestDueItem) int { return int(b.GetDaysOverdue() - a.GetDaysOverdue()) }) {
 			t.Errorf("overdue control tests not the longest overdue first: %v", c)
+		}
+
+		// The most people overdue first: team 0's policy, which nobody acknowledged (27 people).
+		// Every acknowledgement overdue is counted: 27 less those of the first i%27 people who
+		// have not left, for each team i%30 < 25.
+		var overdueAcks int32
+		for i := range 30 {
+			if i%30 < 25 {
+				overdueAcks += 27 - int32(i%27-i%27/10)
+			}
+		}
+		if p := compliance.GetOverduePolicies(); p[0].GetPolicy() != "policies/pol-0000" || p[0].GetOverdueCount() != 27 ||
+			compliance.GetOverdueAcknowledgementCount() != overdueAcks || compliance.GetPolicyCount() != 30 ||
+			!slices.IsSortedFunc(p, func(a, b *briefingv1.PolicyAcknowledgementItem) int {
+				return int(b.GetOverdueCount() - a.GetOverdueCount())
+			}) {
+			t.Errorf("policies overdue not the most people overdue first, or %d of %d acknowledgements overdue (want %d of 30 policies): %v",
+				compliance.GetOverdueAcknowledgementCount(), compliance.GetPolicyCount(), overdueAcks, p)
 		}
 
 		if p := b.GetContinuity().GetOverduePlans(); p[0].GetDaysOverdue() != 30 ||

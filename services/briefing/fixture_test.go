@@ -177,6 +177,32 @@ func (h *history) plan(id, service string, months int32, next *date.Date) *riskv
 	return p
 }
 
+// policy adds a policy asking everyone, or the teams given.
+func (h *history) policy(id string, teams ...string) *riskv1.Policy {
+	p := &riskv1.Policy{Name: "policies/" + id, Title: "Policy " + id, Owner: "people/" + id + "-owner", Everyone: len(teams) == 0,
+		Teams: teams, AcknowledgementDays: 30}
+	h.add(p.Name, &riskv1.PolicyCreated{Policy: proto.Clone(p).(*riskv1.Policy)})
+	return p
+}
+
+// policyVersion publishes version (MAJOR.MINOR) of policy p; a major one's acknowledgements are
+// due on due.
+func (h *history) policyVersion(p *riskv1.Policy, version string, due *date.Date) {
+	p.CurrentVersion = version
+	v := &riskv1.PolicyVersion{Name: p.Name + "/versions/" + strings.ReplaceAll(version, ".", "-"), Version: version,
+		DocumentUri: "https://docs.example.com/" + p.Name}
+	if strings.HasSuffix(version, ".0") {
+		v.RequiresAcknowledgement, v.AcknowledgementDueDate = true, due
+	}
+	h.add(p.Name, &riskv1.PolicyVersionPublished{Policy: proto.Clone(p).(*riskv1.Policy), PolicyVersion: v})
+}
+
+// acknowledge adds person's acknowledgement of policy p's current version.
+func (h *history) acknowledge(p *riskv1.Policy, person string) {
+	h.add(p.Name, &riskv1.PolicyAcknowledged{Policy: p.Name, Acknowledgement: &riskv1.PolicyAcknowledgement{Person: person,
+		PolicyVersion: p.Name + "/versions/" + strings.ReplaceAll(p.GetCurrentVersion(), ".", "-"), Version: p.GetCurrentVersion()}})
+}
+
 // publish sends the events to their domains' streams under prefix, creating the streams.
 func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, from, to int) {
 	t.Helper()
@@ -218,7 +244,7 @@ func (h *history) publish(t testing.TB, js jetstream.JetStream, prefix string, f
 // actuals and a commitment, 40 vendors with two contracts each (some in their notice window, some
 // renewing within 90 days), 60 risks over the matrix (a fifth above appetite, a tenth closed),
 // 150 incidents over the last year (a tenth open), and 10 teams of 30 people (one in ten left),
-// each with two open positions and a headcount plan for the year.
+// each with two open positions, a headcount plan for the year and a policy to acknowledge.
 func demo(scale int) *history {
 	h := newHistory()
 	for i := range 30 * scale {
@@ -295,6 +321,14 @@ func demo(scale int) *history {
 		}
 		n := int32(27 + i%5)
 		h.add(team+"/headcountPlans/2027", &talentv1.HeadcountPlanCreated{HeadcountPlan: plan(team[len("teams/"):], 2027, true, n, n+1, n+2, n+2)})
+		// The team's policy, due from 25 days ago to 4 days ahead (25 of every 30 overdue),
+		// acknowledged by its first i%27 people (some of whom left).
+		pol := h.policy(fmt.Sprintf("pol-%04d", i), team)
+		due := today.AddDate(0, 0, -25+i%30)
+		h.policyVersion(pol, "1.0", day(due.Year(), int(due.Month()), due.Day()))
+		for j := range i % 27 {
+			h.acknowledge(pol, fmt.Sprintf("people/p-%04d-%02d", i, j))
+		}
 	}
 	return h
 }
@@ -419,6 +453,32 @@ func company() *history {
 	h.add(search.Name, &riskv1.ContinuityExerciseOverdue{Plan: proto.Clone(search).(*riskv1.ContinuityPlan), Service: "search"})
 	h.add(search.Name, &riskv1.ContinuityPlanDeleted{Plan: search})
 	h.plan("mail", "mail", 3, day(2027, 3, 15))
+	// Policies on 15 March, asking the people below (ana and ben in platform, cy in data; dee,
+	// in data, left). aup, everyone's, was due on 3 March: ana acknowledged 1.0, dee too before
+	// leaving, cy the minor 1.1 after the overdue event; ben has not. sec, platform's, was due on
+	// 1 March and nobody acknowledged it. dp, data's, asks again with 2.0, due yesterday: cy's
+	// acknowledgement of 1.0 no longer counts. travel's is due today, not overdue yet; draft has
+	// no version; old was overdue and deleted.
+	aup := h.policy("aup")
+	h.policyVersion(aup, "1.0", day(2027, 3, 3))
+	h.acknowledge(aup, "people/ana")
+	h.acknowledge(aup, "people/dee")
+	h.add(aup.Name, &riskv1.PolicyAcknowledgementOverdue{Policy: proto.Clone(aup).(*riskv1.Policy), DueDate: day(2027, 3, 3),
+		RequiredCount: 3, OverdueCount: 2, OverduePeople: []string{"people/ben", "people/cy"}})
+	h.policyVersion(aup, "1.1", nil)
+	h.acknowledge(aup, "people/cy")
+	sec := h.policy("sec", "teams/platform")
+	h.policyVersion(sec, "1.0", day(2027, 3, 1))
+	dp := h.policy("dp", "teams/data")
+	h.policyVersion(dp, "1.0", day(2027, 1, 31))
+	h.acknowledge(dp, "people/cy")
+	h.policyVersion(dp, "2.0", day(2027, 3, 14))
+	travel := h.policy("travel")
+	h.policyVersion(travel, "1.0", day(2027, 3, 15))
+	h.policy("draft")
+	old := h.policy("old")
+	h.policyVersion(old, "1.0", day(2027, 1, 1))
+	h.add(old.Name, &riskv1.PolicyDeleted{Policy: old})
 
 	at := func(m time.Month, d, hour int, y ...int) time.Time {
 		year := 2027

@@ -347,11 +347,13 @@ func TestConsole(t *testing.T) {
 		// last 90 days (the outage was three days ago) and links to its page. It applies the
 		// vendors' events a moment after they are published: the page is read again until then.
 		// The demo's compliance (loaded last) shows too: ISO 27001's posture, the controls
-		// whose test is overdue and the continuity plan not exercised within its cadence.
+		// whose test is overdue, the acceptable-use policy with people overdue and the
+		// continuity plan not exercised within its cadence.
 		waits := []struct{ what, selector string }{
 			{"the vendors with SLA breaches do not list " + provider,
 				fmt.Sprintf("section[aria-label='SLA breaches by vendor (last 90 days)'] a[href='#/%s']", provider)},
-			{"no framework's posture", "section[aria-label='Compliance posture and overdue control tests'] tbody tr td.num"},
+			{"no framework's posture", "section[aria-label='Compliance posture, overdue control tests and acknowledgements'] a[href^='#/frameworks/']"},
+			{"no policy with acknowledgements overdue", "section[aria-label='Compliance posture, overdue control tests and acknowledgements'] a[href='#/policies/acceptable-use']"},
 			{"no overdue continuity plan", "section[aria-label='Continuity plans not exercised within their cadence'] tbody tr:not(:has(td[colspan]))"},
 		}
 		b.open(t, "#/", "briefing")
@@ -372,6 +374,30 @@ func TestConsole(t *testing.T) {
 			b.run(t, "read the briefing again", chromedp.Sleep(time.Second), chromedp.Reload(), ready("briefing"))
 		}
 		b.check(t, "briefing with SLA breaches", 6)
+		// The briefing counts the policy's people from talent's and risk's events as the risk
+		// service's campaign counts them from its own tables (once it has applied every
+		// acknowledgement).
+		var campaign, briefed struct{ RequiredCount, AcknowledgedCount, OverdueCount int }
+		getJSON(t, p, "/v1/policies/acceptable-use/campaign?view=BASIC", &campaign)
+		for deadline := time.Now().Add(time.Minute); briefed != campaign && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			var brief struct {
+				Compliance struct {
+					OverduePolicies []struct {
+						Policy                                         string
+						RequiredCount, AcknowledgedCount, OverdueCount int
+					}
+				}
+			}
+			getJSON(t, p, "/v1/briefing", &brief)
+			for _, op := range brief.Compliance.OverduePolicies {
+				if op.Policy == "policies/acceptable-use" {
+					briefed.RequiredCount, briefed.AcknowledgedCount, briefed.OverdueCount = op.RequiredCount, op.AcknowledgedCount, op.OverdueCount
+				}
+			}
+		}
+		if briefed != campaign {
+			t.Errorf("the briefing counts the acceptable-use campaign as %+v, the risk service as %+v", briefed, campaign)
+		}
 	}
 	// The people page's search, typed into: the table narrows to the one person found.
 	var people struct {

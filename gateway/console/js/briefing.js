@@ -43,6 +43,7 @@ function kpis(b) {
     kpi("Renewals in 90 days", b.vendors?.renewalCount ?? (b.vendors?.renewals || []).length),
     kpi("SLA breaches in 90 days", b.vendors?.slaBreachCount ?? 0),
     b.incidents ? kpi("Open incidents", b.incidents.openCount ?? 0) : null,
+    b.compliance?.policyCount ? kpi("Policy acknowledgements overdue", b.compliance.overdueAcknowledgementCount ?? 0) : null,
     b.talent ? kpi("Open positions", b.talent.openPositionCount ?? 0) : null);
 }
 
@@ -274,18 +275,16 @@ function headcountCard(grid, talent, today) {
   ], plans.slice(0, 8), "This quarter, the teams furthest below plan"));
 }
 
-// complianceCard lists each framework's posture, the least covered first, and the controls whose
-// test is overdue, when the briefing carries the compliance section.
+// complianceCard lists each framework's posture, the least covered first, the controls whose
+// test is overdue and the policies whose acknowledgements are overdue, when the briefing carries
+// the compliance section.
 function complianceCard(grid, compliance) {
   if (!compliance) return;
-  const c = card("Compliance posture and overdue control tests");
+  const c = card("Compliance posture, overdue control tests and acknowledgements");
   grid.append(c);
   const frameworks = compliance.frameworks || [];
-  if (!frameworks.length) {
-    c.append(h("p", { class: "muted" }, "No framework imported yet."));
-    return;
-  }
-  c.append(table([
+  if (!frameworks.length) c.append(h("p", { class: "muted" }, "No framework imported yet."));
+  else c.append(table([
     { title: "Framework", cell: (f) => link(`#/${f.framework}`, f.title || id(f.framework)) },
     { title: "Covered", class: "num", cell: (f) => `${f.coveredPercent || 0} %` },
     { title: "Covered / partial / not", class: "num hide-narrow", cell: (f) => `${f.coveredCount || 0} / ${f.partialCount || 0} / ${f.notCoveredCount || 0} of ${f.requirementCount || 0}` },
@@ -297,6 +296,13 @@ function complianceCard(grid, compliance) {
     { title: "Days overdue", class: "num", cell: (x) => String(x.daysOverdue || 0) },
     { title: "Owner", class: "hide-narrow", cell: (x) => x.owner },
   ], overdue.slice(0, 8), `${compliance.overdueControlTestCount || 0} control test(s) due and not recorded`));
+  if (!compliance.policyCount) return;
+  c.append(table([
+    { title: "Policy acknowledgement overdue", cell: (p) => link(`#/${p.policy}`, p.title || id(p.policy)) },
+    { title: "People overdue", class: "num", cell: (p) => `${p.overdueCount || 0} of ${p.requiredCount || 0}` },
+    { title: "Due", class: "hide-narrow", cell: (p) => date(p.dueDate) },
+    { title: "Days overdue", class: "num", cell: (p) => String(p.daysOverdue || 0) },
+  ], (compliance.overduePolicies || []).slice(0, 8), `${compliance.overduePolicyCount || 0} of ${compliance.policyCount} policies with acknowledgements overdue`));
 }
 
 // continuityCard lists the continuity plans not exercised within their cadence, when the

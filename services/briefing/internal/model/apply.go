@@ -188,6 +188,22 @@ func apply(ctx context.Context, tx *sql.Tx, m proto.Message) error {
 		// tested, failed, test_due.
 		return putControl(ctx, tx, e.GetControl())
 
+	// risk: policies
+	case *riskv1.PolicyDeleted:
+		const q = `DELETE FROM briefing_policy_acknowledgements WHERE policy = $1`
+		if _, err := tx.ExecContext(ctx, q, e.GetPolicy().GetName()); err != nil {
+			return err
+		}
+		return del(ctx, tx, "briefing_policies", e.GetPolicy().GetName())
+	case *riskv1.PolicyVersionPublished:
+		return putPolicy(ctx, tx, e.GetPolicy(), e.GetPolicyVersion())
+	case *riskv1.PolicyAcknowledged:
+		return putPolicyAcknowledgement(ctx, tx, e.GetPolicy(), e.GetAcknowledgement())
+	case interface{ GetPolicy() *riskv1.Policy }:
+		// Every other event of a policy carries the policy after the change: created, updated,
+		// acknowledgement_overdue.
+		return putPolicy(ctx, tx, e.GetPolicy(), nil)
+
 	// risk: continuity
 	case *riskv1.ContinuityPlanDeleted:
 		return del(ctx, tx, "briefing_continuity_plans", e.GetPlan().GetName())
@@ -413,6 +429,63 @@ func putContinuityPlan(ctx context.Context, tx *sql.Tx, p *riskv1.ContinuityPlan
 	_, err := tx.ExecContext(ctx, q, p.GetName(), p.GetTitle(), p.GetService(), p.GetOwner(), p.GetExerciseCadence().GetMonths(),
 		p.GetExerciseCadence().GetDays(), dateText(p.GetNextExerciseDate()), dateText(p.GetLastExerciseDate()))
 	return err
+}
+
+// putPolicy keeps what the briefing counts of a policy: whom it asks and its current version.
+// published, when the event published a version, is that version: a major one (which asks for
+// acknowledgement) sets the day acknowledgements are due and drops those of earlier major
+// versions; otherwise the due date stays.
+func putPolicy(ctx context.Context, tx *sql.Tx, p *riskv1.Policy, published *riskv1.PolicyVersion) error {
+	if p.GetName() == "" {
+		return nil
+	}
+	major, minor, err := versionNumbers(p.GetCurrentVersion())
+	if err != nil {
+		return consumer.Permanent(fmt.Errorf("policy %s: %w", p.GetName(), err))
+	}
+	const q = `INSERT INTO briefing_policies (name, title, everyone, teams, major, minor, due_date)
+	VALUES ($1, $2, $3, $4, $5, $6, '')
+	ON CONFLICT (name) DO UPDATE SET title = excluded.title, everyone = excluded.everyone, teams = excluded.teams,
+		major = excluded.major, minor = excluded.minor`
+	if _, err := tx.ExecContext(ctx, q, p.GetName(), p.GetTitle(), p.GetEveryone(), strings.Join(p.GetTeams(), "\n"), major, minor); err != nil {
+		return err
+	}
+	if !published.GetRequiresAcknowledgement() {
+		return nil
+	}
+	const due = `UPDATE briefing_policies SET due_date = $2 WHERE name = $1`
+	if _, err := tx.ExecContext(ctx, due, p.GetName(), dateText(published.GetAcknowledgementDueDate())); err != nil {
+		return err
+	}
+	const older = `DELETE FROM briefing_policy_acknowledgements WHERE policy = $1 AND major < $2`
+	_, err = tx.ExecContext(ctx, older, p.GetName(), major)
+	return err
+}
+
+// putPolicyAcknowledgement keeps that a person acknowledged a policy's major version.
+func putPolicyAcknowledgement(ctx context.Context, tx *sql.Tx, policy string, a *riskv1.PolicyAcknowledgement) error {
+	major, _, err := versionNumbers(a.GetVersion())
+	if err != nil || major == 0 {
+		return consumer.Permanent(fmt.Errorf("acknowledgement of %s by %s: version %q", policy, a.GetPerson(), a.GetVersion()))
+	}
+	const q = `INSERT INTO briefing_policy_acknowledgements (policy, person, major) VALUES ($1, $2, $3)
+	ON CONFLICT (policy, person, major) DO NOTHING`
+	_, err = tx.ExecContext(ctx, q, policy, a.GetPerson(), major)
+	return err
+}
+
+// versionNumbers reads a policy's version, "MAJOR.MINOR"; "" is 0.0, a policy without a version.
+func versionNumbers(v string) (major, minor int32, err error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	ma, mi, ok := strings.Cut(v, ".")
+	x, err1 := strconv.ParseInt(ma, 10, 32)
+	y, err2 := strconv.ParseInt(mi, 10, 32)
+	if !ok || err1 != nil || err2 != nil || x < 0 || y < 0 {
+		return 0, 0, fmt.Errorf("version %q is not MAJOR.MINOR", v)
+	}
+	return int32(x), int32(y), nil
 }
 
 // instant is a timestamp for a nullable column: nil when unset, UTC to the microsecond both

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
@@ -36,6 +37,10 @@ type Snapshot struct {
 	Controls []Control
 	// ContinuityPlans are the continuity plans with their next exercise's date, by name.
 	ContinuityPlans []ContinuityPlan
+	// Policies are the policies, by name.
+	Policies []Policy
+	// Acknowledged are, per policy, the people who acknowledged its current major version.
+	Acknowledged map[string]map[string]bool
 	// LikelihoodSteps and ImpactSteps are the risk matrix's, 0 when no matrix event was seen.
 	LikelihoodSteps, ImpactSteps int
 	Streams                      []Stream // by domain
@@ -125,6 +130,16 @@ type ContinuityPlan struct {
 	CadenceMonths, CadenceDays                                      int32
 }
 
+// Policy is a policy: whom it asks (everyone, or its teams' people), its current version (0.0
+// before the first) and the day its current major version's acknowledgements are due
+// (YYYY-MM-DD, empty before the first).
+type Policy struct {
+	Name, Title, DueDate string
+	Everyone             bool
+	Teams                []string
+	Major, Minor         int32
+}
+
 // Stream is the last event applied from a domain's stream.
 type Stream struct {
 	Domain, LastEventID, LastEventType string
@@ -166,6 +181,7 @@ func Load(ctx context.Context, db *sqldb.DB) (*Snapshot, error) {
 	s := &Snapshot{
 		CostCenters: map[string]string{}, Actuals: map[string][12]int64{}, Committed: map[string]int64{},
 		Vendors: map[string]string{}, Teams: map[string]string{}, Skills: map[string]string{}, People: map[string]Person{},
+		Acknowledged: map[string]map[string]bool{},
 	}
 	if err := inSnapshot(ctx, db, s.load); err != nil {
 		return nil, fmt.Errorf("load the briefing model: %w", err)
@@ -330,6 +346,28 @@ func (s *Snapshot) load(ctx context.Context, tx *sql.Tx) error {
 			err := r.Scan(&p.Name, &p.Title, &p.Service, &p.Owner, &p.NextExerciseDate, &p.LastExerciseDate, &p.CadenceMonths, &p.CadenceDays)
 			s.ContinuityPlans = append(s.ContinuityPlans, p)
 			return err
+		}},
+		{`SELECT name, title, everyone, teams, major, minor, due_date FROM briefing_policies ORDER BY name`, func(r *sql.Rows) error {
+			var p Policy
+			var teams string
+			err := r.Scan(&p.Name, &p.Title, &p.Everyone, &teams, &p.Major, &p.Minor, &p.DueDate)
+			if teams != "" {
+				p.Teams = strings.Split(teams, "\n")
+			}
+			s.Policies = append(s.Policies, p)
+			return err
+		}},
+		{`SELECT a.policy, a.person FROM briefing_policy_acknowledgements a
+		JOIN briefing_policies p ON p.name = a.policy AND p.major = a.major ORDER BY a.policy, a.person`, func(r *sql.Rows) error {
+			var policy, person string
+			if err := r.Scan(&policy, &person); err != nil {
+				return err
+			}
+			if s.Acknowledged[policy] == nil {
+				s.Acknowledged[policy] = map[string]bool{}
+			}
+			s.Acknowledged[policy][person] = true
+			return nil
 		}},
 		{`SELECT fact, value FROM briefing_facts`, func(r *sql.Rows) error {
 			var f string

@@ -25,7 +25,8 @@ var tables = []string{
 	"briefing_cost_centers", "briefing_budgets", "briefing_actuals", "briefing_commitments",
 	"briefing_vendors", "briefing_contracts", "briefing_sla_breaches", "briefing_risks", "briefing_incidents", "briefing_teams",
 	"briefing_people", "briefing_skills", "briefing_positions", "briefing_coverage", "briefing_headcount_quarters",
-	"briefing_frameworks", "briefing_controls", "briefing_continuity_plans",
+	"briefing_frameworks", "briefing_controls", "briefing_continuity_plans", "briefing_policies",
+	"briefing_policy_acknowledgements",
 	"briefing_facts",
 	"briefing_streams",
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"math/big"
 	"slices"
@@ -699,7 +700,52 @@ func compliancePart(snap *model.Snapshot, today civil.Date) *briefingv1.Complian
 	})
 	part.OverdueControlTestCount = int32(len(part.OverdueControlTests))
 	part.OverdueControlTests = top(part.OverdueControlTests)
+	policyAcknowledgements(part, snap, today)
 	return part
+}
+
+// policyAcknowledgements counts, for each policy with a published version, the people it asks
+// (its teams' people, or everyone, who have not left, as the risk service's campaign does) and
+// those of them who acknowledged its current major version, and lists the policies whose
+// acknowledgements were due before today with people who have not: the most people overdue
+// first.
+func policyAcknowledgements(part *briefingv1.ComplianceBriefing, snap *model.Snapshot, today civil.Date) {
+	for _, p := range snap.Policies {
+		if p.Major == 0 {
+			continue
+		}
+		part.PolicyCount++
+		due := date(p.DueDate)
+		if due.IsZero() || !due.Before(today) {
+			continue
+		}
+		teams := map[string]bool{}
+		for _, t := range p.Teams {
+			teams[t] = true
+		}
+		item := &briefingv1.PolicyAcknowledgementItem{Policy: p.Name, Title: p.Title,
+			PolicyVersion: fmt.Sprintf("%s/versions/%d-%d", p.Name, p.Major, p.Minor), DueDate: civil.ToProto(due),
+			DaysOverdue: days(due, today)}
+		for name, person := range snap.People {
+			if person.State == int32(talentv1.Person_LEFT) || !p.Everyone && !teams[person.Team] {
+				continue
+			}
+			item.RequiredCount++
+			if snap.Acknowledged[p.Name][name] {
+				item.AcknowledgedCount++
+			}
+		}
+		if item.OverdueCount = item.RequiredCount - item.AcknowledgedCount; item.OverdueCount == 0 {
+			continue
+		}
+		part.OverduePolicies = append(part.OverduePolicies, item)
+		part.OverdueAcknowledgementCount += item.OverdueCount
+	}
+	slices.SortFunc(part.OverduePolicies, func(a, b *briefingv1.PolicyAcknowledgementItem) int {
+		return cmp.Or(cmp.Compare(b.GetOverdueCount(), a.GetOverdueCount()), cmp.Compare(a.GetPolicy(), b.GetPolicy()))
+	})
+	part.OverduePolicyCount = int32(len(part.OverduePolicies))
+	part.OverduePolicies = top(part.OverduePolicies)
 }
 
 // continuityPart lists the continuity plans not exercised within their cadence: those whose next

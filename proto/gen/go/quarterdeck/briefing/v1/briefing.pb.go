@@ -2086,8 +2086,20 @@ type ComplianceBriefing struct {
 	OverdueControlTests []*ControlTestDueItem `protobuf:"bytes,3,rep,name=overdue_control_tests,json=overdueControlTests,proto3" json:"overdue_control_tests,omitempty"`
 	// How many controls' tests are due and not recorded.
 	OverdueControlTestCount int32 `protobuf:"varint,4,opt,name=overdue_control_test_count,json=overdueControlTestCount,proto3" json:"overdue_control_test_count,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// The policies whose current major version's acknowledgements were due before the briefing's
+	// date and that people asked have not acknowledged, as the risk service's campaign counts them
+	// (the policy's teams' people, or everyone, who have not left): the most people overdue first,
+	// then by policy name; the first 20 of `overdue_policy_count`.
+	OverduePolicies []*PolicyAcknowledgementItem `protobuf:"bytes,5,rep,name=overdue_policies,json=overduePolicies,proto3" json:"overdue_policies,omitempty"`
+	// How many policies have people overdue.
+	OverduePolicyCount int32 `protobuf:"varint,6,opt,name=overdue_policy_count,json=overduePolicyCount,proto3" json:"overdue_policy_count,omitempty"`
+	// How many acknowledgements are overdue, over every policy: a person overdue on two policies
+	// counts twice.
+	OverdueAcknowledgementCount int32 `protobuf:"varint,7,opt,name=overdue_acknowledgement_count,json=overdueAcknowledgementCount,proto3" json:"overdue_acknowledgement_count,omitempty"`
+	// How many policies have a published version.
+	PolicyCount   int32 `protobuf:"varint,8,opt,name=policy_count,json=policyCount,proto3" json:"policy_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ComplianceBriefing) Reset() {
@@ -2148,6 +2160,143 @@ func (x *ComplianceBriefing) GetOverdueControlTestCount() int32 {
 	return 0
 }
 
+func (x *ComplianceBriefing) GetOverduePolicies() []*PolicyAcknowledgementItem {
+	if x != nil {
+		return x.OverduePolicies
+	}
+	return nil
+}
+
+func (x *ComplianceBriefing) GetOverduePolicyCount() int32 {
+	if x != nil {
+		return x.OverduePolicyCount
+	}
+	return 0
+}
+
+func (x *ComplianceBriefing) GetOverdueAcknowledgementCount() int32 {
+	if x != nil {
+		return x.OverdueAcknowledgementCount
+	}
+	return 0
+}
+
+func (x *ComplianceBriefing) GetPolicyCount() int32 {
+	if x != nil {
+		return x.PolicyCount
+	}
+	return 0
+}
+
+// A policy whose acknowledgements are overdue, in a briefing.
+type PolicyAcknowledgementItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, `policies/{policy}`.
+	Policy string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The policy's title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Its current version, `policies/{policy}/versions/{version}`.
+	PolicyVersion string `protobuf:"bytes,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The day the current major version's acknowledgements were due.
+	DueDate *date.Date `protobuf:"bytes,4,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	// Whole days from `due_date` to the briefing's date: 1 on the day after it.
+	DaysOverdue int32 `protobuf:"varint,5,opt,name=days_overdue,json=daysOverdue,proto3" json:"days_overdue,omitempty"`
+	// How many people must acknowledge the policy.
+	RequiredCount int32 `protobuf:"varint,6,opt,name=required_count,json=requiredCount,proto3" json:"required_count,omitempty"`
+	// How many of them have acknowledged its current major version.
+	AcknowledgedCount int32 `protobuf:"varint,7,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
+	// How many have not: all overdue.
+	OverdueCount  int32 `protobuf:"varint,8,opt,name=overdue_count,json=overdueCount,proto3" json:"overdue_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyAcknowledgementItem) Reset() {
+	*x = PolicyAcknowledgementItem{}
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAcknowledgementItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAcknowledgementItem) ProtoMessage() {}
+
+func (x *PolicyAcknowledgementItem) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAcknowledgementItem.ProtoReflect.Descriptor instead.
+func (*PolicyAcknowledgementItem) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PolicyAcknowledgementItem) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgementItem) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgementItem) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *PolicyAcknowledgementItem) GetDueDate() *date.Date {
+	if x != nil {
+		return x.DueDate
+	}
+	return nil
+}
+
+func (x *PolicyAcknowledgementItem) GetDaysOverdue() int32 {
+	if x != nil {
+		return x.DaysOverdue
+	}
+	return 0
+}
+
+func (x *PolicyAcknowledgementItem) GetRequiredCount() int32 {
+	if x != nil {
+		return x.RequiredCount
+	}
+	return 0
+}
+
+func (x *PolicyAcknowledgementItem) GetAcknowledgedCount() int32 {
+	if x != nil {
+		return x.AcknowledgedCount
+	}
+	return 0
+}
+
+func (x *PolicyAcknowledgementItem) GetOverdueCount() int32 {
+	if x != nil {
+		return x.OverdueCount
+	}
+	return 0
+}
+
 // A framework's compliance posture in a briefing.
 type FrameworkPostureItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2175,7 +2324,7 @@ type FrameworkPostureItem struct {
 
 func (x *FrameworkPostureItem) Reset() {
 	*x = FrameworkPostureItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2336,7 @@ func (x *FrameworkPostureItem) String() string {
 func (*FrameworkPostureItem) ProtoMessage() {}
 
 func (x *FrameworkPostureItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[20]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2349,7 @@ func (x *FrameworkPostureItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameworkPostureItem.ProtoReflect.Descriptor instead.
 func (*FrameworkPostureItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{20}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FrameworkPostureItem) GetFramework() string {
@@ -2286,7 +2435,7 @@ type ControlTestDueItem struct {
 
 func (x *ControlTestDueItem) Reset() {
 	*x = ControlTestDueItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2447,7 @@ func (x *ControlTestDueItem) String() string {
 func (*ControlTestDueItem) ProtoMessage() {}
 
 func (x *ControlTestDueItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[21]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2460,7 @@ func (x *ControlTestDueItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlTestDueItem.ProtoReflect.Descriptor instead.
 func (*ControlTestDueItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{21}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ControlTestDueItem) GetControl() string {
@@ -2394,7 +2543,7 @@ type ContinuityBriefing struct {
 
 func (x *ContinuityBriefing) Reset() {
 	*x = ContinuityBriefing{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2406,7 +2555,7 @@ func (x *ContinuityBriefing) String() string {
 func (*ContinuityBriefing) ProtoMessage() {}
 
 func (x *ContinuityBriefing) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[22]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2419,7 +2568,7 @@ func (x *ContinuityBriefing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContinuityBriefing.ProtoReflect.Descriptor instead.
 func (*ContinuityBriefing) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContinuityBriefing) GetPlanCount() int32 {
@@ -2468,7 +2617,7 @@ type ContinuityPlanItem struct {
 
 func (x *ContinuityPlanItem) Reset() {
 	*x = ContinuityPlanItem{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2629,7 @@ func (x *ContinuityPlanItem) String() string {
 func (*ContinuityPlanItem) ProtoMessage() {}
 
 func (x *ContinuityPlanItem) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[23]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2642,7 @@ func (x *ContinuityPlanItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContinuityPlanItem.ProtoReflect.Descriptor instead.
 func (*ContinuityPlanItem) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ContinuityPlanItem) GetContinuityPlan() string {
@@ -2580,7 +2729,7 @@ type StreamFreshness struct {
 
 func (x *StreamFreshness) Reset() {
 	*x = StreamFreshness{}
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2741,7 @@ func (x *StreamFreshness) String() string {
 func (*StreamFreshness) ProtoMessage() {}
 
 func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24]
+	mi := &file_quarterdeck_briefing_v1_briefing_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2754,7 @@ func (x *StreamFreshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFreshness.ProtoReflect.Descriptor instead.
 func (*StreamFreshness) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StreamFreshness) GetDomain() string {
@@ -2882,14 +3031,29 @@ const file_quarterdeck_briefing_v1_briefing_proto_rawDesc = "" +
 	"key_person\x18\t \x01(\tB!\xfaA\x1e\n" +
 	"\x1ctalent.quarterdeck.io/PersonR\tkeyPerson\x125\n" +
 	"\x17key_person_display_name\x18\n" +
-	" \x01(\tR\x14keyPersonDisplayName\"\xaa\x02\n" +
+	" \x01(\tR\x14keyPersonDisplayName\"\xa2\x04\n" +
 	"\x12ComplianceBriefing\x12M\n" +
 	"\n" +
 	"frameworks\x18\x01 \x03(\v2-.quarterdeck.briefing.v1.FrameworkPostureItemR\n" +
 	"frameworks\x12'\n" +
 	"\x0fframework_count\x18\x02 \x01(\x05R\x0eframeworkCount\x12_\n" +
 	"\x15overdue_control_tests\x18\x03 \x03(\v2+.quarterdeck.briefing.v1.ControlTestDueItemR\x13overdueControlTests\x12;\n" +
-	"\x1aoverdue_control_test_count\x18\x04 \x01(\x05R\x17overdueControlTestCount\"\xf7\x02\n" +
+	"\x1aoverdue_control_test_count\x18\x04 \x01(\x05R\x17overdueControlTestCount\x12]\n" +
+	"\x10overdue_policies\x18\x05 \x03(\v22.quarterdeck.briefing.v1.PolicyAcknowledgementItemR\x0foverduePolicies\x120\n" +
+	"\x14overdue_policy_count\x18\x06 \x01(\x05R\x12overduePolicyCount\x12B\n" +
+	"\x1doverdue_acknowledgement_count\x18\a \x01(\x05R\x1boverdueAcknowledgementCount\x12!\n" +
+	"\fpolicy_count\x18\b \x01(\x05R\vpolicyCount\"\x85\x03\n" +
+	"\x19PolicyAcknowledgementItem\x127\n" +
+	"\x06policy\x18\x01 \x01(\tB\x1f\xfaA\x1c\n" +
+	"\x1arisk.quarterdeck.io/PolicyR\x06policy\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12M\n" +
+	"\x0epolicy_version\x18\x03 \x01(\tB&\xfaA#\n" +
+	"!risk.quarterdeck.io/PolicyVersionR\rpolicyVersion\x12,\n" +
+	"\bdue_date\x18\x04 \x01(\v2\x11.google.type.DateR\adueDate\x12!\n" +
+	"\fdays_overdue\x18\x05 \x01(\x05R\vdaysOverdue\x12%\n" +
+	"\x0erequired_count\x18\x06 \x01(\x05R\rrequiredCount\x12-\n" +
+	"\x12acknowledged_count\x18\a \x01(\x05R\x11acknowledgedCount\x12#\n" +
+	"\roverdue_count\x18\b \x01(\x05R\foverdueCount\"\xf7\x02\n" +
 	"\x14FrameworkPostureItem\x12@\n" +
 	"\tframework\x18\x01 \x01(\tB\"\xfaA\x1f\n" +
 	"\x1drisk.quarterdeck.io/FrameworkR\tframework\x12\x14\n" +
@@ -2954,132 +3118,135 @@ func file_quarterdeck_briefing_v1_briefing_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_briefing_v1_briefing_proto_rawDescData
 }
 
-var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_quarterdeck_briefing_v1_briefing_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_quarterdeck_briefing_v1_briefing_proto_goTypes = []any{
-	(*Briefing)(nil),              // 0: quarterdeck.briefing.v1.Briefing
-	(*BudgetBriefing)(nil),        // 1: quarterdeck.briefing.v1.BudgetBriefing
-	(*CostCenterBurn)(nil),        // 2: quarterdeck.briefing.v1.CostCenterBurn
-	(*PeriodBurn)(nil),            // 3: quarterdeck.briefing.v1.PeriodBurn
-	(*BudgetTotal)(nil),           // 4: quarterdeck.briefing.v1.BudgetTotal
-	(*VendorBriefing)(nil),        // 5: quarterdeck.briefing.v1.VendorBriefing
-	(*VendorSlaBreaches)(nil),     // 6: quarterdeck.briefing.v1.VendorSlaBreaches
-	(*ContractItem)(nil),          // 7: quarterdeck.briefing.v1.ContractItem
-	(*RiskBriefing)(nil),          // 8: quarterdeck.briefing.v1.RiskBriefing
-	(*RiskItem)(nil),              // 9: quarterdeck.briefing.v1.RiskItem
-	(*RiskHeatCell)(nil),          // 10: quarterdeck.briefing.v1.RiskHeatCell
-	(*IncidentBriefing)(nil),      // 11: quarterdeck.briefing.v1.IncidentBriefing
-	(*IncidentItem)(nil),          // 12: quarterdeck.briefing.v1.IncidentItem
-	(*IncidentMonth)(nil),         // 13: quarterdeck.briefing.v1.IncidentMonth
-	(*TalentBriefing)(nil),        // 14: quarterdeck.briefing.v1.TalentBriefing
-	(*HeadcountPlanItem)(nil),     // 15: quarterdeck.briefing.v1.HeadcountPlanItem
-	(*HeadcountQuarterItem)(nil),  // 16: quarterdeck.briefing.v1.HeadcountQuarterItem
-	(*PositionItem)(nil),          // 17: quarterdeck.briefing.v1.PositionItem
-	(*SkillCoverageItem)(nil),     // 18: quarterdeck.briefing.v1.SkillCoverageItem
-	(*ComplianceBriefing)(nil),    // 19: quarterdeck.briefing.v1.ComplianceBriefing
-	(*FrameworkPostureItem)(nil),  // 20: quarterdeck.briefing.v1.FrameworkPostureItem
-	(*ControlTestDueItem)(nil),    // 21: quarterdeck.briefing.v1.ControlTestDueItem
-	(*ContinuityBriefing)(nil),    // 22: quarterdeck.briefing.v1.ContinuityBriefing
-	(*ContinuityPlanItem)(nil),    // 23: quarterdeck.briefing.v1.ContinuityPlanItem
-	(*StreamFreshness)(nil),       // 24: quarterdeck.briefing.v1.StreamFreshness
-	(*date.Date)(nil),             // 25: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*money.Money)(nil),           // 27: google.type.Money
-	(v1.Risk_Category)(0),         // 28: quarterdeck.risk.v1.Risk.Category
-	(v1.Risk_State)(0),            // 29: quarterdeck.risk.v1.Risk.State
-	(*v1.RiskScore)(nil),          // 30: quarterdeck.risk.v1.RiskScore
-	(v1.RiskLevel)(0),             // 31: quarterdeck.risk.v1.RiskLevel
-	(v1.Incident_Type)(0),         // 32: quarterdeck.risk.v1.Incident.Type
-	(v1.Incident_Severity)(0),     // 33: quarterdeck.risk.v1.Incident.Severity
-	(v1.Incident_State)(0),        // 34: quarterdeck.risk.v1.Incident.State
-	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
-	(v11.Position_State)(0),       // 36: quarterdeck.talent.v1.Position.State
-	(v1.TestFrequency)(0),         // 37: quarterdeck.risk.v1.TestFrequency
-	(v1.ControlTestResult)(0),     // 38: quarterdeck.risk.v1.ControlTestResult
-	(*v1.ExerciseCadence)(nil),    // 39: quarterdeck.risk.v1.ExerciseCadence
+	(*Briefing)(nil),                  // 0: quarterdeck.briefing.v1.Briefing
+	(*BudgetBriefing)(nil),            // 1: quarterdeck.briefing.v1.BudgetBriefing
+	(*CostCenterBurn)(nil),            // 2: quarterdeck.briefing.v1.CostCenterBurn
+	(*PeriodBurn)(nil),                // 3: quarterdeck.briefing.v1.PeriodBurn
+	(*BudgetTotal)(nil),               // 4: quarterdeck.briefing.v1.BudgetTotal
+	(*VendorBriefing)(nil),            // 5: quarterdeck.briefing.v1.VendorBriefing
+	(*VendorSlaBreaches)(nil),         // 6: quarterdeck.briefing.v1.VendorSlaBreaches
+	(*ContractItem)(nil),              // 7: quarterdeck.briefing.v1.ContractItem
+	(*RiskBriefing)(nil),              // 8: quarterdeck.briefing.v1.RiskBriefing
+	(*RiskItem)(nil),                  // 9: quarterdeck.briefing.v1.RiskItem
+	(*RiskHeatCell)(nil),              // 10: quarterdeck.briefing.v1.RiskHeatCell
+	(*IncidentBriefing)(nil),          // 11: quarterdeck.briefing.v1.IncidentBriefing
+	(*IncidentItem)(nil),              // 12: quarterdeck.briefing.v1.IncidentItem
+	(*IncidentMonth)(nil),             // 13: quarterdeck.briefing.v1.IncidentMonth
+	(*TalentBriefing)(nil),            // 14: quarterdeck.briefing.v1.TalentBriefing
+	(*HeadcountPlanItem)(nil),         // 15: quarterdeck.briefing.v1.HeadcountPlanItem
+	(*HeadcountQuarterItem)(nil),      // 16: quarterdeck.briefing.v1.HeadcountQuarterItem
+	(*PositionItem)(nil),              // 17: quarterdeck.briefing.v1.PositionItem
+	(*SkillCoverageItem)(nil),         // 18: quarterdeck.briefing.v1.SkillCoverageItem
+	(*ComplianceBriefing)(nil),        // 19: quarterdeck.briefing.v1.ComplianceBriefing
+	(*PolicyAcknowledgementItem)(nil), // 20: quarterdeck.briefing.v1.PolicyAcknowledgementItem
+	(*FrameworkPostureItem)(nil),      // 21: quarterdeck.briefing.v1.FrameworkPostureItem
+	(*ControlTestDueItem)(nil),        // 22: quarterdeck.briefing.v1.ControlTestDueItem
+	(*ContinuityBriefing)(nil),        // 23: quarterdeck.briefing.v1.ContinuityBriefing
+	(*ContinuityPlanItem)(nil),        // 24: quarterdeck.briefing.v1.ContinuityPlanItem
+	(*StreamFreshness)(nil),           // 25: quarterdeck.briefing.v1.StreamFreshness
+	(*date.Date)(nil),                 // 26: google.type.Date
+	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
+	(*money.Money)(nil),               // 28: google.type.Money
+	(v1.Risk_Category)(0),             // 29: quarterdeck.risk.v1.Risk.Category
+	(v1.Risk_State)(0),                // 30: quarterdeck.risk.v1.Risk.State
+	(*v1.RiskScore)(nil),              // 31: quarterdeck.risk.v1.RiskScore
+	(v1.RiskLevel)(0),                 // 32: quarterdeck.risk.v1.RiskLevel
+	(v1.Incident_Type)(0),             // 33: quarterdeck.risk.v1.Incident.Type
+	(v1.Incident_Severity)(0),         // 34: quarterdeck.risk.v1.Incident.Severity
+	(v1.Incident_State)(0),            // 35: quarterdeck.risk.v1.Incident.State
+	(*durationpb.Duration)(nil),       // 36: google.protobuf.Duration
+	(v11.Position_State)(0),           // 37: quarterdeck.talent.v1.Position.State
+	(v1.TestFrequency)(0),             // 38: quarterdeck.risk.v1.TestFrequency
+	(v1.ControlTestResult)(0),         // 39: quarterdeck.risk.v1.ControlTestResult
+	(*v1.ExerciseCadence)(nil),        // 40: quarterdeck.risk.v1.ExerciseCadence
 }
 var file_quarterdeck_briefing_v1_briefing_proto_depIdxs = []int32{
-	25, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
+	26, // 0: quarterdeck.briefing.v1.Briefing.as_of_date:type_name -> google.type.Date
 	1,  // 1: quarterdeck.briefing.v1.Briefing.budget:type_name -> quarterdeck.briefing.v1.BudgetBriefing
 	5,  // 2: quarterdeck.briefing.v1.Briefing.vendors:type_name -> quarterdeck.briefing.v1.VendorBriefing
 	8,  // 3: quarterdeck.briefing.v1.Briefing.risks:type_name -> quarterdeck.briefing.v1.RiskBriefing
-	24, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
-	26, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
+	25, // 4: quarterdeck.briefing.v1.Briefing.freshness:type_name -> quarterdeck.briefing.v1.StreamFreshness
+	27, // 5: quarterdeck.briefing.v1.Briefing.compute_time:type_name -> google.protobuf.Timestamp
 	11, // 6: quarterdeck.briefing.v1.Briefing.incidents:type_name -> quarterdeck.briefing.v1.IncidentBriefing
 	14, // 7: quarterdeck.briefing.v1.Briefing.talent:type_name -> quarterdeck.briefing.v1.TalentBriefing
 	19, // 8: quarterdeck.briefing.v1.Briefing.compliance:type_name -> quarterdeck.briefing.v1.ComplianceBriefing
-	22, // 9: quarterdeck.briefing.v1.Briefing.continuity:type_name -> quarterdeck.briefing.v1.ContinuityBriefing
+	23, // 9: quarterdeck.briefing.v1.Briefing.continuity:type_name -> quarterdeck.briefing.v1.ContinuityBriefing
 	2,  // 10: quarterdeck.briefing.v1.BudgetBriefing.cost_centers:type_name -> quarterdeck.briefing.v1.CostCenterBurn
 	4,  // 11: quarterdeck.briefing.v1.BudgetBriefing.totals:type_name -> quarterdeck.briefing.v1.BudgetTotal
-	25, // 12: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
-	27, // 13: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
-	27, // 14: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
-	27, // 15: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
-	27, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
-	27, // 17: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
+	26, // 12: quarterdeck.briefing.v1.CostCenterBurn.fiscal_year_start_date:type_name -> google.type.Date
+	28, // 13: quarterdeck.briefing.v1.CostCenterBurn.planned:type_name -> google.type.Money
+	28, // 14: quarterdeck.briefing.v1.CostCenterBurn.actual_to_date:type_name -> google.type.Money
+	28, // 15: quarterdeck.briefing.v1.CostCenterBurn.committed:type_name -> google.type.Money
+	28, // 16: quarterdeck.briefing.v1.CostCenterBurn.forecast:type_name -> google.type.Money
+	28, // 17: quarterdeck.briefing.v1.CostCenterBurn.forecast_variance:type_name -> google.type.Money
 	3,  // 18: quarterdeck.briefing.v1.CostCenterBurn.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
-	25, // 19: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
-	27, // 20: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
-	27, // 21: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
-	27, // 22: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
-	27, // 23: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
-	27, // 24: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
+	26, // 19: quarterdeck.briefing.v1.PeriodBurn.start_date:type_name -> google.type.Date
+	28, // 20: quarterdeck.briefing.v1.PeriodBurn.actual:type_name -> google.type.Money
+	28, // 21: quarterdeck.briefing.v1.PeriodBurn.cumulative_actual:type_name -> google.type.Money
+	28, // 22: quarterdeck.briefing.v1.BudgetTotal.planned:type_name -> google.type.Money
+	28, // 23: quarterdeck.briefing.v1.BudgetTotal.actual_to_date:type_name -> google.type.Money
+	28, // 24: quarterdeck.briefing.v1.BudgetTotal.forecast:type_name -> google.type.Money
 	3,  // 25: quarterdeck.briefing.v1.BudgetTotal.periods:type_name -> quarterdeck.briefing.v1.PeriodBurn
 	7,  // 26: quarterdeck.briefing.v1.VendorBriefing.in_notice_window:type_name -> quarterdeck.briefing.v1.ContractItem
 	7,  // 27: quarterdeck.briefing.v1.VendorBriefing.renewals:type_name -> quarterdeck.briefing.v1.ContractItem
-	27, // 28: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
+	28, // 28: quarterdeck.briefing.v1.VendorBriefing.renewal_value_totals:type_name -> google.type.Money
 	6,  // 29: quarterdeck.briefing.v1.VendorBriefing.sla_breaches:type_name -> quarterdeck.briefing.v1.VendorSlaBreaches
-	26, // 30: quarterdeck.briefing.v1.VendorSlaBreaches.last_breach_time:type_name -> google.protobuf.Timestamp
-	25, // 31: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
-	25, // 32: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
-	25, // 33: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
-	27, // 34: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
-	27, // 35: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
+	27, // 30: quarterdeck.briefing.v1.VendorSlaBreaches.last_breach_time:type_name -> google.protobuf.Timestamp
+	26, // 31: quarterdeck.briefing.v1.ContractItem.end_date:type_name -> google.type.Date
+	26, // 32: quarterdeck.briefing.v1.ContractItem.cancel_by_date:type_name -> google.type.Date
+	26, // 33: quarterdeck.briefing.v1.ContractItem.notice_window_open_date:type_name -> google.type.Date
+	28, // 34: quarterdeck.briefing.v1.ContractItem.annual_value:type_name -> google.type.Money
+	28, // 35: quarterdeck.briefing.v1.ContractItem.renewal_value:type_name -> google.type.Money
 	9,  // 36: quarterdeck.briefing.v1.RiskBriefing.above_appetite:type_name -> quarterdeck.briefing.v1.RiskItem
 	10, // 37: quarterdeck.briefing.v1.RiskBriefing.heat_map:type_name -> quarterdeck.briefing.v1.RiskHeatCell
-	28, // 38: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
-	29, // 39: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
-	30, // 40: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
-	31, // 41: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
+	29, // 38: quarterdeck.briefing.v1.RiskItem.category:type_name -> quarterdeck.risk.v1.Risk.Category
+	30, // 39: quarterdeck.briefing.v1.RiskItem.state:type_name -> quarterdeck.risk.v1.Risk.State
+	31, // 40: quarterdeck.briefing.v1.RiskItem.residual:type_name -> quarterdeck.risk.v1.RiskScore
+	32, // 41: quarterdeck.briefing.v1.RiskHeatCell.level:type_name -> quarterdeck.risk.v1.RiskLevel
 	12, // 42: quarterdeck.briefing.v1.IncidentBriefing.open:type_name -> quarterdeck.briefing.v1.IncidentItem
 	13, // 43: quarterdeck.briefing.v1.IncidentBriefing.months:type_name -> quarterdeck.briefing.v1.IncidentMonth
-	32, // 44: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
-	33, // 45: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
-	34, // 46: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
-	26, // 47: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
-	26, // 48: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
-	25, // 49: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
-	35, // 50: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
-	35, // 51: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
+	33, // 44: quarterdeck.briefing.v1.IncidentItem.type:type_name -> quarterdeck.risk.v1.Incident.Type
+	34, // 45: quarterdeck.briefing.v1.IncidentItem.severity:type_name -> quarterdeck.risk.v1.Incident.Severity
+	35, // 46: quarterdeck.briefing.v1.IncidentItem.state:type_name -> quarterdeck.risk.v1.Incident.State
+	27, // 47: quarterdeck.briefing.v1.IncidentItem.detect_time:type_name -> google.protobuf.Timestamp
+	27, // 48: quarterdeck.briefing.v1.IncidentItem.acknowledge_time:type_name -> google.protobuf.Timestamp
+	26, // 49: quarterdeck.briefing.v1.IncidentMonth.start_date:type_name -> google.type.Date
+	36, // 50: quarterdeck.briefing.v1.IncidentMonth.mtta:type_name -> google.protobuf.Duration
+	36, // 51: quarterdeck.briefing.v1.IncidentMonth.mttr:type_name -> google.protobuf.Duration
 	17, // 52: quarterdeck.briefing.v1.TalentBriefing.open_positions:type_name -> quarterdeck.briefing.v1.PositionItem
-	35, // 53: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
+	36, // 53: quarterdeck.briefing.v1.TalentBriefing.mean_time_to_fill:type_name -> google.protobuf.Duration
 	18, // 54: quarterdeck.briefing.v1.TalentBriefing.skill_gaps:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
 	18, // 55: quarterdeck.briefing.v1.TalentBriefing.key_person_risks:type_name -> quarterdeck.briefing.v1.SkillCoverageItem
 	16, // 56: quarterdeck.briefing.v1.TalentBriefing.headcount_plan_quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
 	15, // 57: quarterdeck.briefing.v1.TalentBriefing.headcount_plans:type_name -> quarterdeck.briefing.v1.HeadcountPlanItem
 	16, // 58: quarterdeck.briefing.v1.HeadcountPlanItem.quarters:type_name -> quarterdeck.briefing.v1.HeadcountQuarterItem
-	25, // 59: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
-	25, // 60: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
-	36, // 61: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
-	26, // 62: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
-	20, // 63: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
-	21, // 64: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
-	26, // 65: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
-	37, // 66: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
-	25, // 67: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
-	26, // 68: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
-	38, // 69: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
-	25, // 70: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
-	23, // 71: quarterdeck.briefing.v1.ContinuityBriefing.overdue_plans:type_name -> quarterdeck.briefing.v1.ContinuityPlanItem
-	39, // 72: quarterdeck.briefing.v1.ContinuityPlanItem.exercise_cadence:type_name -> quarterdeck.risk.v1.ExerciseCadence
-	25, // 73: quarterdeck.briefing.v1.ContinuityPlanItem.next_exercise_date:type_name -> google.type.Date
-	25, // 74: quarterdeck.briefing.v1.ContinuityPlanItem.last_exercise_date:type_name -> google.type.Date
-	26, // 75: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
-	26, // 76: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
-	77, // [77:77] is the sub-list for method output_type
-	77, // [77:77] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	26, // 59: quarterdeck.briefing.v1.HeadcountQuarterItem.start_date:type_name -> google.type.Date
+	26, // 60: quarterdeck.briefing.v1.HeadcountQuarterItem.end_date:type_name -> google.type.Date
+	37, // 61: quarterdeck.briefing.v1.PositionItem.state:type_name -> quarterdeck.talent.v1.Position.State
+	27, // 62: quarterdeck.briefing.v1.PositionItem.open_time:type_name -> google.protobuf.Timestamp
+	21, // 63: quarterdeck.briefing.v1.ComplianceBriefing.frameworks:type_name -> quarterdeck.briefing.v1.FrameworkPostureItem
+	22, // 64: quarterdeck.briefing.v1.ComplianceBriefing.overdue_control_tests:type_name -> quarterdeck.briefing.v1.ControlTestDueItem
+	20, // 65: quarterdeck.briefing.v1.ComplianceBriefing.overdue_policies:type_name -> quarterdeck.briefing.v1.PolicyAcknowledgementItem
+	26, // 66: quarterdeck.briefing.v1.PolicyAcknowledgementItem.due_date:type_name -> google.type.Date
+	27, // 67: quarterdeck.briefing.v1.FrameworkPostureItem.change_time:type_name -> google.protobuf.Timestamp
+	38, // 68: quarterdeck.briefing.v1.ControlTestDueItem.test_frequency:type_name -> quarterdeck.risk.v1.TestFrequency
+	26, // 69: quarterdeck.briefing.v1.ControlTestDueItem.next_test_date:type_name -> google.type.Date
+	27, // 70: quarterdeck.briefing.v1.ControlTestDueItem.due_time:type_name -> google.protobuf.Timestamp
+	39, // 71: quarterdeck.briefing.v1.ControlTestDueItem.last_result:type_name -> quarterdeck.risk.v1.ControlTestResult
+	26, // 72: quarterdeck.briefing.v1.ControlTestDueItem.last_test_date:type_name -> google.type.Date
+	24, // 73: quarterdeck.briefing.v1.ContinuityBriefing.overdue_plans:type_name -> quarterdeck.briefing.v1.ContinuityPlanItem
+	40, // 74: quarterdeck.briefing.v1.ContinuityPlanItem.exercise_cadence:type_name -> quarterdeck.risk.v1.ExerciseCadence
+	26, // 75: quarterdeck.briefing.v1.ContinuityPlanItem.next_exercise_date:type_name -> google.type.Date
+	26, // 76: quarterdeck.briefing.v1.ContinuityPlanItem.last_exercise_date:type_name -> google.type.Date
+	27, // 77: quarterdeck.briefing.v1.StreamFreshness.last_event_time:type_name -> google.protobuf.Timestamp
+	27, // 78: quarterdeck.briefing.v1.StreamFreshness.apply_time:type_name -> google.protobuf.Timestamp
+	79, // [79:79] is the sub-list for method output_type
+	79, // [79:79] is the sub-list for method input_type
+	79, // [79:79] is the sub-list for extension type_name
+	79, // [79:79] is the sub-list for extension extendee
+	0,  // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_briefing_v1_briefing_proto_init() }
@@ -3087,14 +3254,14 @@ func file_quarterdeck_briefing_v1_briefing_proto_init() {
 	if File_quarterdeck_briefing_v1_briefing_proto != nil {
 		return
 	}
-	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[24].OneofWrappers = []any{}
+	file_quarterdeck_briefing_v1_briefing_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_briefing_v1_briefing_proto_rawDesc), len(file_quarterdeck_briefing_v1_briefing_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
