@@ -405,7 +405,8 @@ func campaignWithoutPeople(ctx context.Context, r versionReader, p *domain.Polic
 
 // campaignToProto is c as the API shows it, computed at now, with its people.
 func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
-	pb := campaignCountsToProto(c, now, c.Counts)
+	required, acknowledged, _, _ := c.Counts()
+	pb := campaignCountsToProto(c, now, required, acknowledged)
 	for _, e := range c.People {
 		e.Overdue = e.Acknowledgement == nil && c.Overdue()
 		pb.People = append(pb.People, campaignPersonToProto(e))
@@ -413,10 +414,10 @@ func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
 	return pb
 }
 
-// campaignCountsToProto is c as the API shows it, computed at now, with the counts counts gives
-// and without people.
-func campaignCountsToProto(c *domain.Campaign, now time.Time, counts func() (int32, int32, int32, int32)) *riskv1.PolicyCampaign {
-	required, acknowledged, pending, overdue := counts()
+// campaignCountsToProto is c as the API shows it, computed at now, without people: required of
+// them must acknowledge, and acknowledged have.
+func campaignCountsToProto(c *domain.Campaign, now time.Time, required, acknowledged int32) *riskv1.PolicyCampaign {
+	_, _, pending, overdue := c.CountsOf(required, acknowledged)
 	pb := &riskv1.PolicyCampaign{Name: c.Policy.Name() + "/campaign", DueDate: civil.ToProto(c.DueDate),
 		RequiredCount: required, AcknowledgedCount: acknowledged, PendingCount: pending, OverdueCount: overdue,
 		ComputeTime: timestamppb.New(now)}
@@ -463,7 +464,7 @@ func (s *Compliance) GetPolicyCampaign(ctx context.Context, req *riskv1.GetPolic
 				return nil, err
 			}
 		}
-		return campaignCountsToProto(c, now, func() (int32, int32, int32, int32) { return c.CountsOf(required, acknowledged) }), nil
+		return campaignCountsToProto(c, now, required, acknowledged), nil
 	})
 }
 
