@@ -2,6 +2,8 @@ package risk_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -408,6 +410,69 @@ func TestPolicyCampaignPeople(t *testing.T) {
 			t.Errorf("the FULL view without its people (-) and the BASIC view (+):\n%s", diff)
 		}
 		_, err = o.comp.GetPolicyCampaign(ctx, &riskv1.GetPolicyCampaignRequest{Name: "policies/aup/campaign", View: 7})
+		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "view")
+
+		// People are shown by the display names talent's events gave them (ana's and fay's
+		// here), and can be found and ordered by them; a person known without one has none.
+		if _, err := o.db.ExecContext(ctx, `UPDATE people SET display_name = CASE id WHEN 'ana' THEN 'Ana Ortiz' ELSE 'Fay Lind' END
+			WHERE id IN ('ana', 'fay')`); err != nil {
+			t.Fatal(err)
+		}
+		named := func(req *riskv1.ListPolicyCampaignPeopleRequest) []string {
+			t.Helper()
+			req.Parent = "policies/aup/campaign"
+			page, err := o.comp.ListPolicyCampaignPeople(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, p := range page.GetPeople() {
+				out = append(out, p.GetPerson()+" "+p.GetDisplayName())
+			}
+			return out
+		}
+		if got, want := named(&riskv1.ListPolicyCampaignPeopleRequest{Filter: `display_name = "Fay Lind"`}), []string{"people/fay Fay Lind"}; !slices.Equal(got, want) {
+			t.Errorf("people named Fay Lind = %v; want %v", got, want)
+		}
+		if got, want := named(&riskv1.ListPolicyCampaignPeopleRequest{OrderBy: "display_name desc", PageSize: 3}),
+			[]string{"people/fay Fay Lind", "people/ana Ana Ortiz", "people/ben "}; !slices.Equal(got, want) {
+			t.Errorf("people by display name, descending = %v; want %v", got, want)
+		}
+
+		// ListPolicies' FULL view gives every policy the campaign GetPolicyCampaign's BASIC view
+		// gives it: aup's counts, and none for a policy without a version. Its pages hold at
+		// most 100 policies.
+		for i := range 100 {
+			if _, err := o.comp.CreatePolicy(ctx, &riskv1.CreatePolicyRequest{PolicyId: fmt.Sprintf("p%03d", i), Policy: &riskv1.Policy{
+				Title: "Draft", Owner: "people/ana", Everyone: true}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		full, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{View: riskv1.ListPoliciesRequest_FULL, PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(full.GetPolicies()); n != 100 || full.GetNextPageToken() == "" {
+			t.Errorf("FULL view asked for 1000 of 101 policies: %d and a next page %q; want 100 and one", n, full.GetNextPageToken())
+		}
+		if c := full.GetPolicies()[0]; c.GetName() != "policies/aup" ||
+			!cmp.Equal(basic, c.GetCampaign(), protocmp.Transform(), protocmp.IgnoreFields(&riskv1.PolicyCampaign{}, "compute_time")) {
+			t.Errorf("aup's campaign in the FULL view = %v; want the BASIC view's %v", c.GetCampaign(), basic)
+		}
+		if c := full.GetPolicies()[1].GetCampaign(); c.GetName() != "policies/p000/campaign" || c.GetPolicyVersion() != "" || c.GetRequiredCount() != 0 {
+			t.Errorf("campaign of a policy without a version in the FULL view = %v; want its name and no counts", c)
+		}
+		last, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{View: riskv1.ListPoliciesRequest_FULL, PageSize: 1000,
+			PageToken: full.GetNextPageToken()})
+		if err != nil || len(last.GetPolicies()) != 1 || last.GetPolicies()[0].GetCampaign() == nil || last.GetNextPageToken() != "" {
+			t.Errorf("FULL view's second page: %d policies, the first's campaign %v, a next page %q, %v; want the last policy with its campaign",
+				len(last.GetPolicies()), last.GetPolicies()[0].GetCampaign(), last.GetNextPageToken(), err)
+		}
+		basicList, err := o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{PageSize: 1})
+		if err != nil || basicList.GetPolicies()[0].GetCampaign() != nil {
+			t.Errorf("BASIC view = %v, %v; want no campaign", basicList, err)
+		}
+		_, err = o.comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{View: 3})
 		testkit.AssertStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "view")
 
 		// Refusals.

@@ -472,16 +472,38 @@ func TestConsole(t *testing.T) {
 	if b.count(t, "section[aria-label='Tests'] .badge.bad") != 1 || b.count(t, "section[aria-label='Tests'] a[href^='#/risks/']") == 0 {
 		t.Error("the backup control's page does not show its ineffective test with the risk it raised")
 	}
-	var campaign struct{ RequiredCount, OverdueCount int }
+	var campaign struct{ RequiredCount, AcknowledgedCount, OverdueCount int }
 	getJSON(t, p, "/v1/policies/acceptable-use/campaign?view=BASIC", &campaign)
 	if campaign.OverdueCount == 0 || campaign.RequiredCount <= campaign.OverdueCount {
 		t.Fatalf("the demo's policy campaign = %+v; want some people overdue and some not", campaign)
+	}
+	// The compliance page reads every policy's counts with the list (its FULL view).
+	b.open(t, "#/compliance", "compliance")
+	row := value(t, b, "read the policy's row", chromedp.Evaluate[string](`(() => {
+		const a = document.querySelector("section[aria-label='Policies and their acknowledgement'] a[href='#/policies/acceptable-use']");
+		return a ? a.closest("tr").innerText.replace(/\s+/g, " ") : "";
+	})()`))
+	if want := fmt.Sprintf("%d of %d %d", campaign.AcknowledgedCount, campaign.RequiredCount, campaign.OverdueCount); !strings.Contains(row, want) {
+		t.Errorf("the compliance page's row of the acceptable-use policy = %q; want it to say %q", row, want)
 	}
 	b.open(t, "#/policies/acceptable-use", "policy")
 	b.check(t, "policy", 1)
 	rows := "section[aria-label='People asked'] tbody tr:not(:has(td[colspan]))"
 	if n := b.count(t, rows); n != min(campaign.RequiredCount, 200) {
 		t.Errorf("the policy's page lists %d people asked, want %d", n, campaign.RequiredCount)
+	}
+	// People are shown by name, as talent knows them: the first row, in the page's order.
+	var first struct {
+		People []struct{ Person, DisplayName string }
+	}
+	getJSON(t, p, "/v1/policies/acceptable-use/campaign/people?orderBy=team%2C%20display_name&pageSize=1", &first)
+	var person struct{ DisplayName string }
+	getJSON(t, p, "/v1/"+first.People[0].Person, &person)
+	shown := value(t, b, "read the first person's link", chromedp.Evaluate[string](
+		`document.querySelector("section[aria-label='People asked'] tbody tr:first-child a[href^='#/people/']")?.textContent ?? ""`))
+	if person.DisplayName == "" || shown != person.DisplayName || first.People[0].DisplayName != person.DisplayName {
+		t.Errorf("%s is shown as %q, the campaign names them %q; talent %q", first.People[0].Person, shown,
+			first.People[0].DisplayName, person.DisplayName)
 	}
 	value(t, b, "show the overdue", chromedp.Evaluate[bool](`(() => {
 		const s = document.getElementById("campaign-filter");

@@ -115,6 +115,17 @@ func TestPolicyCampaign(t *testing.T) {
 			if !proto.Equal(full, basic) {
 				t.Errorf("the campaign without its people %v and its BASIC view %v differ", full, basic)
 			}
+			// And so does the list of policies' FULL view.
+			listed, err := comp.ListPolicies(ctx, &riskv1.ListPoliciesRequest{Filter: `name = "` + p.GetName() + `"`,
+				View: riskv1.ListPoliciesRequest_FULL})
+			if err != nil || len(listed.GetPolicies()) != 1 {
+				t.Fatalf("list the policy's FULL view: %v, %v", listed, err)
+			}
+			inList := listed.GetPolicies()[0].GetCampaign()
+			inList.ComputeTime = basic.GetComputeTime()
+			if !proto.Equal(inList, basic) {
+				t.Errorf("the campaign in the list of policies %v and its BASIC view %v differ", inList, basic)
+			}
 			return c
 		}
 		acknowledge := func(person string) *riskv1.PolicyAcknowledgement {
@@ -130,7 +141,8 @@ func TestPolicyCampaign(t *testing.T) {
 			t.Errorf("acknowledged = %v, then %v; want the first kept", first, again)
 		}
 		if c := campaign(); c.GetRequiredCount() != 4 || c.GetAcknowledgedCount() != 1 || c.GetPendingCount() != 3 || c.GetOverdueCount() != 3 ||
-			c.GetPeople()[0].GetPerson() != "people/ada" || c.GetPeople()[0].GetAcknowledgedVersion() != "1.0" || !c.GetPeople()[1].GetOverdue() {
+			c.GetPeople()[0].GetPerson() != "people/ada" || c.GetPeople()[0].GetDisplayName() != "ada" ||
+			c.GetPeople()[0].GetAcknowledgedVersion() != "1.0" || !c.GetPeople()[1].GetOverdue() {
 			t.Errorf("campaign of 1.0 = %v", c)
 		}
 		_, err = comp.AcknowledgePolicy(ctx, &riskv1.AcknowledgePolicyRequest{Name: p.GetName(), Person: "people/nobody"})
@@ -145,11 +157,18 @@ func TestPolicyCampaign(t *testing.T) {
 			t.Fatal(err)
 		}
 		known(`SELECT COUNT(*) FROM people WHERE active AND team = 'teams/platform'`, 2)
+		// dan's new name reaches the campaign with talent's person.updated.
+		if _, err := tc.UpdatePerson(ctx, &talentv1.UpdatePersonRequest{Person: &talentv1.Person{Name: "people/dan", DisplayName: "Dan Okafor"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}); err != nil {
+			t.Fatal(err)
+		}
+		known(`SELECT COUNT(*) FROM people WHERE display_name = 'Dan Okafor'`, 1)
 		_, err = comp.AcknowledgePolicy(ctx, &riskv1.AcknowledgePolicyRequest{Name: p.GetName(), Person: "people/carl"})
 		testkit.AssertStatus(t, err, codes.InvalidArgument, "PERSON_LEFT", "person:PERSON_LEFT")
 		publish(riskv1.PolicyChange_MINOR, []int32{2026, 9, 10})
 		if c := campaign(); c.GetRequiredCount() != 2 || c.GetAcknowledgedCount() != 1 || c.GetOverdueCount() != 1 ||
-			c.GetPolicyVersion() != "policies/aup/versions/1-1" || c.GetPeople()[1].GetPerson() != "people/dan" {
+			c.GetPolicyVersion() != "policies/aup/versions/1-1" || c.GetPeople()[1].GetPerson() != "people/dan" ||
+			c.GetPeople()[1].GetDisplayName() != "Dan Okafor" {
 			t.Errorf("campaign of 1.1 = %v", c)
 		}
 

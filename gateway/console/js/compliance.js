@@ -58,17 +58,14 @@ export async function compliancePage(view) {
   const [frameworks, controls, policies, plans] = await Promise.all([
     list("/v1/frameworks", "frameworks"),
     list("/v1/controls", "controls", { orderBy: "title" }),
-    list("/v1/policies", "policies", { orderBy: "title" }),
+    // The FULL view brings each policy's campaign counts (without its people).
+    list("/v1/policies", "policies", { orderBy: "title", view: "FULL" }),
     list("/v1/continuityPlans", "continuityPlans", { orderBy: "title" }),
   ]);
-  // Each framework's posture and each policy's campaign counts (without its people), a few calls
-  // at a time; one that fails shows as "—".
-  const [postures, campaigns] = await Promise.all([
-    eachLimited(frameworks, 4, (f) => get(`/v1/${f.name}/posture`).catch(() => null)),
-    eachLimited(policies, 4, (p) => get(`/v1/${p.name}/campaign`, { view: "BASIC" }).catch(() => null)),
-  ]);
+  // Each framework's posture, a few calls at a time; one that fails shows as "—".
+  const postures = await eachLimited(frameworks, 4, (f) => get(`/v1/${f.name}/posture`).catch(() => null));
   const framed = frameworks.map((f, i) => ({ framework: f, posture: postures[i] }));
-  const campaigned = policies.map((p, i) => ({ policy: p, campaign: campaigns[i] }));
+  const campaigned = policies.map((p) => ({ policy: p, campaign: p.campaign }));
   view.append(h("h1", {}, "Compliance and continuity"));
   view.append(h("div", { class: "kpis" },
     kpi("Control tests due", `${controls.filter((c) => c.testDue).length} of ${controls.length}`),
@@ -239,11 +236,11 @@ export async function policyPage(view, policyID) {
   let drawing = 0;
   const draw = async () => {
     const run = ++drawing;
-    const people = await list(`/v1/${name}/campaign/people`, "people", { filter: show.value, orderBy: "team" }, campaignPeople);
+    const people = await list(`/v1/${name}/campaign/people`, "people", { filter: show.value, orderBy: "team, display_name" }, campaignPeople);
     if (run !== drawing) return;
     count.textContent = people.length === campaignPeople ? `The first ${campaignPeople}, by team` : `${people.length} ${people.length === 1 ? "person" : "people"}`;
     body.replaceChildren(table([
-      { title: "Person", cell: (x) => link(`#/people/${id(x.person)}`, id(x.person)) },
+      { title: "Person", cell: (x) => link(`#/people/${id(x.person)}`, x.displayName || id(x.person)) },
       { title: "Team", class: "hide-narrow", cell: (x) => link(`#/teams/${id(x.team)}`, id(x.team)) },
       { title: "Acknowledged", cell: (x) => (x.acknowledgedVersion ? `${x.acknowledgedVersion} · ${time(x.acknowledgeTime).slice(0, 10)}` : x.overdue ? badge("overdue", "bad") : badge("not yet", "warn")) },
     ], people));

@@ -349,12 +349,13 @@ func (a *PolicyAcknowledgement) VersionName() string {
 	return PolicyVersionName(a.PolicyID, a.Major, a.Minor)
 }
 
-// Member is a person of talent as the service knows them from talent's events: their team and
-// whether they are still there.
+// Member is a person of talent as the service knows them from talent's events: their display
+// name, their team and whether they are still there.
 type Member struct {
-	PersonID string
-	Team     string
-	Active   bool
+	PersonID    string
+	DisplayName string
+	Team        string
+	Active      bool
 	// Version is the version of the talent event that told it.
 	Version int64
 }
@@ -363,6 +364,7 @@ type Member struct {
 // acknowledgement of its current major version, nil when pending.
 type CampaignEntry struct {
 	PersonID        string
+	DisplayName     string
 	Team            string
 	Acknowledgement *PolicyAcknowledgement
 	// Overdue is whether the person is pending after the due date, as a list of the campaign's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -103,13 +104,39 @@ func (s *Compliance) GetPolicy(ctx context.Context, req *riskv1.GetPolicyRequest
 	return names.GetAs(ctx, domain.PolicyPattern, req.GetName(), s.store.GetPolicy, policyToProto)
 }
 
+// fullPolicyPage is the most policies a page of ListPolicies' FULL view holds: each one's
+// campaign is counted in the page's transaction.
+const fullPolicyPage = 100
+
 // ListPolicies implements riskv1.ComplianceServiceServer.
 func (s *Compliance) ListPolicies(ctx context.Context, req *riskv1.ListPoliciesRequest) (*riskv1.ListPoliciesResponse, error) {
-	page, token, err := listing.List(ctx, req, store.PolicyTable, s.store.ListPolicies, listing.Infallible(policyToProto))
-	if err != nil {
-		return nil, err
+	if req.GetView() != riskv1.ListPoliciesRequest_FULL {
+		page, token, err := listing.List(ctx, req, store.PolicyTable, s.store.ListPolicies, listing.Infallible(policyToProto))
+		if err != nil {
+			return nil, err
+		}
+		return &riskv1.ListPoliciesResponse{Policies: page, NextPageToken: token}, nil
 	}
-	return &riskv1.ListPoliciesResponse{Policies: page, NextPageToken: token}, nil
+	if req.GetPageSize() > fullPolicyPage {
+		req = proto.CloneOf(req)
+		req.PageSize = fullPolicyPage
+	}
+	now := s.now()
+	return inTx(ctx, s.store, func(ctx context.Context, tx store.Tx) (*riskv1.ListPoliciesResponse, error) {
+		page, token, err := listing.List(ctx, req, store.PolicyTable, tx.ListPolicies, func(p *domain.Policy) (*riskv1.Policy, error) {
+			c, err := campaignCounts(ctx, tx, p, now)
+			if err != nil {
+				return nil, err
+			}
+			pb := policyToProto(p)
+			pb.Campaign = c
+			return pb, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &riskv1.ListPoliciesResponse{Policies: page, NextPageToken: token}, nil
+	})
 }
 
 // UpdatePolicy implements riskv1.ComplianceServiceServer.
@@ -285,9 +312,9 @@ func (s *Compliance) ListPolicyVersions(ctx context.Context, req *riskv1.ListPol
 }
 
 // Who must acknowledge a policy is read from the service's own table of talent's people
-// (store.ApplyMember), kept from talent's person.joined, person.moved and person.left events
-// (personChanged): a campaign is never a call to talent. An acknowledgement asks talent about
-// its person, once, before its transaction.
+// (store.ApplyMember), kept from talent's person.joined, person.updated, person.moved and
+// person.left events (personChanged): a campaign is never a call to talent. An acknowledgement
+// asks talent about its person, once, before its transaction.
 
 // policySchedules are the due items of policies: the day after a major version's
 // acknowledgements were due.
@@ -295,8 +322,9 @@ func (s *Server) policySchedules() map[string]scheduler.Handler {
 	return map[string]scheduler.Handler{store.PolicyOverdueKind: s.PolicyAcknowledgementOverdue}
 }
 
-// personChanged is the reaction to talent's person.joined, person.moved and person.left: the
-// person's team and presence in the service's table of people, at the event's version.
+// personChanged is the reaction to talent's person.joined, person.updated, person.moved and
+// person.left: the person's display name, team and presence in the service's table of people,
+// at the event's version.
 func (s *Server) personChanged(ctx context.Context, tx store.Tx, ev consumer.Event) error {
 	var (
 		p       *talentv1.Person
@@ -304,6 +332,8 @@ func (s *Server) personChanged(ctx context.Context, tx store.Tx, ev consumer.Eve
 	)
 	switch m := ev.Message.(type) {
 	case *talentv1.PersonJoined:
+		p, version = m.GetPerson(), m.GetVersion()
+	case *talentv1.PersonUpdated:
 		p, version = m.GetPerson(), m.GetVersion()
 	case *talentv1.PersonMoved:
 		p, version = m.GetPerson(), m.GetVersion()
@@ -316,7 +346,7 @@ func (s *Server) personChanged(ctx context.Context, tx store.Tx, ev consumer.Eve
 	if !domain.PersonPattern.Scan(p.GetName(), &id) {
 		return fault.Field("person.name", "INVALID_NAME", fmt.Sprintf("%q is not a person's name", p.GetName()))
 	}
-	_, err := tx.ApplyMember(ctx, domain.Member{PersonID: id, Team: p.GetTeam(),
+	_, err := tx.ApplyMember(ctx, domain.Member{PersonID: id, DisplayName: p.GetDisplayName(), Team: p.GetTeam(),
 		Active: p.GetState() != talentv1.Person_LEFT, Version: version})
 	return err
 }
@@ -429,7 +459,7 @@ func campaignCountsToProto(c *domain.Campaign, now time.Time, required, acknowle
 
 // campaignPersonToProto is a person of a campaign as the API shows them.
 func campaignPersonToProto(e domain.CampaignEntry) *riskv1.CampaignPerson {
-	cp := &riskv1.CampaignPerson{Person: domain.PersonPattern.Format(e.PersonID), Team: e.Team,
+	cp := &riskv1.CampaignPerson{Person: domain.PersonPattern.Format(e.PersonID), DisplayName: e.DisplayName, Team: e.Team,
 		AcknowledgedVersion: e.AcknowledgedVersion(), Overdue: e.Overdue}
 	if a := e.Acknowledgement; a != nil {
 		cp.AcknowledgeTime = timestamppb.New(a.AcknowledgeTime)
@@ -454,18 +484,24 @@ func (s *Compliance) GetPolicyCampaign(ctx context.Context, req *riskv1.GetPolic
 			}
 			return campaignToProto(c, now), nil
 		}
-		c, err := campaignWithoutPeople(ctx, tx, p, civil.DateOf(now))
-		if err != nil {
+		return campaignCounts(ctx, tx, p, now)
+	})
+}
+
+// campaignCounts is the campaign of policy p at now as the API shows it without its people
+// (GetPolicyCampaign's BASIC view), counted in the database.
+func campaignCounts(ctx context.Context, tx store.Tx, p *domain.Policy, now time.Time) (*riskv1.PolicyCampaign, error) {
+	c, err := campaignWithoutPeople(ctx, tx, p, civil.DateOf(now))
+	if err != nil {
+		return nil, err
+	}
+	var required, acknowledged int32
+	if p.Major > 0 {
+		if required, acknowledged, err = tx.CampaignCounts(ctx, p); err != nil {
 			return nil, err
 		}
-		var required, acknowledged int32
-		if p.Major > 0 {
-			if required, acknowledged, err = tx.CampaignCounts(ctx, p); err != nil {
-				return nil, err
-			}
-		}
-		return campaignCountsToProto(c, now, required, acknowledged), nil
-	})
+	}
+	return campaignCountsToProto(c, now, required, acknowledged), nil
 }
 
 // ListPolicyCampaignPeople implements riskv1.ComplianceServiceServer.

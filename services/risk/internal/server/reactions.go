@@ -49,6 +49,7 @@ func (s *Server) Reactions() []Reaction {
 		{Domain: "vendors", Subject: "vendor.offboarded", Apply: s.vendorOffboarded},
 		{Domain: "talent", Subject: "skill.key_person_risk", Apply: s.keyPersonRisk},
 		{Domain: "talent", Subject: "person.joined", Apply: s.personChanged},
+		{Domain: "talent", Subject: "person.updated", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.moved", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.left", Apply: s.personChanged},
 	}

@@ -79,9 +79,9 @@ func (r reader) GetPolicy(ctx context.Context, id string) (*domain.Policy, error
 }
 
 // ListPolicies returns the policies lq selects, in lq's order (see PolicyTable).
-func (s Store) ListPolicies(ctx context.Context, lq *listing.Query) ([]*domain.Policy, error) {
+func (r reader) ListPolicies(ctx context.Context, lq *listing.Query) ([]*domain.Policy, error) {
 	const q = `SELECT ` + policyColumns + ` FROM policies`
-	return sqlstore.List(ctx, s.Q, "policies", scanPolicy, q, lq)
+	return sqlstore.List(ctx, r.Q, "policies", scanPolicy, q, lq)
 }
 
 func policyError(p *domain.Policy) func(error) error {
@@ -192,10 +192,11 @@ func (t Tx) InsertPolicyVersion(ctx context.Context, v *domain.PolicyVersion) er
 // version was applied already; it reports whether it did. Events that come again or late change
 // nothing.
 func (t Tx) ApplyMember(ctx context.Context, m domain.Member) (bool, error) {
-	const q = `INSERT INTO people (id, team, active, version) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET team = excluded.team, active = excluded.active, version = excluded.version
+	const q = `INSERT INTO people (id, display_name, team, active, version) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, team = excluded.team,
+			active = excluded.active, version = excluded.version
 		WHERE people.version < excluded.version`
-	res, err := t.ExecContext(ctx, q, m.PersonID, m.Team, m.Active, m.Version)
+	res, err := t.ExecContext(ctx, q, m.PersonID, m.DisplayName, m.Team, m.Active, m.Version)
 	if err != nil {
 		return false, fmt.Errorf("person %s: %w", m.PersonID, err)
 	}
@@ -255,6 +256,8 @@ func (r reader) CampaignCounts(ctx context.Context, p *domain.Policy) (required,
 var CampaignPersonTable = listing.NewTable("person", []listing.Field[domain.CampaignEntry]{
 	{Path: "person", Column: "person_id", Type: filter.String, Value: listing.NameID("person", domain.PersonPattern),
 		Get: func(e domain.CampaignEntry) any { return e.PersonID }},
+	{Path: "display_name", Column: "display_name", Type: filter.String,
+		Get: func(e domain.CampaignEntry) any { return e.DisplayName }},
 	{Path: "team", Column: "team", Type: filter.String, Get: func(e domain.CampaignEntry) any { return e.Team }},
 	// "" when pending, so that `acknowledged_version = ""` finds who has not acknowledged; ordered
 	// by the minor version's number (1.10 after 1.9), all of one major version.
@@ -280,9 +283,9 @@ func minorSortKey(e domain.CampaignEntry) string {
 	return fmt.Sprintf("%010d", e.Acknowledgement.Minor)
 }
 
-// campaignFrom selects the people of policy p's campaign — person_id, team, minor, recorder,
-// acknowledge_time and overdue — from a derived table of one row per person that also has the
-// columns lists filter and order by: acknowledged_version ("1.2", "" when pending) and
+// campaignFrom selects the people of policy p's campaign — person_id, display_name, team, minor,
+// recorder, acknowledge_time and overdue — from a derived table of one row per person that also
+// has the columns lists filter and order by: acknowledged_version ("1.2", "" when pending) and
 // acknowledged_sort (the minor version as ten digits). Every one pending is overdue when overdue
 // is.
 func campaignFrom(p *domain.Policy, overdue bool) sqlstore.From {
@@ -295,8 +298,8 @@ func campaignFrom(p *domain.Policy, overdue bool) sqlstore.From {
 			}
 			where += ` AND m.team IN (` + sqlstore.Placeholders(first+4, len(p.Teams)) + `)`
 		}
-		return fmt.Sprintf(`SELECT person_id, team, minor, recorder, acknowledge_time, overdue FROM (
-			SELECT m.id AS person_id, m.team AS team, a.minor AS minor, a.recorder AS recorder,
+		return fmt.Sprintf(`SELECT person_id, display_name, team, minor, recorder, acknowledge_time, overdue FROM (
+			SELECT m.id AS person_id, m.display_name AS display_name, m.team AS team, a.minor AS minor, a.recorder AS recorder,
 				a.acknowledge_time AS acknowledge_time,
 				CASE WHEN a.minor IS NULL THEN '' ELSE $%[3]d || CAST(a.minor AS TEXT) END AS acknowledged_version,
 				CASE WHEN a.minor IS NULL THEN '' ELSE substr('0000000000' || CAST(a.minor AS TEXT), length(CAST(a.minor AS TEXT)) + 1) END
@@ -317,7 +320,7 @@ func scanCampaignEntry(p *domain.Policy) func(sqlstore.Scanner) (domain.Campaign
 			recorder sql.NullString
 			at       sql.NullTime
 		)
-		if err := s.Scan(&e.PersonID, &e.Team, &minor, &recorder, &at, &e.Overdue); err != nil {
+		if err := s.Scan(&e.PersonID, &e.DisplayName, &e.Team, &minor, &recorder, &at, &e.Overdue); err != nil {
 			return e, err
 		}
 		if minor.Valid {

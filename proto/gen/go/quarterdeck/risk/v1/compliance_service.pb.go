@@ -26,6 +26,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How much of each policy to return (AIP-157).
+type ListPoliciesRequest_View int32
+
+const (
+	// BASIC.
+	ListPoliciesRequest_VIEW_UNSPECIFIED ListPoliciesRequest_View = 0
+	// The policies as GetPolicy returns them.
+	ListPoliciesRequest_BASIC ListPoliciesRequest_View = 1
+	// Each policy with its `campaign`: the due date and the counts of its acknowledgements, as
+	// GetPolicyCampaign's BASIC view returns them, all read at one moment. A page holds at most
+	// 100 policies in this view (larger page sizes are treated as 100).
+	ListPoliciesRequest_FULL ListPoliciesRequest_View = 2
+)
+
+// Enum value maps for ListPoliciesRequest_View.
+var (
+	ListPoliciesRequest_View_name = map[int32]string{
+		0: "VIEW_UNSPECIFIED",
+		1: "BASIC",
+		2: "FULL",
+	}
+	ListPoliciesRequest_View_value = map[string]int32{
+		"VIEW_UNSPECIFIED": 0,
+		"BASIC":            1,
+		"FULL":             2,
+	}
+)
+
+func (x ListPoliciesRequest_View) Enum() *ListPoliciesRequest_View {
+	p := new(ListPoliciesRequest_View)
+	*p = x
+	return p
+}
+
+func (x ListPoliciesRequest_View) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ListPoliciesRequest_View) Descriptor() protoreflect.EnumDescriptor {
+	return file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0].Descriptor()
+}
+
+func (ListPoliciesRequest_View) Type() protoreflect.EnumType {
+	return &file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0]
+}
+
+func (x ListPoliciesRequest_View) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ListPoliciesRequest_View.Descriptor instead.
+func (ListPoliciesRequest_View) EnumDescriptor() ([]byte, []int) {
+	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP(), []int{22, 0}
+}
+
 // How much of the campaign to return (AIP-157).
 type GetPolicyCampaignRequest_View int32
 
@@ -64,11 +119,11 @@ func (x GetPolicyCampaignRequest_View) String() string {
 }
 
 func (GetPolicyCampaignRequest_View) Descriptor() protoreflect.EnumDescriptor {
-	return file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0].Descriptor()
+	return file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[1].Descriptor()
 }
 
 func (GetPolicyCampaignRequest_View) Type() protoreflect.EnumType {
-	return &file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[0]
+	return &file_quarterdeck_risk_v1_compliance_service_proto_enumTypes[1]
 }
 
 func (x GetPolicyCampaignRequest_View) Number() protoreflect.EnumNumber {
@@ -1399,7 +1454,9 @@ type ListPoliciesRequest struct {
 	// The order of the results (AIP-132): a comma-separated list of `title`, `effective_date`,
 	// `create_time` and `update_time`, each optionally followed by ` desc`. Ties are ordered by
 	// `name`, the default order.
-	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// How much to return: BASIC (the default) or FULL.
+	View          ListPoliciesRequest_View `protobuf:"varint,5,opt,name=view,proto3,enum=quarterdeck.risk.v1.ListPoliciesRequest_View" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1460,6 +1517,13 @@ func (x *ListPoliciesRequest) GetOrderBy() string {
 		return x.OrderBy
 	}
 	return ""
+}
+
+func (x *ListPoliciesRequest) GetView() ListPoliciesRequest_View {
+	if x != nil {
+		return x.View
+	}
+	return ListPoliciesRequest_VIEW_UNSPECIFIED
 }
 
 // Response of ListPolicies.
@@ -1985,11 +2049,11 @@ type ListPolicyCampaignPeopleRequest struct {
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// An AIP-160 filter, e.g. `overdue = true` or `team = "teams/platform" AND
-	// acknowledged_version = ""` (who has not acknowledged). Fields: `person`, `team`,
-	// `acknowledged_version`, `acknowledge_time` and `overdue`.
+	// acknowledged_version = ""` (who has not acknowledged). Fields: `person`, `display_name`,
+	// `team`, `acknowledged_version`, `acknowledge_time` and `overdue`.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): `team` or `acknowledged_version`, each optionally
-	// followed by ` desc`. Ties are ordered by `person`, the default order.
+	// The order of the results (AIP-132): `display_name`, `team` or `acknowledged_version`, each
+	// optionally followed by ` desc`. Ties are ordered by `person`, the default order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2212,13 +2276,18 @@ const file_quarterdeck_risk_v1_compliance_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB\x13\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01\xe2\x8c\xcf\xd7\b\x02\b\x01R\trequestId\"s\n" +
 	"\x10GetPolicyRequest\x12_\n" +
 	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
-	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa1\x01\n" +
+	"\x1arisk.quarterdeck.io/Policy\xbaH&r$2\"^policies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xa1\x02\n" +
 	"\x13ListPoliciesRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12 \n" +
 	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
-	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"w\n" +
+	"\border_by\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\x12K\n" +
+	"\x04view\x18\x05 \x01(\x0e2-.quarterdeck.risk.v1.ListPoliciesRequest.ViewB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04view\"1\n" +
+	"\x04View\x12\x14\n" +
+	"\x10VIEW_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05BASIC\x10\x01\x12\b\n" +
+	"\x04FULL\x10\x02\"w\n" +
 	"\x14ListPoliciesResponse\x127\n" +
 	"\bpolicies\x18\x01 \x03(\v2\x1b.quarterdeck.risk.v1.PolicyR\bpolicies\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
@@ -2356,161 +2425,163 @@ func file_quarterdeck_risk_v1_compliance_service_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_risk_v1_compliance_service_proto_rawDescData
 }
 
-var file_quarterdeck_risk_v1_compliance_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_quarterdeck_risk_v1_compliance_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_quarterdeck_risk_v1_compliance_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_quarterdeck_risk_v1_compliance_service_proto_goTypes = []any{
-	(GetPolicyCampaignRequest_View)(0),       // 0: quarterdeck.risk.v1.GetPolicyCampaignRequest.View
-	(*ImportFrameworkRequest)(nil),           // 1: quarterdeck.risk.v1.ImportFrameworkRequest
-	(*GetFrameworkRequest)(nil),              // 2: quarterdeck.risk.v1.GetFrameworkRequest
-	(*ListFrameworksRequest)(nil),            // 3: quarterdeck.risk.v1.ListFrameworksRequest
-	(*ListFrameworksResponse)(nil),           // 4: quarterdeck.risk.v1.ListFrameworksResponse
-	(*GetRequirementRequest)(nil),            // 5: quarterdeck.risk.v1.GetRequirementRequest
-	(*ListRequirementsRequest)(nil),          // 6: quarterdeck.risk.v1.ListRequirementsRequest
-	(*ListRequirementsResponse)(nil),         // 7: quarterdeck.risk.v1.ListRequirementsResponse
-	(*CreateControlRequest)(nil),             // 8: quarterdeck.risk.v1.CreateControlRequest
-	(*GetControlRequest)(nil),                // 9: quarterdeck.risk.v1.GetControlRequest
-	(*ListControlsRequest)(nil),              // 10: quarterdeck.risk.v1.ListControlsRequest
-	(*ListControlsResponse)(nil),             // 11: quarterdeck.risk.v1.ListControlsResponse
-	(*UpdateControlRequest)(nil),             // 12: quarterdeck.risk.v1.UpdateControlRequest
-	(*DeleteControlRequest)(nil),             // 13: quarterdeck.risk.v1.DeleteControlRequest
-	(*CreateControlTestRequest)(nil),         // 14: quarterdeck.risk.v1.CreateControlTestRequest
-	(*GetControlTestRequest)(nil),            // 15: quarterdeck.risk.v1.GetControlTestRequest
-	(*ListControlTestsRequest)(nil),          // 16: quarterdeck.risk.v1.ListControlTestsRequest
-	(*ListControlTestsResponse)(nil),         // 17: quarterdeck.risk.v1.ListControlTestsResponse
-	(*GetCompliancePostureRequest)(nil),      // 18: quarterdeck.risk.v1.GetCompliancePostureRequest
-	(*ListPostureSnapshotsRequest)(nil),      // 19: quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	(*ListPostureSnapshotsResponse)(nil),     // 20: quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	(*CreatePolicyRequest)(nil),              // 21: quarterdeck.risk.v1.CreatePolicyRequest
-	(*GetPolicyRequest)(nil),                 // 22: quarterdeck.risk.v1.GetPolicyRequest
-	(*ListPoliciesRequest)(nil),              // 23: quarterdeck.risk.v1.ListPoliciesRequest
-	(*ListPoliciesResponse)(nil),             // 24: quarterdeck.risk.v1.ListPoliciesResponse
-	(*UpdatePolicyRequest)(nil),              // 25: quarterdeck.risk.v1.UpdatePolicyRequest
-	(*DeletePolicyRequest)(nil),              // 26: quarterdeck.risk.v1.DeletePolicyRequest
-	(*CreatePolicyVersionRequest)(nil),       // 27: quarterdeck.risk.v1.CreatePolicyVersionRequest
-	(*GetPolicyVersionRequest)(nil),          // 28: quarterdeck.risk.v1.GetPolicyVersionRequest
-	(*ListPolicyVersionsRequest)(nil),        // 29: quarterdeck.risk.v1.ListPolicyVersionsRequest
-	(*ListPolicyVersionsResponse)(nil),       // 30: quarterdeck.risk.v1.ListPolicyVersionsResponse
-	(*AcknowledgePolicyRequest)(nil),         // 31: quarterdeck.risk.v1.AcknowledgePolicyRequest
-	(*GetPolicyCampaignRequest)(nil),         // 32: quarterdeck.risk.v1.GetPolicyCampaignRequest
-	(*ListPolicyCampaignPeopleRequest)(nil),  // 33: quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
-	(*ListPolicyCampaignPeopleResponse)(nil), // 34: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
-	(*Framework)(nil),                        // 35: quarterdeck.risk.v1.Framework
-	(*Requirement)(nil),                      // 36: quarterdeck.risk.v1.Requirement
-	(*Control)(nil),                          // 37: quarterdeck.risk.v1.Control
-	(*fieldmaskpb.FieldMask)(nil),            // 38: google.protobuf.FieldMask
-	(*ControlTest)(nil),                      // 39: quarterdeck.risk.v1.ControlTest
-	(*PostureSnapshot)(nil),                  // 40: quarterdeck.risk.v1.PostureSnapshot
-	(*Policy)(nil),                           // 41: quarterdeck.risk.v1.Policy
-	(*PolicyVersion)(nil),                    // 42: quarterdeck.risk.v1.PolicyVersion
-	(*CampaignPerson)(nil),                   // 43: quarterdeck.risk.v1.CampaignPerson
-	(*CreateContinuityPlanRequest)(nil),      // 44: quarterdeck.risk.v1.CreateContinuityPlanRequest
-	(*GetContinuityPlanRequest)(nil),         // 45: quarterdeck.risk.v1.GetContinuityPlanRequest
-	(*ListContinuityPlansRequest)(nil),       // 46: quarterdeck.risk.v1.ListContinuityPlansRequest
-	(*UpdateContinuityPlanRequest)(nil),      // 47: quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	(*DeleteContinuityPlanRequest)(nil),      // 48: quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	(*CreateContinuityExerciseRequest)(nil),  // 49: quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	(*GetContinuityExerciseRequest)(nil),     // 50: quarterdeck.risk.v1.GetContinuityExerciseRequest
-	(*ListContinuityExercisesRequest)(nil),   // 51: quarterdeck.risk.v1.ListContinuityExercisesRequest
-	(*emptypb.Empty)(nil),                    // 52: google.protobuf.Empty
-	(*CompliancePosture)(nil),                // 53: quarterdeck.risk.v1.CompliancePosture
-	(*PolicyAcknowledgement)(nil),            // 54: quarterdeck.risk.v1.PolicyAcknowledgement
-	(*PolicyCampaign)(nil),                   // 55: quarterdeck.risk.v1.PolicyCampaign
-	(*ContinuityPlan)(nil),                   // 56: quarterdeck.risk.v1.ContinuityPlan
-	(*ListContinuityPlansResponse)(nil),      // 57: quarterdeck.risk.v1.ListContinuityPlansResponse
-	(*ContinuityExercise)(nil),               // 58: quarterdeck.risk.v1.ContinuityExercise
-	(*ListContinuityExercisesResponse)(nil),  // 59: quarterdeck.risk.v1.ListContinuityExercisesResponse
+	(ListPoliciesRequest_View)(0),            // 0: quarterdeck.risk.v1.ListPoliciesRequest.View
+	(GetPolicyCampaignRequest_View)(0),       // 1: quarterdeck.risk.v1.GetPolicyCampaignRequest.View
+	(*ImportFrameworkRequest)(nil),           // 2: quarterdeck.risk.v1.ImportFrameworkRequest
+	(*GetFrameworkRequest)(nil),              // 3: quarterdeck.risk.v1.GetFrameworkRequest
+	(*ListFrameworksRequest)(nil),            // 4: quarterdeck.risk.v1.ListFrameworksRequest
+	(*ListFrameworksResponse)(nil),           // 5: quarterdeck.risk.v1.ListFrameworksResponse
+	(*GetRequirementRequest)(nil),            // 6: quarterdeck.risk.v1.GetRequirementRequest
+	(*ListRequirementsRequest)(nil),          // 7: quarterdeck.risk.v1.ListRequirementsRequest
+	(*ListRequirementsResponse)(nil),         // 8: quarterdeck.risk.v1.ListRequirementsResponse
+	(*CreateControlRequest)(nil),             // 9: quarterdeck.risk.v1.CreateControlRequest
+	(*GetControlRequest)(nil),                // 10: quarterdeck.risk.v1.GetControlRequest
+	(*ListControlsRequest)(nil),              // 11: quarterdeck.risk.v1.ListControlsRequest
+	(*ListControlsResponse)(nil),             // 12: quarterdeck.risk.v1.ListControlsResponse
+	(*UpdateControlRequest)(nil),             // 13: quarterdeck.risk.v1.UpdateControlRequest
+	(*DeleteControlRequest)(nil),             // 14: quarterdeck.risk.v1.DeleteControlRequest
+	(*CreateControlTestRequest)(nil),         // 15: quarterdeck.risk.v1.CreateControlTestRequest
+	(*GetControlTestRequest)(nil),            // 16: quarterdeck.risk.v1.GetControlTestRequest
+	(*ListControlTestsRequest)(nil),          // 17: quarterdeck.risk.v1.ListControlTestsRequest
+	(*ListControlTestsResponse)(nil),         // 18: quarterdeck.risk.v1.ListControlTestsResponse
+	(*GetCompliancePostureRequest)(nil),      // 19: quarterdeck.risk.v1.GetCompliancePostureRequest
+	(*ListPostureSnapshotsRequest)(nil),      // 20: quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	(*ListPostureSnapshotsResponse)(nil),     // 21: quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	(*CreatePolicyRequest)(nil),              // 22: quarterdeck.risk.v1.CreatePolicyRequest
+	(*GetPolicyRequest)(nil),                 // 23: quarterdeck.risk.v1.GetPolicyRequest
+	(*ListPoliciesRequest)(nil),              // 24: quarterdeck.risk.v1.ListPoliciesRequest
+	(*ListPoliciesResponse)(nil),             // 25: quarterdeck.risk.v1.ListPoliciesResponse
+	(*UpdatePolicyRequest)(nil),              // 26: quarterdeck.risk.v1.UpdatePolicyRequest
+	(*DeletePolicyRequest)(nil),              // 27: quarterdeck.risk.v1.DeletePolicyRequest
+	(*CreatePolicyVersionRequest)(nil),       // 28: quarterdeck.risk.v1.CreatePolicyVersionRequest
+	(*GetPolicyVersionRequest)(nil),          // 29: quarterdeck.risk.v1.GetPolicyVersionRequest
+	(*ListPolicyVersionsRequest)(nil),        // 30: quarterdeck.risk.v1.ListPolicyVersionsRequest
+	(*ListPolicyVersionsResponse)(nil),       // 31: quarterdeck.risk.v1.ListPolicyVersionsResponse
+	(*AcknowledgePolicyRequest)(nil),         // 32: quarterdeck.risk.v1.AcknowledgePolicyRequest
+	(*GetPolicyCampaignRequest)(nil),         // 33: quarterdeck.risk.v1.GetPolicyCampaignRequest
+	(*ListPolicyCampaignPeopleRequest)(nil),  // 34: quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	(*ListPolicyCampaignPeopleResponse)(nil), // 35: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	(*Framework)(nil),                        // 36: quarterdeck.risk.v1.Framework
+	(*Requirement)(nil),                      // 37: quarterdeck.risk.v1.Requirement
+	(*Control)(nil),                          // 38: quarterdeck.risk.v1.Control
+	(*fieldmaskpb.FieldMask)(nil),            // 39: google.protobuf.FieldMask
+	(*ControlTest)(nil),                      // 40: quarterdeck.risk.v1.ControlTest
+	(*PostureSnapshot)(nil),                  // 41: quarterdeck.risk.v1.PostureSnapshot
+	(*Policy)(nil),                           // 42: quarterdeck.risk.v1.Policy
+	(*PolicyVersion)(nil),                    // 43: quarterdeck.risk.v1.PolicyVersion
+	(*CampaignPerson)(nil),                   // 44: quarterdeck.risk.v1.CampaignPerson
+	(*CreateContinuityPlanRequest)(nil),      // 45: quarterdeck.risk.v1.CreateContinuityPlanRequest
+	(*GetContinuityPlanRequest)(nil),         // 46: quarterdeck.risk.v1.GetContinuityPlanRequest
+	(*ListContinuityPlansRequest)(nil),       // 47: quarterdeck.risk.v1.ListContinuityPlansRequest
+	(*UpdateContinuityPlanRequest)(nil),      // 48: quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	(*DeleteContinuityPlanRequest)(nil),      // 49: quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	(*CreateContinuityExerciseRequest)(nil),  // 50: quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	(*GetContinuityExerciseRequest)(nil),     // 51: quarterdeck.risk.v1.GetContinuityExerciseRequest
+	(*ListContinuityExercisesRequest)(nil),   // 52: quarterdeck.risk.v1.ListContinuityExercisesRequest
+	(*emptypb.Empty)(nil),                    // 53: google.protobuf.Empty
+	(*CompliancePosture)(nil),                // 54: quarterdeck.risk.v1.CompliancePosture
+	(*PolicyAcknowledgement)(nil),            // 55: quarterdeck.risk.v1.PolicyAcknowledgement
+	(*PolicyCampaign)(nil),                   // 56: quarterdeck.risk.v1.PolicyCampaign
+	(*ContinuityPlan)(nil),                   // 57: quarterdeck.risk.v1.ContinuityPlan
+	(*ListContinuityPlansResponse)(nil),      // 58: quarterdeck.risk.v1.ListContinuityPlansResponse
+	(*ContinuityExercise)(nil),               // 59: quarterdeck.risk.v1.ContinuityExercise
+	(*ListContinuityExercisesResponse)(nil),  // 60: quarterdeck.risk.v1.ListContinuityExercisesResponse
 }
 var file_quarterdeck_risk_v1_compliance_service_proto_depIdxs = []int32{
-	35, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
-	36, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
-	37, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	37, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
-	37, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
-	38, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
-	39, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
-	40, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
-	41, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	41, // 10: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
-	41, // 11: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
-	38, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	42, // 13: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
-	42, // 14: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
-	0,  // 15: quarterdeck.risk.v1.GetPolicyCampaignRequest.view:type_name -> quarterdeck.risk.v1.GetPolicyCampaignRequest.View
-	43, // 16: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse.people:type_name -> quarterdeck.risk.v1.CampaignPerson
-	1,  // 17: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
-	2,  // 18: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
-	3,  // 19: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
-	5,  // 20: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
-	6,  // 21: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
-	8,  // 22: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
-	9,  // 23: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
-	10, // 24: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
-	12, // 25: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
-	13, // 26: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
-	14, // 27: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
-	15, // 28: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
-	16, // 29: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
-	18, // 30: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
-	19, // 31: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
-	21, // 32: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
-	22, // 33: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
-	23, // 34: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
-	25, // 35: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
-	26, // 36: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
-	27, // 37: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
-	28, // 38: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
-	29, // 39: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
-	31, // 40: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
-	32, // 41: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
-	33, // 42: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:input_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
-	44, // 43: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
-	45, // 44: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
-	46, // 45: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
-	47, // 46: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
-	48, // 47: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
-	49, // 48: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
-	50, // 49: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
-	51, // 50: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
-	35, // 51: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
-	35, // 52: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
-	4,  // 53: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
-	36, // 54: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
-	7,  // 55: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
-	37, // 56: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
-	37, // 57: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
-	11, // 58: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
-	37, // 59: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
-	52, // 60: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
-	39, // 61: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	39, // 62: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
-	17, // 63: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
-	53, // 64: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
-	20, // 65: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
-	41, // 66: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	41, // 67: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
-	24, // 68: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
-	41, // 69: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
-	52, // 70: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
-	42, // 71: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	42, // 72: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
-	30, // 73: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
-	54, // 74: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
-	55, // 75: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
-	34, // 76: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:output_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
-	56, // 77: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	56, // 78: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	57, // 79: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
-	56, // 80: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
-	52, // 81: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
-	58, // 82: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	58, // 83: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
-	59, // 84: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
-	51, // [51:85] is the sub-list for method output_type
-	17, // [17:51] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	36, // 0: quarterdeck.risk.v1.ListFrameworksResponse.frameworks:type_name -> quarterdeck.risk.v1.Framework
+	37, // 1: quarterdeck.risk.v1.ListRequirementsResponse.requirements:type_name -> quarterdeck.risk.v1.Requirement
+	38, // 2: quarterdeck.risk.v1.CreateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	38, // 3: quarterdeck.risk.v1.ListControlsResponse.controls:type_name -> quarterdeck.risk.v1.Control
+	38, // 4: quarterdeck.risk.v1.UpdateControlRequest.control:type_name -> quarterdeck.risk.v1.Control
+	39, // 5: quarterdeck.risk.v1.UpdateControlRequest.update_mask:type_name -> google.protobuf.FieldMask
+	40, // 6: quarterdeck.risk.v1.CreateControlTestRequest.control_test:type_name -> quarterdeck.risk.v1.ControlTest
+	40, // 7: quarterdeck.risk.v1.ListControlTestsResponse.control_tests:type_name -> quarterdeck.risk.v1.ControlTest
+	41, // 8: quarterdeck.risk.v1.ListPostureSnapshotsResponse.posture_snapshots:type_name -> quarterdeck.risk.v1.PostureSnapshot
+	42, // 9: quarterdeck.risk.v1.CreatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	0,  // 10: quarterdeck.risk.v1.ListPoliciesRequest.view:type_name -> quarterdeck.risk.v1.ListPoliciesRequest.View
+	42, // 11: quarterdeck.risk.v1.ListPoliciesResponse.policies:type_name -> quarterdeck.risk.v1.Policy
+	42, // 12: quarterdeck.risk.v1.UpdatePolicyRequest.policy:type_name -> quarterdeck.risk.v1.Policy
+	39, // 13: quarterdeck.risk.v1.UpdatePolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 14: quarterdeck.risk.v1.CreatePolicyVersionRequest.policy_version:type_name -> quarterdeck.risk.v1.PolicyVersion
+	43, // 15: quarterdeck.risk.v1.ListPolicyVersionsResponse.policy_versions:type_name -> quarterdeck.risk.v1.PolicyVersion
+	1,  // 16: quarterdeck.risk.v1.GetPolicyCampaignRequest.view:type_name -> quarterdeck.risk.v1.GetPolicyCampaignRequest.View
+	44, // 17: quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse.people:type_name -> quarterdeck.risk.v1.CampaignPerson
+	2,  // 18: quarterdeck.risk.v1.ComplianceService.ImportFramework:input_type -> quarterdeck.risk.v1.ImportFrameworkRequest
+	3,  // 19: quarterdeck.risk.v1.ComplianceService.GetFramework:input_type -> quarterdeck.risk.v1.GetFrameworkRequest
+	4,  // 20: quarterdeck.risk.v1.ComplianceService.ListFrameworks:input_type -> quarterdeck.risk.v1.ListFrameworksRequest
+	6,  // 21: quarterdeck.risk.v1.ComplianceService.GetRequirement:input_type -> quarterdeck.risk.v1.GetRequirementRequest
+	7,  // 22: quarterdeck.risk.v1.ComplianceService.ListRequirements:input_type -> quarterdeck.risk.v1.ListRequirementsRequest
+	9,  // 23: quarterdeck.risk.v1.ComplianceService.CreateControl:input_type -> quarterdeck.risk.v1.CreateControlRequest
+	10, // 24: quarterdeck.risk.v1.ComplianceService.GetControl:input_type -> quarterdeck.risk.v1.GetControlRequest
+	11, // 25: quarterdeck.risk.v1.ComplianceService.ListControls:input_type -> quarterdeck.risk.v1.ListControlsRequest
+	13, // 26: quarterdeck.risk.v1.ComplianceService.UpdateControl:input_type -> quarterdeck.risk.v1.UpdateControlRequest
+	14, // 27: quarterdeck.risk.v1.ComplianceService.DeleteControl:input_type -> quarterdeck.risk.v1.DeleteControlRequest
+	15, // 28: quarterdeck.risk.v1.ComplianceService.CreateControlTest:input_type -> quarterdeck.risk.v1.CreateControlTestRequest
+	16, // 29: quarterdeck.risk.v1.ComplianceService.GetControlTest:input_type -> quarterdeck.risk.v1.GetControlTestRequest
+	17, // 30: quarterdeck.risk.v1.ComplianceService.ListControlTests:input_type -> quarterdeck.risk.v1.ListControlTestsRequest
+	19, // 31: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:input_type -> quarterdeck.risk.v1.GetCompliancePostureRequest
+	20, // 32: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:input_type -> quarterdeck.risk.v1.ListPostureSnapshotsRequest
+	22, // 33: quarterdeck.risk.v1.ComplianceService.CreatePolicy:input_type -> quarterdeck.risk.v1.CreatePolicyRequest
+	23, // 34: quarterdeck.risk.v1.ComplianceService.GetPolicy:input_type -> quarterdeck.risk.v1.GetPolicyRequest
+	24, // 35: quarterdeck.risk.v1.ComplianceService.ListPolicies:input_type -> quarterdeck.risk.v1.ListPoliciesRequest
+	26, // 36: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:input_type -> quarterdeck.risk.v1.UpdatePolicyRequest
+	27, // 37: quarterdeck.risk.v1.ComplianceService.DeletePolicy:input_type -> quarterdeck.risk.v1.DeletePolicyRequest
+	28, // 38: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:input_type -> quarterdeck.risk.v1.CreatePolicyVersionRequest
+	29, // 39: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:input_type -> quarterdeck.risk.v1.GetPolicyVersionRequest
+	30, // 40: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:input_type -> quarterdeck.risk.v1.ListPolicyVersionsRequest
+	32, // 41: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:input_type -> quarterdeck.risk.v1.AcknowledgePolicyRequest
+	33, // 42: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:input_type -> quarterdeck.risk.v1.GetPolicyCampaignRequest
+	34, // 43: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:input_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleRequest
+	45, // 44: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:input_type -> quarterdeck.risk.v1.CreateContinuityPlanRequest
+	46, // 45: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:input_type -> quarterdeck.risk.v1.GetContinuityPlanRequest
+	47, // 46: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:input_type -> quarterdeck.risk.v1.ListContinuityPlansRequest
+	48, // 47: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:input_type -> quarterdeck.risk.v1.UpdateContinuityPlanRequest
+	49, // 48: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:input_type -> quarterdeck.risk.v1.DeleteContinuityPlanRequest
+	50, // 49: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:input_type -> quarterdeck.risk.v1.CreateContinuityExerciseRequest
+	51, // 50: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:input_type -> quarterdeck.risk.v1.GetContinuityExerciseRequest
+	52, // 51: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:input_type -> quarterdeck.risk.v1.ListContinuityExercisesRequest
+	36, // 52: quarterdeck.risk.v1.ComplianceService.ImportFramework:output_type -> quarterdeck.risk.v1.Framework
+	36, // 53: quarterdeck.risk.v1.ComplianceService.GetFramework:output_type -> quarterdeck.risk.v1.Framework
+	5,  // 54: quarterdeck.risk.v1.ComplianceService.ListFrameworks:output_type -> quarterdeck.risk.v1.ListFrameworksResponse
+	37, // 55: quarterdeck.risk.v1.ComplianceService.GetRequirement:output_type -> quarterdeck.risk.v1.Requirement
+	8,  // 56: quarterdeck.risk.v1.ComplianceService.ListRequirements:output_type -> quarterdeck.risk.v1.ListRequirementsResponse
+	38, // 57: quarterdeck.risk.v1.ComplianceService.CreateControl:output_type -> quarterdeck.risk.v1.Control
+	38, // 58: quarterdeck.risk.v1.ComplianceService.GetControl:output_type -> quarterdeck.risk.v1.Control
+	12, // 59: quarterdeck.risk.v1.ComplianceService.ListControls:output_type -> quarterdeck.risk.v1.ListControlsResponse
+	38, // 60: quarterdeck.risk.v1.ComplianceService.UpdateControl:output_type -> quarterdeck.risk.v1.Control
+	53, // 61: quarterdeck.risk.v1.ComplianceService.DeleteControl:output_type -> google.protobuf.Empty
+	40, // 62: quarterdeck.risk.v1.ComplianceService.CreateControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	40, // 63: quarterdeck.risk.v1.ComplianceService.GetControlTest:output_type -> quarterdeck.risk.v1.ControlTest
+	18, // 64: quarterdeck.risk.v1.ComplianceService.ListControlTests:output_type -> quarterdeck.risk.v1.ListControlTestsResponse
+	54, // 65: quarterdeck.risk.v1.ComplianceService.GetCompliancePosture:output_type -> quarterdeck.risk.v1.CompliancePosture
+	21, // 66: quarterdeck.risk.v1.ComplianceService.ListPostureSnapshots:output_type -> quarterdeck.risk.v1.ListPostureSnapshotsResponse
+	42, // 67: quarterdeck.risk.v1.ComplianceService.CreatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	42, // 68: quarterdeck.risk.v1.ComplianceService.GetPolicy:output_type -> quarterdeck.risk.v1.Policy
+	25, // 69: quarterdeck.risk.v1.ComplianceService.ListPolicies:output_type -> quarterdeck.risk.v1.ListPoliciesResponse
+	42, // 70: quarterdeck.risk.v1.ComplianceService.UpdatePolicy:output_type -> quarterdeck.risk.v1.Policy
+	53, // 71: quarterdeck.risk.v1.ComplianceService.DeletePolicy:output_type -> google.protobuf.Empty
+	43, // 72: quarterdeck.risk.v1.ComplianceService.CreatePolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	43, // 73: quarterdeck.risk.v1.ComplianceService.GetPolicyVersion:output_type -> quarterdeck.risk.v1.PolicyVersion
+	31, // 74: quarterdeck.risk.v1.ComplianceService.ListPolicyVersions:output_type -> quarterdeck.risk.v1.ListPolicyVersionsResponse
+	55, // 75: quarterdeck.risk.v1.ComplianceService.AcknowledgePolicy:output_type -> quarterdeck.risk.v1.PolicyAcknowledgement
+	56, // 76: quarterdeck.risk.v1.ComplianceService.GetPolicyCampaign:output_type -> quarterdeck.risk.v1.PolicyCampaign
+	35, // 77: quarterdeck.risk.v1.ComplianceService.ListPolicyCampaignPeople:output_type -> quarterdeck.risk.v1.ListPolicyCampaignPeopleResponse
+	57, // 78: quarterdeck.risk.v1.ComplianceService.CreateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	57, // 79: quarterdeck.risk.v1.ComplianceService.GetContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	58, // 80: quarterdeck.risk.v1.ComplianceService.ListContinuityPlans:output_type -> quarterdeck.risk.v1.ListContinuityPlansResponse
+	57, // 81: quarterdeck.risk.v1.ComplianceService.UpdateContinuityPlan:output_type -> quarterdeck.risk.v1.ContinuityPlan
+	53, // 82: quarterdeck.risk.v1.ComplianceService.DeleteContinuityPlan:output_type -> google.protobuf.Empty
+	59, // 83: quarterdeck.risk.v1.ComplianceService.CreateContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	59, // 84: quarterdeck.risk.v1.ComplianceService.GetContinuityExercise:output_type -> quarterdeck.risk.v1.ContinuityExercise
+	60, // 85: quarterdeck.risk.v1.ComplianceService.ListContinuityExercises:output_type -> quarterdeck.risk.v1.ListContinuityExercisesResponse
+	52, // [52:86] is the sub-list for method output_type
+	18, // [18:52] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_compliance_service_proto_init() }
@@ -2526,7 +2597,7 @@ func file_quarterdeck_risk_v1_compliance_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc), len(file_quarterdeck_risk_v1_compliance_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,

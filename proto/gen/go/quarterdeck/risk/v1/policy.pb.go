@@ -118,7 +118,10 @@ type Policy struct {
 	// When the policy last changed (a new version is a change).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Opaque version tag for optimistic concurrency (AIP-154).
-	Etag          string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The policy's campaign without its people, as GetPolicyCampaign's BASIC view returns it:
+	// set by ListPolicies' FULL view only, unset in every other answer and in events.
+	Campaign      *PolicyCampaign `protobuf:"bytes,14,opt,name=campaign,proto3" json:"campaign,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +245,13 @@ func (x *Policy) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Policy) GetCampaign() *PolicyCampaign {
+	if x != nil {
+		return x.Campaign
+	}
+	return nil
 }
 
 // A PolicyVersion is one published version of a policy: its number, its document and the day it
@@ -611,7 +621,11 @@ type CampaignPerson struct {
 	// When the person acknowledged it; unset when pending.
 	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
 	// Whether the person has not acknowledged after the due date.
-	Overdue       bool `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	Overdue bool `protobuf:"varint,5,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// The person's display name, as talent's person events last said it; empty for a person
+	// talent has published nothing about since the service began keeping names (version 00011 of
+	// its schema) until their next event.
+	DisplayName   string `protobuf:"bytes,6,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -681,11 +695,18 @@ func (x *CampaignPerson) GetOverdue() bool {
 	return false
 }
 
+func (x *CampaignPerson) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
 var File_quarterdeck_risk_v1_policy_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_risk_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	" quarterdeck/risk/v1/policy.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xa0\x05\n" +
+	" quarterdeck/risk/v1/policy.proto\x12\x13quarterdeck.risk.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xe6\x05\n" +
 	"\x06Policy\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\x05title\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\x05title\x12\"\n" +
@@ -703,7 +724,8 @@ const file_quarterdeck_risk_v1_policy_proto_rawDesc = "" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\r \x01(\tR\x04etag:D\xeaAA\n" +
+	"\x04etag\x18\r \x01(\tR\x04etag\x12D\n" +
+	"\bcampaign\x18\x0e \x01(\v2#.quarterdeck.risk.v1.PolicyCampaignB\x03\xe0A\x03R\bcampaign:D\xeaAA\n" +
 	"\x1arisk.quarterdeck.io/Policy\x12\x11policies/{policy}*\bpolicies2\x06policy\"\xcf\x05\n" +
 	"\rPolicyVersion\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12F\n" +
@@ -737,13 +759,14 @@ const file_quarterdeck_risk_v1_policy_proto_rawDesc = "" +
 	"\roverdue_count\x18\a \x01(\x05R\foverdueCount\x12;\n" +
 	"\x06people\x18\b \x03(\v2#.quarterdeck.risk.v1.CampaignPersonR\x06people\x12=\n" +
 	"\fcompute_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime:d\xeaAa\n" +
-	"\"risk.quarterdeck.io/PolicyCampaign\x12\x1apolicies/{policy}/campaign*\x0fpolicyCampaigns2\x0epolicyCampaign\"\xd0\x01\n" +
+	"\"risk.quarterdeck.io/PolicyCampaign\x12\x1apolicies/{policy}/campaign*\x0fpolicyCampaigns2\x0epolicyCampaign\"\xf3\x01\n" +
 	"\x0eCampaignPerson\x12\x16\n" +
 	"\x06person\x18\x01 \x01(\tR\x06person\x12\x12\n" +
 	"\x04team\x18\x02 \x01(\tR\x04team\x121\n" +
 	"\x14acknowledged_version\x18\x03 \x01(\tR\x13acknowledgedVersion\x12E\n" +
 	"\x10acknowledge_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12\x18\n" +
-	"\aoverdue\x18\x05 \x01(\bR\aoverdue*C\n" +
+	"\aoverdue\x18\x05 \x01(\bR\aoverdue\x12!\n" +
+	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName*C\n" +
 	"\fPolicyChange\x12\x1d\n" +
 	"\x19POLICY_CHANGE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05MAJOR\x10\x01\x12\t\n" +
@@ -778,20 +801,21 @@ var file_quarterdeck_risk_v1_policy_proto_depIdxs = []int32{
 	6,  // 0: quarterdeck.risk.v1.Policy.effective_date:type_name -> google.type.Date
 	7,  // 1: quarterdeck.risk.v1.Policy.create_time:type_name -> google.protobuf.Timestamp
 	7,  // 2: quarterdeck.risk.v1.Policy.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: quarterdeck.risk.v1.PolicyVersion.change:type_name -> quarterdeck.risk.v1.PolicyChange
-	6,  // 4: quarterdeck.risk.v1.PolicyVersion.effective_date:type_name -> google.type.Date
-	6,  // 5: quarterdeck.risk.v1.PolicyVersion.acknowledgement_due_date:type_name -> google.type.Date
-	7,  // 6: quarterdeck.risk.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: quarterdeck.risk.v1.PolicyAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
-	6,  // 8: quarterdeck.risk.v1.PolicyCampaign.due_date:type_name -> google.type.Date
-	5,  // 9: quarterdeck.risk.v1.PolicyCampaign.people:type_name -> quarterdeck.risk.v1.CampaignPerson
-	7,  // 10: quarterdeck.risk.v1.PolicyCampaign.compute_time:type_name -> google.protobuf.Timestamp
-	7,  // 11: quarterdeck.risk.v1.CampaignPerson.acknowledge_time:type_name -> google.protobuf.Timestamp
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 3: quarterdeck.risk.v1.Policy.campaign:type_name -> quarterdeck.risk.v1.PolicyCampaign
+	0,  // 4: quarterdeck.risk.v1.PolicyVersion.change:type_name -> quarterdeck.risk.v1.PolicyChange
+	6,  // 5: quarterdeck.risk.v1.PolicyVersion.effective_date:type_name -> google.type.Date
+	6,  // 6: quarterdeck.risk.v1.PolicyVersion.acknowledgement_due_date:type_name -> google.type.Date
+	7,  // 7: quarterdeck.risk.v1.PolicyVersion.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 8: quarterdeck.risk.v1.PolicyAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
+	6,  // 9: quarterdeck.risk.v1.PolicyCampaign.due_date:type_name -> google.type.Date
+	5,  // 10: quarterdeck.risk.v1.PolicyCampaign.people:type_name -> quarterdeck.risk.v1.CampaignPerson
+	7,  // 11: quarterdeck.risk.v1.PolicyCampaign.compute_time:type_name -> google.protobuf.Timestamp
+	7,  // 12: quarterdeck.risk.v1.CampaignPerson.acknowledge_time:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_risk_v1_policy_proto_init() }
