@@ -3,13 +3,16 @@ package browser
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -568,6 +571,57 @@ func TestConsole(t *testing.T) {
 		}
 	}
 	b.takeErrors() // the browser logs the refused load (403)
+
+	// A caller past the gateway's rate limit: the console waits as long as each 429 says and asks
+	// again, and the page is drawn. Another client of the same key empties its bucket (burst 100),
+	// then keeps it empty until the browser has been refused once.
+	var refused atomic.Int64
+	listening, stopListening := context.WithCancel(b.ctx)
+	defer stopListening()
+	if err := chromedp.Listen(listening, func(ev any) {
+		if r, ok := ev.(*network.EventResponseReceived); ok && r.Response.Status == http.StatusTooManyRequests {
+			refused.Add(1)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	call := func() int {
+		req, _ := http.NewRequest("GET", p.rest+"/v1/teams?pageSize=1", nil)
+		req.Header.Set("Authorization", "Bearer "+limited)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; call() != http.StatusTooManyRequests; i++ {
+		if i == 1000 {
+			t.Fatal("1,000 calls of one key, none refused: is the per-caller limit off?")
+		}
+	}
+	hammered := make(chan struct{})
+	go func() {
+		defer close(hammered)
+		for deadline := time.Now().Add(pageTimeout); refused.Load() == 0 && time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			call()
+		}
+	}()
+	b.open(t, "#/teams", "teams")
+	<-hammered
+	stopListening()
+	if refused.Load() == 0 {
+		t.Error("the browser was never refused while the key's bucket was empty")
+	}
+	for _, e := range b.takeErrors() {
+		if !strings.Contains(e, "429") { // the browser logs each refused load
+			t.Errorf("after a 429 the console logged %q", e)
+		}
+	}
+	b.check(t, "teams after a 429", 0)
+	if n := b.count(t, "main table tbody tr:not(:has(td[colspan]))"); n == 0 {
+		t.Error("after a 429 the teams page lists no team")
+	}
 
 	// Signing out forgets the key.
 	b.run(t, "sign out", chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("apikey")))
