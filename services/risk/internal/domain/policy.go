@@ -399,15 +399,16 @@ func (c *Campaign) Counts() (required, acknowledged, pending, overdue int32) {
 			acknowledged++
 		}
 	}
-	return c.CountsOf(required, acknowledged)
+	pending, overdue = c.Pending(required, acknowledged)
+	return required, acknowledged, pending, overdue
 }
 
-// CountsOf is Counts for a campaign read without its people, of whom required must acknowledge
-// and acknowledged have.
-func (c *Campaign) CountsOf(required, acknowledged int32) (int32, int32, int32, int32) {
-	pending, overdue := required-acknowledged, int32(0)
+// Pending is how many of the people of a campaign read without them have not acknowledged, and
+// how many of those are overdue, when required must acknowledge and acknowledged have.
+func (c *Campaign) Pending(required, acknowledged int32) (pending, overdue int32) {
+	pending = required - acknowledged
 	if c.Overdue() {
 		overdue = pending
 	}
-	return required, acknowledged, pending, overdue
+	return pending, overdue
 }

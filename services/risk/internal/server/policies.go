@@ -447,7 +447,7 @@ func campaignToProto(c *domain.Campaign, now time.Time) *riskv1.PolicyCampaign {
 // campaignCountsToProto is c as the API shows it, computed at now, without people: required of
 // them must acknowledge, and acknowledged have.
 func campaignCountsToProto(c *domain.Campaign, now time.Time, required, acknowledged int32) *riskv1.PolicyCampaign {
-	_, _, pending, overdue := c.CountsOf(required, acknowledged)
+	pending, overdue := c.Pending(required, acknowledged)
 	pb := &riskv1.PolicyCampaign{Name: c.Policy.Name() + "/campaign", DueDate: civil.ToProto(c.DueDate),
 		RequiredCount: required, AcknowledgedCount: acknowledged, PendingCount: pending, OverdueCount: overdue,
 		ComputeTime: timestamppb.New(now)}
