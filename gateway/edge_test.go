@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -34,6 +35,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/quarterdeck/quarterdeck/gateway"
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -41,6 +43,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
 
 // --- a recording backend ---
@@ -500,6 +503,39 @@ func TestGRPCPassThroughAndReflection(t *testing.T) {
 	_, err = client.GetCostCenter(ctx, &budgetv1.GetCostCenterRequest{Name: "costCenters/ghost"})
 	if status.Code(err) != codes.NotFound || grpcReason(err) != "COST_CENTER_NOT_FOUND" {
 		t.Errorf("get missing = %v", err)
+	}
+
+	// A request whose strings are not UTF-8, as a client whose protobuf library does not check
+	// them sends it: refused by the service's text rule on the field, not by gRPC's decoding
+	// (INTERNAL); a call routed by its resource (OperationsService) is routed all the same.
+	conn := e.grpcConn(t, nil)
+	for _, c := range []struct {
+		method string
+		msg    proto.Message
+		field  string
+	}{
+		{"/quarterdeck.budget.v1.BudgetService/CreateCostCenter",
+			&budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "@1 Edge", Code: "CC-UTF"}}, "cost_center.display_name"},
+		{"/quarterdeck.operations.v1.OperationsService/ListAuditRecords",
+			&operationsv1.ListAuditRecordsRequest{Parent: "services/budget", PageToken: "@1"}, "page_token"},
+	} {
+		b, err := proto.Marshal(c.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.Replace(b, []byte("@1"), []byte("\xff1"), 1)
+		err = testkit.InvokeRaw(ctx, conn, c.method, b)
+		var fields []string
+		for _, d := range status.Convert(err).Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, v := range br.GetFieldViolations() {
+					fields = append(fields, v.GetField()+":"+v.GetReason())
+				}
+			}
+		}
+		if status.Code(err) != codes.InvalidArgument || !slices.Equal(fields, []string{c.field + ":INVALID_UTF8"}) {
+			t.Errorf("%s with a string not UTF-8 = %v, violations %v; want %s:INVALID_UTF8", c.method, err, fields, c.field)
+		}
 	}
 
 	// If-Match as gRPC metadata is the delete's etag: a stale one is refused.

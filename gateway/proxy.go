@@ -20,11 +20,11 @@ import (
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/telemetry"
 )
 
@@ -271,7 +271,8 @@ func (p *proxy) routeByResource(method string, head *frame) (*grpc.ClientConn, e
 		return nil, edgeError(codes.Unimplemented, ReasonUnknownService, "unknown method "+method).Err()
 	}
 	msg := dynamicpb.NewMessage(md.Input())
-	if err := proto.Unmarshal(head.payload, msg); err != nil {
+	// A string that is not UTF-8 is decoded all the same: the service refuses it, naming the field.
+	if err := rpc.UnmarshalKeepingText(head.payload, msg); err != nil {
 		return nil, edgeError(codes.InvalidArgument, "INVALID_ARGUMENT", "the request message cannot be decoded").Err()
 	}
 	for _, field := range []protoreflect.Name{"parent", "name"} {

@@ -108,6 +108,8 @@ func NewServer(opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary),
 		grpc.ChainStreamInterceptor(i.stream),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		// A string that is not UTF-8 is the text rule's to refuse, not the codec's (codec.go).
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		// A client connection is asked to reconnect after a few minutes (calls in flight finish
 		// on it), so that clients balancing over every replica (round_robin on a dns:/// target)

@@ -1,11 +1,13 @@
 package testkit
 
 import (
+	"context"
 	"net"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 )
@@ -53,4 +55,22 @@ func Dial(t testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 func DialAs(t testing.TB, addr, subject string, scopes ...string) *grpc.ClientConn {
 	t.Helper()
 	return Dial(t, addr, identitytest.DialOptionAs(subject, scopes...))
+}
+
+// rawCodec sends a request given as the bytes of its message ([]byte) and ignores the response.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, _ := v.([]byte)
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+func (rawCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
+func (rawCodec) Name() string                         { return "proto" }
+
+// InvokeRaw calls method on conn with request as the bytes of its message, as a client whose
+// protobuf library does not check what it sends (strings that are not UTF-8, say) would, and
+// returns the call's error; the response is not decoded.
+func InvokeRaw(ctx context.Context, conn *grpc.ClientConn, method string, request []byte) error {
+	var out []byte
+	return conn.Invoke(ctx, method, request, &out, grpc.ForceCodecV2(rawCodec{}))
 }
