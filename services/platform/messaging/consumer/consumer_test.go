@@ -36,7 +36,7 @@ var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
 // openDB opens a migrated database with the consumer tables, the outbox and a test table whose
 // rows are a handler's effects: one row per application, with no unique key, so that a second
 // application of an event shows as a second row.
-func openDB(t *testing.T, d testenv.Database) *sqldb.DB {
+func openDB(t testing.TB, d testenv.Database) *sqldb.DB {
 	t.Helper()
 	db := testkit.Open(t, d, consumer.Migrations, outbox.Migrations)
 	ddl := `CREATE TABLE effects (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, event_id TEXT NOT NULL, version BIGINT NOT NULL)`
@@ -78,7 +78,7 @@ func waitDeadLetter(t *testing.T, rt *consumer.Runtime, id string) {
 
 type effectCount struct{ rows, distinct int }
 
-func effects(t *testing.T, db *sqldb.DB) effectCount {
+func effects(t testing.TB, db *sqldb.DB) effectCount {
 	t.Helper()
 	var c effectCount
 	if err := db.QueryRowContext(context.Background(),
@@ -97,7 +97,7 @@ type env struct {
 	stream string
 }
 
-func newEnv(t *testing.T, d testenv.Database) *env {
+func newEnv(t testing.TB, d testenv.Database) *env {
 	t.Helper()
 	ns := testenv.NATSServer(t)
 	_, js := testenv.Connect(t, ns.URL)
@@ -135,7 +135,7 @@ func (e *env) event(id, resource string, version int64) *nats.Msg {
 	return m
 }
 
-func (e *env) publish(t *testing.T, msgs ...*nats.Msg) {
+func (e *env) publish(t testing.TB, msgs ...*nats.Msg) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -146,7 +146,7 @@ func (e *env) publish(t *testing.T, msgs ...*nats.Msg) {
 	}
 }
 
-func newID(t *testing.T) string {
+func newID(t testing.TB) string {
 	t.Helper()
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -157,13 +157,13 @@ func newID(t *testing.T) string {
 
 // start runs a runtime with the given consumer until the test ends. It returns the runtime and
 // the cancel of its context, which kills it: its work is abandoned, as when its process dies.
-func (e *env) start(t *testing.T, js jetstream.JetStream, s consumer.Settings, h consumer.Handler, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
+func (e *env) start(t testing.TB, js jetstream.JetStream, s consumer.Settings, h consumer.Handler, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
 	t.Helper()
 	return e.startSpec(t, js, s, consumer.Spec{Handler: h}, opts...)
 }
 
 // startSpec is start with a consumer spec of its own; its name and domain are the test's.
-func (e *env) startSpec(t *testing.T, js jetstream.JetStream, s consumer.Settings, spec consumer.Spec, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
+func (e *env) startSpec(t testing.TB, js jetstream.JetStream, s consumer.Settings, spec consumer.Spec, opts ...func(*consumer.Options)) (*consumer.Runtime, context.CancelFunc) {
 	t.Helper()
 	o := consumer.Options{Service: "risk", Prefix: e.prefix, Settings: s, Logger: quiet}
 	for _, f := range opts {
