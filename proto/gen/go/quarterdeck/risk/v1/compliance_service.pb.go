@@ -394,8 +394,8 @@ type ListRequirementsRequest struct {
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter, e.g. `identifier = "A.5.1"` or `title:"access"`. Fields: `name`,
-	// `identifier`, `title` and `position`.
+	// An AIP-160 filter, e.g. `identifier = "A.5.1"` or `title = "Access control"` (strings
+	// compare whole and exact: docs/api.md). Fields: `name`, `identifier`, `title` and `position`.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): `position` (the default), `identifier` or `title`, each
 	// optionally followed by ` desc`.
@@ -1447,9 +1447,9 @@ type ListPoliciesRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// An AIP-160 filter, e.g. `owner = "people/ana"` or `title:"use"`. Fields: `name`, `title`,
-	// `owner`, `everyone`, `current_version`, `effective_date` (a `YYYY-MM-DD` string),
-	// `create_time` and `update_time`.
+	// An AIP-160 filter, e.g. `owner = "people/ana"` or `title = "Acceptable use"` (strings
+	// compare whole and exact: docs/api.md). Fields: `name`, `title`, `owner`, `everyone`,
+	// `current_version`, `effective_date` (a `YYYY-MM-DD` string), `create_time` and `update_time`.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// The order of the results (AIP-132): a comma-separated list of `title`, `effective_date`,
 	// `create_time` and `update_time`, each optionally followed by ` desc`. Ties are ordered by
