@@ -2052,8 +2052,9 @@ type ListPolicyCampaignPeopleRequest struct {
 	// acknowledged_version = ""` (who has not acknowledged). Fields: `person`, `display_name`,
 	// `team`, `acknowledged_version`, `acknowledge_time` and `overdue`.
 	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order of the results (AIP-132): `display_name`, `team` or `acknowledged_version`, each
-	// optionally followed by ` desc`. Ties are ordered by `person`, the default order.
+	// The order of the results (AIP-132): a comma-separated list of `display_name`, `team` and
+	// `acknowledged_version`, each optionally followed by ` desc`. Ties are ordered by `person`,
+	// the default order.
 	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
