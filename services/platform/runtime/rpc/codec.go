@@ -27,10 +27,7 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err == nil || !ok || !isInvalidUTF8(err) {
 		return err
 	}
-	if UnmarshalKeepingText(data.Materialize(), m) != nil {
-		return err
-	}
-	return nil
+	return keepText(data.Materialize(), m, err)
 }
 
 // UnmarshalKeepingText decodes b into m as proto.Unmarshal does, except that the bytes of a string
@@ -42,10 +39,16 @@ func UnmarshalKeepingText(b []byte, m proto.Message) error {
 	if err == nil || !isInvalidUTF8(err) {
 		return err
 	}
+	return keepText(b, m, err)
+}
+
+// keepText decodes b into m keeping the bytes of its strings, once protobuf refused b for a
+// string that is not UTF-8 (refused): nil, or refused when b cannot be decoded even so.
+func keepText(b []byte, m proto.Message, refused error) error {
 	proto.Reset(m)
 	if mergeKeepingText(b, m.ProtoReflect()) != nil {
 		proto.Reset(m)
-		return err
+		return refused
 	}
 	return nil
 }

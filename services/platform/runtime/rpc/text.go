@@ -55,8 +55,18 @@ func CheckText(msg proto.Message) error {
 // CSV exports, terminals and other systems' parsers, where they do harm. The violation names the
 // field and the character's position, never the value. On its way it checks the range of every
 // google.protobuf.Timestamp and Duration (checkWellKnown).
+//
+// Fields are walked in their declaration order, not in protobuf's Range order, which protobuf
+// varies from one binary to another on purpose: the violations come in the same order from every
+// build.
 func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
 		path := prefix + string(fd.Name())
 		long := IsLongText(fd.Name())
 		switch {
@@ -81,14 +91,13 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 			})
 		case fd.IsList():
 			l := v.List()
-			for i := range l.Len() {
-				checkValue(fd, l.Get(i), path+"["+strconv.Itoa(i)+"]", long, vs)
+			for j := range l.Len() {
+				checkValue(fd, l.Get(j), path+"["+strconv.Itoa(j)+"]", long, vs)
 			}
 		default:
 			checkValue(fd, v, path, long, vs)
 		}
-		return true
-	})
+	}
 }
 
 func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, long bool, vs *[]fault.Violation) {
