@@ -538,6 +538,14 @@ func TestGRPCPassThroughAndReflection(t *testing.T) {
 		}
 	}
 
+	// A request that is not protobuf at all is the client's error too, whichever way it is routed.
+	for _, method := range []string{"/quarterdeck.budget.v1.BudgetService/CreateCostCenter", "/quarterdeck.operations.v1.OperationsService/ListAuditRecords"} {
+		err := testkit.InvokeRaw(ctx, conn, method, []byte("\x0a\xff"))
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "the request message cannot be decoded: proto: ") {
+			t.Errorf("%s with a request that is not protobuf = %v; want INVALID_ARGUMENT saying why", method, err)
+		}
+	}
+
 	// If-Match as gRPC metadata is the delete's etag: a stale one is refused.
 	stale := metadata.AppendToOutgoingContext(ctx, "if-match", `"0000"`)
 	_, err = client.DeleteCostCenter(stale, &budgetv1.DeleteCostCenterRequest{Name: created.GetName()})

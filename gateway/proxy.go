@@ -273,7 +273,7 @@ func (p *proxy) routeByResource(method string, head *frame) (*grpc.ClientConn, e
 	msg := dynamicpb.NewMessage(md.Input())
 	// A string that is not UTF-8 is decoded all the same: the service refuses it, naming the field.
 	if err := rpc.UnmarshalKeepingText(head.payload, msg); err != nil {
-		return nil, edgeError(codes.InvalidArgument, "INVALID_ARGUMENT", "the request message cannot be decoded").Err()
+		return nil, edgeError(codes.InvalidArgument, "INVALID_ARGUMENT", rpc.Undecodable(err)).Err()
 	}
 	for _, field := range []protoreflect.Name{"parent", "name"} {
 		fd := md.Input().Fields().ByName(field)

@@ -3,19 +3,29 @@ package rpc
 import (
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 )
 
-// codec is the services' gRPC codec: protobuf's, except that a request whose string fields hold
-// bytes that are not UTF-8 is decoded all the same (UnmarshalKeepingText), so that the text rule
-// refuses it in the interceptors — INVALID_ARGUMENT, INVALID_UTF8 on the field, as over REST. A
-// codec's failure is gRPC's INTERNAL, answered before any interceptor runs; protobuf refuses such
-// a string (proto3's rule), but some clients' libraries send one.
+// codec is the services' gRPC codec: protobuf's, except for the requests protobuf refuses. A
+// codec's failure is gRPC's INTERNAL, answered before any interceptor runs, and a request that
+// cannot be decoded is the client's fault, not the server's:
+//   - a request whose string fields hold bytes that are not UTF-8 is decoded all the same
+//     (UnmarshalKeepingText), so that the text rule refuses it in the interceptors —
+//     INVALID_ARGUMENT, INVALID_UTF8 on the field, as over REST (protobuf refuses such a string,
+//     proto3's rule, but some clients' libraries send one);
+//   - a request that is not protobuf at all (truncated, a group never closed, a field number of 0) is
+//     passed on empty and marked undecodable, and the interceptors answer INVALID_ARGUMENT with
+//     protobuf's reason (refuseUndecodable) once the caller is known, as over REST for a body
+//     that is not JSON.
 type codec struct{ encoding.CodecV2 }
 
 // newCodec returns the codec over gRPC's protobuf codec.
@@ -24,10 +34,53 @@ func newCodec() codec { return codec{encoding.GetCodecV2("proto")} }
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	err := c.CodecV2.Unmarshal(data, v)
 	m, ok := v.(proto.Message)
-	if err == nil || !ok || !isInvalidUTF8(err) {
+	if err == nil || !ok {
 		return err
 	}
-	return keepText(data.Materialize(), m, err)
+	if isInvalidUTF8(err) {
+		if err = keepText(data.Materialize(), m, err); err == nil {
+			return nil
+		}
+	}
+	proto.Reset(m)
+	undecodable.mark(m, err)
+	return nil
+}
+
+// undecodable holds the requests the codec could not decode, each emptied, until the interceptors
+// refuse them: the codec knows neither the call nor its context, only the message it decodes into,
+// which gRPC hands to the interceptors (unary) or returns from RecvMsg (streams) next.
+var undecodable pendingRefusals
+
+type pendingRefusals struct {
+	n atomic.Int64 // the entries of m: a call reads m only when there is one
+	m sync.Map     // proto.Message → error
+}
+
+func (p *pendingRefusals) mark(m proto.Message, err error) {
+	p.m.Store(m, err)
+	p.n.Add(1)
+}
+
+// refuseUndecodable returns the refusal of req when the codec could not decode it, and forgets
+// it; nil for any other request.
+func refuseUndecodable(req any) error {
+	if undecodable.n.Load() == 0 || req == nil {
+		return nil
+	}
+	v, ok := undecodable.m.LoadAndDelete(req)
+	if !ok {
+		return nil
+	}
+	undecodable.n.Add(-1)
+	return fault.New(fault.InvalidArgument, fault.ReasonInvalid, Undecodable(v.(error)))
+}
+
+// Undecodable is the message of the refusal of a request that protobuf could not decode, err
+// being protobuf's reason.
+func Undecodable(err error) string {
+	// protobuf puts a space or a no-break space after "proto:", at random per build.
+	return "the request message cannot be decoded: " + strings.ReplaceAll(err.Error(), "\u00a0", " ")
 }
 
 // UnmarshalKeepingText decodes b into m as proto.Unmarshal does, except that the bytes of a string

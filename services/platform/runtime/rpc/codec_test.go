@@ -3,15 +3,19 @@ package rpc_test
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity/identitytest"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
@@ -74,10 +78,80 @@ func TestServerRefusesStringsNotUTF8(t *testing.T) {
 	if n := fake.calls.Load(); n != 0 {
 		t.Errorf("the handler was called %d times", n)
 	}
-	// A request that is not protobuf at all is still the codec's to refuse.
-	err := testkit.InvokeRaw(callCtx(t), conn, "/quarterdeck.budget.v1.BudgetService/GetCostCenter", []byte("\x0a\xff"))
-	if status.Code(err) != codes.Internal {
-		t.Errorf("a request that is not protobuf = %v; want gRPC's INTERNAL", err)
+}
+
+// undecodableRequests are requests that are not protobuf: no decoder makes a message of them.
+var undecodableRequests = []struct {
+	name  string
+	bytes []byte
+}{
+	{"truncated", []byte("\x0a\xff")},
+	{"a group never closed", []byte("\x0b")},
+	{"a length past the end", []byte("\x0a\x05ab")},
+	{"a field number of zero", []byte("\x00\x01")},
+}
+
+// TestServerRefusesUndecodableRequests sends requests that are not protobuf at all — gRPC's
+// INTERNAL, from the codec, before any of the platform's code — and requires the client's error:
+// INVALID_ARGUMENT with the ErrorInfo of the platform, protobuf's reason in its message, and no
+// call of the handler; over a unary and a streaming call, and never before the caller is known.
+func TestServerRefusesUndecodableRequests(t *testing.T) {
+	fake := &fakeBudget{}
+	_, conn := serve(t, fake)
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		st := status.Convert(err)
+		if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "the request message cannot be decoded: proto: ") {
+			t.Fatalf("got %v; want INVALID_ARGUMENT saying the message cannot be decoded, and why", st.Proto())
+		}
+		if info, vs := details(t, st); info.GetReason() != "INVALID_ARGUMENT" || info.GetDomain() != domain || len(vs) != 0 {
+			t.Errorf("details = %v, %v; want the reason INVALID_ARGUMENT of %s, no field", info, vs, domain)
+		}
+	}
+	for _, c := range undecodableRequests {
+		t.Run(c.name, func(t *testing.T) {
+			if proto.Unmarshal(c.bytes, &budgetv1.CreateCostCenterRequest{}) == nil {
+				t.Fatal("protobuf decodes the request: nothing to test")
+			}
+			check(t, testkit.InvokeRaw(callCtx(t), conn, "/quarterdeck.budget.v1.BudgetService/CreateCostCenter", c.bytes))
+			check(t, testkit.StreamRaw(callCtx(t), conn, "/grpc.health.v1.Health/Watch", c.bytes))
+		})
+	}
+	if n := fake.calls.Load(); n != 0 {
+		t.Errorf("the handler was called %d times", n)
+	}
+	if n := rpc.Pending(); n != 0 {
+		t.Errorf("%d requests stay marked undecodable after their calls", n)
+	}
+	// The next request, decodable, is served: nothing of the refusals is left behind.
+	next, err := proto.Marshal(&budgetv1.GetCostCenterRequest{Name: "costCenters/infra"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testkit.InvokeRaw(callCtx(t), conn, "/quarterdeck.budget.v1.BudgetService/GetCostCenter", next); err != nil {
+		t.Errorf("a request after the refusals: %v", err)
+	}
+}
+
+// TestUndecodableRequestsAfterTheCaller requires a caller without an identity to be told so
+// rather than that its request cannot be decoded: who is calling is settled first.
+func TestUndecodableRequestsAfterTheCaller(t *testing.T) {
+	conn, _ := startPayroll(t, identitytest.Verifier())
+	garbage := undecodableRequests[0].bytes
+	err := testkit.InvokeRaw(callCtx(t), conn, "/payrolltest.v1.PayrollService/GetPayslip", garbage)
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("no identity, a request that is not protobuf = %v; want UNAUTHENTICATED", err)
+	}
+	tok, err := identitytest.Signer().Sign(identity.Principal{Subject: "users/alice", Scopes: []string{"payroll.read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.AppendToOutgoingContext(callCtx(t), identity.MetadataKey, tok)
+	if err := testkit.InvokeRaw(ctx, conn, "/payrolltest.v1.PayrollService/GetPayslip", garbage); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("with an identity, a request that is not protobuf = %v; want INVALID_ARGUMENT", err)
+	}
+	if n := rpc.Pending(); n != 0 {
+		t.Errorf("%d requests stay marked undecodable after their calls", n)
 	}
 }
 

@@ -139,11 +139,16 @@ type interceptors struct {
 
 func (i *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
+	// Taken before anything can return, so that no mark outlives its call.
+	undecoded := refuseUndecodable(req)
 	resp, err = i.guard(ctx, info.FullMethod, func() (any, error) {
 		// Who is calling is settled before anything of the request is looked at.
 		ctx, err := i.authorize(ctx, info.FullMethod, req)
 		if err != nil {
 			return nil, err
+		}
+		if undecoded != nil {
+			return nil, undecoded
 		}
 		if err := applyEdgeMetadata(ctx, req); err != nil {
 			return nil, err
@@ -268,6 +273,10 @@ type validatingStream struct {
 func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
+	}
+	if err := refuseUndecodable(m); err != nil {
+		st, _ := Status(err, s.i.domain)
+		return st.Err()
 	}
 	if err := s.i.validate(m); err != nil {
 		st, _ := Status(err, s.i.domain)

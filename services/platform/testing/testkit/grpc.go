@@ -74,3 +74,23 @@ func InvokeRaw(ctx context.Context, conn *grpc.ClientConn, method string, reques
 	var out []byte
 	return conn.Invoke(ctx, method, request, &out, grpc.ForceCodecV2(rawCodec{}))
 }
+
+// StreamRaw opens a server-streaming call of method on conn, sends request as the bytes of its
+// message (as InvokeRaw does) and returns the error of the first message received: the call's
+// status when the server refused the request, nil when it answered.
+func StreamRaw(ctx context.Context, conn *grpc.ClientConn, method string, request []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, grpc.ForceCodecV2(rawCodec{}))
+	if err != nil {
+		return err
+	}
+	if err := s.SendMsg(request); err != nil {
+		return err
+	}
+	if err := s.CloseSend(); err != nil {
+		return err
+	}
+	var out []byte
+	return s.RecvMsg(&out)
+}
