@@ -206,13 +206,22 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 				return nil, err
 			}
 			b.DecisionReason = strings.TrimSpace(req.GetReason())
+			// The parts of contracts' renewal terms deferred to this cost centre's budget for the
+			// year (renewalIn) are recorded in this transaction, on the lines b brings into force.
+			deferred, err := tx.DeferredCommitments(ctx, b.CostCenterID, b.FiscalYear)
+			if err != nil {
+				return nil, err
+			}
 			if chain.InForceID == "" {
 				// The first approval: nothing was in force, so nothing was spent. From now on the
 				// calendar moves its forecast too: evaluated daily (forecast.go).
 				if err := putInForce(ctx, tx, chain, b, now); err != nil {
 					return nil, err
 				}
-				return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
+				if len(deferred) == 0 {
+					return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
+				}
+				return s.approveWithDeferred(ctx, tx, req, chain, b, prev, before, deferred)
 			}
 
 			fc, err := s.beginFigures(ctx, tx, chain)
@@ -253,12 +262,41 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			if err := fc.switchTo(ctx, b); err != nil {
 				return nil, err
 			}
+			if err := s.commitDeferred(ctx, tx, fc, deferred); err != nil {
+				return nil, err
+			}
 			if err := fc.finish(ctx, b.Name()); err != nil {
 				return nil, err
 			}
 			after := budgetToProto(b)
 			return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
 		})
+}
+
+// approveWithDeferred saves the first approval of b, from version prev, when commitments are
+// deferred to its cost centre and fiscal year: as for a revision's approval, its event comes
+// before those of the commitments it records (commitDeferred) and of the alerts they raise, its
+// audit record after them, with the state they leave.
+func (s *Server) approveWithDeferred(ctx context.Context, tx store.Tx, req *budgetv1.ApproveBudgetRequest, chain *domain.Chain,
+	b *domain.Budget, prev int64, before *budgetv1.Budget, deferred []*domain.DeferredCommitment) (*budgetv1.Budget, error) {
+	if err := tx.UpdateBudget(ctx, b, prev); err != nil {
+		return nil, err
+	}
+	if err := tx.Emit(ctx, b.Name(), &budgetv1.BudgetApproved{Budget: budgetToProto(b), Version: b.Version}); err != nil {
+		return nil, err
+	}
+	fc, err := s.beginFigures(ctx, tx, chain)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commitDeferred(ctx, tx, fc, deferred); err != nil {
+		return nil, err
+	}
+	if err := fc.finish(ctx, b.Name()); err != nil {
+		return nil, err
+	}
+	after := budgetToProto(fc.budget)
+	return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
 }
 
 // checkSpendKept refuses a revision that lacks a line with spend in the chain: the spend

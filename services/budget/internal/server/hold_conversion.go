@@ -35,6 +35,9 @@ type Commitment struct {
 	// SourceRef names the resource that promised it, e.g. `vendors/acme/contracts/c-1`.
 	SourceRef   string
 	Description string
+	// Creator is who the commitment is recorded as created by; empty for the caller in the
+	// context (actor). A commitment deferred to an approval is the system's, not the approver's.
+	Creator string
 }
 
 // ConvertHold records, in tx, the commitment for the change the hold named holdName was held
@@ -213,7 +216,11 @@ func (s *Server) recordIn(ctx context.Context, tx store.Tx, fc *figuresChange, l
 	if id == "" {
 		id = s.newID()
 	}
-	c, err := domain.NewCommitment(id, b, in, rate, actor(ctx), s.now())
+	creator := f.Creator
+	if creator == "" {
+		creator = actor(ctx)
+	}
+	c, err := domain.NewCommitment(id, b, in, rate, creator, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 
 	"github.com/google/uuid"
@@ -17,6 +18,7 @@ import (
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/money"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/identity"
 )
 
 // Budget applies the vendors service's contract and invoice events to the contracts' budget
@@ -33,7 +35,11 @@ import (
 //     commitments.
 //   - contract.auto_renewed records a commitment for the part of the new term in the line's
 //     fiscal year, and for the part in each later year on the line of the same ID in the cost
-//     centre's budget for that year (when it has one); an end releases those too.
+//     centre's budget for that year. A later year's part that budget cannot take yet — the cost
+//     centre has no budget for that year, it is not approved yet, or it has no line of the ID —
+//     is deferred: kept (store.Tx.DeferCommitment) and recorded by the approval, in its
+//     transaction, that brings a revision of that budget with the line into force. An end
+//     releases the parts recorded and drops those deferred.
 //
 // The contract's commitments are those of its line with the contract's name as source reference
 // (source CONTRACT when budget records them; a hold's conversion keeps the hold's source). Every
@@ -50,7 +56,10 @@ import (
 // its consumer applied. So that a contract's activation that failed once is not skipped for good
 // after a later event of the contract, no event of a contract in force is applied before its
 // activation: it fails until the activation's commitment exists. Within the contracts' consumer,
-// a renewal then comes before the contract's end, as it happened. Invoices are resources of their
+// a renewal then comes before the contract's end, as it happened. A renewal never waits for a
+// later year's budget: the part that budget cannot take yet is deferred (renewalIn), so that
+// neither its partition is held up nor the renewal dead-lettered or skipped as older than a later
+// event of its contract while that budget is being prepared. Invoices are resources of their
 // own: their consumer may run ahead of the contracts', and an invoice waits for its contract's
 // activation the same way. One subject per consumer also works with NATS servers before 2.10.
 //
@@ -194,8 +203,11 @@ func (s *Server) awaitActivation(ctx context.Context, tx store.Tx, c *vendorsv1.
 // contractRenewed records the commitment of a renewal term: the part of its value in the
 // line's fiscal year on the line, and the part in each later fiscal year the term reaches on the
 // line of the same ID in the cost centre's budget for that year, so that a contract charged to
-// this year's line renews onto next year's. A later year whose budget or line does not exist
-// gets nothing; one whose budget is not approved yet fails the event, to be tried again.
+// this year's line renews onto next year's. A later year's part that its budget cannot take yet
+// — the cost centre has no budget for that year, its budget is not approved yet, or it has no
+// line of the ID — is deferred (renewalIn) rather than dropped or waited for, so that the event
+// is applied and holds up nothing behind it: the approval that brings such a line into force
+// records it (commitDeferred).
 func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.ContractAutoRenewed) error {
 	contract := m.GetContract().GetName()
 	on, err := s.contractLine(ctx, tx, m.GetBudgetLine(), contract)
@@ -239,14 +251,17 @@ func (s *Server) contractRenewed(ctx context.Context, tx store.Tx, m *vendorsv1.
 }
 
 // renewalIn records c, a renewal term's commitment, for its part in fiscal year fy on the line
-// of on's ID in the budget of on's cost centre for that year, when there is one.
+// of on's ID in the budget of on's cost centre for that year. When that budget does not exist,
+// has no revision in force or none with the line, it defers c instead (deferRenewal); a part
+// recorded or deferred already is left as it is. The later year's chain stays locked until the
+// transaction ends, so that its approval, which locks it too, sees the part deferred.
 func (s *Server) renewalIn(ctx context.Context, tx store.Tx, on *contractLine, fy int32, c Commitment) error {
 	if _, err := s.storedCommitment(ctx, tx, c.ID); !errors.Is(err, domain.ErrCommitmentNotFound) {
 		return err
 	}
 	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
 	if errors.Is(err, domain.ErrBudgetNotFound) {
-		return nil
+		return s.deferRenewal(ctx, tx, on, fy, c, "no budget")
 	}
 	if err != nil {
 		return err
@@ -255,12 +270,15 @@ func (s *Server) renewalIn(ctx context.Context, tx store.Tx, on *contractLine, f
 	if err != nil {
 		return err
 	}
+	if chain.InForceID == "" {
+		return s.deferRenewal(ctx, tx, on, fy, c, "budget not approved")
+	}
 	fc, err := s.beginFigures(ctx, tx, chain)
 	if err != nil {
 		return fault.Named(err, domain.BudgetName(chainID))
 	}
 	if fc.lines[on.lineID] == nil {
-		return nil
+		return s.deferRenewal(ctx, tx, on, fy, c, "no line")
 	}
 	c.Line = domain.LineName(fc.budget.ID, on.lineID)
 	out, err := s.recordIn(ctx, tx, fc, on.lineID, c)
@@ -268,6 +286,60 @@ func (s *Server) renewalIn(ctx context.Context, tx store.Tx, on *contractLine, f
 		return err
 	}
 	return fc.finish(ctx, out.GetName())
+}
+
+// deferRenewal keeps c, the part of a renewal term in fiscal year fy that the budget of on's
+// cost centre for that year cannot take yet (why says what it lacks), until an approval of that
+// budget records it (commitDeferred) or the contract's end drops it (contractEnded).
+func (s *Server) deferRenewal(ctx context.Context, tx store.Tx, on *contractLine, fy int32, c Commitment, why string) error {
+	d := &domain.DeferredCommitment{
+		ID: c.ID, CostCenterID: on.budget.CostCenterID, FiscalYear: fy, LineID: on.lineID,
+		Amount: c.Amount, ServiceStart: c.ServiceStart, ServiceEnd: c.ServiceEnd,
+		Source: domain.CommitmentSource(c.Source), SourceRef: c.SourceRef, Description: c.Description,
+		CreateTime: s.now().UTC(),
+	}
+	added, err := tx.DeferCommitment(ctx, d)
+	if err != nil || !added {
+		return err
+	}
+	slog.InfoContext(ctx, "renewal commitment deferred to a later budget", "contract", c.SourceRef, "commitment", c.ID,
+		"cost_center", domain.CostCenterName(d.CostCenterID), "fiscal_year", fy, "line_id", d.LineID, "reason", why)
+	return nil
+}
+
+// commitDeferred records, in fc, the figures change of the approval that brings fc.budget into
+// force, the parts of contracts' renewal terms deferred to its cost centre and fiscal year
+// (deferRenewal) whose line it has, as renewalIn would have, and deletes them; the others stay
+// deferred. A part that cannot be recorded yet (no exchange rate for its first month) fails the
+// approval, which succeeds once the rate is set; one that never can (permanent) stays deferred.
+func (s *Server) commitDeferred(ctx context.Context, tx store.Tx, fc *figuresChange, ds []*domain.DeferredCommitment) error {
+	for _, d := range ds {
+		if fc.lines[d.LineID] == nil {
+			continue
+		}
+		out, err := s.recordIn(ctx, tx, fc, d.LineID, Commitment{
+			ID: d.ID, Line: domain.LineName(fc.budget.ID, d.LineID), Amount: d.Amount,
+			ServiceStart: d.ServiceStart, ServiceEnd: d.ServiceEnd, Source: budgetv1.Commitment_Source(d.Source),
+			SourceRef: d.SourceRef, Description: d.Description, Creator: identity.System,
+		})
+		if permanent(err) {
+			// The part can never be recorded as it is (the renewal event would have been a dead
+			// letter): it must not keep the budget from being approved, so it stays deferred, for
+			// an operator to see, until the contract ends.
+			slog.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
+				"commitment", d.ID, "budget", fc.budget.Name(), "error", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("record the commitment of %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
+		}
+		if err := tx.DeleteDeferredCommitment(ctx, d.ID); err != nil {
+			return fmt.Errorf("delete deferred commitment %s: %w", d.ID, err)
+		}
+		slog.InfoContext(ctx, "deferred renewal commitment recorded", "contract", d.SourceRef, "commitment", out.GetName(),
+			"deferred_since", d.CreateTime)
+	}
+	return nil
 }
 
 // renewalValue is the value of the renewal term the event announces: its term_value, or else the
@@ -289,11 +361,22 @@ func renewalValue(m *vendorsv1.ContractAutoRenewed) (money.Amount, error) {
 }
 
 // contractEnded releases what remains of the contract's commitments on its line, and on the
-// lines of later fiscal years its renewals were committed on.
+// lines of later fiscal years its renewals were committed on, and drops the parts of its
+// renewals deferred to later years' budgets (deferRenewal), so that no approval records them.
 func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line string) error {
 	on, err := s.contractLine(ctx, tx, line, contract)
 	if err != nil {
 		return err
+	}
+	// The parts of its renewals deferred to later years' budgets were never recorded: they go
+	// first, so that an approval recording one before this transaction deletes it has committed
+	// when the later years' commitments are read below, and they are released with the others.
+	dropped, err := tx.DropDeferredCommitments(ctx, contract)
+	if err != nil {
+		return err
+	}
+	if dropped > 0 {
+		slog.InfoContext(ctx, "deferred renewal commitments dropped: the contract ended", "contract", contract, "count", dropped)
 	}
 	if err := s.releaseAll(ctx, tx, on); err != nil {
 		return err

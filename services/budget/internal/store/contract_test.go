@@ -87,6 +87,7 @@ func run(t *testing.T, open opener) {
 	ctx := context.Background()
 	runBudgets(t, open)
 	runRevisions(t, open)
+	runDeferred(t, open)
 
 	t.Run("insert then get returns the same cost centre", func(t *testing.T) {
 		s, _ := open(t)

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
+)
+
+// runDeferred is the contract suite's part on the commitments deferred to a later budget.
+func runDeferred(t *testing.T, open opener) {
+	deferred := func(id, ref string, fy int32) *domain.DeferredCommitment {
+		return &domain.DeferredCommitment{
+			ID: id, CostCenterID: "infra", FiscalYear: fy, LineID: "l1", Amount: domain.Amount{Minor: 36_500, Currency: "USD"},
+			ServiceStart: domain.Date{Year: 2027, Month: time.February, Day: 1}, ServiceEnd: domain.Date{Year: 2028, Month: time.January, Day: 31},
+			Source: domain.CommitmentContract, SourceRef: ref, Description: "renewal of " + ref,
+			CreateTime: t0.Add(time.Duration(len(id)) * time.Second),
+		}
+	}
+
+	t.Run("deferred commitments are kept once, read per budget, deleted and dropped", func(t *testing.T) {
+		s, _ := open(t)
+		setup(t, s)
+		a, b, c := deferred("d-a", "vendors/acme/contracts/crm", 2028), deferred("d-bb", "vendors/acme/contracts/crm", 2029),
+			deferred("d-ccc", "vendors/acme/contracts/erp", 2028)
+		within(t, s, func(ctx context.Context, tx store.Tx) error {
+			for _, d := range []*domain.DeferredCommitment{a, b, c} {
+				if added, err := tx.DeferCommitment(ctx, d); err != nil || !added {
+					t.Errorf("defer %s = %v, %v; want added", d.ID, added, err)
+				}
+			}
+			// A copy (a redelivered renewal) adds nothing and changes nothing.
+			copyA := *a
+			copyA.Amount.Minor = 1
+			if added, err := tx.DeferCommitment(ctx, &copyA); err != nil || added {
+				t.Errorf("defer a copy of %s = %v, %v; want not added", a.ID, added, err)
+			}
+			return nil
+		})
+		within(t, s, func(ctx context.Context, tx store.Tx) error {
+			got, err := tx.DeferredCommitments(ctx, "infra", 2028)
+			if err != nil {
+				return err
+			}
+			equal(t, "deferred to infra's FY2028", got, []*domain.DeferredCommitment{a, c})
+			if err := tx.DeleteDeferredCommitment(ctx, a.ID); err != nil {
+				return err
+			}
+			n, err := tx.DropDeferredCommitments(ctx, "vendors/acme/contracts/crm")
+			if err != nil {
+				return err
+			}
+			equal(t, "dropped for crm", n, int64(1))
+			for fy, want := range map[int32][]*domain.DeferredCommitment{2028: {c}, 2029: nil} {
+				got, err := tx.DeferredCommitments(ctx, "infra", fy)
+				if err != nil {
+					return err
+				}
+				equal(t, "deferred after delete and drop", got, want)
+			}
+			return nil
+		})
+		if err := withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteDeferredCommitment(ctx, a.ID) }); err == nil {
+			t.Error("deleting a deferred commitment twice succeeded")
+		}
+	})
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
+)
+
+// deferredColumns are the columns every deferred commitment query selects, in
+// scanDeferredCommitment's order.
+const deferredColumns = `id, cost_center_id, fiscal_year, line_id, amount_minor, amount_currency, service_start, ` +
+	`service_end, source, source_ref, description, create_time`
+
+func scanDeferredCommitment(s sqlstore.Scanner) (*domain.DeferredCommitment, error) {
+	var (
+		d          domain.DeferredCommitment
+		start, end string
+	)
+	if err := s.Scan(&d.ID, &d.CostCenterID, &d.FiscalYear, &d.LineID, &d.Amount.Minor, &d.Amount.Currency, &start, &end,
+		&d.Source, &d.SourceRef, &d.Description, &d.CreateTime); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.ServiceStart, err = parseDate(start); err != nil {
+		return nil, err
+	}
+	if d.ServiceEnd, err = parseDate(end); err != nil {
+		return nil, err
+	}
+	d.CreateTime = d.CreateTime.UTC()
+	return &d, nil
+}
+
+// DeferCommitment keeps d until its budget can take it, unless a deferred commitment with d's ID
+// is kept already; it reports whether it added d.
+func (t Tx) DeferCommitment(ctx context.Context, d *domain.DeferredCommitment) (bool, error) {
+	const q = `INSERT INTO deferred_commitments (` + deferredColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+		$10, $11, $12) ON CONFLICT (id) DO NOTHING`
+	res, err := t.ExecContext(ctx, q, d.ID, d.CostCenterID, d.FiscalYear, d.LineID, d.Amount.Minor, string(d.Amount.Currency),
+		formatDate(d.ServiceStart), formatDate(d.ServiceEnd), int(d.Source), d.SourceRef, d.Description,
+		d.CreateTime.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return false, fmt.Errorf("defer commitment %s: %w", d.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("defer commitment %s: %w", d.ID, err)
+	}
+	return n == 1, nil
+}
+
+// DeferredCommitments returns the commitments deferred to the cost centre's budget for the
+// fiscal year, in the order they were deferred; the transaction keeps them from changing until
+// it ends.
+func (t Tx) DeferredCommitments(ctx context.Context, costCenterID string, fiscalYear int32) ([]*domain.DeferredCommitment, error) {
+	const q = `SELECT ` + deferredColumns + ` FROM deferred_commitments WHERE cost_center_id = $1 AND fiscal_year = $2
+		ORDER BY create_time, id`
+	return sqlstore.All(ctx, t, fmt.Sprintf("commitments deferred to the budget of %s for %d", costCenterID, fiscalYear),
+		scanDeferredCommitment, t.ForUpdate(q), costCenterID, fiscalYear)
+}
+
+// DeleteDeferredCommitment deletes the deferred commitment with the ID, once recorded.
+func (t Tx) DeleteDeferredCommitment(ctx context.Context, id string) error {
+	const q = `DELETE FROM deferred_commitments WHERE id = $1`
+	return sqlstore.Exec(ctx, t, nil, q, id)
+}
+
+// DropDeferredCommitments deletes the commitments deferred for the source named ref (a contract
+// that ended) and returns how many there were.
+func (t Tx) DropDeferredCommitments(ctx context.Context, ref string) (int64, error) {
+	const q = `DELETE FROM deferred_commitments WHERE source_ref = $1`
+	res, err := t.ExecContext(ctx, q, ref)
+	if err != nil {
+		return 0, fmt.Errorf("drop the commitments deferred for %s: %w", ref, err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,324 @@
+package budget_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
+)
+
+// The renewal of these tests: contract crm, charged to the FY2027 line saas of cost centre it,
+// renews for 2027-02-01 to 2028-01-31 at 365.00 USD for 365 days — 59 days (59.00) in FY2027
+// (April 2026 to March 2027) and 306 days (306.00) in FY2028, expected from 2027-04-01.
+const (
+	crm         = "vendors/acme/contracts/crm"
+	crmSaas     = "budgets/it-2027/lines/saas"
+	crmNextPart = 30_600
+)
+
+// renewalEnv is the budget service reading a feed of vendors events, with the FY2027 budget
+// it-2027 approved and crm activated on its line saas and renewed onto FY2028 (stream sequences
+// 1 and 2), the renewal acknowledged.
+type renewalEnv struct {
+	*spendEnv
+	feed *testkit.Feed
+}
+
+// startRenewal starts the service and the feed; before, if not nil, runs before the renewal
+// is published (to prepare FY2028's budget).
+func startRenewal(t *testing.T, db testenv.Database, before func(e *renewalEnv)) *renewalEnv {
+	t.Helper()
+	f := testkit.StartFeed(t, db, "vendors")
+	e := &renewalEnv{spendEnv: startConsuming(t, db, f), feed: f}
+	seedApprovedBudget(t, e.spendEnv, "it", "it-2027", "USD", domain.PolicyBlock, fixtureLine{id: "saas", planned: 1_000_000})
+	if before != nil {
+		before(e)
+	}
+	f.Publish(t, crm, 4, activated(crm, crmSaas, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+	f.Publish(t, crm, 8, crmRenewal(8))
+	testkit.WaitAcknowledged(t, f.JetStream, f.Stream(), "budget_vendors-contracts", 2)
+	// The renewal was applied, not left failing, retried or dead-lettered.
+	if got := testkit.Column[string](t, e.db, `SELECT outcome FROM consumer_inbox WHERE consumer = 'vendors-contracts' AND aggregate_version = 8`); fmt.Sprint(got) != "[APPLIED]" {
+		t.Fatalf("the renewal's inbox outcome = %v; want [APPLIED]", got)
+	}
+	if n := testkit.Column[int64](t, e.db, `SELECT COUNT(*) FROM consumer_dead_letters`); n[0] != 0 {
+		t.Fatalf("%d dead letters; want none", n[0])
+	}
+	if cs := contractCommitments(t, e.spendEnv, crmSaas, crm); len(cs) != 2 || minorOf(cs[1].GetConvertedAmount()) != 5_900 {
+		t.Fatalf("%s's commitments on %s = %v; want the activation's and the renewal's 59.00", crm, crmSaas, cs)
+	}
+	return e
+}
+
+// crmRenewal is crm's renewal event, of version.
+func crmRenewal(version int64) *vendorsv1.ContractAutoRenewed {
+	return &vendorsv1.ContractAutoRenewed{Contract: contractPB(crm, crmSaas), BudgetLine: crmSaas,
+		PreviousEndDate: day(2027, 1, 31), TermStartDate: day(2027, 2, 1), TermEndDate: day(2028, 1, 31),
+		TermValue: usd(36_500), Version: version}
+}
+
+// createFY2028 creates the FY2028 budget of cost centre it, budgetID, in USD and in DRAFT with
+// lines of the IDs, 10,000.00 planned on each.
+func createFY2028(t *testing.T, e *renewalEnv, budgetID string, lines ...string) *budgetv1.Budget {
+	t.Helper()
+	return createFY2028In(t, e, budgetID, "USD", lines...)
+}
+
+// createFY2028In is createFY2028 in currency.
+func createFY2028In(t *testing.T, e *renewalEnv, budgetID, currency string, lines ...string) *budgetv1.Budget {
+	t.Helper()
+	ctx := context.Background()
+	b, err := e.client.CreateBudget(ctx, &budgetv1.CreateBudgetRequest{BudgetId: budgetID, Budget: &budgetv1.Budget{
+		CostCenter: "costCenters/it", FiscalYear: 2028, CurrencyCode: currency, DisplayName: "IT 2028",
+		Owner: "owner@example.com", OverspendPolicy: budgetv1.Budget_BLOCK}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addLines(t, e, b.GetName(), lines...)
+	return b
+}
+
+// addLines adds lines of the IDs, 10,000.00 planned on each, to the draft budget named name.
+func addLines(t *testing.T, e *renewalEnv, name string, lines ...string) {
+	t.Helper()
+	for _, id := range lines {
+		if _, err := e.client.CreateBudgetLine(context.Background(), &budgetv1.CreateBudgetLineRequest{Parent: name, BudgetLineId: id,
+			BudgetLine: &budgetv1.BudgetLine{DisplayName: id, Category: budgetv1.BudgetLine_SOFTWARE,
+				ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: cents(1_000_000, "")}}); err != nil {
+			t.Fatalf("create line %s of %s: %v", id, name, err)
+		}
+	}
+}
+
+// submitAndApprove submits the budget named name as the test principal and approves it as the
+// approver; the approval's answer must be the budget as stored.
+func submitAndApprove(t *testing.T, e *renewalEnv, name string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: name}); err != nil {
+		t.Fatalf("submit %s: %v", name, err)
+	}
+	out, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: name})
+	if err != nil {
+		t.Fatalf("approve %s: %v", name, err)
+	}
+	got, err := e.client.GetBudget(ctx, &budgetv1.GetBudgetRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.GetEtag() != got.GetEtag() || got.GetState() != budgetv1.Budget_APPROVED {
+		t.Errorf("approve %s answered etag %s; stored: %s, %s", name, out.GetEtag(), got.GetEtag(), got.GetState())
+	}
+}
+
+// deferredOf returns the fiscal years and line IDs of the commitments deferred for contract.
+func deferredOf(t *testing.T, e *renewalEnv, contract string) []string {
+	t.Helper()
+	return testkit.Column[string](t, e.db, `SELECT cost_center_id || ' ' || CAST(fiscal_year AS TEXT) || ' ' || line_id || ' ' ||
+		CAST(amount_minor AS TEXT) || ' ' || amount_currency || ' ' || service_start || ' ' || service_end
+		FROM deferred_commitments WHERE source_ref = $1 ORDER BY id`, contract)
+}
+
+// recordedOn counts the commitment.recorded events in the outbox of commitments on the line named
+// line.
+func recordedOn(t *testing.T, e *renewalEnv, line string) int64 {
+	t.Helper()
+	return testkit.Column[int64](t, e.db, `SELECT COUNT(*) FROM outbox WHERE subject LIKE '%.commitment.recorded' AND resource_name LIKE $1`,
+		line+"/commitments/%")[0]
+}
+
+// checkNextPart checks crm's FY2028 part recorded on line, the only commitment of crm there,
+// with its one commitment.recorded event.
+func checkNextPart(t *testing.T, e *renewalEnv, budgetID, line string) {
+	t.Helper()
+	cs := contractCommitments(t, e.spendEnv, line, crm)
+	if len(cs) != 1 {
+		t.Fatalf("%s has %d commitments on %s; want the renewal's FY2028 part", crm, len(cs), line)
+	}
+	c := cs[0]
+	if minorOf(c.GetConvertedAmount()) != crmNextPart || minorOf(c.GetAmount()) != crmNextPart || c.GetAmount().GetCurrencyCode() != "USD" ||
+		c.GetExpectedDate().GetYear() != 2027 || c.GetExpectedDate().GetMonth() != 4 || c.GetExpectedDate().GetDay() != 1 ||
+		c.GetSource() != budgetv1.Commitment_CONTRACT || c.GetSourceReference() != crm || c.GetState() != budgetv1.Commitment_OPEN ||
+		c.GetDescription() != "Contract "+crm+", renewal term 2027-02-01 to 2028-01-31" {
+		t.Errorf("%s's commitment on %s = %v; want OPEN CONTRACT 306.00 USD expected 2027-04-01", crm, line, c)
+	}
+	if fig := figuresOf(t, e.spendEnv, budgetID, line); minorOf(fig.GetCommitted()) != crmNextPart {
+		t.Errorf("%s: committed %d; want %d", line, minorOf(fig.GetCommitted()), crmNextPart)
+	}
+	if n := recordedOn(t, e, line); n != 1 {
+		t.Errorf("%d commitment.recorded events on %s; want 1", n, line)
+	}
+	if d := deferredOf(t, e, crm); len(d) != 0 {
+		t.Errorf("commitments still deferred for %s after they were recorded: %v", crm, d)
+	}
+}
+
+// TestRenewalDeferredUntilNextYearsBudget: a renewal whose term reaches FY2028 before the cost
+// centre has a budget for it records FY2027's part and defers FY2028's; the first approval of
+// FY2028's budget records it on its line of the same ID, and neither a copy of the renewal nor
+// a later revision's approval records it again.
+func TestRenewalDeferredUntilNextYearsBudget(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := startRenewal(t, db, nil)
+		ctx := context.Background()
+		const nextSaas = "budgets/it-2028/lines/saas"
+		if d := fmt.Sprint(deferredOf(t, e, crm)); d != "[it 2028 saas 36500 USD 2027-02-01 2028-01-31]" {
+			t.Fatalf("deferred for %s: %s; want FY2028's part of the 365.00 USD term on saas", crm, d)
+		}
+
+		b := createFY2028(t, e, "it-2028", "saas", "other")
+		if cs := contractCommitments(t, e.spendEnv, nextSaas, crm); len(cs) != 0 {
+			t.Fatalf("%s has commitments on draft %s: %v", crm, nextSaas, cs)
+		}
+		submitAndApprove(t, e, b.GetName())
+		checkNextPart(t, e, "it-2028", nextSaas)
+
+		// Copies of the activation and renewal (the inbox drops them), and the renewal again
+		// past the inbox with a higher version: nothing changes.
+		e.feed.Redeliver(t, 2)
+		e.feed.Publish(t, crm, 9, crmRenewal(9))
+		testkit.WaitAcknowledged(t, e.feed.JetStream, e.feed.Stream(), "budget_vendors-contracts", 5)
+		checkNextPart(t, e, "it-2028", nextSaas)
+		if cs := contractCommitments(t, e.spendEnv, crmSaas, crm); len(cs) != 2 {
+			t.Errorf("%s has %d commitments on %s after copies of its renewal; want 2", crm, len(cs), crmSaas)
+		}
+
+		// A revision's approval finds nothing deferred any more.
+		if _, err := e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: b.GetName(), BudgetId: "it-2028-r2"}); err != nil {
+			t.Fatal(err)
+		}
+		submitAndApprove(t, e, "budgets/it-2028-r2")
+		if n := len(contractCommitments(t, e.spendEnv, "budgets/-/lines/saas", crm)); n != 3 {
+			t.Errorf("%s has %d commitments on saas lines after a revision of it-2028; want 3", crm, n)
+		}
+		if fig := figuresOf(t, e.spendEnv, "it-2028-r2", "budgets/it-2028-r2/lines/saas"); minorOf(fig.GetCommitted()) != crmNextPart {
+			t.Errorf("it-2028-r2 saas: committed %d; want %d", minorOf(fig.GetCommitted()), crmNextPart)
+		}
+	})
+}
+
+// TestRenewalDeferredWhileNextYearIsDraft: FY2028's budget exists but is a draft when the
+// renewal arrives: the renewal is applied at once (it neither fails nor waits), and the approval
+// records FY2028's part.
+func TestRenewalDeferredWhileNextYearIsDraft(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		var b *budgetv1.Budget
+		e := startRenewal(t, db, func(e *renewalEnv) { b = createFY2028(t, e, "it-2028", "saas") })
+		const nextSaas = "budgets/it-2028/lines/saas"
+		if d := len(deferredOf(t, e, crm)); d != 1 {
+			t.Fatalf("%d commitments deferred for %s; want FY2028's part", d, crm)
+		}
+		if cs := contractCommitments(t, e.spendEnv, nextSaas, crm); len(cs) != 0 {
+			t.Fatalf("%s has commitments on draft %s: %v", crm, nextSaas, cs)
+		}
+		submitAndApprove(t, e, b.GetName())
+		checkNextPart(t, e, "it-2028", nextSaas)
+	})
+}
+
+// TestRenewalDeferredForMissingLine: FY2028's budget is approved without a line saas: the part
+// is deferred, stays deferred through an approval that still lacks the line, and is recorded
+// when a revision that adds the line is approved.
+func TestRenewalDeferredForMissingLine(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		e := startRenewal(t, db, func(e *renewalEnv) {
+			b := createFY2028(t, e, "it-2028", "other")
+			submitAndApprove(t, e, b.GetName())
+		})
+		if d := len(deferredOf(t, e, crm)); d != 1 {
+			t.Fatalf("%d commitments deferred for %s; want FY2028's part", d, crm)
+		}
+		// A revision without the line keeps it deferred.
+		if _, err := e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: "budgets/it-2028", BudgetId: "it-2028-r2"}); err != nil {
+			t.Fatal(err)
+		}
+		submitAndApprove(t, e, "budgets/it-2028-r2")
+		if d := len(deferredOf(t, e, crm)); d != 1 {
+			t.Fatalf("%d commitments deferred for %s after a revision without saas; want 1", d, crm)
+		}
+		// The revision that adds it records it.
+		if _, err := e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: "budgets/it-2028-r2", BudgetId: "it-2028-r3"}); err != nil {
+			t.Fatal(err)
+		}
+		addLines(t, e, "budgets/it-2028-r3", "saas")
+		submitAndApprove(t, e, "budgets/it-2028-r3")
+		checkNextPart(t, e, "it-2028-r3", "budgets/it-2028-r3/lines/saas")
+	})
+}
+
+// TestRenewalDeferredDroppedWhenContractEnds: the contract is terminated before FY2028's budget
+// is approved: its deferred part is dropped, and the approval records nothing for it.
+func TestRenewalDeferredDroppedWhenContractEnds(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		var b *budgetv1.Budget
+		e := startRenewal(t, db, func(e *renewalEnv) { b = createFY2028(t, e, "it-2028", "saas") })
+		if d := len(deferredOf(t, e, crm)); d != 1 {
+			t.Fatalf("%d commitments deferred for %s; want FY2028's part", d, crm)
+		}
+		e.feed.Publish(t, crm, 10, &vendorsv1.ContractTerminated{Contract: contractPB(crm, crmSaas), BudgetLine: crmSaas,
+			EffectiveDate: day(2026, 12, 31), Version: 10})
+		testkit.WaitAcknowledged(t, e.feed.JetStream, e.feed.Stream(), "budget_vendors-contracts", 3)
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if fig := figuresOf(t, e.spendEnv, "it-2027", crmSaas); minorOf(fig.GetCommitted()) != 0 {
+				return fmt.Errorf("%s still has %d committed", crmSaas, minorOf(fig.GetCommitted()))
+			}
+			return nil
+		})
+		if d := deferredOf(t, e, crm); len(d) != 0 {
+			t.Errorf("commitments still deferred for %s after its termination: %v", crm, d)
+		}
+		submitAndApprove(t, e, b.GetName())
+		if cs := contractCommitments(t, e.spendEnv, "budgets/it-2028/lines/saas", crm); len(cs) != 0 {
+			t.Errorf("the approval recorded %s's renewal after its termination: %v", crm, cs)
+		}
+		if n := recordedOn(t, e, "budgets/it-2028/lines/saas"); n != 0 {
+			t.Errorf("%d commitment.recorded events on it-2028's saas; want none", n)
+		}
+	})
+}
+
+// TestRenewalDeferredNeedsRateAtApproval: FY2028's budget is in EUR, and no USD → EUR rate is
+// set for April 2027, the first month of the deferred part: the approval fails with
+// EXCHANGE_RATE_MISSING and leaves the part deferred; once the rate is set, it succeeds and
+// records the part converted.
+func TestRenewalDeferredNeedsRateAtApproval(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		e := startRenewal(t, db, nil)
+		b := createFY2028In(t, e, "it-2028", "EUR", "saas")
+		if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()})
+		wantStatus(t, err, codes.FailedPrecondition, "EXCHANGE_RATE_MISSING")
+		if d := len(deferredOf(t, e, crm)); d != 1 {
+			t.Fatalf("%d commitments deferred for %s after a failed approval; want 1", d, crm)
+		}
+		seedRate(t, e.spendEnv, "2027-04", "USD", "EUR", "0.9")
+		if _, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		cs := contractCommitments(t, e.spendEnv, "budgets/it-2028/lines/saas", crm)
+		if len(cs) != 1 || minorOf(cs[0].GetAmount()) != crmNextPart || minorOf(cs[0].GetConvertedAmount()) != 27_540 ||
+			cs[0].GetConvertedAmount().GetCurrencyCode() != "EUR" {
+			t.Errorf("%s's commitments on it-2028's saas = %v; want 306.00 USD converted to 275.40 EUR", crm, cs)
+		}
+		if d := deferredOf(t, e, crm); len(d) != 0 {
+			t.Errorf("commitments still deferred for %s: %v", crm, d)
+		}
+	})
+}
