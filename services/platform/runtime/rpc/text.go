@@ -1,7 +1,9 @@
 package rpc
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -72,7 +74,16 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 		switch {
 		case fd.IsMap():
 			kd, vd := fd.MapKey(), fd.MapValue()
-			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+			// In the keys' order, not protobuf's, which varies: the same violations, in the same
+			// order, from every build.
+			mp := v.Map()
+			keys := make([]protoreflect.MapKey, 0, mp.Len())
+			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				keys = append(keys, k)
+				return true
+			})
+			slices.SortFunc(keys, compareMapKeys)
+			for _, k := range keys {
 				key := k.Value()
 				var keyPath string
 				if kd.Kind() == protoreflect.StringKind {
@@ -81,14 +92,13 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 						// The key itself is the offender: name the map, not a key that is
 						// unreadable in a path.
 						*vs = append(*vs, violation(path, i, r))
-						return true
+						continue
 					}
 				} else {
 					keyPath = path + "[" + key.String() + "]"
 				}
-				checkValue(vd, mv, keyPath, long, vs)
-				return true
-			})
+				checkValue(vd, mp.Get(k), keyPath, long, vs)
+			}
 		case fd.IsList():
 			l := v.List()
 			for j := range l.Len() {
@@ -98,6 +108,28 @@ func walkText(m protoreflect.Message, prefix string, vs *[]fault.Violation) {
 			checkValue(fd, v, path, long, vs)
 		}
 	}
+}
+
+// compareMapKeys orders the keys of one map: false before true, numbers ascending, strings by
+// their bytes.
+func compareMapKeys(a, b protoreflect.MapKey) int {
+	switch a.Interface().(type) {
+	case bool:
+		return cmp.Compare(boolRank(a.Bool()), boolRank(b.Bool()))
+	case int32, int64:
+		return cmp.Compare(a.Int(), b.Int())
+	case uint32, uint64:
+		return cmp.Compare(a.Uint(), b.Uint())
+	default:
+		return strings.Compare(a.String(), b.String())
+	}
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, long bool, vs *[]fault.Violation) {
