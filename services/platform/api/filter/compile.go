@@ -19,7 +19,9 @@
 // Strings are double- or single-quoted with backslash escapes; a bare word is an integer, true,
 // false, null, an enum identifier or, for a string field, literal text. Timestamps are RFC 3339
 // strings. ":" (has) tests membership on repeated fields ("labels:prod", "labels:*" for not empty)
-// and means "=" on other fields; "field:*" on a nullable field means "is set".
+// and means "=" on other fields; "field:*" on a nullable field means "is set". A quoted string
+// that begins or ends with "*" matches any text there, on a text field with =, != or ":"
+// (`title = "*network*"`); "\*" is a literal star.
 package filter
 
 import (
@@ -126,6 +128,9 @@ func (c *compiler) restriction(b *strings.Builder, r restriction) error {
 	bad := func(format string, args ...any) error {
 		return &compileError{ReasonInvalidValue, fmt.Sprintf("field %q at position %d: ", r.path, r.pos+1) + fmt.Sprintf(format, args...)}
 	}
+	if r.val.wild != (wildcards{}) {
+		return c.wildcard(b, r, f, bad)
+	}
 	if f.Repeated {
 		if r.op != ":" {
 			return bad(`is repeated; use ":" to test whether it contains a value`)
@@ -177,6 +182,48 @@ func (c *compiler) restriction(b *strings.Builder, r restriction) error {
 	default:
 		// FALSE rather than NULL for a NULL column, so that NOT of it is TRUE.
 		b.WriteString("(" + f.Column + " " + op + " " + p + " AND " + f.Column + " IS NOT NULL)")
+	}
+	return nil
+}
+
+// wildcard writes r, a comparison with a quoted string that begins or ends with a wildcard "*"
+// (AIP-160): the field's text ends with the string's (a "*" before it), begins with it (after
+// it), or holds it (both), case-sensitively as every string comparison. Only a single string
+// field taken as stored (no Value conversion) can be matched so, with =, != or ":" (which is "="
+// on a field that is not repeated). The SQL is the same on both engines: substr, length and
+// replace count and compare characters on both.
+func (c *compiler) wildcard(b *strings.Builder, r restriction, f Field, bad func(string, ...any) error) error {
+	switch {
+	case f.Type != String || f.Repeated || f.Value != nil:
+		return bad(`does not take wildcards: a "*" that begins or ends a quoted string matches any text only on a text field`)
+	case r.op != "=" && r.op != "!=" && r.op != ":":
+		return bad(`a wildcard "*" matches only with =, != or ":"`)
+	}
+	col, text := f.Column, r.val.text
+	var match string
+	switch {
+	case text == "":
+		match = col + " IS NOT NULL"
+	case r.val.wild.before && r.val.wild.after:
+		// The text holds the string when taking it out changes the text.
+		match = "replace(" + col + ", " + c.arg(text) + ", " + c.arg("") + ") <> " + col
+	case r.val.wild.before:
+		// Where the text is shorter, substr starts before it and returns less than the string.
+		match = "substr(" + col + ", length(" + col + ") - length(CAST(" + c.arg(text) + " AS TEXT)) + 1) = " + c.arg(text)
+	default:
+		match = "substr(" + col + ", 1, length(CAST(" + c.arg(text) + " AS TEXT))) = " + c.arg(text)
+	}
+	switch {
+	case r.op != "!=":
+		if f.Nullable {
+			// FALSE rather than NULL for a NULL column, so that NOT of it is TRUE.
+			match += " AND " + col + " IS NOT NULL"
+		}
+		b.WriteString("(" + match + ")")
+	case f.Nullable:
+		b.WriteString("(NOT (" + match + ") OR " + col + " IS NULL)")
+	default:
+		b.WriteString("(NOT (" + match + "))")
 	}
 	return nil
 }

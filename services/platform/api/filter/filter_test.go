@@ -66,6 +66,16 @@ func TestCompileSQL(t *testing.T) {
 		{`name = "items/a"`, 1, "(id = $1)", []any{"a"}},
 		{`owner.email = "x@example.com"`, 1, "(owner_email = $1)", []any{"x@example.com"}},
 		{`display_name = "it's \"quoted\"; DROP TABLE items"`, 1, "(display_name = $1)", []any{`it's "quoted"; DROP TABLE items`}},
+		// Wildcards: a "*" that begins or ends a quoted string, unescaped.
+		{`display_name = "Net*"`, 1, "(substr(display_name, 1, length(CAST($1 AS TEXT))) = $2)", []any{"Net", "Net"}},
+		{`display_name:"*work"`, 1, "(substr(display_name, length(display_name) - length(CAST($1 AS TEXT)) + 1) = $2)", []any{"work", "work"}},
+		{`display_name != '*e*'`, 2, "(NOT (replace(display_name, $2, $3) <> display_name))", []any{"e", ""}},
+		{`parent = "*a*"`, 1, "(replace(parent, $1, $2) <> parent AND parent IS NOT NULL)", []any{"a", ""}},
+		{`parent != "a*"`, 1, "(NOT (substr(parent, 1, length(CAST($1 AS TEXT))) = $2) OR parent IS NULL)", []any{"a", "a"}},
+		{`display_name = "*"`, 1, "(display_name IS NOT NULL)", nil},
+		{`display_name = "**"`, 1, "(display_name IS NOT NULL)", nil},
+		{`display_name = "\*Net\*"`, 1, "(display_name = $1)", []any{"*Net*"}},
+		{`display_name = "N*t"`, 1, "(display_name = $1)", []any{"N*t"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -117,6 +127,12 @@ func TestCompileErrors(t *testing.T) {
 		{`size:*`, filter.ReasonInvalidValue, "nullable or repeated"},
 		{`name = "other/a"`, filter.ReasonInvalidValue, "items/{item}"},
 		{`AND = 1`, filter.ReasonSyntax, `unexpected "AND"`},
+		{`display_name > "N*"`, filter.ReasonInvalidValue, `only with =, != or ":"`},
+		{`size = "1*"`, filter.ReasonInvalidValue, "does not take wildcards"},
+		{`name = "items/*"`, filter.ReasonInvalidValue, "does not take wildcards"},
+		{`tags:"pr*"`, filter.ReasonInvalidValue, "does not take wildcards"},
+		{`create_time > "2026*"`, filter.ReasonInvalidValue, "does not take wildcards"},
+		{`state = "LI*"`, filter.ReasonInvalidValue, "does not take wildcards"},
 		{"size = \xff", filter.ReasonSyntax, "UTF-8"},
 		{strings.Repeat("(", 20) + "size = 1" + strings.Repeat(")", 20), filter.ReasonSyntax, "nests deeper"},
 		{strings.Repeat("size = 1 OR ", 60) + "size = 1", filter.ReasonSyntax, "more than 50 comparisons"},
@@ -186,6 +202,24 @@ func TestEngines(t *testing.T) {
 			{`(state = LIVE OR parent = "a") size > 1`, []string{"b", "c"}},
 			{`state = LIVE OR (parent = "a" AND size > 1)`, []string{"a", "b", "c"}},
 			{`display_name = "x' OR '1'='1"`, nil},
+			// Wildcards, case-sensitive as every comparison of strings.
+			{`display_name = "S*"`, []string{"b", "c"}},
+			{`display_name = "s*"`, nil},
+			{`display_name = "*work"`, []string{"a"}},
+			{`display_name = "*Apps"`, []string{"d"}},
+			{`display_name = "*XApps"`, nil},
+			{`display_name = "*ecur*"`, []string{"c"}},
+			{`display_name = "*s*"`, []string{"d"}},
+			{`display_name = "Network*"`, []string{"a"}},
+			{`display_name = "Network\*"`, nil},
+			{`display_name != "S*"`, []string{"a", "d"}},
+			{`NOT display_name = "*rk"`, []string{"b", "c", "d"}},
+			{`display_name:"Net*"`, []string{"a"}},
+			{`display_name = "*"`, []string{"a", "b", "c", "d"}},
+			{`owner.email = "*@example.com"`, []string{"a", "b", "c", "d"}},
+			{`parent = "*a"`, []string{"c", "d"}},
+			{`parent != "a*"`, []string{"a", "b"}},
+			{`NOT parent = "*a*"`, []string{"a", "b"}},
 		}
 		for _, tt := range tests {
 			where, args, err := filter.Compile(tt.expr, schema, 2)
@@ -200,6 +234,23 @@ func TestEngines(t *testing.T) {
 			got := testkit.Column[string](t, db, q+" ORDER BY id", append([]any{"zzz"}, args...)...)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("%q (%s %v) = %v, want %v", tt.expr, where, args, got, tt.want)
+			}
+		}
+		// Wildcards count characters, not bytes, on both engines.
+		if _, err := db.ExecContext(context.Background(), `INSERT INTO items VALUES ('e', 'Größenmaß', 0, false, $1, 1, NULL, '')`,
+			time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		for expr, want := range map[string][]string{
+			`display_name = "Grö*"`: {"e"}, `display_name = "*maß"`: {"e"}, `display_name = "*ößenm*"`: {"e"},
+			`display_name = "*aß"`: {"e"}, `display_name = "*ß"`: {"e"}, `display_name = "G*"`: {"e"}, `display_name = "*ö"`: nil,
+		} {
+			where, args, err := filter.Compile(expr, schema, 1)
+			if err != nil {
+				t.Fatalf("Compile(%q): %v", expr, err)
+			}
+			if got := testkit.Column[string](t, db, "SELECT id FROM items WHERE "+where+" ORDER BY id", args...); !slices.Equal(got, want) {
+				t.Errorf("%q (%s %v) = %v, want %v", expr, where, args, got, want)
 			}
 		}
 	})

@@ -36,6 +36,9 @@ type token struct {
 	kind tokKind
 	text string
 	pos  int // byte offset in the filter, for error messages
+	// wild is the wildcards of a quoted string: an unescaped "*" that began or ended it, which
+	// text no longer holds.
+	wild wildcards
 	// space reports whitespace before the token, which separates the factors of a sequence.
 	space bool
 }
@@ -98,11 +101,11 @@ func lex(s string) ([]token, error) {
 				i++
 			}
 		case r == '"' || r == '\'':
-			str, n, err := lexString(s[i:], r)
+			str, wild, n, err := lexString(s[i:], r)
 			if err != nil {
 				return nil, &syntaxError{i, err.Error()}
 			}
-			t.kind, t.text = tString, str
+			t.kind, t.text, t.wild = tString, str, wild
 			i += n
 		case isWordRune(r):
 			j := i
@@ -125,21 +128,37 @@ func lex(s string) ([]token, error) {
 
 func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-// lexString reads a string literal quoted by q at the start of s and returns its value and length.
-// Backslash escapes the next character (\n, \t and \\ as in C; any other character stands for itself).
-func lexString(s string, q rune) (string, int, error) {
-	var b strings.Builder
+// wildcards are the "*" that begin (before) or end (after) a quoted string unescaped: the string
+// matches any text there (AIP-160's wildcards).
+type wildcards struct{ before, after bool }
+
+// lexString reads a string literal quoted by q at the start of s and returns its value, its
+// wildcards and its length. Backslash escapes the next character (\n, \t and \\ as in C; any
+// other character stands for itself, so that \* is a literal star). An unescaped "*" that begins
+// or ends the string is a wildcard, left out of the value; a lone "*" is one wildcard.
+func lexString(s string, q rune) (string, wildcards, int, error) {
+	var (
+		b        strings.Builder
+		wild     wildcards
+		lastStar bool // the last rune written is an unescaped "*"
+	)
 	for i := 1; i < len(s); {
 		r, w := utf8.DecodeRuneInString(s[i:])
+		escaped := false
 		switch r {
 		case q:
-			return b.String(), i + w, nil
+			out := b.String()
+			if lastStar {
+				out, wild.after = out[:len(out)-1], true
+			}
+			return out, wild, i + w, nil
 		case '\\':
 			i += w
 			if i >= len(s) {
-				return "", 0, fmt.Errorf("unterminated string")
+				return "", wildcards{}, 0, fmt.Errorf("unterminated string")
 			}
 			r, w = utf8.DecodeRuneInString(s[i:])
+			escaped = true
 			switch r {
 			case 'n':
 				r = '\n'
@@ -147,10 +166,16 @@ func lexString(s string, q rune) (string, int, error) {
 				r = '\t'
 			}
 		}
+		if r == '*' && !escaped && i == 1 {
+			wild.before = true
+			i += w
+			continue
+		}
 		b.WriteRune(r)
+		lastStar = r == '*' && !escaped
 		i += w
 	}
-	return "", 0, fmt.Errorf("unterminated string")
+	return "", wildcards{}, 0, fmt.Errorf("unterminated string")
 }
 
 // node is a parsed filter expression.
@@ -178,6 +203,7 @@ type value struct {
 	kind tokKind // tWord, tString or tStar
 	text string
 	neg  bool // a leading minus, for numbers
+	wild wildcards
 	pos  int
 }
 
@@ -370,7 +396,7 @@ func (p *parser) value() (value, error) {
 	t := p.next()
 	switch t.kind {
 	case tString, tStar:
-		return value{kind: t.kind, text: t.text, pos: t.pos}, nil
+		return value{kind: t.kind, text: t.text, wild: t.wild, pos: t.pos}, nil
 	case tMinus:
 		n := p.next()
 		if n.kind != tWord || n.space {
