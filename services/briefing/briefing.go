@@ -6,6 +6,7 @@ package briefing
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -31,7 +32,8 @@ type Settings struct{}
 func (Settings) Validate() error { return nil }
 
 // Service describes the briefing service to the host. The briefing's "today" is the host's clock
-// (host.Options.Clock), which tests move.
+// (host.Options.Clock), which tests move. At each start, in its own process or in the standalone
+// binary, the service rebuilds from the streams a model that other code built (model.Version).
 func Service() host.Service {
 	return host.Service{
 		Domain:     Domain,
@@ -39,13 +41,23 @@ func Service() host.Service {
 		Migrations: model.Migrations.For,
 		Names:      []string{briefingv1.BriefingService_ServiceDesc.ServiceName},
 		Register: func(r grpc.ServiceRegistrar, deps host.Deps) error {
-			briefingv1.RegisterBriefingServiceServer(r,
-				server.New(deps.DB, deps.Consumers, deps.Background, Domains, deps.Events.Prefix(), deps.Clock.Now))
+			srv := server.New(deps.DB, deps.Consumers, deps.Background, Domains, deps.Events.Prefix(), deps.Clock.Now)
+			// Before the consumers run (the host starts them after Register): a model built by
+			// other code is rebuilt from the streams once they do.
+			ctx, cancel := context.WithTimeout(context.Background(), upgradeTimeout)
+			defer cancel()
+			if err := srv.Upgrade(ctx, deps.Logger); err != nil {
+				return err
+			}
+			briefingv1.RegisterBriefingServiceServer(r, srv)
 			return nil
 		},
 		Consumers: func(host.Deps) []consumer.Spec { return Consumers() },
 	}
 }
+
+// upgradeTimeout bounds the reading of the model's version at the start.
+const upgradeTimeout = 30 * time.Second
 
 // Consumers are the consumers that build the model: one per domain of Domains, reading every
 // event of its stream.

@@ -719,6 +719,8 @@ func TestRebuildEqualsLive(t *testing.T) {
 			`UPDATE briefing_budgets SET planned_minor = 1`,
 			`INSERT INTO briefing_risks (name, title, category, owner, state, likelihood, impact, score, level, above_appetite)
 			VALUES ('risks/stray', 'Stray', 1, '', 2, 5, 5, 25, 4, TRUE)`,
+			// As if the model were another code's: the rebuild records this code's version.
+			`UPDATE briefing_model_version SET version = 0`,
 		} {
 			if _, err := spoil.ExecContext(context.Background(), q); err != nil {
 				t.Fatal(err)
@@ -730,6 +732,9 @@ func TestRebuildEqualsLive(t *testing.T) {
 
 		if _, err := e.client.RebuildBriefing(context.Background(), &briefingv1.RebuildBriefingRequest{Name: "briefing"}); err != nil {
 			t.Fatal(err)
+		}
+		if v := storedVersion(t, spoil); v != model.Version {
+			t.Errorf("model version %d stored after the rebuild; want %d", v, model.Version)
 		}
 		rebuilt := e.caughtUp(t, h)
 		if diff := cmp.Diff(comparable(live), comparable(rebuilt), protocmp.Transform()); diff != "" {

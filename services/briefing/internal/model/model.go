@@ -1,7 +1,9 @@
 // Package model is the briefing's read model: what the domains' events say about their
 // resources, kept in the briefing service's own database. Apply writes one event into it inside
 // the consumer's transaction; Load reads all of it for a briefing; Clear drops it for a rebuild.
-// Nothing but events writes it, and it never asks another service anything.
+// Nothing but events writes it, and it never asks another service anything. The model records
+// which version of this code built it (Version, Stamp), so that a model built by other code is
+// rebuilt when the service starts.
 package model
 
 import (
@@ -20,7 +22,8 @@ var migrations embed.FS
 // migrations.
 var Migrations = sqldb.MigrationSet{Table: "briefing_migrations", Files: migrations}
 
-// tables are the model's tables, every one of which a rebuild empties.
+// tables are the model's tables, every one of which a rebuild empties (all but
+// briefing_model_version, which Clear sets).
 var tables = []string{
 	"briefing_cost_centers", "briefing_budgets", "briefing_actuals", "briefing_commitments",
 	"briefing_vendors", "briefing_contracts", "briefing_sla_breaches", "briefing_risks", "briefing_incidents", "briefing_teams",
@@ -31,12 +34,15 @@ var tables = []string{
 	"briefing_streams",
 }
 
-// Clear empties the model within tx, for a rebuild from the streams.
+// Clear empties the model within tx, for a rebuild from the streams, and records that this code
+// (Version) builds it: in the transaction that empties it, so that a model is never marked as
+// this code's while it still holds what other code applied, and a rebuild that fails before the
+// commit is tried again at the next start.
 func Clear(ctx context.Context, tx *sql.Tx) error {
 	for _, t := range tables {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return fmt.Errorf("clear %s: %w", t, err)
 		}
 	}
-	return nil
+	return record(ctx, tx)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 	if s.cons == nil {
 		return nil, ErrNotConsuming
 	}
-	if err := s.cons.Reset(ctx, model.Clear); err != nil {
+	if err := s.rebuild(ctx); err != nil {
 		if errors.Is(err, consumer.ErrNotRunning) {
 			return nil, ErrNotConsuming
 		}
@@ -98,6 +99,96 @@ func (s *Server) RebuildBriefing(ctx context.Context, _ *briefingv1.RebuildBrief
 	}
 	return s.briefing(ctx, briefingv1.BriefingView_FULL, true)
 }
+
+// rebuild drops the model and has the consumers build it again from the first event of each
+// stream (consumer.Runtime.Reset), recording in the transaction that empties it that this code
+// (model.Version) builds it. The briefing kept must then be computed anew before it answers
+// again: once the consumers have applied every event again, the streams' positions are those
+// it was computed from, and cacheKey would take it for current.
+func (s *Server) rebuild(ctx context.Context) error {
+	return s.cons.Reset(ctx, model.Clear)
+}
+
+// Upgrade makes sure, as the service starts and before its consumers run, that the model is one
+// this code builds (model.Version). A model nothing was applied to yet — a new installation — is
+// recorded as this code's, since the consumers build it from the first event of each stream
+// anyway. A model built by other code — an older binary, which did not fill a table a later
+// migration added, or one from before the model recorded its version — is rebuilt from the
+// streams as RebuildBriefing rebuilds it, once the consumers run, in the service's background
+// (log says when and why). Meanwhile the briefing answers from the model as it was.
+func (s *Server) Upgrade(ctx context.Context, log *slog.Logger) error {
+	built, err := model.Stamp(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	if built == model.Version {
+		return nil
+	}
+	if s.cons == nil {
+		return fmt.Errorf("the briefing model of version %d must be rebuilt for version %d, and no consumers run", built, model.Version)
+	}
+	log.Warn("briefing model built by another version of the code: rebuilding it from the streams once the consumers run, if they hold every event",
+		"stored_model_version", built, "model_version", model.Version)
+	// Once the service stops, bg runs nothing: the stored version is still the old one, and the
+	// next start rebuilds.
+	s.bg.Go("briefing model upgrade", func(ctx context.Context) error { return s.rebuildOnStart(ctx, log, built) })
+	return nil
+}
+
+// rebuildOnStart rebuilds the model built by the code of version built, as soon as the consumers
+// run (the host starts them after it registered the service), until ctx ends. A failure is
+// logged and tried again: the stored version stays built until a rebuild commits.
+//
+// It does not rebuild when a stream no longer holds its first event (QUARTERDECK_EVENT_MAX_AGE,
+// by default 30 days): the rebuilt model would lack every event older than the stream's, more
+// than the model built by the older code lacks. It keeps the model and its version, and says so
+// at every start, for the operator to choose (RebuildBriefing).
+func (s *Server) rebuildOnStart(ctx context.Context, log *slog.Logger, built int) error {
+	wait := 10 * time.Millisecond
+	for {
+		trimmed, err := s.cons.Trimmed(ctx)
+		if err == nil && len(trimmed) > 0 {
+			log.Warn("briefing model not rebuilt: the streams no longer hold their first events, and a rebuild would lose them; "+
+				"the model lacks what the older code did not keep until it is rebuilt by hand (POST /v1/briefing:rebuild)",
+				"stored_model_version", built, "model_version", model.Version, "streams", strings.Join(trimmed, ","))
+			return nil
+		}
+		if err == nil {
+			err = s.rebuild(ctx)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, consumer.ErrNotRunning) {
+			log.Warn("briefing model rebuild failed; trying again", "stored_model_version", built,
+				"model_version", model.Version, "retry_in", wait, "error", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, maxRebuildWait)
+	}
+	log.Info("briefing model emptied for its rebuild; the consumers apply the streams again from their first event",
+		"stored_model_version", built, "model_version", model.Version)
+	if _, err := s.current(ctx, true); err != nil {
+		// Forget the briefing of the model as it was, which a later check would take for current.
+		s.mu.Lock()
+		s.cached = nil
+		s.mu.Unlock()
+		return fmt.Errorf("compute the briefing after the rebuild: %w", err)
+	}
+	return nil
+}
+
+// maxRebuildWait bounds the wait between two attempts of a rebuild at the start.
+const maxRebuildWait = 5 * time.Second
 
 // briefing answers with the briefing of the model's current state, or with the one kept if the
 // model was found in its state less than MaxStale ago, while a check of the model runs behind the

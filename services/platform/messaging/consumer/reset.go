@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -89,6 +90,35 @@ func (r *Runtime) Reset(ctx context.Context, clear func(ctx context.Context, tx 
 		}
 		return nil
 	})
+}
+
+// Trimmed returns the streams the consumers read that no longer hold their first event — removed
+// by the stream's age or size limits, or purged — in the consumers' order, each once: what Reset
+// would rebuild from them lacks those events. A stream that does not exist yet is not trimmed.
+func (r *Runtime) Trimmed(ctx context.Context) ([]string, error) {
+	var out []string
+	for _, rn := range r.order {
+		if slices.Contains(out, rn.stream) {
+			continue
+		}
+		s, err := r.js.Stream(ctx, rn.stream)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", rn.stream, err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", rn.stream, err)
+		}
+		// An empty stream that never held an event has its first sequence at 0 or 1; one whose
+		// events all went has it past the last.
+		if info.State.FirstSeq > 1 {
+			out = append(out, rn.stream)
+		}
+	}
+	return out, nil
 }
 
 // restartStopped starts again a consumer that Reset stopped, once its goroutine has returned.

@@ -4,7 +4,8 @@
 -- policy's teams, one per line, when everyone is false; major and minor are its current version
 -- (0 before the first); due_date (YYYY-MM-DD, empty before the first major version) is when the
 -- current major version's acknowledgements are due. A model built before these tables knows of
--- the policies and acknowledgements only what the events applied since say, until it is rebuilt.
+-- the policies and acknowledgements only what the events applied since say, until it is rebuilt,
+-- which the service does at its first start after the upgrade (model.Version).
 CREATE TABLE briefing_policies (
     name     TEXT    PRIMARY KEY,
     title    TEXT    NOT NULL,
