@@ -3,6 +3,7 @@ package budget_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,12 +120,34 @@ func submitAndApprove(t *testing.T, e *renewalEnv, name string) {
 	}
 }
 
-// deferredOf returns the fiscal years and line IDs of the commitments deferred for contract.
+// deferredOf describes the commitments deferred for contract, as ListDeferredCommitments lists
+// them across cost centres: cost centre, fiscal year, line ID, the term's value and dates.
 func deferredOf(t *testing.T, e *renewalEnv, contract string) []string {
 	t.Helper()
-	return testkit.Column[string](t, e.db, `SELECT cost_center_id || ' ' || CAST(fiscal_year AS TEXT) || ' ' || line_id || ' ' ||
-		CAST(amount_minor AS TEXT) || ' ' || amount_currency || ' ' || service_start || ' ' || service_end
-		FROM deferred_commitments WHERE source_ref = $1 ORDER BY id`, contract)
+	resp, err := e.client.ListDeferredCommitments(context.Background(), &budgetv1.ListDeferredCommitmentsRequest{
+		Parent: "costCenters/-", Filter: fmt.Sprintf("source_reference = %q", contract)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range resp.GetDeferredCommitments() {
+		parts := strings.Split(d.GetName(), "/")
+		if len(parts) != 4 || parts[2] != "deferredCommitments" || d.GetSource() != budgetv1.Commitment_CONTRACT ||
+			d.GetSourceReference() != contract || d.GetCreateTime() == nil ||
+			!strings.HasPrefix(d.GetDescription(), "Contract "+contract+", renewal term ") {
+			t.Errorf("deferred commitment %v: want a CONTRACT part of %s, named under its cost centre", d, contract)
+		}
+		date := func(v interface {
+			GetYear() int32
+			GetMonth() int32
+			GetDay() int32
+		}) string {
+			return fmt.Sprintf("%04d-%02d-%02d", v.GetYear(), v.GetMonth(), v.GetDay())
+		}
+		out = append(out, fmt.Sprintf("%s %d %s %d %s %s %s", parts[1], d.GetFiscalYear(), d.GetBudgetLineId(),
+			minorOf(d.GetTermValue()), d.GetTermValue().GetCurrencyCode(), date(d.GetServiceStartDate()), date(d.GetServiceEndDate())))
+	}
+	return out
 }
 
 // recordedOn counts the commitment.recorded events in the outbox of commitments on the line named
@@ -174,6 +197,20 @@ func TestRenewalDeferredUntilNextYearsBudget(t *testing.T) {
 		if d := fmt.Sprint(deferredOf(t, e, crm)); d != "[it 2028 saas 36500 USD 2027-02-01 2028-01-31]" {
 			t.Fatalf("deferred for %s: %s; want FY2028's part of the 365.00 USD term on saas", crm, d)
 		}
+		// A finance team preparing FY2028 lists what waits for its budget.
+		for filter, want := range map[string]int{`fiscal_year = 2028`: 1, `fiscal_year = 2029`: 0, `budget_line_id = "saas"`: 1,
+			`term_value.currency_code = "EUR"`: 0} {
+			resp, err := e.client.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: "costCenters/it", Filter: filter})
+			if err != nil || len(resp.GetDeferredCommitments()) != want {
+				t.Errorf("deferred commitments of costCenters/it, %s = %v, %v; want %d", filter, resp, err, want)
+			}
+		}
+		if resp, err := e.client.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: "costCenters/hr"}); err != nil ||
+			len(resp.GetDeferredCommitments()) != 0 {
+			t.Errorf("deferred commitments of costCenters/hr = %v, %v; want none", resp, err)
+		}
+		_, err := e.client.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: "costCenters/it", Filter: "colour = 1"})
+		wantStatus(t, err, codes.InvalidArgument, "INVALID_ARGUMENT", "filter:FILTER_UNKNOWN_FIELD")
 
 		b := createFY2028(t, e, "it-2028", "saas", "other")
 		if cs := contractCommitments(t, e.spendEnv, nextSaas, crm); len(cs) != 0 {

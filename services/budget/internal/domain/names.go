@@ -16,6 +16,8 @@ const (
 	ExchangeRatePattern names.Pattern = "exchangeRates/{exchange_rate}"
 	SummaryPattern      names.Pattern = "budgets/{budget}/summary"
 	RollupPattern       names.Pattern = "costCenters/{cost_center}/rollups/{fiscal_year}"
+	// DeferredPattern names a DeferredCommitment.
+	DeferredPattern names.Pattern = "costCenters/{cost_center}/deferredCommitments/{deferred_commitment}"
 )
 
 // CostCenterName is the name of the cost centre with the ID.
@@ -51,6 +53,9 @@ func (a *Actual) Name() string { return ActualPattern.Format(a.BudgetID, a.LineI
 
 // Name is the commitment's resource name.
 func (c *Commitment) Name() string { return CommitmentPattern.Format(c.BudgetID, c.LineID, c.ID) }
+
+// Name is the deferred commitment's resource name.
+func (d *DeferredCommitment) Name() string { return DeferredPattern.Format(d.CostCenterID, d.ID) }
 
 // Name is the transfer's resource name.
 func (t *Transfer) Name() string { return TransferPattern.Format(t.BudgetID, t.ID) }

@@ -157,6 +157,39 @@ func (s *Server) release(ctx context.Context, tx store.Tx, req proto.Message, fc
 }
 
 // commitmentToProto is a commitment recorded under budget revision b.
+// ListDeferredCommitments implements budgetv1.BudgetServiceServer.
+func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.ListDeferredCommitmentsRequest) (*budgetv1.ListDeferredCommitmentsResponse, error) {
+	var costCenterID string
+	ok := domain.CostCenterPattern.Scan(req.GetParent(), &costCenterID)
+	page, token, err := listing.List(ctx, req, store.DeferredTable,
+		func(ctx context.Context, q *listing.Query) ([]*domain.DeferredCommitment, error) {
+			if !ok {
+				return nil, domain.CostCenterPattern.Invalid("parent")
+			}
+			return s.store.ListDeferredCommitments(ctx, costCenterID, q)
+		}, listing.Infallible(deferredToProto))
+	if err != nil {
+		return nil, err
+	}
+	return &budgetv1.ListDeferredCommitmentsResponse{DeferredCommitments: page, NextPageToken: token}, nil
+}
+
+// deferredToProto is d as the API shows it.
+func deferredToProto(d *domain.DeferredCommitment) *budgetv1.DeferredCommitment {
+	return &budgetv1.DeferredCommitment{
+		Name:             d.Name(),
+		FiscalYear:       d.FiscalYear,
+		BudgetLineId:     d.LineID,
+		TermValue:        money.ToProto(d.Amount),
+		ServiceStartDate: civil.ToProto(d.ServiceStart),
+		ServiceEndDate:   civil.ToProto(d.ServiceEnd),
+		Source:           budgetv1.Commitment_Source(d.Source),
+		SourceReference:  d.SourceRef,
+		Description:      d.Description,
+		CreateTime:       timestamppb.New(d.CreateTime),
+	}
+}
+
 func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitment {
 	return &budgetv1.Commitment{
 		Name:            c.Name(),

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/filter"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/listing"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
 )
 
@@ -77,4 +79,26 @@ func (t Tx) DropDeferredCommitments(ctx context.Context, ref string) (int64, err
 		return 0, fmt.Errorf("drop the commitments deferred for %s: %w", ref, err)
 	}
 	return res.RowsAffected()
+}
+
+// DeferredTable is what ListDeferredCommitments can filter and order by.
+var DeferredTable = listing.NewTable("name", []listing.Field[*domain.DeferredCommitment]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.DeferredPattern),
+		Get: func(d *domain.DeferredCommitment) any { return d.ID }},
+	{Path: "cost_center", Column: "cost_center_id", Type: filter.String, Value: listing.NameID("cost_center", domain.CostCenterPattern),
+		Get: func(d *domain.DeferredCommitment) any { return d.CostCenterID }},
+	{Path: "fiscal_year", Column: "fiscal_year", Type: filter.Int, Get: func(d *domain.DeferredCommitment) any { return int64(d.FiscalYear) }},
+	{Path: "budget_line_id", Column: "line_id", Type: filter.String, Get: func(d *domain.DeferredCommitment) any { return d.LineID }},
+	{Path: "source_reference", Column: "source_ref", Type: filter.String, Get: func(d *domain.DeferredCommitment) any { return d.SourceRef }},
+	{Path: "term_value.currency_code", Column: "amount_currency", Type: filter.String,
+		Get: func(d *domain.DeferredCommitment) any { return string(d.Amount.Currency) }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(d *domain.DeferredCommitment) any { return d.CreateTime }},
+})
+
+// ListDeferredCommitments returns the deferred commitments lq selects (see DeferredTable) of the
+// cost centre, which may be Wildcard.
+func (s Store) ListDeferredCommitments(ctx context.Context, costCenterID string, lq *listing.Query) ([]*domain.DeferredCommitment, error) {
+	const q = `SELECT ` + deferredColumns + ` FROM deferred_commitments`
+	return sqlstore.List(ctx, s.Q, "deferred commitments", scanDeferredCommitment, q, lq,
+		sqlstore.Parent{Column: "cost_center_id", Value: costCenterID})
 }

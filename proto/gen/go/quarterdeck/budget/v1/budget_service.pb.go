@@ -85,7 +85,7 @@ func (x CheckFundsResponse_Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckFundsResponse_Decision.Descriptor instead.
 func (CheckFundsResponse_Decision) EnumDescriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46, 0}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48, 0}
 }
 
 // Request for CreateCostCenter.
@@ -2191,6 +2191,147 @@ func (x *ListCommitmentsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for ListDeferredCommitments.
+type ListDeferredCommitmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cost centre, `costCenters/{cost_center}`; `costCenters/-` lists across them.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `cost_center`, `fiscal_year`, `budget_line_id`,
+	// `source_reference`, `term_value.currency_code` and `create_time`, e.g.
+	// `fiscal_year = 2028 AND source_reference = "vendors/acme/contracts/crm"`.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each optionally
+	// followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeferredCommitmentsRequest) Reset() {
+	*x = ListDeferredCommitmentsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeferredCommitmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeferredCommitmentsRequest) ProtoMessage() {}
+
+func (x *ListDeferredCommitmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeferredCommitmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeferredCommitmentsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListDeferredCommitmentsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListDeferredCommitmentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeferredCommitmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListDeferredCommitmentsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListDeferredCommitmentsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListDeferredCommitments.
+type ListDeferredCommitmentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	DeferredCommitments []*DeferredCommitment `protobuf:"bytes,1,rep,name=deferred_commitments,json=deferredCommitments,proto3" json:"deferred_commitments,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeferredCommitmentsResponse) Reset() {
+	*x = ListDeferredCommitmentsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeferredCommitmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeferredCommitmentsResponse) ProtoMessage() {}
+
+func (x *ListDeferredCommitmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeferredCommitmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeferredCommitmentsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListDeferredCommitmentsResponse) GetDeferredCommitments() []*DeferredCommitment {
+	if x != nil {
+		return x.DeferredCommitments
+	}
+	return nil
+}
+
+func (x *ListDeferredCommitmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Request for ReleaseCommitment.
 type ReleaseCommitmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2212,7 +2353,7 @@ type ReleaseCommitmentRequest struct {
 
 func (x *ReleaseCommitmentRequest) Reset() {
 	*x = ReleaseCommitmentRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2365,7 @@ func (x *ReleaseCommitmentRequest) String() string {
 func (*ReleaseCommitmentRequest) ProtoMessage() {}
 
 func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[33]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2378,7 @@ func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseCommitmentRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseCommitmentRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{33}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReleaseCommitmentRequest) GetName() string {
@@ -2286,7 +2427,7 @@ type PlaceHoldRequest struct {
 
 func (x *PlaceHoldRequest) Reset() {
 	*x = PlaceHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2439,7 @@ func (x *PlaceHoldRequest) String() string {
 func (*PlaceHoldRequest) ProtoMessage() {}
 
 func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[34]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2452,7 @@ func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHoldRequest.ProtoReflect.Descriptor instead.
 func (*PlaceHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{34}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PlaceHoldRequest) GetParent() string {
@@ -2346,7 +2487,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2499,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2512,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetHoldRequest) GetName() string {
@@ -2405,7 +2546,7 @@ type ListHoldsRequest struct {
 
 func (x *ListHoldsRequest) Reset() {
 	*x = ListHoldsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2558,7 @@ func (x *ListHoldsRequest) String() string {
 func (*ListHoldsRequest) ProtoMessage() {}
 
 func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2571,7 @@ func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
 func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListHoldsRequest) GetParent() string {
@@ -2481,7 +2622,7 @@ type ListHoldsResponse struct {
 
 func (x *ListHoldsResponse) Reset() {
 	*x = ListHoldsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2634,7 @@ func (x *ListHoldsResponse) String() string {
 func (*ListHoldsResponse) ProtoMessage() {}
 
 func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2647,7 @@ func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
 func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListHoldsResponse) GetHolds() []*Hold {
@@ -2544,7 +2685,7 @@ type ReleaseHoldRequest struct {
 
 func (x *ReleaseHoldRequest) Reset() {
 	*x = ReleaseHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2556,7 +2697,7 @@ func (x *ReleaseHoldRequest) String() string {
 func (*ReleaseHoldRequest) ProtoMessage() {}
 
 func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2569,7 +2710,7 @@ func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReleaseHoldRequest) GetName() string {
@@ -2618,7 +2759,7 @@ type CreateTransferRequest struct {
 
 func (x *CreateTransferRequest) Reset() {
 	*x = CreateTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2771,7 @@ func (x *CreateTransferRequest) String() string {
 func (*CreateTransferRequest) ProtoMessage() {}
 
 func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2784,7 @@ func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTransferRequest.ProtoReflect.Descriptor instead.
 func (*CreateTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateTransferRequest) GetParent() string {
@@ -2678,7 +2819,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +2831,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +2844,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetTransferRequest) GetName() string {
@@ -2737,7 +2878,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2890,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2903,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListTransfersRequest) GetParent() string {
@@ -2813,7 +2954,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2966,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2979,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -2875,7 +3016,7 @@ type ApproveTransferRequest struct {
 
 func (x *ApproveTransferRequest) Reset() {
 	*x = ApproveTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2887,7 +3028,7 @@ func (x *ApproveTransferRequest) String() string {
 func (*ApproveTransferRequest) ProtoMessage() {}
 
 func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2900,7 +3041,7 @@ func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveTransferRequest.ProtoReflect.Descriptor instead.
 func (*ApproveTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ApproveTransferRequest) GetName() string {
@@ -2951,7 +3092,7 @@ type RejectTransferRequest struct {
 
 func (x *RejectTransferRequest) Reset() {
 	*x = RejectTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3104,7 @@ func (x *RejectTransferRequest) String() string {
 func (*RejectTransferRequest) ProtoMessage() {}
 
 func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3117,7 @@ func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
 func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RejectTransferRequest) GetName() string {
@@ -3022,7 +3163,7 @@ type CheckFundsRequest struct {
 
 func (x *CheckFundsRequest) Reset() {
 	*x = CheckFundsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3175,7 @@ func (x *CheckFundsRequest) String() string {
 func (*CheckFundsRequest) ProtoMessage() {}
 
 func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3188,7 @@ func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsRequest.ProtoReflect.Descriptor instead.
 func (*CheckFundsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CheckFundsRequest) GetLine() string {
@@ -3102,7 +3243,7 @@ type CheckFundsResponse struct {
 
 func (x *CheckFundsResponse) Reset() {
 	*x = CheckFundsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +3255,7 @@ func (x *CheckFundsResponse) String() string {
 func (*CheckFundsResponse) ProtoMessage() {}
 
 func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +3268,7 @@ func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsResponse.ProtoReflect.Descriptor instead.
 func (*CheckFundsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CheckFundsResponse) GetDecision() CheckFundsResponse_Decision {
@@ -3223,7 +3364,7 @@ type CreateExchangeRateRequest struct {
 
 func (x *CreateExchangeRateRequest) Reset() {
 	*x = CreateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3235,7 +3376,7 @@ func (x *CreateExchangeRateRequest) String() string {
 func (*CreateExchangeRateRequest) ProtoMessage() {}
 
 func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3248,7 +3389,7 @@ func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*CreateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3283,7 +3424,7 @@ type GetExchangeRateRequest struct {
 
 func (x *GetExchangeRateRequest) Reset() {
 	*x = GetExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3295,7 +3436,7 @@ func (x *GetExchangeRateRequest) String() string {
 func (*GetExchangeRateRequest) ProtoMessage() {}
 
 func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3308,7 +3449,7 @@ func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetExchangeRateRequest) GetName() string {
@@ -3339,7 +3480,7 @@ type ListExchangeRatesRequest struct {
 
 func (x *ListExchangeRatesRequest) Reset() {
 	*x = ListExchangeRatesRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +3492,7 @@ func (x *ListExchangeRatesRequest) String() string {
 func (*ListExchangeRatesRequest) ProtoMessage() {}
 
 func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +3505,7 @@ func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListExchangeRatesRequest) GetPageSize() int32 {
@@ -3408,7 +3549,7 @@ type ListExchangeRatesResponse struct {
 
 func (x *ListExchangeRatesResponse) Reset() {
 	*x = ListExchangeRatesResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3561,7 @@ func (x *ListExchangeRatesResponse) String() string {
 func (*ListExchangeRatesResponse) ProtoMessage() {}
 
 func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3574,7 @@ func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListExchangeRatesResponse) GetExchangeRates() []*ExchangeRate {
@@ -3468,7 +3609,7 @@ type UpdateExchangeRateRequest struct {
 
 func (x *UpdateExchangeRateRequest) Reset() {
 	*x = UpdateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3621,7 @@ func (x *UpdateExchangeRateRequest) String() string {
 func (*UpdateExchangeRateRequest) ProtoMessage() {}
 
 func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3634,7 @@ func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3530,7 +3671,7 @@ type DeleteExchangeRateRequest struct {
 
 func (x *DeleteExchangeRateRequest) Reset() {
 	*x = DeleteExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3542,7 +3683,7 @@ func (x *DeleteExchangeRateRequest) String() string {
 func (*DeleteExchangeRateRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3555,7 +3696,7 @@ func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteExchangeRateRequest) GetName() string {
@@ -3738,6 +3879,16 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x86\x01\n" +
 	"\x17ListCommitmentsResponse\x12C\n" +
 	"\vcommitments\x18\x01 \x03(\v2!.quarterdeck.budget.v1.CommitmentR\vcommitments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa6\x02\n" +
+	"\x1eListDeferredCommitmentsRequest\x12x\n" +
+	"\x06parent\x18\x01 \x01(\tB`\xe0A\x02\xfaA*\x12(budget.quarterdeck.io/DeferredCommitment\xbaH-r+2)^costCenters/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\xa7\x01\n" +
+	"\x1fListDeferredCommitmentsResponse\x12\\\n" +
+	"\x14deferred_commitments\x18\x01 \x03(\v2).quarterdeck.budget.v1.DeferredCommitmentR\x13deferredCommitments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
 	"\x18ReleaseCommitmentRequest\x12\xa7\x01\n" +
 	"\x04name\x18\x01 \x01(\tB\x92\x01\xe0A\x02\xfaA\"\n" +
@@ -3850,7 +4001,7 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xdf;\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xbc=\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -3910,7 +4061,9 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x0fListCommitments\x12-.quarterdeck.budget.v1.ListCommitmentsRequest\x1a..quarterdeck.budget.v1.ListCommitmentsResponse\"L\xdaA\x06parent\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=budgets/*/lines/*}/commitments\x12\xbf\x01\n" +
 	"\x11ReleaseCommitment\x12/.quarterdeck.budget.v1.ReleaseCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"V\xdaA\x04name\xca\xf3\x18\x0e\n" +
-	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xa5\x01\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xda\x01\n" +
+	"\x17ListDeferredCommitments\x125.quarterdeck.budget.v1.ListDeferredCommitmentsRequest\x1a6.quarterdeck.budget.v1.ListDeferredCommitmentsResponse\"P\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x020\x12./v1/{parent=costCenters/*}/deferredCommitments\x12\xa5\x01\n" +
 	"\tPlaceHold\x12'.quarterdeck.budget.v1.PlaceHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"R\xdaA\vparent,hold\xca\xf3\x18\x0e\n" +
 	"\fbudget.spend\x82\xd3\xe4\x93\x02,:\x04hold\"$/v1/{parent=budgets/*/lines/*}/holds\x12\x93\x01\n" +
 	"\aGetHold\x12%.quarterdeck.budget.v1.GetHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"D\xdaA\x04name\xca\xf3\x18\r\n" +
@@ -3964,209 +4117,215 @@ func file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_budget_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
-	(CheckFundsResponse_Decision)(0),   // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
-	(*CreateCostCenterRequest)(nil),    // 1: quarterdeck.budget.v1.CreateCostCenterRequest
-	(*GetCostCenterRequest)(nil),       // 2: quarterdeck.budget.v1.GetCostCenterRequest
-	(*ListCostCentersRequest)(nil),     // 3: quarterdeck.budget.v1.ListCostCentersRequest
-	(*ListCostCentersResponse)(nil),    // 4: quarterdeck.budget.v1.ListCostCentersResponse
-	(*UpdateCostCenterRequest)(nil),    // 5: quarterdeck.budget.v1.UpdateCostCenterRequest
-	(*DeleteCostCenterRequest)(nil),    // 6: quarterdeck.budget.v1.DeleteCostCenterRequest
-	(*GetCostCenterRollupRequest)(nil), // 7: quarterdeck.budget.v1.GetCostCenterRollupRequest
-	(*CreateBudgetRequest)(nil),        // 8: quarterdeck.budget.v1.CreateBudgetRequest
-	(*GetBudgetRequest)(nil),           // 9: quarterdeck.budget.v1.GetBudgetRequest
-	(*ListBudgetsRequest)(nil),         // 10: quarterdeck.budget.v1.ListBudgetsRequest
-	(*ListBudgetsResponse)(nil),        // 11: quarterdeck.budget.v1.ListBudgetsResponse
-	(*UpdateBudgetRequest)(nil),        // 12: quarterdeck.budget.v1.UpdateBudgetRequest
-	(*DeleteBudgetRequest)(nil),        // 13: quarterdeck.budget.v1.DeleteBudgetRequest
-	(*SubmitBudgetRequest)(nil),        // 14: quarterdeck.budget.v1.SubmitBudgetRequest
-	(*ApproveBudgetRequest)(nil),       // 15: quarterdeck.budget.v1.ApproveBudgetRequest
-	(*RejectBudgetRequest)(nil),        // 16: quarterdeck.budget.v1.RejectBudgetRequest
-	(*CloseBudgetRequest)(nil),         // 17: quarterdeck.budget.v1.CloseBudgetRequest
-	(*ReviseBudgetRequest)(nil),        // 18: quarterdeck.budget.v1.ReviseBudgetRequest
-	(*GetBudgetSummaryRequest)(nil),    // 19: quarterdeck.budget.v1.GetBudgetSummaryRequest
-	(*CreateBudgetLineRequest)(nil),    // 20: quarterdeck.budget.v1.CreateBudgetLineRequest
-	(*GetBudgetLineRequest)(nil),       // 21: quarterdeck.budget.v1.GetBudgetLineRequest
-	(*ListBudgetLinesRequest)(nil),     // 22: quarterdeck.budget.v1.ListBudgetLinesRequest
-	(*ListBudgetLinesResponse)(nil),    // 23: quarterdeck.budget.v1.ListBudgetLinesResponse
-	(*UpdateBudgetLineRequest)(nil),    // 24: quarterdeck.budget.v1.UpdateBudgetLineRequest
-	(*DeleteBudgetLineRequest)(nil),    // 25: quarterdeck.budget.v1.DeleteBudgetLineRequest
-	(*RecordActualRequest)(nil),        // 26: quarterdeck.budget.v1.RecordActualRequest
-	(*GetActualRequest)(nil),           // 27: quarterdeck.budget.v1.GetActualRequest
-	(*ListActualsRequest)(nil),         // 28: quarterdeck.budget.v1.ListActualsRequest
-	(*ListActualsResponse)(nil),        // 29: quarterdeck.budget.v1.ListActualsResponse
-	(*RecordCommitmentRequest)(nil),    // 30: quarterdeck.budget.v1.RecordCommitmentRequest
-	(*GetCommitmentRequest)(nil),       // 31: quarterdeck.budget.v1.GetCommitmentRequest
-	(*ListCommitmentsRequest)(nil),     // 32: quarterdeck.budget.v1.ListCommitmentsRequest
-	(*ListCommitmentsResponse)(nil),    // 33: quarterdeck.budget.v1.ListCommitmentsResponse
-	(*ReleaseCommitmentRequest)(nil),   // 34: quarterdeck.budget.v1.ReleaseCommitmentRequest
-	(*PlaceHoldRequest)(nil),           // 35: quarterdeck.budget.v1.PlaceHoldRequest
-	(*GetHoldRequest)(nil),             // 36: quarterdeck.budget.v1.GetHoldRequest
-	(*ListHoldsRequest)(nil),           // 37: quarterdeck.budget.v1.ListHoldsRequest
-	(*ListHoldsResponse)(nil),          // 38: quarterdeck.budget.v1.ListHoldsResponse
-	(*ReleaseHoldRequest)(nil),         // 39: quarterdeck.budget.v1.ReleaseHoldRequest
-	(*CreateTransferRequest)(nil),      // 40: quarterdeck.budget.v1.CreateTransferRequest
-	(*GetTransferRequest)(nil),         // 41: quarterdeck.budget.v1.GetTransferRequest
-	(*ListTransfersRequest)(nil),       // 42: quarterdeck.budget.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),      // 43: quarterdeck.budget.v1.ListTransfersResponse
-	(*ApproveTransferRequest)(nil),     // 44: quarterdeck.budget.v1.ApproveTransferRequest
-	(*RejectTransferRequest)(nil),      // 45: quarterdeck.budget.v1.RejectTransferRequest
-	(*CheckFundsRequest)(nil),          // 46: quarterdeck.budget.v1.CheckFundsRequest
-	(*CheckFundsResponse)(nil),         // 47: quarterdeck.budget.v1.CheckFundsResponse
-	(*CreateExchangeRateRequest)(nil),  // 48: quarterdeck.budget.v1.CreateExchangeRateRequest
-	(*GetExchangeRateRequest)(nil),     // 49: quarterdeck.budget.v1.GetExchangeRateRequest
-	(*ListExchangeRatesRequest)(nil),   // 50: quarterdeck.budget.v1.ListExchangeRatesRequest
-	(*ListExchangeRatesResponse)(nil),  // 51: quarterdeck.budget.v1.ListExchangeRatesResponse
-	(*UpdateExchangeRateRequest)(nil),  // 52: quarterdeck.budget.v1.UpdateExchangeRateRequest
-	(*DeleteExchangeRateRequest)(nil),  // 53: quarterdeck.budget.v1.DeleteExchangeRateRequest
-	(*CostCenter)(nil),                 // 54: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),      // 55: google.protobuf.FieldMask
-	(*Budget)(nil),                     // 56: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),                 // 57: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                     // 58: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),                 // 59: quarterdeck.budget.v1.Commitment
-	(*money.Money)(nil),                // 60: google.type.Money
-	(*Hold)(nil),                       // 61: quarterdeck.budget.v1.Hold
-	(*Transfer)(nil),                   // 62: quarterdeck.budget.v1.Transfer
-	(*date.Date)(nil),                  // 63: google.type.Date
-	(*RateUse)(nil),                    // 64: quarterdeck.budget.v1.RateUse
-	(*Period)(nil),                     // 65: quarterdeck.budget.v1.Period
-	(Budget_OverspendPolicy)(0),        // 66: quarterdeck.budget.v1.Budget.OverspendPolicy
-	(*ExchangeRate)(nil),               // 67: quarterdeck.budget.v1.ExchangeRate
-	(*emptypb.Empty)(nil),              // 68: google.protobuf.Empty
-	(*CostCenterRollup)(nil),           // 69: quarterdeck.budget.v1.CostCenterRollup
-	(*BudgetSummary)(nil),              // 70: quarterdeck.budget.v1.BudgetSummary
+	(CheckFundsResponse_Decision)(0),        // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
+	(*CreateCostCenterRequest)(nil),         // 1: quarterdeck.budget.v1.CreateCostCenterRequest
+	(*GetCostCenterRequest)(nil),            // 2: quarterdeck.budget.v1.GetCostCenterRequest
+	(*ListCostCentersRequest)(nil),          // 3: quarterdeck.budget.v1.ListCostCentersRequest
+	(*ListCostCentersResponse)(nil),         // 4: quarterdeck.budget.v1.ListCostCentersResponse
+	(*UpdateCostCenterRequest)(nil),         // 5: quarterdeck.budget.v1.UpdateCostCenterRequest
+	(*DeleteCostCenterRequest)(nil),         // 6: quarterdeck.budget.v1.DeleteCostCenterRequest
+	(*GetCostCenterRollupRequest)(nil),      // 7: quarterdeck.budget.v1.GetCostCenterRollupRequest
+	(*CreateBudgetRequest)(nil),             // 8: quarterdeck.budget.v1.CreateBudgetRequest
+	(*GetBudgetRequest)(nil),                // 9: quarterdeck.budget.v1.GetBudgetRequest
+	(*ListBudgetsRequest)(nil),              // 10: quarterdeck.budget.v1.ListBudgetsRequest
+	(*ListBudgetsResponse)(nil),             // 11: quarterdeck.budget.v1.ListBudgetsResponse
+	(*UpdateBudgetRequest)(nil),             // 12: quarterdeck.budget.v1.UpdateBudgetRequest
+	(*DeleteBudgetRequest)(nil),             // 13: quarterdeck.budget.v1.DeleteBudgetRequest
+	(*SubmitBudgetRequest)(nil),             // 14: quarterdeck.budget.v1.SubmitBudgetRequest
+	(*ApproveBudgetRequest)(nil),            // 15: quarterdeck.budget.v1.ApproveBudgetRequest
+	(*RejectBudgetRequest)(nil),             // 16: quarterdeck.budget.v1.RejectBudgetRequest
+	(*CloseBudgetRequest)(nil),              // 17: quarterdeck.budget.v1.CloseBudgetRequest
+	(*ReviseBudgetRequest)(nil),             // 18: quarterdeck.budget.v1.ReviseBudgetRequest
+	(*GetBudgetSummaryRequest)(nil),         // 19: quarterdeck.budget.v1.GetBudgetSummaryRequest
+	(*CreateBudgetLineRequest)(nil),         // 20: quarterdeck.budget.v1.CreateBudgetLineRequest
+	(*GetBudgetLineRequest)(nil),            // 21: quarterdeck.budget.v1.GetBudgetLineRequest
+	(*ListBudgetLinesRequest)(nil),          // 22: quarterdeck.budget.v1.ListBudgetLinesRequest
+	(*ListBudgetLinesResponse)(nil),         // 23: quarterdeck.budget.v1.ListBudgetLinesResponse
+	(*UpdateBudgetLineRequest)(nil),         // 24: quarterdeck.budget.v1.UpdateBudgetLineRequest
+	(*DeleteBudgetLineRequest)(nil),         // 25: quarterdeck.budget.v1.DeleteBudgetLineRequest
+	(*RecordActualRequest)(nil),             // 26: quarterdeck.budget.v1.RecordActualRequest
+	(*GetActualRequest)(nil),                // 27: quarterdeck.budget.v1.GetActualRequest
+	(*ListActualsRequest)(nil),              // 28: quarterdeck.budget.v1.ListActualsRequest
+	(*ListActualsResponse)(nil),             // 29: quarterdeck.budget.v1.ListActualsResponse
+	(*RecordCommitmentRequest)(nil),         // 30: quarterdeck.budget.v1.RecordCommitmentRequest
+	(*GetCommitmentRequest)(nil),            // 31: quarterdeck.budget.v1.GetCommitmentRequest
+	(*ListCommitmentsRequest)(nil),          // 32: quarterdeck.budget.v1.ListCommitmentsRequest
+	(*ListCommitmentsResponse)(nil),         // 33: quarterdeck.budget.v1.ListCommitmentsResponse
+	(*ListDeferredCommitmentsRequest)(nil),  // 34: quarterdeck.budget.v1.ListDeferredCommitmentsRequest
+	(*ListDeferredCommitmentsResponse)(nil), // 35: quarterdeck.budget.v1.ListDeferredCommitmentsResponse
+	(*ReleaseCommitmentRequest)(nil),        // 36: quarterdeck.budget.v1.ReleaseCommitmentRequest
+	(*PlaceHoldRequest)(nil),                // 37: quarterdeck.budget.v1.PlaceHoldRequest
+	(*GetHoldRequest)(nil),                  // 38: quarterdeck.budget.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),                // 39: quarterdeck.budget.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),               // 40: quarterdeck.budget.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),              // 41: quarterdeck.budget.v1.ReleaseHoldRequest
+	(*CreateTransferRequest)(nil),           // 42: quarterdeck.budget.v1.CreateTransferRequest
+	(*GetTransferRequest)(nil),              // 43: quarterdeck.budget.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),            // 44: quarterdeck.budget.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),           // 45: quarterdeck.budget.v1.ListTransfersResponse
+	(*ApproveTransferRequest)(nil),          // 46: quarterdeck.budget.v1.ApproveTransferRequest
+	(*RejectTransferRequest)(nil),           // 47: quarterdeck.budget.v1.RejectTransferRequest
+	(*CheckFundsRequest)(nil),               // 48: quarterdeck.budget.v1.CheckFundsRequest
+	(*CheckFundsResponse)(nil),              // 49: quarterdeck.budget.v1.CheckFundsResponse
+	(*CreateExchangeRateRequest)(nil),       // 50: quarterdeck.budget.v1.CreateExchangeRateRequest
+	(*GetExchangeRateRequest)(nil),          // 51: quarterdeck.budget.v1.GetExchangeRateRequest
+	(*ListExchangeRatesRequest)(nil),        // 52: quarterdeck.budget.v1.ListExchangeRatesRequest
+	(*ListExchangeRatesResponse)(nil),       // 53: quarterdeck.budget.v1.ListExchangeRatesResponse
+	(*UpdateExchangeRateRequest)(nil),       // 54: quarterdeck.budget.v1.UpdateExchangeRateRequest
+	(*DeleteExchangeRateRequest)(nil),       // 55: quarterdeck.budget.v1.DeleteExchangeRateRequest
+	(*CostCenter)(nil),                      // 56: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),           // 57: google.protobuf.FieldMask
+	(*Budget)(nil),                          // 58: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                      // 59: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                          // 60: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                      // 61: quarterdeck.budget.v1.Commitment
+	(*DeferredCommitment)(nil),              // 62: quarterdeck.budget.v1.DeferredCommitment
+	(*money.Money)(nil),                     // 63: google.type.Money
+	(*Hold)(nil),                            // 64: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),                        // 65: quarterdeck.budget.v1.Transfer
+	(*date.Date)(nil),                       // 66: google.type.Date
+	(*RateUse)(nil),                         // 67: quarterdeck.budget.v1.RateUse
+	(*Period)(nil),                          // 68: quarterdeck.budget.v1.Period
+	(Budget_OverspendPolicy)(0),             // 69: quarterdeck.budget.v1.Budget.OverspendPolicy
+	(*ExchangeRate)(nil),                    // 70: quarterdeck.budget.v1.ExchangeRate
+	(*emptypb.Empty)(nil),                   // 71: google.protobuf.Empty
+	(*CostCenterRollup)(nil),                // 72: quarterdeck.budget.v1.CostCenterRollup
+	(*BudgetSummary)(nil),                   // 73: quarterdeck.budget.v1.BudgetSummary
 }
 var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
-	54, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	54, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
-	54, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	55, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	56, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	56, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
-	56, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	55, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	57, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	57, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
-	57, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	55, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
-	58, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
-	59, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	59, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
-	60, // 16: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
-	61, // 17: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
-	61, // 18: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
-	62, // 19: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	62, // 20: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
-	60, // 21: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
-	63, // 22: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
-	0,  // 23: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
-	60, // 24: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
-	64, // 25: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
-	65, // 26: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
-	60, // 27: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
-	60, // 28: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
-	60, // 29: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
-	66, // 30: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
-	67, // 31: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	67, // 32: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
-	67, // 33: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	55, // 34: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 35: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
-	2,  // 36: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
-	3,  // 37: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
-	5,  // 38: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
-	6,  // 39: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
-	7,  // 40: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
-	8,  // 41: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
-	9,  // 42: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
-	10, // 43: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
-	12, // 44: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
-	13, // 45: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
-	14, // 46: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
-	15, // 47: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
-	16, // 48: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
-	17, // 49: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
-	18, // 50: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
-	19, // 51: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
-	20, // 52: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
-	21, // 53: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
-	22, // 54: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
-	24, // 55: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
-	25, // 56: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
-	26, // 57: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
-	27, // 58: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
-	28, // 59: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
-	30, // 60: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
-	31, // 61: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
-	32, // 62: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
-	34, // 63: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
-	35, // 64: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
-	36, // 65: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
-	37, // 66: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
-	39, // 67: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
-	40, // 68: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
-	41, // 69: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
-	42, // 70: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
-	44, // 71: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
-	45, // 72: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
-	46, // 73: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
-	48, // 74: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
-	49, // 75: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
-	50, // 76: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
-	52, // 77: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
-	53, // 78: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
-	54, // 79: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	54, // 80: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	4,  // 81: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
-	54, // 82: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	68, // 83: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
-	69, // 84: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
-	56, // 85: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
-	56, // 86: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
-	11, // 87: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
-	56, // 88: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
-	68, // 89: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
-	56, // 90: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
-	56, // 91: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
-	56, // 92: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
-	56, // 93: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
-	56, // 94: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
-	70, // 95: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
-	57, // 96: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	57, // 97: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	23, // 98: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
-	57, // 99: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	68, // 100: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
-	58, // 101: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
-	58, // 102: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
-	29, // 103: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
-	59, // 104: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	59, // 105: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	33, // 106: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
-	59, // 107: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	61, // 108: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
-	61, // 109: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
-	38, // 110: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
-	61, // 111: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
-	62, // 112: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	62, // 113: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	43, // 114: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
-	62, // 115: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	62, // 116: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	47, // 117: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
-	67, // 118: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	67, // 119: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	51, // 120: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
-	67, // 121: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	68, // 122: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
-	79, // [79:123] is the sub-list for method output_type
-	35, // [35:79] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	56, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	56, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
+	56, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	57, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	58, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	58, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
+	58, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	57, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	59, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
+	59, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	57, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
+	60, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
+	61, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	61, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
+	62, // 16: quarterdeck.budget.v1.ListDeferredCommitmentsResponse.deferred_commitments:type_name -> quarterdeck.budget.v1.DeferredCommitment
+	63, // 17: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
+	64, // 18: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
+	64, // 19: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
+	65, // 20: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	65, // 21: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
+	63, // 22: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
+	66, // 23: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
+	0,  // 24: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
+	63, // 25: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
+	67, // 26: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
+	68, // 27: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
+	63, // 28: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
+	63, // 29: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
+	63, // 30: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
+	69, // 31: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
+	70, // 32: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	70, // 33: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
+	70, // 34: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	57, // 35: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 36: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
+	2,  // 37: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
+	3,  // 38: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
+	5,  // 39: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
+	6,  // 40: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
+	7,  // 41: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
+	8,  // 42: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
+	9,  // 43: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
+	10, // 44: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
+	12, // 45: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
+	13, // 46: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
+	14, // 47: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
+	15, // 48: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
+	16, // 49: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
+	17, // 50: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
+	18, // 51: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
+	19, // 52: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
+	20, // 53: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
+	21, // 54: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
+	22, // 55: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
+	24, // 56: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
+	25, // 57: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
+	26, // 58: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
+	27, // 59: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
+	28, // 60: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
+	30, // 61: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
+	31, // 62: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
+	32, // 63: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
+	36, // 64: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
+	34, // 65: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:input_type -> quarterdeck.budget.v1.ListDeferredCommitmentsRequest
+	37, // 66: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
+	38, // 67: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
+	39, // 68: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
+	41, // 69: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
+	42, // 70: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
+	43, // 71: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
+	44, // 72: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
+	46, // 73: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
+	47, // 74: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
+	48, // 75: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
+	50, // 76: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
+	51, // 77: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
+	52, // 78: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
+	54, // 79: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
+	55, // 80: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
+	56, // 81: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	56, // 82: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	4,  // 83: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
+	56, // 84: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	71, // 85: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
+	72, // 86: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
+	58, // 87: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
+	58, // 88: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
+	11, // 89: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
+	58, // 90: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
+	71, // 91: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
+	58, // 92: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
+	58, // 93: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
+	58, // 94: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
+	58, // 95: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
+	58, // 96: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
+	73, // 97: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
+	59, // 98: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	59, // 99: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	23, // 100: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
+	59, // 101: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	71, // 102: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
+	60, // 103: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
+	60, // 104: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
+	29, // 105: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
+	61, // 106: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	61, // 107: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	33, // 108: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
+	61, // 109: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	35, // 110: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:output_type -> quarterdeck.budget.v1.ListDeferredCommitmentsResponse
+	64, // 111: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
+	64, // 112: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
+	40, // 113: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
+	64, // 114: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
+	65, // 115: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	65, // 116: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	45, // 117: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
+	65, // 118: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	65, // 119: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	49, // 120: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
+	70, // 121: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	70, // 122: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	53, // 123: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
+	70, // 124: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	71, // 125: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
+	81, // [81:126] is the sub-list for method output_type
+	36, // [36:81] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_budget_service_proto_init() }
@@ -4188,7 +4347,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_budget_service_proto_rawDesc), len(file_quarterdeck_budget_v1_budget_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   53,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,50 +20,51 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BudgetService_CreateCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
-	BudgetService_GetCostCenter_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
-	BudgetService_ListCostCenters_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
-	BudgetService_UpdateCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
-	BudgetService_DeleteCostCenter_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
-	BudgetService_GetCostCenterRollup_FullMethodName = "/quarterdeck.budget.v1.BudgetService/GetCostCenterRollup"
-	BudgetService_CreateBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateBudget"
-	BudgetService_GetBudget_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetBudget"
-	BudgetService_ListBudgets_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListBudgets"
-	BudgetService_UpdateBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
-	BudgetService_DeleteBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteBudget"
-	BudgetService_SubmitBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/SubmitBudget"
-	BudgetService_ApproveBudget_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
-	BudgetService_RejectBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RejectBudget"
-	BudgetService_CloseBudget_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/CloseBudget"
-	BudgetService_ReviseBudget_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/ReviseBudget"
-	BudgetService_GetBudgetSummary_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/GetBudgetSummary"
-	BudgetService_CreateBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/CreateBudgetLine"
-	BudgetService_GetBudgetLine_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetBudgetLine"
-	BudgetService_ListBudgetLines_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListBudgetLines"
-	BudgetService_UpdateBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/UpdateBudgetLine"
-	BudgetService_DeleteBudgetLine_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
-	BudgetService_RecordActual_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RecordActual"
-	BudgetService_GetActual_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetActual"
-	BudgetService_ListActuals_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListActuals"
-	BudgetService_RecordCommitment_FullMethodName    = "/quarterdeck.budget.v1.BudgetService/RecordCommitment"
-	BudgetService_GetCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
-	BudgetService_ListCommitments_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
-	BudgetService_ReleaseCommitment_FullMethodName   = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
-	BudgetService_PlaceHold_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
-	BudgetService_GetHold_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/GetHold"
-	BudgetService_ListHolds_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ListHolds"
-	BudgetService_ReleaseHold_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ReleaseHold"
-	BudgetService_CreateTransfer_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
-	BudgetService_GetTransfer_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
-	BudgetService_ListTransfers_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
-	BudgetService_ApproveTransfer_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ApproveTransfer"
-	BudgetService_RejectTransfer_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/RejectTransfer"
-	BudgetService_CheckFunds_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/CheckFunds"
-	BudgetService_CreateExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/CreateExchangeRate"
-	BudgetService_GetExchangeRate_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/GetExchangeRate"
-	BudgetService_ListExchangeRates_FullMethodName   = "/quarterdeck.budget.v1.BudgetService/ListExchangeRates"
-	BudgetService_UpdateExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/UpdateExchangeRate"
-	BudgetService_DeleteExchangeRate_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/DeleteExchangeRate"
+	BudgetService_CreateCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
+	BudgetService_GetCostCenter_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
+	BudgetService_ListCostCenters_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
+	BudgetService_UpdateCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
+	BudgetService_DeleteCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
+	BudgetService_GetCostCenterRollup_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/GetCostCenterRollup"
+	BudgetService_CreateBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/CreateBudget"
+	BudgetService_GetBudget_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/GetBudget"
+	BudgetService_ListBudgets_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ListBudgets"
+	BudgetService_UpdateBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
+	BudgetService_DeleteBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/DeleteBudget"
+	BudgetService_SubmitBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/SubmitBudget"
+	BudgetService_ApproveBudget_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
+	BudgetService_RejectBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/RejectBudget"
+	BudgetService_CloseBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/CloseBudget"
+	BudgetService_ReviseBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/ReviseBudget"
+	BudgetService_GetBudgetSummary_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/GetBudgetSummary"
+	BudgetService_CreateBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateBudgetLine"
+	BudgetService_GetBudgetLine_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetBudgetLine"
+	BudgetService_ListBudgetLines_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListBudgetLines"
+	BudgetService_UpdateBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateBudgetLine"
+	BudgetService_DeleteBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
+	BudgetService_RecordActual_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/RecordActual"
+	BudgetService_GetActual_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/GetActual"
+	BudgetService_ListActuals_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ListActuals"
+	BudgetService_RecordCommitment_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RecordCommitment"
+	BudgetService_GetCommitment_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
+	BudgetService_ListCommitments_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
+	BudgetService_ReleaseCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
+	BudgetService_ListDeferredCommitments_FullMethodName = "/quarterdeck.budget.v1.BudgetService/ListDeferredCommitments"
+	BudgetService_PlaceHold_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
+	BudgetService_GetHold_FullMethodName                 = "/quarterdeck.budget.v1.BudgetService/GetHold"
+	BudgetService_ListHolds_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/ListHolds"
+	BudgetService_ReleaseHold_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ReleaseHold"
+	BudgetService_CreateTransfer_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
+	BudgetService_GetTransfer_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
+	BudgetService_ListTransfers_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
+	BudgetService_ApproveTransfer_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ApproveTransfer"
+	BudgetService_RejectTransfer_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/RejectTransfer"
+	BudgetService_CheckFunds_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/CheckFunds"
+	BudgetService_CreateExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/CreateExchangeRate"
+	BudgetService_GetExchangeRate_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetExchangeRate"
+	BudgetService_ListExchangeRates_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ListExchangeRates"
+	BudgetService_UpdateExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/UpdateExchangeRate"
+	BudgetService_DeleteExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/DeleteExchangeRate"
 )
 
 // BudgetServiceClient is the client API for BudgetService service.
@@ -152,6 +153,10 @@ type BudgetServiceClient interface {
 	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
 	// Publishes `quarterdeck.budget.commitment.released`.
 	ReleaseCommitment(ctx context.Context, in *ReleaseCommitmentRequest, opts ...grpc.CallOption) (*Commitment, error)
+	// Lists the parts of contracts' renewal terms kept for a cost centre's budget of a later fiscal
+	// year until that budget can take them (see DeferredCommitment). `costCenters/-` lists across
+	// cost centres.
+	ListDeferredCommitments(ctx context.Context, in *ListDeferredCommitmentsRequest, opts ...grpc.CallOption) (*ListDeferredCommitmentsResponse, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -495,6 +500,16 @@ func (c *budgetServiceClient) ReleaseCommitment(ctx context.Context, in *Release
 	return out, nil
 }
 
+func (c *budgetServiceClient) ListDeferredCommitments(ctx context.Context, in *ListDeferredCommitmentsRequest, opts ...grpc.CallOption) (*ListDeferredCommitmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeferredCommitmentsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListDeferredCommitments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *budgetServiceClient) PlaceHold(ctx context.Context, in *PlaceHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Hold)
@@ -731,6 +746,10 @@ type BudgetServiceServer interface {
 	// Releases all or part of what remains of a commitment, e.g. when its contract ends.
 	// Publishes `quarterdeck.budget.commitment.released`.
 	ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error)
+	// Lists the parts of contracts' renewal terms kept for a cost centre's budget of a later fiscal
+	// year until that budget can take them (see DeferredCommitment). `costCenters/-` lists across
+	// cost centres.
+	ListDeferredCommitments(context.Context, *ListDeferredCommitmentsRequest) (*ListDeferredCommitmentsResponse, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -870,6 +889,9 @@ func (UnimplementedBudgetServiceServer) ListCommitments(context.Context, *ListCo
 }
 func (UnimplementedBudgetServiceServer) ReleaseCommitment(context.Context, *ReleaseCommitmentRequest) (*Commitment, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReleaseCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListDeferredCommitments(context.Context, *ListDeferredCommitmentsRequest) (*ListDeferredCommitmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeferredCommitments not implemented")
 }
 func (UnimplementedBudgetServiceServer) PlaceHold(context.Context, *PlaceHoldRequest) (*Hold, error) {
 	return nil, status.Error(codes.Unimplemented, "method PlaceHold not implemented")
@@ -1459,6 +1481,24 @@ func _BudgetService_ReleaseCommitment_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BudgetService_ListDeferredCommitments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeferredCommitmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListDeferredCommitments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListDeferredCommitments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListDeferredCommitments(ctx, req.(*ListDeferredCommitmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BudgetService_PlaceHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PlaceHoldRequest)
 	if err := dec(in); err != nil {
@@ -1851,6 +1891,10 @@ var BudgetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReleaseCommitment",
 			Handler:    _BudgetService_ReleaseCommitment_Handler,
+		},
+		{
+			MethodName: "ListDeferredCommitments",
+			Handler:    _BudgetService_ListDeferredCommitments_Handler,
 		},
 		{
 			MethodName: "PlaceHold",

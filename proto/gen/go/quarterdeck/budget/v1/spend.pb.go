@@ -642,6 +642,140 @@ func (x *RateUse) GetRate() string {
 	return ""
 }
 
+// A DeferredCommitment is the part of a contract's renewal term in a later fiscal year that budget
+// keeps until the cost centre's budget for that year can take it: the renewal came before that
+// budget existed, was approved, or had a line of the contract line's ID. The approval that brings
+// a revision of that budget with such a line into force records it as a commitment of the same ID
+// (source CONTRACT, creator `system`) and deletes it; the contract's end drops it. Budget keeps
+// them from the vendors service's `contract.auto_renewed` events; they are read-only.
+type DeferredCommitment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `costCenters/{cost_center}/deferredCommitments/{deferred_commitment}`; its
+	// ID is the ID of the commitment it becomes.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The fiscal year of the cost centre's budget that is to take it.
+	FiscalYear int32 `protobuf:"varint,2,opt,name=fiscal_year,json=fiscalYear,proto3" json:"fiscal_year,omitempty"`
+	// The ID of the line it is to be recorded on: that of the contract's line.
+	BudgetLineId string `protobuf:"bytes,3,opt,name=budget_line_id,json=budgetLineId,proto3" json:"budget_line_id,omitempty"`
+	// The renewal term's whole value, in its own currency: the part of the term in `fiscal_year`,
+	// by days, is what is committed.
+	TermValue *money.Money `protobuf:"bytes,4,opt,name=term_value,json=termValue,proto3" json:"term_value,omitempty"`
+	// The first day of the renewal term.
+	ServiceStartDate *date.Date `protobuf:"bytes,5,opt,name=service_start_date,json=serviceStartDate,proto3" json:"service_start_date,omitempty"`
+	// The last day of the renewal term.
+	ServiceEndDate *date.Date `protobuf:"bytes,6,opt,name=service_end_date,json=serviceEndDate,proto3" json:"service_end_date,omitempty"`
+	// What promised the money: CONTRACT.
+	Source Commitment_Source `protobuf:"varint,7,opt,name=source,proto3,enum=quarterdeck.budget.v1.Commitment_Source" json:"source,omitempty"`
+	// The contract, e.g. `vendors/acme/contracts/crm`.
+	SourceReference string `protobuf:"bytes,8,opt,name=source_reference,json=sourceReference,proto3" json:"source_reference,omitempty"`
+	// What the money is promised for, as the commitment will say.
+	Description string `protobuf:"bytes,9,opt,name=description,proto3" json:"description,omitempty"`
+	// When budget applied the renewal and kept this part.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeferredCommitment) Reset() {
+	*x = DeferredCommitment{}
+	mi := &file_quarterdeck_budget_v1_spend_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeferredCommitment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeferredCommitment) ProtoMessage() {}
+
+func (x *DeferredCommitment) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_spend_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeferredCommitment.ProtoReflect.Descriptor instead.
+func (*DeferredCommitment) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_spend_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeferredCommitment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeferredCommitment) GetFiscalYear() int32 {
+	if x != nil {
+		return x.FiscalYear
+	}
+	return 0
+}
+
+func (x *DeferredCommitment) GetBudgetLineId() string {
+	if x != nil {
+		return x.BudgetLineId
+	}
+	return ""
+}
+
+func (x *DeferredCommitment) GetTermValue() *money.Money {
+	if x != nil {
+		return x.TermValue
+	}
+	return nil
+}
+
+func (x *DeferredCommitment) GetServiceStartDate() *date.Date {
+	if x != nil {
+		return x.ServiceStartDate
+	}
+	return nil
+}
+
+func (x *DeferredCommitment) GetServiceEndDate() *date.Date {
+	if x != nil {
+		return x.ServiceEndDate
+	}
+	return nil
+}
+
+func (x *DeferredCommitment) GetSource() Commitment_Source {
+	if x != nil {
+		return x.Source
+	}
+	return Commitment_SOURCE_UNSPECIFIED
+}
+
+func (x *DeferredCommitment) GetSourceReference() string {
+	if x != nil {
+		return x.SourceReference
+	}
+	return ""
+}
+
+func (x *DeferredCommitment) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DeferredCommitment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 var File_quarterdeck_budget_v1_spend_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
@@ -717,7 +851,23 @@ const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
 	"\x05month\x18\x02 \x01(\tR\x05month\x120\n" +
 	"\x14source_currency_code\x18\x03 \x01(\tR\x12sourceCurrencyCode\x120\n" +
 	"\x14target_currency_code\x18\x04 \x01(\tR\x12targetCurrencyCode\x12\x12\n" +
-	"\x04rate\x18\x05 \x01(\tR\x04rateB\xed\x01\n" +
+	"\x04rate\x18\x05 \x01(\tR\x04rate\"\xbd\x05\n" +
+	"\x12DeferredCommitment\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
+	"\vfiscal_year\x18\x02 \x01(\x05B\x03\xe0A\x03R\n" +
+	"fiscalYear\x12)\n" +
+	"\x0ebudget_line_id\x18\x03 \x01(\tB\x03\xe0A\x03R\fbudgetLineId\x126\n" +
+	"\n" +
+	"term_value\x18\x04 \x01(\v2\x12.google.type.MoneyB\x03\xe0A\x03R\ttermValue\x12D\n" +
+	"\x12service_start_date\x18\x05 \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\x10serviceStartDate\x12@\n" +
+	"\x10service_end_date\x18\x06 \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\x0eserviceEndDate\x12E\n" +
+	"\x06source\x18\a \x01(\x0e2(.quarterdeck.budget.v1.Commitment.SourceB\x03\xe0A\x03R\x06source\x12.\n" +
+	"\x10source_reference\x18\b \x01(\tB\x03\xe0A\x03R\x0fsourceReference\x12%\n" +
+	"\vdescription\x18\t \x01(\tB\x03\xe0A\x03R\vdescription\x12@\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime:\x9c\x01\xeaA\x98\x01\n" +
+	"(budget.quarterdeck.io/DeferredCommitment\x12CcostCenters/{cost_center}/deferredCommitments/{deferred_commitment}*\x13deferredCommitments2\x12deferredCommitmentB\xed\x01\n" +
 	"\x19com.quarterdeck.budget.v1B\n" +
 	"SpendProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1;budgetv1\xa2\x02\x03QBX\xaa\x02\x15Quarterdeck.Budget.V1\xca\x02\x15Quarterdeck\\Budget\\V1\xe2\x02!Quarterdeck\\Budget\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Budget::V1b\x06proto3"
 
@@ -734,7 +884,7 @@ func file_quarterdeck_budget_v1_spend_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_spend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_quarterdeck_budget_v1_spend_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_quarterdeck_budget_v1_spend_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_quarterdeck_budget_v1_spend_proto_goTypes = []any{
 	(Actual_Source)(0),            // 0: quarterdeck.budget.v1.Actual.Source
 	(Commitment_Source)(0),        // 1: quarterdeck.budget.v1.Commitment.Source
@@ -742,32 +892,38 @@ var file_quarterdeck_budget_v1_spend_proto_goTypes = []any{
 	(*Actual)(nil),                // 3: quarterdeck.budget.v1.Actual
 	(*Commitment)(nil),            // 4: quarterdeck.budget.v1.Commitment
 	(*RateUse)(nil),               // 5: quarterdeck.budget.v1.RateUse
-	(*money.Money)(nil),           // 6: google.type.Money
-	(*date.Date)(nil),             // 7: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*DeferredCommitment)(nil),    // 6: quarterdeck.budget.v1.DeferredCommitment
+	(*money.Money)(nil),           // 7: google.type.Money
+	(*date.Date)(nil),             // 8: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_spend_proto_depIdxs = []int32{
-	6,  // 0: quarterdeck.budget.v1.Actual.amount:type_name -> google.type.Money
-	6,  // 1: quarterdeck.budget.v1.Actual.converted_amount:type_name -> google.type.Money
+	7,  // 0: quarterdeck.budget.v1.Actual.amount:type_name -> google.type.Money
+	7,  // 1: quarterdeck.budget.v1.Actual.converted_amount:type_name -> google.type.Money
 	5,  // 2: quarterdeck.budget.v1.Actual.rate:type_name -> quarterdeck.budget.v1.RateUse
-	7,  // 3: quarterdeck.budget.v1.Actual.booking_date:type_name -> google.type.Date
+	8,  // 3: quarterdeck.budget.v1.Actual.booking_date:type_name -> google.type.Date
 	0,  // 4: quarterdeck.budget.v1.Actual.source:type_name -> quarterdeck.budget.v1.Actual.Source
-	6,  // 5: quarterdeck.budget.v1.Actual.released_commitment_amount:type_name -> google.type.Money
-	8,  // 6: quarterdeck.budget.v1.Actual.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 7: quarterdeck.budget.v1.Commitment.amount:type_name -> google.type.Money
-	6,  // 8: quarterdeck.budget.v1.Commitment.converted_amount:type_name -> google.type.Money
-	6,  // 9: quarterdeck.budget.v1.Commitment.remaining_amount:type_name -> google.type.Money
+	7,  // 5: quarterdeck.budget.v1.Actual.released_commitment_amount:type_name -> google.type.Money
+	9,  // 6: quarterdeck.budget.v1.Actual.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 7: quarterdeck.budget.v1.Commitment.amount:type_name -> google.type.Money
+	7,  // 8: quarterdeck.budget.v1.Commitment.converted_amount:type_name -> google.type.Money
+	7,  // 9: quarterdeck.budget.v1.Commitment.remaining_amount:type_name -> google.type.Money
 	5,  // 10: quarterdeck.budget.v1.Commitment.rate:type_name -> quarterdeck.budget.v1.RateUse
-	7,  // 11: quarterdeck.budget.v1.Commitment.expected_date:type_name -> google.type.Date
+	8,  // 11: quarterdeck.budget.v1.Commitment.expected_date:type_name -> google.type.Date
 	1,  // 12: quarterdeck.budget.v1.Commitment.source:type_name -> quarterdeck.budget.v1.Commitment.Source
 	2,  // 13: quarterdeck.budget.v1.Commitment.state:type_name -> quarterdeck.budget.v1.Commitment.State
-	8,  // 14: quarterdeck.budget.v1.Commitment.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 15: quarterdeck.budget.v1.Commitment.update_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 14: quarterdeck.budget.v1.Commitment.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 15: quarterdeck.budget.v1.Commitment.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 16: quarterdeck.budget.v1.DeferredCommitment.term_value:type_name -> google.type.Money
+	8,  // 17: quarterdeck.budget.v1.DeferredCommitment.service_start_date:type_name -> google.type.Date
+	8,  // 18: quarterdeck.budget.v1.DeferredCommitment.service_end_date:type_name -> google.type.Date
+	1,  // 19: quarterdeck.budget.v1.DeferredCommitment.source:type_name -> quarterdeck.budget.v1.Commitment.Source
+	9,  // 20: quarterdeck.budget.v1.DeferredCommitment.create_time:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_spend_proto_init() }
@@ -781,7 +937,7 @@ func file_quarterdeck_budget_v1_spend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_spend_proto_rawDesc), len(file_quarterdeck_budget_v1_spend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
