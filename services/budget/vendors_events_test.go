@@ -275,13 +275,14 @@ func TestVendorsEvents(t *testing.T) {
 			t.Errorf("%d dead letters; want 0", n)
 		}
 
-		// An invoice that can never be booked on the line (dated after its fiscal year) becomes
-		// a dead letter at once, for an operator, instead of being retried.
-		f.Publish(t, c5+"/invoices/late", 1, invoice(c5, other, "late", 10_000, day(2027, 5, 1)))
+		// An invoice that can never be booked on the line (dated before its fiscal year) becomes
+		// a dead letter at once, for an operator, instead of being retried. (One dated in a
+		// later fiscal year is deferred to that year's budget: invoice_deferred_test.go.)
+		f.Publish(t, c5+"/invoices/early", 1, invoice(c5, other, "early", 10_000, day(2026, 3, 1)))
 		testkit.Eventually(t, 30*time.Second, func() error {
 			got := testkit.Column[string](t, e.db, `SELECT consumer || ' ' || attempts FROM consumer_dead_letters`)
 			if len(got) != 1 || got[0] != "vendors-invoices 1" {
-				return fmt.Errorf("dead letters %q; want the late invoice's, after 1 attempt", got)
+				return fmt.Errorf("dead letters %q; want the early invoice's, after 1 attempt", got)
 			}
 			return nil
 		})

@@ -27,3 +27,30 @@ type DeferredCommitment struct {
 	Description string
 	CreateTime  time.Time
 }
+
+// DeferredActual is a vendor invoice (or credit note) dated in a later fiscal year than its
+// contract's line that budget could not book when it applied the invoice, because the cost
+// centre's budget for that year did not exist, was not approved yet, or had no line of the
+// contract line's ID. It is kept until a revision of that budget with such a line is approved,
+// which books it on the line as the invoice would have been (ADR 0010). The contract's end
+// keeps it: an invoice is money spent.
+type DeferredActual struct {
+	// ID is the ID the actual is booked with, derived from the invoice, so that a copy of the
+	// event keeps one.
+	ID           string
+	CostCenterID string
+	FiscalYear   int32
+	// LineID is the ID of the contract's line, which the later year's line must have.
+	LineID string
+	// Amount is the invoice's amount in its own currency; negative for a credit note.
+	Amount      Amount
+	BookingDate Date
+	Description string
+	// SourceRef names the invoice, e.g. `vendors/acme/contracts/c-1/invoices/i-1`: the actual's
+	// external reference.
+	SourceRef string
+	// Contract names the contract, whose commitments on the line the invoice consumes and whose
+	// invoices there a credit note corrects.
+	Contract   string
+	CreateTime time.Time
+}

@@ -18,6 +18,8 @@ const (
 	RollupPattern       names.Pattern = "costCenters/{cost_center}/rollups/{fiscal_year}"
 	// DeferredPattern names a DeferredCommitment.
 	DeferredPattern names.Pattern = "costCenters/{cost_center}/deferredCommitments/{deferred_commitment}"
+	// DeferredActualPattern names a DeferredActual.
+	DeferredActualPattern names.Pattern = "costCenters/{cost_center}/deferredActuals/{deferred_actual}"
 )
 
 // CostCenterName is the name of the cost centre with the ID.
@@ -56,6 +58,9 @@ func (c *Commitment) Name() string { return CommitmentPattern.Format(c.BudgetID,
 
 // Name is the deferred commitment's resource name.
 func (d *DeferredCommitment) Name() string { return DeferredPattern.Format(d.CostCenterID, d.ID) }
+
+// Name is the deferred actual's resource name.
+func (d *DeferredActual) Name() string { return DeferredActualPattern.Format(d.CostCenterID, d.ID) }
 
 // Name is the transfer's resource name.
 func (t *Transfer) Name() string { return TransferPattern.Format(t.BudgetID, t.ID) }

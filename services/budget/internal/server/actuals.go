@@ -82,9 +82,21 @@ func (s *Server) recordActual(ctx context.Context, tx store.Tx, req *budgetv1.Re
 // from another service's event.
 func (s *Server) addActual(ctx context.Context, tx store.Tx, req proto.Message, on spendOn, in domain.ActualInput,
 	rate *domain.ExchangeRate, corrected *domain.Corrected, commitment *domain.Commitment) (*budgetv1.Actual, error) {
+	out, err := s.bookActual(ctx, tx, req, on, in, rate, corrected, commitment, actor(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return out, on.figures.finish(ctx, out.GetName())
+}
+
+// bookActual is addActual as part of the figures change on.figures, which the caller finishes
+// (so that several actuals, or an approval and the actuals it books, raise each alert once),
+// with creator as the actual's creator.
+func (s *Server) bookActual(ctx context.Context, tx store.Tx, req proto.Message, on spendOn, in domain.ActualInput,
+	rate *domain.ExchangeRate, corrected *domain.Corrected, commitment *domain.Commitment, creator string) (*budgetv1.Actual, error) {
 	b, fc, lineID := on.budget, on.figures, on.lineID
 	now := s.now()
-	a, err := domain.NewActual(on.id, b, in, rate, corrected, actor(ctx), now)
+	a, err := domain.NewActual(on.id, b, in, rate, corrected, creator, now)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +134,7 @@ func (s *Server) addActual(ctx context.Context, tx store.Tx, req proto.Message, 
 			return nil, err
 		}
 	}
-	return out, fc.finish(ctx, a.Name())
+	return out, nil
 }
 
 // commitmentBudget is the revision a commitment was recorded under: b, or an earlier revision of
@@ -150,6 +162,38 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 		return nil, err
 	}
 	return &budgetv1.ListActualsResponse{Actuals: page, NextPageToken: token}, nil
+}
+
+// ListDeferredActuals implements budgetv1.BudgetServiceServer.
+func (s *Server) ListDeferredActuals(ctx context.Context, req *budgetv1.ListDeferredActualsRequest) (*budgetv1.ListDeferredActualsResponse, error) {
+	var costCenterID string
+	ok := domain.CostCenterPattern.Scan(req.GetParent(), &costCenterID)
+	page, token, err := listing.List(ctx, req, store.DeferredActualTable,
+		func(ctx context.Context, q *listing.Query) ([]*domain.DeferredActual, error) {
+			if !ok {
+				return nil, domain.CostCenterPattern.Invalid("parent")
+			}
+			return s.store.ListDeferredActuals(ctx, costCenterID, q)
+		}, listing.Infallible(deferredActualToProto))
+	if err != nil {
+		return nil, err
+	}
+	return &budgetv1.ListDeferredActualsResponse{DeferredActuals: page, NextPageToken: token}, nil
+}
+
+// deferredActualToProto is d as the API shows it.
+func deferredActualToProto(d *domain.DeferredActual) *budgetv1.DeferredActual {
+	return &budgetv1.DeferredActual{
+		Name:              d.Name(),
+		FiscalYear:        d.FiscalYear,
+		BudgetLineId:      d.LineID,
+		Amount:            money.ToProto(d.Amount),
+		BookingDate:       civil.ToProto(d.BookingDate),
+		Description:       d.Description,
+		ExternalReference: d.SourceRef,
+		Contract:          d.Contract,
+		CreateTime:        timestamppb.New(d.CreateTime),
+	}
 }
 
 // actualToProto is an actual recorded under budget revision b. The corrected actual and the

@@ -212,16 +212,22 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			if err != nil {
 				return nil, err
 			}
+			// So are the invoices deferred to it (invoiceRecorded), after the commitments, which
+			// they consume.
+			invoices, err := tx.DeferredActuals(ctx, b.CostCenterID, b.FiscalYear)
+			if err != nil {
+				return nil, err
+			}
 			if chain.InForceID == "" {
 				// The first approval: nothing was in force, so nothing was spent. From now on the
 				// calendar moves its forecast too: evaluated daily (forecast.go).
 				if err := putInForce(ctx, tx, chain, b, now); err != nil {
 					return nil, err
 				}
-				if len(deferred) == 0 {
+				if len(deferred) == 0 && len(invoices) == 0 {
 					return s.saveTransition(ctx, tx, req, actionApprove, b, prev, before, &budgetv1.BudgetApproved{})
 				}
-				return s.approveWithDeferred(ctx, tx, req, chain, b, prev, before, deferred)
+				return s.approveWithDeferred(ctx, tx, req, chain, b, prev, before, deferred, invoices)
 			}
 
 			fc, err := s.beginFigures(ctx, tx, chain)
@@ -262,23 +268,38 @@ func (s *Server) ApproveBudget(ctx context.Context, req *budgetv1.ApproveBudgetR
 			if err := fc.switchTo(ctx, b); err != nil {
 				return nil, err
 			}
-			if err := s.commitDeferred(ctx, tx, fc, deferred); err != nil {
-				return nil, err
-			}
-			if err := fc.finish(ctx, b.Name()); err != nil {
-				return nil, err
-			}
-			after := budgetToProto(b)
-			return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
+			return s.settleApproval(ctx, tx, req, fc, before, deferred, invoices)
 		})
 }
 
-// approveWithDeferred saves the first approval of b, from version prev, when commitments are
-// deferred to its cost centre and fiscal year: as for a revision's approval, its event comes
-// before those of the commitments it records (commitDeferred) and of the alerts they raise, its
-// audit record after them, with the state they leave.
+// settleApproval ends the approval of fc.budget, whose event is emitted and which fc's figures
+// change has in force: it records the commitments and books the invoices deferred to it
+// (commitDeferred, then bookDeferred), finishes the figures change — the alerts they raise — and
+// records the approval's audit record with the state they leave.
+func (s *Server) settleApproval(ctx context.Context, tx store.Tx, req *budgetv1.ApproveBudgetRequest, fc *figuresChange,
+	before *budgetv1.Budget, deferred []*domain.DeferredCommitment, invoices []*domain.DeferredActual) (*budgetv1.Budget, error) {
+	if err := s.commitDeferred(ctx, tx, fc, deferred); err != nil {
+		return nil, err
+	}
+	if err := s.bookDeferred(ctx, tx, fc, invoices); err != nil {
+		return nil, err
+	}
+	b := fc.budget
+	if err := fc.finish(ctx, b.Name()); err != nil {
+		return nil, err
+	}
+	after := budgetToProto(b)
+	return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
+}
+
+// approveWithDeferred saves the first approval of b, from version prev, when commitments or
+// invoices are deferred to its cost centre and fiscal year: as for a revision's approval, its
+// event comes before those of the commitments it records (commitDeferred), of the actuals it
+// books (bookDeferred) and of the alerts they raise, its audit record after them, with the state
+// they leave.
 func (s *Server) approveWithDeferred(ctx context.Context, tx store.Tx, req *budgetv1.ApproveBudgetRequest, chain *domain.Chain,
-	b *domain.Budget, prev int64, before *budgetv1.Budget, deferred []*domain.DeferredCommitment) (*budgetv1.Budget, error) {
+	b *domain.Budget, prev int64, before *budgetv1.Budget, deferred []*domain.DeferredCommitment,
+	invoices []*domain.DeferredActual) (*budgetv1.Budget, error) {
 	if err := tx.UpdateBudget(ctx, b, prev); err != nil {
 		return nil, err
 	}
@@ -289,14 +310,7 @@ func (s *Server) approveWithDeferred(ctx context.Context, tx store.Tx, req *budg
 	if err != nil {
 		return nil, err
 	}
-	if err := s.commitDeferred(ctx, tx, fc, deferred); err != nil {
-		return nil, err
-	}
-	if err := fc.finish(ctx, b.Name()); err != nil {
-		return nil, err
-	}
-	after := budgetToProto(fc.budget)
-	return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: actionApprove, Resource: b.Name(), Before: before, After: after})
+	return s.settleApproval(ctx, tx, req, fc, before, deferred, invoices)
 }
 
 // checkSpendKept refuses a revision that lacks a line with spend in the chain: the spend

@@ -156,7 +156,6 @@ func (s *Server) release(ctx context.Context, tx store.Tx, req proto.Message, fc
 	return out, nil
 }
 
-// commitmentToProto is a commitment recorded under budget revision b.
 // ListDeferredCommitments implements budgetv1.BudgetServiceServer.
 func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.ListDeferredCommitmentsRequest) (*budgetv1.ListDeferredCommitmentsResponse, error) {
 	var costCenterID string
@@ -190,6 +189,7 @@ func deferredToProto(d *domain.DeferredCommitment) *budgetv1.DeferredCommitment 
 	}
 }
 
+// commitmentToProto is a commitment recorded under budget revision b.
 func commitmentToProto(c *domain.Commitment, b *domain.Budget) *budgetv1.Commitment {
 	return &budgetv1.Commitment{
 		Name:            c.Name(),

@@ -28,9 +28,12 @@ import (
 //     the commitment from the event's amounts when the hold has lapsed or there is none.
 //   - invoice.recorded records an actual (source VENDOR_INVOICE) dated the invoice date on the
 //     contract's line, which consumes the contract's open commitment — for a date in a later
-//     fiscal year, on the line of the same ID in the cost centre's budget for that year, when it
-//     has one; a credit note (a negative
-//     invoice) corrects the newest of the contract's invoices it fits in.
+//     fiscal year, on the line of the same ID in the cost centre's budget for that year; a credit
+//     note (a negative invoice) corrects the newest of the contract's invoices there it fits in.
+//     An invoice or credit note for a later year whose budget cannot take it yet (as for a
+//     renewal) is deferred: kept (store.Tx.DeferActual) and booked by the approval that brings a
+//     revision of that budget with the line into force, after the commitments it records, the
+//     invoices before the credit notes. The contract's end keeps it: the money was spent.
 //   - contract.terminated and contract.expired release what remains of the contract's
 //     commitments.
 //   - contract.auto_renewed records a commitment for the part of the new term in the line's
@@ -59,9 +62,10 @@ import (
 // a renewal then comes before the contract's end, as it happened. A renewal never waits for a
 // later year's budget: the part that budget cannot take yet is deferred (renewalIn), so that
 // neither its partition is held up nor the renewal dead-lettered or skipped as older than a later
-// event of its contract while that budget is being prepared. Invoices are resources of their
-// own: their consumer may run ahead of the contracts', and an invoice waits for its contract's
-// activation the same way. One subject per consumer also works with NATS servers before 2.10.
+// event of its contract while that budget is being prepared; nor does an invoice (invoiceRecorded).
+// Invoices are resources of their own: their consumer may run ahead of the contracts', and an
+// invoice waits for its contract's activation the same way. One subject per consumer also works
+// with NATS servers before 2.10.
 //
 // Only the order of one contract's events matters, so the contracts' consumer applies them in
 // four partitions, by the budget of the contract's line (ContractPartition): the contracts of one
@@ -322,10 +326,12 @@ func (s *Server) commitDeferred(ctx context.Context, tx store.Tx, fc *figuresCha
 			ServiceStart: d.ServiceStart, ServiceEnd: d.ServiceEnd, Source: budgetv1.Commitment_Source(d.Source),
 			SourceRef: d.SourceRef, Description: d.Description, Creator: identity.System,
 		})
-		if permanent(err) {
+		if permanent(err) && !s.commitmentWritten(ctx, tx, d.ID) {
 			// The part can never be recorded as it is (the renewal event would have been a dead
 			// letter): it must not keep the budget from being approved, so it stays deferred, for
-			// an operator to see, until the contract ends.
+			// an operator to see, until the contract ends. A failure after the commitment was
+			// written (a figure out of range) fails the approval instead: the transaction must not
+			// commit half of it.
 			slog.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
 				"commitment", d.ID, "budget", fc.budget.Name(), "error", err)
 			continue
@@ -340,6 +346,12 @@ func (s *Server) commitDeferred(ctx context.Context, tx store.Tx, fc *figuresCha
 			"deferred_since", d.CreateTime)
 	}
 	return nil
+}
+
+// commitmentWritten is actualWritten for the commitment with the ID.
+func (s *Server) commitmentWritten(ctx context.Context, tx store.Tx, id string) bool {
+	_, err := s.storedCommitment(ctx, tx, id)
+	return !errors.Is(err, domain.ErrCommitmentNotFound)
 }
 
 // renewalValue is the value of the renewal term the event announces: its term_value, or else the
@@ -411,7 +423,12 @@ func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line 
 	return nil
 }
 
-// invoiceRecorded records the invoice as an actual on the contract's line.
+// invoiceRecorded books the invoice as an actual on the contract's line — for an invoice dated
+// in a later fiscal year, on the line of the same ID in the cost centre's budget for that year
+// (laterLine). When that budget cannot take it yet — the cost centre has no budget for that
+// year, its budget is not approved yet, or it has no line of the ID — the invoice is deferred
+// (deferInvoice) rather than dead-lettered or retried: the approval that brings such a line into
+// force books it (bookDeferred). A credit note follows the same rule, by its own date.
 func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.InvoiceRecorded) error {
 	inv := m.GetInvoice()
 	id := effectID(inv.GetName())
@@ -422,45 +439,131 @@ func (s *Server) invoiceRecorded(ctx context.Context, tx store.Tx, m *vendorsv1.
 	if err != nil {
 		return err
 	}
-	if fy := on.budget.Calendar().FiscalYearOf(civil.FromProto(inv.GetInvoiceDate())); fy > on.budget.FiscalYear {
-		later, err := s.laterLine(ctx, tx, on, fy, m.GetContract())
-		if err != nil {
-			return err
-		}
-		if later != nil {
-			on = later
-		}
-	}
 	amount, err := eventAmount(inv.GetAmount(), "invoice.amount")
 	if err != nil {
 		return err
 	}
-	in := domain.ActualInput{
-		LineID: on.lineID, Amount: amount, BookingDate: civil.FromProto(inv.GetInvoiceDate()),
+	d := &domain.DeferredActual{
+		ID: id, CostCenterID: on.budget.CostCenterID, FiscalYear: on.budget.FiscalYear, LineID: on.lineID, Amount: amount,
+		BookingDate: civil.FromProto(inv.GetInvoiceDate()),
 		Description: fmt.Sprintf("Invoice %s of %s", inv.GetInvoiceNumber(), m.GetContract()),
-		Source:      domain.SourceVendorInvoice, ExternalRef: inv.GetName(),
+		SourceRef:   inv.GetName(), Contract: m.GetContract(),
+	}
+	if fy := on.budget.Calendar().FiscalYearOf(d.BookingDate); fy > on.budget.FiscalYear {
+		later, why, err := s.laterLine(ctx, tx, on, fy, m.GetContract())
+		if err != nil {
+			return err
+		}
+		if later == nil {
+			d.FiscalYear = fy
+			return s.deferInvoice(ctx, tx, d, why)
+		}
+		on = later
+	}
+	out, err := s.bookInvoice(ctx, tx, on, d, actor(ctx))
+	if err != nil {
+		return err
+	}
+	return on.figures.finish(ctx, out.GetName())
+}
+
+// bookInvoice books d, an invoice of d.Contract (what invoiceRecorded read from the event, or
+// kept when it deferred it), as the actual of ID d.ID on on, the contract's line with the
+// contract's commitments there, created by creator, as part of the figures change on.figures,
+// which the caller finishes: an invoice consumes the contract's commitment there (consumable), a
+// credit note corrects one of the contract's invoices there (credited).
+func (s *Server) bookInvoice(ctx context.Context, tx store.Tx, on *contractLine, d *domain.DeferredActual, creator string) (*budgetv1.Actual, error) {
+	in := domain.ActualInput{
+		LineID: on.lineID, Amount: d.Amount, BookingDate: d.BookingDate, Description: d.Description,
+		Source: domain.SourceVendorInvoice, ExternalRef: d.SourceRef,
 	}
 	var (
 		rate       *domain.ExchangeRate
 		corrected  *domain.Corrected
 		commitment *domain.Commitment
+		err        error
 	)
-	if amount.Minor < 0 {
-		if corrected, err = s.credited(ctx, tx, on, m.GetContract(), amount); err != nil {
-			return err
+	if d.Amount.Minor < 0 {
+		if corrected, err = s.credited(ctx, tx, on, d.Contract, d.Amount); err != nil {
+			return nil, err
 		}
 		in.CorrectsID = corrected.Original.ID
 	} else {
 		if commitment = consumable(on.commitments); commitment != nil {
 			in.CommitmentID, in.CommitmentBudgetID = commitment.ID, commitment.BudgetID
 		}
-		if rate, err = rateFor(ctx, tx, amount, in.BookingDate, on.budget.Currency); err != nil {
-			return err
+		if rate, err = rateFor(ctx, tx, d.Amount, d.BookingDate, on.budget.Currency); err != nil {
+			return nil, err
 		}
 	}
-	_, err = s.addActual(ctx, tx, nil, spendOn{budget: on.budget, figures: on.figures, lineID: on.lineID, id: id},
-		in, rate, corrected, commitment)
-	return err
+	return s.bookActual(ctx, tx, nil, spendOn{budget: on.budget, figures: on.figures, lineID: on.lineID, id: d.ID},
+		in, rate, corrected, commitment, creator)
+}
+
+// deferInvoice keeps d, an invoice dated in fiscal year d.FiscalYear that the budget of its
+// cost centre for that year cannot take yet (why says what it lacks), until an approval of that
+// budget books it (bookDeferred). An invoice that no budget could ever book as it is fails
+// permanently now, rather than waiting for an approval that would leave it deferred.
+func (s *Server) deferInvoice(ctx context.Context, tx store.Tx, d *domain.DeferredActual, why string) error {
+	switch {
+	case d.Amount.Minor == 0:
+		return fault.Field("invoice.amount", "AMOUNT_ZERO", "the invoice's amount is zero")
+	case !d.Amount.Currency.Supported():
+		return fault.OnField(domain.ErrCurrencyUnsupported, "invoice.amount")
+	case !d.BookingDate.Valid():
+		return fault.Field("invoice.invoice_date", domain.ErrDateInvalid.Reason, "the invoice date is not a valid date")
+	}
+	d.CreateTime = s.now().UTC()
+	added, err := tx.DeferActual(ctx, d)
+	if err != nil || !added {
+		return err
+	}
+	slog.InfoContext(ctx, "invoice deferred to a later budget", "contract", d.Contract, "invoice", d.SourceRef, "actual", d.ID,
+		"cost_center", domain.CostCenterName(d.CostCenterID), "fiscal_year", d.FiscalYear, "line_id", d.LineID, "reason", why)
+	return nil
+}
+
+// bookDeferred books, in fc, the figures change of the approval that brings fc.budget into
+// force, the invoices deferred to its cost centre and fiscal year (deferInvoice) whose line it
+// has, as invoiceRecorded would have, and deletes them; the others stay deferred. It comes after
+// commitDeferred, so that an invoice consumes the contract's renewal commitment the same approval
+// records, and ds has the credit notes after the invoices, so that a credit note finds the
+// invoice it corrects. An invoice that cannot be booked yet (no exchange rate for its month)
+// fails the approval, which succeeds once the rate is set; one that never can as it is (a credit
+// note that fits none of the contract's invoices on the line; an invoice that would have been a
+// dead letter) stays deferred, logged at warn and listed, and does not hold up the approval.
+func (s *Server) bookDeferred(ctx context.Context, tx store.Tx, fc *figuresChange, ds []*domain.DeferredActual) error {
+	for _, d := range ds {
+		if fc.lines[d.LineID] == nil {
+			continue
+		}
+		// A deferred invoice is booked once; its row goes with the booking.
+		done, err := tx.ActualExists(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		if !done {
+			cs, err := tx.SourceCommitments(ctx, fc.chain.ID, d.LineID, d.Contract)
+			if err != nil {
+				return err
+			}
+			out, err := s.bookInvoice(ctx, tx, &contractLine{budget: fc.budget, figures: fc, lineID: d.LineID, commitments: cs}, d, identity.System)
+			if (permanent(err) || errors.Is(err, errNothingToCredit)) && !s.actualWritten(ctx, tx, d.ID) {
+				slog.WarnContext(ctx, "deferred invoice cannot be booked; it stays deferred", "contract", d.Contract,
+					"invoice", d.SourceRef, "actual", d.ID, "budget", fc.budget.Name(), "error", err)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("book the invoice %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
+			}
+			slog.InfoContext(ctx, "deferred invoice booked", "contract", d.Contract, "invoice", d.SourceRef, "actual", out.GetName(),
+				"deferred_since", d.CreateTime)
+		}
+		if err := tx.DeleteDeferredActual(ctx, d.ID); err != nil {
+			return fmt.Errorf("delete deferred actual %s: %w", d.ID, err)
+		}
+	}
+	return nil
 }
 
 // consumable is the commitment an invoice consumes among a contract's: the first still open (the
@@ -502,37 +605,55 @@ func (s *Server) credited(ctx context.Context, tx store.Tx, on *contractLine, co
 		}
 		return c, nil
 	}
-	return nil, consumer.Permanent(fmt.Errorf("no invoice of %s has %s left to credit", contract, money.FormatMinor(-credit.Minor, credit.Currency)))
+	return nil, consumer.Permanent(fmt.Errorf("%w: no invoice of %s has %s left to credit", errNothingToCredit, contract,
+		money.FormatMinor(-credit.Minor, credit.Currency)))
 }
+
+// actualWritten reports whether the actual with the ID was written in tx, so that a failure after
+// the write (a figure out of range) fails the transaction rather than leaving it half done; it
+// says so too when it cannot tell.
+func (s *Server) actualWritten(ctx context.Context, tx store.Tx, id string) bool {
+	done, err := tx.ActualExists(ctx, id)
+	return done || err != nil
+}
+
+// errNothingToCredit is the failure of a credit note that fits none of its contract's invoices
+// on the line (credited).
+var errNothingToCredit = errors.New("nothing to credit")
 
 // laterLine is, for an invoice of on's contract dated in fiscal year fy, after on's year, the
 // line of on's ID in the budget of on's cost centre for that year, with the contract's
 // commitments there (its renewals'), locked and its figures being changed; nil when that budget
-// or line does not exist.
-func (s *Server) laterLine(ctx context.Context, tx store.Tx, on *contractLine, fy int32, contract string) (*contractLine, error) {
+// does not exist, has no revision in force or none with the line, with why it cannot take the
+// invoice. The later year's chain stays locked until the transaction ends, so that its approval,
+// which locks it too, sees an invoice deferred.
+func (s *Server) laterLine(ctx context.Context, tx store.Tx, on *contractLine, fy int32, contract string) (*contractLine, string, error) {
 	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
 	if errors.Is(err, domain.ErrBudgetNotFound) {
-		return nil, nil
+		return nil, "no budget", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	chain, err := tx.LockChain(ctx, chainID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if chain.InForceID == "" {
+		return nil, "budget not approved", nil
 	}
 	fc, err := s.beginFigures(ctx, tx, chain)
 	if err != nil {
-		return nil, fault.Named(err, domain.BudgetName(chainID))
+		return nil, "", fault.Named(err, domain.BudgetName(chainID))
 	}
 	if fc.lines[on.lineID] == nil {
-		return nil, nil
+		return nil, "no line", nil
 	}
 	cs, err := tx.SourceCommitments(ctx, chainID, on.lineID, contract)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &contractLine{budget: fc.budget, figures: fc, lineID: on.lineID, commitments: cs}, nil
+	return &contractLine{budget: fc.budget, figures: fc, lineID: on.lineID, commitments: cs}, "", nil
 }
 
 // contractLine is a contract's (or a position's) line with its figures being changed and the

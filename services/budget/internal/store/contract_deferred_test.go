@@ -66,4 +66,51 @@ func runDeferred(t *testing.T, open opener) {
 			t.Error("deleting a deferred commitment twice succeeded")
 		}
 	})
+	t.Run("deferred actuals are kept once, read invoices first, and deleted", func(t *testing.T) {
+		s, _ := open(t)
+		setup(t, s)
+		actual := func(id string, minor int64, fy int32, at time.Duration) *domain.DeferredActual {
+			return &domain.DeferredActual{
+				ID: id, CostCenterID: "infra", FiscalYear: fy, LineID: "l1", Amount: domain.Amount{Minor: minor, Currency: "USD"},
+				BookingDate: domain.Date{Year: 2027, Month: time.May, Day: 10}, Description: "Invoice " + id,
+				SourceRef: "vendors/acme/contracts/crm/invoices/" + id, Contract: "vendors/acme/contracts/crm",
+				CreateTime: t0.Add(at),
+			}
+		}
+		// The credit note a came first; the invoices b and c after it.
+		a, b, c, d := actual("a-credit", -500, 2028, 1*time.Second), actual("b-inv", 1_000, 2028, 2*time.Second),
+			actual("c-inv", 2_000, 2028, 3*time.Second), actual("d-inv", 3_000, 2029, time.Second)
+		within(t, s, func(ctx context.Context, tx store.Tx) error {
+			for _, x := range []*domain.DeferredActual{a, b, c, d} {
+				if added, err := tx.DeferActual(ctx, x); err != nil || !added {
+					t.Errorf("defer %s = %v, %v; want added", x.ID, added, err)
+				}
+			}
+			copyB := *b
+			copyB.Amount.Minor = 1
+			if added, err := tx.DeferActual(ctx, &copyB); err != nil || added {
+				t.Errorf("defer a copy of %s = %v, %v; want not added", b.ID, added, err)
+			}
+			return nil
+		})
+		within(t, s, func(ctx context.Context, tx store.Tx) error {
+			got, err := tx.DeferredActuals(ctx, "infra", 2028)
+			if err != nil {
+				return err
+			}
+			equal(t, "deferred to infra's FY2028", got, []*domain.DeferredActual{b, c, a})
+			return tx.DeleteDeferredActual(ctx, b.ID)
+		})
+		within(t, s, func(ctx context.Context, tx store.Tx) error {
+			got, err := tx.DeferredActuals(ctx, "infra", 2028)
+			if err != nil {
+				return err
+			}
+			equal(t, "deferred to infra's FY2028 after a delete", got, []*domain.DeferredActual{c, a})
+			return nil
+		})
+		if err := withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteDeferredActual(ctx, b.ID) }); err == nil {
+			t.Error("deleting a deferred actual twice succeeded")
+		}
+	})
 }

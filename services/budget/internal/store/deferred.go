@@ -102,3 +102,83 @@ func (s Store) ListDeferredCommitments(ctx context.Context, costCenterID string,
 	return sqlstore.List(ctx, s.Q, "deferred commitments", scanDeferredCommitment, q, lq,
 		sqlstore.Parent{Column: "cost_center_id", Value: costCenterID})
 }
+
+// deferredActualColumns are the columns every deferred actual query selects, in
+// scanDeferredActual's order.
+const deferredActualColumns = `id, cost_center_id, fiscal_year, line_id, amount_minor, amount_currency, booking_date, ` +
+	`description, source_ref, contract, create_time`
+
+func scanDeferredActual(s sqlstore.Scanner) (*domain.DeferredActual, error) {
+	var (
+		d       domain.DeferredActual
+		booking string
+	)
+	if err := s.Scan(&d.ID, &d.CostCenterID, &d.FiscalYear, &d.LineID, &d.Amount.Minor, &d.Amount.Currency, &booking,
+		&d.Description, &d.SourceRef, &d.Contract, &d.CreateTime); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.BookingDate, err = parseDate(booking); err != nil {
+		return nil, err
+	}
+	d.CreateTime = d.CreateTime.UTC()
+	return &d, nil
+}
+
+// DeferActual keeps d until its budget can take it, unless a deferred actual with d's ID is kept
+// already; it reports whether it added d.
+func (t Tx) DeferActual(ctx context.Context, d *domain.DeferredActual) (bool, error) {
+	const q = `INSERT INTO deferred_actuals (` + deferredActualColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+		$10, $11) ON CONFLICT (id) DO NOTHING`
+	res, err := t.ExecContext(ctx, q, d.ID, d.CostCenterID, d.FiscalYear, d.LineID, d.Amount.Minor, string(d.Amount.Currency),
+		formatDate(d.BookingDate), d.Description, d.SourceRef, d.Contract, d.CreateTime.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return false, fmt.Errorf("defer actual %s: %w", d.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("defer actual %s: %w", d.ID, err)
+	}
+	return n == 1, nil
+}
+
+// DeferredActuals returns the actuals deferred to the cost centre's budget for the fiscal year:
+// the invoices first, then the credit notes, each in the order they were deferred, so that a
+// credit note finds the invoice it corrects booked. The transaction keeps them from changing
+// until it ends.
+func (t Tx) DeferredActuals(ctx context.Context, costCenterID string, fiscalYear int32) ([]*domain.DeferredActual, error) {
+	const q = `SELECT ` + deferredActualColumns + ` FROM deferred_actuals WHERE cost_center_id = $1 AND fiscal_year = $2
+		ORDER BY CASE WHEN amount_minor < 0 THEN 1 ELSE 0 END, create_time, id`
+	return sqlstore.All(ctx, t, fmt.Sprintf("actuals deferred to the budget of %s for %d", costCenterID, fiscalYear),
+		scanDeferredActual, t.ForUpdate(q), costCenterID, fiscalYear)
+}
+
+// DeleteDeferredActual deletes the deferred actual with the ID, once booked.
+func (t Tx) DeleteDeferredActual(ctx context.Context, id string) error {
+	const q = `DELETE FROM deferred_actuals WHERE id = $1`
+	return sqlstore.Exec(ctx, t, nil, q, id)
+}
+
+// DeferredActualTable is what ListDeferredActuals can filter and order by.
+var DeferredActualTable = listing.NewTable("name", []listing.Field[*domain.DeferredActual]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.DeferredActualPattern),
+		Get: func(d *domain.DeferredActual) any { return d.ID }},
+	{Path: "cost_center", Column: "cost_center_id", Type: filter.String, Value: listing.NameID("cost_center", domain.CostCenterPattern),
+		Get: func(d *domain.DeferredActual) any { return d.CostCenterID }},
+	{Path: "fiscal_year", Column: "fiscal_year", Type: filter.Int, Get: func(d *domain.DeferredActual) any { return int64(d.FiscalYear) }},
+	{Path: "budget_line_id", Column: "line_id", Type: filter.String, Get: func(d *domain.DeferredActual) any { return d.LineID }},
+	{Path: "booking_date", Column: "booking_date", Type: filter.String, Get: func(d *domain.DeferredActual) any { return formatDate(d.BookingDate) }},
+	{Path: "external_reference", Column: "source_ref", Type: filter.String, Get: func(d *domain.DeferredActual) any { return d.SourceRef }},
+	{Path: "contract", Column: "contract", Type: filter.String, Get: func(d *domain.DeferredActual) any { return d.Contract }},
+	{Path: "amount.currency_code", Column: "amount_currency", Type: filter.String,
+		Get: func(d *domain.DeferredActual) any { return string(d.Amount.Currency) }},
+	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(d *domain.DeferredActual) any { return d.CreateTime }},
+})
+
+// ListDeferredActuals returns the deferred actuals lq selects (see DeferredActualTable) of the
+// cost centre, which may be Wildcard.
+func (s Store) ListDeferredActuals(ctx context.Context, costCenterID string, lq *listing.Query) ([]*domain.DeferredActual, error) {
+	const q = `SELECT ` + deferredActualColumns + ` FROM deferred_actuals`
+	return sqlstore.List(ctx, s.Q, "deferred actuals", scanDeferredActual, q, lq,
+		sqlstore.Parent{Column: "cost_center_id", Value: costCenterID})
+}

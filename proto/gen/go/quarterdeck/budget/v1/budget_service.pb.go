@@ -85,7 +85,7 @@ func (x CheckFundsResponse_Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckFundsResponse_Decision.Descriptor instead.
 func (CheckFundsResponse_Decision) EnumDescriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48, 0}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50, 0}
 }
 
 // Request for CreateCostCenter.
@@ -2332,6 +2332,147 @@ func (x *ListDeferredCommitmentsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for ListDeferredActuals.
+type ListDeferredActualsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cost centre, `costCenters/{cost_center}`; `costCenters/-` lists across them.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The maximum number of results to return: 50 when unset or 0, at most 1000 (larger values
+	// are treated as 1000). Negative values are rejected.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The `next_page_token` of a previous call. Every other field must be the same as in that call.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// An AIP-160 filter over the fields `name`, `cost_center`, `fiscal_year`, `budget_line_id`,
+	// `booking_date`, `external_reference`, `contract`, `amount.currency_code` and `create_time`,
+	// e.g. `fiscal_year = 2028 AND contract = "vendors/acme/contracts/crm"`.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The order of the results (AIP-132): a comma-separated list of the same fields, each optionally
+	// followed by ` desc`. Ties are ordered by `name`, the default order.
+	OrderBy       string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeferredActualsRequest) Reset() {
+	*x = ListDeferredActualsRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeferredActualsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeferredActualsRequest) ProtoMessage() {}
+
+func (x *ListDeferredActualsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeferredActualsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeferredActualsRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListDeferredActualsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListDeferredActualsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeferredActualsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListDeferredActualsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListDeferredActualsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// Response of ListDeferredActuals.
+type ListDeferredActualsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results of this page.
+	DeferredActuals []*DeferredActual `protobuf:"bytes,1,rep,name=deferred_actuals,json=deferredActuals,proto3" json:"deferred_actuals,omitempty"`
+	// The token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeferredActualsResponse) Reset() {
+	*x = ListDeferredActualsResponse{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeferredActualsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeferredActualsResponse) ProtoMessage() {}
+
+func (x *ListDeferredActualsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeferredActualsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeferredActualsResponse) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListDeferredActualsResponse) GetDeferredActuals() []*DeferredActual {
+	if x != nil {
+		return x.DeferredActuals
+	}
+	return nil
+}
+
+func (x *ListDeferredActualsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Request for ReleaseCommitment.
 type ReleaseCommitmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2353,7 +2494,7 @@ type ReleaseCommitmentRequest struct {
 
 func (x *ReleaseCommitmentRequest) Reset() {
 	*x = ReleaseCommitmentRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2506,7 @@ func (x *ReleaseCommitmentRequest) String() string {
 func (*ReleaseCommitmentRequest) ProtoMessage() {}
 
 func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[35]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2519,7 @@ func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseCommitmentRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseCommitmentRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{35}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReleaseCommitmentRequest) GetName() string {
@@ -2427,7 +2568,7 @@ type PlaceHoldRequest struct {
 
 func (x *PlaceHoldRequest) Reset() {
 	*x = PlaceHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2580,7 @@ func (x *PlaceHoldRequest) String() string {
 func (*PlaceHoldRequest) ProtoMessage() {}
 
 func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[36]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2593,7 @@ func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHoldRequest.ProtoReflect.Descriptor instead.
 func (*PlaceHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{36}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PlaceHoldRequest) GetParent() string {
@@ -2487,7 +2628,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2640,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2653,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetHoldRequest) GetName() string {
@@ -2546,7 +2687,7 @@ type ListHoldsRequest struct {
 
 func (x *ListHoldsRequest) Reset() {
 	*x = ListHoldsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2699,7 @@ func (x *ListHoldsRequest) String() string {
 func (*ListHoldsRequest) ProtoMessage() {}
 
 func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2712,7 @@ func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
 func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListHoldsRequest) GetParent() string {
@@ -2622,7 +2763,7 @@ type ListHoldsResponse struct {
 
 func (x *ListHoldsResponse) Reset() {
 	*x = ListHoldsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2775,7 @@ func (x *ListHoldsResponse) String() string {
 func (*ListHoldsResponse) ProtoMessage() {}
 
 func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2788,7 @@ func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
 func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListHoldsResponse) GetHolds() []*Hold {
@@ -2685,7 +2826,7 @@ type ReleaseHoldRequest struct {
 
 func (x *ReleaseHoldRequest) Reset() {
 	*x = ReleaseHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2838,7 @@ func (x *ReleaseHoldRequest) String() string {
 func (*ReleaseHoldRequest) ProtoMessage() {}
 
 func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2851,7 @@ func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReleaseHoldRequest) GetName() string {
@@ -2759,7 +2900,7 @@ type CreateTransferRequest struct {
 
 func (x *CreateTransferRequest) Reset() {
 	*x = CreateTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2912,7 @@ func (x *CreateTransferRequest) String() string {
 func (*CreateTransferRequest) ProtoMessage() {}
 
 func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2925,7 @@ func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTransferRequest.ProtoReflect.Descriptor instead.
 func (*CreateTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateTransferRequest) GetParent() string {
@@ -2819,7 +2960,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2831,7 +2972,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2844,7 +2985,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetTransferRequest) GetName() string {
@@ -2878,7 +3019,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3031,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3044,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListTransfersRequest) GetParent() string {
@@ -2954,7 +3095,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3107,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3120,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -3016,7 +3157,7 @@ type ApproveTransferRequest struct {
 
 func (x *ApproveTransferRequest) Reset() {
 	*x = ApproveTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3028,7 +3169,7 @@ func (x *ApproveTransferRequest) String() string {
 func (*ApproveTransferRequest) ProtoMessage() {}
 
 func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3041,7 +3182,7 @@ func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveTransferRequest.ProtoReflect.Descriptor instead.
 func (*ApproveTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ApproveTransferRequest) GetName() string {
@@ -3092,7 +3233,7 @@ type RejectTransferRequest struct {
 
 func (x *RejectTransferRequest) Reset() {
 	*x = RejectTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3104,7 +3245,7 @@ func (x *RejectTransferRequest) String() string {
 func (*RejectTransferRequest) ProtoMessage() {}
 
 func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3117,7 +3258,7 @@ func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
 func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RejectTransferRequest) GetName() string {
@@ -3163,7 +3304,7 @@ type CheckFundsRequest struct {
 
 func (x *CheckFundsRequest) Reset() {
 	*x = CheckFundsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3175,7 +3316,7 @@ func (x *CheckFundsRequest) String() string {
 func (*CheckFundsRequest) ProtoMessage() {}
 
 func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3188,7 +3329,7 @@ func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsRequest.ProtoReflect.Descriptor instead.
 func (*CheckFundsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CheckFundsRequest) GetLine() string {
@@ -3243,7 +3384,7 @@ type CheckFundsResponse struct {
 
 func (x *CheckFundsResponse) Reset() {
 	*x = CheckFundsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3396,7 @@ func (x *CheckFundsResponse) String() string {
 func (*CheckFundsResponse) ProtoMessage() {}
 
 func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3409,7 @@ func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsResponse.ProtoReflect.Descriptor instead.
 func (*CheckFundsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CheckFundsResponse) GetDecision() CheckFundsResponse_Decision {
@@ -3364,7 +3505,7 @@ type CreateExchangeRateRequest struct {
 
 func (x *CreateExchangeRateRequest) Reset() {
 	*x = CreateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3376,7 +3517,7 @@ func (x *CreateExchangeRateRequest) String() string {
 func (*CreateExchangeRateRequest) ProtoMessage() {}
 
 func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3389,7 +3530,7 @@ func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*CreateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3424,7 +3565,7 @@ type GetExchangeRateRequest struct {
 
 func (x *GetExchangeRateRequest) Reset() {
 	*x = GetExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3436,7 +3577,7 @@ func (x *GetExchangeRateRequest) String() string {
 func (*GetExchangeRateRequest) ProtoMessage() {}
 
 func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3449,7 +3590,7 @@ func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetExchangeRateRequest) GetName() string {
@@ -3480,7 +3621,7 @@ type ListExchangeRatesRequest struct {
 
 func (x *ListExchangeRatesRequest) Reset() {
 	*x = ListExchangeRatesRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3492,7 +3633,7 @@ func (x *ListExchangeRatesRequest) String() string {
 func (*ListExchangeRatesRequest) ProtoMessage() {}
 
 func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3505,7 +3646,7 @@ func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListExchangeRatesRequest) GetPageSize() int32 {
@@ -3549,7 +3690,7 @@ type ListExchangeRatesResponse struct {
 
 func (x *ListExchangeRatesResponse) Reset() {
 	*x = ListExchangeRatesResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +3702,7 @@ func (x *ListExchangeRatesResponse) String() string {
 func (*ListExchangeRatesResponse) ProtoMessage() {}
 
 func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +3715,7 @@ func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListExchangeRatesResponse) GetExchangeRates() []*ExchangeRate {
@@ -3609,7 +3750,7 @@ type UpdateExchangeRateRequest struct {
 
 func (x *UpdateExchangeRateRequest) Reset() {
 	*x = UpdateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3621,7 +3762,7 @@ func (x *UpdateExchangeRateRequest) String() string {
 func (*UpdateExchangeRateRequest) ProtoMessage() {}
 
 func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3634,7 +3775,7 @@ func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{53}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UpdateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3671,7 +3812,7 @@ type DeleteExchangeRateRequest struct {
 
 func (x *DeleteExchangeRateRequest) Reset() {
 	*x = DeleteExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3683,7 +3824,7 @@ func (x *DeleteExchangeRateRequest) String() string {
 func (*DeleteExchangeRateRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3696,7 +3837,7 @@ func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{54}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DeleteExchangeRateRequest) GetName() string {
@@ -3889,6 +4030,16 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\xa7\x01\n" +
 	"\x1fListDeferredCommitmentsResponse\x12\\\n" +
 	"\x14deferred_commitments\x18\x01 \x03(\v2).quarterdeck.budget.v1.DeferredCommitmentR\x13deferredCommitments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9e\x02\n" +
+	"\x1aListDeferredActualsRequest\x12t\n" +
+	"\x06parent\x18\x01 \x01(\tB\\\xe0A\x02\xfaA&\x12$budget.quarterdeck.io/DeferredActual\xbaH-r+2)^costCenters/(-|[a-z0-9][a-z0-9-]{0,62})$R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12 \n" +
+	"\x06filter\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12#\n" +
+	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x97\x01\n" +
+	"\x1bListDeferredActualsResponse\x12P\n" +
+	"\x10deferred_actuals\x18\x01 \x03(\v2%.quarterdeck.budget.v1.DeferredActualR\x0fdeferredActuals\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
 	"\x18ReleaseCommitmentRequest\x12\xa7\x01\n" +
 	"\x04name\x18\x01 \x01(\tB\x92\x01\xe0A\x02\xfaA\"\n" +
@@ -4001,7 +4152,7 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\xbc=\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\x89?\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -4063,7 +4214,9 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x11ReleaseCommitment\x12/.quarterdeck.budget.v1.ReleaseCommitmentRequest\x1a!.quarterdeck.budget.v1.Commitment\"V\xdaA\x04name\xca\xf3\x18\x0e\n" +
 	"\fbudget.spend\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=budgets/*/lines/*/commitments/*}:release\x12\xda\x01\n" +
 	"\x17ListDeferredCommitments\x125.quarterdeck.budget.v1.ListDeferredCommitmentsRequest\x1a6.quarterdeck.budget.v1.ListDeferredCommitmentsResponse\"P\xdaA\x06parent\xca\xf3\x18\r\n" +
-	"\vbudget.read\x82\xd3\xe4\x93\x020\x12./v1/{parent=costCenters/*}/deferredCommitments\x12\xa5\x01\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x020\x12./v1/{parent=costCenters/*}/deferredCommitments\x12\xca\x01\n" +
+	"\x13ListDeferredActuals\x121.quarterdeck.budget.v1.ListDeferredActualsRequest\x1a2.quarterdeck.budget.v1.ListDeferredActualsResponse\"L\xdaA\x06parent\xca\xf3\x18\r\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=costCenters/*}/deferredActuals\x12\xa5\x01\n" +
 	"\tPlaceHold\x12'.quarterdeck.budget.v1.PlaceHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"R\xdaA\vparent,hold\xca\xf3\x18\x0e\n" +
 	"\fbudget.spend\x82\xd3\xe4\x93\x02,:\x04hold\"$/v1/{parent=budgets/*/lines/*}/holds\x12\x93\x01\n" +
 	"\aGetHold\x12%.quarterdeck.budget.v1.GetHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"D\xdaA\x04name\xca\xf3\x18\r\n" +
@@ -4117,7 +4270,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_budget_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(CheckFundsResponse_Decision)(0),        // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
 	(*CreateCostCenterRequest)(nil),         // 1: quarterdeck.budget.v1.CreateCostCenterRequest
@@ -4155,177 +4308,183 @@ var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(*ListCommitmentsResponse)(nil),         // 33: quarterdeck.budget.v1.ListCommitmentsResponse
 	(*ListDeferredCommitmentsRequest)(nil),  // 34: quarterdeck.budget.v1.ListDeferredCommitmentsRequest
 	(*ListDeferredCommitmentsResponse)(nil), // 35: quarterdeck.budget.v1.ListDeferredCommitmentsResponse
-	(*ReleaseCommitmentRequest)(nil),        // 36: quarterdeck.budget.v1.ReleaseCommitmentRequest
-	(*PlaceHoldRequest)(nil),                // 37: quarterdeck.budget.v1.PlaceHoldRequest
-	(*GetHoldRequest)(nil),                  // 38: quarterdeck.budget.v1.GetHoldRequest
-	(*ListHoldsRequest)(nil),                // 39: quarterdeck.budget.v1.ListHoldsRequest
-	(*ListHoldsResponse)(nil),               // 40: quarterdeck.budget.v1.ListHoldsResponse
-	(*ReleaseHoldRequest)(nil),              // 41: quarterdeck.budget.v1.ReleaseHoldRequest
-	(*CreateTransferRequest)(nil),           // 42: quarterdeck.budget.v1.CreateTransferRequest
-	(*GetTransferRequest)(nil),              // 43: quarterdeck.budget.v1.GetTransferRequest
-	(*ListTransfersRequest)(nil),            // 44: quarterdeck.budget.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),           // 45: quarterdeck.budget.v1.ListTransfersResponse
-	(*ApproveTransferRequest)(nil),          // 46: quarterdeck.budget.v1.ApproveTransferRequest
-	(*RejectTransferRequest)(nil),           // 47: quarterdeck.budget.v1.RejectTransferRequest
-	(*CheckFundsRequest)(nil),               // 48: quarterdeck.budget.v1.CheckFundsRequest
-	(*CheckFundsResponse)(nil),              // 49: quarterdeck.budget.v1.CheckFundsResponse
-	(*CreateExchangeRateRequest)(nil),       // 50: quarterdeck.budget.v1.CreateExchangeRateRequest
-	(*GetExchangeRateRequest)(nil),          // 51: quarterdeck.budget.v1.GetExchangeRateRequest
-	(*ListExchangeRatesRequest)(nil),        // 52: quarterdeck.budget.v1.ListExchangeRatesRequest
-	(*ListExchangeRatesResponse)(nil),       // 53: quarterdeck.budget.v1.ListExchangeRatesResponse
-	(*UpdateExchangeRateRequest)(nil),       // 54: quarterdeck.budget.v1.UpdateExchangeRateRequest
-	(*DeleteExchangeRateRequest)(nil),       // 55: quarterdeck.budget.v1.DeleteExchangeRateRequest
-	(*CostCenter)(nil),                      // 56: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),           // 57: google.protobuf.FieldMask
-	(*Budget)(nil),                          // 58: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),                      // 59: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                          // 60: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),                      // 61: quarterdeck.budget.v1.Commitment
-	(*DeferredCommitment)(nil),              // 62: quarterdeck.budget.v1.DeferredCommitment
-	(*money.Money)(nil),                     // 63: google.type.Money
-	(*Hold)(nil),                            // 64: quarterdeck.budget.v1.Hold
-	(*Transfer)(nil),                        // 65: quarterdeck.budget.v1.Transfer
-	(*date.Date)(nil),                       // 66: google.type.Date
-	(*RateUse)(nil),                         // 67: quarterdeck.budget.v1.RateUse
-	(*Period)(nil),                          // 68: quarterdeck.budget.v1.Period
-	(Budget_OverspendPolicy)(0),             // 69: quarterdeck.budget.v1.Budget.OverspendPolicy
-	(*ExchangeRate)(nil),                    // 70: quarterdeck.budget.v1.ExchangeRate
-	(*emptypb.Empty)(nil),                   // 71: google.protobuf.Empty
-	(*CostCenterRollup)(nil),                // 72: quarterdeck.budget.v1.CostCenterRollup
-	(*BudgetSummary)(nil),                   // 73: quarterdeck.budget.v1.BudgetSummary
+	(*ListDeferredActualsRequest)(nil),      // 36: quarterdeck.budget.v1.ListDeferredActualsRequest
+	(*ListDeferredActualsResponse)(nil),     // 37: quarterdeck.budget.v1.ListDeferredActualsResponse
+	(*ReleaseCommitmentRequest)(nil),        // 38: quarterdeck.budget.v1.ReleaseCommitmentRequest
+	(*PlaceHoldRequest)(nil),                // 39: quarterdeck.budget.v1.PlaceHoldRequest
+	(*GetHoldRequest)(nil),                  // 40: quarterdeck.budget.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),                // 41: quarterdeck.budget.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),               // 42: quarterdeck.budget.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),              // 43: quarterdeck.budget.v1.ReleaseHoldRequest
+	(*CreateTransferRequest)(nil),           // 44: quarterdeck.budget.v1.CreateTransferRequest
+	(*GetTransferRequest)(nil),              // 45: quarterdeck.budget.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),            // 46: quarterdeck.budget.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),           // 47: quarterdeck.budget.v1.ListTransfersResponse
+	(*ApproveTransferRequest)(nil),          // 48: quarterdeck.budget.v1.ApproveTransferRequest
+	(*RejectTransferRequest)(nil),           // 49: quarterdeck.budget.v1.RejectTransferRequest
+	(*CheckFundsRequest)(nil),               // 50: quarterdeck.budget.v1.CheckFundsRequest
+	(*CheckFundsResponse)(nil),              // 51: quarterdeck.budget.v1.CheckFundsResponse
+	(*CreateExchangeRateRequest)(nil),       // 52: quarterdeck.budget.v1.CreateExchangeRateRequest
+	(*GetExchangeRateRequest)(nil),          // 53: quarterdeck.budget.v1.GetExchangeRateRequest
+	(*ListExchangeRatesRequest)(nil),        // 54: quarterdeck.budget.v1.ListExchangeRatesRequest
+	(*ListExchangeRatesResponse)(nil),       // 55: quarterdeck.budget.v1.ListExchangeRatesResponse
+	(*UpdateExchangeRateRequest)(nil),       // 56: quarterdeck.budget.v1.UpdateExchangeRateRequest
+	(*DeleteExchangeRateRequest)(nil),       // 57: quarterdeck.budget.v1.DeleteExchangeRateRequest
+	(*CostCenter)(nil),                      // 58: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),           // 59: google.protobuf.FieldMask
+	(*Budget)(nil),                          // 60: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                      // 61: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                          // 62: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                      // 63: quarterdeck.budget.v1.Commitment
+	(*DeferredCommitment)(nil),              // 64: quarterdeck.budget.v1.DeferredCommitment
+	(*DeferredActual)(nil),                  // 65: quarterdeck.budget.v1.DeferredActual
+	(*money.Money)(nil),                     // 66: google.type.Money
+	(*Hold)(nil),                            // 67: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),                        // 68: quarterdeck.budget.v1.Transfer
+	(*date.Date)(nil),                       // 69: google.type.Date
+	(*RateUse)(nil),                         // 70: quarterdeck.budget.v1.RateUse
+	(*Period)(nil),                          // 71: quarterdeck.budget.v1.Period
+	(Budget_OverspendPolicy)(0),             // 72: quarterdeck.budget.v1.Budget.OverspendPolicy
+	(*ExchangeRate)(nil),                    // 73: quarterdeck.budget.v1.ExchangeRate
+	(*emptypb.Empty)(nil),                   // 74: google.protobuf.Empty
+	(*CostCenterRollup)(nil),                // 75: quarterdeck.budget.v1.CostCenterRollup
+	(*BudgetSummary)(nil),                   // 76: quarterdeck.budget.v1.BudgetSummary
 }
 var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
-	56, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	56, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
-	56, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	57, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	58, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	58, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
-	58, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	57, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	59, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	59, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
-	59, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	57, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
-	60, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
-	60, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
-	61, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	61, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
-	62, // 16: quarterdeck.budget.v1.ListDeferredCommitmentsResponse.deferred_commitments:type_name -> quarterdeck.budget.v1.DeferredCommitment
-	63, // 17: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
-	64, // 18: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
-	64, // 19: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
-	65, // 20: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	65, // 21: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
-	63, // 22: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
-	66, // 23: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
-	0,  // 24: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
-	63, // 25: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
-	67, // 26: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
-	68, // 27: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
-	63, // 28: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
-	63, // 29: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
-	63, // 30: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
-	69, // 31: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
-	70, // 32: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	70, // 33: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
-	70, // 34: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	57, // 35: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 36: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
-	2,  // 37: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
-	3,  // 38: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
-	5,  // 39: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
-	6,  // 40: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
-	7,  // 41: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
-	8,  // 42: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
-	9,  // 43: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
-	10, // 44: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
-	12, // 45: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
-	13, // 46: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
-	14, // 47: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
-	15, // 48: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
-	16, // 49: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
-	17, // 50: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
-	18, // 51: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
-	19, // 52: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
-	20, // 53: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
-	21, // 54: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
-	22, // 55: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
-	24, // 56: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
-	25, // 57: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
-	26, // 58: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
-	27, // 59: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
-	28, // 60: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
-	30, // 61: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
-	31, // 62: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
-	32, // 63: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
-	36, // 64: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
-	34, // 65: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:input_type -> quarterdeck.budget.v1.ListDeferredCommitmentsRequest
-	37, // 66: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
-	38, // 67: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
-	39, // 68: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
-	41, // 69: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
-	42, // 70: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
-	43, // 71: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
-	44, // 72: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
-	46, // 73: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
-	47, // 74: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
-	48, // 75: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
-	50, // 76: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
-	51, // 77: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
-	52, // 78: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
-	54, // 79: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
-	55, // 80: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
-	56, // 81: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	56, // 82: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	4,  // 83: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
-	56, // 84: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	71, // 85: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
-	72, // 86: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
-	58, // 87: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
-	58, // 88: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
-	11, // 89: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
-	58, // 90: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
-	71, // 91: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
-	58, // 92: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
-	58, // 93: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
-	58, // 94: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
-	58, // 95: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
-	58, // 96: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
-	73, // 97: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
-	59, // 98: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	59, // 99: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	23, // 100: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
-	59, // 101: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	71, // 102: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
-	60, // 103: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
-	60, // 104: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
-	29, // 105: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
-	61, // 106: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	61, // 107: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	33, // 108: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
-	61, // 109: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	35, // 110: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:output_type -> quarterdeck.budget.v1.ListDeferredCommitmentsResponse
-	64, // 111: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
-	64, // 112: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
-	40, // 113: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
-	64, // 114: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
-	65, // 115: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	65, // 116: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	45, // 117: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
-	65, // 118: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	65, // 119: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	49, // 120: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
-	70, // 121: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	70, // 122: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	53, // 123: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
-	70, // 124: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	71, // 125: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
-	81, // [81:126] is the sub-list for method output_type
-	36, // [36:81] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	58, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	58, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
+	58, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	59, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	60, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
+	60, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	59, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	61, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
+	61, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	59, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
+	62, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
+	63, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	63, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
+	64, // 16: quarterdeck.budget.v1.ListDeferredCommitmentsResponse.deferred_commitments:type_name -> quarterdeck.budget.v1.DeferredCommitment
+	65, // 17: quarterdeck.budget.v1.ListDeferredActualsResponse.deferred_actuals:type_name -> quarterdeck.budget.v1.DeferredActual
+	66, // 18: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
+	67, // 19: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
+	67, // 20: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
+	68, // 21: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	68, // 22: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
+	66, // 23: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
+	69, // 24: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
+	0,  // 25: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
+	66, // 26: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
+	70, // 27: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
+	71, // 28: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
+	66, // 29: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
+	66, // 30: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
+	66, // 31: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
+	72, // 32: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
+	73, // 33: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	73, // 34: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
+	73, // 35: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	59, // 36: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 37: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
+	2,  // 38: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
+	3,  // 39: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
+	5,  // 40: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:input_type -> quarterdeck.budget.v1.UpdateCostCenterRequest
+	6,  // 41: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:input_type -> quarterdeck.budget.v1.DeleteCostCenterRequest
+	7,  // 42: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:input_type -> quarterdeck.budget.v1.GetCostCenterRollupRequest
+	8,  // 43: quarterdeck.budget.v1.BudgetService.CreateBudget:input_type -> quarterdeck.budget.v1.CreateBudgetRequest
+	9,  // 44: quarterdeck.budget.v1.BudgetService.GetBudget:input_type -> quarterdeck.budget.v1.GetBudgetRequest
+	10, // 45: quarterdeck.budget.v1.BudgetService.ListBudgets:input_type -> quarterdeck.budget.v1.ListBudgetsRequest
+	12, // 46: quarterdeck.budget.v1.BudgetService.UpdateBudget:input_type -> quarterdeck.budget.v1.UpdateBudgetRequest
+	13, // 47: quarterdeck.budget.v1.BudgetService.DeleteBudget:input_type -> quarterdeck.budget.v1.DeleteBudgetRequest
+	14, // 48: quarterdeck.budget.v1.BudgetService.SubmitBudget:input_type -> quarterdeck.budget.v1.SubmitBudgetRequest
+	15, // 49: quarterdeck.budget.v1.BudgetService.ApproveBudget:input_type -> quarterdeck.budget.v1.ApproveBudgetRequest
+	16, // 50: quarterdeck.budget.v1.BudgetService.RejectBudget:input_type -> quarterdeck.budget.v1.RejectBudgetRequest
+	17, // 51: quarterdeck.budget.v1.BudgetService.CloseBudget:input_type -> quarterdeck.budget.v1.CloseBudgetRequest
+	18, // 52: quarterdeck.budget.v1.BudgetService.ReviseBudget:input_type -> quarterdeck.budget.v1.ReviseBudgetRequest
+	19, // 53: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:input_type -> quarterdeck.budget.v1.GetBudgetSummaryRequest
+	20, // 54: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:input_type -> quarterdeck.budget.v1.CreateBudgetLineRequest
+	21, // 55: quarterdeck.budget.v1.BudgetService.GetBudgetLine:input_type -> quarterdeck.budget.v1.GetBudgetLineRequest
+	22, // 56: quarterdeck.budget.v1.BudgetService.ListBudgetLines:input_type -> quarterdeck.budget.v1.ListBudgetLinesRequest
+	24, // 57: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:input_type -> quarterdeck.budget.v1.UpdateBudgetLineRequest
+	25, // 58: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:input_type -> quarterdeck.budget.v1.DeleteBudgetLineRequest
+	26, // 59: quarterdeck.budget.v1.BudgetService.RecordActual:input_type -> quarterdeck.budget.v1.RecordActualRequest
+	27, // 60: quarterdeck.budget.v1.BudgetService.GetActual:input_type -> quarterdeck.budget.v1.GetActualRequest
+	28, // 61: quarterdeck.budget.v1.BudgetService.ListActuals:input_type -> quarterdeck.budget.v1.ListActualsRequest
+	30, // 62: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
+	31, // 63: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
+	32, // 64: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
+	38, // 65: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
+	34, // 66: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:input_type -> quarterdeck.budget.v1.ListDeferredCommitmentsRequest
+	36, // 67: quarterdeck.budget.v1.BudgetService.ListDeferredActuals:input_type -> quarterdeck.budget.v1.ListDeferredActualsRequest
+	39, // 68: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
+	40, // 69: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
+	41, // 70: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
+	43, // 71: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
+	44, // 72: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
+	45, // 73: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
+	46, // 74: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
+	48, // 75: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
+	49, // 76: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
+	50, // 77: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
+	52, // 78: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
+	53, // 79: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
+	54, // 80: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
+	56, // 81: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
+	57, // 82: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
+	58, // 83: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	58, // 84: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	4,  // 85: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
+	58, // 86: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	74, // 87: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
+	75, // 88: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
+	60, // 89: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
+	60, // 90: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
+	11, // 91: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
+	60, // 92: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
+	74, // 93: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
+	60, // 94: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
+	60, // 95: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
+	60, // 96: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
+	60, // 97: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
+	60, // 98: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
+	76, // 99: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
+	61, // 100: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	61, // 101: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	23, // 102: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
+	61, // 103: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	74, // 104: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
+	62, // 105: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
+	62, // 106: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
+	29, // 107: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
+	63, // 108: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	63, // 109: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	33, // 110: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
+	63, // 111: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	35, // 112: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:output_type -> quarterdeck.budget.v1.ListDeferredCommitmentsResponse
+	37, // 113: quarterdeck.budget.v1.BudgetService.ListDeferredActuals:output_type -> quarterdeck.budget.v1.ListDeferredActualsResponse
+	67, // 114: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
+	67, // 115: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
+	42, // 116: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
+	67, // 117: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
+	68, // 118: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	68, // 119: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	47, // 120: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
+	68, // 121: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	68, // 122: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	51, // 123: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
+	73, // 124: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	73, // 125: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	55, // 126: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
+	73, // 127: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	74, // 128: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
+	83, // [83:129] is the sub-list for method output_type
+	37, // [37:83] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_budget_service_proto_init() }
@@ -4347,7 +4506,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_budget_service_proto_rawDesc), len(file_quarterdeck_budget_v1_budget_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   55,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

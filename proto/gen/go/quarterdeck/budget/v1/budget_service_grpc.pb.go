@@ -50,6 +50,7 @@ const (
 	BudgetService_ListCommitments_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
 	BudgetService_ReleaseCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
 	BudgetService_ListDeferredCommitments_FullMethodName = "/quarterdeck.budget.v1.BudgetService/ListDeferredCommitments"
+	BudgetService_ListDeferredActuals_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListDeferredActuals"
 	BudgetService_PlaceHold_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
 	BudgetService_GetHold_FullMethodName                 = "/quarterdeck.budget.v1.BudgetService/GetHold"
 	BudgetService_ListHolds_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/ListHolds"
@@ -157,6 +158,10 @@ type BudgetServiceClient interface {
 	// year until that budget can take them (see DeferredCommitment). `costCenters/-` lists across
 	// cost centres.
 	ListDeferredCommitments(ctx context.Context, in *ListDeferredCommitmentsRequest, opts ...grpc.CallOption) (*ListDeferredCommitmentsResponse, error)
+	// Lists the vendor invoices and credit notes kept for a cost centre's budget of a later fiscal
+	// year until that budget can book them (see DeferredActual). `costCenters/-` lists across cost
+	// centres.
+	ListDeferredActuals(ctx context.Context, in *ListDeferredActualsRequest, opts ...grpc.CallOption) (*ListDeferredActualsResponse, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -510,6 +515,16 @@ func (c *budgetServiceClient) ListDeferredCommitments(ctx context.Context, in *L
 	return out, nil
 }
 
+func (c *budgetServiceClient) ListDeferredActuals(ctx context.Context, in *ListDeferredActualsRequest, opts ...grpc.CallOption) (*ListDeferredActualsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeferredActualsResponse)
+	err := c.cc.Invoke(ctx, BudgetService_ListDeferredActuals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *budgetServiceClient) PlaceHold(ctx context.Context, in *PlaceHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Hold)
@@ -750,6 +765,10 @@ type BudgetServiceServer interface {
 	// year until that budget can take them (see DeferredCommitment). `costCenters/-` lists across
 	// cost centres.
 	ListDeferredCommitments(context.Context, *ListDeferredCommitmentsRequest) (*ListDeferredCommitmentsResponse, error)
+	// Lists the vendor invoices and credit notes kept for a cost centre's budget of a later fiscal
+	// year until that budget can book them (see DeferredActual). `costCenters/-` lists across cost
+	// centres.
+	ListDeferredActuals(context.Context, *ListDeferredActualsRequest) (*ListDeferredActualsResponse, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -892,6 +911,9 @@ func (UnimplementedBudgetServiceServer) ReleaseCommitment(context.Context, *Rele
 }
 func (UnimplementedBudgetServiceServer) ListDeferredCommitments(context.Context, *ListDeferredCommitmentsRequest) (*ListDeferredCommitmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeferredCommitments not implemented")
+}
+func (UnimplementedBudgetServiceServer) ListDeferredActuals(context.Context, *ListDeferredActualsRequest) (*ListDeferredActualsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeferredActuals not implemented")
 }
 func (UnimplementedBudgetServiceServer) PlaceHold(context.Context, *PlaceHoldRequest) (*Hold, error) {
 	return nil, status.Error(codes.Unimplemented, "method PlaceHold not implemented")
@@ -1499,6 +1521,24 @@ func _BudgetService_ListDeferredCommitments_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BudgetService_ListDeferredActuals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeferredActualsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).ListDeferredActuals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_ListDeferredActuals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).ListDeferredActuals(ctx, req.(*ListDeferredActualsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BudgetService_PlaceHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PlaceHoldRequest)
 	if err := dec(in); err != nil {
@@ -1895,6 +1935,10 @@ var BudgetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeferredCommitments",
 			Handler:    _BudgetService_ListDeferredCommitments_Handler,
+		},
+		{
+			MethodName: "ListDeferredActuals",
+			Handler:    _BudgetService_ListDeferredActuals_Handler,
 		},
 		{
 			MethodName: "PlaceHold",

@@ -776,6 +776,133 @@ func (x *DeferredCommitment) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A DeferredActual is a vendor invoice (or credit note) dated in a later fiscal year than its
+// contract's line that budget keeps until the cost centre's budget for that year can book it: the
+// invoice came before that budget existed, was approved, or had a line of the contract line's ID.
+// The approval that brings a revision of that budget with such a line into force books it as an
+// actual of the same ID (source VENDOR_INVOICE, creator `system`) — after the commitments deferred
+// to it, the invoices before the credit notes — and deletes it; the contract's end keeps it, as
+// the money was spent. Budget keeps them from the vendors service's `invoice.recorded` events;
+// they are read-only.
+type DeferredActual struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource name, `costCenters/{cost_center}/deferredActuals/{deferred_actual}`; its ID is
+	// the ID of the actual it becomes.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The fiscal year of the cost centre's budget that is to book it: that of the invoice date.
+	FiscalYear int32 `protobuf:"varint,2,opt,name=fiscal_year,json=fiscalYear,proto3" json:"fiscal_year,omitempty"`
+	// The ID of the line it is to be booked on: that of the contract's line.
+	BudgetLineId string `protobuf:"bytes,3,opt,name=budget_line_id,json=budgetLineId,proto3" json:"budget_line_id,omitempty"`
+	// The invoice's amount, in its own currency; negative for a credit note.
+	Amount *money.Money `protobuf:"bytes,4,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The invoice date, which the actual is booked on.
+	BookingDate *date.Date `protobuf:"bytes,5,opt,name=booking_date,json=bookingDate,proto3" json:"booking_date,omitempty"`
+	// What the money was spent on, as the actual will say.
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// The invoice, e.g. `vendors/acme/contracts/crm/invoices/i-1`: the actual's external reference.
+	ExternalReference string `protobuf:"bytes,7,opt,name=external_reference,json=externalReference,proto3" json:"external_reference,omitempty"`
+	// The contract, e.g. `vendors/acme/contracts/crm`, whose commitment on the line the invoice
+	// consumes, or one of whose invoices there the credit note corrects.
+	Contract string `protobuf:"bytes,8,opt,name=contract,proto3" json:"contract,omitempty"`
+	// When budget applied the invoice and kept it.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeferredActual) Reset() {
+	*x = DeferredActual{}
+	mi := &file_quarterdeck_budget_v1_spend_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeferredActual) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeferredActual) ProtoMessage() {}
+
+func (x *DeferredActual) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_spend_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeferredActual.ProtoReflect.Descriptor instead.
+func (*DeferredActual) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_spend_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeferredActual) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeferredActual) GetFiscalYear() int32 {
+	if x != nil {
+		return x.FiscalYear
+	}
+	return 0
+}
+
+func (x *DeferredActual) GetBudgetLineId() string {
+	if x != nil {
+		return x.BudgetLineId
+	}
+	return ""
+}
+
+func (x *DeferredActual) GetAmount() *money.Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *DeferredActual) GetBookingDate() *date.Date {
+	if x != nil {
+		return x.BookingDate
+	}
+	return nil
+}
+
+func (x *DeferredActual) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DeferredActual) GetExternalReference() string {
+	if x != nil {
+		return x.ExternalReference
+	}
+	return ""
+}
+
+func (x *DeferredActual) GetContract() string {
+	if x != nil {
+		return x.Contract
+	}
+	return ""
+}
+
+func (x *DeferredActual) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 var File_quarterdeck_budget_v1_spend_proto protoreflect.FileDescriptor
 
 const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
@@ -867,7 +994,20 @@ const file_quarterdeck_budget_v1_spend_proto_rawDesc = "" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime:\x9c\x01\xeaA\x98\x01\n" +
-	"(budget.quarterdeck.io/DeferredCommitment\x12CcostCenters/{cost_center}/deferredCommitments/{deferred_commitment}*\x13deferredCommitments2\x12deferredCommitmentB\xed\x01\n" +
+	"(budget.quarterdeck.io/DeferredCommitment\x12CcostCenters/{cost_center}/deferredCommitments/{deferred_commitment}*\x13deferredCommitments2\x12deferredCommitment\"\xaf\x04\n" +
+	"\x0eDeferredActual\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12$\n" +
+	"\vfiscal_year\x18\x02 \x01(\x05B\x03\xe0A\x03R\n" +
+	"fiscalYear\x12)\n" +
+	"\x0ebudget_line_id\x18\x03 \x01(\tB\x03\xe0A\x03R\fbudgetLineId\x12/\n" +
+	"\x06amount\x18\x04 \x01(\v2\x12.google.type.MoneyB\x03\xe0A\x03R\x06amount\x129\n" +
+	"\fbooking_date\x18\x05 \x01(\v2\x11.google.type.DateB\x03\xe0A\x03R\vbookingDate\x12%\n" +
+	"\vdescription\x18\x06 \x01(\tB\x03\xe0A\x03R\vdescription\x122\n" +
+	"\x12external_reference\x18\a \x01(\tB\x03\xe0A\x03R\x11externalReference\x12\x1f\n" +
+	"\bcontract\x18\b \x01(\tB\x03\xe0A\x03R\bcontract\x12@\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime:\x88\x01\xeaA\x84\x01\n" +
+	"$budget.quarterdeck.io/DeferredActual\x12;costCenters/{cost_center}/deferredActuals/{deferred_actual}*\x0fdeferredActuals2\x0edeferredActualB\xed\x01\n" +
 	"\x19com.quarterdeck.budget.v1B\n" +
 	"SpendProtoP\x01ZNgithub.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1;budgetv1\xa2\x02\x03QBX\xaa\x02\x15Quarterdeck.Budget.V1\xca\x02\x15Quarterdeck\\Budget\\V1\xe2\x02!Quarterdeck\\Budget\\V1\\GPBMetadata\xea\x02\x17Quarterdeck::Budget::V1b\x06proto3"
 
@@ -884,7 +1024,7 @@ func file_quarterdeck_budget_v1_spend_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_spend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_quarterdeck_budget_v1_spend_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_quarterdeck_budget_v1_spend_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_quarterdeck_budget_v1_spend_proto_goTypes = []any{
 	(Actual_Source)(0),            // 0: quarterdeck.budget.v1.Actual.Source
 	(Commitment_Source)(0),        // 1: quarterdeck.budget.v1.Commitment.Source
@@ -893,37 +1033,41 @@ var file_quarterdeck_budget_v1_spend_proto_goTypes = []any{
 	(*Commitment)(nil),            // 4: quarterdeck.budget.v1.Commitment
 	(*RateUse)(nil),               // 5: quarterdeck.budget.v1.RateUse
 	(*DeferredCommitment)(nil),    // 6: quarterdeck.budget.v1.DeferredCommitment
-	(*money.Money)(nil),           // 7: google.type.Money
-	(*date.Date)(nil),             // 8: google.type.Date
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*DeferredActual)(nil),        // 7: quarterdeck.budget.v1.DeferredActual
+	(*money.Money)(nil),           // 8: google.type.Money
+	(*date.Date)(nil),             // 9: google.type.Date
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_spend_proto_depIdxs = []int32{
-	7,  // 0: quarterdeck.budget.v1.Actual.amount:type_name -> google.type.Money
-	7,  // 1: quarterdeck.budget.v1.Actual.converted_amount:type_name -> google.type.Money
+	8,  // 0: quarterdeck.budget.v1.Actual.amount:type_name -> google.type.Money
+	8,  // 1: quarterdeck.budget.v1.Actual.converted_amount:type_name -> google.type.Money
 	5,  // 2: quarterdeck.budget.v1.Actual.rate:type_name -> quarterdeck.budget.v1.RateUse
-	8,  // 3: quarterdeck.budget.v1.Actual.booking_date:type_name -> google.type.Date
+	9,  // 3: quarterdeck.budget.v1.Actual.booking_date:type_name -> google.type.Date
 	0,  // 4: quarterdeck.budget.v1.Actual.source:type_name -> quarterdeck.budget.v1.Actual.Source
-	7,  // 5: quarterdeck.budget.v1.Actual.released_commitment_amount:type_name -> google.type.Money
-	9,  // 6: quarterdeck.budget.v1.Actual.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 7: quarterdeck.budget.v1.Commitment.amount:type_name -> google.type.Money
-	7,  // 8: quarterdeck.budget.v1.Commitment.converted_amount:type_name -> google.type.Money
-	7,  // 9: quarterdeck.budget.v1.Commitment.remaining_amount:type_name -> google.type.Money
+	8,  // 5: quarterdeck.budget.v1.Actual.released_commitment_amount:type_name -> google.type.Money
+	10, // 6: quarterdeck.budget.v1.Actual.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: quarterdeck.budget.v1.Commitment.amount:type_name -> google.type.Money
+	8,  // 8: quarterdeck.budget.v1.Commitment.converted_amount:type_name -> google.type.Money
+	8,  // 9: quarterdeck.budget.v1.Commitment.remaining_amount:type_name -> google.type.Money
 	5,  // 10: quarterdeck.budget.v1.Commitment.rate:type_name -> quarterdeck.budget.v1.RateUse
-	8,  // 11: quarterdeck.budget.v1.Commitment.expected_date:type_name -> google.type.Date
+	9,  // 11: quarterdeck.budget.v1.Commitment.expected_date:type_name -> google.type.Date
 	1,  // 12: quarterdeck.budget.v1.Commitment.source:type_name -> quarterdeck.budget.v1.Commitment.Source
 	2,  // 13: quarterdeck.budget.v1.Commitment.state:type_name -> quarterdeck.budget.v1.Commitment.State
-	9,  // 14: quarterdeck.budget.v1.Commitment.create_time:type_name -> google.protobuf.Timestamp
-	9,  // 15: quarterdeck.budget.v1.Commitment.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 16: quarterdeck.budget.v1.DeferredCommitment.term_value:type_name -> google.type.Money
-	8,  // 17: quarterdeck.budget.v1.DeferredCommitment.service_start_date:type_name -> google.type.Date
-	8,  // 18: quarterdeck.budget.v1.DeferredCommitment.service_end_date:type_name -> google.type.Date
+	10, // 14: quarterdeck.budget.v1.Commitment.create_time:type_name -> google.protobuf.Timestamp
+	10, // 15: quarterdeck.budget.v1.Commitment.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 16: quarterdeck.budget.v1.DeferredCommitment.term_value:type_name -> google.type.Money
+	9,  // 17: quarterdeck.budget.v1.DeferredCommitment.service_start_date:type_name -> google.type.Date
+	9,  // 18: quarterdeck.budget.v1.DeferredCommitment.service_end_date:type_name -> google.type.Date
 	1,  // 19: quarterdeck.budget.v1.DeferredCommitment.source:type_name -> quarterdeck.budget.v1.Commitment.Source
-	9,  // 20: quarterdeck.budget.v1.DeferredCommitment.create_time:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	10, // 20: quarterdeck.budget.v1.DeferredCommitment.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 21: quarterdeck.budget.v1.DeferredActual.amount:type_name -> google.type.Money
+	9,  // 22: quarterdeck.budget.v1.DeferredActual.booking_date:type_name -> google.type.Date
+	10, // 23: quarterdeck.budget.v1.DeferredActual.create_time:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_spend_proto_init() }
@@ -937,7 +1081,7 @@ func file_quarterdeck_budget_v1_spend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_spend_proto_rawDesc), len(file_quarterdeck_budget_v1_spend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
