@@ -36,7 +36,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 		return string(m[1])
 	}
 	first := run()
-	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "risks 15", "incidents 32",
+	for _, want := range []string{"costCenters 9", "budgets 6", "vendors 10", "invoices 1", "risks 15", "incidents 32",
 		"teams 8", "people 30", "skills 38", "requirements 20", "ratings 68", "positions 12", "headcountPlans 8",
 		"controls 7", "controlTests 7", "continuityPlans 3", "exercises 2", "policies 1"} {
 		if !strings.Contains(first, want) {
@@ -46,7 +46,7 @@ func TestDemoIsIdempotent(t *testing.T) {
 	counts := func() map[string]int {
 		c := map[string]int{}
 		for _, col := range []string{"costCenters", "budgets", "budgets/-/lines/-/actuals", "vendors", "vendors/-/contracts", "vendors/-/slaBreaches", "risks", "incidents", "people", "positions",
-			"controls", "continuityPlans", "policies/acceptable-use/campaign/people"} {
+			"controls", "continuityPlans", "policies/acceptable-use/campaign/people", "costCenters/-/deferredActuals"} {
 			var page map[string]json.RawMessage
 			getJSON(t, p.rest+"/v1/"+col+"?pageSize=1000", &page)
 			field := col[strings.LastIndex(col, "/")+1:] // the collection's field: its last segment
@@ -62,6 +62,10 @@ func TestDemoIsIdempotent(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, func() error {
 		if before = counts(); before["vendors/-/slaBreaches"] < 2 {
 			return fmt.Errorf("%d SLA breaches; want the provider outage's 2", before["vendors/-/slaBreaches"])
+		}
+		// The invoice in advance for next year waits for next year's budget.
+		if n := before["costCenters/-/deferredActuals"]; n != 1 {
+			return fmt.Errorf("%d invoices wait for a later year's budget; want the invoice in advance for next year", n)
 		}
 		return nil
 	})

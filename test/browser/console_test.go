@@ -285,6 +285,29 @@ func TestConsole(t *testing.T) {
 		b.screenshots(t, pg.detailPage)
 	}
 
+	// The demo's invoice in advance for next year waits for next year's budget, which does not
+	// exist: the budgets page lists it (once budget has read the invoice's event).
+	var waiting struct {
+		DeferredActuals []struct{ Contract string } `json:"deferredActuals"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(waiting.DeferredActuals) == 0 && time.Now().Before(deadline); {
+		getJSON(t, p, "/v1/costCenters/-/deferredActuals", &waiting)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(waiting.DeferredActuals) != 1 {
+		t.Fatalf("deferred actuals: %+v; want the demo's invoice in advance for next year", waiting)
+	}
+	b.open(t, "#/budgets", "budgets")
+	waitRow := value(t, b, "read what waits for next year's budget", chromedp.Evaluate[string](`(() => {
+		const r = document.querySelector("section[aria-label=\"Waiting for a later year's budget\"] tbody tr");
+		return r ? [...r.cells].map((c) => c.textContent.trim()).join("|") : "";
+	})()`))
+	contract := waiting.DeferredActuals[0].Contract
+	if year := fmt.Sprintf("|%d|", time.Now().UTC().Year()+1); !strings.HasPrefix(waitRow, "Invoice|") || !strings.Contains(waitRow, year) ||
+		!strings.HasSuffix(waitRow, "|"+contract[strings.LastIndex(contract, "/")+1:]) {
+		t.Errorf("the budgets page's first row waiting for a later year's budget reads %q; want an invoice of %s, next year, of %s", waitRow, year, contract)
+	}
+
 	// The teams' key-person risks, and a department's team: its headcount plan and skill coverage
 	// (two charts), its people, its positions, and the skill only one of them holds.
 	b.open(t, "#/teams", "teams")

@@ -52,7 +52,7 @@ type Stats struct {
 
 func (s Stats) String() string {
 	var parts []string
-	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "risks", "actions", "acceptances", "incidents", "teams", "people", "skillCategories", "skills", "requirements", "ratings", "positions", "headcountPlans",
+	for _, k := range []string{"costCenters", "exchangeRates", "budgets", "lines", "actuals", "vendors", "assessments", "contracts", "invoices", "risks", "actions", "acceptances", "incidents", "teams", "people", "skillCategories", "skills", "requirements", "ratings", "positions", "headcountPlans",
 		"controls", "controlTests", "continuityPlans", "exercises", "policies", "acknowledgements"} {
 		parts = append(parts, fmt.Sprintf("%s %d", k, s.Created[k]))
 	}
@@ -71,6 +71,8 @@ type loader struct {
 	software []string
 	// crews are the teams' staff plan, drawn with the budgets (it sets their labour lines).
 	crews []crew
+	// advanceInvoiced: a contract got its invoice in advance for next year (advanceInvoice).
+	advanceInvoiced bool
 }
 
 // Load loads the company. It is safe to run again: what exists is left as it is.

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -234,6 +235,31 @@ func (l *loader) vendor(ctx context.Context, v vendorPlan) error {
 				return err
 			}
 		}
+		if cs.State == "ACTIVE" && c.line != "" && !l.advanceInvoiced {
+			l.advanceInvoiced = true
+			if err := l.advanceInvoice(ctx, name+"/contracts/"+c.id, c); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// advanceInvoice records, on the first contract in force charged to this year's budget, the
+// vendor's invoice in advance for the first quarter of next year, dated 10 January: next year's
+// budget does not exist yet, so budget keeps the invoice for it until it is approved (a deferred
+// actual, listed on the console's budgets page).
+func (l *loader) advanceInvoice(ctx context.Context, contract string, c contractPlan) error {
+	number := fmt.Sprintf("%s-%d-Q1", strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(contract, "vendors/"), "/contracts/", "-")), l.year+1)
+	existing, err := list[struct{}](ctx, l.admin, "/v1/"+contract+"/invoices?filter="+url.QueryEscape(fmt.Sprintf("invoice_number = %q", number)), "invoices")
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	body := map[string]any{"invoiceNumber": number, "amount": money(c.currency, c.annual/4),
+		"invoiceDate": date(time.Date(l.year+1, time.January, 10, 0, 0, 0, 0, time.UTC))}
+	if err := l.admin.do(ctx, "POST", "/v1/"+contract+"/invoices", body, nil); err != nil {
+		return err
+	}
+	l.created("invoices", true)
 	return nil
 }

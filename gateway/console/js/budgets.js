@@ -1,14 +1,18 @@
-// Budgets: the list, and a budget with its lines and its spend per period.
+// Budgets: the list with what waits for a later year's budget, and a budget with its lines and
+// its spend per period.
 import { get, list, id } from "./api.js";
 import { chart, palette } from "./charts.js";
 import { h, card, kpi, money, moneyNumber, compact, table, link, badge, fields, date } from "./ui.js";
 
 export async function budgetsPage(view) {
-  const [budgets, centres] = await Promise.all([
+  const [budgets, centres, invoices, renewals] = await Promise.all([
     list("/v1/budgets", "budgets", { orderBy: "display_name" }),
     list("/v1/costCenters", "costCenters").catch(() => []),
+    list("/v1/costCenters/-/deferredActuals", "deferredActuals", { orderBy: "fiscal_year, booking_date" }).catch(() => []),
+    list("/v1/costCenters/-/deferredCommitments", "deferredCommitments", { orderBy: "fiscal_year, create_time" }).catch(() => []),
   ]);
   const centreName = new Map(centres.map((c) => [c.name, c.displayName]));
+  const centreOf = (name) => centreName.get(name.split("/").slice(0, 2).join("/")) || name.split("/")[1];
   view.append(h("h1", {}, "Budgets"), table([
     { title: "Budget", cell: (b) => link(`#/budgets/${id(b.name)}`, b.displayName || id(b.name)) },
     { title: "Cost centre", class: "hide-narrow", cell: (b) => centreName.get(b.costCenter) || id(b.costCenter) },
@@ -16,6 +20,24 @@ export async function budgetsPage(view) {
     { title: "Currency", cell: (b) => b.currencyCode },
     { title: "State", cell: (b) => badge(b.state, b.state === "APPROVED" ? "good" : "") },
   ], budgets));
+  // What vendors' invoices and contract renewals hold for a year whose budget cannot take them
+  // yet (no budget, not approved, or no line of the contract line's ID): booked or committed
+  // when that budget is approved with the line.
+  const waiting = [
+    ...invoices.map((d) => ({ kind: "Invoice", name: d.name, year: d.fiscalYear, line: d.budgetLineId, amount: d.amount,
+      when: date(d.bookingDate), contract: d.contract })),
+    ...renewals.map((d) => ({ kind: "Renewal", name: d.name, year: d.fiscalYear, line: d.budgetLineId, amount: d.termValue,
+      when: `${date(d.serviceStartDate)} to ${date(d.serviceEndDate)}`, contract: d.sourceReference })),
+  ];
+  if (waiting.length) view.append(card("Waiting for a later year's budget", table([
+    { title: "What", cell: (w) => w.kind },
+    { title: "Cost centre", class: "hide-narrow", cell: (w) => centreOf(w.name) },
+    { title: "Year", cell: (w) => w.year },
+    { title: "Line", class: "hide-narrow", cell: (w) => w.line },
+    { title: "Amount", class: "num", cell: (w) => money(w.amount) },
+    { title: "Date", class: "hide-narrow", cell: (w) => w.when },
+    { title: "Contract", cell: (w) => link(`#/vendors/${w.contract.split("/")[1]}`, id(w.contract)) },
+  ], waiting)));
 }
 
 export async function budgetPage(view, budgetID) {
