@@ -33,7 +33,8 @@ func (Settings) Validate() error { return nil }
 
 // Service describes the briefing service to the host. The briefing's "today" is the host's clock
 // (host.Options.Clock), which tests move. At each start, in its own process or in the standalone
-// binary, the service rebuilds from the streams a model that other code built (model.Version).
+// binary, the service rebuilds from the streams a model that other code built (model.Version),
+// while the streams still hold their first events (Server.Upgrade).
 func Service() host.Service {
 	return host.Service{
 		Domain:     Domain,

@@ -115,7 +115,8 @@ func (s *Server) rebuild(ctx context.Context) error {
 // anyway. A model built by other code — an older binary, which did not fill a table a later
 // migration added, or one from before the model recorded its version — is rebuilt from the
 // streams as RebuildBriefing rebuilds it, once the consumers run, in the service's background
-// (log says when and why). Meanwhile the briefing answers from the model as it was.
+// (log says when and why) — unless a stream no longer holds its first event, when the model is
+// kept (rebuildOnStart). Meanwhile the briefing answers from the model as it was.
 func (s *Server) Upgrade(ctx context.Context, log *slog.Logger) error {
 	built, err := model.Stamp(ctx, s.db)
 	if err != nil {

@@ -16,8 +16,8 @@ const (
 	ExchangeRatePattern names.Pattern = "exchangeRates/{exchange_rate}"
 	SummaryPattern      names.Pattern = "budgets/{budget}/summary"
 	RollupPattern       names.Pattern = "costCenters/{cost_center}/rollups/{fiscal_year}"
-	// DeferredPattern names a DeferredCommitment.
-	DeferredPattern names.Pattern = "costCenters/{cost_center}/deferredCommitments/{deferred_commitment}"
+	// DeferredCommitmentPattern names a DeferredCommitment.
+	DeferredCommitmentPattern names.Pattern = "costCenters/{cost_center}/deferredCommitments/{deferred_commitment}"
 	// DeferredActualPattern names a DeferredActual.
 	DeferredActualPattern names.Pattern = "costCenters/{cost_center}/deferredActuals/{deferred_actual}"
 )
@@ -57,7 +57,9 @@ func (a *Actual) Name() string { return ActualPattern.Format(a.BudgetID, a.LineI
 func (c *Commitment) Name() string { return CommitmentPattern.Format(c.BudgetID, c.LineID, c.ID) }
 
 // Name is the deferred commitment's resource name.
-func (d *DeferredCommitment) Name() string { return DeferredPattern.Format(d.CostCenterID, d.ID) }
+func (d *DeferredCommitment) Name() string {
+	return DeferredCommitmentPattern.Format(d.CostCenterID, d.ID)
+}
 
 // Name is the deferred actual's resource name.
 func (d *DeferredActual) Name() string { return DeferredActualPattern.Format(d.CostCenterID, d.ID) }

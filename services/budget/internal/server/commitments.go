@@ -160,7 +160,7 @@ func (s *Server) release(ctx context.Context, tx store.Tx, req proto.Message, fc
 func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.ListDeferredCommitmentsRequest) (*budgetv1.ListDeferredCommitmentsResponse, error) {
 	var costCenterID string
 	ok := domain.CostCenterPattern.Scan(req.GetParent(), &costCenterID)
-	page, token, err := listing.List(ctx, req, store.DeferredTable,
+	page, token, err := listing.List(ctx, req, store.DeferredCommitmentTable,
 		func(ctx context.Context, q *listing.Query) ([]*domain.DeferredCommitment, error) {
 			if !ok {
 				return nil, domain.CostCenterPattern.Invalid("parent")

@@ -81,9 +81,9 @@ func (t Tx) DropDeferredCommitments(ctx context.Context, ref string) (int64, err
 	return res.RowsAffected()
 }
 
-// DeferredTable is what ListDeferredCommitments can filter and order by.
-var DeferredTable = listing.NewTable("name", []listing.Field[*domain.DeferredCommitment]{
-	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.DeferredPattern),
+// DeferredCommitmentTable is what ListDeferredCommitments can filter and order by.
+var DeferredCommitmentTable = listing.NewTable("name", []listing.Field[*domain.DeferredCommitment]{
+	{Path: "name", Column: "id", Type: filter.String, Value: listing.NameID("name", domain.DeferredCommitmentPattern),
 		Get: func(d *domain.DeferredCommitment) any { return d.ID }},
 	{Path: "cost_center", Column: "cost_center_id", Type: filter.String, Value: listing.NameID("cost_center", domain.CostCenterPattern),
 		Get: func(d *domain.DeferredCommitment) any { return d.CostCenterID }},
@@ -95,7 +95,7 @@ var DeferredTable = listing.NewTable("name", []listing.Field[*domain.DeferredCom
 	{Path: "create_time", Column: "create_time", Type: filter.Timestamp, Get: func(d *domain.DeferredCommitment) any { return d.CreateTime }},
 })
 
-// ListDeferredCommitments returns the deferred commitments lq selects (see DeferredTable) of the
+// ListDeferredCommitments returns the deferred commitments lq selects (see DeferredCommitmentTable) of the
 // cost centre, which may be Wildcard.
 func (s Store) ListDeferredCommitments(ctx context.Context, costCenterID string, lq *listing.Query) ([]*domain.DeferredCommitment, error) {
 	const q = `SELECT ` + deferredColumns + ` FROM deferred_commitments`
