@@ -166,15 +166,8 @@ func (s *Server) ListActuals(ctx context.Context, req *budgetv1.ListActualsReque
 
 // ListDeferredActuals implements budgetv1.BudgetServiceServer.
 func (s *Server) ListDeferredActuals(ctx context.Context, req *budgetv1.ListDeferredActualsRequest) (*budgetv1.ListDeferredActualsResponse, error) {
-	var costCenterID string
-	ok := domain.CostCenterPattern.Scan(req.GetParent(), &costCenterID)
-	page, token, err := listing.List(ctx, req, store.DeferredActualTable,
-		func(ctx context.Context, q *listing.Query) ([]*domain.DeferredActual, error) {
-			if !ok {
-				return nil, domain.CostCenterPattern.Invalid("parent")
-			}
-			return s.store.ListDeferredActuals(ctx, costCenterID, q)
-		}, listing.Infallible(deferredActualToProto))
+	page, token, err := listing.List(ctx, req, store.DeferredActualTable, costCenterChildren(req.GetParent(), s.store.ListDeferredActuals),
+		listing.Infallible(deferredActualToProto))
 	if err != nil {
 		return nil, err
 	}

@@ -158,15 +158,8 @@ func (s *Server) release(ctx context.Context, tx store.Tx, req proto.Message, fc
 
 // ListDeferredCommitments implements budgetv1.BudgetServiceServer.
 func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.ListDeferredCommitmentsRequest) (*budgetv1.ListDeferredCommitmentsResponse, error) {
-	var costCenterID string
-	ok := domain.CostCenterPattern.Scan(req.GetParent(), &costCenterID)
-	page, token, err := listing.List(ctx, req, store.DeferredCommitmentTable,
-		func(ctx context.Context, q *listing.Query) ([]*domain.DeferredCommitment, error) {
-			if !ok {
-				return nil, domain.CostCenterPattern.Invalid("parent")
-			}
-			return s.store.ListDeferredCommitments(ctx, costCenterID, q)
-		}, listing.Infallible(deferredToProto))
+	page, token, err := listing.List(ctx, req, store.DeferredCommitmentTable, costCenterChildren(req.GetParent(), s.store.ListDeferredCommitments),
+		listing.Infallible(deferredToProto))
 	if err != nil {
 		return nil, err
 	}

@@ -129,6 +129,19 @@ func lineChildren[R any](parent string, list func(ctx context.Context, budgetID,
 	}
 }
 
+// costCenterChildren is lineChildren for a list whose parent is "costCenters/{cost_center}" (the
+// deferred commitments and actuals), the ID possibly the wildcard "-".
+func costCenterChildren[R any](parent string, list func(ctx context.Context, costCenterID string, q *listing.Query) ([]R, error)) func(context.Context, *listing.Query) ([]R, error) {
+	var costCenterID string
+	ok := domain.CostCenterPattern.Scan(parent, &costCenterID)
+	return func(ctx context.Context, q *listing.Query) ([]R, error) {
+		if !ok {
+			return nil, domain.CostCenterPattern.Invalid("parent")
+		}
+		return list(ctx, costCenterID, q)
+	}
+}
+
 // underBudget adapts toProto, which needs the budget revision an item was recorded under (for
 // its currency and fiscal year), to list: each revision is read once a page, not once an item.
 func underBudget[R, P any](ctx context.Context, s *Server, budgetOf func(R) string, toProto func(R, *domain.Budget) P) func(R) (P, error) {
