@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -11,8 +12,9 @@ import (
 // Lease is the right of one replica among those sharing a database to do a job that must run in
 // one place at a time, such as publishing a service's outbox in order. On PostgreSQL it is a
 // session-level advisory lock held on a dedicated connection: when the holder's process dies, its
-// connection ends and another replica can take the lease. A SQLite file belongs to one process,
-// so there the lease is always granted.
+// connection ends and another replica can take the lease. That connection is not one of the
+// pool's (Options.MaxOpenConns), which the holder's work needs in full. A SQLite file belongs to
+// one process, so there the lease is always granted.
 type Lease struct {
 	conn *sql.Conn // nil on SQLite
 	key  int64
@@ -25,7 +27,7 @@ func (db *DB) TryLease(ctx context.Context, kind, name string) (*Lease, bool, er
 	if db.engine != Postgres {
 		return &Lease{}, true, nil
 	}
-	conn, err := db.Conn(ctx)
+	conn, err := db.leases.Conn(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("lease %s/%s: %w", kind, name, err)
 	}
@@ -57,7 +59,8 @@ func (l *Lease) Check(ctx context.Context) error {
 	return l.conn.PingContext(ctx)
 }
 
-// Release gives the lease up.
+// Release gives the lease up. Its connection is closed rather than kept for another lease: an
+// unlock that failed leaves no session behind still holding the lock.
 func (l *Lease) Release() {
 	if l.conn == nil {
 		return
@@ -65,5 +68,6 @@ func (l *Lease) Release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key)
+	_ = l.conn.Raw(func(any) error { return driver.ErrBadConn }) // discards the connection
 	l.conn.Close()
 }

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
@@ -46,4 +47,42 @@ func TestLease(t *testing.T) {
 		}
 		l4.Release()
 	})
+}
+
+// TestLeaseOutsideThePool: a held lease's connection is not one of the pool's, so a pool of one
+// connection (QUARTERDECK_DATABASE_MAX_CONNS=1) still serves queries while leases are held; a
+// released lease's connection is closed, and the database closes once they are released.
+func TestLeaseOutsideThePool(t *testing.T) {
+	d := testenv.Postgres(t) // leases hold connections on PostgreSQL only
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, d.DSN, Options{Schema: d.Schema, MaxOpenConns: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []*Lease
+	for _, name := range []string{"relay", "sealer", "scheduler"} {
+		l, ok, err := db.TryLease(ctx, "test-job", name)
+		if err != nil || !ok {
+			t.Fatalf("TryLease %s = %v, %v; want granted", name, ok, err)
+		}
+		held = append(held, l)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("a query with three leases held on a pool of one = %d, %v; want 1", n, err)
+	}
+	for _, l := range held {
+		if err := l.Check(ctx); err != nil {
+			t.Errorf("Check of a held lease: %v", err)
+		}
+		l.Release()
+	}
+	// A released lease's connection is closed, not kept for the next.
+	if n := db.leases.Stats().OpenConnections; n != 0 {
+		t.Errorf("%d lease connections open after every lease was released; want 0", n)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }

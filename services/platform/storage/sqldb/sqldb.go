@@ -63,6 +63,9 @@ type DB struct {
 
 	// group runs the transactions as group commits (SQLite unless SeparateCommits), else nil.
 	group *grouper
+	// leases holds the connections of the leases (TryLease) on PostgreSQL, apart from the pool
+	// the queries use, so that a held lease never takes one of MaxOpenConns; nil on SQLite.
+	leases *sql.DB
 
 	mu          sync.Mutex
 	afterCommit []hook
@@ -77,9 +80,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		opts.Logger = slog.Default()
 	}
 	var (
-		db     *sql.DB
-		engine Engine
-		err    error
+		db, leases *sql.DB
+		engine     Engine
+		err        error
 	)
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -87,7 +90,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		db, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), opts.Logger)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		engine = Postgres
-		db, err = openPostgres(ctx, dsn, opts)
+		db, leases, err = openPostgres(ctx, dsn, opts)
 	default:
 		return nil, fmt.Errorf("unsupported database URL %q: want sqlite:<file> or postgres://…", redact(dsn))
 	}
@@ -98,9 +101,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
+		if leases != nil {
+			leases.Close()
+		}
 		return nil, fmt.Errorf("connect to %s: %w", redact(dsn), err)
 	}
-	out := &DB{DB: db, engine: engine, schema: opts.Schema, logger: opts.Logger}
+	out := &DB{DB: db, engine: engine, schema: opts.Schema, logger: opts.Logger, leases: leases}
 	if engine == SQLite && !opts.SeparateCommits {
 		out.group = &grouper{db: db, waitLimit: defaultWaitLimit}
 	}
@@ -132,21 +138,23 @@ func openSQLite(path string, log *slog.Logger) (*sql.DB, error) {
 	return db, nil
 }
 
-func openPostgres(ctx context.Context, dsn string, opts Options) (*sql.DB, error) {
+// openPostgres opens the pool of the queries, of at most opts.MaxOpenConns connections, and the
+// leases' connections (one per lease held, one kept idle for a standby's next try).
+func openPostgres(ctx context.Context, dsn string, opts Options) (db, leases *sql.DB, _ error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parse database URL %s: %w", redact(dsn), err)
+		return nil, nil, fmt.Errorf("parse database URL %s: %w", redact(dsn), err)
 	}
 	if opts.Schema != "" {
 		if !schemaPattern.MatchString(opts.Schema) {
-			return nil, fmt.Errorf("invalid schema name %q", opts.Schema)
+			return nil, nil, fmt.Errorf("invalid schema name %q", opts.Schema)
 		}
 		if err := createSchema(ctx, cfg, opts.Schema); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cfg.RuntimeParams["search_path"] = opts.Schema
 	}
-	db := stdlib.OpenDB(*cfg)
+	db = stdlib.OpenDB(*cfg)
 	n := opts.MaxOpenConns
 	if n <= 0 {
 		n = 16
@@ -154,7 +162,10 @@ func openPostgres(ctx context.Context, dsn string, opts Options) (*sql.DB, error
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return db, nil
+	leases = stdlib.OpenDB(*cfg)
+	leases.SetMaxIdleConns(1)
+	leases.SetConnMaxIdleTime(5 * time.Minute)
+	return db, leases, nil
 }
 
 func createSchema(ctx context.Context, cfg *pgx.ConnConfig, schema string) error {
@@ -177,6 +188,15 @@ func createSchema(ctx context.Context, cfg *pgx.ConnConfig, schema string) error
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
 	return nil
+}
+
+// Close closes the database: its pool, and the leases' connections once their leases are released.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.leases != nil {
+		err = errors.Join(err, db.leases.Close())
+	}
+	return err
 }
 
 // Engine reports which engine the database runs on.
