@@ -596,8 +596,10 @@ func onBothEngines(t *testing.T, args []string, guide func(t *testing.T, sc scen
 		}
 		n := testenv.NATSServer(t)
 		db := freshDatabase(t, dsn)
-		external := append(append([]string{}, args...), "--database-url", db, "--nats-url", n.URL,
-			"--event-subject-prefix", n.SubjectPrefix)
+		// Pools of one connection each (TestDatabaseMaxConns): every guide passes on them, so no
+		// call needs two of a pool's connections at once, and a held lease takes none of them.
+		external := append(append([]string{}, args...), "--database-url", db, "--database-max-conns", "1",
+			"--nats-url", n.URL, "--event-subject-prefix", n.SubjectPrefix)
 		guide(t, scenario{args: external, prefix: n.SubjectPrefix, natsURL: n.URL}, db)
 	})
 }

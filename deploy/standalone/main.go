@@ -57,19 +57,20 @@ func services(cfg settings) []host.Service {
 }
 
 type settings struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
-	DataDir         string        `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
-	NATSPort        int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
-	NATSURL         string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
-	DatabaseURL     string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
-	DebugAddr       string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
-	Budget          budget.Settings
-	Vendors         vendors.Settings
-	Risk            risk.Settings
-	Talent          talent.Settings
-	Reflection      bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
-	Gateway         gateway.Settings `prefix:"GATEWAY_"`
+	HTTPAddr         string        `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"address of the REST and gRPC APIs (the gateway)"`
+	DataDir          string        `env:"DATA_DIR" default:"./data" help:"folder for the SQLite files and the embedded NATS store"`
+	NATSPort         int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
+	NATSURL          string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
+	DatabaseURL      string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
+	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" default:"16" help:"most PostgreSQL connections each of the process's six pools opens (one per service and the gateway's), at least 1; PostgreSQL's max_connections must cover six times this, plus one per lease held (outbox relays, audit sealers, schedulers)"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
+	DebugAddr        string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
+	Budget           budget.Settings
+	Vendors          vendors.Settings
+	Risk             risk.Settings
+	Talent           talent.Settings
+	Reflection       bool             `env:"GATEWAY_REFLECTION" default:"true" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
+	Gateway          gateway.Settings `prefix:"GATEWAY_"`
 	// The gateway's API keys live in their own database: gateway.db under the data folder, or
 	// the schema "gateway" of DATABASE_URL.
 	GatewayDatabaseURL string         `env:"GATEWAY_DATABASE_URL" help:"database of the gateway's API keys (default: gateway.db under the data folder, or schema \"gateway\" of --database-url)"`
@@ -108,6 +109,9 @@ func runOn(ctx context.Context, args []string, stderr io.Writer, clk clock.Clock
 	// Every hosted service's own settings, checked before anything starts.
 	if err := host.CheckSettings(services(cfg)...); err != nil {
 		return err
+	}
+	if cfg.DatabaseMaxConns < 1 {
+		return fmt.Errorf("QUARTERDECK_DATABASE_MAX_CONNS is %d; want 1 or more", cfg.DatabaseMaxConns)
 	}
 
 	switch {
@@ -189,7 +193,7 @@ func migrate(ctx context.Context, cfg settings, log *slog.Logger) error {
 	if err := secureDataDir(cfg, log); err != nil {
 		return err
 	}
-	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{Logger: log})
+	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{MaxOpenConns: cfg.DatabaseMaxConns, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -281,7 +285,7 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	}
 
 	// The gateway's database and the bootstrap admin key.
-	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{Logger: log})
+	gdb, err := auth.OpenDatabase(ctx, gatewayDatabaseURL(cfg), sqldb.Options{MaxOpenConns: cfg.DatabaseMaxConns, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -314,16 +318,17 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 	local := map[string]*rpc.Local{}
 	for i, svc := range svcs {
 		in, err := host.Start(ctx, svc, host.Options{
-			DatabaseURL: databaseURL(cfg, svc.Domain),
-			Listener:    listeners[i],
-			Peers:       peers,
-			NATS:        nc,
-			Stream:      cfg.Events,
-			Consumers:   cfg.Consumers,
-			Scheduler:   cfg.Scheduler,
-			Logger:      log,
-			Identity:    verifier,
-			Clock:       clk,
+			DatabaseURL:      databaseURL(cfg, svc.Domain),
+			DatabaseMaxConns: cfg.DatabaseMaxConns,
+			Listener:         listeners[i],
+			Peers:            peers,
+			NATS:             nc,
+			Stream:           cfg.Events,
+			Consumers:        cfg.Consumers,
+			Scheduler:        cfg.Scheduler,
+			Logger:           log,
+			Identity:         verifier,
+			Clock:            clk,
 		})
 		if err != nil {
 			return err

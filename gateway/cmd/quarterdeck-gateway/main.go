@@ -26,25 +26,26 @@ import (
 var version = "dev"
 
 type settings struct {
-	HTTPAddr        string                `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"listen address of the REST and gRPC APIs"`
-	BudgetAddr      string                `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
-	VendorsAddr     string                `env:"VENDORS_ADDR" default:"127.0.0.1:9002" help:"gRPC target of the vendors service, e.g. dns:///vendors:9002"`
-	BriefingAddr    string                `env:"BRIEFING_ADDR" default:"127.0.0.1:9005" help:"gRPC target of the briefing service, e.g. dns:///briefing:9005"`
-	RiskAddr        string                `env:"RISK_ADDR" default:"127.0.0.1:9003" help:"gRPC target of the risk service, e.g. dns:///risk:9003"`
-	TalentAddr      string                `env:"TALENT_ADDR" default:"127.0.0.1:9004" help:"gRPC target of the talent service, e.g. dns:///talent:9004"`
-	ShutdownTimeout time.Duration         `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
-	Reflection      bool                  `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
-	Gateway         gateway.Settings      `prefix:"GATEWAY_"`
-	DatabaseURL     string                `env:"GATEWAY_DATABASE_URL" required:"true" help:"database of the API keys: postgres://… (tables in schema \"gateway\") or sqlite:<file>"`
-	NATSURL         string                `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster: API key revocations reach every gateway replica through it"`
-	BootstrapAPIKey string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
-	AdminAddr       string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
-	DebugAddr       string                `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
-	TLS             rpc.TLS               `prefix:"GRPC_TLS_"`
-	Identity        identity.SignerConfig `prefix:"IDENTITY_"`
-	OIDC            auth.JWTConfig        `prefix:"OIDC_"`
-	Events          events.StreamConfig
-	Telemetry       telemetry.Config
+	HTTPAddr         string                `env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"listen address of the REST and gRPC APIs"`
+	BudgetAddr       string                `env:"BUDGET_ADDR" default:"127.0.0.1:9001" help:"gRPC target of the budget service, e.g. dns:///budget:9001"`
+	VendorsAddr      string                `env:"VENDORS_ADDR" default:"127.0.0.1:9002" help:"gRPC target of the vendors service, e.g. dns:///vendors:9002"`
+	BriefingAddr     string                `env:"BRIEFING_ADDR" default:"127.0.0.1:9005" help:"gRPC target of the briefing service, e.g. dns:///briefing:9005"`
+	RiskAddr         string                `env:"RISK_ADDR" default:"127.0.0.1:9003" help:"gRPC target of the risk service, e.g. dns:///risk:9003"`
+	TalentAddr       string                `env:"TALENT_ADDR" default:"127.0.0.1:9004" help:"gRPC target of the talent service, e.g. dns:///talent:9004"`
+	ShutdownTimeout  time.Duration         `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests"`
+	Reflection       bool                  `env:"GATEWAY_REFLECTION" default:"false" help:"serve gRPC server reflection, describing every service's API, on the gateway's port"`
+	Gateway          gateway.Settings      `prefix:"GATEWAY_"`
+	DatabaseURL      string                `env:"GATEWAY_DATABASE_URL" required:"true" help:"database of the API keys: postgres://… (tables in schema \"gateway\") or sqlite:<file>"`
+	DatabaseMaxConns int                   `env:"GATEWAY_DATABASE_MAX_CONNS" default:"16" help:"most PostgreSQL connections the API keys' pool opens, at least 1 (plus one for the lease of the gateway's outbox relay)"`
+	NATSURL          string                `env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL(s), comma-separated for a cluster: API key revocations reach every gateway replica through it"`
+	BootstrapAPIKey  string                `env:"BOOTSTRAP_API_KEY" secret:"true" help:"admin API key to create or keep (at least 32 characters); without it a key is generated on the first start and printed once"`
+	AdminAddr        string                `env:"ADMIN_GRPC_ADDR" default:"127.0.0.1:0" help:"gRPC address of the API key admin service the gateway serves itself"`
+	DebugAddr        string                `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
+	TLS              rpc.TLS               `prefix:"GRPC_TLS_"`
+	Identity         identity.SignerConfig `prefix:"IDENTITY_"`
+	OIDC             auth.JWTConfig        `prefix:"OIDC_"`
+	Events           events.StreamConfig
+	Telemetry        telemetry.Config
 }
 
 func main() {
@@ -62,11 +63,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DatabaseMaxConns < 1 {
+		return fmt.Errorf("QUARTERDECK_GATEWAY_DATABASE_MAX_CONNS is %d; want 1 or more", cfg.DatabaseMaxConns)
+	}
 	switch {
 	case len(rest) == 1 && rest[0] == "migrate":
 		// The API keys' tables and the gateway's outbox, under the migrations' advisory lock, as
 		// every start applies them too: a Job runs this once per release before the pods roll.
-		db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})
+		db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{MaxOpenConns: cfg.DatabaseMaxConns, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -107,7 +111,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer proc.Stop(context.WithoutCancel(ctx))
 
 	// API keys: the gateway's own database, the bootstrap admin key and the admin API.
-	db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{Logger: log})
+	db, err := auth.OpenDatabase(ctx, cfg.DatabaseURL, sqldb.Options{MaxOpenConns: cfg.DatabaseMaxConns, Logger: log})
 	if err != nil {
 		return err
 	}
