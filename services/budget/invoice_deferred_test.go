@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
@@ -207,15 +210,10 @@ func TestInvoiceDeferredWhileNextYearIsDraft(t *testing.T) {
 func TestInvoiceDeferredForMissingLine(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
-		ctx := context.Background()
-		e := startRenewal(t, db, func(e *renewalEnv) { submitAndApprove(t, e, createFY2028(t, e, "it-2028", "other").GetName()) })
+		e := startRenewal(t, db, func(e *renewalEnv) { approveWithoutSaas(t, e) })
 		publishInvoice(t, e, 3, "i-1", 10_000, day(2027, 5, 10))
 		checkInvoiceDeferred(t, e)
-		if _, err := e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: "budgets/it-2028", BudgetId: "it-2028-r2"}); err != nil {
-			t.Fatal(err)
-		}
-		addLines(t, e, "budgets/it-2028-r2", "saas")
-		submitAndApprove(t, e, "budgets/it-2028-r2")
+		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")
 		cs := contractCommitments(t, e.spendEnv, "budgets/it-2028-r2/lines/saas", crm)
 		if len(cs) != 1 {
 			t.Fatalf("%s has %d commitments on it-2028-r2's saas; want the renewal's part", crm, len(cs))
@@ -320,5 +318,137 @@ func TestInvoiceDeferredNeedsRateAtApproval(t *testing.T) {
 		if d := deferredInvoices(t, e); len(d) != 0 {
 			t.Errorf("invoices still deferred for %s: %v", crm, d)
 		}
+	})
+}
+
+// actualDeletion deletes deferred invoices.
+var actualDeletion = deferredDeletion[*budgetv1.DeferredActualDeleted]{
+	method: budgetv1.BudgetService_DeleteDeferredActual_FullMethodName,
+	del: func(ctx context.Context, c budgetv1.BudgetServiceClient, name string) error {
+		_, err := c.DeleteDeferredActual(ctx, &budgetv1.DeleteDeferredActualRequest{Name: name})
+		return err
+	},
+	event:    ".deferred_actual.deleted",
+	newEvent: func() *budgetv1.DeferredActualDeleted { return &budgetv1.DeferredActualDeleted{} },
+	item:     func(m *budgetv1.DeferredActualDeleted) proto.Message { return m.GetDeferredActual() },
+	notFound: "DEFERRED_ACTUAL_NOT_FOUND",
+}
+
+// deferredActualsOf lists the actuals deferred to cost centre it.
+func deferredActualsOf(t *testing.T, e *renewalEnv) []*budgetv1.DeferredActual {
+	t.Helper()
+	resp, err := e.client.ListDeferredActuals(context.Background(), &budgetv1.ListDeferredActualsRequest{Parent: "costCenters/it",
+		OrderBy: "external_reference"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetDeferredActuals()
+}
+
+// TestInvoiceDeferredDeleted: FY2028's budget is approved without a line saas, so crm's invoice
+// i-1, dated in FY2028, waits for a revision that adds it. An operator books it by hand on the
+// line other and deletes the deferred invoice (deleteDeferred): it is no longer listed, and the
+// revision's approval books nothing for it — the money is spent once.
+func TestInvoiceDeferredDeleted(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		e := startRenewal(t, db, func(e *renewalEnv) { approveWithoutSaas(t, e) })
+		publishInvoice(t, e, 3, "i-1", 10_000, day(2027, 5, 10))
+		checkInvoiceDeferred(t, e)
+		const other = "budgets/it-2028/lines/other"
+		byHand, err := e.client.RecordActual(context.Background(), &budgetv1.RecordActualRequest{Parent: other, Actual: &budgetv1.Actual{
+			Amount: usd(10_000), BookingDate: day(2027, 5, 10), Source: budgetv1.Actual_VENDOR_INVOICE,
+			ExternalReference: crmInvoices + "i-1", Description: "Invoice INV-i-1 of " + crm + ", by hand"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deferred := deferredActualsOf(t, e)
+
+		actualDeletion.deleteDeferred(t, e, deferred[0])
+		if d := deferredInvoices(t, e); len(d) != 0 {
+			t.Errorf("invoices still deferred for %s after the deletion: %v", crm, d)
+		}
+
+		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")
+		if booked := invoicesBooked(t, e); len(booked) != 1 || len(booked["i-1"]) != 1 || !proto.Equal(booked["i-1"][0], byHand) {
+			t.Errorf("invoices of %s booked: %v; want i-1 once, by hand on %s", crm, booked, other)
+		}
+		if n := outboxCount(t, e.spendEnv, ".actual.recorded"); n != 1 {
+			t.Errorf("%d actual.recorded events; want the one booked by hand", n)
+		}
+		for line, want := range map[string]int64{"budgets/it-2028-r2/lines/saas": 0, "budgets/it-2028-r2/lines/other": 10_000} {
+			if fig := figuresOf(t, e.spendEnv, "it-2028-r2", line); minorOf(fig.GetActual()) != want {
+				t.Errorf("%s: actual %d; want %d", line, minorOf(fig.GetActual()), want)
+			}
+		}
+	})
+}
+
+// TestInvoiceDeferredDeleteRacesApproval deletes deferred invoices while the approval that books
+// them runs: each ends booked once, its deletion NOT_FOUND, or deleted and not booked — never
+// both, never neither.
+func TestInvoiceDeferredDeleteRacesApproval(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		var b *budgetv1.Budget
+		e := startRenewal(t, db, func(e *renewalEnv) { b = createFY2028(t, e, "it-2028", "saas") })
+		const invoices = 6
+		for i := range invoices {
+			publishInvoice(t, e, uint64(3+i), fmt.Sprint("i-", i), 1_000, day(2027, 5, 10))
+		}
+		deferred := deferredActualsOf(t, e)
+		if len(deferred) != invoices {
+			t.Fatalf("%d invoices deferred; want %d", len(deferred), invoices)
+		}
+		if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: b.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var approval error
+		deletions := make([]error, invoices)
+		wg.Go(func() {
+			<-start
+			_, approval = e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: b.GetName()})
+		})
+		for i, d := range deferred {
+			wg.Go(func() {
+				<-start
+				deletions[i] = actualDeletion.del(ctx, e.client, d.GetName())
+			})
+		}
+		close(start)
+		wg.Wait()
+		if approval != nil {
+			t.Fatalf("the approval failed: %v", approval)
+		}
+		booked, deleted := invoicesBooked(t, e), 0
+		for i, d := range deferred {
+			id := strings.TrimPrefix(d.GetExternalReference(), crmInvoices)
+			switch err := deletions[i]; {
+			case err == nil:
+				deleted++
+				if len(booked[id]) != 0 {
+					t.Errorf("invoice %s was deleted and booked: %v", id, booked[id])
+				}
+			case status.Code(err) == codes.NotFound:
+				if len(booked[id]) != 1 {
+					t.Errorf("invoice %s: deletion NOT_FOUND, booked %d times; want once", id, len(booked[id]))
+				}
+			default:
+				t.Errorf("delete invoice %s: %v", id, err)
+			}
+		}
+		if n := outboxCount(t, e.spendEnv, ".deferred_actual.deleted"); n != deleted {
+			t.Errorf("%d deferred_actual.deleted events; want %d", n, deleted)
+		}
+		if fig := figuresOf(t, e.spendEnv, "it-2028", nextSaas); minorOf(fig.GetActual()) != int64(1_000*(invoices-deleted)) {
+			t.Errorf("%s: actual %d; want %d", nextSaas, minorOf(fig.GetActual()), 1_000*(invoices-deleted))
+		}
+		if d := deferredInvoices(t, e); len(d) != 0 {
+			t.Errorf("invoices still deferred: %v", d)
+		}
+		t.Logf("%d of %d invoices deleted before the approval booked them", deleted, invoices)
 	})
 }

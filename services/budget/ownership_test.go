@@ -2,7 +2,9 @@ package budget_test
 
 import (
 	"context"
+	"path"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/genproto/googleapis/type/money"
@@ -13,6 +15,8 @@ import (
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/ownership"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
@@ -20,17 +24,21 @@ import (
 )
 
 // owned are the resources of one BOLA case, all the owner's: a cost centre with a draft and an
-// approved budget, two lines each, and an empty cost centre.
+// approved budget, two lines each, a renewal part and an invoice deferred to it, and an empty
+// cost centre.
 type owned struct {
 	cc, empty, draft, approved string
 	draftLines, approvedLines  []string
+	deferredCommitment         string
+	deferredActual             string
 }
 
 var ownerPolicy = budget.Settings{FiscalYearStartMonth: 1, WritePolicy: string(ownership.Owner)}
 
 // TestOwnership: under QUARTERDECK_BUDGET_WRITE_POLICY=owner every write of a cost centre or a
-// budget (and of what belongs to it) by another principal holding budget.write is refused with
-// NOT_OWNER and changes nothing; the owner and a holder of budget.admin succeed. Every method the
+// budget (and of what belongs to it: a cost centre's deferred renewal parts and invoices too) by
+// another principal holding budget.write and budget.spend is refused with NOT_OWNER and changes
+// nothing; the owner and a holder of budget.admin succeed. Every method the
 // policy checks has a case here (testkit.CheckOwnership fails otherwise).
 func TestOwnership(t *testing.T) {
 	t.Parallel()
@@ -42,9 +50,13 @@ func TestOwnership(t *testing.T) {
 		}))
 		ctx := context.Background()
 		approver := clientAs(t, e, "apiKeys/approver", "budget.read", "budget.approve")
+		// Budget defers renewal parts and invoices only from the vendors service's events; the
+		// cases' are written straight into its tables, as it keeps them (deferRenewal,
+		// deferInvoice).
+		st := store.New(e.DB(t), nil)
 		testkit.CheckOwnership(t, e.Service, testkit.Ownership[owned]{
 			Service: svc,
-			Scopes:  []string{"budget.read", "budget.write", "budget.transfer"},
+			Scopes:  []string{"budget.read", "budget.write", "budget.transfer", "budget.spend"},
 			Setup: func(t *testing.T, conn *grpc.ClientConn, n string) owned {
 				c := budgetv1.NewBudgetServiceClient(conn)
 				cc, err := c.CreateCostCenter(ctx, &budgetv1.CreateCostCenterRequest{CostCenter: &budgetv1.CostCenter{DisplayName: "Owned " + n, Code: "OWN-" + n}})
@@ -88,6 +100,24 @@ func TestOwnership(t *testing.T) {
 					}
 					f.approved, f.approvedLines = b.GetName(), lines
 				}
+				ccID := path.Base(f.cc)
+				c2029, a2029 := &domain.DeferredCommitment{ID: "part-" + n, CostCenterID: ccID, FiscalYear: 2029, LineID: "a",
+					Amount: domain.Amount{Minor: 36_500, Currency: "EUR"}, ServiceStart: domain.Date{Year: 2028, Month: time.July, Day: 1},
+					ServiceEnd: domain.Date{Year: 2029, Month: time.June, Day: 30}, Source: domain.CommitmentContract,
+					SourceRef: "vendors/acme/contracts/c-" + n, CreateTime: time.Now()},
+					&domain.DeferredActual{ID: "invoice-" + n, CostCenterID: ccID, FiscalYear: 2029, LineID: "a",
+						Amount: domain.Amount{Minor: 10_000, Currency: "EUR"}, BookingDate: domain.Date{Year: 2029, Month: time.January, Day: 10},
+						SourceRef: "vendors/acme/contracts/c-" + n + "/invoices/i-1", Contract: "vendors/acme/contracts/c-" + n, CreateTime: time.Now()}
+				if err := st.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+					if _, err := tx.DeferCommitment(ctx, c2029); err != nil {
+						return err
+					}
+					_, err := tx.DeferActual(ctx, a2029)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				f.deferredCommitment, f.deferredActual = c2029.Name(), a2029.Name()
 				return f
 			},
 			State: func(t *testing.T, conn *grpc.ClientConn, f owned) []proto.Message {
@@ -116,7 +146,15 @@ func TestOwnership(t *testing.T) {
 					}
 					out = append(out, lines, transfers)
 				}
-				return out
+				commitments, err := c.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: f.cc, PageSize: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				actuals, err := c.ListDeferredActuals(ctx, &budgetv1.ListDeferredActualsRequest{Parent: f.cc, PageSize: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return append(out, commitments, actuals)
 			},
 			Writes: []testkit.OwnedWrite[owned]{
 				{Method: "UpdateCostCenter", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
@@ -159,6 +197,14 @@ func TestOwnership(t *testing.T) {
 				}},
 				{Method: "DeleteBudgetLine", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
 					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteBudgetLine(ctx, &budgetv1.DeleteBudgetLineRequest{Name: f.draftLines[1]})
+					return err
+				}},
+				{Method: "DeleteDeferredCommitment", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteDeferredCommitment(ctx, &budgetv1.DeleteDeferredCommitmentRequest{Name: f.deferredCommitment})
+					return err
+				}},
+				{Method: "DeleteDeferredActual", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {
+					_, err := budgetv1.NewBudgetServiceClient(conn).DeleteDeferredActual(ctx, &budgetv1.DeleteDeferredActualRequest{Name: f.deferredActual})
 					return err
 				}},
 				{Method: "CreateTransfer", Call: func(ctx context.Context, conn *grpc.ClientConn, f owned) error {

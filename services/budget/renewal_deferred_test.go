@@ -3,15 +3,22 @@ package budget_test
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
+	operationsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/operations/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
+	"github.com/quarterdeck/quarterdeck/services/platform/api/names"
+	"github.com/quarterdeck/quarterdeck/services/platform/runtime/rpc"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
@@ -34,11 +41,11 @@ type renewalEnv struct {
 }
 
 // startRenewal starts the service and the feed; before, if not nil, runs before the renewal
-// is published (to prepare FY2028's budget).
-func startRenewal(t *testing.T, db testenv.Database, before func(e *renewalEnv)) *renewalEnv {
+// is published (to prepare FY2028's budget); opts are the server's further options.
+func startRenewal(t *testing.T, db testenv.Database, before func(e *renewalEnv), opts ...server.Option) *renewalEnv {
 	t.Helper()
 	f := testkit.StartFeed(t, db, "vendors")
-	e := &renewalEnv{spendEnv: startConsuming(t, db, f), feed: f}
+	e := &renewalEnv{spendEnv: startConsuming(t, db, f, opts...), feed: f}
 	seedApprovedBudget(t, e.spendEnv, "it", "it-2027", "USD", domain.PolicyBlock, fixtureLine{id: "saas", planned: 1_000_000})
 	if before != nil {
 		before(e)
@@ -97,6 +104,25 @@ func addLines(t *testing.T, e *renewalEnv, name string, lines ...string) {
 			t.Fatalf("create line %s of %s: %v", id, name, err)
 		}
 	}
+}
+
+// approveWithoutSaas creates FY2028's budget it-2028 with a line other but none saas and
+// approves it: crm's FY2028 part and invoices wait for a revision that adds saas
+// (reviseWithLine).
+func approveWithoutSaas(t *testing.T, e *renewalEnv) {
+	t.Helper()
+	submitAndApprove(t, e, createFY2028(t, e, "it-2028", "other").GetName())
+}
+
+// reviseWithLine revises the budget named from into the revision budgets/{to}, adds it a line
+// of the ID and approves it.
+func reviseWithLine(t *testing.T, e *renewalEnv, from, to, line string) {
+	t.Helper()
+	if _, err := e.client.ReviseBudget(context.Background(), &budgetv1.ReviseBudgetRequest{Name: from, BudgetId: to}); err != nil {
+		t.Fatal(err)
+	}
+	addLines(t, e, "budgets/"+to, line)
+	submitAndApprove(t, e, "budgets/"+to)
 }
 
 // submitAndApprove submits the budget named name as the test principal and approves it as the
@@ -270,10 +296,7 @@ func TestRenewalDeferredForMissingLine(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
 		ctx := context.Background()
-		e := startRenewal(t, db, func(e *renewalEnv) {
-			b := createFY2028(t, e, "it-2028", "other")
-			submitAndApprove(t, e, b.GetName())
-		})
+		e := startRenewal(t, db, func(e *renewalEnv) { approveWithoutSaas(t, e) })
 		if d := len(deferredOf(t, e, crm)); d != 1 {
 			t.Fatalf("%d commitments deferred for %s; want FY2028's part", d, crm)
 		}
@@ -286,11 +309,7 @@ func TestRenewalDeferredForMissingLine(t *testing.T) {
 			t.Fatalf("%d commitments deferred for %s after a revision without saas; want 1", d, crm)
 		}
 		// The revision that adds it records it.
-		if _, err := e.client.ReviseBudget(ctx, &budgetv1.ReviseBudgetRequest{Name: "budgets/it-2028-r2", BudgetId: "it-2028-r3"}); err != nil {
-			t.Fatal(err)
-		}
-		addLines(t, e, "budgets/it-2028-r3", "saas")
-		submitAndApprove(t, e, "budgets/it-2028-r3")
+		reviseWithLine(t, e, "budgets/it-2028-r2", "it-2028-r3", "saas")
 		checkNextPart(t, e, "it-2028-r3", "budgets/it-2028-r3/lines/saas")
 	})
 }
@@ -356,6 +375,204 @@ func TestRenewalDeferredNeedsRateAtApproval(t *testing.T) {
 		}
 		if d := deferredOf(t, e, crm); len(d) != 0 {
 			t.Errorf("commitments still deferred for %s: %v", crm, d)
+		}
+	})
+}
+
+// deferredEvent is the event of a deferred item's deletion.
+type deferredEvent interface {
+	proto.Message
+	GetVersion() int64
+}
+
+// deferredDeletion is how a test deletes one kind of deferred item through the API (see
+// deleteDeferred): del calls the method, event ends the subject of its event, item reads the
+// deleted item out of one, and notFound is the reason of its NOT_FOUND.
+type deferredDeletion[M deferredEvent] struct {
+	method   string
+	del      func(ctx context.Context, c budgetv1.BudgetServiceClient, name string) error
+	event    string
+	newEvent func() M
+	item     func(M) proto.Message
+	notFound string
+}
+
+// commitmentDeletion deletes deferred renewal parts.
+var commitmentDeletion = deferredDeletion[*budgetv1.DeferredCommitmentDeleted]{
+	method: budgetv1.BudgetService_DeleteDeferredCommitment_FullMethodName,
+	del: func(ctx context.Context, c budgetv1.BudgetServiceClient, name string) error {
+		_, err := c.DeleteDeferredCommitment(ctx, &budgetv1.DeleteDeferredCommitmentRequest{Name: name})
+		return err
+	},
+	event:    ".deferred_commitment.deleted",
+	newEvent: func() *budgetv1.DeferredCommitmentDeleted { return &budgetv1.DeferredCommitmentDeleted{} },
+	item:     func(m *budgetv1.DeferredCommitmentDeleted) proto.Message { return m.GetDeferredCommitment() },
+	notFound: "DEFERRED_COMMITMENT_NOT_FOUND",
+}
+
+// deleteDeferred deletes want, an item deferred to cost centre it, as the test principal, after
+// the refusals around it, and checks what the deletion leaves. A caller holding budget.write but
+// not budget.spend is refused (PERMISSION_DENIED, MISSING_SCOPE); so is a malformed name, with a
+// violation on name; the item's ID under another cost centre is NOT_FOUND, naming it. The
+// deletion publishes its event, with the item as it was, and is audited; deleting it again is
+// NOT_FOUND.
+func (d deferredDeletion[M]) deleteDeferred(t *testing.T, e *renewalEnv, want interface {
+	proto.Message
+	GetName() string
+}) {
+	t.Helper()
+	ctx := context.Background()
+	name := want.GetName()
+	wantNotFound := func(name string) {
+		t.Helper()
+		err := d.del(ctx, e.client, name)
+		wantStatus(t, err, codes.NotFound, d.notFound)
+		if info, _ := rpc.Details(err); info.GetMetadata()["name"] != name {
+			t.Errorf("NOT_FOUND of %s: ErrorInfo metadata %v; want its name", name, info.GetMetadata())
+		}
+	}
+	writer := clientAs(t, e.env, "apiKeys/writer", "budget.read", "budget.write")
+	wantStatus(t, d.del(ctx, writer, name), codes.PermissionDenied, "MISSING_SCOPE")
+	wantStatus(t, d.del(ctx, e.client, strings.Replace(name, "costCenters/it/", "costCenters/-/", 1)),
+		codes.InvalidArgument, "INVALID_ARGUMENT", "name:STRING_PATTERN")
+	wantNotFound(strings.Replace(name, "costCenters/it/", "costCenters/hr/", 1))
+	if n := outboxCount(t, e.spendEnv, d.event); n != 0 {
+		t.Fatalf("%d %s events after refused deletions; want none", n, d.event)
+	}
+
+	if err := d.del(ctx, e.client, name); err != nil {
+		t.Fatalf("delete %s: %v", name, err)
+	}
+	wantNotFound(name)
+	evs := outboxEvents(t, e.spendEnv, d.event, d.newEvent)
+	if len(evs) != 1 || !proto.Equal(d.item(evs[0]), want) || evs[0].GetVersion() != 2 {
+		t.Errorf("%s events = %v; want one, version 2, of %v", d.event, evs, want)
+	}
+	if got := testkit.Column[string](t, e.db, `SELECT resource_name FROM outbox WHERE subject LIKE $1`, "%"+d.event); fmt.Sprint(got) != "["+name+"]" {
+		t.Errorf("%s events are about %v; want %s", d.event, got, name)
+	}
+	testkit.Eventually(t, 20*time.Second, func() error {
+		resp, err := operationsv1.NewOperationsServiceClient(e.Conn).ListAuditRecords(ctx, &operationsv1.ListAuditRecordsRequest{
+			Parent: "services/budget", Filter: fmt.Sprintf("resource = %q", name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := resp.GetAuditRecords()
+		if len(rs) != 1 || rs[0].GetAction() != "DELETE" || rs[0].GetMethod() != d.method {
+			return fmt.Errorf("audit records of %s: %v; want its deletion", name, rs)
+		}
+		return nil
+	})
+}
+
+// TestRenewalDeferredDeleted: FY2028's budget is approved without a line saas, so crm's FY2028
+// part waits for a revision that adds it. An operator, who recorded the part by hand on the line
+// other meanwhile, deletes the deferred part (deleteDeferred): it is no longer listed, and the
+// revision's approval records nothing for it — the money is committed once.
+func TestRenewalDeferredDeleted(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		e := startRenewal(t, db, func(e *renewalEnv) { approveWithoutSaas(t, e) })
+		resp, err := e.client.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: "costCenters/it"})
+		if err != nil || len(resp.GetDeferredCommitments()) != 1 {
+			t.Fatalf("deferred commitments of costCenters/it = %v, %v; want FY2028's part of %s", resp, err, crm)
+		}
+		part := resp.GetDeferredCommitments()[0]
+		const other = "budgets/it-2028/lines/other"
+		if _, err := e.client.RecordCommitment(ctx, &budgetv1.RecordCommitmentRequest{Parent: other, Commitment: &budgetv1.Commitment{
+			Amount: usd(crmNextPart), ExpectedDate: day(2027, 4, 1), Source: budgetv1.Commitment_CONTRACT, SourceReference: crm,
+			Description: "crm's renewal, FY2028, by hand"}}); err != nil {
+			t.Fatal(err)
+		}
+
+		commitmentDeletion.deleteDeferred(t, e, part)
+		if d := deferredOf(t, e, crm); len(d) != 0 {
+			t.Errorf("commitments still deferred for %s after the deletion: %v", crm, d)
+		}
+
+		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")
+		const revised = "budgets/it-2028-r2/lines/saas"
+		if cs := contractCommitments(t, e.spendEnv, revised, crm); len(cs) != 0 {
+			t.Errorf("the approval recorded the deleted part of %s on %s: %v", crm, revised, cs)
+		}
+		if n := recordedOn(t, e, revised); n != 0 {
+			t.Errorf("%d commitment.recorded events on %s; want none", n, revised)
+		}
+		for line, want := range map[string]int64{revised: 0, "budgets/it-2028-r2/lines/other": crmNextPart} {
+			if fig := figuresOf(t, e.spendEnv, "it-2028-r2", line); minorOf(fig.GetCommitted()) != want {
+				t.Errorf("%s: committed %d; want %d", line, minorOf(fig.GetCommitted()), want)
+			}
+		}
+	})
+}
+
+// handIDs is a server ID generator (server.WithIDs) whose next ID is the one set with next, when
+// there is one, and a new random one otherwise: for a test that needs a server-assigned ID to be
+// a given one.
+type handIDs struct {
+	mu   sync.Mutex
+	next string
+}
+
+func (h *handIDs) newID() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := h.next
+	h.next = ""
+	if id == "" {
+		id = names.NewID()
+	}
+	return id
+}
+
+// TestRenewalDeferredRecordedByHand: FY2028's budget is approved without a line saas, and a
+// commitment of the deferred part's ID is recorded meanwhile (by RecordCommitment, here, on the
+// line other; the test sets the ID the service assigns it). The approval of the revision that
+// adds saas does not fail on the ID: it records no second commitment, and the deferred part is
+// gone, as a deferred invoice booked already is.
+func TestRenewalDeferredRecordedByHand(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ctx := context.Background()
+		ids := &handIDs{}
+		e := startRenewal(t, db, func(e *renewalEnv) { approveWithoutSaas(t, e) }, server.WithIDs(ids.newID))
+		resp, err := e.client.ListDeferredCommitments(ctx, &budgetv1.ListDeferredCommitmentsRequest{Parent: "costCenters/it"})
+		if err != nil || len(resp.GetDeferredCommitments()) != 1 {
+			t.Fatalf("deferred commitments of costCenters/it = %v, %v; want FY2028's part of %s", resp, err, crm)
+		}
+		id := path.Base(resp.GetDeferredCommitments()[0].GetName())
+		ids.mu.Lock()
+		ids.next = id
+		ids.mu.Unlock()
+		const other = "budgets/it-2028/lines/other"
+		byHand, err := e.client.RecordCommitment(ctx, &budgetv1.RecordCommitmentRequest{Parent: other, Commitment: &budgetv1.Commitment{
+			Amount: usd(crmNextPart), ExpectedDate: day(2027, 4, 1), Source: budgetv1.Commitment_CONTRACT, SourceReference: crm,
+			Description: "crm's renewal, FY2028, by hand"}})
+		if err != nil || byHand.GetName() != other+"/commitments/"+id {
+			t.Fatalf("record by hand = %v, %v; want %s/commitments/%s", byHand, err, other, id)
+		}
+
+		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")
+		const revised = "budgets/it-2028-r2/lines/saas"
+		if cs := contractCommitments(t, e.spendEnv, revised, crm); len(cs) != 0 {
+			t.Errorf("the approval recorded %s's part on %s again: %v", crm, revised, cs)
+		}
+		if n := testkit.Column[int64](t, e.db, `SELECT COUNT(*) FROM outbox WHERE subject LIKE '%.commitment.recorded' AND resource_name LIKE $1`,
+			"%/commitments/"+id)[0]; n != 1 {
+			t.Errorf("%d commitment.recorded events of %s; want the hand-recorded one", n, id)
+		}
+		got, err := e.client.GetCommitment(ctx, &budgetv1.GetCommitmentRequest{Name: byHand.GetName()})
+		if err != nil || !proto.Equal(got, byHand) {
+			t.Errorf("the hand-recorded commitment = %v, %v; want it unchanged, %v", got, err, byHand)
+		}
+		for line, want := range map[string]int64{revised: 0, "budgets/it-2028-r2/lines/other": crmNextPart} {
+			if fig := figuresOf(t, e.spendEnv, "it-2028-r2", line); minorOf(fig.GetCommitted()) != want {
+				t.Errorf("%s: committed %d; want %d", line, minorOf(fig.GetCommitted()), want)
+			}
+		}
+		if d := deferredOf(t, e, crm); len(d) != 0 {
+			t.Errorf("commitments still deferred for %s after the approval: %v", crm, d)
 		}
 	})
 }

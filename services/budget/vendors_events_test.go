@@ -13,6 +13,7 @@ import (
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/budget"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
+	"github.com/quarterdeck/quarterdeck/services/budget/internal/server"
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/store"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/clock"
 	"github.com/quarterdeck/quarterdeck/services/platform/runtime/host"
@@ -22,10 +23,10 @@ import (
 
 // startConsuming runs the budget service of the spend tests (FY2027 from April, today
 // 2026-09-15, a clock that does not move) reading the feed's NATS server, with short retry
-// delays.
-func startConsuming(t *testing.T, db testenv.Database, f *testkit.Feed) *spendEnv {
+// delays; opts are the server's further options, e.g. its IDs.
+func startConsuming(t *testing.T, db testenv.Database, f *testkit.Feed, opts ...server.Option) *spendEnv {
 	t.Helper()
-	e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4}),
+	e := startService(t, db, budget.Configured(budget.Settings{FiscalYearStartMonth: 4}, opts...),
 		testkit.WithNATS(f.NATS), testkit.WithHostOptions(func(o *host.Options) {
 			// The server and the scheduler (holds' expiry) both stand at spendNow.
 			o.Clock = clock.NewFake(spendNow)

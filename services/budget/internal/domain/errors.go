@@ -67,6 +67,10 @@ var (
 	ErrCommitmentReleased        = fault.New(fault.FailedPrecondition, "COMMITMENT_RELEASED", "the commitment is already released")
 	ErrInsufficientFunds         = fault.New(fault.FailedPrecondition, "INSUFFICIENT_FUNDS", "the amount exceeds the line's available funds")
 
+	// Spend deferred to a later fiscal year's budget.
+	ErrDeferredCommitmentNotFound = fault.New(fault.NotFound, "DEFERRED_COMMITMENT_NOT_FOUND", "deferred commitment not found")
+	ErrDeferredActualNotFound     = fault.New(fault.NotFound, "DEFERRED_ACTUAL_NOT_FOUND", "deferred actual not found")
+
 	// Holds.
 	ErrHoldNotFound = fault.New(fault.NotFound, "HOLD_NOT_FOUND", "hold not found")
 	ErrHoldNotHeld  = fault.New(fault.FailedPrecondition, "HOLD_NOT_HELD", "the hold is no longer held")

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -172,6 +173,27 @@ func (s *Server) ListDeferredActuals(ctx context.Context, req *budgetv1.ListDefe
 		return nil, err
 	}
 	return &budgetv1.ListDeferredActualsResponse{DeferredActuals: page, NextPageToken: token}, nil
+}
+
+// DeleteDeferredActual implements budgetv1.BudgetServiceServer. The row is read locked, as the
+// approval that would book it reads it (store.Tx.DeferredActuals): a deletion racing that
+// approval waits for it and finds the invoice booked and gone (NOT_FOUND), or deletes it first
+// and the approval, which waited, no longer reads it.
+func (s *Server) DeleteDeferredActual(ctx context.Context, req *budgetv1.DeleteDeferredActualRequest) (*emptypb.Empty, error) {
+	var costCenterID, id string
+	domain.DeferredActualPattern.Scan(req.GetName(), &costCenterID, &id)
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		d, err := tx.GetDeferredActual(ctx, costCenterID, id)
+		if err != nil {
+			return fault.Named(err, req.GetName())
+		}
+		if err := tx.DeleteDeferredActual(ctx, d.ID); err != nil {
+			return err
+		}
+		pb := deferredActualToProto(d)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: d.Name(), Before: pb,
+			Event: &budgetv1.DeferredActualDeleted{DeferredActual: pb, Version: deletedDeferredVersion}})
+	}))
 }
 
 // deferredActualToProto is d as the API shows it.

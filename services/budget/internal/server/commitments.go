@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	budgetv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/budget/v1"
@@ -165,6 +166,31 @@ func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.List
 	}
 	return &budgetv1.ListDeferredCommitmentsResponse{DeferredCommitments: page, NextPageToken: token}, nil
 }
+
+// DeleteDeferredCommitment implements budgetv1.BudgetServiceServer. The row is read locked, as
+// the approval that would record it reads it (store.Tx.DeferredCommitments): a deletion racing
+// that approval waits for it and finds the part recorded and gone (NOT_FOUND), or deletes it
+// first and the approval, which waited, no longer reads it.
+func (s *Server) DeleteDeferredCommitment(ctx context.Context, req *budgetv1.DeleteDeferredCommitmentRequest) (*emptypb.Empty, error) {
+	var costCenterID, id string
+	domain.DeferredCommitmentPattern.Scan(req.GetName(), &costCenterID, &id)
+	return empty(s.store.Within(ctx, func(ctx context.Context, tx store.Tx) error {
+		d, err := tx.GetDeferredCommitment(ctx, costCenterID, id)
+		if err != nil {
+			return fault.Named(err, req.GetName())
+		}
+		if err := tx.DeleteDeferredCommitment(ctx, d.ID); err != nil {
+			return err
+		}
+		pb := deferredToProto(d)
+		return tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Delete, Resource: d.Name(), Before: pb,
+			Event: &budgetv1.DeferredCommitmentDeleted{DeferredCommitment: pb, Version: deletedDeferredVersion}})
+	}))
+}
+
+// deletedDeferredVersion is the version of a deferred commitment's or actual's deletion: it was
+// kept as version 1 and never changed.
+const deletedDeferredVersion = 2
 
 // deferredToProto is d as the API shows it.
 func deferredToProto(d *domain.DeferredCommitment) *budgetv1.DeferredCommitment {

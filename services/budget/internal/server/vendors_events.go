@@ -314,36 +314,45 @@ func (s *Server) deferRenewal(ctx context.Context, tx store.Tx, on *contractLine
 // commitDeferred records, in fc, the figures change of the approval that brings fc.budget into
 // force, the parts of contracts' renewal terms deferred to its cost centre and fiscal year
 // (deferRenewal) whose line it has, as renewalIn would have, and deletes them; the others stay
-// deferred. A part that cannot be recorded yet (no exchange rate for its first month) fails the
-// approval, which succeeds once the rate is set; one that never can (permanent) stays deferred.
+// deferred. A part whose commitment exists already (of its ID: recorded otherwise) is not
+// recorded again, only deleted, as bookDeferred does with an invoice. A part that cannot be
+// recorded yet (no exchange rate for its first month) fails the approval, which succeeds once
+// the rate is set; one that never can (permanent) stays deferred.
 func (s *Server) commitDeferred(ctx context.Context, tx store.Tx, fc *figuresChange, ds []*domain.DeferredCommitment) error {
 	for _, d := range ds {
 		if fc.lines[d.LineID] == nil {
 			continue
 		}
-		out, err := s.recordIn(ctx, tx, fc, d.LineID, Commitment{
-			ID: d.ID, Line: domain.LineName(fc.budget.ID, d.LineID), Amount: d.Amount,
-			ServiceStart: d.ServiceStart, ServiceEnd: d.ServiceEnd, Source: budgetv1.Commitment_Source(d.Source),
-			SourceRef: d.SourceRef, Description: d.Description, Creator: identity.System,
-		})
-		if permanent(err) && !s.commitmentWritten(ctx, tx, d.ID) {
-			// The part can never be recorded as it is (the renewal event would have been a dead
-			// letter): it must not keep the budget from being approved, so it stays deferred, for
-			// an operator to see, until the contract ends. A failure after the commitment was
-			// written (a figure out of range) fails the approval instead: the transaction must not
-			// commit half of it.
-			slog.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
-				"commitment", d.ID, "budget", fc.budget.Name(), "error", err)
-			continue
-		}
+		// A deferred part is recorded once; its row goes with the recording.
+		done, err := tx.CommitmentExists(ctx, d.ID)
 		if err != nil {
-			return fmt.Errorf("record the commitment of %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
+			return err
+		}
+		if !done {
+			out, err := s.recordIn(ctx, tx, fc, d.LineID, Commitment{
+				ID: d.ID, Line: domain.LineName(fc.budget.ID, d.LineID), Amount: d.Amount,
+				ServiceStart: d.ServiceStart, ServiceEnd: d.ServiceEnd, Source: budgetv1.Commitment_Source(d.Source),
+				SourceRef: d.SourceRef, Description: d.Description, Creator: identity.System,
+			})
+			if permanent(err) && !s.commitmentWritten(ctx, tx, d.ID) {
+				// The part can never be recorded as it is (the renewal event would have been a
+				// dead letter): it must not keep the budget from being approved, so it stays
+				// deferred, for an operator to see, until the contract ends. A failure after the
+				// commitment was written (a figure out of range) fails the approval instead: the
+				// transaction must not commit half of it.
+				slog.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
+					"commitment", d.ID, "budget", fc.budget.Name(), "error", err)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("record the commitment of %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
+			}
+			slog.InfoContext(ctx, "deferred renewal commitment recorded", "contract", d.SourceRef, "commitment", out.GetName(),
+				"deferred_since", d.CreateTime)
 		}
 		if err := tx.DeleteDeferredCommitment(ctx, d.ID); err != nil {
 			return fmt.Errorf("delete deferred commitment %s: %w", d.ID, err)
 		}
-		slog.InfoContext(ctx, "deferred renewal commitment recorded", "contract", d.SourceRef, "commitment", out.GetName(),
-			"deferred_since", d.CreateTime)
 	}
 	return nil
 }

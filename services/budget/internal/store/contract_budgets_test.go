@@ -514,6 +514,11 @@ func runBudgets(t *testing.T, open opener) {
 			if has, err := tx.ChainHasSpend(ctx, "b1"); err != nil || !has {
 				t.Errorf("ChainHasSpend = %v, %v", has, err)
 			}
+			for id, want := range map[string]bool{"c1": true, "a1": false, "c2": false} {
+				if got, err := tx.CommitmentExists(ctx, id); err != nil || got != want {
+					t.Errorf("CommitmentExists(%s) = %v, %v; want %v", id, got, err, want)
+				}
+			}
 			return err
 		})
 		for _, a := range []*domain.Actual{a1, a2, fix1, fix2} {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -45,6 +46,14 @@ func runDeferred(t *testing.T, open opener) {
 				return err
 			}
 			equal(t, "deferred to infra's FY2028", got, []*domain.DeferredCommitment{a, c})
+			one, err := tx.GetDeferredCommitment(ctx, "infra", b.ID)
+			if err != nil {
+				return err
+			}
+			equal(t, "deferred commitment "+b.ID, one, b)
+			if _, err := tx.GetDeferredCommitment(ctx, "other", b.ID); !errors.Is(err, domain.ErrDeferredCommitmentNotFound) {
+				t.Errorf("deferred commitment %s of another cost centre: %v; want not found", b.ID, err)
+			}
 			if err := tx.DeleteDeferredCommitment(ctx, a.ID); err != nil {
 				return err
 			}
@@ -64,6 +73,9 @@ func runDeferred(t *testing.T, open opener) {
 		})
 		if err := withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteDeferredCommitment(ctx, a.ID) }); err == nil {
 			t.Error("deleting a deferred commitment twice succeeded")
+		}
+		if _, err := s.GetDeferredCommitment(context.Background(), "infra", a.ID); !errors.Is(err, domain.ErrDeferredCommitmentNotFound) {
+			t.Errorf("deferred commitment %s after its deletion: %v; want not found", a.ID, err)
 		}
 	})
 	t.Run("deferred actuals are kept once, read invoices first, and deleted", func(t *testing.T) {
@@ -99,6 +111,14 @@ func runDeferred(t *testing.T, open opener) {
 				return err
 			}
 			equal(t, "deferred to infra's FY2028", got, []*domain.DeferredActual{b, c, a})
+			one, err := tx.GetDeferredActual(ctx, "infra", d.ID)
+			if err != nil {
+				return err
+			}
+			equal(t, "deferred actual "+d.ID, one, d)
+			if _, err := tx.GetDeferredActual(ctx, "other", d.ID); !errors.Is(err, domain.ErrDeferredActualNotFound) {
+				t.Errorf("deferred actual %s of another cost centre: %v; want not found", d.ID, err)
+			}
 			return tx.DeleteDeferredActual(ctx, b.ID)
 		})
 		within(t, s, func(ctx context.Context, tx store.Tx) error {
@@ -111,6 +131,9 @@ func runDeferred(t *testing.T, open opener) {
 		})
 		if err := withinErr(s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteDeferredActual(ctx, b.ID) }); err == nil {
 			t.Error("deleting a deferred actual twice succeeded")
+		}
+		if _, err := s.GetDeferredActual(context.Background(), "infra", b.ID); !errors.Is(err, domain.ErrDeferredActualNotFound) {
+			t.Errorf("deferred actual %s after its deletion: %v; want not found", b.ID, err)
 		}
 	})
 }

@@ -64,7 +64,18 @@ func (t Tx) DeferredCommitments(ctx context.Context, costCenterID string, fiscal
 		scanDeferredCommitment, t.ForUpdate(q), costCenterID, fiscalYear)
 }
 
-// DeleteDeferredCommitment deletes the deferred commitment with the ID, once recorded.
+// GetDeferredCommitment returns the commitment deferred with the ID for the cost centre, or
+// domain.ErrDeferredCommitmentNotFound; in a transaction it keeps the row from changing until
+// the transaction ends, so that a deletion and an approval recording it (DeferredCommitments)
+// take it one after the other.
+func (r reader) GetDeferredCommitment(ctx context.Context, costCenterID, id string) (*domain.DeferredCommitment, error) {
+	const q = `SELECT ` + deferredColumns + ` FROM deferred_commitments WHERE cost_center_id = $1 AND id = $2`
+	return sqlstore.Get(ctx, r.Q, "deferred commitment "+id, domain.ErrDeferredCommitmentNotFound, scanDeferredCommitment,
+		r.ForUpdate(q), costCenterID, id)
+}
+
+// DeleteDeferredCommitment deletes the deferred commitment with the ID, once recorded or when an
+// operator deletes it.
 func (t Tx) DeleteDeferredCommitment(ctx context.Context, id string) error {
 	const q = `DELETE FROM deferred_commitments WHERE id = $1`
 	return sqlstore.Exec(ctx, t, nil, q, id)
@@ -153,7 +164,18 @@ func (t Tx) DeferredActuals(ctx context.Context, costCenterID string, fiscalYear
 		scanDeferredActual, t.ForUpdate(q), costCenterID, fiscalYear)
 }
 
-// DeleteDeferredActual deletes the deferred actual with the ID, once booked.
+// GetDeferredActual returns the actual deferred with the ID for the cost centre, or
+// domain.ErrDeferredActualNotFound; in a transaction it keeps the row from changing until the
+// transaction ends, so that a deletion and an approval booking it (DeferredActuals) take it one
+// after the other.
+func (r reader) GetDeferredActual(ctx context.Context, costCenterID, id string) (*domain.DeferredActual, error) {
+	const q = `SELECT ` + deferredActualColumns + ` FROM deferred_actuals WHERE cost_center_id = $1 AND id = $2`
+	return sqlstore.Get(ctx, r.Q, "deferred actual "+id, domain.ErrDeferredActualNotFound, scanDeferredActual,
+		r.ForUpdate(q), costCenterID, id)
+}
+
+// DeleteDeferredActual deletes the deferred actual with the ID, once booked or when an operator
+// deletes it.
 func (t Tx) DeleteDeferredActual(ctx context.Context, id string) error {
 	const q = `DELETE FROM deferred_actuals WHERE id = $1`
 	return sqlstore.Exec(ctx, t, nil, q, id)

@@ -36,6 +36,13 @@ func (t Tx) ActualExists(ctx context.Context, id string) (bool, error) {
 	return sqlstore.Exists(ctx, t, "actual "+id, q, id)
 }
 
+// CommitmentExists reports whether the commitment with the ID exists, in any budget and line.
+// It locks nothing.
+func (t Tx) CommitmentExists(ctx context.Context, id string) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM commitments WHERE id = $1)`
+	return sqlstore.Exists(ctx, t, "commitment "+id, q, id)
+}
+
 // CommitmentActuals returns the actuals from source on line lineID of chain chainID that
 // consumed one of the commitments whose source reference is ref, corrections excluded: newest
 // booking first.

@@ -85,7 +85,7 @@ func (x CheckFundsResponse_Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CheckFundsResponse_Decision.Descriptor instead.
 func (CheckFundsResponse_Decision) EnumDescriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50, 0}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52, 0}
 }
 
 // Request for CreateCostCenter.
@@ -2473,6 +2473,98 @@ func (x *ListDeferredActualsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for DeleteDeferredCommitment.
+type DeleteDeferredCommitmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deferred part, `costCenters/{cost_center}/deferredCommitments/{deferred_commitment}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDeferredCommitmentRequest) Reset() {
+	*x = DeleteDeferredCommitmentRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDeferredCommitmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDeferredCommitmentRequest) ProtoMessage() {}
+
+func (x *DeleteDeferredCommitmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDeferredCommitmentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDeferredCommitmentRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *DeleteDeferredCommitmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for DeleteDeferredActual.
+type DeleteDeferredActualRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deferred invoice, `costCenters/{cost_center}/deferredActuals/{deferred_actual}`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDeferredActualRequest) Reset() {
+	*x = DeleteDeferredActualRequest{}
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDeferredActualRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDeferredActualRequest) ProtoMessage() {}
+
+func (x *DeleteDeferredActualRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDeferredActualRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDeferredActualRequest) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DeleteDeferredActualRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // Request for ReleaseCommitment.
 type ReleaseCommitmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2494,7 +2586,7 @@ type ReleaseCommitmentRequest struct {
 
 func (x *ReleaseCommitmentRequest) Reset() {
 	*x = ReleaseCommitmentRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2598,7 @@ func (x *ReleaseCommitmentRequest) String() string {
 func (*ReleaseCommitmentRequest) ProtoMessage() {}
 
 func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[37]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2611,7 @@ func (x *ReleaseCommitmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseCommitmentRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseCommitmentRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{37}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReleaseCommitmentRequest) GetName() string {
@@ -2568,7 +2660,7 @@ type PlaceHoldRequest struct {
 
 func (x *PlaceHoldRequest) Reset() {
 	*x = PlaceHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2672,7 @@ func (x *PlaceHoldRequest) String() string {
 func (*PlaceHoldRequest) ProtoMessage() {}
 
 func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[38]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2685,7 @@ func (x *PlaceHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceHoldRequest.ProtoReflect.Descriptor instead.
 func (*PlaceHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{38}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PlaceHoldRequest) GetParent() string {
@@ -2628,7 +2720,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2732,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[39]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +2745,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{39}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetHoldRequest) GetName() string {
@@ -2687,7 +2779,7 @@ type ListHoldsRequest struct {
 
 func (x *ListHoldsRequest) Reset() {
 	*x = ListHoldsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2699,7 +2791,7 @@ func (x *ListHoldsRequest) String() string {
 func (*ListHoldsRequest) ProtoMessage() {}
 
 func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[40]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2712,7 +2804,7 @@ func (x *ListHoldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsRequest.ProtoReflect.Descriptor instead.
 func (*ListHoldsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{40}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListHoldsRequest) GetParent() string {
@@ -2763,7 +2855,7 @@ type ListHoldsResponse struct {
 
 func (x *ListHoldsResponse) Reset() {
 	*x = ListHoldsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2867,7 @@ func (x *ListHoldsResponse) String() string {
 func (*ListHoldsResponse) ProtoMessage() {}
 
 func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[41]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2880,7 @@ func (x *ListHoldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHoldsResponse.ProtoReflect.Descriptor instead.
 func (*ListHoldsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{41}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListHoldsResponse) GetHolds() []*Hold {
@@ -2826,7 +2918,7 @@ type ReleaseHoldRequest struct {
 
 func (x *ReleaseHoldRequest) Reset() {
 	*x = ReleaseHoldRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2838,7 +2930,7 @@ func (x *ReleaseHoldRequest) String() string {
 func (*ReleaseHoldRequest) ProtoMessage() {}
 
 func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[42]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2851,7 +2943,7 @@ func (x *ReleaseHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseHoldRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseHoldRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{42}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ReleaseHoldRequest) GetName() string {
@@ -2900,7 +2992,7 @@ type CreateTransferRequest struct {
 
 func (x *CreateTransferRequest) Reset() {
 	*x = CreateTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3004,7 @@ func (x *CreateTransferRequest) String() string {
 func (*CreateTransferRequest) ProtoMessage() {}
 
 func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[43]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3017,7 @@ func (x *CreateTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTransferRequest.ProtoReflect.Descriptor instead.
 func (*CreateTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{43}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateTransferRequest) GetParent() string {
@@ -2960,7 +3052,7 @@ type GetTransferRequest struct {
 
 func (x *GetTransferRequest) Reset() {
 	*x = GetTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3064,7 @@ func (x *GetTransferRequest) String() string {
 func (*GetTransferRequest) ProtoMessage() {}
 
 func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[44]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3077,7 @@ func (x *GetTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTransferRequest.ProtoReflect.Descriptor instead.
 func (*GetTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{44}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetTransferRequest) GetName() string {
@@ -3019,7 +3111,7 @@ type ListTransfersRequest struct {
 
 func (x *ListTransfersRequest) Reset() {
 	*x = ListTransfersRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3123,7 @@ func (x *ListTransfersRequest) String() string {
 func (*ListTransfersRequest) ProtoMessage() {}
 
 func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[45]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3136,7 @@ func (x *ListTransfersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersRequest.ProtoReflect.Descriptor instead.
 func (*ListTransfersRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{45}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListTransfersRequest) GetParent() string {
@@ -3095,7 +3187,7 @@ type ListTransfersResponse struct {
 
 func (x *ListTransfersResponse) Reset() {
 	*x = ListTransfersResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3199,7 @@ func (x *ListTransfersResponse) String() string {
 func (*ListTransfersResponse) ProtoMessage() {}
 
 func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[46]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3212,7 @@ func (x *ListTransfersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransfersResponse.ProtoReflect.Descriptor instead.
 func (*ListTransfersResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{46}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListTransfersResponse) GetTransfers() []*Transfer {
@@ -3157,7 +3249,7 @@ type ApproveTransferRequest struct {
 
 func (x *ApproveTransferRequest) Reset() {
 	*x = ApproveTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3169,7 +3261,7 @@ func (x *ApproveTransferRequest) String() string {
 func (*ApproveTransferRequest) ProtoMessage() {}
 
 func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[47]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3182,7 +3274,7 @@ func (x *ApproveTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveTransferRequest.ProtoReflect.Descriptor instead.
 func (*ApproveTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{47}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ApproveTransferRequest) GetName() string {
@@ -3233,7 +3325,7 @@ type RejectTransferRequest struct {
 
 func (x *RejectTransferRequest) Reset() {
 	*x = RejectTransferRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3337,7 @@ func (x *RejectTransferRequest) String() string {
 func (*RejectTransferRequest) ProtoMessage() {}
 
 func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[48]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3350,7 @@ func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
 func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{48}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RejectTransferRequest) GetName() string {
@@ -3304,7 +3396,7 @@ type CheckFundsRequest struct {
 
 func (x *CheckFundsRequest) Reset() {
 	*x = CheckFundsRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3408,7 @@ func (x *CheckFundsRequest) String() string {
 func (*CheckFundsRequest) ProtoMessage() {}
 
 func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[49]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +3421,7 @@ func (x *CheckFundsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsRequest.ProtoReflect.Descriptor instead.
 func (*CheckFundsRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{49}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CheckFundsRequest) GetLine() string {
@@ -3384,7 +3476,7 @@ type CheckFundsResponse struct {
 
 func (x *CheckFundsResponse) Reset() {
 	*x = CheckFundsResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3488,7 @@ func (x *CheckFundsResponse) String() string {
 func (*CheckFundsResponse) ProtoMessage() {}
 
 func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[50]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3501,7 @@ func (x *CheckFundsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckFundsResponse.ProtoReflect.Descriptor instead.
 func (*CheckFundsResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{50}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CheckFundsResponse) GetDecision() CheckFundsResponse_Decision {
@@ -3505,7 +3597,7 @@ type CreateExchangeRateRequest struct {
 
 func (x *CreateExchangeRateRequest) Reset() {
 	*x = CreateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +3609,7 @@ func (x *CreateExchangeRateRequest) String() string {
 func (*CreateExchangeRateRequest) ProtoMessage() {}
 
 func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[51]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +3622,7 @@ func (x *CreateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*CreateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{51}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3565,7 +3657,7 @@ type GetExchangeRateRequest struct {
 
 func (x *GetExchangeRateRequest) Reset() {
 	*x = GetExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3577,7 +3669,7 @@ func (x *GetExchangeRateRequest) String() string {
 func (*GetExchangeRateRequest) ProtoMessage() {}
 
 func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[52]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3590,7 +3682,7 @@ func (x *GetExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*GetExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{52}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetExchangeRateRequest) GetName() string {
@@ -3621,7 +3713,7 @@ type ListExchangeRatesRequest struct {
 
 func (x *ListExchangeRatesRequest) Reset() {
 	*x = ListExchangeRatesRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +3725,7 @@ func (x *ListExchangeRatesRequest) String() string {
 func (*ListExchangeRatesRequest) ProtoMessage() {}
 
 func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[53]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +3738,7 @@ func (x *ListExchangeRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesRequest.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{53}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListExchangeRatesRequest) GetPageSize() int32 {
@@ -3690,7 +3782,7 @@ type ListExchangeRatesResponse struct {
 
 func (x *ListExchangeRatesResponse) Reset() {
 	*x = ListExchangeRatesResponse{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3702,7 +3794,7 @@ func (x *ListExchangeRatesResponse) String() string {
 func (*ListExchangeRatesResponse) ProtoMessage() {}
 
 func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[54]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3715,7 +3807,7 @@ func (x *ListExchangeRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListExchangeRatesResponse.ProtoReflect.Descriptor instead.
 func (*ListExchangeRatesResponse) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{54}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListExchangeRatesResponse) GetExchangeRates() []*ExchangeRate {
@@ -3750,7 +3842,7 @@ type UpdateExchangeRateRequest struct {
 
 func (x *UpdateExchangeRateRequest) Reset() {
 	*x = UpdateExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3762,7 +3854,7 @@ func (x *UpdateExchangeRateRequest) String() string {
 func (*UpdateExchangeRateRequest) ProtoMessage() {}
 
 func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[55]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3775,7 +3867,7 @@ func (x *UpdateExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{55}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateExchangeRateRequest) GetExchangeRate() *ExchangeRate {
@@ -3812,7 +3904,7 @@ type DeleteExchangeRateRequest struct {
 
 func (x *DeleteExchangeRateRequest) Reset() {
 	*x = DeleteExchangeRateRequest{}
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3824,7 +3916,7 @@ func (x *DeleteExchangeRateRequest) String() string {
 func (*DeleteExchangeRateRequest) ProtoMessage() {}
 
 func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[56]
+	mi := &file_quarterdeck_budget_v1_budget_service_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3837,7 +3929,7 @@ func (x *DeleteExchangeRateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteExchangeRateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteExchangeRateRequest) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{56}
+	return file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteExchangeRateRequest) GetName() string {
@@ -4040,7 +4132,13 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\border_by\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\aorderBy\"\x97\x01\n" +
 	"\x1bListDeferredActualsResponse\x12P\n" +
 	"\x10deferred_actuals\x18\x01 \x03(\v2%.quarterdeck.budget.v1.DeferredActualR\x0fdeferredActuals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc1\x01\n" +
+	"\x1fDeleteDeferredCommitmentRequest\x12\x9d\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x88\x01\xe0A\x02\xfaA*\n" +
+	"(budget.quarterdeck.io/DeferredCommitment\xbaHUrS2Q^costCenters/[a-z0-9][a-z0-9-]{0,62}/deferredCommitments/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xb5\x01\n" +
+	"\x1bDeleteDeferredActualRequest\x12\x95\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x80\x01\xe0A\x02\xfaA&\n" +
+	"$budget.quarterdeck.io/DeferredActual\xbaHQrO2M^costCenters/[a-z0-9][a-z0-9-]{0,62}/deferredActuals/[a-z0-9][a-z0-9-]{0,62}$R\x04name\"\xb8\x02\n" +
 	"\x18ReleaseCommitmentRequest\x12\xa7\x01\n" +
 	"\x04name\x18\x01 \x01(\tB\x92\x01\xe0A\x02\xfaA\"\n" +
 	" budget.quarterdeck.io/Commitment\xbaHgre2c^budgets/[a-z0-9][a-z0-9-]{0,62}/lines/[a-z0-9][a-z0-9-]{0,62}/commitments/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
@@ -4152,7 +4250,7 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x19DeleteExchangeRateRequest\x12x\n" +
 	"\x04name\x18\x01 \x01(\tBd\xe0A\x02\xfaA$\n" +
 	"\"budget.quarterdeck.io/ExchangeRate\xbaH7r523^exchangeRates/[0-9]{4}-[0-9]{2}-[a-z]{3}-[a-z]{3}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag2\x89?\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag2\xf9A\n" +
 	"\rBudgetService\x12\xba\x01\n" +
 	"\x10CreateCostCenter\x12..quarterdeck.budget.v1.CreateCostCenterRequest\x1a!.quarterdeck.budget.v1.CostCenter\"S\xdaA\x1acost_center,cost_center_id\xca\xf3\x18\x0e\n" +
 	"\fbudget.write\x82\xd3\xe4\x93\x02\x1e:\vcost_center\"\x0f/v1/costCenters\x12\x99\x01\n" +
@@ -4216,7 +4314,11 @@ const file_quarterdeck_budget_v1_budget_service_proto_rawDesc = "" +
 	"\x17ListDeferredCommitments\x125.quarterdeck.budget.v1.ListDeferredCommitmentsRequest\x1a6.quarterdeck.budget.v1.ListDeferredCommitmentsResponse\"P\xdaA\x06parent\xca\xf3\x18\r\n" +
 	"\vbudget.read\x82\xd3\xe4\x93\x020\x12./v1/{parent=costCenters/*}/deferredCommitments\x12\xca\x01\n" +
 	"\x13ListDeferredActuals\x121.quarterdeck.budget.v1.ListDeferredActualsRequest\x1a2.quarterdeck.budget.v1.ListDeferredActualsResponse\"L\xdaA\x06parent\xca\xf3\x18\r\n" +
-	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=costCenters/*}/deferredActuals\x12\xa5\x01\n" +
+	"\vbudget.read\x82\xd3\xe4\x93\x02,\x12*/v1/{parent=costCenters/*}/deferredActuals\x12\xbb\x01\n" +
+	"\x18DeleteDeferredCommitment\x126.quarterdeck.budget.v1.DeleteDeferredCommitmentRequest\x1a\x16.google.protobuf.Empty\"O\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x020*./v1/{name=costCenters/*/deferredCommitments/*}\x12\xaf\x01\n" +
+	"\x14DeleteDeferredActual\x122.quarterdeck.budget.v1.DeleteDeferredActualRequest\x1a\x16.google.protobuf.Empty\"K\xdaA\x04name\xca\xf3\x18\x0e\n" +
+	"\fbudget.spend\x82\xd3\xe4\x93\x02,**/v1/{name=costCenters/*/deferredActuals/*}\x12\xa5\x01\n" +
 	"\tPlaceHold\x12'.quarterdeck.budget.v1.PlaceHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"R\xdaA\vparent,hold\xca\xf3\x18\x0e\n" +
 	"\fbudget.spend\x82\xd3\xe4\x93\x02,:\x04hold\"$/v1/{parent=budgets/*/lines/*}/holds\x12\x93\x01\n" +
 	"\aGetHold\x12%.quarterdeck.budget.v1.GetHoldRequest\x1a\x1b.quarterdeck.budget.v1.Hold\"D\xdaA\x04name\xca\xf3\x18\r\n" +
@@ -4270,7 +4372,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_rawDescGZIP() []byte {
 }
 
 var file_quarterdeck_budget_v1_budget_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_quarterdeck_budget_v1_budget_service_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(CheckFundsResponse_Decision)(0),        // 0: quarterdeck.budget.v1.CheckFundsResponse.Decision
 	(*CreateCostCenterRequest)(nil),         // 1: quarterdeck.budget.v1.CreateCostCenterRequest
@@ -4310,84 +4412,86 @@ var file_quarterdeck_budget_v1_budget_service_proto_goTypes = []any{
 	(*ListDeferredCommitmentsResponse)(nil), // 35: quarterdeck.budget.v1.ListDeferredCommitmentsResponse
 	(*ListDeferredActualsRequest)(nil),      // 36: quarterdeck.budget.v1.ListDeferredActualsRequest
 	(*ListDeferredActualsResponse)(nil),     // 37: quarterdeck.budget.v1.ListDeferredActualsResponse
-	(*ReleaseCommitmentRequest)(nil),        // 38: quarterdeck.budget.v1.ReleaseCommitmentRequest
-	(*PlaceHoldRequest)(nil),                // 39: quarterdeck.budget.v1.PlaceHoldRequest
-	(*GetHoldRequest)(nil),                  // 40: quarterdeck.budget.v1.GetHoldRequest
-	(*ListHoldsRequest)(nil),                // 41: quarterdeck.budget.v1.ListHoldsRequest
-	(*ListHoldsResponse)(nil),               // 42: quarterdeck.budget.v1.ListHoldsResponse
-	(*ReleaseHoldRequest)(nil),              // 43: quarterdeck.budget.v1.ReleaseHoldRequest
-	(*CreateTransferRequest)(nil),           // 44: quarterdeck.budget.v1.CreateTransferRequest
-	(*GetTransferRequest)(nil),              // 45: quarterdeck.budget.v1.GetTransferRequest
-	(*ListTransfersRequest)(nil),            // 46: quarterdeck.budget.v1.ListTransfersRequest
-	(*ListTransfersResponse)(nil),           // 47: quarterdeck.budget.v1.ListTransfersResponse
-	(*ApproveTransferRequest)(nil),          // 48: quarterdeck.budget.v1.ApproveTransferRequest
-	(*RejectTransferRequest)(nil),           // 49: quarterdeck.budget.v1.RejectTransferRequest
-	(*CheckFundsRequest)(nil),               // 50: quarterdeck.budget.v1.CheckFundsRequest
-	(*CheckFundsResponse)(nil),              // 51: quarterdeck.budget.v1.CheckFundsResponse
-	(*CreateExchangeRateRequest)(nil),       // 52: quarterdeck.budget.v1.CreateExchangeRateRequest
-	(*GetExchangeRateRequest)(nil),          // 53: quarterdeck.budget.v1.GetExchangeRateRequest
-	(*ListExchangeRatesRequest)(nil),        // 54: quarterdeck.budget.v1.ListExchangeRatesRequest
-	(*ListExchangeRatesResponse)(nil),       // 55: quarterdeck.budget.v1.ListExchangeRatesResponse
-	(*UpdateExchangeRateRequest)(nil),       // 56: quarterdeck.budget.v1.UpdateExchangeRateRequest
-	(*DeleteExchangeRateRequest)(nil),       // 57: quarterdeck.budget.v1.DeleteExchangeRateRequest
-	(*CostCenter)(nil),                      // 58: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),           // 59: google.protobuf.FieldMask
-	(*Budget)(nil),                          // 60: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),                      // 61: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                          // 62: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),                      // 63: quarterdeck.budget.v1.Commitment
-	(*DeferredCommitment)(nil),              // 64: quarterdeck.budget.v1.DeferredCommitment
-	(*DeferredActual)(nil),                  // 65: quarterdeck.budget.v1.DeferredActual
-	(*money.Money)(nil),                     // 66: google.type.Money
-	(*Hold)(nil),                            // 67: quarterdeck.budget.v1.Hold
-	(*Transfer)(nil),                        // 68: quarterdeck.budget.v1.Transfer
-	(*date.Date)(nil),                       // 69: google.type.Date
-	(*RateUse)(nil),                         // 70: quarterdeck.budget.v1.RateUse
-	(*Period)(nil),                          // 71: quarterdeck.budget.v1.Period
-	(Budget_OverspendPolicy)(0),             // 72: quarterdeck.budget.v1.Budget.OverspendPolicy
-	(*ExchangeRate)(nil),                    // 73: quarterdeck.budget.v1.ExchangeRate
-	(*emptypb.Empty)(nil),                   // 74: google.protobuf.Empty
-	(*CostCenterRollup)(nil),                // 75: quarterdeck.budget.v1.CostCenterRollup
-	(*BudgetSummary)(nil),                   // 76: quarterdeck.budget.v1.BudgetSummary
+	(*DeleteDeferredCommitmentRequest)(nil), // 38: quarterdeck.budget.v1.DeleteDeferredCommitmentRequest
+	(*DeleteDeferredActualRequest)(nil),     // 39: quarterdeck.budget.v1.DeleteDeferredActualRequest
+	(*ReleaseCommitmentRequest)(nil),        // 40: quarterdeck.budget.v1.ReleaseCommitmentRequest
+	(*PlaceHoldRequest)(nil),                // 41: quarterdeck.budget.v1.PlaceHoldRequest
+	(*GetHoldRequest)(nil),                  // 42: quarterdeck.budget.v1.GetHoldRequest
+	(*ListHoldsRequest)(nil),                // 43: quarterdeck.budget.v1.ListHoldsRequest
+	(*ListHoldsResponse)(nil),               // 44: quarterdeck.budget.v1.ListHoldsResponse
+	(*ReleaseHoldRequest)(nil),              // 45: quarterdeck.budget.v1.ReleaseHoldRequest
+	(*CreateTransferRequest)(nil),           // 46: quarterdeck.budget.v1.CreateTransferRequest
+	(*GetTransferRequest)(nil),              // 47: quarterdeck.budget.v1.GetTransferRequest
+	(*ListTransfersRequest)(nil),            // 48: quarterdeck.budget.v1.ListTransfersRequest
+	(*ListTransfersResponse)(nil),           // 49: quarterdeck.budget.v1.ListTransfersResponse
+	(*ApproveTransferRequest)(nil),          // 50: quarterdeck.budget.v1.ApproveTransferRequest
+	(*RejectTransferRequest)(nil),           // 51: quarterdeck.budget.v1.RejectTransferRequest
+	(*CheckFundsRequest)(nil),               // 52: quarterdeck.budget.v1.CheckFundsRequest
+	(*CheckFundsResponse)(nil),              // 53: quarterdeck.budget.v1.CheckFundsResponse
+	(*CreateExchangeRateRequest)(nil),       // 54: quarterdeck.budget.v1.CreateExchangeRateRequest
+	(*GetExchangeRateRequest)(nil),          // 55: quarterdeck.budget.v1.GetExchangeRateRequest
+	(*ListExchangeRatesRequest)(nil),        // 56: quarterdeck.budget.v1.ListExchangeRatesRequest
+	(*ListExchangeRatesResponse)(nil),       // 57: quarterdeck.budget.v1.ListExchangeRatesResponse
+	(*UpdateExchangeRateRequest)(nil),       // 58: quarterdeck.budget.v1.UpdateExchangeRateRequest
+	(*DeleteExchangeRateRequest)(nil),       // 59: quarterdeck.budget.v1.DeleteExchangeRateRequest
+	(*CostCenter)(nil),                      // 60: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),           // 61: google.protobuf.FieldMask
+	(*Budget)(nil),                          // 62: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                      // 63: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                          // 64: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                      // 65: quarterdeck.budget.v1.Commitment
+	(*DeferredCommitment)(nil),              // 66: quarterdeck.budget.v1.DeferredCommitment
+	(*DeferredActual)(nil),                  // 67: quarterdeck.budget.v1.DeferredActual
+	(*money.Money)(nil),                     // 68: google.type.Money
+	(*Hold)(nil),                            // 69: quarterdeck.budget.v1.Hold
+	(*Transfer)(nil),                        // 70: quarterdeck.budget.v1.Transfer
+	(*date.Date)(nil),                       // 71: google.type.Date
+	(*RateUse)(nil),                         // 72: quarterdeck.budget.v1.RateUse
+	(*Period)(nil),                          // 73: quarterdeck.budget.v1.Period
+	(Budget_OverspendPolicy)(0),             // 74: quarterdeck.budget.v1.Budget.OverspendPolicy
+	(*ExchangeRate)(nil),                    // 75: quarterdeck.budget.v1.ExchangeRate
+	(*emptypb.Empty)(nil),                   // 76: google.protobuf.Empty
+	(*CostCenterRollup)(nil),                // 77: quarterdeck.budget.v1.CostCenterRollup
+	(*BudgetSummary)(nil),                   // 78: quarterdeck.budget.v1.BudgetSummary
 }
 var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
-	58, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	58, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
-	58, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	59, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
-	60, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	60, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
-	60, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
-	59, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	61, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	61, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
-	61, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
-	59, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
-	62, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
-	62, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
-	63, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	63, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
-	64, // 16: quarterdeck.budget.v1.ListDeferredCommitmentsResponse.deferred_commitments:type_name -> quarterdeck.budget.v1.DeferredCommitment
-	65, // 17: quarterdeck.budget.v1.ListDeferredActualsResponse.deferred_actuals:type_name -> quarterdeck.budget.v1.DeferredActual
-	66, // 18: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
-	67, // 19: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
-	67, // 20: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
-	68, // 21: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	68, // 22: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
-	66, // 23: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
-	69, // 24: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
+	60, // 0: quarterdeck.budget.v1.CreateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	60, // 1: quarterdeck.budget.v1.ListCostCentersResponse.cost_centers:type_name -> quarterdeck.budget.v1.CostCenter
+	60, // 2: quarterdeck.budget.v1.UpdateCostCenterRequest.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	61, // 3: quarterdeck.budget.v1.UpdateCostCenterRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62, // 4: quarterdeck.budget.v1.CreateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	62, // 5: quarterdeck.budget.v1.ListBudgetsResponse.budgets:type_name -> quarterdeck.budget.v1.Budget
+	62, // 6: quarterdeck.budget.v1.UpdateBudgetRequest.budget:type_name -> quarterdeck.budget.v1.Budget
+	61, // 7: quarterdeck.budget.v1.UpdateBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	63, // 8: quarterdeck.budget.v1.CreateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	63, // 9: quarterdeck.budget.v1.ListBudgetLinesResponse.budget_lines:type_name -> quarterdeck.budget.v1.BudgetLine
+	63, // 10: quarterdeck.budget.v1.UpdateBudgetLineRequest.budget_line:type_name -> quarterdeck.budget.v1.BudgetLine
+	61, // 11: quarterdeck.budget.v1.UpdateBudgetLineRequest.update_mask:type_name -> google.protobuf.FieldMask
+	64, // 12: quarterdeck.budget.v1.RecordActualRequest.actual:type_name -> quarterdeck.budget.v1.Actual
+	64, // 13: quarterdeck.budget.v1.ListActualsResponse.actuals:type_name -> quarterdeck.budget.v1.Actual
+	65, // 14: quarterdeck.budget.v1.RecordCommitmentRequest.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	65, // 15: quarterdeck.budget.v1.ListCommitmentsResponse.commitments:type_name -> quarterdeck.budget.v1.Commitment
+	66, // 16: quarterdeck.budget.v1.ListDeferredCommitmentsResponse.deferred_commitments:type_name -> quarterdeck.budget.v1.DeferredCommitment
+	67, // 17: quarterdeck.budget.v1.ListDeferredActualsResponse.deferred_actuals:type_name -> quarterdeck.budget.v1.DeferredActual
+	68, // 18: quarterdeck.budget.v1.ReleaseCommitmentRequest.amount:type_name -> google.type.Money
+	69, // 19: quarterdeck.budget.v1.PlaceHoldRequest.hold:type_name -> quarterdeck.budget.v1.Hold
+	69, // 20: quarterdeck.budget.v1.ListHoldsResponse.holds:type_name -> quarterdeck.budget.v1.Hold
+	70, // 21: quarterdeck.budget.v1.CreateTransferRequest.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	70, // 22: quarterdeck.budget.v1.ListTransfersResponse.transfers:type_name -> quarterdeck.budget.v1.Transfer
+	68, // 23: quarterdeck.budget.v1.CheckFundsRequest.amount:type_name -> google.type.Money
+	71, // 24: quarterdeck.budget.v1.CheckFundsRequest.date:type_name -> google.type.Date
 	0,  // 25: quarterdeck.budget.v1.CheckFundsResponse.decision:type_name -> quarterdeck.budget.v1.CheckFundsResponse.Decision
-	66, // 26: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
-	70, // 27: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
-	71, // 28: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
-	66, // 29: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
-	66, // 30: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
-	66, // 31: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
-	72, // 32: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
-	73, // 33: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	73, // 34: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
-	73, // 35: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	59, // 36: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	68, // 26: quarterdeck.budget.v1.CheckFundsResponse.converted_amount:type_name -> google.type.Money
+	72, // 27: quarterdeck.budget.v1.CheckFundsResponse.rate:type_name -> quarterdeck.budget.v1.RateUse
+	73, // 28: quarterdeck.budget.v1.CheckFundsResponse.period:type_name -> quarterdeck.budget.v1.Period
+	68, // 29: quarterdeck.budget.v1.CheckFundsResponse.available:type_name -> google.type.Money
+	68, // 30: quarterdeck.budget.v1.CheckFundsResponse.available_after:type_name -> google.type.Money
+	68, // 31: quarterdeck.budget.v1.CheckFundsResponse.period_available:type_name -> google.type.Money
+	74, // 32: quarterdeck.budget.v1.CheckFundsResponse.overspend_policy:type_name -> quarterdeck.budget.v1.Budget.OverspendPolicy
+	75, // 33: quarterdeck.budget.v1.CreateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	75, // 34: quarterdeck.budget.v1.ListExchangeRatesResponse.exchange_rates:type_name -> quarterdeck.budget.v1.ExchangeRate
+	75, // 35: quarterdeck.budget.v1.UpdateExchangeRateRequest.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	61, // 36: quarterdeck.budget.v1.UpdateExchangeRateRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 37: quarterdeck.budget.v1.BudgetService.CreateCostCenter:input_type -> quarterdeck.budget.v1.CreateCostCenterRequest
 	2,  // 38: quarterdeck.budget.v1.BudgetService.GetCostCenter:input_type -> quarterdeck.budget.v1.GetCostCenterRequest
 	3,  // 39: quarterdeck.budget.v1.BudgetService.ListCostCenters:input_type -> quarterdeck.budget.v1.ListCostCentersRequest
@@ -4416,72 +4520,76 @@ var file_quarterdeck_budget_v1_budget_service_proto_depIdxs = []int32{
 	30, // 62: quarterdeck.budget.v1.BudgetService.RecordCommitment:input_type -> quarterdeck.budget.v1.RecordCommitmentRequest
 	31, // 63: quarterdeck.budget.v1.BudgetService.GetCommitment:input_type -> quarterdeck.budget.v1.GetCommitmentRequest
 	32, // 64: quarterdeck.budget.v1.BudgetService.ListCommitments:input_type -> quarterdeck.budget.v1.ListCommitmentsRequest
-	38, // 65: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
+	40, // 65: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:input_type -> quarterdeck.budget.v1.ReleaseCommitmentRequest
 	34, // 66: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:input_type -> quarterdeck.budget.v1.ListDeferredCommitmentsRequest
 	36, // 67: quarterdeck.budget.v1.BudgetService.ListDeferredActuals:input_type -> quarterdeck.budget.v1.ListDeferredActualsRequest
-	39, // 68: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
-	40, // 69: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
-	41, // 70: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
-	43, // 71: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
-	44, // 72: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
-	45, // 73: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
-	46, // 74: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
-	48, // 75: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
-	49, // 76: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
-	50, // 77: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
-	52, // 78: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
-	53, // 79: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
-	54, // 80: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
-	56, // 81: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
-	57, // 82: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
-	58, // 83: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	58, // 84: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	4,  // 85: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
-	58, // 86: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
-	74, // 87: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
-	75, // 88: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
-	60, // 89: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
-	60, // 90: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
-	11, // 91: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
-	60, // 92: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
-	74, // 93: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
-	60, // 94: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
-	60, // 95: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
-	60, // 96: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
-	60, // 97: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
-	60, // 98: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
-	76, // 99: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
-	61, // 100: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	61, // 101: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	23, // 102: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
-	61, // 103: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
-	74, // 104: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
-	62, // 105: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
-	62, // 106: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
-	29, // 107: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
-	63, // 108: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	63, // 109: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	33, // 110: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
-	63, // 111: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
-	35, // 112: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:output_type -> quarterdeck.budget.v1.ListDeferredCommitmentsResponse
-	37, // 113: quarterdeck.budget.v1.BudgetService.ListDeferredActuals:output_type -> quarterdeck.budget.v1.ListDeferredActualsResponse
-	67, // 114: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
-	67, // 115: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
-	42, // 116: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
-	67, // 117: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
-	68, // 118: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	68, // 119: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	47, // 120: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
-	68, // 121: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	68, // 122: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
-	51, // 123: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
-	73, // 124: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	73, // 125: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	55, // 126: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
-	73, // 127: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
-	74, // 128: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
-	83, // [83:129] is the sub-list for method output_type
-	37, // [37:83] is the sub-list for method input_type
+	38, // 68: quarterdeck.budget.v1.BudgetService.DeleteDeferredCommitment:input_type -> quarterdeck.budget.v1.DeleteDeferredCommitmentRequest
+	39, // 69: quarterdeck.budget.v1.BudgetService.DeleteDeferredActual:input_type -> quarterdeck.budget.v1.DeleteDeferredActualRequest
+	41, // 70: quarterdeck.budget.v1.BudgetService.PlaceHold:input_type -> quarterdeck.budget.v1.PlaceHoldRequest
+	42, // 71: quarterdeck.budget.v1.BudgetService.GetHold:input_type -> quarterdeck.budget.v1.GetHoldRequest
+	43, // 72: quarterdeck.budget.v1.BudgetService.ListHolds:input_type -> quarterdeck.budget.v1.ListHoldsRequest
+	45, // 73: quarterdeck.budget.v1.BudgetService.ReleaseHold:input_type -> quarterdeck.budget.v1.ReleaseHoldRequest
+	46, // 74: quarterdeck.budget.v1.BudgetService.CreateTransfer:input_type -> quarterdeck.budget.v1.CreateTransferRequest
+	47, // 75: quarterdeck.budget.v1.BudgetService.GetTransfer:input_type -> quarterdeck.budget.v1.GetTransferRequest
+	48, // 76: quarterdeck.budget.v1.BudgetService.ListTransfers:input_type -> quarterdeck.budget.v1.ListTransfersRequest
+	50, // 77: quarterdeck.budget.v1.BudgetService.ApproveTransfer:input_type -> quarterdeck.budget.v1.ApproveTransferRequest
+	51, // 78: quarterdeck.budget.v1.BudgetService.RejectTransfer:input_type -> quarterdeck.budget.v1.RejectTransferRequest
+	52, // 79: quarterdeck.budget.v1.BudgetService.CheckFunds:input_type -> quarterdeck.budget.v1.CheckFundsRequest
+	54, // 80: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:input_type -> quarterdeck.budget.v1.CreateExchangeRateRequest
+	55, // 81: quarterdeck.budget.v1.BudgetService.GetExchangeRate:input_type -> quarterdeck.budget.v1.GetExchangeRateRequest
+	56, // 82: quarterdeck.budget.v1.BudgetService.ListExchangeRates:input_type -> quarterdeck.budget.v1.ListExchangeRatesRequest
+	58, // 83: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:input_type -> quarterdeck.budget.v1.UpdateExchangeRateRequest
+	59, // 84: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:input_type -> quarterdeck.budget.v1.DeleteExchangeRateRequest
+	60, // 85: quarterdeck.budget.v1.BudgetService.CreateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	60, // 86: quarterdeck.budget.v1.BudgetService.GetCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	4,  // 87: quarterdeck.budget.v1.BudgetService.ListCostCenters:output_type -> quarterdeck.budget.v1.ListCostCentersResponse
+	60, // 88: quarterdeck.budget.v1.BudgetService.UpdateCostCenter:output_type -> quarterdeck.budget.v1.CostCenter
+	76, // 89: quarterdeck.budget.v1.BudgetService.DeleteCostCenter:output_type -> google.protobuf.Empty
+	77, // 90: quarterdeck.budget.v1.BudgetService.GetCostCenterRollup:output_type -> quarterdeck.budget.v1.CostCenterRollup
+	62, // 91: quarterdeck.budget.v1.BudgetService.CreateBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 92: quarterdeck.budget.v1.BudgetService.GetBudget:output_type -> quarterdeck.budget.v1.Budget
+	11, // 93: quarterdeck.budget.v1.BudgetService.ListBudgets:output_type -> quarterdeck.budget.v1.ListBudgetsResponse
+	62, // 94: quarterdeck.budget.v1.BudgetService.UpdateBudget:output_type -> quarterdeck.budget.v1.Budget
+	76, // 95: quarterdeck.budget.v1.BudgetService.DeleteBudget:output_type -> google.protobuf.Empty
+	62, // 96: quarterdeck.budget.v1.BudgetService.SubmitBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 97: quarterdeck.budget.v1.BudgetService.ApproveBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 98: quarterdeck.budget.v1.BudgetService.RejectBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 99: quarterdeck.budget.v1.BudgetService.CloseBudget:output_type -> quarterdeck.budget.v1.Budget
+	62, // 100: quarterdeck.budget.v1.BudgetService.ReviseBudget:output_type -> quarterdeck.budget.v1.Budget
+	78, // 101: quarterdeck.budget.v1.BudgetService.GetBudgetSummary:output_type -> quarterdeck.budget.v1.BudgetSummary
+	63, // 102: quarterdeck.budget.v1.BudgetService.CreateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	63, // 103: quarterdeck.budget.v1.BudgetService.GetBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	23, // 104: quarterdeck.budget.v1.BudgetService.ListBudgetLines:output_type -> quarterdeck.budget.v1.ListBudgetLinesResponse
+	63, // 105: quarterdeck.budget.v1.BudgetService.UpdateBudgetLine:output_type -> quarterdeck.budget.v1.BudgetLine
+	76, // 106: quarterdeck.budget.v1.BudgetService.DeleteBudgetLine:output_type -> google.protobuf.Empty
+	64, // 107: quarterdeck.budget.v1.BudgetService.RecordActual:output_type -> quarterdeck.budget.v1.Actual
+	64, // 108: quarterdeck.budget.v1.BudgetService.GetActual:output_type -> quarterdeck.budget.v1.Actual
+	29, // 109: quarterdeck.budget.v1.BudgetService.ListActuals:output_type -> quarterdeck.budget.v1.ListActualsResponse
+	65, // 110: quarterdeck.budget.v1.BudgetService.RecordCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	65, // 111: quarterdeck.budget.v1.BudgetService.GetCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	33, // 112: quarterdeck.budget.v1.BudgetService.ListCommitments:output_type -> quarterdeck.budget.v1.ListCommitmentsResponse
+	65, // 113: quarterdeck.budget.v1.BudgetService.ReleaseCommitment:output_type -> quarterdeck.budget.v1.Commitment
+	35, // 114: quarterdeck.budget.v1.BudgetService.ListDeferredCommitments:output_type -> quarterdeck.budget.v1.ListDeferredCommitmentsResponse
+	37, // 115: quarterdeck.budget.v1.BudgetService.ListDeferredActuals:output_type -> quarterdeck.budget.v1.ListDeferredActualsResponse
+	76, // 116: quarterdeck.budget.v1.BudgetService.DeleteDeferredCommitment:output_type -> google.protobuf.Empty
+	76, // 117: quarterdeck.budget.v1.BudgetService.DeleteDeferredActual:output_type -> google.protobuf.Empty
+	69, // 118: quarterdeck.budget.v1.BudgetService.PlaceHold:output_type -> quarterdeck.budget.v1.Hold
+	69, // 119: quarterdeck.budget.v1.BudgetService.GetHold:output_type -> quarterdeck.budget.v1.Hold
+	44, // 120: quarterdeck.budget.v1.BudgetService.ListHolds:output_type -> quarterdeck.budget.v1.ListHoldsResponse
+	69, // 121: quarterdeck.budget.v1.BudgetService.ReleaseHold:output_type -> quarterdeck.budget.v1.Hold
+	70, // 122: quarterdeck.budget.v1.BudgetService.CreateTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	70, // 123: quarterdeck.budget.v1.BudgetService.GetTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	49, // 124: quarterdeck.budget.v1.BudgetService.ListTransfers:output_type -> quarterdeck.budget.v1.ListTransfersResponse
+	70, // 125: quarterdeck.budget.v1.BudgetService.ApproveTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	70, // 126: quarterdeck.budget.v1.BudgetService.RejectTransfer:output_type -> quarterdeck.budget.v1.Transfer
+	53, // 127: quarterdeck.budget.v1.BudgetService.CheckFunds:output_type -> quarterdeck.budget.v1.CheckFundsResponse
+	75, // 128: quarterdeck.budget.v1.BudgetService.CreateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	75, // 129: quarterdeck.budget.v1.BudgetService.GetExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	57, // 130: quarterdeck.budget.v1.BudgetService.ListExchangeRates:output_type -> quarterdeck.budget.v1.ListExchangeRatesResponse
+	75, // 131: quarterdeck.budget.v1.BudgetService.UpdateExchangeRate:output_type -> quarterdeck.budget.v1.ExchangeRate
+	76, // 132: quarterdeck.budget.v1.BudgetService.DeleteExchangeRate:output_type -> google.protobuf.Empty
+	85, // [85:133] is the sub-list for method output_type
+	37, // [37:85] is the sub-list for method input_type
 	37, // [37:37] is the sub-list for extension type_name
 	37, // [37:37] is the sub-list for extension extendee
 	0,  // [0:37] is the sub-list for field type_name
@@ -4506,7 +4614,7 @@ func file_quarterdeck_budget_v1_budget_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_budget_service_proto_rawDesc), len(file_quarterdeck_budget_v1_budget_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   57,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

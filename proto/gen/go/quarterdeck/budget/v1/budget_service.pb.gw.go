@@ -1602,6 +1602,84 @@ func local_request_BudgetService_ListDeferredActuals_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+func request_BudgetService_DeleteDeferredCommitment_0(ctx context.Context, marshaler runtime.Marshaler, client BudgetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteDeferredCommitmentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.DeleteDeferredCommitment(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_BudgetService_DeleteDeferredCommitment_0(ctx context.Context, marshaler runtime.Marshaler, server BudgetServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteDeferredCommitmentRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.DeleteDeferredCommitment(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_BudgetService_DeleteDeferredActual_0(ctx context.Context, marshaler runtime.Marshaler, client BudgetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteDeferredActualRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.DeleteDeferredActual(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_BudgetService_DeleteDeferredActual_0(ctx context.Context, marshaler runtime.Marshaler, server BudgetServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq DeleteDeferredActualRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.DeleteDeferredActual(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_BudgetService_PlaceHold_0 = &utilities.DoubleArray{Encoding: map[string]int{"hold": 0, "parent": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 1, 2, 3}}
 
 func request_BudgetService_PlaceHold_0(ctx context.Context, marshaler runtime.Marshaler, client BudgetServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -2959,6 +3037,46 @@ func RegisterBudgetServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_BudgetService_ListDeferredActuals_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodDelete, pattern_BudgetService_DeleteDeferredCommitment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/quarterdeck.budget.v1.BudgetService/DeleteDeferredCommitment", runtime.WithHTTPPathPattern("/v1/{name=costCenters/*/deferredCommitments/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_BudgetService_DeleteDeferredCommitment_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BudgetService_DeleteDeferredCommitment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_BudgetService_DeleteDeferredActual_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/quarterdeck.budget.v1.BudgetService/DeleteDeferredActual", runtime.WithHTTPPathPattern("/v1/{name=costCenters/*/deferredActuals/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_BudgetService_DeleteDeferredActual_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BudgetService_DeleteDeferredActual_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_BudgetService_PlaceHold_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -3826,6 +3944,40 @@ func RegisterBudgetServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_BudgetService_ListDeferredActuals_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodDelete, pattern_BudgetService_DeleteDeferredCommitment_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/quarterdeck.budget.v1.BudgetService/DeleteDeferredCommitment", runtime.WithHTTPPathPattern("/v1/{name=costCenters/*/deferredCommitments/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_BudgetService_DeleteDeferredCommitment_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BudgetService_DeleteDeferredCommitment_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_BudgetService_DeleteDeferredActual_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/quarterdeck.budget.v1.BudgetService/DeleteDeferredActual", runtime.WithHTTPPathPattern("/v1/{name=costCenters/*/deferredActuals/*}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_BudgetService_DeleteDeferredActual_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_BudgetService_DeleteDeferredActual_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_BudgetService_PlaceHold_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -4085,99 +4237,103 @@ func RegisterBudgetServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 }
 
 var (
-	pattern_BudgetService_CreateCostCenter_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "costCenters"}, ""))
-	pattern_BudgetService_GetCostCenter_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "name"}, ""))
-	pattern_BudgetService_ListCostCenters_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "costCenters"}, ""))
-	pattern_BudgetService_UpdateCostCenter_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "cost_center.name"}, ""))
-	pattern_BudgetService_DeleteCostCenter_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "name"}, ""))
-	pattern_BudgetService_GetCostCenterRollup_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "costCenters", "rollups", "name"}, ""))
-	pattern_BudgetService_CreateBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "budgets"}, ""))
-	pattern_BudgetService_GetBudget_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, ""))
-	pattern_BudgetService_ListBudgets_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "budgets"}, ""))
-	pattern_BudgetService_UpdateBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "budget.name"}, ""))
-	pattern_BudgetService_DeleteBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, ""))
-	pattern_BudgetService_SubmitBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "submit"))
-	pattern_BudgetService_ApproveBudget_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "approve"))
-	pattern_BudgetService_RejectBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "reject"))
-	pattern_BudgetService_CloseBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "close"))
-	pattern_BudgetService_ReviseBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "revise"))
-	pattern_BudgetService_GetBudgetSummary_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "budgets", "summary", "name"}, ""))
-	pattern_BudgetService_CreateBudgetLine_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "lines"}, ""))
-	pattern_BudgetService_GetBudgetLine_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "name"}, ""))
-	pattern_BudgetService_ListBudgetLines_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "lines"}, ""))
-	pattern_BudgetService_UpdateBudgetLine_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "budget_line.name"}, ""))
-	pattern_BudgetService_DeleteBudgetLine_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "name"}, ""))
-	pattern_BudgetService_RecordActual_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "actuals"}, ""))
-	pattern_BudgetService_GetActual_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "actuals", "name"}, ""))
-	pattern_BudgetService_ListActuals_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "actuals"}, ""))
-	pattern_BudgetService_RecordCommitment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "commitments"}, ""))
-	pattern_BudgetService_GetCommitment_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "commitments", "name"}, ""))
-	pattern_BudgetService_ListCommitments_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "commitments"}, ""))
-	pattern_BudgetService_ReleaseCommitment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "commitments", "name"}, "release"))
-	pattern_BudgetService_ListDeferredCommitments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "costCenters", "parent", "deferredCommitments"}, ""))
-	pattern_BudgetService_ListDeferredActuals_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "costCenters", "parent", "deferredActuals"}, ""))
-	pattern_BudgetService_PlaceHold_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "holds"}, ""))
-	pattern_BudgetService_GetHold_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "holds", "name"}, ""))
-	pattern_BudgetService_ListHolds_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "holds"}, ""))
-	pattern_BudgetService_ReleaseHold_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "holds", "name"}, "release"))
-	pattern_BudgetService_CreateTransfer_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "transfers"}, ""))
-	pattern_BudgetService_GetTransfer_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, ""))
-	pattern_BudgetService_ListTransfers_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "transfers"}, ""))
-	pattern_BudgetService_ApproveTransfer_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, "approve"))
-	pattern_BudgetService_RejectTransfer_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, "reject"))
-	pattern_BudgetService_CheckFunds_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "line"}, "checkFunds"))
-	pattern_BudgetService_CreateExchangeRate_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "exchangeRates"}, ""))
-	pattern_BudgetService_GetExchangeRate_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "name"}, ""))
-	pattern_BudgetService_ListExchangeRates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "exchangeRates"}, ""))
-	pattern_BudgetService_UpdateExchangeRate_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "exchange_rate.name"}, ""))
-	pattern_BudgetService_DeleteExchangeRate_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "name"}, ""))
+	pattern_BudgetService_CreateCostCenter_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "costCenters"}, ""))
+	pattern_BudgetService_GetCostCenter_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "name"}, ""))
+	pattern_BudgetService_ListCostCenters_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "costCenters"}, ""))
+	pattern_BudgetService_UpdateCostCenter_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "cost_center.name"}, ""))
+	pattern_BudgetService_DeleteCostCenter_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "costCenters", "name"}, ""))
+	pattern_BudgetService_GetCostCenterRollup_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "costCenters", "rollups", "name"}, ""))
+	pattern_BudgetService_CreateBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "budgets"}, ""))
+	pattern_BudgetService_GetBudget_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, ""))
+	pattern_BudgetService_ListBudgets_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "budgets"}, ""))
+	pattern_BudgetService_UpdateBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "budget.name"}, ""))
+	pattern_BudgetService_DeleteBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, ""))
+	pattern_BudgetService_SubmitBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "submit"))
+	pattern_BudgetService_ApproveBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "approve"))
+	pattern_BudgetService_RejectBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "reject"))
+	pattern_BudgetService_CloseBudget_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "close"))
+	pattern_BudgetService_ReviseBudget_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "budgets", "name"}, "revise"))
+	pattern_BudgetService_GetBudgetSummary_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 4, 3, 5, 3}, []string{"v1", "budgets", "summary", "name"}, ""))
+	pattern_BudgetService_CreateBudgetLine_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "lines"}, ""))
+	pattern_BudgetService_GetBudgetLine_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "name"}, ""))
+	pattern_BudgetService_ListBudgetLines_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "lines"}, ""))
+	pattern_BudgetService_UpdateBudgetLine_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "budget_line.name"}, ""))
+	pattern_BudgetService_DeleteBudgetLine_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "name"}, ""))
+	pattern_BudgetService_RecordActual_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "actuals"}, ""))
+	pattern_BudgetService_GetActual_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "actuals", "name"}, ""))
+	pattern_BudgetService_ListActuals_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "actuals"}, ""))
+	pattern_BudgetService_RecordCommitment_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "commitments"}, ""))
+	pattern_BudgetService_GetCommitment_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "commitments", "name"}, ""))
+	pattern_BudgetService_ListCommitments_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "commitments"}, ""))
+	pattern_BudgetService_ReleaseCommitment_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "commitments", "name"}, "release"))
+	pattern_BudgetService_ListDeferredCommitments_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "costCenters", "parent", "deferredCommitments"}, ""))
+	pattern_BudgetService_ListDeferredActuals_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "costCenters", "parent", "deferredActuals"}, ""))
+	pattern_BudgetService_DeleteDeferredCommitment_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "costCenters", "deferredCommitments", "name"}, ""))
+	pattern_BudgetService_DeleteDeferredActual_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "costCenters", "deferredActuals", "name"}, ""))
+	pattern_BudgetService_PlaceHold_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "holds"}, ""))
+	pattern_BudgetService_GetHold_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "holds", "name"}, ""))
+	pattern_BudgetService_ListHolds_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "budgets", "lines", "parent", "holds"}, ""))
+	pattern_BudgetService_ReleaseHold_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "budgets", "lines", "holds", "name"}, "release"))
+	pattern_BudgetService_CreateTransfer_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "transfers"}, ""))
+	pattern_BudgetService_GetTransfer_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, ""))
+	pattern_BudgetService_ListTransfers_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "budgets", "parent", "transfers"}, ""))
+	pattern_BudgetService_ApproveTransfer_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, "approve"))
+	pattern_BudgetService_RejectTransfer_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "transfers", "name"}, "reject"))
+	pattern_BudgetService_CheckFunds_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "budgets", "lines", "line"}, "checkFunds"))
+	pattern_BudgetService_CreateExchangeRate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "exchangeRates"}, ""))
+	pattern_BudgetService_GetExchangeRate_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "name"}, ""))
+	pattern_BudgetService_ListExchangeRates_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "exchangeRates"}, ""))
+	pattern_BudgetService_UpdateExchangeRate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "exchange_rate.name"}, ""))
+	pattern_BudgetService_DeleteExchangeRate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "exchangeRates", "name"}, ""))
 )
 
 var (
-	forward_BudgetService_CreateCostCenter_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_GetCostCenter_0           = runtime.ForwardResponseMessage
-	forward_BudgetService_ListCostCenters_0         = runtime.ForwardResponseMessage
-	forward_BudgetService_UpdateCostCenter_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_DeleteCostCenter_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_GetCostCenterRollup_0     = runtime.ForwardResponseMessage
-	forward_BudgetService_CreateBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_GetBudget_0               = runtime.ForwardResponseMessage
-	forward_BudgetService_ListBudgets_0             = runtime.ForwardResponseMessage
-	forward_BudgetService_UpdateBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_DeleteBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_SubmitBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_ApproveBudget_0           = runtime.ForwardResponseMessage
-	forward_BudgetService_RejectBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_CloseBudget_0             = runtime.ForwardResponseMessage
-	forward_BudgetService_ReviseBudget_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_GetBudgetSummary_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_CreateBudgetLine_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_GetBudgetLine_0           = runtime.ForwardResponseMessage
-	forward_BudgetService_ListBudgetLines_0         = runtime.ForwardResponseMessage
-	forward_BudgetService_UpdateBudgetLine_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_DeleteBudgetLine_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_RecordActual_0            = runtime.ForwardResponseMessage
-	forward_BudgetService_GetActual_0               = runtime.ForwardResponseMessage
-	forward_BudgetService_ListActuals_0             = runtime.ForwardResponseMessage
-	forward_BudgetService_RecordCommitment_0        = runtime.ForwardResponseMessage
-	forward_BudgetService_GetCommitment_0           = runtime.ForwardResponseMessage
-	forward_BudgetService_ListCommitments_0         = runtime.ForwardResponseMessage
-	forward_BudgetService_ReleaseCommitment_0       = runtime.ForwardResponseMessage
-	forward_BudgetService_ListDeferredCommitments_0 = runtime.ForwardResponseMessage
-	forward_BudgetService_ListDeferredActuals_0     = runtime.ForwardResponseMessage
-	forward_BudgetService_PlaceHold_0               = runtime.ForwardResponseMessage
-	forward_BudgetService_GetHold_0                 = runtime.ForwardResponseMessage
-	forward_BudgetService_ListHolds_0               = runtime.ForwardResponseMessage
-	forward_BudgetService_ReleaseHold_0             = runtime.ForwardResponseMessage
-	forward_BudgetService_CreateTransfer_0          = runtime.ForwardResponseMessage
-	forward_BudgetService_GetTransfer_0             = runtime.ForwardResponseMessage
-	forward_BudgetService_ListTransfers_0           = runtime.ForwardResponseMessage
-	forward_BudgetService_ApproveTransfer_0         = runtime.ForwardResponseMessage
-	forward_BudgetService_RejectTransfer_0          = runtime.ForwardResponseMessage
-	forward_BudgetService_CheckFunds_0              = runtime.ForwardResponseMessage
-	forward_BudgetService_CreateExchangeRate_0      = runtime.ForwardResponseMessage
-	forward_BudgetService_GetExchangeRate_0         = runtime.ForwardResponseMessage
-	forward_BudgetService_ListExchangeRates_0       = runtime.ForwardResponseMessage
-	forward_BudgetService_UpdateExchangeRate_0      = runtime.ForwardResponseMessage
-	forward_BudgetService_DeleteExchangeRate_0      = runtime.ForwardResponseMessage
+	forward_BudgetService_CreateCostCenter_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_GetCostCenter_0            = runtime.ForwardResponseMessage
+	forward_BudgetService_ListCostCenters_0          = runtime.ForwardResponseMessage
+	forward_BudgetService_UpdateCostCenter_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteCostCenter_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_GetCostCenterRollup_0      = runtime.ForwardResponseMessage
+	forward_BudgetService_CreateBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_GetBudget_0                = runtime.ForwardResponseMessage
+	forward_BudgetService_ListBudgets_0              = runtime.ForwardResponseMessage
+	forward_BudgetService_UpdateBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_SubmitBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_ApproveBudget_0            = runtime.ForwardResponseMessage
+	forward_BudgetService_RejectBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_CloseBudget_0              = runtime.ForwardResponseMessage
+	forward_BudgetService_ReviseBudget_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_GetBudgetSummary_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_CreateBudgetLine_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_GetBudgetLine_0            = runtime.ForwardResponseMessage
+	forward_BudgetService_ListBudgetLines_0          = runtime.ForwardResponseMessage
+	forward_BudgetService_UpdateBudgetLine_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteBudgetLine_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_RecordActual_0             = runtime.ForwardResponseMessage
+	forward_BudgetService_GetActual_0                = runtime.ForwardResponseMessage
+	forward_BudgetService_ListActuals_0              = runtime.ForwardResponseMessage
+	forward_BudgetService_RecordCommitment_0         = runtime.ForwardResponseMessage
+	forward_BudgetService_GetCommitment_0            = runtime.ForwardResponseMessage
+	forward_BudgetService_ListCommitments_0          = runtime.ForwardResponseMessage
+	forward_BudgetService_ReleaseCommitment_0        = runtime.ForwardResponseMessage
+	forward_BudgetService_ListDeferredCommitments_0  = runtime.ForwardResponseMessage
+	forward_BudgetService_ListDeferredActuals_0      = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteDeferredCommitment_0 = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteDeferredActual_0     = runtime.ForwardResponseMessage
+	forward_BudgetService_PlaceHold_0                = runtime.ForwardResponseMessage
+	forward_BudgetService_GetHold_0                  = runtime.ForwardResponseMessage
+	forward_BudgetService_ListHolds_0                = runtime.ForwardResponseMessage
+	forward_BudgetService_ReleaseHold_0              = runtime.ForwardResponseMessage
+	forward_BudgetService_CreateTransfer_0           = runtime.ForwardResponseMessage
+	forward_BudgetService_GetTransfer_0              = runtime.ForwardResponseMessage
+	forward_BudgetService_ListTransfers_0            = runtime.ForwardResponseMessage
+	forward_BudgetService_ApproveTransfer_0          = runtime.ForwardResponseMessage
+	forward_BudgetService_RejectTransfer_0           = runtime.ForwardResponseMessage
+	forward_BudgetService_CheckFunds_0               = runtime.ForwardResponseMessage
+	forward_BudgetService_CreateExchangeRate_0       = runtime.ForwardResponseMessage
+	forward_BudgetService_GetExchangeRate_0          = runtime.ForwardResponseMessage
+	forward_BudgetService_ListExchangeRates_0        = runtime.ForwardResponseMessage
+	forward_BudgetService_UpdateExchangeRate_0       = runtime.ForwardResponseMessage
+	forward_BudgetService_DeleteExchangeRate_0       = runtime.ForwardResponseMessage
 )

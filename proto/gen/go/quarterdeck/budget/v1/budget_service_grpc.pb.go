@@ -20,52 +20,54 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BudgetService_CreateCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
-	BudgetService_GetCostCenter_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
-	BudgetService_ListCostCenters_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
-	BudgetService_UpdateCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
-	BudgetService_DeleteCostCenter_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
-	BudgetService_GetCostCenterRollup_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/GetCostCenterRollup"
-	BudgetService_CreateBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/CreateBudget"
-	BudgetService_GetBudget_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/GetBudget"
-	BudgetService_ListBudgets_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ListBudgets"
-	BudgetService_UpdateBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
-	BudgetService_DeleteBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/DeleteBudget"
-	BudgetService_SubmitBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/SubmitBudget"
-	BudgetService_ApproveBudget_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
-	BudgetService_RejectBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/RejectBudget"
-	BudgetService_CloseBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/CloseBudget"
-	BudgetService_ReviseBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/ReviseBudget"
-	BudgetService_GetBudgetSummary_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/GetBudgetSummary"
-	BudgetService_CreateBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/CreateBudgetLine"
-	BudgetService_GetBudgetLine_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetBudgetLine"
-	BudgetService_ListBudgetLines_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListBudgetLines"
-	BudgetService_UpdateBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/UpdateBudgetLine"
-	BudgetService_DeleteBudgetLine_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
-	BudgetService_RecordActual_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/RecordActual"
-	BudgetService_GetActual_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/GetActual"
-	BudgetService_ListActuals_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ListActuals"
-	BudgetService_RecordCommitment_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/RecordCommitment"
-	BudgetService_GetCommitment_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
-	BudgetService_ListCommitments_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
-	BudgetService_ReleaseCommitment_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
-	BudgetService_ListDeferredCommitments_FullMethodName = "/quarterdeck.budget.v1.BudgetService/ListDeferredCommitments"
-	BudgetService_ListDeferredActuals_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/ListDeferredActuals"
-	BudgetService_PlaceHold_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
-	BudgetService_GetHold_FullMethodName                 = "/quarterdeck.budget.v1.BudgetService/GetHold"
-	BudgetService_ListHolds_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/ListHolds"
-	BudgetService_ReleaseHold_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ReleaseHold"
-	BudgetService_CreateTransfer_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
-	BudgetService_GetTransfer_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
-	BudgetService_ListTransfers_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
-	BudgetService_ApproveTransfer_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/ApproveTransfer"
-	BudgetService_RejectTransfer_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/RejectTransfer"
-	BudgetService_CheckFunds_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/CheckFunds"
-	BudgetService_CreateExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/CreateExchangeRate"
-	BudgetService_GetExchangeRate_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetExchangeRate"
-	BudgetService_ListExchangeRates_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/ListExchangeRates"
-	BudgetService_UpdateExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/UpdateExchangeRate"
-	BudgetService_DeleteExchangeRate_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/DeleteExchangeRate"
+	BudgetService_CreateCostCenter_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/CreateCostCenter"
+	BudgetService_GetCostCenter_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/GetCostCenter"
+	BudgetService_ListCostCenters_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/ListCostCenters"
+	BudgetService_UpdateCostCenter_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/UpdateCostCenter"
+	BudgetService_DeleteCostCenter_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/DeleteCostCenter"
+	BudgetService_GetCostCenterRollup_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/GetCostCenterRollup"
+	BudgetService_CreateBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/CreateBudget"
+	BudgetService_GetBudget_FullMethodName                = "/quarterdeck.budget.v1.BudgetService/GetBudget"
+	BudgetService_ListBudgets_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/ListBudgets"
+	BudgetService_UpdateBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/UpdateBudget"
+	BudgetService_DeleteBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/DeleteBudget"
+	BudgetService_SubmitBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/SubmitBudget"
+	BudgetService_ApproveBudget_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/ApproveBudget"
+	BudgetService_RejectBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/RejectBudget"
+	BudgetService_CloseBudget_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/CloseBudget"
+	BudgetService_ReviseBudget_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/ReviseBudget"
+	BudgetService_GetBudgetSummary_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/GetBudgetSummary"
+	BudgetService_CreateBudgetLine_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/CreateBudgetLine"
+	BudgetService_GetBudgetLine_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/GetBudgetLine"
+	BudgetService_ListBudgetLines_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/ListBudgetLines"
+	BudgetService_UpdateBudgetLine_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/UpdateBudgetLine"
+	BudgetService_DeleteBudgetLine_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/DeleteBudgetLine"
+	BudgetService_RecordActual_FullMethodName             = "/quarterdeck.budget.v1.BudgetService/RecordActual"
+	BudgetService_GetActual_FullMethodName                = "/quarterdeck.budget.v1.BudgetService/GetActual"
+	BudgetService_ListActuals_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/ListActuals"
+	BudgetService_RecordCommitment_FullMethodName         = "/quarterdeck.budget.v1.BudgetService/RecordCommitment"
+	BudgetService_GetCommitment_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/GetCommitment"
+	BudgetService_ListCommitments_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/ListCommitments"
+	BudgetService_ReleaseCommitment_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/ReleaseCommitment"
+	BudgetService_ListDeferredCommitments_FullMethodName  = "/quarterdeck.budget.v1.BudgetService/ListDeferredCommitments"
+	BudgetService_ListDeferredActuals_FullMethodName      = "/quarterdeck.budget.v1.BudgetService/ListDeferredActuals"
+	BudgetService_DeleteDeferredCommitment_FullMethodName = "/quarterdeck.budget.v1.BudgetService/DeleteDeferredCommitment"
+	BudgetService_DeleteDeferredActual_FullMethodName     = "/quarterdeck.budget.v1.BudgetService/DeleteDeferredActual"
+	BudgetService_PlaceHold_FullMethodName                = "/quarterdeck.budget.v1.BudgetService/PlaceHold"
+	BudgetService_GetHold_FullMethodName                  = "/quarterdeck.budget.v1.BudgetService/GetHold"
+	BudgetService_ListHolds_FullMethodName                = "/quarterdeck.budget.v1.BudgetService/ListHolds"
+	BudgetService_ReleaseHold_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/ReleaseHold"
+	BudgetService_CreateTransfer_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/CreateTransfer"
+	BudgetService_GetTransfer_FullMethodName              = "/quarterdeck.budget.v1.BudgetService/GetTransfer"
+	BudgetService_ListTransfers_FullMethodName            = "/quarterdeck.budget.v1.BudgetService/ListTransfers"
+	BudgetService_ApproveTransfer_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/ApproveTransfer"
+	BudgetService_RejectTransfer_FullMethodName           = "/quarterdeck.budget.v1.BudgetService/RejectTransfer"
+	BudgetService_CheckFunds_FullMethodName               = "/quarterdeck.budget.v1.BudgetService/CheckFunds"
+	BudgetService_CreateExchangeRate_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/CreateExchangeRate"
+	BudgetService_GetExchangeRate_FullMethodName          = "/quarterdeck.budget.v1.BudgetService/GetExchangeRate"
+	BudgetService_ListExchangeRates_FullMethodName        = "/quarterdeck.budget.v1.BudgetService/ListExchangeRates"
+	BudgetService_UpdateExchangeRate_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/UpdateExchangeRate"
+	BudgetService_DeleteExchangeRate_FullMethodName       = "/quarterdeck.budget.v1.BudgetService/DeleteExchangeRate"
 )
 
 // BudgetServiceClient is the client API for BudgetService service.
@@ -162,6 +164,18 @@ type BudgetServiceClient interface {
 	// year until that budget can book them (see DeferredActual). `costCenters/-` lists across cost
 	// centres.
 	ListDeferredActuals(ctx context.Context, in *ListDeferredActualsRequest, opts ...grpc.CallOption) (*ListDeferredActualsResponse, error)
+	// Deletes a deferred renewal part (see DeferredCommitment), which no approval records then.
+	// For a part recorded otherwise (by hand, when the approval could not be waited for) or wrong.
+	// A deletion racing the approval that records the part either comes first, and the approval
+	// does not record it, or finds it recorded and gone: NOT_FOUND.
+	// Publishes `quarterdeck.budget.deferred_commitment.deleted`.
+	DeleteDeferredCommitment(ctx context.Context, in *DeleteDeferredCommitmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// Deletes a deferred vendor invoice or credit note (see DeferredActual), which no approval
+	// books then. For one booked otherwise (by hand, when the approval could not be waited for) or
+	// wrong. A deletion racing the approval that books it either comes first, and the approval
+	// does not book it, or finds it booked and gone: NOT_FOUND.
+	// Publishes `quarterdeck.budget.deferred_actual.deleted`.
+	DeleteDeferredActual(ctx context.Context, in *DeleteDeferredActualRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -525,6 +539,26 @@ func (c *budgetServiceClient) ListDeferredActuals(ctx context.Context, in *ListD
 	return out, nil
 }
 
+func (c *budgetServiceClient) DeleteDeferredCommitment(ctx context.Context, in *DeleteDeferredCommitmentRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, BudgetService_DeleteDeferredCommitment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *budgetServiceClient) DeleteDeferredActual(ctx context.Context, in *DeleteDeferredActualRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, BudgetService_DeleteDeferredActual_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *budgetServiceClient) PlaceHold(ctx context.Context, in *PlaceHoldRequest, opts ...grpc.CallOption) (*Hold, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Hold)
@@ -769,6 +803,18 @@ type BudgetServiceServer interface {
 	// year until that budget can book them (see DeferredActual). `costCenters/-` lists across cost
 	// centres.
 	ListDeferredActuals(context.Context, *ListDeferredActualsRequest) (*ListDeferredActualsResponse, error)
+	// Deletes a deferred renewal part (see DeferredCommitment), which no approval records then.
+	// For a part recorded otherwise (by hand, when the approval could not be waited for) or wrong.
+	// A deletion racing the approval that records the part either comes first, and the approval
+	// does not record it, or finds it recorded and gone: NOT_FOUND.
+	// Publishes `quarterdeck.budget.deferred_commitment.deleted`.
+	DeleteDeferredCommitment(context.Context, *DeleteDeferredCommitmentRequest) (*emptypb.Empty, error)
+	// Deletes a deferred vendor invoice or credit note (see DeferredActual), which no approval
+	// books then. For one booked otherwise (by hand, when the approval could not be waited for) or
+	// wrong. A deletion racing the approval that books it either comes first, and the approval
+	// does not book it, or finds it booked and gone: NOT_FOUND.
+	// Publishes `quarterdeck.budget.deferred_actual.deleted`.
+	DeleteDeferredActual(context.Context, *DeleteDeferredActualRequest) (*emptypb.Empty, error)
 	// Places a hold on a line of an approved budget: money reserved for a short time (`ttl`) until
 	// a commitment is recorded from it. Under BLOCK it must fit the line's available amount
 	// (FAILED_PRECONDITION, reason `INSUFFICIENT_FUNDS`, as RecordCommitment). Publishes
@@ -914,6 +960,12 @@ func (UnimplementedBudgetServiceServer) ListDeferredCommitments(context.Context,
 }
 func (UnimplementedBudgetServiceServer) ListDeferredActuals(context.Context, *ListDeferredActualsRequest) (*ListDeferredActualsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDeferredActuals not implemented")
+}
+func (UnimplementedBudgetServiceServer) DeleteDeferredCommitment(context.Context, *DeleteDeferredCommitmentRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDeferredCommitment not implemented")
+}
+func (UnimplementedBudgetServiceServer) DeleteDeferredActual(context.Context, *DeleteDeferredActualRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDeferredActual not implemented")
 }
 func (UnimplementedBudgetServiceServer) PlaceHold(context.Context, *PlaceHoldRequest) (*Hold, error) {
 	return nil, status.Error(codes.Unimplemented, "method PlaceHold not implemented")
@@ -1539,6 +1591,42 @@ func _BudgetService_ListDeferredActuals_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BudgetService_DeleteDeferredCommitment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDeferredCommitmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).DeleteDeferredCommitment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_DeleteDeferredCommitment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).DeleteDeferredCommitment(ctx, req.(*DeleteDeferredCommitmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BudgetService_DeleteDeferredActual_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDeferredActualRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BudgetServiceServer).DeleteDeferredActual(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BudgetService_DeleteDeferredActual_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BudgetServiceServer).DeleteDeferredActual(ctx, req.(*DeleteDeferredActualRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BudgetService_PlaceHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PlaceHoldRequest)
 	if err := dec(in); err != nil {
@@ -1939,6 +2027,14 @@ var BudgetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListDeferredActuals",
 			Handler:    _BudgetService_ListDeferredActuals_Handler,
+		},
+		{
+			MethodName: "DeleteDeferredCommitment",
+			Handler:    _BudgetService_DeleteDeferredCommitment_Handler,
+		},
+		{
+			MethodName: "DeleteDeferredActual",
+			Handler:    _BudgetService_DeleteDeferredActual_Handler,
 		},
 		{
 			MethodName: "PlaceHold",

@@ -1399,6 +1399,119 @@ func (x *HoldRevalued) GetVersion() int64 {
 	return 0
 }
 
+// A deferred renewal part was deleted by DeleteDeferredCommitment: no approval records it.
+type DeferredCommitmentDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deferred part as it was just before deletion.
+	DeferredCommitment *DeferredCommitment `protobuf:"bytes,1,opt,name=deferred_commitment,json=deferredCommitment,proto3" json:"deferred_commitment,omitempty"`
+	// Always 2: a deferred part is kept (version 1, without an event) and never changes until it
+	// is deleted.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeferredCommitmentDeleted) Reset() {
+	*x = DeferredCommitmentDeleted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeferredCommitmentDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeferredCommitmentDeleted) ProtoMessage() {}
+
+func (x *DeferredCommitmentDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeferredCommitmentDeleted.ProtoReflect.Descriptor instead.
+func (*DeferredCommitmentDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeferredCommitmentDeleted) GetDeferredCommitment() *DeferredCommitment {
+	if x != nil {
+		return x.DeferredCommitment
+	}
+	return nil
+}
+
+func (x *DeferredCommitmentDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// A deferred vendor invoice or credit note was deleted by DeleteDeferredActual: no approval
+// books it.
+type DeferredActualDeleted struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deferred invoice as it was just before deletion.
+	DeferredActual *DeferredActual `protobuf:"bytes,1,opt,name=deferred_actual,json=deferredActual,proto3" json:"deferred_actual,omitempty"`
+	// Always 2: a deferred invoice is kept (version 1, without an event) and never changes until
+	// it is deleted.
+	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeferredActualDeleted) Reset() {
+	*x = DeferredActualDeleted{}
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeferredActualDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeferredActualDeleted) ProtoMessage() {}
+
+func (x *DeferredActualDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeferredActualDeleted.ProtoReflect.Descriptor instead.
+func (*DeferredActualDeleted) Descriptor() ([]byte, []int) {
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeferredActualDeleted) GetDeferredActual() *DeferredActual {
+	if x != nil {
+		return x.DeferredActual
+	}
+	return nil
+}
+
+func (x *DeferredActualDeleted) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // A transfer was requested.
 type TransferRequested struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1412,7 +1525,7 @@ type TransferRequested struct {
 
 func (x *TransferRequested) Reset() {
 	*x = TransferRequested{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1537,7 @@ func (x *TransferRequested) String() string {
 func (*TransferRequested) ProtoMessage() {}
 
 func (x *TransferRequested) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[22]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1550,7 @@ func (x *TransferRequested) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRequested.ProtoReflect.Descriptor instead.
 func (*TransferRequested) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{22}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TransferRequested) GetTransfer() *Transfer {
@@ -1467,7 +1580,7 @@ type TransferApproved struct {
 
 func (x *TransferApproved) Reset() {
 	*x = TransferApproved{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1592,7 @@ func (x *TransferApproved) String() string {
 func (*TransferApproved) ProtoMessage() {}
 
 func (x *TransferApproved) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[23]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1605,7 @@ func (x *TransferApproved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferApproved.ProtoReflect.Descriptor instead.
 func (*TransferApproved) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{23}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TransferApproved) GetTransfer() *Transfer {
@@ -1522,7 +1635,7 @@ type TransferRejected struct {
 
 func (x *TransferRejected) Reset() {
 	*x = TransferRejected{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1647,7 @@ func (x *TransferRejected) String() string {
 func (*TransferRejected) ProtoMessage() {}
 
 func (x *TransferRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[24]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1660,7 @@ func (x *TransferRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferRejected.ProtoReflect.Descriptor instead.
 func (*TransferRejected) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{24}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TransferRejected) GetTransfer() *Transfer {
@@ -1577,7 +1690,7 @@ type ExchangeRateCreated struct {
 
 func (x *ExchangeRateCreated) Reset() {
 	*x = ExchangeRateCreated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1702,7 @@ func (x *ExchangeRateCreated) String() string {
 func (*ExchangeRateCreated) ProtoMessage() {}
 
 func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[25]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1715,7 @@ func (x *ExchangeRateCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateCreated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateCreated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{25}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExchangeRateCreated) GetExchangeRate() *ExchangeRate {
@@ -1632,7 +1745,7 @@ type ExchangeRateUpdated struct {
 
 func (x *ExchangeRateUpdated) Reset() {
 	*x = ExchangeRateUpdated{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1757,7 @@ func (x *ExchangeRateUpdated) String() string {
 func (*ExchangeRateUpdated) ProtoMessage() {}
 
 func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[26]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1770,7 @@ func (x *ExchangeRateUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateUpdated.ProtoReflect.Descriptor instead.
 func (*ExchangeRateUpdated) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{26}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ExchangeRateUpdated) GetExchangeRate() *ExchangeRate {
@@ -1687,7 +1800,7 @@ type ExchangeRateDeleted struct {
 
 func (x *ExchangeRateDeleted) Reset() {
 	*x = ExchangeRateDeleted{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1812,7 @@ func (x *ExchangeRateDeleted) String() string {
 func (*ExchangeRateDeleted) ProtoMessage() {}
 
 func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[27]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1825,7 @@ func (x *ExchangeRateDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExchangeRateDeleted.ProtoReflect.Descriptor instead.
 func (*ExchangeRateDeleted) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{27}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExchangeRateDeleted) GetExchangeRate() *ExchangeRate {
@@ -1752,7 +1865,7 @@ type LineThresholdCrossed struct {
 
 func (x *LineThresholdCrossed) Reset() {
 	*x = LineThresholdCrossed{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1877,7 @@ func (x *LineThresholdCrossed) String() string {
 func (*LineThresholdCrossed) ProtoMessage() {}
 
 func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[28]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1890,7 @@ func (x *LineThresholdCrossed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineThresholdCrossed.ProtoReflect.Descriptor instead.
 func (*LineThresholdCrossed) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{28}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LineThresholdCrossed) GetLine() string {
@@ -1850,7 +1963,7 @@ type LineOverspent struct {
 
 func (x *LineOverspent) Reset() {
 	*x = LineOverspent{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1975,7 @@ func (x *LineOverspent) String() string {
 func (*LineOverspent) ProtoMessage() {}
 
 func (x *LineOverspent) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[29]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1988,7 @@ func (x *LineOverspent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineOverspent.ProtoReflect.Descriptor instead.
 func (*LineOverspent) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{29}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *LineOverspent) GetLine() string {
@@ -1948,7 +2061,7 @@ type BudgetForecastOverPlan struct {
 
 func (x *BudgetForecastOverPlan) Reset() {
 	*x = BudgetForecastOverPlan{}
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2073,7 @@ func (x *BudgetForecastOverPlan) String() string {
 func (*BudgetForecastOverPlan) ProtoMessage() {}
 
 func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[30]
+	mi := &file_quarterdeck_budget_v1_events_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2086,7 @@ func (x *BudgetForecastOverPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BudgetForecastOverPlan.ProtoReflect.Descriptor instead.
 func (*BudgetForecastOverPlan) Descriptor() ([]byte, []int) {
-	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{30}
+	return file_quarterdeck_budget_v1_events_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BudgetForecastOverPlan) GetBudget() string {
@@ -2156,7 +2269,15 @@ const file_quarterdeck_budget_v1_events_proto_rawDesc = "" +
 	"\rexchange_rate\x18\x04 \x01(\tR\fexchangeRate\x12.\n" +
 	"\x13line_over_available\x18\x05 \x01(\bR\x11lineOverAvailable\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x03R\aversion:\x14\xc2\xf3\x18\x10\n" +
-	"\x04hold\x12\brevalued\"\x85\x01\n" +
+	"\x04hold\x12\brevalued\"\xb5\x01\n" +
+	"\x19DeferredCommitmentDeleted\x12Z\n" +
+	"\x13deferred_commitment\x18\x01 \x01(\v2).quarterdeck.budget.v1.DeferredCommitmentR\x12deferredCommitment\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\"\xc2\xf3\x18\x1e\n" +
+	"\x13deferred_commitment\x12\adeleted\"\xa1\x01\n" +
+	"\x15DeferredActualDeleted\x12N\n" +
+	"\x0fdeferred_actual\x18\x01 \x01(\v2%.quarterdeck.budget.v1.DeferredActualR\x0edeferredActual\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion:\x1e\xc2\xf3\x18\x1a\n" +
+	"\x0fdeferred_actual\x12\adeleted\"\x85\x01\n" +
 	"\x11TransferRequested\x12;\n" +
 	"\btransfer\x18\x01 \x01(\v2\x1f.quarterdeck.budget.v1.TransferR\btransfer\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
@@ -2222,103 +2343,109 @@ func file_quarterdeck_budget_v1_events_proto_rawDescGZIP() []byte {
 	return file_quarterdeck_budget_v1_events_proto_rawDescData
 }
 
-var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_quarterdeck_budget_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_quarterdeck_budget_v1_events_proto_goTypes = []any{
-	(*CostCenterCreated)(nil),      // 0: quarterdeck.budget.v1.CostCenterCreated
-	(*CostCenterUpdated)(nil),      // 1: quarterdeck.budget.v1.CostCenterUpdated
-	(*CostCenterDeleted)(nil),      // 2: quarterdeck.budget.v1.CostCenterDeleted
-	(*BudgetCreated)(nil),          // 3: quarterdeck.budget.v1.BudgetCreated
-	(*BudgetUpdated)(nil),          // 4: quarterdeck.budget.v1.BudgetUpdated
-	(*BudgetDeleted)(nil),          // 5: quarterdeck.budget.v1.BudgetDeleted
-	(*BudgetSubmitted)(nil),        // 6: quarterdeck.budget.v1.BudgetSubmitted
-	(*BudgetApproved)(nil),         // 7: quarterdeck.budget.v1.BudgetApproved
-	(*BudgetRejected)(nil),         // 8: quarterdeck.budget.v1.BudgetRejected
-	(*BudgetClosed)(nil),           // 9: quarterdeck.budget.v1.BudgetClosed
-	(*BudgetRevised)(nil),          // 10: quarterdeck.budget.v1.BudgetRevised
-	(*BudgetLineCreated)(nil),      // 11: quarterdeck.budget.v1.BudgetLineCreated
-	(*BudgetLineUpdated)(nil),      // 12: quarterdeck.budget.v1.BudgetLineUpdated
-	(*BudgetLineDeleted)(nil),      // 13: quarterdeck.budget.v1.BudgetLineDeleted
-	(*ActualRecorded)(nil),         // 14: quarterdeck.budget.v1.ActualRecorded
-	(*CommitmentRecorded)(nil),     // 15: quarterdeck.budget.v1.CommitmentRecorded
-	(*CommitmentReleased)(nil),     // 16: quarterdeck.budget.v1.CommitmentReleased
-	(*CommitmentRevalued)(nil),     // 17: quarterdeck.budget.v1.CommitmentRevalued
-	(*HoldPlaced)(nil),             // 18: quarterdeck.budget.v1.HoldPlaced
-	(*HoldReleased)(nil),           // 19: quarterdeck.budget.v1.HoldReleased
-	(*HoldExpired)(nil),            // 20: quarterdeck.budget.v1.HoldExpired
-	(*HoldRevalued)(nil),           // 21: quarterdeck.budget.v1.HoldRevalued
-	(*TransferRequested)(nil),      // 22: quarterdeck.budget.v1.TransferRequested
-	(*TransferApproved)(nil),       // 23: quarterdeck.budget.v1.TransferApproved
-	(*TransferRejected)(nil),       // 24: quarterdeck.budget.v1.TransferRejected
-	(*ExchangeRateCreated)(nil),    // 25: quarterdeck.budget.v1.ExchangeRateCreated
-	(*ExchangeRateUpdated)(nil),    // 26: quarterdeck.budget.v1.ExchangeRateUpdated
-	(*ExchangeRateDeleted)(nil),    // 27: quarterdeck.budget.v1.ExchangeRateDeleted
-	(*LineThresholdCrossed)(nil),   // 28: quarterdeck.budget.v1.LineThresholdCrossed
-	(*LineOverspent)(nil),          // 29: quarterdeck.budget.v1.LineOverspent
-	(*BudgetForecastOverPlan)(nil), // 30: quarterdeck.budget.v1.BudgetForecastOverPlan
-	(*CostCenter)(nil),             // 31: quarterdeck.budget.v1.CostCenter
-	(*fieldmaskpb.FieldMask)(nil),  // 32: google.protobuf.FieldMask
-	(*Budget)(nil),                 // 33: quarterdeck.budget.v1.Budget
-	(*BudgetLine)(nil),             // 34: quarterdeck.budget.v1.BudgetLine
-	(*Actual)(nil),                 // 35: quarterdeck.budget.v1.Actual
-	(*Commitment)(nil),             // 36: quarterdeck.budget.v1.Commitment
-	(*money.Money)(nil),            // 37: google.type.Money
-	(*Hold)(nil),                   // 38: quarterdeck.budget.v1.Hold
-	(*Transfer)(nil),               // 39: quarterdeck.budget.v1.Transfer
-	(*ExchangeRate)(nil),           // 40: quarterdeck.budget.v1.ExchangeRate
-	(*date.Date)(nil),              // 41: google.type.Date
-	(*timestamppb.Timestamp)(nil),  // 42: google.protobuf.Timestamp
+	(*CostCenterCreated)(nil),         // 0: quarterdeck.budget.v1.CostCenterCreated
+	(*CostCenterUpdated)(nil),         // 1: quarterdeck.budget.v1.CostCenterUpdated
+	(*CostCenterDeleted)(nil),         // 2: quarterdeck.budget.v1.CostCenterDeleted
+	(*BudgetCreated)(nil),             // 3: quarterdeck.budget.v1.BudgetCreated
+	(*BudgetUpdated)(nil),             // 4: quarterdeck.budget.v1.BudgetUpdated
+	(*BudgetDeleted)(nil),             // 5: quarterdeck.budget.v1.BudgetDeleted
+	(*BudgetSubmitted)(nil),           // 6: quarterdeck.budget.v1.BudgetSubmitted
+	(*BudgetApproved)(nil),            // 7: quarterdeck.budget.v1.BudgetApproved
+	(*BudgetRejected)(nil),            // 8: quarterdeck.budget.v1.BudgetRejected
+	(*BudgetClosed)(nil),              // 9: quarterdeck.budget.v1.BudgetClosed
+	(*BudgetRevised)(nil),             // 10: quarterdeck.budget.v1.BudgetRevised
+	(*BudgetLineCreated)(nil),         // 11: quarterdeck.budget.v1.BudgetLineCreated
+	(*BudgetLineUpdated)(nil),         // 12: quarterdeck.budget.v1.BudgetLineUpdated
+	(*BudgetLineDeleted)(nil),         // 13: quarterdeck.budget.v1.BudgetLineDeleted
+	(*ActualRecorded)(nil),            // 14: quarterdeck.budget.v1.ActualRecorded
+	(*CommitmentRecorded)(nil),        // 15: quarterdeck.budget.v1.CommitmentRecorded
+	(*CommitmentReleased)(nil),        // 16: quarterdeck.budget.v1.CommitmentReleased
+	(*CommitmentRevalued)(nil),        // 17: quarterdeck.budget.v1.CommitmentRevalued
+	(*HoldPlaced)(nil),                // 18: quarterdeck.budget.v1.HoldPlaced
+	(*HoldReleased)(nil),              // 19: quarterdeck.budget.v1.HoldReleased
+	(*HoldExpired)(nil),               // 20: quarterdeck.budget.v1.HoldExpired
+	(*HoldRevalued)(nil),              // 21: quarterdeck.budget.v1.HoldRevalued
+	(*DeferredCommitmentDeleted)(nil), // 22: quarterdeck.budget.v1.DeferredCommitmentDeleted
+	(*DeferredActualDeleted)(nil),     // 23: quarterdeck.budget.v1.DeferredActualDeleted
+	(*TransferRequested)(nil),         // 24: quarterdeck.budget.v1.TransferRequested
+	(*TransferApproved)(nil),          // 25: quarterdeck.budget.v1.TransferApproved
+	(*TransferRejected)(nil),          // 26: quarterdeck.budget.v1.TransferRejected
+	(*ExchangeRateCreated)(nil),       // 27: quarterdeck.budget.v1.ExchangeRateCreated
+	(*ExchangeRateUpdated)(nil),       // 28: quarterdeck.budget.v1.ExchangeRateUpdated
+	(*ExchangeRateDeleted)(nil),       // 29: quarterdeck.budget.v1.ExchangeRateDeleted
+	(*LineThresholdCrossed)(nil),      // 30: quarterdeck.budget.v1.LineThresholdCrossed
+	(*LineOverspent)(nil),             // 31: quarterdeck.budget.v1.LineOverspent
+	(*BudgetForecastOverPlan)(nil),    // 32: quarterdeck.budget.v1.BudgetForecastOverPlan
+	(*CostCenter)(nil),                // 33: quarterdeck.budget.v1.CostCenter
+	(*fieldmaskpb.FieldMask)(nil),     // 34: google.protobuf.FieldMask
+	(*Budget)(nil),                    // 35: quarterdeck.budget.v1.Budget
+	(*BudgetLine)(nil),                // 36: quarterdeck.budget.v1.BudgetLine
+	(*Actual)(nil),                    // 37: quarterdeck.budget.v1.Actual
+	(*Commitment)(nil),                // 38: quarterdeck.budget.v1.Commitment
+	(*money.Money)(nil),               // 39: google.type.Money
+	(*Hold)(nil),                      // 40: quarterdeck.budget.v1.Hold
+	(*DeferredCommitment)(nil),        // 41: quarterdeck.budget.v1.DeferredCommitment
+	(*DeferredActual)(nil),            // 42: quarterdeck.budget.v1.DeferredActual
+	(*Transfer)(nil),                  // 43: quarterdeck.budget.v1.Transfer
+	(*ExchangeRate)(nil),              // 44: quarterdeck.budget.v1.ExchangeRate
+	(*date.Date)(nil),                 // 45: google.type.Date
+	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
 }
 var file_quarterdeck_budget_v1_events_proto_depIdxs = []int32{
-	31, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	31, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	32, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	31, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
-	33, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
-	32, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	33, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
-	33, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
-	34, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	34, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	32, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
-	34, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
-	35, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
-	36, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	36, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	37, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
-	36, // 21: quarterdeck.budget.v1.CommitmentRevalued.commitment:type_name -> quarterdeck.budget.v1.Commitment
-	37, // 22: quarterdeck.budget.v1.CommitmentRevalued.previous_converted_amount:type_name -> google.type.Money
-	37, // 23: quarterdeck.budget.v1.CommitmentRevalued.previous_remaining_amount:type_name -> google.type.Money
-	38, // 24: quarterdeck.budget.v1.HoldPlaced.hold:type_name -> quarterdeck.budget.v1.Hold
-	38, // 25: quarterdeck.budget.v1.HoldReleased.hold:type_name -> quarterdeck.budget.v1.Hold
-	38, // 26: quarterdeck.budget.v1.HoldExpired.hold:type_name -> quarterdeck.budget.v1.Hold
-	38, // 27: quarterdeck.budget.v1.HoldRevalued.hold:type_name -> quarterdeck.budget.v1.Hold
-	37, // 28: quarterdeck.budget.v1.HoldRevalued.previous_held_amount:type_name -> google.type.Money
-	39, // 29: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	39, // 30: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	39, // 31: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
-	40, // 32: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	40, // 33: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	40, // 34: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
-	37, // 35: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
-	37, // 36: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
-	37, // 37: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
-	37, // 38: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
-	37, // 39: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
-	37, // 40: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
-	37, // 41: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
-	41, // 42: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
-	42, // 43: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
-	42, // 44: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	33, // 0: quarterdeck.budget.v1.CostCenterCreated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	33, // 1: quarterdeck.budget.v1.CostCenterUpdated.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	34, // 2: quarterdeck.budget.v1.CostCenterUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	33, // 3: quarterdeck.budget.v1.CostCenterDeleted.cost_center:type_name -> quarterdeck.budget.v1.CostCenter
+	35, // 4: quarterdeck.budget.v1.BudgetCreated.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 5: quarterdeck.budget.v1.BudgetUpdated.budget:type_name -> quarterdeck.budget.v1.Budget
+	34, // 6: quarterdeck.budget.v1.BudgetUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	35, // 7: quarterdeck.budget.v1.BudgetDeleted.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 8: quarterdeck.budget.v1.BudgetSubmitted.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 9: quarterdeck.budget.v1.BudgetApproved.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 10: quarterdeck.budget.v1.BudgetRejected.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 11: quarterdeck.budget.v1.BudgetClosed.budget:type_name -> quarterdeck.budget.v1.Budget
+	35, // 12: quarterdeck.budget.v1.BudgetRevised.budget:type_name -> quarterdeck.budget.v1.Budget
+	36, // 13: quarterdeck.budget.v1.BudgetLineCreated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	36, // 14: quarterdeck.budget.v1.BudgetLineUpdated.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	34, // 15: quarterdeck.budget.v1.BudgetLineUpdated.changed_fields:type_name -> google.protobuf.FieldMask
+	36, // 16: quarterdeck.budget.v1.BudgetLineDeleted.line:type_name -> quarterdeck.budget.v1.BudgetLine
+	37, // 17: quarterdeck.budget.v1.ActualRecorded.actual:type_name -> quarterdeck.budget.v1.Actual
+	38, // 18: quarterdeck.budget.v1.CommitmentRecorded.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	38, // 19: quarterdeck.budget.v1.CommitmentReleased.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	39, // 20: quarterdeck.budget.v1.CommitmentReleased.released_amount:type_name -> google.type.Money
+	38, // 21: quarterdeck.budget.v1.CommitmentRevalued.commitment:type_name -> quarterdeck.budget.v1.Commitment
+	39, // 22: quarterdeck.budget.v1.CommitmentRevalued.previous_converted_amount:type_name -> google.type.Money
+	39, // 23: quarterdeck.budget.v1.CommitmentRevalued.previous_remaining_amount:type_name -> google.type.Money
+	40, // 24: quarterdeck.budget.v1.HoldPlaced.hold:type_name -> quarterdeck.budget.v1.Hold
+	40, // 25: quarterdeck.budget.v1.HoldReleased.hold:type_name -> quarterdeck.budget.v1.Hold
+	40, // 26: quarterdeck.budget.v1.HoldExpired.hold:type_name -> quarterdeck.budget.v1.Hold
+	40, // 27: quarterdeck.budget.v1.HoldRevalued.hold:type_name -> quarterdeck.budget.v1.Hold
+	39, // 28: quarterdeck.budget.v1.HoldRevalued.previous_held_amount:type_name -> google.type.Money
+	41, // 29: quarterdeck.budget.v1.DeferredCommitmentDeleted.deferred_commitment:type_name -> quarterdeck.budget.v1.DeferredCommitment
+	42, // 30: quarterdeck.budget.v1.DeferredActualDeleted.deferred_actual:type_name -> quarterdeck.budget.v1.DeferredActual
+	43, // 31: quarterdeck.budget.v1.TransferRequested.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	43, // 32: quarterdeck.budget.v1.TransferApproved.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	43, // 33: quarterdeck.budget.v1.TransferRejected.transfer:type_name -> quarterdeck.budget.v1.Transfer
+	44, // 34: quarterdeck.budget.v1.ExchangeRateCreated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	44, // 35: quarterdeck.budget.v1.ExchangeRateUpdated.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	44, // 36: quarterdeck.budget.v1.ExchangeRateDeleted.exchange_rate:type_name -> quarterdeck.budget.v1.ExchangeRate
+	39, // 37: quarterdeck.budget.v1.LineThresholdCrossed.planned:type_name -> google.type.Money
+	39, // 38: quarterdeck.budget.v1.LineThresholdCrossed.consumed:type_name -> google.type.Money
+	39, // 39: quarterdeck.budget.v1.LineOverspent.planned:type_name -> google.type.Money
+	39, // 40: quarterdeck.budget.v1.LineOverspent.consumed:type_name -> google.type.Money
+	39, // 41: quarterdeck.budget.v1.LineOverspent.available:type_name -> google.type.Money
+	39, // 42: quarterdeck.budget.v1.BudgetForecastOverPlan.planned:type_name -> google.type.Money
+	39, // 43: quarterdeck.budget.v1.BudgetForecastOverPlan.forecast:type_name -> google.type.Money
+	45, // 44: quarterdeck.budget.v1.BudgetForecastOverPlan.as_of:type_name -> google.type.Date
+	46, // 45: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_due_time:type_name -> google.protobuf.Timestamp
+	46, // 46: quarterdeck.budget.v1.BudgetForecastOverPlan.evaluation_time:type_name -> google.protobuf.Timestamp
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_quarterdeck_budget_v1_events_proto_init() }
@@ -2339,7 +2466,7 @@ func file_quarterdeck_budget_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quarterdeck_budget_v1_events_proto_rawDesc), len(file_quarterdeck_budget_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -647,7 +647,8 @@ func (x *RateUse) GetRate() string {
 // budget existed, was approved, or had a line of the contract line's ID. The approval that brings
 // a revision of that budget with such a line into force records it as a commitment of the same ID
 // (source CONTRACT, creator `system`) and deletes it; the contract's end drops it. Budget keeps
-// them from the vendors service's `contract.auto_renewed` events; they are read-only.
+// them from the vendors service's `contract.auto_renewed` events; they cannot be changed, only
+// deleted (DeleteDeferredCommitment), e.g. once an operator recorded the part by hand.
 type DeferredCommitment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `costCenters/{cost_center}/deferredCommitments/{deferred_commitment}`; its
@@ -783,7 +784,8 @@ func (x *DeferredCommitment) GetCreateTime() *timestamppb.Timestamp {
 // actual of the same ID (source VENDOR_INVOICE, creator `system`) — after the commitments deferred
 // to it, the invoices before the credit notes — and deletes it; the contract's end keeps it, as
 // the money was spent. Budget keeps them from the vendors service's `invoice.recorded` events;
-// they are read-only.
+// they cannot be changed, only deleted (DeleteDeferredActual), e.g. once an operator booked the
+// invoice by hand.
 type DeferredActual struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resource name, `costCenters/{cost_center}/deferredActuals/{deferred_actual}`; its ID is
