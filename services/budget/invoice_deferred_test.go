@@ -224,7 +224,7 @@ func TestInvoiceDeferredForMissingLine(t *testing.T) {
 
 // TestInvoiceDeferredKeptWhenContractEnds: the contract is terminated before FY2028's budget is
 // approved: its deferred renewal part is dropped, but its deferred invoice — money spent — is
-// kept and booked by the approval, consuming nothing.
+// kept and booked by the approval, consuming nothing; a later credit note corrects it.
 func TestInvoiceDeferredKeptWhenContractEnds(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -248,6 +248,16 @@ func TestInvoiceDeferredKeptWhenContractEnds(t *testing.T) {
 		checkInvoiceBooked(t, e, "it-2028", nextSaas, "")
 		if fig := figuresOf(t, e.spendEnv, "it-2028", nextSaas); minorOf(fig.GetCommitted()) != 0 {
 			t.Errorf("%s: committed %d; want 0", nextSaas, minorOf(fig.GetCommitted()))
+		}
+
+		// A credit note of that invoice, which consumed no commitment, corrects it.
+		publishInvoice(t, e, 5, "i-2", -4_000, day(2027, 6, 1))
+		booked := invoicesBooked(t, e)
+		if cn := booked["i-2"]; len(cn) != 1 || cn[0].GetCorrects() != booked["i-1"][0].GetName() || minorOf(cn[0].GetConvertedAmount()) != -4_000 {
+			t.Errorf("credit note i-2's actuals = %v; want one, −40.00, correcting %s", cn, booked["i-1"][0].GetName())
+		}
+		if fig := figuresOf(t, e.spendEnv, "it-2028", nextSaas); minorOf(fig.GetActual()) != 6_000 {
+			t.Errorf("%s: actual %d; want 6000", nextSaas, minorOf(fig.GetActual()))
 		}
 	})
 }

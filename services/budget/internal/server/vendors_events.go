@@ -594,7 +594,7 @@ func consumable(cs []*domain.Commitment) *domain.Commitment {
 // When there is none, the credit note cannot be booked automatically: it fails permanently, for
 // an operator to book.
 func (s *Server) credited(ctx context.Context, tx store.Tx, on *contractLine, contract string, credit money.Amount) (*domain.Corrected, error) {
-	as, err := tx.CommitmentActuals(ctx, on.figures.chain.ID, on.lineID, contract, domain.SourceVendorInvoice)
+	as, err := tx.ContractActuals(ctx, on.figures.chain.ID, on.lineID, contract, domain.SourceVendorInvoice)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quarterdeck/quarterdeck/services/budget/internal/domain"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqlstore"
@@ -43,15 +44,20 @@ func (t Tx) CommitmentExists(ctx context.Context, id string) (bool, error) {
 	return sqlstore.Exists(ctx, t, "commitment "+id, q, id)
 }
 
-// CommitmentActuals returns the actuals from source on line lineID of chain chainID that
-// consumed one of the commitments whose source reference is ref, corrections excluded: newest
-// booking first.
-func (t Tx) CommitmentActuals(ctx context.Context, chainID, lineID, ref string, source domain.ActualSource) ([]*domain.Actual, error) {
+// ContractActuals returns the actuals from source on line lineID of chain chainID of the contract
+// named ref, corrections excluded, newest booking first: those that consumed one of the
+// commitments whose source reference is ref (an actual recorded by hand against one of them, too),
+// and those whose external reference is one of its invoices (`{ref}/invoices/…`), booked when the
+// contract had no commitment on the line.
+func (t Tx) ContractActuals(ctx context.Context, chainID, lineID, ref string, source domain.ActualSource) ([]*domain.Actual, error) {
 	const q = `SELECT ` + actualColumns + ` FROM actuals
-		WHERE chain_id = $1 AND line_id = $2 AND source = $3 AND corrects_id IS NULL AND commitment_id IN (
+		WHERE chain_id = $1 AND line_id = $2 AND source = $3 AND corrects_id IS NULL AND (commitment_id IN (
 			SELECT id FROM commitments WHERE chain_id = $1 AND line_id = $2 AND source_ref = $4)
+			OR substr(external_reference, 1, $6) = $5)
 		ORDER BY booking_date DESC, create_time DESC, id DESC`
-	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, chainID, lineID, int(source), ref)
+	invoices := ref + "/invoices/"
+	return sqlstore.All(ctx, t, "actuals of "+ref, scanActual, q, chainID, lineID, int(source), ref,
+		invoices, utf8.RuneCountInString(invoices))
 }
 
 // AdvanceSource records that budget applied version of the resource named ref, when version is
