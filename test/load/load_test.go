@@ -70,10 +70,13 @@ func TestHarnessSmoke(t *testing.T) {
 		BinDir:         bin,
 		PostgresDSN:    dsn,
 		NATSURL:        natsURL,
-		Dir:            t.TempDir(),
-		StartTimeout:   time.Minute,
-		Settle:         time.Second,
-		PathWarmup:     time.Second,
+		// Pools of four: the smoke test shares the PostgreSQL server with the packages tested
+		// beside it, and its rates of 20/s need few.
+		DatabaseMaxConns: 4,
+		Dir:              t.TempDir(),
+		StartTimeout:     time.Minute,
+		Settle:           time.Second,
+		PathWarmup:       time.Second,
 	}
 	// About 4½ minutes on an idle machine of 2 cores: every scenario on every path, the
 	// scheduler's lead twice, and a wait for an idle platform before each measurement. CI runs it

@@ -68,14 +68,17 @@ type config struct {
 	BinDir         string
 	ServiceProcs   int // GOMAXPROCS of each domain service of the distributed set-up (0: Go's default)
 	GatewayProcs   int // GOMAXPROCS of the gateway of the distributed set-up (0: Go's default)
-	PostgresDSN    string
-	NATSServer     string
-	NATSURL        string
-	Out            string
-	Dir            string
-	StartTimeout   time.Duration
-	Settle         time.Duration
-	PathWarmup     time.Duration
+	// DatabaseMaxConns bounds each process's PostgreSQL pool in the distributed set-up (0: the
+	// binaries' default).
+	DatabaseMaxConns int
+	PostgresDSN      string
+	NATSServer       string
+	NATSURL          string
+	Out              string
+	Dir              string
+	StartTimeout     time.Duration
+	Settle           time.Duration
+	PathWarmup       time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -104,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Baselines, "baselines", true, "measure the PostgreSQL/SQLite and JetStream baselines")
 	fs.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the create path at -observe-rate, of gets at 1,000/s and of the contract activation path")
 	fs.StringVar(&c.BinDir, "bin-dir", "bin", "folder with quarterdeck, quarterdeck-budget, quarterdeck-vendors, quarterdeck-risk, quarterdeck-talent, quarterdeck-briefing and quarterdeck-gateway (`make build`)")
+	fs.IntVar(&c.DatabaseMaxConns, "database-max-conns", 0, "most PostgreSQL connections of each process's pool in the distributed set-up, besides its leases (0: the binaries' default, 16)")
 	fs.IntVar(&c.ServiceProcs, "service-procs", 1, "GOMAXPROCS of each domain service of the distributed set-up, as the Helm chart's CPU limit of one core per service gives it (0: Go's default, every core of the machine)")
 	fs.IntVar(&c.GatewayProcs, "gateway-procs", 2, "GOMAXPROCS of the gateway of the distributed set-up, as the chart's CPU limit of two cores gives it (0: Go's default)")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", os.Getenv("QUARTERDECK_TEST_POSTGRES_DSN"), "PostgreSQL server of the distributed set-up; the run creates and drops a database of its own")

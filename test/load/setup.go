@@ -318,6 +318,9 @@ func (p *platform) binary(cfg config, dir, name, debugAddr string, env ...string
 	if n > 0 {
 		common = append(common, "GOMAXPROCS="+strconv.Itoa(n))
 	}
+	if m := cfg.DatabaseMaxConns; m > 0 {
+		common = append(common, "QUARTERDECK_DATABASE_MAX_CONNS="+strconv.Itoa(m), "QUARTERDECK_GATEWAY_DATABASE_MAX_CONNS="+strconv.Itoa(m))
+	}
 	return &proc.Child{
 		Name: name,
 		Bin:  filepath.Join(cfg.BinDir, name),
