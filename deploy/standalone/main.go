@@ -62,7 +62,7 @@ type settings struct {
 	NATSPort         int           `env:"NATS_PORT" default:"4222" help:"client port of the embedded NATS server"`
 	NATSURL          string        `env:"NATS_URL" help:"use this NATS server instead of embedding one, e.g. nats://127.0.0.1:4222"`
 	DatabaseURL      string        `env:"DATABASE_URL" help:"use this PostgreSQL database (postgres://…, one schema per service) instead of SQLite files"`
-	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" default:"16" help:"most PostgreSQL connections each of the process's six pools opens (one per service and the gateway's), at least 1; PostgreSQL's max_connections must cover six times this, plus one per lease held (outbox relays, audit sealers, schedulers)"`
+	DatabaseMaxConns int           `env:"DATABASE_MAX_CONNS" default:"8" help:"most PostgreSQL connections each of the process's six pools opens (one per service and the gateway's), at least 1; PostgreSQL's max_connections must cover six times this, plus one per lease held (outbox relays, audit sealers, schedulers: 16 at most)"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" default:"20s" help:"how long a stop waits for in-flight requests and unpublished events"`
 	DebugAddr        string        `env:"DEBUG_ADDR" help:"serve Go profiling (/debug/pprof/) on this address; keep it on loopback (empty: off)"`
 	Budget           budget.Settings
