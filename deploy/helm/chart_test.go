@@ -631,15 +631,17 @@ func TestEngineValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := connections(t, decode(t, files)); n > limit {
-		t.Errorf("the production values' pods open up to %d PostgreSQL connections; the cluster allows %d", n, limit)
+	// docs/deploy.md, production.yaml and cnpg-cluster.yaml give the sum: 254.
+	if n := connections(t, decode(t, files)); n > limit || n != 254 {
+		t.Errorf("the production values' pods open up to %d PostgreSQL connections; the cluster allows %d, and the docs say 254", n, limit)
 	}
 }
 
 // connections counts the PostgreSQL connections the pods of a rendering may hold at their most
 // replicas (an autoscaler's maximum): a service pod its pool (QUARTERDECK_DATABASE_MAX_CONNS, else
 // 16), one per lease (outbox relay, audit sealer, scheduler) and one while migrating; the gateway's
-// pod 16, one for its outbox relay's lease and one while migrating.
+// pod its pool (QUARTERDECK_GATEWAY_DATABASE_MAX_CONNS, else 16), one for its outbox relay's lease
+// and one while migrating.
 func connections(t *testing.T, m *manifests) int {
 	t.Helper()
 	total := 0
@@ -653,6 +655,13 @@ func connections(t *testing.T, m *manifests) int {
 		}
 		e := env(d.Spec.Template.Spec.Containers[0])
 		per := 16 + 1 + 1
+		if v, ok := e["QUARTERDECK_GATEWAY_DATABASE_MAX_CONNS"]; ok {
+			n, err := strconv.Atoi(v.Value)
+			if err != nil || n < 1 {
+				t.Fatalf("%s: QUARTERDECK_GATEWAY_DATABASE_MAX_CONNS %q", name, v.Value)
+			}
+			per = n + 1 + 1
+		}
 		if _, service := e["QUARTERDECK_DATABASE_URL"]; service {
 			per = 16 + 3 + 1
 			if v, ok := e["QUARTERDECK_DATABASE_MAX_CONNS"]; ok {
