@@ -3,7 +3,8 @@
 //
 //   - Start runs a host.Service for one test on a database of testenv (SQLite always, PostgreSQL
 //     when available) with a NATS server of testenv and the test process's identity verifier,
-//     and stops it when the test ends; ForEachDatabase runs a test on every engine.
+//     and stops it when the test ends (a failing test's output ends with what the service
+//     logged); ForEachDatabase runs a test on every engine.
 //   - Service.ConnAs, Dial and DialAs are client connections acting as a given caller
 //     (identitytest's keys), Serve serves a bare gRPC server on a loopback port.
 //   - Errors.Assert and AssertStatus check an error's code, ErrorInfo reason and domain, and the

@@ -65,7 +65,9 @@ func WithHostOptions(configure func(*host.Options)) Option {
 // Start runs svc on db for the test, as its binary would: migrated, serving gRPC on a loopback
 // port behind the real interceptor chain, verifying callers with identitytest's key, publishing
 // its events to a NATS server of testenv (under the test's own subject prefix). The service is
-// stopped when the test ends, and a failing Stop fails the test.
+// stopped when the test ends, and a failing Stop fails the test. Should the test fail, its output
+// ends with the service's latest log records (INFO and above), unless WithHostOptions set a
+// logger of its own.
 func Start(t testing.TB, db testenv.Database, svc host.Service, opts ...Option) *Service {
 	t.Helper()
 	var o options
@@ -77,13 +79,14 @@ func Start(t testing.TB, db testenv.Database, svc host.Service, opts ...Option) 
 		ns = testenv.NATSServer(t)
 	}
 	nc, js := testenv.Connect(t, ns.URL)
+	logs := &serviceLog{}
 	ho := host.Options{
 		DatabaseURL: db.DSN,
 		Schema:      db.Schema,
 		GRPCAddr:    "127.0.0.1:0",
 		NATS:        nc,
 		Stream:      events.StreamConfig{Prefix: ns.SubjectPrefix},
-		Logger:      slog.New(slog.DiscardHandler),
+		Logger:      logs.logger(),
 		Identity:    identitytest.Verifier(),
 	}
 	if o.configure != nil {
@@ -95,6 +98,8 @@ func Start(t testing.TB, db testenv.Database, svc host.Service, opts ...Option) 
 	}
 	s := &Service{Domain: svc.Domain, Addr: in.Addr(), Database: db, NATS: ns, JetStream: js, in: in}
 	t.Cleanup(func() {
+		// After the stop, so that what the stop logged is there too.
+		defer logs.report(t, svc.Domain)
 		if s.stopped.Load() {
 			return
 		}
