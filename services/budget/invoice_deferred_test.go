@@ -190,6 +190,26 @@ func TestInvoiceDeferredUntilNextYearsBudget(t *testing.T) {
 	})
 }
 
+// TestInvoiceDeferredWhileNextYearIsCreated: FY2028's budget is created, submitted and approved
+// while the invoice that found no budget for FY2028 is being deferred, before its transaction
+// commits. The approval must not miss it: the creation waits for that transaction (laterChain),
+// so the approval books the invoice. PostgreSQL only, as SQLite runs one writing transaction at
+// a time.
+func TestInvoiceDeferredWhileNextYearIsCreated(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		if db.Engine != testenv.EnginePostgres {
+			t.Skip("needs PostgreSQL (QUARTERDECK_TEST_POSTGRES_DSN): SQLite runs one writing transaction at a time, so none waits beside another")
+		}
+		e := startRenewal(t, db, nil)
+		approveWhileDeferring(t, e, "deferred_actuals", func() {
+			e.feed.Publish(t, crmInvoices+"i-1", 1, invoice(crm, crmSaas, "i-1", 10_000, day(2027, 5, 10)))
+		})
+		testkit.WaitAcknowledged(t, e.feed.JetStream, e.feed.Stream(), "budget_vendors-invoices", 3)
+		checkInvoiceBooked(t, e, "it-2028", nextSaas, renewalPart(t, e).GetName())
+	})
+}
+
 // TestInvoiceDeferredWhileNextYearIsDraft: FY2028's budget is a draft when the invoice arrives:
 // the invoice is applied at once (it neither fails nor waits), and the approval books it.
 func TestInvoiceDeferredWhileNextYearIsDraft(t *testing.T) {

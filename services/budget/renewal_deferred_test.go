@@ -289,6 +289,107 @@ func TestRenewalDeferredWhileNextYearIsDraft(t *testing.T) {
 	})
 }
 
+// TestRenewalDeferredWhileNextYearIsCreated: FY2028's budget is created, submitted and approved
+// while the renewal that found no budget for FY2028 is deferring its part, before it commits.
+// The approval must not miss the part: the creation waits for the renewal to commit
+// (laterChain), so the approval records it. PostgreSQL only, as SQLite runs one writing
+// transaction at a time.
+func TestRenewalDeferredWhileNextYearIsCreated(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		if db.Engine != testenv.EnginePostgres {
+			t.Skip("needs PostgreSQL (QUARTERDECK_TEST_POSTGRES_DSN): SQLite runs one writing transaction at a time, so none waits beside another")
+		}
+		f := testkit.StartFeed(t, db, "vendors")
+		e := &renewalEnv{spendEnv: startConsuming(t, db, f), feed: f}
+		seedApprovedBudget(t, e.spendEnv, "it", "it-2027", "USD", domain.PolicyBlock, fixtureLine{id: "saas", planned: 1_000_000})
+		approveWhileDeferring(t, e, "deferred_commitments", func() {
+			f.Publish(t, crm, 4, activated(crm, crmSaas, "", 60_000, day(2026, 8, 1), day(2027, 1, 31)))
+			f.Publish(t, crm, 8, crmRenewal(8))
+		})
+		testkit.WaitAcknowledged(t, f.JetStream, f.Stream(), "budget_vendors-contracts", 2)
+		checkNextPart(t, e, "it-2028", "budgets/it-2028/lines/saas")
+	})
+}
+
+// approveWhileDeferring creates FY2028's budget it-2028 with a line saas, submits and approves
+// it while the transaction applying an event that publish publishes has found no budget for
+// FY2028 and is deferring what the event brings for it, before it commits: table, the table it
+// defers it to, is locked against writes until the approval is done or the creation waits for
+// that transaction; reads of it, the approval's, go on.
+func approveWhileDeferring(t *testing.T, e *renewalEnv, table string, publish func()) {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := e.DB(t).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, `LOCK TABLE `+table+` IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	publish()
+	var deferring int64 // the backend of the transaction waiting to defer
+	testkit.Eventually(t, 30*time.Second, func() error {
+		pids := testkit.Column[int64](t, e.db, `SELECT l.pid FROM pg_locks l
+			JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE NOT l.granted AND c.relname = $1 AND n.nspname = current_schema()`, table)
+		if len(pids) != 1 {
+			return fmt.Errorf("%d transactions wait to write %s; want one", len(pids), table)
+		}
+		deferring = pids[0]
+		return nil
+	})
+
+	const next = "budgets/it-2028"
+	approved := make(chan error, 1)
+	go func() {
+		approved <- func() error {
+			if _, err := e.client.CreateBudget(ctx, &budgetv1.CreateBudgetRequest{BudgetId: "it-2028", Budget: &budgetv1.Budget{
+				CostCenter: "costCenters/it", FiscalYear: 2028, CurrencyCode: "USD", DisplayName: "IT 2028",
+				Owner: "owner@example.com", OverspendPolicy: budgetv1.Budget_BLOCK}}); err != nil {
+				return fmt.Errorf("create: %w", err)
+			}
+			if _, err := e.client.CreateBudgetLine(ctx, &budgetv1.CreateBudgetLineRequest{Parent: next, BudgetLineId: "saas",
+				BudgetLine: &budgetv1.BudgetLine{DisplayName: "saas", Category: budgetv1.BudgetLine_SOFTWARE,
+					ExpenseType: budgetv1.BudgetLine_OPEX, PlannedAmount: cents(1_000_000, "")}}); err != nil {
+				return fmt.Errorf("create line: %w", err)
+			}
+			if _, err := e.client.SubmitBudget(ctx, &budgetv1.SubmitBudgetRequest{Name: next}); err != nil {
+				return fmt.Errorf("submit: %w", err)
+			}
+			_, err := e.approver.ApproveBudget(ctx, &budgetv1.ApproveBudgetRequest{Name: next})
+			return err
+		}()
+	}()
+	// Until the budget is approved or its creation waits for the deferring transaction.
+	done := false
+	testkit.Eventually(t, 30*time.Second, func() error {
+		select {
+		case err := <-approved:
+			if err != nil {
+				t.Fatalf("FY2028's budget: %v", err)
+			}
+			done = true
+			return nil
+		default:
+		}
+		if n := testkit.Column[int64](t, e.db, `SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+			deferring)[0]; n == 0 {
+			return fmt.Errorf("FY2028's budget is neither approved nor waiting for the deferring transaction")
+		}
+		return nil
+	})
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		if err := <-approved; err != nil {
+			t.Fatalf("FY2028's budget: %v", err)
+		}
+	}
+}
+
 // TestRenewalDeferredForMissingLine: FY2028's budget is approved without a line saas: the part
 // is deferred, stays deferred through an approval that still lacks the line, and is recorded
 // when a revision that adds the line is approved.

@@ -263,12 +263,12 @@ func (s *Server) renewalIn(ctx context.Context, tx store.Tx, on *contractLine, f
 	if _, err := s.storedCommitment(ctx, tx, c.ID); !errors.Is(err, domain.ErrCommitmentNotFound) {
 		return err
 	}
-	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
-	if errors.Is(err, domain.ErrBudgetNotFound) {
-		return s.deferRenewal(ctx, tx, on, fy, c, "no budget")
-	}
+	chainID, err := laterChain(ctx, tx, on.budget.CostCenterID, fy)
 	if err != nil {
 		return err
+	}
+	if chainID == "" {
+		return s.deferRenewal(ctx, tx, on, fy, c, "no budget")
 	}
 	chain, err := tx.LockChain(ctx, chainID)
 	if err != nil {
@@ -637,12 +637,12 @@ var errNothingToCredit = errors.New("nothing to credit")
 // invoice. The later year's chain stays locked until the transaction ends, so that its approval,
 // which locks it too, sees an invoice deferred.
 func (s *Server) laterLine(ctx context.Context, tx store.Tx, on *contractLine, fy int32, contract string) (*contractLine, string, error) {
-	chainID, err := tx.ChainFor(ctx, on.budget.CostCenterID, fy)
-	if errors.Is(err, domain.ErrBudgetNotFound) {
-		return nil, "no budget", nil
-	}
+	chainID, err := laterChain(ctx, tx, on.budget.CostCenterID, fy)
 	if err != nil {
 		return nil, "", err
+	}
+	if chainID == "" {
+		return nil, "no budget", nil
 	}
 	chain, err := tx.LockChain(ctx, chainID)
 	if err != nil {
@@ -663,6 +663,30 @@ func (s *Server) laterLine(ctx context.Context, tx store.Tx, on *contractLine, f
 		return nil, "", err
 	}
 	return &contractLine{budget: fc.budget, figures: fc, lineID: on.lineID, commitments: cs}, "", nil
+}
+
+// laterChain is the chain of the budget of cost centre costCenterID for fiscal year fy, or ""
+// when the cost centre has none, for a renewal's part or an invoice of that year. What is
+// deferred for want of a budget must not be missed by the approval of one created meanwhile: a
+// budget created after the first look, and approved, before this transaction commits would have
+// its approval read the deferred items without this one's. So when there is none, laterChain
+// locks the cost centre's row, which CreateBudget locks too until it commits, and looks again: a
+// creation has either committed by then (the chain is found, and its lock orders this
+// transaction with the approval) or waits for this transaction to commit, and the approval that
+// follows it sees what it deferred.
+func laterChain(ctx context.Context, tx store.Tx, costCenterID string, fy int32) (string, error) {
+	chainID, err := tx.ChainFor(ctx, costCenterID, fy)
+	if !errors.Is(err, domain.ErrBudgetNotFound) {
+		return chainID, err
+	}
+	if _, err := tx.GetCostCenter(ctx, costCenterID); err != nil {
+		return "", err
+	}
+	chainID, err = tx.ChainFor(ctx, costCenterID, fy)
+	if errors.Is(err, domain.ErrBudgetNotFound) {
+		return "", nil
+	}
+	return chainID, err
 }
 
 // contractLine is a contract's (or a position's) line with its figures being changed and the
