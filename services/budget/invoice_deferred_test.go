@@ -377,8 +377,9 @@ func deferredActualsOf(t *testing.T, e *renewalEnv) []*budgetv1.DeferredActual {
 
 // TestInvoiceDeferredDeleted: FY2028's budget is approved without a line saas, so crm's invoice
 // i-1, dated in FY2028, waits for a revision that adds it. An operator books it by hand on the
-// line other and deletes the deferred invoice (deleteDeferred): it is no longer listed, and the
-// revision's approval books nothing for it — the money is spent once.
+// line other and deletes the deferred invoice (deleteDeferred): it is no longer listed, a later
+// event of the invoice does not defer it again, and the revision's approval books nothing for it
+// — the money is spent once.
 func TestInvoiceDeferredDeleted(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -397,6 +398,15 @@ func TestInvoiceDeferredDeleted(t *testing.T) {
 		actualDeletion.deleteDeferred(t, e, deferred[0])
 		if d := deferredInvoices(t, e); len(d) != 0 {
 			t.Errorf("invoices still deferred for %s after the deletion: %v", crm, d)
+		}
+		// A later event of the invoice, past the inbox: the deleted invoice stays deleted.
+		e.feed.Publish(t, crmInvoices+"i-1", 2, invoice(crm, crmSaas, "i-1", 10_000, day(2027, 5, 10)))
+		testkit.WaitAcknowledged(t, e.feed.JetStream, e.feed.Stream(), "budget_vendors-invoices", 4)
+		if got := testkit.Column[string](t, e.db, `SELECT outcome FROM consumer_inbox WHERE consumer = 'vendors-invoices' AND aggregate_version = 2`); fmt.Sprint(got) != "[APPLIED]" {
+			t.Fatalf("the invoice's new event: inbox outcome %v; want [APPLIED]", got)
+		}
+		if d := deferredInvoices(t, e); len(d) != 0 {
+			t.Errorf("invoices deferred for %s after a new event of i-1: %v; want none, it was deleted", crm, d)
 		}
 
 		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")

@@ -568,8 +568,9 @@ func (d deferredDeletion[M]) deleteDeferred(t *testing.T, e *renewalEnv, want in
 
 // TestRenewalDeferredDeleted: FY2028's budget is approved without a line saas, so crm's FY2028
 // part waits for a revision that adds it. An operator, who recorded the part by hand on the line
-// other meanwhile, deletes the deferred part (deleteDeferred): it is no longer listed, and the
-// revision's approval records nothing for it — the money is committed once.
+// other meanwhile, deletes the deferred part (deleteDeferred): it is no longer listed, a later
+// event of the renewal does not defer it again, and the revision's approval records nothing for
+// it — the money is committed once.
 func TestRenewalDeferredDeleted(t *testing.T) {
 	t.Parallel()
 	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
@@ -590,6 +591,15 @@ func TestRenewalDeferredDeleted(t *testing.T) {
 		commitmentDeletion.deleteDeferred(t, e, part)
 		if d := deferredOf(t, e, crm); len(d) != 0 {
 			t.Errorf("commitments still deferred for %s after the deletion: %v", crm, d)
+		}
+		// A later event of the renewal, past the inbox: the deleted part stays deleted.
+		e.feed.Publish(t, crm, 9, crmRenewal(9))
+		testkit.WaitAcknowledged(t, e.feed.JetStream, e.feed.Stream(), "budget_vendors-contracts", 3)
+		if got := testkit.Column[string](t, e.db, `SELECT outcome FROM consumer_inbox WHERE consumer = 'vendors-contracts' AND aggregate_version = 9`); fmt.Sprint(got) != "[APPLIED]" {
+			t.Fatalf("the renewal's new event: inbox outcome %v; want [APPLIED]", got)
+		}
+		if d := deferredOf(t, e, crm); len(d) != 0 {
+			t.Errorf("commitments deferred for %s after a new event of its renewal: %v; want none, the part was deleted", crm, d)
 		}
 
 		reviseWithLine(t, e, "budgets/it-2028", "it-2028-r2", "saas")

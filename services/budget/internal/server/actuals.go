@@ -178,7 +178,9 @@ func (s *Server) ListDeferredActuals(ctx context.Context, req *budgetv1.ListDefe
 // DeleteDeferredActual implements budgetv1.BudgetServiceServer. The row is read locked, as the
 // approval that would book it reads it (store.Tx.DeferredActuals): a deletion racing that
 // approval waits for it and finds the invoice booked and gone (NOT_FOUND), or deletes it first
-// and the approval, which waited, no longer reads it.
+// and the approval, which waited, no longer reads it. The deletion is remembered
+// (store.Tx.MarkDeferredDeleted), so that a later event of the same invoice does not defer it
+// again.
 func (s *Server) DeleteDeferredActual(ctx context.Context, req *budgetv1.DeleteDeferredActualRequest) (*emptypb.Empty, error) {
 	var costCenterID, id string
 	domain.DeferredActualPattern.Scan(req.GetName(), &costCenterID, &id)
@@ -188,6 +190,9 @@ func (s *Server) DeleteDeferredActual(ctx context.Context, req *budgetv1.DeleteD
 			return fault.Named(err, req.GetName())
 		}
 		if err := tx.DeleteDeferredActual(ctx, d.ID); err != nil {
+			return err
+		}
+		if err := tx.MarkDeferredDeleted(ctx, d.ID, s.now()); err != nil {
 			return err
 		}
 		pb := deferredActualToProto(d)

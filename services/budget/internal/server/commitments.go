@@ -170,7 +170,9 @@ func (s *Server) ListDeferredCommitments(ctx context.Context, req *budgetv1.List
 // DeleteDeferredCommitment implements budgetv1.BudgetServiceServer. The row is read locked, as
 // the approval that would record it reads it (store.Tx.DeferredCommitments): a deletion racing
 // that approval waits for it and finds the part recorded and gone (NOT_FOUND), or deletes it
-// first and the approval, which waited, no longer reads it.
+// first and the approval, which waited, no longer reads it. The deletion is remembered
+// (store.Tx.MarkDeferredDeleted), so that a later event of the same renewal does not defer the
+// part again.
 func (s *Server) DeleteDeferredCommitment(ctx context.Context, req *budgetv1.DeleteDeferredCommitmentRequest) (*emptypb.Empty, error) {
 	var costCenterID, id string
 	domain.DeferredCommitmentPattern.Scan(req.GetName(), &costCenterID, &id)
@@ -180,6 +182,9 @@ func (s *Server) DeleteDeferredCommitment(ctx context.Context, req *budgetv1.Del
 			return fault.Named(err, req.GetName())
 		}
 		if err := tx.DeleteDeferredCommitment(ctx, d.ID); err != nil {
+			return err
+		}
+		if err := tx.MarkDeferredDeleted(ctx, d.ID, s.now()); err != nil {
 			return err
 		}
 		pb := deferredToProto(d)

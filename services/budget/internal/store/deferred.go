@@ -37,7 +37,7 @@ func scanDeferredCommitment(s sqlstore.Scanner) (*domain.DeferredCommitment, err
 }
 
 // DeferCommitment keeps d until its budget can take it, unless a deferred commitment with d's ID
-// is kept already; it reports whether it added d.
+// is kept already or was deleted (MarkDeferredDeleted); it reports whether it added d.
 func (t Tx) DeferCommitment(ctx context.Context, d *domain.DeferredCommitment) (bool, error) {
 	const q = `INSERT INTO deferred_commitments (` + deferredColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
 		$10, $11, $12) ON CONFLICT (id) DO NOTHING`
@@ -51,7 +51,10 @@ func (t Tx) DeferCommitment(ctx context.Context, d *domain.DeferredCommitment) (
 	if err != nil {
 		return false, fmt.Errorf("defer commitment %s: %w", d.ID, err)
 	}
-	return n == 1, nil
+	if n == 0 {
+		return false, nil
+	}
+	return t.undoDeleted(ctx, "deferred_commitments", d.ID)
 }
 
 // DeferredCommitments returns the commitments deferred to the cost centre's budget for the
@@ -79,6 +82,35 @@ func (r reader) GetDeferredCommitment(ctx context.Context, costCenterID, id stri
 func (t Tx) DeleteDeferredCommitment(ctx context.Context, id string) error {
 	const q = `DELETE FROM deferred_commitments WHERE id = $1`
 	return sqlstore.Exec(ctx, t, nil, q, id)
+}
+
+// MarkDeferredDeleted remembers that an operator deleted the deferred commitment or actual with
+// the ID at, so that a later event of the same renewal or invoice does not defer it again
+// (DeferCommitment, DeferActual).
+func (t Tx) MarkDeferredDeleted(ctx context.Context, id string, at time.Time) error {
+	const q = `INSERT INTO deferred_deletions (id, delete_time) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`
+	if _, err := t.ExecContext(ctx, q, id, at.UTC().Truncate(time.Microsecond)); err != nil {
+		return fmt.Errorf("mark the deferred item %s deleted: %w", id, err)
+	}
+	return nil
+}
+
+// undoDeleted takes back the row of table (deferred_commitments or deferred_actuals) with the ID
+// that the transaction has just added when an operator deleted the item of that ID before, and
+// reports whether the row stays. It looks after the insert rather than before: an insert that
+// waited for the deletion of the row of its ID to commit adds it again, and this statement, which
+// runs after that commit, sees the deletion's mark.
+func (t Tx) undoDeleted(ctx context.Context, table, id string) (bool, error) {
+	q := `DELETE FROM ` + table + ` WHERE id = $1 AND EXISTS (SELECT 1 FROM deferred_deletions WHERE id = $1)`
+	res, err := t.ExecContext(ctx, q, id)
+	if err != nil {
+		return false, fmt.Errorf("defer %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("defer %s: %w", id, err)
+	}
+	return n == 0, nil
 }
 
 // DropDeferredCommitments deletes the commitments deferred for the source named ref (a contract
@@ -137,7 +169,7 @@ func scanDeferredActual(s sqlstore.Scanner) (*domain.DeferredActual, error) {
 }
 
 // DeferActual keeps d until its budget can take it, unless a deferred actual with d's ID is kept
-// already; it reports whether it added d.
+// already or was deleted (MarkDeferredDeleted); it reports whether it added d.
 func (t Tx) DeferActual(ctx context.Context, d *domain.DeferredActual) (bool, error) {
 	const q = `INSERT INTO deferred_actuals (` + deferredActualColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
 		$10, $11) ON CONFLICT (id) DO NOTHING`
@@ -150,7 +182,10 @@ func (t Tx) DeferActual(ctx context.Context, d *domain.DeferredActual) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("defer actual %s: %w", d.ID, err)
 	}
-	return n == 1, nil
+	if n == 0 {
+		return false, nil
+	}
+	return t.undoDeleted(ctx, "deferred_actuals", d.ID)
 }
 
 // DeferredActuals returns the actuals deferred to the cost centre's budget for the fiscal year:
