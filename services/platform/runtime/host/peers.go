@@ -65,10 +65,15 @@ func dialPeers(svc Service, opts Options, log *slog.Logger) (*peers, error) {
 }
 
 // watch reports the health of each peer in hs, under peer.HealthName, until close. The
-// service's own health is not touched: it serves what does not need the peer.
+// service's own health is not touched: it serves what does not need the peer. Each peer is
+// NOT_SERVING until its watch sees it serving, from the start: a probe of a peer's name made as
+// soon as the service listens gets that rather than NOT_FOUND, an unknown service.
 func (p *peers) watch(hs *health.Server) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
+	for _, c := range p.conns {
+		hs.SetServingStatus(peer.HealthName(c.Name()), healthpb.HealthCheckResponse_NOT_SERVING)
+	}
 	for _, c := range p.conns {
 		p.wg.Go(func() {
 			c.Watch(ctx, func(s healthpb.HealthCheckResponse_ServingStatus) {

@@ -118,6 +118,26 @@ func healthOf(t *testing.T, conn *grpc.ClientConn, service string) healthpb.Heal
 	return res.GetStatus()
 }
 
+// TestPeerHealthKnownFromTheStart: a peer's health is NOT_SERVING from the moment its watch
+// starts, not an unknown service until the watch's first report: a readiness probe of it made as
+// soon as the service listens must not get NOT_FOUND.
+func TestPeerHealthKnownFromTheStart(t *testing.T) {
+	hs := health.NewServer()
+	stop, err := host.WatchPeers(frontService(), host.Options{Peers: map[string]string{"budget": "127.0.0.1:1"}}, hs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	res, err := hs.Check(context.Background(), &healthpb.HealthCheckRequest{Service: peer.HealthName("budget")})
+	if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health of %s as its watch starts = %v, %v; want NOT_SERVING", peer.HealthName("budget"), res, err)
+	}
+}
+
 // TestServiceCallsItsPeer runs a service (vendors) that calls another (budget) through the
 // connection the host gives it. Budget sees the original caller and the request's deadline;
 // budget's refusal and budget's absence reach the client as vendors errors; while budget is
