@@ -587,13 +587,61 @@ func TestConsole(t *testing.T) {
 	if errs := b.takeErrors(); len(errs) > 0 {
 		t.Errorf("the console logged errors for a key without talent.compensation: %q", errs)
 	}
+	// A page draws its refusal at the first 403, while its other loads may still be under way:
+	// the browser logs each refused load (403), those too, before the next step looks at errors.
+	var (
+		loadsMu      sync.Mutex
+		underWay     = map[network.RequestID]bool{} // by request, whatever its redirects
+		refusedLoads int
+	)
+	loads := func() (int, int) {
+		loadsMu.Lock()
+		defer loadsMu.Unlock()
+		return len(underWay), refusedLoads
+	}
+	watching, stopWatching := context.WithCancel(b.ctx)
+	defer stopWatching()
+	if err := chromedp.Listen(watching, func(ev any) {
+		loadsMu.Lock()
+		defer loadsMu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			underWay[ev.RequestID] = true
+		case *network.EventResponseReceived:
+			if ev.Response.Status == http.StatusForbidden {
+				refusedLoads++
+			}
+		case *network.EventLoadingFinished:
+			delete(underWay, ev.RequestID)
+		case *network.EventLoadingFailed:
+			delete(underWay, ev.RequestID)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, pg := range []struct{ hash, page string }{{"#/budgets", "budgets"}, {"#/compliance", "compliance"}} {
 		b.open(t, pg.hash, pg.page)
 		if refusal := value(t, b, "read the refusal", chromedp.Evaluate[string](`(document.querySelector("main .error") || {}).textContent || ""`)); !strings.Contains(refusal, "does not allow") {
 			t.Errorf("%s with a vendors.read key shows %q; want the refusal", pg.hash, refusal)
 		}
 	}
-	b.takeErrors() // the browser logs the refused load (403)
+	logged := 0
+	for deadline := time.Now().Add(pageTimeout); ; time.Sleep(20 * time.Millisecond) {
+		for _, e := range b.takeErrors() {
+			if !strings.Contains(e, "403") {
+				t.Errorf("the refused pages logged %q", e)
+			}
+			logged++
+		}
+		pending, refused := loads()
+		if pending == 0 && logged >= refused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused pages: %d loads under way, %d refused, %d logged", pending, refused, logged)
+		}
+	}
+	stopWatching()
 
 	// A caller past the gateway's rate limit: the console waits as long as each 429 says and asks
 	// again, and the page is drawn. Another client of the same key empties its bucket (burst 100),
