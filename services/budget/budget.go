@@ -102,6 +102,9 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		if deps.Clock != nil {
 			o = append(o, server.WithClock(deps.Clock.Now))
 		}
+		if deps.Logger != nil {
+			o = append(o, server.WithLogger(deps.Logger))
+		}
 		return server.New(store.New(deps.DB, deps.Events), append(o, opts...)...)
 	}
 	return host.Service{

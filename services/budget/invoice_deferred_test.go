@@ -3,6 +3,7 @@ package budget_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +124,18 @@ func checkInvoiceDeferred(t *testing.T, e *renewalEnv) {
 	}
 }
 
+// wantLogged checks that the service has logged a record holding each of parts: what it did
+// behind its calls reaches the logger of its host.
+func wantLogged(t *testing.T, e *env, parts ...string) {
+	t.Helper()
+	for _, rec := range e.Logged() {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(rec, p) }) {
+			return
+		}
+	}
+	t.Errorf("budget logged no record with %q; it logged:\n%s", parts, strings.Join(e.Logged(), "\n"))
+}
+
 // renewalPart is the commitment the approval of FY2028's budget recorded for crm's renewal on
 // nextSaas.
 func renewalPart(t *testing.T, e *renewalEnv) *budgetv1.Commitment {
@@ -145,6 +158,7 @@ func TestInvoiceDeferredUntilNextYearsBudget(t *testing.T) {
 		ctx := context.Background()
 		publishInvoice(t, e, 3, "i-1", 10_000, day(2027, 5, 10))
 		checkInvoiceDeferred(t, e)
+		wantLogged(t, e.env, `msg="invoice deferred to a later budget"`, "invoice="+crmInvoices+"i-1", "fiscal_year=2028")
 		for filter, want := range map[string]int{`fiscal_year = 2028`: 1, `fiscal_year = 2029`: 0, `budget_line_id = "saas"`: 1,
 			`booking_date >= "2027-05-01"`: 1, `amount.currency_code = "EUR"`: 0, `external_reference = "` + crmInvoices + `i-1"`: 1} {
 			resp, err := e.client.ListDeferredActuals(ctx, &budgetv1.ListDeferredActualsRequest{Parent: "costCenters/it", Filter: filter})
@@ -164,6 +178,7 @@ func TestInvoiceDeferredUntilNextYearsBudget(t *testing.T) {
 		submitAndApprove(t, e, b.GetName())
 		part := renewalPart(t, e)
 		checkInvoiceBooked(t, e, "it-2028", nextSaas, part.GetName())
+		wantLogged(t, e.env, `msg="deferred invoice booked"`, "invoice="+crmInvoices+"i-1")
 		if minorOf(part.GetRemainingAmount()) != crmNextPart-10_000 {
 			t.Errorf("the renewal's part on %s = %v; want %d remaining", nextSaas, part, crmNextPart-10_000)
 		}

@@ -89,6 +89,9 @@ func Configured(cfg Settings, opts ...server.Option) host.Service {
 		if deps.Clock != nil {
 			o = append(o, server.WithClock(deps.Clock.Now))
 		}
+		if deps.Logger != nil {
+			o = append(o, server.WithLogger(deps.Logger))
+		}
 		budget := budgetv1.NewBudgetServiceClient(deps.Peers["budget"])
 		return server.New(store.New(deps.DB, deps.Events), budget, append(o, opts...)...)
 	}

@@ -3,6 +3,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -23,6 +24,7 @@ type Server struct {
 	newID func() string
 	// fiscalStart is the first month of the fiscal year given to new budgets.
 	fiscalStart time.Month
+	log         *slog.Logger
 }
 
 // Option changes a Server's defaults; tests use them to fix time and IDs.
@@ -38,9 +40,12 @@ func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = ne
 // now on; January by default.
 func WithFiscalYearStart(m time.Month) Option { return func(s *Server) { s.fiscalStart = m } }
 
+// WithLogger sets the logger of what the server does behind its calls (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(s *Server) { s.log = log } }
+
 // New returns a server on st.
 func New(st store.Store, opts ...Option) *Server {
-	s := &Server{store: st, now: time.Now, newID: names.NewID, fiscalStart: time.January}
+	s := &Server{store: st, now: time.Now, newID: names.NewID, fiscalStart: time.January, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}

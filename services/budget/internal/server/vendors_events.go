@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 
 	"github.com/google/uuid"
@@ -306,7 +305,7 @@ func (s *Server) deferRenewal(ctx context.Context, tx store.Tx, on *contractLine
 	if err != nil || !added {
 		return err
 	}
-	slog.InfoContext(ctx, "renewal commitment deferred to a later budget", "contract", c.SourceRef, "commitment", c.ID,
+	s.log.InfoContext(ctx, "renewal commitment deferred to a later budget", "contract", c.SourceRef, "commitment", c.ID,
 		"cost_center", domain.CostCenterName(d.CostCenterID), "fiscal_year", fy, "line_id", d.LineID, "reason", why)
 	return nil
 }
@@ -340,14 +339,14 @@ func (s *Server) commitDeferred(ctx context.Context, tx store.Tx, fc *figuresCha
 				// deferred, for an operator to see, until the contract ends. A failure after the
 				// commitment was written (a figure out of range) fails the approval instead: the
 				// transaction must not commit half of it.
-				slog.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
+				s.log.WarnContext(ctx, "deferred renewal commitment cannot be recorded; it stays deferred", "contract", d.SourceRef,
 					"commitment", d.ID, "budget", fc.budget.Name(), "error", err)
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("record the commitment of %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
 			}
-			slog.InfoContext(ctx, "deferred renewal commitment recorded", "contract", d.SourceRef, "commitment", out.GetName(),
+			s.log.InfoContext(ctx, "deferred renewal commitment recorded", "contract", d.SourceRef, "commitment", out.GetName(),
 				"deferred_since", d.CreateTime)
 		}
 		if err := tx.DeleteDeferredCommitment(ctx, d.ID); err != nil {
@@ -397,7 +396,7 @@ func (s *Server) contractEnded(ctx context.Context, tx store.Tx, contract, line 
 		return err
 	}
 	if dropped > 0 {
-		slog.InfoContext(ctx, "deferred renewal commitments dropped: the contract ended", "contract", contract, "count", dropped)
+		s.log.InfoContext(ctx, "deferred renewal commitments dropped: the contract ended", "contract", contract, "count", dropped)
 	}
 	if err := s.releaseAll(ctx, tx, on); err != nil {
 		return err
@@ -527,7 +526,7 @@ func (s *Server) deferInvoice(ctx context.Context, tx store.Tx, d *domain.Deferr
 	if err != nil || !added {
 		return err
 	}
-	slog.InfoContext(ctx, "invoice deferred to a later budget", "contract", d.Contract, "invoice", d.SourceRef, "actual", d.ID,
+	s.log.InfoContext(ctx, "invoice deferred to a later budget", "contract", d.Contract, "invoice", d.SourceRef, "actual", d.ID,
 		"cost_center", domain.CostCenterName(d.CostCenterID), "fiscal_year", d.FiscalYear, "line_id", d.LineID, "reason", why)
 	return nil
 }
@@ -558,14 +557,14 @@ func (s *Server) bookDeferred(ctx context.Context, tx store.Tx, fc *figuresChang
 			}
 			out, err := s.bookInvoice(ctx, tx, &contractLine{budget: fc.budget, figures: fc, lineID: d.LineID, commitments: cs}, d, identity.System)
 			if (permanent(err) || errors.Is(err, errNothingToCredit)) && !s.actualWritten(ctx, tx, d.ID) {
-				slog.WarnContext(ctx, "deferred invoice cannot be booked; it stays deferred", "contract", d.Contract,
+				s.log.WarnContext(ctx, "deferred invoice cannot be booked; it stays deferred", "contract", d.Contract,
 					"invoice", d.SourceRef, "actual", d.ID, "budget", fc.budget.Name(), "error", err)
 				continue
 			}
 			if err != nil {
 				return fmt.Errorf("book the invoice %s deferred to %s: %w", d.SourceRef, fc.budget.Name(), err)
 			}
-			slog.InfoContext(ctx, "deferred invoice booked", "contract", d.Contract, "invoice", d.SourceRef, "actual", out.GetName(),
+			s.log.InfoContext(ctx, "deferred invoice booked", "contract", d.Contract, "invoice", d.SourceRef, "actual", out.GetName(),
 				"deferred_since", d.CreateTime)
 		}
 		if err := tx.DeleteDeferredActual(ctx, d.ID); err != nil {

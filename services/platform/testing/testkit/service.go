@@ -39,6 +39,7 @@ type Service struct {
 	JetStream jetstream.JetStream
 
 	in       *host.Instance
+	logs     *serviceLog
 	stopOnce sync.Once
 	stopErr  error
 	stopped  atomic.Bool
@@ -96,7 +97,7 @@ func Start(t testing.TB, db testenv.Database, svc host.Service, opts ...Option) 
 	if err != nil {
 		t.Fatalf("start %s on %s: %v", svc.Domain, db.Engine, err)
 	}
-	s := &Service{Domain: svc.Domain, Addr: in.Addr(), Database: db, NATS: ns, JetStream: js, in: in}
+	s := &Service{Domain: svc.Domain, Addr: in.Addr(), Database: db, NATS: ns, JetStream: js, in: in, logs: logs}
 	t.Cleanup(func() {
 		// After the stop, so that what the stop logged is there too.
 		defer logs.report(t, svc.Domain)
@@ -123,6 +124,14 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.stopErr = s.in.Stop(ctx)
 	})
 	return s.stopErr
+}
+
+// Logged returns the latest records the service logged at INFO and above (the last 300), oldest
+// first, each in slog's text format (`level=INFO msg="…" key=value …`): for tests of what a
+// service says about its work. Nothing when WithHostOptions set a logger of its own.
+func (s *Service) Logged() []string {
+	recs, _ := s.logs.kept()
+	return recs
 }
 
 // ConnAs returns a connection to the service that calls as subject with scopes (every scope when

@@ -41,16 +41,20 @@ func (l *serviceLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// kept returns the records kept, oldest first, and how many earlier ones were dropped.
+func (l *serviceLog) kept() (recs []string, dropped int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append(append([]string(nil), l.records[l.next:]...), l.records[:l.next]...), l.dropped
+}
+
 // report logs the records kept, oldest first, to t when t has failed.
 func (l *serviceLog) report(t testing.TB, domain string) {
 	t.Helper()
 	if !t.Failed() {
 		return
 	}
-	l.mu.Lock()
-	recs := append(append([]string(nil), l.records[l.next:]...), l.records[:l.next]...)
-	dropped := l.dropped
-	l.mu.Unlock()
+	recs, dropped := l.kept()
 	if len(recs) == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package testkit
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -77,6 +78,19 @@ func TestStartReportsLogs(t *testing.T) {
 	if len(failed.logs) != 1 || !strings.Contains(failed.logs[0], `msg="service listening" service=logged`) ||
 		!strings.Contains(failed.logs[0], `msg="service stopped" service=logged`) {
 		t.Fatalf("logs reported = %q; want the service's start and stop", failed.logs)
+	}
+}
+
+// TestLogged: Logged returns what a started service has logged so far, and nothing when the test
+// gave the service a logger of its own.
+func TestLogged(t *testing.T) {
+	s := Start(t, testenv.SQLite(t), logged())
+	if got := strings.Join(s.Logged(), "\n"); !strings.Contains(got, `level=INFO msg="service listening" service=logged`) {
+		t.Fatalf("Logged() = %q; want the service's start", got)
+	}
+	own := Start(t, testenv.SQLite(t), logged(), WithHostOptions(func(o *host.Options) { o.Logger = slog.New(slog.DiscardHandler) }))
+	if got := own.Logged(); len(got) != 0 {
+		t.Fatalf("Logged() of a service with its own logger = %q; want nothing", got)
 	}
 }
 

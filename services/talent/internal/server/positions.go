@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -458,7 +457,7 @@ func (s *Server) releaseUnused(ctx context.Context, name string, hold *budgetv1.
 		Reason:    "the approval of " + name + " failed: " + reason,
 		RequestId: uuid.NewSHA1(uuid.NameSpaceURL, []byte("quarterdeck:talent:release:"+hold.GetName())).String()})
 	if err != nil {
-		slog.WarnContext(ctx, "release of an unused hold failed; it lapses at its expiry", "hold", hold.GetName(),
+		s.log.WarnContext(ctx, "release of an unused hold failed; it lapses at its expiry", "hold", hold.GetName(),
 			"position", name, "error", err)
 	}
 }

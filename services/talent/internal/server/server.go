@@ -3,6 +3,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"time"
 
@@ -32,6 +33,8 @@ type Server struct {
 	// calendar places headcount plans' quarters; holdTTL is the life of an approval's hold.
 	calendar domain.FiscalCalendar
 	holdTTL  time.Duration
+
+	log *slog.Logger
 }
 
 // Option changes a Server's defaults; tests use them to fix time.
@@ -49,10 +52,13 @@ func WithPlanning(fiscalYearStart time.Month, holdTTL time.Duration) Option {
 // WithIDs sets the generator of server-assigned IDs.
 func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = newID } }
 
+// WithLogger sets the logger of what the server does behind its calls (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(s *Server) { s.log = log } }
+
 // New returns a server on st that asks budget about cost centres.
 func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *Server {
 	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID,
-		calendar: domain.FiscalCalendar{StartMonth: time.January}, holdTTL: 15 * time.Minute}
+		calendar: domain.FiscalCalendar{StartMonth: time.January}, holdTTL: 15 * time.Minute, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -172,7 +171,7 @@ func (s *Server) releaseUnused(ctx context.Context, name string, hold *budgetv1.
 		Reason:    "the approval of " + name + " failed: " + reasonOf(cause),
 		RequestId: uuid.NewSHA1(uuid.NameSpaceURL, []byte("quarterdeck:vendors:release:"+hold.GetName())).String()})
 	if err != nil {
-		slog.WarnContext(ctx, "release of an unused hold failed; it lapses at its expiry", "hold", hold.GetName(),
+		s.log.WarnContext(ctx, "release of an unused hold failed; it lapses at its expiry", "hold", hold.GetName(),
 			"contract", name, "error", err)
 	}
 }

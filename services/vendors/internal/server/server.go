@@ -3,6 +3,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -27,6 +28,7 @@ type Server struct {
 	now    func() time.Time
 	newID  func() string
 	cfg    Config
+	log    *slog.Logger
 }
 
 // Config are the service's settings as the server uses them; vendors.Settings converts to it.
@@ -61,9 +63,12 @@ func WithIDs(newID func() string) Option { return func(s *Server) { s.newID = ne
 // WithConfig sets the service's settings.
 func WithConfig(cfg Config) Option { return func(s *Server) { s.cfg = cfg } }
 
+// WithLogger sets the logger of what the server does behind its calls (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(s *Server) { s.log = log } }
+
 // New returns a server on st that calls budget.
 func New(st store.Store, budget budgetv1.BudgetServiceClient, opts ...Option) *Server {
-	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID}
+	s := &Server{store: st, budget: budget, now: time.Now, newID: names.NewID, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
