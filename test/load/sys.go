@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/procstat"
 )
 
 // rss reads the resident set of a process from /proc (Linux), in bytes.
@@ -173,33 +175,6 @@ func absBin(dir string) string {
 	return dir
 }
 
-// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux).
-const clockTick = 10 * time.Millisecond
-
-// procCPU returns the CPU time (user + system) a process has used, from /proc.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces: fields count from after it.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
-	}
-	return time.Duration(utime+stime) * clockTick, nil
-}
-
 // pidsNamed returns the processes whose command name is name (e.g. every PostgreSQL backend).
 func pidsNamed(name string) []int {
 	entries, err := os.ReadDir("/proc")
@@ -247,7 +222,7 @@ func cpuSnapshot(groups map[string][]int) map[string]map[int]time.Duration {
 	for g, pids := range groups {
 		out[g] = map[int]time.Duration{}
 		for _, pid := range pids {
-			if d, err := procCPU(pid); err == nil {
+			if d, err := procstat.CPU(pid); err == nil {
 				out[g][pid] = d
 			}
 		}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/consumer"
 	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/procstat"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testkit"
 )
@@ -58,19 +56,13 @@ func backendCPU(b *testing.B, db *sqldb.DB) time.Duration {
 		return -1
 	}
 	pids := testkit.Column[int](b, db, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	var ticks int64
+	var total time.Duration
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		cpu, err := procstat.CPU(pid)
 		if err != nil {
 			return -1
 		}
-		// The fields after the command's closing parenthesis; utime and stime are the 14th and
-		// 15th of the line, in clock ticks (100 a second).
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-		for _, s := range f[11:13] {
-			n, _ := strconv.ParseInt(s, 10, 64)
-			ticks += n
-		}
+		total += cpu
 	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return total
 }

@@ -1,17 +1,17 @@
-package sqldb
+package sqldb_test
 
 import (
 	"context"
 	"database/sql"
-	"fmt"
+	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/storage/sqldb"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/procstat"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
@@ -34,7 +34,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 	var id int64
 	next := func() int64 { id++; return id }
 
-	db, err := Open(ctx, d.DSN, Options{Schema: d.Schema, Logger: quiet, MaxOpenConns: 1})
+	db, err := sqldb.Open(ctx, d.DSN, sqldb.Options{Schema: d.Schema, Logger: slog.New(slog.DiscardHandler), MaxOpenConns: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,8 +61,15 @@ func BenchmarkRoundTrips(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	cpu := func(b *testing.B, pid int) time.Duration {
+		t, err := procstat.CPU(pid)
+		if err != nil {
+			b.Skipf("the CPU of process %d: %v (the server must run on this machine)", pid, err)
+		}
+		return t
+	}
 	run := func(b *testing.B, pid int, tx func(n int64) error) {
-		client, backend := processCPU(b, os.Getpid()), processCPU(b, pid)
+		client, backend := cpu(b, os.Getpid()), cpu(b, pid)
 		b.ResetTimer()
 		for range b.N {
 			if err := tx(next()); err != nil {
@@ -70,8 +77,8 @@ func BenchmarkRoundTrips(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		b.ReportMetric(float64((processCPU(b, os.Getpid())-client).Microseconds())/float64(b.N), "client-cpu-µs/op")
-		b.ReportMetric(float64((processCPU(b, pid)-backend).Microseconds())/float64(b.N), "pg-cpu-µs/op")
+		b.ReportMetric(float64((cpu(b, os.Getpid())-client).Microseconds())/float64(b.N), "client-cpu-µs/op")
+		b.ReportMetric(float64((cpu(b, pid)-backend).Microseconds())/float64(b.N), "pg-cpu-µs/op")
 	}
 	b.Run("kit", func(b *testing.B) {
 		run(b, kitPID, func(n int64) error {
@@ -87,9 +94,9 @@ func BenchmarkRoundTrips(b *testing.B) {
 	b.Run("kit-execall", func(b *testing.B) {
 		run(b, kitPID, func(n int64) error {
 			return db.InTx(ctx, func(tx *sql.Tx) error {
-				return ExecAll(ctx, tx, db.Engine(),
-					Statement{Table: "rt_rows", Query: insertRow, Args: []any{n, "name", n * 100, time.Now()}},
-					Statement{Table: "rt_events", Query: insertEvent, Args: []any{n, "created", payload}})
+				return sqldb.ExecAll(ctx, tx, db.Engine(),
+					sqldb.Statement{Table: "rt_rows", Query: insertRow, Args: []any{n, "name", n * 100, time.Now()}},
+					sqldb.Statement{Table: "rt_events", Query: insertEvent, Args: []any{n, "created", payload}})
 			})
 		})
 	})
@@ -114,24 +121,4 @@ func BenchmarkRoundTrips(b *testing.B) {
 			return conn.SendBatch(ctx, batch).Close()
 		})
 	})
-}
-
-// processCPU is the CPU time process pid has used, from /proc/<pid>/stat.
-func processCPU(b *testing.B, pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Skipf("the CPU of process %d: %v (the server must run on this machine)", pid, err)
-	}
-	// The fields after the command's closing parenthesis; utime and stime are the 14th and 15th
-	// of the line, in clock ticks (100 a second).
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			b.Fatalf("/proc/%d/stat: %v", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
 }
