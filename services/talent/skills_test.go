@@ -371,6 +371,12 @@ func TestCoverage(t *testing.T) {
 			kp[2].GetSkillRequirement() != name || kp[0].GetVersion() >= kp[1].GetVersion() {
 			t.Errorf("key_person_risk events = %v", kp)
 		}
+		for i, want := range []string{"Person ada", "Person cy", "Person ada"} {
+			if i < len(kp) && (kp[i].GetKeyPersonDisplayName() != want || kp[i].GetTeamDisplayName() != "platform" || kp[i].GetSkillDisplayName() != "go") {
+				t.Errorf("key_person_risk event %d names %q, %q and %q; want platform, go and %s", i,
+					kp[i].GetTeamDisplayName(), kp[i].GetSkillDisplayName(), kp[i].GetKeyPersonDisplayName(), want)
+			}
+		}
 
 		// Filters on coverage; every team's coverage.
 		if _, err := e.client.CreateSkillRequirement(ctx, &talentv1.CreateSkillRequirementRequest{Parent: "teams/data",

@@ -248,7 +248,12 @@ func (s *Server) evaluateCoverage(ctx context.Context, tx store.Tx, sc store.Sco
 			events = append(events, &talentv1.SkillCoverageRestored{Coverage: cov, SkillRequirement: name, Version: next()})
 		}
 		if c.KeyPersonRisk {
-			events = append(events, &talentv1.SkillKeyPersonRisk{Coverage: cov, SkillRequirement: name, Version: next()})
+			n, err := tx.KeyPersonNames(ctx, r.TeamID, r.SkillID, r.Coverage.KeyPersonID)
+			if err != nil {
+				return err
+			}
+			events = append(events, &talentv1.SkillKeyPersonRisk{Coverage: cov, SkillRequirement: name, Version: next(),
+				TeamDisplayName: n.Team, SkillDisplayName: n.Skill, KeyPersonDisplayName: n.Person})
 		}
 		if c.KeyPersonGone {
 			events = append(events, &talentv1.SkillKeyPersonRiskCleared{Coverage: cov, SkillRequirement: name, Version: next()})

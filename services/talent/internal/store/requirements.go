@@ -209,3 +209,21 @@ func (r reader) ListCoverage(ctx context.Context, teamID string) ([]*domain.Skil
 	}
 	return sqlstore.All(ctx, r.Q, "coverage", scanRequirement, q+` ORDER BY team_id, skill_id`, args...)
 }
+
+// KeyPersonNames are the display names an event about a requirement's key person carries.
+type KeyPersonNames struct {
+	Team, Skill, Person string
+}
+
+// KeyPersonNames reads the display names of a team, a skill and a person in one statement; a
+// name that is not found reads as empty.
+func (r reader) KeyPersonNames(ctx context.Context, teamID, skillID, personID string) (KeyPersonNames, error) {
+	const q = `SELECT COALESCE((SELECT display_name FROM teams WHERE id = $1), ''),
+		COALESCE((SELECT display_name FROM skills WHERE id = $2), ''),
+		COALESCE((SELECT display_name FROM people WHERE id = $3), '')`
+	var n KeyPersonNames
+	if err := r.Q.QueryRowContext(ctx, q, teamID, skillID, personID).Scan(&n.Team, &n.Skill, &n.Person); err != nil {
+		return n, fmt.Errorf("read the names of team %s, skill %s and person %s: %w", teamID, skillID, personID, err)
+	}
+	return n, nil
+}

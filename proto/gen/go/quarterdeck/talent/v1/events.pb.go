@@ -1419,9 +1419,18 @@ type SkillKeyPersonRisk struct {
 	SkillRequirement string `protobuf:"bytes,2,opt,name=skill_requirement,json=skillRequirement,proto3" json:"skill_requirement,omitempty"`
 	// The aggregate's version after the change. Consumers use it to order the events of one resource
 	// and to drop stale ones.
-	Version       int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The team's display name when the event was published, so that a consumer can title what it
+	// keeps without a call to talent (the risk service's people risk is "Key-person risk: <team>").
+	// Empty in events published before it was added.
+	TeamDisplayName string `protobuf:"bytes,4,opt,name=team_display_name,json=teamDisplayName,proto3" json:"team_display_name,omitempty"`
+	// The skill's display name when the event was published (empty in events before it was added).
+	SkillDisplayName string `protobuf:"bytes,5,opt,name=skill_display_name,json=skillDisplayName,proto3" json:"skill_display_name,omitempty"`
+	// The key person's display name when the event was published (empty in events before it was
+	// added).
+	KeyPersonDisplayName string `protobuf:"bytes,6,opt,name=key_person_display_name,json=keyPersonDisplayName,proto3" json:"key_person_display_name,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SkillKeyPersonRisk) Reset() {
@@ -1473,6 +1482,27 @@ func (x *SkillKeyPersonRisk) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *SkillKeyPersonRisk) GetTeamDisplayName() string {
+	if x != nil {
+		return x.TeamDisplayName
+	}
+	return ""
+}
+
+func (x *SkillKeyPersonRisk) GetSkillDisplayName() string {
+	if x != nil {
+		return x.SkillDisplayName
+	}
+	return ""
+}
+
+func (x *SkillKeyPersonRisk) GetKeyPersonDisplayName() string {
+	if x != nil {
+		return x.KeyPersonDisplayName
+	}
+	return ""
 }
 
 // A team's skill is no longer covered by exactly one person: more do, or nobody (then a gap says so).
@@ -1771,11 +1801,14 @@ const file_quarterdeck_talent_v1_events_proto_rawDesc = "" +
 	"\bcoverage\x18\x01 \x01(\v2$.quarterdeck.talent.v1.SkillCoverageR\bcoverage\x12+\n" +
 	"\x11skill_requirement\x18\x02 \x01(\tR\x10skillRequirement\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion:\x1e\xc2\xf3\x18\x1a\n" +
-	"\x05skill\x12\x11coverage_restored\"\xbb\x01\n" +
+	"\x05skill\x12\x11coverage_restored\"\xcc\x02\n" +
 	"\x12SkillKeyPersonRisk\x12@\n" +
 	"\bcoverage\x18\x01 \x01(\v2$.quarterdeck.talent.v1.SkillCoverageR\bcoverage\x12+\n" +
 	"\x11skill_requirement\x18\x02 \x01(\tR\x10skillRequirement\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion:\x1c\xc2\xf3\x18\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12*\n" +
+	"\x11team_display_name\x18\x04 \x01(\tR\x0fteamDisplayName\x12,\n" +
+	"\x12skill_display_name\x18\x05 \x01(\tR\x10skillDisplayName\x125\n" +
+	"\x17key_person_display_name\x18\x06 \x01(\tR\x14keyPersonDisplayName:\x1c\xc2\xf3\x18\x18\n" +
 	"\x05skill\x12\x0fkey_person_risk\"\xca\x01\n" +
 	"\x19SkillKeyPersonRiskCleared\x12@\n" +
 	"\bcoverage\x18\x01 \x01(\v2$.quarterdeck.talent.v1.SkillCoverageR\bcoverage\x12+\n" +
