@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ func (s *Server) Reactions() []Reaction {
 		{Domain: "vendors", Subject: "vendor.attestation_expiring", Apply: s.attestationExpiring},
 		{Domain: "vendors", Subject: "vendor.offboarded", Apply: s.vendorOffboarded},
 		{Domain: "talent", Subject: "skill.key_person_risk", Apply: s.keyPersonRisk},
+		{Domain: "talent", Subject: "skill.key_person_risk_cleared", Apply: s.keyPersonCleared},
 		{Domain: "talent", Subject: "person.joined", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.updated", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.moved", Apply: s.personChanged},
@@ -289,36 +291,38 @@ const (
 )
 
 // keyPersonRisk applies skill.key_person_risk: exactly one of a team's people covers a skill
-// it requires. The team's people risk (category PEOPLE, linked to the team as its source, one
-// per team) opens, scored for a key person, or reopens when it was CLOSED; an open one is
-// refreshed: its likelihood rises one step (at most to the matrix's top), each further skill or
-// key person making the loss of one more likely. The score history names the requirement as
-// the cause. Each version of a requirement's key-person state applies once: a copy, or an older
-// event that arrives after a newer one, changes nothing.
+// it requires, or the one who does changed. The team's people risk (category PEOPLE, linked to
+// the team as its source, one per team) opens, scored for a key person, or reopens when it was
+// CLOSED. An open one is raised one step (at most to the matrix's top) when the requirement
+// enters the key-person state, each further skill held by one person making the loss of one more
+// likely; a requirement already in it (its key person changed) changes no score, so that a
+// requirement going in and out of the state does not drive the risk up. The score history names
+// the requirement as the cause. Each version of a requirement's key-person state applies once: a
+// copy, or an older event that arrives after a newer one, changes nothing.
 func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Event) error {
 	m, ok := ev.Message.(*talentv1.SkillKeyPersonRisk)
 	if !ok {
 		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a SkillKeyPersonRisk, got %s", ev.Type))
 	}
-	cov, requirement := m.GetCoverage(), m.GetSkillRequirement()
-	team := cov.GetTeam()
-	switch {
-	case !teamPattern.Match(team):
-		return fault.Field("coverage.team", "INVALID_NAME", fmt.Sprintf("%q is not a team name", team))
-	case requirement == "":
-		return fault.Field("skill_requirement", "REQUIRED", "the event names no requirement")
-	}
-	if moved, err := tx.Advance(ctx, requirement+":key_person", fmt.Sprintf("%020d", m.GetVersion()), s.now()); err != nil || !moved {
+	now := s.now()
+	if moved, err := advanceKeyPerson(ctx, tx, m, now); err != nil || !moved {
 		return err
 	}
-	reason := fmt.Sprintf("Only %s covers %s of %s (%d required at proficiency %d or more)",
-		ownerOr(cov.GetKeyPerson()), cov.GetSkill(), team, cov.GetRequiredPeople(), cov.GetMinProficiency())
+	cov, requirement := m.GetCoverage(), m.GetSkillRequirement()
+	team := cov.GetTeam()
+	was, entered, err := tx.KeyPersonRequirement(ctx, requirement)
+	if err != nil {
+		return err
+	}
+	state := store.KeyPersonRequirement{Requirement: requirement, Team: team, KeyPerson: cov.GetKeyPerson(), Raised: was.Raised}
+	reason := fmt.Sprintf("Only %s covers %s of %s; %d required at proficiency %d or more",
+		labelled(m.GetKeyPersonDisplayName(), ownerOr(cov.GetKeyPerson())), labelled(m.GetSkillDisplayName(), cov.GetSkill()),
+		labelled(m.GetTeamDisplayName(), team), cov.GetRequiredPeople(), cov.GetMinProficiency())
 	mat, err := tx.CurrentMatrix(ctx)
 	if err != nil {
 		return err
 	}
 	base := domain.Pair{Likelihood: scaleStep(keyPersonLikelihood, len(mat.Likelihood)), Impact: scaleStep(keyPersonImpact, len(mat.Impact))}
-	now := s.now()
 	r, err := tx.RiskBySource(ctx, team)
 	var (
 		prev   int64
@@ -329,13 +333,14 @@ func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Eve
 	switch {
 	case errors.Is(err, domain.ErrRiskNotFound):
 		if r, err = s.openSourceRisk(ctx, tx, team, domain.RiskFields{
-			Title:       "Key-person risk: " + team,
-			Description: "Opened by the risk service when talent reported that a skill of " + team + " is covered by one person only. " + reason + ".",
+			Title:       "Key-person risk: " + cmp.Or(m.GetTeamDisplayName(), team),
+			Description: "Opened by the risk service when talent reported that one person alone covers a skill the team requires. " + reason + ".",
 			Category:    domain.CategoryPeople,
 			Owner:       domain.ServiceActor,
 		}, now); err != nil {
 			return err
 		}
+		state.Raised = false
 	case err != nil:
 		return err
 	case r.State == domain.RiskClosed:
@@ -344,9 +349,21 @@ func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Eve
 			return err
 		}
 		events = append(events, &riskv1.RiskReopened{})
+		// Scored afresh: no step of the team's other key people is left to take back.
+		if err := tx.ResetKeyPersonRaises(ctx, team); err != nil {
+			return err
+		}
+		state.Raised = false
+	case entered:
+		// The key person changed, or talent said again what the register knew: nothing to score.
+		return tx.PutKeyPersonRequirement(ctx, state, now)
 	case r.Scored():
 		top := int32(len(mat.Likelihood))
 		pair = domain.Pair{Likelihood: min(top, max(r.Residual.Likelihood+1, base.Likelihood)), Impact: max(r.Residual.Impact, base.Impact)}
+		state.Raised = pair.Likelihood > r.Residual.Likelihood
+	}
+	if err := tx.PutKeyPersonRequirement(ctx, state, now); err != nil {
+		return err
 	}
 	if before == nil {
 		prev, before = r.Version, riskToProto(r)
@@ -361,6 +378,78 @@ func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Eve
 	}
 	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, append(events, more...)...)
 	return err
+}
+
+// keyPersonCleared applies skill.key_person_risk_cleared: a team's skill is no longer covered by
+// exactly one person (more do, nobody does, or the requirement was deleted). When the
+// requirement's entry raised the team's open people risk a step, the step is taken back (not
+// below the matrix's lowest); the risk stays open for its owner to review, whatever its causes.
+// A requirement the register did not know in the key-person state (learnt before it kept them)
+// changes no score. Each version applies once, in order with the key_person_risk events of the
+// same requirement.
+func (s *Server) keyPersonCleared(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	m, ok := ev.Message.(*talentv1.SkillKeyPersonRiskCleared)
+	if !ok {
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a SkillKeyPersonRiskCleared, got %s", ev.Type))
+	}
+	now := s.now()
+	if moved, err := advanceKeyPerson(ctx, tx, m, now); err != nil || !moved {
+		return err
+	}
+	cov, requirement := m.GetCoverage(), m.GetSkillRequirement()
+	team := cov.GetTeam()
+	was, known, err := tx.DeleteKeyPersonRequirement(ctx, requirement)
+	if err != nil || !known || !was.Raised {
+		return err
+	}
+	r, err := tx.RiskBySource(ctx, team)
+	if errors.Is(err, domain.ErrRiskNotFound) {
+		return nil
+	}
+	if err != nil || r.State == domain.RiskClosed || !r.Scored() || r.Residual.Likelihood <= 1 {
+		return err
+	}
+	pair := domain.Pair{Likelihood: r.Residual.Likelihood - 1, Impact: r.Residual.Impact}
+	a := domain.Assessment{Residual: &pair, Actor: domain.ServiceActor, Cause: requirement,
+		Reason: fmt.Sprintf("%s of %s is no longer covered by one person only (%d cover it, %d required): likelihood lowered one step",
+			cov.GetSkill(), team, cov.GetCoveredPeople(), cov.GetRequiredPeople())}
+	prev, before := r.Version, riskToProto(r)
+	events, err := s.Rescore(ctx, tx, r, a)
+	if err != nil {
+		return err
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before, events...)
+	return err
+}
+
+// keyPersonEvent is either event of a requirement's key-person state.
+type keyPersonEvent interface {
+	GetCoverage() *talentv1.SkillCoverage
+	GetSkillRequirement() string
+	GetVersion() int64
+}
+
+// advanceKeyPerson checks the names of m and moves its requirement's position to its version,
+// shared by both events of the state so that they apply in the requirement's order; it reports
+// whether it moved.
+func advanceKeyPerson(ctx context.Context, tx store.Tx, m keyPersonEvent, now time.Time) (bool, error) {
+	team, requirement := m.GetCoverage().GetTeam(), m.GetSkillRequirement()
+	switch {
+	case !teamPattern.Match(team):
+		return false, fault.Field("coverage.team", "INVALID_NAME", fmt.Sprintf("%q is not a team name", team))
+	case requirement == "":
+		return false, fault.Field("skill_requirement", "REQUIRED", "the event names no requirement")
+	}
+	return tx.Advance(ctx, requirement+":key_person", fmt.Sprintf("%020d", m.GetVersion()), now)
+}
+
+// labelled is a resource's display name with its name, "Platform (teams/platform)", or its name
+// alone when the display name is not known.
+func labelled(display, name string) string {
+	if display == "" {
+		return name
+	}
+	return display + " (" + name + ")"
 }
 
 // openSourceRisk creates the risk the service keeps for source, identified at now, and records
