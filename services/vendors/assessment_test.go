@@ -326,7 +326,7 @@ func TestAssessmentLifecycle(t *testing.T) {
 		streamEvents(t, e, "assessment.started", 2, func() *vendorsv1.AssessmentStarted { return new(vendorsv1.AssessmentStarted) })
 		completed := streamEvents(t, e, "assessment.completed", 1, func() *vendorsv1.AssessmentCompleted { return new(vendorsv1.AssessmentCompleted) })
 		if c := completed[0]; c.GetVendor() != "vendors/acme" || c.GetVendorTier() != 1 || c.GetRiskRating() != vendorsv1.RiskRating_HIGH ||
-			c.GetAssessment().GetScore() != 54 {
+			c.GetAssessment().GetScore() != 54 || c.GetVendorDisplayName() == "" || c.GetVendorDisplayName() != v.GetDisplayName() {
 			t.Errorf("assessment.completed = %v", c)
 		}
 		streamEvents(t, e, "assessment.cancelled", 1, func() *vendorsv1.AssessmentCancelled { return new(vendorsv1.AssessmentCancelled) })

@@ -141,7 +141,7 @@ func (s *Server) vendorAssessed(ctx context.Context, tx store.Tx, ev consumer.Ev
 	if moved, err := tx.Advance(ctx, vendor+":assessment", vendorPosition(completed, assessment), s.now()); err != nil || !moved {
 		return err
 	}
-	reason := fmt.Sprintf("Assessment %s of %s (tier %d) rated %s", assessment, vendor, m.GetVendorTier(), m.GetRiskRating())
+	reason := fmt.Sprintf("Assessment %s of %s, tier %d, rated %s", assessment, labelled(m.GetVendorDisplayName(), vendor), m.GetVendorTier(), m.GetRiskRating())
 	mat, err := tx.CurrentMatrix(ctx)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func (s *Server) vendorAssessed(ctx context.Context, tx store.Tx, ev consumer.Ev
 	)
 	if r == nil {
 		if r, err = s.openSourceRisk(ctx, tx, vendor, domain.RiskFields{
-			Title:       "Third-party risk: " + vendor,
+			Title:       "Third-party risk: " + cmp.Or(m.GetVendorDisplayName(), vendor),
 			Description: "Opened by the risk service when " + reason + ".",
 			Category:    domain.CategoryVendor,
 			Owner:       ownerOr(m.GetAssessment().GetAssessor()),

@@ -196,7 +196,7 @@ func (s *Server) CompleteAssessment(ctx context.Context, req *vendorsv1.Complete
 			after := assessmentToProto(a)
 			return after, tx.Record(ctx, sqlstore.Change{Request: req, Action: audit.Update, Resource: a.Name(), Before: before, After: after,
 				Event: &vendorsv1.AssessmentCompleted{Assessment: after, Vendor: a.Vendor(), VendorTier: v.Tier,
-					RiskRating: vendorsv1.RiskRating(a.RiskRating), Version: a.Version}})
+					RiskRating: vendorsv1.RiskRating(a.RiskRating), Version: a.Version, VendorDisplayName: v.DisplayName}})
 		})
 }
 

@@ -1847,9 +1847,13 @@ type AssessmentCompleted struct {
 	RiskRating RiskRating `protobuf:"varint,4,opt,name=risk_rating,json=riskRating,proto3,enum=quarterdeck.vendors.v1.RiskRating" json:"risk_rating,omitempty"`
 	// The aggregate's version after the change. Consumers use it to order the events of one resource
 	// and to drop stale ones.
-	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// The vendor's display name at completion, so that a consumer can title what it keeps without a
+	// call to vendors (the risk service's vendor risk is "Third-party risk: <vendor>"). Empty in
+	// events published before it was added.
+	VendorDisplayName string `protobuf:"bytes,6,opt,name=vendor_display_name,json=vendorDisplayName,proto3" json:"vendor_display_name,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *AssessmentCompleted) Reset() {
@@ -1915,6 +1919,13 @@ func (x *AssessmentCompleted) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *AssessmentCompleted) GetVendorDisplayName() string {
+	if x != nil {
+		return x.VendorDisplayName
+	}
+	return ""
 }
 
 // An assessment was cancelled.
@@ -2404,7 +2415,7 @@ const file_quarterdeck_vendors_v1_events_proto_rawDesc = "" +
 	"assessment\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion:\x19\xc2\xf3\x18\x15\n" +
 	"\n" +
-	"assessment\x12\astarted\"\x8e\x02\n" +
+	"assessment\x12\astarted\"\xbe\x02\n" +
 	"\x13AssessmentCompleted\x12B\n" +
 	"\n" +
 	"assessment\x18\x01 \x01(\v2\".quarterdeck.vendors.v1.AssessmentR\n" +
@@ -2414,7 +2425,8 @@ const file_quarterdeck_vendors_v1_events_proto_rawDesc = "" +
 	"vendorTier\x12C\n" +
 	"\vrisk_rating\x18\x04 \x01(\x0e2\".quarterdeck.vendors.v1.RiskRatingR\n" +
 	"riskRating\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion:\x1b\xc2\xf3\x18\x17\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12.\n" +
+	"\x13vendor_display_name\x18\x06 \x01(\tR\x11vendorDisplayName:\x1b\xc2\xf3\x18\x17\n" +
 	"\n" +
 	"assessment\x12\tcompleted\"\x90\x01\n" +
 	"\x13AssessmentCancelled\x12B\n" +
