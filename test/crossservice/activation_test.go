@@ -75,6 +75,9 @@ func (s *stack) startBudget(t *testing.T, addr string, consumers bool) {
 		o.GRPCAddr = addr
 		o.Clock = s.clock
 		o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
+		// An event a consumer received and did not acknowledge is delivered again after AckWait:
+		// kept well under the tests' 30 s waits for an effect, which the default (30 s) equals.
+		o.Consumers.AckWait = 5 * time.Second
 	}))
 	s.b = budgetv1.NewBudgetServiceClient(s.budget.Conn)
 	s.bApprover = budgetv1.NewBudgetServiceClient(s.budget.ConnAs(t, "users/approver"))
