@@ -398,15 +398,14 @@ func (s *Server) keyPersonCleared(ctx context.Context, tx store.Tx, ev consumer.
 	}
 	cov, requirement := m.GetCoverage(), m.GetSkillRequirement()
 	team := cov.GetTeam()
-	was, known, err := tx.DeleteKeyPersonRequirement(ctx, requirement)
-	if err != nil || !known || !was.Raised {
+	// The team's risk is locked before the requirement's row, in the order keyPersonRisk takes
+	// them, so that the two reactions never wait on each other's locks.
+	r, err := tx.RiskBySource(ctx, team)
+	if err != nil && !errors.Is(err, domain.ErrRiskNotFound) {
 		return err
 	}
-	r, err := tx.RiskBySource(ctx, team)
-	if errors.Is(err, domain.ErrRiskNotFound) {
-		return nil
-	}
-	if err != nil || r.State == domain.RiskClosed || !r.Scored() || r.Residual.Likelihood <= 1 {
+	was, known, err := tx.DeleteKeyPersonRequirement(ctx, requirement)
+	if err != nil || !known || !was.Raised || r == nil || r.State == domain.RiskClosed || !r.Scored() || r.Residual.Likelihood <= 1 {
 		return err
 	}
 	pair := domain.Pair{Likelihood: r.Residual.Likelihood - 1, Impact: r.Residual.Impact}
