@@ -261,6 +261,10 @@ func serve(ctx context.Context, cfg settings, log *slog.Logger, stderr io.Writer
 		}
 		proc.Defer(func(context.Context) error { srv.Shutdown(); return nil })
 		natsURL = srv.ClientURL()
+		// The embedded server is the binary's own, of a version that takes atomic batch
+		// publishes: the relays use them for backlogs whatever QUARTERDECK_EVENT_ATOMIC_BATCHES
+		// says, which is for a server of the operator's.
+		cfg.Events.AtomicBatches = true
 		log.Info("embedded NATS listening", "url", natsURL, "store", filepath.Join(cfg.DataDir, "nats"))
 	}
 	nc, err := proc.ConnectNATS(natsURL)

@@ -212,7 +212,33 @@ func TestDebugAddr(t *testing.T) {
 // NATS server, both under the data folder.
 func TestStandaloneRestartKeepsData(t *testing.T) {
 	t.Parallel()
-	restartScenario(t, scenario{prefix: "quarterdeck"})
+	restartScenario(t, scenario{prefix: "quarterdeck", check: checkAtomicBatches})
+}
+
+// checkAtomicBatches checks that the embedded server's event streams, every domain's and the
+// gateway's, take atomic batch publishes, which the relays use for backlogs.
+func checkAtomicBatches(t *testing.T, p *proc, _ []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(p.nats, nats.Name("quarterdeck-e2e-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, domain := range []string{"BUDGET", "VENDORS", "RISK", "TALENT", "BRIEFING", "IAM"} {
+		s, err := js.Stream(ctx, "QUARTERDECK_"+domain)
+		if err != nil {
+			t.Fatalf("stream QUARTERDECK_%s: %v", domain, err)
+		}
+		if !s.CachedInfo().Config.AllowAtomicPublish {
+			t.Errorf("stream QUARTERDECK_%s of the embedded server does not take atomic batches", domain)
+		}
+	}
 }
 
 // TestStandaloneExternalServers runs the restart scenario against the NATS server named by

@@ -99,7 +99,7 @@ func StartEvents(ctx context.Context, o EventsOptions) (*Events, error) {
 	relay := outbox.NewRelay(o.DB, js, outbox.RelayOptions{
 		Stream: events.StreamName(o.Stream.Prefix, EventsDomain), Name: "gateway",
 		PollInterval: revocationPollInterval, Retention: o.Stream.RetentionOrDefault(),
-		Logger: o.Logger, MeterProvider: o.MeterProvider,
+		Logger: o.Logger, MeterProvider: o.MeterProvider, AtomicBatches: events.AtomicBatches(stream),
 	})
 	o.Keys.OnCommit(relay.Notify)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

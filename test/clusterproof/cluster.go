@@ -344,7 +344,9 @@ func (c *cluster) streamsUp(ctx context.Context, strict bool) error {
 }
 
 // commonEnv is every platform process's environment: quiet logs, no per-key or per-address rate
-// limits (the proof's clients are one address), stream replicas 3.
+// limits (the proof's clients are one address), stream replicas 3, and streams that take atomic
+// batch publishes (the proof's servers are of a version that does), so that the relays' batches
+// go through the node kills and restarts too.
 func (c *cluster) commonEnv() []string {
 	return []string{
 		"QUARTERDECK_LOG_LEVEL=warn",
@@ -353,6 +355,7 @@ func (c *cluster) commonEnv() []string {
 		"QUARTERDECK_GATEWAY_RATE_LIMIT_PER_IP=0",
 		"QUARTERDECK_NATS_URL=" + c.natsURL(),
 		"QUARTERDECK_EVENT_STREAM_REPLICAS=" + strconv.Itoa(streamReplicas),
+		"QUARTERDECK_EVENT_ATOMIC_BATCHES=true",
 	}
 }
 

@@ -119,11 +119,15 @@ func pending(ctx context.Context, db map[string]*pgx.Conn) (int, error) {
 	return total, nil
 }
 
-// streamIDs reads every message of a domain's stream and counts its event IDs.
-func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, error) {
-	var out counts
+// streamIDs reads every message of a domain's stream and counts its event IDs, and the messages
+// that went out in an atomic batch.
+func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, int, error) {
+	var (
+		out     counts
+		batched int
+	)
 	err := c.jetStream(ctx, func(js jetstream.JetStream) error {
-		out = counts{}
+		out, batched = counts{}, 0
 		s, err := js.Stream(ctx, events.StreamName("quarterdeck", domain))
 		if err != nil {
 			return err
@@ -147,6 +151,9 @@ func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, error) 
 				n++
 				read++
 				out[m.Headers().Get(events.HeaderID)]++
+				if m.Headers().Get("Nats-Batch-Id") != "" {
+					batched++
+				}
 			}
 			if batch.Error() != nil {
 				return batch.Error()
@@ -157,7 +164,7 @@ func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, error) 
 		}
 		return nil
 	})
-	return out, err
+	return out, batched, err
 }
 
 // check is one verdict.
@@ -256,7 +263,7 @@ func (c *cluster) verify(ctx context.Context, ack *acked, run string, sum *summa
 		if err != nil {
 			return err
 		}
-		inStream, err := c.streamIDs(ctx, d)
+		inStream, batched, err := c.streamIDs(ctx, d)
 		if err != nil {
 			return err
 		}
@@ -271,7 +278,8 @@ func (c *cluster) verify(ctx context.Context, ack *acked, run string, sum *summa
 				bad = append(bad, fmt.Sprintf("%s in the stream, not in the outbox (×%d)", id, n))
 			}
 		}
-		add(d+": every event exactly once in its stream", bad, fmt.Sprintf("%d events written, %d in the stream", len(ids), len(inStream)))
+		add(d+": every event exactly once in its stream", bad, fmt.Sprintf("%d events written, %d in the stream, %d of them in atomic batches",
+			len(ids), len(inStream), batched))
 		sum.Events[d] = len(ids)
 	}
 	eventOf := func(name string, conn *pgx.Conn, typ string, want map[string]string) error {

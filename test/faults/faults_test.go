@@ -19,6 +19,8 @@ func TestMain(m *testing.M) { proc.TestMain(m, roleEnv, runRole) }
 // TestFaultsReduced is the fault proof at CI size: 1,000 creates and 100 updates while the relay
 // holder, the NATS server and the consumer process are each killed with SIGKILL three times and
 // the consumer is paused once past its ack wait; every event must then have exactly one effect.
+// It runs with the relays publishing every event alone, and with their backlogs in atomic
+// batches.
 func TestFaultsReduced(t *testing.T) {
 	dsn := os.Getenv(dsnEnv)
 	if dsn == "" {
@@ -27,9 +29,18 @@ func TestFaultsReduced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: the fault proof takes about a minute; make test and CI run it")
 	}
+	for _, atomic := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one by one", true: "atomic batches"}[atomic], func(t *testing.T) { faultsReduced(t, dsn, atomic) })
+	}
+}
+
+// faultsReduced runs the reduced proof, the replicas' relays publishing backlogs in atomic
+// batches or every event alone.
+func faultsReduced(t *testing.T, dsn string, atomic bool) {
 	cfg := config{DSN: dsn, Replicas: 2, Creates: 1000, Workers: 8, RelayKills: 2, NATSKills: 2,
 		Updates: 2, UpdateAggs: 50, Downtime: time.Second, NATSDowntime: 6 * time.Second, DrainTimeout: 2 * time.Minute,
-		ConsumerKills: 2, ConsumerPauses: 1, ConsumerAckWait: 2 * time.Second, ConsumerWork: 5 * time.Millisecond, CatchUpTimeout: 2 * time.Minute}
+		ConsumerKills: 2, ConsumerPauses: 1, ConsumerAckWait: 2 * time.Second, ConsumerWork: 5 * time.Millisecond, CatchUpTimeout: 2 * time.Minute,
+		AtomicBatches: atomic}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	sum, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -56,6 +67,11 @@ func TestFaultsReduced(t *testing.T) {
 		sum.EffectsMissing != 0 || sum.EffectOrphans != 0 {
 		t.Fatalf("consumer: %d events with an effect, %d stale, %d effect rows, %d duplicates, %d missing, %d orphans; want %d events each applied once",
 			sum.Effects, sum.Stale, sum.EffectRows, sum.EffectDuplicates, sum.EffectsMissing, sum.EffectOrphans, events)
+	}
+	// A NATS outage leaves hundreds of events waiting: the relay's first read after it is a
+	// backlog, which goes out in batches exactly when the streams take them.
+	if atomic != (sum.Batched > 0) {
+		t.Fatalf("%d of %d messages went out in atomic batches; want some exactly when the streams take them (%v)", sum.Batched, sum.StreamMessages, atomic)
 	}
 }
 

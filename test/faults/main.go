@@ -99,6 +99,9 @@ type config struct {
 	NATSDowntime    time.Duration // how long the killed NATS server stays down
 	DrainTimeout    time.Duration
 	KeepDir         bool
+	// AtomicBatches has the replicas publish backlogs in atomic batches
+	// (QUARTERDECK_EVENT_ATOMIC_BATCHES); the proof's NATS server takes them.
+	AtomicBatches bool
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
@@ -124,6 +127,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.CatchUpTimeout, "catch-up-timeout", 3*time.Minute, "how long the consumer may take to apply every event at the end")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 3*time.Minute, "how long to wait for the outbox to empty at the end")
 	fs.BoolVar(&c.KeepDir, "keep", false, "keep the work directory (logs, NATS store) after the run")
+	fs.BoolVar(&c.AtomicBatches, "atomic-batches", true, "the replicas' streams take atomic batch publishes, which their relays use for backlogs (false: every event published alone)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -63,7 +63,7 @@ type replica struct {
 	conn        *grpc.ClientConn
 }
 
-func newReplica(i int, bin, dir, natsURL, dsn, schema string) (*replica, error) {
+func newReplica(i int, bin, dir, natsURL, dsn, schema string, atomicBatches bool) (*replica, error) {
 	gp, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -83,6 +83,7 @@ func newReplica(i int, bin, dir, natsURL, dsn, schema string) (*replica, error) 
 		"QUARTERDECK_LOG_LEVEL=warn",
 		"QUARTERDECK_SHUTDOWN_TIMEOUT=5s",
 		identityEnv(),
+		"QUARTERDECK_EVENT_ATOMIC_BATCHES=" + strconv.FormatBool(atomicBatches),
 	}
 	if r.conn, err = dial(r.grpcAddr); err != nil {
 		return nil, err

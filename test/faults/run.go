@@ -111,7 +111,7 @@ func (e *env) setup(ctx context.Context) error {
 	}
 	e.log.Info("NATS server up", "url", e.nats.url)
 	for i := range e.cfg.Replicas {
-		r, err := newReplica(i, bin, e.dir, e.nats.url, e.cfg.DSN, e.schema)
+		r, err := newReplica(i, bin, e.dir, e.nats.url, e.cfg.DSN, e.schema, e.cfg.AtomicBatches)
 		if err != nil {
 			return err
 		}

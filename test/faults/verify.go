@@ -26,6 +26,7 @@ type summary struct {
 	Changes        int64 // sum of the rows' versions: the events the rows imply
 	OutboxEvents   int
 	StreamMessages int
+	Batched        int // stream messages that went out in an atomic batch (-atomic-batches)
 	Missing        int // committed changes (outbox rows, or row versions) without their event in the stream
 	Duplicates     int // stream messages whose event id, or resource and version, came before
 	OutOfOrder     int // events of one resource not in version order
@@ -62,7 +63,7 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "kills (-9)     relay holder %d, nats-server %d, consumer %d; consumer paused (SIGSTOP past its ack wait) %d\n",
 		s.RelayKills, s.NATSKills, s.ConsumerKills, s.ConsumerPauses)
 	fmt.Fprintf(w, "committed      %d rows, %d changes, %d outbox events\n", s.Rows, s.Changes, s.OutboxEvents)
-	fmt.Fprintf(w, "published      %d messages in the stream\n", s.StreamMessages)
+	fmt.Fprintf(w, "published      %d messages in the stream, %d of them in atomic batches\n", s.StreamMessages, s.Batched)
 	fmt.Fprintf(w, "missing        %d\n", s.Missing)
 	fmt.Fprintf(w, "duplicates     %d\n", s.Duplicates)
 	fmt.Fprintf(w, "out of order   %d\n", s.OutOfOrder)
@@ -94,6 +95,7 @@ type change struct {
 type streamEvent struct {
 	id, msgID, resource string
 	version             int64
+	batched             bool // published in an atomic batch
 }
 
 // verify compares the database — the source of truth of what committed — with the stream.
@@ -146,6 +148,11 @@ func (e *env) verify(ctx context.Context) error {
 		return err
 	}
 	s.StreamMessages = len(msgs)
+	for _, m := range msgs {
+		if m.batched {
+			s.Batched++
+		}
+	}
 
 	seenID := map[string]bool{}
 	seenChange := map[change]bool{}
@@ -257,7 +264,7 @@ func (e *env) readStream(ctx context.Context) ([]streamEvent, error) {
 				e.sum.fail("message %s: bad headers %v", m.Subject(), h)
 			}
 			out = append(out, streamEvent{id: h.Get(events.HeaderID), msgID: h.Get(events.HeaderMsgID),
-				resource: h.Get(events.HeaderSubject), version: v})
+				resource: h.Get(events.HeaderSubject), version: v, batched: h.Get("Nats-Batch-Id") != ""})
 		}
 		if err := batch.Error(); err != nil && ctx.Err() != nil {
 			return nil, fmt.Errorf("read budget stream: read %d of %d: %w", len(out), total, err)

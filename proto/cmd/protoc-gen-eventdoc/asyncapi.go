@@ -192,6 +192,10 @@ func cloudEventsHeaders() object {
 			"tracestate": str("W3C trace state, when the request carried one."),
 			"Nats-Expected-Stream": str("The stream the relay required to store the event, `<PREFIX>_<DOMAIN>`; "+
 				"JetStream keeps this header of the publish with the message.", "pattern", "^[A-Z][A-Z0-9_]*$"),
+			"Nats-Batch-Id": str("Only on an event the relay published in a JetStream atomic batch (a backlog, on a stream that takes them): " +
+				"the batch's id, which JetStream keeps with the message. A subscriber can ignore it."),
+			"Nats-Batch-Sequence": str("With `Nats-Batch-Id`: the event's place in its batch, from 1.", "pattern", "^[1-9][0-9]*$"),
+			"Nats-Batch-Commit":   str("With `Nats-Batch-Id`, on the batch's last event only.", "const", "1"),
 		},
 	}
 }

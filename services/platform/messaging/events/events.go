@@ -119,6 +119,20 @@ type StreamConfig struct {
 	// is never gone while JetStream could still be asked to deduplicate it — e.g. after an
 	// operator re-queues recent rows to re-drive a consumer.
 	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" default:"24h" help:"how long published outbox rows are kept before pruning; must exceed the duplicate window"`
+	// AtomicBatches asks for streams that take atomic batch publishes (allow_atomic,
+	// nats-server 2.12 and later), which the outbox relay then uses for backlogs: a group of
+	// events stored all or none, in order, and synced once. A server before 2.12 ignores the
+	// request (AtomicBatches reports what the stream took); set it only once every server of a
+	// cluster runs 2.12 or later, as a server that does not know the batches cannot hold a
+	// replica of a stream that takes them.
+	AtomicBatches bool `env:"EVENT_ATOMIC_BATCHES" default:"false" help:"streams take atomic batch publishes, which the outbox relay uses for backlogs (every NATS server 2.12 or later)"`
+}
+
+// AtomicBatches reports whether stream takes atomic batch publishes, as its server answered
+// EnsureStream: false on a server before 2.12, which ignores the setting.
+func AtomicBatches(stream jetstream.Stream) bool {
+	info := stream.CachedInfo()
+	return info != nil && info.Config.AllowAtomicPublish
 }
 
 // DefaultOutboxRetention is the outbox retention when none is configured.
@@ -198,6 +212,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig,
 		MaxAge:     cfg.MaxAge,
 		Duplicates: dup,
 		Discard:    jetstream.DiscardOld,
+		// Only when asked for: a stream that takes atomic batches needs every server holding it
+		// to be 2.12 or later. The relay sends batches only where the stream says it takes them.
+		AllowAtomicPublish: cfg.AtomicBatches,
 	}
 	// On a cluster the request can go unanswered — the replicas of a service start together and
 	// race to create the same R3 stream while the cluster is busy — although a repeat answers at

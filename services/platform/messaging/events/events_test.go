@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -451,5 +452,36 @@ func TestEnsureStreamRepeatsAnUnansweredRequest(t *testing.T) {
 	}
 	if never.calls < 2 {
 		t.Fatalf("%d requests before the deadline, want several", never.calls)
+	}
+}
+
+// TestEnsureStreamAtomicBatches asks for a stream that takes atomic batch publishes, then for one
+// that does not, on a server of the test environment: the stream takes them exactly when the
+// server is 2.12 or later (the embedded one is), and turning the setting off turns them off.
+func TestEnsureStreamAtomicBatches(t *testing.T) {
+	n := testenv.NATSServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, js := testenv.Connect(t, n.URL)
+	major, minor := 0, 0
+	if _, err := fmt.Sscanf(nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
+		t.Fatalf("server version %q: %v", nc.ConnectedServerVersion(), err)
+	}
+	supported := major > 2 || major == 2 && minor >= 12
+	for _, want := range []bool{true, false, true} {
+		s, err := events.EnsureStream(ctx, js, events.StreamConfig{Prefix: n.SubjectPrefix, AtomicBatches: want}, "budget")
+		if err != nil {
+			t.Fatalf("EnsureStream with atomic batches %v: %v", want, err)
+		}
+		if got := events.AtomicBatches(s); got != (want && supported) {
+			t.Errorf("server %s, atomic batches asked %v: the stream takes them: %v", nc.ConnectedServerVersion(), want, got)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.AllowAtomicPublish != (want && supported) {
+			t.Errorf("server %s, atomic batches asked %v: the server's stream config says %v", nc.ConnectedServerVersion(), want, info.Config.AllowAtomicPublish)
+		}
 	}
 }

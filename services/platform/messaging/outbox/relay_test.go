@@ -526,3 +526,137 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 		}
 	})
 }
+
+// atomicEnv is newEnv on an embedded NATS server of the test's own (whose version takes atomic
+// batch publishes, as the standalone binary's does) with the stream asked to take them.
+func atomicEnv(t *testing.T, d testenv.Database) *env {
+	t.Helper()
+	ns := testenv.EmbeddedNATS(t)
+	_, js := testenv.Connect(t, ns.URL)
+	e := &env{db: openDB(t, d), js: js, prefix: ns.SubjectPrefix, stream: events.StreamName(ns.SubjectPrefix, "budget")}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := events.EnsureStream(ctx, e.js, events.StreamConfig{Prefix: e.prefix, AtomicBatches: true}, "budget")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !events.AtomicBatches(s) {
+		t.Fatal("the embedded server's stream does not take atomic batches")
+	}
+	return e
+}
+
+// checkBatches asserts that every message of msgs was published in an atomic batch, each
+// batch's messages numbered 1, 2, … in stream order, the last committing it, and returns the
+// number of batches.
+func checkBatches(t *testing.T, msgs []jetstream.Msg) (batches int) {
+	t.Helper()
+	for i := 0; i < len(msgs); {
+		id := msgs[i].Headers().Get("Nats-Batch-Id")
+		if id == "" {
+			t.Fatalf("message %d of %d went out alone; want every one in an atomic batch", i+1, len(msgs))
+		}
+		batches++
+		for seq := 1; ; seq++ {
+			h := msgs[i].Headers()
+			if h.Get("Nats-Batch-Id") != id || h.Get("Nats-Batch-Sequence") != strconv.Itoa(seq) {
+				t.Fatalf("message %d: batch %s #%s; want batch %s #%d", i+1, h.Get("Nats-Batch-Id"), h.Get("Nats-Batch-Sequence"), id, seq)
+			}
+			i++
+			if h.Get("Nats-Batch-Commit") != "" {
+				break
+			}
+			if i == len(msgs) {
+				t.Fatalf("batch %s has no commit", id)
+			}
+		}
+	}
+	return batches
+}
+
+// TestRelayPublishesBacklogsInAtomicBatches drains a backlog on a stream that takes atomic batch
+// publishes: every event goes out in a batch, once, each resource's in order, and the events
+// written after the backlog, one commit at a time, go out one by one.
+func TestRelayPublishesBacklogsInAtomicBatches(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
+		e := atomicEnv(t, d)
+		write(t, e.db, e.prefix, 600, 7) // a read of 256, then one of the 344 after them
+		runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, AtomicBatches: true,
+			PollInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+		waitPublished(t, e.db)
+		msgs := readAll(t, e.js, e.stream)
+		checkExactlyOnceInOrder(t, msgs, 600)
+		if n := checkBatches(t, msgs); n != 2 {
+			t.Errorf("600 events in %d batches; want 2, one a read", n)
+		}
+		write(t, e.db, e.prefix, 5, 5) // fewer than a batch's worth: one by one
+		waitPublished(t, e.db)
+		msgs = readAll(t, e.js, e.stream)
+		if len(msgs) != 605 {
+			t.Fatalf("%d messages after 5 more events; want 605", len(msgs))
+		}
+		for _, m := range msgs[600:] {
+			if id := m.Headers().Get("Nats-Batch-Id"); id != "" {
+				t.Errorf("%s went out in batch %s; want alone", m.Headers().Get(events.HeaderSubject), id)
+			}
+		}
+		if h := msgs[0].Headers(); h.Get("Nats-Expected-Stream") != e.stream || h.Get(events.HeaderMsgID) != h.Get(events.HeaderID) {
+			t.Errorf("first message's headers %v", h)
+		}
+	})
+}
+
+// TestRelayAtomicRepublishIsDeduplicated covers a crash between a batch's acknowledgement and
+// marking its rows, with more events written since: the pass's batch holds events JetStream
+// has already, which it refuses whole; the relay then publishes them one by one, JetStream drops
+// the copies, and the new events go out after them, once and in order.
+func TestRelayAtomicRepublishIsDeduplicated(t *testing.T) {
+	t.Parallel()
+	e := atomicEnv(t, testenv.SQLite(t))
+	mp, reader := testkit.MeterProvider(t)
+	opts := outbox.RelayOptions{Stream: e.stream, AtomicBatches: true, PollInterval: 50 * time.Millisecond,
+		MaxBackoff: 200 * time.Millisecond, MeterProvider: mp}
+	write(t, e.db, e.prefix, 100, 3)
+	r := runRelayWith(t, e.db, e.js, opts)
+	waitPublished(t, e.db)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if m := testkit.Metrics(t, reader, "budget"); m[outbox.MetricPublished] != 100 || m[outbox.MetricBatched] != 100 ||
+		m[outbox.MetricBatchRefused] != 0 {
+		t.Errorf("after the first run: %v; want 100 published, all in a batch, none refused", m)
+	}
+	mp, reader = testkit.MeterProvider(t)
+	opts.MeterProvider = mp
+	if _, err := e.db.ExecContext(context.Background(), `UPDATE outbox SET published_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f, err := outbox.NewFactory(e.prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 { // versions 35 and on of the three resources, after the 100 above
+		res, version := fmt.Sprintf("costCenters/res-%d", (100+i)%3), int64((100+i)/3+1)
+		m, err := f.New(context.Background(), &budgetv1.CostCenterCreated{Version: version}, res, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Insert(context.Background(), tx, m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runRelayWith(t, e.db, e.js, opts)
+	waitPublished(t, e.db)
+	if m := testkit.Metrics(t, reader, "budget"); m[outbox.MetricPublished] != 150 || m[outbox.MetricBatched] != 0 ||
+		m[outbox.MetricBatchRefused] != 1 {
+		t.Errorf("after the re-publish: %v; want 150 published one by one (JetStream acknowledges a copy too), one batch refused", m)
+	}
+	msgs := readAll(t, e.js, e.stream)
+	checkExactlyOnceInOrder(t, msgs, 150)
+	for i, m := range msgs[100:] {
+		if m.Headers().Get("Nats-Batch-Id") != "" {
+			t.Fatalf("event %d went out in batch %s; want one by one after the refused batch", 101+i, m.Headers().Get("Nats-Batch-Id"))
+		}
+	}
+}

@@ -223,8 +223,14 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := events.EnsureStream(sctx, js, opts.Stream, svc.Domain); err != nil {
+	stream, err := events.EnsureStream(sctx, js, opts.Stream, svc.Domain)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", svc.Domain, err)
+	}
+	atomic := events.AtomicBatches(stream)
+	if opts.Stream.AtomicBatches && !atomic {
+		log.Warn("the NATS server does not take atomic batch publishes (2.12 or later does): the outbox relay publishes one event at a time",
+			"stream", events.StreamName(opts.Stream.Prefix, svc.Domain))
 	}
 	factory, err := outbox.NewFactory(opts.Stream.Prefix, nil)
 	if err != nil {
@@ -288,11 +294,12 @@ func Start(ctx context.Context, svc Service, opts Options) (in *Instance, err er
 	cleanup = append(cleanup, func() { lis.Close() })
 
 	relay := outbox.NewRelay(db, js, outbox.RelayOptions{
-		Stream:       events.StreamName(opts.Stream.Prefix, svc.Domain),
-		Name:         svc.Domain,
-		PollInterval: opts.RelayPollInterval,
-		Retention:    opts.Stream.RetentionOrDefault(),
-		Logger:       log,
+		Stream:        events.StreamName(opts.Stream.Prefix, svc.Domain),
+		Name:          svc.Domain,
+		PollInterval:  opts.RelayPollInterval,
+		Retention:     opts.Stream.RetentionOrDefault(),
+		Logger:        log,
+		AtomicBatches: atomic,
 	})
 	// Each loop is woken by the commits that left it work, not by every commit: a consumer's
 	// transaction that wrote no event costs the relay no read of the outbox.
