@@ -221,15 +221,7 @@ func checkAtomicBatches(t *testing.T, p *proc, _ []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(p.nats, nats.Name("quarterdeck-e2e-test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := testenv.Connect(t, p.nats)
 	for _, domain := range []string{"BUDGET", "VENDORS", "RISK", "TALENT", "BRIEFING", "IAM"} {
 		s, err := js.Stream(ctx, "QUARTERDECK_"+domain)
 		if err != nil {

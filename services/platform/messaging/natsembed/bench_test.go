@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
+	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
 
 // BenchmarkPublish measures what storing events costs a server that syncs every message
@@ -35,15 +36,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nc, js := testenv.Connect(b, srv.ClientURL())
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"},
 		Storage: jetstream.FileStorage, AllowAtomicPublish: true}); err != nil {
