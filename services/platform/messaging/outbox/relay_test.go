@@ -660,3 +660,74 @@ func TestRelayAtomicRepublishIsDeduplicated(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedBatchHoldsOnlyItsAggregateBack publishes a backlog whose first event JetStream
+// refuses (larger than the stream takes), on a stream that takes atomic batches: the batch is
+// refused whole, the relay publishes its events one by one, and only the refused event's
+// aggregate waits, its later event with it, until the stream takes it.
+func TestRefusedBatchHoldsOnlyItsAggregateBack(t *testing.T) {
+	t.Parallel()
+	e := atomicEnv(t, testenv.SQLite(t))
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, e.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgSize = 4096
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	f, err := outbox.NewFactory(e.prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In sequence order: a1 (refused), 38 events of other resources, a2.
+	var msgs []outbox.Message
+	add := func(res string, version int64, name string) {
+		m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: version, CostCenter: &budgetv1.CostCenter{DisplayName: name}}, res, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	add("costCenters/a", 1, strings.Repeat("x", 8000))
+	for i := range 38 {
+		add(fmt.Sprintf("costCenters/o%d", i), 1, "other")
+	}
+	add("costCenters/a", 2, "a")
+	if err := e.db.InTx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, msgs...) }); err != nil {
+		t.Fatal(err)
+	}
+	mp, reader := testkit.MeterProvider(t)
+	runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, AtomicBatches: true, MeterProvider: mp,
+		PollInterval: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if n, _, err := outbox.Pending(ctx, e.db); err != nil || n != 2 {
+			return fmt.Errorf("%d pending (%v); want a1 and a2", n, err)
+		}
+		return nil
+	})
+	for range 3 { // several failed passes
+		stored := readAll(t, e.js, e.stream)
+		for _, m := range stored {
+			if m.Headers().Get(events.HeaderSubject) == "costCenters/a" {
+				t.Fatalf("%s@%s is in the stream while a1 is refused", m.Headers().Get(events.HeaderSubject), m.Headers().Get(events.HeaderVersion))
+			}
+		}
+		if len(stored) != 38 {
+			t.Fatalf("while a1 is refused the stream holds %d events; want the 38 others", len(stored))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m := testkit.Metrics(t, reader, "budget"); m[outbox.MetricBatchRefused] < 1 || m[outbox.MetricBatched] != 0 {
+		t.Errorf("metrics %v; want the batch refused, nothing published in one", m)
+	}
+	cfg.MaxMsgSize = -1
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitPublished(t, e.db)
+	stored := readAll(t, e.js, e.stream)
+	checkExactlyOnceInOrder(t, stored, 40)
+}

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,5 +105,69 @@ func TestRelayPublishSpan(t *testing.T) {
 	wantHeader := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-01"
 	if got := msgs[1].Headers().Get(events.HeaderTraceParent); got != wantHeader {
 		t.Errorf("traceparent = %q, want the producer span's %q", got, wantHeader)
+	}
+}
+
+// TestRelayBatchPublishSpans checks the producer spans of events published in an atomic batch:
+// one per traced event, a child of its stored context, ended once the batch is acknowledged, and
+// carried by its message.
+func TestRelayBatchPublishSpans(t *testing.T) {
+	t.Parallel()
+	e := atomicEnv(t, testenv.SQLite(t))
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	f, err := outbox.NewFactory(e.prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	requests := map[string]trace.SpanContext{} // by event ID
+	var msgs []outbox.Message
+	for i := range n {
+		ctx, request := tp.Tracer("test").Start(context.Background(), "CreateCostCenter")
+		request.End()
+		m, err := f.New(ctx, &budgetv1.CostCenterCreated{Version: 1}, fmt.Sprintf("costCenters/t%d", i), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requests[m.ID] = request.SpanContext()
+		msgs = append(msgs, m)
+	}
+	if err := e.db.InTx(context.Background(), func(tx *sql.Tx) error { return outbox.Insert(context.Background(), tx, msgs...) }); err != nil {
+		t.Fatal(err)
+	}
+	runRelayWith(t, e.db, e.js, outbox.RelayOptions{Stream: e.stream, AtomicBatches: true, PollInterval: 50 * time.Millisecond,
+		TracerProvider: tp})
+	waitPublished(t, e.db)
+
+	spans := map[string]sdktrace.ReadOnlySpan{} // by event ID
+	for _, s := range rec.Ended() {
+		if s.SpanKind() != trace.SpanKindProducer {
+			continue
+		}
+		for _, a := range s.Attributes() {
+			if a.Key == "messaging.message.id" {
+				spans[a.Value.AsString()] = s
+			}
+		}
+	}
+	stored := readAll(t, e.js, e.stream)
+	if len(stored) != n || len(spans) != n {
+		t.Fatalf("%d messages and %d producer spans; want %d of each", len(stored), len(spans), n)
+	}
+	for _, m := range stored {
+		id := m.Headers().Get(events.HeaderID)
+		span, request := spans[id], requests[id]
+		if m.Headers().Get("Nats-Batch-Id") == "" {
+			t.Fatalf("event %s went out alone; want it in the batch", id)
+		}
+		if span.Parent().SpanID() != request.SpanID() || span.Parent().TraceID() != request.TraceID() {
+			t.Errorf("event %s: producer span's parent %s, want its request %s", id, span.Parent().SpanID(), request.SpanID())
+		}
+		sc := span.SpanContext()
+		if got, want := m.Headers().Get(events.HeaderTraceParent), "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01"; got != want {
+			t.Errorf("event %s: traceparent %q, want its producer span's %q", id, got, want)
+		}
 	}
 }
