@@ -7,13 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/genproto/googleapis/type/date"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
+	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
 	vendorsv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/vendors/v1"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/outbox"
@@ -411,6 +414,123 @@ func TestOffboardedVendorClosesItsRisk(t *testing.T) {
 		}
 		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM risks WHERE source = 'vendors/globex'`)[0]; n != 0 {
 			t.Errorf("an offboarding opened %d risks for a vendor without one", n)
+		}
+	})
+}
+
+// TestRenamedSourceRetitlesItsRisk renames a vendor whose risk the register opened: the risk
+// takes the new name, once per version of the name and in order, until a person retitles it. A
+// vendor whose name is as long as a title gets its risk all the same, its title cut to fit. A
+// team's key-person risk follows the team's name.
+func TestRenamedSourceRetitlesItsRisk(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachDatabase(t, func(t *testing.T, db testenv.Database) {
+		ns := testenv.NATSServer(t)
+		_, js := testenv.Connect(t, ns.URL)
+		feed := newVendorsFeed(t, ns, js)
+		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
+			o.Clock = clock.NewFake(today)
+			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
+		}))
+		c := riskv1.NewRiskServiceClient(svc.Conn)
+		rdb := svc.DB(t)
+		ctx := context.Background()
+		handled := func(consumer string, want int) {
+			t.Helper()
+			testkit.Eventually(t, 60*time.Second, func() error {
+				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
+				if n < want {
+					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
+				}
+				return nil
+			})
+		}
+		riskOf := func(vendor string) *riskv1.Risk {
+			t.Helper()
+			rs, err := c.ListRisks(ctx, &riskv1.ListRisksRequest{Filter: `source = "` + vendor + `"`})
+			if err != nil || len(rs.GetRisks()) != 1 {
+				t.Fatalf("risks of %s = %v, %v; want one", vendor, rs, err)
+			}
+			return rs.GetRisks()[0]
+		}
+		const renames = "vendors-vendor-updated"
+		updated := 0
+		update := func(name string, version int64, fields ...string) {
+			t.Helper()
+			feed.publish(t, "vendors/contoso", version, &vendorsv1.VendorUpdated{
+				Vendor:        &vendorsv1.Vendor{Name: "vendors/contoso", DisplayName: name, Tier: 2},
+				ChangedFields: &fieldmaskpb.FieldMask{Paths: fields}, Version: version})
+			updated++
+			handled(renames, updated)
+		}
+		title := func(want string) {
+			t.Helper()
+			if got := riskOf("vendors/contoso").GetTitle(); got != want {
+				t.Errorf("title %q; want %q", got, want)
+			}
+		}
+
+		name, ev := assessed("vendors/contoso", "a1", 2, vendorsv1.RiskRating_HIGH, today.Add(-time.Hour))
+		ev.VendorDisplayName = "Contoso Payroll"
+		feed.publish(t, name, 2, ev)
+		handled("vendors-assessment-completed", 1)
+		title("Third-party risk: Contoso Payroll")
+
+		update("Contoso HR", 3, "display_name")
+		title("Third-party risk: Contoso HR")
+		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM outbox WHERE subject LIKE $1`, "%risk.updated")[0]; n != 1 {
+			t.Errorf("risk.updated events after the rename = %d; want 1", n)
+		}
+		update("Contoso HR", 4, "tier")               // not a rename
+		update("Contoso Old Name", 2, "display_name") // older than the name applied
+		title("Third-party risk: Contoso HR")
+		// Past the consumer's version marks (pruned, or a replay into a new consumer), the
+		// register's own position of the name holds.
+		if _, err := rdb.ExecContext(ctx, `DELETE FROM consumer_versions WHERE consumer = $1`, renames); err != nil {
+			t.Fatal(err)
+		}
+		update("Contoso Old Name", 2, "display_name")
+		title("Third-party risk: Contoso HR")
+
+		// A person's title stays through later renames.
+		rk := riskOf("vendors/contoso")
+		if _, err := c.UpdateRisk(ctx, &riskv1.UpdateRiskRequest{Risk: &riskv1.Risk{Name: rk.GetName(), Title: "Payroll outsourcing"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}}); err != nil {
+			t.Fatal(err)
+		}
+		update("Contoso Group", 5, "display_name")
+		title("Payroll outsourcing")
+
+		// A name as long as a title (200 characters): the risk opens, its title cut to 200.
+		long := strings.Repeat("Globex ", 29)[:200]
+		name, ev = assessed("vendors/globex", "g1", 1, vendorsv1.RiskRating_CRITICAL, today.Add(-time.Hour))
+		ev.VendorDisplayName = long
+		feed.publish(t, name, 2, ev)
+		handled("vendors-assessment-completed", 2)
+		got := riskOf("vendors/globex").GetTitle()
+		if utf8.RuneCountInString(got) != 200 || !strings.HasPrefix(got, "Third-party risk: Globex") || !strings.HasSuffix(got, "…") {
+			t.Errorf("title of the long-named vendor's risk: %q (%d characters); want it cut to 200, ending with …", got, utf8.RuneCountInString(got))
+		}
+
+		// A team's key-person risk follows the team's name the same way.
+		talent := newFeed(t, ns, js, "talent")
+		talent.publish(t, "teams/platform/skillRequirements/go", 1, &talentv1.SkillKeyPersonRisk{
+			Coverage: &talentv1.SkillCoverage{Team: "teams/platform", Skill: "skills/go", MinProficiency: 3, RequiredPeople: 2,
+				CoveredPeople: 1, KeyPersonRisk: true, KeyPerson: "people/ada"},
+			SkillRequirement: "teams/platform/skillRequirements/go", Version: 1, TeamDisplayName: "Platform"})
+		handled("talent-skill-key_person_risk", 1)
+		if got := riskOf("teams/platform").GetTitle(); got != "Key-person risk: Platform" {
+			t.Fatalf("team risk titled %q", got)
+		}
+		talent.publish(t, "teams/platform", 2, &talentv1.TeamUpdated{Team: &talentv1.Team{Name: "teams/platform", DisplayName: "Platform Engineering"},
+			ChangedFields: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}, Version: 2})
+		handled("talent-team-updated", 1)
+		if got := riskOf("teams/platform").GetTitle(); got != "Key-person risk: Platform Engineering" {
+			t.Errorf("team risk after the team's rename titled %q; want the new name", got)
+		}
+		if n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_dead_letters`)[0]; n != 0 {
+			t.Errorf("%d dead letters; want none", n)
 		}
 	})
 }

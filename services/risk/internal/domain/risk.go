@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/quarterdeck/quarterdeck/services/platform/api/civil"
 	"github.com/quarterdeck/quarterdeck/services/platform/api/fault"
@@ -50,6 +51,18 @@ const (
 	MaxCategory    = CategoryPeople
 	MaxTreatment   = 4 // AVOID
 )
+
+// SourceTitle is the title the register gives the risk it keeps for a source: prefix and the
+// source's name, cut to a title's length with an ellipsis when the name is too long for it (a
+// display name may have as many characters as a title).
+func SourceTitle(prefix, name string) string {
+	title := prefix + name
+	if utf8.RuneCountInString(title) <= maxTitle {
+		return title
+	}
+	runes := []rune(title)
+	return strings.TrimSpace(string(runes[:maxTitle-1])) + "…"
+}
 
 // Limits of risk fields, shared with the API's validation rules.
 const (

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	riskv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/risk/v1"
 	talentv1 "github.com/quarterdeck/quarterdeck/proto/gen/go/quarterdeck/talent/v1"
@@ -54,6 +57,8 @@ func (s *Server) Reactions() []Reaction {
 		{Domain: "talent", Subject: "person.updated", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.moved", Apply: s.personChanged},
 		{Domain: "talent", Subject: "person.left", Apply: s.personChanged},
+		{Domain: "vendors", Subject: "vendor.updated", Apply: s.sourceRenamed},
+		{Domain: "talent", Subject: "team.updated", Apply: s.sourceRenamed},
 	}
 }
 
@@ -155,7 +160,7 @@ func (s *Server) vendorAssessed(ctx context.Context, tx store.Tx, ev consumer.Ev
 	)
 	if r == nil {
 		if r, err = s.openSourceRisk(ctx, tx, vendor, domain.RiskFields{
-			Title:       "Third-party risk: " + cmp.Or(m.GetVendorDisplayName(), vendor),
+			Title:       domain.SourceTitle(vendorTitle, cmp.Or(m.GetVendorDisplayName(), vendor)),
 			Description: "Opened by the risk service when " + reason + ".",
 			Category:    domain.CategoryVendor,
 			Owner:       ownerOr(m.GetAssessment().GetAssessor()),
@@ -333,7 +338,7 @@ func (s *Server) keyPersonRisk(ctx context.Context, tx store.Tx, ev consumer.Eve
 	switch {
 	case errors.Is(err, domain.ErrRiskNotFound):
 		if r, err = s.openSourceRisk(ctx, tx, team, domain.RiskFields{
-			Title:       "Key-person risk: " + cmp.Or(m.GetTeamDisplayName(), team),
+			Title:       domain.SourceTitle(teamTitle, cmp.Or(m.GetTeamDisplayName(), team)),
 			Description: "Opened by the risk service when talent reported that one person alone covers a skill the team requires. " + reason + ".",
 			Category:    domain.CategoryPeople,
 			Owner:       domain.ServiceActor,
@@ -451,8 +456,14 @@ func labelled(display, name string) string {
 	return display + " (" + name + ")"
 }
 
+// Titles of the risks the service opens, before the source's display name (domain.SourceTitle).
+const (
+	vendorTitle = "Third-party risk: "
+	teamTitle   = "Key-person risk: "
+)
+
 // openSourceRisk creates the risk the service keeps for source, identified at now, and records
-// its identification.
+// its identification and the title it gave it.
 func (s *Server) openSourceRisk(ctx context.Context, tx store.Tx, source string, f domain.RiskFields, now time.Time) (*domain.Risk, error) {
 	r, err := domain.NewRisk(s.newID(), f, now)
 	if err != nil {
@@ -461,6 +472,9 @@ func (s *Server) openSourceRisk(ctx context.Context, tx store.Tx, source string,
 	r.Source = source
 	r.PlanReview(s.cfg.ReviewDays)
 	if err := tx.InsertRisk(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := tx.PutSourceTitle(ctx, source, r.Title, now); err != nil {
 		return nil, err
 	}
 	pb := riskToProto(r)
@@ -475,4 +489,66 @@ func ownerOr(person string) string {
 		return domain.ServiceActor
 	}
 	return person
+}
+
+// sourceRenamed applies vendor.updated and team.updated that change the source's display name:
+// the risk the service keeps for the vendor or the team is retitled with the new name while its
+// title is still the one the service gave it — a title a person changed stays — and while it is
+// not CLOSED. Each version of a source's name applies once, in order: a copy or an older update
+// that arrives late changes nothing.
+func (s *Server) sourceRenamed(ctx context.Context, tx store.Tx, ev consumer.Event) error {
+	var (
+		source, display, prefix string
+		version                 int64
+		changed                 []string
+	)
+	switch m := ev.Message.(type) {
+	case *vendorsv1.VendorUpdated:
+		source, display, prefix = m.GetVendor().GetName(), m.GetVendor().GetDisplayName(), vendorTitle
+		version, changed = m.GetVersion(), m.GetChangedFields().GetPaths()
+		if !vendorPattern.Match(source) {
+			return fault.Field("vendor.name", "INVALID_NAME", fmt.Sprintf("%q is not a vendor's name", source))
+		}
+	case *talentv1.TeamUpdated:
+		source, display, prefix = m.GetTeam().GetName(), m.GetTeam().GetDisplayName(), teamTitle
+		version, changed = m.GetVersion(), m.GetChangedFields().GetPaths()
+		if !teamPattern.Match(source) {
+			return fault.Field("team.name", "INVALID_NAME", fmt.Sprintf("%q is not a team's name", source))
+		}
+	default:
+		return fault.Field("payload", "UNEXPECTED_TYPE", fmt.Sprintf("want a vendor's or a team's update, got %s", ev.Type))
+	}
+	if !slices.Contains(changed, "display_name") || display == "" {
+		return nil
+	}
+	given, ok, err := tx.SourceTitle(ctx, source)
+	if err != nil || !ok {
+		return err
+	}
+	r, err := tx.RiskBySource(ctx, source)
+	if errors.Is(err, domain.ErrRiskNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if moved, err := tx.Advance(ctx, source+":name", fmt.Sprintf("%020d", version), now); err != nil || !moved {
+		return err
+	}
+	title := domain.SourceTitle(prefix, display)
+	if r.State == domain.RiskClosed || r.Title != given || r.Title == title {
+		return nil
+	}
+	prev, before := r.Version, riskToProto(r)
+	fields, err := r.Apply([]string{domain.RiskFieldTitle}, domain.RiskFields{Title: title}, now)
+	if err != nil || len(fields) == 0 {
+		return err
+	}
+	if err := tx.PutSourceTitle(ctx, source, title, now); err != nil {
+		return err
+	}
+	_, err = s.saveRisk(ctx, tx, nil, audit.Update, r, prev, before,
+		&riskv1.RiskUpdated{ChangedFields: &fieldmaskpb.FieldMask{Paths: fields}})
+	return err
 }

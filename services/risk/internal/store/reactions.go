@@ -87,3 +87,27 @@ func (t Tx) ResetKeyPersonRaises(ctx context.Context, team string) error {
 	}
 	return nil
 }
+
+// SourceTitle returns the title the register last gave the risk of source, and whether it gave
+// one (a risk opened before migration 00013 has none).
+func (t Tx) SourceTitle(ctx context.Context, source string) (string, bool, error) {
+	var title string
+	err := t.QueryRowContext(ctx, `SELECT title FROM source_titles WHERE source = $1`, source).Scan(&title)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read the title given to the risk of %s: %w", source, err)
+	}
+	return title, true, nil
+}
+
+// PutSourceTitle records title as the one the register gave the risk of source.
+func (t Tx) PutSourceTitle(ctx context.Context, source, title string, now time.Time) error {
+	const q = `INSERT INTO source_titles (source, title, update_time) VALUES ($1, $2, $3)
+		ON CONFLICT (source) DO UPDATE SET title = excluded.title, update_time = excluded.update_time`
+	if _, err := t.ExecContext(ctx, q, source, title, now.UTC().Truncate(time.Microsecond)); err != nil {
+		return fmt.Errorf("record the title given to the risk of %s: %w", source, err)
+	}
+	return nil
+}
