@@ -53,13 +53,7 @@ func TestKeyPersonRiskReachesTheRegister(t *testing.T) {
 		const raised, cleared = "talent-skill-key_person_risk", "talent-skill-key_person_risk_cleared"
 		handled := func(consumer string, want int) {
 			t.Helper()
-			testkit.Eventually(t, 60*time.Second, func() error {
-				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
-				if n < want {
-					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
-				}
-				return nil
-			})
+			waitHandled(t, rdb, consumer, want)
 		}
 		teamRisk := func(team string) *riskv1.Risk {
 			t.Helper()

@@ -111,6 +111,31 @@ func readRegister(t *testing.T, c riskv1.RiskServiceClient, db *sqldb.DB) regist
 	return st
 }
 
+// registerAlone starts the risk service alone on ns, on the fake clock at today, with talent out
+// of reach (none of the reactions these tests feed calls it) and its consumers retrying within
+// tens of milliseconds, and returns it with its client.
+func registerAlone(t *testing.T, db testenv.Database, ns testenv.NATS) (*testkit.Service, riskv1.RiskServiceClient) {
+	t.Helper()
+	svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
+		o.Clock = clock.NewFake(today)
+		o.Peers = map[string]string{"talent": "127.0.0.1:1"}
+		o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
+	}))
+	return svc, riskv1.NewRiskServiceClient(svc.Conn)
+}
+
+// waitHandled waits until consumer, of the service whose database is db, has handled want events.
+func waitHandled(t *testing.T, db *sqldb.DB, consumer string, want int) {
+	t.Helper()
+	testkit.Eventually(t, 60*time.Second, func() error {
+		n := testkit.Column[int](t, db, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
+		if n < want {
+			return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
+		}
+		return nil
+	})
+}
+
 // inbox counts the events the risk service's vendors consumer has handled.
 func inbox(t *testing.T, db *sqldb.DB) int {
 	t.Helper()
@@ -287,22 +312,11 @@ func TestAttestationExpiryRaisesVendorRisk(t *testing.T) {
 		ns := testenv.NATSServer(t)
 		_, js := testenv.Connect(t, ns.URL)
 		feed := newVendorsFeed(t, ns, js)
-		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
-			o.Clock = clock.NewFake(today)
-			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
-			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
-		}))
-		c := riskv1.NewRiskServiceClient(svc.Conn)
+		svc, c := registerAlone(t, db, ns)
 		rdb := svc.DB(t)
 		handled := func(consumer string, want int) {
 			t.Helper()
-			testkit.Eventually(t, 60*time.Second, func() error {
-				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
-				if n < want {
-					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
-				}
-				return nil
-			})
+			waitHandled(t, rdb, consumer, want)
 		}
 		const attestations = "vendors-vendor-attestation_expiring"
 
@@ -359,23 +373,12 @@ func TestOffboardedVendorClosesItsRisk(t *testing.T) {
 		ns := testenv.NATSServer(t)
 		_, js := testenv.Connect(t, ns.URL)
 		feed := newVendorsFeed(t, ns, js)
-		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
-			o.Clock = clock.NewFake(today)
-			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
-			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
-		}))
-		c := riskv1.NewRiskServiceClient(svc.Conn)
+		svc, c := registerAlone(t, db, ns)
 		rdb := svc.DB(t)
 		ctx := context.Background()
 		handled := func(consumer string, want int) {
 			t.Helper()
-			testkit.Eventually(t, 60*time.Second, func() error {
-				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
-				if n < want {
-					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
-				}
-				return nil
-			})
+			waitHandled(t, rdb, consumer, want)
 		}
 		const offboardings = "vendors-vendor-offboarded"
 		offboarded := func(vendor string, version int64) *vendorsv1.VendorOffboarded {
@@ -428,23 +431,12 @@ func TestRenamedSourceRetitlesItsRisk(t *testing.T) {
 		ns := testenv.NATSServer(t)
 		_, js := testenv.Connect(t, ns.URL)
 		feed := newVendorsFeed(t, ns, js)
-		svc := testkit.Start(t, db, risk.Service(), testkit.WithNATS(ns), testkit.WithHostOptions(func(o *host.Options) {
-			o.Clock = clock.NewFake(today)
-			o.Peers = map[string]string{"talent": "127.0.0.1:1"}
-			o.Consumers.BackoffInitial, o.Consumers.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
-		}))
-		c := riskv1.NewRiskServiceClient(svc.Conn)
+		svc, c := registerAlone(t, db, ns)
 		rdb := svc.DB(t)
 		ctx := context.Background()
 		handled := func(consumer string, want int) {
 			t.Helper()
-			testkit.Eventually(t, 60*time.Second, func() error {
-				n := testkit.Column[int](t, rdb, `SELECT COUNT(*) FROM consumer_inbox WHERE consumer = $1`, consumer)[0]
-				if n < want {
-					return fmt.Errorf("%s handled %d of %d events", consumer, n, want)
-				}
-				return nil
-			})
+			waitHandled(t, rdb, consumer, want)
 		}
 		riskOf := func(vendor string) *riskv1.Risk {
 			t.Helper()

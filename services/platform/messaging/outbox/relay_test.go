@@ -457,20 +457,27 @@ func TestFailedPublishHoldsItsAggregateBack(t *testing.T) {
 	}
 }
 
+// limitMessageSize sets the largest message e's stream takes to size bytes (-1: no limit).
+func limitMessageSize(t *testing.T, e *env, size int32) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, e.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgSize = size
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 	testkit.ForEachDatabase(t, func(t *testing.T, d testenv.Database) {
 		e := newEnv(t, d)
 		ensureStream(t, e.js, e.prefix)
 		ctx := context.Background()
-		s, err := e.js.Stream(ctx, e.stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := s.CachedInfo().Config
-		cfg.MaxMsgSize = 4096
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		limitMessageSize(t, e, 4096)
 		f, err := outbox.NewFactory(e.prefix, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -516,10 +523,7 @@ func testFailedPublishHoldsItsAggregateBack(t *testing.T, size int) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		cfg.MaxMsgSize = -1
-		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		limitMessageSize(t, e, -1)
 		waitPublished(t, e.db)
 		if got := fmt.Sprint(subjectsIn()); got != "[costCenters/b@1 costCenters/a@1 costCenters/a@2 costCenters/c@1]" {
 			t.Fatalf("stream = %s, want b1, then a1, a2, c1", got)
@@ -669,15 +673,7 @@ func TestRefusedBatchHoldsOnlyItsAggregateBack(t *testing.T) {
 	t.Parallel()
 	e := atomicEnv(t, testenv.SQLite(t))
 	ctx := context.Background()
-	s, err := e.js.Stream(ctx, e.stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
-	cfg.MaxMsgSize = 4096
-	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	limitMessageSize(t, e, 4096)
 	f, err := outbox.NewFactory(e.prefix, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -723,10 +719,7 @@ func TestRefusedBatchHoldsOnlyItsAggregateBack(t *testing.T) {
 	if m := testkit.Metrics(t, reader, "budget"); m[outbox.MetricBatchRefused] < 1 || m[outbox.MetricBatched] != 0 {
 		t.Errorf("metrics %v; want the batch refused, nothing published in one", m)
 	}
-	cfg.MaxMsgSize = -1
-	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	limitMessageSize(t, e, -1)
 	waitPublished(t, e.db)
 	stored := readAll(t, e.js, e.stream)
 	checkExactlyOnceInOrder(t, stored, 40)
