@@ -151,7 +151,7 @@ func (c *cluster) streamIDs(ctx context.Context, domain string) (counts, int, er
 				n++
 				read++
 				out[m.Headers().Get(events.HeaderID)]++
-				if m.Headers().Get("Nats-Batch-Id") != "" {
+				if m.Headers().Get(events.HeaderBatchID) != "" {
 					batched++
 				}
 			}

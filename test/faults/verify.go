@@ -264,7 +264,7 @@ func (e *env) readStream(ctx context.Context) ([]streamEvent, error) {
 				e.sum.fail("message %s: bad headers %v", m.Subject(), h)
 			}
 			out = append(out, streamEvent{id: h.Get(events.HeaderID), msgID: h.Get(events.HeaderMsgID),
-				resource: h.Get(events.HeaderSubject), version: v, batched: h.Get("Nats-Batch-Id") != ""})
+				resource: h.Get(events.HeaderSubject), version: v, batched: h.Get(events.HeaderBatchID) != ""})
 		}
 		if err := batch.Error(); err != nil && ctx.Err() != nil {
 			return nil, fmt.Errorf("read budget stream: read %d of %d: %w", len(out), total, err)

@@ -40,6 +40,13 @@ const (
 	// HeaderMsgID makes JetStream drop a second publish of the same event within the stream's
 	// duplicate window; it equals ce-id.
 	HeaderMsgID = "Nats-Msg-Id"
+	// HeaderBatchID, HeaderBatchSequence and HeaderBatchCommit are JetStream's atomic batch
+	// headers (nats-server 2.12 and later): an event the outbox relay published in a batch
+	// carries the batch's id and its place in it, and the batch's last event the commit; the
+	// stream keeps them with each message.
+	HeaderBatchID       = "Nats-Batch-Id"
+	HeaderBatchSequence = "Nats-Batch-Sequence"
+	HeaderBatchCommit   = "Nats-Batch-Commit"
 
 	SpecVersion = "1.0"
 	ContentType = "application/json"

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/quarterdeck/quarterdeck/services/platform/messaging/events"
 	"github.com/quarterdeck/quarterdeck/services/platform/messaging/natsembed"
 	"github.com/quarterdeck/quarterdeck/services/platform/testing/testenv"
 )
@@ -75,15 +76,15 @@ func BenchmarkPublish(b *testing.B) {
 				batch := "batch-" + strconv.Itoa(id)
 				for i := 1; i <= n; i++ {
 					m := message()
-					m.Header.Set("Nats-Batch-Id", batch)
-					m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i))
+					m.Header.Set(events.HeaderBatchID, batch)
+					m.Header.Set(events.HeaderBatchSequence, strconv.Itoa(i))
 					if i < n {
 						if err := nc.PublishMsg(m); err != nil {
 							b.Fatal(err)
 						}
 						continue
 					}
-					m.Header.Set("Nats-Batch-Commit", "1")
+					m.Header.Set(events.HeaderBatchCommit, "1")
 					r, err := nc.RequestMsg(m, 5*time.Second)
 					if err != nil {
 						b.Fatal(err)

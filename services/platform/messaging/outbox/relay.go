@@ -416,13 +416,6 @@ func (p *pipeline) publishAtomic(rows []pending) {
 	}
 }
 
-// Headers of JetStream's atomic batch publishes (nats-server 2.12 and later).
-const (
-	headerBatchID       = "Nats-Batch-Id"
-	headerBatchSequence = "Nats-Batch-Sequence"
-	headerBatchCommit   = "Nats-Batch-Commit"
-)
-
 // batchRefusedError is JetStream's refusal of an atomic batch: it stored none of its events.
 type batchRefusedError struct{ err error }
 
@@ -457,10 +450,10 @@ func (r *Relay) publishAtomic(ctx context.Context, rows []pending) error {
 		if r.opts.Stream != "" {
 			msg.Header.Set(jetstream.ExpectedStreamHeader, r.opts.Stream)
 		}
-		msg.Header.Set(headerBatchID, id)
-		msg.Header.Set(headerBatchSequence, strconv.Itoa(i+1))
+		msg.Header.Set(events.HeaderBatchID, id)
+		msg.Header.Set(events.HeaderBatchSequence, strconv.Itoa(i+1))
 		if i == len(rows)-1 {
-			msg.Header.Set(headerBatchCommit, "1")
+			msg.Header.Set(events.HeaderBatchCommit, "1")
 			commit = msg
 			break
 		}

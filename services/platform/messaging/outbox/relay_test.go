@@ -556,18 +556,18 @@ func atomicEnv(t *testing.T, d testenv.Database) *env {
 func checkBatches(t *testing.T, msgs []jetstream.Msg) (batches int) {
 	t.Helper()
 	for i := 0; i < len(msgs); {
-		id := msgs[i].Headers().Get("Nats-Batch-Id")
+		id := msgs[i].Headers().Get(events.HeaderBatchID)
 		if id == "" {
 			t.Fatalf("message %d of %d went out alone; want every one in an atomic batch", i+1, len(msgs))
 		}
 		batches++
 		for seq := 1; ; seq++ {
 			h := msgs[i].Headers()
-			if h.Get("Nats-Batch-Id") != id || h.Get("Nats-Batch-Sequence") != strconv.Itoa(seq) {
-				t.Fatalf("message %d: batch %s #%s; want batch %s #%d", i+1, h.Get("Nats-Batch-Id"), h.Get("Nats-Batch-Sequence"), id, seq)
+			if h.Get(events.HeaderBatchID) != id || h.Get(events.HeaderBatchSequence) != strconv.Itoa(seq) {
+				t.Fatalf("message %d: batch %s #%s; want batch %s #%d", i+1, h.Get(events.HeaderBatchID), h.Get(events.HeaderBatchSequence), id, seq)
 			}
 			i++
-			if h.Get("Nats-Batch-Commit") != "" {
+			if h.Get(events.HeaderBatchCommit) != "" {
 				break
 			}
 			if i == len(msgs) {
@@ -601,7 +601,7 @@ func TestRelayPublishesBacklogsInAtomicBatches(t *testing.T) {
 			t.Fatalf("%d messages after 5 more events; want 605", len(msgs))
 		}
 		for _, m := range msgs[600:] {
-			if id := m.Headers().Get("Nats-Batch-Id"); id != "" {
+			if id := m.Headers().Get(events.HeaderBatchID); id != "" {
 				t.Errorf("%s went out in batch %s; want alone", m.Headers().Get(events.HeaderSubject), id)
 			}
 		}
@@ -659,8 +659,8 @@ func TestRelayAtomicRepublishIsDeduplicated(t *testing.T) {
 	msgs := readAll(t, e.js, e.stream)
 	checkExactlyOnceInOrder(t, msgs, 150)
 	for i, m := range msgs[100:] {
-		if m.Headers().Get("Nats-Batch-Id") != "" {
-			t.Fatalf("event %d went out in batch %s; want one by one after the refused batch", 101+i, m.Headers().Get("Nats-Batch-Id"))
+		if m.Headers().Get(events.HeaderBatchID) != "" {
+			t.Fatalf("event %d went out in batch %s; want one by one after the refused batch", 101+i, m.Headers().Get(events.HeaderBatchID))
 		}
 	}
 }

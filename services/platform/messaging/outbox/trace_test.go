@@ -159,7 +159,7 @@ func TestRelayBatchPublishSpans(t *testing.T) {
 	for _, m := range stored {
 		id := m.Headers().Get(events.HeaderID)
 		span, request := spans[id], requests[id]
-		if m.Headers().Get("Nats-Batch-Id") == "" {
+		if m.Headers().Get(events.HeaderBatchID) == "" {
 			t.Fatalf("event %s went out alone; want it in the batch", id)
 		}
 		if span.Parent().SpanID() != request.SpanID() || span.Parent().TraceID() != request.TraceID() {
